@@ -1,0 +1,54 @@
+// rlforge check-env — checks an env against the Env contract.
+#include <cstdio>
+
+#include "rlforge/cli/common.h"
+#include "rlforge/env/env_checker.h"
+#include "rlforge/env/registry.h"
+
+namespace rlforge::cli {
+namespace {
+
+struct CheckArgs {
+  std::string env;
+  uint64_t seed = 0;
+  int steps = 300;
+  std::vector<std::string> kwargs;
+};
+
+void RunCheck(const CheckArgs& a) {
+  const auto ids = ResolveEnvIds(a.env);
+  const Kwargs kwargs = ParseKwargs(a.kwargs);
+  RLF_CHECK_ARG(ids.size() == 1 || kwargs.empty(), "--kwarg needs a single env ID, not 'all'");
+  RLF_CHECK_ARG(a.steps >= 1, "--steps must be >= 1, got ", a.steps);
+  int failed = 0;
+  for (const auto& id : ids) {
+    auto env = Make(id, kwargs);
+    CheckOptions opt;
+    opt.seed = a.seed;
+    opt.steps = a.steps;
+    const auto problems = CheckEnv(*env, opt);
+    if (problems.empty()) {
+      std::printf("%-26s OK\n", id.c_str());
+    } else {
+      ++failed;
+      std::printf("%-26s %zu problem(s):\n", id.c_str(), problems.size());
+      for (const auto& p : problems) std::printf("  - %s\n", p.c_str());
+    }
+  }
+  if (failed) ExitStatus() = kExitRuntime;
+}
+
+}  // namespace
+
+void AddCheckEnvCommand(CLI::App& app) {
+  auto a = std::make_shared<CheckArgs>();
+  auto* cmd = app.add_subcommand(
+      "check-env", "Check an env against the contract: spaces, determinism, step after the end, clone/restore, render");
+  cmd->add_option("id", a->env, "Env ID, or 'all'")->required();
+  cmd->add_option("--seed", a->seed, "Seed of the check's rollouts")->capture_default_str();
+  cmd->add_option("--steps", a->steps, "Random steps per rollout")->capture_default_str();
+  cmd->add_option("--kwarg", a->kwargs, "Env kwarg key=value (repeatable)");
+  cmd->callback([a] { RunCheck(*a); });
+}
+
+}  // namespace rlforge::cli

@@ -1,0 +1,45 @@
+// rlforge/cli/common.h — shared pieces of the `rlforge` subcommands.
+//
+// Each subcommand lives in its own file and registers itself with
+// Add<Name>Command(app). Errors reach the user as one line on stderr:
+//   InvalidArgument / bad flags  -> exit code 2 (usage or configuration)
+//   any other failure            -> exit code 1 (run time)
+#ifndef RLFORGE_CLI_COMMON_H_
+#define RLFORGE_CLI_COMMON_H_
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rlforge/env/kwargs.h"
+#include "rlforge/env/vector_env.h"
+#include "rlforge/train/evaluation.h"
+
+namespace rlforge::cli {
+
+// Exit codes.
+constexpr int kExitOk = 0;
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+
+void AddEnvsCommand(CLI::App& app);
+void AddEvalCommand(CLI::App& app);
+void AddPlayCommand(CLI::App& app);
+void AddCheckEnvCommand(CLI::App& app);
+void AddBenchCommand(CLI::App& app);
+
+// "k=v" strings from repeated --kwarg flags.
+Kwargs ParseKwargs(const std::vector<std::string>& items);
+// "all" -> every registered ID; otherwise the ID itself, validated.
+std::vector<std::string> ResolveEnvIds(const std::string& id);
+// Builds the policy named by --policy; only "random" exists until agents land.
+std::unique_ptr<Policy> MakePolicy(const std::string& spec, const Space& action_space, uint64_t seed);
+
+// Subcommand callbacks set this to their exit status.
+int& ExitStatus();
+
+}  // namespace rlforge::cli
+
+#endif  // RLFORGE_CLI_COMMON_H_

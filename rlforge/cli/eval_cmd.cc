@@ -1,0 +1,98 @@
+// rlforge eval — evaluates a policy for N episodes and prints statistics.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "rlforge/cli/common.h"
+#include "rlforge/env/registry.h"
+
+namespace rlforge::cli {
+namespace {
+
+struct EvalArgs {
+  std::string env;
+  std::string policy = "random";
+  int64_t episodes = 100;
+  uint64_t seed = 0;
+  bool deterministic = false;
+  bool json = false;
+  int num_envs = 8;
+  int threads = 1;
+  std::vector<std::string> kwargs;
+};
+
+nlohmann::json StatsJson(const std::string& id, const EvalArgs& a, const EpisodeStats& s) {
+  nlohmann::json j = {{"env", id},
+                      {"policy", a.policy},
+                      {"seed", a.seed},
+                      {"episodes", s.episodes},
+                      {"mean_return", s.mean_return},
+                      {"std_return", s.std_return},
+                      {"mean_length", s.mean_length},
+                      {"std_length", s.std_length}};
+  if (s.success_rate) j["success_rate"] = *s.success_rate;
+  return j;
+}
+
+void RunEval(const EvalArgs& a) {
+  RLF_CHECK_ARG(a.episodes >= 1, "--episodes must be >= 1, got ", a.episodes);
+  RLF_CHECK_ARG(a.num_envs >= 1, "--num-envs must be >= 1, got ", a.num_envs);
+  RLF_CHECK_ARG(a.threads >= 1, "--threads must be >= 1, got ", a.threads);
+  const std::vector<std::string> ids = ResolveEnvIds(a.env);
+  const Kwargs kwargs = ParseKwargs(a.kwargs);
+  RLF_CHECK_ARG(ids.size() == 1 || kwargs.empty(), "--kwarg needs a single --env, not 'all'");
+  nlohmann::json all = nlohmann::json::array();
+  if (!a.json && ids.size() > 1)
+    std::printf("%-26s %9s %22s %20s %8s %8s\n", "env", "episodes", "return (mean +- std)", "length (mean +- std)",
+                "success", "time");
+  for (const auto& id : ids) {
+    VectorEnvOptions opt;
+    opt.num_envs = static_cast<int>(std::min<int64_t>(a.num_envs, a.episodes));
+    opt.num_threads = a.threads;
+    auto envs = VectorEnv::Make(id, kwargs, opt);
+    auto policy = MakePolicy(a.policy, envs->single_action_space(), a.seed ^ 0xA5A5A5A5ULL);
+    const auto t0 = std::chrono::steady_clock::now();
+    const EpisodeStats s = Evaluate(*envs, *policy, a.episodes, a.seed);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (a.json) {
+      all.push_back(StatsJson(id, a, s));
+    } else if (ids.size() > 1) {
+      char success[32] = "-";
+      if (s.success_rate) std::snprintf(success, sizeof(success), "%.4f", *s.success_rate);
+      std::printf("%-26s %9lld %11.3f +- %-8.3f %9.2f +- %-8.2f %8s %7.2fs\n", id.c_str(),
+                  static_cast<long long>(s.episodes), s.mean_return, s.std_return, s.mean_length, s.std_length,
+                  success, secs);
+    } else {
+      std::printf("%s, policy %s, %lld episodes (seed %llu)\n", id.c_str(), a.policy.c_str(),
+                  static_cast<long long>(s.episodes), static_cast<unsigned long long>(a.seed));
+      std::printf("  return  %.4f +- %.4f\n  length  %.3f +- %.3f\n", s.mean_return, s.std_return, s.mean_length,
+                  s.std_length);
+      if (s.success_rate) std::printf("  success rate %.4f\n", *s.success_rate);
+      std::printf("  (%.2f s)\n", secs);
+    }
+  }
+  if (a.json) std::cout << (ids.size() == 1 ? all[0].dump(2) : all.dump(2)) << "\n";
+}
+
+}  // namespace
+
+void AddEvalCommand(CLI::App& app) {
+  auto a = std::make_shared<EvalArgs>();
+  auto* cmd = app.add_subcommand("eval", "Run a policy for N episodes and report return, length and success rate");
+  cmd->add_option("--env", a->env, "Env ID, or 'all' for every registered env")->required();
+  cmd->add_option("--policy", a->policy, "random (run directories and checkpoints arrive with the agents)")
+      ->capture_default_str();
+  cmd->add_option("--episodes", a->episodes, "Number of episodes")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed: env i is reset with seed + i; the policy is seeded from it")
+      ->capture_default_str();
+  cmd->add_flag("--deterministic", a->deterministic, "Act greedily (trained policies; no effect on random)");
+  cmd->add_flag("--json", a->json, "Print one JSON object (an array with --env all)");
+  cmd->add_option("--num-envs", a->num_envs, "Envs stepped in parallel")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "Threads stepping them")->capture_default_str();
+  cmd->add_option("--kwarg", a->kwargs, "Env kwarg key=value (repeatable), e.g. --kwarg is_slippery=false");
+  cmd->callback([a] { RunEval(*a); });
+}
+
+}  // namespace rlforge::cli

@@ -1,0 +1,38 @@
+// The `rlforge` command: see `rlforge --help` and docs/cli.md.
+#include <iostream>
+
+#include "rlforge/cli/common.h"
+#include "rlforge/core/error.h"
+
+int main(int argc, char** argv) {
+  using namespace rlforge::cli;
+  CLI::App app{"rlforge: deep reinforcement learning in C++ (environments, vector envs, agents)", "rlforge"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "rlforge 0.1.0");
+  AddEnvsCommand(app);
+  AddEvalCommand(app);
+  AddPlayCommand(app);
+  AddCheckEnvCommand(app);
+  AddBenchCommand(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    if (what.empty()) what = "bad command line";
+    std::cerr << "rlforge: error: " << what << " (see 'rlforge --help')\n";
+    return kExitUsage;
+  } catch (const rlforge::InvalidArgument& e) {
+    std::cerr << "rlforge: error: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "rlforge: error: " << e.what() << "\n";
+    return kExitRuntime;
+  }
+  return ExitStatus();
+}

@@ -1,0 +1,168 @@
+// rlforge/env/env.h — the environment interface (Gymnasium's semantics in C++).
+//
+//   Reset(seed, obs, info)       start an episode; with a seed the env's RNG is
+//                                re-seeded first, so the episodes that follow are
+//                                reproducible; without one it continues.
+//   Step(action, obs) -> result  reward, terminated, truncated, info.
+//
+// `terminated` means the MDP reached a terminal state (do not bootstrap);
+// `truncated` means the episode was cut short, e.g. by TimeLimit (bootstrap
+// from the final observation). Both may be true at once.
+//
+// Memory: the caller owns the observation buffer (observation_space().nbytes()
+// bytes, in the space's dtype) and the action buffer (action_space().nbytes()).
+// Step and Reset never allocate in the built-in envs.
+//
+// Contract enforced by EnvBase (every built-in env) and checked by CheckEnv:
+//   - Step before the first Reset, or after an episode ended, throws Error;
+//   - an action outside action_space() throws InvalidArgument naming it;
+//   - Clone() returns an independent copy of the full state (RNG included);
+//     Restore(snapshot) sets this env back to a state produced by Clone().
+// Legal-action masks (has_action_mask()) describe the state after the last
+// Reset/Step: action_space().mask_size() bytes, 1 = legal.
+#ifndef RLFORGE_ENV_ENV_H_
+#define RLFORGE_ENV_ENV_H_
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "rlforge/core/error.h"
+#include "rlforge/core/rng.h"
+#include "rlforge/env/image.h"
+#include "rlforge/env/space.h"
+
+namespace rlforge {
+
+// Extra per-step facts as key -> number pairs, with fixed capacity so that
+// stepping never allocates. Keys must be string literals (or otherwise outlive
+// the Info). Well-known keys: "is_success" (1 when the episode reached the
+// env's goal; set on the final step), "prob" (probability of the sampled
+// transition, toy-text envs), "episode_return"/"episode_length"
+// (RecordEpisodeStatistics, on the final step).
+class Info {
+ public:
+  static constexpr int kCapacity = 8;
+
+  void Clear() { size_ = 0; }
+  // Sets key to value, replacing an existing entry; throws Error when full.
+  void Set(const char* key, double value);
+  std::optional<double> Get(std::string_view key) const;
+  bool Has(std::string_view key) const { return Get(key).has_value(); }
+  int size() const { return size_; }
+  const char* key(int i) const { return keys_[i]; }
+  double value(int i) const { return values_[i]; }
+
+ private:
+  const char* keys_[kCapacity] = {};
+  double values_[kCapacity] = {};
+  int size_ = 0;
+};
+
+struct StepResult {
+  double reward = 0.0;
+  bool terminated = false;
+  bool truncated = false;
+  Info info;
+  bool done() const { return terminated || truncated; }
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+
+  virtual const Space& observation_space() const = 0;
+  virtual const Space& action_space() const = 0;
+  // The registered ID ("CartPole-v1") or a descriptive name.
+  virtual std::string name() const = 0;
+
+  virtual void Reset(std::optional<uint64_t> seed, void* obs, Info* info) = 0;
+  virtual StepResult Step(const void* action, void* obs) = 0;
+
+  // Text (ANSI) rendering of the current state.
+  virtual std::string RenderText() const = 0;
+  // RGB rendering; false when the env has none.
+  virtual bool RenderRgb(Image* /*out*/) const { return false; }
+
+  virtual bool has_action_mask() const { return false; }
+  virtual void ActionMask(uint8_t* /*mask*/) const {}
+
+  // True when the env reports "is_success" on the final step of an episode.
+  virtual bool defines_success() const { return false; }
+
+  virtual std::unique_ptr<Env> Clone() const = 0;
+  virtual void Restore(const Env& snapshot) = 0;
+
+  // The innermost env (itself unless this is a wrapper).
+  virtual const Env& unwrapped() const { return *this; }
+  virtual Env& unwrapped() { return *this; }
+
+  // Convenience overloads for single envs.
+  void Reset(std::optional<uint64_t> seed, void* obs) {
+    Info info;
+    Reset(seed, obs, &info);
+  }
+  StepResult StepDiscrete(int64_t action, void* obs) { return Step(&action, obs); }
+};
+
+// Base for concrete envs: seeding, the call-order and action checks, and
+// Clone/Restore by copying Derived. Derived implements
+//   void ResetImpl(void* obs, Info* info);
+//   void StepImpl(const void* action, void* obs, StepResult* result);
+// and uses rng_ for every random draw.
+template <typename Derived>
+class EnvBase : public Env {
+ public:
+  void Reset(std::optional<uint64_t> seed, void* obs, Info* info) final {
+    if (seed) rng_.Seed(*seed);
+    info->Clear();
+    self().ResetImpl(obs, info);
+    state_ = State::kRunning;
+  }
+  using Env::Reset;
+  using Env::Step;
+
+  StepResult Step(const void* action, void* obs) final {
+    if (state_ != State::kRunning) ThrowOrderError();
+    if (!action_space().Contains(action)) ThrowActionError(action);
+    StepResult result;
+    self().StepImpl(action, obs, &result);
+    if (result.terminated || result.truncated) state_ = State::kEnded;
+    return result;
+  }
+
+  std::unique_ptr<Env> Clone() const final { return std::make_unique<Derived>(self()); }
+  void Restore(const Env& snapshot) final {
+    const auto* other = dynamic_cast<const Derived*>(&snapshot);
+    RLF_CHECK(other != nullptr, name(), ": Restore() needs a snapshot made by Clone() of the same env type");
+    self() = *other;
+  }
+
+  // Whether an episode is running (Reset called and not yet ended).
+  bool running() const { return state_ == State::kRunning; }
+  Rng& rng() { return rng_; }
+
+ protected:
+  Rng rng_;
+
+ private:
+  enum class State : uint8_t { kNeedsReset, kRunning, kEnded };
+  Derived& self() { return static_cast<Derived&>(*this); }
+  const Derived& self() const { return static_cast<const Derived&>(*this); }
+  [[noreturn]] void ThrowOrderError() const {
+    if (state_ == State::kNeedsReset) throw Error(name() + ": step() called before reset()");
+    throw Error(name() + ": step() called after the episode ended (terminated or truncated); call reset() first");
+  }
+  [[noreturn]] void ThrowActionError(const void* action) const {
+    throw InvalidArgument(StrCat(name(), ": invalid action: ", action_space().WhyNotContained(action)));
+  }
+
+  State state_ = State::kNeedsReset;
+};
+
+}  // namespace rlforge
+
+#endif  // RLFORGE_ENV_ENV_H_

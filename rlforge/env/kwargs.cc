@@ -1,0 +1,106 @@
+#include "rlforge/env/kwargs.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <sstream>
+
+#include "rlforge/core/error.h"
+
+namespace rlforge {
+namespace {
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+std::string Where(const std::string& key, const std::string& owner) {
+  return owner.empty() ? StrCat("kwarg '", key, "'") : StrCat("kwarg '", key, "' of ", owner);
+}
+
+double ParseDouble(const std::string& text, const std::string& key, const std::string& owner) {
+  size_t pos = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &pos);
+  } catch (...) {
+    pos = 0;
+  }
+  RLF_CHECK_ARG(pos == text.size() && !text.empty() && std::isfinite(v), Where(key, owner),
+                " must be a finite number, got '", text, "'");
+  return v;
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> Kwargs::ParseAssignment(const std::string& text) {
+  const size_t eq = text.find('=');
+  RLF_CHECK_ARG(eq != std::string::npos && eq > 0, "expected key=value, got '", text, "'");
+  return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
+std::optional<std::string> Kwargs::Find(const std::string& key) const {
+  auto it = items_.find(key);
+  if (it == items_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool Kwargs::GetBool(const std::string& key, bool fallback, const std::string& owner) const {
+  auto v = Find(key);
+  if (!v) return fallback;
+  const std::string s = Lower(*v);
+  if (s == "true" || s == "1" || s == "yes" || s == "on") return true;
+  if (s == "false" || s == "0" || s == "no" || s == "off") return false;
+  throw InvalidArgument(StrCat(Where(key, owner), " must be true or false, got '", *v, "'"));
+}
+
+int64_t Kwargs::GetInt(const std::string& key, int64_t fallback, const std::string& owner) const {
+  auto v = Find(key);
+  if (!v) return fallback;
+  size_t pos = 0;
+  int64_t out = 0;
+  try {
+    out = std::stoll(*v, &pos);
+  } catch (...) {
+    pos = 0;
+  }
+  RLF_CHECK_ARG(pos == v->size() && !v->empty(), Where(key, owner), " must be an integer, got '", *v, "'");
+  return out;
+}
+
+double Kwargs::GetDouble(const std::string& key, double fallback, const std::string& owner) const {
+  auto v = Find(key);
+  if (!v) return fallback;
+  return ParseDouble(*v, key, owner);
+}
+
+std::string Kwargs::GetString(const std::string& key, const std::string& fallback) const {
+  auto v = Find(key);
+  return v ? *v : fallback;
+}
+
+std::vector<double> Kwargs::GetDoubles(const std::string& key, std::vector<double> fallback,
+                                       const std::string& owner) const {
+  auto v = Find(key);
+  if (!v) return fallback;
+  std::vector<double> out;
+  std::stringstream ss(*v);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(ParseDouble(item, key, owner));
+  return out;
+}
+
+Kwargs Kwargs::Merged(const Kwargs& overrides) const {
+  Kwargs out = *this;
+  for (const auto& [k, v] : overrides.items_) out.items_[k] = v;
+  return out;
+}
+
+std::string Kwargs::ToString() const {
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : items_) parts.push_back(k + "=" + v);
+  return Join(parts, " ");
+}
+
+}  // namespace rlforge

@@ -1,0 +1,95 @@
+#include "rlforge/env/vector_env.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "rlforge/env/registry.h"
+
+namespace rlforge {
+
+VectorEnv::VectorEnv(const EnvFactory& make_env, const VectorEnvOptions& options)
+    : num_envs_(options.num_envs) {
+  RLF_CHECK_ARG(options.num_envs >= 1, "num_envs must be >= 1, got ", options.num_envs);
+  RLF_CHECK_ARG(options.num_threads >= 1, "num_threads must be >= 1, got ", options.num_threads);
+  envs_.reserve(num_envs_);
+  for (int i = 0; i < num_envs_; ++i) {
+    envs_.push_back(make_env());
+    RLF_CHECK(envs_.back() != nullptr, "the env factory returned null");
+  }
+  obs_space_ = envs_[0]->observation_space();
+  act_space_ = envs_[0]->action_space();
+  for (const auto& e : envs_) {
+    RLF_CHECK_ARG(e->observation_space() == obs_space_ && e->action_space() == act_space_,
+                  "all envs of a VectorEnv must share their spaces");
+  }
+  obs_bytes_ = obs_space_.nbytes();
+  act_bytes_ = act_space_.nbytes();
+  mask_size_ = envs_[0]->has_action_mask() ? act_space_.mask_size() : 0;
+  const int threads = std::min(options.num_threads, num_envs_);
+  if (threads > 1) pool_ = std::make_unique<ThreadPool>(threads);
+
+  obs_.assign(num_envs_ * obs_bytes_, 0);
+  final_obs_.assign(num_envs_ * obs_bytes_, 0);
+  rewards_.assign(num_envs_, 0.f);
+  terminated_.assign(num_envs_, 0);
+  truncated_.assign(num_envs_, 0);
+  masks_.assign(num_envs_ * mask_size_, 0);
+  infos_.resize(num_envs_);
+  returns_.assign(num_envs_, 0.0);
+  lengths_.assign(num_envs_, 0);
+  final_return_.assign(num_envs_, 0.0);
+  final_length_.assign(num_envs_, 0);
+}
+
+std::unique_ptr<VectorEnv> VectorEnv::Make(const std::string& id, const Kwargs& kwargs,
+                                           const VectorEnvOptions& options) {
+  Registry::Global().Spec(id);  // fail early, with the list of IDs
+  return std::make_unique<VectorEnv>([&] { return rlforge::Make(id, kwargs); }, options);
+}
+
+void VectorEnv::ResetRange(int lo, int hi, std::optional<uint64_t> seed) {
+  for (int i = lo; i < hi; ++i) {
+    std::optional<uint64_t> s;
+    if (seed) s = *seed + static_cast<uint64_t>(i);
+    envs_[i]->Reset(s, obs_.data() + i * obs_bytes_, &infos_[i]);
+    rewards_[i] = 0.f;
+    terminated_[i] = truncated_[i] = 0;
+    returns_[i] = 0.0;
+    lengths_[i] = 0;
+    if (mask_size_) envs_[i]->ActionMask(masks_.data() + i * mask_size_);
+  }
+}
+
+void VectorEnv::Reset(std::optional<uint64_t> seed) {
+  ForEachChunk([&](int lo, int hi) { ResetRange(lo, hi, seed); });
+}
+
+void VectorEnv::StepRange(int lo, int hi, const uint8_t* actions) {
+  for (int i = lo; i < hi; ++i) {
+    uint8_t* obs = obs_.data() + i * obs_bytes_;
+    StepResult r = envs_[i]->Step(actions + i * act_bytes_, obs);
+    rewards_[i] = static_cast<float>(r.reward);
+    terminated_[i] = r.terminated;
+    truncated_[i] = r.truncated;
+    infos_[i] = r.info;
+    returns_[i] += r.reward;
+    ++lengths_[i];
+    if (r.terminated || r.truncated) {
+      std::memcpy(final_obs_.data() + i * obs_bytes_, obs, obs_bytes_);
+      final_return_[i] = returns_[i];
+      final_length_[i] = lengths_[i];
+      returns_[i] = 0.0;
+      lengths_[i] = 0;
+      Info reset_info;
+      envs_[i]->Reset(std::nullopt, obs, &reset_info);
+    }
+    if (mask_size_) envs_[i]->ActionMask(masks_.data() + i * mask_size_);
+  }
+}
+
+void VectorEnv::Step(const void* actions) {
+  const auto* a = static_cast<const uint8_t*>(actions);
+  ForEachChunk([&](int lo, int hi) { StepRange(lo, hi, a); });
+}
+
+}  // namespace rlforge

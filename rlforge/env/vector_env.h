@@ -1,0 +1,161 @@
+// rlforge/env/vector_env.h — N copies of an env stepped as a batch.
+//
+// Buffers (owned here, contiguous, stable for the VectorEnv's lifetime, so a
+// learner can wrap them as tensors once, without copying):
+//   observations()        [N, obs]   in the observation space's dtype
+//   rewards()             [N]        float32
+//   terminated()          [N]        uint8 (0/1)
+//   truncated()           [N]        uint8 (0/1)
+//   final_observations()  [N, obs]   row i valid when env i's episode ended on
+//                                    the last Step (terminated or truncated)
+//   action_masks()        [N, mask]  uint8, for the current observations; null
+//                                    when the env has no mask
+// Actions are read from a caller buffer [N, act] in the action space's dtype.
+//
+// Autoreset is same-step: when env i's episode ends in Step, its final
+// observation goes to final_observations() row i, it is reset at once (no
+// seed: its RNG continues), and observations() row i holds the first
+// observation of the next episode. rewards()/terminated()/truncated() and
+// info(i) describe the step that ended the episode; episode_return(i) and
+// episode_length(i) give its totals. A learner bootstraps a truncated step
+// from final_observations(), never a terminated one.
+//
+// Seeding: Reset(seed) resets env i with seed + i.
+// Threads: num_threads = 1 is the synchronous vector env; with T > 1 the envs
+// are split into T contiguous chunks stepped by a ThreadPool of T threads (the
+// calling thread included). Results are identical for any T: each env owns its
+// RNG. Step and Reset never allocate.
+#ifndef RLFORGE_ENV_VECTOR_ENV_H_
+#define RLFORGE_ENV_VECTOR_ENV_H_
+
+#include <algorithm>
+#include <functional>
+#include <type_traits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rlforge/core/thread_pool.h"
+#include "rlforge/env/env.h"
+#include "rlforge/env/kwargs.h"
+
+namespace rlforge {
+
+struct VectorEnvOptions {
+  // Number of env copies (>= 1).
+  int num_envs = 1;
+  // Threads stepping them, the caller included; 1 = synchronous.
+  int num_threads = 1;
+};
+
+class VectorEnv {
+ public:
+  using EnvFactory = std::function<std::unique_ptr<Env>()>;
+
+  VectorEnv(const EnvFactory& make_env, const VectorEnvOptions& options);
+  // N copies of Make(id, kwargs).
+  static std::unique_ptr<VectorEnv> Make(const std::string& id, const Kwargs& kwargs,
+                                         const VectorEnvOptions& options);
+
+  int num_envs() const { return num_envs_; }
+  int num_threads() const { return pool_ ? pool_->num_threads() : 1; }
+  const Space& single_observation_space() const { return obs_space_; }
+  const Space& single_action_space() const { return act_space_; }
+  bool has_action_mask() const { return mask_size_ > 0; }
+  int64_t mask_size() const { return mask_size_; }
+
+  // Resets every env; with a seed, env i gets seed + i.
+  void Reset(std::optional<uint64_t> seed);
+  // Steps every env with its row of `actions` ([N, act] in the action dtype).
+  void Step(const void* actions);
+
+  const void* observations() const { return obs_.data(); }
+  template <typename T>
+  const T* observations_as() const {
+    CheckDType<T>();
+    return reinterpret_cast<const T*>(obs_.data());
+  }
+  const float* rewards() const { return rewards_.data(); }
+  const uint8_t* terminated() const { return terminated_.data(); }
+  const uint8_t* truncated() const { return truncated_.data(); }
+  const void* final_observations() const { return final_obs_.data(); }
+  template <typename T>
+  const T* final_observations_as() const {
+    CheckDType<T>();
+    return reinterpret_cast<const T*>(final_obs_.data());
+  }
+  const uint8_t* action_masks() const { return mask_size_ ? masks_.data() : nullptr; }
+  const Info& info(int i) const { return infos_[i]; }
+  double episode_return(int i) const { return final_return_[i]; }
+  int64_t episode_length(int i) const { return final_length_[i]; }
+
+  Env& env(int i) { return *envs_[i]; }
+  const Env& env(int i) const { return *envs_[i]; }
+
+ private:
+  template <typename T>
+  void CheckDType() const;
+  void StepRange(int lo, int hi, const uint8_t* actions);
+  void ResetRange(int lo, int hi, std::optional<uint64_t> seed);
+  // Calls fn(lo, hi) on contiguous chunks, one per thread. A template (not a
+  // std::function) so that a step allocates nothing.
+  template <typename Fn>
+  void ForEachChunk(Fn&& fn);
+
+  int num_envs_;
+  std::vector<std::unique_ptr<Env>> envs_;
+  Space obs_space_, act_space_;
+  size_t obs_bytes_, act_bytes_;
+  int64_t mask_size_;
+  std::unique_ptr<ThreadPool> pool_;
+
+  std::vector<uint8_t> obs_;          // [N, obs_bytes]
+  std::vector<uint8_t> final_obs_;    // [N, obs_bytes]
+  std::vector<float> rewards_;        // [N]
+  std::vector<uint8_t> terminated_;   // [N]
+  std::vector<uint8_t> truncated_;    // [N]
+  std::vector<uint8_t> masks_;        // [N, mask_size]
+  std::vector<Info> infos_;           // [N]
+  std::vector<double> returns_;       // [N] running return of the current episode
+  std::vector<int64_t> lengths_;      // [N]
+  std::vector<double> final_return_;  // [N] totals of the episode that just ended
+  std::vector<int64_t> final_length_; // [N]
+};
+
+template <typename T>
+void VectorEnv::CheckDType() const {
+  DType want;
+  if constexpr (std::is_same_v<T, float>) want = DType::kFloat32;
+  else if constexpr (std::is_same_v<T, double>) want = DType::kFloat64;
+  else if constexpr (std::is_same_v<T, int64_t>) want = DType::kInt64;
+  else if constexpr (std::is_same_v<T, int8_t>) want = DType::kInt8;
+  else if constexpr (std::is_same_v<T, uint8_t>) want = DType::kUInt8;
+  else static_assert(sizeof(T) == 0, "unsupported observation element type");
+  RLF_CHECK(want == obs_space_.dtype(), "observations are ", DTypeName(obs_space_.dtype()), ", not ",
+            DTypeName(want));
+}
+
+template <typename Fn>
+void VectorEnv::ForEachChunk(Fn&& fn) {
+  if (!pool_) {
+    fn(0, num_envs_);
+    return;
+  }
+  struct Chunks {
+    std::remove_reference_t<Fn>* fn;
+    int size;
+    int n;
+  };
+  const int t = pool_->num_threads();
+  Chunks chunks{&fn, (num_envs_ + t - 1) / t, num_envs_};
+  const Chunks* c = &chunks;  // one captured pointer fits std::function's inline buffer
+  pool_->ParallelFor(t, [c](int k) {
+    const int lo = k * c->size, hi = std::min(c->n, lo + c->size);
+    if (lo < hi) (*c->fn)(lo, hi);
+  });
+}
+
+}  // namespace rlforge
+
+#endif  // RLFORGE_ENV_VECTOR_ENV_H_

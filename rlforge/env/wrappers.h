@@ -1,0 +1,221 @@
+// rlforge/env/wrappers.h — composable env wrappers (Gymnasium's, in C++).
+//
+//   TimeLimit(env, max_steps)           truncated once max_steps steps have run
+//   RecordEpisodeStatistics(env)        "episode_return"/"episode_length" in the
+//                                       final step's info; recent-episode window
+//   ClipAction(env)                     clips Box actions into the inner bounds;
+//                                       exposes an unbounded action space
+//   RescaleAction(env, min, max)        affine map [min, max] -> inner bounds
+//   NormalizeObservation(env)           (obs - mean) / sqrt(var + eps) with running
+//                                       statistics (save/restore via stats())
+//   NormalizeReward(env, gamma)         reward / sqrt(var(discounted return) + eps)
+//   FrameStack(env, k)                  the last k observations, oldest first;
+//                                       padded with the reset observation
+//   TransformObservation(env, fn, space), TransformReward(env, fn)
+//
+// Every wrapper owns the env it wraps; Clone() deep-copies the whole stack, and
+// Restore() restores the whole stack. Scratch buffers are sized once at
+// construction, so Step never allocates.
+#ifndef RLFORGE_ENV_WRAPPERS_H_
+#define RLFORGE_ENV_WRAPPERS_H_
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "rlforge/env/env.h"
+#include "rlforge/env/running_stats.h"
+
+namespace rlforge {
+
+// Forwards everything to the wrapped env; subclasses override what they change.
+class Wrapper : public Env {
+ public:
+  explicit Wrapper(std::unique_ptr<Env> env);
+  Wrapper(const Wrapper& other) : env_(other.env_->Clone()) {}
+  Wrapper& operator=(const Wrapper& other) {
+    env_->Restore(*other.env_);
+    return *this;
+  }
+
+  const Space& observation_space() const override { return env_->observation_space(); }
+  const Space& action_space() const override { return env_->action_space(); }
+  std::string name() const override { return env_->name(); }
+  void Reset(std::optional<uint64_t> seed, void* obs, Info* info) override {
+    env_->Reset(seed, obs, info);
+  }
+  StepResult Step(const void* action, void* obs) override { return env_->Step(action, obs); }
+  using Env::Reset;
+  std::string RenderText() const override { return env_->RenderText(); }
+  bool RenderRgb(Image* out) const override { return env_->RenderRgb(out); }
+  bool has_action_mask() const override { return env_->has_action_mask(); }
+  void ActionMask(uint8_t* mask) const override { env_->ActionMask(mask); }
+  bool defines_success() const override { return env_->defines_success(); }
+  const Env& unwrapped() const override { return env_->unwrapped(); }
+  Env& unwrapped() override { return env_->unwrapped(); }
+
+  Env& inner() { return *env_; }
+  const Env& inner() const { return *env_; }
+
+ protected:
+  std::unique_ptr<Env> env_;
+};
+
+// Clone/Restore for a wrapper type by copying Derived (its copy constructor
+// deep-copies the wrapped env through Wrapper's).
+template <typename Derived>
+class WrapperBase : public Wrapper {
+ public:
+  using Wrapper::Wrapper;
+  std::unique_ptr<Env> Clone() const final {
+    return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+  }
+  void Restore(const Env& snapshot) final {
+    const auto* other = dynamic_cast<const Derived*>(&snapshot);
+    RLF_CHECK(other != nullptr, name(), ": Restore() needs a snapshot made by Clone() of the same wrapper stack");
+    static_cast<Derived&>(*this) = *other;
+  }
+};
+
+class TimeLimit : public WrapperBase<TimeLimit> {
+ public:
+  TimeLimit(std::unique_ptr<Env> env, int64_t max_episode_steps);
+  void Reset(std::optional<uint64_t> seed, void* obs, Info* info) override;
+  StepResult Step(const void* action, void* obs) override;
+  using Env::Reset;
+  int64_t max_episode_steps() const { return max_steps_; }
+  int64_t elapsed_steps() const { return elapsed_; }
+
+ private:
+  int64_t max_steps_;
+  int64_t elapsed_ = 0;
+};
+
+class RecordEpisodeStatistics : public WrapperBase<RecordEpisodeStatistics> {
+ public:
+  // window: how many recent episodes return_queue()/length_queue() keep.
+  explicit RecordEpisodeStatistics(std::unique_ptr<Env> env, int window = 100);
+  void Reset(std::optional<uint64_t> seed, void* obs, Info* info) override;
+  StepResult Step(const void* action, void* obs) override;
+  using Env::Reset;
+  // Returns/lengths of the last `window` finished episodes, oldest first.
+  std::vector<double> recent_returns() const;
+  std::vector<int64_t> recent_lengths() const;
+  int64_t episode_count() const { return episodes_; }
+
+ private:
+  double ret_ = 0;
+  int64_t len_ = 0;
+  int64_t episodes_ = 0;
+  std::vector<double> returns_;   // ring buffer [window]
+  std::vector<int64_t> lengths_;  // ring buffer [window]
+};
+
+class ClipAction : public WrapperBase<ClipAction> {
+ public:
+  explicit ClipAction(std::unique_ptr<Env> env);
+  ClipAction(const ClipAction& other) = default;
+  ClipAction& operator=(const ClipAction& other) = default;
+  const Space& action_space() const override { return space_; }
+  StepResult Step(const void* action, void* obs) override;
+
+ private:
+  Space space_;
+  std::vector<float> scratch_;
+};
+
+class RescaleAction : public WrapperBase<RescaleAction> {
+ public:
+  RescaleAction(std::unique_ptr<Env> env, double min_action, double max_action);
+  const Space& action_space() const override { return space_; }
+  StepResult Step(const void* action, void* obs) override;
+
+ private:
+  Space space_;
+  std::vector<float> scratch_;
+};
+
+class NormalizeObservation : public WrapperBase<NormalizeObservation> {
+ public:
+  explicit NormalizeObservation(std::unique_ptr<Env> env, double epsilon = 1e-8);
+  const Space& observation_space() const override { return space_; }
+  void Reset(std::optional<uint64_t> seed, void* obs, Info* info) override;
+  StepResult Step(const void* action, void* obs) override;
+  using Env::Reset;
+  RunningMeanStd& stats() { return stats_; }
+  const RunningMeanStd& stats() const { return stats_; }
+  // When false the statistics are frozen (evaluation).
+  void set_update(bool update) { update_ = update; }
+
+ private:
+  void Normalize(void* obs);
+  Space space_;
+  RunningMeanStd stats_;
+  double epsilon_;
+  bool update_ = true;
+  std::vector<double> raw_;          // [obs_size]
+  std::vector<uint8_t> inner_obs_;   // one inner observation
+};
+
+class NormalizeReward : public WrapperBase<NormalizeReward> {
+ public:
+  explicit NormalizeReward(std::unique_ptr<Env> env, double gamma = 0.99, double epsilon = 1e-8);
+  StepResult Step(const void* action, void* obs) override;
+  RunningMeanStd& stats() { return stats_; }
+  const RunningMeanStd& stats() const { return stats_; }
+  void set_update(bool update) { update_ = update; }
+  double discounted_return() const { return discounted_; }
+
+ private:
+  RunningMeanStd stats_;
+  double gamma_, epsilon_;
+  double discounted_ = 0;
+  bool update_ = true;
+};
+
+class FrameStack : public WrapperBase<FrameStack> {
+ public:
+  FrameStack(std::unique_ptr<Env> env, int stack_size);
+  const Space& observation_space() const override { return space_; }
+  void Reset(std::optional<uint64_t> seed, void* obs, Info* info) override;
+  StepResult Step(const void* action, void* obs) override;
+  using Env::Reset;
+
+ private:
+  void Emit(void* obs) const;
+  Space space_;
+  int k_;
+  size_t frame_bytes_;
+  int newest_ = 0;                  // slot of the newest frame
+  std::vector<uint8_t> frames_;     // ring buffer [k, frame_bytes]
+};
+
+class TransformObservation : public WrapperBase<TransformObservation> {
+ public:
+  // fn(in, out): in has the inner observation, out gets new_space.nbytes().
+  using Fn = std::function<void(const void* in, void* out)>;
+  TransformObservation(std::unique_ptr<Env> env, Fn fn, Space new_space);
+  const Space& observation_space() const override { return space_; }
+  void Reset(std::optional<uint64_t> seed, void* obs, Info* info) override;
+  StepResult Step(const void* action, void* obs) override;
+  using Env::Reset;
+
+ private:
+  Fn fn_;
+  Space space_;
+  std::vector<uint8_t> scratch_;
+};
+
+class TransformReward : public WrapperBase<TransformReward> {
+ public:
+  using Fn = std::function<double(double)>;
+  TransformReward(std::unique_ptr<Env> env, Fn fn);
+  StepResult Step(const void* action, void* obs) override;
+
+ private:
+  Fn fn_;
+};
+
+}  // namespace rlforge
+
+#endif  // RLFORGE_ENV_WRAPPERS_H_

@@ -1,0 +1,128 @@
+// Registers the built-in envs with the IDs, default kwargs, step limits and
+// reward thresholds Gymnasium 1.3 gives them.
+#include <sstream>
+
+#include "rlforge/env/registry.h"
+#include "rlforge/envs/classic_control/acrobot.h"
+#include "rlforge/envs/classic_control/cartpole.h"
+#include "rlforge/envs/classic_control/mountain_car.h"
+#include "rlforge/envs/classic_control/pendulum.h"
+#include "rlforge/envs/toy_text/cliff_walking.h"
+#include "rlforge/envs/toy_text/frozen_lake.h"
+#include "rlforge/envs/toy_text/taxi.h"
+
+namespace rlforge {
+namespace {
+
+std::vector<std::string> SplitRows(const std::string& text) {
+  std::vector<std::string> rows;
+  std::string row;
+  for (char c : text) {
+    if (c == '/' || c == ',') {
+      rows.push_back(row);
+      row.clear();
+    } else {
+      row += c;
+    }
+  }
+  rows.push_back(row);
+  return rows;
+}
+
+std::vector<KwargDoc> FrozenLakeKwargs(const std::string& default_map) {
+  return {{"desc", "", "custom map, rows joined by '/', e.g. SFF/FHF/FFG"},
+          {"map_name", default_map, "4x4, 8x8 or random"},
+          {"is_slippery", "true", "slippery ice"},
+          {"success_rate", "0.3333", "probability of moving as intended when slippery"},
+          {"reward_schedule", "1,0,0", "rewards for entering goal, hole, frozen tile"},
+          {"map_size", "8", "side of a random map"},
+          {"map_p", "0.8", "probability that a random map's tile is frozen"},
+          {"map_seed", "0", "seed of the random map generator"}};
+}
+
+std::unique_ptr<Env> MakeFrozenLake(const std::string& id, const Kwargs& kw) {
+  FrozenLakeConfig c;
+  if (auto d = kw.Find("desc")) c.desc = SplitRows(*d);
+  c.map_name = kw.GetString("map_name", c.map_name);
+  c.is_slippery = kw.GetBool("is_slippery", c.is_slippery, id);
+  c.success_rate = kw.GetDouble("success_rate", c.success_rate, id);
+  c.reward_schedule = kw.GetDoubles("reward_schedule", c.reward_schedule, id);
+  c.map_size = static_cast<int>(kw.GetInt("map_size", c.map_size, id));
+  c.map_p = kw.GetDouble("map_p", c.map_p, id);
+  c.map_seed = static_cast<uint64_t>(kw.GetInt("map_seed", 0, id));
+  return std::make_unique<FrozenLake>(c, id);
+}
+
+std::vector<KwargDoc> TaxiKwargs() {
+  return {{"is_rainy", "false", "moves slip sideways"},
+          {"fickle_passenger", "false", "passenger may change destination once"},
+          {"rainy_probability", "0.8", "probability a rainy move goes as intended"},
+          {"fickle_probability", "0.3", "probability the passenger is fickle"}};
+}
+
+std::unique_ptr<Env> MakeTaxi(const std::string& id, const Kwargs& kw) {
+  TaxiConfig c;
+  c.is_rainy = kw.GetBool("is_rainy", c.is_rainy, id);
+  c.fickle_passenger = kw.GetBool("fickle_passenger", c.fickle_passenger, id);
+  c.rainy_probability = kw.GetDouble("rainy_probability", c.rainy_probability, id);
+  c.fickle_probability = kw.GetDouble("fickle_probability", c.fickle_probability, id);
+  return std::make_unique<Taxi>(c, id);
+}
+
+}  // namespace
+
+void RegisterBuiltinEnvs(Registry& r) {
+  r.Register({"CartPole-v1",
+              [](const Kwargs& kw) {
+                return std::make_unique<CartPole>(kw.GetBool("sutton_barto_reward", false, "CartPole-v1"));
+              },
+              500, 475.0, {}, {{"sutton_barto_reward", "false", "0 per step and -1 on failure"}},
+              "balance a pole on a cart (classic control)"});
+  r.Register({"MountainCar-v0",
+              [](const Kwargs& kw) {
+                return std::make_unique<MountainCar>(kw.GetDouble("goal_velocity", 0.0, "MountainCar-v0"));
+              },
+              200, -110.0, {}, {{"goal_velocity", "0", "minimum velocity at the goal"}},
+              "drive an underpowered car up a hill (classic control)"});
+  r.Register({"MountainCarContinuous-v0",
+              [](const Kwargs& kw) {
+                return std::make_unique<MountainCarContinuous>(
+                    kw.GetDouble("goal_velocity", 0.0, "MountainCarContinuous-v0"));
+              },
+              999, 90.0, {}, {{"goal_velocity", "0", "minimum velocity at the goal"}},
+              "the mountain car with a continuous force (classic control)"});
+  r.Register({"Acrobot-v1", [](const Kwargs&) { return std::make_unique<Acrobot>(); }, 500, -100.0, {}, {},
+              "swing a two-link arm up (classic control)"});
+  r.Register({"Pendulum-v1",
+              [](const Kwargs& kw) { return std::make_unique<Pendulum>(kw.GetDouble("g", 10.0, "Pendulum-v1")); },
+              200, std::nullopt, {}, {{"g", "10.0", "gravity"}}, "swing a pendulum up (classic control)"});
+  r.Register({"FrozenLake-v1", [](const Kwargs& kw) { return MakeFrozenLake("FrozenLake-v1", kw); }, 100, 0.70,
+              {}, FrozenLakeKwargs("4x4"), "cross a frozen lake, 4x4 (toy text)"});
+  r.Register({"FrozenLake8x8-v1", [](const Kwargs& kw) { return MakeFrozenLake("FrozenLake8x8-v1", kw); }, 200,
+              0.85, {{"map_name", "8x8"}}, FrozenLakeKwargs("8x8"), "cross a frozen lake, 8x8 (toy text)"});
+  for (const char* id : {"Taxi-v4", "Taxi-v3"}) {
+    const std::string name = id;
+    r.Register({name, [name](const Kwargs& kw) { return MakeTaxi(name, kw); }, 200, 8.0, {}, TaxiKwargs(),
+                name == "Taxi-v4" ? "pick up and drop off a passenger (toy text)"
+                                  : "older name of Taxi-v4 (same default dynamics)"});
+  }
+  for (const char* id : {"CliffWalking-v1", "CliffWalking-v0"}) {
+    const std::string name = id;
+    r.Register({name,
+                [name](const Kwargs& kw) {
+                  return std::make_unique<CliffWalking>(kw.GetBool("is_slippery", false, name), name);
+                },
+                std::nullopt, std::nullopt, {}, {{"is_slippery", "false", "moves slip sideways"}},
+                name == "CliffWalking-v1" ? "walk along a cliff edge (toy text)"
+                                          : "older name of CliffWalking-v1"});
+  }
+  r.Register({"CliffWalkingSlippery-v1",
+              [](const Kwargs& kw) {
+                return std::make_unique<CliffWalking>(kw.GetBool("is_slippery", true, "CliffWalkingSlippery-v1"),
+                                                      "CliffWalkingSlippery-v1");
+              },
+              std::nullopt, std::nullopt, {{"is_slippery", "true"}}, {{"is_slippery", "true", "moves slip sideways"}},
+              "cliff walking on slippery ground (toy text)"});
+}
+
+}  // namespace rlforge

@@ -1,0 +1,61 @@
+#include "rlforge/train/evaluation.h"
+
+#include <cmath>
+
+namespace rlforge {
+
+RandomPolicy::RandomPolicy(const Space& action_space, uint64_t seed, bool use_masks)
+    : space_(action_space), rng_(seed), use_masks_(use_masks) {}
+
+void RandomPolicy::Act(const void* /*observations*/, const uint8_t* masks, int n, void* actions) {
+  auto* out = static_cast<uint8_t*>(actions);
+  const size_t bytes = space_.nbytes();
+  const int64_t mask_size = space_.mask_size();
+  for (int i = 0; i < n; ++i)
+    space_.Sample(rng_, out + i * bytes, use_masks_ && masks ? masks + i * mask_size : nullptr);
+}
+
+EpisodeStats Evaluate(VectorEnv& envs, Policy& policy, int64_t episodes, uint64_t seed) {
+  RLF_CHECK_ARG(episodes >= 1, "episodes must be >= 1, got ", episodes);
+  const int n = envs.num_envs();
+  std::vector<int64_t> quota(n), done(n, 0);
+  for (int i = 0; i < n; ++i) quota[i] = episodes / n + (i < episodes % n ? 1 : 0);
+  const bool defines_success = envs.env(0).defines_success();
+
+  EpisodeStats stats;
+  int64_t successes = 0;
+  std::vector<uint8_t> actions(static_cast<size_t>(n) * envs.single_action_space().nbytes());
+  envs.Reset(seed);
+  while (stats.episodes < episodes) {
+    policy.Act(envs.observations(), envs.action_masks(), n, actions.data());
+    envs.Step(actions.data());
+    for (int i = 0; i < n; ++i) {
+      if (!(envs.terminated()[i] || envs.truncated()[i]) || done[i] >= quota[i]) continue;
+      ++done[i];
+      ++stats.episodes;
+      stats.returns.push_back(envs.episode_return(i));
+      stats.lengths.push_back(envs.episode_length(i));
+      if (envs.info(i).Get("is_success").value_or(0.0) == 1.0) ++successes;
+    }
+  }
+  double sr = 0, sl = 0;
+  for (size_t k = 0; k < stats.returns.size(); ++k) {
+    sr += stats.returns[k];
+    sl += static_cast<double>(stats.lengths[k]);
+  }
+  const double count = static_cast<double>(stats.episodes);
+  stats.mean_return = sr / count;
+  stats.mean_length = sl / count;
+  double vr = 0, vl = 0;
+  for (size_t k = 0; k < stats.returns.size(); ++k) {
+    vr += (stats.returns[k] - stats.mean_return) * (stats.returns[k] - stats.mean_return);
+    const double dl = static_cast<double>(stats.lengths[k]) - stats.mean_length;
+    vl += dl * dl;
+  }
+  stats.std_return = std::sqrt(vr / count);
+  stats.std_length = std::sqrt(vl / count);
+  if (defines_success) stats.success_rate = static_cast<double>(successes) / count;
+  return stats;
+}
+
+}  // namespace rlforge

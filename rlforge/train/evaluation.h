@@ -1,0 +1,61 @@
+// rlforge/train/evaluation.h — policies and episode evaluation.
+//
+// A Policy maps a batch of observations (and legal-action masks) to a batch of
+// actions. Evaluate() runs exactly `episodes` episodes on a vector env and
+// reports their statistics. To avoid the bias of keeping the first episodes to
+// finish (short episodes finish first), each env i is given a fixed quota of
+// floor(N / E) or ceil(N / E) episodes, as SB3's evaluate_policy does; an env
+// whose quota is met keeps stepping but its episodes are not counted.
+#ifndef RLFORGE_TRAIN_EVALUATION_H_
+#define RLFORGE_TRAIN_EVALUATION_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rlforge/env/vector_env.h"
+
+namespace rlforge {
+
+class Policy {
+ public:
+  virtual ~Policy() = default;
+  // observations: [n, obs] in the observation dtype; masks: [n, mask] or null;
+  // actions: [n, act] in the action dtype, written here.
+  virtual void Act(const void* observations, const uint8_t* masks, int n, void* actions) = 0;
+  virtual std::string name() const = 0;
+};
+
+// Uniform over the action space, as Gymnasium's action_space.sample(); with
+// use_masks it samples only legal actions.
+class RandomPolicy : public Policy {
+ public:
+  RandomPolicy(const Space& action_space, uint64_t seed, bool use_masks = false);
+  void Act(const void* observations, const uint8_t* masks, int n, void* actions) override;
+  std::string name() const override { return "random"; }
+
+ private:
+  Space space_;
+  Rng rng_;
+  bool use_masks_;
+};
+
+struct EpisodeStats {
+  int64_t episodes = 0;
+  double mean_return = 0, std_return = 0;
+  double mean_length = 0, std_length = 0;
+  // Fraction of episodes whose final step had info is_success == 1; absent
+  // when the env does not define success.
+  std::optional<double> success_rate;
+  std::vector<double> returns;
+  std::vector<int64_t> lengths;
+};
+
+// Runs `episodes` episodes of `policy` on `envs` after envs.Reset(seed).
+EpisodeStats Evaluate(VectorEnv& envs, Policy& policy, int64_t episodes, uint64_t seed);
+
+}  // namespace rlforge
+
+#endif  // RLFORGE_TRAIN_EVALUATION_H_
