@@ -1,0 +1,39 @@
+# rlforge — set-up, build, test, demo. Every target installs what is missing
+# first (Debian packages, as root or with sudo), so each works on a fresh
+# Debian 12 machine.
+BUILD   ?= build
+JOBS    ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build test test-long demo bench clean
+
+all: build
+
+deps:
+	@bash scripts/install_deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# The default suite: unit, conformance, statistics and CLI tests.
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE long
+
+# Long learning runs (added with the agents) carry the ctest label `long`.
+test-long: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L long
+
+# The main job: a random-policy evaluation of every built-in env, as a table.
+demo: build
+	@$(BUILD)/rlforge eval --env all --policy random --episodes 1000 --seed 0
+
+# Performance figures (see README's performance table).
+bench: build
+	@$(BUILD)/rlforge bench env --env all --num-envs 1024 --threads 2 --steps 20000000
+	@$(BUILD)/rlforge_bench --benchmark_min_time=0.2
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,152 @@
+#include "rlforge/env/vector_env.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "rlforge/env/registry.h"
+
+// Counts heap allocations while g_counting is set, to check that stepping
+// allocates nothing.
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<int64_t> g_allocations{0};
+}  // namespace
+
+void* operator new(size_t n) {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+
+namespace rlforge {
+namespace {
+
+TEST(VectorEnvTest, EnvIIsSeededWithSeedPlusI) {
+  VectorEnvOptions opt;
+  opt.num_envs = 4;
+  auto envs = VectorEnv::Make("CartPole-v1", {}, opt);
+  envs->Reset(100);
+  for (int i = 0; i < 4; ++i) {
+    auto single = Make("CartPole-v1");
+    float obs[4];
+    single->Reset(100 + i, obs);
+    EXPECT_EQ(std::memcmp(obs, envs->observations_as<float>() + 4 * i, sizeof(obs)), 0) << "env " << i;
+  }
+}
+
+TEST(VectorEnvTest, SameStepAutoresetKeepsTheFinalObservation) {
+  VectorEnvOptions opt;
+  opt.num_envs = 2;
+  auto envs = VectorEnv::Make("CartPole-v1", {}, opt);
+  envs->Reset(7);
+  // Reference: env 0 alone, always pushing right, reset without a seed after the end.
+  auto ref = Make("CartPole-v1");
+  float obs[4];
+  ref->Reset(7, obs);
+  std::vector<int64_t> actions = {1, 1};
+  int ended = 0;
+  double ret = 0;
+  for (int t = 0; t < 200 && ended < 3; ++t) {
+    envs->Step(actions.data());
+    StepResult r = ref->StepDiscrete(1, obs);
+    ret += r.reward;
+    ASSERT_EQ(envs->terminated()[0], r.terminated);
+    ASSERT_EQ(envs->truncated()[0], r.truncated);
+    ASSERT_EQ(envs->rewards()[0], static_cast<float>(r.reward));
+    if (r.done()) {
+      ++ended;
+      // The final observation is kept; the batch row already holds the next episode's start.
+      EXPECT_EQ(std::memcmp(envs->final_observations_as<float>(), obs, sizeof(obs)), 0);
+      EXPECT_EQ(envs->episode_return(0), ret);
+      EXPECT_EQ(envs->episode_length(0), static_cast<int64_t>(ret));
+      ret = 0;
+      ref->Reset(std::nullopt, obs);
+    }
+    ASSERT_EQ(std::memcmp(envs->observations_as<float>(), obs, sizeof(obs)), 0) << "step " << t;
+  }
+  EXPECT_EQ(ended, 3);
+}
+
+TEST(VectorEnvTest, ThreadedMatchesSynchronousExactly) {
+  for (const char* id : {"CartPole-v1", "Taxi-v4", "Pendulum-v1"}) {
+    VectorEnvOptions sync_opt, threaded_opt;
+    sync_opt.num_envs = threaded_opt.num_envs = 13;
+    threaded_opt.num_threads = 3;
+    auto a = VectorEnv::Make(id, {}, sync_opt);
+    auto b = VectorEnv::Make(id, {}, threaded_opt);
+    EXPECT_EQ(b->num_threads(), 3);
+    a->Reset(1);
+    b->Reset(1);
+    const Space& space = a->single_action_space();
+    std::vector<uint8_t> act(13 * space.nbytes());
+    Rng rng(2);
+    const size_t obs_bytes = 13 * a->single_observation_space().nbytes();
+    for (int t = 0; t < 500; ++t) {
+      for (int i = 0; i < 13; ++i) space.Sample(rng, act.data() + i * space.nbytes());
+      a->Step(act.data());
+      b->Step(act.data());
+      ASSERT_EQ(std::memcmp(a->observations(), b->observations(), obs_bytes), 0) << id << " step " << t;
+      ASSERT_EQ(std::memcmp(a->rewards(), b->rewards(), 13 * sizeof(float)), 0);
+      ASSERT_EQ(std::memcmp(a->terminated(), b->terminated(), 13), 0);
+      ASSERT_EQ(std::memcmp(a->truncated(), b->truncated(), 13), 0);
+    }
+  }
+}
+
+TEST(VectorEnvTest, MasksFollowTheCurrentObservations) {
+  VectorEnvOptions opt;
+  opt.num_envs = 3;
+  auto envs = VectorEnv::Make("Taxi-v4", {}, opt);
+  ASSERT_TRUE(envs->has_action_mask());
+  EXPECT_EQ(envs->mask_size(), 6);
+  envs->Reset(0);
+  std::vector<int64_t> act = {0, 1, 2};
+  for (int t = 0; t < 50; ++t) {
+    envs->Step(act.data());
+    for (int i = 0; i < 3; ++i) {
+      uint8_t m[6];
+      envs->env(i).ActionMask(m);
+      ASSERT_EQ(std::memcmp(m, envs->action_masks() + 6 * i, 6), 0);
+    }
+  }
+  auto cart = VectorEnv::Make("CartPole-v1", {}, opt);
+  EXPECT_EQ(cart->action_masks(), nullptr);
+}
+
+TEST(VectorEnvTest, StepAllocatesNothing) {
+  for (int threads : {1, 2}) {
+    VectorEnvOptions opt;
+    opt.num_envs = 16;
+    opt.num_threads = threads;
+    auto envs = VectorEnv::Make("CartPole-v1", {}, opt);
+    envs->Reset(0);
+    std::vector<int64_t> act(16, 1);
+    envs->Step(act.data());  // warm up
+    g_allocations = 0;
+    g_counting = true;
+    for (int t = 0; t < 2000; ++t) envs->Step(act.data());  // many episode ends and autoresets
+    g_counting = false;
+    EXPECT_EQ(g_allocations.load(), 0) << threads << " thread(s)";
+  }
+}
+
+TEST(VectorEnvTest, BadOptionsAndActionsAreReported) {
+  VectorEnvOptions opt;
+  opt.num_envs = 0;
+  EXPECT_THROW(VectorEnv::Make("CartPole-v1", {}, opt), InvalidArgument);
+  opt.num_envs = 2;
+  auto envs = VectorEnv::Make("CartPole-v1", {}, opt);
+  envs->Reset(0);
+  std::vector<int64_t> act = {0, 5};
+  EXPECT_THROW(envs->Step(act.data()), InvalidArgument);
+  EXPECT_THROW(envs->observations_as<double>(), Error);
+}
+
+}  // namespace
+}  // namespace rlforge

@@ -1,0 +1,69 @@
+#include "rlforge/train/evaluation.h"
+
+#include <gtest/gtest.h>
+
+#include "rlforge/env/registry.h"
+
+namespace rlforge {
+namespace {
+
+// Episodes last 1, 11 or 21 steps depending on the seed the env was first
+// reset with (seed % 3), reward 2 per step.
+class SeedLengthEnv : public EnvBase<SeedLengthEnv> {
+ public:
+  const Space& observation_space() const override { return obs_; }
+  const Space& action_space() const override { return act_; }
+  std::string name() const override { return "SeedLength-v0"; }
+  std::string RenderText() const override { return "t=" + std::to_string(t_); }
+  int length() const { return length_; }
+  void ResetImpl(void* obs, Info*) {
+    if (length_ == 0) length_ = 1 + 10 * static_cast<int>(rng_.state()[0] % 3);
+    t_ = 0;
+    *static_cast<float*>(obs) = 0;
+  }
+  void StepImpl(const void*, void* obs, StepResult* r) {
+    ++t_;
+    r->reward = 2;
+    r->terminated = t_ >= length_;
+    *static_cast<float*>(obs) = static_cast<float>(t_);
+  }
+
+ private:
+  Space obs_ = Space::Box(0, 100, {1});
+  Space act_ = Space::Discrete(2);
+  int length_ = 0, t_ = 0;
+};
+
+TEST(EvaluateTest, ExactEpisodeCountAndUnbiasedQuotas) {
+  VectorEnvOptions opt;
+  opt.num_envs = 3;
+  VectorEnv envs([] { return std::make_unique<SeedLengthEnv>(); }, opt);
+  RandomPolicy policy(envs.single_action_space(), 1);
+  const EpisodeStats s = Evaluate(envs, policy, 30, /*seed=*/0);
+  EXPECT_EQ(s.episodes, 30);
+  EXPECT_EQ(s.returns.size(), 30u);
+  // Every env contributes exactly 10 episodes, so the total length is 10 times
+  // the sum of the envs' lengths, whatever their order of finishing.
+  int64_t expected = 0, sum = 0;
+  for (int i = 0; i < 3; ++i) expected += 10 * dynamic_cast<const SeedLengthEnv&>(envs.env(i)).length();
+  for (int64_t l : s.lengths) sum += l;
+  EXPECT_EQ(sum, expected);
+  EXPECT_DOUBLE_EQ(s.mean_return, 2 * s.mean_length);
+  EXPECT_FALSE(s.success_rate.has_value());
+}
+
+TEST(EvaluateTest, SuccessRateForEnvsThatDefineIt) {
+  VectorEnvOptions opt;
+  opt.num_envs = 4;
+  auto envs = VectorEnv::Make("FrozenLake-v1", {{"is_slippery", "false"}, {"desc", "SG"}}, opt);
+  RandomPolicy policy(envs->single_action_space(), 3);
+  const EpisodeStats s = Evaluate(*envs, policy, 200, 0);
+  ASSERT_TRUE(s.success_rate.has_value());
+  // Only "right" reaches G; every other action leaves the agent on S, so
+  // every episode (limit 100 steps) ends at the goal.
+  EXPECT_EQ(*s.success_rate, 1.0);
+  EXPECT_EQ(s.mean_return, 1.0);
+}
+
+}  // namespace
+}  // namespace rlforge

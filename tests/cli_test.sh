@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# CLI contract tests: exit codes, one-line errors naming the problem and the
+# valid choices, JSON output, and that nothing is printed to stdout on error.
+set -u
+BIN="$1"
+fails=0
+check() {  # name expected_code expected_stderr_substring -- command...
+  local name="$1" want="$2" needle="$3"; shift 4
+  local out err code
+  out=$("$@" 2>/tmp/rlf_cli_err); code=$?; err=$(cat /tmp/rlf_cli_err)
+  if [[ "$code" != "$want" ]]; then echo "FAIL $name: exit $code, want $want; stderr: $err"; fails=$((fails+1)); return; fi
+  if [[ -n "$needle" && "$err" != *"$needle"* ]]; then echo "FAIL $name: stderr lacks '$needle': $err"; fails=$((fails+1)); return; fi
+  if [[ "$want" == 2 && $(printf '%s' "$err" | wc -l) -gt 0 ]]; then echo "FAIL $name: error is not one line: $err"; fails=$((fails+1)); return; fi
+  echo "ok   $name"
+}
+
+check unknown-env 2 "unknown env ID 'Nope-v0'; valid IDs: Acrobot-v1" -- "$BIN" eval --env Nope-v0
+check unknown-flag 2 "--frobnicate" -- "$BIN" eval --env CartPole-v1 --frobnicate
+check unknown-kwarg 2 "unknown kwarg 'slippery' for FrozenLake-v1; valid kwargs: desc" -- "$BIN" eval --env FrozenLake-v1 --kwarg slippery=true
+check bad-kwarg-value 2 "kwarg 'is_slippery' of FrozenLake-v1 must be true or false" -- "$BIN" eval --env FrozenLake-v1 --kwarg is_slippery=maybe
+check bad-kwarg-form 2 "expected key=value" -- "$BIN" eval --env FrozenLake-v1 --kwarg is_slippery
+check bad-episodes 2 "--episodes must be >= 1" -- "$BIN" eval --env CartPole-v1 --episodes 0
+check bad-policy 2 "valid: random" -- "$BIN" eval --env CartPole-v1 --policy greedy
+check no-subcommand 2 "" -- "$BIN"
+check unknown-subcommand 2 "" -- "$BIN" frobnicate
+check check-env-ok 0 "" -- "$BIN" check-env CartPole-v1
+check check-env-unknown 2 "unknown env ID" -- "$BIN" check-env Nope-v0
+check bench-bad 2 "--num-envs must be >= 1" -- "$BIN" bench env --env CartPole-v1 --num-envs 0
+check play-ok 0 "" -- "$BIN" play --env FrozenLake-v1 --seed 1
+check envs-ok 0 "" -- "$BIN" envs
+
+# eval --json prints one JSON object with the contract's keys.
+json=$("$BIN" eval --env FrozenLake-v1 --policy random --episodes 500 --seed 3 --json)
+if python3 - "$json" <<'PY'
+import json, sys
+d = json.loads(sys.argv[1])
+for k in ["episodes", "mean_return", "std_return", "mean_length", "std_length", "success_rate"]:
+    assert k in d, k
+assert d["episodes"] == 500
+assert 0 <= d["success_rate"] <= 1 and abs(d["success_rate"] - d["mean_return"]) < 1e-12
+PY
+then echo "ok   eval-json"; else echo "FAIL eval-json: $json"; fails=$((fails+1)); fi
+json2=$("$BIN" eval --env FrozenLake-v1 --policy random --episodes 500 --seed 3 --json)
+[[ "$json" == "$json2" ]] && echo "ok   eval-reproducible" || { echo "FAIL eval-reproducible"; fails=$((fails+1)); }
+cp_json=$("$BIN" eval --env CartPole-v1 --episodes 50 --json)
+[[ "$cp_json" != *success_rate* ]] && echo "ok   no-success-for-cartpole" || { echo "FAIL success_rate on CartPole"; fails=$((fails+1)); }
+bench=$("$BIN" bench env --env CartPole-v1 --num-envs 8 --threads 2 --steps 100000 --json)
+[[ "$bench" == *steps_per_second* ]] && echo "ok   bench-json" || { echo "FAIL bench-json: $bench"; fails=$((fails+1)); }
+play=$("$BIN" play --env Taxi-v4 --seed 2 --max-steps 3)
+[[ "$play" == *"step 3"* && "$play" == *"+---------+"* ]] && echo "ok   play-render" || { echo "FAIL play-render: $play"; fails=$((fails+1)); }
+
+echo "$((fails)) failed"
+[[ $fails -eq 0 ]]
