@@ -57,8 +57,10 @@ class Info {
   double value(int i) const { return values_[i]; }
 
  private:
-  const char* keys_[kCapacity] = {};
-  double values_[kCapacity] = {};
+  // Only the first size_ entries are meaningful; the rest stay uninitialized
+  // so that a StepResult costs nothing to create on the hot path.
+  const char* keys_[kCapacity];
+  double values_[kCapacity];
   int size_ = 0;
 };
 

@@ -267,17 +267,6 @@ std::string Space::WhyNotContained(const void* data) const {
   return "";
 }
 
-bool Space::Contains(const void* data) const {
-  switch (kind_) {
-    case SpaceKind::kDiscrete: {
-      const int64_t v = *static_cast<const int64_t*>(data);
-      return v >= start_ && v < start_ + n_;
-    }
-    default:
-      return WhyNotContained(data).empty();
-  }
-}
-
 std::string Space::FormatValue(const void* data) const {
   if (kind_ == SpaceKind::kDiscrete) return std::to_string(*static_cast<const int64_t*>(data));
   std::ostringstream os;

@@ -76,7 +76,13 @@ class Space {
   void Sample(Rng& rng, void* out, const uint8_t* mask = nullptr) const;
 
   // True when data (nbytes() bytes in this space's dtype) is a member.
-  bool Contains(const void* data) const;
+  bool Contains(const void* data) const {
+    if (kind_ == SpaceKind::kDiscrete) {  // the hot case, inline
+      const int64_t v = *static_cast<const int64_t*>(data);
+      return v >= start_ && v < start_ + n_;
+    }
+    return WhyNotContained(data).empty();
+  }
   // Like Contains, but says why not (empty when it is a member).
   std::string WhyNotContained(const void* data) const;
 

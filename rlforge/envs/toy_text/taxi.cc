@@ -118,14 +118,16 @@ void Taxi::StepImpl(const void* action, void* obs, StepResult* r) {
   const int64_t a = *static_cast<const int64_t*>(action);
   const Transition& t = model_->Sample(s_, a, rng_);
   int64_t next = t.next_state;
-  const auto before = Decode(s_);
-  const auto after = Decode(next);
-  if (fickle_step_ && before[2] == 4 && (after[0] != before[0] || after[1] != before[1])) {
-    fickle_step_ = false;
-    // Uniform among the three destinations other than the current one.
-    int k = static_cast<int>(rng_.UniformInt(3));
-    int dest = k >= before[3] ? k + 1 : k;
-    next = Encode(after[0], after[1], after[2], dest);
+  if (fickle_step_) {
+    const auto before = Decode(s_);
+    const auto after = Decode(next);
+    if (before[2] == 4 && (after[0] != before[0] || after[1] != before[1])) {
+      fickle_step_ = false;
+      // Uniform among the three destinations other than the current one.
+      const int k = static_cast<int>(rng_.UniformInt(3));
+      const int dest = k >= before[3] ? k + 1 : k;
+      next = Encode(after[0], after[1], after[2], dest);
+    }
   }
   s_ = next;
   last_action_ = a;
