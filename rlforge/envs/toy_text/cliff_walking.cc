@@ -7,30 +7,32 @@ namespace rlforge {
 
 CliffWalking::CliffWalking(bool is_slippery, std::string name) : name_(std::move(name)) {
   static const int kDelta[4][2] = {{-1, 0}, {0, 1}, {1, 0}, {0, -1}};
-  auto model = std::make_shared<TransitionModel>(kRows * kCols, 4);
-  for (int64_t s = 0; s < kRows * kCols; ++s) {
-    const int row = static_cast<int>(s / kCols), col = static_cast<int>(s % kCols);
-    for (int a = 0; a < 4; ++a) {
-      std::vector<int> moves = is_slippery ? std::vector<int>{(a + 3) % 4, a, (a + 1) % 4} : std::vector<int>{a};
-      std::vector<Transition> outcomes;
-      const double p = 1.0 / static_cast<double>(moves.size());
-      for (int m : moves) {
-        const int nr = std::clamp(row + kDelta[m][0], 0, kRows - 1);
-        const int nc = std::clamp(col + kDelta[m][1], 0, kCols - 1);
-        if (IsCliff(nr, nc)) {
-          outcomes.push_back({p, kStart, -100.0, false});
-        } else {
-          const int64_t ns = static_cast<int64_t>(nr) * kCols + nc;
-          outcomes.push_back({p, ns, -1.0, ns == kGoal});
+  model_ = SharedTransitionModel(is_slippery ? "CliffWalking|slippery" : "CliffWalking|dry", [&] {
+    auto model = std::make_shared<TransitionModel>(kRows * kCols, 4);
+    for (int64_t s = 0; s < kRows * kCols; ++s) {
+      const int row = static_cast<int>(s / kCols), col = static_cast<int>(s % kCols);
+      for (int a = 0; a < 4; ++a) {
+        std::vector<int> moves = is_slippery ? std::vector<int>{(a + 3) % 4, a, (a + 1) % 4} : std::vector<int>{a};
+        std::vector<Transition> outcomes;
+        const double p = 1.0 / static_cast<double>(moves.size());
+        for (int m : moves) {
+          const int nr = std::clamp(row + kDelta[m][0], 0, kRows - 1);
+          const int nc = std::clamp(col + kDelta[m][1], 0, kCols - 1);
+          if (IsCliff(nr, nc)) {
+            outcomes.push_back({p, kStart, -100.0, false});
+          } else {
+            const int64_t ns = static_cast<int64_t>(nr) * kCols + nc;
+            outcomes.push_back({p, ns, -1.0, ns == kGoal});
+          }
         }
+        model->Add(s, a, std::move(outcomes));
       }
-      model->Add(s, a, std::move(outcomes));
     }
-  }
-  std::vector<double> initial(kRows * kCols, 0.0);
-  initial[kStart] = 1.0;
-  model->SetInitial(std::move(initial));
-  model_ = std::move(model);
+    std::vector<double> initial(kRows * kCols, 0.0);
+    initial[kStart] = 1.0;
+    model->SetInitial(std::move(initial));
+    return model;
+  });
   obs_space_ = Space::Discrete(kRows * kCols);
   act_space_ = Space::Discrete(4);
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 #include "rlforge/envs/toy_text/ansi.h"
 
@@ -51,17 +52,22 @@ std::vector<std::string> GenerateRandomFrozenLakeMap(int size, double p, uint64_
 FrozenLake::FrozenLake(const FrozenLakeConfig& config, std::string name) : name_(std::move(name)) {
   std::vector<std::string> desc = config.desc;
   if (desc.empty()) {
-    if (config.map_name == "4x4") desc = kMap4x4;
-    else if (config.map_name == "8x8") desc = kMap8x8;
-    else if (config.map_name == "random") desc = GenerateRandomFrozenLakeMap(config.map_size, config.map_p, config.map_seed);
-    else throw InvalidArgument(StrCat(name_, ": unknown map_name '", config.map_name, "'; valid: 4x4, 8x8, random"));
+    if (config.map_name == "4x4")
+      desc = kMap4x4;
+    else if (config.map_name == "8x8")
+      desc = kMap8x8;
+    else if (config.map_name == "random")
+      desc = GenerateRandomFrozenLakeMap(config.map_size, config.map_p, config.map_seed);
+    else
+      throw InvalidArgument(StrCat(name_, ": unknown map_name '", config.map_name, "'; valid: 4x4, 8x8, random"));
   }
   nrow_ = static_cast<int>(desc.size());
   RLF_CHECK_ARG(nrow_ >= 1, name_, ": the map is empty");
   ncol_ = static_cast<int>(desc[0].size());
   bool has_start = false;
   for (const auto& row : desc) {
-    RLF_CHECK_ARG(static_cast<int>(row.size()) == ncol_ && ncol_ >= 1, name_, ": map rows must all have the same length");
+    RLF_CHECK_ARG(static_cast<int>(row.size()) == ncol_ && ncol_ >= 1, name_,
+                  ": map rows must all have the same length");
     for (char c : row) {
       RLF_CHECK_ARG(c == 'S' || c == 'F' || c == 'H' || c == 'G', name_, ": map tile '", std::string(1, c),
                     "' is not one of S, F, H, G");
@@ -75,44 +81,54 @@ FrozenLake::FrozenLake(const FrozenLakeConfig& config, std::string name) : name_
                 ": reward_schedule needs 3 numbers (goal, hole, frozen), got ", config.reward_schedule.size());
 
   const int64_t ns = static_cast<int64_t>(nrow_) * ncol_;
-  auto model = std::make_shared<TransitionModel>(ns, 4);
-  auto inc = [&](int row, int col, int a) {
-    if (a == kLeft) col = std::max(col - 1, 0);
-    else if (a == kDown) row = std::min(row + 1, nrow_ - 1);
-    else if (a == kRight) col = std::min(col + 1, ncol_ - 1);
-    else row = std::max(row - 1, 0);
-    return std::make_pair(row, col);
-  };
-  auto outcome = [&](int row, int col, int a, double p) {
-    auto [nr, nc] = inc(row, col, a);
-    const char letter = desc[nr][nc];
-    const double reward = letter == 'G' ? config.reward_schedule[0]
-                          : letter == 'H' ? config.reward_schedule[1]
-                                          : config.reward_schedule[2];
-    return Transition{p, static_cast<int64_t>(nr) * ncol_ + nc, reward, letter == 'G' || letter == 'H'};
-  };
-  std::vector<double> initial(ns, 0.0);
-  for (int row = 0; row < nrow_; ++row) {
-    for (int col = 0; col < ncol_; ++col) {
-      const int64_t s = static_cast<int64_t>(row) * ncol_ + col;
-      const char letter = desc[row][col];
-      if (letter == 'S') initial[s] = 1.0;
-      for (int a = 0; a < 4; ++a) {
-        if (letter == 'G' || letter == 'H') {
-          model->Add(s, a, {{1.0, s, 0.0, true}});
-        } else if (config.is_slippery) {
-          std::vector<Transition> li;
-          for (int b : {(a + 3) % 4, a, (a + 1) % 4})
-            li.push_back(outcome(row, col, b, b == a ? config.success_rate : (1.0 - config.success_rate) / 2.0));
-          model->Add(s, a, std::move(li));
-        } else {
-          model->Add(s, a, {outcome(row, col, a, 1.0)});
+  std::ostringstream key;
+  key.precision(17);
+  key << "FrozenLake|" << Join(desc, "/") << "|" << config.is_slippery << "|" << config.success_rate << "|"
+      << Join(config.reward_schedule, ",");
+  model_ = SharedTransitionModel(key.str(), [&] {
+    auto model = std::make_shared<TransitionModel>(ns, 4);
+    auto inc = [&](int row, int col, int a) {
+      if (a == kLeft)
+        col = std::max(col - 1, 0);
+      else if (a == kDown)
+        row = std::min(row + 1, nrow_ - 1);
+      else if (a == kRight)
+        col = std::min(col + 1, ncol_ - 1);
+      else
+        row = std::max(row - 1, 0);
+      return std::make_pair(row, col);
+    };
+    auto outcome = [&](int row, int col, int a, double p) {
+      auto [nr, nc] = inc(row, col, a);
+      const char letter = desc[nr][nc];
+      const double reward = letter == 'G'   ? config.reward_schedule[0]
+                            : letter == 'H' ? config.reward_schedule[1]
+                                            : config.reward_schedule[2];
+      return Transition{p, static_cast<int64_t>(nr) * ncol_ + nc, reward, letter == 'G' || letter == 'H'};
+    };
+    std::vector<double> initial(ns, 0.0);
+    for (int row = 0; row < nrow_; ++row) {
+      for (int col = 0; col < ncol_; ++col) {
+        const int64_t s = static_cast<int64_t>(row) * ncol_ + col;
+        const char letter = desc[row][col];
+        if (letter == 'S') initial[s] = 1.0;
+        for (int a = 0; a < 4; ++a) {
+          if (letter == 'G' || letter == 'H') {
+            model->Add(s, a, {{1.0, s, 0.0, true}});
+          } else if (config.is_slippery) {
+            std::vector<Transition> li;
+            for (int b : {(a + 3) % 4, a, (a + 1) % 4})
+              li.push_back(outcome(row, col, b, b == a ? config.success_rate : (1.0 - config.success_rate) / 2.0));
+            model->Add(s, a, std::move(li));
+          } else {
+            model->Add(s, a, {outcome(row, col, a, 1.0)});
+          }
         }
       }
     }
-  }
-  model->SetInitial(std::move(initial));
-  model_ = std::move(model);
+    model->SetInitial(std::move(initial));
+    return model;
+  });
   desc_ = std::make_shared<const std::vector<std::string>>(std::move(desc));
   obs_space_ = Space::Discrete(ns);
   act_space_ = Space::Discrete(4);

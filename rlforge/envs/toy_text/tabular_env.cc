@@ -1,6 +1,8 @@
 #include "rlforge/envs/toy_text/tabular_env.h"
 
 #include <cmath>
+#include <map>
+#include <mutex>
 
 #include "rlforge/core/error.h"
 
@@ -19,6 +21,8 @@ void TransitionModel::Add(int64_t s, int64_t a, std::vector<Transition> outcomes
   double total = 0;
   for (const auto& t : outcomes) total += t.prob;
   RLF_CHECK(std::abs(total - 1.0) < 1e-9, "TransitionModel: probabilities of (", s, ", ", a, ") sum to ", total);
+  double c = 0;
+  for (auto& t : outcomes) t.cumulative = (c += t.prob);
   transitions_.insert(transitions_.end(), outcomes.begin(), outcomes.end());
   offsets_.push_back(static_cast<uint32_t>(transitions_.size()));
 }
@@ -41,13 +45,14 @@ void TransitionModel::SetInitial(std::vector<double> weights) {
 const Transition& TransitionModel::Sample(int64_t s, int64_t a, Rng& rng) const {
   const Range r = Outcomes(s, a);
   if (r.size() == 1) return *r.first;
+  // The first outcome whose cumulative probability exceeds u, i.e. index =
+  // number of cumulative values <= u; counted without branches, because u is
+  // random and a mispredicted branch costs more than the whole draw.
   const double u = rng.Uniform();
-  double c = 0;
-  for (const Transition* t = r.first; t != r.last; ++t) {
-    c += t->prob;
-    if (c > u) return *t;
-  }
-  return *(r.last - 1);
+  const size_t n = r.size();
+  size_t k = 0;
+  for (size_t i = 0; i + 1 < n; ++i) k += r.first[i].cumulative <= u;
+  return r.first[k];
 }
 
 int64_t TransitionModel::SampleInitial(Rng& rng) const {
@@ -59,6 +64,19 @@ int64_t TransitionModel::SampleInitial(Rng& rng) const {
   for (size_t i = initial_.size(); i-- > 0;)
     if (initial_[i] > 0) return static_cast<int64_t>(i);
   return 0;
+}
+
+std::shared_ptr<const TransitionModel> SharedTransitionModel(
+    const std::string& key, const std::function<std::shared_ptr<TransitionModel>()>& build) {
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<const TransitionModel>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = cache.find(key); it != cache.end()) {
+    if (auto model = it->second.lock()) return model;
+  }
+  std::shared_ptr<const TransitionModel> model = build();
+  cache[key] = model;
+  return model;
 }
 
 }  // namespace rlforge

@@ -14,7 +14,9 @@
 #define RLFORGE_ENVS_TOY_TEXT_TABULAR_ENV_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "rlforge/core/rng.h"
@@ -26,6 +28,9 @@ struct Transition {
   int64_t next_state;
   double reward;
   bool terminated;
+  // Cumulative probability of this and the earlier outcomes of the same
+  // (s, a); filled in by TransitionModel::Add.
+  double cumulative = 0;
 };
 
 class TransitionModel {
@@ -67,6 +72,14 @@ class TransitionModel {
   std::vector<double> initial_;           // [S]
   std::vector<double> initial_cdf_;       // [S]
 };
+
+// The model cached under `key` (a text that fully describes the env's dynamics),
+// built with `build` the first time. Every env instance with the same dynamics
+// shares one model: a 1024-env vector env of Taxi then reads one 360 KB table
+// from cache instead of 1024 copies from memory. Thread-safe; the cache holds
+// weak references, so models are freed with their last env.
+std::shared_ptr<const TransitionModel> SharedTransitionModel(
+    const std::string& key, const std::function<std::shared_ptr<TransitionModel>()>& build);
 
 }  // namespace rlforge
 

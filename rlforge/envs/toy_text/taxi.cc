@@ -1,6 +1,7 @@
 #include "rlforge/envs/toy_text/taxi.h"
 
 #include <algorithm>
+#include <sstream>
 #include <vector>
 
 #include "rlforge/envs/toy_text/ansi.h"
@@ -16,10 +17,15 @@ constexpr int kMaxRow = 4, kMaxCol = 4;
 // taxi stays put at a wall or the border.
 std::pair<int, int> Move(int row, int col, int a) {
   switch (a) {
-    case 0: return {std::min(row + 1, kMaxRow), col};
-    case 1: return {std::max(row - 1, 0), col};
-    case 2: return kMap[1 + row][2 * col + 2] == ':' ? std::make_pair(row, std::min(col + 1, kMaxCol)) : std::make_pair(row, col);
-    default: return kMap[1 + row][2 * col] == ':' ? std::make_pair(row, std::max(col - 1, 0)) : std::make_pair(row, col);
+    case 0:
+      return {std::min(row + 1, kMaxRow), col};
+    case 1:
+      return {std::max(row - 1, 0), col};
+    case 2:
+      return kMap[1 + row][2 * col + 2] == ':' ? std::make_pair(row, std::min(col + 1, kMaxCol))
+                                               : std::make_pair(row, col);
+    default:
+      return kMap[1 + row][2 * col] == ':' ? std::make_pair(row, std::max(col - 1, 0)) : std::make_pair(row, col);
   }
 }
 
@@ -55,53 +61,58 @@ Taxi::Taxi(const TaxiConfig& config, std::string name) : name_(std::move(name)),
                 ": rainy_probability must be in [0, 1], got ", config.rainy_probability);
   RLF_CHECK_ARG(config.fickle_probability >= 0 && config.fickle_probability <= 1, name_,
                 ": fickle_probability must be in [0, 1], got ", config.fickle_probability);
-  auto model = std::make_shared<TransitionModel>(500, 6);
-  std::vector<double> initial(500, 0.0);
-  for (int row = 0; row < 5; ++row) {
-    for (int col = 0; col < 5; ++col) {
-      for (int pass = 0; pass < 5; ++pass) {
-        for (int dest = 0; dest < 4; ++dest) {
-          const int64_t s = Encode(row, col, pass, dest);
-          if (pass < 4 && pass != dest) initial[s] += 1;
-          for (int a = 0; a < 6; ++a) {
-            if (a <= 3) {
-              const auto [ir, ic] = Move(row, col, a);
-              const int64_t intended = Encode(ir, ic, pass, dest);
-              if (!config.is_rainy) {
-                model->Add(s, a, {{1.0, intended, -1.0, false}});
-              } else if (ir == row && ic == col) {
-                const double p = config.rainy_probability, q = (1.0 - p) / 2.0;
-                model->Add(s, a, {{p, s, -1.0, false}, {q, s, -1.0, false}, {q, s, -1.0, false}});
-              } else {
-                const double p = config.rainy_probability, q = (1.0 - p) / 2.0;
-                const auto [lr, lc] = Move(row, col, kLeftOf[a]);
-                const auto [rr, rc] = Move(row, col, kRightOf[a]);
-                model->Add(s, a,
-                           {{p, intended, -1.0, false},
-                            {q, Encode(lr, lc, pass, dest), -1.0, false},
-                            {q, Encode(rr, rc, pass, dest), -1.0, false}});
+  std::ostringstream key;
+  key.precision(17);
+  key << "Taxi|" << config.is_rainy << "|" << config.rainy_probability;
+  model_ = SharedTransitionModel(key.str(), [&] {
+    auto model = std::make_shared<TransitionModel>(500, 6);
+    std::vector<double> initial(500, 0.0);
+    for (int row = 0; row < 5; ++row) {
+      for (int col = 0; col < 5; ++col) {
+        for (int pass = 0; pass < 5; ++pass) {
+          for (int dest = 0; dest < 4; ++dest) {
+            const int64_t s = Encode(row, col, pass, dest);
+            if (pass < 4 && pass != dest) initial[s] += 1;
+            for (int a = 0; a < 6; ++a) {
+              if (a <= 3) {
+                const auto [ir, ic] = Move(row, col, a);
+                const int64_t intended = Encode(ir, ic, pass, dest);
+                if (!config.is_rainy) {
+                  model->Add(s, a, {{1.0, intended, -1.0, false}});
+                } else if (ir == row && ic == col) {
+                  const double p = config.rainy_probability, q = (1.0 - p) / 2.0;
+                  model->Add(s, a, {{p, s, -1.0, false}, {q, s, -1.0, false}, {q, s, -1.0, false}});
+                } else {
+                  const double p = config.rainy_probability, q = (1.0 - p) / 2.0;
+                  const auto [lr, lc] = Move(row, col, kLeftOf[a]);
+                  const auto [rr, rc] = Move(row, col, kRightOf[a]);
+                  model->Add(s, a,
+                             {{p, intended, -1.0, false},
+                              {q, Encode(lr, lc, pass, dest), -1.0, false},
+                              {q, Encode(rr, rc, pass, dest), -1.0, false}});
+                }
+              } else if (a == kPickup) {
+                if (pass < 4 && kLocs[pass][0] == row && kLocs[pass][1] == col)
+                  model->Add(s, a, {{1.0, Encode(row, col, 4, dest), -1.0, false}});
+                else
+                  model->Add(s, a, {{1.0, s, -10.0, false}});
+              } else {  // dropoff
+                const int here = LocIndex(row, col);
+                if (pass == 4 && here == dest)
+                  model->Add(s, a, {{1.0, Encode(row, col, dest, dest), 20.0, true}});
+                else if (pass == 4 && here >= 0)
+                  model->Add(s, a, {{1.0, Encode(row, col, here, dest), -1.0, false}});
+                else
+                  model->Add(s, a, {{1.0, s, -10.0, false}});
               }
-            } else if (a == kPickup) {
-              if (pass < 4 && kLocs[pass][0] == row && kLocs[pass][1] == col)
-                model->Add(s, a, {{1.0, Encode(row, col, 4, dest), -1.0, false}});
-              else
-                model->Add(s, a, {{1.0, s, -10.0, false}});
-            } else {  // dropoff
-              const int here = LocIndex(row, col);
-              if (pass == 4 && here == dest)
-                model->Add(s, a, {{1.0, Encode(row, col, dest, dest), 20.0, true}});
-              else if (pass == 4 && here >= 0)
-                model->Add(s, a, {{1.0, Encode(row, col, here, dest), -1.0, false}});
-              else
-                model->Add(s, a, {{1.0, s, -10.0, false}});
             }
           }
         }
       }
     }
-  }
-  model->SetInitial(std::move(initial));
-  model_ = std::move(model);
+    model->SetInitial(std::move(initial));
+    return model;
+  });
   obs_space_ = Space::Discrete(500);
   act_space_ = Space::Discrete(6);
 }
@@ -191,8 +202,9 @@ bool Taxi::RenderRgb(Image* out) const {
   for (int i = 0; i < 4; ++i) {
     auto [x, y] = cell(kLocs[i][0], kLocs[i][1]);
     const Rgb c = kLocColors[i];
-    out->FillRect(x, y + 10, x + cw, y + ch, {static_cast<uint8_t>((c.r + 255) / 2), static_cast<uint8_t>((c.g + 255) / 2),
-                                             static_cast<uint8_t>((c.b + 255) / 2)});
+    out->FillRect(x, y + 10, x + cw, y + ch,
+                  {static_cast<uint8_t>((c.r + 255) / 2), static_cast<uint8_t>((c.g + 255) / 2),
+                   static_cast<uint8_t>((c.b + 255) / 2)});
   }
   const auto [row, col, pass, dest] = Decode(s_);
   {
