@@ -37,7 +37,9 @@ bool AllEqual(const std::vector<double>& v) {
   return true;
 }
 
-double ReadScalar(const void* data, DType dtype, int64_t i) {
+}  // namespace
+
+double ReadElement(const void* data, DType dtype, int64_t i) {
   switch (dtype) {
     case DType::kFloat32: return static_cast<const float*>(data)[i];
     case DType::kFloat64: return static_cast<const double*>(data)[i];
@@ -48,7 +50,7 @@ double ReadScalar(const void* data, DType dtype, int64_t i) {
   return 0;
 }
 
-void WriteScalar(void* data, DType dtype, int64_t i, double v) {
+void WriteElement(void* data, DType dtype, int64_t i, double v) {
   switch (dtype) {
     case DType::kFloat32: static_cast<float*>(data)[i] = static_cast<float>(v); break;
     case DType::kFloat64: static_cast<double*>(data)[i] = v; break;
@@ -58,6 +60,7 @@ void WriteScalar(void* data, DType dtype, int64_t i, double v) {
   }
 }
 
+namespace {
 bool IsFloat(DType d) { return d == DType::kFloat32 || d == DType::kFloat64; }
 
 }  // namespace
@@ -226,7 +229,7 @@ void Space::Sample(Rng& rng, void* out, const uint8_t* mask) const {
         } else {
           v = rng.Normal();
         }
-        WriteScalar(out, dtype_, i, v);
+        WriteElement(out, dtype_, i, v);
       }
       return;
     }
@@ -256,7 +259,7 @@ std::string Space::WhyNotContained(const void* data) const {
     }
     case SpaceKind::kBox: {
       for (int64_t i = 0; i < size_; ++i) {
-        const double v = ReadScalar(data, dtype_, i);
+        const double v = ReadElement(data, dtype_, i);
         if (std::isnan(v)) return StrCat("entry ", i, " is NaN");
         if (v < low_[i] || v > high_[i])
           return StrCat("entry ", i, " = ", Num(v), " is outside [", Num(low_[i]), ", ", Num(high_[i]), "]");
@@ -273,7 +276,7 @@ std::string Space::FormatValue(const void* data) const {
   os << "[";
   for (int64_t i = 0; i < size_; ++i) {
     if (i) os << ", ";
-    const double v = ReadScalar(data, dtype_, i);
+    const double v = ReadElement(data, dtype_, i);
     if (IsFloat(dtype_)) os << Num(v); else os << static_cast<int64_t>(v);
   }
   os << "]";

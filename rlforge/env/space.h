@@ -29,6 +29,10 @@ enum class DType : uint8_t { kFloat32, kFloat64, kInt64, kInt8, kUInt8 };
 
 size_t DTypeSize(DType dtype);
 const char* DTypeName(DType dtype);
+// Element i of a buffer of `dtype`, as a double; and the reverse (with C++'s
+// conversion rules: truncation toward zero for the integer types).
+double ReadElement(const void* data, DType dtype, int64_t i);
+void WriteElement(void* data, DType dtype, int64_t i, double value);
 
 enum class SpaceKind : uint8_t { kDiscrete, kBox, kMultiDiscrete, kMultiBinary };
 

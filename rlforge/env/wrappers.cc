@@ -7,17 +7,6 @@
 namespace rlforge {
 namespace {
 
-double ReadAsDouble(const void* data, DType dtype, int64_t i) {
-  switch (dtype) {
-    case DType::kFloat32: return static_cast<const float*>(data)[i];
-    case DType::kFloat64: return static_cast<const double*>(data)[i];
-    case DType::kInt64: return static_cast<double>(static_cast<const int64_t*>(data)[i]);
-    case DType::kInt8: return static_cast<const int8_t*>(data)[i];
-    case DType::kUInt8: return static_cast<const uint8_t*>(data)[i];
-  }
-  return 0;
-}
-
 const Space& RequireFloatBoxAction(const Env& env, const char* wrapper) {
   const Space& s = env.action_space();
   RLF_CHECK_ARG(s.kind() == SpaceKind::kBox && s.dtype() == DType::kFloat32, wrapper,
@@ -150,7 +139,7 @@ NormalizeObservation::NormalizeObservation(std::unique_ptr<Env> env, double epsi
 
 void NormalizeObservation::Normalize(void* obs) {
   const Space& inner = env_->observation_space();
-  for (size_t i = 0; i < raw_.size(); ++i) raw_[i] = ReadAsDouble(inner_obs_.data(), inner.dtype(), i);
+  for (size_t i = 0; i < raw_.size(); ++i) raw_[i] = ReadElement(inner_obs_.data(), inner.dtype(), i);
   if (update_) stats_.Update(raw_.data());
   auto* out = static_cast<float*>(obs);
   for (size_t i = 0; i < raw_.size(); ++i)

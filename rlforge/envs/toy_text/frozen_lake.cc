@@ -135,22 +135,14 @@ FrozenLake::FrozenLake(const FrozenLakeConfig& config, std::string name) : name_
 }
 
 void FrozenLake::ResetImpl(void* obs, Info* info) {
-  s_ = model_->SampleInitial(rng_);
+  s_ = ResetFromModel(*model_, rng_, obs, info);
   last_action_ = -1;
-  info->Set("prob", 1.0);
-  *static_cast<int64_t*>(obs) = s_;
 }
 
 void FrozenLake::StepImpl(const void* action, void* obs, StepResult* r) {
-  const int64_t a = *static_cast<const int64_t*>(action);
-  const Transition& t = model_->Sample(s_, a, rng_);
-  s_ = t.next_state;
-  last_action_ = a;
-  r->reward = t.reward;
-  r->terminated = t.terminated;
-  r->info.Set("prob", t.prob);
-  if (t.terminated) r->info.Set("is_success", (*desc_)[s_ / ncol_][s_ % ncol_] == 'G' ? 1.0 : 0.0);
-  *static_cast<int64_t*>(obs) = s_;
+  last_action_ = *static_cast<const int64_t*>(action);
+  s_ = StepFromModel(*model_, s_, last_action_, rng_, obs, r).next_state;
+  if (r->terminated) r->info.Set("is_success", (*desc_)[s_ / ncol_][s_ % ncol_] == 'G' ? 1.0 : 0.0);
 }
 
 std::string FrozenLake::RenderText() const {

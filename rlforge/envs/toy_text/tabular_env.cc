@@ -66,6 +66,23 @@ int64_t TransitionModel::SampleInitial(Rng& rng) const {
   return 0;
 }
 
+int64_t ResetFromModel(const TransitionModel& model, Rng& rng, void* obs, Info* info) {
+  const int64_t s = model.SampleInitial(rng);
+  info->Set("prob", 1.0);
+  *static_cast<int64_t*>(obs) = s;
+  return s;
+}
+
+const Transition& StepFromModel(const TransitionModel& model, int64_t s, int64_t a, Rng& rng, void* obs,
+                                StepResult* result) {
+  const Transition& t = model.Sample(s, a, rng);
+  result->reward = t.reward;
+  result->terminated = t.terminated;
+  result->info.Set("prob", t.prob);
+  *static_cast<int64_t*>(obs) = t.next_state;
+  return t;
+}
+
 std::shared_ptr<const TransitionModel> SharedTransitionModel(
     const std::string& key, const std::function<std::shared_ptr<TransitionModel>()>& build) {
   static std::mutex mu;

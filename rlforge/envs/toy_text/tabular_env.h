@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "rlforge/core/rng.h"
+#include "rlforge/env/env.h"
 
 namespace rlforge {
 
@@ -72,6 +73,13 @@ class TransitionModel {
   std::vector<double> initial_;           // [S]
   std::vector<double> initial_cdf_;       // [S]
 };
+
+// Shared by the toy-text envs' ResetImpl/StepImpl: draw the initial state (or
+// sample the outcome of action a in state s), write it as the int64
+// observation and fill reward, terminated and info "prob". Return the new state.
+int64_t ResetFromModel(const TransitionModel& model, Rng& rng, void* obs, Info* info);
+const Transition& StepFromModel(const TransitionModel& model, int64_t s, int64_t a, Rng& rng, void* obs,
+                                StepResult* result);
 
 // The model cached under `key` (a text that fully describes the env's dynamics),
 // built with `build` the first time. Every env instance with the same dynamics

@@ -118,35 +118,28 @@ Taxi::Taxi(const TaxiConfig& config, std::string name) : name_(std::move(name)),
 }
 
 void Taxi::ResetImpl(void* obs, Info* info) {
-  s_ = model_->SampleInitial(rng_);
+  s_ = ResetFromModel(*model_, rng_, obs, info);
   last_action_ = -1;
   fickle_step_ = config_.fickle_passenger && rng_.Uniform() < config_.fickle_probability;
-  info->Set("prob", 1.0);
-  *static_cast<int64_t*>(obs) = s_;
 }
 
 void Taxi::StepImpl(const void* action, void* obs, StepResult* r) {
-  const int64_t a = *static_cast<const int64_t*>(action);
-  const Transition& t = model_->Sample(s_, a, rng_);
-  int64_t next = t.next_state;
+  last_action_ = *static_cast<const int64_t*>(action);
+  const int64_t before_state = s_;
+  s_ = StepFromModel(*model_, s_, last_action_, rng_, obs, r).next_state;
+  if (r->terminated) r->info.Set("is_success", 1.0);
   if (fickle_step_) {
-    const auto before = Decode(s_);
-    const auto after = Decode(next);
+    const auto before = Decode(before_state);
+    const auto after = Decode(s_);
     if (before[2] == 4 && (after[0] != before[0] || after[1] != before[1])) {
       fickle_step_ = false;
       // Uniform among the three destinations other than the current one.
       const int k = static_cast<int>(rng_.UniformInt(3));
       const int dest = k >= before[3] ? k + 1 : k;
-      next = Encode(after[0], after[1], after[2], dest);
+      s_ = Encode(after[0], after[1], after[2], dest);
+      *static_cast<int64_t*>(obs) = s_;
     }
   }
-  s_ = next;
-  last_action_ = a;
-  r->reward = t.reward;
-  r->terminated = t.terminated;
-  r->info.Set("prob", t.prob);
-  if (t.terminated) r->info.Set("is_success", 1.0);
-  *static_cast<int64_t*>(obs) = s_;
 }
 
 void Taxi::ActionMask(uint8_t* mask) const {
@@ -195,7 +188,7 @@ bool Taxi::RenderRgb(Image* out) const {
   for (int y = 0; y < 7; ++y)
     for (int x = 0; x < 11; ++x) {
       const char c = kMap[y][x];
-      if (c == '|' || c == '-' || c == '+') out->FillRect(x * cw + 15, y * ch, x * cw + 35, (y + 1) * ch, {90, 90, 90});
+      if (c == '|' || c == '+') out->FillRect(x * cw + 15, y * ch, x * cw + 35, (y + 1) * ch, {90, 90, 90});
       if (c == '-' || c == '+') out->FillRect(x * cw, y * ch + 15, (x + 1) * cw, y * ch + 35, {90, 90, 90});
     }
   auto cell = [&](int row, int col) { return std::make_pair((2 * col + 1) * cw, (row + 1) * ch); };
