@@ -29,9 +29,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "rlforge/core/error.h"
 #include "rlforge/core/rng.h"
+#include "rlforge/core/state_io.h"
 #include "rlforge/env/image.h"
 #include "rlforge/env/space.h"
 
@@ -98,6 +100,14 @@ class Env {
   virtual std::unique_ptr<Env> Clone() const = 0;
   virtual void Restore(const Env& snapshot) = 0;
 
+  // The full state (RNG included) as bytes, for checkpoints; LoadState sets an
+  // env of the same type and configuration back to it. Envs that cannot do
+  // this throw Error.
+  virtual void SaveState(std::string* out) const {
+    throw Error(name() + " does not support saving its state");
+  }
+  virtual void LoadState(std::string_view in) { throw Error(name() + " does not support loading a state"); }
+
   // The innermost env (itself unless this is a wrapper).
   virtual const Env& unwrapped() const { return *this; }
   virtual Env& unwrapped() { return *this; }
@@ -110,11 +120,19 @@ class Env {
   StepResult StepDiscrete(int64_t action, void* obs) { return Step(&action, obs); }
 };
 
+// Whether T lists its state with `template <class A> void Fields(A&)`.
+template <typename T, typename = void>
+struct HasStateFields : std::false_type {};
+template <typename T>
+struct HasStateFields<T, std::void_t<decltype(std::declval<T&>().Fields(std::declval<StateWriter&>()))>>
+    : std::true_type {};
+
 // Base for concrete envs: seeding, the call-order and action checks, and
 // Clone/Restore by copying Derived. Derived implements
 //   void ResetImpl(void* obs, Info* info);
 //   void StepImpl(const void* action, void* obs, StepResult* result);
-// and uses rng_ for every random draw.
+// uses rng_ for every random draw, and (for SaveState/LoadState) lists its
+// mutable fields in `template <class A> void Fields(A& ar)`.
 template <typename Derived>
 class EnvBase : public Env {
  public:
@@ -141,6 +159,30 @@ class EnvBase : public Env {
     const auto* other = dynamic_cast<const Derived*>(&snapshot);
     RLF_CHECK(other != nullptr, name(), ": Restore() needs a snapshot made by Clone() of the same env type");
     self() = *other;
+  }
+
+  void SaveState(std::string* out) const final {
+    if constexpr (HasStateFields<Derived>::value) {
+      StateWriter w(out);
+      w(rng_.state());
+      w(state_);
+      const_cast<Derived&>(self()).Fields(w);
+    } else {
+      Env::SaveState(out);
+    }
+  }
+  void LoadState(std::string_view in) final {
+    if constexpr (HasStateFields<Derived>::value) {
+      StateReader r(in, name() + " state");
+      Rng::State rs;
+      r(rs);
+      rng_.set_state(rs);
+      r(state_);
+      self().Fields(r);
+      r.ExpectEnd();
+    } else {
+      Env::LoadState(in);
+    }
   }
 
   // Whether an episode is running (Reset called and not yet ended).

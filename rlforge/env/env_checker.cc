@@ -208,6 +208,33 @@ class Checker {
     }
     Trajectory restored = Continue(env_, rng, horizon, &actions, nullptr);
     if (!(original == restored)) Add("after Restore(snapshot) the env does not replay what followed the snapshot");
+    CheckSaveLoadState(rng);
+  }
+
+  // SaveState/LoadState are optional; when offered they must round-trip.
+  void CheckSaveLoadState(Rng& rng) {
+    std::string state;
+    try {
+      env_.SaveState(&state);
+    } catch (const Error& e) {
+      return;  // not supported
+    }
+    std::vector<uint8_t> actions;
+    Trajectory original = Continue(env_, rng, 40, nullptr, &actions);
+    try {
+      env_.LoadState(state);
+    } catch (const std::exception& e) {
+      Add("LoadState() of a state from SaveState() threw: ", e.what());
+      return;
+    }
+    Trajectory replayed = Continue(env_, rng, 40, &actions, nullptr);
+    if (!(original == replayed)) Add("after LoadState(SaveState()) the env does not replay what followed");
+    try {
+      env_.LoadState(state.substr(0, state.size() / 2));
+      Add("LoadState() accepted a truncated state");
+    } catch (const Error&) {
+    }
+    env_.LoadState(state);
   }
 
   Trajectory Continue(Env& env, Rng& rng, int steps, const std::vector<uint8_t>* replay,

@@ -31,6 +31,11 @@ class RunningMeanStd {
   double count() const { return count_; }
   void Set(std::vector<double> mean, std::vector<double> var, double count);
 
+  template <class A>
+  void Fields(A& ar) {
+    ar(mean_), ar(var_), ar(count_);
+  }
+
   friend bool operator==(const RunningMeanStd& a, const RunningMeanStd& b) {
     return a.mean_ == b.mean_ && a.var_ == b.var_ && a.count_ == b.count_;
   }

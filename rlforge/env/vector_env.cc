@@ -92,4 +92,35 @@ void VectorEnv::Step(const void* actions) {
   ForEachChunk([&](int lo, int hi) { StepRange(lo, hi, a); });
 }
 
+void VectorEnv::SaveState(std::string* out) const {
+  StateWriter w(out);
+  w(static_cast<int64_t>(num_envs_));
+  for (const auto& e : envs_) {
+    std::string blob;
+    e->SaveState(&blob);
+    w(blob);
+  }
+  w(obs_), w(final_obs_), w(rewards_), w(terminated_), w(truncated_);
+  w(returns_), w(lengths_), w(final_return_), w(final_length_);
+}
+
+void VectorEnv::LoadState(std::string_view in) {
+  StateReader r(in, "vector env state");
+  int64_t n = 0;
+  r(n);
+  RLF_CHECK(n == num_envs_, "vector env state holds ", n, " envs, this VectorEnv has ", num_envs_);
+  for (auto& e : envs_) {
+    std::string blob;
+    r(blob);
+    e->LoadState(blob);
+  }
+  r(obs_), r(final_obs_), r(rewards_), r(terminated_), r(truncated_);
+  r(returns_), r(lengths_), r(final_return_), r(final_length_);
+  r.ExpectEnd();
+  RLF_CHECK(obs_.size() == num_envs_ * obs_bytes_, "vector env state has the wrong observation size");
+  for (int i = 0; i < num_envs_; ++i) {
+    if (mask_size_) envs_[i]->ActionMask(masks_.data() + i * mask_size_);
+  }
+}
+
 }  // namespace rlforge

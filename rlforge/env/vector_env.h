@@ -90,6 +90,11 @@ class VectorEnv {
   double episode_return(int i) const { return final_return_[i]; }
   int64_t episode_length(int i) const { return final_length_[i]; }
 
+  // Every env's state and the batch buffers (all but info(i)), for
+  // checkpoints; LoadState needs a VectorEnv of the same env, kwargs and size.
+  void SaveState(std::string* out) const;
+  void LoadState(std::string_view in);
+
   Env& env(int i) { return *envs_[i]; }
   const Env& env(int i) const { return *envs_[i]; }
 

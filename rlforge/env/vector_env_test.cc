@@ -136,6 +136,39 @@ TEST(VectorEnvTest, StepAllocatesNothing) {
   }
 }
 
+TEST(VectorEnvTest, SaveAndLoadStateResumeExactly) {
+  for (const char* id : {"CartPole-v1", "Taxi-v4", "FrozenLake-v1"}) {
+    VectorEnvOptions opt;
+    opt.num_envs = 5;
+    auto a = VectorEnv::Make(id, {}, opt);
+    auto b = VectorEnv::Make(id, {}, opt);
+    a->Reset(3);
+    b->Reset(99);  // different, to be overwritten
+    const Space& space = a->single_action_space();
+    std::vector<uint8_t> act(5 * space.nbytes());
+    Rng rng(4);
+    auto step = [&](VectorEnv& v) {
+      for (int i = 0; i < 5; ++i) space.Sample(rng, act.data() + i * space.nbytes());
+      v.Step(act.data());
+    };
+    for (int t = 0; t < 37; ++t) step(*a);
+    std::string state;
+    a->SaveState(&state);
+    b->LoadState(state);
+    const size_t obs_bytes = 5 * a->single_observation_space().nbytes();
+    for (int t = 0; t < 300; ++t) {
+      Rng saved = rng;
+      step(*a);
+      rng = saved;
+      step(*b);
+      ASSERT_EQ(std::memcmp(a->observations(), b->observations(), obs_bytes), 0) << id << " step " << t;
+      ASSERT_EQ(std::memcmp(a->rewards(), b->rewards(), 5 * sizeof(float)), 0);
+      for (int i = 0; i < 5; ++i) ASSERT_EQ(a->episode_return(i), b->episode_return(i));
+    }
+    EXPECT_THROW(b->LoadState(state.substr(0, state.size() - 3)), Error);
+  }
+}
+
 TEST(VectorEnvTest, BadOptionsAndActionsAreReported) {
   VectorEnvOptions opt;
   opt.num_envs = 0;

@@ -75,6 +75,22 @@ class WrapperBase : public Wrapper {
     RLF_CHECK(other != nullptr, name(), ": Restore() needs a snapshot made by Clone() of the same wrapper stack");
     static_cast<Derived&>(*this) = *other;
   }
+  // The wrapped env's state, then this wrapper's fields (if it has any).
+  void SaveState(std::string* out) const final {
+    std::string inner;
+    env_->SaveState(&inner);
+    StateWriter w(out);
+    w(inner);
+    if constexpr (HasStateFields<Derived>::value) const_cast<Derived&>(static_cast<const Derived&>(*this)).Fields(w);
+  }
+  void LoadState(std::string_view in) final {
+    StateReader r(in, name() + " state");
+    std::string inner;
+    r(inner);
+    env_->LoadState(inner);
+    if constexpr (HasStateFields<Derived>::value) static_cast<Derived&>(*this).Fields(r);
+    r.ExpectEnd();
+  }
 };
 
 class TimeLimit : public WrapperBase<TimeLimit> {
@@ -85,6 +101,10 @@ class TimeLimit : public WrapperBase<TimeLimit> {
   using Env::Reset;
   int64_t max_episode_steps() const { return max_steps_; }
   int64_t elapsed_steps() const { return elapsed_; }
+  template <class A>
+  void Fields(A& ar) {
+    ar(elapsed_);
+  }
 
  private:
   int64_t max_steps_;
@@ -102,6 +122,10 @@ class RecordEpisodeStatistics : public WrapperBase<RecordEpisodeStatistics> {
   std::vector<double> recent_returns() const;
   std::vector<int64_t> recent_lengths() const;
   int64_t episode_count() const { return episodes_; }
+  template <class A>
+  void Fields(A& ar) {
+    ar(ret_), ar(len_), ar(episodes_), ar(returns_), ar(lengths_);
+  }
 
  private:
   double ret_ = 0;
@@ -146,6 +170,11 @@ class NormalizeObservation : public WrapperBase<NormalizeObservation> {
   const RunningMeanStd& stats() const { return stats_; }
   // When false the statistics are frozen (evaluation).
   void set_update(bool update) { update_ = update; }
+  template <class A>
+  void Fields(A& ar) {
+    stats_.Fields(ar);
+    ar(update_);
+  }
 
  private:
   void Normalize(void* obs);
@@ -165,6 +194,11 @@ class NormalizeReward : public WrapperBase<NormalizeReward> {
   const RunningMeanStd& stats() const { return stats_; }
   void set_update(bool update) { update_ = update; }
   double discounted_return() const { return discounted_; }
+  template <class A>
+  void Fields(A& ar) {
+    stats_.Fields(ar);
+    ar(discounted_), ar(update_);
+  }
 
  private:
   RunningMeanStd stats_;
@@ -180,6 +214,10 @@ class FrameStack : public WrapperBase<FrameStack> {
   void Reset(std::optional<uint64_t> seed, void* obs, Info* info) override;
   StepResult Step(const void* action, void* obs) override;
   using Env::Reset;
+  template <class A>
+  void Fields(A& ar) {
+    ar(newest_), ar(frames_);
+  }
 
  private:
   void Emit(void* obs) const;

@@ -44,6 +44,10 @@ class Acrobot : public EnvBase<Acrobot> {
 
   const std::array<double, 4>& state() const { return s_; }
   void set_state(const std::array<double, 4>& s) { s_ = s; }
+  template <class A>
+  void Fields(A& ar) {
+    ar(s_);
+  }
 
   // Time derivative of (t1, t2, dt1, dt2) under torque a ("book" dynamics).
   static std::array<double, 4> Derivatives(const std::array<double, 4>& s, double torque);

@@ -48,6 +48,10 @@ class CartPole : public EnvBase<CartPole> {
   // (x, x_dot, theta, theta_dot); set_state is for tests and planners.
   const std::array<double, 4>& state() const { return s_; }
   void set_state(const std::array<double, 4>& s) { s_ = s; }
+  template <class A>
+  void Fields(A& ar) {
+    ar(s_);
+  }
 
  private:
   void WriteObs(void* obs) const;

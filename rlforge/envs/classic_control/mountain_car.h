@@ -50,6 +50,10 @@ class MountainCar : public EnvBase<MountainCar> {
     position_ = position;
     velocity_ = velocity;
   }
+  template <class A>
+  void Fields(A& ar) {
+    ar(position_), ar(velocity_);
+  }
 
  private:
   Space obs_space_, act_space_;
@@ -79,6 +83,10 @@ class MountainCarContinuous : public EnvBase<MountainCarContinuous> {
   void set_state(double position, double velocity) {
     position_ = position;
     velocity_ = velocity;
+  }
+  template <class A>
+  void Fields(A& ar) {
+    ar(position_), ar(velocity_);
   }
 
  private:

@@ -41,6 +41,10 @@ class Pendulum : public EnvBase<Pendulum> {
     theta_dot_ = theta_dot;
   }
   static double AngleNormalize(double x);
+  template <class A>
+  void Fields(A& ar) {
+    ar(theta_), ar(theta_dot_), ar(last_u_);
+  }
 
  private:
   void WriteObs(void* obs) const;

@@ -41,6 +41,10 @@ class CliffWalking : public EnvBase<CliffWalking> {
   const TransitionModel& model() const { return *model_; }
   int64_t state() const { return s_; }
   void set_state(int64_t s) { s_ = s; }
+  template <class A>
+  void Fields(A& ar) {
+    ar(s_), ar(last_action_);
+  }
   static bool IsCliff(int row, int col) { return row == 3 && col >= 1 && col <= 10; }
 
  private:

@@ -69,6 +69,10 @@ class FrozenLake : public EnvBase<FrozenLake> {
   const std::vector<std::string>& desc() const { return *desc_; }
   int64_t state() const { return s_; }
   void set_state(int64_t s) { s_ = s; }
+  template <class A>
+  void Fields(A& ar) {
+    ar(s_), ar(last_action_);
+  }
 
  private:
   std::string name_;

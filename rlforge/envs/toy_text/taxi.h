@@ -76,6 +76,10 @@ class Taxi : public EnvBase<Taxi> {
   int64_t state() const { return s_; }
   void set_state(int64_t s) { s_ = s; }
   bool fickle_pending() const { return fickle_step_; }
+  template <class A>
+  void Fields(A& ar) {
+    ar(s_), ar(last_action_), ar(fickle_step_);
+  }
 
  private:
   std::string name_;
