@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "rlforge/env/registry.h"
+#include "rlforge/train/runner.h"
 
 namespace rlforge::cli {
 
@@ -26,12 +27,17 @@ std::vector<std::string> ResolveEnvIds(const std::string& id) {
   return {id};
 }
 
-std::unique_ptr<Policy> MakePolicy(const std::string& spec, const Space& action_space, uint64_t seed) {
-  if (spec == "random") return std::make_unique<RandomPolicy>(action_space, seed);
-  if (std::filesystem::exists(spec))
+std::unique_ptr<Policy> MakePolicy(const std::string& spec, const Env& env, uint64_t seed, bool deterministic) {
+  if (spec == "random") return std::make_unique<RandomPolicy>(env.action_space(), seed);
+  if (!std::filesystem::exists(spec))
     throw InvalidArgument(StrCat("--policy '", spec,
-                                 "': loading trained policies is not available in this build yet; valid: random"));
-  throw InvalidArgument(StrCat("--policy '", spec, "' is not a known policy, run directory or checkpoint; valid: random"));
+                                 "' is not 'random', a run directory or a checkpoint; valid: random, DIR, CHECKPOINT"));
+  LoadedRun run = LoadRun(spec);
+  auto probe = Make(run.config.run.env, run.config.run.env_kwargs);
+  RLF_CHECK_ARG(probe->observation_space() == env.observation_space() && probe->action_space() == env.action_space(),
+                "--policy '", spec, "' was trained on ", run.config.run.env, " whose spaces differ from ", env.name(),
+                "'s");
+  return run.algorithm->MakePolicy(deterministic);
 }
 
 }  // namespace rlforge::cli

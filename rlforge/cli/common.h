@@ -29,13 +29,15 @@ void AddEvalCommand(CLI::App& app);
 void AddPlayCommand(CLI::App& app);
 void AddCheckEnvCommand(CLI::App& app);
 void AddBenchCommand(CLI::App& app);
+void AddTrainCommand(CLI::App& app);
 
 // "k=v" strings from repeated --kwarg flags.
 Kwargs ParseKwargs(const std::vector<std::string>& items);
 // "all" -> every registered ID; otherwise the ID itself, validated.
 std::vector<std::string> ResolveEnvIds(const std::string& id);
-// Builds the policy named by --policy; only "random" exists until agents land.
-std::unique_ptr<Policy> MakePolicy(const std::string& spec, const Space& action_space, uint64_t seed);
+// Builds the policy named by --policy: "random", or a run directory or
+// checkpoint trained on an env with the same spaces as `env`.
+std::unique_ptr<Policy> MakePolicy(const std::string& spec, const Env& env, uint64_t seed, bool deterministic);
 
 // Subcommand callbacks set this to their exit status.
 int& ExitStatus();

@@ -52,7 +52,7 @@ void RunEval(const EvalArgs& a) {
     opt.num_envs = static_cast<int>(std::min<int64_t>(a.num_envs, a.episodes));
     opt.num_threads = a.threads;
     auto envs = VectorEnv::Make(id, kwargs, opt);
-    auto policy = MakePolicy(a.policy, envs->single_action_space(), a.seed ^ 0xA5A5A5A5ULL);
+    auto policy = MakePolicy(a.policy, envs->env(0), a.seed ^ 0xA5A5A5A5ULL, a.deterministic);
     const auto t0 = std::chrono::steady_clock::now();
     const EpisodeStats s = Evaluate(*envs, *policy, a.episodes, a.seed);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -82,12 +82,12 @@ void AddEvalCommand(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   auto* cmd = app.add_subcommand("eval", "Run a policy for N episodes and report return, length and success rate");
   cmd->add_option("--env", a->env, "Env ID, or 'all' for every registered env")->required();
-  cmd->add_option("--policy", a->policy, "random (run directories and checkpoints arrive with the agents)")
+  cmd->add_option("--policy", a->policy, "random, a run directory, or a checkpoint")
       ->capture_default_str();
   cmd->add_option("--episodes", a->episodes, "Number of episodes")->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed: env i is reset with seed + i; the policy is seeded from it")
       ->capture_default_str();
-  cmd->add_flag("--deterministic", a->deterministic, "Act greedily (trained policies; no effect on random)");
+  cmd->add_flag("--deterministic", a->deterministic, "Greedy actions (trained policies; no effect on random)");
   cmd->add_flag("--json", a->json, "Print one JSON object (an array with --env all)");
   cmd->add_option("--num-envs", a->num_envs, "Envs stepped in parallel")->capture_default_str();
   cmd->add_option("--threads", a->threads, "Threads stepping them")->capture_default_str();

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   AddPlayCommand(app);
   AddCheckEnvCommand(app);
   AddBenchCommand(app);
+  AddTrainCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -15,12 +15,13 @@ struct PlayArgs {
   uint64_t seed = 0;
   int64_t max_steps = 0;
   int delay_ms = 0;
+  bool deterministic = false;
   std::vector<std::string> kwargs;
 };
 
 void RunPlay(const PlayArgs& a) {
   auto env = Make(a.env, ParseKwargs(a.kwargs));
-  auto policy = MakePolicy(a.policy, env->action_space(), a.seed ^ 0xA5A5A5A5ULL);
+  auto policy = MakePolicy(a.policy, *env, a.seed ^ 0xA5A5A5A5ULL, a.deterministic);
   std::vector<uint8_t> obs(env->observation_space().nbytes()), act(env->action_space().nbytes());
   std::vector<uint8_t> mask(std::max<int64_t>(env->action_space().mask_size(), 1));
   Info info;
@@ -52,12 +53,13 @@ void AddPlayCommand(CLI::App& app) {
   auto a = std::make_shared<PlayArgs>();
   auto* cmd = app.add_subcommand("play", "Play one episode and print the text render of every step");
   cmd->add_option("--env", a->env, "Env ID")->required();
-  cmd->add_option("--policy", a->policy, "random (run directories and checkpoints arrive with the agents)")
+  cmd->add_option("--policy", a->policy, "random, a run directory, or a checkpoint")
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed of the episode")->capture_default_str();
   cmd->add_option("--max-steps", a->max_steps, "Stop after this many steps (0 = play to the end)")
       ->capture_default_str();
   cmd->add_option("--delay-ms", a->delay_ms, "Pause between steps, for watching")->capture_default_str();
+  cmd->add_flag("--deterministic", a->deterministic, "Greedy actions (trained policies)");
   cmd->add_option("--kwarg", a->kwargs, "Env kwarg key=value (repeatable)");
   cmd->callback([a] { RunPlay(*a); });
 }

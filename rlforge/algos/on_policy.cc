@@ -1,0 +1,241 @@
+#include "rlforge/algos/on_policy.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "rlforge/train/checkpoint.h"
+
+#include "rlforge/buffers/gae.h"
+#include "rlforge/core/error.h"
+
+namespace rlforge {
+
+torch::ScalarType TorchDType(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32: return torch::kFloat32;
+    case DType::kFloat64: return torch::kFloat64;
+    case DType::kInt64: return torch::kInt64;
+    case DType::kInt8: return torch::kInt8;
+    case DType::kUInt8: return torch::kUInt8;
+  }
+  return torch::kFloat32;
+}
+
+torch::Tensor ToEnvActions(const torch::Tensor& actions, const Space& space) {
+  switch (space.kind()) {
+    case SpaceKind::kDiscrete: return (actions.to(torch::kLong) + space.start()).contiguous();
+    case SpaceKind::kBox: {
+      auto low = torch::tensor(space.low(), torch::kFloat64).to(torch::kFloat32);
+      auto high = torch::tensor(space.high(), torch::kFloat64).to(torch::kFloat32);
+      return torch::max(torch::min(actions.to(torch::kFloat32), high), low).contiguous();
+    }
+    default: return actions.to(torch::kLong).contiguous();
+  }
+}
+
+torch::Tensor ObservationTensor(const void* data, int64_t rows, const Space& obs_space) {
+  std::vector<int64_t> shape = {rows};
+  shape.insert(shape.end(), obs_space.shape().begin(), obs_space.shape().end());
+  return torch::from_blob(const_cast<void*>(data), shape, TorchDType(obs_space.dtype())).clone();
+}
+
+OnPolicyAlgorithm::OnPolicyAlgorithm(const OnPolicySetup& setup) : setup_(setup) {
+  RLF_CHECK_ARG(setup.n_steps >= 1, "n_steps must be >= 1, got ", setup.n_steps);
+  RLF_CHECK_ARG(setup.gamma >= 0 && setup.gamma <= 1, "gamma must be in [0, 1], got ", setup.gamma);
+  RLF_CHECK_ARG(setup.gae_lambda >= 0 && setup.gae_lambda <= 1, "gae_lambda must be in [0, 1], got ",
+                setup.gae_lambda);
+  VectorEnvOptions opt;
+  opt.num_envs = setup.num_envs;
+  opt.num_threads = setup.env_threads;
+  envs_ = VectorEnv::Make(setup.env_id, setup.env_kwargs, opt);
+  torch::manual_seed(setup.seed);
+  policy_ = ActorCritic(envs_->single_observation_space(), envs_->single_action_space(), setup.policy);
+  gen_ = at::make_generator<at::CPUGeneratorImpl>(setup.seed + 1);
+  envs_->Reset(setup.seed);
+
+  const int64_t T = setup.n_steps, N = setup.num_envs;
+  const Space& os = envs_->single_observation_space();
+  const Space& as = envs_->single_action_space();
+  obs_shape_ = os.shape();
+  std::vector<int64_t> obs_dims = {T, N};
+  obs_dims.insert(obs_dims.end(), obs_shape_.begin(), obs_shape_.end());
+  obs_ = torch::zeros(obs_dims, TorchDType(os.dtype()));
+  if (envs_->has_action_mask()) masks_ = torch::zeros({T, N, envs_->mask_size()}, torch::kBool);
+  switch (as.kind()) {
+    case SpaceKind::kDiscrete: actions_ = torch::zeros({T, N}, torch::kLong); break;
+    case SpaceKind::kMultiDiscrete: actions_ = torch::zeros({T, N, as.size()}, torch::kLong); break;
+    default: actions_ = torch::zeros({T, N, as.size()}, torch::kFloat32);
+  }
+  log_probs_ = torch::zeros({T, N});
+  values_ = torch::zeros({T, N});
+  rewards_ = torch::zeros({T, N});
+  next_values_ = torch::zeros({T, N});
+  dones_ = torch::zeros({T, N}, torch::kUInt8);
+  advantages_ = torch::zeros({T, N});
+  returns_ = torch::zeros({T, N});
+}
+
+torch::Tensor OnPolicyAlgorithm::MaskTensor() const {
+  if (!envs_->has_action_mask()) return {};
+  return torch::from_blob(const_cast<uint8_t*>(envs_->action_masks()), {envs_->num_envs(), envs_->mask_size()},
+                          torch::kUInt8)
+      .to(torch::kBool);
+}
+
+void OnPolicyAlgorithm::CollectRollout() {
+  torch::NoGradGuard no_grad;
+  policy_->eval();
+  const int64_t T = setup_.n_steps, N = envs_->num_envs();
+  const Space& os = envs_->single_observation_space();
+  const Space& as = envs_->single_action_space();
+  for (int64_t t = 0; t < T; ++t) {
+    auto obs = ObservationTensor(envs_->observations(), N, os);
+    obs_[t].copy_(obs);
+    auto mask = MaskTensor();
+    if (mask.defined()) masks_[t].copy_(mask);
+    auto out = policy_->Forward(obs, mask);
+    auto a = out.dist.sample(&gen_);
+    actions_[t].copy_(a);
+    log_probs_[t].copy_(out.dist.log_prob(a));
+    values_[t].copy_(out.value);
+    auto env_actions = ToEnvActions(a, as);
+    envs_->Step(env_actions.data_ptr());
+
+    rewards_[t].copy_(torch::from_blob(const_cast<float*>(envs_->rewards()), {N}, torch::kFloat32));
+    std::vector<int64_t> trunc_rows;
+    uint8_t* done_row = dones_.data_ptr<uint8_t>() + t * N;
+    for (int64_t i = 0; i < N; ++i) {
+      const bool term = envs_->terminated()[i], trunc = envs_->truncated()[i];
+      done_row[i] = static_cast<uint8_t>(term || trunc);
+      if (term || trunc) {
+        finished_returns_.push_back(envs_->episode_return(static_cast<int>(i)));
+        finished_lengths_.push_back(envs_->episode_length(static_cast<int>(i)));
+      }
+      if (trunc && !term) trunc_rows.push_back(i);
+    }
+    // V'_t: 0 at termination, V(final obs) at truncation, V(s_{t+1}) otherwise
+    // (filled in below from the next step's values).
+    next_values_[t].zero_();
+    if (!trunc_rows.empty()) {
+      auto final_obs = ObservationTensor(envs_->final_observations(), N, os);
+      auto rows = torch::tensor(trunc_rows, torch::kLong);
+      auto v = policy_->Value(final_obs.index_select(0, rows));
+      next_values_[t].index_copy_(0, rows, v);
+    }
+  }
+  auto last_values = policy_->Value(ObservationTensor(envs_->observations(), N, os));
+  auto following = torch::cat({values_.slice(0, 1), last_values.unsqueeze(0)}, 0);  // V(s_{t+1})
+  auto not_done = dones_.logical_not();
+  next_values_ = torch::where(not_done, following, next_values_);
+  num_timesteps_ += T * N;
+
+  auto r = rewards_.contiguous(), v = values_.contiguous(), nv = next_values_.contiguous();
+  auto d = dones_.contiguous();
+  ComputeGae(T, N, r.data_ptr<float>(), v.data_ptr<float>(), nv.data_ptr<float>(), d.data_ptr<uint8_t>(),
+             setup_.gamma, setup_.gae_lambda, advantages_.data_ptr<float>(), returns_.data_ptr<float>());
+}
+
+double OnPolicyAlgorithm::ExplainedVariance() const {
+  auto var_y = returns_.var(/*unbiased=*/false).item<double>();
+  if (var_y == 0) return std::nan("");
+  return 1.0 - (returns_ - values_).var(/*unbiased=*/false).item<double>() / var_y;
+}
+
+void OnPolicyAlgorithm::TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) {
+  returns->insert(returns->end(), finished_returns_.begin(), finished_returns_.end());
+  lengths->insert(lengths->end(), finished_lengths_.begin(), finished_lengths_.end());
+  finished_returns_.clear();
+  finished_lengths_.clear();
+}
+
+std::unique_ptr<Policy> OnPolicyAlgorithm::MakePolicy(bool deterministic) {
+  return std::make_unique<ActorCriticPolicy>(policy_, envs_->single_observation_space(),
+                                             envs_->single_action_space(), deterministic, setup_.seed + 7);
+}
+
+ActorCriticPolicy::ActorCriticPolicy(ActorCritic net, const Space& obs_space, const Space& act_space,
+                                     bool deterministic, uint64_t seed)
+    : net_(std::move(net)),
+      obs_space_(obs_space),
+      act_space_(act_space),
+      deterministic_(deterministic),
+      gen_(at::make_generator<at::CPUGeneratorImpl>(seed)) {}
+
+void ActorCriticPolicy::Act(const void* observations, const uint8_t* masks, int n, void* actions) {
+  torch::NoGradGuard no_grad;
+  auto obs = ObservationTensor(observations, n, obs_space_);
+  torch::Tensor mask;
+  if (masks && act_space_.mask_size() > 0)
+    mask = torch::from_blob(const_cast<uint8_t*>(masks), {n, act_space_.mask_size()}, torch::kUInt8).to(torch::kBool);
+  auto out = net_->Forward(obs, mask);
+  auto a = deterministic_ ? out.dist.mode() : out.dist.sample(&gen_);
+  auto env_a = ToEnvActions(a, act_space_);
+  std::memcpy(actions, env_a.data_ptr(), static_cast<size_t>(n) * act_space_.nbytes());
+}
+
+void OnPolicyAlgorithm::SetLearningRate(double lr) {
+  for (auto& group : optimizer_->param_groups()) {
+    auto& options = group.options();
+    if (auto* adam = dynamic_cast<torch::optim::AdamOptions*>(&options)) adam->lr(lr);
+    else if (auto* rms = dynamic_cast<torch::optim::RMSpropOptions*>(&options)) rms->lr(lr);
+    else if (auto* sgd = dynamic_cast<torch::optim::SGDOptions*>(&options)) sgd->lr(lr);
+  }
+}
+
+double OnPolicyAlgorithm::ClipGradients(double max_norm) {
+  for (const auto& p : policy_->named_parameters()) {
+    if (p.value().grad().defined() && !torch::isfinite(p.value().grad()).all().item<bool>())
+      throw Error(StrCat("non-finite gradient in parameter '", p.key(), "' at step ", num_timesteps_,
+                         "; training stopped (the last checkpoint is kept)"));
+  }
+  return torch::nn::utils::clip_grad_norm_(policy_->parameters(), max_norm);
+}
+
+void OnPolicyAlgorithm::CheckFinite(const torch::Tensor& value, const char* what) {
+  if (!std::isfinite(value.item<double>()))
+    throw Error(StrCat("the ", what, " is ", value.item<double>(), "; training stopped (the last checkpoint is kept)"));
+}
+
+void OnPolicyAlgorithm::Save(const std::string& path) const {
+  torch::serialize::OutputArchive archive;
+  torch::serialize::OutputArchive net;
+  policy_->save(net);
+  archive.write("policy", net);
+  torch::serialize::OutputArchive opt;
+  optimizer_->save(opt);
+  archive.write("optimizer", opt);
+  archive.write("generator", gen_.get_state());
+  archive.write("num_timesteps", torch::tensor(num_timesteps_));
+  archive.write("iterations", torch::tensor(iterations_));
+  std::string env_state;
+  envs_->SaveState(&env_state);
+  archive.write("env_state", torch::from_blob(env_state.data(), {static_cast<int64_t>(env_state.size())},
+                                              torch::kUInt8).clone());
+  SaveArchiveAtomically(archive, path);
+}
+
+void OnPolicyAlgorithm::Load(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  LoadArchive(path, &archive);
+  try {
+    torch::serialize::InputArchive net;
+    archive.read("policy", net);
+    policy_->load(net);
+    torch::serialize::InputArchive opt;
+    archive.read("optimizer", opt);
+    optimizer_->load(opt);
+    torch::Tensor g, steps, iters, env_state;
+    archive.read("generator", g);
+    gen_.set_state(g);
+    archive.read("num_timesteps", steps);
+    archive.read("iterations", iters);
+    num_timesteps_ = steps.item<int64_t>();
+    iterations_ = iters.item<int64_t>();
+    archive.read("env_state", env_state);
+    envs_->LoadState(std::string(static_cast<const char*>(env_state.data_ptr()), env_state.numel()));
+  } catch (const c10::Error& e) {
+    throw Error(StrCat("checkpoint ", path, " is corrupt or from another configuration: ", e.what_without_backtrace()));
+  }
+}
+
+}  // namespace rlforge

@@ -1,0 +1,119 @@
+// rlforge/algos/on_policy.h — rollout collection shared by PPO and A2C.
+//
+// Each iteration steps the vector env n_steps times with the current policy,
+// storing [T, N] tensors (T = n_steps, N = num_envs), then computes GAE
+// advantages and value targets (rlforge/buffers/gae.h). The value V'_t of the
+// state after step t is:
+//   0                       when step t terminated the episode;
+//   V(final observation)    when it truncated it (one batched forward over
+//                           the truncated rows of final_observations());
+//   V(s_{t+1})              otherwise (for the last step, the observation the
+//                           next rollout starts from).
+// Actions are sampled from a torch::Generator owned here (seeded from the run
+// seed), stored unclipped, and clipped into the Box only on the way to the env.
+#ifndef RLFORGE_ALGOS_ON_POLICY_H_
+#define RLFORGE_ALGOS_ON_POLICY_H_
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rlforge/algos/algorithm.h"
+#include "rlforge/env/vector_env.h"
+#include "rlforge/nn/policy.h"
+
+namespace rlforge {
+
+struct OnPolicySetup {
+  std::string env_id;
+  Kwargs env_kwargs;
+  int num_envs = 8;
+  int env_threads = 1;
+  uint64_t seed = 0;
+  int64_t n_steps = 32;
+  double gamma = 0.99;
+  double gae_lambda = 0.95;
+  PolicyConfig policy;
+};
+
+// torch dtype of a space's elements.
+torch::ScalarType TorchDType(DType dtype);
+// Sampled actions -> the env's action layout (contiguous): Discrete adds the
+// space's start, Box clips into the bounds (the sample itself stays unclipped).
+torch::Tensor ToEnvActions(const torch::Tensor& actions, const Space& act_space);
+// A batch of raw observations in the env's dtype, [rows, obs...], copied.
+torch::Tensor ObservationTensor(const void* data, int64_t rows, const Space& obs_space);
+
+class OnPolicyAlgorithm : public Algorithm {
+ public:
+  int64_t num_timesteps() const override { return num_timesteps_; }
+  void TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) override;
+  std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
+  // Checkpoint: network, optimizer, action-sampling RNG, counters and the
+  // vector env's full state; written atomically (temp file, fsync, rename).
+  void Save(const std::string& path) const override;
+  void Load(const std::string& path) override;
+  ActorCritic& policy() { return policy_; }
+  VectorEnv& envs() { return *envs_; }
+
+ protected:
+  explicit OnPolicyAlgorithm(const OnPolicySetup& setup);
+
+  // Steps the envs n_steps times and fills the rollout tensors and GAE.
+  void CollectRollout();
+  torch::Tensor MaskTensor() const;
+  double ExplainedVariance() const;
+  // Sets every parameter group's learning rate.
+  void SetLearningRate(double lr);
+  // Clips the global gradient norm and returns the norm before clipping;
+  // throws Error naming the parameter when a gradient is NaN or Inf.
+  double ClipGradients(double max_norm);
+  // Throws Error naming the loss when it is NaN or Inf.
+  static void CheckFinite(const torch::Tensor& value, const char* what);
+
+  OnPolicySetup setup_;
+  std::unique_ptr<VectorEnv> envs_;
+  ActorCritic policy_{nullptr};
+  torch::Generator gen_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;  // made by the subclass
+  int64_t num_timesteps_ = 0;
+  int64_t iterations_ = 0;
+  std::vector<int64_t> obs_shape_;  // element shape
+
+  // Rollout storage.
+  torch::Tensor obs_;          // [T, N, obs...] env dtype
+  torch::Tensor masks_;        // [T, N, mask] bool, undefined without masks
+  torch::Tensor actions_;      // [T, N] long | [T, N, k] long | [T, N, d] float
+  torch::Tensor log_probs_;    // [T, N]
+  torch::Tensor values_;       // [T, N]
+  torch::Tensor rewards_;      // [T, N]
+  torch::Tensor next_values_;  // [T, N]
+  torch::Tensor dones_;        // [T, N] uint8
+  torch::Tensor advantages_;   // [T, N]
+  torch::Tensor returns_;      // [T, N]
+
+  std::vector<double> finished_returns_;
+  std::vector<int64_t> finished_lengths_;
+};
+
+// Policy adapter for evaluation: acts with the network, sampled or greedy.
+class ActorCriticPolicy : public Policy {
+ public:
+  ActorCriticPolicy(ActorCritic net, const Space& obs_space, const Space& act_space, bool deterministic,
+                    uint64_t seed);
+  void Act(const void* observations, const uint8_t* masks, int n, void* actions) override;
+  std::string name() const override { return deterministic_ ? "greedy" : "stochastic"; }
+
+ private:
+  ActorCritic net_;
+  Space obs_space_, act_space_;
+  bool deterministic_;
+  torch::Generator gen_;
+};
+
+}  // namespace rlforge
+
+#endif  // RLFORGE_ALGOS_ON_POLICY_H_

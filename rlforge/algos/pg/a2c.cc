@@ -1,0 +1,87 @@
+#include "rlforge/algos/pg/a2c.h"
+
+namespace rlforge {
+
+void A2cConfig::Visit(FieldVisitor& v) {
+  v.Field("n_steps", &n_steps, "steps per env per update");
+  v.Field("gamma", &gamma, "discount factor");
+  v.Field("gae_lambda", &gae_lambda, "GAE lambda (1: n-step returns)");
+  v.Field("ent_coef", &ent_coef, "entropy bonus coefficient");
+  v.Field("vf_coef", &vf_coef, "value loss coefficient");
+  v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip");
+  v.Field("learning_rate", &learning_rate, "learning rate (number or lin_<start>)");
+  v.Field("use_rms_prop", &use_rms_prop, "RMSProp as in the paper (false: Adam)");
+  v.Field("rms_prop_alpha", &rms_prop_alpha, "RMSProp smoothing constant");
+  v.Field("rms_prop_eps", &rms_prop_eps, "RMSProp epsilon");
+  v.Field("normalize_advantage", &normalize_advantage, "standardize advantages per batch");
+  v.Field("net_arch", &policy.net_arch, "hidden layer sizes of the actor and critic torsos");
+  v.Field("activation", &policy.activation, "tanh or relu");
+  v.Field("ortho_init", &policy.ortho_init, "orthogonal initialization");
+  v.Field("share_features", &policy.share_features, "one torso for actor and critic");
+  v.Field("log_std_init", &policy.log_std_init, "initial log std of Gaussian policies");
+}
+
+void A2cConfig::Validate() const {
+  RLF_CHECK_ARG(n_steps >= 1, "config key 'n_steps' must be >= 1, got ", n_steps);
+  RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1], got ", gamma);
+  RLF_CHECK_ARG(gae_lambda >= 0 && gae_lambda <= 1, "config key 'gae_lambda' must be in [0, 1], got ", gae_lambda);
+  RLF_CHECK_ARG(learning_rate.start > 0, "config key 'learning_rate' must be > 0");
+  RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0, got ", max_grad_norm);
+  RLF_CHECK_ARG(rms_prop_alpha > 0 && rms_prop_alpha < 1, "config key 'rms_prop_alpha' must be in (0, 1)");
+  RLF_CHECK_ARG(rms_prop_eps > 0, "config key 'rms_prop_eps' must be > 0");
+}
+
+A2cLosses ComputeA2cLosses(const torch::Tensor& log_prob, const torch::Tensor& advantages,
+                           const torch::Tensor& values, const torch::Tensor& returns, const torch::Tensor& entropy) {
+  return {-(advantages.detach() * log_prob).mean(), (returns - values).pow(2).mean(), -entropy.mean()};
+}
+
+A2c::A2c(const OnPolicySetup& setup, const A2cConfig& config, int64_t total_steps)
+    : OnPolicyAlgorithm(setup), config_(config), total_steps_(total_steps) {
+  config_.Validate();
+  const double lr = config.learning_rate.Value(1.0);
+  if (config.use_rms_prop) {
+    optimizer_ = std::make_unique<torch::optim::RMSprop>(
+        policy_->parameters(),
+        torch::optim::RMSpropOptions(lr).alpha(config.rms_prop_alpha).eps(config.rms_prop_eps));
+  } else {
+    optimizer_ = std::make_unique<torch::optim::Adam>(policy_->parameters(), torch::optim::AdamOptions(lr));
+  }
+}
+
+Metrics A2c::Iterate() {
+  CollectRollout();
+  policy_->train();
+  const double progress_remaining =
+      std::max(0.0, 1.0 - static_cast<double>(num_timesteps_) / static_cast<double>(std::max<int64_t>(total_steps_, 1)));
+  const double lr = config_.learning_rate.Value(progress_remaining);
+  SetLearningRate(lr);
+  const int64_t T = setup_.n_steps, N = envs_->num_envs(), B = T * N;
+  std::vector<int64_t> obs_dims = {B};
+  obs_dims.insert(obs_dims.end(), obs_shape_.begin(), obs_shape_.end());
+  auto masks = masks_.defined() ? masks_.reshape({B, masks_.size(2)}) : torch::Tensor();
+  auto out = policy_->Forward(obs_.reshape(obs_dims), masks);
+  auto actions = actions_.dim() == 2 ? actions_.reshape({B}) : actions_.reshape({B, actions_.size(2)});
+  auto adv = advantages_.reshape({B});
+  if (config_.normalize_advantage && B > 1) adv = (adv - adv.mean()) / (adv.std() + 1e-8);
+  auto losses = ComputeA2cLosses(out.dist.log_prob(actions), adv, out.value, returns_.reshape({B}),
+                                 out.dist.entropy());
+  auto loss = losses.policy_loss + config_.ent_coef * losses.entropy_loss + config_.vf_coef * losses.value_loss;
+  CheckFinite(loss, "A2C loss");
+  optimizer_->zero_grad();
+  loss.backward();
+  const double grad_norm = ClipGradients(config_.max_grad_norm);
+  optimizer_->step();
+  ++iterations_;
+  Metrics m = {{"policy_loss", losses.policy_loss.item<double>()},
+               {"value_loss", losses.value_loss.item<double>()},
+               {"entropy_loss", losses.entropy_loss.item<double>()},
+               {"loss", loss.item<double>()},
+               {"explained_variance", ExplainedVariance()},
+               {"learning_rate", lr},
+               {"grad_norm", grad_norm}};
+  if (policy_->log_std().defined()) m["std"] = policy_->log_std().exp().mean().item<double>();
+  return m;
+}
+
+}  // namespace rlforge

@@ -1,0 +1,54 @@
+// rlforge/algos/pg/a2c.h — Advantage Actor-Critic, synchronous (A2C; Mnih et
+// al., 2016, as OpenAI baselines and SB3 run it).
+//
+// Per iteration: n_steps x num_envs transitions, GAE(gamma, lambda) targets
+// (lambda = 1: n-step returns bootstrapped at the rollout's end), then one
+// gradient step on the whole batch:
+//   L = -mean(A log pi(a|s)) + vf_coef mean((R - V)^2) - ent_coef mean(H)
+// with global-norm clipping and RMSProp (alpha, eps, as the paper) or Adam.
+#ifndef RLFORGE_ALGOS_PG_A2C_H_
+#define RLFORGE_ALGOS_PG_A2C_H_
+
+#include "rlforge/algos/on_policy.h"
+#include "rlforge/train/config.h"
+
+namespace rlforge {
+
+struct A2cConfig {
+  int64_t n_steps = 5;              // steps per env per update
+  double gamma = 0.99;              // discount
+  double gae_lambda = 1.0;          // GAE lambda (1: n-step returns)
+  double ent_coef = 0.0;            // entropy bonus coefficient
+  double vf_coef = 0.5;             // value loss coefficient
+  double max_grad_norm = 0.5;       // global gradient-norm clip
+  Schedule learning_rate = Schedule::Constant(7e-4);  // step size
+  bool use_rms_prop = true;         // RMSProp (else Adam)
+  double rms_prop_alpha = 0.99;     // RMSProp smoothing
+  double rms_prop_eps = 1e-5;       // RMSProp epsilon
+  bool normalize_advantage = false; // standardize advantages per batch
+  PolicyConfig policy;
+
+  void Visit(FieldVisitor& v);
+  void Validate() const;
+};
+
+// The A2C loss terms for a batch (tensors [B]).
+struct A2cLosses {
+  torch::Tensor policy_loss, value_loss, entropy_loss;
+};
+A2cLosses ComputeA2cLosses(const torch::Tensor& log_prob, const torch::Tensor& advantages,
+                           const torch::Tensor& values, const torch::Tensor& returns, const torch::Tensor& entropy);
+
+class A2c : public OnPolicyAlgorithm {
+ public:
+  A2c(const OnPolicySetup& setup, const A2cConfig& config, int64_t total_steps);
+  Metrics Iterate() override;
+
+ private:
+  A2cConfig config_;
+  int64_t total_steps_;
+};
+
+}  // namespace rlforge
+
+#endif  // RLFORGE_ALGOS_PG_A2C_H_

@@ -1,0 +1,67 @@
+// rlforge/algos/ppo/ppo.h — Proximal Policy Optimization (Schulman et al., 2017).
+//
+// Per iteration: collect n_steps x num_envs transitions, compute GAE(gamma,
+// lambda), then n_epochs passes of minibatch SGD (Adam) on
+//   L = L_clip + ent_coef * L_entropy + vf_coef * L_value
+//   L_clip    = -mean(min(r A, clip(r, 1 - eps, 1 + eps) A)),  r = exp(log pi - log pi_old)
+//   L_value   = mean((R - V)^2), or with clip_range_vf the value prediction is
+//               V_old + clip(V - V_old, -c, c) (SB3's form)
+//   L_entropy = -mean(H)
+// A normalized per minibatch (normalize_advantage), global-norm gradient
+// clipping (max_grad_norm), linear or constant schedules for the learning
+// rate and eps, and an optional early stop of the epoch loop when the approx
+// KL, mean((r - 1) - log r), exceeds 1.5 target_kl (as SB3).
+#ifndef RLFORGE_ALGOS_PPO_PPO_H_
+#define RLFORGE_ALGOS_PPO_PPO_H_
+
+#include <optional>
+
+#include "rlforge/algos/on_policy.h"
+#include "rlforge/train/config.h"
+
+namespace rlforge {
+
+struct PpoConfig {
+  int64_t n_steps = 2048;           // steps per env per rollout
+  int64_t batch_size = 64;          // minibatch size
+  int64_t n_epochs = 10;            // passes over each rollout
+  double gamma = 0.99;              // discount
+  double gae_lambda = 0.95;         // GAE lambda
+  Schedule clip_range = Schedule::Constant(0.2);  // PPO epsilon
+  std::optional<double> clip_range_vf;            // value clipping (null = off)
+  bool normalize_advantage = true;  // standardize advantages per minibatch
+  double ent_coef = 0.0;            // entropy bonus coefficient
+  double vf_coef = 0.5;             // value loss coefficient
+  double max_grad_norm = 0.5;       // global gradient-norm clip
+  std::optional<double> target_kl;  // early-stop threshold (null = off)
+  Schedule learning_rate = Schedule::Constant(3e-4);  // Adam step size
+  double adam_eps = 1e-5;           // Adam epsilon
+  PolicyConfig policy;
+
+  void Visit(FieldVisitor& v);
+  void Validate() const;
+};
+
+// The clipped surrogate and value losses for one minibatch (tensors [B]).
+struct PpoLosses {
+  torch::Tensor policy_loss, value_loss, entropy_loss, approx_kl, clip_fraction;
+};
+PpoLosses ComputePpoLosses(const torch::Tensor& log_prob, const torch::Tensor& old_log_prob,
+                           const torch::Tensor& advantages, const torch::Tensor& values,
+                           const torch::Tensor& old_values, const torch::Tensor& returns,
+                           const torch::Tensor& entropy, double clip_range, std::optional<double> clip_range_vf);
+
+class Ppo : public OnPolicyAlgorithm {
+ public:
+  // total_steps sets the schedules' horizon.
+  Ppo(const OnPolicySetup& setup, const PpoConfig& config, int64_t total_steps);
+  Metrics Iterate() override;
+
+ private:
+  PpoConfig config_;
+  int64_t total_steps_;
+};
+
+}  // namespace rlforge
+
+#endif  // RLFORGE_ALGOS_PPO_PPO_H_

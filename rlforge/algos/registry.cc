@@ -1,0 +1,45 @@
+// The algorithm registry: one entry per algorithm. A new algorithm adds its
+// folder, one line here, and its preset file configs/<name>.yaml.
+#include "rlforge/algos/pg/a2c.h"
+#include "rlforge/algos/ppo/ppo.h"
+#include "rlforge/train/train_config.h"
+
+namespace rlforge {
+namespace {
+
+OnPolicySetup SetupFrom(const RunConfig& run, int64_t n_steps, double gamma, double gae_lambda,
+                        const PolicyConfig& policy) {
+  OnPolicySetup s;
+  s.env_id = run.env;
+  s.env_kwargs = run.env_kwargs;
+  s.num_envs = static_cast<int>(run.num_envs);
+  s.env_threads = static_cast<int>(run.env_threads);
+  s.seed = static_cast<uint64_t>(run.seed);
+  s.n_steps = n_steps;
+  s.gamma = gamma;
+  s.gae_lambda = gae_lambda;
+  s.policy = policy;
+  return s;
+}
+
+template <typename Config, typename Algo>
+AlgoSpec OnPolicyEntry(const char* name, const char* description) {
+  return {name, description, [] { return std::make_unique<AlgoConfigOf<Config>>(); },
+          [](const RunConfig& run, const AlgoConfig& config) -> std::unique_ptr<Algorithm> {
+            const Config& c = dynamic_cast<const AlgoConfigOf<Config>&>(config).value;
+            return std::make_unique<Algo>(SetupFrom(run, c.n_steps, c.gamma, c.gae_lambda, c.policy), c,
+                                          run.total_steps);
+          }};
+}
+
+}  // namespace
+
+const std::vector<AlgoSpec>& Algorithms() {
+  static const std::vector<AlgoSpec> algos = {
+      OnPolicyEntry<PpoConfig, Ppo>("ppo", "Proximal Policy Optimization (clipped surrogate, GAE)"),
+      OnPolicyEntry<A2cConfig, A2c>("a2c", "Advantage Actor-Critic, synchronous"),
+  };
+  return algos;
+}
+
+}  // namespace rlforge

@@ -1,0 +1,80 @@
+// rlforge train — trains an agent and writes its run directory.
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "rlforge/cli/common.h"
+#include "rlforge/train/runner.h"
+
+namespace rlforge::cli {
+namespace {
+
+struct TrainArgs {
+  std::string algo, env, config, out, resume;
+  std::vector<std::string> sets;
+  std::optional<int64_t> steps, seed;
+  bool show_config = false;
+  bool no_progress = false;
+};
+
+void PrintResult(const TrainResult& r, const TrainConfig& c) {
+  std::printf("trained %s on %s: %lld steps in %.1f s (%.0f steps/s)\n", c.run.algo.c_str(), c.run.env.c_str(),
+              static_cast<long long>(r.timesteps), r.seconds, r.timesteps / std::max(r.seconds, 1e-9));
+  if (r.eval.episodes > 0) {
+    std::printf("evaluation (%lld episodes, %s): return %.2f +- %.2f, length %.1f +- %.1f", static_cast<long long>(r.eval.episodes),
+                c.run.eval_deterministic ? "deterministic" : "stochastic", r.eval.mean_return, r.eval.std_return,
+                r.eval.mean_length, r.eval.std_length);
+    if (r.eval.success_rate) std::printf(", success rate %.3f", *r.eval.success_rate);
+    std::printf("\n");
+  }
+  std::printf("run directory: %s\n", r.run_dir.c_str());
+}
+
+void RunTrain(const TrainArgs& a) {
+  RunnerOptions opt;
+  opt.progress = !a.no_progress;
+  if (!a.resume.empty()) {
+    RLF_CHECK_ARG(a.algo.empty() && a.env.empty() && a.config.empty() && a.sets.empty() && !a.seed,
+                  "--resume takes only --steps (the run's config.yaml fixes everything else)");
+    const TrainResult r = Resume(a.resume, a.steps, opt);
+    PrintResult(r, TrainConfig::FromYamlFile(a.resume + "/config.yaml"));
+    return;
+  }
+  TrainConfig c = TrainConfig::Resolve(a.algo, a.env, a.config, a.sets, a.steps, a.seed);
+  if (a.show_config) {
+    std::cout << c.ToYaml();
+    return;
+  }
+  std::string out = a.out;
+  if (out.empty()) {
+    char stamp[32];
+    const std::time_t now = std::time(nullptr);
+    std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", std::localtime(&now));
+    out = StrCat("runs/", c.run.algo, "-", c.run.env, "-s", c.run.seed, "-", stamp);
+  }
+  const TrainResult r = Train(c, out, opt);
+  PrintResult(r, c);
+}
+
+}  // namespace
+
+void AddTrainCommand(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  auto* cmd = app.add_subcommand("train", "Train an agent; writes a run directory (see docs/training.md)");
+  std::vector<std::string> names;
+  for (const auto& algo : Algorithms()) names.push_back(algo.name);
+  cmd->add_option("--algo", a->algo, "Algorithm: " + Join(names, ", "));
+  cmd->add_option("--env", a->env, "Env ID");
+  cmd->add_option("--config", a->config, "YAML file of config keys (applied after the preset)");
+  cmd->add_option("--set", a->sets, "Override one config key: key=value (repeatable)");
+  cmd->add_option("--steps", a->steps, "Total env steps (with --resume: the new total)");
+  cmd->add_option("--seed", a->seed, "Seed");
+  cmd->add_option("--out", a->out, "Run directory (default runs/<algo>-<env>-s<seed>-<time>)");
+  cmd->add_option("--resume", a->resume, "Continue the run in this directory from its latest checkpoint");
+  cmd->add_flag("--show-config", a->show_config, "Print the resolved config and exit");
+  cmd->add_flag("--no-progress", a->no_progress, "No live progress line");
+  cmd->callback([a] { RunTrain(*a); });
+}
+
+}  // namespace rlforge::cli

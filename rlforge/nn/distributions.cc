@@ -1,0 +1,100 @@
+#include "rlforge/nn/distributions.h"
+
+#include <cmath>
+#include <limits>
+
+#include "rlforge/core/error.h"
+
+namespace rlforge {
+
+MaskedCategorical::MaskedCategorical(torch::Tensor logits, std::optional<torch::Tensor> mask) : mask_(mask) {
+  if (mask_) {
+    RLF_CHECK(mask_->sizes() == logits.sizes(), "mask shape ", mask_->sizes(), " != logits shape ", logits.sizes());
+    const auto min = std::numeric_limits<float>::lowest();
+    logits = logits.masked_fill(mask_->logical_not(), min);
+  }
+  logits_ = logits - logits.logsumexp(-1, /*keepdim=*/true);
+}
+
+torch::Tensor MaskedCategorical::log_prob(const torch::Tensor& actions) const {
+  return logits_.gather(-1, actions.to(torch::kLong).unsqueeze(-1)).squeeze(-1);
+}
+
+torch::Tensor MaskedCategorical::entropy() const {
+  auto p = logits_.exp();
+  auto plogp = p * logits_;
+  if (mask_) plogp = plogp.masked_fill(mask_->logical_not(), 0.0);
+  return -plogp.sum(-1);
+}
+
+torch::Tensor MaskedCategorical::sample(torch::Generator* gen) const {
+  auto p = logits_.exp();
+  if (gen) return torch::multinomial(p, 1, /*replacement=*/true, *gen).squeeze(-1);
+  return torch::multinomial(p, 1, /*replacement=*/true).squeeze(-1);
+}
+
+torch::Tensor MaskedCategorical::mode() const { return logits_.argmax(-1); }
+
+MultiCategorical::MultiCategorical(const torch::Tensor& logits, const std::vector<int64_t>& nvec,
+                                   std::optional<torch::Tensor> mask) {
+  int64_t offset = 0;
+  for (int64_t n : nvec) {
+    std::optional<torch::Tensor> m;
+    if (mask) m = mask->narrow(-1, offset, n);
+    dims_.emplace_back(logits.narrow(-1, offset, n), m);
+    offset += n;
+  }
+  RLF_CHECK(offset == logits.size(-1), "MultiCategorical: logits have ", logits.size(-1), " entries, nvec sums to ",
+            offset);
+}
+
+torch::Tensor MultiCategorical::log_prob(const torch::Tensor& actions) const {
+  torch::Tensor total;
+  for (size_t i = 0; i < dims_.size(); ++i) {
+    auto lp = dims_[i].log_prob(actions.select(-1, static_cast<int64_t>(i)));
+    total = i == 0 ? lp : total + lp;
+  }
+  return total;
+}
+
+torch::Tensor MultiCategorical::entropy() const {
+  torch::Tensor total;
+  for (size_t i = 0; i < dims_.size(); ++i) total = i == 0 ? dims_[i].entropy() : total + dims_[i].entropy();
+  return total;
+}
+
+torch::Tensor MultiCategorical::sample(torch::Generator* gen) const {
+  std::vector<torch::Tensor> parts;
+  for (const auto& d : dims_) parts.push_back(d.sample(gen));
+  return torch::stack(parts, -1);
+}
+
+torch::Tensor MultiCategorical::mode() const {
+  std::vector<torch::Tensor> parts;
+  for (const auto& d : dims_) parts.push_back(d.mode());
+  return torch::stack(parts, -1);
+}
+
+DiagGaussian::DiagGaussian(torch::Tensor mean, torch::Tensor log_std)
+    : mean_(std::move(mean)), log_std_(std::move(log_std)) {
+  log_std_ = log_std_.expand_as(mean_);
+  std_ = log_std_.exp();
+}
+
+torch::Tensor DiagGaussian::log_prob(const torch::Tensor& actions) const {
+  const double half_log_2pi = 0.5 * std::log(2 * M_PI);
+  auto z = (actions - mean_) / std_;
+  return (-0.5 * z * z - log_std_ - half_log_2pi).sum(-1);
+}
+
+torch::Tensor DiagGaussian::entropy() const {
+  const double c = 0.5 + 0.5 * std::log(2 * M_PI);
+  return (log_std_ + c).sum(-1);
+}
+
+torch::Tensor DiagGaussian::sample(torch::Generator* gen) const {
+  torch::Tensor eps = gen ? at::normal(0.0, 1.0, mean_.sizes(), *gen) : torch::randn_like(mean_);
+  return mean_ + eps * std_;
+}
+
+}  // namespace rlforge

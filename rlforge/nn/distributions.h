@@ -1,0 +1,73 @@
+// rlforge/nn/distributions.h — action distributions for policy-gradient agents.
+//
+//   MaskedCategorical   Discrete actions. Illegal actions (mask 0) get logit
+//                       -inf-like (the float minimum), so they have probability
+//                       0, are never sampled, and contribute nothing to the
+//                       entropy: H = -sum_{legal} p log p.
+//   MultiCategorical    MultiDiscrete: one MaskedCategorical per dimension over
+//                       slices of the logits; log-prob and entropy are sums.
+//   DiagGaussian        Box actions: N(mean, diag(exp(log_std))^2) with a
+//                       state-independent log_std; log p(a) = sum_i
+//                       -((a_i - mu_i)^2 / (2 s_i^2)) - log s_i - log(2 pi) / 2.
+//                       Actions are sampled and stored unclipped; clipping to
+//                       the Box happens only on the way to the env.
+// Shapes: logits [B, n], mask [B, n] (bool), actions [B] (int64) for
+// Discrete, [B, k] (int64) for MultiDiscrete, [B, d] (float) for Box;
+// log_prob and entropy return [B].
+#ifndef RLFORGE_NN_DISTRIBUTIONS_H_
+#define RLFORGE_NN_DISTRIBUTIONS_H_
+
+#include <torch/torch.h>
+
+#include <optional>
+#include <vector>
+
+namespace rlforge {
+
+class MaskedCategorical {
+ public:
+  // mask: optional [B, n] bool, true = legal. Every row needs a legal action.
+  explicit MaskedCategorical(torch::Tensor logits, std::optional<torch::Tensor> mask = std::nullopt);
+  torch::Tensor log_prob(const torch::Tensor& actions) const;  // [B]
+  torch::Tensor entropy() const;                                // [B]
+  torch::Tensor sample(torch::Generator* gen = nullptr) const;  // [B] int64
+  torch::Tensor mode() const;                                   // [B] int64
+  const torch::Tensor& logits() const { return logits_; }       // normalized log-probs [B, n]
+  torch::Tensor probs() const { return logits_.exp(); }
+
+ private:
+  torch::Tensor logits_;                 // [B, n], log-softmax of the masked logits
+  std::optional<torch::Tensor> mask_;    // [B, n] bool
+};
+
+class MultiCategorical {
+ public:
+  MultiCategorical(const torch::Tensor& logits, const std::vector<int64_t>& nvec,
+                   std::optional<torch::Tensor> mask = std::nullopt);
+  torch::Tensor log_prob(const torch::Tensor& actions) const;  // [B]
+  torch::Tensor entropy() const;                                // [B]
+  torch::Tensor sample(torch::Generator* gen = nullptr) const;  // [B, k]
+  torch::Tensor mode() const;                                   // [B, k]
+
+ private:
+  std::vector<MaskedCategorical> dims_;
+};
+
+class DiagGaussian {
+ public:
+  // mean [B, d]; log_std [d] (or [B, d]).
+  DiagGaussian(torch::Tensor mean, torch::Tensor log_std);
+  torch::Tensor log_prob(const torch::Tensor& actions) const;  // [B]
+  torch::Tensor entropy() const;                                // [B]
+  torch::Tensor sample(torch::Generator* gen = nullptr) const;  // [B, d]
+  torch::Tensor mode() const { return mean_; }
+  const torch::Tensor& mean() const { return mean_; }
+  torch::Tensor std() const { return std_; }
+
+ private:
+  torch::Tensor mean_, log_std_, std_;
+};
+
+}  // namespace rlforge
+
+#endif  // RLFORGE_NN_DISTRIBUTIONS_H_

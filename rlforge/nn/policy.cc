@@ -1,0 +1,157 @@
+#include "rlforge/nn/policy.h"
+
+#include <cmath>
+
+#include "rlforge/core/error.h"
+
+namespace rlforge {
+
+torch::Tensor ActionDistribution::log_prob(const torch::Tensor& a) const {
+  return std::visit([&](const auto& d) { return d.log_prob(a); }, d_);
+}
+torch::Tensor ActionDistribution::entropy() const {
+  return std::visit([](const auto& d) { return d.entropy(); }, d_);
+}
+torch::Tensor ActionDistribution::sample(torch::Generator* gen) const {
+  return std::visit([&](const auto& d) { return d.sample(gen); }, d_);
+}
+torch::Tensor ActionDistribution::mode() const {
+  return std::visit([](const auto& d) { return d.mode(); }, d_);
+}
+
+void OrthogonalInit(torch::nn::Module& layer, double gain) {
+  torch::NoGradGuard guard;
+  for (auto& p : layer.named_parameters(/*recurse=*/false)) {
+    if (p.key() == "weight") torch::nn::init::orthogonal_(p.value(), gain);
+    if (p.key() == "bias") p.value().zero_();
+  }
+}
+
+MlpImpl::MlpImpl(int64_t in, const std::vector<int64_t>& hidden, const std::string& activation, bool ortho_init)
+    : out_(in) {
+  RLF_CHECK_ARG(activation == "tanh" || activation == "relu", "activation must be tanh or relu, got '",
+                activation, "'");
+  for (int64_t h : hidden) {
+    RLF_CHECK_ARG(h >= 1, "net_arch sizes must be >= 1, got ", h);
+    torch::nn::Linear lin(out_, h);
+    if (ortho_init) OrthogonalInit(*lin, std::sqrt(2.0));
+    seq_->push_back(lin);
+    if (activation == "tanh") seq_->push_back(torch::nn::Tanh());
+    else seq_->push_back(torch::nn::ReLU());
+    out_ = h;
+  }
+  register_module("seq", seq_);
+}
+
+torch::Tensor MlpImpl::forward(torch::Tensor x) { return seq_->size() ? seq_->forward(x) : x; }
+
+NatureCnnImpl::NatureCnnImpl(const std::vector<int64_t>& chw, int64_t features) : features_(features) {
+  RLF_CHECK_ARG(chw.size() == 3, "NatureCnn needs [C, H, W]");
+  convs_ = torch::nn::Sequential(
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(chw[0], 32, 8).stride(4)), torch::nn::ReLU(),
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 64, 4).stride(2)), torch::nn::ReLU(),
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(64, 64, 3).stride(1)), torch::nn::ReLU(), torch::nn::Flatten());
+  for (auto& m : convs_->children())
+    if (m->named_parameters(false).size()) OrthogonalInit(*m, std::sqrt(2.0));
+  register_module("convs", convs_);
+  torch::NoGradGuard guard;
+  const int64_t flat = convs_->forward(torch::zeros({1, chw[0], chw[1], chw[2]})).size(1);
+  fc_ = register_module("fc", torch::nn::Linear(flat, features));
+  OrthogonalInit(*fc_, std::sqrt(2.0));
+}
+
+torch::Tensor NatureCnnImpl::forward(torch::Tensor x) { return torch::relu(fc_->forward(convs_->forward(x))); }
+
+ActorCriticImpl::ActorCriticImpl(const Space& obs_space, const Space& act_space, const PolicyConfig& config)
+    : obs_space_(obs_space), act_space_(act_space), share_(config.share_features) {
+  int64_t in = 0;
+  switch (obs_space.kind()) {
+    case SpaceKind::kDiscrete: in = obs_space.n(); break;
+    case SpaceKind::kMultiDiscrete:
+      for (int64_t n : obs_space.nvec()) in += n;
+      break;
+    default: in = obs_space.size();
+  }
+  image_ = obs_space.kind() == SpaceKind::kBox && obs_space.dtype() == DType::kUInt8 && obs_space.shape().size() == 3;
+  if (image_) {
+    auto s = obs_space.shape();
+    channels_last_ = s[2] <= 4 && s[0] > 4;  // [H, W, C]
+    std::vector<int64_t> chw = channels_last_ ? std::vector<int64_t>{s[2], s[0], s[1]} : s;
+    cnn_ = register_module("cnn", NatureCnn(chw));
+    in = cnn_->out_features();
+  }
+  pi_torso_ = register_module("pi_torso", Mlp(in, config.net_arch, config.activation, config.ortho_init));
+  if (!share_) vf_torso_ = register_module("vf_torso", Mlp(in, config.net_arch, config.activation, config.ortho_init));
+  int64_t head = 0;
+  switch (act_space.kind()) {
+    case SpaceKind::kDiscrete: head = act_space.n(); break;
+    case SpaceKind::kMultiDiscrete:
+      for (int64_t n : act_space.nvec()) head += n;
+      break;
+    case SpaceKind::kBox:
+      RLF_CHECK_ARG(act_space.dtype() == DType::kFloat32, "Box action spaces must be float32");
+      head = act_space.size();
+      log_std_ = register_parameter("log_std", torch::full({head}, config.log_std_init));
+      break;
+    case SpaceKind::kMultiBinary:
+      throw InvalidArgument("MultiBinary action spaces are not supported by the actor-critic policies yet");
+  }
+  pi_head_ = register_module("pi_head", torch::nn::Linear(pi_torso_->out_features(), head));
+  vf_head_ = register_module("vf_head", torch::nn::Linear(pi_torso_->out_features(), 1));
+  if (config.ortho_init) {
+    OrthogonalInit(*pi_head_, 0.01);
+    OrthogonalInit(*vf_head_, 1.0);
+  }
+}
+
+torch::Tensor ActorCriticImpl::Preprocess(const torch::Tensor& obs) const {
+  switch (obs_space_.kind()) {
+    case SpaceKind::kDiscrete:
+      return torch::one_hot(obs.to(torch::kLong).reshape({-1}) - obs_space_.start(), obs_space_.n())
+          .to(torch::kFloat32);
+    case SpaceKind::kMultiDiscrete: {
+      std::vector<torch::Tensor> parts;
+      const auto o = obs.to(torch::kLong);
+      for (size_t i = 0; i < obs_space_.nvec().size(); ++i)
+        parts.push_back(torch::one_hot(o.select(-1, static_cast<int64_t>(i)), obs_space_.nvec()[i]));
+      return torch::cat(parts, -1).to(torch::kFloat32);
+    }
+    default:
+      if (image_) {
+        auto x = obs.to(torch::kFloat32) / 255.0;
+        return channels_last_ ? x.permute({0, 3, 1, 2}) : x;
+      }
+      return obs.to(torch::kFloat32).reshape({obs.size(0), -1});
+  }
+}
+
+torch::Tensor ActorCriticImpl::Encode(const torch::Tensor& obs) {
+  auto x = Preprocess(obs);
+  return image_ ? cnn_->forward(x) : x;
+}
+
+ActionDistribution ActorCriticImpl::Distribution(const torch::Tensor& latent, const torch::Tensor& mask) {
+  auto out = pi_head_->forward(latent);
+  std::optional<torch::Tensor> m;
+  if (mask.defined()) m = mask;
+  switch (act_space_.kind()) {
+    case SpaceKind::kDiscrete: return ActionDistribution(MaskedCategorical(out, m));
+    case SpaceKind::kMultiDiscrete: return ActionDistribution(MultiCategorical(out, act_space_.nvec(), m));
+    default: return ActionDistribution(DiagGaussian(out, log_std_));
+  }
+}
+
+torch::Tensor ActorCriticImpl::Value(const torch::Tensor& obs) {
+  auto x = Encode(obs);
+  auto v = share_ ? pi_torso_->forward(x) : vf_torso_->forward(x);
+  return vf_head_->forward(v).squeeze(-1);
+}
+
+ActorCriticImpl::Output ActorCriticImpl::Forward(const torch::Tensor& obs, const torch::Tensor& mask) {
+  auto x = Encode(obs);
+  auto pi = pi_torso_->forward(x);
+  auto v = share_ ? pi : vf_torso_->forward(x);
+  return {Distribution(pi, mask), vf_head_->forward(v).squeeze(-1)};
+}
+
+}  // namespace rlforge

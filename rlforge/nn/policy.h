@@ -1,0 +1,119 @@
+// rlforge/nn/policy.h — actor-critic networks for the policy-gradient agents.
+//
+// ActorCritic maps a batch of observations to an action distribution and a
+// state value. Observations are preprocessed by their space: Discrete -> one
+// hot, MultiDiscrete -> concatenated one-hots, float Box -> as is, uint8 Box
+// with 3 dimensions (an image, [C, H, W] or [H, W, C]) -> /255 into the
+// Nature-CNN encoder (Mnih et al., 2015: conv 8x8/4 32, 4x4/2 64, 3x3/1 64,
+// linear 512). Torsos are MLPs (net_arch, activation), separate for actor and
+// critic unless share_features. With ortho_init, weights are orthogonal with
+// gain sqrt(2) in the torso, 0.01 for the policy head and 1 for the value
+// head, biases zero (as SB3 and the PPO paper's code).
+// The head is Categorical (masked) for Discrete, MultiCategorical for
+// MultiDiscrete and a diagonal Gaussian with state-independent log_std for Box.
+#ifndef RLFORGE_NN_POLICY_H_
+#define RLFORGE_NN_POLICY_H_
+
+#include <torch/torch.h>
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "rlforge/env/space.h"
+#include "rlforge/nn/distributions.h"
+
+namespace rlforge {
+
+struct PolicyConfig {
+  // Hidden layer sizes of each torso.
+  std::vector<int64_t> net_arch = {64, 64};
+  // "tanh" or "relu".
+  std::string activation = "tanh";
+  // Orthogonal initialization (see above).
+  bool ortho_init = true;
+  // One torso for actor and critic instead of two.
+  bool share_features = false;
+  // Initial log standard deviation of Gaussian policies.
+  double log_std_init = 0.0;
+};
+
+// One of the three distributions, chosen by the action space.
+class ActionDistribution {
+ public:
+  explicit ActionDistribution(MaskedCategorical d) : d_(std::move(d)) {}
+  explicit ActionDistribution(MultiCategorical d) : d_(std::move(d)) {}
+  explicit ActionDistribution(DiagGaussian d) : d_(std::move(d)) {}
+  torch::Tensor log_prob(const torch::Tensor& a) const;
+  torch::Tensor entropy() const;
+  torch::Tensor sample(torch::Generator* gen) const;
+  torch::Tensor mode() const;
+
+ private:
+  std::variant<MaskedCategorical, MultiCategorical, DiagGaussian> d_;
+};
+
+class MlpImpl : public torch::nn::Module {
+ public:
+  MlpImpl(int64_t in, const std::vector<int64_t>& hidden, const std::string& activation, bool ortho_init);
+  torch::Tensor forward(torch::Tensor x);
+  int64_t out_features() const { return out_; }
+
+ private:
+  torch::nn::Sequential seq_;
+  int64_t out_;
+};
+TORCH_MODULE(Mlp);
+
+class NatureCnnImpl : public torch::nn::Module {
+ public:
+  // shape: [C, H, W] of the (already channel-first) image.
+  NatureCnnImpl(const std::vector<int64_t>& chw, int64_t features = 512);
+  torch::Tensor forward(torch::Tensor x);  // [B, C, H, W] float in [0, 1]
+  int64_t out_features() const { return features_; }
+
+ private:
+  torch::nn::Sequential convs_;
+  torch::nn::Linear fc_{nullptr};
+  int64_t features_;
+};
+TORCH_MODULE(NatureCnn);
+
+class ActorCriticImpl : public torch::nn::Module {
+ public:
+  ActorCriticImpl(const Space& obs_space, const Space& act_space, const PolicyConfig& config);
+
+  // Raw observations [B, ...] in the env's dtype -> float features input.
+  torch::Tensor Preprocess(const torch::Tensor& obs) const;
+  // mask: [B, mask_size] bool or undefined.
+  ActionDistribution Distribution(const torch::Tensor& features, const torch::Tensor& mask);
+  torch::Tensor Value(const torch::Tensor& obs);  // [B]
+
+  struct Output {
+    ActionDistribution dist;
+    torch::Tensor value;  // [B]
+  };
+  Output Forward(const torch::Tensor& obs, const torch::Tensor& mask);
+
+  const Space& action_space() const { return act_space_; }
+  torch::Tensor log_std() const { return log_std_; }
+
+ private:
+  torch::Tensor Encode(const torch::Tensor& obs);
+
+  Space obs_space_, act_space_;
+  bool image_ = false, channels_last_ = false, share_ = false;
+  NatureCnn cnn_{nullptr};
+  Mlp pi_torso_{nullptr}, vf_torso_{nullptr};
+  torch::nn::Linear pi_head_{nullptr}, vf_head_{nullptr};
+  torch::Tensor log_std_;  // [act_dim], Box only
+};
+TORCH_MODULE(ActorCritic);
+
+// Orthogonal init of a Linear (or conv) layer with `gain`, bias 0.
+void OrthogonalInit(torch::nn::Module& layer, double gain);
+
+}  // namespace rlforge
+
+#endif  // RLFORGE_NN_POLICY_H_

@@ -1,0 +1,239 @@
+#include "rlforge/train/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "rlforge/core/error.h"
+
+namespace rlforge {
+namespace {
+
+std::string Num(double v) {
+  std::ostringstream os;
+  os.precision(10);
+  os << v;
+  return os.str();
+}
+
+double ParseNumber(const std::string& text, const std::string& what) {
+  size_t pos = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &pos);
+  } catch (...) {
+    pos = 0;
+  }
+  RLF_CHECK_ARG(pos == text.size() && !text.empty() && std::isfinite(v), what, " must be a number, got '", text,
+                "'");
+  return v;
+}
+
+bool IsNullValue(const YAML::Node& n) {
+  if (n.IsNull()) return true;
+  if (!n.IsScalar()) return false;
+  const std::string s = n.Scalar();
+  return s == "null" || s == "none" || s == "None" || s == "~" || s.empty();
+}
+
+// Applies one YAML node to the field named `key`.
+class Setter : public FieldVisitor {
+ public:
+  Setter(const std::string& key, const YAML::Node& node, const std::string& where)
+      : key_(key), node_(node), where_(where) {}
+  bool found() const { return found_; }
+
+  void Field(const char* name, int64_t* v, const char*) override {
+    if (!Match(name)) return;
+    const double d = ParseNumber(Scalar("an integer"), What());
+    RLF_CHECK_ARG(d == std::floor(d) && std::abs(d) < 9e18, What(), " must be an integer, got '", node_.Scalar(), "'");
+    *v = static_cast<int64_t>(d);
+  }
+  void Field(const char* name, double* v, const char*) override {
+    if (Match(name)) *v = ParseNumber(Scalar("a number"), What());
+  }
+  void Field(const char* name, bool* v, const char*) override {
+    if (!Match(name)) return;
+    const std::string s = Scalar("true or false");
+    if (s == "true" || s == "True" || s == "yes" || s == "on" || s == "1") *v = true;
+    else if (s == "false" || s == "False" || s == "no" || s == "off" || s == "0") *v = false;
+    else throw InvalidArgument(StrCat(What(), " must be true or false, got '", s, "'"));
+  }
+  void Field(const char* name, std::string* v, const char*) override {
+    if (Match(name)) *v = Scalar("a string");
+  }
+  void Field(const char* name, std::vector<int64_t>* v, const char*) override {
+    if (!Match(name)) return;
+    RLF_CHECK_ARG(node_.IsSequence(), What(), " must be a list of integers like [64, 64]");
+    v->clear();
+    for (const auto& item : node_) {
+      RLF_CHECK_ARG(item.IsScalar(), What(), " must be a list of integers like [64, 64]");
+      const double d = ParseNumber(item.Scalar(), What() + " entry");
+      RLF_CHECK_ARG(d == std::floor(d), What(), " entries must be integers, got '", item.Scalar(), "'");
+      v->push_back(static_cast<int64_t>(d));
+    }
+  }
+  void Field(const char* name, Schedule* v, const char*) override {
+    if (!Match(name)) return;
+    try {
+      *v = Schedule::Parse(Scalar("a number or lin_<start>"));
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument(StrCat(What(), ": ", e.what()));
+    }
+  }
+  void Field(const char* name, std::optional<double>* v, const char*) override {
+    if (!Match(name)) return;
+    if (IsNullValue(node_)) *v = std::nullopt;
+    else *v = ParseNumber(Scalar("a number or null"), What());
+  }
+  void Field(const char* name, Kwargs* v, const char*) override {
+    if (!Match(name)) return;
+    *v = Kwargs();
+    if (IsNullValue(node_)) return;
+    RLF_CHECK_ARG(node_.IsMap(), What(), " must be a map like {is_slippery: false}");
+    for (const auto& kv : node_) {
+      RLF_CHECK_ARG(kv.second.IsScalar(), What(), " values must be plain values");
+      v->Set(kv.first.as<std::string>(), kv.second.Scalar());
+    }
+  }
+
+ private:
+  bool Match(const char* name) {
+    if (key_ != name) return false;
+    found_ = true;
+    return true;
+  }
+  std::string What() const { return StrCat("config key '", key_, "'", where_); }
+  std::string Scalar(const char* expected) const {
+    RLF_CHECK_ARG(node_.IsScalar(), What(), " must be ", expected);
+    return node_.Scalar();
+  }
+
+  std::string key_;
+  YAML::Node node_;
+  std::string where_;
+  bool found_ = false;
+};
+
+class Describer : public FieldVisitor {
+ public:
+  std::vector<FieldInfo> out;
+  void Field(const char* n, int64_t* v, const char* h) override { out.push_back({n, std::to_string(*v), h}); }
+  void Field(const char* n, double* v, const char* h) override { out.push_back({n, Num(*v), h}); }
+  void Field(const char* n, bool* v, const char* h) override { out.push_back({n, *v ? "true" : "false", h}); }
+  void Field(const char* n, std::string* v, const char* h) override { out.push_back({n, *v, h}); }
+  void Field(const char* n, std::vector<int64_t>* v, const char* h) override {
+    out.push_back({n, "[" + Join(*v, ", ") + "]", h});
+  }
+  void Field(const char* n, Schedule* v, const char* h) override { out.push_back({n, v->ToString(), h}); }
+  void Field(const char* n, std::optional<double>* v, const char* h) override {
+    out.push_back({n, *v ? Num(**v) : "null", h});
+  }
+  void Field(const char* n, Kwargs* v, const char* h) override {
+    std::vector<std::string> parts;
+    for (const auto& [k, val] : v->items()) parts.push_back(k + ": " + val);
+    out.push_back({n, "{" + Join(parts, ", ") + "}", h});
+  }
+};
+
+class Emitter : public FieldVisitor {
+ public:
+  YAML::Emitter e;
+  Emitter() { e << YAML::BeginMap; }
+  void Field(const char* n, int64_t* v, const char* h) override { Key(n, h) << *v; }
+  void Field(const char* n, double* v, const char* h) override { Key(n, h) << Num(*v); }
+  void Field(const char* n, bool* v, const char* h) override { Key(n, h) << *v; }
+  void Field(const char* n, std::string* v, const char* h) override { Key(n, h) << *v; }
+  void Field(const char* n, std::vector<int64_t>* v, const char* h) override {
+    Key(n, h) << YAML::Flow << YAML::BeginSeq;
+    for (int64_t x : *v) e << x;
+    e << YAML::EndSeq;
+  }
+  void Field(const char* n, Schedule* v, const char* h) override { Key(n, h) << v->ToString(); }
+  void Field(const char* n, std::optional<double>* v, const char* h) override {
+    if (*v) Key(n, h) << Num(**v);
+    else Key(n, h) << YAML::Null;
+  }
+  void Field(const char* n, Kwargs* v, const char* h) override {
+    Key(n, h) << YAML::Flow << YAML::BeginMap;
+    for (const auto& [k, val] : v->items()) e << YAML::Key << k << YAML::Value << val;
+    e << YAML::EndMap;
+  }
+
+ private:
+  YAML::Emitter& Key(const char* n, const char* h) {
+    e << YAML::Comment(h) << YAML::Newline;
+    e << YAML::Key << n << YAML::Value;
+    return e;
+  }
+};
+
+}  // namespace
+
+Schedule Schedule::Parse(const std::string& text) {
+  if (text.rfind("lin_", 0) == 0) {
+    const std::string rest = text.substr(4);
+    const size_t us = rest.find('_');
+    if (us == std::string::npos) return Linear(ParseNumber(rest, "schedule start"));
+    return Linear(ParseNumber(rest.substr(0, us), "schedule start"), ParseNumber(rest.substr(us + 1), "schedule end"));
+  }
+  return Constant(ParseNumber(text, "a schedule (a number, lin_<start> or lin_<start>_<end>)"));
+}
+
+std::string Schedule::ToString() const {
+  if (!linear) return Num(start);
+  return end == 0.0 ? "lin_" + Num(start) : "lin_" + Num(start) + "_" + Num(end);
+}
+
+std::vector<FieldInfo> ConfigIO::DescribeImpl(void* c, VisitFn visit) {
+  Describer d;
+  visit(c, d);
+  return d.out;
+}
+
+void ConfigIO::SetImpl(const std::string& key, const std::string& value, void* c, VisitFn visit) {
+  YAML::Node node;
+  try {
+    node = YAML::Load(value);
+  } catch (const YAML::Exception&) {
+    node = YAML::Node(value);
+  }
+  Setter s(key, node, "");
+  visit(c, s);
+  if (!s.found()) {
+    std::vector<std::string> names;
+    for (const auto& f : DescribeImpl(c, visit)) names.push_back(f.name);
+    throw InvalidArgument(StrCat("unknown config key '", key, "'; valid keys: ", Join(names, ", ")));
+  }
+}
+
+void ConfigIO::LoadYamlTextImpl(const std::string& yaml, const std::string& source, void* c, VisitFn visit) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    throw InvalidArgument(StrCat(source, ": not valid YAML: ", e.what()));
+  }
+  if (root.IsNull()) return;
+  RLF_CHECK_ARG(root.IsMap(), source, ": a config must be a map of key: value");
+  for (const auto& kv : root) {
+    const std::string key = kv.first.as<std::string>();
+    Setter s(key, kv.second, " in " + source);
+    visit(c, s);
+    if (!s.found()) {
+      std::vector<std::string> names;
+      for (const auto& f : DescribeImpl(c, visit)) names.push_back(f.name);
+      throw InvalidArgument(StrCat(source, ": unknown config key '", key, "'; valid keys: ", Join(names, ", ")));
+    }
+  }
+}
+
+std::string ConfigIO::ToYamlImpl(void* c, VisitFn visit) {
+  Emitter em;
+  visit(c, em);
+  em.e << YAML::EndMap;
+  return std::string(em.e.c_str()) + "\n";
+}
+
+}  // namespace rlforge

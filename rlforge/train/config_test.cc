@@ -1,0 +1,101 @@
+#include "rlforge/train/config.h"
+
+#include <gtest/gtest.h>
+
+#include "rlforge/core/error.h"
+
+namespace rlforge {
+namespace {
+
+struct TestConfig {
+  int64_t n_steps = 32;
+  double gamma = 0.99;
+  bool flag = false;
+  std::string name = "x";
+  std::vector<int64_t> arch = {64, 64};
+  Schedule lr = Schedule::Constant(3e-4);
+  std::optional<double> target_kl;
+  Kwargs kwargs;
+  void Visit(FieldVisitor& v) {
+    v.Field("n_steps", &n_steps, "steps");
+    v.Field("gamma", &gamma, "discount");
+    v.Field("flag", &flag, "a flag");
+    v.Field("name", &name, "a name");
+    v.Field("arch", &arch, "sizes");
+    v.Field("lr", &lr, "learning rate");
+    v.Field("target_kl", &target_kl, "optional");
+    v.Field("kwargs", &kwargs, "map");
+  }
+};
+
+std::string ErrorOf(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const InvalidArgument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ScheduleTest, ParsesConstantsAndLinearSchedules) {
+  EXPECT_EQ(Schedule::Parse("0.001"), Schedule::Constant(0.001));
+  const Schedule lin = Schedule::Parse("lin_0.001");
+  EXPECT_TRUE(lin.linear);
+  EXPECT_DOUBLE_EQ(lin.Value(1.0), 0.001);
+  EXPECT_DOUBLE_EQ(lin.Value(0.25), 0.00025);
+  EXPECT_DOUBLE_EQ(lin.Value(0.0), 0.0);
+  const Schedule two = Schedule::Parse("lin_1_0.5");
+  EXPECT_DOUBLE_EQ(two.Value(0.5), 0.75);
+  EXPECT_EQ(Schedule::Parse(lin.ToString()), lin);
+  EXPECT_THROW(Schedule::Parse("fast"), InvalidArgument);
+}
+
+TEST(ConfigIOTest, LoadsYamlAndRejectsUnknownKeysAndBadTypes) {
+  TestConfig c;
+  ConfigIO::LoadYamlText("n_steps: 64\ngamma: 0.9\nflag: true\narch: [32, 16]\nlr: lin_1e-3\ntarget_kl: 0.02\n"
+                         "kwargs: {is_slippery: false}\n",
+                         "test.yaml", c);
+  EXPECT_EQ(c.n_steps, 64);
+  EXPECT_EQ(c.gamma, 0.9);
+  EXPECT_TRUE(c.flag);
+  EXPECT_EQ(c.arch, (std::vector<int64_t>{32, 16}));
+  EXPECT_TRUE(c.lr.linear);
+  EXPECT_EQ(c.target_kl, 0.02);
+  EXPECT_EQ(c.kwargs.GetString("is_slippery", ""), "false");
+  const std::string unknown = ErrorOf([&] { ConfigIO::LoadYamlText("n_stepz: 3", "test.yaml", c); });
+  EXPECT_NE(unknown.find("unknown config key 'n_stepz'"), std::string::npos);
+  EXPECT_NE(unknown.find("valid keys: n_steps, gamma"), std::string::npos);
+  const std::string type = ErrorOf([&] { ConfigIO::LoadYamlText("n_steps: many", "test.yaml", c); });
+  EXPECT_NE(type.find("config key 'n_steps' in test.yaml must be a number"), std::string::npos);
+  EXPECT_NE(ErrorOf([&] { ConfigIO::LoadYamlText("n_steps: 2.5", "t", c); }).find("must be an integer"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf([&] { ConfigIO::LoadYamlText("flag: maybe", "t", c); }).find("true or false"), std::string::npos);
+  EXPECT_NE(ErrorOf([&] { ConfigIO::LoadYamlText("arch: 5", "t", c); }).find("list of integers"), std::string::npos);
+  EXPECT_NE(ErrorOf([&] { ConfigIO::LoadYamlText("[1, 2]", "t", c); }).find("must be a map"), std::string::npos);
+}
+
+TEST(ConfigIOTest, SetOverridesAndYamlRoundTrip) {
+  TestConfig c;
+  ConfigIO::Set("gamma=0.5", c);
+  ConfigIO::Set("arch=[8]", c);
+  ConfigIO::Set("target_kl=0.01", c);
+  ConfigIO::Set("name=hello", c);
+  EXPECT_EQ(c.gamma, 0.5);
+  EXPECT_EQ(c.arch, std::vector<int64_t>{8});
+  ConfigIO::Set("target_kl=null", c);
+  EXPECT_FALSE(c.target_kl.has_value());
+  EXPECT_THROW(ConfigIO::Set("nope=1", c), InvalidArgument);
+  EXPECT_THROW(ConfigIO::Set("gamma", c), InvalidArgument);
+  c.lr = Schedule::Linear(0.001);
+  c.kwargs.Set("map_name", "8x8");
+  const std::string yaml = ConfigIO::ToYaml(c);
+  TestConfig d;
+  ConfigIO::LoadYamlText(yaml, "saved", d);
+  EXPECT_EQ(ConfigIO::ToYaml(d), yaml);
+  EXPECT_EQ(d.lr, c.lr);
+  EXPECT_EQ(d.kwargs.GetString("map_name", ""), "8x8");
+  EXPECT_NE(yaml.find("# discount"), std::string::npos);  // every field carries its comment
+}
+
+}  // namespace
+}  // namespace rlforge

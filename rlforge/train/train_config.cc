@@ -1,0 +1,136 @@
+#include "rlforge/train/train_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "rlforge/env/registry.h"
+
+namespace rlforge {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path);
+  RLF_CHECK_ARG(f.good(), "cannot read config file '", path, "'");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// The `algo` key of a YAML document, if any.
+std::optional<std::string> AlgoKey(const std::string& yaml, const std::string& source) {
+  try {
+    YAML::Node root = YAML::Load(yaml);
+    if (root.IsMap() && root["algo"] && root["algo"].IsScalar()) return root["algo"].Scalar();
+  } catch (const YAML::Exception& e) {
+    throw InvalidArgument(StrCat(source, ": not valid YAML: ", e.what()));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void RunConfig::Visit(FieldVisitor& v) {
+  v.Field("algo", &algo, "algorithm");
+  v.Field("env", &env, "env ID");
+  v.Field("env_kwargs", &env_kwargs, "env kwargs");
+  v.Field("seed", &seed, "seed of the envs, the network initialization and the action sampling");
+  v.Field("total_steps", &total_steps, "env steps to train for");
+  v.Field("num_envs", &num_envs, "envs stepped in parallel");
+  v.Field("env_threads", &env_threads, "threads stepping the envs (1: synchronous)");
+  v.Field("torch_threads", &torch_threads, "libtorch intra-op threads");
+  v.Field("log_interval", &log_interval, "iterations between rows of progress.csv");
+  v.Field("checkpoint_interval", &checkpoint_interval, "env steps between checkpoints (0: only the final one)");
+  v.Field("eval_episodes", &eval_episodes, "episodes of the final evaluation (eval.json)");
+  v.Field("eval_deterministic", &eval_deterministic, "greedy actions in the final evaluation");
+}
+
+void RunConfig::Validate() const {
+  Registry::Global().Spec(env);  // unknown env: the list of valid IDs
+  RLF_CHECK_ARG(total_steps >= 1, "config key 'total_steps' must be >= 1, got ", total_steps);
+  RLF_CHECK_ARG(num_envs >= 1, "config key 'num_envs' must be >= 1, got ", num_envs);
+  RLF_CHECK_ARG(env_threads >= 1, "config key 'env_threads' must be >= 1, got ", env_threads);
+  RLF_CHECK_ARG(torch_threads >= 1, "config key 'torch_threads' must be >= 1, got ", torch_threads);
+  RLF_CHECK_ARG(log_interval >= 1, "config key 'log_interval' must be >= 1, got ", log_interval);
+  RLF_CHECK_ARG(checkpoint_interval >= 0, "config key 'checkpoint_interval' must be >= 0, got ",
+                checkpoint_interval);
+  RLF_CHECK_ARG(eval_episodes >= 0, "config key 'eval_episodes' must be >= 0, got ", eval_episodes);
+  RLF_CHECK_ARG(seed >= 0, "config key 'seed' must be >= 0, got ", seed);
+}
+
+const AlgoSpec& FindAlgorithm(const std::string& name) {
+  std::vector<std::string> names;
+  for (const auto& a : Algorithms()) {
+    if (a.name == name) return a;
+    names.push_back(a.name);
+  }
+  throw InvalidArgument(StrCat("unknown algorithm '", name, "'; valid: ", Join(names, ", ")));
+}
+
+void TrainConfig::Validate() const {
+  run.Validate();
+  FindAlgorithm(run.algo);
+  algo->Validate();
+  // Building the env once checks the kwargs (names, types, values).
+  Make(run.env, run.env_kwargs);
+}
+
+std::string TrainConfig::ToYaml() { return ConfigIO::ToYaml(*this); }
+
+TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env, const std::string& config_file,
+                                 const std::vector<std::string>& sets, std::optional<int64_t> steps,
+                                 std::optional<int64_t> seed) {
+  std::string file_text;
+  std::string name = algo;
+  if (!config_file.empty()) {
+    file_text = ReadFile(config_file);
+    const auto file_algo = AlgoKey(file_text, config_file);
+    if (name.empty() && file_algo) name = *file_algo;
+    RLF_CHECK_ARG(!file_algo || *file_algo == name, config_file, " is for algo '", *file_algo, "', not '", name, "'");
+  }
+  RLF_CHECK_ARG(!name.empty(), "give --algo (or a --config file with an 'algo' key)");
+  const AlgoSpec& spec = FindAlgorithm(name);
+  TrainConfig c;
+  c.algo = spec.make_config();
+  c.run.algo = name;
+  if (!env.empty()) c.run.env = env;
+  // The env can also come from the file; read it before picking the preset.
+  if (!file_text.empty()) {
+    YAML::Node root = YAML::Load(file_text);
+    if (env.empty() && root.IsMap() && root["env"] && root["env"].IsScalar()) c.run.env = root["env"].Scalar();
+  }
+  Registry::Global().Spec(c.run.env);
+  const auto& presets = EmbeddedPresets();
+  if (auto it = presets.find(name); it != presets.end()) {
+    YAML::Node all = YAML::Load(it->second);
+    if (all.IsMap() && all[c.run.env]) {
+      YAML::Emitter e;
+      e << all[c.run.env];
+      ConfigIO::LoadYamlText(e.c_str(), StrCat("configs/", name, ".yaml[", c.run.env, "]"), c);
+      c.used_preset = true;
+    }
+  }
+  if (!file_text.empty()) ConfigIO::LoadYamlText(file_text, config_file, c);
+  if (!env.empty()) c.run.env = env;
+  for (const auto& s : sets) ConfigIO::Set(s, c);
+  if (steps) c.run.total_steps = *steps;
+  if (seed) c.run.seed = *seed;
+  RLF_CHECK_ARG(c.run.algo == name, "config key 'algo' cannot be changed with --set (use --algo)");
+  c.Validate();
+  return c;
+}
+
+TrainConfig TrainConfig::FromYamlFile(const std::string& path) {
+  const std::string text = ReadFile(path);
+  const auto name = AlgoKey(text, path);
+  RLF_CHECK_ARG(name.has_value(), path, " has no 'algo' key");
+  TrainConfig c;
+  c.algo = FindAlgorithm(*name).make_config();
+  ConfigIO::LoadYamlText(text, path, c);
+  c.Validate();
+  return c;
+}
+
+}  // namespace rlforge
