@@ -26,9 +26,12 @@ test: build
 test-long: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L long
 
-# The main job: a random-policy evaluation of every built-in env, as a table.
+# The main job: train PPO on CartPole-v1 from scratch (the zoo's preset,
+# 100k steps) and evaluate it over 100 deterministic episodes.
+DEMO_DIR ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 demo: build
-	@$(BUILD)/rlforge eval --env all --policy random --episodes 1000 --seed 0
+	@$(BUILD)/rlforge train --algo ppo --env CartPole-v1 --seed 0 --out $(DEMO_DIR)
+	@$(BUILD)/rlforge eval --env CartPole-v1 --policy $(DEMO_DIR) --episodes 100 --deterministic
 
 # Performance figures (see README's performance table).
 bench: build

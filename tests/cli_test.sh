@@ -49,5 +49,29 @@ bench=$("$BIN" bench env --env CartPole-v1 --num-envs 8 --threads 2 --steps 1000
 play=$("$BIN" play --env Taxi-v4 --seed 2 --max-steps 3)
 [[ "$play" == *"step 3"* && "$play" == *"+---------+"* ]] && echo "ok   play-render" || { echo "FAIL play-render: $play"; fails=$((fails+1)); }
 
+# train: bad input is rejected before anything is written; a short run writes
+# the run directory, and eval/play accept it.
+tmp=$(mktemp -d)
+check train-unknown-key 2 "unknown config key 'n_stepz'" -- "$BIN" train --algo ppo --env CartPole-v1 --set n_stepz=3 --out "$tmp/bad"
+check train-unknown-algo 2 "unknown algorithm 'ppo2'; valid: ppo" -- "$BIN" train --algo ppo2 --env CartPole-v1 --out "$tmp/bad"
+check train-bad-env 2 "unknown env ID" -- "$BIN" train --algo ppo --env Nope-v1 --out "$tmp/bad"
+[[ ! -e "$tmp/bad" ]] && echo "ok   train-nothing-written" || { echo "FAIL train wrote $tmp/bad"; fails=$((fails+1)); }
+check train-show-config 0 "" -- "$BIN" train --algo ppo --env CartPole-v1 --show-config
+check train-short 0 "" -- "$BIN" train --algo ppo --env CartPole-v1 --steps 512 --set eval_episodes=3 --out "$tmp/run" --no-progress
+for f in config.yaml progress.csv eval.json checkpoints/final.pt; do
+  [[ -e "$tmp/run/$f" ]] && echo "ok   run-dir-has-$f" || { echo "FAIL run dir lacks $f"; fails=$((fails+1)); }
+done
+ls "$tmp/run"/events.out.tfevents.* >/dev/null 2>&1 && echo "ok   run-dir-has-tfevents" || { echo "FAIL no event file"; fails=$((fails+1)); }
+check train-out-exists 2 "already exists" -- "$BIN" train --algo ppo --env CartPole-v1 --steps 512 --out "$tmp/run"
+check eval-run-dir 0 "" -- "$BIN" eval --env CartPole-v1 --policy "$tmp/run" --episodes 3 --deterministic --json
+check eval-checkpoint 0 "" -- "$BIN" eval --env CartPole-v1 --policy "$tmp/run/checkpoints/final.pt" --episodes 3
+check eval-wrong-env 2 "whose spaces differ" -- "$BIN" eval --env Acrobot-v1 --policy "$tmp/run" --episodes 3
+check play-run-dir 0 "" -- "$BIN" play --env CartPole-v1 --policy "$tmp/run" --max-steps 5
+check resume-finished 2 "already has" -- "$BIN" train --resume "$tmp/run"
+check resume-longer 0 "" -- "$BIN" train --resume "$tmp/run" --steps 1024 --no-progress
+printf 'garbage' > "$tmp/run/checkpoints/final.pt"
+check eval-corrupt-checkpoint 1 "cannot be read" -- "$BIN" eval --env CartPole-v1 --policy "$tmp/run" --episodes 3
+rm -rf "$tmp"
+
 echo "$((fails)) failed"
 [[ $fails -eq 0 ]]

@@ -1,5 +1,6 @@
 #include "rlforge/train/runner.h"
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -199,8 +200,17 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   return result;
 }
 
+// libtorch's intra-op threads are set deliberately; OpenBLAS (which libtorch
+// calls for matrix products) runs its own pool, which on small matrices only
+// spins and yields: it gets the same count.
+void SetComputeThreads(int n) {
+  torch::set_num_threads(n);
+  using SetThreadsFn = void (*)(int);
+  if (auto fn = reinterpret_cast<SetThreadsFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(n);
+}
+
 std::unique_ptr<Algorithm> MakeAlgorithm(const TrainConfig& config) {
-  torch::set_num_threads(static_cast<int>(config.run.torch_threads));
+  SetComputeThreads(static_cast<int>(config.run.torch_threads));
   return FindAlgorithm(config.run.algo).make_algorithm(config.run, *config.algo);
 }
 
