@@ -97,6 +97,24 @@ TEST(TrainingTest, SameSeedReproducesBitForBitAndResumeEndsWithTheSameWeights) {
   EXPECT_EQ(rows, 6144 / 256);
 }
 
+// The same with normalization (its statistics are part of the checkpoint), a
+// Gaussian policy and A2C.
+TEST(TrainingTest, ResumeIsExactWithNormalizationAndGaussianPolicies) {
+  auto config = [] {
+    return TrainConfig::Resolve("a2c", "Pendulum-v1", "",
+                                {"normalize_obs=true", "normalize_reward=true", "num_envs=4", "n_steps=16",
+                                 "checkpoint_interval=640", "eval_episodes=2"},
+                                1280, 5);
+  };
+  const std::string a = FreshDir("norm_a"), c = FreshDir("norm_c");
+  Train(config(), a, Quiet());
+  fs::copy(a, c, fs::copy_options::recursive);
+  fs::remove(c + "/checkpoints/final.pt");
+  ASSERT_TRUE(fs::exists(c + "/checkpoints/step_640.pt"));
+  Resume(c, std::nullopt, Quiet());
+  EXPECT_TRUE(SameWeights(Weights(a), Weights(c)));
+}
+
 TEST(TrainingTest, CorruptCheckpointIsAClearError) {
   const std::string d = FreshDir("corrupt");
   Train(TrainConfig::Resolve("ppo", "CartPole-v1", "", {"eval_episodes=0"}, 512, 0), d, Quiet());

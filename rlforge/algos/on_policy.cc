@@ -1,5 +1,6 @@
 #include "rlforge/algos/on_policy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -48,6 +49,14 @@ OnPolicyAlgorithm::OnPolicyAlgorithm(const OnPolicySetup& setup) : setup_(setup)
   opt.num_envs = setup.num_envs;
   opt.num_threads = setup.env_threads;
   envs_ = VectorEnv::Make(setup.env_id, setup.env_kwargs, opt);
+  if (setup.normalize_obs) {
+    const Space& os = envs_->single_observation_space();
+    RLF_CHECK_ARG(os.kind() == SpaceKind::kBox && (os.dtype() == DType::kFloat32 || os.dtype() == DType::kFloat64),
+                  "normalize_obs needs a float Box observation space; ", setup.env_id, " has ", os.ToString());
+    obs_rms_ = RunningMeanStd(os.size());
+  }
+  ret_rms_ = RunningMeanStd(1);
+  running_return_.assign(setup.num_envs, 0.0);
   torch::manual_seed(setup.seed);
   policy_ = ActorCritic(envs_->single_observation_space(), envs_->single_action_space(), setup.policy);
   gen_ = at::make_generator<at::CPUGeneratorImpl>(setup.seed + 1);
@@ -59,7 +68,7 @@ OnPolicyAlgorithm::OnPolicyAlgorithm(const OnPolicySetup& setup) : setup_(setup)
   obs_shape_ = os.shape();
   std::vector<int64_t> obs_dims = {T, N};
   obs_dims.insert(obs_dims.end(), obs_shape_.begin(), obs_shape_.end());
-  obs_ = torch::zeros(obs_dims, TorchDType(os.dtype()));
+  obs_ = torch::zeros(obs_dims, setup.normalize_obs ? torch::kFloat32 : TorchDType(os.dtype()));
   if (envs_->has_action_mask()) masks_ = torch::zeros({T, N, envs_->mask_size()}, torch::kBool);
   switch (as.kind()) {
     case SpaceKind::kDiscrete: actions_ = torch::zeros({T, N}, torch::kLong); break;
@@ -89,7 +98,7 @@ void OnPolicyAlgorithm::CollectRollout() {
   const Space& os = envs_->single_observation_space();
   const Space& as = envs_->single_action_space();
   for (int64_t t = 0; t < T; ++t) {
-    auto obs = ObservationTensor(envs_->observations(), N, os);
+    auto obs = NormalizeObs(ObservationTensor(envs_->observations(), N, os), /*update=*/true);
     obs_[t].copy_(obs);
     auto mask = MaskTensor();
     if (mask.defined()) masks_[t].copy_(mask);
@@ -101,13 +110,25 @@ void OnPolicyAlgorithm::CollectRollout() {
     auto env_actions = ToEnvActions(a, as);
     envs_->Step(env_actions.data_ptr());
 
-    rewards_[t].copy_(torch::from_blob(const_cast<float*>(envs_->rewards()), {N}, torch::kFloat32));
+    float* reward_row = rewards_.data_ptr<float>() + t * N;
+    for (int64_t i = 0; i < N; ++i) reward_row[i] = envs_->rewards()[i];
+    if (setup_.normalize_reward) {
+      for (int64_t i = 0; i < N; ++i) {
+        running_return_[i] = running_return_[i] * setup_.gamma + envs_->rewards()[i];
+        ret_rms_.Update(&running_return_[i]);
+      }
+      const double scale = 1.0 / std::sqrt(ret_rms_.var()[0] + 1e-8);
+      for (int64_t i = 0; i < N; ++i)
+        reward_row[i] = static_cast<float>(
+            std::clamp(reward_row[i] * scale, -setup_.clip_reward, setup_.clip_reward));
+    }
     std::vector<int64_t> trunc_rows;
     uint8_t* done_row = dones_.data_ptr<uint8_t>() + t * N;
     for (int64_t i = 0; i < N; ++i) {
       const bool term = envs_->terminated()[i], trunc = envs_->truncated()[i];
       done_row[i] = static_cast<uint8_t>(term || trunc);
       if (term || trunc) {
+        running_return_[i] = 0.0;
         finished_returns_.push_back(envs_->episode_return(static_cast<int>(i)));
         finished_lengths_.push_back(envs_->episode_length(static_cast<int>(i)));
       }
@@ -117,13 +138,13 @@ void OnPolicyAlgorithm::CollectRollout() {
     // (filled in below from the next step's values).
     next_values_[t].zero_();
     if (!trunc_rows.empty()) {
-      auto final_obs = ObservationTensor(envs_->final_observations(), N, os);
+      auto final_obs = NormalizeObs(ObservationTensor(envs_->final_observations(), N, os), /*update=*/false);
       auto rows = torch::tensor(trunc_rows, torch::kLong);
       auto v = policy_->Value(final_obs.index_select(0, rows));
       next_values_[t].index_copy_(0, rows, v);
     }
   }
-  auto last_values = policy_->Value(ObservationTensor(envs_->observations(), N, os));
+  auto last_values = policy_->Value(NormalizeObs(ObservationTensor(envs_->observations(), N, os), /*update=*/false));
   auto following = torch::cat({values_.slice(0, 1), last_values.unsqueeze(0)}, 0);  // V(s_{t+1})
   auto not_done = dones_.logical_not();
   next_values_ = torch::where(not_done, following, next_values_);
@@ -133,6 +154,21 @@ void OnPolicyAlgorithm::CollectRollout() {
   auto d = dones_.contiguous();
   ComputeGae(T, N, r.data_ptr<float>(), v.data_ptr<float>(), nv.data_ptr<float>(), d.data_ptr<uint8_t>(),
              setup_.gamma, setup_.gae_lambda, advantages_.data_ptr<float>(), returns_.data_ptr<float>());
+}
+
+torch::Tensor ApplyObsNormalization(const torch::Tensor& x, const RunningMeanStd& rms, double clip) {
+  auto mean = torch::tensor(rms.mean(), torch::kFloat64).to(torch::kFloat32).reshape(x.sizes().slice(1));
+  auto var = torch::tensor(rms.var(), torch::kFloat64).to(torch::kFloat32).reshape(x.sizes().slice(1));
+  return torch::clamp((x.to(torch::kFloat32) - mean) / torch::sqrt(var + 1e-8), -clip, clip);
+}
+
+torch::Tensor OnPolicyAlgorithm::NormalizeObs(const torch::Tensor& raw, bool update) {
+  if (!setup_.normalize_obs) return raw;
+  if (update) {
+    auto flat = raw.to(torch::kFloat64).reshape({raw.size(0), -1}).contiguous();
+    obs_rms_.UpdateBatch(flat.data_ptr<double>(), flat.size(0));
+  }
+  return ApplyObsNormalization(raw, obs_rms_, setup_.clip_obs);
 }
 
 double OnPolicyAlgorithm::ExplainedVariance() const {
@@ -149,21 +185,28 @@ void OnPolicyAlgorithm::TakeFinishedEpisodes(std::vector<double>* returns, std::
 }
 
 std::unique_ptr<Policy> OnPolicyAlgorithm::MakePolicy(bool deterministic) {
+  std::optional<RunningMeanStd> rms;
+  if (setup_.normalize_obs) rms = obs_rms_;
   return std::make_unique<ActorCriticPolicy>(policy_, envs_->single_observation_space(),
-                                             envs_->single_action_space(), deterministic, setup_.seed + 7);
+                                             envs_->single_action_space(), deterministic, setup_.seed + 7, rms,
+                                             setup_.clip_obs);
 }
 
 ActorCriticPolicy::ActorCriticPolicy(ActorCritic net, const Space& obs_space, const Space& act_space,
-                                     bool deterministic, uint64_t seed)
+                                     bool deterministic, uint64_t seed, std::optional<RunningMeanStd> obs_rms,
+                                     double clip_obs)
     : net_(std::move(net)),
       obs_space_(obs_space),
       act_space_(act_space),
       deterministic_(deterministic),
-      gen_(at::make_generator<at::CPUGeneratorImpl>(seed)) {}
+      gen_(at::make_generator<at::CPUGeneratorImpl>(seed)),
+      obs_rms_(std::move(obs_rms)),
+      clip_obs_(clip_obs) {}
 
 void ActorCriticPolicy::Act(const void* observations, const uint8_t* masks, int n, void* actions) {
   torch::NoGradGuard no_grad;
   auto obs = ObservationTensor(observations, n, obs_space_);
+  if (obs_rms_) obs = ApplyObsNormalization(obs, *obs_rms_, clip_obs_);
   torch::Tensor mask;
   if (masks && act_space_.mask_size() > 0)
     mask = torch::from_blob(const_cast<uint8_t*>(masks), {n, act_space_.mask_size()}, torch::kUInt8).to(torch::kBool);
@@ -207,6 +250,15 @@ void OnPolicyAlgorithm::Save(const std::string& path) const {
   archive.write("generator", gen_.get_state());
   archive.write("num_timesteps", torch::tensor(num_timesteps_));
   archive.write("iterations", torch::tensor(iterations_));
+  std::string norm_state;
+  {
+    StateWriter w(&norm_state);
+    const_cast<RunningMeanStd&>(obs_rms_).Fields(w);
+    const_cast<RunningMeanStd&>(ret_rms_).Fields(w);
+    w(running_return_);
+  }
+  archive.write("normalization", torch::from_blob(norm_state.data(), {static_cast<int64_t>(norm_state.size())},
+                                                  torch::kUInt8).clone());
   std::string env_state;
   envs_->SaveState(&env_state);
   archive.write("env_state", torch::from_blob(env_state.data(), {static_cast<int64_t>(env_state.size())},
@@ -231,6 +283,13 @@ void OnPolicyAlgorithm::Load(const std::string& path) {
     archive.read("iterations", iters);
     num_timesteps_ = steps.item<int64_t>();
     iterations_ = iters.item<int64_t>();
+    torch::Tensor norm;
+    archive.read("normalization", norm);
+    StateReader r(std::string_view(static_cast<const char*>(norm.data_ptr()), norm.numel()), "normalization state");
+    obs_rms_.Fields(r);
+    ret_rms_.Fields(r);
+    r(running_return_);
+    r.ExpectEnd();
     archive.read("env_state", env_state);
     envs_->LoadState(std::string(static_cast<const char*>(env_state.data_ptr()), env_state.numel()));
   } catch (const c10::Error& e) {

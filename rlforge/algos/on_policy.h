@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "rlforge/algos/algorithm.h"
+#include "rlforge/env/running_stats.h"
 #include "rlforge/env/vector_env.h"
 #include "rlforge/nn/policy.h"
 
@@ -37,6 +38,13 @@ struct OnPolicySetup {
   double gamma = 0.99;
   double gae_lambda = 0.95;
   PolicyConfig policy;
+  // VecNormalize-style normalization with statistics shared by all envs:
+  // observations (x - mean) / sqrt(var + 1e-8) clipped to +-clip_obs; rewards
+  // divided by the std of the discounted return, clipped to +-clip_reward.
+  bool normalize_obs = false;
+  bool normalize_reward = false;
+  double clip_obs = 10.0;
+  double clip_reward = 10.0;
 };
 
 // torch dtype of a space's elements.
@@ -66,6 +74,8 @@ class OnPolicyAlgorithm : public Algorithm {
   void CollectRollout();
   torch::Tensor MaskTensor() const;
   double ExplainedVariance() const;
+  // Raw observations -> network input (normalized when normalize_obs).
+  torch::Tensor NormalizeObs(const torch::Tensor& raw, bool update);
   // Sets every parameter group's learning rate.
   void SetLearningRate(double lr);
   // Clips the global gradient norm and returns the norm before clipping;
@@ -97,13 +107,18 @@ class OnPolicyAlgorithm : public Algorithm {
 
   std::vector<double> finished_returns_;
   std::vector<int64_t> finished_lengths_;
+
+  RunningMeanStd obs_rms_;            // observation statistics (normalize_obs)
+  RunningMeanStd ret_rms_;            // discounted-return statistics (normalize_reward)
+  std::vector<double> running_return_;  // [N] discounted return per env
 };
 
 // Policy adapter for evaluation: acts with the network, sampled or greedy.
 class ActorCriticPolicy : public Policy {
  public:
+  // obs_rms: frozen observation statistics, when the agent normalized them.
   ActorCriticPolicy(ActorCritic net, const Space& obs_space, const Space& act_space, bool deterministic,
-                    uint64_t seed);
+                    uint64_t seed, std::optional<RunningMeanStd> obs_rms = std::nullopt, double clip_obs = 10.0);
   void Act(const void* observations, const uint8_t* masks, int n, void* actions) override;
   std::string name() const override { return deterministic_ ? "greedy" : "stochastic"; }
 
@@ -112,7 +127,12 @@ class ActorCriticPolicy : public Policy {
   Space obs_space_, act_space_;
   bool deterministic_;
   torch::Generator gen_;
+  std::optional<RunningMeanStd> obs_rms_;
+  double clip_obs_;
 };
+
+// (x - mean) / sqrt(var + 1e-8), clipped to +-clip; x [B, ...] float.
+torch::Tensor ApplyObsNormalization(const torch::Tensor& x, const RunningMeanStd& rms, double clip);
 
 }  // namespace rlforge
 

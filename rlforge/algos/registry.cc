@@ -19,6 +19,8 @@ OnPolicySetup SetupFrom(const RunConfig& run, int64_t n_steps, double gamma, dou
   s.gamma = gamma;
   s.gae_lambda = gae_lambda;
   s.policy = policy;
+  s.normalize_obs = run.normalize_obs;
+  s.normalize_reward = run.normalize_reward;
   return s;
 }
 

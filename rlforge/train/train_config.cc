@@ -41,6 +41,8 @@ void RunConfig::Visit(FieldVisitor& v) {
   v.Field("num_envs", &num_envs, "envs stepped in parallel");
   v.Field("env_threads", &env_threads, "threads stepping the envs (1: synchronous)");
   v.Field("torch_threads", &torch_threads, "libtorch intra-op threads");
+  v.Field("normalize_obs", &normalize_obs, "normalize observations with running statistics (as VecNormalize)");
+  v.Field("normalize_reward", &normalize_reward, "scale rewards by the running std of the discounted return");
   v.Field("log_interval", &log_interval, "iterations between rows of progress.csv");
   v.Field("checkpoint_interval", &checkpoint_interval, "env steps between checkpoints (0: only the final one)");
   v.Field("eval_episodes", &eval_episodes, "episodes of the final evaluation (eval.json)");

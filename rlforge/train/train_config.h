@@ -35,6 +35,8 @@ struct RunConfig {
   int64_t num_envs = 8;                // envs stepped in parallel
   int64_t env_threads = 1;             // threads stepping them
   int64_t torch_threads = 1;           // libtorch intra-op threads
+  bool normalize_obs = false;          // running observation normalization
+  bool normalize_reward = false;       // running return-scale reward normalization
   int64_t log_interval = 1;            // iterations between log rows
   int64_t checkpoint_interval = 0;     // env steps between checkpoints (0: final only)
   int64_t eval_episodes = 100;         // episodes of the final evaluation
