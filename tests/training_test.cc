@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "rlforge/algos/on_policy.h"
+#include "rlforge/algos/pg/reinforce.h"
 #include "rlforge/train/runner.h"
 
 namespace fs = std::filesystem;
@@ -151,6 +152,32 @@ TEST(LearningTest, PpoSolvesCartPoleWithin100kSteps) {
   std::printf("PPO CartPole-v1: %lld steps in %.1f s, eval return %.1f +- %.1f\n",
               static_cast<long long>(r.timesteps), r.seconds, r.eval.mean_return, r.eval.std_return);
   EXPECT_GE(r.eval.mean_return, 475.0);
+}
+
+// A2C with the zoo's CartPole preset (500k steps) and REINFORCE with its
+// preset (500k steps); fixed seeds, 100-episode deterministic evaluation.
+TEST(LearningTest, A2cSolvesCartPoleWithin500kSteps) {
+  const std::string d = FreshDir("a2c_cartpole");
+  const TrainResult r = Train(TrainConfig::Resolve("a2c", "CartPole-v1", "", {}, std::nullopt, 0), d, Quiet());
+  std::printf("A2C CartPole-v1: %lld steps in %.1f s, eval return %.1f +- %.1f\n",
+              static_cast<long long>(r.timesteps), r.seconds, r.eval.mean_return, r.eval.std_return);
+  EXPECT_LE(r.timesteps, 500000);
+  EXPECT_GE(r.eval.mean_return, 475.0);
+}
+
+TEST(LearningTest, ReinforceReaches450OnCartPoleWithin500kSteps) {
+  const std::string d = FreshDir("reinforce_cartpole");
+  const TrainResult r = Train(TrainConfig::Resolve("reinforce", "CartPole-v1", "", {}, std::nullopt, 1), d, Quiet());
+  std::printf("REINFORCE CartPole-v1: %lld steps in %.1f s, eval return %.1f +- %.1f\n",
+              static_cast<long long>(r.timesteps), r.seconds, r.eval.mean_return, r.eval.std_return);
+  EXPECT_LE(r.timesteps, 505000);  // stops at the first update past 500k
+  EXPECT_GE(r.eval.mean_return, 450.0);
+}
+
+TEST(ReinforceTest, RewardToGoWorkedExample) {
+  // r = (1, 0, 2), gamma 0.5: G2 = 2, G1 = 0 + 1 = 1, G0 = 1 + 0.5 = 1.5; bootstrap 4 adds 4 * 0.5^(3 - t).
+  EXPECT_EQ(RewardToGo({1, 0, 2}, 0.5, 0.0), (std::vector<double>{1.5, 1.0, 2.0}));
+  EXPECT_EQ(RewardToGo({1, 0, 2}, 0.5, 4.0), (std::vector<double>{2.0, 2.0, 4.0}));
 }
 
 }  // namespace

@@ -1,0 +1,150 @@
+#include "rlforge/algos/pg/reinforce.h"
+
+namespace rlforge {
+
+void ReinforceConfig::Visit(FieldVisitor& v) {
+  v.Field("episodes_per_update", &episodes_per_update, "complete episodes per gradient step");
+  v.Field("gamma", &gamma, "discount factor");
+  v.Field("use_baseline", &use_baseline, "learn a state-value baseline");
+  v.Field("normalize_advantage", &normalize_advantage, "standardize G - b per batch");
+  v.Field("ent_coef", &ent_coef, "entropy bonus coefficient");
+  v.Field("vf_coef", &vf_coef, "baseline loss coefficient");
+  v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip");
+  v.Field("learning_rate", &learning_rate, "Adam learning rate (number or lin_<start>)");
+  v.Field("net_arch", &policy.net_arch, "hidden layer sizes of the actor and critic torsos");
+  v.Field("activation", &policy.activation, "tanh or relu");
+  v.Field("ortho_init", &policy.ortho_init, "orthogonal initialization");
+  v.Field("share_features", &policy.share_features, "one torso for actor and critic");
+  v.Field("log_std_init", &policy.log_std_init, "initial log std of Gaussian policies");
+}
+
+void ReinforceConfig::Validate() const {
+  RLF_CHECK_ARG(episodes_per_update >= 1, "config key 'episodes_per_update' must be >= 1, got ",
+                episodes_per_update);
+  RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1], got ", gamma);
+  RLF_CHECK_ARG(learning_rate.start > 0, "config key 'learning_rate' must be > 0");
+  RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0, got ", max_grad_norm);
+}
+
+std::vector<double> RewardToGo(const std::vector<double>& rewards, double gamma, double bootstrap) {
+  std::vector<double> g(rewards.size());
+  double next = bootstrap;
+  for (size_t k = rewards.size(); k-- > 0;) {
+    next = rewards[k] + gamma * next;
+    g[k] = next;
+  }
+  return g;
+}
+
+Reinforce::Reinforce(const OnPolicySetup& setup, const ReinforceConfig& config, int64_t total_steps)
+    : OnPolicyAlgorithm(setup), config_(config), total_steps_(total_steps) {
+  config_.Validate();
+  optimizer_ = std::make_unique<torch::optim::Adam>(policy_->parameters(),
+                                                    torch::optim::AdamOptions(config.learning_rate.Value(1.0)));
+}
+
+Metrics Reinforce::Iterate() {
+  const int64_t N = envs_->num_envs();
+  const Space& os = envs_->single_observation_space();
+  const Space& as = envs_->single_action_space();
+  struct Episode {
+    int64_t env, start, end;  // steps [start, end] of the step list
+    bool truncated;
+    double bootstrap;
+  };
+  std::vector<torch::Tensor> obs_steps, mask_steps, action_steps;
+  std::vector<std::vector<float>> reward_steps;
+  std::vector<Episode> episodes;
+  std::vector<int64_t> start(N, 0);
+  {
+    torch::NoGradGuard no_grad;
+    policy_->eval();
+    envs_->Reset(std::nullopt);  // drop partial episodes of the previous policy
+    std::fill(running_return_.begin(), running_return_.end(), 0.0);
+    for (int64_t t = 0; static_cast<int64_t>(episodes.size()) < config_.episodes_per_update; ++t) {
+      auto obs = NormalizeObs(ObservationTensor(envs_->observations(), N, os), /*update=*/true);
+      auto mask = MaskTensor();
+      auto out = policy_->Forward(obs, mask);
+      auto a = out.dist.sample(&gen_);
+      obs_steps.push_back(obs);
+      if (mask.defined()) mask_steps.push_back(mask);
+      action_steps.push_back(a);
+      envs_->Step(ToEnvActions(a, as).data_ptr());
+      reward_steps.emplace_back(envs_->rewards(), envs_->rewards() + N);
+      std::vector<int64_t> trunc_rows;
+      for (int64_t i = 0; i < N; ++i) {
+        if (!(envs_->terminated()[i] || envs_->truncated()[i])) continue;
+        finished_returns_.push_back(envs_->episode_return(static_cast<int>(i)));
+        finished_lengths_.push_back(envs_->episode_length(static_cast<int>(i)));
+        if (static_cast<int64_t>(episodes.size()) < config_.episodes_per_update) {
+          const bool trunc = envs_->truncated()[i] && !envs_->terminated()[i];
+          episodes.push_back({i, start[i], t, trunc, 0.0});
+          if (trunc && config_.use_baseline) trunc_rows.push_back(static_cast<int64_t>(episodes.size()) - 1);
+        }
+        start[i] = t + 1;
+      }
+      for (int64_t e : trunc_rows) {
+        auto final_obs =
+            NormalizeObs(ObservationTensor(envs_->final_observations(), N, os), /*update=*/false);
+        episodes[e].bootstrap = policy_->Value(final_obs.narrow(0, episodes[e].env, 1)).item<double>();
+      }
+      num_timesteps_ += N;
+    }
+  }
+  // Gather the finished episodes' samples.
+  std::vector<int64_t> rows;
+  std::vector<float> returns;
+  for (const auto& ep : episodes) {
+    std::vector<double> r;
+    for (int64_t t = ep.start; t <= ep.end; ++t) r.push_back(reward_steps[t][ep.env]);
+    const auto g = RewardToGo(r, config_.gamma, ep.truncated ? ep.bootstrap : 0.0);
+    for (int64_t t = ep.start; t <= ep.end; ++t) {
+      rows.push_back(t * N + ep.env);
+      returns.push_back(static_cast<float>(g[t - ep.start]));
+    }
+  }
+  auto idx = torch::tensor(rows, torch::kLong);
+  auto all_obs = torch::stack(obs_steps);  // [T, N, ...]
+  std::vector<int64_t> flat_dims = {all_obs.size(0) * N};
+  for (int64_t d = 2; d < all_obs.dim(); ++d) flat_dims.push_back(all_obs.size(d));
+  auto obs = all_obs.reshape(flat_dims).index_select(0, idx);
+  auto all_actions = torch::stack(action_steps);
+  auto actions = (all_actions.dim() == 2 ? all_actions.reshape({-1})
+                                         : all_actions.reshape({-1, all_actions.size(2)}))
+                     .index_select(0, idx);
+  torch::Tensor mask;
+  if (!mask_steps.empty()) {
+    auto m = torch::stack(mask_steps);
+    mask = m.reshape({-1, m.size(2)}).index_select(0, idx);
+  }
+  auto g = torch::tensor(returns);
+
+  policy_->train();
+  const double progress_remaining =
+      std::max(0.0, 1.0 - static_cast<double>(num_timesteps_) / static_cast<double>(std::max<int64_t>(total_steps_, 1)));
+  const double lr = config_.learning_rate.Value(progress_remaining);
+  SetLearningRate(lr);
+  auto out = policy_->Forward(obs, mask);
+  auto logp = out.dist.log_prob(actions);
+  auto weight = config_.use_baseline ? (g - out.value.detach()) : g;
+  if (config_.normalize_advantage && weight.size(0) > 1) weight = (weight - weight.mean()) / (weight.std() + 1e-8);
+  auto policy_loss = -(weight * logp).mean();
+  auto value_loss = config_.use_baseline ? (g - out.value).pow(2).mean() : torch::zeros({});
+  auto entropy_loss = -out.dist.entropy().mean();
+  auto loss = policy_loss + config_.vf_coef * value_loss + config_.ent_coef * entropy_loss;
+  CheckFinite(loss, "REINFORCE loss");
+  optimizer_->zero_grad();
+  loss.backward();
+  const double grad_norm = ClipGradients(config_.max_grad_norm);
+  optimizer_->step();
+  ++iterations_;
+  return {{"policy_loss", policy_loss.item<double>()},
+          {"value_loss", value_loss.item<double>()},
+          {"entropy_loss", entropy_loss.item<double>()},
+          {"loss", loss.item<double>()},
+          {"learning_rate", lr},
+          {"grad_norm", grad_norm},
+          {"batch_samples", static_cast<double>(rows.size())}};
+}
+
+}  // namespace rlforge
