@@ -241,6 +241,25 @@ void OnPolicyAlgorithm::CheckFinite(const torch::Tensor& value, const char* what
 
 void OnPolicyAlgorithm::Save(const std::string& path) const {
   torch::serialize::OutputArchive archive;
+  WriteTo(archive);
+  SaveArchiveAtomically(archive, path);
+}
+
+void OnPolicyAlgorithm::Load(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  LoadArchive(path, &archive);
+  try {
+    ReadFrom(archive);
+  } catch (const c10::Error& e) {
+    throw Error(StrCat("checkpoint ", path, " is corrupt or from another configuration: ", e.what_without_backtrace()));
+  }
+}
+
+void OnPolicyAlgorithm::WriteTo(torch::serialize::OutputArchive& archive) const {
+  for (const auto& p : policy_->named_parameters())
+    if (!torch::isfinite(p.value()).all().item<bool>())
+      throw Error(StrCat("parameter '", p.key(), "' is not finite at step ", num_timesteps_,
+                         "; not writing a checkpoint (the last one is kept)"));
   torch::serialize::OutputArchive net;
   policy_->save(net);
   archive.write("policy", net);
@@ -263,13 +282,10 @@ void OnPolicyAlgorithm::Save(const std::string& path) const {
   envs_->SaveState(&env_state);
   archive.write("env_state", torch::from_blob(env_state.data(), {static_cast<int64_t>(env_state.size())},
                                               torch::kUInt8).clone());
-  SaveArchiveAtomically(archive, path);
 }
 
-void OnPolicyAlgorithm::Load(const std::string& path) {
-  torch::serialize::InputArchive archive;
-  LoadArchive(path, &archive);
-  try {
+void OnPolicyAlgorithm::ReadFrom(torch::serialize::InputArchive& archive) {
+  {
     torch::serialize::InputArchive net;
     archive.read("policy", net);
     policy_->load(net);
@@ -292,8 +308,6 @@ void OnPolicyAlgorithm::Load(const std::string& path) {
     r.ExpectEnd();
     archive.read("env_state", env_state);
     envs_->LoadState(std::string(static_cast<const char*>(env_state.data_ptr()), env_state.numel()));
-  } catch (const c10::Error& e) {
-    throw Error(StrCat("checkpoint ", path, " is corrupt or from another configuration: ", e.what_without_backtrace()));
   }
 }
 

@@ -64,6 +64,9 @@ class OnPolicyAlgorithm : public Algorithm {
   // vector env's full state; written atomically (temp file, fsync, rename).
   void Save(const std::string& path) const override;
   void Load(const std::string& path) override;
+  // The same contents into / out of an archive (A3C nests one per worker).
+  void WriteTo(torch::serialize::OutputArchive& archive) const;
+  void ReadFrom(torch::serialize::InputArchive& archive);
   ActorCritic& policy() { return policy_; }
   VectorEnv& envs() { return *envs_; }
 

@@ -1,6 +1,7 @@
 // The algorithm registry: one entry per algorithm. A new algorithm adds its
 // folder, one line here, and its preset file configs/<name>.yaml.
 #include "rlforge/algos/pg/a2c.h"
+#include "rlforge/algos/pg/a3c.h"
 #include "rlforge/algos/pg/reinforce.h"
 #include "rlforge/algos/ppo/ppo.h"
 #include "rlforge/train/train_config.h"
@@ -41,6 +42,7 @@ const std::vector<AlgoSpec>& Algorithms() {
   static const std::vector<AlgoSpec> algos = {
       OnPolicyEntry<PpoConfig, Ppo>("ppo", "Proximal Policy Optimization (clipped surrogate, GAE)"),
       OnPolicyEntry<A2cConfig, A2c>("a2c", "Advantage Actor-Critic, synchronous"),
+      OnPolicyEntry<A3cConfig, A3c>("a3c", "Asynchronous Advantage Actor-Critic: worker threads, shared model and optimizer"),
       {"reinforce", "REINFORCE: Monte-Carlo policy gradient, optional learned baseline",
        [] { return std::make_unique<AlgoConfigOf<ReinforceConfig>>(); },
        [](const RunConfig& run, const AlgoConfig& config) -> std::unique_ptr<Algorithm> {

@@ -1,0 +1,224 @@
+#include "rlforge/algos/pg/a3c.h"
+
+#include <thread>
+
+#include "rlforge/train/checkpoint.h"
+
+namespace rlforge {
+
+void A3cConfig::Visit(FieldVisitor& v) {
+  v.Field("workers", &workers, "asynchronous worker threads");
+  v.Field("n_steps", &n_steps, "steps per env per worker update");
+  v.Field("steps_per_iteration", &steps_per_iteration, "env steps between logs and checkpoints");
+  v.Field("gamma", &gamma, "discount factor");
+  v.Field("gae_lambda", &gae_lambda, "GAE lambda (1: n-step returns)");
+  v.Field("ent_coef", &ent_coef, "entropy bonus coefficient");
+  v.Field("vf_coef", &vf_coef, "value loss coefficient");
+  v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip");
+  v.Field("learning_rate", &learning_rate, "learning rate (number or lin_<start>)");
+  v.Field("use_rms_prop", &use_rms_prop, "shared RMSProp (false: shared Adam)");
+  v.Field("rms_prop_alpha", &rms_prop_alpha, "RMSProp smoothing constant");
+  v.Field("rms_prop_eps", &rms_prop_eps, "RMSProp epsilon");
+  v.Field("net_arch", &policy.net_arch, "hidden layer sizes of the actor and critic torsos");
+  v.Field("activation", &policy.activation, "tanh or relu");
+  v.Field("ortho_init", &policy.ortho_init, "orthogonal initialization");
+  v.Field("share_features", &policy.share_features, "one torso for actor and critic");
+  v.Field("log_std_init", &policy.log_std_init, "initial log std of Gaussian policies");
+}
+
+void A3cConfig::Validate() const {
+  RLF_CHECK_ARG(workers >= 1, "config key 'workers' must be >= 1, got ", workers);
+  RLF_CHECK_ARG(n_steps >= 1, "config key 'n_steps' must be >= 1, got ", n_steps);
+  RLF_CHECK_ARG(steps_per_iteration >= 1, "config key 'steps_per_iteration' must be >= 1");
+  RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1], got ", gamma);
+  RLF_CHECK_ARG(gae_lambda >= 0 && gae_lambda <= 1, "config key 'gae_lambda' must be in [0, 1], got ", gae_lambda);
+  RLF_CHECK_ARG(learning_rate.start > 0, "config key 'learning_rate' must be > 0");
+  RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0");
+}
+
+// A worker: its envs, local network and rollout storage, reusing the
+// on-policy collection code. Its own optimizer is never stepped.
+class A3c::Worker : public OnPolicyAlgorithm {
+ public:
+  Worker(const OnPolicySetup& setup, const A3cConfig& config) : OnPolicyAlgorithm(setup), config_(config) {
+    optimizer_ = std::make_unique<torch::optim::SGD>(policy_->parameters(), torch::optim::SGDOptions(0.0));
+  }
+  // Collects a rollout and leaves the A2C loss's gradients in the local network.
+  Metrics CollectAndBackprop() {
+    CollectRollout();
+    policy_->train();
+    const int64_t T = setup_.n_steps, N = envs_->num_envs(), B = T * N;
+    std::vector<int64_t> obs_dims = {B};
+    obs_dims.insert(obs_dims.end(), obs_shape_.begin(), obs_shape_.end());
+    auto masks = masks_.defined() ? masks_.reshape({B, masks_.size(2)}) : torch::Tensor();
+    auto out = policy_->Forward(obs_.reshape(obs_dims), masks);
+    auto actions = actions_.dim() == 2 ? actions_.reshape({B}) : actions_.reshape({B, actions_.size(2)});
+    auto l = ComputeA2cLosses(out.dist.log_prob(actions), advantages_.reshape({B}), out.value,
+                              returns_.reshape({B}), out.dist.entropy());
+    auto loss = l.policy_loss + config_.ent_coef * l.entropy_loss + config_.vf_coef * l.value_loss;
+    CheckFinite(loss, "A3C loss");
+    optimizer_->zero_grad();
+    loss.backward();
+    return {{"policy_loss", l.policy_loss.item<double>()},
+            {"value_loss", l.value_loss.item<double>()},
+            {"entropy_loss", l.entropy_loss.item<double>()},
+            {"explained_variance", ExplainedVariance()}};
+  }
+  Metrics Iterate() override { return CollectAndBackprop(); }
+  int64_t rollout_steps() const { return setup_.n_steps * envs_->num_envs(); }
+
+ private:
+  A3cConfig config_;
+};
+
+A3c::A3c(const OnPolicySetup& setup, const A3cConfig& config, int64_t total_steps)
+    : config_(config), setup_(setup), total_steps_(total_steps) {
+  config_.Validate();
+  RLF_CHECK_ARG(setup.num_envs % config.workers == 0, "num_envs (", setup.num_envs,
+                ") must be a multiple of workers (", config.workers, ")");
+  RLF_CHECK_ARG(!setup.normalize_obs && !setup.normalize_reward,
+                "A3C does not support normalize_obs/normalize_reward (each worker would keep its own statistics)");
+  for (int64_t k = 0; k < config.workers; ++k) {
+    OnPolicySetup ws = setup;
+    ws.num_envs = static_cast<int>(setup.num_envs / config.workers);
+    ws.seed = setup.seed + 1000 * static_cast<uint64_t>(k);
+    workers_.push_back(std::make_unique<Worker>(ws, config));
+  }
+  torch::manual_seed(setup.seed);
+  shared_ = ActorCritic(workers_[0]->envs().single_observation_space(), workers_[0]->envs().single_action_space(),
+                        setup.policy);
+  const double lr = config.learning_rate.Value(1.0);
+  if (config.use_rms_prop) {
+    optimizer_ = std::make_unique<torch::optim::RMSprop>(
+        shared_->parameters(), torch::optim::RMSpropOptions(lr).alpha(config.rms_prop_alpha).eps(config.rms_prop_eps));
+  } else {
+    optimizer_ = std::make_unique<torch::optim::Adam>(shared_->parameters(), torch::optim::AdamOptions(lr));
+  }
+}
+
+A3c::~A3c() = default;
+
+void A3c::RunWorker(int k, int64_t target, Metrics* metrics, int64_t* updates) {
+  Worker& w = *workers_[k];
+  auto local = w.policy()->parameters();
+  auto shared = shared_->parameters();
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (steps_ >= target) return;
+      torch::NoGradGuard no_grad;
+      for (size_t i = 0; i < local.size(); ++i) local[i].copy_(shared[i]);
+    }
+    Metrics m = w.CollectAndBackprop();
+    std::lock_guard<std::mutex> lock(mu_);
+    const double progress_remaining =
+        std::max(0.0, 1.0 - static_cast<double>(steps_) / static_cast<double>(std::max<int64_t>(total_steps_, 1)));
+    const double lr = config_.learning_rate.Value(progress_remaining);
+    for (auto& group : optimizer_->param_groups()) {
+      if (auto* rms = dynamic_cast<torch::optim::RMSpropOptions*>(&group.options())) rms->lr(lr);
+      if (auto* adam = dynamic_cast<torch::optim::AdamOptions*>(&group.options())) adam->lr(lr);
+    }
+    for (size_t i = 0; i < local.size(); ++i) {
+      if (!local[i].grad().defined()) continue;
+      if (!shared[i].grad().defined()) shared[i].mutable_grad() = torch::zeros_like(shared[i]);
+      shared[i].mutable_grad().copy_(local[i].grad());
+    }
+    const double norm = torch::nn::utils::clip_grad_norm_(shared, config_.max_grad_norm);
+    RLF_CHECK(std::isfinite(norm), "non-finite gradient norm in A3C worker ", k, " at step ", steps_,
+              "; training stopped (the last checkpoint is kept)");
+    optimizer_->step();
+    steps_ += w.rollout_steps();
+    for (const auto& [key, v] : m) (*metrics)[key] += v;
+    (*metrics)["learning_rate"] = lr;
+    (*metrics)["grad_norm"] += norm;
+    ++*updates;
+  }
+}
+
+Metrics A3c::Iterate() {
+  const int64_t target = std::min(total_steps_, steps_ + config_.steps_per_iteration);
+  const int n = static_cast<int>(workers_.size());
+  std::vector<Metrics> metrics(n);
+  std::vector<int64_t> updates(n, 0);
+  std::vector<std::exception_ptr> errors(n);
+  auto body = [&](int k) {
+    try {
+      RunWorker(k, target, &metrics[k], &updates[k]);
+    } catch (...) {
+      errors[k] = std::current_exception();
+      std::lock_guard<std::mutex> lock(mu_);
+      steps_ = std::max(steps_, target);  // stop the other workers
+    }
+  };
+  if (n == 1) {
+    body(0);
+  } else {
+    std::vector<std::thread> threads;
+    for (int k = 0; k < n; ++k) threads.emplace_back(body, k);
+    for (auto& t : threads) t.join();
+  }
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  Metrics out;
+  int64_t total_updates = 0;
+  for (int k = 0; k < n; ++k) {
+    total_updates += updates[k];
+    for (const auto& [key, v] : metrics[k])
+      if (key != "learning_rate") out[key] += v;
+    if (metrics[k].count("learning_rate")) out["learning_rate"] = metrics[k]["learning_rate"];
+  }
+  for (auto& [key, v] : out)
+    if (key != "learning_rate") v /= std::max<int64_t>(total_updates, 1);
+  out["n_updates"] = static_cast<double>(total_updates);
+  return out;
+}
+
+void A3c::TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) {
+  for (auto& w : workers_) w->TakeFinishedEpisodes(returns, lengths);
+}
+
+void A3c::Save(const std::string& path) const {
+  torch::serialize::OutputArchive archive;
+  torch::serialize::OutputArchive net, opt;
+  shared_->save(net);
+  archive.write("shared", net);
+  optimizer_->save(opt);
+  archive.write("optimizer", opt);
+  archive.write("num_timesteps", torch::tensor(steps_));
+  for (size_t k = 0; k < workers_.size(); ++k) {
+    torch::serialize::OutputArchive w;
+    workers_[k]->WriteTo(w);
+    archive.write(StrCat("worker_", k), w);
+  }
+  SaveArchiveAtomically(archive, path);
+}
+
+void A3c::Load(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  LoadArchive(path, &archive);
+  try {
+    torch::serialize::InputArchive net, opt;
+    archive.read("shared", net);
+    shared_->load(net);
+    archive.read("optimizer", opt);
+    optimizer_->load(opt);
+    torch::Tensor steps;
+    archive.read("num_timesteps", steps);
+    steps_ = steps.item<int64_t>();
+    for (size_t k = 0; k < workers_.size(); ++k) {
+      torch::serialize::InputArchive w;
+      archive.read(StrCat("worker_", k), w);
+      workers_[k]->ReadFrom(w);
+    }
+  } catch (const c10::Error& e) {
+    throw Error(StrCat("checkpoint ", path, " is corrupt or from another configuration: ", e.what_without_backtrace()));
+  }
+}
+
+std::unique_ptr<Policy> A3c::MakePolicy(bool deterministic) {
+  const VectorEnv& envs = workers_[0]->envs();
+  return std::make_unique<ActorCriticPolicy>(shared_, envs.single_observation_space(), envs.single_action_space(),
+                                             deterministic, setup_.seed + 7);
+}
+
+}  // namespace rlforge
