@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   cmake g++ make ninja-build pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev
+  libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev libstb-dev
   libtorch-dev libopenblas0-pthread libopenblas-dev
 )
 

@@ -69,6 +69,12 @@ check eval-wrong-env 2 "whose spaces differ" -- "$BIN" eval --env Acrobot-v1 --p
 check play-run-dir 0 "" -- "$BIN" play --env CartPole-v1 --policy "$tmp/run" --max-steps 5
 check resume-finished 2 "already has" -- "$BIN" train --resume "$tmp/run"
 check resume-longer 0 "" -- "$BIN" train --resume "$tmp/run" --steps 1024 --no-progress
+check play-record 0 "" -- "$BIN" play --env CartPole-v1 --policy "$tmp/run" --max-steps 20 --record "$tmp/ep.gif"
+[[ "$(head -c 6 "$tmp/ep.gif")" == "GIF89a" ]] && echo "ok   gif-written" || { echo "FAIL no GIF"; fails=$((fails+1)); }
+check play-record-bad 2 "must name a .gif" -- "$BIN" play --env CartPole-v1 --record "$tmp/ep.png"
+check plot 0 "" -- "$BIN" plot "$tmp/run" --out "$tmp/curves.png"
+[[ "$(head -c 4 "$tmp/curves.png" | tail -c 3)" == "PNG" ]] && echo "ok   plot-png" || { echo "FAIL no PNG"; fails=$((fails+1)); }
+check plot-not-run 2 "not a run directory" -- "$BIN" plot "$tmp" --out "$tmp/x.png"
 printf 'garbage' > "$tmp/run/checkpoints/final.pt"
 check eval-corrupt-checkpoint 1 "cannot be read" -- "$BIN" eval --env CartPole-v1 --policy "$tmp/run" --episodes 3
 rm -rf "$tmp"

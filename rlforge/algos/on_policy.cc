@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <chrono>
 #include <cstring>
 
 #include "rlforge/train/checkpoint.h"
@@ -92,6 +93,8 @@ torch::Tensor OnPolicyAlgorithm::MaskTensor() const {
 }
 
 void OnPolicyAlgorithm::CollectRollout() {
+  const auto collect_start = std::chrono::steady_clock::now();
+  double env_seconds = 0;
   torch::NoGradGuard no_grad;
   policy_->eval();
   const int64_t T = setup_.n_steps, N = envs_->num_envs();
@@ -108,7 +111,9 @@ void OnPolicyAlgorithm::CollectRollout() {
     log_probs_[t].copy_(out.dist.log_prob(a));
     values_[t].copy_(out.value);
     auto env_actions = ToEnvActions(a, as);
+    const auto env_start = std::chrono::steady_clock::now();
     envs_->Step(env_actions.data_ptr());
+    env_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - env_start).count();
 
     float* reward_row = rewards_.data_ptr<float>() + t * N;
     for (int64_t i = 0; i < N; ++i) reward_row[i] = envs_->rewards()[i];
@@ -154,6 +159,16 @@ void OnPolicyAlgorithm::CollectRollout() {
   auto d = dones_.contiguous();
   ComputeGae(T, N, r.data_ptr<float>(), v.data_ptr<float>(), nv.data_ptr<float>(), d.data_ptr<uint8_t>(),
              setup_.gamma, setup_.gae_lambda, advantages_.data_ptr<float>(), returns_.data_ptr<float>());
+  time_env_ = env_seconds;
+  time_act_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - collect_start).count() - env_seconds;
+}
+
+void OnPolicyAlgorithm::AddTimings(Metrics* m, std::chrono::steady_clock::time_point update_start,
+                                   int64_t update_samples) const {
+  (*m)["time_env"] = time_env_;
+  (*m)["time_act"] = time_act_;
+  (*m)["time_update"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - update_start).count();
+  (*m)["update_samples"] = static_cast<double>(update_samples);
 }
 
 torch::Tensor ApplyObsNormalization(const torch::Tensor& x, const RunningMeanStd& rms, double clip) {
@@ -226,12 +241,18 @@ void OnPolicyAlgorithm::SetLearningRate(double lr) {
 }
 
 double OnPolicyAlgorithm::ClipGradients(double max_norm) {
+  const double norm = torch::nn::utils::clip_grad_norm_(policy_->parameters(), max_norm);
+  if (std::isfinite(norm)) return norm;
+  // Name the first parameter whose gradient is not finite (only on failure).
+  std::string where = "a parameter";
   for (const auto& p : policy_->named_parameters()) {
-    if (p.value().grad().defined() && !torch::isfinite(p.value().grad()).all().item<bool>())
-      throw Error(StrCat("non-finite gradient in parameter '", p.key(), "' at step ", num_timesteps_,
-                         "; training stopped (the last checkpoint is kept)"));
+    if (p.value().grad().defined() && !torch::isfinite(p.value().grad()).all().item<bool>()) {
+      where = "parameter '" + p.key() + "'";
+      break;
+    }
   }
-  return torch::nn::utils::clip_grad_norm_(policy_->parameters(), max_norm);
+  throw Error(StrCat("non-finite gradient in ", where, " at step ", num_timesteps_,
+                     "; training stopped (the last checkpoint is kept)"));
 }
 
 void OnPolicyAlgorithm::CheckFinite(const torch::Tensor& value, const char* what) {

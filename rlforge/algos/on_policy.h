@@ -16,6 +16,7 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -79,6 +80,10 @@ class OnPolicyAlgorithm : public Algorithm {
   double ExplainedVariance() const;
   // Raw observations -> network input (normalized when normalize_obs).
   torch::Tensor NormalizeObs(const torch::Tensor& raw, bool update);
+  // Adds time_env / time_act (seconds in the last CollectRollout), time_update
+  // (since update_start) and update_samples (samples forwarded and
+  // back-propagated) to m: what `rlforge bench train` reports.
+  void AddTimings(Metrics* m, std::chrono::steady_clock::time_point update_start, int64_t update_samples) const;
   // Sets every parameter group's learning rate.
   void SetLearningRate(double lr);
   // Clips the global gradient norm and returns the norm before clipping;
@@ -94,6 +99,7 @@ class OnPolicyAlgorithm : public Algorithm {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;  // made by the subclass
   int64_t num_timesteps_ = 0;
   int64_t iterations_ = 0;
+  double time_env_ = 0, time_act_ = 0;  // seconds in the last rollout
   std::vector<int64_t> obs_shape_;  // element shape
 
   // Rollout storage.

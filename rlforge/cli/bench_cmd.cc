@@ -64,7 +64,7 @@ void RunBenchEnv(const BenchEnvArgs& a) {
 }  // namespace
 
 void AddBenchCommand(CLI::App& app) {
-  auto* bench = app.add_subcommand("bench", "Benchmarks (env: vector-env stepping speed)");
+  auto* bench = app.add_subcommand("bench", "Benchmarks (env: vector-env stepping; train: training speed)");
   bench->require_subcommand(1);
   auto a = std::make_shared<BenchEnvArgs>();
   auto* env = bench->add_subcommand("env", "Steps per second of a vector env with random actions");
@@ -76,6 +76,7 @@ void AddBenchCommand(CLI::App& app) {
   env->add_flag("--json", a->json, "Print JSON");
   env->add_option("--kwarg", a->kwargs, "Env kwarg key=value (repeatable)");
   env->callback([a] { RunBenchEnv(*a); });
+  AddBenchTrainCommand(*bench);
 }
 
 }  // namespace rlforge::cli

@@ -30,6 +30,8 @@ void AddPlayCommand(CLI::App& app);
 void AddCheckEnvCommand(CLI::App& app);
 void AddBenchCommand(CLI::App& app);
 void AddTrainCommand(CLI::App& app);
+void AddPlotCommand(CLI::App& app);
+void AddBenchTrainCommand(CLI::App& bench);
 
 // "k=v" strings from repeated --kwarg flags.
 Kwargs ParseKwargs(const std::vector<std::string>& items);

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   AddCheckEnvCommand(app);
   AddBenchCommand(app);
   AddTrainCommand(app);
+  AddPlotCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -137,35 +137,35 @@ class Describer : public FieldVisitor {
   }
 };
 
+// Writes `key: value  # help`, one key per line.
 class Emitter : public FieldVisitor {
  public:
   YAML::Emitter e;
   Emitter() { e << YAML::BeginMap; }
-  void Field(const char* n, int64_t* v, const char* h) override { Key(n, h) << *v; }
-  void Field(const char* n, double* v, const char* h) override { Key(n, h) << Num(*v); }
-  void Field(const char* n, bool* v, const char* h) override { Key(n, h) << *v; }
-  void Field(const char* n, std::string* v, const char* h) override { Key(n, h) << *v; }
+  void Field(const char* n, int64_t* v, const char* h) override { Put(n, h, *v); }
+  void Field(const char* n, double* v, const char* h) override { Put(n, h, Num(*v)); }
+  void Field(const char* n, bool* v, const char* h) override { Put(n, h, *v); }
+  void Field(const char* n, std::string* v, const char* h) override { Put(n, h, *v); }
   void Field(const char* n, std::vector<int64_t>* v, const char* h) override {
-    Key(n, h) << YAML::Flow << YAML::BeginSeq;
+    e << YAML::Key << n << YAML::Value << YAML::Flow << YAML::BeginSeq;
     for (int64_t x : *v) e << x;
-    e << YAML::EndSeq;
+    e << YAML::EndSeq << YAML::Comment(h);
   }
-  void Field(const char* n, Schedule* v, const char* h) override { Key(n, h) << v->ToString(); }
+  void Field(const char* n, Schedule* v, const char* h) override { Put(n, h, v->ToString()); }
   void Field(const char* n, std::optional<double>* v, const char* h) override {
-    if (*v) Key(n, h) << Num(**v);
-    else Key(n, h) << YAML::Null;
+    if (*v) Put(n, h, Num(**v));
+    else Put(n, h, YAML::Null);
   }
   void Field(const char* n, Kwargs* v, const char* h) override {
-    Key(n, h) << YAML::Flow << YAML::BeginMap;
+    e << YAML::Key << n << YAML::Value << YAML::Flow << YAML::BeginMap;
     for (const auto& [k, val] : v->items()) e << YAML::Key << k << YAML::Value << val;
-    e << YAML::EndMap;
+    e << YAML::EndMap << YAML::Comment(h);
   }
 
  private:
-  YAML::Emitter& Key(const char* n, const char* h) {
-    e << YAML::Comment(h) << YAML::Newline;
-    e << YAML::Key << n << YAML::Value;
-    return e;
+  template <typename T>
+  void Put(const char* n, const char* h, const T& value) {
+    e << YAML::Key << n << YAML::Value << value << YAML::Comment(h);
   }
 };
 

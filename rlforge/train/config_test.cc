@@ -94,7 +94,7 @@ TEST(ConfigIOTest, SetOverridesAndYamlRoundTrip) {
   EXPECT_EQ(ConfigIO::ToYaml(d), yaml);
   EXPECT_EQ(d.lr, c.lr);
   EXPECT_EQ(d.kwargs.GetString("map_name", ""), "8x8");
-  EXPECT_NE(yaml.find("# discount"), std::string::npos);  // every field carries its comment
+  EXPECT_NE(yaml.find("gamma: 0.5  # discount"), std::string::npos);  // each key carries its comment
 }
 
 }  // namespace

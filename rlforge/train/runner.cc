@@ -200,6 +200,13 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   return result;
 }
 
+std::unique_ptr<Algorithm> MakeAlgorithm(const TrainConfig& config) {
+  SetComputeThreads(static_cast<int>(config.run.torch_threads));
+  return FindAlgorithm(config.run.algo).make_algorithm(config.run, *config.algo);
+}
+
+}  // namespace
+
 // libtorch's intra-op threads are set deliberately; OpenBLAS (which libtorch
 // calls for matrix products) runs its own pool, which on small matrices only
 // spins and yields: it gets the same count.
@@ -208,13 +215,6 @@ void SetComputeThreads(int n) {
   using SetThreadsFn = void (*)(int);
   if (auto fn = reinterpret_cast<SetThreadsFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(n);
 }
-
-std::unique_ptr<Algorithm> MakeAlgorithm(const TrainConfig& config) {
-  SetComputeThreads(static_cast<int>(config.run.torch_threads));
-  return FindAlgorithm(config.run.algo).make_algorithm(config.run, *config.algo);
-}
-
-}  // namespace
 
 TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOptions& options) {
   config.Validate();

@@ -39,6 +39,9 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
 // new_total_steps: train until this many steps instead of the saved total.
 TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_steps, const RunnerOptions& options = {});
 
+// Sets libtorch's intra-op threads and OpenBLAS's pool to n.
+void SetComputeThreads(int n);
+
 // The latest checkpoint of a run directory (final.pt if present, else the
 // highest step_N.pt); InvalidArgument when there is none.
 std::string LatestCheckpoint(const std::string& dir);

@@ -1,5 +1,7 @@
 #include "rlforge/algos/pg/a2c.h"
 
+#include <chrono>
+
 namespace rlforge {
 
 void A2cConfig::Visit(FieldVisitor& v) {
@@ -51,6 +53,7 @@ A2c::A2c(const OnPolicySetup& setup, const A2cConfig& config, int64_t total_step
 
 Metrics A2c::Iterate() {
   CollectRollout();
+  const auto update_start = std::chrono::steady_clock::now();
   policy_->train();
   const double progress_remaining =
       std::max(0.0, 1.0 - static_cast<double>(num_timesteps_) / static_cast<double>(std::max<int64_t>(total_steps_, 1)));
@@ -81,6 +84,7 @@ Metrics A2c::Iterate() {
                {"learning_rate", lr},
                {"grad_norm", grad_norm}};
   if (policy_->log_std().defined()) m["std"] = policy_->log_std().exp().mean().item<double>();
+  AddTimings(&m, update_start, B);
   return m;
 }
 

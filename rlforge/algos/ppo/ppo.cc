@@ -1,5 +1,6 @@
 #include "rlforge/algos/ppo/ppo.h"
 
+#include <chrono>
 #include <cmath>
 
 namespace rlforge {
@@ -70,6 +71,8 @@ Ppo::Ppo(const OnPolicySetup& setup, const PpoConfig& config, int64_t total_step
 
 Metrics Ppo::Iterate() {
   CollectRollout();
+  const auto update_start = std::chrono::steady_clock::now();
+  int64_t update_samples = 0;
   policy_->train();
   const double progress_remaining =
       std::max(0.0, 1.0 - static_cast<double>(num_timesteps_) / static_cast<double>(std::max<int64_t>(total_steps_, 1)));
@@ -95,6 +98,7 @@ Metrics Ppo::Iterate() {
     auto perm = torch::randperm(B, gen_, torch::kLong);
     for (int64_t start = 0; start < B; start += config_.batch_size) {
       auto idx = perm.slice(0, start, std::min(B, start + config_.batch_size));
+      update_samples += idx.size(0);
       auto mb_mask = masks.defined() ? masks.index_select(0, idx) : torch::Tensor();
       auto out = policy_->Forward(obs.index_select(0, idx), mb_mask);
       auto mb_actions = actions.index_select(0, idx);
@@ -134,6 +138,7 @@ Metrics Ppo::Iterate() {
                {"learning_rate", lr},            {"clip_range", clip},
                {"grad_norm", grad_norm},         {"n_updates", static_cast<double>(updates)}};
   if (policy_->log_std().defined()) m["std"] = policy_->log_std().exp().mean().item<double>();
+  AddTimings(&m, update_start, update_samples);
   return m;
 }
 

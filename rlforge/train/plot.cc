@@ -1,0 +1,206 @@
+#include "rlforge/train/plot.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "rlforge/core/error.h"
+#include "rlforge/env/image_io.h"
+
+namespace fs = std::filesystem;
+
+namespace rlforge {
+namespace {
+
+struct Series {
+  std::vector<double> x, y;
+};
+
+Series ReadSeries(const std::string& dir, const std::string& metric) {
+  const std::string path = dir + "/progress.csv";
+  std::ifstream f(path);
+  RLF_CHECK_ARG(f.good(), "'", dir, "' is not a run directory (no progress.csv)");
+  std::string line;
+  std::getline(f, line);
+  std::vector<std::string> header;
+  std::stringstream hs(line);
+  for (std::string c; std::getline(hs, c, ',');) header.push_back(c);
+  const auto xi = std::find(header.begin(), header.end(), "timesteps") - header.begin();
+  const auto yi = std::find(header.begin(), header.end(), metric) - header.begin();
+  RLF_CHECK_ARG(xi < static_cast<long>(header.size()), path, " has no 'timesteps' column");
+  RLF_CHECK_ARG(yi < static_cast<long>(header.size()), path, " has no '", metric, "' column; columns: ",
+                Join(header, ", "));
+  Series s;
+  while (std::getline(f, line)) {
+    std::vector<std::string> cells;
+    std::stringstream rs(line);
+    for (std::string c; std::getline(rs, c, ',');) cells.push_back(c);
+    if (static_cast<long>(cells.size()) <= std::max(xi, yi) || cells[yi].empty()) continue;
+    s.x.push_back(std::stod(cells[xi]));
+    s.y.push_back(std::stod(cells[yi]));
+  }
+  return s;
+}
+
+// config.yaml without the seed line: runs that differ only in seed group together.
+std::string GroupKey(const std::string& dir) {
+  std::ifstream f(dir + "/config.yaml");
+  std::string key, line;
+  while (std::getline(f, line))
+    if (line.rfind("seed:", 0) != 0 && line.rfind("total_steps:", 0) != 0) key += line + "\n";
+  return key;
+}
+
+std::string ConfigValue(const std::string& dir, const std::string& name) {
+  std::ifstream f(dir + "/config.yaml");
+  for (std::string line; std::getline(f, line);) {
+    if (line.rfind(name + ":", 0) != 0) continue;
+    std::string v = line.substr(name.size() + 1);
+    if (const size_t hash = v.find(" #"); hash != std::string::npos) v = v.substr(0, hash);
+    v.erase(0, v.find_first_not_of(' '));
+    v.erase(v.find_last_not_of(' ') + 1);
+    return v;
+  }
+  return "?";
+}
+
+double Interpolate(const Series& s, double x) {
+  if (x <= s.x.front()) return s.y.front();
+  if (x >= s.x.back()) return s.y.back();
+  const size_t k = std::upper_bound(s.x.begin(), s.x.end(), x) - s.x.begin();
+  const double t = (x - s.x[k - 1]) / (s.x[k] - s.x[k - 1]);
+  return s.y[k - 1] + t * (s.y[k] - s.y[k - 1]);
+}
+
+double NiceStep(double range, int ticks) {
+  const double raw = range / ticks;
+  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (raw <= m * mag) return m * mag;
+  return 10 * mag;
+}
+
+std::string TickLabel(double v) {
+  char buf[32];
+  if (std::abs(v) >= 1e6) std::snprintf(buf, sizeof(buf), "%gM", v / 1e6);
+  else if (std::abs(v) >= 1e4) std::snprintf(buf, sizeof(buf), "%gk", v / 1e3);
+  else std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
+
+const Rgb kColors[] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40},
+                       {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
+
+}  // namespace
+
+std::vector<Curve> LoadCurves(const std::vector<std::string>& run_dirs, const std::string& metric) {
+  RLF_CHECK_ARG(!run_dirs.empty(), "give at least one run directory");
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<std::string>> groups;
+  for (const auto& d : run_dirs) {
+    RLF_CHECK_ARG(fs::is_directory(d), "'", d, "' is not a directory");
+    const std::string key = GroupKey(d);
+    if (!groups.count(key)) order.push_back(key);
+    groups[key].push_back(d);
+  }
+  std::vector<Curve> curves;
+  for (const auto& key : order) {
+    const auto& dirs = groups[key];
+    std::vector<Series> runs;
+    for (const auto& d : dirs) {
+      runs.push_back(ReadSeries(d, metric));
+      RLF_CHECK_ARG(!runs.back().x.empty(), d, "/progress.csv has no '", metric, "' values yet");
+    }
+    Curve c;
+    c.runs = static_cast<int>(runs.size());
+    c.label = ConfigValue(dirs[0], "algo") + " " + ConfigValue(dirs[0], "env") +
+              (c.runs > 1 ? StrCat(" (", c.runs, " seeds)") : StrCat(" (seed ", ConfigValue(dirs[0], "seed"), ")"));
+    if (runs.size() == 1) {
+      c.x = runs[0].x;
+      c.mean = c.low = c.high = runs[0].y;
+    } else {
+      double x_end = runs[0].x.back(), x_start = runs[0].x.front();
+      for (const auto& r : runs) x_end = std::min(x_end, r.x.back()), x_start = std::max(x_start, r.x.front());
+      for (int k = 0; k <= 200; ++k) {
+        const double x = x_start + (x_end - x_start) * k / 200.0;
+        double sum = 0, lo = INFINITY, hi = -INFINITY;
+        for (const auto& r : runs) {
+          const double y = Interpolate(r, x);
+          sum += y;
+          lo = std::min(lo, y);
+          hi = std::max(hi, y);
+        }
+        c.x.push_back(x);
+        c.mean.push_back(sum / runs.size());
+        c.low.push_back(lo);
+        c.high.push_back(hi);
+      }
+    }
+    curves.push_back(std::move(c));
+  }
+  return curves;
+}
+
+Image PlotCurves(const std::vector<Curve>& curves, const PlotOptions& o) {
+  Image img(o.width, o.height, {255, 255, 255});
+  const double left = 80, right = o.width - 20, top = 50, bottom = o.height - 60;
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  for (const auto& c : curves) {
+    for (size_t k = 0; k < c.x.size(); ++k) {
+      x0 = std::min(x0, c.x[k]), x1 = std::max(x1, c.x[k]);
+      y0 = std::min(y0, c.low[k]), y1 = std::max(y1, c.high[k]);
+    }
+  }
+  if (x1 <= x0) x1 = x0 + 1;
+  if (y1 <= y0) y1 = y0 + 1;
+  x0 = std::min(x0, 0.0);
+  const double pad = 0.05 * (y1 - y0);
+  y0 -= pad, y1 += pad;
+  auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * (right - left); };
+  auto py = [&](double y) { return bottom - (y - y0) / (y1 - y0) * (bottom - top); };
+  const Rgb grid{225, 225, 225}, axis{60, 60, 60};
+  const double xs = NiceStep(x1 - x0, 8), ys = NiceStep(y1 - y0, 6);
+  for (double v = std::ceil(x0 / xs) * xs; v <= x1 + 1e-9; v += xs) {
+    img.DrawLine(px(v), top, px(v), bottom, 1, grid);
+    const std::string t = TickLabel(v);
+    DrawText(&img, px(v) - TextWidth(t, 1.5) / 2, bottom + 8, t, axis, 1.5);
+  }
+  for (double v = std::ceil(y0 / ys) * ys; v <= y1 + 1e-9; v += ys) {
+    img.DrawLine(left, py(v), right, py(v), 1, grid);
+    const std::string t = TickLabel(v);
+    DrawText(&img, left - 8 - TextWidth(t, 1.5), py(v) - 5, t, axis, 1.5);
+  }
+  for (size_t i = 0; i < curves.size(); ++i) {
+    const auto& c = curves[i];
+    const Rgb col = kColors[i % 8];
+    if (c.runs > 1) {
+      const Rgb light{static_cast<uint8_t>((col.r + 3 * 255) / 4), static_cast<uint8_t>((col.g + 3 * 255) / 4),
+                      static_cast<uint8_t>((col.b + 3 * 255) / 4)};
+      for (size_t k = 1; k < c.x.size(); ++k)
+        img.FillPolygon({{px(c.x[k - 1]), py(c.low[k - 1])}, {px(c.x[k]), py(c.low[k])},
+                         {px(c.x[k]), py(c.high[k])}, {px(c.x[k - 1]), py(c.high[k - 1])}},
+                        light);
+    }
+  }
+  for (size_t i = 0; i < curves.size(); ++i) {
+    const auto& c = curves[i];
+    for (size_t k = 1; k < c.x.size(); ++k)
+      img.DrawLine(px(c.x[k - 1]), py(c.mean[k - 1]), px(c.x[k]), py(c.mean[k]), 2.5, kColors[i % 8]);
+    // Legend, top-left inside the plot.
+    const double ly = top + 12 + 22 * i;
+    img.DrawLine(left + 14, ly + 5, left + 44, ly + 5, 3, kColors[i % 8]);
+    DrawText(&img, left + 52, ly, c.label, axis, 1.6);
+  }
+  img.DrawLine(left, bottom, right, bottom, 1.5, axis);
+  img.DrawLine(left, top, left, bottom, 1.5, axis);
+  DrawText(&img, (left + right) / 2 - TextWidth("environment steps", 1.6) / 2, bottom + 32, "environment steps", axis,
+           1.6);
+  const std::string title = o.title.empty() ? o.metric : o.title;
+  DrawText(&img, (left + right) / 2 - TextWidth(title, 2.2) / 2, 16, title, axis, 2.2);
+  return img;
+}
+
+}  // namespace rlforge

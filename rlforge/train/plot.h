@@ -1,0 +1,37 @@
+// rlforge/train/plot.h — learning curves from run directories, as a PNG.
+//
+// Each run contributes its progress.csv (x: timesteps, y: a column,
+// ep_return_mean by default). Runs whose config.yaml are identical except for
+// the seed form one group: the group is drawn as its mean curve with a shaded
+// band from the minimum to the maximum across seeds (each run resampled on a
+// common grid up to the shortest run). A single run is drawn as a line.
+#ifndef RLFORGE_TRAIN_PLOT_H_
+#define RLFORGE_TRAIN_PLOT_H_
+
+#include <string>
+#include <vector>
+
+#include "rlforge/env/image.h"
+
+namespace rlforge {
+
+struct PlotOptions {
+  std::string metric = "ep_return_mean";
+  int width = 960;
+  int height = 600;
+  std::string title;
+};
+
+struct Curve {
+  std::string label;
+  std::vector<double> x, mean, low, high;  // low/high == mean for one run
+  int runs = 1;
+};
+
+// Reads and groups the runs; throws InvalidArgument naming a bad directory.
+std::vector<Curve> LoadCurves(const std::vector<std::string>& run_dirs, const std::string& metric);
+Image PlotCurves(const std::vector<Curve>& curves, const PlotOptions& options);
+
+}  // namespace rlforge
+
+#endif  // RLFORGE_TRAIN_PLOT_H_
