@@ -106,7 +106,14 @@ void OnPolicyAlgorithm::CollectRollout() {
     auto mask = MaskTensor();
     if (mask.defined()) masks_[t].copy_(mask);
     auto out = policy_->Forward(obs, mask);
-    auto a = out.dist.sample(&gen_);
+    torch::Tensor a;
+    if (policy_->use_sde()) {
+      const int64_t freq = setup_.policy.sde_sample_freq;
+      if (t == 0 || (freq > 0 && t % freq == 0)) policy_->ResampleSdeNoise(N, &gen_);
+      a = policy_->SdeActions(out);
+    } else {
+      a = out.dist.sample(&gen_);
+    }
     actions_[t].copy_(a);
     log_probs_[t].copy_(out.dist.log_prob(a));
     values_[t].copy_(out.value);

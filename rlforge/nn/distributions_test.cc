@@ -68,3 +68,31 @@ TEST(ToEnvActionsTest, BoxActionsAreClippedOnlyForTheEnv) {
 
 }  // namespace
 }  // namespace rlforge
+
+namespace rlforge {
+namespace {
+
+TEST(GsdeTest, StateDependentNoiseIsFixedBetweenDrawsWithTheRightVariance) {
+  PolicyConfig config;
+  config.use_sde = true;
+  config.log_std_init = -1.0;
+  torch::manual_seed(0);
+  ActorCritic net(Space::Box(-1, 1, {3}), Space::Box(-2, 2, {2}), config);
+  auto obs = torch::rand({4, 3});
+  auto out = net->Forward(obs, {});
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
+  net->ResampleSdeNoise(4, &gen);
+  auto a1 = net->SdeActions(out), a2 = net->SdeActions(out);
+  EXPECT_EQ(a1.sizes(), (std::vector<int64_t>{4, 2}));
+  EXPECT_TRUE(torch::equal(a1, a2));  // same noise matrix -> same actions for the same state
+  net->ResampleSdeNoise(4, &gen);
+  EXPECT_FALSE(torch::equal(a1, net->SdeActions(out)));
+  // The distribution's variance is (z^2)^T sigma^2 (+1e-6).
+  auto var = out.latent.pow(2).mm(torch::full({64, 2}, std::exp(-2.0))) + 1e-6;
+  auto lp = out.dist.log_prob(a1);
+  auto expected = (-0.5 * (a1 - out.mean).pow(2) / var - 0.5 * torch::log(var) - 0.5 * std::log(2 * M_PI)).sum(-1);
+  EXPECT_TRUE(torch::allclose(lp, expected, 1e-4, 1e-4));
+}
+
+}  // namespace
+}  // namespace rlforge

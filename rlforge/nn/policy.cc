@@ -91,11 +91,15 @@ ActorCriticImpl::ActorCriticImpl(const Space& obs_space, const Space& act_space,
     case SpaceKind::kBox:
       RLF_CHECK_ARG(act_space.dtype() == DType::kFloat32, "Box action spaces must be float32");
       head = act_space.size();
-      log_std_ = register_parameter("log_std", torch::full({head}, config.log_std_init));
+      use_sde_ = config.use_sde;
+      log_std_ = register_parameter(
+          "log_std", use_sde_ ? torch::full({pi_torso_->out_features(), head}, config.log_std_init)
+                              : torch::full({head}, config.log_std_init));
       break;
     case SpaceKind::kMultiBinary:
       throw InvalidArgument("MultiBinary action spaces are not supported by the actor-critic policies yet");
   }
+  RLF_CHECK_ARG(!config.use_sde || act_space.kind() == SpaceKind::kBox, "use_sde needs a Box action space");
   pi_head_ = register_module("pi_head", torch::nn::Linear(pi_torso_->out_features(), head));
   vf_head_ = register_module("vf_head", torch::nn::Linear(pi_torso_->out_features(), 1));
   if (config.ortho_init) {
@@ -132,6 +136,12 @@ torch::Tensor ActorCriticImpl::Encode(const torch::Tensor& obs) {
 
 ActionDistribution ActorCriticImpl::Distribution(const torch::Tensor& latent, const torch::Tensor& mask) {
   auto out = pi_head_->forward(latent);
+  if (use_sde_) {
+    // Var[z^T W] = (z^2)^T sigma^2; the features z are not trained through
+    // the noise (SB3's learn_features=False).
+    auto variance = latent.detach().pow(2).mm(log_std_.exp().pow(2));
+    return ActionDistribution(DiagGaussian(out, 0.5 * torch::log(variance + 1e-6)));
+  }
   std::optional<torch::Tensor> m;
   if (mask.defined()) m = mask;
   switch (act_space_.kind()) {
@@ -151,7 +161,23 @@ ActorCriticImpl::Output ActorCriticImpl::Forward(const torch::Tensor& obs, const
   auto x = Encode(obs);
   auto pi = pi_torso_->forward(x);
   auto v = share_ ? pi : vf_torso_->forward(x);
-  return {Distribution(pi, mask), vf_head_->forward(v).squeeze(-1)};
+  auto dist = Distribution(pi, mask);
+  auto mean = act_space_.kind() == SpaceKind::kBox ? dist.mode() : torch::Tensor();
+  return {std::move(dist), vf_head_->forward(v).squeeze(-1), pi, mean};
+}
+
+void ActorCriticImpl::ResampleSdeNoise(int64_t n, torch::Generator* gen) {
+  torch::NoGradGuard no_grad;
+  auto std = log_std_.exp();
+  auto eps = gen ? at::normal(0.0, 1.0, {n, std.size(0), std.size(1)}, *gen) : torch::randn({n, std.size(0), std.size(1)});
+  sde_noise_ = eps * std.unsqueeze(0);
+}
+
+torch::Tensor ActorCriticImpl::SdeActions(const Output& out) const {
+  RLF_CHECK(sde_noise_.defined() && sde_noise_.size(0) == out.latent.size(0),
+            "gSDE noise was drawn for ", sde_noise_.defined() ? sde_noise_.size(0) : 0, " envs, not ",
+            out.latent.size(0));
+  return out.mean + torch::bmm(out.latent.detach().unsqueeze(1), sde_noise_).squeeze(1);
 }
 
 }  // namespace rlforge

@@ -37,6 +37,12 @@ struct PolicyConfig {
   bool share_features = false;
   // Initial log standard deviation of Gaussian policies.
   double log_std_init = 0.0;
+  // Generalized state-dependent exploration (gSDE, Raffin et al., 2022) for
+  // Box actions: noise = z(s)^T W with W ~ N(0, sigma^2) [latent, act] drawn
+  // every sde_sample_freq steps (-1: once per rollout), z the policy torso's
+  // output; the action distribution is N(mu(s), (z^2)^T sigma^2).
+  bool use_sde = false;
+  int64_t sde_sample_freq = -1;
 };
 
 // One of the three distributions, chosen by the action space.
@@ -92,12 +98,19 @@ class ActorCriticImpl : public torch::nn::Module {
 
   struct Output {
     ActionDistribution dist;
-    torch::Tensor value;  // [B]
+    torch::Tensor value;   // [B]
+    torch::Tensor latent;  // [B, latent] policy torso output
+    torch::Tensor mean;    // [B, act] Gaussian mean (Box actions)
   };
   Output Forward(const torch::Tensor& obs, const torch::Tensor& mask);
 
   const Space& action_space() const { return act_space_; }
   torch::Tensor log_std() const { return log_std_; }
+  bool use_sde() const { return use_sde_; }
+  // gSDE: draws one exploration matrix per env, [n, latent, act].
+  void ResampleSdeNoise(int64_t n, torch::Generator* gen);
+  // gSDE: mean + z^T W_i for each row i (one row per env).
+  torch::Tensor SdeActions(const Output& out) const;
 
  private:
   torch::Tensor Encode(const torch::Tensor& obs);
@@ -107,7 +120,9 @@ class ActorCriticImpl : public torch::nn::Module {
   NatureCnn cnn_{nullptr};
   Mlp pi_torso_{nullptr}, vf_torso_{nullptr};
   torch::nn::Linear pi_head_{nullptr}, vf_head_{nullptr};
-  torch::Tensor log_std_;  // [act_dim], Box only
+  torch::Tensor log_std_;  // [act_dim], or [latent, act_dim] with gSDE; Box only
+  bool use_sde_ = false;
+  torch::Tensor sde_noise_;  // [n, latent, act_dim] exploration matrices
 };
 TORCH_MODULE(ActorCritic);
 

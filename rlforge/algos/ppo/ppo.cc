@@ -25,6 +25,8 @@ void PpoConfig::Visit(FieldVisitor& v) {
   v.Field("ortho_init", &policy.ortho_init, "orthogonal initialization");
   v.Field("share_features", &policy.share_features, "one torso for actor and critic");
   v.Field("log_std_init", &policy.log_std_init, "initial log std of Gaussian policies");
+  v.Field("use_sde", &policy.use_sde, "generalized state-dependent exploration (Box actions)");
+  v.Field("sde_sample_freq", &policy.sde_sample_freq, "steps between gSDE noise draws (-1: once per rollout)");
 }
 
 void PpoConfig::Validate() const {

@@ -1,0 +1,34 @@
+// Long learning runs (ctest label `long`, `make test-long`): PPO presets on
+// Acrobot-v1, Pendulum-v1 and MountainCarContinuous-v0 with fixed seeds and
+// the thresholds, 100-episode deterministic evaluation.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "rlforge/train/runner.h"
+
+namespace rlforge {
+namespace {
+
+EpisodeStats TrainPreset(const std::string& algo, const std::string& env, int64_t seed) {
+  const std::string dir = testing::TempDir() + "/rlforge_long/" + algo + "-" + env;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(std::filesystem::path(dir).parent_path());
+  RunnerOptions quiet;
+  quiet.progress = false;
+  const TrainResult r = Train(TrainConfig::Resolve(algo, env, "", {}, std::nullopt, seed), dir, quiet);
+  std::printf("%s %s: %lld steps in %.1f s, eval return %.2f +- %.2f\n", algo.c_str(), env.c_str(),
+              static_cast<long long>(r.timesteps), r.seconds, r.eval.mean_return, r.eval.std_return);
+  return r.eval;
+}
+
+TEST(LongLearningTest, PpoAcrobotWithin500k) { EXPECT_GE(TrainPreset("ppo", "Acrobot-v1", 0).mean_return, -100.0); }
+
+TEST(LongLearningTest, PpoPendulumWithin1M) { EXPECT_GE(TrainPreset("ppo", "Pendulum-v1", 0).mean_return, -250.0); }
+
+TEST(LongLearningTest, PpoGsdeMountainCarContinuousWithin300k) {
+  EXPECT_GE(TrainPreset("ppo", "MountainCarContinuous-v0", 0).mean_return, 90.0);
+}
+
+}  // namespace
+}  // namespace rlforge
