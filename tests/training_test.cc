@@ -207,6 +207,31 @@ TEST(TrainingTest, A3cWithOneWorkerIsReproducibleAndResumesExactly) {
   EXPECT_TRUE(SameWeights(weights(a), weights(c)));
 }
 
+// The wall-clock preset (configs/a2c.yaml, CartPole-v1:fast), seed 0.
+TEST(LearningTest, A2cFastPresetSolvesCartPoleIn60kSteps) {
+  const std::string d = FreshDir("a2c_fast");
+  const TrainResult r =
+      Train(TrainConfig::Resolve("a2c", "CartPole-v1", "", {}, std::nullopt, 0, "fast"), d, Quiet());
+  std::printf("A2C fast preset: %lld steps in %.2f s of training, eval return %.1f\n",
+              static_cast<long long>(r.timesteps), r.seconds, r.eval.mean_return);
+  EXPECT_LE(r.timesteps, 61000);
+  EXPECT_GE(r.eval.mean_return, 475.0);
+}
+
+TEST(NatureCnnTest, EncodesImageObservationsChannelsLastOrFirst) {
+  PolicyConfig config;
+  for (auto shape : {std::vector<int64_t>{84, 84, 3}, std::vector<int64_t>{4, 84, 84}}) {
+    ActorCritic net(Space::Box(0, 255, shape, DType::kUInt8), Space::Discrete(5), config);
+    std::vector<int64_t> batch = {2};
+    batch.insert(batch.end(), shape.begin(), shape.end());
+    auto obs = torch::randint(0, 256, batch, torch::kUInt8);
+    auto out = net->Forward(obs, {});
+    EXPECT_EQ(out.value.sizes(), (std::vector<int64_t>{2}));
+    EXPECT_EQ(out.latent.size(1), 64);  // the MLP torso on the CNN's 512 features
+    EXPECT_TRUE(torch::isfinite(out.dist.entropy()).all().item<bool>());
+  }
+}
+
 TEST(ReinforceTest, RewardToGoWorkedExample) {
   // r = (1, 0, 2), gamma 0.5: G2 = 2, G1 = 0 + 1 = 1, G0 = 1 + 0.5 = 1.5; bootstrap 4 adds 4 * 0.5^(3 - t).
   EXPECT_EQ(RewardToGo({1, 0, 2}, 0.5, 0.0), (std::vector<double>{1.5, 1.0, 2.0}));

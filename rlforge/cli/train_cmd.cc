@@ -11,7 +11,7 @@ namespace rlforge::cli {
 namespace {
 
 struct TrainArgs {
-  std::string algo, env, config, out, resume;
+  std::string algo, env, config, out, resume, preset;
   std::vector<std::string> sets;
   std::optional<int64_t> steps, seed;
   bool show_config = false;
@@ -41,7 +41,7 @@ void RunTrain(const TrainArgs& a) {
     PrintResult(r, TrainConfig::FromYamlFile(a.resume + "/config.yaml"));
     return;
   }
-  TrainConfig c = TrainConfig::Resolve(a.algo, a.env, a.config, a.sets, a.steps, a.seed);
+  TrainConfig c = TrainConfig::Resolve(a.algo, a.env, a.config, a.sets, a.steps, a.seed, a.preset);
   if (a.show_config) {
     std::cout << c.ToYaml();
     return;
@@ -66,6 +66,7 @@ void AddTrainCommand(CLI::App& app) {
   for (const auto& algo : Algorithms()) names.push_back(algo.name);
   cmd->add_option("--algo", a->algo, "Algorithm: " + Join(names, ", "));
   cmd->add_option("--env", a->env, "Env ID");
+  cmd->add_option("--preset", a->preset, "Named preset variant (key ENV:NAME in configs/<algo>.yaml), e.g. fast");
   cmd->add_option("--config", a->config, "YAML file of config keys (applied after the preset)");
   cmd->add_option("--set", a->sets, "Override one config key: key=value (repeatable)");
   cmd->add_option("--steps", a->steps, "Total env steps (with --resume: the new total)");

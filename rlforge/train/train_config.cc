@@ -83,7 +83,7 @@ std::string TrainConfig::ToYaml() { return ConfigIO::ToYaml(*this); }
 
 TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env, const std::string& config_file,
                                  const std::vector<std::string>& sets, std::optional<int64_t> steps,
-                                 std::optional<int64_t> seed) {
+                                 std::optional<int64_t> seed, const std::string& preset) {
   std::string file_text;
   std::string name = algo;
   if (!config_file.empty()) {
@@ -105,14 +105,23 @@ TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env
   }
   Registry::Global().Spec(c.run.env);
   const auto& presets = EmbeddedPresets();
-  if (auto it = presets.find(name); it != presets.end()) {
-    YAML::Node all = YAML::Load(it->second);
-    if (all.IsMap() && all[c.run.env]) {
-      YAML::Emitter e;
-      e << all[c.run.env];
-      ConfigIO::LoadYamlText(e.c_str(), StrCat("configs/", name, ".yaml[", c.run.env, "]"), c);
-      c.used_preset = true;
-    }
+  const std::string key = preset.empty() ? c.run.env : c.run.env + ":" + preset;
+  YAML::Node all;
+  if (auto it = presets.find(name); it != presets.end()) all = YAML::Load(it->second);
+  if (all.IsMap() && all[key]) {
+    YAML::Emitter e;
+    e << all[key];
+    ConfigIO::LoadYamlText(e.c_str(), StrCat("configs/", name, ".yaml[", key, "]"), c);
+    c.used_preset = true;
+  } else if (!preset.empty()) {
+    std::vector<std::string> names;
+    if (all.IsMap())
+      for (const auto& kv : all) {
+        const std::string k = kv.first.as<std::string>();
+        if (k.rfind(c.run.env + ":", 0) == 0) names.push_back(k.substr(c.run.env.size() + 1));
+      }
+    throw InvalidArgument(StrCat("no preset '", preset, "' for ", name, " on ", c.run.env, "; available: ",
+                                 names.empty() ? "none" : Join(names, ", ")));
   }
   if (!file_text.empty()) ConfigIO::LoadYamlText(file_text, config_file, c);
   if (!env.empty()) c.run.env = env;

@@ -98,9 +98,11 @@ struct TrainConfig {
   // Whether a preset for (algo, env) was applied.
   bool used_preset = false;
 
+  // preset: "" for the env's default preset (key `ENV`), or a named variant
+  // (key `ENV:NAME` in configs/<algo>.yaml), e.g. "fast".
   static TrainConfig Resolve(const std::string& algo, const std::string& env, const std::string& config_file,
                              const std::vector<std::string>& sets, std::optional<int64_t> steps,
-                             std::optional<int64_t> seed);
+                             std::optional<int64_t> seed, const std::string& preset = "");
   // Loads a saved config.yaml (the algorithm is read from its `algo` key).
   static TrainConfig FromYamlFile(const std::string& path);
 };

@@ -79,6 +79,7 @@ Metrics A2c::Iterate() {
   Metrics m = {{"policy_loss", losses.policy_loss.item<double>()},
                {"value_loss", losses.value_loss.item<double>()},
                {"entropy_loss", losses.entropy_loss.item<double>()},
+               {"entropy", -losses.entropy_loss.item<double>()},
                {"loss", loss.item<double>()},
                {"explained_variance", ExplainedVariance()},
                {"learning_rate", lr},

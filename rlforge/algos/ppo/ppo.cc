@@ -134,7 +134,7 @@ Metrics Ppo::Iterate() {
   ++iterations_;
   const double n = std::max<int64_t>(updates, 1);
   Metrics m = {{"policy_loss", pg_sum / n},      {"value_loss", v_sum / n},
-               {"entropy_loss", ent_sum / n},    {"approx_kl", kl_sum / n},
+               {"entropy_loss", ent_sum / n}, {"entropy", -ent_sum / n},    {"approx_kl", kl_sum / n},
                {"clip_fraction", clip_sum / n},  {"loss", loss_last},
                {"explained_variance", ExplainedVariance()},
                {"learning_rate", lr},            {"clip_range", clip},
