@@ -24,6 +24,8 @@ EpisodeStats TrainPreset(const std::string& algo, const std::string& env, int64_
 
 TEST(LongLearningTest, PpoAcrobotWithin500k) { EXPECT_GE(TrainPreset("ppo", "Acrobot-v1", 0).mean_return, -100.0); }
 
+TEST(LongLearningTest, A2cAcrobotWithin500k) { EXPECT_GE(TrainPreset("a2c", "Acrobot-v1", 0).mean_return, -100.0); }
+
 TEST(LongLearningTest, PpoPendulumWithin1M) { EXPECT_GE(TrainPreset("ppo", "Pendulum-v1", 0).mean_return, -250.0); }
 
 TEST(LongLearningTest, PpoGsdeMountainCarContinuousWithin300k) {
