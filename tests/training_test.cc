@@ -138,9 +138,7 @@ TEST(TrainingTest, NonFiniteLossStopsWithAMessage) {
     FAIL() << "expected training to stop";
   } catch (const Error& e) {
     const std::string what = e.what();
-    EXPECT_TRUE(what.find("non-finite") != std::string::npos || what.find("is nan") != std::string::npos ||
-                what.find("is inf") != std::string::npos || what.find("is -inf") != std::string::npos)
-        << what;
+    EXPECT_TRUE(what.find("non-finite") != std::string::npos || what.find("not finite") != std::string::npos) << what;
   }
   EXPECT_FALSE(fs::exists(d + "/eval.json"));
 }

@@ -7,6 +7,7 @@
 
 #include "rlforge/train/checkpoint.h"
 
+#include "rlforge/algos/flat_adam.h"
 #include "rlforge/buffers/gae.h"
 #include "rlforge/core/error.h"
 
@@ -105,18 +106,25 @@ void OnPolicyAlgorithm::CollectRollout() {
     obs_[t].copy_(obs);
     auto mask = MaskTensor();
     if (mask.defined()) masks_[t].copy_(mask);
-    auto out = policy_->Forward(obs, mask);
     torch::Tensor a;
-    if (policy_->use_sde()) {
-      const int64_t freq = setup_.policy.sde_sample_freq;
-      if (t == 0 || (freq > 0 && t % freq == 0)) policy_->ResampleSdeNoise(N, &gen_);
-      a = policy_->SdeActions(out);
+    if (fast_) {
+      auto act = fast_->Act(policy_->Preprocess(obs).contiguous(), mask, &gen_);
+      a = act.actions;
+      log_probs_[t].copy_(act.log_prob);
+      values_[t].copy_(act.value);
     } else {
-      a = out.dist.sample(&gen_);
+      auto out = policy_->Forward(obs, mask);
+      if (policy_->use_sde()) {
+        const int64_t freq = setup_.policy.sde_sample_freq;
+        if (t == 0 || (freq > 0 && t % freq == 0)) policy_->ResampleSdeNoise(N, &gen_);
+        a = policy_->SdeActions(out);
+      } else {
+        a = out.dist.sample(&gen_);
+      }
+      log_probs_[t].copy_(out.dist.log_prob(a));
+      values_[t].copy_(out.value);
     }
     actions_[t].copy_(a);
-    log_probs_[t].copy_(out.dist.log_prob(a));
-    values_[t].copy_(out.value);
     auto env_actions = ToEnvActions(a, as);
     const auto env_start = std::chrono::steady_clock::now();
     envs_->Step(env_actions.data_ptr());
@@ -248,7 +256,7 @@ void OnPolicyAlgorithm::SetLearningRate(double lr) {
 }
 
 double OnPolicyAlgorithm::ClipGradients(double max_norm) {
-  const double norm = torch::nn::utils::clip_grad_norm_(policy_->parameters(), max_norm);
+  const double norm = ClipGradNorm(policy_->parameters(), max_norm);
   if (std::isfinite(norm)) return norm;
   // Name the first parameter whose gradient is not finite (only on failure).
   std::string where = "a parameter";
@@ -262,9 +270,13 @@ double OnPolicyAlgorithm::ClipGradients(double max_norm) {
                      "; training stopped (the last checkpoint is kept)"));
 }
 
+void OnPolicyAlgorithm::CheckFinite(double value, const char* what) {
+  if (!std::isfinite(static_cast<float>(value)))
+    throw Error(StrCat("the ", what, " is not finite (", value, "); training stopped (the last checkpoint is kept)"));
+}
+
 void OnPolicyAlgorithm::CheckFinite(const torch::Tensor& value, const char* what) {
-  if (!std::isfinite(value.item<double>()))
-    throw Error(StrCat("the ", what, " is ", value.item<double>(), "; training stopped (the last checkpoint is kept)"));
+  CheckFinite(value.item<double>(), what);
 }
 
 void OnPolicyAlgorithm::Save(const std::string& path) const {

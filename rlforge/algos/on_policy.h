@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "rlforge/algos/algorithm.h"
+#include "rlforge/algos/fast_update.h"
 #include "rlforge/env/running_stats.h"
 #include "rlforge/env/vector_env.h"
 #include "rlforge/nn/policy.h"
@@ -91,12 +92,17 @@ class OnPolicyAlgorithm : public Algorithm {
   double ClipGradients(double max_norm);
   // Throws Error naming the loss when it is NaN or Inf.
   static void CheckFinite(const torch::Tensor& value, const char* what);
+  // Also rejects values beyond float range (a diverging loss).
+  static void CheckFinite(double value, const char* what);
 
   OnPolicySetup setup_;
   std::unique_ptr<VectorEnv> envs_;
   ActorCritic policy_{nullptr};
   torch::Generator gen_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;  // made by the subclass
+  // Hand-written forward/backward for plain MLP policies (set by the
+  // subclass when enabled and applicable); also used for acting.
+  std::unique_ptr<FastActorCriticUpdate> fast_;
   int64_t num_timesteps_ = 0;
   int64_t iterations_ = 0;
   double time_env_ = 0, time_act_ = 0;  // seconds in the last rollout

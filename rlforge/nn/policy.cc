@@ -28,7 +28,7 @@ void OrthogonalInit(torch::nn::Module& layer, double gain) {
 }
 
 MlpImpl::MlpImpl(int64_t in, const std::vector<int64_t>& hidden, const std::string& activation, bool ortho_init)
-    : out_(in) {
+    : out_(in), activation_(activation) {
   RLF_CHECK_ARG(activation == "tanh" || activation == "relu", "activation must be tanh or relu, got '",
                 activation, "'");
   for (int64_t h : hidden) {
@@ -44,6 +44,13 @@ MlpImpl::MlpImpl(int64_t in, const std::vector<int64_t>& hidden, const std::stri
 }
 
 torch::Tensor MlpImpl::forward(torch::Tensor x) { return seq_->size() ? seq_->forward(x) : x; }
+
+std::vector<torch::nn::Linear> MlpImpl::layers() const {
+  std::vector<torch::nn::Linear> out;
+  for (const auto& m : seq_->children())
+    if (auto lin = std::dynamic_pointer_cast<torch::nn::LinearImpl>(m)) out.emplace_back(lin);
+  return out;
+}
 
 NatureCnnImpl::NatureCnnImpl(const std::vector<int64_t>& chw, int64_t features) : features_(features) {
   RLF_CHECK_ARG(chw.size() == 3, "NatureCnn needs [C, H, W]");

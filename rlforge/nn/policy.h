@@ -65,10 +65,14 @@ class MlpImpl : public torch::nn::Module {
   MlpImpl(int64_t in, const std::vector<int64_t>& hidden, const std::string& activation, bool ortho_init);
   torch::Tensor forward(torch::Tensor x);
   int64_t out_features() const { return out_; }
+  // The Linear layers in order (each followed by the activation).
+  std::vector<torch::nn::Linear> layers() const;
+  const std::string& activation() const { return activation_; }
 
  private:
   torch::nn::Sequential seq_;
   int64_t out_;
+  std::string activation_;
 };
 TORCH_MODULE(Mlp);
 
@@ -107,6 +111,13 @@ class ActorCriticImpl : public torch::nn::Module {
   const Space& action_space() const { return act_space_; }
   torch::Tensor log_std() const { return log_std_; }
   bool use_sde() const { return use_sde_; }
+  // Parts, for the hand-written update kernels (rlforge/algos/ppo/fast_update.h).
+  bool is_image() const { return image_; }
+  bool shares_features() const { return share_; }
+  Mlp& pi_torso() { return pi_torso_; }
+  Mlp& vf_torso() { return vf_torso_; }
+  torch::nn::Linear& pi_head() { return pi_head_; }
+  torch::nn::Linear& vf_head() { return vf_head_; }
   // gSDE: draws one exploration matrix per env, [n, latent, act].
   void ResampleSdeNoise(int64_t n, torch::Generator* gen);
   // gSDE: mean + z^T W_i for each row i (one row per env).

@@ -1,6 +1,9 @@
 #include "rlforge/algos/pg/a2c.h"
 
 #include <chrono>
+#include <limits>
+
+#include "rlforge/algos/flat_adam.h"
 
 namespace rlforge {
 
@@ -16,6 +19,7 @@ void A2cConfig::Visit(FieldVisitor& v) {
   v.Field("rms_prop_alpha", &rms_prop_alpha, "RMSProp smoothing constant");
   v.Field("rms_prop_eps", &rms_prop_eps, "RMSProp epsilon");
   v.Field("normalize_advantage", &normalize_advantage, "standardize advantages per batch");
+  v.Field("fast_update", &fast_update, "hand-written gradients for plain MLP policies (autograd otherwise)");
   v.Field("net_arch", &policy.net_arch, "hidden layer sizes of the actor and critic torsos");
   v.Field("activation", &policy.activation, "tanh or relu");
   v.Field("ortho_init", &policy.ortho_init, "orthogonal initialization");
@@ -43,12 +47,13 @@ A2c::A2c(const OnPolicySetup& setup, const A2cConfig& config, int64_t total_step
   config_.Validate();
   const double lr = config.learning_rate.Value(1.0);
   if (config.use_rms_prop) {
-    optimizer_ = std::make_unique<torch::optim::RMSprop>(
-        policy_->parameters(),
-        torch::optim::RMSpropOptions(lr).alpha(config.rms_prop_alpha).eps(config.rms_prop_eps));
+    optimizer_ = std::make_unique<FlatRmsprop>(
+        policy_->parameters(), torch::optim::RMSpropOptions(lr).alpha(config.rms_prop_alpha).eps(config.rms_prop_eps));
   } else {
-    optimizer_ = std::make_unique<torch::optim::Adam>(policy_->parameters(), torch::optim::AdamOptions(lr));
+    optimizer_ = std::make_unique<FlatAdam>(policy_->parameters(), torch::optim::AdamOptions(lr));
   }
+  if (config.fast_update && FastActorCriticUpdate::Supported(*policy_))
+    fast_ = std::make_unique<FastActorCriticUpdate>(policy_);
 }
 
 Metrics A2c::Iterate() {
@@ -63,24 +68,41 @@ Metrics A2c::Iterate() {
   std::vector<int64_t> obs_dims = {B};
   obs_dims.insert(obs_dims.end(), obs_shape_.begin(), obs_shape_.end());
   auto masks = masks_.defined() ? masks_.reshape({B, masks_.size(2)}) : torch::Tensor();
-  auto out = policy_->Forward(obs_.reshape(obs_dims), masks);
   auto actions = actions_.dim() == 2 ? actions_.reshape({B}) : actions_.reshape({B, actions_.size(2)});
   auto adv = advantages_.reshape({B});
   if (config_.normalize_advantage && B > 1) adv = (adv - adv.mean()) / (adv.std() + 1e-8);
-  auto losses = ComputeA2cLosses(out.dist.log_prob(actions), adv, out.value, returns_.reshape({B}),
-                                 out.dist.entropy());
-  auto loss = losses.policy_loss + config_.ent_coef * losses.entropy_loss + config_.vf_coef * losses.value_loss;
-  CheckFinite(loss, "A2C loss");
-  optimizer_->zero_grad();
-  loss.backward();
+  double pg, vl, ent_loss, loss_value;
+  if (fast_) {
+    // The A2C gradient is PPO's at ratio 1 without clipping: old log-probs =
+    // the current ones, clip range infinite.
+    FastLossInputs in{policy_->Preprocess(obs_.reshape(obs_dims)).contiguous(), actions.contiguous(), masks, {},
+                      adv.contiguous(), returns_.reshape({B}).contiguous(), std::numeric_limits<double>::infinity(),
+                      config_.ent_coef, config_.vf_coef};
+    in.old_log_prob = fast_->LogProb(in);
+    const FastLossResult r = fast_->Backward(in);
+    pg = -(adv * in.old_log_prob).mean().item<double>();
+    vl = r.value_loss, ent_loss = -r.entropy;
+    loss_value = pg + config_.ent_coef * ent_loss + config_.vf_coef * vl;
+    CheckFinite(loss_value, "A2C loss");
+  } else {
+    auto out = policy_->Forward(obs_.reshape(obs_dims), masks);
+    auto losses = ComputeA2cLosses(out.dist.log_prob(actions), adv, out.value, returns_.reshape({B}),
+                                   out.dist.entropy());
+    auto loss = losses.policy_loss + config_.ent_coef * losses.entropy_loss + config_.vf_coef * losses.value_loss;
+    CheckFinite(loss, "A2C loss");
+    optimizer_->zero_grad();
+    loss.backward();
+    pg = losses.policy_loss.item<double>(), vl = losses.value_loss.item<double>();
+    ent_loss = losses.entropy_loss.item<double>(), loss_value = loss.item<double>();
+  }
   const double grad_norm = ClipGradients(config_.max_grad_norm);
   optimizer_->step();
   ++iterations_;
-  Metrics m = {{"policy_loss", losses.policy_loss.item<double>()},
-               {"value_loss", losses.value_loss.item<double>()},
-               {"entropy_loss", losses.entropy_loss.item<double>()},
-               {"entropy", -losses.entropy_loss.item<double>()},
-               {"loss", loss.item<double>()},
+  Metrics m = {{"policy_loss", pg},
+               {"value_loss", vl},
+               {"entropy_loss", ent_loss},
+               {"entropy", -ent_loss},
+               {"loss", loss_value},
                {"explained_variance", ExplainedVariance()},
                {"learning_rate", lr},
                {"grad_norm", grad_norm}};

@@ -9,6 +9,7 @@
 #ifndef RLFORGE_ALGOS_PG_A2C_H_
 #define RLFORGE_ALGOS_PG_A2C_H_
 
+#include "rlforge/algos/fast_update.h"
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/train/config.h"
 
@@ -26,6 +27,7 @@ struct A2cConfig {
   double rms_prop_alpha = 0.99;     // RMSProp smoothing
   double rms_prop_eps = 1e-5;       // RMSProp epsilon
   bool normalize_advantage = false; // standardize advantages per batch
+  bool fast_update = true;          // hand-written gradients for plain MLP policies
   PolicyConfig policy;
 
   void Visit(FieldVisitor& v);

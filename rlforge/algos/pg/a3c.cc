@@ -1,6 +1,10 @@
 #include "rlforge/algos/pg/a3c.h"
 
+#include <cstring>
+#include <limits>
 #include <thread>
+
+#include "rlforge/algos/flat_adam.h"
 
 #include "rlforge/train/checkpoint.h"
 
@@ -42,6 +46,7 @@ class A3c::Worker : public OnPolicyAlgorithm {
  public:
   Worker(const OnPolicySetup& setup, const A3cConfig& config) : OnPolicyAlgorithm(setup), config_(config) {
     optimizer_ = std::make_unique<torch::optim::SGD>(policy_->parameters(), torch::optim::SGDOptions(0.0));
+    if (FastActorCriticUpdate::Supported(*policy_)) fast_ = std::make_unique<FastActorCriticUpdate>(policy_);
   }
   // Collects a rollout and leaves the A2C loss's gradients in the local network.
   Metrics CollectAndBackprop() {
@@ -51,8 +56,22 @@ class A3c::Worker : public OnPolicyAlgorithm {
     std::vector<int64_t> obs_dims = {B};
     obs_dims.insert(obs_dims.end(), obs_shape_.begin(), obs_shape_.end());
     auto masks = masks_.defined() ? masks_.reshape({B, masks_.size(2)}) : torch::Tensor();
-    auto out = policy_->Forward(obs_.reshape(obs_dims), masks);
     auto actions = actions_.dim() == 2 ? actions_.reshape({B}) : actions_.reshape({B, actions_.size(2)});
+    if (fast_) {
+      // A2C's gradient: PPO's at ratio 1 with no clipping (see a2c.cc).
+      FastLossInputs in{policy_->Preprocess(obs_.reshape(obs_dims)).contiguous(), actions.contiguous(), masks, {},
+                        advantages_.reshape({B}).contiguous(), returns_.reshape({B}).contiguous(),
+                        std::numeric_limits<double>::infinity(), config_.ent_coef, config_.vf_coef};
+      in.old_log_prob = fast_->LogProb(in);
+      const FastLossResult r = fast_->Backward(in);
+      const double pg = -(in.advantages * in.old_log_prob).mean().item<double>();
+      CheckFinite(pg + config_.ent_coef * -r.entropy + config_.vf_coef * r.value_loss, "A3C loss");
+      return {{"policy_loss", pg},
+              {"value_loss", r.value_loss},
+              {"entropy_loss", -r.entropy},
+              {"explained_variance", ExplainedVariance()}};
+    }
+    auto out = policy_->Forward(obs_.reshape(obs_dims), masks);
     auto l = ComputeA2cLosses(out.dist.log_prob(actions), advantages_.reshape({B}), out.value,
                               returns_.reshape({B}), out.dist.entropy());
     auto loss = l.policy_loss + config_.ent_coef * l.entropy_loss + config_.vf_coef * l.value_loss;
@@ -89,10 +108,10 @@ A3c::A3c(const OnPolicySetup& setup, const A3cConfig& config, int64_t total_step
                         setup.policy);
   const double lr = config.learning_rate.Value(1.0);
   if (config.use_rms_prop) {
-    optimizer_ = std::make_unique<torch::optim::RMSprop>(
+    optimizer_ = std::make_unique<FlatRmsprop>(
         shared_->parameters(), torch::optim::RMSpropOptions(lr).alpha(config.rms_prop_alpha).eps(config.rms_prop_eps));
   } else {
-    optimizer_ = std::make_unique<torch::optim::Adam>(shared_->parameters(), torch::optim::AdamOptions(lr));
+    optimizer_ = std::make_unique<FlatAdam>(shared_->parameters(), torch::optim::AdamOptions(lr));
   }
 }
 
@@ -106,8 +125,8 @@ void A3c::RunWorker(int k, int64_t target, Metrics* metrics, int64_t* updates) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (steps_ >= target) return;
-      torch::NoGradGuard no_grad;
-      for (size_t i = 0; i < local.size(); ++i) local[i].copy_(shared[i]);
+      for (size_t i = 0; i < local.size(); ++i)
+        std::memcpy(local[i].data_ptr<float>(), shared[i].data_ptr<float>(), shared[i].numel() * sizeof(float));
     }
     Metrics m = w.CollectAndBackprop();
     std::lock_guard<std::mutex> lock(mu_);
@@ -121,9 +140,10 @@ void A3c::RunWorker(int k, int64_t target, Metrics* metrics, int64_t* updates) {
     for (size_t i = 0; i < local.size(); ++i) {
       if (!local[i].grad().defined()) continue;
       if (!shared[i].grad().defined()) shared[i].mutable_grad() = torch::zeros_like(shared[i]);
-      shared[i].mutable_grad().copy_(local[i].grad());
+      std::memcpy(shared[i].mutable_grad().data_ptr<float>(), local[i].grad().data_ptr<float>(),
+                  local[i].numel() * sizeof(float));
     }
-    const double norm = torch::nn::utils::clip_grad_norm_(shared, config_.max_grad_norm);
+    const double norm = ClipGradNorm(shared, config_.max_grad_norm);
     RLF_CHECK(std::isfinite(norm), "non-finite gradient norm in A3C worker ", k, " at step ", steps_,
               "; training stopped (the last checkpoint is kept)");
     optimizer_->step();

@@ -1,6 +1,8 @@
 #include "rlforge/algos/ppo/ppo.h"
 
 #include <chrono>
+
+#include "rlforge/algos/flat_adam.h"
 #include <cmath>
 
 namespace rlforge {
@@ -20,6 +22,7 @@ void PpoConfig::Visit(FieldVisitor& v) {
   v.Field("target_kl", &target_kl, "stop the epochs when approx KL > 1.5 target_kl (null: off)");
   v.Field("learning_rate", &learning_rate, "Adam learning rate (number or lin_<start>)");
   v.Field("adam_eps", &adam_eps, "Adam epsilon");
+  v.Field("fast_update", &fast_update, "hand-written gradients for plain MLP policies (autograd otherwise)");
   v.Field("net_arch", &policy.net_arch, "hidden layer sizes of the actor and critic torsos");
   v.Field("activation", &policy.activation, "tanh or relu");
   v.Field("ortho_init", &policy.ortho_init, "orthogonal initialization");
@@ -67,8 +70,10 @@ PpoLosses ComputePpoLosses(const torch::Tensor& log_prob, const torch::Tensor& o
 Ppo::Ppo(const OnPolicySetup& setup, const PpoConfig& config, int64_t total_steps)
     : OnPolicyAlgorithm(setup), config_(config), total_steps_(total_steps) {
   config_.Validate();
-  optimizer_ = std::make_unique<torch::optim::Adam>(
-      policy_->parameters(), torch::optim::AdamOptions(config.learning_rate.Value(1.0)).eps(config.adam_eps));
+  optimizer_ = std::make_unique<FlatAdam>(policy_->parameters(),
+                                          torch::optim::AdamOptions(config.learning_rate.Value(1.0)).eps(config.adam_eps));
+  if (config.fast_update && !config.clip_range_vf && FastActorCriticUpdate::Supported(*policy_))
+    fast_ = std::make_unique<FastActorCriticUpdate>(policy_);
 }
 
 Metrics Ppo::Iterate() {
@@ -96,38 +101,63 @@ Metrics Ppo::Iterate() {
   double pg_sum = 0, v_sum = 0, ent_sum = 0, kl_sum = 0, clip_sum = 0, loss_last = 0, grad_norm = 0;
   int64_t updates = 0;
   bool stopped_early = false;
+  torch::Tensor features;  // preprocessed once per iteration for the hand-written path
+  if (fast_) features = policy_->Preprocess(obs).contiguous();
+  // When one minibatch holds the whole rollout (the zoo's CartPole preset),
+  // its order is irrelevant to the mean loss: gather and normalize once.
+  const bool whole_batch = config_.batch_size >= B;
+  torch::Tensor whole_adv = advantages;
+  if (whole_batch && config_.normalize_advantage && B > 1)
+    whole_adv = (advantages - advantages.mean()) / (advantages.std() + 1e-8);
   for (int64_t epoch = 0; epoch < config_.n_epochs && !stopped_early; ++epoch) {
-    auto perm = torch::randperm(B, gen_, torch::kLong);
+    torch::Tensor perm = whole_batch ? torch::Tensor() : torch::randperm(B, gen_, torch::kLong);
     for (int64_t start = 0; start < B; start += config_.batch_size) {
-      auto idx = perm.slice(0, start, std::min(B, start + config_.batch_size));
-      update_samples += idx.size(0);
-      auto mb_mask = masks.defined() ? masks.index_select(0, idx) : torch::Tensor();
-      auto out = policy_->Forward(obs.index_select(0, idx), mb_mask);
-      auto mb_actions = actions.index_select(0, idx);
-      auto logp = out.dist.log_prob(mb_actions);
-      auto entropy = out.dist.entropy();
-      auto adv = advantages.index_select(0, idx);
-      if (config_.normalize_advantage && adv.size(0) > 1) adv = (adv - adv.mean()) / (adv.std() + 1e-8);
-      auto losses = ComputePpoLosses(logp, old_logp.index_select(0, idx), adv, out.value,
-                                     old_values.index_select(0, idx), returns.index_select(0, idx), entropy, clip,
-                                     config_.clip_range_vf);
-      const double kl = losses.approx_kl.item<double>();
-      if (config_.target_kl && kl > 1.5 * *config_.target_kl) {
-        stopped_early = true;
-        break;
+      torch::Tensor idx = whole_batch ? torch::Tensor() : perm.slice(0, start, std::min(B, start + config_.batch_size));
+      auto pick = [&](const torch::Tensor& t) { return whole_batch ? t : t.index_select(0, idx); };
+      update_samples += whole_batch ? B : idx.size(0);
+      auto mb_mask = masks.defined() ? pick(masks) : torch::Tensor();
+      auto mb_actions = pick(actions);
+      auto adv = whole_batch ? whole_adv : pick(advantages);
+      if (!whole_batch && config_.normalize_advantage && adv.size(0) > 1) adv = (adv - adv.mean()) / (adv.std() + 1e-8);
+      double kl, pg, vl, ent_loss, clip_frac, loss_value;
+      if (fast_) {
+        FastLossInputs in{pick(features), mb_actions.contiguous(), mb_mask, pick(old_logp).contiguous(),
+                          adv.contiguous(), pick(returns).contiguous(), clip, config_.ent_coef, config_.vf_coef};
+        const FastLossResult r = fast_->Backward(in);
+        kl = r.approx_kl, pg = r.policy_loss, vl = r.value_loss, ent_loss = -r.entropy, clip_frac = r.clip_fraction;
+        loss_value = pg + config_.ent_coef * ent_loss + config_.vf_coef * vl;
+        if (config_.target_kl && kl > 1.5 * *config_.target_kl) {
+          stopped_early = true;
+          break;
+        }
+        CheckFinite(loss_value, "PPO loss");
+      } else {
+        auto out = policy_->Forward(pick(obs), mb_mask);
+        auto logp = out.dist.log_prob(mb_actions);
+        auto entropy = out.dist.entropy();
+        auto losses = ComputePpoLosses(logp, pick(old_logp), adv, out.value, pick(old_values), pick(returns),
+                                       entropy, clip, config_.clip_range_vf);
+        kl = losses.approx_kl.item<double>();
+        if (config_.target_kl && kl > 1.5 * *config_.target_kl) {
+          stopped_early = true;
+          break;
+        }
+        auto loss = losses.policy_loss + config_.ent_coef * losses.entropy_loss + config_.vf_coef * losses.value_loss;
+        CheckFinite(loss, "PPO loss");
+        optimizer_->zero_grad();
+        loss.backward();
+        pg = losses.policy_loss.item<double>(), vl = losses.value_loss.item<double>();
+        ent_loss = losses.entropy_loss.item<double>(), clip_frac = losses.clip_fraction.item<double>();
+        loss_value = loss.item<double>();
       }
-      auto loss = losses.policy_loss + config_.ent_coef * losses.entropy_loss + config_.vf_coef * losses.value_loss;
-      CheckFinite(loss, "PPO loss");
-      optimizer_->zero_grad();
-      loss.backward();
       grad_norm = ClipGradients(config_.max_grad_norm);
       optimizer_->step();
-      pg_sum += losses.policy_loss.item<double>();
-      v_sum += losses.value_loss.item<double>();
-      ent_sum += losses.entropy_loss.item<double>();
+      pg_sum += pg;
+      v_sum += vl;
+      ent_sum += ent_loss;
       kl_sum += kl;
-      clip_sum += losses.clip_fraction.item<double>();
-      loss_last = loss.item<double>();
+      clip_sum += clip_frac;
+      loss_last = loss_value;
       ++updates;
     }
   }

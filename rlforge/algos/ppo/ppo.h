@@ -16,6 +16,7 @@
 
 #include <optional>
 
+#include "rlforge/algos/fast_update.h"
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/train/config.h"
 
@@ -36,6 +37,7 @@ struct PpoConfig {
   std::optional<double> target_kl;  // early-stop threshold (null = off)
   Schedule learning_rate = Schedule::Constant(3e-4);  // Adam step size
   double adam_eps = 1e-5;           // Adam epsilon
+  bool fast_update = true;          // hand-written gradients for plain MLP policies (rlforge/algos/fast_update.h)
   PolicyConfig policy;
 
   void Visit(FieldVisitor& v);

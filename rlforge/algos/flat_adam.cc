@@ -1,0 +1,129 @@
+#include "rlforge/algos/flat_adam.h"
+
+#include <cmath>
+
+#include "rlforge/core/error.h"
+
+namespace rlforge {
+
+FlatAdam::FlatAdam(std::vector<torch::Tensor> params, torch::optim::AdamOptions options)
+    : torch::optim::Adam(params, options), params_(std::move(params)) {
+  RLF_CHECK_ARG(!options.amsgrad() && options.weight_decay() == 0, "FlatAdam supports neither AMSGrad nor weight decay");
+  for (const auto& p : params_) {
+    RLF_CHECK(p.scalar_type() == torch::kFloat32 && p.is_contiguous(), "FlatAdam needs contiguous float32 parameters");
+    m_.push_back(torch::zeros_like(p));
+    v_.push_back(torch::zeros_like(p));
+  }
+}
+
+torch::Tensor FlatAdam::step(LossClosure closure) {
+  torch::Tensor loss;
+  if (closure) loss = closure();
+  const auto& o = static_cast<const torch::optim::AdamOptions&>(param_groups()[0].options());
+  const double lr = o.lr(), b1 = std::get<0>(o.betas()), b2 = std::get<1>(o.betas()), eps = o.eps();
+  ++t_;
+  const double bias1 = 1.0 - std::pow(b1, static_cast<double>(t_));
+  const double bias2 = 1.0 - std::pow(b2, static_cast<double>(t_));
+  const float step_size = static_cast<float>(lr / bias1);
+  const float inv_sqrt_bias2 = static_cast<float>(1.0 / std::sqrt(bias2));
+  const float fb1 = static_cast<float>(b1), fb2 = static_cast<float>(b2), feps = static_cast<float>(eps);
+  for (size_t k = 0; k < params_.size(); ++k) {
+    if (!params_[k].grad().defined()) continue;
+    float* p = params_[k].data_ptr<float>();
+    const float* g = params_[k].grad().data_ptr<float>();
+    float* m = m_[k].data_ptr<float>();
+    float* v = v_[k].data_ptr<float>();
+    const int64_t n = params_[k].numel();
+    for (int64_t i = 0; i < n; ++i) {
+      m[i] = fb1 * m[i] + (1 - fb1) * g[i];
+      v[i] = fb2 * v[i] + (1 - fb2) * g[i] * g[i];
+      p[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bias2 + feps);
+    }
+  }
+  return loss;
+}
+
+void FlatAdam::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("flat_adam_step", torch::tensor(t_));
+  for (size_t k = 0; k < m_.size(); ++k) {
+    archive.write("flat_adam_m_" + std::to_string(k), m_[k]);
+    archive.write("flat_adam_v_" + std::to_string(k), v_[k]);
+  }
+}
+
+void FlatAdam::load(torch::serialize::InputArchive& archive) {
+  torch::Tensor t;
+  archive.read("flat_adam_step", t);
+  t_ = t.item<int64_t>();
+  for (size_t k = 0; k < m_.size(); ++k) {
+    torch::Tensor m, v;
+    archive.read("flat_adam_m_" + std::to_string(k), m);
+    archive.read("flat_adam_v_" + std::to_string(k), v);
+    RLF_CHECK(m.sizes() == m_[k].sizes() && v.sizes() == v_[k].sizes(), "optimizer state does not match the network");
+    m_[k].copy_(m);
+    v_[k].copy_(v);
+  }
+}
+
+FlatRmsprop::FlatRmsprop(std::vector<torch::Tensor> params, torch::optim::RMSpropOptions options)
+    : torch::optim::RMSprop(params, options), params_(std::move(params)) {
+  RLF_CHECK_ARG(options.momentum() == 0 && !options.centered() && options.weight_decay() == 0,
+                "FlatRmsprop supports neither momentum, centering nor weight decay");
+  for (const auto& p : params_) {
+    RLF_CHECK(p.scalar_type() == torch::kFloat32 && p.is_contiguous(), "FlatRmsprop needs contiguous float32 parameters");
+    square_avg_.push_back(torch::zeros_like(p));
+  }
+}
+
+torch::Tensor FlatRmsprop::step(LossClosure closure) {
+  torch::Tensor loss;
+  if (closure) loss = closure();
+  const auto& o = static_cast<const torch::optim::RMSpropOptions&>(param_groups()[0].options());
+  const float lr = static_cast<float>(o.lr()), alpha = static_cast<float>(o.alpha()), eps = static_cast<float>(o.eps());
+  for (size_t k = 0; k < params_.size(); ++k) {
+    if (!params_[k].grad().defined()) continue;
+    float* p = params_[k].data_ptr<float>();
+    const float* g = params_[k].grad().data_ptr<float>();
+    float* s = square_avg_[k].data_ptr<float>();
+    for (int64_t i = 0, n = params_[k].numel(); i < n; ++i) {
+      s[i] = alpha * s[i] + (1 - alpha) * g[i] * g[i];
+      p[i] -= lr * g[i] / (std::sqrt(s[i]) + eps);
+    }
+  }
+  return loss;
+}
+
+void FlatRmsprop::save(torch::serialize::OutputArchive& archive) const {
+  for (size_t k = 0; k < square_avg_.size(); ++k) archive.write("flat_rmsprop_" + std::to_string(k), square_avg_[k]);
+}
+
+void FlatRmsprop::load(torch::serialize::InputArchive& archive) {
+  for (size_t k = 0; k < square_avg_.size(); ++k) {
+    torch::Tensor s;
+    archive.read("flat_rmsprop_" + std::to_string(k), s);
+    RLF_CHECK(s.sizes() == square_avg_[k].sizes(), "optimizer state does not match the network");
+    square_avg_[k].copy_(s);
+  }
+}
+
+double ClipGradNorm(const std::vector<torch::Tensor>& params, double max_norm) {
+  double sq = 0;
+  for (const auto& p : params) {
+    if (!p.grad().defined()) continue;
+    const float* g = p.grad().data_ptr<float>();
+    for (int64_t i = 0, n = p.numel(); i < n; ++i) sq += static_cast<double>(g[i]) * g[i];
+  }
+  const double norm = std::sqrt(sq);
+  const double coef = max_norm / (norm + 1e-6);
+  if (std::isfinite(norm) && coef < 1.0) {
+    const float c = static_cast<float>(coef);
+    for (const auto& p : params) {
+      if (!p.grad().defined()) continue;
+      float* g = p.grad().data_ptr<float>();
+      for (int64_t i = 0, n = p.numel(); i < n; ++i) g[i] *= c;
+    }
+  }
+  return norm;
+}
+
+}  // namespace rlforge
