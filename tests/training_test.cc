@@ -206,13 +206,13 @@ TEST(TrainingTest, A3cWithOneWorkerIsReproducibleAndResumesExactly) {
 }
 
 // The wall-clock preset (configs/a2c.yaml, CartPole-v1:fast), seed 0.
-TEST(LearningTest, A2cFastPresetSolvesCartPoleIn60kSteps) {
+TEST(LearningTest, A2cFastPresetSolvesCartPoleIn90kSteps) {
   const std::string d = FreshDir("a2c_fast");
   const TrainResult r =
       Train(TrainConfig::Resolve("a2c", "CartPole-v1", "", {}, std::nullopt, 0, "fast"), d, Quiet());
   std::printf("A2C fast preset: %lld steps in %.2f s of training, eval return %.1f\n",
               static_cast<long long>(r.timesteps), r.seconds, r.eval.mean_return);
-  EXPECT_LE(r.timesteps, 61000);
+  EXPECT_LE(r.timesteps, 91000);
   EXPECT_GE(r.eval.mean_return, 475.0);
 }
 
