@@ -4,14 +4,68 @@
 #include <cmath>
 #include <chrono>
 #include <cstring>
+#include <limits>
 
 #include "rlforge/train/checkpoint.h"
+#include "rlforge/train/config.h"
 
 #include "rlforge/algos/flat_adam.h"
 #include "rlforge/buffers/gae.h"
 #include "rlforge/core/error.h"
 
 namespace rlforge {
+
+A2cLosses ComputeA2cLosses(const torch::Tensor& log_prob, const torch::Tensor& advantages,
+                           const torch::Tensor& values, const torch::Tensor& returns, const torch::Tensor& entropy) {
+  return {-(advantages.detach() * log_prob).mean(), (returns - values).pow(2).mean(), -entropy.mean()};
+}
+
+void VisitPolicyFields(FieldVisitor& v, PolicyConfig* policy) {
+  v.Field("net_arch", &policy->net_arch, "hidden layer sizes of the actor and critic torsos");
+  v.Field("activation", &policy->activation, "tanh or relu");
+  v.Field("ortho_init", &policy->ortho_init, "orthogonal initialization");
+  v.Field("share_features", &policy->share_features, "one torso for actor and critic");
+  v.Field("log_std_init", &policy->log_std_init, "initial log std of Gaussian policies");
+}
+
+ActorCriticLossValues OnPolicyAlgorithm::BackpropActorCriticLoss(bool normalize_advantage, double ent_coef,
+                                                                 double vf_coef, const char* what) {
+  const int64_t B = setup_.n_steps * envs_->num_envs();
+  std::vector<int64_t> obs_dims = {B};
+  obs_dims.insert(obs_dims.end(), obs_shape_.begin(), obs_shape_.end());
+  auto masks = masks_.defined() ? masks_.reshape({B, masks_.size(2)}) : torch::Tensor();
+  auto actions = actions_.dim() == 2 ? actions_.reshape({B}) : actions_.reshape({B, actions_.size(2)});
+  auto adv = advantages_.reshape({B});
+  if (normalize_advantage && B > 1) adv = (adv - adv.mean()) / (adv.std() + 1e-8);
+  ActorCriticLossValues out;
+  if (fast_) {
+    // The A2C gradient is PPO's at ratio 1 without clipping: old log-probs =
+    // the current ones, clip range infinite.
+    FastLossInputs in{policy_->Preprocess(obs_.reshape(obs_dims)).contiguous(), actions.contiguous(), masks, {},
+                      adv.contiguous(), returns_.reshape({B}).contiguous(), std::numeric_limits<double>::infinity(),
+                      ent_coef, vf_coef};
+    in.old_log_prob = fast_->LogProb(in);
+    const FastLossResult r = fast_->Backward(in);
+    out.policy_loss = -(adv * in.old_log_prob).mean().item<double>();
+    out.value_loss = r.value_loss;
+    out.entropy_loss = -r.entropy;
+    out.loss = out.policy_loss + ent_coef * out.entropy_loss + vf_coef * out.value_loss;
+    CheckFinite(out.loss, what);
+    return out;
+  }
+  auto result = policy_->Forward(obs_.reshape(obs_dims), masks);
+  auto l = ComputeA2cLosses(result.dist.log_prob(actions), adv, result.value, returns_.reshape({B}),
+                            result.dist.entropy());
+  auto loss = l.policy_loss + ent_coef * l.entropy_loss + vf_coef * l.value_loss;
+  CheckFinite(loss, what);
+  optimizer_->zero_grad();
+  loss.backward();
+  out.policy_loss = l.policy_loss.item<double>();
+  out.value_loss = l.value_loss.item<double>();
+  out.entropy_loss = l.entropy_loss.item<double>();
+  out.loss = loss.item<double>();
+  return out;
+}
 
 torch::ScalarType TorchDType(DType dtype) {
   switch (dtype) {

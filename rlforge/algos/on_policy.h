@@ -27,6 +27,7 @@
 #include "rlforge/env/running_stats.h"
 #include "rlforge/env/vector_env.h"
 #include "rlforge/nn/policy.h"
+#include "rlforge/train/config.h"
 
 namespace rlforge {
 
@@ -48,6 +49,22 @@ struct OnPolicySetup {
   double clip_obs = 10.0;
   double clip_reward = 10.0;
 };
+
+// The actor-critic (A2C) loss terms for a batch (tensors [B]):
+//   -mean(A log pi), mean((R - V)^2), -mean(H).
+struct A2cLosses {
+  torch::Tensor policy_loss, value_loss, entropy_loss;
+};
+A2cLosses ComputeA2cLosses(const torch::Tensor& log_prob, const torch::Tensor& advantages,
+                           const torch::Tensor& values, const torch::Tensor& returns, const torch::Tensor& entropy);
+
+struct ActorCriticLossValues {
+  double policy_loss = 0, value_loss = 0, entropy_loss = 0, loss = 0;
+};
+
+// Registers the policy keys (net_arch, activation, ortho_init,
+// share_features, log_std_init) of an algorithm's config.
+void VisitPolicyFields(FieldVisitor& v, PolicyConfig* policy);
 
 // torch dtype of a space's elements.
 torch::ScalarType TorchDType(DType dtype);
@@ -81,6 +98,10 @@ class OnPolicyAlgorithm : public Algorithm {
   double ExplainedVariance() const;
   // Raw observations -> network input (normalized when normalize_obs).
   torch::Tensor NormalizeObs(const torch::Tensor& raw, bool update);
+  // The A2C loss over the whole last rollout, back-propagated into the
+  // policy's .grad (hand-written kernels when available, else autograd).
+  ActorCriticLossValues BackpropActorCriticLoss(bool normalize_advantage, double ent_coef, double vf_coef,
+                                                const char* what);
   // Adds time_env / time_act (seconds in the last CollectRollout), time_update
   // (since update_start) and update_samples (samples forwarded and
   // back-propagated) to m: what `rlforge bench train` reports.

@@ -1,7 +1,6 @@
 #include "rlforge/algos/pg/a2c.h"
 
 #include <chrono>
-#include <limits>
 
 #include "rlforge/algos/flat_adam.h"
 
@@ -20,11 +19,7 @@ void A2cConfig::Visit(FieldVisitor& v) {
   v.Field("rms_prop_eps", &rms_prop_eps, "RMSProp epsilon");
   v.Field("normalize_advantage", &normalize_advantage, "standardize advantages per batch");
   v.Field("fast_update", &fast_update, "hand-written gradients for plain MLP policies (autograd otherwise)");
-  v.Field("net_arch", &policy.net_arch, "hidden layer sizes of the actor and critic torsos");
-  v.Field("activation", &policy.activation, "tanh or relu");
-  v.Field("ortho_init", &policy.ortho_init, "orthogonal initialization");
-  v.Field("share_features", &policy.share_features, "one torso for actor and critic");
-  v.Field("log_std_init", &policy.log_std_init, "initial log std of Gaussian policies");
+  VisitPolicyFields(v, &policy);
 }
 
 void A2cConfig::Validate() const {
@@ -35,11 +30,6 @@ void A2cConfig::Validate() const {
   RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0, got ", max_grad_norm);
   RLF_CHECK_ARG(rms_prop_alpha > 0 && rms_prop_alpha < 1, "config key 'rms_prop_alpha' must be in (0, 1)");
   RLF_CHECK_ARG(rms_prop_eps > 0, "config key 'rms_prop_eps' must be > 0");
-}
-
-A2cLosses ComputeA2cLosses(const torch::Tensor& log_prob, const torch::Tensor& advantages,
-                           const torch::Tensor& values, const torch::Tensor& returns, const torch::Tensor& entropy) {
-  return {-(advantages.detach() * log_prob).mean(), (returns - values).pow(2).mean(), -entropy.mean()};
 }
 
 A2c::A2c(const OnPolicySetup& setup, const A2cConfig& config, int64_t total_steps)
@@ -64,50 +54,21 @@ Metrics A2c::Iterate() {
       std::max(0.0, 1.0 - static_cast<double>(num_timesteps_) / static_cast<double>(std::max<int64_t>(total_steps_, 1)));
   const double lr = config_.learning_rate.Value(progress_remaining);
   SetLearningRate(lr);
-  const int64_t T = setup_.n_steps, N = envs_->num_envs(), B = T * N;
-  std::vector<int64_t> obs_dims = {B};
-  obs_dims.insert(obs_dims.end(), obs_shape_.begin(), obs_shape_.end());
-  auto masks = masks_.defined() ? masks_.reshape({B, masks_.size(2)}) : torch::Tensor();
-  auto actions = actions_.dim() == 2 ? actions_.reshape({B}) : actions_.reshape({B, actions_.size(2)});
-  auto adv = advantages_.reshape({B});
-  if (config_.normalize_advantage && B > 1) adv = (adv - adv.mean()) / (adv.std() + 1e-8);
-  double pg, vl, ent_loss, loss_value;
-  if (fast_) {
-    // The A2C gradient is PPO's at ratio 1 without clipping: old log-probs =
-    // the current ones, clip range infinite.
-    FastLossInputs in{policy_->Preprocess(obs_.reshape(obs_dims)).contiguous(), actions.contiguous(), masks, {},
-                      adv.contiguous(), returns_.reshape({B}).contiguous(), std::numeric_limits<double>::infinity(),
-                      config_.ent_coef, config_.vf_coef};
-    in.old_log_prob = fast_->LogProb(in);
-    const FastLossResult r = fast_->Backward(in);
-    pg = -(adv * in.old_log_prob).mean().item<double>();
-    vl = r.value_loss, ent_loss = -r.entropy;
-    loss_value = pg + config_.ent_coef * ent_loss + config_.vf_coef * vl;
-    CheckFinite(loss_value, "A2C loss");
-  } else {
-    auto out = policy_->Forward(obs_.reshape(obs_dims), masks);
-    auto losses = ComputeA2cLosses(out.dist.log_prob(actions), adv, out.value, returns_.reshape({B}),
-                                   out.dist.entropy());
-    auto loss = losses.policy_loss + config_.ent_coef * losses.entropy_loss + config_.vf_coef * losses.value_loss;
-    CheckFinite(loss, "A2C loss");
-    optimizer_->zero_grad();
-    loss.backward();
-    pg = losses.policy_loss.item<double>(), vl = losses.value_loss.item<double>();
-    ent_loss = losses.entropy_loss.item<double>(), loss_value = loss.item<double>();
-  }
+  const ActorCriticLossValues l =
+      BackpropActorCriticLoss(config_.normalize_advantage, config_.ent_coef, config_.vf_coef, "A2C loss");
   const double grad_norm = ClipGradients(config_.max_grad_norm);
   optimizer_->step();
   ++iterations_;
-  Metrics m = {{"policy_loss", pg},
-               {"value_loss", vl},
-               {"entropy_loss", ent_loss},
-               {"entropy", -ent_loss},
-               {"loss", loss_value},
+  Metrics m = {{"policy_loss", l.policy_loss},
+               {"value_loss", l.value_loss},
+               {"entropy_loss", l.entropy_loss},
+               {"entropy", -l.entropy_loss},
+               {"loss", l.loss},
                {"explained_variance", ExplainedVariance()},
                {"learning_rate", lr},
                {"grad_norm", grad_norm}};
   if (policy_->log_std().defined()) m["std"] = policy_->log_std().exp().mean().item<double>();
-  AddTimings(&m, update_start, B);
+  AddTimings(&m, update_start, setup_.n_steps * envs_->num_envs());
   return m;
 }
 

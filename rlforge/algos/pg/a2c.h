@@ -34,13 +34,6 @@ struct A2cConfig {
   void Validate() const;
 };
 
-// The A2C loss terms for a batch (tensors [B]).
-struct A2cLosses {
-  torch::Tensor policy_loss, value_loss, entropy_loss;
-};
-A2cLosses ComputeA2cLosses(const torch::Tensor& log_prob, const torch::Tensor& advantages,
-                           const torch::Tensor& values, const torch::Tensor& returns, const torch::Tensor& entropy);
-
 class A2c : public OnPolicyAlgorithm {
  public:
   A2c(const OnPolicySetup& setup, const A2cConfig& config, int64_t total_steps);

@@ -23,11 +23,7 @@ void A3cConfig::Visit(FieldVisitor& v) {
   v.Field("use_rms_prop", &use_rms_prop, "shared RMSProp (false: shared Adam)");
   v.Field("rms_prop_alpha", &rms_prop_alpha, "RMSProp smoothing constant");
   v.Field("rms_prop_eps", &rms_prop_eps, "RMSProp epsilon");
-  v.Field("net_arch", &policy.net_arch, "hidden layer sizes of the actor and critic torsos");
-  v.Field("activation", &policy.activation, "tanh or relu");
-  v.Field("ortho_init", &policy.ortho_init, "orthogonal initialization");
-  v.Field("share_features", &policy.share_features, "one torso for actor and critic");
-  v.Field("log_std_init", &policy.log_std_init, "initial log std of Gaussian policies");
+  VisitPolicyFields(v, &policy);
 }
 
 void A3cConfig::Validate() const {
@@ -52,35 +48,11 @@ class A3c::Worker : public OnPolicyAlgorithm {
   Metrics CollectAndBackprop() {
     CollectRollout();
     policy_->train();
-    const int64_t T = setup_.n_steps, N = envs_->num_envs(), B = T * N;
-    std::vector<int64_t> obs_dims = {B};
-    obs_dims.insert(obs_dims.end(), obs_shape_.begin(), obs_shape_.end());
-    auto masks = masks_.defined() ? masks_.reshape({B, masks_.size(2)}) : torch::Tensor();
-    auto actions = actions_.dim() == 2 ? actions_.reshape({B}) : actions_.reshape({B, actions_.size(2)});
-    if (fast_) {
-      // A2C's gradient: PPO's at ratio 1 with no clipping (see a2c.cc).
-      FastLossInputs in{policy_->Preprocess(obs_.reshape(obs_dims)).contiguous(), actions.contiguous(), masks, {},
-                        advantages_.reshape({B}).contiguous(), returns_.reshape({B}).contiguous(),
-                        std::numeric_limits<double>::infinity(), config_.ent_coef, config_.vf_coef};
-      in.old_log_prob = fast_->LogProb(in);
-      const FastLossResult r = fast_->Backward(in);
-      const double pg = -(in.advantages * in.old_log_prob).mean().item<double>();
-      CheckFinite(pg + config_.ent_coef * -r.entropy + config_.vf_coef * r.value_loss, "A3C loss");
-      return {{"policy_loss", pg},
-              {"value_loss", r.value_loss},
-              {"entropy_loss", -r.entropy},
-              {"explained_variance", ExplainedVariance()}};
-    }
-    auto out = policy_->Forward(obs_.reshape(obs_dims), masks);
-    auto l = ComputeA2cLosses(out.dist.log_prob(actions), advantages_.reshape({B}), out.value,
-                              returns_.reshape({B}), out.dist.entropy());
-    auto loss = l.policy_loss + config_.ent_coef * l.entropy_loss + config_.vf_coef * l.value_loss;
-    CheckFinite(loss, "A3C loss");
-    optimizer_->zero_grad();
-    loss.backward();
-    return {{"policy_loss", l.policy_loss.item<double>()},
-            {"value_loss", l.value_loss.item<double>()},
-            {"entropy_loss", l.entropy_loss.item<double>()},
+    const ActorCriticLossValues l =
+        BackpropActorCriticLoss(/*normalize_advantage=*/false, config_.ent_coef, config_.vf_coef, "A3C loss");
+    return {{"policy_loss", l.policy_loss},
+            {"value_loss", l.value_loss},
+            {"entropy_loss", l.entropy_loss},
             {"explained_variance", ExplainedVariance()}};
   }
   Metrics Iterate() override { return CollectAndBackprop(); }

@@ -11,11 +11,7 @@ void ReinforceConfig::Visit(FieldVisitor& v) {
   v.Field("vf_coef", &vf_coef, "baseline loss coefficient");
   v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip");
   v.Field("learning_rate", &learning_rate, "Adam learning rate (number or lin_<start>)");
-  v.Field("net_arch", &policy.net_arch, "hidden layer sizes of the actor and critic torsos");
-  v.Field("activation", &policy.activation, "tanh or relu");
-  v.Field("ortho_init", &policy.ortho_init, "orthogonal initialization");
-  v.Field("share_features", &policy.share_features, "one torso for actor and critic");
-  v.Field("log_std_init", &policy.log_std_init, "initial log std of Gaussian policies");
+  VisitPolicyFields(v, &policy);
 }
 
 void ReinforceConfig::Validate() const {

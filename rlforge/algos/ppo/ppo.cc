@@ -23,11 +23,7 @@ void PpoConfig::Visit(FieldVisitor& v) {
   v.Field("learning_rate", &learning_rate, "Adam learning rate (number or lin_<start>)");
   v.Field("adam_eps", &adam_eps, "Adam epsilon");
   v.Field("fast_update", &fast_update, "hand-written gradients for plain MLP policies (autograd otherwise)");
-  v.Field("net_arch", &policy.net_arch, "hidden layer sizes of the actor and critic torsos");
-  v.Field("activation", &policy.activation, "tanh or relu");
-  v.Field("ortho_init", &policy.ortho_init, "orthogonal initialization");
-  v.Field("share_features", &policy.share_features, "one torso for actor and critic");
-  v.Field("log_std_init", &policy.log_std_init, "initial log std of Gaussian policies");
+  VisitPolicyFields(v, &policy);
   v.Field("use_sde", &policy.use_sde, "generalized state-dependent exploration (Box actions)");
   v.Field("sde_sample_freq", &policy.sde_sample_freq, "steps between gSDE noise draws (-1: once per rollout)");
 }
