@@ -26,6 +26,11 @@ TEST(LongLearningTest, PpoAcrobotWithin500k) { EXPECT_GE(TrainPreset("ppo", "Acr
 
 TEST(LongLearningTest, A2cAcrobotWithin500k) { EXPECT_GE(TrainPreset("a2c", "Acrobot-v1", 0).mean_return, -100.0); }
 
+// Gymnasium's reward threshold for MountainCar-v0 is -110.
+TEST(LongLearningTest, PpoMountainCarWithin1M) {
+  EXPECT_GE(TrainPreset("ppo", "MountainCar-v0", 0).mean_return, -110.0);
+}
+
 TEST(LongLearningTest, PpoPendulumWithin1M) { EXPECT_GE(TrainPreset("ppo", "Pendulum-v1", 0).mean_return, -250.0); }
 
 TEST(LongLearningTest, PpoGsdeMountainCarContinuousWithin300k) {
