@@ -12,28 +12,14 @@ namespace rlforge {
 
 void A3cConfig::Visit(FieldVisitor& v) {
   v.Field("workers", &workers, "asynchronous worker threads");
-  v.Field("n_steps", &n_steps, "steps per env per worker update");
   v.Field("steps_per_iteration", &steps_per_iteration, "env steps between logs and checkpoints");
-  v.Field("gamma", &gamma, "discount factor");
-  v.Field("gae_lambda", &gae_lambda, "GAE lambda (1: n-step returns)");
-  v.Field("ent_coef", &ent_coef, "entropy bonus coefficient");
-  v.Field("vf_coef", &vf_coef, "value loss coefficient");
-  v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip");
-  v.Field("learning_rate", &learning_rate, "learning rate (number or lin_<start>)");
-  v.Field("use_rms_prop", &use_rms_prop, "shared RMSProp (false: shared Adam)");
-  v.Field("rms_prop_alpha", &rms_prop_alpha, "RMSProp smoothing constant");
-  v.Field("rms_prop_eps", &rms_prop_eps, "RMSProp epsilon");
-  VisitPolicyFields(v, &policy);
+  A2cConfig::Visit(v);
 }
 
 void A3cConfig::Validate() const {
   RLF_CHECK_ARG(workers >= 1, "config key 'workers' must be >= 1, got ", workers);
-  RLF_CHECK_ARG(n_steps >= 1, "config key 'n_steps' must be >= 1, got ", n_steps);
   RLF_CHECK_ARG(steps_per_iteration >= 1, "config key 'steps_per_iteration' must be >= 1");
-  RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1], got ", gamma);
-  RLF_CHECK_ARG(gae_lambda >= 0 && gae_lambda <= 1, "config key 'gae_lambda' must be in [0, 1], got ", gae_lambda);
-  RLF_CHECK_ARG(learning_rate.start > 0, "config key 'learning_rate' must be > 0");
-  RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0");
+  A2cConfig::Validate();
 }
 
 // A worker: its envs, local network and rollout storage, reusing the
@@ -42,14 +28,15 @@ class A3c::Worker : public OnPolicyAlgorithm {
  public:
   Worker(const OnPolicySetup& setup, const A3cConfig& config) : OnPolicyAlgorithm(setup), config_(config) {
     optimizer_ = std::make_unique<torch::optim::SGD>(policy_->parameters(), torch::optim::SGDOptions(0.0));
-    if (FastActorCriticUpdate::Supported(*policy_)) fast_ = std::make_unique<FastActorCriticUpdate>(policy_);
+    if (config.fast_update && FastActorCriticUpdate::Supported(*policy_))
+      fast_ = std::make_unique<FastActorCriticUpdate>(policy_);
   }
   // Collects a rollout and leaves the A2C loss's gradients in the local network.
   Metrics CollectAndBackprop() {
     CollectRollout();
     policy_->train();
     const ActorCriticLossValues l =
-        BackpropActorCriticLoss(/*normalize_advantage=*/false, config_.ent_coef, config_.vf_coef, "A3C loss");
+        BackpropActorCriticLoss(config_.normalize_advantage, config_.ent_coef, config_.vf_coef, "A3C loss");
     return {{"policy_loss", l.policy_loss},
             {"value_loss", l.value_loss},
             {"entropy_loss", l.entropy_loss},

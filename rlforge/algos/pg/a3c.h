@@ -25,20 +25,11 @@
 
 namespace rlforge {
 
-struct A3cConfig {
+// A3C's keys are A2C's (n_steps, gamma, gae_lambda, coefficients, learning
+// rate, RMSProp or Adam, normalize_advantage, fast_update, the policy) plus:
+struct A3cConfig : A2cConfig {
   int64_t workers = 2;                 // asynchronous worker threads
-  int64_t n_steps = 5;                 // steps per env per worker update
   int64_t steps_per_iteration = 4000;  // env steps between logs/checkpoints
-  double gamma = 0.99;                 // discount
-  double gae_lambda = 1.0;             // GAE lambda (1: n-step returns)
-  double ent_coef = 0.0;               // entropy bonus coefficient
-  double vf_coef = 0.5;                // value loss coefficient
-  double max_grad_norm = 0.5;          // global gradient-norm clip
-  Schedule learning_rate = Schedule::Constant(7e-4);  // step size
-  bool use_rms_prop = true;            // shared RMSProp (else shared Adam)
-  double rms_prop_alpha = 0.99;        // RMSProp smoothing
-  double rms_prop_eps = 1e-5;          // RMSProp epsilon
-  PolicyConfig policy;
 
   void Visit(FieldVisitor& v);
   void Validate() const;
