@@ -56,6 +56,7 @@ check train-unknown-key 2 "unknown config key 'n_stepz'" -- "$BIN" train --algo 
 check train-unknown-algo 2 "unknown algorithm 'ppo2'; valid: ppo" -- "$BIN" train --algo ppo2 --env CartPole-v1 --out "$tmp/bad"
 check train-bad-env 2 "unknown env ID" -- "$BIN" train --algo ppo --env Nope-v1 --out "$tmp/bad"
 [[ ! -e "$tmp/bad" ]] && echo "ok   train-nothing-written" || { echo "FAIL train wrote $tmp/bad"; fails=$((fails+1)); }
+check train-tabular-continuous 2 "tabular methods need Discrete observations" -- "$BIN" train --algo q-learning --env CartPole-v1 --out "$tmp/bad"
 check train-show-config 0 "" -- "$BIN" train --algo ppo --env CartPole-v1 --show-config
 check train-short 0 "" -- "$BIN" train --algo ppo --env CartPole-v1 --steps 512 --set eval_episodes=3 --out "$tmp/run" --no-progress
 for f in config.yaml progress.csv eval.json checkpoints/final.pt; do

@@ -4,6 +4,7 @@
 #include "rlforge/algos/pg/a3c.h"
 #include "rlforge/algos/pg/reinforce.h"
 #include "rlforge/algos/ppo/ppo.h"
+#include "rlforge/algos/tabular/tabular.h"
 #include "rlforge/train/train_config.h"
 
 namespace rlforge {
@@ -36,6 +37,15 @@ AlgoSpec OnPolicyEntry(const char* name, const char* description) {
           }};
 }
 
+AlgoSpec TabularEntry(const char* name, TdMethod method, const char* description) {
+  return {name, description, [] { return std::make_unique<AlgoConfigOf<TabularConfig>>(); },
+          [method](const RunConfig& run, const AlgoConfig& config) -> std::unique_ptr<Algorithm> {
+            const auto& c = dynamic_cast<const AlgoConfigOf<TabularConfig>&>(config).value;
+            return std::make_unique<TabularTd>(method, run.env, run.env_kwargs, static_cast<int>(run.num_envs),
+                                               static_cast<uint64_t>(run.seed), c, run.total_steps);
+          }};
+}
+
 }  // namespace
 
 const std::vector<AlgoSpec>& Algorithms() {
@@ -49,6 +59,9 @@ const std::vector<AlgoSpec>& Algorithms() {
          const auto& c = dynamic_cast<const AlgoConfigOf<ReinforceConfig>&>(config).value;
          return std::make_unique<Reinforce>(SetupFrom(run, 1, c.gamma, 1.0, c.policy), c, run.total_steps);
        }},
+      TabularEntry("q-learning", TdMethod::kQLearning, "tabular Q-learning (off-policy TD control)"),
+      TabularEntry("sarsa", TdMethod::kSarsa, "tabular SARSA (on-policy TD control)"),
+      TabularEntry("expected-sarsa", TdMethod::kExpectedSarsa, "tabular Expected SARSA"),
   };
   return algos;
 }

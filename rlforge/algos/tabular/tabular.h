@@ -1,0 +1,90 @@
+// rlforge/algos/tabular/tabular.h — tabular TD control: Q-learning, SARSA and
+// Expected SARSA (Sutton & Barto, ch. 6) on Discrete-observation envs.
+//
+// With step size alpha and behaviour policy epsilon-greedy in Q:
+//   Q-learning:      Q(s,a) += alpha (r + gamma max_a' Q(s',a')               - Q(s,a))
+//   SARSA:           Q(s,a) += alpha (r + gamma Q(s',a'), a' the next action taken - Q(s,a))
+//   Expected SARSA:  Q(s,a) += alpha (r + gamma sum_a' pi(a'|s') Q(s',a')    - Q(s,a))
+// The bootstrap term is dropped at termination and kept at truncation (s' is
+// then the final observation; for SARSA a' is drawn from the policy there).
+// alpha and epsilon follow schedules over training: epsilon decays linearly
+// from exploration_initial_eps to exploration_final_eps over the first
+// exploration_fraction of the steps (as SB3's DQN), alpha follows
+// learning_rate (a number or lin_<start>). Greedy ties go to the lowest action.
+#ifndef RLFORGE_ALGOS_TABULAR_TABULAR_H_
+#define RLFORGE_ALGOS_TABULAR_TABULAR_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rlforge/algos/algorithm.h"
+#include "rlforge/core/rng.h"
+#include "rlforge/env/vector_env.h"
+#include "rlforge/train/config.h"
+
+namespace rlforge {
+
+enum class TdMethod { kQLearning, kSarsa, kExpectedSarsa };
+
+struct TabularConfig {
+  double gamma = 0.99;                         // discount
+  Schedule learning_rate = Schedule::Constant(0.1);  // step size alpha
+  double exploration_initial_eps = 1.0;        // epsilon at the start
+  double exploration_final_eps = 0.05;         // epsilon after the decay
+  double exploration_fraction = 0.5;           // fraction of training over which epsilon decays
+  double initial_q = 0.0;                      // initial action values
+  int64_t steps_per_iteration = 10000;         // env steps between logs/checkpoints
+
+  void Visit(FieldVisitor& v);
+  void Validate() const;
+};
+
+class TabularTd : public Algorithm {
+ public:
+  TabularTd(TdMethod method, const std::string& env_id, const Kwargs& env_kwargs, int num_envs, uint64_t seed,
+            const TabularConfig& config, int64_t total_steps);
+  Metrics Iterate() override;
+  int64_t num_timesteps() const override { return steps_; }
+  void TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) override;
+  void Save(const std::string& path) const override;
+  void Load(const std::string& path) override;
+  std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
+
+  const std::vector<double>& q() const { return q_; }  // [S * A]
+  int64_t num_states() const { return num_states_; }
+  int64_t num_actions() const { return num_actions_; }
+  double epsilon() const;
+
+ private:
+  int64_t Greedy(int64_t s) const;
+  int64_t EpsilonGreedy(int64_t s, double eps);
+
+  TdMethod method_;
+  TabularConfig config_;
+  int64_t total_steps_;
+  std::unique_ptr<VectorEnv> envs_;
+  int64_t num_states_, num_actions_, obs_start_, act_start_;
+  std::vector<double> q_;
+  Rng rng_;
+  int64_t steps_ = 0;
+  std::vector<int64_t> next_action_;  // [N] SARSA: the action chosen for the current state
+  std::vector<double> finished_returns_;
+  std::vector<int64_t> finished_lengths_;
+};
+
+// Greedy (or epsilon-greedy) policy over a Q table, for evaluation and play.
+class QTablePolicy : public Policy {
+ public:
+  QTablePolicy(std::vector<double> q, int64_t num_actions, int64_t obs_start, int64_t act_start);
+  void Act(const void* observations, const uint8_t* masks, int n, void* actions) override;
+  std::string name() const override { return "greedy"; }
+
+ private:
+  std::vector<double> q_;
+  int64_t num_actions_, obs_start_, act_start_;
+};
+
+}  // namespace rlforge
+
+#endif  // RLFORGE_ALGOS_TABULAR_TABULAR_H_

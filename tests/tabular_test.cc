@@ -1,0 +1,116 @@
+// Tabular agents and planning: dynamic programming against hand-computed
+// values, the textbook CliffWalking contrast, and learning targets.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "rlforge/algos/tabular/planning.h"
+#include "rlforge/algos/tabular/tabular.h"
+#include "rlforge/env/registry.h"
+#include "rlforge/envs/toy_text/frozen_lake.h"
+#include "rlforge/train/runner.h"
+
+namespace rlforge {
+namespace {
+
+TEST(PlanningTest, ValueIterationOnAHandSolvableLake) {
+  // S F G in a row, no slipping, gamma 0.9: entering G pays 1 and ends the
+  // episode, so V(F) = 1 and V(S) = 0.9 (go right twice).
+  FrozenLakeConfig c;
+  c.desc = {"SFG"};
+  c.is_slippery = false;
+  FrozenLake env(c);
+  const PlanningResult r = ValueIteration(env.model(), 0.9);
+  EXPECT_NEAR(r.v[1], 1.0, 1e-12);
+  EXPECT_NEAR(r.v[0], 0.9, 1e-12);
+  EXPECT_EQ(r.policy[0], FrozenLake::kRight);
+  EXPECT_EQ(r.policy[1], FrozenLake::kRight);
+  // Policy evaluation of the greedy policy reproduces V.
+  const auto v = PolicyEvaluation(env.model(), r.policy, 0.9);
+  for (size_t s = 0; s < v.size(); ++s) EXPECT_NEAR(v[s], r.v[s], 1e-9);
+  // A policy that walks left forever is worth 0.
+  EXPECT_EQ(PolicyEvaluation(env.model(), {FrozenLake::kLeft, FrozenLake::kLeft, 0}, 0.9)[0], 0.0);
+}
+
+TEST(PlanningTest, SlipperyFrozenLakeOptimumIsABellmanFixedPoint) {
+  FrozenLake env;
+  const PlanningResult r = ValueIteration(env.model(), 0.99);
+  EXPECT_GT(r.v[0], 0.5);
+  EXPECT_LT(r.v[0], 0.6);
+  const auto v = PolicyEvaluation(env.model(), r.policy, 0.99);
+  for (size_t s = 0; s < v.size(); ++s) EXPECT_NEAR(v[s], r.v[s], 1e-8);
+}
+
+TrainResult TrainTabular(const std::string& algo, const std::string& env, std::vector<std::string> sets = {},
+                         int64_t seed = 0) {
+  const std::string dir = testing::TempDir() + "/rlforge_tabular/" + algo + "-" + env;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(std::filesystem::path(dir).parent_path());
+  RunnerOptions quiet;
+  quiet.progress = false;
+  return Train(TrainConfig::Resolve(algo, env, "", sets, std::nullopt, seed), dir, quiet);
+}
+
+TEST(TabularTest, CliffWalkingQLearningTakesTheEdgeSarsaTheSafePath) {
+  // Greedy returns after Sutton & Barto's setting (alpha 0.5, epsilon 0.1).
+  const TrainResult q = TrainTabular("q-learning", "CliffWalking-v1", {"eval_episodes=1"});
+  const TrainResult sarsa = TrainTabular("sarsa", "CliffWalking-v1", {"eval_episodes=1"});
+  EXPECT_EQ(q.eval.mean_return, -13.0);        // along the cliff
+  EXPECT_LE(sarsa.eval.mean_return, -15.0);    // a row or two away from it
+  EXPECT_GE(sarsa.eval.mean_return, -17.0);
+}
+
+TEST(TabularTest, TaxiQLearningReaches7Point5) {
+  const TrainResult r = TrainTabular("q-learning", "Taxi-v4");
+  std::printf("q-learning Taxi-v4: %lld steps in %.2f s, eval return %.2f\n", static_cast<long long>(r.timesteps),
+              r.seconds, r.eval.mean_return);
+  EXPECT_GE(r.eval.mean_return, 7.5);
+}
+
+TEST(TabularTest, FrozenLakeSuccessWithin003OfTheOptimalPolicy) {
+  // The optimal policy's success rate: value iteration (gamma 0.99), then
+  // 10,000 episodes under the registered 100-step limit.
+  auto model_env = Make("FrozenLake-v1");
+  const auto& lake = dynamic_cast<const FrozenLake&>(model_env->unwrapped());
+  const PlanningResult opt = ValueIteration(lake.model(), 0.99);
+  VectorEnvOptions opt_envs;
+  opt_envs.num_envs = 8;
+  auto envs = VectorEnv::Make("FrozenLake-v1", {}, opt_envs);
+  QTablePolicy optimal(opt.q, 4, 0, 0);
+  const EpisodeStats best = Evaluate(*envs, optimal, 10000, 123);
+  const TrainResult r = TrainTabular("q-learning", "FrozenLake-v1", {"eval_episodes=10000"});
+  std::printf("FrozenLake-v1: optimal success %.4f, q-learning %.4f\n", *best.success_rate, *r.eval.success_rate);
+  EXPECT_NEAR(*r.eval.success_rate, *best.success_rate, 0.03);
+}
+
+TEST(TabularTest, ResumeIsExact) {
+  auto config = [] {
+    return TrainConfig::Resolve("sarsa", "Taxi-v4", "",
+                                {"steps_per_iteration=5000", "checkpoint_interval=10000", "eval_episodes=0"}, 30000, 4);
+  };
+  const std::string root = testing::TempDir() + "/rlforge_tabular_resume";
+  std::filesystem::remove_all(root);
+  std::filesystem::create_directories(root);
+  RunnerOptions quiet;
+  quiet.progress = false;
+  Train(config(), root + "/a", quiet);
+  std::filesystem::copy(root + "/a", root + "/b", std::filesystem::copy_options::recursive);
+  std::filesystem::remove(root + "/b/checkpoints/final.pt");
+  std::filesystem::remove(root + "/b/checkpoints/step_20000.pt");
+  Resume(root + "/b", std::nullopt, quiet);
+  auto qa = dynamic_cast<TabularTd&>(*LoadRun(root + "/a").algorithm).q();
+  auto qb = dynamic_cast<TabularTd&>(*LoadRun(root + "/b").algorithm).q();
+  EXPECT_EQ(qa, qb);
+}
+
+TEST(TabularTest, RejectsNonDiscreteEnvs) {
+  const std::string dir = testing::TempDir() + "/rlforge_tabular_bad";
+  std::filesystem::remove_all(dir);
+  RunnerOptions quiet;
+  quiet.progress = false;
+  EXPECT_THROW(Train(TrainConfig::Resolve("q-learning", "CartPole-v1", "", {}, 1000, 0), dir, quiet), InvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
+}  // namespace
+}  // namespace rlforge
