@@ -3,6 +3,7 @@
 #include "rlforge/algos/pg/a2c.h"
 #include "rlforge/algos/pg/a3c.h"
 #include "rlforge/algos/pg/reinforce.h"
+#include "rlforge/algos/dqn/dqn.h"
 #include "rlforge/algos/ppo/ppo.h"
 #include "rlforge/algos/tabular/tabular.h"
 #include "rlforge/train/train_config.h"
@@ -58,6 +59,14 @@ const std::vector<AlgoSpec>& Algorithms() {
        [](const RunConfig& run, const AlgoConfig& config) -> std::unique_ptr<Algorithm> {
          const auto& c = dynamic_cast<const AlgoConfigOf<ReinforceConfig>&>(config).value;
          return std::make_unique<Reinforce>(SetupFrom(run, 1, c.gamma, 1.0, c.policy), c, run.total_steps);
+       }},
+      {"dqn", "Deep Q-Network (target network, Double DQN option, masks, uniform replay)",
+       [] { return std::make_unique<AlgoConfigOf<DqnConfig>>(); },
+       [](const RunConfig& run, const AlgoConfig& config) -> std::unique_ptr<Algorithm> {
+         const auto& c = dynamic_cast<const AlgoConfigOf<DqnConfig>&>(config).value;
+         return std::make_unique<Dqn>(run.env, run.env_kwargs, static_cast<int>(run.num_envs),
+                                      static_cast<int>(run.env_threads), static_cast<uint64_t>(run.seed), c,
+                                      run.total_steps);
        }},
       TabularEntry("q-learning", TdMethod::kQLearning, "tabular Q-learning (off-policy TD control)"),
       TabularEntry("sarsa", TdMethod::kSarsa, "tabular SARSA (on-policy TD control)"),

@@ -34,6 +34,7 @@ VectorEnv::VectorEnv(const EnvFactory& make_env, const VectorEnvOptions& options
   terminated_.assign(num_envs_, 0);
   truncated_.assign(num_envs_, 0);
   masks_.assign(num_envs_ * mask_size_, 0);
+  final_masks_.assign(num_envs_ * mask_size_, 0);
   infos_.resize(num_envs_);
   returns_.assign(num_envs_, 0.0);
   lengths_.assign(num_envs_, 0);
@@ -76,6 +77,7 @@ void VectorEnv::StepRange(int lo, int hi, const uint8_t* actions) {
     ++lengths_[i];
     if (r.terminated || r.truncated) {
       std::memcpy(final_obs_.data() + i * obs_bytes_, obs, obs_bytes_);
+      if (mask_size_) envs_[i]->ActionMask(final_masks_.data() + i * mask_size_);
       final_return_[i] = returns_[i];
       final_length_[i] = lengths_[i];
       returns_[i] = 0.0;

@@ -86,6 +86,9 @@ class VectorEnv {
     return reinterpret_cast<const T*>(final_obs_.data());
   }
   const uint8_t* action_masks() const { return mask_size_ ? masks_.data() : nullptr; }
+  // [N, mask]: row i is the mask of env i's final observation when its
+  // episode ended on the last Step (for bootstrapping at truncation).
+  const uint8_t* final_action_masks() const { return mask_size_ ? final_masks_.data() : nullptr; }
   const Info& info(int i) const { return infos_[i]; }
   double episode_return(int i) const { return final_return_[i]; }
   int64_t episode_length(int i) const { return final_length_[i]; }
@@ -121,6 +124,7 @@ class VectorEnv {
   std::vector<uint8_t> terminated_;   // [N]
   std::vector<uint8_t> truncated_;    // [N]
   std::vector<uint8_t> masks_;        // [N, mask_size]
+  std::vector<uint8_t> final_masks_;  // [N, mask_size]
   std::vector<Info> infos_;           // [N]
   std::vector<double> returns_;       // [N] running return of the current episode
   std::vector<int64_t> lengths_;      // [N]
