@@ -31,6 +31,7 @@ bool FastActorCriticUpdate::Supported(ActorCriticImpl& net) {
 FastActorCriticUpdate::FastActorCriticUpdate(ActorCritic net) : net_(std::move(net)) {
   RLF_CHECK(Supported(*net_), "FastActorCriticUpdate: unsupported network");
   tanh_ = net_->pi_torso()->activation() == "tanh";
+  pi_.tanh = vf_.tanh = tanh_;
   gaussian_ = net_->action_space().kind() == SpaceKind::kBox;
   pi_.layers = net_->pi_torso()->layers();
   pi_.layers.push_back(net_->pi_head());
@@ -38,7 +39,8 @@ FastActorCriticUpdate::FastActorCriticUpdate(ActorCritic net) : net_(std::move(n
   vf_.layers.push_back(net_->vf_head());
 }
 
-void FastActorCriticUpdate::Forward(Torso& t, const float* x, int64_t batch, int64_t in_dim) {
+void MlpKernel::Forward(const float* x, int64_t batch, int64_t in_dim) {
+  MlpKernel& t = *this;
   const size_t hidden = t.layers.size() - 1;
   t.acts.resize(hidden);
   const float* input = x;
@@ -55,7 +57,7 @@ void FastActorCriticUpdate::Forward(Torso& t, const float* x, int64_t batch, int
                 static_cast<int>(in), 1.0f, input, static_cast<int>(in), w, static_cast<int>(in), 1.0f, y.data(),
                 static_cast<int>(out));
     if (k < hidden) {
-      if (tanh_) {
+      if (t.tanh) {
         // One vectorized call (libtorch's SLEEF tanh): scalar tanhf costs more
         // than every matrix product of the update together.
         torch::from_blob(y.data(), {static_cast<int64_t>(y.size())}, torch::kFloat32).tanh_();
@@ -69,7 +71,8 @@ void FastActorCriticUpdate::Forward(Torso& t, const float* x, int64_t batch, int
 }
 
 // Given t.d_out [B, n] = dL/d(head output), writes every layer's gradient.
-void FastActorCriticUpdate::BackwardTorso(Torso& t, const float* x, int64_t batch, int64_t in_dim) {
+void MlpKernel::Backward(const float* x, int64_t batch, int64_t in_dim) {
+  MlpKernel& t = *this;
   const size_t hidden = t.layers.size() - 1;
   std::vector<float>* d_y = &t.d_out;
   for (size_t k = t.layers.size(); k-- > 0;) {
@@ -93,7 +96,7 @@ void FastActorCriticUpdate::BackwardTorso(Torso& t, const float* x, int64_t batc
                 static_cast<int>(out), 1.0f, dz.data(), static_cast<int>(out), lin->weight.data_ptr<float>(),
                 static_cast<int>(in), 0.0f, da.data(), static_cast<int>(in));
     const std::vector<float>& a = t.acts[k - 1];
-    if (tanh_) {
+    if (t.tanh) {
       for (size_t n = 0; n < da.size(); ++n) da[n] *= 1.0f - a[n] * a[n];
     } else {
       for (size_t n = 0; n < da.size(); ++n) da[n] = a[n] > 0 ? da[n] : 0.0f;
@@ -105,7 +108,7 @@ void FastActorCriticUpdate::BackwardTorso(Torso& t, const float* x, int64_t batc
 
 torch::Tensor FastActorCriticUpdate::LogProb(const FastLossInputs& in) {
   const int64_t B = in.features.size(0), D = in.features.size(1);
-  Forward(pi_, in.features.data_ptr<float>(), B, D);
+  pi_.Forward(in.features.data_ptr<float>(), B, D);
   const int64_t n = pi_.layers.back()->weight.size(0);
   auto out = torch::empty({B});
   float* lp = out.data_ptr<float>();
@@ -143,8 +146,8 @@ FastLossResult FastActorCriticUpdate::Backward(const FastLossInputs& in) {
   RLF_CHECK(in.features.scalar_type() == torch::kFloat32 && in.features.is_contiguous(),
             "fast update: features must be contiguous float32");
   const float* x = in.features.data_ptr<float>();
-  Forward(pi_, x, B, D);
-  Forward(vf_, x, B, D);
+  pi_.Forward(x, B, D);
+  vf_.Forward(x, B, D);
   const int64_t n = pi_.layers.back()->weight.size(0);
   const float* old_lp = in.old_log_prob.data_ptr<float>();
   const float* adv = in.advantages.data_ptr<float>();
@@ -219,8 +222,8 @@ FastLossResult FastActorCriticUpdate::Backward(const FastLossInputs& in) {
     r.value_loss += (ret[i] - v) * (ret[i] - v) * inv_b;
     vf_.d_out[i] = static_cast<float>(in.vf_coef * 2.0 * (v - ret[i]) * inv_b);
   }
-  BackwardTorso(pi_, x, B, D);
-  BackwardTorso(vf_, x, B, D);
+  pi_.Backward(x, B, D);
+  vf_.Backward(x, B, D);
   if (gaussian_) {
     auto log_std = net_->log_std();
     float* gls = GradOf(log_std);
@@ -233,8 +236,8 @@ FastActorCriticUpdate::ActResult FastActorCriticUpdate::Act(const torch::Tensor&
                                                              torch::Generator* gen) {
   const int64_t B = features.size(0), D = features.size(1);
   const float* x = features.data_ptr<float>();
-  Forward(pi_, x, B, D);
-  Forward(vf_, x, B, D);
+  pi_.Forward(x, B, D);
+  vf_.Forward(x, B, D);
   const int64_t n = pi_.layers.back()->weight.size(0);
   ActResult r;
   r.value = torch::from_blob(vf_.out.data(), {B}, torch::kFloat32).clone();

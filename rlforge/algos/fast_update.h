@@ -23,6 +23,20 @@
 
 namespace rlforge {
 
+// Forward and backward passes of an MLP (hidden Linear + tanh/ReLU layers,
+// then a Linear head) on its parameters' own storage, with BLAS and loops.
+// Backward takes d_out = dL/d(head output) [B, n] and writes every layer's
+// weight and bias gradient into the parameters' .grad (overwriting it).
+struct MlpKernel {
+  std::vector<torch::nn::Linear> layers;  // hidden layers, then the head
+  bool tanh = true;                       // tanh (else ReLU) after each hidden layer
+  std::vector<std::vector<float>> acts;   // activations per hidden layer [B, out]
+  std::vector<float> out;                 // head output [B, n]
+  std::vector<float> d_out, d_a, d_z;     // gradient w.r.t. the output, scratch
+  void Forward(const float* x, int64_t batch, int64_t in_dim);
+  void Backward(const float* x, int64_t batch, int64_t in_dim);
+};
+
 struct FastLossInputs {
   torch::Tensor features;   // [B, D] float, contiguous: the preprocessed observations
   torch::Tensor actions;    // [B] int64 (Discrete) or [B, A] float (Box)
@@ -59,19 +73,10 @@ class FastActorCriticUpdate {
   ActResult Act(const torch::Tensor& features, const torch::Tensor& masks, torch::Generator* gen);
 
  private:
-  struct Torso {
-    std::vector<torch::nn::Linear> layers;  // hidden layers, then the head
-    std::vector<std::vector<float>> acts;   // activations per hidden layer [B, out]
-    std::vector<float> out;                 // head output [B, n]
-    std::vector<float> d_out, d_a, d_z;     // scratch
-  };
-  void Forward(Torso& t, const float* x, int64_t batch, int64_t in_dim);
-  void BackwardTorso(Torso& t, const float* x, int64_t batch, int64_t in_dim);
-
   ActorCritic net_;
   bool tanh_;
   bool gaussian_;
-  Torso pi_, vf_;
+  MlpKernel pi_, vf_;
 };
 
 }  // namespace rlforge

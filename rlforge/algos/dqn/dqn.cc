@@ -27,6 +27,7 @@ void DqnConfig::Visit(FieldVisitor& v) {
   v.Field("double_q", &double_q, "Double DQN targets");
   v.Field("loss", &loss, "huber or mse");
   v.Field("save_replay", &save_replay, "store the replay buffer in checkpoints (exact resume)");
+  v.Field("fast_update", &fast_update, "hand-written forward/backward instead of autograd");
   v.Field("net_arch", &net_arch, "hidden layer sizes of the Q-network");
   v.Field("activation", &activation, "tanh or relu");
 }
@@ -53,6 +54,12 @@ QNetworkImpl::QNetworkImpl(int64_t in, int64_t actions, const std::vector<int64_
 }
 
 torch::Tensor QNetworkImpl::forward(torch::Tensor x) { return head_->forward(torso_->forward(x)); }
+
+std::vector<torch::nn::Linear> QNetworkImpl::layers() const {
+  auto out = torso_->layers();
+  out.push_back(head_);
+  return out;
+}
 
 int64_t FeatureSize(const Space& s) { return s.kind() == SpaceKind::kDiscrete ? s.n() : s.size(); }
 
@@ -106,6 +113,10 @@ Dqn::Dqn(const std::string& env_id, const Kwargs& env_kwargs, int num_envs, int 
   }
   optimizer_ = std::make_unique<FlatAdam>(q_->parameters(), torch::optim::AdamOptions(config.learning_rate.Value(1.0)));
   replay_ = ReplayBuffer(config.buffer_size, obs_dim_, envs_->has_action_mask() ? envs_->mask_size() : 0);
+  fast_ = config.fast_update;
+  online_.layers = online_next_.layers = q_->layers();
+  target_kernel_.layers = target_->layers();
+  online_.tanh = online_next_.tanh = target_kernel_.tanh = q_->tanh();
   envs_->Reset(seed);
 }
 
@@ -178,7 +189,7 @@ Metrics Dqn::Iterate() {
     const double progress_remaining = std::max(0.0, 1.0 - static_cast<double>(steps_) / std::max<double>(1, total_steps_));
     static_cast<torch::optim::AdamOptions&>(optimizer_->param_groups()[0].options())
         .lr(config_.learning_rate.Value(progress_remaining));
-    for (int64_t g = 0; g < config_.gradient_steps; ++g, ++done) loss_sum += Update();
+    for (int64_t g = 0; g < config_.gradient_steps; ++g, ++done) loss_sum += fast_ ? FastUpdate() : Update();
   }
   Metrics out = {{"epsilon", epsilon()}, {"replay_size", static_cast<double>(replay_.size())},
                  {"n_updates", static_cast<double>(updates_)}};
@@ -224,6 +235,46 @@ double Dqn::Update() {
   optimizer_->step();
   ++updates_;
   return lv;
+}
+
+double Dqn::FastUpdate() {
+  const int64_t B = config_.batch_size, m = replay_.mask_size(), A = num_actions_, D = obs_dim_;
+  replay_.Sample(B, rng_, &batch_);
+  const uint8_t* mask = m ? batch_.next_mask.data() : nullptr;
+  target_kernel_.Forward(batch_.next_obs.data(), B, D);
+  if (config_.double_q) online_next_.Forward(batch_.next_obs.data(), B, D);
+  online_.Forward(batch_.obs.data(), B, D);
+  online_.d_out.assign(static_cast<size_t>(B * A), 0.0f);
+  double loss = 0;
+  for (int64_t i = 0; i < B; ++i) {
+    const float* tq = target_kernel_.out.data() + i * A;
+    const float* choose = config_.double_q ? online_next_.out.data() + i * A : tq;
+    int64_t best = -1;
+    for (int64_t a = 0; a < A; ++a)
+      if ((!mask || mask[i * A + a]) && (best < 0 || choose[a] > choose[best])) best = a;
+    const double next_v = best < 0 ? 0.0 : tq[best];
+    const double y = batch_.reward[i] + config_.gamma * (batch_.terminated[i] ? 0.0 : next_v);
+    const double d = online_.out[i * A + batch_.action[i]] - y;
+    double grad;
+    if (config_.loss == "huber") {
+      loss += std::abs(d) < 1 ? 0.5 * d * d : std::abs(d) - 0.5;
+      grad = std::abs(d) < 1 ? d : (d > 0 ? 1.0 : -1.0);
+    } else {
+      loss += d * d;
+      grad = 2 * d;
+    }
+    online_.d_out[i * A + batch_.action[i]] = static_cast<float>(grad / B);
+  }
+  loss /= B;
+  if (!std::isfinite(static_cast<float>(loss)))
+    throw Error(StrCat("the DQN loss is not finite (", loss, ") at step ", steps_,
+                       "; training stopped (the last checkpoint is kept)"));
+  online_.Backward(batch_.obs.data(), B, D);
+  const double norm = ClipGradNorm(q_->parameters(), config_.max_grad_norm);
+  RLF_CHECK(std::isfinite(norm), "non-finite DQN gradient at step ", steps_, "; training stopped");
+  optimizer_->step();
+  ++updates_;
+  return loss;
 }
 
 void Dqn::TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) {

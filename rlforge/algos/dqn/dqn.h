@@ -23,6 +23,7 @@
 #include <memory>
 
 #include "rlforge/algos/algorithm.h"
+#include "rlforge/algos/fast_update.h"
 #include "rlforge/buffers/replay_buffer.h"
 #include "rlforge/env/vector_env.h"
 #include "rlforge/nn/policy.h"
@@ -47,6 +48,7 @@ struct DqnConfig {
   bool double_q = false;                  // Double DQN targets
   std::string loss = "huber";             // huber or mse
   bool save_replay = true;                // store the replay buffer in checkpoints (exact resume)
+  bool fast_update = true;                // hand-written forward/backward (rlforge/algos/fast_update.h)
   std::vector<int64_t> net_arch = {64, 64};  // hidden layer sizes
   std::string activation = "relu";        // tanh or relu
 
@@ -58,6 +60,8 @@ class QNetworkImpl : public torch::nn::Module {
  public:
   QNetworkImpl(int64_t in, int64_t actions, const std::vector<int64_t>& net_arch, const std::string& activation);
   torch::Tensor forward(torch::Tensor x);  // [B, in] -> [B, actions]
+  std::vector<torch::nn::Linear> layers() const;  // hidden layers, then the head
+  bool tanh() const { return torso_->activation() == "tanh"; }
 
  private:
   Mlp torso_{nullptr};
@@ -83,6 +87,7 @@ class Dqn : public Algorithm {
  private:
   void Features(const void* obs, int64_t rows, float* out) const;
   double Update();
+  double FastUpdate();  // the same update with MlpKernel instead of autograd
 
   DqnConfig config_;
   int64_t total_steps_;
@@ -93,6 +98,8 @@ class Dqn : public Algorithm {
   std::unique_ptr<torch::optim::Adam> optimizer_;
   ReplayBuffer replay_;
   ReplayBuffer::Batch batch_;
+  bool fast_ = false;
+  MlpKernel online_, online_next_, target_kernel_;
   Rng rng_;
   int64_t steps_ = 0, updates_ = 0, last_target_update_ = 0;
   std::vector<double> finished_returns_;
