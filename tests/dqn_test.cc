@@ -7,6 +7,7 @@
 
 #include "rlforge/algos/dqn/dqn.h"
 #include "rlforge/buffers/replay_buffer.h"
+#include "rlforge/buffers/sum_tree.h"
 #include "rlforge/train/runner.h"
 
 namespace fs = std::filesystem;
@@ -53,6 +54,50 @@ TEST(ReplayBufferTest, MillionCartPoleTransitionsCostTheirRawBytes) {
   EXPECT_LE(static_cast<double>(rb.bytes()), 1.3 * 45.0 * 1000000);
 }
 
+TEST(SumTreeTest, SumsFindsAndSamplesProportionally) {
+  SumTree t(5);
+  const double p[5] = {1, 0, 3, 2, 4};
+  for (int i = 0; i < 5; ++i) t.Set(i, p[i]);
+  EXPECT_DOUBLE_EQ(t.Total(), 10.0);
+  EXPECT_EQ(t.Find(0.5), 0);
+  EXPECT_EQ(t.Find(1.0), 2);  // slot 1 has priority 0: never found
+  EXPECT_EQ(t.Find(3.99), 2);
+  EXPECT_EQ(t.Find(4.0), 3);
+  EXPECT_EQ(t.Find(9.99), 4);
+  t.Set(2, 0.5);
+  EXPECT_DOUBLE_EQ(t.Total(), 7.5);
+  Rng rng(0);
+  std::vector<int> counts(5, 0);
+  const int n = 75000;
+  for (int k = 0; k < n; ++k) ++counts[t.Find(rng.Uniform() * t.Total())];
+  EXPECT_EQ(counts[1], 0);
+  const double expected[5] = {1, 0, 0.5, 2, 4};
+  for (int i = 0; i < 5; ++i) EXPECT_NEAR(counts[i] / double(n), expected[i] / 7.5, 0.01) << i;
+}
+
+TEST(DqnTest, PrioritizedReplayResumesExactly) {
+  const std::string root = testing::TempDir() + "/rlforge_dqn_per_resume";
+  fs::remove_all(root);
+  fs::create_directories(root);
+  auto config = [] {
+    return TrainConfig::Resolve("dqn", "CartPole-v1", "",
+                                {"learning_starts=200", "train_freq=100", "gradient_steps=10", "buffer_size=5000",
+                                 "prioritized_replay=true", "checkpoint_interval=1000", "eval_episodes=0"},
+                                3000, 2);
+  };
+  RunnerOptions quiet;
+  quiet.progress = false;
+  Train(config(), root + "/a", quiet);
+  fs::copy(root + "/a", root + "/b", fs::copy_options::recursive);
+  fs::remove(root + "/b/checkpoints/final.pt");
+  fs::remove(root + "/b/checkpoints/step_2000.pt");
+  Resume(root + "/b", std::nullopt, quiet);
+  auto a = LoadRun(root + "/a"), b = LoadRun(root + "/b");
+  auto pa = dynamic_cast<Dqn&>(*a.algorithm).q_net()->parameters();
+  auto pb = dynamic_cast<Dqn&>(*b.algorithm).q_net()->parameters();
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << i;
+}
+
 TEST(DqnTest, ResumeWithTheReplayBufferIsExact) {
   const std::string root = testing::TempDir() + "/rlforge_dqn_resume";
   fs::remove_all(root);
@@ -78,6 +123,17 @@ TEST(DqnTest, ResumeWithTheReplayBufferIsExact) {
 }
 
 // The zoo's preset: 50k steps, seed 0, 100-episode deterministic evaluation.
+TEST(LearningTest, PrioritizedDqnSolvesCartPoleWithin50kSteps) {
+  const std::string dir = testing::TempDir() + "/rlforge_dqn_per_cartpole";
+  fs::remove_all(dir);
+  RunnerOptions quiet;
+  quiet.progress = false;
+  const TrainResult r =
+      Train(TrainConfig::Resolve("dqn", "CartPole-v1", "", {"prioritized_replay=true"}, std::nullopt, 0), dir, quiet);
+  std::printf("DQN + prioritized replay CartPole-v1: eval return %.1f\n", r.eval.mean_return);
+  EXPECT_GE(r.eval.mean_return, 475.0);
+}
+
 TEST(LearningTest, DqnSolvesCartPoleWithin50kSteps) {
   const std::string dir = testing::TempDir() + "/rlforge_dqn_cartpole";
   fs::remove_all(dir);

@@ -23,8 +23,9 @@ size_t ReplayBuffer::bytes() const {
          next_mask_.size();
 }
 
-void ReplayBuffer::Add(const float* obs, const float* next_obs, int64_t action, float reward, bool terminated,
-                       const uint8_t* next_mask) {
+int64_t ReplayBuffer::Add(const float* obs, const float* next_obs, int64_t action, float reward, bool terminated,
+                          const uint8_t* next_mask) {
+  const int64_t slot = next_;
   std::memcpy(obs_.data() + next_ * obs_dim_, obs, obs_dim_ * sizeof(float));
   std::memcpy(next_obs_.data() + next_ * obs_dim_, next_obs, obs_dim_ * sizeof(float));
   action_[next_] = action;
@@ -33,6 +34,7 @@ void ReplayBuffer::Add(const float* obs, const float* next_obs, int64_t action, 
   if (mask_size_) std::memcpy(next_mask_.data() + next_ * mask_size_, next_mask, mask_size_);
   next_ = (next_ + 1) % capacity_;
   if (size_ < capacity_) ++size_;
+  return slot;
 }
 
 void ReplayBuffer::Batch::Resize(int64_t b, int64_t d, int64_t m) {
@@ -46,9 +48,16 @@ void ReplayBuffer::Batch::Resize(int64_t b, int64_t d, int64_t m) {
 
 void ReplayBuffer::Sample(int64_t batch_size, Rng& rng, Batch* batch) const {
   RLF_CHECK(size_ > 0, "cannot sample an empty replay buffer");
+  std::vector<int64_t> slots(batch_size);
+  for (auto& s : slots) s = static_cast<int64_t>(rng.UniformInt(size_));
+  Gather(slots, batch);
+}
+
+void ReplayBuffer::Gather(const std::vector<int64_t>& slots, Batch* batch) const {
+  const int64_t batch_size = static_cast<int64_t>(slots.size());
   batch->Resize(batch_size, obs_dim_, mask_size_);
   for (int64_t k = 0; k < batch_size; ++k) {
-    const int64_t i = static_cast<int64_t>(rng.UniformInt(size_));
+    const int64_t i = slots[k];
     std::memcpy(batch->obs.data() + k * obs_dim_, obs_.data() + i * obs_dim_, obs_dim_ * sizeof(float));
     std::memcpy(batch->next_obs.data() + k * obs_dim_, next_obs_.data() + i * obs_dim_, obs_dim_ * sizeof(float));
     batch->reward[k] = reward_[i];

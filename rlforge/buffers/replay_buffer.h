@@ -25,8 +25,9 @@ class ReplayBuffer {
   // mask_size 0: no masks stored.
   ReplayBuffer(int64_t capacity, int64_t obs_dim, int64_t mask_size);
 
-  void Add(const float* obs, const float* next_obs, int64_t action, float reward, bool terminated,
-           const uint8_t* next_mask);
+  // Returns the slot written.
+  int64_t Add(const float* obs, const float* next_obs, int64_t action, float reward, bool terminated,
+              const uint8_t* next_mask);
   int64_t size() const { return size_; }
   int64_t capacity() const { return capacity_; }
   int64_t obs_dim() const { return obs_dim_; }
@@ -43,6 +44,8 @@ class ReplayBuffer {
   };
   // Uniform sampling with replacement; `batch` is resized only when needed.
   void Sample(int64_t batch_size, Rng& rng, Batch* batch) const;
+  // Copies the given slots into batch (prioritized sampling picks them).
+  void Gather(const std::vector<int64_t>& slots, Batch* batch) const;
 
   // Whole contents, for checkpoints.
   void Save(std::string* out) const;

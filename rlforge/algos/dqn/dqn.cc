@@ -28,6 +28,10 @@ void DqnConfig::Visit(FieldVisitor& v) {
   v.Field("loss", &loss, "huber or mse");
   v.Field("save_replay", &save_replay, "store the replay buffer in checkpoints (exact resume)");
   v.Field("fast_update", &fast_update, "hand-written forward/backward instead of autograd");
+  v.Field("prioritized_replay", &prioritized_replay, "prioritized experience replay (sum tree)");
+  v.Field("prioritized_alpha", &prioritized_alpha, "priority exponent alpha");
+  v.Field("prioritized_beta0", &prioritized_beta0, "initial importance-weight exponent (annealed to 1)");
+  v.Field("prioritized_eps", &prioritized_eps, "added to |TD error| in priorities");
   v.Field("net_arch", &net_arch, "hidden layer sizes of the Q-network");
   v.Field("activation", &activation, "tanh or relu");
 }
@@ -88,6 +92,7 @@ Dqn::Dqn(const std::string& env_id, const Kwargs& env_kwargs, int num_envs, int 
     : config_(config),
       total_steps_(total_steps),
       replay_(1, 1, 0),
+      priorities_(1),
       rng_(seed ^ 0xD0D0) {
   config_.Validate();
   VectorEnvOptions opt;
@@ -114,6 +119,7 @@ Dqn::Dqn(const std::string& env_id, const Kwargs& env_kwargs, int num_envs, int 
   optimizer_ = std::make_unique<FlatAdam>(q_->parameters(), torch::optim::AdamOptions(config.learning_rate.Value(1.0)));
   replay_ = ReplayBuffer(config.buffer_size, obs_dim_, envs_->has_action_mask() ? envs_->mask_size() : 0);
   fast_ = config.fast_update;
+  if (config.prioritized_replay) priorities_ = SumTree(config.buffer_size);
   online_.layers = online_next_.layers = q_->layers();
   target_kernel_.layers = target_->layers();
   online_.tanh = online_next_.tanh = target_kernel_.tanh = q_->tanh();
@@ -173,7 +179,9 @@ Metrics Dqn::Iterate() {
         finished_returns_.push_back(envs_->episode_return(i));
         finished_lengths_.push_back(envs_->episode_length(i));
       }
-      replay_.Add(obs.data() + i * obs_dim_, next_row, actions[i], envs_->rewards()[i], term, next_mask);
+      const int64_t slot =
+          replay_.Add(obs.data() + i * obs_dim_, next_row, actions[i], envs_->rewards()[i], term, next_mask);
+      if (config_.prioritized_replay) priorities_.Set(slot, std::pow(max_priority_, config_.prioritized_alpha));
     }
     steps_ += n;
     if (steps_ - last_target_update_ >= config_.target_update_interval) {
@@ -199,7 +207,7 @@ Metrics Dqn::Iterate() {
 
 double Dqn::Update() {
   const int64_t B = config_.batch_size, m = replay_.mask_size();
-  replay_.Sample(B, rng_, &batch_);
+  SampleBatch();
   auto obs = torch::from_blob(batch_.obs.data(), {B, obs_dim_});
   auto next = torch::from_blob(batch_.next_obs.data(), {B, obs_dim_});
   auto actions = torch::from_blob(batch_.action.data(), {B}, torch::kLong);
@@ -223,7 +231,15 @@ double Dqn::Update() {
     target = rewards + config_.gamma * not_done * next_v;
   }
   auto q = q_->forward(obs).gather(1, actions.unsqueeze(1)).squeeze(1);
-  auto loss = config_.loss == "huber" ? torch::smooth_l1_loss(q, target) : torch::mse_loss(q, target);
+  auto weights = torch::from_blob(weights_.data(), {B});
+  auto per_sample = config_.loss == "huber"
+                        ? torch::smooth_l1_loss(q, target, torch::Reduction::None)
+                        : torch::mse_loss(q, target, torch::Reduction::None);
+  auto loss = (weights * per_sample).mean();
+  {
+    auto d = (q - target).detach().to(torch::kFloat64).contiguous();
+    UpdatePriorities(std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + B));
+  }
   const double lv = loss.item<double>();
   if (!std::isfinite(static_cast<float>(lv)))
     throw Error(StrCat("the DQN loss is not finite (", lv, ") at step ", steps_,
@@ -237,9 +253,43 @@ double Dqn::Update() {
   return lv;
 }
 
+void Dqn::SampleBatch() {
+  const int64_t B = config_.batch_size;
+  slots_.resize(B);
+  weights_.assign(B, 1.0f);
+  if (!config_.prioritized_replay) {
+    replay_.Sample(B, rng_, &batch_);
+    return;
+  }
+  // Stratified: one draw from each of B equal slices of the total priority.
+  const double total = priorities_.Total();
+  const double beta = config_.prioritized_beta0 + (1.0 - config_.prioritized_beta0) *
+                                                      std::min(1.0, static_cast<double>(steps_) / std::max<double>(1, total_steps_));
+  double max_w = 0;
+  for (int64_t k = 0; k < B; ++k) {
+    const double u = (k + rng_.Uniform()) * total / B;
+    slots_[k] = std::min(priorities_.Find(u), replay_.size() - 1);
+    const double p = std::max(priorities_.Get(slots_[k]), 1e-12) / total;
+    weights_[k] = static_cast<float>(std::pow(static_cast<double>(replay_.size()) * p, -beta));
+    max_w = std::max(max_w, static_cast<double>(weights_[k]));
+  }
+  for (auto& w : weights_) w = static_cast<float>(w / max_w);
+  replay_.Gather(slots_, &batch_);
+}
+
+void Dqn::UpdatePriorities(const std::vector<double>& td) {
+  if (!config_.prioritized_replay) return;
+  for (size_t k = 0; k < td.size(); ++k) {
+    const double p = std::abs(td[k]) + config_.prioritized_eps;
+    max_priority_ = std::max(max_priority_, p);
+    priorities_.Set(slots_[k], std::pow(p, config_.prioritized_alpha));
+  }
+}
+
 double Dqn::FastUpdate() {
   const int64_t B = config_.batch_size, m = replay_.mask_size(), A = num_actions_, D = obs_dim_;
-  replay_.Sample(B, rng_, &batch_);
+  SampleBatch();
+  std::vector<double> td(B);
   const uint8_t* mask = m ? batch_.next_mask.data() : nullptr;
   target_kernel_.Forward(batch_.next_obs.data(), B, D);
   if (config_.double_q) online_next_.Forward(batch_.next_obs.data(), B, D);
@@ -255,21 +305,24 @@ double Dqn::FastUpdate() {
     const double next_v = best < 0 ? 0.0 : tq[best];
     const double y = batch_.reward[i] + config_.gamma * (batch_.terminated[i] ? 0.0 : next_v);
     const double d = online_.out[i * A + batch_.action[i]] - y;
+    td[i] = d;
+    const double w = weights_[i];
     double grad;
     if (config_.loss == "huber") {
-      loss += std::abs(d) < 1 ? 0.5 * d * d : std::abs(d) - 0.5;
+      loss += w * (std::abs(d) < 1 ? 0.5 * d * d : std::abs(d) - 0.5);
       grad = std::abs(d) < 1 ? d : (d > 0 ? 1.0 : -1.0);
     } else {
-      loss += d * d;
+      loss += w * d * d;
       grad = 2 * d;
     }
-    online_.d_out[i * A + batch_.action[i]] = static_cast<float>(grad / B);
+    online_.d_out[i * A + batch_.action[i]] = static_cast<float>(w * grad / B);
   }
   loss /= B;
   if (!std::isfinite(static_cast<float>(loss)))
     throw Error(StrCat("the DQN loss is not finite (", loss, ") at step ", steps_,
                        "; training stopped (the last checkpoint is kept)"));
   online_.Backward(batch_.obs.data(), B, D);
+  UpdatePriorities(td);
   const double norm = ClipGradNorm(q_->parameters(), config_.max_grad_norm);
   RLF_CHECK(std::isfinite(norm), "non-finite DQN gradient at step ", steps_, "; training stopped");
   optimizer_->step();
@@ -299,6 +352,10 @@ void Dqn::Save(const std::string& path) const {
   envs_->SaveState(&env_state);
   archive.write("env_state", torch::from_blob(env_state.data(), {static_cast<int64_t>(env_state.size())},
                                               torch::kUInt8).clone());
+  if (config_.save_replay && config_.prioritized_replay) {
+    archive.write("priorities", torch::tensor(priorities_.nodes(), torch::kFloat64));
+    archive.write("max_priority", torch::tensor(max_priority_, torch::kFloat64));
+  }
   if (config_.save_replay) {
     replay_.Save(&replay);
     archive.write("replay", torch::from_blob(replay.data(), {static_cast<int64_t>(replay.size())}, torch::kUInt8).clone());
@@ -328,6 +385,15 @@ void Dqn::Load(const std::string& path) {
     last_target_update_ = counters[2].item<int64_t>();
     archive.read("env_state", env_state);
     envs_->LoadState(std::string(static_cast<const char*>(env_state.data_ptr()), env_state.numel()));
+    if (config_.save_replay && config_.prioritized_replay) {
+      torch::Tensor nodes, maxp;
+      archive.read("priorities", nodes);
+      archive.read("max_priority", maxp);
+      RLF_CHECK(nodes.numel() == static_cast<int64_t>(priorities_.nodes().size()), "priority tree size mismatch");
+      std::memcpy(priorities_.mutable_nodes().data(), nodes.contiguous().data_ptr<double>(),
+                  priorities_.nodes().size() * sizeof(double));
+      max_priority_ = maxp.item<double>();
+    }
     if (config_.save_replay) {
       torch::Tensor replay;
       archive.read("replay", replay);

@@ -25,6 +25,7 @@
 #include "rlforge/algos/algorithm.h"
 #include "rlforge/algos/fast_update.h"
 #include "rlforge/buffers/replay_buffer.h"
+#include "rlforge/buffers/sum_tree.h"
 #include "rlforge/env/vector_env.h"
 #include "rlforge/nn/policy.h"
 #include "rlforge/train/config.h"
@@ -49,6 +50,14 @@ struct DqnConfig {
   std::string loss = "huber";             // huber or mse
   bool save_replay = true;                // store the replay buffer in checkpoints (exact resume)
   bool fast_update = true;                // hand-written forward/backward (rlforge/algos/fast_update.h)
+  // Prioritized replay (Schaul et al., 2016): P(i) ~ p_i^alpha with p_i =
+  // |TD error| + eps (new transitions get the largest priority so far);
+  // importance weights (N P(i))^-beta, normalized by the batch maximum, with
+  // beta annealed linearly from prioritized_beta0 to 1 over training.
+  bool prioritized_replay = false;
+  double prioritized_alpha = 0.6;
+  double prioritized_beta0 = 0.4;
+  double prioritized_eps = 1e-6;
   std::vector<int64_t> net_arch = {64, 64};  // hidden layer sizes
   std::string activation = "relu";        // tanh or relu
 
@@ -98,6 +107,12 @@ class Dqn : public Algorithm {
   std::unique_ptr<torch::optim::Adam> optimizer_;
   ReplayBuffer replay_;
   ReplayBuffer::Batch batch_;
+  SumTree priorities_;
+  double max_priority_ = 1.0;
+  std::vector<int64_t> slots_;     // the last batch's slots
+  std::vector<float> weights_;     // the last batch's importance weights (1 without prioritization)
+  void SampleBatch();
+  void UpdatePriorities(const std::vector<double>& td);
   bool fast_ = false;
   MlpKernel online_, online_next_, target_kernel_;
   Rng rng_;

@@ -1,0 +1,34 @@
+// rlforge/buffers/sum_tree.h — a binary sum tree over priorities, for
+// prioritized experience replay (Schaul et al., 2016).
+//
+// Leaves hold non-negative priorities p_i; every inner node holds the sum of
+// its children, so Total() is O(1), Set() and Find(u) are O(log n): Find
+// returns the leaf i with prefix(i) <= u < prefix(i) + p_i, i.e. sampling u
+// uniformly in [0, Total()) draws i with probability p_i / Total().
+#ifndef RLFORGE_BUFFERS_SUM_TREE_H_
+#define RLFORGE_BUFFERS_SUM_TREE_H_
+
+#include <cstdint>
+#include <vector>
+
+namespace rlforge {
+
+class SumTree {
+ public:
+  explicit SumTree(int64_t capacity);
+  int64_t capacity() const { return capacity_; }
+  void Set(int64_t i, double priority);
+  double Get(int64_t i) const { return tree_[leaves_ + i]; }
+  double Total() const { return tree_[1]; }
+  int64_t Find(double u) const;
+  const std::vector<double>& nodes() const { return tree_; }
+  std::vector<double>& mutable_nodes() { return tree_; }
+
+ private:
+  int64_t capacity_, leaves_;
+  std::vector<double> tree_;  // [2 * leaves], root at 1, leaves at [leaves, leaves + capacity)
+};
+
+}  // namespace rlforge
+
+#endif  // RLFORGE_BUFFERS_SUM_TREE_H_
