@@ -75,42 +75,17 @@ TEST(SumTreeTest, SumsFindsAndSamplesProportionally) {
   for (int i = 0; i < 5; ++i) EXPECT_NEAR(counts[i] / double(n), expected[i] / 7.5, 0.01) << i;
 }
 
-TEST(DqnTest, PrioritizedReplayResumesExactly) {
-  const std::string root = testing::TempDir() + "/rlforge_dqn_per_resume";
+// Trains 3,000 steps with checkpoints every 1,000, resumes a copy from the
+// 1,000-step checkpoint, and compares the final Q-networks.
+void ExpectExactResume(const std::string& name, std::vector<std::string> sets) {
+  const std::string root = testing::TempDir() + "/rlforge_dqn_resume_" + name;
   fs::remove_all(root);
   fs::create_directories(root);
-  auto config = [] {
-    return TrainConfig::Resolve("dqn", "CartPole-v1", "",
-                                {"learning_starts=200", "train_freq=100", "gradient_steps=10", "buffer_size=5000",
-                                 "prioritized_replay=true", "checkpoint_interval=1000", "eval_episodes=0"},
-                                3000, 2);
-  };
+  sets.insert(sets.end(), {"learning_starts=200", "train_freq=100", "gradient_steps=10", "buffer_size=5000",
+                           "checkpoint_interval=1000", "eval_episodes=0"});
   RunnerOptions quiet;
   quiet.progress = false;
-  Train(config(), root + "/a", quiet);
-  fs::copy(root + "/a", root + "/b", fs::copy_options::recursive);
-  fs::remove(root + "/b/checkpoints/final.pt");
-  fs::remove(root + "/b/checkpoints/step_2000.pt");
-  Resume(root + "/b", std::nullopt, quiet);
-  auto a = LoadRun(root + "/a"), b = LoadRun(root + "/b");
-  auto pa = dynamic_cast<Dqn&>(*a.algorithm).q_net()->parameters();
-  auto pb = dynamic_cast<Dqn&>(*b.algorithm).q_net()->parameters();
-  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << i;
-}
-
-TEST(DqnTest, ResumeWithTheReplayBufferIsExact) {
-  const std::string root = testing::TempDir() + "/rlforge_dqn_resume";
-  fs::remove_all(root);
-  fs::create_directories(root);
-  auto config = [] {
-    return TrainConfig::Resolve("dqn", "CartPole-v1", "",
-                                {"learning_starts=200", "train_freq=100", "gradient_steps=10", "buffer_size=5000",
-                                 "checkpoint_interval=1000", "eval_episodes=0"},
-                                3000, 1);
-  };
-  RunnerOptions quiet;
-  quiet.progress = false;
-  Train(config(), root + "/a", quiet);
+  Train(TrainConfig::Resolve("dqn", "CartPole-v1", "", sets, 3000, 1), root + "/a", quiet);
   fs::copy(root + "/a", root + "/b", fs::copy_options::recursive);
   fs::remove(root + "/b/checkpoints/final.pt");
   fs::remove(root + "/b/checkpoints/step_2000.pt");
@@ -119,8 +94,12 @@ TEST(DqnTest, ResumeWithTheReplayBufferIsExact) {
   auto pa = dynamic_cast<Dqn&>(*a.algorithm).q_net()->parameters();
   auto pb = dynamic_cast<Dqn&>(*b.algorithm).q_net()->parameters();
   ASSERT_EQ(pa.size(), pb.size());
-  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << i;
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << name << " parameter " << i;
 }
+
+TEST(DqnTest, ResumeWithTheReplayBufferIsExact) { ExpectExactResume("uniform", {}); }
+
+TEST(DqnTest, PrioritizedReplayResumesExactly) { ExpectExactResume("prioritized", {"prioritized_replay=true"}); }
 
 // The zoo's preset: 50k steps, seed 0, 100-episode deterministic evaluation.
 TEST(LearningTest, PrioritizedDqnSolvesCartPoleWithin50kSteps) {

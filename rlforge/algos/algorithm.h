@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "rlforge/train/evaluation.h"
 
@@ -19,6 +20,26 @@ namespace rlforge {
 
 // Named scalars of one iteration (losses, entropy, approx_kl, ...).
 using Metrics = std::map<std::string, double>;
+
+// Returns and lengths of the episodes that ended since the last Take.
+class EpisodeLog {
+ public:
+  void Add(double episode_return, int64_t episode_length) {
+    returns_.push_back(episode_return);
+    lengths_.push_back(episode_length);
+  }
+  // Appends the logged episodes to returns/lengths and clears the log.
+  void Take(std::vector<double>* returns, std::vector<int64_t>* lengths) {
+    returns->insert(returns->end(), returns_.begin(), returns_.end());
+    lengths->insert(lengths->end(), lengths_.begin(), lengths_.end());
+    returns_.clear();
+    lengths_.clear();
+  }
+
+ private:
+  std::vector<double> returns_;
+  std::vector<int64_t> lengths_;
+};
 
 class Algorithm {
  public:

@@ -203,8 +203,7 @@ void OnPolicyAlgorithm::CollectRollout() {
       done_row[i] = static_cast<uint8_t>(term || trunc);
       if (term || trunc) {
         running_return_[i] = 0.0;
-        finished_returns_.push_back(envs_->episode_return(static_cast<int>(i)));
-        finished_lengths_.push_back(envs_->episode_length(static_cast<int>(i)));
+        episodes_.Add(envs_->episode_return(static_cast<int>(i)), envs_->episode_length(static_cast<int>(i)));
       }
       if (trunc && !term) trunc_rows.push_back(i);
     }
@@ -262,10 +261,7 @@ double OnPolicyAlgorithm::ExplainedVariance() const {
 }
 
 void OnPolicyAlgorithm::TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) {
-  returns->insert(returns->end(), finished_returns_.begin(), finished_returns_.end());
-  lengths->insert(lengths->end(), finished_lengths_.begin(), finished_lengths_.end());
-  finished_returns_.clear();
-  finished_lengths_.clear();
+  episodes_.Take(returns, lengths);
 }
 
 std::unique_ptr<Policy> OnPolicyAlgorithm::MakePolicy(bool deterministic) {

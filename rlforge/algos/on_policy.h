@@ -141,8 +141,7 @@ class OnPolicyAlgorithm : public Algorithm {
   torch::Tensor advantages_;   // [T, N]
   torch::Tensor returns_;      // [T, N]
 
-  std::vector<double> finished_returns_;
-  std::vector<int64_t> finished_lengths_;
+  EpisodeLog episodes_;
 
   RunningMeanStd obs_rms_;            // observation statistics (normalize_obs)
   RunningMeanStd ret_rms_;            // discounted-return statistics (normalize_reward)

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 
 namespace rlforge {
 
@@ -98,14 +97,6 @@ void Image::FlipVertical() {
   for (int y = 0; y < height_ / 2; ++y)
     std::swap_ranges(pixels_.begin() + y * row, pixels_.begin() + (y + 1) * row,
                      pixels_.begin() + (height_ - 1 - y) * row);
-}
-
-bool Image::WritePpm(const std::string& path) const {
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return false;
-  std::fprintf(f, "P6\n%d %d\n255\n", width_, height_);
-  const bool ok = std::fwrite(pixels_.data(), 1, pixels_.size(), f) == pixels_.size();
-  return std::fclose(f) == 0 && ok;
 }
 
 }  // namespace rlforge

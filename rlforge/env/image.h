@@ -38,9 +38,6 @@ class Image {
   // Flips top and bottom (for drawings made with y pointing up).
   void FlipVertical();
 
-  // Writes a binary PPM (P6) file; returns false on I/O failure.
-  bool WritePpm(const std::string& path) const;
-
  private:
   int width_ = 0, height_ = 0;
   std::vector<uint8_t> pixels_;

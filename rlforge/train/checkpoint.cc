@@ -47,6 +47,18 @@ void LoadArchive(const std::string& path, torch::serialize::InputArchive* archiv
   }
 }
 
+torch::Tensor RngStateTensor(const Rng& rng) {
+  const auto& st = rng.state();
+  return torch::tensor(std::vector<int64_t>(st.begin(), st.end()), torch::kLong);
+}
+
+void SetRngState(const torch::Tensor& state, Rng* rng) {
+  RLF_CHECK(state.numel() == 4, "an RNG state has 4 words, got ", state.numel());
+  Rng::State st;
+  for (int k = 0; k < 4; ++k) st[k] = static_cast<uint64_t>(state[k].item<int64_t>());
+  rng->set_state(st);
+}
+
 void WriteFileAtomically(const std::string& path, const std::string& contents) {
   const std::string tmp = path + ".tmp";
   {

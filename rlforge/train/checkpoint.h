@@ -11,10 +11,16 @@
 
 #include <string>
 
+#include "rlforge/core/rng.h"
+
 namespace rlforge {
 
 void SaveArchiveAtomically(torch::serialize::OutputArchive& archive, const std::string& path);
 void LoadArchive(const std::string& path, torch::serialize::InputArchive* archive);
+// An Rng's four state words as an int64 tensor, and back.
+torch::Tensor RngStateTensor(const Rng& rng);
+void SetRngState(const torch::Tensor& state, Rng* rng);
+
 // Writes text to path atomically (same protocol).
 void WriteFileAtomically(const std::string& path, const std::string& contents);
 

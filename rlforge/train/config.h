@@ -40,6 +40,14 @@ struct Schedule {
   }
 };
 
+// A value that moves linearly from `initial` to `final` over the first
+// `fraction` of training and stays at `final` after (SB3's exploration
+// schedule). progress = steps done / total steps.
+inline double LinearDecay(double progress, double initial, double final, double fraction) {
+  if (fraction <= 0 || progress >= fraction) return final;
+  return initial + (final - initial) * progress / fraction;
+}
+
 class FieldVisitor {
  public:
   virtual ~FieldVisitor() = default;

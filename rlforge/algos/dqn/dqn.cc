@@ -127,10 +127,8 @@ Dqn::Dqn(const std::string& env_id, const Kwargs& env_kwargs, int num_envs, int 
 }
 
 double Dqn::epsilon() const {
-  const double progress = static_cast<double>(steps_) / std::max<double>(1.0, total_steps_);
-  if (config_.exploration_fraction <= 0 || progress >= config_.exploration_fraction) return config_.exploration_final_eps;
-  return config_.exploration_initial_eps +
-         (config_.exploration_final_eps - config_.exploration_initial_eps) * progress / config_.exploration_fraction;
+  return LinearDecay(static_cast<double>(steps_) / std::max<double>(1.0, total_steps_),
+                     config_.exploration_initial_eps, config_.exploration_final_eps, config_.exploration_fraction);
 }
 
 void Dqn::Features(const void* obs, int64_t rows, float* out) const { ObservationFeatures(obs_space_, obs, rows, out); }
@@ -139,7 +137,7 @@ Metrics Dqn::Iterate() {
   const int n = envs_->num_envs();
   const int64_t m = envs_->has_action_mask() ? envs_->mask_size() : 0;
   std::vector<float> obs(n * obs_dim_), next(n * obs_dim_);
-  std::vector<int64_t> actions(n);
+  std::vector<int64_t> actions(n), env_actions(n);
   for (int64_t k = 0; k < config_.train_freq && steps_ < total_steps_; ++k) {
     const double eps = epsilon();
     Features(envs_->observations(), n, obs.data());
@@ -161,23 +159,19 @@ Metrics Dqn::Iterate() {
       for (int i = 0; i < n; ++i)
         if (actions[i] < 0) actions[i] = best[i].item<int64_t>();
     }
-    std::vector<int64_t> env_actions(actions);
-    for (auto& a : env_actions) a += act_space_.start();
+    for (int i = 0; i < n; ++i) env_actions[i] = actions[i] + act_space_.start();
     envs_->Step(env_actions.data());
     Features(envs_->observations(), n, next.data());
     for (int i = 0; i < n; ++i) {
       const bool term = envs_->terminated()[i], trunc = envs_->truncated()[i];
       const uint8_t* next_mask = m ? envs_->action_masks() + i * m : nullptr;
       float* next_row = next.data() + i * obs_dim_;
-      std::vector<float> final_row;
       if (term || trunc) {
-        final_row.resize(obs_dim_);
-        Features(static_cast<const uint8_t*>(envs_->final_observations()) + i * obs_space_.nbytes(), 1,
-                 final_row.data());
-        next_row = final_row.data();
+        // The row held the next episode's first observation; the transition
+        // needs the final one (nothing reads the row after this).
+        Features(static_cast<const uint8_t*>(envs_->final_observations()) + i * obs_space_.nbytes(), 1, next_row);
         if (m) next_mask = envs_->final_action_masks() + i * m;
-        finished_returns_.push_back(envs_->episode_return(i));
-        finished_lengths_.push_back(envs_->episode_length(i));
+        episodes_.Add(envs_->episode_return(i), envs_->episode_length(i));
       }
       const int64_t slot =
           replay_.Add(obs.data() + i * obs_dim_, next_row, actions[i], envs_->rewards()[i], term, next_mask);
@@ -258,7 +252,8 @@ void Dqn::SampleBatch() {
   slots_.resize(B);
   weights_.assign(B, 1.0f);
   if (!config_.prioritized_replay) {
-    replay_.Sample(B, rng_, &batch_);
+    for (auto& slot : slots_) slot = static_cast<int64_t>(rng_.UniformInt(replay_.size()));
+    replay_.Gather(slots_, &batch_);
     return;
   }
   // Stratified: one draw from each of B equal slices of the total priority.
@@ -331,10 +326,7 @@ double Dqn::FastUpdate() {
 }
 
 void Dqn::TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) {
-  returns->insert(returns->end(), finished_returns_.begin(), finished_returns_.end());
-  lengths->insert(lengths->end(), finished_lengths_.begin(), finished_lengths_.end());
-  finished_returns_.clear();
-  finished_lengths_.clear();
+  episodes_.Take(returns, lengths);
 }
 
 void Dqn::Save(const std::string& path) const {
@@ -345,8 +337,7 @@ void Dqn::Save(const std::string& path) const {
   archive.write("q", q);
   archive.write("target", t);
   archive.write("optimizer", opt);
-  const auto& st = rng_.state();
-  archive.write("rng", torch::tensor(std::vector<int64_t>(st.begin(), st.end()), torch::kLong));
+  archive.write("rng", RngStateTensor(rng_));
   archive.write("counters", torch::tensor(std::vector<int64_t>{steps_, updates_, last_target_update_}, torch::kLong));
   std::string env_state, replay;
   envs_->SaveState(&env_state);
@@ -376,9 +367,7 @@ void Dqn::Load(const std::string& path) {
     optimizer_->load(opt);
     torch::Tensor rng, counters, env_state;
     archive.read("rng", rng);
-    Rng::State st;
-    for (int k = 0; k < 4; ++k) st[k] = static_cast<uint64_t>(rng[k].item<int64_t>());
-    rng_.set_state(st);
+    SetRngState(rng, &rng_);
     archive.read("counters", counters);
     steps_ = counters[0].item<int64_t>();
     updates_ = counters[1].item<int64_t>();

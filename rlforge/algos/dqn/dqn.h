@@ -117,8 +117,7 @@ class Dqn : public Algorithm {
   MlpKernel online_, online_next_, target_kernel_;
   Rng rng_;
   int64_t steps_ = 0, updates_ = 0, last_target_update_ = 0;
-  std::vector<double> finished_returns_;
-  std::vector<int64_t> finished_lengths_;
+  EpisodeLog episodes_;
 };
 
 // Greedy policy of a Q-network over legal actions.

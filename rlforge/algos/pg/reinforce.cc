@@ -70,8 +70,7 @@ Metrics Reinforce::Iterate() {
       std::vector<int64_t> trunc_rows;
       for (int64_t i = 0; i < N; ++i) {
         if (!(envs_->terminated()[i] || envs_->truncated()[i])) continue;
-        finished_returns_.push_back(envs_->episode_return(static_cast<int>(i)));
-        finished_lengths_.push_back(envs_->episode_length(static_cast<int>(i)));
+        episodes_.Add(envs_->episode_return(static_cast<int>(i)), envs_->episode_length(static_cast<int>(i)));
         if (static_cast<int64_t>(episodes.size()) < config_.episodes_per_update) {
           const bool trunc = envs_->truncated()[i] && !envs_->terminated()[i];
           episodes.push_back({i, start[i], t, trunc, 0.0});

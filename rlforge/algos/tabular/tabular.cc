@@ -52,10 +52,8 @@ TabularTd::TabularTd(TdMethod method, const std::string& env_id, const Kwargs& e
 }
 
 double TabularTd::epsilon() const {
-  const double progress = static_cast<double>(steps_) / std::max<double>(1.0, total_steps_);
-  if (config_.exploration_fraction <= 0 || progress >= config_.exploration_fraction) return config_.exploration_final_eps;
-  return config_.exploration_initial_eps +
-         (config_.exploration_final_eps - config_.exploration_initial_eps) * progress / config_.exploration_fraction;
+  return LinearDecay(static_cast<double>(steps_) / std::max<double>(1.0, total_steps_),
+                     config_.exploration_initial_eps, config_.exploration_final_eps, config_.exploration_fraction);
 }
 
 int64_t TabularTd::Greedy(int64_t s) const {
@@ -70,7 +68,7 @@ int64_t TabularTd::EpsilonGreedy(int64_t s, double eps) {
 
 Metrics TabularTd::Iterate() {
   const int n = envs_->num_envs();
-  std::vector<int64_t> states(n), actions(n);
+  std::vector<int64_t> states(n), actions(n), env_actions(n);
   double td_abs = 0;
   int64_t updates = 0;
   const int64_t target = std::min(total_steps_, steps_ + config_.steps_per_iteration);
@@ -82,8 +80,7 @@ Metrics TabularTd::Iterate() {
       states[i] = obs[i] - obs_start_;
       actions[i] = (method_ == TdMethod::kSarsa && next_action_[i] >= 0) ? next_action_[i] : EpsilonGreedy(states[i], eps);
     }
-    std::vector<int64_t> env_actions(actions);
-    for (auto& a : env_actions) a += act_start_;
+    for (int i = 0; i < n; ++i) env_actions[i] = actions[i] + act_start_;
     envs_->Step(env_actions.data());
     const auto* next_obs = envs_->observations_as<int64_t>();
     const auto* final_obs = envs_->final_observations_as<int64_t>();
@@ -118,8 +115,7 @@ Metrics TabularTd::Iterate() {
       td_abs += std::abs(td);
       ++updates;
       if (term || trunc) {
-        finished_returns_.push_back(envs_->episode_return(i));
-        finished_lengths_.push_back(envs_->episode_length(i));
+        episodes_.Add(envs_->episode_return(i), envs_->episode_length(i));
       }
     }
     steps_ += n;
@@ -130,19 +126,14 @@ Metrics TabularTd::Iterate() {
 }
 
 void TabularTd::TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) {
-  returns->insert(returns->end(), finished_returns_.begin(), finished_returns_.end());
-  lengths->insert(lengths->end(), finished_lengths_.begin(), finished_lengths_.end());
-  finished_returns_.clear();
-  finished_lengths_.clear();
+  episodes_.Take(returns, lengths);
 }
 
 void TabularTd::Save(const std::string& path) const {
   for (double v : q_) RLF_CHECK(std::isfinite(v), "the Q table has a non-finite value; not writing a checkpoint");
   torch::serialize::OutputArchive archive;
   archive.write("q", torch::tensor(q_, torch::kFloat64));
-  const auto& st = rng_.state();
-  std::vector<int64_t> words(st.begin(), st.end());
-  archive.write("rng", torch::tensor(words, torch::kLong));
+  archive.write("rng", RngStateTensor(rng_));
   archive.write("num_timesteps", torch::tensor(steps_));
   archive.write("next_action", torch::tensor(next_action_, torch::kLong));
   std::string env_state;
@@ -165,9 +156,7 @@ void TabularTd::Load(const std::string& path) {
     RLF_CHECK(q.numel() == static_cast<int64_t>(q_.size()), "checkpoint ", path, " has a Q table of ", q.numel(),
               " entries, this env needs ", q_.size());
     std::memcpy(q_.data(), q.contiguous().data_ptr<double>(), q_.size() * sizeof(double));
-    Rng::State st;
-    for (int k = 0; k < 4; ++k) st[k] = static_cast<uint64_t>(rng[k].item<int64_t>());
-    rng_.set_state(st);
+    SetRngState(rng, &rng_);
     steps_ = steps.item<int64_t>();
     for (size_t i = 0; i < next_action_.size(); ++i) next_action_[i] = next[i].item<int64_t>();
     envs_->LoadState(std::string(static_cast<const char*>(env_state.data_ptr()), env_state.numel()));

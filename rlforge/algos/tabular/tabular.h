@@ -69,8 +69,7 @@ class TabularTd : public Algorithm {
   Rng rng_;
   int64_t steps_ = 0;
   std::vector<int64_t> next_action_;  // [N] SARSA: the action chosen for the current state
-  std::vector<double> finished_returns_;
-  std::vector<int64_t> finished_lengths_;
+  EpisodeLog episodes_;
 };
 
 // Greedy (or epsilon-greedy) policy over a Q table, for evaluation and play.
