@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "rlforge/algos/fast_update.h"
+#include "rlforge/algos/flat_adam.h"
 #include "rlforge/algos/ppo/ppo.h"
 
 namespace rlforge {
@@ -88,6 +89,46 @@ TEST(FastUpdateTest, SupportedOnlyForPlainMlps) {
   config.share_features = false;
   EXPECT_FALSE(
       FastActorCriticUpdate::Supported(*ActorCritic(Space::Box(-1, 1, {4}), Space::MultiDiscrete({2, 3}), config)));
+}
+
+// The flat optimizers and the gradient clip against libtorch's own, over a
+// few steps with changing gradients (1,037 elements: blocks and tails).
+TEST(FlatOptimizerTest, MatchLibtorchAdamRmspropAndClipping) {
+  torch::manual_seed(0);
+  auto make = [] {
+    std::vector<torch::Tensor> p = {torch::randn({1037}), torch::randn({3, 5})};
+    return p;
+  };
+  auto init = make();
+  auto clone = [&] {
+    std::vector<torch::Tensor> out;
+    for (auto& t : init) out.push_back(t.clone().requires_grad_(true));
+    return out;
+  };
+  auto a = clone(), b = clone(), c = clone(), d = clone();
+  FlatAdam flat_adam(a, torch::optim::AdamOptions(1e-2));
+  torch::optim::Adam adam(b, torch::optim::AdamOptions(1e-2));
+  FlatRmsprop flat_rms(c, torch::optim::RMSpropOptions(1e-2).alpha(0.99).eps(1e-5));
+  torch::optim::RMSprop rms(d, torch::optim::RMSpropOptions(1e-2).alpha(0.99).eps(1e-5));
+  for (int step = 0; step < 5; ++step) {
+    for (size_t k = 0; k < init.size(); ++k) {
+      auto g = torch::randn_like(init[k]) * (step + 1);
+      for (auto* set : {&a, &b, &c, &d}) (*set)[k].mutable_grad() = g.clone();
+    }
+    const double flat_norm = ClipGradNorm(a, 3.0);
+    const double norm = torch::nn::utils::clip_grad_norm_(b, 3.0);
+    EXPECT_NEAR(flat_norm, norm, 1e-4 * norm);
+    ClipGradNorm(c, 3.0);
+    torch::nn::utils::clip_grad_norm_(d, 3.0);
+    flat_adam.step();
+    adam.step();
+    flat_rms.step();
+    rms.step();
+  }
+  for (size_t k = 0; k < init.size(); ++k) {
+    EXPECT_TRUE(torch::allclose(a[k], b[k], 1e-5, 1e-6)) << (a[k] - b[k]).abs().max().item<float>();
+    EXPECT_TRUE(torch::allclose(c[k], d[k], 1e-5, 1e-6)) << (c[k] - d[k]).abs().max().item<float>();
+  }
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// Long learning runs (ctest label `long`, `make test-long`): PPO presets on
-// Acrobot-v1, Pendulum-v1 and MountainCarContinuous-v0 with fixed seeds and
+// Long learning runs (ctest label `long`, `make test-long`): PPO, A2C and DQN
+// presets on Acrobot-v1, MountainCar-v0, Pendulum-v1 and
+// MountainCarContinuous-v0 with fixed seeds and
 // the issue's thresholds, 100-episode deterministic evaluation.
 #include <gtest/gtest.h>
 
@@ -35,6 +36,13 @@ TEST(LongLearningTest, PpoPendulumWithin1M) { EXPECT_GE(TrainPreset("ppo", "Pend
 
 TEST(LongLearningTest, PpoGsdeMountainCarContinuousWithin300k) {
   EXPECT_GE(TrainPreset("ppo", "MountainCarContinuous-v0", 0).mean_return, 90.0);
+}
+
+// The zoo's DQN presets and budgets (configs/dqn.yaml).
+TEST(LongLearningTest, DqnAcrobotWithin100k) { EXPECT_GE(TrainPreset("dqn", "Acrobot-v1", 0).mean_return, -100.0); }
+
+TEST(LongLearningTest, DqnMountainCarWithin120k) {
+  EXPECT_GE(TrainPreset("dqn", "MountainCar-v0", 0).mean_return, -115.0);
 }
 
 }  // namespace

@@ -60,7 +60,7 @@ const std::vector<AlgoSpec>& Algorithms() {
          const auto& c = dynamic_cast<const AlgoConfigOf<ReinforceConfig>&>(config).value;
          return std::make_unique<Reinforce>(SetupFrom(run, 1, c.gamma, 1.0, c.policy), c, run.total_steps);
        }},
-      {"dqn", "Deep Q-Network (target network, Double DQN option, masks, uniform replay)",
+      {"dqn", "Deep Q-Network (Double, dueling, n-step; uniform, prioritized or recency-weighted replay; masks)",
        [] { return std::make_unique<AlgoConfigOf<DqnConfig>>(); },
        [](const RunConfig& run, const AlgoConfig& config) -> std::unique_ptr<Algorithm> {
          const auto& c = dynamic_cast<const AlgoConfigOf<DqnConfig>&>(config).value;

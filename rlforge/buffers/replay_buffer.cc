@@ -1,5 +1,7 @@
 #include "rlforge/buffers/replay_buffer.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "rlforge/core/error.h"
@@ -7,40 +9,64 @@
 
 namespace rlforge {
 
-ReplayBuffer::ReplayBuffer(int64_t capacity, int64_t obs_dim, int64_t mask_size)
-    : capacity_(capacity), obs_dim_(obs_dim), mask_size_(mask_size) {
+ReplayBuffer::ReplayBuffer(int64_t capacity, int64_t obs_bytes, int64_t mask_size, int64_t stride)
+    : capacity_(capacity), obs_bytes_(obs_bytes), mask_size_(mask_size), stride_(stride) {
   RLF_CHECK_ARG(capacity >= 1, "replay buffer capacity must be >= 1, got ", capacity);
-  obs_.assign(capacity * obs_dim, 0.f);
-  next_obs_.assign(capacity * obs_dim, 0.f);
+  RLF_CHECK_ARG(stride >= 1, "replay buffer stride must be >= 1, got ", stride);
+  obs_.assign(capacity * obs_bytes, 0);
+  next_obs_.assign(capacity * obs_bytes, 0);
   reward_.assign(capacity, 0.f);
   action_.assign(capacity, 0);
-  terminated_.assign(capacity, 0);
+  flags_.assign(capacity, 0);
   next_mask_.assign(capacity * mask_size, 0);
 }
 
 size_t ReplayBuffer::bytes() const {
-  return obs_.size() * 4 + next_obs_.size() * 4 + reward_.size() * 4 + action_.size() * 8 + terminated_.size() +
-         next_mask_.size();
+  return obs_.size() + next_obs_.size() + reward_.size() * sizeof(float) + action_.size() * sizeof(int64_t) +
+         flags_.size() + next_mask_.size();
 }
 
-int64_t ReplayBuffer::Add(const float* obs, const float* next_obs, int64_t action, float reward, bool terminated,
-                          const uint8_t* next_mask) {
+int64_t ReplayBuffer::Add(const void* obs, const void* next_obs, int64_t action, float reward, bool terminated,
+                          bool truncated, const uint8_t* next_mask) {
   const int64_t slot = next_;
-  std::memcpy(obs_.data() + next_ * obs_dim_, obs, obs_dim_ * sizeof(float));
-  std::memcpy(next_obs_.data() + next_ * obs_dim_, next_obs, obs_dim_ * sizeof(float));
-  action_[next_] = action;
-  reward_[next_] = reward;
-  terminated_[next_] = terminated;
-  if (mask_size_) std::memcpy(next_mask_.data() + next_ * mask_size_, next_mask, mask_size_);
+  std::memcpy(obs_.data() + slot * obs_bytes_, obs, obs_bytes_);
+  std::memcpy(next_obs_.data() + slot * obs_bytes_, next_obs, obs_bytes_);
+  action_[slot] = action;
+  reward_[slot] = reward;
+  flags_[slot] = static_cast<uint8_t>((terminated ? kTerminated : 0) | (terminated || truncated ? kEpisodeEnd : 0));
+  if (mask_size_) std::memcpy(next_mask_.data() + slot * mask_size_, next_mask, mask_size_);
   next_ = (next_ + 1) % capacity_;
   if (size_ < capacity_) ++size_;
   return slot;
+}
+
+int64_t ReplayBuffer::SlotOfAge(int64_t age) const { return ((next_ - 1 - age) % capacity_ + capacity_) % capacity_; }
+
+int64_t ReplayBuffer::SampleRecent(Rng& rng, double decay) const {
+  std::vector<int64_t> one(1);
+  SampleRecent(rng, decay, &one);
+  return one[0];
+}
+
+void ReplayBuffer::SampleRecent(Rng& rng, double decay, std::vector<int64_t>* slots) const {
+  if (decay >= 1.0) {
+    for (auto& s : *slots) s = SampleUniform(rng);
+    return;
+  }
+  // P(age <= k) = (1 - decay^(k+1)) / (1 - decay^size): solve u = P for k.
+  const double mass = 1.0 - std::pow(decay, static_cast<double>(size_));
+  const double inv_log = 1.0 / std::log(decay);
+  for (auto& s : *slots) {
+    const double age = std::floor(std::log1p(-rng.Uniform() * mass) * inv_log);
+    s = SlotOfAge(std::clamp<int64_t>(static_cast<int64_t>(age), 0, size_ - 1));
+  }
 }
 
 void ReplayBuffer::Batch::Resize(int64_t b, int64_t d, int64_t m) {
   obs.resize(b * d);
   next_obs.resize(b * d);
   reward.resize(b);
+  discount.resize(b);
   action.resize(b);
   terminated.resize(b);
   next_mask.resize(b * m);
@@ -49,37 +75,52 @@ void ReplayBuffer::Batch::Resize(int64_t b, int64_t d, int64_t m) {
 void ReplayBuffer::Sample(int64_t batch_size, Rng& rng, Batch* batch) const {
   RLF_CHECK(size_ > 0, "cannot sample an empty replay buffer");
   std::vector<int64_t> slots(batch_size);
-  for (auto& s : slots) s = static_cast<int64_t>(rng.UniformInt(size_));
-  Gather(slots, batch);
+  for (auto& s : slots) s = SampleUniform(rng);
+  Gather(slots, 1, 1.0, batch);
 }
 
-void ReplayBuffer::Gather(const std::vector<int64_t>& slots, Batch* batch) const {
+void ReplayBuffer::Gather(const std::vector<int64_t>& slots, int n_step, double gamma, Batch* batch) const {
   const int64_t batch_size = static_cast<int64_t>(slots.size());
-  batch->Resize(batch_size, obs_dim_, mask_size_);
+  batch->Resize(batch_size, obs_bytes_, mask_size_);
   for (int64_t k = 0; k < batch_size; ++k) {
-    const int64_t i = slots[k];
-    std::memcpy(batch->obs.data() + k * obs_dim_, obs_.data() + i * obs_dim_, obs_dim_ * sizeof(float));
-    std::memcpy(batch->next_obs.data() + k * obs_dim_, next_obs_.data() + i * obs_dim_, obs_dim_ * sizeof(float));
-    batch->reward[k] = reward_[i];
-    batch->action[k] = action_[i];
-    batch->terminated[k] = terminated_[i];
-    if (mask_size_) std::memcpy(batch->next_mask.data() + k * mask_size_, next_mask_.data() + i * mask_size_, mask_size_);
+    const int64_t first = slots[k];
+    int64_t last = first;
+    double ret = reward_[first], discount = gamma;
+    for (int step = 1; step < n_step && !(flags_[last] & kEpisodeEnd); ++step) {
+      // The same env's next transition, if it is stored already.
+      const int64_t age = ((next_ - 1 - last) % capacity_ + capacity_) % capacity_;
+      if (age < stride_) break;
+      last = (last + stride_) % capacity_;
+      ret += discount * reward_[last];
+      discount *= gamma;
+    }
+    std::memcpy(batch->obs.data() + k * obs_bytes_, obs_.data() + first * obs_bytes_, obs_bytes_);
+    std::memcpy(batch->next_obs.data() + k * obs_bytes_, next_obs_.data() + last * obs_bytes_, obs_bytes_);
+    batch->reward[k] = static_cast<float>(ret);
+    batch->discount[k] = static_cast<float>(discount);
+    batch->action[k] = action_[first];
+    batch->terminated[k] = flags_[last] & kTerminated;
+    if (mask_size_)
+      std::memcpy(batch->next_mask.data() + k * mask_size_, next_mask_.data() + last * mask_size_, mask_size_);
   }
 }
 
 void ReplayBuffer::Save(std::string* out) const {
   StateWriter w(out);
-  w(capacity_), w(obs_dim_), w(mask_size_), w(next_), w(size_);
-  w(obs_), w(next_obs_), w(reward_), w(action_), w(terminated_), w(next_mask_);
+  w(capacity_), w(obs_bytes_), w(mask_size_), w(stride_), w(next_), w(size_);
+  w(obs_), w(next_obs_), w(reward_), w(action_), w(flags_), w(next_mask_);
 }
 
 void ReplayBuffer::Load(const std::string& in) {
   StateReader r(in, "replay buffer");
-  int64_t cap, dim, mask;
-  r(cap), r(dim), r(mask);
-  RLF_CHECK(cap == capacity_ && dim == obs_dim_ && mask == mask_size_, "replay buffer state has a different shape");
+  int64_t cap, bytes, mask, stride;
+  r(cap), r(bytes), r(mask), r(stride);
+  RLF_CHECK(cap == capacity_ && bytes == obs_bytes_ && mask == mask_size_ && stride == stride_,
+            "replay buffer state has a different shape (capacity ", cap, ", observation bytes ", bytes, ", mask ",
+            mask, ", envs ", stride, "; this run has ", capacity_, ", ", obs_bytes_, ", ", mask_size_, ", ", stride_,
+            ")");
   r(next_), r(size_);
-  r(obs_), r(next_obs_), r(reward_), r(action_), r(terminated_), r(next_mask_);
+  r(obs_), r(next_obs_), r(reward_), r(action_), r(flags_), r(next_mask_);
   r.ExpectEnd();
 }
 

@@ -1,14 +1,24 @@
-// rlforge/buffers/replay_buffer.h — uniform FIFO experience replay in ring
-// arrays (torch-free).
+// rlforge/buffers/replay_buffer.h — FIFO experience replay in ring arrays
+// (torch-free), with uniform, recency-weighted and caller-chosen (prioritized)
+// sampling and n-step returns.
 //
 // Fields are stored in contiguous arrays of fixed capacity, allocated once:
-//   obs [cap, obs_dim] float, next_obs [cap, obs_dim] float, action [cap]
-//   int64, reward [cap] float, terminated [cap] uint8, next_mask [cap, A]
-//   uint8 (only when the env has masks).
-// When full, the oldest transition is overwritten. `terminated` (not
-// truncated) is stored: a truncated transition bootstraps from next_obs,
-// which holds the final observation of the episode. Adding and sampling never
-// allocate; a sample copies rows into the caller's batch arrays.
+//   obs [cap, obs_bytes] and next_obs [cap, obs_bytes] as the env's raw bytes
+//   (so uint8 images stay uint8 and a Discrete observation is one int64),
+//   action [cap] int64, reward [cap] float, flags [cap] uint8 (bit 0:
+//   terminated, bit 1: the episode ended here, terminated or truncated),
+//   next_mask [cap, A] uint8 (only when the env has masks).
+// When full, the oldest transition is overwritten. A truncated transition
+// bootstraps from next_obs, which holds the final observation of the episode.
+// Adding and sampling never allocate once the caller's batch has its size.
+//
+// Transitions from a vector env of `stride` envs are added one step at a time
+// in env order, so env i's next transition sits `stride` slots later. n-step
+// gathering walks that chain from a sampled slot:
+//   R = sum_{k<K} gamma^k r_{t+k},  next_obs = s_{t+K},  discount = gamma^K,
+// where K = n, or fewer when the episode ends first (then `terminated` is that
+// last transition's) or the newest stored transition is reached. A learner
+// then targets R + discount (1 - terminated) max_a Q(next_obs, a).
 #ifndef RLFORGE_BUFFERS_REPLAY_BUFFER_H_
 #define RLFORGE_BUFFERS_REPLAY_BUFFER_H_
 
@@ -22,41 +32,58 @@ namespace rlforge {
 
 class ReplayBuffer {
  public:
-  // mask_size 0: no masks stored.
-  ReplayBuffer(int64_t capacity, int64_t obs_dim, int64_t mask_size);
+  // obs_bytes: bytes of one observation; mask_size 0: no masks stored;
+  // stride: number of envs adding one transition each per step.
+  ReplayBuffer(int64_t capacity, int64_t obs_bytes, int64_t mask_size, int64_t stride = 1);
 
   // Returns the slot written.
-  int64_t Add(const float* obs, const float* next_obs, int64_t action, float reward, bool terminated,
+  int64_t Add(const void* obs, const void* next_obs, int64_t action, float reward, bool terminated, bool truncated,
               const uint8_t* next_mask);
   int64_t size() const { return size_; }
   int64_t capacity() const { return capacity_; }
-  int64_t obs_dim() const { return obs_dim_; }
+  int64_t obs_bytes() const { return obs_bytes_; }
   int64_t mask_size() const { return mask_size_; }
-  // Bytes of storage (for the memory benchmark).
+  int64_t stride() const { return stride_; }
+  // Bytes of storage (for the memory test).
   size_t bytes() const;
 
+  // The slot `age` transitions older than the newest (age 0: the newest).
+  int64_t SlotOfAge(int64_t age) const;
+  // Uniform over the stored transitions.
+  int64_t SampleUniform(Rng& rng) const { return static_cast<int64_t>(rng.UniformInt(size_)); }
+  // Recency-weighted: P(age = k) proportional to decay^k over the stored
+  // transitions (decay in (0, 1]; 1 is uniform). Inverse-CDF draw, O(1).
+  int64_t SampleRecent(Rng& rng, double decay) const;
+  // The same for every entry of *slots (the normalizer computed once).
+  void SampleRecent(Rng& rng, double decay, std::vector<int64_t>* slots) const;
+
   struct Batch {
-    std::vector<float> obs, next_obs, reward;  // [B, obs_dim], [B, obs_dim], [B]
+    std::vector<uint8_t> obs, next_obs;        // [B, obs_bytes] raw
+    std::vector<float> reward, discount;       // [B]: n-step return, gamma^K
     std::vector<int64_t> action;               // [B]
     std::vector<uint8_t> terminated;           // [B]
     std::vector<uint8_t> next_mask;            // [B, mask_size]
-    void Resize(int64_t batch, int64_t obs_dim, int64_t mask_size);
+    void Resize(int64_t batch, int64_t obs_bytes, int64_t mask_size);
   };
-  // Uniform sampling with replacement; `batch` is resized only when needed.
+  // Copies the given slots into batch with n-step returns (n = 1: the stored
+  // transition, discount = gamma).
+  void Gather(const std::vector<int64_t>& slots, int n_step, double gamma, Batch* batch) const;
+  // Uniform sampling with replacement, one-step (tests and benchmarks).
   void Sample(int64_t batch_size, Rng& rng, Batch* batch) const;
-  // Copies the given slots into batch (prioritized sampling picks them).
-  void Gather(const std::vector<int64_t>& slots, Batch* batch) const;
 
   // Whole contents, for checkpoints.
   void Save(std::string* out) const;
   void Load(const std::string& in);
 
+  static constexpr uint8_t kTerminated = 1, kEpisodeEnd = 2;
+
  private:
-  int64_t capacity_, obs_dim_, mask_size_;
+  int64_t capacity_, obs_bytes_, mask_size_, stride_;
   int64_t next_ = 0, size_ = 0;
-  std::vector<float> obs_, next_obs_, reward_;
+  std::vector<uint8_t> obs_, next_obs_;
+  std::vector<float> reward_;
   std::vector<int64_t> action_;
-  std::vector<uint8_t> terminated_, next_mask_;
+  std::vector<uint8_t> flags_, next_mask_;
 };
 
 }  // namespace rlforge

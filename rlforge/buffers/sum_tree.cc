@@ -1,5 +1,8 @@
 #include "rlforge/buffers/sum_tree.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "rlforge/core/error.h"
 
 namespace rlforge {
@@ -30,6 +33,24 @@ int64_t SumTree::Find(double u) const {
   }
   int64_t i = node - leaves_;
   return i < capacity_ ? i : capacity_ - 1;
+}
+
+void SampleProportional(const SumTree& tree, int64_t size, double beta, Rng& rng, std::vector<int64_t>* slots,
+                        std::vector<float>* weights) {
+  const int64_t count = static_cast<int64_t>(slots->size());
+  weights->resize(slots->size());
+  const double total = tree.Total();
+  double max_w = 0;
+  for (int64_t k = 0; k < count; ++k) {
+    const double u = (k + rng.Uniform()) * total / count;
+    const int64_t slot = std::min(tree.Find(u), size - 1);
+    (*slots)[k] = slot;
+    const double p = std::max(tree.Get(slot), 1e-12) / total;
+    const double w = std::pow(static_cast<double>(size) * p, -beta);
+    (*weights)[k] = static_cast<float>(w);
+    max_w = std::max(max_w, w);
+  }
+  for (auto& w : *weights) w = static_cast<float>(w / max_w);
 }
 
 }  // namespace rlforge

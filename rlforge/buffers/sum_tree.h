@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "rlforge/core/rng.h"
+
 namespace rlforge {
 
 class SumTree {
@@ -28,6 +30,12 @@ class SumTree {
   int64_t capacity_, leaves_;
   std::vector<double> tree_;  // [2 * leaves], root at 1, leaves at [leaves, leaves + capacity)
 };
+
+// Prioritized replay's draw: one leaf from each of slots->size() equal slices
+// of the total priority (stratified), among leaves [0, size). Writes the
+// importance weights (size P(i))^-beta, divided by the batch's largest.
+void SampleProportional(const SumTree& tree, int64_t size, double beta, Rng& rng, std::vector<int64_t>* slots,
+                        std::vector<float>* weights);
 
 }  // namespace rlforge
 

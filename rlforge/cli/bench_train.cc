@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "rlforge/algos/dqn/dqn.h"
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/cli/common.h"
 #include "rlforge/train/runner.h"
@@ -60,13 +61,15 @@ void RunBenchTrain(const BenchTrainArgs& a) {
   TrainConfig c = TrainConfig::Resolve(a.algo, a.env, "", a.sets, a.steps, a.seed);
   SetComputeThreads(static_cast<int>(c.run.torch_threads));
   auto algo = FindAlgorithm(c.run.algo).make_algorithm(c.run, *c.algo);
-  double t_env = 0, t_act = 0, t_update = 0, samples = 0, updates = 0;
+  double t_env = 0, t_act = 0, t_update = 0, t_sample = 0, samples = 0, updates = 0, grad_steps = 0;
   const auto t0 = std::chrono::steady_clock::now();
   while (algo->num_timesteps() < c.run.total_steps) {
     Metrics m = algo->Iterate();
     t_env += m["time_env"];
     t_act += m["time_act"];
     t_update += m["time_update"];
+    t_sample += m["time_sample"];
+    grad_steps += m["gradient_steps"];
     samples += m["update_samples"];
     updates += m.count("n_updates") ? m["n_updates"] : 1;
   }
@@ -87,6 +90,16 @@ void RunBenchTrain(const BenchTrainArgs& a) {
     j["raw_mm_gflops_same_shapes"] = mm_gflops;
     j["update_batch"] = batch;
   }
+  if (auto* dqn = dynamic_cast<Dqn*>(algo.get()); dqn && grad_steps > 0 && t_update > 0) {
+    update_gflops = dqn->flops_per_gradient_step() * grad_steps / t_update / 1e9;
+    const auto batch = dynamic_cast<AlgoConfigOf<DqnConfig>&>(*c.algo).value.batch_size;
+    mm_gflops = RawMmGflops(LinearShapes(*dqn->q_net()), batch);
+    j["update_gflops"] = update_gflops;
+    j["raw_mm_gflops_same_shapes"] = mm_gflops;
+    j["update_batch"] = batch;
+    j["gradient_steps"] = grad_steps;
+    j["seconds_replay_sampling"] = t_sample;
+  }
   if (a.json) {
     std::cout << j.dump(2) << "\n";
     return;
@@ -98,6 +111,8 @@ void RunBenchTrain(const BenchTrainArgs& a) {
   std::printf("  env stepping  %7.3f s  %5.1f%%\n", t_env, pct(t_env));
   std::printf("  acting        %7.3f s  %5.1f%%  (inference, sampling, rollout bookkeeping, GAE)\n", t_act, pct(t_act));
   std::printf("  updates       %7.3f s  %5.1f%%\n", t_update, pct(t_update));
+  if (t_sample > 0)
+    std::printf("    of which replay sampling %7.3f s  %5.1f%% of the run\n", t_sample, pct(t_sample));
   std::printf("  other         %7.3f s  %5.1f%%\n", total - t_env - t_act - t_update,
               pct(total - t_env - t_act - t_update));
   if (update_gflops > 0)

@@ -9,6 +9,8 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -87,13 +89,38 @@ class ProgressLine {
   std::chrono::steady_clock::time_point last_{};
 };
 
-EpisodeStats FinalEvaluation(const RunConfig& run, Algorithm& algo) {
-  if (run.eval_episodes <= 0) return {};
+// Evaluates the algorithm's current policy on fresh envs, always from the
+// same seed, so that periodic evaluations compare models on the same starts.
+EpisodeStats EvaluateNow(const RunConfig& run, Algorithm& algo, int64_t episodes) {
+  if (episodes <= 0) return {};
   VectorEnvOptions opt;
-  opt.num_envs = static_cast<int>(std::min<int64_t>(8, run.eval_episodes));
+  opt.num_envs = static_cast<int>(std::min<int64_t>(8, episodes));
   auto envs = VectorEnv::Make(run.env, run.env_kwargs, opt);
   auto policy = algo.MakePolicy(run.eval_deterministic);
-  return Evaluate(*envs, *policy, run.eval_episodes, static_cast<uint64_t>(run.seed) + 1'000'000);
+  return Evaluate(*envs, *policy, episodes, static_cast<uint64_t>(run.seed) + 1'000'000);
+}
+
+// Keeps evaluations.csv rows up to `timesteps` (on resume) and returns the
+// best mean return among them, with its step.
+std::optional<std::pair<double, int64_t>> TrimEvaluations(const std::string& path, int64_t timesteps) {
+  std::ifstream in(path);
+  std::string line, kept;
+  std::optional<std::pair<double, int64_t>> best;
+  if (!std::getline(in, line)) return best;
+  kept = line + "\n";
+  while (std::getline(in, line)) {
+    std::stringstream rs(line);
+    std::string ts, ret;
+    std::getline(rs, ts, ',');
+    std::getline(rs, ret, ',');
+    if (ts.empty() || std::stoll(ts) > timesteps) break;
+    const double r = std::stod(ret);
+    if (!best || r > best->first) best = std::make_pair(r, std::stoll(ts));
+    kept += line + "\n";
+  }
+  in.close();
+  WriteFileAtomically(path, kept);
+  return best;
 }
 
 nlohmann::json EvalJson(const RunConfig& run, const EpisodeStats& s, int64_t timesteps) {
@@ -127,6 +154,20 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   int64_t iteration = 0;
   int64_t next_checkpoint =
       run.checkpoint_interval > 0 ? (start_steps / run.checkpoint_interval + 1) * run.checkpoint_interval : INT64_MAX;
+  // Periodic evaluation (as SB3's EvalCallback): evaluations.csv, TensorBoard
+  // eval/*, and checkpoints/best.pt for the best mean return so far.
+  const std::string evals_path = dir + "/evaluations.csv";
+  int64_t next_eval = run.eval_interval > 0 ? (start_steps / run.eval_interval + 1) * run.eval_interval : INT64_MAX;
+  std::optional<EpisodeStats> best_eval;
+  int64_t best_steps = 0;
+  double best_return = -std::numeric_limits<double>::infinity();
+  if (run.eval_interval > 0) {
+    if (resumed && fs::exists(evals_path)) {
+      if (auto b = TrimEvaluations(evals_path, start_steps)) best_return = b->first, best_steps = b->second;
+    } else {
+      WriteFileAtomically(evals_path, "timesteps,mean_return,std_return,mean_length,success_rate\n");
+    }
+  }
   while (algo->num_timesteps() < run.total_steps) {
     Metrics m = algo->Iterate();
     ++iteration;
@@ -183,6 +224,22 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
         if (!std::isnan(v)) tb.AddScalar("train/" + k, v, steps);
       tb.Flush();
     }
+    if (steps >= next_eval) {
+      EpisodeStats e = EvaluateNow(run, *algo, run.eval_interval_episodes);
+      std::ofstream evals(evals_path, std::ios::app);
+      evals << steps << "," << CsvValue(e.mean_return) << "," << CsvValue(e.std_return) << ","
+            << CsvValue(e.mean_length) << "," << (e.success_rate ? CsvValue(*e.success_rate) : "") << "\n";
+      tb.AddScalar("eval/mean_return", e.mean_return, steps);
+      tb.AddScalar("eval/mean_length", e.mean_length, steps);
+      tb.Flush();
+      if (e.mean_return > best_return) {
+        best_return = e.mean_return;
+        best_steps = steps;
+        best_eval = e;
+        algo->Save(dir + "/checkpoints/best.pt");
+      }
+      while (next_eval <= steps) next_eval += run.eval_interval;
+    }
     if (steps >= next_checkpoint && !last) {
       algo->Save(StrCat(dir, "/checkpoints/step_", steps, ".pt"));
       while (next_checkpoint <= steps) next_checkpoint += run.checkpoint_interval;
@@ -194,9 +251,22 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   result.run_dir = dir;
   result.timesteps = algo->num_timesteps();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  result.eval = FinalEvaluation(run, *algo);
-  if (run.eval_episodes > 0)
-    WriteFileAtomically(dir + "/eval.json", EvalJson(run, result.eval, result.timesteps).dump(2) + "\n");
+  result.eval = EvaluateNow(run, *algo, run.eval_episodes);
+  if (best_eval || best_steps > 0) {
+    if (!best_eval) {  // resumed: the best was found before the restart; its statistics are in evaluations.csv
+      best_eval = EpisodeStats{};
+      best_eval->mean_return = best_return;
+    }
+    result.best_eval = best_eval;
+    result.best_timesteps = best_steps;
+  }
+  if (run.eval_episodes > 0) {
+    nlohmann::json j = EvalJson(run, result.eval, result.timesteps);
+    if (result.best_eval)
+      j["best"] = {{"timesteps", best_steps}, {"mean_return", best_return},
+                   {"episodes", run.eval_interval_episodes}, {"checkpoint", "checkpoints/best.pt"}};
+    WriteFileAtomically(dir + "/eval.json", j.dump(2) + "\n");
+  }
   return result;
 }
 

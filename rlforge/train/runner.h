@@ -26,8 +26,12 @@ namespace rlforge {
 struct TrainResult {
   std::string run_dir;
   int64_t timesteps = 0;
-  EpisodeStats eval;
+  EpisodeStats eval;  // the final model's evaluation (eval_episodes)
   double seconds = 0;
+  // With eval_interval: the best periodic evaluation and its step (the model
+  // is checkpoints/best.pt).
+  std::optional<EpisodeStats> best_eval;
+  int64_t best_timesteps = 0;
 };
 
 struct RunnerOptions {

@@ -46,7 +46,10 @@ void RunConfig::Visit(FieldVisitor& v) {
   v.Field("log_interval", &log_interval, "iterations between rows of progress.csv");
   v.Field("checkpoint_interval", &checkpoint_interval, "env steps between checkpoints (0: only the final one)");
   v.Field("eval_episodes", &eval_episodes, "episodes of the final evaluation (eval.json)");
-  v.Field("eval_deterministic", &eval_deterministic, "greedy actions in the final evaluation");
+  v.Field("eval_deterministic", &eval_deterministic, "greedy actions in the final and periodic evaluations");
+  v.Field("eval_interval", &eval_interval,
+          "env steps between periodic evaluations (evaluations.csv, checkpoints/best.pt; 0: none)");
+  v.Field("eval_interval_episodes", &eval_interval_episodes, "episodes of each periodic evaluation");
 }
 
 void RunConfig::Validate() const {
@@ -59,6 +62,9 @@ void RunConfig::Validate() const {
   RLF_CHECK_ARG(checkpoint_interval >= 0, "config key 'checkpoint_interval' must be >= 0, got ",
                 checkpoint_interval);
   RLF_CHECK_ARG(eval_episodes >= 0, "config key 'eval_episodes' must be >= 0, got ", eval_episodes);
+  RLF_CHECK_ARG(eval_interval >= 0, "config key 'eval_interval' must be >= 0, got ", eval_interval);
+  RLF_CHECK_ARG(eval_interval_episodes >= 1, "config key 'eval_interval_episodes' must be >= 1, got ",
+                eval_interval_episodes);
   RLF_CHECK_ARG(seed >= 0, "config key 'seed' must be >= 0, got ", seed);
 }
 

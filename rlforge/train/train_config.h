@@ -41,6 +41,8 @@ struct RunConfig {
   int64_t checkpoint_interval = 0;     // env steps between checkpoints (0: final only)
   int64_t eval_episodes = 100;         // episodes of the final evaluation
   bool eval_deterministic = true;      // greedy actions in the final evaluation
+  int64_t eval_interval = 0;           // env steps between periodic evaluations (0: none)
+  int64_t eval_interval_episodes = 10; // episodes of each periodic evaluation
 
   void Visit(FieldVisitor& v);
   void Validate() const;

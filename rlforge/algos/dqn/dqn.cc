@@ -1,6 +1,7 @@
 #include "rlforge/algos/dqn/dqn.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -18,7 +19,7 @@ void DqnConfig::Visit(FieldVisitor& v) {
   v.Field("tau", &tau, "target update coefficient (1: hard copy)");
   v.Field("gamma", &gamma, "discount factor");
   v.Field("train_freq", &train_freq, "env steps per env between update phases");
-  v.Field("gradient_steps", &gradient_steps, "gradient steps per update phase");
+  v.Field("gradient_steps", &gradient_steps, "gradient steps per update phase (-1: one per env step collected)");
   v.Field("target_update_interval", &target_update_interval, "env steps between target-network updates");
   v.Field("exploration_fraction", &exploration_fraction, "fraction of training over which epsilon decays");
   v.Field("exploration_initial_eps", &exploration_initial_eps, "epsilon at the start");
@@ -32,7 +33,11 @@ void DqnConfig::Visit(FieldVisitor& v) {
   v.Field("prioritized_alpha", &prioritized_alpha, "priority exponent alpha");
   v.Field("prioritized_beta0", &prioritized_beta0, "initial importance-weight exponent (annealed to 1)");
   v.Field("prioritized_eps", &prioritized_eps, "added to |TD error| in priorities");
-  v.Field("net_arch", &net_arch, "hidden layer sizes of the Q-network");
+  v.Field("recency_decay", &recency_decay,
+          "recency-weighted replay: sampling weight decays by this factor per transition of age (1: uniform)");
+  v.Field("n_step", &n_step, "n-step returns");
+  v.Field("dueling", &dueling, "dueling value/advantage head");
+  v.Field("net_arch", &net_arch, "hidden layer sizes of the Q-network (after the CNN for images)");
   v.Field("activation", &activation, "tanh or relu");
 }
 
@@ -44,38 +49,141 @@ void DqnConfig::Validate() const {
   RLF_CHECK_ARG(tau > 0 && tau <= 1, "config key 'tau' must be in (0, 1]");
   RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1]");
   RLF_CHECK_ARG(train_freq >= 1, "config key 'train_freq' must be >= 1");
-  RLF_CHECK_ARG(gradient_steps >= 0, "config key 'gradient_steps' must be >= 0");
+  RLF_CHECK_ARG(gradient_steps >= -1, "config key 'gradient_steps' must be >= 0, or -1 (one per env step)");
+  RLF_CHECK_ARG(recency_decay > 0 && recency_decay <= 1, "config key 'recency_decay' must be in (0, 1], got ",
+                recency_decay);
+  RLF_CHECK_ARG(!(prioritized_replay && recency_decay < 1),
+                "prioritized_replay and recency_decay < 1 are two different samplers; choose one");
+  RLF_CHECK_ARG(n_step >= 1 && n_step <= 1000, "config key 'n_step' must be in [1, 1000], got ", n_step);
+  RLF_CHECK_ARG(prioritized_alpha >= 0, "config key 'prioritized_alpha' must be >= 0");
+  RLF_CHECK_ARG(prioritized_beta0 >= 0 && prioritized_beta0 <= 1, "config key 'prioritized_beta0' must be in [0, 1]");
+  RLF_CHECK_ARG(prioritized_eps > 0, "config key 'prioritized_eps' must be > 0");
   RLF_CHECK_ARG(target_update_interval >= 1, "config key 'target_update_interval' must be >= 1");
   RLF_CHECK_ARG(loss == "huber" || loss == "mse", "config key 'loss' must be huber or mse, got '", loss, "'");
   for (double e : {exploration_initial_eps, exploration_final_eps, exploration_fraction})
     RLF_CHECK_ARG(e >= 0 && e <= 1, "exploration settings must be in [0, 1], got ", e);
 }
 
-QNetworkImpl::QNetworkImpl(int64_t in, int64_t actions, const std::vector<int64_t>& net_arch,
-                           const std::string& activation) {
-  torso_ = register_module("torso", Mlp(in, net_arch, activation, /*ortho_init=*/false));
-  head_ = register_module("head", torch::nn::Linear(torso_->out_features(), actions));
+bool IsImageSpace(const Space& s) {
+  return s.kind() == SpaceKind::kBox && s.dtype() == DType::kUInt8 && s.shape().size() == 3;
 }
 
-torch::Tensor QNetworkImpl::forward(torch::Tensor x) { return head_->forward(torso_->forward(x)); }
+namespace {
+// [C, H, W] of an image space, and whether it is stored [H, W, C].
+std::vector<int64_t> ImageChw(const Space& s, bool* channels_last) {
+  const auto& d = s.shape();
+  *channels_last = d[2] <= 4 && d[0] > 4;
+  return *channels_last ? std::vector<int64_t>{d[2], d[0], d[1]} : d;
+}
+}  // namespace
+
+int64_t FeatureSize(const Space& s) {
+  switch (s.kind()) {
+    case SpaceKind::kDiscrete: return s.n();
+    case SpaceKind::kMultiDiscrete: {
+      int64_t d = 0;
+      for (int64_t n : s.nvec()) d += n;
+      return d;
+    }
+    default: return s.size();
+  }
+}
+
+void ObservationFeatures(const Space& s, const void* obs, int64_t rows, float* out) {
+  const int64_t d = FeatureSize(s);
+  switch (s.kind()) {
+    case SpaceKind::kDiscrete: {
+      std::fill(out, out + rows * d, 0.0f);
+      const auto* o = static_cast<const int64_t*>(obs);
+      for (int64_t i = 0; i < rows; ++i) out[i * d + (o[i] - s.start())] = 1.0f;
+      return;
+    }
+    case SpaceKind::kMultiDiscrete: {
+      std::fill(out, out + rows * d, 0.0f);
+      const int64_t k = static_cast<int64_t>(s.nvec().size());
+      for (int64_t i = 0; i < rows; ++i) {
+        int64_t offset = 0;
+        for (int64_t j = 0; j < k; ++j) {
+          out[i * d + offset + static_cast<int64_t>(ReadElement(obs, s.dtype(), i * k + j))] = 1.0f;
+          offset += s.nvec()[j];
+        }
+      }
+      return;
+    }
+    default: break;
+  }
+  if (IsImageSpace(s)) {
+    bool channels_last;
+    const auto chw = ImageChw(s, &channels_last);
+    const auto* px = static_cast<const uint8_t*>(obs);
+    const int64_t c = chw[0], hw = chw[1] * chw[2];
+    for (int64_t i = 0; i < rows; ++i) {
+      const uint8_t* in = px + i * d;
+      float* o = out + i * d;
+      if (!channels_last) {
+        for (int64_t k = 0; k < d; ++k) o[k] = in[k] * (1.0f / 255.0f);
+      } else {
+        for (int64_t p = 0; p < hw; ++p)
+          for (int64_t ch = 0; ch < c; ++ch) o[ch * hw + p] = in[p * c + ch] * (1.0f / 255.0f);
+      }
+    }
+    return;
+  }
+  if (s.dtype() == DType::kFloat32) {
+    std::memcpy(out, obs, static_cast<size_t>(rows * d) * sizeof(float));
+    return;
+  }
+  for (int64_t k = 0; k < rows * d; ++k) out[k] = static_cast<float>(ReadElement(obs, s.dtype(), k));
+}
+
+void DuelingForward(const float* raw, int64_t batch, int64_t actions, float* q) {
+  for (int64_t i = 0; i < batch; ++i) {
+    const float* r = raw + i * (actions + 1);
+    double mean = 0;
+    for (int64_t a = 0; a < actions; ++a) mean += r[1 + a];
+    mean /= static_cast<double>(actions);
+    for (int64_t a = 0; a < actions; ++a) q[i * actions + a] = static_cast<float>(r[0] + r[1 + a] - mean);
+  }
+}
+
+void DuelingBackward(const float* d_q, int64_t batch, int64_t actions, float* d_raw) {
+  for (int64_t i = 0; i < batch; ++i) {
+    const float* g = d_q + i * actions;
+    float* r = d_raw + i * (actions + 1);
+    double sum = 0;
+    for (int64_t a = 0; a < actions; ++a) sum += g[a];
+    r[0] = static_cast<float>(sum);
+    const double mean = sum / static_cast<double>(actions);
+    for (int64_t a = 0; a < actions; ++a) r[1 + a] = static_cast<float>(g[a] - mean);
+  }
+}
+
+QNetworkImpl::QNetworkImpl(const Space& obs_space, int64_t actions, const std::vector<int64_t>& net_arch,
+                           const std::string& activation, bool dueling)
+    : dueling_(dueling), actions_(actions) {
+  int64_t in = FeatureSize(obs_space);
+  if (IsImageSpace(obs_space)) {
+    bool channels_last;
+    chw_ = ImageChw(obs_space, &channels_last);
+    cnn_ = register_module("cnn", NatureCnn(chw_));
+    in = cnn_->out_features();
+  }
+  torso_ = register_module("torso", Mlp(in, net_arch, activation, /*ortho_init=*/false));
+  head_ = register_module("head", torch::nn::Linear(torso_->out_features(), dueling ? actions + 1 : actions));
+}
+
+torch::Tensor QNetworkImpl::forward(torch::Tensor x) {
+  if (!cnn_.is_empty()) x = cnn_->forward(x.view({x.size(0), chw_[0], chw_[1], chw_[2]}));
+  auto out = head_->forward(torso_->forward(x));
+  if (!dueling_) return out;
+  auto adv = out.narrow(1, 1, actions_);
+  return out.narrow(1, 0, 1) + adv - adv.mean(1, /*keepdim=*/true);
+}
 
 std::vector<torch::nn::Linear> QNetworkImpl::layers() const {
   auto out = torso_->layers();
   out.push_back(head_);
   return out;
-}
-
-int64_t FeatureSize(const Space& s) { return s.kind() == SpaceKind::kDiscrete ? s.n() : s.size(); }
-
-void ObservationFeatures(const Space& s, const void* obs, int64_t rows, float* out) {
-  const int64_t d = FeatureSize(s);
-  if (s.kind() == SpaceKind::kDiscrete) {
-    std::fill(out, out + rows * d, 0.0f);
-    const auto* o = static_cast<const int64_t*>(obs);
-    for (int64_t i = 0; i < rows; ++i) out[i * d + (o[i] - s.start())] = 1.0f;
-    return;
-  }
-  for (int64_t k = 0; k < rows * d; ++k) out[k] = static_cast<float>(ReadElement(obs, s.dtype(), k));
 }
 
 namespace {
@@ -103,26 +211,29 @@ Dqn::Dqn(const std::string& env_id, const Kwargs& env_kwargs, int num_envs, int 
   act_space_ = envs_->single_action_space();
   RLF_CHECK_ARG(act_space_.kind() == SpaceKind::kDiscrete, "DQN needs a Discrete action space; ", env_id, " has ",
                 act_space_.ToString());
-  RLF_CHECK_ARG(obs_space_.kind() == SpaceKind::kDiscrete ||
-                    (obs_space_.kind() == SpaceKind::kBox && obs_space_.shape().size() == 1),
-                "DQN here takes Discrete or flat Box observations; ", env_id, " has ", obs_space_.ToString());
+  const bool flat = obs_space_.kind() == SpaceKind::kDiscrete || obs_space_.kind() == SpaceKind::kMultiDiscrete ||
+                    (obs_space_.kind() == SpaceKind::kBox && obs_space_.shape().size() == 1);
+  RLF_CHECK_ARG(flat || IsImageSpace(obs_space_),
+                "DQN takes Discrete, MultiDiscrete, flat Box or uint8 image observations; ", env_id, " has ",
+                obs_space_.ToString());
   obs_dim_ = FeatureSize(obs_space_);
   num_actions_ = act_space_.n();
   torch::manual_seed(seed);
-  q_ = QNetwork(obs_dim_, num_actions_, config.net_arch, config.activation);
-  target_ = QNetwork(obs_dim_, num_actions_, config.net_arch, config.activation);
+  q_ = QNetwork(obs_space_, num_actions_, config.net_arch, config.activation, config.dueling);
+  target_ = QNetwork(obs_space_, num_actions_, config.net_arch, config.activation, config.dueling);
   {
     torch::NoGradGuard g;
     auto src = q_->parameters(), dst = target_->parameters();
     for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
   }
   optimizer_ = std::make_unique<FlatAdam>(q_->parameters(), torch::optim::AdamOptions(config.learning_rate.Value(1.0)));
-  replay_ = ReplayBuffer(config.buffer_size, obs_dim_, envs_->has_action_mask() ? envs_->mask_size() : 0);
-  fast_ = config.fast_update;
+  replay_ = ReplayBuffer(config.buffer_size, obs_space_.nbytes(), envs_->has_action_mask() ? envs_->mask_size() : 0,
+                         num_envs);
+  fast_ = config.fast_update && !q_->image();
   if (config.prioritized_replay) priorities_ = SumTree(config.buffer_size);
-  online_.layers = online_next_.layers = q_->layers();
+  online_.layers = online_next_.layers = actor_.layers = q_->layers();
   target_kernel_.layers = target_->layers();
-  online_.tanh = online_next_.tanh = target_kernel_.tanh = q_->tanh();
+  online_.tanh = online_next_.tanh = target_kernel_.tanh = actor_.tanh = q_->tanh();
   envs_->Reset(seed);
 }
 
@@ -133,14 +244,68 @@ double Dqn::epsilon() const {
 
 void Dqn::Features(const void* obs, int64_t rows, float* out) const { ObservationFeatures(obs_space_, obs, rows, out); }
 
+double Dqn::flops_per_gradient_step() const {
+  // Target forward (+ online forward of s' for Double DQN), online forward,
+  // and backward (weight gradients everywhere, input gradients except the
+  // first layer): 2 flops per multiply-add.
+  double per_row = 0;
+  const auto layers = q_->layers();
+  for (size_t k = 0; k < layers.size(); ++k) {
+    const double io = static_cast<double>(layers[k]->weight.numel());
+    per_row += io * 2 * ((config_.double_q ? 3 : 2) + (k == 0 ? 1 : 2));
+  }
+  return per_row * static_cast<double>(config_.batch_size);
+}
+
+const float* Dqn::KernelQ(MlpKernel& k, int64_t rows, std::vector<float>* scratch) {
+  if (!config_.dueling) return k.out.data();
+  scratch->resize(static_cast<size_t>(rows * num_actions_));
+  DuelingForward(k.out.data(), rows, num_actions_, scratch->data());
+  return scratch->data();
+}
+
+void Dqn::Act(const float* features, const uint8_t* masks, int n, int64_t* actions) {
+  const int64_t A = num_actions_;
+  const float* q;
+  torch::Tensor q_tensor;
+  if (fast_) {
+    actor_.Forward(features, n, obs_dim_);
+    q = KernelQ(actor_, n, &act_scratch_);
+  } else {
+    torch::NoGradGuard g;
+    q_tensor = q_->forward(torch::from_blob(const_cast<float*>(features), {n, obs_dim_})).contiguous();
+    q = q_tensor.data_ptr<float>();
+  }
+  for (int i = 0; i < n; ++i) {
+    if (actions[i] >= 0) continue;  // explored
+    const uint8_t* m = masks ? masks + i * A : nullptr;
+    int64_t best = -1;
+    for (int64_t a = 0; a < A; ++a)
+      if ((!m || m[a]) && (best < 0 || q[i * A + a] > q[i * A + best])) best = a;
+    RLF_CHECK(best >= 0, "env ", i, " has no legal action");
+    actions[i] = best;
+  }
+}
+
 Metrics Dqn::Iterate() {
+  using Clock = std::chrono::steady_clock;
+  const auto t_start = Clock::now();
+  double t_env = 0;
   const int n = envs_->num_envs();
   const int64_t m = envs_->has_action_mask() ? envs_->mask_size() : 0;
-  std::vector<float> obs(n * obs_dim_), next(n * obs_dim_);
-  std::vector<int64_t> actions(n), env_actions(n);
+  const int64_t obs_bytes = obs_space_.nbytes();
+  // Buffers sized once (the vector env's size never changes).
+  std::vector<float>& obs = act_features_;
+  std::vector<int64_t>& actions = act_actions_;
+  std::vector<int64_t>& env_actions = act_env_actions_;
+  std::vector<uint8_t>& prev_obs = act_prev_obs_;
+  obs.resize(static_cast<size_t>(n * obs_dim_));
+  actions.resize(n);
+  env_actions.resize(n);
+  prev_obs.resize(static_cast<size_t>(n * obs_bytes));
+  const int64_t steps_before = steps_;
   for (int64_t k = 0; k < config_.train_freq && steps_ < total_steps_; ++k) {
     const double eps = epsilon();
-    Features(envs_->observations(), n, obs.data());
     const uint8_t* masks = envs_->action_masks();
     bool need_greedy = false;
     for (int i = 0; i < n; ++i) {
@@ -153,28 +318,29 @@ Metrics Dqn::Iterate() {
       }
     }
     if (need_greedy) {
-      torch::NoGradGuard g;
-      auto q = MaskQ(q_->forward(torch::from_blob(obs.data(), {n, obs_dim_})), masks);
-      auto best = q.argmax(1);
-      for (int i = 0; i < n; ++i)
-        if (actions[i] < 0) actions[i] = best[i].item<int64_t>();
+      Features(envs_->observations(), n, obs.data());
+      Act(obs.data(), masks, n, actions.data());
     }
     for (int i = 0; i < n; ++i) env_actions[i] = actions[i] + act_space_.start();
+    std::memcpy(prev_obs.data(), envs_->observations(), prev_obs.size());
+    const auto t_env0 = Clock::now();
     envs_->Step(env_actions.data());
-    Features(envs_->observations(), n, next.data());
+    t_env += std::chrono::duration<double>(Clock::now() - t_env0).count();
+    const auto* next = static_cast<const uint8_t*>(envs_->observations());
+    const auto* final_obs = static_cast<const uint8_t*>(envs_->final_observations());
     for (int i = 0; i < n; ++i) {
       const bool term = envs_->terminated()[i], trunc = envs_->truncated()[i];
       const uint8_t* next_mask = m ? envs_->action_masks() + i * m : nullptr;
-      float* next_row = next.data() + i * obs_dim_;
+      const uint8_t* next_row = next + i * obs_bytes;
       if (term || trunc) {
-        // The row held the next episode's first observation; the transition
-        // needs the final one (nothing reads the row after this).
-        Features(static_cast<const uint8_t*>(envs_->final_observations()) + i * obs_space_.nbytes(), 1, next_row);
+        // The env row holds the next episode's first observation; the
+        // transition needs the final one.
+        next_row = final_obs + i * obs_bytes;
         if (m) next_mask = envs_->final_action_masks() + i * m;
         episodes_.Add(envs_->episode_return(i), envs_->episode_length(i));
       }
-      const int64_t slot =
-          replay_.Add(obs.data() + i * obs_dim_, next_row, actions[i], envs_->rewards()[i], term, next_mask);
+      const int64_t slot = replay_.Add(prev_obs.data() + i * obs_bytes, next_row, actions[i], envs_->rewards()[i],
+                                       term, trunc, next_mask);
       if (config_.prioritized_replay) priorities_.Set(slot, std::pow(max_priority_, config_.prioritized_alpha));
     }
     steps_ += n;
@@ -185,27 +351,60 @@ Metrics Dqn::Iterate() {
       last_target_update_ = steps_;
     }
   }
+  const auto t_update0 = Clock::now();
   double loss_sum = 0;
   int64_t done = 0;
+  time_sample_ = 0;
   if (steps_ >= config_.learning_starts && replay_.size() > 0) {
     const double progress_remaining = std::max(0.0, 1.0 - static_cast<double>(steps_) / std::max<double>(1, total_steps_));
     static_cast<torch::optim::AdamOptions&>(optimizer_->param_groups()[0].options())
         .lr(config_.learning_rate.Value(progress_remaining));
-    for (int64_t g = 0; g < config_.gradient_steps; ++g, ++done) loss_sum += fast_ ? FastUpdate() : Update();
+    const int64_t grad_steps = config_.gradient_steps < 0 ? steps_ - steps_before : config_.gradient_steps;
+    for (int64_t g = 0; g < grad_steps; ++g, ++done) loss_sum += GradientStep();
   }
-  Metrics out = {{"epsilon", epsilon()}, {"replay_size", static_cast<double>(replay_.size())},
-                 {"n_updates", static_cast<double>(updates_)}};
+  const double t_update = std::chrono::duration<double>(Clock::now() - t_update0).count();
+  const double t_total = std::chrono::duration<double>(Clock::now() - t_start).count();
+  Metrics out = {{"epsilon", epsilon()},
+                 {"replay_size", static_cast<double>(replay_.size())},
+                 {"n_updates", static_cast<double>(updates_)},
+                 {"time_env", t_env},
+                 {"time_act", t_total - t_update - t_env},
+                 {"time_update", t_update},
+                 {"time_sample", time_sample_},
+                 {"gradient_steps", static_cast<double>(done)}};
   if (done) out["loss"] = loss_sum / done;
   return out;
 }
 
-double Dqn::Update() {
+void Dqn::SampleBatch() {
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t B = config_.batch_size;
+  slots_.resize(B);
+  weights_.assign(B, 1.0f);
+  if (config_.prioritized_replay) {
+    const double progress = std::min(1.0, static_cast<double>(steps_) / std::max<double>(1, total_steps_));
+    const double beta = config_.prioritized_beta0 + (1.0 - config_.prioritized_beta0) * progress;
+    SampleProportional(priorities_, replay_.size(), beta, rng_, &slots_, &weights_);
+  } else if (config_.recency_decay < 1.0) {
+    replay_.SampleRecent(rng_, config_.recency_decay, &slots_);
+  } else {
+    for (auto& slot : slots_) slot = replay_.SampleUniform(rng_);
+  }
+  replay_.Gather(slots_, static_cast<int>(config_.n_step), config_.gamma, &batch_);
+  batch_obs_.resize(static_cast<size_t>(B * obs_dim_));
+  batch_next_.resize(static_cast<size_t>(B * obs_dim_));
+  Features(batch_.obs.data(), B, batch_obs_.data());
+  Features(batch_.next_obs.data(), B, batch_next_.data());
+  time_sample_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double Dqn::TorchLossAndGradients() {
   const int64_t B = config_.batch_size, m = replay_.mask_size();
-  SampleBatch();
-  auto obs = torch::from_blob(batch_.obs.data(), {B, obs_dim_});
-  auto next = torch::from_blob(batch_.next_obs.data(), {B, obs_dim_});
+  auto obs = torch::from_blob(batch_obs_.data(), {B, obs_dim_});
+  auto next = torch::from_blob(batch_next_.data(), {B, obs_dim_});
   auto actions = torch::from_blob(batch_.action.data(), {B}, torch::kLong);
   auto rewards = torch::from_blob(batch_.reward.data(), {B});
+  auto discount = torch::from_blob(batch_.discount.data(), {B});
   auto not_done = 1.0 - torch::from_blob(batch_.terminated.data(), {B}, torch::kUInt8).to(torch::kFloat32);
   torch::Tensor target;
   {
@@ -222,7 +421,7 @@ double Dqn::Update() {
     // A terminal state's value is never used (not_done = 0); guard -inf for
     // rows whose every next action is illegal.
     next_v = torch::where(torch::isfinite(next_v), next_v, torch::zeros_like(next_v));
-    target = rewards + config_.gamma * not_done * next_v;
+    target = rewards + discount * not_done * next_v;
   }
   auto q = q_->forward(obs).gather(1, actions.unsqueeze(1)).squeeze(1);
   auto weights = torch::from_blob(weights_.data(), {B});
@@ -232,44 +431,11 @@ double Dqn::Update() {
   auto loss = (weights * per_sample).mean();
   {
     auto d = (q - target).detach().to(torch::kFloat64).contiguous();
-    UpdatePriorities(std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + B));
+    td_.assign(d.data_ptr<double>(), d.data_ptr<double>() + B);
   }
-  const double lv = loss.item<double>();
-  if (!std::isfinite(static_cast<float>(lv)))
-    throw Error(StrCat("the DQN loss is not finite (", lv, ") at step ", steps_,
-                       "; training stopped (the last checkpoint is kept)"));
   optimizer_->zero_grad();
   loss.backward();
-  const double norm = ClipGradNorm(q_->parameters(), config_.max_grad_norm);
-  RLF_CHECK(std::isfinite(norm), "non-finite DQN gradient at step ", steps_, "; training stopped");
-  optimizer_->step();
-  ++updates_;
-  return lv;
-}
-
-void Dqn::SampleBatch() {
-  const int64_t B = config_.batch_size;
-  slots_.resize(B);
-  weights_.assign(B, 1.0f);
-  if (!config_.prioritized_replay) {
-    for (auto& slot : slots_) slot = static_cast<int64_t>(rng_.UniformInt(replay_.size()));
-    replay_.Gather(slots_, &batch_);
-    return;
-  }
-  // Stratified: one draw from each of B equal slices of the total priority.
-  const double total = priorities_.Total();
-  const double beta = config_.prioritized_beta0 + (1.0 - config_.prioritized_beta0) *
-                                                      std::min(1.0, static_cast<double>(steps_) / std::max<double>(1, total_steps_));
-  double max_w = 0;
-  for (int64_t k = 0; k < B; ++k) {
-    const double u = (k + rng_.Uniform()) * total / B;
-    slots_[k] = std::min(priorities_.Find(u), replay_.size() - 1);
-    const double p = std::max(priorities_.Get(slots_[k]), 1e-12) / total;
-    weights_[k] = static_cast<float>(std::pow(static_cast<double>(replay_.size()) * p, -beta));
-    max_w = std::max(max_w, static_cast<double>(weights_[k]));
-  }
-  for (auto& w : weights_) w = static_cast<float>(w / max_w);
-  replay_.Gather(slots_, &batch_);
+  return loss.item<double>();
 }
 
 void Dqn::UpdatePriorities(const std::vector<double>& td) {
@@ -281,26 +447,31 @@ void Dqn::UpdatePriorities(const std::vector<double>& td) {
   }
 }
 
-double Dqn::FastUpdate() {
+double Dqn::FastLossAndGradients() {
   const int64_t B = config_.batch_size, m = replay_.mask_size(), A = num_actions_, D = obs_dim_;
-  SampleBatch();
-  std::vector<double> td(B);
+  td_.resize(B);
   const uint8_t* mask = m ? batch_.next_mask.data() : nullptr;
-  target_kernel_.Forward(batch_.next_obs.data(), B, D);
-  if (config_.double_q) online_next_.Forward(batch_.next_obs.data(), B, D);
-  online_.Forward(batch_.obs.data(), B, D);
-  online_.d_out.assign(static_cast<size_t>(B * A), 0.0f);
+  target_kernel_.Forward(batch_next_.data(), B, D);
+  const float* target_q = KernelQ(target_kernel_, B, &q_target_scratch_);
+  const float* next_online_q = nullptr;
+  if (config_.double_q) {
+    online_next_.Forward(batch_next_.data(), B, D);
+    next_online_q = KernelQ(online_next_, B, &q_next_scratch_);
+  }
+  online_.Forward(batch_obs_.data(), B, D);
+  const float* q = KernelQ(online_, B, &q_scratch_);
+  d_q_.assign(static_cast<size_t>(B * A), 0.0f);
   double loss = 0;
   for (int64_t i = 0; i < B; ++i) {
-    const float* tq = target_kernel_.out.data() + i * A;
-    const float* choose = config_.double_q ? online_next_.out.data() + i * A : tq;
+    const float* tq = target_q + i * A;
+    const float* choose = config_.double_q ? next_online_q + i * A : tq;
     int64_t best = -1;
     for (int64_t a = 0; a < A; ++a)
       if ((!mask || mask[i * A + a]) && (best < 0 || choose[a] > choose[best])) best = a;
     const double next_v = best < 0 ? 0.0 : tq[best];
-    const double y = batch_.reward[i] + config_.gamma * (batch_.terminated[i] ? 0.0 : next_v);
-    const double d = online_.out[i * A + batch_.action[i]] - y;
-    td[i] = d;
+    const double y = batch_.reward[i] + batch_.discount[i] * (batch_.terminated[i] ? 0.0 : next_v);
+    const double d = q[i * A + batch_.action[i]] - y;
+    td_[i] = d;
     const double w = weights_[i];
     double grad;
     if (config_.loss == "huber") {
@@ -310,14 +481,31 @@ double Dqn::FastUpdate() {
       loss += w * d * d;
       grad = 2 * d;
     }
-    online_.d_out[i * A + batch_.action[i]] = static_cast<float>(w * grad / B);
+    d_q_[i * A + batch_.action[i]] = static_cast<float>(w * grad / B);
   }
   loss /= B;
+  if (config_.dueling) {
+    online_.d_out.resize(static_cast<size_t>(B * (A + 1)));
+    DuelingBackward(d_q_.data(), B, A, online_.d_out.data());
+  } else {
+    online_.d_out.swap(d_q_);
+  }
+  online_.Backward(batch_obs_.data(), B, D);
+  return loss;
+}
+
+double Dqn::LossAndGradients(bool fast) {
+  RLF_CHECK(!fast || fast_, "the hand-written update does not cover this network (CNN)");
+  return fast ? FastLossAndGradients() : TorchLossAndGradients();
+}
+
+double Dqn::GradientStep() {
+  SampleBatch();
+  const double loss = LossAndGradients(fast_);
   if (!std::isfinite(static_cast<float>(loss)))
     throw Error(StrCat("the DQN loss is not finite (", loss, ") at step ", steps_,
                        "; training stopped (the last checkpoint is kept)"));
-  online_.Backward(batch_.obs.data(), B, D);
-  UpdatePriorities(td);
+  UpdatePriorities(td_);
   const double norm = ClipGradNorm(q_->parameters(), config_.max_grad_norm);
   RLF_CHECK(std::isfinite(norm), "non-finite DQN gradient at step ", steps_, "; training stopped");
   optimizer_->step();
@@ -403,12 +591,13 @@ QNetworkPolicy::QNetworkPolicy(QNetwork net, Space obs_space, Space act_space)
 void QNetworkPolicy::Act(const void* observations, const uint8_t* masks, int n, void* actions) {
   torch::NoGradGuard g;
   const int64_t d = FeatureSize(obs_space_);
-  std::vector<float> feats(n * d);
-  ObservationFeatures(obs_space_, observations, n, feats.data());
-  auto q = MaskQ(net_->forward(torch::from_blob(feats.data(), {n, d})), masks);
-  auto best = q.argmax(1);
+  feats_.resize(static_cast<size_t>(n * d));
+  ObservationFeatures(obs_space_, observations, n, feats_.data());
+  auto q = MaskQ(net_->forward(torch::from_blob(feats_.data(), {n, d})), masks);
+  auto best = q.argmax(1).contiguous();
+  const int64_t* b = best.data_ptr<int64_t>();
   auto* out = static_cast<int64_t*>(actions);
-  for (int i = 0; i < n; ++i) out[i] = best[i].item<int64_t>() + act_space_.start();
+  for (int i = 0; i < n; ++i) out[i] = b[i] + act_space_.start();
 }
 
 }  // namespace rlforge

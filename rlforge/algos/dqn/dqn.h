@@ -4,12 +4,17 @@
 // Each iteration steps the vector env train_freq times (epsilon-greedy on the
 // online network; epsilon decays linearly from exploration_initial_eps to
 // exploration_final_eps over exploration_fraction of training), storing
-// transitions in a uniform replay buffer, then (after learning_starts steps)
-// takes gradient_steps Adam steps on minibatches:
-//   y = r + gamma (1 - terminated) Q_target(s', a*),
+// transitions in a replay buffer, then (after learning_starts steps) takes
+// gradient_steps Adam steps on minibatches drawn uniformly, by priority
+// (Schaul et al., 2016) or by recency:
+//   y = R + gamma^K (1 - terminated) Q_target(s_{t+K}, a*),
+//   R = sum_{k<K} gamma^k r_{t+k}  (K = n_step, or fewer at an episode's end)
 //   a* = argmax_{legal a'} Q_target(s', a')      (DQN)
 //   a* = argmax_{legal a'} Q_online(s', a')      (Double DQN)
 //   loss = Huber(Q_online(s, a) - y)  (or MSE)
+// The Q-network is an MLP on vector observations (Discrete and MultiDiscrete
+// one-hot) or the Nature CNN on uint8 images, optionally with a dueling head
+// (Wang et al., 2016): Q(s, a) = V(s) + A(s, a) - mean_a' A(s, a').
 // The target network is updated every target_update_interval env steps,
 // theta' <- tau theta + (1 - tau) theta' (tau = 1: a hard copy). Illegal
 // actions are never chosen, neither by exploration nor greedily, and the max
@@ -40,7 +45,7 @@ struct DqnConfig {
   double tau = 1.0;                       // target update coefficient (1: hard copy)
   double gamma = 0.99;                    // discount
   int64_t train_freq = 4;                 // env steps (per env) between update phases
-  int64_t gradient_steps = 1;             // gradient steps per update phase
+  int64_t gradient_steps = 1;             // gradient steps per update phase (-1: as many as env steps collected)
   int64_t target_update_interval = 10000; // env steps between target updates
   double exploration_fraction = 0.1;      // fraction of training over which epsilon decays
   double exploration_initial_eps = 1.0;   // epsilon at the start
@@ -58,21 +63,49 @@ struct DqnConfig {
   double prioritized_alpha = 0.6;
   double prioritized_beta0 = 0.4;
   double prioritized_eps = 1e-6;
-  std::vector<int64_t> net_arch = {64, 64};  // hidden layer sizes
+  // Recency-weighted replay: a transition k steps older than the newest is
+  // drawn with weight recency_decay^k (1: uniform). 0.9999 halves the weight
+  // every 6,931 transitions.
+  double recency_decay = 1.0;
+  int64_t n_step = 1;                     // n-step returns
+  bool dueling = false;                   // dueling value/advantage head
+  std::vector<int64_t> net_arch = {64, 64};  // hidden layer sizes (after the CNN for images)
   std::string activation = "relu";        // tanh or relu
 
   void Visit(FieldVisitor& v);
   void Validate() const;
 };
 
+// Raw observations -> float features: Box as is (uint8 images scaled to
+// [0, 1] and laid out [C, H, W]), Discrete and MultiDiscrete one-hot.
+int64_t FeatureSize(const Space& obs_space);
+void ObservationFeatures(const Space& obs_space, const void* obs, int64_t rows, float* out);
+// Whether observations are images for the Nature CNN: uint8 Box [H, W, C] or [C, H, W].
+bool IsImageSpace(const Space& obs_space);
+
+// Dueling aggregation on a head's raw output [B, 1 + A] (column 0: V):
+// q[i, a] = raw[i, 0] + raw[i, 1 + a] - mean_a' raw[i, 1 + a'], and its
+// backward, d_raw from d_q.
+void DuelingForward(const float* raw, int64_t batch, int64_t actions, float* q);
+void DuelingBackward(const float* d_q, int64_t batch, int64_t actions, float* d_raw);
+
 class QNetworkImpl : public torch::nn::Module {
  public:
-  QNetworkImpl(int64_t in, int64_t actions, const std::vector<int64_t>& net_arch, const std::string& activation);
-  torch::Tensor forward(torch::Tensor x);  // [B, in] -> [B, actions]
-  std::vector<torch::nn::Linear> layers() const;  // hidden layers, then the head
+  QNetworkImpl(const Space& obs_space, int64_t actions, const std::vector<int64_t>& net_arch,
+               const std::string& activation, bool dueling);
+  // [B, FeatureSize] float features -> [B, actions] Q-values.
+  torch::Tensor forward(torch::Tensor features);
+  // MLP networks: hidden layers, then the head (1 + actions outputs when dueling).
+  std::vector<torch::nn::Linear> layers() const;
   bool tanh() const { return torso_->activation() == "tanh"; }
+  bool image() const { return !cnn_.is_empty(); }
+  bool dueling() const { return dueling_; }
 
  private:
+  std::vector<int64_t> chw_;
+  bool dueling_;
+  int64_t actions_;
+  NatureCnn cnn_{nullptr};
   Mlp torso_{nullptr};
   torch::nn::Linear head_{nullptr};
 };
@@ -92,11 +125,24 @@ class Dqn : public Algorithm {
   double epsilon() const;
   QNetwork& q_net() { return q_; }
   const ReplayBuffer& replay() const { return replay_; }
+  // Multiply-adds x 2 of one gradient step's matrix products, and (in, out)
+  // of the layers (for the benchmark's GFLOP/s).
+  double flops_per_gradient_step() const;
+
+  // One gradient step's parts, public for tests: draw a minibatch; compute the
+  // loss on it and write dL/dtheta into the Q-network's .grad, with the
+  // hand-written kernels (fast) or autograd.
+  void SampleBatch();
+  double LossAndGradients(bool fast);
 
  private:
   void Features(const void* obs, int64_t rows, float* out) const;
-  double Update();
-  double FastUpdate();  // the same update with MlpKernel instead of autograd
+  void Act(const float* features, const uint8_t* masks, int n, int64_t* actions);
+  double GradientStep();  // sample, loss and gradients, clip, Adam step
+  double TorchLossAndGradients();
+  double FastLossAndGradients();  // the same with MlpKernel instead of autograd
+  // The online kernel's Q-values [B, A] after Forward (dueling aggregated).
+  const float* KernelQ(MlpKernel& k, int64_t rows, std::vector<float>* scratch);
 
   DqnConfig config_;
   int64_t total_steps_;
@@ -107,14 +153,20 @@ class Dqn : public Algorithm {
   std::unique_ptr<torch::optim::Adam> optimizer_;
   ReplayBuffer replay_;
   ReplayBuffer::Batch batch_;
+  std::vector<float> batch_obs_, batch_next_;  // the batch's features
+  std::vector<float> q_scratch_, q_next_scratch_, q_target_scratch_, act_scratch_, d_q_;
+  std::vector<double> td_;
+  std::vector<float> act_features_;
+  std::vector<int64_t> act_actions_, act_env_actions_;
+  std::vector<uint8_t> act_prev_obs_;
   SumTree priorities_;
   double max_priority_ = 1.0;
   std::vector<int64_t> slots_;     // the last batch's slots
   std::vector<float> weights_;     // the last batch's importance weights (1 without prioritization)
-  void SampleBatch();
-  void UpdatePriorities(const std::vector<double>& td);
+  void UpdatePriorities(const std::vector<double>& td);  // from the last batch's TD errors
   bool fast_ = false;
-  MlpKernel online_, online_next_, target_kernel_;
+  MlpKernel online_, online_next_, target_kernel_, actor_;
+  double time_sample_ = 0;  // seconds sampling and gathering batches in the last iteration
   Rng rng_;
   int64_t steps_ = 0, updates_ = 0, last_target_update_ = 0;
   EpisodeLog episodes_;
@@ -130,11 +182,8 @@ class QNetworkPolicy : public Policy {
  private:
   QNetwork net_;
   Space obs_space_, act_space_;
+  std::vector<float> feats_;
 };
-
-// Raw observations -> float features: Box as is, Discrete one-hot.
-int64_t FeatureSize(const Space& obs_space);
-void ObservationFeatures(const Space& obs_space, const void* obs, int64_t rows, float* out);
 
 }  // namespace rlforge
 
