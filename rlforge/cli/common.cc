@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "rlforge/env/registry.h"
+#include "rlforge/envs/tower_defense/heuristic.h"
 #include "rlforge/train/runner.h"
 
 namespace rlforge::cli {
@@ -29,9 +30,15 @@ std::vector<std::string> ResolveEnvIds(const std::string& id) {
 
 std::unique_ptr<Policy> MakePolicy(const std::string& spec, const Env& env, uint64_t seed, bool deterministic) {
   if (spec == "random") return std::make_unique<RandomPolicy>(env.action_space(), seed);
+  if (spec == "heuristic") {
+    RLF_CHECK_ARG(env.unwrapped().name() == "TowerDefense-v0",
+                  "--policy heuristic is the scripted TowerDefense-v0 baseline; ", env.name(), " has none");
+    return std::make_unique<TowerDefenseHeuristic>(env.observation_space(), env.action_space());
+  }
   if (!std::filesystem::exists(spec))
     throw InvalidArgument(StrCat("--policy '", spec,
-                                 "' is not 'random', a run directory or a checkpoint; valid: random, DIR, CHECKPOINT"));
+                                 "' is not 'random', 'heuristic', a run directory or a checkpoint; valid: random, "
+                                 "heuristic (TowerDefense-v0), DIR, CHECKPOINT"));
   LoadedRun run = LoadRun(spec);
   auto probe = Make(run.config.run.env, run.config.run.env_kwargs);
   RLF_CHECK_ARG(probe->observation_space() == env.observation_space() && probe->action_space() == env.action_space(),

@@ -82,7 +82,7 @@ void AddEvalCommand(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   auto* cmd = app.add_subcommand("eval", "Run a policy for N episodes and report return, length and success rate");
   cmd->add_option("--env", a->env, "Env ID, or 'all' for every registered env")->required();
-  cmd->add_option("--policy", a->policy, "random, a run directory, or a checkpoint")
+  cmd->add_option("--policy", a->policy, "random, heuristic (TowerDefense-v0), a run directory, or a checkpoint")
       ->capture_default_str();
   cmd->add_option("--episodes", a->episodes, "Number of episodes")->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed: env i is reset with seed + i; the policy is seeded from it")

@@ -73,7 +73,7 @@ void AddPlayCommand(CLI::App& app) {
   auto a = std::make_shared<PlayArgs>();
   auto* cmd = app.add_subcommand("play", "Play one episode and print the text render of every step");
   cmd->add_option("--env", a->env, "Env ID")->required();
-  cmd->add_option("--policy", a->policy, "random, a run directory, or a checkpoint")
+  cmd->add_option("--policy", a->policy, "random, heuristic (TowerDefense-v0), a run directory, or a checkpoint")
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed of the episode")->capture_default_str();
   cmd->add_option("--max-steps", a->max_steps, "Stop after this many steps (0 = play to the end)")

@@ -10,6 +10,7 @@
 #include "rlforge/envs/toy_text/cliff_walking.h"
 #include "rlforge/envs/toy_text/frozen_lake.h"
 #include "rlforge/envs/toy_text/taxi.h"
+#include "rlforge/envs/tower_defense/tower_defense.h"
 
 namespace rlforge {
 namespace {
@@ -69,6 +70,25 @@ std::unique_ptr<Env> MakeTaxi(const std::string& id, const Kwargs& kw) {
   return std::make_unique<Taxi>(c, id);
 }
 
+std::unique_ptr<Env> MakeTowerDefense(const Kwargs& kw) {
+  const std::string id = "TowerDefense-v0";
+  TowerDefenseConfig c;
+  c.stage = static_cast<int>(kw.GetInt("stage", c.stage, id));
+  c.procedural_seed = kw.GetInt("procedural_seed", c.procedural_seed, id);
+  c.procedural_difficulty = kw.GetDouble("procedural_difficulty", c.procedural_difficulty, id);
+  c.flat_actions = kw.GetBool("flat_actions", c.flat_actions, id);
+  c.strict = kw.GetBool("strict", c.strict, id);
+  const std::string obs = kw.GetString("obs_mode", "planes");
+  RLF_CHECK_ARG(obs == "planes" || obs == "pixels", id, ": obs_mode must be planes or pixels, got '", obs, "'");
+  c.pixels = obs == "pixels";
+  c.illegal_penalty = kw.GetDouble("illegal_penalty", c.illegal_penalty, id);
+  c.kill_reward = kw.GetDouble("kill_reward", c.kill_reward, id);
+  c.leak_penalty = kw.GetDouble("leak_penalty", c.leak_penalty, id);
+  c.win_reward = kw.GetDouble("win_reward", c.win_reward, id);
+  c.loss_penalty = kw.GetDouble("loss_penalty", c.loss_penalty, id);
+  return std::make_unique<TowerDefense>(c);
+}
+
 }  // namespace
 
 void RegisterBuiltinEnvs(Registry& r) {
@@ -116,6 +136,19 @@ void RegisterBuiltinEnvs(Registry& r) {
                 name == "CliffWalking-v1" ? "walk along a cliff edge (toy text)"
                                           : "older name of CliffWalking-v1"});
   }
+  r.Register({"TowerDefense-v0", MakeTowerDefense, 1000, std::nullopt, {},
+              {{"stage", "1", "1-4 hand-made stages of rising difficulty, 0 procedural"},
+               {"procedural_seed", "-1", "stage 0: fixed map seed (-1: a new map from each reset's seed)"},
+               {"procedural_difficulty", "0.5", "stage 0: wave strength in [0, 1]"},
+               {"flat_actions", "false", "Discrete(1211) with an exact mask instead of MultiDiscrete [4, 5, 60, 4]"},
+               {"strict", "false", "an illegal action raises instead of acting as a wait"},
+               {"obs_mode", "planes", "planes (926 floats) or pixels (uint8 RGB 56x80)"},
+               {"illegal_penalty", "0", "reward added for an illegal action (non-strict)"},
+               {"kill_reward", "0.05", "reward per enemy killed"},
+               {"leak_penalty", "-0.2", "reward per enemy reaching the goal"},
+               {"win_reward", "1", "reward for clearing every wave"},
+               {"loss_penalty", "-1", "reward when life reaches 0"}},
+              "lane tower defense: deploy units, fire skills, retreat (masked MultiDiscrete)"});
   r.Register({"CliffWalkingSlippery-v1",
               [](const Kwargs& kw) {
                 return std::make_unique<CliffWalking>(kw.GetBool("is_slippery", true, "CliffWalkingSlippery-v1"),
