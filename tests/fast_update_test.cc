@@ -32,6 +32,19 @@ void Compare(const Case& c) {
     auto probs = torch::ones({B, c.act.n()});
     if (mask.defined()) probs = probs * mask.to(torch::kFloat32);
     actions = torch::multinomial(probs, 1).squeeze(1);
+  } else if (c.act.kind() == SpaceKind::kMultiDiscrete) {
+    // Per-dimension masks with value 0 always legal; legal values sampled per dimension.
+    const auto& nvec = c.act.nvec();
+    int64_t total = 0;
+    for (int64_t n : nvec) total += n;
+    mask = torch::rand({B, total}) > 0.4;
+    std::vector<torch::Tensor> cols;
+    for (int64_t d = 0, o = 0; d < static_cast<int64_t>(nvec.size()); o += nvec[d], ++d) {
+      mask.select(1, o).fill_(true);
+      auto probs = mask.narrow(1, o, nvec[d]).to(torch::kFloat32);
+      cols.push_back(torch::multinomial(probs, 1));
+    }
+    actions = torch::cat(cols, 1);
   } else {
     actions = torch::randn({B, c.act.size()}) * 1.5;
   }
@@ -78,6 +91,7 @@ void Compare(const Case& c) {
 }
 
 TEST(FastUpdateTest, DiscreteTanh) { Compare({Space::Discrete(4), false, "tanh"}); }
+TEST(FastUpdateTest, MaskedMultiDiscreteRelu) { Compare({Space::MultiDiscrete({4, 3, 6, 2}), true, "relu"}); }
 TEST(FastUpdateTest, MaskedDiscreteRelu) { Compare({Space::Discrete(6), true, "relu"}); }
 TEST(FastUpdateTest, GaussianTanh) { Compare({Space::Box(-2, 2, {3}), false, "tanh"}); }
 
@@ -87,8 +101,10 @@ TEST(FastUpdateTest, SupportedOnlyForPlainMlps) {
   config.share_features = true;
   EXPECT_FALSE(FastActorCriticUpdate::Supported(*ActorCritic(Space::Box(-1, 1, {4}), Space::Discrete(2), config)));
   config.share_features = false;
-  EXPECT_FALSE(
+  EXPECT_TRUE(
       FastActorCriticUpdate::Supported(*ActorCritic(Space::Box(-1, 1, {4}), Space::MultiDiscrete({2, 3}), config)));
+  EXPECT_FALSE(FastActorCriticUpdate::Supported(
+      *ActorCritic(Space::Box(0, 255, {36, 36, 1}, DType::kUInt8), Space::Discrete(2), config)));  // CNN
 }
 
 // The flat optimizers and the gradient clip against libtorch's own, over a

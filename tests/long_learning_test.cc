@@ -6,6 +6,9 @@
 
 #include <filesystem>
 
+#include "rlforge/env/registry.h"
+#include "rlforge/env/vector_env.h"
+#include "rlforge/envs/tower_defense/heuristic.h"
 #include "rlforge/train/runner.h"
 
 namespace rlforge {
@@ -44,6 +47,42 @@ TEST(LongLearningTest, DqnAcrobotWithin100k) { EXPECT_GE(TrainPreset("dqn", "Acr
 TEST(LongLearningTest, DqnMountainCarWithin120k) {
   EXPECT_GE(TrainPreset("dqn", "MountainCar-v0", 0).mean_return, -115.0);
 }
+
+// TowerDefense-v0: a preset trained on one stage must win at least as often
+// as the scripted heuristic on the same env settings and evaluation episodes
+// (100, deterministic, seed 1,000,000 as the runner's final evaluation), and
+// at least 80% on stages 1 and 2. Strict mode: no illegal action was sent.
+void ExpectBeatsHeuristic(const std::string& algo, int stage, int64_t steps) {
+  const std::string kwargs = algo == "dqn" ? "flat_actions: true, ticks_per_step: 4, strict: true"
+                                           : "ticks_per_step: 4, strict: true";
+  const std::string dir = testing::TempDir() + "/rlforge_long/td-" + algo + "-" + std::to_string(stage);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(std::filesystem::path(dir).parent_path());
+  RunnerOptions quiet;
+  quiet.progress = false;
+  auto config = TrainConfig::Resolve(algo, "TowerDefense-v0", "",
+                                     {"env_kwargs={stage: " + std::to_string(stage) + ", " + kwargs + "}"}, steps, 0);
+  const TrainResult r = Train(config, dir, quiet);
+  VectorEnvOptions opt;
+  opt.num_envs = 8;
+  auto envs = VectorEnv::Make("TowerDefense-v0", config.run.env_kwargs, opt);
+  TowerDefenseHeuristic heuristic(envs->single_observation_space(), envs->single_action_space());
+  const double h = Evaluate(*envs, heuristic, 100, 1'000'000).success_rate.value();
+  const double w = r.eval.success_rate.value();
+  std::printf("%s TowerDefense-v0 stage %d: %lld steps in %.1f s, win rate %.2f (heuristic %.2f), return %.3f\n",
+              algo.c_str(), stage, static_cast<long long>(r.timesteps), r.seconds, w, h, r.eval.mean_return);
+  EXPECT_GE(w, h);
+  if (stage <= 2) EXPECT_GE(w, 0.8);
+}
+
+TEST(LongLearningTest, PpoTowerDefenseStage1) { ExpectBeatsHeuristic("ppo", 1, 1000000); }
+TEST(LongLearningTest, PpoTowerDefenseStage2) { ExpectBeatsHeuristic("ppo", 2, 1000000); }
+TEST(LongLearningTest, PpoTowerDefenseStage3) { ExpectBeatsHeuristic("ppo", 3, 3000000); }
+TEST(LongLearningTest, PpoTowerDefenseStage4) { ExpectBeatsHeuristic("ppo", 4, 3000000); }
+TEST(LongLearningTest, DqnTowerDefenseStage1) { ExpectBeatsHeuristic("dqn", 1, 1000000); }
+TEST(LongLearningTest, DqnTowerDefenseStage2) { ExpectBeatsHeuristic("dqn", 2, 1000000); }
+TEST(LongLearningTest, DqnTowerDefenseStage3) { ExpectBeatsHeuristic("dqn", 3, 1000000); }
+TEST(LongLearningTest, DqnTowerDefenseStage4) { ExpectBeatsHeuristic("dqn", 4, 1000000); }
 
 }  // namespace
 }  // namespace rlforge

@@ -20,7 +20,7 @@ float* GradOf(torch::Tensor& p) {
 bool FastActorCriticUpdate::Supported(ActorCriticImpl& net) {
   if (net.is_image() || net.shares_features() || net.use_sde()) return false;
   const auto kind = net.action_space().kind();
-  if (kind != SpaceKind::kDiscrete && kind != SpaceKind::kBox) return false;
+  if (kind != SpaceKind::kDiscrete && kind != SpaceKind::kMultiDiscrete && kind != SpaceKind::kBox) return false;
   const std::string& act = net.pi_torso()->activation();
   if (act != "tanh" && act != "relu") return false;
   for (const auto& p : net.parameters())
@@ -33,6 +33,8 @@ FastActorCriticUpdate::FastActorCriticUpdate(ActorCritic net) : net_(std::move(n
   tanh_ = net_->pi_torso()->activation() == "tanh";
   pi_.tanh = vf_.tanh = tanh_;
   gaussian_ = net_->action_space().kind() == SpaceKind::kBox;
+  if (net_->action_space().kind() == SpaceKind::kDiscrete) segments_ = {net_->action_space().n()};
+  if (net_->action_space().kind() == SpaceKind::kMultiDiscrete) segments_ = net_->action_space().nvec();
   pi_.layers = net_->pi_torso()->layers();
   pi_.layers.push_back(net_->pi_head());
   vf_.layers = net_->vf_torso()->layers();
@@ -106,6 +108,29 @@ void MlpKernel::Backward(const float* x, int64_t batch, int64_t in_dim) {
   }
 }
 
+namespace {
+// Masked softmax of one categorical segment: p (0 where illegal), log p, and
+// returns the segment's entropy.
+double SegmentSoftmax(const float* l, const bool* m, int64_t n, double* p, double* logp) {
+  double mx = -std::numeric_limits<double>::infinity();
+  for (int64_t j = 0; j < n; ++j)
+    if (!m || m[j]) mx = std::max<double>(mx, l[j]);
+  double sum = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    p[j] = (!m || m[j]) ? std::exp(l[j] - mx) : 0.0;
+    sum += p[j];
+  }
+  const double log_sum = std::log(sum);
+  double entropy = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    p[j] /= sum;
+    logp[j] = l[j] - mx - log_sum;
+    if (p[j] > 0) entropy -= p[j] * logp[j];
+  }
+  return entropy;
+}
+}  // namespace
+
 torch::Tensor FastActorCriticUpdate::LogProb(const FastLossInputs& in) {
   const int64_t B = in.features.size(0), D = in.features.size(1);
   pi_.Forward(in.features.data_ptr<float>(), B, D);
@@ -128,15 +153,15 @@ torch::Tensor FastActorCriticUpdate::LogProb(const FastLossInputs& in) {
   }
   const int64_t* a = in.actions.data_ptr<int64_t>();
   const bool* m = in.masks.defined() ? in.masks.data_ptr<bool>() : nullptr;
+  const int64_t k = static_cast<int64_t>(segments_.size());
+  std::vector<double> p(n), logp(n);
   for (int64_t i = 0; i < B; ++i) {
-    const float* l = pi_.out.data() + i * n;
-    double mx = -std::numeric_limits<double>::infinity();
-    for (int64_t j = 0; j < n; ++j)
-      if (!m || m[i * n + j]) mx = std::max<double>(mx, l[j]);
-    double sum = 0;
-    for (int64_t j = 0; j < n; ++j)
-      if (!m || m[i * n + j]) sum += std::exp(l[j] - mx);
-    lp[i] = static_cast<float>(l[a[i]] - mx - std::log(sum));
+    double total = 0;
+    for (int64_t d = 0, o = 0; d < k; o += segments_[d], ++d) {
+      SegmentSoftmax(pi_.out.data() + i * n + o, m ? m + i * n + o : nullptr, segments_[d], p.data(), logp.data());
+      total += logp[a[i * k + d]];
+    }
+    lp[i] = static_cast<float>(total);
   }
   return out;
 }
@@ -159,7 +184,7 @@ FastLossResult FastActorCriticUpdate::Backward(const FastLossInputs& in) {
   std::vector<double> d_log_std(gaussian_ ? n : 0, 0.0);
   const float* ls = gaussian_ ? net_->log_std().data_ptr<float>() : nullptr;
   const double half_log_2pi = 0.5 * std::log(2 * M_PI);
-  std::vector<double> p(n), logp(n);
+  std::vector<double> p(n), logp(n), seg_entropy(segments_.size());
   for (int64_t i = 0; i < B; ++i) {
     // Log-probability of the taken action and the entropy.
     double lp = 0, entropy = 0;
@@ -173,20 +198,12 @@ FastLossResult FastActorCriticUpdate::Backward(const FastLossInputs& in) {
       }
     } else {
       const bool* m = in.masks.defined() ? in.masks.data_ptr<bool>() + i * n : nullptr;
-      double mx = -std::numeric_limits<double>::infinity();
-      for (int64_t j = 0; j < n; ++j)
-        if (!m || m[j]) mx = std::max<double>(mx, l[j]);
-      double sum = 0;
-      for (int64_t j = 0; j < n; ++j) {
-        p[j] = (!m || m[j]) ? std::exp(l[j] - mx) : 0.0;
-        sum += p[j];
+      const int64_t* act = in.actions.data_ptr<int64_t>() + i * static_cast<int64_t>(segments_.size());
+      for (size_t d = 0, o = 0; d < segments_.size(); o += segments_[d], ++d) {
+        seg_entropy[d] = SegmentSoftmax(l + o, m ? m + o : nullptr, segments_[d], p.data() + o, logp.data() + o);
+        entropy += seg_entropy[d];
+        lp += logp[o + act[d]];
       }
-      for (int64_t j = 0; j < n; ++j) {
-        p[j] /= sum;
-        logp[j] = l[j] - mx - std::log(sum);
-        if (p[j] > 0) entropy -= p[j] * logp[j];
-      }
-      lp = logp[in.actions.data_ptr<int64_t>()[i]];
     }
     // Clipped surrogate and its derivative with respect to log pi(a|s).
     const double ratio = std::exp(lp - old_lp[i]);
@@ -209,12 +226,16 @@ FastLossResult FastActorCriticUpdate::Backward(const FastLossInputs& in) {
         d_log_std[j] += g * (z * z - 1);
       }
     } else {
-      const int64_t act = in.actions.data_ptr<int64_t>()[i];
-      for (int64_t j = 0; j < n; ++j) {
-        if (p[j] == 0) continue;
-        double d = g * ((j == act ? 1.0 : 0.0) - p[j]);
-        d += in.ent_coef * inv_b * p[j] * (logp[j] + entropy);  // d(-ent_coef H_i / B)/dlogit_j
-        dl[j] = static_cast<float>(d);
+      // Each segment: g (onehot - p) for the surrogate, and
+      // d(-ent_coef H / B)/dlogit_j = ent_coef / B p_j (log p_j + H_segment).
+      const int64_t* act = in.actions.data_ptr<int64_t>() + i * static_cast<int64_t>(segments_.size());
+      for (size_t d = 0, o = 0; d < segments_.size(); o += segments_[d], ++d) {
+        for (int64_t j = 0; j < segments_[d]; ++j) {
+          if (p[o + j] == 0) continue;
+          double v = g * ((j == act[d] ? 1.0 : 0.0) - p[o + j]);
+          v += in.ent_coef * inv_b * p[o + j] * (logp[o + j] + seg_entropy[d]);
+          dl[o + j] = static_cast<float>(v);
+        }
       }
     }
     // Value loss.
@@ -260,32 +281,33 @@ FastActorCriticUpdate::ActResult FastActorCriticUpdate::Act(const torch::Tensor&
     }
     return r;
   }
-  auto u = gen ? at::rand({B}, *gen) : torch::rand({B});
+  // One uniform per row and dimension ([B] for Discrete, as before).
+  const int64_t k = static_cast<int64_t>(segments_.size());
+  const std::vector<int64_t> u_shape = k == 1 ? std::vector<int64_t>{B} : std::vector<int64_t>{B, k};
+  auto u = gen ? at::rand(u_shape, *gen) : torch::rand(u_shape);
   const float* uu = u.data_ptr<float>();
-  r.actions = torch::empty({B}, torch::kLong);
+  r.actions = k == 1 ? torch::empty({B}, torch::kLong) : torch::empty({B, k}, torch::kLong);
   int64_t* a = r.actions.data_ptr<int64_t>();
   const bool* m = masks.defined() ? masks.data_ptr<bool>() : nullptr;
-  std::vector<double> p(n);
+  std::vector<double> p(n), logp(n);
   for (int64_t i = 0; i < B; ++i) {
-    const float* l = pi_.out.data() + i * n;
-    const bool* mi = m ? m + i * n : nullptr;
-    double mx = -std::numeric_limits<double>::infinity();
-    for (int64_t j = 0; j < n; ++j)
-      if (!mi || mi[j]) mx = std::max<double>(mx, l[j]);
-    double sum = 0;
-    for (int64_t j = 0; j < n; ++j) sum += p[j] = (!mi || mi[j]) ? std::exp(l[j] - mx) : 0.0;
-    // Inverse CDF over the legal actions.
-    double c = 0;
-    int64_t pick = -1, last_legal = 0;
-    for (int64_t j = 0; j < n; ++j) {
-      if (p[j] == 0) continue;
-      last_legal = j;
-      c += p[j] / sum;
-      if (pick < 0 && uu[i] < c) pick = j;
+    double total = 0;
+    for (int64_t d = 0, o = 0; d < k; o += segments_[d], ++d) {
+      SegmentSoftmax(pi_.out.data() + i * n + o, m ? m + i * n + o : nullptr, segments_[d], p.data(), logp.data());
+      // Inverse CDF over the legal values.
+      double c = 0;
+      int64_t pick = -1, last_legal = 0;
+      for (int64_t j = 0; j < segments_[d]; ++j) {
+        if (p[j] == 0) continue;
+        last_legal = j;
+        c += p[j];
+        if (pick < 0 && uu[i * k + d] < c) pick = j;
+      }
+      if (pick < 0) pick = last_legal;
+      a[i * k + d] = pick;
+      total += logp[pick];
     }
-    if (pick < 0) pick = last_legal;
-    a[i] = pick;
-    lp[i] = static_cast<float>(l[pick] - mx - std::log(sum));
+    lp[i] = static_cast<float>(total);
   }
   return r;
 }

@@ -3,8 +3,9 @@
 //
 // Small networks on small batches spend most of their time in per-operation
 // overhead (dispatch, autograd graph, allocation), not in arithmetic. For the
-// common case — separate MLP torsos with tanh or ReLU, a Discrete (optionally
-// masked) or diagonal-Gaussian head, float inputs — this computes the loss
+// common case — separate MLP torsos with tanh or ReLU, a Discrete or
+// MultiDiscrete (optionally masked) or diagonal-Gaussian head, float inputs —
+// this computes the loss
 //   L = mean_i[-min(r_i A_i, clip(r_i, 1 - eps, 1 + eps) A_i)]
 //       - ent_coef mean_i H_i + vf_coef mean_i (R_i - V_i)^2
 // and writes dL/dtheta into every parameter's .grad with a few BLAS calls and
@@ -39,7 +40,7 @@ struct MlpKernel {
 
 struct FastLossInputs {
   torch::Tensor features;   // [B, D] float, contiguous: the preprocessed observations
-  torch::Tensor actions;    // [B] int64 (Discrete) or [B, A] float (Box)
+  torch::Tensor actions;    // [B] int64 (Discrete), [B, K] int64 (MultiDiscrete) or [B, A] float (Box)
   torch::Tensor masks;      // [B, A] bool or undefined
   torch::Tensor old_log_prob;  // [B]; for A2C pass the current log-probs (see a2c.cc)
   torch::Tensor advantages;    // [B], already normalized if wanted
@@ -71,11 +72,14 @@ class FastActorCriticUpdate {
     torch::Tensor value;     // [B]
   };
   ActResult Act(const torch::Tensor& features, const torch::Tensor& masks, torch::Generator* gen);
+  // The policy head's raw output [B, n] of the last Act / Backward / LogProb.
+  const float* policy_output() const { return pi_.out.data(); }
 
  private:
   ActorCritic net_;
   bool tanh_;
   bool gaussian_;
+  std::vector<int64_t> segments_;  // categorical sizes: {n} for Discrete, nvec for MultiDiscrete
   MlpKernel pi_, vf_;
 };
 

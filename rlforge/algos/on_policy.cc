@@ -117,6 +117,8 @@ OnPolicyAlgorithm::OnPolicyAlgorithm(const OnPolicySetup& setup) : setup_(setup)
   policy_ = ActorCritic(envs_->single_observation_space(), envs_->single_action_space(), setup.policy);
   gen_ = at::make_generator<at::CPUGeneratorImpl>(setup.seed + 1);
   envs_->Reset(setup.seed);
+  conditional_ = envs_->has_conditional_action_mask() &&
+                 envs_->single_action_space().kind() == SpaceKind::kMultiDiscrete;
 
   const int64_t T = setup.n_steps, N = setup.num_envs;
   const Space& os = envs_->single_observation_space();
@@ -177,6 +179,23 @@ void OnPolicyAlgorithm::CollectRollout() {
       }
       log_probs_[t].copy_(out.dist.log_prob(a));
       values_[t].copy_(out.value);
+    }
+    if (conditional_) {
+      // Redraw dimension by dimension under the env's conditional masks, and
+      // keep those masks so the update recomputes the same log-probs.
+      const int64_t k = static_cast<int64_t>(as.nvec().size());
+      torch::Tensor logits =
+          fast_ ? torch::from_blob(const_cast<float*>(fast_->policy_output()), {N, as.mask_size()})
+                : policy_->Logits(policy_->Forward(obs, mask).latent).contiguous();
+      auto u = at::rand({N, k}, gen_);
+      a = torch::empty({N, k}, torch::kLong);
+      auto lp = torch::empty({N});
+      auto cond_masks = torch::empty({N, as.mask_size()}, torch::kUInt8);
+      ConditionalMultiCategorical(logits.data_ptr<float>(), static_cast<int>(N), as.nvec(),
+                                  envs_->conditional_mask_fn(), u.data_ptr<float>(), a.data_ptr<int64_t>(),
+                                  lp.data_ptr<float>(), cond_masks.data_ptr<uint8_t>());
+      log_probs_[t].copy_(lp);
+      masks_[t].copy_(cond_masks.to(torch::kBool));
     }
     actions_[t].copy_(a);
     auto env_actions = ToEnvActions(a, as);
@@ -291,7 +310,19 @@ void ActorCriticPolicy::Act(const void* observations, const uint8_t* masks, int 
   if (masks && act_space_.mask_size() > 0)
     mask = torch::from_blob(const_cast<uint8_t*>(masks), {n, act_space_.mask_size()}, torch::kUInt8).to(torch::kBool);
   auto out = net_->Forward(obs, mask);
-  auto a = deterministic_ ? out.dist.mode() : out.dist.sample(&gen_);
+  torch::Tensor a;
+  if (conditional_mask_ && act_space_.kind() == SpaceKind::kMultiDiscrete) {
+    const int64_t k = static_cast<int64_t>(act_space_.nvec().size());
+    auto logits = net_->Logits(out.latent).contiguous();
+    torch::Tensor u;
+    if (!deterministic_) u = at::rand({n, k}, gen_);
+    a = torch::empty({n, k}, torch::kLong);
+    ConditionalMultiCategorical(logits.data_ptr<float>(), n, act_space_.nvec(), conditional_mask_,
+                                deterministic_ ? nullptr : u.data_ptr<float>(), a.data_ptr<int64_t>(), nullptr,
+                                nullptr);
+  } else {
+    a = deterministic_ ? out.dist.mode() : out.dist.sample(&gen_);
+  }
   auto env_a = ToEnvActions(a, act_space_);
   std::memcpy(actions, env_a.data_ptr(), static_cast<size_t>(n) * act_space_.nbytes());
 }

@@ -124,6 +124,8 @@ class OnPolicyAlgorithm : public Algorithm {
   // Hand-written forward/backward for plain MLP policies (set by the
   // subclass when enabled and applicable); also used for acting.
   std::unique_ptr<FastActorCriticUpdate> fast_;
+  // MultiDiscrete env with conditional masks: actions drawn dimension by dimension.
+  bool conditional_ = false;
   int64_t num_timesteps_ = 0;
   int64_t iterations_ = 0;
   double time_env_ = 0, time_act_ = 0;  // seconds in the last rollout

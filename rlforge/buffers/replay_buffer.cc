@@ -13,28 +13,29 @@ ReplayBuffer::ReplayBuffer(int64_t capacity, int64_t obs_bytes, int64_t mask_siz
     : capacity_(capacity), obs_bytes_(obs_bytes), mask_size_(mask_size), stride_(stride) {
   RLF_CHECK_ARG(capacity >= 1, "replay buffer capacity must be >= 1, got ", capacity);
   RLF_CHECK_ARG(stride >= 1, "replay buffer stride must be >= 1, got ", stride);
-  obs_.assign(capacity * obs_bytes, 0);
-  next_obs_.assign(capacity * obs_bytes, 0);
-  reward_.assign(capacity, 0.f);
-  action_.assign(capacity, 0);
-  flags_.assign(capacity, 0);
-  next_mask_.assign(capacity * mask_size, 0);
+  // new T[n] leaves the memory uninitialized: untouched pages are never committed.
+  obs_.reset(new uint8_t[capacity * obs_bytes]);
+  next_obs_.reset(new uint8_t[capacity * obs_bytes]);
+  reward_.reset(new float[capacity]);
+  action_.reset(new int64_t[capacity]);
+  flags_.reset(new uint8_t[capacity]);
+  next_mask_.reset(new uint8_t[std::max<int64_t>(1, capacity * mask_size)]);
 }
 
 size_t ReplayBuffer::bytes() const {
-  return obs_.size() + next_obs_.size() + reward_.size() * sizeof(float) + action_.size() * sizeof(int64_t) +
-         flags_.size() + next_mask_.size();
+  return static_cast<size_t>(capacity_) *
+         (2 * obs_bytes_ + sizeof(float) + sizeof(int64_t) + 1 + static_cast<size_t>(mask_size_));
 }
 
 int64_t ReplayBuffer::Add(const void* obs, const void* next_obs, int64_t action, float reward, bool terminated,
                           bool truncated, const uint8_t* next_mask) {
   const int64_t slot = next_;
-  std::memcpy(obs_.data() + slot * obs_bytes_, obs, obs_bytes_);
-  std::memcpy(next_obs_.data() + slot * obs_bytes_, next_obs, obs_bytes_);
+  std::memcpy(obs_.get() + slot * obs_bytes_, obs, obs_bytes_);
+  std::memcpy(next_obs_.get() + slot * obs_bytes_, next_obs, obs_bytes_);
   action_[slot] = action;
   reward_[slot] = reward;
   flags_[slot] = static_cast<uint8_t>((terminated ? kTerminated : 0) | (terminated || truncated ? kEpisodeEnd : 0));
-  if (mask_size_) std::memcpy(next_mask_.data() + slot * mask_size_, next_mask, mask_size_);
+  if (mask_size_) std::memcpy(next_mask_.get() + slot * mask_size_, next_mask, mask_size_);
   next_ = (next_ + 1) % capacity_;
   if (size_ < capacity_) ++size_;
   return slot;
@@ -94,21 +95,28 @@ void ReplayBuffer::Gather(const std::vector<int64_t>& slots, int n_step, double 
       ret += discount * reward_[last];
       discount *= gamma;
     }
-    std::memcpy(batch->obs.data() + k * obs_bytes_, obs_.data() + first * obs_bytes_, obs_bytes_);
-    std::memcpy(batch->next_obs.data() + k * obs_bytes_, next_obs_.data() + last * obs_bytes_, obs_bytes_);
+    std::memcpy(batch->obs.data() + k * obs_bytes_, obs_.get() + first * obs_bytes_, obs_bytes_);
+    std::memcpy(batch->next_obs.data() + k * obs_bytes_, next_obs_.get() + last * obs_bytes_, obs_bytes_);
     batch->reward[k] = static_cast<float>(ret);
     batch->discount[k] = static_cast<float>(discount);
     batch->action[k] = action_[first];
     batch->terminated[k] = flags_[last] & kTerminated;
     if (mask_size_)
-      std::memcpy(batch->next_mask.data() + k * mask_size_, next_mask_.data() + last * mask_size_, mask_size_);
+      std::memcpy(batch->next_mask.data() + k * mask_size_, next_mask_.get() + last * mask_size_, mask_size_);
   }
 }
 
 void ReplayBuffer::Save(std::string* out) const {
   StateWriter w(out);
   w(capacity_), w(obs_bytes_), w(mask_size_), w(stride_), w(next_), w(size_);
-  w(obs_), w(next_obs_), w(reward_), w(action_), w(flags_), w(next_mask_);
+  // Slots [0, size) are the filled ones (the ring fills from 0 and wraps only when full).
+  const size_t n = static_cast<size_t>(size_);
+  w.Raw(obs_.get(), n * obs_bytes_);
+  w.Raw(next_obs_.get(), n * obs_bytes_);
+  w.Raw(reward_.get(), n * sizeof(float));
+  w.Raw(action_.get(), n * sizeof(int64_t));
+  w.Raw(flags_.get(), n);
+  w.Raw(next_mask_.get(), n * mask_size_);
 }
 
 void ReplayBuffer::Load(const std::string& in) {
@@ -119,9 +127,19 @@ void ReplayBuffer::Load(const std::string& in) {
             "replay buffer state has a different shape (capacity ", cap, ", observation bytes ", bytes, ", mask ",
             mask, ", envs ", stride, "; this run has ", capacity_, ", ", obs_bytes_, ", ", mask_size_, ", ", stride_,
             ")");
-  r(next_), r(size_);
-  r(obs_), r(next_obs_), r(reward_), r(action_), r(flags_), r(next_mask_);
+  int64_t next, size;
+  r(next), r(size);
+  RLF_CHECK(size >= 0 && size <= capacity_ && next >= 0 && next < capacity_ && (size == capacity_ || next == size),
+            "replay buffer state is corrupt (size ", size, ", next slot ", next, ")");
+  const size_t n = static_cast<size_t>(size);
+  r.Raw(obs_.get(), n * obs_bytes_);
+  r.Raw(next_obs_.get(), n * obs_bytes_);
+  r.Raw(reward_.get(), n * sizeof(float));
+  r.Raw(action_.get(), n * sizeof(int64_t));
+  r.Raw(flags_.get(), n);
+  r.Raw(next_mask_.get(), n * mask_size_);
   r.ExpectEnd();
+  next_ = next, size_ = size;
 }
 
 }  // namespace rlforge

@@ -11,6 +11,8 @@
 // When full, the oldest transition is overwritten. A truncated transition
 // bootstraps from next_obs, which holds the final observation of the episode.
 // Adding and sampling never allocate once the caller's batch has its size.
+// The arrays are allocated uninitialized, so the memory of a large buffer is
+// only committed as transitions fill it; checkpoints hold the filled rows only.
 //
 // Transitions from a vector env of `stride` envs are added one step at a time
 // in env order, so env i's next transition sits `stride` slots later. n-step
@@ -23,6 +25,7 @@
 #define RLFORGE_BUFFERS_REPLAY_BUFFER_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -80,10 +83,10 @@ class ReplayBuffer {
  private:
   int64_t capacity_, obs_bytes_, mask_size_, stride_;
   int64_t next_ = 0, size_ = 0;
-  std::vector<uint8_t> obs_, next_obs_;
-  std::vector<float> reward_;
-  std::vector<int64_t> action_;
-  std::vector<uint8_t> flags_, next_mask_;
+  std::unique_ptr<uint8_t[]> obs_, next_obs_;
+  std::unique_ptr<float[]> reward_;
+  std::unique_ptr<int64_t[]> action_;
+  std::unique_ptr<uint8_t[]> flags_, next_mask_;
 };
 
 }  // namespace rlforge

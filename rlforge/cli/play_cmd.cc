@@ -25,6 +25,10 @@ struct PlayArgs {
 void RunPlay(const PlayArgs& a) {
   auto env = Make(a.env, ParseKwargs(a.kwargs));
   auto policy = MakePolicy(a.policy, *env, a.seed ^ 0xA5A5A5A5ULL, a.deterministic);
+  if (env->has_conditional_action_mask())
+    policy->set_conditional_mask([&env](int, const int64_t* prefix, int dim, uint8_t* m) {
+      env->ConditionalActionMask(prefix, dim, m);
+    });
   std::vector<uint8_t> obs(env->observation_space().nbytes()), act(env->action_space().nbytes());
   std::vector<uint8_t> mask(std::max<int64_t>(env->action_space().mask_size(), 1));
   RLF_CHECK_ARG(a.record.empty() || (a.record.size() > 4 && a.record.substr(a.record.size() - 4) == ".gif"),

@@ -33,8 +33,14 @@ class StateWriter {
   template <typename T>
   void operator()(const std::vector<T>& v) {
     (*this)(static_cast<uint64_t>(v.size()));
-    for (const auto& x : v) (*this)(x);
+    if constexpr (std::is_trivially_copyable_v<T>) {
+      Raw(v.data(), v.size() * sizeof(T));
+    } else {
+      for (const auto& x : v) (*this)(x);
+    }
   }
+  // n bytes as they are (the reader must know n).
+  void Raw(const void* data, size_t n) { out_->append(static_cast<const char*>(data), n); }
   void operator()(const std::string& s) {
     (*this)(static_cast<uint64_t>(s.size()));
     out_->append(s);
@@ -59,8 +65,19 @@ class StateReader {
     uint64_t n = 0;
     (*this)(n);
     RLF_CHECK(n <= in_.size() - pos_, what_, " is truncated or corrupt");
-    v.resize(n);
-    for (auto& x : v) (*this)(x);
+    if constexpr (std::is_trivially_copyable_v<T>) {
+      Need(n * sizeof(T));
+      v.resize(n);
+      Raw(v.data(), n * sizeof(T));
+    } else {
+      v.resize(n);
+      for (auto& x : v) (*this)(x);
+    }
+  }
+  void Raw(void* data, size_t n) {
+    Need(n);
+    std::memcpy(data, in_.data() + pos_, n);
+    pos_ += n;
   }
   void operator()(std::string& s) {
     uint64_t n = 0;

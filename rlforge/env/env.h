@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,6 +46,10 @@ namespace rlforge {
 // env's goal; set on the final step), "prob" (probability of the sampled
 // transition, toy-text envs), "episode_return"/"episode_length"
 // (RecordEpisodeStatistics, on the final step).
+// Per-row conditional masks for a batch of envs: fills `mask` (one
+// dimension's size) for env `row` given the chosen prefix.
+using ConditionalMaskFn = std::function<void(int row, const int64_t* prefix, int dim, uint8_t* mask)>;
+
 class Info {
  public:
   static constexpr int kCapacity = 8;
@@ -93,6 +98,13 @@ class Env {
 
   virtual bool has_action_mask() const { return false; }
   virtual void ActionMask(uint8_t* /*mask*/) const {}
+  // MultiDiscrete envs whose legal values in one dimension depend on the
+  // values chosen in earlier ones (ActionMask then gives per-dimension
+  // unions): the legal values of dimension `dim` given prefix[0..dim-1].
+  // Agents that sample the dimensions in order with these masks never send a
+  // jointly illegal action.
+  virtual bool has_conditional_action_mask() const { return false; }
+  virtual void ConditionalActionMask(const int64_t* /*prefix*/, int /*dim*/, uint8_t* /*mask*/) const {}
 
   // True when the env reports "is_success" on the final step of an episode.
   virtual bool defines_success() const { return false; }

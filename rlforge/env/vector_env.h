@@ -100,6 +100,13 @@ class VectorEnv {
 
   Env& env(int i) { return *envs_[i]; }
   const Env& env(int i) const { return *envs_[i]; }
+  bool has_conditional_action_mask() const { return envs_[0]->has_conditional_action_mask(); }
+  // Env i's conditional mask (see Env::ConditionalActionMask).
+  ConditionalMaskFn conditional_mask_fn() const {
+    return [this](int row, const int64_t* prefix, int dim, uint8_t* mask) {
+      envs_[row]->ConditionalActionMask(prefix, dim, mask);
+    };
+  }
 
  private:
   template <typename T>

@@ -50,6 +50,10 @@ class Wrapper : public Env {
   bool RenderRgb(Image* out) const override { return env_->RenderRgb(out); }
   bool has_action_mask() const override { return env_->has_action_mask(); }
   void ActionMask(uint8_t* mask) const override { env_->ActionMask(mask); }
+  bool has_conditional_action_mask() const override { return env_->has_conditional_action_mask(); }
+  void ConditionalActionMask(const int64_t* prefix, int dim, uint8_t* mask) const override {
+    env_->ConditionalActionMask(prefix, dim, mask);
+  }
   bool defines_success() const override { return env_->defines_success(); }
   const Env& unwrapped() const override { return env_->unwrapped(); }
   Env& unwrapped() override { return env_->unwrapped(); }

@@ -78,6 +78,8 @@ std::unique_ptr<Env> MakeTowerDefense(const Kwargs& kw) {
   c.procedural_difficulty = kw.GetDouble("procedural_difficulty", c.procedural_difficulty, id);
   c.flat_actions = kw.GetBool("flat_actions", c.flat_actions, id);
   c.strict = kw.GetBool("strict", c.strict, id);
+  c.ticks_per_step = static_cast<int>(kw.GetInt("ticks_per_step", c.ticks_per_step, id));
+  c.max_ticks = static_cast<int>(kw.GetInt("max_ticks", c.max_ticks, id));
   const std::string obs = kw.GetString("obs_mode", "planes");
   RLF_CHECK_ARG(obs == "planes" || obs == "pixels", id, ": obs_mode must be planes or pixels, got '", obs, "'");
   c.pixels = obs == "pixels";
@@ -86,6 +88,7 @@ std::unique_ptr<Env> MakeTowerDefense(const Kwargs& kw) {
   c.leak_penalty = kw.GetDouble("leak_penalty", c.leak_penalty, id);
   c.win_reward = kw.GetDouble("win_reward", c.win_reward, id);
   c.loss_penalty = kw.GetDouble("loss_penalty", c.loss_penalty, id);
+  c.timeout_penalty = kw.GetDouble("timeout_penalty", c.timeout_penalty, id);
   return std::make_unique<TowerDefense>(c);
 }
 
@@ -136,18 +139,21 @@ void RegisterBuiltinEnvs(Registry& r) {
                 name == "CliffWalking-v1" ? "walk along a cliff edge (toy text)"
                                           : "older name of CliffWalking-v1"});
   }
-  r.Register({"TowerDefense-v0", MakeTowerDefense, 1000, std::nullopt, {},
+  r.Register({"TowerDefense-v0", MakeTowerDefense, std::nullopt, std::nullopt, {},
               {{"stage", "1", "1-4 hand-made stages of rising difficulty, 0 procedural"},
                {"procedural_seed", "-1", "stage 0: fixed map seed (-1: a new map from each reset's seed)"},
                {"procedural_difficulty", "0.5", "stage 0: wave strength in [0, 1]"},
                {"flat_actions", "false", "Discrete(1211) with an exact mask instead of MultiDiscrete [4, 5, 60, 4]"},
                {"strict", "false", "an illegal action raises instead of acting as a wait"},
+               {"ticks_per_step", "1", "game ticks per env step (the action applies at the first)"},
+               {"max_ticks", "1000", "game ticks before the episode is truncated"},
                {"obs_mode", "planes", "planes (926 floats) or pixels (uint8 RGB 56x80)"},
                {"illegal_penalty", "0", "reward added for an illegal action (non-strict)"},
                {"kill_reward", "0.05", "reward per enemy killed"},
                {"leak_penalty", "-0.2", "reward per enemy reaching the goal"},
                {"win_reward", "1", "reward for clearing every wave"},
-               {"loss_penalty", "-1", "reward when life reaches 0"}},
+               {"loss_penalty", "-1", "reward when life reaches 0"},
+               {"timeout_penalty", "-1", "reward when max_ticks pass with enemies left"}},
               "lane tower defense: deploy units, fire skills, retreat (masked MultiDiscrete)"});
   r.Register({"CliffWalkingSlippery-v1",
               [](const Kwargs& kw) {

@@ -1,5 +1,6 @@
 #include "rlforge/nn/distributions.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -95,6 +96,50 @@ torch::Tensor DiagGaussian::entropy() const {
 torch::Tensor DiagGaussian::sample(torch::Generator* gen) const {
   torch::Tensor eps = gen ? at::normal(0.0, 1.0, mean_.sizes(), *gen) : torch::randn_like(mean_);
   return mean_ + eps * std_;
+}
+
+void ConditionalMultiCategorical(const float* logits, int n, const std::vector<int64_t>& nvec,
+                                 const ConditionalMaskFn& mask_fn, const float* uniforms, int64_t* actions,
+                                 float* log_probs, uint8_t* masks) {
+  const int64_t k = static_cast<int64_t>(nvec.size());
+  int64_t total = 0, widest = 0;
+  for (int64_t v : nvec) total += v, widest = std::max(widest, v);
+  std::vector<uint8_t> m(static_cast<size_t>(widest));
+  std::vector<double> p(static_cast<size_t>(widest));
+  for (int i = 0; i < n; ++i) {
+    int64_t* a = actions + i * k;
+    double lp = 0;
+    for (int64_t d = 0, o = 0; d < k; o += nvec[d], ++d) {
+      mask_fn(i, a, static_cast<int>(d), m.data());
+      const float* l = logits + i * total + o;
+      double mx = -std::numeric_limits<double>::infinity();
+      for (int64_t j = 0; j < nvec[d]; ++j)
+        if (m[j]) mx = std::max<double>(mx, l[j]);
+      RLF_CHECK(std::isfinite(mx), "env ", i, " has no legal value in action dimension ", d);
+      double sum = 0;
+      for (int64_t j = 0; j < nvec[d]; ++j) sum += p[j] = m[j] ? std::exp(l[j] - mx) : 0.0;
+      int64_t pick = -1;
+      if (uniforms) {
+        const double u = uniforms[i * k + d] * sum;
+        double c = 0;
+        for (int64_t j = 0; j < nvec[d] && pick < 0; ++j) {
+          if (!m[j]) continue;
+          c += p[j];
+          if (u < c) pick = j;
+        }
+        if (pick < 0)
+          for (int64_t j = nvec[d] - 1; j >= 0 && pick < 0; --j)
+            if (m[j]) pick = j;
+      } else {
+        for (int64_t j = 0; j < nvec[d]; ++j)
+          if (m[j] && (pick < 0 || l[j] > l[pick])) pick = j;
+      }
+      a[d] = pick;
+      lp += l[pick] - mx - std::log(sum);
+      if (masks) std::copy(m.begin(), m.begin() + nvec[d], masks + i * total + o);
+    }
+    if (log_probs) log_probs[i] = static_cast<float>(lp);
+  }
 }
 
 }  // namespace rlforge

@@ -22,7 +22,21 @@
 #include <optional>
 #include <vector>
 
+#include "rlforge/env/env.h"
+
 namespace rlforge {
+
+// MultiDiscrete actions drawn dimension by dimension, each under the mask
+// `mask_fn` gives for the values already chosen (envs with conditional
+// masks; see Env::ConditionalActionMask), so a jointly illegal action is never
+// produced. logits: [n, sum nvec] raw head outputs; uniforms: [n, k] in [0, 1)
+// to sample by inverse CDF, or null for the most likely legal value of each
+// dimension. Writes actions [n, k], log_probs [n] (sum over dimensions of the
+// masked log-softmax; may be null) and masks [n, sum nvec] (the masks used,
+// so that MultiCategorical with them recomputes the same log-probs; may be null).
+void ConditionalMultiCategorical(const float* logits, int n, const std::vector<int64_t>& nvec,
+                                 const ConditionalMaskFn& mask_fn, const float* uniforms, int64_t* actions,
+                                 float* log_probs, uint8_t* masks);
 
 class MaskedCategorical {
  public:

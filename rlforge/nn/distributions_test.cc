@@ -96,3 +96,56 @@ TEST(GsdeTest, StateDependentNoiseIsFixedBetweenDrawsWithTheRightVariance) {
 
 }  // namespace
 }  // namespace rlforge
+
+namespace rlforge {
+namespace {
+
+// nvec {2, 3}: dimension 1's legal values depend on dimension 0's
+// (0 -> {0}, 1 -> {1, 2}). Worked by hand: greedy picks 1 (logit 1 > 0),
+// then 2 among {1, 2}; log p = (1 - log(1 + e)) + (2 - log(e + e^2)).
+TEST(ConditionalMultiCategoricalTest, FollowsThePrefixMasks) {
+  const float logits[5] = {0.0f, 1.0f, 5.0f, 1.0f, 2.0f};
+  ConditionalMaskFn fn = [](int, const int64_t* prefix, int dim, uint8_t* m) {
+    if (dim == 0) {
+      m[0] = m[1] = 1;
+    } else if (prefix[0] == 0) {
+      m[0] = 1, m[1] = m[2] = 0;
+    } else {
+      m[0] = 0, m[1] = m[2] = 1;
+    }
+  };
+  int64_t a[2];
+  float lp;
+  uint8_t masks[5];
+  ConditionalMultiCategorical(logits, 1, {2, 3}, fn, nullptr, a, &lp, masks);
+  EXPECT_EQ(a[0], 1);
+  EXPECT_EQ(a[1], 2);
+  EXPECT_NEAR(lp, (1 - std::log(1 + std::exp(1.0))) + (2 - std::log(std::exp(1.0) + std::exp(2.0))), 1e-6);
+  EXPECT_EQ(std::vector<uint8_t>(masks, masks + 5), (std::vector<uint8_t>{1, 1, 0, 1, 1}));
+  // MultiCategorical with the recorded masks gives the same log-prob.
+  auto t_logits = torch::from_blob(const_cast<float*>(logits), {1, 5}).clone();
+  auto t_mask = torch::from_blob(masks, {1, 5}, torch::kUInt8).to(torch::kBool);
+  MultiCategorical dist(t_logits, {2, 3}, t_mask);
+  EXPECT_NEAR(dist.log_prob(torch::tensor({{1L, 2L}})).item<float>(), lp, 1e-5);
+  // Sampling: u = 0.1 picks the first legal value (0 in dim 0; then only 0 is legal).
+  const float u[2] = {0.1f, 0.99f};
+  ConditionalMultiCategorical(logits, 1, {2, 3}, fn, u, a, &lp, masks);
+  EXPECT_EQ(a[0], 0);
+  EXPECT_EQ(a[1], 0);  // given 0, value 0 is the only legal one
+  // Frequencies over many draws follow the conditional probabilities.
+  Rng rng(0);
+  int counts[3] = {0, 0, 0};
+  const int n = 40000;
+  for (int k = 0; k < n; ++k) {
+    const float uu[2] = {static_cast<float>(rng.Uniform()), static_cast<float>(rng.Uniform())};
+    ConditionalMultiCategorical(logits, 1, {2, 3}, fn, uu, a, nullptr, nullptr);
+    ASSERT_TRUE(a[0] == 0 ? a[1] == 0 : a[1] >= 1);
+    ++counts[a[0] == 0 ? 0 : a[1]];
+  }
+  const double p1 = std::exp(1.0) / (1 + std::exp(1.0));
+  EXPECT_NEAR(counts[0] / double(n), 1 - p1, 0.01);
+  EXPECT_NEAR(counts[2] / double(n), p1 * std::exp(2.0) / (std::exp(1.0) + std::exp(2.0)), 0.01);
+}
+
+}  // namespace
+}  // namespace rlforge

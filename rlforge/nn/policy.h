@@ -99,6 +99,9 @@ class ActorCriticImpl : public torch::nn::Module {
   // mask: [B, mask_size] bool or undefined.
   ActionDistribution Distribution(const torch::Tensor& features, const torch::Tensor& mask);
   torch::Tensor Value(const torch::Tensor& obs);  // [B]
+  // The policy head's raw output for a latent (Output::latent): logits for
+  // Discrete and MultiDiscrete, the mean for Box.
+  torch::Tensor Logits(const torch::Tensor& latent) { return pi_head_->forward(latent); }
 
   struct Output {
     ActionDistribution dist;

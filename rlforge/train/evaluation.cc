@@ -21,6 +21,7 @@ EpisodeStats Evaluate(VectorEnv& envs, Policy& policy, int64_t episodes, uint64_
   std::vector<int64_t> quota(n), done(n, 0);
   for (int i = 0; i < n; ++i) quota[i] = episodes / n + (i < episodes % n ? 1 : 0);
   const bool defines_success = envs.env(0).defines_success();
+  if (envs.has_conditional_action_mask()) policy.set_conditional_mask(envs.conditional_mask_fn());
 
   EpisodeStats stats;
   int64_t successes = 0;

@@ -26,6 +26,13 @@ class Policy {
   // actions: [n, act] in the action dtype, written here.
   virtual void Act(const void* observations, const uint8_t* masks, int n, void* actions) = 0;
   virtual std::string name() const = 0;
+  // For envs with conditional (autoregressive) masks: row i of the next Act
+  // batch asks `fn(i, ...)`. Policies that can use them (actor-critic with
+  // MultiDiscrete actions) then choose dimension by dimension.
+  void set_conditional_mask(ConditionalMaskFn fn) { conditional_mask_ = std::move(fn); }
+
+ protected:
+  ConditionalMaskFn conditional_mask_;
 };
 
 // Uniform over the action space, as Gymnasium's action_space.sample(); with

@@ -210,7 +210,8 @@ Dqn::Dqn(const std::string& env_id, const Kwargs& env_kwargs, int num_envs, int 
   obs_space_ = envs_->single_observation_space();
   act_space_ = envs_->single_action_space();
   RLF_CHECK_ARG(act_space_.kind() == SpaceKind::kDiscrete, "DQN needs a Discrete action space; ", env_id, " has ",
-                act_space_.ToString());
+                act_space_.ToString(),
+                env_id == "TowerDefense-v0" ? " (set env_kwargs flat_actions: true for its Discrete encoding)" : "");
   const bool flat = obs_space_.kind() == SpaceKind::kDiscrete || obs_space_.kind() == SpaceKind::kMultiDiscrete ||
                     (obs_space_.kind() == SpaceKind::kBox && obs_space_.shape().size() == 1);
   RLF_CHECK_ARG(flat || IsImageSpace(obs_space_),

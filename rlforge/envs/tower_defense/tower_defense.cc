@@ -206,6 +206,9 @@ TowerDefense::TowerDefense(const TowerDefenseConfig& config) : config_(config) {
   base_spawns_ = stage_.spawns;
   RLF_CHECK_ARG(config.procedural_difficulty >= 0 && config.procedural_difficulty <= 1,
                 "TowerDefense-v0: procedural_difficulty must be in [0, 1]");
+  RLF_CHECK_ARG(config.ticks_per_step >= 1 && config.ticks_per_step <= 100,
+                "TowerDefense-v0: ticks_per_step must be in [1, 100], got ", config.ticks_per_step);
+  RLF_CHECK_ARG(config.max_ticks >= 1, "TowerDefense-v0: max_ticks must be >= 1, got ", config.max_ticks);
   FlattenRoutes();
 }
 
@@ -495,7 +498,13 @@ void TowerDefense::StepImpl(const void* action, void* obs, StepResult* result) {
       Apply(type, slot, tile, facing);
     }
   }
-  Tick(result);
+  for (int k = 0; k < config_.ticks_per_step && !result->terminated; ++k) Tick(result);
+  if (!result->terminated && tick_ >= config_.max_ticks) {
+    result->truncated = true;
+    result->reward += config_.timeout_penalty;
+    result->info.Set("win", 0);
+    result->info.Set("is_success", 0);
+  }
   WriteObs(obs);
 }
 
@@ -694,7 +703,7 @@ void TowerDefense::WriteObs(void* obs) const {
   float* v = o + kPlanes * kTiles;
   v[0] = std::min(1.0f, dp_ / 50.0f);
   v[1] = static_cast<float>(life_) / stage_.life;
-  v[2] = std::min(1.0f, tick_ / 1000.0f);
+  v[2] = std::min(1.0f, static_cast<float>(tick_) / config_.max_ticks);
   v[3] = stage_.spawns.empty() ? 1.0f : static_cast<float>(next_spawn_) / stage_.spawns.size();
   v[4] = std::min(1.0f, enemies_.size() / 10.0f);
   v[5] = static_cast<float>(units_on_field()) / stage_.unit_cap;
@@ -748,7 +757,8 @@ void TowerDefense::Draw(Image* img, int px, int strip) const {
   const double y0 = kHeight * px, w = kWidth * px, h = strip / 3.0;
   img->FillRect(0, y0, w * std::min(1.0, dp_ / 50.0), y0 + h, {240, 210, 60});
   img->FillRect(0, y0 + h, w * std::max(0.0, static_cast<double>(life_) / stage_.life), y0 + 2 * h, {60, 220, 80});
-  img->FillRect(0, y0 + 2 * h, w * std::min(1.0, tick_ / 1000.0), y0 + 3 * h, {150, 150, 150});
+  img->FillRect(0, y0 + 2 * h, w * std::min(1.0, static_cast<double>(tick_) / config_.max_ticks), y0 + 3 * h,
+               {150, 150, 150});
 }
 
 bool TowerDefense::RenderRgb(Image* out) const {

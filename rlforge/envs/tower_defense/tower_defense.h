@@ -29,8 +29,8 @@
 // arts while it walks).
 //
 // Each episode jitters every spawn by up to 4 ticks (from the env's RNG).
-// One env step is one game tick: the action is applied, then the world
-// advances. Order within a tick: DP, spawns, units (charge, skills, attacks,
+// One env step is `ticks_per_step` game ticks (default 1): the action is
+// applied, then the world advances. Order within a tick: DP, spawns, units (charge, skills, attacks,
 // heals), enemies (attacks, movement, blocking, leaks), removal of the dead.
 //
 // Action: MultiDiscrete [4, 5, 60, 4] = (type, unit slot, tile, facing):
@@ -65,9 +65,10 @@
 //
 // Reward (kwargs): kill_reward per enemy killed (0.05), leak_penalty per enemy
 // reaching the goal (-0.2), win_reward when every wave is cleared (1),
-// loss_penalty when life reaches 0 (-1). Both end the episode (terminated);
-// the registry's time limit (1000 ticks) truncates. info: "win" on the final
-// step (1 or 0), "life", "illegal_actions", and "is_success" (= win).
+// loss_penalty when life reaches 0 (-1). Both end the episode (terminated).
+// After max_ticks (1000) ticks with enemies left the episode is truncated
+// with timeout_penalty (-1). info: "win" on the final step (1 or 0), "life",
+// "illegal_actions", and "is_success" (= win).
 //
 // Stages (kwarg stage): 1-4 hand-made, of rising difficulty; 0 procedural,
 // generated from the reset seed (seed kwarg `procedural_seed` fixes the map
@@ -147,8 +148,11 @@ struct TowerDefenseConfig {
   bool flat_actions = false;
   bool strict = false;
   bool pixels = false;
+  int ticks_per_step = 1;        // game ticks per env step (the action is applied at the first)
+  int max_ticks = 1000;          // truncation
   double illegal_penalty = 0.0;
   double kill_reward = 0.05, leak_penalty = -0.2, win_reward = 1.0, loss_penalty = -1.0;
+  double timeout_penalty = -1.0;  // reaching max_ticks with enemies left is a failure too
 };
 
 class TowerDefense : public EnvBase<TowerDefense> {
@@ -176,6 +180,10 @@ class TowerDefense : public EnvBase<TowerDefense> {
   bool has_action_mask() const override { return true; }
   void ActionMask(uint8_t* mask) const override;
   bool defines_success() const override { return true; }
+  bool has_conditional_action_mask() const override { return !config_.flat_actions; }
+  void ConditionalActionMask(const int64_t* prefix, int dim, uint8_t* mask) const override {
+    ConditionalMask(prefix, dim, mask);
+  }
 
   void ResetImpl(void* obs, Info* info);
   void StepImpl(const void* action, void* obs, StepResult* result);
