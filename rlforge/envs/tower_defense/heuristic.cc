@@ -113,11 +113,7 @@ void TowerDefenseHeuristic::ActOne(const float* obs, int64_t* action) const {
       }
   }
   if (flat_) {
-    switch (type) {
-      case kDeploy: *action = 1 + (slot * kTiles + tile) * kFacings + facing; break;
-      case kSkill: *action = 1 + kSlots * kTiles * kFacings + slot; break;
-      default: *action = 0;
-    }
+    *action = EncodeFlatAction(type, slot, tile, facing);
   } else {
     action[0] = type, action[1] = slot, action[2] = tile, action[3] = facing;
   }

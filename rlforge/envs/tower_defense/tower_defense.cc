@@ -42,6 +42,25 @@ const std::array<EnemyKindInfo, 4>& EnemyKinds() {
   return kinds;
 }
 
+int64_t EncodeFlatAction(int type, int slot, int tile, int facing) {
+  switch (type) {
+    case kDeploy: return 1 + (static_cast<int64_t>(slot) * kTiles + tile) * kFacings + facing;
+    case kSkill: return 1 + kSlots * kTiles * kFacings + slot;
+    case kRetreat: return 1 + kSlots * kTiles * kFacings + kSlots + slot;
+    default: return 0;
+  }
+}
+
+std::array<int, 4> DecodeFlatAction(int64_t a) {
+  const int64_t deploys = kSlots * kTiles * kFacings;
+  if (a >= 1 && a <= deploys)
+    return {kDeploy, static_cast<int>((a - 1) / (kTiles * kFacings)), static_cast<int>((a - 1) / kFacings % kTiles),
+            static_cast<int>((a - 1) % kFacings)};
+  if (a > deploys && a <= deploys + kSlots) return {kSkill, static_cast<int>(a - 1 - deploys), 0, 0};
+  if (a > deploys + kSlots) return {kRetreat, static_cast<int>(a - 1 - deploys - kSlots), 0, 0};
+  return {kWait, 0, 0, 0};
+}
+
 namespace {
 
 Stage FromRows(const std::string& name, const std::array<const char*, kHeight>& rows,
@@ -466,20 +485,8 @@ void TowerDefense::Apply(int type, int slot, int tile, int facing) {
 void TowerDefense::StepImpl(const void* action, void* obs, StepResult* result) {
   int type = kWait, slot = 0, tile = 0, facing = 0;
   if (config_.flat_actions) {
-    const int64_t a = *static_cast<const int64_t*>(action);
-    const int deploys = kSlots * kTiles * kFacings;
-    if (a >= 1 && a <= deploys) {
-      type = kDeploy;
-      slot = static_cast<int>((a - 1) / (kTiles * kFacings));
-      tile = static_cast<int>((a - 1) / kFacings % kTiles);
-      facing = static_cast<int>((a - 1) % kFacings);
-    } else if (a > deploys && a <= deploys + kSlots) {
-      type = kSkill;
-      slot = static_cast<int>(a - 1 - deploys);
-    } else if (a > deploys + kSlots) {
-      type = kRetreat;
-      slot = static_cast<int>(a - 1 - deploys - kSlots);
-    }
+    const auto d = DecodeFlatAction(*static_cast<const int64_t*>(action));
+    type = d[0], slot = d[1], tile = d[2], facing = d[3];
   } else {
     const auto* a = static_cast<const int64_t*>(action);
     type = static_cast<int>(a[0]), slot = static_cast<int>(a[1]), tile = static_cast<int>(a[2]);

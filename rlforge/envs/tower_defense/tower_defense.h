@@ -132,6 +132,10 @@ struct Stage {
   std::vector<SpawnEvent> spawns;        // sorted by tick
   int life = 3, start_dp = 10, dp_interval = 10, unit_cap = 4;
 };
+// The flat encoding (flat_actions=true) of (type, slot, tile, facing), and back.
+int64_t EncodeFlatAction(int type, int slot, int tile, int facing);
+std::array<int, 4> DecodeFlatAction(int64_t action);
+
 // Hand-made stages 1-4. Rows use '.' ground, '#' high ground, 'x' blocked,
 // 'S' spawn and 'G' goal; routes are lists of waypoints joined by straight runs.
 Stage HandMadeStage(int number);

@@ -210,14 +210,8 @@ TEST(TowerDefenseTest, MasksAgreeWithTheRules) {
       std::vector<uint8_t> union_mask(mask.size(), 0);
       union_mask[0] = union_mask[kTypes] = union_mask[kTypes + kSlots] = union_mask[kTypes + kSlots + kTiles] = 1;
       for (int a = 0; a < kFlatActions; ++a) {
-        int type = kWait, slot = 0, tile = 0, facing = 0;
-        if (a >= 1 && a <= kSlots * kTiles * kFacings) {
-          type = kDeploy, slot = (a - 1) / (kTiles * kFacings), tile = (a - 1) / kFacings % kTiles,
-          facing = (a - 1) % kFacings;
-        } else if (a > kSlots * kTiles * kFacings) {
-          const int k = a - 1 - kSlots * kTiles * kFacings;
-          type = k < kSlots ? kSkill : kRetreat, slot = k % kSlots;
-        }
+        const auto [type, slot, tile, facing] = DecodeFlatAction(a);
+        if (type != kWait) ASSERT_EQ(EncodeFlatAction(type, slot, tile, facing), a);
         const bool legal = g.env.IllegalReason(type, slot, tile, facing).empty();
         ASSERT_EQ(flat[a], legal) << "stage " << stage << " step " << step << " action " << a;
         if (legal) {
@@ -261,14 +255,8 @@ TEST(TowerDefenseTest, MasksAgreeWithTheRules) {
       if (rng.Uniform() < 0.3) {  // a random legal action, decoded from the flat mask
         int64_t pick;
         f.env.action_space().Sample(rng, &pick, flat.data());
-        a[0] = kWait, a[1] = a[2] = a[3] = 0;
-        if (pick >= 1 && pick <= kSlots * kTiles * kFacings) {
-          a[0] = kDeploy, a[1] = (pick - 1) / (kTiles * kFacings), a[2] = (pick - 1) / kFacings % kTiles,
-          a[3] = (pick - 1) % kFacings;
-        } else if (pick > kSlots * kTiles * kFacings) {
-          const int64_t k = pick - 1 - kSlots * kTiles * kFacings;
-          a[0] = k < kSlots ? kSkill : kRetreat, a[1] = k % kSlots;
-        }
+        const auto d = DecodeFlatAction(pick);
+        for (int j = 0; j < 4; ++j) a[j] = d[j];
         ASSERT_EQ(g.env.IllegalReason(a[0], a[1], a[2], a[3]), "");
       }
       if (g.env.Step(a, g.obs.data()).done()) break;
