@@ -60,14 +60,13 @@ std::vector<TowerDefenseHeuristic::Placement> TowerDefenseHeuristic::Plan(const 
   plan.push_back({kGuard, first, facing_upstream(first)});
   // Ranged units: the best (high tile, facing) by coverage around the guard.
   std::vector<int> taken = {first, second}, range;
-  TowerDefense probe;  // only for RangeTiles
   auto best_high = [&](int cls, bool must_cover_guard) -> std::optional<Placement> {
     double best_score = 0;
     std::optional<Placement> best;
     for (int t = 0; t < kTiles; ++t) {
       if (!plane(1, t) || std::find(taken.begin(), taken.end(), t) != taken.end()) continue;
       for (int f = 0; f < kFacings; ++f) {
-        probe.RangeTiles(cls, t, f, &range);
+        RangeTiles(cls, t, f, &range);
         double score = 0;
         bool covers_guard = false;
         for (int r : range) {

@@ -61,6 +61,20 @@ std::array<int, 4> DecodeFlatAction(int64_t a) {
   return {kWait, 0, 0, 0};
 }
 
+void RangeTiles(int cls, int tile, int facing, std::vector<int>* out) {
+  out->clear();
+  const int x = tile % kWidth, y = tile / kWidth;
+  // Facing: 0 east (+x), 1 south (+y), 2 west (-x), 3 north (-y); sideways is
+  // 90 degrees clockwise of ahead.
+  static const int ax[4] = {1, 0, -1, 0}, ay[4] = {0, 1, 0, -1};
+  for (const auto& [ahead, side] : UnitClasses()[cls].range) {
+    const int tx = x + ahead * ax[facing] - side * ay[facing];
+    const int ty = y + ahead * ay[facing] + side * ax[facing];
+    if (tx >= 0 && tx < kWidth && ty >= 0 && ty < kHeight) out->push_back(ty * kWidth + tx);
+  }
+}
+
+
 namespace {
 
 Stage FromRows(const std::string& name, const std::array<const char*, kHeight>& rows,
@@ -271,19 +285,6 @@ std::pair<double, double> EnemyXY(const std::vector<int>& route, double progress
 }
 }  // namespace
 
-void TowerDefense::RangeTiles(int cls, int tile, int facing, std::vector<int>* out) const {
-  out->clear();
-  const int x = tile % kWidth, y = tile / kWidth;
-  // Facing: 0 east (+x), 1 south (+y), 2 west (-x), 3 north (-y); sideways is
-  // 90 degrees clockwise of ahead.
-  static const int ax[4] = {1, 0, -1, 0}, ay[4] = {0, 1, 0, -1};
-  for (const auto& [ahead, side] : UnitClasses()[cls].range) {
-    const int tx = x + ahead * ax[facing] - side * ay[facing];
-    const int ty = y + ahead * ay[facing] + side * ax[facing];
-    if (tx >= 0 && tx < kWidth && ty >= 0 && ty < kHeight) out->push_back(ty * kWidth + tx);
-  }
-}
-
 bool TowerDefense::TileFree(int tile) const {
   for (const auto& u : units_)
     if (u.deployed && u.tile == tile) return false;
@@ -444,7 +445,7 @@ double TowerDefense::Damage(int atk, bool arts, int def, int res) const {
   return std::max(0.05 * atk, static_cast<double>(atk - def));
 }
 
-void TowerDefense::Remove(int slot, bool fell) {
+void TowerDefense::Remove(int slot) {
   Unit& u = units_[slot];
   u.deployed = 0;
   u.active = 0;
@@ -453,7 +454,6 @@ void TowerDefense::Remove(int slot, bool fell) {
   u.cooldown = UnitClasses()[slot].redeploy_cooldown;
   for (auto& e : enemies_)
     if (e.blocker == slot) e.blocker = -1;
-  (void)fell;
 }
 
 void TowerDefense::Apply(int type, int slot, int tile, int facing) {
@@ -476,7 +476,7 @@ void TowerDefense::Apply(int type, int slot, int tile, int facing) {
       break;
     case kRetreat:
       dp_ = std::min(99, dp_ + cls.cost / 2);
-      Remove(slot, false);
+      Remove(slot);
       break;
     default: break;
   }
@@ -646,7 +646,7 @@ void TowerDefense::Tick(StepResult* result) {
   }
   // The dead.
   for (int s = 0; s < kSlots; ++s)
-    if (units_[s].deployed && units_[s].hp <= 0) Remove(s, true);
+    if (units_[s].deployed && units_[s].hp <= 0) Remove(s);
   for (auto& e : enemies_) {
     if (e.alive && e.hp <= 0) {
       e.alive = 0;
@@ -690,13 +690,11 @@ void TowerDefense::WriteObs(void* obs) const {
   }
   for (const auto& r : stage_.routes)
     for (int t : r) plane(2, t) = 1;
-  const auto& kinds = EnemyKinds();
   for (const auto& e : enemies_) {
     const int t = EnemyTile(e);
     plane(5, t) = std::min(1.0f, plane(5, t) + 1.0f / 3);
     plane(6, t) += static_cast<float>(e.hp) / 3000.0f;
     if (e.blocker >= 0) plane(7, t) = std::min(1.0f, plane(7, t) + 1.0f / 3);
-    (void)kinds;
   }
   for (int t = 0; t < kTiles; ++t) plane(6, t) = std::min(1.0f, plane(6, t));
   const auto& classes = UnitClasses();

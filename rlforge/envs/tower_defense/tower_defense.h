@@ -136,6 +136,9 @@ struct Stage {
 int64_t EncodeFlatAction(int type, int slot, int tile, int facing);
 std::array<int, 4> DecodeFlatAction(int64_t action);
 
+// Tiles a unit of class `cls` covers from `tile` facing `facing` (on the board only).
+void RangeTiles(int cls, int tile, int facing, std::vector<int>* out);
+
 // Hand-made stages 1-4. Rows use '.' ground, '#' high ground, 'x' blocked,
 // 'S' spawn and 'G' goal; routes are lists of waypoints joined by straight runs.
 Stage HandMadeStage(int number);
@@ -213,8 +216,6 @@ class TowerDefense : public EnvBase<TowerDefense> {
   bool all_spawned() const { return next_spawn_ >= static_cast<int>(stage_.spawns.size()); }
   // The tile an enemy stands on.
   int EnemyTile(const Enemy& e) const;
-  // Tiles a unit covers from `tile` facing `facing` (on the board only).
-  void RangeTiles(int cls, int tile, int facing, std::vector<int>* out) const;
   const TowerDefenseConfig& config() const { return config_; }
 
   template <class A>
@@ -230,7 +231,7 @@ class TowerDefense : public EnvBase<TowerDefense> {
   void Apply(int type, int slot, int tile, int facing);
   void WriteObs(void* obs) const;
   void Draw(Image* img, int tile_px, int strip_px) const;
-  void Remove(int slot, bool fell);
+  void Remove(int slot);  // retreat or fall: off the field, cooldown starts
   double Damage(int atk, bool arts, int def, int res) const;
   void SyncRoutes();
   void FlattenRoutes();

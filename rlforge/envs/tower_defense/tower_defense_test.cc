@@ -142,12 +142,12 @@ TEST(TowerDefenseTest, DamageRules) {
   EXPECT_TRUE(classes[kCaster].arts);
   // A sniper facing east from (5,1) covers x 5..8 on rows 0..2.
   std::vector<int> range;
-  g.env.RangeTiles(kSniper, Tile(5, 1), 0, &range);
+  RangeTiles(kSniper, Tile(5, 1), 0, &range);
   EXPECT_EQ(range.size(), 12u);
   EXPECT_NE(std::find(range.begin(), range.end(), Tile(8, 2)), range.end());
   EXPECT_EQ(std::find(range.begin(), range.end(), Tile(4, 2)), range.end());
   // Facing south from (5,1): ahead is +y, sideways x 4..6.
-  g.env.RangeTiles(kSniper, Tile(5, 1), 1, &range);
+  RangeTiles(kSniper, Tile(5, 1), 1, &range);
   EXPECT_NE(std::find(range.begin(), range.end(), Tile(4, 4)), range.end());
   EXPECT_EQ(std::find(range.begin(), range.end(), Tile(5, 0)), range.end());
 }
