@@ -5,6 +5,7 @@
 #include "rlforge/algos/pg/reinforce.h"
 #include "rlforge/algos/dqn/dqn.h"
 #include "rlforge/algos/ppo/ppo.h"
+#include "rlforge/algos/search/alphazero.h"
 #include "rlforge/algos/tabular/tabular.h"
 #include "rlforge/train/train_config.h"
 
@@ -67,6 +68,13 @@ const std::vector<AlgoSpec>& Algorithms() {
          return std::make_unique<Dqn>(run.env, run.env_kwargs, static_cast<int>(run.num_envs),
                                       static_cast<int>(run.env_threads), static_cast<uint64_t>(run.seed), c,
                                       run.total_steps);
+       }},
+      {"alphazero", "AlphaZero: MCTS over the true simulator with a policy-value net, self-play actor threads (board games)",
+       [] { return std::make_unique<AlgoConfigOf<search::AlphaZeroConfig>>(); },
+       [](const RunConfig& run, const AlgoConfig& config) -> std::unique_ptr<Algorithm> {
+         const auto& c = dynamic_cast<const AlgoConfigOf<search::AlphaZeroConfig>&>(config).value;
+         return std::make_unique<search::AlphaZero>(run.env, run.env_kwargs, static_cast<uint64_t>(run.seed), c,
+                                                    run.total_steps);
        }},
       TabularEntry("q-learning", TdMethod::kQLearning, "tabular Q-learning (off-policy TD control)"),
       TabularEntry("sarsa", TdMethod::kSarsa, "tabular SARSA (on-policy TD control)"),

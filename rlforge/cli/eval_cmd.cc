@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +15,7 @@ namespace {
 struct EvalArgs {
   std::string env;
   std::string policy = "random";
+  std::string opponent = "random";
   int64_t episodes = 100;
   uint64_t seed = 0;
   bool deterministic = false;
@@ -54,10 +56,36 @@ void RunEval(const EvalArgs& a) {
     auto envs = VectorEnv::Make(id, kwargs, opt);
     auto policy = MakePolicy(a.policy, envs->env(0), a.seed ^ 0xA5A5A5A5ULL, a.deterministic);
     const auto t0 = std::chrono::steady_clock::now();
-    const EpisodeStats s = Evaluate(*envs, *policy, a.episodes, a.seed);
+    std::optional<MatchStats> match;
+    EpisodeStats s;
+    if (envs->env(0).num_players() > 1) {
+      // Two-player game: the policy against the opponent, either side in turn.
+      auto env = Make(id, kwargs);
+      auto opponent = MakePolicy(a.opponent, *env, a.seed ^ 0x5A5A5A5AULL, a.deterministic);
+      match = EvaluateMatch(*env, *policy, *opponent, a.episodes, a.seed);
+      s = match->stats;
+    } else {
+      RLF_CHECK_ARG(a.opponent == "random", "--opponent is for two-player games; ", id, " has one player");
+      s = Evaluate(*envs, *policy, a.episodes, a.seed);
+    }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (a.json) {
       all.push_back(StatsJson(id, a, s));
+      if (match) {
+        all.back()["opponent"] = a.opponent;
+        all.back()["win_rate"] = match->win_rate();
+        all.back()["draw_rate"] = match->draw_rate();
+        all.back()["loss_rate"] = match->loss_rate();
+        all.back().erase("success_rate");
+      }
+    } else if (match) {
+      std::printf("%s, policy %s vs %s, %lld games, playing either side in turn (seed %llu)\n", id.c_str(),
+                  a.policy.c_str(), a.opponent.c_str(), static_cast<long long>(match->games),
+                  static_cast<unsigned long long>(a.seed));
+      std::printf("  wins %lld (%.4f)  draws %lld (%.4f)  losses %lld (%.4f)\n  length %.3f +- %.3f\n  (%.2f s)\n",
+                  static_cast<long long>(match->wins), match->win_rate(), static_cast<long long>(match->draws),
+                  match->draw_rate(), static_cast<long long>(match->losses), match->loss_rate(), s.mean_length,
+                  s.std_length, secs);
     } else if (ids.size() > 1) {
       char success[32] = "-";
       if (s.success_rate) std::snprintf(success, sizeof(success), "%.4f", *s.success_rate);
@@ -82,9 +110,15 @@ void AddEvalCommand(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   auto* cmd = app.add_subcommand("eval", "Run a policy for N episodes and report return, length and success rate");
   cmd->add_option("--env", a->env, "Env ID, or 'all' for every registered env")->required();
-  cmd->add_option("--policy", a->policy, "random, heuristic (TowerDefense-v0), a run directory, or a checkpoint")
+  cmd->add_option("--policy", a->policy,
+                  "random, heuristic (TowerDefense-v0), perfect (TicTacToe-v0), alphabeta:DEPTH (board games), a run "
+                  "directory, or a checkpoint")
       ->capture_default_str();
-  cmd->add_option("--episodes", a->episodes, "Number of episodes")->capture_default_str();
+  cmd->add_option("--opponent", a->opponent,
+                  "Two-player games: the other side (random, perfect, alphabeta:DEPTH, a run directory); the policy "
+                  "plays first in even games, second in odd ones")
+      ->capture_default_str();
+  cmd->add_option("--episodes", a->episodes, "Number of episodes (games)")->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed: env i is reset with seed + i; the policy is seeded from it")
       ->capture_default_str();
   cmd->add_flag("--deterministic", a->deterministic, "Greedy actions (trained policies; no effect on random)");

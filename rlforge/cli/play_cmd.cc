@@ -1,6 +1,8 @@
 // rlforge play — shows one episode step by step as text.
 #include <chrono>
 #include <cstdio>
+#include <iostream>
+#include <string>
 #include <thread>
 
 #include "rlforge/cli/common.h"
@@ -13,6 +15,9 @@ namespace {
 struct PlayArgs {
   std::string env;
   std::string policy = "random";
+  std::string opponent = "random";
+  bool human = false;
+  int side = 0;
   uint64_t seed = 0;
   int64_t max_steps = 0;
   int delay_ms = 0;
@@ -22,9 +27,42 @@ struct PlayArgs {
   std::vector<std::string> kwargs;
 };
 
+// Reads a person's move from stdin until it is a legal action; bad input is
+// answered and asked again. Throws when the input ends.
+int64_t AskHumanMove(const Env& env, const uint8_t* mask) {
+  const int64_t n = env.action_space().n();
+  for (;;) {
+    std::printf("your move (%s 0-%lld, q to quit): ", env.name() == "ConnectFour-v0" ? "column" : "cell",
+                static_cast<long long>(n - 1));
+    std::fflush(stdout);
+    std::string line;
+    if (!std::getline(std::cin, line)) throw Error("play: the input ended before the game did");
+    const auto b = line.find_first_not_of(" \t\r"), e = line.find_last_not_of(" \t\r");
+    line = b == std::string::npos ? "" : line.substr(b, e - b + 1);
+    if (line == "q" || line == "quit") throw Error("play: the person quit the game");
+    int64_t move = -1;
+    bool number = !line.empty() && line.size() <= 3 && line.find_first_not_of("0123456789") == std::string::npos;
+    if (number) move = std::stoll(line);
+    if (!number || move < 0 || move >= n) {
+      std::printf("'%s' is not a move: type a number from 0 to %lld\n", line.c_str(), static_cast<long long>(n - 1));
+    } else if (!mask[move]) {
+      std::printf("%lld is not legal now (%s)\n", static_cast<long long>(move),
+                  env.name() == "ConnectFour-v0" ? "that column is full" : "that cell is taken");
+    } else {
+      return move;
+    }
+  }
+}
+
 void RunPlay(const PlayArgs& a) {
   auto env = Make(a.env, ParseKwargs(a.kwargs));
   auto policy = MakePolicy(a.policy, *env, a.seed ^ 0xA5A5A5A5ULL, a.deterministic);
+  const bool two_player = env->num_players() > 1;
+  RLF_CHECK_ARG(two_player || (!a.human && a.opponent == "random"), "--human and --opponent are for two-player games; ",
+                a.env, " has one player");
+  RLF_CHECK_ARG(a.side == 0 || a.side == 1, "--side must be 0 (move first) or 1 (second), got ", a.side);
+  std::unique_ptr<Policy> opponent;
+  if (two_player && !a.human) opponent = MakePolicy(a.opponent, *env, a.seed ^ 0x5A5A5A5AULL, a.deterministic);
   if (env->has_conditional_action_mask())
     policy->set_conditional_mask([&env](int, const int64_t* prefix, int dim, uint8_t* m) {
       env->ConditionalActionMask(prefix, dim, m);
@@ -42,12 +80,23 @@ void RunPlay(const PlayArgs& a) {
     RLF_CHECK_ARG(env->RenderRgb(&frame), a.env, " has no RGB render; cannot --record");
     gif.AddFrame(frame);
   }
-  std::printf("%s (seed %llu), policy %s\n%s", a.env.c_str(), static_cast<unsigned long long>(a.seed),
-              a.policy.c_str(), env->RenderText().c_str());
+  if (two_player) {
+    std::printf("%s (seed %llu): player %d %s, player %d %s\n%s", a.env.c_str(), static_cast<unsigned long long>(a.seed),
+                a.side, a.policy.c_str(), 1 - a.side, a.human ? "you" : a.opponent.c_str(), env->RenderText().c_str());
+  } else {
+    std::printf("%s (seed %llu), policy %s\n%s", a.env.c_str(), static_cast<unsigned long long>(a.seed),
+                a.policy.c_str(), env->RenderText().c_str());
+  }
   double ret = 0;
   for (int64_t t = 1;; ++t) {
     if (env->has_action_mask()) env->ActionMask(mask.data());
-    policy->Act(obs.data(), env->has_action_mask() ? mask.data() : nullptr, 1, act.data());
+    const bool others_turn = two_player && env->current_player() != a.side;
+    if (others_turn && a.human) {
+      *reinterpret_cast<int64_t*>(act.data()) = AskHumanMove(*env, mask.data());
+    } else {
+      Policy& p = others_turn ? *opponent : *policy;
+      p.Act(obs.data(), env->has_action_mask() ? mask.data() : nullptr, 1, act.data());
+    }
     StepResult r = env->Step(act.data(), obs.data());
     ret += r.reward;
     std::printf("\nstep %lld  action %s  reward %g  return %g%s%s\n%s", static_cast<long long>(t),
@@ -63,6 +112,14 @@ void RunPlay(const PlayArgs& a) {
         gif.Write(a.record);
         std::printf("wrote %s (%d frames)\n", a.record.c_str(), gif.frames());
       }
+      if (two_player) {
+        std::vector<double> returns(env->num_players());
+        env->PlayerReturns(returns.data());
+        const double mine = returns[a.side];
+        std::printf("\ngame over after %lld moves: %s %s\n", static_cast<long long>(t), a.policy.c_str(),
+                    mine > 0 ? "wins" : mine < 0 ? "loses" : "draws");
+        return;
+      }
       std::printf("\nepisode over after %lld steps, return %g%s\n", static_cast<long long>(t), ret,
                   r.info.Get("is_success").value_or(0) == 1 ? " (success)" : "");
       return;
@@ -77,7 +134,15 @@ void AddPlayCommand(CLI::App& app) {
   auto a = std::make_shared<PlayArgs>();
   auto* cmd = app.add_subcommand("play", "Play one episode and print the text render of every step");
   cmd->add_option("--env", a->env, "Env ID")->required();
-  cmd->add_option("--policy", a->policy, "random, heuristic (TowerDefense-v0), a run directory, or a checkpoint")
+  cmd->add_option("--policy", a->policy,
+                  "random, heuristic (TowerDefense-v0), perfect (TicTacToe-v0), alphabeta:DEPTH (board games), a run "
+                  "directory, or a checkpoint")
+      ->capture_default_str();
+  cmd->add_option("--opponent", a->opponent,
+                  "Two-player games: the other side (random, perfect, alphabeta:DEPTH, a run directory)")
+      ->capture_default_str();
+  cmd->add_flag("--human", a->human, "Two-player games: you are the other side, typing moves in the terminal");
+  cmd->add_option("--side", a->side, "Two-player games: the side the policy plays (0 moves first, 1 second)")
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed of the episode")->capture_default_str();
   cmd->add_option("--max-steps", a->max_steps, "Stop after this many steps (0 = play to the end)")

@@ -109,6 +109,21 @@ class Env {
   // True when the env reports "is_success" on the final step of an episode.
   virtual bool defines_success() const { return false; }
 
+  // Turn-based multi-player envs (two-player board games) have
+  // num_players() > 1. Then Step applies the action of current_player() (the
+  // player to move after the last Reset/Step), the reward it returns is the
+  // mover's, the observation and mask are from the point of view of the
+  // player to move next, and PlayerReturns writes every player's return of
+  // the episode so far (num_players() values; zero-sum games: they sum to 0).
+  virtual int num_players() const { return 1; }
+  virtual int current_player() const { return 0; }
+  virtual void PlayerReturns(double* returns) const { returns[0] = 0.0; }
+  // Perfect-information envs whose observation is their whole state: set this
+  // env to the state `obs` shows (an episode then runs from there) and return
+  // true. Lets search-based policies (MCTS over the true simulator, minimax)
+  // act from observations alone. Others return false.
+  virtual bool SetFromObservation(const void* /*obs*/) { return false; }
+
   virtual std::unique_ptr<Env> Clone() const = 0;
   virtual void Restore(const Env& snapshot) = 0;
 
@@ -203,6 +218,9 @@ class EnvBase : public Env {
 
  protected:
   Rng rng_;
+  // For envs that set their state directly (SetFromObservation): whether an
+  // episode is now running (Step allowed) or has ended.
+  void set_running(bool running) { state_ = running ? State::kRunning : State::kEnded; }
 
  private:
   enum class State : uint8_t { kNeedsReset, kRunning, kEnded };

@@ -55,6 +55,10 @@ class Wrapper : public Env {
     env_->ConditionalActionMask(prefix, dim, mask);
   }
   bool defines_success() const override { return env_->defines_success(); }
+  int num_players() const override { return env_->num_players(); }
+  int current_player() const override { return env_->current_player(); }
+  void PlayerReturns(double* returns) const override { env_->PlayerReturns(returns); }
+  bool SetFromObservation(const void* obs) override { return env_->SetFromObservation(obs); }
   const Env& unwrapped() const override { return env_->unwrapped(); }
   Env& unwrapped() override { return env_->unwrapped(); }
 

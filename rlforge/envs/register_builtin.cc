@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "rlforge/env/registry.h"
+#include "rlforge/envs/board_games/board_game.h"
 #include "rlforge/envs/classic_control/acrobot.h"
 #include "rlforge/envs/classic_control/cartpole.h"
 #include "rlforge/envs/classic_control/mountain_car.h"
@@ -85,6 +86,7 @@ std::unique_ptr<Env> MakeTowerDefense(const Kwargs& kw) {
   c.pixels = obs == "pixels";
   c.illegal_penalty = kw.GetDouble("illegal_penalty", c.illegal_penalty, id);
   c.kill_reward = kw.GetDouble("kill_reward", c.kill_reward, id);
+  c.damage_reward = kw.GetDouble("damage_reward", c.damage_reward, id);
   c.leak_penalty = kw.GetDouble("leak_penalty", c.leak_penalty, id);
   c.win_reward = kw.GetDouble("win_reward", c.win_reward, id);
   c.loss_penalty = kw.GetDouble("loss_penalty", c.loss_penalty, id);
@@ -150,11 +152,20 @@ void RegisterBuiltinEnvs(Registry& r) {
                {"obs_mode", "planes", "planes (926 floats) or pixels (uint8 RGB 56x80)"},
                {"illegal_penalty", "0", "reward added for an illegal action (non-strict)"},
                {"kill_reward", "0.05", "reward per enemy killed"},
+               {"damage_reward", "0", "reward per enemy's worth of hit points removed (dense shaping)"},
                {"leak_penalty", "-0.2", "reward per enemy reaching the goal"},
                {"win_reward", "1", "reward for clearing every wave"},
                {"loss_penalty", "-1", "reward when life reaches 0"},
                {"timeout_penalty", "-1", "reward when max_ticks pass with enemies left"}},
               "lane tower defense: deploy units, fire skills, retreat (masked MultiDiscrete)"});
+  r.Register({"TicTacToe-v0",
+              [](const Kwargs&) { return std::make_unique<BoardGameEnv>(board::Board::TicTacToe(), "TicTacToe-v0"); },
+              std::nullopt, std::nullopt, {}, {}, "tic-tac-toe, two players (turn-based; masked Discrete(9))"});
+  r.Register({"ConnectFour-v0",
+              [](const Kwargs&) {
+                return std::make_unique<BoardGameEnv>(board::Board::ConnectFour(), "ConnectFour-v0");
+              },
+              std::nullopt, std::nullopt, {}, {}, "Connect Four 6x7, two players (turn-based; masked Discrete(7))"});
   r.Register({"CliffWalkingSlippery-v1",
               [](const Kwargs& kw) {
                 return std::make_unique<CliffWalking>(kw.GetBool("is_slippery", true, "CliffWalkingSlippery-v1"),

@@ -1,5 +1,6 @@
 #include "rlforge/train/evaluation.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace rlforge {
@@ -15,8 +16,59 @@ void RandomPolicy::Act(const void* /*observations*/, const uint8_t* masks, int n
     space_.Sample(rng_, out + i * bytes, use_masks_ && masks ? masks + i * mask_size : nullptr);
 }
 
+MatchStats EvaluateMatch(Env& env, Policy& agent, Policy& opponent, int64_t games, uint64_t seed) {
+  RLF_CHECK_ARG(games >= 1, "games must be >= 1, got ", games);
+  RLF_CHECK_ARG(env.num_players() == 2, env.name(), " is not a two-player game (num_players ", env.num_players(),
+                ")");
+  std::vector<uint8_t> obs(env.observation_space().nbytes()), act(env.action_space().nbytes());
+  std::vector<uint8_t> mask(std::max<int64_t>(env.action_space().mask_size(), 1));
+  MatchStats m;
+  for (int64_t g = 0; g < games; ++g) {
+    const int agent_side = static_cast<int>(g % 2);
+    Info info;
+    env.Reset(seed + static_cast<uint64_t>(g), obs.data(), &info);
+    int64_t length = 0;
+    for (;;) {
+      Policy& p = env.current_player() == agent_side ? agent : opponent;
+      if (env.has_action_mask()) env.ActionMask(mask.data());
+      p.Act(obs.data(), env.has_action_mask() ? mask.data() : nullptr, 1, act.data());
+      const StepResult r = env.Step(act.data(), obs.data());
+      ++length;
+      if (r.done()) break;
+    }
+    double returns[2];
+    env.PlayerReturns(returns);
+    const double ret = returns[agent_side];
+    ++m.games;
+    if (ret > 0) {
+      ++m.wins;
+    } else if (ret < 0) {
+      ++m.losses;
+    } else {
+      ++m.draws;
+    }
+    m.stats.returns.push_back(ret);
+    m.stats.lengths.push_back(length);
+  }
+  EpisodeStats& s = m.stats;
+  s.episodes = games;
+  double sr = 0, sl = 0;
+  for (int64_t g = 0; g < games; ++g) sr += s.returns[g], sl += static_cast<double>(s.lengths[g]);
+  s.mean_return = sr / games, s.mean_length = sl / games;
+  double vr = 0, vl = 0;
+  for (int64_t g = 0; g < games; ++g) {
+    vr += (s.returns[g] - s.mean_return) * (s.returns[g] - s.mean_return);
+    vl += (s.lengths[g] - s.mean_length) * (s.lengths[g] - s.mean_length);
+  }
+  s.std_return = std::sqrt(vr / games), s.std_length = std::sqrt(vl / games);
+  s.success_rate = m.win_rate();
+  return m;
+}
+
 EpisodeStats Evaluate(VectorEnv& envs, Policy& policy, int64_t episodes, uint64_t seed) {
   RLF_CHECK_ARG(episodes >= 1, "episodes must be >= 1, got ", episodes);
+  RLF_CHECK_ARG(envs.env(0).num_players() == 1, envs.env(0).name(),
+                " is a two-player game: evaluate it against an opponent (EvaluateMatch)");
   const int n = envs.num_envs();
   std::vector<int64_t> quota(n), done(n, 0);
   for (int i = 0; i < n; ++i) quota[i] = episodes / n + (i < episodes % n ? 1 : 0);

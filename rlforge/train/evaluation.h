@@ -61,7 +61,22 @@ struct EpisodeStats {
 };
 
 // Runs `episodes` episodes of `policy` on `envs` after envs.Reset(seed).
+// Single-player envs only (two-player games: EvaluateMatch).
 EpisodeStats Evaluate(VectorEnv& envs, Policy& policy, int64_t episodes, uint64_t seed);
+
+// Games of a turn-based two-player env (Env::num_players() == 2) between
+// `agent` and `opponent`: the agent plays player 0 in even-numbered games and
+// player 1 in odd-numbered ones; game g is reset with seed + g. `stats` holds
+// the agent's returns (+1 win, 0 draw, -1 loss in board games), the games'
+// lengths (moves of both players) and success_rate = the win rate.
+struct MatchStats {
+  int64_t games = 0, wins = 0, draws = 0, losses = 0;
+  double win_rate() const { return games ? static_cast<double>(wins) / games : 0.0; }
+  double draw_rate() const { return games ? static_cast<double>(draws) / games : 0.0; }
+  double loss_rate() const { return games ? static_cast<double>(losses) / games : 0.0; }
+  EpisodeStats stats;
+};
+MatchStats EvaluateMatch(Env& env, Policy& agent, Policy& opponent, int64_t games, uint64_t seed);
 
 }  // namespace rlforge
 

@@ -93,6 +93,14 @@ class ProgressLine {
 // same seed, so that periodic evaluations compare models on the same starts.
 EpisodeStats EvaluateNow(const RunConfig& run, Algorithm& algo, int64_t episodes) {
   if (episodes <= 0) return {};
+  auto probe = Make(run.env, run.env_kwargs);
+  if (probe->num_players() > 1) {
+    // Two-player games: against uniformly random legal play, either side in
+    // turn; success_rate is the win rate.
+    auto policy = algo.MakePolicy(run.eval_deterministic);
+    RandomPolicy opponent(probe->action_space(), static_cast<uint64_t>(run.seed) + 2'000'000, true);
+    return EvaluateMatch(*probe, *policy, opponent, episodes, static_cast<uint64_t>(run.seed) + 1'000'000).stats;
+  }
   VectorEnvOptions opt;
   opt.num_envs = static_cast<int>(std::min<int64_t>(8, episodes));
   auto envs = VectorEnv::Make(run.env, run.env_kwargs, opt);

@@ -440,6 +440,13 @@ void TowerDefense::ResetImpl(void* obs, Info* info) {
   WriteObs(obs);
 }
 
+void TowerDefense::Hit(Enemy* e, int dmg, StepResult* result) const {
+  // Damage shaping counts only hit points actually removed (not overkill).
+  if (config_.damage_reward != 0.0 && e->hp > 0)
+    result->reward += config_.damage_reward * std::min(dmg, static_cast<int>(e->hp)) / EnemyKinds()[e->kind].hp;
+  e->hp -= dmg;
+}
+
 double TowerDefense::Damage(int atk, bool arts, int def, int res) const {
   if (arts) return std::max(0.05 * atk, atk * (1.0 - res / 100.0));
   return std::max(0.05 * atk, static_cast<double>(atk - def));
@@ -578,7 +585,7 @@ void TowerDefense::Tick(StepResult* result) {
         const bool blocked_here = e.blocker == s;
         if (!blocked_here && !in_range(EnemyTile(e))) continue;
         if (u.active && s == kCaster) {  // area skill: everyone in range
-          e.hp -= static_cast<int>(Damage(atk, cls.arts, kinds[e.kind].def, kinds[e.kind].res));
+          Hit(&e, static_cast<int>(Damage(atk, cls.arts, kinds[e.kind].def, kinds[e.kind].res)), result);
           acted = true;
           continue;
         }
@@ -589,7 +596,7 @@ void TowerDefense::Tick(StepResult* result) {
       }
       if (target >= 0) {
         Enemy& e = enemies_[target];
-        e.hp -= static_cast<int>(Damage(atk, cls.arts, kinds[e.kind].def, kinds[e.kind].res));
+        Hit(&e, static_cast<int>(Damage(atk, cls.arts, kinds[e.kind].def, kinds[e.kind].res)), result);
         acted = true;
       }
     }

@@ -63,7 +63,9 @@
 // obs_mode=pixels: the board drawn as uint8 RGB [56, 80, 3] (8 px per tile,
 // with an 8 px strip of DP, life and time bars) for CNN policies.
 //
-// Reward (kwargs): kill_reward per enemy killed (0.05), leak_penalty per enemy
+// Reward (kwargs): kill_reward per enemy killed (0.05), damage_reward per
+// enemy's worth of hit points removed (0; a dense shaping term: hitting an
+// enemy for a quarter of its hp earns damage_reward / 4), leak_penalty per enemy
 // reaching the goal (-0.2), win_reward when every wave is cleared (1),
 // loss_penalty when life reaches 0 (-1). Both end the episode (terminated).
 // After max_ticks (1000) ticks with enemies left the episode is truncated
@@ -158,6 +160,7 @@ struct TowerDefenseConfig {
   int ticks_per_step = 1;        // game ticks per env step (the action is applied at the first)
   int max_ticks = 1000;          // truncation
   double illegal_penalty = 0.0;
+  double damage_reward = 0.0;
   double kill_reward = 0.05, leak_penalty = -0.2, win_reward = 1.0, loss_penalty = -1.0;
   double timeout_penalty = -1.0;  // reaching max_ticks with enemies left is a failure too
 };
@@ -233,6 +236,7 @@ class TowerDefense : public EnvBase<TowerDefense> {
   void Draw(Image* img, int tile_px, int strip_px) const;
   void Remove(int slot);  // retreat or fall: off the field, cooldown starts
   double Damage(int atk, bool arts, int def, int res) const;
+  void Hit(Enemy* e, int dmg, StepResult* result) const;
   void SyncRoutes();
   void FlattenRoutes();
   bool TileFree(int tile) const;

@@ -1,0 +1,24 @@
+#include "rlforge/algos/search/self_play.h"
+
+#include "rlforge/core/error.h"
+
+namespace rlforge::search {
+
+void VisitMcts(FieldVisitor& v, MctsConfig* c) {
+  v.Field("c_init", &c->c_init, "pUCT exploration constant");
+  v.Field("c_base", &c->c_base, "pUCT log-term base");
+  v.Field("dirichlet_alpha", &c->dirichlet_alpha, "root Dirichlet noise concentration");
+  v.Field("noise_fraction", &c->noise_fraction, "weight of the root noise in self-play (0: none)");
+  v.Field("minmax_normalize", &c->minmax_normalize, "normalize Q by the tree's min and max (MuZero)");
+  v.Field("reuse_tree", &c->reuse_tree, "keep the chosen subtree for the next move");
+}
+
+void ValidateMcts(const MctsConfig& c) {
+  RLF_CHECK_ARG(c.c_init > 0, "config key 'c_init' must be > 0, got ", c.c_init);
+  RLF_CHECK_ARG(c.c_base > 0, "config key 'c_base' must be > 0, got ", c.c_base);
+  RLF_CHECK_ARG(c.dirichlet_alpha > 0, "config key 'dirichlet_alpha' must be > 0, got ", c.dirichlet_alpha);
+  RLF_CHECK_ARG(c.noise_fraction >= 0 && c.noise_fraction <= 1, "config key 'noise_fraction' must be in [0, 1], got ",
+                c.noise_fraction);
+}
+
+}  // namespace rlforge::search
