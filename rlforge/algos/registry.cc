@@ -6,6 +6,7 @@
 #include "rlforge/algos/dqn/dqn.h"
 #include "rlforge/algos/ppo/ppo.h"
 #include "rlforge/algos/search/alphazero.h"
+#include "rlforge/algos/search/muzero.h"
 #include "rlforge/algos/tabular/tabular.h"
 #include "rlforge/train/train_config.h"
 
@@ -75,6 +76,13 @@ const std::vector<AlgoSpec>& Algorithms() {
          const auto& c = dynamic_cast<const AlgoConfigOf<search::AlphaZeroConfig>&>(config).value;
          return std::make_unique<search::AlphaZero>(run.env, run.env_kwargs, static_cast<uint64_t>(run.seed), c,
                                                     run.total_steps);
+       }},
+      {"muzero", "MuZero: MCTS over a learned model (representation, dynamics, prediction), prioritized replay, actors",
+       [] { return std::make_unique<AlgoConfigOf<search::MuZeroConfig>>(); },
+       [](const RunConfig& run, const AlgoConfig& config) -> std::unique_ptr<Algorithm> {
+         const auto& c = dynamic_cast<const AlgoConfigOf<search::MuZeroConfig>&>(config).value;
+         return std::make_unique<search::MuZero>(run.env, run.env_kwargs, static_cast<uint64_t>(run.seed), c,
+                                                 run.total_steps);
        }},
       TabularEntry("q-learning", TdMethod::kQLearning, "tabular Q-learning (off-policy TD control)"),
       TabularEntry("sarsa", TdMethod::kSarsa, "tabular SARSA (on-policy TD control)"),

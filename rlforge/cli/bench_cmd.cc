@@ -64,7 +64,7 @@ void RunBenchEnv(const BenchEnvArgs& a) {
 }  // namespace
 
 void AddBenchCommand(CLI::App& app) {
-  auto* bench = app.add_subcommand("bench", "Benchmarks (env: vector-env stepping; train: training speed)");
+  auto* bench = app.add_subcommand("bench", "Benchmarks (env: vector-env stepping; train: training speed; search: MCTS simulations/s)");
   bench->require_subcommand(1);
   auto a = std::make_shared<BenchEnvArgs>();
   auto* env = bench->add_subcommand("env", "Steps per second of a vector env with random actions");
@@ -77,6 +77,7 @@ void AddBenchCommand(CLI::App& app) {
   env->add_option("--kwarg", a->kwargs, "Env kwarg key=value (repeatable)");
   env->callback([a] { RunBenchEnv(*a); });
   AddBenchTrainCommand(*bench);
+  AddBenchSearchCommand(*bench);
 }
 
 }  // namespace rlforge::cli

@@ -32,6 +32,7 @@ void AddBenchCommand(CLI::App& app);
 void AddTrainCommand(CLI::App& app);
 void AddPlotCommand(CLI::App& app);
 void AddBenchTrainCommand(CLI::App& bench);
+void AddBenchSearchCommand(CLI::App& bench);
 
 // "k=v" strings from repeated --kwarg flags.
 Kwargs ParseKwargs(const std::vector<std::string>& items);

@@ -100,6 +100,8 @@ void AlphaZeroConfig::Visit(FieldVisitor& v) {
   v.Field("eval_simulations", &eval_simulations, "simulations per move of the trained policy (eval, play)");
   v.Field("temperature_moves", &temperature_moves, "self-play moves drawn in proportion to visits, then greedy");
   VisitMcts(v, &mcts);
+  v.Field("eval_minmax_normalize", &eval_minmax_normalize,
+          "the trained policy's search normalizes Q by the tree's min and max (self-play: minmax_normalize)");
   v.Field("num_actors", &num_actors, "self-play actor threads (0: play inside the learner, deterministic)");
   v.Field("games_per_iteration", &games_per_iteration, "self-play games consumed per iteration");
   v.Field("updates_per_iteration", &updates_per_iteration, "gradient steps per iteration");
@@ -342,6 +344,8 @@ void AlphaZero::StartActors() {
   published_ = PolicyValueNet(obs_size_, num_actions_, config_.net_arch);
   CopyParameters(*net_, *published_);
   stop_ = false;
+  queue_.Open();
+  queue_.set_capacity(static_cast<size_t>(config_.games_per_iteration));
   for (int64_t i = 0; i < config_.num_actors; ++i) actors_.emplace_back([this, i] { ActorLoop(static_cast<int>(i)); });
 }
 
@@ -471,8 +475,9 @@ void AlphaZero::Load(const std::string& path) {
 std::unique_ptr<Policy> AlphaZero::MakePolicy(bool deterministic) {
   PolicyValueNet copy(obs_size_, num_actions_, config_.net_arch);
   CopyParameters(*net_, *copy);
-  return std::make_unique<AlphaZeroPolicy>(Make(env_id_, env_kwargs_), copy,
-                                           SearchConfig(config_, config_.eval_simulations), deterministic,
+  MctsConfig search = SearchConfig(config_, config_.eval_simulations);
+  search.minmax_normalize = config_.eval_minmax_normalize;
+  return std::make_unique<AlphaZeroPolicy>(Make(env_id_, env_kwargs_), copy, search, deterministic,
                                            seed_ ^ 0xC0FFEEULL);
 }
 

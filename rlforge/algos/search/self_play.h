@@ -4,6 +4,7 @@
 #ifndef RLFORGE_ALGOS_SEARCH_SELF_PLAY_H_
 #define RLFORGE_ALGOS_SEARCH_SELF_PLAY_H_
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -33,6 +34,7 @@ struct GameRecord {
   std::vector<float> root_values;  // [T]
   std::vector<double> final_returns;  // per player, at the end
   bool terminated = false;       // ended in a terminal state (not truncated)
+  double final_value = 0;        // MuZero: the net's value of the last observation (bootstrap of truncated games)
   int64_t length() const { return static_cast<int64_t>(actions.size()); }
   double undiscounted_return() const {
     double s = 0;
@@ -44,12 +46,20 @@ struct GameRecord {
 // Games from actor threads to the learner.
 class GameQueue {
  public:
+  // Blocks while `capacity` games wait (actors must not run far ahead of the
+  // learner with stale weights); returns at once once closed.
   void Push(GameRecord game) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return closed_ || games_.size() < capacity_; });
+      if (closed_) return;
       games_.push_back(std::move(game));
     }
     cv_.notify_all();
+  }
+  void set_capacity(size_t capacity) {
+    std::lock_guard<std::mutex> lock(mu_);
+    capacity_ = std::max<size_t>(1, capacity);
   }
   // Waits until at least n games are queued (or Close), then takes them all.
   std::vector<GameRecord> TakeAtLeast(size_t n) {
@@ -57,7 +67,15 @@ class GameQueue {
     cv_.wait(lock, [&] { return closed_ || games_.size() >= n; });
     std::vector<GameRecord> out(std::make_move_iterator(games_.begin()), std::make_move_iterator(games_.end()));
     games_.clear();
+    lock.unlock();
+    cv_.notify_all();
     return out;
+  }
+  // Empties the queue and accepts games again (actors restarting).
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    games_.clear();
+    closed_ = false;
   }
   void Close() {
     {
@@ -76,6 +94,7 @@ class GameQueue {
   std::condition_variable cv_;
   std::deque<GameRecord> games_;
   bool closed_ = false;
+  size_t capacity_ = 1024;
 };
 
 }  // namespace rlforge::search

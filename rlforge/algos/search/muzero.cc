@@ -1,0 +1,647 @@
+#include "rlforge/algos/search/muzero.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "rlforge/algos/search/alphazero.h"
+#include "rlforge/env/registry.h"
+#include "rlforge/train/checkpoint.h"
+
+namespace rlforge::search {
+namespace {
+
+torch::nn::Sequential Mlp(int64_t in, const std::vector<int64_t>& hidden, int64_t out) {
+  torch::nn::Sequential s;
+  for (int64_t h : hidden) {
+    s->push_back(torch::nn::Linear(in, h));
+    s->push_back(torch::nn::ReLU());
+    in = h;
+  }
+  if (out > 0) s->push_back(torch::nn::Linear(in, out));
+  return s;
+}
+
+// Per-sample min-max scaling of hidden states to [0, 1].
+torch::Tensor ScaleHidden(const torch::Tensor& s) {
+  auto lo = std::get<0>(s.min(1, true)), hi = std::get<0>(s.max(1, true));
+  return (s - lo) / (hi - lo).clamp_min(1e-5);
+}
+
+double Sign(double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); }
+
+MctsConfig SearchConfig(const MuZeroConfig& c, int64_t simulations) {
+  MctsConfig m = c.mcts;
+  m.simulations = static_cast<int>(simulations);
+  m.batch_size = static_cast<int>(c.search_batch);
+  m.discount = c.discount;
+  return m;
+}
+
+// Search over the learned model from observations: the trained MuZero player.
+class MuZeroPolicy : public Policy {
+ public:
+  MuZeroPolicy(MuZeroNet net, MctsConfig mcts, int num_players, bool deterministic, uint64_t seed)
+      : model_(net, num_players), mcts_(mcts), deterministic_(deterministic), rng_(seed), net_(net) {
+    mcts_.noise_fraction = 0;
+  }
+  void Act(const void* observations, const uint8_t* masks, int n, void* actions) override {
+    torch::NoGradGuard no_grad;
+    const int64_t obs_size = net_->obs_size(), A = net_->num_actions();
+    std::vector<uint8_t> all(A, 1);
+    for (int i = 0; i < n; ++i) {
+      model_.Clear();
+      Mcts mcts(mcts_);
+      mcts.SetRoot(model_.Root(static_cast<const float*>(observations) + i * obs_size,
+                               masks ? masks + i * A : all.data(), 0));
+      const SearchResult r = mcts.Search(model_, rng_, false);
+      static_cast<int64_t*>(actions)[i] = Mcts::SelectAction(r.visits, deterministic_ ? 0.0 : 1.0, rng_);
+    }
+  }
+  std::string name() const override { return "muzero"; }
+
+ private:
+  LatentSearchModel model_;
+  MctsConfig mcts_;
+  bool deterministic_;
+  Rng rng_;
+  MuZeroNet net_;
+};
+
+}  // namespace
+
+double ScaleValue(double x, double eps) { return Sign(x) * (std::sqrt(std::abs(x) + 1.0) - 1.0) + eps * x; }
+
+double UnscaleValue(double y, double eps) {
+  const double t = (std::sqrt(1.0 + 4.0 * eps * (std::abs(y) + 1.0 + eps)) - 1.0) / (2.0 * eps);
+  return Sign(y) * (t * t - 1.0);
+}
+
+void ScalarToSupport(double x, int support, float* out) {
+  const int n = 2 * support + 1;
+  std::fill(out, out + n, 0.0f);
+  const double y = std::clamp(ScaleValue(x), -static_cast<double>(support), static_cast<double>(support));
+  const double lo = std::floor(y);
+  const double frac = y - lo;
+  const int i = static_cast<int>(lo) + support;
+  out[i] += static_cast<float>(1.0 - frac);
+  if (frac > 0 && i + 1 < n) out[i + 1] += static_cast<float>(frac);
+}
+
+double SupportToScalar(const float* p, int support) {
+  double y = 0;
+  for (int i = -support; i <= support; ++i) y += p[i + support] * i;
+  return UnscaleValue(y);
+}
+
+void MuZeroConfig::Visit(FieldVisitor& v) {
+  v.Field("simulations", &simulations, "MCTS simulations per self-play move");
+  v.Field("search_batch", &search_batch, "leaves evaluated per model call (virtual loss spreads them)");
+  v.Field("eval_simulations", &eval_simulations, "simulations per move of the trained policy (eval, play)");
+  v.Field("temperature_moves", &temperature_moves, "two-player games: moves drawn in proportion to visits");
+  VisitMcts(v, &mcts);
+  v.Field("discount", &discount, "discount factor γ (1 for board games)");
+  v.Field("unroll_steps", &unroll_steps, "K: steps the model is unrolled in training");
+  v.Field("td_steps", &td_steps, "n of the n-step value targets");
+  v.Field("support_size", &support_size, "S: value and reward are categorical over -S..S (scaled)");
+  v.Field("latent_size", &latent_size, "hidden-state width");
+  v.Field("net_arch", &net_arch, "hidden layers of the representation, dynamics and prediction nets");
+  v.Field("num_actors", &num_actors, "self-play actor threads (0: play inside the learner, deterministic)");
+  v.Field("games_per_iteration", &games_per_iteration, "self-play games consumed per iteration");
+  v.Field("updates_per_move", &updates_per_move, "gradient steps per new move (replay ratio)");
+  v.Field("batch_size", &batch_size, "positions per gradient step");
+  v.Field("replay_size", &replay_size, "positions kept in the replay");
+  v.Field("learning_starts", &learning_starts, "moves before the first update");
+  v.Field("learning_rate", &learning_rate, "Adam learning rate");
+  v.Field("weight_decay", &weight_decay, "L2 weight decay");
+  v.Field("value_loss_weight", &value_loss_weight, "weight of the value loss");
+  v.Field("priority_alpha", &priority_alpha, "prioritized replay exponent α (0: uniform)");
+  v.Field("priority_beta", &priority_beta, "importance-weight exponent β");
+  v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip");
+}
+
+void MuZeroConfig::Validate() const {
+  ValidateMcts(mcts);
+  RLF_CHECK_ARG(simulations >= 1 && eval_simulations >= 1, "config keys 'simulations' and 'eval_simulations' must be >= 1");
+  RLF_CHECK_ARG(search_batch >= 1, "config key 'search_batch' must be >= 1");
+  RLF_CHECK_ARG(temperature_moves >= 0, "config key 'temperature_moves' must be >= 0");
+  RLF_CHECK_ARG(discount > 0 && discount <= 1, "config key 'discount' must be in (0, 1], got ", discount);
+  RLF_CHECK_ARG(unroll_steps >= 1 && unroll_steps <= 50, "config key 'unroll_steps' must be in [1, 50]");
+  RLF_CHECK_ARG(td_steps >= 1, "config key 'td_steps' must be >= 1");
+  RLF_CHECK_ARG(support_size >= 1 && support_size <= 1000, "config key 'support_size' must be in [1, 1000]");
+  RLF_CHECK_ARG(latent_size >= 2, "config key 'latent_size' must be >= 2");
+  RLF_CHECK_ARG(!net_arch.empty(), "config key 'net_arch' needs at least one hidden layer");
+  for (int64_t h : net_arch) RLF_CHECK_ARG(h >= 1, "config key 'net_arch': layer sizes must be >= 1");
+  RLF_CHECK_ARG(num_actors >= 0 && num_actors <= 64, "config key 'num_actors' must be in [0, 64]");
+  RLF_CHECK_ARG(games_per_iteration >= 1, "config key 'games_per_iteration' must be >= 1");
+  RLF_CHECK_ARG(updates_per_move >= 0, "config key 'updates_per_move' must be >= 0");
+  RLF_CHECK_ARG(batch_size >= 1, "config key 'batch_size' must be >= 1");
+  RLF_CHECK_ARG(replay_size >= batch_size, "config key 'replay_size' must be >= batch_size");
+  RLF_CHECK_ARG(learning_starts >= 0, "config key 'learning_starts' must be >= 0");
+  RLF_CHECK_ARG(learning_rate > 0, "config key 'learning_rate' must be > 0");
+  RLF_CHECK_ARG(weight_decay >= 0 && value_loss_weight > 0, "config keys 'weight_decay' >= 0, 'value_loss_weight' > 0");
+  RLF_CHECK_ARG(priority_alpha >= 0 && priority_beta >= 0 && priority_beta <= 1,
+                "config keys 'priority_alpha' >= 0 and 'priority_beta' in [0, 1]");
+  RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0");
+}
+
+MuZeroNetImpl::MuZeroNetImpl(int64_t obs_size, int64_t num_actions, int64_t latent, const std::vector<int64_t>& hidden,
+                             int64_t support)
+    : obs_size_(obs_size), num_actions_(num_actions), latent_(latent), support_(support) {
+  repr_ = register_module("representation", Mlp(obs_size, hidden, latent));
+  dyn_ = register_module("dynamics", Mlp(latent + num_actions, hidden, latent));
+  reward_ = register_module("reward", Mlp(latent + num_actions, hidden, 2 * support + 1));
+  pred_ = register_module("prediction", Mlp(latent, hidden, 0));
+  policy_ = register_module("policy", torch::nn::Linear(hidden.back(), num_actions));
+  value_ = register_module("value", torch::nn::Linear(hidden.back(), 2 * support + 1));
+}
+
+torch::Tensor MuZeroNetImpl::Represent(torch::Tensor obs) { return ScaleHidden(repr_->forward(obs)); }
+
+std::pair<torch::Tensor, torch::Tensor> MuZeroNetImpl::Dynamics(torch::Tensor s, torch::Tensor actions) {
+  auto x = torch::cat({s, torch::one_hot(actions, num_actions_).to(torch::kFloat32)}, 1);
+  return {ScaleHidden(dyn_->forward(x)), reward_->forward(x)};
+}
+
+std::pair<torch::Tensor, torch::Tensor> MuZeroNetImpl::Predict(torch::Tensor s) {
+  auto h = pred_->forward(s);
+  return {policy_->forward(h), value_->forward(h)};
+}
+
+LatentSearchModel::LatentSearchModel(MuZeroNet net, int num_players) : net_(std::move(net)), num_players_(num_players) {}
+
+NodeEval LatentSearchModel::Root(const float* obs, const uint8_t* mask, int player) {
+  torch::NoGradGuard no_grad;
+  const int64_t A = net_->num_actions(), L = net_->latent(), S = net_->support();
+  auto s = net_->Represent(torch::from_blob(const_cast<float*>(obs), {1, net_->obs_size()}, torch::kFloat32));
+  auto [logits, vlogits] = net_->Predict(s);
+  auto m = torch::from_blob(const_cast<uint8_t*>(mask), {1, A}, torch::kUInt8).to(torch::kBool);
+  auto p = torch::softmax(logits.masked_fill(m.logical_not(), -1e9), 1).contiguous();
+  auto pv = torch::softmax(vlogits, 1).contiguous();
+  auto sc = s.contiguous();
+  latents_.insert(latents_.end(), sc.data_ptr<float>(), sc.data_ptr<float>() + L);
+  players_.push_back(static_cast<int8_t>(player));
+  NodeEval e;
+  e.state = static_cast<int>(players_.size()) - 1;
+  e.player = player;
+  e.priors.assign(p.data_ptr<float>(), p.data_ptr<float>() + A);
+  for (int64_t a = 0; a < A; ++a)
+    if (!mask[a]) e.priors[a] = 0;
+  e.value = SupportToScalar(pv.data_ptr<float>(), static_cast<int>(S));
+  return e;
+}
+
+void LatentSearchModel::Expand(const std::vector<int>& parents, const std::vector<int>& actions,
+                               std::vector<NodeEval>* out) {
+  torch::NoGradGuard no_grad;
+  const int64_t n = static_cast<int64_t>(parents.size()), A = net_->num_actions(), L = net_->latent();
+  const int S = static_cast<int>(net_->support());
+  auto s = torch::empty({n, L}, torch::kFloat32);
+  auto a = torch::empty({n}, torch::kLong);
+  for (int64_t i = 0; i < n; ++i) {
+    std::copy_n(latents_.begin() + parents[i] * L, L, s.data_ptr<float>() + i * L);
+    a.data_ptr<int64_t>()[i] = actions[i];
+  }
+  auto [s2, rlogits] = net_->Dynamics(s, a);
+  auto [plogits, vlogits] = net_->Predict(s2);
+  auto p = torch::softmax(plogits, 1).contiguous();
+  auto pv = torch::softmax(vlogits, 1).contiguous();
+  auto pr = torch::softmax(rlogits, 1).contiguous();
+  auto sc = s2.contiguous();
+  for (int64_t i = 0; i < n; ++i) {
+    latents_.insert(latents_.end(), sc.data_ptr<float>() + i * L, sc.data_ptr<float>() + (i + 1) * L);
+    const int player = num_players_ == 2 ? 1 - players_[parents[i]] : 0;
+    players_.push_back(static_cast<int8_t>(player));
+    NodeEval& e = (*out)[i];
+    e.state = static_cast<int>(players_.size()) - 1;
+    e.player = player;
+    e.terminal = false;
+    e.priors.assign(p.data_ptr<float>() + i * A, p.data_ptr<float>() + (i + 1) * A);
+    e.value = SupportToScalar(pv.data_ptr<float>() + i * (2 * S + 1), S);
+    e.reward = SupportToScalar(pr.data_ptr<float>() + i * (2 * S + 1), S);
+  }
+}
+
+double ValueTarget(const GameRecord& g, int64_t t, int64_t td_steps, double discount) {
+  const int64_t T = g.length();
+  if (t >= T) return 0.0;
+  const int me = g.players[t];
+  double z = 0, disc = 1;
+  for (int64_t j = 0; j < td_steps && t + j < T; ++j, disc *= discount)
+    z += disc * (g.players[t + j] == me ? 1.0 : -1.0) * g.rewards[t + j];
+  const int64_t b = t + td_steps;
+  if (b < T) {
+    z += std::pow(discount, static_cast<double>(td_steps)) * (g.players[b] == me ? 1.0 : -1.0) * g.root_values[b];
+  } else if (!g.terminated) {
+    // Truncated: bootstrap from the value of the final observation, whose
+    // player to move follows the last mover.
+    const int last = g.players[T - 1];
+    const int player_T = g.final_returns.size() == 2 ? 1 - last : last;
+    z += std::pow(discount, static_cast<double>(T - t)) * (player_T == me ? 1.0 : -1.0) * g.final_value;
+  }
+  return z;
+}
+
+UnrollTargets MakeTargets(const GameRecord& g, int64_t t, int64_t K, int64_t td_steps, double discount, Rng& rng) {
+  const int64_t T = g.length(), A = g.num_actions;
+  UnrollTargets u;
+  u.values.resize(K + 1), u.rewards.assign(K + 1, 0.0f), u.policies.assign((K + 1) * A, 0.0f);
+  u.policy_mask.assign(K + 1, 0), u.actions.resize(K);
+  for (int64_t k = 0; k <= K; ++k) {
+    const int64_t i = t + k;
+    u.values[k] = static_cast<float>(ValueTarget(g, i, td_steps, discount));
+    if (k > 0 && i - 1 < T) u.rewards[k] = g.rewards[i - 1];
+    if (i < T) {
+      std::copy_n(g.policies.begin() + i * A, A, u.policies.begin() + k * A);
+      u.policy_mask[k] = 1;
+    }
+    if (k < K) u.actions[k] = i < T ? g.actions[i] : static_cast<int64_t>(rng.UniformInt(static_cast<uint64_t>(A)));
+  }
+  return u;
+}
+
+MuZero::MuZero(const std::string& env_id, const Kwargs& env_kwargs, uint64_t seed, const MuZeroConfig& config,
+               int64_t total_steps)
+    : env_id_(env_id),
+      env_kwargs_(env_kwargs),
+      seed_(seed),
+      config_(config),
+      total_steps_(total_steps),
+      rng_(seed),
+      priorities_(config.replay_size) {
+  config_.Validate();
+  env_ = Make(env_id, env_kwargs);
+  num_players_ = env_->num_players();
+  RLF_CHECK_ARG(num_players_ <= 2, "muzero plays one- and two-player envs; ", env_id, " has ", num_players_);
+  RLF_CHECK_ARG(env_->action_space().kind() == SpaceKind::kDiscrete, "muzero needs a Discrete action space; ", env_id,
+                " has ", env_->action_space().ToString());
+  RLF_CHECK_ARG(env_->observation_space().kind() == SpaceKind::kBox &&
+                    env_->observation_space().dtype() == DType::kFloat32,
+                "muzero's MLP networks take float32 Box observations; ", env_id, " has ",
+                env_->observation_space().ToString());
+  obs_size_ = env_->observation_space().size();
+  num_actions_ = env_->action_space().n();
+  torch::manual_seed(seed);
+  net_ = MuZeroNet(obs_size_, num_actions_, config_.latent_size, config_.net_arch, config_.support_size);
+  optimizer_ = std::make_unique<torch::optim::Adam>(
+      net_->parameters(), torch::optim::AdamOptions(config_.learning_rate).weight_decay(config_.weight_decay));
+  slot_game_.assign(config_.replay_size, 0);
+  slot_move_.assign(config_.replay_size, 0);
+}
+
+MuZero::~MuZero() { StopActors(); }
+
+double MuZero::Temperature(int64_t steps) const {
+  const double progress = total_steps_ > 0 ? static_cast<double>(steps) / total_steps_ : 1.0;
+  return progress < 0.5 ? 1.0 : (progress < 0.75 ? 0.5 : 0.25);
+}
+
+GameRecord MuZero::PlayGame(Env& env, MuZeroNet net, Rng& rng, uint64_t seed, double temperature) const {
+  torch::NoGradGuard no_grad;
+  GameRecord g;
+  g.obs_size = obs_size_, g.num_actions = num_actions_;
+  std::vector<float> obs(obs_size_);
+  std::vector<uint8_t> mask(num_actions_, 1);
+  env.Reset(seed, obs.data());
+  LatentSearchModel model(net, num_players_);
+  Mcts mcts(SearchConfig(config_, config_.simulations));
+  for (int64_t move = 0;; ++move) {
+    if (env.has_action_mask()) env.ActionMask(mask.data());
+    // The root must carry the real legal moves, so a reused subtree is re-rooted when the env masks actions.
+    if (env.has_action_mask() || !mcts.has_root()) {
+      mcts.Clear();
+      mcts.SetRoot(model.Root(obs.data(), mask.data(), env.current_player()));
+    }
+    const SearchResult r = mcts.Search(model, rng, true);
+    int total = 0;
+    for (int v : r.visits) total += v;
+    g.obs.insert(g.obs.end(), obs.begin(), obs.end());
+    g.masks.insert(g.masks.end(), mask.begin(), mask.end());
+    for (int v : r.visits) g.policies.push_back(static_cast<float>(v) / std::max(1, total));
+    g.players.push_back(static_cast<int8_t>(env.current_player()));
+    g.root_values.push_back(static_cast<float>(r.root_value));
+    const double T = num_players_ == 2 ? (move < config_.temperature_moves ? 1.0 : 0.0) : temperature;
+    const int64_t a = Mcts::SelectAction(r.visits, T, rng);
+    g.actions.push_back(a);
+    const StepResult s = env.Step(&a, obs.data());
+    g.rewards.push_back(static_cast<float>(s.reward));
+    if (s.done()) {
+      g.terminated = s.terminated;
+      g.final_returns.resize(num_players_);
+      if (num_players_ == 1) {
+        g.final_returns[0] = g.undiscounted_return();
+      } else {
+        env.PlayerReturns(g.final_returns.data());
+      }
+      if (!s.terminated) {
+        auto st = net->Represent(torch::from_blob(obs.data(), {1, obs_size_}, torch::kFloat32));
+        auto vl = torch::softmax(net->Predict(st).second, 1).contiguous();
+        g.final_value = SupportToScalar(vl.data_ptr<float>(), static_cast<int>(config_.support_size));
+      }
+      return g;
+    }
+    if (!mcts.Advance(static_cast<int>(a))) mcts.Clear();
+  }
+}
+
+void MuZero::AddGame(GameRecord g) {
+  const int64_t id = first_game_id_ + static_cast<int64_t>(games_store_.size());
+  for (int64_t t = 0; t < g.length(); ++t) {
+    const int64_t slot = positions_ % config_.replay_size;
+    slot_game_[slot] = id, slot_move_[slot] = t;
+    const double z = ValueTarget(g, t, config_.td_steps, config_.discount);
+    const double p = std::pow(std::abs(g.root_values[t] - z) + 1e-3, config_.priority_alpha);
+    priorities_.Set(slot, p);
+    ++positions_;
+  }
+  steps_ += g.length();
+  ++games_;
+  episodes_.Add(num_players_ == 1 ? g.undiscounted_return() : g.final_returns[0], g.length());
+  games_store_.push_back(std::move(g));
+  // Drop games none of whose positions are left in the ring.
+  const int64_t oldest = positions_ - config_.replay_size;
+  while (!games_store_.empty()) {
+    const int64_t first_slot_id = slot_game_[std::max<int64_t>(oldest, 0) % config_.replay_size];
+    if (oldest <= 0 || first_game_id_ >= first_slot_id) break;
+    games_store_.pop_front();
+    ++first_game_id_;
+  }
+}
+
+std::pair<double, Metrics> MuZero::Update() {
+  const int64_t B = config_.batch_size, K = config_.unroll_steps, A = num_actions_;
+  const int S = static_cast<int>(config_.support_size), W = 2 * S + 1;
+  const int64_t size = std::min(positions_, config_.replay_size);
+  std::vector<int64_t> slots(B);
+  std::vector<float> weights(B);
+  SampleProportional(priorities_, size, config_.priority_beta, rng_, &slots, &weights);
+  auto obs = torch::empty({B, obs_size_}, torch::kFloat32);
+  auto acts = torch::empty({K, B}, torch::kLong);
+  auto tv = torch::zeros({K + 1, B, W}), tr = torch::zeros({K + 1, B, W}), tp = torch::zeros({K + 1, B, A});
+  auto pm = torch::zeros({K + 1, B});
+  std::vector<double> z0(B);
+  for (int64_t i = 0; i < B; ++i) {
+    const GameRecord& g = games_store_[slot_game_[slots[i]] - first_game_id_];
+    const int64_t t = slot_move_[slots[i]];
+    std::copy_n(g.obs.begin() + t * obs_size_, obs_size_, obs.data_ptr<float>() + i * obs_size_);
+    const UnrollTargets u = MakeTargets(g, t, K, config_.td_steps, config_.discount, rng_);
+    z0[i] = u.values[0];
+    for (int64_t k = 0; k <= K; ++k) {
+      ScalarToSupport(u.values[k], S, tv.data_ptr<float>() + (k * B + i) * W);
+      ScalarToSupport(u.rewards[k], S, tr.data_ptr<float>() + (k * B + i) * W);
+      std::copy_n(u.policies.begin() + k * A, A, tp.data_ptr<float>() + (k * B + i) * A);
+      pm.data_ptr<float>()[k * B + i] = u.policy_mask[k];
+      if (k < K) acts.data_ptr<int64_t>()[k * B + i] = u.actions[k];
+    }
+  }
+  auto w = torch::from_blob(weights.data(), {B}, torch::kFloat32);
+  auto ce = [](const torch::Tensor& logits, const torch::Tensor& target) {
+    return -(target * torch::log_softmax(logits, 1)).sum(1);
+  };
+  auto s = net_->Represent(obs);
+  auto [pl0, vl0] = net_->Predict(s);
+  torch::Tensor value_loss = ce(vl0, tv[0]), policy_loss = ce(pl0, tp[0]) * pm[0];
+  torch::Tensor reward_loss = torch::zeros({B});
+  auto v0 = torch::softmax(vl0.detach(), 1).contiguous();
+  for (int64_t k = 1; k <= K; ++k) {
+    auto [s2, rl] = net_->Dynamics(s, acts[k - 1]);
+    auto [pl, vl] = net_->Predict(s2);
+    const double scale = 1.0 / K;
+    value_loss = value_loss + scale * ce(vl, tv[k]);
+    policy_loss = policy_loss + scale * ce(pl, tp[k]) * pm[k];
+    reward_loss = reward_loss + scale * ce(rl, tr[k]);
+    s = 0.5 * s2 + 0.5 * s2.detach();  // halve the gradient into the dynamics
+  }
+  auto loss = (w * (config_.value_loss_weight * value_loss + policy_loss + reward_loss)).mean();
+  const double lv = loss.item<double>();
+  RLF_CHECK(std::isfinite(lv), "muzero: the loss became ", lv, " at update ", updates_, "; lower learning_rate");
+  optimizer_->zero_grad();
+  loss.backward();
+  torch::nn::utils::clip_grad_norm_(net_->parameters(), config_.max_grad_norm);
+  optimizer_->step();
+  ++updates_;
+  for (int64_t i = 0; i < B; ++i) {
+    const double v = SupportToScalar(v0.data_ptr<float>() + i * W, S);
+    const double p = std::pow(std::abs(v - z0[i]) + 1e-3, config_.priority_alpha);
+    priorities_.Set(slots[i], p);
+  }
+  Metrics m;
+  m["value_loss"] = (w * value_loss).mean().item<double>();
+  m["policy_loss"] = (w * policy_loss).mean().item<double>();
+  m["reward_loss"] = (w * reward_loss).mean().item<double>();
+  return {lv, m};
+}
+
+void MuZero::StartActors() {
+  if (!actors_.empty() || config_.num_actors == 0) return;
+  published_ = MuZeroNet(obs_size_, num_actions_, config_.latent_size, config_.net_arch, config_.support_size);
+  CopyParameters(*net_, *published_);
+  published_steps_ = steps_;
+  stop_ = false;
+  queue_.Open();
+  queue_.set_capacity(static_cast<size_t>(config_.games_per_iteration));
+  for (int64_t i = 0; i < config_.num_actors; ++i) actors_.emplace_back([this, i] { ActorLoop(static_cast<int>(i)); });
+}
+
+void MuZero::StopActors() {
+  stop_ = true;
+  queue_.Close();
+  for (auto& t : actors_) t.join();
+  actors_.clear();
+}
+
+void MuZero::ActorLoop(int index) {
+  torch::NoGradGuard no_grad;
+  auto env = Make(env_id_, env_kwargs_);
+  MuZeroNet net(obs_size_, num_actions_, config_.latent_size, config_.net_arch, config_.support_size);
+  int64_t have = -1;
+  Rng rng(seed_ ^ (0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(index + 1)));
+  while (!stop_) {
+    if (version_ != have) {
+      std::lock_guard<std::mutex> lock(weights_mu_);
+      CopyParameters(*published_, *net);
+      have = version_;
+    }
+    const uint64_t game_seed = seed_ + 1000003ULL * static_cast<uint64_t>(actor_games_.fetch_add(1) + 1);
+    GameRecord g = PlayGame(*env, net, rng, game_seed, Temperature(published_steps_));
+    if (stop_) break;
+    queue_.Push(std::move(g));
+  }
+}
+
+Metrics MuZero::Iterate() {
+  const auto t0 = std::chrono::steady_clock::now();
+  int64_t new_games = 0, new_moves = 0;
+  if (config_.num_actors == 0) {
+    for (int64_t k = 0; k < config_.games_per_iteration; ++k) {
+      GameRecord g =
+          PlayGame(*env_, net_, rng_, seed_ + 1000003ULL * static_cast<uint64_t>(games_ + 1), Temperature(steps_));
+      new_moves += g.length();
+      AddGame(std::move(g));
+      ++new_games;
+    }
+  } else {
+    StartActors();
+    for (auto& g : queue_.TakeAtLeast(static_cast<size_t>(config_.games_per_iteration))) {
+      new_moves += g.length();
+      AddGame(std::move(g));
+      ++new_games;
+    }
+  }
+  const auto t1 = std::chrono::steady_clock::now();
+  Metrics m;
+  int64_t n = 0;
+  if (positions_ >= std::max(config_.learning_starts, config_.batch_size)) {
+    update_credit_ += new_moves * config_.updates_per_move;
+    n = static_cast<int64_t>(update_credit_);
+    update_credit_ -= static_cast<double>(n);
+  }
+  double total = 0;
+  Metrics sums;
+  for (int64_t k = 0; k < n; ++k) {
+    auto [l, parts] = Update();
+    total += l;
+    for (auto& [key, v] : parts) sums[key] += v;
+  }
+  if (n > 0) {
+    m["loss"] = total / n;
+    for (auto& [key, v] : sums) m[key] = v / n;
+  }
+  if (config_.num_actors > 0) {
+    std::lock_guard<std::mutex> lock(weights_mu_);
+    CopyParameters(*net_, *published_);
+    published_steps_ = steps_;
+    ++version_;
+  }
+  const auto t2 = std::chrono::steady_clock::now();
+  m["games"] = static_cast<double>(games_);
+  m["iteration_updates"] = static_cast<double>(n);
+  m["updates"] = static_cast<double>(updates_);
+  m["replay_positions"] = static_cast<double>(std::min(positions_, config_.replay_size));
+  m["temperature"] = Temperature(steps_);
+  m["time_self_play"] = std::chrono::duration<double>(t1 - t0).count();
+  m["time_update"] = std::chrono::duration<double>(t2 - t1).count();
+  return m;
+}
+
+void MuZero::TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) {
+  episodes_.Take(returns, lengths);
+}
+
+void MuZero::Save(const std::string& path) const {
+  torch::serialize::OutputArchive archive, net, opt;
+  net_->save(net);
+  optimizer_->save(opt);
+  archive.write("net", net);
+  archive.write("optimizer", opt);
+  archive.write("rng", RngStateTensor(rng_));
+  archive.write("counters", torch::tensor(std::vector<int64_t>{steps_, games_, updates_, positions_, first_game_id_},
+                                          torch::kLong));
+  archive.write("update_credit", torch::tensor(update_credit_, torch::kFloat64));
+  // The replay: games flattened field by field, the position ring and priorities.
+  std::vector<int64_t> lengths, actions;
+  std::vector<float> obs, masks, policies, rewards, values, finals;
+  std::vector<int8_t> players;
+  std::vector<uint8_t> mask_bytes;
+  for (const auto& g : games_store_) {
+    lengths.push_back(g.length());
+    obs.insert(obs.end(), g.obs.begin(), g.obs.end());
+    mask_bytes.insert(mask_bytes.end(), g.masks.begin(), g.masks.end());
+    policies.insert(policies.end(), g.policies.begin(), g.policies.end());
+    actions.insert(actions.end(), g.actions.begin(), g.actions.end());
+    players.insert(players.end(), g.players.begin(), g.players.end());
+    rewards.insert(rewards.end(), g.rewards.begin(), g.rewards.end());
+    values.insert(values.end(), g.root_values.begin(), g.root_values.end());
+    finals.push_back(static_cast<float>(g.final_value));
+    finals.push_back(g.terminated ? 1.0f : 0.0f);
+    for (int p = 0; p < num_players_; ++p) finals.push_back(static_cast<float>(g.final_returns[p]));
+  }
+  auto f32 = [](std::vector<float>& v) { return torch::tensor(v, torch::kFloat32); };
+  archive.write("g_lengths", torch::tensor(lengths, torch::kLong));
+  archive.write("g_obs", f32(obs));
+  archive.write("g_masks", torch::tensor(std::vector<int64_t>(mask_bytes.begin(), mask_bytes.end()), torch::kLong));
+  archive.write("g_policies", f32(policies));
+  archive.write("g_actions", torch::tensor(actions, torch::kLong));
+  archive.write("g_players", torch::tensor(std::vector<int64_t>(players.begin(), players.end()), torch::kLong));
+  archive.write("g_rewards", f32(rewards));
+  archive.write("g_values", f32(values));
+  archive.write("g_finals", f32(finals));
+  archive.write("slot_game", torch::tensor(slot_game_, torch::kLong));
+  archive.write("slot_move", torch::tensor(slot_move_, torch::kLong));
+  archive.write("priorities", torch::tensor(priorities_.nodes(), torch::kFloat64));
+  SaveArchiveAtomically(archive, path);
+}
+
+void MuZero::Load(const std::string& path) {
+  StopActors();
+  torch::serialize::InputArchive archive;
+  LoadArchive(path, &archive);
+  try {
+    torch::serialize::InputArchive net, opt;
+    archive.read("net", net);
+    net_->load(net);
+    archive.read("optimizer", opt);
+    optimizer_->load(opt);
+    torch::Tensor t;
+    archive.read("rng", t);
+    SetRngState(t, &rng_);
+    archive.read("counters", t);
+    steps_ = t[0].item<int64_t>(), games_ = t[1].item<int64_t>(), updates_ = t[2].item<int64_t>();
+    positions_ = t[3].item<int64_t>(), first_game_id_ = t[4].item<int64_t>();
+    archive.read("update_credit", t);
+    update_credit_ = t.item<double>();
+    auto read = [&](const char* key) {
+      torch::Tensor x;
+      archive.read(key, x);
+      return x.contiguous();
+    };
+    auto lengths = read("g_lengths"), obs = read("g_obs"), masks = read("g_masks"), pol = read("g_policies"),
+         acts = read("g_actions"), players = read("g_players"), rewards = read("g_rewards"),
+         values = read("g_values"), finals = read("g_finals");
+    games_store_.clear();
+    int64_t off = 0;
+    const int64_t per_final = 2 + num_players_;
+    RLF_CHECK(finals.numel() == lengths.numel() * per_final, "replay game records of the wrong size");
+    for (int64_t gi = 0; gi < lengths.numel(); ++gi) {
+      const int64_t T = lengths.data_ptr<int64_t>()[gi];
+      RLF_CHECK(T >= 1 && (off + T) * obs_size_ <= obs.numel() && (off + T) * num_actions_ <= pol.numel() &&
+                    off + T <= acts.numel(),
+                "replay game records of the wrong size");
+      GameRecord g;
+      g.obs_size = obs_size_, g.num_actions = num_actions_;
+      g.obs.assign(obs.data_ptr<float>() + off * obs_size_, obs.data_ptr<float>() + (off + T) * obs_size_);
+      for (int64_t i = off * num_actions_; i < (off + T) * num_actions_; ++i)
+        g.masks.push_back(static_cast<uint8_t>(masks.data_ptr<int64_t>()[i]));
+      g.policies.assign(pol.data_ptr<float>() + off * num_actions_, pol.data_ptr<float>() + (off + T) * num_actions_);
+      g.actions.assign(acts.data_ptr<int64_t>() + off, acts.data_ptr<int64_t>() + off + T);
+      for (int64_t i = off; i < off + T; ++i) g.players.push_back(static_cast<int8_t>(players.data_ptr<int64_t>()[i]));
+      g.rewards.assign(rewards.data_ptr<float>() + off, rewards.data_ptr<float>() + off + T);
+      g.root_values.assign(values.data_ptr<float>() + off, values.data_ptr<float>() + off + T);
+      const float* f = finals.data_ptr<float>() + gi * per_final;
+      g.final_value = f[0], g.terminated = f[1] != 0;
+      g.final_returns.assign(f + 2, f + 2 + num_players_);
+      games_store_.push_back(std::move(g));
+      off += T;
+    }
+    auto sg = read("slot_game"), sm = read("slot_move"), pr = read("priorities");
+    RLF_CHECK(sg.numel() == config_.replay_size && sm.numel() == config_.replay_size &&
+                  pr.numel() == static_cast<int64_t>(priorities_.nodes().size()),
+              "replay ring of the wrong size (was replay_size changed?)");
+    slot_game_.assign(sg.data_ptr<int64_t>(), sg.data_ptr<int64_t>() + sg.numel());
+    slot_move_.assign(sm.data_ptr<int64_t>(), sm.data_ptr<int64_t>() + sm.numel());
+    std::copy_n(pr.data_ptr<double>(), pr.numel(), priorities_.mutable_nodes().begin());
+  } catch (const c10::Error& e) {
+    throw Error(StrCat(path, ": not a muzero checkpoint for this config: ", e.what_without_backtrace()));
+  } catch (const Error& e) {
+    throw Error(StrCat(path, ": corrupt muzero checkpoint: ", e.what()));
+  }
+}
+
+std::unique_ptr<Policy> MuZero::MakePolicy(bool deterministic) {
+  MuZeroNet copy(obs_size_, num_actions_, config_.latent_size, config_.net_arch, config_.support_size);
+  CopyParameters(*net_, *copy);
+  return std::make_unique<MuZeroPolicy>(copy, SearchConfig(config_, config_.eval_simulations), num_players_,
+                                        deterministic, seed_ ^ 0xC0FFEEULL);
+}
+
+}  // namespace rlforge::search
