@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <fstream>
 
 #include "rlforge/algos/search/alphazero.h"
 #include "rlforge/algos/search/mcts.h"
@@ -211,6 +212,107 @@ TEST(MuZeroTest, UnrollTargetsPastTheEnd) {
   EXPECT_EQ(u.actions[0], 0);
   EXPECT_EQ(u.actions[1], 1);
   EXPECT_TRUE(u.actions[2] == 0 || u.actions[2] == 1);
+}
+
+}  // namespace
+}  // namespace rlforge::search
+
+namespace rlforge::search {
+namespace {
+
+AlphaZeroConfig TicTacToeConfig() {
+  AlphaZeroConfig c;
+  c.num_actors = 0;  // inline self-play: deterministic
+  c.simulations = 100;
+  c.eval_simulations = 100;
+  c.temperature_moves = 4;
+  c.mcts.dirichlet_alpha = 1.0;
+  c.games_per_iteration = 8;
+  c.updates_per_iteration = 32;
+  c.net_arch = {128, 128};
+  return c;
+}
+
+TEST(AlphaZeroTest, TicTacToeNeverLosesToThePerfectPlayer) {
+  torch::set_num_threads(1);
+  AlphaZero az("TicTacToe-v0", {}, 0, TicTacToeConfig(), 15000);
+  while (az.num_timesteps() < 15000) az.Iterate();
+  auto policy = az.MakePolicy(true);
+  auto env = Make("TicTacToe-v0");
+  board::SolverPolicy perfect(board::Board::TicTacToe(), "perfect", 0, 7);
+  const MatchStats m = EvaluateMatch(*env, *policy, perfect, 100, 0);
+  std::printf("AlphaZero TicTacToe (15k moves) vs perfect: %lld wins, %lld draws, %lld losses\n",
+              static_cast<long long>(m.wins), static_cast<long long>(m.draws), static_cast<long long>(m.losses));
+  EXPECT_EQ(m.losses, 0);
+  RandomPolicy random(env->action_space(), 1, true);
+  const MatchStats r = EvaluateMatch(*env, *policy, random, 100, 0);
+  EXPECT_EQ(r.losses, 0);
+  EXPECT_GE(r.win_rate(), 0.85);
+}
+
+TEST(AlphaZeroTest, ResumeContinuesExactly) {
+  torch::set_num_threads(1);
+  AlphaZeroConfig c = TicTacToeConfig();
+  c.simulations = 20, c.games_per_iteration = 4, c.updates_per_iteration = 4, c.batch_size = 16;
+  AlphaZero straight("TicTacToe-v0", {}, 5, c, 0);
+  for (int i = 0; i < 4; ++i) straight.Iterate();
+  AlphaZero first("TicTacToe-v0", {}, 5, c, 0);
+  for (int i = 0; i < 2; ++i) first.Iterate();
+  const std::string path = ::testing::TempDir() + "/az_resume.pt";
+  first.Save(path);
+  AlphaZero resumed("TicTacToe-v0", {}, 5, c, 0);
+  resumed.Load(path);
+  for (int i = 0; i < 2; ++i) resumed.Iterate();
+  EXPECT_EQ(resumed.num_timesteps(), straight.num_timesteps());
+  auto a = straight.network()->parameters(), b = resumed.network()->parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << i;
+  // A corrupt checkpoint is named.
+  {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << "not a checkpoint";
+  }
+  try {
+    resumed.Load(path);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+}
+
+TEST(AlphaZeroTest, RejectsSinglePlayerEnvs) {
+  EXPECT_THROW(AlphaZero("CartPole-v1", {}, 0, TicTacToeConfig(), 100), InvalidArgument);
+}
+
+TEST(AlphaZeroTest, ActorThreadsFeedTheLearner) {
+  torch::set_num_threads(1);
+  AlphaZeroConfig c = TicTacToeConfig();
+  c.num_actors = 2, c.simulations = 20, c.games_per_iteration = 4, c.updates_per_iteration = 2, c.batch_size = 16;
+  AlphaZero az("TicTacToe-v0", {}, 0, c, 0);
+  Metrics m;
+  for (int i = 0; i < 3; ++i) m = az.Iterate();
+  EXPECT_GE(m["games"], 12);
+  EXPECT_GT(az.num_timesteps(), 12 * 5 - 1);  // a game has at least 5 moves
+  EXPECT_GT(m["updates"], 0);
+}
+
+TEST(MuZeroTest, ResumeContinuesExactly) {
+  torch::set_num_threads(1);
+  MuZeroConfig c;
+  c.num_actors = 0, c.simulations = 8, c.games_per_iteration = 2, c.batch_size = 16, c.learning_starts = 16;
+  c.unroll_steps = 3, c.td_steps = 5, c.latent_size = 8, c.net_arch = {16}, c.replay_size = 200;
+  MuZero straight("CartPole-v1", {}, 3, c, 2000);
+  for (int i = 0; i < 6; ++i) straight.Iterate();
+  MuZero first("CartPole-v1", {}, 3, c, 2000);
+  for (int i = 0; i < 3; ++i) first.Iterate();
+  const std::string path = ::testing::TempDir() + "/mz_resume.pt";
+  first.Save(path);
+  MuZero resumed("CartPole-v1", {}, 3, c, 2000);
+  resumed.Load(path);
+  for (int i = 0; i < 3; ++i) resumed.Iterate();
+  EXPECT_EQ(resumed.num_timesteps(), straight.num_timesteps());
+  auto a = straight.network()->parameters(), b = resumed.network()->parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << i;
 }
 
 }  // namespace

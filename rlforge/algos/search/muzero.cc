@@ -307,11 +307,12 @@ GameRecord MuZero::PlayGame(Env& env, MuZeroNet net, Rng& rng, uint64_t seed, do
   Mcts mcts(SearchConfig(config_, config_.simulations));
   for (int64_t move = 0;; ++move) {
     if (env.has_action_mask()) env.ActionMask(mask.data());
-    // The root must carry the real legal moves, so a reused subtree is re-rooted when the env masks actions.
-    if (env.has_action_mask() || !mcts.has_root()) {
-      mcts.Clear();
-      mcts.SetRoot(model.Root(obs.data(), mask.data(), env.current_player()));
-    }
+    // Every move searches from the representation of the real observation:
+    // a kept subtree's root would be a state the dynamics predicted, and
+    // chaining those move after move drifts far past the K steps the model is
+    // trained to unroll (MuZero does not reuse trees).
+    model.Clear();
+    mcts.SetRoot(model.Root(obs.data(), mask.data(), env.current_player()));
     const SearchResult r = mcts.Search(model, rng, true);
     int total = 0;
     for (int v : r.visits) total += v;
@@ -340,7 +341,6 @@ GameRecord MuZero::PlayGame(Env& env, MuZeroNet net, Rng& rng, uint64_t seed, do
       }
       return g;
     }
-    if (!mcts.Advance(static_cast<int>(a))) mcts.Clear();
   }
 }
 
@@ -582,19 +582,17 @@ void MuZero::Load(const std::string& path) {
     net_->load(net);
     archive.read("optimizer", opt);
     optimizer_->load(opt);
-    torch::Tensor t;
-    archive.read("rng", t);
-    SetRngState(t, &rng_);
-    archive.read("counters", t);
-    steps_ = t[0].item<int64_t>(), games_ = t[1].item<int64_t>(), updates_ = t[2].item<int64_t>();
-    positions_ = t[3].item<int64_t>(), first_game_id_ = t[4].item<int64_t>();
-    archive.read("update_credit", t);
-    update_credit_ = t.item<double>();
+    // A fresh tensor per key: reading into a defined tensor keeps its dtype.
     auto read = [&](const char* key) {
       torch::Tensor x;
       archive.read(key, x);
       return x.contiguous();
     };
+    SetRngState(read("rng"), &rng_);
+    const torch::Tensor t = read("counters");
+    steps_ = t[0].item<int64_t>(), games_ = t[1].item<int64_t>(), updates_ = t[2].item<int64_t>();
+    positions_ = t[3].item<int64_t>(), first_game_id_ = t[4].item<int64_t>();
+    update_credit_ = read("update_credit").item<double>();
     auto lengths = read("g_lengths"), obs = read("g_obs"), masks = read("g_masks"), pol = read("g_policies"),
          acts = read("g_actions"), players = read("g_players"), rewards = read("g_rewards"),
          values = read("g_values"), finals = read("g_finals");

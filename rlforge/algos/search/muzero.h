@@ -15,7 +15,9 @@
 // the env, every action inside the tree), Dirichlet noise, visit-count
 // temperature (single-player: 1, 0.5, 0.25 over the first 50%, 75%, rest of
 // training; two-player: 1 for the first `temperature_moves` moves, then
-// greedy). Two-player games alternate the player to move at every tree level.
+// greedy). Each move searches a fresh tree from the real observation (a kept
+// subtree's root would be a predicted state, drifting further every move).
+// Two-player games alternate the player to move at every tree level.
 // Learning: prioritized replay of positions (P ∝ p^α, p = |search value −
 // target| for new positions, |predicted value − target| after each update;
 // importance weights (N P)^−β); from each sampled position the model unrolls
@@ -149,6 +151,7 @@ class MuZero : public Algorithm {
   void Save(const std::string& path) const override;
   void Load(const std::string& path) override;
   std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
+  MuZeroNet network() const { return net_; }
 
  private:
   GameRecord PlayGame(Env& env, MuZeroNet net, Rng& rng, uint64_t seed, double temperature) const;
