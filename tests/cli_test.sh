@@ -78,6 +78,32 @@ check plot 0 "" -- "$BIN" plot "$tmp/run" --out "$tmp/curves.png"
 check plot-not-run 2 "not a run directory" -- "$BIN" plot "$tmp" --out "$tmp/x.png"
 printf 'garbage' > "$tmp/run/checkpoints/final.pt"
 check eval-corrupt-checkpoint 1 "cannot be read" -- "$BIN" eval --env CartPole-v1 --policy "$tmp/run" --episodes 3
+
+# Two-player games: opponents, win/draw/loss rates, human play.
+check opponent-bad-depth 2 "alphabeta:DEPTH with DEPTH a whole number" -- "$BIN" eval --env ConnectFour-v0 --opponent alphabeta:x
+check opponent-perfect-c4 2 "perfect player plays only TicTacToe-v0" -- "$BIN" eval --env ConnectFour-v0 --opponent perfect
+check opponent-single-player 2 "--opponent is for two-player games" -- "$BIN" eval --env CartPole-v1 --opponent perfect
+check opponent-not-board 2 "plays the board games" -- "$BIN" eval --env CartPole-v1 --policy alphabeta:2
+check alphazero-single-player 2 "alphazero plays two-player games" -- "$BIN" train --algo alphazero --env CartPole-v1 --out "$tmp/az"
+json=$("$BIN" eval --env TicTacToe-v0 --policy perfect --opponent random --episodes 40 --json)
+if python3 - "$json" <<'PY'
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["episodes"] == 40 and d["loss_rate"] == 0, d
+assert abs(d["win_rate"] + d["draw_rate"] + d["loss_rate"] - 1) < 1e-12, d
+assert d["win_rate"] > 0.7, d
+PY
+then echo "ok   eval-two-player-json"; else echo "FAIL eval-two-player-json: $json"; fails=$((fails+1)); fi
+# A person plays: bad input is answered and asked again; the game ends.
+human=$(printf 'x\n9\n4\n4\n0\n8\n2\n6\n1\n3\n5\n7\n' | "$BIN" play --env TicTacToe-v0 --policy perfect --human --side 1 2>&1)
+if [[ "$human" == *"'x' is not a move"* && "$human" == *"is not legal now (that cell is taken)"* && "$human" == *"game over"* ]]; then
+  echo "ok   play-human"; else echo "FAIL play-human: $human"; fails=$((fails+1)); fi
+check play-human-eof 1 "input ended" -- bash -c "printf '' | '$BIN' play --env ConnectFour-v0 --policy random --human"
+check train-alphazero 0 "" -- "$BIN" train --algo alphazero --env TicTacToe-v0 --steps 300 --set num_actors=0 --set simulations=10 --set eval_simulations=10 --set eval_episodes=4 --out "$tmp/az" --no-progress
+check eval-alphazero 0 "" -- "$BIN" eval --env TicTacToe-v0 --policy "$tmp/az" --opponent perfect --episodes 2
+check train-muzero 0 "" -- "$BIN" train --algo muzero --env CartPole-v1 --steps 300 --set num_actors=0 --set simulations=5 --set eval_simulations=5 --set eval_episodes=2 --set learning_starts=100 --set batch_size=16 --out "$tmp/mz" --no-progress
+check bench-search 0 "" -- "$BIN" bench search --env TicTacToe-v0 --simulations 50 --positions 2
+check bench-search-bad 2 "bench search runs on the two-player board games" -- "$BIN" bench search --env CartPole-v1
 rm -rf "$tmp"
 
 echo "$((fails)) failed"

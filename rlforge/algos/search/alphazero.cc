@@ -411,7 +411,8 @@ Metrics AlphaZero::Iterate() {
   m["iteration_games"] = static_cast<double>(new_games);
   m["replay_positions"] = static_cast<double>(r_size_);
   m["updates"] = static_cast<double>(updates_);
-  if (n > 0) m["policy_loss"] = pl / n, m["value_loss"] = vl / n;
+  m["policy_loss"] = n > 0 ? pl / n : 0.0;  // every key on every row (0 before learning)
+  m["value_loss"] = n > 0 ? vl / n : 0.0;
   m["time_self_play"] = std::chrono::duration<double>(t1 - t0).count();
   m["time_update"] = std::chrono::duration<double>(t2 - t1).count();
   m["moves_per_game"] = new_games ? static_cast<double>(new_moves) / new_games : 0.0;

@@ -503,10 +503,9 @@ Metrics MuZero::Iterate() {
     total += l;
     for (auto& [key, v] : parts) sums[key] += v;
   }
-  if (n > 0) {
-    m["loss"] = total / n;
-    for (auto& [key, v] : sums) m[key] = v / n;
-  }
+  // Every key on every row (progress.csv takes its columns from the first): 0 before learning starts.
+  m["loss"] = n > 0 ? total / n : 0.0;
+  for (const char* key : {"value_loss", "policy_loss", "reward_loss"}) m[key] = n > 0 ? sums[key] / n : 0.0;
   if (config_.num_actors > 0) {
     std::lock_guard<std::mutex> lock(weights_mu_);
     CopyParameters(*net_, *published_);
