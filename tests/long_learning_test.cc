@@ -1,13 +1,16 @@
 // Long learning runs (ctest label `long`, `make test-long`): PPO, A2C and DQN
 // presets on Acrobot-v1, MountainCar-v0, Pendulum-v1 and
 // MountainCarContinuous-v0 with fixed seeds and
-// the issue's thresholds, 100-episode deterministic evaluation.
+// the issue's thresholds, 100-episode deterministic evaluation; TowerDefense-v0
+// against its heuristic; AlphaZero and MuZero on the board games and CartPole.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
 #include "rlforge/env/registry.h"
 #include "rlforge/env/vector_env.h"
+#include "rlforge/envs/board_games/board_game.h"
+#include "rlforge/envs/board_games/solvers.h"
 #include "rlforge/envs/tower_defense/heuristic.h"
 #include "rlforge/train/runner.h"
 
@@ -83,6 +86,56 @@ TEST(LongLearningTest, DqnTowerDefenseStage1) { ExpectBeatsHeuristic("dqn", 1, 1
 TEST(LongLearningTest, DqnTowerDefenseStage2) { ExpectBeatsHeuristic("dqn", 2, 1000000); }
 TEST(LongLearningTest, DqnTowerDefenseStage3) { ExpectBeatsHeuristic("dqn", 3, 1000000); }
 TEST(LongLearningTest, DqnTowerDefenseStage4) { ExpectBeatsHeuristic("dqn", 4, 1000000); }
+
+}  // namespace
+}  // namespace rlforge
+
+namespace rlforge {
+namespace {
+
+// Planning agents (issue: MCTS, AlphaZero, MuZero). Presets from
+// configs/alphazero.yaml and configs/muzero.yaml, seed 0.
+std::unique_ptr<Policy> TrainAndLoad(const std::string& algo, const std::string& env) {
+  const std::string dir = testing::TempDir() + "/rlforge_long/" + algo + "-" + env;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(std::filesystem::path(dir).parent_path());
+  RunnerOptions quiet;
+  quiet.progress = false;
+  const TrainResult r = Train(TrainConfig::Resolve(algo, env, "", {}, std::nullopt, 0), dir, quiet);
+  std::printf("%s %s: %lld moves in %.1f s\n", algo.c_str(), env.c_str(), static_cast<long long>(r.timesteps),
+              r.seconds);
+  return LoadRun(dir).algorithm->MakePolicy(true);
+}
+
+MatchStats Match(const std::string& env_id, Policy& agent, const std::string& opponent, int64_t games) {
+  auto env = Make(env_id);
+  const auto* game = dynamic_cast<const BoardGameEnv*>(&env->unwrapped());
+  std::unique_ptr<Policy> other;
+  if (opponent == "random") {
+    other = std::make_unique<RandomPolicy>(env->action_space(), 11, true);
+  } else if (opponent == "perfect") {
+    other = std::make_unique<board::SolverPolicy>(game->empty_board(), "perfect", 0, 11);
+  } else {
+    other = std::make_unique<board::SolverPolicy>(game->empty_board(), "alphabeta", std::stoi(opponent.substr(10)), 11);
+  }
+  const MatchStats m = EvaluateMatch(*env, agent, *other, games, 0);
+  std::printf("  vs %s: %lld wins, %lld draws, %lld losses\n", opponent.c_str(), static_cast<long long>(m.wins),
+              static_cast<long long>(m.draws), static_cast<long long>(m.losses));
+  return m;
+}
+
+TEST(LongLearningTest, AlphaZeroConnectFour) {
+  auto agent = TrainAndLoad("alphazero", "ConnectFour-v0");
+  EXPECT_GE(Match("ConnectFour-v0", *agent, "random", 100).win_rate(), 0.98);
+  EXPECT_GE(Match("ConnectFour-v0", *agent, "alphabeta:2", 100).win_rate(), 0.80);
+}
+
+TEST(LongLearningTest, MuZeroTicTacToeNeverLosesToPerfect) {
+  auto agent = TrainAndLoad("muzero", "TicTacToe-v0");
+  EXPECT_EQ(Match("TicTacToe-v0", *agent, "perfect", 100).losses, 0);
+}
+
+TEST(LongLearningTest, MuZeroCartPole) { EXPECT_GE(TrainPreset("muzero", "CartPole-v1", 0).mean_return, 475.0); }
 
 }  // namespace
 }  // namespace rlforge

@@ -162,13 +162,6 @@ void PolicyValueNetImpl::Evaluate(const float* obs, const uint8_t* masks, int64_
     if (!masks[i]) priors[i] = 0.0f;
 }
 
-void CopyParameters(torch::nn::Module& from, torch::nn::Module& to) {
-  torch::NoGradGuard no_grad;
-  auto src = from.parameters(), dst = to.parameters();
-  RLF_CHECK(src.size() == dst.size(), "CopyParameters: different architectures");
-  for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
-}
-
 EnvSearchModel::EnvSearchModel(PolicyValueNet net, int num_actions) : net_(std::move(net)), num_actions_(num_actions) {}
 
 NodeEval EnvSearchModel::Root(const Env& env, const float* obs) {
@@ -253,7 +246,7 @@ AlphaZero::AlphaZero(const std::string& env_id, const Kwargs& env_kwargs, uint64
   r_z_.resize(config_.replay_size);
 }
 
-AlphaZero::~AlphaZero() { StopActors(); }
+AlphaZero::~AlphaZero() { actors_.Stop(); }
 
 GameRecord AlphaZero::PlayGame(Env& env, PolicyValueNet net, Rng& rng, uint64_t seed) const {
   torch::NoGradGuard no_grad;
@@ -339,42 +332,6 @@ std::pair<double, double> AlphaZero::Update() {
   return {policy_loss.item<double>(), value_loss.item<double>()};
 }
 
-void AlphaZero::StartActors() {
-  if (!actors_.empty() || config_.num_actors == 0) return;
-  published_ = PolicyValueNet(obs_size_, num_actions_, config_.net_arch);
-  CopyParameters(*net_, *published_);
-  stop_ = false;
-  queue_.Open();
-  queue_.set_capacity(static_cast<size_t>(config_.games_per_iteration));
-  for (int64_t i = 0; i < config_.num_actors; ++i) actors_.emplace_back([this, i] { ActorLoop(static_cast<int>(i)); });
-}
-
-void AlphaZero::StopActors() {
-  stop_ = true;
-  queue_.Close();
-  for (auto& t : actors_) t.join();
-  actors_.clear();
-}
-
-void AlphaZero::ActorLoop(int index) {
-  torch::NoGradGuard no_grad;
-  auto env = Make(env_id_, env_kwargs_);
-  PolicyValueNet net(obs_size_, num_actions_, config_.net_arch);
-  int64_t have = -1;
-  Rng rng(seed_ ^ (0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(index + 1)));
-  while (!stop_) {
-    if (version_ != have) {
-      std::lock_guard<std::mutex> lock(weights_mu_);
-      CopyParameters(*published_, *net);
-      have = version_;
-    }
-    const uint64_t game_seed = seed_ + 1000003ULL * static_cast<uint64_t>(actor_games_.fetch_add(1) + 1);
-    GameRecord g = PlayGame(*env, net, rng, game_seed);
-    if (stop_) break;
-    queue_.Push(std::move(g));
-  }
-}
-
 Metrics AlphaZero::Iterate() {
   const auto t0 = std::chrono::steady_clock::now();
   int64_t new_games = 0, new_moves = 0;
@@ -386,8 +343,13 @@ Metrics AlphaZero::Iterate() {
       ++new_games;
     }
   } else {
-    StartActors();
-    for (auto& g : queue_.TakeAtLeast(static_cast<size_t>(config_.games_per_iteration))) {
+    actors_.Start(
+        static_cast<int>(config_.num_actors), static_cast<size_t>(config_.games_per_iteration),
+        [this] { return PolicyValueNet(obs_size_, num_actions_, config_.net_arch); },
+        [this] { return Make(env_id_, env_kwargs_); },
+        [this](Env& env, PolicyValueNet net, Rng& rng, uint64_t seed, int64_t) { return PlayGame(env, net, rng, seed); },
+        net_, steps_, seed_);
+    for (auto& g : actors_.Take(static_cast<size_t>(config_.games_per_iteration))) {
       new_moves += g.length();
       AddGame(g);
       ++new_games;
@@ -400,11 +362,7 @@ Metrics AlphaZero::Iterate() {
     auto [p, v] = Update();
     pl += p, vl += v;
   }
-  if (config_.num_actors > 0) {
-    std::lock_guard<std::mutex> lock(weights_mu_);
-    CopyParameters(*net_, *published_);
-    ++version_;
-  }
+  actors_.Publish(net_, steps_);
   const auto t2 = std::chrono::steady_clock::now();
   Metrics m;
   m["games"] = static_cast<double>(games_);
@@ -441,7 +399,7 @@ void AlphaZero::Save(const std::string& path) const {
 }
 
 void AlphaZero::Load(const std::string& path) {
-  StopActors();
+  actors_.Stop();
   torch::serialize::InputArchive archive;
   LoadArchive(path, &archive);
   try {

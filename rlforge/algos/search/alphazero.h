@@ -84,9 +84,6 @@ class PolicyValueNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(PolicyValueNet);
 
-// Copies b's parameters into a (same architecture).
-void CopyParameters(torch::nn::Module& from, torch::nn::Module& to);
-
 // The true simulator as a search model: a node's state is an env clone;
 // leaves are evaluated by `net` in one batch per Expand call.
 class EnvSearchModel : public SearchModel {
@@ -126,9 +123,6 @@ class AlphaZero : public Algorithm {
  private:
   void AddGame(const GameRecord& g);
   std::pair<double, double> Update();
-  void StartActors();
-  void StopActors();
-  void ActorLoop(int index);
 
   std::string env_id_;
   Kwargs env_kwargs_;
@@ -148,15 +142,7 @@ class AlphaZero : public Algorithm {
   // Board symmetries: cell and action permutations (identity first).
   std::vector<std::vector<int>> sym_cells_, sym_actions_;
   int64_t cells_ = 0;
-  // Actors.
-  GameQueue queue_;
-  std::vector<std::thread> actors_;
-  std::atomic<bool> stop_{false};
-  std::mutex weights_mu_;
-  PolicyValueNet published_{nullptr};
-  std::atomic<int64_t> version_{0};
-  std::atomic<int64_t> actor_games_{0};
-  double search_seconds_ = 0;
+  ActorPool<PolicyValueNet> actors_;
 };
 
 }  // namespace rlforge::search

@@ -289,7 +289,7 @@ MuZero::MuZero(const std::string& env_id, const Kwargs& env_kwargs, uint64_t see
   slot_move_.assign(config_.replay_size, 0);
 }
 
-MuZero::~MuZero() { StopActors(); }
+MuZero::~MuZero() { actors_.Stop(); }
 
 double MuZero::Temperature(int64_t steps) const {
   const double progress = total_steps_ > 0 ? static_cast<double>(steps) / total_steps_ : 1.0;
@@ -432,43 +432,6 @@ std::pair<double, Metrics> MuZero::Update() {
   return {lv, m};
 }
 
-void MuZero::StartActors() {
-  if (!actors_.empty() || config_.num_actors == 0) return;
-  published_ = MuZeroNet(obs_size_, num_actions_, config_.latent_size, config_.net_arch, config_.support_size);
-  CopyParameters(*net_, *published_);
-  published_steps_ = steps_;
-  stop_ = false;
-  queue_.Open();
-  queue_.set_capacity(static_cast<size_t>(config_.games_per_iteration));
-  for (int64_t i = 0; i < config_.num_actors; ++i) actors_.emplace_back([this, i] { ActorLoop(static_cast<int>(i)); });
-}
-
-void MuZero::StopActors() {
-  stop_ = true;
-  queue_.Close();
-  for (auto& t : actors_) t.join();
-  actors_.clear();
-}
-
-void MuZero::ActorLoop(int index) {
-  torch::NoGradGuard no_grad;
-  auto env = Make(env_id_, env_kwargs_);
-  MuZeroNet net(obs_size_, num_actions_, config_.latent_size, config_.net_arch, config_.support_size);
-  int64_t have = -1;
-  Rng rng(seed_ ^ (0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(index + 1)));
-  while (!stop_) {
-    if (version_ != have) {
-      std::lock_guard<std::mutex> lock(weights_mu_);
-      CopyParameters(*published_, *net);
-      have = version_;
-    }
-    const uint64_t game_seed = seed_ + 1000003ULL * static_cast<uint64_t>(actor_games_.fetch_add(1) + 1);
-    GameRecord g = PlayGame(*env, net, rng, game_seed, Temperature(published_steps_));
-    if (stop_) break;
-    queue_.Push(std::move(g));
-  }
-}
-
 Metrics MuZero::Iterate() {
   const auto t0 = std::chrono::steady_clock::now();
   int64_t new_games = 0, new_moves = 0;
@@ -481,8 +444,15 @@ Metrics MuZero::Iterate() {
       ++new_games;
     }
   } else {
-    StartActors();
-    for (auto& g : queue_.TakeAtLeast(static_cast<size_t>(config_.games_per_iteration))) {
+    actors_.Start(
+        static_cast<int>(config_.num_actors), static_cast<size_t>(config_.games_per_iteration),
+        [this] { return MuZeroNet(obs_size_, num_actions_, config_.latent_size, config_.net_arch, config_.support_size); },
+        [this] { return Make(env_id_, env_kwargs_); },
+        [this](Env& env, MuZeroNet net, Rng& rng, uint64_t seed, int64_t learner_steps) {
+          return PlayGame(env, net, rng, seed, Temperature(learner_steps));
+        },
+        net_, steps_, seed_);
+    for (auto& g : actors_.Take(static_cast<size_t>(config_.games_per_iteration))) {
       new_moves += g.length();
       AddGame(std::move(g));
       ++new_games;
@@ -506,12 +476,7 @@ Metrics MuZero::Iterate() {
   // Every key on every row (progress.csv takes its columns from the first): 0 before learning starts.
   m["loss"] = n > 0 ? total / n : 0.0;
   for (const char* key : {"value_loss", "policy_loss", "reward_loss"}) m[key] = n > 0 ? sums[key] / n : 0.0;
-  if (config_.num_actors > 0) {
-    std::lock_guard<std::mutex> lock(weights_mu_);
-    CopyParameters(*net_, *published_);
-    published_steps_ = steps_;
-    ++version_;
-  }
+  actors_.Publish(net_, steps_);
   const auto t2 = std::chrono::steady_clock::now();
   m["games"] = static_cast<double>(games_);
   m["iteration_updates"] = static_cast<double>(n);
@@ -572,7 +537,7 @@ void MuZero::Save(const std::string& path) const {
 }
 
 void MuZero::Load(const std::string& path) {
-  StopActors();
+  actors_.Stop();
   torch::serialize::InputArchive archive;
   LoadArchive(path, &archive);
   try {

@@ -158,9 +158,6 @@ class MuZero : public Algorithm {
   double Temperature(int64_t steps) const;
   void AddGame(GameRecord g);
   std::pair<double, Metrics> Update();
-  void StartActors();
-  void StopActors();
-  void ActorLoop(int index);
 
   std::string env_id_;
   Kwargs env_kwargs_;
@@ -183,15 +180,7 @@ class MuZero : public Algorithm {
   SumTree priorities_;
   int64_t positions_ = 0;  // positions ever added
   double max_priority_ = 1.0;
-  // Actors.
-  GameQueue queue_;
-  std::vector<std::thread> actors_;
-  std::atomic<bool> stop_{false};
-  std::mutex weights_mu_;
-  MuZeroNet published_{nullptr};
-  std::atomic<int64_t> version_{0};
-  std::atomic<int64_t> actor_games_{0};
-  std::atomic<int64_t> published_steps_{0};
+  ActorPool<MuZeroNet> actors_;
 };
 
 }  // namespace rlforge::search

@@ -13,6 +13,13 @@ void VisitMcts(FieldVisitor& v, MctsConfig* c) {
   v.Field("reuse_tree", &c->reuse_tree, "keep the chosen subtree for the next move");
 }
 
+void CopyParameters(const torch::nn::Module& from, torch::nn::Module& to) {
+  torch::NoGradGuard no_grad;
+  auto src = from.parameters(), dst = to.parameters();
+  RLF_CHECK(src.size() == dst.size(), "CopyParameters: different architectures");
+  for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+}
+
 void ValidateMcts(const MctsConfig& c) {
   RLF_CHECK_ARG(c.c_init > 0, "config key 'c_init' must be > 0, got ", c.c_init);
   RLF_CHECK_ARG(c.c_base > 0, "config key 'c_base' must be > 0, got ", c.c_base);

@@ -5,13 +5,20 @@
 #define RLFORGE_ALGOS_SEARCH_SELF_PLAY_H_
 
 #include <algorithm>
+#include <torch/torch.h>
+
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "rlforge/algos/search/mcts.h"
+#include "rlforge/env/env.h"
 #include "rlforge/train/config.h"
 
 namespace rlforge::search {
@@ -95,6 +102,86 @@ class GameQueue {
   std::deque<GameRecord> games_;
   bool closed_ = false;
   size_t capacity_ = 1024;
+};
+
+// Copies from's parameters into to (same architecture).
+void CopyParameters(const torch::nn::Module& from, torch::nn::Module& to);
+
+// Self-play actor threads. Each owns an env and a copy of the network, plays
+// games with `play` and pushes them into a bounded queue (capacity games:
+// actors wait rather than run ahead on stale weights). Publish() hands the
+// learner's new weights (and its step count, for schedules) to the actors,
+// which pick them up before their next game.
+template <typename Net>
+class ActorPool {
+ public:
+  using MakeNet = std::function<Net()>;
+  using MakeEnv = std::function<std::unique_ptr<Env>()>;
+  using Play = std::function<GameRecord(Env& env, Net net, Rng& rng, uint64_t seed, int64_t learner_steps)>;
+
+  ~ActorPool() { Stop(); }
+  bool running() const { return !threads_.empty(); }
+
+  void Start(int actors, size_t capacity, MakeNet make_net, MakeEnv make_env, Play play, const Net& learner,
+             int64_t learner_steps, uint64_t seed) {
+    if (running()) return;
+    make_net_ = std::move(make_net), make_env_ = std::move(make_env), play_ = std::move(play), seed_ = seed;
+    published_ = make_net_();
+    CopyParameters(*learner, *published_);
+    steps_ = learner_steps;
+    stop_ = false;
+    queue_.Open();
+    queue_.set_capacity(capacity);
+    for (int i = 0; i < actors; ++i) threads_.emplace_back([this, i] { Loop(i); });
+  }
+  void Publish(const Net& learner, int64_t learner_steps) {
+    if (!running()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    CopyParameters(*learner, *published_);
+    steps_ = learner_steps;
+    ++version_;
+  }
+  // Waits for at least n games and takes every queued one.
+  std::vector<GameRecord> Take(size_t n) { return queue_.TakeAtLeast(n); }
+  void Stop() {
+    stop_ = true;
+    queue_.Close();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  void Loop(int index) {
+    torch::NoGradGuard no_grad;
+    auto env = make_env_();
+    Net net = make_net_();
+    int64_t have = -1, steps = 0;
+    Rng rng(seed_ ^ (0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(index + 1)));
+    while (!stop_) {
+      if (version_ != have) {
+        std::lock_guard<std::mutex> lock(mu_);
+        CopyParameters(*published_, *net);
+        have = version_, steps = steps_;
+      }
+      const uint64_t game_seed = seed_ + 1000003ULL * static_cast<uint64_t>(games_.fetch_add(1) + 1);
+      GameRecord g = play_(*env, net, rng, game_seed, steps);
+      if (stop_) break;
+      queue_.Push(std::move(g));
+    }
+  }
+
+  MakeNet make_net_;
+  MakeEnv make_env_;
+  Play play_;
+  uint64_t seed_ = 0;
+  GameQueue queue_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  Net published_{nullptr};
+  int64_t steps_ = 0;  // guarded by mu_
+  std::atomic<int64_t> version_{0};
+  std::atomic<int64_t> games_{0};
 };
 
 }  // namespace rlforge::search
