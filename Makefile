@@ -37,6 +37,7 @@ demo: build
 bench: build
 	@$(BUILD)/rlforge bench env --env all --num-envs 1024 --threads 2 --steps 20000000
 	@$(BUILD)/rlforge_bench --benchmark_min_time=0.2
+	@$(BUILD)/rlforge bench search --env ConnectFour-v0 --simulations 800
 
 clean:
 	rm -rf $(BUILD)
