@@ -106,6 +106,30 @@ TEST(TowerDefenseTest, SoldierWalksIsBlockedFightsAndDies) {
   EXPECT_EQ(g.env.units()[kGuard].blocked, 0);
 }
 
+TEST(TowerDefenseTest, DamageRewardPaysForHitPointsRemoved) {
+  // The scenario above with damage_reward 0.1 and no kill reward: each hit of
+  // 380 on the 1200-hp soldier pays 0.1 * 380 / 1200; the fourth removes only
+  // the 60 hp left, so the soldier's whole worth is exactly 0.1.
+  TowerDefenseConfig c;
+  c.damage_reward = 0.1;
+  c.kill_reward = 0.0;
+  Game g(c);
+  g.Do(kDeploy, kGuard, Tile(3, 2), 2);
+  while (g.env.enemies().empty()) g.Wait();
+  std::vector<double> paid;
+  double last_progress = g.env.enemies()[0].progress;
+  while (true) {
+    const StepResult r = g.Wait();
+    if (r.reward != 0) paid.push_back(r.reward);
+    const auto& es = g.env.enemies();
+    if (es.empty() || es[0].progress < last_progress - 1e-9) break;
+    last_progress = es[0].progress;
+  }
+  ASSERT_EQ(paid.size(), 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(paid[i], 0.1 * 380 / 1200, 1e-12);
+  EXPECT_NEAR(paid[3], 0.1 * 60 / 1200, 1e-12);
+}
+
 TEST(TowerDefenseTest, LeaksCostLivesAndThreeLose) {
   Game g;
   double total = 0;
