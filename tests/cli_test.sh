@@ -102,6 +102,7 @@ check play-human-eof 1 "input ended" -- bash -c "printf '' | '$BIN' play --env C
 check train-alphazero 0 "" -- "$BIN" train --algo alphazero --env TicTacToe-v0 --steps 300 --set num_actors=0 --set simulations=10 --set eval_simulations=10 --set eval_episodes=4 --out "$tmp/az" --no-progress
 check eval-alphazero 0 "" -- "$BIN" eval --env TicTacToe-v0 --policy "$tmp/az" --opponent perfect --episodes 2
 check train-muzero 0 "" -- "$BIN" train --algo muzero --env CartPole-v1 --steps 300 --set num_actors=0 --set simulations=5 --set eval_simulations=5 --set eval_episodes=2 --set learning_starts=100 --set batch_size=16 --out "$tmp/mz" --no-progress
+check bench-env-board 0 "" -- "$BIN" bench env --env ConnectFour-v0 --num-envs 8 --steps 20000
 check bench-search 0 "" -- "$BIN" bench search --env TicTacToe-v0 --simulations 50 --positions 2
 check bench-search-bad 2 "bench search runs on the two-player board games" -- "$BIN" bench search --env CartPole-v1
 rm -rf "$tmp"

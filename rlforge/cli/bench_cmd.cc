@@ -45,8 +45,18 @@ void RunBenchEnv(const BenchEnvArgs& a) {
     for (int64_t i = 0; i < kPool * a.num_envs; ++i) space.Sample(rng, actions.data() + i * bytes);
     const size_t batch = static_cast<size_t>(a.num_envs) * bytes;
     envs->Reset(a.seed);
+    // Turn-based games raise on an illegal move, so their random moves are
+    // drawn from the current masks inside the timed loop (the figure then
+    // includes the draws).
+    const bool legal_only = envs->env(0).num_players() > 1 && envs->action_masks() != nullptr;
+    const int64_t mask_size = space.mask_size();
     const auto t0 = std::chrono::steady_clock::now();
-    for (int64_t k = 0; k < iters; ++k) envs->Step(actions.data() + (k % kPool) * batch);
+    for (int64_t k = 0; k < iters; ++k) {
+      uint8_t* act = actions.data() + (k % kPool) * batch;
+      if (legal_only)
+        for (int i = 0; i < a.num_envs; ++i) space.Sample(rng, act + i * bytes, envs->action_masks() + i * mask_size);
+      envs->Step(act);
+    }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double total = static_cast<double>(iters) * a.num_envs;
     const double sps = total / secs;
