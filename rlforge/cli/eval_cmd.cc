@@ -53,19 +53,19 @@ void RunEval(const EvalArgs& a) {
     VectorEnvOptions opt;
     opt.num_envs = static_cast<int>(std::min<int64_t>(a.num_envs, a.episodes));
     opt.num_threads = a.threads;
-    auto envs = VectorEnv::Make(id, kwargs, opt);
-    auto policy = MakePolicy(a.policy, envs->env(0), a.seed ^ 0xA5A5A5A5ULL, a.deterministic);
+    auto env = Make(id, kwargs);
+    auto policy = MakePolicy(a.policy, *env, a.seed ^ 0xA5A5A5A5ULL, a.deterministic);
     const auto t0 = std::chrono::steady_clock::now();
     std::optional<MatchStats> match;
     EpisodeStats s;
-    if (envs->env(0).num_players() > 1) {
-      // Two-player game: the policy against the opponent, either side in turn.
-      auto env = Make(id, kwargs);
+    if (env->num_players() > 1) {
+      // Two-player game: the policy against the opponent, either side in turn (one env, one game at a time).
       auto opponent = MakePolicy(a.opponent, *env, a.seed ^ 0x5A5A5A5AULL, a.deterministic);
       match = EvaluateMatch(*env, *policy, *opponent, a.episodes, a.seed);
       s = match->stats;
     } else {
       RLF_CHECK_ARG(a.opponent == "random", "--opponent is for two-player games; ", id, " has one player");
+      auto envs = VectorEnv::Make(id, kwargs, opt);
       s = Evaluate(*envs, *policy, a.episodes, a.seed);
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -8,6 +8,7 @@
 #include "rlforge/cli/common.h"
 #include "rlforge/env/image_io.h"
 #include "rlforge/env/registry.h"
+#include "rlforge/envs/board_games/board_game.h"
 
 namespace rlforge::cli {
 namespace {
@@ -31,8 +32,10 @@ struct PlayArgs {
 // answered and asked again. Throws when the input ends.
 int64_t AskHumanMove(const Env& env, const uint8_t* mask) {
   const int64_t n = env.action_space().n();
+  const auto* game = dynamic_cast<const BoardGameEnv*>(&env.unwrapped());
+  const bool columns = game != nullptr && game->empty_board().gravity;  // Connect Four: moves name columns
   for (;;) {
-    std::printf("your move (%s 0-%lld, q to quit): ", env.name() == "ConnectFour-v0" ? "column" : "cell",
+    std::printf("your move (%s 0-%lld, q to quit): ", columns ? "column" : "cell",
                 static_cast<long long>(n - 1));
     std::fflush(stdout);
     std::string line;
@@ -47,7 +50,7 @@ int64_t AskHumanMove(const Env& env, const uint8_t* mask) {
       std::printf("'%s' is not a move: type a number from 0 to %lld\n", line.c_str(), static_cast<long long>(n - 1));
     } else if (!mask[move]) {
       std::printf("%lld is not legal now (%s)\n", static_cast<long long>(move),
-                  env.name() == "ConnectFour-v0" ? "that column is full" : "that cell is taken");
+                  columns ? "that column is full" : "that cell is taken");
     } else {
       return move;
     }

@@ -226,16 +226,8 @@ AlphaZero::AlphaZero(const std::string& env_id, const Kwargs& env_kwargs, uint64
   obs_size_ = env_->observation_space().size();
   num_actions_ = env_->action_space().n();
   cells_ = game->empty_board().num_cells();
-  if (config_.augment) {
-    BoardSymmetries(game->empty_board(), &sym_cells_, &sym_actions_);
-  } else {
-    BoardSymmetries(board::Board{}, &sym_cells_, &sym_actions_);
-    sym_cells_.resize(1), sym_actions_.resize(1);
-    std::vector<int> id(cells_), ida(num_actions_);
-    for (int i = 0; i < cells_; ++i) id[i] = i;
-    for (int i = 0; i < num_actions_; ++i) ida[i] = i;
-    sym_cells_[0] = id, sym_actions_[0] = ida;
-  }
+  BoardSymmetries(game->empty_board(), &sym_cells_, &sym_actions_);
+  if (!config_.augment) sym_cells_.resize(1), sym_actions_.resize(1);  // the identity comes first
   torch::manual_seed(seed);
   net_ = PolicyValueNet(obs_size_, num_actions_, config_.net_arch);
   optimizer_ = std::make_unique<torch::optim::Adam>(

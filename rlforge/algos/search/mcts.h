@@ -32,7 +32,7 @@
 namespace rlforge::search {
 
 struct MctsConfig {
-  int simulations = 100;          // simulations per search (including reused visits: no)
+  int simulations = 100;          // new simulations per search (visits a reused subtree kept come on top)
   double c_init = 1.25;           // pUCT exploration constant
   double c_base = 19652;          // pUCT log term base
   double discount = 1.0;          // γ inside the tree

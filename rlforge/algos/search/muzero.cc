@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 
-#include "rlforge/algos/search/alphazero.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/train/checkpoint.h"
 

@@ -91,13 +91,9 @@ class GameQueue {
     }
     cv_.notify_all();
   }
-  bool closed() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return closed_;
-  }
 
  private:
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::condition_variable cv_;
   std::deque<GameRecord> games_;
   bool closed_ = false;

@@ -38,8 +38,9 @@ bool Board::FromObservation(const float* obs) {
 
 std::string Board::ToText() const {
   std::ostringstream os;
+  // Column numbers on top; row numbers too where an action names a cell.
   os << " ";
-  for (int c = 0; c < cols; ++c) os << ' ' << (gravity ? c : c);
+  for (int c = 0; c < cols; ++c) os << ' ' << c;
   os << "\n";
   for (int r = 0; r < rows; ++r) {
     os << (gravity ? ' ' : static_cast<char>('0' + r));
@@ -58,8 +59,8 @@ BoardGameEnv::BoardGameEnv(const board::Board& empty, std::string name)
     : empty_(empty),
       board_(empty),
       name_(std::move(name)),
-      obs_space_(Space::Box(0, 1, {2, empty.rows, empty.cols})),
-      act_space_(Space::Discrete(empty.num_actions())) {}
+      obs_space_(std::make_shared<const Space>(Space::Box(0, 1, {2, empty.rows, empty.cols}))),
+      act_space_(std::make_shared<const Space>(Space::Discrete(empty.num_actions()))) {}
 
 void BoardGameEnv::ResetImpl(void* obs, Info* /*info*/) {
   board_ = empty_;

@@ -18,6 +18,7 @@
 #ifndef RLFORGE_ENVS_BOARD_GAMES_BOARD_GAME_H_
 #define RLFORGE_ENVS_BOARD_GAMES_BOARD_GAME_H_
 
+#include <memory>
 #include <string>
 
 #include "rlforge/env/env.h"
@@ -29,8 +30,8 @@ class BoardGameEnv : public EnvBase<BoardGameEnv> {
  public:
   BoardGameEnv(const board::Board& empty, std::string name);
 
-  const Space& observation_space() const override { return obs_space_; }
-  const Space& action_space() const override { return act_space_; }
+  const Space& observation_space() const override { return *obs_space_; }
+  const Space& action_space() const override { return *act_space_; }
   std::string name() const override { return name_; }
   std::string RenderText() const override;
   bool RenderRgb(Image* out) const override;
@@ -54,7 +55,9 @@ class BoardGameEnv : public EnvBase<BoardGameEnv> {
  private:
   board::Board empty_, board_;
   std::string name_;
-  Space obs_space_, act_space_;
+  // Shared between clones: MCTS clones the env at every node, and a Box
+  // space's bounds would be copied each time.
+  std::shared_ptr<const Space> obs_space_, act_space_;
   int last_ = -1;  // the last filled cell (highlighted in renders)
 };
 

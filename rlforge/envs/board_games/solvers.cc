@@ -16,26 +16,30 @@ int Code(const Board& b) {
 }
 
 // Negamax scores for the side to move: win in m more plies -> 10 - m, loss ->
-// -(10 - m), draw 0. Memoized over all 3^9 codes.
+// -(10 - m), draw 0. The score of playing `a`, given the score of the
+// resulting position for the opponent (`opponent_score`, called only when the
+// game goes on).
+template <typename F>
+int ScoreMove(Board& b, int a, F opponent_score) {
+  const int c = b.Play(a);
+  int v = 0;
+  if (b.winner >= 0) {
+    v = 10;
+  } else if (!b.full()) {
+    const int opp = opponent_score(b);
+    v = opp > 0 ? -(opp - 1) : (opp < 0 ? -(opp + 1) : 0);
+  }
+  b.Undo(c);
+  return v;
+}
+
+// Fills the memo over all 3^9 codes reachable from b.
 int Solve(Board& b, std::vector<int8_t>& memo) {
   const int code = Code(b);
   if (memo[code] != std::numeric_limits<int8_t>::min()) return memo[code];
   int best = -100;
-  for (int a = 0; a < 9; ++a) {
-    if (!b.Legal(a)) continue;
-    const int c = b.Play(a);
-    int v;
-    if (b.winner >= 0) {
-      v = 10;
-    } else if (b.full()) {
-      v = 0;
-    } else {
-      const int opp = Solve(b, memo);
-      v = opp > 0 ? -(opp - 1) : (opp < 0 ? -(opp + 1) : 0);
-    }
-    b.Undo(c);
-    best = std::max(best, v);
-  }
+  for (int a = 0; a < 9; ++a)
+    if (b.Legal(a)) best = std::max(best, ScoreMove(b, a, [&](Board& next) { return Solve(next, memo); }));
   memo[code] = static_cast<int8_t>(best);
   return best;
 }
@@ -53,18 +57,7 @@ const std::vector<int8_t>& Memo() {
 
 // Score of a move for the side to move, from the memo.
 int MoveScore(Board& b, int a) {
-  const int c = b.Play(a);
-  int v;
-  if (b.winner >= 0) {
-    v = 10;
-  } else if (b.full()) {
-    v = 0;
-  } else {
-    const int opp = Memo()[Code(b)];
-    v = opp > 0 ? -(opp - 1) : (opp < 0 ? -(opp + 1) : 0);
-  }
-  b.Undo(c);
-  return v;
+  return ScoreMove(b, a, [](Board& next) { return static_cast<int>(Memo()[Code(next)]); });
 }
 
 constexpr double kWin = 1e6;
