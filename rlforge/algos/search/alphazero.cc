@@ -11,44 +11,6 @@
 namespace rlforge::search {
 namespace {
 
-// Cell permutations of a rows x cols board: TicTacToe's 8 rotations and
-// reflections, Connect Four's left-right mirror (gravity keeps rows fixed).
-// out_cells[k][i] is where cell i goes under symmetry k.
-void BoardSymmetries(const board::Board& b, std::vector<std::vector<int>>* cells,
-                     std::vector<std::vector<int>>* actions) {
-  const int R = b.rows, C = b.cols;
-  auto add = [&](auto map) {  // map(r, c) -> (r', c')
-    std::vector<int> perm(R * C);
-    for (int r = 0; r < R; ++r)
-      for (int c = 0; c < C; ++c) {
-        auto [r2, c2] = map(r, c);
-        perm[r * C + c] = r2 * C + c2;
-      }
-    cells->push_back(perm);
-    if (b.gravity) {
-      std::vector<int> cols(C);
-      for (int c = 0; c < C; ++c) cols[c] = map(0, c).second;
-      actions->push_back(cols);
-    } else {
-      actions->push_back(perm);
-    }
-  };
-  add([](int r, int c) { return std::pair{r, c}; });
-  if (b.gravity) {
-    add([C](int r, int c) { return std::pair{r, C - 1 - c}; });
-    return;
-  }
-  if (R != C) return;
-  const int n = R - 1;
-  add([n](int r, int c) { return std::pair{c, n - r}; });       // rotate 90
-  add([n](int r, int c) { return std::pair{n - r, n - c}; });   // 180
-  add([n](int r, int c) { return std::pair{n - c, r}; });       // 270
-  add([n](int r, int c) { return std::pair{r, n - c}; });       // mirror
-  add([n](int r, int c) { return std::pair{n - r, c}; });       // flip
-  add([](int r, int c) { return std::pair{c, r}; });            // transpose
-  add([n](int r, int c) { return std::pair{n - c, n - r}; });   // anti-transpose
-}
-
 MctsConfig SearchConfig(const AlphaZeroConfig& c, int64_t simulations) {
   MctsConfig m = c.mcts;
   m.simulations = static_cast<int>(simulations);

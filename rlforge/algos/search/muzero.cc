@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "rlforge/env/registry.h"
+#include "rlforge/envs/board_games/board_game.h"
 #include "rlforge/train/checkpoint.h"
 
 namespace rlforge::search {
@@ -115,6 +116,7 @@ void MuZeroConfig::Visit(FieldVisitor& v) {
   v.Field("weight_decay", &weight_decay, "L2 weight decay");
   v.Field("value_loss_weight", &value_loss_weight, "weight of the value loss");
   v.Field("priority_alpha", &priority_alpha, "prioritized replay exponent α (0: uniform)");
+  v.Field("augment", &augment, "board games: train on the board's symmetries");
   v.Field("priority_beta", &priority_beta, "importance-weight exponent β");
   v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip");
 }
@@ -280,6 +282,10 @@ MuZero::MuZero(const std::string& env_id, const Kwargs& env_kwargs, uint64_t see
                 env_->observation_space().ToString());
   obs_size_ = env_->observation_space().size();
   num_actions_ = env_->action_space().n();
+  if (const auto* game = dynamic_cast<const BoardGameEnv*>(&env_->unwrapped()); game && config_.augment) {
+    cells_ = game->empty_board().num_cells();
+    BoardSymmetries(game->empty_board(), &sym_cells_, &sym_actions_);
+  }
   torch::manual_seed(seed);
   net_ = MuZeroNet(obs_size_, num_actions_, config_.latent_size, config_.net_arch, config_.support_size);
   optimizer_ = std::make_unique<torch::optim::Adam>(
@@ -382,15 +388,29 @@ std::pair<double, Metrics> MuZero::Update() {
   for (int64_t i = 0; i < B; ++i) {
     const GameRecord& g = games_store_[slot_game_[slots[i]] - first_game_id_];
     const int64_t t = slot_move_[slots[i]];
-    std::copy_n(g.obs.begin() + t * obs_size_, obs_size_, obs.data_ptr<float>() + i * obs_size_);
     const UnrollTargets u = MakeTargets(g, t, K, config_.td_steps, config_.discount, rng_);
+    // A random board symmetry, the same for the observation and every unrolled
+    // action and policy (identity: a plain copy).
+    const float* o = g.obs.data() + t * obs_size_;
+    float* x = obs.data_ptr<float>() + i * obs_size_;
+    const std::vector<int>* ap = nullptr;
+    if (sym_cells_.size() > 1) {
+      const size_t k = rng_.UniformInt(sym_cells_.size());
+      const auto& cp = sym_cells_[k];
+      ap = &sym_actions_[k];
+      for (int64_t p = 0; p < obs_size_ / cells_; ++p)
+        for (int64_t c = 0; c < cells_; ++c) x[p * cells_ + cp[c]] = o[p * cells_ + c];
+    } else {
+      std::copy_n(o, obs_size_, x);
+    }
     z0[i] = u.values[0];
     for (int64_t k = 0; k <= K; ++k) {
       ScalarToSupport(u.values[k], S, tv.data_ptr<float>() + (k * B + i) * W);
       ScalarToSupport(u.rewards[k], S, tr.data_ptr<float>() + (k * B + i) * W);
-      std::copy_n(u.policies.begin() + k * A, A, tp.data_ptr<float>() + (k * B + i) * A);
+      float* pk = tp.data_ptr<float>() + (k * B + i) * A;
+      for (int64_t a = 0; a < A; ++a) pk[ap ? (*ap)[a] : a] = u.policies[k * A + a];
       pm.data_ptr<float>()[k * B + i] = u.policy_mask[k];
-      if (k < K) acts.data_ptr<int64_t>()[k * B + i] = u.actions[k];
+      if (k < K) acts.data_ptr<int64_t>()[k * B + i] = ap ? (*ap)[u.actions[k]] : u.actions[k];
     }
   }
   auto w = torch::from_blob(weights.data(), {B}, torch::kFloat32);

@@ -26,7 +26,9 @@
 // rewards and values in two-player games; past the end of a terminated game
 // 0; a truncated game bootstraps from the network's value of its final
 // observation), the observed rewards and the search policies (no policy loss
-// past the end). Each unrolled step's loss is scaled by 1/K and the gradient
+// past the end). Board games: each sampled segment is seen under a random
+// symmetry of the board (`augment`), its observation and every unrolled action
+// and policy permuted alike. Each unrolled step's loss is scaled by 1/K and the gradient
 // into the dynamics' hidden state by 0.5.
 // Actors as in AlphaZero (`num_actors` threads, or inline with 0).
 #ifndef RLFORGE_ALGOS_SEARCH_MUZERO_H_
@@ -84,6 +86,7 @@ struct MuZeroConfig {
   double priority_alpha = 1.0;          // prioritized replay exponent (0: uniform)
   double priority_beta = 1.0;           // importance-weight exponent
   double max_grad_norm = 5.0;           // gradient-norm clip
+  bool augment = true;                  // board games: a random board symmetry per sampled segment
 
   void Visit(FieldVisitor& v);
   void Validate() const;
@@ -167,6 +170,9 @@ class MuZero : public Algorithm {
   std::unique_ptr<Env> env_;
   int num_players_ = 1;
   int64_t obs_size_ = 0, num_actions_ = 0;
+  // Board symmetries (cell and action permutations) when augmenting; empty otherwise.
+  int64_t cells_ = 0;
+  std::vector<std::vector<int>> sym_cells_, sym_actions_;
   MuZeroNet net_{nullptr};
   std::unique_ptr<torch::optim::Adam> optimizer_;
   Rng rng_;

@@ -1,5 +1,7 @@
 #include "rlforge/algos/search/self_play.h"
 
+#include <utility>
+
 #include "rlforge/core/error.h"
 
 namespace rlforge::search {
@@ -18,6 +20,41 @@ void CopyParameters(const torch::nn::Module& from, torch::nn::Module& to) {
   auto src = from.parameters(), dst = to.parameters();
   RLF_CHECK(src.size() == dst.size(), "CopyParameters: different architectures");
   for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+}
+
+void BoardSymmetries(const board::Board& b, std::vector<std::vector<int>>* cells,
+                     std::vector<std::vector<int>>* actions) {
+  const int R = b.rows, C = b.cols;
+  auto add = [&](auto map) {  // map(r, c) -> (r', c')
+    std::vector<int> perm(R * C);
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) {
+        auto [r2, c2] = map(r, c);
+        perm[r * C + c] = r2 * C + c2;
+      }
+    cells->push_back(perm);
+    if (b.gravity) {
+      std::vector<int> cols(C);
+      for (int c = 0; c < C; ++c) cols[c] = map(0, c).second;
+      actions->push_back(cols);
+    } else {
+      actions->push_back(perm);
+    }
+  };
+  add([](int r, int c) { return std::pair{r, c}; });
+  if (b.gravity) {
+    add([C](int r, int c) { return std::pair{r, C - 1 - c}; });
+    return;
+  }
+  if (R != C) return;
+  const int n = R - 1;
+  add([n](int r, int c) { return std::pair{c, n - r}; });       // rotate 90
+  add([n](int r, int c) { return std::pair{n - r, n - c}; });   // 180
+  add([n](int r, int c) { return std::pair{n - c, r}; });       // 270
+  add([n](int r, int c) { return std::pair{r, n - c}; });       // mirror
+  add([n](int r, int c) { return std::pair{n - r, c}; });       // flip
+  add([](int r, int c) { return std::pair{c, r}; });            // transpose
+  add([n](int r, int c) { return std::pair{n - c, n - r}; });   // anti-transpose
 }
 
 void ValidateMcts(const MctsConfig& c) {

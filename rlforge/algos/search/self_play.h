@@ -19,6 +19,7 @@
 
 #include "rlforge/algos/search/mcts.h"
 #include "rlforge/env/env.h"
+#include "rlforge/envs/board_games/board.h"
 #include "rlforge/train/config.h"
 
 namespace rlforge::search {
@@ -102,6 +103,13 @@ class GameQueue {
 
 // Copies from's parameters into to (same architecture).
 void CopyParameters(const torch::nn::Module& from, torch::nn::Module& to);
+
+// Cell and action permutations of a board's symmetries, the identity first:
+// TicTacToe's 8 rotations and reflections, Connect Four's left-right mirror
+// (gravity keeps the rows). cells[k][i] is where cell i goes under symmetry
+// k, actions[k][a] where action a goes.
+void BoardSymmetries(const board::Board& b, std::vector<std::vector<int>>* cells,
+                     std::vector<std::vector<int>>* actions);
 
 // Self-play actor threads. Each owns an env and a copy of the network, plays
 // games with `play` and pushes them into a bounded queue (capacity games:
