@@ -173,7 +173,10 @@ TEST(DuelingTest, AggregatesAndBackpropagatesByHand) {
 // minibatch, for plain DQN and for Double + dueling + n-step + prioritized.
 TEST(DqnTest, FastGradientsMatchAutograd) {
   for (const auto& sets : std::vector<std::vector<std::string>>{
-           {}, {"double_q=true", "dueling=true", "n_step=3", "prioritized_replay=true", "loss=mse"}}) {
+           {},
+           {"double_q=true", "dueling=true", "n_step=3", "prioritized_replay=true", "loss=mse"},
+           // Demonstration rows with the large-margin term (random play's, on CartPole).
+           {"demo_policy=random", "demo_episodes=5", "demo_pretrain_steps=20", "demo_fraction=0.5", "dueling=true"}}) {
     auto config = TrainConfig::Resolve("dqn", "CartPole-v1", "", sets, 4000, 3);
     auto& c = dynamic_cast<AlgoConfigOf<DqnConfig>&>(*config.algo).value;
     c.learning_starts = 1000;
@@ -181,6 +184,7 @@ TEST(DqnTest, FastGradientsMatchAutograd) {
     c.gradient_steps = 10;
     Dqn dqn("CartPole-v1", {}, 2, 1, 3, c, 4000);
     while (dqn.num_timesteps() < 2000) dqn.Iterate();  // some training so the targets differ from Q
+    if (!c.demo_policy.empty()) EXPECT_GT(dqn.demo_replay().size(), 50);
     dqn.SampleBatch();
     const double fast_loss = dqn.LossAndGradients(true);
     std::vector<torch::Tensor> fast;
@@ -210,6 +214,9 @@ TEST(DqnTest, RejectsBadConfigurationsByName) {
   bad({"recency_decay=1.5"}, "recency_decay");
   bad({"recency_decay=0.99", "prioritized_replay=true"}, "choose one");
   bad({"gradient_steps=-2"}, "gradient_steps");
+  bad({"demo_policy=expert"}, "demo_policy");
+  bad({"demo_policy=random", "demo_fraction=1"}, "demo_fraction");
+  bad({"demo_policy=heuristic"}, "TowerDefense-v0");  // CartPole has no heuristic
 }
 
 TEST(SumTreeTest, SumsFindsAndSamplesProportionally) {
@@ -258,6 +265,12 @@ void ExpectExactResume(const std::string& name, std::vector<std::string> sets) {
 TEST(DqnTest, ResumeWithTheReplayBufferIsExact) { ExpectExactResume("uniform", {}); }
 
 TEST(DqnTest, PrioritizedReplayResumesExactly) { ExpectExactResume("prioritized", {"prioritized_replay=true"}); }
+
+// The demonstrations are not in the checkpoint: the resumed run records them
+// again (the same episodes) and does not pretrain twice.
+TEST(DqnTest, DemonstrationsResumeExactly) {
+  ExpectExactResume("demo", {"demo_policy=random", "demo_episodes=4", "demo_pretrain_steps=100"});
+}
 
 TEST(DqnTest, RecencyNStepDuelingResumesExactly) {
   // With periodic evaluations too: they must not disturb training, and the

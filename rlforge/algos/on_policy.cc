@@ -6,8 +6,10 @@
 #include <cstring>
 #include <limits>
 
+#include "rlforge/env/registry.h"
 #include "rlforge/train/checkpoint.h"
 #include "rlforge/train/config.h"
+#include "rlforge/train/scripted_policy.h"
 
 #include "rlforge/algos/flat_adam.h"
 #include "rlforge/buffers/gae.h"
@@ -258,6 +260,89 @@ void OnPolicyAlgorithm::AddTimings(Metrics* m, std::chrono::steady_clock::time_p
   (*m)["update_samples"] = static_cast<double>(update_samples);
 }
 
+void VisitPretrainFields(FieldVisitor& v, PretrainConfig* c) {
+  v.Field("pretrain_policy", &c->policy, "scripted policy to clone before training, e.g. heuristic (\"\": none)");
+  v.Field("pretrain_episodes", &c->episodes, "demonstration episodes recorded for pretraining");
+  v.Field("pretrain_epochs", &c->epochs, "behaviour-cloning passes over the demonstrations");
+  v.Field("pretrain_batch_size", &c->batch_size, "behaviour-cloning minibatch size");
+  v.Field("pretrain_learning_rate", &c->learning_rate, "behaviour-cloning Adam learning rate");
+  v.Field("pretrain_vf_coef", &c->vf_coef, "weight of the value regression on demonstration returns");
+}
+
+void ValidatePretrain(const PretrainConfig& c) {
+  if (c.policy.empty()) return;
+  RLF_CHECK_ARG(IsScriptedPolicy(c.policy), "config key 'pretrain_policy': '", c.policy,
+                "' is not a scripted policy (random, heuristic, perfect, alphabeta:DEPTH)");
+  RLF_CHECK_ARG(c.episodes >= 1, "config key 'pretrain_episodes' must be >= 1, got ", c.episodes);
+  RLF_CHECK_ARG(c.epochs >= 0, "config key 'pretrain_epochs' must be >= 0, got ", c.epochs);
+  RLF_CHECK_ARG(c.batch_size >= 1, "config key 'pretrain_batch_size' must be >= 1, got ", c.batch_size);
+  RLF_CHECK_ARG(c.learning_rate > 0, "config key 'pretrain_learning_rate' must be > 0");
+  RLF_CHECK_ARG(c.vf_coef >= 0, "config key 'pretrain_vf_coef' must be >= 0");
+}
+
+void OnPolicyAlgorithm::Pretrain(const PretrainConfig& c) {
+  auto env = Make(setup_.env_id, setup_.env_kwargs);
+  const Space& os = env->observation_space();
+  const Space& as = env->action_space();
+  RLF_CHECK_ARG(as.kind() == SpaceKind::kDiscrete || as.kind() == SpaceKind::kMultiDiscrete,
+                "pretraining clones Discrete or MultiDiscrete actions; ", setup_.env_id, " has ", as.ToString());
+  auto demonstrator = MakeScriptedPolicy(c.policy, *env, setup_.seed ^ 0xD3D3ULL);
+  const Demonstrations d = RecordDemonstrations(*env, *demonstrator, c.episodes, setup_.seed + 0x5EED0000ULL);
+  const int64_t S = d.steps();
+  // The observations of the steps (not the final ones), in the env's dtype.
+  std::vector<uint8_t> step_obs(static_cast<size_t>(S * d.obs_bytes));
+  for (int64_t t = 0; t < S; ++t)
+    std::copy_n(d.obs.begin() + d.row[t] * d.obs_bytes, d.obs_bytes, step_obs.begin() + t * d.obs_bytes);
+  auto obs = NormalizeObs(ObservationTensor(step_obs.data(), S, os), /*update=*/true);
+  torch::Tensor masks;
+  if (d.mask_size > 0)
+    masks = torch::from_blob(const_cast<uint8_t*>(d.action_masks.data()), {S, d.mask_size}, torch::kUInt8)
+                .to(torch::kBool);
+  auto actions = torch::tensor(d.actions, torch::kLong);
+  if (as.kind() == SpaceKind::kMultiDiscrete) actions = actions.reshape({S, d.action_dims});
+  auto returns = torch::tensor(d.ReturnsToGo(setup_.gamma), torch::kFloat32);
+
+  torch::optim::Adam opt(policy_->parameters(), torch::optim::AdamOptions(c.learning_rate));
+  policy_->train();
+  for (int64_t epoch = 0; epoch < c.epochs; ++epoch) {
+    auto perm = torch::randperm(S, gen_, torch::kLong);
+    for (int64_t start = 0; start < S; start += c.batch_size) {
+      auto idx = perm.slice(0, start, std::min(S, start + c.batch_size));
+      auto out = policy_->Forward(obs.index_select(0, idx), masks.defined() ? masks.index_select(0, idx) : masks);
+      auto nll = -out.dist.log_prob(actions.index_select(0, idx)).mean();
+      auto vl = (returns.index_select(0, idx) - out.value).pow(2).mean();
+      auto loss = nll + c.vf_coef * vl;
+      CheckFinite(loss, "pretraining loss");
+      opt.zero_grad();
+      loss.backward();
+      ClipGradients(10.0);
+      opt.step();
+    }
+  }
+  // How well the clone fits, over every demonstrated step.
+  torch::NoGradGuard no_grad;
+  double nll = 0, vl = 0, hits = 0;
+  for (int64_t start = 0; start < S; start += 4096) {
+    const int64_t end = std::min(S, start + 4096);
+    auto m = masks.defined() ? masks.slice(0, start, end) : masks;
+    auto out = policy_->Forward(obs.slice(0, start, end), m);
+    auto a = actions.slice(0, start, end);
+    nll += -out.dist.log_prob(a).sum().item<double>();
+    vl += (returns.slice(0, start, end) - out.value).pow(2).sum().item<double>();
+    auto same = out.dist.mode().eq(a);
+    if (same.dim() == 2) same = same.all(1);
+    hits += same.sum().item<double>();
+  }
+  double ret = 0;
+  for (double r : d.episode_returns) ret += r;
+  pretrain_metrics_ = {{"pretrain_demo_steps", static_cast<double>(S)},
+                       {"pretrain_demo_return", ret / d.episodes()},
+                       {"pretrain_demo_success", static_cast<double>(d.episode_successes) / d.episodes()},
+                       {"pretrain_nll", nll / S},
+                       {"pretrain_value_loss", vl / S},
+                       {"pretrain_accuracy", hits / S}};
+}
+
 torch::Tensor ApplyObsNormalization(const torch::Tensor& x, const RunningMeanStd& rms, double clip) {
   auto mean = torch::tensor(rms.mean(), torch::kFloat64).to(torch::kFloat32).reshape(x.sizes().slice(1));
   auto var = torch::tensor(rms.var(), torch::kFloat64).to(torch::kFloat32).reshape(x.sizes().slice(1));
@@ -399,6 +484,11 @@ void OnPolicyAlgorithm::WriteTo(torch::serialize::OutputArchive& archive) const 
   }
   archive.write("normalization", torch::from_blob(norm_state.data(), {static_cast<int64_t>(norm_state.size())},
                                                   torch::kUInt8).clone());
+  if (!pretrain_metrics_.empty()) {
+    std::vector<double> keyed;
+    for (const auto& [k, v] : pretrain_metrics_) keyed.push_back(v);
+    archive.write("pretrain_metrics", torch::tensor(keyed, torch::kFloat64));
+  }
   std::string env_state;
   envs_->SaveState(&env_state);
   archive.write("env_state", torch::from_blob(env_state.data(), {static_cast<int64_t>(env_state.size())},
@@ -427,6 +517,16 @@ void OnPolicyAlgorithm::ReadFrom(torch::serialize::InputArchive& archive) {
     ret_rms_.Fields(r);
     r(running_return_);
     r.ExpectEnd();
+    torch::Tensor pm;
+    if (archive.try_read("pretrain_metrics", pm)) {
+      // Values in the keys' order (a std::map's); the keys are the ones Pretrain sets.
+      static const char* kKeys[] = {"pretrain_accuracy", "pretrain_demo_return", "pretrain_demo_steps",
+                                    "pretrain_demo_success", "pretrain_nll", "pretrain_value_loss"};
+      pm = pm.contiguous();
+      RLF_CHECK(pm.numel() == 6, "pretrain_metrics of the wrong size");
+      pretrain_metrics_.clear();
+      for (int i = 0; i < 6; ++i) pretrain_metrics_[kKeys[i]] = pm.data_ptr<double>()[i];
+    }
     archive.read("env_state", env_state);
     envs_->LoadState(std::string(static_cast<const char*>(env_state.data_ptr()), env_state.numel()));
   }

@@ -28,6 +28,7 @@
 #include "rlforge/env/vector_env.h"
 #include "rlforge/nn/policy.h"
 #include "rlforge/train/config.h"
+#include "rlforge/train/demonstrations.h"
 
 namespace rlforge {
 
@@ -57,6 +58,24 @@ struct A2cLosses {
 };
 A2cLosses ComputeA2cLosses(const torch::Tensor& log_prob, const torch::Tensor& advantages,
                            const torch::Tensor& values, const torch::Tensor& returns, const torch::Tensor& entropy);
+
+// Behaviour-cloning pretraining from a scripted policy's demonstrations
+// (rlforge/train/demonstrations.h), before the first rollout:
+// `epochs` passes of minibatch Adam over the recorded steps minimizing
+//   -mean log pi(a_demo | s) + vf_coef mean (G - V(s))^2,
+// G the demonstration's discounted return-to-go (the agent's gamma). The
+// actor then starts from the demonstrator's behaviour and the critic from its
+// values; the RL updates take over from there.
+struct PretrainConfig {
+  std::string policy;        // scripted policy to imitate ("": no pretraining), e.g. heuristic
+  int64_t episodes = 50;     // demonstration episodes
+  int64_t epochs = 20;       // passes over them
+  int64_t batch_size = 256;  // minibatch size
+  double learning_rate = 1e-3;
+  double vf_coef = 0.5;      // weight of the value regression
+};
+void VisitPretrainFields(FieldVisitor& v, PretrainConfig* c);
+void ValidatePretrain(const PretrainConfig& c);
 
 struct ActorCriticLossValues {
   double policy_loss = 0, value_loss = 0, entropy_loss = 0, loss = 0;
@@ -88,6 +107,15 @@ class OnPolicyAlgorithm : public Algorithm {
   void ReadFrom(torch::serialize::InputArchive& archive);
   ActorCritic& policy() { return policy_; }
   VectorEnv& envs() { return *envs_; }
+  // Records c.episodes demonstration episodes of c.policy on a fresh env
+  // (seeds from the run seed, apart from the training envs') and clones them
+  // (see PretrainConfig). Sets pretrain_metrics(): pretrain_demo_steps,
+  // pretrain_demo_return, pretrain_demo_success, pretrain_nll (mean negative
+  // log-likelihood of the demonstrated actions after training),
+  // pretrain_accuracy (fraction of steps where the greedy action is the
+  // demonstrated one) and pretrain_value_loss.
+  void Pretrain(const PretrainConfig& c);
+  const Metrics& pretrain_metrics() const { return pretrain_metrics_; }
 
  protected:
   explicit OnPolicyAlgorithm(const OnPolicySetup& setup);
@@ -144,6 +172,7 @@ class OnPolicyAlgorithm : public Algorithm {
   torch::Tensor returns_;      // [T, N]
 
   EpisodeLog episodes_;
+  Metrics pretrain_metrics_;  // empty without pretraining (saved in checkpoints)
 
   RunningMeanStd obs_rms_;            // observation statistics (normalize_obs)
   RunningMeanStd ret_rms_;            // discounted-return statistics (normalize_reward)

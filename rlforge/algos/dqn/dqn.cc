@@ -7,7 +7,10 @@
 #include <limits>
 
 #include "rlforge/algos/flat_adam.h"
+#include "rlforge/env/registry.h"
 #include "rlforge/train/checkpoint.h"
+#include "rlforge/train/demonstrations.h"
+#include "rlforge/train/scripted_policy.h"
 
 namespace rlforge {
 
@@ -39,6 +42,12 @@ void DqnConfig::Visit(FieldVisitor& v) {
   v.Field("dueling", &dueling, "dueling value/advantage head");
   v.Field("net_arch", &net_arch, "hidden layer sizes of the Q-network (after the CNN for images)");
   v.Field("activation", &activation, "tanh or relu");
+  v.Field("demo_policy", &demo_policy, "scripted policy whose demonstrations are learned from (DQfD), e.g. heuristic");
+  v.Field("demo_episodes", &demo_episodes, "demonstration episodes recorded");
+  v.Field("demo_pretrain_steps", &demo_pretrain_steps, "gradient steps on the demonstrations alone before training");
+  v.Field("demo_fraction", &demo_fraction, "share of each minibatch drawn from the demonstrations");
+  v.Field("demo_margin", &demo_margin, "margin of the supervised large-margin loss");
+  v.Field("demo_margin_weight", &demo_margin_weight, "weight of the supervised large-margin loss");
 }
 
 void DqnConfig::Validate() const {
@@ -62,6 +71,16 @@ void DqnConfig::Validate() const {
   RLF_CHECK_ARG(loss == "huber" || loss == "mse", "config key 'loss' must be huber or mse, got '", loss, "'");
   for (double e : {exploration_initial_eps, exploration_final_eps, exploration_fraction})
     RLF_CHECK_ARG(e >= 0 && e <= 1, "exploration settings must be in [0, 1], got ", e);
+  if (!demo_policy.empty()) {
+    RLF_CHECK_ARG(IsScriptedPolicy(demo_policy), "config key 'demo_policy': '", demo_policy,
+                  "' is not a scripted policy (random, heuristic, perfect, alphabeta:DEPTH)");
+    RLF_CHECK_ARG(demo_episodes >= 1, "config key 'demo_episodes' must be >= 1, got ", demo_episodes);
+    RLF_CHECK_ARG(demo_pretrain_steps >= 0, "config key 'demo_pretrain_steps' must be >= 0");
+    RLF_CHECK_ARG(demo_fraction >= 0 && demo_fraction < 1, "config key 'demo_fraction' must be in [0, 1), got ",
+                  demo_fraction);
+    RLF_CHECK_ARG(demo_margin >= 0 && demo_margin_weight >= 0,
+                  "config keys 'demo_margin' and 'demo_margin_weight' must be >= 0");
+  }
 }
 
 bool IsImageSpace(const Space& s) {
@@ -201,7 +220,11 @@ Dqn::Dqn(const std::string& env_id, const Kwargs& env_kwargs, int num_envs, int 
       total_steps_(total_steps),
       replay_(1, 1, 0),
       priorities_(1),
-      rng_(seed ^ 0xD0D0) {
+      rng_(seed ^ 0xD0D0),
+      env_id_(env_id),
+      env_kwargs_(env_kwargs),
+      seed_(seed),
+      demo_replay_(1, 1, 0) {
   config_.Validate();
   VectorEnvOptions opt;
   opt.num_envs = num_envs;
@@ -219,6 +242,7 @@ Dqn::Dqn(const std::string& env_id, const Kwargs& env_kwargs, int num_envs, int 
                 obs_space_.ToString());
   obs_dim_ = FeatureSize(obs_space_);
   num_actions_ = act_space_.n();
+  if (!config_.demo_policy.empty()) CheckScriptedPolicyFits("demo_policy", config_.demo_policy, env_id, env_kwargs);
   torch::manual_seed(seed);
   q_ = QNetwork(obs_space_, num_actions_, config.net_arch, config.activation, config.dueling);
   target_ = QNetwork(obs_space_, num_actions_, config.net_arch, config.activation, config.dueling);
@@ -288,8 +312,58 @@ void Dqn::Act(const float* features, const uint8_t* masks, int n, int64_t* actio
   }
 }
 
+void Dqn::PrepareDemonstrations() {
+  if (config_.demo_policy.empty() || demo_replay_.size() > 0) return;
+  auto env = Make(env_id_, env_kwargs_);
+  auto demonstrator = MakeScriptedPolicy(config_.demo_policy, *env, seed_ ^ 0xD3D3ULL);
+  const Demonstrations d = RecordDemonstrations(*env, *demonstrator, config_.demo_episodes, seed_ + 0x5EED0000ULL);
+  const int64_t m = d.mask_size, ob = d.obs_bytes;
+  RLF_CHECK(ob == static_cast<int64_t>(obs_space_.nbytes()) && m == replay_.mask_size(),
+            "demonstrations of a different observation or mask size");
+  demo_replay_ = ReplayBuffer(d.steps(), ob, m, 1);
+  for (int64_t t = 0; t < d.steps(); ++t) {
+    const uint8_t* o = d.obs.data() + d.row[t] * ob;
+    demo_replay_.Add(o, o + ob, d.actions[t], d.rewards[t], d.terminated[t], d.truncated[t],
+                     m ? d.legal_masks.data() + (d.row[t] + 1) * m : nullptr);
+  }
+  demo_masks_ = d.action_masks;
+  demo_return_ = 0;
+  for (double r : d.episode_returns) demo_return_ += r / d.episodes();
+  if (steps_ > 0 || updates_ > 0 || config_.demo_pretrain_steps == 0) return;  // resumed, or no pretraining
+  pretraining_ = true;
+  auto copy_target = [this] {
+    torch::NoGradGuard g;
+    auto src = q_->parameters(), dst = target_->parameters();
+    for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+  };
+  static_cast<torch::optim::AdamOptions&>(optimizer_->param_groups()[0].options()).lr(config_.learning_rate.Value(1.0));
+  for (int64_t g = 1; g <= config_.demo_pretrain_steps; ++g) {
+    GradientStep();
+    if (g % 1000 == 0) copy_target();
+  }
+  copy_target();
+  pretraining_ = false;
+  // How often the greedy action is the demonstrated one.
+  torch::NoGradGuard no_grad;
+  const int64_t S = d.steps();
+  std::vector<float> feats(static_cast<size_t>(S * obs_dim_));
+  std::vector<uint8_t> step_obs(static_cast<size_t>(S * ob));
+  for (int64_t t = 0; t < S; ++t) std::copy_n(d.obs.begin() + d.row[t] * ob, ob, step_obs.begin() + t * ob);
+  Features(step_obs.data(), S, feats.data());
+  int64_t hits = 0;
+  for (int64_t start = 0; start < S; start += 2048) {
+    const int64_t n = std::min<int64_t>(2048, S - start);
+    auto q = MaskQ(q_->forward(torch::from_blob(feats.data() + start * obs_dim_, {n, obs_dim_})),
+                   m ? demo_masks_.data() + start * m : nullptr);
+    auto best = q.argmax(1).contiguous();
+    for (int64_t i = 0; i < n; ++i) hits += best.data_ptr<int64_t>()[i] == d.actions[start + i];
+  }
+  demo_accuracy_ = static_cast<double>(hits) / S;
+}
+
 Metrics Dqn::Iterate() {
   using Clock = std::chrono::steady_clock;
+  PrepareDemonstrations();
   const auto t_start = Clock::now();
   double t_env = 0;
   const int n = envs_->num_envs();
@@ -374,24 +448,51 @@ Metrics Dqn::Iterate() {
                  {"time_sample", time_sample_},
                  {"gradient_steps", static_cast<double>(done)}};
   if (done) out["loss"] = loss_sum / done;
+  if (!config_.demo_policy.empty()) {
+    out["demo_margin_loss"] = margin_loss_;
+    out["demo_return"] = demo_return_;
+    out["demo_steps"] = static_cast<double>(demo_replay_.size());
+    if (demo_accuracy_ >= 0) out["demo_accuracy"] = demo_accuracy_;
+  }
   return out;
 }
 
 void Dqn::SampleBatch() {
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t B = config_.batch_size;
-  slots_.resize(B);
+  // Demonstration rows go last: all of them while pretraining, else a share.
+  const int64_t Bd = demo_replay_.size() == 0
+                         ? 0
+                         : (pretraining_ ? B : static_cast<int64_t>(std::llround(B * config_.demo_fraction)));
+  const int64_t Ba = B - Bd;
+  slots_.resize(Ba);
   weights_.assign(B, 1.0f);
-  if (config_.prioritized_replay) {
+  if (Ba > 0 && config_.prioritized_replay) {
     const double progress = std::min(1.0, static_cast<double>(steps_) / std::max<double>(1, total_steps_));
     const double beta = config_.prioritized_beta0 + (1.0 - config_.prioritized_beta0) * progress;
-    SampleProportional(priorities_, replay_.size(), beta, rng_, &slots_, &weights_);
-  } else if (config_.recency_decay < 1.0) {
+    SampleProportional(priorities_, replay_.size(), beta, rng_, &slots_, &agent_weights_);
+    std::copy(agent_weights_.begin(), agent_weights_.end(), weights_.begin());
+  } else if (Ba > 0 && config_.recency_decay < 1.0) {
     replay_.SampleRecent(rng_, config_.recency_decay, &slots_);
   } else {
     for (auto& slot : slots_) slot = replay_.SampleUniform(rng_);
   }
   replay_.Gather(slots_, static_cast<int>(config_.n_step), config_.gamma, &batch_);
+  batch_demo_rows_ = Bd;
+  if (Bd > 0) {
+    demo_slots_.resize(Bd);
+    for (auto& slot : demo_slots_) slot = demo_replay_.SampleUniform(rng_);
+    demo_replay_.Gather(demo_slots_, static_cast<int>(config_.n_step), config_.gamma, &demo_batch_);
+    auto append = [](auto& to, const auto& from) { to.insert(to.end(), from.begin(), from.end()); };
+    append(batch_.obs, demo_batch_.obs), append(batch_.next_obs, demo_batch_.next_obs);
+    append(batch_.reward, demo_batch_.reward), append(batch_.discount, demo_batch_.discount);
+    append(batch_.action, demo_batch_.action), append(batch_.terminated, demo_batch_.terminated);
+    append(batch_.next_mask, demo_batch_.next_mask);
+    const int64_t m = demo_replay_.mask_size();
+    batch_demo_masks_.resize(static_cast<size_t>(Bd * m));
+    for (int64_t k = 0; k < Bd; ++k)
+      std::copy_n(demo_masks_.begin() + demo_slots_[k] * m, m, batch_demo_masks_.begin() + k * m);
+  }
   batch_obs_.resize(static_cast<size_t>(B * obs_dim_));
   batch_next_.resize(static_cast<size_t>(B * obs_dim_));
   Features(batch_.obs.data(), B, batch_obs_.data());
@@ -424,12 +525,26 @@ double Dqn::TorchLossAndGradients() {
     next_v = torch::where(torch::isfinite(next_v), next_v, torch::zeros_like(next_v));
     target = rewards + discount * not_done * next_v;
   }
-  auto q = q_->forward(obs).gather(1, actions.unsqueeze(1)).squeeze(1);
+  auto q_all = q_->forward(obs);
+  auto q = q_all.gather(1, actions.unsqueeze(1)).squeeze(1);
   auto weights = torch::from_blob(weights_.data(), {B});
   auto per_sample = config_.loss == "huber"
                         ? torch::smooth_l1_loss(q, target, torch::Reduction::None)
                         : torch::mse_loss(q, target, torch::Reduction::None);
   auto loss = (weights * per_sample).mean();
+  margin_loss_ = 0;
+  if (batch_demo_rows_ > 0) {
+    // max_{legal a} [Q(s, a) + l(a_E, a)] − Q(s, a_E) on the demonstration rows.
+    const int64_t Bd = batch_demo_rows_, A = num_actions_;
+    auto qd = q_all.slice(0, B - Bd, B);
+    auto a_e = actions.slice(0, B - Bd, B).unsqueeze(1);
+    auto margins = torch::full({Bd, A}, config_.demo_margin).scatter(1, a_e, 0.0);
+    auto augmented = MaskQ(qd + margins, m ? batch_demo_masks_.data() : nullptr);
+    auto j = std::get<0>(augmented.max(1)) - qd.gather(1, a_e).squeeze(1);
+    auto margin = j.sum() / static_cast<double>(B);
+    margin_loss_ = margin.item<double>();
+    loss = loss + config_.demo_margin_weight * margin;
+  }
   {
     auto d = (q - target).detach().to(torch::kFloat64).contiguous();
     td_.assign(d.data_ptr<double>(), d.data_ptr<double>() + B);
@@ -441,7 +556,7 @@ double Dqn::TorchLossAndGradients() {
 
 void Dqn::UpdatePriorities(const std::vector<double>& td) {
   if (!config_.prioritized_replay) return;
-  for (size_t k = 0; k < td.size(); ++k) {
+  for (size_t k = 0; k < slots_.size(); ++k) {  // the agent's rows (demonstrations come after them)
     const double p = std::abs(td[k]) + config_.prioritized_eps;
     max_priority_ = std::max(max_priority_, p);
     priorities_.Set(slots_[k], std::pow(p, config_.prioritized_alpha));
@@ -485,6 +600,28 @@ double Dqn::FastLossAndGradients() {
     d_q_[i * A + batch_.action[i]] = static_cast<float>(w * grad / B);
   }
   loss /= B;
+  margin_loss_ = 0;
+  for (int64_t i = B - batch_demo_rows_; i < B; ++i) {
+    // The large-margin term's value and its gradient (+ at the augmented argmax, − at a_E).
+    const float* qi = q + i * A;
+    const uint8_t* legal = m ? batch_demo_masks_.data() + (i - (B - batch_demo_rows_)) * A : nullptr;
+    const int64_t a_e = batch_.action[i];
+    int64_t best = -1;
+    double best_v = 0;
+    for (int64_t a = 0; a < A; ++a) {
+      if (legal && !legal[a]) continue;
+      const double v = qi[a] + (a == a_e ? 0.0 : config_.demo_margin);
+      if (best < 0 || v > best_v) best = a, best_v = v;
+    }
+    if (best < 0) continue;
+    margin_loss_ += (best_v - qi[a_e]) / B;
+    if (best != a_e) {
+      const auto g = static_cast<float>(config_.demo_margin_weight / B);
+      d_q_[i * A + best] += g;
+      d_q_[i * A + a_e] -= g;
+    }
+  }
+  loss += config_.demo_margin_weight * margin_loss_;
   if (config_.dueling) {
     online_.d_out.resize(static_cast<size_t>(B * (A + 1)));
     DuelingBackward(d_q_.data(), B, A, online_.d_out.data());
@@ -528,6 +665,7 @@ void Dqn::Save(const std::string& path) const {
   archive.write("optimizer", opt);
   archive.write("rng", RngStateTensor(rng_));
   archive.write("counters", torch::tensor(std::vector<int64_t>{steps_, updates_, last_target_update_}, torch::kLong));
+  if (demo_accuracy_ >= 0) archive.write("demo_accuracy", torch::tensor(demo_accuracy_, torch::kFloat64));
   std::string env_state, replay;
   envs_->SaveState(&env_state);
   archive.write("env_state", torch::from_blob(env_state.data(), {static_cast<int64_t>(env_state.size())},
@@ -561,6 +699,8 @@ void Dqn::Load(const std::string& path) {
     steps_ = counters[0].item<int64_t>();
     updates_ = counters[1].item<int64_t>();
     last_target_update_ = counters[2].item<int64_t>();
+    torch::Tensor accuracy;
+    if (archive.try_read("demo_accuracy", accuracy)) demo_accuracy_ = accuracy.item<double>();
     archive.read("env_state", env_state);
     envs_->LoadState(std::string(static_cast<const char*>(env_state.data_ptr()), env_state.numel()));
     if (config_.save_replay && config_.prioritized_replay) {

@@ -20,6 +20,15 @@
 // actions are never chosen, neither by exploration nor greedily, and the max
 // in the target runs over the next state's legal actions (stored in replay).
 // Truncated transitions bootstrap from the final observation.
+// Learning from demonstrations (DQfD, Hester et al., 2018), with demo_policy
+// set: demo_episodes episodes of that scripted policy are recorded into a
+// separate replay that is never overwritten; demo_pretrain_steps gradient
+// steps train on them alone (the target network hard-copied every 1,000 of
+// them and at the end); then a demo_fraction share of every minibatch comes
+// from them. On demonstration rows the loss adds the large-margin term
+//   demo_margin_weight · (max_{legal a} [Q(s, a) + l(a_E, a)] − Q(s, a_E)),
+// l = demo_margin for a ≠ a_E and 0 for the demonstrated a_E, which pushes
+// the demonstrated action's value above the others'.
 #ifndef RLFORGE_ALGOS_DQN_DQN_H_
 #define RLFORGE_ALGOS_DQN_DQN_H_
 
@@ -71,6 +80,13 @@ struct DqnConfig {
   bool dueling = false;                   // dueling value/advantage head
   std::vector<int64_t> net_arch = {64, 64};  // hidden layer sizes (after the CNN for images)
   std::string activation = "relu";        // tanh or relu
+  // Demonstrations (DQfD; see the header comment).
+  std::string demo_policy;                // scripted policy recorded ("": none), e.g. heuristic
+  int64_t demo_episodes = 50;             // episodes recorded
+  int64_t demo_pretrain_steps = 10000;    // gradient steps on the demonstrations before training
+  double demo_fraction = 0.25;            // share of each minibatch drawn from them afterwards
+  double demo_margin = 0.8;               // margin l of the supervised loss
+  double demo_margin_weight = 1.0;        // weight of the supervised loss
 
   void Visit(FieldVisitor& v);
   void Validate() const;
@@ -115,6 +131,10 @@ class Dqn : public Algorithm {
  public:
   Dqn(const std::string& env_id, const Kwargs& env_kwargs, int num_envs, int env_threads, uint64_t seed,
       const DqnConfig& config, int64_t total_steps);
+  // The first call with demo_policy set records the demonstrations and
+  // pretrains on them (Iterate does it; public for tests).
+  void PrepareDemonstrations();
+  const ReplayBuffer& demo_replay() const { return demo_replay_; }
   Metrics Iterate() override;
   int64_t num_timesteps() const override { return steps_; }
   void TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) override;
@@ -170,6 +190,23 @@ class Dqn : public Algorithm {
   Rng rng_;
   int64_t steps_ = 0, updates_ = 0, last_target_update_ = 0;
   EpisodeLog episodes_;
+  // Demonstrations: their replay (one stream, never overwritten), the legal
+  // mask at each one's state, and the last batch's demonstration rows (its
+  // last batch_demo_rows_ rows) with their masks.
+  std::string env_id_;
+  Kwargs env_kwargs_;
+  uint64_t seed_;
+  ReplayBuffer demo_replay_;
+  std::vector<uint8_t> demo_masks_;
+  std::vector<int64_t> demo_slots_;
+  ReplayBuffer::Batch demo_batch_;
+  std::vector<uint8_t> batch_demo_masks_;
+  std::vector<float> agent_weights_;
+  int64_t batch_demo_rows_ = 0;
+  bool pretraining_ = false;
+  double margin_loss_ = 0;            // the last gradient step's margin term
+  double demo_accuracy_ = -1;         // after pretraining: greedy action = demonstrated one (saved)
+  double demo_return_ = 0;            // the demonstrations' mean episode return
 };
 
 // Greedy policy of a Q-network over legal actions.

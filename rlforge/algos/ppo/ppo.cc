@@ -2,8 +2,10 @@
 
 #include <chrono>
 
-#include "rlforge/algos/flat_adam.h"
 #include <cmath>
+
+#include "rlforge/algos/flat_adam.h"
+#include "rlforge/train/scripted_policy.h"
 
 namespace rlforge {
 
@@ -26,6 +28,7 @@ void PpoConfig::Visit(FieldVisitor& v) {
   VisitPolicyFields(v, &policy);
   v.Field("use_sde", &policy.use_sde, "generalized state-dependent exploration (Box actions)");
   v.Field("sde_sample_freq", &policy.sde_sample_freq, "steps between gSDE noise draws (-1: once per rollout)");
+  VisitPretrainFields(v, &pretrain);
 }
 
 void PpoConfig::Validate() const {
@@ -39,6 +42,7 @@ void PpoConfig::Validate() const {
   RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0, got ", max_grad_norm);
   RLF_CHECK_ARG(!target_kl || *target_kl > 0, "config key 'target_kl' must be > 0 or null");
   RLF_CHECK_ARG(!clip_range_vf || *clip_range_vf > 0, "config key 'clip_range_vf' must be > 0 or null");
+  ValidatePretrain(pretrain);
 }
 
 PpoLosses ComputePpoLosses(const torch::Tensor& log_prob, const torch::Tensor& old_log_prob,
@@ -66,6 +70,8 @@ PpoLosses ComputePpoLosses(const torch::Tensor& log_prob, const torch::Tensor& o
 Ppo::Ppo(const OnPolicySetup& setup, const PpoConfig& config, int64_t total_steps)
     : OnPolicyAlgorithm(setup), config_(config), total_steps_(total_steps) {
   config_.Validate();
+  if (!config_.pretrain.policy.empty())
+    CheckScriptedPolicyFits("pretrain_policy", config_.pretrain.policy, setup.env_id, setup.env_kwargs);
   optimizer_ = std::make_unique<FlatAdam>(policy_->parameters(),
                                           torch::optim::AdamOptions(config.learning_rate.Value(1.0)).eps(config.adam_eps));
   if (config.fast_update && !config.clip_range_vf && FastActorCriticUpdate::Supported(*policy_))
@@ -73,6 +79,8 @@ Ppo::Ppo(const OnPolicySetup& setup, const PpoConfig& config, int64_t total_step
 }
 
 Metrics Ppo::Iterate() {
+  // A resumed run has its clone in the checkpoint already.
+  if (!config_.pretrain.policy.empty() && iterations_ == 0 && num_timesteps_ == 0) Pretrain(config_.pretrain);
   CollectRollout();
   const auto update_start = std::chrono::steady_clock::now();
   int64_t update_samples = 0;
@@ -166,6 +174,7 @@ Metrics Ppo::Iterate() {
                {"learning_rate", lr},            {"clip_range", clip},
                {"grad_norm", grad_norm},         {"n_updates", static_cast<double>(updates)}};
   if (policy_->log_std().defined()) m["std"] = policy_->log_std().exp().mean().item<double>();
+  m.insert(pretrain_metrics_.begin(), pretrain_metrics_.end());
   AddTimings(&m, update_start, update_samples);
   return m;
 }

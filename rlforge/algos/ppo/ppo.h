@@ -10,7 +10,9 @@
 // A normalized per minibatch (normalize_advantage), global-norm gradient
 // clipping (max_grad_norm), linear or constant schedules for the learning
 // rate and eps, and an optional early stop of the epoch loop when the approx
-// KL, mean((r - 1) - log r), exceeds 1.5 target_kl (as SB3).
+// KL, mean((r - 1) - log r), exceeds 1.5 target_kl (as SB3). With
+// pretrain_policy set, the first iteration first clones that scripted
+// policy's demonstrations (OnPolicyAlgorithm::Pretrain).
 #ifndef RLFORGE_ALGOS_PPO_PPO_H_
 #define RLFORGE_ALGOS_PPO_PPO_H_
 
@@ -39,6 +41,7 @@ struct PpoConfig {
   double adam_eps = 1e-5;           // Adam epsilon
   bool fast_update = true;          // hand-written gradients for plain MLP policies (rlforge/algos/fast_update.h)
   PolicyConfig policy;
+  PretrainConfig pretrain;          // behaviour cloning before the first rollout (rlforge/algos/on_policy.h)
 
   void Visit(FieldVisitor& v);
   void Validate() const;
