@@ -289,10 +289,7 @@ void OnPolicyAlgorithm::Pretrain(const PretrainConfig& c) {
   auto demonstrator = MakeScriptedPolicy(c.policy, *env, setup_.seed ^ 0xD3D3ULL);
   const Demonstrations d = RecordDemonstrations(*env, *demonstrator, c.episodes, setup_.seed + 0x5EED0000ULL);
   const int64_t S = d.steps();
-  // The observations of the steps (not the final ones), in the env's dtype.
-  std::vector<uint8_t> step_obs(static_cast<size_t>(S * d.obs_bytes));
-  for (int64_t t = 0; t < S; ++t)
-    std::copy_n(d.obs.begin() + d.row[t] * d.obs_bytes, d.obs_bytes, step_obs.begin() + t * d.obs_bytes);
+  const std::vector<uint8_t> step_obs = d.StepObservations();
   auto obs = NormalizeObs(ObservationTensor(step_obs.data(), S, os), /*update=*/true);
   torch::Tensor masks;
   if (d.mask_size > 0)

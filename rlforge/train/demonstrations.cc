@@ -17,6 +17,13 @@ std::vector<float> Demonstrations::ReturnsToGo(double gamma) const {
   return g;
 }
 
+std::vector<uint8_t> Demonstrations::StepObservations() const {
+  std::vector<uint8_t> out(static_cast<size_t>(steps() * obs_bytes));
+  for (int64_t t = 0; t < steps(); ++t)
+    std::copy_n(obs.begin() + row[t] * obs_bytes, obs_bytes, out.begin() + t * obs_bytes);
+  return out;
+}
+
 Demonstrations RecordDemonstrations(Env& env, Policy& policy, int64_t episodes, uint64_t seed) {
   const Space& os = env.observation_space();
   const Space& as = env.action_space();

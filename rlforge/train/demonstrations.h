@@ -46,6 +46,8 @@ struct Demonstrations {
   // Discounted return of the rest of each step's episode, Σ_k γ^k r_{t+k}
   // (truncated episodes: no bootstrap past their last step).
   std::vector<float> ReturnsToGo(double gamma) const;
+  // The steps' observations [steps, obs_bytes] (each episode's final one left out).
+  std::vector<uint8_t> StepObservations() const;
 };
 
 // Plays `episodes` episodes of `policy` (greedy where it has a choice) on

@@ -347,8 +347,7 @@ void Dqn::PrepareDemonstrations() {
   torch::NoGradGuard no_grad;
   const int64_t S = d.steps();
   std::vector<float> feats(static_cast<size_t>(S * obs_dim_));
-  std::vector<uint8_t> step_obs(static_cast<size_t>(S * ob));
-  for (int64_t t = 0; t < S; ++t) std::copy_n(d.obs.begin() + d.row[t] * ob, ob, step_obs.begin() + t * ob);
+  const std::vector<uint8_t> step_obs = d.StepObservations();
   Features(step_obs.data(), S, feats.data());
   int64_t hits = 0;
   for (int64_t start = 0; start < S; start += 2048) {
