@@ -67,8 +67,8 @@ TEST(TowerDefenseAgentsTest, DqnUsesTheFlatEncodingInStrictMode) {
   }
 }
 
-// The preset, stage 1, 200k steps (it first wins every training episode at
-// about 160k): the greedy policy wins at least 80% of 100 episodes, in strict
+// The preset (which first clones the heuristic), stage 1, 200k steps: the
+// greedy policy wins at least 80% of 100 episodes, in strict
 // mode (so it never sent an illegal action).
 TEST(TowerDefenseAgentsTest, PpoWinsStageOne) {
   const std::string dir = testing::TempDir() + "/rlforge_td_ppo_stage1";
