@@ -4,6 +4,7 @@
 #include <cmath>
 #include <chrono>
 #include <cstring>
+#include <iterator>
 #include <limits>
 
 #include "rlforge/env/registry.h"
@@ -260,6 +261,12 @@ void OnPolicyAlgorithm::AddTimings(Metrics* m, std::chrono::steady_clock::time_p
   (*m)["update_samples"] = static_cast<double>(update_samples);
 }
 
+namespace {
+// pretrain_metrics_'s keys, in the order checkpoints store their values.
+constexpr const char* kPretrainKeys[] = {"pretrain_accuracy", "pretrain_demo_return", "pretrain_demo_steps",
+                                         "pretrain_demo_success", "pretrain_nll", "pretrain_value_loss"};
+}  // namespace
+
 void VisitPretrainFields(FieldVisitor& v, PretrainConfig* c) {
   v.Field("pretrain_policy", &c->policy, "scripted policy to clone before training, e.g. heuristic (\"\": none)");
   v.Field("pretrain_episodes", &c->episodes, "demonstration episodes recorded for pretraining");
@@ -284,8 +291,6 @@ void OnPolicyAlgorithm::Pretrain(const PretrainConfig& c) {
   auto env = Make(setup_.env_id, setup_.env_kwargs);
   const Space& os = env->observation_space();
   const Space& as = env->action_space();
-  RLF_CHECK_ARG(as.kind() == SpaceKind::kDiscrete || as.kind() == SpaceKind::kMultiDiscrete,
-                "pretraining clones Discrete or MultiDiscrete actions; ", setup_.env_id, " has ", as.ToString());
   auto demonstrator = MakeScriptedPolicy(c.policy, *env, setup_.seed ^ 0xD3D3ULL);
   const Demonstrations d = RecordDemonstrations(*env, *demonstrator, c.episodes, setup_.seed + 0x5EED0000ULL);
   const int64_t S = d.steps();
@@ -330,14 +335,10 @@ void OnPolicyAlgorithm::Pretrain(const PretrainConfig& c) {
     if (same.dim() == 2) same = same.all(1);
     hits += same.sum().item<double>();
   }
-  double ret = 0;
-  for (double r : d.episode_returns) ret += r;
-  pretrain_metrics_ = {{"pretrain_demo_steps", static_cast<double>(S)},
-                       {"pretrain_demo_return", ret / d.episodes()},
-                       {"pretrain_demo_success", static_cast<double>(d.episode_successes) / d.episodes()},
-                       {"pretrain_nll", nll / S},
-                       {"pretrain_value_loss", vl / S},
-                       {"pretrain_accuracy", hits / S}};
+  const double values[] = {hits / S, d.mean_return(), static_cast<double>(S),
+                           static_cast<double>(d.episode_successes) / d.episodes(), nll / S, vl / S};
+  pretrain_metrics_.clear();
+  for (size_t i = 0; i < std::size(kPretrainKeys); ++i) pretrain_metrics_[kPretrainKeys[i]] = values[i];
 }
 
 torch::Tensor ApplyObsNormalization(const torch::Tensor& x, const RunningMeanStd& rms, double clip) {
@@ -482,9 +483,9 @@ void OnPolicyAlgorithm::WriteTo(torch::serialize::OutputArchive& archive) const 
   archive.write("normalization", torch::from_blob(norm_state.data(), {static_cast<int64_t>(norm_state.size())},
                                                   torch::kUInt8).clone());
   if (!pretrain_metrics_.empty()) {
-    std::vector<double> keyed;
-    for (const auto& [k, v] : pretrain_metrics_) keyed.push_back(v);
-    archive.write("pretrain_metrics", torch::tensor(keyed, torch::kFloat64));
+    std::vector<double> values;
+    for (const char* key : kPretrainKeys) values.push_back(pretrain_metrics_.at(key));
+    archive.write("pretrain_metrics", torch::tensor(values, torch::kFloat64));
   }
   std::string env_state;
   envs_->SaveState(&env_state);
@@ -516,13 +517,11 @@ void OnPolicyAlgorithm::ReadFrom(torch::serialize::InputArchive& archive) {
     r.ExpectEnd();
     torch::Tensor pm;
     if (archive.try_read("pretrain_metrics", pm)) {
-      // Values in the keys' order (a std::map's); the keys are the ones Pretrain sets.
-      static const char* kKeys[] = {"pretrain_accuracy", "pretrain_demo_return", "pretrain_demo_steps",
-                                    "pretrain_demo_success", "pretrain_nll", "pretrain_value_loss"};
       pm = pm.contiguous();
-      RLF_CHECK(pm.numel() == 6, "pretrain_metrics of the wrong size");
+      constexpr size_t n = std::size(kPretrainKeys);
+      RLF_CHECK(pm.numel() == static_cast<int64_t>(n), "pretrain_metrics of the wrong size");
       pretrain_metrics_.clear();
-      for (int i = 0; i < 6; ++i) pretrain_metrics_[kKeys[i]] = pm.data_ptr<double>()[i];
+      for (size_t i = 0; i < n; ++i) pretrain_metrics_[kPretrainKeys[i]] = pm.data_ptr<double>()[i];
     }
     archive.read("env_state", env_state);
     envs_->LoadState(std::string(static_cast<const char*>(env_state.data_ptr()), env_state.numel()));

@@ -17,6 +17,12 @@ std::vector<float> Demonstrations::ReturnsToGo(double gamma) const {
   return g;
 }
 
+double Demonstrations::mean_return() const {
+  double sum = 0;
+  for (double r : episode_returns) sum += r;
+  return episodes() > 0 ? sum / episodes() : 0.0;
+}
+
 std::vector<uint8_t> Demonstrations::StepObservations() const {
   std::vector<uint8_t> out(static_cast<size_t>(steps() * obs_bytes));
   for (int64_t t = 0; t < steps(); ++t)

@@ -43,6 +43,7 @@ struct Demonstrations {
   int64_t steps() const { return static_cast<int64_t>(row.size()); }
   int64_t episodes() const { return static_cast<int64_t>(episode_lengths.size()); }
   bool done(int64_t t) const { return terminated[t] || truncated[t]; }
+  double mean_return() const;
   // Discounted return of the rest of each step's episode, Σ_k γ^k r_{t+k}
   // (truncated episodes: no bootstrap past their last step).
   std::vector<float> ReturnsToGo(double gamma) const;

@@ -246,11 +246,7 @@ Dqn::Dqn(const std::string& env_id, const Kwargs& env_kwargs, int num_envs, int 
   torch::manual_seed(seed);
   q_ = QNetwork(obs_space_, num_actions_, config.net_arch, config.activation, config.dueling);
   target_ = QNetwork(obs_space_, num_actions_, config.net_arch, config.activation, config.dueling);
-  {
-    torch::NoGradGuard g;
-    auto src = q_->parameters(), dst = target_->parameters();
-    for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
-  }
+  SyncTarget(1.0);
   optimizer_ = std::make_unique<FlatAdam>(q_->parameters(), torch::optim::AdamOptions(config.learning_rate.Value(1.0)));
   replay_ = ReplayBuffer(config.buffer_size, obs_space_.nbytes(), envs_->has_action_mask() ? envs_->mask_size() : 0,
                          num_envs);
@@ -312,6 +308,18 @@ void Dqn::Act(const float* features, const uint8_t* masks, int n, int64_t* actio
   }
 }
 
+void Dqn::SyncTarget(double tau) {
+  torch::NoGradGuard g;
+  auto src = q_->parameters(), dst = target_->parameters();
+  for (size_t i = 0; i < src.size(); ++i) {
+    if (tau >= 1.0) {
+      dst[i].copy_(src[i]);
+    } else {
+      dst[i].mul_(1 - tau).add_(src[i], tau);
+    }
+  }
+}
+
 void Dqn::PrepareDemonstrations() {
   if (config_.demo_policy.empty() || demo_replay_.size() > 0) return;
   auto env = Make(env_id_, env_kwargs_);
@@ -327,21 +335,15 @@ void Dqn::PrepareDemonstrations() {
                      m ? d.legal_masks.data() + (d.row[t] + 1) * m : nullptr);
   }
   demo_masks_ = d.action_masks;
-  demo_return_ = 0;
-  for (double r : d.episode_returns) demo_return_ += r / d.episodes();
+  demo_return_ = d.mean_return();
   if (steps_ > 0 || updates_ > 0 || config_.demo_pretrain_steps == 0) return;  // resumed, or no pretraining
   pretraining_ = true;
-  auto copy_target = [this] {
-    torch::NoGradGuard g;
-    auto src = q_->parameters(), dst = target_->parameters();
-    for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
-  };
   static_cast<torch::optim::AdamOptions&>(optimizer_->param_groups()[0].options()).lr(config_.learning_rate.Value(1.0));
   for (int64_t g = 1; g <= config_.demo_pretrain_steps; ++g) {
     GradientStep();
-    if (g % 1000 == 0) copy_target();
+    if (g % 1000 == 0) SyncTarget(1.0);
   }
-  copy_target();
+  SyncTarget(1.0);
   pretraining_ = false;
   // How often the greedy action is the demonstrated one.
   torch::NoGradGuard no_grad;
@@ -419,9 +421,7 @@ Metrics Dqn::Iterate() {
     }
     steps_ += n;
     if (steps_ - last_target_update_ >= config_.target_update_interval) {
-      torch::NoGradGuard g;
-      auto src = q_->parameters(), dst = target_->parameters();
-      for (size_t i = 0; i < src.size(); ++i) dst[i].mul_(1 - config_.tau).add_(src[i], config_.tau);
+      SyncTarget(config_.tau);
       last_target_update_ = steps_;
     }
   }

@@ -159,6 +159,7 @@ class Dqn : public Algorithm {
   void Features(const void* obs, int64_t rows, float* out) const;
   void Act(const float* features, const uint8_t* masks, int n, int64_t* actions);
   double GradientStep();  // sample, loss and gradients, clip, Adam step
+  void SyncTarget(double tau);  // theta' <- tau theta + (1 - tau) theta' (tau 1: a copy)
   double TorchLossAndGradients();
   double FastLossAndGradients();  // the same with MlpKernel instead of autograd
   // The online kernel's Q-values [B, A] after Forward (dueling aggregated).

@@ -187,7 +187,6 @@ AlphaZero::AlphaZero(const std::string& env_id, const Kwargs& env_kwargs, uint64
   RLF_CHECK_ARG(env_->action_space().kind() == SpaceKind::kDiscrete, "alphazero needs a Discrete action space");
   obs_size_ = env_->observation_space().size();
   num_actions_ = env_->action_space().n();
-  cells_ = game->empty_board().num_cells();
   BoardSymmetries(game->empty_board(), &sym_cells_, &sym_actions_);
   if (!config_.augment) sym_cells_.resize(1), sym_actions_.resize(1);  // the identity comes first
   torch::manual_seed(seed);
@@ -255,13 +254,11 @@ std::pair<double, double> AlphaZero::Update() {
   const int64_t B = config_.batch_size;
   std::vector<float> x(B * obs_size_), pi(B * num_actions_), z(B);
   std::vector<uint8_t> m(B * num_actions_);
-  const int64_t planes = obs_size_ / cells_;
   for (int64_t i = 0; i < B; ++i) {
     const int64_t s = static_cast<int64_t>(rng_.UniformInt(static_cast<uint64_t>(r_size_)));
     const auto& cp = sym_cells_[rng_.UniformInt(sym_cells_.size())];
     const auto& ap = sym_actions_[&cp - sym_cells_.data()];
-    for (int64_t p = 0; p < planes; ++p)
-      for (int64_t c = 0; c < cells_; ++c) x[i * obs_size_ + p * cells_ + cp[c]] = r_obs_[s * obs_size_ + p * cells_ + c];
+    PermuteBoardObservation(cp, obs_size_, r_obs_.data() + s * obs_size_, x.data() + i * obs_size_);
     for (int64_t a = 0; a < num_actions_; ++a) {
       pi[i * num_actions_ + ap[a]] = r_pi_[s * num_actions_ + a];
       m[i * num_actions_ + ap[a]] = r_mask_[s * num_actions_ + a];

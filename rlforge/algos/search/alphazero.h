@@ -141,7 +141,6 @@ class AlphaZero : public Algorithm {
   int64_t r_size_ = 0, r_next_ = 0;
   // Board symmetries: cell and action permutations (identity first).
   std::vector<std::vector<int>> sym_cells_, sym_actions_;
-  int64_t cells_ = 0;
   ActorPool<PolicyValueNet> actors_;
 };
 

@@ -116,9 +116,9 @@ void MuZeroConfig::Visit(FieldVisitor& v) {
   v.Field("weight_decay", &weight_decay, "L2 weight decay");
   v.Field("value_loss_weight", &value_loss_weight, "weight of the value loss");
   v.Field("priority_alpha", &priority_alpha, "prioritized replay exponent α (0: uniform)");
-  v.Field("augment", &augment, "board games: train on the board's symmetries");
   v.Field("priority_beta", &priority_beta, "importance-weight exponent β");
   v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip");
+  v.Field("augment", &augment, "board games: train on the board's symmetries");
 }
 
 void MuZeroConfig::Validate() const {
@@ -282,10 +282,8 @@ MuZero::MuZero(const std::string& env_id, const Kwargs& env_kwargs, uint64_t see
                 env_->observation_space().ToString());
   obs_size_ = env_->observation_space().size();
   num_actions_ = env_->action_space().n();
-  if (const auto* game = dynamic_cast<const BoardGameEnv*>(&env_->unwrapped()); game && config_.augment) {
-    cells_ = game->empty_board().num_cells();
+  if (const auto* game = dynamic_cast<const BoardGameEnv*>(&env_->unwrapped()); game && config_.augment)
     BoardSymmetries(game->empty_board(), &sym_cells_, &sym_actions_);
-  }
   torch::manual_seed(seed);
   net_ = MuZeroNet(obs_size_, num_actions_, config_.latent_size, config_.net_arch, config_.support_size);
   optimizer_ = std::make_unique<torch::optim::Adam>(
@@ -396,10 +394,8 @@ std::pair<double, Metrics> MuZero::Update() {
     const std::vector<int>* ap = nullptr;
     if (sym_cells_.size() > 1) {
       const size_t k = rng_.UniformInt(sym_cells_.size());
-      const auto& cp = sym_cells_[k];
       ap = &sym_actions_[k];
-      for (int64_t p = 0; p < obs_size_ / cells_; ++p)
-        for (int64_t c = 0; c < cells_; ++c) x[p * cells_ + cp[c]] = o[p * cells_ + c];
+      PermuteBoardObservation(sym_cells_[k], obs_size_, o, x);
     } else {
       std::copy_n(o, obs_size_, x);
     }

@@ -171,7 +171,6 @@ class MuZero : public Algorithm {
   int num_players_ = 1;
   int64_t obs_size_ = 0, num_actions_ = 0;
   // Board symmetries (cell and action permutations) when augmenting; empty otherwise.
-  int64_t cells_ = 0;
   std::vector<std::vector<int>> sym_cells_, sym_actions_;
   MuZeroNet net_{nullptr};
   std::unique_ptr<torch::optim::Adam> optimizer_;

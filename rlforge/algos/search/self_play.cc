@@ -57,6 +57,12 @@ void BoardSymmetries(const board::Board& b, std::vector<std::vector<int>>* cells
   add([n](int r, int c) { return std::pair{n - c, n - r}; });   // anti-transpose
 }
 
+void PermuteBoardObservation(const std::vector<int>& cells, int64_t obs_size, const float* in, float* out) {
+  const int64_t n = static_cast<int64_t>(cells.size());
+  for (int64_t p = 0; p < obs_size / n; ++p)
+    for (int64_t c = 0; c < n; ++c) out[p * n + cells[c]] = in[p * n + c];
+}
+
 void ValidateMcts(const MctsConfig& c) {
   RLF_CHECK_ARG(c.c_init > 0, "config key 'c_init' must be > 0, got ", c.c_init);
   RLF_CHECK_ARG(c.c_base > 0, "config key 'c_base' must be > 0, got ", c.c_base);

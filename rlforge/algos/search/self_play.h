@@ -110,6 +110,9 @@ void CopyParameters(const torch::nn::Module& from, torch::nn::Module& to);
 // k, actions[k][a] where action a goes.
 void BoardSymmetries(const board::Board& b, std::vector<std::vector<int>>* cells,
                      std::vector<std::vector<int>>* actions);
+// A board observation (planes of cells, obs_size floats) with its cells moved
+// by `cells` (one of BoardSymmetries' permutations): out must not alias in.
+void PermuteBoardObservation(const std::vector<int>& cells, int64_t obs_size, const float* in, float* out);
 
 // Self-play actor threads. Each owns an env and a copy of the network, plays
 // games with `play` and pushes them into a bounded queue (capacity games:
