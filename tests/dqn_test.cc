@@ -51,12 +51,12 @@ TEST(ReplayBufferTest, FifoOverwriteAndSampling) {
   }
   EXPECT_EQ(seen, (std::set<int64_t>{2, 3, 4}));
   std::string state;
-  rb.Save(&state);
+  rb.SaveState(&state);
   ReplayBuffer copy(3, 2 * sizeof(float), 2);
-  copy.Load(state);
+  copy.LoadState(state);
   EXPECT_EQ(copy.size(), 3);
-  EXPECT_THROW(ReplayBuffer(4, 2 * sizeof(float), 2).Load(state), Error);
-  EXPECT_THROW(copy.Load(state.substr(0, state.size() - 3)), Error);
+  EXPECT_THROW(ReplayBuffer(4, 2 * sizeof(float), 2).LoadState(state), Error);
+  EXPECT_THROW(copy.LoadState(state.substr(0, state.size() - 3)), Error);
 }
 
 TEST(ReplayBufferTest, MillionCartPoleTransitionsCostTheirRawBytes) {
@@ -182,7 +182,9 @@ TEST(DqnTest, FastGradientsMatchAutograd) {
     c.learning_starts = 1000;
     c.train_freq = 100;
     c.gradient_steps = 10;
-    Dqn dqn("CartPole-v1", {}, 2, 1, 3, c, 4000);
+    RunContext ctx = config.Context();  // CartPole-v1, seed 3, 4,000 steps
+    ctx.run.num_envs = 2;
+    Dqn dqn(ctx, c);
     while (dqn.num_timesteps() < 2000) dqn.Iterate();  // some training so the targets differ from Q
     if (!c.demo_policy.empty()) EXPECT_GT(dqn.demo_replay().size(), 50);
     dqn.SampleBatch();
@@ -204,7 +206,7 @@ TEST(DqnTest, RejectsBadConfigurationsByName) {
   auto bad = [](std::vector<std::string> sets, const std::string& needle) {
     try {
       auto c = TrainConfig::Resolve("dqn", "CartPole-v1", "", sets, 1000, 0);
-      FindAlgorithm("dqn").make_algorithm(c.run, *c.algo);
+      MakeAlgorithm(c.Context(), *c.algo);
       ADD_FAILURE() << "accepted " << Join(sets, " ");
     } catch (const InvalidArgument& e) {
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();

@@ -1,12 +1,35 @@
-// The hand-written actor-critic gradients equal autograd's.
+// The actor-critic loss is defined once (rlforge/algos/actor_critic_loss.h);
+// the hand-written MLP kernels and autograd carry its gradient back through the
+// network. Both must give the gradients of a reference written here directly
+// in torch operations (the PPO loss through autograd).
 #include <gtest/gtest.h>
 
+#include "rlforge/algos/actor_critic_loss.h"
 #include "rlforge/algos/fast_update.h"
 #include "rlforge/algos/flat_adam.h"
-#include "rlforge/algos/ppo/ppo.h"
 
 namespace rlforge {
 namespace {
+
+// The reference: the clipped-surrogate PPO loss in torch operations.
+struct ReferenceLosses {
+  torch::Tensor policy_loss, value_loss, entropy_loss, approx_kl, clip_fraction;
+};
+ReferenceLosses ReferencePpoLosses(const torch::Tensor& log_prob, const torch::Tensor& old_log_prob,
+                                   const torch::Tensor& advantages, const torch::Tensor& values,
+                                   const torch::Tensor& returns, const torch::Tensor& entropy, double clip_range) {
+  ReferenceLosses out;
+  auto log_ratio = log_prob - old_log_prob;
+  auto ratio = log_ratio.exp();
+  out.policy_loss =
+      -torch::min(advantages * ratio, advantages * torch::clamp(ratio, 1.0 - clip_range, 1.0 + clip_range)).mean();
+  out.value_loss = (returns - values).pow(2).mean();
+  out.entropy_loss = -entropy.mean();
+  torch::NoGradGuard no_grad;
+  out.approx_kl = ((ratio - 1) - log_ratio).mean();
+  out.clip_fraction = ((ratio - 1).abs() > clip_range).to(torch::kFloat32).mean();
+  return out;
+}
 
 struct Case {
   Space act;
@@ -58,36 +81,81 @@ void Compare(const Case& c) {
   auto returns = torch::randn({B}) * 3;
   const double clip = 0.2, ent_coef = 0.05, vf_coef = 0.7;
 
-  // Autograd.
+  // The reference, through autograd.
   net->zero_grad();
   auto out = net->Forward(obs, mask);
-  auto l = ComputePpoLosses(out.dist.log_prob(actions), old_logp, adv, out.value, out.value.detach(), returns,
-                            out.dist.entropy(), clip, std::nullopt);
+  auto l = ReferencePpoLosses(out.dist.log_prob(actions), old_logp, adv, out.value, returns, out.dist.entropy(), clip);
   (l.policy_loss + ent_coef * l.entropy_loss + vf_coef * l.value_loss).backward();
   std::vector<torch::Tensor> expected;
   for (auto& p : net->parameters()) expected.push_back(p.grad().clone());
 
-  // Hand-written.
-  net->zero_grad();
-  FastActorCriticUpdate fast(net);
-  FastLossInputs in{net->Preprocess(obs).contiguous(), actions.contiguous(), mask, old_logp, adv, returns, clip,
-                    ent_coef, vf_coef};
-  const FastLossResult r = fast.Backward(in);
-  EXPECT_NEAR(r.policy_loss, l.policy_loss.item<double>(), 1e-5);
-  EXPECT_NEAR(r.value_loss, l.value_loss.item<double>(), 1e-4);
-  EXPECT_NEAR(-r.entropy, l.entropy_loss.item<double>(), 1e-5);
-  EXPECT_NEAR(r.clip_fraction, l.clip_fraction.item<double>(), 1e-6);
-  EXPECT_NEAR(r.approx_kl, l.approx_kl.item<double>(), 1e-5);
-  auto got = net->parameters();
-  ASSERT_EQ(got.size(), expected.size());
-  for (size_t k = 0; k < got.size(); ++k) {
-    ASSERT_TRUE(got[k].grad().defined()) << k;
-    const double diff = (got[k].grad() - expected[k]).abs().max().item<double>();
-    const double scale = expected[k].abs().max().item<double>() + 1e-6;
-    EXPECT_LT(diff / scale, 1e-4) << "parameter " << k << " (" << c.act.ToString() << ", " << c.activation << ")";
+  // The one loss definition on a batch of these samples.
+  const ActionHead head(c.act);
+  auto contiguous_actions = actions.contiguous();
+  auto contiguous_mask = mask.defined() ? mask.contiguous() : mask;
+  ActorCriticBatch batch;
+  batch.size = B;
+  batch.actions = contiguous_actions.data_ptr();
+  batch.masks = mask.defined() ? contiguous_mask.data_ptr<bool>() : nullptr;
+  batch.advantages = adv.data_ptr<float>();
+  batch.returns = returns.data_ptr<float>();
+  batch.clip_range = clip;
+  batch.old_log_prob = old_logp.data_ptr<float>();
+  batch.ent_coef = ent_coef;
+  batch.vf_coef = vf_coef;
+  auto check = [&](const char* path, const ActorCriticLossValues& r) {
+    EXPECT_NEAR(r.policy_loss, l.policy_loss.item<double>(), 1e-5) << path;
+    EXPECT_NEAR(r.value_loss, l.value_loss.item<double>(), 1e-4) << path;
+    EXPECT_NEAR(-r.entropy, l.entropy_loss.item<double>(), 1e-5) << path;
+    EXPECT_NEAR(r.clip_fraction, l.clip_fraction.item<double>(), 1e-6) << path;
+    EXPECT_NEAR(r.approx_kl, l.approx_kl.item<double>(), 1e-5) << path;
+    auto got = net->parameters();
+    ASSERT_EQ(got.size(), expected.size());
+    for (size_t k = 0; k < got.size(); ++k) {
+      ASSERT_TRUE(got[k].grad().defined()) << k;
+      const double diff = (got[k].grad() - expected[k]).abs().max().item<double>();
+      const double scale = expected[k].abs().max().item<double>() + 1e-6;
+      EXPECT_LT(diff / scale, 1e-4) << path << ": parameter " << k << " (" << c.act.ToString() << ", "
+                                    << c.activation << ")";
+    }
+  };
+
+  // Autograd carries dL/d(outputs) back.
+  {
+    net->zero_grad();
+    auto h = net->Outputs(obs);
+    std::vector<torch::Tensor> outputs = {h.pi.contiguous(), h.value.contiguous()};
+    if (h.log_std.defined()) outputs.push_back(h.log_std.contiguous());
+    std::vector<torch::Tensor> grads;
+    for (auto& o : outputs) grads.push_back(torch::empty_like(o));
+    ActorCriticGradients g{grads[0].data_ptr<float>(), h.log_std.defined() ? grads[2].data_ptr<float>() : nullptr,
+                           grads[1].data_ptr<float>()};
+    const ActorCriticLossValues r = ComputeActorCriticLoss(
+        head,
+        {outputs[0].data_ptr<float>(), h.log_std.defined() ? outputs[2].data_ptr<float>() : nullptr, false,
+         outputs[1].data_ptr<float>()},
+        batch, &g);
+    torch::autograd::backward(outputs, grads);
+    check("autograd", r);
   }
-  auto lp = fast.LogProb(in);
-  EXPECT_TRUE(torch::allclose(lp, ref_logp, 1e-5, 1e-5));
+  // The hand-written kernels carry the same dL/d(outputs) back.
+  {
+    net->zero_grad();
+    FastActorCritic fast(net);
+    auto features = net->Preprocess(obs).contiguous();
+    fast.Forward(features);
+    auto log_std = net->log_std();
+    ActorCriticGradients g{fast.d_pi(), head.gaussian() ? MutableGrad(log_std) : nullptr, fast.d_value()};
+    const ActorCriticLossValues r = ComputeActorCriticLoss(
+        head, {fast.pi(), head.gaussian() ? log_std.data_ptr<float>() : nullptr, false, fast.value()}, batch, &g);
+    fast.Backward(features);
+    check("kernels", r);
+    // The log-probabilities the kernels' outputs give are the reference's.
+    auto lp = torch::empty({B});
+    ActorCriticLogProbs(head, {fast.pi(), head.gaussian() ? log_std.data_ptr<float>() : nullptr, false, fast.value()},
+                        batch, lp.data_ptr<float>());
+    EXPECT_TRUE(torch::allclose(lp, ref_logp, 1e-5, 1e-5));
+  }
 }
 
 TEST(FastUpdateTest, DiscreteTanh) { Compare({Space::Discrete(4), false, "tanh"}); }
@@ -97,13 +165,13 @@ TEST(FastUpdateTest, GaussianTanh) { Compare({Space::Box(-2, 2, {3}), false, "ta
 
 TEST(FastUpdateTest, SupportedOnlyForPlainMlps) {
   PolicyConfig config;
-  EXPECT_TRUE(FastActorCriticUpdate::Supported(*ActorCritic(Space::Box(-1, 1, {4}), Space::Discrete(2), config)));
+  EXPECT_TRUE(FastActorCritic::Supported(*ActorCritic(Space::Box(-1, 1, {4}), Space::Discrete(2), config)));
   config.share_features = true;
-  EXPECT_FALSE(FastActorCriticUpdate::Supported(*ActorCritic(Space::Box(-1, 1, {4}), Space::Discrete(2), config)));
+  EXPECT_FALSE(FastActorCritic::Supported(*ActorCritic(Space::Box(-1, 1, {4}), Space::Discrete(2), config)));
   config.share_features = false;
   EXPECT_TRUE(
-      FastActorCriticUpdate::Supported(*ActorCritic(Space::Box(-1, 1, {4}), Space::MultiDiscrete({2, 3}), config)));
-  EXPECT_FALSE(FastActorCriticUpdate::Supported(
+      FastActorCritic::Supported(*ActorCritic(Space::Box(-1, 1, {4}), Space::MultiDiscrete({2, 3}), config)));
+  EXPECT_FALSE(FastActorCritic::Supported(
       *ActorCritic(Space::Box(0, 255, {36, 36, 1}, DType::kUInt8), Space::Discrete(2), config)));  // CNN
 }
 

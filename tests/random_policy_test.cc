@@ -11,7 +11,7 @@
 #include "rlforge/envs/toy_text/cliff_walking.h"
 #include "rlforge/envs/toy_text/frozen_lake.h"
 #include "rlforge/envs/toy_text/taxi.h"
-#include "rlforge/train/evaluation.h"
+#include "rlforge/env/evaluation.h"
 
 namespace rlforge {
 namespace {

@@ -9,12 +9,23 @@
 #include "rlforge/algos/search/alphazero.h"
 #include "rlforge/algos/search/mcts.h"
 #include "rlforge/algos/search/muzero.h"
+#include "rlforge/env/evaluation.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/envs/board_games/board_game.h"
 #include "rlforge/envs/board_games/solvers.h"
 
 namespace rlforge::search {
 namespace {
+
+// What the runner builds an agent from (rlforge/algos/algorithm.h).
+RunContext Ctx(const std::string& algo, const std::string& env, int64_t seed, int64_t total_steps) {
+  RunContext ctx;
+  ctx.algo = algo;
+  ctx.run.env = env;
+  ctx.run.seed = seed;
+  ctx.run.total_steps = total_steps;
+  return ctx;
+}
 
 // A policy-value net whose heads output zeros: uniform priors, value 0, so
 // the search alone (terminal rewards) decides.
@@ -235,7 +246,7 @@ AlphaZeroConfig TicTacToeConfig() {
 
 TEST(AlphaZeroTest, TicTacToeNeverLosesToThePerfectPlayer) {
   torch::set_num_threads(1);
-  AlphaZero az("TicTacToe-v0", {}, 0, TicTacToeConfig(), 15000);
+  AlphaZero az(Ctx("alphazero", "TicTacToe-v0", 0, 15000), TicTacToeConfig());
   while (az.num_timesteps() < 15000) az.Iterate();
   auto policy = az.MakePolicy(true);
   auto env = Make("TicTacToe-v0");
@@ -254,13 +265,13 @@ TEST(AlphaZeroTest, ResumeContinuesExactly) {
   torch::set_num_threads(1);
   AlphaZeroConfig c = TicTacToeConfig();
   c.simulations = 20, c.games_per_iteration = 4, c.updates_per_iteration = 4, c.batch_size = 16;
-  AlphaZero straight("TicTacToe-v0", {}, 5, c, 0);
+  AlphaZero straight(Ctx("alphazero", "TicTacToe-v0", 5, 0), c);
   for (int i = 0; i < 4; ++i) straight.Iterate();
-  AlphaZero first("TicTacToe-v0", {}, 5, c, 0);
+  AlphaZero first(Ctx("alphazero", "TicTacToe-v0", 5, 0), c);
   for (int i = 0; i < 2; ++i) first.Iterate();
   const std::string path = ::testing::TempDir() + "/az_resume.pt";
   first.Save(path);
-  AlphaZero resumed("TicTacToe-v0", {}, 5, c, 0);
+  AlphaZero resumed(Ctx("alphazero", "TicTacToe-v0", 5, 0), c);
   resumed.Load(path);
   for (int i = 0; i < 2; ++i) resumed.Iterate();
   EXPECT_EQ(resumed.num_timesteps(), straight.num_timesteps());
@@ -280,14 +291,14 @@ TEST(AlphaZeroTest, ResumeContinuesExactly) {
 }
 
 TEST(AlphaZeroTest, RejectsSinglePlayerEnvs) {
-  EXPECT_THROW(AlphaZero("CartPole-v1", {}, 0, TicTacToeConfig(), 100), InvalidArgument);
+  EXPECT_THROW(AlphaZero(Ctx("alphazero", "CartPole-v1", 0, 100), TicTacToeConfig()), InvalidArgument);
 }
 
 TEST(AlphaZeroTest, ActorThreadsFeedTheLearner) {
   torch::set_num_threads(1);
   AlphaZeroConfig c = TicTacToeConfig();
   c.num_actors = 2, c.simulations = 20, c.games_per_iteration = 4, c.updates_per_iteration = 2, c.batch_size = 16;
-  AlphaZero az("TicTacToe-v0", {}, 0, c, 0);
+  AlphaZero az(Ctx("alphazero", "TicTacToe-v0", 0, 0), c);
   Metrics m;
   for (int i = 0; i < 3; ++i) m = az.Iterate();
   EXPECT_GE(m["games"], 12);
@@ -300,13 +311,13 @@ TEST(MuZeroTest, ResumeContinuesExactly) {
   MuZeroConfig c;
   c.num_actors = 0, c.simulations = 8, c.games_per_iteration = 2, c.batch_size = 16, c.learning_starts = 16;
   c.unroll_steps = 3, c.td_steps = 5, c.latent_size = 8, c.net_arch = {16}, c.replay_size = 200;
-  MuZero straight("CartPole-v1", {}, 3, c, 2000);
+  MuZero straight(Ctx("muzero", "CartPole-v1", 3, 2000), c);
   for (int i = 0; i < 6; ++i) straight.Iterate();
-  MuZero first("CartPole-v1", {}, 3, c, 2000);
+  MuZero first(Ctx("muzero", "CartPole-v1", 3, 2000), c);
   for (int i = 0; i < 3; ++i) first.Iterate();
   const std::string path = ::testing::TempDir() + "/mz_resume.pt";
   first.Save(path);
-  MuZero resumed("CartPole-v1", {}, 3, c, 2000);
+  MuZero resumed(Ctx("muzero", "CartPole-v1", 3, 2000), c);
   resumed.Load(path);
   for (int i = 0; i < 3; ++i) resumed.Iterate();
   EXPECT_EQ(resumed.num_timesteps(), straight.num_timesteps());

@@ -10,9 +10,8 @@
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/env/vector_env.h"
-#include "rlforge/train/demonstrations.h"
+#include "rlforge/data/demonstrations.h"
 #include "rlforge/train/runner.h"
-#include "rlforge/train/scripted_policy.h"
 
 namespace fs = std::filesystem;
 
@@ -86,7 +85,7 @@ TEST(TowerDefenseAgentsTest, PpoWinsStageOne) {
 // demonstrated action is legal dimension by dimension.
 TEST(TowerDefenseAgentsTest, DemonstrationsRecordTheHeuristicsEpisodes) {
   auto env = Make("TowerDefense-v0", {{"stage", "2"}, {"ticks_per_step", "4"}, {"strict", "true"}});
-  auto heuristic = MakeScriptedPolicy("heuristic", *env, 0);
+  auto heuristic = Registry::Global().MakeScriptedPolicy("heuristic", "TowerDefense-v0", *env, 0);
   const Demonstrations d = RecordDemonstrations(*env, *heuristic, 2, 100);
   ASSERT_EQ(d.episodes(), 2);
   EXPECT_EQ(d.episode_successes, 2);  // the heuristic wins stage 2

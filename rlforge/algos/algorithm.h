@@ -1,25 +1,98 @@
-// rlforge/algos/algorithm.h — the small interface every agent implements.
+// rlforge/algos/algorithm.h — the contract every agent follows, and the
+// algorithm registry.
 //
-// An Algorithm owns its vector env, networks, optimizer and RNG. The runner
-// (rlforge/train/runner.h) drives it: Iterate() collects experience and
-// updates once, returning the iteration's metrics; Save/Load write and read
-// everything needed to continue exactly; MakePolicy gives a Policy for
-// evaluation and play.
+// Every agent is built the same way, by the runner, tests and benchmarks
+// alike:
+//   MyAgent(const RunContext& ctx, const MyAgentConfig& config)
+// where ctx holds the run-level settings (env ID and kwargs, seed, step
+// budget, number of envs and threads, observation/reward normalization) and
+// config is the agent's own struct (one field per hyperparameter, listed once
+// in Visit(FieldVisitor&), checked in Validate()). Then it
+//   - declares the metrics Iterate() may report, at construction
+//     (DeclareMetrics): the runner writes every column of progress.csv from
+//     the first row, empty where a value does not exist yet;
+//   - lists its whole state once, in VisitState(StateVisitor&): Save and Load
+//     are generic (one checkpoint file of named fields, rlforge/core/
+//     checkpoint_file.h; networks and optimizers through rlforge/nn/state.h);
+//   - declares the run-level keys it honours (static constexpr uint32_t
+//     kRunKeys); a run that sets another away from its default is rejected
+//     with the key's and the agent's names before anything runs;
+//   - asks its env for capabilities (masks, turn structure, symmetries,
+//     scripted policies through the registry), never for a class or an ID.
+// Iterate() collects experience and updates once; MakePolicy() hands out a
+// Policy for evaluation and play.
+//
+// A new agent touches its own folder (algos/<family>/), one line in
+// algos/registry.cc, its preset file configs/<name>.yaml and its docs
+// (docs/architecture.md lists exactly that).
 #ifndef RLFORGE_ALGOS_ALGORITHM_H_
 #define RLFORGE_ALGOS_ALGORITHM_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "rlforge/train/evaluation.h"
+#include "rlforge/config/config.h"
+#include "rlforge/config/kwargs.h"
+#include "rlforge/core/state_io.h"
+#include "rlforge/env/policy.h"
+#include "rlforge/env/vector_env.h"
+
+namespace torch::nn {
+class Module;
+}
 
 namespace rlforge {
 
 // Named scalars of one iteration (losses, entropy, approx_kl, ...).
 using Metrics = std::map<std::string, double>;
+
+// The run-level settings every agent is built with (config keys of their
+// own names; the runner adds its logging and checkpoint keys).
+struct RunSettings {
+  std::string env = "CartPole-v1";     // env ID
+  Kwargs env_kwargs;                   // env kwargs
+  int64_t seed = 0;                    // seed of everything
+  int64_t total_steps = 100000;        // env steps to train for
+  int64_t num_envs = 8;                // envs stepped in parallel
+  int64_t env_threads = 1;             // threads stepping them
+  int64_t torch_threads = 1;           // libtorch intra-op threads
+  bool normalize_obs = false;          // running observation normalization
+  bool normalize_reward = false;       // running return-scale reward normalization
+
+  void Visit(FieldVisitor& v);
+  void Validate() const;
+};
+
+// The run-level keys an agent may honour (bit flags for kRunKeys). env,
+// env_kwargs, seed and total_steps every agent honours.
+enum RunKey : uint32_t {
+  kRunNumEnvs = 1u << 0,
+  kRunEnvThreads = 1u << 1,
+  kRunTorchThreads = 1u << 2,
+  kRunNormalizeObs = 1u << 3,
+  kRunNormalizeReward = 1u << 4,
+};
+// InvalidArgument naming the first key of `run` set away from its default
+// that `honoured` lacks: "config key 'normalize_obs' is not supported by dqn ...".
+void CheckRunKeys(const std::string& algo, uint32_t honoured, const RunSettings& run);
+
+// What an agent is built from (besides its own config).
+struct RunContext {
+  std::string algo;  // the agent's registry name (messages, checkpoints)
+  RunSettings run;
+
+  // The env, and num_envs copies of it stepped by env_threads threads (env i
+  // seeded with seed + i by Reset).
+  std::unique_ptr<Env> MakeEnv() const;
+  std::unique_ptr<VectorEnv> MakeVectorEnv() const;
+  // Fraction of the step budget left at `steps` (1 at the start, 0 at the
+  // end), as SB3's schedules take it.
+  double ProgressRemaining(int64_t steps) const;
+};
 
 // Returns and lengths of the episodes that ended since the last Take.
 class EpisodeLog {
@@ -43,16 +116,88 @@ class EpisodeLog {
 
 class Algorithm {
  public:
+  explicit Algorithm(const RunContext& ctx) : ctx_(ctx) {}
   virtual ~Algorithm() = default;
+
   // Collect + update; advances num_timesteps().
   virtual Metrics Iterate() = 0;
   virtual int64_t num_timesteps() const = 0;
-  // Returns and lengths of episodes finished since the last call.
-  virtual void TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) = 0;
-  virtual void Save(const std::string& path) const = 0;
-  virtual void Load(const std::string& path) = 0;
   virtual std::unique_ptr<Policy> MakePolicy(bool deterministic) = 0;
+  // Everything needed to continue exactly, listed once: saving and loading
+  // both go through it (v.loading() tells which).
+  virtual void VisitState(StateVisitor& v) = 0;
+  // The network that acts (benchmarks, export); null for tabular agents.
+  virtual torch::nn::Module* network() { return nullptr; }
+  // Returns and lengths of the episodes finished since the last call.
+  virtual void TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) {
+    episodes_.Take(returns, lengths);
+  }
+
+  // The metric names Iterate() may report, fixed at construction, in
+  // progress.csv's column order.
+  const std::vector<std::string>& metric_names() const { return metric_names_; }
+  // Checkpoint files (atomic; a failure keeps the previous file). Load throws
+  // Error naming the file when it is not a checkpoint of this agent and
+  // configuration.
+  void Save(const std::string& path);
+  void Load(const std::string& path);
+  const RunContext& context() const { return ctx_; }
+
+ protected:
+  // Appends metric names (duplicates are ignored).
+  void DeclareMetrics(const std::vector<std::string>& names);
+
+  RunContext ctx_;
+  EpisodeLog episodes_;
+
+ private:
+  std::vector<std::string> metric_names_;
 };
+
+// An agent's hyperparameters behind a small interface (configs are resolved,
+// saved and overridden without knowing their type).
+class AlgoConfig {
+ public:
+  virtual ~AlgoConfig() = default;
+  virtual void Visit(FieldVisitor& v) = 0;
+  virtual void Validate() const = 0;
+  virtual std::unique_ptr<AlgoConfig> Clone() const = 0;
+};
+
+template <typename Config>
+class AlgoConfigOf : public AlgoConfig {
+ public:
+  Config value;
+  void Visit(FieldVisitor& v) override { value.Visit(v); }
+  void Validate() const override { value.Validate(); }
+  std::unique_ptr<AlgoConfig> Clone() const override { return std::make_unique<AlgoConfigOf>(*this); }
+};
+
+struct AlgoSpec {
+  std::string name;
+  std::string description;
+  uint32_t run_keys = 0;  // the run-level keys the agent honours (RunKey flags)
+  std::function<std::unique_ptr<AlgoConfig>()> make_config;
+  std::function<std::unique_ptr<Algorithm>(const RunContext&, const AlgoConfig&)> make_algorithm;
+};
+
+// The registry entry of agent Algo with config struct Config: built as
+// Algo(ctx, config), honouring Algo::kRunKeys.
+template <typename Algo, typename Config>
+AlgoSpec MakeAlgoSpec(const char* name, const char* description) {
+  return {name, description, Algo::kRunKeys, [] { return std::make_unique<AlgoConfigOf<Config>>(); },
+          [](const RunContext& ctx, const AlgoConfig& config) -> std::unique_ptr<Algorithm> {
+            const auto* c = dynamic_cast<const AlgoConfigOf<Config>*>(&config);
+            if (c == nullptr) throw Error("config of the wrong type for " + ctx.algo);
+            return std::make_unique<Algo>(ctx, c->value);
+          }};
+}
+
+// The registry (rlforge/algos/registry.cc: one line per agent).
+const std::vector<AlgoSpec>& Algorithms();
+const AlgoSpec& FindAlgorithm(const std::string& name);  // InvalidArgument with the valid names
+// Builds the agent `ctx.algo` (after CheckRunKeys).
+std::unique_ptr<Algorithm> MakeAlgorithm(const RunContext& ctx, const AlgoConfig& config);
 
 }  // namespace rlforge
 

@@ -1,18 +1,16 @@
 // rlforge/algos/fast_update.h — hand-written forward and backward passes of
-// the MLP actor-critic for the policy-gradient losses, without autograd.
+// plain MLP networks, without autograd.
 //
 // Small networks on small batches spend most of their time in per-operation
 // overhead (dispatch, autograd graph, allocation), not in arithmetic. For the
-// common case — separate MLP torsos with tanh or ReLU, a Discrete or
-// MultiDiscrete (optionally masked) or diagonal-Gaussian head, float inputs —
-// this computes the loss
-//   L = mean_i[-min(r_i A_i, clip(r_i, 1 - eps, 1 + eps) A_i)]
-//       - ent_coef mean_i H_i + vf_coef mean_i (R_i - V_i)^2
-// and writes dL/dtheta into every parameter's .grad with a few BLAS calls and
-// plain loops over preallocated buffers. With eps = infinity and old log-probs
-// equal to the current ones, the policy term is A2C's -mean(A log pi)
-// gradient (d/dlogp of -r A at r = 1). The same gradients as autograd's up to
-// float rounding (tests/fast_update_test.cc compares them).
+// common case — MLP torsos with tanh or ReLU and a Linear head, float inputs —
+// MlpKernel runs the forward pass and, given dL/d(output), writes dL/dtheta
+// into every parameter's .grad with a few BLAS calls and plain loops over
+// preallocated buffers. The losses themselves are defined once, on the
+// networks' outputs (rlforge/algos/actor_critic_loss.h for the policy-gradient
+// agents, DQN's and QR-DQN's in their folders); either these kernels or
+// autograd carry their gradient back through the torso, and
+// tests/fast_update_test.cc checks that both give the same gradients.
 #ifndef RLFORGE_ALGOS_FAST_UPDATE_H_
 #define RLFORGE_ALGOS_FAST_UPDATE_H_
 
@@ -20,9 +18,13 @@
 
 #include <vector>
 
+#include "rlforge/algos/actor_critic_loss.h"
 #include "rlforge/nn/policy.h"
 
 namespace rlforge {
+
+// p's .grad storage (allocated as zeros when p has none).
+float* MutableGrad(torch::Tensor& p);
 
 // Forward and backward passes of an MLP (hidden Linear + tanh/ReLU layers,
 // then a Linear head) on its parameters' own storage, with BLAS and loops.
@@ -38,48 +40,39 @@ struct MlpKernel {
   void Backward(const float* x, int64_t batch, int64_t in_dim);
 };
 
-struct FastLossInputs {
-  torch::Tensor features;   // [B, D] float, contiguous: the preprocessed observations
-  torch::Tensor actions;    // [B] int64 (Discrete), [B, K] int64 (MultiDiscrete) or [B, A] float (Box)
-  torch::Tensor masks;      // [B, A] bool or undefined
-  torch::Tensor old_log_prob;  // [B]; for A2C pass the current log-probs (see a2c.cc)
-  torch::Tensor advantages;    // [B], already normalized if wanted
-  torch::Tensor returns;       // [B]
-  double clip_range = 0.2;     // +inf: no clipping (A2C)
-  double ent_coef = 0.0;
-  double vf_coef = 0.5;
-};
-
-struct FastLossResult {
-  double policy_loss = 0, value_loss = 0, entropy = 0, approx_kl = 0, clip_fraction = 0;
-};
-
-class FastActorCriticUpdate {
+// The separate-torso MLP actor-critic (ActorCritic without a CNN, shared
+// features or gSDE; Discrete, MultiDiscrete or Box actions) on MlpKernels.
+class FastActorCritic {
  public:
-  // Whether the network qualifies (see the header comment).
+  // Whether the network qualifies (see above).
   static bool Supported(ActorCriticImpl& net);
-  explicit FastActorCriticUpdate(ActorCritic net);
-  // Computes the losses and writes the gradients into the parameters' .grad.
-  FastLossResult Backward(const FastLossInputs& in);
-  // Log-probabilities of actions under the current network, [B] (for A2C).
-  torch::Tensor LogProb(const FastLossInputs& in);
+  explicit FastActorCritic(ActorCritic net);
 
-  // Acting: samples actions for a batch of preprocessed observations (masks
-  // [B, A] bool or undefined) with uniform / normal draws from gen.
+  // Forward pass of features [B, D] (float, contiguous): the policy head's
+  // output pi() [B, width] and the values value() [B].
+  void Forward(const torch::Tensor& features);
+  const float* pi() const { return pi_.out.data(); }
+  const float* value() const { return vf_.out.data(); }
+  // The gradient buffers Backward reads, sized for the last Forward:
+  // d_pi [B, width], d_value [B].
+  float* d_pi() { return pi_.d_out.data(); }
+  float* d_value() { return vf_.d_out.data(); }
+  // Writes dL/dtheta of every torso and head parameter (from d_pi, d_value)
+  // into .grad, for the features of the last Forward.
+  void Backward(const torch::Tensor& features);
+
+  // Acting: samples actions for a batch of features (masks [B, A] bool or
+  // undefined) with uniform / normal draws from gen.
   struct ActResult {
-    torch::Tensor actions;   // [B] int64 or [B, A] float (unclipped)
+    torch::Tensor actions;   // [B] int64, [B, k] int64 or [B, A] float (unclipped)
     torch::Tensor log_prob;  // [B]
     torch::Tensor value;     // [B]
   };
   ActResult Act(const torch::Tensor& features, const torch::Tensor& masks, torch::Generator* gen);
-  // The policy head's raw output [B, n] of the last Act / Backward / LogProb.
-  const float* policy_output() const { return pi_.out.data(); }
 
  private:
   ActorCritic net_;
-  bool tanh_;
-  bool gaussian_;
-  std::vector<int64_t> segments_;  // categorical sizes: {n} for Discrete, nvec for MultiDiscrete
+  ActionHead head_;
   MlpKernel pi_, vf_;
 };
 

@@ -1,27 +1,20 @@
 #include "rlforge/algos/on_policy.h"
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <iterator>
 #include <limits>
 
-#include "rlforge/env/registry.h"
-#include "rlforge/train/checkpoint.h"
-#include "rlforge/train/config.h"
-#include "rlforge/train/scripted_policy.h"
-
 #include "rlforge/algos/flat_adam.h"
 #include "rlforge/buffers/gae.h"
 #include "rlforge/core/error.h"
+#include "rlforge/data/demonstrations.h"
+#include "rlforge/env/registry.h"
+#include "rlforge/nn/state.h"
 
 namespace rlforge {
-
-A2cLosses ComputeA2cLosses(const torch::Tensor& log_prob, const torch::Tensor& advantages,
-                           const torch::Tensor& values, const torch::Tensor& returns, const torch::Tensor& entropy) {
-  return {-(advantages.detach() * log_prob).mean(), (returns - values).pow(2).mean(), -entropy.mean()};
-}
 
 void VisitPolicyFields(FieldVisitor& v, PolicyConfig* policy) {
   v.Field("net_arch", &policy->net_arch, "hidden layer sizes of the actor and critic torsos");
@@ -29,45 +22,6 @@ void VisitPolicyFields(FieldVisitor& v, PolicyConfig* policy) {
   v.Field("ortho_init", &policy->ortho_init, "orthogonal initialization");
   v.Field("share_features", &policy->share_features, "one torso for actor and critic");
   v.Field("log_std_init", &policy->log_std_init, "initial log std of Gaussian policies");
-}
-
-ActorCriticLossValues OnPolicyAlgorithm::BackpropActorCriticLoss(bool normalize_advantage, double ent_coef,
-                                                                 double vf_coef, const char* what) {
-  const int64_t B = setup_.n_steps * envs_->num_envs();
-  std::vector<int64_t> obs_dims = {B};
-  obs_dims.insert(obs_dims.end(), obs_shape_.begin(), obs_shape_.end());
-  auto masks = masks_.defined() ? masks_.reshape({B, masks_.size(2)}) : torch::Tensor();
-  auto actions = actions_.dim() == 2 ? actions_.reshape({B}) : actions_.reshape({B, actions_.size(2)});
-  auto adv = advantages_.reshape({B});
-  if (normalize_advantage && B > 1) adv = (adv - adv.mean()) / (adv.std() + 1e-8);
-  ActorCriticLossValues out;
-  if (fast_) {
-    // The A2C gradient is PPO's at ratio 1 without clipping: old log-probs =
-    // the current ones, clip range infinite.
-    FastLossInputs in{policy_->Preprocess(obs_.reshape(obs_dims)).contiguous(), actions.contiguous(), masks, {},
-                      adv.contiguous(), returns_.reshape({B}).contiguous(), std::numeric_limits<double>::infinity(),
-                      ent_coef, vf_coef};
-    in.old_log_prob = fast_->LogProb(in);
-    const FastLossResult r = fast_->Backward(in);
-    out.policy_loss = -(adv * in.old_log_prob).mean().item<double>();
-    out.value_loss = r.value_loss;
-    out.entropy_loss = -r.entropy;
-    out.loss = out.policy_loss + ent_coef * out.entropy_loss + vf_coef * out.value_loss;
-    CheckFinite(out.loss, what);
-    return out;
-  }
-  auto result = policy_->Forward(obs_.reshape(obs_dims), masks);
-  auto l = ComputeA2cLosses(result.dist.log_prob(actions), adv, result.value, returns_.reshape({B}),
-                            result.dist.entropy());
-  auto loss = l.policy_loss + ent_coef * l.entropy_loss + vf_coef * l.value_loss;
-  CheckFinite(loss, what);
-  optimizer_->zero_grad();
-  loss.backward();
-  out.policy_loss = l.policy_loss.item<double>();
-  out.value_loss = l.value_loss.item<double>();
-  out.entropy_loss = l.entropy_loss.item<double>();
-  out.loss = loss.item<double>();
-  return out;
 }
 
 torch::ScalarType TorchDType(DType dtype) {
@@ -93,43 +47,57 @@ torch::Tensor ToEnvActions(const torch::Tensor& actions, const Space& space) {
   }
 }
 
-torch::Tensor ObservationTensor(const void* data, int64_t rows, const Space& obs_space) {
+torch::Tensor ObservationView(const void* data, int64_t rows, const Space& obs_space) {
   std::vector<int64_t> shape = {rows};
   shape.insert(shape.end(), obs_space.shape().begin(), obs_space.shape().end());
-  return torch::from_blob(const_cast<void*>(data), shape, TorchDType(obs_space.dtype())).clone();
+  return torch::from_blob(const_cast<void*>(data), shape, TorchDType(obs_space.dtype()));
 }
 
-OnPolicyAlgorithm::OnPolicyAlgorithm(const OnPolicySetup& setup) : setup_(setup) {
-  RLF_CHECK_ARG(setup.n_steps >= 1, "n_steps must be >= 1, got ", setup.n_steps);
-  RLF_CHECK_ARG(setup.gamma >= 0 && setup.gamma <= 1, "gamma must be in [0, 1], got ", setup.gamma);
-  RLF_CHECK_ARG(setup.gae_lambda >= 0 && setup.gae_lambda <= 1, "gae_lambda must be in [0, 1], got ",
-                setup.gae_lambda);
-  VectorEnvOptions opt;
-  opt.num_envs = setup.num_envs;
-  opt.num_threads = setup.env_threads;
-  envs_ = VectorEnv::Make(setup.env_id, setup.env_kwargs, opt);
-  if (setup.normalize_obs) {
-    const Space& os = envs_->single_observation_space();
+torch::Tensor ObservationTensor(const void* data, int64_t rows, const Space& obs_space) {
+  return ObservationView(data, rows, obs_space).clone();
+}
+
+torch::Tensor ApplyObsNormalization(const torch::Tensor& x, const RunningMeanStd& rms, double clip) {
+  auto mean = torch::tensor(rms.mean(), torch::kFloat64).to(torch::kFloat32).reshape(x.sizes().slice(1));
+  auto var = torch::tensor(rms.var(), torch::kFloat64).to(torch::kFloat32).reshape(x.sizes().slice(1));
+  return torch::clamp((x.to(torch::kFloat32) - mean) / torch::sqrt(var + 1e-8), -clip, clip);
+}
+
+OnPolicyAlgorithm::OnPolicyAlgorithm(const RunContext& ctx, int64_t n_steps, double gamma, double gae_lambda,
+                                     const PolicyConfig& policy)
+    : Algorithm(ctx),
+      n_steps_(n_steps),
+      gamma_(gamma),
+      gae_lambda_(gae_lambda),
+      policy_config_(policy),
+      envs_(ctx.MakeVectorEnv()),
+      head_(envs_->single_action_space()) {
+  RLF_CHECK_ARG(n_steps >= 1, "n_steps must be >= 1, got ", n_steps);
+  RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "gamma must be in [0, 1], got ", gamma);
+  RLF_CHECK_ARG(gae_lambda >= 0 && gae_lambda <= 1, "gae_lambda must be in [0, 1], got ", gae_lambda);
+  const uint64_t seed = static_cast<uint64_t>(ctx.run.seed);
+  const Space& os = envs_->single_observation_space();
+  const Space& as = envs_->single_action_space();
+  if (ctx.run.normalize_obs) {
     RLF_CHECK_ARG(os.kind() == SpaceKind::kBox && (os.dtype() == DType::kFloat32 || os.dtype() == DType::kFloat64),
-                  "normalize_obs needs a float Box observation space; ", setup.env_id, " has ", os.ToString());
+                  "normalize_obs needs a float Box observation space; ", ctx.run.env, " has ", os.ToString());
     obs_rms_ = RunningMeanStd(os.size());
   }
   ret_rms_ = RunningMeanStd(1);
-  running_return_.assign(setup.num_envs, 0.0);
-  torch::manual_seed(setup.seed);
-  policy_ = ActorCritic(envs_->single_observation_space(), envs_->single_action_space(), setup.policy);
-  gen_ = at::make_generator<at::CPUGeneratorImpl>(setup.seed + 1);
-  envs_->Reset(setup.seed);
-  conditional_ = envs_->has_conditional_action_mask() &&
-                 envs_->single_action_space().kind() == SpaceKind::kMultiDiscrete;
+  running_return_.assign(envs_->num_envs(), 0.0);
+  torch::manual_seed(seed);
+  policy_ = ActorCritic(os, as, policy);
+  gen_ = at::make_generator<at::CPUGeneratorImpl>(seed + 1);
+  envs_->Reset(seed);
+  conditional_ = envs_->has_conditional_action_mask() && as.kind() == SpaceKind::kMultiDiscrete;
+  for (const auto& m : policy_->modules(/*include_self=*/false))
+    if (auto* lin = dynamic_cast<torch::nn::LinearImpl*>(m.get())) flops_per_sample_ += 6.0 * lin->weight.numel();
 
-  const int64_t T = setup.n_steps, N = setup.num_envs;
-  const Space& os = envs_->single_observation_space();
-  const Space& as = envs_->single_action_space();
+  const int64_t T = n_steps, N = envs_->num_envs();
   obs_shape_ = os.shape();
   std::vector<int64_t> obs_dims = {T, N};
   obs_dims.insert(obs_dims.end(), obs_shape_.begin(), obs_shape_.end());
-  obs_ = torch::zeros(obs_dims, setup.normalize_obs ? torch::kFloat32 : TorchDType(os.dtype()));
+  obs_ = torch::zeros(obs_dims, ctx.run.normalize_obs ? torch::kFloat32 : TorchDType(os.dtype()));
   if (envs_->has_action_mask()) masks_ = torch::zeros({T, N, envs_->mask_size()}, torch::kBool);
   switch (as.kind()) {
     case SpaceKind::kDiscrete: actions_ = torch::zeros({T, N}, torch::kLong); break;
@@ -145,11 +113,11 @@ OnPolicyAlgorithm::OnPolicyAlgorithm(const OnPolicySetup& setup) : setup_(setup)
   returns_ = torch::zeros({T, N});
 }
 
-torch::Tensor OnPolicyAlgorithm::MaskTensor() const {
+torch::Tensor OnPolicyAlgorithm::MaskView() const {
   if (!envs_->has_action_mask()) return {};
+  // The masks are 0/1 bytes: readable as bool in place.
   return torch::from_blob(const_cast<uint8_t*>(envs_->action_masks()), {envs_->num_envs(), envs_->mask_size()},
-                          torch::kUInt8)
-      .to(torch::kBool);
+                          torch::kBool);
 }
 
 void OnPolicyAlgorithm::CollectRollout() {
@@ -157,14 +125,20 @@ void OnPolicyAlgorithm::CollectRollout() {
   double env_seconds = 0;
   torch::NoGradGuard no_grad;
   policy_->eval();
-  const int64_t T = setup_.n_steps, N = envs_->num_envs();
+  const int64_t T = n_steps_, N = envs_->num_envs();
   const Space& os = envs_->single_observation_space();
   const Space& as = envs_->single_action_space();
+  const bool normalize_reward = ctx_.run.normalize_reward;
   for (int64_t t = 0; t < T; ++t) {
-    auto obs = NormalizeObs(ObservationTensor(envs_->observations(), N, os), /*update=*/true);
-    obs_[t].copy_(obs);
-    auto mask = MaskTensor();
-    if (mask.defined()) masks_[t].copy_(mask);
+    // The env's observations and masks go straight into the rollout's rows,
+    // and the policy acts on those rows.
+    torch::Tensor obs = obs_[t];
+    obs.copy_(NormalizeObs(ObservationView(envs_->observations(), N, os), /*update=*/true));
+    torch::Tensor mask;
+    if (masks_.defined()) {
+      mask = masks_[t];
+      mask.copy_(MaskView());
+    }
     torch::Tensor a;
     if (fast_) {
       auto act = fast_->Act(policy_->Preprocess(obs).contiguous(), mask, &gen_);
@@ -174,7 +148,7 @@ void OnPolicyAlgorithm::CollectRollout() {
     } else {
       auto out = policy_->Forward(obs, mask);
       if (policy_->use_sde()) {
-        const int64_t freq = setup_.policy.sde_sample_freq;
+        const int64_t freq = policy_config_.sde_sample_freq;
         if (t == 0 || (freq > 0 && t % freq == 0)) policy_->ResampleSdeNoise(N, &gen_);
         a = policy_->SdeActions(out);
       } else {
@@ -187,9 +161,8 @@ void OnPolicyAlgorithm::CollectRollout() {
       // Redraw dimension by dimension under the env's conditional masks, and
       // keep those masks so the update recomputes the same log-probs.
       const int64_t k = static_cast<int64_t>(as.nvec().size());
-      torch::Tensor logits =
-          fast_ ? torch::from_blob(const_cast<float*>(fast_->policy_output()), {N, as.mask_size()})
-                : policy_->Logits(policy_->Forward(obs, mask).latent).contiguous();
+      torch::Tensor logits = fast_ ? torch::from_blob(const_cast<float*>(fast_->pi()), {N, as.mask_size()})
+                                   : policy_->Logits(policy_->Forward(obs, mask).latent).contiguous();
       auto u = at::rand({N, k}, gen_);
       a = torch::empty({N, k}, torch::kLong);
       auto lp = torch::empty({N});
@@ -207,16 +180,15 @@ void OnPolicyAlgorithm::CollectRollout() {
     env_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - env_start).count();
 
     float* reward_row = rewards_.data_ptr<float>() + t * N;
-    for (int64_t i = 0; i < N; ++i) reward_row[i] = envs_->rewards()[i];
-    if (setup_.normalize_reward) {
+    std::copy_n(envs_->rewards(), N, reward_row);
+    if (normalize_reward) {
       for (int64_t i = 0; i < N; ++i) {
-        running_return_[i] = running_return_[i] * setup_.gamma + envs_->rewards()[i];
+        running_return_[i] = running_return_[i] * gamma_ + envs_->rewards()[i];
         ret_rms_.Update(&running_return_[i]);
       }
       const double scale = 1.0 / std::sqrt(ret_rms_.var()[0] + 1e-8);
       for (int64_t i = 0; i < N; ++i)
-        reward_row[i] = static_cast<float>(
-            std::clamp(reward_row[i] * scale, -setup_.clip_reward, setup_.clip_reward));
+        reward_row[i] = static_cast<float>(std::clamp(reward_row[i] * scale, -clip_reward_, clip_reward_));
     }
     std::vector<int64_t> trunc_rows;
     uint8_t* done_row = dones_.data_ptr<uint8_t>() + t * N;
@@ -233,13 +205,13 @@ void OnPolicyAlgorithm::CollectRollout() {
     // (filled in below from the next step's values).
     next_values_[t].zero_();
     if (!trunc_rows.empty()) {
-      auto final_obs = NormalizeObs(ObservationTensor(envs_->final_observations(), N, os), /*update=*/false);
       auto rows = torch::tensor(trunc_rows, torch::kLong);
-      auto v = policy_->Value(final_obs.index_select(0, rows));
-      next_values_[t].index_copy_(0, rows, v);
+      auto final_obs = NormalizeObs(ObservationView(envs_->final_observations(), N, os).index_select(0, rows),
+                                    /*update=*/false);
+      next_values_[t].index_copy_(0, rows, policy_->Value(final_obs));
     }
   }
-  auto last_values = policy_->Value(NormalizeObs(ObservationTensor(envs_->observations(), N, os), /*update=*/false));
+  auto last_values = policy_->Value(NormalizeObs(ObservationView(envs_->observations(), N, os), /*update=*/false));
   auto following = torch::cat({values_.slice(0, 1), last_values.unsqueeze(0)}, 0);  // V(s_{t+1})
   auto not_done = dones_.logical_not();
   next_values_ = torch::where(not_done, following, next_values_);
@@ -247,10 +219,102 @@ void OnPolicyAlgorithm::CollectRollout() {
 
   auto r = rewards_.contiguous(), v = values_.contiguous(), nv = next_values_.contiguous();
   auto d = dones_.contiguous();
-  ComputeGae(T, N, r.data_ptr<float>(), v.data_ptr<float>(), nv.data_ptr<float>(), d.data_ptr<uint8_t>(),
-             setup_.gamma, setup_.gae_lambda, advantages_.data_ptr<float>(), returns_.data_ptr<float>());
+  ComputeGae(T, N, r.data_ptr<float>(), v.data_ptr<float>(), nv.data_ptr<float>(), d.data_ptr<uint8_t>(), gamma_,
+             gae_lambda_, advantages_.data_ptr<float>(), returns_.data_ptr<float>());
   time_env_ = env_seconds;
   time_act_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - collect_start).count() - env_seconds;
+}
+
+OnPolicyAlgorithm::FlatRollout OnPolicyAlgorithm::Flatten() const {
+  const int64_t B = n_steps_ * envs_->num_envs();
+  std::vector<int64_t> obs_dims = {B};
+  obs_dims.insert(obs_dims.end(), obs_shape_.begin(), obs_shape_.end());
+  FlatRollout f;
+  f.obs = obs_.reshape(obs_dims);
+  if (masks_.defined()) f.masks = masks_.reshape({B, masks_.size(2)});
+  f.actions = actions_.dim() == 2 ? actions_.reshape({B}) : actions_.reshape({B, actions_.size(2)});
+  f.log_probs = log_probs_.reshape({B});
+  f.values = values_.reshape({B});
+  f.advantages = advantages_.reshape({B});
+  f.returns = returns_.reshape({B});
+  return f;
+}
+
+ActorCriticBatch OnPolicyAlgorithm::MakeBatch(const torch::Tensor& actions, const torch::Tensor& masks,
+                                              const torch::Tensor& advantages, const torch::Tensor& returns) const {
+  RLF_CHECK(actions.is_contiguous() && advantages.is_contiguous() && returns.is_contiguous() &&
+                (!masks.defined() || masks.is_contiguous()),
+            "MakeBatch needs contiguous tensors");
+  ActorCriticBatch b;
+  b.size = advantages.size(0);
+  b.actions = actions.data_ptr();
+  b.masks = masks.defined() ? masks.data_ptr<bool>() : nullptr;
+  b.advantages = advantages.data_ptr<float>();
+  b.returns = returns.data_ptr<float>();
+  return b;
+}
+
+torch::Tensor OnPolicyAlgorithm::BackpropInput(const torch::Tensor& obs) const {
+  return fast_ ? policy_->Preprocess(obs).contiguous() : obs;
+}
+
+ActorCriticLossValues OnPolicyAlgorithm::Backprop(const torch::Tensor& input, const ActorCriticBatch& batch,
+                                                  const char* what) {
+  RLF_CHECK(input.size(0) == batch.size, "Backprop: ", input.size(0), " inputs for a batch of ", batch.size);
+  ActorCriticLossValues l;
+  if (fast_) {
+    // Outputs from the MLP kernels; the kernels overwrite every gradient.
+    fast_->Forward(input);
+    torch::Tensor log_std = policy_->log_std();
+    ActorCriticOutputs out{fast_->pi(), head_.gaussian() ? log_std.data_ptr<float>() : nullptr, false,
+                           fast_->value()};
+    ActorCriticGradients grads{fast_->d_pi(), head_.gaussian() ? MutableGrad(log_std) : nullptr, fast_->d_value()};
+    l = ComputeActorCriticLoss(head_, out, batch, &grads);
+    CheckFinite(l.loss, what);
+    fast_->Backward(input);
+    return l;
+  }
+  // Outputs from an autograd forward pass; backward from dL/d(outputs).
+  std::vector<torch::Tensor> outputs, output_grads;
+  l = LossOnOutputs(policy_->Outputs(input), batch, &outputs, &output_grads);
+  CheckFinite(l.loss, what);
+  optimizer_->zero_grad();
+  torch::autograd::backward(outputs, output_grads);
+  return l;
+}
+
+ActorCriticLossValues OnPolicyAlgorithm::LossOnOutputs(const ActorCriticImpl::HeadOutputs& h,
+                                                       const ActorCriticBatch& batch,
+                                                       std::vector<torch::Tensor>* outputs,
+                                                       std::vector<torch::Tensor>* grads) const {
+  *outputs = {h.pi.contiguous(), h.value.contiguous()};
+  if (h.log_std.defined()) outputs->push_back(h.log_std.contiguous());
+  grads->clear();
+  for (const auto& o : *outputs) grads->push_back(torch::empty_like(o));
+  const bool gaussian = h.log_std.defined();
+  const ActorCriticOutputs out{(*outputs)[0].data_ptr<float>(), gaussian ? (*outputs)[2].data_ptr<float>() : nullptr,
+                               gaussian && h.log_std.dim() == 2, (*outputs)[1].data_ptr<float>()};
+  ActorCriticGradients g{(*grads)[0].data_ptr<float>(), gaussian ? (*grads)[2].data_ptr<float>() : nullptr,
+                         (*grads)[1].data_ptr<float>()};
+  return ComputeActorCriticLoss(head_, out, batch, &g);
+}
+
+ActorCriticLossValues OnPolicyAlgorithm::BackpropRollout(bool normalize_advantage, double ent_coef, double vf_coef,
+                                                         const char* what) {
+  const FlatRollout r = Flatten();
+  torch::Tensor adv = r.advantages;
+  if (normalize_advantage && adv.size(0) > 1) adv = (adv - adv.mean()) / (adv.std() + 1e-8);
+  adv = adv.contiguous();
+  const torch::Tensor actions = r.actions.contiguous(), returns = r.returns.contiguous();
+  const torch::Tensor masks = r.masks.defined() ? r.masks.contiguous() : r.masks;
+  ActorCriticBatch batch = MakeBatch(actions, masks, adv, returns);
+  batch.ent_coef = ent_coef;
+  batch.vf_coef = vf_coef;
+  return Backprop(BackpropInput(r.obs), batch, what);
+}
+
+void OnPolicyAlgorithm::DeclareTimingMetrics() {
+  DeclareMetrics({"time_env", "time_act", "time_update", "update_samples", "update_flops"});
 }
 
 void OnPolicyAlgorithm::AddTimings(Metrics* m, std::chrono::steady_clock::time_point update_start,
@@ -259,13 +323,13 @@ void OnPolicyAlgorithm::AddTimings(Metrics* m, std::chrono::steady_clock::time_p
   (*m)["time_act"] = time_act_;
   (*m)["time_update"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - update_start).count();
   (*m)["update_samples"] = static_cast<double>(update_samples);
+  (*m)["update_flops"] = flops_per_sample_ * static_cast<double>(update_samples);
 }
 
-namespace {
-// pretrain_metrics_'s keys, in the order checkpoints store their values.
-constexpr const char* kPretrainKeys[] = {"pretrain_accuracy", "pretrain_demo_return", "pretrain_demo_steps",
-                                         "pretrain_demo_success", "pretrain_nll", "pretrain_value_loss"};
-}  // namespace
+std::vector<std::string> OnPolicyAlgorithm::PretrainMetricNames() {
+  return {"pretrain_accuracy", "pretrain_demo_return", "pretrain_demo_steps",
+          "pretrain_demo_success", "pretrain_nll", "pretrain_value_loss"};
+}
 
 void VisitPretrainFields(FieldVisitor& v, PretrainConfig* c) {
   v.Field("pretrain_policy", &c->policy, "scripted policy to clone before training, e.g. heuristic (\"\": none)");
@@ -278,8 +342,8 @@ void VisitPretrainFields(FieldVisitor& v, PretrainConfig* c) {
 
 void ValidatePretrain(const PretrainConfig& c) {
   if (c.policy.empty()) return;
-  RLF_CHECK_ARG(IsScriptedPolicy(c.policy), "config key 'pretrain_policy': '", c.policy,
-                "' is not a scripted policy (random, heuristic, perfect, alphabeta:DEPTH)");
+  RLF_CHECK_ARG(Registry::Global().IsScriptedPolicy(c.policy), "config key 'pretrain_policy': '", c.policy,
+                "' is not a scripted policy (valid: ", Registry::Global().ScriptedPolicyList(), ")");
   RLF_CHECK_ARG(c.episodes >= 1, "config key 'pretrain_episodes' must be >= 1, got ", c.episodes);
   RLF_CHECK_ARG(c.epochs >= 0, "config key 'pretrain_epochs' must be >= 0, got ", c.epochs);
   RLF_CHECK_ARG(c.batch_size >= 1, "config key 'pretrain_batch_size' must be >= 1, got ", c.batch_size);
@@ -288,11 +352,12 @@ void ValidatePretrain(const PretrainConfig& c) {
 }
 
 void OnPolicyAlgorithm::Pretrain(const PretrainConfig& c) {
-  auto env = Make(setup_.env_id, setup_.env_kwargs);
+  auto env = ctx_.MakeEnv();
   const Space& os = env->observation_space();
   const Space& as = env->action_space();
-  auto demonstrator = MakeScriptedPolicy(c.policy, *env, setup_.seed ^ 0xD3D3ULL);
-  const Demonstrations d = RecordDemonstrations(*env, *demonstrator, c.episodes, setup_.seed + 0x5EED0000ULL);
+  const uint64_t seed = static_cast<uint64_t>(ctx_.run.seed);
+  auto demonstrator = Registry::Global().MakeScriptedPolicy(c.policy, ctx_.run.env, *env, seed ^ 0xD3D3ULL);
+  const Demonstrations d = RecordDemonstrations(*env, *demonstrator, c.episodes, seed + 0x5EED0000ULL);
   const int64_t S = d.steps();
   const std::vector<uint8_t> step_obs = d.StepObservations();
   auto obs = NormalizeObs(ObservationTensor(step_obs.data(), S, os), /*update=*/true);
@@ -302,21 +367,26 @@ void OnPolicyAlgorithm::Pretrain(const PretrainConfig& c) {
                 .to(torch::kBool);
   auto actions = torch::tensor(d.actions, torch::kLong);
   if (as.kind() == SpaceKind::kMultiDiscrete) actions = actions.reshape({S, d.action_dims});
-  auto returns = torch::tensor(d.ReturnsToGo(setup_.gamma), torch::kFloat32);
+  auto returns = torch::tensor(d.ReturnsToGo(gamma_), torch::kFloat32);
+  const torch::Tensor ones = torch::ones({S});
+  // Behaviour cloning is the actor-critic loss with A = 1 and no entropy term.
+  auto clone_batch = [&](const torch::Tensor& a, const torch::Tensor& m, const torch::Tensor& g) {
+    ActorCriticBatch b = MakeBatch(a, m, ones.slice(0, 0, a.size(0)), g);
+    b.ent_coef = 0.0;
+    b.vf_coef = c.vf_coef;
+    return b;
+  };
 
   torch::optim::Adam opt(policy_->parameters(), torch::optim::AdamOptions(c.learning_rate));
   policy_->train();
+  const torch::Tensor input = BackpropInput(obs);
   for (int64_t epoch = 0; epoch < c.epochs; ++epoch) {
     auto perm = torch::randperm(S, gen_, torch::kLong);
     for (int64_t start = 0; start < S; start += c.batch_size) {
       auto idx = perm.slice(0, start, std::min(S, start + c.batch_size));
-      auto out = policy_->Forward(obs.index_select(0, idx), masks.defined() ? masks.index_select(0, idx) : masks);
-      auto nll = -out.dist.log_prob(actions.index_select(0, idx)).mean();
-      auto vl = (returns.index_select(0, idx) - out.value).pow(2).mean();
-      auto loss = nll + c.vf_coef * vl;
-      CheckFinite(loss, "pretraining loss");
-      opt.zero_grad();
-      loss.backward();
+      const torch::Tensor a = actions.index_select(0, idx), g = returns.index_select(0, idx);
+      const torch::Tensor m = masks.defined() ? masks.index_select(0, idx) : masks;
+      Backprop(input.index_select(0, idx), clone_batch(a, m, g), "pretraining loss");
       ClipGradients(10.0);
       opt.step();
     }
@@ -326,34 +396,31 @@ void OnPolicyAlgorithm::Pretrain(const PretrainConfig& c) {
   double nll = 0, vl = 0, hits = 0;
   for (int64_t start = 0; start < S; start += 4096) {
     const int64_t end = std::min(S, start + 4096);
-    auto m = masks.defined() ? masks.slice(0, start, end) : masks;
-    auto out = policy_->Forward(obs.slice(0, start, end), m);
-    auto a = actions.slice(0, start, end);
-    nll += -out.dist.log_prob(a).sum().item<double>();
-    vl += (returns.slice(0, start, end) - out.value).pow(2).sum().item<double>();
-    auto same = out.dist.mode().eq(a);
+    const torch::Tensor m = masks.defined() ? masks.slice(0, start, end) : masks;
+    const torch::Tensor a = actions.slice(0, start, end), g = returns.slice(0, start, end);
+    const torch::Tensor o = obs.slice(0, start, end);
+    std::vector<torch::Tensor> outputs, grads;
+    const ActorCriticLossValues l = LossOnOutputs(policy_->Outputs(o), clone_batch(a, m, g), &outputs, &grads);
+    nll += l.policy_loss * static_cast<double>(end - start);
+    vl += l.value_loss * static_cast<double>(end - start);
+    auto same = policy_->Forward(o, m).dist.mode().eq(a);
     if (same.dim() == 2) same = same.all(1);
     hits += same.sum().item<double>();
   }
   const double values[] = {hits / S, d.mean_return(), static_cast<double>(S),
                            static_cast<double>(d.episode_successes) / d.episodes(), nll / S, vl / S};
+  const std::vector<std::string> keys = PretrainMetricNames();
   pretrain_metrics_.clear();
-  for (size_t i = 0; i < std::size(kPretrainKeys); ++i) pretrain_metrics_[kPretrainKeys[i]] = values[i];
-}
-
-torch::Tensor ApplyObsNormalization(const torch::Tensor& x, const RunningMeanStd& rms, double clip) {
-  auto mean = torch::tensor(rms.mean(), torch::kFloat64).to(torch::kFloat32).reshape(x.sizes().slice(1));
-  auto var = torch::tensor(rms.var(), torch::kFloat64).to(torch::kFloat32).reshape(x.sizes().slice(1));
-  return torch::clamp((x.to(torch::kFloat32) - mean) / torch::sqrt(var + 1e-8), -clip, clip);
+  for (size_t i = 0; i < keys.size(); ++i) pretrain_metrics_[keys[i]] = values[i];
 }
 
 torch::Tensor OnPolicyAlgorithm::NormalizeObs(const torch::Tensor& raw, bool update) {
-  if (!setup_.normalize_obs) return raw;
+  if (!ctx_.run.normalize_obs) return raw;
   if (update) {
     auto flat = raw.to(torch::kFloat64).reshape({raw.size(0), -1}).contiguous();
     obs_rms_.UpdateBatch(flat.data_ptr<double>(), flat.size(0));
   }
-  return ApplyObsNormalization(raw, obs_rms_, setup_.clip_obs);
+  return ApplyObsNormalization(raw, obs_rms_, clip_obs_);
 }
 
 double OnPolicyAlgorithm::ExplainedVariance() const {
@@ -362,16 +429,12 @@ double OnPolicyAlgorithm::ExplainedVariance() const {
   return 1.0 - (returns_ - values_).var(/*unbiased=*/false).item<double>() / var_y;
 }
 
-void OnPolicyAlgorithm::TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) {
-  episodes_.Take(returns, lengths);
-}
-
 std::unique_ptr<Policy> OnPolicyAlgorithm::MakePolicy(bool deterministic) {
   std::optional<RunningMeanStd> rms;
-  if (setup_.normalize_obs) rms = obs_rms_;
+  if (ctx_.run.normalize_obs) rms = obs_rms_;
   return std::make_unique<ActorCriticPolicy>(policy_, envs_->single_observation_space(),
-                                             envs_->single_action_space(), deterministic, setup_.seed + 7, rms,
-                                             setup_.clip_obs);
+                                             envs_->single_action_space(), deterministic,
+                                             static_cast<uint64_t>(ctx_.run.seed) + 7, rms, clip_obs_);
 }
 
 ActorCriticPolicy::ActorCriticPolicy(ActorCritic net, const Space& obs_space, const Space& act_space,
@@ -387,11 +450,11 @@ ActorCriticPolicy::ActorCriticPolicy(ActorCritic net, const Space& obs_space, co
 
 void ActorCriticPolicy::Act(const void* observations, const uint8_t* masks, int n, void* actions) {
   torch::NoGradGuard no_grad;
-  auto obs = ObservationTensor(observations, n, obs_space_);
+  auto obs = ObservationView(observations, n, obs_space_);
   if (obs_rms_) obs = ApplyObsNormalization(obs, *obs_rms_, clip_obs_);
   torch::Tensor mask;
   if (masks && act_space_.mask_size() > 0)
-    mask = torch::from_blob(const_cast<uint8_t*>(masks), {n, act_space_.mask_size()}, torch::kUInt8).to(torch::kBool);
+    mask = torch::from_blob(const_cast<uint8_t*>(masks), {n, act_space_.mask_size()}, torch::kBool);
   auto out = net_->Forward(obs, mask);
   torch::Tensor a;
   if (conditional_mask_ && act_space_.kind() == SpaceKind::kMultiDiscrete) {
@@ -434,98 +497,22 @@ double OnPolicyAlgorithm::ClipGradients(double max_norm) {
                      "; training stopped (the last checkpoint is kept)"));
 }
 
-void OnPolicyAlgorithm::CheckFinite(double value, const char* what) {
+void OnPolicyAlgorithm::CheckFinite(double value, const char* what) const {
   if (!std::isfinite(static_cast<float>(value)))
     throw Error(StrCat("the ", what, " is not finite (", value, "); training stopped (the last checkpoint is kept)"));
 }
 
-void OnPolicyAlgorithm::CheckFinite(const torch::Tensor& value, const char* what) {
-  CheckFinite(value.item<double>(), what);
-}
-
-void OnPolicyAlgorithm::Save(const std::string& path) const {
-  torch::serialize::OutputArchive archive;
-  WriteTo(archive);
-  SaveArchiveAtomically(archive, path);
-}
-
-void OnPolicyAlgorithm::Load(const std::string& path) {
-  torch::serialize::InputArchive archive;
-  LoadArchive(path, &archive);
-  try {
-    ReadFrom(archive);
-  } catch (const c10::Error& e) {
-    throw Error(StrCat("checkpoint ", path, " is corrupt or from another configuration: ", e.what_without_backtrace()));
-  }
-}
-
-void OnPolicyAlgorithm::WriteTo(torch::serialize::OutputArchive& archive) const {
-  for (const auto& p : policy_->named_parameters())
-    if (!torch::isfinite(p.value()).all().item<bool>())
-      throw Error(StrCat("parameter '", p.key(), "' is not finite at step ", num_timesteps_,
-                         "; not writing a checkpoint (the last one is kept)"));
-  torch::serialize::OutputArchive net;
-  policy_->save(net);
-  archive.write("policy", net);
-  torch::serialize::OutputArchive opt;
-  optimizer_->save(opt);
-  archive.write("optimizer", opt);
-  archive.write("generator", gen_.get_state());
-  archive.write("num_timesteps", torch::tensor(num_timesteps_));
-  archive.write("iterations", torch::tensor(iterations_));
-  std::string norm_state;
-  {
-    StateWriter w(&norm_state);
-    const_cast<RunningMeanStd&>(obs_rms_).Fields(w);
-    const_cast<RunningMeanStd&>(ret_rms_).Fields(w);
-    w(running_return_);
-  }
-  archive.write("normalization", torch::from_blob(norm_state.data(), {static_cast<int64_t>(norm_state.size())},
-                                                  torch::kUInt8).clone());
-  if (!pretrain_metrics_.empty()) {
-    std::vector<double> values;
-    for (const char* key : kPretrainKeys) values.push_back(pretrain_metrics_.at(key));
-    archive.write("pretrain_metrics", torch::tensor(values, torch::kFloat64));
-  }
-  std::string env_state;
-  envs_->SaveState(&env_state);
-  archive.write("env_state", torch::from_blob(env_state.data(), {static_cast<int64_t>(env_state.size())},
-                                              torch::kUInt8).clone());
-}
-
-void OnPolicyAlgorithm::ReadFrom(torch::serialize::InputArchive& archive) {
-  {
-    torch::serialize::InputArchive net;
-    archive.read("policy", net);
-    policy_->load(net);
-    torch::serialize::InputArchive opt;
-    archive.read("optimizer", opt);
-    optimizer_->load(opt);
-    torch::Tensor g, steps, iters, env_state;
-    archive.read("generator", g);
-    gen_.set_state(g);
-    archive.read("num_timesteps", steps);
-    archive.read("iterations", iters);
-    num_timesteps_ = steps.item<int64_t>();
-    iterations_ = iters.item<int64_t>();
-    torch::Tensor norm;
-    archive.read("normalization", norm);
-    StateReader r(std::string_view(static_cast<const char*>(norm.data_ptr()), norm.numel()), "normalization state");
-    obs_rms_.Fields(r);
-    ret_rms_.Fields(r);
-    r(running_return_);
-    r.ExpectEnd();
-    torch::Tensor pm;
-    if (archive.try_read("pretrain_metrics", pm)) {
-      pm = pm.contiguous();
-      constexpr size_t n = std::size(kPretrainKeys);
-      RLF_CHECK(pm.numel() == static_cast<int64_t>(n), "pretrain_metrics of the wrong size");
-      pretrain_metrics_.clear();
-      for (size_t i = 0; i < n; ++i) pretrain_metrics_[kPretrainKeys[i]] = pm.data_ptr<double>()[i];
-    }
-    archive.read("env_state", env_state);
-    envs_->LoadState(std::string(static_cast<const char*>(env_state.data_ptr()), env_state.numel()));
-  }
+void OnPolicyAlgorithm::VisitState(StateVisitor& v) {
+  VisitModule(v, "policy", *policy_);
+  VisitOptimizer(v, "optimizer", *optimizer_);
+  VisitGenerator(v, "generator", &gen_);
+  v("num_timesteps", &num_timesteps_);
+  v("iterations", &iterations_);
+  v("obs_rms", &obs_rms_);
+  v("ret_rms", &ret_rms_);
+  v("running_return", &running_return_);
+  v("pretrain_metrics", &pretrain_metrics_);
+  v("envs", envs_.get());
 }
 
 }  // namespace rlforge

@@ -1,4 +1,7 @@
-// rlforge/algos/on_policy.h — rollout collection shared by PPO and A2C.
+// rlforge/algos/on_policy.h — what the policy-gradient agents (PPO, A2C, A3C,
+// REINFORCE) share: the actor-critic network, rollout collection with GAE,
+// the loss's back-propagation, behaviour-cloning pretraining, normalization
+// and the checkpointed state.
 //
 // Each iteration steps the vector env n_steps times with the current policy,
 // storing [T, N] tensors (T = n_steps, N = num_envs), then computes GAE
@@ -9,8 +12,14 @@
 //                           the truncated rows of final_observations());
 //   V(s_{t+1})              otherwise (for the last step, the observation the
 //                           next rollout starts from).
-// Actions are sampled from a torch::Generator owned here (seeded from the run
-// seed), stored unclipped, and clipped into the Box only on the way to the env.
+// The vector env's buffers are wrapped, not copied: each step's observations
+// and masks are written once, into the rollout's storage row, and the policy
+// acts on that row. Actions are sampled from a torch::Generator owned here
+// (seeded from the run seed), stored unclipped, and clipped into the Box only
+// on the way to the env.
+// Losses: ComputeActorCriticLoss (rlforge/algos/actor_critic_loss.h) gives
+// dL/d(network outputs); Backprop carries it through the network with the
+// hand-written MLP kernels (fast_update, plain MLP policies) or autograd.
 #ifndef RLFORGE_ALGOS_ON_POLICY_H_
 #define RLFORGE_ALGOS_ON_POLICY_H_
 
@@ -22,50 +31,23 @@
 #include <string>
 #include <vector>
 
+#include "rlforge/algos/actor_critic_loss.h"
 #include "rlforge/algos/algorithm.h"
 #include "rlforge/algos/fast_update.h"
 #include "rlforge/env/running_stats.h"
 #include "rlforge/env/vector_env.h"
 #include "rlforge/nn/policy.h"
-#include "rlforge/train/config.h"
-#include "rlforge/train/demonstrations.h"
 
 namespace rlforge {
 
-struct OnPolicySetup {
-  std::string env_id;
-  Kwargs env_kwargs;
-  int num_envs = 8;
-  int env_threads = 1;
-  uint64_t seed = 0;
-  int64_t n_steps = 32;
-  double gamma = 0.99;
-  double gae_lambda = 0.95;
-  PolicyConfig policy;
-  // VecNormalize-style normalization with statistics shared by all envs:
-  // observations (x - mean) / sqrt(var + 1e-8) clipped to +-clip_obs; rewards
-  // divided by the std of the discounted return, clipped to +-clip_reward.
-  bool normalize_obs = false;
-  bool normalize_reward = false;
-  double clip_obs = 10.0;
-  double clip_reward = 10.0;
-};
-
-// The actor-critic (A2C) loss terms for a batch (tensors [B]):
-//   -mean(A log pi), mean((R - V)^2), -mean(H).
-struct A2cLosses {
-  torch::Tensor policy_loss, value_loss, entropy_loss;
-};
-A2cLosses ComputeA2cLosses(const torch::Tensor& log_prob, const torch::Tensor& advantages,
-                           const torch::Tensor& values, const torch::Tensor& returns, const torch::Tensor& entropy);
-
 // Behaviour-cloning pretraining from a scripted policy's demonstrations
-// (rlforge/train/demonstrations.h), before the first rollout:
+// (rlforge/data/demonstrations.h), before the first rollout:
 // `epochs` passes of minibatch Adam over the recorded steps minimizing
 //   -mean log pi(a_demo | s) + vf_coef mean (G - V(s))^2,
-// G the demonstration's discounted return-to-go (the agent's gamma). The
-// actor then starts from the demonstrator's behaviour and the critic from its
-// values; the RL updates take over from there.
+// G the demonstration's discounted return-to-go (the agent's gamma): the
+// actor-critic loss with A = 1 and no entropy term. The actor then starts
+// from the demonstrator's behaviour and the critic from its values; the RL
+// updates take over from there.
 struct PretrainConfig {
   std::string policy;        // scripted policy to imitate ("": no pretraining), e.g. heuristic
   int64_t episodes = 50;     // demonstration episodes
@@ -77,12 +59,8 @@ struct PretrainConfig {
 void VisitPretrainFields(FieldVisitor& v, PretrainConfig* c);
 void ValidatePretrain(const PretrainConfig& c);
 
-struct ActorCriticLossValues {
-  double policy_loss = 0, value_loss = 0, entropy_loss = 0, loss = 0;
-};
-
 // Registers the policy keys (net_arch, activation, ortho_init,
-// share_features, log_std_init) of an algorithm's config.
+// share_features, log_std_init) of an agent's config.
 void VisitPolicyFields(FieldVisitor& v, PolicyConfig* policy);
 
 // torch dtype of a space's elements.
@@ -90,21 +68,26 @@ torch::ScalarType TorchDType(DType dtype);
 // Sampled actions -> the env's action layout (contiguous): Discrete adds the
 // space's start, Box clips into the bounds (the sample itself stays unclipped).
 torch::Tensor ToEnvActions(const torch::Tensor& actions, const Space& act_space);
-// A batch of raw observations in the env's dtype, [rows, obs...], copied.
+// A batch of raw observations in the env's dtype, [rows, obs...]: a view of
+// `data` (no copy; valid while data is), or a copy.
+torch::Tensor ObservationView(const void* data, int64_t rows, const Space& obs_space);
 torch::Tensor ObservationTensor(const void* data, int64_t rows, const Space& obs_space);
+// (x - mean) / sqrt(var + 1e-8), clipped to +-clip; x [B, ...] float.
+torch::Tensor ApplyObsNormalization(const torch::Tensor& x, const RunningMeanStd& rms, double clip);
 
 class OnPolicyAlgorithm : public Algorithm {
  public:
+  // Every run-level key: envs, threads, observation and reward normalization.
+  static constexpr uint32_t kRunKeys =
+      kRunNumEnvs | kRunEnvThreads | kRunTorchThreads | kRunNormalizeObs | kRunNormalizeReward;
+
   int64_t num_timesteps() const override { return num_timesteps_; }
-  void TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) override;
   std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
-  // Checkpoint: network, optimizer, action-sampling RNG, counters and the
-  // vector env's full state; written atomically (temp file, fsync, rename).
-  void Save(const std::string& path) const override;
-  void Load(const std::string& path) override;
-  // The same contents into / out of an archive (A3C nests one per worker).
-  void WriteTo(torch::serialize::OutputArchive& archive) const;
-  void ReadFrom(torch::serialize::InputArchive& archive);
+  // Network, optimizer, action-sampling generator, counters, normalization
+  // statistics, pretraining metrics and the vector env's full state.
+  void VisitState(StateVisitor& v) override;
+  torch::nn::Module* network() override { return policy_.get(); }
+
   ActorCritic& policy() { return policy_; }
   VectorEnv& envs() { return *envs_; }
   // Records c.episodes demonstration episodes of c.policy on a fresh env
@@ -116,51 +99,83 @@ class OnPolicyAlgorithm : public Algorithm {
   // demonstrated one) and pretrain_value_loss.
   void Pretrain(const PretrainConfig& c);
   const Metrics& pretrain_metrics() const { return pretrain_metrics_; }
+  // The names of pretrain_metrics().
+  static std::vector<std::string> PretrainMetricNames();
 
  protected:
-  explicit OnPolicyAlgorithm(const OnPolicySetup& setup);
+  // n_steps, gamma and gae_lambda of the rollouts and the network's settings
+  // come from the agent's config; everything else from ctx.
+  OnPolicyAlgorithm(const RunContext& ctx, int64_t n_steps, double gamma, double gae_lambda,
+                    const PolicyConfig& policy);
 
   // Steps the envs n_steps times and fills the rollout tensors and GAE.
   void CollectRollout();
-  torch::Tensor MaskTensor() const;
+  // The env's legal-action masks [N, mask] as a bool view (undefined without masks).
+  torch::Tensor MaskView() const;
   double ExplainedVariance() const;
   // Raw observations -> network input (normalized when normalize_obs).
   torch::Tensor NormalizeObs(const torch::Tensor& raw, bool update);
-  // The A2C loss over the whole last rollout, back-propagated into the
-  // policy's .grad (hand-written kernels when available, else autograd).
-  ActorCriticLossValues BackpropActorCriticLoss(bool normalize_advantage, double ent_coef, double vf_coef,
-                                                const char* what);
-  // Adds time_env / time_act (seconds in the last CollectRollout), time_update
-  // (since update_start) and update_samples (samples forwarded and
-  // back-propagated) to m: what `rlforge bench train` reports.
+  // Whether Backprop runs on the hand-written kernels.
+  bool fast() const { return fast_ != nullptr; }
+  // What Backprop takes for raw (possibly normalized) observations obs
+  // [B, ...]: the preprocessed features with the hand-written kernels, obs
+  // itself with autograd.
+  torch::Tensor BackpropInput(const torch::Tensor& obs) const;
+  // The actor-critic loss on a batch (input from BackpropInput, B rows),
+  // with dL/dtheta written into the policy's .grad; throws Error naming
+  // `what` when the loss is not finite.
+  ActorCriticLossValues Backprop(const torch::Tensor& input, const ActorCriticBatch& batch, const char* what);
+  // ComputeActorCriticLoss on an autograd forward's outputs: *outputs gets
+  // them contiguous (pi, value[, log_std]) and *grads dL/d(each).
+  ActorCriticLossValues LossOnOutputs(const ActorCriticImpl::HeadOutputs& h, const ActorCriticBatch& batch,
+                                      std::vector<torch::Tensor>* outputs, std::vector<torch::Tensor>* grads) const;
+  // The policy-gradient (A2C) loss over the whole last rollout, back-propagated.
+  ActorCriticLossValues BackpropRollout(bool normalize_advantage, double ent_coef, double vf_coef, const char* what);
+  // The rollout flattened to [T * N, ...] batch tensors.
+  struct FlatRollout {
+    torch::Tensor obs, masks, actions, log_probs, values, advantages, returns;
+  };
+  FlatRollout Flatten() const;
+  // A batch over contiguous tensors (the caller keeps them alive): actions
+  // [B] / [B, k] / [B, d], masks [B, width] bool or undefined, the rest [B].
+  ActorCriticBatch MakeBatch(const torch::Tensor& actions, const torch::Tensor& masks, const torch::Tensor& advantages,
+                             const torch::Tensor& returns) const;
+  // Declares and reports time_env / time_act (seconds in the last
+  // CollectRollout), time_update (since update_start), update_samples
+  // (samples forwarded and back-propagated) and update_flops (their network
+  // products' floating-point operations): what `rlforge bench train` reads.
+  void DeclareTimingMetrics();
   void AddTimings(Metrics* m, std::chrono::steady_clock::time_point update_start, int64_t update_samples) const;
   // Sets every parameter group's learning rate.
   void SetLearningRate(double lr);
   // Clips the global gradient norm and returns the norm before clipping;
   // throws Error naming the parameter when a gradient is NaN or Inf.
   double ClipGradients(double max_norm);
-  // Throws Error naming the loss when it is NaN or Inf.
-  static void CheckFinite(const torch::Tensor& value, const char* what);
-  // Also rejects values beyond float range (a diverging loss).
-  static void CheckFinite(double value, const char* what);
+  // Throws Error naming the loss when it is NaN, Inf or beyond float range.
+  void CheckFinite(double value, const char* what) const;
 
-  OnPolicySetup setup_;
+  int64_t n_steps_;
+  double gamma_, gae_lambda_;
+  PolicyConfig policy_config_;
+  double clip_obs_ = 10.0, clip_reward_ = 10.0;  // VecNormalize's clips
   std::unique_ptr<VectorEnv> envs_;
   ActorCritic policy_{nullptr};
+  ActionHead head_;
   torch::Generator gen_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;  // made by the subclass
   // Hand-written forward/backward for plain MLP policies (set by the
   // subclass when enabled and applicable); also used for acting.
-  std::unique_ptr<FastActorCriticUpdate> fast_;
+  std::unique_ptr<FastActorCritic> fast_;
   // MultiDiscrete env with conditional masks: actions drawn dimension by dimension.
   bool conditional_ = false;
   int64_t num_timesteps_ = 0;
   int64_t iterations_ = 0;
   double time_env_ = 0, time_act_ = 0;  // seconds in the last rollout
-  std::vector<int64_t> obs_shape_;  // element shape
+  double flops_per_sample_ = 0;         // 6 x the policy's Linear weights (forward + backward)
+  std::vector<int64_t> obs_shape_;      // element shape
 
   // Rollout storage.
-  torch::Tensor obs_;          // [T, N, obs...] env dtype
+  torch::Tensor obs_;          // [T, N, obs...] env dtype (float32 with normalize_obs)
   torch::Tensor masks_;        // [T, N, mask] bool, undefined without masks
   torch::Tensor actions_;      // [T, N] long | [T, N, k] long | [T, N, d] float
   torch::Tensor log_probs_;    // [T, N]
@@ -171,7 +186,6 @@ class OnPolicyAlgorithm : public Algorithm {
   torch::Tensor advantages_;   // [T, N]
   torch::Tensor returns_;      // [T, N]
 
-  EpisodeLog episodes_;
   Metrics pretrain_metrics_;  // empty without pretraining (saved in checkpoints)
 
   RunningMeanStd obs_rms_;            // observation statistics (normalize_obs)
@@ -196,9 +210,6 @@ class ActorCriticPolicy : public Policy {
   std::optional<RunningMeanStd> obs_rms_;
   double clip_obs_;
 };
-
-// (x - mean) / sqrt(var + 1e-8), clipped to +-clip; x [B, ...] float.
-torch::Tensor ApplyObsNormalization(const torch::Tensor& x, const RunningMeanStd& rms, double clip);
 
 }  // namespace rlforge
 

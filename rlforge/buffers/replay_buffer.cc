@@ -106,7 +106,7 @@ void ReplayBuffer::Gather(const std::vector<int64_t>& slots, int n_step, double 
   }
 }
 
-void ReplayBuffer::Save(std::string* out) const {
+void ReplayBuffer::SaveState(std::string* out) const {
   StateWriter w(out);
   w(capacity_), w(obs_bytes_), w(mask_size_), w(stride_), w(next_), w(size_);
   // Slots [0, size) are the filled ones (the ring fills from 0 and wraps only when full).
@@ -119,7 +119,7 @@ void ReplayBuffer::Save(std::string* out) const {
   w.Raw(next_mask_.get(), n * mask_size_);
 }
 
-void ReplayBuffer::Load(const std::string& in) {
+void ReplayBuffer::LoadState(std::string_view in) {
   StateReader r(in, "replay buffer");
   int64_t cap, bytes, mask, stride;
   r(cap), r(bytes), r(mask), r(stride);

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rlforge/core/rng.h"
@@ -74,9 +75,9 @@ class ReplayBuffer {
   // Uniform sampling with replacement, one-step (tests and benchmarks).
   void Sample(int64_t batch_size, Rng& rng, Batch* batch) const;
 
-  // Whole contents, for checkpoints.
-  void Save(std::string* out) const;
-  void Load(const std::string& in);
+  // Whole contents, for checkpoints (LoadState needs a buffer of the same shape).
+  void SaveState(std::string* out) const;
+  void LoadState(std::string_view in);
 
   static constexpr uint8_t kTerminated = 1, kEpisodeEnd = 2;
 

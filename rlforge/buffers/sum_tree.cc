@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "rlforge/core/error.h"
+#include "rlforge/core/state_io.h"
 
 namespace rlforge {
 
@@ -51,6 +52,22 @@ void SampleProportional(const SumTree& tree, int64_t size, double beta, Rng& rng
     max_w = std::max(max_w, w);
   }
   for (auto& w : *weights) w = static_cast<float>(w / max_w);
+}
+
+void SumTree::SaveState(std::string* out) const {
+  StateWriter w(out);
+  w(capacity_), w(tree_);
+}
+
+void SumTree::LoadState(std::string_view in) {
+  StateReader r(in, "priority tree");
+  int64_t capacity = 0;
+  std::vector<double> tree;
+  r(capacity), r(tree);
+  r.ExpectEnd();
+  RLF_CHECK(capacity == capacity_ && tree.size() == tree_.size(), "priority tree of capacity ", capacity,
+            " for a buffer of ", capacity_);
+  tree_ = std::move(tree);
 }
 
 }  // namespace rlforge

@@ -9,6 +9,8 @@
 #define RLFORGE_BUFFERS_SUM_TREE_H_
 
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "rlforge/core/rng.h"
@@ -24,7 +26,9 @@ class SumTree {
   double Total() const { return tree_[1]; }
   int64_t Find(double u) const;
   const std::vector<double>& nodes() const { return tree_; }
-  std::vector<double>& mutable_nodes() { return tree_; }
+  // Every node, for checkpoints (LoadState needs a tree of the same capacity).
+  void SaveState(std::string* out) const;
+  void LoadState(std::string_view in);
 
  private:
   int64_t capacity_, leaves_;

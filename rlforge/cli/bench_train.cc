@@ -6,8 +6,6 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "rlforge/algos/dqn/dqn.h"
-#include "rlforge/algos/on_policy.h"
 #include "rlforge/cli/common.h"
 #include "rlforge/train/runner.h"
 
@@ -60,18 +58,22 @@ double RawMmGflops(const std::vector<std::pair<int64_t, int64_t>>& shapes, int64
 void RunBenchTrain(const BenchTrainArgs& a) {
   TrainConfig c = TrainConfig::Resolve(a.algo, a.env, "", a.sets, a.steps, a.seed);
   SetComputeThreads(static_cast<int>(c.run.torch_threads));
-  auto algo = FindAlgorithm(c.run.algo).make_algorithm(c.run, *c.algo);
-  double t_env = 0, t_act = 0, t_update = 0, t_sample = 0, samples = 0, updates = 0, grad_steps = 0;
+  auto algo = MakeAlgorithm(c.Context(), *c.algo);
+  // What every agent reports of its time (rlforge/algos/algorithm.h's
+  // metrics): env stepping, acting, updates, and the update's samples and
+  // network-product flops; 0 where an agent has no such part.
+  double t_env = 0, t_act = 0, t_update = 0, t_sample = 0, samples = 0, flops = 0, updates = 0;
   const auto t0 = std::chrono::steady_clock::now();
   while (algo->num_timesteps() < c.run.total_steps) {
     Metrics m = algo->Iterate();
-    t_env += m["time_env"];
-    t_act += m["time_act"];
-    t_update += m["time_update"];
-    t_sample += m["time_sample"];
-    grad_steps += m["gradient_steps"];
-    samples += m["update_samples"];
-    updates += m.count("n_updates") ? m["n_updates"] : 1;
+    auto get = [&m](const char* key) { return m.count(key) ? m[key] : 0.0; };
+    t_env += get("time_env");
+    t_act += get("time_act");
+    t_update += get("time_update");
+    t_sample += get("time_sample");
+    samples += get("update_samples");
+    flops += get("update_flops");
+    updates += m.count("gradient_steps") ? m["gradient_steps"] : (m.count("n_updates") ? m["n_updates"] : 1);
   }
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int64_t steps = algo->num_timesteps();
@@ -79,27 +81,16 @@ void RunBenchTrain(const BenchTrainArgs& a) {
                       {"steps_per_second", steps / total}, {"seconds_env", t_env}, {"seconds_act", t_act},
                       {"seconds_update", t_update}, {"torch_threads", c.run.torch_threads}};
   double update_gflops = 0, mm_gflops = 0;
-  if (auto* on = dynamic_cast<OnPolicyAlgorithm*>(algo.get()); on && samples > 0 && t_update > 0) {
-    const auto shapes = LinearShapes(*on->policy());
-    double per_sample = 0;
-    for (auto [in, out] : shapes) per_sample += 6.0 * in * out;
-    update_gflops = per_sample * samples / t_update / 1e9;
+  if (torch::nn::Module* net = algo->network(); net && flops > 0 && t_update > 0) {
+    update_gflops = flops / t_update / 1e9;
     const int64_t batch = static_cast<int64_t>(samples / std::max(updates, 1.0));
-    mm_gflops = RawMmGflops(shapes, std::max<int64_t>(batch, 1));
+    mm_gflops = RawMmGflops(LinearShapes(*net), std::max<int64_t>(batch, 1));
     j["update_gflops"] = update_gflops;
     j["raw_mm_gflops_same_shapes"] = mm_gflops;
     j["update_batch"] = batch;
+    j["gradient_steps"] = updates;
   }
-  if (auto* dqn = dynamic_cast<Dqn*>(algo.get()); dqn && grad_steps > 0 && t_update > 0) {
-    update_gflops = dqn->flops_per_gradient_step() * grad_steps / t_update / 1e9;
-    const auto batch = dynamic_cast<AlgoConfigOf<DqnConfig>&>(*c.algo).value.batch_size;
-    mm_gflops = RawMmGflops(LinearShapes(*dqn->q_net()), batch);
-    j["update_gflops"] = update_gflops;
-    j["raw_mm_gflops_same_shapes"] = mm_gflops;
-    j["update_batch"] = batch;
-    j["gradient_steps"] = grad_steps;
-    j["seconds_replay_sampling"] = t_sample;
-  }
+  if (t_sample > 0) j["seconds_replay_sampling"] = t_sample;
   if (a.json) {
     std::cout << j.dump(2) << "\n";
     return;

@@ -4,7 +4,6 @@
 
 #include "rlforge/env/registry.h"
 #include "rlforge/train/runner.h"
-#include "rlforge/train/scripted_policy.h"
 
 namespace rlforge::cli {
 
@@ -28,19 +27,19 @@ std::vector<std::string> ResolveEnvIds(const std::string& id) {
   return {id};
 }
 
-std::unique_ptr<Policy> MakePolicy(const std::string& spec, const Env& env, uint64_t seed, bool deterministic) {
-  if (IsScriptedPolicy(spec)) {
+std::unique_ptr<Policy> MakePolicy(const std::string& spec, const std::string& env_id, const Env& env, uint64_t seed,
+                                   bool deterministic) {
+  const Registry& registry = Registry::Global();
+  if (registry.IsScriptedPolicy(spec)) {
     try {
-      return MakeScriptedPolicy(spec, env, seed);
+      return registry.MakeScriptedPolicy(spec, env_id, env, seed);
     } catch (const InvalidArgument& e) {
       throw InvalidArgument(StrCat("--policy/--opponent ", e.what()));
     }
   }
   if (!std::filesystem::exists(spec))
-    throw InvalidArgument(StrCat("--policy '", spec,
-                                 "' is not 'random', 'heuristic', 'perfect', 'alphabeta:DEPTH', a run directory or a checkpoint; "
-                                 "valid: random, heuristic (TowerDefense-v0), perfect (TicTacToe-v0), alphabeta:DEPTH "
-                                 "(board games), DIR, CHECKPOINT"));
+    throw InvalidArgument(StrCat("--policy '", spec, "' is not a scripted policy, a run directory or a checkpoint; valid: ",
+                                 registry.ScriptedPolicyList(), ", DIR, CHECKPOINT"));
   LoadedRun run = LoadRun(spec);
   auto probe = Make(run.config.run.env, run.config.run.env_kwargs);
   RLF_CHECK_ARG(probe->observation_space() == env.observation_space() && probe->action_space() == env.action_space(),

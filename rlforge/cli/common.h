@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "rlforge/env/kwargs.h"
+#include "rlforge/config/kwargs.h"
+#include "rlforge/env/evaluation.h"
 #include "rlforge/env/vector_env.h"
-#include "rlforge/train/evaluation.h"
 
 namespace rlforge::cli {
 
@@ -38,9 +38,11 @@ void AddBenchSearchCommand(CLI::App& bench);
 Kwargs ParseKwargs(const std::vector<std::string>& items);
 // "all" -> every registered ID; otherwise the ID itself, validated.
 std::vector<std::string> ResolveEnvIds(const std::string& id);
-// Builds the policy named by --policy: "random", or a run directory or
-// checkpoint trained on an env with the same spaces as `env`.
-std::unique_ptr<Policy> MakePolicy(const std::string& spec, const Env& env, uint64_t seed, bool deterministic);
+// Builds the policy named by --policy for `env` (an instance of env_id): a
+// scripted policy the env offers (rlforge/env/registry.h), or a run directory
+// or checkpoint trained on an env with the same spaces.
+std::unique_ptr<Policy> MakePolicy(const std::string& spec, const std::string& env_id, const Env& env, uint64_t seed,
+                                   bool deterministic);
 
 // Subcommand callbacks set this to their exit status.
 int& ExitStatus();

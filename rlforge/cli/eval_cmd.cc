@@ -54,13 +54,13 @@ void RunEval(const EvalArgs& a) {
     opt.num_envs = static_cast<int>(std::min<int64_t>(a.num_envs, a.episodes));
     opt.num_threads = a.threads;
     auto env = Make(id, kwargs);
-    auto policy = MakePolicy(a.policy, *env, a.seed ^ 0xA5A5A5A5ULL, a.deterministic);
+    auto policy = MakePolicy(a.policy, id, *env, a.seed ^ 0xA5A5A5A5ULL, a.deterministic);
     const auto t0 = std::chrono::steady_clock::now();
     std::optional<MatchStats> match;
     EpisodeStats s;
     if (env->num_players() > 1) {
       // Two-player game: the policy against the opponent, either side in turn (one env, one game at a time).
-      auto opponent = MakePolicy(a.opponent, *env, a.seed ^ 0x5A5A5A5AULL, a.deterministic);
+      auto opponent = MakePolicy(a.opponent, id, *env, a.seed ^ 0x5A5A5A5AULL, a.deterministic);
       match = EvaluateMatch(*env, *policy, *opponent, a.episodes, a.seed);
       s = match->stats;
     } else {
@@ -111,12 +111,12 @@ void AddEvalCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "Run a policy for N episodes and report return, length and success rate");
   cmd->add_option("--env", a->env, "Env ID, or 'all' for every registered env")->required();
   cmd->add_option("--policy", a->policy,
-                  "random, heuristic (TowerDefense-v0), perfect (TicTacToe-v0), alphabeta:DEPTH (board games), a run "
-                  "directory, or a checkpoint")
+                  "A scripted policy (" + Registry::Global().ScriptedPolicyList() +
+                      "), a run directory, or a checkpoint")
       ->capture_default_str();
   cmd->add_option("--opponent", a->opponent,
-                  "Two-player games: the other side (random, perfect, alphabeta:DEPTH, a run directory); the policy "
-                  "plays first in even games, second in odd ones")
+                  "Two-player games: the other side (a scripted policy or a run directory); the policy plays first in "
+                  "even games, second in odd ones")
       ->capture_default_str();
   cmd->add_option("--episodes", a->episodes, "Number of episodes (games)")->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed: env i is reset with seed + i; the policy is seeded from it")

@@ -59,13 +59,13 @@ int64_t AskHumanMove(const Env& env, const uint8_t* mask) {
 
 void RunPlay(const PlayArgs& a) {
   auto env = Make(a.env, ParseKwargs(a.kwargs));
-  auto policy = MakePolicy(a.policy, *env, a.seed ^ 0xA5A5A5A5ULL, a.deterministic);
+  auto policy = MakePolicy(a.policy, a.env, *env, a.seed ^ 0xA5A5A5A5ULL, a.deterministic);
   const bool two_player = env->num_players() > 1;
   RLF_CHECK_ARG(two_player || (!a.human && a.opponent == "random"), "--human and --opponent are for two-player games; ",
                 a.env, " has one player");
   RLF_CHECK_ARG(a.side == 0 || a.side == 1, "--side must be 0 (move first) or 1 (second), got ", a.side);
   std::unique_ptr<Policy> opponent;
-  if (two_player && !a.human) opponent = MakePolicy(a.opponent, *env, a.seed ^ 0x5A5A5A5AULL, a.deterministic);
+  if (two_player && !a.human) opponent = MakePolicy(a.opponent, a.env, *env, a.seed ^ 0x5A5A5A5AULL, a.deterministic);
   if (env->has_conditional_action_mask())
     policy->set_conditional_mask([&env](int, const int64_t* prefix, int dim, uint8_t* m) {
       env->ConditionalActionMask(prefix, dim, m);
@@ -138,11 +138,11 @@ void AddPlayCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand("play", "Play one episode and print the text render of every step");
   cmd->add_option("--env", a->env, "Env ID")->required();
   cmd->add_option("--policy", a->policy,
-                  "random, heuristic (TowerDefense-v0), perfect (TicTacToe-v0), alphabeta:DEPTH (board games), a run "
-                  "directory, or a checkpoint")
+                  "A scripted policy (" + Registry::Global().ScriptedPolicyList() +
+                      "), a run directory, or a checkpoint")
       ->capture_default_str();
   cmd->add_option("--opponent", a->opponent,
-                  "Two-player games: the other side (random, perfect, alphabeta:DEPTH, a run directory)")
+                  "Two-player games: the other side (a scripted policy or a run directory)")
       ->capture_default_str();
   cmd->add_flag("--human", a->human, "Two-player games: you are the other side, typing moves in the terminal");
   cmd->add_option("--side", a->side, "Two-player games: the side the policy plays (0 moves first, 1 second)")

@@ -31,6 +31,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "rlforge/core/error.h"
 #include "rlforge/core/rng.h"
@@ -79,6 +80,18 @@ struct StepResult {
   bool done() const { return terminated || truncated; }
 };
 
+class TransitionModel;
+
+// A symmetry of an env's game (a board's rotations and reflections): moving
+// element i of the flat observation to observation[i], and Discrete action a
+// to action[a], maps a position to one with the same value whose legal moves
+// are the images of the legal moves. Search agents train on these images of
+// every position (AlphaZero, MuZero: `augment`).
+struct Symmetry {
+  std::vector<int64_t> observation;  // [observation elements]: where element i goes
+  std::vector<int64_t> action;       // [actions]: where action a goes
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -124,6 +137,14 @@ class Env {
   // act from observations alone. Others return false.
   virtual bool SetFromObservation(const void* /*obs*/) { return false; }
 
+  // More capabilities an env may offer (agents and tools ask for these, never
+  // for an env's class or ID; its registry entry offers the rest: scripted
+  // policies, a Discrete encoding, see rlforge/env/registry.h):
+  // The exact dynamics as a table (the toy-text envs); null when there is none.
+  virtual const TransitionModel* transition_model() const { return nullptr; }
+  // The game's symmetries, the identity first; empty when none are known.
+  virtual std::vector<Symmetry> Symmetries() const { return {}; }
+
   virtual std::unique_ptr<Env> Clone() const = 0;
   virtual void Restore(const Env& snapshot) = 0;
 
@@ -146,13 +167,6 @@ class Env {
   }
   StepResult StepDiscrete(int64_t action, void* obs) { return Step(&action, obs); }
 };
-
-// Whether T lists its state with `template <class A> void Fields(A&)`.
-template <typename T, typename = void>
-struct HasStateFields : std::false_type {};
-template <typename T>
-struct HasStateFields<T, std::void_t<decltype(std::declval<T&>().Fields(std::declval<StateWriter&>()))>>
-    : std::true_type {};
 
 // Base for concrete envs: seeding, the call-order and action checks, and
 // Clone/Restore by copying Derived. Derived implements

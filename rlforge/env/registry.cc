@@ -7,11 +7,7 @@
 namespace rlforge {
 
 Registry& Registry::Global() {
-  static Registry* registry = [] {
-    auto* r = new Registry();
-    RegisterBuiltinEnvs(*r);
-    return r;
-  }();
+  static Registry* registry = new Registry();
   return *registry;
 }
 
@@ -76,6 +72,72 @@ std::unique_ptr<Env> Registry::Make(const std::string& id, const Kwargs& kwargs)
 
 std::unique_ptr<Env> Make(const std::string& id, const Kwargs& kwargs) {
   return Registry::Global().Make(id, kwargs);
+}
+
+namespace {
+
+// "alphabeta:3" -> ("alphabeta", "3"); "heuristic" -> ("heuristic", "").
+std::pair<std::string, std::string> SplitPolicySpec(const std::string& spec) {
+  const size_t colon = spec.find(':');
+  if (colon == std::string::npos) return {spec, ""};
+  return {spec.substr(0, colon), spec.substr(colon + 1)};
+}
+
+}  // namespace
+
+std::string Registry::ScriptedPolicyList() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> usages;  // in order of first appearance
+  std::map<std::string, std::vector<std::string>> offered_by;
+  for (const auto& [id, spec] : specs_)
+    for (const auto& p : spec.scripted_policies) {
+      if (!offered_by.count(p.usage)) usages.push_back(p.usage);
+      offered_by[p.usage].push_back(id);
+    }
+  std::vector<std::string> parts = {"random"};
+  for (const auto& u : usages) parts.push_back(StrCat(u, " (", Join(offered_by[u], ", "), ")"));
+  return Join(parts, ", ");
+}
+
+bool Registry::IsScriptedPolicy(const std::string& spec) const {
+  if (spec == "random") return true;
+  const std::string name = SplitPolicySpec(spec).first;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [id, s] : specs_)
+    for (const auto& p : s.scripted_policies)
+      if (p.name == name && (p.takes_argument || spec == name)) return true;
+  return false;
+}
+
+std::unique_ptr<Policy> Registry::MakeScriptedPolicy(const std::string& spec, const std::string& id, const Env& env,
+                                                     uint64_t seed) const {
+  // Two-player games: random play picks among the legal moves (an illegal one would end the game with an error).
+  if (spec == "random") return std::make_unique<RandomPolicy>(env.action_space(), seed, env.num_players() > 1);
+  RLF_CHECK_ARG(IsScriptedPolicy(spec), "'", spec, "' is not a scripted policy; valid: ", ScriptedPolicyList());
+  const auto [name, argument] = SplitPolicySpec(spec);
+  const ScriptedPolicySpec* found = nullptr;
+  const ScriptedPolicySpec* elsewhere = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = specs_.find(id); it != specs_.end())
+      for (const auto& p : it->second.scripted_policies)
+        if (p.name == name) found = &p;
+    for (const auto& [other, s] : specs_)
+      for (const auto& p : s.scripted_policies)
+        if (p.name == name && !elsewhere) elsewhere = &p;
+  }
+  RLF_CHECK_ARG(found != nullptr, "policy '", spec, "' is ", elsewhere->description, "; ", id, " has none");
+  return found->make(env, argument, seed);
+}
+
+void CheckScriptedPolicyFits(const std::string& key, const std::string& spec, const std::string& id,
+                             const Kwargs& kwargs) {
+  try {
+    auto env = Make(id, kwargs);
+    Registry::Global().MakeScriptedPolicy(spec, id, *env, 0);
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(StrCat("config key '", key, "': ", e.what()));
+  }
 }
 
 }  // namespace rlforge

@@ -6,8 +6,17 @@
 // `max_episode_steps` overrides the limit (0 removes it). Unknown IDs and
 // kwargs throw InvalidArgument listing the valid choices.
 //
-// Users register their own envs with Registry::Global().Register(spec); the
-// built-in envs are registered on first use of Global().
+// Each env registers itself from its own folder: its factory, kwargs and
+// capabilities live with it (RLF_REGISTER_ENVS below, run at program start
+// when rlforge_envs is linked). Users register their own envs with
+// Registry::Global().Register(spec) the same way.
+//
+// Scripted policies: besides "random" (every env), an env's registry entry may
+// offer policies that need no training (TowerDefense-v0's "heuristic", the
+// board games' "perfect" and "alphabeta:DEPTH"). MakeScriptedPolicy finds
+// them by name; `--policy`, `--opponent`, and the agents' demonstrations
+// (pretrain_policy, demo_policy) use it, so a new env's scripted policy works
+// everywhere without a change elsewhere.
 #ifndef RLFORGE_ENV_REGISTRY_H_
 #define RLFORGE_ENV_REGISTRY_H_
 
@@ -19,8 +28,9 @@
 #include <string>
 #include <vector>
 
+#include "rlforge/config/kwargs.h"
 #include "rlforge/env/env.h"
-#include "rlforge/env/kwargs.h"
+#include "rlforge/env/policy.h"
 
 namespace rlforge {
 
@@ -28,6 +38,19 @@ struct KwargDoc {
   std::string name;
   std::string default_value;  // as text, "" when none
   std::string help;
+};
+
+// A policy an env offers by name (see the header comment).
+struct ScriptedPolicySpec {
+  std::string name;        // "heuristic"; with takes_argument, "alphabeta" for "alphabeta:DEPTH"
+  std::string usage;       // as users write it: "heuristic", "alphabeta:DEPTH"
+  // What it is, completing "policy 'NAME' is ..." (errors and `rlforge envs -v`).
+  std::string description;
+  bool takes_argument = false;
+  // Builds it for `env` (an instance of this spec's env, possibly wrapped);
+  // `argument` is the text after ':' ("" without one). InvalidArgument on a
+  // bad argument or an env configuration it cannot play.
+  std::function<std::unique_ptr<Policy>(const Env& env, const std::string& argument, uint64_t seed)> make;
 };
 
 struct EnvSpec {
@@ -40,11 +63,16 @@ struct EnvSpec {
   // Every kwarg the entry point accepts.
   std::vector<KwargDoc> kwargs;
   std::string description;
+  // Policies that need no training (besides "random").
+  std::vector<ScriptedPolicySpec> scripted_policies;
+  // For envs whose action space is not Discrete but can be made so: the
+  // kwargs that do it (agents that need Discrete actions suggest them).
+  Kwargs discrete_action_kwargs;
 };
 
 class Registry {
  public:
-  // The process-wide registry, with the built-in envs registered.
+  // The process-wide registry (the built-in envs register into it at start).
   static Registry& Global();
 
   // Throws InvalidArgument when the ID is taken or malformed.
@@ -55,6 +83,17 @@ class Registry {
 
   std::unique_ptr<Env> Make(const std::string& id, const Kwargs& kwargs = {}) const;
 
+  // Every scripted-policy usage with the envs offering it, e.g.
+  // "random, heuristic (TowerDefense-v0), perfect (TicTacToe-v0)".
+  std::string ScriptedPolicyList() const;
+  // Whether some env (or every env, for "random") offers the policy `spec`.
+  bool IsScriptedPolicy(const std::string& spec) const;
+  // The policy `spec` for an instance `env` of env `id`; InvalidArgument when
+  // no env offers it ("... is not a scripted policy; valid: ...") or `id` does
+  // not ("policy 'NAME' is DESCRIPTION; ID has none").
+  std::unique_ptr<Policy> MakeScriptedPolicy(const std::string& spec, const std::string& id, const Env& env,
+                                             uint64_t seed) const;
+
  private:
   mutable std::mutex mu_;
   std::map<std::string, EnvSpec> specs_;
@@ -63,8 +102,20 @@ class Registry {
 // Shorthand for Registry::Global().Make(id, kwargs).
 std::unique_ptr<Env> Make(const std::string& id, const Kwargs& kwargs = {});
 
-// Defined in rlforge/envs/register_builtin.cc.
-void RegisterBuiltinEnvs(Registry& registry);
+// Config check: InvalidArgument naming config key `key` when the scripted
+// policy `spec` cannot play env `id` with `kwargs`.
+void CheckScriptedPolicyFits(const std::string& key, const std::string& spec, const std::string& id,
+                             const Kwargs& kwargs);
+
+// Registers envs at program start from the env's own .cc file:
+//   RLF_REGISTER_ENVS(cartpole) { registry.Register({...}); }
+// The name only has to be unique. The envs layer is linked as an object
+// library, so these registrations are never dropped by the linker.
+#define RLF_REGISTER_ENVS(name)                                                                   \
+  static void RlfRegisterEnvs_##name(::rlforge::Registry& registry);                              \
+  [[maybe_unused]] static const bool rlf_envs_registered_##name =                                 \
+      (RlfRegisterEnvs_##name(::rlforge::Registry::Global()), true);                              \
+  static void RlfRegisterEnvs_##name(::rlforge::Registry& registry)
 
 }  // namespace rlforge
 

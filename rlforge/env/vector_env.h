@@ -38,7 +38,7 @@
 
 #include "rlforge/core/thread_pool.h"
 #include "rlforge/env/env.h"
-#include "rlforge/env/kwargs.h"
+#include "rlforge/config/kwargs.h"
 
 namespace rlforge {
 

@@ -126,7 +126,7 @@ StepResult RescaleAction::Step(const void* action, void* obs) {
 
 // ----------------------------------------------------- NormalizeObservation
 NormalizeObservation::NormalizeObservation(std::unique_ptr<Env> env, double epsilon)
-    : WrapperBase(std::move(env)), epsilon_(epsilon) {
+    : ObservationWrapperBase(std::move(env)), epsilon_(epsilon) {
   const Space& inner = env_->observation_space();
   RLF_CHECK_ARG(inner.kind() == SpaceKind::kBox, "NormalizeObservation needs a Box observation space; ",
                 env_->name(), " has ", inner.ToString());
@@ -174,7 +174,7 @@ StepResult NormalizeReward::Step(const void* action, void* obs) {
 
 // --------------------------------------------------------------- FrameStack
 FrameStack::FrameStack(std::unique_ptr<Env> env, int stack_size)
-    : WrapperBase(std::move(env)), k_(stack_size) {
+    : ObservationWrapperBase(std::move(env)), k_(stack_size) {
   RLF_CHECK_ARG(stack_size >= 1, "FrameStack needs stack_size >= 1, got ", stack_size);
   const Space& inner = env_->observation_space();
   RLF_CHECK_ARG(inner.kind() == SpaceKind::kBox, "FrameStack needs a Box observation space; ",
@@ -215,7 +215,7 @@ StepResult FrameStack::Step(const void* action, void* obs) {
 
 // ----------------------------------------------------- TransformObservation
 TransformObservation::TransformObservation(std::unique_ptr<Env> env, Fn fn, Space new_space)
-    : WrapperBase(std::move(env)), fn_(std::move(fn)), space_(std::move(new_space)) {
+    : ObservationWrapperBase(std::move(env)), fn_(std::move(fn)), space_(std::move(new_space)) {
   RLF_CHECK_ARG(static_cast<bool>(fn_), "TransformObservation needs a function");
   scratch_.resize(env_->observation_space().nbytes());
 }

@@ -59,6 +59,8 @@ class Wrapper : public Env {
   int current_player() const override { return env_->current_player(); }
   void PlayerReturns(double* returns) const override { env_->PlayerReturns(returns); }
   bool SetFromObservation(const void* obs) override { return env_->SetFromObservation(obs); }
+  const TransitionModel* transition_model() const override { return env_->transition_model(); }
+  std::vector<Symmetry> Symmetries() const override { return env_->Symmetries(); }
   const Env& unwrapped() const override { return env_->unwrapped(); }
   Env& unwrapped() override { return env_->unwrapped(); }
 
@@ -99,6 +101,18 @@ class WrapperBase : public Wrapper {
     if constexpr (HasStateFields<Derived>::value) static_cast<Derived&>(*this).Fields(r);
     r.ExpectEnd();
   }
+};
+
+// A wrapper whose observation is not the inner env's: the capabilities that
+// read observations (SetFromObservation, the transition model's states,
+// symmetries of the observation) do not carry over.
+template <typename Derived>
+class ObservationWrapperBase : public WrapperBase<Derived> {
+ public:
+  using WrapperBase<Derived>::WrapperBase;
+  bool SetFromObservation(const void* /*obs*/) override { return false; }
+  const TransitionModel* transition_model() const override { return nullptr; }
+  std::vector<Symmetry> Symmetries() const override { return {}; }
 };
 
 class TimeLimit : public WrapperBase<TimeLimit> {
@@ -167,7 +181,7 @@ class RescaleAction : public WrapperBase<RescaleAction> {
   std::vector<float> scratch_;
 };
 
-class NormalizeObservation : public WrapperBase<NormalizeObservation> {
+class NormalizeObservation : public ObservationWrapperBase<NormalizeObservation> {
  public:
   explicit NormalizeObservation(std::unique_ptr<Env> env, double epsilon = 1e-8);
   const Space& observation_space() const override { return space_; }
@@ -215,7 +229,7 @@ class NormalizeReward : public WrapperBase<NormalizeReward> {
   bool update_ = true;
 };
 
-class FrameStack : public WrapperBase<FrameStack> {
+class FrameStack : public ObservationWrapperBase<FrameStack> {
  public:
   FrameStack(std::unique_ptr<Env> env, int stack_size);
   const Space& observation_space() const override { return space_; }
@@ -236,7 +250,7 @@ class FrameStack : public WrapperBase<FrameStack> {
   std::vector<uint8_t> frames_;     // ring buffer [k, frame_bytes]
 };
 
-class TransformObservation : public WrapperBase<TransformObservation> {
+class TransformObservation : public ObservationWrapperBase<TransformObservation> {
  public:
   // fn(in, out): in has the inner observation, out gets new_space.nbytes().
   using Fn = std::function<void(const void* in, void* out)>;

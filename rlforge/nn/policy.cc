@@ -143,12 +143,7 @@ torch::Tensor ActorCriticImpl::Encode(const torch::Tensor& obs) {
 
 ActionDistribution ActorCriticImpl::Distribution(const torch::Tensor& latent, const torch::Tensor& mask) {
   auto out = pi_head_->forward(latent);
-  if (use_sde_) {
-    // Var[z^T W] = (z^2)^T sigma^2; the features z are not trained through
-    // the noise (SB3's learn_features=False).
-    auto variance = latent.detach().pow(2).mm(log_std_.exp().pow(2));
-    return ActionDistribution(DiagGaussian(out, 0.5 * torch::log(variance + 1e-6)));
-  }
+  if (use_sde_) return ActionDistribution(DiagGaussian(out, SdeLogStd(latent)));
   std::optional<torch::Tensor> m;
   if (mask.defined()) m = mask;
   switch (act_space_.kind()) {
@@ -156,6 +151,22 @@ ActionDistribution ActorCriticImpl::Distribution(const torch::Tensor& latent, co
     case SpaceKind::kMultiDiscrete: return ActionDistribution(MultiCategorical(out, act_space_.nvec(), m));
     default: return ActionDistribution(DiagGaussian(out, log_std_));
   }
+}
+
+torch::Tensor ActorCriticImpl::SdeLogStd(const torch::Tensor& latent) const {
+  // Var[z^T W] = (z^2)^T sigma^2; the features z are not trained through the
+  // noise (SB3's learn_features=False).
+  auto variance = latent.detach().pow(2).mm(log_std_.exp().pow(2));
+  return 0.5 * torch::log(variance + 1e-6);
+}
+
+ActorCriticImpl::HeadOutputs ActorCriticImpl::Outputs(const torch::Tensor& obs) {
+  auto x = Encode(obs);
+  auto pi = pi_torso_->forward(x);
+  auto v = share_ ? pi : vf_torso_->forward(x);
+  HeadOutputs out{pi_head_->forward(pi), {}, vf_head_->forward(v).squeeze(-1)};
+  if (act_space_.kind() == SpaceKind::kBox) out.log_std = use_sde_ ? SdeLogStd(pi) : log_std_;
+  return out;
 }
 
 torch::Tensor ActorCriticImpl::Value(const torch::Tensor& obs) {

@@ -103,6 +103,15 @@ class ActorCriticImpl : public torch::nn::Module {
   // Discrete and MultiDiscrete, the mean for Box.
   torch::Tensor Logits(const torch::Tensor& latent) { return pi_head_->forward(latent); }
 
+  // The raw outputs the policy-gradient loss is defined on
+  // (rlforge/algos/actor_critic_loss.h), in the autograd graph.
+  struct HeadOutputs {
+    torch::Tensor pi;       // [B, width] logits (categorical) or the Gaussian mean
+    torch::Tensor log_std;  // Gaussian: [act] (the parameter), or [B, act] with gSDE; else undefined
+    torch::Tensor value;    // [B]
+  };
+  HeadOutputs Outputs(const torch::Tensor& obs);
+
   struct Output {
     ActionDistribution dist;
     torch::Tensor value;   // [B]
@@ -128,6 +137,8 @@ class ActorCriticImpl : public torch::nn::Module {
 
  private:
   torch::Tensor Encode(const torch::Tensor& obs);
+  // gSDE: the per-sample log std of the exploration noise for latents [B, latent].
+  torch::Tensor SdeLogStd(const torch::Tensor& latent) const;
 
   Space obs_space_, act_space_;
   bool image_ = false, channels_last_ = false, share_ = false;

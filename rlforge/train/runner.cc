@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -16,8 +17,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "rlforge/core/file_io.h"
 #include "rlforge/env/registry.h"
-#include "rlforge/train/checkpoint.h"
 #include "rlforge/train/tensorboard.h"
 
 namespace fs = std::filesystem;
@@ -146,10 +147,22 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   const RunConfig& run = config.run;
   const std::string csv_path = dir + "/progress.csv";
   int64_t episodes = 0;
-  std::vector<std::string> header;
-  if (resumed) header = TrimCsv(csv_path, algo->num_timesteps(), &episodes);
+  // Every column from the first row: the runner's, then the metrics the agent declared.
+  std::vector<std::string> header = {"timesteps", "episodes", "ep_return_mean", "ep_length_mean", "steps_per_second",
+                                     "time_elapsed"};
+  for (const auto& name : algo->metric_names())
+    if (std::find(header.begin(), header.end(), name) == header.end()) header.push_back(name);
+  if (resumed) {
+    const std::vector<std::string> old = TrimCsv(csv_path, algo->num_timesteps(), &episodes);
+    RLF_CHECK(old.empty() || old == header, csv_path, " has other columns than this run writes (",
+              Join(old, ","), " vs ", Join(header, ","), ")");
+  }
   std::ofstream csv(csv_path, std::ios::app);
   RLF_CHECK(csv.good(), "cannot write ", csv_path);
+  if (!resumed || std::filesystem::file_size(csv_path) == 0) {
+    csv << Join(header, ",") << "\n";
+    csv.flush();
+  }
   TensorBoardWriter tb(dir);
   ProgressLine progress(options.progress, run);
 
@@ -213,11 +226,10 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
                                            {"ep_length_mean", mean_len},
                                            {"steps_per_second", sps},
                                            {"time_elapsed", secs}};
-      for (const auto& [k, v] : m) row[k] = v;
-      if (header.empty()) {
-        header = {"timesteps", "episodes", "ep_return_mean", "ep_length_mean", "steps_per_second", "time_elapsed"};
-        for (const auto& [k, v] : m) header.push_back(k);
-        csv << Join(header, ",") << "\n";
+      for (const auto& [k, v] : m) {
+        RLF_CHECK(std::find(header.begin(), header.end(), k) != header.end(), run.algo,
+                  " reported metric '", k, "', which it did not declare");
+        row[k] = v;
       }
       std::vector<std::string> cells;
       for (const auto& col : header) cells.push_back(row.count(col) ? CsvValue(row[col]) : "");
@@ -278,9 +290,9 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   return result;
 }
 
-std::unique_ptr<Algorithm> MakeAlgorithm(const TrainConfig& config) {
+std::unique_ptr<Algorithm> BuildAlgorithm(const TrainConfig& config) {
   SetComputeThreads(static_cast<int>(config.run.torch_threads));
-  return FindAlgorithm(config.run.algo).make_algorithm(config.run, *config.algo);
+  return MakeAlgorithm(config.Context(), *config.algo);
 }
 
 }  // namespace
@@ -298,7 +310,7 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
   config.Validate();
   RLF_CHECK_ARG(!fs::exists(out_dir) || (fs::is_directory(out_dir) && fs::is_empty(out_dir)), "output directory '",
                 out_dir, "' already exists and is not empty; choose another --out or use --resume");
-  auto algo = MakeAlgorithm(config);
+  auto algo = BuildAlgorithm(config);
   fs::create_directories(out_dir + "/checkpoints");
   WriteFileAtomically(out_dir + "/config.yaml", config.ToYaml());
   return RunLoop(config, out_dir, std::move(algo), /*resumed=*/false, options);
@@ -330,7 +342,7 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
     RLF_CHECK_ARG(*new_total_steps >= 1, "--steps must be >= 1");
     config.run.total_steps = *new_total_steps;
   }
-  auto algo = MakeAlgorithm(config);
+  auto algo = BuildAlgorithm(config);
   algo->Load(checkpoint);
   RLF_CHECK_ARG(algo->num_timesteps() < config.run.total_steps, "the run in '", dir, "' already has ",
                 algo->num_timesteps(), " of its ", config.run.total_steps, " steps; pass --steps N to train longer");
@@ -353,7 +365,7 @@ LoadedRun LoadRun(const std::string& path) {
   if (checkpoint.empty()) checkpoint = LatestCheckpoint(dir);
   LoadedRun out;
   out.config = TrainConfig::FromYamlFile(dir + "/config.yaml");
-  out.algorithm = MakeAlgorithm(out.config);
+  out.algorithm = BuildAlgorithm(out.config);
   out.algorithm->Load(checkpoint);
   return out;
 }

@@ -18,7 +18,7 @@
 #include <optional>
 #include <string>
 
-#include "rlforge/train/evaluation.h"
+#include "rlforge/env/evaluation.h"
 #include "rlforge/train/train_config.h"
 
 namespace rlforge {

@@ -6,18 +6,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "rlforge/core/file_io.h"
 #include "rlforge/env/registry.h"
 
 namespace rlforge {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  RLF_CHECK_ARG(f.good(), "cannot read config file '", path, "'");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+std::string ReadFile(const std::string& path) { return ReadWholeFile(path, "config file"); }
 
 // The `algo` key of a YAML document, if any.
 std::optional<std::string> AlgoKey(const std::string& yaml, const std::string& source) {
@@ -34,15 +29,7 @@ std::optional<std::string> AlgoKey(const std::string& yaml, const std::string& s
 
 void RunConfig::Visit(FieldVisitor& v) {
   v.Field("algo", &algo, "algorithm");
-  v.Field("env", &env, "env ID");
-  v.Field("env_kwargs", &env_kwargs, "env kwargs");
-  v.Field("seed", &seed, "seed of the envs, the network initialization and the action sampling");
-  v.Field("total_steps", &total_steps, "env steps to train for");
-  v.Field("num_envs", &num_envs, "envs stepped in parallel");
-  v.Field("env_threads", &env_threads, "threads stepping the envs (1: synchronous)");
-  v.Field("torch_threads", &torch_threads, "libtorch intra-op threads");
-  v.Field("normalize_obs", &normalize_obs, "normalize observations with running statistics (as VecNormalize)");
-  v.Field("normalize_reward", &normalize_reward, "scale rewards by the running std of the discounted return");
+  RunSettings::Visit(v);
   v.Field("log_interval", &log_interval, "iterations between rows of progress.csv");
   v.Field("checkpoint_interval", &checkpoint_interval, "env steps between checkpoints (0: only the final one)");
   v.Field("eval_episodes", &eval_episodes, "episodes of the final evaluation (eval.json)");
@@ -53,11 +40,7 @@ void RunConfig::Visit(FieldVisitor& v) {
 }
 
 void RunConfig::Validate() const {
-  Registry::Global().Spec(env);  // unknown env: the list of valid IDs
-  RLF_CHECK_ARG(total_steps >= 1, "config key 'total_steps' must be >= 1, got ", total_steps);
-  RLF_CHECK_ARG(num_envs >= 1, "config key 'num_envs' must be >= 1, got ", num_envs);
-  RLF_CHECK_ARG(env_threads >= 1, "config key 'env_threads' must be >= 1, got ", env_threads);
-  RLF_CHECK_ARG(torch_threads >= 1, "config key 'torch_threads' must be >= 1, got ", torch_threads);
+  RunSettings::Validate();
   RLF_CHECK_ARG(log_interval >= 1, "config key 'log_interval' must be >= 1, got ", log_interval);
   RLF_CHECK_ARG(checkpoint_interval >= 0, "config key 'checkpoint_interval' must be >= 0, got ",
                 checkpoint_interval);
@@ -65,22 +48,13 @@ void RunConfig::Validate() const {
   RLF_CHECK_ARG(eval_interval >= 0, "config key 'eval_interval' must be >= 0, got ", eval_interval);
   RLF_CHECK_ARG(eval_interval_episodes >= 1, "config key 'eval_interval_episodes' must be >= 1, got ",
                 eval_interval_episodes);
-  RLF_CHECK_ARG(seed >= 0, "config key 'seed' must be >= 0, got ", seed);
-}
-
-const AlgoSpec& FindAlgorithm(const std::string& name) {
-  std::vector<std::string> names;
-  for (const auto& a : Algorithms()) {
-    if (a.name == name) return a;
-    names.push_back(a.name);
-  }
-  throw InvalidArgument(StrCat("unknown algorithm '", name, "'; valid: ", Join(names, ", ")));
 }
 
 void TrainConfig::Validate() const {
   run.Validate();
-  FindAlgorithm(run.algo);
+  const AlgoSpec& spec = FindAlgorithm(run.algo);
   algo->Validate();
+  CheckRunKeys(spec.name, spec.run_keys, run);
   // Building the env once checks the kwargs (names, types, values).
   Make(run.env, run.env_kwargs);
 }

@@ -1,8 +1,8 @@
-// rlforge/train/train_config.h — the resolved configuration of a training run
-// and the registry of algorithms.
+// rlforge/train/train_config.h — the resolved configuration of a training run.
 //
-// A run's config is RunConfig (env, seed, budget, logging, checkpoints) plus
-// the algorithm's own config, visited as one flat set of keys. It is resolved
+// A run's config is RunConfig (the algorithm, the run-level settings, logging,
+// checkpoints) plus the algorithm's own config (rlforge/algos/algorithm.h),
+// visited as one flat set of keys. It is resolved
 // in this order, later sources overriding earlier ones:
 //   1. the algorithm's in-class defaults;
 //   2. the preset for (algo, env) from configs/<algo>.yaml, when there is one;
@@ -22,21 +22,15 @@
 #include <vector>
 
 #include "rlforge/algos/algorithm.h"
-#include "rlforge/train/config.h"
+#include "rlforge/config/config.h"
 
 namespace rlforge {
 
-struct RunConfig {
+// The run-level keys: the algorithm, the settings every agent is built with
+// (RunSettings: env, seed, budget, envs, threads, normalization) and the
+// runner's own (logging, checkpoints, evaluation).
+struct RunConfig : RunSettings {
   std::string algo = "ppo";            // algorithm name
-  std::string env = "CartPole-v1";     // env ID
-  Kwargs env_kwargs;                   // env kwargs
-  int64_t seed = 0;                    // seed of everything
-  int64_t total_steps = 100000;        // env steps to train for
-  int64_t num_envs = 8;                // envs stepped in parallel
-  int64_t env_threads = 1;             // threads stepping them
-  int64_t torch_threads = 1;           // libtorch intra-op threads
-  bool normalize_obs = false;          // running observation normalization
-  bool normalize_reward = false;       // running return-scale reward normalization
   int64_t log_interval = 1;            // iterations between log rows
   int64_t checkpoint_interval = 0;     // env steps between checkpoints (0: final only)
   int64_t eval_episodes = 100;         // episodes of the final evaluation
@@ -48,34 +42,6 @@ struct RunConfig {
   void Validate() const;
 };
 
-// An algorithm's hyperparameters, behind a small interface.
-class AlgoConfig {
- public:
-  virtual ~AlgoConfig() = default;
-  virtual void Visit(FieldVisitor& v) = 0;
-  virtual void Validate() const = 0;
-  virtual std::unique_ptr<AlgoConfig> Clone() const = 0;
-};
-
-template <typename Config>
-class AlgoConfigOf : public AlgoConfig {
- public:
-  Config value;
-  void Visit(FieldVisitor& v) override { value.Visit(v); }
-  void Validate() const override { value.Validate(); }
-  std::unique_ptr<AlgoConfig> Clone() const override { return std::make_unique<AlgoConfigOf>(*this); }
-};
-
-struct AlgoSpec {
-  std::string name;
-  std::string description;
-  std::function<std::unique_ptr<AlgoConfig>()> make_config;
-  std::function<std::unique_ptr<Algorithm>(const RunConfig&, const AlgoConfig&)> make_algorithm;
-};
-
-// The algorithm registry (rlforge/algos/registry.cc: one line per algorithm).
-const std::vector<AlgoSpec>& Algorithms();
-const AlgoSpec& FindAlgorithm(const std::string& name);  // InvalidArgument with the valid names
 // configs/<algo>.yaml, embedded at build time.
 const std::map<std::string, std::string>& EmbeddedPresets();
 
@@ -95,7 +61,11 @@ struct TrainConfig {
     run.Visit(v);
     algo->Visit(v);
   }
+  // Every key's value, the env's kwargs (by building it once) and that the
+  // agent honours every run-level key set away from its default.
   void Validate() const;
+  // What the agent is built from.
+  RunContext Context() const { return {run.algo, run}; }
   std::string ToYaml();
   // Whether a preset for (algo, env) was applied.
   bool used_preset = false;

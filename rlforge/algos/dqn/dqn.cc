@@ -7,10 +7,9 @@
 #include <limits>
 
 #include "rlforge/algos/flat_adam.h"
+#include "rlforge/data/demonstrations.h"
 #include "rlforge/env/registry.h"
-#include "rlforge/train/checkpoint.h"
-#include "rlforge/train/demonstrations.h"
-#include "rlforge/train/scripted_policy.h"
+#include "rlforge/nn/state.h"
 
 namespace rlforge {
 
@@ -72,8 +71,8 @@ void DqnConfig::Validate() const {
   for (double e : {exploration_initial_eps, exploration_final_eps, exploration_fraction})
     RLF_CHECK_ARG(e >= 0 && e <= 1, "exploration settings must be in [0, 1], got ", e);
   if (!demo_policy.empty()) {
-    RLF_CHECK_ARG(IsScriptedPolicy(demo_policy), "config key 'demo_policy': '", demo_policy,
-                  "' is not a scripted policy (random, heuristic, perfect, alphabeta:DEPTH)");
+    RLF_CHECK_ARG(Registry::Global().IsScriptedPolicy(demo_policy), "config key 'demo_policy': '", demo_policy,
+                  "' is not a scripted policy (valid: ", Registry::Global().ScriptedPolicyList(), ")");
     RLF_CHECK_ARG(demo_episodes >= 1, "config key 'demo_episodes' must be >= 1, got ", demo_episodes);
     RLF_CHECK_ARG(demo_pretrain_steps >= 0, "config key 'demo_pretrain_steps' must be >= 0");
     RLF_CHECK_ARG(demo_fraction >= 0 && demo_fraction < 1, "config key 'demo_fraction' must be in [0, 1), got ",
@@ -178,8 +177,9 @@ void DuelingBackward(const float* d_q, int64_t batch, int64_t actions, float* d_
 }
 
 QNetworkImpl::QNetworkImpl(const Space& obs_space, int64_t actions, const std::vector<int64_t>& net_arch,
-                           const std::string& activation, bool dueling)
-    : dueling_(dueling), actions_(actions) {
+                           const std::string& activation, bool dueling, int64_t outputs_per_action)
+    : dueling_(dueling), actions_(actions), outputs_per_action_(outputs_per_action) {
+  RLF_CHECK_ARG(!dueling || outputs_per_action == 1, "a dueling head predicts one value per action");
   int64_t in = FeatureSize(obs_space);
   if (IsImageSpace(obs_space)) {
     bool channels_last;
@@ -188,7 +188,8 @@ QNetworkImpl::QNetworkImpl(const Space& obs_space, int64_t actions, const std::v
     in = cnn_->out_features();
   }
   torso_ = register_module("torso", Mlp(in, net_arch, activation, /*ortho_init=*/false));
-  head_ = register_module("head", torch::nn::Linear(torso_->out_features(), dueling ? actions + 1 : actions));
+  head_ = register_module("head", torch::nn::Linear(torso_->out_features(),
+                                                    dueling ? actions + 1 : actions * outputs_per_action));
 }
 
 torch::Tensor QNetworkImpl::forward(torch::Tensor x) {
@@ -205,61 +206,126 @@ std::vector<torch::nn::Linear> QNetworkImpl::layers() const {
   return out;
 }
 
-namespace {
-// Q values with illegal actions at -inf; mask [B, A] uint8 or null.
-torch::Tensor MaskQ(torch::Tensor q, const uint8_t* mask) {
-  if (!mask) return q;
-  auto m = torch::from_blob(const_cast<uint8_t*>(mask), q.sizes(), torch::kUInt8).to(torch::kBool);
-  return q.masked_fill(m.logical_not(), -std::numeric_limits<float>::infinity());
-}
-}  // namespace
 
-Dqn::Dqn(const std::string& env_id, const Kwargs& env_kwargs, int num_envs, int env_threads, uint64_t seed,
-         const DqnConfig& config, int64_t total_steps)
-    : config_(config),
-      total_steps_(total_steps),
+int64_t GreedyLegalAction(const float* q, int64_t num_actions, const uint8_t* mask) {
+  int64_t best = -1;
+  for (int64_t a = 0; a < num_actions; ++a)
+    if ((!mask || mask[a]) && (best < 0 || q[a] > q[best])) best = a;
+  return best;
+}
+
+void ExpectedQHead::QValues(const float* outputs, int64_t rows, int64_t num_actions, float* q) const {
+  std::copy_n(outputs, rows * num_actions, q);
+}
+
+QLossValues ExpectedQHead::Loss(const float* q, const float* target_q, const float* online_next_q,
+                                const QBatch& b, double* td, float* d_q) const {
+  const int64_t B = b.size, A = b.num_actions;
+  std::fill(d_q, d_q + B * A, 0.0f);
+  QLossValues out;
+  for (int64_t i = 0; i < B; ++i) {
+    // y = R + discount (1 - terminated) Q_target(s', a*).
+    const float* tq = target_q + i * A;
+    const int64_t best = GreedyLegalAction(online_next_q ? online_next_q + i * A : tq, A,
+                                           b.next_masks ? b.next_masks + i * A : nullptr);
+    const double next_v = best < 0 ? 0.0 : tq[best];
+    const double y = b.rewards[i] + b.discounts[i] * (b.terminated[i] ? 0.0 : next_v);
+    const double d = q[i * A + b.actions[i]] - y;
+    td[i] = d;
+    const double w = b.weights[i];
+    double grad;
+    if (huber_) {
+      out.loss += w * (std::abs(d) < 1 ? 0.5 * d * d : std::abs(d) - 0.5);
+      grad = std::abs(d) < 1 ? d : (d > 0 ? 1.0 : -1.0);
+    } else {
+      out.loss += w * d * d;
+      grad = 2 * d;
+    }
+    d_q[i * A + b.actions[i]] = static_cast<float>(w * grad / B);
+  }
+  out.loss /= B;
+  for (int64_t i = B - b.demo_rows; i < B; ++i) {
+    // The large-margin term's value and its gradient (+ at the augmented argmax, - at a_E).
+    const float* qi = q + i * A;
+    const uint8_t* legal = b.demo_masks ? b.demo_masks + (i - (B - b.demo_rows)) * A : nullptr;
+    const int64_t a_e = b.actions[i];
+    int64_t best = -1;
+    double best_v = 0;
+    for (int64_t a = 0; a < A; ++a) {
+      if (legal && !legal[a]) continue;
+      const double v = qi[a] + (a == a_e ? 0.0 : margin_);
+      if (best < 0 || v > best_v) best = a, best_v = v;
+    }
+    if (best < 0) continue;
+    out.margin_loss += (best_v - qi[a_e]) / B;
+    if (best != a_e) {
+      const auto g = static_cast<float>(margin_weight_ / B);
+      d_q[i * A + best] += g;
+      d_q[i * A + a_e] -= g;
+    }
+  }
+  out.loss += margin_weight_ * out.margin_loss;
+  return out;
+}
+
+Dqn::Dqn(const RunContext& ctx, const DqnConfig& config)
+    : Dqn(ctx, config,
+          std::make_unique<ExpectedQHead>(config.loss == "huber", config.demo_margin, config.demo_margin_weight)) {}
+
+Dqn::Dqn(const RunContext& ctx, const DqnConfig& config, std::unique_ptr<QHead> head)
+    : Algorithm(ctx),
+      config_(config),
+      head_(std::move(head)),
       replay_(1, 1, 0),
       priorities_(1),
-      rng_(seed ^ 0xD0D0),
-      env_id_(env_id),
-      env_kwargs_(env_kwargs),
-      seed_(seed),
+      rng_(static_cast<uint64_t>(ctx.run.seed) ^ 0xD0D0),
       demo_replay_(1, 1, 0) {
   config_.Validate();
-  VectorEnvOptions opt;
-  opt.num_envs = num_envs;
-  opt.num_threads = env_threads;
-  envs_ = VectorEnv::Make(env_id, env_kwargs, opt);
+  const std::string& env_id = ctx.run.env;
+  envs_ = ctx.MakeVectorEnv();
   obs_space_ = envs_->single_observation_space();
   act_space_ = envs_->single_action_space();
-  RLF_CHECK_ARG(act_space_.kind() == SpaceKind::kDiscrete, "DQN needs a Discrete action space; ", env_id, " has ",
-                act_space_.ToString(),
-                env_id == "TowerDefense-v0" ? " (set env_kwargs flat_actions: true for its Discrete encoding)" : "");
+  if (act_space_.kind() != SpaceKind::kDiscrete) {
+    const Kwargs& discrete = Registry::Global().Spec(env_id).discrete_action_kwargs;
+    throw InvalidArgument(StrCat(ctx.algo, " needs a Discrete action space; ", env_id, " has ",
+                                 act_space_.ToString(),
+                                 discrete.empty() ? ""
+                                                  : StrCat(" (set env_kwargs ", discrete.ToString(),
+                                                           " for its Discrete encoding)")));
+  }
   const bool flat = obs_space_.kind() == SpaceKind::kDiscrete || obs_space_.kind() == SpaceKind::kMultiDiscrete ||
                     (obs_space_.kind() == SpaceKind::kBox && obs_space_.shape().size() == 1);
-  RLF_CHECK_ARG(flat || IsImageSpace(obs_space_),
-                "DQN takes Discrete, MultiDiscrete, flat Box or uint8 image observations; ", env_id, " has ",
+  RLF_CHECK_ARG(flat || IsImageSpace(obs_space_), ctx.algo,
+                " takes Discrete, MultiDiscrete, flat Box or uint8 image observations; ", env_id, " has ",
                 obs_space_.ToString());
   obs_dim_ = FeatureSize(obs_space_);
   num_actions_ = act_space_.n();
-  if (!config_.demo_policy.empty()) CheckScriptedPolicyFits("demo_policy", config_.demo_policy, env_id, env_kwargs);
+  out_dim_ = num_actions_ * head_->outputs_per_action();
+  if (!config_.demo_policy.empty())
+    CheckScriptedPolicyFits("demo_policy", config_.demo_policy, env_id, ctx.run.env_kwargs);
+  const uint64_t seed = static_cast<uint64_t>(ctx.run.seed);
   torch::manual_seed(seed);
-  q_ = QNetwork(obs_space_, num_actions_, config.net_arch, config.activation, config.dueling);
-  target_ = QNetwork(obs_space_, num_actions_, config.net_arch, config.activation, config.dueling);
+  const int64_t k = head_->outputs_per_action();
+  q_ = QNetwork(obs_space_, num_actions_, config.net_arch, config.activation, config.dueling, k);
+  target_ = QNetwork(obs_space_, num_actions_, config.net_arch, config.activation, config.dueling, k);
   SyncTarget(1.0);
   optimizer_ = std::make_unique<FlatAdam>(q_->parameters(), torch::optim::AdamOptions(config.learning_rate.Value(1.0)));
   replay_ = ReplayBuffer(config.buffer_size, obs_space_.nbytes(), envs_->has_action_mask() ? envs_->mask_size() : 0,
-                         num_envs);
+                         envs_->num_envs());
   fast_ = config.fast_update && !q_->image();
   if (config.prioritized_replay) priorities_ = SumTree(config.buffer_size);
   online_.layers = online_next_.layers = actor_.layers = q_->layers();
   target_kernel_.layers = target_->layers();
   online_.tanh = online_next_.tanh = target_kernel_.tanh = actor_.tanh = q_->tanh();
   envs_->Reset(seed);
+  DeclareMetrics({"epsilon", "replay_size", "n_updates", "time_env", "time_act", "time_update", "time_sample",
+                  "gradient_steps", "update_samples", "update_flops", "loss"});
+  if (!config_.demo_policy.empty())
+    DeclareMetrics({"demo_margin_loss", "demo_return", "demo_steps", "demo_accuracy"});
 }
 
 double Dqn::epsilon() const {
-  return LinearDecay(static_cast<double>(steps_) / std::max<double>(1.0, total_steps_),
+  return LinearDecay(static_cast<double>(steps_) / std::max<double>(1.0, ctx_.run.total_steps),
                      config_.exploration_initial_eps, config_.exploration_final_eps, config_.exploration_fraction);
 }
 
@@ -278,7 +344,7 @@ double Dqn::flops_per_gradient_step() const {
   return per_row * static_cast<double>(config_.batch_size);
 }
 
-const float* Dqn::KernelQ(MlpKernel& k, int64_t rows, std::vector<float>* scratch) {
+const float* Dqn::KernelOutputs(MlpKernel& k, int64_t rows, std::vector<float>* scratch) {
   if (!config_.dueling) return k.out.data();
   scratch->resize(static_cast<size_t>(rows * num_actions_));
   DuelingForward(k.out.data(), rows, num_actions_, scratch->data());
@@ -287,22 +353,21 @@ const float* Dqn::KernelQ(MlpKernel& k, int64_t rows, std::vector<float>* scratc
 
 void Dqn::Act(const float* features, const uint8_t* masks, int n, int64_t* actions) {
   const int64_t A = num_actions_;
-  const float* q;
-  torch::Tensor q_tensor;
+  const float* out;
+  torch::Tensor out_tensor;
   if (fast_) {
     actor_.Forward(features, n, obs_dim_);
-    q = KernelQ(actor_, n, &act_scratch_);
+    out = KernelOutputs(actor_, n, &act_scratch_);
   } else {
     torch::NoGradGuard g;
-    q_tensor = q_->forward(torch::from_blob(const_cast<float*>(features), {n, obs_dim_})).contiguous();
-    q = q_tensor.data_ptr<float>();
+    out_tensor = q_->forward(torch::from_blob(const_cast<float*>(features), {n, obs_dim_})).contiguous();
+    out = out_tensor.data_ptr<float>();
   }
+  act_q_.resize(static_cast<size_t>(n * A));
+  head_->QValues(out, n, A, act_q_.data());
   for (int i = 0; i < n; ++i) {
     if (actions[i] >= 0) continue;  // explored
-    const uint8_t* m = masks ? masks + i * A : nullptr;
-    int64_t best = -1;
-    for (int64_t a = 0; a < A; ++a)
-      if ((!m || m[a]) && (best < 0 || q[i * A + a] > q[i * A + best])) best = a;
+    const int64_t best = GreedyLegalAction(act_q_.data() + i * A, A, masks ? masks + i * A : nullptr);
     RLF_CHECK(best >= 0, "env ", i, " has no legal action");
     actions[i] = best;
   }
@@ -322,9 +387,10 @@ void Dqn::SyncTarget(double tau) {
 
 void Dqn::PrepareDemonstrations() {
   if (config_.demo_policy.empty() || demo_replay_.size() > 0) return;
-  auto env = Make(env_id_, env_kwargs_);
-  auto demonstrator = MakeScriptedPolicy(config_.demo_policy, *env, seed_ ^ 0xD3D3ULL);
-  const Demonstrations d = RecordDemonstrations(*env, *demonstrator, config_.demo_episodes, seed_ + 0x5EED0000ULL);
+  auto env = ctx_.MakeEnv();
+  const uint64_t seed = static_cast<uint64_t>(ctx_.run.seed);
+  auto demonstrator = Registry::Global().MakeScriptedPolicy(config_.demo_policy, ctx_.run.env, *env, seed ^ 0xD3D3ULL);
+  const Demonstrations d = RecordDemonstrations(*env, *demonstrator, config_.demo_episodes, seed + 0x5EED0000ULL);
   const int64_t m = d.mask_size, ob = d.obs_bytes;
   RLF_CHECK(ob == static_cast<int64_t>(obs_space_.nbytes()) && m == replay_.mask_size(),
             "demonstrations of a different observation or mask size");
@@ -352,12 +418,15 @@ void Dqn::PrepareDemonstrations() {
   const std::vector<uint8_t> step_obs = d.StepObservations();
   Features(step_obs.data(), S, feats.data());
   int64_t hits = 0;
+  std::vector<float> q;
   for (int64_t start = 0; start < S; start += 2048) {
     const int64_t n = std::min<int64_t>(2048, S - start);
-    auto q = MaskQ(q_->forward(torch::from_blob(feats.data() + start * obs_dim_, {n, obs_dim_})),
-                   m ? demo_masks_.data() + start * m : nullptr);
-    auto best = q.argmax(1).contiguous();
-    for (int64_t i = 0; i < n; ++i) hits += best.data_ptr<int64_t>()[i] == d.actions[start + i];
+    auto out = q_->forward(torch::from_blob(feats.data() + start * obs_dim_, {n, obs_dim_})).contiguous();
+    q.resize(static_cast<size_t>(n * num_actions_));
+    head_->QValues(out.data_ptr<float>(), n, num_actions_, q.data());
+    for (int64_t i = 0; i < n; ++i)
+      hits += GreedyLegalAction(q.data() + i * num_actions_, num_actions_,
+                                m ? demo_masks_.data() + (start + i) * m : nullptr) == d.actions[start + i];
   }
   demo_accuracy_ = static_cast<double>(hits) / S;
 }
@@ -380,7 +449,7 @@ Metrics Dqn::Iterate() {
   env_actions.resize(n);
   prev_obs.resize(static_cast<size_t>(n * obs_bytes));
   const int64_t steps_before = steps_;
-  for (int64_t k = 0; k < config_.train_freq && steps_ < total_steps_; ++k) {
+  for (int64_t k = 0; k < config_.train_freq && steps_ < ctx_.run.total_steps; ++k) {
     const double eps = epsilon();
     const uint8_t* masks = envs_->action_masks();
     bool need_greedy = false;
@@ -430,7 +499,7 @@ Metrics Dqn::Iterate() {
   int64_t done = 0;
   time_sample_ = 0;
   if (steps_ >= config_.learning_starts && replay_.size() > 0) {
-    const double progress_remaining = std::max(0.0, 1.0 - static_cast<double>(steps_) / std::max<double>(1, total_steps_));
+    const double progress_remaining = ctx_.ProgressRemaining(steps_);
     static_cast<torch::optim::AdamOptions&>(optimizer_->param_groups()[0].options())
         .lr(config_.learning_rate.Value(progress_remaining));
     const int64_t grad_steps = config_.gradient_steps < 0 ? steps_ - steps_before : config_.gradient_steps;
@@ -445,7 +514,9 @@ Metrics Dqn::Iterate() {
                  {"time_act", t_total - t_update - t_env},
                  {"time_update", t_update},
                  {"time_sample", time_sample_},
-                 {"gradient_steps", static_cast<double>(done)}};
+                 {"gradient_steps", static_cast<double>(done)},
+                 {"update_samples", static_cast<double>(done * config_.batch_size)},
+                 {"update_flops", flops_per_gradient_step() * static_cast<double>(done)}};
   if (done) out["loss"] = loss_sum / done;
   if (!config_.demo_policy.empty()) {
     out["demo_margin_loss"] = margin_loss_;
@@ -467,7 +538,7 @@ void Dqn::SampleBatch() {
   slots_.resize(Ba);
   weights_.assign(B, 1.0f);
   if (Ba > 0 && config_.prioritized_replay) {
-    const double progress = std::min(1.0, static_cast<double>(steps_) / std::max<double>(1, total_steps_));
+    const double progress = std::min(1.0, static_cast<double>(steps_) / std::max<double>(1, ctx_.run.total_steps));
     const double beta = config_.prioritized_beta0 + (1.0 - config_.prioritized_beta0) * progress;
     SampleProportional(priorities_, replay_.size(), beta, rng_, &slots_, &agent_weights_);
     std::copy(agent_weights_.begin(), agent_weights_.end(), weights_.begin());
@@ -499,58 +570,68 @@ void Dqn::SampleBatch() {
   time_sample_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-double Dqn::TorchLossAndGradients() {
-  const int64_t B = config_.batch_size, m = replay_.mask_size();
-  auto obs = torch::from_blob(batch_obs_.data(), {B, obs_dim_});
-  auto next = torch::from_blob(batch_next_.data(), {B, obs_dim_});
-  auto actions = torch::from_blob(batch_.action.data(), {B}, torch::kLong);
-  auto rewards = torch::from_blob(batch_.reward.data(), {B});
-  auto discount = torch::from_blob(batch_.discount.data(), {B});
-  auto not_done = 1.0 - torch::from_blob(batch_.terminated.data(), {B}, torch::kUInt8).to(torch::kFloat32);
-  torch::Tensor target;
-  {
-    torch::NoGradGuard g;
-    const uint8_t* mask = m ? batch_.next_mask.data() : nullptr;
-    auto next_target = MaskQ(target_->forward(next), mask);
-    torch::Tensor next_v;
+QBatch Dqn::MakeQBatch() const {
+  QBatch b;
+  b.size = config_.batch_size;
+  b.num_actions = num_actions_;
+  b.actions = batch_.action.data();
+  b.rewards = batch_.reward.data();
+  b.discounts = batch_.discount.data();
+  b.terminated = batch_.terminated.data();
+  b.next_masks = replay_.mask_size() ? batch_.next_mask.data() : nullptr;
+  b.weights = weights_.data();
+  b.demo_rows = batch_demo_rows_;
+  b.demo_masks = replay_.mask_size() && batch_demo_rows_ > 0 ? batch_demo_masks_.data() : nullptr;
+  return b;
+}
+
+double Dqn::LossAndGradients(bool fast) {
+  RLF_CHECK(!fast || fast_, "the hand-written update does not cover this network (CNN)");
+  const int64_t B = config_.batch_size, D = obs_dim_;
+  td_.resize(B);
+  d_out_.resize(static_cast<size_t>(B * out_dim_));
+  // The networks' outputs at s (online) and s' (target; online for Double
+  // DQN), from the kernels or an autograd forward pass.
+  const float *online, *target_next, *online_next = nullptr;
+  torch::Tensor online_t, target_next_t, online_next_t;
+  if (fast) {
+    target_kernel_.Forward(batch_next_.data(), B, D);
+    target_next = KernelOutputs(target_kernel_, B, &out_target_scratch_);
     if (config_.double_q) {
-      auto a_star = MaskQ(q_->forward(next), mask).argmax(1, /*keepdim=*/true);
-      next_v = next_target.gather(1, a_star).squeeze(1);
-    } else {
-      next_v = std::get<0>(next_target.max(1));
+      online_next_.Forward(batch_next_.data(), B, D);
+      online_next = KernelOutputs(online_next_, B, &out_next_scratch_);
     }
-    // A terminal state's value is never used (not_done = 0); guard -inf for
-    // rows whose every next action is illegal.
-    next_v = torch::where(torch::isfinite(next_v), next_v, torch::zeros_like(next_v));
-    target = rewards + discount * not_done * next_v;
+    online_.Forward(batch_obs_.data(), B, D);
+    online = KernelOutputs(online_, B, &out_scratch_);
+  } else {
+    {
+      torch::NoGradGuard g;
+      auto next = torch::from_blob(batch_next_.data(), {B, D});
+      target_next_t = target_->forward(next).contiguous();
+      if (config_.double_q) online_next_t = q_->forward(next).contiguous();
+    }
+    online_t = q_->forward(torch::from_blob(batch_obs_.data(), {B, D})).contiguous();
+    target_next = target_next_t.data_ptr<float>();
+    if (config_.double_q) online_next = online_next_t.data_ptr<float>();
+    online = online_t.data_ptr<float>();
   }
-  auto q_all = q_->forward(obs);
-  auto q = q_all.gather(1, actions.unsqueeze(1)).squeeze(1);
-  auto weights = torch::from_blob(weights_.data(), {B});
-  auto per_sample = config_.loss == "huber"
-                        ? torch::smooth_l1_loss(q, target, torch::Reduction::None)
-                        : torch::mse_loss(q, target, torch::Reduction::None);
-  auto loss = (weights * per_sample).mean();
-  margin_loss_ = 0;
-  if (batch_demo_rows_ > 0) {
-    // max_{legal a} [Q(s, a) + l(a_E, a)] − Q(s, a_E) on the demonstration rows.
-    const int64_t Bd = batch_demo_rows_, A = num_actions_;
-    auto qd = q_all.slice(0, B - Bd, B);
-    auto a_e = actions.slice(0, B - Bd, B).unsqueeze(1);
-    auto margins = torch::full({Bd, A}, config_.demo_margin).scatter(1, a_e, 0.0);
-    auto augmented = MaskQ(qd + margins, m ? batch_demo_masks_.data() : nullptr);
-    auto j = std::get<0>(augmented.max(1)) - qd.gather(1, a_e).squeeze(1);
-    auto margin = j.sum() / static_cast<double>(B);
-    margin_loss_ = margin.item<double>();
-    loss = loss + config_.demo_margin_weight * margin;
+  // The loss, defined once on the outputs (the head), and dL/d(outputs).
+  const QLossValues l = head_->Loss(online, target_next, online_next, MakeQBatch(), td_.data(), d_out_.data());
+  margin_loss_ = l.margin_loss;
+  // Back through the network.
+  if (fast) {
+    if (config_.dueling) {
+      online_.d_out.resize(static_cast<size_t>(B * (num_actions_ + 1)));
+      DuelingBackward(d_out_.data(), B, num_actions_, online_.d_out.data());
+    } else {
+      online_.d_out.assign(d_out_.begin(), d_out_.end());
+    }
+    online_.Backward(batch_obs_.data(), B, D);
+  } else {
+    optimizer_->zero_grad();
+    online_t.backward(torch::from_blob(d_out_.data(), {B, out_dim_}));
   }
-  {
-    auto d = (q - target).detach().to(torch::kFloat64).contiguous();
-    td_.assign(d.data_ptr<double>(), d.data_ptr<double>() + B);
-  }
-  optimizer_->zero_grad();
-  loss.backward();
-  return loss.item<double>();
+  return l.loss;
 }
 
 void Dqn::UpdatePriorities(const std::vector<double>& td) {
@@ -560,80 +641,6 @@ void Dqn::UpdatePriorities(const std::vector<double>& td) {
     max_priority_ = std::max(max_priority_, p);
     priorities_.Set(slots_[k], std::pow(p, config_.prioritized_alpha));
   }
-}
-
-double Dqn::FastLossAndGradients() {
-  const int64_t B = config_.batch_size, m = replay_.mask_size(), A = num_actions_, D = obs_dim_;
-  td_.resize(B);
-  const uint8_t* mask = m ? batch_.next_mask.data() : nullptr;
-  target_kernel_.Forward(batch_next_.data(), B, D);
-  const float* target_q = KernelQ(target_kernel_, B, &q_target_scratch_);
-  const float* next_online_q = nullptr;
-  if (config_.double_q) {
-    online_next_.Forward(batch_next_.data(), B, D);
-    next_online_q = KernelQ(online_next_, B, &q_next_scratch_);
-  }
-  online_.Forward(batch_obs_.data(), B, D);
-  const float* q = KernelQ(online_, B, &q_scratch_);
-  d_q_.assign(static_cast<size_t>(B * A), 0.0f);
-  double loss = 0;
-  for (int64_t i = 0; i < B; ++i) {
-    const float* tq = target_q + i * A;
-    const float* choose = config_.double_q ? next_online_q + i * A : tq;
-    int64_t best = -1;
-    for (int64_t a = 0; a < A; ++a)
-      if ((!mask || mask[i * A + a]) && (best < 0 || choose[a] > choose[best])) best = a;
-    const double next_v = best < 0 ? 0.0 : tq[best];
-    const double y = batch_.reward[i] + batch_.discount[i] * (batch_.terminated[i] ? 0.0 : next_v);
-    const double d = q[i * A + batch_.action[i]] - y;
-    td_[i] = d;
-    const double w = weights_[i];
-    double grad;
-    if (config_.loss == "huber") {
-      loss += w * (std::abs(d) < 1 ? 0.5 * d * d : std::abs(d) - 0.5);
-      grad = std::abs(d) < 1 ? d : (d > 0 ? 1.0 : -1.0);
-    } else {
-      loss += w * d * d;
-      grad = 2 * d;
-    }
-    d_q_[i * A + batch_.action[i]] = static_cast<float>(w * grad / B);
-  }
-  loss /= B;
-  margin_loss_ = 0;
-  for (int64_t i = B - batch_demo_rows_; i < B; ++i) {
-    // The large-margin term's value and its gradient (+ at the augmented argmax, − at a_E).
-    const float* qi = q + i * A;
-    const uint8_t* legal = m ? batch_demo_masks_.data() + (i - (B - batch_demo_rows_)) * A : nullptr;
-    const int64_t a_e = batch_.action[i];
-    int64_t best = -1;
-    double best_v = 0;
-    for (int64_t a = 0; a < A; ++a) {
-      if (legal && !legal[a]) continue;
-      const double v = qi[a] + (a == a_e ? 0.0 : config_.demo_margin);
-      if (best < 0 || v > best_v) best = a, best_v = v;
-    }
-    if (best < 0) continue;
-    margin_loss_ += (best_v - qi[a_e]) / B;
-    if (best != a_e) {
-      const auto g = static_cast<float>(config_.demo_margin_weight / B);
-      d_q_[i * A + best] += g;
-      d_q_[i * A + a_e] -= g;
-    }
-  }
-  loss += config_.demo_margin_weight * margin_loss_;
-  if (config_.dueling) {
-    online_.d_out.resize(static_cast<size_t>(B * (A + 1)));
-    DuelingBackward(d_q_.data(), B, A, online_.d_out.data());
-  } else {
-    online_.d_out.swap(d_q_);
-  }
-  online_.Backward(batch_obs_.data(), B, D);
-  return loss;
-}
-
-double Dqn::LossAndGradients(bool fast) {
-  RLF_CHECK(!fast || fast_, "the hand-written update does not cover this network (CNN)");
-  return fast ? FastLossAndGradients() : TorchLossAndGradients();
 }
 
 double Dqn::GradientStep() {
@@ -650,94 +657,46 @@ double Dqn::GradientStep() {
   return loss;
 }
 
-void Dqn::TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) {
-  episodes_.Take(returns, lengths);
-}
-
-void Dqn::Save(const std::string& path) const {
-  torch::serialize::OutputArchive archive, q, t, opt;
-  q_->save(q);
-  target_->save(t);
-  optimizer_->save(opt);
-  archive.write("q", q);
-  archive.write("target", t);
-  archive.write("optimizer", opt);
-  archive.write("rng", RngStateTensor(rng_));
-  archive.write("counters", torch::tensor(std::vector<int64_t>{steps_, updates_, last_target_update_}, torch::kLong));
-  if (demo_accuracy_ >= 0) archive.write("demo_accuracy", torch::tensor(demo_accuracy_, torch::kFloat64));
-  std::string env_state, replay;
-  envs_->SaveState(&env_state);
-  archive.write("env_state", torch::from_blob(env_state.data(), {static_cast<int64_t>(env_state.size())},
-                                              torch::kUInt8).clone());
-  if (config_.save_replay && config_.prioritized_replay) {
-    archive.write("priorities", torch::tensor(priorities_.nodes(), torch::kFloat64));
-    archive.write("max_priority", torch::tensor(max_priority_, torch::kFloat64));
-  }
+void Dqn::VisitState(StateVisitor& v) {
+  VisitModule(v, "q", *q_);
+  VisitModule(v, "target", *target_);
+  VisitOptimizer(v, "optimizer", *optimizer_);
+  v("rng", &rng_);
+  v("steps", &steps_);
+  v("updates", &updates_);
+  v("last_target_update", &last_target_update_);
+  v("demo_accuracy", &demo_accuracy_);
+  v("envs", envs_.get());
   if (config_.save_replay) {
-    replay_.Save(&replay);
-    archive.write("replay", torch::from_blob(replay.data(), {static_cast<int64_t>(replay.size())}, torch::kUInt8).clone());
-  }
-  SaveArchiveAtomically(archive, path);
-}
-
-void Dqn::Load(const std::string& path) {
-  torch::serialize::InputArchive archive;
-  LoadArchive(path, &archive);
-  try {
-    torch::serialize::InputArchive q, t, opt;
-    archive.read("q", q);
-    q_->load(q);
-    archive.read("target", t);
-    target_->load(t);
-    archive.read("optimizer", opt);
-    optimizer_->load(opt);
-    torch::Tensor rng, counters, env_state;
-    archive.read("rng", rng);
-    SetRngState(rng, &rng_);
-    archive.read("counters", counters);
-    steps_ = counters[0].item<int64_t>();
-    updates_ = counters[1].item<int64_t>();
-    last_target_update_ = counters[2].item<int64_t>();
-    torch::Tensor accuracy;
-    if (archive.try_read("demo_accuracy", accuracy)) demo_accuracy_ = accuracy.item<double>();
-    archive.read("env_state", env_state);
-    envs_->LoadState(std::string(static_cast<const char*>(env_state.data_ptr()), env_state.numel()));
-    if (config_.save_replay && config_.prioritized_replay) {
-      torch::Tensor nodes, maxp;
-      archive.read("priorities", nodes);
-      archive.read("max_priority", maxp);
-      RLF_CHECK(nodes.numel() == static_cast<int64_t>(priorities_.nodes().size()), "priority tree size mismatch");
-      std::memcpy(priorities_.mutable_nodes().data(), nodes.contiguous().data_ptr<double>(),
-                  priorities_.nodes().size() * sizeof(double));
-      max_priority_ = maxp.item<double>();
+    v("replay", &replay_);
+    if (config_.prioritized_replay) {
+      v("priorities", &priorities_);
+      v("max_priority", &max_priority_);
     }
-    if (config_.save_replay) {
-      torch::Tensor replay;
-      archive.read("replay", replay);
-      replay_.Load(std::string(static_cast<const char*>(replay.data_ptr()), replay.numel()));
-    }
-  } catch (const c10::Error& e) {
-    throw Error(StrCat("checkpoint ", path, " is corrupt or from another configuration: ", e.what_without_backtrace()));
   }
 }
 
 std::unique_ptr<Policy> Dqn::MakePolicy(bool /*deterministic*/) {
-  return std::make_unique<QNetworkPolicy>(q_, obs_space_, act_space_);
+  return std::make_unique<QNetworkPolicy>(q_, head_, obs_space_, act_space_);
 }
 
-QNetworkPolicy::QNetworkPolicy(QNetwork net, Space obs_space, Space act_space)
-    : net_(std::move(net)), obs_space_(std::move(obs_space)), act_space_(std::move(act_space)) {}
+QNetworkPolicy::QNetworkPolicy(QNetwork net, std::shared_ptr<const QHead> head, Space obs_space, Space act_space)
+    : net_(std::move(net)), head_(std::move(head)), obs_space_(std::move(obs_space)), act_space_(std::move(act_space)) {}
 
 void QNetworkPolicy::Act(const void* observations, const uint8_t* masks, int n, void* actions) {
   torch::NoGradGuard g;
-  const int64_t d = FeatureSize(obs_space_);
+  const int64_t d = FeatureSize(obs_space_), A = act_space_.n();
   feats_.resize(static_cast<size_t>(n * d));
   ObservationFeatures(obs_space_, observations, n, feats_.data());
-  auto q = MaskQ(net_->forward(torch::from_blob(feats_.data(), {n, d})), masks);
-  auto best = q.argmax(1).contiguous();
-  const int64_t* b = best.data_ptr<int64_t>();
-  auto* out = static_cast<int64_t*>(actions);
-  for (int i = 0; i < n; ++i) out[i] = b[i] + act_space_.start();
+  auto out = net_->forward(torch::from_blob(feats_.data(), {n, d})).contiguous();
+  q_.resize(static_cast<size_t>(n * A));
+  head_->QValues(out.data_ptr<float>(), n, A, q_.data());
+  auto* acts = static_cast<int64_t*>(actions);
+  for (int i = 0; i < n; ++i) {
+    const int64_t best = GreedyLegalAction(q_.data() + i * A, A, masks ? masks + i * A : nullptr);
+    RLF_CHECK(best >= 0, "no legal action in row ", i);
+    acts[i] = best + act_space_.start();
+  }
 }
 
 }  // namespace rlforge

@@ -29,6 +29,11 @@
 //   demo_margin_weight · (max_{legal a} [Q(s, a) + l(a_E, a)] − Q(s, a_E)),
 // l = demo_margin for a ≠ a_E and 0 for the demonstrated a_E, which pushes
 // the demonstrated action's value above the others'.
+// The loss is defined once, on the network's outputs (QHead below: DQN's
+// ExpectedQHead; QR-DQN brings its own): it gives dL/d(outputs), and the
+// hand-written MLP kernels (fast_update) or autograd carry it back. Other
+// value-based agents reuse this machinery (replay, exploration, target
+// network, checkpoints) through the protected constructor with their head.
 #ifndef RLFORGE_ALGOS_DQN_DQN_H_
 #define RLFORGE_ALGOS_DQN_DQN_H_
 
@@ -40,9 +45,9 @@
 #include "rlforge/algos/fast_update.h"
 #include "rlforge/buffers/replay_buffer.h"
 #include "rlforge/buffers/sum_tree.h"
+#include "rlforge/config/config.h"
 #include "rlforge/env/vector_env.h"
 #include "rlforge/nn/policy.h"
-#include "rlforge/train/config.h"
 
 namespace rlforge {
 
@@ -105,11 +110,70 @@ bool IsImageSpace(const Space& obs_space);
 void DuelingForward(const float* raw, int64_t batch, int64_t actions, float* q);
 void DuelingBackward(const float* d_q, int64_t batch, int64_t actions, float* d_raw);
 
+// A minibatch of transitions for a value head's loss (arrays of the batch's rows).
+struct QBatch {
+  int64_t size = 0;                       // B
+  int64_t num_actions = 0;                // A
+  const int64_t* actions = nullptr;       // [B] taken, 0-based
+  const float* rewards = nullptr;         // [B] n-step returns R
+  const float* discounts = nullptr;       // [B] gamma^K
+  const uint8_t* terminated = nullptr;    // [B]
+  const uint8_t* next_masks = nullptr;    // [B, A] legal actions at s' (null: all)
+  const float* weights = nullptr;         // [B] importance weights
+  int64_t demo_rows = 0;                  // the last demo_rows rows are demonstrations (DQfD)
+  const uint8_t* demo_masks = nullptr;    // [demo_rows, A] legal actions at their s (null: all)
+};
+
+struct QLossValues {
+  double loss = 0;
+  double margin_loss = 0;  // DQfD's large-margin term (before its weight)
+};
+
+// The best legal action under q [A] (mask null: all legal); -1 when none is.
+int64_t GreedyLegalAction(const float* q, int64_t num_actions, const uint8_t* mask);
+
+// What a value-based agent's network predicts and how it learns it: for each
+// action, outputs_per_action() numbers (DQN: the Q-value; QR-DQN: quantiles
+// of the return). The agent acts greedily in QValues.
+class QHead {
+ public:
+  virtual ~QHead() = default;
+  virtual int64_t outputs_per_action() const = 0;
+  // Q(s, a) [rows, A] from network outputs [rows, A * outputs_per_action()].
+  virtual void QValues(const float* outputs, int64_t rows, int64_t num_actions, float* q) const = 0;
+  // The loss on a batch, from the online network's outputs at s, the target
+  // network's at s' and (Double DQN) the online network's at s' (else null);
+  // writes the TD errors td [B] (priorities) and dL/d(online outputs) (every
+  // entry).
+  virtual QLossValues Loss(const float* online, const float* target_next, const float* online_next,
+                           const QBatch& batch, double* td, float* d_online) const = 0;
+};
+
+// DQN's head: outputs are Q-values; the loss is the TD loss (Huber or MSE)
+// against y = R + discount (1 - terminated) Q_target(s', a*) with a* the
+// greedy legal action of the target network (Double DQN: of the online
+// network), weighted by the importance weights, plus DQfD's large-margin term
+// on the demonstration rows (see the header comment).
+class ExpectedQHead : public QHead {
+ public:
+  ExpectedQHead(bool huber, double margin, double margin_weight)
+      : huber_(huber), margin_(margin), margin_weight_(margin_weight) {}
+  int64_t outputs_per_action() const override { return 1; }
+  void QValues(const float* outputs, int64_t rows, int64_t num_actions, float* q) const override;
+  QLossValues Loss(const float* online, const float* target_next, const float* online_next, const QBatch& batch,
+                   double* td, float* d_online) const override;
+
+ private:
+  bool huber_;
+  double margin_, margin_weight_;
+};
+
 class QNetworkImpl : public torch::nn::Module {
  public:
+  // outputs_per_action: the head's (1: Q-values; dueling needs 1).
   QNetworkImpl(const Space& obs_space, int64_t actions, const std::vector<int64_t>& net_arch,
-               const std::string& activation, bool dueling);
-  // [B, FeatureSize] float features -> [B, actions] Q-values.
+               const std::string& activation, bool dueling, int64_t outputs_per_action = 1);
+  // [B, FeatureSize] float features -> [B, actions * outputs_per_action] outputs.
   torch::Tensor forward(torch::Tensor features);
   // MLP networks: hidden layers, then the head (1 + actions outputs when dueling).
   std::vector<torch::nn::Linear> layers() const;
@@ -121,6 +185,7 @@ class QNetworkImpl : public torch::nn::Module {
   std::vector<int64_t> chw_;
   bool dueling_;
   int64_t actions_;
+  int64_t outputs_per_action_;
   NatureCnn cnn_{nullptr};
   Mlp torso_{nullptr};
   torch::nn::Linear head_{nullptr};
@@ -129,53 +194,58 @@ TORCH_MODULE(QNetwork);
 
 class Dqn : public Algorithm {
  public:
-  Dqn(const std::string& env_id, const Kwargs& env_kwargs, int num_envs, int env_threads, uint64_t seed,
-      const DqnConfig& config, int64_t total_steps);
+  static constexpr uint32_t kRunKeys = kRunNumEnvs | kRunEnvThreads | kRunTorchThreads;
+
+  Dqn(const RunContext& ctx, const DqnConfig& config);
   // The first call with demo_policy set records the demonstrations and
   // pretrains on them (Iterate does it; public for tests).
   void PrepareDemonstrations();
   const ReplayBuffer& demo_replay() const { return demo_replay_; }
   Metrics Iterate() override;
   int64_t num_timesteps() const override { return steps_; }
-  void TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) override;
-  void Save(const std::string& path) const override;
-  void Load(const std::string& path) override;
+  // Networks, optimizer, RNG, counters, the vector env, and (save_replay)
+  // the replay buffer with its priorities; the demonstrations' accuracy.
+  void VisitState(StateVisitor& v) override;
   std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
+  torch::nn::Module* network() override { return q_.get(); }
 
   double epsilon() const;
   QNetwork& q_net() { return q_; }
   const ReplayBuffer& replay() const { return replay_; }
-  // Multiply-adds x 2 of one gradient step's matrix products, and (in, out)
-  // of the layers (for the benchmark's GFLOP/s).
+  // Multiply-adds x 2 of one gradient step's matrix products (for the
+  // benchmark's GFLOP/s).
   double flops_per_gradient_step() const;
 
   // One gradient step's parts, public for tests: draw a minibatch; compute the
-  // loss on it and write dL/dtheta into the Q-network's .grad, with the
-  // hand-written kernels (fast) or autograd.
+  // loss on it and write dL/dtheta into the Q-network's .grad, the network's
+  // outputs and backward pass from the hand-written kernels (fast) or autograd.
   void SampleBatch();
   double LossAndGradients(bool fast);
+
+ protected:
+  // For value-based agents with another head (QR-DQN): everything else is DQN's.
+  Dqn(const RunContext& ctx, const DqnConfig& config, std::unique_ptr<QHead> head);
 
  private:
   void Features(const void* obs, int64_t rows, float* out) const;
   void Act(const float* features, const uint8_t* masks, int n, int64_t* actions);
   double GradientStep();  // sample, loss and gradients, clip, Adam step
   void SyncTarget(double tau);  // theta' <- tau theta + (1 - tau) theta' (tau 1: a copy)
-  double TorchLossAndGradients();
-  double FastLossAndGradients();  // the same with MlpKernel instead of autograd
-  // The online kernel's Q-values [B, A] after Forward (dueling aggregated).
-  const float* KernelQ(MlpKernel& k, int64_t rows, std::vector<float>* scratch);
+  // The network's outputs [rows, A * k] after a kernel's Forward (dueling aggregated).
+  const float* KernelOutputs(MlpKernel& k, int64_t rows, std::vector<float>* scratch);
+  QBatch MakeQBatch() const;
 
   DqnConfig config_;
-  int64_t total_steps_;
+  std::shared_ptr<const QHead> head_;
   std::unique_ptr<VectorEnv> envs_;
   Space obs_space_, act_space_;
-  int64_t obs_dim_, num_actions_;
+  int64_t obs_dim_, num_actions_, out_dim_;  // out_dim_ = num_actions_ * outputs per action
   QNetwork q_{nullptr}, target_{nullptr};
   std::unique_ptr<torch::optim::Adam> optimizer_;
   ReplayBuffer replay_;
   ReplayBuffer::Batch batch_;
   std::vector<float> batch_obs_, batch_next_;  // the batch's features
-  std::vector<float> q_scratch_, q_next_scratch_, q_target_scratch_, act_scratch_, d_q_;
+  std::vector<float> out_scratch_, out_next_scratch_, out_target_scratch_, act_scratch_, act_q_, d_out_;
   std::vector<double> td_;
   std::vector<float> act_features_;
   std::vector<int64_t> act_actions_, act_env_actions_;
@@ -190,13 +260,9 @@ class Dqn : public Algorithm {
   double time_sample_ = 0;  // seconds sampling and gathering batches in the last iteration
   Rng rng_;
   int64_t steps_ = 0, updates_ = 0, last_target_update_ = 0;
-  EpisodeLog episodes_;
   // Demonstrations: their replay (one stream, never overwritten), the legal
   // mask at each one's state, and the last batch's demonstration rows (its
   // last batch_demo_rows_ rows) with their masks.
-  std::string env_id_;
-  Kwargs env_kwargs_;
-  uint64_t seed_;
   ReplayBuffer demo_replay_;
   std::vector<uint8_t> demo_masks_;
   std::vector<int64_t> demo_slots_;
@@ -210,17 +276,18 @@ class Dqn : public Algorithm {
   double demo_return_ = 0;            // the demonstrations' mean episode return
 };
 
-// Greedy policy of a Q-network over legal actions.
+// Greedy policy of a Q-network over legal actions (Q from the head's QValues).
 class QNetworkPolicy : public Policy {
  public:
-  QNetworkPolicy(QNetwork net, Space obs_space, Space act_space);
+  QNetworkPolicy(QNetwork net, std::shared_ptr<const QHead> head, Space obs_space, Space act_space);
   void Act(const void* observations, const uint8_t* masks, int n, void* actions) override;
   std::string name() const override { return "greedy"; }
 
  private:
   QNetwork net_;
+  std::shared_ptr<const QHead> head_;
   Space obs_space_, act_space_;
-  std::vector<float> feats_;
+  std::vector<float> feats_, q_;
 };
 
 }  // namespace rlforge

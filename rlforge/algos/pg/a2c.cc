@@ -32,43 +32,46 @@ void A2cConfig::Validate() const {
   RLF_CHECK_ARG(rms_prop_eps > 0, "config key 'rms_prop_eps' must be > 0");
 }
 
-A2c::A2c(const OnPolicySetup& setup, const A2cConfig& config, int64_t total_steps)
-    : OnPolicyAlgorithm(setup), config_(config), total_steps_(total_steps) {
-  config_.Validate();
+std::unique_ptr<torch::optim::Optimizer> MakeA2cOptimizer(const A2cConfig& config, std::vector<torch::Tensor> params) {
   const double lr = config.learning_rate.Value(1.0);
-  if (config.use_rms_prop) {
-    optimizer_ = std::make_unique<FlatRmsprop>(
-        policy_->parameters(), torch::optim::RMSpropOptions(lr).alpha(config.rms_prop_alpha).eps(config.rms_prop_eps));
-  } else {
-    optimizer_ = std::make_unique<FlatAdam>(policy_->parameters(), torch::optim::AdamOptions(lr));
-  }
-  if (config.fast_update && FastActorCriticUpdate::Supported(*policy_))
-    fast_ = std::make_unique<FastActorCriticUpdate>(policy_);
+  if (config.use_rms_prop)
+    return std::make_unique<FlatRmsprop>(
+        std::move(params), torch::optim::RMSpropOptions(lr).alpha(config.rms_prop_alpha).eps(config.rms_prop_eps));
+  return std::make_unique<FlatAdam>(std::move(params), torch::optim::AdamOptions(lr));
+}
+
+A2c::A2c(const RunContext& ctx, const A2cConfig& config)
+    : OnPolicyAlgorithm(ctx, config.n_steps, config.gamma, config.gae_lambda, config.policy), config_(config) {
+  config_.Validate();
+  optimizer_ = MakeA2cOptimizer(config, policy_->parameters());
+  if (config.fast_update && FastActorCritic::Supported(*policy_)) fast_ = std::make_unique<FastActorCritic>(policy_);
+  DeclareMetrics({"policy_loss", "value_loss", "entropy_loss", "entropy", "loss", "explained_variance",
+                  "learning_rate", "grad_norm"});
+  if (head_.gaussian()) DeclareMetrics({"std"});
+  DeclareTimingMetrics();
 }
 
 Metrics A2c::Iterate() {
   CollectRollout();
   const auto update_start = std::chrono::steady_clock::now();
   policy_->train();
-  const double progress_remaining =
-      std::max(0.0, 1.0 - static_cast<double>(num_timesteps_) / static_cast<double>(std::max<int64_t>(total_steps_, 1)));
-  const double lr = config_.learning_rate.Value(progress_remaining);
+  const double lr = config_.learning_rate.Value(ctx_.ProgressRemaining(num_timesteps_));
   SetLearningRate(lr);
   const ActorCriticLossValues l =
-      BackpropActorCriticLoss(config_.normalize_advantage, config_.ent_coef, config_.vf_coef, "A2C loss");
+      BackpropRollout(config_.normalize_advantage, config_.ent_coef, config_.vf_coef, "A2C loss");
   const double grad_norm = ClipGradients(config_.max_grad_norm);
   optimizer_->step();
   ++iterations_;
   Metrics m = {{"policy_loss", l.policy_loss},
                {"value_loss", l.value_loss},
-               {"entropy_loss", l.entropy_loss},
-               {"entropy", -l.entropy_loss},
+               {"entropy_loss", -l.entropy},
+               {"entropy", l.entropy},
                {"loss", l.loss},
                {"explained_variance", ExplainedVariance()},
                {"learning_rate", lr},
                {"grad_norm", grad_norm}};
-  if (policy_->log_std().defined()) m["std"] = policy_->log_std().exp().mean().item<double>();
-  AddTimings(&m, update_start, setup_.n_steps * envs_->num_envs());
+  if (head_.gaussian()) m["std"] = policy_->log_std().exp().mean().item<double>();
+  AddTimings(&m, update_start, n_steps_ * envs_->num_envs());
   return m;
 }
 

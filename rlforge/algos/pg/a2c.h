@@ -6,12 +6,13 @@
 // gradient step on the whole batch:
 //   L = -mean(A log pi(a|s)) + vf_coef mean((R - V)^2) - ent_coef mean(H)
 // with global-norm clipping and RMSProp (alpha, eps, as the paper) or Adam.
+// The loss and its gradient are rlforge/algos/actor_critic_loss.h's (the
+// policy-gradient form).
 #ifndef RLFORGE_ALGOS_PG_A2C_H_
 #define RLFORGE_ALGOS_PG_A2C_H_
 
-#include "rlforge/algos/fast_update.h"
 #include "rlforge/algos/on_policy.h"
-#include "rlforge/train/config.h"
+#include "rlforge/config/config.h"
 
 namespace rlforge {
 
@@ -34,14 +35,16 @@ struct A2cConfig {
   void Validate() const;
 };
 
+// The optimizer A2C and A3C step: RMSProp (alpha, eps) or Adam, as plain loops.
+std::unique_ptr<torch::optim::Optimizer> MakeA2cOptimizer(const A2cConfig& config, std::vector<torch::Tensor> params);
+
 class A2c : public OnPolicyAlgorithm {
  public:
-  A2c(const OnPolicySetup& setup, const A2cConfig& config, int64_t total_steps);
+  A2c(const RunContext& ctx, const A2cConfig& config);
   Metrics Iterate() override;
 
  private:
   A2cConfig config_;
-  int64_t total_steps_;
 };
 
 }  // namespace rlforge

@@ -5,8 +5,7 @@
 #include <thread>
 
 #include "rlforge/algos/flat_adam.h"
-
-#include "rlforge/train/checkpoint.h"
+#include "rlforge/nn/state.h"
 
 namespace rlforge {
 
@@ -26,52 +25,45 @@ void A3cConfig::Validate() const {
 // on-policy collection code. Its own optimizer is never stepped.
 class A3c::Worker : public OnPolicyAlgorithm {
  public:
-  Worker(const OnPolicySetup& setup, const A3cConfig& config) : OnPolicyAlgorithm(setup), config_(config) {
+  Worker(const RunContext& ctx, const A3cConfig& config)
+      : OnPolicyAlgorithm(ctx, config.n_steps, config.gamma, config.gae_lambda, config.policy), config_(config) {
     optimizer_ = std::make_unique<torch::optim::SGD>(policy_->parameters(), torch::optim::SGDOptions(0.0));
-    if (config.fast_update && FastActorCriticUpdate::Supported(*policy_))
-      fast_ = std::make_unique<FastActorCriticUpdate>(policy_);
+    if (config.fast_update && FastActorCritic::Supported(*policy_)) fast_ = std::make_unique<FastActorCritic>(policy_);
   }
   // Collects a rollout and leaves the A2C loss's gradients in the local network.
   Metrics CollectAndBackprop() {
     CollectRollout();
     policy_->train();
     const ActorCriticLossValues l =
-        BackpropActorCriticLoss(config_.normalize_advantage, config_.ent_coef, config_.vf_coef, "A3C loss");
+        BackpropRollout(config_.normalize_advantage, config_.ent_coef, config_.vf_coef, "A3C loss");
     return {{"policy_loss", l.policy_loss},
             {"value_loss", l.value_loss},
-            {"entropy_loss", l.entropy_loss},
+            {"entropy_loss", -l.entropy},
             {"explained_variance", ExplainedVariance()}};
   }
   Metrics Iterate() override { return CollectAndBackprop(); }
-  int64_t rollout_steps() const { return setup_.n_steps * envs_->num_envs(); }
+  int64_t rollout_steps() const { return n_steps_ * envs_->num_envs(); }
 
  private:
   A3cConfig config_;
 };
 
-A3c::A3c(const OnPolicySetup& setup, const A3cConfig& config, int64_t total_steps)
-    : config_(config), setup_(setup), total_steps_(total_steps) {
+A3c::A3c(const RunContext& ctx, const A3cConfig& config) : Algorithm(ctx), config_(config) {
   config_.Validate();
-  RLF_CHECK_ARG(setup.num_envs % config.workers == 0, "num_envs (", setup.num_envs,
+  RLF_CHECK_ARG(ctx.run.num_envs % config.workers == 0, "num_envs (", ctx.run.num_envs,
                 ") must be a multiple of workers (", config.workers, ")");
-  RLF_CHECK_ARG(!setup.normalize_obs && !setup.normalize_reward,
-                "A3C does not support normalize_obs/normalize_reward (each worker would keep its own statistics)");
   for (int64_t k = 0; k < config.workers; ++k) {
-    OnPolicySetup ws = setup;
-    ws.num_envs = static_cast<int>(setup.num_envs / config.workers);
-    ws.seed = setup.seed + 1000 * static_cast<uint64_t>(k);
-    workers_.push_back(std::make_unique<Worker>(ws, config));
+    RunContext worker = ctx;
+    worker.run.num_envs = ctx.run.num_envs / config.workers;
+    worker.run.seed = ctx.run.seed + 1000 * k;
+    workers_.push_back(std::make_unique<Worker>(worker, config));
   }
-  torch::manual_seed(setup.seed);
+  torch::manual_seed(static_cast<uint64_t>(ctx.run.seed));
   shared_ = ActorCritic(workers_[0]->envs().single_observation_space(), workers_[0]->envs().single_action_space(),
-                        setup.policy);
-  const double lr = config.learning_rate.Value(1.0);
-  if (config.use_rms_prop) {
-    optimizer_ = std::make_unique<FlatRmsprop>(
-        shared_->parameters(), torch::optim::RMSpropOptions(lr).alpha(config.rms_prop_alpha).eps(config.rms_prop_eps));
-  } else {
-    optimizer_ = std::make_unique<FlatAdam>(shared_->parameters(), torch::optim::AdamOptions(lr));
-  }
+                        config.policy);
+  optimizer_ = MakeA2cOptimizer(config, shared_->parameters());
+  DeclareMetrics({"policy_loss", "value_loss", "entropy_loss", "explained_variance", "learning_rate", "grad_norm",
+                  "n_updates"});
 }
 
 A3c::~A3c() = default;
@@ -89,9 +81,7 @@ void A3c::RunWorker(int k, int64_t target, Metrics* metrics, int64_t* updates) {
     }
     Metrics m = w.CollectAndBackprop();
     std::lock_guard<std::mutex> lock(mu_);
-    const double progress_remaining =
-        std::max(0.0, 1.0 - static_cast<double>(steps_) / static_cast<double>(std::max<int64_t>(total_steps_, 1)));
-    const double lr = config_.learning_rate.Value(progress_remaining);
+    const double lr = config_.learning_rate.Value(ctx_.ProgressRemaining(steps_));
     for (auto& group : optimizer_->param_groups()) {
       if (auto* rms = dynamic_cast<torch::optim::RMSpropOptions*>(&group.options())) rms->lr(lr);
       if (auto* adam = dynamic_cast<torch::optim::AdamOptions*>(&group.options())) adam->lr(lr);
@@ -115,7 +105,7 @@ void A3c::RunWorker(int k, int64_t target, Metrics* metrics, int64_t* updates) {
 }
 
 Metrics A3c::Iterate() {
-  const int64_t target = std::min(total_steps_, steps_ + config_.steps_per_iteration);
+  const int64_t target = std::min(ctx_.run.total_steps, steps_ + config_.steps_per_iteration);
   const int n = static_cast<int>(workers_.size());
   std::vector<Metrics> metrics(n);
   std::vector<int64_t> updates(n, 0);
@@ -156,48 +146,20 @@ void A3c::TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t
   for (auto& w : workers_) w->TakeFinishedEpisodes(returns, lengths);
 }
 
-void A3c::Save(const std::string& path) const {
-  torch::serialize::OutputArchive archive;
-  torch::serialize::OutputArchive net, opt;
-  shared_->save(net);
-  archive.write("shared", net);
-  optimizer_->save(opt);
-  archive.write("optimizer", opt);
-  archive.write("num_timesteps", torch::tensor(steps_));
+void A3c::VisitState(StateVisitor& v) {
+  VisitModule(v, "shared", *shared_);
+  VisitOptimizer(v, "optimizer", *optimizer_);
+  v("num_timesteps", &steps_);
   for (size_t k = 0; k < workers_.size(); ++k) {
-    torch::serialize::OutputArchive w;
-    workers_[k]->WriteTo(w);
-    archive.write(StrCat("worker_", k), w);
-  }
-  SaveArchiveAtomically(archive, path);
-}
-
-void A3c::Load(const std::string& path) {
-  torch::serialize::InputArchive archive;
-  LoadArchive(path, &archive);
-  try {
-    torch::serialize::InputArchive net, opt;
-    archive.read("shared", net);
-    shared_->load(net);
-    archive.read("optimizer", opt);
-    optimizer_->load(opt);
-    torch::Tensor steps;
-    archive.read("num_timesteps", steps);
-    steps_ = steps.item<int64_t>();
-    for (size_t k = 0; k < workers_.size(); ++k) {
-      torch::serialize::InputArchive w;
-      archive.read(StrCat("worker_", k), w);
-      workers_[k]->ReadFrom(w);
-    }
-  } catch (const c10::Error& e) {
-    throw Error(StrCat("checkpoint ", path, " is corrupt or from another configuration: ", e.what_without_backtrace()));
+    PrefixedStateVisitor worker(v, StrCat("worker_", k));
+    workers_[k]->VisitState(worker);
   }
 }
 
 std::unique_ptr<Policy> A3c::MakePolicy(bool deterministic) {
   const VectorEnv& envs = workers_[0]->envs();
   return std::make_unique<ActorCriticPolicy>(shared_, envs.single_observation_space(), envs.single_action_space(),
-                                             deterministic, setup_.seed + 7);
+                                             deterministic, static_cast<uint64_t>(ctx_.run.seed) + 7);
 }
 
 }  // namespace rlforge

@@ -21,7 +21,7 @@
 
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/algos/pg/a2c.h"
-#include "rlforge/train/config.h"
+#include "rlforge/config/config.h"
 
 namespace rlforge {
 
@@ -37,14 +37,20 @@ struct A3cConfig : A2cConfig {
 
 class A3c : public Algorithm {
  public:
-  A3c(const OnPolicySetup& setup, const A3cConfig& config, int64_t total_steps);
+  // Observation and reward normalization are not honoured (each worker would
+  // keep its own statistics).
+  static constexpr uint32_t kRunKeys = kRunNumEnvs | kRunEnvThreads | kRunTorchThreads;
+
+  A3c(const RunContext& ctx, const A3cConfig& config);
   ~A3c() override;
   Metrics Iterate() override;
   int64_t num_timesteps() const override { return steps_; }
   void TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) override;
-  void Save(const std::string& path) const override;
-  void Load(const std::string& path) override;
+  // The shared network and optimizer, the step count, and each worker's
+  // state (its envs, network copy and generator) under "worker_K/".
+  void VisitState(StateVisitor& v) override;
   std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
+  torch::nn::Module* network() override { return shared_.get(); }
   ActorCritic& shared() { return shared_; }
 
   class Worker;
@@ -53,8 +59,6 @@ class A3c : public Algorithm {
   void RunWorker(int k, int64_t target, Metrics* metrics, int64_t* updates);
 
   A3cConfig config_;
-  OnPolicySetup setup_;
-  int64_t total_steps_;
   ActorCritic shared_{nullptr};
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<std::unique_ptr<Worker>> workers_;

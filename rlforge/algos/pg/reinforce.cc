@@ -32,11 +32,12 @@ std::vector<double> RewardToGo(const std::vector<double>& rewards, double gamma,
   return g;
 }
 
-Reinforce::Reinforce(const OnPolicySetup& setup, const ReinforceConfig& config, int64_t total_steps)
-    : OnPolicyAlgorithm(setup), config_(config), total_steps_(total_steps) {
+Reinforce::Reinforce(const RunContext& ctx, const ReinforceConfig& config)
+    : OnPolicyAlgorithm(ctx, /*n_steps=*/1, config.gamma, /*gae_lambda=*/1.0, config.policy), config_(config) {
   config_.Validate();
   optimizer_ = std::make_unique<torch::optim::Adam>(policy_->parameters(),
                                                     torch::optim::AdamOptions(config.learning_rate.Value(1.0)));
+  DeclareMetrics({"policy_loss", "value_loss", "entropy_loss", "loss", "learning_rate", "grad_norm", "batch_samples"});
 }
 
 Metrics Reinforce::Iterate() {
@@ -59,7 +60,8 @@ Metrics Reinforce::Iterate() {
     std::fill(running_return_.begin(), running_return_.end(), 0.0);
     for (int64_t t = 0; static_cast<int64_t>(episodes.size()) < config_.episodes_per_update; ++t) {
       auto obs = NormalizeObs(ObservationTensor(envs_->observations(), N, os), /*update=*/true);
-      auto mask = MaskTensor();
+      auto mask = MaskView();
+      if (mask.defined()) mask = mask.clone();
       auto out = policy_->Forward(obs, mask);
       auto a = out.dist.sample(&gen_);
       obs_steps.push_back(obs);
@@ -79,9 +81,9 @@ Metrics Reinforce::Iterate() {
         start[i] = t + 1;
       }
       for (int64_t e : trunc_rows) {
-        auto final_obs =
-            NormalizeObs(ObservationTensor(envs_->final_observations(), N, os), /*update=*/false);
-        episodes[e].bootstrap = policy_->Value(final_obs.narrow(0, episodes[e].env, 1)).item<double>();
+        auto final_obs = NormalizeObs(ObservationView(envs_->final_observations(), N, os).narrow(0, episodes[e].env, 1),
+                                      /*update=*/false);
+        episodes[e].bootstrap = policy_->Value(final_obs).item<double>();
       }
       num_timesteps_ += N;
     }
@@ -92,7 +94,7 @@ Metrics Reinforce::Iterate() {
   for (const auto& ep : episodes) {
     std::vector<double> r;
     for (int64_t t = ep.start; t <= ep.end; ++t) r.push_back(reward_steps[t][ep.env]);
-    const auto g = RewardToGo(r, config_.gamma, ep.truncated ? ep.bootstrap : 0.0);
+    const auto g = RewardToGo(r, gamma_, ep.truncated ? ep.bootstrap : 0.0);
     for (int64_t t = ep.start; t <= ep.end; ++t) {
       rows.push_back(t * N + ep.env);
       returns.push_back(static_cast<float>(g[t - ep.start]));
@@ -106,37 +108,38 @@ Metrics Reinforce::Iterate() {
   auto all_actions = torch::stack(action_steps);
   auto actions = (all_actions.dim() == 2 ? all_actions.reshape({-1})
                                          : all_actions.reshape({-1, all_actions.size(2)}))
-                     .index_select(0, idx);
+                     .index_select(0, idx)
+                     .contiguous();
   torch::Tensor mask;
   if (!mask_steps.empty()) {
     auto m = torch::stack(mask_steps);
-    mask = m.reshape({-1, m.size(2)}).index_select(0, idx);
+    mask = m.reshape({-1, m.size(2)}).index_select(0, idx).contiguous();
   }
   auto g = torch::tensor(returns);
 
   policy_->train();
-  const double progress_remaining =
-      std::max(0.0, 1.0 - static_cast<double>(num_timesteps_) / static_cast<double>(std::max<int64_t>(total_steps_, 1)));
-  const double lr = config_.learning_rate.Value(progress_remaining);
+  const double lr = config_.learning_rate.Value(ctx_.ProgressRemaining(num_timesteps_));
   SetLearningRate(lr);
-  auto out = policy_->Forward(obs, mask);
-  auto logp = out.dist.log_prob(actions);
-  auto weight = config_.use_baseline ? (g - out.value.detach()) : g;
+  // Weights G - b (b = V(s), not differentiated), standardized if asked.
+  torch::Tensor weight = g;
+  if (config_.use_baseline) {
+    torch::NoGradGuard no_grad;
+    weight = g - policy_->Value(obs);
+  }
   if (config_.normalize_advantage && weight.size(0) > 1) weight = (weight - weight.mean()) / (weight.std() + 1e-8);
-  auto policy_loss = -(weight * logp).mean();
-  auto value_loss = config_.use_baseline ? (g - out.value).pow(2).mean() : torch::zeros({});
-  auto entropy_loss = -out.dist.entropy().mean();
-  auto loss = policy_loss + config_.vf_coef * value_loss + config_.ent_coef * entropy_loss;
-  CheckFinite(loss, "REINFORCE loss");
-  optimizer_->zero_grad();
-  loss.backward();
+  weight = weight.contiguous();
+  ActorCriticBatch batch = MakeBatch(actions, mask, weight, g);
+  batch.ent_coef = config_.ent_coef;
+  batch.vf_coef = config_.use_baseline ? config_.vf_coef : 0.0;
+  const ActorCriticLossValues l = Backprop(BackpropInput(obs), batch, "REINFORCE loss");
   const double grad_norm = ClipGradients(config_.max_grad_norm);
   optimizer_->step();
   ++iterations_;
-  return {{"policy_loss", policy_loss.item<double>()},
-          {"value_loss", value_loss.item<double>()},
-          {"entropy_loss", entropy_loss.item<double>()},
-          {"loss", loss.item<double>()},
+  const double value_loss = config_.use_baseline ? l.value_loss : 0.0;
+  return {{"policy_loss", l.policy_loss},
+          {"value_loss", value_loss},
+          {"entropy_loss", -l.entropy},
+          {"loss", l.policy_loss + batch.vf_coef * value_loss - config_.ent_coef * l.entropy},
           {"learning_rate", lr},
           {"grad_norm", grad_norm},
           {"batch_samples", static_cast<double>(rows.size())}};

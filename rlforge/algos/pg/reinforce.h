@@ -11,11 +11,15 @@
 //   L = -mean((G_t - b(s_t)) log pi(a_t|s_t)) + vf_coef mean((G_t - V(s_t))^2) - ent_coef mean(H)
 // with b = V (detached) when use_baseline, else b = 0; the weights G - b are
 // standardized per batch when normalize_advantage. Adam, gradient clipping.
+// The loss and its gradient are rlforge/algos/actor_critic_loss.h's
+// policy-gradient form (A = G - b; without a baseline no value term).
+// REINFORCE does not honour normalize_reward (its returns are the episodes'
+// own).
 #ifndef RLFORGE_ALGOS_PG_REINFORCE_H_
 #define RLFORGE_ALGOS_PG_REINFORCE_H_
 
 #include "rlforge/algos/on_policy.h"
-#include "rlforge/train/config.h"
+#include "rlforge/config/config.h"
 
 namespace rlforge {
 
@@ -39,12 +43,13 @@ std::vector<double> RewardToGo(const std::vector<double>& rewards, double gamma,
 
 class Reinforce : public OnPolicyAlgorithm {
  public:
-  Reinforce(const OnPolicySetup& setup, const ReinforceConfig& config, int64_t total_steps);
+  static constexpr uint32_t kRunKeys = kRunNumEnvs | kRunEnvThreads | kRunTorchThreads | kRunNormalizeObs;
+
+  Reinforce(const RunContext& ctx, const ReinforceConfig& config);
   Metrics Iterate() override;
 
  private:
   ReinforceConfig config_;
-  int64_t total_steps_;
 };
 
 }  // namespace rlforge

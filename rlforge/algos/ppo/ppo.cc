@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "rlforge/algos/flat_adam.h"
-#include "rlforge/train/scripted_policy.h"
+#include "rlforge/env/registry.h"
 
 namespace rlforge {
 
@@ -45,37 +45,19 @@ void PpoConfig::Validate() const {
   ValidatePretrain(pretrain);
 }
 
-PpoLosses ComputePpoLosses(const torch::Tensor& log_prob, const torch::Tensor& old_log_prob,
-                           const torch::Tensor& advantages, const torch::Tensor& values,
-                           const torch::Tensor& old_values, const torch::Tensor& returns,
-                           const torch::Tensor& entropy, double clip_range, std::optional<double> clip_range_vf) {
-  PpoLosses out;
-  auto log_ratio = log_prob - old_log_prob;
-  auto ratio = log_ratio.exp();
-  auto surrogate1 = advantages * ratio;
-  auto surrogate2 = advantages * torch::clamp(ratio, 1.0 - clip_range, 1.0 + clip_range);
-  out.policy_loss = -torch::min(surrogate1, surrogate2).mean();
-  auto v_pred = values;
-  if (clip_range_vf) v_pred = old_values + torch::clamp(values - old_values, -*clip_range_vf, *clip_range_vf);
-  out.value_loss = (returns - v_pred).pow(2).mean();
-  out.entropy_loss = -entropy.mean();
-  {
-    torch::NoGradGuard no_grad;
-    out.approx_kl = ((ratio - 1) - log_ratio).mean();
-    out.clip_fraction = ((ratio - 1).abs() > clip_range).to(torch::kFloat32).mean();
-  }
-  return out;
-}
-
-Ppo::Ppo(const OnPolicySetup& setup, const PpoConfig& config, int64_t total_steps)
-    : OnPolicyAlgorithm(setup), config_(config), total_steps_(total_steps) {
+Ppo::Ppo(const RunContext& ctx, const PpoConfig& config)
+    : OnPolicyAlgorithm(ctx, config.n_steps, config.gamma, config.gae_lambda, config.policy), config_(config) {
   config_.Validate();
   if (!config_.pretrain.policy.empty())
-    CheckScriptedPolicyFits("pretrain_policy", config_.pretrain.policy, setup.env_id, setup.env_kwargs);
+    CheckScriptedPolicyFits("pretrain_policy", config_.pretrain.policy, ctx.run.env, ctx.run.env_kwargs);
   optimizer_ = std::make_unique<FlatAdam>(policy_->parameters(),
                                           torch::optim::AdamOptions(config.learning_rate.Value(1.0)).eps(config.adam_eps));
-  if (config.fast_update && !config.clip_range_vf && FastActorCriticUpdate::Supported(*policy_))
-    fast_ = std::make_unique<FastActorCriticUpdate>(policy_);
+  if (config.fast_update && FastActorCritic::Supported(*policy_)) fast_ = std::make_unique<FastActorCritic>(policy_);
+  DeclareMetrics({"policy_loss", "value_loss", "entropy_loss", "entropy", "approx_kl", "clip_fraction", "loss",
+                  "explained_variance", "learning_rate", "clip_range", "grad_norm", "n_updates"});
+  if (head_.gaussian()) DeclareMetrics({"std"});
+  if (!config_.pretrain.policy.empty()) DeclareMetrics(PretrainMetricNames());
+  DeclareTimingMetrics();
 }
 
 Metrics Ppo::Iterate() {
@@ -85,83 +67,57 @@ Metrics Ppo::Iterate() {
   const auto update_start = std::chrono::steady_clock::now();
   int64_t update_samples = 0;
   policy_->train();
-  const double progress_remaining =
-      std::max(0.0, 1.0 - static_cast<double>(num_timesteps_) / static_cast<double>(std::max<int64_t>(total_steps_, 1)));
   // Schedules are evaluated as SB3 does: after the rollout, before the update.
+  const double progress_remaining = ctx_.ProgressRemaining(num_timesteps_);
   const double lr = config_.learning_rate.Value(progress_remaining);
   const double clip = config_.clip_range.Value(progress_remaining);
   SetLearningRate(lr);
 
-  const int64_t T = setup_.n_steps, N = envs_->num_envs(), B = T * N;
-  auto flat = [B](const torch::Tensor& t) { return t.reshape({B}); };
-  std::vector<int64_t> obs_dims = {B};
-  obs_dims.insert(obs_dims.end(), obs_shape_.begin(), obs_shape_.end());
-  auto obs = obs_.reshape(obs_dims);
-  auto masks = masks_.defined() ? masks_.reshape({B, masks_.size(2)}) : torch::Tensor();
-  auto actions = actions_.dim() == 2 ? flat(actions_) : actions_.reshape({B, actions_.size(2)});
-  auto old_logp = flat(log_probs_), old_values = flat(values_), advantages = flat(advantages_),
-       returns = flat(returns_);
-
+  const FlatRollout r = Flatten();
+  const int64_t B = r.advantages.size(0);
+  // The network's input, preprocessed once per iteration for the hand-written kernels.
+  const torch::Tensor input = BackpropInput(r.obs);
   double pg_sum = 0, v_sum = 0, ent_sum = 0, kl_sum = 0, clip_sum = 0, loss_last = 0, grad_norm = 0;
   int64_t updates = 0;
   bool stopped_early = false;
-  torch::Tensor features;  // preprocessed once per iteration for the hand-written path
-  if (fast_) features = policy_->Preprocess(obs).contiguous();
   // When one minibatch holds the whole rollout (the zoo's CartPole preset),
   // its order is irrelevant to the mean loss: gather and normalize once.
   const bool whole_batch = config_.batch_size >= B;
-  torch::Tensor whole_adv = advantages;
+  torch::Tensor whole_adv = r.advantages;
   if (whole_batch && config_.normalize_advantage && B > 1)
-    whole_adv = (advantages - advantages.mean()) / (advantages.std() + 1e-8);
+    whole_adv = (r.advantages - r.advantages.mean()) / (r.advantages.std() + 1e-8);
   for (int64_t epoch = 0; epoch < config_.n_epochs && !stopped_early; ++epoch) {
     torch::Tensor perm = whole_batch ? torch::Tensor() : torch::randperm(B, gen_, torch::kLong);
     for (int64_t start = 0; start < B; start += config_.batch_size) {
       torch::Tensor idx = whole_batch ? torch::Tensor() : perm.slice(0, start, std::min(B, start + config_.batch_size));
-      auto pick = [&](const torch::Tensor& t) { return whole_batch ? t : t.index_select(0, idx); };
+      auto pick = [&](const torch::Tensor& t) { return (whole_batch ? t : t.index_select(0, idx)).contiguous(); };
       update_samples += whole_batch ? B : idx.size(0);
-      auto mb_mask = masks.defined() ? pick(masks) : torch::Tensor();
-      auto mb_actions = pick(actions);
-      auto adv = whole_batch ? whole_adv : pick(advantages);
-      if (!whole_batch && config_.normalize_advantage && adv.size(0) > 1) adv = (adv - adv.mean()) / (adv.std() + 1e-8);
-      double kl, pg, vl, ent_loss, clip_frac, loss_value;
-      if (fast_) {
-        FastLossInputs in{pick(features), mb_actions.contiguous(), mb_mask, pick(old_logp).contiguous(),
-                          adv.contiguous(), pick(returns).contiguous(), clip, config_.ent_coef, config_.vf_coef};
-        const FastLossResult r = fast_->Backward(in);
-        kl = r.approx_kl, pg = r.policy_loss, vl = r.value_loss, ent_loss = -r.entropy, clip_frac = r.clip_fraction;
-        loss_value = pg + config_.ent_coef * ent_loss + config_.vf_coef * vl;
-        if (config_.target_kl && kl > 1.5 * *config_.target_kl) {
-          stopped_early = true;
-          break;
-        }
-        CheckFinite(loss_value, "PPO loss");
-      } else {
-        auto out = policy_->Forward(pick(obs), mb_mask);
-        auto logp = out.dist.log_prob(mb_actions);
-        auto entropy = out.dist.entropy();
-        auto losses = ComputePpoLosses(logp, pick(old_logp), adv, out.value, pick(old_values), pick(returns),
-                                       entropy, clip, config_.clip_range_vf);
-        kl = losses.approx_kl.item<double>();
-        if (config_.target_kl && kl > 1.5 * *config_.target_kl) {
-          stopped_early = true;
-          break;
-        }
-        auto loss = losses.policy_loss + config_.ent_coef * losses.entropy_loss + config_.vf_coef * losses.value_loss;
-        CheckFinite(loss, "PPO loss");
-        optimizer_->zero_grad();
-        loss.backward();
-        pg = losses.policy_loss.item<double>(), vl = losses.value_loss.item<double>();
-        ent_loss = losses.entropy_loss.item<double>(), clip_frac = losses.clip_fraction.item<double>();
-        loss_value = loss.item<double>();
+      const torch::Tensor masks = r.masks.defined() ? pick(r.masks) : torch::Tensor();
+      const torch::Tensor actions = pick(r.actions), old_log_prob = pick(r.log_probs), old_values = pick(r.values);
+      const torch::Tensor returns = pick(r.returns);
+      torch::Tensor adv = whole_batch ? whole_adv.contiguous() : pick(r.advantages);
+      if (!whole_batch && config_.normalize_advantage && adv.size(0) > 1)
+        adv = ((adv - adv.mean()) / (adv.std() + 1e-8)).contiguous();
+      ActorCriticBatch batch = MakeBatch(actions, masks, adv, returns);
+      batch.clip_range = clip;
+      batch.old_log_prob = old_log_prob.data_ptr<float>();
+      batch.clip_range_vf = config_.clip_range_vf;
+      batch.old_values = old_values.data_ptr<float>();
+      batch.ent_coef = config_.ent_coef;
+      batch.vf_coef = config_.vf_coef;
+      const ActorCriticLossValues l = Backprop(whole_batch ? input : pick(input), batch, "PPO loss");
+      if (config_.target_kl && l.approx_kl > 1.5 * *config_.target_kl) {
+        stopped_early = true;
+        break;
       }
       grad_norm = ClipGradients(config_.max_grad_norm);
       optimizer_->step();
-      pg_sum += pg;
-      v_sum += vl;
-      ent_sum += ent_loss;
-      kl_sum += kl;
-      clip_sum += clip_frac;
-      loss_last = loss_value;
+      pg_sum += l.policy_loss;
+      v_sum += l.value_loss;
+      ent_sum -= l.entropy;
+      kl_sum += l.approx_kl;
+      clip_sum += l.clip_fraction;
+      loss_last = l.loss;
       ++updates;
     }
   }
@@ -173,7 +129,7 @@ Metrics Ppo::Iterate() {
                {"explained_variance", ExplainedVariance()},
                {"learning_rate", lr},            {"clip_range", clip},
                {"grad_norm", grad_norm},         {"n_updates", static_cast<double>(updates)}};
-  if (policy_->log_std().defined()) m["std"] = policy_->log_std().exp().mean().item<double>();
+  if (head_.gaussian()) m["std"] = policy_->log_std().exp().mean().item<double>();
   m.insert(pretrain_metrics_.begin(), pretrain_metrics_.end());
   AddTimings(&m, update_start, update_samples);
   return m;

@@ -12,15 +12,15 @@
 // rate and eps, and an optional early stop of the epoch loop when the approx
 // KL, mean((r - 1) - log r), exceeds 1.5 target_kl (as SB3). With
 // pretrain_policy set, the first iteration first clones that scripted
-// policy's demonstrations (OnPolicyAlgorithm::Pretrain).
+// policy's demonstrations (OnPolicyAlgorithm::Pretrain). The loss and its
+// gradient are rlforge/algos/actor_critic_loss.h's.
 #ifndef RLFORGE_ALGOS_PPO_PPO_H_
 #define RLFORGE_ALGOS_PPO_PPO_H_
 
 #include <optional>
 
-#include "rlforge/algos/fast_update.h"
 #include "rlforge/algos/on_policy.h"
-#include "rlforge/train/config.h"
+#include "rlforge/config/config.h"
 
 namespace rlforge {
 
@@ -47,24 +47,13 @@ struct PpoConfig {
   void Validate() const;
 };
 
-// The clipped surrogate and value losses for one minibatch (tensors [B]).
-struct PpoLosses {
-  torch::Tensor policy_loss, value_loss, entropy_loss, approx_kl, clip_fraction;
-};
-PpoLosses ComputePpoLosses(const torch::Tensor& log_prob, const torch::Tensor& old_log_prob,
-                           const torch::Tensor& advantages, const torch::Tensor& values,
-                           const torch::Tensor& old_values, const torch::Tensor& returns,
-                           const torch::Tensor& entropy, double clip_range, std::optional<double> clip_range_vf);
-
 class Ppo : public OnPolicyAlgorithm {
  public:
-  // total_steps sets the schedules' horizon.
-  Ppo(const OnPolicySetup& setup, const PpoConfig& config, int64_t total_steps);
+  Ppo(const RunContext& ctx, const PpoConfig& config);
   Metrics Iterate() override;
 
  private:
   PpoConfig config_;
-  int64_t total_steps_;
 };
 
 }  // namespace rlforge

@@ -5,8 +5,7 @@
 #include <cmath>
 
 #include "rlforge/env/registry.h"
-#include "rlforge/envs/board_games/board_game.h"
-#include "rlforge/train/checkpoint.h"
+#include "rlforge/nn/state.h"
 
 namespace rlforge::search {
 namespace {
@@ -174,22 +173,32 @@ void EnvSearchModel::Expand(const std::vector<int>& parents, const std::vector<i
   }
 }
 
-AlphaZero::AlphaZero(const std::string& env_id, const Kwargs& env_kwargs, uint64_t seed,
-                     const AlphaZeroConfig& config, int64_t /*total_steps*/)
-    : env_id_(env_id), env_kwargs_(env_kwargs), seed_(seed), config_(config), rng_(seed) {
+AlphaZero::AlphaZero(const RunContext& ctx, const AlphaZeroConfig& config)
+    : Algorithm(ctx), seed_(static_cast<uint64_t>(ctx.run.seed)), config_(config), rng_(seed_) {
   config_.Validate();
-  env_ = Make(env_id, env_kwargs);
+  const std::string& env_id = ctx.run.env;
+  env_ = ctx.MakeEnv();
   RLF_CHECK_ARG(env_->num_players() == 2, "alphazero plays two-player games (TicTacToe-v0, ConnectFour-v0); ", env_id,
                 " has ", env_->num_players(), " player(s): use muzero for single-player envs");
-  const auto* game = dynamic_cast<const BoardGameEnv*>(&env_->unwrapped());
-  RLF_CHECK_ARG(game != nullptr, "alphazero searches the true simulator of the board games; ", env_id,
-                " is not one");
-  RLF_CHECK_ARG(env_->action_space().kind() == SpaceKind::kDiscrete, "alphazero needs a Discrete action space");
-  obs_size_ = env_->observation_space().size();
+  RLF_CHECK_ARG(env_->action_space().kind() == SpaceKind::kDiscrete && env_->has_action_mask(),
+                "alphazero needs a Discrete action space with a legal-action mask; ", env_id, " has ",
+                env_->action_space().ToString());
+  const Space& os = env_->observation_space();
+  RLF_CHECK_ARG(os.kind() == SpaceKind::kBox && os.dtype() == DType::kFloat32,
+                "alphazero needs float32 Box observations; ", env_id, " has ", os.ToString());
+  obs_size_ = os.size();
   num_actions_ = env_->action_space().n();
-  BoardSymmetries(game->empty_board(), &sym_cells_, &sym_actions_);
-  if (!config_.augment) sym_cells_.resize(1), sym_actions_.resize(1);  // the identity comes first
-  torch::manual_seed(seed);
+  {
+    // The trained policy searches from observations: the env must be settable from one.
+    std::vector<float> obs(obs_size_);
+    env_->Reset(seed_, obs.data());
+    RLF_CHECK_ARG(env_->SetFromObservation(obs.data()), "alphazero searches the true simulator from observations; ",
+                  env_id, " cannot be set from an observation (Env::SetFromObservation)");
+  }
+  symmetries_ = env_->Symmetries();
+  if (symmetries_.empty()) symmetries_.push_back(IdentitySymmetry(obs_size_, num_actions_));
+  if (!config_.augment) symmetries_.resize(1);  // the identity comes first
+  torch::manual_seed(seed_);
   net_ = PolicyValueNet(obs_size_, num_actions_, config_.net_arch);
   optimizer_ = std::make_unique<torch::optim::Adam>(
       net_->parameters(), torch::optim::AdamOptions(config_.learning_rate).weight_decay(config_.weight_decay));
@@ -197,6 +206,8 @@ AlphaZero::AlphaZero(const std::string& env_id, const Kwargs& env_kwargs, uint64
   r_pi_.resize(config_.replay_size * num_actions_);
   r_mask_.resize(config_.replay_size * num_actions_);
   r_z_.resize(config_.replay_size);
+  DeclareMetrics({"games", "iteration_games", "replay_positions", "updates", "policy_loss", "value_loss",
+                  "time_self_play", "time_update", "moves_per_game"});
 }
 
 AlphaZero::~AlphaZero() { actors_.Stop(); }
@@ -256,12 +267,11 @@ std::pair<double, double> AlphaZero::Update() {
   std::vector<uint8_t> m(B * num_actions_);
   for (int64_t i = 0; i < B; ++i) {
     const int64_t s = static_cast<int64_t>(rng_.UniformInt(static_cast<uint64_t>(r_size_)));
-    const auto& cp = sym_cells_[rng_.UniformInt(sym_cells_.size())];
-    const auto& ap = sym_actions_[&cp - sym_cells_.data()];
-    PermuteBoardObservation(cp, obs_size_, r_obs_.data() + s * obs_size_, x.data() + i * obs_size_);
+    const Symmetry& sym = symmetries_[rng_.UniformInt(symmetries_.size())];
+    ApplySymmetry(sym, obs_size_, r_obs_.data() + s * obs_size_, x.data() + i * obs_size_);
     for (int64_t a = 0; a < num_actions_; ++a) {
-      pi[i * num_actions_ + ap[a]] = r_pi_[s * num_actions_ + a];
-      m[i * num_actions_ + ap[a]] = r_mask_[s * num_actions_ + a];
+      pi[i * num_actions_ + sym.action[a]] = r_pi_[s * num_actions_ + a];
+      m[i * num_actions_ + sym.action[a]] = r_mask_[s * num_actions_ + a];
     }
     z[i] = r_z_[s];
   }
@@ -297,7 +307,7 @@ Metrics AlphaZero::Iterate() {
     actors_.Start(
         static_cast<int>(config_.num_actors), static_cast<size_t>(config_.games_per_iteration),
         [this] { return PolicyValueNet(obs_size_, num_actions_, config_.net_arch); },
-        [this] { return Make(env_id_, env_kwargs_); },
+        [this] { return ctx_.MakeEnv(); },
         [this](Env& env, PolicyValueNet net, Rng& rng, uint64_t seed, int64_t) { return PlayGame(env, net, rng, seed); },
         net_, steps_, seed_);
     for (auto& g : actors_.Take(static_cast<size_t>(config_.games_per_iteration))) {
@@ -328,57 +338,36 @@ Metrics AlphaZero::Iterate() {
   return m;
 }
 
-void AlphaZero::TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) {
-  episodes_.Take(returns, lengths);
-}
-
-void AlphaZero::Save(const std::string& path) const {
-  torch::serialize::OutputArchive archive, net, opt;
-  net_->save(net);
-  optimizer_->save(opt);
-  archive.write("net", net);
-  archive.write("optimizer", opt);
-  archive.write("rng", RngStateTensor(rng_));
-  archive.write("counters", torch::tensor(std::vector<int64_t>{steps_, games_, updates_, r_size_, r_next_}, torch::kLong));
-  const int64_t n = r_size_;
-  archive.write("replay_obs", torch::from_blob(const_cast<float*>(r_obs_.data()), {n, obs_size_}).clone());
-  archive.write("replay_pi", torch::from_blob(const_cast<float*>(r_pi_.data()), {n, num_actions_}).clone());
-  archive.write("replay_mask",
-                torch::from_blob(const_cast<uint8_t*>(r_mask_.data()), {n, num_actions_}, torch::kUInt8).clone());
-  archive.write("replay_z", torch::from_blob(const_cast<float*>(r_z_.data()), {n}).clone());
-  SaveArchiveAtomically(archive, path);
-}
-
-void AlphaZero::Load(const std::string& path) {
-  actors_.Stop();
-  torch::serialize::InputArchive archive;
-  LoadArchive(path, &archive);
-  try {
-    torch::serialize::InputArchive net, opt;
-    archive.read("net", net);
-    net_->load(net);
-    archive.read("optimizer", opt);
-    optimizer_->load(opt);
-    torch::Tensor rng, counters, obs, pi, mask, z;
-    archive.read("rng", rng);
-    SetRngState(rng, &rng_);
-    archive.read("counters", counters);
-    steps_ = counters[0].item<int64_t>(), games_ = counters[1].item<int64_t>(), updates_ = counters[2].item<int64_t>();
-    r_size_ = counters[3].item<int64_t>(), r_next_ = counters[4].item<int64_t>();
-    RLF_CHECK(r_size_ <= config_.replay_size && r_next_ < config_.replay_size, "replay larger than replay_size");
-    archive.read("replay_obs", obs), archive.read("replay_pi", pi), archive.read("replay_mask", mask),
-        archive.read("replay_z", z);
-    RLF_CHECK(obs.numel() == r_size_ * obs_size_ && pi.numel() == r_size_ * num_actions_ &&
-                  mask.numel() == r_size_ * num_actions_ && z.numel() == r_size_,
-              "replay arrays of the wrong size");
-    std::copy_n(obs.contiguous().data_ptr<float>(), obs.numel(), r_obs_.begin());
-    std::copy_n(pi.contiguous().data_ptr<float>(), pi.numel(), r_pi_.begin());
-    std::copy_n(mask.contiguous().data_ptr<uint8_t>(), mask.numel(), r_mask_.begin());
-    std::copy_n(z.contiguous().data_ptr<float>(), z.numel(), r_z_.begin());
-  } catch (const c10::Error& e) {
-    throw Error(StrCat(path, ": not an alphazero checkpoint for this config: ", e.what_without_backtrace()));
-  } catch (const Error& e) {
-    throw Error(StrCat(path, ": corrupt alphazero checkpoint: ", e.what()));
+void AlphaZero::VisitState(StateVisitor& v) {
+  if (v.loading()) actors_.Stop();  // they restart from the loaded weights
+  VisitModule(v, "net", *net_);
+  VisitOptimizer(v, "optimizer", *optimizer_);
+  v("rng", &rng_);
+  v("steps", &steps_);
+  v("games", &games_);
+  v("updates", &updates_);
+  v("replay_size", &r_size_);
+  v("replay_next", &r_next_);
+  RLF_CHECK(r_size_ >= 0 && r_size_ <= config_.replay_size && r_next_ >= 0 && r_next_ < config_.replay_size,
+            "a replay of ", r_size_, " positions (next ", r_next_, ") does not fit replay_size ", config_.replay_size);
+  // The replay's filled rows only.
+  const size_t n = static_cast<size_t>(r_size_);
+  std::string rows;
+  if (!v.loading()) {
+    StateWriter w(&rows);
+    w.Raw(r_obs_.data(), n * obs_size_ * sizeof(float));
+    w.Raw(r_pi_.data(), n * num_actions_ * sizeof(float));
+    w.Raw(r_mask_.data(), n * num_actions_);
+    w.Raw(r_z_.data(), n * sizeof(float));
+  }
+  v.Bytes("replay", &rows);
+  if (v.loading()) {
+    StateReader r(rows, "alphazero replay");
+    r.Raw(r_obs_.data(), n * obs_size_ * sizeof(float));
+    r.Raw(r_pi_.data(), n * num_actions_ * sizeof(float));
+    r.Raw(r_mask_.data(), n * num_actions_);
+    r.Raw(r_z_.data(), n * sizeof(float));
+    r.ExpectEnd();
   }
 }
 
@@ -387,7 +376,7 @@ std::unique_ptr<Policy> AlphaZero::MakePolicy(bool deterministic) {
   CopyParameters(*net_, *copy);
   MctsConfig search = SearchConfig(config_, config_.eval_simulations);
   search.minmax_normalize = config_.eval_minmax_normalize;
-  return std::make_unique<AlphaZeroPolicy>(Make(env_id_, env_kwargs_), copy, search, deterministic,
+  return std::make_unique<AlphaZeroPolicy>(ctx_.MakeEnv(), copy, search, deterministic,
                                            seed_ ^ 0xC0FFEEULL);
 }
 

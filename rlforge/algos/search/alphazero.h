@@ -34,9 +34,8 @@
 #include "rlforge/algos/algorithm.h"
 #include "rlforge/algos/search/mcts.h"
 #include "rlforge/algos/search/self_play.h"
+#include "rlforge/config/config.h"
 #include "rlforge/env/env.h"
-#include "rlforge/env/kwargs.h"
-#include "rlforge/train/config.h"
 
 namespace rlforge::search {
 
@@ -105,16 +104,20 @@ class EnvSearchModel : public SearchModel {
 
 class AlphaZero : public Algorithm {
  public:
-  AlphaZero(const std::string& env_id, const Kwargs& env_kwargs, uint64_t seed, const AlphaZeroConfig& config,
-            int64_t total_steps);
+  // Self-play runs in its actor threads on single envs: of the run-level
+  // keys only torch_threads applies.
+  static constexpr uint32_t kRunKeys = kRunTorchThreads;
+
+  AlphaZero(const RunContext& ctx, const AlphaZeroConfig& config);
   ~AlphaZero() override;
 
   Metrics Iterate() override;
   int64_t num_timesteps() const override { return steps_; }
-  void TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) override;
-  void Save(const std::string& path) const override;
-  void Load(const std::string& path) override;
+  // Network, optimizer, RNG, counters and the replay's filled rows (the
+  // actors stop before a load).
+  void VisitState(StateVisitor& v) override;
   std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
+  torch::nn::Module* network() override { return net_.get(); }
 
   // One self-play game with `net` (used by the actors and by inline mode).
   GameRecord PlayGame(Env& env, PolicyValueNet net, Rng& rng, uint64_t seed) const;
@@ -124,8 +127,6 @@ class AlphaZero : public Algorithm {
   void AddGame(const GameRecord& g);
   std::pair<double, double> Update();
 
-  std::string env_id_;
-  Kwargs env_kwargs_;
   uint64_t seed_;
   AlphaZeroConfig config_;
   std::unique_ptr<Env> env_;  // inline self-play
@@ -134,13 +135,13 @@ class AlphaZero : public Algorithm {
   std::unique_ptr<torch::optim::Adam> optimizer_;
   Rng rng_;
   int64_t steps_ = 0, games_ = 0, updates_ = 0;
-  EpisodeLog episodes_;
   // Replay of positions (a ring).
   std::vector<float> r_obs_, r_pi_, r_z_;
   std::vector<uint8_t> r_mask_;
   int64_t r_size_ = 0, r_next_ = 0;
-  // Board symmetries: cell and action permutations (identity first).
-  std::vector<std::vector<int>> sym_cells_, sym_actions_;
+  // The env's symmetries (Env::Symmetries(), the identity first; only the
+  // identity without augment).
+  std::vector<Symmetry> symmetries_;
   ActorPool<PolicyValueNet> actors_;
 };
 

@@ -5,8 +5,7 @@
 #include <cmath>
 
 #include "rlforge/env/registry.h"
-#include "rlforge/envs/board_games/board_game.h"
-#include "rlforge/train/checkpoint.h"
+#include "rlforge/nn/state.h"
 
 namespace rlforge::search {
 namespace {
@@ -261,17 +260,15 @@ UnrollTargets MakeTargets(const GameRecord& g, int64_t t, int64_t K, int64_t td_
   return u;
 }
 
-MuZero::MuZero(const std::string& env_id, const Kwargs& env_kwargs, uint64_t seed, const MuZeroConfig& config,
-               int64_t total_steps)
-    : env_id_(env_id),
-      env_kwargs_(env_kwargs),
-      seed_(seed),
+MuZero::MuZero(const RunContext& ctx, const MuZeroConfig& config)
+    : Algorithm(ctx),
+      seed_(static_cast<uint64_t>(ctx.run.seed)),
       config_(config),
-      total_steps_(total_steps),
-      rng_(seed),
+      rng_(seed_),
       priorities_(config.replay_size) {
   config_.Validate();
-  env_ = Make(env_id, env_kwargs);
+  const std::string& env_id = ctx.run.env;
+  env_ = ctx.MakeEnv();
   num_players_ = env_->num_players();
   RLF_CHECK_ARG(num_players_ <= 2, "muzero plays one- and two-player envs; ", env_id, " has ", num_players_);
   RLF_CHECK_ARG(env_->action_space().kind() == SpaceKind::kDiscrete, "muzero needs a Discrete action space; ", env_id,
@@ -282,20 +279,21 @@ MuZero::MuZero(const std::string& env_id, const Kwargs& env_kwargs, uint64_t see
                 env_->observation_space().ToString());
   obs_size_ = env_->observation_space().size();
   num_actions_ = env_->action_space().n();
-  if (const auto* game = dynamic_cast<const BoardGameEnv*>(&env_->unwrapped()); game && config_.augment)
-    BoardSymmetries(game->empty_board(), &sym_cells_, &sym_actions_);
-  torch::manual_seed(seed);
+  if (config_.augment) symmetries_ = env_->Symmetries();
+  torch::manual_seed(seed_);
   net_ = MuZeroNet(obs_size_, num_actions_, config_.latent_size, config_.net_arch, config_.support_size);
   optimizer_ = std::make_unique<torch::optim::Adam>(
       net_->parameters(), torch::optim::AdamOptions(config_.learning_rate).weight_decay(config_.weight_decay));
   slot_game_.assign(config_.replay_size, 0);
   slot_move_.assign(config_.replay_size, 0);
+  DeclareMetrics({"loss", "value_loss", "policy_loss", "reward_loss", "games", "iteration_updates", "updates",
+                  "replay_positions", "temperature", "time_self_play", "time_update"});
 }
 
 MuZero::~MuZero() { actors_.Stop(); }
 
 double MuZero::Temperature(int64_t steps) const {
-  const double progress = total_steps_ > 0 ? static_cast<double>(steps) / total_steps_ : 1.0;
+  const double progress = static_cast<double>(steps) / static_cast<double>(ctx_.run.total_steps);
   return progress < 0.5 ? 1.0 : (progress < 0.75 ? 0.5 : 0.25);
 }
 
@@ -391,11 +389,11 @@ std::pair<double, Metrics> MuZero::Update() {
     // action and policy (identity: a plain copy).
     const float* o = g.obs.data() + t * obs_size_;
     float* x = obs.data_ptr<float>() + i * obs_size_;
-    const std::vector<int>* ap = nullptr;
-    if (sym_cells_.size() > 1) {
-      const size_t k = rng_.UniformInt(sym_cells_.size());
-      ap = &sym_actions_[k];
-      PermuteBoardObservation(sym_cells_[k], obs_size_, o, x);
+    const std::vector<int64_t>* ap = nullptr;
+    if (symmetries_.size() > 1) {
+      const Symmetry& sym = symmetries_[rng_.UniformInt(symmetries_.size())];
+      ap = &sym.action;
+      ApplySymmetry(sym, obs_size_, o, x);
     } else {
       std::copy_n(o, obs_size_, x);
     }
@@ -462,7 +460,7 @@ Metrics MuZero::Iterate() {
     actors_.Start(
         static_cast<int>(config_.num_actors), static_cast<size_t>(config_.games_per_iteration),
         [this] { return MuZeroNet(obs_size_, num_actions_, config_.latent_size, config_.net_arch, config_.support_size); },
-        [this] { return Make(env_id_, env_kwargs_); },
+        [this] { return ctx_.MakeEnv(); },
         [this](Env& env, MuZeroNet net, Rng& rng, uint64_t seed, int64_t learner_steps) {
           return PlayGame(env, net, rng, seed, Temperature(learner_steps));
         },
@@ -503,115 +501,46 @@ Metrics MuZero::Iterate() {
   return m;
 }
 
-void MuZero::TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) {
-  episodes_.Take(returns, lengths);
-}
-
-void MuZero::Save(const std::string& path) const {
-  torch::serialize::OutputArchive archive, net, opt;
-  net_->save(net);
-  optimizer_->save(opt);
-  archive.write("net", net);
-  archive.write("optimizer", opt);
-  archive.write("rng", RngStateTensor(rng_));
-  archive.write("counters", torch::tensor(std::vector<int64_t>{steps_, games_, updates_, positions_, first_game_id_},
-                                          torch::kLong));
-  archive.write("update_credit", torch::tensor(update_credit_, torch::kFloat64));
-  // The replay: games flattened field by field, the position ring and priorities.
-  std::vector<int64_t> lengths, actions;
-  std::vector<float> obs, masks, policies, rewards, values, finals;
-  std::vector<int8_t> players;
-  std::vector<uint8_t> mask_bytes;
-  for (const auto& g : games_store_) {
-    lengths.push_back(g.length());
-    obs.insert(obs.end(), g.obs.begin(), g.obs.end());
-    mask_bytes.insert(mask_bytes.end(), g.masks.begin(), g.masks.end());
-    policies.insert(policies.end(), g.policies.begin(), g.policies.end());
-    actions.insert(actions.end(), g.actions.begin(), g.actions.end());
-    players.insert(players.end(), g.players.begin(), g.players.end());
-    rewards.insert(rewards.end(), g.rewards.begin(), g.rewards.end());
-    values.insert(values.end(), g.root_values.begin(), g.root_values.end());
-    finals.push_back(static_cast<float>(g.final_value));
-    finals.push_back(g.terminated ? 1.0f : 0.0f);
-    for (int p = 0; p < num_players_; ++p) finals.push_back(static_cast<float>(g.final_returns[p]));
+void MuZero::VisitState(StateVisitor& v) {
+  if (v.loading()) actors_.Stop();  // they restart from the loaded weights
+  VisitModule(v, "net", *net_);
+  VisitOptimizer(v, "optimizer", *optimizer_);
+  v("rng", &rng_);
+  v("steps", &steps_);
+  v("games", &games_);
+  v("updates", &updates_);
+  v("positions", &positions_);
+  v("first_game_id", &first_game_id_);
+  v("update_credit", &update_credit_);
+  // The stored games, each as its fields.
+  std::string games;
+  if (!v.loading()) {
+    StateWriter w(&games);
+    w(static_cast<uint64_t>(games_store_.size()));
+    for (auto& g : games_store_) g.Fields(w);
   }
-  auto f32 = [](std::vector<float>& v) { return torch::tensor(v, torch::kFloat32); };
-  archive.write("g_lengths", torch::tensor(lengths, torch::kLong));
-  archive.write("g_obs", f32(obs));
-  archive.write("g_masks", torch::tensor(std::vector<int64_t>(mask_bytes.begin(), mask_bytes.end()), torch::kLong));
-  archive.write("g_policies", f32(policies));
-  archive.write("g_actions", torch::tensor(actions, torch::kLong));
-  archive.write("g_players", torch::tensor(std::vector<int64_t>(players.begin(), players.end()), torch::kLong));
-  archive.write("g_rewards", f32(rewards));
-  archive.write("g_values", f32(values));
-  archive.write("g_finals", f32(finals));
-  archive.write("slot_game", torch::tensor(slot_game_, torch::kLong));
-  archive.write("slot_move", torch::tensor(slot_move_, torch::kLong));
-  archive.write("priorities", torch::tensor(priorities_.nodes(), torch::kFloat64));
-  SaveArchiveAtomically(archive, path);
-}
-
-void MuZero::Load(const std::string& path) {
-  actors_.Stop();
-  torch::serialize::InputArchive archive;
-  LoadArchive(path, &archive);
-  try {
-    torch::serialize::InputArchive net, opt;
-    archive.read("net", net);
-    net_->load(net);
-    archive.read("optimizer", opt);
-    optimizer_->load(opt);
-    // A fresh tensor per key: reading into a defined tensor keeps its dtype.
-    auto read = [&](const char* key) {
-      torch::Tensor x;
-      archive.read(key, x);
-      return x.contiguous();
-    };
-    SetRngState(read("rng"), &rng_);
-    const torch::Tensor t = read("counters");
-    steps_ = t[0].item<int64_t>(), games_ = t[1].item<int64_t>(), updates_ = t[2].item<int64_t>();
-    positions_ = t[3].item<int64_t>(), first_game_id_ = t[4].item<int64_t>();
-    update_credit_ = read("update_credit").item<double>();
-    auto lengths = read("g_lengths"), obs = read("g_obs"), masks = read("g_masks"), pol = read("g_policies"),
-         acts = read("g_actions"), players = read("g_players"), rewards = read("g_rewards"),
-         values = read("g_values"), finals = read("g_finals");
+  v.Bytes("replay_games", &games);
+  if (v.loading()) {
+    StateReader r(games, "muzero replay");
+    uint64_t n = 0;
+    r(n);
     games_store_.clear();
-    int64_t off = 0;
-    const int64_t per_final = 2 + num_players_;
-    RLF_CHECK(finals.numel() == lengths.numel() * per_final, "replay game records of the wrong size");
-    for (int64_t gi = 0; gi < lengths.numel(); ++gi) {
-      const int64_t T = lengths.data_ptr<int64_t>()[gi];
-      RLF_CHECK(T >= 1 && (off + T) * obs_size_ <= obs.numel() && (off + T) * num_actions_ <= pol.numel() &&
-                    off + T <= acts.numel(),
-                "replay game records of the wrong size");
+    for (uint64_t i = 0; i < n; ++i) {
       GameRecord g;
-      g.obs_size = obs_size_, g.num_actions = num_actions_;
-      g.obs.assign(obs.data_ptr<float>() + off * obs_size_, obs.data_ptr<float>() + (off + T) * obs_size_);
-      for (int64_t i = off * num_actions_; i < (off + T) * num_actions_; ++i)
-        g.masks.push_back(static_cast<uint8_t>(masks.data_ptr<int64_t>()[i]));
-      g.policies.assign(pol.data_ptr<float>() + off * num_actions_, pol.data_ptr<float>() + (off + T) * num_actions_);
-      g.actions.assign(acts.data_ptr<int64_t>() + off, acts.data_ptr<int64_t>() + off + T);
-      for (int64_t i = off; i < off + T; ++i) g.players.push_back(static_cast<int8_t>(players.data_ptr<int64_t>()[i]));
-      g.rewards.assign(rewards.data_ptr<float>() + off, rewards.data_ptr<float>() + off + T);
-      g.root_values.assign(values.data_ptr<float>() + off, values.data_ptr<float>() + off + T);
-      const float* f = finals.data_ptr<float>() + gi * per_final;
-      g.final_value = f[0], g.terminated = f[1] != 0;
-      g.final_returns.assign(f + 2, f + 2 + num_players_);
+      g.Fields(r);
+      RLF_CHECK(g.obs_size == obs_size_ && g.num_actions == num_actions_ && g.Consistent() &&
+                    static_cast<int>(g.final_returns.size()) == num_players_,
+                "a stored game does not fit this env (observation or action sizes differ)");
       games_store_.push_back(std::move(g));
-      off += T;
     }
-    auto sg = read("slot_game"), sm = read("slot_move"), pr = read("priorities");
-    RLF_CHECK(sg.numel() == config_.replay_size && sm.numel() == config_.replay_size &&
-                  pr.numel() == static_cast<int64_t>(priorities_.nodes().size()),
-              "replay ring of the wrong size (was replay_size changed?)");
-    slot_game_.assign(sg.data_ptr<int64_t>(), sg.data_ptr<int64_t>() + sg.numel());
-    slot_move_.assign(sm.data_ptr<int64_t>(), sm.data_ptr<int64_t>() + sm.numel());
-    std::copy_n(pr.data_ptr<double>(), pr.numel(), priorities_.mutable_nodes().begin());
-  } catch (const c10::Error& e) {
-    throw Error(StrCat(path, ": not a muzero checkpoint for this config: ", e.what_without_backtrace()));
-  } catch (const Error& e) {
-    throw Error(StrCat(path, ": corrupt muzero checkpoint: ", e.what()));
+    r.ExpectEnd();
   }
+  v("slot_game", &slot_game_);
+  v("slot_move", &slot_move_);
+  v("priorities", &priorities_);
+  RLF_CHECK(static_cast<int64_t>(slot_game_.size()) == config_.replay_size &&
+                static_cast<int64_t>(slot_move_.size()) == config_.replay_size,
+            "replay ring of the wrong size (was replay_size changed?)");
 }
 
 std::unique_ptr<Policy> MuZero::MakePolicy(bool deterministic) {

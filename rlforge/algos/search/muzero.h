@@ -48,9 +48,8 @@
 #include "rlforge/algos/search/mcts.h"
 #include "rlforge/algos/search/self_play.h"
 #include "rlforge/buffers/sum_tree.h"
+#include "rlforge/config/config.h"
 #include "rlforge/env/env.h"
-#include "rlforge/env/kwargs.h"
-#include "rlforge/train/config.h"
 
 namespace rlforge::search {
 
@@ -144,16 +143,20 @@ UnrollTargets MakeTargets(const GameRecord& g, int64_t t, int64_t unroll_steps, 
 
 class MuZero : public Algorithm {
  public:
-  MuZero(const std::string& env_id, const Kwargs& env_kwargs, uint64_t seed, const MuZeroConfig& config,
-         int64_t total_steps);
+  // Self-play runs in its actor threads on single envs: of the run-level
+  // keys only torch_threads applies.
+  static constexpr uint32_t kRunKeys = kRunTorchThreads;
+
+  MuZero(const RunContext& ctx, const MuZeroConfig& config);
   ~MuZero() override;
 
   Metrics Iterate() override;
   int64_t num_timesteps() const override { return steps_; }
-  void TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) override;
-  void Save(const std::string& path) const override;
-  void Load(const std::string& path) override;
+  // Network, optimizer, RNG, counters, the stored games, the position ring
+  // and its priorities (the actors stop before a load).
+  void VisitState(StateVisitor& v) override;
   std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
+  torch::nn::Module* network() override { return net_.get(); }
   MuZeroNet network() const { return net_; }
 
  private:
@@ -162,22 +165,18 @@ class MuZero : public Algorithm {
   void AddGame(GameRecord g);
   std::pair<double, Metrics> Update();
 
-  std::string env_id_;
-  Kwargs env_kwargs_;
   uint64_t seed_;
   MuZeroConfig config_;
-  int64_t total_steps_;
   std::unique_ptr<Env> env_;
   int num_players_ = 1;
   int64_t obs_size_ = 0, num_actions_ = 0;
-  // Board symmetries (cell and action permutations) when augmenting; empty otherwise.
-  std::vector<std::vector<int>> sym_cells_, sym_actions_;
+  // The env's symmetries (Env::Symmetries(), the identity first) when augmenting; empty otherwise.
+  std::vector<Symmetry> symmetries_;
   MuZeroNet net_{nullptr};
   std::unique_ptr<torch::optim::Adam> optimizer_;
   Rng rng_;
   int64_t steps_ = 0, games_ = 0, updates_ = 0;
   double update_credit_ = 0;
-  EpisodeLog episodes_;
   // Replay: games, and a ring of positions (game id, move) with priorities.
   std::deque<GameRecord> games_store_;
   int64_t first_game_id_ = 0;

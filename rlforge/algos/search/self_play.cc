@@ -1,6 +1,5 @@
 #include "rlforge/algos/search/self_play.h"
 
-#include <utility>
 
 #include "rlforge/core/error.h"
 
@@ -22,45 +21,17 @@ void CopyParameters(const torch::nn::Module& from, torch::nn::Module& to) {
   for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
 }
 
-void BoardSymmetries(const board::Board& b, std::vector<std::vector<int>>* cells,
-                     std::vector<std::vector<int>>* actions) {
-  const int R = b.rows, C = b.cols;
-  auto add = [&](auto map) {  // map(r, c) -> (r', c')
-    std::vector<int> perm(R * C);
-    for (int r = 0; r < R; ++r)
-      for (int c = 0; c < C; ++c) {
-        auto [r2, c2] = map(r, c);
-        perm[r * C + c] = r2 * C + c2;
-      }
-    cells->push_back(perm);
-    if (b.gravity) {
-      std::vector<int> cols(C);
-      for (int c = 0; c < C; ++c) cols[c] = map(0, c).second;
-      actions->push_back(cols);
-    } else {
-      actions->push_back(perm);
-    }
-  };
-  add([](int r, int c) { return std::pair{r, c}; });
-  if (b.gravity) {
-    add([C](int r, int c) { return std::pair{r, C - 1 - c}; });
-    return;
-  }
-  if (R != C) return;
-  const int n = R - 1;
-  add([n](int r, int c) { return std::pair{c, n - r}; });       // rotate 90
-  add([n](int r, int c) { return std::pair{n - r, n - c}; });   // 180
-  add([n](int r, int c) { return std::pair{n - c, r}; });       // 270
-  add([n](int r, int c) { return std::pair{r, n - c}; });       // mirror
-  add([n](int r, int c) { return std::pair{n - r, c}; });       // flip
-  add([](int r, int c) { return std::pair{c, r}; });            // transpose
-  add([n](int r, int c) { return std::pair{n - c, n - r}; });   // anti-transpose
+Symmetry IdentitySymmetry(int64_t obs_size, int64_t num_actions) {
+  Symmetry s;
+  for (int64_t i = 0; i < obs_size; ++i) s.observation.push_back(i);
+  for (int64_t a = 0; a < num_actions; ++a) s.action.push_back(a);
+  return s;
 }
 
-void PermuteBoardObservation(const std::vector<int>& cells, int64_t obs_size, const float* in, float* out) {
-  const int64_t n = static_cast<int64_t>(cells.size());
-  for (int64_t p = 0; p < obs_size / n; ++p)
-    for (int64_t c = 0; c < n; ++c) out[p * n + cells[c]] = in[p * n + c];
+void ApplySymmetry(const Symmetry& s, int64_t obs_size, const float* in, float* out) {
+  RLF_CHECK(static_cast<int64_t>(s.observation.size()) == obs_size, "a symmetry of ", s.observation.size(),
+            " observation elements applied to ", obs_size);
+  for (int64_t i = 0; i < obs_size; ++i) out[s.observation[i]] = in[i];
 }
 
 void ValidateMcts(const MctsConfig& c) {

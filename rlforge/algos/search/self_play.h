@@ -19,8 +19,7 @@
 
 #include "rlforge/algos/search/mcts.h"
 #include "rlforge/env/env.h"
-#include "rlforge/envs/board_games/board.h"
-#include "rlforge/train/config.h"
+#include "rlforge/config/config.h"
 
 namespace rlforge::search {
 
@@ -44,6 +43,18 @@ struct GameRecord {
   bool terminated = false;       // ended in a terminal state (not truncated)
   double final_value = 0;        // MuZero: the net's value of the last observation (bootstrap of truncated games)
   int64_t length() const { return static_cast<int64_t>(actions.size()); }
+  // Checkpoints (rlforge/core/state_io.h).
+  template <class A>
+  void Fields(A& ar) {
+    ar(obs_size), ar(num_actions), ar(obs), ar(masks), ar(policies), ar(actions), ar(players), ar(rewards);
+    ar(root_values), ar(final_returns), ar(terminated), ar(final_value);
+  }
+  // Whether the arrays have the sizes of a game of length() moves.
+  bool Consistent() const {
+    const size_t T = actions.size();
+    return T >= 1 && obs.size() == T * obs_size && masks.size() == T * num_actions &&
+           policies.size() == T * num_actions && players.size() == T && rewards.size() == T && root_values.size() == T;
+  }
   double undiscounted_return() const {
     double s = 0;
     for (float r : rewards) s += r;
@@ -104,15 +115,11 @@ class GameQueue {
 // Copies from's parameters into to (same architecture).
 void CopyParameters(const torch::nn::Module& from, torch::nn::Module& to);
 
-// Cell and action permutations of a board's symmetries, the identity first:
-// TicTacToe's 8 rotations and reflections, Connect Four's left-right mirror
-// (gravity keeps the rows). cells[k][i] is where cell i goes under symmetry
-// k, actions[k][a] where action a goes.
-void BoardSymmetries(const board::Board& b, std::vector<std::vector<int>>* cells,
-                     std::vector<std::vector<int>>* actions);
-// A board observation (planes of cells, obs_size floats) with its cells moved
-// by `cells` (one of BoardSymmetries' permutations): out must not alias in.
-void PermuteBoardObservation(const std::vector<int>& cells, int64_t obs_size, const float* in, float* out);
+// The symmetry that moves nothing.
+Symmetry IdentitySymmetry(int64_t obs_size, int64_t num_actions);
+// The observation seen under a symmetry of the env (Env::Symmetries()):
+// out[s.observation[i]] = in[i] for i < obs_size; out must not alias in.
+void ApplySymmetry(const Symmetry& s, int64_t obs_size, const float* in, float* out);
 
 // Self-play actor threads. Each owns an env and a copy of the network, plays
 // games with `play` and pushes them into a bounded queue (capacity games:

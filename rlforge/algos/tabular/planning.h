@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "rlforge/envs/toy_text/tabular_env.h"
+#include "rlforge/env/transition_model.h"
 
 namespace rlforge {
 

@@ -1,12 +1,10 @@
 #include "rlforge/algos/tabular/tabular.h"
 
-#include <torch/torch.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "rlforge/train/checkpoint.h"
+
 
 namespace rlforge {
 
@@ -30,13 +28,11 @@ void TabularConfig::Validate() const {
   RLF_CHECK_ARG(steps_per_iteration >= 1, "config key 'steps_per_iteration' must be >= 1");
 }
 
-TabularTd::TabularTd(TdMethod method, const std::string& env_id, const Kwargs& env_kwargs, int num_envs, uint64_t seed,
-                     const TabularConfig& config, int64_t total_steps)
-    : method_(method), config_(config), total_steps_(total_steps), rng_(seed ^ 0x7AB1E) {
+TabularTd::TabularTd(TdMethod method, const RunContext& ctx, const TabularConfig& config)
+    : Algorithm(ctx), method_(method), config_(config), rng_(static_cast<uint64_t>(ctx.run.seed) ^ 0x7AB1E) {
   config_.Validate();
-  VectorEnvOptions opt;
-  opt.num_envs = num_envs;
-  envs_ = VectorEnv::Make(env_id, env_kwargs, opt);
+  const std::string& env_id = ctx.run.env;
+  envs_ = ctx.MakeVectorEnv();
   const Space& os = envs_->single_observation_space();
   const Space& as = envs_->single_action_space();
   RLF_CHECK_ARG(os.kind() == SpaceKind::kDiscrete && as.kind() == SpaceKind::kDiscrete,
@@ -47,12 +43,13 @@ TabularTd::TabularTd(TdMethod method, const std::string& env_id, const Kwargs& e
   obs_start_ = os.start();
   act_start_ = as.start();
   q_.assign(num_states_ * num_actions_, config.initial_q);
-  envs_->Reset(seed);
-  next_action_.assign(num_envs, -1);
+  envs_->Reset(static_cast<uint64_t>(ctx.run.seed));
+  next_action_.assign(envs_->num_envs(), -1);
+  DeclareMetrics({"epsilon", "learning_rate", "mean_abs_td_error"});
 }
 
 double TabularTd::epsilon() const {
-  return LinearDecay(static_cast<double>(steps_) / std::max<double>(1.0, total_steps_),
+  return LinearDecay(static_cast<double>(steps_) / std::max<double>(1.0, ctx_.run.total_steps),
                      config_.exploration_initial_eps, config_.exploration_final_eps, config_.exploration_fraction);
 }
 
@@ -71,10 +68,10 @@ Metrics TabularTd::Iterate() {
   std::vector<int64_t> states(n), actions(n), env_actions(n);
   double td_abs = 0;
   int64_t updates = 0;
-  const int64_t target = std::min(total_steps_, steps_ + config_.steps_per_iteration);
+  const int64_t target = std::min(ctx_.run.total_steps, steps_ + config_.steps_per_iteration);
   while (steps_ < target) {
     const double eps = epsilon();
-    const double alpha = config_.learning_rate.Value(1.0 - static_cast<double>(steps_) / std::max<double>(1, total_steps_));
+    const double alpha = config_.learning_rate.Value(1.0 - static_cast<double>(steps_) / std::max<double>(1, ctx_.run.total_steps));
     const auto* obs = envs_->observations_as<int64_t>();
     for (int i = 0; i < n; ++i) {
       states[i] = obs[i] - obs_start_;
@@ -121,48 +118,22 @@ Metrics TabularTd::Iterate() {
     steps_ += n;
   }
   return {{"epsilon", epsilon()},
-          {"learning_rate", config_.learning_rate.Value(1.0 - static_cast<double>(steps_) / std::max<double>(1, total_steps_))},
+          {"learning_rate", config_.learning_rate.Value(1.0 - static_cast<double>(steps_) / std::max<double>(1, ctx_.run.total_steps))},
           {"mean_abs_td_error", td_abs / std::max<int64_t>(updates, 1)}};
 }
 
-void TabularTd::TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) {
-  episodes_.Take(returns, lengths);
-}
-
-void TabularTd::Save(const std::string& path) const {
-  for (double v : q_) RLF_CHECK(std::isfinite(v), "the Q table has a non-finite value; not writing a checkpoint");
-  torch::serialize::OutputArchive archive;
-  archive.write("q", torch::tensor(q_, torch::kFloat64));
-  archive.write("rng", RngStateTensor(rng_));
-  archive.write("num_timesteps", torch::tensor(steps_));
-  archive.write("next_action", torch::tensor(next_action_, torch::kLong));
-  std::string env_state;
-  envs_->SaveState(&env_state);
-  archive.write("env_state", torch::from_blob(env_state.data(), {static_cast<int64_t>(env_state.size())},
-                                              torch::kUInt8).clone());
-  SaveArchiveAtomically(archive, path);
-}
-
-void TabularTd::Load(const std::string& path) {
-  torch::serialize::InputArchive archive;
-  LoadArchive(path, &archive);
-  try {
-    torch::Tensor q, rng, steps, next, env_state;
-    archive.read("q", q);
-    archive.read("rng", rng);
-    archive.read("num_timesteps", steps);
-    archive.read("next_action", next);
-    archive.read("env_state", env_state);
-    RLF_CHECK(q.numel() == static_cast<int64_t>(q_.size()), "checkpoint ", path, " has a Q table of ", q.numel(),
-              " entries, this env needs ", q_.size());
-    std::memcpy(q_.data(), q.contiguous().data_ptr<double>(), q_.size() * sizeof(double));
-    SetRngState(rng, &rng_);
-    steps_ = steps.item<int64_t>();
-    for (size_t i = 0; i < next_action_.size(); ++i) next_action_[i] = next[i].item<int64_t>();
-    envs_->LoadState(std::string(static_cast<const char*>(env_state.data_ptr()), env_state.numel()));
-  } catch (const c10::Error& e) {
-    throw Error(StrCat("checkpoint ", path, " is corrupt or from another configuration: ", e.what_without_backtrace()));
-  }
+void TabularTd::VisitState(StateVisitor& v) {
+  if (!v.loading())
+    for (double q : q_) RLF_CHECK(std::isfinite(q), "the Q table has a non-finite value; not writing a checkpoint");
+  const size_t table = q_.size();
+  v("q", &q_);
+  RLF_CHECK(q_.size() == table, "a Q table of ", q_.size(), " entries; this env needs ", table);
+  v("rng", &rng_);
+  v("num_timesteps", &steps_);
+  v("next_action", &next_action_);
+  RLF_CHECK(next_action_.size() == static_cast<size_t>(envs_->num_envs()), "pending actions for ",
+            next_action_.size(), " envs; this run has ", envs_->num_envs());
+  v("envs", envs_.get());
 }
 
 std::unique_ptr<Policy> TabularTd::MakePolicy(bool /*deterministic*/) {

@@ -20,8 +20,8 @@
 
 #include "rlforge/algos/algorithm.h"
 #include "rlforge/core/rng.h"
+#include "rlforge/config/config.h"
 #include "rlforge/env/vector_env.h"
-#include "rlforge/train/config.h"
 
 namespace rlforge {
 
@@ -42,13 +42,15 @@ struct TabularConfig {
 
 class TabularTd : public Algorithm {
  public:
-  TabularTd(TdMethod method, const std::string& env_id, const Kwargs& env_kwargs, int num_envs, uint64_t seed,
-            const TabularConfig& config, int64_t total_steps);
+  // The envs are stepped synchronously and no network is involved: of the
+  // run-level keys only num_envs applies.
+  static constexpr uint32_t kRunKeys = kRunNumEnvs;
+
+  TabularTd(TdMethod method, const RunContext& ctx, const TabularConfig& config);
   Metrics Iterate() override;
   int64_t num_timesteps() const override { return steps_; }
-  void TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) override;
-  void Save(const std::string& path) const override;
-  void Load(const std::string& path) override;
+  // The Q table, RNG, step count, SARSA's pending actions and the vector env.
+  void VisitState(StateVisitor& v) override;
   std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
 
   const std::vector<double>& q() const { return q_; }  // [S * A]
@@ -62,14 +64,27 @@ class TabularTd : public Algorithm {
 
   TdMethod method_;
   TabularConfig config_;
-  int64_t total_steps_;
   std::unique_ptr<VectorEnv> envs_;
   int64_t num_states_, num_actions_, obs_start_, act_start_;
   std::vector<double> q_;
   Rng rng_;
   int64_t steps_ = 0;
   std::vector<int64_t> next_action_;  // [N] SARSA: the action chosen for the current state
-  EpisodeLog episodes_;
+};
+
+// The three methods as registry entries.
+class QLearning : public TabularTd {
+ public:
+  QLearning(const RunContext& ctx, const TabularConfig& config) : TabularTd(TdMethod::kQLearning, ctx, config) {}
+};
+class Sarsa : public TabularTd {
+ public:
+  Sarsa(const RunContext& ctx, const TabularConfig& config) : TabularTd(TdMethod::kSarsa, ctx, config) {}
+};
+class ExpectedSarsa : public TabularTd {
+ public:
+  ExpectedSarsa(const RunContext& ctx, const TabularConfig& config)
+      : TabularTd(TdMethod::kExpectedSarsa, ctx, config) {}
 };
 
 // Greedy (or epsilon-greedy) policy over a Q table, for evaluation and play.

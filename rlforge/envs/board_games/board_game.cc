@@ -1,6 +1,8 @@
 #include "rlforge/envs/board_games/board_game.h"
 
 #include <sstream>
+#include "rlforge/env/registry.h"
+#include "rlforge/envs/board_games/solvers.h"
 
 namespace rlforge {
 namespace board {
@@ -122,5 +124,96 @@ std::string BoardGameEnv::RenderText() const {
 }
 
 bool BoardGameEnv::RenderRgb(Image* /*out*/) const { return false; }
+
+std::vector<Symmetry> BoardGameEnv::Symmetries() const {
+  const int R = empty_.rows, C = empty_.cols, n = R * C;
+  std::vector<Symmetry> out;
+  auto add = [&](auto map) {  // map(r, c) -> (r', c')
+    Symmetry s;
+    s.observation.resize(2 * n);
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) {
+        auto [r2, c2] = map(r, c);
+        for (int plane = 0; plane < 2; ++plane) s.observation[plane * n + r * C + c] = plane * n + r2 * C + c2;
+      }
+    if (empty_.gravity) {
+      for (int c = 0; c < C; ++c) s.action.push_back(map(0, c).second);  // actions are columns
+    } else {
+      s.action.assign(s.observation.begin(), s.observation.begin() + n);  // actions are cells
+    }
+    out.push_back(std::move(s));
+  };
+  add([](int r, int c) { return std::pair{r, c}; });
+  if (empty_.gravity) {  // gravity keeps the rows: the left-right mirror only
+    add([C](int r, int c) { return std::pair{r, C - 1 - c}; });
+    return out;
+  }
+  if (R != C) return out;
+  const int m = R - 1;
+  add([m](int r, int c) { return std::pair{c, m - r}; });      // rotate 90
+  add([m](int r, int c) { return std::pair{m - r, m - c}; });  // 180
+  add([m](int r, int c) { return std::pair{m - c, r}; });      // 270
+  add([m](int r, int c) { return std::pair{r, m - c}; });      // mirror
+  add([m](int r, int c) { return std::pair{m - r, c}; });      // flip
+  add([](int r, int c) { return std::pair{c, r}; });           // transpose
+  add([m](int r, int c) { return std::pair{m - c, m - r}; });  // anti-transpose
+  return out;
+}
+
+namespace {
+
+// The solvers as the board games' scripted policies.
+std::vector<ScriptedPolicySpec> BoardGamePolicies(bool with_perfect) {
+  std::vector<ScriptedPolicySpec> out;
+  auto board_of = [](const Env& env) {
+    const auto* game = dynamic_cast<const BoardGameEnv*>(&env.unwrapped());
+    RLF_CHECK_ARG(game != nullptr, "the board-game solvers play only the board games, not ", env.name());
+    return game->empty_board();
+  };
+  if (with_perfect)
+    out.push_back({"perfect", "perfect",
+                   "TicTacToe-v0's minimax solver (the perfect player plays only TicTacToe-v0; use alphabeta:DEPTH)",
+                   /*takes_argument=*/false,
+                   [board_of](const Env& env, const std::string&, uint64_t seed) -> std::unique_ptr<Policy> {
+                     return std::make_unique<board::SolverPolicy>(board_of(env), "perfect", 0, seed);
+                   }});
+  out.push_back({"alphabeta", "alphabeta:DEPTH",
+                 "depth-D alpha-beta search, which plays the board games (TicTacToe-v0, ConnectFour-v0)",
+                 /*takes_argument=*/true,
+                 [board_of](const Env& env, const std::string& argument, uint64_t seed) -> std::unique_ptr<Policy> {
+                   int depth = 0;
+                   try {
+                     size_t used = 0;
+                     depth = std::stoi(argument, &used);
+                     if (used != argument.size()) depth = 0;
+                   } catch (const std::exception&) {
+                     depth = 0;
+                   }
+                   RLF_CHECK_ARG(depth >= 1, "'alphabeta", argument.empty() ? "" : ":", argument,
+                                 "': write alphabeta:DEPTH with DEPTH a whole number >= 1, e.g. alphabeta:2");
+                   return std::make_unique<board::SolverPolicy>(board_of(env), "alphabeta", depth, seed);
+                 }});
+  return out;
+}
+
+}  // namespace
+
+RLF_REGISTER_ENVS(board_games) {
+  EnvSpec tictactoe{"TicTacToe-v0",
+                    [](const Kwargs&) {
+                      return std::make_unique<BoardGameEnv>(board::Board::TicTacToe(), "TicTacToe-v0");
+                    },
+                    std::nullopt, std::nullopt, {}, {}, "tic-tac-toe, two players (turn-based; masked Discrete(9))"};
+  tictactoe.scripted_policies = BoardGamePolicies(/*with_perfect=*/true);
+  registry.Register(std::move(tictactoe));
+  EnvSpec connect_four{"ConnectFour-v0",
+                       [](const Kwargs&) {
+                         return std::make_unique<BoardGameEnv>(board::Board::ConnectFour(), "ConnectFour-v0");
+                       },
+                       std::nullopt, std::nullopt, {}, {},
+                       "Connect Four 6x7, two players (turn-based; masked Discrete(7))"};
+  connect_four.scripted_policies = BoardGamePolicies(/*with_perfect=*/false);
+  registry.Register(std::move(connect_four));
+}
 
 }  // namespace rlforge

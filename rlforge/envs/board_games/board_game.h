@@ -14,12 +14,14 @@
 //                final step: 0, 1, or -1 for a draw
 // A legal-looking action that breaks the rules (a taken cell, a full column)
 // raises InvalidArgument naming it. The observation is the whole state, so
-// SetFromObservation works (search policies use it).
+// SetFromObservation works (search policies use it). Symmetries(): the
+// board's rotations and reflections (search agents augment with them).
 #ifndef RLFORGE_ENVS_BOARD_GAMES_BOARD_GAME_H_
 #define RLFORGE_ENVS_BOARD_GAMES_BOARD_GAME_H_
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "rlforge/env/env.h"
 #include "rlforge/envs/board_games/board.h"
@@ -41,6 +43,8 @@ class BoardGameEnv : public EnvBase<BoardGameEnv> {
   int current_player() const override { return board_.to_move; }
   void PlayerReturns(double* returns) const override;
   bool SetFromObservation(const void* obs) override;
+  // TicTacToe's 8 rotations and reflections, Connect Four's left-right mirror.
+  std::vector<Symmetry> Symmetries() const override;
 
   void ResetImpl(void* obs, Info* info);
   void StepImpl(const void* action, void* obs, StepResult* result);

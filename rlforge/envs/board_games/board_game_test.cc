@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "rlforge/env/env_checker.h"
+#include "rlforge/env/evaluation.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/envs/board_games/solvers.h"
 

@@ -14,7 +14,7 @@
 
 #include "rlforge/core/rng.h"
 #include "rlforge/envs/board_games/board.h"
-#include "rlforge/train/evaluation.h"
+#include "rlforge/env/policy.h"
 
 namespace rlforge::board {
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "rlforge/envs/classic_control/text_render.h"
+#include "rlforge/env/registry.h"
 
 namespace rlforge {
 namespace {
@@ -108,6 +109,11 @@ bool Acrobot::RenderRgb(Image* out) const {
   out->FillCircle(px(p1x), px(p1y), 0.1 * scale, {204, 204, 0});
   out->FlipVertical();
   return true;
+}
+
+RLF_REGISTER_ENVS(acrobot) {
+  registry.Register({"Acrobot-v1", [](const Kwargs&) { return std::make_unique<Acrobot>(); }, 500, -100.0, {}, {},
+                     "swing a two-link arm up (classic control)"});
 }
 
 }  // namespace rlforge

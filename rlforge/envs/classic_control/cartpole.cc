@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "rlforge/envs/classic_control/text_render.h"
+#include "rlforge/env/registry.h"
 
 namespace rlforge {
 
@@ -82,6 +83,15 @@ bool CartPole::RenderRgb(Image* out) const {
   out->DrawLine(0, carty, w, carty, 1, {0, 0, 0});
   out->FlipVertical();
   return true;
+}
+
+RLF_REGISTER_ENVS(cartpole) {
+  registry.Register({"CartPole-v1",
+                     [](const Kwargs& kw) {
+                       return std::make_unique<CartPole>(kw.GetBool("sutton_barto_reward", false, "CartPole-v1"));
+                     },
+                     500, 475.0, {}, {{"sutton_barto_reward", "false", "0 per step and -1 on failure"}},
+                     "balance a pole on a cart (classic control)"});
 }
 
 }  // namespace rlforge

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "rlforge/envs/classic_control/text_render.h"
+#include "rlforge/env/registry.h"
 
 namespace rlforge {
 namespace {
@@ -132,6 +133,22 @@ std::string MountainCarContinuous::RenderText() const { return CarText(position_
 bool MountainCarContinuous::RenderRgb(Image* out) const {
   DrawMountainCar(position_, kGoalPosition, out);
   return true;
+}
+
+RLF_REGISTER_ENVS(mountain_car) {
+  registry.Register({"MountainCar-v0",
+                     [](const Kwargs& kw) {
+                       return std::make_unique<MountainCar>(kw.GetDouble("goal_velocity", 0.0, "MountainCar-v0"));
+                     },
+                     200, -110.0, {}, {{"goal_velocity", "0", "minimum velocity at the goal"}},
+                     "drive an underpowered car up a hill (classic control)"});
+  registry.Register({"MountainCarContinuous-v0",
+                     [](const Kwargs& kw) {
+                       return std::make_unique<MountainCarContinuous>(
+                           kw.GetDouble("goal_velocity", 0.0, "MountainCarContinuous-v0"));
+                     },
+                     999, 90.0, {}, {{"goal_velocity", "0", "minimum velocity at the goal"}},
+                     "the mountain car with a continuous force (classic control)"});
 }
 
 }  // namespace rlforge

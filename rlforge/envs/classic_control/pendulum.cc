@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "rlforge/envs/classic_control/text_render.h"
+#include "rlforge/env/registry.h"
 
 namespace rlforge {
 
@@ -71,6 +72,12 @@ bool Pendulum::RenderRgb(Image* out) const {
   out->FillCircle(offset, offset, 0.05 * scale, {0, 0, 0});
   out->FlipVertical();
   return true;
+}
+
+RLF_REGISTER_ENVS(pendulum) {
+  registry.Register({"Pendulum-v1",
+                     [](const Kwargs& kw) { return std::make_unique<Pendulum>(kw.GetDouble("g", 10.0, "Pendulum-v1")); },
+                     200, std::nullopt, {}, {{"g", "10.0", "gravity"}}, "swing a pendulum up (classic control)"});
 }
 
 }  // namespace rlforge

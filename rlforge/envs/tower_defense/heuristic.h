@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "rlforge/envs/tower_defense/tower_defense.h"
-#include "rlforge/train/evaluation.h"
+#include "rlforge/env/policy.h"
 
 namespace rlforge {
 

@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "rlforge/core/error.h"
+#include "rlforge/env/registry.h"
+#include "rlforge/envs/tower_defense/heuristic.h"
 
 namespace rlforge {
 namespace td {
@@ -817,6 +819,60 @@ std::string TowerDefense::RenderText() const {
        << (e.blocker >= 0 ? StrCat(" blocked by ", classes[e.blocker].name) : std::string()) << "\n";
   }
   return os.str();
+}
+
+namespace {
+
+std::unique_ptr<Env> MakeTowerDefense(const Kwargs& kw) {
+  const std::string id = "TowerDefense-v0";
+  TowerDefenseConfig c;
+  c.stage = static_cast<int>(kw.GetInt("stage", c.stage, id));
+  c.procedural_seed = kw.GetInt("procedural_seed", c.procedural_seed, id);
+  c.procedural_difficulty = kw.GetDouble("procedural_difficulty", c.procedural_difficulty, id);
+  c.flat_actions = kw.GetBool("flat_actions", c.flat_actions, id);
+  c.strict = kw.GetBool("strict", c.strict, id);
+  c.ticks_per_step = static_cast<int>(kw.GetInt("ticks_per_step", c.ticks_per_step, id));
+  c.max_ticks = static_cast<int>(kw.GetInt("max_ticks", c.max_ticks, id));
+  const std::string obs = kw.GetString("obs_mode", "planes");
+  RLF_CHECK_ARG(obs == "planes" || obs == "pixels", id, ": obs_mode must be planes or pixels, got '", obs, "'");
+  c.pixels = obs == "pixels";
+  c.illegal_penalty = kw.GetDouble("illegal_penalty", c.illegal_penalty, id);
+  c.kill_reward = kw.GetDouble("kill_reward", c.kill_reward, id);
+  c.damage_reward = kw.GetDouble("damage_reward", c.damage_reward, id);
+  c.leak_penalty = kw.GetDouble("leak_penalty", c.leak_penalty, id);
+  c.win_reward = kw.GetDouble("win_reward", c.win_reward, id);
+  c.loss_penalty = kw.GetDouble("loss_penalty", c.loss_penalty, id);
+  c.timeout_penalty = kw.GetDouble("timeout_penalty", c.timeout_penalty, id);
+  return std::make_unique<TowerDefense>(c);
+}
+
+}  // namespace
+
+RLF_REGISTER_ENVS(tower_defense) {
+  EnvSpec spec{"TowerDefense-v0", MakeTowerDefense, std::nullopt, std::nullopt, {},
+               {{"stage", "1", "1-4 hand-made stages of rising difficulty, 0 procedural"},
+                {"procedural_seed", "-1", "stage 0: fixed map seed (-1: a new map from each reset's seed)"},
+                {"procedural_difficulty", "0.5", "stage 0: wave strength in [0, 1]"},
+                {"flat_actions", "false", "Discrete(1211) with an exact mask instead of MultiDiscrete [4, 5, 60, 4]"},
+                {"strict", "false", "an illegal action raises instead of acting as a wait"},
+                {"ticks_per_step", "1", "game ticks per env step (the action applies at the first)"},
+                {"max_ticks", "1000", "game ticks before the episode is truncated"},
+                {"obs_mode", "planes", "planes (926 floats) or pixels (uint8 RGB 56x80)"},
+                {"illegal_penalty", "0", "reward added for an illegal action (non-strict)"},
+                {"kill_reward", "0.05", "reward per enemy killed"},
+                {"damage_reward", "0", "reward per enemy's worth of hit points removed (dense shaping)"},
+                {"leak_penalty", "-0.2", "reward per enemy reaching the goal"},
+                {"win_reward", "1", "reward for clearing every wave"},
+                {"loss_penalty", "-1", "reward when life reaches 0"},
+                {"timeout_penalty", "-1", "reward when max_ticks pass with enemies left"}},
+               "lane tower defense: deploy units, fire skills, retreat (masked MultiDiscrete)"};
+  spec.scripted_policies.push_back(
+      {"heuristic", "heuristic", "the scripted TowerDefense-v0 baseline", /*takes_argument=*/false,
+       [](const Env& env, const std::string&, uint64_t) -> std::unique_ptr<Policy> {
+         return std::make_unique<TowerDefenseHeuristic>(env.observation_space(), env.action_space());
+       }});
+  spec.discrete_action_kwargs = {{"flat_actions", "true"}};
+  registry.Register(std::move(spec));
 }
 
 }  // namespace rlforge

@@ -7,7 +7,7 @@
 #include "rlforge/env/registry.h"
 #include "rlforge/env/vector_env.h"
 #include "rlforge/envs/tower_defense/heuristic.h"
-#include "rlforge/train/evaluation.h"
+#include "rlforge/env/evaluation.h"
 
 namespace rlforge {
 namespace {

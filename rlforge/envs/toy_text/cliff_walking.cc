@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "rlforge/env/registry.h"
+
 namespace rlforge {
 
 CliffWalking::CliffWalking(bool is_slippery, std::string name) : name_(std::move(name)) {
@@ -77,6 +79,26 @@ bool CliffWalking::RenderRgb(Image* out) const {
   const double ax = (s_ % kCols) * cell + 30.0, ay = (s_ / kCols) * cell + 30.0;
   out->FillCircle(ax, ay, 15, {40, 120, 200});
   return true;
+}
+
+RLF_REGISTER_ENVS(cliff_walking) {
+  for (const char* id : {"CliffWalking-v1", "CliffWalking-v0"}) {
+    const std::string name = id;
+    registry.Register({name,
+                       [name](const Kwargs& kw) {
+                         return std::make_unique<CliffWalking>(kw.GetBool("is_slippery", false, name), name);
+                       },
+                       std::nullopt, std::nullopt, {}, {{"is_slippery", "false", "moves slip sideways"}},
+                       name == "CliffWalking-v1" ? "walk along a cliff edge (toy text)"
+                                                 : "older name of CliffWalking-v1"});
+  }
+  registry.Register({"CliffWalkingSlippery-v1",
+                     [](const Kwargs& kw) {
+                       return std::make_unique<CliffWalking>(kw.GetBool("is_slippery", true, "CliffWalkingSlippery-v1"),
+                                                             "CliffWalkingSlippery-v1");
+                     },
+                     std::nullopt, std::nullopt, {{"is_slippery", "true"}}, {{"is_slippery", "true", "moves slip sideways"}},
+                     "cliff walking on slippery ground (toy text)"});
 }
 
 }  // namespace rlforge

@@ -39,6 +39,7 @@ class CliffWalking : public EnvBase<CliffWalking> {
   void StepImpl(const void* action, void* obs, StepResult* result);
 
   const TransitionModel& model() const { return *model_; }
+  const TransitionModel* transition_model() const override { return model_.get(); }
   int64_t state() const { return s_; }
   void set_state(int64_t s) { s_ = s; }
   template <class A>

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "rlforge/envs/toy_text/ansi.h"
+#include "rlforge/env/registry.h"
 
 namespace rlforge {
 namespace {
@@ -177,6 +178,56 @@ bool FrozenLake::RenderRgb(Image* out) const {
   const double ax = (s_ % ncol_) * cell + cell / 2.0, ay = (s_ / ncol_) * cell + cell / 2.0;
   out->FillCircle(ax, ay, cell * 0.25, {220, 50, 40});
   return true;
+}
+
+namespace {
+
+std::vector<std::string> SplitRows(const std::string& text) {
+  std::vector<std::string> rows;
+  std::string row;
+  for (char c : text) {
+    if (c == '/' || c == ',') {
+      rows.push_back(row);
+      row.clear();
+    } else {
+      row += c;
+    }
+  }
+  rows.push_back(row);
+  return rows;
+}
+
+std::vector<KwargDoc> FrozenLakeKwargs(const std::string& default_map) {
+  return {{"desc", "", "custom map, rows joined by '/', e.g. SFF/FHF/FFG"},
+          {"map_name", default_map, "4x4, 8x8 or random"},
+          {"is_slippery", "true", "slippery ice"},
+          {"success_rate", "0.3333", "probability of moving as intended when slippery"},
+          {"reward_schedule", "1,0,0", "rewards for entering goal, hole, frozen tile"},
+          {"map_size", "8", "side of a random map"},
+          {"map_p", "0.8", "probability that a random map's tile is frozen"},
+          {"map_seed", "0", "seed of the random map generator"}};
+}
+
+std::unique_ptr<Env> MakeFrozenLake(const std::string& id, const Kwargs& kw) {
+  FrozenLakeConfig c;
+  if (auto d = kw.Find("desc")) c.desc = SplitRows(*d);
+  c.map_name = kw.GetString("map_name", c.map_name);
+  c.is_slippery = kw.GetBool("is_slippery", c.is_slippery, id);
+  c.success_rate = kw.GetDouble("success_rate", c.success_rate, id);
+  c.reward_schedule = kw.GetDoubles("reward_schedule", c.reward_schedule, id);
+  c.map_size = static_cast<int>(kw.GetInt("map_size", c.map_size, id));
+  c.map_p = kw.GetDouble("map_p", c.map_p, id);
+  c.map_seed = static_cast<uint64_t>(kw.GetInt("map_seed", 0, id));
+  return std::make_unique<FrozenLake>(c, id);
+}
+
+}  // namespace
+
+RLF_REGISTER_ENVS(frozen_lake) {
+  registry.Register({"FrozenLake-v1", [](const Kwargs& kw) { return MakeFrozenLake("FrozenLake-v1", kw); }, 100, 0.70,
+                     {}, FrozenLakeKwargs("4x4"), "cross a frozen lake, 4x4 (toy text)"});
+  registry.Register({"FrozenLake8x8-v1", [](const Kwargs& kw) { return MakeFrozenLake("FrozenLake8x8-v1", kw); },
+                     200, 0.85, {{"map_name", "8x8"}}, FrozenLakeKwargs("8x8"), "cross a frozen lake, 8x8 (toy text)"});
 }
 
 }  // namespace rlforge

@@ -66,6 +66,7 @@ class FrozenLake : public EnvBase<FrozenLake> {
   void StepImpl(const void* action, void* obs, StepResult* result);
 
   const TransitionModel& model() const { return *model_; }
+  const TransitionModel* transition_model() const override { return model_.get(); }
   const std::vector<std::string>& desc() const { return *desc_; }
   int64_t state() const { return s_; }
   void set_state(int64_t s) { s_ = s; }

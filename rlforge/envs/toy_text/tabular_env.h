@@ -1,12 +1,7 @@
-// rlforge/envs/toy_text/tabular_env.h — the transition model shared by the
-// toy-text envs (FrozenLake, Taxi, CliffWalking).
-//
-// As Gymnasium's `env.P`: for each state s and action a, a list of outcomes
-// (probability, next state, reward, terminated) whose probabilities sum to 1,
-// plus an initial-state distribution. Planners (value iteration, policy
-// evaluation) and tests read it through model(); the envs step by sampling it:
-// draw u ~ U[0, 1) and take the first outcome whose cumulative probability
-// exceeds u (Gymnasium's categorical_sample).
+// rlforge/envs/toy_text/tabular_env.h — what the toy-text envs (FrozenLake,
+// Taxi, CliffWalking) share: stepping by sampling their transition model
+// (rlforge/env/transition_model.h, offered to planners through
+// Env::transition_model()) and a cache of models.
 //
 // The model is immutable once built and shared between clones, so Clone() of a
 // toy-text env copies a few words.
@@ -21,58 +16,9 @@
 
 #include "rlforge/core/rng.h"
 #include "rlforge/env/env.h"
+#include "rlforge/env/transition_model.h"
 
 namespace rlforge {
-
-struct Transition {
-  double prob;
-  int64_t next_state;
-  double reward;
-  bool terminated;
-  // Cumulative probability of this and the earlier outcomes of the same
-  // (s, a); filled in by TransitionModel::Add.
-  double cumulative = 0;
-};
-
-class TransitionModel {
- public:
-  TransitionModel(int64_t num_states, int64_t num_actions);
-
-  int64_t num_states() const { return num_states_; }
-  int64_t num_actions() const { return num_actions_; }
-
-  // Outcomes of taking action a in state s.
-  struct Range {
-    const Transition* first;
-    const Transition* last;
-    const Transition* begin() const { return first; }
-    const Transition* end() const { return last; }
-    size_t size() const { return static_cast<size_t>(last - first); }
-  };
-  Range Outcomes(int64_t s, int64_t a) const {
-    const size_t k = static_cast<size_t>(s * num_actions_ + a);
-    return {transitions_.data() + offsets_[k], transitions_.data() + offsets_[k + 1]};
-  }
-  // Initial-state distribution [num_states].
-  const std::vector<double>& initial_distribution() const { return initial_; }
-
-  // Samples one outcome of (s, a).
-  const Transition& Sample(int64_t s, int64_t a, Rng& rng) const;
-  // Samples an initial state.
-  int64_t SampleInitial(Rng& rng) const;
-
-  // Building: call Add for (s, a) in order s = 0.., a = 0.. (every pair once,
-  // each with at least one outcome), then SetInitial.
-  void Add(int64_t s, int64_t a, std::vector<Transition> outcomes);
-  void SetInitial(std::vector<double> weights);  // normalized here
-
- private:
-  int64_t num_states_, num_actions_;
-  std::vector<uint32_t> offsets_;         // [S * A + 1]
-  std::vector<Transition> transitions_;   // all outcomes, grouped by (s, a)
-  std::vector<double> initial_;           // [S]
-  std::vector<double> initial_cdf_;       // [S]
-};
 
 // Shared by the toy-text envs' ResetImpl/StepImpl: draw the initial state (or
 // sample the outcome of action a in state s), write it as the int64

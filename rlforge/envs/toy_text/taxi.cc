@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "rlforge/envs/toy_text/ansi.h"
+#include "rlforge/env/registry.h"
 
 namespace rlforge {
 namespace {
@@ -214,6 +215,27 @@ bool Taxi::RenderRgb(Image* out) const {
     out->FillRect(px + cw / 2.0 - 6, py + 26, px + cw / 2.0 + 6, py + 45, {30, 30, 200});
   }
   return true;
+}
+
+RLF_REGISTER_ENVS(taxi) {
+  const std::vector<KwargDoc> kwargs = {{"is_rainy", "false", "moves slip sideways"},
+                                        {"fickle_passenger", "false", "passenger may change destination once"},
+                                        {"rainy_probability", "0.8", "probability a rainy move goes as intended"},
+                                        {"fickle_probability", "0.3", "probability the passenger is fickle"}};
+  for (const char* id : {"Taxi-v4", "Taxi-v3"}) {
+    const std::string name = id;
+    auto make = [name](const Kwargs& kw) {
+      TaxiConfig c;
+      c.is_rainy = kw.GetBool("is_rainy", c.is_rainy, name);
+      c.fickle_passenger = kw.GetBool("fickle_passenger", c.fickle_passenger, name);
+      c.rainy_probability = kw.GetDouble("rainy_probability", c.rainy_probability, name);
+      c.fickle_probability = kw.GetDouble("fickle_probability", c.fickle_probability, name);
+      return std::make_unique<Taxi>(c, name);
+    };
+    registry.Register({name, make, 200, 8.0, {}, kwargs,
+                       name == "Taxi-v4" ? "pick up and drop off a passenger (toy text)"
+                                         : "older name of Taxi-v4 (same default dynamics)"});
+  }
 }
 
 }  // namespace rlforge

@@ -73,6 +73,7 @@ class Taxi : public EnvBase<Taxi> {
   static std::array<int, 4> Decode(int64_t state);  // row, col, pass_loc, dest
 
   const TransitionModel& model() const { return *model_; }
+  const TransitionModel* transition_model() const override { return model_.get(); }
   int64_t state() const { return s_; }
   void set_state(int64_t s) { s_ = s; }
   bool fickle_pending() const { return fickle_step_; }

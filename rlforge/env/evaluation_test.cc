@@ -1,4 +1,4 @@
-#include "rlforge/train/evaluation.h"
+#include "rlforge/env/evaluation.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// rlforge/train/demonstrations.h — episodes of a (scripted) policy's play,
+// rlforge/data/demonstrations.h — episodes of a (scripted) policy's play,
 // recorded for imitation: behaviour-cloning pretraining of PPO's actor and
 // critic, and demonstration transitions in DQN's replay (DQfD, Hester et al.,
 // 2018).
@@ -10,16 +10,16 @@
 // given the demonstrated values before it, so that a masked MultiCategorical
 // with it gives the demonstrated action's log-probability), the reward and
 // how the step ended. Discrete and MultiDiscrete actions only.
-#ifndef RLFORGE_TRAIN_DEMONSTRATIONS_H_
-#define RLFORGE_TRAIN_DEMONSTRATIONS_H_
+#ifndef RLFORGE_DATA_DEMONSTRATIONS_H_
+#define RLFORGE_DATA_DEMONSTRATIONS_H_
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "rlforge/env/env.h"
-#include "rlforge/env/kwargs.h"
-#include "rlforge/train/evaluation.h"
+#include "rlforge/config/kwargs.h"
+#include "rlforge/env/policy.h"
 
 namespace rlforge {
 
@@ -57,4 +57,4 @@ Demonstrations RecordDemonstrations(Env& env, Policy& policy, int64_t episodes, 
 
 }  // namespace rlforge
 
-#endif  // RLFORGE_TRAIN_DEMONSTRATIONS_H_
+#endif  // RLFORGE_DATA_DEMONSTRATIONS_H_

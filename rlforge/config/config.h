@@ -1,4 +1,4 @@
-// rlforge/train/config.h — run configuration: fields, YAML, overrides.
+// rlforge/config/config.h — run configuration: fields, YAML, overrides.
 //
 // A config struct lists its fields once, in Visit(FieldVisitor&), with a name,
 // a pointer and a one-line help; everything else is generic: YAML load (which
@@ -9,8 +9,8 @@
 // to 0 over training, as rl-baselines3-zoo writes them) or
 // "lin_<start>_<end>". Value(progress_remaining) with progress_remaining going
 // from 1 at the start to 0 at the end.
-#ifndef RLFORGE_TRAIN_CONFIG_H_
-#define RLFORGE_TRAIN_CONFIG_H_
+#ifndef RLFORGE_CONFIG_CONFIG_H_
+#define RLFORGE_CONFIG_CONFIG_H_
 
 #include <cstdint>
 #include <map>
@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "rlforge/env/kwargs.h"
+#include "rlforge/config/kwargs.h"
 
 namespace rlforge {
 
@@ -110,4 +110,4 @@ std::string ConfigIO::ToYaml(Config& c) {
 
 }  // namespace rlforge
 
-#endif  // RLFORGE_TRAIN_CONFIG_H_
+#endif  // RLFORGE_CONFIG_CONFIG_H_

@@ -1,4 +1,4 @@
-#include "rlforge/train/config.h"
+#include "rlforge/config/config.h"
 
 #include <yaml-cpp/yaml.h>
 

@@ -1,4 +1,4 @@
-#include "rlforge/env/kwargs.h"
+#include "rlforge/config/kwargs.h"
 
 #include <algorithm>
 #include <cctype>

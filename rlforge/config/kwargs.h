@@ -1,11 +1,11 @@
-// rlforge/env/kwargs.h — keyword arguments for env construction.
+// rlforge/config/kwargs.h — keyword arguments for env construction.
 //
 // Kwargs hold key -> text pairs (as typed on the command line, `k=v`). Typed
 // getters parse them and throw InvalidArgument naming the key and the bad
 // value. Registry::Make rejects keys the env does not declare before it
 // constructs anything, so a typo never passes silently.
-#ifndef RLFORGE_ENV_KWARGS_H_
-#define RLFORGE_ENV_KWARGS_H_
+#ifndef RLFORGE_CONFIG_KWARGS_H_
+#define RLFORGE_CONFIG_KWARGS_H_
 
 #include <cstdint>
 #include <map>
@@ -48,4 +48,4 @@ class Kwargs {
 
 }  // namespace rlforge
 
-#endif  // RLFORGE_ENV_KWARGS_H_
+#endif  // RLFORGE_CONFIG_KWARGS_H_

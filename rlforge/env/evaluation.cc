@@ -1,20 +1,9 @@
-#include "rlforge/train/evaluation.h"
+#include "rlforge/env/evaluation.h"
 
 #include <algorithm>
 #include <cmath>
 
 namespace rlforge {
-
-RandomPolicy::RandomPolicy(const Space& action_space, uint64_t seed, bool use_masks)
-    : space_(action_space), rng_(seed), use_masks_(use_masks) {}
-
-void RandomPolicy::Act(const void* /*observations*/, const uint8_t* masks, int n, void* actions) {
-  auto* out = static_cast<uint8_t*>(actions);
-  const size_t bytes = space_.nbytes();
-  const int64_t mask_size = space_.mask_size();
-  for (int i = 0; i < n; ++i)
-    space_.Sample(rng_, out + i * bytes, use_masks_ && masks ? masks + i * mask_size : nullptr);
-}
 
 MatchStats EvaluateMatch(Env& env, Policy& agent, Policy& opponent, int64_t games, uint64_t seed) {
   RLF_CHECK_ARG(games >= 1, "games must be >= 1, got ", games);

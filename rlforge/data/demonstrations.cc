@@ -1,4 +1,4 @@
-#include "rlforge/train/demonstrations.h"
+#include "rlforge/data/demonstrations.h"
 
 #include <algorithm>
 

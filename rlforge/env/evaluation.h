@@ -1,13 +1,12 @@
-// rlforge/train/evaluation.h — policies and episode evaluation.
+// rlforge/env/evaluation.h — episode evaluation of a Policy.
 //
-// A Policy maps a batch of observations (and legal-action masks) to a batch of
-// actions. Evaluate() runs exactly `episodes` episodes on a vector env and
+// Evaluate() runs exactly `episodes` episodes on a vector env and
 // reports their statistics. To avoid the bias of keeping the first episodes to
 // finish (short episodes finish first), each env i is given a fixed quota of
 // floor(N / E) or ceil(N / E) episodes, as SB3's evaluate_policy does; an env
 // whose quota is met keeps stepping but its episodes are not counted.
-#ifndef RLFORGE_TRAIN_EVALUATION_H_
-#define RLFORGE_TRAIN_EVALUATION_H_
+#ifndef RLFORGE_ENV_EVALUATION_H_
+#define RLFORGE_ENV_EVALUATION_H_
 
 #include <cstdint>
 #include <memory>
@@ -15,39 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "rlforge/env/policy.h"
 #include "rlforge/env/vector_env.h"
 
 namespace rlforge {
-
-class Policy {
- public:
-  virtual ~Policy() = default;
-  // observations: [n, obs] in the observation dtype; masks: [n, mask] or null;
-  // actions: [n, act] in the action dtype, written here.
-  virtual void Act(const void* observations, const uint8_t* masks, int n, void* actions) = 0;
-  virtual std::string name() const = 0;
-  // For envs with conditional (autoregressive) masks: row i of the next Act
-  // batch asks `fn(i, ...)`. Policies that can use them (actor-critic with
-  // MultiDiscrete actions) then choose dimension by dimension.
-  void set_conditional_mask(ConditionalMaskFn fn) { conditional_mask_ = std::move(fn); }
-
- protected:
-  ConditionalMaskFn conditional_mask_;
-};
-
-// Uniform over the action space, as Gymnasium's action_space.sample(); with
-// use_masks it samples only legal actions.
-class RandomPolicy : public Policy {
- public:
-  RandomPolicy(const Space& action_space, uint64_t seed, bool use_masks = false);
-  void Act(const void* observations, const uint8_t* masks, int n, void* actions) override;
-  std::string name() const override { return "random"; }
-
- private:
-  Space space_;
-  Rng rng_;
-  bool use_masks_;
-};
 
 struct EpisodeStats {
   int64_t episodes = 0;
@@ -80,4 +50,4 @@ MatchStats EvaluateMatch(Env& env, Policy& agent, Policy& opponent, int64_t game
 
 }  // namespace rlforge
 
-#endif  // RLFORGE_TRAIN_EVALUATION_H_
+#endif  // RLFORGE_ENV_EVALUATION_H_

@@ -1,0 +1,194 @@
+// The agent contract (rlforge/algos/algorithm.h), checked for every registered
+// agent: built the same way, metrics declared up front (progress.csv has every
+// column from its first row), run-level keys it does not honour rejected by
+// name, and checkpoints that name the problem when they do not fit.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "rlforge/algos/algorithm.h"
+#include "rlforge/core/checkpoint_file.h"
+#include "rlforge/core/file_io.h"
+#include "rlforge/train/runner.h"
+
+namespace fs = std::filesystem;
+
+namespace rlforge {
+namespace {
+
+std::string FreshDir(const std::string& name) {
+  const std::string dir = testing::TempDir() + "/rlforge_contract_test/" + name;
+  fs::remove_all(dir);
+  fs::create_directories(fs::path(dir).parent_path());
+  return dir;
+}
+
+RunnerOptions Quiet() {
+  RunnerOptions o;
+  o.progress = false;
+  return o;
+}
+
+// A small, fast configuration of each agent on an env it plays.
+TrainConfig SmallConfig(const std::string& algo) {
+  std::string env = "CartPole-v1";
+  std::vector<std::string> sets = {"eval_episodes=0"};
+  if (algo == "alphazero") {
+    env = "TicTacToe-v0";
+    sets.insert(sets.end(), {"num_actors=0", "simulations=4", "games_per_iteration=2", "updates_per_iteration=1",
+                             "batch_size=8", "replay_size=64"});
+  } else if (algo == "muzero") {
+    sets.insert(sets.end(), {"num_actors=0", "simulations=4", "games_per_iteration=1", "batch_size=8",
+                             "learning_starts=8", "replay_size=200", "latent_size=8", "net_arch=[8]"});
+  } else if (algo == "q-learning" || algo == "sarsa" || algo == "expected-sarsa") {
+    env = "FrozenLake-v1";
+    sets.push_back("steps_per_iteration=200");
+  } else if (algo == "a3c") {
+    sets.insert(sets.end(), {"workers=1", "steps_per_iteration=200"});
+  } else if (algo == "dqn" || algo == "qr-dqn") {
+    sets.insert(sets.end(), {"learning_starts=64", "batch_size=16", "train_freq=16", "net_arch=[16]"});
+  }
+  return TrainConfig::Resolve(algo, env, "", sets, 600, 0);
+}
+
+TEST(ContractTest, EveryAgentIsBuiltTheSameWayAndReportsOnlyDeclaredMetrics) {
+  for (const AlgoSpec& spec : Algorithms()) {
+    SCOPED_TRACE(spec.name);
+    const TrainConfig c = SmallConfig(spec.name);
+    std::unique_ptr<Algorithm> algo = MakeAlgorithm(c.Context(), *c.algo);
+    const auto& declared = algo->metric_names();
+    EXPECT_FALSE(declared.empty());
+    const std::set<std::string> names(declared.begin(), declared.end());
+    EXPECT_EQ(names.size(), declared.size()) << "a metric is declared twice";
+    for (int i = 0; i < 3 && algo->num_timesteps() < c.run.total_steps; ++i)
+      for (const auto& [key, value] : algo->Iterate()) EXPECT_TRUE(names.count(key)) << "undeclared metric " << key;
+    EXPECT_GT(algo->num_timesteps(), 0);
+    EXPECT_NE(algo->MakePolicy(true), nullptr);
+  }
+}
+
+// The runner writes every declared column from the first row: DQN's loss,
+// which exists only once learning starts, is a column of the first row (empty
+// there) and filled later.
+TEST(ContractTest, ProgressCsvHasEveryColumnFromTheFirstRow) {
+  const std::string dir = FreshDir("dqn_columns");
+  Train(TrainConfig::Resolve("dqn", "CartPole-v1", "",
+                             {"learning_starts=500", "train_freq=100", "eval_episodes=0", "net_arch=[16]"}, 1000, 0),
+        dir, Quiet());
+  std::ifstream csv(dir + "/progress.csv");
+  std::vector<std::vector<std::string>> rows;
+  for (std::string line; std::getline(csv, line);) {
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    for (std::string cell; std::getline(ss, cell, ',');) cells.push_back(cell);
+    if (!line.empty() && line.back() == ',') cells.push_back("");
+    rows.push_back(cells);
+  }
+  ASSERT_GE(rows.size(), 3u);
+  const auto& header = rows[0];
+  const auto loss = std::find(header.begin(), header.end(), "loss");
+  ASSERT_NE(loss, header.end()) << "progress.csv lacks DQN's loss column";
+  const size_t col = static_cast<size_t>(loss - header.begin());
+  EXPECT_EQ(rows[1].size(), header.size());
+  EXPECT_TRUE(rows[1][col].empty()) << "no loss before learning starts";
+  EXPECT_FALSE(rows.back()[col].empty()) << "the loss once learning runs";
+}
+
+std::string ResolveError(const std::string& algo, const std::string& env, const std::vector<std::string>& sets) {
+  try {
+    TrainConfig::Resolve(algo, env, "", sets, 1000, 0);
+  } catch (const InvalidArgument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ContractTest, RunLevelKeysAnAgentDoesNotHonourAreRejectedByName) {
+  EXPECT_NE(ResolveError("dqn", "CartPole-v1", {"normalize_obs=true"})
+                .find("config key 'normalize_obs' is not supported by dqn"),
+            std::string::npos);
+  EXPECT_NE(ResolveError("dqn", "CartPole-v1", {"normalize_reward=true"})
+                .find("config key 'normalize_reward' is not supported by dqn"),
+            std::string::npos);
+  EXPECT_NE(ResolveError("alphazero", "TicTacToe-v0", {"num_envs=4"})
+                .find("config key 'num_envs' is not supported by alphazero"),
+            std::string::npos);
+  EXPECT_NE(ResolveError("muzero", "CartPole-v1", {"normalize_obs=true"})
+                .find("config key 'normalize_obs' is not supported by muzero"),
+            std::string::npos);
+  EXPECT_NE(ResolveError("q-learning", "FrozenLake-v1", {"env_threads=2"})
+                .find("config key 'env_threads' is not supported by q-learning"),
+            std::string::npos);
+  EXPECT_NE(ResolveError("reinforce", "CartPole-v1", {"normalize_reward=true"})
+                .find("config key 'normalize_reward' is not supported by reinforce"),
+            std::string::npos);
+  EXPECT_NE(ResolveError("a3c", "CartPole-v1", {"normalize_obs=true"})
+                .find("config key 'normalize_obs' is not supported by a3c"),
+            std::string::npos);
+  // Keys an agent honours pass.
+  EXPECT_EQ(ResolveError("ppo", "CartPole-v1", {"normalize_obs=true", "normalize_reward=true", "num_envs=4"}), "");
+  EXPECT_EQ(ResolveError("dqn", "CartPole-v1", {"num_envs=4", "env_threads=2"}), "");
+}
+
+std::string LoadError(Algorithm& algo, const std::string& path) {
+  try {
+    algo.Load(path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ContractTest, CheckpointsThatDoNotFitAreNamedErrors) {
+  const std::string dir = FreshDir("checkpoints");
+  fs::create_directories(dir);
+  TrainConfig ppo = TrainConfig::Resolve("ppo", "CartPole-v1", "", {"net_arch=[8]"}, 1000, 0);
+  auto agent = MakeAlgorithm(ppo.Context(), *ppo.algo);
+  agent->Iterate();
+  const std::string path = dir + "/ppo.pt";
+  agent->Save(path);
+  // The same agent and configuration: loads.
+  auto same = MakeAlgorithm(ppo.Context(), *ppo.algo);
+  EXPECT_EQ(LoadError(*same, path), "");
+  EXPECT_EQ(same->num_timesteps(), agent->num_timesteps());
+  // Another agent.
+  TrainConfig a2c = TrainConfig::Resolve("a2c", "CartPole-v1", "", {"net_arch=[8]"}, 1000, 0);
+  auto other = MakeAlgorithm(a2c.Context(), *a2c.algo);
+  EXPECT_NE(LoadError(*other, path).find("was written by ppo, not a2c"), std::string::npos);
+  // Another network size.
+  TrainConfig wider = TrainConfig::Resolve("ppo", "CartPole-v1", "", {"net_arch=[16]"}, 1000, 0);
+  auto mismatched = MakeAlgorithm(wider.Context(), *wider.algo);
+  const std::string shape_error = LoadError(*mismatched, path);
+  EXPECT_NE(shape_error.find("does not fit this ppo configuration"), std::string::npos) << shape_error;
+  EXPECT_NE(shape_error.find("[8, 4] in the checkpoint and [16, 4] in this configuration"), std::string::npos)
+      << shape_error;
+  // A truncated file, a corrupted byte, and a checkpoint of an earlier rlforge (a torch zip archive).
+  const std::string bytes = ReadWholeFile(path, "checkpoint");
+  WriteFileAtomically(dir + "/truncated.pt", bytes.substr(0, bytes.size() / 2));
+  EXPECT_NE(LoadError(*same, dir + "/truncated.pt").find("cannot be read (truncated)"), std::string::npos);
+  std::string flipped = bytes;
+  flipped[flipped.size() / 2] ^= 0x40;
+  WriteFileAtomically(dir + "/flipped.pt", flipped);
+  EXPECT_NE(LoadError(*same, dir + "/flipped.pt").find("fails its checksum"), std::string::npos);
+  WriteFileAtomically(dir + "/old.pt", std::string("PK\x03\x04", 4) + "archive/data.pkl");
+  EXPECT_NE(LoadError(*same, dir + "/old.pt").find("written by an earlier rlforge"), std::string::npos);
+  // A non-finite parameter is never written; the previous checkpoint stays.
+  {
+    torch::NoGradGuard no_grad;
+    agent->network()->parameters()[0].view(-1)[0] = std::nanf("");
+  }
+  try {
+    agent->Save(path);
+    FAIL() << "a non-finite network was saved";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is not finite"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  EXPECT_EQ(ReadWholeFile(path, "checkpoint"), bytes);
+}
+
+}  // namespace
+}  // namespace rlforge
