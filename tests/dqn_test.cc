@@ -169,6 +169,51 @@ TEST(DuelingTest, AggregatesAndBackpropagatesByHand) {
   EXPECT_TRUE(torch::allclose(out.mean(1), raw_out.select(1, 0), 1e-5, 1e-5));
 }
 
+// DQN's loss on Q-values by hand (ExpectedQHead, the one definition both the
+// kernels and autograd use). Two rows, three actions, Huber:
+//   row 0: Q(s) = (1, 2, 0), a = 1, r = 1, discount 0.9, next legal {0, 2},
+//          Q_target(s') = (3, 5, 4): a* = 2, y = 1 + 0.9 * 4 = 4.6,
+//          d = 2 - 4.6 = -2.6, Huber 2.1, dL/dQ(s, 1) = -1 / 2;
+//   row 1: Q(s) = (0.5, 0, 0), a = 0, r = 0.2, terminated: y = 0.2, d = 0.3,
+//          weight 0.5: 0.5 * 0.045, dL/dQ(s, 0) = 0.5 * 0.3 / 2.
+//   L = (2.1 + 0.0225) / 2.
+// Double DQN picks a* with the online network's Q(s') = (9, 0, 1): a* = 0,
+// y = 1 + 0.9 * 3 = 3.7, Huber(-1.7) = 1.2. DQfD with row 1 a demonstration
+// (margin 0.8): max_a [Q + l] = 0.8 at a = 1, term (0.8 - 0.5) / 2 = 0.15,
+// gradient +1/2 at a = 1 and -1/2 at a_E = 0.
+TEST(DqnLossTest, WorkedExample) {
+  const float q[] = {1, 2, 0, 0.5f, 0, 0}, target_next[] = {3, 5, 4, 7, 7, 7}, online_next[] = {9, 0, 1, 0, 0, 0};
+  const int64_t actions[] = {1, 0};
+  const float rewards[] = {1.0f, 0.2f}, discounts[] = {0.9f, 0.81f}, weights[] = {1.0f, 0.5f};
+  const uint8_t terminated[] = {0, 1}, next_masks[] = {1, 0, 1, 1, 1, 1};
+  QBatch b;
+  b.size = 2, b.num_actions = 3, b.actions = actions, b.rewards = rewards, b.discounts = discounts;
+  b.terminated = terminated, b.next_masks = next_masks, b.weights = weights;
+  double td[2];
+  float d_q[6];
+  const ExpectedQHead huber(/*huber=*/true, /*margin=*/0.8, /*margin_weight=*/1.0);
+  QLossValues l = huber.Loss(q, target_next, nullptr, b, td, d_q);
+  EXPECT_NEAR(l.loss, (2.1 + 0.0225) / 2, 1e-6);
+  EXPECT_NEAR(td[0], -2.6, 1e-6);
+  EXPECT_NEAR(td[1], 0.3, 1e-6);
+  const float expected[] = {0, -0.5f, 0, 0.075f, 0, 0};
+  for (int k = 0; k < 6; ++k) EXPECT_NEAR(d_q[k], expected[k], 1e-6) << k;
+  l = huber.Loss(q, target_next, online_next, b, td, d_q);
+  EXPECT_NEAR(td[0], 2 - 3.7, 1e-6);
+  EXPECT_NEAR(l.loss, (1.2 + 0.0225) / 2, 1e-6);
+  b.demo_rows = 1;
+  l = huber.Loss(q, target_next, nullptr, b, td, d_q);
+  EXPECT_NEAR(l.margin_loss, 0.15, 1e-6);
+  EXPECT_NEAR(l.loss, (2.1 + 0.0225) / 2 + 0.15, 1e-6);
+  EXPECT_NEAR(d_q[3], 0.075 - 0.5, 1e-6);
+  EXPECT_NEAR(d_q[4], 0.5, 1e-6);
+  const ExpectedQHead mse(/*huber=*/false, 0.8, 1.0);
+  b.demo_rows = 0;
+  l = mse.Loss(q, target_next, nullptr, b, td, d_q);
+  EXPECT_NEAR(l.loss, (2.6 * 2.6 + 0.5 * 0.09) / 2, 1e-5);
+  EXPECT_NEAR(d_q[1], 2 * -2.6 / 2, 1e-5);
+}
+
 // The hand-written update gives autograd's loss and gradients on the same
 // minibatch, for plain DQN and for Double + dueling + n-step + prioritized.
 TEST(DqnTest, FastGradientsMatchAutograd) {

@@ -35,12 +35,17 @@ struct Case {
   Space act;
   bool masked;
   std::string activation;
+  bool use_sde = false;         // gSDE: per-sample log std (autograd only)
+  bool share_features = false;  // one torso (autograd only)
 };
 
 void Compare(const Case& c) {
   PolicyConfig config;
   config.activation = c.activation;
   config.log_std_init = -0.3;
+  config.use_sde = c.use_sde;
+  config.share_features = c.share_features;
+  const bool kernels = !c.use_sde && !c.share_features;
   torch::manual_seed(7);
   ActorCritic net(Space::Box(-1, 1, {5}), c.act, config);
   const int64_t B = 33;
@@ -132,14 +137,15 @@ void Compare(const Case& c) {
                            grads[1].data_ptr<float>()};
     const ActorCriticLossValues r = ComputeActorCriticLoss(
         head,
-        {outputs[0].data_ptr<float>(), h.log_std.defined() ? outputs[2].data_ptr<float>() : nullptr, false,
-         outputs[1].data_ptr<float>()},
+        {outputs[0].data_ptr<float>(), h.log_std.defined() ? outputs[2].data_ptr<float>() : nullptr,
+         h.log_std.defined() && h.log_std.dim() == 2, outputs[1].data_ptr<float>()},
         batch, &g);
     torch::autograd::backward(outputs, grads);
     check("autograd", r);
   }
   // The hand-written kernels carry the same dL/d(outputs) back.
-  {
+  EXPECT_EQ(FastActorCritic::Supported(*net), kernels);
+  if (kernels) {
     net->zero_grad();
     FastActorCritic fast(net);
     auto features = net->Preprocess(obs).contiguous();
@@ -162,6 +168,11 @@ TEST(FastUpdateTest, DiscreteTanh) { Compare({Space::Discrete(4), false, "tanh"}
 TEST(FastUpdateTest, MaskedMultiDiscreteRelu) { Compare({Space::MultiDiscrete({4, 3, 6, 2}), true, "relu"}); }
 TEST(FastUpdateTest, MaskedDiscreteRelu) { Compare({Space::Discrete(6), true, "relu"}); }
 TEST(FastUpdateTest, GaussianTanh) { Compare({Space::Box(-2, 2, {3}), false, "tanh"}); }
+// The autograd path where the kernels do not apply: gSDE's per-sample log std, a shared torso.
+TEST(FastUpdateTest, AutogradPathWithSdeAndSharedFeatures) {
+  Compare({Space::Box(-2, 2, {3}), false, "tanh", /*use_sde=*/true});
+  Compare({Space::MultiDiscrete({4, 3}), true, "relu", false, /*share_features=*/true});
+}
 
 TEST(FastUpdateTest, SupportedOnlyForPlainMlps) {
   PolicyConfig config;

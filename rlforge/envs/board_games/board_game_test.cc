@@ -132,6 +132,46 @@ TEST(BoardGameTest, SetFromObservationRebuildsTheState) {
   EXPECT_FALSE(other->SetFromObservation(bad.data()));
 }
 
+// Each symmetry maps a position to one whose legal moves are the images of
+// the legal moves, and a move and its image lead to images of each other's
+// next position (checked along random games).
+TEST(BoardGameTest, SymmetriesAreSymmetriesOfTheGame) {
+  for (const char* id : {"TicTacToe-v0", "ConnectFour-v0"}) {
+    auto env = Make(id);
+    const std::vector<Symmetry> syms = env->Symmetries();
+    ASSERT_EQ(syms.size(), std::string(id) == "TicTacToe-v0" ? 8u : 2u) << id;
+    const int64_t n = env->observation_space().size(), A = env->action_space().n();
+    for (int64_t i = 0; i < n; ++i) EXPECT_EQ(syms[0].observation[i], i) << "the identity comes first";
+    auto image = Make(id);
+    Rng rng(7);
+    std::vector<float> obs(n), next(n), mapped(n), mapped_next(n);
+    std::vector<uint8_t> mask(A), image_mask(A);
+    for (int game = 0; game < 20; ++game) {
+      env->Reset(game, obs.data());
+      for (bool done = false; !done;) {
+        env->ActionMask(mask.data());
+        int64_t a;
+        do a = static_cast<int64_t>(rng.UniformInt(A));
+        while (!mask[a]);
+        for (const Symmetry& s : syms) {
+          for (int64_t i = 0; i < n; ++i) mapped[s.observation[i]] = obs[i];
+          ASSERT_TRUE(image->SetFromObservation(mapped.data())) << id;
+          image->ActionMask(image_mask.data());
+          for (int64_t b = 0; b < A; ++b) EXPECT_EQ(image_mask[s.action[b]], mask[b]) << id;
+          auto probe = env->Clone();
+          const StepResult r = probe->Step(&a, next.data());
+          int64_t b = s.action[a];
+          const StepResult ri = image->Step(&b, mapped_next.data());
+          EXPECT_EQ(r.reward, ri.reward);
+          EXPECT_EQ(r.terminated, ri.terminated);
+          for (int64_t i = 0; i < n; ++i) EXPECT_EQ(mapped_next[s.observation[i]], next[i]) << id;
+        }
+        done = env->Step(&a, obs.data()).done();
+      }
+    }
+  }
+}
+
 TEST(BoardGameTest, Conformance) {
   for (const char* id : {"TicTacToe-v0", "ConnectFour-v0"}) {
     auto env = Make(id);
