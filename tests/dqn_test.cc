@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 
 #include "rlforge/algos/dqn/dqn.h"
@@ -212,6 +213,74 @@ TEST(DqnLossTest, WorkedExample) {
   l = mse.Loss(q, target_next, nullptr, b, td, d_q);
   EXPECT_NEAR(l.loss, (2.6 * 2.6 + 0.5 * 0.09) / 2, 1e-5);
   EXPECT_NEAR(d_q[1], 2 * -2.6 / 2, 1e-5);
+}
+
+// ExpectedQHead against DQN's loss written directly in torch operations (as
+// the autograd path computed it before the loss was defined once): random
+// Q-values, next-state masks (one row with no legal action), importance
+// weights, Double DQN or not, Huber or MSE, and demonstration rows with the
+// large-margin term.
+TEST(DqnLossTest, MatchesATorchReference) {
+  torch::manual_seed(3);
+  const int64_t B = 40, A = 5, Bd = 8;
+  const double margin = 0.8, margin_weight = 0.7;
+  for (bool double_q : {false, true}) {
+    for (bool huber : {true, false}) {
+      auto q = (torch::randn({B, A}) * 2).requires_grad_();
+      auto target_next = torch::randn({B, A}) * 2, online_next = torch::randn({B, A});
+      auto actions = torch::randint(0, A, {B}, torch::kLong);
+      auto rewards = torch::randn({B}), discounts = torch::rand({B});
+      auto terminated = (torch::rand({B}) < 0.2).to(torch::kUInt8);
+      auto next_mask = torch::rand({B, A}) > 0.3;
+      next_mask[3].fill_(false);  // no legal next action: no bootstrap
+      auto weights = torch::rand({B}) + 0.5;
+      auto demo_mask = torch::rand({Bd, A}) > 0.4;
+      for (int64_t k = 0; k < Bd; ++k) demo_mask[k][actions[B - Bd + k].item<int64_t>()] = true;
+      // The reference.
+      torch::Tensor y;
+      {
+        torch::NoGradGuard g;
+        const float inf = std::numeric_limits<float>::infinity();
+        auto masked_target = target_next.masked_fill(next_mask.logical_not(), -inf);
+        torch::Tensor next_v =
+            double_q ? masked_target.gather(1, online_next.masked_fill(next_mask.logical_not(), -inf).argmax(1, true))
+                           .squeeze(1)
+                     : std::get<0>(masked_target.max(1));
+        next_v = torch::where(torch::isfinite(next_v), next_v, torch::zeros_like(next_v));
+        y = rewards + discounts * (1 - terminated.to(torch::kFloat32)) * next_v;
+      }
+      auto qa = q.gather(1, actions.unsqueeze(1)).squeeze(1);
+      auto per = huber ? torch::smooth_l1_loss(qa, y, torch::Reduction::None)
+                       : torch::mse_loss(qa, y, torch::Reduction::None);
+      auto qd = q.slice(0, B - Bd, B);
+      auto a_e = actions.slice(0, B - Bd, B).unsqueeze(1);
+      auto augmented = (qd + torch::full({Bd, A}, margin).scatter(1, a_e, 0.0))
+                           .masked_fill(demo_mask.logical_not(), -std::numeric_limits<float>::infinity());
+      auto margin_term = (std::get<0>(augmented.max(1)) - qd.gather(1, a_e).squeeze(1)).sum() / static_cast<double>(B);
+      auto loss = (weights * per).mean() + margin_weight * margin_term;
+      loss.backward();
+      // The head.
+      auto next_mask_u8 = next_mask.to(torch::kUInt8).contiguous();
+      auto demo_mask_u8 = demo_mask.to(torch::kUInt8).contiguous();
+      QBatch b;
+      b.size = B, b.num_actions = A, b.actions = actions.data_ptr<int64_t>(), b.rewards = rewards.data_ptr<float>();
+      b.discounts = discounts.data_ptr<float>(), b.terminated = terminated.data_ptr<uint8_t>();
+      b.next_masks = next_mask_u8.data_ptr<uint8_t>(), b.weights = weights.data_ptr<float>();
+      b.demo_rows = Bd, b.demo_masks = demo_mask_u8.data_ptr<uint8_t>();
+      std::vector<double> td(B);
+      std::vector<float> d_q(B * A);
+      auto q_values = q.detach().contiguous();
+      const QLossValues l = ExpectedQHead(huber, margin, margin_weight)
+                                .Loss(q_values.data_ptr<float>(), target_next.data_ptr<float>(),
+                                      double_q ? online_next.data_ptr<float>() : nullptr, b, td.data(), d_q.data());
+      const std::string what = StrCat(double_q ? "double" : "dqn", huber ? " huber" : " mse");
+      EXPECT_NEAR(l.loss, loss.item<double>(), 1e-5 * std::max(1.0, std::abs(loss.item<double>()))) << what;
+      EXPECT_NEAR(l.margin_loss, margin_term.item<double>(), 1e-5) << what;
+      EXPECT_TRUE(torch::allclose(torch::from_blob(d_q.data(), {B, A}), q.grad(), 1e-5, 1e-6)) << what;
+      auto td_ref = (qa - y).detach().to(torch::kFloat64);
+      EXPECT_TRUE(torch::allclose(torch::from_blob(td.data(), {B}, torch::kFloat64), td_ref, 1e-5, 1e-5)) << what;
+    }
+  }
 }
 
 // The hand-written update gives autograd's loss and gradients on the same

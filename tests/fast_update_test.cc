@@ -7,6 +7,7 @@
 #include "rlforge/algos/actor_critic_loss.h"
 #include "rlforge/algos/fast_update.h"
 #include "rlforge/algos/flat_adam.h"
+#include "rlforge/algos/on_policy.h"
 
 namespace rlforge {
 namespace {
@@ -17,13 +18,15 @@ struct ReferenceLosses {
 };
 ReferenceLosses ReferencePpoLosses(const torch::Tensor& log_prob, const torch::Tensor& old_log_prob,
                                    const torch::Tensor& advantages, const torch::Tensor& values,
-                                   const torch::Tensor& returns, const torch::Tensor& entropy, double clip_range) {
+                                   const torch::Tensor& old_values, const torch::Tensor& returns,
+                                   const torch::Tensor& entropy, double clip_range, std::optional<double> clip_vf) {
   ReferenceLosses out;
   auto log_ratio = log_prob - old_log_prob;
   auto ratio = log_ratio.exp();
   out.policy_loss =
       -torch::min(advantages * ratio, advantages * torch::clamp(ratio, 1.0 - clip_range, 1.0 + clip_range)).mean();
-  out.value_loss = (returns - values).pow(2).mean();
+  auto v_pred = clip_vf ? old_values + torch::clamp(values - old_values, -*clip_vf, *clip_vf) : values;
+  out.value_loss = (returns - v_pred).pow(2).mean();
   out.entropy_loss = -entropy.mean();
   torch::NoGradGuard no_grad;
   out.approx_kl = ((ratio - 1) - log_ratio).mean();
@@ -37,6 +40,7 @@ struct Case {
   std::string activation;
   bool use_sde = false;         // gSDE: per-sample log std (autograd only)
   bool share_features = false;  // one torso (autograd only)
+  std::optional<double> clip_vf;  // PPO's value clipping
 };
 
 void Compare(const Case& c) {
@@ -89,7 +93,13 @@ void Compare(const Case& c) {
   // The reference, through autograd.
   net->zero_grad();
   auto out = net->Forward(obs, mask);
-  auto l = ReferencePpoLosses(out.dist.log_prob(actions), old_logp, adv, out.value, returns, out.dist.entropy(), clip);
+  torch::Tensor old_values;
+  {
+    torch::NoGradGuard g;
+    old_values = (out.value + 0.4 * torch::randn({B})).contiguous();  // some inside the clip range, some outside
+  }
+  auto l = ReferencePpoLosses(out.dist.log_prob(actions), old_logp, adv, out.value, old_values, returns,
+                              out.dist.entropy(), clip, c.clip_vf);
   (l.policy_loss + ent_coef * l.entropy_loss + vf_coef * l.value_loss).backward();
   std::vector<torch::Tensor> expected;
   for (auto& p : net->parameters()) expected.push_back(p.grad().clone());
@@ -108,6 +118,8 @@ void Compare(const Case& c) {
   batch.old_log_prob = old_logp.data_ptr<float>();
   batch.ent_coef = ent_coef;
   batch.vf_coef = vf_coef;
+  batch.clip_range_vf = c.clip_vf;
+  batch.old_values = old_values.data_ptr<float>();
   auto check = [&](const char* path, const ActorCriticLossValues& r) {
     EXPECT_NEAR(r.policy_loss, l.policy_loss.item<double>(), 1e-5) << path;
     EXPECT_NEAR(r.value_loss, l.value_loss.item<double>(), 1e-4) << path;
@@ -125,40 +137,20 @@ void Compare(const Case& c) {
     }
   };
 
-  // Autograd carries dL/d(outputs) back.
-  {
-    net->zero_grad();
-    auto h = net->Outputs(obs);
-    std::vector<torch::Tensor> outputs = {h.pi.contiguous(), h.value.contiguous()};
-    if (h.log_std.defined()) outputs.push_back(h.log_std.contiguous());
-    std::vector<torch::Tensor> grads;
-    for (auto& o : outputs) grads.push_back(torch::empty_like(o));
-    ActorCriticGradients g{grads[0].data_ptr<float>(), h.log_std.defined() ? grads[2].data_ptr<float>() : nullptr,
-                           grads[1].data_ptr<float>()};
-    const ActorCriticLossValues r = ComputeActorCriticLoss(
-        head,
-        {outputs[0].data_ptr<float>(), h.log_std.defined() ? outputs[2].data_ptr<float>() : nullptr,
-         h.log_std.defined() && h.log_std.dim() == 2, outputs[1].data_ptr<float>()},
-        batch, &g);
-    torch::autograd::backward(outputs, grads);
-    check("autograd", r);
-  }
+  // Autograd carries dL/d(outputs) back (OnPolicyAlgorithm::Backprop's path without kernels).
+  check("autograd", BackpropAutograd(*net, head, obs, batch));
   // The hand-written kernels carry the same dL/d(outputs) back.
   EXPECT_EQ(FastActorCritic::Supported(*net), kernels);
   if (kernels) {
     net->zero_grad();
     FastActorCritic fast(net);
     auto features = net->Preprocess(obs).contiguous();
-    fast.Forward(features);
-    auto log_std = net->log_std();
-    ActorCriticGradients g{fast.d_pi(), head.gaussian() ? MutableGrad(log_std) : nullptr, fast.d_value()};
-    const ActorCriticLossValues r = ComputeActorCriticLoss(
-        head, {fast.pi(), head.gaussian() ? log_std.data_ptr<float>() : nullptr, false, fast.value()}, batch, &g);
-    fast.Backward(features);
-    check("kernels", r);
+    check("kernels", BackpropKernels(fast, *net, head, features, batch));
     // The log-probabilities the kernels' outputs give are the reference's.
+    fast.Forward(features);
     auto lp = torch::empty({B});
-    ActorCriticLogProbs(head, {fast.pi(), head.gaussian() ? log_std.data_ptr<float>() : nullptr, false, fast.value()},
+    ActorCriticLogProbs(head, {fast.pi(), head.gaussian() ? net->log_std().data_ptr<float>() : nullptr, false,
+                               fast.value()},
                         batch, lp.data_ptr<float>());
     EXPECT_TRUE(torch::allclose(lp, ref_logp, 1e-5, 1e-5));
   }
@@ -168,6 +160,11 @@ TEST(FastUpdateTest, DiscreteTanh) { Compare({Space::Discrete(4), false, "tanh"}
 TEST(FastUpdateTest, MaskedMultiDiscreteRelu) { Compare({Space::MultiDiscrete({4, 3, 6, 2}), true, "relu"}); }
 TEST(FastUpdateTest, MaskedDiscreteRelu) { Compare({Space::Discrete(6), true, "relu"}); }
 TEST(FastUpdateTest, GaussianTanh) { Compare({Space::Box(-2, 2, {3}), false, "tanh"}); }
+// PPO's value clipping, on both paths.
+TEST(FastUpdateTest, ValueClipping) {
+  Compare({Space::Discrete(4), false, "tanh", false, false, /*clip_vf=*/0.2});
+  Compare({Space::Box(-2, 2, {2}), false, "relu", false, false, /*clip_vf=*/0.2});
+}
 // The autograd path where the kernels do not apply: gSDE's per-sample log std, a shared torso.
 TEST(FastUpdateTest, AutogradPathWithSdeAndSharedFeatures) {
   Compare({Space::Box(-2, 2, {3}), false, "tanh", /*use_sde=*/true});

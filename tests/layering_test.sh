@@ -25,5 +25,9 @@ fi
 expect_fail rlforge_layering_probe_env_train rlforge/train/runner.h
 expect_fail rlforge_layering_probe_algos_envs rlforge/envs/board_games/board_game.h
 expect_fail rlforge_layering_probe_algos_train rlforge/train/train_config.h
+# Relative includes would walk around the staged folders: rlforge's sources
+# name every header by its path from the repository root.
+relative=$(grep -rn --include='*.h' --include='*.cc' -E '#include "\.{1,2}/' "$SRC/rlforge" "$SRC/tests" "$SRC/bench")
+if [[ -n "$relative" ]]; then echo "FAIL relative includes:"; echo "$relative"; fails=$((fails+1)); else echo "ok   no relative includes"; fi
 echo "$fails failed"
 [[ $fails -eq 0 ]]

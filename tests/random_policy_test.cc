@@ -71,10 +71,11 @@ Moments ExactRandomPolicyMoments(const TransitionModel& m, int64_t limit) {
   return out;
 }
 
+// The env's transition table, asked as a capability (through its TimeLimit).
 const TransitionModel& ModelOf(const Env& env) {
-  if (auto* f = dynamic_cast<const FrozenLake*>(&env.unwrapped())) return f->model();
-  if (auto* t = dynamic_cast<const Taxi*>(&env.unwrapped())) return t->model();
-  return dynamic_cast<const CliffWalking&>(env.unwrapped()).model();
+  const TransitionModel* model = env.transition_model();
+  if (model == nullptr) throw Error(env.name() + " offers no transition model");
+  return *model;
 }
 
 EpisodeStats RunRandom(const std::string& id, int64_t episodes, uint64_t seed, const Kwargs& kwargs = {}) {

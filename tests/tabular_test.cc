@@ -71,8 +71,8 @@ TEST(TabularTest, FrozenLakeSuccessWithin003OfTheOptimalPolicy) {
   // The optimal policy's success rate: value iteration (gamma 0.99), then
   // 10,000 episodes under the registered 100-step limit.
   auto model_env = Make("FrozenLake-v1");
-  const auto& lake = dynamic_cast<const FrozenLake&>(model_env->unwrapped());
-  const PlanningResult opt = ValueIteration(lake.model(), 0.99);
+  ASSERT_NE(model_env->transition_model(), nullptr);
+  const PlanningResult opt = ValueIteration(*model_env->transition_model(), 0.99);
   VectorEnvOptions opt_envs;
   opt_envs.num_envs = 8;
   auto envs = VectorEnv::Make("FrozenLake-v1", {}, opt_envs);

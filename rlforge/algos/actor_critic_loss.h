@@ -43,7 +43,6 @@ class ActionHead {
   bool gaussian() const { return gaussian_; }
   int64_t width() const { return width_; }                      // outputs per sample
   const std::vector<int64_t>& segments() const { return segments_; }  // categorical sizes
-  int64_t action_dims() const { return gaussian_ ? width_ : static_cast<int64_t>(segments_.size()); }
 
  private:
   bool gaussian_ = false;

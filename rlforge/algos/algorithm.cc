@@ -62,9 +62,7 @@ std::unique_ptr<VectorEnv> RunContext::MakeVectorEnv() const {
   return VectorEnv::Make(run.env, run.env_kwargs, opt);
 }
 
-double RunContext::ProgressRemaining(int64_t steps) const {
-  return std::max(0.0, 1.0 - static_cast<double>(steps) / static_cast<double>(std::max<int64_t>(run.total_steps, 1)));
-}
+double RunContext::ProgressRemaining(int64_t steps) const { return std::max(0.0, 1.0 - Progress(steps)); }
 
 void Algorithm::DeclareMetrics(const std::vector<std::string>& names) {
   for (const auto& n : names)

@@ -89,8 +89,11 @@ struct RunContext {
   // seeded with seed + i by Reset).
   std::unique_ptr<Env> MakeEnv() const;
   std::unique_ptr<VectorEnv> MakeVectorEnv() const;
-  // Fraction of the step budget left at `steps` (1 at the start, 0 at the
-  // end), as SB3's schedules take it.
+  // Fraction of the step budget done at `steps` (exploration schedules), and
+  // the fraction left (1 at the start, 0 at the end; as SB3's schedules take it).
+  double Progress(int64_t steps) const {
+    return static_cast<double>(steps) / static_cast<double>(run.total_steps > 1 ? run.total_steps : 1);
+  }
   double ProgressRemaining(int64_t steps) const;
 };
 
@@ -141,7 +144,6 @@ class Algorithm {
   // configuration.
   void Save(const std::string& path);
   void Load(const std::string& path);
-  const RunContext& context() const { return ctx_; }
 
  protected:
   // Appends metric names (duplicates are ignored).

@@ -69,7 +69,6 @@ void MlpKernel::Forward(const float* x, int64_t batch, int64_t in_dim) {
 // Given t.d_out [B, n] = dL/d(head output), writes every layer's gradient.
 void MlpKernel::Backward(const float* x, int64_t batch, int64_t in_dim) {
   MlpKernel& t = *this;
-  const size_t hidden = t.layers.size() - 1;
   std::vector<float>* d_y = &t.d_out;
   for (size_t k = t.layers.size(); k-- > 0;) {
     auto& lin = t.layers[k];
@@ -98,7 +97,6 @@ void MlpKernel::Backward(const float* x, int64_t batch, int64_t in_dim) {
       for (size_t n = 0; n < da.size(); ++n) da[n] = a[n] > 0 ? da[n] : 0.0f;
     }
     d_y = &da;
-    (void)hidden;
   }
 }
 

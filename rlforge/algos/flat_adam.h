@@ -43,6 +43,9 @@ class FlatRmsprop : public torch::optim::RMSprop {
   std::vector<torch::Tensor> params_, square_avg_;
 };
 
+// Sets every parameter group's learning rate (Adam, RMSProp or SGD options).
+void SetLearningRate(torch::optim::Optimizer& optimizer, double lr);
+
 // Global-norm gradient clipping as plain loops (torch's clip_grad_norm_
 // semantics: scale by max_norm / (norm + 1e-6) when that is below 1).
 // Returns the norm before clipping (NaN/Inf when a gradient is not finite).

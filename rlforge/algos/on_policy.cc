@@ -258,35 +258,9 @@ torch::Tensor OnPolicyAlgorithm::BackpropInput(const torch::Tensor& obs) const {
   return fast_ ? policy_->Preprocess(obs).contiguous() : obs;
 }
 
-ActorCriticLossValues OnPolicyAlgorithm::Backprop(const torch::Tensor& input, const ActorCriticBatch& batch,
-                                                  const char* what) {
-  RLF_CHECK(input.size(0) == batch.size, "Backprop: ", input.size(0), " inputs for a batch of ", batch.size);
-  ActorCriticLossValues l;
-  if (fast_) {
-    // Outputs from the MLP kernels; the kernels overwrite every gradient.
-    fast_->Forward(input);
-    torch::Tensor log_std = policy_->log_std();
-    ActorCriticOutputs out{fast_->pi(), head_.gaussian() ? log_std.data_ptr<float>() : nullptr, false,
-                           fast_->value()};
-    ActorCriticGradients grads{fast_->d_pi(), head_.gaussian() ? MutableGrad(log_std) : nullptr, fast_->d_value()};
-    l = ComputeActorCriticLoss(head_, out, batch, &grads);
-    CheckFinite(l.loss, what);
-    fast_->Backward(input);
-    return l;
-  }
-  // Outputs from an autograd forward pass; backward from dL/d(outputs).
-  std::vector<torch::Tensor> outputs, output_grads;
-  l = LossOnOutputs(policy_->Outputs(input), batch, &outputs, &output_grads);
-  CheckFinite(l.loss, what);
-  optimizer_->zero_grad();
-  torch::autograd::backward(outputs, output_grads);
-  return l;
-}
-
-ActorCriticLossValues OnPolicyAlgorithm::LossOnOutputs(const ActorCriticImpl::HeadOutputs& h,
-                                                       const ActorCriticBatch& batch,
-                                                       std::vector<torch::Tensor>* outputs,
-                                                       std::vector<torch::Tensor>* grads) const {
+ActorCriticLossValues ActorCriticLossOnOutputs(const ActionHead& head, const ActorCriticImpl::HeadOutputs& h,
+                                               const ActorCriticBatch& batch, std::vector<torch::Tensor>* outputs,
+                                               std::vector<torch::Tensor>* grads) {
   *outputs = {h.pi.contiguous(), h.value.contiguous()};
   if (h.log_std.defined()) outputs->push_back(h.log_std.contiguous());
   grads->clear();
@@ -296,7 +270,38 @@ ActorCriticLossValues OnPolicyAlgorithm::LossOnOutputs(const ActorCriticImpl::He
                                gaussian && h.log_std.dim() == 2, (*outputs)[1].data_ptr<float>()};
   ActorCriticGradients g{(*grads)[0].data_ptr<float>(), gaussian ? (*grads)[2].data_ptr<float>() : nullptr,
                          (*grads)[1].data_ptr<float>()};
-  return ComputeActorCriticLoss(head_, out, batch, &g);
+  return ComputeActorCriticLoss(head, out, batch, &g);
+}
+
+ActorCriticLossValues BackpropAutograd(ActorCriticImpl& net, const ActionHead& head, const torch::Tensor& obs,
+                                       const ActorCriticBatch& batch) {
+  std::vector<torch::Tensor> outputs, grads;
+  const ActorCriticLossValues l = ActorCriticLossOnOutputs(head, net.Outputs(obs), batch, &outputs, &grads);
+  net.zero_grad();
+  torch::autograd::backward(outputs, grads);
+  return l;
+}
+
+ActorCriticLossValues BackpropKernels(FastActorCritic& kernels, ActorCriticImpl& net, const ActionHead& head,
+                                      const torch::Tensor& features, const ActorCriticBatch& batch) {
+  // The kernels overwrite every torso and head gradient; the loss writes log std's.
+  kernels.Forward(features);
+  torch::Tensor log_std = net.log_std();
+  const ActorCriticOutputs out{kernels.pi(), head.gaussian() ? log_std.data_ptr<float>() : nullptr, false,
+                               kernels.value()};
+  ActorCriticGradients grads{kernels.d_pi(), head.gaussian() ? MutableGrad(log_std) : nullptr, kernels.d_value()};
+  const ActorCriticLossValues l = ComputeActorCriticLoss(head, out, batch, &grads);
+  kernels.Backward(features);
+  return l;
+}
+
+ActorCriticLossValues OnPolicyAlgorithm::Backprop(const torch::Tensor& input, const ActorCriticBatch& batch,
+                                                  const char* what) {
+  RLF_CHECK(input.size(0) == batch.size, "Backprop: ", input.size(0), " inputs for a batch of ", batch.size);
+  const ActorCriticLossValues l = fast_ ? BackpropKernels(*fast_, *policy_, head_, input, batch)
+                                        : BackpropAutograd(*policy_, head_, input, batch);
+  CheckFinite(l.loss, what);
+  return l;
 }
 
 ActorCriticLossValues OnPolicyAlgorithm::BackpropRollout(bool normalize_advantage, double ent_coef, double vf_coef,
@@ -400,7 +405,8 @@ void OnPolicyAlgorithm::Pretrain(const PretrainConfig& c) {
     const torch::Tensor a = actions.slice(0, start, end), g = returns.slice(0, start, end);
     const torch::Tensor o = obs.slice(0, start, end);
     std::vector<torch::Tensor> outputs, grads;
-    const ActorCriticLossValues l = LossOnOutputs(policy_->Outputs(o), clone_batch(a, m, g), &outputs, &grads);
+    const ActorCriticLossValues l =
+        ActorCriticLossOnOutputs(head_, policy_->Outputs(o), clone_batch(a, m, g), &outputs, &grads);
     nll += l.policy_loss * static_cast<double>(end - start);
     vl += l.value_loss * static_cast<double>(end - start);
     auto same = policy_->Forward(o, m).dist.mode().eq(a);
@@ -454,7 +460,7 @@ void ActorCriticPolicy::Act(const void* observations, const uint8_t* masks, int 
   if (obs_rms_) obs = ApplyObsNormalization(obs, *obs_rms_, clip_obs_);
   torch::Tensor mask;
   if (masks && act_space_.mask_size() > 0)
-    mask = torch::from_blob(const_cast<uint8_t*>(masks), {n, act_space_.mask_size()}, torch::kBool);
+    mask = torch::from_blob(const_cast<uint8_t*>(masks), {n, act_space_.mask_size()}, torch::kUInt8).to(torch::kBool);
   auto out = net_->Forward(obs, mask);
   torch::Tensor a;
   if (conditional_mask_ && act_space_.kind() == SpaceKind::kMultiDiscrete) {
@@ -471,15 +477,6 @@ void ActorCriticPolicy::Act(const void* observations, const uint8_t* masks, int 
   }
   auto env_a = ToEnvActions(a, act_space_);
   std::memcpy(actions, env_a.data_ptr(), static_cast<size_t>(n) * act_space_.nbytes());
-}
-
-void OnPolicyAlgorithm::SetLearningRate(double lr) {
-  for (auto& group : optimizer_->param_groups()) {
-    auto& options = group.options();
-    if (auto* adam = dynamic_cast<torch::optim::AdamOptions*>(&options)) adam->lr(lr);
-    else if (auto* rms = dynamic_cast<torch::optim::RMSpropOptions*>(&options)) rms->lr(lr);
-    else if (auto* sgd = dynamic_cast<torch::optim::SGDOptions*>(&options)) sgd->lr(lr);
-  }
 }
 
 double OnPolicyAlgorithm::ClipGradients(double max_norm) {

@@ -75,6 +75,22 @@ torch::Tensor ObservationTensor(const void* data, int64_t rows, const Space& obs
 // (x - mean) / sqrt(var + 1e-8), clipped to +-clip; x [B, ...] float.
 torch::Tensor ApplyObsNormalization(const torch::Tensor& x, const RunningMeanStd& rms, double clip);
 
+// The actor-critic loss on a batch, with dL/dtheta written into net's
+// parameters' .grad (replacing what was there): the loss on the network's
+// outputs (ComputeActorCriticLoss) carried back through the network by
+// autograd from a forward pass of obs [B, ...] ...
+ActorCriticLossValues BackpropAutograd(ActorCriticImpl& net, const ActionHead& head, const torch::Tensor& obs,
+                                       const ActorCriticBatch& batch);
+// ... or by the hand-written kernels from features = net.Preprocess(obs)
+// (contiguous float [B, D]).
+ActorCriticLossValues BackpropKernels(FastActorCritic& kernels, ActorCriticImpl& net, const ActionHead& head,
+                                      const torch::Tensor& features, const ActorCriticBatch& batch);
+// ComputeActorCriticLoss on an autograd forward's outputs h: *outputs gets
+// them contiguous (pi, value[, log_std]) and *grads dL/d(each).
+ActorCriticLossValues ActorCriticLossOnOutputs(const ActionHead& head, const ActorCriticImpl::HeadOutputs& h,
+                                               const ActorCriticBatch& batch, std::vector<torch::Tensor>* outputs,
+                                               std::vector<torch::Tensor>* grads);
+
 class OnPolicyAlgorithm : public Algorithm {
  public:
   // Every run-level key: envs, threads, observation and reward normalization.
@@ -115,20 +131,14 @@ class OnPolicyAlgorithm : public Algorithm {
   double ExplainedVariance() const;
   // Raw observations -> network input (normalized when normalize_obs).
   torch::Tensor NormalizeObs(const torch::Tensor& raw, bool update);
-  // Whether Backprop runs on the hand-written kernels.
-  bool fast() const { return fast_ != nullptr; }
   // What Backprop takes for raw (possibly normalized) observations obs
   // [B, ...]: the preprocessed features with the hand-written kernels, obs
   // itself with autograd.
   torch::Tensor BackpropInput(const torch::Tensor& obs) const;
   // The actor-critic loss on a batch (input from BackpropInput, B rows),
-  // with dL/dtheta written into the policy's .grad; throws Error naming
-  // `what` when the loss is not finite.
+  // with dL/dtheta written into the policy's .grad by the kernels or
+  // autograd; throws Error naming `what` when the loss is not finite.
   ActorCriticLossValues Backprop(const torch::Tensor& input, const ActorCriticBatch& batch, const char* what);
-  // ComputeActorCriticLoss on an autograd forward's outputs: *outputs gets
-  // them contiguous (pi, value[, log_std]) and *grads dL/d(each).
-  ActorCriticLossValues LossOnOutputs(const ActorCriticImpl::HeadOutputs& h, const ActorCriticBatch& batch,
-                                      std::vector<torch::Tensor>* outputs, std::vector<torch::Tensor>* grads) const;
   // The policy-gradient (A2C) loss over the whole last rollout, back-propagated.
   ActorCriticLossValues BackpropRollout(bool normalize_advantage, double ent_coef, double vf_coef, const char* what);
   // The rollout flattened to [T * N, ...] batch tensors.
@@ -146,8 +156,6 @@ class OnPolicyAlgorithm : public Algorithm {
   // products' floating-point operations): what `rlforge bench train` reads.
   void DeclareTimingMetrics();
   void AddTimings(Metrics* m, std::chrono::steady_clock::time_point update_start, int64_t update_samples) const;
-  // Sets every parameter group's learning rate.
-  void SetLearningRate(double lr);
   // Clips the global gradient norm and returns the norm before clipping;
   // throws Error naming the parameter when a gradient is NaN or Inf.
   double ClipGradients(double max_norm);

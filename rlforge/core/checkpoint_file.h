@@ -49,7 +49,6 @@ class CheckpointReader : public StateVisitor {
   explicit CheckpointReader(const std::string& path);
   bool loading() const override { return true; }
   void Bytes(const std::string& name, std::string* bytes) override;
-  bool Has(const std::string& name) const { return fields_.count(name) > 0; }
   // Throws Error listing the fields that were stored but never read.
   void ExpectAllRead() const;
   const std::string& path() const { return path_; }

@@ -155,6 +155,8 @@ TEST(RegistryTest, CapabilitiesPassThroughWrappersThatKeepTheObservation) {
     *static_cast<int64_t*>(out) = *static_cast<const int64_t*>(in);
   }, Space::Discrete(16));
   EXPECT_EQ(shifted.transition_model(), nullptr);
+  TransformReward doubled(Make("FrozenLake-v1"), [](double r) { return 2 * r; });
+  EXPECT_EQ(doubled.transition_model(), nullptr);  // its rewards are not the table's
   FrameStack stacked(Make("TicTacToe-v0"), 2);
   EXPECT_TRUE(stacked.Symmetries().empty());
   float obs[2 * 2 * 9];

@@ -105,7 +105,8 @@ class WrapperBase : public Wrapper {
 
 // A wrapper whose observation is not the inner env's: the capabilities that
 // read observations (SetFromObservation, the transition model's states,
-// symmetries of the observation) do not carry over.
+// symmetries of the observation) do not carry over. (Reward wrappers drop
+// the transition model too.)
 template <typename Derived>
 class ObservationWrapperBase : public WrapperBase<Derived> {
  public:
@@ -212,6 +213,8 @@ class NormalizeReward : public WrapperBase<NormalizeReward> {
  public:
   explicit NormalizeReward(std::unique_ptr<Env> env, double gamma = 0.99, double epsilon = 1e-8);
   StepResult Step(const void* action, void* obs) override;
+  // The inner transition table's rewards are not this wrapper's.
+  const TransitionModel* transition_model() const override { return nullptr; }
   RunningMeanStd& stats() { return stats_; }
   const RunningMeanStd& stats() const { return stats_; }
   void set_update(bool update) { update_ = update; }
@@ -271,6 +274,8 @@ class TransformReward : public WrapperBase<TransformReward> {
   using Fn = std::function<double(double)>;
   TransformReward(std::unique_ptr<Env> env, Fn fn);
   StepResult Step(const void* action, void* obs) override;
+  // The inner transition table's rewards are not this wrapper's.
+  const TransitionModel* transition_model() const override { return nullptr; }
 
  private:
   Fn fn_;

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <limits>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -150,8 +151,13 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   // Every column from the first row: the runner's, then the metrics the agent declared.
   std::vector<std::string> header = {"timesteps", "episodes", "ep_return_mean", "ep_length_mean", "steps_per_second",
                                      "time_elapsed"};
-  for (const auto& name : algo->metric_names())
-    if (std::find(header.begin(), header.end(), name) == header.end()) header.push_back(name);
+  const size_t runner_columns = header.size();
+  for (const auto& name : algo->metric_names()) {
+    RLF_CHECK(std::find(header.begin(), header.end(), name) == header.end(), run.algo, " declares metric '", name,
+              "', which is a column of the runner's own");
+    header.push_back(name);
+  }
+  const std::set<std::string> declared(header.begin() + runner_columns, header.end());
   if (resumed) {
     const std::vector<std::string> old = TrimCsv(csv_path, algo->num_timesteps(), &episodes);
     RLF_CHECK(old.empty() || old == header, csv_path, " has other columns than this run writes (",
@@ -192,6 +198,8 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   while (algo->num_timesteps() < run.total_steps) {
     Metrics m = algo->Iterate();
     ++iteration;
+    for (const auto& [k, v] : m)
+      RLF_CHECK(declared.count(k), run.algo, " reported metric '", k, "', which it did not declare");
     new_returns.clear();
     new_lengths.clear();
     algo->TakeFinishedEpisodes(&new_returns, &new_lengths);
@@ -226,11 +234,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
                                            {"ep_length_mean", mean_len},
                                            {"steps_per_second", sps},
                                            {"time_elapsed", secs}};
-      for (const auto& [k, v] : m) {
-        RLF_CHECK(std::find(header.begin(), header.end(), k) != header.end(), run.algo,
-                  " reported metric '", k, "', which it did not declare");
-        row[k] = v;
-      }
+      for (const auto& [k, v] : m) row[k] = v;
       std::vector<std::string> cells;
       for (const auto& col : header) cells.push_back(row.count(col) ? CsvValue(row[col]) : "");
       csv << Join(cells, ",") << "\n";

@@ -325,7 +325,7 @@ Dqn::Dqn(const RunContext& ctx, const DqnConfig& config, std::unique_ptr<QHead> 
 }
 
 double Dqn::epsilon() const {
-  return LinearDecay(static_cast<double>(steps_) / std::max<double>(1.0, ctx_.run.total_steps),
+  return LinearDecay(ctx_.Progress(steps_),
                      config_.exploration_initial_eps, config_.exploration_final_eps, config_.exploration_fraction);
 }
 
@@ -404,7 +404,7 @@ void Dqn::PrepareDemonstrations() {
   demo_return_ = d.mean_return();
   if (steps_ > 0 || updates_ > 0 || config_.demo_pretrain_steps == 0) return;  // resumed, or no pretraining
   pretraining_ = true;
-  static_cast<torch::optim::AdamOptions&>(optimizer_->param_groups()[0].options()).lr(config_.learning_rate.Value(1.0));
+  SetLearningRate(*optimizer_, config_.learning_rate.Value(1.0));
   for (int64_t g = 1; g <= config_.demo_pretrain_steps; ++g) {
     GradientStep();
     if (g % 1000 == 0) SyncTarget(1.0);
@@ -499,9 +499,7 @@ Metrics Dqn::Iterate() {
   int64_t done = 0;
   time_sample_ = 0;
   if (steps_ >= config_.learning_starts && replay_.size() > 0) {
-    const double progress_remaining = ctx_.ProgressRemaining(steps_);
-    static_cast<torch::optim::AdamOptions&>(optimizer_->param_groups()[0].options())
-        .lr(config_.learning_rate.Value(progress_remaining));
+    SetLearningRate(*optimizer_, config_.learning_rate.Value(ctx_.ProgressRemaining(steps_)));
     const int64_t grad_steps = config_.gradient_steps < 0 ? steps_ - steps_before : config_.gradient_steps;
     for (int64_t g = 0; g < grad_steps; ++g, ++done) loss_sum += GradientStep();
   }
@@ -538,7 +536,7 @@ void Dqn::SampleBatch() {
   slots_.resize(Ba);
   weights_.assign(B, 1.0f);
   if (Ba > 0 && config_.prioritized_replay) {
-    const double progress = std::min(1.0, static_cast<double>(steps_) / std::max<double>(1, ctx_.run.total_steps));
+    const double progress = std::min(1.0, ctx_.Progress(steps_));
     const double beta = config_.prioritized_beta0 + (1.0 - config_.prioritized_beta0) * progress;
     SampleProportional(priorities_, replay_.size(), beta, rng_, &slots_, &agent_weights_);
     std::copy(agent_weights_.begin(), agent_weights_.end(), weights_.begin());

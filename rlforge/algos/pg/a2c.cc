@@ -56,7 +56,7 @@ Metrics A2c::Iterate() {
   const auto update_start = std::chrono::steady_clock::now();
   policy_->train();
   const double lr = config_.learning_rate.Value(ctx_.ProgressRemaining(num_timesteps_));
-  SetLearningRate(lr);
+  SetLearningRate(*optimizer_, lr);
   const ActorCriticLossValues l =
       BackpropRollout(config_.normalize_advantage, config_.ent_coef, config_.vf_coef, "A2C loss");
   const double grad_norm = ClipGradients(config_.max_grad_norm);

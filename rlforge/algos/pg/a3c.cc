@@ -82,10 +82,7 @@ void A3c::RunWorker(int k, int64_t target, Metrics* metrics, int64_t* updates) {
     Metrics m = w.CollectAndBackprop();
     std::lock_guard<std::mutex> lock(mu_);
     const double lr = config_.learning_rate.Value(ctx_.ProgressRemaining(steps_));
-    for (auto& group : optimizer_->param_groups()) {
-      if (auto* rms = dynamic_cast<torch::optim::RMSpropOptions*>(&group.options())) rms->lr(lr);
-      if (auto* adam = dynamic_cast<torch::optim::AdamOptions*>(&group.options())) adam->lr(lr);
-    }
+    SetLearningRate(*optimizer_, lr);
     for (size_t i = 0; i < local.size(); ++i) {
       if (!local[i].grad().defined()) continue;
       if (!shared[i].grad().defined()) shared[i].mutable_grad() = torch::zeros_like(shared[i]);

@@ -1,5 +1,7 @@
 #include "rlforge/algos/pg/reinforce.h"
 
+#include "rlforge/algos/flat_adam.h"
+
 namespace rlforge {
 
 void ReinforceConfig::Visit(FieldVisitor& v) {
@@ -57,7 +59,6 @@ Metrics Reinforce::Iterate() {
     torch::NoGradGuard no_grad;
     policy_->eval();
     envs_->Reset(std::nullopt);  // drop partial episodes of the previous policy
-    std::fill(running_return_.begin(), running_return_.end(), 0.0);
     for (int64_t t = 0; static_cast<int64_t>(episodes.size()) < config_.episodes_per_update; ++t) {
       auto obs = NormalizeObs(ObservationTensor(envs_->observations(), N, os), /*update=*/true);
       auto mask = MaskView();
@@ -119,7 +120,7 @@ Metrics Reinforce::Iterate() {
 
   policy_->train();
   const double lr = config_.learning_rate.Value(ctx_.ProgressRemaining(num_timesteps_));
-  SetLearningRate(lr);
+  SetLearningRate(*optimizer_, lr);
   // Weights G - b (b = V(s), not differentiated), standardized if asked.
   torch::Tensor weight = g;
   if (config_.use_baseline) {
@@ -139,7 +140,7 @@ Metrics Reinforce::Iterate() {
   return {{"policy_loss", l.policy_loss},
           {"value_loss", value_loss},
           {"entropy_loss", -l.entropy},
-          {"loss", l.policy_loss + batch.vf_coef * value_loss - config_.ent_coef * l.entropy},
+          {"loss", l.loss},
           {"learning_rate", lr},
           {"grad_norm", grad_norm},
           {"batch_samples", static_cast<double>(rows.size())}};

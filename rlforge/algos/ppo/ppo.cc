@@ -71,7 +71,7 @@ Metrics Ppo::Iterate() {
   const double progress_remaining = ctx_.ProgressRemaining(num_timesteps_);
   const double lr = config_.learning_rate.Value(progress_remaining);
   const double clip = config_.clip_range.Value(progress_remaining);
-  SetLearningRate(lr);
+  SetLearningRate(*optimizer_, lr);
 
   const FlatRollout r = Flatten();
   const int64_t B = r.advantages.size(0);

@@ -121,7 +121,6 @@ class AlphaZero : public Algorithm {
 
   // One self-play game with `net` (used by the actors and by inline mode).
   GameRecord PlayGame(Env& env, PolicyValueNet net, Rng& rng, uint64_t seed) const;
-  PolicyValueNet network() const { return net_; }
 
  private:
   void AddGame(const GameRecord& g);

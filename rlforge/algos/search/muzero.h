@@ -157,7 +157,6 @@ class MuZero : public Algorithm {
   void VisitState(StateVisitor& v) override;
   std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
   torch::nn::Module* network() override { return net_.get(); }
-  MuZeroNet network() const { return net_; }
 
  private:
   GameRecord PlayGame(Env& env, MuZeroNet net, Rng& rng, uint64_t seed, double temperature) const;

@@ -49,7 +49,7 @@ TabularTd::TabularTd(TdMethod method, const RunContext& ctx, const TabularConfig
 }
 
 double TabularTd::epsilon() const {
-  return LinearDecay(static_cast<double>(steps_) / std::max<double>(1.0, ctx_.run.total_steps),
+  return LinearDecay(ctx_.Progress(steps_),
                      config_.exploration_initial_eps, config_.exploration_final_eps, config_.exploration_fraction);
 }
 
@@ -71,7 +71,7 @@ Metrics TabularTd::Iterate() {
   const int64_t target = std::min(ctx_.run.total_steps, steps_ + config_.steps_per_iteration);
   while (steps_ < target) {
     const double eps = epsilon();
-    const double alpha = config_.learning_rate.Value(1.0 - static_cast<double>(steps_) / std::max<double>(1, ctx_.run.total_steps));
+    const double alpha = config_.learning_rate.Value(1.0 - ctx_.Progress(steps_));
     const auto* obs = envs_->observations_as<int64_t>();
     for (int i = 0; i < n; ++i) {
       states[i] = obs[i] - obs_start_;
@@ -118,7 +118,7 @@ Metrics TabularTd::Iterate() {
     steps_ += n;
   }
   return {{"epsilon", epsilon()},
-          {"learning_rate", config_.learning_rate.Value(1.0 - static_cast<double>(steps_) / std::max<double>(1, ctx_.run.total_steps))},
+          {"learning_rate", config_.learning_rate.Value(1.0 - ctx_.Progress(steps_))},
           {"mean_abs_td_error", td_abs / std::max<int64_t>(updates, 1)}};
 }
 
