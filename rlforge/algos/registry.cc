@@ -7,6 +7,7 @@
 #include "rlforge/algos/pg/a3c.h"
 #include "rlforge/algos/pg/reinforce.h"
 #include "rlforge/algos/ppo/ppo.h"
+#include "rlforge/algos/qrdqn/qrdqn.h"
 #include "rlforge/algos/search/alphazero.h"
 #include "rlforge/algos/search/muzero.h"
 #include "rlforge/algos/tabular/tabular.h"
@@ -21,6 +22,7 @@ const std::vector<AlgoSpec>& Algorithms() {
       MakeAlgoSpec<A3c, A3cConfig>("a3c", "Asynchronous Advantage Actor-Critic: worker threads, shared model and optimizer"),
       MakeAlgoSpec<Reinforce, ReinforceConfig>("reinforce", "REINFORCE: Monte-Carlo policy gradient, optional learned baseline"),
       MakeAlgoSpec<Dqn, DqnConfig>("dqn", "Deep Q-Network (Double, dueling, n-step; uniform, prioritized or recency-weighted replay; masks)"),
+      MakeAlgoSpec<QrDqn, QrDqnConfig>("qr-dqn", "Quantile Regression DQN: the return's distribution as quantiles per action, on DQN's machinery"),
       MakeAlgoSpec<AlphaZero, AlphaZeroConfig>("alphazero", "AlphaZero: MCTS over the true simulator with a policy-value net, self-play actor threads (two-player games)"),
       MakeAlgoSpec<MuZero, MuZeroConfig>("muzero", "MuZero: MCTS over a learned model (representation, dynamics, prediction), prioritized replay, actors"),
       MakeAlgoSpec<QLearning, TabularConfig>("q-learning", "tabular Q-learning (off-policy TD control)"),

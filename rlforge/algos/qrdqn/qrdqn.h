@@ -1,0 +1,33 @@
+// rlforge/algos/qrdqn/qrdqn.h — Quantile Regression DQN (QR-DQN; Dabney et
+// al., 2018): DQN whose network predicts N quantiles of the return per action
+// (rlforge/algos/qrdqn/quantile_loss.h has the head and its loss).
+//
+// Everything else is DQN's (rlforge/algos/dqn/dqn.h): replay (uniform,
+// prioritized or recency-weighted, n-step), epsilon-greedy exploration over
+// legal actions, the target network, Double DQN's action selection, the MLP or
+// Nature-CNN torso, the hand-written kernels, checkpoints and metrics. Its
+// config is DQN's keys plus n_quantiles; DQN's dueling head, MSE loss and
+// demonstrations (DQfD) are not part of QR-DQN and are rejected by name.
+#ifndef RLFORGE_ALGOS_QRDQN_QRDQN_H_
+#define RLFORGE_ALGOS_QRDQN_QRDQN_H_
+
+#include "rlforge/algos/dqn/dqn.h"
+
+namespace rlforge {
+
+struct QrDqnConfig {
+  DqnConfig dqn;              // DQN's keys (replay, exploration, target, network, optimizer)
+  int64_t n_quantiles = 200;  // quantiles per action (SB3-contrib's default)
+
+  void Visit(FieldVisitor& v);
+  void Validate() const;
+};
+
+class QrDqn : public Dqn {
+ public:
+  QrDqn(const RunContext& ctx, const QrDqnConfig& config);
+};
+
+}  // namespace rlforge
+
+#endif  // RLFORGE_ALGOS_QRDQN_QRDQN_H_
