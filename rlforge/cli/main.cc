@@ -1,10 +1,17 @@
 // The `rlforge` command: see `rlforge --help` and docs/cli.md.
 #include <iostream>
+#include <string>
 
 #include "rlforge/cli/common.h"
 #include "rlforge/core/error.h"
+#include "rlforge/nn/blas.h"
 
 int main(int argc, char** argv) {
+  // Training and benchmarks run on OpenBLAS's fast kernels even where its CPU
+  // detection fails (a re-execution costs ~0.5 s of start-up, so the quick
+  // subcommands skip it).
+  if (argc > 1 && (std::string(argv[1]) == "train" || std::string(argv[1]) == "bench"))
+    rlforge::UseFastBlasKernels(argv);
   using namespace rlforge::cli;
   CLI::App app{"rlforge: deep reinforcement learning in C++ (environments, vector envs, agents)", "rlforge"};
   app.require_subcommand(1);

@@ -1,6 +1,5 @@
 #include "rlforge/train/runner.h"
 
-#include <dlfcn.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +19,7 @@
 
 #include "rlforge/core/file_io.h"
 #include "rlforge/env/registry.h"
+#include "rlforge/nn/blas.h"
 #include "rlforge/train/tensorboard.h"
 
 namespace fs = std::filesystem;
@@ -300,15 +300,6 @@ std::unique_ptr<Algorithm> BuildAlgorithm(const TrainConfig& config) {
 }
 
 }  // namespace
-
-// libtorch's intra-op threads are set deliberately; OpenBLAS (which libtorch
-// calls for matrix products) runs its own pool, which on small matrices only
-// spins and yields: it gets the same count.
-void SetComputeThreads(int n) {
-  torch::set_num_threads(n);
-  using SetThreadsFn = void (*)(int);
-  if (auto fn = reinterpret_cast<SetThreadsFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(n);
-}
 
 TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOptions& options) {
   config.Validate();

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "rlforge/env/evaluation.h"
+#include "rlforge/nn/blas.h"
 #include "rlforge/train/train_config.h"
 
 namespace rlforge {
@@ -42,9 +43,6 @@ struct RunnerOptions {
 TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOptions& options = {});
 // new_total_steps: train until this many steps instead of the saved total.
 TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_steps, const RunnerOptions& options = {});
-
-// Sets libtorch's intra-op threads and OpenBLAS's pool to n.
-void SetComputeThreads(int n);
 
 // The latest checkpoint of a run directory (final.pt if present, else the
 // highest step_N.pt); InvalidArgument when there is none.
