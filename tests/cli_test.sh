@@ -28,6 +28,8 @@ check check-env-unknown 2 "unknown env ID" -- "$BIN" check-env Nope-v0
 check bench-bad 2 "--num-envs must be >= 1" -- "$BIN" bench env --env CartPole-v1 --num-envs 0
 check play-ok 0 "" -- "$BIN" play --env FrozenLake-v1 --seed 1
 check envs-ok 0 "" -- "$BIN" envs
+envs=$("$BIN" envs -v)
+[[ "$envs" == *"--policy heuristic"* && "$envs" == *"--policy alphabeta:DEPTH"* ]] && echo "ok   envs-lists-scripted-policies" || { echo "FAIL envs -v lacks the scripted policies"; fails=$((fails+1)); }
 
 # eval --json prints one JSON object with the contract's keys.
 json=$("$BIN" eval --env FrozenLake-v1 --policy random --episodes 500 --seed 3 --json)

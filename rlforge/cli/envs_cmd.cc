@@ -14,7 +14,7 @@ void AddEnvsCommand(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   auto verbose = std::make_shared<bool>(false);
   cmd->add_flag("--json", *json, "Print a JSON array");
-  cmd->add_flag("-v,--verbose", *verbose, "Also list each env's kwargs");
+  cmd->add_flag("-v,--verbose", *verbose, "Also list each env's kwargs and scripted policies");
   cmd->callback([json, verbose] {
     Registry& reg = Registry::Global();
     nlohmann::json out = nlohmann::json::array();
@@ -32,14 +32,20 @@ void AddEnvsCommand(CLI::App& app) {
         nlohmann::json kw = nlohmann::json::array();
         for (const auto& k : spec.kwargs) kw.push_back({{"name", k.name}, {"default", k.default_value}, {"help", k.help}});
         e["kwargs"] = kw;
+        nlohmann::json policies = nlohmann::json::array();
+        for (const auto& p : spec.scripted_policies) policies.push_back({{"name", p.usage}, {"description", p.description}});
+        e["scripted_policies"] = policies;
         out.push_back(e);
         continue;
       }
       std::printf("%-26s %-34s %-22s %6s  %s\n", id.c_str(), obs.c_str(), act.c_str(), limit.c_str(),
                   spec.description.c_str());
-      if (*verbose)
+      if (*verbose) {
         for (const auto& k : spec.kwargs)
           std::printf("    %-20s default %-8s %s\n", k.name.c_str(), k.default_value.c_str(), k.help.c_str());
+        for (const auto& p : spec.scripted_policies)
+          std::printf("    --policy %-11s %s\n", p.usage.c_str(), p.description.c_str());
+      }
     }
     if (*json) std::cout << out.dump(2) << "\n";
   });
