@@ -330,8 +330,10 @@ Metrics AlphaZero::Iterate() {
   m["iteration_games"] = static_cast<double>(new_games);
   m["replay_positions"] = static_cast<double>(r_size_);
   m["updates"] = static_cast<double>(updates_);
-  m["policy_loss"] = n > 0 ? pl / n : 0.0;  // every key on every row (0 before learning)
-  m["value_loss"] = n > 0 ? vl / n : 0.0;
+  if (n > 0) {  // no loss before learning starts (an empty cell in progress.csv)
+    m["policy_loss"] = pl / n;
+    m["value_loss"] = vl / n;
+  }
   m["time_self_play"] = std::chrono::duration<double>(t1 - t0).count();
   m["time_update"] = std::chrono::duration<double>(t2 - t1).count();
   m["moves_per_game"] = new_games ? static_cast<double>(new_moves) / new_games : 0.0;

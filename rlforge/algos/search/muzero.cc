@@ -486,9 +486,10 @@ Metrics MuZero::Iterate() {
     total += l;
     for (auto& [key, v] : parts) sums[key] += v;
   }
-  // Every key on every row (progress.csv takes its columns from the first): 0 before learning starts.
-  m["loss"] = n > 0 ? total / n : 0.0;
-  for (const char* key : {"value_loss", "policy_loss", "reward_loss"}) m[key] = n > 0 ? sums[key] / n : 0.0;
+  if (n > 0) {  // no loss before learning starts (an empty cell in progress.csv)
+    m["loss"] = total / n;
+    for (const char* key : {"value_loss", "policy_loss", "reward_loss"}) m[key] = sums[key] / n;
+  }
   actors_.Publish(net_, steps_);
   const auto t2 = std::chrono::steady_clock::now();
   m["games"] = static_cast<double>(games_);
