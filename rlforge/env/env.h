@@ -174,6 +174,16 @@ class Env {
 //   void StepImpl(const void* action, void* obs, StepResult* result);
 // uses rng_ for every random draw, and (for SaveState/LoadState) lists its
 // mutable fields in `template <class A> void Fields(A& ar)`.
+// Step rejects actions outside the action space, except that an env declaring
+//   static constexpr bool kClipsActions = true;
+// accepts finite Box actions out of bounds and clips them itself in StepImpl,
+// as Gymnasium's Pendulum and MountainCarContinuous do (NaN and Inf are still
+// rejected).
+template <typename D, typename = void>
+struct ClipsActions : std::false_type {};
+template <typename D>
+struct ClipsActions<D, std::void_t<decltype(D::kClipsActions)>> : std::bool_constant<D::kClipsActions> {};
+
 template <typename Derived>
 class EnvBase : public Env {
  public:
@@ -188,7 +198,12 @@ class EnvBase : public Env {
 
   StepResult Step(const void* action, void* obs) final {
     if (state_ != State::kRunning) ThrowOrderError();
-    if (!action_space().Contains(action)) ThrowActionError(action);
+    if constexpr (ClipsActions<Derived>::value) {
+      const std::string why = action_space().WhyNotFinite(action);
+      if (!why.empty()) throw InvalidArgument(StrCat(name(), ": invalid action: ", why));
+    } else {
+      if (!action_space().Contains(action)) ThrowActionError(action);
+    }
     StepResult result;
     self().StepImpl(action, obs, &result);
     if (result.terminated || result.truncated) state_ = State::kEnded;

@@ -270,6 +270,15 @@ std::string Space::WhyNotContained(const void* data) const {
   return "";
 }
 
+std::string Space::WhyNotFinite(const void* data) const {
+  if (kind_ != SpaceKind::kBox) return WhyNotContained(data);
+  for (int64_t i = 0; i < size_; ++i) {
+    const double v = ReadElement(data, dtype_, i);
+    if (!std::isfinite(v)) return StrCat("entry ", i, " is ", Num(v), " (not finite)");
+  }
+  return "";
+}
+
 std::string Space::FormatValue(const void* data) const {
   if (kind_ == SpaceKind::kDiscrete) return std::to_string(*static_cast<const int64_t*>(data));
   std::ostringstream os;

@@ -89,6 +89,9 @@ class Space {
   }
   // Like Contains, but says why not (empty when it is a member).
   std::string WhyNotContained(const void* data) const;
+  // For Box spaces: "" when every entry is finite (bounds are not checked),
+  // else why not; other spaces: WhyNotContained.
+  std::string WhyNotFinite(const void* data) const;
 
   // Readable value of one element, e.g. "3", "[0.1, -2]".
   std::string FormatValue(const void* data) const;

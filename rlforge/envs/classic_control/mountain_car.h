@@ -63,6 +63,8 @@ class MountainCar : public EnvBase<MountainCar> {
 
 class MountainCarContinuous : public EnvBase<MountainCarContinuous> {
  public:
+  // Out-of-range torques/forces are clipped in StepImpl, as in Gymnasium.
+  static constexpr bool kClipsActions = true;
   static constexpr double kGoalPosition = 0.45;
   static constexpr double kPower = 0.0015;
 

@@ -80,9 +80,23 @@ TEST(MountainCarContinuousTest, HandComputedStepAndReward) {
   r = env.Step(&full, obs);
   EXPECT_TRUE(r.terminated);
   EXPECT_NEAR(r.reward, 100.0 - 0.1, 1e-9);
-  const float bad = 1.5f;
+}
+
+// Gymnasium clips the force to [-1, 1] but charges the action as given:
+// reward -0.1 * 1.5^2; NaN and Inf are rejected.
+TEST(MountainCarContinuousTest, OutOfRangeForceIsClippedButChargedUnclipped) {
+  MountainCarContinuous env;
+  float obs[2];
   env.Reset(0, obs);
-  EXPECT_THROW(env.Step(&bad, obs), InvalidArgument);
+  env.set_state(-0.5, 0.0);
+  const float big = 1.5f;
+  const StepResult r = env.Step(&big, obs);
+  const double v = 1.0 * 0.0015 - 0.0025 * std::cos(-1.5);
+  EXPECT_FLOAT_EQ(static_cast<float>(env.velocity()), static_cast<float>(v));
+  EXPECT_NEAR(r.reward, -0.1 * 2.25, 1e-12);
+  const float nan = std::nanf(""), inf = -INFINITY;
+  EXPECT_THROW(env.Step(&nan, obs), InvalidArgument);
+  EXPECT_THROW(env.Step(&inf, obs), InvalidArgument);
 }
 
 }  // namespace

@@ -19,6 +19,8 @@ namespace rlforge {
 
 class Pendulum : public EnvBase<Pendulum> {
  public:
+  // Out-of-range torques/forces are clipped in StepImpl, as in Gymnasium.
+  static constexpr bool kClipsActions = true;
   static constexpr double kMaxSpeed = 8.0;
   static constexpr double kMaxTorque = 2.0;
   static constexpr double kDt = 0.05;

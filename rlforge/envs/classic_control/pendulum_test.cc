@@ -24,6 +24,26 @@ TEST(PendulumTest, HandComputedStep) {
   EXPECT_NEAR(obs[2], 1.05, 1e-6);
 }
 
+// Gymnasium clips the torque inside step (np.clip to [-2, 2]): 3.5 acts and
+// costs as 2; NaN and Inf are rejected.
+TEST(PendulumTest, OutOfRangeTorqueIsClippedAsInGymnasium) {
+  Pendulum env;
+  float obs[3];
+  env.Reset(0, obs);
+  env.set_state(M_PI / 2, 0.0);
+  const float u = 3.5f;
+  StepResult r = env.Step(&u, obs);
+  EXPECT_NEAR(env.theta_dot(), 1.05, 1e-12);
+  EXPECT_NEAR(r.reward, -2.47140110027, 1e-10);
+  env.set_state(M_PI / 2, 0.0);
+  const float neg = -100.0f;
+  r = env.Step(&neg, obs);
+  EXPECT_NEAR(env.theta_dot(), (15.0 - 6.0) * 0.05, 1e-12);
+  const float nan = std::nanf(""), inf = INFINITY;
+  EXPECT_THROW(env.Step(&nan, obs), InvalidArgument);
+  EXPECT_THROW(env.Step(&inf, obs), InvalidArgument);
+}
+
 TEST(PendulumTest, UprightAtRestStaysWithZeroCost) {
   Pendulum env;
   float obs[3];
