@@ -37,10 +37,11 @@ bool HasPath(const std::vector<std::string>& board) {
 }  // namespace
 
 std::vector<std::string> GenerateRandomFrozenLakeMap(int size, double p, uint64_t seed) {
-  RLF_CHECK_ARG(size >= 2, "random FrozenLake maps need map_size >= 2, got ", size);
+  RLF_CHECK_ARG(size >= 2 && size <= kMaxFrozenLakeMapSize, "random FrozenLake maps need map_size in 2..",
+                kMaxFrozenLakeMapSize, " (the map has map_size^2 states), got ", size);
   RLF_CHECK_ARG(p > 0 && p <= 1, "random FrozenLake maps need map_p in (0, 1], got ", p);
   Rng rng(seed);
-  while (true) {
+  for (int attempt = 0; attempt < kMaxFrozenLakeMapTries; ++attempt) {
     std::vector<std::string> board(size, std::string(size, 'F'));
     for (auto& row : board)
       for (char& c : row) c = rng.Uniform() < p ? 'F' : 'H';
@@ -48,6 +49,8 @@ std::vector<std::string> GenerateRandomFrozenLakeMap(int size, double p, uint64_
     board[size - 1][size - 1] = 'G';
     if (HasPath(board)) return board;
   }
+  throw InvalidArgument(StrCat("no random FrozenLake map of size ", size, " with map_p ", p, " had a path from S to G in ",
+                               kMaxFrozenLakeMapTries, " tries; raise map_p"));
 }
 
 FrozenLake::FrozenLake(const FrozenLakeConfig& config, std::string name) : name_(std::move(name)) {
@@ -215,7 +218,10 @@ std::unique_ptr<Env> MakeFrozenLake(const std::string& id, const Kwargs& kw) {
   c.is_slippery = kw.GetBool("is_slippery", c.is_slippery, id);
   c.success_rate = kw.GetDouble("success_rate", c.success_rate, id);
   c.reward_schedule = kw.GetDoubles("reward_schedule", c.reward_schedule, id);
-  c.map_size = static_cast<int>(kw.GetInt("map_size", c.map_size, id));
+  const int64_t map_size = kw.GetInt("map_size", c.map_size, id);
+  RLF_CHECK_ARG(map_size >= 2 && map_size <= kMaxFrozenLakeMapSize, "kwarg 'map_size' of ", id, " must be in 2..",
+                kMaxFrozenLakeMapSize, " (the map has map_size^2 states), got ", map_size);
+  c.map_size = static_cast<int>(map_size);
   c.map_p = kw.GetDouble("map_p", c.map_p, id);
   c.map_seed = static_cast<uint64_t>(kw.GetInt("map_seed", 0, id));
   return std::make_unique<FrozenLake>(c, id);

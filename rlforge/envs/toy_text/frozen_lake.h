@@ -47,6 +47,11 @@ struct FrozenLakeConfig {
 };
 
 // Gymnasium's generate_random_map: a size x size map with a path from S to G.
+// Random maps: at most kMaxFrozenLakeMapSize tiles a side; a map is drawn
+// until one has a path from S to G, at most kMaxFrozenLakeMapTries times
+// (InvalidArgument then: map_p is too low).
+inline constexpr int kMaxFrozenLakeMapSize = 1024;
+inline constexpr int kMaxFrozenLakeMapTries = 10000;
 std::vector<std::string> GenerateRandomFrozenLakeMap(int size, double p, uint64_t seed);
 
 class FrozenLake : public EnvBase<FrozenLake> {

@@ -100,6 +100,22 @@ TEST(FrozenLakeTest, RandomMapsAreSolvableAndSeeded) {
   EXPECT_EQ(env->observation_space().n(), 25);
 }
 
+// map_size=100000 used to overflow int indices (a segfault after 50 s);
+// a tiny map_p used to retry forever.
+TEST(FrozenLakeTest, RandomMapSizeAndDensityAreBounded) {
+  for (const char* size : {"100000", "1025", "1", "-3", "4294967298"}) {
+    try {
+      Make("FrozenLake-v1", {{"map_name", "random"}, {"map_size", size}});
+      ADD_FAILURE() << "map_size " << size << " was accepted";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("map_size"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(GenerateRandomFrozenLakeMap(64, 1e-6, 0), InvalidArgument);
+  EXPECT_EQ(Make("FrozenLake-v1", {{"map_name", "random"}, {"map_size", "1024"}})->observation_space().n(),
+            1024 * 1024);
+}
+
 TEST(FrozenLakeTest, CustomMapFromKwargs) {
   auto env = Make("FrozenLake-v1", {{"desc", "SFF/FHF/FFG"}, {"is_slippery", "false"}});
   EXPECT_EQ(env->observation_space().n(), 9);
