@@ -24,7 +24,8 @@ void RunSettings::Visit(FieldVisitor& v) {
 void RunSettings::Validate() const {
   Registry::Global().Spec(env);  // unknown env: the list of valid IDs
   RLF_CHECK_ARG(total_steps >= 1, "config key 'total_steps' must be >= 1, got ", total_steps);
-  RLF_CHECK_ARG(num_envs >= 1, "config key 'num_envs' must be >= 1, got ", num_envs);
+  RLF_CHECK_ARG(num_envs >= 1 && num_envs <= kMaxNumEnvs, "config key 'num_envs' must be in 1..", kMaxNumEnvs,
+                ", got ", num_envs);
   RLF_CHECK_ARG(env_threads >= 1, "config key 'env_threads' must be >= 1, got ", env_threads);
   RLF_CHECK_ARG(torch_threads >= 1, "config key 'torch_threads' must be >= 1, got ", torch_threads);
   RLF_CHECK_ARG(seed >= 0, "config key 'seed' must be >= 0, got ", seed);
@@ -69,22 +70,24 @@ void Algorithm::DeclareMetrics(const std::vector<std::string>& names) {
     if (std::find(metric_names_.begin(), metric_names_.end(), n) == metric_names_.end()) metric_names_.push_back(n);
 }
 
-void Algorithm::Save(const std::string& path) {
+void Algorithm::Save(const std::string& path, const ExtraState& extra) {
   CheckpointWriter writer(path);
   std::string algo = ctx_.algo;
   writer("algorithm", &algo);
   VisitState(writer);
+  if (extra) extra(writer);
   writer.Commit();
 }
 
-void Algorithm::Load(const std::string& path) {
+void Algorithm::Load(const std::string& path, const ExtraState& extra) {
   CheckpointReader reader(path);
   std::string algo;
   reader("algorithm", &algo);
   RLF_CHECK(algo == ctx_.algo, "checkpoint ", path, " was written by ", algo, ", not ", ctx_.algo);
   try {
     VisitState(reader);
-    reader.ExpectAllRead();
+    if (extra) extra(reader);
+    reader.ExpectAllRead(extra ? "" : "runner/");
   } catch (const c10::Error& e) {
     throw Error(StrCat("checkpoint ", path, " does not fit this ", ctx_.algo,
                        " configuration: ", e.what_without_backtrace()));

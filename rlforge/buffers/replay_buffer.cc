@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "rlforge/core/error.h"
+#include "rlforge/core/memory.h"
 #include "rlforge/core/state_io.h"
 
 namespace rlforge {
@@ -13,6 +14,10 @@ ReplayBuffer::ReplayBuffer(int64_t capacity, int64_t obs_bytes, int64_t mask_siz
     : capacity_(capacity), obs_bytes_(obs_bytes), mask_size_(mask_size), stride_(stride) {
   RLF_CHECK_ARG(capacity >= 1, "replay buffer capacity must be >= 1, got ", capacity);
   RLF_CHECK_ARG(stride >= 1, "replay buffer stride must be >= 1, got ", stride);
+  CheckFitsInMemory(StrCat("a replay buffer of ", capacity, " transitions (config key 'buffer_size')"),
+                    static_cast<double>(capacity) *
+                        (2.0 * static_cast<double>(obs_bytes) + sizeof(float) + sizeof(int64_t) + 1 +
+                         static_cast<double>(mask_size)));
   // new T[n] leaves the memory uninitialized: untouched pages are never committed.
   obs_.reset(new uint8_t[capacity * obs_bytes]);
   next_obs_.reset(new uint8_t[capacity * obs_bytes]);

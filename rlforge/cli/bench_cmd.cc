@@ -22,7 +22,8 @@ struct BenchEnvArgs {
 };
 
 void RunBenchEnv(const BenchEnvArgs& a) {
-  RLF_CHECK_ARG(a.num_envs >= 1, "--num-envs must be >= 1, got ", a.num_envs);
+  RLF_CHECK_ARG(a.num_envs >= 1 && a.num_envs <= kMaxNumEnvs, "--num-envs must be in 1..", kMaxNumEnvs, ", got ",
+                a.num_envs);
   RLF_CHECK_ARG(a.threads >= 1, "--threads must be >= 1, got ", a.threads);
   RLF_CHECK_ARG(a.steps >= 1, "--steps must be >= 1, got ", a.steps);
   const auto ids = ResolveEnvIds(a.env);
@@ -79,10 +80,10 @@ void AddBenchCommand(CLI::App& app) {
   auto a = std::make_shared<BenchEnvArgs>();
   auto* env = bench->add_subcommand("env", "Steps per second of a vector env with random actions");
   env->add_option("--env", a->env, "Env ID, or 'all'")->required();
-  env->add_option("--num-envs", a->num_envs, "Env copies")->capture_default_str();
-  env->add_option("--threads", a->threads, "Threads stepping them (1 = synchronous)")->capture_default_str();
-  env->add_option("--steps", a->steps, "Total env steps to time (summed over envs)")->capture_default_str();
-  env->add_option("--seed", a->seed, "Seed")->capture_default_str();
+  env->add_option("--num-envs", a->num_envs, "Env copies")->transform(IntegerFor(a->num_envs))->capture_default_str();
+  env->add_option("--threads", a->threads, "Threads stepping them (1 = synchronous)")->transform(IntegerFor(a->threads))->capture_default_str();
+  env->add_option("--steps", a->steps, "Total env steps to time (summed over envs)")->transform(IntegerFor(a->steps))->capture_default_str();
+  env->add_option("--seed", a->seed, "Seed")->transform(IntegerFor(a->seed))->capture_default_str();
   env->add_flag("--json", a->json, "Print JSON");
   env->add_option("--kwarg", a->kwargs, "Env kwarg key=value (repeatable)");
   env->callback([a] { RunBenchEnv(*a); });

@@ -9,6 +9,7 @@
 #include "rlforge/algos/search/alphazero.h"
 #include "rlforge/cli/common.h"
 #include "rlforge/env/registry.h"
+#include "rlforge/nn/policy.h"
 #include "rlforge/train/runner.h"
 
 namespace rlforge::cli {
@@ -40,6 +41,9 @@ void RunBenchSearch(const BenchSearchArgs& a) {
   const int64_t obs_size = env->observation_space().size();
   const int A = static_cast<int>(env->action_space().n());
   torch::manual_seed(a.seed);
+  for (int64_t h : a.net_arch)
+    RLF_CHECK_ARG(h >= 1 && h <= kMaxLayerWidth, "--net-arch sizes must be in 1..", kMaxLayerWidth, ", got ", h);
+  RLF_CHECK_ARG(!a.net_arch.empty(), "--net-arch needs at least one hidden layer");
   search::PolicyValueNet net(obs_size, A, a.net_arch);
   // Positions: random legal play from the start, a few moves deep each.
   Rng rng(a.seed);
@@ -118,12 +122,12 @@ void AddBenchSearchCommand(CLI::App& bench) {
   auto a = std::make_shared<BenchSearchArgs>();
   auto* cmd = bench.add_subcommand("search", "MCTS simulations per second, with and without batched evaluation");
   cmd->add_option("--env", a->env, "A two-player board game")->capture_default_str();
-  cmd->add_option("--simulations", a->simulations, "Simulations per search")->capture_default_str();
-  cmd->add_option("--batch", a->batch, "Leaves per network call in the batched run")->capture_default_str();
-  cmd->add_option("--positions", a->positions, "Searches, each from a different position")->capture_default_str();
-  cmd->add_option("--net-arch", a->net_arch, "Hidden layers of the policy-value net")->capture_default_str();
-  cmd->add_option("--torch-threads", a->torch_threads, "libtorch intra-op threads")->capture_default_str();
-  cmd->add_option("--seed", a->seed, "Seed")->capture_default_str();
+  cmd->add_option("--simulations", a->simulations, "Simulations per search")->transform(IntegerFor(a->simulations))->capture_default_str();
+  cmd->add_option("--batch", a->batch, "Leaves per network call in the batched run")->transform(IntegerFor(a->batch))->capture_default_str();
+  cmd->add_option("--positions", a->positions, "Searches, each from a different position")->transform(IntegerFor(a->positions))->capture_default_str();
+  cmd->add_option("--net-arch", a->net_arch, "Hidden layers of the policy-value net")->transform(IntegerFor(a->net_arch))->capture_default_str();
+  cmd->add_option("--torch-threads", a->torch_threads, "libtorch intra-op threads")->transform(IntegerFor(a->torch_threads))->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed")->transform(IntegerFor(a->seed))->capture_default_str();
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([a] { RunBenchSearch(*a); });
 }

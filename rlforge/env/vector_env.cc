@@ -9,7 +9,8 @@ namespace rlforge {
 
 VectorEnv::VectorEnv(const EnvFactory& make_env, const VectorEnvOptions& options)
     : num_envs_(options.num_envs) {
-  RLF_CHECK_ARG(options.num_envs >= 1, "num_envs must be >= 1, got ", options.num_envs);
+  RLF_CHECK_ARG(options.num_envs >= 1 && options.num_envs <= kMaxNumEnvs, "num_envs must be in 1..", kMaxNumEnvs,
+                ", got ", options.num_envs);
   RLF_CHECK_ARG(options.num_threads >= 1, "num_threads must be >= 1, got ", options.num_threads);
   envs_.reserve(num_envs_);
   for (int i = 0; i < num_envs_; ++i) {

@@ -42,6 +42,9 @@
 
 namespace rlforge {
 
+// At most this many envs in one VectorEnv (num_envs, --num-envs).
+inline constexpr int64_t kMaxNumEnvs = 65536;
+
 struct VectorEnvOptions {
   // Number of env copies (>= 1).
   int num_envs = 1;

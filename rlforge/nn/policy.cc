@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "rlforge/core/error.h"
+#include "rlforge/core/memory.h"
 
 namespace rlforge {
 
@@ -27,12 +28,27 @@ void OrthogonalInit(torch::nn::Module& layer, double gain) {
   }
 }
 
+void CheckNetArch(int64_t in, const std::vector<int64_t>& hidden) {
+  // Parameters, gradients and two Adam moments: 16 bytes per weight.
+  double weights = 0;
+  int64_t width = in;
+  for (int64_t h : hidden) {
+    RLF_CHECK_ARG(h >= 1 && h <= kMaxLayerWidth, "config key 'net_arch': layer sizes must be in 1..", kMaxLayerWidth,
+                  ", got ", h);
+    weights += (static_cast<double>(width) + 1) * static_cast<double>(h);
+    width = h;
+  }
+  CheckFitsInMemory(StrCat("config key 'net_arch' = [", Join(hidden, ","), "] (", static_cast<int64_t>(weights),
+                           " weights)"),
+                    16 * weights);
+}
+
 MlpImpl::MlpImpl(int64_t in, const std::vector<int64_t>& hidden, const std::string& activation, bool ortho_init)
     : out_(in), activation_(activation) {
   RLF_CHECK_ARG(activation == "tanh" || activation == "relu", "activation must be tanh or relu, got '",
                 activation, "'");
+  CheckNetArch(in, hidden);
   for (int64_t h : hidden) {
-    RLF_CHECK_ARG(h >= 1, "net_arch sizes must be >= 1, got ", h);
     torch::nn::Linear lin(out_, h);
     if (ortho_init) OrthogonalInit(*lin, std::sqrt(2.0));
     seq_->push_back(lin);

@@ -60,6 +60,13 @@ class ActionDistribution {
   std::variant<MaskedCategorical, MultiCategorical, DiagGaussian> d_;
 };
 
+// Hidden layer sizes (config key net_arch) for an input of `in` features:
+// each in 1..kMaxLayerWidth and the weights (with gradients and Adam's
+// moments) within the machine's memory; InvalidArgument naming the key
+// otherwise.
+inline constexpr int64_t kMaxLayerWidth = 65536;
+void CheckNetArch(int64_t in, const std::vector<int64_t>& hidden);
+
 class MlpImpl : public torch::nn::Module {
  public:
   MlpImpl(int64_t in, const std::vector<int64_t>& hidden, const std::string& activation, bool ortho_init);

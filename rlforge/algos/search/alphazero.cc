@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "rlforge/env/registry.h"
+#include "rlforge/nn/policy.h"
 #include "rlforge/nn/state.h"
 
 namespace rlforge::search {
@@ -93,6 +94,8 @@ void AlphaZeroConfig::Validate() const {
 
 PolicyValueNetImpl::PolicyValueNetImpl(int64_t obs_size, int64_t num_actions, const std::vector<int64_t>& net_arch)
     : obs_size_(obs_size), num_actions_(num_actions) {
+  RLF_CHECK_ARG(!net_arch.empty(), "config key 'net_arch' needs at least one hidden layer");
+  CheckNetArch(obs_size, net_arch);
   torso_ = register_module("torso", torch::nn::Sequential());
   int64_t in = obs_size;
   for (int64_t h : net_arch) {

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "rlforge/env/registry.h"
+#include "rlforge/nn/policy.h"
 #include "rlforge/nn/state.h"
 
 namespace rlforge::search {
@@ -148,6 +149,7 @@ void MuZeroConfig::Validate() const {
 MuZeroNetImpl::MuZeroNetImpl(int64_t obs_size, int64_t num_actions, int64_t latent, const std::vector<int64_t>& hidden,
                              int64_t support)
     : obs_size_(obs_size), num_actions_(num_actions), latent_(latent), support_(support) {
+  CheckNetArch(obs_size + latent + num_actions, hidden);  // roughly the largest of the four torsos
   repr_ = register_module("representation", Mlp(obs_size, hidden, latent));
   dyn_ = register_module("dynamics", Mlp(latent + num_actions, hidden, latent));
   reward_ = register_module("reward", Mlp(latent + num_actions, hidden, 2 * support + 1));
