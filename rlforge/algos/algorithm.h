@@ -142,8 +142,11 @@ class Algorithm {
   // Checkpoint files (atomic; a failure keeps the previous file). Load throws
   // Error naming the file when it is not a checkpoint of this agent and
   // configuration.
-  void Save(const std::string& path);
-  void Load(const std::string& path);
+  // `extra` visits more fields kept in the same file (the runner's logging
+  // state, named "runner/..."); Load without it skips those fields.
+  using ExtraState = std::function<void(StateVisitor&)>;
+  void Save(const std::string& path, const ExtraState& extra = nullptr);
+  void Load(const std::string& path, const ExtraState& extra = nullptr);
 
  protected:
   // Appends metric names (duplicates are ignored).

@@ -491,12 +491,12 @@ double OnPolicyAlgorithm::ClipGradients(double max_norm) {
     }
   }
   throw Error(StrCat("non-finite gradient in ", where, " at step ", num_timesteps_,
-                     "; training stopped (the last checkpoint is kept)"));
+                     "; training stopped"));
 }
 
 void OnPolicyAlgorithm::CheckFinite(double value, const char* what) const {
   if (!std::isfinite(static_cast<float>(value)))
-    throw Error(StrCat("the ", what, " is not finite (", value, "); training stopped (the last checkpoint is kept)"));
+    throw Error(StrCat("the ", what, " is not finite (", value, "); training stopped"));
 }
 
 void OnPolicyAlgorithm::VisitState(StateVisitor& v) {

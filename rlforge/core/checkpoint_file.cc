@@ -106,10 +106,13 @@ void CheckpointReader::Bytes(const std::string& name, std::string* bytes) {
   read_.insert(name);
 }
 
-void CheckpointReader::ExpectAllRead() const {
+void CheckpointReader::ExpectAllRead(const std::string& ignored_prefix) const {
   std::vector<std::string> extra;
-  for (const auto& [name, bytes] : fields_)
-    if (!read_.count(name)) extra.push_back(name);
+  for (const auto& [name, bytes] : fields_) {
+    if (read_.count(name)) continue;
+    if (!ignored_prefix.empty() && name.rfind(ignored_prefix, 0) == 0) continue;
+    extra.push_back(name);
+  }
   RLF_CHECK(extra.empty(), "checkpoint ", path_, " has fields this agent does not read (", Join(extra, ", "),
             "): written by another agent or configuration");
 }

@@ -49,8 +49,9 @@ class CheckpointReader : public StateVisitor {
   explicit CheckpointReader(const std::string& path);
   bool loading() const override { return true; }
   void Bytes(const std::string& name, std::string* bytes) override;
-  // Throws Error listing the fields that were stored but never read.
-  void ExpectAllRead() const;
+  // Throws Error listing the fields that were stored but never read, except
+  // those whose names start with `ignored_prefix` (when not empty).
+  void ExpectAllRead(const std::string& ignored_prefix = "") const;
   const std::string& path() const { return path_; }
 
  private:

@@ -84,6 +84,8 @@ void WriteFileAtomically(const std::string& path, const std::string& contents) {
 }
 
 std::string ReadWholeFile(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  RLF_CHECK_ARG(!std::filesystem::is_directory(path, ec), what, " '", path, "' is a directory, not a file");
   std::ifstream f(path, std::ios::binary);
   RLF_CHECK_ARG(f.good(), "cannot read ", what, " '", path, "'");
   std::ostringstream ss;

@@ -1,8 +1,10 @@
 #include "rlforge/train/runner.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -42,8 +44,8 @@ std::string CsvValue(double v) {
 }
 
 // Keeps the rows of progress.csv up to `timesteps` (for resume) and returns
-// the header and the last kept row's episode count.
-std::vector<std::string> TrimCsv(const std::string& path, int64_t timesteps, int64_t* episodes) {
+// the header.
+std::vector<std::string> TrimCsv(const std::string& path, int64_t timesteps) {
   std::ifstream in(path);
   std::vector<std::string> lines;
   std::string line;
@@ -56,16 +58,65 @@ std::vector<std::string> TrimCsv(const std::string& path, int64_t timesteps, int
   std::string kept = lines[0] + "\n";
   for (size_t i = 1; i < lines.size(); ++i) {
     std::stringstream rs(lines[i]);
-    std::string ts, ep;
+    std::string ts;
     std::getline(rs, ts, ',');
-    if (ts.empty() || std::stoll(ts) > timesteps) break;
-    std::getline(rs, ep, ',');  // "episodes" is the second column
-    if (!ep.empty()) *episodes = std::stoll(ep);
+    if (ts.empty() || ts.find_first_not_of("0123456789") != std::string::npos || std::stoll(ts) > timesteps) break;
     kept += lines[i] + "\n";
   }
   WriteFileAtomically(path, kept);
   return header;
 }
+
+// The runner's own state, saved beside the agent's in every checkpoint
+// (fields "runner/..."), so that a resumed run's logs continue the unbroken
+// run's: the 100-episode window, the iteration (log_interval), the episode
+// count and the training time so far.
+struct RunnerState {
+  int64_t iteration = 0;
+  int64_t episodes = 0;
+  double seconds = 0;
+  std::vector<double> recent_returns;
+  std::vector<int64_t> recent_lengths;
+
+  void Visit(StateVisitor& v) {
+    v("runner/iteration", &iteration);
+    v("runner/episodes", &episodes);
+    v("runner/seconds", &seconds);
+    v("runner/recent_returns", &recent_returns);
+    v("runner/recent_lengths", &recent_lengths);
+    RLF_CHECK(recent_returns.size() == recent_lengths.size() && recent_returns.size() <= 100,
+              "the runner's episode window is corrupt");
+  }
+};
+
+std::atomic<int> g_stop_signal{0};
+
+extern "C" void OnStopSignal(int sig) { g_stop_signal.store(sig); }
+
+// SIGINT and SIGTERM, while a training loop runs, ask it to checkpoint and
+// stop; SA_RESETHAND gives a second signal its default action (the process ends).
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal.store(0);
+    struct sigaction sa {};
+    sa.sa_handler = OnStopSignal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  int pending() const { return g_stop_signal.load(); }
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
 
 class ProgressLine {
  public:
@@ -95,7 +146,8 @@ class ProgressLine {
 // same seed, so that periodic evaluations compare models on the same starts.
 EpisodeStats EvaluateNow(const RunConfig& run, Algorithm& algo, int64_t episodes) {
   if (episodes <= 0) return {};
-  auto probe = Make(run.env, run.env_kwargs);
+  const Kwargs kwargs = EvaluationKwargs(run.env, run.env_kwargs, run.eval_max_episode_steps);
+  auto probe = Make(run.env, kwargs);
   if (probe->num_players() > 1) {
     // Two-player games: against uniformly random legal play, either side in
     // turn; success_rate is the win rate.
@@ -105,7 +157,7 @@ EpisodeStats EvaluateNow(const RunConfig& run, Algorithm& algo, int64_t episodes
   }
   VectorEnvOptions opt;
   opt.num_envs = static_cast<int>(std::min<int64_t>(8, episodes));
-  auto envs = VectorEnv::Make(run.env, run.env_kwargs, opt);
+  auto envs = VectorEnv::Make(run.env, kwargs, opt);
   auto policy = algo.MakePolicy(run.eval_deterministic);
   return Evaluate(*envs, *policy, episodes, static_cast<uint64_t>(run.seed) + 1'000'000);
 }
@@ -138,16 +190,16 @@ nlohmann::json EvalJson(const RunConfig& run, const EpisodeStats& s, int64_t tim
                       {"timesteps", timesteps},  {"deterministic", run.eval_deterministic},
                       {"episodes", s.episodes},  {"mean_return", s.mean_return},
                       {"std_return", s.std_return}, {"mean_length", s.mean_length},
-                      {"std_length", s.std_length}};
+                      {"std_length", s.std_length}, {"truncated", s.truncated}};
+  if (NeedsEvaluationStepCap(run.env, run.env_kwargs)) j["step_cap"] = run.eval_max_episode_steps;
   if (s.success_rate) j["success_rate"] = *s.success_rate;
   return j;
 }
 
 TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr<Algorithm> algo, bool resumed,
-                    const RunnerOptions& options) {
+                    RunnerState state, const std::string& resumed_from, const RunnerOptions& options) {
   const RunConfig& run = config.run;
   const std::string csv_path = dir + "/progress.csv";
-  int64_t episodes = 0;
   // Every column from the first row: the runner's, then the metrics the agent declared.
   std::vector<std::string> header = {"timesteps", "episodes", "ep_return_mean", "ep_length_mean", "steps_per_second",
                                      "time_elapsed"};
@@ -159,7 +211,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   }
   const std::set<std::string> declared(header.begin() + runner_columns, header.end());
   if (resumed) {
-    const std::vector<std::string> old = TrimCsv(csv_path, algo->num_timesteps(), &episodes);
+    const std::vector<std::string> old = TrimCsv(csv_path, algo->num_timesteps());
     RLF_CHECK(old.empty() || old == header, csv_path, " has other columns than this run writes (",
               Join(old, ","), " vs ", Join(header, ","), ")");
   }
@@ -169,16 +221,25 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
     csv << Join(header, ",") << "\n";
     csv.flush();
   }
-  TensorBoardWriter tb(dir);
+  // On resume the event file loses the events after the checkpoint and is continued.
+  TensorBoardWriter tb(dir, resumed ? std::optional<int64_t>(algo->num_timesteps()) : std::nullopt);
   ProgressLine progress(options.progress, run);
+  StopSignals signals;
 
-  std::deque<double> recent_returns;
-  std::deque<int64_t> recent_lengths;
   std::vector<double> new_returns;
   std::vector<int64_t> new_lengths;
   const auto t0 = std::chrono::steady_clock::now();
+  const double seconds_before = state.seconds;
+  auto elapsed = [&] {
+    return seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  std::string last_checkpoint = resumed_from;  // what a failed run can be resumed from
+  auto save = [&](const std::string& path) {
+    state.seconds = elapsed();
+    algo->Save(path, [&state](StateVisitor& v) { state.Visit(v); });
+    if (path.find("/best.pt") == std::string::npos) last_checkpoint = path;
+  };
   const int64_t start_steps = algo->num_timesteps();
-  int64_t iteration = 0;
   int64_t next_checkpoint =
       run.checkpoint_interval > 0 ? (start_steps / run.checkpoint_interval + 1) * run.checkpoint_interval : INT64_MAX;
   // Periodic evaluation (as SB3's EvalCallback): evaluations.csv, TensorBoard
@@ -196,25 +257,41 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
     }
   }
   while (algo->num_timesteps() < run.total_steps) {
-    Metrics m = algo->Iterate();
-    ++iteration;
+    Metrics m;
+    try {
+      m = algo->Iterate();
+    } catch (const InvalidArgument&) {
+      throw;
+    } catch (const Error& e) {  // a NaN loss, a failed env step: say what is left to resume from
+      progress.Finish();
+      throw Error(StrCat(e.what(), "; ",
+                         last_checkpoint.empty()
+                             ? "no checkpoint was written before it (checkpoint_interval: 0), so the run cannot "
+                               "be resumed"
+                             : "the last checkpoint, " + last_checkpoint + ", is kept (rlforge train --resume " +
+                                   dir + ")"));
+    }
+    ++state.iteration;
     for (const auto& [k, v] : m)
       RLF_CHECK(declared.count(k), run.algo, " reported metric '", k, "', which it did not declare");
     new_returns.clear();
     new_lengths.clear();
     algo->TakeFinishedEpisodes(&new_returns, &new_lengths);
-    episodes += static_cast<int64_t>(new_returns.size());
+    state.episodes += static_cast<int64_t>(new_returns.size());
+    std::vector<double>& recent_returns = state.recent_returns;
+    std::vector<int64_t>& recent_lengths = state.recent_lengths;
     for (size_t k = 0; k < new_returns.size(); ++k) {
       recent_returns.push_back(new_returns[k]);
       recent_lengths.push_back(new_lengths[k]);
-      if (recent_returns.size() > 100) {
-        recent_returns.pop_front();
-        recent_lengths.pop_front();
-      }
+    }
+    if (recent_returns.size() > 100) {
+      const auto drop = static_cast<std::ptrdiff_t>(recent_returns.size() - 100);
+      recent_returns.erase(recent_returns.begin(), recent_returns.begin() + drop);
+      recent_lengths.erase(recent_lengths.begin(), recent_lengths.begin() + drop);
     }
     const int64_t steps = algo->num_timesteps();
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double sps = (steps - start_steps) / std::max(secs, 1e-9);
+    const double secs = elapsed();
+    const double sps = steps / std::max(secs, 1e-9);  // over the whole run, resumes included
     double mean_ret = std::nan(""), mean_len = std::nan("");
     if (!recent_returns.empty()) {
       mean_ret = mean_len = 0;
@@ -227,9 +304,9 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
     }
     progress.Update(steps, sps, mean_ret);
     const bool last = steps >= run.total_steps;
-    if (iteration % run.log_interval == 0 || last) {
+    if (state.iteration % run.log_interval == 0 || last) {
       std::map<std::string, double> row = {{"timesteps", static_cast<double>(steps)},
-                                           {"episodes", static_cast<double>(episodes)},
+                                           {"episodes", static_cast<double>(state.episodes)},
                                            {"ep_return_mean", mean_ret},
                                            {"ep_length_mean", mean_len},
                                            {"steps_per_second", sps},
@@ -260,21 +337,28 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
         best_return = e.mean_return;
         best_steps = steps;
         best_eval = e;
-        algo->Save(dir + "/checkpoints/best.pt");
+        save(dir + "/checkpoints/best.pt");
       }
       while (next_eval <= steps) next_eval += run.eval_interval;
     }
     if (steps >= next_checkpoint && !last) {
-      algo->Save(StrCat(dir, "/checkpoints/step_", steps, ".pt"));
+      save(StrCat(dir, "/checkpoints/step_", steps, ".pt"));
       while (next_checkpoint <= steps) next_checkpoint += run.checkpoint_interval;
+    }
+    if (const int sig = signals.pending(); sig != 0 && !last) {
+      const std::string path = StrCat(dir, "/checkpoints/step_", steps, ".pt");
+      save(path);
+      progress.Finish();
+      throw Interrupted(sig, StrCat("interrupted by ", sig == SIGINT ? "SIGINT" : "SIGTERM", " at step ", steps, " of ",
+                                    run.total_steps, "; saved ", path, "; continue with: rlforge train --resume ", dir));
     }
   }
   progress.Finish();
-  algo->Save(dir + "/checkpoints/final.pt");
+  save(dir + "/checkpoints/final.pt");
   TrainResult result;
   result.run_dir = dir;
   result.timesteps = algo->num_timesteps();
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  result.seconds = state.seconds;
   result.eval = EvaluateNow(run, *algo, run.eval_episodes);
   if (best_eval || best_steps > 0) {
     if (!best_eval) {  // resumed: the best was found before the restart; its statistics are in evaluations.csv
@@ -284,13 +368,17 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
     result.best_eval = best_eval;
     result.best_timesteps = best_steps;
   }
-  if (run.eval_episodes > 0) {
-    nlohmann::json j = EvalJson(run, result.eval, result.timesteps);
-    if (result.best_eval)
-      j["best"] = {{"timesteps", best_steps}, {"mean_return", best_return},
-                   {"episodes", run.eval_interval_episodes}, {"checkpoint", "checkpoints/best.pt"}};
-    WriteFileAtomically(dir + "/eval.json", j.dump(2) + "\n");
-  }
+  // eval.json marks a finished run, so it is written even without a final
+  // evaluation (eval_episodes: 0; then it holds no return statistics).
+  nlohmann::json j = run.eval_episodes > 0 ? EvalJson(run, result.eval, result.timesteps)
+                                           : nlohmann::json{{"env", run.env},
+                                                            {"algo", run.algo},
+                                                            {"timesteps", result.timesteps},
+                                                            {"episodes", 0}};
+  if (result.best_eval)
+    j["best"] = {{"timesteps", best_steps}, {"mean_return", best_return},
+                 {"episodes", run.eval_interval_episodes}, {"checkpoint", "checkpoints/best.pt"}};
+  WriteFileAtomically(dir + "/eval.json", j.dump(2) + "\n");
   return result;
 }
 
@@ -308,56 +396,94 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
   auto algo = BuildAlgorithm(config);
   fs::create_directories(out_dir + "/checkpoints");
   WriteFileAtomically(out_dir + "/config.yaml", config.ToYaml());
-  return RunLoop(config, out_dir, std::move(algo), /*resumed=*/false, options);
+  return RunLoop(config, out_dir, std::move(algo), /*resumed=*/false, RunnerState{}, "", options);
 }
 
-std::string LatestCheckpoint(const std::string& dir) {
+std::vector<std::string> CheckpointsNewestFirst(const std::string& dir) {
   const fs::path ckpt = fs::path(dir) / "checkpoints";
-  if (fs::exists(ckpt / "final.pt")) return (ckpt / "final.pt").string();
-  int64_t best = -1;
-  std::string best_path;
+  std::vector<std::pair<int64_t, std::string>> steps;
   if (fs::is_directory(ckpt)) {
     for (const auto& e : fs::directory_iterator(ckpt)) {
       const std::string name = e.path().filename().string();
-      if (name.rfind("step_", 0) != 0 || e.path().extension() != ".pt") continue;
-      const int64_t n = std::atoll(name.substr(5).c_str());
-      if (n > best) best = n, best_path = e.path().string();
+      if (name.size() <= 8 || name.rfind("step_", 0) != 0 || e.path().extension() != ".pt") continue;
+      const std::string digits = name.substr(5, name.size() - 8);
+      if (digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+      steps.emplace_back(std::stoll(digits), e.path().string());
     }
   }
-  RLF_CHECK_ARG(best >= 0, "'", dir, "' has no checkpoint (expected ", ckpt.string(), "/final.pt or step_N.pt)");
-  return best_path;
+  std::sort(steps.rbegin(), steps.rend());
+  std::vector<std::string> out;
+  if (fs::exists(ckpt / "final.pt")) out.push_back((ckpt / "final.pt").string());
+  for (const auto& [n, path] : steps) out.push_back(path);
+  RLF_CHECK_ARG(!out.empty(), "'", dir, "' has no checkpoint (expected ", ckpt.string(), "/final.pt or step_N.pt)");
+  return out;
 }
+
+std::string LatestCheckpoint(const std::string& dir) { return CheckpointsNewestFirst(dir).front(); }
 
 TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_steps, const RunnerOptions& options) {
   RLF_CHECK_ARG(fs::is_regular_file(dir + "/config.yaml"), "'", dir, "' is not a run directory (no config.yaml)");
   TrainConfig config = TrainConfig::FromYamlFile(dir + "/config.yaml");
-  // Resume from the newest periodic checkpoint unless the run finished.
-  std::string checkpoint = LatestCheckpoint(dir);
   if (new_total_steps) {
     RLF_CHECK_ARG(*new_total_steps >= 1, "--steps must be >= 1");
     config.run.total_steps = *new_total_steps;
   }
-  auto algo = BuildAlgorithm(config);
-  algo->Load(checkpoint);
-  RLF_CHECK_ARG(algo->num_timesteps() < config.run.total_steps, "the run in '", dir, "' already has ",
-                algo->num_timesteps(), " of its ", config.run.total_steps, " steps; pass --steps N to train longer");
+  // The newest checkpoint that loads: a damaged one (truncated, corrupted) is
+  // reported and the next older one is tried.
+  std::unique_ptr<Algorithm> algo;
+  RunnerState state;
+  std::string checkpoint;
+  std::vector<std::string> failures;
+  for (const std::string& path : CheckpointsNewestFirst(dir)) {
+    auto candidate = BuildAlgorithm(config);
+    RunnerState s;
+    try {
+      candidate->Load(path, [&s](StateVisitor& v) { s.Visit(v); });
+    } catch (const Error& e) {
+      std::fprintf(stderr, "warning: cannot resume from %s: %s\n", path.c_str(), e.what());
+      failures.push_back(e.what());
+      continue;
+    }
+    algo = std::move(candidate), state = std::move(s), checkpoint = path;
+    break;
+  }
+  RLF_CHECK(algo != nullptr, "no checkpoint of '", dir, "' can be loaded (", Join(failures, "; "), ")");
+  if (!failures.empty())
+    std::fprintf(stderr, "resuming from the newest checkpoint that loads: %s (step %lld)\n", checkpoint.c_str(),
+                 static_cast<long long>(algo->num_timesteps()));
+  const bool all_steps = algo->num_timesteps() >= config.run.total_steps;
+  RLF_CHECK_ARG(!all_steps || !fs::exists(dir + "/eval.json"), "the run in '", dir, "' is complete (",
+                algo->num_timesteps(), " of its ", config.run.total_steps,
+                " steps, eval.json written); pass --steps N to train longer");
+  if (all_steps)
+    std::fprintf(stderr, "the run in '%s' has all its steps but no final evaluation: finishing it\n", dir.c_str());
   fs::remove(dir + "/eval.json");
-  if (checkpoint.size() >= 8 && checkpoint.substr(checkpoint.size() - 8) == "final.pt") {
-    fs::rename(checkpoint, StrCat(dir, "/checkpoints/step_", algo->num_timesteps(), ".pt"));
+  if (!all_steps && fs::path(checkpoint).filename() == "final.pt") {
+    const std::string renamed = StrCat(dir, "/checkpoints/step_", algo->num_timesteps(), ".pt");
+    fs::rename(checkpoint, renamed);
+    checkpoint = renamed;
   }
   WriteFileAtomically(dir + "/config.yaml", config.ToYaml());
-  return RunLoop(config, dir, std::move(algo), /*resumed=*/true, options);
+  return RunLoop(config, dir, std::move(algo), /*resumed=*/true, std::move(state), checkpoint, options);
 }
 
-LoadedRun LoadRun(const std::string& path) {
-  std::string dir = path, checkpoint;
-  if (fs::is_regular_file(path)) {
-    checkpoint = path;
-    dir = fs::path(path).parent_path().parent_path().string();
-  }
+namespace {
+
+// The run directory of a run directory or of a checkpoint inside one.
+std::string RunDirOf(const std::string& path) {
+  const std::string dir = fs::is_regular_file(path) ? fs::path(path).parent_path().parent_path().string() : path;
   RLF_CHECK_ARG(fs::is_regular_file(dir + "/config.yaml"), "'", path,
                 "' is not a run directory or a checkpoint inside one (no config.yaml)");
-  if (checkpoint.empty()) checkpoint = LatestCheckpoint(dir);
+  return dir;
+}
+
+}  // namespace
+
+TrainConfig LoadRunConfig(const std::string& path) { return TrainConfig::FromYamlFile(RunDirOf(path) + "/config.yaml"); }
+
+LoadedRun LoadRun(const std::string& path) {
+  const std::string dir = RunDirOf(path);
+  const std::string checkpoint = fs::is_regular_file(path) ? path : LatestCheckpoint(dir);
   LoadedRun out;
   out.config = TrainConfig::FromYamlFile(dir + "/config.yaml");
   out.algorithm = BuildAlgorithm(out.config);

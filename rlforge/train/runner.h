@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "rlforge/env/evaluation.h"
 #include "rlforge/nn/blas.h"
@@ -35,6 +36,18 @@ struct TrainResult {
   int64_t best_timesteps = 0;
 };
 
+// Thrown by Train and Resume after SIGINT or SIGTERM arrived during training:
+// the run saved checkpoints/step_N.pt first, so `rlforge train --resume DIR`
+// continues it. A second signal ends the process at once.
+class Interrupted : public Error {
+ public:
+  Interrupted(int signal, const std::string& what) : Error(what), signal_(signal) {}
+  int signal() const { return signal_; }
+
+ private:
+  int signal_;
+};
+
 struct RunnerOptions {
   // Live progress line on stderr (only when stderr is a terminal).
   bool progress = true;
@@ -44,8 +57,10 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
 // new_total_steps: train until this many steps instead of the saved total.
 TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_steps, const RunnerOptions& options = {});
 
-// The latest checkpoint of a run directory (final.pt if present, else the
-// highest step_N.pt); InvalidArgument when there is none.
+// A run directory's checkpoints, newest first: final.pt, then step_N.pt by
+// decreasing N; InvalidArgument when there is none.
+std::vector<std::string> CheckpointsNewestFirst(const std::string& dir);
+// The newest of them.
 std::string LatestCheckpoint(const std::string& dir);
 
 // A trained policy from a run directory or a checkpoint file inside one.
@@ -54,6 +69,9 @@ struct LoadedRun {
   std::unique_ptr<Algorithm> algorithm;
 };
 LoadedRun LoadRun(const std::string& dir_or_checkpoint);
+// Only the run's config (config.yaml of the run directory, or of the run
+// directory a checkpoint lies in).
+TrainConfig LoadRunConfig(const std::string& dir_or_checkpoint);
 
 }  // namespace rlforge
 

@@ -2,11 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 
 #include "rlforge/core/error.h"
+#include "rlforge/core/file_io.h"
 
 namespace rlforge {
 namespace {
@@ -54,6 +57,46 @@ std::string EventHeader(double wall_time, int64_t step) {
   return e;
 }
 
+uint64_t GetFixed(const std::string& s, size_t pos, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(s[pos + i])) << (8 * i);
+  return v;
+}
+
+// Reads a varint at *pos; false when it runs past the end.
+bool GetVarint(const std::string& s, size_t* pos, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && *pos < s.size(); shift += 7) {
+    const auto b = static_cast<uint8_t>(s[(*pos)++]);
+    *v |= static_cast<uint64_t>(b & 0x7F) << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+
+// The step (field 2) of a serialized Event; 0 when absent.
+int64_t EventStep(const std::string& e) {
+  size_t pos = 0;
+  while (pos < e.size()) {
+    uint64_t key = 0, v = 0;
+    if (!GetVarint(e, &pos, &key)) break;
+    switch (key & 7) {
+      case 0:
+        if (!GetVarint(e, &pos, &v)) return 0;
+        if ((key >> 3) == 2) return static_cast<int64_t>(v);
+        break;
+      case 1: pos += 8; break;
+      case 5: pos += 4; break;
+      case 2:
+        if (!GetVarint(e, &pos, &v)) return 0;
+        pos += v;
+        break;
+      default: return 0;
+    }
+  }
+  return 0;
+}
+
 double Now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -73,7 +116,52 @@ uint32_t MaskedCrc32c(const void* data, size_t n) {
   return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
 }
 
-TensorBoardWriter::TensorBoardWriter(const std::string& dir) {
+std::vector<std::pair<int64_t, std::string>> ReadEventRecords(const std::string& path) {
+  const std::string data = ReadWholeFile(path, "TensorBoard event file");
+  std::vector<std::pair<int64_t, std::string>> out;
+  size_t pos = 0;
+  while (pos + 12 <= data.size()) {
+    const uint64_t n = GetFixed(data, pos, 8);
+    if (static_cast<uint32_t>(GetFixed(data, pos + 8, 4)) != MaskedCrc32c(data.data() + pos, 8)) break;
+    if (n > data.size() - pos - 12 || data.size() - pos - 12 - n < 4) break;
+    std::string payload = data.substr(pos + 12, n);
+    if (static_cast<uint32_t>(GetFixed(data, pos + 12 + n, 4)) != MaskedCrc32c(payload.data(), payload.size())) break;
+    out.emplace_back(EventStep(payload), std::move(payload));
+    pos += 12 + n + 4;
+  }
+  return out;
+}
+
+TensorBoardWriter::TensorBoardWriter(const std::string& dir, std::optional<int64_t> resume_step) {
+  if (resume_step) {
+    namespace fs = std::filesystem;
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0 && e.is_regular_file())
+        files.push_back(e.path().string());
+    std::sort(files.begin(), files.end(), [](const std::string& a, const std::string& b) {
+      return fs::last_write_time(a) < fs::last_write_time(b);
+    });
+    for (const auto& f : files) {
+      std::string kept;
+      for (const auto& [step, payload] : ReadEventRecords(f)) {
+        if (step > *resume_step) continue;
+        std::string rec;
+        PutFixed64(&rec, payload.size());
+        PutFixed32(&rec, MaskedCrc32c(rec.data(), 8));
+        rec.append(payload);
+        PutFixed32(&rec, MaskedCrc32c(payload.data(), payload.size()));
+        kept += rec;
+      }
+      WriteFileAtomically(f, kept);
+    }
+    if (!files.empty()) {
+      path_ = files.back();
+      file_ = std::fopen(path_.c_str(), "ab");
+      RLF_CHECK(file_ != nullptr, "cannot append to TensorBoard event file ", path_);
+      return;
+    }
+  }
   char host[256] = "localhost";
   gethostname(host, sizeof(host) - 1);
   const double now = Now();

@@ -8,22 +8,31 @@
 //   Summary { repeated Value value = 1; }  Value { string tag = 1; float simple_value = 2; }
 // encoded by hand (a few varints), so no protobuf dependency is needed.
 // Files are named events.out.tfevents.<unix time>.<host>, as TensorBoard expects.
+// A resumed run continues its newest event file after dropping the events
+// logged past the checkpoint it resumed from (so no step appears twice).
 #ifndef RLFORGE_TRAIN_TENSORBOARD_H_
 #define RLFORGE_TRAIN_TENSORBOARD_H_
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace rlforge {
 
 uint32_t Crc32c(const void* data, size_t n);
 uint32_t MaskedCrc32c(const void* data, size_t n);
 
+// The (step, payload) of every complete, checksummed record of an event file.
+std::vector<std::pair<int64_t, std::string>> ReadEventRecords(const std::string& path);
+
 class TensorBoardWriter {
  public:
-  // Creates a new event file in `dir`.
-  explicit TensorBoardWriter(const std::string& dir);
+  // Creates a new event file in `dir`; with `resume_step`, every event file in
+  // `dir` keeps only the events at steps <= *resume_step (a record cut short
+  // by a killed process is dropped too) and the newest one is continued.
+  explicit TensorBoardWriter(const std::string& dir, std::optional<int64_t> resume_step = std::nullopt);
   ~TensorBoardWriter();
   TensorBoardWriter(const TensorBoardWriter&) = delete;
   TensorBoardWriter& operator=(const TensorBoardWriter&) = delete;

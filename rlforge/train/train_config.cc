@@ -37,6 +37,8 @@ void RunConfig::Visit(FieldVisitor& v) {
   v.Field("eval_interval", &eval_interval,
           "env steps between periodic evaluations (evaluations.csv, checkpoints/best.pt; 0: none)");
   v.Field("eval_interval_episodes", &eval_interval_episodes, "episodes of each periodic evaluation");
+  v.Field("eval_max_episode_steps", &eval_max_episode_steps,
+          "step cap on an evaluation episode, for envs with no step limit of their own (ends it truncated)");
 }
 
 void RunConfig::Validate() const {
@@ -48,6 +50,8 @@ void RunConfig::Validate() const {
   RLF_CHECK_ARG(eval_interval >= 0, "config key 'eval_interval' must be >= 0, got ", eval_interval);
   RLF_CHECK_ARG(eval_interval_episodes >= 1, "config key 'eval_interval_episodes' must be >= 1, got ",
                 eval_interval_episodes);
+  RLF_CHECK_ARG(eval_max_episode_steps >= 1, "config key 'eval_max_episode_steps' must be >= 1, got ",
+                eval_max_episode_steps);
 }
 
 void TrainConfig::Validate() const {
@@ -77,12 +81,18 @@ TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env
   TrainConfig c;
   c.algo = spec.make_config();
   c.run.algo = name;
-  if (!env.empty()) c.run.env = env;
-  // The env can also come from the file; read it before picking the preset.
+  // The env comes from --env or the file's `env` key (read before picking the
+  // preset); when both give one they must agree.
+  std::string file_env;
   if (!file_text.empty()) {
     YAML::Node root = YAML::Load(file_text);
-    if (env.empty() && root.IsMap() && root["env"] && root["env"].IsScalar()) c.run.env = root["env"].Scalar();
+    if (root.IsMap() && root["env"] && root["env"].IsScalar()) file_env = root["env"].Scalar();
   }
+  RLF_CHECK_ARG(env.empty() || file_env.empty() || env == file_env, "--env ", env, " differs from 'env: ", file_env,
+                "' in ", config_file, "; give the env once");
+  c.run.env = env.empty() ? file_env : env;
+  RLF_CHECK_ARG(!c.run.env.empty(), "give --env (or a --config file with an 'env' key)");
+  const std::string chosen_env = c.run.env;
   Registry::Global().Spec(c.run.env);
   const auto& presets = EmbeddedPresets();
   const std::string key = preset.empty() ? c.run.env : c.run.env + ":" + preset;
@@ -109,6 +119,7 @@ TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env
   if (steps) c.run.total_steps = *steps;
   if (seed) c.run.seed = *seed;
   RLF_CHECK_ARG(c.run.algo == name, "config key 'algo' cannot be changed with --set (use --algo)");
+  RLF_CHECK_ARG(c.run.env == chosen_env, "config key 'env' cannot be changed with --set (use --env)");
   c.Validate();
   return c;
 }

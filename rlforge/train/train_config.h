@@ -23,6 +23,7 @@
 
 #include "rlforge/algos/algorithm.h"
 #include "rlforge/config/config.h"
+#include "rlforge/env/evaluation.h"
 
 namespace rlforge {
 
@@ -37,6 +38,8 @@ struct RunConfig : RunSettings {
   bool eval_deterministic = true;      // greedy actions in the final evaluation
   int64_t eval_interval = 0;           // env steps between periodic evaluations (0: none)
   int64_t eval_interval_episodes = 10; // episodes of each periodic evaluation
+  // Step cap on evaluation episodes of envs with no step limit of their own.
+  int64_t eval_max_episode_steps = kDefaultEvalStepCap;
 
   void Visit(FieldVisitor& v);
   void Validate() const;

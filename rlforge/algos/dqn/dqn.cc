@@ -646,7 +646,7 @@ double Dqn::GradientStep() {
   const double loss = LossAndGradients(fast_);
   if (!std::isfinite(static_cast<float>(loss)))
     throw Error(StrCat("the DQN loss is not finite (", loss, ") at step ", steps_,
-                       "; training stopped (the last checkpoint is kept)"));
+                       "; training stopped"));
   UpdatePriorities(td_);
   const double norm = ClipGradNorm(q_->parameters(), config_.max_grad_norm);
   RLF_CHECK(std::isfinite(norm), "non-finite DQN gradient at step ", steps_, "; training stopped");

@@ -91,7 +91,7 @@ void A3c::RunWorker(int k, int64_t target, Metrics* metrics, int64_t* updates) {
     }
     const double norm = ClipGradNorm(shared, config_.max_grad_norm);
     RLF_CHECK(std::isfinite(norm), "non-finite gradient norm in A3C worker ", k, " at step ", steps_,
-              "; training stopped (the last checkpoint is kept)");
+              "; training stopped");
     optimizer_->step();
     steps_ += w.rollout_steps();
     for (const auto& [key, v] : m) (*metrics)[key] += v;
