@@ -25,11 +25,11 @@ check no-subcommand 2 "" -- "$BIN"
 check unknown-subcommand 2 "" -- "$BIN" frobnicate
 check check-env-ok 0 "" -- "$BIN" check-env CartPole-v1
 check check-env-unknown 2 "unknown env ID" -- "$BIN" check-env Nope-v0
-check bench-bad 2 "--num-envs must be >= 1" -- "$BIN" bench env --env CartPole-v1 --num-envs 0
+check bench-bad 2 "--num-envs must be in 1..65536" -- "$BIN" bench env --env CartPole-v1 --num-envs 0
 check play-ok 0 "" -- "$BIN" play --env FrozenLake-v1 --seed 1
 check envs-ok 0 "" -- "$BIN" envs
 envs=$("$BIN" envs -v)
-[[ "$envs" == *"--policy heuristic"* && "$envs" == *"--policy alphabeta:DEPTH"* ]] && echo "ok   envs-lists-scripted-policies" || { echo "FAIL envs -v lacks the scripted policies"; fails=$((fails+1)); }
+[[ "$envs" == *"--policy heuristic"* && "$envs" == *"--policy alphabeta:DEPTH"* && "$envs" == *"max_episode_steps    default 500"* ]] && echo "ok   envs-lists-scripted-policies" || { echo "FAIL envs -v lacks the scripted policies"; fails=$((fails+1)); }
 
 # eval --json prints one JSON object with the contract's keys.
 json=$("$BIN" eval --env FrozenLake-v1 --policy random --episodes 500 --seed 3 --json)
@@ -72,7 +72,7 @@ check eval-run-dir 0 "" -- "$BIN" eval --env CartPole-v1 --policy "$tmp/run" --e
 check eval-checkpoint 0 "" -- "$BIN" eval --env CartPole-v1 --policy "$tmp/run/checkpoints/final.pt" --episodes 3
 check eval-wrong-env 2 "whose spaces differ" -- "$BIN" eval --env Acrobot-v1 --policy "$tmp/run" --episodes 3
 check play-run-dir 0 "" -- "$BIN" play --env CartPole-v1 --policy "$tmp/run" --max-steps 5
-check resume-finished 2 "already has" -- "$BIN" train --resume "$tmp/run"
+check resume-finished 2 "is complete" -- "$BIN" train --resume "$tmp/run"
 check resume-longer 0 "" -- "$BIN" train --resume "$tmp/run" --steps 1024 --no-progress
 check play-record 0 "" -- "$BIN" play --env CartPole-v1 --policy "$tmp/run" --max-steps 20 --record "$tmp/ep.gif"
 [[ "$(head -c 6 "$tmp/ep.gif")" == "GIF89a" ]] && echo "ok   gif-written" || { echo "FAIL no GIF"; fails=$((fails+1)); }
@@ -109,6 +109,61 @@ check train-muzero 0 "" -- "$BIN" train --algo muzero --env CartPole-v1 --steps 
 check bench-env-board 0 "" -- "$BIN" bench env --env ConnectFour-v0 --num-envs 8 --steps 20000
 check bench-search 0 "" -- "$BIN" bench search --env TicTacToe-v0 --simulations 50 --positions 2
 check bench-search-bad 2 "bench search runs on the two-player board games" -- "$BIN" bench search --env CartPole-v1
+
+# Hardening (issue 13): flags and values are never silently ignored.
+check no-env 2 "give --env" -- "$BIN" train --algo ppo --out "$tmp/bad"
+check empty-env 2 "give --env" -- "$BIN" train --algo ppo --env '' --out "$tmp/bad"
+check config-dir 2 "is a directory" -- "$BIN" train --algo ppo --env CartPole-v1 --config "$tmp" --out "$tmp/bad"
+check set-env 2 "config key 'env' cannot be changed with --set" -- "$BIN" train --algo ppo --env CartPole-v1 --set env=Pendulum-v1 --out "$tmp/bad"
+printf 'env: Acrobot-v1\n' > "$tmp/acro.yaml"
+check config-env-differs 2 "differs from 'env: Acrobot-v1'" -- "$BIN" train --algo ppo --env CartPole-v1 --config "$tmp/acro.yaml" --out "$tmp/bad"
+check resume-with-out 2 "--resume takes only --steps" -- "$BIN" train --resume "$tmp/run" --out "$tmp/other"
+check steps-overflow 2 "out of range" -- "$BIN" train --algo ppo --env CartPole-v1 --steps 99999999999999999999 --out "$tmp/bad"
+check episodes-overflow 2 "out of range" -- "$BIN" eval --env CartPole-v1 --episodes 99999999999999999999
+check seed-negative 2 "is negative" -- "$BIN" eval --env CartPole-v1 --seed -1
+check steps-not-number 2 "not a whole number" -- "$BIN" eval --env CartPole-v1 --episodes 1e3
+check play-record-empty 2 "--record needs a file name" -- "$BIN" play --env CartPole-v1 --record ''
+check play-max-steps-negative 2 "--max-steps must be >= 0" -- "$BIN" play --env CartPole-v1 --max-steps -1
+check play-delay-negative 2 "--delay-ms must be >= 0" -- "$BIN" play --env CartPole-v1 --delay-ms -1
+check play-side-one-player 2 "--side is for two-player games" -- "$BIN" play --env CartPole-v1 --side 1
+check opponent-bogus 2 "--opponent 'bogus'" -- "$BIN" eval --env TicTacToe-v0 --opponent bogus
+check demo-policy-empty 0 "" -- "$BIN" train --algo dqn --env CartPole-v1 --set demo_policy= --show-config
+check det-and-stoch 2 "excludes" -- "$BIN" eval --env CartPole-v1 --deterministic --stochastic
+check frozen-lake-huge 2 "map_size" -- "$BIN" eval --env FrozenLake-v1 --kwarg map_name=random --kwarg map_size=100000
+check num-envs-huge 2 "config key 'num_envs' must be in 1..65536" -- "$BIN" train --algo ppo --env CartPole-v1 --set num_envs=100000000 --out "$tmp/bad"
+check net-arch-huge 2 "config key 'net_arch'" -- "$BIN" train --algo ppo --env CartPole-v1 --set net_arch=[100000000] --out "$tmp/bad"
+check buffer-huge 2 "needs about" -- "$BIN" train --algo dqn --env CartPole-v1 --set buffer_size=100000000000 --out "$tmp/bad"
+check bench-num-envs-huge 2 "--num-envs must be in 1..65536" -- "$BIN" bench env --env CartPole-v1 --num-envs 2000000000
+check bench-search-net-arch-0 2 "--net-arch sizes must be in 1.." -- "$BIN" bench search --env TicTacToe-v0 --net-arch 0
+[[ ! -e "$tmp/bad" ]] && echo "ok   hardening-nothing-written" || { echo "FAIL hardening wrote $tmp/bad"; fails=$((fails+1)); }
+
+# eval and play use a run's own env and kwargs, deterministically by default.
+check train-lake 0 "" -- "$BIN" train --algo q-learning --env FrozenLake-v1 --set env_kwargs='{is_slippery: false}' --steps 2000 --set eval_episodes=5 --out "$tmp/lake" --no-progress
+json=$("$BIN" eval --policy "$tmp/lake" --episodes 5 --json 2>/tmp/rlf_cli_warn)
+if python3 - "$json" <<'PY'
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["env"] == "FrozenLake-v1" and d["env_kwargs"] == {"is_slippery": "false"}, d
+assert d["deterministic"] is True, d
+PY
+then echo "ok   eval-uses-the-runs-env"; else echo "FAIL eval-uses-the-runs-env: $json"; fails=$((fails+1)); fi
+"$BIN" eval --policy "$tmp/lake" --episodes 2 --kwarg is_slippery=true >/dev/null 2>/tmp/rlf_cli_warn
+[[ "$(cat /tmp/rlf_cli_warn)" == *"warning: --kwarg is_slippery=true differs"* ]] && echo "ok   eval-kwarg-warning" || { echo "FAIL eval-kwarg-warning: $(cat /tmp/rlf_cli_warn)"; fails=$((fails+1)); }
+out=$("$BIN" eval --policy "$tmp/lake" --episodes 2 --stochastic)
+[[ "$out" == *"(stochastic)"* ]] && echo "ok   eval-stochastic-mode-printed" || { echo "FAIL eval-stochastic: $out"; fails=$((fails+1)); }
+
+# Envs without a step limit: evaluation and play end (they used to hang).
+check train-cliff 0 "" -- timeout 120 "$BIN" train --algo q-learning --env CliffWalking-v1 --steps 500 --set eval_max_episode_steps=2000 --out "$tmp/cliff" --no-progress
+check eval-cliff 0 "" -- timeout 60 "$BIN" eval --policy "$tmp/cliff" --episodes 4 --max-episode-steps 300
+play=$(timeout 60 "$BIN" play --env CliffWalking-v1 --policy "$tmp/cliff" --max-episode-steps 40 --seed 1)
+[[ "$play" == *"episode over after"* ]] && echo "ok   play-cliff-ends" || { echo "FAIL play-cliff: ${play: -300}"; fails=$((fails+1)); }
+
+# SIGTERM during training writes a checkpoint and exits resumable (128 + 15).
+timeout --preserve-status -s TERM 4 "$BIN" train --algo ppo --env CartPole-v1 --steps 100000000 --out "$tmp/term" --no-progress >/dev/null 2>/tmp/rlf_cli_err
+code=$?
+if [[ $code == 143 && "$(cat /tmp/rlf_cli_err)" == *"rlforge train --resume"* ]] && ls "$tmp/term/checkpoints"/step_*.pt >/dev/null 2>&1; then
+  echo "ok   sigterm-checkpoints"; else echo "FAIL sigterm: exit $code; $(cat /tmp/rlf_cli_err)"; fails=$((fails+1)); fi
+check resume-after-sigterm 0 "" -- "$BIN" train --resume "$tmp/term" --steps 30000 --no-progress
 rm -rf "$tmp"
 
 echo "$((fails)) failed"

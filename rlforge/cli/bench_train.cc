@@ -119,8 +119,8 @@ void AddBenchTrainCommand(CLI::App& bench) {
   auto* cmd = bench.add_subcommand("train", "End-to-end training steps/s and the time split env/act/update");
   cmd->add_option("--algo", a->algo, "Algorithm")->capture_default_str();
   cmd->add_option("--env", a->env, "Env ID")->capture_default_str();
-  cmd->add_option("--steps", a->steps, "Env steps (default: the preset's total_steps)");
-  cmd->add_option("--seed", a->seed, "Seed");
+  cmd->add_option("--steps", a->steps, "Env steps (default: the preset's total_steps)")->transform(IntegerFor(a->steps));
+  cmd->add_option("--seed", a->seed, "Seed")->transform(IntegerFor(a->seed));
   cmd->add_option("--set", a->sets, "Override a config key (repeatable)");
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([a] { RunBenchTrain(*a); });

@@ -45,8 +45,8 @@ void AddCheckEnvCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "check-env", "Check an env against the contract: spaces, determinism, step after the end, clone/restore, render");
   cmd->add_option("id", a->env, "Env ID, or 'all'")->required();
-  cmd->add_option("--seed", a->seed, "Seed of the check's rollouts")->capture_default_str();
-  cmd->add_option("--steps", a->steps, "Random steps per rollout")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed of the check's rollouts")->transform(IntegerFor(a->seed))->capture_default_str();
+  cmd->add_option("--steps", a->steps, "Random steps per rollout")->transform(IntegerFor(a->steps))->capture_default_str();
   cmd->add_option("--kwarg", a->kwargs, "Env kwarg key=value (repeatable)");
   cmd->callback([a] { RunCheck(*a); });
 }

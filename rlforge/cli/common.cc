@@ -12,6 +12,25 @@ int& ExitStatus() {
   return status;
 }
 
+std::string CheckIntegerText(std::string& text, bool is_signed, long double lo, long double hi) {
+  const size_t first = !text.empty() && text[0] == '-' ? 1 : 0;
+  if (text.size() == first || text.find_first_not_of("0123456789", first) != std::string::npos)
+    return "'" + text + "' is not a whole number";
+  std::string digits = text.substr(first);
+  digits.erase(0, std::min(digits.find_first_not_of('0'), digits.size() - 1));  // decimal, never octal
+  if (first == 1 && !is_signed && digits != "0") return "'" + text + "' is negative; give a number from 0";
+  // Compare digit strings, so that no conversion can saturate.
+  char buf[96];
+  std::snprintf(buf, sizeof(buf), "%.0Lf", first == 1 ? -lo : hi);
+  const std::string limit = buf;
+  if (digits.size() > limit.size() || (digits.size() == limit.size() && digits > limit)) {
+    std::snprintf(buf, sizeof(buf), "%.0Lf..%.0Lf", lo, hi);
+    return "'" + text + "' is out of range (" + buf + ")";
+  }
+  text = (first == 1 && digits != "0" ? "-" : "") + digits;
+  return "";
+}
+
 Kwargs ParseKwargs(const std::vector<std::string>& items) {
   Kwargs kwargs;
   for (const auto& item : items) {
@@ -27,25 +46,60 @@ std::vector<std::string> ResolveEnvIds(const std::string& id) {
   return {id};
 }
 
-std::unique_ptr<Policy> MakePolicy(const std::string& spec, const std::string& env_id, const Env& env, uint64_t seed,
-                                   bool deterministic) {
+bool IsRunPolicy(const std::string& spec) {
+  return !Registry::Global().IsScriptedPolicy(spec) && !spec.empty() && std::filesystem::exists(spec);
+}
+
+std::unique_ptr<Policy> MakePolicy(const std::string& flag, const std::string& spec, const std::string& env_id,
+                                   const Env& env, uint64_t seed, bool deterministic) {
   const Registry& registry = Registry::Global();
   if (registry.IsScriptedPolicy(spec)) {
     try {
       return registry.MakeScriptedPolicy(spec, env_id, env, seed);
     } catch (const InvalidArgument& e) {
-      throw InvalidArgument(StrCat("--policy/--opponent ", e.what()));
+      throw InvalidArgument(StrCat(flag, " ", e.what()));
     }
   }
-  if (!std::filesystem::exists(spec))
-    throw InvalidArgument(StrCat("--policy '", spec, "' is not a scripted policy, a run directory or a checkpoint; valid: ",
+  if (!IsRunPolicy(spec))
+    throw InvalidArgument(StrCat(flag, " '", spec, "' is not a scripted policy, a run directory or a checkpoint; valid: ",
                                  registry.ScriptedPolicyList(), ", DIR, CHECKPOINT"));
   LoadedRun run = LoadRun(spec);
   auto probe = Make(run.config.run.env, run.config.run.env_kwargs);
   RLF_CHECK_ARG(probe->observation_space() == env.observation_space() && probe->action_space() == env.action_space(),
-                "--policy '", spec, "' was trained on ", run.config.run.env, " whose spaces differ from ", env.name(),
+                flag, " '", spec, "' was trained on ", run.config.run.env, " whose spaces differ from ", env.name(),
                 "'s");
   return run.algorithm->MakePolicy(deterministic);
+}
+
+void EnvChoice::PrintWarnings() const {
+  for (const auto& w : warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+}
+
+EnvChoice ChooseEnv(const std::string& env_flag, const std::vector<std::string>& kwarg_flags,
+                    const std::string& policy) {
+  const Kwargs flags = ParseKwargs(kwarg_flags);
+  if (!IsRunPolicy(policy)) {
+    RLF_CHECK_ARG(!env_flag.empty(), "--env is required (it may be left out only when --policy is a run directory "
+                                     "or checkpoint, whose env is used)");
+    return {env_flag, flags, {}};
+  }
+  const RunConfig run = LoadRunConfig(policy).run;
+  auto described = [](const std::string& id, const Kwargs& kwargs) {
+    return kwargs.empty() ? id : id + " (" + kwargs.ToString() + ")";
+  };
+  if (!env_flag.empty() && env_flag != run.env)
+    return {env_flag,
+            flags,
+            {StrCat("running on ", described(env_flag, flags), ", not on the env the run '", policy,
+                    "' was trained on: ", described(run.env, run.env_kwargs))}};
+  EnvChoice choice{run.env, run.env_kwargs.Merged(flags), {}};
+  for (const auto& [key, value] : flags.items()) {
+    const auto trained = run.env_kwargs.Find(key);
+    if (trained == value) continue;
+    choice.warnings.push_back(StrCat("--kwarg ", key, "=", value, " differs from the run '", policy,
+                                     "', trained with ", trained ? key + "=" + *trained : key + " at its default"));
+  }
+  return choice;
 }
 
 }  // namespace rlforge::cli

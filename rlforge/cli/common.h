@@ -9,8 +9,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <limits>
 #include <memory>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "rlforge/config/kwargs.h"
@@ -34,15 +37,65 @@ void AddPlotCommand(CLI::App& app);
 void AddBenchTrainCommand(CLI::App& bench);
 void AddBenchSearchCommand(CLI::App& bench);
 
+// A check for integer flags: decimal digits with an optional '-', within the
+// range of T (CLI11 alone saturates out-of-range numbers, wraps negative ones
+// into unsigned types and reads a leading 0 as octal). It strips leading
+// zeros, so it is a transform:
+//   cmd->add_option("--seed", a->seed, "...")->transform(Integer<uint64_t>());
+std::string CheckIntegerText(std::string& text, bool is_signed, long double lo, long double hi);
+template <typename T>
+CLI::Validator Integer() {
+  static_assert(std::is_integral_v<T>);
+  return CLI::Validator(
+      [](std::string& text) {
+        return CheckIntegerText(text, std::is_signed_v<T>, static_cast<long double>(std::numeric_limits<T>::min()),
+                                static_cast<long double>(std::numeric_limits<T>::max()));
+      },
+      "INTEGER");
+}
+
+// Integer<T>() for the type of a flag's variable (T, std::optional<T> or
+// std::vector<T>): ->transform(IntegerFor(a->seed)).
+template <typename T>
+CLI::Validator IntegerFor(const T&) {
+  return Integer<T>();
+}
+template <typename T>
+CLI::Validator IntegerFor(const std::optional<T>&) {
+  return Integer<T>();
+}
+template <typename T>
+CLI::Validator IntegerFor(const std::vector<T>&) {
+  return Integer<T>();
+}
+
 // "k=v" strings from repeated --kwarg flags.
 Kwargs ParseKwargs(const std::vector<std::string>& items);
 // "all" -> every registered ID; otherwise the ID itself, validated.
 std::vector<std::string> ResolveEnvIds(const std::string& id);
-// Builds the policy named by --policy for `env` (an instance of env_id): a
-// scripted policy the env offers (rlforge/env/registry.h), or a run directory
-// or checkpoint trained on an env with the same spaces.
-std::unique_ptr<Policy> MakePolicy(const std::string& spec, const std::string& env_id, const Env& env, uint64_t seed,
-                                   bool deterministic);
+// Builds the policy named by `flag` ("--policy", "--opponent") for `env` (an
+// instance of env_id): a scripted policy the env offers
+// (rlforge/env/registry.h), or a run directory or checkpoint trained on an
+// env with the same spaces.
+std::unique_ptr<Policy> MakePolicy(const std::string& flag, const std::string& spec, const std::string& env_id,
+                                   const Env& env, uint64_t seed, bool deterministic);
+
+// Whether `spec` names a run directory or a checkpoint (not a scripted policy).
+bool IsRunPolicy(const std::string& spec);
+
+// The env eval and play run: a run directory or checkpoint given as --policy
+// carries its env, so by default the run's env ID and env_kwargs are used
+// (--kwarg entries override single kwargs). An explicit --env, or --kwarg
+// values, that differ from the run's come back as warnings, for the caller to
+// print on stderr once the policy is built. Without a run, --env is required.
+struct EnvChoice {
+  std::string id;
+  Kwargs kwargs;
+  std::vector<std::string> warnings;
+  void PrintWarnings() const;
+};
+EnvChoice ChooseEnv(const std::string& env_flag, const std::vector<std::string>& kwarg_flags,
+                    const std::string& policy);
 
 // Subcommand callbacks set this to their exit status.
 int& ExitStatus();

@@ -43,6 +43,10 @@ void AddEnvsCommand(CLI::App& app) {
       if (*verbose) {
         for (const auto& k : spec.kwargs)
           std::printf("    %-20s default %-8s %s\n", k.name.c_str(), k.default_value.c_str(), k.help.c_str());
+        // Every env accepts it (Registry::Make wraps the env in a TimeLimit).
+        std::printf("    %-20s default %-8s %s\n", "max_episode_steps",
+                    spec.max_episode_steps ? std::to_string(*spec.max_episode_steps).c_str() : "0",
+                    "step limit (episodes end truncated); 0 = none");
         for (const auto& p : spec.scripted_policies)
           std::printf("    --policy %-11s %s\n", p.usage.c_str(), p.description.c_str());
       }

@@ -18,33 +18,48 @@ struct EvalArgs {
   std::string opponent = "random";
   int64_t episodes = 100;
   uint64_t seed = 0;
-  bool deterministic = false;
+  bool deterministic = false;  // --deterministic: the default, kept for scripts
+  bool stochastic = false;
   bool json = false;
   int num_envs = 8;
   int threads = 1;
+  int64_t max_episode_steps = kDefaultEvalStepCap;
   std::vector<std::string> kwargs;
 };
 
 nlohmann::json StatsJson(const std::string& id, const EvalArgs& a, const EpisodeStats& s) {
   nlohmann::json j = {{"env", id},
                       {"policy", a.policy},
+                      {"deterministic", !a.stochastic},
                       {"seed", a.seed},
                       {"episodes", s.episodes},
                       {"mean_return", s.mean_return},
                       {"std_return", s.std_return},
                       {"mean_length", s.mean_length},
-                      {"std_length", s.std_length}};
+                      {"std_length", s.std_length},
+                      {"truncated", s.truncated}};
   if (s.success_rate) j["success_rate"] = *s.success_rate;
   return j;
 }
 
 void RunEval(const EvalArgs& a) {
   RLF_CHECK_ARG(a.episodes >= 1, "--episodes must be >= 1, got ", a.episodes);
-  RLF_CHECK_ARG(a.num_envs >= 1, "--num-envs must be >= 1, got ", a.num_envs);
+  RLF_CHECK_ARG(a.num_envs >= 1 && a.num_envs <= kMaxNumEnvs, "--num-envs must be in 1..", kMaxNumEnvs, ", got ",
+                a.num_envs);
   RLF_CHECK_ARG(a.threads >= 1, "--threads must be >= 1, got ", a.threads);
-  const std::vector<std::string> ids = ResolveEnvIds(a.env);
-  const Kwargs kwargs = ParseKwargs(a.kwargs);
-  RLF_CHECK_ARG(ids.size() == 1 || kwargs.empty(), "--kwarg needs a single --env, not 'all'");
+  const bool deterministic = !a.stochastic;
+  std::vector<std::string> ids;
+  Kwargs kwargs;
+  EnvChoice choice;
+  if (a.env == "all") {
+    ids = ResolveEnvIds(a.env);
+    RLF_CHECK_ARG(a.kwargs.empty(), "--kwarg needs a single --env, not 'all'");
+  } else {
+    choice = ChooseEnv(a.env, a.kwargs, a.policy);
+    ids = ResolveEnvIds(choice.id);
+    kwargs = choice.kwargs;
+  }
+  const char* mode = deterministic ? "deterministic" : "stochastic";
   nlohmann::json all = nlohmann::json::array();
   if (!a.json && ids.size() > 1)
     std::printf("%-26s %9s %22s %20s %8s %8s\n", "env", "episodes", "return (mean +- std)", "length (mean +- std)",
@@ -53,24 +68,29 @@ void RunEval(const EvalArgs& a) {
     VectorEnvOptions opt;
     opt.num_envs = static_cast<int>(std::min<int64_t>(a.num_envs, a.episodes));
     opt.num_threads = a.threads;
-    auto env = Make(id, kwargs);
-    auto policy = MakePolicy(a.policy, id, *env, a.seed ^ 0xA5A5A5A5ULL, a.deterministic);
+    const Kwargs env_kwargs = EvaluationKwargs(id, kwargs, a.max_episode_steps, "--max-episode-steps");
+    const bool capped = NeedsEvaluationStepCap(id, kwargs);
+    auto env = Make(id, env_kwargs);
+    auto policy = MakePolicy("--policy", a.policy, id, *env, a.seed ^ 0xA5A5A5A5ULL, deterministic);
+    choice.PrintWarnings();
     const auto t0 = std::chrono::steady_clock::now();
     std::optional<MatchStats> match;
     EpisodeStats s;
     if (env->num_players() > 1) {
       // Two-player game: the policy against the opponent, either side in turn (one env, one game at a time).
-      auto opponent = MakePolicy(a.opponent, id, *env, a.seed ^ 0x5A5A5A5AULL, a.deterministic);
+      auto opponent = MakePolicy("--opponent", a.opponent, id, *env, a.seed ^ 0x5A5A5A5AULL, deterministic);
       match = EvaluateMatch(*env, *policy, *opponent, a.episodes, a.seed);
       s = match->stats;
     } else {
       RLF_CHECK_ARG(a.opponent == "random", "--opponent is for two-player games; ", id, " has one player");
-      auto envs = VectorEnv::Make(id, kwargs, opt);
+      auto envs = VectorEnv::Make(id, env_kwargs, opt);
       s = Evaluate(*envs, *policy, a.episodes, a.seed);
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (a.json) {
       all.push_back(StatsJson(id, a, s));
+      if (capped) all.back()["step_cap"] = a.max_episode_steps;
+      if (!kwargs.empty()) all.back()["env_kwargs"] = kwargs.items();
       if (match) {
         all.back()["opponent"] = a.opponent;
         all.back()["win_rate"] = match->win_rate();
@@ -78,9 +98,9 @@ void RunEval(const EvalArgs& a) {
         all.back()["loss_rate"] = match->loss_rate();
         all.back().erase("success_rate");
       }
-    } else if (match) {
-      std::printf("%s, policy %s vs %s, %lld games, playing either side in turn (seed %llu)\n", id.c_str(),
-                  a.policy.c_str(), a.opponent.c_str(), static_cast<long long>(match->games),
+    } else if (match && ids.size() == 1) {
+      std::printf("%s, policy %s (%s) vs %s, %lld games, playing either side in turn (seed %llu)\n", id.c_str(),
+                  a.policy.c_str(), mode, a.opponent.c_str(), static_cast<long long>(match->games),
                   static_cast<unsigned long long>(a.seed));
       std::printf("  wins %lld (%.4f)  draws %lld (%.4f)  losses %lld (%.4f)\n  length %.3f +- %.3f\n  (%.2f s)\n",
                   static_cast<long long>(match->wins), match->win_rate(), static_cast<long long>(match->draws),
@@ -93,14 +113,24 @@ void RunEval(const EvalArgs& a) {
                   static_cast<long long>(s.episodes), s.mean_return, s.std_return, s.mean_length, s.std_length,
                   success, secs);
     } else {
-      std::printf("%s, policy %s, %lld episodes (seed %llu)\n", id.c_str(), a.policy.c_str(),
+      std::printf("%s, policy %s (%s), %lld episodes (seed %llu)\n", id.c_str(), a.policy.c_str(), mode,
                   static_cast<long long>(s.episodes), static_cast<unsigned long long>(a.seed));
       std::printf("  return  %.4f +- %.4f\n  length  %.3f +- %.3f\n", s.mean_return, s.std_return, s.mean_length,
                   s.std_length);
       if (s.success_rate) std::printf("  success rate %.4f\n", *s.success_rate);
+      if (s.truncated > 0)
+        std::printf("  truncated %lld of %lld episodes%s\n", static_cast<long long>(s.truncated),
+                    static_cast<long long>(s.episodes),
+                    capped ? StrCat(" (", id, " has no step limit: capped at ", a.max_episode_steps,
+                                    " steps, --max-episode-steps)").c_str()
+                           : "");
       std::printf("  (%.2f s)\n", secs);
     }
   }
+  if (!a.json && ids.size() > 1)
+    std::printf("(two-player games: one game at a time against --opponent %s, either side in turn; success is "
+                "the win rate)\n",
+                a.opponent.c_str());
   if (a.json) std::cout << (ids.size() == 1 ? all[0].dump(2) : all.dump(2)) << "\n";
 }
 
@@ -109,7 +139,9 @@ void RunEval(const EvalArgs& a) {
 void AddEvalCommand(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   auto* cmd = app.add_subcommand("eval", "Run a policy for N episodes and report return, length and success rate");
-  cmd->add_option("--env", a->env, "Env ID, or 'all' for every registered env")->required();
+  cmd->add_option("--env", a->env,
+                  "Env ID, or 'all' for every registered env; by default the env (and env_kwargs) of a run given as "
+                  "--policy");
   cmd->add_option("--policy", a->policy,
                   "A scripted policy (" + Registry::Global().ScriptedPolicyList() +
                       "), a run directory, or a checkpoint")
@@ -118,13 +150,19 @@ void AddEvalCommand(CLI::App& app) {
                   "Two-player games: the other side (a scripted policy or a run directory); the policy plays first in "
                   "even games, second in odd ones")
       ->capture_default_str();
-  cmd->add_option("--episodes", a->episodes, "Number of episodes (games)")->capture_default_str();
-  cmd->add_option("--seed", a->seed, "Seed: env i is reset with seed + i; the policy is seeded from it")
+  cmd->add_option("--episodes", a->episodes, "Number of episodes (games)")->transform(IntegerFor(a->episodes))->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed: env i is reset with seed + i; the policy is seeded from it")->transform(IntegerFor(a->seed))
       ->capture_default_str();
-  cmd->add_flag("--deterministic", a->deterministic, "Greedy actions (trained policies; no effect on random)");
+  auto* det = cmd->add_flag("--deterministic", a->deterministic,
+                            "Greedy actions of trained policies: the default, as in the run's own evaluation");
+  cmd->add_flag("--stochastic", a->stochastic, "Sample actions from trained policies instead of taking the greedy one")
+      ->excludes(det);
   cmd->add_flag("--json", a->json, "Print one JSON object (an array with --env all)");
-  cmd->add_option("--num-envs", a->num_envs, "Envs stepped in parallel")->capture_default_str();
-  cmd->add_option("--threads", a->threads, "Threads stepping them")->capture_default_str();
+  cmd->add_option("--num-envs", a->num_envs, "Envs stepped in parallel")->transform(IntegerFor(a->num_envs))->capture_default_str();
+  cmd->add_option("--threads", a->threads, "Threads stepping them")->transform(IntegerFor(a->threads))->capture_default_str();
+  cmd->add_option("--max-episode-steps", a->max_episode_steps,
+                  "Step cap on an episode of an env with no step limit of its own (the episode ends truncated)")->transform(IntegerFor(a->max_episode_steps))
+      ->capture_default_str();
   cmd->add_option("--kwarg", a->kwargs, "Env kwarg key=value (repeatable), e.g. --kwarg is_slippery=false");
   cmd->callback([a] { RunEval(*a); });
 }

@@ -1,12 +1,17 @@
 // The `rlforge` command: see `rlforge --help` and docs/cli.md.
+#include <csignal>
 #include <iostream>
 #include <string>
 
 #include "rlforge/cli/common.h"
 #include "rlforge/core/error.h"
 #include "rlforge/nn/blas.h"
+#include "rlforge/train/runner.h"
 
 int main(int argc, char** argv) {
+  // A file that outgrows the file-size limit fails its write (EFBIG) and is
+  // reported like a full disk, instead of SIGXFSZ killing the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   // Training and benchmarks run on OpenBLAS's fast kernels even where its CPU
   // detection fails (a re-execution costs ~0.5 s of start-up, so the quick
   // subcommands skip it).
@@ -36,6 +41,9 @@ int main(int argc, char** argv) {
     if (what.empty()) what = "bad command line";
     std::cerr << "rlforge: error: " << what << " (see 'rlforge --help')\n";
     return kExitUsage;
+  } catch (const rlforge::Interrupted& e) {
+    std::cerr << "rlforge: " << e.what() << "\n";
+    return 128 + e.signal();
   } catch (const rlforge::InvalidArgument& e) {
     std::cerr << "rlforge: error: " << e.what() << "\n";
     return kExitUsage;

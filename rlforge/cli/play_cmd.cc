@@ -21,9 +21,12 @@ struct PlayArgs {
   int side = 0;
   uint64_t seed = 0;
   int64_t max_steps = 0;
+  int64_t max_episode_steps = kDefaultEvalStepCap;
   int delay_ms = 0;
-  bool deterministic = false;
+  bool deterministic = false;  // --deterministic: the default, kept for scripts
+  bool stochastic = false;
   std::string record;
+  bool record_set = false;  // --record was given (possibly empty)
   int fps = 30;
   std::vector<std::string> kwargs;
 };
@@ -58,20 +61,29 @@ int64_t AskHumanMove(const Env& env, const uint8_t* mask) {
 }
 
 void RunPlay(const PlayArgs& a) {
-  auto env = Make(a.env, ParseKwargs(a.kwargs));
-  auto policy = MakePolicy(a.policy, a.env, *env, a.seed ^ 0xA5A5A5A5ULL, a.deterministic);
+  RLF_CHECK_ARG(a.delay_ms >= 0, "--delay-ms must be >= 0, got ", a.delay_ms);
+  RLF_CHECK_ARG(a.max_steps >= 0, "--max-steps must be >= 0 (0 = play to the end), got ", a.max_steps);
+  const EnvChoice choice = ChooseEnv(a.env, a.kwargs, a.policy);
+  const std::string& id = choice.id;
+  const bool capped = NeedsEvaluationStepCap(id, choice.kwargs);
+  auto env = Make(id, EvaluationKwargs(id, choice.kwargs, a.max_episode_steps, "--max-episode-steps"));
+  const bool deterministic = !a.stochastic;
+  auto policy = MakePolicy("--policy", a.policy, id, *env, a.seed ^ 0xA5A5A5A5ULL, deterministic);
+  choice.PrintWarnings();
   const bool two_player = env->num_players() > 1;
   RLF_CHECK_ARG(two_player || (!a.human && a.opponent == "random"), "--human and --opponent are for two-player games; ",
-                a.env, " has one player");
+                id, " has one player");
+  RLF_CHECK_ARG(two_player || a.side == 0, "--side is for two-player games; ", id, " has one player");
   RLF_CHECK_ARG(a.side == 0 || a.side == 1, "--side must be 0 (move first) or 1 (second), got ", a.side);
   std::unique_ptr<Policy> opponent;
-  if (two_player && !a.human) opponent = MakePolicy(a.opponent, a.env, *env, a.seed ^ 0x5A5A5A5AULL, a.deterministic);
+  if (two_player && !a.human) opponent = MakePolicy("--opponent", a.opponent, id, *env, a.seed ^ 0x5A5A5A5AULL, deterministic);
   if (env->has_conditional_action_mask())
     policy->set_conditional_mask([&env](int, const int64_t* prefix, int dim, uint8_t* m) {
       env->ConditionalActionMask(prefix, dim, m);
     });
   std::vector<uint8_t> obs(env->observation_space().nbytes()), act(env->action_space().nbytes());
   std::vector<uint8_t> mask(std::max<int64_t>(env->action_space().mask_size(), 1));
+  RLF_CHECK_ARG(!a.record_set || !a.record.empty(), "--record needs a file name ending in .gif, got ''");
   RLF_CHECK_ARG(a.record.empty() || (a.record.size() > 4 && a.record.substr(a.record.size() - 4) == ".gif"),
                 "--record must name a .gif file, got '", a.record, "'");
   RLF_CHECK_ARG(a.fps >= 1 && a.fps <= 100, "--fps must be in 1..100, got ", a.fps);
@@ -80,15 +92,16 @@ void RunPlay(const PlayArgs& a) {
   Info info;
   env->Reset(a.seed, obs.data(), &info);
   if (!a.record.empty()) {
-    RLF_CHECK_ARG(env->RenderRgb(&frame), a.env, " has no RGB render; cannot --record");
+    RLF_CHECK_ARG(env->RenderRgb(&frame), id, " has no RGB render; cannot --record");
     gif.AddFrame(frame);
   }
   if (two_player) {
-    std::printf("%s (seed %llu): player %d %s, player %d %s\n%s", a.env.c_str(), static_cast<unsigned long long>(a.seed),
-                a.side, a.policy.c_str(), 1 - a.side, a.human ? "you" : a.opponent.c_str(), env->RenderText().c_str());
+    std::printf("%s (seed %llu, %s): player %d %s, player %d %s\n%s", id.c_str(),
+                static_cast<unsigned long long>(a.seed), deterministic ? "deterministic" : "stochastic", a.side,
+                a.policy.c_str(), 1 - a.side, a.human ? "you" : a.opponent.c_str(), env->RenderText().c_str());
   } else {
-    std::printf("%s (seed %llu), policy %s\n%s", a.env.c_str(), static_cast<unsigned long long>(a.seed),
-                a.policy.c_str(), env->RenderText().c_str());
+    std::printf("%s (seed %llu), policy %s (%s)\n%s", id.c_str(), static_cast<unsigned long long>(a.seed),
+                a.policy.c_str(), deterministic ? "deterministic" : "stochastic", env->RenderText().c_str());
   }
   double ret = 0;
   for (int64_t t = 1;; ++t) {
@@ -123,8 +136,13 @@ void RunPlay(const PlayArgs& a) {
                     mine > 0 ? "wins" : mine < 0 ? "loses" : "draws");
         return;
       }
-      std::printf("\nepisode over after %lld steps, return %g%s\n", static_cast<long long>(t), ret,
-                  r.info.Get("is_success").value_or(0) == 1 ? " (success)" : "");
+      const bool hit_cap = capped && r.truncated && t >= a.max_episode_steps;
+      std::printf("\nepisode over after %lld steps, return %g%s%s\n", static_cast<long long>(t), ret,
+                  r.info.Get("is_success").value_or(0) == 1 ? " (success)" : "",
+                  hit_cap ? StrCat(" (truncated: ", id, " has no step limit; capped at ", a.max_episode_steps,
+                                   " steps, --max-episode-steps)")
+                                .c_str()
+                          : "");
       return;
     }
     if (a.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(a.delay_ms));
@@ -136,7 +154,7 @@ void RunPlay(const PlayArgs& a) {
 void AddPlayCommand(CLI::App& app) {
   auto a = std::make_shared<PlayArgs>();
   auto* cmd = app.add_subcommand("play", "Play one episode and print the text render of every step");
-  cmd->add_option("--env", a->env, "Env ID")->required();
+  cmd->add_option("--env", a->env, "Env ID; by default the env (and env_kwargs) of a run given as --policy");
   cmd->add_option("--policy", a->policy,
                   "A scripted policy (" + Registry::Global().ScriptedPolicyList() +
                       "), a run directory, or a checkpoint")
@@ -145,17 +163,25 @@ void AddPlayCommand(CLI::App& app) {
                   "Two-player games: the other side (a scripted policy or a run directory)")
       ->capture_default_str();
   cmd->add_flag("--human", a->human, "Two-player games: you are the other side, typing moves in the terminal");
-  cmd->add_option("--side", a->side, "Two-player games: the side the policy plays (0 moves first, 1 second)")
+  cmd->add_option("--side", a->side, "Two-player games: the side the policy plays (0 moves first, 1 second)")->transform(IntegerFor(a->side))
       ->capture_default_str();
-  cmd->add_option("--seed", a->seed, "Seed of the episode")->capture_default_str();
-  cmd->add_option("--max-steps", a->max_steps, "Stop after this many steps (0 = play to the end)")
+  cmd->add_option("--seed", a->seed, "Seed of the episode")->transform(IntegerFor(a->seed))->capture_default_str();
+  cmd->add_option("--max-steps", a->max_steps, "Stop after this many steps (0 = play to the end)")->transform(IntegerFor(a->max_steps))
       ->capture_default_str();
-  cmd->add_option("--delay-ms", a->delay_ms, "Pause between steps, for watching")->capture_default_str();
-  cmd->add_flag("--deterministic", a->deterministic, "Greedy actions (trained policies)");
-  cmd->add_option("--record", a->record, "Also write the episode as an animated GIF (envs with an RGB render)");
-  cmd->add_option("--fps", a->fps, "Frames per second of the GIF")->capture_default_str();
+  cmd->add_option("--max-episode-steps", a->max_episode_steps,
+                  "Step cap on the episode of an env with no step limit of its own (the episode ends truncated)")->transform(IntegerFor(a->max_episode_steps))
+      ->capture_default_str();
+  cmd->add_option("--delay-ms", a->delay_ms, "Pause between steps, for watching")->transform(IntegerFor(a->delay_ms))->capture_default_str();
+  auto* det = cmd->add_flag("--deterministic", a->deterministic, "Greedy actions of trained policies (the default)");
+  cmd->add_flag("--stochastic", a->stochastic, "Sample actions from trained policies instead of taking the greedy one")
+      ->excludes(det);
+  auto* record = cmd->add_option("--record", a->record, "Also write the episode as an animated GIF (envs with an RGB render)");
+  cmd->add_option("--fps", a->fps, "Frames per second of the GIF")->transform(IntegerFor(a->fps))->capture_default_str();
   cmd->add_option("--kwarg", a->kwargs, "Env kwarg key=value (repeatable)");
-  cmd->callback([a] { RunPlay(*a); });
+  cmd->callback([a, record] {
+    a->record_set = record->count() > 0;
+    RunPlay(*a);
+  });
 }
 
 }  // namespace rlforge::cli

@@ -35,8 +35,10 @@ void RunTrain(const TrainArgs& a) {
   RunnerOptions opt;
   opt.progress = !a.no_progress;
   if (!a.resume.empty()) {
-    RLF_CHECK_ARG(a.algo.empty() && a.env.empty() && a.config.empty() && a.sets.empty() && !a.seed,
-                  "--resume takes only --steps (the run's config.yaml fixes everything else)");
+    RLF_CHECK_ARG(a.algo.empty() && a.env.empty() && a.config.empty() && a.sets.empty() && !a.seed &&
+                      a.out.empty() && a.preset.empty() && !a.show_config,
+                  "--resume takes only --steps and --no-progress (the run continues in its own directory, and its "
+                  "config.yaml fixes everything else)");
     const TrainResult r = Resume(a.resume, a.steps, opt);
     PrintResult(r, TrainConfig::FromYamlFile(a.resume + "/config.yaml"));
     return;
@@ -69,8 +71,8 @@ void AddTrainCommand(CLI::App& app) {
   cmd->add_option("--preset", a->preset, "Named preset variant (key ENV:NAME in configs/<algo>.yaml), e.g. fast");
   cmd->add_option("--config", a->config, "YAML file of config keys (applied after the preset)");
   cmd->add_option("--set", a->sets, "Override one config key: key=value (repeatable)");
-  cmd->add_option("--steps", a->steps, "Total env steps (with --resume: the new total)");
-  cmd->add_option("--seed", a->seed, "Seed");
+  cmd->add_option("--steps", a->steps, "Total env steps (with --resume: the new total)")->transform(IntegerFor(a->steps));
+  cmd->add_option("--seed", a->seed, "Seed")->transform(IntegerFor(a->seed));
   cmd->add_option("--out", a->out, "Run directory (default runs/<algo>-<env>-s<seed>-<time>)");
   cmd->add_option("--resume", a->resume, "Continue the run in this directory from its latest checkpoint");
   cmd->add_flag("--show-config", a->show_config, "Print the resolved config and exit");

@@ -61,7 +61,7 @@ class Setter : public FieldVisitor {
     else throw InvalidArgument(StrCat(What(), " must be true or false, got '", s, "'"));
   }
   void Field(const char* name, std::string* v, const char*) override {
-    if (Match(name)) *v = Scalar("a string");
+    if (Match(name)) *v = node_.IsNull() ? std::string() : Scalar("a string");  // `key=` or `key: null`: empty
   }
   void Field(const char* name, std::vector<int64_t>* v, const char*) override {
     if (!Match(name)) return;

@@ -3,7 +3,25 @@
 #include <algorithm>
 #include <cmath>
 
+#include "rlforge/env/registry.h"
+
 namespace rlforge {
+
+bool NeedsEvaluationStepCap(const std::string& id, const Kwargs& kwargs) {
+  if (kwargs.Find("max_episode_steps")) return kwargs.GetInt("max_episode_steps", 0, id) == 0;
+  const EnvSpec& spec = Registry::Global().Spec(id);
+  if (spec.default_kwargs.Find("max_episode_steps"))
+    return spec.default_kwargs.GetInt("max_episode_steps", 0, id) == 0;
+  return !spec.max_episode_steps.has_value();
+}
+
+Kwargs EvaluationKwargs(const std::string& id, const Kwargs& kwargs, int64_t cap, const std::string& cap_name) {
+  RLF_CHECK_ARG(cap >= 1, cap_name, " must be >= 1, got ", cap);
+  if (!NeedsEvaluationStepCap(id, kwargs)) return kwargs;
+  Kwargs capped = kwargs;
+  capped.Set("max_episode_steps", std::to_string(cap));
+  return capped;
+}
 
 MatchStats EvaluateMatch(Env& env, Policy& agent, Policy& opponent, int64_t games, uint64_t seed) {
   RLF_CHECK_ARG(games >= 1, "games must be >= 1, got ", games);
@@ -23,7 +41,10 @@ MatchStats EvaluateMatch(Env& env, Policy& agent, Policy& opponent, int64_t game
       p.Act(obs.data(), env.has_action_mask() ? mask.data() : nullptr, 1, act.data());
       const StepResult r = env.Step(act.data(), obs.data());
       ++length;
-      if (r.done()) break;
+      if (r.done()) {
+        if (!r.terminated) ++m.stats.truncated;
+        break;
+      }
     }
     double returns[2];
     env.PlayerReturns(returns);
@@ -75,6 +96,7 @@ EpisodeStats Evaluate(VectorEnv& envs, Policy& policy, int64_t episodes, uint64_
       if (!(envs.terminated()[i] || envs.truncated()[i]) || done[i] >= quota[i]) continue;
       ++done[i];
       ++stats.episodes;
+      if (!envs.terminated()[i]) ++stats.truncated;
       stats.returns.push_back(envs.episode_return(i));
       stats.lengths.push_back(envs.episode_length(i));
       if (envs.info(i).Get("is_success").value_or(0.0) == 1.0) ++successes;

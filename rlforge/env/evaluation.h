@@ -5,6 +5,12 @@
 // finish (short episodes finish first), each env i is given a fixed quota of
 // floor(N / E) or ceil(N / E) episodes, as SB3's evaluate_policy does; an env
 // whose quota is met keeps stepping but its episodes are not counted.
+//
+// Evaluation never runs an episode forever: an env with no step limit of its
+// own (CliffWalking, or any env made with max_episode_steps=0) is evaluated
+// under a cap, kDefaultEvalStepCap steps unless the caller says otherwise
+// (`eval_max_episode_steps` in a run's config, --max-episode-steps on eval and
+// play). An episode stopped by the cap ends truncated, as a TimeLimit's does.
 #ifndef RLFORGE_ENV_EVALUATION_H_
 #define RLFORGE_ENV_EVALUATION_H_
 
@@ -14,13 +20,27 @@
 #include <string>
 #include <vector>
 
+#include "rlforge/config/kwargs.h"
 #include "rlforge/env/policy.h"
 #include "rlforge/env/vector_env.h"
 
 namespace rlforge {
 
+inline constexpr int64_t kDefaultEvalStepCap = 10000;
+
+// `kwargs` for making an evaluation env of `id`, with max_episode_steps = cap
+// when the env as configured has no step limit; unchanged otherwise. `cap`
+// must be >= 1 (InvalidArgument naming `cap_name` otherwise).
+Kwargs EvaluationKwargs(const std::string& id, const Kwargs& kwargs, int64_t cap,
+                        const std::string& cap_name = "max_episode_steps cap");
+// Whether EvaluationKwargs(id, kwargs, ...) adds the cap.
+bool NeedsEvaluationStepCap(const std::string& id, const Kwargs& kwargs);
+
 struct EpisodeStats {
   int64_t episodes = 0;
+  // Episodes that ended truncated (a time limit or the evaluation step cap)
+  // rather than terminated.
+  int64_t truncated = 0;
   double mean_return = 0, std_return = 0;
   double mean_length = 0, std_length = 0;
   // Fraction of episodes whose final step had info is_success == 1; absent

@@ -65,5 +65,53 @@ TEST(EvaluateTest, SuccessRateForEnvsThatDefineIt) {
   EXPECT_EQ(s.mean_return, 1.0);
 }
 
+// Always the same Discrete action: "left" on CliffWalking keeps the agent on
+// the start tile forever (the env has no step limit).
+class ConstantPolicy : public Policy {
+ public:
+  explicit ConstantPolicy(int64_t action) : action_(action) {}
+  void Act(const void*, const uint8_t*, int n, void* actions) override {
+    for (int i = 0; i < n; ++i) static_cast<int64_t*>(actions)[i] = action_;
+  }
+  std::string name() const override { return "constant"; }
+
+ private:
+  int64_t action_;
+};
+
+TEST(EvaluationStepCapTest, OnlyEnvsWithoutALimitAreCapped) {
+  EXPECT_TRUE(NeedsEvaluationStepCap("CliffWalking-v1", {}));
+  EXPECT_FALSE(NeedsEvaluationStepCap("CartPole-v1", {}));
+  EXPECT_TRUE(NeedsEvaluationStepCap("CartPole-v1", {{"max_episode_steps", "0"}}));
+  EXPECT_FALSE(NeedsEvaluationStepCap("CliffWalking-v1", {{"max_episode_steps", "50"}}));
+  EXPECT_EQ(EvaluationKwargs("CliffWalking-v1", {}, 77).Find("max_episode_steps"), "77");
+  EXPECT_EQ(EvaluationKwargs("CartPole-v1", {{"max_episode_steps", "0"}}, 77).Find("max_episode_steps"), "77");
+  EXPECT_EQ(EvaluationKwargs("CartPole-v1", {}, 77).Find("max_episode_steps"), std::nullopt);
+  EXPECT_THROW(EvaluationKwargs("CliffWalking-v1", {}, 0, "--max-episode-steps"), InvalidArgument);
+}
+
+TEST(EvaluationStepCapTest, APolicyThatNeverFinishesEndsTruncatedAtTheCap) {
+  VectorEnvOptions opt;
+  opt.num_envs = 2;
+  auto envs = VectorEnv::Make("CliffWalking-v1", EvaluationKwargs("CliffWalking-v1", {}, 250), opt);
+  ConstantPolicy left(3);
+  const EpisodeStats s = Evaluate(*envs, left, 4, 0);
+  EXPECT_EQ(s.episodes, 4);
+  EXPECT_EQ(s.truncated, 4);
+  EXPECT_EQ(s.mean_length, 250);
+  EXPECT_EQ(s.mean_return, -250);  // -1 per step
+}
+
+TEST(EvaluationStepCapTest, TerminatedEpisodesAreNotCountedTruncated) {
+  VectorEnvOptions opt;
+  opt.num_envs = 2;
+  ConstantPolicy right(2);  // "right" on the map S H falls into the hole: terminated after one step
+  auto lake = VectorEnv::Make("FrozenLake-v1", {{"is_slippery", "false"}, {"desc", "SH"}}, opt);
+  const EpisodeStats s = Evaluate(*lake, right, 6, 0);
+  EXPECT_EQ(s.episodes, 6);
+  EXPECT_EQ(s.truncated, 0);
+  EXPECT_EQ(s.mean_length, 1);
+}
+
 }  // namespace
 }  // namespace rlforge
