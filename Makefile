@@ -5,7 +5,7 @@ BUILD   ?= build
 JOBS    ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-long demo bench clean
+.PHONY: all deps configure build test test-long demo bench clean fuzz fuzz-build
 
 all: build
 
@@ -18,9 +18,23 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# The default suite: unit, conformance, statistics and CLI tests.
-test: build
+# The default suite: unit, conformance, statistics and CLI tests, then a
+# short fixed-seed run of every fuzz target (5,000 inputs each).
+test: build fuzz-build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE long
+	@bash fuzz/run.sh $(FUZZ_BUILD) 30 5000
+
+# Fuzz targets (libFuzzer with Debian's clang, ASan + UBSan; fuzz/): the YAML
+# config loader, --set/--kwarg parsing, checkpoint files, env states.
+# `make fuzz` runs each for FUZZ_SECONDS.
+FUZZ_BUILD   ?= $(BUILD)/fuzz
+FUZZ_SECONDS ?= 60
+fuzz-build: deps
+	@cmake -S fuzz -B $(FUZZ_BUILD) -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+fuzz: fuzz-build
+	@bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # Long learning runs (added with the agents) carry the ctest label `long`.
 test-long: build

@@ -8,6 +8,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev libstb-dev
   libtorch-dev libopenblas0-pthread libopenblas-dev
+  clang libclang-rt-14-dev
 )
 
 missing=()

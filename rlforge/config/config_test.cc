@@ -99,3 +99,25 @@ TEST(ConfigIOTest, SetOverridesAndYamlRoundTrip) {
 
 }  // namespace
 }  // namespace rlforge
+
+namespace rlforge {
+namespace {
+
+// Found by fuzz/config_yaml_fuzz: user text with a newline (here in a key)
+// made a two-line error. Every Error is one line; control characters are
+// escaped.
+TEST(ConfigErrorTest, ErrorsQuotingUserTextStayOnOneLine) {
+  TestConfig c;
+  try {
+    ConfigIO::LoadYamlText("\"bad\\nkey\": 1\n", "test.yaml", c);
+    FAIL() << "an unknown key was accepted";
+  } catch (const InvalidArgument& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    EXPECT_NE(what.find("bad\\nkey"), std::string::npos) << what;
+  }
+  EXPECT_STREQ(Error("a\tb\x01").what(), "a\\tb\\x01");
+}
+
+}  // namespace
+}  // namespace rlforge

@@ -18,10 +18,15 @@
 
 namespace rlforge {
 
+// The message as one line: control characters that user text may carry into
+// it (a newline in a config key, a tab in a kwarg) are written as escapes
+// (\n, \t, \xHH).
+std::string OneLine(const std::string& text);
+
 // A failure at run time.
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& what) : std::runtime_error(what) {}
+  explicit Error(const std::string& what) : std::runtime_error(OneLine(what)) {}
 };
 
 // Bad input from the caller: a usage or configuration error.

@@ -52,7 +52,9 @@ class StateWriter {
     }
   }
   // n bytes as they are (the reader must know n).
-  void Raw(const void* data, size_t n) { out_->append(static_cast<const char*>(data), n); }
+  void Raw(const void* data, size_t n) {
+    if (n > 0) out_->append(static_cast<const char*>(data), n);
+  }
   void operator()(const std::string& s) {
     (*this)(static_cast<uint64_t>(s.size()));
     out_->append(s);
@@ -92,6 +94,7 @@ class StateReader {
   }
   void Raw(void* data, size_t n) {
     Need(n);
+    if (n == 0) return;  // data may be null (an empty vector)
     std::memcpy(data, in_.data() + pos_, n);
     pos_ += n;
   }

@@ -1,6 +1,7 @@
 #include "rlforge/train/runner.h"
 
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -90,11 +91,30 @@ struct RunnerState {
 };
 
 std::atomic<int> g_stop_signal{0};
+std::atomic<int64_t> g_stop_signal_ns{0};
 
-extern "C" void OnStopSignal(int sig) { g_stop_signal.store(sig); }
+int64_t MonotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // async-signal-safe
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 
-// SIGINT and SIGTERM, while a training loop runs, ask it to checkpoint and
-// stop; SA_RESETHAND gives a second signal its default action (the process ends).
+// The first SIGINT/SIGTERM asks the loop to stop; one more, a second or more
+// later, ends the process at once. (Copies that arrive together with the
+// first, as when `timeout` or a terminal signals the whole process group,
+// count as the first.)
+extern "C" void OnStopSignal(int sig) {
+  const int64_t now = MonotonicNs();
+  if (g_stop_signal.load() == 0) {
+    g_stop_signal_ns.store(now);
+    g_stop_signal.store(sig);
+  } else if (now - g_stop_signal_ns.load() > 1'000'000'000) {
+    signal(sig, SIG_DFL);
+    raise(sig);
+  }
+}
+
+// Installs OnStopSignal for SIGINT and SIGTERM while a training loop runs.
 class StopSignals {
  public:
   StopSignals() {
@@ -102,7 +122,6 @@ class StopSignals {
     struct sigaction sa {};
     sa.sa_handler = OnStopSignal;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND;
     sigaction(SIGINT, &sa, &old_int_);
     sigaction(SIGTERM, &sa, &old_term_);
   }

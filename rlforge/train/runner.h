@@ -38,7 +38,7 @@ struct TrainResult {
 
 // Thrown by Train and Resume after SIGINT or SIGTERM arrived during training:
 // the run saved checkpoints/step_N.pt first, so `rlforge train --resume DIR`
-// continues it. A second signal ends the process at once.
+// continues it. Another signal a second or more later ends the process at once.
 class Interrupted : public Error {
  public:
   Interrupted(int signal, const std::string& what) : Error(what), signal_(signal) {}

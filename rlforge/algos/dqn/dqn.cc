@@ -450,7 +450,9 @@ Metrics Dqn::Iterate() {
   prev_obs.resize(static_cast<size_t>(n * obs_bytes));
   const int64_t steps_before = steps_;
   for (int64_t k = 0; k < config_.train_freq && steps_ < ctx_.run.total_steps; ++k) {
-    const double eps = epsilon();
+    // Before learning starts every action is uniformly random, as in SB3
+    // (the schedule's epsilon applies from learning_starts on).
+    const double eps = steps_ < config_.learning_starts ? 1.0 : epsilon();
     const uint8_t* masks = envs_->action_masks();
     bool need_greedy = false;
     for (int i = 0; i < n; ++i) {

@@ -257,6 +257,15 @@ void TowerDefense::FlattenRoutes() {
 }
 
 void TowerDefense::SyncRoutes() {
+  // A loaded state: the sizes must add up to the flat list (a damaged state
+  // read past its end here).
+  size_t total = 0;
+  for (int32_t n : route_sizes_) {
+    RLF_CHECK(n >= 0 && static_cast<size_t>(n) <= route_flat_.size() - total, name(),
+              " state is corrupt (its routes do not match their sizes)");
+    total += static_cast<size_t>(n);
+  }
+  RLF_CHECK(total == route_flat_.size(), name(), " state is corrupt (its routes do not match their sizes)");
   stage_.routes.assign(route_sizes_.size(), {});
   size_t k = 0;
   for (size_t r = 0; r < route_sizes_.size(); ++r)
