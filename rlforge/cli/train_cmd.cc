@@ -21,6 +21,11 @@ struct TrainArgs {
 void PrintResult(const TrainResult& r, const TrainConfig& c) {
   std::printf("trained %s on %s: %lld steps in %.1f s (%.0f steps/s)\n", c.run.algo.c_str(), c.run.env.c_str(),
               static_cast<long long>(r.timesteps), r.seconds, r.timesteps / std::max(r.seconds, 1e-9));
+  if (r.timesteps > c.run.total_steps)
+    std::printf("(%lld steps more than total_steps %lld: %s trains in whole iterations and stops at the end of the "
+                "one that reaches it; see progress.csv for their size)\n",
+                static_cast<long long>(r.timesteps - c.run.total_steps), static_cast<long long>(c.run.total_steps),
+                c.run.algo.c_str());
   if (r.eval.episodes > 0) {
     std::printf("evaluation (%lld episodes, %s): return %.2f +- %.2f, length %.1f +- %.1f", static_cast<long long>(r.eval.episodes),
                 c.run.eval_deterministic ? "deterministic" : "stochastic", r.eval.mean_return, r.eval.std_return,

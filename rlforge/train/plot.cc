@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -17,6 +19,7 @@ namespace {
 
 struct Series {
   std::vector<double> x, y;
+  int64_t skipped = 0;  // non-finite values left out
 };
 
 Series ReadSeries(const std::string& dir, const std::string& metric) {
@@ -39,9 +42,21 @@ Series ReadSeries(const std::string& dir, const std::string& metric) {
     std::stringstream rs(line);
     for (std::string c; std::getline(rs, c, ',');) cells.push_back(c);
     if (static_cast<long>(cells.size()) <= std::max(xi, yi) || cells[yi].empty()) continue;
-    s.x.push_back(std::stod(cells[xi]));
-    s.y.push_back(std::stod(cells[yi]));
+    char* end = nullptr;
+    const double x = std::strtod(cells[xi].c_str(), &end);
+    RLF_CHECK_ARG(end && *end == '\0' && !cells[xi].empty(), path, ": timesteps '", cells[xi], "' is not a number");
+    const double y = std::strtod(cells[yi].c_str(), &end);
+    RLF_CHECK_ARG(end && *end == '\0', path, ": ", metric, " '", cells[yi], "' is not a number");
+    if (!std::isfinite(y)) {  // inf or nan: not drawable (it blanked the whole plot)
+      ++s.skipped;
+      continue;
+    }
+    s.x.push_back(x);
+    s.y.push_back(y);
   }
+  if (s.skipped > 0)
+    std::fprintf(stderr, "warning: %s: %lld non-finite '%s' values (inf or nan) are left out of the plot\n",
+                 path.c_str(), static_cast<long long>(s.skipped), metric.c_str());
   return s;
 }
 
@@ -83,18 +98,22 @@ double NiceStep(double range, int ticks) {
   return 10 * mag;
 }
 
-std::string TickLabel(double v) {
+const Rgb kColors[] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40},
+                       {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
+
+}  // namespace
+
+// `v` is a multiple of the tick step `step`: rounding to it removes the
+// accumulated error (and the sign of a negative zero, which printed "-0").
+std::string TickLabel(double v, double step) {
+  v = std::round(v / step) * step;
+  if (v == 0) v = 0.0;
   char buf[32];
   if (std::abs(v) >= 1e6) std::snprintf(buf, sizeof(buf), "%gM", v / 1e6);
   else if (std::abs(v) >= 1e4) std::snprintf(buf, sizeof(buf), "%gk", v / 1e3);
   else std::snprintf(buf, sizeof(buf), "%g", v);
   return buf;
 }
-
-const Rgb kColors[] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40},
-                       {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
-
-}  // namespace
 
 std::vector<Curve> LoadCurves(const std::vector<std::string>& run_dirs, const std::string& metric) {
   RLF_CHECK_ARG(!run_dirs.empty(), "give at least one run directory");
@@ -112,7 +131,8 @@ std::vector<Curve> LoadCurves(const std::vector<std::string>& run_dirs, const st
     std::vector<Series> runs;
     for (const auto& d : dirs) {
       runs.push_back(ReadSeries(d, metric));
-      RLF_CHECK_ARG(!runs.back().x.empty(), d, "/progress.csv has no '", metric, "' values yet");
+      RLF_CHECK_ARG(!runs.back().x.empty(), d, "/progress.csv has no finite '", metric, "' values",
+                    runs.back().skipped ? " (only inf or nan)" : " yet");
     }
     Curve c;
     c.runs = static_cast<int>(runs.size());
@@ -165,12 +185,12 @@ Image PlotCurves(const std::vector<Curve>& curves, const PlotOptions& o) {
   const double xs = NiceStep(x1 - x0, 8), ys = NiceStep(y1 - y0, 6);
   for (double v = std::ceil(x0 / xs) * xs; v <= x1 + 1e-9; v += xs) {
     img.DrawLine(px(v), top, px(v), bottom, 1, grid);
-    const std::string t = TickLabel(v);
+    const std::string t = TickLabel(v, xs);
     DrawText(&img, px(v) - TextWidth(t, 1.5) / 2, bottom + 8, t, axis, 1.5);
   }
   for (double v = std::ceil(y0 / ys) * ys; v <= y1 + 1e-9; v += ys) {
     img.DrawLine(left, py(v), right, py(v), 1, grid);
-    const std::string t = TickLabel(v);
+    const std::string t = TickLabel(v, ys);
     DrawText(&img, left - 8 - TextWidth(t, 1.5), py(v) - 5, t, axis, 1.5);
   }
   for (size_t i = 0; i < curves.size(); ++i) {

@@ -28,7 +28,13 @@ struct Curve {
   int runs = 1;
 };
 
+// The label of an axis tick at v, a multiple of the tick step: "0" (never
+// "-0" or "1e-17"), "250", "20k", "1.5M".
+std::string TickLabel(double v, double step);
+
 // Reads and groups the runs; throws InvalidArgument naming a bad directory.
+// Non-finite values (inf, nan) are left out of a curve, with a warning on
+// stderr; a run with none left is an InvalidArgument.
 std::vector<Curve> LoadCurves(const std::vector<std::string>& run_dirs, const std::string& metric);
 Image PlotCurves(const std::vector<Curve>& curves, const PlotOptions& options);
 
