@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -20,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "rlforge/core/checkpoint_file.h"
 #include "rlforge/core/file_io.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/nn/blas.h"
@@ -78,8 +80,12 @@ struct RunnerState {
   double seconds = 0;
   std::vector<double> recent_returns;
   std::vector<int64_t> recent_lengths;
+  // The config the checkpoint was written with (config.yaml's text), to name
+  // the keys that differ when an edited config.yaml no longer fits it.
+  std::string config_yaml;
 
   void Visit(StateVisitor& v) {
+    v("runner/config", &config_yaml);
     v("runner/iteration", &iteration);
     v("runner/episodes", &episodes);
     v("runner/seconds", &seconds);
@@ -89,6 +95,53 @@ struct RunnerState {
               "the runner's episode window is corrupt");
   }
 };
+
+// "top-level key" -> its text (with any indented lines under it).
+std::map<std::string, std::string> YamlEntries(const std::string& yaml) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(yaml);
+  std::string key;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    if (line[0] != ' ' && line[0] != '-') key = line.substr(0, line.find(':'));
+    out[key] += line + "\n";
+  }
+  return out;
+}
+
+// For a checkpoint that does not load: "; config.yaml differs from the config
+// it was written with in: net_arch ([64, 64] then, [64] now)", or "" when it
+// cannot tell.
+std::string ConfigDifferences(const std::string& checkpoint, const std::string& current_yaml) {
+  std::string saved;
+  try {
+    CheckpointReader r(checkpoint);
+    r("runner/config", &saved);
+  } catch (const Error&) {
+    return "";
+  }
+  const auto then = YamlEntries(saved), now = YamlEntries(current_yaml);
+  std::vector<std::string> keys;
+  auto value = [](const std::map<std::string, std::string>& m, const std::string& k) {
+    auto it = m.find(k);
+    if (it == m.end()) return std::string("absent");
+    std::string v = it->second.substr(it->second.find(':') + 1);
+    if (const size_t comment = v.find("  #"); comment != std::string::npos && v.find('\n') >= comment)
+      v.erase(comment, v.find('\n', comment) - comment);  // the key's help text
+    while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
+    while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+    return v;
+  };
+  std::set<std::string> all;
+  for (const auto& [k, v] : then) all.insert(k);
+  for (const auto& [k, v] : now) all.insert(k);
+  for (const auto& k : all) {
+    if (k == "total_steps" || value(then, k) == value(now, k)) continue;
+    keys.push_back(StrCat(k, " (", value(then, k), " then, ", value(now, k), " now)"));
+  }
+  if (keys.empty()) return "";
+  return StrCat("; config.yaml differs from the config the checkpoint was written with in: ", Join(keys, ", "));
+}
 
 std::atomic<int> g_stop_signal{0};
 std::atomic<int64_t> g_stop_signal_ns{0};
@@ -249,6 +302,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   std::vector<int64_t> new_lengths;
   const auto t0 = std::chrono::steady_clock::now();
   const double seconds_before = state.seconds;
+  state.config_yaml = config.ToYaml();
   auto elapsed = [&] {
     return seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
@@ -459,8 +513,9 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
     try {
       candidate->Load(path, [&s](StateVisitor& v) { s.Visit(v); });
     } catch (const Error& e) {
-      std::fprintf(stderr, "warning: cannot resume from %s: %s\n", path.c_str(), e.what());
-      failures.push_back(e.what());
+      const std::string why = e.what() + ConfigDifferences(path, config.ToYaml());
+      std::fprintf(stderr, "warning: cannot resume from %s: %s\n", path.c_str(), why.c_str());
+      failures.push_back(why);
       continue;
     }
     algo = std::move(candidate), state = std::move(s), checkpoint = path;
@@ -506,7 +561,13 @@ LoadedRun LoadRun(const std::string& path) {
   LoadedRun out;
   out.config = TrainConfig::FromYamlFile(dir + "/config.yaml");
   out.algorithm = BuildAlgorithm(out.config);
-  out.algorithm->Load(checkpoint);
+  try {
+    out.algorithm->Load(checkpoint);
+  } catch (const InvalidArgument&) {
+    throw;
+  } catch (const Error& e) {
+    throw Error(e.what() + ConfigDifferences(checkpoint, out.config.ToYaml()));
+  }
   return out;
 }
 

@@ -275,3 +275,27 @@ TEST(EvalStepCapTest, TrainingOnAnEnvWithoutALimitEndsItsEvaluation) {
 
 }  // namespace
 }  // namespace rlforge
+
+namespace rlforge {
+namespace {
+
+// An edited config.yaml used to give "shape '[4]' is invalid for input of
+// size 1"; the error now names the key that no longer fits.
+TEST(RunnerTest2, AnEditedConfigNamesTheKeyThatNoLongerFits) {
+  const std::string d = FreshDir("edited");
+  Train(TrainConfig::Resolve("ppo", "CartPole-v1", "", {"eval_episodes=0", "net_arch=[16]"}, 512, 0), d, Quiet());
+  std::string yaml = ReadWholeFile(d + "/config.yaml", "config");
+  const size_t at = yaml.find("net_arch: [16]");
+  ASSERT_NE(at, std::string::npos) << yaml;
+  yaml.replace(at, 14, "net_arch: [8]");
+  WriteFileAtomically(d + "/config.yaml", yaml);
+  try {
+    LoadRun(d);
+    FAIL() << "a checkpoint loaded into another network";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("net_arch ([16] then, [8] now)"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace rlforge
