@@ -159,11 +159,21 @@ play=$(timeout 60 "$BIN" play --env CliffWalking-v1 --policy "$tmp/cliff" --max-
 [[ "$play" == *"episode over after"* ]] && echo "ok   play-cliff-ends" || { echo "FAIL play-cliff: ${play: -300}"; fails=$((fails+1)); }
 
 # SIGTERM during training writes a checkpoint and exits resumable (128 + 15).
-timeout --preserve-status -s TERM 4 "$BIN" train --algo ppo --env CartPole-v1 --steps 100000000 --out "$tmp/term" --no-progress >/dev/null 2>/tmp/rlf_cli_err
-code=$?
-if [[ $code == 143 && "$(cat /tmp/rlf_cli_err)" == *"rlforge train --resume"* ]] && ls "$tmp/term/checkpoints"/step_*.pt >/dev/null 2>&1; then
+# The signal is sent once the run has logged (start-up is done); every wait
+# is bounded.
+"$BIN" train --algo ppo --env CartPole-v1 --steps 100000000 --out "$tmp/term" --no-progress >/dev/null 2>/tmp/rlf_cli_err &
+pid=$!
+for i in $(seq 600); do [[ $(cat "$tmp/term/progress.csv" 2>/dev/null | wc -l) -ge 3 ]] && break; sleep 0.1; done
+kill -TERM $pid
+for i in $(seq 600); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+kill -9 $pid 2>/dev/null
+wait $pid; code=$?
+ckpt=$(ls "$tmp/term/checkpoints"/step_*.pt 2>/dev/null | head -1)
+if [[ $code == 143 && "$(cat /tmp/rlf_cli_err)" == *"rlforge train --resume"* && -n "$ckpt" ]]; then
   echo "ok   sigterm-checkpoints"; else echo "FAIL sigterm: exit $code; $(cat /tmp/rlf_cli_err)"; fails=$((fails+1)); fi
-check resume-after-sigterm 0 "" -- "$BIN" train --resume "$tmp/term" --steps 30000 --no-progress
+stopped=$(basename "$ckpt" .pt); stopped=${stopped#step_}
+check resume-after-sigterm 0 "" -- "$BIN" train --resume "$tmp/term" --steps $((stopped + 2048)) --no-progress
+[[ -e "$tmp/term/eval.json" && $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['timesteps'])" "$tmp/term/eval.json") -gt $stopped ]] && echo "ok   resumed-past-the-interruption" || { echo "FAIL resumed run did not train on"; fails=$((fails+1)); }
 rm -rf "$tmp"
 
 echo "$((fails)) failed"

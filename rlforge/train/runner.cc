@@ -46,13 +46,33 @@ std::string CsvValue(double v) {
   return os.str();
 }
 
+// The complete lines of a CSV file written by appending: a last line without
+// its newline (the process was killed mid-write, or the disk filled) is dropped.
+std::vector<std::string> CompleteLines(const std::string& path) {
+  std::string text;
+  try {
+    text = ReadWholeFile(path, "log");
+  } catch (const Error&) {
+    return {};
+  }
+  std::vector<std::string> lines;
+  size_t start = 0;
+  for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
+    lines.push_back(text.substr(start, nl - start));
+  return lines;
+}
+
+// Whether `cell` is a whole number (no sign), read into *value.
+bool ParseSteps(const std::string& cell, int64_t* value) {
+  if (cell.empty() || cell.size() > 18 || cell.find_first_not_of("0123456789") != std::string::npos) return false;
+  *value = std::stoll(cell);
+  return true;
+}
+
 // Keeps the rows of progress.csv up to `timesteps` (for resume) and returns
 // the header.
 std::vector<std::string> TrimCsv(const std::string& path, int64_t timesteps) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(line);
+  const std::vector<std::string> lines = CompleteLines(path);
   if (lines.empty()) return {};
   std::vector<std::string> header;
   std::stringstream hs(lines[0]);
@@ -63,7 +83,8 @@ std::vector<std::string> TrimCsv(const std::string& path, int64_t timesteps) {
     std::stringstream rs(lines[i]);
     std::string ts;
     std::getline(rs, ts, ',');
-    if (ts.empty() || ts.find_first_not_of("0123456789") != std::string::npos || std::stoll(ts) > timesteps) break;
+    int64_t steps = 0;
+    if (!ParseSteps(ts, &steps) || steps > timesteps) break;
     kept += lines[i] + "\n";
   }
   WriteFileAtomically(path, kept);
@@ -237,22 +258,23 @@ EpisodeStats EvaluateNow(const RunConfig& run, Algorithm& algo, int64_t episodes
 // Keeps evaluations.csv rows up to `timesteps` (on resume) and returns the
 // best mean return among them, with its step.
 std::optional<std::pair<double, int64_t>> TrimEvaluations(const std::string& path, int64_t timesteps) {
-  std::ifstream in(path);
-  std::string line, kept;
+  const std::vector<std::string> lines = CompleteLines(path);
   std::optional<std::pair<double, int64_t>> best;
-  if (!std::getline(in, line)) return best;
-  kept = line + "\n";
-  while (std::getline(in, line)) {
-    std::stringstream rs(line);
+  if (lines.empty()) return best;
+  std::string kept = lines[0] + "\n";
+  for (size_t i = 1; i < lines.size(); ++i) {
+    std::stringstream rs(lines[i]);
     std::string ts, ret;
     std::getline(rs, ts, ',');
     std::getline(rs, ret, ',');
-    if (ts.empty() || std::stoll(ts) > timesteps) break;
-    const double r = std::stod(ret);
-    if (!best || r > best->first) best = std::make_pair(r, std::stoll(ts));
-    kept += line + "\n";
+    int64_t steps = 0;
+    if (!ParseSteps(ts, &steps) || steps > timesteps) break;
+    char* end = nullptr;
+    const double r = std::strtod(ret.c_str(), &end);
+    if (ret.empty() || *end != '\0') break;
+    if (!best || r > best->first) best = std::make_pair(r, steps);
+    kept += lines[i] + "\n";
   }
-  in.close();
   WriteFileAtomically(path, kept);
   return best;
 }
@@ -511,11 +533,39 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
     auto candidate = BuildAlgorithm(config);
     RunnerState s;
     try {
-      candidate->Load(path, [&s](StateVisitor& v) { s.Visit(v); });
+      bool has_runner_state = true;
+      try {
+        CheckpointReader probe(path);
+        std::string unused;
+        probe.Bytes("runner/iteration", &unused);
+      } catch (const Error&) {
+        has_runner_state = false;  // unreadable (Load says why) or written before the runner's state was kept
+      }
+      if (has_runner_state) {
+        candidate->Load(path, [&s](StateVisitor& v) { s.Visit(v); });
+      } else {
+        candidate->Load(path);
+        std::fprintf(stderr,
+                     "warning: %s holds no runner state (an earlier rlforge): the 100-episode window, the "
+                     "episode count and the time restart\n",
+                     path.c_str());
+      }
     } catch (const Error& e) {
       const std::string why = e.what() + ConfigDifferences(path, config.ToYaml());
       std::fprintf(stderr, "warning: cannot resume from %s: %s\n", path.c_str(), why.c_str());
       failures.push_back(why);
+      // A damaged file (not one of another configuration) is set aside, so
+      // that eval and play do not pick it either.
+      bool readable = true;
+      try {
+        CheckpointReader check(path);
+      } catch (const Error&) {
+        readable = false;
+      }
+      if (!readable) {
+        fs::rename(path, path + ".damaged");
+        std::fprintf(stderr, "warning: renamed it to %s.damaged\n", path.c_str());
+      }
       continue;
     }
     algo = std::move(candidate), state = std::move(s), checkpoint = path;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -25,8 +26,11 @@ namespace fs = std::filesystem;
 namespace rlforge {
 namespace {
 
+// Per process: ctest runs each test of a suite in a process of its own, in
+// parallel, and the suite's shared run must not be trained twice in one place.
 std::string FreshDir(const std::string& name) {
-  const std::string dir = testing::TempDir() + "/rlforge_runner_test/" + name;
+  const std::string dir =
+      testing::TempDir() + "/rlforge_runner_test_" + std::to_string(getpid()) + "/" + name;
   fs::remove_all(dir);
   fs::create_directories(fs::path(dir).parent_path());
   return dir;
@@ -170,6 +174,20 @@ TEST_F(RunnerTest, ResumeFallsBackToTheNewestCheckpointThatLoads) {
   const TrainResult r = Resume(c, std::nullopt, Quiet());
   EXPECT_EQ(r.timesteps, 6144);
   EXPECT_TRUE(SameWeights(Weights(*full_), Weights(c)));
+  EXPECT_TRUE(fs::exists(newest + ".damaged"));  // set aside, so eval and play skip it too
+}
+
+// A checkpoint of the previous build holds no runner state: it still resumes
+// (the agent's state is whole), with a warning.
+TEST_F(RunnerTest, ACheckpointWithoutRunnerStateStillResumes) {
+  const std::string c = KilledCopy("old_format");
+  fs::remove(c + "/checkpoints/step_4096.pt");
+  const std::string old = c + "/checkpoints/step_2048.pt";
+  LoadedRun run = LoadRun(old);
+  run.algorithm->Save(old);  // the agent's fields only
+  const TrainResult r = Resume(c, std::nullopt, Quiet());
+  EXPECT_EQ(r.timesteps, 6144);
+  EXPECT_TRUE(SameWeights(Weights(*full_), Weights(c)));
 }
 
 TEST_F(RunnerTest, ResumeOnlyFinishesARunKilledBeforeItsFinalEvaluation) {
@@ -194,6 +212,12 @@ TEST(RunnerSignalTest, SigtermCheckpointsAndTheResumedRunEndsWithTheUnbrokenRuns
   const std::string a = FreshDir("sig_full"), b = FreshDir("sig_stopped");
   const int64_t steps = 40960;
   Train(PpoConfig(steps), a, Quiet());
+  // While the test runs, SIGTERM outside a training loop is ignored (the
+  // runner restores this handler when it returns), so a late signal cannot
+  // end the test binary.
+  struct sigaction ignore {}, previous {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGTERM, &ignore, &previous);
   std::atomic<bool> done{false};
   std::thread killer([&] {
     // SIGTERM once the run has logged a few rows.
@@ -218,6 +242,7 @@ TEST(RunnerSignalTest, SigtermCheckpointsAndTheResumedRunEndsWithTheUnbrokenRuns
   }
   done = true;
   killer.join();
+  sigaction(SIGTERM, &previous, nullptr);
   ASSERT_GT(stopped_at, 0) << "the run was not interrupted";
   EXPECT_LT(stopped_at, steps);
   EXPECT_TRUE(fs::exists(b + "/checkpoints/step_" + std::to_string(stopped_at) + ".pt"));

@@ -88,7 +88,7 @@ int64_t EventStep(const std::string& e) {
       case 1: pos += 8; break;
       case 5: pos += 4; break;
       case 2:
-        if (!GetVarint(e, &pos, &v)) return 0;
+        if (!GetVarint(e, &pos, &v) || v > e.size() - pos) return 0;
         pos += v;
         break;
       default: return 0;
@@ -139,13 +139,15 @@ TensorBoardWriter::TensorBoardWriter(const std::string& dir, std::optional<int64
     for (const auto& e : fs::directory_iterator(dir))
       if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0 && e.is_regular_file())
         files.push_back(e.path().string());
-    std::sort(files.begin(), files.end(), [](const std::string& a, const std::string& b) {
-      return fs::last_write_time(a) < fs::last_write_time(b);
-    });
+    // Names hold the creation time: the last one is the newest file.
+    std::sort(files.begin(), files.end());
     for (const auto& f : files) {
       std::string kept;
-      for (const auto& [step, payload] : ReadEventRecords(f)) {
+      const auto records = ReadEventRecords(f);
+      size_t kept_records = 0;
+      for (const auto& [step, payload] : records) {
         if (step > *resume_step) continue;
+        ++kept_records;
         std::string rec;
         PutFixed64(&rec, payload.size());
         PutFixed32(&rec, MaskedCrc32c(rec.data(), 8));
@@ -153,7 +155,8 @@ TensorBoardWriter::TensorBoardWriter(const std::string& dir, std::optional<int64
         PutFixed32(&rec, MaskedCrc32c(payload.data(), payload.size()));
         kept += rec;
       }
-      WriteFileAtomically(f, kept);
+      // Rewritten only when something goes (or a record was cut short).
+      if (kept_records < records.size() || kept.size() != fs::file_size(f)) WriteFileAtomically(f, kept);
     }
     if (!files.empty()) {
       path_ = files.back();
