@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <cstdio>
 #include <sstream>
 
 #include "rlforge/core/error.h"
@@ -35,6 +36,40 @@ bool IsNullValue(const YAML::Node& n) {
   if (!n.IsScalar()) return false;
   const std::string s = n.Scalar();
   return s == "null" || s == "none" || s == "None" || s == "~" || s.empty();
+}
+
+// YAML is UTF-8 text; other bytes would be replaced silently by the parser
+// (and change a key or value), so they are refused. Returns the offset of the
+// first byte that is not part of valid UTF-8, or npos.
+size_t InvalidUtf8At(const std::string& text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || (n == 2 && c < 0xC2) || (n == 4 && c > 0xF4) || i + n > text.size()) return i;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return i;
+    i += n;
+  }
+  return std::string::npos;
+}
+
+// Refuses text that is not UTF-8 or holds control characters (other than
+// tab, newline and carriage return), naming the first bad byte.
+void CheckUtf8(const std::string& text, const std::string& what) {
+  size_t at = InvalidUtf8At(text);
+  const char* problem = "is not UTF-8 text";
+  for (size_t i = 0; i < text.size() && i < at; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) {
+      at = i, problem = "holds a control character";
+      break;
+    }
+  }
+  if (at == std::string::npos) return;
+  char byte[8];
+  std::snprintf(byte, sizeof(byte), "0x%02X", static_cast<unsigned char>(text[at]));
+  throw InvalidArgument(StrCat(what, " ", problem, " (byte ", byte, " at offset ", at, ")"));
 }
 
 // Applies one YAML node to the field named `key`.
@@ -70,7 +105,8 @@ class Setter : public FieldVisitor {
     for (const auto& item : node_) {
       RLF_CHECK_ARG(item.IsScalar(), What(), " must be a list of integers like [64, 64]");
       const double d = ParseNumber(item.Scalar(), What() + " entry");
-      RLF_CHECK_ARG(d == std::floor(d), What(), " entries must be integers, got '", item.Scalar(), "'");
+      RLF_CHECK_ARG(d == std::floor(d) && std::abs(d) < 9e18, What(), " entries must be integers, got '",
+                    item.Scalar(), "'");
       v->push_back(static_cast<int64_t>(d));
     }
   }
@@ -94,6 +130,8 @@ class Setter : public FieldVisitor {
     RLF_CHECK_ARG(node_.IsMap(), What(), " must be a map like {is_slippery: false}");
     for (const auto& kv : node_) {
       RLF_CHECK_ARG(kv.second.IsScalar(), What(), " values must be plain values");
+      CheckUtf8(kv.first.as<std::string>(), What() + " key");
+      CheckUtf8(kv.second.Scalar(), What() + " value");
       v->Set(kv.first.as<std::string>(), kv.second.Scalar());
     }
   }
@@ -107,6 +145,7 @@ class Setter : public FieldVisitor {
   std::string What() const { return StrCat("config key '", key_, "'", where_); }
   std::string Scalar(const char* expected) const {
     RLF_CHECK_ARG(node_.IsScalar(), What(), " must be ", expected);
+    CheckUtf8(node_.Scalar(), What());  // escapes can make any bytes
     return node_.Scalar();
   }
 
@@ -193,6 +232,7 @@ std::vector<FieldInfo> ConfigIO::DescribeImpl(void* c, VisitFn visit) {
 }
 
 void ConfigIO::SetImpl(const std::string& key, const std::string& value, void* c, VisitFn visit) {
+  CheckUtf8(key + "=" + value, "--set " + key);
   YAML::Node node;
   try {
     node = YAML::Load(value);
@@ -209,6 +249,7 @@ void ConfigIO::SetImpl(const std::string& key, const std::string& value, void* c
 }
 
 void ConfigIO::LoadYamlTextImpl(const std::string& yaml, const std::string& source, void* c, VisitFn visit) {
+  CheckUtf8(yaml, source);
   YAML::Node root;
   try {
     root = YAML::Load(yaml);

@@ -121,3 +121,37 @@ TEST(ConfigErrorTest, ErrorsQuotingUserTextStayOnOneLine) {
 
 }  // namespace
 }  // namespace rlforge
+
+namespace rlforge {
+namespace {
+
+// Found by fuzz/set_kwarg_fuzz (UBSan): a list entry past int64's range was
+// cast to an integer (undefined behaviour) instead of being refused.
+TEST(ConfigErrorTest, ListEntriesOutsideInt64AreRefused) {
+  TestConfig c;
+  EXPECT_THROW(ConfigIO::Set("arch=[1.11111e19]", c), InvalidArgument);
+  EXPECT_THROW(ConfigIO::Set("arch=[-1e30]", c), InvalidArgument);
+  ConfigIO::Set("arch=[3, 4]", c);
+  EXPECT_EQ(c.arch, (std::vector<int64_t>{3, 4}));
+}
+
+}  // namespace
+}  // namespace rlforge
+
+namespace rlforge {
+namespace {
+
+// Found by fuzz/config_yaml_fuzz: bytes that are not UTF-8 were replaced by
+// the YAML parser (changing a key) instead of being refused.
+TEST(ConfigErrorTest, TextThatIsNotUtf8IsRefused) {
+  TestConfig c;
+  EXPECT_THROW(ConfigIO::LoadYamlText("name: ab\xff\n", "test.yaml", c), InvalidArgument);
+  EXPECT_THROW(ConfigIO::Set("name=\xc0\x80", c), InvalidArgument);
+  // A NUL in a key came out of the YAML parser as a byte that is not UTF-8.
+  EXPECT_THROW(ConfigIO::LoadYamlText(std::string("kwargs: {ml") + '\0' + "_se: 8}\n", "test.yaml", c), InvalidArgument);
+  ConfigIO::LoadYamlText("name: caf\xc3\xa9\n", "test.yaml", c);  // UTF-8 is fine
+  EXPECT_EQ(c.name, "caf\xc3\xa9");
+}
+
+}  // namespace
+}  // namespace rlforge
