@@ -13,6 +13,7 @@
 #include "rlforge/core/checkpoint_file.h"
 #include "rlforge/core/file_io.h"
 #include "rlforge/train/runner.h"
+#include "rlforge/train/testing.h"
 #include "rlforge/train/train_config.h"
 
 namespace fs = std::filesystem;
@@ -20,18 +21,9 @@ namespace fs = std::filesystem;
 namespace rlforge {
 namespace {
 
-std::string FreshDir(const std::string& name) {
-  const std::string dir = testing::TempDir() + "/rlforge_contract_test/" + name;
-  fs::remove_all(dir);
-  fs::create_directories(fs::path(dir).parent_path());
-  return dir;
-}
+using testing_util::Quiet;
+std::string FreshDir(const std::string& name) { return testing_util::FreshDir("contract_test", name); }
 
-RunnerOptions Quiet() {
-  RunnerOptions o;
-  o.progress = false;
-  return o;
-}
 
 // Each agent on the first env its preset file names (an env it plays), for a
 // few hundred steps: nothing here names an agent, so a new one is covered by

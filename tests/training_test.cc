@@ -9,39 +9,18 @@
 #include "rlforge/algos/pg/a3c.h"
 #include "rlforge/algos/pg/reinforce.h"
 #include "rlforge/train/runner.h"
+#include "rlforge/train/testing.h"
 
 namespace fs = std::filesystem;
 
 namespace rlforge {
 namespace {
 
-std::string FreshDir(const std::string& name) {
-  const std::string dir = testing::TempDir() + "/rlforge_training_test/" + name;
-  fs::remove_all(dir);
-  fs::create_directories(fs::path(dir).parent_path());
-  return dir;
-}
+using testing_util::Quiet;
+using testing_util::SameWeights;
+using testing_util::Weights;
+std::string FreshDir(const std::string& name) { return testing_util::FreshDir("training_test", name); }
 
-std::vector<torch::Tensor> Weights(const std::string& run_dir) {
-  LoadedRun run = LoadRun(run_dir);
-  auto* on_policy = dynamic_cast<OnPolicyAlgorithm*>(run.algorithm.get());
-  std::vector<torch::Tensor> out;
-  for (const auto& p : on_policy->policy()->parameters()) out.push_back(p.detach().clone());
-  return out;
-}
-
-bool SameWeights(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (!torch::equal(a[i], b[i])) return false;
-  return true;
-}
-
-RunnerOptions Quiet() {
-  RunnerOptions o;
-  o.progress = false;
-  return o;
-}
 
 TEST(TrainingTest, PresetIsTheZoosCartPoleConfig) {
   TrainConfig c = TrainConfig::Resolve("ppo", "CartPole-v1", "", {}, std::nullopt, std::nullopt);

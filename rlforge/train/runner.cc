@@ -117,48 +117,28 @@ struct RunnerState {
   }
 };
 
-// "top-level key" -> its text (with any indented lines under it).
-std::map<std::string, std::string> YamlEntries(const std::string& yaml) {
-  std::map<std::string, std::string> out;
-  std::istringstream in(yaml);
-  std::string key;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    if (line[0] != ' ' && line[0] != '-') key = line.substr(0, line.find(':'));
-    out[key] += line + "\n";
-  }
-  return out;
-}
-
 // For a checkpoint that does not load: "; config.yaml differs from the config
-// it was written with in: net_arch ([64, 64] then, [64] now)", or "" when it
-// cannot tell.
-std::string ConfigDifferences(const std::string& checkpoint, const std::string& current_yaml) {
-  std::string saved;
+// it was written with in: net_arch ([16] then, [8] now)", or "" when it
+// cannot tell (total_steps may change on every resume and is left out).
+std::string ConfigDifferences(const std::string& checkpoint, TrainConfig& current) {
+  std::vector<FieldInfo> then;
   try {
     CheckpointReader r(checkpoint);
+    std::string saved;
     r("runner/config", &saved);
+    TrainConfig written = TrainConfig::FromYamlText(saved, checkpoint + "'s config");
+    then = ConfigIO::Describe(written);
   } catch (const Error&) {
     return "";
   }
-  const auto then = YamlEntries(saved), now = YamlEntries(current_yaml);
+  std::map<std::string, std::string> now;
+  for (const auto& f : ConfigIO::Describe(current)) now[f.name] = f.value;
   std::vector<std::string> keys;
-  auto value = [](const std::map<std::string, std::string>& m, const std::string& k) {
-    auto it = m.find(k);
-    if (it == m.end()) return std::string("absent");
-    std::string v = it->second.substr(it->second.find(':') + 1);
-    if (const size_t comment = v.find("  #"); comment != std::string::npos && v.find('\n') >= comment)
-      v.erase(comment, v.find('\n', comment) - comment);  // the key's help text
-    while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
-    while (!v.empty() && v.front() == ' ') v.erase(0, 1);
-    return v;
-  };
-  std::set<std::string> all;
-  for (const auto& [k, v] : then) all.insert(k);
-  for (const auto& [k, v] : now) all.insert(k);
-  for (const auto& k : all) {
-    if (k == "total_steps" || value(then, k) == value(now, k)) continue;
-    keys.push_back(StrCat(k, " (", value(then, k), " then, ", value(now, k), " now)"));
+  for (const auto& f : then) {
+    const auto it = now.find(f.name);
+    const std::string value_now = it == now.end() ? "absent" : it->second;
+    if (f.name != "total_steps" && f.value != value_now)
+      keys.push_back(StrCat(f.name, " (", f.value, " then, ", value_now, " now)"));
   }
   if (keys.empty()) return "";
   return StrCat("; config.yaml differs from the config the checkpoint was written with in: ", Join(keys, ", "));
@@ -551,7 +531,7 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
                      path.c_str());
       }
     } catch (const Error& e) {
-      const std::string why = e.what() + ConfigDifferences(path, config.ToYaml());
+      const std::string why = e.what() + ConfigDifferences(path, config);
       std::fprintf(stderr, "warning: cannot resume from %s: %s\n", path.c_str(), why.c_str());
       failures.push_back(why);
       // A damaged file (not one of another configuration) is set aside, so
@@ -616,7 +596,7 @@ LoadedRun LoadRun(const std::string& path) {
   } catch (const InvalidArgument&) {
     throw;
   } catch (const Error& e) {
-    throw Error(e.what() + ConfigDifferences(checkpoint, out.config.ToYaml()));
+    throw Error(e.what() + ConfigDifferences(checkpoint, out.config));
   }
   return out;
 }

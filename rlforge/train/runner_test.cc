@@ -20,46 +20,22 @@
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/core/file_io.h"
 #include "rlforge/train/tensorboard.h"
+#include "rlforge/train/testing.h"
 
 namespace fs = std::filesystem;
 
 namespace rlforge {
 namespace {
 
-// Per process: ctest runs each test of a suite in a process of its own, in
-// parallel, and the suite's shared run must not be trained twice in one place.
-std::string FreshDir(const std::string& name) {
-  const std::string dir =
-      testing::TempDir() + "/rlforge_runner_test_" + std::to_string(getpid()) + "/" + name;
-  fs::remove_all(dir);
-  fs::create_directories(fs::path(dir).parent_path());
-  return dir;
-}
+using testing_util::Quiet;
+using testing_util::SameWeights;
+using testing_util::Weights;
+std::string FreshDir(const std::string& name) { return testing_util::FreshDir("runner_test", name); }
 
-RunnerOptions Quiet() {
-  RunnerOptions o;
-  o.progress = false;
-  return o;
-}
 
 TrainConfig PpoConfig(int64_t steps, std::vector<std::string> sets = {}) {
   sets.push_back("eval_episodes=5");
   return TrainConfig::Resolve("ppo", "CartPole-v1", "", sets, steps, 3);
-}
-
-std::vector<torch::Tensor> Weights(const std::string& run_dir) {
-  LoadedRun run = LoadRun(run_dir);
-  std::vector<torch::Tensor> out;
-  for (const auto& p : dynamic_cast<OnPolicyAlgorithm&>(*run.algorithm).policy()->parameters())
-    out.push_back(p.detach().clone());
-  return out;
-}
-
-bool SameWeights(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (!torch::equal(a[i], b[i])) return false;
-  return true;
 }
 
 // progress.csv as rows of cells, the timing columns blanked.
@@ -292,7 +268,14 @@ TEST(EvalStepCapTest, TrainingOnAnEnvWithoutALimitEndsItsEvaluation) {
                            500, 0),
       d, Quiet());
   EXPECT_EQ(r.eval.episodes, 3);
-  EXPECT_LE(r.eval.mean_length, 300);
+  // Every episode reached the goal within the cap or was cut at exactly 300
+  // steps, and those are the truncated ones.
+  int64_t at_cap = 0;
+  for (int64_t length : r.eval.lengths) {
+    EXPECT_LE(length, 300);
+    at_cap += length == 300;
+  }
+  EXPECT_EQ(r.eval.truncated, at_cap);
   const auto j = nlohmann::json::parse(ReadWholeFile(d + "/eval.json", "eval.json"));
   EXPECT_EQ(j["step_cap"], 300);
   EXPECT_EQ(j["truncated"], r.eval.truncated);

@@ -124,13 +124,14 @@ TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env
   return c;
 }
 
-TrainConfig TrainConfig::FromYamlFile(const std::string& path) {
-  const std::string text = ReadFile(path);
-  const auto name = AlgoKey(text, path);
-  RLF_CHECK_ARG(name.has_value(), path, " has no 'algo' key");
+TrainConfig TrainConfig::FromYamlFile(const std::string& path) { return FromYamlText(ReadFile(path), path); }
+
+TrainConfig TrainConfig::FromYamlText(const std::string& text, const std::string& source) {
+  const auto name = AlgoKey(text, source);
+  RLF_CHECK_ARG(name.has_value(), source, " has no 'algo' key");
   TrainConfig c;
   c.algo = FindAlgorithm(*name).make_config();
-  ConfigIO::LoadYamlText(text, path, c);
+  ConfigIO::LoadYamlText(text, source, c);
   c.Validate();
   return c;
 }

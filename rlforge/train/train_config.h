@@ -80,6 +80,8 @@ struct TrainConfig {
                              std::optional<int64_t> seed, const std::string& preset = "");
   // Loads a saved config.yaml (the algorithm is read from its `algo` key).
   static TrainConfig FromYamlFile(const std::string& path);
+  // The same from a config.yaml's text; `source` names it in errors.
+  static TrainConfig FromYamlText(const std::string& text, const std::string& source);
 };
 
 }  // namespace rlforge
