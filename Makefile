@@ -4,16 +4,25 @@
 BUILD   ?= build
 JOBS    ?= $(shell nproc)
 CMAKE_FLAGS ?=
+# The project-local virtual environment of the Python package and its tests.
+VENV    ?= .venv
+PYTHON   = $(VENV)/bin/python
 
-.PHONY: all deps configure build test test-long demo bench clean fuzz fuzz-build
+.PHONY: all deps venv configure build test test-python test-long demo bench clean fuzz fuzz-build
 
 all: build
 
 deps:
 	@bash scripts/install_deps.sh
 
-configure: deps
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+# Debian's python3 in $(VENV), with gymnasium, numpy and pytest from PyPI, and
+# a .pth file that puts the build tree's rlforge package on its path.
+venv: deps
+	@bash scripts/python_env.sh $(VENV) $(BUILD)
+
+configure: deps venv
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DRLFORGE_PYTHON=ON \
+	  -DPython_EXECUTABLE=$(abspath $(PYTHON)) $(CMAKE_FLAGS) >/dev/null
 
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
@@ -22,7 +31,12 @@ build: configure
 # short fixed-seed run of every fuzz target (5,000 inputs each).
 test: build fuzz-build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE long
+	@$(PYTHON) -m pytest -q python/tests
 	@bash fuzz/run.sh $(FUZZ_BUILD) 30 5000
+
+# The Python suite alone (python/tests, against the build tree's package).
+test-python: build
+	@$(PYTHON) -m pytest -q python/tests
 
 # Fuzz targets (libFuzzer with Debian's clang, ASan + UBSan; fuzz/): the YAML
 # config loader, --set/--kwarg parsing, checkpoint files, env states.

@@ -9,6 +9,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev libstb-dev
   libtorch-dev libopenblas0-pthread libopenblas-dev
   clang libclang-rt-14-dev
+  python3-dev python3-venv pybind11-dev
 )
 
 missing=()

@@ -300,7 +300,9 @@ TEST(DqnTest, FastGradientsMatchAutograd) {
     ctx.run.num_envs = 2;
     Dqn dqn(ctx, c);
     while (dqn.num_timesteps() < 2000) dqn.Iterate();  // some training so the targets differ from Q
-    if (!c.demo_policy.empty()) EXPECT_GT(dqn.demo_replay().size(), 50);
+    if (!c.demo_policy.empty()) {
+      EXPECT_GT(dqn.demo_replay().size(), 50);
+    }
     dqn.SampleBatch();
     const double fast_loss = dqn.LossAndGradients(true);
     std::vector<torch::Tensor> fast;

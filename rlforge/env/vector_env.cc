@@ -7,8 +7,23 @@
 
 namespace rlforge {
 
+const char* AutoresetModeName(AutoresetMode mode) {
+  switch (mode) {
+    case AutoresetMode::kSameStep: return "same_step";
+    case AutoresetMode::kNextStep: return "next_step";
+    case AutoresetMode::kDisabled: return "disabled";
+  }
+  return "?";
+}
+
+AutoresetMode ParseAutoresetMode(const std::string& name) {
+  for (auto m : {AutoresetMode::kSameStep, AutoresetMode::kNextStep, AutoresetMode::kDisabled})
+    if (name == AutoresetModeName(m)) return m;
+  throw InvalidArgument(StrCat("unknown autoreset mode '", name, "' (valid: same_step, next_step, disabled)"));
+}
+
 VectorEnv::VectorEnv(const EnvFactory& make_env, const VectorEnvOptions& options)
-    : num_envs_(options.num_envs) {
+    : num_envs_(options.num_envs), autoreset_(options.autoreset) {
   RLF_CHECK_ARG(options.num_envs >= 1 && options.num_envs <= kMaxNumEnvs, "num_envs must be in 1..", kMaxNumEnvs,
                 ", got ", options.num_envs);
   RLF_CHECK_ARG(options.num_threads >= 1, "num_threads must be >= 1, got ", options.num_threads);
@@ -34,9 +49,12 @@ VectorEnv::VectorEnv(const EnvFactory& make_env, const VectorEnvOptions& options
   rewards_.assign(num_envs_, 0.f);
   terminated_.assign(num_envs_, 0);
   truncated_.assign(num_envs_, 0);
+  ended_.assign(num_envs_, 0);
+  pending_.assign(num_envs_, 0);
   masks_.assign(num_envs_ * mask_size_, 0);
   final_masks_.assign(num_envs_ * mask_size_, 0);
   infos_.resize(num_envs_);
+  reset_infos_.resize(num_envs_);
   returns_.assign(num_envs_, 0.0);
   lengths_.assign(num_envs_, 0);
   final_return_.assign(num_envs_, 0.0);
@@ -49,13 +67,14 @@ std::unique_ptr<VectorEnv> VectorEnv::Make(const std::string& id, const Kwargs& 
   return std::make_unique<VectorEnv>([&] { return rlforge::Make(id, kwargs); }, options);
 }
 
-void VectorEnv::ResetRange(int lo, int hi, std::optional<uint64_t> seed) {
+void VectorEnv::ResetRange(int lo, int hi, std::optional<uint64_t> seed, const uint8_t* mask) {
   for (int i = lo; i < hi; ++i) {
+    if (mask && !mask[i]) continue;
     std::optional<uint64_t> s;
     if (seed) s = *seed + static_cast<uint64_t>(i);
     envs_[i]->Reset(s, obs_.data() + i * obs_bytes_, &infos_[i]);
     rewards_[i] = 0.f;
-    terminated_[i] = truncated_[i] = 0;
+    terminated_[i] = truncated_[i] = ended_[i] = pending_[i] = 0;
     returns_[i] = 0.0;
     lengths_[i] = 0;
     if (mask_size_) envs_[i]->ActionMask(masks_.data() + i * mask_size_);
@@ -63,12 +82,26 @@ void VectorEnv::ResetRange(int lo, int hi, std::optional<uint64_t> seed) {
 }
 
 void VectorEnv::Reset(std::optional<uint64_t> seed) {
-  ForEachChunk([&](int lo, int hi) { ResetRange(lo, hi, seed); });
+  ForEachChunk([&](int lo, int hi) { ResetRange(lo, hi, seed, nullptr); });
+}
+
+void VectorEnv::ResetMasked(std::optional<uint64_t> seed, const uint8_t* mask) {
+  RLF_CHECK_ARG(mask != nullptr, "ResetMasked needs a mask");
+  ForEachChunk([&](int lo, int hi) { ResetRange(lo, hi, seed, mask); });
 }
 
 void VectorEnv::StepRange(int lo, int hi, const uint8_t* actions) {
   for (int i = lo; i < hi; ++i) {
     uint8_t* obs = obs_.data() + i * obs_bytes_;
+    if (pending_[i]) {
+      // Next-step autoreset: this step resets the env (disabled mode refused it in Step).
+      infos_[i].Clear();
+      envs_[i]->Reset(std::nullopt, obs, &infos_[i]);
+      rewards_[i] = 0.f;
+      terminated_[i] = truncated_[i] = ended_[i] = pending_[i] = 0;
+      if (mask_size_) envs_[i]->ActionMask(masks_.data() + i * mask_size_);
+      continue;
+    }
     StepResult r = envs_[i]->Step(actions + i * act_bytes_, obs);
     rewards_[i] = static_cast<float>(r.reward);
     terminated_[i] = r.terminated;
@@ -76,26 +109,38 @@ void VectorEnv::StepRange(int lo, int hi, const uint8_t* actions) {
     infos_[i] = r.info;
     returns_[i] += r.reward;
     ++lengths_[i];
-    if (r.terminated || r.truncated) {
+    ended_[i] = r.terminated || r.truncated;
+    if (ended_[i]) {
       std::memcpy(final_obs_.data() + i * obs_bytes_, obs, obs_bytes_);
       if (mask_size_) envs_[i]->ActionMask(final_masks_.data() + i * mask_size_);
       final_return_[i] = returns_[i];
       final_length_[i] = lengths_[i];
       returns_[i] = 0.0;
       lengths_[i] = 0;
-      Info reset_info;
-      envs_[i]->Reset(std::nullopt, obs, &reset_info);
+      if (autoreset_ == AutoresetMode::kSameStep) {
+        reset_infos_[i].Clear();
+        envs_[i]->Reset(std::nullopt, obs, &reset_infos_[i]);
+      } else {
+        pending_[i] = 1;
+      }
     }
     if (mask_size_) envs_[i]->ActionMask(masks_.data() + i * mask_size_);
   }
 }
 
 void VectorEnv::Step(const void* actions) {
+  if (autoreset_ == AutoresetMode::kDisabled) {
+    for (int i = 0; i < num_envs_; ++i)
+      RLF_CHECK(!pending_[i], "env ", i, "'s episode ended and autoreset is disabled: reset it (ResetMasked, "
+                "or reset(options={'reset_mask': ...}) in Python) before stepping it");
+  }
   const auto* a = static_cast<const uint8_t*>(actions);
   ForEachChunk([&](int lo, int hi) { StepRange(lo, hi, a); });
 }
 
 void VectorEnv::SaveState(std::string* out) const {
+  RLF_CHECK(autoreset_ == AutoresetMode::kSameStep, "only a same-step autoreset vector env saves its state (this one is ",
+            AutoresetModeName(autoreset_), ")");
   StateWriter w(out);
   w(static_cast<int64_t>(num_envs_));
   for (const auto& e : envs_) {
@@ -122,6 +167,7 @@ void VectorEnv::LoadState(std::string_view in) {
   r.ExpectEnd();
   RLF_CHECK(obs_.size() == num_envs_ * obs_bytes_, "vector env state has the wrong observation size");
   for (int i = 0; i < num_envs_; ++i) {
+    ended_[i] = terminated_[i] || truncated_[i];
     if (mask_size_) envs_[i]->ActionMask(masks_.data() + i * mask_size_);
   }
 }

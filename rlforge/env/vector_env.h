@@ -12,13 +12,22 @@
 //                                    when the env has no mask
 // Actions are read from a caller buffer [N, act] in the action space's dtype.
 //
-// Autoreset is same-step: when env i's episode ends in Step, its final
-// observation goes to final_observations() row i, it is reset at once (no
-// seed: its RNG continues), and observations() row i holds the first
-// observation of the next episode. rewards()/terminated()/truncated() and
-// info(i) describe the step that ended the episode; episode_return(i) and
-// episode_length(i) give its totals. A learner bootstraps a truncated step
-// from final_observations(), never a terminated one.
+// Autoreset, as Gymnasium 1.x names its three modes (VectorEnvOptions::autoreset):
+//   kSameStep (the default, what every learner here uses): when env i's
+//     episode ends in Step, its final observation goes to
+//     final_observations() row i, it is reset at once (no seed: its RNG
+//     continues), and observations() row i holds the first observation of the
+//     next episode. rewards()/terminated()/truncated() and info(i) describe
+//     the step that ended the episode; episode_return(i) and episode_length(i)
+//     give its totals. A learner bootstraps a truncated step from
+//     final_observations(), never a terminated one.
+//   kNextStep: observations() row i keeps the final observation; the next
+//     Step resets env i instead of stepping it (its action is ignored), with
+//     reward 0, both flags false and info(i) the reset's info.
+//   kDisabled: observations() row i keeps the final observation, and env i
+//     must be reset with ResetMasked before it is stepped again (stepping it
+//     is an error).
+// ended() [N] uint8 says which envs' episodes ended on the last Step.
 //
 // Seeding: Reset(seed) resets env i with seed + i.
 // Threads: num_threads = 1 is the synchronous vector env; with T > 1 the envs
@@ -45,11 +54,18 @@ namespace rlforge {
 // At most this many envs in one VectorEnv (num_envs, --num-envs).
 inline constexpr int64_t kMaxNumEnvs = 65536;
 
+enum class AutoresetMode : uint8_t { kSameStep, kNextStep, kDisabled };
+// "same_step", "next_step", "disabled" (Gymnasium's AutoresetMode values).
+const char* AutoresetModeName(AutoresetMode mode);
+AutoresetMode ParseAutoresetMode(const std::string& name);  // InvalidArgument naming the valid ones
+
 struct VectorEnvOptions {
   // Number of env copies (>= 1).
   int num_envs = 1;
   // Threads stepping them, the caller included; 1 = synchronous.
   int num_threads = 1;
+  // What happens when an episode ends (see above).
+  AutoresetMode autoreset = AutoresetMode::kSameStep;
 };
 
 class VectorEnv {
@@ -63,6 +79,7 @@ class VectorEnv {
 
   int num_envs() const { return num_envs_; }
   int num_threads() const { return pool_ ? pool_->num_threads() : 1; }
+  AutoresetMode autoreset_mode() const { return autoreset_; }
   const Space& single_observation_space() const { return obs_space_; }
   const Space& single_action_space() const { return act_space_; }
   bool has_action_mask() const { return mask_size_ > 0; }
@@ -70,6 +87,9 @@ class VectorEnv {
 
   // Resets every env; with a seed, env i gets seed + i.
   void Reset(std::optional<uint64_t> seed);
+  // Resets only the envs whose mask entry is nonzero ([N] bytes); with a
+  // seed, env i gets seed + i. The others keep their state and buffer rows.
+  void ResetMasked(std::optional<uint64_t> seed, const uint8_t* mask);
   // Steps every env with its row of `actions` ([N, act] in the action dtype).
   void Step(const void* actions);
 
@@ -82,6 +102,8 @@ class VectorEnv {
   const float* rewards() const { return rewards_.data(); }
   const uint8_t* terminated() const { return terminated_.data(); }
   const uint8_t* truncated() const { return truncated_.data(); }
+  // [N] uint8: env i's episode ended on the last Step (terminated or truncated).
+  const uint8_t* ended() const { return ended_.data(); }
   const void* final_observations() const { return final_obs_.data(); }
   template <typename T>
   const T* final_observations_as() const {
@@ -93,6 +115,9 @@ class VectorEnv {
   // episode ended on the last Step (for bootstrapping at truncation).
   const uint8_t* final_action_masks() const { return mask_size_ ? final_masks_.data() : nullptr; }
   const Info& info(int i) const { return infos_[i]; }
+  // Same-step autoreset: the info of the reset that followed an episode's end
+  // on the last Step (info(i) keeps the ending step's).
+  const Info& reset_info(int i) const { return reset_infos_[i]; }
   double episode_return(int i) const { return final_return_[i]; }
   int64_t episode_length(int i) const { return final_length_[i]; }
 
@@ -115,7 +140,7 @@ class VectorEnv {
   template <typename T>
   void CheckDType() const;
   void StepRange(int lo, int hi, const uint8_t* actions);
-  void ResetRange(int lo, int hi, std::optional<uint64_t> seed);
+  void ResetRange(int lo, int hi, std::optional<uint64_t> seed, const uint8_t* mask);
   // Calls fn(lo, hi) on contiguous chunks, one per thread. A template (not a
   // std::function) so that a step allocates nothing.
   template <typename Fn>
@@ -127,15 +152,19 @@ class VectorEnv {
   size_t obs_bytes_, act_bytes_;
   int64_t mask_size_;
   std::unique_ptr<ThreadPool> pool_;
+  AutoresetMode autoreset_;
 
   std::vector<uint8_t> obs_;          // [N, obs_bytes]
   std::vector<uint8_t> final_obs_;    // [N, obs_bytes]
   std::vector<float> rewards_;        // [N]
   std::vector<uint8_t> terminated_;   // [N]
   std::vector<uint8_t> truncated_;    // [N]
+  std::vector<uint8_t> ended_;        // [N] the episode ended on the last Step
+  std::vector<uint8_t> pending_;      // [N] next-step/disabled: ended, not reset yet
   std::vector<uint8_t> masks_;        // [N, mask_size]
   std::vector<uint8_t> final_masks_;  // [N, mask_size]
   std::vector<Info> infos_;           // [N]
+  std::vector<Info> reset_infos_;     // [N]
   std::vector<double> returns_;       // [N] running return of the current episode
   std::vector<int64_t> lengths_;      // [N]
   std::vector<double> final_return_;  // [N] totals of the episode that just ended

@@ -73,6 +73,82 @@ TEST(VectorEnvTest, SameStepAutoresetKeepsTheFinalObservation) {
   EXPECT_EQ(ended, 3);
 }
 
+// Gymnasium's next-step autoreset: the batch row keeps the final observation,
+// and the following Step resets the env instead of stepping it (reward 0,
+// flags false), whatever its action.
+TEST(VectorEnvTest, NextStepAutoresetResetsOnTheFollowingStep) {
+  VectorEnvOptions opt;
+  opt.num_envs = 1;
+  opt.autoreset = AutoresetMode::kNextStep;
+  auto envs = VectorEnv::Make("CartPole-v1", {}, opt);
+  envs->Reset(7);
+  auto ref = Make("CartPole-v1");
+  float obs[4];
+  ref->Reset(7, obs);
+  const int64_t right = 1;
+  int ended = 0, resets = 0;
+  bool reset_next = false;
+  for (int t = 0; t < 200 && ended < 3; ++t) {
+    envs->Step(&right);
+    if (reset_next) {
+      ref->Reset(std::nullopt, obs);
+      ++resets;
+      ASSERT_EQ(envs->rewards()[0], 0.f);
+      ASSERT_FALSE(envs->terminated()[0] || envs->truncated()[0] || envs->ended()[0]);
+      reset_next = false;
+    } else {
+      StepResult r = ref->StepDiscrete(1, obs);
+      ASSERT_EQ(envs->terminated()[0], r.terminated);
+      ASSERT_EQ(envs->ended()[0], r.done());
+      ASSERT_EQ(envs->rewards()[0], static_cast<float>(r.reward));
+      if (r.done()) ++ended, reset_next = true;
+    }
+    ASSERT_EQ(std::memcmp(envs->observations_as<float>(), obs, sizeof(obs)), 0) << "step " << t;
+  }
+  EXPECT_EQ(ended, 3);
+  EXPECT_EQ(resets, 2);
+}
+
+// Disabled autoreset: an ended env must be reset by mask before it is stepped;
+// ResetMasked touches only the masked envs.
+TEST(VectorEnvTest, DisabledAutoresetNeedsAMaskedReset) {
+  VectorEnvOptions opt;
+  opt.num_envs = 2;
+  opt.autoreset = AutoresetMode::kDisabled;
+  auto envs = VectorEnv::Make("CartPole-v1", {}, opt);
+  envs->Reset(3);
+  // Env 0 always pushes right (ends within ~30 steps); env 1 alternates (lasts longer).
+  std::vector<int64_t> actions = {1, 0};
+  int t = 0;
+  while (!envs->ended()[0]) actions[1] = t % 2, envs->Step(actions.data()), ++t;
+  ASSERT_LT(t, 500);
+  ASSERT_FALSE(envs->ended()[1]);
+  const int done = 0, other = 1;
+  float kept[4], final_obs[4];
+  std::memcpy(kept, envs->observations_as<float>() + 4 * other, sizeof(kept));
+  std::memcpy(final_obs, envs->observations_as<float>() + 4 * done, sizeof(final_obs));
+  EXPECT_EQ(std::memcmp(final_obs, envs->final_observations_as<float>() + 4 * done, sizeof(final_obs)), 0);
+  try {
+    envs->Step(actions.data());
+    FAIL() << "stepping an ended env with autoreset disabled must fail";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("autoreset is disabled"), std::string::npos) << e.what();
+  }
+  uint8_t mask[2] = {0, 0};
+  mask[done] = 1;
+  envs->ResetMasked(40, mask);
+  auto ref = Make("CartPole-v1");
+  float obs[4];
+  ref->Reset(40 + done, obs);
+  EXPECT_EQ(std::memcmp(envs->observations_as<float>() + 4 * done, obs, sizeof(obs)), 0);
+  EXPECT_EQ(std::memcmp(envs->observations_as<float>() + 4 * other, kept, sizeof(kept)), 0);
+  envs->Step(actions.data());  // both step again
+  EXPECT_THROW(ParseAutoresetMode("next-step"), InvalidArgument);
+  EXPECT_EQ(ParseAutoresetMode("next_step"), AutoresetMode::kNextStep);
+  std::string state;
+  EXPECT_THROW(envs->SaveState(&state), Error);
+}
+
 TEST(VectorEnvTest, ThreadedMatchesSynchronousExactly) {
   for (const char* id : {"CartPole-v1", "Taxi-v4", "Pendulum-v1"}) {
     VectorEnvOptions sync_opt, threaded_opt;

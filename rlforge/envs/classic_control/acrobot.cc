@@ -116,4 +116,14 @@ RLF_REGISTER_ENVS(acrobot) {
                      "swing a two-link arm up (classic control)"});
 }
 
+bool Acrobot::SetFromObservation(const void* obs) {
+  const auto* o = static_cast<const float*>(obs);
+  s_[0] = std::atan2(static_cast<double>(o[1]), static_cast<double>(o[0]));
+  s_[1] = std::atan2(static_cast<double>(o[3]), static_cast<double>(o[2]));
+  s_[2] = o[4];
+  s_[3] = o[5];
+  set_running(true);
+  return true;
+}
+
 }  // namespace rlforge

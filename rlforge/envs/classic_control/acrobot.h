@@ -23,6 +23,9 @@ namespace rlforge {
 
 class Acrobot : public EnvBase<Acrobot> {
  public:
+  // Sets the angles (atan2 of each sin/cos pair) and velocities from an
+  // observation (in doubles from its float32 values) and continues from there.
+  bool SetFromObservation(const void* obs) override;
   static constexpr double kDt = 0.2;
   static constexpr double kLinkLength1 = 1.0;
   static constexpr double kLinkMass1 = 1.0, kLinkMass2 = 1.0;

@@ -94,4 +94,11 @@ RLF_REGISTER_ENVS(cartpole) {
                      "balance a pole on a cart (classic control)"});
 }
 
+bool CartPole::SetFromObservation(const void* obs) {
+  const auto* o = static_cast<const float*>(obs);
+  for (int k = 0; k < 4; ++k) s_[k] = o[k];
+  set_running(true);
+  return true;
+}
+
 }  // namespace rlforge

@@ -23,6 +23,9 @@ namespace rlforge {
 
 class CartPole : public EnvBase<CartPole> {
  public:
+  // The observation is the state: sets it (float32 values, as doubles) and
+  // continues the episode from there.
+  bool SetFromObservation(const void* obs) override;
   static constexpr double kGravity = 9.8;
   static constexpr double kMassCart = 1.0;
   static constexpr double kMassPole = 0.1;

@@ -28,6 +28,9 @@ struct MountainCarParams {
 
 class MountainCar : public EnvBase<MountainCar> {
  public:
+  // The observation is the state: sets it (float32 values, as doubles) and
+  // continues the episode from there.
+  bool SetFromObservation(const void* obs) override;
   static constexpr double kGoalPosition = 0.5;
   static constexpr double kForce = 0.001;
   static constexpr double kGravity = 0.0025;
@@ -63,6 +66,9 @@ class MountainCar : public EnvBase<MountainCar> {
 
 class MountainCarContinuous : public EnvBase<MountainCarContinuous> {
  public:
+  // The observation is the state: sets it (float32 values, as doubles) and
+  // continues the episode from there.
+  bool SetFromObservation(const void* obs) override;
   // Out-of-range torques/forces are clipped in StepImpl, as in Gymnasium.
   static constexpr bool kClipsActions = true;
   static constexpr double kGoalPosition = 0.45;

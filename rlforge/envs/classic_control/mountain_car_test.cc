@@ -99,5 +99,33 @@ TEST(MountainCarContinuousTest, OutOfRangeForceIsClippedButChargedUnclipped) {
   EXPECT_THROW(env.Step(&inf, obs), InvalidArgument);
 }
 
+// Gymnasium keeps the continuous car's state in float32: after any step the
+// state is exactly the observation. An env set from the observation must then
+// step identically. GCC 12 at -O2 once dropped the rounding stores, so the
+// state kept its double values and the next step differed in the last bit
+// (seen with a clipped force, reset seed 0, actions 0.7505728 then 2.383283).
+TEST(MountainCarContinuousTest, StateIsRoundedToFloat32AfterEveryStep) {
+  MountainCarContinuous a;
+  float obs[2];
+  a.Reset(0, obs);
+  const float actions[] = {0.7505728f, 2.383283f, -3.0f, 0.25f, 1.6541141f};
+  for (float u : actions) {
+    a.Step(&u, obs);
+    EXPECT_EQ(a.position(), static_cast<double>(obs[0]));
+    EXPECT_EQ(a.velocity(), static_cast<double>(obs[1]));
+    MountainCarContinuous b;
+    float b_obs[2];
+    b.Reset(1, b_obs);
+    ASSERT_TRUE(b.SetFromObservation(obs));
+    float next_a[2], next_b[2];
+    const float v = 0.9f;
+    MountainCarContinuous a_copy = a;
+    a_copy.Step(&v, next_a);
+    b.Step(&v, next_b);
+    EXPECT_EQ(next_a[0], next_b[0]);
+    EXPECT_EQ(next_a[1], next_b[1]);
+  }
+}
+
 }  // namespace
 }  // namespace rlforge

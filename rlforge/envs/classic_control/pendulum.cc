@@ -80,4 +80,12 @@ RLF_REGISTER_ENVS(pendulum) {
                      200, std::nullopt, {}, {{"g", "10.0", "gravity"}}, "swing a pendulum up (classic control)"});
 }
 
+bool Pendulum::SetFromObservation(const void* obs) {
+  const auto* o = static_cast<const float*>(obs);
+  theta_ = std::atan2(static_cast<double>(o[1]), static_cast<double>(o[0]));
+  theta_dot_ = o[2];
+  set_running(true);
+  return true;
+}
+
 }  // namespace rlforge

@@ -19,6 +19,9 @@ namespace rlforge {
 
 class Pendulum : public EnvBase<Pendulum> {
  public:
+  // Sets theta = atan2(sin, cos) and theta_dot from an observation (in
+  // doubles from its float32 values) and continues the episode from there.
+  bool SetFromObservation(const void* obs) override;
   // Out-of-range torques/forces are clipped in StepImpl, as in Gymnasium.
   static constexpr bool kClipsActions = true;
   static constexpr double kMaxSpeed = 8.0;

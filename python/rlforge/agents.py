@@ -1,0 +1,135 @@
+"""Training with rlforge's runner, and trained policies, from Python."""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import time
+from typing import Any
+
+import numpy as np
+
+from rlforge import _rlforge
+from rlforge.spaces import as_native, to_gymnasium
+
+
+def _sets(config: dict | None) -> list[str]:
+    """Config keys as `--set key=value` lines (JSON is YAML's flow syntax)."""
+    out = []
+    for key, value in (config or {}).items():
+        if not isinstance(key, str):
+            raise ValueError(f"config keys must be strings, got {key!r}")
+        try:
+            text = json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"config key '{key}': {e}") from None
+        out.append(f"{key}={text}")
+    return out
+
+
+def _int_or_none(name: str, value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+_python_env_numbers = itertools.count()
+
+
+def register_python_env(make_env, name: str | None = None) -> str:
+    """Registers a function that makes a gymnasium.Env as an rlforge env and
+    returns its ID ("python/<Name>-v<k>"). rlforge's vector envs then step it
+    from C++ through the GIL (one call per env step)."""
+    if not callable(make_env):
+        raise ValueError("env must be an env ID or a function that makes a gymnasium.Env "
+                         "(rlforge makes one per vector-env slot)")
+    if name is None:
+        name = getattr(make_env, "__name__", "PythonEnv")
+    name = re.sub(r"[^A-Za-z0-9_]", "_", name) or "PythonEnv"
+    env_id = f"python/{name}-v{next(_python_env_numbers)}"
+    _rlforge.register_python_env(env_id, make_env)
+    return env_id
+
+
+def train(algo: str, env="CartPole-v1", config: dict | None = None, steps: int | None = None,
+          seed: int | None = None, out: str | None = None, preset: str = "", progress: bool = False) -> dict:
+    """Trains `algo` on `env` with the same runner as `rlforge train` and
+    returns {run_dir, timesteps, seconds, eval_mean_return, ...}.
+
+    `env` is an rlforge env ID, or a function that makes a gymnasium.Env (your
+    own env, stepped from C++ through the GIL; its run directory then names it
+    "python/<function name>-v<k>", which exists only in this process).
+
+    The config resolves as on the command line: the algorithm's defaults, its
+    preset for the env (configs/<algo>.yaml), then `config` (dict of config
+    keys), `steps` and `seed`. The run directory (`out`, by default
+    runs/<algo>-<env>-s<seed>-<time>) gets config.yaml, progress.csv,
+    TensorBoard events, checkpoints and eval.json; `resume(out)` continues it.
+    """
+    steps, seed = _int_or_none("steps", steps), _int_or_none("seed", seed)
+    if not isinstance(env, str):
+        env = register_python_env(env)
+    if out is None:
+        out = os.path.join("runs", f"{algo}-{env}-s{seed or 0}-{time.strftime('%Y%m%d-%H%M%S')}")
+    return _rlforge.train(algo, env, _sets(config), steps, seed, str(out), preset, progress)
+
+
+def resume(run_dir: str, steps: int | None = None, progress: bool = False) -> dict:
+    """Continues a run from its newest checkpoint that loads (as `rlforge train --resume`)."""
+    return _rlforge.resume(str(run_dir), _int_or_none("steps", steps), progress)
+
+
+def show_config(algo: str, env: str = "CartPole-v1", config: dict | None = None, steps: int | None = None,
+                seed: int | None = None, preset: str = "") -> str:
+    """The resolved config as YAML (as `rlforge train --show-config`)."""
+    return _rlforge.show_config(algo, env, _sets(config), _int_or_none("steps", steps), _int_or_none("seed", seed),
+                                preset)
+
+
+class TrainedPolicy:
+    """A trained agent's policy, loaded from a run directory or checkpoint.
+
+    `predict` follows Stable-Baselines3's signature and returns the actions
+    rlforge's own evaluation takes (deterministic: greedy / the mode).
+    """
+
+    def __init__(self, path: str):
+        self._native = _rlforge.Policy(str(path))
+        self._obs_desc = self._native.observation_space
+        self._act_desc = self._native.action_space
+        self.observation_space = to_gymnasium(self._obs_desc)
+        self.action_space = to_gymnasium(self._act_desc)
+        self.algo = self._native.algo
+        self.env_id = self._native.env_id
+        self.env_kwargs = dict(self._native.env_kwargs)
+        self.num_timesteps = self._native.timesteps
+
+    def predict(self, observation, state=None, episode_start=None, deterministic: bool = True, mask=None):
+        """(actions, None) for one observation or a batch of them; `mask` is
+        the env's action mask (flat, or a tuple of per-dimension masks)."""
+        obs = np.asarray(observation)
+        single_shape = tuple(self._obs_desc["shape"])
+        single = obs.shape == single_shape
+        if not single and obs.shape[1:] != single_shape:
+            raise ValueError(f"observation must have shape {single_shape} or (n, *{single_shape}), got {obs.shape}")
+        n = 1 if single else obs.shape[0]
+        native_obs = as_native(obs.reshape((n, *single_shape)), self._obs_desc, n, "observation")
+        native_mask = None
+        if mask is not None:
+            if isinstance(mask, tuple):
+                mask = np.concatenate([np.asarray(m) for m in mask], axis=-1)
+            native_mask = np.ascontiguousarray(np.asarray(mask).reshape(n, -1), dtype=np.uint8)
+        actions = self._native.act(native_obs, native_mask, n, bool(deterministic))
+        if single:
+            actions = actions[0]
+            if self._act_desc["kind"] == "Discrete":
+                actions = np.int64(actions)
+        return actions, None
+
+
+def load(path: str) -> TrainedPolicy:
+    """The policy of a run directory (its final or newest checkpoint) or of a checkpoint file."""
+    return TrainedPolicy(path)

@@ -1,0 +1,320 @@
+"""rlforge's native envs as gymnasium.Env and gymnasium.vector.VectorEnv."""
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+
+from rlforge import _rlforge
+from rlforge.spaces import as_native, split_mask, to_gymnasium
+
+RENDER_FPS = 30
+
+# Autoreset modes by rlforge's names (Gymnasium's AutoresetMode values work too).
+AUTORESET = {"next_step": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_STEP,
+             "disabled": AutoresetMode.DISABLED}
+_NATIVE_AUTORESET = {mode: name for name, mode in AUTORESET.items()}
+
+
+def _autoreset_mode(mode) -> AutoresetMode:
+    if isinstance(mode, AutoresetMode):
+        return mode
+    if mode in AUTORESET:
+        return AUTORESET[mode]
+    try:
+        return AutoresetMode(mode)
+    except ValueError:
+        raise ValueError(f"unknown autoreset mode {mode!r} (valid: next_step, same_step, disabled)") from None
+
+
+def _native_kwargs(kwargs: dict) -> dict:
+    for key in kwargs:
+        if not isinstance(key, str):
+            raise ValueError(f"env kwargs must be named by strings, got {key!r}")
+    return dict(kwargs)
+
+
+def _render_modes(env_id: str, kwargs: dict) -> list[str]:
+    """ansi always; rgb_array where the env draws images."""
+    probe = _rlforge.Env(env_id, kwargs)
+    probe.reset(0)
+    modes = ["ansi"] + (["rgb_array"] if probe.render_rgb() is not None else [])
+    probe.close()
+    return modes
+
+
+class RlforgeEnv(gym.Env):
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": RENDER_FPS}  # per env: see __init__
+
+    """One rlforge env behind Gymnasium's API.
+
+    Observations, rewards, flags and infos are those of the C++ env (its
+    TimeLimit included, so `truncated` comes from the env itself). Envs with an
+    action mask put it in ``info["action_mask"]`` as int8 (for MultiDiscrete,
+    a tuple of one array per dimension), ready for
+    ``env.action_space.sample(mask=info["action_mask"])``.
+
+    Two-player board games (TicTacToe-v0, ConnectFour-v0) keep the single-agent
+    API by alternation: each ``step`` plays the move of the player to move
+    (``info["current_player"]``, 0 or 1, also on reset), the observation is
+    from that next player's view, the reward is the mover's (1 for a winning
+    move), and ``info["winner"]`` says who won at the end (-1 for a draw).
+    """
+
+    def __init__(self, env_id: str, render_mode: str | None = None, **kwargs: Any):
+        kwargs = _native_kwargs(kwargs)
+        self._native = _rlforge.Env(env_id, kwargs)
+        self.env_id = env_id
+        self.env_kwargs = kwargs
+        self.observation_space = to_gymnasium(self._native.observation_space)
+        self.action_space = to_gymnasium(self._native.action_space)
+        self._obs_desc = self._native.observation_space
+        self._act_desc = self._native.action_space
+        modes = _render_modes(env_id, kwargs)
+        self.metadata = {"render_modes": modes, "render_fps": RENDER_FPS}
+        if render_mode is not None and render_mode not in modes:
+            raise ValueError(f"{env_id} renders {', '.join(modes)}; render_mode {render_mode!r} is not one of them")
+        self.render_mode = render_mode
+        self._two_players = self._native.num_players > 1
+        self.spec = None
+
+    @property
+    def max_episode_steps(self) -> int | None:
+        return self._native.max_episode_steps
+
+    def _obs(self, obs: np.ndarray):
+        return int(obs) if self._obs_desc["kind"] == "Discrete" else obs
+
+    def _info(self, info: dict, ended: bool = False) -> dict:
+        if self._native.has_action_mask:
+            info["action_mask"] = split_mask(self._native.action_mask().view(np.int8), self._act_desc)
+        if self._two_players and not ended:  # nobody is to move once the game is over
+            info["current_player"] = self._native.current_player
+        return info
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        super().reset(seed=seed)
+        obs, info = self._native.reset(None if seed is None else int(seed))
+        return self._obs(obs), self._info(info)
+
+    def step(self, action):
+        a = as_native(action, self._act_desc, None, "the action")
+        obs, reward, terminated, truncated, info = self._native.step(a)
+        return (self._obs(obs), float(reward), bool(terminated), bool(truncated),
+                self._info(info, ended=terminated or truncated))
+
+    def set_state_from_observation(self, observation) -> None:
+        """Puts the env in the state `observation` shows and continues the
+        episode from there (classic control, board games), e.g. to replay a
+        reference implementation's trajectory; ValueError where the env cannot."""
+        obs = as_native(observation, self._obs_desc, None, "the observation")
+        if not self._native.set_from_observation(obs):
+            raise ValueError(f"{self.env_id} cannot be set from an observation")
+
+    def action_mask(self) -> np.ndarray:
+        """The current observation's mask, flat int8 (one block per MultiDiscrete dimension)."""
+        return self._native.action_mask().view(np.int8)
+
+    def render(self):
+        if self.render_mode is None:
+            gym.logger.warn(f"{self.env_id}: render() without a render_mode (make it with render_mode='ansi' or 'rgb_array')")
+            return None
+        if self.render_mode == "ansi":
+            return self._native.render_text()
+        return self._native.render_rgb()
+
+    def close(self):
+        self._native.close()
+
+
+class RlforgeVectorEnv(gym.vector.VectorEnv):
+    """N copies of an rlforge env stepped in C++ (optionally on threads).
+
+    Observations, rewards and flags are numpy views of the C++ batch buffers:
+    no copy. A view stays valid as long as it is held (it keeps the vector env
+    alive) but is overwritten by the next ``step``/``reset``: copy what you
+    keep. Infos follow Gymnasium's layout (``info[key]`` and the mask
+    ``info["_" + key]``); masked envs put ``action_mask`` ([N, mask] int8, a
+    view too) in them. All three of Gymnasium's autoreset modes:
+    ``next_step`` (Gymnasium's default), ``same_step`` (``final_obs`` and
+    ``final_info`` in the infos) and ``disabled`` (reset ended envs with
+    ``reset(options={"reset_mask": mask})``).
+    """
+
+    def __init__(self, env_id: str, num_envs: int, threads: int = 1, autoreset_mode: str | AutoresetMode = "next_step",
+                 render_mode: str | None = None, **kwargs: Any):
+        kwargs = _native_kwargs(kwargs)
+        mode = _autoreset_mode(autoreset_mode)
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)):
+            raise ValueError(f"num_envs must be an integer, got {num_envs!r}")
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+            raise ValueError(f"threads must be an integer, got {threads!r}")
+        self._native = _rlforge.VectorEnv(env_id, kwargs, int(num_envs), int(threads), _NATIVE_AUTORESET[mode])
+        self.env_id = env_id
+        self.num_envs = int(num_envs)
+        self.autoreset_mode = mode
+        self._obs_desc = self._native.single_observation_space
+        self._act_desc = self._native.single_action_space
+        self.single_observation_space = to_gymnasium(self._obs_desc)
+        self.single_action_space = to_gymnasium(self._act_desc)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
+        self.metadata = {"autoreset_mode": mode, "render_modes": [], "render_fps": RENDER_FPS}
+        if render_mode is not None:
+            raise ValueError("a vector env does not render; make one env with rlforge.make(..., render_mode=...)")
+        self.render_mode = None
+        self._views = self._native.views()
+        self._masked = "action_masks" in self._views
+        self._two_players = self._native.num_players > 1
+
+    # -- Gymnasium's API -----------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        options = dict(options or {})
+        mask = options.pop("reset_mask", None)
+        if options:
+            raise ValueError(f"unknown reset options {sorted(options)} (rlforge's vector env takes reset_mask)")
+        if seed is not None:
+            if isinstance(seed, (list, tuple)):
+                raise ValueError("rlforge's vector env takes one int seed (env i gets seed + i), not a list")
+            if not isinstance(seed, (int, np.integer)) or seed < 0:
+                raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+            seed = int(seed)
+            self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seed)
+        if mask is not None:
+            mask = np.asarray(mask)
+            if mask.dtype != np.bool_ or mask.shape != (self.num_envs,):
+                raise ValueError(f"reset_mask must be a bool array of shape ({self.num_envs},), "
+                                 f"got {mask.dtype} {mask.shape}")
+            self._native.reset(seed, mask.view(np.uint8))
+            infos = self._infos(final_step=False, only=mask)
+        else:
+            self._native.reset(seed, None)
+            infos = self._infos(final_step=False)
+        return self._observations(), infos
+
+    def step(self, actions):
+        a = as_native(actions, self._act_desc, self.num_envs, "actions")
+        self._native.step(a)
+        v = self._views
+        infos = self._infos(final_step=False)
+        if self.autoreset_mode == AutoresetMode.SAME_STEP:
+            ended = v["ended"]
+            if ended.any():
+                final_obs = np.full(self.num_envs, None, dtype=object)
+                for i in np.flatnonzero(ended):
+                    final_obs[i] = self._element(v["final_observations"][i])
+                infos["final_obs"], infos["_final_obs"] = final_obs, ended.copy()
+                final_info = self._infos(final_step=True, only=ended, final_masks=True)
+                infos["final_info"], infos["_final_info"] = final_info, ended.copy()
+        return self._observations(), v["rewards"], v["terminated"], v["truncated"], infos
+
+    def close_extras(self, **kwargs):
+        self._native.close()
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _element(self, row):
+        return int(row) if self._obs_desc["kind"] == "Discrete" else row.copy()
+
+    def _observations(self):
+        return self._views["observations"]
+
+    def _infos(self, final_step: bool, only: np.ndarray | None = None, final_masks: bool = False) -> dict:
+        infos = {}
+        for key, (values, present) in self._native.infos(final_step).items():
+            if only is not None:
+                present = present & only
+                if not present.any():
+                    continue
+                values = np.where(present, values, 0.0)
+            infos[key], infos["_" + key] = values, present
+        if self._two_players and not final_masks:
+            # Nobody is to move in a game that just ended (and was not reset at once).
+            present = np.ones(self.num_envs, dtype=np.bool_) if only is None else only.copy()
+            if self.autoreset_mode != AutoresetMode.SAME_STEP and only is None:
+                present &= ~self._views["ended"]
+            if present.any():
+                infos["current_player"] = np.where(present, self._native.current_players(), 0)
+                infos["_current_player"] = present
+        if self._masked:
+            mask = self._views["final_action_masks" if final_masks else "action_masks"]
+            if only is not None:
+                mask = np.where(only[:, None], mask, 0).astype(np.int8)
+            present = np.ones(self.num_envs, dtype=np.bool_) if only is None else only.copy()
+            infos["action_mask"], infos["_action_mask"] = split_mask(mask, self._act_desc), present
+        return infos
+
+    def episode_statistics(self):
+        """Return and length of the episode each env ended on the last step (float64[N], int64[N])."""
+        return self._native.episode_stats()
+
+
+class RlforgeAsyncVectorEnv:
+    """EnvPool-style asynchronous stepping of `num_envs` envs on `threads` threads.
+
+        envs = rlforge.make_async("CartPole-v1", num_envs=16, batch_size=8, threads=2)
+        envs.async_reset(seed=0)
+        while True:
+            obs, rewards, terminated, truncated, info = envs.recv()  # the first batch_size envs done
+            envs.send(policy(obs), info["env_id"])
+
+    `recv` returns the batch_size envs that finished first (after a reset,
+    every env is ready); arrays are views of the C++ batch buffers, overwritten
+    by the next recv. Autoreset is same-step: where an episode ended,
+    ``info["final_obs"]`` (masked by ``info["_final_obs"]``) holds its last
+    observation and the observation row is the next episode's first. An env
+    must be received before it is sent again; misuse raises instead of
+    waiting forever.
+    """
+
+    def __init__(self, env_id: str, num_envs: int, batch_size: int | None = None, threads: int = 1, **kwargs: Any):
+        kwargs = _native_kwargs(kwargs)
+        batch_size = num_envs if batch_size is None else batch_size
+        for name, value in (("num_envs", num_envs), ("batch_size", batch_size), ("threads", threads)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+        self._native = _rlforge.AsyncVectorEnv(env_id, kwargs, int(num_envs), int(threads), int(batch_size))
+        self.env_id, self.num_envs, self.batch_size = env_id, int(num_envs), int(batch_size)
+        self._act_desc = self._native.single_action_space
+        self.single_observation_space = to_gymnasium(self._native.single_observation_space)
+        self.single_action_space = to_gymnasium(self._act_desc)
+        self._views = self._native.views()
+
+    def async_reset(self, seed: int | None = None) -> None:
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        self._native.reset(None if seed is None else int(seed))
+
+    def reset(self, seed: int | None = None):
+        """async_reset, then the first batch."""
+        self.async_reset(seed)
+        obs, _, _, _, info = self.recv()
+        return obs, info
+
+    def send(self, actions, env_ids) -> None:
+        ids = np.ascontiguousarray(np.asarray(env_ids).reshape(-1), dtype=np.int32)
+        self._native.send(as_native(actions, self._act_desc, ids.size, "actions"), ids)
+
+    def recv(self):
+        self._native.recv()
+        v = self._views
+        ended = v["terminated"] | v["truncated"]
+        info = {"env_id": v["env_ids"]}
+        if ended.any():
+            info["final_obs"], info["_final_obs"] = v["final_observations"], ended
+        if "action_masks" in v:
+            info["action_mask"] = split_mask(v["action_masks"], self._act_desc)
+        return v["observations"], v["rewards"], v["terminated"], v["truncated"], info
+
+    def step(self, actions, env_ids=None):
+        """send + recv (all envs of the last batch by default)."""
+        self.send(actions, self._views["env_ids"].copy() if env_ids is None else env_ids)
+        return self.recv()
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,675 @@
+// rlforge._rlforge: the native half of the Python package (python/rlforge/).
+//
+// A thin layer over the C++ layers: envs and vector envs (rlforge/env,
+// rlforge/envs), the runner (rlforge/train) and trained policies. Arrays cross
+// as numpy arrays; a vector env's batch buffers cross as numpy views that keep
+// the vector env alive. The GIL is released while C++ steps, resets or trains.
+// Python-side conveniences (gymnasium spaces, infos) live in python/rlforge/.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rlforge/algos/algorithm.h"
+#include "rlforge/core/error.h"
+#include "rlforge/env/async_vector_env.h"
+#include "rlforge/env/env.h"
+#include "rlforge/env/image.h"
+#include "rlforge/env/policy.h"
+#include "rlforge/env/registry.h"
+#include "rlforge/env/vector_env.h"
+#include "rlforge/env/wrappers.h"
+#include "rlforge/nn/blas.h"
+#include "rlforge/train/runner.h"
+#include "rlforge/train/train_config.h"
+
+namespace py = pybind11;
+
+namespace rlforge {
+namespace {
+
+py::dtype NumpyDType(DType d) { return py::dtype(DTypeName(d)); }
+
+// A space as a plain dict; python/rlforge/spaces.py makes the gymnasium space.
+py::dict SpaceDict(const Space& s) {
+  py::dict d;
+  d["dtype"] = DTypeName(s.dtype());
+  d["shape"] = py::tuple(py::cast(s.shape()));
+  switch (s.kind()) {
+    case SpaceKind::kDiscrete:
+      d["kind"] = "Discrete";
+      d["n"] = s.n();
+      d["start"] = s.start();
+      break;
+    case SpaceKind::kBox:
+      d["kind"] = "Box";
+      d["low"] = s.low();
+      d["high"] = s.high();
+      break;
+    case SpaceKind::kMultiDiscrete:
+      d["kind"] = "MultiDiscrete";
+      d["nvec"] = s.nvec();
+      break;
+    case SpaceKind::kMultiBinary:
+      d["kind"] = "MultiBinary";
+      d["n"] = s.size();
+      break;
+  }
+  return d;
+}
+
+py::dict InfoDict(const Info& info) {
+  py::dict d;
+  for (int k = 0; k < info.size(); ++k) d[info.key(k)] = info.value(k);
+  return d;
+}
+
+// Kwargs from a dict of Python values (str() of each; bools as true/false).
+Kwargs ToKwargs(const py::dict& kwargs) {
+  Kwargs out;
+  for (const auto& item : kwargs) {
+    const std::string key = py::str(item.first);
+    const py::handle v = item.second;
+    if (py::isinstance<py::bool_>(v)) out.Set(key, v.cast<bool>() ? "true" : "false");
+    else out.Set(key, py::str(v));
+  }
+  return out;
+}
+
+// The shape of one element of `space` as numpy sees it ([] for Discrete).
+std::vector<py::ssize_t> ElementShape(const Space& s) { return {s.shape().begin(), s.shape().end()}; }
+
+// Checks that `a` is a C-contiguous array of `dtype` with exactly `bytes` bytes.
+void CheckBuffer(const py::array& a, const Space& space, size_t bytes, const char* what) {
+  RLF_CHECK_ARG(a.dtype().is(NumpyDType(space.dtype())), what, " must be ", DTypeName(space.dtype()), ", got ",
+                std::string(py::str(a.dtype())));
+  RLF_CHECK_ARG(a.flags() & py::array::c_style, what, " must be C-contiguous");
+  RLF_CHECK_ARG(static_cast<size_t>(a.nbytes()) == bytes, what, " has ", a.nbytes(), " bytes, expected ", bytes);
+}
+
+// ---- one env -----------------------------------------------------------------
+
+class PyEnv {
+ public:
+  PyEnv(const std::string& id, const py::dict& kwargs) : id_(id), env_(Make(id, ToKwargs(kwargs))) {
+    obs_.resize(env_->observation_space().nbytes());
+    if (const auto* limit = dynamic_cast<const TimeLimit*>(env_.get())) max_steps_ = limit->max_episode_steps();
+  }
+
+  const Env& env() const {
+    RLF_CHECK(env_ != nullptr, "the env is closed");
+    return *env_;
+  }
+  Env& env() {
+    RLF_CHECK(env_ != nullptr, "the env is closed");
+    return *env_;
+  }
+
+  py::array Observation() const {
+    const Space& s = env().observation_space();
+    py::array out(NumpyDType(s.dtype()), ElementShape(s));
+    std::memcpy(out.mutable_data(), obs_.data(), obs_.size());
+    return out;
+  }
+
+  py::tuple Reset(std::optional<uint64_t> seed) {
+    Info info;
+    {
+      py::gil_scoped_release release;
+      env().Reset(seed, obs_.data(), &info);
+    }
+    return py::make_tuple(Observation(), InfoDict(info));
+  }
+
+  py::tuple Step(const py::array& action) {
+    const Space& a = env().action_space();
+    CheckBuffer(action, a, a.nbytes(), "the action");
+    StepResult r;
+    {
+      py::gil_scoped_release release;
+      r = env().Step(action.data(), obs_.data());
+    }
+    return py::make_tuple(Observation(), r.reward, r.terminated, r.truncated, InfoDict(r.info));
+  }
+
+  py::array ActionMask() const {
+    RLF_CHECK(env().has_action_mask(), id_, " has no action mask");
+    py::array_t<uint8_t> out(env().action_space().mask_size());
+    env().ActionMask(out.mutable_data());
+    return out;
+  }
+
+  py::object RenderRgb() const {
+    Image image;
+    if (!env().RenderRgb(&image)) return py::none();
+    py::array_t<uint8_t> out({image.height(), image.width(), 3});
+    std::memcpy(out.mutable_data(), image.pixels().data(), image.pixels().size());
+    return out;
+  }
+
+  std::string id_;
+  std::unique_ptr<Env> env_;
+  std::vector<uint8_t> obs_;
+  std::optional<int64_t> max_steps_;
+};
+
+// ---- vector env ----------------------------------------------------------------
+
+class PyVectorEnv {
+ public:
+  PyVectorEnv(const std::string& id, const py::dict& kwargs, int num_envs, int threads, const std::string& autoreset) {
+    VectorEnvOptions opt;
+    opt.num_envs = num_envs;
+    opt.num_threads = threads;
+    opt.autoreset = ParseAutoresetMode(autoreset);
+    const Kwargs kw = ToKwargs(kwargs);
+    py::gil_scoped_release release;
+    envs_ = VectorEnv::Make(id, kw, opt);
+  }
+
+  VectorEnv& envs() {
+    RLF_CHECK(!closed_, "the vector env is closed");
+    return *envs_;
+  }
+
+  void Reset(std::optional<uint64_t> seed, std::optional<py::array_t<uint8_t, py::array::c_style | py::array::forcecast>> mask) {
+    VectorEnv& v = envs();
+    if (!mask) {
+      py::gil_scoped_release release;
+      v.Reset(seed);
+      return;
+    }
+    RLF_CHECK_ARG(mask->ndim() == 1 && mask->shape(0) == v.num_envs(), "reset_mask must have shape (", v.num_envs(),
+                  ",), got ", mask->ndim() == 1 ? std::to_string(mask->shape(0)) : std::to_string(mask->ndim()) + " dims");
+    const uint8_t* m = mask->data();
+    py::gil_scoped_release release;
+    v.ResetMasked(seed, m);
+  }
+
+  void Step(const py::array& actions) {
+    VectorEnv& v = envs();
+    CheckBuffer(actions, v.single_action_space(), v.single_action_space().nbytes() * v.num_envs(), "actions");
+    const void* a = actions.data();
+    py::gil_scoped_release release;
+    v.Step(a);
+  }
+
+  // Per-key values and presence masks over the envs: {key: (float64[N], bool[N])}.
+  // final_step: the infos of the step that ended each episode (same-step
+  // autoreset keeps them apart from the reset's); else the current ones.
+  py::dict Infos(bool final_step) {
+    VectorEnv& v = envs();
+    const int n = v.num_envs();
+    const bool same_step = v.autoreset_mode() == AutoresetMode::kSameStep;
+    std::map<std::string, std::pair<std::vector<double>, std::vector<uint8_t>>> columns;
+    for (int i = 0; i < n; ++i) {
+      const Info& info = !final_step && same_step && v.ended()[i] ? v.reset_info(i) : v.info(i);
+      for (int k = 0; k < info.size(); ++k) {
+        auto& c = columns[info.key(k)];
+        if (c.first.empty()) c.first.assign(n, 0.0), c.second.assign(n, 0);
+        c.first[i] = info.value(k);
+        c.second[i] = 1;
+      }
+    }
+    py::dict out;
+    for (auto& [key, c] : columns) {
+      py::array_t<double> values(n);
+      py::array_t<bool> present(n);
+      std::memcpy(values.mutable_data(), c.first.data(), n * sizeof(double));
+      for (int i = 0; i < n; ++i) present.mutable_data()[i] = c.second[i] != 0;
+      out[py::str(key)] = py::make_tuple(values, present);
+    }
+    return out;
+  }
+
+  std::unique_ptr<VectorEnv> envs_;
+  bool closed_ = false;
+};
+
+// A numpy view of a vector env buffer that keeps the vector env alive.
+template <typename T>
+py::array View(py::object self, const T* data, std::vector<py::ssize_t> shape, py::dtype dtype) {
+  return py::array(dtype, shape, {}, data, self);
+}
+
+// ---- trained policies ------------------------------------------------------------
+
+class PyPolicy {
+ public:
+  explicit PyPolicy(const std::string& path) {
+    py::gil_scoped_release release;
+    run_ = LoadRun(path);
+    auto env = Make(run_.config.run.env, run_.config.run.env_kwargs);
+    obs_space_ = env->observation_space();
+    act_space_ = env->action_space();
+    has_mask_ = env->has_action_mask();
+  }
+
+  Policy& policy(bool deterministic) {
+    auto& p = deterministic ? greedy_ : sampling_;
+    if (!p) p = run_.algorithm->MakePolicy(deterministic);
+    return *p;
+  }
+
+  // observations [n, obs] (obs dtype), masks [n, mask] uint8 or None -> actions [n, act].
+  py::array Act(const py::array& obs, std::optional<py::array_t<uint8_t, py::array::c_style | py::array::forcecast>> masks,
+                int64_t n, bool deterministic) {
+    CheckBuffer(obs, obs_space_, obs_space_.nbytes() * n, "observations");
+    const uint8_t* m = nullptr;
+    if (masks) {
+      RLF_CHECK_ARG(static_cast<int64_t>(masks->size()) == n * act_space_.mask_size(), "the mask must hold ",
+                    act_space_.mask_size(), " entries per observation, got ", masks->size(), " for ", n);
+      m = masks->data();
+    }
+    std::vector<py::ssize_t> shape = {static_cast<py::ssize_t>(n)};
+    for (int64_t d : act_space_.shape()) shape.push_back(d);
+    py::array out(NumpyDType(act_space_.dtype()), shape);
+    Policy& p = policy(deterministic);
+    const void* o = obs.data();
+    void* a = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      p.Act(o, m, static_cast<int>(n), a);
+    }
+    return out;
+  }
+
+  LoadedRun run_;
+  Space obs_space_, act_space_;
+  bool has_mask_ = false;
+  std::unique_ptr<Policy> greedy_, sampling_;
+};
+
+
+// ---- Python envs behind the C++ Env interface ------------------------------------
+
+// The rlforge Space of a gymnasium space (Discrete, Box, MultiDiscrete, MultiBinary).
+Space FromGymnasium(const py::handle& space, const std::string& what) {
+  const std::string kind = py::str(space.get_type().attr("__name__"));
+  if (kind == "Discrete") return Space::Discrete(space.attr("n").cast<int64_t>(), space.attr("start").cast<int64_t>());
+  if (kind == "MultiDiscrete") {
+    py::array_t<int64_t> nvec = py::array_t<int64_t, py::array::forcecast>::ensure(space.attr("nvec"));
+    RLF_CHECK_ARG(nvec && nvec.ndim() == 1, what, " space: only 1-D MultiDiscrete spaces are supported");
+    return Space::MultiDiscrete(std::vector<int64_t>(nvec.data(), nvec.data() + nvec.size()));
+  }
+  if (kind == "MultiBinary") {
+    const auto shape = space.attr("shape").cast<std::vector<int64_t>>();
+    RLF_CHECK_ARG(shape.size() == 1, what, " space: only 1-D MultiBinary spaces are supported");
+    return Space::MultiBinary(shape[0]);
+  }
+  if (kind == "Box") {
+    const std::string dtype = py::str(space.attr("dtype"));
+    DType d;
+    if (dtype == "float32") d = DType::kFloat32;
+    else if (dtype == "float64") d = DType::kFloat64;
+    else if (dtype == "uint8") d = DType::kUInt8;
+    else if (dtype == "int8") d = DType::kInt8;
+    else if (dtype == "int64") d = DType::kInt64;
+    else throw InvalidArgument(StrCat(what, " space: Box of ", dtype, " is not supported (float32, float64, uint8, int8, int64)"));
+    auto flat = [&](const char* name) {
+      py::array_t<double> a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(space.attr(name));
+      return std::vector<double>(a.data(), a.data() + a.size());
+    };
+    return Space::Box(flat("low"), flat("high"), space.attr("shape").cast<std::vector<int64_t>>(), d);
+  }
+  throw InvalidArgument(StrCat(what, " space ", std::string(py::str(space)),
+                               " is not supported (Discrete, Box, MultiDiscrete, MultiBinary)"));
+}
+
+class PythonEnv : public Env {
+ public:
+  PythonEnv(py::object env, std::string id) : env_(std::move(env)), id_(std::move(id)) {
+    obs_space_ = FromGymnasium(env_.attr("observation_space"), id_ + "'s observation");
+    act_space_ = FromGymnasium(env_.attr("action_space"), id_ + "'s action");
+  }
+  ~PythonEnv() override {
+    py::gil_scoped_acquire gil;
+    env_ = py::object();
+  }
+
+  const Space& observation_space() const override { return obs_space_; }
+  const Space& action_space() const override { return act_space_; }
+  std::string name() const override { return id_; }
+
+  void Reset(std::optional<uint64_t> seed, void* obs, Info* info) override {
+    py::gil_scoped_acquire gil;
+    Call("reset", [&] {
+      info->Clear();
+      py::tuple r = seed ? env_.attr("reset")(py::arg("seed") = *seed) : env_.attr("reset")();
+      RLF_CHECK(r.size() == 2, id_, ": reset() must return (observation, info)");
+      WriteObservation(r[0], obs);
+      CopyInfo(r[1], info);
+    });
+  }
+
+  StepResult Step(const void* action, void* obs) override {
+    py::gil_scoped_acquire gil;
+    StepResult out;
+    Call("step", [&] {
+      py::object a;
+      if (act_space_.kind() == SpaceKind::kDiscrete) {
+        a = py::int_(*static_cast<const int64_t*>(action));
+      } else {
+        py::array arr(NumpyDType(act_space_.dtype()), ElementShape(act_space_));
+        std::memcpy(arr.mutable_data(), action, act_space_.nbytes());
+        a = arr;
+      }
+      py::tuple r = env_.attr("step")(a);
+      RLF_CHECK(r.size() == 5, id_, ": step() must return (observation, reward, terminated, truncated, info)");
+      WriteObservation(r[0], obs);
+      out.reward = r[1].cast<double>();
+      out.terminated = py::bool_(r[2]);
+      out.truncated = py::bool_(r[3]);
+      CopyInfo(r[4], &out.info);
+    });
+    return out;
+  }
+
+  std::string RenderText() const override { return id_ + " (a Python env)\n"; }
+  std::unique_ptr<Env> Clone() const override { throw Error(id_ + ": a Python env cannot be cloned"); }
+  void Restore(const Env&) override { throw Error(id_ + ": a Python env cannot be restored"); }
+  // Checkpoints hold no Python env state: a loaded run starts new episodes.
+  void SaveState(std::string* out) const override { out->clear(); }
+  void LoadState(std::string_view) override {
+    static bool warned = false;
+    if (!warned) {
+      warned = true;
+      std::fprintf(stderr, "rlforge: %s is a Python env; its state is not in checkpoints, so its episodes restart\n",
+                   id_.c_str());
+    }
+    std::vector<uint8_t> obs(obs_space_.nbytes());
+    Info info;
+    Reset(std::nullopt, obs.data(), &info);
+  }
+
+ private:
+  template <typename Fn>
+  void Call(const char* what, Fn&& fn) const {
+    try {
+      fn();
+    } catch (py::error_already_set& e) {
+      throw Error(StrCat(id_, ".", what, "() raised ", OneLine(e.what())));
+    } catch (py::cast_error& e) {
+      throw Error(StrCat(id_, ".", what, "() returned a value of the wrong type: ", e.what()));
+    }
+  }
+
+  void WriteObservation(const py::handle& value, void* obs) const {
+    py::array a = py::array::ensure(value);
+    RLF_CHECK(a, id_, ": the observation is not array-like");
+    std::vector<py::ssize_t> shape(a.shape(), a.shape() + a.ndim());
+    RLF_CHECK(shape == ElementShape(obs_space_), id_, ": observation of shape ", std::string(py::str(py::tuple(py::cast(shape)))),
+              " does not fit its observation space ", obs_space_.ToString());
+    py::array c = py::array::ensure(a.attr("astype")(NumpyDType(obs_space_.dtype())), py::array::c_style);
+    std::memcpy(obs, c.data(), obs_space_.nbytes());
+  }
+
+  static void CopyInfo(const py::handle& value, Info* info) {
+    if (!py::isinstance<py::dict>(value)) return;
+    for (auto item : value.cast<py::dict>()) {
+      if (info->size() >= Info::kCapacity) break;
+      const py::handle v = item.second;
+      if (!(py::isinstance<py::float_>(v) || py::isinstance<py::int_>(v))) continue;  // numbers only
+      // Keys must outlive the Info: keep one interned copy of each.
+      static std::set<std::string>* keys = new std::set<std::string>();
+      const char* key = keys->insert(std::string(py::str(item.first))).first->c_str();
+      info->Set(key, v.cast<double>());
+    }
+  }
+
+  py::object env_;
+  std::string id_;
+  Space obs_space_, act_space_;
+};
+
+// Registers `factory` (a callable returning a gymnasium.Env) as env `id`, so
+// that the runner, vector envs and evaluation make it like any other env.
+void RegisterPythonEnv(const std::string& id, py::object factory) {
+  auto* f = new py::object(std::move(factory));  // lives as long as the registry: never freed
+  EnvSpec spec;
+  spec.id = id;
+  spec.description = "a Python env (rlforge.train(env=...))";
+  spec.entry_point = [f, id](const Kwargs&) -> std::unique_ptr<Env> {
+    py::gil_scoped_acquire gil;
+    py::object env;
+    try {
+      env = (*f)();
+    } catch (py::error_already_set& e) {
+      throw Error(StrCat("making ", id, " raised ", OneLine(e.what())));
+    }
+    return std::make_unique<PythonEnv>(std::move(env), id);
+  };
+  Registry::Global().Register(std::move(spec));
+}
+
+py::dict ResultDict(const TrainResult& r) {
+  py::dict d;
+  d["run_dir"] = r.run_dir;
+  d["timesteps"] = r.timesteps;
+  d["seconds"] = r.seconds;
+  d["eval_mean_return"] = r.eval.mean_return;
+  d["eval_std_return"] = r.eval.std_return;
+  d["eval_episodes"] = r.eval.episodes;
+  return d;
+}
+
+}  // namespace
+}  // namespace rlforge
+
+PYBIND11_MODULE(_rlforge, m) {
+  using namespace rlforge;
+  m.doc() = "rlforge's native core (see the rlforge package)";
+
+  // C++ errors become Python exceptions with the same one-line message.
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Interrupted& e) {
+      PyErr_SetString(PyExc_KeyboardInterrupt, e.what());
+    } catch (const InvalidArgument& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const Error& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    }
+  });
+
+  m.def("env_ids", [] { return Registry::Global().Ids(); }, "IDs of the registered envs");
+  m.def("env_spec", [](const std::string& id) {
+    const EnvSpec& s = Registry::Global().Spec(id);
+    py::dict d;
+    d["id"] = s.id;
+    d["max_episode_steps"] = s.max_episode_steps ? py::cast(*s.max_episode_steps) : py::none();
+    d["reward_threshold"] = s.reward_threshold ? py::cast(*s.reward_threshold) : py::none();
+    d["description"] = s.description;
+    py::list kwargs;
+    for (const auto& k : s.kwargs) kwargs.append(py::make_tuple(k.name, k.default_value, k.help));
+    d["kwargs"] = kwargs;
+    return d;
+  });
+  m.def("algorithms", [] {
+    std::vector<std::string> names;
+    for (const auto& a : Algorithms()) names.push_back(a.name);
+    return names;
+  });
+  m.def("register_python_env", &RegisterPythonEnv, py::arg("id"), py::arg("factory"),
+        "registers a factory of gymnasium.Env as an rlforge env ID");
+  m.def("blas_core", &BlasCoreName, "OpenBLAS's kernel set (set OPENBLAS_CORETYPE before Python starts to change it)");
+
+  py::class_<PyEnv>(m, "Env")
+      .def(py::init<const std::string&, const py::dict&>(), py::arg("id"), py::arg("kwargs"))
+      .def_property_readonly("observation_space", [](const PyEnv& e) { return SpaceDict(e.env().observation_space()); })
+      .def_property_readonly("action_space", [](const PyEnv& e) { return SpaceDict(e.env().action_space()); })
+      .def_property_readonly("has_action_mask", [](const PyEnv& e) { return e.env().has_action_mask(); })
+      .def_property_readonly("num_players", [](const PyEnv& e) { return e.env().num_players(); })
+      .def_property_readonly("current_player", [](const PyEnv& e) { return e.env().current_player(); })
+      .def_property_readonly("max_episode_steps", [](const PyEnv& e) { return e.max_steps_; })
+      .def_property_readonly("closed", [](const PyEnv& e) { return e.env_ == nullptr; })
+      .def("reset", &PyEnv::Reset, py::arg("seed") = py::none())
+      .def("step", &PyEnv::Step, py::arg("action"))
+      .def("action_mask", &PyEnv::ActionMask)
+      .def("set_from_observation",
+           [](PyEnv& e, const py::array& obs) {
+             const Space& s = e.env().observation_space();
+             CheckBuffer(obs, s, s.nbytes(), "the observation");
+             return e.env().SetFromObservation(obs.data());
+           })
+      .def("render_text", [](const PyEnv& e) { return e.env().RenderText(); })
+      .def("render_rgb", &PyEnv::RenderRgb)
+      .def("close", [](PyEnv& e) { e.env_.reset(); });
+
+  py::class_<PyVectorEnv>(m, "VectorEnv")
+      .def(py::init<const std::string&, const py::dict&, int, int, const std::string&>(), py::arg("id"),
+           py::arg("kwargs"), py::arg("num_envs"), py::arg("threads"), py::arg("autoreset"))
+      .def_property_readonly("num_envs", [](PyVectorEnv& v) { return v.envs().num_envs(); })
+      .def_property_readonly("threads", [](PyVectorEnv& v) { return v.envs().num_threads(); })
+      .def_property_readonly("single_observation_space",
+                             [](PyVectorEnv& v) { return SpaceDict(v.envs().single_observation_space()); })
+      .def_property_readonly("single_action_space",
+                             [](PyVectorEnv& v) { return SpaceDict(v.envs().single_action_space()); })
+      .def_property_readonly("mask_size", [](PyVectorEnv& v) { return v.envs().mask_size(); })
+      .def("reset", &PyVectorEnv::Reset, py::arg("seed") = py::none(), py::arg("mask") = py::none())
+      .def("step", &PyVectorEnv::Step, py::arg("actions"))
+      .def("infos", &PyVectorEnv::Infos, py::arg("final_step"))
+      .def_property_readonly("num_players", [](PyVectorEnv& v) { return v.envs().env(0).num_players(); })
+      .def("current_players", [](PyVectorEnv& v) {
+        const int n = v.envs().num_envs();
+        py::array_t<int64_t> out(n);
+        for (int i = 0; i < n; ++i) out.mutable_data()[i] = v.envs().env(i).current_player();
+        return out;
+      })
+      .def("episode_stats", [](PyVectorEnv& v) {
+        const int n = v.envs().num_envs();
+        py::array_t<double> ret(n);
+        py::array_t<int64_t> len(n);
+        for (int i = 0; i < n; ++i) ret.mutable_data()[i] = v.envs().episode_return(i), len.mutable_data()[i] = v.envs().episode_length(i);
+        return py::make_tuple(ret, len);
+      })
+      // Views of the batch buffers: valid while held (they keep the vector env
+      // alive), overwritten by the next step or reset.
+      .def("views", [](py::object self) {
+        auto& v = self.cast<PyVectorEnv&>().envs();
+        const py::ssize_t n = v.num_envs();
+        std::vector<py::ssize_t> obs_shape = {n};
+        for (int64_t d : v.single_observation_space().shape()) obs_shape.push_back(d);
+        const py::dtype obs_dtype = NumpyDType(v.single_observation_space().dtype());
+        py::dict d;
+        d["observations"] = View(self, static_cast<const uint8_t*>(v.observations()), obs_shape, obs_dtype);
+        d["final_observations"] = View(self, static_cast<const uint8_t*>(v.final_observations()), obs_shape, obs_dtype);
+        d["rewards"] = View(self, v.rewards(), {n}, py::dtype::of<float>());
+        d["terminated"] = View(self, v.terminated(), {n}, py::dtype::of<bool>());
+        d["truncated"] = View(self, v.truncated(), {n}, py::dtype::of<bool>());
+        d["ended"] = View(self, v.ended(), {n}, py::dtype::of<bool>());
+        if (v.has_action_mask()) {
+          d["action_masks"] = View(self, v.action_masks(), {n, v.mask_size()}, py::dtype::of<int8_t>());
+          d["final_action_masks"] = View(self, v.final_action_masks(), {n, v.mask_size()}, py::dtype::of<int8_t>());
+        }
+        return d;
+      })
+      .def("close", [](PyVectorEnv& v) { v.closed_ = true; })
+      .def_property_readonly("closed", [](const PyVectorEnv& v) { return v.closed_; });
+
+  py::class_<AsyncVectorEnv>(m, "AsyncVectorEnv")
+      .def(py::init([](const std::string& id, const py::dict& kwargs, int num_envs, int threads, int batch_size) {
+             const Kwargs kw = ToKwargs(kwargs);
+             Registry::Global().Spec(id);
+             py::gil_scoped_release release;
+             return std::make_unique<AsyncVectorEnv>([&] { return Make(id, kw); }, num_envs, threads, batch_size);
+           }),
+           py::arg("id"), py::arg("kwargs"), py::arg("num_envs"), py::arg("threads"), py::arg("batch_size"))
+      .def_property_readonly("num_envs", &AsyncVectorEnv::num_envs)
+      .def_property_readonly("batch_size", &AsyncVectorEnv::batch_size)
+      .def_property_readonly("single_observation_space",
+                             [](const AsyncVectorEnv& v) { return SpaceDict(v.single_observation_space()); })
+      .def_property_readonly("single_action_space",
+                             [](const AsyncVectorEnv& v) { return SpaceDict(v.single_action_space()); })
+      .def("reset", [](AsyncVectorEnv& v, std::optional<uint64_t> seed) {
+             py::gil_scoped_release release;
+             v.Reset(seed);
+           }, py::arg("seed") = py::none())
+      .def("send", [](AsyncVectorEnv& v, const py::array& actions,
+                      py::array_t<int32_t, py::array::c_style | py::array::forcecast> ids) {
+             const int k = static_cast<int>(ids.size());
+             CheckBuffer(actions, v.single_action_space(), v.single_action_space().nbytes() * k, "actions");
+             const void* a = actions.data();
+             const int32_t* i = ids.data();
+             py::gil_scoped_release release;
+             v.Send(a, i, k);
+           }, py::arg("actions"), py::arg("env_ids"))
+      .def("recv", [](AsyncVectorEnv& v) {
+             py::gil_scoped_release release;
+             v.Recv();
+           })
+      .def("views", [](py::object self) {
+        auto& v = self.cast<AsyncVectorEnv&>();
+        const py::ssize_t b = v.batch_size();
+        std::vector<py::ssize_t> obs_shape = {b};
+        for (int64_t d : v.single_observation_space().shape()) obs_shape.push_back(d);
+        const py::dtype obs_dtype = NumpyDType(v.single_observation_space().dtype());
+        py::dict d;
+        d["env_ids"] = View(self, v.env_ids(), {b}, py::dtype::of<int32_t>());
+        d["observations"] = View(self, static_cast<const uint8_t*>(v.observations()), obs_shape, obs_dtype);
+        d["final_observations"] = View(self, static_cast<const uint8_t*>(v.final_observations()), obs_shape, obs_dtype);
+        d["rewards"] = View(self, v.rewards(), {b}, py::dtype::of<float>());
+        d["terminated"] = View(self, v.terminated(), {b}, py::dtype::of<bool>());
+        d["truncated"] = View(self, v.truncated(), {b}, py::dtype::of<bool>());
+        if (v.mask_size()) d["action_masks"] = View(self, v.action_masks(), {b, v.mask_size()}, py::dtype::of<int8_t>());
+        return d;
+      });
+
+  py::class_<PyPolicy>(m, "Policy")
+      .def(py::init<const std::string&>(), py::arg("path"))
+      .def_property_readonly("observation_space", [](const PyPolicy& p) { return SpaceDict(p.obs_space_); })
+      .def_property_readonly("action_space", [](const PyPolicy& p) { return SpaceDict(p.act_space_); })
+      .def_property_readonly("has_action_mask", [](const PyPolicy& p) { return p.has_mask_; })
+      .def_property_readonly("algo", [](const PyPolicy& p) { return p.run_.config.run.algo; })
+      .def_property_readonly("env_id", [](const PyPolicy& p) { return p.run_.config.run.env; })
+      .def_property_readonly("env_kwargs", [](const PyPolicy& p) { return p.run_.config.run.env_kwargs.items(); })
+      .def_property_readonly("timesteps", [](const PyPolicy& p) { return p.run_.algorithm->num_timesteps(); })
+      .def("act", &PyPolicy::Act, py::arg("observations"), py::arg("masks"), py::arg("n"), py::arg("deterministic"));
+
+  m.def(
+      "train",
+      [](const std::string& algo, const std::string& env, const std::vector<std::string>& sets,
+         std::optional<int64_t> steps, std::optional<int64_t> seed, const std::string& out, const std::string& preset,
+         bool progress) {
+        TrainConfig config = TrainConfig::Resolve(algo, env, "", sets, steps, seed, preset);
+        RunnerOptions opt;
+        opt.progress = progress;
+        TrainResult r;
+        {
+          py::gil_scoped_release release;
+          r = Train(std::move(config), out, opt);
+        }
+        return ResultDict(r);
+      },
+      py::arg("algo"), py::arg("env"), py::arg("sets"), py::arg("steps"), py::arg("seed"), py::arg("out"),
+      py::arg("preset"), py::arg("progress"));
+  m.def(
+      "resume",
+      [](const std::string& dir, std::optional<int64_t> steps, bool progress) {
+        RunnerOptions opt;
+        opt.progress = progress;
+        TrainResult r;
+        {
+          py::gil_scoped_release release;
+          r = Resume(dir, steps, opt);
+        }
+        return ResultDict(r);
+      },
+      py::arg("dir"), py::arg("steps"), py::arg("progress"));
+  m.def(
+      "show_config",
+      [](const std::string& algo, const std::string& env, const std::vector<std::string>& sets,
+         std::optional<int64_t> steps, std::optional<int64_t> seed, const std::string& preset) {
+        return TrainConfig::Resolve(algo, env, "", sets, steps, seed, preset).ToYaml();
+      },
+      py::arg("algo"), py::arg("env"), py::arg("sets"), py::arg("steps"), py::arg("seed"), py::arg("preset"));
+}

@@ -1,0 +1,107 @@
+"""Training from Python with the CLI's runner, and trained policies."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import rlforge
+
+
+def test_train_load_predict_matches_the_runs_evaluation(tmp_path):
+    out = tmp_path / "run"
+    result = rlforge.train("ppo", "CartPole-v1", config={"num_envs": 4, "n_steps": 64, "eval_episodes": 10},
+                           steps=2048, seed=3, out=str(out))
+    assert result["timesteps"] >= 2048 and os.path.exists(out / "eval.json")
+    evaluation = json.load(open(out / "eval.json"))
+    policy = rlforge.load(str(out))
+    assert policy.algo == "ppo" and policy.env_id == "CartPole-v1"
+    # The same greedy actions as the run's own evaluation: replay it (8 envs,
+    # seeded run seed + 1,000,000, each env's quota of the 10 episodes).
+    n, episodes = 8, 10
+    envs = rlforge.make_vec("CartPole-v1", num_envs=n, autoreset_mode="same_step")
+    obs, _ = envs.reset(seed=3 + 1_000_000)
+    quota = [episodes // n + (i < episodes % n) for i in range(n)]
+    done, returns = [0] * n, []
+    while len(returns) < episodes:
+        actions, _ = policy.predict(obs)
+        obs, _, terminated, truncated, _ = envs.step(actions)
+        ret, _ = envs.episode_statistics()
+        for i in np.flatnonzero(terminated | truncated):
+            if done[i] < quota[i]:
+                done[i] += 1
+                returns.append(ret[i])
+    assert np.mean(returns) == pytest.approx(evaluation["mean_return"], abs=1e-9)
+    single, state = policy.predict(obs[0])
+    assert state is None and single.shape == () and single == policy.predict(obs[:1])[0][0]
+    with pytest.raises(ValueError, match="shape"):
+        policy.predict(np.zeros(3, dtype=np.float32))
+
+
+def test_resume_continues_a_run(tmp_path):
+    out = tmp_path / "run"
+    rlforge.train("q-learning", "FrozenLake-v1", steps=2000, seed=1, out=str(out), config={"eval_episodes": 5})
+    result = rlforge.resume(str(out), steps=4000)
+    assert result["timesteps"] >= 4000
+
+
+def test_config_errors_are_value_errors(tmp_path):
+    with pytest.raises(ValueError, match="learning_rat"):
+        rlforge.train("ppo", "CartPole-v1", config={"learning_rat": 1e-3}, out=str(tmp_path / "a"))
+    with pytest.raises(ValueError, match="bogus"):
+        rlforge.train("bogus", "CartPole-v1", out=str(tmp_path / "b"))
+    with pytest.raises(ValueError, match="steps"):
+        rlforge.train("ppo", "CartPole-v1", steps=1.5, out=str(tmp_path / "c"))
+    assert "learning_rate: 0.0003" in rlforge.show_config("ppo", "Pendulum-v1") or "learning_rate" in rlforge.show_config("ppo")
+
+
+class ChainEnv:
+    """A small Python env: walk right along a chain of 6 cells to the goal."""
+
+    def __new__(cls):
+        import gymnasium as gym
+
+        class Chain(gym.Env):
+            def __init__(self):
+                self.observation_space = gym.spaces.Box(0.0, 1.0, (6,), np.float32)
+                self.action_space = gym.spaces.Discrete(2)
+                self.pos = 0
+
+            def _obs(self):
+                o = np.zeros(6, dtype=np.float32)
+                o[self.pos] = 1
+                return o
+
+            def reset(self, *, seed=None, options=None):
+                super().reset(seed=seed)
+                self.pos = 0
+                self.t = 0
+                return self._obs(), {}
+
+            def step(self, action):
+                self.pos = max(0, min(5, self.pos + (1 if action == 1 else -1)))
+                self.t += 1
+                done = self.pos == 5
+                return self._obs(), 1.0 if done else -0.01, done, self.t >= 50, {"position": self.pos}
+
+        return Chain()
+
+
+def test_python_env_trains_with_rlforges_runner(tmp_path):
+    result = rlforge.train("ppo", env=ChainEnv, steps=8192, seed=0, out=str(tmp_path / "chain"),
+                           config={"num_envs": 4, "n_steps": 128, "eval_episodes": 10})
+    # The optimum is 5 steps right: return 1 - 4 * 0.01 = 0.96.
+    assert result["eval_mean_return"] == pytest.approx(0.96, abs=1e-6)
+    assert result["run_dir"].endswith("chain")
+
+
+def test_python_env_errors_name_the_env(tmp_path):
+    def broken():
+        env = ChainEnv()
+        env.step = lambda a: (_ for _ in ()).throw(ZeroDivisionError("boom"))
+        return env
+
+    with pytest.raises(RuntimeError, match="broken.*boom"):
+        rlforge.train("ppo", env=broken, steps=256, out=str(tmp_path / "broken"))
+    with pytest.raises(ValueError, match="function"):
+        rlforge.train("ppo", env=42, steps=256, out=str(tmp_path / "x"))

@@ -1,0 +1,143 @@
+"""rlforge's envs through Gymnasium's API: the env checker, spaces, masks,
+rendering, and errors that reach Python as exceptions."""
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import rlforge
+
+ALL_IDS = rlforge.env_ids()
+
+
+def test_every_env_is_listed():
+    for expected in ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1",
+                     "FrozenLake-v1", "Taxi-v3", "CliffWalking-v1", "TowerDefense-v0", "TicTacToe-v0",
+                     "ConnectFour-v0"]:
+        assert expected in ALL_IDS
+
+
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_passes_gymnasiums_env_checker(env_id):
+    env = rlforge.make(env_id)
+    assert isinstance(env, gym.Env)
+    check_env(env, skip_render_check=False)
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0",
+                                    "Pendulum-v1", "FrozenLake-v1", "Taxi-v4", "CliffWalking-v1"])
+def test_spaces_equal_gymnasiums(env_id):
+    ours, theirs = rlforge.make(env_id), gym.make(env_id)
+    assert ours.observation_space == theirs.observation_space
+    assert ours.action_space == theirs.action_space
+
+
+def test_gymnasium_make_reaches_rlforge_envs():
+    env = gym.make("rlforge/CartPole-v1")
+    obs, _ = env.reset(seed=1)
+    assert obs.shape == (4,) and obs.dtype == np.float32
+
+
+def test_reset_with_a_seed_is_deterministic_and_differs_across_seeds():
+    env = rlforge.make("CartPole-v1")
+    a, _ = env.reset(seed=3)
+    b, _ = env.reset(seed=3)
+    c, _ = env.reset(seed=4)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_episode_runs_to_truncation_at_the_time_limit():
+    env = rlforge.make("CartPole-v1", max_episode_steps=20)
+    env.reset(seed=0)
+    steps, terminated, truncated = 0, False, False
+    while not (terminated or truncated):
+        _, reward, terminated, truncated, _ = env.step(steps % 2)
+        assert reward == 1.0
+        steps += 1
+    assert steps <= 20 and (terminated or steps == 20)
+
+
+def test_masked_env_puts_its_mask_in_info():
+    env = rlforge.make("TicTacToe-v0")
+    _, info = env.reset(seed=0)
+    assert info["action_mask"].dtype == np.int8 and info["action_mask"].tolist() == [1] * 9
+    assert info["current_player"] == 0
+    _, _, _, _, info = env.step(4)
+    assert info["action_mask"][4] == 0 and info["current_player"] == 1
+    action = env.action_space.sample(mask=info["action_mask"])
+    assert action != 4
+
+
+def test_multidiscrete_masks_come_per_dimension():
+    env = rlforge.make("TowerDefense-v0")
+    _, info = env.reset(seed=0)
+    mask = info["action_mask"]
+    assert isinstance(mask, tuple) and len(mask) == len(env.action_space.nvec)
+    assert [m.shape[0] for m in mask] == env.action_space.nvec.tolist()
+    env.step(env.action_space.sample(mask=mask))
+
+
+def test_render_modes():
+    text = rlforge.make("FrozenLake-v1", render_mode="ansi")
+    text.reset(seed=0)
+    assert "S" in text.render()
+    image = rlforge.make("CartPole-v1", render_mode="rgb_array")
+    image.reset(seed=0)
+    frame = image.render()
+    assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+    with pytest.raises(ValueError, match="render_mode"):
+        rlforge.make("CartPole-v1", render_mode="human")
+
+
+@pytest.mark.parametrize("action, error", [
+    (2, ValueError),                        # out of range
+    (-1, ValueError),
+    (0.5, ValueError),                      # not an integer
+    ("left", ValueError),
+    (np.array([0, 1]), ValueError),         # wrong shape
+    (None, ValueError),
+])
+def test_bad_actions_raise_value_errors(action, error):
+    env = rlforge.make("CartPole-v1")
+    env.reset(seed=0)
+    with pytest.raises(error):
+        env.step(action)
+    env.step(0)  # the env is still usable
+
+
+def test_box_actions_are_checked():
+    env = rlforge.make("Pendulum-v1")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="shape"):
+        env.step(np.zeros(2, dtype=np.float32))
+    with pytest.raises(ValueError):
+        env.step(np.array([np.nan], dtype=np.float32))
+    env.step(np.array([5.0]))  # clipped to the bounds, as Gymnasium does
+
+
+def test_order_errors_and_use_after_close():
+    env = rlforge.make("CartPole-v1")
+    with pytest.raises(RuntimeError, match="[Rr]eset"):
+        env.step(0)
+    env.reset(seed=0)
+    done = False
+    while not done:
+        _, _, terminated, truncated, _ = env.step(1)
+        done = terminated or truncated
+    with pytest.raises(RuntimeError):
+        env.step(1)
+    env.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        env.reset()
+
+
+def test_bad_ids_and_kwargs_name_the_problem():
+    with pytest.raises(ValueError, match="CartPole-v9"):
+        rlforge.make("CartPole-v9")
+    with pytest.raises(ValueError, match="bogus"):
+        rlforge.make("CartPole-v1", bogus=1)
+    with pytest.raises(ValueError, match="map_size"):
+        rlforge.make("FrozenLake-v1", map_name="random", map_size=100000)
+    with pytest.raises(ValueError, match="seed"):
+        rlforge.make("CartPole-v1").reset(seed=-1)

@@ -1,0 +1,80 @@
+"""Faithfulness to Gymnasium itself: the same state, the same actions, the
+same observations, rewards and flags, step by step over whole episodes."""
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import rlforge
+
+
+def _gym_state(env_id, obs):
+    """Gymnasium's internal state for the rlforge state set from `obs` (float32
+    values read as doubles; angles through atan2 as rlforge computes them)."""
+    o = [float(x) for x in obs]
+    if env_id == "Pendulum-v1":
+        return np.array([math.atan2(o[1], o[0]), o[2]])
+    if env_id == "Acrobot-v1":
+        return np.array([math.atan2(o[1], o[0]), math.atan2(o[3], o[2]), o[4], o[5]])
+    return np.array(o, dtype=np.float64)
+
+
+def _actions(env_id, rng, t):
+    if env_id in ("Pendulum-v1", "MountainCarContinuous-v0"):
+        # Inside and outside the bounds: Gymnasium clips inside step.
+        return np.array([rng.uniform(-3.0, 3.0)], dtype=np.float32)
+    n = {"CartPole-v1": 2, "Acrobot-v1": 3, "MountainCar-v0": 3}[env_id]
+    return int(rng.integers(n))
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1",
+                                    "Acrobot-v1"])
+def test_classic_control_steps_match_gymnasium_exactly(env_id):
+    rng = np.random.default_rng(7)
+    theirs = gym.make(env_id).unwrapped  # no time limit on either side
+    ours = rlforge.make(env_id, max_episode_steps=0)
+    compared = 0
+    for episode in range(100):
+        if compared >= 300:
+            break
+        obs, _ = ours.reset(seed=episode)
+        theirs.reset(seed=episode)
+        theirs.state = _gym_state(env_id, obs)
+        ours.set_state_from_observation(obs)  # both now hold the same doubles
+        if env_id == "Pendulum-v1":
+            theirs.last_u = None
+        for t in range(300):
+            a = _actions(env_id, rng, t)
+            o1, r1, te1, tr1, _ = ours.step(a)
+            o2, r2, te2, tr2, _ = theirs.step(a)
+            assert o1.dtype == o2.dtype == np.float32
+            assert np.array_equal(o1, o2), f"{env_id} episode {episode} step {t}: {o1} != {o2}"
+            assert r1 == pytest.approx(float(r2), rel=0, abs=1e-12), f"{env_id} step {t}: reward {r1} != {r2}"
+            assert (te1, tr1) == (bool(te2), bool(tr2))
+            compared += 1
+            if te1:
+                break
+    assert compared >= 300
+
+
+@pytest.mark.parametrize("env_id", ["FrozenLake-v1", "Taxi-v4", "CliffWalking-v1"])
+def test_toy_text_dynamics_match_gymnasium(env_id):
+    """Replays the same action sequences from the same start states (rlforge's
+    start, set in Gymnasium) on deterministic maps: observations, rewards and
+    flags agree at every step."""
+    kwargs = {"is_slippery": False} if env_id == "FrozenLake-v1" else {}
+    ours = rlforge.make(env_id, max_episode_steps=0, **kwargs)
+    theirs = gym.make(env_id, **kwargs).unwrapped
+    rng = np.random.default_rng(3)
+    for episode in range(20):
+        obs, _ = ours.reset(seed=episode)
+        theirs.reset(seed=episode)
+        theirs.s = obs
+        for t in range(100):
+            a = int(rng.integers(ours.action_space.n))
+            o1, r1, te1, tr1, _ = ours.step(a)
+            o2, r2, te2, tr2, _ = theirs.step(a)
+            assert (o1, r1, te1) == (int(o2), float(r2), bool(te2)), f"{env_id} episode {episode} step {t}"
+            if te1:
+                break

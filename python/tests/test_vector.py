@@ -1,0 +1,155 @@
+"""rlforge's vector env against gymnasium.vector.SyncVectorEnv over the same
+(rlforge) envs, in each of Gymnasium's three autoreset modes."""
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+import rlforge
+import rlforge.envs
+
+
+def _same_infos(ours, theirs, where=""):
+    assert set(ours) == set(theirs), f"{where}: keys {sorted(ours)} != {sorted(theirs)}"
+    for key in theirs:
+        a, b = ours[key], theirs[key]
+        if isinstance(b, dict):
+            _same_infos(a, b, f"{where}/{key}")
+        elif key == "final_obs":
+            assert len(a) == len(b)
+            for x, y in zip(a, b):
+                assert (x is None and y is None) or np.array_equal(x, y), f"{where}/final_obs"
+        else:
+            assert np.array_equal(np.asarray(a), np.asarray(b)), f"{where}/{key}: {a} != {b}"
+
+
+@pytest.mark.parametrize("mode", ["next_step", "same_step", "disabled"])
+@pytest.mark.parametrize("env_id, kwargs", [("CartPole-v1", {"max_episode_steps": 30}),
+                                            ("FrozenLake-v1", {}),
+                                            ("TicTacToe-v0", {})])
+def test_matches_sync_vector_env(env_id, kwargs, mode):
+    n = 4
+    ours = rlforge.make_vec(env_id, num_envs=n, autoreset_mode=mode, **kwargs)
+    theirs = SyncVectorEnv([lambda: rlforge.make(env_id, **kwargs) for _ in range(n)], autoreset_mode=rlforge.envs.AUTORESET[mode])
+    assert ours.single_observation_space == theirs.single_observation_space
+    assert ours.single_action_space == theirs.single_action_space
+    o1, i1 = ours.reset(seed=11)
+    o2, i2 = theirs.reset(seed=11)
+    assert np.array_equal(o1, o2)
+    _same_infos(i1, i2, "reset")
+    rng = np.random.default_rng(0)
+    ends = 0
+    masks = i2["action_mask"].copy() if "action_mask" in i2 else None
+    for t in range(300):
+        if masks is not None:
+            # A legal move each (an ended game has none: its action is ignored).
+            actions = np.array([np.flatnonzero(m)[rng.integers(np.count_nonzero(m))] if m.any() else 0
+                                for m in masks])
+        else:
+            actions = theirs.action_space.sample()
+        o1, r1, te1, tr1, i1 = ours.step(actions)
+        o2, r2, te2, tr2, i2 = theirs.step(actions)
+        assert np.array_equal(o1, o2), f"step {t}"
+        assert np.array_equal(r1, r2.astype(np.float32)) and np.array_equal(te1, te2) and np.array_equal(tr1, tr2)
+        _same_infos(i1, i2, f"step {t}")
+        if masks is not None:
+            masks[i2["_action_mask"]] = i2["action_mask"][i2["_action_mask"]]
+        done = te2 | tr2
+        ends += int(done.sum())
+        if mode == "disabled" and done.any():
+            o1, i1 = ours.reset(options={"reset_mask": done.copy()})
+            o2, i2 = theirs.reset(options={"reset_mask": done.copy()})
+            assert np.array_equal(o1, o2)
+            _same_infos(i1, i2, f"reset_mask {t}")
+            if masks is not None:
+                masks[done] = i2["action_mask"][done]
+    assert ends >= 4
+
+
+def test_arrays_are_views_of_the_batch_buffers():
+    envs = rlforge.make_vec("CartPole-v1", num_envs=8, autoreset_mode="same_step")
+    obs, _ = envs.reset(seed=0)
+    assert not obs.flags.owndata and obs.shape == (8, 4) and obs.dtype == np.float32
+    before = obs.copy()
+    _, rewards, terminated, _, _ = envs.step(np.ones(8, dtype=np.int64))
+    assert not np.array_equal(obs, before)  # the same buffer, overwritten by the step
+    assert rewards.dtype == np.float32 and terminated.dtype == np.bool_
+    del envs
+    assert obs.sum() == obs.sum()  # the view keeps the vector env's buffers alive
+
+
+def test_threads_give_the_same_results():
+    a = rlforge.make_vec("CartPole-v1", num_envs=64, threads=1)
+    b = rlforge.make_vec("CartPole-v1", num_envs=64, threads=2)
+    oa, _ = a.reset(seed=5)
+    ob, _ = b.reset(seed=5)
+    rng = np.random.default_rng(1)
+    for _ in range(100):
+        actions = rng.integers(0, 2, size=64)
+        oa = a.step(actions)[0]
+        ob = b.step(actions)[0]
+        assert np.array_equal(oa, ob)
+
+
+def test_vector_errors():
+    envs = rlforge.make_vec("CartPole-v1", num_envs=2, autoreset_mode="disabled")
+    envs.reset(seed=0)
+    with pytest.raises(ValueError, match="shape"):
+        envs.step(np.zeros(3, dtype=np.int64))
+    with pytest.raises(ValueError):
+        envs.step(np.array([0, 2]))
+    with pytest.raises(ValueError, match="autoreset"):
+        rlforge.make_vec("CartPole-v1", num_envs=2, autoreset_mode="sometimes")
+    with pytest.raises(ValueError, match="num_envs"):
+        rlforge.make_vec("CartPole-v1", num_envs=0)
+    with pytest.raises(ValueError, match="reset_mask"):
+        envs.reset(options={"reset_mask": np.array([1, 0])})
+    done = np.zeros(2, dtype=bool)
+    while not done.any():
+        _, _, te, tr, _ = envs.step(np.ones(2, dtype=np.int64))
+        done = te | tr
+    with pytest.raises(RuntimeError, match="autoreset is disabled"):
+        envs.step(np.ones(2, dtype=np.int64))
+    envs.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        envs.step(np.ones(2, dtype=np.int64))
+
+
+def test_async_send_recv_follows_each_envs_own_trajectory():
+    """EnvPool-style: recv gives the first batch_size envs done; each env's
+    observations equal a single env's under the same actions."""
+    n, batch = 8, 3
+    envs = rlforge.make_async("CartPole-v1", num_envs=n, batch_size=batch, threads=2)
+    refs = [rlforge.make("CartPole-v1", max_episode_steps=500) for _ in range(n)]
+    ref_obs = [refs[i].reset(seed=20 + i)[0] for i in range(n)]
+    envs.async_reset(seed=20)
+    steps = [0] * n
+    for _ in range(200):
+        obs, rewards, terminated, truncated, info = envs.recv()
+        ids = info["env_id"].copy()
+        assert len(set(ids.tolist())) == batch
+        for b, i in enumerate(ids):
+            assert np.array_equal(obs[b], ref_obs[i]), f"env {i} step {steps[i]}"
+        actions = np.array([(steps[i] // 3) % 2 for i in ids])
+        envs.send(actions, ids)
+        for a, i in zip(actions, ids):
+            ref_obs[i], _, te, tr, _ = refs[i].step(int(a))
+            if te or tr:
+                ref_obs[i], _ = refs[i].reset()
+            steps[i] += 1
+    assert min(steps) > 0
+
+
+def test_async_misuse_raises_instead_of_hanging():
+    envs = rlforge.make_async("CartPole-v1", num_envs=4, batch_size=2)
+    envs.async_reset(seed=0)
+    envs.recv()
+    envs.recv()
+    with pytest.raises(RuntimeError, match="send more"):
+        envs.recv()
+    with pytest.raises(ValueError, match="twice"):
+        envs.send(np.array([1, 1]), np.array([0, 0]))
+    with pytest.raises(ValueError):
+        envs.send(np.array([2]), np.array([1]))
+    with pytest.raises(ValueError, match="batch_size"):
+        rlforge.make_async("CartPole-v1", num_envs=2, batch_size=3)
