@@ -115,6 +115,18 @@ class RlforgeEnv(gym.Env):
         if not self._native.set_from_observation(obs):
             raise ValueError(f"{self.env_id} cannot be set from an observation")
 
+    @property
+    def P(self) -> dict | None:
+        """The transition table of a toy-text env, as Gymnasium's ``env.unwrapped.P``:
+        {state: {action: [(prob, next_state, reward, terminated), ...]}}; None for others."""
+        table = self._native.transition_table()
+        return None if table is None else table[0]
+
+    @property
+    def initial_state_distribution(self) -> np.ndarray | None:
+        table = self._native.transition_table()
+        return None if table is None else np.asarray(table[1])
+
     def action_mask(self) -> np.ndarray:
         """The current observation's mask, flat int8 (one block per MultiDiscrete dimension)."""
         return self._native.action_mask().view(np.int8)

@@ -25,6 +25,7 @@
 #include "rlforge/env/image.h"
 #include "rlforge/env/policy.h"
 #include "rlforge/env/registry.h"
+#include "rlforge/env/transition_model.h"
 #include "rlforge/env/vector_env.h"
 #include "rlforge/env/wrappers.h"
 #include "rlforge/nn/blas.h"
@@ -520,6 +521,24 @@ PYBIND11_MODULE(_rlforge, m) {
              const Space& s = e.env().observation_space();
              CheckBuffer(obs, s, s.nbytes(), "the observation");
              return e.env().SetFromObservation(obs.data());
+           })
+      .def("transition_table",
+           [](const PyEnv& e) -> py::object {
+             const TransitionModel* m = e.env().transition_model();
+             if (!m) return py::none();
+             // Gymnasium's P: {s: {a: [(prob, next_state, reward, terminated), ...]}}.
+             py::dict table;
+             for (int64_t s = 0; s < m->num_states(); ++s) {
+               py::dict row;
+               for (int64_t a = 0; a < m->num_actions(); ++a) {
+                 py::list outcomes;
+                 for (const Transition& t : m->Outcomes(s, a))
+                   outcomes.append(py::make_tuple(t.prob, t.next_state, t.reward, t.terminated));
+                 row[py::int_(a)] = outcomes;
+               }
+               table[py::int_(s)] = row;
+             }
+             return py::make_tuple(table, m->initial_distribution());
            })
       .def("render_text", [](const PyEnv& e) { return e.env().RenderText(); })
       .def("render_rgb", &PyEnv::RenderRgb)

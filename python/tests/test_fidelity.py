@@ -78,3 +78,32 @@ def test_toy_text_dynamics_match_gymnasium(env_id):
             assert (o1, r1, te1) == (int(o2), float(r2), bool(te2)), f"{env_id} episode {episode} step {t}"
             if te1:
                 break
+
+
+def _merged(outcomes):
+    """Outcomes of one (s, a) as {(next, reward, terminated): total prob} (Gymnasium lists
+    slippery FrozenLake's repeated outcomes separately)."""
+    out = {}
+    for prob, nxt, reward, terminated in outcomes:
+        key = (int(nxt), float(reward), bool(terminated))
+        out[key] = out.get(key, 0.0) + float(prob)
+    return out
+
+
+@pytest.mark.parametrize("env_id, kwargs", [
+    ("FrozenLake-v1", {}), ("FrozenLake-v1", {"is_slippery": False}), ("FrozenLake-v1", {"map_name": "8x8"}),
+    ("FrozenLake8x8-v1", {}), ("Taxi-v4", {}), ("CliffWalking-v1", {}), ("CliffWalking-v1", {"is_slippery": True}),
+])
+def test_toy_text_transition_tables_equal_gymnasiums(env_id, kwargs):
+    ours = rlforge.make(env_id, **kwargs)
+    theirs = gym.make(env_id, **kwargs).unwrapped
+    P = ours.P
+    assert set(P) == set(theirs.P)
+    for s in theirs.P:
+        assert set(P[s]) == set(theirs.P[s])
+        for a in theirs.P[s]:
+            mine, ref = _merged(P[s][a]), _merged(theirs.P[s][a])
+            assert mine.keys() == ref.keys(), f"{env_id} s={s} a={a}: {mine} != {ref}"
+            for k in ref:
+                assert mine[k] == pytest.approx(ref[k], abs=1e-12), f"{env_id} s={s} a={a} {k}"
+    assert np.allclose(ours.initial_state_distribution, theirs.initial_state_distrib, atol=1e-12)
