@@ -42,8 +42,9 @@ def algorithms() -> list[str]:
 def make(id: str, render_mode: str | None = None, **kwargs) -> RlforgeEnv:
     """One rlforge env as a gymnasium.Env (kwargs as `--kwarg`; max_episode_steps too)."""
     env = RlforgeEnv(id, render_mode=render_mode, **kwargs)
-    spec = _gym.spec(f"rlforge/{id}")
-    env.spec = _dataclasses.replace(spec, kwargs={**spec.kwargs, **kwargs})
+    if f"rlforge/{id}" in _gym.registry:  # not the Python envs registered by register_python_env
+        spec = _gym.spec(f"rlforge/{id}")
+        env.spec = _dataclasses.replace(spec, kwargs={**spec.kwargs, **kwargs})
     return env
 
 

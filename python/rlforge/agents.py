@@ -1,6 +1,7 @@
 """Training with rlforge's runner, and trained policies, from Python."""
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import os
@@ -8,6 +9,7 @@ import re
 import time
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from rlforge import _rlforge
@@ -16,10 +18,12 @@ from rlforge.spaces import as_native, to_gymnasium
 
 def _sets(config: dict | None) -> list[str]:
     """Config keys as `--set key=value` lines (JSON is YAML's flow syntax)."""
+    if config is not None and not isinstance(config, dict):
+        raise ValueError(f"config must be a dict of config keys, got {type(config).__name__}")
     out = []
     for key, value in (config or {}).items():
-        if not isinstance(key, str):
-            raise ValueError(f"config keys must be strings, got {key!r}")
+        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9_]+", key):
+            raise ValueError(f"config keys are names like learning_rate, got {key!r}")
         try:
             text = json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as e:
@@ -33,6 +37,8 @@ def _int_or_none(name: str, value) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not 0 <= int(value) < 2**63:
+        raise ValueError(f"{name} must be in [0, 2**63), got {value}")
     return int(value)
 
 
@@ -43,8 +49,13 @@ def register_python_env(make_env, name: str | None = None) -> str:
     """Registers a function that makes a gymnasium.Env as an rlforge env and
     returns its ID ("python/<Name>-v<k>"). rlforge's vector envs then step it
     from C++ through the GIL (one call per env step)."""
+    if isinstance(make_env, gym.Env):
+        # One instance: each vector-env slot gets its own copy.
+        instance = make_env
+        name = name or type(instance.unwrapped).__name__
+        make_env = lambda: copy.deepcopy(instance)  # noqa: E731
     if not callable(make_env):
-        raise ValueError("env must be an env ID or a function that makes a gymnasium.Env "
+        raise ValueError("env must be an env ID, a gymnasium.Env, or a function that makes one "
                          "(rlforge makes one per vector-env slot)")
     if name is None:
         name = getattr(make_env, "__name__", "PythonEnv")

@@ -30,10 +30,25 @@ def _autoreset_mode(mode) -> AutoresetMode:
 
 
 def _native_kwargs(kwargs: dict) -> dict:
-    for key in kwargs:
+    for key, value in kwargs.items():
         if not isinstance(key, str):
             raise ValueError(f"env kwargs must be named by strings, got {key!r}")
+        if not isinstance(value, (str, int, float, bool, np.integer, np.floating)):
+            raise ValueError(f"kwarg '{key}': pass a number, bool or string in rlforge's format "
+                             f"(`rlforge envs -v` lists them), got {type(value).__name__}")
     return dict(kwargs)
+
+
+def _check_int(name: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not low <= int(value) <= high:
+        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
+    return int(value)
+
+
+def _check_seed(seed):
+    return None if seed is None else _check_int("seed", seed, 0, 2**64 - 1)
 
 
 def _render_modes(env_id: str, kwargs: dict) -> list[str]:
@@ -95,10 +110,9 @@ class RlforgeEnv(gym.Env):
         return info
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        super().reset(seed=seed)
-        obs, info = self._native.reset(None if seed is None else int(seed))
+        seed = _check_seed(seed)
+        super().reset(seed=None if seed is None else seed % 2**63)  # numpy's seeding takes < 2**63
+        obs, info = self._native.reset(seed)
         return self._obs(obs), self._info(info)
 
     def step(self, action):
@@ -161,10 +175,8 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
                  render_mode: str | None = None, **kwargs: Any):
         kwargs = _native_kwargs(kwargs)
         mode = _autoreset_mode(autoreset_mode)
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)):
-            raise ValueError(f"num_envs must be an integer, got {num_envs!r}")
-        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
-            raise ValueError(f"threads must be an integer, got {threads!r}")
+        num_envs = _check_int("num_envs", num_envs, 1, 65536)
+        threads = _check_int("threads", threads, 1, 1024)
         self._native = _rlforge.VectorEnv(env_id, kwargs, int(num_envs), int(threads), _NATIVE_AUTORESET[mode])
         self.env_id = env_id
         self.num_envs = int(num_envs)
@@ -193,10 +205,8 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
         if seed is not None:
             if isinstance(seed, (list, tuple)):
                 raise ValueError("rlforge's vector env takes one int seed (env i gets seed + i), not a list")
-            if not isinstance(seed, (int, np.integer)) or seed < 0:
-                raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-            seed = int(seed)
-            self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seed)
+            seed = _check_seed(seed)
+            self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seed % 2**63)
         if mask is not None:
             mask = np.asarray(mask)
             if mask.dtype != np.bool_ or mask.shape != (self.num_envs,):
@@ -287,9 +297,9 @@ class RlforgeAsyncVectorEnv:
     def __init__(self, env_id: str, num_envs: int, batch_size: int | None = None, threads: int = 1, **kwargs: Any):
         kwargs = _native_kwargs(kwargs)
         batch_size = num_envs if batch_size is None else batch_size
-        for name, value in (("num_envs", num_envs), ("batch_size", batch_size), ("threads", threads)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"{name} must be an integer, got {value!r}")
+        num_envs = _check_int("num_envs", num_envs, 1, 65536)
+        batch_size = _check_int("batch_size", batch_size, 1, num_envs)
+        threads = _check_int("threads", threads, 1, 1024)
         self._native = _rlforge.AsyncVectorEnv(env_id, kwargs, int(num_envs), int(threads), int(batch_size))
         self.env_id, self.num_envs, self.batch_size = env_id, int(num_envs), int(batch_size)
         self._act_desc = self._native.single_action_space
@@ -297,10 +307,13 @@ class RlforgeAsyncVectorEnv:
         self.single_action_space = to_gymnasium(self._act_desc)
         self._views = self._native.views()
 
+    def _open(self):
+        if self._native is None:
+            raise RuntimeError("the async vector env is closed")
+        return self._native
+
     def async_reset(self, seed: int | None = None) -> None:
-        if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        self._native.reset(None if seed is None else int(seed))
+        self._open().reset(_check_seed(seed))
 
     def reset(self, seed: int | None = None):
         """async_reset, then the first batch."""
@@ -309,11 +322,17 @@ class RlforgeAsyncVectorEnv:
         return obs, info
 
     def send(self, actions, env_ids) -> None:
-        ids = np.ascontiguousarray(np.asarray(env_ids).reshape(-1), dtype=np.int32)
-        self._native.send(as_native(actions, self._act_desc, ids.size, "actions"), ids)
+        native = self._open()
+        ids = np.asarray(env_ids).reshape(-1)
+        if ids.size and ids.dtype.kind not in "iu":
+            raise ValueError(f"env_ids must be integers, got {ids.dtype}")
+        if ids.size and (ids.min() < 0 or ids.max() >= self.num_envs):
+            raise ValueError(f"env_ids must be in [0, {self.num_envs}), got {ids.tolist()}")
+        ids = np.ascontiguousarray(ids, dtype=np.int32)
+        native.send(as_native(actions, self._act_desc, ids.size, "actions"), ids)
 
     def recv(self):
-        self._native.recv()
+        self._open().recv()
         v = self._views
         ended = v["terminated"] | v["truncated"]
         info = {"env_id": v["env_ids"]}
@@ -329,4 +348,6 @@ class RlforgeAsyncVectorEnv:
         return self.recv()
 
     def close(self) -> None:
-        pass
+        """Stops the worker threads (when the arrays recv returned are gone too)."""
+        self._native = None
+        self._views = None

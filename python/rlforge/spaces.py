@@ -32,12 +32,16 @@ def as_native(value, space: dict, batch: int | None, what: str) -> np.ndarray:
         return value  # the fast path: already what the native env reads
     a = np.asarray(value)
     if a.dtype == object:
+        if isinstance(value, (int, np.integer)):
+            raise ValueError(f"{what} {value} is out of range")
         raise ValueError(f"{what} must be numeric, got {type(value).__name__}")
     if space["kind"] in ("Discrete", "MultiDiscrete", "MultiBinary"):
         if a.dtype.kind == "f" and a.size and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
             a = a.astype(np.int64)  # 1.0 is accepted as 1, as numpy would index with it
         if a.dtype.kind not in "iub":
             raise ValueError(f"{what} must be integers for a {space['kind']} space, got {a.dtype}")
+        if a.dtype.kind == "u" and a.size and a.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"{what} {a.max()} is out of range")
     elif a.dtype.kind not in "iuf":
         raise ValueError(f"{what} must be numbers for a Box space, got {a.dtype}")
     if a.shape != shape:

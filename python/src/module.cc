@@ -121,11 +121,24 @@ class PyEnv {
     return out;
   }
 
+  // Marks a call that runs without the GIL, so that close() from another
+  // thread cannot free the env under it.
+  struct Busy {
+    explicit Busy(PyEnv* e) : e(e) {
+      RLF_CHECK(!e->busy_, "the env is busy in another thread");
+      e->busy_ = true;
+    }
+    ~Busy() { e->busy_ = false; }
+    PyEnv* e;
+  };
+
   py::tuple Reset(std::optional<uint64_t> seed) {
     Info info;
     {
+      Busy busy(this);
+      Env& en = env();
       py::gil_scoped_release release;
-      env().Reset(seed, obs_.data(), &info);
+      en.Reset(seed, obs_.data(), &info);
     }
     return py::make_tuple(Observation(), InfoDict(info));
   }
@@ -135,8 +148,10 @@ class PyEnv {
     CheckBuffer(action, a, a.nbytes(), "the action");
     StepResult r;
     {
+      Busy busy(this);
+      Env& en = env();
       py::gil_scoped_release release;
-      r = env().Step(action.data(), obs_.data());
+      r = en.Step(action.data(), obs_.data());
     }
     return py::make_tuple(Observation(), r.reward, r.terminated, r.truncated, InfoDict(r.info));
   }
@@ -160,6 +175,7 @@ class PyEnv {
   std::unique_ptr<Env> env_;
   std::vector<uint8_t> obs_;
   std::optional<int64_t> max_steps_;
+  bool busy_ = false;  // read and written with the GIL held
 };
 
 // ---- vector env ----------------------------------------------------------------
@@ -197,8 +213,15 @@ class PyVectorEnv {
 
   void Step(const py::array& actions) {
     VectorEnv& v = envs();
-    CheckBuffer(actions, v.single_action_space(), v.single_action_space().nbytes() * v.num_envs(), "actions");
+    const Space& as = v.single_action_space();
+    CheckBuffer(actions, as, as.nbytes() * v.num_envs(), "actions");
     const void* a = actions.data();
+    // Every row is checked before any env steps, so a bad action changes nothing.
+    for (int i = 0; i < v.num_envs(); ++i) {
+      const void* row = static_cast<const uint8_t*>(a) + i * as.nbytes();
+      const std::string why = as.kind() == SpaceKind::kBox ? as.WhyNotFinite(row) : as.WhyNotContained(row);
+      RLF_CHECK_ARG(why.empty(), "the action of env ", i, ": ", why);
+    }
     py::gil_scoped_release release;
     v.Step(a);
   }
@@ -238,7 +261,9 @@ class PyVectorEnv {
 // A numpy view of a vector env buffer that keeps the vector env alive.
 template <typename T>
 py::array View(py::object self, const T* data, std::vector<py::ssize_t> shape, py::dtype dtype) {
-  return py::array(dtype, shape, {}, data, self);
+  py::array a(dtype, shape, {}, data, self);
+  a.attr("setflags")(py::arg("write") = false);  // the C++ buffers are written by C++ only
+  return a;
 }
 
 // ---- trained policies ------------------------------------------------------------
@@ -264,15 +289,32 @@ class PyPolicy {
   py::array Act(const py::array& obs, std::optional<py::array_t<uint8_t, py::array::c_style | py::array::forcecast>> masks,
                 int64_t n, bool deterministic) {
     CheckBuffer(obs, obs_space_, obs_space_.nbytes() * n, "observations");
+    for (int64_t i = 0; i < n; ++i) {
+      const void* row = static_cast<const uint8_t*>(obs.data()) + i * obs_space_.nbytes();
+      const std::string why =
+          obs_space_.kind() == SpaceKind::kBox ? obs_space_.WhyNotFinite(row) : obs_space_.WhyNotContained(row);
+      RLF_CHECK_ARG(why.empty(), "observation ", i, ": ", why);
+    }
     const uint8_t* m = nullptr;
     if (masks) {
-      RLF_CHECK_ARG(static_cast<int64_t>(masks->size()) == n * act_space_.mask_size(), "the mask must hold ",
-                    act_space_.mask_size(), " entries per observation, got ", masks->size(), " for ", n);
+      RLF_CHECK_ARG(has_mask_, run_.config.run.env, " has no action mask: predict takes no mask");
+      const int64_t k = act_space_.mask_size();
+      RLF_CHECK_ARG(static_cast<int64_t>(masks->size()) == n * k, "the mask must hold ", k,
+                    " entries per observation, got ", masks->size(), " for ", n);
       m = masks->data();
+      for (int64_t i = 0; i < n; ++i) {
+        bool any = false;
+        for (int64_t j = 0; j < k; ++j) {
+          RLF_CHECK_ARG(m[i * k + j] <= 1, "mask entries must be 0 or 1, got ", int(m[i * k + j]));
+          any = any || m[i * k + j];
+        }
+        RLF_CHECK_ARG(any, "the mask of observation ", i, " allows no action");
+      }
     }
     std::vector<py::ssize_t> shape = {static_cast<py::ssize_t>(n)};
     for (int64_t d : act_space_.shape()) shape.push_back(d);
     py::array out(NumpyDType(act_space_.dtype()), shape);
+    if (n == 0) return out;
     Policy& p = policy(deterministic);
     const void* o = obs.data();
     void* a = out.mutable_data();
@@ -291,6 +333,17 @@ class PyPolicy {
 
 
 // ---- Python envs behind the C++ Env interface ------------------------------------
+
+// "TypeName: message" of a Python exception, on one line (no traceback).
+std::string PythonError(const py::error_already_set& e) {
+  std::string type = "Exception", message;
+  try {
+    type = py::str(e.type().attr("__name__"));
+    message = py::str(e.value());
+  } catch (...) {
+  }
+  return OneLine(message.empty() ? type : type + ": " + message);
+}
 
 // The rlforge Space of a gymnasium space (Discrete, Box, MultiDiscrete, MultiBinary).
 Space FromGymnasium(const py::handle& space, const std::string& what) {
@@ -397,7 +450,7 @@ class PythonEnv : public Env {
     try {
       fn();
     } catch (py::error_already_set& e) {
-      throw Error(StrCat(id_, ".", what, "() raised ", OneLine(e.what())));
+      throw Error(StrCat(id_, ".", what, "() raised ", PythonError(e)));
     } catch (py::cast_error& e) {
       throw Error(StrCat(id_, ".", what, "() returned a value of the wrong type: ", e.what()));
     }
@@ -411,6 +464,9 @@ class PythonEnv : public Env {
               " does not fit its observation space ", obs_space_.ToString());
     py::array c = py::array::ensure(a.attr("astype")(NumpyDType(obs_space_.dtype())), py::array::c_style);
     std::memcpy(obs, c.data(), obs_space_.nbytes());
+    const std::string why =
+        obs_space_.kind() == SpaceKind::kBox ? std::string() : obs_space_.WhyNotContained(obs);
+    RLF_CHECK(why.empty(), id_, ": the observation is not in its observation space: ", why);
   }
 
   static void CopyInfo(const py::handle& value, Info* info) {
@@ -421,7 +477,13 @@ class PythonEnv : public Env {
       if (!(py::isinstance<py::float_>(v) || py::isinstance<py::int_>(v))) continue;  // numbers only
       // Keys must outlive the Info: keep one interned copy of each.
       static std::set<std::string>* keys = new std::set<std::string>();
-      const char* key = keys->insert(std::string(py::str(item.first))).first->c_str();
+      std::string name = py::str(item.first);
+      auto it = keys->find(name);
+      if (it == keys->end()) {
+        if (keys->size() >= 4096) continue;  // envs whose info keys never repeat: keep the first 4,096
+        it = keys->insert(std::move(name)).first;
+      }
+      const char* key = it->c_str();
       info->Set(key, v.cast<double>());
     }
   }
@@ -444,8 +506,11 @@ void RegisterPythonEnv(const std::string& id, py::object factory) {
     try {
       env = (*f)();
     } catch (py::error_already_set& e) {
-      throw Error(StrCat("making ", id, " raised ", OneLine(e.what())));
+      throw Error(StrCat("making ", id, " raised ", PythonError(e)));
     }
+    RLF_CHECK_ARG(py::hasattr(env, "observation_space") && py::hasattr(env, "action_space") &&
+                      py::hasattr(env, "step") && py::hasattr(env, "reset"),
+                  "the function for ", id, " returned ", std::string(py::str(py::repr(env))), ", not a gymnasium.Env");
     return std::make_unique<PythonEnv>(std::move(env), id);
   };
   Registry::Global().Register(std::move(spec));
@@ -542,7 +607,10 @@ PYBIND11_MODULE(_rlforge, m) {
            })
       .def("render_text", [](const PyEnv& e) { return e.env().RenderText(); })
       .def("render_rgb", &PyEnv::RenderRgb)
-      .def("close", [](PyEnv& e) { e.env_.reset(); });
+      .def("close", [](PyEnv& e) {
+        RLF_CHECK(!e.busy_, "close(): the env is stepping in another thread");
+        e.env_.reset();
+      });
 
   py::class_<PyVectorEnv>(m, "VectorEnv")
       .def(py::init<const std::string&, const py::dict&, int, int, const std::string&>(), py::arg("id"),
@@ -595,12 +663,25 @@ PYBIND11_MODULE(_rlforge, m) {
       .def("close", [](PyVectorEnv& v) { v.closed_ = true; })
       .def_property_readonly("closed", [](const PyVectorEnv& v) { return v.closed_; });
 
-  py::class_<AsyncVectorEnv>(m, "AsyncVectorEnv")
+  // Destroyed without the GIL: its worker threads may be waiting for it
+  // (Python envs), and joining them with the GIL held would deadlock.
+  struct AsyncDeleter {
+    void operator()(AsyncVectorEnv* p) const {
+      if (Py_IsInitialized() && PyGILState_Check()) {
+        py::gil_scoped_release release;
+        delete p;
+      } else {
+        delete p;
+      }
+    }
+  };
+  py::class_<AsyncVectorEnv, std::unique_ptr<AsyncVectorEnv, AsyncDeleter>>(m, "AsyncVectorEnv")
       .def(py::init([](const std::string& id, const py::dict& kwargs, int num_envs, int threads, int batch_size) {
              const Kwargs kw = ToKwargs(kwargs);
              Registry::Global().Spec(id);
              py::gil_scoped_release release;
-             return std::make_unique<AsyncVectorEnv>([&] { return Make(id, kw); }, num_envs, threads, batch_size);
+             return std::unique_ptr<AsyncVectorEnv, AsyncDeleter>(
+                 new AsyncVectorEnv([&] { return Make(id, kw); }, num_envs, threads, batch_size));
            }),
            py::arg("id"), py::arg("kwargs"), py::arg("num_envs"), py::arg("threads"), py::arg("batch_size"))
       .def_property_readonly("num_envs", &AsyncVectorEnv::num_envs)

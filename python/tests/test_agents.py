@@ -105,3 +105,60 @@ def test_python_env_errors_name_the_env(tmp_path):
         rlforge.train("ppo", env=broken, steps=256, out=str(tmp_path / "broken"))
     with pytest.raises(ValueError, match="function"):
         rlforge.train("ppo", env=42, steps=256, out=str(tmp_path / "x"))
+
+
+@pytest.fixture(scope="module")
+def frozen_lake_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fl") / "q"
+    rlforge.train("q-learning", "FrozenLake-v1", steps=500, seed=0, out=str(out), config={"eval_episodes": 2})
+    return str(out)
+
+
+def test_predict_refuses_observations_outside_the_space(frozen_lake_run):
+    q = rlforge.load(frozen_lake_run)
+    for bad in (16, -1, 10**9):  # once read out of bounds (a crash)
+        with pytest.raises(ValueError, match="observation"):
+            q.predict(bad)
+    assert q.predict(np.zeros(0, dtype=np.int64))[0].shape == (0,)
+    with pytest.raises(ValueError, match="no action mask"):
+        q.predict(3, mask=[1, 1, 1, 1])
+
+
+def test_predict_refuses_bad_masks_and_nan(tmp_path):
+    out = tmp_path / "ppo"
+    rlforge.train("ppo", "CartPole-v1", steps=256, seed=0, out=str(out),
+                  config={"num_envs": 2, "n_steps": 64, "eval_episodes": 1})
+    p = rlforge.load(str(out))
+    with pytest.raises(ValueError, match="finite|NaN|nan"):
+        p.predict(np.full(4, np.nan, dtype=np.float32), deterministic=False)
+
+
+def test_python_env_observation_outside_its_space_is_an_error(tmp_path):
+    import gymnasium as gym
+
+    class Far(gym.Env):
+        observation_space = gym.spaces.Discrete(4)
+        action_space = gym.spaces.Discrete(2)
+
+        def reset(self, *, seed=None, options=None):
+            return 0, {}
+
+        def step(self, action):
+            return 10**6, 0.0, False, False, {}  # once a segfault in the Q-table update
+
+    with pytest.raises(RuntimeError, match="not in its observation space"):
+        rlforge.train("q-learning", env=Far, steps=50, out=str(tmp_path / "far"), config={"eval_episodes": 1})
+
+
+def test_a_gymnasium_env_instance_trains_and_bad_config_keys_are_refused(tmp_path):
+    import gymnasium as gym
+
+    r = rlforge.train("q-learning", env=gym.make("FrozenLake-v1"), steps=300, out=str(tmp_path / "inst"),
+                      config={"eval_episodes": 1})
+    assert r["timesteps"] >= 300
+    with pytest.raises(ValueError, match="config keys"):
+        rlforge.train("ppo", "CartPole-v1", config={"num_envs=3 n_steps": 2}, out=str(tmp_path / "k"))
+    with pytest.raises(ValueError, match="dict"):
+        rlforge.train("ppo", "CartPole-v1", config=[("a", 1)], out=str(tmp_path / "l"))
+    with pytest.raises(ValueError, match="seed"):
+        rlforge.train("ppo", "CartPole-v1", seed=2**64, out=str(tmp_path / "m"))

@@ -141,3 +141,44 @@ def test_bad_ids_and_kwargs_name_the_problem():
         rlforge.make("FrozenLake-v1", map_name="random", map_size=100000)
     with pytest.raises(ValueError, match="seed"):
         rlforge.make("CartPole-v1").reset(seed=-1)
+
+
+def test_close_while_another_thread_steps_is_refused():
+    """close() from another thread during a step once freed the env under it."""
+    import threading
+    import time
+
+    class SlowStep(gym.Env):
+        observation_space = gym.spaces.Box(-1, 1, (2,), np.float32)
+        action_space = gym.spaces.Discrete(2)
+
+        def reset(self, *, seed=None, options=None):
+            return np.zeros(2, np.float32), {}
+
+        def step(self, action):
+            time.sleep(0.5)
+            return np.zeros(2, np.float32), 0.0, False, False, {}
+
+    env = rlforge.make(rlforge.register_python_env(SlowStep))
+    env.reset(seed=0)
+    errors = []
+
+    def close_soon():
+        time.sleep(0.1)
+        try:
+            env.close()
+        except RuntimeError as e:
+            errors.append(str(e))
+
+    t = threading.Thread(target=close_soon)
+    t.start()
+    obs, *_ = env.step(0)
+    t.join()
+    assert errors and "another thread" in errors[0]
+    assert np.array_equal(obs, np.zeros(2, np.float32))
+    env.close()
+
+
+def test_list_kwargs_are_refused_with_the_format_to_use():
+    with pytest.raises(ValueError, match="desc"):
+        rlforge.make("FrozenLake-v1", desc=["SF", "FG"])

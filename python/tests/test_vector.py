@@ -153,3 +153,61 @@ def test_async_misuse_raises_instead_of_hanging():
         envs.send(np.array([2]), np.array([1]))
     with pytest.raises(ValueError, match="batch_size"):
         rlforge.make_async("CartPole-v1", num_envs=2, batch_size=3)
+
+
+def test_a_bad_action_changes_no_env_and_views_are_read_only():
+    envs = rlforge.make_vec("CartPole-v1", num_envs=4, threads=2)
+    obs, _ = envs.reset(seed=0)
+    before = obs.copy()
+    with pytest.raises(ValueError, match="env 2"):
+        envs.step(np.array([0, 0, 2, 0]))
+    assert np.array_equal(obs, before)  # once: envs 0 and 1 had stepped
+    with pytest.raises(ValueError):
+        obs[0, 0] = 1.0
+
+
+def test_async_env_ids_and_close():
+    envs = rlforge.make_async("CartPole-v1", num_envs=2, batch_size=1)
+    envs.async_reset(seed=0)
+    envs.recv()
+    for bad in ([2**40], [2**32], [0.7], [-1]):  # once wrapped silently to env 0
+        with pytest.raises(ValueError, match="env_ids"):
+            envs.send(np.zeros(1, dtype=np.int64), bad)
+    envs.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        envs.recv()
+
+
+SLOW_ENV = """
+import time, sys, gc, numpy as np, gymnasium as gym, rlforge
+class Slow(gym.Env):
+    observation_space = gym.spaces.Box(-1, 1, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+    def reset(self, *, seed=None, options=None):
+        return np.zeros(2, np.float32), {}
+    def step(self, a):
+        time.sleep(0.2)
+        return np.zeros(2, np.float32), 0.0, False, False, {}
+a = rlforge.make_async(rlforge.register_python_env(Slow), num_envs=2, batch_size=2, threads=2)
+a.async_reset(seed=0)
+a.recv()
+a.send(np.zeros(2, np.int64), [0, 1])
+if sys.argv[1] == "del":
+    del a
+    gc.collect()
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("how", ["del", "exit"])
+def test_async_python_envs_in_flight_neither_hang_nor_abort(tmp_path, how):
+    """Deleting the env (or exiting) while Python-env steps are in flight: once
+    a deadlock (the destructor joined workers waiting for the GIL) and an abort."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW_ENV)
+    for _ in range(3):
+        r = subprocess.run([sys.executable, str(script), how], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and "ok" in r.stdout, r.stderr

@@ -2,6 +2,10 @@
 
 #include <cstring>
 
+#if defined(__GLIBCXX__)
+#include <cxxabi.h>
+#endif
+
 namespace rlforge {
 
 AsyncVectorEnv::AsyncVectorEnv(const EnvFactory& make_env, int num_envs, int num_threads, int batch_size)
@@ -96,6 +100,10 @@ void AsyncVectorEnv::Run(const Task& task) {
       }
     }
     if (mask_size_) env.ActionMask(masks_.data() + i * mask_size_);
+#if defined(__GLIBCXX__)
+  } catch (abi::__forced_unwind&) {
+    throw;  // thread cancellation (e.g. an interpreter shutting down) must unwind
+#endif
   } catch (...) {
     errors_[i] = std::current_exception();
   }
