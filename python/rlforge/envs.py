@@ -228,8 +228,12 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
             ended = v["ended"]
             if ended.any():
                 final_obs = np.full(self.num_envs, None, dtype=object)
-                for i in np.flatnonzero(ended):
-                    final_obs[i] = self._element(v["final_observations"][i])
+                idx = np.flatnonzero(ended)
+                rows = v["final_observations"][idx]  # one copy of the ended rows
+                if self._obs_desc["kind"] == "Discrete":
+                    rows = rows.tolist()
+                for j, i in enumerate(idx):
+                    final_obs[i] = rows[j]
                 infos["final_obs"], infos["_final_obs"] = final_obs, ended.copy()
                 final_info = self._infos(final_step=True, only=ended, final_masks=True)
                 infos["final_info"], infos["_final_info"] = final_info, ended.copy()
