@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 
 from rlforge import _rlforge
-from rlforge.spaces import as_native, to_gymnasium
+from rlforge.spaces import as_native, check_int, to_gymnasium
 
 
 def _sets(config: dict | None) -> list[str]:
@@ -33,13 +33,7 @@ def _sets(config: dict | None) -> list[str]:
 
 
 def _int_or_none(name: str, value) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if not 0 <= int(value) < 2**63:
-        raise ValueError(f"{name} must be in [0, 2**63), got {value}")
-    return int(value)
+    return None if value is None else check_int(name, value, 0, 2**63 - 1)
 
 
 _python_env_numbers = itertools.count()

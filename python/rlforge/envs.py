@@ -8,7 +8,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from rlforge import _rlforge
-from rlforge.spaces import as_native, split_mask, to_gymnasium
+from rlforge.spaces import as_native, check_int, split_mask, to_gymnasium
 
 RENDER_FPS = 30
 
@@ -39,16 +39,8 @@ def _native_kwargs(kwargs: dict) -> dict:
     return dict(kwargs)
 
 
-def _check_int(name: str, value, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if not low <= int(value) <= high:
-        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
-    return int(value)
-
-
 def _check_seed(seed):
-    return None if seed is None else _check_int("seed", seed, 0, 2**64 - 1)
+    return None if seed is None else check_int("seed", seed, 0, 2**64 - 1)
 
 
 def _render_modes(env_id: str, kwargs: dict) -> list[str]:
@@ -175,8 +167,8 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
                  render_mode: str | None = None, **kwargs: Any):
         kwargs = _native_kwargs(kwargs)
         mode = _autoreset_mode(autoreset_mode)
-        num_envs = _check_int("num_envs", num_envs, 1, 65536)
-        threads = _check_int("threads", threads, 1, 1024)
+        num_envs = check_int("num_envs", num_envs, 1, 65536)
+        threads = check_int("threads", threads, 1, 1024)
         self._native = _rlforge.VectorEnv(env_id, kwargs, int(num_envs), int(threads), _NATIVE_AUTORESET[mode])
         self.env_id = env_id
         self.num_envs = int(num_envs)
@@ -259,9 +251,10 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
                     continue
                 values = np.where(present, values, 0.0)
             infos[key], infos["_" + key] = values, present
+        every = np.ones(self.num_envs, dtype=np.bool_) if only is None else only
         if self._two_players and not final_masks:
             # Nobody is to move in a game that just ended (and was not reset at once).
-            present = np.ones(self.num_envs, dtype=np.bool_) if only is None else only.copy()
+            present = every.copy()
             if self.autoreset_mode != AutoresetMode.SAME_STEP and only is None:
                 present &= ~self._views["ended"]
             if present.any():
@@ -271,8 +264,7 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
             mask = self._views["final_action_masks" if final_masks else "action_masks"]
             if only is not None:
                 mask = np.where(only[:, None], mask, 0).astype(np.int8)
-            present = np.ones(self.num_envs, dtype=np.bool_) if only is None else only.copy()
-            infos["action_mask"], infos["_action_mask"] = split_mask(mask, self._act_desc), present
+            infos["action_mask"], infos["_action_mask"] = split_mask(mask, self._act_desc), every.copy()
         return infos
 
     def episode_statistics(self):
@@ -301,9 +293,9 @@ class RlforgeAsyncVectorEnv:
     def __init__(self, env_id: str, num_envs: int, batch_size: int | None = None, threads: int = 1, **kwargs: Any):
         kwargs = _native_kwargs(kwargs)
         batch_size = num_envs if batch_size is None else batch_size
-        num_envs = _check_int("num_envs", num_envs, 1, 65536)
-        batch_size = _check_int("batch_size", batch_size, 1, num_envs)
-        threads = _check_int("threads", threads, 1, 1024)
+        num_envs = check_int("num_envs", num_envs, 1, 65536)
+        batch_size = check_int("batch_size", batch_size, 1, num_envs)
+        threads = check_int("threads", threads, 1, 1024)
         self._native = _rlforge.AsyncVectorEnv(env_id, kwargs, int(num_envs), int(threads), int(batch_size))
         self.env_id, self.num_envs, self.batch_size = env_id, int(num_envs), int(batch_size)
         self._act_desc = self._native.single_action_space

@@ -22,6 +22,15 @@ def to_gymnasium(d: dict, seed: int | None = None) -> spaces.Space:
     raise ValueError(f"unknown space kind {kind!r}")
 
 
+def check_int(name: str, value, low: int, high: int) -> int:
+    """`value` as an int in [low, high], or ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not low <= int(value) <= high:
+        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
+    return int(value)
+
+
 def as_native(value, space: dict, batch: int | None, what: str) -> np.ndarray:
     """`value` as the contiguous array the native env reads (one element, or
     `batch` of them), or ValueError naming what is wrong with it."""

@@ -88,6 +88,20 @@ Kwargs ToKwargs(const py::dict& kwargs) {
 // The shape of one element of `space` as numpy sees it ([] for Discrete).
 std::vector<py::ssize_t> ElementShape(const Space& s) { return {s.shape().begin(), s.shape().end()}; }
 
+// Why `value` is not a valid element of `space` ("" if it is): in the space
+// for Discrete/MultiDiscrete/MultiBinary, finite for Box (whose bounds may be
+// wider in practice, e.g. unnormalized observations).
+std::string WhyInvalid(const Space& space, const void* value) {
+  return space.kind() == SpaceKind::kBox ? space.WhyNotFinite(value) : space.WhyNotContained(value);
+}
+
+// [n, *space.shape]: the shape of a batch of n elements.
+std::vector<py::ssize_t> BatchShape(py::ssize_t n, const Space& s) {
+  std::vector<py::ssize_t> shape = {n};
+  shape.insert(shape.end(), s.shape().begin(), s.shape().end());
+  return shape;
+}
+
 // Checks that `a` is a C-contiguous array of `dtype` with exactly `bytes` bytes.
 void CheckBuffer(const py::array& a, const Space& space, size_t bytes, const char* what) {
   RLF_CHECK_ARG(a.dtype().is(NumpyDType(space.dtype())), what, " must be ", DTypeName(space.dtype()), ", got ",
@@ -215,13 +229,7 @@ class PyVectorEnv {
     VectorEnv& v = envs();
     const Space& as = v.single_action_space();
     CheckBuffer(actions, as, as.nbytes() * v.num_envs(), "actions");
-    const void* a = actions.data();
-    // Every row is checked before any env steps, so a bad action changes nothing.
-    for (int i = 0; i < v.num_envs(); ++i) {
-      const void* row = static_cast<const uint8_t*>(a) + i * as.nbytes();
-      const std::string why = as.kind() == SpaceKind::kBox ? as.WhyNotFinite(row) : as.WhyNotContained(row);
-      RLF_CHECK_ARG(why.empty(), "the action of env ", i, ": ", why);
-    }
+    const void* a = actions.data();  // VectorEnv::Step checks every row before stepping any
     py::gil_scoped_release release;
     v.Step(a);
   }
@@ -291,8 +299,7 @@ class PyPolicy {
     CheckBuffer(obs, obs_space_, obs_space_.nbytes() * n, "observations");
     for (int64_t i = 0; i < n; ++i) {
       const void* row = static_cast<const uint8_t*>(obs.data()) + i * obs_space_.nbytes();
-      const std::string why =
-          obs_space_.kind() == SpaceKind::kBox ? obs_space_.WhyNotFinite(row) : obs_space_.WhyNotContained(row);
+      const std::string why = WhyInvalid(obs_space_, row);
       RLF_CHECK_ARG(why.empty(), "observation ", i, ": ", why);
     }
     const uint8_t* m = nullptr;
@@ -311,9 +318,7 @@ class PyPolicy {
         RLF_CHECK_ARG(any, "the mask of observation ", i, " allows no action");
       }
     }
-    std::vector<py::ssize_t> shape = {static_cast<py::ssize_t>(n)};
-    for (int64_t d : act_space_.shape()) shape.push_back(d);
-    py::array out(NumpyDType(act_space_.dtype()), shape);
+    py::array out(NumpyDType(act_space_.dtype()), BatchShape(n, act_space_));
     if (n == 0) return out;
     Policy& p = policy(deterministic);
     const void* o = obs.data();
@@ -464,9 +469,8 @@ class PythonEnv : public Env {
               " does not fit its observation space ", obs_space_.ToString());
     py::array c = py::array::ensure(a.attr("astype")(NumpyDType(obs_space_.dtype())), py::array::c_style);
     std::memcpy(obs, c.data(), obs_space_.nbytes());
-    const std::string why =
-        obs_space_.kind() == SpaceKind::kBox ? std::string() : obs_space_.WhyNotContained(obs);
-    RLF_CHECK(why.empty(), id_, ": the observation is not in its observation space: ", why);
+    const std::string why = WhyInvalid(obs_space_, obs);
+    RLF_CHECK(why.empty(), id_, ": the observation is not valid in its observation space: ", why);
   }
 
   static void CopyInfo(const py::handle& value, Info* info) {
@@ -644,8 +648,7 @@ PYBIND11_MODULE(_rlforge, m) {
       .def("views", [](py::object self) {
         auto& v = self.cast<PyVectorEnv&>().envs();
         const py::ssize_t n = v.num_envs();
-        std::vector<py::ssize_t> obs_shape = {n};
-        for (int64_t d : v.single_observation_space().shape()) obs_shape.push_back(d);
+        const std::vector<py::ssize_t> obs_shape = BatchShape(n, v.single_observation_space());
         const py::dtype obs_dtype = NumpyDType(v.single_observation_space().dtype());
         py::dict d;
         d["observations"] = View(self, static_cast<const uint8_t*>(v.observations()), obs_shape, obs_dtype);
@@ -710,8 +713,7 @@ PYBIND11_MODULE(_rlforge, m) {
       .def("views", [](py::object self) {
         auto& v = self.cast<AsyncVectorEnv&>();
         const py::ssize_t b = v.batch_size();
-        std::vector<py::ssize_t> obs_shape = {b};
-        for (int64_t d : v.single_observation_space().shape()) obs_shape.push_back(d);
+        const std::vector<py::ssize_t> obs_shape = BatchShape(b, v.single_observation_space());
         const py::dtype obs_dtype = NumpyDType(v.single_observation_space().dtype());
         py::dict d;
         d["env_ids"] = View(self, v.env_ids(), {b}, py::dtype::of<int32_t>());

@@ -28,24 +28,31 @@ AsyncVectorEnv::AsyncVectorEnv(const EnvFactory& make_env, int num_envs, int num
   mask_size_ = envs_[0]->has_action_mask() ? act_space_.mask_size() : 0;
   const size_t n = static_cast<size_t>(num_envs);
   actions_.assign(n * act_bytes_, 0);
-  obs_.assign(n * obs_bytes_, 0);
-  final_obs_.assign(n * obs_bytes_, 0);
-  masks_.assign(n * mask_size_, 0);
-  terminated_.assign(n, 0);
-  truncated_.assign(n, 0);
-  rewards_.assign(n, 0.f);
+  env_.Resize(n, obs_bytes_, mask_size_);
   slots_.assign(n, Slot::kIdle);
   seen_.assign(n, 0);
   errors_.assign(n, nullptr);
-  const size_t b = static_cast<size_t>(batch_size);
-  batch_ids_.assign(b, 0);
-  batch_obs_.assign(b * obs_bytes_, 0);
-  batch_final_obs_.assign(b * obs_bytes_, 0);
-  batch_masks_.assign(b * mask_size_, 0);
-  batch_terminated_.assign(b, 0);
-  batch_truncated_.assign(b, 0);
-  batch_rewards_.assign(b, 0.f);
+  batch_ids_.assign(batch_size, 0);
+  batch_.Resize(batch_size, obs_bytes_, mask_size_);
   for (int t = 0; t < num_threads; ++t) workers_.emplace_back([this] { Worker(); });
+}
+
+void AsyncVectorEnv::Rows::Resize(size_t rows, size_t obs_bytes, size_t mask_size) {
+  obs.assign(rows * obs_bytes, 0);
+  final_obs.assign(rows * obs_bytes, 0);
+  masks.assign(rows * mask_size, 0);
+  terminated.assign(rows, 0);
+  truncated.assign(rows, 0);
+  rewards.assign(rows, 0.f);
+}
+
+void AsyncVectorEnv::Rows::CopyRow(const Rows& src, size_t from, size_t to, size_t obs_bytes, size_t mask_size) {
+  std::memcpy(obs.data() + to * obs_bytes, src.obs.data() + from * obs_bytes, obs_bytes);
+  std::memcpy(final_obs.data() + to * obs_bytes, src.final_obs.data() + from * obs_bytes, obs_bytes);
+  if (mask_size) std::memcpy(masks.data() + to * mask_size, src.masks.data() + from * mask_size, mask_size);
+  terminated[to] = src.terminated[from];
+  truncated[to] = src.truncated[from];
+  rewards[to] = src.rewards[from];
 }
 
 AsyncVectorEnv::~AsyncVectorEnv() {
@@ -81,25 +88,25 @@ void AsyncVectorEnv::Worker() {
 void AsyncVectorEnv::Run(const Task& task) {
   const int i = task.env;
   Env& env = *envs_[i];
-  uint8_t* obs = obs_.data() + i * obs_bytes_;
+  uint8_t* obs = env_.obs.data() + i * obs_bytes_;
   try {
     if (task.reset) {
       Info info;
       env.Reset(task.seed, obs, &info);
-      rewards_[i] = 0.f;
-      terminated_[i] = truncated_[i] = 0;
+      env_.rewards[i] = 0.f;
+      env_.terminated[i] = env_.truncated[i] = 0;
     } else {
       StepResult r = env.Step(actions_.data() + i * act_bytes_, obs);
-      rewards_[i] = static_cast<float>(r.reward);
-      terminated_[i] = r.terminated;
-      truncated_[i] = r.truncated;
+      env_.rewards[i] = static_cast<float>(r.reward);
+      env_.terminated[i] = r.terminated;
+      env_.truncated[i] = r.truncated;
       if (r.done()) {
-        std::memcpy(final_obs_.data() + i * obs_bytes_, obs, obs_bytes_);
+        std::memcpy(env_.final_obs.data() + i * obs_bytes_, obs, obs_bytes_);
         Info info;
         env.Reset(std::nullopt, obs, &info);
       }
     }
-    if (mask_size_) env.ActionMask(masks_.data() + i * mask_size_);
+    if (mask_size_) env.ActionMask(env_.masks.data() + i * mask_size_);
 #if defined(__GLIBCXX__)
   } catch (abi::__forced_unwind&) {
     throw;  // thread cancellation (e.g. an interpreter shutting down) must unwind
@@ -172,12 +179,7 @@ void AsyncVectorEnv::Recv() {
     if (errors_[i] && !error) error = errors_[i];
     errors_[i] = nullptr;
     batch_ids_[b] = i;
-    std::memcpy(batch_obs_.data() + b * obs_bytes_, obs_.data() + i * obs_bytes_, obs_bytes_);
-    std::memcpy(batch_final_obs_.data() + b * obs_bytes_, final_obs_.data() + i * obs_bytes_, obs_bytes_);
-    if (mask_size_) std::memcpy(batch_masks_.data() + b * mask_size_, masks_.data() + i * mask_size_, mask_size_);
-    batch_rewards_[b] = rewards_[i];
-    batch_terminated_[b] = terminated_[i];
-    batch_truncated_[b] = truncated_[i];
+    batch_.CopyRow(env_, i, b, obs_bytes_, mask_size_);
   }
   if (error) std::rethrow_exception(error);
 }

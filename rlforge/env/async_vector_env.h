@@ -59,14 +59,23 @@ class AsyncVectorEnv {
   void Recv();
 
   const int32_t* env_ids() const { return batch_ids_.data(); }
-  const void* observations() const { return batch_obs_.data(); }
-  const void* final_observations() const { return batch_final_obs_.data(); }
-  const float* rewards() const { return batch_rewards_.data(); }
-  const uint8_t* terminated() const { return batch_terminated_.data(); }
-  const uint8_t* truncated() const { return batch_truncated_.data(); }
-  const uint8_t* action_masks() const { return mask_size_ ? batch_masks_.data() : nullptr; }
+  const void* observations() const { return batch_.obs.data(); }
+  const void* final_observations() const { return batch_.final_obs.data(); }
+  const float* rewards() const { return batch_.rewards.data(); }
+  const uint8_t* terminated() const { return batch_.terminated.data(); }
+  const uint8_t* truncated() const { return batch_.truncated.data(); }
+  const uint8_t* action_masks() const { return mask_size_ ? batch_.masks.data() : nullptr; }
 
  private:
+  // Step results, one row per env (latest) or per batch entry (last Recv).
+  struct Rows {
+    std::vector<uint8_t> obs, final_obs, masks, terminated, truncated;
+    std::vector<float> rewards;
+    void Resize(size_t rows, size_t obs_bytes, size_t mask_size);
+    // Row `from` of `src` into row `to`.
+    void CopyRow(const Rows& src, size_t from, size_t to, size_t obs_bytes, size_t mask_size);
+  };
+
   enum class Slot : uint8_t { kIdle, kInFlight, kReady };
   struct Task {
     int env;
@@ -83,8 +92,8 @@ class AsyncVectorEnv {
   int64_t mask_size_;
 
   // Per env: its pending action and its latest result.
-  std::vector<uint8_t> actions_, obs_, final_obs_, masks_, terminated_, truncated_;
-  std::vector<float> rewards_;
+  std::vector<uint8_t> actions_;
+  Rows env_;
   std::vector<Slot> slots_;
   std::vector<uint8_t> seen_;  // Send's duplicate check
   std::vector<std::exception_ptr> errors_;
@@ -98,8 +107,7 @@ class AsyncVectorEnv {
   std::vector<std::thread> workers_;
 
   std::vector<int32_t> batch_ids_;
-  std::vector<uint8_t> batch_obs_, batch_final_obs_, batch_masks_, batch_terminated_, batch_truncated_;
-  std::vector<float> batch_rewards_;
+  Rows batch_;
 };
 
 }  // namespace rlforge

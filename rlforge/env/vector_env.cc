@@ -135,6 +135,14 @@ void VectorEnv::Step(const void* actions) {
                 "or reset(options={'reset_mask': ...}) in Python) before stepping it");
   }
   const auto* a = static_cast<const uint8_t*>(actions);
+  // Every row is checked before any env steps, so a bad action changes no env
+  // (Box actions only for finiteness: envs that clip accept any finite value).
+  for (int i = 0; i < num_envs_; ++i) {
+    const uint8_t* row = a + i * act_bytes_;
+    const std::string why =
+        act_space_.kind() == SpaceKind::kBox ? act_space_.WhyNotFinite(row) : act_space_.WhyNotContained(row);
+    RLF_CHECK_ARG(why.empty(), "env ", i, ": invalid action: ", why);
+  }
   ForEachChunk([&](int lo, int hi) { StepRange(lo, hi, a); });
 }
 

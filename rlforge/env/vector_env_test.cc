@@ -149,6 +149,27 @@ TEST(VectorEnvTest, DisabledAutoresetNeedsAMaskedReset) {
   EXPECT_THROW(envs->SaveState(&state), Error);
 }
 
+// A bad action in any row is refused before any env steps (once, the rows
+// before it had already stepped).
+TEST(VectorEnvTest, ABadActionChangesNoEnv) {
+  for (int threads : {1, 2}) {
+    VectorEnvOptions opt;
+    opt.num_envs = 4;
+    opt.num_threads = threads;
+    auto envs = VectorEnv::Make("CartPole-v1", {}, opt);
+    envs->Reset(0);
+    std::vector<float> before(envs->observations_as<float>(), envs->observations_as<float>() + 16);
+    const std::vector<int64_t> actions = {0, 0, 2, 0};
+    try {
+      envs->Step(actions.data());
+      FAIL() << "action 2 is outside Discrete(2)";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("env 2"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(std::memcmp(before.data(), envs->observations_as<float>(), 16 * sizeof(float)), 0);
+  }
+}
+
 TEST(VectorEnvTest, ThreadedMatchesSynchronousExactly) {
   for (const char* id : {"CartPole-v1", "Taxi-v4", "Pendulum-v1"}) {
     VectorEnvOptions sync_opt, threaded_opt;
