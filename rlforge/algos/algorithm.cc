@@ -114,3 +114,21 @@ std::unique_ptr<Algorithm> MakeAlgorithm(const RunContext& ctx, const AlgoConfig
 }
 
 }  // namespace rlforge
+
+namespace rlforge {
+
+runtime::Model Algorithm::ExportModel() {
+  throw InvalidArgument(StrCat(ctx_.algo, "'s policy is not a network; export covers the network agents "
+                                          "(PPO, A2C, A3C, REINFORCE, the DQN family)"));
+}
+
+runtime::Model Algorithm::Export() {
+  runtime::Model m = ExportModel();
+  m.algo = ctx_.algo;
+  m.env = ctx_.run.env;
+  m.env_kwargs = ctx_.run.env_kwargs.ToString();
+  m.train_steps = num_timesteps();
+  return m;
+}
+
+}  // namespace rlforge

@@ -40,6 +40,7 @@
 #include "rlforge/core/state_io.h"
 #include "rlforge/env/policy.h"
 #include "rlforge/env/vector_env.h"
+#include "rlforge/runtime/model.h"
 
 namespace torch::nn {
 class Module;
@@ -131,6 +132,10 @@ class Algorithm {
   virtual void VisitState(StateVisitor& v) = 0;
   // The network that acts (benchmarks, export); null for tabular agents.
   virtual torch::nn::Module* network() { return nullptr; }
+  // The acting network as a runtime model (rlforge/runtime/model.h), with the
+  // run's algo, env and step count filled in: what `rlforge export` writes.
+  // InvalidArgument for agents whose policy is not a network.
+  runtime::Model Export();
   // Returns and lengths of the episodes finished since the last call.
   virtual void TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) {
     episodes_.Take(returns, lengths);
@@ -151,6 +156,9 @@ class Algorithm {
  protected:
   // Appends metric names (duplicates are ignored).
   void DeclareMetrics(const std::vector<std::string>& names);
+
+  // Export()'s network part; the default refuses.
+  virtual runtime::Model ExportModel();
 
   RunContext ctx_;
   EpisodeLog episodes_;

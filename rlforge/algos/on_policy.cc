@@ -1,4 +1,5 @@
 #include "rlforge/algos/on_policy.h"
+#include "rlforge/algos/export_model.h"
 
 #include <algorithm>
 #include <chrono>
@@ -510,6 +511,20 @@ void OnPolicyAlgorithm::VisitState(StateVisitor& v) {
   v("running_return", &running_return_);
   v("pretrain_metrics", &pretrain_metrics_);
   v("envs", envs_.get());
+}
+
+}  // namespace rlforge
+
+namespace rlforge {
+
+runtime::Model OnPolicyAlgorithm::ExportModel() {
+  std::optional<RunningMeanStd> rms;
+  if (ctx_.run.normalize_obs) rms = obs_rms_;
+  runtime::Model m = ExportActorCritic(*policy_, envs_->single_observation_space(), envs_->single_action_space(), rms,
+                                       clip_obs_);
+  m.conditional_mask = static_cast<bool>(envs_->conditional_mask_fn());
+  m.action_mask = envs_->has_action_mask();
+  return m;
 }
 
 }  // namespace rlforge

@@ -119,6 +119,7 @@ class OnPolicyAlgorithm : public Algorithm {
   static std::vector<std::string> PretrainMetricNames();
 
  protected:
+  runtime::Model ExportModel() override;
   // n_steps, gamma and gae_lambda of the rollouts and the network's settings
   // come from the agent's config; everything else from ctx.
   OnPolicyAlgorithm(const RunContext& ctx, int64_t n_steps, double gamma, double gae_lambda,

@@ -34,6 +34,7 @@ void AddCheckEnvCommand(CLI::App& app);
 void AddBenchCommand(CLI::App& app);
 void AddTrainCommand(CLI::App& app);
 void AddPlotCommand(CLI::App& app);
+void AddExportCommand(CLI::App& app);
 void AddBenchTrainCommand(CLI::App& bench);
 void AddBenchSearchCommand(CLI::App& bench);
 

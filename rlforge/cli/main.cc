@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   AddBenchCommand(app);
   AddTrainCommand(app);
   AddPlotCommand(app);
+  AddExportCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -89,6 +89,9 @@ class NatureCnnImpl : public torch::nn::Module {
   NatureCnnImpl(const std::vector<int64_t>& chw, int64_t features = 512);
   torch::Tensor forward(torch::Tensor x);  // [B, C, H, W] float in [0, 1]
   int64_t out_features() const { return features_; }
+  // The parts (export): conv, ReLU, conv, ReLU, conv, ReLU, Flatten; then fc + ReLU.
+  const torch::nn::Sequential& convs() const { return convs_; }
+  const torch::nn::Linear& fc() const { return fc_; }
 
  private:
   torch::nn::Sequential convs_;
@@ -132,6 +135,7 @@ class ActorCriticImpl : public torch::nn::Module {
   bool use_sde() const { return use_sde_; }
   // Parts, for the hand-written update kernels (rlforge/algos/ppo/fast_update.h).
   bool is_image() const { return image_; }
+  const NatureCnn& cnn() const { return cnn_; }
   bool shares_features() const { return share_; }
   Mlp& pi_torso() { return pi_torso_; }
   Mlp& vf_torso() { return vf_torso_; }

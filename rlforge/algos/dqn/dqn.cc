@@ -1,4 +1,5 @@
 #include "rlforge/algos/dqn/dqn.h"
+#include "rlforge/algos/export_model.h"
 
 #include <algorithm>
 #include <chrono>
@@ -697,6 +698,16 @@ void QNetworkPolicy::Act(const void* observations, const uint8_t* masks, int n, 
     RLF_CHECK(best >= 0, "no legal action in row ", i);
     acts[i] = best + act_space_.start();
   }
+}
+
+}  // namespace rlforge
+
+namespace rlforge {
+
+runtime::Model Dqn::ExportModel() {
+  runtime::Model m = ExportQNetwork(*q_, obs_space_, act_space_, head_->outputs_per_action());
+  m.action_mask = envs_->has_action_mask();
+  return m;
 }
 
 }  // namespace rlforge

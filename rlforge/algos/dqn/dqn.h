@@ -180,6 +180,9 @@ class QNetworkImpl : public torch::nn::Module {
   bool tanh() const { return torso_->activation() == "tanh"; }
   bool image() const { return !cnn_.is_empty(); }
   bool dueling() const { return dueling_; }
+  // The image encoder (null for flat observations) and its input [C, H, W].
+  const NatureCnn& cnn() const { return cnn_; }
+  const std::vector<int64_t>& chw() const { return chw_; }
 
  private:
   std::vector<int64_t> chw_;
@@ -207,6 +210,11 @@ class Dqn : public Algorithm {
   // the replay buffer with its priorities; the demonstrations' accuracy.
   void VisitState(StateVisitor& v) override;
   std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
+
+ protected:
+  runtime::Model ExportModel() override;
+
+ public:
   torch::nn::Module* network() override { return q_.get(); }
 
   double epsilon() const;

@@ -4,6 +4,7 @@
 #include <limits>
 #include <thread>
 
+#include "rlforge/algos/export_model.h"
 #include "rlforge/algos/flat_adam.h"
 #include "rlforge/nn/state.h"
 
@@ -157,6 +158,19 @@ std::unique_ptr<Policy> A3c::MakePolicy(bool deterministic) {
   const VectorEnv& envs = workers_[0]->envs();
   return std::make_unique<ActorCriticPolicy>(shared_, envs.single_observation_space(), envs.single_action_space(),
                                              deterministic, static_cast<uint64_t>(ctx_.run.seed) + 7);
+}
+
+}  // namespace rlforge
+
+namespace rlforge {
+
+runtime::Model A3c::ExportModel() {
+  const VectorEnv& envs = workers_[0]->envs();
+  runtime::Model m =
+      ExportActorCritic(*shared_, envs.single_observation_space(), envs.single_action_space(), std::nullopt, 10.0);
+  m.conditional_mask = static_cast<bool>(envs.conditional_mask_fn());
+  m.action_mask = envs.has_action_mask();
+  return m;
 }
 
 }  // namespace rlforge

@@ -55,6 +55,9 @@ class A3c : public Algorithm {
 
   class Worker;
 
+ protected:
+  runtime::Model ExportModel() override;
+
  private:
   void RunWorker(int k, int64_t target, Metrics* metrics, int64_t* updates);
 

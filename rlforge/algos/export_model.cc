@@ -1,0 +1,141 @@
+#include "rlforge/algos/export_model.h"
+
+#include <cmath>
+
+#include "rlforge/algos/dqn/dqn.h"
+
+namespace rlforge {
+
+namespace {
+
+std::vector<float> Floats(const torch::Tensor& t) {
+  auto c = t.detach().to(torch::kFloat32).contiguous();
+  return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
+}
+
+runtime::Activation ActivationOf(const std::string& name) {
+  return name == "tanh" ? runtime::Activation::kTanh : runtime::Activation::kRelu;
+}
+
+}  // namespace
+
+runtime::Layer ExportLinear(const torch::nn::Linear& linear, runtime::Activation activation) {
+  runtime::Layer l;
+  l.kind = runtime::LayerKind::kLinear;
+  l.activation = activation;
+  l.in = linear->weight.size(1), l.out = linear->weight.size(0);
+  l.weight = Floats(linear->weight);
+  l.bias = linear->bias.defined() ? Floats(linear->bias) : std::vector<float>(static_cast<size_t>(l.out), 0.0f);
+  return l;
+}
+
+std::vector<runtime::Layer> ExportMlp(const MlpImpl& mlp) {
+  std::vector<runtime::Layer> out;
+  for (const auto& lin : mlp.layers()) out.push_back(ExportLinear(lin, ActivationOf(mlp.activation())));
+  return out;
+}
+
+std::vector<runtime::Layer> ExportNatureCnn(const NatureCnnImpl& cnn, const std::vector<int64_t>& chw) {
+  std::vector<runtime::Layer> out;
+  int64_t h = chw[1], w = chw[2];
+  for (const auto& m : cnn.convs()->children()) {
+    auto conv = std::dynamic_pointer_cast<torch::nn::Conv2dImpl>(m);
+    if (!conv) continue;
+    runtime::Layer l;
+    l.kind = runtime::LayerKind::kConv2d;
+    l.activation = runtime::Activation::kRelu;
+    l.in = conv->options.in_channels(), l.out = conv->options.out_channels();
+    l.kernel = (*conv->options.kernel_size())[0], l.stride = (*conv->options.stride())[0];
+    l.in_h = h, l.in_w = w;
+    l.weight = Floats(conv->weight);
+    l.bias = Floats(conv->bias);
+    h = l.out_h(), w = l.out_w();
+    out.push_back(std::move(l));
+  }
+  out.push_back(ExportLinear(cnn.fc(), runtime::Activation::kRelu));
+  return out;
+}
+
+void ExportObservation(const Space& s, runtime::Model* m) {
+  m->obs_shape = s.shape();
+  m->obs_dtype = DTypeName(s.dtype());
+  switch (s.kind()) {
+    case SpaceKind::kDiscrete:
+      m->obs_kind = runtime::ObsKind::kDiscrete, m->obs_start = s.start(), m->obs_n = s.n();
+      return;
+    case SpaceKind::kMultiDiscrete:
+      m->obs_kind = runtime::ObsKind::kMultiDiscrete, m->obs_nvec = s.nvec();
+      return;
+    case SpaceKind::kBox:
+      if (IsImageSpace(s)) {
+        m->obs_kind = runtime::ObsKind::kImage;
+        m->channels_last = s.shape()[2] <= 4 && s.shape()[0] > 4;
+      } else {
+        m->obs_kind = runtime::ObsKind::kBox;
+      }
+      return;
+    case SpaceKind::kMultiBinary: break;
+  }
+  throw InvalidArgument(StrCat("cannot export a policy for ", s.ToString(), " observations"));
+}
+
+runtime::Model ExportActorCritic(ActorCriticImpl& net, const Space& obs_space, const Space& act_space,
+                                 const std::optional<RunningMeanStd>& obs_rms, double clip_obs) {
+  RLF_CHECK_ARG(!net.use_sde(), "export does not cover gSDE policies (use_sde: true) yet");
+  runtime::Model m;
+  ExportObservation(obs_space, &m);
+  if (obs_rms) {
+    RLF_CHECK_ARG(m.obs_kind == runtime::ObsKind::kBox, "observation normalization is exported for Box observations only");
+    m.obs_mean.assign(obs_rms->mean().begin(), obs_rms->mean().end());
+    m.obs_var.assign(obs_rms->var().begin(), obs_rms->var().end());
+    m.obs_clip = clip_obs, m.obs_eps = 1e-8;
+  }
+  if (net.is_image()) {
+    const auto& s = obs_space.shape();
+    const std::vector<int64_t> chw = m.channels_last ? std::vector<int64_t>{s[2], s[0], s[1]} : s;
+    m.encoder = ExportNatureCnn(*net.cnn(), chw);
+  }
+  if (net.shares_features()) {
+    m.shared = ExportMlp(*net.pi_torso());
+  } else {
+    m.policy = ExportMlp(*net.pi_torso());
+    m.value = ExportMlp(*net.vf_torso());
+  }
+  m.policy.push_back(ExportLinear(net.pi_head(), runtime::Activation::kNone));
+  m.value.push_back(ExportLinear(net.vf_head(), runtime::Activation::kNone));
+  switch (act_space.kind()) {
+    case SpaceKind::kDiscrete:
+      m.head = runtime::HeadKind::kCategorical, m.num_actions = act_space.n(), m.action_start = act_space.start();
+      break;
+    case SpaceKind::kMultiDiscrete:
+      m.head = runtime::HeadKind::kMultiCategorical, m.nvec = act_space.nvec();
+      break;
+    case SpaceKind::kBox:
+      m.head = runtime::HeadKind::kGaussian;
+      m.log_std = Floats(net.log_std());
+      m.low.assign(act_space.low().begin(), act_space.low().end());
+      m.high.assign(act_space.high().begin(), act_space.high().end());
+      break;
+    default: throw InvalidArgument(StrCat("cannot export a policy for ", act_space.ToString(), " actions"));
+  }
+  m.Validate();
+  return m;
+}
+
+runtime::Model ExportQNetwork(const QNetworkImpl& net, const Space& obs_space, const Space& act_space,
+                              int64_t quantiles) {
+  runtime::Model m;
+  ExportObservation(obs_space, &m);
+  if (net.image()) m.encoder = ExportNatureCnn(*net.cnn(), net.chw());
+  const auto layers = net.layers();
+  const runtime::Activation act = net.tanh() ? runtime::Activation::kTanh : runtime::Activation::kRelu;
+  for (size_t i = 0; i < layers.size(); ++i)
+    m.policy.push_back(ExportLinear(layers[i], i + 1 < layers.size() ? act : runtime::Activation::kNone));
+  m.head = runtime::HeadKind::kQValues;
+  m.num_actions = act_space.n(), m.action_start = act_space.start();
+  m.quantiles = quantiles, m.dueling = net.dueling();
+  m.Validate();
+  return m;
+}
+
+}  // namespace rlforge

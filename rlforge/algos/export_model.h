@@ -1,0 +1,42 @@
+// rlforge/algos/export_model.h — agents' networks as runtime models
+// (rlforge/runtime/model.h): the one description that the rlf, TorchScript
+// and ONNX exports are all written from.
+//
+// An agent whose policy is a network overrides Algorithm::ExportModel with
+// these helpers; Algorithm::Export adds where the model came from.
+#ifndef RLFORGE_ALGOS_EXPORT_MODEL_H_
+#define RLFORGE_ALGOS_EXPORT_MODEL_H_
+
+#include <optional>
+#include <vector>
+
+#include "rlforge/env/running_stats.h"
+#include "rlforge/env/space.h"
+#include "rlforge/nn/policy.h"
+#include "rlforge/runtime/model.h"
+
+namespace rlforge {
+
+class QNetworkImpl;
+
+// A torch Linear as a runtime layer followed by `activation`.
+runtime::Layer ExportLinear(const torch::nn::Linear& linear, runtime::Activation activation);
+// An MLP torso's layers.
+std::vector<runtime::Layer> ExportMlp(const MlpImpl& mlp);
+// The Nature CNN's layers for an input [C, H, W].
+std::vector<runtime::Layer> ExportNatureCnn(const NatureCnnImpl& cnn, const std::vector<int64_t>& chw);
+// The observation part of a model (kind, shape, dtype, start/nvec, layout);
+// InvalidArgument for spaces the networks do not take.
+void ExportObservation(const Space& obs_space, runtime::Model* model);
+
+// PPO, A2C, A3C, REINFORCE: the actor-critic network with its head and, when
+// the agent normalized observations, the frozen statistics folded in.
+runtime::Model ExportActorCritic(ActorCriticImpl& net, const Space& obs_space, const Space& act_space,
+                                 const std::optional<RunningMeanStd>& obs_rms, double clip_obs);
+// The DQN family: a Q-network (quantiles: outputs per action, QR-DQN).
+runtime::Model ExportQNetwork(const QNetworkImpl& net, const Space& obs_space, const Space& act_space,
+                              int64_t quantiles);
+
+}  // namespace rlforge
+
+#endif  // RLFORGE_ALGOS_EXPORT_MODEL_H_

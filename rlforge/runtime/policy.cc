@@ -1,0 +1,459 @@
+#include "rlforge/runtime/policy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <sstream>
+
+// The kernels are compiled for AVX-512, AVX2 and a portable baseline; the
+// loader picks the best the CPU has.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define RLF_RT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define RLF_RT_CLONES
+#endif
+
+namespace rlforge::runtime {
+
+namespace {
+
+template <typename... A>
+std::string Cat(const A&... a) {
+  std::ostringstream s;
+  (s << ... << a);
+  return s.str();
+}
+
+// y[0..m) += a * x[0..m)
+RLF_RT_CLONES void Axpy(float* y, const float* x, float a, int64_t m) {
+  for (int64_t j = 0; j < m; ++j) y[j] += a * x[j];
+}
+RLF_RT_CLONES void AxpyInt8(float* y, const int8_t* x, float a, int64_t m) {
+  for (int64_t j = 0; j < m; ++j) y[j] += a * static_cast<float>(x[j]);
+}
+
+// rows x [rows, in] -> y [rows, out] with wt [in, out] (float or int8 with
+// per-output scales); four rows at a time so each weight row is read once
+// per four.
+RLF_RT_CLONES void LinearRows(const float* x, int64_t rows, int64_t in, int64_t out, const float* wt,
+                              const int8_t* qt, const float* scale, const float* bias, float* y) {
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    float* y0 = y + r * out;
+    float* y1 = y0 + out;
+    float* y2 = y1 + out;
+    float* y3 = y2 + out;
+    std::fill(y0, y0 + 4 * out, 0.0f);
+    const float* x0 = x + r * in;
+    for (int64_t i = 0; i < in; ++i) {
+      const float a0 = x0[i], a1 = x0[in + i], a2 = x0[2 * in + i], a3 = x0[3 * in + i];
+      if (qt) {
+        const int8_t* w = qt + i * out;
+        for (int64_t j = 0; j < out; ++j) {
+          const float wj = static_cast<float>(w[j]);
+          y0[j] += a0 * wj, y1[j] += a1 * wj, y2[j] += a2 * wj, y3[j] += a3 * wj;
+        }
+      } else {
+        const float* w = wt + i * out;
+        for (int64_t j = 0; j < out; ++j) {
+          const float wj = w[j];
+          y0[j] += a0 * wj, y1[j] += a1 * wj, y2[j] += a2 * wj, y3[j] += a3 * wj;
+        }
+      }
+    }
+  }
+  for (; r < rows; ++r) {
+    float* yr = y + r * out;
+    std::fill(yr, yr + out, 0.0f);
+    const float* xr = x + r * in;
+    for (int64_t i = 0; i < in; ++i) {
+      if (xr[i] == 0.0f) continue;  // one-hot inputs and ReLU zeros
+      if (qt) AxpyInt8(yr, qt + i * out, xr[i], out);
+      else Axpy(yr, wt + i * out, xr[i], out);
+    }
+  }
+  for (r = 0; r < rows; ++r) {
+    float* yr = y + r * out;
+    if (scale)
+      for (int64_t j = 0; j < out; ++j) yr[j] = yr[j] * scale[j] + bias[j];
+    else
+      for (int64_t j = 0; j < out; ++j) yr[j] += bias[j];
+  }
+}
+
+void Activate(Activation a, float* y, int64_t n) {
+  if (a == Activation::kRelu) {
+    for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+  } else if (a == Activation::kTanh) {
+    for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]);
+  }
+}
+
+uint64_t SplitMix(uint64_t* s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+Policy Policy::Load(const std::string& path) { return Policy(runtime::Load(path)); }
+
+Policy::Policy(Model model) : model_(std::move(model)) {
+  model_.Validate();
+  Prepare();
+  Seed(0);
+  EnsureCapacity(1);
+}
+
+void Policy::Prepare() {
+  auto prepare = [&](const std::vector<Layer>& chain, std::vector<Prepared>* out) {
+    for (const Layer& l : chain) {
+      Prepared p{&l, {}, {}};
+      widest_ = std::max(widest_, l.output_size());
+      if (l.kind == LayerKind::kLinear) {
+        // [out, in] -> [in, out]
+        if (l.quantized()) {
+          p.q.resize(l.qweight.size());
+          for (int64_t o = 0; o < l.out; ++o)
+            for (int64_t i = 0; i < l.in; ++i) p.q[i * l.out + o] = l.qweight[o * l.in + i];
+        } else {
+          p.w.resize(l.weight.size());
+          for (int64_t o = 0; o < l.out; ++o)
+            for (int64_t i = 0; i < l.in; ++i) p.w[i * l.out + o] = l.weight[o * l.in + i];
+        }
+      } else {
+        p.w = l.weight;  // already [out, in * k * k]
+        p.q = l.qweight;
+        col_size_ = std::max(col_size_, l.in * l.kernel * l.kernel * l.out_h() * l.out_w());
+      }
+      out->push_back(std::move(p));
+    }
+  };
+  int64_t features = model_.obs_kind == ObsKind::kDiscrete ? model_.obs_n : 0;
+  for (int64_t n : model_.obs_nvec) features += n;
+  if (model_.obs_kind == ObsKind::kBox || model_.obs_kind == ObsKind::kImage) features = model_.obs_size();
+  widest_ = std::max(features, model_.outputs_size());
+  prepare(model_.encoder, &encoder_);
+  prepare(model_.shared, &shared_);
+  prepare(model_.policy, &policy_);
+  prepare(model_.value, &value_);
+}
+
+void Policy::EnsureCapacity(int64_t n) {
+  if (n <= capacity_) return;
+  const auto rows = static_cast<size_t>(n * widest_);
+  for (auto* v : {&in_, &a_, &b_, &c_, &d_}) v->resize(rows);
+  col_.resize(static_cast<size_t>(col_size_));
+  q_.resize(static_cast<size_t>(n * std::max<int64_t>(model_.mask_size(), 1)));
+  prefix_.resize(static_cast<size_t>(std::max<int64_t>(model_.action_size(), 1)));
+  int64_t widest_dim = 1;
+  for (int64_t v : model_.nvec) widest_dim = std::max(widest_dim, v);
+  dim_mask_.resize(static_cast<size_t>(widest_dim));
+  capacity_ = n;
+}
+
+void Policy::Reserve(int64_t n) {
+  CheckRows(n);
+  EnsureCapacity(n);
+}
+
+void Policy::CheckRows(int64_t n) const {
+  if (n < 1 || n > (int64_t{1} << 20)) throw Error(Cat("batch of ", n, " rows; 1 to 1048576 are accepted"));
+}
+
+void Policy::Seed(uint64_t seed) {
+  uint64_t s = seed;
+  for (auto& r : rng_) r = SplitMix(&s);
+}
+
+double Policy::Uniform() {
+  // xoshiro256**
+  const uint64_t result = ((rng_[1] * 5) << 7 | (rng_[1] * 5) >> 57) * 9;
+  const uint64_t t = rng_[1] << 17;
+  rng_[2] ^= rng_[0], rng_[3] ^= rng_[1], rng_[1] ^= rng_[2], rng_[0] ^= rng_[3];
+  rng_[2] ^= t;
+  rng_[3] = (rng_[3] << 45) | (rng_[3] >> 19);
+  return static_cast<double>(result >> 11) * 0x1.0p-53;
+}
+
+double Policy::Normal() {
+  // Box-Muller, one draw per call (simple, and exact per seed).
+  const double u1 = 1.0 - Uniform(), u2 = Uniform();
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+}
+
+void Policy::Preprocess(const float* obs, int64_t n, float* out) const {
+  const Model& m = model_;
+  const int64_t d = m.obs_size();
+  switch (m.obs_kind) {
+    case ObsKind::kBox:
+      if (m.obs_mean.empty()) {
+        std::memcpy(out, obs, static_cast<size_t>(n * d) * sizeof(float));
+      } else {
+        const auto clip = static_cast<float>(m.obs_clip), eps = static_cast<float>(m.obs_eps);
+        for (int64_t r = 0; r < n; ++r)
+          for (int64_t i = 0; i < d; ++i) {
+            const float x = (obs[r * d + i] - m.obs_mean[i]) / std::sqrt(m.obs_var[i] + eps);
+            out[r * d + i] = std::min(std::max(x, -clip), clip);
+          }
+      }
+      return;
+    case ObsKind::kDiscrete:
+      std::fill(out, out + n * m.obs_n, 0.0f);
+      for (int64_t r = 0; r < n; ++r) {
+        const float v = obs[r];
+        const double k = static_cast<double>(v) - static_cast<double>(m.obs_start);
+        if (!(k >= 0 && k < static_cast<double>(m.obs_n)) || k != std::floor(k))
+          throw Error(Cat("observation ", v, " of row ", r, " is not in Discrete(", m.obs_n, ", start=", m.obs_start,
+                          ")"));
+        out[r * m.obs_n + static_cast<int64_t>(k)] = 1.0f;
+      }
+      return;
+    case ObsKind::kMultiDiscrete: {
+      int64_t width = 0;
+      for (int64_t v : m.obs_nvec) width += v;
+      std::fill(out, out + n * width, 0.0f);
+      for (int64_t r = 0; r < n; ++r) {
+        int64_t offset = 0;
+        for (size_t j = 0; j < m.obs_nvec.size(); ++j) {
+          const float v = obs[r * d + static_cast<int64_t>(j)];
+          if (!(v >= 0 && v < static_cast<float>(m.obs_nvec[j])) || v != std::floor(v))
+            throw Error(Cat("observation value ", v, " of row ", r, " dimension ", j, " is not in [0, ",
+                            m.obs_nvec[j], ")"));
+          out[r * width + offset + static_cast<int64_t>(v)] = 1.0f;
+          offset += m.obs_nvec[j];
+        }
+      }
+      return;
+    }
+    case ObsKind::kImage: {
+      const int64_t c = m.channels_last ? m.obs_shape[2] : m.obs_shape[0];
+      const int64_t hw = d / c;
+      for (int64_t r = 0; r < n; ++r) {
+        const float* in = obs + r * d;
+        float* o = out + r * d;
+        if (!m.channels_last) {
+          for (int64_t k = 0; k < d; ++k) o[k] = in[k] / 255.0f;
+        } else {
+          for (int64_t p = 0; p < hw; ++p)
+            for (int64_t ch = 0; ch < c; ++ch) o[ch * hw + p] = in[p * c + ch] / 255.0f;
+        }
+      }
+      return;
+    }
+  }
+}
+
+const float* Policy::RunChain(const std::vector<Prepared>& chain, const float* in, int64_t n, float* a, float* b) {
+  const float* x = in;
+  for (const Prepared& p : chain) {
+    const Layer& l = *p.layer;
+    float* y = (x == a) ? b : a;
+    if (l.kind == LayerKind::kLinear) {
+      LinearRows(x, n, l.in, l.out, p.w.empty() ? nullptr : p.w.data(), p.q.empty() ? nullptr : p.q.data(),
+                 l.quantized() ? l.qscale.data() : nullptr, l.bias.data(), y);
+    } else {
+      const int64_t k = l.kernel, s = l.stride, oh = l.out_h(), ow = l.out_w(), P = oh * ow, J = l.in * k * k;
+      const int64_t in_size = l.input_size(), out_size = l.output_size();
+      for (int64_t r = 0; r < n; ++r) {
+        const float* xr = x + r * in_size;
+        float* col = col_.data();
+        for (int64_t c = 0; c < l.in; ++c)
+          for (int64_t ki = 0; ki < k; ++ki)
+            for (int64_t kj = 0; kj < k; ++kj) {
+              float* dst = col + ((c * k + ki) * k + kj) * P;
+              for (int64_t i = 0; i < oh; ++i) {
+                const float* src = xr + (c * l.in_h + i * s + ki) * l.in_w + kj;
+                for (int64_t j = 0; j < ow; ++j) dst[i * ow + j] = src[j * s];
+              }
+            }
+        float* yr = y + r * out_size;
+        for (int64_t o = 0; o < l.out; ++o) {
+          float* yo = yr + o * P;
+          std::fill(yo, yo + P, 0.0f);
+          for (int64_t j = 0; j < J; ++j) {
+            if (l.quantized()) Axpy(yo, col + j * P, static_cast<float>(p.q[o * J + j]), P);
+            else Axpy(yo, col + j * P, p.w[o * J + j], P);
+          }
+          const float sc = l.quantized() ? l.qscale[o] : 1.0f;
+          for (int64_t q = 0; q < P; ++q) yo[q] = yo[q] * sc + l.bias[o];
+        }
+      }
+    }
+    Activate(l.activation, y, n * l.output_size());
+    x = y;
+  }
+  return x;
+}
+
+void Policy::Forward(const float* obs, int64_t n, bool want_value) {
+  CheckRows(n);
+  EnsureCapacity(n);
+  Preprocess(obs, n, in_.data());
+  const float* trunk = RunChain(encoder_, in_.data(), n, a_.data(), b_.data());
+  trunk = RunChain(shared_, trunk, n, trunk == a_.data() ? b_.data() : a_.data(), c_.data());
+  // The trunk lies in in_, a_, b_ or c_; the chains after it use the others.
+  float* free1 = d_.data();
+  float* free2 = nullptr;
+  for (float* f : {a_.data(), b_.data(), c_.data(), in_.data()})
+    if (f != trunk && !free2) free2 = f;
+  pi_ = RunChain(policy_, trunk, n, free1, free2);
+  if (want_value && !value_.empty()) {
+    // The policy's output is in free1 or free2 (or is the trunk); keep it.
+    float* v1 = nullptr;
+    float* v2 = nullptr;
+    for (float* f : {in_.data(), a_.data(), b_.data(), c_.data(), d_.data()}) {
+      if (f == trunk || f == pi_) continue;
+      if (!v1) v1 = f;
+      else if (!v2) v2 = f;
+    }
+    v_ = RunChain(value_, trunk, n, v1, v2);
+  }
+}
+
+void Policy::QValues(const float* out, int64_t n, float* q) const {
+  const Model& m = model_;
+  const int64_t A = m.num_actions, w = m.outputs_size();
+  for (int64_t r = 0; r < n; ++r) {
+    const float* o = out + r * w;
+    float* qr = q + r * A;
+    if (m.dueling) {
+      double mean = 0;
+      for (int64_t a = 0; a < A; ++a) mean += o[1 + a];
+      mean /= static_cast<double>(A);
+      for (int64_t a = 0; a < A; ++a) qr[a] = static_cast<float>(o[0] + o[1 + a] - mean);
+    } else if (m.quantiles > 1) {
+      for (int64_t a = 0; a < A; ++a) {
+        double s = 0;
+        for (int64_t k = 0; k < m.quantiles; ++k) s += o[a * m.quantiles + k];
+        qr[a] = static_cast<float>(s / static_cast<double>(m.quantiles));
+      }
+    } else {
+      std::copy_n(o, A, qr);
+    }
+  }
+}
+
+int64_t Policy::PickCategorical(const float* logits, int64_t width, const uint8_t* mask, bool deterministic) {
+  int64_t best = -1;
+  for (int64_t j = 0; j < width; ++j)
+    if ((!mask || mask[j]) && (best < 0 || logits[j] > logits[best])) best = j;
+  if (best < 0) throw Error("the mask leaves no legal action");
+  if (deterministic) return best;
+  const double mx = logits[best];
+  double sum = 0;
+  for (int64_t j = 0; j < width; ++j)
+    if (!mask || mask[j]) sum += std::exp(logits[j] - mx);
+  const double u = Uniform() * sum;
+  double c = 0;
+  int64_t last = best;
+  for (int64_t j = 0; j < width; ++j) {
+    if (mask && !mask[j]) continue;
+    c += std::exp(logits[j] - mx);
+    last = j;
+    if (u < c) return j;
+  }
+  return last;
+}
+
+int64_t Policy::Act(const float* obs, const uint8_t* mask, bool deterministic) {
+  if (model_.head == HeadKind::kGaussian || model_.head == HeadKind::kMultiCategorical)
+    throw Error(Cat("Act(obs, mask) returns one Discrete action; this policy's head is ",
+                    model_.head == HeadKind::kGaussian ? "gaussian" : "multi_categorical",
+                    ": use the batch form"));
+  int64_t a;
+  Act(obs, 1, mask, &a, deterministic);
+  return a;
+}
+
+void Policy::Act(const float* obs, int64_t n, const uint8_t* masks, int64_t* actions, bool deterministic) {
+  const Model& m = model_;
+  if (m.head == HeadKind::kGaussian) throw Error("this policy has Box actions: call Act(obs, n, float* actions)");
+  Forward(obs, n, false);
+  const int64_t w = m.outputs_size(), ms = m.mask_size();
+  switch (m.head) {
+    case HeadKind::kCategorical:
+      for (int64_t r = 0; r < n; ++r)
+        actions[r] = PickCategorical(pi_ + r * w, w, masks ? masks + r * ms : nullptr, deterministic) + m.action_start;
+      return;
+    case HeadKind::kQValues:
+      QValues(pi_, n, q_.data());
+      for (int64_t r = 0; r < n; ++r)
+        actions[r] = PickCategorical(q_.data() + r * m.num_actions, m.num_actions, masks ? masks + r * ms : nullptr,
+                                     true) + m.action_start;
+      return;
+    case HeadKind::kMultiCategorical: {
+      const int64_t k = static_cast<int64_t>(m.nvec.size());
+      for (int64_t r = 0; r < n; ++r) {
+        int64_t* a = actions + r * k;
+        for (int64_t d = 0, o = 0; d < k; o += m.nvec[d], ++d) {
+          const uint8_t* mask = masks ? masks + r * ms + o : nullptr;
+          if (conditional_mask_) {
+            conditional_mask_(r, a, static_cast<int>(d), dim_mask_.data());
+            mask = dim_mask_.data();
+          }
+          try {
+            a[d] = PickCategorical(pi_ + r * w + o, m.nvec[d], mask, deterministic);
+          } catch (const Error&) {
+            throw Error(Cat("row ", r, ": the mask leaves no legal value in action dimension ", d));
+          }
+        }
+      }
+      return;
+    }
+    case HeadKind::kGaussian: break;
+  }
+}
+
+void Policy::Act(const float* obs, int64_t n, float* actions, bool deterministic) {
+  const Model& m = model_;
+  if (m.head != HeadKind::kGaussian) throw Error("this policy has Discrete actions: call Act(obs, n, masks, int64_t*)");
+  Forward(obs, n, false);
+  const int64_t d = m.action_size();
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t i = 0; i < d; ++i) {
+      float a = pi_[r * d + i];
+      if (!deterministic) a += std::exp(m.log_std[i]) * static_cast<float>(Normal());
+      actions[r * d + i] = std::min(std::max(a, m.low[i]), m.high[i]);
+    }
+}
+
+void Policy::Values(const float* obs, int64_t n, float* values) {
+  if (!model_.has_value()) throw Error(Cat("this ", model_.algo, " policy has no value head"));
+  Forward(obs, n, true);
+  std::copy_n(v_, n, values);
+}
+
+void Policy::Outputs(const float* obs, int64_t n, float* outputs) {
+  Forward(obs, n, false);
+  std::copy_n(pi_, n * model_.outputs_size(), outputs);
+}
+
+void Policy::Scores(const float* obs, int64_t n, const uint8_t* masks, float* scores) {
+  const Model& m = model_;
+  if (m.head == HeadKind::kGaussian) throw Error("a gaussian head has no action scores: use Outputs");
+  Forward(obs, n, false);
+  if (m.head == HeadKind::kQValues) {
+    QValues(pi_, n, scores);
+    return;
+  }
+  const int64_t w = m.outputs_size();
+  std::vector<int64_t> dims = m.head == HeadKind::kCategorical ? std::vector<int64_t>{w} : m.nvec;
+  for (int64_t r = 0; r < n; ++r)
+    for (size_t d = 0, o = 0; d < dims.size(); o += static_cast<size_t>(dims[d]), ++d) {
+      const float* l = pi_ + r * w + o;
+      const uint8_t* mask = masks ? masks + r * w + o : nullptr;
+      float* p = scores + r * w + o;
+      double mx = -std::numeric_limits<double>::infinity(), sum = 0;
+      for (int64_t j = 0; j < dims[d]; ++j)
+        if (!mask || mask[j]) mx = std::max<double>(mx, l[j]);
+      if (!std::isfinite(mx)) throw Error(Cat("row ", r, ": the mask leaves no legal action"));
+      for (int64_t j = 0; j < dims[d]; ++j) sum += p[j] = (!mask || mask[j]) ? static_cast<float>(std::exp(l[j] - mx)) : 0.0f;
+      for (int64_t j = 0; j < dims[d]; ++j) p[j] = static_cast<float>(p[j] / sum);
+    }
+}
+
+}  // namespace rlforge::runtime

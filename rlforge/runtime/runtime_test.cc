@@ -1,0 +1,310 @@
+// The torch-free runtime on worked examples: this binary links only
+// rlforge_runtime (and gtest), which is itself the check that the runtime
+// needs no libtorch.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <new>
+
+#include "rlforge/runtime/model.h"
+#include "rlforge/runtime/policy.h"
+
+// Counts heap allocations (the "no allocation per call" test).
+static std::atomic<int64_t> g_allocations{0};
+void* operator new(std::size_t n) {
+  ++g_allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace rlforge::runtime {
+namespace {
+
+Layer Linear(int64_t in, int64_t out, std::vector<float> w, std::vector<float> b, Activation a = Activation::kNone) {
+  Layer l;
+  l.in = in, l.out = out, l.weight = std::move(w), l.bias = std::move(b), l.activation = a;
+  return l;
+}
+
+// obs [2] -> linear 2->2 relu -> linear 2->3 (logits); value: linear 2->1 tanh.
+Model SmallCategorical() {
+  Model m;
+  m.algo = "test", m.env = "Test-v0";
+  m.obs_kind = ObsKind::kBox, m.obs_shape = {2};
+  m.shared = {Linear(2, 2, {1, -1, 0.5f, 2}, {0, 1}, Activation::kRelu)};
+  m.policy = {Linear(2, 3, {1, 0, 0, 1, 1, 1}, {0, 0, -10})};
+  m.value = {Linear(2, 1, {0.25f, 0.5f}, {-1}, Activation::kTanh)};
+  m.head = HeadKind::kCategorical, m.num_actions = 3, m.action_start = 10;
+  return m;
+}
+
+TEST(RuntimeTest, ForwardMatchesHandComputation) {
+  Policy p(SmallCategorical());
+  // obs (3, 1): h = relu(3 - 1 + 0, 1.5 + 2 + 1) = (2, 4.5);
+  // logits = (2, 4.5, 6.5 - 10 = -3.5); value = tanh(0.5 + 2.25 - 1) = tanh(1.75).
+  const float obs[] = {3, 1};
+  float out[3], v;
+  p.Outputs(obs, 1, out);
+  EXPECT_FLOAT_EQ(out[0], 2.0f);
+  EXPECT_FLOAT_EQ(out[1], 4.5f);
+  EXPECT_FLOAT_EQ(out[2], -3.5f);
+  p.Values(obs, 1, &v);
+  EXPECT_FLOAT_EQ(v, std::tanh(1.75f));
+  EXPECT_EQ(p.Act(obs), 11);  // argmax 1, plus start 10
+  const uint8_t mask[] = {1, 0, 1};
+  EXPECT_EQ(p.Act(obs, mask), 10);
+  const uint8_t none[] = {0, 0, 0};
+  EXPECT_THROW(p.Act(obs, none), Error);
+  // Probabilities under the mask: softmax of (2, -3.5) over the legal two.
+  float probs[3];
+  p.Scores(obs, 1, mask, probs);
+  EXPECT_NEAR(probs[0], 1.0 / (1.0 + std::exp(-5.5)), 1e-6);
+  EXPECT_EQ(probs[1], 0.0f);
+  // A batch of four rows takes the four-row kernel: the same values.
+  const float batch[] = {3, 1, 3, 1, 3, 1, 3, 1, 0, 0};
+  float outs[15];
+  p.Outputs(batch, 5, outs);
+  for (int r = 0; r < 4; ++r)
+    for (int j = 0; j < 3; ++j) EXPECT_FLOAT_EQ(outs[r * 3 + j], out[j]);
+  // obs (0, 0): h = relu(0, 1) -> logits (0, 1, -9).
+  EXPECT_FLOAT_EQ(outs[12], 0.0f);
+  EXPECT_FLOAT_EQ(outs[13], 1.0f);
+}
+
+TEST(RuntimeTest, PreprocessingOneHotNormalizationAndImages) {
+  // Discrete(3, start=2) -> one-hot -> identity linear 3->3.
+  Model d;
+  d.obs_kind = ObsKind::kDiscrete, d.obs_n = 3, d.obs_start = 2;
+  d.policy = {Linear(3, 3, {1, 0, 0, 0, 1, 0, 0, 0, 1}, {0, 0, 0})};
+  d.head = HeadKind::kCategorical, d.num_actions = 3;
+  Policy pd(d);
+  const float o = 3;
+  EXPECT_EQ(pd.Act(&o), 1);
+  const float bad = 5;
+  EXPECT_THROW(pd.Act(&bad), Error);
+  // Normalization: (x - mean) / sqrt(var + eps), clipped to +-clip.
+  Model n;
+  n.obs_kind = ObsKind::kBox, n.obs_shape = {2};
+  n.obs_mean = {1, -1}, n.obs_var = {4, 0.25f}, n.obs_clip = 3;
+  n.policy = {Linear(2, 2, {1, 0, 0, 1}, {0, 0})};
+  n.head = HeadKind::kCategorical, n.num_actions = 2;
+  Policy pn(n);
+  const float x[] = {5, 10};
+  float y[2];
+  pn.Outputs(x, 1, y);
+  EXPECT_NEAR(y[0], 4 / std::sqrt(4 + 1e-8), 1e-6);
+  EXPECT_FLOAT_EQ(y[1], 3.0f);  // 22 clipped
+  // An [H, W, C] image of 2x3x2 moves to [C, H, W] and is scaled by 1/255:
+  // a 1x1 conv with weights (1, 0) keeps channel 0.
+  Model im;
+  im.obs_kind = ObsKind::kImage, im.obs_shape = {2, 3, 2}, im.channels_last = true;
+  Layer conv;
+  conv.kind = LayerKind::kConv2d, conv.in = 2, conv.out = 1, conv.kernel = 1, conv.stride = 1, conv.in_h = 2,
+  conv.in_w = 3, conv.weight = {1, 0}, conv.bias = {0};
+  im.encoder = {conv};
+  im.policy = {Linear(6, 6, std::vector<float>(36, 0), {0, 0, 0, 0, 0, 0})};
+  for (int i = 0; i < 6; ++i) im.policy[0].weight[i * 7] = 1;
+  im.head = HeadKind::kCategorical, im.num_actions = 6;
+  Policy pi(im);
+  float px[12], out[6];
+  for (int i = 0; i < 12; ++i) px[i] = static_cast<float>(i * 10);  // channel 0 at even indices
+  pi.Outputs(px, 1, out);
+  for (int p = 0; p < 6; ++p) EXPECT_FLOAT_EQ(out[p], static_cast<float>(p * 20) / 255.0f);
+}
+
+TEST(RuntimeTest, ConvolutionWithStrideMatchesHandComputation) {
+  // One 4x4 channel, a 2x2 kernel of ones with stride 2: sums of the four
+  // 2x2 blocks, plus bias 1, then ReLU.
+  Model m;
+  m.obs_kind = ObsKind::kImage, m.obs_shape = {1, 4, 4};
+  Layer conv;
+  conv.kind = LayerKind::kConv2d, conv.activation = Activation::kRelu, conv.in = 1, conv.out = 1, conv.kernel = 2,
+  conv.stride = 2, conv.in_h = 4, conv.in_w = 4, conv.weight = {1, 1, 1, 1}, conv.bias = {1};
+  m.encoder = {conv};
+  m.policy = {Linear(4, 4, {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1}, {0, 0, 0, 0})};
+  m.head = HeadKind::kCategorical, m.num_actions = 4;
+  Policy p(m);
+  float px[16], out[4];
+  for (int i = 0; i < 16; ++i) px[i] = 255.0f * static_cast<float>(i);
+  p.Outputs(px, 1, out);
+  // Blocks: (0+1+4+5), (2+3+6+7), (8+9+12+13), (10+11+14+15).
+  EXPECT_FLOAT_EQ(out[0], 11.0f);
+  EXPECT_FLOAT_EQ(out[1], 19.0f);
+  EXPECT_FLOAT_EQ(out[2], 43.0f);
+  EXPECT_FLOAT_EQ(out[3], 51.0f);
+}
+
+TEST(RuntimeTest, HeadsQValuesDuelingQuantilesGaussianMultiDiscrete) {
+  Model q;
+  q.obs_kind = ObsKind::kBox, q.obs_shape = {1};
+  q.head = HeadKind::kQValues, q.num_actions = 2, q.dueling = true;
+  q.policy = {Linear(1, 3, {1, 2, -1}, {0, 0, 0})};  // v = x, a = (2x, -x)
+  Policy pq(q);
+  const float x = 2;
+  float s[2];
+  pq.Scores(&x, 1, nullptr, s);  // q = v + a - mean(a) = 2 + (4, -2) - 1
+  EXPECT_FLOAT_EQ(s[0], 5.0f);
+  EXPECT_FLOAT_EQ(s[1], -1.0f);
+  const uint8_t only1[] = {0, 1};
+  EXPECT_EQ(pq.Act(&x, only1), 1);
+  // Quantiles: Q(a) = the mean of its quantiles.
+  q.dueling = false, q.quantiles = 2;
+  q.policy = {Linear(1, 4, {1, 3, 2, 4}, {0, 0, 0, 0})};
+  Policy pqr(q);
+  pqr.Scores(&x, 1, nullptr, s);
+  EXPECT_FLOAT_EQ(s[0], 4.0f);
+  EXPECT_FLOAT_EQ(s[1], 6.0f);
+  EXPECT_EQ(pqr.Act(&x), 1);
+  // Gaussian: the mean clipped to [low, high]; samples mean + exp(log_std) z.
+  Model g;
+  g.obs_kind = ObsKind::kBox, g.obs_shape = {1};
+  g.head = HeadKind::kGaussian, g.log_std = {std::log(0.5f), 0}, g.low = {-10, -1}, g.high = {10, 1};
+  g.policy = {Linear(1, 2, {0.25f, 1}, {0, 0})};
+  Policy pg(g);
+  float a[2];
+  pg.Act(&x, 1, a);
+  EXPECT_FLOAT_EQ(a[0], 0.5f);
+  EXPECT_FLOAT_EQ(a[1], 1.0f);  // 2 clipped
+  EXPECT_THROW(pg.Act(&x), Error);
+  double sum = 0, sq = 0;
+  const float zero = 0;
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) {
+    pg.Act(&zero, 1, a, false);
+    sum += a[0], sq += a[0] * a[0];
+  }
+  EXPECT_NEAR(sum / n, 0.0, 0.02);
+  EXPECT_NEAR(std::sqrt(sq / n), 0.5, 0.02);
+  // MultiDiscrete (2, 3): per-dimension argmax, masks per dimension, and a
+  // conditional mask that forbids value 2 of dimension 1 after value 1.
+  Model md;
+  md.obs_kind = ObsKind::kBox, md.obs_shape = {1};
+  md.head = HeadKind::kMultiCategorical, md.nvec = {2, 3};
+  md.policy = {Linear(1, 5, {0, 1, 0, 0, 1}, {0, 0, 0, 0, 0})};
+  Policy pm(md);
+  int64_t act[2];
+  pm.Act(&x, 1, nullptr, act);
+  EXPECT_EQ(act[0], 1);
+  EXPECT_EQ(act[1], 2);
+  const uint8_t m2[] = {1, 1, 1, 1, 0};
+  pm.Act(&x, 1, m2, act);
+  EXPECT_EQ(act[1], 0);
+  pm.set_conditional_mask([](int64_t, const int64_t* prefix, int dim, uint8_t* mask) {
+    for (int j = 0; j < (dim == 0 ? 2 : 3); ++j) mask[j] = 1;
+    if (dim == 1 && prefix[0] == 1) mask[2] = 0;
+  });
+  pm.Act(&x, 1, nullptr, act);
+  EXPECT_EQ(act[0], 1);
+  EXPECT_EQ(act[1], 0);
+}
+
+TEST(RuntimeTest, SeededSamplingFollowsTheSoftmaxAndRepeats) {
+  Policy p(SmallCategorical());
+  const float obs[] = {0.0f, -0.25f};  // h = relu(0.25, 0.5) = (0.25, 0.5): logits (0.25, 0.5, -9.25)
+  float probs[3];
+  p.Scores(obs, 1, nullptr, probs);
+  p.Seed(3);
+  const int n = 40000;
+  std::vector<int64_t> first;
+  int counts[3] = {0, 0, 0};
+  for (int i = 0; i < n; ++i) {
+    const int64_t a = p.Act(obs, nullptr, false);
+    ++counts[a - 10];
+    if (i < 100) first.push_back(a);
+  }
+  for (int j = 0; j < 3; ++j) EXPECT_NEAR(counts[j] / static_cast<double>(n), probs[j], 0.01);
+  p.Seed(3);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(p.Act(obs, nullptr, false), first[i]);
+}
+
+TEST(RuntimeTest, NoAllocationPerCallOnceReserved) {
+  Policy p(SmallCategorical());
+  p.Reserve(16);
+  std::vector<float> obs(32, 0.5f);
+  std::vector<int64_t> actions(16);
+  float values[16];
+  const int64_t before = g_allocations.load();
+  for (int i = 0; i < 100; ++i) {
+    p.Act(obs.data(), 16, nullptr, actions.data(), i % 2 == 0);
+    p.Act(obs.data());
+    p.Values(obs.data(), 16, values);
+  }
+  EXPECT_EQ(g_allocations.load() - before, 0);
+}
+
+TEST(RuntimeTest, FileRoundTripAndDamagedFiles) {
+  Model m = SmallCategorical();
+  m.obs_mean = {0.5f, 1}, m.obs_var = {2, 3};
+  const std::string path = ::testing::TempDir() + "/small.rlf";
+  Save(m, path);
+  const Model back = Load(path);
+  EXPECT_EQ(back.policy[0].weight, m.policy[0].weight);
+  EXPECT_EQ(back.value[0].bias, m.value[0].bias);
+  EXPECT_EQ(back.obs_var, m.obs_var);
+  EXPECT_EQ(back.action_start, 10);
+  EXPECT_EQ(back.Describe(), m.Describe());
+  std::ifstream f(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto expect_error = [](const std::string& b, const std::string& what) {
+    try {
+      Parse(b, "x.rlf");
+      ADD_FAILURE() << "no error for " << what;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  // Every single-byte flip is refused: by the checksum, or (in the first 16
+  // bytes) by the magic, version or size checks.
+  for (size_t i = 0; i < bytes.size(); i += 7) {
+    std::string b = bytes;
+    b[i] = static_cast<char>(b[i] ^ 0x40);
+    EXPECT_THROW(Parse(b, "x.rlf"), Error) << "byte " << i;
+  }
+  expect_error(bytes.substr(0, bytes.size() / 2), "truncated");
+  expect_error("not a model at all, just text", "not an rlforge model");
+  std::string v2 = bytes;
+  v2[8] = 2;
+  expect_error(v2, "format version 2");
+  std::string mid = bytes;
+  mid[bytes.size() / 2] ^= 1;
+  expect_error(mid, "damaged");
+  EXPECT_THROW(Load(::testing::TempDir() + "/missing.rlf"), Error);
+  // Inconsistent models are refused when built, named.
+  Model bad = SmallCategorical();
+  bad.policy[0].in = 3;
+  try {
+    Policy p(bad);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("policy layer 0"), std::string::npos) << e.what();
+  }
+}
+
+TEST(RuntimeTest, Int8WeightsStayWithinHalfAStep) {
+  Model m = SmallCategorical();
+  m.shared[0].weight = {0.3f, -1.27f, 0.01f, 0.5f};
+  Model q = m;
+  Quantize(&q);
+  ASSERT_TRUE(q.shared[0].quantized());
+  EXPECT_FALSE(q.policy[0].quantized());  // output layers stay float
+  for (int o = 0; o < 2; ++o)
+    for (int i = 0; i < 2; ++i) {
+      const float w = m.shared[0].weight[o * 2 + i];
+      const float back = q.shared[0].qweight[o * 2 + i] * q.shared[0].qscale[o];
+      EXPECT_LE(std::abs(w - back), q.shared[0].qscale[o] / 2 + 1e-7);
+    }
+  EXPECT_FLOAT_EQ(q.shared[0].qscale[0], 1.27f / 127);
+  // And survives the file.
+  const std::string path = ::testing::TempDir() + "/q.rlf";
+  Save(q, path);
+  EXPECT_EQ(Load(path).shared[0].qweight, q.shared[0].qweight);
+}
+
+}  // namespace
+}  // namespace rlforge::runtime

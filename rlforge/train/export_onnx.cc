@@ -1,0 +1,358 @@
+// The ONNX writer (opset 13) over Debian's ONNX protobuf library; without it
+// (RLFORGE_HAVE_ONNX undefined) WriteOnnx says what to install.
+#include "rlforge/train/export.h"
+
+#include "rlforge/core/error.h"
+
+#ifdef RLFORGE_HAVE_ONNX
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+
+#include <cstdio>
+#include <fstream>
+#endif
+
+namespace rlforge {
+
+#ifndef RLFORGE_HAVE_ONNX
+
+bool HaveOnnx() { return false; }
+void WriteOnnx(const runtime::Model&, const std::string&) {
+  throw InvalidArgument("this build of rlforge has no ONNX support (install libonnx-dev and rebuild)");
+}
+
+#else
+
+namespace {
+
+using runtime::Activation;
+using runtime::HeadKind;
+using runtime::Layer;
+using runtime::LayerKind;
+using runtime::Model;
+using runtime::ObsKind;
+
+class GraphWriter {
+ public:
+  explicit GraphWriter(onnx::GraphProto* g) : g_(g) {}
+
+  // A float32 initializer of `shape`.
+  std::string Const(const std::string& name, const std::vector<float>& v, const std::vector<int64_t>& shape) {
+    auto* t = g_->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : shape) t->add_dims(d);
+    t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
+    return name;
+  }
+  std::string ConstI64(const std::string& name, const std::vector<int64_t>& v, bool scalar = false) {
+    auto* t = g_->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT64);
+    if (!scalar) t->add_dims(static_cast<int64_t>(v.size()));
+    t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(int64_t)));
+    return name;
+  }
+  std::string Scalar(const std::string& name, float v) { return Const(name, {v}, {}); }
+
+  // One node; returns its (first) output's name.
+  std::string Node(const std::string& op, const std::vector<std::string>& in, const std::string& out,
+                   const std::function<void(onnx::NodeProto*)>& attrs = nullptr) {
+    auto* n = g_->add_node();
+    n->set_op_type(op);
+    n->set_name(out + "_" + op);
+    for (const auto& i : in) n->add_input(i);
+    n->add_output(out);
+    if (attrs) attrs(n);
+    return out;
+  }
+  static void IntAttr(onnx::NodeProto* n, const std::string& name, int64_t v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(v);
+  }
+  static void IntsAttr(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (int64_t x : v) a->add_ints(x);
+  }
+  static void FloatAttr(onnx::NodeProto* n, const std::string& name, float v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(v);
+  }
+
+  std::string Fresh(const std::string& base) { return StrCat(base, "_", counter_++); }
+
+  // Float [B, in] or [B, C, H, W] through a chain.
+  std::string Chain(const std::vector<Layer>& chain, const std::string& name, std::string x, bool* four_d) {
+    for (size_t i = 0; i < chain.size(); ++i) {
+      const Layer& l = chain[i];
+      const std::string p = StrCat(name, "_", i);
+      std::vector<float> w = l.weight;
+      if (l.quantized()) {
+        w.resize(l.qweight.size());
+        const size_t row = l.qweight.size() / static_cast<size_t>(l.out);
+        for (size_t k = 0; k < w.size(); ++k) w[k] = static_cast<float>(l.qweight[k]) * l.qscale[k / row];
+      }
+      if (l.kind == LayerKind::kConv2d) {
+        Const(p + "_w", w, {l.out, l.in, l.kernel, l.kernel});
+        Const(p + "_b", l.bias, {l.out});
+        x = Node("Conv", {x, p + "_w", p + "_b"}, p, [&](onnx::NodeProto* n) {
+          IntsAttr(n, "kernel_shape", {l.kernel, l.kernel});
+          IntsAttr(n, "strides", {l.stride, l.stride});
+        });
+        *four_d = true;
+      } else {
+        if (*four_d) {
+          x = Node("Flatten", {x}, p + "_flat", [](onnx::NodeProto* n) { IntAttr(n, "axis", 1); });
+          *four_d = false;
+        }
+        Const(p + "_w", w, {l.out, l.in});
+        Const(p + "_b", l.bias, {l.out});
+        x = Node("Gemm", {x, p + "_w", p + "_b"}, p, [](onnx::NodeProto* n) { IntAttr(n, "transB", 1); });
+      }
+      if (l.activation == Activation::kRelu) x = Node("Relu", {x}, p + "_relu");
+      if (l.activation == Activation::kTanh) x = Node("Tanh", {x}, p + "_tanh");
+    }
+    return x;
+  }
+
+  // One-hot of int64 indices [B] over n values: float [B, n].
+  std::string OneHot(const std::string& idx, int64_t n, const std::string& name) {
+    std::vector<int64_t> range(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) range[static_cast<size_t>(i)] = i;
+    ConstI64(name + "_range", range);
+    ConstI64(name + "_axes", {1});
+    const std::string col = Node("Unsqueeze", {idx, name + "_axes"}, name + "_col");
+    const std::string eq = Node("Equal", {col, name + "_range"}, name + "_eq");
+    return Node("Cast", {eq}, name, [](onnx::NodeProto* n) { IntAttr(n, "to", onnx::TensorProto::FLOAT); });
+  }
+
+ private:
+  onnx::GraphProto* g_;
+  int counter_ = 0;
+};
+
+void Input(onnx::GraphProto* g, const std::string& name, int elem, const std::vector<int64_t>& dims) {
+  auto* v = g->add_input();
+  v->set_name(name);
+  auto* t = v->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(elem);
+  auto* s = t->mutable_shape();
+  s->add_dim()->set_dim_param("batch");
+  for (int64_t d : dims) s->add_dim()->set_dim_value(d);
+}
+
+void Output(onnx::GraphProto* g, const std::string& name, int elem, const std::vector<int64_t>& dims) {
+  auto* v = g->add_output();
+  v->set_name(name);
+  auto* t = v->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(elem);
+  auto* s = t->mutable_shape();
+  s->add_dim()->set_dim_param("batch");
+  for (int64_t d : dims) s->add_dim()->set_dim_value(d);
+}
+
+}  // namespace
+
+bool HaveOnnx() { return true; }
+
+void WriteOnnx(const Model& m, const std::string& path) {
+  m.Validate();
+  onnx::ModelProto model;
+  model.set_ir_version(7);
+  model.set_producer_name("rlforge");
+  model.set_doc_string(m.Describe());
+  auto* opset = model.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(13);
+  auto* g = model.mutable_graph();
+  g->set_name("rlforge_policy");
+  GraphWriter w(g);
+  const int64_t A = m.mask_size();
+  const bool has_mask = m.action_mask && A > 0 && m.head != HeadKind::kGaussian;
+
+  // Inputs.
+  std::vector<int64_t> obs_dims = m.obs_shape;
+  if (m.obs_kind == ObsKind::kDiscrete) obs_dims = {};
+  Input(g, "obs", onnx::TensorProto::FLOAT, obs_dims);
+  if (has_mask) Input(g, "mask", onnx::TensorProto::BOOL, {A});
+
+  // Preprocessing.
+  std::string x;
+  switch (m.obs_kind) {
+    case ObsKind::kBox:
+      x = w.Node("Flatten", {"obs"}, "obs_flat", [](onnx::NodeProto* n) { GraphWriter::IntAttr(n, "axis", 1); });
+      if (!m.obs_mean.empty()) {
+        const auto d = static_cast<int64_t>(m.obs_mean.size());
+        std::vector<float> sd(m.obs_var.size());
+        w.Const("obs_mean", m.obs_mean, {d});
+        w.Const("obs_var", m.obs_var, {d});
+        w.Scalar("obs_eps", static_cast<float>(m.obs_eps));
+        w.Scalar("obs_lo", static_cast<float>(-m.obs_clip));
+        w.Scalar("obs_hi", static_cast<float>(m.obs_clip));
+        const std::string centered = w.Node("Sub", {x, "obs_mean"}, "obs_centered");
+        const std::string var = w.Node("Add", {"obs_var", "obs_eps"}, "obs_var_eps");
+        const std::string sdev = w.Node("Sqrt", {var}, "obs_sd");
+        const std::string z = w.Node("Div", {centered, sdev}, "obs_z");
+        x = w.Node("Clip", {z, "obs_lo", "obs_hi"}, "obs_norm");
+      }
+      break;
+    case ObsKind::kDiscrete: {
+      w.Scalar("obs_start", static_cast<float>(m.obs_start));
+      const std::string shifted = w.Node("Sub", {"obs", "obs_start"}, "obs_shifted");
+      const std::string idx = w.Node("Cast", {shifted}, "obs_idx",
+                                     [](onnx::NodeProto* n) { GraphWriter::IntAttr(n, "to", onnx::TensorProto::INT64); });
+      x = w.OneHot(idx, m.obs_n, "obs_onehot");
+      break;
+    }
+    case ObsKind::kMultiDiscrete: {
+      const std::string idx = w.Node("Cast", {"obs"}, "obs_idx",
+                                     [](onnx::NodeProto* n) { GraphWriter::IntAttr(n, "to", onnx::TensorProto::INT64); });
+      std::vector<std::string> parts;
+      for (size_t j = 0; j < m.obs_nvec.size(); ++j) {
+        const std::string name = StrCat("obs_dim", j);
+        w.ConstI64(name + "_at", {static_cast<int64_t>(j)}, true);
+        const std::string col = w.Node("Gather", {idx, name + "_at"}, name,
+                                       [](onnx::NodeProto* n) { GraphWriter::IntAttr(n, "axis", 1); });
+        parts.push_back(w.OneHot(col, m.obs_nvec[j], name + "_onehot"));
+      }
+      x = w.Node("Concat", parts, "obs_onehot", [](onnx::NodeProto* n) { GraphWriter::IntAttr(n, "axis", 1); });
+      break;
+    }
+    case ObsKind::kImage: {
+      w.Scalar("pixel_scale", 255.0f);
+      x = w.Node("Div", {"obs", "pixel_scale"}, "obs_scaled");
+      if (m.channels_last)
+        x = w.Node("Transpose", {x}, "obs_chw", [](onnx::NodeProto* n) { GraphWriter::IntsAttr(n, "perm", {0, 3, 1, 2}); });
+      break;
+    }
+  }
+
+  bool four_d = m.obs_kind == ObsKind::kImage;
+  x = w.Chain(m.encoder, "encoder", x, &four_d);
+  const std::string trunk = w.Chain(m.shared, "shared", x, &four_d);
+  bool pi_four_d = four_d;
+  const std::string pi = w.Chain(m.policy, "policy", trunk, &pi_four_d);
+  if (m.has_value()) {
+    bool v_four_d = four_d;
+    const std::string v = w.Chain(m.value, "value", trunk, &v_four_d);
+    w.ConstI64("value_axes", {1});
+    w.Node("Squeeze", {v, "value_axes"}, "value");
+    Output(g, "value", onnx::TensorProto::FLOAT, {});
+  }
+
+  // Head.
+  auto masked = [&](const std::string& scores, const std::string& out) {
+    if (!has_mask) return w.Node("Identity", {scores}, out);
+    w.Scalar("lowest", std::numeric_limits<float>::lowest());
+    return w.Node("Where", {"mask", scores, "lowest"}, out);
+  };
+  auto argmax = [&](const std::string& in, const std::string& out) {
+    return w.Node("ArgMax", {in}, out, [](onnx::NodeProto* n) {
+      GraphWriter::IntAttr(n, "axis", 1);
+      GraphWriter::IntAttr(n, "keepdims", 0);
+    });
+  };
+  auto add_start = [&](const std::string& a, int64_t start) {
+    if (start == 0) return w.Node("Identity", {a}, "action");
+    w.ConstI64("action_start", {start}, true);
+    return w.Node("Add", {a, "action_start"}, "action");
+  };
+  switch (m.head) {
+    case HeadKind::kCategorical:
+      argmax(masked(pi, "logits"), "action_index");
+      add_start("action_index", m.action_start);
+      Output(g, "action", onnx::TensorProto::INT64, {});
+      Output(g, "logits", onnx::TensorProto::FLOAT, {m.num_actions});
+      break;
+    case HeadKind::kMultiCategorical: {
+      const std::string logits = masked(pi, "logits");
+      std::vector<std::string> dims;
+      int64_t o = 0;
+      w.ConstI64("dim_axes", {1});
+      for (size_t d = 0; d < m.nvec.size(); o += m.nvec[d], ++d) {
+        const std::string name = StrCat("action_dim", d);
+        w.ConstI64(name + "_lo", {o});
+        w.ConstI64(name + "_hi", {o + m.nvec[d]});
+        const std::string part = w.Node("Slice", {logits, name + "_lo", name + "_hi", "dim_axes"}, name + "_logits");
+        const std::string a = argmax(part, name + "_argmax");
+        dims.push_back(w.Node("Unsqueeze", {a, "dim_axes"}, name));
+      }
+      w.Node("Concat", dims, "action", [](onnx::NodeProto* n) { GraphWriter::IntAttr(n, "axis", 1); });
+      Output(g, "action", onnx::TensorProto::INT64, {static_cast<int64_t>(m.nvec.size())});
+      Output(g, "logits", onnx::TensorProto::FLOAT, {A});
+      break;
+    }
+    case HeadKind::kGaussian: {
+      const auto d = static_cast<int64_t>(m.log_std.size());
+      w.Node("Identity", {pi}, "mean");
+      w.Const("log_std_param", m.log_std, {d});
+      w.Const("action_low", m.low, {d});
+      w.Const("action_high", m.high, {d});
+      // log_std broadcast to [B, d]: log_std + 0 * mean.
+      w.Scalar("zero", 0.0f);
+      const std::string zeros = w.Node("Mul", {pi, "zero"}, "mean_zeros");
+      w.Node("Add", {zeros, "log_std_param"}, "log_std");
+      const std::string lo = w.Node("Max", {pi, "action_low"}, "action_above_low");
+      w.Node("Min", {lo, "action_high"}, "action");
+      Output(g, "action", onnx::TensorProto::FLOAT, {d});
+      Output(g, "mean", onnx::TensorProto::FLOAT, {d});
+      Output(g, "log_std", onnx::TensorProto::FLOAT, {d});
+      break;
+    }
+    case HeadKind::kQValues: {
+      std::string q = pi;
+      if (m.dueling) {
+        w.ConstI64("adv_lo", {1});
+        w.ConstI64("adv_hi", {m.num_actions + 1});
+        w.ConstI64("v_lo", {0});
+        w.ConstI64("v_hi", {1});
+        w.ConstI64("q_axes", {1});
+        const std::string v = w.Node("Slice", {pi, "v_lo", "v_hi", "q_axes"}, "dueling_v");
+        const std::string adv = w.Node("Slice", {pi, "adv_lo", "adv_hi", "q_axes"}, "dueling_adv");
+        const std::string mean = w.Node("ReduceMean", {adv}, "dueling_adv_mean", [](onnx::NodeProto* n) {
+          GraphWriter::IntsAttr(n, "axes", {1});
+          GraphWriter::IntAttr(n, "keepdims", 1);
+        });
+        const std::string sum = w.Node("Add", {v, adv}, "dueling_sum");
+        q = w.Node("Sub", {sum, mean}, "q_raw");
+      } else if (m.quantiles > 1) {
+        w.ConstI64("quantile_shape", {-1, m.num_actions, m.quantiles});
+        const std::string r = w.Node("Reshape", {pi, "quantile_shape"}, "quantiles");
+        q = w.Node("ReduceMean", {r}, "q_raw", [](onnx::NodeProto* n) {
+          GraphWriter::IntsAttr(n, "axes", {2});
+          GraphWriter::IntAttr(n, "keepdims", 0);
+        });
+      }
+      argmax(masked(q, "q_values"), "action_index");
+      add_start("action_index", m.action_start);
+      Output(g, "action", onnx::TensorProto::INT64, {});
+      Output(g, "q_values", onnx::TensorProto::FLOAT, {m.num_actions});
+      break;
+    }
+  }
+  // Metadata: what the model is (the rlf description).
+  auto* meta = model.add_metadata_props();
+  meta->set_key("rlforge_model");
+  meta->set_value(m.Describe());
+  try {
+    onnx::checker::check_model(model);
+  } catch (const std::exception& e) {
+    throw Error(StrCat("the ONNX graph did not pass ONNX's checker (a bug in rlforge's writer): ", e.what()));
+  }
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    RLF_CHECK(f && model.SerializeToOstream(&f) && f.flush(), "cannot write ", path);
+  }
+  RLF_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot write ", path);
+}
+
+#endif  // RLFORGE_HAVE_ONNX
+
+}  // namespace rlforge
