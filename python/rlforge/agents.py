@@ -102,6 +102,7 @@ class TrainedPolicy:
     """
 
     def __init__(self, path: str):
+        self._path = str(path)
         self._native = _rlforge.Policy(str(path))
         self._obs_desc = self._native.observation_space
         self._act_desc = self._native.action_space
@@ -133,6 +134,15 @@ class TrainedPolicy:
             if self._act_desc["kind"] == "Discrete":
                 actions = np.int64(actions)
         return actions, None
+
+    def export(self, path: str, format: str = "rlf", quantize: str | None = None) -> dict:
+        """Writes the policy as `format`: "rlf" (rlforge's torch-free runtime),
+        "torchscript" or "onnx" (docs/deploy.md lists inputs and outputs);
+        quantize="int8" stores int8 weights (rlf only). Returns the model's
+        description (inputs, outputs, layers)."""
+        import json
+
+        return json.loads(_rlforge.export_policy(self._path, format, str(path), quantize or ""))
 
 
 def load(path: str) -> TrainedPolicy:

@@ -29,6 +29,7 @@
 #include "rlforge/env/vector_env.h"
 #include "rlforge/env/wrappers.h"
 #include "rlforge/nn/blas.h"
+#include "rlforge/train/export.h"
 #include "rlforge/train/runner.h"
 #include "rlforge/train/train_config.h"
 
@@ -754,6 +755,18 @@ PYBIND11_MODULE(_rlforge, m) {
       },
       py::arg("algo"), py::arg("env"), py::arg("sets"), py::arg("steps"), py::arg("seed"), py::arg("out"),
       py::arg("preset"), py::arg("progress"));
+  m.def(
+      "export_policy",
+      [](const std::string& run, const std::string& format, const std::string& out, const std::string& quantize) {
+        RLF_CHECK_ARG(quantize.empty() || (quantize == "int8" && format == "rlf"),
+                      "quantize takes 'int8', for the rlf format only; got '", quantize, "'");
+        LoadedRun r = LoadRun(run);
+        runtime::Model model = r.algorithm->Export();
+        if (!quantize.empty()) runtime::Quantize(&model);
+        WriteExport(model, format, out);
+        return model.Describe();
+      },
+      py::arg("run"), py::arg("format"), py::arg("out"), py::arg("quantize"));
   m.def(
       "resume",
       [](const std::string& dir, std::optional<int64_t> steps, bool progress) {

@@ -89,6 +89,7 @@ void AddBenchCommand(CLI::App& app) {
   env->callback([a] { RunBenchEnv(*a); });
   AddBenchTrainCommand(*bench);
   AddBenchSearchCommand(*bench);
+  AddBenchRuntimeCommand(*bench);
 }
 
 }  // namespace rlforge::cli

@@ -37,6 +37,7 @@ void AddPlotCommand(CLI::App& app);
 void AddExportCommand(CLI::App& app);
 void AddBenchTrainCommand(CLI::App& bench);
 void AddBenchSearchCommand(CLI::App& bench);
+void AddBenchRuntimeCommand(CLI::App& bench);
 
 // A check for integer flags: decimal digits with an optional '-', within the
 // range of T (CLI11 alone saturates out-of-range numbers, wraps negative ones

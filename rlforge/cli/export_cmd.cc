@@ -78,11 +78,9 @@ void RunExport(const ExportArgs& a) {
     }
     model = std::move(q);
   }
-  if (a.format == "rlf") {
-    runtime::Save(model, a.out);
-  } else if (a.format == "torchscript") {
-    WriteTorchScript(model, a.out);
-    if (a.check > 0) {
+  WriteExport(model, a.format, a.out);
+  if (a.format == "torchscript" && a.check > 0) {
+    {
       const auto ts = TorchScriptActions(a.out, rec);
       runtime::Policy p(model);
       p.Reserve(rec.n);
@@ -101,8 +99,6 @@ void RunExport(const ExportArgs& a) {
       std::printf("check: torch::jit::load of %s gives the same actions on %lld of %lld\n", a.out.c_str(),
                   static_cast<long long>(same), static_cast<long long>(rec.n));
     }
-  } else {
-    WriteOnnx(model, a.out);
   }
   std::printf("wrote %s (%s, %lld bytes): %s on %s, %lld steps\n", a.out.c_str(), a.format.c_str(),
               static_cast<long long>(std::filesystem::file_size(a.out)), model.algo.c_str(), model.env.c_str(),

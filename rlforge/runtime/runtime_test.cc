@@ -77,6 +77,23 @@ TEST(RuntimeTest, ForwardMatchesHandComputation) {
   EXPECT_FLOAT_EQ(outs[13], 1.0f);
 }
 
+TEST(RuntimeTest, TanhIsWithinFourTenMillionthsOfStdTanh) {
+  // One identity layer with tanh over 2,001 inputs in [-10, 10].
+  Model m;
+  m.obs_kind = ObsKind::kBox, m.obs_shape = {1};
+  m.policy = {Linear(1, 1, {1}, {0}, Activation::kTanh)};
+  m.head = HeadKind::kCategorical, m.num_actions = 1;
+  Policy p(m);
+  std::vector<float> x(2001), y(2001);
+  for (int i = 0; i <= 2000; ++i) x[i] = -10.0f + 0.01f * static_cast<float>(i);
+  x[1000] = 1e-5f;  // the small-input branch
+  p.Outputs(x.data(), 2001, y.data());
+  double worst = 0;
+  for (int i = 0; i <= 2000; ++i) worst = std::max(worst, std::abs(y[i] - std::tanh(static_cast<double>(x[i]))));
+  EXPECT_LT(worst, 4e-7);
+  EXPECT_FLOAT_EQ(y[1000], 1e-5f);
+}
+
 TEST(RuntimeTest, PreprocessingOneHotNormalizationAndImages) {
   // Discrete(3, start=2) -> one-hot -> identity linear 3->3.
   Model d;

@@ -187,6 +187,22 @@ void WriteTorchScript(const Model& model, const std::string& path) {
   RLF_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot write ", path);
 }
 
+void WriteExport(const Model& model, const std::string& format, const std::string& path) {
+  if (format == "rlf") {
+    try {
+      runtime::Save(model, path);
+    } catch (const runtime::Error& e) {
+      throw Error(e.what());
+    }
+  } else if (format == "torchscript") {
+    WriteTorchScript(model, path);
+  } else if (format == "onnx") {
+    WriteOnnx(model, path);
+  } else {
+    throw InvalidArgument(StrCat("export format must be rlf, torchscript or onnx, got '", format, "'"));
+  }
+}
+
 RecordedObservations RecordObservations(const TrainConfig& config, Policy& policy, int64_t n, uint64_t seed) {
   RLF_CHECK_ARG(n >= 1, "the number of observations to record must be >= 1");
   auto env = config.Context().MakeEnv();

@@ -35,6 +35,8 @@
 namespace rlforge {
 
 void WriteTorchScript(const runtime::Model& model, const std::string& path);
+// format: rlf, torchscript or onnx (InvalidArgument otherwise).
+void WriteExport(const runtime::Model& model, const std::string& format, const std::string& path);
 // InvalidArgument when this build has no ONNX library (libonnx-dev).
 void WriteOnnx(const runtime::Model& model, const std::string& path);
 bool HaveOnnx();
