@@ -90,6 +90,7 @@ void AddBenchCommand(CLI::App& app) {
   AddBenchTrainCommand(*bench);
   AddBenchSearchCommand(*bench);
   AddBenchRuntimeCommand(*bench);
+  AddBenchServeCommand(*bench);
 }
 
 }  // namespace rlforge::cli

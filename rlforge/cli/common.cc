@@ -60,9 +60,10 @@ std::unique_ptr<Policy> MakePolicy(const std::string& flag, const std::string& s
       throw InvalidArgument(StrCat(flag, " ", e.what()));
     }
   }
+  if (IsServedPolicy(spec)) return MakeServedPolicy(spec, env, seed, deterministic);
   if (!IsRunPolicy(spec))
     throw InvalidArgument(StrCat(flag, " '", spec, "' is not a scripted policy, a run directory or a checkpoint; valid: ",
-                                 registry.ScriptedPolicyList(), ", DIR, CHECKPOINT"));
+                                 registry.ScriptedPolicyList(), ", DIR, CHECKPOINT, http://HOST:PORT (a served policy)"));
   LoadedRun run = LoadRun(spec);
   auto probe = Make(run.config.run.env, run.config.run.env_kwargs);
   RLF_CHECK_ARG(probe->observation_space() == env.observation_space() && probe->action_space() == env.action_space(),

@@ -35,9 +35,11 @@ void AddBenchCommand(CLI::App& app);
 void AddTrainCommand(CLI::App& app);
 void AddPlotCommand(CLI::App& app);
 void AddExportCommand(CLI::App& app);
+void AddServeCommand(CLI::App& app);
 void AddBenchTrainCommand(CLI::App& bench);
 void AddBenchSearchCommand(CLI::App& bench);
 void AddBenchRuntimeCommand(CLI::App& bench);
+void AddBenchServeCommand(CLI::App& bench);
 
 // A check for integer flags: decimal digits with an optional '-', within the
 // range of T (CLI11 alone saturates out-of-range numbers, wraps negative ones
@@ -79,6 +81,10 @@ std::vector<std::string> ResolveEnvIds(const std::string& id);
 // instance of env_id): a scripted policy the env offers
 // (rlforge/env/registry.h), or a run directory or checkpoint trained on an
 // env with the same spaces.
+// A policy served by `rlforge serve` (--policy http://HOST:PORT[/v1/models/NAME]).
+bool IsServedPolicy(const std::string& spec);
+std::unique_ptr<Policy> MakeServedPolicy(const std::string& url, const Env& env, uint64_t seed, bool deterministic);
+
 std::unique_ptr<Policy> MakePolicy(const std::string& flag, const std::string& spec, const std::string& env_id,
                                    const Env& env, uint64_t seed, bool deterministic);
 

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   AddTrainCommand(app);
   AddPlotCommand(app);
   AddExportCommand(app);
+  AddServeCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,110 @@
+// A policy served by `rlforge serve`, as a Policy: `--policy
+// http://HOST:PORT[/v1/models/NAME]` lets eval and play drive an env with it,
+// as a game would (binary requests, one per step of the vector of envs).
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <regex>
+
+#include "rlforge/cli/common.h"
+
+namespace rlforge::cli {
+namespace {
+
+class HttpPolicy : public Policy {
+ public:
+  HttpPolicy(const std::string& url, const Env& env, uint64_t seed, bool deterministic)
+      : obs_space_(env.observation_space()),
+        act_space_(env.action_space()),
+        masked_(env.has_action_mask()),
+        seed_(seed),
+        deterministic_(deterministic) {
+    static const std::regex re(R"(http://([^/:]+):([0-9]{1,5})(/v1/models/([^/]+)(/act)?)?/?)");
+    std::smatch m;
+    RLF_CHECK_ARG(std::regex_match(url, m, re), "--policy '", url,
+                  "' is not a served policy's URL (http://HOST:PORT or http://HOST:PORT/v1/models/NAME)");
+    client_ = std::make_unique<httplib::Client>(m[1].str(), std::stoi(m[2].str()));
+    client_->set_keep_alive(true);
+    client_->set_tcp_nodelay(true);
+    client_->set_connection_timeout(5, 0);
+    client_->set_read_timeout(10, 0);
+    auto res = client_->Get("/v1/models");
+    RLF_CHECK_ARG(res && res->status == 200, "--policy ", url, ": no rlforge server answers there (",
+                  res ? StrCat("HTTP ", res->status) : httplib::to_string(res.error()), ")");
+    const auto models = nlohmann::json::parse(res->body, nullptr, false);
+    RLF_CHECK_ARG(models.is_object() && models.contains("models"), "--policy ", url, ": not an rlforge server");
+    const std::string want = m[4].str();
+    const nlohmann::json* found = nullptr;
+    for (const auto& model : models["models"])
+      if (want.empty() ? models["models"].size() == 1 : model["name"] == want) found = &model;
+    RLF_CHECK_ARG(found, "--policy ", url, ": ",
+                  want.empty() ? "the server has several models; name one (/v1/models/NAME)"
+                               : StrCat("the server has no model '", want, "'"));
+    name_ = (*found)["name"].get<std::string>();
+    const auto& desc = (*found)["model"];
+    const int64_t obs_size = desc["observation"]["size"].get<int64_t>();
+    action_size_ = desc["head"]["action_size"].get<int64_t>();
+    mask_size_ = desc["head"]["mask_size"].get<int64_t>();
+    box_ = desc["head"]["kind"] == "gaussian";
+    const int64_t env_actions = act_space_.kind() == SpaceKind::kDiscrete ? 1 : act_space_.size();
+    RLF_CHECK_ARG(obs_size == obs_space_.size() && action_size_ == env_actions, "--policy ", url, ": model '", name_,
+                  "' takes ", obs_size, " observation values and gives ", action_size_, " action values; ", env.name(),
+                  " has ", obs_space_.size(), " and ", env_actions);
+    path_ = "/v1/models/" + name_ + "/act";
+  }
+
+  void Act(const void* observations, const uint8_t* masks, int n, void* actions) override {
+    const int64_t d = obs_space_.size();
+    const bool send_masks = masks && masked_ && mask_size_ > 0 && !box_;
+    std::string body(static_cast<size_t>(n * d) * sizeof(float) + (send_masks ? static_cast<size_t>(n * mask_size_) : 0), '\0');
+    auto* f = reinterpret_cast<float*>(body.data());
+    for (int64_t i = 0; i < n * d; ++i) f[i] = static_cast<float>(ReadElement(observations, obs_space_.dtype(), i));
+    if (send_masks) std::memcpy(body.data() + n * d * sizeof(float), masks, static_cast<size_t>(n * mask_size_));
+    std::string query = StrCat("?n=", n, "&masks=", send_masks ? 1 : 0, "&deterministic=", deterministic_ ? 1 : 0);
+    if (!deterministic_) query += StrCat("&seed=", seed_ + calls_++);
+    auto res = client_->Post(path_ + query, body, "application/octet-stream");
+    if (!res) throw Error(StrCat("the policy server did not answer (", httplib::to_string(res.error()), ")"));
+    if (res->status != 200) {
+      const auto j = nlohmann::json::parse(res->body, nullptr, false);
+      throw Error(StrCat("the policy server answered HTTP ", res->status, ": ",
+                         j.is_object() && j.contains("error") ? j["error"].get<std::string>() : res->body));
+    }
+    const size_t values = static_cast<size_t>(n * action_size_);
+    RLF_CHECK(res->body.size() == values * (box_ ? sizeof(float) : sizeof(int64_t)), "the policy server sent ",
+              res->body.size(), " bytes for ", n, " actions");
+    for (size_t i = 0; i < values; ++i) {
+      double v;
+      if (box_) {
+        float x;
+        std::memcpy(&x, res->body.data() + i * sizeof(float), sizeof(float));
+        v = x;
+      } else {
+        int64_t x;
+        std::memcpy(&x, res->body.data() + i * sizeof(int64_t), sizeof(int64_t));
+        v = static_cast<double>(x);
+      }
+      WriteElement(actions, act_space_.dtype(), static_cast<int64_t>(i), v);
+    }
+  }
+  std::string name() const override { return "served '" + name_ + "'"; }
+
+ private:
+  Space obs_space_, act_space_;
+  bool masked_;
+  uint64_t seed_, calls_ = 0;
+  bool deterministic_;
+  std::unique_ptr<httplib::Client> client_;
+  std::string name_, path_;
+  int64_t action_size_ = 0, mask_size_ = 0;
+  bool box_ = false;
+};
+
+}  // namespace
+
+bool IsServedPolicy(const std::string& spec) { return spec.rfind("http://", 0) == 0; }
+
+std::unique_ptr<Policy> MakeServedPolicy(const std::string& url, const Env& env, uint64_t seed, bool deterministic) {
+  return std::make_unique<HttpPolicy>(url, env, seed, deterministic);
+}
+
+}  // namespace rlforge::cli

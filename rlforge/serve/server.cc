@@ -1,0 +1,732 @@
+#include "rlforge/serve/server.h"
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "rlforge/runtime/policy.h"
+
+namespace rlforge::serve {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Json = nlohmann::json;
+
+template <typename... A>
+std::string Cat(const A&... a) {
+  std::ostringstream s;
+  (s << ... << a);
+  return s.str();
+}
+
+// A client error: the HTTP status and a one-line reason.
+struct BadRequest {
+  int status;
+  std::string what;
+};
+
+// One request: its rows, options and (once answered) results.
+struct Request {
+  int64_t n = 0;
+  std::vector<float> obs;
+  std::vector<uint8_t> masks;  // empty: all legal
+  bool deterministic = true, want_outputs = false, want_value = false;
+  std::optional<uint64_t> seed;
+  Clock::time_point arrived, deadline;
+  std::atomic<bool> abandoned{false};
+  // Results.
+  std::vector<int64_t> actions_i;
+  std::vector<float> actions_f, outputs, values;
+  int status = 200;
+  std::string error;
+  int64_t version = 0;
+  double queue_seconds = 0;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+
+  void Finish() {
+    std::lock_guard<std::mutex> l(mu);
+    done = true;
+    cv.notify_all();
+  }
+};
+
+// Latencies kept for quantiles: the last 8,192 values.
+class Reservoir {
+ public:
+  void Add(double v) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (values_.size() < kSize) values_.push_back(v);
+    else values_[next_] = v;
+    next_ = (next_ + 1) % kSize;
+    sum_ += v, ++count_;
+  }
+  // (quantile, value) for 0.5, 0.9, 0.99; sum and count of every value.
+  void Snapshot(std::vector<std::pair<double, double>>* q, double* sum, int64_t* count) const {
+    std::vector<double> v;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      v = values_;
+      *sum = sum_, *count = count_;
+    }
+    std::sort(v.begin(), v.end());
+    q->clear();
+    for (double p : {0.5, 0.9, 0.99})
+      q->emplace_back(p, v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))]);
+  }
+
+ private:
+  static constexpr size_t kSize = 8192;
+  mutable std::mutex mu_;
+  std::vector<double> values_;
+  size_t next_ = 0;
+  double sum_ = 0;
+  int64_t count_ = 0;
+};
+
+constexpr int64_t kBatchBuckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+
+// A batching thread's buffers, reused from batch to batch.
+struct Scratch {
+  std::vector<float> obs, af, out, val;
+  std::vector<uint8_t> masks;
+  std::vector<int64_t> ai;
+};
+
+// A served model: the current version, its queue and batching threads.
+class Slot {
+ public:
+  Slot(ModelSource source, const ServerOptions& o) : source_(std::move(source)), o_(o) {
+    model_ = std::make_shared<const runtime::Model>(source_.load());
+    stamp_ = source_.stamp ? source_.stamp() : "";
+  }
+
+  const std::string& name() const { return source_.name; }
+  std::shared_ptr<const runtime::Model> model() const {
+    std::lock_guard<std::mutex> l(model_mu_);
+    return model_;
+  }
+  int64_t version() const { return version_.load(); }
+
+  void StartWorkers() {
+    for (int w = 0; w < o_.workers; ++w) workers_.emplace_back([this] { WorkerLoop(); });
+  }
+
+  // Queues a request, or refuses it (false) when the queue is full.
+  bool Enqueue(const std::shared_ptr<Request>& r) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (stopping_ || queued_rows_ + r->n > o_.max_queue) return false;
+      queue_.push_back(r);
+      queued_rows_ += r->n;
+    }
+    cv_.notify_one();
+    return true;
+  }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+    for (auto& r : queue_) {
+      r->status = 503, r->error = "the server is stopping";
+      r->Finish();
+    }
+    queue_.clear();
+  }
+
+  // Hot reload: a changed stamp loads the file again (serving goes on with
+  // the old version meanwhile; a failure keeps it).
+  void CheckReload() {
+    if (!source_.stamp) return;
+    std::string now;
+    try {
+      now = source_.stamp();
+    } catch (const std::exception&) {
+      return;  // the file is being replaced; look again next time
+    }
+    if (now == stamp_) return;
+    try {
+      auto m = std::make_shared<const runtime::Model>(source_.load());
+      {
+        std::lock_guard<std::mutex> l(model_mu_);
+        model_ = std::move(m);
+      }
+      stamp_ = now;
+      ++version_;
+      ++reloads_;
+      if (!o_.quiet) std::fprintf(stderr, "serve: reloaded model '%s' from %s (version %lld)\n", name().c_str(),
+                                  source_.path.c_str(), static_cast<long long>(version_.load()));
+    } catch (const std::exception& e) {
+      ++reload_failures_;
+      stamp_ = now;  // do not retry the same broken file every poll
+      if (!o_.quiet)
+        std::fprintf(stderr, "serve: reloading '%s' failed, still serving version %lld: %s\n", name().c_str(),
+                     static_cast<long long>(version_.load()), e.what());
+    }
+  }
+
+  void CountRequest(int status) {
+    std::lock_guard<std::mutex> l(metrics_mu_);
+    ++requests_[status];
+  }
+  void AddLatency(double s) { latency_.Add(s); }
+
+  void Metrics(std::ostringstream& out) const {
+    const std::string m = Cat("model=\"", name(), "\"");
+    {
+      std::lock_guard<std::mutex> l(metrics_mu_);
+      for (const auto& [code, count] : requests_)
+        out << "rlforge_requests_total{" << m << ",code=\"" << code << "\"} " << count << "\n";
+      out << "rlforge_rows_total{" << m << "} " << rows_ << "\n";
+      out << "rlforge_batches_total{" << m << "} " << batches_ << "\n";
+      int64_t cumulative = 0;
+      for (size_t b = 0; b < std::size(kBatchBuckets); ++b) {
+        cumulative += batch_hist_[b];
+        out << "rlforge_batch_size_bucket{" << m << ",le=\"" << kBatchBuckets[b] << "\"} " << cumulative << "\n";
+      }
+      cumulative += batch_hist_[std::size(kBatchBuckets)];
+      out << "rlforge_batch_size_bucket{" << m << ",le=\"+Inf\"} " << cumulative << "\n";
+      out << "rlforge_batch_size_sum{" << m << "} " << rows_ << "\n";
+      out << "rlforge_batch_size_count{" << m << "} " << batches_ << "\n";
+    }
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      out << "rlforge_queue_rows{" << m << "} " << queued_rows_ << "\n";
+    }
+    out << "rlforge_model_version{" << m << "} " << version_.load() << "\n";
+    out << "rlforge_reloads_total{" << m << "} " << reloads_.load() << "\n";
+    out << "rlforge_reload_failures_total{" << m << "} " << reload_failures_.load() << "\n";
+    for (const auto& [metric, r] : {std::pair<const char*, const Reservoir*>{"rlforge_queue_seconds", &queue_time_},
+                                    {"rlforge_request_seconds", &latency_}}) {
+      std::vector<std::pair<double, double>> q;
+      double sum;
+      int64_t count;
+      r->Snapshot(&q, &sum, &count);
+      for (const auto& [p, v] : q) out << metric << "{" << m << ",quantile=\"" << p << "\"} " << v << "\n";
+      out << metric << "_sum{" << m << "} " << sum << "\n" << metric << "_count{" << m << "} " << count << "\n";
+    }
+  }
+
+ private:
+  void WorkerLoop() {
+    std::shared_ptr<const runtime::Model> model = this->model();
+    int64_t version = version_.load();
+    auto policy = std::make_unique<runtime::Policy>(*model);
+    policy->Seed(static_cast<uint64_t>(std::hash<std::thread::id>()(std::this_thread::get_id())));
+    std::vector<std::shared_ptr<Request>> batch;
+    Scratch scratch;
+    for (;;) {
+      batch.clear();
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
+        if (stopping_) return;
+        const auto until = queue_.front()->arrived + std::chrono::microseconds(o_.max_delay_us);
+        while (!stopping_ && queued_rows_ < o_.max_batch && Clock::now() < until) cv_.wait_until(l, until);
+        if (stopping_) return;
+        int64_t rows = 0;
+        while (!queue_.empty() && (batch.empty() || rows + queue_.front()->n <= o_.max_batch)) {
+          rows += queue_.front()->n;
+          queued_rows_ -= queue_.front()->n;
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      if (version != version_.load()) {
+        model = this->model();
+        version = version_.load();
+        policy = std::make_unique<runtime::Policy>(*model);
+      }
+      Run(*policy, *model, version, batch, &scratch);
+    }
+  }
+
+  // Answers a batch: seeded requests one by one (exactly as Seed then Act),
+  // the rest in at most two calls (greedy, sampled).
+  void Run(runtime::Policy& p, const runtime::Model& m, int64_t version, std::vector<std::shared_ptr<Request>>& batch,
+           Scratch* s) {
+    const auto now = Clock::now();
+    std::vector<std::shared_ptr<Request>> groups[2];
+    int64_t rows = 0;
+    for (auto& r : batch) {
+      r->version = version;
+      r->queue_seconds = std::chrono::duration<double>(now - r->arrived).count();
+      queue_time_.Add(r->queue_seconds);
+      if (r->abandoned.load()) continue;
+      if (now > r->deadline) {
+        r->status = 504, r->error = "the request's deadline passed while it waited in the queue";
+        r->Finish();
+        continue;
+      }
+      rows += r->n;
+      if (r->seed) {
+        Answer(p, m, {r}, *r->seed, s);
+      } else {
+        groups[r->deterministic ? 0 : 1].push_back(r);
+      }
+    }
+    for (auto& g : groups)
+      if (!g.empty()) Answer(p, m, g, std::nullopt, s);
+    if (rows > 0) {
+      std::lock_guard<std::mutex> l(metrics_mu_);
+      rows_ += rows, ++batches_;
+      size_t b = 0;
+      while (b < std::size(kBatchBuckets) && rows > kBatchBuckets[b]) ++b;
+      ++batch_hist_[b];
+    }
+  }
+
+  void Answer(runtime::Policy& p, const runtime::Model& m, const std::vector<std::shared_ptr<Request>>& rs,
+              std::optional<uint64_t> seed, Scratch* s) {
+    auto& obs_ = s->obs;
+    auto& masks_ = s->masks;
+    auto& ai_ = s->ai;
+    auto& af_ = s->af;
+    auto& out_ = s->out;
+    auto& val_ = s->val;
+    int64_t n = 0;
+    bool any_mask = false;
+    for (const auto& r : rs) n += r->n, any_mask = any_mask || !r->masks.empty();
+    const int64_t d = m.obs_size(), ms = m.mask_size(), k = m.action_size();
+    obs_.resize(static_cast<size_t>(n * d));
+    masks_.assign(any_mask ? static_cast<size_t>(n * ms) : 0, 1);
+    int64_t at = 0;
+    for (const auto& r : rs) {
+      std::copy(r->obs.begin(), r->obs.end(), obs_.begin() + at * d);
+      if (!r->masks.empty()) std::copy(r->masks.begin(), r->masks.end(), masks_.begin() + at * ms);
+      at += r->n;
+    }
+    const bool deterministic = rs.front()->deterministic;
+    try {
+      if (seed) p.Seed(*seed);
+      const uint8_t* masks = any_mask ? masks_.data() : nullptr;
+      if (p.discrete()) {
+        ai_.resize(static_cast<size_t>(n * k));
+        p.Act(obs_.data(), n, masks, ai_.data(), deterministic);
+      } else {
+        af_.resize(static_cast<size_t>(n * k));
+        p.Act(obs_.data(), n, af_.data(), deterministic);
+      }
+      bool outputs = false, value = false;
+      for (const auto& r : rs) outputs = outputs || r->want_outputs, value = value || r->want_value;
+      const int64_t width = m.head == runtime::HeadKind::kGaussian ? m.outputs_size()
+                            : m.head == runtime::HeadKind::kQValues ? m.num_actions
+                                                                    : ms;
+      if (outputs) {
+        out_.resize(static_cast<size_t>(n * width));
+        if (m.head == runtime::HeadKind::kGaussian) p.Outputs(obs_.data(), n, out_.data());
+        else p.Scores(obs_.data(), n, masks, out_.data());
+      }
+      if (value) {
+        val_.resize(static_cast<size_t>(n));
+        p.Values(obs_.data(), n, val_.data());
+      }
+      at = 0;
+      for (const auto& r : rs) {
+        if (p.discrete()) r->actions_i.assign(ai_.begin() + at * k, ai_.begin() + (at + r->n) * k);
+        else r->actions_f.assign(af_.begin() + at * k, af_.begin() + (at + r->n) * k);
+        if (r->want_outputs) r->outputs.assign(out_.begin() + at * width, out_.begin() + (at + r->n) * width);
+        if (r->want_value) r->values.assign(val_.begin() + at, val_.begin() + at + r->n);
+        at += r->n;
+        r->Finish();
+      }
+    } catch (const std::exception& e) {
+      // Rows were checked on arrival; what is left (e.g. a Discrete
+      // observation out of range) fails its whole group with the reason.
+      for (const auto& r : rs) {
+        r->status = 400, r->error = e.what();
+        r->Finish();
+      }
+    }
+  }
+
+  ModelSource source_;
+  const ServerOptions& o_;
+  mutable std::mutex model_mu_;
+  std::shared_ptr<const runtime::Model> model_;
+  std::string stamp_;
+  std::atomic<int64_t> version_{1}, reloads_{0}, reload_failures_{0};
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Request>> queue_;
+  int64_t queued_rows_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+
+  mutable std::mutex metrics_mu_;
+  std::map<int, int64_t> requests_;
+  int64_t rows_ = 0, batches_ = 0;
+  int64_t batch_hist_[std::size(kBatchBuckets) + 1] = {};
+  Reservoir queue_time_, latency_;
+};
+
+// Flattens a JSON observation (a number, or nested lists of numbers) into out.
+void Flatten(const Json& j, std::vector<float>* out, int depth = 0) {
+  if (j.is_number()) {
+    const double v = j.get<double>();
+    if (!std::isfinite(v)) throw BadRequest{400, "observation values must be finite numbers"};
+    out->push_back(static_cast<float>(v));
+  } else if (j.is_array() && depth < 8) {
+    for (const auto& e : j) Flatten(e, out, depth + 1);
+  } else {
+    throw BadRequest{400, Cat("observation values must be numbers, got ", j.type_name())};
+  }
+}
+
+void ReadMask(const Json& j, int64_t size, std::vector<uint8_t>* out, int64_t row) {
+  if (!j.is_array() || static_cast<int64_t>(j.size()) != size)
+    throw BadRequest{400, Cat("mask of row ", row, " must be a list of ", size, " values (0/1 or false/true)")};
+  for (const auto& e : j) {
+    if (e.is_boolean()) out->push_back(e.get<bool>());
+    else if (e.is_number_integer() && (e.get<int64_t>() == 0 || e.get<int64_t>() == 1)) out->push_back(static_cast<uint8_t>(e.get<int64_t>()));
+    else throw BadRequest{400, Cat("mask values must be 0/1 or false/true (row ", row, ")")};
+  }
+}
+
+// Every row's mask leaves a legal action (per dimension for MultiDiscrete).
+void CheckMasks(const runtime::Model& m, const std::vector<uint8_t>& masks, int64_t n) {
+  if (masks.empty()) return;
+  const int64_t ms = m.mask_size();
+  const std::vector<int64_t> dims = m.head == runtime::HeadKind::kMultiCategorical ? m.nvec : std::vector<int64_t>{ms};
+  for (int64_t r = 0; r < n; ++r)
+    for (size_t d = 0, o = 0; d < dims.size(); o += static_cast<size_t>(dims[d]), ++d) {
+      bool any = false;
+      for (int64_t j = 0; j < dims[d]; ++j) any = any || masks[r * ms + o + j];
+      if (!any)
+        throw BadRequest{400, dims.size() > 1 ? Cat("mask of row ", r, " leaves no legal value in action dimension ", d)
+                                              : Cat("mask of row ", r, " leaves no legal action")};
+    }
+}
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  Impl(std::vector<ModelSource> models, ServerOptions o) : o_(std::move(o)) {
+    if (models.empty()) throw std::runtime_error("no model to serve");
+    if (o_.max_batch < 1 || o_.max_delay_us < 0 || o_.max_queue < 1 || o_.workers < 1 || o_.http_threads < 1 ||
+        o_.timeout_ms < 1)
+      throw std::runtime_error("serve options out of range");
+    for (auto& m : models) {
+      const std::string name = m.name, path = m.path;
+      for (const auto& s : slots_)
+        if (s->name() == name) throw std::runtime_error(Cat("model name '", name, "' is given twice"));
+      try {
+        slots_.push_back(std::make_unique<Slot>(std::move(m), o_));
+      } catch (const std::exception& e) {
+        throw std::runtime_error(Cat("model '", name, "' (", path, "): ", e.what()));
+      }
+    }
+    Routes();
+  }
+
+  int Start() {
+    http_.new_task_queue = [n = o_.http_threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+    http_.set_payload_max_length(static_cast<size_t>(o_.max_body_bytes));
+    http_.set_keep_alive_max_count(1000000);
+    http_.set_tcp_nodelay(true);  // small answers must not wait for delayed ACKs
+    http_.set_read_timeout(5, 0);
+    http_.set_write_timeout(5, 0);
+    port_ = o_.port == 0 ? http_.bind_to_any_port(o_.host) : (http_.bind_to_port(o_.host, o_.port) ? o_.port : -1);
+    if (port_ < 0) throw std::runtime_error(Cat("cannot listen on ", o_.host, ":", o_.port, " (in use, or not an address here)"));
+    for (auto& s : slots_) s->StartWorkers();
+    listener_ = std::thread([this] { http_.listen_after_bind(); });
+    if (o_.reload_poll_ms > 0)
+      watcher_ = std::thread([this] {
+        std::unique_lock<std::mutex> l(stop_mu_);
+        while (!stopped_) {
+          stop_cv_.wait_for(l, std::chrono::milliseconds(o_.reload_poll_ms));
+          if (stopped_) break;
+          l.unlock();
+          for (auto& s : slots_) s->CheckReload();
+          l.lock();
+        }
+      });
+    return port_;
+  }
+
+  void Wait() {
+    std::unique_lock<std::mutex> l(stop_mu_);
+    stop_cv_.wait(l, [this] { return stopped_; });
+  }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> l(stop_mu_);
+      if (stopped_) return;
+      stopped_ = true;
+    }
+    stop_cv_.notify_all();
+    if (watcher_.joinable()) watcher_.join();
+    // Queued requests are answered 503 first, so that no handler waits for
+    // a batch that will not come; then the listener stops.
+    for (auto& s : slots_) s->Stop();
+    http_.stop();
+    if (listener_.joinable()) listener_.join();
+  }
+
+  ~Impl() { Stop(); }
+
+  std::string Metrics() const {
+    std::ostringstream out;
+    out << "# HELP rlforge_requests_total Requests answered, by model and HTTP status.\n"
+           "# TYPE rlforge_requests_total counter\n"
+           "# HELP rlforge_batch_size Rows per batch the runtime ran.\n"
+           "# TYPE rlforge_batch_size histogram\n"
+           "# HELP rlforge_queue_seconds Time from arrival to the batch that took the request.\n"
+           "# TYPE rlforge_queue_seconds summary\n"
+           "# HELP rlforge_request_seconds Time from arrival to the answer.\n"
+           "# TYPE rlforge_request_seconds summary\n";
+    for (const auto& s : slots_) s->Metrics(out);
+    return out.str();
+  }
+
+ private:
+  Slot* Find(const std::string& name) {
+    for (auto& s : slots_)
+      if (s->name() == name) return s.get();
+    return nullptr;
+  }
+
+  void Routes() {
+    http_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+    http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(Metrics(), "text/plain; version=0.0.4");
+    });
+    http_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+      Json all = Json::array();
+      for (const auto& s : slots_) {
+        auto m = s->model();
+        all.push_back({{"name", s->name()}, {"version", s->version()}, {"model", Json::parse(m->Describe())}});
+      }
+      res.set_content(Json{{"models", all}}.dump(), "application/json");
+    });
+    http_.Post("/v1/act", [this](const httplib::Request& req, httplib::Response& res) { Act(req, res, ""); });
+    http_.Post(R"(/v1/models/([^/]+)/act)",
+               [this](const httplib::Request& req, httplib::Response& res) { Act(req, res, req.matches[1].str()); });
+    http_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      const char* why = res.status == 404 ? "no such endpoint (POST /v1/act, GET /v1/models, /healthz, /metrics)"
+                        : res.status == 413 ? "request body too large"
+                                            : "bad request";
+      res.set_content(Json{{"error", why}}.dump(), "application/json");
+    });
+    http_.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      std::string why = "internal error";
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        why = e.what();
+      } catch (...) {
+      }
+      res.status = 500;
+      res.set_content(Json{{"error", why}}.dump(), "application/json");
+    });
+  }
+
+  void Act(const httplib::Request& req, httplib::Response& res, std::string name) {
+    const auto arrived = Clock::now();
+    Slot* slot = nullptr;
+    const bool binary = req.get_header_value("Content-Type") == "application/octet-stream";
+    auto fail = [&](int status, const std::string& why) {
+      res.status = status;
+      res.set_content(Json{{"error", why}}.dump(), "application/json");
+      if (slot) slot->CountRequest(status);
+    };
+    try {
+      Json j;
+      if (!binary) {
+        j = Json::parse(req.body, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) throw BadRequest{400, "the body is not a JSON object"};
+        if (j.contains("model")) {
+          if (!j["model"].is_string()) throw BadRequest{400, "\"model\" must be a string"};
+          if (!name.empty() && j["model"].get<std::string>() != name)
+            throw BadRequest{400, "\"model\" differs from the model in the URL"};
+          name = j["model"].get<std::string>();
+        }
+      } else if (req.has_param("model")) {
+        name = req.get_param_value("model");
+      }
+      if (name.empty()) {
+        if (slots_.size() > 1) throw BadRequest{400, "several models are served: name one (\"model\" or /v1/models/NAME/act)"};
+        slot = slots_.front().get();
+      } else if (!(slot = Find(name))) {
+        throw BadRequest{404, Cat("unknown model '", name, "'")};
+      }
+      auto model = slot->model();
+      const runtime::Model& m = *model;
+      auto r = std::make_shared<Request>();
+      r->arrived = arrived;
+      int64_t deadline_ms = o_.timeout_ms;
+      bool single = false;
+      if (binary) {
+        r->n = req.has_param("n") ? std::stoll(req.get_param_value("n")) : 1;
+        if (r->n < 1 || r->n > 65536) throw BadRequest{400, "n must be in 1..65536"};
+        const bool masked = req.has_param("masks") && req.get_param_value("masks") == "1";
+        r->deterministic = !(req.has_param("deterministic") && req.get_param_value("deterministic") == "0");
+        if (req.has_param("seed")) r->seed = std::stoull(req.get_param_value("seed"));
+        const size_t want = static_cast<size_t>(r->n * m.obs_size()) * sizeof(float) +
+                            (masked ? static_cast<size_t>(r->n * m.mask_size()) : 0);
+        if (req.body.size() != want)
+          throw BadRequest{400, Cat("binary body of ", req.body.size(), " bytes; ", r->n, " rows of ", m.obs_size(),
+                                    " float32", masked ? Cat(" and ", m.mask_size(), " mask bytes") : std::string(),
+                                    " are ", want)};
+        r->obs.resize(static_cast<size_t>(r->n * m.obs_size()));
+        std::memcpy(r->obs.data(), req.body.data(), r->obs.size() * sizeof(float));
+        for (float v : r->obs)
+          if (!std::isfinite(v)) throw BadRequest{400, "observation values must be finite numbers"};
+        if (masked) {
+          r->masks.assign(req.body.begin() + static_cast<std::ptrdiff_t>(r->obs.size() * sizeof(float)), req.body.end());
+          for (uint8_t b : r->masks)
+            if (b > 1) throw BadRequest{400, "mask bytes must be 0 or 1"};
+        }
+      } else {
+        single = j.contains("observation");
+        if (single == j.contains("observations"))
+          throw BadRequest{400, "give either \"observation\" (one) or \"observations\" (a list)"};
+        const Json& rows = single ? Json::array({j["observation"]}) : j["observations"];
+        if (!rows.is_array() || rows.empty() || rows.size() > 65536)
+          throw BadRequest{400, "\"observations\" must be a list of 1 to 65536 observations"};
+        r->n = static_cast<int64_t>(rows.size());
+        for (size_t i = 0; i < rows.size(); ++i) {
+          const size_t before = r->obs.size();
+          Flatten(rows[i], &r->obs);
+          if (static_cast<int64_t>(r->obs.size() - before) != m.obs_size())
+            throw BadRequest{400, Cat("observation ", i, " has ", r->obs.size() - before, " values; model '",
+                                      slot->name(), "' takes ", m.obs_size(), " (", m.env, ")")};
+        }
+        const char* mkey = single ? "mask" : "masks";
+        if (j.contains(mkey) && !j[mkey].is_null()) {
+          if (m.mask_size() == 0 || m.head == runtime::HeadKind::kGaussian)
+            throw BadRequest{400, "this model's actions take no mask"};
+          const Json& ms = single ? Json::array({j[mkey]}) : j[mkey];
+          if (!ms.is_array() || ms.size() != rows.size())
+            throw BadRequest{400, "\"masks\" must have one mask per observation"};
+          for (size_t i = 0; i < ms.size(); ++i) ReadMask(ms[i], m.mask_size(), &r->masks, static_cast<int64_t>(i));
+        }
+        auto flag = [&](const char* key, bool def) {
+          if (!j.contains(key)) return def;
+          if (!j[key].is_boolean()) throw BadRequest{400, Cat("\"", key, "\" must be true or false")};
+          return j[key].get<bool>();
+        };
+        r->deterministic = flag("deterministic", true);
+        r->want_outputs = flag("outputs", false);
+        r->want_value = flag("value", false);
+        if (r->want_value && !m.has_value()) throw BadRequest{400, Cat("model '", slot->name(), "' has no value head")};
+        if (j.contains("seed")) {
+          if (!j["seed"].is_number_unsigned()) throw BadRequest{400, "\"seed\" must be a non-negative integer"};
+          r->seed = j["seed"].get<uint64_t>();
+        }
+        if (j.contains("deadline_ms")) {
+          if (!j["deadline_ms"].is_number() || j["deadline_ms"].get<double>() <= 0 || j["deadline_ms"].get<double>() > 60000)
+            throw BadRequest{400, "\"deadline_ms\" must be a number in (0, 60000]"};
+          deadline_ms = static_cast<int64_t>(std::ceil(j["deadline_ms"].get<double>()));
+        }
+      }
+      CheckMasks(m, r->masks, r->n);
+      r->deadline = arrived + std::chrono::milliseconds(deadline_ms);
+      if (!slot->Enqueue(r)) {
+        fail(503, Cat("model '", slot->name(), "' has ", o_.max_queue, " rows queued already; try again"));
+        return;
+      }
+      {
+        std::unique_lock<std::mutex> l(r->mu);
+        if (!r->cv.wait_until(l, r->deadline + std::chrono::milliseconds(50), [&] { return r->done; })) {
+          r->abandoned = true;
+          l.unlock();
+          fail(504, "deadline passed before the request was answered");
+          return;
+        }
+      }
+      if (r->status != 200) {
+        fail(r->status, r->error);
+        return;
+      }
+      const bool discrete = m.head != runtime::HeadKind::kGaussian;
+      if (binary) {
+        std::string body;
+        if (discrete) body.assign(reinterpret_cast<const char*>(r->actions_i.data()), r->actions_i.size() * sizeof(int64_t));
+        else body.assign(reinterpret_cast<const char*>(r->actions_f.data()), r->actions_f.size() * sizeof(float));
+        res.set_content(body, "application/octet-stream");
+      } else {
+        const int64_t k = m.action_size();
+        const bool scalar = discrete && m.head != runtime::HeadKind::kMultiCategorical;
+        auto action = [&](int64_t i) -> Json {
+          if (scalar) return r->actions_i[i];
+          Json a = Json::array();
+          for (int64_t c = 0; c < k; ++c) discrete ? a.push_back(r->actions_i[i * k + c]) : a.push_back(r->actions_f[i * k + c]);
+          return a;
+        };
+        Json out = {{"model", slot->name()}, {"version", r->version}};
+        const int64_t width = r->n ? static_cast<int64_t>(r->outputs.size()) / r->n : 0;
+        auto row_outputs = [&](int64_t i) {
+          return std::vector<float>(r->outputs.begin() + i * width, r->outputs.begin() + (i + 1) * width);
+        };
+        if (single) {
+          out["action"] = action(0);
+          if (r->want_outputs) out["outputs"] = row_outputs(0);
+          if (r->want_value) out["value"] = r->values[0];
+        } else {
+          Json a = Json::array();
+          for (int64_t i = 0; i < r->n; ++i) a.push_back(action(i));
+          out["actions"] = a;
+          if (r->want_outputs) {
+            Json o = Json::array();
+            for (int64_t i = 0; i < r->n; ++i) o.push_back(row_outputs(i));
+            out["outputs"] = o;
+          }
+          if (r->want_value) out["values"] = r->values;
+        }
+        res.set_content(out.dump(), "application/json");
+      }
+      slot->CountRequest(200);
+      slot->AddLatency(std::chrono::duration<double>(Clock::now() - arrived).count());
+    } catch (const BadRequest& e) {
+      fail(e.status, e.what);
+    } catch (const std::invalid_argument&) {
+      fail(400, "a query parameter is not a number");
+    } catch (const std::out_of_range&) {
+      fail(400, "a query parameter is out of range");
+    }
+  }
+
+  ServerOptions o_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  httplib::Server http_;
+  int port_ = -1;
+  std::thread listener_, watcher_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopped_ = false;
+};
+
+Server::Server(std::vector<ModelSource> models, ServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(models), std::move(options))) {}
+Server::~Server() = default;
+int Server::Start() { return impl_->Start(); }
+void Server::Wait() { impl_->Wait(); }
+void Server::Stop() { impl_->Stop(); }
+std::string Server::MetricsText() const { return impl_->Metrics(); }
+
+}  // namespace rlforge::serve
