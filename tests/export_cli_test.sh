@@ -52,5 +52,32 @@ check example-not-a-model 1 "not an rlforge model" -- "$EXAMPLE" "$tmp/p.onnx" 1
 check bench-runtime 0 '"single_latency_us"' -- "$BIN" bench runtime --policy "$tmp/ppo" --rounds 1 --seconds 0.02 --observations 100 --batch 32 --json
 check bench-runtime-bad 2 "--batch must be in 1..65536" -- "$BIN" bench runtime --policy "$tmp/ppo" --batch 0
 
+# rlforge serve: a served policy drives eval as the run itself does; SIGTERM
+# stops the server promptly with exit 0.
+"$BIN" serve --policy "cartpole=$tmp/p.rlf" --port 0 --quiet >"$tmp/serve.out" 2>"$tmp/serve.err" &
+spid=$!
+for i in $(seq 100); do grep -q listening "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
+url=$(grep -o 'http://127.0.0.1:[0-9]*' "$tmp/serve.out" | head -1)
+if [[ -z "$url" ]]; then echo "FAIL serve did not start: $(cat "$tmp/serve.err")"; fails=$((fails+1)); else
+  served=$("$BIN" eval --policy "$url/v1/models/cartpole" --env CartPole-v1 --episodes 8 --seed 4 --json)
+  local_=$("$BIN" eval --policy "$tmp/ppo" --episodes 8 --seed 4 --json)
+  same=$(python3 -c "import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); print(a['mean_return']==b['mean_return'] and a['mean_length']==b['mean_length'])" "$served" "$local_")
+  [[ "$same" == True ]] && echo "ok   served-eval-equals-local" || { echo "FAIL served eval differs: $served vs $local_"; fails=$((fails+1)); }
+  check served-wrong-env 2 "takes 4 observation values" -- "$BIN" eval --policy "$url" --env Acrobot-v1 --episodes 1
+  check served-unknown-model 2 "has no model 'nope'" -- "$BIN" eval --policy "$url/v1/models/nope" --env CartPole-v1 --episodes 1
+  metrics=$(python3 -c "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1] + '/metrics').read().decode())" "$url")
+  [[ "$metrics" == *'rlforge_requests_total{model="cartpole",code="200"}'* ]] && echo "ok   serve-metrics" || { echo "FAIL metrics: $metrics"; fails=$((fails+1)); }
+fi
+kill -TERM $spid
+for i in $(seq 50); do kill -0 $spid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $spid 2>/dev/null; then echo "FAIL serve still running 5 s after SIGTERM"; kill -9 $spid; fails=$((fails+1)); else
+  wait $spid; code=$?
+  [[ $code == 0 ]] && echo "ok   serve-sigterm" || { echo "FAIL serve exit $code after SIGTERM"; fails=$((fails+1)); }
+fi
+check serve-missing 2 "no such file or run directory" -- "$BIN" serve --policy "$tmp/nope.rlf" --port 0
+check serve-bad-batch 2 "--max-batch must be in 1..65536" -- "$BIN" serve --policy "$tmp/p.rlf" --max-batch 0
+check served-unreachable 2 "no rlforge server answers there" -- "$BIN" eval --policy http://127.0.0.1:1 --env CartPole-v1 --episodes 1
+check bench-serve 0 "batching serves" -- "$BIN" bench serve --policy "$tmp/ppo" --concurrency 1 --concurrency 4 --requests 200 --seconds 2
+
 echo "$((fails)) failed"
 [[ $fails -eq 0 ]]

@@ -166,6 +166,15 @@ TEST(ExportTest, CnnMultiDiscreteWithConditionalMasks) {
     if (env->Step(action.data(), obs.data()).done()) env->Reset(6 + steps, obs.data(), &info);
   }
   EXPECT_EQ(same, steps);
+  // A policy that recorded observations (and so was given the recording
+  // env's conditional masks) acts afterwards on the flat masks, as the
+  // runtime does: the export's self-check on this env once used the
+  // recording env after it was gone.
+  auto recorder = e.run.algorithm->MakePolicy(true);
+  const RecordedObservations again = RecordObservations(e.run.config, *recorder, 50, 3);
+  runtime::Policy flat_runtime(e.model);
+  const Agreement g = CompareActions(*recorder, flat_runtime, again, as);
+  EXPECT_EQ(g.same, g.n);
   // The TorchScript export on the recorded pixels (flat masks) equals the
   // runtime without conditional masks.
   const std::string pt = FreshDir("td_ts") + ".pt";

@@ -446,6 +446,8 @@ class Server::Impl {
     http_.set_payload_max_length(static_cast<size_t>(o_.max_body_bytes));
     http_.set_keep_alive_max_count(1000000);
     http_.set_tcp_nodelay(true);  // small answers must not wait for delayed ACKs
+    // Idle connections are closed after a second: Stop() waits for them.
+    http_.set_keep_alive_timeout(1);
     http_.set_read_timeout(5, 0);
     http_.set_write_timeout(5, 0);
     port_ = o_.port == 0 ? http_.bind_to_any_port(o_.host) : (http_.bind_to_port(o_.host, o_.port) ? o_.port : -1);

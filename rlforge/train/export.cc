@@ -219,6 +219,12 @@ RecordedObservations RecordObservations(const TrainConfig& config, Policy& polic
   std::vector<uint8_t> obs(os.nbytes()), action(as.nbytes());
   Info info;
   env->Reset(seed, obs.data(), &info);
+  // The policy asks this env for conditional masks while recording, and
+  // forgets it afterwards (the env goes when this function returns).
+  struct Forget {
+    Policy& p;
+    ~Forget() { p.set_conditional_mask(nullptr); }
+  } forget{policy};
   if (env->has_conditional_action_mask())
     policy.set_conditional_mask([&env](int, const int64_t* prefix, int dim, uint8_t* mask) {
       env->ConditionalActionMask(prefix, dim, mask);

@@ -44,6 +44,8 @@ bool HaveOnnx();
 // Observations met by `policy` acting (greedily) in the run's env, from
 // seeds seed, seed + 1, ...: n rows of raw observations (the env's dtype),
 // the same as floats, and the legal-action masks (empty without masks).
+// Envs with conditional masks give them to `policy` while it records; it
+// has none afterwards (comparisons on the recorded rows use the flat masks).
 struct RecordedObservations {
   int64_t n = 0, obs_size = 0, mask_size = 0;
   std::vector<int64_t> obs_shape;  // one observation's

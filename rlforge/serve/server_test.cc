@@ -1,0 +1,328 @@
+// The policy server on loopback: each test starts its own server on a free
+// port and stops it. Served actions equal the runtime's in-process actions;
+// batches form; a full queue answers 503 and a missed deadline 504; models
+// reload when their file changes; bad requests get one-line errors and the
+// server keeps serving.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "rlforge/runtime/policy.h"
+#include "rlforge/serve/server.h"
+
+namespace rlforge::serve {
+namespace {
+
+using Json = nlohmann::json;
+
+// A random MLP policy over 6 observations: categorical over 5 actions
+// (start 2) with a value head; or a Gaussian over 2.
+runtime::Model RandomModel(uint64_t seed, bool gaussian = false) {
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::normal_distribution<float> n(0.0f, 0.7f);
+  auto linear = [&](int64_t in, int64_t out, runtime::Activation a) {
+    runtime::Layer l;
+    l.in = in, l.out = out, l.activation = a;
+    for (int64_t i = 0; i < in * out; ++i) l.weight.push_back(n(rng));
+    for (int64_t i = 0; i < out; ++i) l.bias.push_back(n(rng));
+    return l;
+  };
+  runtime::Model m;
+  m.algo = "test", m.env = "Random-v0";
+  m.obs_kind = runtime::ObsKind::kBox, m.obs_shape = {6};
+  m.shared = {linear(6, 16, runtime::Activation::kTanh)};
+  if (gaussian) {
+    m.policy = {linear(16, 2, runtime::Activation::kNone)};
+    m.head = runtime::HeadKind::kGaussian, m.log_std = {-0.5f, 0.0f}, m.low = {-1, -1}, m.high = {1, 1};
+  } else {
+    m.policy = {linear(16, 5, runtime::Activation::kNone)};
+    m.head = runtime::HeadKind::kCategorical, m.num_actions = 5, m.action_start = 2, m.action_mask = true;
+  }
+  m.value = {linear(16, 1, runtime::Activation::kNone)};
+  return m;
+}
+
+std::vector<float> Observations(int64_t n, uint64_t seed) {
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::uniform_real_distribution<float> u(-2, 2);
+  std::vector<float> o(static_cast<size_t>(n * 6));
+  for (auto& v : o) v = u(rng);
+  return o;
+}
+
+ModelSource Fixed(const std::string& name, runtime::Model m) {
+  ModelSource s;
+  s.name = name, s.path = "(memory)";
+  s.load = [m] { return m; };
+  return s;
+}
+
+ServerOptions Options() {
+  ServerOptions o;
+  o.port = 0;
+  o.quiet = true;
+  o.reload_poll_ms = 0;
+  return o;
+}
+
+struct Client {
+  explicit Client(int port) : c("127.0.0.1", port) {
+    c.set_keep_alive(true);
+    c.set_tcp_nodelay(true);
+    c.set_read_timeout(10, 0);
+  }
+  std::pair<int, Json> Post(const std::string& path, const Json& body) {
+    auto r = c.Post(path, body.dump(), "application/json");
+    if (!r) return {-1, Json()};
+    return {r->status, Json::parse(r->body, nullptr, false)};
+  }
+  httplib::Client c;
+};
+
+TEST(ServerTest, ServedActionsEqualInProcessActions) {
+  const runtime::Model model = RandomModel(1), box = RandomModel(2, true);
+  Server server({Fixed("cat", model), Fixed("box", box)}, Options());
+  const int port = server.Start();
+  Client client(port);
+  runtime::Policy local(model), local_box(box);
+  const int64_t n = 200;
+  const auto obs = Observations(n, 7);
+  // Greedy, a batch in JSON, with masks (every other row forbids action 2+0).
+  Json rows = Json::array(), masks = Json::array();
+  std::vector<uint8_t> flat_masks;
+  for (int64_t i = 0; i < n; ++i) {
+    rows.push_back(std::vector<float>(obs.begin() + i * 6, obs.begin() + (i + 1) * 6));
+    std::vector<int> m = {i % 2 ? 0 : 1, 1, 1, 1, 1};
+    masks.push_back(m);
+    flat_masks.insert(flat_masks.end(), m.begin(), m.end());
+  }
+  auto [status, out] = client.Post("/v1/models/cat/act", {{"observations", rows}, {"masks", masks}, {"value", true}});
+  ASSERT_EQ(status, 200) << out.dump();
+  std::vector<int64_t> want(n);
+  local.Act(obs.data(), n, flat_masks.data(), want.data());
+  std::vector<float> values(n);
+  local.Values(obs.data(), n, values.data());
+  for (int64_t i = 0; i < n; ++i) {
+    EXPECT_EQ(out["actions"][i].get<int64_t>(), want[i]) << i;
+    EXPECT_FLOAT_EQ(out["values"][i].get<float>(), values[i]);
+  }
+  // Sampled with a seed: exactly runtime::Policy::Seed(seed) then Act.
+  auto [s2, sampled] = client.Post("/v1/models/cat/act", {{"observations", rows}, {"deterministic", false}, {"seed", 42}});
+  ASSERT_EQ(s2, 200);
+  local.Seed(42);
+  local.Act(obs.data(), n, nullptr, want.data(), false);
+  int64_t differ_from_greedy = 0;
+  std::vector<int64_t> greedy(n);
+  local.Act(obs.data(), n, nullptr, greedy.data());
+  for (int64_t i = 0; i < n; ++i) {
+    EXPECT_EQ(sampled["actions"][i].get<int64_t>(), want[i]);
+    differ_from_greedy += want[i] != greedy[i];
+  }
+  EXPECT_GT(differ_from_greedy, 0);  // sampling happened
+  // The binary variant, single rows, and a Box policy.
+  for (int64_t i = 0; i < 20; ++i) {
+    std::string body(reinterpret_cast<const char*>(obs.data() + i * 6), 6 * sizeof(float));
+    auto r = client.c.Post("/v1/models/cat/act?n=1", body, "application/octet-stream");
+    ASSERT_TRUE(r && r->status == 200);
+    ASSERT_EQ(r->body.size(), sizeof(int64_t));
+    int64_t a;
+    std::memcpy(&a, r->body.data(), sizeof(a));
+    EXPECT_EQ(a, local.Act(obs.data() + i * 6));
+    auto [s3, one] = client.Post("/v1/act", {{"model", "box"}, {"observation", rows[i]}});
+    ASSERT_EQ(s3, 200) << one.dump();
+    float box_action[2];
+    local_box.Act(obs.data() + i * 6, 1, box_action);
+    EXPECT_FLOAT_EQ(one["action"][0].get<float>(), box_action[0]);
+    EXPECT_FLOAT_EQ(one["action"][1].get<float>(), box_action[1]);
+  }
+  server.Stop();
+}
+
+TEST(ServerTest, ConcurrentRequestsAreBatched) {
+  ServerOptions o = Options();
+  o.max_batch = 8;
+  o.max_delay_us = 200000;  // long enough for 8 clients to arrive
+  Server server({Fixed("m", RandomModel(3))}, o);
+  const int port = server.Start();
+  const auto obs = Observations(8, 9);
+  std::vector<std::future<int>> results;
+  for (int c = 0; c < 8; ++c)
+    results.push_back(std::async(std::launch::async, [&, c] {
+      Client client(port);
+      return client.Post("/v1/act", {{"observation", std::vector<float>(obs.begin() + c * 6, obs.begin() + c * 6 + 6)}}).first;
+    }));
+  for (auto& r : results) EXPECT_EQ(r.get(), 200);
+  const std::string metrics = server.MetricsText();
+  // Eight rows in fewer than eight batches (one, unless a client was late).
+  const auto at = metrics.find("rlforge_batches_total{model=\"m\"} ");
+  ASSERT_NE(at, std::string::npos) << metrics;
+  const int batches = std::stoi(metrics.substr(at + std::strlen("rlforge_batches_total{model=\"m\"} ")));
+  EXPECT_LT(batches, 8);
+  EXPECT_NE(metrics.find("rlforge_rows_total{model=\"m\"} 8"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("rlforge_request_seconds{model=\"m\",quantile=\"0.99\"}"), std::string::npos);
+  server.Stop();
+}
+
+TEST(ServerTest, FullQueueAnswers503AndMissedDeadline504) {
+  ServerOptions o = Options();
+  o.max_batch = 64;
+  o.max_delay_us = 3000000;  // requests wait in the queue
+  o.max_queue = 2;
+  Server server({Fixed("m", RandomModel(4))}, o);
+  const int port = server.Start();
+  const std::vector<float> one(6, 0.5f);
+  const auto t0 = std::chrono::steady_clock::now();
+  // Two rows fill the queue (each waits for its deadline of 300 ms: 504).
+  std::vector<std::future<int>> waiting;
+  for (int c = 0; c < 2; ++c)
+    waiting.push_back(std::async(std::launch::async, [&] {
+      Client client(port);
+      return client.Post("/v1/act", {{"observation", one}, {"deadline_ms", 300}}).first;
+    }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Client client(port);
+  auto [status, body] = client.Post("/v1/act", {{"observation", one}});
+  EXPECT_EQ(status, 503) << body.dump();
+  EXPECT_NE(body["error"].get<std::string>().find("rows queued"), std::string::npos);
+  for (auto& w : waiting) EXPECT_EQ(w.get(), 504);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  server.Stop();
+}
+
+TEST(ServerTest, HotReloadSwapsTheModelAndKeepsServingOnABrokenFile) {
+  const std::string path = ::testing::TempDir() + "/serve_reload_" + std::to_string(::getpid()) + ".rlf";
+  runtime::Save(RandomModel(5), path);
+  ModelSource s;
+  s.name = "m", s.path = path;
+  s.load = [path] { return runtime::Load(path); };
+  s.stamp = [path] {
+    return std::to_string(std::filesystem::last_write_time(path).time_since_epoch().count()) + ":" +
+           std::to_string(std::filesystem::file_size(path));
+  };
+  ServerOptions o = Options();
+  o.reload_poll_ms = 20;
+  o.max_delay_us = 0;
+  Server server({s}, o);
+  const int port = server.Start();
+  Client client(port);
+  const auto obs = Observations(50, 11);
+  Json rows = Json::array();
+  for (int i = 0; i < 50; ++i) rows.push_back(std::vector<float>(obs.begin() + i * 6, obs.begin() + i * 6 + 6));
+  auto [s1, before] = client.Post("/v1/act", {{"observations", rows}});
+  ASSERT_EQ(s1, 200);
+  EXPECT_EQ(before["version"], 1);
+  // A new model, written beside and renamed over (what runtime::Save does).
+  const runtime::Model next = RandomModel(6);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  runtime::Save(next, path);
+  Json after;
+  for (int i = 0; i < 200 && (after.is_null() || after["version"] != 2); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    after = client.Post("/v1/act", {{"observations", rows}}).second;
+  }
+  ASSERT_EQ(after["version"], 2);
+  runtime::Policy p(next);
+  std::vector<int64_t> want(50);
+  p.Act(obs.data(), 50, nullptr, want.data());
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(after["actions"][i].get<int64_t>(), want[i]);
+  // A damaged file is not loaded: version 2 goes on serving.
+  {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << "RLFMODEL but nothing else";
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  auto [s3, still] = client.Post("/v1/act", {{"observations", rows}});
+  ASSERT_EQ(s3, 200);
+  EXPECT_EQ(still["version"], 2);
+  EXPECT_NE(server.MetricsText().find("rlforge_reload_failures_total{model=\"m\"} 1"), std::string::npos);
+  server.Stop();
+  std::filesystem::remove(path);
+}
+
+TEST(ServerTest, BadRequestsGetOneLineErrorsAndTheServerGoesOn) {
+  ServerOptions o = Options();
+  o.max_body_bytes = 4096;
+  o.max_delay_us = 0;
+  Server server({Fixed("a", RandomModel(7)), Fixed("b", RandomModel(8))}, o);
+  const int port = server.Start();
+  Client client(port);
+  const std::vector<float> ok(6, 0.1f);
+  struct Case {
+    std::string path, body, content_type;
+    int status;
+    std::string needle;
+  };
+  const std::vector<Case> cases = {
+      {"/v1/models/a/act", "{not json", "application/json", 400, "not a JSON object"},
+      {"/v1/models/a/act", R"({"observation": [1, 2, 3]})", "application/json", 400, "has 3 values; model 'a' takes 6"},
+      {"/v1/models/a/act", R"({"observation": [1, 2, 3, "x", 5, 6]})", "application/json", 400, "must be numbers"},
+      {"/v1/models/a/act", R"({"observation": [1, 2, 3, 4, 5, 6], "mask": [0, 0, 0, 0, 0]})", "application/json", 400,
+       "leaves no legal action"},
+      {"/v1/models/a/act", R"({"observation": [1, 2, 3, 4, 5, 6], "mask": [1, 0, 2, 0, 0]})", "application/json", 400,
+       "mask values must be 0/1"},
+      {"/v1/models/a/act", R"({"observation": [1, 2, 3, 4, 5, 6], "deterministic": "yes"})", "application/json", 400,
+       "must be true or false"},
+      {"/v1/models/a/act", R"({"observations": []})", "application/json", 400, "1 to 65536"},
+      {"/v1/models/a/act", R"({"observation": [1, 2, 3, 4, 5, 6], "observations": [[1, 2, 3, 4, 5, 6]]})",
+       "application/json", 400, "either"},
+      {"/v1/models/nope/act", R"({"observation": [1, 2, 3, 4, 5, 6]})", "application/json", 404, "unknown model 'nope'"},
+      {"/v1/act", R"({"observation": [1, 2, 3, 4, 5, 6]})", "application/json", 400, "several models are served"},
+      {"/v1/models/a/act?n=2", std::string(12, 'x'), "application/octet-stream", 400, "binary body of 12 bytes"},
+      {"/v1/models/a/act?n=zero", std::string(24, 'x'), "application/octet-stream", 400, "not a number"},
+      {"/v1/models/a/act", std::string(8192, ' '), "application/json", 413, "too large"},
+      {"/v1/frobnicate", "{}", "application/json", 404, "no such endpoint"},
+  };
+  for (const auto& c : cases) {
+    auto r = client.c.Post(c.path, c.body, c.content_type);
+    ASSERT_TRUE(r) << c.path;
+    EXPECT_EQ(r->status, c.status) << c.path << " " << c.body << ": " << r->body;
+    const Json j = Json::parse(r->body, nullptr, false);
+    ASSERT_TRUE(j.is_object() && j.contains("error")) << r->body;
+    const std::string error = j["error"].get<std::string>();
+    EXPECT_NE(error.find(c.needle), std::string::npos) << error;
+    EXPECT_EQ(error.find('\n'), std::string::npos);
+  }
+  // NaN in a binary body.
+  std::vector<float> nan_row = ok;
+  nan_row[2] = std::nanf("");
+  auto r = client.c.Post("/v1/models/a/act", std::string(reinterpret_cast<const char*>(nan_row.data()), 24),
+                         "application/octet-stream");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  // And it still serves.
+  auto [status, out] = client.Post("/v1/models/b/act", {{"observation", ok}});
+  EXPECT_EQ(status, 200) << out.dump();
+  EXPECT_EQ(client.c.Get("/healthz")->body, "ok\n");
+  auto models = Json::parse(client.c.Get("/v1/models")->body);
+  EXPECT_EQ(models["models"].size(), 2u);
+  EXPECT_EQ(models["models"][0]["model"]["observation"]["size"], 6);
+  server.Stop();
+}
+
+TEST(ServerTest, StopAnswersWhatIsQueued) {
+  ServerOptions o = Options();
+  o.max_delay_us = 5000000;
+  o.max_batch = 64;
+  Server server({Fixed("m", RandomModel(9))}, o);
+  const int port = server.Start();
+  auto pending = std::async(std::launch::async, [&] {
+    Client client(port);
+    return client.Post("/v1/act", {{"observation", std::vector<float>(6, 0.0f)}, {"deadline_ms", 10000}}).first;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  const auto t0 = std::chrono::steady_clock::now();
+  server.Stop();
+  EXPECT_EQ(pending.get(), 503);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+}
+
+}  // namespace
+}  // namespace rlforge::serve
