@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -43,6 +44,7 @@ struct Run {
 Run Load(int port, int concurrency, const BenchServeArgs& a, const RecordedObservations& rec, const std::string& mode) {
   std::atomic<int64_t> next{0}, failed{0};
   std::atomic<int> ready{0};
+  std::mutex connecting;  // one connection at a time: the listen backlog is short
   std::atomic<bool> go{false};
   std::vector<std::vector<double>> latencies(static_cast<size_t>(concurrency));
   std::chrono::steady_clock::time_point t0, stop_at;
@@ -55,8 +57,11 @@ Run Load(int port, int concurrency, const BenchServeArgs& a, const RecordedObser
       client.set_read_timeout(10, 0);
       // Connections are opened before the clock starts (a game keeps its
       // connection; the listen backlog would otherwise add SYN retries).
-      for (int attempt = 0; attempt < 50 && !client.Get("/healthz"); ++attempt)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      {
+        std::lock_guard<std::mutex> l(connecting);
+        for (int attempt = 0; attempt < 50 && !client.Get("/healthz"); ++attempt)
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
       ++ready;
       while (!go.load()) std::this_thread::yield();
       for (int64_t i; (i = next++) < a.requests && std::chrono::steady_clock::now() < stop_at;) {

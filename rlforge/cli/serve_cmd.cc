@@ -70,6 +70,7 @@ void RunServe(ServeArgs a) {
   RLF_CHECK_ARG(a.o.timeout_ms >= 1 && a.o.timeout_ms <= 600000, "--timeout-ms must be in 1..600000");
   RLF_CHECK_ARG(a.o.max_body_bytes >= 1024, "--max-body-bytes must be >= 1024");
   RLF_CHECK_ARG(a.o.reload_poll_ms >= 0, "--reload-ms must be >= 0");
+  RLF_CHECK_ARG(a.o.keep_alive_s >= 1 && a.o.keep_alive_s <= 3600, "--keep-alive-s must be in 1..3600");
   RLF_CHECK_ARG(a.quantize.empty() || a.quantize == "int8", "--quantize takes int8, got '", a.quantize, "'");
   std::vector<serve::ModelSource> sources;
   for (const auto& p : a.policies) sources.push_back(Source(p, a.quantize));
@@ -127,6 +128,9 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--reload-ms", a->o.reload_poll_ms, "How often model files are checked for changes (0: no reload)")
       ->capture_default_str()
       ->transform(IntegerFor(a->o.reload_poll_ms));
+  cmd->add_option("--keep-alive-s", a->o.keep_alive_s, "Idle connections are closed after this many seconds")
+      ->capture_default_str()
+      ->transform(IntegerFor(a->o.keep_alive_s));
   cmd->add_option("--quantize", a->quantize, "int8: serve int8 weights");
   cmd->add_flag("--quiet", a->o.quiet, "No log lines on stderr");
   cmd->callback([a] { RunServe(*a); });

@@ -426,7 +426,7 @@ class Server::Impl {
   Impl(std::vector<ModelSource> models, ServerOptions o) : o_(std::move(o)) {
     if (models.empty()) throw std::runtime_error("no model to serve");
     if (o_.max_batch < 1 || o_.max_delay_us < 0 || o_.max_queue < 1 || o_.workers < 1 || o_.http_threads < 1 ||
-        o_.timeout_ms < 1)
+        o_.timeout_ms < 1 || o_.keep_alive_s < 1)
       throw std::runtime_error("serve options out of range");
     for (auto& m : models) {
       const std::string name = m.name, path = m.path;
@@ -446,8 +446,7 @@ class Server::Impl {
     http_.set_payload_max_length(static_cast<size_t>(o_.max_body_bytes));
     http_.set_keep_alive_max_count(1000000);
     http_.set_tcp_nodelay(true);  // small answers must not wait for delayed ACKs
-    // Idle connections are closed after a second: Stop() waits for them.
-    http_.set_keep_alive_timeout(1);
+    http_.set_keep_alive_timeout(o_.keep_alive_s);
     http_.set_read_timeout(5, 0);
     http_.set_write_timeout(5, 0);
     port_ = o_.port == 0 ? http_.bind_to_any_port(o_.host) : (http_.bind_to_port(o_.host, o_.port) ? o_.port : -1);

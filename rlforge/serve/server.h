@@ -49,6 +49,7 @@ struct ServerOptions {
   int64_t timeout_ms = 1000;     // default deadline of a request
   int64_t max_body_bytes = 16 << 20;
   int64_t reload_poll_ms = 500;  // how often model files are checked for changes (0: never)
+  int keep_alive_s = 5;          // idle connections are closed after this (Stop waits for them)
   bool quiet = false;            // no log lines on stderr
 };
 

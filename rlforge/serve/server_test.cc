@@ -70,6 +70,7 @@ ServerOptions Options() {
   o.port = 0;
   o.quiet = true;
   o.reload_poll_ms = 0;
+  o.keep_alive_s = 1;  // Stop() waits for idle connections this long
   return o;
 }
 
