@@ -98,6 +98,11 @@ void RunExport(const ExportArgs& a) {
       }
       std::printf("check: torch::jit::load of %s gives the same actions on %lld of %lld\n", a.out.c_str(),
                   static_cast<long long>(same), static_cast<long long>(rec.n));
+      if (same != rec.n) {
+        std::filesystem::remove(a.out);
+        throw Error(StrCat("the TorchScript export disagrees with the model on ", rec.n - same, " of ", rec.n,
+                           " observations; ", a.out, " was removed"));
+      }
     }
   }
   std::printf("wrote %s (%s, %lld bytes): %s on %s, %lld steps\n", a.out.c_str(), a.format.c_str(),

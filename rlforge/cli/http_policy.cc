@@ -34,22 +34,35 @@ class HttpPolicy : public Policy {
     const auto models = nlohmann::json::parse(res->body, nullptr, false);
     RLF_CHECK_ARG(models.is_object() && models.contains("models"), "--policy ", url, ": not an rlforge server");
     const std::string want = m[4].str();
-    const nlohmann::json* found = nullptr;
-    for (const auto& model : models["models"])
-      if (want.empty() ? models["models"].size() == 1 : model["name"] == want) found = &model;
-    RLF_CHECK_ARG(found, "--policy ", url, ": ",
-                  want.empty() ? "the server has several models; name one (/v1/models/NAME)"
-                               : StrCat("the server has no model '", want, "'"));
-    name_ = (*found)["name"].get<std::string>();
-    const auto& desc = (*found)["model"];
-    const int64_t obs_size = desc["observation"]["size"].get<int64_t>();
-    action_size_ = desc["head"]["action_size"].get<int64_t>();
-    mask_size_ = desc["head"]["mask_size"].get<int64_t>();
-    box_ = desc["head"]["kind"] == "gaussian";
+    int64_t obs_size = 0, n_actions = 0;
+    try {
+      const auto& list = models.at("models");
+      const nlohmann::json* found = nullptr;
+      for (const auto& model : list)
+        if (want.empty() ? list.size() == 1 : model.at("name") == want) found = &model;
+      RLF_CHECK_ARG(found, "--policy ", url, ": ",
+                    want.empty() ? "the server has several models; name one (/v1/models/NAME)"
+                                 : StrCat("the server has no model '", want, "'"));
+      name_ = found->at("name").get<std::string>();
+      const auto& desc = found->at("model");
+      obs_size = desc.at("observation").at("size").get<int64_t>();
+      const auto& head = desc.at("head");
+      action_size_ = head.at("action_size").get<int64_t>();
+      mask_size_ = head.at("mask_size").get<int64_t>();
+      box_ = head.at("kind") == "gaussian";
+      n_actions = head.value("n", int64_t{0});
+    } catch (const nlohmann::json::exception&) {
+      throw InvalidArgument(StrCat("--policy ", url, ": the server's /v1/models is not rlforge's"));
+    }
     const int64_t env_actions = act_space_.kind() == SpaceKind::kDiscrete ? 1 : act_space_.size();
     RLF_CHECK_ARG(obs_size == obs_space_.size() && action_size_ == env_actions, "--policy ", url, ": model '", name_,
                   "' takes ", obs_size, " observation values and gives ", action_size_, " action values; ", env.name(),
                   " has ", obs_space_.size(), " and ", env_actions);
+    RLF_CHECK_ARG(box_ == (act_space_.kind() == SpaceKind::kBox) &&
+                      (box_ || mask_size_ == act_space_.mask_size()) &&
+                      (act_space_.kind() != SpaceKind::kDiscrete || n_actions == act_space_.n()),
+                  "--policy ", url, ": model '", name_, "' acts in another action space than ", env.name(), "'s ",
+                  act_space_.ToString());
     path_ = "/v1/models/" + name_ + "/act";
   }
 

@@ -47,6 +47,20 @@ std::string Cat(const A&... a) {
   return s.str();
 }
 
+// Text from a file or a client in one short line (errors stay one line).
+std::string Printable(const std::string& s) {
+  std::string out;
+  for (char c : s.substr(0, 64)) out += (c >= 32 && c < 127) ? c : '?';
+  return s.size() > 64 ? out + "..." : out;
+}
+
+// Bounds that keep every size computation far from overflow: dimensions,
+// vocabularies and action counts up to 2^24, up to 2^31 weights and 2^28
+// values per layer output or im2col buffer.
+constexpr int64_t kMaxDim = int64_t{1} << 24;
+constexpr double kMaxWeights = 2147483648.0;
+constexpr double kMaxValues = 268435456.0;
+
 #define RLF_RT_CHECK(cond, ...) \
   do {                          \
     if (!(cond)) throw Error(Cat(__VA_ARGS__)); \
@@ -76,7 +90,7 @@ template <typename E>
 E FromName(const std::string& s, std::initializer_list<E> all, const char* what) {
   for (E e : all)
     if (s == Name(e)) return e;
-  throw Error(Cat("unknown ", what, " '", s, "'"));
+  throw Error(Cat("unknown ", what, " '", Printable(s), "'"));
 }
 
 int64_t Product(const std::vector<int64_t>& v) {
@@ -88,13 +102,22 @@ int64_t CheckChain(const std::vector<Layer>& chain, int64_t in, const char* name
   for (size_t i = 0; i < chain.size(); ++i) {
     const Layer& l = chain[i];
     const std::string where = Cat(name, " layer ", i);
-    RLF_RT_CHECK(l.in >= 1 && l.out >= 1 && l.in <= (1 << 24) && l.out <= (1 << 24), where, ": sizes ", l.in, "x",
+    RLF_RT_CHECK(l.in >= 1 && l.out >= 1 && l.in <= kMaxDim && l.out <= kMaxDim, where, ": sizes ", l.in, "x",
                  l.out, " out of range");
+    // Sizes in double first: every product below is then known to fit.
+    double weights = static_cast<double>(l.in) * static_cast<double>(l.out), outputs = static_cast<double>(l.out);
     if (l.kind == LayerKind::kConv2d) {
-      RLF_RT_CHECK(l.kernel >= 1 && l.stride >= 1 && l.in_h >= l.kernel && l.in_w >= l.kernel &&
+      RLF_RT_CHECK(l.kernel >= 1 && l.stride >= 1 && l.stride <= 4096 && l.in_h >= l.kernel && l.in_w >= l.kernel &&
                        l.in_h <= 4096 && l.in_w <= 4096,
                    where, ": bad conv geometry");
+      const double k2 = static_cast<double>(l.kernel) * static_cast<double>(l.kernel);
+      const double positions = static_cast<double>(l.out_h()) * static_cast<double>(l.out_w());
+      weights *= k2;
+      outputs *= positions;
+      RLF_RT_CHECK(static_cast<double>(l.in) * k2 * positions <= kMaxValues, where, ": im2col buffer too large");
     }
+    RLF_RT_CHECK(weights <= kMaxWeights && outputs <= kMaxValues, where, ": too large (", weights, " weights, ",
+                 outputs, " outputs)");
     RLF_RT_CHECK(l.input_size() == in, where, " takes ", l.input_size(), " inputs but gets ", in);
     const int64_t wsize = l.kind == LayerKind::kLinear ? l.in * l.out : l.out * l.in * l.kernel * l.kernel;
     if (l.quantized()) {
@@ -112,6 +135,19 @@ int64_t CheckChain(const std::vector<Layer>& chain, int64_t in, const char* name
 }
 
 // ---- JSON <-> Model ----------------------------------------------------------
+
+// Integers of the header: JSON integers only (a float such as 1e300 would be
+// undefined behaviour when converted).
+int64_t Int(const Json& j) {
+  RLF_RT_CHECK(j.is_number_integer(), "expected an integer, got ", j.type_name());
+  return j.get<int64_t>();
+}
+std::vector<int64_t> Ints(const Json& j) {
+  RLF_RT_CHECK(j.is_array() && j.size() <= 65536, "expected a list of integers");
+  std::vector<int64_t> v;
+  for (const auto& e : j) v.push_back(Int(e));
+  return v;
+}
 
 // Tensors go to the blob; the JSON keeps where.
 class BlobWriter {
@@ -135,12 +171,13 @@ class BlobReader {
   explicit BlobReader(const std::string& blob) : blob_(blob) {}
   template <typename T>
   std::vector<T> Get(const Json& j, const char* dtype) {
-    RLF_RT_CHECK(j.is_object() && j.value("dtype", "") == dtype, "tensor of dtype ", dtype, " expected");
-    const uint64_t off = j.at("offset").get<uint64_t>(), count = j.at("count").get<uint64_t>();
+    RLF_RT_CHECK(j.is_object() && j.contains("dtype") && j["dtype"].is_string() && j["dtype"] == dtype,
+               "tensor of dtype ", dtype, " expected");
+    const uint64_t off = static_cast<uint64_t>(Int(j.at("offset"))), count = static_cast<uint64_t>(Int(j.at("count")));
     RLF_RT_CHECK(count <= blob_.size() / sizeof(T) && off <= blob_.size() - count * sizeof(T),
                  "tensor beyond the end of the weights");
     std::vector<T> v(count);
-    std::memcpy(v.data(), blob_.data() + off, count * sizeof(T));
+    if (count) std::memcpy(v.data(), blob_.data() + off, count * sizeof(T));
     return v;
   }
 
@@ -169,14 +206,14 @@ Json LayerJson(const Layer& l, BlobWriter& w) {
 Layer LayerFrom(const Json& j, BlobReader& r) {
   Layer l;
   const std::string kind = j.at("kind").get<std::string>();
-  RLF_RT_CHECK(kind == "linear" || kind == "conv2d", "unknown layer kind '", kind, "'");
+  RLF_RT_CHECK(kind == "linear" || kind == "conv2d", "unknown layer kind '", Printable(kind), "'");
   l.kind = kind == "linear" ? LayerKind::kLinear : LayerKind::kConv2d;
   l.activation = FromName(j.at("activation").get<std::string>(),
                           {Activation::kNone, Activation::kRelu, Activation::kTanh}, "activation");
-  l.in = j.at("in").get<int64_t>(), l.out = j.at("out").get<int64_t>();
+  l.in = Int(j.at("in")), l.out = Int(j.at("out"));
   if (l.kind == LayerKind::kConv2d) {
-    l.kernel = j.at("kernel").get<int64_t>(), l.stride = j.at("stride").get<int64_t>();
-    l.in_h = j.at("in_h").get<int64_t>(), l.in_w = j.at("in_w").get<int64_t>();
+    l.kernel = Int(j.at("kernel")), l.stride = Int(j.at("stride"));
+    l.in_h = Int(j.at("in_h")), l.in_w = Int(j.at("in_w"));
   }
   if (j.contains("qweight")) {
     l.qweight = r.Get<int8_t>(j.at("qweight"), "int8");
@@ -220,8 +257,14 @@ Json ModelJson(const Model& m, BlobWriter* w) {
     case HeadKind::kCategorical: head["n"] = m.num_actions, head["start"] = m.action_start; break;
     case HeadKind::kMultiCategorical: head["nvec"] = m.nvec, head["conditional_mask"] = m.conditional_mask; break;
     case HeadKind::kGaussian:
-      head["low"] = m.low, head["high"] = m.high;
-      if (w) head["log_std"] = w->Put(m.log_std, "float32");
+      // The bounds go to the blob (JSON has no infinity); the description
+      // shows them with null for +-inf.
+      if (w) {
+        head["log_std"] = w->Put(m.log_std, "float32");
+        head["low"] = w->Put(m.low, "float32"), head["high"] = w->Put(m.high, "float32");
+      } else {
+        head["low"] = m.low, head["high"] = m.high;
+      }
       break;
     case HeadKind::kQValues:
       head["n"] = m.num_actions, head["start"] = m.action_start, head["quantiles"] = m.quantiles,
@@ -261,10 +304,10 @@ Model ModelFrom(const Json& j, BlobReader& r) {
   const Json& obs = j.at("observation");
   m.obs_kind = FromName(obs.at("kind").get<std::string>(),
                         {ObsKind::kBox, ObsKind::kDiscrete, ObsKind::kMultiDiscrete, ObsKind::kImage}, "observation kind");
-  m.obs_shape = obs.at("shape").get<std::vector<int64_t>>();
+  m.obs_shape = Ints(obs.at("shape"));
   m.obs_dtype = obs.value("dtype", "float32");
-  if (m.obs_kind == ObsKind::kDiscrete) m.obs_start = obs.at("start").get<int64_t>(), m.obs_n = obs.at("n").get<int64_t>();
-  if (m.obs_kind == ObsKind::kMultiDiscrete) m.obs_nvec = obs.at("nvec").get<std::vector<int64_t>>();
+  if (m.obs_kind == ObsKind::kDiscrete) m.obs_start = Int(obs.at("start")), m.obs_n = Int(obs.at("n"));
+  if (m.obs_kind == ObsKind::kMultiDiscrete) m.obs_nvec = Ints(obs.at("nvec"));
   if (m.obs_kind == ObsKind::kImage) m.channels_last = obs.at("channels_last").get<bool>();
   if (obs.contains("normalize")) {
     const Json& n = obs.at("normalize");
@@ -278,19 +321,19 @@ Model ModelFrom(const Json& j, BlobReader& r) {
   m.action_mask = head.value("action_mask", false);
   switch (m.head) {
     case HeadKind::kCategorical:
-      m.num_actions = head.at("n").get<int64_t>(), m.action_start = head.at("start").get<int64_t>();
+      m.num_actions = Int(head.at("n")), m.action_start = Int(head.at("start"));
       break;
     case HeadKind::kMultiCategorical:
-      m.nvec = head.at("nvec").get<std::vector<int64_t>>();
+      m.nvec = Ints(head.at("nvec"));
       m.conditional_mask = head.value("conditional_mask", false);
       break;
     case HeadKind::kGaussian:
-      m.low = head.at("low").get<std::vector<float>>(), m.high = head.at("high").get<std::vector<float>>();
+      m.low = r.Get<float>(head.at("low"), "float32"), m.high = r.Get<float>(head.at("high"), "float32");
       m.log_std = r.Get<float>(head.at("log_std"), "float32");
       break;
     case HeadKind::kQValues:
-      m.num_actions = head.at("n").get<int64_t>(), m.action_start = head.at("start").get<int64_t>();
-      m.quantiles = head.at("quantiles").get<int64_t>(), m.dueling = head.at("dueling").get<bool>();
+      m.num_actions = Int(head.at("n")), m.action_start = Int(head.at("start"));
+      m.quantiles = Int(head.at("quantiles")), m.dueling = head.at("dueling").get<bool>();
       break;
   }
   m.encoder = ChainFrom(j.at("encoder"), r), m.shared = ChainFrom(j.at("shared"), r);
@@ -347,6 +390,20 @@ int64_t Model::outputs_size() const {
 }
 
 void Model::Validate() const {
+  RLF_RT_CHECK(obs_shape.size() <= 8, "observation shape of ", obs_shape.size(), " dimensions");
+  double elements = 1;
+  for (int64_t d : obs_shape) {
+    RLF_RT_CHECK(d >= 1 && d <= kMaxDim, "observation dimension ", d, " out of range");
+    elements *= static_cast<double>(d);
+  }
+  RLF_RT_CHECK(elements <= kMaxValues, "observation of ", elements, " values is too large");
+  RLF_RT_CHECK(obs_nvec.size() <= 65536 && nvec.size() <= 65536, "too many MultiDiscrete dimensions");
+  for (const auto* v : {&obs_nvec, &nvec})
+    for (int64_t n : *v) RLF_RT_CHECK(n >= 1 && n <= kMaxDim, "MultiDiscrete sizes must be in 1..2^24, got ", n);
+  RLF_RT_CHECK(obs_n >= 0 && obs_n <= kMaxDim && num_actions >= 0 && num_actions <= kMaxDim,
+               "Discrete sizes must be in 1..2^24");
+  RLF_RT_CHECK(quantiles >= 1 && quantiles <= 65536, "quantiles must be in 1..65536, got ", quantiles);
+  RLF_RT_CHECK(log_std.size() <= static_cast<size_t>(kMaxDim), "too many Box action dimensions");
   int64_t features = 0;
   switch (obs_kind) {
     case ObsKind::kBox:
@@ -369,7 +426,6 @@ void Model::Validate() const {
       features = obs_size();
       break;
   }
-  for (int64_t d : obs_shape) RLF_RT_CHECK(d >= 0 && d <= (1 << 24), "observation dimension ", d, " out of range");
   if (!obs_mean.empty()) {
     RLF_RT_CHECK(obs_kind == ObsKind::kBox, "observation normalization needs a Box observation");
     RLF_RT_CHECK(static_cast<int64_t>(obs_mean.size()) == obs_size() &&
@@ -428,8 +484,10 @@ Model Parse(const std::string& b, const std::string& what) {
     RLF_RT_CHECK(n <= kMaxBlob && 16 + h + 8 + n + 4 == b.size(), "truncated or padded: ", b.size(),
                  " bytes where the header promises ", 16 + h + 8 + std::min(n, kMaxBlob) + 4);
     const size_t body = b.size() - 4;
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
     RLF_RT_CHECK(Crc32(b.data(), body) == static_cast<uint32_t>(GetLE(b, body, 4)),
                  "damaged (checksum mismatch)");
+#endif
     const Json j = Json::parse(b.begin() + 16, b.begin() + 16 + static_cast<std::ptrdiff_t>(h));
     const std::string blob = b.substr(16 + h + 8, n);
     BlobReader r(blob);

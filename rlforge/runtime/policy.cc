@@ -160,9 +160,25 @@ Policy Policy::Load(const std::string& path) { return Policy(runtime::Load(path)
 
 Policy::Policy(Model model) : model_(std::move(model)) {
   model_.Validate();
-  Prepare();
-  Seed(0);
-  EnsureCapacity(1);
+  try {
+    Prepare();
+    Seed(0);
+    EnsureCapacity(1);
+  } catch (const std::bad_alloc&) {
+    throw Error(Cat("the model does not fit in memory (", widest_, " values per layer output, ", col_size_,
+                    " per im2col buffer)"));
+  }
+}
+
+Policy::Policy(const Policy& other) : Policy(other.model_) {
+  std::copy(std::begin(other.rng_), std::end(other.rng_), std::begin(rng_));
+  conditional_mask_ = other.conditional_mask_;
+  if (other.capacity_ > capacity_) EnsureCapacity(other.capacity_);
+}
+
+Policy& Policy::operator=(const Policy& other) {
+  if (this != &other) *this = Policy(other);
+  return *this;
 }
 
 void Policy::Prepare() {
@@ -490,18 +506,21 @@ void Policy::Scores(const float* obs, int64_t n, const uint8_t* masks, float* sc
     return;
   }
   const int64_t w = m.outputs_size();
-  std::vector<int64_t> dims = m.head == HeadKind::kCategorical ? std::vector<int64_t>{w} : m.nvec;
+  // Categorical: one block of w; multi_categorical: one block per dimension.
+  const size_t blocks = m.head == HeadKind::kCategorical ? 1 : m.nvec.size();
   for (int64_t r = 0; r < n; ++r)
-    for (size_t d = 0, o = 0; d < dims.size(); o += static_cast<size_t>(dims[d]), ++d) {
+    for (size_t d = 0, o = 0; d < blocks; ++d) {
+      const int64_t width = m.head == HeadKind::kCategorical ? w : m.nvec[d];
       const float* l = pi_ + r * w + o;
       const uint8_t* mask = masks ? masks + r * w + o : nullptr;
       float* p = scores + r * w + o;
       double mx = -std::numeric_limits<double>::infinity(), sum = 0;
-      for (int64_t j = 0; j < dims[d]; ++j)
+      for (int64_t j = 0; j < width; ++j)
         if (!mask || mask[j]) mx = std::max<double>(mx, l[j]);
       if (!std::isfinite(mx)) throw Error(Cat("row ", r, ": the mask leaves no legal action"));
-      for (int64_t j = 0; j < dims[d]; ++j) sum += p[j] = (!mask || mask[j]) ? static_cast<float>(std::exp(l[j] - mx)) : 0.0f;
-      for (int64_t j = 0; j < dims[d]; ++j) p[j] = static_cast<float>(p[j] / sum);
+      for (int64_t j = 0; j < width; ++j) sum += p[j] = (!mask || mask[j]) ? static_cast<float>(std::exp(l[j] - mx)) : 0.0f;
+      for (int64_t j = 0; j < width; ++j) p[j] = static_cast<float>(p[j] / sum);
+      o += static_cast<size_t>(width);
     }
 }
 

@@ -13,9 +13,9 @@
 // (Gaussian: the mean); sampled ones come from the policy's own random
 // generator (Seed). Q-value policies always act greedily (DQN's evaluation).
 //
-// After Reserve(n) (or a first call with n rows) no call with at most n rows
-// allocates. A Policy is not thread-safe: use one per thread (copies are cheap
-// next to loading, and share nothing).
+// After Reserve(n) (or a first call with n rows) no Act, Values, Outputs or
+// Scores call with at most n rows allocates. A Policy is not thread-safe: use
+// one per thread (copies are cheap next to loading, and share nothing).
 #ifndef RLFORGE_RUNTIME_POLICY_H_
 #define RLFORGE_RUNTIME_POLICY_H_
 
@@ -36,7 +36,13 @@ using ConditionalMask = std::function<void(int64_t row, const int64_t* prefix, i
 class Policy {
  public:
   static Policy Load(const std::string& path);
+  // Error (one line) for an inconsistent model or one too large for memory.
   explicit Policy(Model model);
+  // A copy is a policy of its own (same model, same generator state).
+  Policy(const Policy& other);
+  Policy& operator=(const Policy& other);
+  Policy(Policy&&) noexcept = default;
+  Policy& operator=(Policy&&) noexcept = default;
 
   const Model& model() const { return model_; }
   int64_t obs_size() const { return model_.obs_size(); }

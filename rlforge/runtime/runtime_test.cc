@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <new>
+#include <optional>
 
 #include "rlforge/runtime/model.h"
 #include "rlforge/runtime/policy.h"
@@ -301,6 +303,69 @@ TEST(RuntimeTest, FileRoundTripAndDamagedFiles) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("policy layer 0"), std::string::npos) << e.what();
   }
+}
+
+TEST(RuntimeTest, HostileSizesAreRefusedNotOverflowed) {
+  // Sizes whose sums or products wrap around int64 (a crafted file) must be
+  // refused by Validate, not wrap into small buffers.
+  auto refused = [](Model m, const std::string& what) {
+    try {
+      Policy p(std::move(m));
+      ADD_FAILURE() << "accepted: " << what;
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+    }
+  };
+  const int64_t huge = std::numeric_limits<int64_t>::max();
+  Model md;
+  md.obs_kind = ObsKind::kMultiDiscrete, md.obs_nvec = {huge, huge, 6};
+  md.policy = {Linear(4, 2, std::vector<float>(8, 0), {0, 0})};
+  md.head = HeadKind::kCategorical, md.num_actions = 2;
+  refused(md, "MultiDiscrete observation sizes summing past int64");
+  Model q = SmallCategorical();
+  q.head = HeadKind::kQValues, q.num_actions = 3, q.quantiles = 6148914691236517206;
+  q.policy = {Linear(2, 2, {1, 0, 0, 1}, {0, 0})};
+  refused(q, "quantiles whose product with n wraps to 2");
+  Model mc = SmallCategorical();
+  mc.head = HeadKind::kMultiCategorical, mc.nvec = {huge, huge, 4};
+  refused(mc, "nvec summing past int64");
+  Model conv;
+  conv.obs_kind = ObsKind::kImage, conv.obs_shape = {1, 4096, 4096};
+  Layer c;
+  c.kind = LayerKind::kConv2d, c.in = 1, c.out = 2, c.kernel = 16, c.stride = 1, c.in_h = 4096, c.in_w = 4096;
+  c.weight.assign(512, 0.0f), c.bias = {0, 0};
+  conv.encoder = {c};
+  conv.policy = {Linear(2 * 4081 * 4081, 1, {}, {0})};
+  conv.head = HeadKind::kCategorical, conv.num_actions = 1;
+  refused(conv, "a 17 GB im2col buffer");
+  Model shape = SmallCategorical();
+  shape.obs_shape = {huge, huge};
+  refused(shape, "an observation shape whose product wraps");
+}
+
+TEST(RuntimeTest, CopiesShareNothingAndInfiniteBoundsSurviveTheFile) {
+  std::optional<Policy> original(std::in_place, SmallCategorical());
+  const float obs[] = {3, 1};
+  float want[3];
+  original->Outputs(obs, 1, want);
+  Policy copy = *original;
+  original.reset();  // the copy must not point into it
+  float got[3];
+  copy.Outputs(obs, 1, got);
+  for (int j = 0; j < 3; ++j) EXPECT_EQ(got[j], want[j]);
+  // A Gaussian policy over an unbounded Box: +-inf bounds round-trip.
+  Model g;
+  g.obs_kind = ObsKind::kBox, g.obs_shape = {1};
+  g.head = HeadKind::kGaussian, g.log_std = {0}, g.low = {-INFINITY}, g.high = {INFINITY};
+  g.policy = {Linear(1, 1, {2}, {0})};
+  const Model back = Parse(Serialize(g));
+  EXPECT_EQ(back.low[0], -INFINITY);
+  EXPECT_EQ(back.high[0], INFINITY);
+  Policy p(back);
+  const float x = 1e30f;
+  float a;
+  p.Act(&x, 1, &a);
+  EXPECT_EQ(a, 2e30f);
 }
 
 TEST(RuntimeTest, Int8WeightsStayWithinHalfAStep) {

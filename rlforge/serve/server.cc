@@ -33,6 +33,43 @@ std::string Cat(const A&... a) {
   return s.str();
 }
 
+// Client text in one short line.
+std::string Printable(const std::string& s) {
+  std::string out;
+  for (char c : s.substr(0, 64)) out += (c >= 32 && c < 127) ? c : '?';
+  return s.size() > 64 ? out + "..." : out;
+}
+
+// Whether two models take and give the same shapes (a request checked
+// against one may run on the other after a reload).
+bool SameInterface(const runtime::Model& a, const runtime::Model& b) {
+  return a.obs_kind == b.obs_kind && a.obs_size() == b.obs_size() && a.obs_n == b.obs_n && a.obs_start == b.obs_start &&
+         a.obs_nvec == b.obs_nvec && a.head == b.head && a.mask_size() == b.mask_size() &&
+         a.action_size() == b.action_size() && a.has_value() == b.has_value() && a.num_actions == b.num_actions &&
+         a.nvec == b.nvec;
+}
+
+// The deepest nesting of JSON arrays/objects in text (strings skipped): the
+// parser is iterative but copies of a parsed value are recursive.
+int JsonDepth(const std::string& text) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 // A client error: the HTTP status and a one-line reason.
 struct BadRequest {
   int status;
@@ -41,6 +78,7 @@ struct BadRequest {
 
 // One request: its rows, options and (once answered) results.
 struct Request {
+  std::shared_ptr<const runtime::Model> model;  // the version the request was checked against
   int64_t n = 0;
   std::vector<float> obs;
   std::vector<uint8_t> masks;  // empty: all legal
@@ -112,8 +150,9 @@ struct Scratch {
 class Slot {
  public:
   Slot(ModelSource source, const ServerOptions& o) : source_(std::move(source)), o_(o) {
-    model_ = std::make_shared<const runtime::Model>(source_.load());
+    // The stamp first: a file replaced while it loads is loaded again.
     stamp_ = source_.stamp ? source_.stamp() : "";
+    model_ = Loaded();
   }
 
   const std::string& name() const { return source_.name; }
@@ -121,22 +160,32 @@ class Slot {
     std::lock_guard<std::mutex> l(model_mu_);
     return model_;
   }
-  int64_t version() const { return version_.load(); }
+  int64_t version() const {
+    std::lock_guard<std::mutex> l(model_mu_);
+    return version_;
+  }
+  // The model and its version, read together.
+  std::pair<std::shared_ptr<const runtime::Model>, int64_t> Current() const {
+    std::lock_guard<std::mutex> l(model_mu_);
+    return {model_, version_};
+  }
 
   void StartWorkers() {
     for (int w = 0; w < o_.workers; ++w) workers_.emplace_back([this] { WorkerLoop(); });
   }
 
   // Queues a request, or refuses it (false) when the queue is full.
-  bool Enqueue(const std::shared_ptr<Request>& r) {
+  // Queues a request; 0 when queued, else the HTTP status of the refusal.
+  int Enqueue(const std::shared_ptr<Request>& r) {
     {
       std::lock_guard<std::mutex> l(mu_);
-      if (stopping_ || queued_rows_ + r->n > o_.max_queue) return false;
+      if (stopping_) return 503;
+      if (queued_rows_ + r->n > o_.max_queue) return 429;
       queue_.push_back(r);
       queued_rows_ += r->n;
     }
     cv_.notify_one();
-    return true;
+    return 0;
   }
 
   void Stop() {
@@ -147,11 +196,13 @@ class Slot {
     cv_.notify_all();
     for (auto& t : workers_) t.join();
     workers_.clear();
+    std::lock_guard<std::mutex> l(mu_);
     for (auto& r : queue_) {
       r->status = 503, r->error = "the server is stopping";
       r->Finish();
     }
     queue_.clear();
+    queued_rows_ = 0;
   }
 
   // Hot reload: a changed stamp loads the file again (serving goes on with
@@ -166,22 +217,23 @@ class Slot {
     }
     if (now == stamp_) return;
     try {
-      auto m = std::make_shared<const runtime::Model>(source_.load());
+      auto m = Loaded();
+      int64_t v;
       {
         std::lock_guard<std::mutex> l(model_mu_);
         model_ = std::move(m);
+        v = ++version_;
       }
       stamp_ = now;
-      ++version_;
       ++reloads_;
       if (!o_.quiet) std::fprintf(stderr, "serve: reloaded model '%s' from %s (version %lld)\n", name().c_str(),
-                                  source_.path.c_str(), static_cast<long long>(version_.load()));
+                                  source_.path.c_str(), static_cast<long long>(v));
     } catch (const std::exception& e) {
       ++reload_failures_;
       stamp_ = now;  // do not retry the same broken file every poll
       if (!o_.quiet)
         std::fprintf(stderr, "serve: reloading '%s' failed, still serving version %lld: %s\n", name().c_str(),
-                     static_cast<long long>(version_.load()), e.what());
+                     static_cast<long long>(version()), e.what());
     }
   }
 
@@ -228,10 +280,20 @@ class Slot {
   }
 
  private:
+  // Loads the source and checks that a Policy can be built from it (a model
+  // that parses but does not fit is refused here, not in a worker).
+  std::shared_ptr<const runtime::Model> Loaded() {
+    auto m = std::make_shared<const runtime::Model>(source_.load());
+    runtime::Policy probe(*m);
+    return m;
+  }
+
   void WorkerLoop() {
-    std::shared_ptr<const runtime::Model> model = this->model();
-    int64_t version = version_.load();
+    auto [model, version] = Current();
+    // Two policies: seeded requests use their own, so that a client's seed
+    // does not set the stream of other clients' sampled actions.
     auto policy = std::make_unique<runtime::Policy>(*model);
+    auto seeded = std::make_unique<runtime::Policy>(*model);
     policy->Seed(static_cast<uint64_t>(std::hash<std::thread::id>()(std::this_thread::get_id())));
     std::vector<std::shared_ptr<Request>> batch;
     Scratch scratch;
@@ -252,19 +314,30 @@ class Slot {
           queue_.pop_front();
         }
       }
-      if (version != version_.load()) {
-        model = this->model();
-        version = version_.load();
-        policy = std::make_unique<runtime::Policy>(*model);
+      if (version != this->version()) {
+        std::tie(model, version) = Current();
+        try {
+          policy = std::make_unique<runtime::Policy>(*model);
+          seeded = std::make_unique<runtime::Policy>(*model);
+        } catch (const std::exception& e) {
+          // Loaded() built one already; should memory run out now, the
+          // batch is refused and the next one tries again.
+          for (auto& r : batch) {
+            r->status = 503, r->error = Printable(e.what());
+            r->Finish();
+          }
+          version = -1;
+          continue;
+        }
       }
-      Run(*policy, *model, version, batch, &scratch);
+      Run(*policy, *seeded, *model, version, batch, &scratch);
     }
   }
 
   // Answers a batch: seeded requests one by one (exactly as Seed then Act),
   // the rest in at most two calls (greedy, sampled).
-  void Run(runtime::Policy& p, const runtime::Model& m, int64_t version, std::vector<std::shared_ptr<Request>>& batch,
-           Scratch* s) {
+  void Run(runtime::Policy& p, runtime::Policy& seeded, const runtime::Model& m, int64_t version,
+           std::vector<std::shared_ptr<Request>>& batch, Scratch* s) {
     const auto now = Clock::now();
     std::vector<std::shared_ptr<Request>> groups[2];
     int64_t rows = 0;
@@ -278,9 +351,14 @@ class Slot {
         r->Finish();
         continue;
       }
+      if (r->model.get() != &m && !SameInterface(*r->model, m)) {
+        r->status = 503, r->error = "the model was reloaded with other inputs or outputs while the request waited; retry";
+        r->Finish();
+        continue;
+      }
       rows += r->n;
       if (r->seed) {
-        Answer(p, m, {r}, *r->seed, s);
+        Answer(seeded, m, {r}, *r->seed, s);
       } else {
         groups[r->deterministic ? 0 : 1].push_back(r);
       }
@@ -384,9 +462,9 @@ class Slot {
 // Flattens a JSON observation (a number, or nested lists of numbers) into out.
 void Flatten(const Json& j, std::vector<float>* out, int depth = 0) {
   if (j.is_number()) {
-    const double v = j.get<double>();
-    if (!std::isfinite(v)) throw BadRequest{400, "observation values must be finite numbers"};
-    out->push_back(static_cast<float>(v));
+    const auto v = static_cast<float>(j.get<double>());
+    if (!std::isfinite(v)) throw BadRequest{400, "observation values must be finite float32 numbers"};
+    out->push_back(v);
   } else if (j.is_array() && depth < 8) {
     for (const auto& e : j) Flatten(e, out, depth + 1);
   } else {
@@ -416,6 +494,22 @@ void CheckMasks(const runtime::Model& m, const std::vector<uint8_t>& masks, int6
       if (!any)
         throw BadRequest{400, dims.size() > 1 ? Cat("mask of row ", r, " leaves no legal value in action dimension ", d)
                                               : Cat("mask of row ", r, " leaves no legal action")};
+    }
+}
+
+// Discrete and MultiDiscrete observations are indices in range (a bad row is
+// refused alone, before it can fail a batch shared with other clients).
+void CheckObservations(const runtime::Model& m, const std::vector<float>& obs, int64_t n) {
+  const int64_t d = m.obs_size();
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t i = 0; i < d; ++i) {
+      const float v = obs[r * d + i];
+      int64_t lo = 0, hi = 0;
+      if (m.obs_kind == runtime::ObsKind::kDiscrete) lo = m.obs_start, hi = m.obs_start + m.obs_n;
+      else if (m.obs_kind == runtime::ObsKind::kMultiDiscrete) hi = m.obs_nvec[i];
+      else return;
+      if (v != std::floor(v) || v < static_cast<float>(lo) || v >= static_cast<float>(hi))
+        throw BadRequest{400, Cat("observation ", r, " value ", v, " is not an integer in [", lo, ", ", hi, ")")};
     }
 }
 
@@ -453,6 +547,12 @@ class Server::Impl {
     if (port_ < 0) throw std::runtime_error(Cat("cannot listen on ", o_.host, ":", o_.port, " (in use, or not an address here)"));
     for (auto& s : slots_) s->StartWorkers();
     listener_ = std::thread([this] { http_.listen_after_bind(); });
+    // Until the listener runs, httplib's stop() would do nothing.
+    for (int i = 0; i < 5000 && !http_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (!http_.is_running()) {
+      Stop();
+      throw std::runtime_error(Cat("the server on ", o_.host, ":", port_, " did not start"));
+    }
     if (o_.reload_poll_ms > 0)
       watcher_ = std::thread([this] {
         std::unique_lock<std::mutex> l(stop_mu_);
@@ -467,15 +567,18 @@ class Server::Impl {
     return port_;
   }
 
+  // Returns once Stop() has finished.
   void Wait() {
     std::unique_lock<std::mutex> l(stop_mu_);
-    stop_cv_.wait(l, [this] { return stopped_; });
+    stop_cv_.wait(l, [this] { return finished_; });
   }
 
+  // One caller stops; others (and the destructor) wait for it to finish.
   void Stop() {
+    std::lock_guard<std::mutex> one(stopping_mu_);
     {
       std::lock_guard<std::mutex> l(stop_mu_);
-      if (stopped_) return;
+      if (finished_) return;
       stopped_ = true;
     }
     stop_cv_.notify_all();
@@ -485,6 +588,11 @@ class Server::Impl {
     for (auto& s : slots_) s->Stop();
     http_.stop();
     if (listener_.joinable()) listener_.join();
+    {
+      std::lock_guard<std::mutex> l(stop_mu_);
+      finished_ = true;
+    }
+    stop_cv_.notify_all();
   }
 
   ~Impl() { Stop(); }
@@ -511,6 +619,19 @@ class Server::Impl {
   }
 
   void Routes() {
+    // Bodies are bounded before they are read: httplib enforces the payload
+    // limit only on requests that state their length.
+    http_.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+      if (req.method != "POST") return httplib::Server::HandlerResponse::Unhandled;
+      const char* why = nullptr;
+      if (req.has_header("Content-Encoding")) res.status = 415, why = "compressed bodies are not accepted";
+      else if (!req.has_header("Content-Length")) res.status = 411, why = "a POST needs a Content-Length";
+      if (!why) return httplib::Server::HandlerResponse::Unhandled;
+      // The unread body would be taken for the next request: close.
+      res.set_header("Connection", "close");
+      res.set_content(Json{{"error", why}}.dump(), "application/json");
+      return httplib::Server::HandlerResponse::Handled;
+    });
     http_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
     http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(Metrics(), "text/plain; version=0.0.4");
@@ -558,6 +679,7 @@ class Server::Impl {
     try {
       Json j;
       if (!binary) {
+        if (JsonDepth(req.body) > 16) throw BadRequest{400, "the JSON body is nested too deeply"};
         j = Json::parse(req.body, nullptr, false);
         if (j.is_discarded() || !j.is_object()) throw BadRequest{400, "the body is not a JSON object"};
         if (j.contains("model")) {
@@ -573,11 +695,12 @@ class Server::Impl {
         if (slots_.size() > 1) throw BadRequest{400, "several models are served: name one (\"model\" or /v1/models/NAME/act)"};
         slot = slots_.front().get();
       } else if (!(slot = Find(name))) {
-        throw BadRequest{404, Cat("unknown model '", name, "'")};
+        throw BadRequest{404, Cat("unknown model '", Printable(name), "'")};
       }
       auto model = slot->model();
       const runtime::Model& m = *model;
       auto r = std::make_shared<Request>();
+      r->model = model;
       r->arrived = arrived;
       int64_t deadline_ms = o_.timeout_ms;
       bool single = false;
@@ -606,13 +729,14 @@ class Server::Impl {
         single = j.contains("observation");
         if (single == j.contains("observations"))
           throw BadRequest{400, "give either \"observation\" (one) or \"observations\" (a list)"};
-        const Json& rows = single ? Json::array({j["observation"]}) : j["observations"];
-        if (!rows.is_array() || rows.empty() || rows.size() > 65536)
+        // Row i of the request, without copying the JSON.
+        const Json& all = single ? j["observation"] : j["observations"];
+        if (!single && (!all.is_array() || all.empty() || all.size() > 65536))
           throw BadRequest{400, "\"observations\" must be a list of 1 to 65536 observations"};
-        r->n = static_cast<int64_t>(rows.size());
-        for (size_t i = 0; i < rows.size(); ++i) {
+        r->n = single ? 1 : static_cast<int64_t>(all.size());
+        for (int64_t i = 0; i < r->n; ++i) {
           const size_t before = r->obs.size();
-          Flatten(rows[i], &r->obs);
+          Flatten(single ? all : all[static_cast<size_t>(i)], &r->obs);
           if (static_cast<int64_t>(r->obs.size() - before) != m.obs_size())
             throw BadRequest{400, Cat("observation ", i, " has ", r->obs.size() - before, " values; model '",
                                       slot->name(), "' takes ", m.obs_size(), " (", m.env, ")")};
@@ -621,10 +745,14 @@ class Server::Impl {
         if (j.contains(mkey) && !j[mkey].is_null()) {
           if (m.mask_size() == 0 || m.head == runtime::HeadKind::kGaussian)
             throw BadRequest{400, "this model's actions take no mask"};
-          const Json& ms = single ? Json::array({j[mkey]}) : j[mkey];
-          if (!ms.is_array() || ms.size() != rows.size())
-            throw BadRequest{400, "\"masks\" must have one mask per observation"};
-          for (size_t i = 0; i < ms.size(); ++i) ReadMask(ms[i], m.mask_size(), &r->masks, static_cast<int64_t>(i));
+          const Json& ms = j[mkey];
+          if (single) {
+            ReadMask(ms, m.mask_size(), &r->masks, 0);
+          } else {
+            if (!ms.is_array() || static_cast<int64_t>(ms.size()) != r->n)
+              throw BadRequest{400, "\"masks\" must have one mask per observation"};
+            for (size_t i = 0; i < ms.size(); ++i) ReadMask(ms[i], m.mask_size(), &r->masks, static_cast<int64_t>(i));
+          }
         }
         auto flag = [&](const char* key, bool def) {
           if (!j.contains(key)) return def;
@@ -646,9 +774,14 @@ class Server::Impl {
         }
       }
       CheckMasks(m, r->masks, r->n);
+      CheckObservations(m, r->obs, r->n);
+      if (r->n > o_.max_queue)
+        throw BadRequest{413, Cat("a request of ", r->n, " rows is larger than the queue (", o_.max_queue, " rows)")};
       r->deadline = arrived + std::chrono::milliseconds(deadline_ms);
-      if (!slot->Enqueue(r)) {
-        fail(503, Cat("model '", slot->name(), "' has ", o_.max_queue, " rows queued already; try again"));
+      if (const int refused = slot->Enqueue(r)) {
+        fail(503, refused == 503 ? "the server is stopping"
+                                 : Cat("model '", slot->name(), "' has its queue of ", o_.max_queue,
+                                       " rows full; try again"));
         return;
       }
       {
@@ -717,9 +850,9 @@ class Server::Impl {
   httplib::Server http_;
   int port_ = -1;
   std::thread listener_, watcher_;
-  std::mutex stop_mu_;
+  std::mutex stopping_mu_, stop_mu_;
   std::condition_variable stop_cv_;
-  bool stopped_ = false;
+  bool stopped_ = false, finished_ = false;
 };
 
 Server::Server(std::vector<ModelSource> models, ServerOptions options)

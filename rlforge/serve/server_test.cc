@@ -192,7 +192,7 @@ TEST(ServerTest, FullQueueAnswers503AndMissedDeadline504) {
   Client client(port);
   auto [status, body] = client.Post("/v1/act", {{"observation", one}});
   EXPECT_EQ(status, 503) << body.dump();
-  EXPECT_NE(body["error"].get<std::string>().find("rows queued"), std::string::npos);
+  EXPECT_NE(body["error"].get<std::string>().find("queue of 2 rows full"), std::string::npos) << body.dump();
   for (auto& w : waiting) EXPECT_EQ(w.get(), 504);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
   server.Stop();
@@ -306,6 +306,92 @@ TEST(ServerTest, BadRequestsGetOneLineErrorsAndTheServerGoesOn) {
   EXPECT_EQ(models["models"].size(), 2u);
   EXPECT_EQ(models["models"][0]["model"]["observation"]["size"], 6);
   server.Stop();
+}
+
+TEST(ServerTest, HostileRequestsAreRefusedAlone) {
+  ServerOptions o = Options();
+  o.max_queue = 8;
+  o.max_delay_us = 0;
+  runtime::Model discrete = RandomModel(10);
+  discrete.obs_kind = runtime::ObsKind::kDiscrete, discrete.obs_shape = {}, discrete.obs_n = 6, discrete.obs_start = 0;
+  Server server({Fixed("m", RandomModel(10)), Fixed("d", discrete)}, o);
+  const int port = server.Start();
+  Client client(port);
+  // 200,000 nested lists: refused before the parsed value is ever copied.
+  const std::string deep = "{\"observation\": " + std::string(200000, '[') + "0" + std::string(200000, ']') + "}";
+  auto r = client.c.Post("/v1/models/m/act", deep, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("nested too deeply"), std::string::npos) << r->body;
+  // More rows than the queue holds can never be served: 413, not 503.
+  Json rows = Json::array();
+  for (int i = 0; i < 9; ++i) rows.push_back(std::vector<float>(6, 0.0f));
+  auto [s1, b1] = client.Post("/v1/models/m/act", {{"observations", rows}});
+  EXPECT_EQ(s1, 413) << b1.dump();
+  // A chunked body (no Content-Length) is refused before it is read.
+  Client other(port);
+  auto chunked = other.c.Post(
+      "/v1/models/m/act",
+      [](size_t offset, httplib::DataSink& sink) {
+        if (offset == 0) sink.write("{\"observation\": [0,0,0,0,0,0]}", 30);
+        sink.done();
+        return true;
+      },
+      "application/json");
+  ASSERT_TRUE(chunked);
+  EXPECT_EQ(chunked->status, 411);
+  // Discrete observations out of range, or not integers.
+  for (const Json& bad : {Json(6), Json(-1), Json(2.5)}) {
+    auto [s2, b2] = client.Post("/v1/models/d/act", {{"observation", bad}});
+    EXPECT_EQ(s2, 400) << bad.dump();
+    EXPECT_NE(b2["error"].get<std::string>().find("not an integer in [0, 6)"), std::string::npos) << b2.dump();
+  }
+  auto [s3, b3] = client.Post("/v1/models/d/act", {{"observation", 5}});
+  EXPECT_EQ(s3, 200) << b3.dump();
+  // A float32 overflow is not finite.
+  auto [s4, b4] = client.Post("/v1/models/m/act", {{"observation", {1e39, 0, 0, 0, 0, 0}}});
+  EXPECT_EQ(s4, 400) << b4.dump();
+  server.Stop();
+}
+
+TEST(ServerTest, RequestsQueuedAcrossAReloadToOtherShapesAreAnswered503) {
+  const std::string path = ::testing::TempDir() + "/serve_shape_" + std::to_string(::getpid()) + ".rlf";
+  runtime::Save(RandomModel(12), path);
+  ModelSource s;
+  s.name = "m", s.path = path;
+  s.load = [path] { return runtime::Load(path); };
+  s.stamp = [path] {
+    return std::to_string(std::filesystem::last_write_time(path).time_since_epoch().count()) + ":" +
+           std::to_string(std::filesystem::file_size(path));
+  };
+  ServerOptions o = Options();
+  o.reload_poll_ms = 10;
+  o.max_batch = 64;
+  o.max_delay_us = 600000;  // the request waits while the model changes
+  Server server({s}, o);
+  const int port = server.Start();
+  auto queued = std::async(std::launch::async, [&] {
+    Client client(port);
+    return client.Post("/v1/act", {{"observation", std::vector<float>(6, 0.3f)}});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // A model over 3 observations and 2 actions replaces the 6 -> 5 one.
+  runtime::Model other = RandomModel(13);
+  other.obs_shape = {3};
+  other.shared[0].in = 3;
+  other.shared[0].weight.resize(3 * 16);
+  other.policy[0].out = 2, other.policy[0].weight.resize(16 * 2), other.policy[0].bias.resize(2);
+  other.num_actions = 2;
+  runtime::Save(other, path);
+  auto [status, body] = queued.get();
+  EXPECT_EQ(status, 503) << body.dump();
+  EXPECT_NE(body.value("error", "").find("reloaded"), std::string::npos) << body.dump();
+  Client client(port);
+  auto [s2, b2] = client.Post("/v1/act", {{"observation", std::vector<float>(3, 0.3f)}});
+  EXPECT_EQ(s2, 200) << b2.dump();
+  EXPECT_EQ(b2["version"], 2);
+  server.Stop();
+  std::filesystem::remove(path);
 }
 
 TEST(ServerTest, StopAnswersWhatIsQueued) {
