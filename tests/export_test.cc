@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "rlforge/algos/on_policy.h"
+#include "rlforge/algos/search/alphazero.h"
 #include "rlforge/train/export.h"
 #include "rlforge/train/runner.h"
 #include "rlforge/train/testing.h"
@@ -35,7 +36,7 @@ Exported TrainAndExport(const std::string& name, const std::string& algo, const 
   Train(TrainConfig::Resolve(algo, env, "", sets, steps, 0, preset), dir, testing_util::Quiet());
   Exported e{LoadRun(dir), {}, {}};
   e.model = e.run.algorithm->Export();
-  auto reference = e.run.algorithm->MakePolicy(true);
+  auto reference = e.run.algorithm->MakeNetworkPolicy();
   e.rec = RecordObservations(e.run.config, *reference, observations, 11);
   return e;
 }
@@ -43,7 +44,7 @@ Exported TrainAndExport(const std::string& name, const std::string& algo, const 
 // The runtime and the TorchScript export against rlforge's greedy actions
 // on every recorded observation; values within 1e-5 of each other.
 void ExpectSameActions(Exported& e, const std::string& name) {
-  auto reference = e.run.algorithm->MakePolicy(true);
+  auto reference = e.run.algorithm->MakeNetworkPolicy();
   runtime::Policy p(e.model);
   auto env = e.run.config.Context().MakeEnv();
   ASSERT_FALSE(env->has_conditional_action_mask()) << "see CnnMultiDiscreteWithConditionalMasks";
@@ -129,6 +130,30 @@ TEST(ExportTest, DuelingDqnAndQrDqn) {
   ExpectSameActions(q, "qrdqn");
 }
 
+TEST(ExportTest, AlphaZeroNetworkPriorAndValue) {
+  // AlphaZero acts by search; its export is the network: the masked prior's
+  // argmax and the tanh value, checked against the network itself.
+  Exported e = TrainAndExport("alphazero", "alphazero", "TicTacToe-v0",
+                              {"simulations=8", "eval_simulations=8", "games_per_iteration=2", "net_arch=[16]"},
+                              60, 2000);
+  EXPECT_EQ(e.model.head, runtime::HeadKind::kCategorical);
+  EXPECT_TRUE(e.model.action_mask);
+  ExpectSameActions(e, "alphazero");
+  auto* net = dynamic_cast<search::PolicyValueNetImpl*>(e.run.algorithm->network());
+  ASSERT_NE(net, nullptr);
+  std::vector<float> priors(static_cast<size_t>(e.rec.n * 9)), values(static_cast<size_t>(e.rec.n));
+  net->Evaluate(e.rec.obs.data(), e.rec.masks.data(), e.rec.n, priors.data(), values.data());
+  runtime::Policy p(e.model);
+  std::vector<float> probs(priors.size()), v(values.size());
+  p.Scores(e.rec.obs.data(), e.rec.n, e.rec.masks.data(), probs.data());
+  p.Values(e.rec.obs.data(), e.rec.n, v.data());
+  double worst_p = 0, worst_v = 0;
+  for (size_t i = 0; i < priors.size(); ++i) worst_p = std::max(worst_p, std::abs(double(priors[i]) - probs[i]));
+  for (size_t i = 0; i < values.size(); ++i) worst_v = std::max(worst_v, std::abs(double(values[i]) - v[i]));
+  EXPECT_LE(worst_p, 1e-5);
+  EXPECT_LE(worst_v, 1e-5);
+}
+
 TEST(ExportTest, CnnMultiDiscreteWithConditionalMasks) {
   // TowerDefense from pixels: the Nature CNN on [H, W, C] images, MultiDiscrete
   // actions under conditional masks the env supplies.
@@ -142,7 +167,7 @@ TEST(ExportTest, CnnMultiDiscreteWithConditionalMasks) {
   // masks asked of the same env: the runtime and rlforge pick the same
   // actions at every step.
   auto env = e.run.config.Context().MakeEnv();
-  auto reference = e.run.algorithm->MakePolicy(true);
+  auto reference = e.run.algorithm->MakeNetworkPolicy();
   runtime::Policy p(e.model);
   reference->set_conditional_mask(
       [&env](int, const int64_t* prefix, int dim, uint8_t* mask) { env->ConditionalActionMask(prefix, dim, mask); });
@@ -170,7 +195,7 @@ TEST(ExportTest, CnnMultiDiscreteWithConditionalMasks) {
   // env's conditional masks) acts afterwards on the flat masks, as the
   // runtime does: the export's self-check on this env once used the
   // recording env after it was gone.
-  auto recorder = e.run.algorithm->MakePolicy(true);
+  auto recorder = e.run.algorithm->MakeNetworkPolicy();
   const RecordedObservations again = RecordObservations(e.run.config, *recorder, 50, 3);
   runtime::Policy flat_runtime(e.model);
   const Agreement g = CompareActions(*recorder, flat_runtime, again, as);

@@ -136,6 +136,10 @@ class Algorithm {
   // run's algo, env and step count filled in: what `rlforge export` writes.
   // InvalidArgument for agents whose policy is not a network.
   runtime::Model Export();
+  // The policy an export computes, to check it against: MakePolicy(true),
+  // except for agents that act by more than their network (AlphaZero's
+  // search), which return the network's own greedy policy.
+  virtual std::unique_ptr<Policy> MakeNetworkPolicy() { return MakePolicy(true); }
   // Returns and lengths of the episodes finished since the last call.
   virtual void TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) {
     episodes_.Take(returns, lengths);

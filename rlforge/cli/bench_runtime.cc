@@ -88,7 +88,7 @@ void RunBenchRuntime(const BenchRuntimeArgs& a) {
   runtime::Model qmodel = model;
   runtime::Quantize(&qmodel);
   runtime::Policy rt(model), rq(qmodel);
-  auto reference = run.algorithm->MakePolicy(true);
+  auto reference = run.algorithm->MakeNetworkPolicy();
   const RecordedObservations rec = RecordObservations(run.config, *reference, a.observations, 3);
   auto env = run.config.Context().MakeEnv();
   const Space& as = env->action_space();

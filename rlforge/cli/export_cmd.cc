@@ -51,7 +51,7 @@ void RunExport(const ExportArgs& a) {
   // The check: the exported float model against rlforge's own greedy policy.
   RecordedObservations rec;
   if (a.check > 0) {
-    auto reference = run.algorithm->MakePolicy(true);
+    auto reference = run.algorithm->MakeNetworkPolicy();
     rec = RecordObservations(run.config, *reference, a.check, a.seed + 0xE4E4);
     auto env = run.config.Context().MakeEnv();
     const Agreement g = CompareActions(*reference, exported, rec, env->action_space());

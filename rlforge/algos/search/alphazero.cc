@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "rlforge/algos/export_model.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/nn/policy.h"
 #include "rlforge/nn/state.h"
@@ -383,6 +384,61 @@ std::unique_ptr<Policy> AlphaZero::MakePolicy(bool deterministic) {
   search.minmax_normalize = config_.eval_minmax_normalize;
   return std::make_unique<AlphaZeroPolicy>(ctx_.MakeEnv(), copy, search, deterministic,
                                            seed_ ^ 0xC0FFEEULL);
+}
+
+}  // namespace rlforge::search
+
+namespace rlforge::search {
+
+std::vector<torch::nn::Linear> PolicyValueNetImpl::torso_layers() const {
+  std::vector<torch::nn::Linear> out;
+  for (const auto& m : torso_->children())
+    if (auto lin = std::dynamic_pointer_cast<torch::nn::LinearImpl>(m)) out.emplace_back(lin);
+  return out;
+}
+
+namespace {
+
+// Greedy on the network's masked prior: the exported function.
+class PriorPolicy : public Policy {
+ public:
+  explicit PriorPolicy(PolicyValueNet net) : net_(std::move(net)) {}
+  void Act(const void* observations, const uint8_t* masks, int n, void* actions) override {
+    const int64_t A = net_->num_actions();
+    // The masked logits' argmax (the prior's, as softmax keeps the order).
+    torch::NoGradGuard g;
+    auto logits = net_->forward(torch::from_blob(const_cast<void*>(observations), {n, net_->obs_size()})).first.contiguous();
+    const float* l = logits.data_ptr<float>();
+    auto* out = static_cast<int64_t*>(actions);
+    for (int i = 0; i < n; ++i) {
+      int64_t best = -1;
+      for (int64_t a = 0; a < A; ++a)
+        if ((!masks || masks[i * A + a]) && (best < 0 || l[i * A + a] > l[i * A + best])) best = a;
+      RLF_CHECK(best >= 0, "no legal action in row ", i);
+      out[i] = best;
+    }
+  }
+  std::string name() const override { return "network prior"; }
+
+ private:
+  PolicyValueNet net_;
+};
+
+}  // namespace
+
+std::unique_ptr<Policy> AlphaZero::MakeNetworkPolicy() { return std::make_unique<PriorPolicy>(net_); }
+
+runtime::Model AlphaZero::ExportModel() {
+  runtime::Model m;
+  ExportObservation(env_->observation_space(), &m);
+  for (const auto& lin : net_->torso_layers()) m.shared.push_back(ExportLinear(lin, runtime::Activation::kRelu));
+  m.policy = {ExportLinear(net_->policy_head(), runtime::Activation::kNone)};
+  m.value = {ExportLinear(net_->value_head(), runtime::Activation::kTanh)};
+  m.head = runtime::HeadKind::kCategorical;
+  m.num_actions = num_actions_, m.action_start = env_->action_space().start();
+  m.action_mask = true;
+  m.Validate();
+  return m;
 }
 
 }  // namespace rlforge::search

@@ -75,6 +75,10 @@ class PolicyValueNetImpl : public torch::nn::Module {
   void Evaluate(const float* obs, const uint8_t* masks, int64_t n, float* priors, float* values);
   int64_t obs_size() const { return obs_size_; }
   int64_t num_actions() const { return num_actions_; }
+  // The parts (export): the ReLU torso's Linear layers, the heads.
+  std::vector<torch::nn::Linear> torso_layers() const;
+  const torch::nn::Linear& policy_head() const { return policy_; }
+  const torch::nn::Linear& value_head() const { return value_; }
 
  private:
   int64_t obs_size_, num_actions_;
@@ -118,9 +122,15 @@ class AlphaZero : public Algorithm {
   void VisitState(StateVisitor& v) override;
   std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
   torch::nn::Module* network() override { return net_.get(); }
+  // The network alone, greedy on its masked prior (no search): what an
+  // export computes.
+  std::unique_ptr<Policy> MakeNetworkPolicy() override;
 
   // One self-play game with `net` (used by the actors and by inline mode).
   GameRecord PlayGame(Env& env, PolicyValueNet net, Rng& rng, uint64_t seed) const;
+
+ protected:
+  runtime::Model ExportModel() override;
 
  private:
   void AddGame(const GameRecord& g);

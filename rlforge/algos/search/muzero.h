@@ -158,6 +158,12 @@ class MuZero : public Algorithm {
   std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
   torch::nn::Module* network() override { return net_.get(); }
 
+ protected:
+  runtime::Model ExportModel() override {
+    throw InvalidArgument("muzero acts by searching with three networks (representation, dynamics, prediction); "
+                          "export does not cover it yet");
+  }
+
  private:
   GameRecord PlayGame(Env& env, MuZeroNet net, Rng& rng, uint64_t seed, double temperature) const;
   double Temperature(int64_t steps) const;
