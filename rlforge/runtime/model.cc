@@ -11,6 +11,8 @@
 #include <numeric>
 #include <sstream>
 
+#include "rlforge/runtime/text.h"
+
 namespace rlforge::runtime {
 
 namespace {
@@ -24,6 +26,8 @@ constexpr uint32_t kVersion = 1;
 constexpr uint64_t kMaxBlob = uint64_t{4} << 30;
 constexpr uint32_t kMaxHeader = 64u << 20;
 
+// CRC-32 (IEEE, zlib's); core/ has one too, but the runtime links nothing of
+// rlforge's.
 uint32_t Crc32(const void* data, size_t n) {
   static const std::array<uint32_t, 256> table = [] {
     std::array<uint32_t, 256> t{};
@@ -38,20 +42,6 @@ uint32_t Crc32(const void* data, size_t n) {
   const auto* p = static_cast<const uint8_t*>(data);
   for (size_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
   return c ^ 0xFFFFFFFFu;
-}
-
-template <typename... A>
-std::string Cat(const A&... a) {
-  std::ostringstream s;
-  (s << ... << a);
-  return s.str();
-}
-
-// Text from a file or a client in one short line (errors stay one line).
-std::string Printable(const std::string& s) {
-  std::string out;
-  for (char c : s.substr(0, 64)) out += (c >= 32 && c < 127) ? c : '?';
-  return s.size() > 64 ? out + "..." : out;
 }
 
 // Bounds that keep every size computation far from overflow: dimensions,

@@ -6,6 +6,8 @@
 #include <limits>
 #include <sstream>
 
+#include "rlforge/runtime/text.h"
+
 // The kernels are compiled for AVX-512, AVX2 and a portable baseline; the
 // loader picks the best the CPU has.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -17,13 +19,6 @@
 namespace rlforge::runtime {
 
 namespace {
-
-template <typename... A>
-std::string Cat(const A&... a) {
-  std::ostringstream s;
-  (s << ... << a);
-  return s.str();
-}
 
 // y[0..m) += a * x[0..m)
 RLF_RT_CLONES void Axpy(float* y, const float* x, float a, int64_t m) {

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "rlforge/runtime/policy.h"
+#include "rlforge/runtime/text.h"
 
 namespace rlforge::serve {
 
@@ -25,20 +26,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
-
-template <typename... A>
-std::string Cat(const A&... a) {
-  std::ostringstream s;
-  (s << ... << a);
-  return s.str();
-}
-
-// Client text in one short line.
-std::string Printable(const std::string& s) {
-  std::string out;
-  for (char c : s.substr(0, 64)) out += (c >= 32 && c < 127) ? c : '?';
-  return s.size() > 64 ? out + "..." : out;
-}
+using runtime::Cat;
+using runtime::Printable;
 
 // Whether two models take and give the same shapes (a request checked
 // against one may run on the other after a reload).

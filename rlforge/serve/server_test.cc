@@ -65,6 +65,18 @@ ModelSource Fixed(const std::string& name, runtime::Model m) {
   return s;
 }
 
+// An rlf file, reloaded when its modification time or size changes.
+ModelSource FileSource(const std::string& name, const std::string& path) {
+  ModelSource s;
+  s.name = name, s.path = path;
+  s.load = [path] { return runtime::Load(path); };
+  s.stamp = [path] {
+    return std::to_string(std::filesystem::last_write_time(path).time_since_epoch().count()) + ":" +
+           std::to_string(std::filesystem::file_size(path));
+  };
+  return s;
+}
+
 ServerOptions Options() {
   ServerOptions o;
   o.port = 0;
@@ -201,13 +213,7 @@ TEST(ServerTest, FullQueueAnswers503AndMissedDeadline504) {
 TEST(ServerTest, HotReloadSwapsTheModelAndKeepsServingOnABrokenFile) {
   const std::string path = ::testing::TempDir() + "/serve_reload_" + std::to_string(::getpid()) + ".rlf";
   runtime::Save(RandomModel(5), path);
-  ModelSource s;
-  s.name = "m", s.path = path;
-  s.load = [path] { return runtime::Load(path); };
-  s.stamp = [path] {
-    return std::to_string(std::filesystem::last_write_time(path).time_since_epoch().count()) + ":" +
-           std::to_string(std::filesystem::file_size(path));
-  };
+  const ModelSource s = FileSource("m", path);
   ServerOptions o = Options();
   o.reload_poll_ms = 20;
   o.max_delay_us = 0;
@@ -357,13 +363,7 @@ TEST(ServerTest, HostileRequestsAreRefusedAlone) {
 TEST(ServerTest, RequestsQueuedAcrossAReloadToOtherShapesAreAnswered503) {
   const std::string path = ::testing::TempDir() + "/serve_shape_" + std::to_string(::getpid()) + ".rlf";
   runtime::Save(RandomModel(12), path);
-  ModelSource s;
-  s.name = "m", s.path = path;
-  s.load = [path] { return runtime::Load(path); };
-  s.stamp = [path] {
-    return std::to_string(std::filesystem::last_write_time(path).time_since_epoch().count()) + ":" +
-           std::to_string(std::filesystem::file_size(path));
-  };
+  const ModelSource s = FileSource("m", path);
   ServerOptions o = Options();
   o.reload_poll_ms = 10;
   o.max_batch = 64;

@@ -137,8 +137,8 @@ class GraphWriter {
   int counter_ = 0;
 };
 
-void Input(onnx::GraphProto* g, const std::string& name, int elem, const std::vector<int64_t>& dims) {
-  auto* v = g->add_input();
+// A graph input or output: elem type, a symbolic batch dimension, then dims.
+void ValueInfo(onnx::ValueInfoProto* v, const std::string& name, int elem, const std::vector<int64_t>& dims) {
   v->set_name(name);
   auto* t = v->mutable_type()->mutable_tensor_type();
   t->set_elem_type(elem);
@@ -146,15 +146,11 @@ void Input(onnx::GraphProto* g, const std::string& name, int elem, const std::ve
   s->add_dim()->set_dim_param("batch");
   for (int64_t d : dims) s->add_dim()->set_dim_value(d);
 }
-
+void Input(onnx::GraphProto* g, const std::string& name, int elem, const std::vector<int64_t>& dims) {
+  ValueInfo(g->add_input(), name, elem, dims);
+}
 void Output(onnx::GraphProto* g, const std::string& name, int elem, const std::vector<int64_t>& dims) {
-  auto* v = g->add_output();
-  v->set_name(name);
-  auto* t = v->mutable_type()->mutable_tensor_type();
-  t->set_elem_type(elem);
-  auto* s = t->mutable_shape();
-  s->add_dim()->set_dim_param("batch");
-  for (int64_t d : dims) s->add_dim()->set_dim_value(d);
+  ValueInfo(g->add_output(), name, elem, dims);
 }
 
 }  // namespace
