@@ -13,6 +13,7 @@
 
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/algos/search/alphazero.h"
+#include "rlforge/algos/search/muzero.h"
 #include "rlforge/train/export.h"
 #include "rlforge/train/runner.h"
 #include "rlforge/train/testing.h"
@@ -152,6 +153,29 @@ TEST(ExportTest, AlphaZeroNetworkPriorAndValue) {
   for (size_t i = 0; i < values.size(); ++i) worst_v = std::max(worst_v, std::abs(double(values[i]) - v[i]));
   EXPECT_LE(worst_p, 1e-5);
   EXPECT_LE(worst_v, 1e-5);
+}
+
+TEST(ExportTest, MuZeroRepresentationAndPrediction) {
+  // MuZero's export: prediction(min-max(representation(obs))), its value
+  // decoded from the support; checked against the networks themselves.
+  Exported e = TrainAndExport("muzero", "muzero", "TicTacToe-v0",
+                              {"simulations=4", "eval_simulations=4", "net_arch=[16]", "latent_size=8"}, 60, 2000);
+  EXPECT_TRUE(e.model.encoder_minmax);
+  EXPECT_GT(e.model.value_support, 0);
+  ExpectSameActions(e, "muzero");  // actions, and TorchScript's values against the runtime's
+  auto* net = dynamic_cast<search::MuZeroNetImpl*>(e.run.algorithm->network());
+  ASSERT_NE(net, nullptr);
+  torch::NoGradGuard g;
+  auto [logits, vlogits] = net->Predict(net->Represent(torch::from_blob(e.rec.obs.data(), {e.rec.n, net->obs_size()})));
+  auto pv = torch::softmax(vlogits, 1).contiguous();
+  runtime::Policy p(e.model);
+  std::vector<float> v(static_cast<size_t>(e.rec.n));
+  p.Values(e.rec.obs.data(), e.rec.n, v.data());
+  double worst = 0;
+  const int S = static_cast<int>(net->support());
+  for (int64_t i = 0; i < e.rec.n; ++i)
+    worst = std::max(worst, std::abs(search::SupportToScalar(pv.data_ptr<float>() + i * (2 * S + 1), S) - v[i]));
+  EXPECT_LE(worst, 1e-5);
 }
 
 TEST(ExportTest, CnnMultiDiscreteWithConditionalMasks) {

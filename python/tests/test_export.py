@@ -118,3 +118,44 @@ def test_export_errors(ppo_run, tmp_path):
         policy.export(tmp_path / "x", format="onnx", quantize="int8")
     desc = policy.export(tmp_path / "q.rlf", quantize="int8")
     assert "int8" in json.dumps(desc["network"])
+
+
+def test_onnx_muzero_equals_torchscript(tmp_path):
+    # MuZero's export (min-max scaled representation, value decoded from its
+    # support): ONNX in onnxruntime against the TorchScript export, which
+    # tests/export_test.cc checks against the networks themselves.
+    run = tmp_path / "mz"
+    rlforge.train("muzero", "TicTacToe-v0", config={"simulations": 4, "eval_simulations": 4, "net_arch": [16],
+                                                    "latent_size": 8, "eval_episodes": 0},
+                  steps=60, seed=0, out=str(run))
+    policy = rlforge.load(str(run))
+    policy.export(tmp_path / "m.onnx", format="onnx")
+    policy.export(tmp_path / "m.pt", format="torchscript")
+    env = rlforge.make("TicTacToe-v0")
+    rng = np.random.default_rng(0)
+    rows, masks = [], []
+    obs, info = env.reset(seed=0)
+    while len(rows) < 500:
+        rows.append(obs)
+        masks.append(info["action_mask"])
+        obs, _, terminated, truncated, info = env.step(rng.choice(np.flatnonzero(info["action_mask"])))
+        if terminated or truncated:
+            obs, info = env.reset()
+    obs = np.stack(rows).astype(np.float32)
+    mask = np.stack(masks).astype(bool)
+    onnx_action, onnx_value = ort.InferenceSession(str(tmp_path / "m.onnx")).run(["action", "value"],
+                                                                                {"obs": obs, "mask": mask})
+    np.save(tmp_path / "obs.npy", obs)
+    np.save(tmp_path / "mask.npy", mask)
+    script = f"""
+import numpy as np, torch
+m = torch.jit.load({str(tmp_path / 'm.pt')!r})
+with torch.no_grad():
+    out = m(torch.from_numpy(np.load({str(tmp_path / 'obs.npy')!r})), torch.from_numpy(np.load({str(tmp_path / 'mask.npy')!r})))
+np.save({str(tmp_path / 'a.npy')!r}, out['action'].numpy())
+np.save({str(tmp_path / 'v.npy')!r}, out['value'].numpy())
+"""
+    subprocess.run([SYSTEM_PYTHON, "-c", script], check=True, timeout=120)
+    np.testing.assert_array_equal(onnx_action, np.load(tmp_path / "a.npy"))
+    np.testing.assert_allclose(onnx_value, np.load(tmp_path / "v.npy"), rtol=1e-5, atol=1e-5)
+    assert np.all(mask[np.arange(len(obs)), onnx_action])

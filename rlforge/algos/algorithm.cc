@@ -119,7 +119,7 @@ namespace rlforge {
 
 runtime::Model Algorithm::ExportModel() {
   throw InvalidArgument(StrCat(ctx_.algo, "'s policy is not a network; export covers the network agents "
-                                          "(PPO, A2C, A3C, REINFORCE, the DQN family, AlphaZero)"));
+                                          "(PPO, A2C, A3C, REINFORCE, the DQN family, AlphaZero, MuZero)"));
 }
 
 runtime::Model Algorithm::Export() {

@@ -35,6 +35,22 @@ std::vector<runtime::Layer> ExportMlp(const MlpImpl& mlp) {
   return out;
 }
 
+std::vector<runtime::Layer> ExportSequential(const torch::nn::Sequential& seq) {
+  std::vector<runtime::Layer> out;
+  for (const auto& m : seq->children()) {
+    if (auto lin = std::dynamic_pointer_cast<torch::nn::LinearImpl>(m)) {
+      out.push_back(ExportLinear(torch::nn::Linear(lin), runtime::Activation::kNone));
+    } else if (!out.empty() && std::dynamic_pointer_cast<torch::nn::ReLUImpl>(m)) {
+      out.back().activation = runtime::Activation::kRelu;
+    } else if (!out.empty() && std::dynamic_pointer_cast<torch::nn::TanhImpl>(m)) {
+      out.back().activation = runtime::Activation::kTanh;
+    } else {
+      throw InvalidArgument("export: a Sequential holds a module other than Linear, ReLU and Tanh");
+    }
+  }
+  return out;
+}
+
 std::vector<runtime::Layer> ExportNatureCnn(const NatureCnnImpl& cnn, const std::vector<int64_t>& chw) {
   std::vector<runtime::Layer> out;
   int64_t h = chw[1], w = chw[2];

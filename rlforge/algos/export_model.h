@@ -23,6 +23,9 @@ class QNetworkImpl;
 runtime::Layer ExportLinear(const torch::nn::Linear& linear, runtime::Activation activation);
 // An MLP torso's layers.
 std::vector<runtime::Layer> ExportMlp(const MlpImpl& mlp);
+// The Linear layers of a Sequential, each with the ReLU or Tanh that follows
+// it (none when none does).
+std::vector<runtime::Layer> ExportSequential(const torch::nn::Sequential& seq);
 // The Nature CNN's layers for an input [C, H, W].
 std::vector<runtime::Layer> ExportNatureCnn(const NatureCnnImpl& cnn, const std::vector<int64_t>& chw);
 // The observation part of a model (kind, shape, dtype, start/nvec, layout);

@@ -267,7 +267,10 @@ Json ModelJson(const Model& m, BlobWriter* w) {
             {"train_steps", m.train_steps},
             {"observation", obs},
             {"head", head},
-            {"has_value", m.has_value()}};
+            {"has_value", m.has_value()},
+            {"encoder_minmax", m.encoder_minmax},
+            {"value_support", m.value_support},
+            {"value_eps", m.value_eps}};
   if (w) {
     j["encoder"] = ChainJson(m.encoder, *w), j["shared"] = ChainJson(m.shared, *w);
     j["policy"] = ChainJson(m.policy, *w), j["value"] = ChainJson(m.value, *w);
@@ -326,6 +329,9 @@ Model ModelFrom(const Json& j, BlobReader& r) {
       m.quantiles = Int(head.at("quantiles")), m.dueling = head.at("dueling").get<bool>();
       break;
   }
+  m.encoder_minmax = j.value("encoder_minmax", false);
+  m.value_support = j.contains("value_support") ? Int(j.at("value_support")) : 0;
+  m.value_eps = j.value("value_eps", 0.001);
   m.encoder = ChainFrom(j.at("encoder"), r), m.shared = ChainFrom(j.at("shared"), r);
   m.policy = ChainFrom(j.at("policy"), r), m.value = ChainFrom(j.at("value"), r);
   return m;
@@ -427,7 +433,12 @@ void Model::Validate() const {
   x = CheckChain(shared, x, "shared");
   RLF_RT_CHECK(!policy.empty() || !shared.empty() || !encoder.empty(), "the model has no network");
   const int64_t pi = CheckChain(policy, x, "policy");
-  if (!value.empty()) RLF_RT_CHECK(CheckChain(value, x, "value") == 1, "the value chain must end in one output");
+  RLF_RT_CHECK(value_support >= 0 && value_support <= 65536, "value_support must be in 0..65536");
+  RLF_RT_CHECK(value_eps > 0 && value_eps < 1, "value_eps must be in (0, 1)");
+  RLF_RT_CHECK(!encoder_minmax || !encoder.empty(), "encoder_minmax needs an encoder");
+  if (!value.empty())
+    RLF_RT_CHECK(CheckChain(value, x, "value") == (value_support ? 2 * value_support + 1 : 1), "the value chain must end in ",
+                 value_support ? 2 * value_support + 1 : 1, " outputs");
   switch (head) {
     case HeadKind::kCategorical:
     case HeadKind::kQValues:

@@ -4,8 +4,8 @@
 //
 // A Model is a feed-forward network described layer by layer, with what
 // surrounds it:
-//   observation -> preprocessing -> encoder -> shared -> policy  -> head -> action
-//                                                    \-> value   -> value
+//   observation -> preprocessing -> encoder [-> min-max] -> shared -> policy -> head -> action
+//                                                                  \-> value  -> value
 // Preprocessing turns the observation (always given as floats: the values of
 // a Box, the index of a Discrete, the indices of a MultiDiscrete, pixel values
 // 0..255 of an image) into the network's input: Box -> (x - mean) /
@@ -94,6 +94,14 @@ struct Model {
 
   // Network.
   std::vector<Layer> encoder, shared, policy, value;
+  // MuZero's representation: each row of the encoder's output is scaled to
+  // [0, 1] by its own min and max (the span at least 1e-5).
+  bool encoder_minmax = false;
+  // value_support S > 0: the value chain gives logits over -S..S; the value
+  // is h^-1(sum_i softmax_i * i), h(x) = sign(x)(sqrt(|x| + 1) - 1) + eps x
+  // (MuZero's value transform, eps = value_eps).
+  int64_t value_support = 0;
+  double value_eps = 0.001;
 
   // Head and action space.
   HeadKind head = HeadKind::kCategorical;

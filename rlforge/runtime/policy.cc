@@ -354,6 +354,18 @@ void Policy::Forward(const float* obs, int64_t n, bool want_value) {
   EnsureCapacity(n);
   Preprocess(obs, n, in_.data());
   const float* trunk = RunChain(encoder_, in_.data(), n, a_.data(), b_.data());
+  if (model_.encoder_minmax) {
+    // The encoder's output lies in a_ or b_ (it is not empty): scale in place.
+    float* s = const_cast<float*>(trunk);
+    const int64_t w = model_.encoder.back().output_size();
+    for (int64_t r = 0; r < n; ++r) {
+      float* row = s + r * w;
+      float lo = row[0], hi = row[0];
+      for (int64_t i = 1; i < w; ++i) lo = std::min(lo, row[i]), hi = std::max(hi, row[i]);
+      const float span = std::max(hi - lo, 1e-5f);
+      for (int64_t i = 0; i < w; ++i) row[i] = (row[i] - lo) / span;
+    }
+  }
   trunk = RunChain(shared_, trunk, n, trunk == a_.data() ? b_.data() : a_.data(), c_.data());
   // The trunk lies in in_, a_, b_ or c_; the chains after it use the others.
   float* free1 = d_.data();
@@ -484,7 +496,25 @@ void Policy::Act(const float* obs, int64_t n, float* actions, bool deterministic
 void Policy::Values(const float* obs, int64_t n, float* values) {
   if (!model_.has_value()) throw Error(Cat("this ", model_.algo, " policy has no value head"));
   Forward(obs, n, true);
-  std::copy_n(v_, n, values);
+  const int64_t S = model_.value_support;
+  if (S == 0) {
+    std::copy_n(v_, n, values);
+    return;
+  }
+  // Logits over -S..S: the expectation under their softmax, then h^-1.
+  const double eps = model_.value_eps;
+  for (int64_t r = 0; r < n; ++r) {
+    const float* l = v_ + r * (2 * S + 1);
+    double mx = l[0], sum = 0, y = 0;
+    for (int64_t i = 1; i <= 2 * S; ++i) mx = std::max<double>(mx, l[i]);
+    for (int64_t i = 0; i <= 2 * S; ++i) {
+      const double e = std::exp(l[i] - mx);
+      sum += e, y += e * static_cast<double>(i - S);
+    }
+    y /= sum;
+    const double t = (std::sqrt(1.0 + 4.0 * eps * (std::abs(y) + 1.0 + eps)) - 1.0) / (2.0 * eps);
+    values[r] = static_cast<float>((y > 0 ? 1.0 : y < 0 ? -1.0 : 0.0) * (t * t - 1.0));
+  }
 }
 
 void Policy::Outputs(const float* obs, int64_t n, float* outputs) {

@@ -305,6 +305,39 @@ TEST(RuntimeTest, FileRoundTripAndDamagedFiles) {
   }
 }
 
+TEST(RuntimeTest, MinMaxEncoderAndValueSupport) {
+  // MuZero's pieces: the encoder's rows scaled to [0, 1]; the value decoded
+  // from logits over -1..1 (bias only: softmax (1/4, 1/4, 1/2), expectation
+  // 0.25) through h^-1, so that h(value) = 0.25.
+  Model m;
+  m.obs_kind = ObsKind::kBox, m.obs_shape = {2};
+  m.encoder = {Linear(2, 2, {1, 0, 0, 1}, {0, 0})};
+  m.encoder_minmax = true;
+  m.policy = {Linear(2, 2, {1, 0, 0, 1}, {0, 0})};
+  m.value = {Linear(2, 3, std::vector<float>(6, 0.0f), {0, 0, std::log(2.0f)})};
+  m.value_support = 1;
+  m.head = HeadKind::kCategorical, m.num_actions = 2;
+  Policy p(m);
+  const float obs[] = {3, 1, -2, 5};
+  float out[4];
+  p.Outputs(obs, 2, out);
+  EXPECT_FLOAT_EQ(out[0], 1.0f);
+  EXPECT_FLOAT_EQ(out[1], 0.0f);
+  EXPECT_FLOAT_EQ(out[2], 0.0f);
+  EXPECT_FLOAT_EQ(out[3], 1.0f);
+  float v;
+  p.Values(obs, 1, &v);
+  const double h = std::sqrt(std::abs(v) + 1.0) - 1.0 + 0.001 * v;
+  EXPECT_NEAR(h, 0.25, 1e-6);
+  // Equal entries (span 0) stay finite: (x - lo) / 1e-5 = 0.
+  const float flat[] = {2, 2};
+  p.Outputs(flat, 1, out);
+  EXPECT_EQ(out[0], 0.0f);
+  // A value chain of the wrong width for the support is refused.
+  m.value_support = 2;
+  EXPECT_THROW(Policy{m}, Error);
+}
+
 TEST(RuntimeTest, HostileSizesAreRefusedNotOverflowed) {
   // Sizes whose sums or products wrap around int64 (a crafted file) must be
   // refused by Validate, not wrap into small buffers.

@@ -53,6 +53,10 @@ class ScriptWriter {
     std::string x = "x";
     bool image = model.obs_kind == ObsKind::kImage;
     Chain(model.encoder, "encoder", &image, s);
+    if (model.encoder_minmax) {
+      s << "    lo = torch.min(x, 1, True)[0]\n    hi = torch.max(x, 1, True)[0]\n";
+      s << "    x = (x - lo) / torch.clamp(hi - lo, min=1e-05)\n";
+    }
     Chain(model.shared, "shared", &image, s);
     s << "    trunk = x\n";
     Chain(model.policy, "policy", &image, s);
@@ -61,7 +65,19 @@ class ScriptWriter {
     if (model.has_value()) {
       s << "    x = trunk\n";
       Chain(model.value, "value", &image, s);
-      s << "    out['value'] = x.squeeze(-1)\n";
+      if (model.value_support > 0) {
+        std::vector<float> support;
+        for (int64_t i = -model.value_support; i <= model.value_support; ++i) support.push_back(static_cast<float>(i));
+        Buffer("value_support", FloatTensor(support, {static_cast<int64_t>(support.size())}));
+        const std::string eps = Num(model.value_eps);
+        // In float64, as rlforge decodes it: sqrt(1 + 4 eps ...) - 1 cancels.
+        s << "    y = (torch.softmax(x, 1) * self.value_support).sum(1).double()\n";
+        s << "    t = (torch.sqrt(1.0 + 4.0 * " << eps << " * (torch.abs(y) + 1.0 + " << eps << ")) - 1.0) / (2.0 * "
+          << eps << ")\n";
+        s << "    out['value'] = (torch.sign(y) * (t * t - 1.0)).float()\n";
+      } else {
+        s << "    out['value'] = x.squeeze(-1)\n";
+      }
     }
     Head(model, s);
     s << "    return out\n";

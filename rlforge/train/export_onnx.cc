@@ -54,6 +54,13 @@ class GraphWriter {
     return name;
   }
   std::string Scalar(const std::string& name, float v) { return Const(name, {v}, {}); }
+  std::string ScalarDouble(const std::string& name, double v) {
+    auto* t = g_->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::DOUBLE);
+    t->set_raw_data(std::string(reinterpret_cast<const char*>(&v), sizeof(v)));
+    return name;
+  }
 
   // One node; returns its (first) output's name.
   std::string Node(const std::string& op, const std::vector<std::string>& in, const std::string& out,
@@ -231,6 +238,18 @@ void WriteOnnx(const Model& m, const std::string& path) {
 
   bool four_d = m.obs_kind == ObsKind::kImage;
   x = w.Chain(m.encoder, "encoder", x, &four_d);
+  if (m.encoder_minmax) {
+    auto reduce = [&](const char* op, const std::string& out) {
+      return w.Node(op, {x}, out, [](onnx::NodeProto* n) {
+        GraphWriter::IntsAttr(n, "axes", {1});
+        GraphWriter::IntAttr(n, "keepdims", 1);
+      });
+    };
+    const std::string lo = reduce("ReduceMin", "minmax_lo"), hi = reduce("ReduceMax", "minmax_hi");
+    w.Scalar("minmax_floor", 1e-5f);
+    const std::string span = w.Node("Max", {w.Node("Sub", {hi, lo}, "minmax_span_raw"), "minmax_floor"}, "minmax_span");
+    x = w.Node("Div", {w.Node("Sub", {x, lo}, "minmax_centered"), span}, "minmax");
+  }
   const std::string trunk = w.Chain(m.shared, "shared", x, &four_d);
   bool pi_four_d = four_d;
   const std::string pi = w.Chain(m.policy, "policy", trunk, &pi_four_d);
@@ -238,7 +257,28 @@ void WriteOnnx(const Model& m, const std::string& path) {
     bool v_four_d = four_d;
     const std::string v = w.Chain(m.value, "value", trunk, &v_four_d);
     w.ConstI64("value_axes", {1});
-    w.Node("Squeeze", {v, "value_axes"}, "value");
+    if (m.value_support > 0) {
+      // h^-1(softmax(v) . (-S..S)), as model.h defines it.
+      const int64_t S = m.value_support;
+      std::vector<float> support;
+      for (int64_t i = -S; i <= S; ++i) support.push_back(static_cast<float>(i));
+      w.Const("value_support", support, {2 * S + 1, 1});
+      const double eps = m.value_eps;
+      const std::string p = w.Node("Softmax", {v}, "value_probs", [](onnx::NodeProto* n) { GraphWriter::IntAttr(n, "axis", 1); });
+      const std::string yf = w.Node("Squeeze", {w.Node("MatMul", {p, "value_support"}, "value_expect"), "value_axes"}, "value_yf");
+      // h^-1 in float64, as rlforge decodes it (sqrt(1 + 4 eps ...) - 1 cancels in float32).
+      const std::string y = w.Node("Cast", {yf}, "value_y", [](onnx::NodeProto* n) { GraphWriter::IntAttr(n, "to", onnx::TensorProto::DOUBLE); });
+      w.ScalarDouble("value_one", 1.0), w.ScalarDouble("value_4eps", 4.0 * eps);
+      w.ScalarDouble("value_2eps", 2.0 * eps), w.ScalarDouble("value_1_eps", 1.0 + eps);
+      const std::string a = w.Node("Add", {w.Node("Abs", {y}, "value_abs"), "value_1_eps"}, "value_a");
+      const std::string r = w.Node("Sqrt", {w.Node("Add", {w.Node("Mul", {a, "value_4eps"}, "value_b"), "value_one"}, "value_c")}, "value_d");
+      const std::string t = w.Node("Div", {w.Node("Sub", {r, "value_one"}, "value_e"), "value_2eps"}, "value_t");
+      const std::string t2 = w.Node("Sub", {w.Node("Mul", {t, t}, "value_tt"), "value_one"}, "value_f");
+      const std::string vd = w.Node("Mul", {w.Node("Sign", {y}, "value_sign"), t2}, "value_double");
+      w.Node("Cast", {vd}, "value", [](onnx::NodeProto* n) { GraphWriter::IntAttr(n, "to", onnx::TensorProto::FLOAT); });
+    } else {
+      w.Node("Squeeze", {v, "value_axes"}, "value");
+    }
     Output(g, "value", onnx::TensorProto::FLOAT, {});
   }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "rlforge/algos/export_model.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/nn/policy.h"
 #include "rlforge/nn/state.h"
@@ -551,6 +552,54 @@ std::unique_ptr<Policy> MuZero::MakePolicy(bool deterministic) {
   CopyParameters(*net_, *copy);
   return std::make_unique<MuZeroPolicy>(copy, SearchConfig(config_, config_.eval_simulations), num_players_,
                                         deterministic, seed_ ^ 0xC0FFEEULL);
+}
+
+namespace {
+
+// Greedy on the masked prior of prediction(representation(obs)).
+class MuZeroPriorPolicy : public Policy {
+ public:
+  explicit MuZeroPriorPolicy(MuZeroNet net) : net_(std::move(net)) {}
+  void Act(const void* observations, const uint8_t* masks, int n, void* actions) override {
+    torch::NoGradGuard g;
+    const int64_t A = net_->num_actions();
+    auto obs = torch::from_blob(const_cast<void*>(observations), {n, net_->obs_size()}, torch::kFloat32);
+    auto logits = net_->Predict(net_->Represent(obs)).first.contiguous();
+    const float* l = logits.data_ptr<float>();
+    auto* out = static_cast<int64_t*>(actions);
+    for (int i = 0; i < n; ++i) {
+      int64_t best = -1;
+      for (int64_t a = 0; a < A; ++a)
+        if ((!masks || masks[i * A + a]) && (best < 0 || l[i * A + a] > l[i * A + best])) best = a;
+      RLF_CHECK(best >= 0, "no legal action in row ", i);
+      out[i] = best;
+    }
+  }
+  std::string name() const override { return "muzero network prior"; }
+
+ private:
+  MuZeroNet net_;
+};
+
+}  // namespace
+
+std::unique_ptr<Policy> MuZero::MakeNetworkPolicy() { return std::make_unique<MuZeroPriorPolicy>(net_); }
+
+runtime::Model MuZero::ExportModel() {
+  runtime::Model m;
+  ExportObservation(env_->observation_space(), &m);
+  m.encoder = ExportSequential(net_->representation());
+  m.encoder_minmax = true;
+  m.shared = ExportSequential(net_->prediction());
+  m.policy = {ExportLinear(net_->policy_head(), runtime::Activation::kNone)};
+  m.value = {ExportLinear(net_->value_head(), runtime::Activation::kNone)};
+  m.value_support = net_->support();
+  m.value_eps = 0.001;  // UnscaleValue's
+  m.head = runtime::HeadKind::kCategorical;
+  m.num_actions = num_actions_, m.action_start = env_->action_space().start();
+  m.action_mask = true;
+  m.Validate();
+  return m;
 }
 
 }  // namespace rlforge::search

@@ -104,6 +104,11 @@ class MuZeroNetImpl : public torch::nn::Module {
   int64_t num_actions() const { return num_actions_; }
   int64_t latent() const { return latent_; }
   int64_t support() const { return support_; }
+  // The parts (export).
+  const torch::nn::Sequential& representation() const { return repr_; }
+  const torch::nn::Sequential& prediction() const { return pred_; }
+  const torch::nn::Linear& policy_head() const { return policy_; }
+  const torch::nn::Linear& value_head() const { return value_; }
 
  private:
   int64_t obs_size_, num_actions_, latent_, support_;
@@ -158,11 +163,12 @@ class MuZero : public Algorithm {
   std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
   torch::nn::Module* network() override { return net_.get(); }
 
+  // Representation and prediction alone, greedy on the masked prior (no
+  // search over the dynamics): what an export computes.
+  std::unique_ptr<Policy> MakeNetworkPolicy() override;
+
  protected:
-  runtime::Model ExportModel() override {
-    throw InvalidArgument("muzero acts by searching with three networks (representation, dynamics, prediction); "
-                          "export does not cover it yet");
-  }
+  runtime::Model ExportModel() override;
 
  private:
   GameRecord PlayGame(Env& env, MuZeroNet net, Rng& rng, uint64_t seed, double temperature) const;
