@@ -54,23 +54,8 @@ void ExpectSameActions(Exported& e, const std::string& name) {
   // TorchScript, loaded back with torch::jit::load.
   const std::string pt = FreshDir(name + "_ts") + ".pt";
   WriteTorchScript(e.model, pt);
-  const std::vector<double> ts = TorchScriptActions(pt, e.rec);
-  const int64_t k = p.action_size();
-  std::vector<double> rt(static_cast<size_t>(e.rec.n * k));
-  p.Reserve(e.rec.n);
-  if (p.discrete()) {
-    std::vector<int64_t> a(rt.size());
-    p.Act(e.rec.obs.data(), e.rec.n, e.rec.mask_size ? e.rec.masks.data() : nullptr, a.data());
-    std::copy(a.begin(), a.end(), rt.begin());
-  } else {
-    std::vector<float> a(rt.size());
-    p.Act(e.rec.obs.data(), e.rec.n, a.data());
-    std::copy(a.begin(), a.end(), rt.begin());
-  }
-  ASSERT_EQ(ts.size(), rt.size());
-  int64_t differ = 0;
-  for (size_t i = 0; i < ts.size(); ++i) differ += std::abs(ts[i] - rt[i]) > 1e-5;
-  EXPECT_EQ(differ, 0) << name << ": TorchScript actions";
+  const Agreement ts = CompareWithTorchScript(pt, p, e.rec);
+  EXPECT_EQ(ts.same, ts.n) << name << ": TorchScript actions, largest difference " << ts.max_abs_diff;
   if (e.model.has_value()) {
     torch::jit::Module m = torch::jit::load(pt);
     std::vector<int64_t> shape{e.rec.n};
@@ -228,13 +213,9 @@ TEST(ExportTest, CnnMultiDiscreteWithConditionalMasks) {
   // runtime without conditional masks.
   const std::string pt = FreshDir("td_ts") + ".pt";
   WriteTorchScript(e.model, pt);
-  const std::vector<double> ts = TorchScriptActions(pt, e.rec);
   runtime::Policy flat(e.model);
-  std::vector<int64_t> a(static_cast<size_t>(e.rec.n * flat.action_size()));
-  flat.Act(e.rec.obs.data(), e.rec.n, e.rec.masks.data(), a.data());
-  int64_t differ = 0;
-  for (size_t i = 0; i < a.size(); ++i) differ += ts[i] != static_cast<double>(a[i]);
-  EXPECT_EQ(differ, 0);
+  const Agreement ts = CompareWithTorchScript(pt, flat, e.rec);
+  EXPECT_EQ(ts.same, ts.n);
 }
 
 TEST(ExportTest, AgentsWithoutANetworkAndDamagedFilesAreRefused) {

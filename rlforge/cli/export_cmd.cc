@@ -70,7 +70,10 @@ void RunExport(const ExportArgs& a) {
       const Agreement g = CompareActions(exported, quantized, rec);
       // Alternating timings, the best of three each.
       double tf = 1e9, tq = 1e9;
-      for (int k = 0; k < 3; ++k) tf = std::min(tf, SecondsPerAction(exported, rec)), tq = std::min(tq, SecondsPerAction(quantized, rec));
+      for (int k = 0; k < 3; ++k) {
+        tf = std::min(tf, SecondsPerAction(exported, rec));
+        tq = std::min(tq, SecondsPerAction(quantized, rec));
+      }
       std::printf("int8: greedy actions agree with the float model on %.2f%% of %lld observations%s; %.2f us per "
                   "action against %.2f us (%.2fx)\n",
                   100.0 * g.fraction(), static_cast<long long>(g.n),
@@ -80,29 +83,14 @@ void RunExport(const ExportArgs& a) {
   }
   WriteExport(model, a.format, a.out);
   if (a.format == "torchscript" && a.check > 0) {
-    {
-      const auto ts = TorchScriptActions(a.out, rec);
-      runtime::Policy p(model);
-      p.Reserve(rec.n);
-      int64_t same = 0;
-      const int64_t k = p.action_size();
-      std::vector<int64_t> ai(static_cast<size_t>(rec.n * k));
-      std::vector<float> af(static_cast<size_t>(rec.n * k));
-      if (p.discrete()) p.Act(rec.obs.data(), rec.n, rec.mask_size ? rec.masks.data() : nullptr, ai.data());
-      else p.Act(rec.obs.data(), rec.n, af.data());
-      for (int64_t i = 0; i < rec.n; ++i) {
-        bool eq = true;
-        for (int64_t j = 0; j < k; ++j)
-          eq = eq && std::abs(ts[i * k + j] - (p.discrete() ? static_cast<double>(ai[i * k + j]) : af[i * k + j])) <= 1e-5;
-        same += eq;
-      }
-      std::printf("check: torch::jit::load of %s gives the same actions on %lld of %lld\n", a.out.c_str(),
-                  static_cast<long long>(same), static_cast<long long>(rec.n));
-      if (same != rec.n) {
-        std::filesystem::remove(a.out);
-        throw Error(StrCat("the TorchScript export disagrees with the model on ", rec.n - same, " of ", rec.n,
-                           " observations; ", a.out, " was removed"));
-      }
+    runtime::Policy p(model);
+    const Agreement g = CompareWithTorchScript(a.out, p, rec);
+    std::printf("check: torch::jit::load of %s gives the same actions on %lld of %lld\n", a.out.c_str(),
+                static_cast<long long>(g.same), static_cast<long long>(g.n));
+    if (g.same != g.n) {
+      std::filesystem::remove(a.out);
+      throw Error(StrCat("the TorchScript export disagrees with the model on ", g.n - g.same, " of ", g.n,
+                         " observations; ", a.out, " was removed"));
     }
   }
   std::printf("wrote %s (%s, %lld bytes): %s on %s, %lld steps\n", a.out.c_str(), a.format.c_str(),

@@ -8,6 +8,13 @@
 
 namespace rlforge {
 
+int64_t GreedyLegalAction(const float* q, int64_t num_actions, const uint8_t* mask) {
+  int64_t best = -1;
+  for (int64_t a = 0; a < num_actions; ++a)
+    if ((!mask || mask[a]) && (best < 0 || q[a] > q[best])) best = a;
+  return best;
+}
+
 MaskedCategorical::MaskedCategorical(torch::Tensor logits, std::optional<torch::Tensor> mask) : mask_(mask) {
   if (mask_) {
     RLF_CHECK(mask_->sizes() == logits.sizes(), "mask shape ", mask_->sizes(), " != logits shape ", logits.sizes());

@@ -38,6 +38,10 @@ void ConditionalMultiCategorical(const float* logits, int n, const std::vector<i
                                  const ConditionalMaskFn& mask_fn, const float* uniforms, int64_t* actions,
                                  float* log_probs, uint8_t* masks);
 
+// The first best legal action under scores q [A] (Q-values or logits; mask
+// null: all legal); -1 when none is legal.
+int64_t GreedyLegalAction(const float* q, int64_t num_actions, const uint8_t* mask);
+
 class MaskedCategorical {
  public:
   // mask: optional [B, n] bool, true = legal. Every row needs a legal action.

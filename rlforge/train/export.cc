@@ -247,7 +247,8 @@ RecordedObservations RecordObservations(const TrainConfig& config, Policy& polic
     });
   for (int64_t t = 0, episode = 0, len = 0; t < n; ++t) {
     std::copy(obs.begin(), obs.end(), r.raw.begin() + t * static_cast<int64_t>(os.nbytes()));
-    for (int64_t i = 0; i < r.obs_size; ++i) r.obs[t * r.obs_size + i] = static_cast<float>(ReadElement(obs.data(), os.dtype(), i));
+    for (int64_t i = 0; i < r.obs_size; ++i)
+      r.obs[t * r.obs_size + i] = static_cast<float>(ReadElement(obs.data(), os.dtype(), i));
     uint8_t* mask = r.mask_size ? r.masks.data() + t * r.mask_size : nullptr;
     if (mask) env->ActionMask(mask);
     policy.Act(obs.data(), mask, 1, action.data());
@@ -316,6 +317,10 @@ Agreement CompareActions(runtime::Policy& a, runtime::Policy& b, const RecordedO
   return Compare(RuntimeActions(a, r), RuntimeActions(b, r), r.n, a.discrete());
 }
 
+Agreement CompareWithTorchScript(const std::string& path, runtime::Policy& p, const RecordedObservations& r) {
+  return Compare(TorchScriptActions(path, r), RuntimeActions(p, r), r.n, p.discrete());
+}
+
 std::vector<double> TorchScriptActions(const std::string& path, const RecordedObservations& r) {
   torch::jit::Module m;
   try {
@@ -329,7 +334,8 @@ std::vector<double> TorchScriptActions(const std::string& path, const RecordedOb
   shape.insert(shape.end(), r.obs_shape.begin(), r.obs_shape.end());
   auto obs = torch::from_blob(const_cast<float*>(r.obs.data()), shape, torch::kFloat32);
   std::vector<torch::jit::IValue> in{obs};
-  if (r.mask_size) in.emplace_back(torch::from_blob(const_cast<uint8_t*>(r.masks.data()), {r.n, r.mask_size}, torch::kUInt8));
+  if (r.mask_size)
+    in.emplace_back(torch::from_blob(const_cast<uint8_t*>(r.masks.data()), {r.n, r.mask_size}, torch::kUInt8));
   auto out = m.forward(in).toGenericDict();
   auto a = out.at("action").toTensor().to(torch::kFloat64).contiguous().reshape({-1});
   return {a.data_ptr<double>(), a.data_ptr<double>() + a.numel()};

@@ -39,7 +39,6 @@ void WriteTorchScript(const runtime::Model& model, const std::string& path);
 void WriteExport(const runtime::Model& model, const std::string& format, const std::string& path);
 // InvalidArgument when this build has no ONNX library (libonnx-dev).
 void WriteOnnx(const runtime::Model& model, const std::string& path);
-bool HaveOnnx();
 
 // Observations met by `policy` acting (greedily) in the run's env, from
 // seeds seed, seed + 1, ...: n rows of raw observations (the env's dtype),
@@ -71,6 +70,8 @@ Agreement CompareActions(runtime::Policy& a, runtime::Policy& b, const RecordedO
 // Greedy actions of a TorchScript export on the recorded observations, as
 // [n, action_size] doubles (for tests and the export's self-check).
 std::vector<double> TorchScriptActions(const std::string& path, const RecordedObservations& r);
+// A TorchScript export's greedy actions against a runtime policy's.
+Agreement CompareWithTorchScript(const std::string& path, runtime::Policy& p, const RecordedObservations& r);
 
 }  // namespace rlforge
 

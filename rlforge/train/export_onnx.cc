@@ -16,7 +16,6 @@ namespace rlforge {
 
 #ifndef RLFORGE_HAVE_ONNX
 
-bool HaveOnnx() { return false; }
 void WriteOnnx(const runtime::Model&, const std::string&) {
   throw InvalidArgument("this build of rlforge has no ONNX support (install libonnx-dev and rebuild)");
 }
@@ -161,8 +160,6 @@ void Output(onnx::GraphProto* g, const std::string& name, int elem, const std::v
 }
 
 }  // namespace
-
-bool HaveOnnx() { return true; }
 
 void WriteOnnx(const Model& m, const std::string& path) {
   m.Validate();

@@ -208,12 +208,6 @@ std::vector<torch::nn::Linear> QNetworkImpl::layers() const {
 }
 
 
-int64_t GreedyLegalAction(const float* q, int64_t num_actions, const uint8_t* mask) {
-  int64_t best = -1;
-  for (int64_t a = 0; a < num_actions; ++a)
-    if ((!mask || mask[a]) && (best < 0 || q[a] > q[best])) best = a;
-  return best;
-}
 
 void ExpectedQHead::QValues(const float* outputs, int64_t rows, int64_t num_actions, float* q) const {
   std::copy_n(outputs, rows * num_actions, q);

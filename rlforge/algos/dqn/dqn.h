@@ -129,9 +129,6 @@ struct QLossValues {
   double margin_loss = 0;  // DQfD's large-margin term (before its weight)
 };
 
-// The best legal action under q [A] (mask null: all legal); -1 when none is.
-int64_t GreedyLegalAction(const float* q, int64_t num_actions, const uint8_t* mask);
-
 // What a value-based agent's network predicts and how it learns it: for each
 // action, outputs_per_action() numbers (DQN: the Q-value; QR-DQN: quantiles
 // of the return). The agent acts greedily in QValues.

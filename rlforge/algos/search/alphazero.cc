@@ -397,36 +397,11 @@ std::vector<torch::nn::Linear> PolicyValueNetImpl::torso_layers() const {
   return out;
 }
 
-namespace {
-
-// Greedy on the network's masked prior: the exported function.
-class PriorPolicy : public Policy {
- public:
-  explicit PriorPolicy(PolicyValueNet net) : net_(std::move(net)) {}
-  void Act(const void* observations, const uint8_t* masks, int n, void* actions) override {
-    const int64_t A = net_->num_actions();
-    // The masked logits' argmax (the prior's, as softmax keeps the order).
-    torch::NoGradGuard g;
-    auto logits = net_->forward(torch::from_blob(const_cast<void*>(observations), {n, net_->obs_size()})).first.contiguous();
-    const float* l = logits.data_ptr<float>();
-    auto* out = static_cast<int64_t*>(actions);
-    for (int i = 0; i < n; ++i) {
-      int64_t best = -1;
-      for (int64_t a = 0; a < A; ++a)
-        if ((!masks || masks[i * A + a]) && (best < 0 || l[i * A + a] > l[i * A + best])) best = a;
-      RLF_CHECK(best >= 0, "no legal action in row ", i);
-      out[i] = best;
-    }
-  }
-  std::string name() const override { return "network prior"; }
-
- private:
-  PolicyValueNet net_;
-};
-
-}  // namespace
-
-std::unique_ptr<Policy> AlphaZero::MakeNetworkPolicy() { return std::make_unique<PriorPolicy>(net_); }
+std::unique_ptr<Policy> AlphaZero::MakeNetworkPolicy() {
+  PolicyValueNet net = net_;
+  auto logits = [net](const torch::Tensor& obs) mutable { return net->forward(obs).first; };
+  return std::make_unique<PriorPolicy>(logits, obs_size_, num_actions_);
+}
 
 runtime::Model AlphaZero::ExportModel() {
   runtime::Model m;

@@ -554,36 +554,11 @@ std::unique_ptr<Policy> MuZero::MakePolicy(bool deterministic) {
                                         deterministic, seed_ ^ 0xC0FFEEULL);
 }
 
-namespace {
-
-// Greedy on the masked prior of prediction(representation(obs)).
-class MuZeroPriorPolicy : public Policy {
- public:
-  explicit MuZeroPriorPolicy(MuZeroNet net) : net_(std::move(net)) {}
-  void Act(const void* observations, const uint8_t* masks, int n, void* actions) override {
-    torch::NoGradGuard g;
-    const int64_t A = net_->num_actions();
-    auto obs = torch::from_blob(const_cast<void*>(observations), {n, net_->obs_size()}, torch::kFloat32);
-    auto logits = net_->Predict(net_->Represent(obs)).first.contiguous();
-    const float* l = logits.data_ptr<float>();
-    auto* out = static_cast<int64_t*>(actions);
-    for (int i = 0; i < n; ++i) {
-      int64_t best = -1;
-      for (int64_t a = 0; a < A; ++a)
-        if ((!masks || masks[i * A + a]) && (best < 0 || l[i * A + a] > l[i * A + best])) best = a;
-      RLF_CHECK(best >= 0, "no legal action in row ", i);
-      out[i] = best;
-    }
-  }
-  std::string name() const override { return "muzero network prior"; }
-
- private:
-  MuZeroNet net_;
-};
-
-}  // namespace
-
-std::unique_ptr<Policy> MuZero::MakeNetworkPolicy() { return std::make_unique<MuZeroPriorPolicy>(net_); }
+std::unique_ptr<Policy> MuZero::MakeNetworkPolicy() {
+  MuZeroNet net = net_;
+  auto logits = [net](const torch::Tensor& obs) mutable { return net->Predict(net->Represent(obs)).first; };
+  return std::make_unique<PriorPolicy>(logits, obs_size_, num_actions_);
+}
 
 runtime::Model MuZero::ExportModel() {
   runtime::Model m;

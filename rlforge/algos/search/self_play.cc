@@ -2,8 +2,22 @@
 
 
 #include "rlforge/core/error.h"
+#include "rlforge/nn/distributions.h"
 
 namespace rlforge::search {
+
+void PriorPolicy::Act(const void* observations, const uint8_t* masks, int n, void* actions) {
+  torch::NoGradGuard g;
+  auto obs = torch::from_blob(const_cast<void*>(observations), {n, obs_size_}, torch::kFloat32);
+  auto logits = logits_(obs).contiguous();
+  const float* l = logits.data_ptr<float>();
+  auto* out = static_cast<int64_t*>(actions);
+  for (int i = 0; i < n; ++i) {
+    // The prior's argmax is the logits' (softmax keeps the order).
+    out[i] = GreedyLegalAction(l + i * num_actions_, num_actions_, masks ? masks + i * num_actions_ : nullptr);
+    RLF_CHECK(out[i] >= 0, "no legal action in row ", i);
+  }
+}
 
 void VisitMcts(FieldVisitor& v, MctsConfig* c) {
   v.Field("c_init", &c->c_init, "pUCT exploration constant");

@@ -19,9 +19,26 @@
 
 #include "rlforge/algos/search/mcts.h"
 #include "rlforge/env/env.h"
+#include "rlforge/env/policy.h"
 #include "rlforge/config/config.h"
 
 namespace rlforge::search {
+
+// Greedy on a network's masked prior, without search: what an export of
+// AlphaZero's or MuZero's networks computes (Algorithm::MakeNetworkPolicy).
+// `logits` maps observations [n, obs_size] to policy logits [n, A].
+class PriorPolicy : public Policy {
+ public:
+  using Logits = std::function<torch::Tensor(const torch::Tensor& obs)>;
+  PriorPolicy(Logits logits, int64_t obs_size, int64_t num_actions)
+      : logits_(std::move(logits)), obs_size_(obs_size), num_actions_(num_actions) {}
+  void Act(const void* observations, const uint8_t* masks, int n, void* actions) override;
+  std::string name() const override { return "network prior"; }
+
+ private:
+  Logits logits_;
+  int64_t obs_size_, num_actions_;
+};
 
 // The search keys of a config (prefix-free names, shared by both agents).
 void VisitMcts(FieldVisitor& v, MctsConfig* c);
