@@ -154,4 +154,33 @@ runtime::Model ExportQNetwork(const QNetworkImpl& net, const Space& obs_space, c
   return m;
 }
 
+runtime::Model ExportSquashedActor(const MlpImpl& torso, const torch::nn::Linear& head, const Space& obs_space,
+                                   const Space& act_space) {
+  runtime::Model m;
+  ExportObservation(obs_space, &m);
+  const int64_t A = act_space.size();
+  m.policy = ExportMlp(torso);
+  runtime::Layer mean = ExportLinear(head, runtime::Activation::kTanh);
+  mean.out = A;  // the mean rows (SAC's head has log_std rows after them)
+  mean.weight.resize(static_cast<size_t>(A * mean.in));
+  mean.bias.resize(static_cast<size_t>(A));
+  m.policy.push_back(std::move(mean));
+  runtime::Layer rescale;
+  rescale.in = rescale.out = A;
+  rescale.weight.assign(static_cast<size_t>(A * A), 0.0f);
+  rescale.bias.resize(static_cast<size_t>(A));
+  for (int64_t j = 0; j < A; ++j) {
+    const double lo = act_space.low()[j], hi = act_space.high()[j];
+    rescale.weight[j * A + j] = static_cast<float>(0.5 * (hi - lo));
+    rescale.bias[j] = static_cast<float>(0.5 * (hi + lo));
+  }
+  m.policy.push_back(std::move(rescale));
+  m.head = runtime::HeadKind::kGaussian;
+  m.log_std.assign(static_cast<size_t>(A), -20.0f);
+  m.low.assign(act_space.low().begin(), act_space.low().end());
+  m.high.assign(act_space.high().begin(), act_space.high().end());
+  m.Validate();
+  return m;
+}
+
 }  // namespace rlforge

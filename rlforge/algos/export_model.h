@@ -40,6 +40,14 @@ runtime::Model ExportActorCritic(ActorCriticImpl& net, const Space& obs_space, c
 runtime::Model ExportQNetwork(const QNetworkImpl& net, const Space& obs_space, const Space& act_space,
                               int64_t quantiles);
 
+// The off-policy actor-critics' deterministic policy (TD3/DDPG's actor, SAC's
+// mean action): action = low + (tanh(head(torso(x))[:A]) + 1) (high - low) / 2,
+// as a Gaussian head whose mean is that action (the rescale is one more
+// diagonal Linear layer) and whose log_std is -20 (no sampling noise to
+// speak of: these exports are the deterministic policy).
+runtime::Model ExportSquashedActor(const MlpImpl& torso, const torch::nn::Linear& head, const Space& obs_space,
+                                   const Space& act_space);
+
 }  // namespace rlforge
 
 #endif  // RLFORGE_ALGOS_EXPORT_MODEL_H_

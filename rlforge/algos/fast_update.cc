@@ -75,15 +75,25 @@ void MlpKernel::Backward(const float* x, int64_t batch, int64_t in_dim) {
     const int64_t out = lin->weight.size(0), in = lin->weight.size(1);
     const float* a_in = k == 0 ? x : t.acts[k - 1].data();
     std::vector<float>& dz = *d_y;  // already multiplied by the activation's derivative
-    float* gw = MutableGrad(lin->weight);
-    float* gb = MutableGrad(lin->bias);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(out), static_cast<int>(in),
-                static_cast<int>(batch), 1.0f, dz.data(), static_cast<int>(out), a_in, static_cast<int>(in), 0.0f, gw,
-                static_cast<int>(in));
-    std::fill(gb, gb + out, 0.0f);
-    for (int64_t i = 0; i < batch; ++i)
-      for (int64_t j = 0; j < out; ++j) gb[j] += dz[i * out + j];
-    if (k == 0) break;
+    if (t.param_grads) {
+      float* gw = MutableGrad(lin->weight);
+      float* gb = MutableGrad(lin->bias);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(out), static_cast<int>(in),
+                  static_cast<int>(batch), 1.0f, dz.data(), static_cast<int>(out), a_in, static_cast<int>(in), 0.0f,
+                  gw, static_cast<int>(in));
+      std::fill(gb, gb + out, 0.0f);
+      for (int64_t i = 0; i < batch; ++i)
+        for (int64_t j = 0; j < out; ++j) gb[j] += dz[i * out + j];
+    }
+    if (k == 0) {
+      if (t.input_grad) {  // dX = dZ_0 W_0
+        t.d_in.resize(static_cast<size_t>(batch * in));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(batch), static_cast<int>(in),
+                    static_cast<int>(out), 1.0f, dz.data(), static_cast<int>(out), lin->weight.data_ptr<float>(),
+                    static_cast<int>(in), 0.0f, t.d_in.data(), static_cast<int>(in));
+      }
+      break;
+    }
     // dA_{k-1} = dZ_k W_k, then through the activation of layer k - 1.
     std::vector<float>& da = (d_y == &t.d_a) ? t.d_z : t.d_a;
     da.resize(static_cast<size_t>(batch * in));

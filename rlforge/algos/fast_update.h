@@ -29,13 +29,19 @@ float* MutableGrad(torch::Tensor& p);
 // Forward and backward passes of an MLP (hidden Linear + tanh/ReLU layers,
 // then a Linear head) on its parameters' own storage, with BLAS and loops.
 // Backward takes d_out = dL/d(head output) [B, n] and writes every layer's
-// weight and bias gradient into the parameters' .grad (overwriting it).
+// weight and bias gradient into the parameters' .grad (overwriting it);
+// with input_grad it also writes dL/d(input) into d_in [B, in_dim] (an
+// actor's loss through a critic's action input), and without param_grads it
+// leaves .grad alone and computes only that.
 struct MlpKernel {
   std::vector<torch::nn::Linear> layers;  // hidden layers, then the head
   bool tanh = true;                       // tanh (else ReLU) after each hidden layer
+  bool param_grads = true;                // Backward writes the parameters' .grad
+  bool input_grad = false;                // Backward writes d_in
   std::vector<std::vector<float>> acts;   // activations per hidden layer [B, out]
   std::vector<float> out;                 // head output [B, n]
   std::vector<float> d_out, d_a, d_z;     // gradient w.r.t. the output, scratch
+  std::vector<float> d_in;                // dL/d(input) [B, in_dim] (input_grad)
   void Forward(const float* x, int64_t batch, int64_t in_dim);
   void Backward(const float* x, int64_t batch, int64_t in_dim);
 };

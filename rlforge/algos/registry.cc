@@ -2,15 +2,18 @@
 // (rlforge/algos/algorithm.h). A new agent adds its folder, one line here, its
 // preset file configs/<name>.yaml and its docs.
 #include "rlforge/algos/algorithm.h"
+#include "rlforge/algos/ddpg/ddpg.h"
 #include "rlforge/algos/dqn/dqn.h"
 #include "rlforge/algos/pg/a2c.h"
 #include "rlforge/algos/pg/a3c.h"
 #include "rlforge/algos/pg/reinforce.h"
 #include "rlforge/algos/ppo/ppo.h"
 #include "rlforge/algos/qrdqn/qrdqn.h"
+#include "rlforge/algos/sac/sac.h"
 #include "rlforge/algos/search/alphazero.h"
 #include "rlforge/algos/search/muzero.h"
 #include "rlforge/algos/tabular/tabular.h"
+#include "rlforge/algos/td3/td3.h"
 
 namespace rlforge {
 
@@ -23,6 +26,9 @@ const std::vector<AlgoSpec>& Algorithms() {
       MakeAlgoSpec<Reinforce, ReinforceConfig>("reinforce", "REINFORCE: Monte-Carlo policy gradient, optional learned baseline"),
       MakeAlgoSpec<Dqn, DqnConfig>("dqn", "Deep Q-Network (Double, dueling, n-step; uniform, prioritized or recency-weighted replay; masks)"),
       MakeAlgoSpec<QrDqn, QrDqnConfig>("qr-dqn", "Quantile Regression DQN: the return's distribution as quantiles per action, on DQN's machinery"),
+      MakeAlgoSpec<Sac, SacConfig>("sac", "Soft Actor-Critic: squashed Gaussian actor, twin critics, learned entropy coefficient (continuous actions)"),
+      MakeAlgoSpec<Td3, Td3Config>("td3", "Twin Delayed DDPG: clipped double Q, target policy smoothing, delayed actor (continuous actions)"),
+      MakeAlgoSpec<Ddpg, DdpgConfig>("ddpg", "Deep Deterministic Policy Gradient: deterministic actor, Q critic, action noise (continuous actions)"),
       MakeAlgoSpec<AlphaZero, AlphaZeroConfig>("alphazero", "AlphaZero: MCTS over the true simulator with a policy-value net, self-play actor threads (two-player games)"),
       MakeAlgoSpec<MuZero, MuZeroConfig>("muzero", "MuZero: MCTS over a learned model (representation, dynamics, prediction), prioritized replay, actors"),
       MakeAlgoSpec<QLearning, TabularConfig>("q-learning", "tabular Q-learning (off-policy TD control)"),

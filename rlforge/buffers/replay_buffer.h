@@ -5,7 +5,9 @@
 // Fields are stored in contiguous arrays of fixed capacity, allocated once:
 //   obs [cap, obs_bytes] and next_obs [cap, obs_bytes] as the env's raw bytes
 //   (so uint8 images stay uint8 and a Discrete observation is one int64),
-//   action [cap] int64, reward [cap] float, flags [cap] uint8 (bit 0:
+//   action [cap, action_bytes] raw (one int64 for Discrete actions, or
+//   action_dim float32 values for continuous ones, e.g. SAC's actions scaled
+//   to [-1, 1]), reward [cap] float, flags [cap] uint8 (bit 0:
 //   terminated, bit 1: the episode ended here, terminated or truncated),
 //   next_mask [cap, A] uint8 (only when the env has masks).
 // When full, the oldest transition is overwritten. A truncated transition
@@ -37,17 +39,22 @@ namespace rlforge {
 class ReplayBuffer {
  public:
   // obs_bytes: bytes of one observation; mask_size 0: no masks stored;
-  // stride: number of envs adding one transition each per step.
-  ReplayBuffer(int64_t capacity, int64_t obs_bytes, int64_t mask_size, int64_t stride = 1);
+  // stride: number of envs adding one transition each per step;
+  // action_dim 0: Discrete actions (one int64), else that many float32 values.
+  ReplayBuffer(int64_t capacity, int64_t obs_bytes, int64_t mask_size, int64_t stride = 1, int64_t action_dim = 0);
 
-  // Returns the slot written.
+  // Returns the slot written. The int64 form for Discrete actions, the
+  // float form (action_dim values) for continuous ones.
   int64_t Add(const void* obs, const void* next_obs, int64_t action, float reward, bool terminated, bool truncated,
               const uint8_t* next_mask);
+  int64_t Add(const void* obs, const void* next_obs, const float* action, float reward, bool terminated,
+              bool truncated, const uint8_t* next_mask);
   int64_t size() const { return size_; }
   int64_t capacity() const { return capacity_; }
   int64_t obs_bytes() const { return obs_bytes_; }
   int64_t mask_size() const { return mask_size_; }
   int64_t stride() const { return stride_; }
+  int64_t action_dim() const { return action_dim_; }
   // Bytes of storage (for the memory test).
   size_t bytes() const;
 
@@ -64,10 +71,11 @@ class ReplayBuffer {
   struct Batch {
     std::vector<uint8_t> obs, next_obs;        // [B, obs_bytes] raw
     std::vector<float> reward, discount;       // [B]: n-step return, gamma^K
-    std::vector<int64_t> action;               // [B]
+    std::vector<int64_t> action;               // [B] (Discrete actions)
+    std::vector<float> action_vec;             // [B, action_dim] (continuous actions)
     std::vector<uint8_t> terminated;           // [B]
     std::vector<uint8_t> next_mask;            // [B, mask_size]
-    void Resize(int64_t batch, int64_t obs_bytes, int64_t mask_size);
+    void Resize(int64_t batch, int64_t obs_bytes, int64_t mask_size, int64_t action_dim = 0);
   };
   // Copies the given slots into batch with n-step returns (n = 1: the stored
   // transition, discount = gamma).
@@ -82,11 +90,14 @@ class ReplayBuffer {
   static constexpr uint8_t kTerminated = 1, kEpisodeEnd = 2;
 
  private:
-  int64_t capacity_, obs_bytes_, mask_size_, stride_;
+  int64_t AddCommon(const void* obs, const void* next_obs, const void* action, float reward, bool terminated,
+                    bool truncated, const uint8_t* next_mask);
+
+  int64_t capacity_, obs_bytes_, mask_size_, stride_, action_dim_, action_bytes_;
   int64_t next_ = 0, size_ = 0;
   std::unique_ptr<uint8_t[]> obs_, next_obs_;
   std::unique_ptr<float[]> reward_;
-  std::unique_ptr<int64_t[]> action_;
+  std::unique_ptr<uint8_t[]> action_;  // [cap, action_bytes_]
   std::unique_ptr<uint8_t[]> flags_, next_mask_;
 };
 

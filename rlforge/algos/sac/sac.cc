@@ -1,0 +1,300 @@
+#include "rlforge/algos/sac/sac.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "rlforge/algos/export_model.h"
+#include "rlforge/algos/flat_adam.h"
+#include "rlforge/nn/state.h"
+
+namespace rlforge {
+namespace {
+constexpr double kHalfLog2Pi = 0.91893853320467274178;  // log(2 pi) / 2
+
+bool ParseNumber(const std::string& s, double* out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  *out = std::strtod(s.c_str(), &end);
+  return end == s.c_str() + s.size() && std::isfinite(*out);
+}
+}  // namespace
+
+void SacConfig::Visit(FieldVisitor& v) {
+  OffPolicyConfig::Visit(v);
+  v.Field("ent_coef", &ent_coef, "entropy coefficient alpha: auto (learned from 1), auto_<initial>, or a fixed number");
+  v.Field("target_entropy", &target_entropy, "target entropy of the learned alpha: auto (-dim(A)) or a number");
+  v.Field("target_update_interval", &target_update_interval, "gradient steps between target-critic updates");
+  v.Field("n_critics", &n_critics, "number of critics (targets and the actor take their minimum)");
+}
+
+bool SacConfig::LearnsEntCoef() const { return ent_coef == "auto" || ent_coef.rfind("auto_", 0) == 0; }
+
+double SacConfig::InitialEntCoef() const {
+  if (ent_coef == "auto") return 1.0;
+  const std::string num = ent_coef.rfind("auto_", 0) == 0 ? ent_coef.substr(5) : ent_coef;
+  double v = 0;
+  RLF_CHECK_ARG(ParseNumber(num, &v) && v > 0,
+                "config key 'ent_coef' must be auto, auto_<initial> or a positive number, got '", ent_coef, "'");
+  return v;
+}
+
+void SacConfig::Validate() const {
+  OffPolicyConfig::Validate();
+  InitialEntCoef();
+  double h;
+  RLF_CHECK_ARG(target_entropy == "auto" || ParseNumber(target_entropy, &h),
+                "config key 'target_entropy' must be auto or a number, got '", target_entropy, "'");
+  RLF_CHECK_ARG(target_update_interval >= 1, "config key 'target_update_interval' must be >= 1");
+  RLF_CHECK_ARG(n_critics >= 1 && n_critics <= 10, "config key 'n_critics' must be in [1, 10], got ", n_critics);
+  RLF_CHECK_ARG(action_noise == "none", "sac explores by sampling its policy; config key 'action_noise' must be none");
+}
+
+SquashedGaussianActorImpl::SquashedGaussianActorImpl(int64_t obs_dim, int64_t act_dim,
+                                                     const std::vector<int64_t>& net_arch,
+                                                     const std::string& activation) {
+  torso_ = register_module("torso", Mlp(obs_dim, net_arch, activation, /*ortho_init=*/false));
+  head_ = register_module("head", torch::nn::Linear(torso_->out_features(), 2 * act_dim));
+}
+
+torch::Tensor SquashedGaussianActorImpl::forward(const torch::Tensor& x) { return head_->forward(torso_->forward(x)); }
+
+std::vector<torch::nn::Linear> SquashedGaussianActorImpl::layers() const {
+  auto out = torso_->layers();
+  out.push_back(head_);
+  return out;
+}
+
+void SquashedGaussianSample(const float* raw, const float* eps, int64_t rows, int64_t A, float* actions,
+                            double* log_prob) {
+  for (int64_t b = 0; b < rows; ++b) {
+    const float* r = raw + b * 2 * A;
+    double lp = 0;
+    for (int64_t j = 0; j < A; ++j) {
+      const double ls = std::clamp<double>(r[A + j], kSacLogStdMin, kSacLogStdMax);
+      const double e = eps[b * A + j];
+      const double a = std::tanh(r[j] + std::exp(ls) * e);
+      actions[b * A + j] = static_cast<float>(a);
+      lp += -0.5 * e * e - ls - kHalfLog2Pi - std::log(1.0 - a * a + 1e-6);
+    }
+    log_prob[b] = lp;
+  }
+}
+
+Sac::Sac(const RunContext& ctx, const SacConfig& config)
+    : OffPolicyActorCritic(ctx, config, config.n_critics), sac_(config) {
+  sac_.Validate();
+  actor_ = SquashedGaussianActor(obs_dim_, act_dim_, config.net_arch, config.activation);
+  nets_.register_module("actor", actor_);
+  nets_.register_module("critics", critics_);
+  actor_optimizer_ =
+      std::make_unique<FlatAdam>(actor_->parameters(), torch::optim::AdamOptions(config.learning_rate.Value(1.0)));
+  actor_k_.layers = actor_next_k_.layers = actor_act_k_.layers = actor_->layers();
+  actor_k_.tanh = actor_next_k_.tanh = actor_act_k_.tanh = config.activation == "tanh";
+  learn_alpha_ = sac_.LearnsEntCoef();
+  log_alpha_ = std::log(sac_.InitialEntCoef());
+  alpha_ = std::exp(log_alpha_);
+  lr_ = config.learning_rate.Value(1.0);
+  double h = 0;
+  target_entropy_ = sac_.target_entropy == "auto" ? -static_cast<double>(act_dim_)
+                                                  : (ParseNumber(sac_.target_entropy, &h), h);
+  DeclareMetrics({"actor_loss", "ent_coef", "ent_coef_loss", "entropy"});
+}
+
+void Sac::SetLearningRate(torch::optim::Optimizer& o, double lr) { rlforge::SetLearningRate(o, lr); }
+
+void Sac::DrawStepNoise() {
+  const int64_t n = config_.batch_size * act_dim_;
+  eps_pi_.resize(static_cast<size_t>(n));
+  eps_next_.resize(static_cast<size_t>(n));
+  for (auto& e : eps_pi_) e = static_cast<float>(rng_.Normal());
+  for (auto& e : eps_next_) e = static_cast<float>(rng_.Normal());
+  pi_fresh_ = false;
+}
+
+void Sac::PolicyAtObs(bool fast) {
+  const int64_t B = config_.batch_size, A = act_dim_;
+  a_pi_.resize(static_cast<size_t>(B * A));
+  logp_pi_.resize(B);
+  if (fast) {
+    actor_k_.Forward(obs_.data(), B, obs_dim_);
+    SquashedGaussianSample(actor_k_.out.data(), eps_pi_.data(), B, A, a_pi_.data(), logp_pi_.data());
+    pi_fresh_ = true;
+    return;
+  }
+  torch::NoGradGuard g;
+  auto raw = actor_->forward(torch::from_blob(obs_.data(), {B, obs_dim_})).contiguous();
+  SquashedGaussianSample(raw.data_ptr<float>(), eps_pi_.data(), B, A, a_pi_.data(), logp_pi_.data());
+}
+
+double Sac::EntCoefStep(bool fast) {
+  PolicyAtObs(fast);
+  double mean = 0;
+  for (double lp : logp_pi_) mean += lp;
+  mean /= static_cast<double>(logp_pi_.size());
+  mean_logp_ = mean;
+  alpha_ = std::exp(log_alpha_);  // this step's alpha: the value before the update
+  if (!learn_alpha_) return 0;
+  // L = -log_alpha (mean log pi + H_target); dL/dlog_alpha = -(mean log pi + H_target).
+  const double loss = -log_alpha_ * (mean + target_entropy_);
+  const double g = -(mean + target_entropy_);
+  // torch's Adam (betas 0.9, 0.999; eps 1e-8) on the one number.
+  ++alpha_t_;
+  alpha_m_ = 0.9 * alpha_m_ + 0.1 * g;
+  alpha_v_ = 0.999 * alpha_v_ + 0.001 * g * g;
+  const double bc1 = 1.0 - std::pow(0.9, static_cast<double>(alpha_t_));
+  const double bc2 = 1.0 - std::pow(0.999, static_cast<double>(alpha_t_));
+  log_alpha_ -= lr_ / bc1 * alpha_m_ / (std::sqrt(alpha_v_) / std::sqrt(bc2) + 1e-8);
+  return loss;
+}
+
+double Sac::CriticGradients(bool fast) {
+  const int64_t B = config_.batch_size, A = act_dim_, n = critics_->size();
+  a_next_.resize(static_cast<size_t>(B * A));
+  logp_next_.resize(B);
+  if (fast) {
+    actor_next_k_.Forward(next_.data(), B, obs_dim_);
+    SquashedGaussianSample(actor_next_k_.out.data(), eps_next_.data(), B, A, a_next_.data(), logp_next_.data());
+  } else {
+    torch::NoGradGuard g;
+    auto raw = actor_->forward(torch::from_blob(next_.data(), {B, obs_dim_})).contiguous();
+    SquashedGaussianSample(raw.data_ptr<float>(), eps_next_.data(), B, A, a_next_.data(), logp_next_.data());
+  }
+  TargetCriticValues(a_next_.data(), fast, &q_next_);
+  y_.resize(B);
+  for (int64_t b = 0; b < B; ++b) {
+    const float* q = q_next_.data() + b * n;
+    const double v = *std::min_element(q, q + n) - alpha_ * logp_next_[b];
+    y_[b] = static_cast<float>(batch_.reward[b] + (batch_.terminated[b] ? 0.0 : batch_.discount[b] * v));
+  }
+  return CriticLoss(y_, 0.5, fast);
+}
+
+double Sac::ActorGradients(bool fast) {
+  const int64_t B = config_.batch_size, A = act_dim_, n = critics_->size();
+  if (!fast) {
+    actor_optimizer_->zero_grad();
+    auto x = torch::from_blob(obs_.data(), {B, obs_dim_});
+    auto raw = actor_->forward(x);
+    auto mu = raw.narrow(1, 0, A), log_std = torch::clamp(raw.narrow(1, A, A), kSacLogStdMin, kSacLogStdMax);
+    auto eps = torch::from_blob(eps_pi_.data(), {B, A});
+    auto a = torch::tanh(mu + torch::exp(log_std) * eps);
+    auto logp = (-0.5 * eps * eps - log_std - kHalfLog2Pi).sum(1) - torch::log(1 - a * a + 1e-6).sum(1);
+    auto min_q = std::get<0>(critics_->forward(torch::cat({x, a}, 1)).min(1));
+    auto loss = (alpha_ * logp - min_q).mean();
+    loss.backward();
+    return loss.item<double>();
+  }
+  if (!pi_fresh_) PolicyAtObs(true);
+  pi_fresh_ = false;
+  CriticValuesAt(a_pi_.data(), n, &q_pi_);
+  coef_.assign(static_cast<size_t>(B * n), 0.0f);
+  double loss = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    const float* q = q_pi_.data() + b * n;
+    const int64_t k = std::min_element(q, q + n) - q;
+    coef_[b * n + k] = -1.0f / static_cast<float>(B);
+    loss += (alpha_ * logp_pi_[b] - q[k]) / static_cast<double>(B);
+  }
+  CriticActionGradient(coef_, &d_a_);
+  // Back through a = tanh(mu + std eps) and log pi (eps fixed).
+  const float* raw = actor_k_.out.data();
+  actor_k_.d_out.resize(static_cast<size_t>(B * 2 * A));
+  const double c = alpha_ / static_cast<double>(B);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t j = 0; j < A; ++j) {
+      const double a = a_pi_[b * A + j], g = 1.0 - a * a;
+      const double raw_ls = raw[b * 2 * A + A + j];
+      const double ls = std::clamp(raw_ls, kSacLogStdMin, kSacLogStdMax), e = eps_pi_[b * A + j];
+      // dL/du: the critics' part through tanh, and alpha/B d(-log(1 - a^2 + 1e-6))/du.
+      const double du = d_a_[b * A + j] * g + c * 2.0 * a * g / (g + 1e-6);
+      actor_k_.d_out[b * 2 * A + j] = static_cast<float>(du);
+      const bool inside = raw_ls >= kSacLogStdMin && raw_ls <= kSacLogStdMax;
+      actor_k_.d_out[b * 2 * A + A + j] = inside ? static_cast<float>(du * std::exp(ls) * e - c) : 0.0f;
+    }
+  actor_k_.Backward(obs_.data(), B, obs_dim_);
+  return loss;
+}
+
+double Sac::TrainStep() {
+  ent_coef_loss_ = EntCoefStep(fast_);
+  const double critic_loss = CriticGradients(fast_);
+  critic_optimizer_->step();
+  actor_loss_ = ActorGradients(fast_);
+  actor_optimizer_->step();
+  if (updates_ % sac_.target_update_interval == 0) SyncCriticTarget(config_.tau);
+  return critic_loss;
+}
+
+Metrics Sac::AgentMetrics() {
+  Metrics m;
+  if (updates_ > 0) {
+    m["actor_loss"] = actor_loss_;
+    m["ent_coef"] = alpha_;
+    m["entropy"] = -mean_logp_;
+    if (learn_alpha_) m["ent_coef_loss"] = ent_coef_loss_;
+  }
+  return m;
+}
+
+void Sac::ActScaled(const float* features, int n, bool deterministic, Rng& rng, float* scaled) {
+  const int64_t A = act_dim_;
+  actor_act_k_.Forward(features, n, obs_dim_);
+  const float* raw = actor_act_k_.out.data();
+  for (int i = 0; i < n; ++i)
+    for (int64_t j = 0; j < A; ++j) {
+      const double mu = raw[i * 2 * A + j];
+      const double ls = std::clamp<double>(raw[i * 2 * A + A + j], kSacLogStdMin, kSacLogStdMax);
+      scaled[i * A + j] = static_cast<float>(std::tanh(deterministic ? mu : mu + std::exp(ls) * rng.Normal()));
+    }
+}
+
+std::unique_ptr<Policy> Sac::MakePolicy(bool deterministic) {
+  SquashedGaussianActor actor = actor_;
+  const int64_t d = obs_dim_, A = act_dim_;
+  return MakeActorPolicy(
+      [actor, d, A](const float* x, int n, bool det, Rng& rng, float* scaled) mutable {
+        torch::NoGradGuard g;
+        auto raw = actor->forward(torch::from_blob(const_cast<float*>(x), {n, d})).contiguous();
+        const float* r = raw.data_ptr<float>();
+        for (int i = 0; i < n; ++i)
+          for (int64_t j = 0; j < A; ++j) {
+            const double mu = r[i * 2 * A + j];
+            const double ls = std::clamp<double>(r[i * 2 * A + A + j], kSacLogStdMin, kSacLogStdMax);
+            scaled[i * A + j] = static_cast<float>(std::tanh(det ? mu : mu + std::exp(ls) * rng.Normal()));
+          }
+      },
+      deterministic);
+}
+
+double Sac::flops_per_gradient_step() const {
+  auto sizes = [](const std::vector<torch::nn::Linear>& layers) {
+    double first = 0, rest = 0;
+    for (size_t k = 0; k < layers.size(); ++k) (k == 0 ? first : rest) += static_cast<double>(layers[k]->weight.numel());
+    return std::pair<double, double>{first, rest};
+  };
+  const auto [af, ar] = sizes(actor_->layers());
+  const auto [cf, cr] = sizes(critics_->layers(0));
+  const double n = static_cast<double>(critics_->size()), actor = af + ar, critic = cf + cr;
+  // Actor forward at s and s'; target critics forward; critics forward +
+  // backward (weights, inputs after the first layer); critics forward at
+  // (s, a_pi) + input backward; actor backward.
+  const double per_row = 2 * actor + n * critic + n * (2 * critic + cr) + n * 2 * critic + (actor + ar);
+  return 2.0 * per_row * static_cast<double>(config_.batch_size);
+}
+
+void Sac::VisitAgentState(StateVisitor& v) {
+  VisitModule(v, "actor", *actor_);
+  VisitOptimizer(v, "actor_optimizer", *actor_optimizer_);
+  v("log_ent_coef", &log_alpha_);
+  v("ent_coef_adam_m", &alpha_m_);
+  v("ent_coef_adam_v", &alpha_v_);
+  v("ent_coef_adam_t", &alpha_t_);
+  if (v.loading()) alpha_ = std::exp(log_alpha_);
+}
+
+runtime::Model Sac::ExportModel() {
+  return ExportSquashedActor(*actor_->torso(), actor_->head(), obs_space_, act_space_);
+}
+
+}  // namespace rlforge

@@ -1,0 +1,112 @@
+// rlforge/algos/sac/sac.h — Soft Actor-Critic (Haarnoja et al., 2018), with
+// the automatic entropy tuning of its second paper, as SB3 implements it.
+//
+// The actor is a squashed Gaussian: an MLP gives mu(s) and log_std(s)
+// (clamped to [-20, 2]); an action is a = tanh(u), u = mu + std * eps,
+// eps ~ N(0, I) (reparameterized), with
+//   log pi(a|s) = sum_j [log N(u_j; mu_j, std_j) - log(1 - a_j^2 + 1e-6)]
+// (the change of variables through tanh). n_critics (two) Q-networks learn
+// from replay (rlforge/algos/off_policy.h). Each gradient step, in SB3's
+// order, with a fresh a_pi ~ pi(.|s) and a' ~ pi(.|s'):
+//   temperature: L(log alpha) = -mean[log alpha (log pi(a_pi|s) + H_target)]
+//                (the alpha used below is the one before this step),
+//   critics:     y = R + discount (1 - terminated) (min_i Q'_i(s', a') - alpha log pi(a'|s')),
+//                L = 1/2 sum_i mean (Q_i(s, a) - y)^2,
+//   actor:       L = mean[alpha log pi(a_pi|s) - min_i Q_i(s, a_pi)] (the
+//                critics just updated),
+//   targets:     every target_update_interval steps, Polyak averaging.
+// ent_coef "auto" learns alpha from 1 ("auto_0.1": from 0.1); a number fixes
+// it. H_target is -dim(A) unless target_entropy says otherwise. Acting
+// samples; the deterministic policy is tanh(mu(s)).
+#ifndef RLFORGE_ALGOS_SAC_SAC_H_
+#define RLFORGE_ALGOS_SAC_SAC_H_
+
+#include "rlforge/algos/off_policy.h"
+
+namespace rlforge {
+
+struct SacConfig : OffPolicyConfig {
+  std::string ent_coef = "auto";        // auto, auto_<initial>, or a fixed number
+  std::string target_entropy = "auto";  // auto (-dim(A)) or a number
+  int64_t target_update_interval = 1;   // gradient steps between target-critic updates
+  int64_t n_critics = 2;
+
+  void Visit(FieldVisitor& v);
+  void Validate() const;
+  // ent_coef parsed: whether it is learned, and its initial value.
+  bool LearnsEntCoef() const;
+  double InitialEntCoef() const;
+};
+
+// The squashed Gaussian's network: [B, D] -> [B, 2A] (mu, then the unclamped log_std).
+class SquashedGaussianActorImpl : public torch::nn::Module {
+ public:
+  SquashedGaussianActorImpl(int64_t obs_dim, int64_t act_dim, const std::vector<int64_t>& net_arch,
+                            const std::string& activation);
+  torch::Tensor forward(const torch::Tensor& features);
+  std::vector<torch::nn::Linear> layers() const;
+  const Mlp& torso() const { return torso_; }
+  const torch::nn::Linear& head() const { return head_; }
+
+ private:
+  Mlp torso_{nullptr};
+  torch::nn::Linear head_{nullptr};
+};
+TORCH_MODULE(SquashedGaussianActor);
+
+// Samples of the squashed Gaussian from the network's raw outputs [B, 2A]
+// and standard normal draws eps [B, A]: actions a [B, A] and log pi [B].
+void SquashedGaussianSample(const float* raw, const float* eps, int64_t rows, int64_t act_dim, float* actions,
+                            double* log_prob);
+constexpr double kSacLogStdMin = -20.0, kSacLogStdMax = 2.0;
+
+class Sac : public OffPolicyActorCritic {
+ public:
+  Sac(const RunContext& ctx, const SacConfig& config);
+
+  double CriticGradients(bool fast) override;
+  double ActorGradients(bool fast) override;
+  std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
+  torch::nn::Module* network() override { return &nets_; }
+  double flops_per_gradient_step() const override;
+  SquashedGaussianActor& actor() { return actor_; }
+  double ent_coef() const { return alpha_; }
+  double log_ent_coef() const { return log_alpha_; }
+  double target_entropy() const { return target_entropy_; }
+  // The temperature's step on this batch (from log pi at a_pi); returns its loss.
+  double EntCoefStep(bool fast);
+
+ protected:
+  runtime::Model ExportModel() override;
+  void ActScaled(const float* features, int n, bool deterministic, Rng& rng, float* scaled) override;
+  void VisitAgentState(StateVisitor& v) override;
+  double TrainStep() override;
+  Metrics AgentMetrics() override;
+  void DrawStepNoise() override;
+  void SetAgentLearningRate(double lr) override { lr_ = lr, SetLearningRate(*actor_optimizer_, lr); }
+
+ private:
+  // a_pi and log pi at the batch's observations (kernel or torch, no gradient).
+  void PolicyAtObs(bool fast);
+  void SetLearningRate(torch::optim::Optimizer& o, double lr);
+
+  SacConfig sac_;
+  SquashedGaussianActor actor_{nullptr};
+  torch::nn::Module nets_;
+  std::unique_ptr<torch::optim::Adam> actor_optimizer_;
+  MlpKernel actor_k_, actor_next_k_, actor_act_k_;
+  bool learn_alpha_ = true;
+  double target_entropy_ = 0;
+  // log alpha and its Adam state (torch's Adam on one number, in double).
+  double log_alpha_ = 0, alpha_ = 1, alpha_m_ = 0, alpha_v_ = 0, lr_ = 3e-4;
+  int64_t alpha_t_ = 0;
+  std::vector<float> eps_pi_, eps_next_;  // [B, A] this step's draws
+  std::vector<float> a_pi_, a_next_, raw_, q_next_, y_, q_pi_, coef_, d_a_, act_raw_;
+  std::vector<double> logp_pi_, logp_next_;
+  bool pi_fresh_ = false;  // a_pi_/logp_pi_ hold the kernel's forward at s for this step
+  double actor_loss_ = 0, ent_coef_loss_ = 0, mean_logp_ = 0;
+};
+
+}  // namespace rlforge
+
+#endif  // RLFORGE_ALGOS_SAC_SAC_H_
