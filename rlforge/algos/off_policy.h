@@ -141,6 +141,10 @@ class OffPolicyActorCritic : public Algorithm {
   double GradientStep();
 
   Critics& critics() { return critics_; }
+  Critics& critic_target() { return critic_target_; }
+  // The last SampleBatch's transitions and the last CriticGradients' targets y.
+  const ReplayBuffer::Batch& batch() const { return batch_; }
+  const std::vector<float>& targets() const { return y_; }
   const ReplayBuffer& replay() const { return replay_; }
   int64_t obs_dim() const { return obs_dim_; }
   int64_t act_dim() const { return act_dim_; }
@@ -206,6 +210,7 @@ class OffPolicyActorCritic : public Algorithm {
   // the actor's, and of the target critics at s'.
   std::vector<MlpKernel> critic_k_, critic_pi_k_, critic_target_k_;
   std::vector<float> sa_, sa_pi_;  // [B, obs + act] critic inputs
+  std::vector<float> y_;           // [B] the critics' targets
   ActionNoise noise_;
   Rng rng_;
   int64_t steps_ = 0, updates_ = 0;

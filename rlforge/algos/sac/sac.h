@@ -73,6 +73,8 @@ class Sac : public OffPolicyActorCritic {
   double ent_coef() const { return alpha_; }
   double log_ent_coef() const { return log_alpha_; }
   double target_entropy() const { return target_entropy_; }
+  // The last SampleBatch's standard normal draws for a' ~ pi(.|s') [B, A].
+  const std::vector<float>& next_noise() const { return eps_next_; }
   // The temperature's step on this batch (from log pi at a_pi); returns its loss.
   double EntCoefStep(bool fast);
 
@@ -101,7 +103,7 @@ class Sac : public OffPolicyActorCritic {
   double log_alpha_ = 0, alpha_ = 1, alpha_m_ = 0, alpha_v_ = 0, lr_ = 3e-4;
   int64_t alpha_t_ = 0;
   std::vector<float> eps_pi_, eps_next_;  // [B, A] this step's draws
-  std::vector<float> a_pi_, a_next_, raw_, q_next_, y_, q_pi_, coef_, d_a_, act_raw_;
+  std::vector<float> a_pi_, a_next_, raw_, q_next_, q_pi_, coef_, d_a_, act_raw_;
   std::vector<double> logp_pi_, logp_next_;
   bool pi_fresh_ = false;  // a_pi_/logp_pi_ hold the kernel's forward at s for this step
   double actor_loss_ = 0, ent_coef_loss_ = 0, mean_logp_ = 0;

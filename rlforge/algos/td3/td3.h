@@ -63,6 +63,9 @@ class Td3 : public OffPolicyActorCritic {
   torch::nn::Module* network() override { return &nets_; }
   double flops_per_gradient_step() const override;
   DeterministicActor& actor() { return actor_; }
+  DeterministicActor& actor_target() { return actor_target_; }
+  // The last SampleBatch's clipped smoothing noise [B, A].
+  const std::vector<float>& smoothing() const { return smoothing_; }
 
  protected:
   runtime::Model ExportModel() override;
@@ -80,7 +83,7 @@ class Td3 : public OffPolicyActorCritic {
   std::unique_ptr<torch::optim::Adam> actor_optimizer_;
   MlpKernel actor_k_, actor_target_k_, actor_act_k_;
   std::vector<float> smoothing_;  // [B, A] clipped smoothing noise of this step
-  std::vector<float> next_a_, y_, q_next_, a_pi_, q_pi_, coef_, d_a_;
+  std::vector<float> next_a_, q_next_, a_pi_, q_pi_, coef_, d_a_;
   double actor_loss_ = 0;
   bool actor_loss_set_ = false;
 };
