@@ -1,0 +1,37 @@
+// Long learning runs of the off-policy actor-critics (ctest label `long`):
+// the zoo's Pendulum-v1 presets (20k steps, configs/<algo>.yaml) on five
+// seeds each; every seed must reach >= -200 over 100 deterministic episodes.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "rlforge/train/runner.h"
+
+namespace rlforge {
+namespace {
+
+void ExpectZooPendulumOnFiveSeeds(const std::string& algo) {
+  double sum = 0, worst = 0;
+  for (int64_t seed = 0; seed < 5; ++seed) {
+    const std::string dir = testing::TempDir() + "/rlforge_long/" + algo + "-pendulum-" + std::to_string(seed);
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(std::filesystem::path(dir).parent_path());
+    RunnerOptions quiet;
+    quiet.progress = false;
+    const TrainResult r = Train(TrainConfig::Resolve(algo, "Pendulum-v1", "", {}, std::nullopt, seed), dir, quiet);
+    std::printf("%s Pendulum-v1 seed %lld: %.1f s, eval return %.2f\n", algo.c_str(), static_cast<long long>(seed),
+                r.seconds, r.eval.mean_return);
+    EXPECT_GE(r.eval.mean_return, -200.0) << algo << " seed " << seed;
+    sum += r.eval.mean_return;
+    worst = seed == 0 ? r.eval.mean_return : std::min(worst, r.eval.mean_return);
+  }
+  std::printf("%s Pendulum-v1, 5 seeds: mean %.2f, worst %.2f\n", algo.c_str(), sum / 5, worst);
+}
+
+TEST(OffPolicyLongTest, SacZooPendulumFiveSeeds) { ExpectZooPendulumOnFiveSeeds("sac"); }
+TEST(OffPolicyLongTest, Td3ZooPendulumFiveSeeds) { ExpectZooPendulumOnFiveSeeds("td3"); }
+TEST(OffPolicyLongTest, DdpgZooPendulumFiveSeeds) { ExpectZooPendulumOnFiveSeeds("ddpg"); }
+
+}  // namespace
+}  // namespace rlforge
