@@ -117,6 +117,7 @@ std::unique_ptr<Policy> Registry::MakeScriptedPolicy(const std::string& spec, co
   const auto [name, argument] = SplitPolicySpec(spec);
   const ScriptedPolicySpec* found = nullptr;
   const ScriptedPolicySpec* elsewhere = nullptr;
+  std::vector<std::string> offered_by;  // the envs with a policy of this name
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = specs_.find(id); it != specs_.end())
@@ -124,9 +125,15 @@ std::unique_ptr<Policy> Registry::MakeScriptedPolicy(const std::string& spec, co
         if (p.name == name) found = &p;
     for (const auto& [other, s] : specs_)
       for (const auto& p : s.scripted_policies)
-        if (p.name == name && !elsewhere) elsewhere = &p;
+        if (p.name == name) {
+          if (!elsewhere) elsewhere = &p;
+          offered_by.push_back(other);
+        }
   }
-  RLF_CHECK_ARG(found != nullptr, "policy '", spec, "' is ", elsewhere->description, "; ", id, " has none");
+  // One env offers it: say what it is; several: say which envs have one.
+  RLF_CHECK_ARG(found != nullptr, "policy '", spec, "' is ",
+                offered_by.size() == 1 ? elsewhere->description : "offered by " + Join(offered_by, ", "), "; ", id,
+                " has none");
   return found->make(env, argument, seed);
 }
 

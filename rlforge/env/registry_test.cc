@@ -85,7 +85,8 @@ TEST(RegistryTest, ScriptedPoliciesComeFromTheEnvsEntries) {
   const Registry& reg = Registry::Global();
   const std::string list = reg.ScriptedPolicyList();
   EXPECT_EQ(list.rfind("random, ", 0), 0u) << list;
-  EXPECT_NE(list.find("heuristic (TowerDefense-v0)"), std::string::npos) << list;
+  EXPECT_NE(list.find("heuristic (LunarLander-v3, LunarLanderContinuous-v3, TowerDefense-v0)"), std::string::npos)
+      << list;
   EXPECT_NE(list.find("perfect (TicTacToe-v0)"), std::string::npos) << list;
   EXPECT_NE(list.find("alphabeta:DEPTH (ConnectFour-v0, TicTacToe-v0)"), std::string::npos) << list;
   EXPECT_TRUE(reg.IsScriptedPolicy("random"));
@@ -99,7 +100,11 @@ TEST(RegistryTest, ScriptedPoliciesComeFromTheEnvsEntries) {
   auto cartpole = Make("CartPole-v1");
   EXPECT_EQ(reg.MakeScriptedPolicy("random", "CartPole-v1", *cartpole, 0)->name(), "random");
   EXPECT_EQ(MessageOf([&] { reg.MakeScriptedPolicy("heuristic", "CartPole-v1", *cartpole, 0); }),
-            "policy 'heuristic' is the scripted TowerDefense-v0 baseline; CartPole-v1 has none");
+            "policy 'heuristic' is offered by LunarLander-v3, LunarLanderContinuous-v3, TowerDefense-v0; CartPole-v1 "
+            "has none");
+  EXPECT_EQ(MessageOf([&] { reg.MakeScriptedPolicy("perfect", "CartPole-v1", *cartpole, 0); }),
+            "policy 'perfect' is TicTacToe-v0's minimax solver (the perfect player plays only TicTacToe-v0; use "
+            "alphabeta:DEPTH); CartPole-v1 has none");
   EXPECT_NE(MessageOf([&] { reg.MakeScriptedPolicy("perfect", "ConnectFour-v0", *c4, 0); })
                 .find("the perfect player plays only TicTacToe-v0"),
             std::string::npos);
