@@ -276,7 +276,10 @@ Metrics OffPolicyActorCritic::Iterate() {
     SetLearningRate(*critic_optimizer_, lr);
     SetAgentLearningRate(lr);
     const int64_t grad_steps = config_.gradient_steps < 0 ? steps_ - steps_before : config_.gradient_steps;
-    for (int64_t g = 0; g < grad_steps; ++g, ++done) critic_loss_sum_ += GradientStep();
+    for (int64_t g = 0; g < grad_steps; ++g, ++done) {
+      phase_step_ = g;
+      critic_loss_sum_ += GradientStep();
+    }
   }
   const double t_update = std::chrono::duration<double>(Clock::now() - t_update0).count();
   const double t_total = std::chrono::duration<double>(Clock::now() - t_start).count();
@@ -375,8 +378,9 @@ double OffPolicyActorCritic::CriticLoss(const std::vector<float>& y, double scal
   auto w = torch::from_blob(weights_.data(), {B, 1});
   auto l = scale * (w * (q - yt).pow(2)).mean(0).sum();
   l.backward();
-  auto d = (q.detach() - yt).contiguous();
-  for (int64_t b = 0; b < B; ++b) td_[b] = d[b][0].item<float>();
+  auto d = (q.detach().narrow(1, 0, 1) - yt).contiguous();
+  const float* dp = d.data_ptr<float>();
+  for (int64_t b = 0; b < B; ++b) td_[b] = dp[b];
   return l.item<double>();
 }
 

@@ -214,6 +214,7 @@ class OffPolicyActorCritic : public Algorithm {
   ActionNoise noise_;
   Rng rng_;
   int64_t steps_ = 0, updates_ = 0;
+  int64_t phase_step_ = 0;  // index of the gradient step within the current update phase (SB3's gradient_step)
   double time_sample_ = 0;
 
  private:

@@ -1,6 +1,7 @@
-// Long learning runs of the off-policy actor-critics (ctest label `long`):
-// the zoo's Pendulum-v1 presets (20k steps, configs/<algo>.yaml) on five
-// seeds each; every seed must reach >= -200 over 100 deterministic episodes.
+// Long learning runs of the off-policy actor-critics and of the Box2D envs
+// (ctest label `long`): the zoo's Pendulum-v1 presets (20k steps,
+// configs/<algo>.yaml) on five seeds each, every seed >= -200 over 100
+// deterministic episodes; PPO and DQN on LunarLander-v3 at the zoo's presets.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -28,6 +29,23 @@ void ExpectZooPendulumOnFiveSeeds(const std::string& algo) {
   }
   std::printf("%s Pendulum-v1, 5 seeds: mean %.2f, worst %.2f\n", algo.c_str(), sum / 5, worst);
 }
+
+// LunarLander-v3 at the zoo's presets (configs/ppo.yaml, dqn.yaml):
+// Gymnasium's reward threshold 200 over 100 deterministic episodes.
+double TrainLander(const std::string& algo, int64_t seed) {
+  const std::string dir = testing::TempDir() + "/rlforge_long/" + algo + "-lunarlander-" + std::to_string(seed);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(std::filesystem::path(dir).parent_path());
+  RunnerOptions quiet;
+  quiet.progress = false;
+  const TrainResult r = Train(TrainConfig::Resolve(algo, "LunarLander-v3", "", {}, std::nullopt, seed), dir, quiet);
+  std::printf("%s LunarLander-v3 seed %lld: %lld steps in %.1f s, eval return %.2f\n", algo.c_str(),
+              static_cast<long long>(seed), static_cast<long long>(r.timesteps), r.seconds, r.eval.mean_return);
+  return r.eval.mean_return;
+}
+
+TEST(Box2dLongTest, PpoLunarLanderWithin1M) { EXPECT_GE(TrainLander("ppo", 0), 200.0); }
+TEST(Box2dLongTest, DqnLunarLanderWithin100k) { EXPECT_GE(TrainLander("dqn", 0), 200.0); }
 
 TEST(OffPolicyLongTest, SacZooPendulumFiveSeeds) { ExpectZooPendulumOnFiveSeeds("sac"); }
 TEST(OffPolicyLongTest, Td3ZooPendulumFiveSeeds) { ExpectZooPendulumOnFiveSeeds("td3"); }

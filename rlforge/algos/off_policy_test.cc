@@ -221,6 +221,23 @@ TEST(SacTest, TemperatureStep) {
       InvalidArgument);
 }
 
+// SB3 counts target_update_interval within each update phase: with one
+// gradient step per phase, the targets move at every phase whatever the
+// interval (before, rlforge counted all steps and skipped every other one).
+TEST(SacTest, TargetUpdateIntervalCountsWithinThePhaseAsSb3) {
+  SacConfig c;
+  c.net_arch = {16};
+  c.learning_starts = 50, c.batch_size = 16, c.target_update_interval = 2;
+  Sac agent(PendulumContext("sac"), c);
+  while (agent.num_timesteps() <= 50) agent.Iterate();
+  for (int k = 0; k < 6; ++k) {
+    const torch::Tensor before = agent.critic_target()->parameters()[0].clone();
+    const Metrics m = agent.Iterate();
+    ASSERT_EQ(m.at("gradient_steps"), 1.0);
+    EXPECT_FALSE(torch::equal(before, agent.critic_target()->parameters()[0])) << "phase " << k;
+  }
+}
+
 // The hand-written kernels give autograd's losses and gradients.
 template <typename Agent>
 void ExpectKernelsMatchAutograd(Agent& agent, const std::string& what) {

@@ -118,6 +118,7 @@ std::unique_ptr<Policy> Registry::MakeScriptedPolicy(const std::string& spec, co
   const ScriptedPolicySpec* found = nullptr;
   const ScriptedPolicySpec* elsewhere = nullptr;
   std::vector<std::string> offered_by;  // the envs with a policy of this name
+  bool same_description = true;         // ... and whether they all describe it alike
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = specs_.find(id); it != specs_.end())
@@ -127,12 +128,14 @@ std::unique_ptr<Policy> Registry::MakeScriptedPolicy(const std::string& spec, co
       for (const auto& p : s.scripted_policies)
         if (p.name == name) {
           if (!elsewhere) elsewhere = &p;
+          same_description &= p.description == elsewhere->description;
           offered_by.push_back(other);
         }
   }
-  // One env offers it: say what it is; several: say which envs have one.
+  // Say what it is when every env offering it means the same policy; else
+  // which envs have one.
   RLF_CHECK_ARG(found != nullptr, "policy '", spec, "' is ",
-                offered_by.size() == 1 ? elsewhere->description : "offered by " + Join(offered_by, ", "), "; ", id,
+                same_description ? elsewhere->description : "offered by " + Join(offered_by, ", "), "; ", id,
                 " has none");
   return found->make(env, argument, seed);
 }

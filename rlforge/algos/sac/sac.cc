@@ -222,7 +222,9 @@ double Sac::TrainStep() {
   critic_optimizer_->step();
   actor_loss_ = ActorGradients(fast_);
   actor_optimizer_->step();
-  if (updates_ % sac_.target_update_interval == 0) SyncCriticTarget(config_.tau);
+  // As SB3: the step's index within this update phase (so the first step of
+  // every phase updates the targets).
+  if (phase_step_ % sac_.target_update_interval == 0) SyncCriticTarget(config_.tau);
   return critic_loss;
 }
 

@@ -14,7 +14,9 @@
 //                L = 1/2 sum_i mean (Q_i(s, a) - y)^2,
 //   actor:       L = mean[alpha log pi(a_pi|s) - min_i Q_i(s, a_pi)] (the
 //                critics just updated),
-//   targets:     every target_update_interval steps, Polyak averaging.
+//   targets:     Polyak averaging at the update phase's gradient steps 0, k,
+//                2k, ... (k = target_update_interval; SB3 counts within each
+//                train() call the same way).
 // ent_coef "auto" learns alpha from 1 ("auto_0.1": from 0.1); a number fixes
 // it. H_target is -dim(A) unless target_entropy says otherwise. Acting
 // samples; the deterministic policy is tanh(mu(s)).

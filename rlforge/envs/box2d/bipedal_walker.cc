@@ -82,6 +82,22 @@ BipedalWalker& BipedalWalker::operator=(const BipedalWalker& other) {
 
 BipedalWalker::~BipedalWalker() = default;
 
+uint64_t BipedalWalker::Fingerprint() const {
+  if (!world_ || !has_episode_) return 0;
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a over the bytes below
+  auto mix = [&h](const void* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const uint8_t*>(p)[i]) * 1099511628211ULL;
+  };
+  const auto& rs = rng_.state();
+  mix(rs.data(), sizeof(rs));
+  for (const b2Body* b = world_->world.GetBodyList(); b; b = b->GetNext()) {
+    const b2Vec2 p = b->GetPosition(), v = b->GetLinearVelocity();
+    const float vals[6] = {p.x, p.y, b->GetAngle(), v.x, v.y, b->GetAngularVelocity()};
+    mix(vals, sizeof(vals));
+  }
+  return h;
+}
+
 void BipedalWalker::Replay() {
   world_.reset();
   if (!has_episode_) return;
@@ -269,6 +285,7 @@ void BipedalWalker::BuildEpisode(float* obs) {
 }
 
 void BipedalWalker::StepImpl(const void* action, void* obs, StepResult* result) {
+  RLF_CHECK(world_ != nullptr, name(), ": no episode to continue; call reset()");
   const auto* a = static_cast<const float*>(action);
   actions_.insert(actions_.end(), a, a + 4);
   *result = Advance(a, static_cast<float*>(obs));

@@ -77,6 +77,22 @@ LunarLander& LunarLander::operator=(const LunarLander& other) {
 
 LunarLander::~LunarLander() = default;
 
+uint64_t LunarLander::Fingerprint() const {
+  if (!world_ || !has_episode_) return 0;
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a over the bytes below
+  auto mix = [&h](const void* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const uint8_t*>(p)[i]) * 1099511628211ULL;
+  };
+  const auto& rs = rng_.state();
+  mix(rs.data(), sizeof(rs));
+  for (const b2Body* b = world_->world.GetBodyList(); b; b = b->GetNext()) {
+    const b2Vec2 p = b->GetPosition(), v = b->GetLinearVelocity();
+    const float vals[6] = {p.x, p.y, b->GetAngle(), v.x, v.y, b->GetAngularVelocity()};
+    mix(vals, sizeof(vals));
+  }
+  return h;
+}
+
 void LunarLander::Replay() {
   world_.reset();
   if (!has_episode_) return;
@@ -193,6 +209,7 @@ void LunarLander::BuildEpisode(float* obs) {
 }
 
 void LunarLander::StepImpl(const void* action, void* obs, StepResult* result) {
+  RLF_CHECK(world_ != nullptr, name(), ": no episode to continue (its state was set directly, not replayable); call reset()");
   float a[2];
   if (options_.continuous) {
     const auto* in = static_cast<const float*>(action);

@@ -89,8 +89,19 @@ class LunarLander : public EnvBase<LunarLander> {
 
   template <class A>
   void Fields(A& ar) {
-    ar(reset_rng_), ar(actions_), ar(has_episode_);
-    if constexpr (std::is_same_v<A, StateReader>) Replay();
+    // The saved episode's fingerprint (RNG and body state at the end) is
+    // checked against the replay: a build whose Box2D steps differently
+    // fails to load instead of continuing another episode.
+    if constexpr (std::is_same_v<A, StateReader>) {
+      uint64_t fingerprint = 0;
+      ar(reset_rng_), ar(actions_), ar(has_episode_), ar(fingerprint);
+      Replay();
+      RLF_CHECK(Fingerprint() == fingerprint, name(),
+                " state: replaying the saved episode gives a different state (another Box2D build?)");
+    } else {
+      uint64_t fingerprint = Fingerprint();
+      ar(reset_rng_), ar(actions_), ar(has_episode_), ar(fingerprint);
+    }
   }
 
   // For tests: the terrain's smoothed heights at the 11 chunk points and
@@ -119,6 +130,8 @@ class LunarLander : public EnvBase<LunarLander> {
   // One step with an action as floats (discrete: the index).
   StepResult Advance(const float* action, float* obs);
   void Replay();
+  // A hash of the RNG and the bodies' positions and velocities (0 without a world).
+  uint64_t Fingerprint() const;
 
   Options options_;
   Space obs_space_, act_space_;

@@ -155,6 +155,11 @@ TEST(LunarLanderTest, CloneAndStateReplayExactly) {
     env.SaveState(&state);
     LunarLander loaded(o);
     loaded.LoadState(state);
+    // A state whose replay does not reproduce its fingerprint is refused.
+    std::string bad = state;
+    bad[bad.size() - 1] ^= 1;
+    LunarLander refused(o);
+    EXPECT_THROW(refused.LoadState(bad), Error);
     for (int t = 0; t < 30; ++t) {
       act(a);
       const StepResult r1 = env.Step(a, obs), r2 = clone->Step(a, obs2), r3 = loaded.Step(a, obs3);
@@ -196,6 +201,13 @@ TEST(LunarLanderTest, ClearErrors) {
   EXPECT_THROW(cont.Step(nan, obs), InvalidArgument);
   const float big[2] = {5, -7};  // clipped, as Gymnasium's np.clip
   EXPECT_NO_THROW(cont.Step(big, obs));
+  // A state set directly cannot be replayed: saved and loaded, it asks for a reset.
+  cont.SetLanderState({10.0, 10.0, 0.0, 0.0, 0.0, 0.0, true});
+  std::string state;
+  cont.SaveState(&state);
+  LunarLander loaded(Continuous());
+  loaded.LoadState(state);
+  EXPECT_THROW(loaded.Step(big, obs), Error);
 }
 
 }  // namespace
