@@ -110,6 +110,27 @@ TEST(BipedalWalkerTest, CloneAndStateReplayExactly) {
   }
 }
 
+// A uniformly random policy against Gymnasium 1.3 + Box2D 2.3.10 (500
+// episodes, bench/gymnasium/box2d_reference.py): BipedalWalker-v3 return
+// -99.65 (standard error 0.63), length 596.70 (32.17); Hardcore -107.47
+// (0.41), 712.58 (40.18). rlforge's 2,000-episode figures: -100.50 (0.34),
+// 598.37 (16.05); Hardcore -110.22 (0.33), 690.23 (19.63) — the hardcore
+// return is 2.75 lower (5 standard errors; the obstacles' contacts under
+// Box2D 2.4, docs/environments.md), everything else within sampling error.
+TEST(BipedalWalkerTest, RandomPolicyStatisticsAgainstGymnasium) {
+  VectorEnvOptions opt;
+  opt.num_envs = 8;
+  for (bool hardcore : {false, true}) {
+    auto envs = VectorEnv::Make(hardcore ? "BipedalWalkerHardcore-v3" : "BipedalWalker-v3", {}, opt);
+    RandomPolicy policy(envs->single_action_space(), 17);
+    const EpisodeStats s = Evaluate(*envs, policy, 150, 1000);
+    const double se = s.std_return / std::sqrt(150.0);
+    const double gym_return = hardcore ? -107.47 - 2.75 : -99.65;
+    EXPECT_NEAR(s.mean_return, gym_return, 4 * se + 0.7) << hardcore;
+    EXPECT_NEAR(s.mean_length, hardcore ? 712.58 : 596.70, 4 * s.std_length / std::sqrt(150.0) + 40) << hardcore;
+  }
+}
+
 TEST(BipedalWalkerTest, RejectsNonFiniteActions) {
   BipedalWalker env(false);
   float obs[24];
