@@ -82,6 +82,13 @@ BipedalWalker& BipedalWalker::operator=(const BipedalWalker& other) {
 
 BipedalWalker::~BipedalWalker() = default;
 
+void BipedalWalker::CheckActions() const {
+  // xoshiro's all-zero state never leaves zero (and rejection sampling on it never ends).
+  RLF_CHECK(!has_episode_ || reset_rng_ != Rng::State{}, name(), " state is corrupt (an all-zero random state)");
+  RLF_CHECK(actions_.size() % 4 == 0, name(), " state is corrupt (", actions_.size(), " action values)");
+  for (float a : actions_) RLF_CHECK(std::isfinite(a), name(), " state is corrupt (a non-finite action)");
+}
+
 uint64_t BipedalWalker::Fingerprint() const {
   if (!world_ || !has_episode_) return 0;
   uint64_t h = 1469598103934665603ULL;  // FNV-1a over the bytes below
@@ -380,7 +387,7 @@ bool BipedalWalker::RenderRgb(Image* out) const {
                       {px(terrain_x_[i]), 0}},
                      {102, 153, 76});
     out->DrawLine(px(terrain_x_[i]), terrain_y_[i] * s, px(terrain_x_[i + 1]), terrain_y_[i + 1] * s, 2.0,
-                  {76, i % 2 == 0 ? 255 : 204, 76});
+                  {76, static_cast<uint8_t>(i % 2 == 0 ? 255 : 204), 76});
   }
   for (const auto& piece : pieces_) {
     std::vector<std::pair<double, double>> p;

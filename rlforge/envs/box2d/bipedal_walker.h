@@ -72,13 +72,18 @@ class BipedalWalker : public EnvBase<BipedalWalker> {
     // fails to load instead of continuing another episode.
     if constexpr (std::is_same_v<A, StateReader>) {
       uint64_t fingerprint = 0;
-      ar(reset_rng_), ar(actions_), ar(has_episode_), ar(fingerprint);
+      uint8_t has_episode = 0;
+      ar(reset_rng_), ar(actions_), ar(has_episode), ar(fingerprint);
+      RLF_CHECK(has_episode <= 1, name(), " state is corrupt");
+      has_episode_ = has_episode == 1;
+      CheckActions();
       Replay();
       RLF_CHECK(Fingerprint() == fingerprint, name(),
                 " state: replaying the saved episode gives a different state (another Box2D build?)");
     } else {
       uint64_t fingerprint = Fingerprint();
-      ar(reset_rng_), ar(actions_), ar(has_episode_), ar(fingerprint);
+      uint8_t has_episode = has_episode_ ? 1 : 0;
+      ar(reset_rng_), ar(actions_), ar(has_episode), ar(fingerprint);
     }
   }
 
@@ -98,6 +103,8 @@ class BipedalWalker : public EnvBase<BipedalWalker> {
   void Replay();
   // A hash of the RNG and the bodies' positions and velocities (0 without a world).
   uint64_t Fingerprint() const;
+  // Error unless the recorded actions are ones Step accepted (a loaded state).
+  void CheckActions() const;
 
   bool hardcore_;
   Space obs_space_, act_space_;

@@ -36,7 +36,9 @@ TEST(BipedalWalkerTest, TerrainInvariants) {
       }
       with_obstacles += env.terrain_pieces() > 0;
     }
-    if (hardcore) EXPECT_EQ(with_obstacles, 20);
+    if (hardcore) {
+      EXPECT_EQ(with_obstacles, 20);
+    }
   }
 }
 
@@ -96,6 +98,13 @@ TEST(BipedalWalkerTest, CloneAndStateReplayExactly) {
     env.SaveState(&state);
     BipedalWalker loaded(hardcore);
     loaded.LoadState(state);
+    // A corrupt state with an all-zero reset RNG (after the env's RNG, 32
+    // bytes, and its phase, 1) is refused; replaying it used to hang in the
+    // terrain generator's rejection sampling (found by env_state_fuzz).
+    std::string zero_rng = state;
+    std::fill(zero_rng.begin() + 33, zero_rng.begin() + 65, '\0');
+    BipedalWalker refused(hardcore);
+    EXPECT_THROW(refused.LoadState(zero_rng), Error);
     for (int t = 0; t < 40; ++t) {
       act();
       const StepResult r1 = env.Step(a, obs), r2 = clone->Step(a, obs2), r3 = loaded.Step(a, obs3);

@@ -77,6 +77,17 @@ LunarLander& LunarLander::operator=(const LunarLander& other) {
 
 LunarLander::~LunarLander() = default;
 
+void LunarLander::CheckActions() const {
+  // xoshiro's all-zero state never leaves zero (and rejection sampling on it never ends).
+  RLF_CHECK(!has_episode_ || reset_rng_ != Rng::State{}, name(), " state is corrupt (an all-zero random state)");
+  const size_t k = options_.continuous ? 2 : 1;
+  RLF_CHECK(actions_.size() % k == 0, name(), " state is corrupt (", actions_.size(), " action values)");
+  for (float a : actions_) {
+    RLF_CHECK(std::isfinite(a), name(), " state is corrupt (a non-finite action)");
+    if (!options_.continuous) RLF_CHECK(a == 0 || a == 1 || a == 2 || a == 3, name(), " state is corrupt (action ", a, ")");
+  }
+}
+
 uint64_t LunarLander::Fingerprint() const {
   if (!world_ || !has_episode_) return 0;
   uint64_t h = 1469598103934665603ULL;  // FNV-1a over the bytes below

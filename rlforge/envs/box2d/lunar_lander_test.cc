@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "rlforge/env/evaluation.h"
 #include "rlforge/env/registry.h"
@@ -160,6 +161,18 @@ TEST(LunarLanderTest, CloneAndStateReplayExactly) {
     bad[bad.size() - 1] ^= 1;
     LunarLander refused(o);
     EXPECT_THROW(refused.LoadState(bad), Error);
+    // So is one whose recorded actions Step would never have taken: the
+    // first action's float sits after the env's RNG (32 bytes), its phase
+    // (1), the reset RNG (32) and the actions' count (8).
+    std::string nan_action = state;
+    const float nan = std::nanf("");
+    std::memcpy(&nan_action[73], &nan, sizeof(float));
+    try {
+      refused.LoadState(nan_action);
+      ADD_FAILURE() << "a non-finite recorded action loaded";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("non-finite action"), std::string::npos) << e.what();
+    }
     for (int t = 0; t < 30; ++t) {
       act(a);
       const StepResult r1 = env.Step(a, obs), r2 = clone->Step(a, obs2), r3 = loaded.Step(a, obs3);
