@@ -142,6 +142,12 @@ void PolyakUpdate(torch::nn::Module& from, torch::nn::Module& to, double tau) {
   }
 }
 
+std::pair<double, double> FirstAndLaterWeights(const std::vector<torch::nn::Linear>& layers) {
+  double first = 0, later = 0;
+  for (size_t k = 0; k < layers.size(); ++k) (k == 0 ? first : later) += static_cast<double>(layers[k]->weight.numel());
+  return {first, later};
+}
+
 void ConcatRows(const float* x, int64_t d, const float* a, int64_t k, int64_t rows, std::vector<float>* out) {
   out->resize(static_cast<size_t>(rows * (d + k)));
   float* o = out->data();
@@ -329,11 +335,8 @@ double OffPolicyActorCritic::GradientStep() {
 
 void OffPolicyActorCritic::UpdatePriorities() {
   if (!config_.prioritized_replay) return;
-  for (size_t k = 0; k < slots_.size(); ++k) {
-    const double p = std::abs(td_[k]) + config_.prioritized_eps;
-    max_priority_ = std::max(max_priority_, p);
-    priorities_.Set(slots_[k], std::pow(p, config_.prioritized_alpha));
-  }
+  rlforge::UpdatePriorities(priorities_, slots_, td_.data(), config_.prioritized_alpha, config_.prioritized_eps,
+                            &max_priority_);
 }
 
 void OffPolicyActorCritic::TargetCriticValues(const float* next_actions, bool fast, std::vector<float>* q) {

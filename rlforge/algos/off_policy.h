@@ -224,6 +224,11 @@ class OffPolicyActorCritic : public Algorithm {
   double critic_loss_sum_ = 0;
 };
 
+// Weights (multiply-adds per row) of a network's first layer and of all the
+// others: the flop counts' parts (a backward pass needs no input gradient at
+// the first layer unless the input is an action).
+std::pair<double, double> FirstAndLaterWeights(const std::vector<torch::nn::Linear>& layers);
+
 // Concatenates features [B, D] and actions [B, A] row by row into out [B, D + A].
 void ConcatRows(const float* x, int64_t d, const float* a, int64_t k, int64_t rows, std::vector<float>* out);
 

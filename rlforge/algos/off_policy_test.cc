@@ -311,7 +311,9 @@ void ExpectExactResume(const std::string& algo, std::vector<std::string> sets) {
   auto& ob = dynamic_cast<OffPolicyActorCritic&>(*b.algorithm);
   auto ta = oa.critic_target()->parameters(), tb = ob.critic_target()->parameters();
   for (size_t i = 0; i < ta.size(); ++i) EXPECT_TRUE(torch::equal(ta[i], tb[i])) << algo << " target " << i;
-  if (auto* sa = dynamic_cast<Sac*>(&oa)) EXPECT_EQ(sa->log_ent_coef(), dynamic_cast<Sac&>(ob).log_ent_coef());
+  if (auto* sa = dynamic_cast<Sac*>(&oa)) {
+    EXPECT_EQ(sa->log_ent_coef(), dynamic_cast<Sac&>(ob).log_ent_coef());
+  }
 }
 
 TEST(OffPolicyTest, SacResumesExactly) { ExpectExactResume("sac", {"prioritized_replay=true"}); }

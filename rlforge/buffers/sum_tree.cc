@@ -70,4 +70,13 @@ void SumTree::LoadState(std::string_view in) {
   tree_ = std::move(tree);
 }
 
+void UpdatePriorities(SumTree& tree, const std::vector<int64_t>& slots, const double* td, double alpha, double eps,
+                      double* max_priority) {
+  for (size_t k = 0; k < slots.size(); ++k) {
+    const double p = std::abs(td[k]) + eps;
+    *max_priority = std::max(*max_priority, p);
+    tree.Set(slots[k], std::pow(p, alpha));
+  }
+}
+
 }  // namespace rlforge

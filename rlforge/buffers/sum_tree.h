@@ -41,6 +41,12 @@ class SumTree {
 void SampleProportional(const SumTree& tree, int64_t size, double beta, Rng& rng, std::vector<int64_t>* slots,
                         std::vector<float>* weights);
 
+// After a gradient step: slot slots[k] gets priority (|td[k]| + eps)^alpha
+// (k < slots.size()), and *max_priority (new transitions' priority) grows to
+// the largest |td| + eps seen.
+void UpdatePriorities(SumTree& tree, const std::vector<int64_t>& slots, const double* td, double alpha, double eps,
+                      double* max_priority);
+
 }  // namespace rlforge
 
 #endif  // RLFORGE_BUFFERS_SUM_TREE_H_

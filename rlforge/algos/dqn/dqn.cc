@@ -631,11 +631,9 @@ double Dqn::LossAndGradients(bool fast) {
 
 void Dqn::UpdatePriorities(const std::vector<double>& td) {
   if (!config_.prioritized_replay) return;
-  for (size_t k = 0; k < slots_.size(); ++k) {  // the agent's rows (demonstrations come after them)
-    const double p = std::abs(td[k]) + config_.prioritized_eps;
-    max_priority_ = std::max(max_priority_, p);
-    priorities_.Set(slots_[k], std::pow(p, config_.prioritized_alpha));
-  }
+  // The agent's rows (demonstrations come after them).
+  rlforge::UpdatePriorities(priorities_, slots_, td.data(), config_.prioritized_alpha, config_.prioritized_eps,
+                            &max_priority_);
 }
 
 double Dqn::GradientStep() {

@@ -101,7 +101,10 @@ Sac::Sac(const RunContext& ctx, const SacConfig& config)
   DeclareMetrics({"actor_loss", "ent_coef", "ent_coef_loss", "entropy"});
 }
 
-void Sac::SetLearningRate(torch::optim::Optimizer& o, double lr) { rlforge::SetLearningRate(o, lr); }
+void Sac::SetAgentLearningRate(double lr) {
+  lr_ = lr;  // the temperature's Adam step size
+  SetLearningRate(*actor_optimizer_, lr);
+}
 
 void Sac::DrawStepNoise() {
   const int64_t n = config_.batch_size * act_dim_;
@@ -270,13 +273,8 @@ std::unique_ptr<Policy> Sac::MakePolicy(bool deterministic) {
 }
 
 double Sac::flops_per_gradient_step() const {
-  auto sizes = [](const std::vector<torch::nn::Linear>& layers) {
-    double first = 0, rest = 0;
-    for (size_t k = 0; k < layers.size(); ++k) (k == 0 ? first : rest) += static_cast<double>(layers[k]->weight.numel());
-    return std::pair<double, double>{first, rest};
-  };
-  const auto [af, ar] = sizes(actor_->layers());
-  const auto [cf, cr] = sizes(critics_->layers(0));
+  const auto [af, ar] = FirstAndLaterWeights(actor_->layers());
+  const auto [cf, cr] = FirstAndLaterWeights(critics_->layers(0));
   const double n = static_cast<double>(critics_->size()), actor = af + ar, critic = cf + cr;
   // Actor forward at s and s'; target critics forward; critics forward +
   // backward (weights, inputs after the first layer); critics forward at

@@ -87,12 +87,11 @@ class Sac : public OffPolicyActorCritic {
   double TrainStep() override;
   Metrics AgentMetrics() override;
   void DrawStepNoise() override;
-  void SetAgentLearningRate(double lr) override { lr_ = lr, SetLearningRate(*actor_optimizer_, lr); }
+  void SetAgentLearningRate(double lr) override;
 
  private:
   // a_pi and log pi at the batch's observations (kernel or torch, no gradient).
   void PolicyAtObs(bool fast);
-  void SetLearningRate(torch::optim::Optimizer& o, double lr);
 
   SacConfig sac_;
   SquashedGaussianActor actor_{nullptr};

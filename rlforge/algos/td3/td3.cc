@@ -159,13 +159,8 @@ double Td3::flops_per_gradient_step() const {
   // 2 flops per multiply-add; a forward pass costs one product per layer, a
   // backward two (weights, and inputs except at the first layer of a network
   // whose input needs no gradient).
-  auto net = [](const std::vector<torch::nn::Linear>& layers) {
-    double first = 0, rest = 0;
-    for (size_t k = 0; k < layers.size(); ++k) (k == 0 ? first : rest) += static_cast<double>(layers[k]->weight.numel());
-    return std::pair<double, double>{first, rest};
-  };
-  const auto [af, ar] = net(actor_->layers());
-  const auto [cf, cr] = net(critics_->layers(0));
+  const auto [af, ar] = FirstAndLaterWeights(actor_->layers());
+  const auto [cf, cr] = FirstAndLaterWeights(critics_->layers(0));
   const double n = static_cast<double>(critics_->size()), actor = af + ar, critic = cf + cr;
   // Target actor and critics forward; critics forward + backward.
   double per_row = actor + n * critic + n * (critic + cf + 2 * cr);

@@ -7,6 +7,7 @@
 
 #include "rlforge/env/image.h"
 #include "rlforge/env/registry.h"
+#include "rlforge/envs/box2d/replay.h"
 #include "rlforge/envs/classic_control/text_render.h"
 
 namespace rlforge {
@@ -74,35 +75,17 @@ BipedalWalker& BipedalWalker::operator=(const BipedalWalker& other) {
   reset_rng_ = other.reset_rng_;
   actions_ = other.actions_;
   has_episode_ = other.has_episode_;
-  const Rng rng_after = rng_;
   Replay();
-  RLF_CHECK(!has_episode_ || rng_ == rng_after, name(), ": replaying the episode did not reproduce it");
+  RLF_CHECK(Fingerprint() == other.Fingerprint(), name(), ": replaying the episode did not reproduce it");
   return *this;
 }
 
 BipedalWalker::~BipedalWalker() = default;
 
-void BipedalWalker::CheckActions() const {
-  // xoshiro's all-zero state never leaves zero (and rejection sampling on it never ends).
-  RLF_CHECK(!has_episode_ || reset_rng_ != Rng::State{}, name(), " state is corrupt (an all-zero random state)");
-  RLF_CHECK(actions_.size() % 4 == 0, name(), " state is corrupt (", actions_.size(), " action values)");
-  for (float a : actions_) RLF_CHECK(std::isfinite(a), name(), " state is corrupt (a non-finite action)");
-}
+void BipedalWalker::CheckActions() const { CheckEpisodeRecord(name(), has_episode_, reset_rng_, actions_, 4); }
 
 uint64_t BipedalWalker::Fingerprint() const {
-  if (!world_ || !has_episode_) return 0;
-  uint64_t h = 1469598103934665603ULL;  // FNV-1a over the bytes below
-  auto mix = [&h](const void* p, size_t n) {
-    for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const uint8_t*>(p)[i]) * 1099511628211ULL;
-  };
-  const auto& rs = rng_.state();
-  mix(rs.data(), sizeof(rs));
-  for (const b2Body* b = world_->world.GetBodyList(); b; b = b->GetNext()) {
-    const b2Vec2 p = b->GetPosition(), v = b->GetLinearVelocity();
-    const float vals[6] = {p.x, p.y, b->GetAngle(), v.x, v.y, b->GetAngularVelocity()};
-    mix(vals, sizeof(vals));
-  }
-  return h;
+  return world_ && has_episode_ ? WorldFingerprint(rng_.state(), world_->world) : 0;
 }
 
 void BipedalWalker::Replay() {

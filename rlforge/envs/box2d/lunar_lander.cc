@@ -8,6 +8,7 @@
 #include "rlforge/env/image.h"
 #include "rlforge/env/policy.h"
 #include "rlforge/env/registry.h"
+#include "rlforge/envs/box2d/replay.h"
 #include "rlforge/envs/classic_control/text_render.h"
 
 namespace rlforge {
@@ -69,39 +70,20 @@ LunarLander& LunarLander::operator=(const LunarLander& other) {
   reset_rng_ = other.reset_rng_;
   actions_ = other.actions_;
   has_episode_ = other.has_episode_;
-  const Rng rng_after = rng_;
   Replay();
-  RLF_CHECK(!has_episode_ || rng_ == rng_after, name(), ": replaying the episode did not reproduce it");
+  RLF_CHECK(Fingerprint() == other.Fingerprint(), name(), ": replaying the episode did not reproduce it");
   return *this;
 }
 
 LunarLander::~LunarLander() = default;
 
 void LunarLander::CheckActions() const {
-  // xoshiro's all-zero state never leaves zero (and rejection sampling on it never ends).
-  RLF_CHECK(!has_episode_ || reset_rng_ != Rng::State{}, name(), " state is corrupt (an all-zero random state)");
-  const size_t k = options_.continuous ? 2 : 1;
-  RLF_CHECK(actions_.size() % k == 0, name(), " state is corrupt (", actions_.size(), " action values)");
-  for (float a : actions_) {
-    RLF_CHECK(std::isfinite(a), name(), " state is corrupt (a non-finite action)");
-    if (!options_.continuous) RLF_CHECK(a == 0 || a == 1 || a == 2 || a == 3, name(), " state is corrupt (action ", a, ")");
-  }
+  CheckEpisodeRecord(name(), has_episode_, reset_rng_, actions_, options_.continuous ? 2 : 1,
+                     options_.continuous ? 0 : 4);
 }
 
 uint64_t LunarLander::Fingerprint() const {
-  if (!world_ || !has_episode_) return 0;
-  uint64_t h = 1469598103934665603ULL;  // FNV-1a over the bytes below
-  auto mix = [&h](const void* p, size_t n) {
-    for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const uint8_t*>(p)[i]) * 1099511628211ULL;
-  };
-  const auto& rs = rng_.state();
-  mix(rs.data(), sizeof(rs));
-  for (const b2Body* b = world_->world.GetBodyList(); b; b = b->GetNext()) {
-    const b2Vec2 p = b->GetPosition(), v = b->GetLinearVelocity();
-    const float vals[6] = {p.x, p.y, b->GetAngle(), v.x, v.y, b->GetAngularVelocity()};
-    mix(vals, sizeof(vals));
-  }
-  return h;
+  return world_ && has_episode_ ? WorldFingerprint(rng_.state(), world_->world) : 0;
 }
 
 void LunarLander::Replay() {
