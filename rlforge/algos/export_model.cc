@@ -155,16 +155,35 @@ runtime::Model ExportQNetwork(const QNetworkImpl& net, const Space& obs_space, c
 }
 
 runtime::Model ExportSquashedActor(const MlpImpl& torso, const torch::nn::Linear& head, const Space& obs_space,
-                                   const Space& act_space) {
+                                   const Space& act_space, double clip_mean) {
   runtime::Model m;
   ExportObservation(obs_space, &m);
   const int64_t A = act_space.size();
   m.policy = ExportMlp(torso);
-  runtime::Layer mean = ExportLinear(head, runtime::Activation::kTanh);
+  runtime::Layer mean = ExportLinear(head, clip_mean > 0 ? runtime::Activation::kNone : runtime::Activation::kTanh);
   mean.out = A;  // the mean rows (SAC's head has log_std rows after them)
   mean.weight.resize(static_cast<size_t>(A * mean.in));
   mean.bias.resize(static_cast<size_t>(A));
   m.policy.push_back(std::move(mean));
+  if (clip_mean > 0) {
+    // clamp(mu, -c, c) = relu(mu + c) - relu(mu - c) - c, as two layers, then tanh.
+    const float c = static_cast<float>(clip_mean);
+    runtime::Layer hinge;
+    hinge.in = A, hinge.out = 2 * A, hinge.activation = runtime::Activation::kRelu;
+    hinge.weight.assign(static_cast<size_t>(2 * A * A), 0.0f);
+    hinge.bias.resize(static_cast<size_t>(2 * A));
+    runtime::Layer clip;
+    clip.in = 2 * A, clip.out = A, clip.activation = runtime::Activation::kTanh;
+    clip.weight.assign(static_cast<size_t>(2 * A * A), 0.0f);
+    clip.bias.assign(static_cast<size_t>(A), -c);
+    for (int64_t j = 0; j < A; ++j) {
+      hinge.weight[j * A + j] = 1.0f, hinge.bias[j] = c;
+      hinge.weight[(A + j) * A + j] = 1.0f, hinge.bias[A + j] = -c;
+      clip.weight[j * 2 * A + j] = 1.0f, clip.weight[j * 2 * A + A + j] = -1.0f;
+    }
+    m.policy.push_back(std::move(hinge));
+    m.policy.push_back(std::move(clip));
+  }
   runtime::Layer rescale;
   rescale.in = rescale.out = A;
   rescale.weight.assign(static_cast<size_t>(A * A), 0.0f);

@@ -44,9 +44,11 @@ runtime::Model ExportQNetwork(const QNetworkImpl& net, const Space& obs_space, c
 // mean action): action = low + (tanh(head(torso(x))[:A]) + 1) (high - low) / 2,
 // as a Gaussian head whose mean is that action (the rescale is one more
 // diagonal Linear layer) and whose log_std is -20 (no sampling noise to
-// speak of: these exports are the deterministic policy).
+// speak of: these exports are the deterministic policy). With clip_mean > 0
+// (SAC with gSDE) the mean is clamped to [-clip_mean, clip_mean] before the
+// tanh, written with two more layers: relu(mu + c) - relu(mu - c) - c.
 runtime::Model ExportSquashedActor(const MlpImpl& torso, const torch::nn::Linear& head, const Space& obs_space,
-                                   const Space& act_space);
+                                   const Space& act_space, double clip_mean = 0.0);
 
 }  // namespace rlforge
 

@@ -235,7 +235,8 @@ Metrics OffPolicyActorCritic::Iterate() {
   std::vector<double> env_actions_f64;
   const int64_t steps_before = steps_;
   for (int64_t k = 0; k < config_.train_freq && steps_ < ctx_.run.total_steps; ++k) {
-    if (steps_ < config_.learning_starts) {
+    BeginCollectStep(k);
+    if (steps_ < config_.learning_starts && UniformWarmup()) {
       // Uniform over the Box, as SB3's warm-up (action_space.sample()).
       for (auto& a : act_scaled_) a = static_cast<float>(rng_.Uniform(-1.0, 1.0));
     } else {

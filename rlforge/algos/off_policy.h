@@ -169,6 +169,10 @@ class OffPolicyActorCritic : public Algorithm {
   virtual void DrawStepNoise() = 0;
   // The agent's own optimizers' learning rate (the critics' is set here).
   virtual void SetAgentLearningRate(double lr) = 0;
+  // Called before the k-th vector step of each collection phase (k = 0, 1, ...).
+  virtual void BeginCollectStep(int64_t /*k*/) {}
+  // Whether the steps before learning_starts take uniform actions (SB3's warm-up).
+  virtual bool UniformWarmup() const { return true; }
   // A policy that acts with `act` (the agent's actor, captured by value).
   using ScaledActFn = std::function<void(const float* features, int n, bool deterministic, Rng& rng, float* scaled)>;
   std::unique_ptr<Policy> MakeActorPolicy(ScaledActFn act, bool deterministic) const;

@@ -10,6 +10,7 @@
 #include "rlforge/algos/ddpg/ddpg.h"
 #include "rlforge/algos/sac/sac.h"
 #include "rlforge/algos/td3/td3.h"
+#include "rlforge/runtime/policy.h"
 #include "rlforge/train/runner.h"
 #include "rlforge/train/train_config.h"
 
@@ -314,6 +315,107 @@ void ExpectExactResume(const std::string& algo, std::vector<std::string> sets) {
   if (auto* sa = dynamic_cast<Sac*>(&oa)) {
     EXPECT_EQ(sa->log_ent_coef(), dynamic_cast<Sac&>(ob).log_ent_coef());
   }
+}
+
+// gSDE's action and log-prob on a worked example: latent z = [1, 2],
+// mu = 0.5, log_std = [log 0.5, log 0.25] (L = 2, A = 1), draw E = [1, -2]:
+//   W = exp(log_std) E = [0.5, -0.5], z W = -0.5, a = tanh(0.5 - 0.5) = 0;
+//   sigma^2 = z^2 exp(2 log_std) + 1e-6 = 0.25 + 0.25 + 1e-6 = 0.500001,
+//   log pi = -log(2 pi)/2 - log(sigma) - (0 - 0.5)^2 / (2 sigma^2) - log(1 - 0 + 1e-6)
+//          = -0.91893853 + 0.34657259 - 0.24999950 - 0.00000100 = -0.82236644.
+TEST(SacTest, SdeSampleWorkedExample) {
+  auto latent = torch::tensor({{1.0f, 2.0f}});
+  auto mu = torch::tensor({{0.5f}});
+  auto log_std = torch::tensor({{std::log(0.5f)}, {std::log(0.25f)}}).requires_grad_(true);
+  auto eps = torch::tensor({{1.0f}, {-2.0f}});
+  auto [a, logp] = SdeSample(latent, mu, log_std, eps);
+  EXPECT_NEAR(a.item<float>(), 0.0f, 1e-7);
+  EXPECT_NEAR(logp.item<float>(), -0.82236644, 2e-6);
+  // One draw per row ([B, L, A]) gives the same numbers row by row.
+  auto [a3, logp3] = SdeSample(torch::cat({latent, latent}), torch::cat({mu, mu}), log_std,
+                               torch::stack({eps, -eps}));
+  EXPECT_NEAR(a3[0][0].item<float>(), 0.0f, 1e-7);
+  EXPECT_NEAR(logp3[0].item<float>(), -0.82236644, 2e-6);
+  EXPECT_NEAR(a3[1][0].item<float>(), std::tanh(1.0f), 1e-6);  // z W = +0.5
+  // The action moves with log_std through W: da/dlog_std = (1 - a^2) z_l W_l = [0.5, -1.0].
+  a.sum().backward();
+  EXPECT_NEAR(log_std.grad()[0][0].item<float>(), 0.5f, 1e-6);
+  EXPECT_NEAR(log_std.grad()[1][0].item<float>(), -1.0f, 1e-6);
+}
+
+// gSDE's exploration is a function of the state while its matrix is held:
+// collection draws one per env at each phase start (and every
+// sde_sample_freq steps), so the same observation gets the same action
+// until then.
+struct SacProbe : Sac {
+  using Sac::ActScaled;
+  using Sac::BeginCollectStep;
+  using Sac::Sac;
+};
+
+TEST(SacTest, SdeHoldsItsExplorationMatrix) {
+  for (int64_t freq : {int64_t{-1}, int64_t{2}}) {
+    SacConfig c;
+    c.net_arch = {8}, c.use_sde = true, c.log_std_init = 0.0, c.sde_sample_freq = freq;
+    RunContext ctx = PendulumContext("sac");
+    ctx.run.num_envs = 2;
+    SacProbe agent(ctx, c);
+    ASSERT_EQ(agent.actor()->sde_log_std().sizes(), (std::vector<int64_t>{8, 1}));
+    const float x[2 * 3] = {0.3f, -0.9f, 0.5f, 0.3f, -0.9f, 0.5f};  // two envs, the same observation
+    Rng rng(0);
+    auto act = [&] {
+      std::vector<float> a(2);
+      agent.ActScaled(x, 2, false, rng, a.data());
+      return a;
+    };
+    agent.BeginCollectStep(0);
+    const auto a0 = act();
+    EXPECT_EQ(act(), a0);          // held
+    EXPECT_NE(a0[0], a0[1]);       // one matrix per env
+    agent.BeginCollectStep(1);
+    EXPECT_EQ(act(), a0) << freq;  // not a resampling step
+    agent.BeginCollectStep(2);
+    if (freq == 2)
+      EXPECT_NE(act(), a0);
+    else
+      EXPECT_EQ(act(), a0);
+    agent.BeginCollectStep(0);  // the next phase
+    EXPECT_NE(act(), a0);
+    std::vector<float> det(2);
+    agent.ActScaled(x, 2, true, rng, det.data());
+    EXPECT_EQ(det[0], det[1]);
+  }
+}
+
+// The export of a gSDE actor clamps the mean before the tanh, as acting does.
+TEST(SacTest, SdeExportClampsTheMean) {
+  SacConfig c;
+  c.net_arch = {8}, c.use_sde = true, c.clip_mean = 0.5;
+  Sac agent(PendulumContext("sac"), c);
+  auto policy = agent.MakePolicy(true);
+  for (float bias : {0.0f, 3.0f, -3.0f}) {  // inside, above and below the clip
+    {
+      torch::NoGradGuard g;
+      agent.actor()->head()->bias.fill_(bias);
+    }
+    runtime::Policy fresh(agent.Export());
+    for (int k = 0; k < 5; ++k) {
+      const float obs[3] = {std::cos(0.7f * k), std::sin(0.7f * k), 0.4f * k - 1};
+      float mine = 0, theirs = 0;
+      fresh.Act(obs, 1, &theirs, true);
+      policy->Act(obs, nullptr, 1, &mine);
+      EXPECT_NEAR(mine, theirs, 1e-5) << bias;
+      if (bias != 0.0f) EXPECT_NEAR(std::abs(theirs), 2.0 * std::tanh(0.5), 1e-5);  // Pendulum's high is 2
+    }
+  }
+}
+
+TEST(SacTest, SdeKernelsMatchAutogradAndResume) {
+  SacConfig s;
+  s.net_arch = {32, 24}, s.learning_starts = 300, s.batch_size = 64, s.use_sde = true;
+  Sac sac(PendulumContext("sac"), s);
+  ExpectKernelsMatchAutograd(sac, "sac gSDE");
+  ExpectExactResume("sac", {"use_sde=true", "sde_sample_freq=3", "log_std_init=-1"});
 }
 
 TEST(OffPolicyTest, SacResumesExactly) { ExpectExactResume("sac", {"prioritized_replay=true"}); }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <limits>
 
 #include "rlforge/algos/export_model.h"
 #include "rlforge/algos/flat_adam.h"
@@ -26,6 +28,14 @@ void SacConfig::Visit(FieldVisitor& v) {
   v.Field("target_entropy", &target_entropy, "target entropy of the learned alpha: auto (-dim(A)) or a number");
   v.Field("target_update_interval", &target_update_interval, "gradient steps between target-critic updates");
   v.Field("n_critics", &n_critics, "number of critics (targets and the actor take their minimum)");
+  v.Field("use_sde", &use_sde,
+          "generalized state-dependent exploration (gSDE; its actor runs on autograd, the critics on fast_update)");
+  v.Field("sde_sample_freq", &sde_sample_freq,
+          "gSDE: env steps between new exploration matrices (-1: once per collection phase)");
+  v.Field("log_std_init", &log_std_init, "gSDE: initial value of every log_std entry");
+  v.Field("clip_mean", &clip_mean, "gSDE: the actor's mean clipped to [-clip_mean, clip_mean] (0: no clipping)");
+  v.Field("use_sde_at_warmup", &use_sde_at_warmup,
+          "gSDE: explore with gSDE instead of uniform actions before learning_starts");
 }
 
 bool SacConfig::LearnsEntCoef() const { return ent_coef == "auto" || ent_coef.rfind("auto_", 0) == 0; }
@@ -48,13 +58,24 @@ void SacConfig::Validate() const {
   RLF_CHECK_ARG(target_update_interval >= 1, "config key 'target_update_interval' must be >= 1");
   RLF_CHECK_ARG(n_critics >= 1 && n_critics <= 10, "config key 'n_critics' must be in [1, 10], got ", n_critics);
   RLF_CHECK_ARG(action_noise == "none", "sac explores by sampling its policy; config key 'action_noise' must be none");
+  RLF_CHECK_ARG(sde_sample_freq == -1 || sde_sample_freq >= 1,
+                "config key 'sde_sample_freq' must be -1 (once per collection phase) or >= 1, got ", sde_sample_freq);
+  RLF_CHECK_ARG(std::isfinite(log_std_init) && log_std_init >= kSacLogStdMin && log_std_init <= kSacLogStdMax,
+                "config key 'log_std_init' must be in [", kSacLogStdMin, ", ", kSacLogStdMax, "], got ", log_std_init);
+  RLF_CHECK_ARG(std::isfinite(clip_mean) && clip_mean >= 0, "config key 'clip_mean' must be >= 0, got ", clip_mean);
+  RLF_CHECK_ARG(use_sde || !use_sde_at_warmup, "config key 'use_sde_at_warmup' needs use_sde: true");
+  if (use_sde) RLF_CHECK_ARG(!net_arch.empty(), "gSDE (use_sde) needs at least one hidden layer in net_arch");
 }
 
 SquashedGaussianActorImpl::SquashedGaussianActorImpl(int64_t obs_dim, int64_t act_dim,
                                                      const std::vector<int64_t>& net_arch,
-                                                     const std::string& activation) {
+                                                     const std::string& activation,
+                                                     std::optional<double> sde_log_std_init) {
   torso_ = register_module("torso", Mlp(obs_dim, net_arch, activation, /*ortho_init=*/false));
-  head_ = register_module("head", torch::nn::Linear(torso_->out_features(), 2 * act_dim));
+  head_ = register_module("head", torch::nn::Linear(torso_->out_features(), (sde_log_std_init ? 1 : 2) * act_dim));
+  if (sde_log_std_init)
+    sde_log_std_ = register_parameter(
+        "sde_log_std", torch::full({torso_->out_features(), act_dim}, *sde_log_std_init, torch::kFloat32));
 }
 
 torch::Tensor SquashedGaussianActorImpl::forward(const torch::Tensor& x) { return head_->forward(torso_->forward(x)); }
@@ -81,10 +102,28 @@ void SquashedGaussianSample(const float* raw, const float* eps, int64_t rows, in
   }
 }
 
+std::pair<torch::Tensor, torch::Tensor> SdeSample(const torch::Tensor& latent, const torch::Tensor& mu,
+                                                  const torch::Tensor& log_std, const torch::Tensor& eps) {
+  const torch::Tensor std = torch::exp(log_std);
+  const torch::Tensor w = eps.dim() == 2 ? std * eps : std.unsqueeze(0) * eps;  // the exploration matrix
+  const torch::Tensor noise = eps.dim() == 2 ? latent.mm(w) : torch::bmm(latent.unsqueeze(1), w).squeeze(1);
+  const torch::Tensor a = torch::tanh(mu + noise);
+  const torch::Tensor sigma = torch::sqrt((latent * latent).mm(std * std) + 1e-6);
+  // As SB3: the Gaussian's log-density at atanh(a), a kept inside (-1, 1) by float32's epsilon.
+  const double e = std::numeric_limits<float>::epsilon();
+  const torch::Tensor u = torch::atanh(torch::clamp(a, -1.0 + e, 1.0 - e));
+  const torch::Tensor z = (u - mu) / sigma;
+  const torch::Tensor t = torch::tanh(u);
+  const torch::Tensor logp =
+      (-0.5 * z * z - torch::log(sigma) - kHalfLog2Pi).sum(1) - torch::log(1.0 - t * t + 1e-6).sum(1);
+  return {a, logp};
+}
+
 Sac::Sac(const RunContext& ctx, const SacConfig& config)
     : OffPolicyActorCritic(ctx, config, config.n_critics), sac_(config) {
   sac_.Validate();
-  actor_ = SquashedGaussianActor(obs_dim_, act_dim_, config.net_arch, config.activation);
+  actor_ = SquashedGaussianActor(obs_dim_, act_dim_, config.net_arch, config.activation,
+                                 config.use_sde ? std::optional<double>(config.log_std_init) : std::nullopt);
   nets_.register_module("actor", actor_);
   nets_.register_module("critics", critics_);
   actor_optimizer_ =
@@ -106,19 +145,65 @@ void Sac::SetAgentLearningRate(double lr) {
   SetLearningRate(*actor_optimizer_, lr);
 }
 
+std::pair<torch::Tensor, torch::Tensor> SquashedGaussianActorImpl::SdeMeanAndLatent(const torch::Tensor& x,
+                                                                                 double clip) {
+  torch::Tensor latent = torso_->forward(x);
+  torch::Tensor mu = head_->forward(latent);
+  if (clip > 0) mu = torch::clamp(mu, -clip, clip);
+  return {mu, latent};
+}
+
+std::pair<torch::Tensor, torch::Tensor> Sac::SdeActions(const float* x, int64_t rows, const torch::Tensor& eps) {
+  auto [mu, latent] = actor_->SdeMeanAndLatent(torch::from_blob(const_cast<float*>(x), {rows, obs_dim_}),
+                                               sac_.clip_mean);
+  return SdeSample(latent, mu, actor_->sde_log_std(), eps);
+}
+
+namespace {
+// A standard normal tensor of the given shape from rlforge's Rng (so that runs
+// and resumes are reproducible whatever torch's generator does).
+torch::Tensor NormalTensor(Rng& rng, std::vector<int64_t> shape) {
+  torch::Tensor t = torch::empty(shape, torch::kFloat32);
+  float* p = t.data_ptr<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(rng.Normal());
+  return t;
+}
+}  // namespace
+
+void Sac::BeginCollectStep(int64_t k) {
+  if (!sac_.use_sde) return;
+  if (k == 0 || (sac_.sde_sample_freq > 0 && k % sac_.sde_sample_freq == 0)) {
+    const auto& ls = actor_->sde_log_std();
+    sde_collect_ = NormalTensor(rng_, {envs_->num_envs(), ls.size(0), ls.size(1)});
+  }
+}
+
 void Sac::DrawStepNoise() {
+  pi_fresh_ = false;
+  if (sac_.use_sde) {
+    const auto& ls = actor_->sde_log_std();
+    sde_eps_ = NormalTensor(rng_, {ls.size(0), ls.size(1)});
+    return;
+  }
   const int64_t n = config_.batch_size * act_dim_;
   eps_pi_.resize(static_cast<size_t>(n));
   eps_next_.resize(static_cast<size_t>(n));
   for (auto& e : eps_pi_) e = static_cast<float>(rng_.Normal());
   for (auto& e : eps_next_) e = static_cast<float>(rng_.Normal());
-  pi_fresh_ = false;
 }
 
 void Sac::PolicyAtObs(bool fast) {
   const int64_t B = config_.batch_size, A = act_dim_;
   a_pi_.resize(static_cast<size_t>(B * A));
   logp_pi_.resize(B);
+  if (sac_.use_sde) {
+    torch::NoGradGuard g;
+    auto [a, logp] = SdeActions(obs_.data(), B, sde_eps_);
+    std::memcpy(a_pi_.data(), a.contiguous().data_ptr<float>(), a_pi_.size() * sizeof(float));
+    auto lp = logp.to(torch::kFloat64).contiguous();
+    std::memcpy(logp_pi_.data(), lp.data_ptr<double>(), logp_pi_.size() * sizeof(double));
+    return;
+  }
   if (fast) {
     actor_k_.Forward(obs_.data(), B, obs_dim_);
     SquashedGaussianSample(actor_k_.out.data(), eps_pi_.data(), B, A, a_pi_.data(), logp_pi_.data());
@@ -155,7 +240,13 @@ double Sac::CriticGradients(bool fast) {
   const int64_t B = config_.batch_size, A = act_dim_, n = critics_->size();
   a_next_.resize(static_cast<size_t>(B * A));
   logp_next_.resize(B);
-  if (fast) {
+  if (sac_.use_sde) {
+    torch::NoGradGuard g;
+    auto [a, logp] = SdeActions(next_.data(), B, sde_eps_);
+    std::memcpy(a_next_.data(), a.contiguous().data_ptr<float>(), a_next_.size() * sizeof(float));
+    auto lp = logp.to(torch::kFloat64).contiguous();
+    std::memcpy(logp_next_.data(), lp.data_ptr<double>(), logp_next_.size() * sizeof(double));
+  } else if (fast) {
     actor_next_k_.Forward(next_.data(), B, obs_dim_);
     SquashedGaussianSample(actor_next_k_.out.data(), eps_next_.data(), B, A, a_next_.data(), logp_next_.data());
   } else {
@@ -175,6 +266,16 @@ double Sac::CriticGradients(bool fast) {
 
 double Sac::ActorGradients(bool fast) {
   const int64_t B = config_.batch_size, A = act_dim_, n = critics_->size();
+  if (sac_.use_sde) {  // autograd through the gSDE actor and the critics
+    actor_optimizer_->zero_grad();
+    pi_fresh_ = false;
+    auto [a, logp] = SdeActions(obs_.data(), B, sde_eps_);
+    auto x = torch::from_blob(obs_.data(), {B, obs_dim_});
+    auto min_q = std::get<0>(critics_->forward(torch::cat({x, a}, 1)).min(1));
+    auto loss = (alpha_ * logp - min_q).mean();
+    loss.backward();
+    return loss.item<double>();
+  }
   if (!fast) {
     actor_optimizer_->zero_grad();
     auto x = torch::from_blob(obs_.data(), {B, obs_dim_});
@@ -244,6 +345,15 @@ Metrics Sac::AgentMetrics() {
 
 void Sac::ActScaled(const float* features, int n, bool deterministic, Rng& rng, float* scaled) {
   const int64_t A = act_dim_;
+  if (sac_.use_sde) {
+    torch::NoGradGuard g;
+    auto [mu, latent] =
+        actor_->SdeMeanAndLatent(torch::from_blob(const_cast<float*>(features), {n, obs_dim_}), sac_.clip_mean);
+    torch::Tensor a = deterministic ? torch::tanh(mu)
+                                    : SdeSample(latent, mu, actor_->sde_log_std(), sde_collect_.narrow(0, 0, n)).first;
+    std::memcpy(scaled, a.contiguous().data_ptr<float>(), static_cast<size_t>(n * A) * sizeof(float));
+    return;
+  }
   actor_act_k_.Forward(features, n, obs_dim_);
   const float* raw = actor_act_k_.out.data();
   for (int i = 0; i < n; ++i)
@@ -257,6 +367,20 @@ void Sac::ActScaled(const float* features, int n, bool deterministic, Rng& rng, 
 std::unique_ptr<Policy> Sac::MakePolicy(bool deterministic) {
   SquashedGaussianActor actor = actor_;
   const int64_t d = obs_dim_, A = act_dim_;
+  if (sac_.use_sde) {
+    // The stochastic policy draws a fresh exploration matrix per row and call
+    // (gSDE with sde_sample_freq 1).
+    const double clip = sac_.clip_mean;
+    return MakeActorPolicy(
+        [actor, d, A, clip](const float* x, int n, bool det, Rng& rng, float* scaled) mutable {
+          torch::NoGradGuard g;
+          auto [mu, latent] = actor->SdeMeanAndLatent(torch::from_blob(const_cast<float*>(x), {n, d}), clip);
+          const auto& ls = actor->sde_log_std();
+          torch::Tensor a = det ? torch::tanh(mu) : SdeSample(latent, mu, ls, NormalTensor(rng, {n, ls.size(0), A})).first;
+          std::memcpy(scaled, a.contiguous().data_ptr<float>(), static_cast<size_t>(n * A) * sizeof(float));
+        },
+        deterministic);
+  }
   return MakeActorPolicy(
       [actor, d, A](const float* x, int n, bool det, Rng& rng, float* scaled) mutable {
         torch::NoGradGuard g;
@@ -294,7 +418,8 @@ void Sac::VisitAgentState(StateVisitor& v) {
 }
 
 runtime::Model Sac::ExportModel() {
-  return ExportSquashedActor(*actor_->torso(), actor_->head(), obs_space_, act_space_);
+  return ExportSquashedActor(*actor_->torso(), actor_->head(), obs_space_, act_space_,
+                             sac_.use_sde ? sac_.clip_mean : 0.0);
 }
 
 }  // namespace rlforge
