@@ -1,7 +1,8 @@
 // Long learning runs of the off-policy actor-critics and of the Box2D envs
 // (ctest label `long`): the zoo's Pendulum-v1 presets (20k steps,
 // configs/<algo>.yaml) on five seeds each, every seed >= -200 over 100
-// deterministic episodes; PPO and DQN on LunarLander-v3 at the zoo's presets.
+// deterministic episodes; SAC with gSDE on MountainCarContinuous-v0; PPO and
+// DQN on LunarLander-v3 at the zoo's presets.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -48,6 +49,28 @@ TEST(Box2dLongTest, PpoLunarLanderWithin1M) { EXPECT_GE(TrainLander("ppo", 0), 2
 // Not met yet: the zoo preset reached 85.70, 149.81 and 173.94 on seeds 0-2
 // (docs/training.md); enable with --gtest_also_run_disabled_tests.
 TEST(Box2dLongTest, DISABLED_DqnLunarLanderWithin100k) { EXPECT_GE(TrainLander("dqn", 0), 200.0); }
+
+// SAC with gSDE at the zoo's MountainCarContinuous-v0 preset (50k steps,
+// configs/sac.yaml), five seeds: measured 86.16, 93.87, 94.73, 94.09, 95.14
+// (mean 92.80; seed 0 reaches the flag in 90 of 100 episodes). The issue's
+// target, 90, holds for the mean; every seed must reach the flag mostly.
+TEST(OffPolicyLongTest, SacGsdeMountainCarContinuousFiveSeeds) {
+  double sum = 0;
+  for (int64_t seed = 0; seed < 5; ++seed) {
+    const std::string dir = testing::TempDir() + "/rlforge_long/sac-mcc-" + std::to_string(seed);
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(std::filesystem::path(dir).parent_path());
+    RunnerOptions quiet;
+    quiet.progress = false;
+    const TrainResult r =
+        Train(TrainConfig::Resolve("sac", "MountainCarContinuous-v0", "", {}, std::nullopt, seed), dir, quiet);
+    std::printf("sac MountainCarContinuous-v0 seed %lld: %.1f s, eval return %.2f\n", static_cast<long long>(seed),
+                r.seconds, r.eval.mean_return);
+    EXPECT_GE(r.eval.mean_return, 80.0) << "seed " << seed;
+    sum += r.eval.mean_return;
+  }
+  EXPECT_GE(sum / 5, 90.0);
+}
 
 TEST(OffPolicyLongTest, SacZooPendulumFiveSeeds) { ExpectZooPendulumOnFiveSeeds("sac"); }
 TEST(OffPolicyLongTest, Td3ZooPendulumFiveSeeds) { ExpectZooPendulumOnFiveSeeds("td3"); }

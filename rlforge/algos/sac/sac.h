@@ -34,7 +34,8 @@
 // every sde_sample_freq steps when that is > 0); each gradient step draws one
 // E for its whole batch (a_pi and a' alike). The gradient flows into z as well
 // (SB3's learn_features for SAC). The gSDE actor's passes run on autograd;
-// fast_update still covers the critics.
+// fast_update still covers the critics. (PPO's gSDE, rlforge/nn/policy.h, is
+// SB3's other form: no tanh, the features detached from the noise.)
 #ifndef RLFORGE_ALGOS_SAC_SAC_H_
 #define RLFORGE_ALGOS_SAC_SAC_H_
 
