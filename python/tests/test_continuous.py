@@ -39,3 +39,26 @@ def test_lunar_lander_spaces_and_heuristic_episode():
     assert np.isfinite(total)
     with pytest.raises(ValueError):
         rlforge.make("LunarLander-v3", gravity=-20.0)
+
+
+def test_car_racing_pixels_and_actions():
+    env = rlforge.make("CarRacing-v3")
+    assert env.observation_space.shape == (96, 96, 3)
+    assert env.observation_space.dtype == np.uint8
+    np.testing.assert_array_equal(env.action_space.low, np.array([-1, 0, 0], dtype=np.float32))
+    obs, _ = env.reset(seed=3)
+    assert obs.shape == (96, 96, 3) and obs.dtype == np.uint8
+    total = 0.0
+    for _ in range(60):  # full gas, straight on: the car reaches new tiles
+        obs, r, term, trunc, _ = env.step(np.array([0.0, 1.0, 0.0], dtype=np.float32))
+        total += r
+        assert not (term or trunc)
+    assert total > 0
+    # The car sits at (48, 72) in the view, red; the bottom rows are the black indicator bar.
+    assert obs[66:78, 44:52, 0].max() > 150
+    assert obs[95, 90].tolist() == [0, 0, 0]
+    discrete = rlforge.make("CarRacing-v3", continuous=False)
+    assert discrete.action_space.n == 5
+    discrete.reset(seed=0)
+    with pytest.raises(Exception, match="action"):
+        discrete.step(7)

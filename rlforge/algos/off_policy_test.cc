@@ -405,7 +405,9 @@ TEST(SacTest, SdeExportClampsTheMean) {
       fresh.Act(obs, 1, &theirs, true);
       policy->Act(obs, nullptr, 1, &mine);
       EXPECT_NEAR(mine, theirs, 1e-5) << bias;
-      if (bias != 0.0f) EXPECT_NEAR(std::abs(theirs), 2.0 * std::tanh(0.5), 1e-5);  // Pendulum's high is 2
+      if (bias != 0.0f) {
+        EXPECT_NEAR(std::abs(theirs), 2.0 * std::tanh(0.5), 1e-5);  // Pendulum's high is 2
+      }
     }
   }
 }

@@ -376,7 +376,8 @@ std::unique_ptr<Policy> Sac::MakePolicy(bool deterministic) {
           torch::NoGradGuard g;
           auto [mu, latent] = actor->SdeMeanAndLatent(torch::from_blob(const_cast<float*>(x), {n, d}), clip);
           const auto& ls = actor->sde_log_std();
-          torch::Tensor a = det ? torch::tanh(mu) : SdeSample(latent, mu, ls, NormalTensor(rng, {n, ls.size(0), A})).first;
+          torch::Tensor a =
+              det ? torch::tanh(mu) : SdeSample(latent, mu, ls, NormalTensor(rng, {n, ls.size(0), A})).first;
           std::memcpy(scaled, a.contiguous().data_ptr<float>(), static_cast<size_t>(n * A) * sizeof(float));
         },
         deterministic);
