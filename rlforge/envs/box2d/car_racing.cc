@@ -32,18 +32,26 @@ const Point kWheelPos[4] = {{-55, +80}, {+55, +80}, {-55, -82}, {+55, -82}};
 
 double Sign(double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); }
 
-// Python's f"{x:04}" of a float (repr digits, ".0" for whole numbers,
-// zero-padded after the sign to 4 characters).
-std::string ScoreText(double x) {
+}  // namespace
+
+// Python's f"{x:04}" of a float: repr's shortest digits, in scientific
+// notation when the decimal exponent is below -4 or at least 16, else fixed
+// with ".0" for whole numbers; zero-padded after the sign to 4 characters.
+std::string CarRacing::ScoreText(double x) {
   char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof(buf), x);
-  std::string s(buf, res.ptr);
-  if (s.find_first_of(".en") == std::string::npos) s += ".0";
+  auto sci = std::to_chars(buf, buf + sizeof(buf), x, std::chars_format::scientific);
+  std::string s(buf, sci.ptr);
+  const size_t e = s.find('e');
+  const int exponent = e == std::string::npos ? 0 : std::stoi(s.substr(e + 1));
+  if (x == 0 || (exponent >= -4 && exponent < 16)) {
+    auto fixed = std::to_chars(buf, buf + sizeof(buf), x, std::chars_format::fixed);
+    s.assign(buf, fixed.ptr);
+    if (s.find('.') == std::string::npos) s += ".0";
+  }
   const size_t sign = (!s.empty() && s[0] == '-') ? 1 : 0;
   if (s.size() < 4) s.insert(sign, 4 - s.size(), '0');
   return s;
 }
-}  // namespace
 
 struct CarRacing::World : public b2ContactListener {
   struct Wheel {
@@ -113,8 +121,9 @@ struct CarRacing::World : public b2ContactListener {
 };
 
 CarRacing::CarRacing(const Options& o) : options_(o) {
-  RLF_CHECK_ARG(std::isfinite(o.lap_complete_percent) && o.lap_complete_percent >= 0 && o.lap_complete_percent <= 1,
-                "CarRacing-v3: lap_complete_percent must be in [0, 1], got ", o.lap_complete_percent);
+  // Any finite share works as in Gymnasium (above 1 the start tile never ends the lap).
+  RLF_CHECK_ARG(std::isfinite(o.lap_complete_percent), "CarRacing-v3: lap_complete_percent must be finite, got ",
+                o.lap_complete_percent);
   obs_space_ = Space::Box(0.0, 255.0, {kStateH, kStateW, 3}, DType::kUInt8);
   act_space_ = o.continuous ? Space::Box({-1.0, 0.0, 0.0}, {1.0, 1.0, 1.0}, {3}, DType::kFloat32) : Space::Discrete(5);
 }
@@ -509,7 +518,7 @@ StepResult CarRacing::Advance(const float* action, uint8_t* obs) {
   w.world.Step(static_cast<float>(kDt), 6 * 30, 2 * 30);
   w.t += kDt;
   UpdateScene();  // before this step's -0.1, as Gymnasium draws it
-  if (obs) DrawScene(w.scene, kStateW, kStateH, kObsSamples, obs);
+  if (obs) DrawScene(w.scene, kStateW, kStateH, kObsSamples, obs, 2);
   StepResult r;
   if (!action) return r;
   w.reward -= 0.1;
@@ -642,7 +651,7 @@ class Canvas {
     }
   }
   // Each output pixel from the mean of its samples x samples block (RGB).
-  void Downsample(int samples, uint8_t* out) {
+  void Downsample(int samples, int loss, uint8_t* out) {
     const int ow = w_ / samples, n = samples * samples;
     acc_.resize(static_cast<size_t>(ow) * 3);
     for (int y = 0; y < h_ / samples; ++y) {
@@ -655,9 +664,7 @@ class Canvas {
         }
       }
       uint8_t* o = out + static_cast<size_t>(y) * ow * 3;
-      // pygame's smoothscale floors in each of its two passes: a flat colour v
-      // comes out as max(v - 2, 0), which ceil(mean) - 2 reproduces.
-      for (int i = 0; i < ow * 3; ++i) o[i] = static_cast<uint8_t>(std::max((acc_[i] + n - 1) / n - 2, 0));
+      for (int i = 0; i < ow * 3; ++i) o[i] = static_cast<uint8_t>(std::max((acc_[i] + n - 1) / n - loss, 0));
     }
   }
 
@@ -672,10 +679,105 @@ class Canvas {
 
 }  // namespace
 
-void CarRacing::DrawScene(const Scene& sc, int width, int height, int samples, uint8_t* out) {
+namespace {
+// The indicator bar, the window's bottom 100 rows, as pygame draws it: every
+// polygon there is an axis-aligned rectangle, which pygame fills over whole
+// pixels from floor(x0) to floor(x1) and floor(y0) to floor(y1) inclusive
+// (so a bar thinner than a pixel still shows). It is drawn at the window's
+// resolution into a palette buffer and each output pixel takes the mean of
+// the window area it covers, as smooth-scaling does.
+constexpr int kBarTop = 700, kBarRows = 100;
+enum BarColor : uint8_t { kBlack, kWhite, kBlue, kViolet, kGreen, kRed };
+constexpr Rgb kBarPalette[] = {{0, 0, 0}, {255, 255, 255}, {0, 0, 255}, {51, 0, 255}, {0, 255, 0}, {255, 0, 0}};
+
+void DrawBar(const CarRacing::Scene& sc, int width, int height, int loss, uint8_t* out) {
+  constexpr int W = CarRacing::kWindowW, H = CarRacing::kWindowH;
+  thread_local std::vector<uint8_t> pal;
+  pal.assign(static_cast<size_t>(kBarRows) * W, kBlack);
+  auto fill = [&](int xa, int xb, int ya, int yb, uint8_t c) {  // inclusive window pixels
+    xa = std::max(xa, 0), xb = std::min(xb, W - 1), ya = std::max(ya, kBarTop), yb = std::min(yb, H - 1);
+    for (int y = ya; y <= yb && xa <= xb; ++y) std::fill_n(pal.data() + (y - kBarTop) * W + xa, xb - xa + 1, c);
+  };
+  auto polygon = [&](double x0, double y0, double x1, double y1, uint8_t c) {
+    fill(static_cast<int>(std::floor(std::min(x0, x1))), static_cast<int>(std::floor(std::max(x0, x1))),
+         static_cast<int>(std::floor(std::min(y0, y1))), static_cast<int>(std::floor(std::max(y0, y1))), c);
+  };
+  const double s = W / 40.0, h = H / 40.0;
+  auto vertical = [&](double place, double val, uint8_t c) {
+    polygon(place * s, H - (h + h * val), (place + 1) * s, H - h, c);
+  };
+  auto horizontal = [&](double place, double val, uint8_t c) {
+    polygon(place * s, H - 4 * h, (place + val) * s, H - 2 * h, c);
+  };
+  // Each indicator is drawn when its raw value is above 1e-4 in size.
+  if (std::abs(sc.speed) > 1e-4) vertical(5, 0.02 * sc.speed, kWhite);
+  for (int k = 0; k < 4; ++k)
+    if (std::abs(sc.omega[k]) > 1e-4) vertical(7 + k, 0.01 * sc.omega[k], k < 2 ? kBlue : kViolet);
+  if (std::abs(sc.steer) > 1e-4) horizontal(20, -10.0 * sc.steer, kGreen);
+  if (std::abs(sc.yaw) > 1e-4) horizontal(30, -0.8 * sc.yaw, kRed);
+  // The score, white on its black text box (42 rows from y 729, centred on
+  // x 60 with pygame's integer division).
+  const std::string text = CarRacing::ScoreText(sc.score);
+  int tw = 0;
+  for (char c : text)
+    if (const Glyph* g = FindGlyph(c)) tw += static_cast<int>(g->advance);
+  const int left = 60 - tw / 2, top = H - H * 25 / 400 - 21;
+  fill(left, left + tw - 1, top, top + 41, kBlack);
+  double pen = left;
+  for (char c : text) {
+    const Glyph* g = FindGlyph(c);
+    if (!g) continue;
+    const double cw = (g->x1 - g->x0) / 5, ch = (g->y1 - g->y0) / 7;
+    for (int r = 0; r < 7; ++r)
+      for (int col = 0; col < 5; ++col)
+        if (g->rows[r] & (0x10 >> col)) {
+          const double x0 = pen + g->x0 + col * cw, y0 = top + g->y0 + r * ch;
+          fill(static_cast<int>(std::lround(x0)), static_cast<int>(std::lround(x0 + cw)) - 1,
+               static_cast<int>(std::lround(y0)), static_cast<int>(std::lround(y0 + ch)) - 1, kWhite);
+        }
+    pen += g->advance;
+  }
+  // Area means: the column integrals of a window row (reused while rows
+  // repeat), weighted by each window row's overlap with the output row.
+  const double fx = static_cast<double>(W) / width, fy = static_cast<double>(H) / height;
+  std::vector<double> cols(static_cast<size_t>(width) * 3), acc(static_cast<size_t>(width) * 3);
+  const int first = height * kBarTop / H;
+  int cached = -1;
+  for (int r = first; r < height; ++r) {
+    std::fill(acc.begin(), acc.end(), 0.0);
+    const double y0 = r * fy, y1 = (r + 1) * fy;
+    for (int y = static_cast<int>(std::floor(y0)); y < y1 && y < H; ++y) {
+      const double wy = std::min<double>(y + 1, y1) - std::max<double>(y, y0);
+      if (y < kBarTop || wy <= 0) continue;
+      const uint8_t* row = pal.data() + (y - kBarTop) * W;
+      if (cached < 0 || std::memcmp(row, pal.data() + (cached - kBarTop) * W, W) != 0) {
+        for (int c = 0; c < width; ++c) {
+          const double a = c * fx, b = (c + 1) * fx;
+          double sum[3] = {0, 0, 0};
+          for (int x = static_cast<int>(std::floor(a)); x < b && x < W; ++x) {
+            const double wx = std::min<double>(x + 1, b) - std::max<double>(x, a);
+            const Rgb col = kBarPalette[row[x]];
+            sum[0] += wx * col.r, sum[1] += wx * col.g, sum[2] += wx * col.b;
+          }
+          for (int k = 0; k < 3; ++k) cols[c * 3 + k] = sum[k];
+        }
+        cached = y;
+      }
+      for (size_t i = 0; i < acc.size(); ++i) acc[i] += wy * cols[i];
+    }
+    uint8_t* o = out + static_cast<size_t>(r) * width * 3;
+    for (size_t i = 0; i < acc.size(); ++i)
+      o[i] = static_cast<uint8_t>(std::max(static_cast<int>(std::ceil(acc[i] / (fx * fy) - 1e-9)) - loss, 0));
+  }
+}
+}  // namespace
+
+void CarRacing::DrawScene(const Scene& sc, int width, int height, int samples, uint8_t* out, int scale_loss) {
   const double W = kWindowW, H = kWindowH;
+  // The scene above the bar (window rows 0-699) on a supersampled canvas.
+  const int scene_rows = height * kBarTop / kWindowH;
   thread_local Canvas cv;
-  cv.Reset(width * samples, height * samples, width * samples / W, height * samples / H);
+  cv.Reset(width * samples, scene_rows * samples, width * samples / W, height * samples / H);
   // World -> window: rotate with the car, zoom (animated over the first
   // second), the car at (W/2, H/4) before the vertical flip.
   const double angle = -sc.car_angle, ca = std::cos(angle), sa = std::sin(angle);
@@ -693,44 +795,8 @@ void CarRacing::DrawScene(const Scene& sc, int width, int height, int samples, u
   };
   for (const auto& p : sc.ground) draw(p);
   for (const auto& p : sc.car) draw(p);
-  // The indicator bar (window coordinates, drawn after the flip).
-  const double s = W / 40, h = H / 40;
-  cv.Poly({{W, H}, {W, H - 5 * h}, {0, H - 5 * h}, {0, H}}, {0, 0, 0});
-  auto vertical = [&](double place, double val, Rgb c) {
-    const double top = H - (h + h * val);
-    cv.Poly({{place * s, top}, {(place + 1) * s, top}, {(place + 1) * s, H - h}, {place * s, H - h}}, c);
-  };
-  auto horizontal = [&](double place, double val, Rgb c) {
-    const double x0 = place * s, x1 = (place + val) * s;
-    cv.Poly({{x0, H - 4 * h}, {x1, H - 4 * h}, {x1, H - 2 * h}, {x0, H - 2 * h}}, c);
-  };
-  // Each indicator is drawn when its raw value is above 1e-4 in size.
-  if (std::abs(sc.speed) > 1e-4) vertical(5, 0.02 * sc.speed, {255, 255, 255});
-  for (int k = 0; k < 4; ++k)
-    if (std::abs(sc.omega[k]) > 1e-4) vertical(7 + k, 0.01 * sc.omega[k], k < 2 ? Rgb{0, 0, 255} : Rgb{51, 0, 255});
-  if (std::abs(sc.steer) > 1e-4) horizontal(20, -10.0 * sc.steer, {0, 255, 0});
-  if (std::abs(sc.yaw) > 1e-4) horizontal(30, -0.8 * sc.yaw, {255, 0, 0});
-  // The score, white on a black box centred at (60, H - H 2.5/40).
-  const std::string text = ScoreText(sc.score);
-  double tw = 0;
-  for (char c : text)
-    if (const Glyph* g = FindGlyph(c)) tw += g->advance;
-  const double left = std::floor(60 - tw / 2), top = std::floor(H - H * 2.5 / 40 - 21);
-  cv.Poly({{left, top}, {left + tw, top}, {left + tw, top + 42}, {left, top + 42}}, {0, 0, 0});
-  double pen = left;
-  for (char c : text) {
-    const Glyph* g = FindGlyph(c);
-    if (!g) continue;
-    const double cw = (g->x1 - g->x0) / 5, ch = (g->y1 - g->y0) / 7;
-    for (int r = 0; r < 7; ++r)
-      for (int col = 0; col < 5; ++col)
-        if (g->rows[r] & (0x10 >> col)) {
-          const double x0 = pen + g->x0 + col * cw, y0 = top + g->y0 + r * ch;
-          cv.Poly({{x0, y0}, {x0 + cw, y0}, {x0 + cw, y0 + ch}, {x0, y0 + ch}}, {255, 255, 255});
-        }
-    pen += g->advance;
-  }
-  cv.Downsample(samples, out);
+  cv.Downsample(samples, scale_loss, out);
+  DrawBar(sc, width, height, scale_loss, out);
 }
 
 std::string CarRacing::RenderText() const {
@@ -747,7 +813,7 @@ std::string CarRacing::RenderText() const {
 bool CarRacing::RenderRgb(Image* out) const {
   *out = Image(kVideoW, kVideoH, {0, 0, 0});
   if (!world_) return true;
-  DrawScene(world_->scene, kVideoW, kVideoH, 1, out->pixels().data());
+  DrawScene(world_->scene, kVideoW, kVideoH, 1, out->pixels().data(), 1);
   return true;
 }
 

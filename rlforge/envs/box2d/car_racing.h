@@ -45,10 +45,11 @@
 // samples of the 1000 x 800 scene, where pygame draws anti-aliased polygons
 // at 1000 x 800 and smooth-scales them): on scenes taken from Gymnasium the
 // pixels above the indicator bar differ by 0.10-0.42 levels on average
-// (edges); the score's digits are drawn in a 5 x 7 font instead of FreeSansBold;
-// the rgb render (600 x 400) omits the skid marks; reset's
-// options["randomize"] is not offered (domain_randomize redraws the colours
-// at every reset, Gymnasium's default).
+// (edges); the score's digits are drawn in a 5 x 7 font instead of
+// FreeSansBold, and the text box's width adds per-character widths (pygame
+// kerns some pairs, e.g. "11", by a few pixels); the rgb render (600 x 400)
+// omits the skid marks; reset's options["randomize"] is not offered
+// (domain_randomize redraws the colours at every reset, Gymnasium's default).
 //
 // Clone/Restore and checkpoints: by replay, as the other Box2D envs
 // (rlforge/envs/box2d/replay.h); the replay skips the renders but the last.
@@ -154,10 +155,15 @@ class CarRacing : public EnvBase<CarRacing> {
     std::array<double, 4> omega{};
   };
   // The scene as pixels: width x height RGB of the 1000 x 800 window, each
-  // pixel the mean of samples x samples points (the observation is 96 x 96
-  // with kObsSamples per axis; the rgb render 600 x 400 with 1).
-  static void DrawScene(const Scene& scene, int width, int height, int samples, uint8_t* out);
+  // pixel above the indicator bar from the mean of samples x samples points
+  // (the observation is 96 x 96 with kObsSamples per axis; the rgb render
+  // 600 x 400 with 1), the bar from exact area means; less scale_loss
+  // levels, what pygame's two flooring smooth-scale passes lose on a flat
+  // colour (2 from 1000 x 800 to 96 x 96, 1 to 600 x 400; measured).
+  static void DrawScene(const Scene& scene, int width, int height, int samples, uint8_t* out, int scale_loss);
   static constexpr int kObsSamples = 3;
+  // The score as Gymnasium prints it: Python's f"{score:04}" of a float.
+  static std::string ScoreText(double score);
   const Scene& scene() const;
 
  private:
