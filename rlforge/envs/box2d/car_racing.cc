@@ -835,6 +835,7 @@ EnvSpec CarRacingSpec() {
                 {"domain_randomize", "false", "random road, background and grass colours at every reset"},
                 {"lap_complete_percent", "0.95", "share of tiles visited before the start tile ends the lap"}},
                "drive a random track from 96x96 top-down pixels (Box2D)"};
+  spec.discrete_action_kwargs = {{"continuous", "false"}};
   return spec;
 }
 }  // namespace
