@@ -387,29 +387,54 @@ TEST(SacTest, SdeHoldsItsExplorationMatrix) {
   }
 }
 
-// The export of a gSDE actor clamps the mean before the tanh, as acting does.
+// The export of a gSDE actor clamps the mean before the tanh, as acting does
+// (Pendulum, one action; LunarLanderContinuous, two; clip_mean 0: no clamp).
 TEST(SacTest, SdeExportClampsTheMean) {
-  SacConfig c;
-  c.net_arch = {8}, c.use_sde = true, c.clip_mean = 0.5;
-  Sac agent(PendulumContext("sac"), c);
-  auto policy = agent.MakePolicy(true);
-  for (float bias : {0.0f, 3.0f, -3.0f}) {  // inside, above and below the clip
-    {
-      torch::NoGradGuard g;
-      agent.actor()->head()->bias.fill_(bias);
-    }
-    runtime::Policy fresh(agent.Export());
-    for (int k = 0; k < 5; ++k) {
-      const float obs[3] = {std::cos(0.7f * k), std::sin(0.7f * k), 0.4f * k - 1};
-      float mine = 0, theirs = 0;
-      fresh.Act(obs, 1, &theirs, true);
-      policy->Act(obs, nullptr, 1, &mine);
-      EXPECT_NEAR(mine, theirs, 1e-5) << bias;
-      if (bias != 0.0f) {
-        EXPECT_NEAR(std::abs(theirs), 2.0 * std::tanh(0.5), 1e-5);  // Pendulum's high is 2
+  for (const std::string env : {"Pendulum-v1", "LunarLanderContinuous-v3"}) {
+    for (double clip : {0.5, 0.0}) {
+      SacConfig c;
+      c.net_arch = {8}, c.use_sde = true, c.clip_mean = clip;
+      RunContext ctx = PendulumContext("sac");
+      ctx.run.env = env;
+      Sac agent(ctx, c);
+      const int64_t d = agent.obs_dim(), A = agent.act_dim();
+      auto policy = agent.MakePolicy(true);
+      for (float bias : {0.0f, 3.0f, -3.0f}) {  // inside, above and below the clip
+        {
+          torch::NoGradGuard g;
+          agent.actor()->head()->bias.fill_(bias);
+          agent.actor()->head()->bias[0].fill_(-bias);  // the rows differ (a transposed layer would show)
+        }
+        runtime::Policy fresh(agent.Export());
+        for (int k = 0; k < 5; ++k) {
+          std::vector<float> obs(d), mine(A), theirs(A);
+          for (int64_t i = 0; i < d; ++i) obs[i] = std::sin(0.7f * k + i);
+          fresh.Act(obs.data(), 1, theirs.data(), true);
+          policy->Act(obs.data(), nullptr, 1, mine.data());
+          for (int64_t j = 0; j < A; ++j) {
+            EXPECT_NEAR(mine[j], theirs[j], 1e-5) << env << " clip " << clip << " bias " << bias;
+            if (bias != 0.0f && clip > 0) {  // the clamped mean: |a| = tanh(0.5) scaled to the Box
+              const double half = env == "Pendulum-v1" ? 2.0 : 1.0;
+              EXPECT_NEAR(std::abs(theirs[j]), half * std::tanh(0.5), 1e-5) << env << " " << j;
+            }
+          }
+        }
       }
     }
   }
+}
+
+// gSDE's log_std is trained with the actor (its own Adam moves every entry).
+TEST(SacTest, SdeLogStdIsTrained) {
+  SacConfig c;
+  c.net_arch = {16}, c.use_sde = true, c.learning_starts = 100, c.batch_size = 32;
+  Sac agent(PendulumContext("sac"), c);
+  const torch::Tensor before = agent.actor()->sde_log_std().clone();
+  while (agent.num_timesteps() < 110) agent.Iterate();
+  const torch::Tensor moved = (agent.actor()->sde_log_std() - before).abs();
+  EXPECT_GT(moved.min().item<float>(), 0.0f);
+  // Adam's steps are about the learning rate each (3e-4), at most 10 of them.
+  EXPECT_LT(moved.max().item<float>(), 10 * 3e-4 * 1.5);
 }
 
 TEST(SacTest, SdeKernelsMatchAutogradAndResume) {

@@ -31,9 +31,9 @@ void SacConfig::Visit(FieldVisitor& v) {
   v.Field("use_sde", &use_sde,
           "generalized state-dependent exploration (gSDE; its actor runs on autograd, the critics on fast_update)");
   v.Field("sde_sample_freq", &sde_sample_freq,
-          "gSDE: env steps between new exploration matrices (-1: once per collection phase)");
+          "gSDE: env steps between new exploration matrices (<= 0: once per collection phase)");
   v.Field("log_std_init", &log_std_init, "gSDE: initial value of every log_std entry");
-  v.Field("clip_mean", &clip_mean, "gSDE: the actor's mean clipped to [-clip_mean, clip_mean] (0: no clipping)");
+  v.Field("clip_mean", &clip_mean, "gSDE: the actor's mean clipped to [-clip_mean, clip_mean] (<= 0: no clipping)");
   v.Field("use_sde_at_warmup", &use_sde_at_warmup,
           "gSDE: explore with gSDE instead of uniform actions before learning_starts");
 }
@@ -58,13 +58,11 @@ void SacConfig::Validate() const {
   RLF_CHECK_ARG(target_update_interval >= 1, "config key 'target_update_interval' must be >= 1");
   RLF_CHECK_ARG(n_critics >= 1 && n_critics <= 10, "config key 'n_critics' must be in [1, 10], got ", n_critics);
   RLF_CHECK_ARG(action_noise == "none", "sac explores by sampling its policy; config key 'action_noise' must be none");
-  RLF_CHECK_ARG(sde_sample_freq == -1 || sde_sample_freq >= 1,
-                "config key 'sde_sample_freq' must be -1 (once per collection phase) or >= 1, got ", sde_sample_freq);
-  RLF_CHECK_ARG(std::isfinite(log_std_init) && log_std_init >= kSacLogStdMin && log_std_init <= kSacLogStdMax,
-                "config key 'log_std_init' must be in [", kSacLogStdMin, ", ", kSacLogStdMax, "], got ", log_std_init);
-  RLF_CHECK_ARG(std::isfinite(clip_mean) && clip_mean >= 0, "config key 'clip_mean' must be >= 0, got ", clip_mean);
+  // SB3's ranges: sde_sample_freq <= 0 means once per collection phase,
+  // clip_mean <= 0 no clipping, any finite log_std_init.
+  RLF_CHECK_ARG(std::isfinite(log_std_init), "config key 'log_std_init' must be finite, got ", log_std_init);
+  RLF_CHECK_ARG(std::isfinite(clip_mean), "config key 'clip_mean' must be finite, got ", clip_mean);
   RLF_CHECK_ARG(use_sde || !use_sde_at_warmup, "config key 'use_sde_at_warmup' needs use_sde: true");
-  if (use_sde) RLF_CHECK_ARG(!net_arch.empty(), "gSDE (use_sde) needs at least one hidden layer in net_arch");
 }
 
 SquashedGaussianActorImpl::SquashedGaussianActorImpl(int64_t obs_dim, int64_t act_dim,
@@ -172,6 +170,8 @@ torch::Tensor NormalTensor(Rng& rng, std::vector<int64_t> shape) {
 
 void Sac::BeginCollectStep(int64_t k) {
   if (!sac_.use_sde) return;
+  // Drawn afresh at every phase's start, so that a checkpoint (always taken
+  // between phases) need not hold them.
   if (k == 0 || (sac_.sde_sample_freq > 0 && k % sac_.sde_sample_freq == 0)) {
     const auto& ls = actor_->sde_log_std();
     sde_collect_ = NormalTensor(rng_, {envs_->num_envs(), ls.size(0), ls.size(1)});
@@ -349,6 +349,8 @@ void Sac::ActScaled(const float* features, int n, bool deterministic, Rng& rng, 
     torch::NoGradGuard g;
     auto [mu, latent] =
         actor_->SdeMeanAndLatent(torch::from_blob(const_cast<float*>(features), {n, obs_dim_}), sac_.clip_mean);
+    RLF_CHECK(deterministic || (sde_collect_.defined() && sde_collect_.size(0) >= n),
+              "sac: gSDE exploration matrices were not drawn for ", n, " envs");
     torch::Tensor a = deterministic ? torch::tanh(mu)
                                     : SdeSample(latent, mu, actor_->sde_log_std(), sde_collect_.narrow(0, 0, n)).first;
     std::memcpy(scaled, a.contiguous().data_ptr<float>(), static_cast<size_t>(n * A) * sizeof(float));
@@ -368,8 +370,9 @@ std::unique_ptr<Policy> Sac::MakePolicy(bool deterministic) {
   SquashedGaussianActor actor = actor_;
   const int64_t d = obs_dim_, A = act_dim_;
   if (sac_.use_sde) {
-    // The stochastic policy draws a fresh exploration matrix per row and call
-    // (gSDE with sde_sample_freq 1).
+    // The stochastic policy (evaluation with eval_deterministic: false) draws
+    // a fresh exploration matrix per row and call, gSDE with
+    // sde_sample_freq 1; SB3's predict reuses the last gradient step's matrix.
     const double clip = sac_.clip_mean;
     return MakeActorPolicy(
         [actor, d, A, clip](const float* x, int n, bool det, Rng& rng, float* scaled) mutable {

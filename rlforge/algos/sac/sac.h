@@ -52,9 +52,9 @@ struct SacConfig : OffPolicyConfig {
   int64_t target_update_interval = 1;   // gradient steps between target-critic updates
   int64_t n_critics = 2;
   bool use_sde = false;                 // generalized state-dependent exploration (gSDE)
-  int64_t sde_sample_freq = -1;         // gSDE: env steps between exploration matrices (-1: once per collection phase)
+  int64_t sde_sample_freq = -1;         // gSDE: env steps between exploration matrices (<= 0: once per collection phase)
   double log_std_init = -3.0;           // gSDE: initial log_std
-  double clip_mean = 2.0;               // gSDE: mu clipped to [-clip_mean, clip_mean] (0: no clipping)
+  double clip_mean = 2.0;               // gSDE: mu clipped to [-clip_mean, clip_mean] (<= 0: no clipping)
   bool use_sde_at_warmup = false;       // gSDE: explore with gSDE instead of uniform actions before learning_starts
 
   void Visit(FieldVisitor& v);
