@@ -652,19 +652,28 @@ class Canvas {
   }
   // Each output pixel from the mean of its samples x samples block (RGB).
   void Downsample(int samples, int loss, uint8_t* out) {
+    // Red and blue summed together in 16-bit halves of one word (at most
+    // 16 x 255 each), green apart.
     const int ow = w_ / samples, n = samples * samples;
-    acc_.resize(static_cast<size_t>(ow) * 3);
+    rb_.resize(static_cast<size_t>(ow));
+    g_.resize(static_cast<size_t>(ow));
     for (int y = 0; y < h_ / samples; ++y) {
-      std::fill(acc_.begin(), acc_.end(), 0);
+      std::fill(rb_.begin(), rb_.end(), 0u);
+      std::fill(g_.begin(), g_.end(), 0u);
       for (int dy = 0; dy < samples; ++dy) {
         const uint32_t* p = px_.data() + static_cast<size_t>(y * samples + dy) * w_;
-        for (int x = 0; x < w_; ++x) {
-          int* a = acc_.data() + (x / samples) * 3;
-          a[0] += p[x] & 0xFF, a[1] += (p[x] >> 8) & 0xFF, a[2] += (p[x] >> 16) & 0xFF;
+        for (int x = 0; x < ow; ++x, p += samples) {
+          uint32_t rb = 0, g = 0;
+          for (int dx = 0; dx < samples; ++dx) rb += p[dx] & 0x00FF00FFu, g += (p[dx] >> 8) & 0xFFu;
+          rb_[x] += rb, g_[x] += g;
         }
       }
       uint8_t* o = out + static_cast<size_t>(y) * ow * 3;
-      for (int i = 0; i < ow * 3; ++i) o[i] = static_cast<uint8_t>(std::max((acc_[i] + n - 1) / n - loss, 0));
+      auto level = [n, loss](uint32_t sum) {
+        return static_cast<uint8_t>(std::max(static_cast<int>((sum + n - 1) / n) - loss, 0));
+      };
+      for (int x = 0; x < ow; ++x)
+        o[3 * x] = level(rb_[x] & 0xFFFFu), o[3 * x + 1] = level(g_[x]), o[3 * x + 2] = level(rb_[x] >> 16);
     }
   }
 
@@ -674,7 +683,7 @@ class Canvas {
   std::vector<uint32_t> px_;
   std::vector<Point> pts_;
   std::vector<double> xs_;
-  std::vector<int> acc_;
+  std::vector<uint32_t> rb_, g_;
 };
 
 }  // namespace
