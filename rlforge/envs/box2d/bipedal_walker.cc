@@ -64,19 +64,14 @@ BipedalWalker::BipedalWalker(bool hardcore) : hardcore_(hardcore) {
   act_space_ = Space::Box(-1.0, 1.0, {4}, DType::kFloat32);
 }
 
-BipedalWalker::BipedalWalker(const BipedalWalker& other) : EnvBase<BipedalWalker>(other) { *this = other; }
+BipedalWalker::BipedalWalker(const BipedalWalker& other) : ReplayedEpisodeEnv<BipedalWalker>(other) { *this = other; }
 
 BipedalWalker& BipedalWalker::operator=(const BipedalWalker& other) {
   if (this == &other) return *this;
-  EnvBase<BipedalWalker>::operator=(other);
   hardcore_ = other.hardcore_;
   obs_space_ = other.obs_space_;
   act_space_ = other.act_space_;
-  reset_rng_ = other.reset_rng_;
-  actions_ = other.actions_;
-  has_episode_ = other.has_episode_;
-  Replay();
-  RLF_CHECK(Fingerprint() == other.Fingerprint(), name(), ": replaying the episode did not reproduce it");
+  CopyEpisodeFrom(other);
   return *this;
 }
 
@@ -98,9 +93,7 @@ void BipedalWalker::Replay() {
 }
 
 void BipedalWalker::ResetImpl(void* obs, Info* /*info*/) {
-  reset_rng_ = rng_.state();
-  actions_.clear();
-  has_episode_ = true;
+  StartRecord();
   BuildEpisode(static_cast<float*>(obs));
 }
 

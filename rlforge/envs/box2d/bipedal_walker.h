@@ -37,10 +37,11 @@
 
 #include "rlforge/core/state_io.h"
 #include "rlforge/env/env.h"
+#include "rlforge/envs/box2d/replay.h"
 
 namespace rlforge {
 
-class BipedalWalker : public EnvBase<BipedalWalker> {
+class BipedalWalker : public ReplayedEpisodeEnv<BipedalWalker> {
  public:
   static constexpr bool kClipsActions = true;  // any finite action; |a| is clipped inside
   static constexpr double kFps = 50, kScale = 30, kMotorsTorque = 80, kSpeedHip = 4, kSpeedKnee = 6;
@@ -65,28 +66,6 @@ class BipedalWalker : public EnvBase<BipedalWalker> {
   void ResetImpl(void* obs, Info* info);
   void StepImpl(const void* action, void* obs, StepResult* result);
 
-  template <class A>
-  void Fields(A& ar) {
-    // The saved episode's fingerprint (RNG and body state at the end) is
-    // checked against the replay: a build whose Box2D steps differently
-    // fails to load instead of continuing another episode.
-    if constexpr (std::is_same_v<A, StateReader>) {
-      uint64_t fingerprint = 0;
-      uint8_t has_episode = 0;
-      ar(reset_rng_), ar(actions_), ar(has_episode), ar(fingerprint);
-      RLF_CHECK(has_episode <= 1, name(), " state is corrupt");
-      has_episode_ = has_episode == 1;
-      CheckActions();
-      Replay();
-      RLF_CHECK(Fingerprint() == fingerprint, name(),
-                " state: replaying the saved episode gives a different state (another Box2D build?)");
-    } else {
-      uint64_t fingerprint = Fingerprint();
-      uint8_t has_episode = has_episode_ ? 1 : 0;
-      ar(reset_rng_), ar(actions_), ar(has_episode), ar(fingerprint);
-    }
-  }
-
   // For tests: the terrain's points and the hull's position.
   const std::vector<double>& terrain_x() const { return terrain_x_; }
   const std::vector<double>& terrain_y() const { return terrain_y_; }
@@ -96,6 +75,7 @@ class BipedalWalker : public EnvBase<BipedalWalker> {
   double hull_angle() const;
 
  private:
+  friend class ReplayedEpisodeEnv<BipedalWalker>;
   struct World;
   void BuildEpisode(float* obs);
   void GenerateTerrain();
@@ -109,9 +89,6 @@ class BipedalWalker : public EnvBase<BipedalWalker> {
   bool hardcore_;
   Space obs_space_, act_space_;
   std::unique_ptr<World> world_;
-  Rng::State reset_rng_{};
-  std::vector<float> actions_;  // every action since reset, 4 floats each
-  bool has_episode_ = false;
   std::vector<double> terrain_x_, terrain_y_;
   std::vector<std::vector<std::pair<double, double>>> pieces_;  // stumps, stairs, pit walls (renders)
   std::vector<std::vector<std::pair<double, double>>> clouds_;

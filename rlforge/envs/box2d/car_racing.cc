@@ -128,21 +128,16 @@ CarRacing::CarRacing(const Options& o) : options_(o) {
   act_space_ = o.continuous ? Space::Box({-1.0, 0.0, 0.0}, {1.0, 1.0, 1.0}, {3}, DType::kFloat32) : Space::Discrete(5);
 }
 
-CarRacing::CarRacing(const CarRacing& other) : EnvBase<CarRacing>(other) { *this = other; }
+CarRacing::CarRacing(const CarRacing& other) : ReplayedEpisodeEnv<CarRacing>(other) { *this = other; }
 
 CarRacing& CarRacing::operator=(const CarRacing& other) {
   if (this == &other) return *this;
   RLF_CHECK(other.world_ == nullptr || other.has_episode_, other.name(),
             ": an env whose car was placed directly (SetCarPose) cannot be copied");
-  EnvBase<CarRacing>::operator=(other);
   options_ = other.options_;
   obs_space_ = other.obs_space_;
   act_space_ = other.act_space_;
-  reset_rng_ = other.reset_rng_;
-  actions_ = other.actions_;
-  has_episode_ = other.has_episode_;
-  Replay();
-  RLF_CHECK(Fingerprint() == other.Fingerprint(), name(), ": replaying the episode did not reproduce it");
+  CopyEpisodeFrom(other);
   return *this;
 }
 
@@ -174,9 +169,7 @@ void CarRacing::Replay() {
 }
 
 void CarRacing::ResetImpl(void* obs, Info* /*info*/) {
-  reset_rng_ = rng_.state();
-  actions_.clear();
-  has_episode_ = true;
+  StartRecord();
   BuildEpisode(static_cast<uint8_t*>(obs));
 }
 

@@ -63,10 +63,11 @@
 
 #include "rlforge/core/state_io.h"
 #include "rlforge/env/env.h"
+#include "rlforge/envs/box2d/replay.h"
 
 namespace rlforge {
 
-class CarRacing : public EnvBase<CarRacing> {
+class CarRacing : public ReplayedEpisodeEnv<CarRacing> {
  public:
   struct Options {
     bool continuous = true;
@@ -97,25 +98,6 @@ class CarRacing : public EnvBase<CarRacing> {
 
   void ResetImpl(void* obs, Info* info);
   void StepImpl(const void* action, void* obs, StepResult* result);
-
-  template <class A>
-  void Fields(A& ar) {
-    if constexpr (std::is_same_v<A, StateReader>) {
-      uint64_t fingerprint = 0;
-      uint8_t has_episode = 0;
-      ar(reset_rng_), ar(actions_), ar(has_episode), ar(fingerprint);
-      RLF_CHECK(has_episode <= 1, name(), " state is corrupt");
-      has_episode_ = has_episode == 1;
-      CheckActions();
-      Replay();
-      RLF_CHECK(Fingerprint() == fingerprint, name(),
-                " state: replaying the saved episode gives a different state (another Box2D build?)");
-    } else {
-      uint64_t fingerprint = Fingerprint();
-      uint8_t has_episode = has_episode_ ? 1 : 0;
-      ar(reset_rng_), ar(actions_), ar(has_episode), ar(fingerprint);
-    }
-  }
 
   // For tests. The track: per tile (alpha, beta, x, y) as Gymnasium's
   // self.track, whether it has a kerb, and whether it was visited.
@@ -167,6 +149,7 @@ class CarRacing : public EnvBase<CarRacing> {
   const Scene& scene() const;
 
  private:
+  friend class ReplayedEpisodeEnv<CarRacing>;
   struct World;
   void BuildEpisode(uint8_t* obs);
   bool CreateTrack();
@@ -181,9 +164,6 @@ class CarRacing : public EnvBase<CarRacing> {
   Options options_;
   Space obs_space_, act_space_;
   std::unique_ptr<World> world_;
-  Rng::State reset_rng_{};
-  std::vector<float> actions_;
-  bool has_episode_ = false;
   std::vector<TrackPoint> track_;
   std::vector<uint8_t> border_;
   double start_alpha_ = 0;

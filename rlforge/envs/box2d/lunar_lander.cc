@@ -57,21 +57,16 @@ LunarLander::LunarLander(const Options& o) : options_(o) {
   act_space_ = o.continuous ? Space::Box(-1.0, 1.0, {2}, DType::kFloat32) : Space::Discrete(4);
 }
 
-LunarLander::LunarLander(const LunarLander& other) : EnvBase<LunarLander>(other) { *this = other; }
+LunarLander::LunarLander(const LunarLander& other) : ReplayedEpisodeEnv<LunarLander>(other) { *this = other; }
 
 LunarLander& LunarLander::operator=(const LunarLander& other) {
   if (this == &other) return *this;
   RLF_CHECK(other.world_ == nullptr || other.has_episode_, other.name(),
             ": an env whose lander state was set directly (SetLanderState) cannot be copied");
-  EnvBase<LunarLander>::operator=(other);
   options_ = other.options_;
   obs_space_ = other.obs_space_;
   act_space_ = other.act_space_;
-  reset_rng_ = other.reset_rng_;
-  actions_ = other.actions_;
-  has_episode_ = other.has_episode_;
-  Replay();
-  RLF_CHECK(Fingerprint() == other.Fingerprint(), name(), ": replaying the episode did not reproduce it");
+  CopyEpisodeFrom(other);
   return *this;
 }
 
@@ -97,9 +92,7 @@ void LunarLander::Replay() {
 }
 
 void LunarLander::ResetImpl(void* obs, Info* /*info*/) {
-  reset_rng_ = rng_.state();
-  actions_.clear();
-  has_episode_ = true;
+  StartRecord();
   BuildEpisode(static_cast<float*>(obs));
 }
 

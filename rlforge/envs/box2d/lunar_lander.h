@@ -52,10 +52,11 @@
 
 #include "rlforge/core/state_io.h"
 #include "rlforge/env/env.h"
+#include "rlforge/envs/box2d/replay.h"
 
 namespace rlforge {
 
-class LunarLander : public EnvBase<LunarLander> {
+class LunarLander : public ReplayedEpisodeEnv<LunarLander> {
  public:
   struct Options {
     bool continuous = false;
@@ -87,28 +88,6 @@ class LunarLander : public EnvBase<LunarLander> {
   void ResetImpl(void* obs, Info* info);
   void StepImpl(const void* action, void* obs, StepResult* result);
 
-  template <class A>
-  void Fields(A& ar) {
-    // The saved episode's fingerprint (RNG and body state at the end) is
-    // checked against the replay: a build whose Box2D steps differently
-    // fails to load instead of continuing another episode.
-    if constexpr (std::is_same_v<A, StateReader>) {
-      uint64_t fingerprint = 0;
-      uint8_t has_episode = 0;
-      ar(reset_rng_), ar(actions_), ar(has_episode), ar(fingerprint);
-      RLF_CHECK(has_episode <= 1, name(), " state is corrupt");
-      has_episode_ = has_episode == 1;
-      CheckActions();
-      Replay();
-      RLF_CHECK(Fingerprint() == fingerprint, name(),
-                " state: replaying the saved episode gives a different state (another Box2D build?)");
-    } else {
-      uint64_t fingerprint = Fingerprint();
-      uint8_t has_episode = has_episode_ ? 1 : 0;
-      ar(reset_rng_), ar(actions_), ar(has_episode), ar(fingerprint);
-    }
-  }
-
   // For tests: the terrain's smoothed heights at the 11 chunk points and
   // the helipad, the lander's body state, whether each leg touches ground.
   const std::vector<double>& terrain() const { return smooth_y_; }
@@ -128,6 +107,7 @@ class LunarLander : public EnvBase<LunarLander> {
   void Observe(float* obs) const;
 
  private:
+  friend class ReplayedEpisodeEnv<LunarLander>;
   struct World;
   // Builds the episode's world from rng_ (terrain, lander, push) and takes
   // the no-op first step.
@@ -143,9 +123,6 @@ class LunarLander : public EnvBase<LunarLander> {
   Options options_;
   Space obs_space_, act_space_;
   std::unique_ptr<World> world_;
-  Rng::State reset_rng_{};
-  std::vector<float> actions_;  // every action since reset (1 or 2 floats each)
-  bool has_episode_ = false;
   std::vector<double> smooth_y_;
   double helipad_x1_ = 0, helipad_x2_ = 0, helipad_y_ = 0;
   double prev_shaping_ = 0;
