@@ -288,8 +288,9 @@ TEST(OffPolicyTest, KernelsMatchAutograd) {
 
 // Trains 3,000 steps with checkpoints every 1,000, resumes a copy from the
 // 1,000-step checkpoint, and compares every network at the end.
-void ExpectExactResume(const std::string& algo, std::vector<std::string> sets) {
-  const std::string root = testing::TempDir() + "/rlforge_resume_" + algo;
+// `tag` names the run folder: tests run in parallel under ctest.
+void ExpectExactResume(const std::string& algo, const std::string& tag, std::vector<std::string> sets) {
+  const std::string root = testing::TempDir() + "/rlforge_resume_" + tag;
   fs::remove_all(root);
   fs::create_directories(root);
   sets.insert(sets.end(), {"net_arch=[32, 32]", "learning_starts=500", "batch_size=32", "buffer_size=5000",
@@ -442,12 +443,12 @@ TEST(SacTest, SdeKernelsMatchAutogradAndResume) {
   s.net_arch = {32, 24}, s.learning_starts = 300, s.batch_size = 64, s.use_sde = true;
   Sac sac(PendulumContext("sac"), s);
   ExpectKernelsMatchAutograd(sac, "sac gSDE");
-  ExpectExactResume("sac", {"use_sde=true", "sde_sample_freq=3", "log_std_init=-1"});
+  ExpectExactResume("sac", "sac_gsde", {"use_sde=true", "sde_sample_freq=3", "log_std_init=-1"});
 }
 
-TEST(OffPolicyTest, SacResumesExactly) { ExpectExactResume("sac", {"prioritized_replay=true"}); }
+TEST(OffPolicyTest, SacResumesExactly) { ExpectExactResume("sac", "sac_prioritized", {"prioritized_replay=true"}); }
 TEST(OffPolicyTest, Td3WithOrnsteinUhlenbeckNoiseResumesExactly) {
-  ExpectExactResume("td3", {"action_noise=ornstein-uhlenbeck", "noise_std=0.5"});
+  ExpectExactResume("td3", "td3_ou", {"action_noise=ornstein-uhlenbeck", "noise_std=0.5"});
 }
 
 TEST(OffPolicyTest, ClearErrors) {
