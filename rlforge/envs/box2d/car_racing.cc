@@ -531,6 +531,8 @@ StepResult CarRacing::Advance(const float* action, uint8_t* obs) {
 }
 
 void CarRacing::StepImpl(const void* action, void* obs, StepResult* result) {
+  RLF_CHECK(world_ != nullptr, name(),
+            ": no episode to continue (its car was placed directly, not replayable); call reset()");
   float a[3];
   const size_t k = options_.continuous ? 3 : 1;
   if (options_.continuous) {

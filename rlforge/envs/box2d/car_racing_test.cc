@@ -524,6 +524,13 @@ TEST(CarRacingTest, ClearErrors) {
   EXPECT_GT(s.omega[2], 10.0);
   cont.SetCarPose(0, 0, 0, 0, 0);
   EXPECT_THROW(cont.Clone(), Error);
+  // Saved and loaded, a placed car is no episode: stepping asks for a reset
+  // (before, it dereferenced the missing world).
+  std::string state;
+  cont.SaveState(&state);
+  CarRacing loaded(Continuous());
+  loaded.LoadState(state);
+  EXPECT_THROW(loaded.Step(big, obs.data()), Error);
 }
 
 }  // namespace
