@@ -6,8 +6,9 @@
 // track: 12 checkpoints at angles 2 pi c/12 + U(0, 2 pi/12) and radii
 // U(TRACK_RAD/3, TRACK_RAD) (the first and last at 1.5 TRACK_RAD), followed by
 // a point that turns towards the next checkpoint by at most 0.31 rad per
-// 21/6-unit step; the second of five laps is cut out and must close up
-// within one step (else the track is drawn again). Each step of it is a road
+// 21/6-unit step for up to five laps; the loop between the last two passes
+// through the start is kept (the track is drawn again unless its ends meet
+// within one step). Each step of it is a road
 // tile, a sensor quad 2 x 40/6 units wide; hard turns get red-white kerbs.
 //
 // Wheel physics (Gymnasium's car_dynamics): the steering joints turn towards
@@ -20,8 +21,8 @@
 // Actions. Box([-1, 0, 0], [1, 1, 1]) (steer, gas, brake; continuous=true,
 // the default): finite values outside the box act as in Gymnasium (gas is
 // clipped to [0, 1], steering and brake are used as given). Discrete(5)
-// (continuous=false): 0 nothing, 1 steer right (-0.6), 2 steer left (+0.6),
-// 3 gas 0.2, 4 brake 0.8.
+// (continuous=false): 0 nothing, 1 steer right (the Box's steer +0.6; the
+// joints' target -0.6), 2 steer left (-0.6), 3 gas 0.2, 4 brake 0.8.
 // Observation: the 96 x 96 x 3 uint8 top-down view of Gymnasium's
 // "state_pixels" render — the world rotated with the car, which sits at
 // (48, 72), zooming in from 0.6 to 16.2 px/unit (of the 1000 x 800 window)
@@ -32,8 +33,9 @@
 // wheel touches it (tiles touched during the reset step count towards the
 // first step's reward); -100 (replacing the step's reward) and termination
 // when the car leaves the 2000/6-unit playfield; termination when every tile
-// is visited or the start tile is touched with more than
-// lap_complete_percent of the tiles visited (info lap_finished 1, or 0 when
+// is visited or the start tile is first touched with more than
+// lap_complete_percent of the tiles visited (the rear wheels touch it in the
+// reset step, so with the default 0.95 a lap ends with every tile visited) (info lap_finished 1, or 0 when
 // the car left the field). TimeLimit 1000; reward threshold 900.
 // domain_randomize draws the road colour and background U(0, 210)^3 at every
 // reset, the grass the background with one channel +20.
@@ -52,7 +54,8 @@
 // (domain_randomize redraws the colours at every reset, Gymnasium's default).
 //
 // Clone/Restore and checkpoints: by replay, as the other Box2D envs
-// (rlforge/envs/box2d/replay.h); the replay skips the renders but the last.
+// (rlforge/envs/box2d/replay.h); the replay draws no pixels (it keeps the
+// scene up to date, so renders still work).
 #ifndef RLFORGE_ENVS_BOX2D_CAR_RACING_H_
 #define RLFORGE_ENVS_BOX2D_CAR_RACING_H_
 
