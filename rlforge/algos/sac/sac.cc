@@ -157,6 +157,14 @@ std::pair<torch::Tensor, torch::Tensor> Sac::SdeActions(const float* x, int64_t 
   return SdeSample(latent, mu, actor_->sde_log_std(), eps);
 }
 
+void Sac::SdeActionsInto(const float* x, std::vector<float>* actions, std::vector<double>* log_prob) {
+  torch::NoGradGuard g;
+  auto [a, logp] = SdeActions(x, static_cast<int64_t>(log_prob->size()), sde_eps_);
+  std::memcpy(actions->data(), a.contiguous().data_ptr<float>(), actions->size() * sizeof(float));
+  auto lp = logp.to(torch::kFloat64).contiguous();
+  std::memcpy(log_prob->data(), lp.data_ptr<double>(), log_prob->size() * sizeof(double));
+}
+
 namespace {
 // A standard normal tensor of the given shape from rlforge's Rng (so that runs
 // and resumes are reproducible whatever torch's generator does).
@@ -197,11 +205,7 @@ void Sac::PolicyAtObs(bool fast) {
   a_pi_.resize(static_cast<size_t>(B * A));
   logp_pi_.resize(B);
   if (sac_.use_sde) {
-    torch::NoGradGuard g;
-    auto [a, logp] = SdeActions(obs_.data(), B, sde_eps_);
-    std::memcpy(a_pi_.data(), a.contiguous().data_ptr<float>(), a_pi_.size() * sizeof(float));
-    auto lp = logp.to(torch::kFloat64).contiguous();
-    std::memcpy(logp_pi_.data(), lp.data_ptr<double>(), logp_pi_.size() * sizeof(double));
+    SdeActionsInto(obs_.data(), &a_pi_, &logp_pi_);
     return;
   }
   if (fast) {
@@ -241,11 +245,7 @@ double Sac::CriticGradients(bool fast) {
   a_next_.resize(static_cast<size_t>(B * A));
   logp_next_.resize(B);
   if (sac_.use_sde) {
-    torch::NoGradGuard g;
-    auto [a, logp] = SdeActions(next_.data(), B, sde_eps_);
-    std::memcpy(a_next_.data(), a.contiguous().data_ptr<float>(), a_next_.size() * sizeof(float));
-    auto lp = logp.to(torch::kFloat64).contiguous();
-    std::memcpy(logp_next_.data(), lp.data_ptr<double>(), logp_next_.size() * sizeof(double));
+    SdeActionsInto(next_.data(), &a_next_, &logp_next_);
   } else if (fast) {
     actor_next_k_.Forward(next_.data(), B, obs_dim_);
     SquashedGaussianSample(actor_next_k_.out.data(), eps_next_.data(), B, A, a_next_.data(), logp_next_.data());

@@ -134,6 +134,9 @@ class Sac : public OffPolicyActorCritic {
  private:
   // gSDE: a sample at x [rows, D] with the exploration draw eps (a [B, A], log pi [B]).
   std::pair<torch::Tensor, torch::Tensor> SdeActions(const float* x, int64_t rows, const torch::Tensor& eps);
+  // The same without gradient, with this step's draw, into sized buffers
+  // (rows = log_prob->size()).
+  void SdeActionsInto(const float* x, std::vector<float>* actions, std::vector<double>* log_prob);
   // a_pi and log pi at the batch's observations (kernel or torch, no gradient).
   void PolicyAtObs(bool fast);
 

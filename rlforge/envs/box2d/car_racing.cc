@@ -744,7 +744,9 @@ void DrawBar(const CarRacing::Scene& sc, int width, int height, int loss, uint8_
   // Area means: the column integrals of a window row (reused while rows
   // repeat), weighted by each window row's overlap with the output row.
   const double fx = static_cast<double>(W) / width, fy = static_cast<double>(H) / height;
-  std::vector<double> cols(static_cast<size_t>(width) * 3), acc(static_cast<size_t>(width) * 3);
+  thread_local std::vector<double> cols, acc;  // reused: this runs every step
+  cols.assign(static_cast<size_t>(width) * 3, 0.0);
+  acc.assign(static_cast<size_t>(width) * 3, 0.0);
   const int first = height * kBarTop / H;
   int cached = -1;
   for (int r = first; r < height; ++r) {
@@ -787,7 +789,7 @@ void CarRacing::DrawScene(const Scene& sc, int width, int height, int samples, u
   const double angle = -sc.car_angle, ca = std::cos(angle), sa = std::sin(angle);
   const double zoom = 0.1 * kScale * std::max(1 - sc.t, 0.0) + kZoom * kScale * std::min(sc.t, 1.0);
   const double view = std::hypot(W / 2, H * 3 / 4) / zoom + 1.0;  // farthest visible world distance
-  std::vector<Point> poly;
+  thread_local std::vector<Point> poly;
   auto draw = [&](const Scene::Poly& p) {
     if (std::hypot(p.cx - sc.car_x, p.cy - sc.car_y) - p.radius > view) return;
     poly.clear();
