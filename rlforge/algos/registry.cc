@@ -8,6 +8,7 @@
 #include "rlforge/algos/pg/a3c.h"
 #include "rlforge/algos/pg/reinforce.h"
 #include "rlforge/algos/ppo/ppo.h"
+#include "rlforge/algos/ppo/recurrent_ppo.h"
 #include "rlforge/algos/qrdqn/qrdqn.h"
 #include "rlforge/algos/sac/sac.h"
 #include "rlforge/algos/search/alphazero.h"
@@ -21,6 +22,7 @@ const std::vector<AlgoSpec>& Algorithms() {
   using search::AlphaZero, search::AlphaZeroConfig, search::MuZero, search::MuZeroConfig;
   static const std::vector<AlgoSpec> algos = {
       MakeAlgoSpec<Ppo, PpoConfig>("ppo", "Proximal Policy Optimization (clipped surrogate, GAE)"),
+      MakeAlgoSpec<RecurrentPpo, RecurrentPpoConfig>("recurrent-ppo", "PPO with an LSTM or GRU policy: state carried across steps, truncated BPTT over sequences (partially observed envs)"),
       MakeAlgoSpec<A2c, A2cConfig>("a2c", "Advantage Actor-Critic, synchronous"),
       MakeAlgoSpec<A3c, A3cConfig>("a3c", "Asynchronous Advantage Actor-Critic: worker threads, shared model and optimizer"),
       MakeAlgoSpec<Reinforce, ReinforceConfig>("reinforce", "REINFORCE: Monte-Carlo policy gradient, optional learned baseline"),

@@ -88,10 +88,14 @@ EpisodeStats Evaluate(VectorEnv& envs, Policy& policy, int64_t episodes, uint64_
   EpisodeStats stats;
   int64_t successes = 0;
   std::vector<uint8_t> actions(static_cast<size_t>(n) * envs.single_action_space().nbytes());
+  std::vector<uint8_t> starting(n, 1);
   envs.Reset(seed);
+  policy.StartEpisodes(starting.data(), n);
   while (stats.episodes < episodes) {
     policy.Act(envs.observations(), envs.action_masks(), n, actions.data());
     envs.Step(actions.data());
+    for (int i = 0; i < n; ++i) starting[i] = envs.terminated()[i] || envs.truncated()[i];
+    policy.StartEpisodes(starting.data(), n);
     for (int i = 0; i < n; ++i) {
       if (!(envs.terminated()[i] || envs.truncated()[i]) || done[i] >= quota[i]) continue;
       ++done[i];

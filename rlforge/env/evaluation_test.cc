@@ -52,6 +52,39 @@ TEST(EvaluateTest, ExactEpisodeCountAndUnbiasedQuotas) {
   EXPECT_FALSE(s.success_rate.has_value());
 }
 
+// A recurrent policy must hear of every episode start before the Act that
+// sees its first observation (SeedLengthEnv's observation is 0 exactly then),
+// and of no other.
+class StartRecordingPolicy : public Policy {
+ public:
+  void StartEpisodes(const uint8_t* rows_starting, int n) override {
+    told.assign(rows_starting, rows_starting + n);
+  }
+  void Act(const void* observations, const uint8_t*, int n, void* actions) override {
+    ASSERT_EQ(static_cast<int>(told.size()), n) << "Act before StartEpisodes";
+    const auto* obs = static_cast<const float*>(observations);
+    for (int i = 0; i < n; ++i) {
+      EXPECT_EQ(told[i], obs[i] == 0.0f ? 1 : 0) << "row " << i << " at t " << obs[i];
+      starts += told[i];
+      static_cast<int64_t*>(actions)[i] = 0;
+    }
+    told.assign(n, 0);
+  }
+  std::string name() const override { return "recorder"; }
+  std::vector<uint8_t> told;
+  int64_t starts = 0;
+};
+
+TEST(EvaluateTest, TellsPoliciesWhereEpisodesStart) {
+  VectorEnvOptions opt;
+  opt.num_envs = 3;
+  VectorEnv envs([] { return std::make_unique<SeedLengthEnv>(); }, opt);
+  StartRecordingPolicy p;
+  const EpisodeStats s = Evaluate(envs, p, 7, 5);
+  EXPECT_EQ(s.episodes, 7);
+  EXPECT_GE(p.starts, 7);
+}
+
 TEST(EvaluateTest, SuccessRateForEnvsThatDefineIt) {
   VectorEnvOptions opt;
   opt.num_envs = 4;

@@ -29,6 +29,12 @@ class Policy {
   // batch asks `fn(i, ...)`. Policies that can use them (actor-critic with
   // MultiDiscrete actions) then choose dimension by dimension.
   void set_conditional_mask(ConditionalMaskFn fn) { conditional_mask_ = std::move(fn); }
+  // Recurrent policies keep a state per row of the Act batch. Whoever runs
+  // several episodes through one policy says, after each step, which rows'
+  // next observation starts a new episode (rows_starting[i] == 1); a policy's
+  // first Act, and an Act with a different n, start every row. Stateless
+  // policies ignore it.
+  virtual void StartEpisodes(const uint8_t* /*rows_starting*/, int /*n*/) {}
 
  protected:
   ConditionalMaskFn conditional_mask_;

@@ -1,5 +1,6 @@
 #include "rlforge/env/registry.h"
 
+#include <cstring>
 #include <regex>
 
 #include "rlforge/env/wrappers.h"
@@ -42,6 +43,32 @@ const EnvSpec& Registry::Spec(const std::string& id) const {
     throw InvalidArgument(StrCat("unknown env ID '", id, "'; valid IDs: ", Join(ids, ", ")));
   }
   return it->second;
+}
+
+EnvSpec NoVelocitySpec(const EnvSpec& base, const std::vector<int64_t>& velocity_indices) {
+  const size_t dash = base.id.rfind("-v");
+  RLF_CHECK(dash != std::string::npos, "NoVelocitySpec: malformed ID ", base.id);
+  EnvSpec spec = base;
+  spec.id = base.id.substr(0, dash) + "NoVel" + base.id.substr(dash);
+  spec.description = base.description + "; velocities hidden (observation components " +
+                     Join(velocity_indices, ", ") + " read 0)";
+  spec.scripted_policies.clear();  // scripted policies read the hidden velocities
+  spec.discrete_action_kwargs = base.discrete_action_kwargs;
+  spec.entry_point = [make = base.entry_point, velocity_indices, id = spec.id](const Kwargs& kw) -> std::unique_ptr<Env> {
+    std::unique_ptr<Env> env = make(kw);
+    const Space space = env->observation_space();
+    RLF_CHECK(space.kind() == SpaceKind::kBox && space.dtype() == DType::kFloat32, id,
+              ": velocities can be hidden only in float32 Box observations");
+    for (int64_t k : velocity_indices)
+      RLF_CHECK(k >= 0 && k < space.size(), id, ": velocity index ", k, " outside the observation");
+    const size_t bytes = space.nbytes();
+    auto fn = [velocity_indices, bytes](const void* in, void* out) {
+      std::memcpy(out, in, bytes);
+      for (int64_t k : velocity_indices) static_cast<float*>(out)[k] = 0.0f;
+    };
+    return std::make_unique<TransformObservation>(std::move(env), fn, space);
+  };
+  return spec;
 }
 
 std::unique_ptr<Env> Registry::Make(const std::string& id, const Kwargs& kwargs) const {

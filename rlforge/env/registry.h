@@ -99,6 +99,13 @@ class Registry {
   std::map<std::string, EnvSpec> specs_;
 };
 
+// The partially observed variant of `base` that rl-baselines3-zoo registers
+// with sb3-contrib's MaskVelocityWrapper: id Name-vN becomes NameNoVel-vN, the
+// float32 observation components at `velocity_indices` read 0 (the space and
+// everything else, kwargs and step limit included, stay the base's). A policy
+// must infer the velocities from successive observations: memory benchmarks.
+EnvSpec NoVelocitySpec(const EnvSpec& base, const std::vector<int64_t>& velocity_indices);
+
 // Shorthand for Registry::Global().Make(id, kwargs).
 std::unique_ptr<Env> Make(const std::string& id, const Kwargs& kwargs = {});
 

@@ -85,42 +85,93 @@ NatureCnnImpl::NatureCnnImpl(const std::vector<int64_t>& chw, int64_t features) 
 
 torch::Tensor NatureCnnImpl::forward(torch::Tensor x) { return torch::relu(fc_->forward(convs_->forward(x))); }
 
+bool IsImageSpace(const Space& space) {
+  return space.kind() == SpaceKind::kBox && space.dtype() == DType::kUInt8 && space.shape().size() == 3;
+}
+
+// [H, W, C] when the last dimension looks like channels and the first does not.
+static bool ChannelsLast(const Space& space) { return space.shape()[2] <= 4 && space.shape()[0] > 4; }
+
+std::vector<int64_t> ImageChw(const Space& space) {
+  const auto s = space.shape();
+  return ChannelsLast(space) ? std::vector<int64_t>{s[2], s[0], s[1]} : s;
+}
+
+int64_t PreprocessedWidth(const Space& space) {
+  int64_t in = 0;
+  switch (space.kind()) {
+    case SpaceKind::kDiscrete: return space.n();
+    case SpaceKind::kMultiDiscrete:
+      for (int64_t n : space.nvec()) in += n;
+      return in;
+    default: return space.size();
+  }
+}
+
+torch::Tensor PreprocessObservations(const torch::Tensor& obs, const Space& space) {
+  switch (space.kind()) {
+    case SpaceKind::kDiscrete:
+      return torch::one_hot(obs.to(torch::kLong).reshape({-1}) - space.start(), space.n()).to(torch::kFloat32);
+    case SpaceKind::kMultiDiscrete: {
+      std::vector<torch::Tensor> parts;
+      const auto o = obs.to(torch::kLong);
+      for (size_t i = 0; i < space.nvec().size(); ++i)
+        parts.push_back(torch::one_hot(o.select(-1, static_cast<int64_t>(i)), space.nvec()[i]));
+      return torch::cat(parts, -1).to(torch::kFloat32);
+    }
+    default:
+      if (IsImageSpace(space)) {
+        auto x = obs.to(torch::kFloat32) / 255.0;
+        return ChannelsLast(space) ? x.permute({0, 3, 1, 2}) : x;
+      }
+      return obs.to(torch::kFloat32).reshape({obs.size(0), -1});
+  }
+}
+
+int64_t ActionHeadWidth(const Space& act_space) {
+  int64_t head = 0;
+  switch (act_space.kind()) {
+    case SpaceKind::kDiscrete: return act_space.n();
+    case SpaceKind::kMultiDiscrete:
+      for (int64_t n : act_space.nvec()) head += n;
+      return head;
+    case SpaceKind::kBox:
+      RLF_CHECK_ARG(act_space.dtype() == DType::kFloat32, "Box action spaces must be float32");
+      return act_space.size();
+    default:
+      throw InvalidArgument("MultiBinary action spaces are not supported by the actor-critic policies yet");
+  }
+}
+
+ActionDistribution MakeActionDistribution(const Space& act_space, const torch::Tensor& pi,
+                                          const torch::Tensor& log_std, const torch::Tensor& mask) {
+  std::optional<torch::Tensor> m;
+  if (mask.defined()) m = mask;
+  switch (act_space.kind()) {
+    case SpaceKind::kDiscrete: return ActionDistribution(MaskedCategorical(pi, m));
+    case SpaceKind::kMultiDiscrete: return ActionDistribution(MultiCategorical(pi, act_space.nvec(), m));
+    default: return ActionDistribution(DiagGaussian(pi, log_std));
+  }
+}
+
 ActorCriticImpl::ActorCriticImpl(const Space& obs_space, const Space& act_space, const PolicyConfig& config)
     : obs_space_(obs_space), act_space_(act_space), share_(config.share_features) {
   int64_t in = 0;
-  switch (obs_space.kind()) {
-    case SpaceKind::kDiscrete: in = obs_space.n(); break;
-    case SpaceKind::kMultiDiscrete:
-      for (int64_t n : obs_space.nvec()) in += n;
-      break;
-    default: in = obs_space.size();
-  }
-  image_ = obs_space.kind() == SpaceKind::kBox && obs_space.dtype() == DType::kUInt8 && obs_space.shape().size() == 3;
+  image_ = IsImageSpace(obs_space);
   if (image_) {
-    auto s = obs_space.shape();
-    channels_last_ = s[2] <= 4 && s[0] > 4;  // [H, W, C]
-    std::vector<int64_t> chw = channels_last_ ? std::vector<int64_t>{s[2], s[0], s[1]} : s;
-    cnn_ = register_module("cnn", NatureCnn(chw));
+    channels_last_ = ImageChw(obs_space) != obs_space.shape();
+    cnn_ = register_module("cnn", NatureCnn(ImageChw(obs_space)));
     in = cnn_->out_features();
+  } else {
+    in = PreprocessedWidth(obs_space);
   }
   pi_torso_ = register_module("pi_torso", Mlp(in, config.net_arch, config.activation, config.ortho_init));
   if (!share_) vf_torso_ = register_module("vf_torso", Mlp(in, config.net_arch, config.activation, config.ortho_init));
-  int64_t head = 0;
-  switch (act_space.kind()) {
-    case SpaceKind::kDiscrete: head = act_space.n(); break;
-    case SpaceKind::kMultiDiscrete:
-      for (int64_t n : act_space.nvec()) head += n;
-      break;
-    case SpaceKind::kBox:
-      RLF_CHECK_ARG(act_space.dtype() == DType::kFloat32, "Box action spaces must be float32");
-      head = act_space.size();
-      use_sde_ = config.use_sde;
-      log_std_ = register_parameter(
-          "log_std", use_sde_ ? torch::full({pi_torso_->out_features(), head}, config.log_std_init)
-                              : torch::full({head}, config.log_std_init));
-      break;
-    case SpaceKind::kMultiBinary:
-      throw InvalidArgument("MultiBinary action spaces are not supported by the actor-critic policies yet");
+  const int64_t head = ActionHeadWidth(act_space);
+  if (act_space.kind() == SpaceKind::kBox) {
+    use_sde_ = config.use_sde;
+    log_std_ = register_parameter("log_std", use_sde_ ? torch::full({pi_torso_->out_features(), head}, config.log_std_init)
+                                                      : torch::full({head}, config.log_std_init));
   }
   RLF_CHECK_ARG(!config.use_sde || act_space.kind() == SpaceKind::kBox, "use_sde needs a Box action space");
   pi_head_ = register_module("pi_head", torch::nn::Linear(pi_torso_->out_features(), head));
@@ -132,24 +183,7 @@ ActorCriticImpl::ActorCriticImpl(const Space& obs_space, const Space& act_space,
 }
 
 torch::Tensor ActorCriticImpl::Preprocess(const torch::Tensor& obs) const {
-  switch (obs_space_.kind()) {
-    case SpaceKind::kDiscrete:
-      return torch::one_hot(obs.to(torch::kLong).reshape({-1}) - obs_space_.start(), obs_space_.n())
-          .to(torch::kFloat32);
-    case SpaceKind::kMultiDiscrete: {
-      std::vector<torch::Tensor> parts;
-      const auto o = obs.to(torch::kLong);
-      for (size_t i = 0; i < obs_space_.nvec().size(); ++i)
-        parts.push_back(torch::one_hot(o.select(-1, static_cast<int64_t>(i)), obs_space_.nvec()[i]));
-      return torch::cat(parts, -1).to(torch::kFloat32);
-    }
-    default:
-      if (image_) {
-        auto x = obs.to(torch::kFloat32) / 255.0;
-        return channels_last_ ? x.permute({0, 3, 1, 2}) : x;
-      }
-      return obs.to(torch::kFloat32).reshape({obs.size(0), -1});
-  }
+  return PreprocessObservations(obs, obs_space_);
 }
 
 torch::Tensor ActorCriticImpl::Encode(const torch::Tensor& obs) {
@@ -160,13 +194,7 @@ torch::Tensor ActorCriticImpl::Encode(const torch::Tensor& obs) {
 ActionDistribution ActorCriticImpl::Distribution(const torch::Tensor& latent, const torch::Tensor& mask) {
   auto out = pi_head_->forward(latent);
   if (use_sde_) return ActionDistribution(DiagGaussian(out, SdeLogStd(latent)));
-  std::optional<torch::Tensor> m;
-  if (mask.defined()) m = mask;
-  switch (act_space_.kind()) {
-    case SpaceKind::kDiscrete: return ActionDistribution(MaskedCategorical(out, m));
-    case SpaceKind::kMultiDiscrete: return ActionDistribution(MultiCategorical(out, act_space_.nvec(), m));
-    default: return ActionDistribution(DiagGaussian(out, log_std_));
-  }
+  return MakeActionDistribution(act_space_, out, log_std_, mask);
 }
 
 torch::Tensor ActorCriticImpl::SdeLogStd(const torch::Tensor& latent) const {

@@ -162,6 +162,25 @@ class ActorCriticImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ActorCritic);
 
+// Observation preprocessing shared by the actor-critic networks (feed-forward
+// and recurrent): raw observations [B, ...] in the env's dtype -> float
+// network input. Discrete -> one-hot, MultiDiscrete -> concatenated one-hots,
+// images (uint8 Box with 3 dimensions) -> [B, C, H, W] / 255, any other Box ->
+// [B, size].
+bool IsImageSpace(const Space& space);
+torch::Tensor PreprocessObservations(const torch::Tensor& obs, const Space& space);
+// The width of PreprocessObservations' rows (not for images).
+int64_t PreprocessedWidth(const Space& space);
+// An image space's [C, H, W] (channel-last [H, W, C] spaces are permuted).
+std::vector<int64_t> ImageChw(const Space& space);
+// The policy head's width for an action space: n (Discrete), sum(nvec)
+// (MultiDiscrete), the dimension (float32 Box); InvalidArgument otherwise.
+int64_t ActionHeadWidth(const Space& act_space);
+// The action distribution of head outputs pi [B, width] (log_std for Box
+// actions; mask [B, mask] bool or undefined).
+ActionDistribution MakeActionDistribution(const Space& act_space, const torch::Tensor& pi,
+                                          const torch::Tensor& log_std, const torch::Tensor& mask);
+
 // Orthogonal init of a Linear (or conv) layer with `gain`, bias 0.
 void OrthogonalInit(torch::nn::Module& layer, double gain);
 

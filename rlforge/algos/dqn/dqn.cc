@@ -83,10 +83,6 @@ void DqnConfig::Validate() const {
   }
 }
 
-bool IsImageSpace(const Space& s) {
-  return s.kind() == SpaceKind::kBox && s.dtype() == DType::kUInt8 && s.shape().size() == 3;
-}
-
 namespace {
 // [C, H, W] of an image space, and whether it is stored [H, W, C].
 std::vector<int64_t> ImageChw(const Space& s, bool* channels_last) {

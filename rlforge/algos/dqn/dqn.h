@@ -101,8 +101,7 @@ struct DqnConfig {
 // [0, 1] and laid out [C, H, W]), Discrete and MultiDiscrete one-hot.
 int64_t FeatureSize(const Space& obs_space);
 void ObservationFeatures(const Space& obs_space, const void* obs, int64_t rows, float* out);
-// Whether observations are images for the Nature CNN: uint8 Box [H, W, C] or [C, H, W].
-bool IsImageSpace(const Space& obs_space);
+// (Whether observations are images for the Nature CNN: IsImageSpace, rlforge/nn/policy.h.)
 
 // Dueling aggregation on a head's raw output [B, 1 + A] (column 0: V):
 // q[i, a] = raw[i, 0] + raw[i, 1 + a] - mean_a' raw[i, 1 + a'], and its

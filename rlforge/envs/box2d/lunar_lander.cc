@@ -473,8 +473,11 @@ EnvSpec LanderSpec(const std::string& id, bool continuous) {
 }  // namespace
 
 RLF_REGISTER_ENVS(lunar_lander) {
-  registry.Register(LanderSpec("LunarLander-v3", false));
-  registry.Register(LanderSpec("LunarLanderContinuous-v3", true));
+  for (bool continuous : {false, true}) {
+    const EnvSpec spec = LanderSpec(continuous ? "LunarLanderContinuous-v3" : "LunarLander-v3", continuous);
+    registry.Register(spec);
+    registry.Register(NoVelocitySpec(spec, {2, 3, 5}));  // LunarLander[Continuous]NoVel-v3
+  }
 }
 
 }  // namespace rlforge

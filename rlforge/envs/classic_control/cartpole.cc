@@ -86,12 +86,14 @@ bool CartPole::RenderRgb(Image* out) const {
 }
 
 RLF_REGISTER_ENVS(cartpole) {
-  registry.Register({"CartPole-v1",
+  const EnvSpec spec{"CartPole-v1",
                      [](const Kwargs& kw) {
                        return std::make_unique<CartPole>(kw.GetBool("sutton_barto_reward", false, "CartPole-v1"));
                      },
                      500, 475.0, {}, {{"sutton_barto_reward", "false", "0 per step and -1 on failure"}},
-                     "balance a pole on a cart (classic control)"});
+                     "balance a pole on a cart (classic control)"};
+  registry.Register(spec);
+  registry.Register(NoVelocitySpec(spec, {1, 3}));  // CartPoleNoVel-v1
 }
 
 bool CartPole::SetFromObservation(const void* obs) {

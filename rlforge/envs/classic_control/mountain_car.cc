@@ -140,19 +140,23 @@ bool MountainCarContinuous::RenderRgb(Image* out) const {
 }
 
 RLF_REGISTER_ENVS(mountain_car) {
-  registry.Register({"MountainCar-v0",
+  const EnvSpec discrete{"MountainCar-v0",
                      [](const Kwargs& kw) {
                        return std::make_unique<MountainCar>(kw.GetDouble("goal_velocity", 0.0, "MountainCar-v0"));
                      },
                      200, -110.0, {}, {{"goal_velocity", "0", "minimum velocity at the goal"}},
-                     "drive an underpowered car up a hill (classic control)"});
-  registry.Register({"MountainCarContinuous-v0",
+                     "drive an underpowered car up a hill (classic control)"};
+  registry.Register(discrete);
+  registry.Register(NoVelocitySpec(discrete, {1}));  // MountainCarNoVel-v0
+  const EnvSpec continuous{"MountainCarContinuous-v0",
                      [](const Kwargs& kw) {
                        return std::make_unique<MountainCarContinuous>(
                            kw.GetDouble("goal_velocity", 0.0, "MountainCarContinuous-v0"));
                      },
                      999, 90.0, {}, {{"goal_velocity", "0", "minimum velocity at the goal"}},
-                     "the mountain car with a continuous force (classic control)"});
+                     "the mountain car with a continuous force (classic control)"};
+  registry.Register(continuous);
+  registry.Register(NoVelocitySpec(continuous, {1}));  // MountainCarContinuousNoVel-v0
 }
 
 bool MountainCar::SetFromObservation(const void* obs) {

@@ -75,9 +75,11 @@ bool Pendulum::RenderRgb(Image* out) const {
 }
 
 RLF_REGISTER_ENVS(pendulum) {
-  registry.Register({"Pendulum-v1",
+  const EnvSpec spec{"Pendulum-v1",
                      [](const Kwargs& kw) { return std::make_unique<Pendulum>(kw.GetDouble("g", 10.0, "Pendulum-v1")); },
-                     200, std::nullopt, {}, {{"g", "10.0", "gravity"}}, "swing a pendulum up (classic control)"});
+                     200, std::nullopt, {}, {{"g", "10.0", "gravity"}}, "swing a pendulum up (classic control)"};
+  registry.Register(spec);
+  registry.Register(NoVelocitySpec(spec, {2}));  // PendulumNoVel-v1
 }
 
 bool Pendulum::SetFromObservation(const void* obs) {

@@ -1,0 +1,383 @@
+#include "rlforge/algos/ppo/recurrent_ppo.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "rlforge/algos/flat_adam.h"
+#include "rlforge/algos/on_policy.h"
+#include "rlforge/buffers/gae.h"
+#include "rlforge/core/error.h"
+#include "rlforge/nn/state.h"
+
+namespace rlforge {
+
+void RecurrentPpoConfig::Visit(FieldVisitor& v) {
+  v.Field("n_steps", &n_steps, "steps per env per rollout");
+  v.Field("batch_size", &batch_size, "steps per minibatch (batch_size / bptt_len whole sequences)");
+  v.Field("bptt_len", &bptt_len, "steps per sequence for truncated BPTT (0: n_steps)");
+  v.Field("recompute_states", &recompute_states, "recompute the sequences' initial states before each epoch");
+  v.Field("n_epochs", &n_epochs, "passes of SGD over each rollout");
+  v.Field("gamma", &gamma, "discount factor");
+  v.Field("gae_lambda", &gae_lambda, "GAE lambda (0: TD(0), 1: Monte Carlo)");
+  v.Field("clip_range", &clip_range, "PPO clip epsilon (number or lin_<start>)");
+  v.Field("clip_range_vf", &clip_range_vf, "value-function clip range (null: off)");
+  v.Field("normalize_advantage", &normalize_advantage, "standardize advantages per minibatch");
+  v.Field("ent_coef", &ent_coef, "entropy bonus coefficient");
+  v.Field("vf_coef", &vf_coef, "value loss coefficient");
+  v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip");
+  v.Field("target_kl", &target_kl, "stop the epochs when approx KL > 1.5 target_kl (null: off)");
+  v.Field("learning_rate", &learning_rate, "Adam learning rate (number or lin_<start>)");
+  v.Field("adam_eps", &adam_eps, "Adam epsilon");
+  VisitPolicyFields(v, &policy.mlp);
+  v.Field("rnn_type", &policy.rnn_type, "recurrent core: lstm or gru");
+  v.Field("rnn_hidden_size", &policy.rnn_hidden_size, "units of the recurrent core (sb3-contrib's lstm_hidden_size)");
+  v.Field("rnn_layers", &policy.rnn_layers, "stacked recurrent layers");
+  v.Field("critic_rnn", &policy.critic_rnn,
+          "the critic's recurrent core: separate (its own), shared (the actor's, not trained by the value loss) or none");
+}
+
+void RecurrentPpoConfig::Validate() const {
+  RLF_CHECK_ARG(n_steps >= 1, "config key 'n_steps' must be >= 1, got ", n_steps);
+  RLF_CHECK_ARG(bptt_len >= 0, "config key 'bptt_len' must be >= 0 (0: n_steps), got ", bptt_len);
+  RLF_CHECK_ARG(n_steps % sequence_length() == 0, "config key 'bptt_len' (", bptt_len,
+                ") must divide n_steps (", n_steps, ")");
+  RLF_CHECK_ARG(batch_size >= 1, "config key 'batch_size' must be >= 1, got ", batch_size);
+  RLF_CHECK_ARG(n_epochs >= 1, "config key 'n_epochs' must be >= 1, got ", n_epochs);
+  RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1], got ", gamma);
+  RLF_CHECK_ARG(gae_lambda >= 0 && gae_lambda <= 1, "config key 'gae_lambda' must be in [0, 1], got ", gae_lambda);
+  RLF_CHECK_ARG(clip_range.start > 0, "config key 'clip_range' must be > 0");
+  RLF_CHECK_ARG(learning_rate.start > 0, "config key 'learning_rate' must be > 0");
+  RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0, got ", max_grad_norm);
+  RLF_CHECK_ARG(!target_kl || *target_kl > 0, "config key 'target_kl' must be > 0 or null");
+  RLF_CHECK_ARG(!clip_range_vf || *clip_range_vf > 0, "config key 'clip_range_vf' must be > 0 or null");
+  ValidateRecurrentPolicy(policy);
+}
+
+namespace {
+
+// [T, N, rest...] -> [K * N, L, rest...] with sequence k * N + n holding env
+// n's steps k L .. (k + 1) L - 1.
+torch::Tensor BySequence(const torch::Tensor& t, int64_t L) {
+  const int64_t T = t.size(0), N = t.size(1);
+  std::vector<int64_t> split = {T / L, L, N};
+  split.insert(split.end(), t.sizes().begin() + 2, t.sizes().end());
+  std::vector<int64_t> flat = {T / L * N, L};
+  flat.insert(flat.end(), t.sizes().begin() + 2, t.sizes().end());
+  return t.reshape(split).transpose(1, 2).reshape(flat);
+}
+
+}  // namespace
+
+RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& config)
+    : Algorithm(ctx), config_(config), envs_(ctx.MakeVectorEnv()), head_(envs_->single_action_space()) {
+  config_.Validate();
+  const uint64_t seed = static_cast<uint64_t>(ctx.run.seed);
+  const Space& os = envs_->single_observation_space();
+  const Space& as = envs_->single_action_space();
+  RLF_CHECK_ARG(!envs_->has_conditional_action_mask(), ctx.run.env,
+                " has conditional action masks, which recurrent-ppo does not support yet (ppo does)");
+  if (ctx.run.normalize_obs) {
+    RLF_CHECK_ARG(os.kind() == SpaceKind::kBox && (os.dtype() == DType::kFloat32 || os.dtype() == DType::kFloat64),
+                  "normalize_obs needs a float Box observation space; ", ctx.run.env, " has ", os.ToString());
+    obs_rms_ = RunningMeanStd(os.size());
+  }
+  torch::manual_seed(seed);
+  net_ = RecurrentActorCritic(os, as, config_.policy);
+  gen_ = at::make_generator<at::CPUGeneratorImpl>(seed + 1);
+  optimizer_ = std::make_unique<FlatAdam>(
+      net_->parameters(), torch::optim::AdamOptions(config_.learning_rate.Value(1.0)).eps(config_.adam_eps));
+  envs_->Reset(seed);
+  const int64_t T = config_.n_steps, N = envs_->num_envs();
+  state_ = net_->InitialState(N);
+  next_starts_ = torch::ones({N});
+  obs_shape_ = os.shape();
+  std::vector<int64_t> obs_dims = {T, N};
+  obs_dims.insert(obs_dims.end(), obs_shape_.begin(), obs_shape_.end());
+  obs_ = torch::zeros(obs_dims, ctx.run.normalize_obs ? torch::kFloat32 : TorchDType(os.dtype()));
+  if (envs_->has_action_mask()) masks_ = torch::zeros({T, N, envs_->mask_size()}, torch::kBool);
+  switch (as.kind()) {
+    case SpaceKind::kDiscrete: actions_ = torch::zeros({T, N}, torch::kLong); break;
+    case SpaceKind::kMultiDiscrete: actions_ = torch::zeros({T, N, as.size()}, torch::kLong); break;
+    default: actions_ = torch::zeros({T, N, as.size()}, torch::kFloat32);
+  }
+  for (torch::Tensor* t : {&starts_, &log_probs_, &values_, &rewards_, &next_values_, &advantages_, &returns_})
+    *t = torch::zeros({T, N});
+  dones_ = torch::zeros({T, N}, torch::kUInt8);
+  DeclareMetrics({"policy_loss", "value_loss", "entropy_loss", "entropy", "approx_kl", "clip_fraction", "loss",
+                  "explained_variance", "learning_rate", "clip_range", "grad_norm", "n_updates", "time_env",
+                  "time_act", "time_update", "update_samples"});
+  if (head_.gaussian()) DeclareMetrics({"std"});
+}
+
+torch::Tensor RecurrentPpo::NormalizeObs(const torch::Tensor& raw, bool update) {
+  if (!ctx_.run.normalize_obs) return raw;
+  if (update) {
+    auto flat = raw.to(torch::kFloat64).reshape({raw.size(0), -1}).contiguous();
+    obs_rms_.UpdateBatch(flat.data_ptr<double>(), flat.size(0));
+  }
+  return ApplyObsNormalization(raw, obs_rms_, clip_obs_);
+}
+
+void RecurrentPpo::CollectRollout() {
+  const auto start = std::chrono::steady_clock::now();
+  double env_seconds = 0;
+  torch::NoGradGuard no_grad;
+  net_->eval();
+  const int64_t T = config_.n_steps, N = envs_->num_envs(), L = config_.sequence_length();
+  const Space& os = envs_->single_observation_space();
+  const Space& as = envs_->single_action_space();
+  chunk_states_.clear();
+  for (int64_t t = 0; t < T; ++t) {
+    if (t % L == 0) chunk_states_.push_back(state_.Clone());
+    torch::Tensor obs = obs_[t];
+    obs.copy_(NormalizeObs(ObservationView(envs_->observations(), N, os), /*update=*/true));
+    starts_[t].copy_(next_starts_);
+    torch::Tensor mask;
+    if (masks_.defined()) {
+      mask = masks_[t];
+      mask.copy_(torch::from_blob(const_cast<uint8_t*>(envs_->action_masks()), {N, envs_->mask_size()},
+                                  torch::kBool));
+    }
+    const auto heads = net_->Step(obs, next_starts_, &state_).heads;
+    const ActionDistribution dist = net_->Distribution(heads, mask);
+    const torch::Tensor a = dist.sample(&gen_);
+    log_probs_[t].copy_(dist.log_prob(a));
+    values_[t].copy_(heads.value);
+    actions_[t].copy_(a);
+    const torch::Tensor env_actions = ToEnvActions(a, as);
+    const auto env_start = std::chrono::steady_clock::now();
+    envs_->Step(env_actions.data_ptr());
+    env_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - env_start).count();
+    std::copy_n(envs_->rewards(), N, rewards_.data_ptr<float>() + t * N);
+    uint8_t* done_row = dones_.data_ptr<uint8_t>() + t * N;
+    float* next_start = next_starts_.data_ptr<float>();
+    std::vector<int64_t> trunc_rows;
+    for (int64_t i = 0; i < N; ++i) {
+      const bool term = envs_->terminated()[i], trunc = envs_->truncated()[i];
+      done_row[i] = static_cast<uint8_t>(term || trunc);
+      next_start[i] = term || trunc ? 1.0f : 0.0f;
+      if (term || trunc) episodes_.Add(envs_->episode_return(static_cast<int>(i)), envs_->episode_length(static_cast<int>(i)));
+      if (trunc && !term) trunc_rows.push_back(i);
+    }
+    // V'_t: 0 at termination; at truncation V(final observation) from the
+    // state the episode's last step left (no reset); else V(s_{t+1}) below.
+    next_values_[t].zero_();
+    if (!trunc_rows.empty()) {
+      const auto rows = torch::tensor(trunc_rows, torch::kLong);
+      const auto final_obs = NormalizeObs(
+          ObservationView(envs_->final_observations(), N, os).index_select(0, rows), /*update=*/false);
+      next_values_[t].index_copy_(0, rows, net_->Value(final_obs, state_.Rows(rows)));
+    }
+  }
+  // V(s_T) for the rows that go on (the others are done: their V' is set).
+  const auto last_obs = NormalizeObs(ObservationView(envs_->observations(), N, os), /*update=*/false);
+  const auto last_values = net_->Value(last_obs, state_);
+  const auto following = torch::cat({values_.slice(0, 1), last_values.unsqueeze(0)}, 0);
+  next_values_ = torch::where(dones_.logical_not(), following, next_values_);
+  num_timesteps_ += T * N;
+  ComputeGae(T, N, rewards_.data_ptr<float>(), values_.data_ptr<float>(), next_values_.data_ptr<float>(),
+             dones_.data_ptr<uint8_t>(), config_.gamma, config_.gae_lambda, advantages_.data_ptr<float>(),
+             returns_.data_ptr<float>());
+  time_env_ = env_seconds;
+  time_act_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() - env_seconds;
+}
+
+torch::Tensor RecurrentPpo::Gather(const torch::Tensor& t, const torch::Tensor& seqs) const {
+  // [S, L, ...] -> [G, L, ...] -> [L, G, ...]
+  return BySequence(t, config_.sequence_length()).index_select(0, seqs).transpose(0, 1).contiguous();
+}
+
+RecurrentState RecurrentPpo::GatherStates(const torch::Tensor& seqs) const {
+  // Sequence k * N + n starts from chunk k's state of env n.
+  auto stack = [&](torch::Tensor RecurrentState::*field) -> torch::Tensor {
+    if (!(chunk_states_.front().*field).defined()) return {};
+    std::vector<torch::Tensor> parts;
+    for (const auto& s : chunk_states_) parts.push_back(s.*field);
+    return torch::cat(parts, 1).index_select(1, seqs);  // [layers, K * N, H] -> [layers, G, H]
+  };
+  return {stack(&RecurrentState::pi_h), stack(&RecurrentState::pi_c), stack(&RecurrentState::vf_h),
+          stack(&RecurrentState::vf_c)};
+}
+
+void RecurrentPpo::RecomputeChunkStates() {
+  torch::NoGradGuard no_grad;
+  const int64_t L = config_.sequence_length(), K = static_cast<int64_t>(chunk_states_.size());
+  RecurrentState s = chunk_states_[0];
+  for (int64_t k = 0; k + 1 < K; ++k) {
+    net_->Sequence(obs_.slice(0, k * L, (k + 1) * L), starts_.slice(0, k * L, (k + 1) * L), s, &s);
+    chunk_states_[k + 1] = s;
+  }
+}
+
+std::pair<ActorCriticImpl::HeadOutputs, torch::Tensor> RecurrentPpo::ReplaySequences(const torch::Tensor& seqs) {
+  const auto heads = net_->Sequence(Gather(obs_, seqs), Gather(starts_, seqs), GatherStates(seqs));
+  return {heads, Gather(log_probs_, seqs).reshape({-1})};
+}
+
+RecurrentState RecurrentPpo::rollout_initial_state() const { return chunk_states_.at(0); }
+
+ActorCriticImpl::HeadOutputs RecurrentPpo::ReplayRollout() {
+  return net_->Sequence(obs_, starts_, chunk_states_.at(0));
+}
+
+Metrics RecurrentPpo::Iterate() {
+  CollectRollout();
+  const auto update_start = std::chrono::steady_clock::now();
+  net_->train();
+  const double progress_remaining = ctx_.ProgressRemaining(num_timesteps_);
+  const double lr = config_.learning_rate.Value(progress_remaining);
+  const double clip = config_.clip_range.Value(progress_remaining);
+  SetLearningRate(*optimizer_, lr);
+  const int64_t L = config_.sequence_length(), S = config_.n_steps / L * envs_->num_envs();
+  const int64_t G = std::max<int64_t>(1, config_.batch_size / L);
+  double pg_sum = 0, v_sum = 0, ent_sum = 0, kl_sum = 0, clip_sum = 0, loss_last = 0, grad_norm = 0;
+  int64_t updates = 0, samples = 0;
+  bool stopped = false;
+  for (int64_t epoch = 0; epoch < config_.n_epochs && !stopped; ++epoch) {
+    if (config_.recompute_states && epoch > 0) RecomputeChunkStates();
+    const torch::Tensor perm = torch::randperm(S, gen_, torch::kLong);
+    for (int64_t first = 0; first < S; first += G) {
+      const torch::Tensor seqs = perm.slice(0, first, std::min(S, first + G));
+      const int64_t rows = seqs.size(0) * L;
+      auto flat = [&](const torch::Tensor& t) {
+        std::vector<int64_t> shape = {rows};
+        shape.insert(shape.end(), t.sizes().begin() + 2, t.sizes().end());
+        return Gather(t, seqs).reshape(shape).contiguous();
+      };
+      const auto [heads, old_log_prob] = ReplaySequences(seqs);
+      const torch::Tensor actions = flat(actions_), old_values = flat(values_);
+      const torch::Tensor returns = flat(returns_);
+      const torch::Tensor masks = masks_.defined() ? flat(masks_) : torch::Tensor();
+      torch::Tensor adv = flat(advantages_);
+      if (config_.normalize_advantage && rows > 1) adv = ((adv - adv.mean()) / (adv.std() + 1e-8)).contiguous();
+      ActorCriticBatch batch;
+      batch.size = rows;
+      batch.actions = actions.data_ptr();
+      batch.masks = masks.defined() ? masks.data_ptr<bool>() : nullptr;
+      batch.advantages = adv.data_ptr<float>();
+      batch.returns = returns.data_ptr<float>();
+      batch.clip_range = clip;
+      batch.old_log_prob = old_log_prob.data_ptr<float>();
+      batch.clip_range_vf = config_.clip_range_vf;
+      batch.old_values = old_values.data_ptr<float>();
+      batch.ent_coef = config_.ent_coef;
+      batch.vf_coef = config_.vf_coef;
+      std::vector<torch::Tensor> outputs, grads;
+      const ActorCriticLossValues l =
+          ActorCriticLossOnOutputs(head_, heads, batch, &outputs, &grads);
+      if (!std::isfinite(static_cast<float>(l.loss)))
+        throw Error(StrCat("the recurrent PPO loss is not finite (", l.loss, "); training stopped"));
+      if (config_.target_kl && l.approx_kl > 1.5 * *config_.target_kl) {
+        stopped = true;
+        break;
+      }
+      net_->zero_grad();
+      torch::autograd::backward(outputs, grads);
+      grad_norm = ClipGradNorm(net_->parameters(), config_.max_grad_norm);
+      if (!std::isfinite(grad_norm))
+        throw Error(StrCat("non-finite gradient at step ", num_timesteps_, "; training stopped"));
+      optimizer_->step();
+      samples += rows;
+      pg_sum += l.policy_loss;
+      v_sum += l.value_loss;
+      ent_sum -= l.entropy;
+      kl_sum += l.approx_kl;
+      clip_sum += l.clip_fraction;
+      loss_last = l.loss;
+      ++updates;
+    }
+  }
+  ++iterations_;
+  const double n = std::max<int64_t>(updates, 1);
+  const double var_y = returns_.var(/*unbiased=*/false).item<double>();
+  Metrics m = {{"policy_loss", pg_sum / n},
+               {"value_loss", v_sum / n},
+               {"entropy_loss", ent_sum / n},
+               {"entropy", -ent_sum / n},
+               {"approx_kl", kl_sum / n},
+               {"clip_fraction", clip_sum / n},
+               {"loss", loss_last},
+               {"explained_variance",
+                var_y == 0 ? std::nan("") : 1.0 - (returns_ - values_).var(false).item<double>() / var_y},
+               {"learning_rate", lr},
+               {"clip_range", clip},
+               {"grad_norm", grad_norm},
+               {"n_updates", static_cast<double>(updates)},
+               {"time_env", time_env_},
+               {"time_act", time_act_},
+               {"time_update", std::chrono::duration<double>(std::chrono::steady_clock::now() - update_start).count()},
+               {"update_samples", static_cast<double>(samples)}};
+  if (head_.gaussian()) m["std"] = net_->log_std().exp().mean().item<double>();
+  return m;
+}
+
+void RecurrentPpo::VisitState(StateVisitor& v) {
+  VisitModule(v, "policy", *net_);
+  VisitOptimizer(v, "optimizer", *optimizer_);
+  VisitGenerator(v, "generator", &gen_);
+  v("num_timesteps", &num_timesteps_);
+  v("iterations", &iterations_);
+  v("obs_rms", &obs_rms_);
+  VisitTensor(v, "state/pi_h", &state_.pi_h);
+  if (state_.pi_c.defined()) VisitTensor(v, "state/pi_c", &state_.pi_c);
+  if (state_.vf_h.defined()) VisitTensor(v, "state/vf_h", &state_.vf_h);
+  if (state_.vf_c.defined()) VisitTensor(v, "state/vf_c", &state_.vf_c);
+  VisitTensor(v, "next_starts", &next_starts_);
+  v("envs", envs_.get());
+}
+
+std::unique_ptr<Policy> RecurrentPpo::MakePolicy(bool deterministic) {
+  std::optional<RunningMeanStd> rms;
+  if (ctx_.run.normalize_obs) rms = obs_rms_;
+  return std::make_unique<RecurrentActorCriticPolicy>(net_, envs_->single_observation_space(),
+                                                      envs_->single_action_space(), deterministic,
+                                                      static_cast<uint64_t>(ctx_.run.seed) + 7, rms, clip_obs_);
+}
+
+runtime::Model RecurrentPpo::ExportModel() {
+  throw InvalidArgument(StrCat(ctx_.algo, "'s recurrent policy cannot be exported yet: the runtime (rlforge/runtime) "
+                                          "has no LSTM/GRU layers; evaluate and play it with rlforge eval / play"));
+}
+
+RecurrentActorCriticPolicy::RecurrentActorCriticPolicy(RecurrentActorCritic net, const Space& obs_space,
+                                                       const Space& act_space, bool deterministic, uint64_t seed,
+                                                       std::optional<RunningMeanStd> obs_rms, double clip_obs)
+    : net_(std::move(net)),
+      obs_space_(obs_space),
+      act_space_(act_space),
+      deterministic_(deterministic),
+      gen_(at::make_generator<at::CPUGeneratorImpl>(seed)),
+      obs_rms_(std::move(obs_rms)),
+      clip_obs_(clip_obs) {}
+
+void RecurrentActorCriticPolicy::StartEpisodes(const uint8_t* rows_starting, int n) {
+  if (!starts_.defined() || starts_.size(0) != n) {
+    state_ = net_->InitialState(n);
+    starts_ = torch::ones({n});
+  }
+  float* s = starts_.data_ptr<float>();
+  for (int i = 0; i < n; ++i) s[i] = std::max(s[i], rows_starting[i] ? 1.0f : 0.0f);
+}
+
+void RecurrentActorCriticPolicy::Act(const void* observations, const uint8_t* masks, int n, void* actions) {
+  torch::NoGradGuard no_grad;
+  if (!starts_.defined() || starts_.size(0) != n) {
+    state_ = net_->InitialState(n);
+    starts_ = torch::ones({n});
+  }
+  auto obs = ObservationView(observations, n, obs_space_);
+  if (obs_rms_) obs = ApplyObsNormalization(obs, *obs_rms_, clip_obs_);
+  torch::Tensor mask;
+  if (masks && act_space_.mask_size() > 0)
+    mask = torch::from_blob(const_cast<uint8_t*>(masks), {n, act_space_.mask_size()}, torch::kUInt8).to(torch::kBool);
+  const auto heads = net_->Step(obs, starts_, &state_).heads;
+  starts_.zero_();
+  const ActionDistribution dist = net_->Distribution(heads, mask);
+  const torch::Tensor a = deterministic_ ? dist.mode() : dist.sample(&gen_);
+  const torch::Tensor env_a = ToEnvActions(a, act_space_);
+  std::memcpy(actions, env_a.data_ptr(), static_cast<size_t>(n) * act_space_.nbytes());
+}
+
+}  // namespace rlforge

@@ -1,0 +1,244 @@
+// Recurrent PPO: the LSTM step and its reset at episode starts on worked
+// numbers, the update's replay of sequences against the log-probs computed
+// while acting, the partially observed envs, exact resume and clear errors.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "rlforge/algos/ppo/recurrent_ppo.h"
+#include "rlforge/env/evaluation.h"
+#include "rlforge/env/registry.h"
+#include "rlforge/train/runner.h"
+#include "rlforge/train/train_config.h"
+
+namespace fs = std::filesystem;
+
+namespace rlforge {
+namespace {
+
+// One input, one LSTM unit, no layers after it, critic_rnn shared and a value
+// head of weight 1: the value is the LSTM's h. Input weights 1 for the four
+// gates (i, f, g, o), recurrent weights and biases 0. With x = 1 from h = c = 0:
+//   i = f = o = sigmoid(1) = 0.73105858, g = tanh(1) = 0.76159416,
+//   c1 = i g = 0.55676994, h1 = o tanh(c1) = 0.36960635;
+// the next step without a reset: c2 = f c1 + i g = 0.96380138,
+//   h2 = o tanh(c2) = 0.54534608; with a reset it repeats the first: 0.36960635.
+TEST(RecurrentPolicyTest, LstmStepAndResetWorkedExample) {
+  RecurrentPolicyConfig c;
+  c.rnn_hidden_size = 1;
+  c.critic_rnn = "shared";
+  c.mlp.net_arch = {};
+  RecurrentActorCritic net(Space::Box(-10.0, 10.0, {1}), Space::Discrete(2), c);
+  {
+    torch::NoGradGuard g;
+    for (auto& p : net->named_parameters()) {
+      const std::string& k = p.key();
+      if (k.find("pi_lstm") != std::string::npos) p.value().fill_(k.find("weight_ih") != std::string::npos ? 1.0 : 0.0);
+      if (k == "vf_head.weight") p.value().fill_(1.0);
+      if (k == "vf_head.bias") p.value().fill_(0.0);
+    }
+  }
+  const auto obs = torch::ones({4, 2, 1});
+  // Row 0 starts episodes at steps 0 and 2; row 1 only at step 0.
+  const auto starts = torch::tensor({{1.0f, 1.0f}, {0.0f, 0.0f}, {1.0f, 0.0f}, {0.0f, 0.0f}});
+  torch::NoGradGuard g;
+  const auto v = net->Sequence(obs, starts, net->InitialState(2)).value.reshape({4, 2});
+  EXPECT_NEAR(v[0][0].item<float>(), 0.36960635, 1e-6);
+  EXPECT_NEAR(v[1][0].item<float>(), 0.54534608, 1e-6);
+  EXPECT_NEAR(v[2][0].item<float>(), 0.36960635, 1e-6);  // reset: the first step again
+  EXPECT_NEAR(v[3][0].item<float>(), 0.54534608, 1e-6);
+  EXPECT_GT(v[2][1].item<float>(), 0.6);  // no reset: the state keeps growing
+  // A non-zero initial state is zeroed where a step starts an episode ...
+  RecurrentState s = net->InitialState(2);
+  s.pi_h.fill_(5.0), s.pi_c.fill_(5.0);
+  const auto w = net->Sequence(obs.slice(0, 0, 1), torch::tensor({{1.0f, 0.0f}}), s).value;
+  EXPECT_NEAR(w[0].item<float>(), 0.36960635, 1e-6);
+  EXPECT_GT(w[1].item<float>(), 0.7);  // ... and kept where it does not
+  // Step() carries the state as Sequence does.
+  RecurrentState t = net->InitialState(2);
+  net->Step(obs[0], starts[0], &t);
+  const auto second = net->Step(obs[1], starts[1], &t).heads.value;
+  EXPECT_NEAR(second[0].item<float>(), 0.54534608, 1e-6);
+}
+
+RunContext NoVelContext(int64_t seed = 0) {
+  RunContext ctx;
+  ctx.algo = "recurrent-ppo";
+  ctx.run.env = "CartPoleNoVel-v1";
+  ctx.run.num_envs = 4;
+  ctx.run.seed = seed;
+  ctx.run.total_steps = 10000;
+  return ctx;
+}
+
+RecurrentPpoConfig SmallConfig(const std::string& rnn = "lstm", const std::string& critic = "separate") {
+  RecurrentPpoConfig c;
+  c.n_steps = 64;
+  c.bptt_len = 16;
+  c.batch_size = 32;
+  c.policy.rnn_type = rnn;
+  c.policy.critic_rnn = critic;
+  c.policy.rnn_hidden_size = 16;
+  c.policy.mlp.net_arch = {16};
+  return c;
+}
+
+// The episode-start flags: 1 exactly on the steps after a done (and at the
+// very first step), for a rollout long enough to hold several episodes.
+TEST(RecurrentPpoTest, EpisodeStartsFollowDones) {
+  RecurrentPpo algo(NoVelContext(), SmallConfig());
+  torch::Tensor previous_last_dones = torch::ones({4});  // the envs start fresh
+  for (int rollout = 0; rollout < 2; ++rollout) {
+    algo.CollectRollout();
+    const auto starts = algo.rollout_starts();
+    const auto dones = algo.rollout_dones().to(torch::kFloat32);
+    ASSERT_EQ(starts.size(0), 64);
+    EXPECT_TRUE(torch::equal(starts[0], previous_last_dones)) << "rollout " << rollout;
+    EXPECT_TRUE(torch::equal(starts.slice(0, 1), dones.slice(0, 0, 63))) << "rollout " << rollout;
+    EXPECT_GT(dones.sum().item<float>(), 4) << "random CartPoleNoVel episodes last ~20 steps";
+    previous_last_dones = dones[63].clone();
+  }
+}
+
+// With unchanged weights, every sequence the update replays from its stored
+// initial state gives exactly the log-probs (and values) computed while
+// acting, resets inside the sequence included; for every core and critic.
+TEST(RecurrentPpoTest, ReplayedSequencesMatchActing) {
+  for (const auto& [rnn, critic] : std::vector<std::pair<std::string, std::string>>{
+           {"lstm", "separate"}, {"lstm", "shared"}, {"lstm", "none"}, {"gru", "separate"}}) {
+    RecurrentPpoConfig c = SmallConfig(rnn, critic);
+    c.policy.rnn_layers = rnn == "gru" ? 2 : 1;
+    RecurrentPpo algo(NoVelContext(1), c);
+    algo.Iterate();  // move away from the initial weights and state
+    algo.CollectRollout();
+    const auto seqs = torch::randperm(4 * 64 / 16, torch::kLong);
+    auto [heads, stored] = algo.ReplaySequences(seqs);
+    const auto dist = algo.net()->Distribution(heads, {});
+    // The same sequences' actions, time-major.
+    const auto actions = algo.rollout_actions()
+                             .reshape({4, 16, 4})
+                             .transpose(1, 2)
+                             .reshape({16, 16})
+                             .index_select(0, seqs)
+                             .transpose(0, 1)
+                             .reshape({-1});
+    torch::NoGradGuard g;
+    EXPECT_TRUE(torch::allclose(dist.log_prob(actions), stored, 1e-5, 1e-5)) << rnn << " " << critic;
+    // The whole rollout replayed from its first state: the stored values.
+    const auto whole = algo.ReplayRollout();
+    EXPECT_TRUE(torch::allclose(whole.value, algo.rollout_values().reshape({-1}), 1e-5, 1e-5)) << rnn << " " << critic;
+    // Recomputing the chunk states with the same weights changes nothing.
+    std::vector<RecurrentState> before = algo.chunk_states();
+    algo.RecomputeChunkStates();
+    for (size_t k = 0; k < before.size(); ++k)
+      EXPECT_TRUE(torch::allclose(before[k].pi_h, algo.chunk_states()[k].pi_h, 1e-5, 1e-6)) << k;
+  }
+}
+
+// Without the resets the replay would differ: the test above can fail.
+TEST(RecurrentPpoTest, ReplayWithoutResetsDiffers) {
+  RecurrentPpo algo(NoVelContext(1), SmallConfig());
+  algo.CollectRollout();
+  torch::NoGradGuard g;
+  const auto with = algo.ReplayRollout().value;
+  const auto without =
+      algo.net()->Sequence(algo.rollout_obs(), torch::zeros_like(algo.rollout_starts()), algo.rollout_initial_state())
+          .value;
+  EXPECT_FALSE(torch::allclose(with, without, 1e-5, 1e-5));
+}
+
+TEST(RecurrentPpoTest, NoVelocityEnvsHideTheVelocities) {
+  for (const auto& [id, hidden] : std::vector<std::pair<std::string, std::vector<int>>>{
+           {"CartPoleNoVel-v1", {1, 3}}, {"PendulumNoVel-v1", {2}}, {"MountainCarContinuousNoVel-v0", {1}},
+           {"LunarLanderContinuousNoVel-v3", {2, 3, 5}}}) {
+    const std::string base = id.substr(0, id.find("NoVel")) + id.substr(id.find("-v"));
+    auto env = Make(id), ref = Make(base);
+    ASSERT_EQ(env->observation_space().ToString(), ref->observation_space().ToString()) << id;
+    EXPECT_EQ(Registry::Global().Spec(id).max_episode_steps, Registry::Global().Spec(base).max_episode_steps);
+    const int64_t n = env->observation_space().size();
+    std::vector<float> o(n), r(n);
+    Info info;
+    env->Reset(7, o.data(), &info);
+    ref->Reset(7, r.data(), &info);
+    std::vector<uint8_t> a(env->action_space().nbytes(), 0);
+    for (int step = 0; step < 5; ++step) {
+      for (int64_t k = 0; k < n; ++k) {
+        const bool masked = std::find(hidden.begin(), hidden.end(), k) != hidden.end();
+        EXPECT_EQ(o[k], masked ? 0.0f : r[k]) << id << " step " << step << " component " << k;
+      }
+      const StepResult s = env->Step(a.data(), o.data()), t = ref->Step(a.data(), r.data());
+      EXPECT_EQ(s.reward, t.reward);
+    }
+    bool moved = false;  // the hidden components are not zero in the base env
+    for (int k : hidden) moved = moved || r[k] != 0.0f;
+    EXPECT_TRUE(moved) << id;
+  }
+}
+
+TEST(RecurrentPpoTest, ResumeIsExact) {
+  const std::string root = testing::TempDir() + "/rlforge_resume_recurrent_ppo";
+  fs::remove_all(root);
+  fs::create_directories(root);
+  const std::vector<std::string> sets = {"num_envs=4", "n_steps=32", "bptt_len=8", "batch_size=64",
+                                         "rnn_hidden_size=16", "net_arch=[16]", "normalize_obs=true",
+                                         "checkpoint_interval=256", "eval_episodes=0", "recompute_states=true"};
+  RunnerOptions quiet;
+  quiet.progress = false;
+  Train(TrainConfig::Resolve("recurrent-ppo", "CartPoleNoVel-v1", "", sets, 768, 3), root + "/a", quiet);
+  fs::copy(root + "/a", root + "/b", fs::copy_options::recursive);
+  fs::remove(root + "/b/checkpoints/final.pt");
+  fs::remove(root + "/b/checkpoints/step_512.pt");
+  ASSERT_TRUE(fs::exists(root + "/b/checkpoints/step_256.pt"));
+  Resume(root + "/b", std::nullopt, quiet);
+  auto a = LoadRun(root + "/a"), b = LoadRun(root + "/b");
+  EXPECT_EQ(a.algorithm->num_timesteps(), 768);
+  auto pa = a.algorithm->network()->parameters(), pb = b.algorithm->network()->parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
+}
+
+TEST(RecurrentPpoTest, ClearErrors) {
+  auto make = [](const std::string& env, std::vector<std::string> sets) {
+    auto c = TrainConfig::Resolve("recurrent-ppo", env, "", sets, 1000, 0);
+    return MakeAlgorithm(c.Context(), *c.algo);
+  };
+  auto message = [&](const std::string& env, std::vector<std::string> sets) -> std::string {
+    try {
+      make(env, sets);
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_NE(message("CartPoleNoVel-v1", {"n_steps=30", "bptt_len=8"}).find("'bptt_len' (8) must divide n_steps (30)"),
+            std::string::npos);
+  EXPECT_NE(message("CartPoleNoVel-v1", {"rnn_type=transformer"}).find("'rnn_type' must be lstm or gru"),
+            std::string::npos);
+  EXPECT_NE(message("CartPoleNoVel-v1", {"critic_rnn=both"}).find("'critic_rnn' must be separate, shared or none"),
+            std::string::npos);
+  EXPECT_NE(message("CartPoleNoVel-v1", {"normalize_reward=true"}).find("normalize_reward"), std::string::npos);
+  auto algo = make("CartPoleNoVel-v1", {"n_steps=8", "rnn_hidden_size=8"});
+  try {
+    algo->Export();
+    ADD_FAILURE() << "export of a recurrent policy should be refused";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot be exported yet"), std::string::npos) << e.what();
+  }
+}
+
+// Evaluation zeroes the state of every row whose episode starts: two
+// evaluations of the same episodes through one policy object agree.
+TEST(RecurrentPpoTest, EvaluationResetsThePolicyStateBetweenEpisodes) {
+  RecurrentPpo algo(NoVelContext(2), SmallConfig());
+  algo.Iterate();
+  auto policy = algo.MakePolicy(/*deterministic=*/true);
+  auto envs = NoVelContext(2).MakeVectorEnv();
+  const EpisodeStats first = Evaluate(*envs, *policy, 6, 99);
+  const EpisodeStats again = Evaluate(*envs, *policy, 6, 99);
+  EXPECT_EQ(first.returns, again.returns);
+  auto fresh = algo.MakePolicy(true);
+  EXPECT_EQ(Evaluate(*envs, *fresh, 6, 99).returns, first.returns);
+}
+
+}  // namespace
+}  // namespace rlforge

@@ -1,0 +1,161 @@
+#include "rlforge/nn/recurrent_policy.h"
+
+#include <cmath>
+
+#include "rlforge/core/error.h"
+
+namespace rlforge {
+
+void ValidateRecurrentPolicy(const RecurrentPolicyConfig& c) {
+  RLF_CHECK_ARG(c.rnn_type == "lstm" || c.rnn_type == "gru", "config key 'rnn_type' must be lstm or gru, got '",
+                c.rnn_type, "'");
+  RLF_CHECK_ARG(c.rnn_hidden_size >= 1 && c.rnn_hidden_size <= kMaxLayerWidth, "config key 'rnn_hidden_size' must be in 1..",
+                kMaxLayerWidth, ", got ", c.rnn_hidden_size);
+  RLF_CHECK_ARG(c.rnn_layers >= 1 && c.rnn_layers <= 16, "config key 'rnn_layers' must be in 1..16, got ",
+                c.rnn_layers);
+  RLF_CHECK_ARG(c.critic_rnn == "separate" || c.critic_rnn == "shared" || c.critic_rnn == "none",
+                "config key 'critic_rnn' must be separate, shared or none, got '", c.critic_rnn, "'");
+  RLF_CHECK_ARG(!c.mlp.use_sde, "config key 'use_sde' is not supported by the recurrent policy");
+}
+
+RecurrentState RecurrentState::Rows(const torch::Tensor& rows) const {
+  auto pick = [&](const torch::Tensor& t) { return t.defined() ? t.index_select(1, rows) : t; };
+  return {pick(pi_h), pick(pi_c), pick(vf_h), pick(vf_c)};
+}
+
+RecurrentState RecurrentState::Clone() const {
+  auto copy = [](const torch::Tensor& t) { return t.defined() ? t.detach().clone() : t; };
+  return {copy(pi_h), copy(pi_c), copy(vf_h), copy(vf_c)};
+}
+
+RecurrentActorCriticImpl::RecurrentActorCriticImpl(const Space& obs_space, const Space& act_space,
+                                                   const RecurrentPolicyConfig& config)
+    : obs_space_(obs_space), act_space_(act_space), config_(config) {
+  ValidateRecurrentPolicy(config);
+  lstm_ = config.rnn_type == "lstm";
+  image_ = IsImageSpace(obs_space);
+  int64_t in = 0;
+  if (image_) {
+    cnn_ = register_module("cnn", NatureCnn(ImageChw(obs_space)));
+    in = cnn_->out_features();
+  } else {
+    in = PreprocessedWidth(obs_space);
+  }
+  const int64_t H = config.rnn_hidden_size, layers = config.rnn_layers;
+  CheckNetArch(in, {4 * H});  // the input-to-gates weights, for the memory estimate
+  if (lstm_) {
+    pi_lstm_ = register_module("pi_lstm", torch::nn::LSTM(torch::nn::LSTMOptions(in, H).num_layers(layers)));
+    if (config.critic_rnn == "separate")
+      vf_lstm_ = register_module("vf_lstm", torch::nn::LSTM(torch::nn::LSTMOptions(in, H).num_layers(layers)));
+  } else {
+    pi_gru_ = register_module("pi_gru", torch::nn::GRU(torch::nn::GRUOptions(in, H).num_layers(layers)));
+    if (config.critic_rnn == "separate")
+      vf_gru_ = register_module("vf_gru", torch::nn::GRU(torch::nn::GRUOptions(in, H).num_layers(layers)));
+  }
+  if (config.critic_rnn == "none") vf_in_ = register_module("vf_in", torch::nn::Linear(in, H));
+  const PolicyConfig& m = config.mlp;
+  pi_mlp_ = register_module("pi_mlp", Mlp(H, m.net_arch, m.activation, m.ortho_init));
+  vf_mlp_ = register_module("vf_mlp", Mlp(H, m.net_arch, m.activation, m.ortho_init));
+  const int64_t head = ActionHeadWidth(act_space);
+  if (act_space.kind() == SpaceKind::kBox) log_std_ = register_parameter("log_std", torch::full({head}, m.log_std_init));
+  pi_head_ = register_module("pi_head", torch::nn::Linear(pi_mlp_->out_features(), head));
+  vf_head_ = register_module("vf_head", torch::nn::Linear(vf_mlp_->out_features(), 1));
+  if (m.ortho_init) {
+    OrthogonalInit(*pi_head_, 0.01);
+    OrthogonalInit(*vf_head_, 1.0);
+  }
+}
+
+RecurrentState RecurrentActorCriticImpl::InitialState(int64_t rows) const {
+  const int64_t H = config_.rnn_hidden_size, L = config_.rnn_layers;
+  auto zeros = [&] { return torch::zeros({L, rows, H}); };
+  RecurrentState s;
+  s.pi_h = zeros();
+  if (lstm_) s.pi_c = zeros();
+  if (config_.critic_rnn == "separate") {
+    s.vf_h = zeros();
+    if (lstm_) s.vf_c = zeros();
+  }
+  return s;
+}
+
+torch::Tensor RecurrentActorCriticImpl::Features(const torch::Tensor& obs) {
+  auto x = PreprocessObservations(obs, obs_space_);
+  return image_ ? cnn_->forward(x) : x;
+}
+
+torch::Tensor RecurrentActorCriticImpl::RnnStep(bool critic, const torch::Tensor& x, torch::Tensor* h,
+                                                torch::Tensor* c) {
+  if (lstm_) {
+    auto out = (critic ? vf_lstm_ : pi_lstm_)->forward(x.unsqueeze(0), std::make_tuple(*h, *c));
+    *h = std::get<0>(std::get<1>(out));
+    *c = std::get<1>(std::get<1>(out));
+    return std::get<0>(out).squeeze(0);
+  }
+  auto out = (critic ? vf_gru_ : pi_gru_)->forward(x.unsqueeze(0), *h);
+  *h = std::get<1>(out);
+  return std::get<0>(out).squeeze(0);
+}
+
+ActorCriticImpl::HeadOutputs RecurrentActorCriticImpl::Heads(const torch::Tensor& pi_latent,
+                                                             const torch::Tensor& vf_latent) {
+  ActorCriticImpl::HeadOutputs h;
+  h.pi = pi_head_->forward(pi_mlp_->forward(pi_latent));
+  h.value = vf_head_->forward(vf_mlp_->forward(vf_latent)).squeeze(-1);
+  if (act_space_.kind() == SpaceKind::kBox) h.log_std = log_std_;
+  return h;
+}
+
+ActorCriticImpl::HeadOutputs RecurrentActorCriticImpl::Sequence(const torch::Tensor& obs, const torch::Tensor& starts,
+                                                                const RecurrentState& initial,
+                                                                RecurrentState* final_state) {
+  const int64_t L = obs.size(0), B = obs.size(1);
+  RLF_CHECK(starts.size(0) == L && starts.size(1) == B, "Sequence: starts must be [", L, ", ", B, "]");
+  std::vector<int64_t> flat = {L * B};
+  flat.insert(flat.end(), obs.sizes().begin() + 2, obs.sizes().end());
+  const torch::Tensor features = Features(obs.reshape(flat)).reshape({L, B, -1});
+  const torch::Tensor keep = (1.0f - starts.to(torch::kFloat32)).reshape({L, 1, B, 1});
+  RecurrentState s = initial;
+  const bool separate = config_.critic_rnn == "separate";
+  std::vector<torch::Tensor> pi_out, vf_out;
+  pi_out.reserve(L);
+  for (int64_t t = 0; t < L; ++t) {
+    const torch::Tensor k = keep[t];
+    s.pi_h = s.pi_h * k;
+    if (lstm_) s.pi_c = s.pi_c * k;
+    pi_out.push_back(RnnStep(/*critic=*/false, features[t], &s.pi_h, &s.pi_c));
+    if (separate) {
+      s.vf_h = s.vf_h * k;
+      if (lstm_) s.vf_c = s.vf_c * k;
+      vf_out.push_back(RnnStep(/*critic=*/true, features[t], &s.vf_h, &s.vf_c));
+    }
+  }
+  const torch::Tensor pi_latent = torch::cat(pi_out, 0);
+  torch::Tensor vf_latent;
+  if (separate) vf_latent = torch::cat(vf_out, 0);
+  else if (config_.critic_rnn == "shared") vf_latent = pi_latent.detach();
+  else vf_latent = vf_in_->forward(features.reshape({L * B, -1}));
+  if (final_state) *final_state = s;
+  return Heads(pi_latent, vf_latent);
+}
+
+RecurrentActorCriticImpl::StepOutput RecurrentActorCriticImpl::Step(const torch::Tensor& obs,
+                                                                    const torch::Tensor& starts,
+                                                                    RecurrentState* state) {
+  RecurrentState next;
+  StepOutput out{Sequence(obs.unsqueeze(0), starts.reshape({1, -1}), *state, &next)};
+  *state = next;
+  return out;
+}
+
+torch::Tensor RecurrentActorCriticImpl::Value(const torch::Tensor& obs, const RecurrentState& state) {
+  const torch::Tensor none = torch::zeros({1, obs.size(0)});
+  return Sequence(obs.unsqueeze(0), none, state).value;
+}
+
+ActionDistribution RecurrentActorCriticImpl::Distribution(const ActorCriticImpl::HeadOutputs& heads,
+                                                          const torch::Tensor& mask) const {
+  return MakeActionDistribution(act_space_, heads.pi, heads.log_std, mask);
+}
+
+}  // namespace rlforge
