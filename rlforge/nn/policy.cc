@@ -197,11 +197,28 @@ ActionDistribution ActorCriticImpl::Distribution(const torch::Tensor& latent, co
   return MakeActionDistribution(act_space_, out, log_std_, mask);
 }
 
-torch::Tensor ActorCriticImpl::SdeLogStd(const torch::Tensor& latent) const {
+torch::Tensor SdeLogStd(const torch::Tensor& latent, const torch::Tensor& log_std) {
   // Var[z^T W] = (z^2)^T sigma^2; the features z are not trained through the
   // noise (SB3's learn_features=False).
-  auto variance = latent.detach().pow(2).mm(log_std_.exp().pow(2));
+  auto variance = latent.detach().pow(2).mm(log_std.exp().pow(2));
   return 0.5 * torch::log(variance + 1e-6);
+}
+
+torch::Tensor SdeNoise(int64_t n, const torch::Tensor& log_std, torch::Generator* gen) {
+  torch::NoGradGuard no_grad;
+  auto std = log_std.exp();
+  auto eps = gen ? at::normal(0.0, 1.0, {n, std.size(0), std.size(1)}, *gen) : torch::randn({n, std.size(0), std.size(1)});
+  return eps * std.unsqueeze(0);
+}
+
+torch::Tensor SdeActions(const torch::Tensor& mean, const torch::Tensor& latent, const torch::Tensor& noise) {
+  RLF_CHECK(noise.defined() && noise.size(0) == latent.size(0), "gSDE noise was drawn for ",
+            noise.defined() ? noise.size(0) : 0, " envs, not ", latent.size(0));
+  return mean + torch::bmm(latent.detach().unsqueeze(1), noise).squeeze(1);
+}
+
+torch::Tensor ActorCriticImpl::SdeLogStd(const torch::Tensor& latent) const {
+  return rlforge::SdeLogStd(latent, log_std_);
 }
 
 ActorCriticImpl::HeadOutputs ActorCriticImpl::Outputs(const torch::Tensor& obs) {
@@ -228,18 +245,10 @@ ActorCriticImpl::Output ActorCriticImpl::Forward(const torch::Tensor& obs, const
   return {std::move(dist), vf_head_->forward(v).squeeze(-1), pi, mean};
 }
 
-void ActorCriticImpl::ResampleSdeNoise(int64_t n, torch::Generator* gen) {
-  torch::NoGradGuard no_grad;
-  auto std = log_std_.exp();
-  auto eps = gen ? at::normal(0.0, 1.0, {n, std.size(0), std.size(1)}, *gen) : torch::randn({n, std.size(0), std.size(1)});
-  sde_noise_ = eps * std.unsqueeze(0);
-}
+void ActorCriticImpl::ResampleSdeNoise(int64_t n, torch::Generator* gen) { sde_noise_ = SdeNoise(n, log_std_, gen); }
 
 torch::Tensor ActorCriticImpl::SdeActions(const Output& out) const {
-  RLF_CHECK(sde_noise_.defined() && sde_noise_.size(0) == out.latent.size(0),
-            "gSDE noise was drawn for ", sde_noise_.defined() ? sde_noise_.size(0) : 0, " envs, not ",
-            out.latent.size(0));
-  return out.mean + torch::bmm(out.latent.detach().unsqueeze(1), sde_noise_).squeeze(1);
+  return rlforge::SdeActions(out.mean, out.latent, sde_noise_);
 }
 
 }  // namespace rlforge

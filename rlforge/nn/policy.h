@@ -181,6 +181,16 @@ int64_t ActionHeadWidth(const Space& act_space);
 ActionDistribution MakeActionDistribution(const Space& act_space, const torch::Tensor& pi,
                                           const torch::Tensor& log_std, const torch::Tensor& mask);
 
+// gSDE's pieces, shared by the feed-forward and recurrent policies (log_std
+// [latent, act] the parameter, latent [B, latent] the policy torso's output):
+// the per-sample log std of z^T W, 0.5 log((z^2)^T exp(log_std)^2 + 1e-6),
+// with z detached (SB3's learn_features=False);
+torch::Tensor SdeLogStd(const torch::Tensor& latent, const torch::Tensor& log_std);
+// n exploration matrices W = exp(log_std) * eps, [n, latent, act];
+torch::Tensor SdeNoise(int64_t n, const torch::Tensor& log_std, torch::Generator* gen);
+// mean + z_i^T W_i for each row i (one matrix per row).
+torch::Tensor SdeActions(const torch::Tensor& mean, const torch::Tensor& latent, const torch::Tensor& noise);
+
 // Orthogonal init of a Linear (or conv) layer with `gain`, bias 0.
 void OrthogonalInit(torch::nn::Module& layer, double gain);
 

@@ -15,7 +15,6 @@ void ValidateRecurrentPolicy(const RecurrentPolicyConfig& c) {
                 c.rnn_layers);
   RLF_CHECK_ARG(c.critic_rnn == "separate" || c.critic_rnn == "shared" || c.critic_rnn == "none",
                 "config key 'critic_rnn' must be separate, shared or none, got '", c.critic_rnn, "'");
-  RLF_CHECK_ARG(!c.mlp.use_sde, "config key 'use_sde' is not supported by the recurrent policy");
 }
 
 RecurrentState RecurrentState::Rows(const torch::Tensor& rows) const {
@@ -57,7 +56,10 @@ RecurrentActorCriticImpl::RecurrentActorCriticImpl(const Space& obs_space, const
   pi_mlp_ = register_module("pi_mlp", Mlp(H, m.net_arch, m.activation, m.ortho_init));
   vf_mlp_ = register_module("vf_mlp", Mlp(H, m.net_arch, m.activation, m.ortho_init));
   const int64_t head = ActionHeadWidth(act_space);
-  if (act_space.kind() == SpaceKind::kBox) log_std_ = register_parameter("log_std", torch::full({head}, m.log_std_init));
+  RLF_CHECK_ARG(!m.use_sde || act_space.kind() == SpaceKind::kBox, "use_sde needs a Box action space");
+  if (act_space.kind() == SpaceKind::kBox)
+    log_std_ = register_parameter("log_std", m.use_sde ? torch::full({pi_mlp_->out_features(), head}, m.log_std_init)
+                                                       : torch::full({head}, m.log_std_init));
   pi_head_ = register_module("pi_head", torch::nn::Linear(pi_mlp_->out_features(), head));
   vf_head_ = register_module("vf_head", torch::nn::Linear(vf_mlp_->out_features(), 1));
   if (m.ortho_init) {
@@ -84,51 +86,68 @@ torch::Tensor RecurrentActorCriticImpl::Features(const torch::Tensor& obs) {
   return image_ ? cnn_->forward(x) : x;
 }
 
-torch::Tensor RecurrentActorCriticImpl::RnnStep(bool critic, const torch::Tensor& x, torch::Tensor* h,
-                                                torch::Tensor* c) {
+torch::Tensor RecurrentActorCriticImpl::RnnRun(bool critic, const torch::Tensor& x, torch::Tensor* h,
+                                               torch::Tensor* c) {
   if (lstm_) {
-    auto out = (critic ? vf_lstm_ : pi_lstm_)->forward(x.unsqueeze(0), std::make_tuple(*h, *c));
+    auto out = (critic ? vf_lstm_ : pi_lstm_)->forward(x, std::make_tuple(*h, *c));
     *h = std::get<0>(std::get<1>(out));
     *c = std::get<1>(std::get<1>(out));
-    return std::get<0>(out).squeeze(0);
+    return std::get<0>(out);
   }
-  auto out = (critic ? vf_gru_ : pi_gru_)->forward(x.unsqueeze(0), *h);
+  auto out = (critic ? vf_gru_ : pi_gru_)->forward(x, *h);
   *h = std::get<1>(out);
-  return std::get<0>(out).squeeze(0);
+  return std::get<0>(out);
 }
 
 ActorCriticImpl::HeadOutputs RecurrentActorCriticImpl::Heads(const torch::Tensor& pi_latent,
-                                                             const torch::Tensor& vf_latent) {
+                                                             const torch::Tensor& vf_latent, torch::Tensor* latent) {
   ActorCriticImpl::HeadOutputs h;
-  h.pi = pi_head_->forward(pi_mlp_->forward(pi_latent));
+  const torch::Tensor z = pi_mlp_->forward(pi_latent);
+  h.pi = pi_head_->forward(z);
   h.value = vf_head_->forward(vf_mlp_->forward(vf_latent)).squeeze(-1);
-  if (act_space_.kind() == SpaceKind::kBox) h.log_std = log_std_;
+  if (act_space_.kind() == SpaceKind::kBox) h.log_std = use_sde() ? SdeLogStd(z, log_std_) : log_std_;
+  if (latent) *latent = z;
   return h;
 }
 
 ActorCriticImpl::HeadOutputs RecurrentActorCriticImpl::Sequence(const torch::Tensor& obs, const torch::Tensor& starts,
                                                                 const RecurrentState& initial,
-                                                                RecurrentState* final_state) {
+                                                                RecurrentState* final_state, torch::Tensor* latent) {
   const int64_t L = obs.size(0), B = obs.size(1);
   RLF_CHECK(starts.size(0) == L && starts.size(1) == B, "Sequence: starts must be [", L, ", ", B, "]");
   std::vector<int64_t> flat = {L * B};
   flat.insert(flat.end(), obs.sizes().begin() + 2, obs.sizes().end());
   const torch::Tensor features = Features(obs.reshape(flat)).reshape({L, B, -1});
-  const torch::Tensor keep = (1.0f - starts.to(torch::kFloat32)).reshape({L, 1, B, 1});
+  const torch::Tensor start_f = starts.to(torch::kFloat32).contiguous();
+  const torch::Tensor keep = (1.0f - start_f).reshape({L, 1, B, 1});
   RecurrentState s = initial;
   const bool separate = config_.critic_rnn == "separate";
   std::vector<torch::Tensor> pi_out, vf_out;
-  pi_out.reserve(L);
-  for (int64_t t = 0; t < L; ++t) {
-    const torch::Tensor k = keep[t];
-    s.pi_h = s.pi_h * k;
-    if (lstm_) s.pi_c = s.pi_c * k;
-    pi_out.push_back(RnnStep(/*critic=*/false, features[t], &s.pi_h, &s.pi_c));
-    if (separate) {
-      s.vf_h = s.vf_h * k;
-      if (lstm_) s.vf_c = s.vf_c * k;
-      vf_out.push_back(RnnStep(/*critic=*/true, features[t], &s.vf_h, &s.vf_c));
+  // The steps where some row starts an episode cut the sequence into runs
+  // that the RNN takes in one call each (the result is that of stepping one
+  // by one; far fewer autograd nodes when episodes are long).
+  const float* sp = start_f.data_ptr<float>();
+  auto any_start = [&](int64_t t) {
+    for (int64_t j = 0; j < B; ++j)
+      if (sp[t * B + j] != 0.0f) return true;
+    return false;
+  };
+  for (int64_t t = 0; t < L;) {
+    int64_t end = t + 1;
+    while (end < L && !any_start(end)) ++end;
+    if (any_start(t)) {
+      const torch::Tensor k = keep[t];
+      s.pi_h = s.pi_h * k;
+      if (lstm_) s.pi_c = s.pi_c * k;
+      if (separate) {
+        s.vf_h = s.vf_h * k;
+        if (lstm_) s.vf_c = s.vf_c * k;
+      }
     }
+    const torch::Tensor x = features.slice(0, t, end);
+    pi_out.push_back(RnnRun(/*critic=*/false, x, &s.pi_h, &s.pi_c).reshape({(end - t) * B, -1}));
+    if (separate) vf_out.push_back(RnnRun(/*critic=*/true, x, &s.vf_h, &s.vf_c).reshape({(end - t) * B, -1}));
+    t = end;
   }
   const torch::Tensor pi_latent = torch::cat(pi_out, 0);
   torch::Tensor vf_latent;
@@ -136,14 +155,15 @@ ActorCriticImpl::HeadOutputs RecurrentActorCriticImpl::Sequence(const torch::Ten
   else if (config_.critic_rnn == "shared") vf_latent = pi_latent.detach();
   else vf_latent = vf_in_->forward(features.reshape({L * B, -1}));
   if (final_state) *final_state = s;
-  return Heads(pi_latent, vf_latent);
+  return Heads(pi_latent, vf_latent, latent);
 }
 
 RecurrentActorCriticImpl::StepOutput RecurrentActorCriticImpl::Step(const torch::Tensor& obs,
                                                                     const torch::Tensor& starts,
                                                                     RecurrentState* state) {
   RecurrentState next;
-  StepOutput out{Sequence(obs.unsqueeze(0), starts.reshape({1, -1}), *state, &next)};
+  StepOutput out;
+  out.heads = Sequence(obs.unsqueeze(0), starts.reshape({1, -1}), *state, &next, &out.latent);
   *state = next;
   return out;
 }

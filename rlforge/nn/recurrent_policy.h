@@ -57,6 +57,7 @@ class RecurrentActorCriticImpl : public torch::nn::Module {
   // the first of an episode), *state in and out.
   struct StepOutput {
     ActorCriticImpl::HeadOutputs heads;  // pi [B, width], log_std, value [B]
+    torch::Tensor latent;                // [B, latent] the policy MLP's output (gSDE's z)
   };
   StepOutput Step(const torch::Tensor& obs, const torch::Tensor& starts, RecurrentState* state);
   // The critic alone for one step (no state change): V of obs from `state`,
@@ -66,9 +67,18 @@ class RecurrentActorCriticImpl : public torch::nn::Module {
   // A sequence of L steps for B rows from `initial`: obs [L, B, ...], starts
   // [L, B]; heads for the L * B rows in time-major order (row t * B + j), in
   // the autograd graph (truncated back-propagation through the L steps).
-  // With final_state, the state after the last step.
+  // With final_state, the state after the last step; with latent, the
+  // policy MLP's output for those rows.
   ActorCriticImpl::HeadOutputs Sequence(const torch::Tensor& obs, const torch::Tensor& starts,
-                                        const RecurrentState& initial, RecurrentState* final_state = nullptr);
+                                        const RecurrentState& initial, RecurrentState* final_state = nullptr,
+                                        torch::Tensor* latent = nullptr);
+
+  // gSDE (use_sde, Box actions): log_std is [latent, act] and the heads'
+  // log_std per row (rlforge/nn/policy.h's SdeLogStd); one exploration
+  // matrix per env, drawn here, gives the action mean + z^T W.
+  bool use_sde() const { return config_.mlp.use_sde; }
+  void ResampleSdeNoise(int64_t n, torch::Generator* gen) { sde_noise_ = SdeNoise(n, log_std_, gen); }
+  torch::Tensor SdeActions(const StepOutput& out) const { return rlforge::SdeActions(out.heads.pi, out.latent, sde_noise_); }
 
   ActionDistribution Distribution(const ActorCriticImpl::HeadOutputs& heads, const torch::Tensor& mask) const;
   const Space& action_space() const { return act_space_; }
@@ -78,9 +88,11 @@ class RecurrentActorCriticImpl : public torch::nn::Module {
 
  private:
   torch::Tensor Features(const torch::Tensor& obs);
-  // One step of the actor's or the critic's RNN on x [B, F] from h (and c), in place.
-  torch::Tensor RnnStep(bool critic, const torch::Tensor& x, torch::Tensor* h, torch::Tensor* c);
-  ActorCriticImpl::HeadOutputs Heads(const torch::Tensor& pi_latent, const torch::Tensor& vf_latent);
+  // The actor's or the critic's RNN over x [steps, B, F] from h (and c),
+  // updated in place; outputs [steps, B, hidden].
+  torch::Tensor RnnRun(bool critic, const torch::Tensor& x, torch::Tensor* h, torch::Tensor* c);
+  ActorCriticImpl::HeadOutputs Heads(const torch::Tensor& pi_latent, const torch::Tensor& vf_latent,
+                                     torch::Tensor* latent);
 
   Space obs_space_, act_space_;
   RecurrentPolicyConfig config_;
@@ -92,6 +104,7 @@ class RecurrentActorCriticImpl : public torch::nn::Module {
   Mlp pi_mlp_{nullptr}, vf_mlp_{nullptr};
   torch::nn::Linear pi_head_{nullptr}, vf_head_{nullptr};
   torch::Tensor log_std_;
+  torch::Tensor sde_noise_;  // [n, latent, act] exploration matrices (gSDE)
 };
 TORCH_MODULE(RecurrentActorCritic);
 

@@ -31,6 +31,8 @@ void RecurrentPpoConfig::Visit(FieldVisitor& v) {
   v.Field("learning_rate", &learning_rate, "Adam learning rate (number or lin_<start>)");
   v.Field("adam_eps", &adam_eps, "Adam epsilon");
   VisitPolicyFields(v, &policy.mlp);
+  v.Field("use_sde", &policy.mlp.use_sde, "generalized state-dependent exploration (Box actions)");
+  v.Field("sde_sample_freq", &policy.mlp.sde_sample_freq, "steps between gSDE noise draws (-1: once per rollout)");
   v.Field("rnn_type", &policy.rnn_type, "recurrent core: lstm or gru");
   v.Field("rnn_hidden_size", &policy.rnn_hidden_size, "units of the recurrent core (sb3-contrib's lstm_hidden_size)");
   v.Field("rnn_layers", &policy.rnn_layers, "stacked recurrent layers");
@@ -140,9 +142,17 @@ void RecurrentPpo::CollectRollout() {
       mask.copy_(torch::from_blob(const_cast<uint8_t*>(envs_->action_masks()), {N, envs_->mask_size()},
                                   torch::kBool));
     }
-    const auto heads = net_->Step(obs, next_starts_, &state_).heads;
+    const auto step = net_->Step(obs, next_starts_, &state_);
+    const auto& heads = step.heads;
     const ActionDistribution dist = net_->Distribution(heads, mask);
-    const torch::Tensor a = dist.sample(&gen_);
+    torch::Tensor a;
+    if (net_->use_sde()) {
+      const int64_t freq = config_.policy.mlp.sde_sample_freq;
+      if (t == 0 || (freq > 0 && t % freq == 0)) net_->ResampleSdeNoise(N, &gen_);
+      a = net_->SdeActions(step);
+    } else {
+      a = dist.sample(&gen_);
+    }
     log_probs_[t].copy_(dist.log_prob(a));
     values_[t].copy_(heads.value);
     actions_[t].copy_(a);

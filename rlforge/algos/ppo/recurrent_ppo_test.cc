@@ -135,6 +135,32 @@ TEST(RecurrentPpoTest, ReplayedSequencesMatchActing) {
   }
 }
 
+// gSDE on a Box env: actions are mean + z^T W with W held for sde_sample_freq
+// steps; the update's per-row std (z^2)^T sigma^2 gives back the stored
+// log-probs, and log_std [latent, act] is trained.
+TEST(RecurrentPpoTest, SdeReplayMatchesActing) {
+  RunContext ctx = NoVelContext(4);
+  ctx.run.env = "PendulumNoVel-v1";
+  RecurrentPpoConfig c = SmallConfig();
+  c.policy.mlp.use_sde = true;
+  c.policy.mlp.sde_sample_freq = 4;
+  c.policy.mlp.log_std_init = -1.0;
+  RecurrentPpo algo(ctx, c);
+  ASSERT_EQ(algo.net()->log_std().sizes(), (std::vector<int64_t>{16, 1}));
+  const torch::Tensor before = algo.net()->log_std().detach().clone();
+  algo.Iterate();
+  EXPECT_FALSE(torch::equal(before, algo.net()->log_std().detach()));
+  algo.CollectRollout();
+  const auto seqs = torch::arange(16, torch::kLong);
+  auto [heads, stored] = algo.ReplaySequences(seqs);
+  ASSERT_EQ(heads.log_std.dim(), 2);
+  const auto dist = algo.net()->Distribution(heads, {});
+  const auto actions = algo.rollout_actions().reshape({4, 16, 4, 1}).transpose(1, 2).reshape({16, 16, 1})
+                           .index_select(0, seqs).transpose(0, 1).reshape({-1, 1});
+  torch::NoGradGuard g;
+  EXPECT_TRUE(torch::allclose(dist.log_prob(actions), stored, 1e-4, 1e-5));
+}
+
 // Without the resets the replay would differ: the test above can fail.
 TEST(RecurrentPpoTest, ReplayWithoutResetsDiffers) {
   RecurrentPpo algo(NoVelContext(1), SmallConfig());
@@ -238,6 +264,29 @@ TEST(RecurrentPpoTest, EvaluationResetsThePolicyStateBetweenEpisodes) {
   EXPECT_EQ(first.returns, again.returns);
   auto fresh = algo.MakePolicy(true);
   EXPECT_EQ(Evaluate(*envs, *fresh, 6, 99).returns, first.returns);
+}
+
+// MemoryCue-v0 with a 4-step delay at 12k steps: the recurrent policy
+// answers every evaluation episode right (seeds 0-2 all did, 8-10 s each);
+// the same PPO without memory can only guess (about half right).
+TEST(RecurrentPpoLearningTest, RemembersTheCueWhereAFeedForwardPolicyGuesses) {
+  const std::vector<std::string> sets = {"env_kwargs={delay: 4}", "eval_episodes=200"};
+  RunnerOptions quiet;
+  quiet.progress = false;
+  const std::string root = testing::TempDir() + "/rlforge_memory_cue";
+  fs::remove_all(root);
+  const TrainResult r =
+      Train(TrainConfig::Resolve("recurrent-ppo", "MemoryCue-v0", "", sets, 12000, 0), root + "/lstm", quiet);
+  ASSERT_TRUE(r.eval.success_rate.has_value());
+  EXPECT_GE(*r.eval.success_rate, 0.95);
+  // The feed-forward PPO with the preset's settings (no RNN keys).
+  std::vector<std::string> ff = sets;
+  ff.insert(ff.end(), {"num_envs=8", "n_steps=64", "batch_size=128", "n_epochs=4", "learning_rate=0.001",
+                       "ent_coef=0.01", "net_arch=[32]"});
+  const TrainResult f = Train(TrainConfig::Resolve("ppo", "MemoryCue-v0", "", ff, 12000, 0), root + "/mlp", quiet);
+  EXPECT_LE(*f.eval.success_rate, 0.7);
+  std::printf("MemoryCue-v0 delay 4, 12k steps: recurrent-ppo success %.3f (%.1f s), ppo %.3f\n",
+              *r.eval.success_rate, r.seconds, *f.eval.success_rate);
 }
 
 }  // namespace
