@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "rlforge/core/error.h"
+#include "rlforge/nn/lstm_kernels.h"
 
 namespace rlforge {
 
@@ -126,13 +127,35 @@ ActorCriticImpl::HeadOutputs RecurrentActorCriticImpl::Sequence(const torch::Ten
   // The steps where some row starts an episode cut the sequence into runs
   // that the RNN takes in one call each (the result is that of stepping one
   // by one; far fewer autograd nodes when episodes are long).
+  if (lstm_ && config_.fast_lstm) {
+    // Whole sequence per layer through the hand-written kernel, resets inside.
+    const torch::Tensor keep2 = 1.0f - start_f;
+    auto run = [&](torch::nn::LSTM& m, torch::Tensor* h, torch::Tensor* c) {
+      torch::Tensor in = features;
+      std::vector<torch::Tensor> hs, cs;
+      auto p = m->named_parameters();
+      for (int64_t l = 0; l < config_.rnn_layers; ++l) {
+        const std::string n = std::to_string(l);
+        auto [o, hT, cT] = LstmSequence(in, (*h)[l], (*c)[l], keep2, p["weight_ih_l" + n], p["weight_hh_l" + n],
+                                        p["bias_ih_l" + n], p["bias_hh_l" + n]);
+        in = o;
+        hs.push_back(hT);
+        cs.push_back(cT);
+      }
+      *h = torch::stack(hs);
+      *c = torch::stack(cs);
+      return in.reshape({L * B, -1});
+    };
+    pi_out.push_back(run(pi_lstm_, &s.pi_h, &s.pi_c));
+    if (separate) vf_out.push_back(run(vf_lstm_, &s.vf_h, &s.vf_c));
+  }
   const float* sp = start_f.data_ptr<float>();
   auto any_start = [&](int64_t t) {
     for (int64_t j = 0; j < B; ++j)
       if (sp[t * B + j] != 0.0f) return true;
     return false;
   };
-  for (int64_t t = 0; t < L;) {
+  for (int64_t t = pi_out.empty() ? 0 : L; t < L;) {
     int64_t end = t + 1;
     while (end < L && !any_start(end)) ++end;
     if (any_start(t)) {

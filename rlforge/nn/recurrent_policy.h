@@ -32,6 +32,10 @@ struct RecurrentPolicyConfig {
   int64_t rnn_hidden_size = 256;  // sb3-contrib's lstm_hidden_size
   int64_t rnn_layers = 1;         // stacked RNN layers
   std::string critic_rnn = "separate";  // separate, shared or none
+  // LSTMs run through rlforge/nn/lstm_kernels.h's hand-written forward and
+  // backward (one autograd node per layer and sequence) instead of
+  // torch::nn::LSTM step by step; same weights, same results to rounding.
+  bool fast_lstm = true;
 };
 // InvalidArgument naming the config key that is out of range.
 void ValidateRecurrentPolicy(const RecurrentPolicyConfig& c);

@@ -36,6 +36,8 @@ void RecurrentPpoConfig::Visit(FieldVisitor& v) {
   v.Field("rnn_type", &policy.rnn_type, "recurrent core: lstm or gru");
   v.Field("rnn_hidden_size", &policy.rnn_hidden_size, "units of the recurrent core (sb3-contrib's lstm_hidden_size)");
   v.Field("rnn_layers", &policy.rnn_layers, "stacked recurrent layers");
+  v.Field("fast_update", &policy.fast_lstm,
+          "hand-written LSTM forward/backward over whole sequences (autograd through torch's LSTM otherwise)");
   v.Field("critic_rnn", &policy.critic_rnn,
           "the critic's recurrent core: separate (its own), shared (the actor's, not trained by the value loss) or none");
 }
@@ -78,8 +80,7 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
   const uint64_t seed = static_cast<uint64_t>(ctx.run.seed);
   const Space& os = envs_->single_observation_space();
   const Space& as = envs_->single_action_space();
-  RLF_CHECK_ARG(!envs_->has_conditional_action_mask(), ctx.run.env,
-                " has conditional action masks, which recurrent-ppo does not support yet (ppo does)");
+  conditional_ = envs_->has_conditional_action_mask() && as.kind() == SpaceKind::kMultiDiscrete;
   if (ctx.run.normalize_obs) {
     RLF_CHECK_ARG(os.kind() == SpaceKind::kBox && (os.dtype() == DType::kFloat32 || os.dtype() == DType::kFloat64),
                   "normalize_obs needs a float Box observation space; ", ctx.run.env, " has ", os.ToString());
@@ -146,14 +147,28 @@ void RecurrentPpo::CollectRollout() {
     const auto& heads = step.heads;
     const ActionDistribution dist = net_->Distribution(heads, mask);
     torch::Tensor a;
-    if (net_->use_sde()) {
+    if (conditional_) {
+      // Dimension by dimension under the env's conditional masks; the masks
+      // used are kept so that the update recomputes the same log-probs.
+      const int64_t k = static_cast<int64_t>(as.nvec().size());
+      const torch::Tensor logits = heads.pi.contiguous();
+      const torch::Tensor u = at::rand({N, k}, gen_);
+      a = torch::empty({N, k}, torch::kLong);
+      torch::Tensor lp = torch::empty({N});
+      torch::Tensor used = torch::empty({N, as.mask_size()}, torch::kUInt8);
+      ConditionalMultiCategorical(logits.data_ptr<float>(), static_cast<int>(N), as.nvec(),
+                                  envs_->conditional_mask_fn(), u.data_ptr<float>(), a.data_ptr<int64_t>(),
+                                  lp.data_ptr<float>(), used.data_ptr<uint8_t>());
+      masks_[t].copy_(used.to(torch::kBool));
+      log_probs_[t].copy_(lp);
+    } else if (net_->use_sde()) {
       const int64_t freq = config_.policy.mlp.sde_sample_freq;
       if (t == 0 || (freq > 0 && t % freq == 0)) net_->ResampleSdeNoise(N, &gen_);
       a = net_->SdeActions(step);
     } else {
       a = dist.sample(&gen_);
     }
-    log_probs_[t].copy_(dist.log_prob(a));
+    if (!conditional_) log_probs_[t].copy_(dist.log_prob(a));
     values_[t].copy_(heads.value);
     actions_[t].copy_(a);
     const torch::Tensor env_actions = ToEnvActions(a, as);
@@ -384,8 +399,20 @@ void RecurrentActorCriticPolicy::Act(const void* observations, const uint8_t* ma
     mask = torch::from_blob(const_cast<uint8_t*>(masks), {n, act_space_.mask_size()}, torch::kUInt8).to(torch::kBool);
   const auto heads = net_->Step(obs, starts_, &state_).heads;
   starts_.zero_();
-  const ActionDistribution dist = net_->Distribution(heads, mask);
-  const torch::Tensor a = deterministic_ ? dist.mode() : dist.sample(&gen_);
+  torch::Tensor a;
+  if (conditional_mask_ && act_space_.kind() == SpaceKind::kMultiDiscrete) {
+    const int64_t k = static_cast<int64_t>(act_space_.nvec().size());
+    const torch::Tensor logits = heads.pi.contiguous();
+    torch::Tensor u;
+    if (!deterministic_) u = at::rand({n, k}, gen_);
+    a = torch::empty({n, k}, torch::kLong);
+    ConditionalMultiCategorical(logits.data_ptr<float>(), n, act_space_.nvec(), conditional_mask_,
+                                deterministic_ ? nullptr : u.data_ptr<float>(), a.data_ptr<int64_t>(), nullptr,
+                                nullptr);
+  } else {
+    const ActionDistribution dist = net_->Distribution(heads, mask);
+    a = deterministic_ ? dist.mode() : dist.sample(&gen_);
+  }
   const torch::Tensor env_a = ToEnvActions(a, act_space_);
   std::memcpy(actions, env_a.data_ptr(), static_cast<size_t>(n) * act_space_.nbytes());
 }

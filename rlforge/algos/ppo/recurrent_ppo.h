@@ -115,6 +115,7 @@ class RecurrentPpo : public Algorithm {
   int64_t num_timesteps_ = 0, iterations_ = 0;
   double time_env_ = 0, time_act_ = 0;  // seconds in the last rollout
   double clip_obs_ = 10.0;
+  bool conditional_ = false;  // MultiDiscrete env with conditional masks
   RunningMeanStd obs_rms_;
   std::vector<int64_t> obs_shape_;
 
