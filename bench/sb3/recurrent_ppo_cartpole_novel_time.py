@@ -9,12 +9,23 @@ import time
 import gymnasium as gym
 import torch
 from sb3_contrib import RecurrentPPO
-from sb3_contrib.common.wrappers import MaskVelocityWrapper
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecNormalize
 
+
+
+class HideVelocities(gym.ObservationWrapper):
+    """CartPole with its velocities (components 1 and 3) read as 0, as the
+    zoo's CartPoleNoVel-v1 and rlforge's."""
+
+    def observation(self, obs):
+        obs = obs.copy()
+        obs[[1, 3]] = 0.0
+        return obs
+
+
 torch.set_num_threads(1)
-env = VecNormalize(make_vec_env("CartPole-v1", n_envs=8, seed=0, wrapper_class=MaskVelocityWrapper),
+env = VecNormalize(make_vec_env("CartPole-v1", n_envs=8, seed=0, wrapper_class=HideVelocities),
                    norm_obs=True, norm_reward=False)
 model = RecurrentPPO("MlpLstmPolicy", env, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20,
                      ent_coef=0.0, learning_rate=lambda f: 1e-3 * f, clip_range=lambda f: 0.2 * f, seed=0,

@@ -1,0 +1,62 @@
+// Recurrent PPO's long learning runs (ctest label `long`): the zoo's ppo_lstm
+// presets on the velocity-masked envs and MemoryCue-v0, each against a
+// feed-forward PPO with the same budget and settings.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "rlforge/train/runner.h"
+
+namespace rlforge {
+namespace {
+
+EpisodeStats Run(const std::string& algo, const std::string& env, int64_t seed, std::vector<std::string> sets = {},
+                 std::optional<int64_t> steps = std::nullopt) {
+  const std::string dir =
+      testing::TempDir() + "/rlforge_long/" + algo + "-" + env + "-" + std::to_string(seed);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(std::filesystem::path(dir).parent_path());
+  RunnerOptions quiet;
+  quiet.progress = false;
+  const TrainResult r = Train(TrainConfig::Resolve(algo, env, "", sets, steps, seed), dir, quiet);
+  std::printf("%s %s seed %lld: %lld steps in %.1f s, eval return %.2f +- %.2f\n", algo.c_str(), env.c_str(),
+              static_cast<long long>(seed), static_cast<long long>(r.timesteps), r.seconds, r.eval.mean_return,
+              r.eval.std_return);
+  return r.eval;
+}
+
+// The zoo's CartPole-v1 PPO settings (its CartPoleNoVel-v1 ppo_lstm preset
+// without the LSTM keys): what a feed-forward policy gets on the same budget.
+const std::vector<std::string> kFeedForwardCartPole = {
+    "num_envs=8",        "normalize_obs=true", "n_steps=32",  "batch_size=256",         "gae_lambda=0.8",
+    "gamma=0.98",        "n_epochs=20",        "ent_coef=0.0", "learning_rate=lin_0.001", "clip_range=lin_0.2"};
+
+TEST(RecurrentPpoLongTest, CartPoleNoVelFiveSeedsAgainstFeedForward) {
+  double sum = 0, worst = 1e9;
+  for (int64_t seed = 0; seed < 5; ++seed) {
+    const double r = Run("recurrent-ppo", "CartPoleNoVel-v1", seed).mean_return;
+    sum += r;
+    worst = std::min(worst, r);
+  }
+  double ff = 0;
+  for (int64_t seed = 0; seed < 3; ++seed)
+    ff += Run("ppo", "CartPoleNoVel-v1", seed, kFeedForwardCartPole, 100000).mean_return / 3;
+  std::printf("CartPoleNoVel-v1 at 100k: recurrent-ppo mean %.2f, worst %.2f; ppo mean %.2f\n", sum / 5, worst, ff);
+  EXPECT_GE(sum / 5, 475.0);
+  EXPECT_GE(worst, 450.0);
+  EXPECT_LE(ff, 100.0);
+}
+
+TEST(RecurrentPpoLongTest, MemoryCueThreeSeedsAgainstFeedForward) {
+  for (int64_t seed = 0; seed < 3; ++seed) {
+    EXPECT_GE(Run("recurrent-ppo", "MemoryCue-v0", seed).success_rate.value_or(0), 0.95) << seed;
+    const EpisodeStats ff = Run("ppo", "MemoryCue-v0", seed,
+                                {"num_envs=8", "n_steps=64", "batch_size=128", "n_epochs=4", "learning_rate=0.001",
+                                 "ent_coef=0.01", "net_arch=[32]"},
+                                50000);
+    EXPECT_LE(ff.success_rate.value_or(1), 0.7) << seed;
+  }
+}
+
+}  // namespace
+}  // namespace rlforge
