@@ -131,6 +131,19 @@ class Env {
   virtual int num_players() const { return 1; }
   virtual int current_player() const { return 0; }
   virtual void PlayerReturns(double* returns) const { returns[0] = 0.0; }
+  // Simultaneous-move multi-agent envs (Arena-v0 with opponent=external) have
+  // num_agents() > 1: every agent acts at every step, each from its own view.
+  // Agent 0 is served by the usual API (observation, mask, Step's action and
+  // reward; the spaces are every agent's). Before each Step the caller sets
+  // every other agent's action (Step throws when one is missing);
+  // AgentObservation and AgentActionMask give an agent's current observation
+  // and mask (after the episode's last step: its final ones, until Reset), and
+  // AgentReward its reward of the last step. Single-agent envs throw.
+  virtual int num_agents() const { return 1; }
+  virtual void SetAgentAction(int agent, const void* action);
+  virtual void AgentObservation(int agent, void* obs) const;
+  virtual void AgentActionMask(int agent, uint8_t* mask) const;
+  virtual double AgentReward(int agent) const;
   // Perfect-information envs whose observation is their whole state: set this
   // env to the state `obs` shows (an episode then runs from there) and return
   // true. Lets search-based policies (MCTS over the true simulator, minimax)

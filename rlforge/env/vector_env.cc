@@ -181,3 +181,25 @@ void VectorEnv::LoadState(std::string_view in) {
 }
 
 }  // namespace rlforge
+
+namespace rlforge {
+
+void VectorEnv::SetAgentActions(int agent, const void* actions) {
+  const auto* a = static_cast<const uint8_t*>(actions);
+  for (int i = 0; i < num_envs_; ++i) envs_[i]->SetAgentAction(agent, a + static_cast<size_t>(i) * act_bytes_);
+}
+
+void VectorEnv::AgentObservations(int agent, void* out) const {
+  auto* o = static_cast<uint8_t*>(out);
+  for (int i = 0; i < num_envs_; ++i) envs_[i]->AgentObservation(agent, o + static_cast<size_t>(i) * obs_bytes_);
+}
+
+void VectorEnv::AgentActionMasks(int agent, uint8_t* out) const {
+  for (int i = 0; i < num_envs_; ++i) envs_[i]->AgentActionMask(agent, out + static_cast<size_t>(i) * mask_size_);
+}
+
+void VectorEnv::AgentRewards(int agent, float* out) const {
+  for (int i = 0; i < num_envs_; ++i) out[i] = static_cast<float>(envs_[i]->AgentReward(agent));
+}
+
+}  // namespace rlforge

@@ -128,6 +128,16 @@ class VectorEnv {
 
   Env& env(int i) { return *envs_[i]; }
   const Env& env(int i) const { return *envs_[i]; }
+  // Simultaneous-move multi-agent envs (Env::num_agents() > 1): the other
+  // agents' actions [N, act] are set before each Step; their observations
+  // [N, obs] and masks [N, mask] are read after it (rows whose episode ended
+  // have been reset: the new episode's), and their rewards [N] of that Step.
+  // Agent 0 is the vector env's usual batch.
+  int num_agents() const { return envs_[0]->num_agents(); }
+  void SetAgentActions(int agent, const void* actions);
+  void AgentObservations(int agent, void* out) const;
+  void AgentActionMasks(int agent, uint8_t* out) const;
+  void AgentRewards(int agent, float* out) const;
   bool has_conditional_action_mask() const { return envs_[0]->has_conditional_action_mask(); }
   // Env i's conditional mask (see Env::ConditionalActionMask).
   ConditionalMaskFn conditional_mask_fn() const {

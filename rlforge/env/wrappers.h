@@ -58,6 +58,11 @@ class Wrapper : public Env {
   int num_players() const override { return env_->num_players(); }
   int current_player() const override { return env_->current_player(); }
   void PlayerReturns(double* returns) const override { env_->PlayerReturns(returns); }
+  int num_agents() const override { return env_->num_agents(); }
+  void SetAgentAction(int agent, const void* action) override { env_->SetAgentAction(agent, action); }
+  void AgentObservation(int agent, void* obs) const override { env_->AgentObservation(agent, obs); }
+  void AgentActionMask(int agent, uint8_t* mask) const override { env_->AgentActionMask(agent, mask); }
+  double AgentReward(int agent) const override { return env_->AgentReward(agent); }
   bool SetFromObservation(const void* obs) override { return env_->SetFromObservation(obs); }
   const TransitionModel* transition_model() const override { return env_->transition_model(); }
   std::vector<Symmetry> Symmetries() const override { return env_->Symmetries(); }
@@ -112,6 +117,11 @@ class ObservationWrapperBase : public WrapperBase<Derived> {
  public:
   using WrapperBase<Derived>::WrapperBase;
   bool SetFromObservation(const void* /*obs*/) override { return false; }
+  // The other agents' observations would bypass this wrapper's change.
+  void AgentObservation(int agent, void*) const override {
+    throw InvalidArgument(StrCat(this->name(), ": agent ", agent,
+                                 "'s observation is not available through an observation wrapper"));
+  }
   const TransitionModel* transition_model() const override { return nullptr; }
   std::vector<Symmetry> Symmetries() const override { return {}; }
 };

@@ -382,7 +382,9 @@ Arena::Arena(const ArenaOptions& o)
       game_(o),
       obs_space_(Space::Box(0.0, 1.0, {o.obs_size()}, DType::kFloat32)),
       act_space_(Space::MultiDiscrete(std::vector<int64_t>(o.team_size, kA))),
-      opponent_(ArenaBot::ParseKind(o.opponent)),
+      external_(o.opponent == "external"),
+      opponent_(external_ ? ArenaBot::Kind::kGreedy : ArenaBot::ParseKind(o.opponent)),
+      agent1_action_(o.team_size, 0),
       opp_obs_(o.obs_size()),
       opp_mask_(static_cast<size_t>(o.team_size * kA)) {
   RLF_CHECK_ARG(std::isfinite(o.shaping), "Arena-v0: kwarg 'shaping' must be finite");
@@ -390,21 +392,57 @@ Arena::Arena(const ArenaOptions& o)
 
 void Arena::ResetImpl(void* obs, Info*) {
   game_.Reset(rng_);
+  agent1_set_ = false;
   game_.Observe(0, static_cast<float*>(obs));
 }
 
+void Arena::SetAgentAction(int agent, const void* action) {
+  RLF_CHECK_ARG(external_ && agent == 1, "Arena-v0: agent ", agent, " does not exist",
+                external_ ? " (agents 0 and 1)" : " (team 1 is a bot; opponent=external makes it agent 1)");
+  const auto* a = static_cast<const int64_t*>(action);
+  RLF_CHECK_ARG(act_space_.Contains(action), "Arena-v0: agent 1's action is outside ", act_space_.ToString());
+  std::copy(a, a + o_.team_size, agent1_action_.begin());
+  agent1_set_ = true;
+}
+
+void Arena::AgentObservation(int agent, void* obs) const {
+  RLF_CHECK_ARG(external_ && agent == 1, "Arena-v0: agent ", agent, " does not exist");
+  game_.Observe(1, static_cast<float*>(obs));
+}
+
+void Arena::AgentActionMask(int agent, uint8_t* mask) const {
+  RLF_CHECK_ARG(external_ && agent == 1, "Arena-v0: agent ", agent, " does not exist");
+  game_.Mask(1, mask);
+}
+
+double Arena::AgentReward(int agent) const {
+  RLF_CHECK_ARG(external_ && (agent == 0 || agent == 1), "Arena-v0: agent ", agent, " does not exist");
+  return reward_[agent];
+}
+
 void Arena::StepImpl(const void* action, void* obs, StepResult* r) {
-  game_.Observe(1, opp_obs_.data());
-  game_.Mask(1, opp_mask_.data());
   std::vector<int64_t> theirs(o_.team_size);
-  ArenaBot::Decide(o_, opponent_, opp_obs_.data(), opp_mask_.data(), rng_, theirs.data());
+  if (external_) {
+    RLF_CHECK_ARG(agent1_set_, "Arena-v0: set agent 1's action (SetAgentAction) before each Step");
+    theirs = agent1_action_;
+    agent1_set_ = false;
+  } else {
+    game_.Observe(1, opp_obs_.data());
+    game_.Mask(1, opp_mask_.data());
+    ArenaBot::Decide(o_, opponent_, opp_obs_.data(), opp_mask_.data(), rng_, theirs.data());
+  }
   std::vector<int64_t> mine(static_cast<const int64_t*>(action), static_cast<const int64_t*>(action) + o_.team_size);
   if (!o_.strict) {
-    game_.Mask(0, opp_mask_.data());
-    int illegal = 0;
-    for (int j = 0; j < o_.team_size; ++j)
-      if (!opp_mask_[j * kA + mine[j]]) mine[j] = ArenaGame::kStay, ++illegal;
-    if (illegal) r->info.Set("illegal_actions", illegal);
+    // A masked-out unit action stays; count team 0's (and agent 1's).
+    int illegal[2] = {0, 0};
+    for (int team = 0; team < 2; ++team) {
+      std::vector<int64_t>& acts = team == 0 ? mine : theirs;
+      game_.Mask(team, opp_mask_.data());
+      for (int j = 0; j < o_.team_size; ++j)
+        if (!opp_mask_[j * kA + acts[j]]) acts[j] = ArenaGame::kStay, ++illegal[team];
+    }
+    if (illegal[0]) r->info.Set("illegal_actions", illegal[0]);
+    if (illegal[1] && external_) r->info.Set("agent1_illegal_actions", illegal[1]);
   }
   const auto dealt = game_.Step(mine.data(), theirs.data());
   r->reward = o_.shaping * (dealt[0] - dealt[1]);
@@ -415,6 +453,8 @@ void Arena::StepImpl(const void* action, void* obs, StepResult* r) {
     r->info.Set("is_success", w == 0 ? 1.0 : 0.0);
     r->info.Set("draw", w == ArenaGame::kDraw ? 1.0 : 0.0);
   }
+  reward_[0] = r->reward;
+  reward_[1] = -r->reward;  // zero-sum, shaping included
   game_.Observe(0, static_cast<float*>(obs));
 }
 
@@ -449,7 +489,7 @@ RLF_REGISTER_ENVS(arena) {
                 {"hold_steps", "8", "steps alone on the objective that win"},
                 {"max_steps", "100", "steps before a draw"},
                 {"walls", "4", "mirrored wall pairs drawn at each reset"},
-                {"opponent", "greedy", "team 1's scripted bot: random, greedy or tactic"},
+                {"opponent", "greedy", "team 1: the scripted bot random, greedy or tactic, or external (agent 1)"},
                 {"shaping", "0", "reward per point of damage dealt minus taken"},
                 {"strict", "false", "an illegal unit action throws instead of standing still"}},
                "two teams of units under fog of war, simultaneous moves (MultiDiscrete, masked)"};

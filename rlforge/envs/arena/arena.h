@@ -36,7 +36,11 @@
 // -1 loss, 0 draw, plus `shaping` x (damage dealt - damage taken) per step.
 // A masked-out unit action makes the unit stay (info "illegal_actions" counts
 // them), or throws with `strict`.
-// ArenaGame is the two-team game itself, for self-play and leagues.
+// With opponent=external, team 1 is agent 1 of Env's multi-agent API: its
+// actions are set before each Step (SetAgentAction), its observation, mask
+// and reward (the negation of team 0's) are read after; the env's own
+// observation, mask and reward stay team 0's. ArenaGame is the two-team game
+// itself.
 #ifndef RLFORGE_ENVS_ARENA_ARENA_H_
 #define RLFORGE_ENVS_ARENA_ARENA_H_
 
@@ -158,6 +162,11 @@ class Arena : public EnvBase<Arena> {
   bool has_action_mask() const override { return true; }
   void ActionMask(uint8_t* mask) const override { game_.Mask(0, mask); }
   bool defines_success() const override { return true; }
+  int num_agents() const override { return external_ ? 2 : 1; }
+  void SetAgentAction(int agent, const void* action) override;
+  void AgentObservation(int agent, void* obs) const override;
+  void AgentActionMask(int agent, uint8_t* mask) const override;
+  double AgentReward(int agent) const override;
 
   void ResetImpl(void* obs, Info* info);
   void StepImpl(const void* action, void* obs, StepResult* result);
@@ -173,7 +182,11 @@ class Arena : public EnvBase<Arena> {
   ArenaOptions o_;
   ArenaGame game_;
   Space obs_space_, act_space_;
-  ArenaBot::Kind opponent_;
+  bool external_ = false;  // team 1 is agent 1 (opponent=external)
+  ArenaBot::Kind opponent_ = ArenaBot::Kind::kGreedy;
+  std::vector<int64_t> agent1_action_;  // set by SetAgentAction, used by the next Step
+  bool agent1_set_ = false;
+  double reward_[2] = {0.0, 0.0};       // the last step's, per team
   std::vector<float> opp_obs_;
   std::vector<uint8_t> opp_mask_;
 };

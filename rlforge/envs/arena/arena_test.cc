@@ -163,6 +163,78 @@ TEST(ArenaTest, IllegalActionsStayOrThrow) {
   EXPECT_THROW(Make("Arena-v0", Kwargs({{"width", "8"}})), InvalidArgument);
 }
 
+// opponent=external: team 1 is agent 1 of the multi-agent API. Driving it
+// with the greedy bot through the API replays exactly the games of the
+// env whose built-in opponent is that bot; rewards are zero-sum.
+TEST(ArenaTest, ExternalOpponentThroughTheMultiAgentApi) {
+  auto builtin = Make("Arena-v0", Kwargs({{"opponent", "greedy"}, {"strict", "true"}}));
+  auto external = Make("Arena-v0", Kwargs({{"opponent", "external"}, {"strict", "true"}}));
+  EXPECT_EQ(builtin->num_agents(), 1);
+  EXPECT_EQ(external->num_agents(), 2);
+  const ArenaOptions o;
+  const int n = o.obs_size();
+  std::vector<float> a(n), b(n), opp(n);
+  std::vector<uint8_t> mask(14), opp_mask(14);
+  std::vector<int64_t> act(2), opp_act(2);
+  Info info;
+  ArenaBot tactic(o, ArenaBot::Kind::kTactic, 1);
+  Rng unused(0);
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    builtin->Reset(seed, a.data(), &info);
+    external->Reset(seed, b.data(), &info);
+    EXPECT_THROW(external->Step(act.data(), b.data()), InvalidArgument);  // agent 1's action missing
+    for (bool done = false; !done;) {
+      ASSERT_EQ(a, b);
+      builtin->ActionMask(mask.data());
+      tactic.Act(a.data(), mask.data(), 1, act.data());
+      external->AgentObservation(1, opp.data());
+      external->AgentActionMask(1, opp_mask.data());
+      ArenaBot::Decide(o, ArenaBot::Kind::kGreedy, opp.data(), opp_mask.data(), unused, opp_act.data());
+      external->SetAgentAction(1, opp_act.data());
+      const StepResult r = builtin->Step(act.data(), a.data()), s = external->Step(act.data(), b.data());
+      EXPECT_EQ(r.reward, s.reward);
+      EXPECT_EQ(external->AgentReward(0), s.reward);
+      EXPECT_EQ(external->AgentReward(1), -s.reward);
+      ASSERT_EQ(r.terminated, s.terminated);
+      done = r.terminated;
+    }
+  }
+  EXPECT_THROW(builtin->SetAgentAction(1, act.data()), InvalidArgument);
+  EXPECT_THROW(builtin->AgentObservation(1, opp.data()), InvalidArgument);
+}
+
+TEST(ArenaTest, VectorEnvServesEveryAgent) {
+  VectorEnvOptions opt;
+  opt.num_envs = 3;
+  VectorEnv envs([] { return Make("Arena-v0", Kwargs({{"opponent", "external"}, {"team_size", "1"}})); }, opt);
+  ASSERT_EQ(envs.num_agents(), 2);
+  envs.Reset(4);
+  const ArenaOptions o = [] { ArenaOptions x; x.team_size = 1; return x; }();
+  std::vector<float> opp(3 * o.obs_size()), rewards(3);
+  std::vector<uint8_t> masks(3 * 7);
+  std::vector<int64_t> mine(3), theirs(3);
+  Rng rng(2);
+  int ended = 0;
+  for (int t = 0; t < 300; ++t) {
+    envs.AgentObservations(1, opp.data());
+    envs.AgentActionMasks(1, masks.data());
+    for (int i = 0; i < 3; ++i) {
+      ArenaBot::Decide(o, ArenaBot::Kind::kGreedy, opp.data() + i * o.obs_size(), masks.data() + i * 7, rng,
+                       &theirs[i]);
+      const float* own = static_cast<const float*>(envs.observations()) + i * o.obs_size();
+      ArenaBot::Decide(o, ArenaBot::Kind::kRandom, own, envs.action_masks() + i * 7, rng, &mine[i]);
+    }
+    envs.SetAgentActions(1, theirs.data());
+    envs.Step(mine.data());
+    envs.AgentRewards(1, rewards.data());
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(rewards[i], -envs.rewards()[i]);
+      ended += envs.terminated()[i];
+    }
+  }
+  EXPECT_GT(ended, 5);
+}
+
 // The bots' strengths, 300 games each as team 0 (deterministic seeds):
 // measured greedy vs random 95.0% wins, tactic vs random 97.3%, tactic vs
 // greedy 57.0% wins with 3.0% losses (the rest draws).
