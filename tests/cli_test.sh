@@ -20,7 +20,8 @@ check unknown-kwarg 2 "unknown kwarg 'slippery' for FrozenLake-v1; valid kwargs:
 check bad-kwarg-value 2 "kwarg 'is_slippery' of FrozenLake-v1 must be true or false" -- "$BIN" eval --env FrozenLake-v1 --kwarg is_slippery=maybe
 check bad-kwarg-form 2 "expected key=value" -- "$BIN" eval --env FrozenLake-v1 --kwarg is_slippery
 check bad-episodes 2 "--episodes must be >= 1" -- "$BIN" eval --env CartPole-v1 --episodes 0
-check bad-policy 2 "valid: random" -- "$BIN" eval --env CartPole-v1 --policy greedy
+check bad-policy 2 "valid: random" -- "$BIN" eval --env CartPole-v1 --policy clever
+check other-envs-policy 2 "policy 'greedy' is Arena-v0's scripted greedy team; CartPole-v1 has none" -- "$BIN" eval --env CartPole-v1 --policy greedy
 check no-subcommand 2 "" -- "$BIN"
 check unknown-subcommand 2 "" -- "$BIN" frobnicate
 check check-env-ok 0 "" -- "$BIN" check-env CartPole-v1

@@ -10,7 +10,7 @@
 namespace rlforge {
 namespace {
 
-EpisodeStats Run(const std::string& algo, const std::string& env, int64_t seed, std::vector<std::string> sets = {},
+EpisodeStats TrainRun(const std::string& algo, const std::string& env, int64_t seed, std::vector<std::string> sets = {},
                  std::optional<int64_t> steps = std::nullopt) {
   const std::string dir =
       testing::TempDir() + "/rlforge_long/" + algo + "-" + env + "-" + std::to_string(seed);
@@ -34,13 +34,13 @@ const std::vector<std::string> kFeedForwardCartPole = {
 TEST(RecurrentPpoLongTest, CartPoleNoVelFiveSeedsAgainstFeedForward) {
   double sum = 0, worst = 1e9;
   for (int64_t seed = 0; seed < 5; ++seed) {
-    const double r = Run("recurrent-ppo", "CartPoleNoVel-v1", seed).mean_return;
+    const double r = TrainRun("recurrent-ppo", "CartPoleNoVel-v1", seed).mean_return;
     sum += r;
     worst = std::min(worst, r);
   }
   double ff = 0;
   for (int64_t seed = 0; seed < 3; ++seed)
-    ff += Run("ppo", "CartPoleNoVel-v1", seed, kFeedForwardCartPole, 100000).mean_return / 3;
+    ff += TrainRun("ppo", "CartPoleNoVel-v1", seed, kFeedForwardCartPole, 100000).mean_return / 3;
   std::printf("CartPoleNoVel-v1 at 100k: recurrent-ppo mean %.2f, worst %.2f; ppo mean %.2f\n", sum / 5, worst, ff);
   EXPECT_GE(sum / 5, 475.0);
   EXPECT_GE(worst, 450.0);
@@ -49,13 +49,24 @@ TEST(RecurrentPpoLongTest, CartPoleNoVelFiveSeedsAgainstFeedForward) {
 
 TEST(RecurrentPpoLongTest, MemoryCueThreeSeedsAgainstFeedForward) {
   for (int64_t seed = 0; seed < 3; ++seed) {
-    EXPECT_GE(Run("recurrent-ppo", "MemoryCue-v0", seed).success_rate.value_or(0), 0.95) << seed;
-    const EpisodeStats ff = Run("ppo", "MemoryCue-v0", seed,
+    EXPECT_GE(TrainRun("recurrent-ppo", "MemoryCue-v0", seed).success_rate.value_or(0), 0.95) << seed;
+    const EpisodeStats ff = TrainRun("ppo", "MemoryCue-v0", seed,
                                 {"num_envs=8", "n_steps=64", "batch_size=128", "n_epochs=4", "learning_rate=0.001",
                                  "ent_coef=0.01", "net_arch=[32]"},
                                 50000);
     EXPECT_LE(ff.success_rate.value_or(1), 0.7) << seed;
   }
+}
+
+// The zoo's MountainCarContinuousNoVel-v0 preset (gSDE) at 300k: seeds 0-2
+// measured 93.95, 94.40 and -64.27 (seed 2 never found the flag); a
+// feed-forward PPO with the same settings, seed 0: -99.37. The 85
+// holds for two seeds of three.
+TEST(RecurrentPpoLongTest, MountainCarContinuousNoVelTwoSeedsOfThree) {
+  int reached = 0;
+  for (int64_t seed = 0; seed < 3; ++seed)
+    reached += TrainRun("recurrent-ppo", "MountainCarContinuousNoVel-v0", seed).mean_return >= 85.0;
+  EXPECT_GE(reached, 2);
 }
 
 }  // namespace
