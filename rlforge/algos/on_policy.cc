@@ -64,6 +64,28 @@ torch::Tensor ApplyObsNormalization(const torch::Tensor& x, const RunningMeanStd
   return torch::clamp((x.to(torch::kFloat32) - mean) / torch::sqrt(var + 1e-8), -clip, clip);
 }
 
+torch::Tensor NormalizeObservations(const torch::Tensor& raw, RunningMeanStd* rms, double clip, bool update) {
+  if (update) {
+    auto flat = raw.to(torch::kFloat64).reshape({raw.size(0), -1}).contiguous();
+    rms->UpdateBatch(flat.data_ptr<double>(), flat.size(0));
+  }
+  return ApplyObsNormalization(raw, *rms, clip);
+}
+
+torch::Tensor RolloutObservations(int64_t T, int64_t N, const Space& obs_space, bool normalized) {
+  std::vector<int64_t> dims = {T, N};
+  dims.insert(dims.end(), obs_space.shape().begin(), obs_space.shape().end());
+  return torch::zeros(dims, normalized ? torch::kFloat32 : TorchDType(obs_space.dtype()));
+}
+
+torch::Tensor RolloutActions(int64_t T, int64_t N, const Space& as) {
+  switch (as.kind()) {
+    case SpaceKind::kDiscrete: return torch::zeros({T, N}, torch::kLong);
+    case SpaceKind::kMultiDiscrete: return torch::zeros({T, N, as.size()}, torch::kLong);
+    default: return torch::zeros({T, N, as.size()}, torch::kFloat32);
+  }
+}
+
 OnPolicyAlgorithm::OnPolicyAlgorithm(const RunContext& ctx, int64_t n_steps, double gamma, double gae_lambda,
                                      const PolicyConfig& policy)
     : Algorithm(ctx),
@@ -96,15 +118,9 @@ OnPolicyAlgorithm::OnPolicyAlgorithm(const RunContext& ctx, int64_t n_steps, dou
 
   const int64_t T = n_steps, N = envs_->num_envs();
   obs_shape_ = os.shape();
-  std::vector<int64_t> obs_dims = {T, N};
-  obs_dims.insert(obs_dims.end(), obs_shape_.begin(), obs_shape_.end());
-  obs_ = torch::zeros(obs_dims, ctx.run.normalize_obs ? torch::kFloat32 : TorchDType(os.dtype()));
+  obs_ = RolloutObservations(T, N, os, ctx.run.normalize_obs);
   if (envs_->has_action_mask()) masks_ = torch::zeros({T, N, envs_->mask_size()}, torch::kBool);
-  switch (as.kind()) {
-    case SpaceKind::kDiscrete: actions_ = torch::zeros({T, N}, torch::kLong); break;
-    case SpaceKind::kMultiDiscrete: actions_ = torch::zeros({T, N, as.size()}, torch::kLong); break;
-    default: actions_ = torch::zeros({T, N, as.size()}, torch::kFloat32);
-  }
+  actions_ = RolloutActions(T, N, as);
   log_probs_ = torch::zeros({T, N});
   values_ = torch::zeros({T, N});
   rewards_ = torch::zeros({T, N});
@@ -422,12 +438,7 @@ void OnPolicyAlgorithm::Pretrain(const PretrainConfig& c) {
 }
 
 torch::Tensor OnPolicyAlgorithm::NormalizeObs(const torch::Tensor& raw, bool update) {
-  if (!ctx_.run.normalize_obs) return raw;
-  if (update) {
-    auto flat = raw.to(torch::kFloat64).reshape({raw.size(0), -1}).contiguous();
-    obs_rms_.UpdateBatch(flat.data_ptr<double>(), flat.size(0));
-  }
-  return ApplyObsNormalization(raw, obs_rms_, clip_obs_);
+  return ctx_.run.normalize_obs ? NormalizeObservations(raw, &obs_rms_, clip_obs_, update) : raw;
 }
 
 double OnPolicyAlgorithm::ExplainedVariance() const {

@@ -74,6 +74,13 @@ torch::Tensor ObservationView(const void* data, int64_t rows, const Space& obs_s
 torch::Tensor ObservationTensor(const void* data, int64_t rows, const Space& obs_space);
 // (x - mean) / sqrt(var + 1e-8), clipped to +-clip; x [B, ...] float.
 torch::Tensor ApplyObsNormalization(const torch::Tensor& x, const RunningMeanStd& rms, double clip);
+// The same after adding the batch raw [B, ...] to the statistics (update).
+torch::Tensor NormalizeObservations(const torch::Tensor& raw, RunningMeanStd* rms, double clip, bool update);
+// Rollout storage [T, N, ...]: observations in the env's dtype (float32 when
+// normalized), and actions as the policies sample them (long for Discrete
+// [T, N] and MultiDiscrete [T, N, k], float [T, N, d] for Box).
+torch::Tensor RolloutObservations(int64_t T, int64_t N, const Space& obs_space, bool normalized);
+torch::Tensor RolloutActions(int64_t T, int64_t N, const Space& act_space);
 
 // The actor-critic loss on a batch, with dL/dtheta written into net's
 // parameters' .grad (replacing what was there): the loss on the network's

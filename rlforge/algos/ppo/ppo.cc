@@ -9,7 +9,7 @@
 
 namespace rlforge {
 
-void PpoConfig::Visit(FieldVisitor& v) {
+void PpoCoreConfig::Visit(FieldVisitor& v) {
   v.Field("n_steps", &n_steps, "steps per env per rollout");
   v.Field("batch_size", &batch_size, "minibatch size");
   v.Field("n_epochs", &n_epochs, "passes of SGD over each rollout");
@@ -24,6 +24,10 @@ void PpoConfig::Visit(FieldVisitor& v) {
   v.Field("target_kl", &target_kl, "stop the epochs when approx KL > 1.5 target_kl (null: off)");
   v.Field("learning_rate", &learning_rate, "Adam learning rate (number or lin_<start>)");
   v.Field("adam_eps", &adam_eps, "Adam epsilon");
+}
+
+void PpoConfig::Visit(FieldVisitor& v) {
+  PpoCoreConfig::Visit(v);
   v.Field("fast_update", &fast_update, "hand-written gradients for plain MLP policies (autograd otherwise)");
   VisitPolicyFields(v, &policy);
   v.Field("use_sde", &policy.use_sde, "generalized state-dependent exploration (Box actions)");
@@ -31,7 +35,7 @@ void PpoConfig::Visit(FieldVisitor& v) {
   VisitPretrainFields(v, &pretrain);
 }
 
-void PpoConfig::Validate() const {
+void PpoCoreConfig::Validate() const {
   RLF_CHECK_ARG(n_steps >= 1, "config key 'n_steps' must be >= 1, got ", n_steps);
   RLF_CHECK_ARG(batch_size >= 1, "config key 'batch_size' must be >= 1, got ", batch_size);
   RLF_CHECK_ARG(n_epochs >= 1, "config key 'n_epochs' must be >= 1, got ", n_epochs);
@@ -42,6 +46,10 @@ void PpoConfig::Validate() const {
   RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0, got ", max_grad_norm);
   RLF_CHECK_ARG(!target_kl || *target_kl > 0, "config key 'target_kl' must be > 0 or null");
   RLF_CHECK_ARG(!clip_range_vf || *clip_range_vf > 0, "config key 'clip_range_vf' must be > 0 or null");
+}
+
+void PpoConfig::Validate() const {
+  PpoCoreConfig::Validate();
   ValidatePretrain(pretrain);
 }
 

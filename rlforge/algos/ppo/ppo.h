@@ -24,7 +24,9 @@
 
 namespace rlforge {
 
-struct PpoConfig {
+// The rollout, loss and optimizer hyperparameters PPO and recurrent PPO
+// (recurrent_ppo.h) share, with their config keys.
+struct PpoCoreConfig {
   int64_t n_steps = 2048;           // steps per env per rollout
   int64_t batch_size = 64;          // minibatch size
   int64_t n_epochs = 10;            // passes over each rollout
@@ -39,6 +41,12 @@ struct PpoConfig {
   std::optional<double> target_kl;  // early-stop threshold (null = off)
   Schedule learning_rate = Schedule::Constant(3e-4);  // Adam step size
   double adam_eps = 1e-5;           // Adam epsilon
+
+  void Visit(FieldVisitor& v);
+  void Validate() const;
+};
+
+struct PpoConfig : PpoCoreConfig {
   bool fast_update = true;          // hand-written gradients for plain MLP policies (rlforge/algos/fast_update.h)
   PolicyConfig policy;
   PretrainConfig pretrain;          // behaviour cloning before the first rollout (rlforge/algos/on_policy.h)

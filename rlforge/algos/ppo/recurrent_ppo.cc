@@ -14,22 +14,9 @@
 namespace rlforge {
 
 void RecurrentPpoConfig::Visit(FieldVisitor& v) {
-  v.Field("n_steps", &n_steps, "steps per env per rollout");
-  v.Field("batch_size", &batch_size, "steps per minibatch (batch_size / bptt_len whole sequences)");
-  v.Field("bptt_len", &bptt_len, "steps per sequence for truncated BPTT (0: n_steps)");
+  PpoCoreConfig::Visit(v);
+  v.Field("bptt_len", &bptt_len, "steps per sequence for truncated BPTT (0: n_steps); batch_size / bptt_len sequences per minibatch");
   v.Field("recompute_states", &recompute_states, "recompute the sequences' initial states before each epoch");
-  v.Field("n_epochs", &n_epochs, "passes of SGD over each rollout");
-  v.Field("gamma", &gamma, "discount factor");
-  v.Field("gae_lambda", &gae_lambda, "GAE lambda (0: TD(0), 1: Monte Carlo)");
-  v.Field("clip_range", &clip_range, "PPO clip epsilon (number or lin_<start>)");
-  v.Field("clip_range_vf", &clip_range_vf, "value-function clip range (null: off)");
-  v.Field("normalize_advantage", &normalize_advantage, "standardize advantages per minibatch");
-  v.Field("ent_coef", &ent_coef, "entropy bonus coefficient");
-  v.Field("vf_coef", &vf_coef, "value loss coefficient");
-  v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip");
-  v.Field("target_kl", &target_kl, "stop the epochs when approx KL > 1.5 target_kl (null: off)");
-  v.Field("learning_rate", &learning_rate, "Adam learning rate (number or lin_<start>)");
-  v.Field("adam_eps", &adam_eps, "Adam epsilon");
   VisitPolicyFields(v, &policy.mlp);
   v.Field("use_sde", &policy.mlp.use_sde, "generalized state-dependent exploration (Box actions)");
   v.Field("sde_sample_freq", &policy.mlp.sde_sample_freq, "steps between gSDE noise draws (-1: once per rollout)");
@@ -43,19 +30,10 @@ void RecurrentPpoConfig::Visit(FieldVisitor& v) {
 }
 
 void RecurrentPpoConfig::Validate() const {
-  RLF_CHECK_ARG(n_steps >= 1, "config key 'n_steps' must be >= 1, got ", n_steps);
+  PpoCoreConfig::Validate();
   RLF_CHECK_ARG(bptt_len >= 0, "config key 'bptt_len' must be >= 0 (0: n_steps), got ", bptt_len);
   RLF_CHECK_ARG(n_steps % sequence_length() == 0, "config key 'bptt_len' (", bptt_len,
                 ") must divide n_steps (", n_steps, ")");
-  RLF_CHECK_ARG(batch_size >= 1, "config key 'batch_size' must be >= 1, got ", batch_size);
-  RLF_CHECK_ARG(n_epochs >= 1, "config key 'n_epochs' must be >= 1, got ", n_epochs);
-  RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1], got ", gamma);
-  RLF_CHECK_ARG(gae_lambda >= 0 && gae_lambda <= 1, "config key 'gae_lambda' must be in [0, 1], got ", gae_lambda);
-  RLF_CHECK_ARG(clip_range.start > 0, "config key 'clip_range' must be > 0");
-  RLF_CHECK_ARG(learning_rate.start > 0, "config key 'learning_rate' must be > 0");
-  RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0, got ", max_grad_norm);
-  RLF_CHECK_ARG(!target_kl || *target_kl > 0, "config key 'target_kl' must be > 0 or null");
-  RLF_CHECK_ARG(!clip_range_vf || *clip_range_vf > 0, "config key 'clip_range_vf' must be > 0 or null");
   ValidateRecurrentPolicy(policy);
 }
 
@@ -96,15 +74,9 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
   state_ = net_->InitialState(N);
   next_starts_ = torch::ones({N});
   obs_shape_ = os.shape();
-  std::vector<int64_t> obs_dims = {T, N};
-  obs_dims.insert(obs_dims.end(), obs_shape_.begin(), obs_shape_.end());
-  obs_ = torch::zeros(obs_dims, ctx.run.normalize_obs ? torch::kFloat32 : TorchDType(os.dtype()));
+  obs_ = RolloutObservations(T, N, os, ctx.run.normalize_obs);
   if (envs_->has_action_mask()) masks_ = torch::zeros({T, N, envs_->mask_size()}, torch::kBool);
-  switch (as.kind()) {
-    case SpaceKind::kDiscrete: actions_ = torch::zeros({T, N}, torch::kLong); break;
-    case SpaceKind::kMultiDiscrete: actions_ = torch::zeros({T, N, as.size()}, torch::kLong); break;
-    default: actions_ = torch::zeros({T, N, as.size()}, torch::kFloat32);
-  }
+  actions_ = RolloutActions(T, N, as);
   for (torch::Tensor* t : {&starts_, &log_probs_, &values_, &rewards_, &next_values_, &advantages_, &returns_})
     *t = torch::zeros({T, N});
   dones_ = torch::zeros({T, N}, torch::kUInt8);
@@ -115,12 +87,7 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
 }
 
 torch::Tensor RecurrentPpo::NormalizeObs(const torch::Tensor& raw, bool update) {
-  if (!ctx_.run.normalize_obs) return raw;
-  if (update) {
-    auto flat = raw.to(torch::kFloat64).reshape({raw.size(0), -1}).contiguous();
-    obs_rms_.UpdateBatch(flat.data_ptr<double>(), flat.size(0));
-  }
-  return ApplyObsNormalization(raw, obs_rms_, clip_obs_);
+  return ctx_.run.normalize_obs ? NormalizeObservations(raw, &obs_rms_, clip_obs_, update) : raw;
 }
 
 void RecurrentPpo::CollectRollout() {

@@ -29,29 +29,17 @@
 
 #include "rlforge/algos/actor_critic_loss.h"
 #include "rlforge/algos/algorithm.h"
+#include "rlforge/algos/ppo/ppo.h"
 #include "rlforge/config/config.h"
 #include "rlforge/env/running_stats.h"
 #include "rlforge/nn/recurrent_policy.h"
 
 namespace rlforge {
 
-struct RecurrentPpoConfig {
-  int64_t n_steps = 128;            // steps per env per rollout
-  int64_t batch_size = 128;         // steps per minibatch (batch_size / bptt_len sequences)
-  int64_t bptt_len = 0;             // steps per sequence (0: n_steps)
+struct RecurrentPpoConfig : PpoCoreConfig {
+  RecurrentPpoConfig() { n_steps = 128, batch_size = 128; }
+  int64_t bptt_len = 0;             // steps per sequence (0: n_steps); batch_size counts steps
   bool recompute_states = false;    // refresh the sequences' initial states each epoch
-  int64_t n_epochs = 10;
-  double gamma = 0.99;
-  double gae_lambda = 0.95;
-  Schedule clip_range = Schedule::Constant(0.2);
-  std::optional<double> clip_range_vf;
-  bool normalize_advantage = true;
-  double ent_coef = 0.0;
-  double vf_coef = 0.5;
-  double max_grad_norm = 0.5;
-  std::optional<double> target_kl;
-  Schedule learning_rate = Schedule::Constant(3e-4);
-  double adam_eps = 1e-5;
   RecurrentPolicyConfig policy;
 
   void Visit(FieldVisitor& v);
