@@ -56,6 +56,8 @@ Demonstrations RecordDemonstrations(Env& env, Policy& policy, int64_t episodes, 
   for (int64_t e = 0; e < episodes; ++e) {
     Info info;
     env.Reset(seed + static_cast<uint64_t>(e), obs.data(), &info);
+    const uint8_t starting = 1;  // a new episode (recurrent policies)
+    policy.StartEpisodes(&starting, 1);
     push_row();
     double ret = 0;
     int64_t len = 0;

@@ -34,6 +34,9 @@ MatchStats EvaluateMatch(Env& env, Policy& agent, Policy& opponent, int64_t game
     const int agent_side = static_cast<int>(g % 2);
     Info info;
     env.Reset(seed + static_cast<uint64_t>(g), obs.data(), &info);
+    const uint8_t starting = 1;  // a new game for both players (recurrent policies)
+    agent.StartEpisodes(&starting, 1);
+    opponent.StartEpisodes(&starting, 1);
     int64_t length = 0;
     for (;;) {
       Policy& p = env.current_player() == agent_side ? agent : opponent;

@@ -85,6 +85,20 @@ TEST(EvaluateTest, TellsPoliciesWhereEpisodesStart) {
   EXPECT_GE(p.starts, 7);
 }
 
+// Matches tell both players of every new game (recurrent policies reset).
+TEST(EvaluateTest, MatchesTellBothPlayersWhereGamesStart) {
+  struct Counting : public RandomPolicy {
+    using RandomPolicy::RandomPolicy;
+    void StartEpisodes(const uint8_t* rows, int n) override { starts += n == 1 && rows[0] == 1; }
+    int starts = 0;
+  };
+  auto env = Make("TicTacToe-v0");
+  Counting a(env->action_space(), 1, true), b(env->action_space(), 2, true);
+  EvaluateMatch(*env, a, b, 6, 0);
+  EXPECT_EQ(a.starts, 6);
+  EXPECT_EQ(b.starts, 6);
+}
+
 TEST(EvaluateTest, SuccessRateForEnvsThatDefineIt) {
   VectorEnvOptions opt;
   opt.num_envs = 4;

@@ -51,6 +51,7 @@ VectorEnv::VectorEnv(const EnvFactory& make_env, const VectorEnvOptions& options
   truncated_.assign(num_envs_, 0);
   ended_.assign(num_envs_, 0);
   pending_.assign(num_envs_, 0);
+  agent_rewards_.assign(static_cast<size_t>(envs_[0]->num_agents() - 1) * num_envs_, 0.f);
   masks_.assign(num_envs_ * mask_size_, 0);
   final_masks_.assign(num_envs_ * mask_size_, 0);
   infos_.resize(num_envs_);
@@ -74,6 +75,7 @@ void VectorEnv::ResetRange(int lo, int hi, std::optional<uint64_t> seed, const u
     if (seed) s = *seed + static_cast<uint64_t>(i);
     envs_[i]->Reset(s, obs_.data() + i * obs_bytes_, &infos_[i]);
     rewards_[i] = 0.f;
+    TakeAgentRewards(i, /*reset_step=*/true);
     terminated_[i] = truncated_[i] = ended_[i] = pending_[i] = 0;
     returns_[i] = 0.0;
     lengths_[i] = 0;
@@ -98,12 +100,14 @@ void VectorEnv::StepRange(int lo, int hi, const uint8_t* actions) {
       infos_[i].Clear();
       envs_[i]->Reset(std::nullopt, obs, &infos_[i]);
       rewards_[i] = 0.f;
+      TakeAgentRewards(i, /*reset_step=*/true);
       terminated_[i] = truncated_[i] = ended_[i] = pending_[i] = 0;
       if (mask_size_) envs_[i]->ActionMask(masks_.data() + i * mask_size_);
       continue;
     }
     StepResult r = envs_[i]->Step(actions + i * act_bytes_, obs);
     rewards_[i] = static_cast<float>(r.reward);
+    TakeAgentRewards(i, /*reset_step=*/false);
     terminated_[i] = r.terminated;
     truncated_[i] = r.truncated;
     infos_[i] = r.info;
@@ -198,8 +202,17 @@ void VectorEnv::AgentActionMasks(int agent, uint8_t* out) const {
   for (int i = 0; i < num_envs_; ++i) envs_[i]->AgentActionMask(agent, out + static_cast<size_t>(i) * mask_size_);
 }
 
+void VectorEnv::TakeAgentRewards(int i, bool reset_step) {
+  const int agents = static_cast<int>(agent_rewards_.size() / static_cast<size_t>(num_envs_)) + 1;
+  for (int a = 1; a < agents; ++a)
+    agent_rewards_[static_cast<size_t>(a - 1) * num_envs_ + i] =
+        reset_step ? 0.f : static_cast<float>(envs_[i]->AgentReward(a));
+}
+
 void VectorEnv::AgentRewards(int agent, float* out) const {
-  for (int i = 0; i < num_envs_; ++i) out[i] = static_cast<float>(envs_[i]->AgentReward(agent));
+  RLF_CHECK_ARG(agent >= 1 && agent < num_agents(), envs_[0]->name(), ": no agent ", agent, " (agents 1..",
+                num_agents() - 1, " besides the batch's own)");
+  std::copy_n(agent_rewards_.data() + static_cast<size_t>(agent - 1) * num_envs_, num_envs_, out);
 }
 
 }  // namespace rlforge

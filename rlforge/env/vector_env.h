@@ -131,7 +131,8 @@ class VectorEnv {
   // Simultaneous-move multi-agent envs (Env::num_agents() > 1): the other
   // agents' actions [N, act] are set before each Step; their observations
   // [N, obs] and masks [N, mask] are read after it (rows whose episode ended
-  // have been reset: the new episode's), and their rewards [N] of that Step.
+  // have been reset: the new episode's), and their rewards [N] of that Step
+  // (taken before any reset; 0 on a step that reset the env, as agent 0's).
   // Agent 0 is the vector env's usual batch.
   int num_agents() const { return envs_[0]->num_agents(); }
   void SetAgentActions(int agent, const void* actions);
@@ -167,6 +168,10 @@ class VectorEnv {
   std::vector<uint8_t> obs_;          // [N, obs_bytes]
   std::vector<uint8_t> final_obs_;    // [N, obs_bytes]
   std::vector<float> rewards_;        // [N]
+  // Agents 1.. of multi-agent envs: their rewards of the last Step, [agents - 1, N],
+  // taken right after each env's Step (before a same-step reset; 0 on a reset step).
+  std::vector<float> agent_rewards_;
+  void TakeAgentRewards(int i, bool reset_step);
   std::vector<uint8_t> terminated_;   // [N]
   std::vector<uint8_t> truncated_;    // [N]
   std::vector<uint8_t> ended_;        // [N] the episode ended on the last Step

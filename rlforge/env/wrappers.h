@@ -73,6 +73,13 @@ class Wrapper : public Env {
   const Env& inner() const { return *env_; }
 
  protected:
+  // For wrappers that change what an agent call would pass through
+  // unchanged (the other agents' actions or rewards): refuse it by name.
+  [[noreturn]] void RefuseAgentCall(const char* what, int agent) const {
+    throw InvalidArgument(StrCat(name(), ": agent ", agent, "'s ", what,
+                                 " does not go through this wrapper, which changes agent 0's"));
+  }
+
   std::unique_ptr<Env> env_;
 };
 
@@ -118,10 +125,7 @@ class ObservationWrapperBase : public WrapperBase<Derived> {
   using WrapperBase<Derived>::WrapperBase;
   bool SetFromObservation(const void* /*obs*/) override { return false; }
   // The other agents' observations would bypass this wrapper's change.
-  void AgentObservation(int agent, void*) const override {
-    throw InvalidArgument(StrCat(this->name(), ": agent ", agent,
-                                 "'s observation is not available through an observation wrapper"));
-  }
+  void AgentObservation(int agent, void*) const override { this->RefuseAgentCall("observation", agent); }
   const TransitionModel* transition_model() const override { return nullptr; }
   std::vector<Symmetry> Symmetries() const override { return {}; }
 };
@@ -175,6 +179,7 @@ class ClipAction : public WrapperBase<ClipAction> {
   ClipAction& operator=(const ClipAction& other) = default;
   const Space& action_space() const override { return space_; }
   StepResult Step(const void* action, void* obs) override;
+  void SetAgentAction(int agent, const void*) override { RefuseAgentCall("action", agent); }
 
  private:
   Space space_;
@@ -186,6 +191,7 @@ class RescaleAction : public WrapperBase<RescaleAction> {
   RescaleAction(std::unique_ptr<Env> env, double min_action, double max_action);
   const Space& action_space() const override { return space_; }
   StepResult Step(const void* action, void* obs) override;
+  void SetAgentAction(int agent, const void*) override { RefuseAgentCall("action", agent); }
 
  private:
   Space space_;
@@ -223,6 +229,7 @@ class NormalizeReward : public WrapperBase<NormalizeReward> {
  public:
   explicit NormalizeReward(std::unique_ptr<Env> env, double gamma = 0.99, double epsilon = 1e-8);
   StepResult Step(const void* action, void* obs) override;
+  double AgentReward(int agent) const override { RefuseAgentCall("reward", agent); }
   // The inner transition table's rewards are not this wrapper's.
   const TransitionModel* transition_model() const override { return nullptr; }
   RunningMeanStd& stats() { return stats_; }
@@ -284,6 +291,7 @@ class TransformReward : public WrapperBase<TransformReward> {
   using Fn = std::function<double(double)>;
   TransformReward(std::unique_ptr<Env> env, Fn fn);
   StepResult Step(const void* action, void* obs) override;
+  double AgentReward(int agent) const override { RefuseAgentCall("reward", agent); }
   // The inner transition table's rewards are not this wrapper's.
   const TransitionModel* transition_model() const override { return nullptr; }
 

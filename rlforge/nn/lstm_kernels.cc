@@ -114,6 +114,8 @@ struct LstmSequenceFunction : public torch::autograd::Function<LstmSequenceFunct
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> LstmSequence(
     const torch::Tensor& x, const torch::Tensor& h0, const torch::Tensor& c0, const torch::Tensor& keep,
     const torch::Tensor& w_ih, const torch::Tensor& w_hh, const torch::Tensor& b_ih, const torch::Tensor& b_hh) {
+  TORCH_CHECK(x.is_cpu() && w_ih.is_cpu() && x.scalar_type() == torch::kFloat32,
+              "LstmSequence: float32 CPU tensors only (use fast_update: false elsewhere)");
   auto out = LstmSequenceFunction::apply(x.contiguous(), h0.contiguous(), c0.contiguous(),
                                          keep.to(torch::kFloat32).contiguous(), w_ih, w_hh, b_ih, b_hh);
   return {out[0], out[1], out[2]};

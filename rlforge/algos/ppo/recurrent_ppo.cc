@@ -34,6 +34,11 @@ void RecurrentPpoConfig::Validate() const {
   RLF_CHECK_ARG(bptt_len >= 0, "config key 'bptt_len' must be >= 0 (0: n_steps), got ", bptt_len);
   RLF_CHECK_ARG(n_steps % sequence_length() == 0, "config key 'bptt_len' (", bptt_len,
                 ") must divide n_steps (", n_steps, ")");
+  RLF_CHECK_ARG(batch_size % sequence_length() == 0, "config key 'batch_size' (", batch_size,
+                ") must be a multiple of the sequence length (bptt_len, or n_steps when it is 0: ", sequence_length(),
+                "): minibatches hold whole sequences");
+  RLF_CHECK_ARG(!policy.mlp.share_features,
+                "config key 'share_features' is not supported by recurrent-ppo (critic_rnn: shared shares the RNN)");
   ValidateRecurrentPolicy(policy);
 }
 
@@ -223,7 +228,7 @@ Metrics RecurrentPpo::Iterate() {
   const double clip = config_.clip_range.Value(progress_remaining);
   SetLearningRate(*optimizer_, lr);
   const int64_t L = config_.sequence_length(), S = config_.n_steps / L * envs_->num_envs();
-  const int64_t G = std::max<int64_t>(1, config_.batch_size / L);
+  const int64_t G = config_.batch_size / L;  // whole sequences (Validate)
   double pg_sum = 0, v_sum = 0, ent_sum = 0, kl_sum = 0, clip_sum = 0, loss_last = 0, grad_norm = 0;
   int64_t updates = 0, samples = 0;
   bool stopped = false;

@@ -24,17 +24,22 @@ ArenaGame::ArenaGame(const ArenaOptions& o) : o_(o) {
   RLF_CHECK_ARG(o.vision >= 1, "Arena-v0: kwarg 'vision' must be >= 1, got ", o.vision);
   RLF_CHECK_ARG(o.max_hp >= 1 && o.skill_cooldown >= 1 && o.hold_steps >= 1 && o.max_steps >= 1,
                 "Arena-v0: kwargs 'max_hp', 'skill_cooldown', 'hold_steps' and 'max_steps' must be >= 1");
-  RLF_CHECK_ARG(o.walls >= 0 && o.walls <= (o.width - 2) * o.height / 4, "Arena-v0: kwarg 'walls' must be in 0..",
-                (o.width - 2) * o.height / 4, ", got ", o.walls);
+  RLF_CHECK_ARG(o.walls >= 0 && o.walls <= MaxWalls(o), "Arena-v0: kwarg 'walls' must be in 0..", MaxWalls(o),
+                " for a ", o.width, " x ", o.height, " grid, got ", o.walls);
   walls_.assign(static_cast<size_t>(o.width * o.height), 0);
 }
 
 void ArenaGame::Reset(Rng& rng) {
   const int W = o_.width, H = o_.height, k = o_.team_size;
   const int cr = H / 2, cc = W / 2;
-  // Mirrored wall pairs off the edge columns and the objective, the open
-  // cells kept connected (redrawn otherwise).
-  for (;;) {
+  // Mirrored wall pairs off the edge columns and the objective. Open cells
+  // the objective cannot reach become walls too (the layout stays mirrored:
+  // the objective is on the axis); a draw that cuts off a start cell is
+  // redrawn. With at most MaxWalls pairs (an eighth of the inner cells) a
+  // start cell is cut off rarely; the bound on redraws only guards the loop.
+  const int start_top = cr - (k - 1), start_bottom = cr + (k - 1);
+  for (int attempt = 0;; ++attempt) {
+    RLF_CHECK(attempt < 10000, "Arena-v0: no wall layout with ", o_.walls, " pairs keeps the starts connected");
     std::fill(walls_.begin(), walls_.end(), 0);
     for (int placed = 0; placed < o_.walls;) {
       const int r = static_cast<int>(rng.UniformInt(H)), c = 1 + static_cast<int>(rng.UniformInt((W - 1) / 2));
@@ -44,10 +49,8 @@ void ArenaGame::Reset(Rng& rng) {
     }
     std::vector<uint8_t> seen(walls_.size(), 0);
     std::queue<int> q;
-    q.push(0);
-    seen[0] = 1;
-    int reached = 1, open = 0;
-    for (uint8_t w : walls_) open += w == 0;
+    q.push(cr * W + cc);
+    seen[cr * W + cc] = 1;
     while (!q.empty()) {
       const int cell = q.front();
       q.pop();
@@ -55,11 +58,15 @@ void ArenaGame::Reset(Rng& rng) {
         const int r = cell / W + kDRow[d], c = cell % W + kDCol[d];
         if (r < 0 || r >= H || c < 0 || c >= W || walls_[r * W + c] || seen[r * W + c]) continue;
         seen[r * W + c] = 1;
-        ++reached;
         q.push(r * W + c);
       }
     }
-    if (reached == open) break;
+    bool starts = true;
+    for (int r = start_top; r <= start_bottom; r += 2) starts = starts && seen[r * W] && seen[r * W + W - 1];
+    if (!starts) continue;
+    for (size_t cell = 0; cell < walls_.size(); ++cell)
+      if (!seen[cell]) walls_[cell] = 1;
+    break;
   }
   for (int team = 0; team < 2; ++team) {
     units_[team].assign(k, Unit{});
@@ -89,8 +96,9 @@ bool ArenaGame::Legal(int team, int slot, int64_t a) const {
   if (a == kStay) return true;
   const Unit* nearest = nullptr;
   int best = 1 << 30;
+  // Only enemies the team sees count (the mask must not reveal the others).
   for (const Unit& e : units_[1 - team])
-    if (e.alive() && Distance(u, e) < best) best = Distance(u, e), nearest = &e;
+    if (e.alive() && Visible(team, e.row, e.col) && Distance(u, e) < best) best = Distance(u, e), nearest = &e;
   if (a == kAttack) return nearest && best <= 1;
   if (a == kBlast) return nearest && best <= 2 && u.cooldown == 0;
   // A move, in team view: team 1's right is the grid's left.
@@ -393,6 +401,7 @@ Arena::Arena(const ArenaOptions& o)
 void Arena::ResetImpl(void* obs, Info*) {
   game_.Reset(rng_);
   agent1_set_ = false;
+  reward_[0] = reward_[1] = 0.0;
   game_.Observe(0, static_cast<float*>(obs));
 }
 

@@ -28,8 +28,9 @@
 // [step / max_steps, own hold / hold_steps, other hold / hold_steps].
 // Actions MultiDiscrete([7] * k) with per-dimension masks (a dead unit may
 // only stay; blast needs cooldown 0 and an enemy within 2, attack an adjacent
-// enemy). Walls: `walls` mirrored pairs drawn at every reset away from the
-// edge columns and the objective, the grid kept connected.
+// enemy the team sees). Walls: `walls` (at most MaxWalls) mirrored pairs drawn
+// at every reset away from the edge columns and the objective; open cells the
+// objective cannot reach are walled in.
 //
 // As a single-agent env the agent plays team 0 against a scripted team 1
 // (`opponent`: random, greedy or tactic; ArenaBot below); reward +1 win,
@@ -70,6 +71,8 @@ struct ArenaOptions {
 
   int obs_size() const { return (4 + team_size) * width * height + 3 * team_size + 3; }
 };
+// The most mirrored wall pairs a grid takes: an eighth of its inner cells.
+inline int MaxWalls(const ArenaOptions& o) { return (o.width - 2) * o.height / 8; }
 
 class ArenaGame {
  public:
@@ -103,9 +106,7 @@ class ArenaGame {
 
   template <class A>
   void Fields(A& ar) {
-    for (auto& team : units_)
-      for (auto& u : team) ar(u.row), ar(u.col), ar(u.hp), ar(u.cooldown);
-    ar(walls_), ar(hold_[0]), ar(hold_[1]), ar(steps_), ar(winner_);
+    ar(units_[0]), ar(units_[1]), ar(walls_), ar(hold_[0]), ar(hold_[1]), ar(steps_), ar(winner_);
   }
 
   static constexpr int kOngoing = -2, kDraw = -1;
@@ -174,6 +175,7 @@ class Arena : public EnvBase<Arena> {
   template <class A>
   void Fields(A& ar) {
     game_.Fields(ar);
+    ar(agent1_action_), ar(agent1_set_), ar(reward_[0]), ar(reward_[1]);
   }
   const ArenaGame& game() const { return game_; }
   const ArenaOptions& options() const { return o_; }
