@@ -271,6 +271,11 @@ TEST(RecurrentPpoTest, ClearErrors) {
   EXPECT_NE(message("CartPoleNoVel-v1", {"critic_rnn=both"}).find("'critic_rnn' must be separate, shared or none"),
             std::string::npos);
   EXPECT_NE(message("CartPoleNoVel-v1", {"normalize_reward=true"}).find("normalize_reward"), std::string::npos);
+  EXPECT_NE(message("CartPoleNoVel-v1", {"n_steps=32", "bptt_len=16", "batch_size=40"})
+                .find("'batch_size' (40) must be a multiple of the sequence length"),
+            std::string::npos);
+  EXPECT_NE(message("CartPoleNoVel-v1", {"share_features=true"}).find("'share_features' is not supported"),
+            std::string::npos);
   auto algo = make("CartPoleNoVel-v1", {"n_steps=8", "rnn_hidden_size=8"});
   try {
     algo->Export();
