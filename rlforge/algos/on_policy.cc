@@ -441,11 +441,13 @@ torch::Tensor OnPolicyAlgorithm::NormalizeObs(const torch::Tensor& raw, bool upd
   return ctx_.run.normalize_obs ? NormalizeObservations(raw, &obs_rms_, clip_obs_, update) : raw;
 }
 
-double OnPolicyAlgorithm::ExplainedVariance() const {
-  auto var_y = returns_.var(/*unbiased=*/false).item<double>();
+double ExplainedVariance(const torch::Tensor& returns, const torch::Tensor& values) {
+  auto var_y = returns.var(/*unbiased=*/false).item<double>();
   if (var_y == 0) return std::nan("");
-  return 1.0 - (returns_ - values_).var(/*unbiased=*/false).item<double>() / var_y;
+  return 1.0 - (returns - values).var(/*unbiased=*/false).item<double>() / var_y;
 }
+
+double OnPolicyAlgorithm::ExplainedVariance() const { return rlforge::ExplainedVariance(returns_, values_); }
 
 std::unique_ptr<Policy> OnPolicyAlgorithm::MakePolicy(bool deterministic) {
   std::optional<RunningMeanStd> rms;
@@ -491,25 +493,30 @@ void ActorCriticPolicy::Act(const void* observations, const uint8_t* masks, int 
   std::memcpy(actions, env_a.data_ptr(), static_cast<size_t>(n) * act_space_.nbytes());
 }
 
-double OnPolicyAlgorithm::ClipGradients(double max_norm) {
-  const double norm = ClipGradNorm(policy_->parameters(), max_norm);
+double ClipGradientsOrThrow(torch::nn::Module& net, double max_norm, int64_t step) {
+  const double norm = ClipGradNorm(net.parameters(), max_norm);
   if (std::isfinite(norm)) return norm;
   // Name the first parameter whose gradient is not finite (only on failure).
   std::string where = "a parameter";
-  for (const auto& p : policy_->named_parameters()) {
+  for (const auto& p : net.named_parameters()) {
     if (p.value().grad().defined() && !torch::isfinite(p.value().grad()).all().item<bool>()) {
       where = "parameter '" + p.key() + "'";
       break;
     }
   }
-  throw Error(StrCat("non-finite gradient in ", where, " at step ", num_timesteps_,
-                     "; training stopped"));
+  throw Error(StrCat("non-finite gradient in ", where, " at step ", step, "; training stopped"));
 }
 
-void OnPolicyAlgorithm::CheckFinite(double value, const char* what) const {
+void CheckFiniteLoss(double value, const char* what) {
   if (!std::isfinite(static_cast<float>(value)))
     throw Error(StrCat("the ", what, " is not finite (", value, "); training stopped"));
 }
+
+double OnPolicyAlgorithm::ClipGradients(double max_norm) {
+  return ClipGradientsOrThrow(*policy_, max_norm, num_timesteps_);
+}
+
+void OnPolicyAlgorithm::CheckFinite(double value, const char* what) const { CheckFiniteLoss(value, what); }
 
 void OnPolicyAlgorithm::VisitState(StateVisitor& v) {
   VisitModule(v, "policy", *policy_);

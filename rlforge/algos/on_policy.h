@@ -81,6 +81,15 @@ torch::Tensor NormalizeObservations(const torch::Tensor& raw, RunningMeanStd* rm
 // [T, N] and MultiDiscrete [T, N, k], float [T, N, d] for Box).
 torch::Tensor RolloutObservations(int64_t T, int64_t N, const Space& obs_space, bool normalized);
 torch::Tensor RolloutActions(int64_t T, int64_t N, const Space& act_space);
+// 1 - Var(returns - values) / Var(returns) over a rollout (NaN when the
+// returns do not vary).
+double ExplainedVariance(const torch::Tensor& returns, const torch::Tensor& values);
+// Clips net's global gradient norm to max_norm and returns the norm before
+// clipping; Error naming the parameter (and `step`) when a gradient is NaN or
+// Inf.
+double ClipGradientsOrThrow(torch::nn::Module& net, double max_norm, int64_t step);
+// Error naming the loss `what` when it is NaN, Inf or beyond float range.
+void CheckFiniteLoss(double value, const char* what);
 
 // The actor-critic loss on a batch, with dL/dtheta written into net's
 // parameters' .grad (replacing what was there): the loss on the network's

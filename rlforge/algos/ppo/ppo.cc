@@ -53,6 +53,37 @@ void PpoConfig::Validate() const {
   ValidatePretrain(pretrain);
 }
 
+void SetPpoTerms(const PpoCoreConfig& c, double clip, const torch::Tensor& old_log_prob,
+                 const torch::Tensor& old_values, ActorCriticBatch* batch) {
+  batch->clip_range = clip;
+  batch->old_log_prob = old_log_prob.data_ptr<float>();
+  batch->clip_range_vf = c.clip_range_vf;
+  batch->old_values = old_values.data_ptr<float>();
+  batch->ent_coef = c.ent_coef;
+  batch->vf_coef = c.vf_coef;
+}
+
+void PpoUpdateStats::Add(const ActorCriticLossValues& l, double clipped_grad_norm) {
+  policy += l.policy_loss;
+  value += l.value_loss;
+  entropy += l.entropy;
+  approx_kl += l.approx_kl;
+  clip_fraction += l.clip_fraction;
+  last_loss = l.loss;
+  grad_norm = clipped_grad_norm;
+  ++updates;
+}
+
+Metrics PpoUpdateStats::ToMetrics(double explained_variance, double learning_rate, double clip_range) const {
+  const double n = std::max<int64_t>(updates, 1);
+  return {{"policy_loss", policy / n},        {"value_loss", value / n},
+          {"entropy_loss", -entropy / n},     {"entropy", entropy / n},
+          {"approx_kl", approx_kl / n},       {"clip_fraction", clip_fraction / n},
+          {"loss", last_loss},                {"explained_variance", explained_variance},
+          {"learning_rate", learning_rate},   {"clip_range", clip_range},
+          {"grad_norm", grad_norm},           {"n_updates", static_cast<double>(updates)}};
+}
+
 Ppo::Ppo(const RunContext& ctx, const PpoConfig& config)
     : OnPolicyAlgorithm(ctx, config.n_steps, config.gamma, config.gae_lambda, config.policy), config_(config) {
   config_.Validate();
@@ -85,8 +116,7 @@ Metrics Ppo::Iterate() {
   const int64_t B = r.advantages.size(0);
   // The network's input, preprocessed once per iteration for the hand-written kernels.
   const torch::Tensor input = BackpropInput(r.obs);
-  double pg_sum = 0, v_sum = 0, ent_sum = 0, kl_sum = 0, clip_sum = 0, loss_last = 0, grad_norm = 0;
-  int64_t updates = 0;
+  PpoUpdateStats stats;
   bool stopped_early = false;
   // When one minibatch holds the whole rollout (the zoo's CartPole preset),
   // its order is irrelevant to the mean loss: gather and normalize once.
@@ -107,36 +137,19 @@ Metrics Ppo::Iterate() {
       if (!whole_batch && config_.normalize_advantage && adv.size(0) > 1)
         adv = ((adv - adv.mean()) / (adv.std() + 1e-8)).contiguous();
       ActorCriticBatch batch = MakeBatch(actions, masks, adv, returns);
-      batch.clip_range = clip;
-      batch.old_log_prob = old_log_prob.data_ptr<float>();
-      batch.clip_range_vf = config_.clip_range_vf;
-      batch.old_values = old_values.data_ptr<float>();
-      batch.ent_coef = config_.ent_coef;
-      batch.vf_coef = config_.vf_coef;
+      SetPpoTerms(config_, clip, old_log_prob, old_values, &batch);
       const ActorCriticLossValues l = Backprop(whole_batch ? input : pick(input), batch, "PPO loss");
       if (config_.target_kl && l.approx_kl > 1.5 * *config_.target_kl) {
         stopped_early = true;
         break;
       }
-      grad_norm = ClipGradients(config_.max_grad_norm);
+      const double grad_norm = ClipGradients(config_.max_grad_norm);
       optimizer_->step();
-      pg_sum += l.policy_loss;
-      v_sum += l.value_loss;
-      ent_sum -= l.entropy;
-      kl_sum += l.approx_kl;
-      clip_sum += l.clip_fraction;
-      loss_last = l.loss;
-      ++updates;
+      stats.Add(l, grad_norm);
     }
   }
   ++iterations_;
-  const double n = std::max<int64_t>(updates, 1);
-  Metrics m = {{"policy_loss", pg_sum / n},      {"value_loss", v_sum / n},
-               {"entropy_loss", ent_sum / n}, {"entropy", -ent_sum / n},    {"approx_kl", kl_sum / n},
-               {"clip_fraction", clip_sum / n},  {"loss", loss_last},
-               {"explained_variance", ExplainedVariance()},
-               {"learning_rate", lr},            {"clip_range", clip},
-               {"grad_norm", grad_norm},         {"n_updates", static_cast<double>(updates)}};
+  Metrics m = stats.ToMetrics(ExplainedVariance(), lr, clip);
   if (head_.gaussian()) m["std"] = policy_->log_std().exp().mean().item<double>();
   m.insert(pretrain_metrics_.begin(), pretrain_metrics_.end());
   AddTimings(&m, update_start, update_samples);

@@ -46,6 +46,21 @@ struct PpoCoreConfig {
   void Validate() const;
 };
 
+// PPO's terms of an actor-critic batch (clip ranges, old log-probs and
+// values, coefficients) for a minibatch whose base fields are set.
+void SetPpoTerms(const PpoCoreConfig& c, double clip, const torch::Tensor& old_log_prob,
+                 const torch::Tensor& old_values, ActorCriticBatch* batch);
+
+// The per-iteration losses PPO and recurrent PPO report, summed over the
+// minibatch updates of one iteration.
+struct PpoUpdateStats {
+  double policy = 0, value = 0, entropy = 0, approx_kl = 0, clip_fraction = 0, last_loss = 0, grad_norm = 0;
+  int64_t updates = 0;
+  void Add(const ActorCriticLossValues& l, double clipped_grad_norm);
+  // policy_loss ... n_updates (the keys both agents declare).
+  Metrics ToMetrics(double explained_variance, double learning_rate, double clip_range) const;
+};
+
 struct PpoConfig : PpoCoreConfig {
   bool fast_update = true;          // hand-written gradients for plain MLP policies (rlforge/algos/fast_update.h)
   PolicyConfig policy;

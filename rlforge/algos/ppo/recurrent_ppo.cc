@@ -229,8 +229,8 @@ Metrics RecurrentPpo::Iterate() {
   SetLearningRate(*optimizer_, lr);
   const int64_t L = config_.sequence_length(), S = config_.n_steps / L * envs_->num_envs();
   const int64_t G = config_.batch_size / L;  // whole sequences (Validate)
-  double pg_sum = 0, v_sum = 0, ent_sum = 0, kl_sum = 0, clip_sum = 0, loss_last = 0, grad_norm = 0;
-  int64_t updates = 0, samples = 0;
+  PpoUpdateStats stats;
+  int64_t samples = 0;
   bool stopped = false;
   for (int64_t epoch = 0; epoch < config_.n_epochs && !stopped; ++epoch) {
     if (config_.recompute_states && epoch > 0) RecomputeChunkStates();
@@ -255,57 +255,28 @@ Metrics RecurrentPpo::Iterate() {
       batch.masks = masks.defined() ? masks.data_ptr<bool>() : nullptr;
       batch.advantages = adv.data_ptr<float>();
       batch.returns = returns.data_ptr<float>();
-      batch.clip_range = clip;
-      batch.old_log_prob = old_log_prob.data_ptr<float>();
-      batch.clip_range_vf = config_.clip_range_vf;
-      batch.old_values = old_values.data_ptr<float>();
-      batch.ent_coef = config_.ent_coef;
-      batch.vf_coef = config_.vf_coef;
+      SetPpoTerms(config_, clip, old_log_prob, old_values, &batch);
       std::vector<torch::Tensor> outputs, grads;
-      const ActorCriticLossValues l =
-          ActorCriticLossOnOutputs(head_, heads, batch, &outputs, &grads);
-      if (!std::isfinite(static_cast<float>(l.loss)))
-        throw Error(StrCat("the recurrent PPO loss is not finite (", l.loss, "); training stopped"));
+      const ActorCriticLossValues l = ActorCriticLossOnOutputs(head_, heads, batch, &outputs, &grads);
+      CheckFiniteLoss(l.loss, "recurrent PPO loss");
       if (config_.target_kl && l.approx_kl > 1.5 * *config_.target_kl) {
         stopped = true;
         break;
       }
       net_->zero_grad();
       torch::autograd::backward(outputs, grads);
-      grad_norm = ClipGradNorm(net_->parameters(), config_.max_grad_norm);
-      if (!std::isfinite(grad_norm))
-        throw Error(StrCat("non-finite gradient at step ", num_timesteps_, "; training stopped"));
+      const double grad_norm = ClipGradientsOrThrow(*net_, config_.max_grad_norm, num_timesteps_);
       optimizer_->step();
       samples += rows;
-      pg_sum += l.policy_loss;
-      v_sum += l.value_loss;
-      ent_sum -= l.entropy;
-      kl_sum += l.approx_kl;
-      clip_sum += l.clip_fraction;
-      loss_last = l.loss;
-      ++updates;
+      stats.Add(l, grad_norm);
     }
   }
   ++iterations_;
-  const double n = std::max<int64_t>(updates, 1);
-  const double var_y = returns_.var(/*unbiased=*/false).item<double>();
-  Metrics m = {{"policy_loss", pg_sum / n},
-               {"value_loss", v_sum / n},
-               {"entropy_loss", ent_sum / n},
-               {"entropy", -ent_sum / n},
-               {"approx_kl", kl_sum / n},
-               {"clip_fraction", clip_sum / n},
-               {"loss", loss_last},
-               {"explained_variance",
-                var_y == 0 ? std::nan("") : 1.0 - (returns_ - values_).var(false).item<double>() / var_y},
-               {"learning_rate", lr},
-               {"clip_range", clip},
-               {"grad_norm", grad_norm},
-               {"n_updates", static_cast<double>(updates)},
-               {"time_env", time_env_},
-               {"time_act", time_act_},
-               {"time_update", std::chrono::duration<double>(std::chrono::steady_clock::now() - update_start).count()},
-               {"update_samples", static_cast<double>(samples)}};
+  Metrics m = stats.ToMetrics(ExplainedVariance(returns_, values_), lr, clip);
+  m["time_env"] = time_env_;
+  m["time_act"] = time_act_;
+  m["time_update"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - update_start).count();
+  m["update_samples"] = static_cast<double>(samples);
   if (head_.gaussian()) m["std"] = net_->log_std().exp().mean().item<double>();
   return m;
 }

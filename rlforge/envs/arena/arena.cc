@@ -393,6 +393,7 @@ Arena::Arena(const ArenaOptions& o)
       external_(o.opponent == "external"),
       opponent_(external_ ? ArenaBot::Kind::kGreedy : ArenaBot::ParseKind(o.opponent)),
       agent1_action_(o.team_size, 0),
+      step_actions_{std::vector<int64_t>(o.team_size), std::vector<int64_t>(o.team_size)},
       opp_obs_(o.obs_size()),
       opp_mask_(static_cast<size_t>(o.team_size * kA)) {
   RLF_CHECK_ARG(std::isfinite(o.shaping), "Arena-v0: kwarg 'shaping' must be finite");
@@ -430,17 +431,19 @@ double Arena::AgentReward(int agent) const {
 }
 
 void Arena::StepImpl(const void* action, void* obs, StepResult* r) {
-  std::vector<int64_t> theirs(o_.team_size);
+  // Both teams' actions in scratch sized at construction (no per-step allocation).
+  std::vector<int64_t>& mine = step_actions_[0];
+  std::vector<int64_t>& theirs = step_actions_[1];
   if (external_) {
     RLF_CHECK_ARG(agent1_set_, "Arena-v0: set agent 1's action (SetAgentAction) before each Step");
-    theirs = agent1_action_;
+    std::copy(agent1_action_.begin(), agent1_action_.end(), theirs.begin());
     agent1_set_ = false;
   } else {
     game_.Observe(1, opp_obs_.data());
     game_.Mask(1, opp_mask_.data());
     ArenaBot::Decide(o_, opponent_, opp_obs_.data(), opp_mask_.data(), rng_, theirs.data());
   }
-  std::vector<int64_t> mine(static_cast<const int64_t*>(action), static_cast<const int64_t*>(action) + o_.team_size);
+  std::copy_n(static_cast<const int64_t*>(action), o_.team_size, mine.begin());
   if (!o_.strict) {
     // A masked-out unit action stays; count team 0's (and agent 1's).
     int illegal[2] = {0, 0};

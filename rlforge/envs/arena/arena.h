@@ -189,6 +189,7 @@ class Arena : public EnvBase<Arena> {
   std::vector<int64_t> agent1_action_;  // set by SetAgentAction, used by the next Step
   bool agent1_set_ = false;
   double reward_[2] = {0.0, 0.0};       // the last step's, per team
+  std::array<std::vector<int64_t>, 2> step_actions_;  // scratch for Step
   std::vector<float> opp_obs_;
   std::vector<uint8_t> opp_mask_;
 };
