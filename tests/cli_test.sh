@@ -107,6 +107,25 @@ check play-human-eof 1 "input ended" -- bash -c "printf '' | '$BIN' play --env C
 check train-alphazero 0 "" -- "$BIN" train --algo alphazero --env TicTacToe-v0 --steps 300 --set num_actors=0 --set simulations=10 --set eval_simulations=10 --set eval_episodes=4 --out "$tmp/az" --no-progress
 check eval-alphazero 0 "" -- "$BIN" eval --env TicTacToe-v0 --policy "$tmp/az" --opponent perfect --episodes 2
 check train-muzero 0 "" -- "$BIN" train --algo muzero --env CartPole-v1 --steps 300 --set num_actors=0 --set simulations=5 --set eval_simulations=5 --set eval_episodes=2 --set learning_starts=100 --set batch_size=16 --out "$tmp/mz" --no-progress
+# Team games and self-play with a league (issue 17).
+json=$("$BIN" eval --env Arena-v0 --policy tactic --opponent bot:random --kwarg strict=true --episodes 20 --json)
+if python3 - "$json" <<'PY'
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["episodes"] == 20 and d["opponent"] == "bot:random", d
+assert d["win_rate"] >= 0.7 and abs(d["win_rate"] + d["draw_rate"] + d["loss_rate"] - 1) < 1e-12, d
+PY
+then echo "ok   eval-team-bot-json"; else echo "FAIL eval-team-bot-json: $json"; fails=$((fails+1)); fi
+check team-bot-bogus 2 "--opponent 'wizard' is not a scripted policy" -- "$BIN" eval --env Arena-v0 --opponent bot:wizard
+check train-selfplay 0 "" -- "$BIN" train --algo recurrent-ppo --env Arena-v0 --preset selfplay --steps 2048 --set num_envs=4 --set n_steps=32 --set bptt_len=8 --set batch_size=64 --set rnn_hidden_size=8 --set net_arch=[8] --set snapshot_interval=4 --set rating_games=4 --set eval_interval=0 --set eval_episodes=4 --out "$tmp/sp" --no-progress
+# 16 iterations: snapshots at 0, 4, 8, 12 and 16, after the three bots' rows.
+if [[ $(wc -l < "$tmp/sp/ratings.csv") == 9 && $(head -1 "$tmp/sp/ratings.csv") == iteration,timesteps,player,mu,sigma,conservative,* && $(tail -1 "$tmp/sp/ratings.csv") == 16,2048,snapshot:4,* ]]; then
+  echo "ok   selfplay-ratings-csv"; else echo "FAIL selfplay-ratings-csv: $(cat "$tmp/sp/ratings.csv")"; fails=$((fails+1)); fi
+check eval-vs-snapshot 0 "" -- "$BIN" eval --policy "$tmp/sp" --opponent "$tmp/sp:1" --episodes 4
+check eval-vs-bot 0 "" -- "$BIN" eval --policy "$tmp/sp" --opponent bot:tactic --episodes 4 --stochastic
+check eval-snapshot-missing 2 "snapshot 9 does not exist: the run keeps snapshots 0..4" -- "$BIN" eval --policy "$tmp/sp" --opponent "$tmp/sp:9"
+check plot-rating 0 "" -- "$BIN" plot "$tmp/sp" --metric rating --out "$tmp/rating.png"
+check plot-rating-none 2 "has no ratings.csv" -- "$BIN" plot "$tmp/az" --metric rating --out "$tmp/rating2.png"
 check bench-env-board 0 "" -- "$BIN" bench env --env ConnectFour-v0 --num-envs 8 --steps 20000
 check bench-search 0 "" -- "$BIN" bench search --env TicTacToe-v0 --simulations 50 --positions 2
 check bench-search-bad 2 "bench search runs on the two-player board games" -- "$BIN" bench search --env CartPole-v1

@@ -117,6 +117,11 @@ std::unique_ptr<Algorithm> MakeAlgorithm(const RunContext& ctx, const AlgoConfig
 
 namespace rlforge {
 
+std::unique_ptr<Policy> Algorithm::MakeSnapshotPolicy(int64_t k, bool /*deterministic*/) {
+  throw InvalidArgument(StrCat("snapshot ", k, " does not exist: this ", ctx_.algo,
+                               " run keeps no self-play snapshots (config key self_play)"));
+}
+
 runtime::Model Algorithm::ExportModel() {
   throw InvalidArgument(StrCat(ctx_.algo, "'s policy is not a network; export covers the network agents "
                                           "(PPO, A2C, A3C, REINFORCE, the DQN family, AlphaZero, MuZero)"));

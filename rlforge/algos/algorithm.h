@@ -140,6 +140,26 @@ class Algorithm {
   // except for agents that act by more than their network (AlphaZero's
   // search), which return the network's own greedy policy.
   virtual std::unique_ptr<Policy> MakeNetworkPolicy() { return MakePolicy(true); }
+  // Self-play leagues (rlforge/algos/league/league.h): the snapshots kept,
+  // and snapshot k as a policy (InvalidArgument naming the valid range; the
+  // default has none).
+  virtual int64_t num_snapshots() const { return 0; }
+  virtual std::unique_ptr<Policy> MakeSnapshotPolicy(int64_t k, bool deterministic);
+  // TensorBoard scalars reported outside progress.csv's rows since the last
+  // call (the league's ratings), and files the agent keeps in the run
+  // directory (name -> content; the runner rewrites them after every
+  // iteration: the league's ratings.csv).
+  // The scripted policy (registry name) that plays agent 1 of a two-agent
+  // env in the runner's evaluations: random legal play unless the agent
+  // says otherwise (a league: its strongest reference bot).
+  virtual std::string evaluation_opponent() const { return "random"; }
+  struct ScalarEvent {
+    std::string tag;
+    double value = 0;
+    int64_t step = 0;
+  };
+  virtual std::vector<ScalarEvent> TakeScalarEvents() { return {}; }
+  virtual std::map<std::string, std::string> RunFiles() const { return {}; }
   // Returns and lengths of the episodes finished since the last call.
   virtual void TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) {
     episodes_.Take(returns, lengths);

@@ -8,6 +8,7 @@
 
 #include "rlforge/cli/common.h"
 #include "rlforge/env/registry.h"
+#include "rlforge/train/runner.h"
 
 namespace rlforge::cli {
 namespace {
@@ -15,7 +16,7 @@ namespace {
 struct EvalArgs {
   std::string env;
   std::string policy = "random";
-  std::string opponent = "random";
+  std::string opponent;  // "" : random (two-player games), the env's own team 1 (team games)
   int64_t episodes = 100;
   uint64_t seed = 0;
   bool deterministic = false;  // --deterministic: the default, kept for scripts
@@ -40,6 +41,42 @@ nlohmann::json StatsJson(const std::string& id, const EvalArgs& a, const Episode
                       {"truncated", s.truncated}};
   if (s.success_rate) j["success_rate"] = *s.success_rate;
   return j;
+}
+
+// Whether env `id` is a team game that takes its other team from kwarg
+// `opponent` (Arena-v0), which opponent=external hands to agent 1.
+bool IsTeamGame(const std::string& id) {
+  for (const auto& k : Registry::Global().Spec(id).kwargs)
+    if (k.name == "opponent") return true;
+  return false;
+}
+
+// --opponent for agent 1 of a team game: bot:NAME (or a scripted NAME), a
+// served policy, a run directory or checkpoint, or RUN:K, snapshot K of a
+// self-play run's league.
+std::unique_ptr<Policy> MakeTeamOpponent(const std::string& spec, const std::string& id, const Env& env,
+                                         uint64_t seed, bool deterministic) {
+  const std::string name = spec.rfind("bot:", 0) == 0 ? spec.substr(4) : spec;
+  const Registry& registry = Registry::Global();
+  if (registry.IsScriptedPolicy(name) || IsServedPolicy(name))
+    return MakePolicy("--opponent", name, id, env, seed, deterministic);
+  const size_t colon = name.rfind(':');
+  if (colon != std::string::npos && colon + 1 < name.size() &&
+      name.find_first_not_of("0123456789", colon + 1) == std::string::npos && IsRunPolicy(name.substr(0, colon))) {
+    LoadedRun run = LoadRun(name.substr(0, colon));
+    auto probe = Make(run.config.run.env, run.config.run.env_kwargs);
+    RLF_CHECK_ARG(probe->observation_space() == env.observation_space() && probe->action_space() == env.action_space(),
+                  "--opponent '", spec, "' was trained on ", run.config.run.env, " whose spaces differ from ",
+                  env.name(), "'s");
+    try {
+      return run.algorithm->MakeSnapshotPolicy(std::stoll(name.substr(colon + 1)), deterministic);
+    } catch (const std::out_of_range&) {
+      throw InvalidArgument(StrCat("--opponent '", spec, "': snapshot number out of range"));
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument(StrCat("--opponent '", spec, "': ", e.what()));
+    }
+  }
+  return MakePolicy("--opponent", name, id, env, seed, deterministic);
 }
 
 void RunEval(const EvalArgs& a) {
@@ -70,7 +107,10 @@ void RunEval(const EvalArgs& a) {
     opt.num_threads = a.threads;
     const Kwargs env_kwargs = EvaluationKwargs(id, kwargs, a.max_episode_steps, "--max-episode-steps");
     const bool capped = NeedsEvaluationStepCap(id, kwargs);
-    auto env = Make(id, env_kwargs);
+    const bool team = env_kwargs.Find("opponent") == "external" || (!a.opponent.empty() && IsTeamGame(id));
+    Kwargs run_kwargs = env_kwargs;
+    if (team) run_kwargs.Set("opponent", "external");
+    auto env = Make(id, run_kwargs);
     auto policy = MakePolicy("--policy", a.policy, id, *env, a.seed ^ 0xA5A5A5A5ULL, deterministic);
     choice.PrintWarnings();
     const auto t0 = std::chrono::steady_clock::now();
@@ -78,11 +118,22 @@ void RunEval(const EvalArgs& a) {
     EpisodeStats s;
     if (env->num_players() > 1) {
       // Two-player game: the policy against the opponent, either side in turn (one env, one game at a time).
-      auto opponent = MakePolicy("--opponent", a.opponent, id, *env, a.seed ^ 0x5A5A5A5AULL, deterministic);
+      auto opponent = MakePolicy("--opponent", a.opponent.empty() ? "random" : a.opponent, id, *env,
+                                 a.seed ^ 0x5A5A5A5AULL, deterministic);
       match = EvaluateMatch(*env, *policy, *opponent, a.episodes, a.seed);
       s = match->stats;
+    } else if (team) {
+      // Team game: the policy is agent 0 (team 0), --opponent agent 1.
+      RLF_CHECK_ARG(env->num_agents() == 2, id, " with opponent=external has ", env->num_agents(),
+                    " agent(s); team evaluation needs two");
+      auto envs = VectorEnv::Make(id, run_kwargs, opt);
+      auto opponent = MakeTeamOpponent(a.opponent.empty() ? "random" : a.opponent, id, *env, a.seed ^ 0x5A5A5A5AULL,
+                                       deterministic);
+      match = EvaluateTeams(*envs, *policy, *opponent, a.episodes, a.seed);
+      s = match->stats;
     } else {
-      RLF_CHECK_ARG(a.opponent == "random", "--opponent is for two-player games; ", id, " has one player");
+      RLF_CHECK_ARG(a.opponent.empty(), "--opponent is for two-player games and team games (envs with an "
+                                        "'opponent' kwarg, such as Arena-v0); ", id, " has one player");
       auto envs = VectorEnv::Make(id, env_kwargs, opt);
       s = Evaluate(*envs, *policy, a.episodes, a.seed);
     }
@@ -92,15 +143,17 @@ void RunEval(const EvalArgs& a) {
       if (capped) all.back()["step_cap"] = a.max_episode_steps;
       if (!kwargs.empty()) all.back()["env_kwargs"] = kwargs.items();
       if (match) {
-        all.back()["opponent"] = a.opponent;
+        all.back()["opponent"] = a.opponent.empty() ? "random" : a.opponent;
         all.back()["win_rate"] = match->win_rate();
         all.back()["draw_rate"] = match->draw_rate();
         all.back()["loss_rate"] = match->loss_rate();
         all.back().erase("success_rate");
       }
     } else if (match && ids.size() == 1) {
-      std::printf("%s, policy %s (%s) vs %s, %lld games, playing either side in turn (seed %llu)\n", id.c_str(),
-                  a.policy.c_str(), mode, a.opponent.c_str(), static_cast<long long>(match->games),
+      const std::string opponent = a.opponent.empty() ? "random" : a.opponent;
+      std::printf("%s, policy %s (%s) vs %s, %lld games, %s (seed %llu)\n", id.c_str(), a.policy.c_str(), mode,
+                  opponent.c_str(), static_cast<long long>(match->games),
+                  team ? "the policy as team 0, the opponent as team 1" : "playing either side in turn",
                   static_cast<unsigned long long>(a.seed));
       std::printf("  wins %lld (%.4f)  draws %lld (%.4f)  losses %lld (%.4f)\n  length %.3f +- %.3f\n  (%.2f s)\n",
                   static_cast<long long>(match->wins), match->win_rate(), static_cast<long long>(match->draws),
@@ -130,7 +183,7 @@ void RunEval(const EvalArgs& a) {
   if (!a.json && ids.size() > 1)
     std::printf("(two-player games: one game at a time against --opponent %s, either side in turn; success is "
                 "the win rate)\n",
-                a.opponent.c_str());
+                a.opponent.empty() ? "random" : a.opponent.c_str());
   if (a.json) std::cout << (ids.size() == 1 ? all[0].dump(2) : all.dump(2)) << "\n";
 }
 
@@ -147,9 +200,10 @@ void AddEvalCommand(CLI::App& app) {
                       "), a run directory, or a checkpoint")
       ->capture_default_str();
   cmd->add_option("--opponent", a->opponent,
-                  "Two-player games: the other side (a scripted policy or a run directory); the policy plays first in "
-                  "even games, second in odd ones")
-      ->capture_default_str();
+                  "Two-player games: the other side (a scripted policy or a run directory; default random), the "
+                  "policy playing first in even games, second in odd ones. Team games (Arena-v0): team 1 as agent "
+                  "1 (env kwarg opponent=external): bot:NAME (a scripted bot), a run directory or checkpoint, or "
+                  "RUN:K (snapshot K of a self-play run's league)");
   cmd->add_option("--episodes", a->episodes, "Number of episodes (games)")->transform(IntegerFor(a->episodes))->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed: env i is reset with seed + i; the policy is seeded from it")->transform(IntegerFor(a->seed))
       ->capture_default_str();

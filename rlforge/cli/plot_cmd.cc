@@ -16,7 +16,10 @@ void AddPlotCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand("plot", "Draw learning curves of run directories (mean and spread across seeds)");
   cmd->add_option("dirs", a->dirs, "Run directories")->required();
   cmd->add_option("--out", a->out, "Output image (.png)")->required();
-  cmd->add_option("--metric", a->metric, "progress.csv column to plot")->capture_default_str();
+  cmd->add_option("--metric", a->metric,
+                  "progress.csv column to plot; 'rating' or 'rating_conservative' (mu - 3 sigma) draws a self-play "
+                  "run's snapshot ratings from ratings.csv, with its reference bots as flat lines")
+      ->capture_default_str();
   cmd->add_option("--title", a->title, "Title (default: the metric)");
   cmd->callback([a] {
     RLF_CHECK_ARG(a->out.size() > 4 && a->out.substr(a->out.size() - 4) == ".png", "--out must end in .png, got '",

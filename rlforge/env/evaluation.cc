@@ -23,6 +23,34 @@ Kwargs EvaluationKwargs(const std::string& id, const Kwargs& kwargs, int64_t cap
   return capped;
 }
 
+namespace {
+
+// Means and standard deviations of stats->returns and lengths; episodes = their count.
+void SummarizeEpisodes(EpisodeStats* s) {
+  const double n = static_cast<double>(s->returns.size());
+  s->episodes = static_cast<int64_t>(s->returns.size());
+  double sr = 0, sl = 0;
+  for (size_t k = 0; k < s->returns.size(); ++k) sr += s->returns[k], sl += static_cast<double>(s->lengths[k]);
+  s->mean_return = sr / n, s->mean_length = sl / n;
+  double vr = 0, vl = 0;
+  for (size_t k = 0; k < s->returns.size(); ++k) {
+    vr += (s->returns[k] - s->mean_return) * (s->returns[k] - s->mean_return);
+    const double dl = static_cast<double>(s->lengths[k]) - s->mean_length;
+    vl += dl * dl;
+  }
+  s->std_return = std::sqrt(vr / n), s->std_length = std::sqrt(vl / n);
+}
+
+}  // namespace
+
+void MatchStats::Add(int outcome) {
+  ++games;
+  if (outcome > 0) ++wins;
+  else if (outcome < 0) ++losses;
+  else ++draws;
+  outcomes.push_back(outcome);
+}
+
 MatchStats EvaluateMatch(Env& env, Policy& agent, Policy& opponent, int64_t games, uint64_t seed) {
   RLF_CHECK_ARG(games >= 1, "games must be >= 1, got ", games);
   RLF_CHECK_ARG(env.num_players() == 2, env.name(), " is not a two-player game (num_players ", env.num_players(),
@@ -52,29 +80,12 @@ MatchStats EvaluateMatch(Env& env, Policy& agent, Policy& opponent, int64_t game
     double returns[2];
     env.PlayerReturns(returns);
     const double ret = returns[agent_side];
-    ++m.games;
-    if (ret > 0) {
-      ++m.wins;
-    } else if (ret < 0) {
-      ++m.losses;
-    } else {
-      ++m.draws;
-    }
+    m.Add(ret > 0 ? 1 : ret < 0 ? -1 : 0);
     m.stats.returns.push_back(ret);
     m.stats.lengths.push_back(length);
   }
-  EpisodeStats& s = m.stats;
-  s.episodes = games;
-  double sr = 0, sl = 0;
-  for (int64_t g = 0; g < games; ++g) sr += s.returns[g], sl += static_cast<double>(s.lengths[g]);
-  s.mean_return = sr / games, s.mean_length = sl / games;
-  double vr = 0, vl = 0;
-  for (int64_t g = 0; g < games; ++g) {
-    vr += (s.returns[g] - s.mean_return) * (s.returns[g] - s.mean_return);
-    vl += (s.lengths[g] - s.mean_length) * (s.lengths[g] - s.mean_length);
-  }
-  s.std_return = std::sqrt(vr / games), s.std_length = std::sqrt(vl / games);
-  s.success_rate = m.win_rate();
+  SummarizeEpisodes(&m.stats);
+  m.stats.success_rate = m.win_rate();
   return m;
 }
 
@@ -109,24 +120,51 @@ EpisodeStats Evaluate(VectorEnv& envs, Policy& policy, int64_t episodes, uint64_
       if (envs.info(i).Get("is_success").value_or(0.0) == 1.0) ++successes;
     }
   }
-  double sr = 0, sl = 0;
-  for (size_t k = 0; k < stats.returns.size(); ++k) {
-    sr += stats.returns[k];
-    sl += static_cast<double>(stats.lengths[k]);
-  }
+  SummarizeEpisodes(&stats);
   const double count = static_cast<double>(stats.episodes);
-  stats.mean_return = sr / count;
-  stats.mean_length = sl / count;
-  double vr = 0, vl = 0;
-  for (size_t k = 0; k < stats.returns.size(); ++k) {
-    vr += (stats.returns[k] - stats.mean_return) * (stats.returns[k] - stats.mean_return);
-    const double dl = static_cast<double>(stats.lengths[k]) - stats.mean_length;
-    vl += dl * dl;
-  }
-  stats.std_return = std::sqrt(vr / count);
-  stats.std_length = std::sqrt(vl / count);
   if (defines_success) stats.success_rate = static_cast<double>(successes) / count;
   return stats;
+}
+
+MatchStats EvaluateTeams(VectorEnv& envs, Policy& agent, Policy& opponent, int64_t games, uint64_t seed) {
+  RLF_CHECK_ARG(games >= 1, "games must be >= 1, got ", games);
+  RLF_CHECK_ARG(envs.num_agents() == 2, envs.env(0).name(), " has ", envs.num_agents(),
+                " agent(s): team evaluation needs two (Arena-v0: env kwarg opponent=external)");
+  const int n = envs.num_envs();
+  std::vector<int64_t> quota(n), done(n, 0);
+  for (int i = 0; i < n; ++i) quota[i] = games / n + (i < games % n ? 1 : 0);
+  const Space& os = envs.single_observation_space();
+  const Space& as = envs.single_action_space();
+  const size_t mask = static_cast<size_t>(std::max<int64_t>(as.mask_size(), 1));
+  std::vector<uint8_t> act0(n * as.nbytes()), act1(n * as.nbytes()), obs1(n * os.nbytes()), mask1(n * mask);
+  std::vector<uint8_t> starting(n, 1);
+  envs.Reset(seed);
+  agent.StartEpisodes(starting.data(), n);
+  opponent.StartEpisodes(starting.data(), n);
+  MatchStats m;
+  while (m.games < games) {
+    envs.AgentObservations(1, obs1.data());
+    if (as.mask_size() > 0) envs.AgentActionMasks(1, mask1.data());
+    agent.Act(envs.observations(), envs.action_masks(), n, act0.data());
+    opponent.Act(obs1.data(), as.mask_size() > 0 ? mask1.data() : nullptr, n, act1.data());
+    envs.SetAgentActions(1, act1.data());
+    envs.Step(act0.data());
+    for (int i = 0; i < n; ++i) starting[i] = envs.ended()[i];
+    agent.StartEpisodes(starting.data(), n);
+    opponent.StartEpisodes(starting.data(), n);
+    for (int i = 0; i < n; ++i) {
+      if (!envs.ended()[i] || done[i] >= quota[i]) continue;
+      ++done[i];
+      const Info& info = envs.info(i);
+      m.Add(info.Get("is_success").value_or(0.0) == 1.0 ? 1 : info.Get("draw").value_or(0.0) == 1.0 ? 0 : -1);
+      if (!envs.terminated()[i]) ++m.stats.truncated;
+      m.stats.returns.push_back(envs.episode_return(i));
+      m.stats.lengths.push_back(envs.episode_length(i));
+    }
+  }
+  SummarizeEpisodes(&m.stats);
+  m.stats.success_rate = m.win_rate();
+  return m;
 }
 
 }  // namespace rlforge

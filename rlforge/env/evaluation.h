@@ -65,8 +65,21 @@ struct MatchStats {
   double draw_rate() const { return games ? static_cast<double>(draws) / games : 0.0; }
   double loss_rate() const { return games ? static_cast<double>(losses) / games : 0.0; }
   EpisodeStats stats;
+  // Each game's result for the agent in the order the games ended (1 win,
+  // 0 draw, -1 loss): what ratings are updated from.
+  std::vector<int> outcomes;
+  void Add(int outcome);  // counts one game
 };
 MatchStats EvaluateMatch(Env& env, Policy& agent, Policy& opponent, int64_t games, uint64_t seed);
+
+// Games of a simultaneous-move two-agent env (VectorEnv::num_agents() == 2,
+// such as Arena-v0 with opponent=external): `agent` acts as agent 0 and
+// `opponent` as agent 1, each from its own observations and masks, after
+// envs.Reset(seed). Agent 1's observations are its own view (Arena mirrors
+// them), so either side plays the same game. A game is the agent's win when
+// its last step's info has is_success == 1, a draw when it has draw == 1, else
+// a loss. `stats` holds agent 0's returns and the lengths.
+MatchStats EvaluateTeams(VectorEnv& envs, Policy& agent, Policy& opponent, int64_t games, uint64_t seed);
 
 }  // namespace rlforge
 

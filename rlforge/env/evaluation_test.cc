@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "rlforge/env/registry.h"
 
 namespace rlforge {
@@ -158,6 +160,54 @@ TEST(EvaluationStepCapTest, TerminatedEpisodesAreNotCountedTruncated) {
   EXPECT_EQ(s.episodes, 6);
   EXPECT_EQ(s.truncated, 0);
   EXPECT_EQ(s.mean_length, 1);
+}
+
+// Arena-v0's every unit stays: nobody holds the objective (the teams start
+// on the edges) and nobody fights, so every game is a draw at 100 steps.
+class StayPolicy : public Policy {
+ public:
+  explicit StayPolicy(size_t bytes) : bytes_(bytes) {}
+  void Act(const void*, const uint8_t*, int n, void* actions) override {
+    std::memset(actions, 0, bytes_ * static_cast<size_t>(n));
+  }
+  std::string name() const override { return "stay"; }
+
+ private:
+  size_t bytes_;
+};
+
+TEST(EvaluateTeamsTest, OutcomesOfWorkedGames) {
+  VectorEnvOptions opt;
+  opt.num_envs = 3;
+  auto envs = VectorEnv::Make("Arena-v0", Kwargs{{"opponent", "external"}}, opt);
+  StayPolicy stay(envs->single_action_space().nbytes());
+  const MatchStats draws = EvaluateTeams(*envs, stay, stay, 7, 0);
+  EXPECT_EQ(draws.games, 7);
+  EXPECT_EQ(draws.draws, 7);
+  EXPECT_EQ(draws.outcomes, std::vector<int>(7, 0));
+  EXPECT_EQ(draws.stats.mean_length, 100.0);
+  EXPECT_EQ(draws.stats.episodes, 7);
+  // One greedy unit walks to the objective and holds it against a unit that
+  // stays out of sight on an open map: it wins every game, as agent 0 or 1.
+  auto solo = VectorEnv::Make("Arena-v0", Kwargs{{"opponent", "external"}, {"team_size", "1"}, {"walls", "0"}}, opt);
+  StayPolicy stay1(solo->single_action_space().nbytes());
+  auto greedy = Registry::Global().MakeScriptedPolicy("greedy", "Arena-v0", solo->env(0), 1);
+  const MatchStats wins = EvaluateTeams(*solo, *greedy, stay1, 10, 0);
+  EXPECT_EQ(wins.wins, 10);
+  EXPECT_EQ(wins.stats.success_rate, 1.0);
+  const MatchStats losses = EvaluateTeams(*solo, stay1, *greedy, 10, 0);
+  EXPECT_EQ(losses.losses, 10);
+  EXPECT_LT(losses.stats.mean_return, 0.0);
+  // Random legal play (masks honoured: Arena's strict mode would throw).
+  auto strict = VectorEnv::Make("Arena-v0", Kwargs{{"opponent", "external"}, {"strict", "true"}}, opt);
+  auto random = Registry::Global().MakeScriptedPolicy("random", "Arena-v0", strict->env(0), 2);
+  auto tactic = Registry::Global().MakeScriptedPolicy("tactic", "Arena-v0", strict->env(0), 3);
+  const MatchStats m = EvaluateTeams(*strict, *tactic, *random, 30, 0);
+  EXPECT_EQ(m.wins + m.draws + m.losses, 30);
+  EXPECT_GE(m.wins, 25);
+  // A one-agent env is refused with the reason.
+  auto single = VectorEnv::Make("Arena-v0", Kwargs{}, opt);
+  EXPECT_THROW(EvaluateTeams(*single, stay, stay, 3, 0), InvalidArgument);
 }
 
 }  // namespace

@@ -138,8 +138,11 @@ bool Registry::IsScriptedPolicy(const std::string& spec) const {
 
 std::unique_ptr<Policy> Registry::MakeScriptedPolicy(const std::string& spec, const std::string& id, const Env& env,
                                                      uint64_t seed) const {
-  // Two-player games: random play picks among the legal moves (an illegal one would end the game with an error).
-  if (spec == "random") return std::make_unique<RandomPolicy>(env.action_space(), seed, env.num_players() > 1);
+  // Two-player games and team games (several agents): random play picks among
+  // the legal moves (an illegal one would end the game with an error or be
+  // replaced by the env).
+  if (spec == "random")
+    return std::make_unique<RandomPolicy>(env.action_space(), seed, env.num_players() > 1 || env.num_agents() > 1);
   RLF_CHECK_ARG(IsScriptedPolicy(spec), "'", spec, "' is not a scripted policy; valid: ", ScriptedPolicyList());
   const auto [name, argument] = SplitPolicySpec(spec);
   const ScriptedPolicySpec* found = nullptr;

@@ -8,8 +8,8 @@
 namespace rlforge {
 
 void ValidateRecurrentPolicy(const RecurrentPolicyConfig& c) {
-  RLF_CHECK_ARG(c.rnn_type == "lstm" || c.rnn_type == "gru", "config key 'rnn_type' must be lstm or gru, got '",
-                c.rnn_type, "'");
+  RLF_CHECK_ARG(c.rnn_type == "lstm" || c.rnn_type == "gru" || c.rnn_type == "none",
+                "config key 'rnn_type' must be lstm, gru or none, got '", c.rnn_type, "'");
   RLF_CHECK_ARG(c.rnn_hidden_size >= 1 && c.rnn_hidden_size <= kMaxLayerWidth, "config key 'rnn_hidden_size' must be in 1..",
                 kMaxLayerWidth, ", got ", c.rnn_hidden_size);
   RLF_CHECK_ARG(c.rnn_layers >= 1 && c.rnn_layers <= 16, "config key 'rnn_layers' must be in 1..16, got ",
@@ -33,6 +33,7 @@ RecurrentActorCriticImpl::RecurrentActorCriticImpl(const Space& obs_space, const
     : obs_space_(obs_space), act_space_(act_space), config_(config) {
   ValidateRecurrentPolicy(config);
   lstm_ = config.rnn_type == "lstm";
+  core_ = config.rnn_type != "none";
   image_ = IsImageSpace(obs_space);
   int64_t in = 0;
   if (image_) {
@@ -41,9 +42,11 @@ RecurrentActorCriticImpl::RecurrentActorCriticImpl(const Space& obs_space, const
   } else {
     in = PreprocessedWidth(obs_space);
   }
-  const int64_t H = config.rnn_hidden_size, layers = config.rnn_layers;
-  CheckNetArch(in, {4 * H});  // the input-to-gates weights, for the memory estimate
-  if (lstm_) {
+  const int64_t H = core_ ? config.rnn_hidden_size : in, layers = config.rnn_layers;
+  if (core_) CheckNetArch(in, {4 * H});  // the input-to-gates weights, for the memory estimate
+  if (!core_) {
+    // Feed-forward: features straight into the MLPs, no state.
+  } else if (lstm_) {
     pi_lstm_ = register_module("pi_lstm", torch::nn::LSTM(torch::nn::LSTMOptions(in, H).num_layers(layers)));
     if (config.critic_rnn == "separate")
       vf_lstm_ = register_module("vf_lstm", torch::nn::LSTM(torch::nn::LSTMOptions(in, H).num_layers(layers)));
@@ -52,7 +55,7 @@ RecurrentActorCriticImpl::RecurrentActorCriticImpl(const Space& obs_space, const
     if (config.critic_rnn == "separate")
       vf_gru_ = register_module("vf_gru", torch::nn::GRU(torch::nn::GRUOptions(in, H).num_layers(layers)));
   }
-  if (config.critic_rnn == "none") vf_in_ = register_module("vf_in", torch::nn::Linear(in, H));
+  if (core_ && config.critic_rnn == "none") vf_in_ = register_module("vf_in", torch::nn::Linear(in, H));
   const PolicyConfig& m = config.mlp;
   pi_mlp_ = register_module("pi_mlp", Mlp(H, m.net_arch, m.activation, m.ortho_init));
   vf_mlp_ = register_module("vf_mlp", Mlp(H, m.net_arch, m.activation, m.ortho_init));
@@ -70,6 +73,7 @@ RecurrentActorCriticImpl::RecurrentActorCriticImpl(const Space& obs_space, const
 }
 
 RecurrentState RecurrentActorCriticImpl::InitialState(int64_t rows) const {
+  if (!core_) return {};
   const int64_t H = config_.rnn_hidden_size, L = config_.rnn_layers;
   auto zeros = [&] { return torch::zeros({L, rows, H}); };
   RecurrentState s;
@@ -121,6 +125,11 @@ ActorCriticImpl::HeadOutputs RecurrentActorCriticImpl::Sequence(const torch::Ten
   const torch::Tensor features = Features(obs.reshape(flat)).reshape({L, B, -1});
   const torch::Tensor start_f = starts.to(torch::kFloat32).contiguous();
   const torch::Tensor keep = (1.0f - start_f).reshape({L, 1, B, 1});
+  if (!core_) {
+    const torch::Tensor x = features.reshape({L * B, -1});
+    if (final_state) *final_state = {};
+    return Heads(x, x, latent);
+  }
   RecurrentState s = initial;
   const bool separate = config_.critic_rnn == "separate";
   std::vector<torch::Tensor> pi_out, vf_out;

@@ -9,6 +9,7 @@
 //                    |  value loss does not train the actor's RNN)
 //                    |  Linear(features, rnn_hidden_size) (critic_rnn: none)
 //           -> MLP net_arch -> value head
+// rnn_type none drops the recurrent cores (features -> MLPs -> heads).
 // Before each step the state of every row that starts an episode is zeroed:
 //   h <- (1 - start) h,  c <- (1 - start) c
 // so one rollout can hold many episodes per env, and a sequence replayed in
@@ -28,7 +29,9 @@ namespace rlforge {
 
 struct RecurrentPolicyConfig {
   PolicyConfig mlp;             // net_arch (after the RNN), activation, ortho_init, log_std_init
-  std::string rnn_type = "lstm";  // lstm or gru
+  // lstm, gru, or none: a feed-forward network (features -> MLPs -> heads,
+  // no state) trained by the same code, for comparisons.
+  std::string rnn_type = "lstm";
   int64_t rnn_hidden_size = 256;  // sb3-contrib's lstm_hidden_size
   int64_t rnn_layers = 1;         // stacked RNN layers
   std::string critic_rnn = "separate";  // separate, shared or none
@@ -100,7 +103,7 @@ class RecurrentActorCriticImpl : public torch::nn::Module {
 
   Space obs_space_, act_space_;
   RecurrentPolicyConfig config_;
-  bool lstm_ = true, image_ = false;
+  bool lstm_ = true, core_ = true, image_ = false;
   NatureCnn cnn_{nullptr};
   torch::nn::LSTM pi_lstm_{nullptr}, vf_lstm_{nullptr};
   torch::nn::GRU pi_gru_{nullptr}, vf_gru_{nullptr};

@@ -22,7 +22,38 @@ struct Series {
   int64_t skipped = 0;  // non-finite values left out
 };
 
+bool IsRatingMetric(const std::string& metric) { return metric == "rating" || metric == "rating_conservative"; }
+
+// The ratings.csv rows (a self-play run's) whose player starts with
+// `prefix`: x timesteps, y mu (rating) or mu - 3 sigma (rating_conservative).
+Series ReadRatings(const std::string& dir, const std::string& metric, const std::string& prefix) {
+  const std::string path = dir + "/ratings.csv";
+  std::ifstream f(path);
+  RLF_CHECK_ARG(f.good(), "'", dir, "' has no ratings.csv (written by self-play runs: config key self_play)");
+  std::string line;
+  std::getline(f, line);
+  RLF_CHECK_ARG(line.rfind("iteration,timesteps,player,mu,sigma,conservative", 0) == 0, path,
+                " does not start with rlforge's ratings header");
+  Series s;
+  while (std::getline(f, line)) {
+    std::vector<std::string> cells;
+    std::stringstream rs(line);
+    for (std::string c; std::getline(rs, c, ',');) cells.push_back(c);
+    if (cells.size() < 6 || cells[2].rfind(prefix, 0) != 0) continue;
+    char* end = nullptr;
+    const double x = std::strtod(cells[1].c_str(), &end);
+    const std::string& yc = cells[metric == "rating" ? 3 : 5];
+    char* yend = nullptr;
+    const double y = std::strtod(yc.c_str(), &yend);
+    RLF_CHECK_ARG(*end == '\0' && *yend == '\0' && std::isfinite(y), path, ": row '", line, "' is not numbers");
+    s.x.push_back(x);
+    s.y.push_back(y);
+  }
+  return s;
+}
+
 Series ReadSeries(const std::string& dir, const std::string& metric) {
+  if (IsRatingMetric(metric)) return ReadRatings(dir, metric, "snapshot:");
   const std::string path = dir + "/progress.csv";
   std::ifstream f(path);
   RLF_CHECK_ARG(f.good(), "'", dir, "' is not a run directory (no progress.csv)");
@@ -131,7 +162,9 @@ std::vector<Curve> LoadCurves(const std::vector<std::string>& run_dirs, const st
     std::vector<Series> runs;
     for (const auto& d : dirs) {
       runs.push_back(ReadSeries(d, metric));
-      RLF_CHECK_ARG(!runs.back().x.empty(), d, "/progress.csv has no finite '", metric, "' values",
+      RLF_CHECK_ARG(!runs.back().x.empty(), d, IsRatingMetric(metric) ? "/ratings.csv has no snapshot ratings"
+                                                                       : "/progress.csv has no finite '",
+                    IsRatingMetric(metric) ? "" : metric + "' values",
                     runs.back().skipped ? " (only inf or nan)" : " yet");
     }
     Curve c;
@@ -160,6 +193,27 @@ std::vector<Curve> LoadCurves(const std::vector<std::string>& run_dirs, const st
       }
     }
     curves.push_back(std::move(c));
+  }
+  if (IsRatingMetric(metric)) {
+    // The reference bots of the first run, as flat lines across the plot.
+    double x0 = INFINITY, x1 = -INFINITY;
+    for (const auto& c : curves) x0 = std::min(x0, c.x.front()), x1 = std::max(x1, c.x.back());
+    const Series bots = ReadRatings(run_dirs[0], metric, "bot:");
+    std::ifstream f(run_dirs[0] + "/ratings.csv");
+    std::vector<std::string> names;
+    for (std::string line; std::getline(f, line);) {
+      std::stringstream rs(line);
+      std::string cell;
+      for (int k = 0; k < 3; ++k) std::getline(rs, cell, ',');
+      if (cell.rfind("bot:", 0) == 0) names.push_back(cell);
+    }
+    for (size_t k = 0; k < bots.y.size() && k < names.size(); ++k) {
+      Curve c;
+      c.label = names[k];
+      c.x = {x0, x1};
+      c.mean = c.low = c.high = {bots.y[k], bots.y[k]};
+      curves.push_back(std::move(c));
+    }
   }
   return curves;
 }

@@ -5,6 +5,9 @@
 // the seed form one group: the group is drawn as its mean curve with a shaded
 // band from the minimum to the maximum across seeds (each run resampled on a
 // common grid up to the shortest run). A single run is drawn as a line.
+// Metric "rating" (or "rating_conservative", mu - 3 sigma) reads a self-play
+// run's ratings.csv instead: its snapshots' TrueSkill ratings against
+// timesteps, and the reference bots' ratings as flat lines.
 #ifndef RLFORGE_TRAIN_PLOT_H_
 #define RLFORGE_TRAIN_PLOT_H_
 

@@ -232,6 +232,14 @@ EpisodeStats EvaluateNow(const RunConfig& run, Algorithm& algo, int64_t episodes
   opt.num_envs = static_cast<int>(std::min<int64_t>(8, episodes));
   auto envs = VectorEnv::Make(run.env, kwargs, opt);
   auto policy = algo.MakePolicy(run.eval_deterministic);
+  if (envs->num_agents() == 2) {
+    // Team games (Arena-v0 with opponent=external): agent 1 is the agent's
+    // evaluation opponent (a self-play league's strongest reference bot;
+    // random legal play otherwise); success_rate is the win rate.
+    auto opponent = Registry::Global().MakeScriptedPolicy(algo.evaluation_opponent(), run.env, envs->env(0),
+                                                          static_cast<uint64_t>(run.seed) + 2'000'000);
+    return EvaluateTeams(*envs, *policy, *opponent, episodes, static_cast<uint64_t>(run.seed) + 1'000'000).stats;
+  }
   return Evaluate(*envs, *policy, episodes, static_cast<uint64_t>(run.seed) + 1'000'000);
 }
 
@@ -331,6 +339,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
       WriteFileAtomically(evals_path, "timesteps,mean_return,std_return,mean_length,success_rate\n");
     }
   }
+  std::map<std::string, std::string> run_files;  // what was last written of the agent's own files
   while (algo->num_timesteps() < run.total_steps) {
     Metrics m;
     try {
@@ -349,6 +358,11 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
     ++state.iteration;
     for (const auto& [k, v] : m)
       RLF_CHECK(declared.count(k), run.algo, " reported metric '", k, "', which it did not declare");
+    for (const auto& e : algo->TakeScalarEvents()) tb.AddScalar(e.tag, e.value, e.step);
+    for (const auto& [name, content] : algo->RunFiles()) {
+      std::string& last = run_files[name];
+      if (content != last) WriteFileAtomically(dir + "/" + name, content), last = content;
+    }
     new_returns.clear();
     new_lengths.clear();
     algo->TakeFinishedEpisodes(&new_returns, &new_lengths);

@@ -9,6 +9,8 @@
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/buffers/gae.h"
 #include "rlforge/core/error.h"
+#include "rlforge/env/evaluation.h"
+#include "rlforge/env/registry.h"
 #include "rlforge/nn/state.h"
 
 namespace rlforge {
@@ -20,13 +22,14 @@ void RecurrentPpoConfig::Visit(FieldVisitor& v) {
   VisitPolicyFields(v, &policy.mlp);
   v.Field("use_sde", &policy.mlp.use_sde, "generalized state-dependent exploration (Box actions)");
   v.Field("sde_sample_freq", &policy.mlp.sde_sample_freq, "steps between gSDE noise draws (-1: once per rollout)");
-  v.Field("rnn_type", &policy.rnn_type, "recurrent core: lstm or gru");
+  v.Field("rnn_type", &policy.rnn_type, "recurrent core: lstm, gru, or none (a feed-forward network trained the same way)");
   v.Field("rnn_hidden_size", &policy.rnn_hidden_size, "units of the recurrent core (sb3-contrib's lstm_hidden_size)");
   v.Field("rnn_layers", &policy.rnn_layers, "stacked recurrent layers");
   v.Field("fast_update", &policy.fast_lstm,
           "hand-written LSTM forward/backward over whole sequences (autograd through torch's LSTM otherwise)");
   v.Field("critic_rnn", &policy.critic_rnn,
           "the critic's recurrent core: separate (its own), shared (the actor's, not trained by the value loss) or none");
+  league.Visit(v);
 }
 
 void RecurrentPpoConfig::Validate() const {
@@ -40,6 +43,7 @@ void RecurrentPpoConfig::Validate() const {
   RLF_CHECK_ARG(!policy.mlp.share_features,
                 "config key 'share_features' is not supported by recurrent-ppo (critic_rnn: shared shares the RNN)");
   ValidateRecurrentPolicy(policy);
+  league.Validate();
 }
 
 namespace {
@@ -89,6 +93,29 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
                   "explained_variance", "learning_rate", "clip_range", "grad_norm", "n_updates", "time_env",
                   "time_act", "time_update", "update_samples"});
   if (head_.gaussian()) DeclareMetrics({"std"});
+  if (config_.league.self_play) {
+    RLF_CHECK_ARG(envs_->num_agents() == 2, "config key 'self_play' needs a two-agent env; ", ctx.run.env, " has ",
+                  envs_->num_agents(), " agent(s) (Arena-v0 has two with env_kwargs {opponent: external})");
+    RLF_CHECK_ARG(!ctx.run.normalize_obs,
+                  "config key 'self_play' does not support normalize_obs (every snapshot would need its statistics)");
+    RLF_CHECK_ARG(!conditional_ && !net_->use_sde(),
+                  "config key 'self_play' supports envs without conditional masks and policies without use_sde");
+    league_ = std::make_unique<League>(config_.league, seed + 3);
+    opp_gen_ = at::make_generator<at::CPUGeneratorImpl>(seed + 5);
+    opp_state_ = net_->InitialState(N);
+    opponents_.assign(static_cast<size_t>(N), League::kLatest);
+    for (auto& o : opponents_) o = league_->SampleOpponent();
+    opp_obs_.resize(static_cast<size_t>(N) * os.nbytes());
+    opp_masks_.resize(static_cast<size_t>(N) * static_cast<size_t>(std::max<int64_t>(1, as.mask_size())));
+    for (const auto& b : config_.league.bots()) {
+      try {
+        Registry::Global().MakeScriptedPolicy(b, ctx.run.env, envs_->env(0), 0);
+      } catch (const InvalidArgument& e) {
+        throw InvalidArgument(StrCat("config key 'rating_bots': ", e.what()));
+      }
+    }
+    DeclareMetrics({"league_snapshots", "league_past_fraction", "league_win_rate_latest", "league_win_rate_past"});
+  }
 }
 
 torch::Tensor RecurrentPpo::NormalizeObs(const torch::Tensor& raw, bool update) {
@@ -144,9 +171,11 @@ void RecurrentPpo::CollectRollout() {
     values_[t].copy_(heads.value);
     actions_[t].copy_(a);
     const torch::Tensor env_actions = ToEnvActions(a, as);
+    if (league_) ActOpponents();
     const auto env_start = std::chrono::steady_clock::now();
     envs_->Step(env_actions.data_ptr());
     env_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - env_start).count();
+    if (league_) FinishGames();
     std::copy_n(envs_->rewards(), N, rewards_.data_ptr<float>() + t * N);
     uint8_t* done_row = dones_.data_ptr<uint8_t>() + t * N;
     float* next_start = next_starts_.data_ptr<float>();
@@ -220,6 +249,7 @@ ActorCriticImpl::HeadOutputs RecurrentPpo::ReplayRollout() {
 }
 
 Metrics RecurrentPpo::Iterate() {
+  if (league_ && snapshots_.empty()) AddSnapshot();  // the initial policy
   CollectRollout();
   const auto update_start = std::chrono::steady_clock::now();
   net_->train();
@@ -272,7 +302,17 @@ Metrics RecurrentPpo::Iterate() {
     }
   }
   ++iterations_;
+  if (league_ && iterations_ % config_.league.snapshot_interval == 0) AddSnapshot();
   Metrics m = stats.ToMetrics(ExplainedVariance(returns_, values_), lr, clip);
+  if (league_) {
+    const League::Counts c = league_->TakeCounts();
+    const int64_t games = c.latest_games + c.past_games;
+    auto ratio = [](int64_t a, int64_t b) { return b > 0 ? static_cast<double>(a) / b : std::nan(""); };
+    m["league_snapshots"] = static_cast<double>(snapshots_.size());
+    m["league_past_fraction"] = ratio(c.past_games, games);
+    m["league_win_rate_latest"] = ratio(c.latest_wins, c.latest_games);
+    m["league_win_rate_past"] = ratio(c.past_wins, c.past_games);
+  }
   m["time_env"] = time_env_;
   m["time_act"] = time_act_;
   m["time_update"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - update_start).count();
@@ -288,12 +328,29 @@ void RecurrentPpo::VisitState(StateVisitor& v) {
   v("num_timesteps", &num_timesteps_);
   v("iterations", &iterations_);
   v("obs_rms", &obs_rms_);
-  VisitTensor(v, "state/pi_h", &state_.pi_h);
+  if (state_.pi_h.defined()) VisitTensor(v, "state/pi_h", &state_.pi_h);
   if (state_.pi_c.defined()) VisitTensor(v, "state/pi_c", &state_.pi_c);
   if (state_.vf_h.defined()) VisitTensor(v, "state/vf_h", &state_.vf_h);
   if (state_.vf_c.defined()) VisitTensor(v, "state/vf_c", &state_.vf_c);
   VisitTensor(v, "next_starts", &next_starts_);
   v("envs", envs_.get());
+  if (league_) {
+    v("league", league_.get());
+    if (v.loading()) {
+      snapshots_.clear();
+      for (int64_t k = 0; k < league_->num_snapshots(); ++k) {
+        snapshots_.push_back(RecurrentActorCritic(envs_->single_observation_space(), envs_->single_action_space(),
+                                                  config_.policy));
+        snapshots_.back()->eval();
+      }
+    }
+    for (size_t k = 0; k < snapshots_.size(); ++k) VisitModule(v, StrCat("league/snapshot_", k), *snapshots_[k]);
+    v("league/opponents", &opponents_);
+    for (auto [name, t] : {std::pair{"pi_h", &opp_state_.pi_h}, std::pair{"pi_c", &opp_state_.pi_c},
+                           std::pair{"vf_h", &opp_state_.vf_h}, std::pair{"vf_c", &opp_state_.vf_c}})
+      if (t->defined()) VisitTensor(v, StrCat("league/state/", name), t);
+    VisitGenerator(v, "league/generator", &opp_gen_);
+  }
 }
 
 std::unique_ptr<Policy> RecurrentPpo::MakePolicy(bool deterministic) {
@@ -302,6 +359,137 @@ std::unique_ptr<Policy> RecurrentPpo::MakePolicy(bool deterministic) {
   return std::make_unique<RecurrentActorCriticPolicy>(net_, envs_->single_observation_space(),
                                                       envs_->single_action_space(), deterministic,
                                                       static_cast<uint64_t>(ctx_.run.seed) + 7, rms, clip_obs_);
+}
+
+void RecurrentPpo::ActOpponents() {
+  torch::NoGradGuard no_grad;
+  const int64_t N = envs_->num_envs();
+  const Space& os = envs_->single_observation_space();
+  const Space& as = envs_->single_action_space();
+  envs_->AgentObservations(1, opp_obs_.data());
+  const torch::Tensor obs = ObservationView(opp_obs_.data(), N, os);
+  torch::Tensor mask;
+  if (as.mask_size() > 0) {
+    envs_->AgentActionMasks(1, opp_masks_.data());
+    mask = torch::from_blob(opp_masks_.data(), {N, as.mask_size()}, torch::kUInt8).to(torch::kBool);
+  }
+  torch::Tensor actions = RolloutActions(1, N, as)[0];
+  // The rows of each opponent, in order of first appearance (deterministic).
+  std::vector<std::pair<int64_t, std::vector<int64_t>>> groups;
+  for (int64_t i = 0; i < N; ++i) {
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == opponents_[i]; });
+    if (it == groups.end()) groups.push_back({opponents_[i], {i}});
+    else it->second.push_back(i);
+  }
+  for (const auto& [who, rows] : groups) {
+    const torch::Tensor idx = torch::tensor(rows, torch::kLong);
+    RecurrentActorCritic& net = who == League::kLatest ? net_ : snapshots_.at(who);
+    RecurrentState s = opp_state_.Rows(idx);
+    const auto heads = net->Step(obs.index_select(0, idx), next_starts_.index_select(0, idx), &s).heads;
+    for (auto [dst, src] : {std::pair{&opp_state_.pi_h, &s.pi_h}, std::pair{&opp_state_.pi_c, &s.pi_c},
+                            std::pair{&opp_state_.vf_h, &s.vf_h}, std::pair{&opp_state_.vf_c, &s.vf_c}})
+      if (dst->defined()) dst->index_copy_(1, idx, *src);
+    const ActionDistribution dist = net->Distribution(heads, mask.defined() ? mask.index_select(0, idx) : mask);
+    actions.index_copy_(0, idx, dist.sample(&opp_gen_));
+  }
+  const torch::Tensor env_actions = ToEnvActions(actions, as);
+  envs_->SetAgentActions(1, env_actions.data_ptr());
+}
+
+void RecurrentPpo::FinishGames() {
+  for (int i = 0; i < envs_->num_envs(); ++i) {
+    if (!envs_->ended()[i]) continue;
+    const Info& info = envs_->info(i);
+    const int outcome =
+        info.Get("is_success").value_or(0.0) == 1.0 ? 1 : info.Get("draw").value_or(0.0) == 1.0 ? 0 : -1;
+    league_->RecordGame(opponents_[i], outcome);
+    opponents_[i] = league_->SampleOpponent();
+  }
+}
+
+std::unique_ptr<Policy> RecurrentPpo::MakeBot(const std::string& name) {
+  return Registry::Global().MakeScriptedPolicy(name, ctx_.run.env, rating_envs_->env(0), league_->NextSeed());
+}
+
+std::vector<int> RecurrentPpo::PlayRatingGames(Policy& a, Policy& b) {
+  return EvaluateTeams(*rating_envs_, a, b, config_.league.rating_games, league_->NextSeed()).outcomes;
+}
+
+void RecurrentPpo::AddSnapshot() {
+  RecurrentActorCritic copy(envs_->single_observation_space(), envs_->single_action_space(), config_.policy);
+  {
+    torch::NoGradGuard no_grad;
+    auto dst = copy->parameters();
+    auto src = net_->parameters();
+    for (size_t j = 0; j < dst.size(); ++j) dst[j].copy_(src[j]);
+  }
+  copy->eval();
+  snapshots_.push_back(copy);
+  const int64_t k = league_->AddSnapshot(iterations_, num_timesteps_);
+  const LeagueConfig& lc = config_.league;
+  if (lc.rating_games == 0) return;
+  if (!rating_envs_) {
+    RunContext c = ctx_;
+    c.run.num_envs = std::min<int64_t>(8, lc.rating_games);
+    c.run.env_threads = 1;
+    rating_envs_ = c.MakeVectorEnv();
+  }
+  const auto bots = lc.bots();
+  if (!league_->bots_rated()) {
+    std::vector<std::vector<std::vector<int>>> outcomes(bots.size(), std::vector<std::vector<int>>(bots.size()));
+    for (size_t i = 0; i < bots.size(); ++i)
+      for (size_t j = i + 1; j < bots.size(); ++j) {
+        auto a = MakeBot(bots[i]), b = MakeBot(bots[j]);
+        outcomes[i][j] = PlayRatingGames(*a, *b);
+      }
+    league_->RateBots(outcomes);
+  }
+  std::vector<std::pair<std::string, std::vector<int>>> games;
+  auto me = MakeSnapshotPolicy(k, lc.rating_deterministic);
+  for (const auto& b : bots) {
+    auto bot = MakeBot(b);
+    games.push_back({"bot:" + b, PlayRatingGames(*me, *bot)});
+  }
+  if (k > 0) {
+    auto previous = MakeSnapshotPolicy(k - 1, lc.rating_deterministic);
+    games.push_back({StrCat("snapshot:", k - 1), PlayRatingGames(*me, *previous)});
+  }
+  league_->RateSnapshot(k, games);
+  const Rating& r = league_->rating(StrCat("snapshot:", k));
+  events_.push_back({"league/rating_mu", r.mu, num_timesteps_});
+  events_.push_back({"league/rating_sigma", r.sigma, num_timesteps_});
+  events_.push_back({"league/rating_conservative", r.conservative(), num_timesteps_});
+  for (const auto& [who, outcomes] : games) {
+    if (who.rfind("bot:", 0) != 0 || outcomes.empty()) continue;
+    double wins = 0;
+    for (int o : outcomes) wins += o > 0;
+    events_.push_back({"league/win_rate_vs_" + who.substr(4), wins / static_cast<double>(outcomes.size()), num_timesteps_});
+  }
+}
+
+std::unique_ptr<Policy> RecurrentPpo::MakeSnapshotPolicy(int64_t k, bool deterministic) {
+  RLF_CHECK_ARG(k >= 0 && k < num_snapshots(), "snapshot ", k, " does not exist: the run keeps ",
+                num_snapshots() == 0 ? std::string("none (config key self_play)")
+                                     : StrCat("snapshots 0..", num_snapshots() - 1));
+  return std::make_unique<RecurrentActorCriticPolicy>(snapshots_[k], envs_->single_observation_space(),
+                                                      envs_->single_action_space(), deterministic,
+                                                      league_ ? league_->NextSeed() : 0, std::nullopt, clip_obs_);
+}
+
+std::vector<Algorithm::ScalarEvent> RecurrentPpo::TakeScalarEvents() {
+  std::vector<ScalarEvent> out;
+  out.swap(events_);
+  return out;
+}
+
+std::string RecurrentPpo::evaluation_opponent() const {
+  const auto bots = config_.league.bots();
+  return league_ && !bots.empty() ? bots.back() : Algorithm::evaluation_opponent();
+}
+
+std::map<std::string, std::string> RecurrentPpo::RunFiles() const {
+  if (!league_ || league_->rows().empty()) return {};
+  return {{"ratings.csv", league_->RatingsCsv()}};
 }
 
 runtime::Model RecurrentPpo::ExportModel() {

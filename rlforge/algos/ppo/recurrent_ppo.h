@@ -29,6 +29,7 @@
 
 #include "rlforge/algos/actor_critic_loss.h"
 #include "rlforge/algos/algorithm.h"
+#include "rlforge/algos/league/league.h"
 #include "rlforge/algos/ppo/ppo.h"
 #include "rlforge/config/config.h"
 #include "rlforge/env/running_stats.h"
@@ -41,6 +42,7 @@ struct RecurrentPpoConfig : PpoCoreConfig {
   int64_t bptt_len = 0;             // steps per sequence (0: n_steps); batch_size counts steps
   bool recompute_states = false;    // refresh the sequences' initial states each epoch
   RecurrentPolicyConfig policy;
+  LeagueConfig league;  // self-play (rlforge/algos/league/league.h)
 
   void Visit(FieldVisitor& v);
   void Validate() const;
@@ -57,6 +59,16 @@ class RecurrentPpo : public Algorithm {
   std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
   void VisitState(StateVisitor& v) override;
   torch::nn::Module* network() override { return net_.get(); }
+  int64_t num_snapshots() const override { return static_cast<int64_t>(snapshots_.size()); }
+  std::unique_ptr<Policy> MakeSnapshotPolicy(int64_t k, bool deterministic) override;
+  std::vector<ScalarEvent> TakeScalarEvents() override;
+  std::string evaluation_opponent() const override;
+  std::map<std::string, std::string> RunFiles() const override;
+  // Self-play: the league (null without self_play), each env's current
+  // opponent (League::kLatest or a snapshot index) and snapshot k's network.
+  const League* league() const { return league_.get(); }
+  const std::vector<int64_t>& opponents() const { return opponents_; }
+  RecurrentActorCritic snapshot(int64_t k) const { return snapshots_.at(k); }
 
   RecurrentActorCritic& net() { return net_; }
   // One rollout without an update (Iterate's first half; tests, benchmarks).
@@ -93,6 +105,16 @@ class RecurrentPpo : public Algorithm {
   // Sequence ids [G] -> their steps as [L, G, ...] (time-major).
   torch::Tensor Gather(const torch::Tensor& t, const torch::Tensor& seqs) const;
   RecurrentState GatherStates(const torch::Tensor& seqs) const;
+  // Self-play: agent 1's actions for the coming Step, each env's from its
+  // opponent's network (rows grouped by opponent); after the Step, the
+  // finished games' results and their next opponents.
+  void ActOpponents();
+  void FinishGames();
+  // A snapshot of the current weights, rated against the bots and the
+  // previous snapshot (the bots themselves the first time).
+  void AddSnapshot();
+  std::vector<int> PlayRatingGames(Policy& a, Policy& b);
+  std::unique_ptr<Policy> MakeBot(const std::string& name);
 
   RecurrentPpoConfig config_;
   std::unique_ptr<VectorEnv> envs_;
@@ -117,6 +139,16 @@ class RecurrentPpo : public Algorithm {
       returns_;
   // The states at the chunk starts, [K = T / L] of [layers, N, hidden].
   std::vector<RecurrentState> chunk_states_;
+
+  // Self-play (config key self_play).
+  std::unique_ptr<League> league_;
+  std::vector<RecurrentActorCritic> snapshots_;
+  std::vector<int64_t> opponents_;  // [N]
+  RecurrentState opp_state_;        // agent 1's state in each env
+  torch::Generator opp_gen_;        // agent 1's action draws
+  std::vector<uint8_t> opp_obs_, opp_masks_;
+  std::unique_ptr<VectorEnv> rating_envs_;
+  std::vector<ScalarEvent> events_;
 };
 
 // Policy adapter for evaluation and play: one state per row of the Act

@@ -266,7 +266,7 @@ TEST(RecurrentPpoTest, ClearErrors) {
   };
   EXPECT_NE(message("CartPoleNoVel-v1", {"n_steps=30", "bptt_len=8"}).find("'bptt_len' (8) must divide n_steps (30)"),
             std::string::npos);
-  EXPECT_NE(message("CartPoleNoVel-v1", {"rnn_type=transformer"}).find("'rnn_type' must be lstm or gru"),
+  EXPECT_NE(message("CartPoleNoVel-v1", {"rnn_type=transformer"}).find("'rnn_type' must be lstm, gru or none"),
             std::string::npos);
   EXPECT_NE(message("CartPoleNoVel-v1", {"critic_rnn=both"}).find("'critic_rnn' must be separate, shared or none"),
             std::string::npos);

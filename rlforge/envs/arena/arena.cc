@@ -397,6 +397,7 @@ Arena::Arena(const ArenaOptions& o)
       opp_obs_(o.obs_size()),
       opp_mask_(static_cast<size_t>(o.team_size * kA)) {
   RLF_CHECK_ARG(std::isfinite(o.shaping), "Arena-v0: kwarg 'shaping' must be finite");
+  RLF_CHECK_ARG(std::isfinite(o.hold_shaping), "Arena-v0: kwarg 'hold_shaping' must be finite");
 }
 
 void Arena::ResetImpl(void* obs, Info*) {
@@ -457,7 +458,8 @@ void Arena::StepImpl(const void* action, void* obs, StepResult* r) {
     if (illegal[1] && external_) r->info.Set("agent1_illegal_actions", illegal[1]);
   }
   const auto dealt = game_.Step(mine.data(), theirs.data());
-  r->reward = o_.shaping * (dealt[0] - dealt[1]);
+  r->reward = o_.shaping * (dealt[0] - dealt[1]) +
+              o_.hold_shaping * ((game_.hold(0) > 0 ? 1 : 0) - (game_.hold(1) > 0 ? 1 : 0));
   if (game_.over()) {
     r->terminated = true;
     const int w = game_.winner();
@@ -486,6 +488,7 @@ RLF_REGISTER_ENVS(arena) {
                  o.walls = static_cast<int>(kw.GetInt("walls", o.walls, id));
                  o.opponent = kw.GetString("opponent", o.opponent);
                  o.shaping = kw.GetDouble("shaping", o.shaping, id);
+                 o.hold_shaping = kw.GetDouble("hold_shaping", o.hold_shaping, id);
                  o.strict = kw.GetBool("strict", o.strict, id);
                  return std::make_unique<Arena>(o);
                },
@@ -503,6 +506,7 @@ RLF_REGISTER_ENVS(arena) {
                 {"walls", "4", "mirrored wall pairs drawn at each reset"},
                 {"opponent", "greedy", "team 1: the scripted bot random, greedy or tactic, or external (agent 1)"},
                 {"shaping", "0", "reward per point of damage dealt minus taken"},
+                {"hold_shaping", "0", "reward per step the team holds the objective (minus per step the other team does)"},
                 {"strict", "false", "an illegal unit action throws instead of standing still"}},
                "two teams of units under fog of war, simultaneous moves (MultiDiscrete, masked)"};
   for (const char* kind : {"greedy", "tactic"})  // ("random" is every env's)

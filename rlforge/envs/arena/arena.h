@@ -34,7 +34,8 @@
 //
 // As a single-agent env the agent plays team 0 against a scripted team 1
 // (`opponent`: random, greedy or tactic; ArenaBot below); reward +1 win,
-// -1 loss, 0 draw, plus `shaping` x (damage dealt - damage taken) per step.
+// -1 loss, 0 draw, plus `shaping` x (damage dealt - damage taken) and
+// `hold_shaping` x (1 if team 0 holds the objective - 1 if team 1 does) per step.
 // A masked-out unit action makes the unit stay (info "illegal_actions" counts
 // them), or throws with `strict`.
 // With opponent=external, team 1 is agent 1 of Env's multi-agent API: its
@@ -67,6 +68,7 @@ struct ArenaOptions {
   int walls = 4;                     // mirrored wall pairs
   std::string opponent = "greedy";   // team 1 in the single-agent env
   double shaping = 0.0;
+  double hold_shaping = 0.0;         // per step holding the objective (minus the other team's)
   bool strict = false;               // an illegal unit action throws (else the unit stays)
 
   int obs_size() const { return (4 + team_size) * width * height + 3 * team_size + 3; }

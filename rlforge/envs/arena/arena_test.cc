@@ -148,6 +148,37 @@ TEST(ArenaTest, HoldingTheObjectiveWinsAndTimeDraws) {
   EXPECT_EQ(t.winner(), ArenaGame::kDraw);
 }
 
+// hold_shaping adds, per step, its value times (1 if team 0 holds the
+// objective after the step - 1 if team 1 does) to the plain reward.
+TEST(ArenaTest, HoldShapingRewardsHoldingTheObjective) {
+  ArenaOptions o;
+  o.opponent = "greedy";
+  Arena plain(o);
+  o.hold_shaping = 0.25;
+  Arena shaped(o);
+  std::vector<float> a(o.obs_size()), b(o.obs_size());
+  std::vector<uint8_t> mask(14);
+  std::vector<int64_t> act(2);
+  ArenaBot tactic(o, ArenaBot::Kind::kTactic, 1);
+  Info info;
+  int held = 0;
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    plain.Reset(seed, a.data(), &info);
+    shaped.Reset(seed, b.data(), &info);
+    for (bool done = false; !done;) {
+      plain.ActionMask(mask.data());
+      tactic.Act(a.data(), mask.data(), 1, act.data());
+      const StepResult r = plain.Step(act.data(), a.data()), s = shaped.Step(act.data(), b.data());
+      const int h = (shaped.game().hold(0) > 0 ? 1 : 0) - (shaped.game().hold(1) > 0 ? 1 : 0);
+      held += h != 0;
+      EXPECT_DOUBLE_EQ(s.reward, r.reward + 0.25 * h);
+      done = r.terminated || r.truncated;
+    }
+  }
+  EXPECT_GE(held, 5);  // the objective was held on some steps (6 in these games)
+  EXPECT_THROW(Make("Arena-v0", Kwargs({{"hold_shaping", "nan"}})), InvalidArgument);
+}
+
 TEST(ArenaTest, IllegalActionsStayOrThrow) {
   auto env = Make("Arena-v0", Kwargs({{"team_size", "1"}}));
   std::vector<float> obs(env->observation_space().size());

@@ -1,4 +1,4 @@
-#include "rlforge/train/ratings.h"
+#include "rlforge/algos/league/ratings.h"
 
 #include <cmath>
 

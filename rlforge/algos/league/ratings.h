@@ -1,4 +1,4 @@
-// rlforge/train/ratings.h — TrueSkill ratings for two-sided games (a
+// rlforge/algos/league/ratings.h — TrueSkill ratings for two-sided games (a
 // learner, its snapshots and scripted bots rated from evaluation matches;
 // the league of issue 17 builds on it).
 //

@@ -7,7 +7,7 @@
 //   rate_1vs1(Rating(30, 4), Rating(22, 6), drawn=True) -> (28.52672580, 3.61373943), (25.31406800, 4.59246546)
 //   quality_1vs1(Rating(30, 4), Rating(22, 6)) -> 0.437508401537485
 // (the package approximates erf; agreement is to about 1e-4).
-#include "rlforge/train/ratings.h"
+#include "rlforge/algos/league/ratings.h"
 
 #include <gtest/gtest.h>
 
