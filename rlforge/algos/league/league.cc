@@ -14,11 +14,14 @@ void LeagueConfig::Visit(FieldVisitor& v) {
   v.Field("snapshot_interval", &snapshot_interval, "self-play: iterations between snapshots added to the league");
   v.Field("latest_fraction", &latest_fraction,
           "self-play: fraction of games against the current policy (the rest against snapshots, by quality)");
+  v.Field("bot_fraction", &bot_fraction,
+          "self-play: fraction of games against the reference bots (rating_bots; 0: pure self-play)");
   v.Field("quality_lr", &quality_lr, "self-play: step of the quality score update when the learner beats a snapshot");
   v.Field("rating_games", &rating_games,
           "self-play: TrueSkill rating games of a new snapshot against each reference bot and the previous snapshot");
   v.Field("rating_bots", &rating_bots, "self-play: the env's scripted policies rated as fixed references (comma-separated)");
-  v.Field("rating_deterministic", &rating_deterministic, "self-play: snapshots take greedy actions in rating games");
+  v.Field("rating_deterministic", &rating_deterministic,
+          "self-play: snapshots take greedy actions in rating games (false: they sample, as in training)");
 }
 
 std::vector<std::string> LeagueConfig::bots() const {
@@ -39,6 +42,9 @@ void LeagueConfig::Validate() const {
   RLF_CHECK_ARG(snapshot_interval >= 1, "config key 'snapshot_interval' must be >= 1, got ", snapshot_interval);
   RLF_CHECK_ARG(latest_fraction >= 0 && latest_fraction <= 1, "config key 'latest_fraction' must be in [0, 1], got ",
                 latest_fraction);
+  RLF_CHECK_ARG(bot_fraction >= 0 && bot_fraction <= 1, "config key 'bot_fraction' must be in [0, 1], got ",
+                bot_fraction);
+  RLF_CHECK_ARG(bot_fraction == 0 || !bots().empty(), "config key 'bot_fraction' needs rating_bots");
   RLF_CHECK_ARG(quality_lr >= 0 && std::isfinite(quality_lr), "config key 'quality_lr' must be >= 0, got ", quality_lr);
   RLF_CHECK_ARG(rating_games >= 0 && rating_games <= 100000, "config key 'rating_games' must be in 0..100000, got ",
                 rating_games);
@@ -50,6 +56,7 @@ void LeagueConfig::Validate() const {
 
 League::League(const LeagueConfig& config, uint64_t seed) : config_(config), rng_(seed) {
   config_.Validate();
+  num_bots_ = static_cast<int64_t>(config_.bots().size());
 }
 
 double League::Probability(int64_t k) const {
@@ -60,9 +67,12 @@ double League::Probability(int64_t k) const {
 }
 
 int64_t League::SampleOpponent() {
-  // Both draws always happen, so the sequence does not depend on the pool.
-  const double u = rng_.Uniform(), v = rng_.Uniform();
-  if (quality_.empty() || u < config_.latest_fraction) return kLatest;
+  // All draws always happen, so the sequence does not depend on the pool.
+  const double u = rng_.Uniform(), v = rng_.Uniform(), w = rng_.Uniform();
+  const double bots = config_.bot_fraction;
+  if (num_bots_ > 0 && u < bots)
+    return BotOpponent(std::min(num_bots_ - 1, static_cast<int64_t>(w * static_cast<double>(num_bots_))));
+  if (quality_.empty() || u < bots + (1 - bots) * config_.latest_fraction) return kLatest;
   double acc = 0;
   const int64_t n = num_snapshots();
   for (int64_t k = 0; k < n; ++k) {
@@ -76,6 +86,12 @@ void League::RecordGame(int64_t opponent, int outcome) {
   if (opponent == kLatest) {
     ++counts_.latest_games;
     counts_.latest_wins += outcome > 0;
+    return;
+  }
+  if (IsBot(opponent)) {
+    RLF_CHECK(BotIndex(opponent) < num_bots_, "League: no bot ", BotIndex(opponent));
+    ++counts_.bot_games;
+    counts_.bot_wins += outcome > 0;
     return;
   }
   RLF_CHECK(opponent >= 0 && opponent < num_snapshots(), "League: no snapshot ", opponent);

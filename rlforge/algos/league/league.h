@@ -4,7 +4,9 @@
 //
 // The learner plays agent 0 of a two-agent env (Arena-v0 with
 // opponent=external); each new game's agent 1 is drawn here:
-//   - with probability latest_fraction (Five: 0.8) the current policy itself;
+//   - optionally, with probability bot_fraction (default 0: pure self-play),
+//     one of the reference bots, uniformly;
+//   - else with probability latest_fraction (Five: 0.8) the current policy;
 //   - otherwise a past snapshot i, with probability p_i = softmax(q)_i over
 //     the snapshots' quality scores q. When the learner beats snapshot i,
 //       q_i <- q_i - quality_lr / (N p_i)          (N snapshots)
@@ -41,10 +43,11 @@ struct LeagueConfig {
   bool self_play = false;
   int64_t snapshot_interval = 10;    // iterations between snapshots
   double latest_fraction = 0.8;      // games against the current policy
+  double bot_fraction = 0.0;         // games against the reference bots (before latest_fraction)
   double quality_lr = 0.01;          // eta of the quality update
   int64_t rating_games = 40;         // per snapshot and reference opponent
   std::string rating_bots = "random,greedy,tactic";  // the env's scripted policies, weakest first
-  bool rating_deterministic = true;  // snapshots play rating games greedily (as rlforge eval)
+  bool rating_deterministic = false;  // snapshots play rating games greedily (else they sample, as in training)
 
   void Visit(FieldVisitor& v);
   void Validate() const;
@@ -66,10 +69,15 @@ struct RatingRow {
 class League {
  public:
   static constexpr int64_t kLatest = -1;
+  // Reference bot b (config().bots()[b]) as a training opponent: -2 - b.
+  static int64_t BotOpponent(int64_t b) { return -2 - b; }
+  static bool IsBot(int64_t opponent) { return opponent <= -2; }
+  static int64_t BotIndex(int64_t opponent) { return -2 - opponent; }
 
   League(const LeagueConfig& config, uint64_t seed);
 
-  // The opponent of a new game: kLatest or a snapshot index.
+  // The opponent of a new game: a bot (with probability bot_fraction), else
+  // kLatest or a snapshot index.
   int64_t SampleOpponent();
   // A finished training game against `opponent` (1 learner win, 0 draw,
   // -1 loss): Five's quality update on a win over a snapshot.
@@ -96,7 +104,7 @@ class League {
   // Counters since the last TakeCounts: training games against the latest
   // policy and against snapshots, and the learner's wins in each.
   struct Counts {
-    int64_t latest_games = 0, latest_wins = 0, past_games = 0, past_wins = 0;
+    int64_t latest_games = 0, latest_wins = 0, past_games = 0, past_wins = 0, bot_games = 0, bot_wins = 0;
   };
   Counts TakeCounts();
 
@@ -121,6 +129,7 @@ class League {
   Rating& MutableRating(const std::string& player);
 
   LeagueConfig config_;
+  int64_t num_bots_ = 0;
   Rng rng_;
   std::vector<double> quality_;
   std::vector<int64_t> snapshot_iteration_, snapshot_timesteps_;

@@ -37,6 +37,34 @@ TEST(LeagueTest, PastOpponentsTakeTheirShareByQuality) {
   EXPECT_NEAR(counts[2], 0.1 * n, 300);
 }
 
+TEST(LeagueTest, BotsTakeBotFractionOfTheGamesUniformly) {
+  LeagueConfig c = Config();  // bots random, greedy
+  c.bot_fraction = 0.5;
+  League league(c, 6);
+  league.AddSnapshot(0, 0);
+  // 0.5 bots (0.25 each), then 0.8 x 0.5 = 0.4 latest, 0.1 the snapshot.
+  int bots[2] = {0, 0}, latest = 0, past = 0;
+  const int n = 40000;
+  for (int i = 0; i < n; ++i) {
+    const int64_t o = league.SampleOpponent();
+    if (League::IsBot(o)) ++bots[League::BotIndex(o)];
+    else if (o == League::kLatest) ++latest;
+    else ++past;
+  }
+  EXPECT_NEAR(bots[0], 0.25 * n, 450);
+  EXPECT_NEAR(bots[1], 0.25 * n, 450);
+  EXPECT_NEAR(latest, 0.4 * n, 500);
+  EXPECT_NEAR(past, 0.1 * n, 300);
+  league.RecordGame(League::BotOpponent(1), 1);
+  league.RecordGame(League::BotOpponent(0), -1);
+  EXPECT_EQ(league.quality(0), 0.0);  // bots have no quality score
+  const League::Counts counts = league.TakeCounts();
+  EXPECT_EQ(counts.bot_games, 2);
+  EXPECT_EQ(counts.bot_wins, 1);
+  c.rating_bots = "";
+  EXPECT_THROW(League(c, 0), InvalidArgument);  // bot_fraction without bots
+}
+
 TEST(LeagueTest, QualityFallsWhenTheLearnerWinsByFivesRule) {
   LeagueConfig c = Config();
   c.quality_lr = 0.01;

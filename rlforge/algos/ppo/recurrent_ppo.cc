@@ -115,6 +115,7 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
       }
     }
     DeclareMetrics({"league_snapshots", "league_past_fraction", "league_win_rate_latest", "league_win_rate_past"});
+    if (config_.league.bot_fraction > 0) DeclareMetrics({"league_bot_fraction", "league_win_rate_bots"});
   }
 }
 
@@ -131,6 +132,13 @@ void RecurrentPpo::CollectRollout() {
   const Space& os = envs_->single_observation_space();
   const Space& as = envs_->single_action_space();
   chunk_states_.clear();
+  if (league_ && config_.league.bot_fraction > 0) {
+    // Training bots, seeded from the league at every rollout (so that a
+    // resumed run draws as an unbroken one).
+    bots_.clear();
+    for (const auto& b : config_.league.bots())
+      bots_.push_back(Registry::Global().MakeScriptedPolicy(b, ctx_.run.env, envs_->env(0), league_->NextSeed()));
+  }
   for (int64_t t = 0; t < T; ++t) {
     if (t % L == 0) chunk_states_.push_back(state_.Clone());
     torch::Tensor obs = obs_[t];
@@ -306,12 +314,16 @@ Metrics RecurrentPpo::Iterate() {
   Metrics m = stats.ToMetrics(ExplainedVariance(returns_, values_), lr, clip);
   if (league_) {
     const League::Counts c = league_->TakeCounts();
-    const int64_t games = c.latest_games + c.past_games;
+    const int64_t games = c.latest_games + c.past_games + c.bot_games;
     auto ratio = [](int64_t a, int64_t b) { return b > 0 ? static_cast<double>(a) / b : std::nan(""); };
     m["league_snapshots"] = static_cast<double>(snapshots_.size());
     m["league_past_fraction"] = ratio(c.past_games, games);
     m["league_win_rate_latest"] = ratio(c.latest_wins, c.latest_games);
     m["league_win_rate_past"] = ratio(c.past_wins, c.past_games);
+    if (config_.league.bot_fraction > 0) {
+      m["league_bot_fraction"] = ratio(c.bot_games, games);
+      m["league_win_rate_bots"] = ratio(c.bot_wins, c.bot_games);
+    }
   }
   m["time_env"] = time_env_;
   m["time_act"] = time_act_;
@@ -374,6 +386,7 @@ void RecurrentPpo::ActOpponents() {
     mask = torch::from_blob(opp_masks_.data(), {N, as.mask_size()}, torch::kUInt8).to(torch::kBool);
   }
   torch::Tensor actions = RolloutActions(1, N, as)[0];
+  std::vector<std::pair<int64_t, std::vector<int64_t>>> bot_groups;
   // The rows of each opponent, in order of first appearance (deterministic).
   std::vector<std::pair<int64_t, std::vector<int64_t>>> groups;
   for (int64_t i = 0; i < N; ++i) {
@@ -382,6 +395,10 @@ void RecurrentPpo::ActOpponents() {
     else it->second.push_back(i);
   }
   for (const auto& [who, rows] : groups) {
+    if (League::IsBot(who)) {
+      bot_groups.push_back({who, rows});
+      continue;
+    }
     const torch::Tensor idx = torch::tensor(rows, torch::kLong);
     RecurrentActorCritic& net = who == League::kLatest ? net_ : snapshots_.at(who);
     RecurrentState s = opp_state_.Rows(idx);
@@ -392,7 +409,21 @@ void RecurrentPpo::ActOpponents() {
     const ActionDistribution dist = net->Distribution(heads, mask.defined() ? mask.index_select(0, idx) : mask);
     actions.index_copy_(0, idx, dist.sample(&opp_gen_));
   }
-  const torch::Tensor env_actions = ToEnvActions(actions, as);
+  torch::Tensor env_actions = ToEnvActions(actions, as).contiguous();
+  // Reference bots act from their rows' observations and masks.
+  const size_t ob = os.nbytes(), ab = as.nbytes(), mb = static_cast<size_t>(std::max<int64_t>(1, as.mask_size()));
+  auto* out = static_cast<uint8_t*>(env_actions.data_ptr());
+  for (const auto& [who, rows] : bot_groups) {
+    const size_t n = rows.size();
+    std::vector<uint8_t> o(n * ob), mk(n * mb), a(n * ab);
+    for (size_t r = 0; r < n; ++r) {
+      std::memcpy(o.data() + r * ob, opp_obs_.data() + rows[r] * ob, ob);
+      std::memcpy(mk.data() + r * mb, opp_masks_.data() + rows[r] * mb, mb);
+    }
+    bots_.at(League::BotIndex(who))->Act(o.data(), as.mask_size() > 0 ? mk.data() : nullptr, static_cast<int>(n),
+                                          a.data());
+    for (size_t r = 0; r < n; ++r) std::memcpy(out + rows[r] * ab, a.data() + r * ab, ab);
+  }
   envs_->SetAgentActions(1, env_actions.data_ptr());
 }
 

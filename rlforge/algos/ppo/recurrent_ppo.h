@@ -148,6 +148,7 @@ class RecurrentPpo : public Algorithm {
   torch::Generator opp_gen_;        // agent 1's action draws
   std::vector<uint8_t> opp_obs_, opp_masks_;
   std::unique_ptr<VectorEnv> rating_envs_;
+  std::vector<std::unique_ptr<Policy>> bots_;  // bot_fraction > 0: training opponents
   std::vector<ScalarEvent> events_;
 };
 

@@ -114,7 +114,8 @@ TEST(SelfPlayTest, FeedForwardCoreTrainsTheSameWay) {
 }
 
 // A league run killed after its checkpoint at step 512 and resumed ends with
-// the same weights, snapshots, ratings and opponents as one never stopped.
+// the same weights, snapshots, ratings and opponents as one never stopped
+// (bots among the opponents included).
 TEST(SelfPlayTest, ResumeIsExact) {
   const std::string root = testing::TempDir() + "/rlforge_resume_self_play";
   fs::remove_all(root);
@@ -122,7 +123,7 @@ TEST(SelfPlayTest, ResumeIsExact) {
   const std::vector<std::string> sets = {
       "env_kwargs={opponent: external, team_size: 1}", "self_play=true", "snapshot_interval=2", "rating_games=4",
       "num_envs=4", "n_steps=32", "bptt_len=8", "batch_size=64", "n_epochs=2", "rnn_hidden_size=8",
-      "net_arch=[8]", "checkpoint_interval=512", "eval_episodes=0", "latest_fraction=0.5"};
+      "net_arch=[8]", "checkpoint_interval=512", "eval_episodes=0", "latest_fraction=0.5", "bot_fraction=0.3"};
   RunnerOptions quiet;
   quiet.progress = false;
   Train(TrainConfig::Resolve("recurrent-ppo", "Arena-v0", "", sets, 1280, 4), root + "/a", quiet);
