@@ -106,8 +106,7 @@ OnPolicyAlgorithm::OnPolicyAlgorithm(const RunContext& ctx, int64_t n_steps, dou
                   "normalize_obs needs a float Box observation space; ", ctx.run.env, " has ", os.ToString());
     obs_rms_ = RunningMeanStd(os.size());
   }
-  ret_rms_ = RunningMeanStd(1);
-  running_return_.assign(envs_->num_envs(), 0.0);
+  return_scaler_ = ReturnScaler(envs_->num_envs());
   torch::manual_seed(seed);
   policy_ = ActorCritic(os, as, policy);
   gen_ = at::make_generator<at::CPUGeneratorImpl>(seed + 1);
@@ -198,22 +197,14 @@ void OnPolicyAlgorithm::CollectRollout() {
 
     float* reward_row = rewards_.data_ptr<float>() + t * N;
     std::copy_n(envs_->rewards(), N, reward_row);
-    if (normalize_reward) {
-      for (int64_t i = 0; i < N; ++i) {
-        running_return_[i] = running_return_[i] * gamma_ + envs_->rewards()[i];
-        ret_rms_.Update(&running_return_[i]);
-      }
-      const double scale = 1.0 / std::sqrt(ret_rms_.var()[0] + 1e-8);
-      for (int64_t i = 0; i < N; ++i)
-        reward_row[i] = static_cast<float>(std::clamp(reward_row[i] * scale, -clip_reward_, clip_reward_));
-    }
+    if (normalize_reward) return_scaler_.Scale(envs_->rewards(), reward_row, gamma_);
     std::vector<int64_t> trunc_rows;
     uint8_t* done_row = dones_.data_ptr<uint8_t>() + t * N;
     for (int64_t i = 0; i < N; ++i) {
       const bool term = envs_->terminated()[i], trunc = envs_->truncated()[i];
       done_row[i] = static_cast<uint8_t>(term || trunc);
       if (term || trunc) {
-        running_return_[i] = 0.0;
+        return_scaler_.EndEpisode(i);
         episodes_.Add(envs_->episode_return(static_cast<int>(i)), envs_->episode_length(static_cast<int>(i)));
       }
       if (trunc && !term) trunc_rows.push_back(i);
@@ -518,6 +509,16 @@ double OnPolicyAlgorithm::ClipGradients(double max_norm) {
 
 void OnPolicyAlgorithm::CheckFinite(double value, const char* what) const { CheckFiniteLoss(value, what); }
 
+void ReturnScaler::Scale(const float* raw, float* scaled, double gamma) {
+  const size_t n = running_.size();
+  for (size_t i = 0; i < n; ++i) {
+    running_[i] = running_[i] * gamma + raw[i];
+    rms_.Update(&running_[i]);
+  }
+  const double scale = 1.0 / std::sqrt(rms_.var()[0] + 1e-8);
+  for (size_t i = 0; i < n; ++i) scaled[i] = static_cast<float>(std::clamp(raw[i] * scale, -kClip, kClip));
+}
+
 void OnPolicyAlgorithm::VisitState(StateVisitor& v) {
   VisitModule(v, "policy", *policy_);
   VisitOptimizer(v, "optimizer", *optimizer_);
@@ -525,8 +526,7 @@ void OnPolicyAlgorithm::VisitState(StateVisitor& v) {
   v("num_timesteps", &num_timesteps_);
   v("iterations", &iterations_);
   v("obs_rms", &obs_rms_);
-  v("ret_rms", &ret_rms_);
-  v("running_return", &running_return_);
+  return_scaler_.Visit(v);
   v("pretrain_metrics", &pretrain_metrics_);
   v("envs", envs_.get());
 }

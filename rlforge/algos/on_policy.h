@@ -107,6 +107,30 @@ ActorCriticLossValues ActorCriticLossOnOutputs(const ActionHead& head, const Act
                                                const ActorCriticBatch& batch, std::vector<torch::Tensor>* outputs,
                                                std::vector<torch::Tensor>* grads);
 
+// VecNormalize's reward scaling (normalize_reward): each env's discounted
+// return R <- gamma R + r feeds running statistics, and the rollout's rewards
+// are r / sqrt(var(R) + 1e-8), clipped to +-10; R restarts where an episode
+// ends. Shared by the on-policy agents and recurrent-ppo.
+class ReturnScaler {
+ public:
+  ReturnScaler() = default;
+  explicit ReturnScaler(int64_t num_envs) : rms_(1), running_(static_cast<size_t>(num_envs), 0.0) {}
+  // raw [N] -> scaled [N] (may alias).
+  void Scale(const float* raw, float* scaled, double gamma);
+  void EndEpisode(int64_t i) { running_[static_cast<size_t>(i)] = 0.0; }
+  // Checkpoint fields under their historical names ("ret_rms", "running_return").
+  void Visit(StateVisitor& v) {
+    v("ret_rms", &rms_);
+    v("running_return", &running_);
+  }
+
+ private:
+  static constexpr double kClip = 10.0;
+  RunningMeanStd rms_{1};
+  std::vector<double> running_;
+};
+
+
 class OnPolicyAlgorithm : public Algorithm {
  public:
   // Every run-level key: envs, threads, observation and reward normalization.
@@ -182,7 +206,7 @@ class OnPolicyAlgorithm : public Algorithm {
   int64_t n_steps_;
   double gamma_, gae_lambda_;
   PolicyConfig policy_config_;
-  double clip_obs_ = 10.0, clip_reward_ = 10.0;  // VecNormalize's clips
+  double clip_obs_ = 10.0;  // VecNormalize's clip
   std::unique_ptr<VectorEnv> envs_;
   ActorCritic policy_{nullptr};
   ActionHead head_;
@@ -214,8 +238,7 @@ class OnPolicyAlgorithm : public Algorithm {
   Metrics pretrain_metrics_;  // empty without pretraining (saved in checkpoints)
 
   RunningMeanStd obs_rms_;            // observation statistics (normalize_obs)
-  RunningMeanStd ret_rms_;            // discounted-return statistics (normalize_reward)
-  std::vector<double> running_return_;  // [N] discounted return per env
+  ReturnScaler return_scaler_;        // normalize_reward
 };
 
 // Policy adapter for evaluation: acts with the network, sampled or greedy.

@@ -80,6 +80,7 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
       net_->parameters(), torch::optim::AdamOptions(config_.learning_rate.Value(1.0)).eps(config_.adam_eps));
   envs_->Reset(seed);
   const int64_t T = config_.n_steps, N = envs_->num_envs();
+  return_scaler_ = ReturnScaler(N);
   state_ = net_->InitialState(N);
   next_starts_ = torch::ones({N});
   obs_shape_ = os.shape();
@@ -184,7 +185,9 @@ void RecurrentPpo::CollectRollout() {
     envs_->Step(env_actions.data_ptr());
     env_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - env_start).count();
     if (league_) FinishGames();
-    std::copy_n(envs_->rewards(), N, rewards_.data_ptr<float>() + t * N);
+    float* reward_row = rewards_.data_ptr<float>() + t * N;
+    std::copy_n(envs_->rewards(), N, reward_row);
+    if (ctx_.run.normalize_reward) return_scaler_.Scale(envs_->rewards(), reward_row, config_.gamma);
     uint8_t* done_row = dones_.data_ptr<uint8_t>() + t * N;
     float* next_start = next_starts_.data_ptr<float>();
     std::vector<int64_t> trunc_rows;
@@ -192,6 +195,7 @@ void RecurrentPpo::CollectRollout() {
       const bool term = envs_->terminated()[i], trunc = envs_->truncated()[i];
       done_row[i] = static_cast<uint8_t>(term || trunc);
       next_start[i] = term || trunc ? 1.0f : 0.0f;
+      if (term || trunc) return_scaler_.EndEpisode(i);
       if (term || trunc) episodes_.Add(envs_->episode_return(static_cast<int>(i)), envs_->episode_length(static_cast<int>(i)));
       if (trunc && !term) trunc_rows.push_back(i);
     }
@@ -340,6 +344,7 @@ void RecurrentPpo::VisitState(StateVisitor& v) {
   v("num_timesteps", &num_timesteps_);
   v("iterations", &iterations_);
   v("obs_rms", &obs_rms_);
+  if (ctx_.run.normalize_reward) return_scaler_.Visit(v);
   if (state_.pi_h.defined()) VisitTensor(v, "state/pi_h", &state_.pi_h);
   if (state_.pi_c.defined()) VisitTensor(v, "state/pi_c", &state_.pi_c);
   if (state_.vf_h.defined()) VisitTensor(v, "state/vf_h", &state_.vf_h);

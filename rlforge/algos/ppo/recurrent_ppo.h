@@ -30,6 +30,7 @@
 #include "rlforge/algos/actor_critic_loss.h"
 #include "rlforge/algos/algorithm.h"
 #include "rlforge/algos/league/league.h"
+#include "rlforge/algos/on_policy.h"
 #include "rlforge/algos/ppo/ppo.h"
 #include "rlforge/config/config.h"
 #include "rlforge/env/running_stats.h"
@@ -51,7 +52,8 @@ struct RecurrentPpoConfig : PpoCoreConfig {
 
 class RecurrentPpo : public Algorithm {
  public:
-  static constexpr uint32_t kRunKeys = kRunNumEnvs | kRunEnvThreads | kRunTorchThreads | kRunNormalizeObs;
+  static constexpr uint32_t kRunKeys =
+      kRunNumEnvs | kRunEnvThreads | kRunTorchThreads | kRunNormalizeObs | kRunNormalizeReward;
 
   RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& config);
   Metrics Iterate() override;
@@ -127,6 +129,7 @@ class RecurrentPpo : public Algorithm {
   double clip_obs_ = 10.0;
   bool conditional_ = false;  // MultiDiscrete env with conditional masks
   RunningMeanStd obs_rms_;
+  ReturnScaler return_scaler_;  // normalize_reward
   std::vector<int64_t> obs_shape_;
 
   // Carried across rollouts (and checkpoints): each env's state and whether
