@@ -145,14 +145,14 @@ class Algorithm {
   // default has none).
   virtual int64_t num_snapshots() const { return 0; }
   virtual std::unique_ptr<Policy> MakeSnapshotPolicy(int64_t k, bool deterministic);
-  // TensorBoard scalars reported outside progress.csv's rows since the last
-  // call (the league's ratings), and files the agent keeps in the run
-  // directory (name -> content; the runner rewrites them after every
-  // iteration: the league's ratings.csv).
   // The scripted policy (registry name) that plays agent 1 of a two-agent
   // env in the runner's evaluations: random legal play unless the agent
   // says otherwise (a league: its strongest reference bot).
   virtual std::string evaluation_opponent() const { return "random"; }
+  // TensorBoard scalars reported outside progress.csv's rows since the last
+  // call (the league's ratings), and files the agent keeps in the run
+  // directory (name -> content; the runner rewrites them after every
+  // iteration: the league's ratings.csv).
   struct ScalarEvent {
     std::string tag;
     double value = 0;

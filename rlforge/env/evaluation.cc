@@ -43,6 +43,11 @@ void SummarizeEpisodes(EpisodeStats* s) {
 
 }  // namespace
 
+int GameOutcome(const Info& info, bool truncated) {
+  if (info.Get("is_success").value_or(0.0) == 1.0) return 1;
+  return info.Get("draw").value_or(0.0) == 1.0 || truncated ? 0 : -1;
+}
+
 void MatchStats::Add(int outcome) {
   ++games;
   if (outcome > 0) ++wins;
@@ -156,7 +161,7 @@ MatchStats EvaluateTeams(VectorEnv& envs, Policy& agent, Policy& opponent, int64
       if (!envs.ended()[i] || done[i] >= quota[i]) continue;
       ++done[i];
       const Info& info = envs.info(i);
-      m.Add(info.Get("is_success").value_or(0.0) == 1.0 ? 1 : info.Get("draw").value_or(0.0) == 1.0 ? 0 : -1);
+      m.Add(GameOutcome(info, envs.truncated()[i] != 0));
       if (!envs.terminated()[i]) ++m.stats.truncated;
       m.stats.returns.push_back(envs.episode_return(i));
       m.stats.lengths.push_back(envs.episode_length(i));

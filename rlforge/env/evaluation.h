@@ -78,8 +78,12 @@ MatchStats EvaluateMatch(Env& env, Policy& agent, Policy& opponent, int64_t game
 // envs.Reset(seed). Agent 1's observations are its own view (Arena mirrors
 // them), so either side plays the same game. A game is the agent's win when
 // its last step's info has is_success == 1, a draw when it has draw == 1, else
-// a loss. `stats` holds agent 0's returns and the lengths.
+// a loss; a game cut off by a step limit is a draw. `stats` holds agent 0's
+// returns and the lengths.
 MatchStats EvaluateTeams(VectorEnv& envs, Policy& agent, Policy& opponent, int64_t games, uint64_t seed);
+// A finished team game's result for agent 0 from its last step's info (and
+// whether it was truncated), by EvaluateTeams' rule.
+int GameOutcome(const Info& info, bool truncated);
 
 }  // namespace rlforge
 

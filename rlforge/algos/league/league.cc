@@ -13,7 +13,8 @@ void LeagueConfig::Visit(FieldVisitor& v) {
           "train against the current policy and past snapshots (a two-agent env: Arena-v0 with opponent=external)");
   v.Field("snapshot_interval", &snapshot_interval, "self-play: iterations between snapshots added to the league");
   v.Field("latest_fraction", &latest_fraction,
-          "self-play: fraction of games against the current policy (the rest against snapshots, by quality)");
+          "self-play: fraction of the games not against bots that are against the current policy (the rest: "
+          "snapshots, by quality)");
   v.Field("bot_fraction", &bot_fraction,
           "self-play: fraction of games against the reference bots (rating_bots; 0: pure self-play)");
   v.Field("quality_lr", &quality_lr, "self-play: step of the quality score update when the learner beats a snapshot");
@@ -73,10 +74,14 @@ int64_t League::SampleOpponent() {
   if (num_bots_ > 0 && u < bots)
     return BotOpponent(std::min(num_bots_ - 1, static_cast<int64_t>(w * static_cast<double>(num_bots_))));
   if (quality_.empty() || u < bots + (1 - bots) * config_.latest_fraction) return kLatest;
-  double acc = 0;
+  // softmax(q) once per draw.
   const int64_t n = num_snapshots();
+  const double top = *std::max_element(quality_.begin(), quality_.end());
+  double sum = 0;
+  for (double q : quality_) sum += std::exp(q - top);
+  double acc = 0;
   for (int64_t k = 0; k < n; ++k) {
-    acc += Probability(k);
+    acc += std::exp(quality_[k] - top) / sum;
     if (v < acc) return k;
   }
   return n - 1;

@@ -137,7 +137,11 @@ TEST(LeagueTest, ASnapshotIsRatedAgainstFrozenOpponents) {
 
 TEST(LeagueTest, SavedAndLoadedItDrawsTheSameOpponents) {
   League a(Config(), 5);
+  std::vector<std::vector<std::vector<int>>> bots(2, std::vector<std::vector<int>>(2));
+  bots[0][1] = {-1, 0, -1};
+  a.RateBots(bots);
   a.AddSnapshot(0, 0);
+  a.RateSnapshot(0, {{"bot:greedy", {1, -1}}});
   a.AddSnapshot(1, 10);
   a.RecordGame(1, 1);
   for (int i = 0; i < 7; ++i) a.SampleOpponent();
@@ -153,6 +157,10 @@ TEST(LeagueTest, SavedAndLoadedItDrawsTheSameOpponents) {
   for (int i = 0; i < 100; ++i) ASSERT_EQ(a.SampleOpponent(), b.SampleOpponent()) << i;
   EXPECT_EQ(a.NextSeed(), b.NextSeed());
   EXPECT_EQ(a.RatingsCsv(), b.RatingsCsv());
+  EXPECT_EQ(b.rows().size(), 3u);  // two bots, snapshot 0
+  EXPECT_TRUE(b.bots_rated());
+  EXPECT_EQ(b.rating("snapshot:0").mu, a.rating("snapshot:0").mu);
+  EXPECT_EQ(b.rating("bot:greedy").sigma, a.rating("bot:greedy").sigma);
 }
 
 TEST(LeagueTest, BadKeysAreNamed) {

@@ -436,8 +436,7 @@ void RecurrentPpo::FinishGames() {
   for (int i = 0; i < envs_->num_envs(); ++i) {
     if (!envs_->ended()[i]) continue;
     const Info& info = envs_->info(i);
-    const int outcome =
-        info.Get("is_success").value_or(0.0) == 1.0 ? 1 : info.Get("draw").value_or(0.0) == 1.0 ? 0 : -1;
+    const int outcome = GameOutcome(info, envs_->truncated()[i] != 0);
     league_->RecordGame(opponents_[i], outcome);
     opponents_[i] = league_->SampleOpponent();
   }

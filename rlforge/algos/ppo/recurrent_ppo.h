@@ -67,7 +67,8 @@ class RecurrentPpo : public Algorithm {
   std::string evaluation_opponent() const override;
   std::map<std::string, std::string> RunFiles() const override;
   // Self-play: the league (null without self_play), each env's current
-  // opponent (League::kLatest or a snapshot index) and snapshot k's network.
+  // opponent (League::kLatest, a snapshot index, or League::BotOpponent(b))
+  // and snapshot k's network.
   const League* league() const { return league_.get(); }
   const std::vector<int64_t>& opponents() const { return opponents_; }
   RecurrentActorCritic snapshot(int64_t k) const { return snapshots_.at(k); }

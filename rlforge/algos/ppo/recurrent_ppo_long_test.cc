@@ -58,10 +58,6 @@ TEST(RecurrentPpoLongTest, MemoryCueThreeSeedsAgainstFeedForward) {
   }
 }
 
-// The zoo's MountainCarContinuousNoVel-v0 preset (gSDE) at 300k: seeds 0-2
-// measured 93.95, 94.40 and -64.27 (seed 2 never found the flag); a
-// feed-forward PPO with the same settings, seed 0: -99.37. The 85
-// holds for two seeds of three.
 // The zoo's PendulumNoVel-v1 preset (gSDE, observations and rewards
 // normalized) at 100k: seeds 0-2 ended at -169.12, -189.36, -183.22.
 TEST(RecurrentPpoLongTest, PendulumNoVelThreeSeeds) {
@@ -76,11 +72,13 @@ TEST(RecurrentPpoLongTest, PendulumNoVelThreeSeeds) {
   EXPECT_GE(worst, -300.0);
 }
 
-TEST(RecurrentPpoLongTest, MountainCarContinuousNoVelTwoSeedsOfThree) {
-  int reached = 0;
+// The zoo's MountainCarContinuousNoVel-v0 preset (gSDE, observations and
+// rewards normalized) at 300k: seeds 0-2 measured 92.36, 91.87, 92.98. With
+// observations normalized alone they were 93.95, 94.40 and -64.27 (seed 2
+// never found the flag); a feed-forward PPO with those settings, seed 0: -99.37.
+TEST(RecurrentPpoLongTest, MountainCarContinuousNoVelThreeSeeds) {
   for (int64_t seed = 0; seed < 3; ++seed)
-    reached += TrainRun("recurrent-ppo", "MountainCarContinuousNoVel-v0", seed).mean_return >= 85.0;
-  EXPECT_GE(reached, 2);
+    EXPECT_GE(TrainRun("recurrent-ppo", "MountainCarContinuousNoVel-v0", seed).mean_return, 85.0) << seed;
 }
 
 }  // namespace

@@ -131,6 +131,7 @@ TEST(SelfPlayTest, ResumeIsExact) {
   fs::remove(root + "/b/checkpoints/final.pt");
   fs::remove(root + "/b/checkpoints/step_1024.pt");
   ASSERT_TRUE(fs::exists(root + "/b/checkpoints/step_512.pt"));
+  fs::remove(root + "/b/ratings.csv");  // the resumed run writes its own
   Resume(root + "/b", std::nullopt, quiet);
   auto a = LoadRun(root + "/a"), b = LoadRun(root + "/b");
   auto& ra = dynamic_cast<RecurrentPpo&>(*a.algorithm);
@@ -149,6 +150,7 @@ TEST(SelfPlayTest, ResumeIsExact) {
   const std::string csv = ReadFile(root + "/a/ratings.csv");
   EXPECT_EQ(csv, ReadFile(root + "/b/ratings.csv"));
   EXPECT_EQ(csv, ra.league()->RatingsCsv());
+  EXPECT_EQ(rb.league()->RatingsCsv(), csv);
   EXPECT_NE(csv.find("snapshot:5"), std::string::npos);
 }
 
