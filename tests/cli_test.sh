@@ -122,7 +122,7 @@ check train-selfplay 0 "" -- "$BIN" train --algo recurrent-ppo --env Arena-v0 --
 if [[ $(wc -l < "$tmp/sp/ratings.csv") == 9 && $(head -1 "$tmp/sp/ratings.csv") == iteration,timesteps,player,mu,sigma,conservative,* && $(tail -1 "$tmp/sp/ratings.csv") == 16,2048,snapshot:4,* ]]; then
   echo "ok   selfplay-ratings-csv"; else echo "FAIL selfplay-ratings-csv: $(cat "$tmp/sp/ratings.csv")"; fails=$((fails+1)); fi
 check eval-vs-snapshot 0 "" -- "$BIN" eval --policy "$tmp/sp" --opponent "$tmp/sp:1" --episodes 4
-check eval-vs-bot 0 "" -- "$BIN" eval --policy "$tmp/sp" --opponent bot:tactic --episodes 4 --stochastic
+check eval-vs-bot 0 "" -- "$BIN" eval --policy "$tmp/sp" --opponent bot:strong --episodes 4 --stochastic
 check eval-snapshot-missing 2 "snapshot 9 does not exist: the run keeps snapshots 0..4" -- "$BIN" eval --policy "$tmp/sp" --opponent "$tmp/sp:9"
 check plot-rating 0 "" -- "$BIN" plot "$tmp/sp" --metric rating --out "$tmp/rating.png"
 check plot-rating-none 2 "has no ratings.csv" -- "$BIN" plot "$tmp/az" --metric rating --out "$tmp/rating2.png"

@@ -26,7 +26,9 @@ class Checker {
         act_space_(env.action_space()),
         obs_(obs_space_.nbytes()),
         act_(act_space_.nbytes()),
-        mask_(std::max<int64_t>(act_space_.mask_size(), 1)) {}
+        mask_(std::max<int64_t>(act_space_.mask_size(), 1)),
+        other_act_(act_space_.nbytes()),
+        other_obs_(obs_space_.nbytes()) {}
 
   std::vector<std::string> Run() {
     CheckSpaces();
@@ -44,6 +46,7 @@ class Checker {
     CheckCloneRestore();
     CheckRender();
     CheckInvalidAction();
+    CheckAgentRange();
     return problems_;
   }
 
@@ -74,6 +77,53 @@ class Checker {
       act_space_.Sample(rng, act_.data(), mask_.data());
     } else {
       act_space_.Sample(rng, act_.data());
+    }
+  }
+
+  // Multi-agent envs (num_agents() > 1): agents 1.. take random legal
+  // actions before every Step, drawn from `rng` (a generator of their own,
+  // so replays draw the same ones).
+  void ActOtherAgents(Env& env, Rng& rng) {
+    for (int a = 1; a < env.num_agents(); ++a) {
+      if (env.has_action_mask() && act_space_.mask_size() > 0) {
+        env.AgentActionMask(a, mask_.data());
+        act_space_.Sample(rng, other_act_.data(), mask_.data());
+      } else {
+        act_space_.Sample(rng, other_act_.data());
+      }
+      env.SetAgentAction(a, other_act_.data());
+    }
+  }
+
+  // Agents 1..: their observations lie in the observation space and their
+  // rewards are finite.
+  void CheckOtherAgents(const char* what, int step) {
+    for (int a = 1; a < env_.num_agents() && !agents_reported_; ++a) {
+      env_.AgentObservation(a, other_obs_.data());
+      const std::string why = obs_space_.WhyNotContained(other_obs_.data());
+      if (!why.empty()) {
+        Add("agent ", a, "'s observation after ", what, " (step ", step, ") is outside the observation space: ",
+            why);
+        agents_reported_ = true;
+      } else if (!std::isfinite(env_.AgentReward(a))) {
+        Add("agent ", a, "'s reward after ", what, " (step ", step, ") is not finite: ", env_.AgentReward(a));
+        agents_reported_ = true;
+      }
+    }
+  }
+
+  // An agent that does not exist is refused.
+  void CheckAgentRange() {
+    const int n = env_.num_agents();
+    if (n < 1) {
+      Add("num_agents() is ", n, "; it must be at least 1");
+      return;
+    }
+    env_.Reset(opt_.seed, obs_.data());
+    try {
+      env_.SetAgentAction(n, act_.data());
+      Add("SetAgentAction(", n, ") was accepted, but the env has ", n, " agent(s) (0..", n - 1, ")");
+    } catch (const InvalidArgument&) {
     }
   }
 
@@ -116,7 +166,7 @@ class Checker {
   // a seed after each episode.
   Trajectory Rollout(uint64_t seed, int steps, bool record_checks, const std::vector<uint8_t>* replay) {
     Trajectory t;
-    Rng rng(seed ^ 0x5DEECE66DULL);
+    Rng rng(seed ^ 0x5DEECE66DULL), agents(seed ^ 0xA6E175ULL);
     Info info;
     env_.Reset(seed, obs_.data(), &info);
     Observe(t, "reset", 0, record_checks);
@@ -130,6 +180,7 @@ class Checker {
       t.actions.insert(t.actions.end(), act_.begin(), act_.end());
       StepResult r;
       try {
+        ActOtherAgents(env_, agents);
         r = env_.Step(act_.data(), obs_.data());
       } catch (const std::exception& e) {
         Add("step ", i, " threw: ", e.what());
@@ -142,6 +193,7 @@ class Checker {
       t.rewards.push_back(r.reward);
       t.flags.push_back(static_cast<uint8_t>(r.terminated | (r.truncated << 1)));
       Observe(t, "step", i, record_checks);
+      if (record_checks) CheckOtherAgents("step", i);
       if (r.done()) {
         ++episodes_;
         env_.Reset(std::nullopt, obs_.data(), &info);
@@ -167,8 +219,10 @@ class Checker {
     env_.Reset(opt_.seed, obs_.data());
     for (int i = 0; i < opt_.steps * 20; ++i) {
       SampleAction(rng);
+      ActOtherAgents(env_, rng);
       if (env_.Step(act_.data(), obs_.data()).done()) {
         try {
+          ActOtherAgents(env_, rng);
           env_.Step(act_.data(), obs_.data());
           Add("step() after the episode ended did not raise an error (it must: call reset() first)");
         } catch (const Error&) {
@@ -186,6 +240,7 @@ class Checker {
     env_.Reset(opt_.seed, obs_.data());
     for (int i = 0; i < warmup; ++i) {
       SampleAction(rng);
+      ActOtherAgents(env_, rng);
       if (env_.Step(act_.data(), obs_.data()).done()) env_.Reset(std::nullopt, obs_.data());
     }
     std::unique_ptr<Env> clone, snapshot;
@@ -241,6 +296,7 @@ class Checker {
                       std::vector<uint8_t>* record) {
     Trajectory t;
     std::vector<uint8_t> obs(obs_.size());
+    Rng agents(opt_.seed ^ 0xA6E175ULL);  // the same draws in every replay
     for (int i = 0; i < steps; ++i) {
       if (replay) {
         std::memcpy(act_.data(), replay->data() + i * act_.size(), act_.size());
@@ -253,6 +309,7 @@ class Checker {
         }
       }
       if (record) record->insert(record->end(), act_.begin(), act_.end());
+      ActOtherAgents(env, agents);
       StepResult r = env.Step(act_.data(), obs.data());
       t.obs.insert(t.obs.end(), obs.begin(), obs.end());
       t.rewards.push_back(r.reward);
@@ -290,6 +347,7 @@ class Checker {
     if (uniform) Add("RenderRgb() returned a blank image");
     Rng rng(opt_.seed);
     SampleAction(rng);
+    ActOtherAgents(env_, rng);
     env_.Step(act_.data(), obs_.data());
     env_.RenderRgb(&b);
     if (b.width() != a.width() || b.height() != a.height())
@@ -315,6 +373,8 @@ class Checker {
         break;
     }
     env_.Reset(opt_.seed, obs_.data());
+    Rng rng(opt_.seed);
+    ActOtherAgents(env_, rng);
     try {
       env_.Step(bad.data(), obs_.data());
       Add("step() with the action ", act_space_.FormatValue(bad.data()), " outside ", act_space_.ToString(),
@@ -328,10 +388,10 @@ class Checker {
   Env& env_;
   CheckOptions opt_;
   Space obs_space_, act_space_;
-  std::vector<uint8_t> obs_, act_, mask_;
+  std::vector<uint8_t> obs_, act_, mask_, other_act_, other_obs_;
   std::vector<std::string> problems_;
   int episodes_ = 0;
-  bool obs_reported_ = false, reward_reported_ = false, mask_reported_ = false;
+  bool obs_reported_ = false, reward_reported_ = false, mask_reported_ = false, agents_reported_ = false;
 };
 
 }  // namespace

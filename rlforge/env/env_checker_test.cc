@@ -61,5 +61,14 @@ TEST(EnvCheckerTest, BuiltinEnvPasses) {
   EXPECT_TRUE(CheckEnv(*env).empty());
 }
 
+// The multi-agent API: agent 1 of Arena-v0 (opponent=external) acts in every
+// step of the check, and its observations and rewards are checked.
+TEST(EnvCheckerTest, MultiAgentEnvPassesAndItsAgentsAreChecked) {
+  auto env = Make("Arena-v0", Kwargs({{"opponent", "external"}, {"strict", "true"}}));
+  ASSERT_EQ(env->num_agents(), 2);
+  const auto problems = CheckEnv(*env);
+  EXPECT_TRUE(problems.empty()) << Join(problems, "\n");
+}
+
 }  // namespace
 }  // namespace rlforge

@@ -156,6 +156,21 @@ std::vector<Curve> LoadCurves(const std::vector<std::string>& run_dirs, const st
     if (!groups.count(key)) order.push_back(key);
     groups[key].push_back(d);
   }
+  // Config lines that not every group shares tell the groups apart in
+  // their labels (e.g. "rnn_type: none").
+  auto lines_of = [](const std::string& key) {
+    std::vector<std::string> out;
+    std::stringstream ks(key);
+    for (std::string line; std::getline(ks, line);) {
+      if (const size_t hash = line.find(" #"); hash != std::string::npos) line = line.substr(0, hash);
+      line.erase(line.find_last_not_of(' ') + 1);
+      if (!line.empty() && line[0] != ' ' && line[0] != '#') out.push_back(line);
+    }
+    return out;
+  };
+  std::map<std::string, int> shared;
+  for (const auto& key : order)
+    for (const auto& line : lines_of(key)) ++shared[line];
   std::vector<Curve> curves;
   for (const auto& key : order) {
     const auto& dirs = groups[key];
@@ -171,6 +186,11 @@ std::vector<Curve> LoadCurves(const std::vector<std::string>& run_dirs, const st
     c.runs = static_cast<int>(runs.size());
     c.label = ConfigValue(dirs[0], "algo") + " " + ConfigValue(dirs[0], "env") +
               (c.runs > 1 ? StrCat(" (", c.runs, " seeds)") : StrCat(" (seed ", ConfigValue(dirs[0], "seed"), ")"));
+    int shown = 0;
+    for (const auto& line : lines_of(key))
+      if (shared[line] < static_cast<int>(order.size()) && shown < 2 && line.rfind("algo:", 0) != 0 &&
+          line.rfind("env:", 0) != 0)
+        c.label += ", " + line, ++shown;
     if (runs.size() == 1) {
       c.x = runs[0].x;
       c.mean = c.low = c.high = runs[0].y;

@@ -45,5 +45,37 @@ TEST(PlotTest, NonFiniteValuesAreLeftOutOrNamed) {
   EXPECT_THROW(LoadCurves({RunWithRows("garbage", "100,x,1\n")}, "ep_return_mean"), InvalidArgument);
 }
 
+// metric rating: a self-play run's snapshots from ratings.csv, the bots as
+// flat lines; groups that differ in a config key say which.
+TEST(PlotTest, RatingCurvesFromRatingsCsv) {
+  auto run = [](const std::string& name, const std::string& core) {
+    const std::string dir = testing::TempDir() + "/rlforge_plot_test/" + name;
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::ofstream(dir + "/config.yaml") << "algo: recurrent-ppo\nenv: Arena-v0\nseed: 0\nrnn_type: " << core
+                                        << "  # core\n";
+    std::ofstream(dir + "/ratings.csv")
+        << "iteration,timesteps,player,mu,sigma,conservative,games,wins,draws,losses\n"
+        << "0,0,bot:random,17,2,11,80,0,2,78\n0,0,bot:tactic,31,1,28,80,58,20,2\n"
+        << "0,0,snapshot:0,20,1,17,120,1,2,117\n10,1000,snapshot:1,30,1,27,160,50,60,50\n";
+    return dir;
+  };
+  const auto curves = LoadCurves({run("lstm", "lstm"), run("ff", "none")}, "rating");
+  ASSERT_EQ(curves.size(), 4u);  // two runs, two bots
+  EXPECT_EQ(curves[0].x, (std::vector<double>{0, 1000}));
+  EXPECT_EQ(curves[0].mean, (std::vector<double>{20, 30}));
+  EXPECT_EQ(curves[0].label, "recurrent-ppo Arena-v0 (seed 0), rnn_type: lstm");
+  EXPECT_EQ(curves[1].label, "recurrent-ppo Arena-v0 (seed 0), rnn_type: none");
+  EXPECT_EQ(curves[2].label, "bot:random");
+  EXPECT_EQ(curves[3].mean, (std::vector<double>{31, 31}));
+  EXPECT_EQ(LoadCurves({run("lstm", "lstm")}, "rating_conservative")[0].mean, (std::vector<double>{17, 27}));
+  try {
+    LoadCurves({RunWithRows("no_ratings", "100,10,1\n")}, "rating");
+    FAIL() << "a run without ratings.csv was accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("has no ratings.csv"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace rlforge

@@ -509,12 +509,20 @@ RLF_REGISTER_ENVS(arena) {
                 {"hold_shaping", "0", "reward per step the team holds the objective (minus per step the other team does)"},
                 {"strict", "false", "an illegal unit action throws instead of standing still"}},
                "two teams of units under fog of war, simultaneous moves (MultiDiscrete, masked)"};
-  for (const char* kind : {"greedy", "tactic"})  // ("random" is every env's)
+  // The bots by name ("random" is every env's), and by strength: weak (random
+  // legal moves), medium (greedy), strong (tactic).
+  const std::pair<const char*, const char*> bots[] = {
+      {"greedy", "greedy"}, {"tactic", "tactic"}, {"weak", "random"}, {"medium", "greedy"}, {"strong", "tactic"}};
+  for (const auto& [name, kind] : bots)
     spec.scripted_policies.push_back(
-        {kind, kind, std::string("Arena-v0's scripted ") + kind + " team", /*takes_argument=*/false,
-         [kind](const Env& env, const std::string&, uint64_t seed) -> std::unique_ptr<Policy> {
+        {name, name,
+         std::string(name) == kind ? StrCat("Arena-v0's scripted ", kind, " team")
+                                   : StrCat("Arena-v0's ", kind, " bot (the ", name, " one)"),
+         /*takes_argument=*/false,
+         [name = std::string(name), kind = std::string(kind)](const Env& env, const std::string&,
+                                                              uint64_t seed) -> std::unique_ptr<Policy> {
            const auto* arena = dynamic_cast<const Arena*>(&env.unwrapped());
-           RLF_CHECK_ARG(arena != nullptr, "policy '", kind, "' plays Arena-v0 only");
+           RLF_CHECK_ARG(arena != nullptr, "policy '", name, "' plays Arena-v0 only");
            return std::make_unique<ArenaBot>(arena->options(), ArenaBot::ParseKind(kind), seed);
          }});
   registry.Register(std::move(spec));
