@@ -2,7 +2,9 @@
 // the presets selfplay (LSTM) and selfplay-ff (feed-forward, same code and
 // settings) trained for 1.5M steps, then 200 games against the tactic bot, as
 //   rlforge eval --policy RUN --opponent bot:tactic --episodes 200
-// and the snapshots' TrueSkill ratings from ratings.csv.
+// and the snapshots' TrueSkill ratings from ratings.csv. Measured with seed 0:
+// LSTM 87.5% of the 200 games, ratings 27.77 -> 36.74 (first and last ten
+// snapshots; tactic 31.48), 26.4 min; feed-forward 73.5%, 28.17 -> 35.59.
 #include <gtest/gtest.h>
 
 #include <algorithm>
