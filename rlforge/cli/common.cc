@@ -64,12 +64,16 @@ std::unique_ptr<Policy> MakePolicy(const std::string& flag, const std::string& s
   if (!IsRunPolicy(spec))
     throw InvalidArgument(StrCat(flag, " '", spec, "' is not a scripted policy, a run directory or a checkpoint; valid: ",
                                  registry.ScriptedPolicyList(), ", DIR, CHECKPOINT, http://HOST:PORT (a served policy)"));
-  LoadedRun run = LoadRun(spec);
+  return LoadRunFor(flag, spec, spec, env).algorithm->MakePolicy(deterministic);
+}
+
+LoadedRun LoadRunFor(const std::string& flag, const std::string& spec, const std::string& dir, const Env& env) {
+  LoadedRun run = LoadRun(dir);
   auto probe = Make(run.config.run.env, run.config.run.env_kwargs);
   RLF_CHECK_ARG(probe->observation_space() == env.observation_space() && probe->action_space() == env.action_space(),
                 flag, " '", spec, "' was trained on ", run.config.run.env, " whose spaces differ from ", env.name(),
                 "'s");
-  return run.algorithm->MakePolicy(deterministic);
+  return run;
 }
 
 void EnvChoice::PrintWarnings() const {

@@ -19,6 +19,7 @@
 #include "rlforge/config/kwargs.h"
 #include "rlforge/env/evaluation.h"
 #include "rlforge/env/vector_env.h"
+#include "rlforge/train/runner.h"
 
 namespace rlforge::cli {
 
@@ -87,6 +88,9 @@ std::unique_ptr<Policy> MakeServedPolicy(const std::string& url, const Env& env,
 
 std::unique_ptr<Policy> MakePolicy(const std::string& flag, const std::string& spec, const std::string& env_id,
                                    const Env& env, uint64_t seed, bool deterministic);
+// The run in `dir` (a run directory or checkpoint), checked to have `env`'s
+// spaces; InvalidArgument naming `flag` and `spec` otherwise.
+LoadedRun LoadRunFor(const std::string& flag, const std::string& spec, const std::string& dir, const Env& env);
 
 // Whether `spec` names a run directory or a checkpoint (not a scripted policy).
 bool IsRunPolicy(const std::string& spec);

@@ -63,11 +63,7 @@ std::unique_ptr<Policy> MakeTeamOpponent(const std::string& spec, const std::str
   const size_t colon = name.rfind(':');
   if (colon != std::string::npos && colon + 1 < name.size() &&
       name.find_first_not_of("0123456789", colon + 1) == std::string::npos && IsRunPolicy(name.substr(0, colon))) {
-    LoadedRun run = LoadRun(name.substr(0, colon));
-    auto probe = Make(run.config.run.env, run.config.run.env_kwargs);
-    RLF_CHECK_ARG(probe->observation_space() == env.observation_space() && probe->action_space() == env.action_space(),
-                  "--opponent '", spec, "' was trained on ", run.config.run.env, " whose spaces differ from ",
-                  env.name(), "'s");
+    LoadedRun run = LoadRunFor("--opponent", spec, name.substr(0, colon), env);
     try {
       return run.algorithm->MakeSnapshotPolicy(std::stoll(name.substr(colon + 1)), deterministic);
     } catch (const std::out_of_range&) {
