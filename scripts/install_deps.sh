@@ -10,7 +10,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread libopenblas-dev
   clang libclang-rt-14-dev
   python3-dev python3-venv pybind11-dev
-  libonnx-dev libprotobuf-dev protobuf-compiler python3-torch libcpp-httplib-dev libbox2d-dev
+  libonnx-dev libprotobuf-dev protobuf-compiler python3-torch libcpp-httplib-dev libbox2d-dev libgloo-dev
 )
 
 missing=()

@@ -1,5 +1,7 @@
 #include "rlforge/algos/algorithm.h"
 
+#include "rlforge/dist/communicator.h"
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -56,9 +58,12 @@ void CheckRunKeys(const std::string& algo, uint32_t honoured, const RunSettings&
 
 std::unique_ptr<Env> RunContext::MakeEnv() const { return Make(run.env, run.env_kwargs); }
 
+int RunContext::rank() const { return comm ? comm->rank() : 0; }
+int RunContext::world_size() const { return comm ? comm->world_size() : 1; }
+
 std::unique_ptr<VectorEnv> RunContext::MakeVectorEnv() const {
   VectorEnvOptions opt;
-  opt.num_envs = static_cast<int>(run.num_envs);
+  opt.num_envs = static_cast<int>(local_num_envs());
   opt.num_threads = static_cast<int>(run.env_threads);
   return VectorEnv::Make(run.env, run.env_kwargs, opt);
 }
@@ -110,6 +115,15 @@ const AlgoSpec& FindAlgorithm(const std::string& name) {
 std::unique_ptr<Algorithm> MakeAlgorithm(const RunContext& ctx, const AlgoConfig& config) {
   const AlgoSpec& spec = FindAlgorithm(ctx.algo);
   CheckRunKeys(spec.name, spec.run_keys, ctx.run);
+  if (ctx.world_size() > 1) {
+    std::vector<std::string> able;
+    for (const auto& s : Algorithms())
+      if (s.run_keys & kRunDistributed) able.push_back(s.name);
+    RLF_CHECK_ARG(spec.run_keys & kRunDistributed, spec.name, " does not train as a job of several ranks (WORLD_SIZE=",
+                  ctx.world_size(), "); the agents that do: ", Join(able, ", "));
+    RLF_CHECK_ARG(ctx.run.num_envs % ctx.world_size() == 0, "config key 'num_envs' (", ctx.run.num_envs,
+                  ", the job's total) must be a multiple of the number of ranks (", ctx.world_size(), ")");
+  }
   return spec.make_algorithm(ctx, config);
 }
 

@@ -45,6 +45,9 @@
 namespace torch::nn {
 class Module;
 }
+namespace rlforge::dist {
+class Communicator;
+}
 
 namespace rlforge {
 
@@ -76,6 +79,9 @@ enum RunKey : uint32_t {
   kRunTorchThreads = 1u << 2,
   kRunNormalizeObs = 1u << 3,
   kRunNormalizeReward = 1u << 4,
+  // Not a config key: the agent trains as one rank of a job of several
+  // (RunContext::comm; data-parallel, rlforge/dist/).
+  kRunDistributed = 1u << 5,
 };
 // InvalidArgument naming the first key of `run` set away from its default
 // that `honoured` lacks: "config key 'normalize_obs' is not supported by dqn ...".
@@ -85,9 +91,20 @@ void CheckRunKeys(const std::string& algo, uint32_t honoured, const RunSettings&
 struct RunContext {
   std::string algo;  // the agent's registry name (messages, checkpoints)
   RunSettings run;
+  // The job this process is one rank of (rlforge/dist/communicator.h), or
+  // null for a single process. In a job, num_envs is the job's total: each
+  // rank steps num_envs / world_size of them (local_num_envs()).
+  std::shared_ptr<dist::Communicator> comm;
+  int rank() const;
+  int world_size() const;
+  int64_t local_num_envs() const { return run.num_envs / world_size(); }
+  // The global index of this rank's first env (rank x local_num_envs()):
+  // env i of rank r is seeded as env r E + i of one process would be.
+  int64_t first_env() const { return rank() * local_num_envs(); }
 
-  // The env, and num_envs copies of it stepped by env_threads threads (env i
-  // seeded with seed + i by Reset).
+  // The env, and this rank's copies of it (local_num_envs(); all num_envs in
+  // a single process) stepped by env_threads threads (env i seeded with
+  // seed + i by Reset).
   std::unique_ptr<Env> MakeEnv() const;
   std::unique_ptr<VectorEnv> MakeVectorEnv() const;
   // Fraction of the step budget done at `steps` (exploration schedules), and

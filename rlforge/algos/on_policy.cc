@@ -1,4 +1,6 @@
 #include "rlforge/algos/on_policy.h"
+
+#include "rlforge/dist/communicator.h"
 #include "rlforge/algos/export_model.h"
 
 #include <algorithm>
@@ -106,11 +108,14 @@ OnPolicyAlgorithm::OnPolicyAlgorithm(const RunContext& ctx, int64_t n_steps, dou
                   "normalize_obs needs a float Box observation space; ", ctx.run.env, " has ", os.ToString());
     obs_rms_ = RunningMeanStd(os.size());
   }
+  obs_rms_base_ = obs_rms_;
   return_scaler_ = ReturnScaler(envs_->num_envs());
   torch::manual_seed(seed);
   policy_ = ActorCritic(os, as, policy);
-  gen_ = at::make_generator<at::CPUGeneratorImpl>(seed + 1);
-  envs_->Reset(seed);
+  // In a job, rank r's envs are seeded as envs r E .. r E + E - 1 of one
+  // process, and its action sampler gets a stream of its own.
+  gen_ = at::make_generator<at::CPUGeneratorImpl>(seed + 1 + 1000003ULL * static_cast<uint64_t>(ctx.rank()));
+  envs_->Reset(seed + static_cast<uint64_t>(ctx.first_env()));
   conditional_ = envs_->has_conditional_action_mask() && as.kind() == SpaceKind::kMultiDiscrete;
   for (const auto& m : policy_->modules(/*include_self=*/false))
     if (auto* lin = dynamic_cast<torch::nn::LinearImpl*>(m.get())) flops_per_sample_ += 6.0 * lin->weight.numel();
@@ -223,7 +228,11 @@ void OnPolicyAlgorithm::CollectRollout() {
   auto following = torch::cat({values_.slice(0, 1), last_values.unsqueeze(0)}, 0);  // V(s_{t+1})
   auto not_done = dones_.logical_not();
   next_values_ = torch::where(not_done, following, next_values_);
-  num_timesteps_ += T * N;
+  num_timesteps_ += T * N * ctx_.world_size();
+  if (comm() != nullptr) {  // every rank's samples into the shared statistics
+    if (ctx_.run.normalize_obs) MergeRankMoments(*comm(), &obs_acc_, &obs_rms_base_, &obs_rms_);
+    if (normalize_reward) return_scaler_.Merge(*comm());
+  }
 
   auto r = rewards_.contiguous(), v = values_.contiguous(), nv = next_values_.contiguous();
   auto d = dones_.contiguous();
@@ -306,17 +315,46 @@ ActorCriticLossValues BackpropKernels(FastActorCritic& kernels, ActorCriticImpl&
 ActorCriticLossValues OnPolicyAlgorithm::Backprop(const torch::Tensor& input, const ActorCriticBatch& batch,
                                                   const char* what) {
   RLF_CHECK(input.size(0) == batch.size, "Backprop: ", input.size(0), " inputs for a batch of ", batch.size);
-  const ActorCriticLossValues l = fast_ ? BackpropKernels(*fast_, *policy_, head_, input, batch)
-                                        : BackpropAutograd(*policy_, head_, input, batch);
+  ActorCriticLossValues l = fast_ ? BackpropKernels(*fast_, *policy_, head_, input, batch)
+                                  : BackpropAutograd(*policy_, head_, input, batch);
+  if (comm() != nullptr) AverageOverRanks(static_cast<double>(batch.size), &l);
   CheckFinite(l.loss, what);
   return l;
+}
+
+void OnPolicyAlgorithm::AverageOverRanks(double rows, ActorCriticLossValues* l) {
+  // One all-reduce of [rows x (every gradient, the loss values), rows]: the
+  // gradient and losses of the global batch, weighted by each rank's rows.
+  std::vector<torch::Tensor> params = policy_->parameters();
+  int64_t n = 0;
+  for (auto& p : params) n += p.numel();
+  if (static_cast<int64_t>(grad_buffer_.size()) != n + 7) grad_buffer_.assign(static_cast<size_t>(n + 7), 0.0f);
+  float* b = grad_buffer_.data();
+  int64_t at = 0;
+  for (auto& p : params) {
+    const float* g = MutableGrad(p);
+    for (int64_t i = 0; i < p.numel(); ++i) b[at + i] = static_cast<float>(g[i] * rows);
+    at += p.numel();
+  }
+  double* fields[] = {&l->policy_loss, &l->value_loss, &l->entropy, &l->approx_kl, &l->clip_fraction, &l->loss};
+  for (int k = 0; k < 6; ++k) b[at + k] = static_cast<float>(*fields[k] * rows);
+  b[at + 6] = static_cast<float>(rows);
+  comm()->AllReduceSum(torch::from_blob(b, {n + 7}, torch::kFloat32));
+  const float total = b[at + 6];
+  at = 0;
+  for (auto& p : params) {
+    float* g = MutableGrad(p);
+    for (int64_t i = 0; i < p.numel(); ++i) g[i] = b[at + i] / total;
+    at += p.numel();
+  }
+  for (int k = 0; k < 6; ++k) *fields[k] = static_cast<double>(b[at + k]) / total;
 }
 
 ActorCriticLossValues OnPolicyAlgorithm::BackpropRollout(bool normalize_advantage, double ent_coef, double vf_coef,
                                                          const char* what) {
   const FlatRollout r = Flatten();
   torch::Tensor adv = r.advantages;
-  if (normalize_advantage && adv.size(0) > 1) adv = (adv - adv.mean()) / (adv.std() + 1e-8);
+  if (normalize_advantage && adv.size(0) * ctx_.world_size() > 1) adv = StandardizeAdvantages(adv);
   adv = adv.contiguous();
   const torch::Tensor actions = r.actions.contiguous(), returns = r.returns.contiguous();
   const torch::Tensor masks = r.masks.defined() ? r.masks.contiguous() : r.masks;
@@ -429,7 +467,61 @@ void OnPolicyAlgorithm::Pretrain(const PretrainConfig& c) {
 }
 
 torch::Tensor OnPolicyAlgorithm::NormalizeObs(const torch::Tensor& raw, bool update) {
-  return ctx_.run.normalize_obs ? NormalizeObservations(raw, &obs_rms_, clip_obs_, update) : raw;
+  if (!ctx_.run.normalize_obs) return raw;
+  if (update && comm() != nullptr) {
+    auto flat = raw.to(torch::kFloat64).reshape({raw.size(0), -1}).contiguous();
+    AccumulateMoments(flat.data_ptr<double>(), flat.size(0), flat.size(1), &obs_acc_);
+  }
+  return NormalizeObservations(raw, &obs_rms_, clip_obs_, update);
+}
+
+void AccumulateMoments(const double* x, int64_t n, int64_t d, std::vector<double>* acc) {
+  if (acc->empty()) acc->assign(static_cast<size_t>(1 + 2 * d), 0.0);
+  double* a = acc->data();
+  a[0] += static_cast<double>(n);
+  for (int64_t k = 0; k < n; ++k)
+    for (int64_t i = 0; i < d; ++i) {
+      const double v = x[k * d + i];
+      a[1 + i] += v;
+      a[1 + d + i] += v * v;
+    }
+}
+
+void MergeRankMoments(dist::Communicator& comm, std::vector<double>* acc, RunningMeanStd* base,
+                      RunningMeanStd* local) {
+  const int64_t d = base->size();
+  if (acc->empty()) acc->assign(static_cast<size_t>(1 + 2 * d), 0.0);
+  RLF_CHECK(static_cast<int64_t>(acc->size()) == 1 + 2 * d, "running statistics of size ", d, " got moments of size ",
+            (acc->size() - 1) / 2);
+  torch::Tensor t = torch::from_blob(acc->data(), {1 + 2 * d}, torch::kFloat64);
+  comm.AllReduceSum(t);
+  const double n = (*acc)[0];
+  if (n > 0) {
+    std::vector<double> mean = base->mean(), var = base->var();
+    const double m = base->count(), total = m + n;
+    for (int64_t i = 0; i < d; ++i) {
+      const double bm = (*acc)[1 + i] / n;
+      const double bv = std::max(0.0, (*acc)[1 + d + i] / n - bm * bm);
+      const double delta = bm - mean[i];
+      mean[i] += delta * n / total;
+      var[i] = (var[i] * m + bv * n + delta * delta * m * n / total) / total;
+    }
+    base->Set(std::move(mean), std::move(var), total);
+  }
+  *local = *base;
+  std::fill(acc->begin(), acc->end(), 0.0);
+}
+
+torch::Tensor OnPolicyAlgorithm::StandardizeAdvantages(const torch::Tensor& adv) const {
+  if (comm() == nullptr) return (adv - adv.mean()) / (adv.std() + 1e-8);
+  auto a = adv.to(torch::kFloat64);
+  torch::Tensor m = torch::stack({torch::full({}, static_cast<double>(adv.numel()), torch::kFloat64), a.sum(),
+                                  a.square().sum()});
+  comm()->AllReduceSum(m);
+  const double n = m[0].item<double>(), sum = m[1].item<double>(), sumsq = m[2].item<double>();
+  const double mean = sum / n;
+  const double var = n > 1 ? std::max(0.0, (sumsq - n * mean * mean) / (n - 1)) : 0.0;
+  return ((adv - mean) / (std::sqrt(var) + 1e-8)).to(adv.scalar_type());
 }
 
 double ExplainedVariance(const torch::Tensor& returns, const torch::Tensor& values) {
@@ -509,12 +601,18 @@ double OnPolicyAlgorithm::ClipGradients(double max_norm) {
 
 void OnPolicyAlgorithm::CheckFinite(double value, const char* what) const { CheckFiniteLoss(value, what); }
 
+void ReturnScaler::VisitShared(StateVisitor& v) {
+  v("ret_rms", &rms_);
+  if (v.loading()) base_ = rms_;
+}
+
 void ReturnScaler::Scale(const float* raw, float* scaled, double gamma) {
   const size_t n = running_.size();
   for (size_t i = 0; i < n; ++i) {
     running_[i] = running_[i] * gamma + raw[i];
     rms_.Update(&running_[i]);
   }
+  AccumulateMoments(running_.data(), static_cast<int64_t>(n), 1, &acc_);
   const double scale = 1.0 / std::sqrt(rms_.var()[0] + 1e-8);
   for (size_t i = 0; i < n; ++i) scaled[i] = static_cast<float>(std::clamp(raw[i] * scale, -kClip, kClip));
 }
@@ -522,13 +620,18 @@ void ReturnScaler::Scale(const float* raw, float* scaled, double gamma) {
 void OnPolicyAlgorithm::VisitState(StateVisitor& v) {
   VisitModule(v, "policy", *policy_);
   VisitOptimizer(v, "optimizer", *optimizer_);
-  VisitGenerator(v, "generator", &gen_);
   v("num_timesteps", &num_timesteps_);
   v("iterations", &iterations_);
   v("obs_rms", &obs_rms_);
-  return_scaler_.Visit(v);
+  if (v.loading()) obs_rms_base_ = obs_rms_;
+  return_scaler_.VisitShared(v);
   v("pretrain_metrics", &pretrain_metrics_);
-  v("envs", envs_.get());
+  // What each rank of a job holds for itself: its sampler and its envs.
+  dist::VisitPerRank(v, comm(), [this](StateVisitor& own) {
+    VisitGenerator(own, "generator", &gen_);
+    return_scaler_.VisitOwn(own);
+    own("envs", envs_.get());
+  });
 }
 
 }  // namespace rlforge

@@ -40,6 +40,20 @@
 
 namespace rlforge {
 
+namespace dist {
+class Communicator;
+}
+
+// Running statistics in a job of several ranks (rlforge/dist/): each rank
+// adds its own samples to its running statistics and to `acc` ([count,
+// sum[d], sum of squares[d]] since the last merge); MergeRankMoments sums
+// every rank's acc, adds those moments to `base` (the statistics all ranks
+// agreed on at the last merge) by the parallel-variance formula, and sets
+// *local = *base, so that after it every rank holds the statistics of all
+// ranks' samples. Called at the same point on every rank (a collective).
+void AccumulateMoments(const double* x, int64_t n, int64_t d, std::vector<double>* acc);
+void MergeRankMoments(dist::Communicator& comm, std::vector<double>* acc, RunningMeanStd* base, RunningMeanStd* local);
+
 // Behaviour-cloning pretraining from a scripted policy's demonstrations
 // (rlforge/data/demonstrations.h), before the first rollout:
 // `epochs` passes of minibatch Adam over the recorded steps minimizing
@@ -118,15 +132,23 @@ class ReturnScaler {
   // raw [N] -> scaled [N] (may alias).
   void Scale(const float* raw, float* scaled, double gamma);
   void EndEpisode(int64_t i) { running_[static_cast<size_t>(i)] = 0.0; }
-  // Checkpoint fields under their historical names ("ret_rms", "running_return").
+  // Checkpoint fields under their historical names: the statistics
+  // ("ret_rms", shared by the ranks of a job) and each env's running return
+  // ("running_return", the rank's own).
+  void VisitShared(StateVisitor& v);
+  void VisitOwn(StateVisitor& v) { v("running_return", &running_); }
   void Visit(StateVisitor& v) {
-    v("ret_rms", &rms_);
-    v("running_return", &running_);
+    VisitShared(v);
+    VisitOwn(v);
   }
+  // Merges the ranks' statistics (MergeRankMoments); every rank calls it.
+  void Merge(dist::Communicator& comm) { MergeRankMoments(comm, &acc_, &base_, &rms_); }
 
  private:
   static constexpr double kClip = 10.0;
   RunningMeanStd rms_{1};
+  RunningMeanStd base_{1};  // rms_ at the last merge (jobs of several ranks)
+  std::vector<double> acc_;
   std::vector<double> running_;
 };
 
@@ -180,6 +202,9 @@ class OnPolicyAlgorithm : public Algorithm {
   // with dL/dtheta written into the policy's .grad by the kernels or
   // autograd; throws Error naming `what` when the loss is not finite.
   ActorCriticLossValues Backprop(const torch::Tensor& input, const ActorCriticBatch& batch, const char* what);
+  // In a job: replaces this rank's gradient and loss values (over `rows`
+  // rows) with those of the global batch (a collective, in Backprop).
+  void AverageOverRanks(double rows, ActorCriticLossValues* l);
   // The policy-gradient (A2C) loss over the whole last rollout, back-propagated.
   ActorCriticLossValues BackpropRollout(bool normalize_advantage, double ent_coef, double vf_coef, const char* what);
   // The rollout flattened to [T * N, ...] batch tensors.
@@ -202,6 +227,11 @@ class OnPolicyAlgorithm : public Algorithm {
   double ClipGradients(double max_norm);
   // Throws Error naming the loss when it is NaN, Inf or beyond float range.
   void CheckFinite(double value, const char* what) const;
+  // (A - mean) / (std + 1e-8) over the batch: in a job, mean and std of the
+  // global batch (every rank's rows; a collective).
+  torch::Tensor StandardizeAdvantages(const torch::Tensor& adv) const;
+  // The job this agent trains in (null: a single process), its rank and size.
+  dist::Communicator* comm() const { return ctx_.comm.get(); }
 
   int64_t n_steps_;
   double gamma_, gae_lambda_;
@@ -238,6 +268,9 @@ class OnPolicyAlgorithm : public Algorithm {
   Metrics pretrain_metrics_;  // empty without pretraining (saved in checkpoints)
 
   RunningMeanStd obs_rms_;            // observation statistics (normalize_obs)
+  RunningMeanStd obs_rms_base_;       // obs_rms_ at the last merge (jobs of several ranks)
+  std::vector<double> obs_acc_;       // this rank's observation moments since then
+  std::vector<float> grad_buffer_;    // AverageOverRanks' all-reduce buffer
   ReturnScaler return_scaler_;        // normalize_reward
 };
 

@@ -37,6 +37,7 @@ void AddTrainCommand(CLI::App& app);
 void AddPlotCommand(CLI::App& app);
 void AddExportCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);
+void AddLaunchCommand(CLI::App& app);
 void AddBenchTrainCommand(CLI::App& bench);
 void AddBenchSearchCommand(CLI::App& bench);
 void AddBenchRuntimeCommand(CLI::App& bench);

@@ -1,12 +1,27 @@
 // The `rlforge` command: see `rlforge --help` and docs/cli.md.
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
 #include "rlforge/cli/common.h"
+#include "rlforge/core/version.h"
 #include "rlforge/core/error.h"
 #include "rlforge/nn/blas.h"
 #include "rlforge/train/runner.h"
+
+namespace {
+
+// "rlforge: ", or "rlforge [rank R]: " in a process of a distributed job
+// (whose messages interleave with its peers').
+std::string RankPrefix() {
+  const char* world = std::getenv("WORLD_SIZE");
+  const char* rank = std::getenv("RANK");
+  if (world == nullptr || rank == nullptr || std::string(world) == "1") return "rlforge: ";
+  return std::string("rlforge [rank ") + rank + "]: ";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // A file that outgrows the file-size limit fails its write (EFBIG) and is
@@ -20,7 +35,7 @@ int main(int argc, char** argv) {
   using namespace rlforge::cli;
   CLI::App app{"rlforge: deep reinforcement learning in C++ (environments, vector envs, agents)", "rlforge"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "rlforge 0.1.0");
+  app.set_version_flag("--version", std::string("rlforge ") + rlforge::kVersion);
   AddEnvsCommand(app);
   AddEvalCommand(app);
   AddPlayCommand(app);
@@ -30,6 +45,7 @@ int main(int argc, char** argv) {
   AddPlotCommand(app);
   AddExportCommand(app);
   AddServeCommand(app);
+  AddLaunchCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -44,13 +60,13 @@ int main(int argc, char** argv) {
     std::cerr << "rlforge: error: " << what << " (see 'rlforge --help')\n";
     return kExitUsage;
   } catch (const rlforge::Interrupted& e) {
-    std::cerr << "rlforge: " << e.what() << "\n";
+    std::cerr << RankPrefix() << e.what() << "\n";
     return 128 + e.signal();
   } catch (const rlforge::InvalidArgument& e) {
-    std::cerr << "rlforge: error: " << e.what() << "\n";
+    std::cerr << RankPrefix() << "error: " << e.what() << "\n";
     return kExitUsage;
   } catch (const std::exception& e) {
-    std::cerr << "rlforge: error: " << e.what() << "\n";
+    std::cerr << RankPrefix() << "error: " << e.what() << "\n";
     return kExitRuntime;
   }
   return ExitStatus();

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "rlforge/cli/common.h"
+#include "rlforge/dist/communicator.h"
 #include "rlforge/train/runner.h"
 
 namespace rlforge::cli {
@@ -39,13 +40,20 @@ void PrintResult(const TrainResult& r, const TrainConfig& c) {
 void RunTrain(const TrainArgs& a) {
   RunnerOptions opt;
   opt.progress = !a.no_progress;
+  // One rank of a distributed job when the environment says so (torchrun,
+  // rlforge launch): join it before anything else.
+  if (const auto job = dist::JobEnvFromEnvironment(); job && job->world_size > 1 && !a.show_config) {
+    opt.comm = dist::Communicator::Connect(*job, dist::DefaultTimeout());
+    opt.progress = opt.progress && opt.comm->root();
+  }
+  const bool root = opt.comm == nullptr || opt.comm->root();
   if (!a.resume.empty()) {
     RLF_CHECK_ARG(a.algo.empty() && a.env.empty() && a.config.empty() && a.sets.empty() && !a.seed &&
                       a.out.empty() && a.preset.empty() && !a.show_config,
                   "--resume takes only --steps and --no-progress (the run continues in its own directory, and its "
                   "config.yaml fixes everything else)");
     const TrainResult r = Resume(a.resume, a.steps, opt);
-    PrintResult(r, TrainConfig::FromYamlFile(a.resume + "/config.yaml"));
+    if (root) PrintResult(r, TrainConfig::FromYamlFile(a.resume + "/config.yaml"));
     return;
   }
   TrainConfig c = TrainConfig::Resolve(a.algo, a.env, a.config, a.sets, a.steps, a.seed, a.preset);
@@ -61,7 +69,7 @@ void RunTrain(const TrainArgs& a) {
     out = StrCat("runs/", c.run.algo, "-", c.run.env, "-s", c.run.seed, "-", stamp);
   }
   const TrainResult r = Train(c, out, opt);
-  PrintResult(r, c);
+  if (root) PrintResult(r, c);
 }
 
 }  // namespace

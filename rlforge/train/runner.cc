@@ -23,6 +23,8 @@
 
 #include "rlforge/core/checkpoint_file.h"
 #include "rlforge/core/file_io.h"
+#include "rlforge/core/version.h"
+#include "rlforge/dist/communicator.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/nn/blas.h"
 #include "rlforge/train/tensorboard.h"
@@ -278,9 +280,98 @@ nlohmann::json EvalJson(const RunConfig& run, const EpisodeStats& s, int64_t tim
   return j;
 }
 
+// Runs f on every rank of a job; when it throws on any rank, every rank
+// throws: the failing rank its own error, the others an Error naming it.
+void OnEveryRank(dist::Communicator* comm, const char* what, const std::function<void()>& f) {
+  std::exception_ptr failure;
+  try {
+    f();
+  } catch (...) {
+    if (comm == nullptr) throw;
+    failure = std::current_exception();
+  }
+  if (comm == nullptr) return;
+  torch::Tensor flag = torch::full({1}, failure ? static_cast<int64_t>(comm->rank() + 1) : int64_t{0}, torch::kLong);
+  comm->AllReduceMax(flag);
+  if (failure) std::rethrow_exception(failure);
+  const int64_t failed = flag.item<int64_t>();
+  if (failed > 0)
+    throw Error(StrCat("distributed: rank ", failed - 1, " failed while ", what, " (its own output says why)"));
+}
+
+// Every rank's episodes, in rank order (a collective).
+void GatherEpisodes(dist::Communicator& comm, std::vector<double>* returns, std::vector<int64_t>* lengths) {
+  std::string mine;
+  StateWriter w(&mine);
+  w(*returns), w(*lengths);
+  returns->clear(), lengths->clear();
+  for (const std::string& bytes : comm.AllGather(mine)) {
+    std::vector<double> r;
+    std::vector<int64_t> l;
+    StateReader rd(bytes, "a rank's episode statistics");
+    rd(r), rd(l);
+    returns->insert(returns->end(), r.begin(), r.end());
+    lengths->insert(lengths->end(), l.begin(), l.end());
+  }
+}
+
+// Agrees on what every rank of a job does after an iteration: save
+// checkpoints/best.pt (rank 0's evaluation found a new best) and stop (a
+// signal reached any rank). A collective.
+std::pair<bool, int> JobControl(dist::Communicator& comm, bool new_best, int signal) {
+  torch::Tensor t = torch::tensor({static_cast<int64_t>(new_best), static_cast<int64_t>(signal)}, torch::kLong);
+  comm.AllReduceMax(t);
+  return {t[0].item<int64_t>() != 0, static_cast<int>(t[1].item<int64_t>())};
+}
+
+// The loop of ranks 1.. of a job: the same iterations and collectives as
+// rank 0's RunLoop (Iterate, the episode gather, JobControl, the saves, in
+// the same order), without files: rank 0 writes them.
+TrainResult FollowerLoop(const TrainConfig& config, Algorithm& algo, dist::Communicator& comm) {
+  const RunConfig& run = config.run;
+  StopSignals signals;
+  auto save = [&] {
+    dist::DiscardStateVisitor discard;
+    algo.VisitState(discard);
+  };
+  const int64_t start_steps = algo.num_timesteps();
+  int64_t next_checkpoint =
+      run.checkpoint_interval > 0 ? (start_steps / run.checkpoint_interval + 1) * run.checkpoint_interval : INT64_MAX;
+  std::vector<double> returns;
+  std::vector<int64_t> lengths;
+  const auto t0 = std::chrono::steady_clock::now();
+  while (algo.num_timesteps() < run.total_steps) {
+    algo.Iterate();
+    (void)algo.TakeScalarEvents();
+    returns.clear(), lengths.clear();
+    algo.TakeFinishedEpisodes(&returns, &lengths);
+    GatherEpisodes(comm, &returns, &lengths);
+    const int64_t steps = algo.num_timesteps();
+    const bool last = steps >= run.total_steps;
+    const auto [new_best, sig] = JobControl(comm, false, signals.pending());
+    if (new_best) save();
+    if (steps >= next_checkpoint && !last) {
+      save();
+      while (next_checkpoint <= steps) next_checkpoint += run.checkpoint_interval;
+    }
+    if (sig != 0 && !last) {
+      save();
+      throw Interrupted(sig, StrCat("interrupted by ", sig == SIGINT ? "SIGINT" : "SIGTERM", " at step ", steps,
+                                    " (rank ", comm.rank(), "); rank 0 saved the job's checkpoint"));
+    }
+  }
+  save();  // final.pt
+  TrainResult result;
+  result.timesteps = algo.num_timesteps();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
 TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr<Algorithm> algo, bool resumed,
                     RunnerState state, const std::string& resumed_from, const RunnerOptions& options) {
   const RunConfig& run = config.run;
+  dist::Communicator* comm = options.comm.get();
+  if (comm != nullptr && !comm->root()) return FollowerLoop(config, *algo, *comm);
   const std::string csv_path = dir + "/progress.csv";
   // Every column from the first row: the runner's, then the metrics the agent declared.
   std::vector<std::string> header = {"timesteps", "episodes", "ep_return_mean", "ep_length_mean", "steps_per_second",
@@ -366,6 +457,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
     new_returns.clear();
     new_lengths.clear();
     algo->TakeFinishedEpisodes(&new_returns, &new_lengths);
+    if (comm != nullptr) GatherEpisodes(*comm, &new_returns, &new_lengths);
     state.episodes += static_cast<int64_t>(new_returns.size());
     std::vector<double>& recent_returns = state.recent_returns;
     std::vector<int64_t>& recent_lengths = state.recent_lengths;
@@ -414,6 +506,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
         if (!std::isnan(v)) tb.AddScalar("train/" + k, v, steps);
       tb.Flush();
     }
+    bool new_best = false;
     if (steps >= next_eval) {
       EpisodeStats e = EvaluateNow(run, *algo, run.eval_interval_episodes);
       std::ofstream evals(evals_path, std::ios::app);
@@ -426,15 +519,21 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
         best_return = e.mean_return;
         best_steps = steps;
         best_eval = e;
-        save(dir + "/checkpoints/best.pt");
+        new_best = true;
       }
       while (next_eval <= steps) next_eval += run.eval_interval;
     }
+    int sig = signals.pending();
+    if (comm != nullptr) {  // what every rank does next: the same saves
+      const auto c = JobControl(*comm, new_best, sig);
+      new_best = c.first, sig = c.second;
+    }
+    if (new_best) save(dir + "/checkpoints/best.pt");
     if (steps >= next_checkpoint && !last) {
       save(StrCat(dir, "/checkpoints/step_", steps, ".pt"));
       while (next_checkpoint <= steps) next_checkpoint += run.checkpoint_interval;
     }
-    if (const int sig = signals.pending(); sig != 0 && !last) {
+    if (sig != 0 && !last) {
       const std::string path = StrCat(dir, "/checkpoints/step_", steps, ".pt");
       save(path);
       progress.Finish();
@@ -471,20 +570,51 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   return result;
 }
 
-std::unique_ptr<Algorithm> BuildAlgorithm(const TrainConfig& config) {
+std::unique_ptr<Algorithm> BuildAlgorithm(const TrainConfig& config, const RunnerOptions& options) {
   SetComputeThreads(static_cast<int>(config.run.torch_threads));
-  return MakeAlgorithm(config.Context(), *config.algo);
+  RunContext ctx = config.Context();
+  ctx.comm = options.comm;
+  return MakeAlgorithm(ctx, *config.algo);
+}
+
+// Before anything runs, every rank of a job checks that it runs the same
+// rlforge with the same config as rank 0 (a hash of the resolved config).
+void CheckJobAgrees(dist::Communicator* comm, TrainConfig& config) {
+  if (comm == nullptr) return;
+  comm->CheckAgree("rlforge version", kVersion);
+  const std::string yaml = config.ToYaml();
+  comm->CheckAgree("config (hash of the resolved config.yaml)", StrCat(std::hash<std::string>{}(yaml)));
+}
+
+// Rank 0's initial weights on every rank (they are equal by seeding already;
+// this makes it so whatever the platform's initialization does).
+void BroadcastWeights(dist::Communicator* comm, Algorithm& algo) {
+  if (comm == nullptr || algo.network() == nullptr) return;
+  torch::NoGradGuard no_grad;
+  for (auto& p : algo.network()->parameters()) comm->Broadcast(p.data());
+  for (auto& b : algo.network()->buffers()) comm->Broadcast(b);
 }
 
 }  // namespace
 
 TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOptions& options) {
-  config.Validate();
-  RLF_CHECK_ARG(!fs::exists(out_dir) || (fs::is_directory(out_dir) && fs::is_empty(out_dir)), "output directory '",
-                out_dir, "' already exists and is not empty; choose another --out or use --resume");
-  auto algo = BuildAlgorithm(config);
-  fs::create_directories(out_dir + "/checkpoints");
-  WriteFileAtomically(out_dir + "/config.yaml", config.ToYaml());
+  dist::Communicator* comm = options.comm.get();
+  const bool root = comm == nullptr || comm->root();
+  OnEveryRank(comm, "checking the config", [&] { config.Validate(); });
+  CheckJobAgrees(comm, config);
+  OnEveryRank(comm, "checking the output directory", [&] {
+    if (root)
+      RLF_CHECK_ARG(!fs::exists(out_dir) || (fs::is_directory(out_dir) && fs::is_empty(out_dir)), "output directory '",
+                    out_dir, "' already exists and is not empty; choose another --out or use --resume");
+  });
+  std::unique_ptr<Algorithm> algo;
+  OnEveryRank(comm, "building the agent", [&] { algo = BuildAlgorithm(config, options); });
+  BroadcastWeights(comm, *algo);
+  OnEveryRank(comm, "creating the run directory", [&] {
+    if (!root) return;
+    fs::create_directories(out_dir + "/checkpoints");
+    WriteFileAtomically(out_dir + "/config.yaml", config.ToYaml());
+  });
   return RunLoop(config, out_dir, std::move(algo), /*resumed=*/false, RunnerState{}, "", options);
 }
 
@@ -511,20 +641,40 @@ std::vector<std::string> CheckpointsNewestFirst(const std::string& dir) {
 std::string LatestCheckpoint(const std::string& dir) { return CheckpointsNewestFirst(dir).front(); }
 
 TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_steps, const RunnerOptions& options) {
-  RLF_CHECK_ARG(fs::is_regular_file(dir + "/config.yaml"), "'", dir, "' is not a run directory (no config.yaml)");
-  TrainConfig config = TrainConfig::FromYamlFile(dir + "/config.yaml");
-  if (new_total_steps) {
-    RLF_CHECK_ARG(*new_total_steps >= 1, "--steps must be >= 1");
-    config.run.total_steps = *new_total_steps;
-  }
+  dist::Communicator* comm = options.comm.get();
+  const bool root = comm == nullptr || comm->root();
+  const int world = comm ? comm->world_size() : 1;
+  TrainConfig config;
+  OnEveryRank(comm, "reading the run directory", [&] {
+    RLF_CHECK_ARG(fs::is_regular_file(dir + "/config.yaml"), "'", dir, "' is not a run directory (no config.yaml)");
+    config = TrainConfig::FromYamlFile(dir + "/config.yaml");
+    if (new_total_steps) {
+      RLF_CHECK_ARG(*new_total_steps >= 1, "--steps must be >= 1");
+      config.run.total_steps = *new_total_steps;
+    }
+  });
+  CheckJobAgrees(comm, config);
   // The newest checkpoint that loads: a damaged one (truncated, corrupted) is
   // reported and the next older one is tried.
   std::unique_ptr<Algorithm> algo;
   RunnerState state;
   std::string checkpoint;
   std::vector<std::string> failures;
-  for (const std::string& path : CheckpointsNewestFirst(dir)) {
-    auto candidate = BuildAlgorithm(config);
+  std::vector<std::string> candidates;
+  OnEveryRank(comm, "listing the checkpoints", [&] { candidates = CheckpointsNewestFirst(dir); });
+  for (const std::string& path : candidates) {
+    int ranks = 1;  // the size of the job that wrote it (the same answer on every rank)
+    try {
+      CheckpointReader probe(path);
+      ranks = dist::CheckpointRanks(probe);
+    } catch (const Error&) {
+      // unreadable: Load below says why
+    }
+    RLF_CHECK_ARG(ranks == world, path, " was written by ", ranks == 1 ? "a single process" : StrCat("a job of ", ranks, " ranks"),
+                    world == 1 ? std::string(", not by one process; resume it as a job of that size (rlforge launch --nproc ") +
+                                     std::to_string(ranks) + " -- train --resume " + dir + ")"
+                               : StrCat("; this job has ", world, " ranks (resume with the same number)"));
+    auto candidate = BuildAlgorithm(config, options);
     RunnerState s;
     try {
       bool has_runner_state = true;
@@ -556,7 +706,7 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
       } catch (const Error&) {
         readable = false;
       }
-      if (!readable) {
+      if (!readable && root) {
         fs::rename(path, path + ".damaged");
         std::fprintf(stderr, "warning: renamed it to %s.damaged\n", path.c_str());
       }
@@ -565,23 +715,30 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
     algo = std::move(candidate), state = std::move(s), checkpoint = path;
     break;
   }
-  RLF_CHECK(algo != nullptr, "no checkpoint of '", dir, "' can be loaded (", Join(failures, "; "), ")");
+  OnEveryRank(comm, "loading a checkpoint", [&] {
+    RLF_CHECK(algo != nullptr, "no checkpoint of '", dir, "' can be loaded (", Join(failures, "; "), ")");
+  });
+  if (comm != nullptr) comm->Barrier();  // every rank has read its files before rank 0 renames any
   if (!failures.empty())
     std::fprintf(stderr, "resuming from the newest checkpoint that loads: %s (step %lld)\n", checkpoint.c_str(),
                  static_cast<long long>(algo->num_timesteps()));
   const bool all_steps = algo->num_timesteps() >= config.run.total_steps;
-  RLF_CHECK_ARG(!all_steps || !fs::exists(dir + "/eval.json"), "the run in '", dir, "' is complete (",
-                algo->num_timesteps(), " of its ", config.run.total_steps,
-                " steps, eval.json written); pass --steps N to train longer");
-  if (all_steps)
-    std::fprintf(stderr, "the run in '%s' has all its steps but no final evaluation: finishing it\n", dir.c_str());
-  fs::remove(dir + "/eval.json");
-  if (!all_steps && fs::path(checkpoint).filename() == "final.pt") {
-    const std::string renamed = StrCat(dir, "/checkpoints/step_", algo->num_timesteps(), ".pt");
-    fs::rename(checkpoint, renamed);
-    checkpoint = renamed;
+  OnEveryRank(comm, "checking the run is unfinished", [&] {
+    RLF_CHECK_ARG(!all_steps || !fs::exists(dir + "/eval.json"), "the run in '", dir, "' is complete (",
+                  algo->num_timesteps(), " of its ", config.run.total_steps,
+                  " steps, eval.json written); pass --steps N to train longer");
+  });
+  if (root) {
+    if (all_steps)
+      std::fprintf(stderr, "the run in '%s' has all its steps but no final evaluation: finishing it\n", dir.c_str());
+    fs::remove(dir + "/eval.json");
+    if (!all_steps && fs::path(checkpoint).filename() == "final.pt") {
+      const std::string renamed = StrCat(dir, "/checkpoints/step_", algo->num_timesteps(), ".pt");
+      fs::rename(checkpoint, renamed);
+      checkpoint = renamed;
+    }
+    WriteFileAtomically(dir + "/config.yaml", config.ToYaml());
   }
-  WriteFileAtomically(dir + "/config.yaml", config.ToYaml());
   return RunLoop(config, dir, std::move(algo), /*resumed=*/true, std::move(state), checkpoint, options);
 }
 
@@ -604,7 +761,7 @@ LoadedRun LoadRun(const std::string& path) {
   const std::string checkpoint = fs::is_regular_file(path) ? path : LatestCheckpoint(dir);
   LoadedRun out;
   out.config = TrainConfig::FromYamlFile(dir + "/config.yaml");
-  out.algorithm = BuildAlgorithm(out.config);
+  out.algorithm = BuildAlgorithm(out.config, RunnerOptions{});
   try {
     out.algorithm->Load(checkpoint);
   } catch (const InvalidArgument&) {

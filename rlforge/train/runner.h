@@ -8,6 +8,8 @@
 //                            marks a finished run)
 // Everything is validated before DIR is created. Checkpoints are atomic; a
 // run killed at any moment leaves its last checkpoint loadable.
+// Run as one rank of a distributed job (RunnerOptions::comm), every rank
+// runs the same loop and rank 0 writes DIR.
 // Resume(DIR) reloads config.yaml and the latest checkpoint and continues; with
 // one env thread and one torch thread the resumed run ends with exactly the
 // weights of an uninterrupted one.
@@ -51,6 +53,15 @@ class Interrupted : public Error {
 struct RunnerOptions {
   // Live progress line on stderr (only when stderr is a terminal).
   bool progress = true;
+  // The job this process is one rank of (rlforge/dist/communicator.h), or
+  // null. Every rank runs Train (or Resume) with the same config and DIR;
+  // all of them check first that their configs and rlforge versions agree.
+  // Rank 0 alone writes the run directory (config, logs, TensorBoard,
+  // checkpoints holding every rank's envs, evaluations); the others only
+  // read it when resuming. progress.csv's episode statistics cover every
+  // rank's envs. An error on one rank (a bad --out, a dead peer) ends every
+  // rank with an error.
+  std::shared_ptr<dist::Communicator> comm;
 };
 
 TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOptions& options = {});

@@ -40,6 +40,9 @@ std::unique_ptr<torch::optim::Optimizer> MakeA2cOptimizer(const A2cConfig& confi
 
 class A2c : public OnPolicyAlgorithm {
  public:
+  // Data-parallel across the ranks of a job (rlforge/dist/): each rank steps
+  // num_envs / world_size envs; the gradient is the global rollout's.
+  static constexpr uint32_t kRunKeys = OnPolicyAlgorithm::kRunKeys | kRunDistributed;
   A2c(const RunContext& ctx, const A2cConfig& config);
   Metrics Iterate() override;
 

@@ -87,6 +87,8 @@ Metrics PpoUpdateStats::ToMetrics(double explained_variance, double learning_rat
 Ppo::Ppo(const RunContext& ctx, const PpoConfig& config)
     : OnPolicyAlgorithm(ctx, config.n_steps, config.gamma, config.gae_lambda, config.policy), config_(config) {
   config_.Validate();
+  RLF_CHECK_ARG(config_.batch_size % ctx.world_size() == 0, "config key 'batch_size' (", config_.batch_size,
+                ", the job's global minibatch) must be a multiple of the number of ranks (", ctx.world_size(), ")");
   if (!config_.pretrain.policy.empty())
     CheckScriptedPolicyFits("pretrain_policy", config_.pretrain.policy, ctx.run.env, ctx.run.env_kwargs);
   optimizer_ = std::make_unique<FlatAdam>(policy_->parameters(),
@@ -103,6 +105,10 @@ Metrics Ppo::Iterate() {
   // A resumed run has its clone in the checkpoint already.
   if (!config_.pretrain.policy.empty() && iterations_ == 0 && num_timesteps_ == 0) Pretrain(config_.pretrain);
   CollectRollout();
+  return Update();
+}
+
+Metrics Ppo::Update() {
   const auto update_start = std::chrono::steady_clock::now();
   int64_t update_samples = 0;
   policy_->train();
@@ -120,22 +126,25 @@ Metrics Ppo::Iterate() {
   bool stopped_early = false;
   // When one minibatch holds the whole rollout (the zoo's CartPole preset),
   // its order is irrelevant to the mean loss: gather and normalize once.
-  const bool whole_batch = config_.batch_size >= B;
+  // In a job, B is this rank's share of the rollout and each minibatch takes
+  // batch_size / world_size rows of it: the global minibatch is batch_size.
+  const int64_t batch_size = config_.batch_size / ctx_.world_size();
+  const bool whole_batch = batch_size >= B;
+  const bool normalize = config_.normalize_advantage && B * ctx_.world_size() > 1;
   torch::Tensor whole_adv = r.advantages;
-  if (whole_batch && config_.normalize_advantage && B > 1)
-    whole_adv = (r.advantages - r.advantages.mean()) / (r.advantages.std() + 1e-8);
+  if (whole_batch && normalize) whole_adv = StandardizeAdvantages(r.advantages);
   for (int64_t epoch = 0; epoch < config_.n_epochs && !stopped_early; ++epoch) {
     torch::Tensor perm = whole_batch ? torch::Tensor() : torch::randperm(B, gen_, torch::kLong);
-    for (int64_t start = 0; start < B; start += config_.batch_size) {
-      torch::Tensor idx = whole_batch ? torch::Tensor() : perm.slice(0, start, std::min(B, start + config_.batch_size));
+    for (int64_t start = 0; start < B; start += batch_size) {
+      torch::Tensor idx = whole_batch ? torch::Tensor() : perm.slice(0, start, std::min(B, start + batch_size));
       auto pick = [&](const torch::Tensor& t) { return (whole_batch ? t : t.index_select(0, idx)).contiguous(); };
       update_samples += whole_batch ? B : idx.size(0);
       const torch::Tensor masks = r.masks.defined() ? pick(r.masks) : torch::Tensor();
       const torch::Tensor actions = pick(r.actions), old_log_prob = pick(r.log_probs), old_values = pick(r.values);
       const torch::Tensor returns = pick(r.returns);
       torch::Tensor adv = whole_batch ? whole_adv.contiguous() : pick(r.advantages);
-      if (!whole_batch && config_.normalize_advantage && adv.size(0) > 1)
-        adv = ((adv - adv.mean()) / (adv.std() + 1e-8)).contiguous();
+      if (!whole_batch && config_.normalize_advantage && adv.size(0) * ctx_.world_size() > 1)
+        adv = StandardizeAdvantages(adv).contiguous();
       ActorCriticBatch batch = MakeBatch(actions, masks, adv, returns);
       SetPpoTerms(config_, clip, old_log_prob, old_values, &batch);
       const ActorCriticLossValues l = Backprop(whole_batch ? input : pick(input), batch, "PPO loss");

@@ -72,8 +72,17 @@ struct PpoConfig : PpoCoreConfig {
 
 class Ppo : public OnPolicyAlgorithm {
  public:
+  // Data-parallel across the ranks of a job (rlforge/dist/): each rank steps
+  // num_envs / world_size envs, every minibatch's gradient is averaged over
+  // the ranks before the step (batch_size is the global minibatch).
+  static constexpr uint32_t kRunKeys = OnPolicyAlgorithm::kRunKeys | kRunDistributed;
   Ppo(const RunContext& ctx, const PpoConfig& config);
   Metrics Iterate() override;
+
+ protected:
+  // Iterate's second half: the epochs of minibatch updates on the rollout
+  // just collected.
+  Metrics Update();
 
  private:
   PpoConfig config_;
