@@ -366,15 +366,22 @@ ActorCriticLossValues OnPolicyAlgorithm::BackpropRollout(bool normalize_advantag
 
 void OnPolicyAlgorithm::DeclareTimingMetrics() {
   DeclareMetrics({"time_env", "time_act", "time_update", "update_samples", "update_flops"});
+  if (comm() != nullptr) DeclareMetrics({"time_comm", "comm_bytes"});
 }
 
 void OnPolicyAlgorithm::AddTimings(Metrics* m, std::chrono::steady_clock::time_point update_start,
-                                   int64_t update_samples) const {
+                                   int64_t update_samples) {
   (*m)["time_env"] = time_env_;
   (*m)["time_act"] = time_act_;
   (*m)["time_update"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - update_start).count();
   (*m)["update_samples"] = static_cast<double>(update_samples);
   (*m)["update_flops"] = flops_per_sample_ * static_cast<double>(update_samples);
+  if (comm() != nullptr) {  // this rank's collectives since the last report
+    (*m)["time_comm"] = comm()->seconds() - comm_seconds_reported_;
+    (*m)["comm_bytes"] = comm()->bytes() - comm_bytes_reported_;
+    comm_seconds_reported_ = comm()->seconds();
+    comm_bytes_reported_ = comm()->bytes();
+  }
 }
 
 std::vector<std::string> OnPolicyAlgorithm::PretrainMetricNames() {

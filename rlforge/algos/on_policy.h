@@ -220,8 +220,11 @@ class OnPolicyAlgorithm : public Algorithm {
   // CollectRollout), time_update (since update_start), update_samples
   // (samples forwarded and back-propagated) and update_flops (their network
   // products' floating-point operations): what `rlforge bench train` reads.
+  // In a job also time_comm and comm_bytes: seconds in collectives (waiting
+  // for the slowest rank included) and bytes this rank reduced or gathered
+  // since the last report (`rlforge bench distributed` reads them).
   void DeclareTimingMetrics();
-  void AddTimings(Metrics* m, std::chrono::steady_clock::time_point update_start, int64_t update_samples) const;
+  void AddTimings(Metrics* m, std::chrono::steady_clock::time_point update_start, int64_t update_samples);
   // Clips the global gradient norm and returns the norm before clipping;
   // throws Error naming the parameter when a gradient is NaN or Inf.
   double ClipGradients(double max_norm);
@@ -271,6 +274,8 @@ class OnPolicyAlgorithm : public Algorithm {
   RunningMeanStd obs_rms_base_;       // obs_rms_ at the last merge (jobs of several ranks)
   std::vector<double> obs_acc_;       // this rank's observation moments since then
   std::vector<float> grad_buffer_;    // AverageOverRanks' all-reduce buffer
+  double comm_seconds_reported_ = 0;  // Communicator::seconds() at the last AddTimings
+  double comm_bytes_reported_ = 0;
   ReturnScaler return_scaler_;        // normalize_reward
 };
 

@@ -75,7 +75,7 @@ void RunBenchEnv(const BenchEnvArgs& a) {
 }  // namespace
 
 void AddBenchCommand(CLI::App& app) {
-  auto* bench = app.add_subcommand("bench", "Benchmarks (env: vector-env stepping; train: training speed; search: MCTS simulations/s)");
+  auto* bench = app.add_subcommand("bench", "Benchmarks (env: vector-env stepping; train: training speed; search: MCTS simulations/s; distributed, allreduce: data-parallel scaling)");
   bench->require_subcommand(1);
   auto a = std::make_shared<BenchEnvArgs>();
   auto* env = bench->add_subcommand("env", "Steps per second of a vector env with random actions");
@@ -88,6 +88,7 @@ void AddBenchCommand(CLI::App& app) {
   env->add_option("--kwarg", a->kwargs, "Env kwarg key=value (repeatable)");
   env->callback([a] { RunBenchEnv(*a); });
   AddBenchTrainCommand(*bench);
+  AddBenchDistributedCommands(*bench);
   AddBenchSearchCommand(*bench);
   AddBenchRuntimeCommand(*bench);
   AddBenchServeCommand(*bench);

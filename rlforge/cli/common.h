@@ -42,6 +42,7 @@ void AddBenchTrainCommand(CLI::App& bench);
 void AddBenchSearchCommand(CLI::App& bench);
 void AddBenchRuntimeCommand(CLI::App& bench);
 void AddBenchServeCommand(CLI::App& bench);
+void AddBenchDistributedCommands(CLI::App& bench);
 
 // A check for integer flags: decimal digits with an optional '-', within the
 // range of T (CLI11 alone saturates out-of-range numbers, wraps negative ones

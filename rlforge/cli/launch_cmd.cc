@@ -68,8 +68,9 @@ std::string Describe(int status) {
 void RunLaunch(const LaunchArgs& a) {
   RLF_CHECK_ARG(!a.command.empty(), "launch needs the command each rank runs after --, e.g. rlforge launch --nproc 2 -- "
                                     "train --algo ppo --env CartPole-v1");
-  RLF_CHECK_ARG(a.command[0] == "train", "launch runs 'train' (the distributed agents' command), not '", a.command[0],
-                "'");
+  RLF_CHECK_ARG(a.command[0] == "train" || (a.command[0] == "bench" && a.command.size() > 1 && a.command[1] == "allreduce"),
+                "launch runs 'train' or 'bench allreduce' (the commands that run as ranks of a job), not '",
+                a.command[0], "'");
   RLF_CHECK_ARG(a.nproc >= 1 && a.nproc <= 1024, "--nproc must be in [1, 1024], got ", a.nproc);
   RLF_CHECK_ARG(a.nnodes >= 1 && a.nnodes <= 4096, "--nnodes must be in [1, 4096], got ", a.nnodes);
   RLF_CHECK_ARG(a.node_rank >= 0 && a.node_rank < a.nnodes, "--node-rank must be in [0, ", a.nnodes, "), got ",

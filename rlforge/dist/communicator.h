@@ -71,7 +71,13 @@ class Communicator {
   int world_size() const { return world_size_; }
   bool root() const { return rank_ == 0; }
 
-  // In place, over every rank: sum, or max (float, double or int64 tensors, contiguous).
+  // In place, over every rank: sum, or max (float, double or int64 tensors,
+  // contiguous). Sums of up to kGatherReduceBytes in all (tensor bytes x
+  // ranks) are an all-gather and a local sum in rank order: fewer round
+  // trips than Gloo's ring all-reduce (docs/distributed.md measures both),
+  // and the same bits on every rank and in every run; larger sums use
+  // Gloo's all-reduce.
+  static constexpr int64_t kGatherReduceBytes = 16 << 20;
   void AllReduceSum(torch::Tensor t);
   void AllReduceMax(torch::Tensor t);
   // Rank `root`'s t into every rank's t.
@@ -85,6 +91,9 @@ class Communicator {
   // Seconds spent inside collectives since construction (communication and
   // waiting for the slowest rank).
   double seconds() const { return seconds_; }
+  // Bytes this rank handed to collectives since construction (each
+  // all-reduce's and broadcast's tensor, each all-gather's contribution).
+  double bytes() const { return bytes_; }
 
  private:
   template <typename F>
@@ -93,6 +102,7 @@ class Communicator {
   c10::intrusive_ptr<c10d::ProcessGroup> group_;
   int rank_ = 0, world_size_ = 1;
   double seconds_ = 0;
+  double bytes_ = 0;
 };
 
 // Visits state that each rank holds for itself (its envs, its action

@@ -61,6 +61,12 @@ TEST(Communicator, CollectivesOnThreeRanks) {
     EXPECT_EQ(all[0], "");
     EXPECT_EQ(all[1], std::string(1000, 'b'));
     EXPECT_EQ(all[2], std::string(2000, 'c'));
+    // Past kGatherReduceBytes the sum is Gloo's ring all-reduce.
+    const int64_t big = Communicator::kGatherReduceBytes / 4 / 3 + 1;
+    torch::Tensor g = torch::full({big}, static_cast<float>(r + 1));
+    c.AllReduceSum(g);
+    EXPECT_EQ(g.min().item<float>(), 6.0f);
+    EXPECT_EQ(g.max().item<float>(), 6.0f);
     c.Barrier();
     EXPECT_GT(c.seconds(), 0.0);
   });

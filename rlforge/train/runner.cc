@@ -315,6 +315,13 @@ void GatherEpisodes(dist::Communicator& comm, std::vector<double>* returns, std:
   }
 }
 
+// The command that continues the run in dir (a job: as a job of its size).
+std::string ResumeCommand(const std::string& dir, dist::Communicator* comm) {
+  if (comm == nullptr) return "rlforge train --resume " + dir;
+  return StrCat("rlforge launch --nproc ", comm->world_size(), " -- train --resume ", dir,
+                " (or the same command on each host)");
+}
+
 // Agrees on what every rank of a job does after an iteration: save
 // checkpoints/best.pt (rank 0's evaluation found a new best) and stop (a
 // signal reached any rank). A collective.
@@ -443,8 +450,8 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
                          last_checkpoint.empty()
                              ? "no checkpoint was written before it (checkpoint_interval: 0), so the run cannot "
                                "be resumed"
-                             : "the last checkpoint, " + last_checkpoint + ", is kept (rlforge train --resume " +
-                                   dir + ")"));
+                             : "the last checkpoint, " + last_checkpoint + ", is kept (" +
+                                   ResumeCommand(dir, comm) + ")"));
     }
     ++state.iteration;
     for (const auto& [k, v] : m)
@@ -538,7 +545,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
       save(path);
       progress.Finish();
       throw Interrupted(sig, StrCat("interrupted by ", sig == SIGINT ? "SIGINT" : "SIGTERM", " at step ", steps, " of ",
-                                    run.total_steps, "; saved ", path, "; continue with: rlforge train --resume ", dir));
+                                    run.total_steps, "; saved ", path, "; continue with: ", ResumeCommand(dir, comm)));
     }
   }
   progress.Finish();

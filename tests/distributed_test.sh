@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Distributed training through the real binary (docs/distributed.md): ranks
+# are separate processes that rendezvous on loopback (and, as root, across a
+# veth pair between two network namespaces this test makes and removes).
+#   - 2-rank data-parallel PPO solves CartPole-v1 (as one process does);
+#   - ranks whose configs differ, an agent that cannot run as a job, a port in
+#     use and a peer that never comes each end with a one-line error, in time;
+#   - kill -9 of a rank ends the whole job (no process left), the run resumes
+#     from its last checkpoint as a job of the same size, and not otherwise;
+#   - torchrun's agent-store convention (a store hosted by torch itself);
+#   - two "hosts" in network namespaces train together over a real interface.
+# Every process it starts is bounded by `timeout` and killed on exit.
+set -u
+BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+WORK=$(mktemp -d /tmp/rlf_dist.XXXXXX)
+NS0="rlf0_$$" NS1="rlf1_$$" VETH0="rlfa$$" VETH1="rlfb$$"
+cleanup() {
+  pkill -P $$ 2>/dev/null
+  ip netns del "$NS0" 2>/dev/null
+  ip netns del "$NS1" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fails=0
+ok() { echo "ok   $1"; }
+fail() { echo "FAIL $1"; fails=$((fails+1)); }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+mean_return() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mean_return"])' "$1"; }
+# rank R of a job of 2 on PORT, with extra env: rank R PORT [VAR=VALUE...] -- args
+rank() {
+  local r="$1" port="$2"; shift 2
+  local vars=()
+  while [[ "$1" != "--" ]]; do vars+=("$1"); shift; done
+  shift
+  env "${vars[@]}" MASTER_ADDR=127.0.0.1 MASTER_PORT="$port" WORLD_SIZE=2 RANK="$r" LOCAL_RANK="$r" \
+    timeout 120 "$BIN" "$@"
+}
+
+# --- 2-rank PPO on CartPole-v1: the zoo's preset and budget, 4 envs per rank.
+if timeout 300 "$BIN" launch --nproc 2 -- train --algo ppo --env CartPole-v1 --seed 0 --out "$WORK/ppo" \
+     --no-progress >"$WORK/ppo.log" 2>&1; then
+  r=$(mean_return "$WORK/ppo/eval.json")
+  python3 -c "import sys; sys.exit(0 if $r >= 475 else 1)" && ok "ppo-2-ranks-solves-cartpole ($r)" ||
+    fail "ppo-2-ranks-solves-cartpole: final evaluation $r < 475"
+  # rank 0 alone wrote the run directory; the episodes of both ranks' envs were counted
+  [[ $(grep -c "^trained ppo" "$WORK/ppo.log") == 1 ]] && ok "one-rank-reports" || fail "one-rank-reports: $(cat "$WORK/ppo.log")"
+else
+  fail "ppo-2-ranks: launch failed: $(tail -3 "$WORK/ppo.log")"
+fi
+
+# --- ranks whose configs differ: both stop, naming the difference.
+port=$(free_port)
+rank 0 "$port" -- train --algo ppo --env CartPole-v1 --seed 1 --steps 2048 --out "$WORK/mismatch" --no-progress \
+  >/dev/null 2>"$WORK/m0.err" &
+rank 1 "$port" -- train --algo ppo --env CartPole-v1 --seed 2 --steps 2048 --out "$WORK/mismatch" --no-progress \
+  >/dev/null 2>"$WORK/m1.err"
+c1=$?
+wait $!; c0=$?
+if [[ $c0 == 1 && $c1 == 1 ]] && grep -q "rank 1's config (hash of the resolved config.yaml) (.*) differs from rank 0's" \
+     "$WORK/m0.err" && grep -q "^rlforge \[rank 1\]: error: distributed: rank 1's config" "$WORK/m1.err"; then
+  ok "config-mismatch"
+else
+  fail "config-mismatch: exits $c0/$c1: $(cat "$WORK/m0.err" "$WORK/m1.err")"
+fi
+
+# --- an agent that does not train as a job.
+timeout 60 "$BIN" launch --nproc 2 -- train --algo dqn --env CartPole-v1 --steps 1000 --out "$WORK/dqn" \
+  >/dev/null 2>"$WORK/dqn.err"
+c=$?
+[[ $c == 2 ]] && grep -q "dqn does not train as a job of several ranks (WORLD_SIZE=2); the agents that do: ppo, a2c" \
+  "$WORK/dqn.err" && ok "unsupported-agent" || fail "unsupported-agent: exit $c: $(cat "$WORK/dqn.err")"
+
+# --- a peer that never comes: rank 0 gives up after RLFORGE_DIST_TIMEOUT.
+start=$(date +%s)
+rank 0 "$(free_port)" RLFORGE_DIST_TIMEOUT=2 -- train --algo ppo --env CartPole-v1 --out "$WORK/alone" \
+  --no-progress >/dev/null 2>"$WORK/alone.err"
+c=$?
+took=$(( $(date +%s) - start ))
+[[ $c == 1 && $took -lt 30 ]] && grep -q "timed out after 2 s: 1 of 2 ranks joined" "$WORK/alone.err" &&
+  ok "rendezvous-timeout (${took} s)" || fail "rendezvous-timeout: exit $c after $took s: $(cat "$WORK/alone.err")"
+
+# --- the port is in use (another job's rank 0 holds it).
+port=$(free_port)
+rank 0 "$port" RLFORGE_DIST_TIMEOUT=20 -- train --algo ppo --env CartPole-v1 --out "$WORK/holder" --no-progress \
+  >/dev/null 2>&1 &
+holder=$!
+sleep 1.5
+rank 0 "$port" RLFORGE_DIST_TIMEOUT=5 -- train --algo ppo --env CartPole-v1 --out "$WORK/second" --no-progress \
+  >/dev/null 2>"$WORK/port.err"
+c=$?
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+[[ $c == 1 ]] && grep -q "cannot host the rendezvous store on 127.0.0.1:$port: the port is in use" "$WORK/port.err" &&
+  ok "port-in-use" || fail "port-in-use: exit $c: $(cat "$WORK/port.err")"
+
+# --- kill -9 a rank: the job ends, no process is left, and it resumes.
+timeout 300 "$BIN" launch --nproc 2 --grace 10 -- train --algo ppo --env CartPole-v1 --seed 4 --steps 400000 \
+  --set checkpoint_interval=4096 --out "$WORK/killed" --no-progress >"$WORK/killed.log" 2>&1 &
+launcher=$!
+for _ in $(seq 1 300); do ls "$WORK"/killed/checkpoints/step_*.pt >/dev/null 2>&1 && break; sleep 0.1; done
+victim=""
+# the ranks are the processes whose command line names this run and whose environment says RANK=1
+for p in $(pgrep -f -- "--out $WORK/killed"); do
+  tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx "RANK=1" && victim=$p
+done
+if [[ -z "$victim" ]]; then
+  fail "kill-a-rank: no rank 1 under the launcher"
+else
+  kill -9 "$victim"
+  start=$(date +%s)
+  wait "$launcher"; c=$?
+  took=$(( $(date +%s) - start ))
+  sleep 0.5
+  left=$(pgrep -f -- "--out $WORK/killed" | wc -l)
+  [[ $c != 0 && $took -lt 60 && $left == 0 ]] && grep -q "rank 1 was killed by signal 9" "$WORK/killed.log" &&
+    ok "kill-a-rank-ends-the-job (exit $c after ${took} s)" ||
+    fail "kill-a-rank: exit $c after $took s, $left left: $(tail -5 "$WORK/killed.log")"
+  # Not as one process ...
+  timeout 60 "$BIN" train --resume "$WORK/killed" --steps 20000 --no-progress >/dev/null 2>"$WORK/single.err"
+  c=$?
+  [[ $c == 2 ]] && grep -q "was written by a job of 2 ranks, not by one process" "$WORK/single.err" &&
+    ok "resume-needs-the-same-ranks" || fail "resume-needs-the-same-ranks: exit $c: $(cat "$WORK/single.err")"
+  # ... but as a job of 2, from the last checkpoint, to the end.
+  steps=$(ls "$WORK"/killed/checkpoints/step_*.pt | sed 's/.*step_\([0-9]*\).pt/\1/' | sort -n | tail -1)
+  if timeout 300 "$BIN" launch --nproc 2 -- train --resume "$WORK/killed" --steps $((steps + 8192)) --no-progress \
+       >"$WORK/resumed.log" 2>&1 && [[ -f "$WORK/killed/eval.json" ]]; then
+    ok "resume-after-kill (from step $steps)"
+  else
+    fail "resume-after-kill: $(tail -3 "$WORK/resumed.log")"
+  fi
+fi
+
+# --- torchrun's agent-store convention, with a store hosted by PyTorch itself.
+if /usr/bin/python3 -c "import torch.distributed" 2>/dev/null; then
+  port=$(free_port)
+  timeout 60 /usr/bin/python3 -c "
+import time, torch.distributed as d
+s = d.TCPStore('127.0.0.1', $port, 3, True)
+time.sleep(50)" &
+  store=$!
+  sleep 2
+  rank 0 "$port" TORCHELASTIC_USE_AGENT_STORE=True TORCHELASTIC_RESTART_COUNT=0 -- train --algo a2c \
+    --env CartPole-v1 --steps 5000 --out "$WORK/agent" --no-progress >/dev/null 2>"$WORK/a0.err" &
+  rank 1 "$port" TORCHELASTIC_USE_AGENT_STORE=True TORCHELASTIC_RESTART_COUNT=0 -- train --algo a2c \
+    --env CartPole-v1 --steps 5000 --out "$WORK/agent" --no-progress >/dev/null 2>"$WORK/a1.err"
+  c1=$?
+  wait $!; c0=$?
+  kill "$store" 2>/dev/null; wait "$store" 2>/dev/null
+  [[ $c0 == 0 && $c1 == 0 && -f "$WORK/agent/eval.json" ]] && ok "torchrun-agent-store (a2c)" ||
+    fail "torchrun-agent-store: exits $c0/$c1: $(cat "$WORK/a0.err" "$WORK/a1.err")"
+else
+  echo "skip torchrun-agent-store: /usr/bin/python3 has no torch.distributed"
+fi
+
+# --- two hosts: network namespaces joined by a veth pair (root only).
+if ip netns add "$NS0" 2>/dev/null && ip netns add "$NS1" 2>/dev/null &&
+   ip link add "$VETH0" type veth peer name "$VETH1" 2>/dev/null; then
+  ip link set "$VETH0" netns "$NS0" && ip link set "$VETH1" netns "$NS1"
+  ip -n "$NS0" addr add 10.231.0.1/24 dev "$VETH0" && ip -n "$NS1" addr add 10.231.0.2/24 dev "$VETH1"
+  for ns in "$NS0" "$NS1"; do ip -n "$ns" link set lo up; done
+  ip -n "$NS0" link set "$VETH0" up && ip -n "$NS1" link set "$VETH1" up
+  host() {  # ns ifname node_rank
+    local ns="$1" ifn="$2" node="$3"
+    GLOO_SOCKET_IFNAME="$ifn" timeout 300 ip netns exec "$ns" "$BIN" launch --nproc 1 --nnodes 2 --node-rank "$node" \
+      --master 10.231.0.1:29400 -- train --algo ppo --env CartPole-v1 --seed 0 --steps 50000 \
+      --out "$WORK/hosts" --no-progress
+  }
+  host "$NS0" "$VETH0" 0 >"$WORK/h0.log" 2>&1 &
+  h0=$!
+  host "$NS1" "$VETH1" 1 >"$WORK/h1.log" 2>&1
+  c1=$?
+  wait "$h0"; c0=$?
+  bytes=$(ip netns exec "$NS1" cat /sys/class/net/"$VETH1"/statistics/tx_bytes)
+  [[ $c0 == 0 && $c1 == 0 && -f "$WORK/hosts/eval.json" && $bytes -gt 1000000 ]] &&
+    ok "two-hosts-over-veth ($bytes bytes sent by host 1, return $(mean_return "$WORK/hosts/eval.json"))" ||
+    fail "two-hosts-over-veth: exits $c0/$c1, $bytes bytes: $(tail -3 "$WORK/h0.log" "$WORK/h1.log")"
+else
+  echo "skip two-hosts-over-veth: cannot make network namespaces here (needs root)"
+fi
+
+[[ $fails == 0 ]] && echo "all distributed tests passed" || echo "$fails distributed test(s) failed"
+exit $(( fails > 0 ))
