@@ -129,6 +129,26 @@ else
   fi
 fi
 
+# --- SIGTERM to the launcher: every rank stops at the same iteration, rank 0
+# saves, and the resumed job logs exactly what the unbroken one did.
+train_job() { timeout 300 "$BIN" launch --nproc 2 -- train --algo ppo --env CartPole-v1 --seed 5 --steps 30000 \
+  --set eval_episodes=5 --no-progress "$@"; }
+train_job --out "$WORK/whole" >/dev/null 2>&1
+train_job --out "$WORK/broken" >"$WORK/broken.log" 2>&1 &
+job=$!
+for _ in $(seq 1 300); do [[ -f "$WORK/broken/progress.csv" && $(wc -l <"$WORK/broken/progress.csv") -gt 30 ]] && break; sleep 0.05; done
+pkill -TERM -f -- "launch --nproc 2 -- train .*--out $WORK/broken"
+wait "$job"; c=$?
+timeout 300 "$BIN" launch --nproc 2 -- train --resume "$WORK/broken" --no-progress >/dev/null 2>&1
+# every column but the clocks (steps_per_second, time_elapsed, time_*)
+metrics() { cut -d, -f1-4,7-18 "$1"; }
+if [[ $c == 143 ]] && grep -q "continue with: rlforge launch --nproc 2 -- train --resume" "$WORK/broken.log" &&
+   [[ -f "$WORK/broken/eval.json" ]] && diff <(metrics "$WORK/whole/progress.csv") <(metrics "$WORK/broken/progress.csv") >/dev/null; then
+  ok "sigterm-and-exact-resume ($(ls "$WORK"/broken/checkpoints | tr '\n' ' '))"
+else
+  fail "sigterm-and-exact-resume: exit $c: $(tail -3 "$WORK/broken.log"); $(diff <(metrics "$WORK/whole/progress.csv") <(metrics "$WORK/broken/progress.csv") | head -4)"
+fi
+
 # --- torchrun's agent-store convention, with a store hosted by PyTorch itself.
 if /usr/bin/python3 -c "import torch.distributed" 2>/dev/null; then
   port=$(free_port)

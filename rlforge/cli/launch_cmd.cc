@@ -133,6 +133,7 @@ void RunLaunch(const LaunchArgs& a) {
   int running = a.nproc;
   int first_failure = 0;
   bool terminating = false;
+  bool forwarded = false;  // a signal sent to the launcher went to every rank
   auto deadline = std::chrono::steady_clock::time_point::max();
   auto signal_all = [&](int sig) {
     for (pid_t p : pids)
@@ -141,6 +142,7 @@ void RunLaunch(const LaunchArgs& a) {
   while (running > 0) {
     if (const int sig = g_forward_signal; sig != 0) {
       g_forward_signal = 0;
+      forwarded = true;
       signal_all(sig);  // the ranks save and stop; their statuses say how
     }
     int status = 0;
@@ -153,6 +155,7 @@ void RunLaunch(const LaunchArgs& a) {
         const int code = StatusOf(status);
         if (code != 0 && first_failure == 0) {
           first_failure = code;
+          if (forwarded) continue;  // stopping as asked: each rank said so itself
           std::fprintf(stderr, "rlforge launch: rank %d %s%s\n", a.node_rank * a.nproc + static_cast<int>(i),
                        Describe(status).c_str(), running > 0 ? "; stopping the other ranks" : "");
           if (running > 0 && !terminating) {
