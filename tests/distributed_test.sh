@@ -67,7 +67,7 @@ fi
 timeout 60 "$BIN" launch --nproc 2 -- train --algo dqn --env CartPole-v1 --steps 1000 --out "$WORK/dqn" \
   >/dev/null 2>"$WORK/dqn.err"
 c=$?
-[[ $c == 2 ]] && grep -q "dqn does not train as a job of several ranks (WORLD_SIZE=2); the agents that do: ppo, a2c" \
+[[ $c == 2 ]] && grep -q "dqn does not train as a job of several ranks (WORLD_SIZE=2); the agents that do: ppo, recurrent-ppo, a2c" \
   "$WORK/dqn.err" && ok "unsupported-agent" || fail "unsupported-agent: exit $c: $(cat "$WORK/dqn.err")"
 
 # --- a peer that never comes: rank 0 gives up after RLFORGE_DIST_TIMEOUT.

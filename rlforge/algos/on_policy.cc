@@ -106,9 +106,9 @@ OnPolicyAlgorithm::OnPolicyAlgorithm(const RunContext& ctx, int64_t n_steps, dou
   if (ctx.run.normalize_obs) {
     RLF_CHECK_ARG(os.kind() == SpaceKind::kBox && (os.dtype() == DType::kFloat32 || os.dtype() == DType::kFloat64),
                   "normalize_obs needs a float Box observation space; ", ctx.run.env, " has ", os.ToString());
-    obs_rms_ = RunningMeanStd(os.size());
+    obs_norm_.rms = RunningMeanStd(os.size());
+    obs_norm_.Loaded();
   }
-  obs_rms_base_ = obs_rms_;
   return_scaler_ = ReturnScaler(envs_->num_envs());
   torch::manual_seed(seed);
   policy_ = ActorCritic(os, as, policy);
@@ -230,7 +230,7 @@ void OnPolicyAlgorithm::CollectRollout() {
   next_values_ = torch::where(not_done, following, next_values_);
   num_timesteps_ += T * N * ctx_.world_size();
   if (comm() != nullptr) {  // every rank's samples into the shared statistics
-    if (ctx_.run.normalize_obs) MergeRankMoments(*comm(), &obs_acc_, &obs_rms_base_, &obs_rms_);
+    if (ctx_.run.normalize_obs) obs_norm_.Merge(*comm());
     if (normalize_reward) return_scaler_.Merge(*comm());
   }
 
@@ -317,19 +317,19 @@ ActorCriticLossValues OnPolicyAlgorithm::Backprop(const torch::Tensor& input, co
   RLF_CHECK(input.size(0) == batch.size, "Backprop: ", input.size(0), " inputs for a batch of ", batch.size);
   ActorCriticLossValues l = fast_ ? BackpropKernels(*fast_, *policy_, head_, input, batch)
                                   : BackpropAutograd(*policy_, head_, input, batch);
-  if (comm() != nullptr) AverageOverRanks(static_cast<double>(batch.size), &l);
+  if (comm() != nullptr) AverageOverRanks(*comm(), *policy_, static_cast<double>(batch.size), &l, &grad_buffer_);
   CheckFinite(l.loss, what);
   return l;
 }
 
-void OnPolicyAlgorithm::AverageOverRanks(double rows, ActorCriticLossValues* l) {
-  // One all-reduce of [rows x (every gradient, the loss values), rows]: the
-  // gradient and losses of the global batch, weighted by each rank's rows.
-  std::vector<torch::Tensor> params = policy_->parameters();
+void AverageOverRanks(dist::Communicator& comm, torch::nn::Module& net, double rows, ActorCriticLossValues* l,
+                      std::vector<float>* buffer) {
+  // Weighted by each rank's rows, so unequal minibatches average right.
+  std::vector<torch::Tensor> params = net.parameters();
   int64_t n = 0;
   for (auto& p : params) n += p.numel();
-  if (static_cast<int64_t>(grad_buffer_.size()) != n + 7) grad_buffer_.assign(static_cast<size_t>(n + 7), 0.0f);
-  float* b = grad_buffer_.data();
+  if (static_cast<int64_t>(buffer->size()) != n + 7) buffer->assign(static_cast<size_t>(n + 7), 0.0f);
+  float* b = buffer->data();
   int64_t at = 0;
   for (auto& p : params) {
     const float* g = MutableGrad(p);
@@ -339,7 +339,7 @@ void OnPolicyAlgorithm::AverageOverRanks(double rows, ActorCriticLossValues* l) 
   double* fields[] = {&l->policy_loss, &l->value_loss, &l->entropy, &l->approx_kl, &l->clip_fraction, &l->loss};
   for (int k = 0; k < 6; ++k) b[at + k] = static_cast<float>(*fields[k] * rows);
   b[at + 6] = static_cast<float>(rows);
-  comm()->AllReduceSum(torch::from_blob(b, {n + 7}, torch::kFloat32));
+  comm.AllReduceSum(torch::from_blob(b, {n + 7}, torch::kFloat32));
   const float total = b[at + 6];
   at = 0;
   for (auto& p : params) {
@@ -376,12 +376,21 @@ void OnPolicyAlgorithm::AddTimings(Metrics* m, std::chrono::steady_clock::time_p
   (*m)["time_update"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - update_start).count();
   (*m)["update_samples"] = static_cast<double>(update_samples);
   (*m)["update_flops"] = flops_per_sample_ * static_cast<double>(update_samples);
-  if (comm() != nullptr) {  // this rank's collectives since the last report
-    (*m)["time_comm"] = comm()->seconds() - comm_seconds_reported_;
-    (*m)["comm_bytes"] = comm()->bytes() - comm_bytes_reported_;
-    comm_seconds_reported_ = comm()->seconds();
-    comm_bytes_reported_ = comm()->bytes();
+  if (comm() != nullptr) AddCommMetrics(*comm(), &comm_reported_, m);
+}
+
+void AddCommMetrics(const dist::Communicator& comm, std::pair<double, double>* last, Metrics* m) {
+  (*m)["time_comm"] = comm.seconds() - last->first;
+  (*m)["comm_bytes"] = comm.bytes() - last->second;
+  *last = {comm.seconds(), comm.bytes()};
+}
+
+torch::Tensor ObsNormalizer::Normalize(const torch::Tensor& raw, bool update, dist::Communicator* comm) {
+  if (update && comm != nullptr) {
+    auto flat = raw.to(torch::kFloat64).reshape({raw.size(0), -1}).contiguous();
+    AccumulateMoments(flat.data_ptr<double>(), flat.size(0), flat.size(1), &acc);
   }
+  return NormalizeObservations(raw, &rms, clip, update);
 }
 
 std::vector<std::string> OnPolicyAlgorithm::PretrainMetricNames() {
@@ -474,12 +483,7 @@ void OnPolicyAlgorithm::Pretrain(const PretrainConfig& c) {
 }
 
 torch::Tensor OnPolicyAlgorithm::NormalizeObs(const torch::Tensor& raw, bool update) {
-  if (!ctx_.run.normalize_obs) return raw;
-  if (update && comm() != nullptr) {
-    auto flat = raw.to(torch::kFloat64).reshape({raw.size(0), -1}).contiguous();
-    AccumulateMoments(flat.data_ptr<double>(), flat.size(0), flat.size(1), &obs_acc_);
-  }
-  return NormalizeObservations(raw, &obs_rms_, clip_obs_, update);
+  return ctx_.run.normalize_obs ? obs_norm_.Normalize(raw, update, comm()) : raw;
 }
 
 void AccumulateMoments(const double* x, int64_t n, int64_t d, std::vector<double>* acc) {
@@ -519,12 +523,12 @@ void MergeRankMoments(dist::Communicator& comm, std::vector<double>* acc, Runnin
   std::fill(acc->begin(), acc->end(), 0.0);
 }
 
-torch::Tensor OnPolicyAlgorithm::StandardizeAdvantages(const torch::Tensor& adv) const {
-  if (comm() == nullptr) return (adv - adv.mean()) / (adv.std() + 1e-8);
+torch::Tensor StandardizeAdvantages(const torch::Tensor& adv, dist::Communicator* comm) {
+  if (comm == nullptr) return (adv - adv.mean()) / (adv.std() + 1e-8);
   auto a = adv.to(torch::kFloat64);
   torch::Tensor m = torch::stack({torch::full({}, static_cast<double>(adv.numel()), torch::kFloat64), a.sum(),
                                   a.square().sum()});
-  comm()->AllReduceSum(m);
+  comm->AllReduceSum(m);
   const double n = m[0].item<double>(), sum = m[1].item<double>(), sumsq = m[2].item<double>();
   const double mean = sum / n;
   const double var = n > 1 ? std::max(0.0, (sumsq - n * mean * mean) / (n - 1)) : 0.0;
@@ -541,7 +545,7 @@ double OnPolicyAlgorithm::ExplainedVariance() const { return rlforge::ExplainedV
 
 std::unique_ptr<Policy> OnPolicyAlgorithm::MakePolicy(bool deterministic) {
   std::optional<RunningMeanStd> rms;
-  if (ctx_.run.normalize_obs) rms = obs_rms_;
+  if (ctx_.run.normalize_obs) rms = obs_norm_.rms;
   return std::make_unique<ActorCriticPolicy>(policy_, envs_->single_observation_space(),
                                              envs_->single_action_space(), deterministic,
                                              static_cast<uint64_t>(ctx_.run.seed) + 7, rms, clip_obs_);
@@ -629,8 +633,8 @@ void OnPolicyAlgorithm::VisitState(StateVisitor& v) {
   VisitOptimizer(v, "optimizer", *optimizer_);
   v("num_timesteps", &num_timesteps_);
   v("iterations", &iterations_);
-  v("obs_rms", &obs_rms_);
-  if (v.loading()) obs_rms_base_ = obs_rms_;
+  v("obs_rms", &obs_norm_.rms);
+  if (v.loading()) obs_norm_.Loaded();
   return_scaler_.VisitShared(v);
   v("pretrain_metrics", &pretrain_metrics_);
   // What each rank of a job holds for itself: its sampler and its envs.
@@ -647,7 +651,7 @@ namespace rlforge {
 
 runtime::Model OnPolicyAlgorithm::ExportModel() {
   std::optional<RunningMeanStd> rms;
-  if (ctx_.run.normalize_obs) rms = obs_rms_;
+  if (ctx_.run.normalize_obs) rms = obs_norm_.rms;
   runtime::Model m = ExportActorCritic(*policy_, envs_->single_observation_space(), envs_->single_action_space(), rms,
                                        clip_obs_);
   m.conditional_mask = static_cast<bool>(envs_->conditional_mask_fn());

@@ -54,6 +54,33 @@ class Communicator;
 void AccumulateMoments(const double* x, int64_t n, int64_t d, std::vector<double>* acc);
 void MergeRankMoments(dist::Communicator& comm, std::vector<double>* acc, RunningMeanStd* base, RunningMeanStd* local);
 
+// Observation statistics (normalize_obs) of a job, by the functions above:
+// Normalize updates the rank's statistics with its own rows (and their
+// moments); Merge, after each rollout on every rank, makes them the job's.
+struct ObsNormalizer {
+  RunningMeanStd rms;   // what observations are normalized with
+  RunningMeanStd base;  // rms at the last merge
+  std::vector<double> acc;
+  double clip = 10.0;   // VecNormalize's clip
+  // raw [B, ...] -> normalized float (updating rms when update).
+  torch::Tensor Normalize(const torch::Tensor& raw, bool update, dist::Communicator* comm);
+  void Merge(dist::Communicator& comm) { MergeRankMoments(comm, &acc, &base, &rms); }
+  // After loading rms from a checkpoint (written at a merge point).
+  void Loaded() { base = rms; }
+};
+
+// The data-parallel pieces of a minibatch update in a job (comm non-null;
+// both are collectives):
+// (A - mean) / (std + 1e-8) with the mean and std of the global batch ...
+torch::Tensor StandardizeAdvantages(const torch::Tensor& adv, dist::Communicator* comm);
+// ... and the global batch's gradient and loss values in place of this
+// rank's (over `rows` rows): one all-reduce of [rows x (every parameter's
+// .grad, the loss values), rows] (buffer: scratch kept by the caller).
+void AverageOverRanks(dist::Communicator& comm, torch::nn::Module& net, double rows, ActorCriticLossValues* l,
+                      std::vector<float>* buffer);
+// The time_comm and comm_bytes metrics: comm's totals since *last (updated).
+void AddCommMetrics(const dist::Communicator& comm, std::pair<double, double>* last, Metrics* m);
+
 // Behaviour-cloning pretraining from a scripted policy's demonstrations
 // (rlforge/data/demonstrations.h), before the first rollout:
 // `epochs` passes of minibatch Adam over the recorded steps minimizing
@@ -202,9 +229,6 @@ class OnPolicyAlgorithm : public Algorithm {
   // with dL/dtheta written into the policy's .grad by the kernels or
   // autograd; throws Error naming `what` when the loss is not finite.
   ActorCriticLossValues Backprop(const torch::Tensor& input, const ActorCriticBatch& batch, const char* what);
-  // In a job: replaces this rank's gradient and loss values (over `rows`
-  // rows) with those of the global batch (a collective, in Backprop).
-  void AverageOverRanks(double rows, ActorCriticLossValues* l);
   // The policy-gradient (A2C) loss over the whole last rollout, back-propagated.
   ActorCriticLossValues BackpropRollout(bool normalize_advantage, double ent_coef, double vf_coef, const char* what);
   // The rollout flattened to [T * N, ...] batch tensors.
@@ -232,7 +256,9 @@ class OnPolicyAlgorithm : public Algorithm {
   void CheckFinite(double value, const char* what) const;
   // (A - mean) / (std + 1e-8) over the batch: in a job, mean and std of the
   // global batch (every rank's rows; a collective).
-  torch::Tensor StandardizeAdvantages(const torch::Tensor& adv) const;
+  torch::Tensor StandardizeAdvantages(const torch::Tensor& adv) const {
+    return rlforge::StandardizeAdvantages(adv, comm());
+  }
   // The job this agent trains in (null: a single process), its rank and size.
   dist::Communicator* comm() const { return ctx_.comm.get(); }
 
@@ -270,12 +296,9 @@ class OnPolicyAlgorithm : public Algorithm {
 
   Metrics pretrain_metrics_;  // empty without pretraining (saved in checkpoints)
 
-  RunningMeanStd obs_rms_;            // observation statistics (normalize_obs)
-  RunningMeanStd obs_rms_base_;       // obs_rms_ at the last merge (jobs of several ranks)
-  std::vector<double> obs_acc_;       // this rank's observation moments since then
+  ObsNormalizer obs_norm_;            // observation statistics (normalize_obs)
   std::vector<float> grad_buffer_;    // AverageOverRanks' all-reduce buffer
-  double comm_seconds_reported_ = 0;  // Communicator::seconds() at the last AddTimings
-  double comm_bytes_reported_ = 0;
+  std::pair<double, double> comm_reported_{0, 0};  // AddCommMetrics' last totals
   ReturnScaler return_scaler_;        // normalize_reward
 };
 

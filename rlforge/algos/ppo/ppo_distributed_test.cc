@@ -12,6 +12,7 @@
 
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/algos/ppo/ppo.h"
+#include "rlforge/algos/ppo/recurrent_ppo.h"
 #include "rlforge/dist/communicator.h"
 
 namespace rlforge {
@@ -26,7 +27,7 @@ class PpoAccess : public Ppo {
   std::vector<torch::Tensor*> Rollout() {
     return {&obs_, &actions_, &log_probs_, &values_, &advantages_, &returns_, &rewards_};
   }
-  const RunningMeanStd& obs_rms() const { return obs_rms_; }
+  const RunningMeanStd& obs_rms() const { return obs_norm_.rms; }
 };
 
 RunContext CartPole(int64_t num_envs, std::shared_ptr<dist::Communicator> comm = nullptr) {
@@ -206,10 +207,65 @@ TEST(PpoDistributedTest, BadJobShapesAreRefused) {
               std::string::npos)
         << e;
     EXPECT_NE(e.find("'batch_size' (63, the job's global minibatch) must be a multiple"), std::string::npos) << e;
-    EXPECT_NE(e.find("dqn does not train as a job of several ranks (WORLD_SIZE=2); the agents that do: ppo, a2c"),
+    EXPECT_NE(e.find("dqn does not train as a job of several ranks (WORLD_SIZE=2); the agents that do: ppo, recurrent-ppo, a2c"),
               std::string::npos)
         << e;
   }
+}
+
+TEST(PpoDistributedTest, RecurrentPpoRanksStayInStep) {
+  // An LSTM policy on CartPoleNoVel-v1, 2 ranks x 2 envs, two iterations of
+  // sequence minibatches (2 sequences of 8 steps per rank per minibatch).
+  auto store = c10::make_intrusive<c10d::HashStore>();
+  std::mutex construction;
+  std::vector<std::vector<torch::Tensor>> params(2);
+  std::vector<int64_t> steps(2);
+  std::vector<std::string> errors(2);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r)
+    threads.emplace_back([&, r] {
+      try {
+        auto comm = std::make_shared<dist::Communicator>(store, r, 2, std::chrono::seconds(60));
+        RunContext ctx = CartPole(4, comm);
+        ctx.algo = "recurrent-ppo";
+        ctx.run.env = "CartPoleNoVel-v1";
+        ctx.run.normalize_obs = true;
+        RecurrentPpoConfig c;
+        c.n_steps = 32;
+        c.bptt_len = 8;
+        c.batch_size = 32;  // 4 sequences of 8 in all, 2 per rank
+        c.n_epochs = 2;
+        c.policy.rnn_hidden_size = 8;
+        c.policy.mlp.net_arch = {8};
+        std::unique_lock<std::mutex> lock(construction);
+        RecurrentPpo algo(ctx, c);
+        lock.unlock();
+        algo.Iterate();
+        algo.Iterate();
+        for (auto& p : algo.network()->parameters()) params[static_cast<size_t>(r)].push_back(p.detach().clone());
+        steps[static_cast<size_t>(r)] = algo.num_timesteps();
+        // Self-play's league is one process's.
+        c.league.self_play = true;
+        ctx.run.normalize_obs = false;
+        ctx.run.env = "Arena-v0";
+        ctx.run.env_kwargs = Kwargs{{"opponent", "external"}};
+        try {
+          RecurrentPpo league(ctx, c);
+          errors[static_cast<size_t>(r)] = "no error";
+        } catch (const InvalidArgument& e) {
+          errors[static_cast<size_t>(r)] = e.what();
+        }
+      } catch (const std::exception& e) {
+        errors[static_cast<size_t>(r)] = std::string("failed: ") + e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(steps[0], 2 * 32 * 4);
+  EXPECT_EQ(steps[1], 2 * 32 * 4);
+  ASSERT_EQ(params[0].size(), params[1].size());
+  EXPECT_EQ(MaxAbsDiff(params[0], params[1]), 0.0);
+  for (const auto& e : errors)
+    EXPECT_NE(e.find("'self_play' does not train as a job of several ranks (WORLD_SIZE=2)"), std::string::npos) << e;
 }
 
 }  // namespace

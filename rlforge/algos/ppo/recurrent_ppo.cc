@@ -1,5 +1,7 @@
 #include "rlforge/algos/ppo/recurrent_ppo.h"
 
+#include "rlforge/dist/communicator.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -71,14 +73,15 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
   if (ctx.run.normalize_obs) {
     RLF_CHECK_ARG(os.kind() == SpaceKind::kBox && (os.dtype() == DType::kFloat32 || os.dtype() == DType::kFloat64),
                   "normalize_obs needs a float Box observation space; ", ctx.run.env, " has ", os.ToString());
-    obs_rms_ = RunningMeanStd(os.size());
+    obs_norm_.rms = RunningMeanStd(os.size());
+    obs_norm_.Loaded();
   }
   torch::manual_seed(seed);
   net_ = RecurrentActorCritic(os, as, config_.policy);
-  gen_ = at::make_generator<at::CPUGeneratorImpl>(seed + 1);
+  gen_ = at::make_generator<at::CPUGeneratorImpl>(seed + 1 + 1000003ULL * static_cast<uint64_t>(ctx.rank()));
   optimizer_ = std::make_unique<FlatAdam>(
       net_->parameters(), torch::optim::AdamOptions(config_.learning_rate.Value(1.0)).eps(config_.adam_eps));
-  envs_->Reset(seed);
+  envs_->Reset(seed + static_cast<uint64_t>(ctx.first_env()));
   const int64_t T = config_.n_steps, N = envs_->num_envs();
   return_scaler_ = ReturnScaler(N);
   state_ = net_->InitialState(N);
@@ -94,6 +97,15 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
                   "explained_variance", "learning_rate", "clip_range", "grad_norm", "n_updates", "time_env",
                   "time_act", "time_update", "update_samples"});
   if (head_.gaussian()) DeclareMetrics({"std"});
+  if (ctx.comm) {
+    RLF_CHECK_ARG(!config_.league.self_play, "config key 'self_play' does not train as a job of several ranks "
+                                             "(WORLD_SIZE=", ctx.world_size(), "): the league is one process's");
+    RLF_CHECK_ARG((config_.batch_size / config_.sequence_length()) % ctx.world_size() == 0,
+                  "config key 'batch_size' (", config_.batch_size, ", the job's global minibatch: ",
+                  config_.batch_size / config_.sequence_length(), " sequences) must be a multiple of ",
+                  ctx.world_size(), " sequences (one share per rank)");
+    DeclareMetrics({"time_comm", "comm_bytes"});
+  }
   if (config_.league.self_play) {
     RLF_CHECK_ARG(envs_->num_agents() == 2, "config key 'self_play' needs a two-agent env; ", ctx.run.env, " has ",
                   envs_->num_agents(), " agent(s) (Arena-v0 has two with env_kwargs {opponent: external})");
@@ -121,7 +133,7 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
 }
 
 torch::Tensor RecurrentPpo::NormalizeObs(const torch::Tensor& raw, bool update) {
-  return ctx_.run.normalize_obs ? NormalizeObservations(raw, &obs_rms_, clip_obs_, update) : raw;
+  return ctx_.run.normalize_obs ? obs_norm_.Normalize(raw, update, ctx_.comm.get()) : raw;
 }
 
 void RecurrentPpo::CollectRollout() {
@@ -214,7 +226,11 @@ void RecurrentPpo::CollectRollout() {
   const auto last_values = net_->Value(last_obs, state_);
   const auto following = torch::cat({values_.slice(0, 1), last_values.unsqueeze(0)}, 0);
   next_values_ = torch::where(dones_.logical_not(), following, next_values_);
-  num_timesteps_ += T * N;
+  num_timesteps_ += T * N * ctx_.world_size();
+  if (ctx_.comm) {  // every rank's samples into the shared statistics
+    if (ctx_.run.normalize_obs) obs_norm_.Merge(*ctx_.comm);
+    if (ctx_.run.normalize_reward) return_scaler_.Merge(*ctx_.comm);
+  }
   ComputeGae(T, N, rewards_.data_ptr<float>(), values_.data_ptr<float>(), next_values_.data_ptr<float>(),
              dones_.data_ptr<uint8_t>(), config_.gamma, config_.gae_lambda, advantages_.data_ptr<float>(),
              returns_.data_ptr<float>());
@@ -270,7 +286,8 @@ Metrics RecurrentPpo::Iterate() {
   const double clip = config_.clip_range.Value(progress_remaining);
   SetLearningRate(*optimizer_, lr);
   const int64_t L = config_.sequence_length(), S = config_.n_steps / L * envs_->num_envs();
-  const int64_t G = config_.batch_size / L;  // whole sequences (Validate)
+  const int64_t G = config_.batch_size / L / ctx_.world_size();  // whole sequences (Validate), this rank's share
+  dist::Communicator* comm = ctx_.comm.get();
   PpoUpdateStats stats;
   int64_t samples = 0;
   bool stopped = false;
@@ -290,7 +307,8 @@ Metrics RecurrentPpo::Iterate() {
       const torch::Tensor returns = flat(returns_);
       const torch::Tensor masks = masks_.defined() ? flat(masks_) : torch::Tensor();
       torch::Tensor adv = flat(advantages_);
-      if (config_.normalize_advantage && rows > 1) adv = ((adv - adv.mean()) / (adv.std() + 1e-8)).contiguous();
+      if (config_.normalize_advantage && rows * ctx_.world_size() > 1)
+        adv = StandardizeAdvantages(adv, comm).contiguous();
       ActorCriticBatch batch;
       batch.size = rows;
       batch.actions = actions.data_ptr();
@@ -299,14 +317,21 @@ Metrics RecurrentPpo::Iterate() {
       batch.returns = returns.data_ptr<float>();
       SetPpoTerms(config_, clip, old_log_prob, old_values, &batch);
       std::vector<torch::Tensor> outputs, grads;
-      const ActorCriticLossValues l = ActorCriticLossOnOutputs(head_, heads, batch, &outputs, &grads);
+      ActorCriticLossValues l = ActorCriticLossOnOutputs(head_, heads, batch, &outputs, &grads);
+      if (comm != nullptr) {  // the global minibatch's gradient and losses decide, the same on every rank
+        net_->zero_grad();
+        torch::autograd::backward(outputs, grads);
+        AverageOverRanks(*comm, *net_, static_cast<double>(rows), &l, &grad_buffer_);
+      }
       CheckFiniteLoss(l.loss, "recurrent PPO loss");
       if (config_.target_kl && l.approx_kl > 1.5 * *config_.target_kl) {
         stopped = true;
         break;
       }
-      net_->zero_grad();
-      torch::autograd::backward(outputs, grads);
+      if (comm == nullptr) {
+        net_->zero_grad();
+        torch::autograd::backward(outputs, grads);
+      }
       const double grad_norm = ClipGradientsOrThrow(*net_, config_.max_grad_norm, num_timesteps_);
       optimizer_->step();
       samples += rows;
@@ -333,6 +358,7 @@ Metrics RecurrentPpo::Iterate() {
   m["time_act"] = time_act_;
   m["time_update"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - update_start).count();
   m["update_samples"] = static_cast<double>(samples);
+  if (ctx_.comm) AddCommMetrics(*ctx_.comm, &comm_reported_, &m);
   if (head_.gaussian()) m["std"] = net_->log_std().exp().mean().item<double>();
   return m;
 }
@@ -340,17 +366,22 @@ Metrics RecurrentPpo::Iterate() {
 void RecurrentPpo::VisitState(StateVisitor& v) {
   VisitModule(v, "policy", *net_);
   VisitOptimizer(v, "optimizer", *optimizer_);
-  VisitGenerator(v, "generator", &gen_);
   v("num_timesteps", &num_timesteps_);
   v("iterations", &iterations_);
-  v("obs_rms", &obs_rms_);
-  if (ctx_.run.normalize_reward) return_scaler_.Visit(v);
-  if (state_.pi_h.defined()) VisitTensor(v, "state/pi_h", &state_.pi_h);
-  if (state_.pi_c.defined()) VisitTensor(v, "state/pi_c", &state_.pi_c);
-  if (state_.vf_h.defined()) VisitTensor(v, "state/vf_h", &state_.vf_h);
-  if (state_.vf_c.defined()) VisitTensor(v, "state/vf_c", &state_.vf_c);
-  VisitTensor(v, "next_starts", &next_starts_);
-  v("envs", envs_.get());
+  v("obs_rms", &obs_norm_.rms);
+  if (v.loading()) obs_norm_.Loaded();
+  if (ctx_.run.normalize_reward) return_scaler_.VisitShared(v);
+  // What each rank of a job holds for itself: its sampler, its envs and their recurrent state.
+  dist::VisitPerRank(v, ctx_.comm.get(), [this](StateVisitor& own) {
+    VisitGenerator(own, "generator", &gen_);
+    if (ctx_.run.normalize_reward) return_scaler_.VisitOwn(own);
+    if (state_.pi_h.defined()) VisitTensor(own, "state/pi_h", &state_.pi_h);
+    if (state_.pi_c.defined()) VisitTensor(own, "state/pi_c", &state_.pi_c);
+    if (state_.vf_h.defined()) VisitTensor(own, "state/vf_h", &state_.vf_h);
+    if (state_.vf_c.defined()) VisitTensor(own, "state/vf_c", &state_.vf_c);
+    VisitTensor(own, "next_starts", &next_starts_);
+    own("envs", envs_.get());
+  });
   if (league_) {
     v("league", league_.get());
     if (v.loading()) {
@@ -372,7 +403,7 @@ void RecurrentPpo::VisitState(StateVisitor& v) {
 
 std::unique_ptr<Policy> RecurrentPpo::MakePolicy(bool deterministic) {
   std::optional<RunningMeanStd> rms;
-  if (ctx_.run.normalize_obs) rms = obs_rms_;
+  if (ctx_.run.normalize_obs) rms = obs_norm_.rms;
   return std::make_unique<RecurrentActorCriticPolicy>(net_, envs_->single_observation_space(),
                                                       envs_->single_action_space(), deterministic,
                                                       static_cast<uint64_t>(ctx_.run.seed) + 7, rms, clip_obs_);

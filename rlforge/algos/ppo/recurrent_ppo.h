@@ -52,8 +52,11 @@ struct RecurrentPpoConfig : PpoCoreConfig {
 
 class RecurrentPpo : public Algorithm {
  public:
+  // Data-parallel across the ranks of a job as PPO is (rlforge/dist/;
+  // without self-play): each rank steps num_envs / world_size envs and
+  // every minibatch of batch_size / world_size rows per rank is averaged.
   static constexpr uint32_t kRunKeys =
-      kRunNumEnvs | kRunEnvThreads | kRunTorchThreads | kRunNormalizeObs | kRunNormalizeReward;
+      kRunNumEnvs | kRunEnvThreads | kRunTorchThreads | kRunNormalizeObs | kRunNormalizeReward | kRunDistributed;
 
   RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& config);
   Metrics Iterate() override;
@@ -129,8 +132,10 @@ class RecurrentPpo : public Algorithm {
   double time_env_ = 0, time_act_ = 0;  // seconds in the last rollout
   double clip_obs_ = 10.0;
   bool conditional_ = false;  // MultiDiscrete env with conditional masks
-  RunningMeanStd obs_rms_;
+  ObsNormalizer obs_norm_;      // normalize_obs
   ReturnScaler return_scaler_;  // normalize_reward
+  std::vector<float> grad_buffer_;                 // AverageOverRanks' scratch (jobs)
+  std::pair<double, double> comm_reported_{0, 0};  // AddCommMetrics' last totals
   std::vector<int64_t> obs_shape_;
 
   // Carried across rollouts (and checkpoints): each env's state and whether
