@@ -131,12 +131,12 @@ fi
 
 # --- SIGTERM to the launcher: every rank stops at the same iteration, rank 0
 # saves, and the resumed job logs exactly what the unbroken one did.
-train_job() { timeout 300 "$BIN" launch --nproc 2 -- train --algo ppo --env CartPole-v1 --seed 5 --steps 30000 \
+train_job() { timeout 300 "$BIN" launch --nproc 2 -- train --algo ppo --env CartPole-v1 --seed 5 --steps 60000 \
   --set eval_episodes=5 --no-progress "$@"; }
 train_job --out "$WORK/whole" >/dev/null 2>&1
 train_job --out "$WORK/broken" >"$WORK/broken.log" 2>&1 &
 job=$!
-for _ in $(seq 1 300); do [[ -f "$WORK/broken/progress.csv" && $(wc -l <"$WORK/broken/progress.csv") -gt 30 ]] && break; sleep 0.05; done
+for _ in $(seq 1 300); do [[ -f "$WORK/broken/progress.csv" && $(wc -l <"$WORK/broken/progress.csv") -gt 10 ]] && break; sleep 0.05; done
 pkill -TERM -f -- "launch --nproc 2 -- train .*--out $WORK/broken"
 wait "$job"; c=$?
 timeout 300 "$BIN" launch --nproc 2 -- train --resume "$WORK/broken" --no-progress >/dev/null 2>&1
