@@ -47,6 +47,7 @@ class Module;
 }
 namespace rlforge::dist {
 class Communicator;
+struct JobEnv;
 }
 
 namespace rlforge {
@@ -82,6 +83,9 @@ enum RunKey : uint32_t {
   // Not a config key: the agent trains as one rank of a job of several
   // (RunContext::comm; data-parallel, rlforge/dist/).
   kRunDistributed = 1u << 5,
+  // Not a config key: in a job, rank 0 runs the agent as a learner (given
+  // RunContext::job) and the other ranks run AlgoSpec::run_actor.
+  kRunActorLearner = 1u << 6,
 };
 // InvalidArgument naming the first key of `run` set away from its default
 // that `honoured` lacks: "config key 'normalize_obs' is not supported by dqn ...".
@@ -95,6 +99,9 @@ struct RunContext {
   // null for a single process. In a job, num_envs is the job's total: each
   // rank steps num_envs / world_size of them (local_num_envs()).
   std::shared_ptr<dist::Communicator> comm;
+  // For actor-learner agents (kRunActorLearner): the job the learner (rank
+  // 0) serves, or null for a single process with local actors only.
+  std::shared_ptr<dist::JobEnv> job;
   int rank() const;
   int world_size() const;
   int64_t local_num_envs() const { return run.num_envs / world_size(); }
@@ -233,6 +240,8 @@ struct AlgoSpec {
   uint32_t run_keys = 0;  // the run-level keys the agent honours (RunKey flags)
   std::function<std::unique_ptr<AlgoConfig>()> make_config;
   std::function<std::unique_ptr<Algorithm>(const RunContext&, const AlgoConfig&)> make_algorithm;
+  // Actor-learner agents: what ranks 1.. of a job run (until the learner is done).
+  std::function<void(const RunContext&, const AlgoConfig&, const dist::JobEnv&)> run_actor;
 };
 
 // The registry entry of agent Algo with config struct Config: built as

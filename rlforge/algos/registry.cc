@@ -4,6 +4,7 @@
 #include "rlforge/algos/algorithm.h"
 #include "rlforge/algos/ddpg/ddpg.h"
 #include "rlforge/algos/dqn/dqn.h"
+#include "rlforge/algos/impala/impala.h"
 #include "rlforge/algos/pg/a2c.h"
 #include "rlforge/algos/pg/a3c.h"
 #include "rlforge/algos/pg/reinforce.h"
@@ -18,6 +19,15 @@
 
 namespace rlforge {
 
+namespace {
+
+AlgoSpec WithActor(AlgoSpec spec, std::function<void(const RunContext&, const AlgoConfig&, const dist::JobEnv&)> f) {
+  spec.run_actor = std::move(f);
+  return spec;
+}
+
+}  // namespace
+
 const std::vector<AlgoSpec>& Algorithms() {
   using search::AlphaZero, search::AlphaZeroConfig, search::MuZero, search::MuZeroConfig;
   static const std::vector<AlgoSpec> algos = {
@@ -25,6 +35,10 @@ const std::vector<AlgoSpec>& Algorithms() {
       MakeAlgoSpec<RecurrentPpo, RecurrentPpoConfig>("recurrent-ppo", "PPO with an LSTM or GRU policy: state carried across steps, truncated BPTT over sequences (partially observed envs)"),
       MakeAlgoSpec<A2c, A2cConfig>("a2c", "Advantage Actor-Critic, synchronous"),
       MakeAlgoSpec<A3c, A3cConfig>("a3c", "Asynchronous Advantage Actor-Critic: worker threads, shared model and optimizer"),
+      WithActor(MakeAlgoSpec<Impala, ImpalaConfig>("impala", "IMPALA: actors (threads, or the ranks of a job) send unrolls to a learner that corrects for policy lag with V-trace"),
+                [](const RunContext& ctx, const AlgoConfig& c, const dist::JobEnv& job) {
+                  RunImpalaActor(ctx, dynamic_cast<const AlgoConfigOf<ImpalaConfig>&>(c).value, job);
+                }),
       MakeAlgoSpec<Reinforce, ReinforceConfig>("reinforce", "REINFORCE: Monte-Carlo policy gradient, optional learned baseline"),
       MakeAlgoSpec<Dqn, DqnConfig>("dqn", "Deep Q-Network (Double, dueling, n-step; uniform, prioritized or recency-weighted replay; masks)"),
       MakeAlgoSpec<QrDqn, QrDqnConfig>("qr-dqn", "Quantile Regression DQN: the return's distribution as quantiles per action, on DQN's machinery"),

@@ -41,10 +41,30 @@ void RunTrain(const TrainArgs& a) {
   RunnerOptions opt;
   opt.progress = !a.no_progress;
   // One rank of a distributed job when the environment says so (torchrun,
-  // rlforge launch): join it before anything else.
-  if (const auto job = dist::JobEnvFromEnvironment(); job && job->world_size > 1 && !a.show_config) {
-    opt.comm = dist::Communicator::Connect(*job, dist::DefaultTimeout());
-    opt.progress = opt.progress && opt.comm->root();
+  // rlforge launch). Data-parallel agents join the job's process group;
+  // actor-learner agents (impala) only its store: rank 0 learns, the other
+  // ranks act, and actors may come and go.
+  const auto job = a.show_config ? std::nullopt : dist::JobEnvFromEnvironment();
+  if (job && job->world_size > 1) {
+    const std::string algo =
+        a.resume.empty() ? TrainConfig::Resolve(a.algo, a.env, a.config, a.sets, a.steps, a.seed, a.preset).run.algo
+                         : TrainConfig::FromYamlFile(a.resume + "/config.yaml").run.algo;
+    const AlgoSpec& spec = FindAlgorithm(algo);
+    if (spec.run_keys & kRunActorLearner) {
+      if (job->rank != 0) {
+        TrainConfig c = a.resume.empty()
+                            ? TrainConfig::Resolve(a.algo, a.env, a.config, a.sets, a.steps, a.seed, a.preset)
+                            : TrainConfig::FromYamlFile(a.resume + "/config.yaml");
+        c.Validate();
+        RunContext ctx = c.Context();
+        spec.run_actor(ctx, *c.algo, *job);
+        return;
+      }
+      opt.job = std::make_shared<dist::JobEnv>(*job);
+    } else {
+      opt.comm = dist::Communicator::Connect(*job, dist::DefaultTimeout());
+      opt.progress = opt.progress && opt.comm->root();
+    }
   }
   const bool root = opt.comm == nullptr || opt.comm->root();
   if (!a.resume.empty()) {

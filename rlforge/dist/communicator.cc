@@ -97,11 +97,11 @@ c10::intrusive_ptr<c10d::ProcessGroup> MakeGroup(const c10::intrusive_ptr<c10d::
 
 }  // namespace
 
-std::shared_ptr<Communicator> Communicator::Connect(const JobEnv& env, std::chrono::milliseconds timeout) {
+c10::intrusive_ptr<c10d::Store> MakeStore(const JobEnv& env, std::chrono::milliseconds timeout) {
   c10d::TCPStoreOptions o;
   o.port = static_cast<uint16_t>(env.master_port);
   o.isServer = env.rank == 0 && !env.agent_store;
-  o.numWorkers = env.world_size;
+  o.numWorkers = c10::nullopt;
   o.waitWorkers = false;
   o.timeout = timeout;
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
@@ -121,6 +121,12 @@ std::shared_ptr<Communicator> Communicator::Connect(const JobEnv& env, std::chro
   }
   if (env.agent_store)
     store = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(env.restart_count), store);
+  return store;
+}
+
+std::shared_ptr<Communicator> Communicator::Connect(const JobEnv& env, std::chrono::milliseconds timeout) {
+  const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
+  c10::intrusive_ptr<c10d::Store> store = MakeStore(env, timeout);
   // Everyone checks in, so that a missing peer is named rather than hung on.
   try {
     store->add("rlforge/joined", 1);
@@ -137,11 +143,7 @@ std::shared_ptr<Communicator> Communicator::Connect(const JobEnv& env, std::chro
   } catch (const std::exception& e) {
     throw Error(StrCat("distributed: rendezvous at ", where, " failed: ", FirstLine(e.what())));
   }
-  try {
-    return std::make_shared<Communicator>(store, env.rank, env.world_size, timeout);
-  } catch (const Error&) {
-    throw;
-  }
+  return std::make_shared<Communicator>(store, env.rank, env.world_size, timeout);
 }
 
 Communicator::Communicator(c10::intrusive_ptr<c10d::Store> store, int rank, int world_size,

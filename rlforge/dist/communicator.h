@@ -57,6 +57,12 @@ std::optional<JobEnv> JobEnvFromEnvironment();
 // The rendezvous and collective timeout: RLFORGE_DIST_TIMEOUT seconds (default 300).
 std::chrono::milliseconds DefaultTimeout();
 
+// The job's TCPStore: hosted by rank 0 (unless torchrun's agent hosts it),
+// reached by the others within `timeout`. Error naming the address when the
+// port is in use or the store is not reached in time. Communicator::Connect
+// builds on it; the actor-learner agents use it alone (actors may come and go).
+c10::intrusive_ptr<c10d::Store> MakeStore(const JobEnv& env, std::chrono::milliseconds timeout);
+
 class Communicator {
  public:
   // Joins the job: rank 0 hosts the TCPStore (unless the agent does), every

@@ -581,6 +581,7 @@ std::unique_ptr<Algorithm> BuildAlgorithm(const TrainConfig& config, const Runne
   SetComputeThreads(static_cast<int>(config.run.torch_threads));
   RunContext ctx = config.Context();
   ctx.comm = options.comm;
+  ctx.job = options.job;
   return MakeAlgorithm(ctx, *config.algo);
 }
 

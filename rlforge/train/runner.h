@@ -62,6 +62,9 @@ struct RunnerOptions {
   // rank's envs. An error on one rank (a bad --out, a dead peer) ends every
   // rank with an error.
   std::shared_ptr<dist::Communicator> comm;
+  // For actor-learner agents (impala): the job whose rank 0 this learner is
+  // (its actors are the other ranks); null otherwise.
+  std::shared_ptr<dist::JobEnv> job;
 };
 
 TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOptions& options = {});
