@@ -16,6 +16,7 @@ WORK=$(mktemp -d /tmp/rlf_dist.XXXXXX)
 NS0="rlf0_$$" NS1="rlf1_$$" VETH0="rlfa$$" VETH1="rlfb$$"
 cleanup() {
   pkill -P $$ 2>/dev/null
+  pkill -f -- "$WORK" 2>/dev/null
   ip netns del "$NS0" 2>/dev/null
   ip netns del "$NS1" 2>/dev/null
   rm -rf "$WORK"
@@ -88,7 +89,7 @@ sleep 1.5
 rank 0 "$port" RLFORGE_DIST_TIMEOUT=5 -- train --algo ppo --env CartPole-v1 --out "$WORK/second" --no-progress \
   >/dev/null 2>"$WORK/port.err"
 c=$?
-kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+pkill -f -- "--out $WORK/holder" 2>/dev/null; wait "$holder" 2>/dev/null
 [[ $c == 1 ]] && grep -q "cannot host the rendezvous store on 127.0.0.1:$port: the port is in use" "$WORK/port.err" &&
   ok "port-in-use" || fail "port-in-use: exit $c: $(cat "$WORK/port.err")"
 
@@ -137,7 +138,9 @@ train_job --out "$WORK/whole" >/dev/null 2>&1
 train_job --out "$WORK/broken" >"$WORK/broken.log" 2>&1 &
 job=$!
 for _ in $(seq 1 300); do [[ -f "$WORK/broken/progress.csv" && $(wc -l <"$WORK/broken/progress.csv") -gt 10 ]] && break; sleep 0.05; done
-pkill -TERM -f -- "launch --nproc 2 -- train .*--out $WORK/broken"
+# As a terminal's Ctrl-C or `timeout` does: the signal reaches the launcher and every rank, and the
+# launcher passes it on again (a late copy once killed ranks before they said where they saved).
+pkill -TERM -f -- "--out $WORK/broken"
 wait "$job"; c=$?
 timeout 300 "$BIN" launch --nproc 2 -- train --resume "$WORK/broken" --no-progress >/dev/null 2>&1
 # every column but the clocks (steps_per_second, time_elapsed, time_*)
@@ -146,8 +149,64 @@ if [[ $c == 143 ]] && grep -q "continue with: rlforge launch --nproc 2 -- train 
    [[ -f "$WORK/broken/eval.json" ]] && diff <(metrics "$WORK/whole/progress.csv") <(metrics "$WORK/broken/progress.csv") >/dev/null; then
   ok "sigterm-and-exact-resume ($(ls "$WORK"/broken/checkpoints | tr '\n' ' '))"
 else
-  fail "sigterm-and-exact-resume: exit $c: $(tail -3 "$WORK/broken.log"); $(diff <(metrics "$WORK/whole/progress.csv") <(metrics "$WORK/broken/progress.csv") | head -4)"
+  fail "sigterm-and-exact-resume: exit $c: $(cat "$WORK/broken.log"); $(ls "$WORK/broken/checkpoints"); $(wc -l <"$WORK/broken/progress.csv") rows; $(diff <(metrics "$WORK/whole/progress.csv") <(metrics "$WORK/broken/progress.csv") | head -4)"
 fi
+
+# --- IMPALA: two actor processes feed the learner (rank 0) through the store.
+if timeout 300 "$BIN" launch --nproc 3 -- train --algo impala --env CartPole-v1 --seed 0 --set num_actors=0 \
+     --out "$WORK/impala" --no-progress >"$WORK/impala.log" 2>&1; then
+  r=$(mean_return "$WORK/impala/eval.json")
+  python3 -c "import sys; sys.exit(0 if $r >= 475 else 1)" && ok "impala-2-actor-processes ($r)" ||
+    fail "impala-2-actor-processes: final evaluation $r < 475"
+else
+  fail "impala-2-actor-processes: $(tail -3 "$WORK/impala.log")"
+fi
+
+# --- IMPALA: an actor dies (kill -9) and another joins late; the learner goes on.
+port=$(free_port)
+impala_rank() {  # rank [VAR=VALUE...] -- extra train args
+  local r="$1"; shift
+  local vars=()
+  while [[ "$1" != "--" ]]; do vars+=("$1"); shift; done
+  shift
+  env "${vars[@]}" MASTER_ADDR=127.0.0.1 MASTER_PORT="$port" WORLD_SIZE=3 RANK="$r" timeout 120 "$BIN" train \
+    --algo impala --env "${IMPALA_ENV:-CartPole-v1}" --seed 1 --steps 150000 --set num_actors=0 --out "$WORK/elastic" \
+    --no-progress "$@"
+}
+impala_rank 0 -- >"$WORK/learner.log" 2>&1 &
+learner=$!
+impala_rank 1 -- >/dev/null 2>&1 &
+first=$!
+for _ in $(seq 1 200); do [[ -f "$WORK/elastic/progress.csv" && $(wc -l <"$WORK/elastic/progress.csv") -gt 50 ]] && break; sleep 0.05; done
+{ kill -9 "$first"; wait "$first"; } 2>/dev/null
+sleep 1
+impala_rank 2 -- >/dev/null 2>&1 &
+late=$!
+wait "$learner"; c=$?
+wait "$late"; cl=$?
+actors=$(awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="actors") k=i} END{print $k}' "$WORK/elastic/progress.csv" 2>/dev/null)
+[[ $c == 0 && $cl == 0 && -f "$WORK/elastic/eval.json" && "$actors" == "2" ]] &&
+  ok "impala-actor-dies-and-one-joins-late" ||
+  fail "impala-actor-dies-and-one-joins-late: learner $c, late actor $cl, actors '$actors': $(tail -2 "$WORK/learner.log")"
+
+# --- IMPALA: a learner with no actor gives up in time; an actor of another env is refused.
+port=$(free_port)
+rm -rf "$WORK/elastic"
+start=$(date +%s)
+impala_rank 0 RLFORGE_DIST_TIMEOUT=2 -- >/dev/null 2>"$WORK/noactor.err"
+c=$?
+took=$(( $(date +%s) - start ))
+[[ $c == 1 && $took -lt 30 ]] && grep -q "no unroll arrived for 2 s: no actor is running" "$WORK/noactor.err" &&
+  ok "impala-no-actor (${took} s)" || fail "impala-no-actor: exit $c after $took s: $(cat "$WORK/noactor.err")"
+port=$(free_port)
+rm -rf "$WORK/elastic"
+impala_rank 0 RLFORGE_DIST_TIMEOUT=5 -- >/dev/null 2>&1 &
+learner=$!
+IMPALA_ENV=Acrobot-v1 impala_rank 1 -- >/dev/null 2>"$WORK/other.err"
+c=$?
+kill "$learner" 2>/dev/null; wait "$learner" 2>/dev/null
+[[ $c == 2 ]] && grep -q "this actor's Acrobot-v1 .* differs from the learner's CartPole-v1" "$WORK/other.err" &&
+  ok "impala-mismatched-actor" || fail "impala-mismatched-actor: exit $c: $(cat "$WORK/other.err")"
 
 # --- torchrun's agent-store convention, with a store hosted by PyTorch itself.
 if /usr/bin/python3 -c "import torch.distributed" 2>/dev/null; then

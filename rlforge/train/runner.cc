@@ -181,7 +181,11 @@ class StopSignals {
     sigaction(SIGINT, &sa, &old_int_);
     sigaction(SIGTERM, &sa, &old_term_);
   }
+  // After a stop was asked for, the handler stays: copies of the signal
+  // that arrive late (rlforge launch passes on what the whole process group
+  // also got) must not kill the process before it reports where it saved.
   ~StopSignals() {
+    if (g_stop_signal.load() != 0) return;
     sigaction(SIGINT, &old_int_, nullptr);
     sigaction(SIGTERM, &old_term_, nullptr);
   }

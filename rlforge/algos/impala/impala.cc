@@ -171,6 +171,18 @@ bool ImpalaStoreChannel::FetchWeights(int64_t have, int64_t* version, std::strin
   return *version > have;
 }
 
+void ImpalaStoreChannel::PublishSignature(const std::string& s) { store_->set("impala/signature", AsBytes(s)); }
+
+std::string ImpalaStoreChannel::WaitSignature(std::chrono::milliseconds timeout) {
+  try {
+    store_->wait({"impala/signature"}, timeout);
+  } catch (const std::exception&) {
+    throw Error(StrCat("impala actor: no learner published its config within ", timeout.count() / 1000.0,
+                       " s (is rank 0 running impala? RLFORGE_DIST_TIMEOUT sets the wait)"));
+  }
+  return AsString(store_->get("impala/signature"));
+}
+
 void ImpalaStoreChannel::SetDone() { store_->set("impala/done", AsBytes("1")); }
 bool ImpalaStoreChannel::Done() { return store_->check({"impala/done"}); }
 
@@ -200,6 +212,17 @@ void LoadWeights(torch::nn::Module& net, const std::string& bytes) {
     r.Raw(p.data_ptr<float>(), n * sizeof(float));
   }
   r.ExpectEnd();
+}
+
+// What an actor and its learner must agree on: the env, its spaces and the
+// network's size.
+std::string Signature(const RunContext& ctx, const Space& os, const Space& as, torch::nn::Module& net) {
+  int64_t params = 0;
+  for (const auto& p : net.parameters()) params += p.numel();
+  std::string kwargs;
+  for (const auto& [k, v] : ctx.run.env_kwargs.items()) kwargs += k + "=" + v + ";";
+  return StrCat(ctx.run.env, " {", kwargs, "} obs ", os.ToString(), " actions ", as.ToString(), ", ", params,
+                " parameters");
 }
 
 int64_t ActionWidth(const Space& as) {
@@ -275,6 +298,10 @@ ImpalaUnroll ImpalaActor::Collect() {
   return u;
 }
 
+std::string ImpalaActor::Signature() {
+  return rlforge::Signature(ctx_, envs_->single_observation_space(), envs_->single_action_space(), *net_);
+}
+
 void ImpalaActor::Run(ImpalaChannel& channel, const std::atomic<bool>& stop) {
   std::string bytes;
   while (!stop && !channel.Done()) {
@@ -314,7 +341,10 @@ Impala::Impala(const RunContext& ctx, const ImpalaConfig& config) : Algorithm(ct
       net_->parameters(), torch::optim::RMSpropOptions(config.learning_rate.Value(1.0))
                               .alpha(config.rmsprop_alpha)
                               .eps(config.rmsprop_eps));
-  if (remote) remote_ = std::make_unique<ImpalaStoreChannel>(dist::MakeStore(*ctx.job, dist::DefaultTimeout()));
+  if (remote) {
+    remote_ = std::make_unique<ImpalaStoreChannel>(dist::MakeStore(*ctx.job, dist::DefaultTimeout()));
+    remote_->PublishSignature(Signature(ctx, obs_space_, act_space_, *net_));
+  }
   DeclareMetrics({"policy_loss", "value_loss", "entropy", "loss", "grad_norm", "learning_rate", "policy_lag",
                   "policy_lag_max", "rho_mean", "unrolls", "actors", "n_updates", "time_wait", "time_update"});
   // Actors built now, so that a bad env or config fails here, in the constructor.
@@ -506,8 +536,13 @@ runtime::Model Impala::ExportModel() { return ExportActorCritic(*net_, obs_space
 
 void RunImpalaActor(const RunContext& ctx, const ImpalaConfig& config, const dist::JobEnv& job) {
   ImpalaStoreChannel channel(dist::MakeStore(job, dist::DefaultTimeout()));
+  ImpalaActor actor(ctx, config, config.num_actors + job.rank);
+  // The learner publishes what its actors must match before anything else.
+  const std::string learner = channel.WaitSignature(dist::DefaultTimeout());
+  const std::string mine = actor.Signature();
+  RLF_CHECK_ARG(mine == learner, "impala actor (rank ", job.rank, "): this actor's ", mine,
+                " differs from the learner's ", learner, "; run the actors with the learner's config");
   const int64_t id = channel.Register();
-  ImpalaActor actor(ctx, config, config.num_actors + id);
   actor.set_channel_id(id);
   std::atomic<bool> stop{false};
   try {

@@ -137,6 +137,9 @@ class ImpalaStoreChannel : public ImpalaChannel {
   bool Done() override;
   // The number of actors that have registered.
   int64_t actors();
+  // The learner's env, spaces and network size, which actors check theirs against.
+  void PublishSignature(const std::string& signature);
+  std::string WaitSignature(std::chrono::milliseconds timeout);
 
  private:
   c10::intrusive_ptr<c10d::Store> store_;
@@ -150,6 +153,8 @@ class ImpalaActor {
  public:
   ImpalaActor(const RunContext& ctx, const ImpalaConfig& config, int64_t id);
   void Run(ImpalaChannel& channel, const std::atomic<bool>& stop);
+  // Its env, spaces and network size (what the learner's must match).
+  std::string Signature();
   // The id the channel knows this actor by (default: its id).
   void set_channel_id(int64_t id) { channel_id_ = id; }
 
