@@ -155,10 +155,16 @@ void RunDistributed(const DistributedArgs& a) {
   double base_sps = 0;
   for (int64_t n : ranks) {
     const std::string out = StrCat(tmp, "/ranks", n);
+    // impala: n actor processes feeding a learner (rank 0, no actor threads).
+    const bool impala = a.algo == "impala";
     std::vector<std::string> args;
-    if (n > 1) args = {"launch", "--nproc", std::to_string(n), "--"};
+    if (impala)
+      args = {"launch", "--nproc", std::to_string(n + 1), "--"};
+    else if (n > 1)
+      args = {"launch", "--nproc", std::to_string(n), "--"};
     args.insert(args.end(), {"train", "--algo", a.algo, "--env", a.env, "--steps", std::to_string(a.steps), "--out",
                              out, "--no-progress", "--set", "eval_episodes=0", "--set", "checkpoint_interval=0"});
+    if (impala) args.insert(args.end(), {"--set", "num_actors=0"});
     if (!a.preset.empty()) args.insert(args.end(), {"--preset", a.preset});
     for (const auto& s : a.sets) args.insert(args.end(), {"--set", s});
     const std::string log = out + ".log";
@@ -175,6 +181,8 @@ void RunDistributed(const DistributedArgs& a) {
                     {"update_seconds_per_iteration", Mean(cols["time_update"])},
                     {"comm_seconds_per_iteration", Mean(cols["time_comm"])},
                     {"comm_bytes_per_iteration", Mean(cols["comm_bytes"])},
+                    {"policy_lag", Mean(cols["policy_lag"])},
+                    {"learner_wait_seconds_per_iteration", Mean(cols["time_wait"])},
                     {"iterations", cols["steps_per_second"].size()}});
   }
   fs::remove_all(tmp);
@@ -182,6 +190,18 @@ void RunDistributed(const DistributedArgs& a) {
     std::printf("%s\n", nlohmann::json{{"algo", a.algo}, {"env", a.env}, {"steps", a.steps}, {"runs", rows}}
                             .dump()
                             .c_str());
+    return;
+  }
+  if (a.algo == "impala") {
+    std::printf("impala on %s, %lld steps: the learner's ingest (env steps learned from per second) with N actor "
+                "processes:\n%6s %12s %8s %12s %12s %10s\n",
+                a.env.c_str(), static_cast<long long>(a.steps), "actors", "steps/s", "vs 1", "update ms", "wait ms",
+                "lag");
+    for (const auto& r : rows)
+      std::printf("%6lld %12.0f %8.2f %12.3f %12.3f %10.2f\n", static_cast<long long>(r["ranks"].get<int64_t>()),
+                  r["steps_per_second"].get<double>(), r["speedup"].get<double>(),
+                  r["update_seconds_per_iteration"].get<double>() * 1e3,
+                  r["learner_wait_seconds_per_iteration"].get<double>() * 1e3, r["policy_lag"].get<double>());
     return;
   }
   std::printf("%s on %s, %lld steps (progress.csv means per iteration; comm = time in collectives on rank 0):\n",
@@ -211,12 +231,16 @@ void AddBenchDistributedCommands(CLI::App& bench) {
 
   auto d = std::make_shared<DistributedArgs>();
   auto* c2 = bench.add_subcommand(
-      "distributed", "Data-parallel training with 1, 2, 4 ... ranks: steps/s and time in communication per update");
+      "distributed",
+      "Data-parallel training with 1, 2, 4 ... ranks: steps/s and time in communication per update (impala: the "
+      "learner's ingest with 1, 2, 4 ... actor processes)");
   c2->add_option("--algo", d->algo, "Agent (ppo or a2c)");
   c2->add_option("--env", d->env, "Env ID");
   c2->add_option("--preset", d->preset, "Preset variant");
   c2->add_option("--steps", d->steps, "Env steps per run")->transform(IntegerFor(d->steps));
-  c2->add_option("--ranks", d->ranks, "Numbers of ranks, comma-separated (1 runs as a single process)");
+  c2->add_option("--ranks", d->ranks,
+                 "Numbers of ranks, comma-separated (1 runs as a single process); for impala, numbers of actor "
+                 "processes feeding the learner");
   c2->add_option("--set", d->sets, "Config override key=value (repeatable)");
   c2->add_flag("--json", d->json, "One JSON object on stdout");
   c2->callback([d] { RunDistributed(*d); });
