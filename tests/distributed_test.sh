@@ -45,6 +45,10 @@ if timeout 300 "$BIN" launch --nproc 2 -- train --algo ppo --env CartPole-v1 --s
     fail "ppo-2-ranks-solves-cartpole: final evaluation $r < 475"
   # rank 0 alone wrote the run directory; the episodes of both ranks' envs were counted
   [[ $(grep -c "^trained ppo" "$WORK/ppo.log") == 1 ]] && ok "one-rank-reports" || fail "one-rank-reports: $(cat "$WORK/ppo.log")"
+  # one process reads the job's checkpoint (its per-rank envs are not its own)
+  timeout 60 "$BIN" eval --env CartPole-v1 --policy "$WORK/ppo" --episodes 5 --deterministic >"$WORK/eval.out" 2>&1 &&
+    timeout 60 "$BIN" export "$WORK/ppo" --format rlf --out "$WORK/ppo.rlf" >>"$WORK/eval.out" 2>&1 &&
+    ok "eval-and-export-a-job's-run" || fail "eval-and-export-a-job's-run: $(tail -2 "$WORK/eval.out")"
 else
   fail "ppo-2-ranks: launch failed: $(tail -3 "$WORK/ppo.log")"
 fi
@@ -145,7 +149,7 @@ wait "$job"; c=$?
 timeout 300 "$BIN" launch --nproc 2 -- train --resume "$WORK/broken" --no-progress >/dev/null 2>&1
 # every column but the clocks (steps_per_second, time_elapsed, time_*)
 metrics() { cut -d, -f1-4,7-18 "$1"; }
-if [[ $c == 143 ]] && grep -q "continue with: rlforge launch --nproc 2 -- train --resume" "$WORK/broken.log" &&
+if [[ $c == 143 ]] && grep -q "continue with: a job of 2 ranks again: rlforge launch --nproc 2 -- train --resume" "$WORK/broken.log" &&
    [[ -f "$WORK/broken/eval.json" ]] && diff <(metrics "$WORK/whole/progress.csv") <(metrics "$WORK/broken/progress.csv") >/dev/null; then
   ok "sigterm-and-exact-resume ($(ls "$WORK"/broken/checkpoints | tr '\n' ' '))"
 else
@@ -237,6 +241,8 @@ if ip netns add "$NS0" 2>/dev/null && ip netns add "$NS1" 2>/dev/null &&
   ip -n "$NS0" addr add 10.231.0.1/24 dev "$VETH0" && ip -n "$NS1" addr add 10.231.0.2/24 dev "$VETH1"
   for ns in "$NS0" "$NS1"; do ip -n "$ns" link set lo up; done
   ip -n "$NS0" link set "$VETH0" up && ip -n "$NS1" link set "$VETH1" up
+  # Host 0 names its interface (GLOO_SOCKET_IFNAME, as in PyTorch); host 1 does not, and its ranks bind
+  # to the address on their route to MASTER_ADDR.
   host() {  # ns ifname node_rank
     local ns="$1" ifn="$2" node="$3"
     GLOO_SOCKET_IFNAME="$ifn" timeout 300 ip netns exec "$ns" "$BIN" launch --nproc 1 --nnodes 2 --node-rank "$node" \
@@ -245,7 +251,7 @@ if ip netns add "$NS0" 2>/dev/null && ip netns add "$NS1" 2>/dev/null &&
   }
   host "$NS0" "$VETH0" 0 >"$WORK/h0.log" 2>&1 &
   h0=$!
-  host "$NS1" "$VETH1" 1 >"$WORK/h1.log" 2>&1
+  host "$NS1" "" 1 >"$WORK/h1.log" 2>&1
   c1=$?
   wait "$h0"; c0=$?
   bytes=$(ip netns exec "$NS1" cat /sys/class/net/"$VETH1"/statistics/tx_bytes)

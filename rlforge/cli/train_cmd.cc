@@ -40,6 +40,7 @@ void PrintResult(const TrainResult& r, const TrainConfig& c) {
 void RunTrain(const TrainArgs& a) {
   RunnerOptions opt;
   opt.progress = !a.no_progress;
+  opt.keep_signal_handlers = true;  // this process exits after training
   // One rank of a distributed job when the environment says so (torchrun,
   // rlforge launch). Data-parallel agents join the job's process group;
   // actor-learner agents (impala) only its store: rank 0 learns, the other

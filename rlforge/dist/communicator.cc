@@ -4,6 +4,12 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -37,6 +43,29 @@ int IntVar(const char* name, const std::string& text, int lo, int hi) {
 
 bool IsLoopback(const std::string& addr) {
   return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
+}
+
+// This host's address on the route to `addr` (a UDP socket "connected" to
+// it sends nothing), or "" when there is none.
+std::string LocalAddressTowards(const std::string& addr) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(addr.c_str(), "9", &hints, &res) != 0 || res == nullptr) return "";
+  std::string out;
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) == 0) {
+    sockaddr_in local{};
+    socklen_t len = sizeof(local);
+    char buf[INET_ADDRSTRLEN] = {0};
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0 &&
+        inet_ntop(AF_INET, &local.sin_addr, buf, sizeof(buf)) != nullptr)
+      out = buf;
+  }
+  if (fd >= 0) close(fd);
+  freeaddrinfo(res);
+  return out;
 }
 
 }  // namespace
@@ -80,7 +109,7 @@ std::chrono::milliseconds DefaultTimeout() {
 
 namespace {
 
-c10::intrusive_ptr<c10d::ProcessGroup> MakeGroup(const c10::intrusive_ptr<c10d::Store>& store, int rank, int world,
+c10::intrusive_ptr<c10d::ProcessGroupGloo> MakeGroup(const c10::intrusive_ptr<c10d::Store>& store, int rank, int world,
                                                  std::chrono::milliseconds timeout, const std::string& addr,
                                                  const std::string& ifname) {
   auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
@@ -89,7 +118,12 @@ c10::intrusive_ptr<c10d::ProcessGroup> MakeGroup(const c10::intrusive_ptr<c10d::
   } else if (addr.empty() || IsLoopback(addr)) {
     opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
   } else {
-    opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    // The address peers can reach this rank at: the one on the route to
+    // rank 0 (a hostname may resolve to 127.0.1.1 on Debian, which peers on
+    // other hosts cannot reach).
+    const std::string local = LocalAddressTowards(addr);
+    opts->devices.push_back(local.empty() ? c10d::ProcessGroupGloo::createDefaultDevice()
+                                          : c10d::ProcessGroupGloo::createDeviceForHostname(local));
   }
   opts->threads = 1;
   return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, opts);
@@ -127,11 +161,19 @@ c10::intrusive_ptr<c10d::Store> MakeStore(const JobEnv& env, std::chrono::millis
 std::shared_ptr<Communicator> Communicator::Connect(const JobEnv& env, std::chrono::milliseconds timeout) {
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
   c10::intrusive_ptr<c10d::Store> store = MakeStore(env, timeout);
-  // Everyone checks in, so that a missing peer is named rather than hung on.
+  // Everyone checks in, so that a missing peer is named rather than hung on;
+  // a rank claimed twice or a job size that differs is named too.
   try {
+    if (store->add(StrCat("rlforge/rank/", env.rank), 1) > 1)
+      throw Error(StrCat("distributed: two processes claim rank ", env.rank, " of the job at ", where,
+                         " (each needs its own RANK)"));
+    store->add(StrCat("rlforge/world_size/", env.world_size), 1);
     store->add("rlforge/joined", 1);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (store->add("rlforge/joined", 0) < env.world_size) {
+      if (store->add(StrCat("rlforge/world_size/", env.world_size), 0) < store->add("rlforge/joined", 0))
+        throw Error(StrCat("distributed: the ranks at ", where, " disagree on WORLD_SIZE (this one has ",
+                           env.world_size, "); every rank of a job needs the same WORLD_SIZE"));
       if (std::chrono::steady_clock::now() > deadline)
         throw Error(StrCat("distributed: rendezvous at ", where, " timed out after ", timeout.count() / 1000.0,
                            " s: ", store->add("rlforge/joined", 0), " of ", env.world_size,
@@ -320,12 +362,14 @@ void VisitPerRank(StateVisitor& v, Communicator* comm, const std::function<void(
   StateReader r(bytes, what);
   r(all);
   r.ExpectEnd();
-  // A single process reading a job's checkpoint (eval, play, export) takes
-  // rank 0's part; resuming checks the job's size first (CheckpointRanks).
-  RLF_CHECK(world == 1 || static_cast<int>(all.size()) == world, "the checkpoint was written by a job of ",
-            all.size(), " ranks; this job has ", world, " (resume with the same number of ranks)");
-  RLF_CHECK(!all.empty(), what, " is corrupt (no ranks)");
-  MemoryStateVisitor mine = MemoryStateVisitor::Deserialize(all[static_cast<size_t>(comm ? comm->rank() : 0)], what);
+  // A single process reading a job's checkpoint (eval, play, export) needs
+  // none of a rank's own state (its share of the envs would not even fit
+  // one process's vector env): it is left as constructed. Resuming checks
+  // the job's size first (CheckpointRanks).
+  if (comm == nullptr) return;
+  RLF_CHECK(static_cast<int>(all.size()) == world, "the checkpoint was written by a job of ", all.size(),
+            " ranks; this job has ", world, " (resume with the same number of ranks)");
+  MemoryStateVisitor mine = MemoryStateVisitor::Deserialize(all[static_cast<size_t>(comm->rank())], what);
   fn(mine);
 }
 

@@ -33,7 +33,7 @@
 
 namespace c10d {
 class Store;
-class ProcessGroup;
+class ProcessGroupGloo;
 }  // namespace c10d
 
 namespace rlforge::dist {
@@ -105,7 +105,9 @@ class Communicator {
   template <typename F>
   void Run(const char* what, F&& f);
   c10::intrusive_ptr<c10d::Store> store_;
-  c10::intrusive_ptr<c10d::ProcessGroup> group_;
+  // The Gloo group itself (in libtorch 2.x a c10d::Backend, in 1.13 a
+  // c10d::ProcessGroup; its collectives are the same calls in both).
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
   int rank_ = 0, world_size_ = 1;
   double seconds_ = 0;
   double bytes_ = 0;

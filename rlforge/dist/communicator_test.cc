@@ -106,13 +106,14 @@ TEST(Communicator, PerRankStateRoundTripsThroughOneCheckpointField) {
     VisitPerRank(reader, &c, [&](StateVisitor& own) { own("value", &mine); });
     EXPECT_EQ(mine, 100 + r);
   });
-  // A single process reads rank 0's part; a job of another size is refused.
+  // A single process (eval, export) leaves its own state as it was built:
+  // no rank's share fits it; a job of another size is refused.
   {
     MemoryStateVisitor reader = file;
     EXPECT_EQ(CheckpointRanks(reader), 2);
-    int64_t mine = 0;
+    int64_t mine = -1;
     VisitPerRank(reader, nullptr, [&](StateVisitor& own) { own("value", &mine); });
-    EXPECT_EQ(mine, 100);
+    EXPECT_EQ(mine, -1);
   }
   EXPECT_THROW(
       {
@@ -207,6 +208,41 @@ TEST(Communicator, MissingRankZeroTimesOut) {
     EXPECT_NE(std::string(e.what()).find("rank 1 could not reach the rendezvous store"), std::string::npos) << e.what();
   }
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 30.0);
+}
+
+TEST(Communicator, DuplicateRanksAndDifferentJobSizesAreNamed) {
+  const int port = FreePort();
+  std::vector<std::string> errors(3);
+  std::vector<std::thread> threads;
+  // Two processes claim rank 1 of a job of 3.
+  for (int k = 0; k < 3; ++k)
+    threads.emplace_back([&, k] {
+      try {
+        Communicator::Connect(Job(k == 0 ? 0 : 1, 3, port), std::chrono::milliseconds(3000));
+      } catch (const std::exception& e) {
+        errors[static_cast<size_t>(k)] = e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  const std::string all = errors[0] + "|" + errors[1] + "|" + errors[2];
+  EXPECT_NE(all.find("two processes claim rank 1"), std::string::npos) << all;
+  // Ranks of one store that disagree on WORLD_SIZE.
+  const int port2 = FreePort();
+  std::string e1;
+  std::thread r0([&] {
+    try {
+      Communicator::Connect(Job(0, 3, port2), std::chrono::milliseconds(3000));
+    } catch (const std::exception&) {
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  try {
+    Communicator::Connect(Job(1, 4, port2), std::chrono::milliseconds(3000));
+  } catch (const std::exception& e) {
+    e1 = e.what();
+  }
+  r0.join();
+  EXPECT_NE(e1.find("disagree on WORLD_SIZE (this one has 4)"), std::string::npos) << e1;
 }
 
 TEST(Communicator, MissingPeerTimesOutNamingTheCount) {

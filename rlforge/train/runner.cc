@@ -173,7 +173,7 @@ extern "C" void OnStopSignal(int sig) {
 // Installs OnStopSignal for SIGINT and SIGTERM while a training loop runs.
 class StopSignals {
  public:
-  StopSignals() {
+  explicit StopSignals(bool keep_after_stop) : keep_after_stop_(keep_after_stop) {
     g_stop_signal.store(0);
     struct sigaction sa {};
     sa.sa_handler = OnStopSignal;
@@ -181,11 +181,12 @@ class StopSignals {
     sigaction(SIGINT, &sa, &old_int_);
     sigaction(SIGTERM, &sa, &old_term_);
   }
-  // After a stop was asked for, the handler stays: copies of the signal
-  // that arrive late (rlforge launch passes on what the whole process group
-  // also got) must not kill the process before it reports where it saved.
+  // With keep_after_stop (the rlforge command, which exits right after),
+  // once a stop was asked for the handler stays: copies of the signal that
+  // arrive late (rlforge launch passes on what the whole process group also
+  // got) must not kill the process before it reports where it saved.
   ~StopSignals() {
-    if (g_stop_signal.load() != 0) return;
+    if (keep_after_stop_ && g_stop_signal.load() != 0) return;
     sigaction(SIGINT, &old_int_, nullptr);
     sigaction(SIGTERM, &old_term_, nullptr);
   }
@@ -194,6 +195,7 @@ class StopSignals {
   int pending() const { return g_stop_signal.load(); }
 
  private:
+  bool keep_after_stop_;
   struct sigaction old_int_ {}, old_term_ {};
 };
 
@@ -322,8 +324,9 @@ void GatherEpisodes(dist::Communicator& comm, std::vector<double>* returns, std:
 // The command that continues the run in dir (a job: as a job of its size).
 std::string ResumeCommand(const std::string& dir, dist::Communicator* comm) {
   if (comm == nullptr) return "rlforge train --resume " + dir;
-  return StrCat("rlforge launch --nproc ", comm->world_size(), " -- train --resume ", dir,
-                " (or the same command on each host)");
+  return StrCat("a job of ", comm->world_size(), " ranks again: rlforge launch --nproc ", comm->world_size(),
+                " -- train --resume ", dir, " on one host, or each host's launch command with -- train --resume ",
+                dir);
 }
 
 // Agrees on what every rank of a job does after an iteration: save
@@ -338,9 +341,10 @@ std::pair<bool, int> JobControl(dist::Communicator& comm, bool new_best, int sig
 // The loop of ranks 1.. of a job: the same iterations and collectives as
 // rank 0's RunLoop (Iterate, the episode gather, JobControl, the saves, in
 // the same order), without files: rank 0 writes them.
-TrainResult FollowerLoop(const TrainConfig& config, Algorithm& algo, dist::Communicator& comm) {
+TrainResult FollowerLoop(const TrainConfig& config, Algorithm& algo, dist::Communicator& comm,
+                         const RunnerOptions& options) {
   const RunConfig& run = config.run;
-  StopSignals signals;
+  StopSignals signals(options.keep_signal_handlers);
   auto save = [&] {
     dist::DiscardStateVisitor discard;
     algo.VisitState(discard);
@@ -382,7 +386,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
                     RunnerState state, const std::string& resumed_from, const RunnerOptions& options) {
   const RunConfig& run = config.run;
   dist::Communicator* comm = options.comm.get();
-  if (comm != nullptr && !comm->root()) return FollowerLoop(config, *algo, *comm);
+  if (comm != nullptr && !comm->root()) return FollowerLoop(config, *algo, *comm, options);
   const std::string csv_path = dir + "/progress.csv";
   // Every column from the first row: the runner's, then the metrics the agent declared.
   std::vector<std::string> header = {"timesteps", "episodes", "ep_return_mean", "ep_length_mean", "steps_per_second",
@@ -408,7 +412,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   // On resume the event file loses the events after the checkpoint and is continued.
   TensorBoardWriter tb(dir, resumed ? std::optional<int64_t>(algo->num_timesteps()) : std::nullopt);
   ProgressLine progress(options.progress, run);
-  StopSignals signals;
+  StopSignals signals(options.keep_signal_handlers);
 
   std::vector<double> new_returns;
   std::vector<int64_t> new_lengths;
@@ -675,12 +679,12 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
   std::vector<std::string> candidates;
   OnEveryRank(comm, "listing the checkpoints", [&] { candidates = CheckpointsNewestFirst(dir); });
   for (const std::string& path : candidates) {
-    int ranks = 1;  // the size of the job that wrote it (the same answer on every rank)
+    int ranks = world;  // the size of the job that wrote it (the same answer on every rank)
     try {
       CheckpointReader probe(path);
       ranks = dist::CheckpointRanks(probe);
     } catch (const Error&) {
-      // unreadable: Load below says why
+      // unreadable: Load below says why, and the next older one is tried
     }
     RLF_CHECK_ARG(ranks == world, path, " was written by ", ranks == 1 ? "a single process" : StrCat("a job of ", ranks, " ranks"),
                     world == 1 ? std::string(", not by one process; resume it as a job of that size (rlforge launch --nproc ") +
@@ -730,7 +734,11 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
   OnEveryRank(comm, "loading a checkpoint", [&] {
     RLF_CHECK(algo != nullptr, "no checkpoint of '", dir, "' can be loaded (", Join(failures, "; "), ")");
   });
-  if (comm != nullptr) comm->Barrier();  // every rank has read its files before rank 0 renames any
+  // Every rank must continue from the same checkpoint (a file system that
+  // shows ranks different listings would otherwise split the job).
+  if (comm != nullptr)
+    comm->CheckAgree("checkpoint to resume from", StrCat(fs::path(checkpoint).filename().string(), " at step ",
+                                                         algo->num_timesteps()));
   if (!failures.empty())
     std::fprintf(stderr, "resuming from the newest checkpoint that loads: %s (step %lld)\n", checkpoint.c_str(),
                  static_cast<long long>(algo->num_timesteps()));

@@ -62,6 +62,11 @@ struct RunnerOptions {
   // rank's envs. An error on one rank (a bad --out, a dead peer) ends every
   // rank with an error.
   std::shared_ptr<dist::Communicator> comm;
+  // After SIGINT/SIGTERM stopped the run, keep rlforge's handler installed
+  // (late copies of the signal are then ignored until the process exits):
+  // for the rlforge command, which exits right after. Library callers get
+  // their own handlers back.
+  bool keep_signal_handlers = false;
   // For actor-learner agents (impala): the job whose rank 0 this learner is
   // (its actors are the other ranks); null otherwise.
   std::shared_ptr<dist::JobEnv> job;

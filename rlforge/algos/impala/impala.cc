@@ -69,6 +69,8 @@ ImpalaUnroll ImpalaUnroll::Deserialize(const std::string& bytes) {
   r.ExpectEnd();
   const size_t steps = static_cast<size_t>(u.T * u.N);
   RLF_CHECK(u.T >= 1 && u.N >= 1 && u.log_probs.size() == steps && u.rewards.size() == steps &&
+                u.obs.size() % static_cast<size_t>((u.T + 1) * u.N) == 0 &&
+                u.final_obs.size() * static_cast<size_t>(u.T + 1) == u.obs.size() * static_cast<size_t>(u.T) &&
                 u.terminated.size() == steps && u.truncated.size() == steps &&
                 u.episode_returns.size() == u.episode_lengths.size(),
             "an IMPALA unroll is corrupt (", u.T, " steps x ", u.N, " envs)");
@@ -184,6 +186,12 @@ std::string ImpalaStoreChannel::WaitSignature(std::chrono::milliseconds timeout)
 }
 
 void ImpalaStoreChannel::SetDone() { store_->set("impala/done", AsBytes("1")); }
+void ImpalaStoreChannel::ConfirmExit() { store_->add("impala/exited", 1); }
+void ImpalaStoreChannel::WaitForExits(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (store_->add("impala/exited", 0) < actors() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
 bool ImpalaStoreChannel::Done() { return store_->check({"impala/done"}); }
 
 // ---- Actors ----------------------------------------------------------------
@@ -341,10 +349,7 @@ Impala::Impala(const RunContext& ctx, const ImpalaConfig& config) : Algorithm(ct
       net_->parameters(), torch::optim::RMSpropOptions(config.learning_rate.Value(1.0))
                               .alpha(config.rmsprop_alpha)
                               .eps(config.rmsprop_eps));
-  if (remote) {
-    remote_ = std::make_unique<ImpalaStoreChannel>(dist::MakeStore(*ctx.job, dist::DefaultTimeout()));
-    remote_->PublishSignature(Signature(ctx, obs_space_, act_space_, *net_));
-  }
+
   DeclareMetrics({"policy_loss", "value_loss", "entropy", "loss", "grad_norm", "learning_rate", "policy_lag",
                   "policy_lag_max", "rho_mean", "unrolls", "actors", "n_updates", "time_wait", "time_update"});
   // Actors built now, so that a bad env or config fails here, in the constructor.
@@ -360,7 +365,14 @@ void Impala::Publish() {
 }
 
 void Impala::StartActors() {
-  if (!threads_.empty() || stop_) return;
+  if (started_ || stop_) return;
+  started_ = true;
+  // The store opens here, not in the constructor, so that a learner built
+  // and dropped (a resume trying checkpoints) leaves no store behind.
+  if (ctx_.job) {
+    remote_ = std::make_unique<ImpalaStoreChannel>(dist::MakeStore(*ctx_.job, dist::DefaultTimeout()));
+    remote_->PublishSignature(Signature(ctx_, obs_space_, act_space_, *net_));
+  }
   if (version_ == 0) version_ = 1;
   Publish();
   for (int64_t k = 0; k < config_.num_actors; ++k)
@@ -376,13 +388,17 @@ void Impala::StartActors() {
 }
 
 void Impala::StopActors() {
+  if (!started_ || stop_) return;
   stop_ = true;
   local_.SetDone();
   for (auto& t : threads_) t.join();
   threads_.clear();
   if (remote_) {
     try {
+      // Actor processes stop at their next look, and say so before this
+      // process (which hosts the store) goes on to exit.
       remote_->SetDone();
+      remote_->WaitForExits(std::chrono::seconds(5));
     } catch (const std::exception&) {
       // the store is going away with this process anyway
     }
@@ -395,6 +411,7 @@ Metrics Impala::Iterate() {
   // batch_size unrolls, from the local actors and the actor ranks.
   std::vector<std::string> raw;
   const auto timeout = dist::DefaultTimeout();
+  auto last_arrival = t0;
   while (static_cast<int64_t>(raw.size()) < config_.batch_size) {
     {
       std::lock_guard<std::mutex> lock(error_mu_);
@@ -403,8 +420,9 @@ Metrics Impala::Iterate() {
     const size_t before = raw.size();
     local_.PopUnrolls(static_cast<size_t>(config_.batch_size), &raw);
     if (remote_) remote_->PopUnrolls(static_cast<size_t>(config_.batch_size), &raw);
+    if (raw.size() != before) last_arrival = std::chrono::steady_clock::now();
     if (raw.size() == before) {
-      if (std::chrono::steady_clock::now() - t0 > timeout)
+      if (std::chrono::steady_clock::now() - last_arrival > timeout)
         throw Error(StrCat("impala: no unroll arrived for ", timeout.count() / 1000.0,
                            " s: no actor is running (RLFORGE_DIST_TIMEOUT sets the wait)"));
       std::this_thread::sleep_for(std::chrono::microseconds(200));
@@ -429,7 +447,6 @@ Metrics Impala::Iterate() {
     std::vector<int64_t> shape = {(T + 1) * N};
     shape.insert(shape.end(), obs_space_.shape().begin(), obs_space_.shape().end());
     const torch::Tensor obs = torch::from_blob(u.obs.data(), shape, torch::kFloat32);
-    auto out = net_->Forward(obs, torch::Tensor());
     torch::Tensor actions = torch::from_blob(u.actions.data(), {T * N, A}, torch::kFloat32);
     if (act_space_.kind() == SpaceKind::kDiscrete)
       actions = actions.reshape({T * N}).to(torch::kLong);
@@ -443,7 +460,8 @@ Metrics Impala::Iterate() {
     torch::Tensor next_values;
     {
       torch::NoGradGuard no_grad;
-      next_values = out.value.detach().slice(0, N, (T + 1) * N).clone();
+      // V(x_{t+1}): the acted rows' values shifted by one step, and the bootstrap row.
+      next_values = torch::cat({value.detach().slice(0, N, T * N), net_->Value(obs.slice(0, T * N, (T + 1) * N))});
       std::vector<int64_t> trunc_rows;
       for (int64_t k = 0; k < T * N; ++k)
         if (u.truncated[static_cast<size_t>(k)] && !u.terminated[static_cast<size_t>(k)]) trunc_rows.push_back(k);
@@ -536,17 +554,19 @@ runtime::Model Impala::ExportModel() { return ExportActorCritic(*net_, obs_space
 
 void RunImpalaActor(const RunContext& ctx, const ImpalaConfig& config, const dist::JobEnv& job) {
   ImpalaStoreChannel channel(dist::MakeStore(job, dist::DefaultTimeout()));
-  ImpalaActor actor(ctx, config, config.num_actors + job.rank);
   // The learner publishes what its actors must match before anything else.
   const std::string learner = channel.WaitSignature(dist::DefaultTimeout());
-  const std::string mine = actor.Signature();
+  const std::string mine = ImpalaActor(ctx, config, 0).Signature();
   RLF_CHECK_ARG(mine == learner, "impala actor (rank ", job.rank, "): this actor's ", mine,
                 " differs from the learner's ", learner, "; run the actors with the learner's config");
+  // Seeded by the id the store hands out, so no two actors share a stream.
   const int64_t id = channel.Register();
+  ImpalaActor actor(ctx, config, config.num_actors + id);
   actor.set_channel_id(id);
   std::atomic<bool> stop{false};
   try {
     actor.Run(channel, stop);
+    channel.ConfirmExit();
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {

@@ -135,6 +135,10 @@ class ImpalaStoreChannel : public ImpalaChannel {
   bool FetchWeights(int64_t have, int64_t* version, std::string* bytes) override;
   void SetDone() override;
   bool Done() override;
+  // Actors: say they stopped after Done(); the learner waits (bounded) for
+  // every registered actor's word before its process, the store's host, exits.
+  void ConfirmExit();
+  void WaitForExits(std::chrono::milliseconds timeout);
   // The number of actors that have registered.
   int64_t actors();
   // The learner's env, spaces and network size, which actors check theirs against.
@@ -199,6 +203,7 @@ class Impala : public Algorithm {
   ImpalaLocalChannel local_;
   std::unique_ptr<ImpalaStoreChannel> remote_;
   std::vector<std::thread> threads_;
+  bool started_ = false;
   std::atomic<bool> stop_{false};
   std::mutex error_mu_;
   std::exception_ptr actor_error_;
