@@ -176,6 +176,21 @@ class StayPolicy : public Policy {
   size_t bytes_;
 };
 
+// A game that ends by truncation (a time limit, a step cap) without the env
+// calling it a draw is a draw, not a loss: nobody won it.
+TEST(EvaluateTeamsTest, GameOutcomeOfEachEnding) {
+  Info win, draw, none;
+  win.Set("is_success", 1.0);
+  draw.Set("draw", 1.0);
+  none.Set("is_success", 0.0);
+  EXPECT_EQ(GameOutcome(win, false), 1);
+  EXPECT_EQ(GameOutcome(win, true), 1);
+  EXPECT_EQ(GameOutcome(draw, false), 0);
+  EXPECT_EQ(GameOutcome(none, true), 0);   // truncated, no winner: a draw
+  EXPECT_EQ(GameOutcome(none, false), -1);  // terminated without a win: a loss
+  EXPECT_EQ(GameOutcome(Info{}, true), 0);
+}
+
 TEST(EvaluateTeamsTest, OutcomesOfWorkedGames) {
   VectorEnvOptions opt;
   opt.num_envs = 3;
