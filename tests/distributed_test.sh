@@ -193,6 +193,30 @@ actors=$(awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="actors") k=i} END{print $k}' 
   ok "impala-actor-dies-and-one-joins-late" ||
   fail "impala-actor-dies-and-one-joins-late: learner $c, late actor $cl, actors '$actors': $(tail -2 "$WORK/learner.log")"
 
+# --- IMPALA under launch --elastic: an actor rank dies and the job goes on.
+timeout 300 "$BIN" launch --nproc 3 --elastic -- train --algo impala --env CartPole-v1 --seed 2 --steps 150000 \
+  --set num_actors=0 --out "$WORK/elastic2" --no-progress >"$WORK/elastic2.log" 2>&1 &
+job=$!
+for _ in $(seq 1 200); do [[ -f "$WORK/elastic2/progress.csv" && $(wc -l <"$WORK/elastic2/progress.csv") -gt 50 ]] && break; sleep 0.05; done
+for p in $(pgrep -f -- "--out $WORK/elastic2"); do
+  tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx "RANK=2" && kill -9 "$p"
+done
+wait "$job"; c=$?
+[[ $c == 0 && -f "$WORK/elastic2/eval.json" ]] && grep -q "rank 2 was killed by signal 9 (Killed); --elastic: the job goes on" \
+  "$WORK/elastic2.log" && ok "impala-elastic-launch-survives-an-actor" ||
+  fail "impala-elastic-launch-survives-an-actor: exit $c: $(tail -3 "$WORK/elastic2.log")"
+
+# --- kill -9 of the launcher: its ranks are told (SIGTERM) and stop; none is left.
+timeout 300 "$BIN" launch --nproc 2 -- train --algo ppo --env CartPole-v1 --steps 400000 --out "$WORK/orphans" \
+  --no-progress >/dev/null 2>&1 &
+orphans=$!
+for _ in $(seq 1 200); do [[ -f "$WORK/orphans/progress.csv" ]] && break; sleep 0.05; done
+pkill -9 -f -- "^$BIN launch --nproc 2 -- train .*--out $WORK/orphans"
+for _ in $(seq 1 100); do [[ $(pgrep -f -- "--out $WORK/orphans" | wc -l) == 0 ]] && break; sleep 0.1; done
+left=$(pgrep -f -- "--out $WORK/orphans" | wc -l)
+wait "$orphans" 2>/dev/null
+[[ $left == 0 ]] && ok "launcher-killed-leaves-no-rank" || fail "launcher-killed-leaves-no-rank: $left left"
+
 # --- IMPALA: a learner with no actor gives up in time; an actor of another env is refused.
 port=$(free_port)
 rm -rf "$WORK/elastic"

@@ -104,11 +104,14 @@ int RunSelf(const std::vector<std::string>& args, const std::string& log) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-std::string Tail(const std::string& path) {
+// The log's first error line (a rank's own message), else its last line.
+std::string WhyFailed(const std::string& path) {
   std::ifstream f(path);
   std::string line, last;
-  while (std::getline(f, line))
+  while (std::getline(f, line)) {
+    if (line.find("error: ") != std::string::npos) return line;
     if (!line.empty()) last = line;
+  }
   return last;
 }
 
@@ -169,7 +172,14 @@ void RunDistributed(const DistributedArgs& a) {
     for (const auto& s : a.sets) args.insert(args.end(), {"--set", s});
     const std::string log = out + ".log";
     const int code = RunSelf(args, log);
-    RLF_CHECK(code == 0, "bench distributed: the run with ", n, " rank(s) failed (exit ", code, "): ", Tail(log));
+    if (code != 0) {
+      const std::string why = WhyFailed(log);
+      fs::remove_all(tmp);
+      const std::string what = StrCat("bench distributed: the run with ", n, impala ? " actor(s)" : " rank(s)",
+                                      " failed (exit ", code, "): ", why);
+      if (code == 2) throw InvalidArgument(what);  // the config, not the machine
+      throw Error(what);
+    }
     auto cols = ReadProgress(out + "/progress.csv");
     RLF_CHECK(!cols["steps_per_second"].empty(), "bench distributed: ", out, "/progress.csv has no rows");
     const double sps = cols["steps_per_second"].back();
@@ -234,7 +244,7 @@ void AddBenchDistributedCommands(CLI::App& bench) {
       "distributed",
       "Data-parallel training with 1, 2, 4 ... ranks: steps/s and time in communication per update (impala: the "
       "learner's ingest with 1, 2, 4 ... actor processes)");
-  c2->add_option("--algo", d->algo, "Agent (ppo or a2c)");
+  c2->add_option("--algo", d->algo, "Agent: ppo, a2c, recurrent-ppo (data-parallel) or impala (actor processes)");
   c2->add_option("--env", d->env, "Env ID");
   c2->add_option("--preset", d->preset, "Preset variant");
   c2->add_option("--steps", d->steps, "Env steps per run")->transform(IntegerFor(d->steps));

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@ struct LaunchArgs {
   int node_rank = 0;
   std::string master;
   double grace = 30;
+  bool elastic = false;
   std::vector<std::string> command;
 };
 
@@ -108,6 +110,9 @@ void RunLaunch(const LaunchArgs& a) {
     if (pid == 0) {
       signal(SIGINT, SIG_DFL);
       signal(SIGTERM, SIG_DFL);
+      // A rank outlives no launcher: if this one dies (even by kill -9) the
+      // rank gets SIGTERM, saves and stops.
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
       const int rank = a.node_rank * a.nproc + local;
       setenv("MASTER_ADDR", addr.c_str(), 1);
       setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
@@ -153,6 +158,12 @@ void RunLaunch(const LaunchArgs& a) {
         pids[i] = -1;
         --running;
         const int code = StatusOf(status);
+        const int rank = a.node_rank * a.nproc + static_cast<int>(i);
+        if (code != 0 && a.elastic && rank != 0) {  // an actor: the job goes on without it
+          std::fprintf(stderr, "rlforge launch: rank %d %s; --elastic: the job goes on\n", rank,
+                       Describe(status).c_str());
+          continue;
+        }
         if (code != 0 && first_failure == 0) {
           first_failure = code;
           if (forwarded) continue;  // stopping as asked: each rank said so itself
@@ -187,13 +198,15 @@ void AddLaunchCommand(CLI::App& app) {
       "launch",
       "Run a distributed training job's ranks on this host (as torchrun does): rlforge launch --nproc N -- train ... "
       "(see docs/distributed.md)");
-  cmd->add_option("--nproc", a->nproc, "Ranks on this node")->transform(IntegerFor(a->nproc));
+  cmd->add_option("--nproc", a->nproc, "Ranks on this node (default 1)")->transform(IntegerFor(a->nproc));
   cmd->add_option("--nnodes", a->nnodes, "Nodes in the job")->transform(IntegerFor(a->nnodes));
   cmd->add_option("--node-rank", a->node_rank, "This node's index in [0, nnodes)")->transform(IntegerFor(a->node_rank));
   cmd->add_option("--master", a->master,
                   "ADDR:PORT of rank 0's rendezvous store (default: 127.0.0.1 and a free port; required with "
                   "--nnodes > 1)");
   cmd->add_option("--grace", a->grace, "Seconds the other ranks get to stop after one fails, before SIGKILL");
+  cmd->add_flag("--elastic", a->elastic,
+                "Ranks other than 0 may fail without stopping the job (the actors of an actor-learner agent: impala)");
   cmd->add_option("command", a->command, "The command each rank runs, after --: train ...");
   cmd->callback([a] { RunLaunch(*a); });
 }

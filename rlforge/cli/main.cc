@@ -1,6 +1,7 @@
 // The `rlforge` command: see `rlforge --help` and docs/cli.md.
 #include <csignal>
 #include <cstdlib>
+#include <unistd.h>
 #include <iostream>
 #include <string>
 
@@ -19,6 +20,14 @@ std::string RankPrefix() {
   const char* rank = std::getenv("RANK");
   if (world == nullptr || rank == nullptr || std::string(world) == "1") return "rlforge: ";
   return std::string("rlforge [rank ") + rank + "]: ";
+}
+
+// One write(2) per message, so the lines of ranks that share a terminal or
+// log file do not interleave.
+void WriteLine(const std::string& text) {
+  const std::string line = text + "\n";
+  std::cerr.flush();
+  (void)!write(2, line.data(), line.size());
 }
 
 }  // namespace
@@ -60,13 +69,13 @@ int main(int argc, char** argv) {
     std::cerr << "rlforge: error: " << what << " (see 'rlforge --help')\n";
     return kExitUsage;
   } catch (const rlforge::Interrupted& e) {
-    std::cerr << RankPrefix() << e.what() << "\n";
+    WriteLine(RankPrefix() + e.what());
     return 128 + e.signal();
   } catch (const rlforge::InvalidArgument& e) {
-    std::cerr << RankPrefix() << "error: " << e.what() << "\n";
+    WriteLine(RankPrefix() + "error: " + e.what());
     return kExitUsage;
   } catch (const std::exception& e) {
-    std::cerr << RankPrefix() << "error: " << e.what() << "\n";
+    WriteLine(RankPrefix() + "error: " + e.what());
     return kExitRuntime;
   }
   return ExitStatus();

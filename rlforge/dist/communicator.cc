@@ -101,8 +101,8 @@ std::chrono::milliseconds DefaultTimeout() {
   if (const auto t = Var("RLFORGE_DIST_TIMEOUT")) {
     char* end = nullptr;
     s = std::strtod(t->c_str(), &end);
-    RLF_CHECK_ARG(end != t->c_str() && *end == '\0' && s > 0 && s <= 86400,
-                  "environment variable RLFORGE_DIST_TIMEOUT='", *t, "' is not a number of seconds in (0, 86400]");
+    RLF_CHECK_ARG(end != t->c_str() && *end == '\0' && s >= 1 && s <= 86400,
+                  "environment variable RLFORGE_DIST_TIMEOUT='", *t, "' is not a number of seconds in [1, 86400]");
   }
   return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
 }
@@ -180,6 +180,9 @@ std::shared_ptr<Communicator> Communicator::Connect(const JobEnv& env, std::chro
                            " ranks joined (RLFORGE_DIST_TIMEOUT sets the wait)"));
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    if (store->add(StrCat("rlforge/world_size/", env.world_size), 0) < store->add("rlforge/joined", 0))
+      throw Error(StrCat("distributed: the ranks at ", where, " disagree on WORLD_SIZE (this one has ",
+                         env.world_size, "); every rank of a job needs the same WORLD_SIZE"));
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {

@@ -322,7 +322,10 @@ void GatherEpisodes(dist::Communicator& comm, std::vector<double>* returns, std:
 }
 
 // The command that continues the run in dir (a job: as a job of its size).
-std::string ResumeCommand(const std::string& dir, dist::Communicator* comm) {
+std::string ResumeCommand(const std::string& dir, dist::Communicator* comm, const dist::JobEnv* job = nullptr) {
+  if (job != nullptr)  // an actor-learner job: the learner with its actor ranks
+    return StrCat("the learner with its actors again: rlforge launch --nproc ", job->world_size,
+                  " -- train --resume ", dir, ", or rank 0 with -- train --resume ", dir, " and the actors");
   if (comm == nullptr) return "rlforge train --resume " + dir;
   return StrCat("a job of ", comm->world_size(), " ranks again: rlforge launch --nproc ", comm->world_size(),
                 " -- train --resume ", dir, " on one host, or each host's launch command with -- train --resume ",
@@ -459,7 +462,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
                              ? "no checkpoint was written before it (checkpoint_interval: 0), so the run cannot "
                                "be resumed"
                              : "the last checkpoint, " + last_checkpoint + ", is kept (" +
-                                   ResumeCommand(dir, comm) + ")"));
+                                   ResumeCommand(dir, comm, options.job.get()) + ")"));
     }
     ++state.iteration;
     for (const auto& [k, v] : m)
@@ -553,7 +556,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
       save(path);
       progress.Finish();
       throw Interrupted(sig, StrCat("interrupted by ", sig == SIGINT ? "SIGINT" : "SIGTERM", " at step ", steps, " of ",
-                                    run.total_steps, "; saved ", path, "; continue with: ", ResumeCommand(dir, comm)));
+                                    run.total_steps, "; saved ", path, "; continue with: ", ResumeCommand(dir, comm, options.job.get())));
     }
   }
   progress.Finish();

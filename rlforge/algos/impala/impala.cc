@@ -187,9 +187,9 @@ std::string ImpalaStoreChannel::WaitSignature(std::chrono::milliseconds timeout)
 
 void ImpalaStoreChannel::SetDone() { store_->set("impala/done", AsBytes("1")); }
 void ImpalaStoreChannel::ConfirmExit() { store_->add("impala/exited", 1); }
-void ImpalaStoreChannel::WaitForExits(std::chrono::milliseconds timeout) {
+void ImpalaStoreChannel::WaitForExits(int64_t expected, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (store_->add("impala/exited", 0) < actors() && std::chrono::steady_clock::now() < deadline)
+  while (store_->add("impala/exited", 0) < std::max(expected, actors()) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 bool ImpalaStoreChannel::Done() { return store_->check({"impala/done"}); }
@@ -356,7 +356,7 @@ Impala::Impala(const RunContext& ctx, const ImpalaConfig& config) : Algorithm(ct
   for (int64_t k = 0; k < config_.num_actors; ++k) (void)ImpalaActor(ctx_, config_, k);
 }
 
-Impala::~Impala() { StopActors(); }
+Impala::~Impala() { StopActors(/*wait_for_actors=*/false); }
 
 void Impala::Publish() {
   const std::string bytes = WeightsBytes(*net_);
@@ -387,7 +387,7 @@ void Impala::StartActors() {
     });
 }
 
-void Impala::StopActors() {
+void Impala::StopActors(bool wait_for_actors) {
   if (!started_ || stop_) return;
   stop_ = true;
   local_.SetDone();
@@ -397,8 +397,10 @@ void Impala::StopActors() {
     try {
       // Actor processes stop at their next look, and say so before this
       // process (which hosts the store) goes on to exit.
+      // The job's other ranks are its actors: one that starts late still
+      // finds the store, sees the run is done, and exits cleanly.
       remote_->SetDone();
-      remote_->WaitForExits(std::chrono::seconds(5));
+      if (wait_for_actors) remote_->WaitForExits(ctx_.job->world_size - 1, std::chrono::seconds(5));
     } catch (const std::exception&) {
       // the store is going away with this process anyway
     }

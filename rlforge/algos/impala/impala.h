@@ -136,9 +136,10 @@ class ImpalaStoreChannel : public ImpalaChannel {
   void SetDone() override;
   bool Done() override;
   // Actors: say they stopped after Done(); the learner waits (bounded) for
-  // every registered actor's word before its process, the store's host, exits.
+  // the word of every registered actor, and of at least `expected` (its
+  // job's actor ranks), before its process, the store's host, exits.
   void ConfirmExit();
-  void WaitForExits(std::chrono::milliseconds timeout);
+  void WaitForExits(int64_t expected, std::chrono::milliseconds timeout);
   // The number of actors that have registered.
   int64_t actors();
   // The learner's env, spaces and network size, which actors check theirs against.
@@ -193,7 +194,9 @@ class Impala : public Algorithm {
 
  private:
   void StartActors();
-  void StopActors();
+  // Stops the actor threads and tells actor processes the run is done;
+  // wait_for_actors (a finished run) also waits, bounded, for them to leave.
+  void StopActors(bool wait_for_actors = true);
   void Publish();
   ImpalaConfig config_;
   Space obs_space_, act_space_;

@@ -103,7 +103,7 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
     RLF_CHECK_ARG((config_.batch_size / config_.sequence_length()) % ctx.world_size() == 0,
                   "config key 'batch_size' (", config_.batch_size, ", the job's global minibatch: ",
                   config_.batch_size / config_.sequence_length(), " sequences) must be a multiple of ",
-                  ctx.world_size(), " sequences (one share per rank)");
+                  ctx.world_size(), " sequences (one share per rank; batch_size / bptt_len sets it)");
     DeclareMetrics({"time_comm", "comm_bytes"});
   }
   if (config_.league.self_play) {
