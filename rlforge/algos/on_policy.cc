@@ -109,7 +109,7 @@ OnPolicyAlgorithm::OnPolicyAlgorithm(const RunContext& ctx, int64_t n_steps, dou
     obs_norm_.rms = RunningMeanStd(os.size());
     obs_norm_.Loaded();
   }
-  return_scaler_ = ReturnScaler(envs_->num_envs());
+  return_scaler_ = ReturnScaler(envs_->num_envs(), ctx.comm != nullptr);
   torch::manual_seed(seed);
   policy_ = ActorCritic(os, as, policy);
   // In a job, rank r's envs are seeded as envs r E .. r E + E - 1 of one
@@ -548,7 +548,7 @@ std::unique_ptr<Policy> OnPolicyAlgorithm::MakePolicy(bool deterministic) {
   if (ctx_.run.normalize_obs) rms = obs_norm_.rms;
   return std::make_unique<ActorCriticPolicy>(policy_, envs_->single_observation_space(),
                                              envs_->single_action_space(), deterministic,
-                                             static_cast<uint64_t>(ctx_.run.seed) + 7, rms, clip_obs_);
+                                             static_cast<uint64_t>(ctx_.run.seed) + 7, rms, obs_norm_.clip);
 }
 
 ActorCriticPolicy::ActorCriticPolicy(ActorCritic net, const Space& obs_space, const Space& act_space,
@@ -623,7 +623,7 @@ void ReturnScaler::Scale(const float* raw, float* scaled, double gamma) {
     running_[i] = running_[i] * gamma + raw[i];
     rms_.Update(&running_[i]);
   }
-  AccumulateMoments(running_.data(), static_cast<int64_t>(n), 1, &acc_);
+  if (in_job_) AccumulateMoments(running_.data(), static_cast<int64_t>(n), 1, &acc_);
   const double scale = 1.0 / std::sqrt(rms_.var()[0] + 1e-8);
   for (size_t i = 0; i < n; ++i) scaled[i] = static_cast<float>(std::clamp(raw[i] * scale, -kClip, kClip));
 }
@@ -653,7 +653,7 @@ runtime::Model OnPolicyAlgorithm::ExportModel() {
   std::optional<RunningMeanStd> rms;
   if (ctx_.run.normalize_obs) rms = obs_norm_.rms;
   runtime::Model m = ExportActorCritic(*policy_, envs_->single_observation_space(), envs_->single_action_space(), rms,
-                                       clip_obs_);
+                                       obs_norm_.clip);
   m.conditional_mask = static_cast<bool>(envs_->conditional_mask_fn());
   m.action_mask = envs_->has_action_mask();
   return m;

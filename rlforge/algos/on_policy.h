@@ -155,7 +155,9 @@ ActorCriticLossValues ActorCriticLossOnOutputs(const ActionHead& head, const Act
 class ReturnScaler {
  public:
   ReturnScaler() = default;
-  explicit ReturnScaler(int64_t num_envs) : rms_(1), running_(static_cast<size_t>(num_envs), 0.0) {}
+  // in_job: also record the returns' moments for Merge (a job of several ranks).
+  ReturnScaler(int64_t num_envs, bool in_job)
+      : rms_(1), running_(static_cast<size_t>(num_envs), 0.0), in_job_(in_job) {}
   // raw [N] -> scaled [N] (may alias).
   void Scale(const float* raw, float* scaled, double gamma);
   void EndEpisode(int64_t i) { running_[static_cast<size_t>(i)] = 0.0; }
@@ -177,6 +179,7 @@ class ReturnScaler {
   RunningMeanStd base_{1};  // rms_ at the last merge (jobs of several ranks)
   std::vector<double> acc_;
   std::vector<double> running_;
+  bool in_job_ = false;
 };
 
 
@@ -265,7 +268,6 @@ class OnPolicyAlgorithm : public Algorithm {
   int64_t n_steps_;
   double gamma_, gae_lambda_;
   PolicyConfig policy_config_;
-  double clip_obs_ = 10.0;  // VecNormalize's clip
   std::unique_ptr<VectorEnv> envs_;
   ActorCritic policy_{nullptr};
   ActionHead head_;

@@ -83,22 +83,13 @@ void RunAllreduce(const AllreduceArgs& a) {
 
 // Runs this binary with args; stdout and stderr into log. Returns the exit status.
 int RunSelf(const std::vector<std::string>& args, const std::string& log) {
-  const pid_t pid = fork();
-  RLF_CHECK(pid >= 0, "bench: fork failed");
-  if (pid == 0) {
+  const pid_t pid = StartSelf(args, [&log] {
     if (FILE* f = std::fopen(log.c_str(), "w")) {
       dup2(fileno(f), 1);
       dup2(fileno(f), 2);
     }
     for (const char* v : {"WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"}) unsetenv(v);
-    std::vector<std::string> all = {"rlforge"};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& s : all) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    execv("/proc/self/exe", argv.data());
-    _exit(127);
-  }
+  });
   int status = 0;
   waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -1,11 +1,31 @@
 #include "rlforge/cli/common.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "rlforge/env/registry.h"
 #include "rlforge/train/runner.h"
 
 namespace rlforge::cli {
+
+int StartSelf(const std::vector<std::string>& args, const std::function<void()>& prepare) {
+  const pid_t pid = fork();
+  RLF_CHECK(pid >= 0, "cannot start a process: fork failed: ", std::strerror(errno));
+  if (pid != 0) return pid;
+  if (prepare) prepare();
+  std::vector<std::string> all = {"rlforge"};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : all) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  execv("/proc/self/exe", argv.data());
+  std::fprintf(stderr, "rlforge: cannot start rlforge %s: %s\n", args.empty() ? "" : args[0].c_str(),
+               std::strerror(errno));
+  _exit(127);
+}
 
 int& ExitStatus() {
   static int status = kExitOk;

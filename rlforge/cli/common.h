@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -113,6 +114,12 @@ EnvChoice ChooseEnv(const std::string& env_flag, const std::vector<std::string>&
 
 // Subcommand callbacks set this to their exit status.
 int& ExitStatus();
+
+// Starts this binary as a child process, `rlforge args...`: in the child,
+// `prepare` runs first (environment, signals, redirections), then the exec;
+// if the exec fails the child says so on stderr and exits 127. Returns the
+// child's pid (Error when fork fails).
+int StartSelf(const std::vector<std::string>& args, const std::function<void()>& prepare);
 
 }  // namespace rlforge::cli
 

@@ -105,15 +105,13 @@ void RunLaunch(const LaunchArgs& a) {
 
   std::vector<pid_t> pids(static_cast<size_t>(a.nproc), -1);
   for (int local = 0; local < a.nproc; ++local) {
-    const pid_t pid = fork();
-    RLF_CHECK(pid >= 0, "launch: fork failed: ", std::strerror(errno));
-    if (pid == 0) {
+    const int rank = a.node_rank * a.nproc + local;
+    pids[static_cast<size_t>(local)] = StartSelf(a.command, [&] {
       signal(SIGINT, SIG_DFL);
       signal(SIGTERM, SIG_DFL);
       // A rank outlives no launcher: if this one dies (even by kill -9) the
       // rank gets SIGTERM, saves and stops.
       prctl(PR_SET_PDEATHSIG, SIGTERM);
-      const int rank = a.node_rank * a.nproc + local;
       setenv("MASTER_ADDR", addr.c_str(), 1);
       setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
       setenv("RANK", std::to_string(rank).c_str(), 1);
@@ -121,16 +119,7 @@ void RunLaunch(const LaunchArgs& a) {
       setenv("LOCAL_RANK", std::to_string(local).c_str(), 1);
       setenv("LOCAL_WORLD_SIZE", std::to_string(a.nproc).c_str(), 1);
       setenv("GROUP_RANK", std::to_string(a.node_rank).c_str(), 1);
-      std::vector<std::string> args = {"rlforge"};
-      args.insert(args.end(), a.command.begin(), a.command.end());
-      std::vector<char*> argv;
-      for (auto& s : args) argv.push_back(s.data());
-      argv.push_back(nullptr);
-      execv("/proc/self/exe", argv.data());
-      std::fprintf(stderr, "rlforge launch: cannot start rank %d: %s\n", rank, std::strerror(errno));
-      _exit(127);
-    }
-    pids[static_cast<size_t>(local)] = pid;
+    });
   }
   std::fprintf(stderr, "rlforge launch: %d rank(s) on this node (ranks %d..%d of %d), rendezvous at %s:%d\n", a.nproc,
                a.node_rank * a.nproc, a.node_rank * a.nproc + a.nproc - 1, world, addr.c_str(), port);

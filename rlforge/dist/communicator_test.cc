@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <torch/csrc/distributed/c10d/HashStore.hpp>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -16,28 +15,14 @@
 #include <thread>
 
 #include "rlforge/core/error.h"
+#include "rlforge/dist/testing.h"
 
 namespace rlforge::dist {
 namespace {
 
-// Runs body(rank, comm) on `world` threads joined by an in-memory store;
-// rethrows the first failure.
+// Ranks as threads: body(rank, comm).
 void OnThreads(int world, const std::function<void(int, Communicator&)>& body) {
-  auto store = c10::make_intrusive<c10d::HashStore>();
-  std::vector<std::thread> threads;
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(world));
-  for (int r = 0; r < world; ++r)
-    threads.emplace_back([&, r] {
-      try {
-        Communicator comm(store, r, world, std::chrono::seconds(30));
-        body(r, comm);
-      } catch (...) {
-        errors[static_cast<size_t>(r)] = std::current_exception();
-      }
-    });
-  for (auto& t : threads) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  OnThreadRanks(world, [&](int r, std::shared_ptr<Communicator> c) { body(r, *c); }, std::chrono::seconds(30));
 }
 
 TEST(Communicator, CollectivesOnThreeRanks) {

@@ -682,28 +682,27 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
   std::vector<std::string> candidates;
   OnEveryRank(comm, "listing the checkpoints", [&] { candidates = CheckpointsNewestFirst(dir); });
   for (const std::string& path : candidates) {
-    int ranks = world;  // the size of the job that wrote it (the same answer on every rank)
+    // What the file holds before loading it: the size of the job that wrote
+    // it (the same answer on every rank) and whether it has the runner's
+    // state. Unreadable: Load below says why, and the next older one is tried.
+    int ranks = world;
+    bool has_runner_state = true;
     try {
       CheckpointReader probe(path);
       ranks = dist::CheckpointRanks(probe);
+      std::string unused;
+      probe.Bytes("runner/iteration", &unused);
     } catch (const Error&) {
-      // unreadable: Load below says why, and the next older one is tried
+      has_runner_state = false;  // unreadable, or written before the runner's state was kept
     }
-    RLF_CHECK_ARG(ranks == world, path, " was written by ", ranks == 1 ? "a single process" : StrCat("a job of ", ranks, " ranks"),
-                    world == 1 ? std::string(", not by one process; resume it as a job of that size (rlforge launch --nproc ") +
-                                     std::to_string(ranks) + " -- train --resume " + dir + ")"
-                               : StrCat("; this job has ", world, " ranks (resume with the same number)"));
+    RLF_CHECK_ARG(ranks == world, path, " was written by ",
+                  ranks == 1 ? std::string("a single process") : StrCat("a job of ", ranks, " ranks"),
+                  world == 1 ? StrCat(", not by one process; resume it as a job of that size (rlforge launch --nproc ",
+                                      ranks, " -- train --resume ", dir, ")")
+                             : StrCat("; this job has ", world, " ranks (resume with the same number)"));
     auto candidate = BuildAlgorithm(config, options);
     RunnerState s;
     try {
-      bool has_runner_state = true;
-      try {
-        CheckpointReader probe(path);
-        std::string unused;
-        probe.Bytes("runner/iteration", &unused);
-      } catch (const Error&) {
-        has_runner_state = false;  // unreadable (Load says why) or written before the runner's state was kept
-      }
       if (has_runner_state) {
         candidate->Load(path, [&s](StateVisitor& v) { s.Visit(v); });
       } else {

@@ -352,8 +352,8 @@ Impala::Impala(const RunContext& ctx, const ImpalaConfig& config) : Algorithm(ct
 
   DeclareMetrics({"policy_loss", "value_loss", "entropy", "loss", "grad_norm", "learning_rate", "policy_lag",
                   "policy_lag_max", "rho_mean", "unrolls", "actors", "n_updates", "time_wait", "time_update"});
-  // Actors built now, so that a bad env or config fails here, in the constructor.
-  for (int64_t k = 0; k < config_.num_actors; ++k) (void)ImpalaActor(ctx_, config_, k);
+  // One actor built now, so that an env actors cannot use (masks, several agents) fails here.
+  (void)ImpalaActor(ctx_, config_, 0);
 }
 
 Impala::~Impala() { StopActors(/*wait_for_actors=*/false); }

@@ -4,7 +4,6 @@
 // the test hands the single process the ranks' rollouts and compares the
 // updates, which then differ only by float rounding in the reductions.
 #include <gtest/gtest.h>
-#include <torch/csrc/distributed/c10d/HashStore.hpp>
 
 #include <functional>
 #include <mutex>
@@ -14,6 +13,7 @@
 #include "rlforge/algos/ppo/ppo.h"
 #include "rlforge/algos/ppo/recurrent_ppo.h"
 #include "rlforge/dist/communicator.h"
+#include "rlforge/dist/testing.h"
 
 namespace rlforge {
 namespace {
@@ -72,32 +72,20 @@ struct RankResult {
 // updates. (Construction draws the initial weights from torch's global
 // generator, so the threads take turns there; processes need not.)
 std::vector<RankResult> TwoRanks(const PpoConfig& config, bool normalize_obs = false) {
-  auto store = c10::make_intrusive<c10d::HashStore>();
   std::mutex construction;
   std::vector<RankResult> out(2);
-  std::vector<std::exception_ptr> errors(2);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < 2; ++r)
-    threads.emplace_back([&, r] {
-      try {
-        auto comm = std::make_shared<dist::Communicator>(store, r, 2, std::chrono::seconds(60));
-        RunContext ctx = CartPole(4, comm);
-        ctx.run.normalize_obs = normalize_obs;
-        std::unique_lock<std::mutex> lock(construction);
-        PpoAccess algo(ctx, config);
-        lock.unlock();
-        algo.CollectRollout();
-        for (auto* t : algo.Rollout()) out[static_cast<size_t>(r)].rollout.push_back(t->clone());
-        algo.Update();
-        out[static_cast<size_t>(r)].params = Params(algo);
-        out[static_cast<size_t>(r)].timesteps = algo.num_timesteps();
-      } catch (...) {
-        errors[static_cast<size_t>(r)] = std::current_exception();
-      }
-    });
-  for (auto& t : threads) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  dist::OnThreadRanks(2, [&](int r, std::shared_ptr<dist::Communicator> comm) {
+    RunContext ctx = CartPole(4, comm);
+    ctx.run.normalize_obs = normalize_obs;
+    std::unique_lock<std::mutex> lock(construction);
+    PpoAccess algo(ctx, config);
+    lock.unlock();
+    algo.CollectRollout();
+    for (auto* t : algo.Rollout()) out[static_cast<size_t>(r)].rollout.push_back(t->clone());
+    algo.Update();
+    out[static_cast<size_t>(r)].params = Params(algo);
+    out[static_cast<size_t>(r)].timesteps = algo.num_timesteps();
+  });
   return out;
 }
 
@@ -144,12 +132,8 @@ TEST(PpoDistributedTest, MergedMomentsEqualOneProcesssStatistics) {
   const torch::Tensor x = torch::randn({40, 3}, torch::kFloat64) * 5 + 2;
   RunningMeanStd expected(3);
   expected.UpdateBatch(x.contiguous().data_ptr<double>(), 40);
-  auto store = c10::make_intrusive<c10d::HashStore>();
   std::vector<RunningMeanStd> got(2, RunningMeanStd(3));
-  std::vector<std::thread> threads;
-  for (int r = 0; r < 2; ++r)
-    threads.emplace_back([&, r] {
-      dist::Communicator comm(store, r, 2, std::chrono::seconds(30));
+  dist::OnThreadRanks(2, [&](int r, std::shared_ptr<dist::Communicator> comm) {
       RunningMeanStd base(3), local(3);
       std::vector<double> acc;
       const torch::Tensor mine = x.slice(0, r, 40, 2).contiguous();
@@ -158,10 +142,9 @@ TEST(PpoDistributedTest, MergedMomentsEqualOneProcesssStatistics) {
         local.UpdateBatch(b.data_ptr<double>(), b.size(0));
         AccumulateMoments(b.data_ptr<double>(), b.size(0), 3, &acc);
       }
-      MergeRankMoments(comm, &acc, &base, &local);
+      MergeRankMoments(*comm, &acc, &base, &local);
       got[static_cast<size_t>(r)] = local;
     });
-  for (auto& t : threads) t.join();
   for (const auto& g : got) {
     EXPECT_NEAR(g.count(), expected.count(), 1e-9);
     for (int i = 0; i < 3; ++i) {
@@ -173,12 +156,8 @@ TEST(PpoDistributedTest, MergedMomentsEqualOneProcesssStatistics) {
 }
 
 TEST(PpoDistributedTest, BadJobShapesAreRefused) {
-  auto store = c10::make_intrusive<c10d::HashStore>();
   std::vector<std::string> errors(2);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < 2; ++r)
-    threads.emplace_back([&, r] {
-      auto comm = std::make_shared<dist::Communicator>(store, r, 2, std::chrono::seconds(30));
+  dist::OnThreadRanks(2, [&](int r, std::shared_ptr<dist::Communicator> comm) {
       auto error_of = [&](const std::string& algo, int64_t num_envs, int64_t batch_size) {
         try {
           RunContext ctx = CartPole(num_envs, comm);
@@ -201,7 +180,6 @@ TEST(PpoDistributedTest, BadJobShapesAreRefused) {
       out += error_of("ppo", 4, 63) + "\n";
       out += error_of("dqn", 4, 64) + "\n";
     });
-  for (auto& t : threads) t.join();
   for (const std::string& e : errors) {
     EXPECT_NE(e.find("'num_envs' (3, the job's total) must be a multiple of the number of ranks (2)"),
               std::string::npos)
@@ -216,16 +194,11 @@ TEST(PpoDistributedTest, BadJobShapesAreRefused) {
 TEST(PpoDistributedTest, RecurrentPpoRanksStayInStep) {
   // An LSTM policy on CartPoleNoVel-v1, 2 ranks x 2 envs, two iterations of
   // sequence minibatches (2 sequences of 8 steps per rank per minibatch).
-  auto store = c10::make_intrusive<c10d::HashStore>();
   std::mutex construction;
   std::vector<std::vector<torch::Tensor>> params(2);
   std::vector<int64_t> steps(2);
   std::vector<std::string> errors(2);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < 2; ++r)
-    threads.emplace_back([&, r] {
-      try {
-        auto comm = std::make_shared<dist::Communicator>(store, r, 2, std::chrono::seconds(60));
+  dist::OnThreadRanks(2, [&](int r, std::shared_ptr<dist::Communicator> comm) {
         RunContext ctx = CartPole(4, comm);
         ctx.algo = "recurrent-ppo";
         ctx.run.env = "CartPoleNoVel-v1";
@@ -255,11 +228,7 @@ TEST(PpoDistributedTest, RecurrentPpoRanksStayInStep) {
         } catch (const InvalidArgument& e) {
           errors[static_cast<size_t>(r)] = e.what();
         }
-      } catch (const std::exception& e) {
-        errors[static_cast<size_t>(r)] = std::string("failed: ") + e.what();
-      }
     });
-  for (auto& t : threads) t.join();
   EXPECT_EQ(steps[0], 2 * 32 * 4);
   EXPECT_EQ(steps[1], 2 * 32 * 4);
   ASSERT_EQ(params[0].size(), params[1].size());

@@ -83,7 +83,7 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
       net_->parameters(), torch::optim::AdamOptions(config_.learning_rate.Value(1.0)).eps(config_.adam_eps));
   envs_->Reset(seed + static_cast<uint64_t>(ctx.first_env()));
   const int64_t T = config_.n_steps, N = envs_->num_envs();
-  return_scaler_ = ReturnScaler(N);
+  return_scaler_ = ReturnScaler(N, ctx.comm != nullptr);
   state_ = net_->InitialState(N);
   next_starts_ = torch::ones({N});
   obs_shape_ = os.shape();
@@ -406,7 +406,7 @@ std::unique_ptr<Policy> RecurrentPpo::MakePolicy(bool deterministic) {
   if (ctx_.run.normalize_obs) rms = obs_norm_.rms;
   return std::make_unique<RecurrentActorCriticPolicy>(net_, envs_->single_observation_space(),
                                                       envs_->single_action_space(), deterministic,
-                                                      static_cast<uint64_t>(ctx_.run.seed) + 7, rms, clip_obs_);
+                                                      static_cast<uint64_t>(ctx_.run.seed) + 7, rms, obs_norm_.clip);
 }
 
 void RecurrentPpo::ActOpponents() {
@@ -539,7 +539,7 @@ std::unique_ptr<Policy> RecurrentPpo::MakeSnapshotPolicy(int64_t k, bool determi
                                      : StrCat("snapshots 0..", num_snapshots() - 1));
   return std::make_unique<RecurrentActorCriticPolicy>(snapshots_[k], envs_->single_observation_space(),
                                                       envs_->single_action_space(), deterministic,
-                                                      league_ ? league_->NextSeed() : 0, std::nullopt, clip_obs_);
+                                                      league_ ? league_->NextSeed() : 0, std::nullopt, obs_norm_.clip);
 }
 
 std::vector<Algorithm::ScalarEvent> RecurrentPpo::TakeScalarEvents() {

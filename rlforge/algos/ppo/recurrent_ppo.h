@@ -130,7 +130,6 @@ class RecurrentPpo : public Algorithm {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   int64_t num_timesteps_ = 0, iterations_ = 0;
   double time_env_ = 0, time_act_ = 0;  // seconds in the last rollout
-  double clip_obs_ = 10.0;
   bool conditional_ = false;  // MultiDiscrete env with conditional masks
   ObsNormalizer obs_norm_;      // normalize_obs
   ReturnScaler return_scaler_;  // normalize_reward
