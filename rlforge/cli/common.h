@@ -39,6 +39,7 @@ void AddPlotCommand(CLI::App& app);
 void AddExportCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);
 void AddLaunchCommand(CLI::App& app);
+void AddRecordCommand(CLI::App& app);
 void AddBenchTrainCommand(CLI::App& bench);
 void AddBenchSearchCommand(CLI::App& bench);
 void AddBenchRuntimeCommand(CLI::App& bench);

@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   AddExportCommand(app);
   AddServeCommand(app);
   AddLaunchCommand(app);
+  AddRecordCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,185 @@
+#include "rlforge/data/dataset.h"
+
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "rlforge/core/error.h"
+#include "rlforge/env/registry.h"
+
+namespace rlforge {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string TempDir(const std::string& name) {
+  const fs::path p = fs::temp_directory_path() / ("rlforge_dataset_test_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  return p.string();
+}
+
+std::unique_ptr<VectorEnv> MakeVec(const std::string& id, int n) {
+  VectorEnvOptions o;
+  o.num_envs = n;
+  return VectorEnv::Make(id, {}, o);
+}
+
+Dataset RecordCartPole(int64_t episodes, int num_envs, double epsilon = 0.0) {
+  auto envs = MakeVec("CartPole-v1", num_envs);
+  RandomPolicy policy(envs->single_action_space(), 3);
+  DatasetInfo info;
+  info.dataset_id = "rlforge/cartpole/random-v0";
+  info.env_id = "CartPole-v1";
+  info.algorithm_name = "random";
+  return RecordDataset(*envs, policy, {episodes, 11, epsilon}, info);
+}
+
+// The strings Minari 0.5.3 writes for CartPole-v1's spaces (its metadata.json).
+TEST(DatasetTest, SpacesSerializeAsMinariDoes) {
+  auto env = Registry::Global().Make("CartPole-v1", {});
+  EXPECT_EQ(SerializeSpace(env->observation_space()),
+            R"({"type": "Box", "dtype": "float32", "shape": [4], "low": [-4.800000190734863, -Infinity, )"
+            R"(-0.41887903213500977, -Infinity], "high": [4.800000190734863, Infinity, 0.41887903213500977, )"
+            R"(Infinity]})");
+  EXPECT_EQ(SerializeSpace(env->action_space()), R"({"type": "Discrete", "dtype": "int64", "start": 0, "n": 2})");
+  for (const Space& s : {env->observation_space(), env->action_space(), Space::MultiDiscrete({3, 4, 2}),
+                         Space::Box(0, 255, {2, 3, 1}, DType::kUInt8), Space::Discrete(5, -2), Space::MultiBinary(4)})
+    EXPECT_EQ(DeserializeSpace(SerializeSpace(s)), s) << s.ToString();
+  // Nested bounds (numpy's tolist) for a multi-dimensional Box.
+  EXPECT_NE(SerializeSpace(Space::Box(-1, 1, {2, 2})).find("[[-1.0, -1.0], [-1.0, -1.0]]"), std::string::npos);
+  EXPECT_THROW(DeserializeSpace(R"({"type": "Text", "max_length": 3})"), InvalidArgument);
+}
+
+TEST(DatasetTest, RecordKeepsEpisodesWholeAndChained) {
+  const Dataset d = RecordCartPole(7, 3);
+  ASSERT_EQ(d.episodes(), 7);
+  EXPECT_EQ(d.rows(), d.steps() + 7);
+  for (int64_t e = 0; e < d.episodes(); ++e) {
+    const int64_t t0 = d.episode_first_step[e], T = d.episode_length(e);
+    ASSERT_GE(T, 1);
+    for (int64_t t = t0; t < t0 + T - 1; ++t) EXPECT_FALSE(d.terminated[t] || d.truncated[t]);
+    EXPECT_TRUE(d.terminated[t0 + T - 1] || d.truncated[t0 + T - 1]);
+    for (int64_t t = t0; t < t0 + T; ++t) EXPECT_EQ(d.row[t], d.row[t0] + (t - t0));
+    EXPECT_DOUBLE_EQ(d.EpisodeReturns()[e], static_cast<double>(T));  // CartPole: +1 per step
+  }
+  // Each env's first episode has its reset seed: 11 + i. Replaying episode 0
+  // from its seed with its actions reproduces its observations exactly.
+  auto env = Registry::Global().Make("CartPole-v1", {});
+  for (int64_t e = 0; e < d.episodes(); ++e) {
+    if (d.episode_seed[e] < 0) continue;
+    std::vector<float> o(4);
+    Info info;
+    env->Reset(static_cast<uint64_t>(d.episode_seed[e]), o.data(), &info);
+    const int64_t t0 = d.episode_first_step[e];
+    EXPECT_EQ(std::memcmp(o.data(), d.observation(d.row[t0]), 16), 0);
+    for (int64_t t = t0; t < t0 + d.episode_length(e); ++t) {
+      StepResult r = env->Step(d.action(t), o.data());
+      EXPECT_EQ(std::memcmp(o.data(), d.observation(d.row[t] + 1), 16), 0) << "episode " << e << " step " << t;
+      EXPECT_EQ(r.terminated, d.terminated[t] != 0);
+    }
+  }
+}
+
+TEST(DatasetTest, WriteThenReadGivesTheSameBytes) {
+  const std::string dir = TempDir("roundtrip");
+  const Dataset d = RecordCartPole(5, 2, 0.5);
+  DatasetInfo info = d.info;
+  Dataset w = d;
+  w.info.ref_min_score = 9.5;
+  w.info.ref_max_score = 500;
+  w.info.num_episodes_average_score = 100;
+  WriteDataset(w, dir);
+  const Dataset r = ReadDataset(dir);
+  EXPECT_EQ(r.info.env_id, "CartPole-v1");
+  EXPECT_EQ(r.info.dataset_id, "rlforge/cartpole/random-v0");
+  EXPECT_EQ(r.info.algorithm_name, "random");
+  EXPECT_EQ(r.info.observation_space, d.info.observation_space);
+  EXPECT_EQ(r.info.action_space, d.info.action_space);
+  EXPECT_EQ(*r.info.ref_min_score, 9.5);
+  EXPECT_EQ(*r.info.ref_max_score, 500);
+  EXPECT_EQ(r.obs, d.obs);
+  EXPECT_EQ(r.actions, d.actions);
+  EXPECT_EQ(r.rewards, d.rewards);
+  EXPECT_EQ(r.terminated, d.terminated);
+  EXPECT_EQ(r.truncated, d.truncated);
+  EXPECT_EQ(r.row, d.row);
+  EXPECT_EQ(r.episode_seed, d.episode_seed);
+  // The booleans are h5py's: an enum over int8 with FALSE = 0, TRUE = 1.
+  hid_t f = H5Fopen((dir + "/main_data.hdf5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  hid_t ds = H5Dopen2(f, "episode_0/terminations", H5P_DEFAULT);
+  hid_t t = H5Dget_type(ds);
+  EXPECT_EQ(H5Tget_class(t), H5T_ENUM);
+  EXPECT_EQ(H5Tget_size(t), 1u);
+  char name[16] = {};
+  int8_t one = 1;
+  H5Tenum_nameof(t, &one, name, sizeof(name));
+  EXPECT_STREQ(name, "TRUE");
+  H5Tclose(t);
+  H5Dclose(ds);
+  H5Fclose(f);
+  // A second write to the same directory is refused, and leaves it as it was.
+  EXPECT_THROW(WriteDataset(w, dir), InvalidArgument);
+  EXPECT_EQ(ReadDataset(dir).steps(), d.steps());
+  fs::remove_all(dir);
+}
+
+TEST(DatasetTest, MasksTravelInInfos) {
+  auto envs = MakeVec("TowerDefense-v0", 2);
+  ASSERT_GT(envs->mask_size(), 0);
+  RandomPolicy policy(envs->single_action_space(), 1, true);
+  DatasetInfo info;
+  info.env_id = "TowerDefense-v0";
+  const Dataset d = RecordDataset(*envs, policy, {2, 5, 0.0}, info);
+  ASSERT_EQ(d.mask_size, envs->mask_size());
+  ASSERT_EQ(static_cast<int64_t>(d.masks.size()), d.rows() * d.mask_size);
+  // Every recorded action is legal under the mask stored for its observation.
+  const Space& as = d.info.action_space;
+  for (int64_t t = 0; t < d.steps(); ++t) {
+    const auto* a = reinterpret_cast<const int64_t*>(d.action(t));
+    const uint8_t* m = d.masks.data() + d.row[t] * d.mask_size;
+    int64_t offset = 0;
+    for (size_t k = 0; k < as.nvec().size(); ++k) {
+      EXPECT_EQ(m[offset + a[k]], 1) << "step " << t << " dim " << k;
+      offset += as.nvec()[k];
+    }
+  }
+  const std::string dir = TempDir("masks");
+  WriteDataset(d, dir);
+  const Dataset r = ReadDataset(dir);
+  EXPECT_EQ(r.masks, d.masks);
+  EXPECT_EQ(r.info.env_id, "TowerDefense-v0");
+  fs::remove_all(dir);
+}
+
+TEST(DatasetTest, DamageIsNamed) {
+  const std::string dir = TempDir("damage");
+  WriteDataset(RecordCartPole(3, 1), dir);
+  // Remove one episode's rewards.
+  hid_t f = H5Fopen((dir + "/main_data.hdf5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  H5Ldelete(f, "episode_1/rewards", H5P_DEFAULT);
+  H5Fclose(f);
+  try {
+    ReadDataset(dir);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("episode_1: missing field 'rewards'"), std::string::npos) << e.what();
+  }
+  std::vector<std::string> problems;
+  const Dataset d = ReadDataset(dir, &problems);
+  EXPECT_EQ(d.episodes(), 2);
+  ASSERT_EQ(problems.size(), 1u);
+  // Not a dataset at all.
+  std::ofstream(dir + "/metadata.json") << "{\"observation_space\": 3";
+  EXPECT_THROW(ReadDataset(dir), Error);
+  EXPECT_THROW(ReadDataset(dir + "/nope"), InvalidArgument);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace rlforge
