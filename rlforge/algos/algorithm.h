@@ -184,6 +184,9 @@ class Algorithm {
   };
   virtual std::vector<ScalarEvent> TakeScalarEvents() { return {}; }
   virtual std::map<std::string, std::string> RunFiles() const { return {}; }
+  // Whether the agent has stopped before its step budget (offline agents'
+  // early stopping); the runner then ends the run as if it were complete.
+  virtual bool finished() const { return false; }
   // Returns and lengths of the episodes finished since the last call.
   virtual void TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) {
     episodes_.Take(returns, lengths);

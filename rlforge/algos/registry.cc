@@ -5,6 +5,9 @@
 #include "rlforge/algos/ddpg/ddpg.h"
 #include "rlforge/algos/dqn/dqn.h"
 #include "rlforge/algos/impala/impala.h"
+#include "rlforge/algos/offline/bc.h"
+#include "rlforge/algos/offline/cql.h"
+#include "rlforge/algos/offline/iql.h"
 #include "rlforge/algos/pg/a2c.h"
 #include "rlforge/algos/pg/a3c.h"
 #include "rlforge/algos/pg/reinforce.h"
@@ -45,6 +48,9 @@ const std::vector<AlgoSpec>& Algorithms() {
       MakeAlgoSpec<Sac, SacConfig>("sac", "Soft Actor-Critic: squashed Gaussian actor, twin critics, learned entropy coefficient (continuous actions)"),
       MakeAlgoSpec<Td3, Td3Config>("td3", "Twin Delayed DDPG: clipped double Q, target policy smoothing, delayed actor (continuous actions)"),
       MakeAlgoSpec<Ddpg, DdpgConfig>("ddpg", "Deep Deterministic Policy Gradient: deterministic actor, Q critic, action noise (continuous actions)"),
+      MakeAlgoSpec<Bc, BcConfig>("bc", "Behaviour cloning from a dataset (--dataset DIR): weighted log-likelihood, held-out accuracy/F1, early stopping"),
+      MakeAlgoSpec<Cql, CqlConfig>("cql", "Conservative Q-Learning from a dataset (Discrete actions): DQN's TD loss + logsumexp Q - Q(s, a_data)"),
+      MakeAlgoSpec<Iql, IqlConfig>("iql", "Implicit Q-Learning from a dataset: expectile value, twin Q, advantage-weighted actor (any action space)"),
       MakeAlgoSpec<AlphaZero, AlphaZeroConfig>("alphazero", "AlphaZero: MCTS over the true simulator with a policy-value net, self-play actor threads (two-player games)"),
       MakeAlgoSpec<MuZero, MuZeroConfig>("muzero", "MuZero: MCTS over a learned model (representation, dynamics, prediction), prioritized replay, actors"),
       MakeAlgoSpec<QLearning, TabularConfig>("q-learning", "tabular Q-learning (off-policy TD control)"),

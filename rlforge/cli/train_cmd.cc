@@ -2,9 +2,11 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 
 #include "rlforge/cli/common.h"
+#include "rlforge/algos/offline/offline.h"
 #include "rlforge/dist/communicator.h"
 #include "rlforge/train/runner.h"
 
@@ -12,7 +14,7 @@ namespace rlforge::cli {
 namespace {
 
 struct TrainArgs {
-  std::string algo, env, config, out, resume, preset;
+  std::string algo, env, config, out, resume, preset, dataset;
   std::vector<std::string> sets;
   std::optional<int64_t> steps, seed;
   bool show_config = false;
@@ -37,7 +39,24 @@ void PrintResult(const TrainResult& r, const TrainConfig& c) {
   std::printf("run directory: %s\n", r.run_dir.c_str());
 }
 
-void RunTrain(const TrainArgs& a) {
+// --dataset DIR: the offline agents' `dataset` key (an absolute path, so that
+// the run resumes from anywhere), and the dataset's env unless --env is given.
+TrainArgs WithDataset(TrainArgs a) {
+  if (a.dataset.empty()) return a;
+  RLF_CHECK_ARG(a.resume.empty(), "--dataset is fixed by the run's config.yaml; --resume takes only --steps");
+  RLF_CHECK_ARG(a.algo == "bc" || a.algo == "cql" || a.algo == "iql", "--dataset is for the offline agents (bc, cql, "
+                "iql), not ", a.algo.empty() ? "the default algo" : a.algo);
+  const std::string dir = std::filesystem::absolute(a.dataset).lexically_normal().string();
+  if (a.env.empty()) {
+    a.env = DatasetEnvId(dir);
+    RLF_CHECK_ARG(!a.env.empty(), "dataset ", dir, " names no env (metadata env_spec): pass --env ID");
+  }
+  a.sets.insert(a.sets.begin(), "dataset=" + dir);
+  return a;
+}
+
+void RunTrain(const TrainArgs& args) {
+  const TrainArgs a = WithDataset(args);
   RunnerOptions opt;
   opt.progress = !a.no_progress;
   opt.keep_signal_handlers = true;  // this process exits after training
@@ -102,6 +121,9 @@ void AddTrainCommand(CLI::App& app) {
   for (const auto& algo : Algorithms()) names.push_back(algo.name);
   cmd->add_option("--algo", a->algo, "Algorithm: " + Join(names, ", "));
   cmd->add_option("--env", a->env, "Env ID");
+  cmd->add_option("--dataset", a->dataset,
+                  "Offline agents (bc, cql, iql): the dataset directory (rlforge record writes one); its env is the "
+                  "run's unless --env says otherwise");
   cmd->add_option("--preset", a->preset, "Named preset variant (key ENV:NAME in configs/<algo>.yaml), e.g. fast");
   cmd->add_option("--config", a->config, "YAML file of config keys (applied after the preset)");
   cmd->add_option("--set", a->sets, "Override one config key: key=value (repeatable)");

@@ -449,7 +449,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
     }
   }
   std::map<std::string, std::string> run_files;  // what was last written of the agent's own files
-  while (algo->num_timesteps() < run.total_steps) {
+  while (algo->num_timesteps() < run.total_steps && !algo->finished()) {
     Metrics m;
     try {
       m = algo->Iterate();
@@ -502,7 +502,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
       mean_len /= static_cast<double>(recent_returns.size());
     }
     progress.Update(steps, sps, mean_ret);
-    const bool last = steps >= run.total_steps;
+    const bool last = steps >= run.total_steps || algo->finished();
     if (state.iteration % run.log_interval == 0 || last) {
       std::map<std::string, double> row = {{"timesteps", static_cast<double>(steps)},
                                            {"episodes", static_cast<double>(state.episodes)},
@@ -744,7 +744,7 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
   if (!failures.empty())
     std::fprintf(stderr, "resuming from the newest checkpoint that loads: %s (step %lld)\n", checkpoint.c_str(),
                  static_cast<long long>(algo->num_timesteps()));
-  const bool all_steps = algo->num_timesteps() >= config.run.total_steps;
+  const bool all_steps = algo->num_timesteps() >= config.run.total_steps || algo->finished();
   OnEveryRank(comm, "checking the run is unfinished", [&] {
     RLF_CHECK_ARG(!all_steps || !fs::exists(dir + "/eval.json"), "the run in '", dir, "' is complete (",
                   algo->num_timesteps(), " of its ", config.run.total_steps,

@@ -1,0 +1,138 @@
+// rlforge/algos/offline/offline.h — what the offline agents (bc, cql, iql)
+// share: a Minari dataset (rlforge/data/dataset.h) as transition tensors, a
+// held-out split, minibatch sampling, and the losses that define them.
+//
+// Offline agents never step an env while learning. Their "steps" are gradient
+// updates: total_steps (--steps) counts updates, each Iterate() does
+// updates_per_iteration of them and logs one row, and the runner's periodic
+// and final evaluations play the learned policy in the dataset's env (its
+// ID comes from the dataset's metadata unless --env says otherwise).
+//
+// The dataset is read from the config key `dataset` (a directory). A
+// checkpoint records the dataset's fingerprint (steps and a hash of its
+// arrays): resuming against a dataset that has changed is refused.
+#ifndef RLFORGE_ALGOS_OFFLINE_OFFLINE_H_
+#define RLFORGE_ALGOS_OFFLINE_OFFLINE_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "rlforge/algos/algorithm.h"
+#include "rlforge/data/dataset.h"
+
+namespace rlforge {
+
+struct OfflineConfig {
+  std::string dataset;                   // dataset directory (Minari layout)
+  double holdout_fraction = 0.1;         // episodes held out for validation metrics
+  int64_t batch_size = 256;              // minibatch size
+  int64_t updates_per_iteration = 1000;  // gradient steps per log row
+  double learning_rate = 3e-4;           // Adam's step size
+  double max_grad_norm = 10.0;           // global gradient-norm clip
+  std::vector<int64_t> net_arch = {256, 256};  // hidden layers of every network
+  std::string activation = "relu";       // relu or tanh
+
+  void Visit(FieldVisitor& v);
+  void Validate() const;
+};
+
+// A dataset as tensors, one row per step (t), for learning.
+struct OfflineData {
+  Space obs_space, act_space;
+  int64_t steps = 0;
+  torch::Tensor obs, next_obs;  // [N, obs...] in the observation dtype (next: the step's o_{t+1})
+  // Actions as policies sample them: long [N] (Discrete, start removed), long
+  // [N, k] (MultiDiscrete), float [N, d] (Box, MultiBinary as 0/1 floats).
+  torch::Tensor actions;
+  torch::Tensor rewards;     // float [N]
+  torch::Tensor terminated;  // float [N]: 1 where the step ended the episode by termination
+  torch::Tensor masks, next_masks;  // bool [N, mask] legal actions at o_t and o_{t+1} (undefined: none)
+  torch::Tensor returns_to_go;  // float [N] discounted return of the rest of the episode
+  torch::Tensor train, holdout;  // long: step indices of the training and held-out episodes
+  std::vector<double> episode_returns;  // undiscounted, every episode
+  uint64_t fingerprint = 0;
+};
+
+// The dataset in `dir` as tensors for an env with spaces obs_space/act_space
+// (InvalidArgument naming both when they differ). The last
+// round(holdout_fraction x episodes) episodes of a seeded permutation are
+// held out (at least one episode stays for training).
+OfflineData LoadOfflineData(const std::string& dir, const Space& obs_space, const Space& act_space,
+                            double holdout_fraction, double gamma, uint64_t seed);
+
+// The env a dataset was recorded on (its metadata's env spec), for `train
+// --dataset DIR` without --env; "" when it names none.
+std::string DatasetEnvId(const std::string& dir);
+
+// ---- Losses (worked examples in offline_test.cc) ----------------------------
+
+// CQL's regularizer for discrete actions (Kumar et al., 2020, eq. 4 with the
+// entropy regularizer): mean_i [ logsumexp_a Q(s_i, a) - Q(s_i, a_i) ] over
+// the legal actions (masks: bool [B, A], or undefined for all legal).
+// q: [B, A], actions: long [B].
+torch::Tensor CqlRegularizer(const torch::Tensor& q, const torch::Tensor& actions, const torch::Tensor& masks);
+
+// IQL's expectile loss (Kostrikov et al., 2021, eq. 5) of u = target - V:
+// mean |tau - 1(u < 0)| u^2.
+torch::Tensor ExpectileLoss(const torch::Tensor& u, double tau);
+
+// IQL's advantage weights for the actor (eq. 7): exp(beta A) capped at max_weight.
+torch::Tensor AdvantageWeights(const torch::Tensor& advantages, double beta, double max_weight);
+
+// How well predicted discrete actions match the data's, per action dimension
+// (Discrete: one; MultiDiscrete: one per entry): the confusion matrix
+// (rows: data's class, columns: predicted), per-class precision, recall, F1
+// and support, their macro average over the classes that occur in either
+// (as scikit-learn's f1_score(average="macro"); 0 where undefined), and the
+// accuracy (every dimension right).
+struct ClassReport {
+  struct Dimension {
+    std::vector<std::vector<int64_t>> confusion;
+    std::vector<double> precision, recall, f1;
+    std::vector<int64_t> support;
+    double macro_f1 = 0;
+  };
+  std::vector<Dimension> dims;
+  double accuracy = 0;
+  double macro_f1 = 0;  // mean over dimensions
+  int64_t rows = 0;
+  std::string ToJson() const;
+};
+// predicted, target: long [B] or [B, k]; classes: the size of each dimension.
+ClassReport Classify(const torch::Tensor& predicted, const torch::Tensor& target, const std::vector<int64_t>& classes);
+// The class sizes of a discrete action space ({n} or nvec; empty for Box).
+std::vector<int64_t> ActionClasses(const Space& act_space);
+
+// The shared plumbing of an offline agent: the dataset, the generator that
+// draws minibatches, the update counter and the checkpointed fingerprint.
+class OfflineAlgorithm : public Algorithm {
+ public:
+  // Offline agents honour torch_threads; envs are the runner's (evaluation).
+  static constexpr uint32_t kRunKeys = kRunTorchThreads;
+
+  OfflineAlgorithm(const RunContext& ctx, const OfflineConfig& config, double gamma);
+  int64_t num_timesteps() const override { return updates_; }
+  const OfflineData& data() const { return data_; }
+
+ protected:
+  // A minibatch of training step indices (uniform with replacement, or by
+  // `weights` over data().train when defined).
+  torch::Tensor SampleIndices(int64_t n, const torch::Tensor& weights = {});
+  // Counters, the generator and the fingerprint (the agent adds its networks).
+  void VisitCommonState(StateVisitor& v);
+
+  OfflineConfig offline_;
+  OfflineData data_;
+  torch::Generator gen_;
+  int64_t updates_ = 0;
+};
+
+// Float view of observations for networks (the policy's own preprocessing).
+torch::Tensor OfflineFeatures(const torch::Tensor& obs, const Space& obs_space);
+
+}  // namespace rlforge
+
+#endif  // RLFORGE_ALGOS_OFFLINE_OFFLINE_H_
