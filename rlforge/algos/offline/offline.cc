@@ -167,6 +167,9 @@ torch::Tensor OfflineFeatures(const torch::Tensor& obs, const Space& obs_space) 
 
 OfflineAlgorithm::OfflineAlgorithm(const RunContext& ctx, const OfflineConfig& config, double gamma)
     : Algorithm(ctx), offline_(config), gen_(at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(ctx.run.seed))) {
+  // The networks the agent builds next draw their initial weights from
+  // torch's global generator: seeded, as every agent does.
+  torch::manual_seed(static_cast<uint64_t>(ctx.run.seed));
   auto env = ctx.MakeEnv();
   data_ = LoadOfflineData(config.dataset, env->observation_space(), env->action_space(), config.holdout_fraction,
                           gamma, static_cast<uint64_t>(ctx.run.seed));

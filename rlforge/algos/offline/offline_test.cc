@@ -1,0 +1,240 @@
+#include "rlforge/algos/offline/offline.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "rlforge/algos/offline/bc.h"
+#include "rlforge/algos/offline/cql.h"
+#include "rlforge/algos/offline/iql.h"
+#include "rlforge/env/evaluation.h"
+#include "rlforge/env/registry.h"
+#include "rlforge/train/testing.h"
+
+namespace rlforge {
+namespace {
+
+using testing_util::FreshDir;
+using testing_util::Quiet;
+
+// CartPole's classic linear controller: push towards where the pole falls.
+class PoleTeacher : public Policy {
+ public:
+  void Act(const void* observations, const uint8_t*, int n, void* actions) override {
+    const auto* o = static_cast<const float*>(observations);
+    auto* a = static_cast<int64_t*>(actions);
+    for (int i = 0; i < n; ++i) a[i] = (o[4 * i + 2] + 0.5f * o[4 * i + 3] + 0.05f * o[4 * i + 1] > 0) ? 1 : 0;
+  }
+  std::string name() const override { return "pole-teacher"; }
+};
+
+// A teacher's dataset on CartPole-v1 (written once per test process).
+std::string TeacherDataset(int64_t episodes, double epsilon, double* mean_return) {
+  const std::string dir = FreshDir("offline", "teacher_" + std::to_string(episodes) + "_" + std::to_string(epsilon));
+  VectorEnvOptions o;
+  o.num_envs = 4;
+  auto envs = VectorEnv::Make("CartPole-v1", {}, o);
+  PoleTeacher teacher;
+  DatasetInfo info;
+  info.env_id = "CartPole-v1";
+  info.dataset_id = "cartpole/teacher-v0";
+  const Dataset d = RecordDataset(*envs, teacher, {episodes, 5, epsilon}, info);
+  WriteDataset(d, dir);
+  double mean = 0;
+  for (double r : d.EpisodeReturns()) mean += r / static_cast<double>(d.episodes());
+  if (mean_return) *mean_return = mean;
+  return dir;
+}
+
+TEST(OfflineLossTest, CqlRegularizerWorkedExample) {
+  // Row 1: logsumexp(1, 2, 3) - Q(a=0) = 3 + log(1 + e^-1 + e^-2) - 1 = 2.4076059645.
+  // Row 2, action 1 legal among {0, 1}: logsumexp(1, 2) - 2 = log(1 + e^-1) = 0.3132616875.
+  const torch::Tensor q = torch::tensor({1.0f, 2.0f, 3.0f, 1.0f, 2.0f, 3.0f}).reshape({2, 3});
+  const torch::Tensor a = torch::tensor({0, 1}, torch::kLong);
+  EXPECT_NEAR(CqlRegularizer(q.slice(0, 0, 1), a.slice(0, 0, 1), {}).item<double>(), 2.4076059645, 1e-6);
+  const torch::Tensor masks = torch::tensor({1, 1, 1, 1, 1, 0}, torch::kBool).reshape({2, 3});
+  EXPECT_NEAR(CqlRegularizer(q, a, masks).item<double>(), (2.4076059645 + 0.3132616875) / 2, 1e-6);
+  // Its gradient is softmax - onehot(a) per row, over B.
+  const torch::Tensor qg = q.slice(0, 0, 1).clone().requires_grad_(true);
+  CqlRegularizer(qg, a.slice(0, 0, 1), {}).backward();
+  const double z = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
+  EXPECT_NEAR(qg.grad()[0][0].item<double>(), std::exp(1.0) / z - 1, 1e-6);
+  EXPECT_NEAR(qg.grad()[0][2].item<double>(), std::exp(3.0) / z, 1e-6);
+}
+
+TEST(OfflineLossTest, ExpectileLossWorkedExample) {
+  const torch::Tensor u = torch::tensor({2.0f, -1.0f});
+  // tau 0.7: (0.7 x 4 + 0.3 x 1) / 2 = 1.55; tau 0.5 is half the squared error.
+  EXPECT_NEAR(ExpectileLoss(u, 0.7).item<double>(), 1.55, 1e-6);
+  EXPECT_NEAR(ExpectileLoss(u, 0.5).item<double>(), 1.25, 1e-6);
+  // The minimizer of the expectile loss over a constant is the tau-expectile:
+  // for samples {0, 10} and tau 0.9, v with 0.9 (10 - v) = 0.1 v: v = 9.
+  const torch::Tensor samples = torch::tensor({0.0f, 10.0f});
+  double best_v = 0, best = INFINITY;
+  for (double v = 0; v <= 10; v += 0.01) {
+    const double l = ExpectileLoss(samples - v, 0.9).item<double>();
+    if (l < best) best = l, best_v = v;
+  }
+  EXPECT_NEAR(best_v, 9.0, 0.011);
+}
+
+TEST(OfflineLossTest, AdvantageWeightsAreCapped) {
+  const torch::Tensor w = AdvantageWeights(torch::tensor({1.0f, 2.0f, -1.0f}), 3.0, 100.0);
+  EXPECT_NEAR(w[0].item<double>(), std::exp(3.0), 1e-4);
+  EXPECT_EQ(w[1].item<double>(), 100.0);
+  EXPECT_NEAR(w[2].item<double>(), std::exp(-3.0), 1e-6);
+}
+
+TEST(OfflineLossTest, BalancedClassWeightsAsScikitLearn) {
+  // counts {3, 1, 0}: 2 classes occur; w = 4 / (2 x count).
+  const torch::Tensor w = BalancedClassWeights(torch::tensor({0, 0, 0, 1}, torch::kLong), {3});
+  EXPECT_NEAR(w[0].item<double>(), 4.0 / 6.0, 1e-6);
+  EXPECT_NEAR(w[3].item<double>(), 2.0, 1e-6);
+  // Weighted, both classes carry the same total weight.
+  EXPECT_NEAR(w.slice(0, 0, 3).sum().item<double>(), w[3].item<double>(), 1e-6);
+}
+
+TEST(OfflineLossTest, ClassReportWorkedExample) {
+  const ClassReport r = Classify(torch::tensor({0, 1, 1, 2}, torch::kLong), torch::tensor({0, 1, 2, 2}, torch::kLong), {3});
+  EXPECT_DOUBLE_EQ(r.accuracy, 0.75);
+  const auto& d = r.dims[0];
+  EXPECT_EQ(d.confusion[2][1], 1);
+  EXPECT_EQ(d.confusion[2][2], 1);
+  EXPECT_DOUBLE_EQ(d.precision[1], 0.5);
+  EXPECT_DOUBLE_EQ(d.recall[2], 0.5);
+  EXPECT_NEAR(r.macro_f1, (1.0 + 2.0 / 3.0 + 2.0 / 3.0) / 3.0, 1e-12);
+  // MultiDiscrete: accuracy needs every dimension right.
+  const ClassReport m = Classify(torch::tensor({0, 1, 1, 1}, torch::kLong).reshape({2, 2}),
+                                 torch::tensor({0, 1, 1, 0}, torch::kLong).reshape({2, 2}), {2, 2});
+  EXPECT_DOUBLE_EQ(m.accuracy, 0.5);
+  EXPECT_EQ(m.dims.size(), 2u);
+}
+
+TEST(OfflineDataTest, TransitionsChainAndHoldOutWholeEpisodes) {
+  const std::string dir = TeacherDataset(10, 0.2, nullptr);
+  auto env = Make("CartPole-v1");
+  const OfflineData d = LoadOfflineData(dir, env->observation_space(), env->action_space(), 0.2, 0.5, 1);
+  EXPECT_EQ(d.train.size(0) + d.holdout.size(0), d.steps);
+  // next_obs of step t is obs of step t + 1 inside an episode; the returns to
+  // go follow G_t = r_t + 0.5 G_{t+1} (CartPole: r = 1).
+  const Dataset raw = ReadDataset(dir);
+  for (int64_t t = 0; t + 1 < d.steps; ++t) {
+    if (raw.terminated[t] || raw.truncated[t]) continue;
+    EXPECT_TRUE(torch::equal(d.next_obs[t], d.obs[t + 1]));
+    EXPECT_NEAR(d.returns_to_go[t].item<double>(), 1 + 0.5 * d.returns_to_go[t + 1].item<double>(), 1e-5);
+  }
+  // Spaces that differ from the env's are refused with both named.
+  auto other = Make("Acrobot-v1");
+  EXPECT_THROW(LoadOfflineData(dir, other->observation_space(), other->action_space(), 0.1, 0.99, 1), InvalidArgument);
+}
+
+TEST(BcTest, ClonesATeacherToNinetyFivePercentOfItsReturn) {
+  double teacher = 0;
+  const std::string dir = TeacherDataset(30, 0.0, &teacher);
+  ASSERT_GT(teacher, 150.0);
+  RunContext ctx{"bc", RunSettings{}};
+  ctx.run.env = "CartPole-v1";
+  BcConfig c;
+  c.offline.dataset = dir;
+  c.offline.updates_per_iteration = 500;
+  Bc bc(ctx, c);
+  Metrics m;
+  for (int i = 0; i < 4; ++i) m = bc.Iterate();
+  EXPECT_GT(m.at("holdout_accuracy"), 0.95);
+  auto policy = bc.MakePolicy(true);
+  VectorEnvOptions o;
+  o.num_envs = 5;
+  auto envs = VectorEnv::Make("CartPole-v1", {}, o);
+  const EpisodeStats s = Evaluate(*envs, *policy, 20, 1000);
+  EXPECT_GE(s.mean_return, 0.95 * teacher) << "teacher " << teacher;
+}
+
+TEST(BcTest, EarlyStoppingEndsTheRunAndKeepsTheBestWeights) {
+  const std::string dir = TeacherDataset(10, 0.3, nullptr);
+  const std::string out = FreshDir("offline", "bc_early");
+  TrainConfig c = TrainConfig::Resolve("bc", "CartPole-v1", "",
+                                       {"dataset=" + dir, "updates_per_iteration=50", "early_stopping_patience=2",
+                                        "learning_rate=0.05", "holdout_fraction=0.3", "eval_episodes=2"},
+                                       100000, 0);
+  const TrainResult r = Train(c, out, Quiet());
+  EXPECT_LT(r.timesteps, 100000);  // stopped early
+  EXPECT_TRUE(std::filesystem::exists(out + "/bc_report.json"));
+  EXPECT_TRUE(std::filesystem::exists(out + "/eval.json"));
+}
+
+class OfflineResumeTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(OfflineResumeTest, ResumedRunEndsWithTheUnbrokenRunsWeights) {
+  const std::string algo = GetParam();
+  const std::string dir = TeacherDataset(8, 0.3, nullptr);
+  const std::string a = FreshDir("offline", algo + "_full"), b = FreshDir("offline", algo + "_half");
+  const std::vector<std::string> sets = {"dataset=" + dir, "updates_per_iteration=20", "batch_size=32",
+                                         "net_arch=[16]", "checkpoint_interval=40", "eval_episodes=1"};
+  Train(TrainConfig::Resolve(algo, "CartPole-v1", "", sets, 80, 3), a, Quiet());
+  Train(TrainConfig::Resolve(algo, "CartPole-v1", "", sets, 40, 3), b, Quiet());
+  Resume(b, 80, Quiet());
+  LoadedRun ra = LoadRun(a), rb = LoadRun(b);
+  const auto pa = ra.algorithm->network()->parameters(), pb = rb.algorithm->network()->parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << algo << " parameter " << i;
+  EXPECT_EQ(rb.algorithm->num_timesteps(), 80);
+}
+
+INSTANTIATE_TEST_SUITE_P(Agents, OfflineResumeTest, ::testing::Values("bc", "cql", "iql"));
+
+TEST(OfflineResumeTest, AChangedDatasetIsRefused) {
+  const std::string dir = TeacherDataset(6, 0.5, nullptr);
+  const std::string out = FreshDir("offline", "changed");
+  const std::vector<std::string> sets = {"dataset=" + dir, "updates_per_iteration=10", "eval_episodes=1",
+                                         "net_arch=[8]"};
+  Train(TrainConfig::Resolve("bc", "CartPole-v1", "", sets, 10, 0), out, Quiet());
+  // Re-record the dataset with other data in the same place.
+  std::filesystem::remove_all(dir);
+  VectorEnvOptions o;
+  auto envs = VectorEnv::Make("CartPole-v1", {}, o);
+  RandomPolicy random(envs->single_action_space(), 9);
+  DatasetInfo info;
+  info.env_id = "CartPole-v1";
+  WriteDataset(RecordDataset(*envs, random, {6, 77, 0.0}, info), dir);
+  try {
+    Resume(out, 20, Quiet());
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("differs from the one this checkpoint was trained on"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(CqlTest, RefusesMultiDiscreteActionsByName) {
+  const std::string dir = FreshDir("offline", "td_dataset");
+  VectorEnvOptions o;
+  auto envs = VectorEnv::Make("TowerDefense-v0", {}, o);
+  RandomPolicy random(envs->single_action_space(), 1, true);
+  DatasetInfo info;
+  info.env_id = "TowerDefense-v0";
+  WriteDataset(RecordDataset(*envs, random, {1, 1, 0.0}, info), dir);
+  RunContext ctx{"cql", RunSettings{}};
+  ctx.run.env = "TowerDefense-v0";
+  CqlConfig c;
+  c.offline.dataset = dir;
+  try {
+    Cql cql(ctx, c);
+    ADD_FAILURE() << "no error";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("use iql or bc"), std::string::npos) << e.what();
+  }
+  // IQL and BC take the masked MultiDiscrete actions.
+  IqlConfig ic;
+  ic.offline.dataset = dir;
+  ic.offline.updates_per_iteration = 5;
+  ic.offline.batch_size = 16;
+  RunContext ictx = ctx;
+  ictx.algo = "iql";
+  Iql iql(ictx, ic);
+  const Metrics m = iql.Iterate();
+  EXPECT_TRUE(std::isfinite(m.at("q_loss")));
+}
+
+}  // namespace
+}  // namespace rlforge
