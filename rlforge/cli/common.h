@@ -40,6 +40,7 @@ void AddExportCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);
 void AddLaunchCommand(CLI::App& app);
 void AddRecordCommand(CLI::App& app);
+void AddInspectCommand(CLI::App& app);
 void AddBenchTrainCommand(CLI::App& bench);
 void AddBenchSearchCommand(CLI::App& bench);
 void AddBenchRuntimeCommand(CLI::App& bench);

@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   AddServeCommand(app);
   AddLaunchCommand(app);
   AddRecordCommand(app);
+  AddInspectCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -62,7 +62,7 @@ void RunRecord(const RecordArgs& a) {
 
   DatasetInfo info;
   info.env_id = id;
-  info.env_kwargs = choice.kwargs;
+  info.env_kwargs = kwargs;  // with the step cap, if one was added: replays see the same episodes
   info.algorithm_name = a.algorithm_name.empty() ? a.policy : a.algorithm_name;
   info.dataset_id = a.dataset_id.empty() ? StrCat(EnvStem(id), "/", a.epsilon > 0 ? "noisy-" : "", "rlforge-v0")
                                          : a.dataset_id;

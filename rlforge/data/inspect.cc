@@ -1,0 +1,469 @@
+#include "rlforge/data/inspect.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "rlforge/core/error.h"
+#include "rlforge/env/image_io.h"
+#include "rlforge/env/registry.h"
+
+namespace rlforge {
+
+namespace {
+
+constexpr int kBins = 20;
+constexpr double kSingleActionShare = 0.95;
+constexpr double kDuplicateShare = 0.01;
+constexpr int64_t kMaxCorrelated = 64;
+
+uint64_t Hash(uint64_t h, const void* data, size_t n) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ULL;
+  return h;
+}
+
+double Quantile(std::vector<double> v, double q) {
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(pos);
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
+}
+
+std::string Fixed(double v, int digits = 3) {
+  if (std::isnan(v)) return "nan";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
+  return buf;
+}
+
+// The categorical dimensions of an action space: class counts per dimension,
+// and a function from an action to its class in dimension k.
+std::vector<int64_t> CategoricalSizes(const Space& s) {
+  switch (s.kind()) {
+    case SpaceKind::kDiscrete: return {s.n()};
+    case SpaceKind::kMultiDiscrete: return s.nvec();
+    case SpaceKind::kMultiBinary: return std::vector<int64_t>(static_cast<size_t>(s.size()), 2);
+    default: return {};
+  }
+}
+
+void Replay(const Dataset& d, int64_t max_episodes, DatasetReport* r) {
+  const DatasetInfo& info = d.info;
+  if (max_episodes <= 0) {
+    r->replay_note = "not replayed (--replay-episodes 0)";
+    return;
+  }
+  if (info.env_id.empty() || !Registry::Global().Has(info.env_id)) {
+    r->replay_note = info.env_id.empty() ? "not replayed: the metadata names no env"
+                                         : "not replayed: env " + info.env_id + " is not an rlforge env";
+    return;
+  }
+  std::unique_ptr<Env> env;
+  try {
+    env = Registry::Global().Make(info.env_id, info.env_kwargs);
+  } catch (const Error& e) {
+    r->replay_note = StrCat("not replayed: ", e.what());
+    return;
+  }
+  if (env->observation_space() != info.observation_space || env->action_space() != info.action_space) {
+    r->replay_note = "not replayed: the env's spaces differ from the dataset's";
+    return;
+  }
+  const size_t ob = static_cast<size_t>(d.obs_bytes);
+  std::vector<uint8_t> obs(ob);
+  for (int64_t e = 0; e < d.episodes() && r->replayed < max_episodes; ++e) {
+    if (d.episode_seed[e] < 0) continue;
+    ++r->replayed;
+    Info reset_info;
+    env->Reset(static_cast<uint64_t>(d.episode_seed[e]), obs.data(), &reset_info);
+    const int64_t t0 = d.episode_first_step[e];
+    std::string mismatch;
+    if (std::memcmp(obs.data(), d.observation(d.row[t0]), ob) != 0) mismatch = "the first observation";
+    for (int64_t t = t0; t < t0 + d.episode_length(e) && mismatch.empty(); ++t) {
+      const StepResult s = env->Step(d.action(t), obs.data());
+      const double tol = 1e-6 * std::max(1.0, std::fabs(s.reward));
+      if (!(std::fabs(static_cast<double>(static_cast<float>(s.reward)) - d.rewards[t]) <= tol))
+        mismatch = StrCat("the reward of step ", t - t0, " (env ", s.reward, ", data ", d.rewards[t], ")");
+      else if (s.terminated != (d.terminated[t] != 0) || s.truncated != (d.truncated[t] != 0))
+        mismatch = StrCat("how step ", t - t0, " ended");
+      else if (std::memcmp(obs.data(), d.observation(d.row[t] + 1), ob) != 0)
+        mismatch = StrCat("the observation after step ", t - t0);
+    }
+    if (!mismatch.empty()) {
+      if (r->replay_mismatches++ == 0) r->replay_note = StrCat("episode ", e, ": ", mismatch, " differs from the env's");
+    }
+  }
+  if (r->replayed == 0) r->replay_note = "not replayed: no episode records its reset seed";
+}
+
+}  // namespace
+
+bool DatasetReport::has_flag(const std::string& code) const {
+  return std::any_of(flags.begin(), flags.end(), [&](const Flag& f) { return f.code == code; });
+}
+
+DatasetReport InspectDataset(const std::string& dir, const InspectOptions& options) {
+  DatasetReport r;
+  r.data = ReadDataset(dir, &r.problems);
+  const Dataset& d = r.data;
+  const Space& os = d.info.observation_space;
+  const Space& as = d.info.action_space;
+  auto flag = [&](const std::string& code, const std::string& message) { r.flags.push_back({code, message}); };
+  for (const auto& p : r.problems)
+    flag(p.find("missing field") != std::string::npos ? "missing_field" : "malformed", p);
+
+  // ---- completeness
+  for (int64_t e = 0; e < d.episodes(); ++e) {
+    const int64_t last = d.episode_first_step[e] + d.episode_length(e) - 1;
+    if (d.terminated[last]) ++r.terminated_episodes;
+    else if (d.truncated[last]) ++r.truncated_episodes;
+    else ++r.unfinished_episodes;
+  }
+  const int64_t F = os.size();
+  r.features.assign(static_cast<size_t>(F), {});
+  std::vector<std::vector<double>> columns(static_cast<size_t>(F));
+  for (int64_t row = 0; row < d.rows(); ++row) {
+    const uint8_t* o = d.observation(row);
+    bool bad = false;
+    for (int64_t i = 0; i < F; ++i) {
+      const double v = ReadElement(o, os.dtype(), i);
+      if (!std::isfinite(v)) {
+        ++r.features[i].non_finite;
+        bad = true;
+        continue;
+      }
+      columns[i].push_back(v);
+    }
+    r.non_finite_obs += bad;
+    if (!bad && !os.Contains(o)) ++r.out_of_space_obs;
+  }
+  for (int64_t t = 0; t < d.steps(); ++t) {
+    if (!std::isfinite(d.rewards[t])) ++r.non_finite_rewards;
+    if (!as.WhyNotFinite(d.action(t)).empty()) ++r.non_finite_actions;
+    else if (!as.Contains(d.action(t))) ++r.out_of_space_actions;
+  }
+  if (r.non_finite_obs + r.non_finite_actions + r.non_finite_rewards > 0)
+    flag("non_finite", StrCat(r.non_finite_obs, " observations, ", r.non_finite_actions, " actions and ",
+                              r.non_finite_rewards, " rewards hold NaN or infinite values"));
+  if (r.out_of_space_obs + r.out_of_space_actions > 0)
+    flag("out_of_space", StrCat(r.out_of_space_obs, " observations and ", r.out_of_space_actions,
+                                " actions lie outside their spaces"));
+  if (r.unfinished_episodes > 0)
+    flag("unfinished_episodes", StrCat(r.unfinished_episodes, " episodes end neither terminated nor truncated"));
+
+  // ---- representativeness
+  for (int64_t i = 0; i < F; ++i) {
+    auto& f = r.features[i];
+    const auto& c = columns[i];
+    if (c.empty()) continue;
+    f.min = *std::min_element(c.begin(), c.end());
+    f.max = *std::max_element(c.begin(), c.end());
+    double s = 0, ss = 0;
+    for (double v : c) s += v, ss += v * v;
+    f.mean = s / c.size();
+    f.std = std::sqrt(std::max(0.0, ss / c.size() - f.mean * f.mean));
+    if (f.max > f.min) {
+      std::vector<char> seen(kBins, 0);
+      for (double v : c) seen[std::min(kBins - 1, static_cast<int>((v - f.min) / (f.max - f.min) * kBins))] = 1;
+      f.coverage = std::count(seen.begin(), seen.end(), 1) / static_cast<double>(kBins);
+    }
+  }
+  r.returns = d.EpisodeReturns();
+  for (int64_t e = 0; e < d.episodes(); ++e) r.lengths.push_back(d.episode_length(e));
+  for (double x : r.returns) r.mean_return += x / static_cast<double>(r.returns.size());
+  if (d.info.ref_min_score && d.info.ref_max_score && *d.info.ref_max_score != *d.info.ref_min_score)
+    r.normalized_score = (r.mean_return - *d.info.ref_min_score) / (*d.info.ref_max_score - *d.info.ref_min_score);
+
+  // ---- diversity
+  const std::vector<int64_t> sizes = CategoricalSizes(as);
+  if (!sizes.empty()) {
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      DatasetReport::ActionDim a;
+      a.counts.assign(static_cast<size_t>(sizes[k]), 0);
+      for (int64_t t = 0; t < d.steps(); ++t) {
+        int64_t v = static_cast<int64_t>(ReadElement(d.action(t), as.dtype(), static_cast<int64_t>(k)));
+        if (as.kind() == SpaceKind::kDiscrete) v -= as.start();
+        if (v >= 0 && v < sizes[k]) ++a.counts[v];
+      }
+      const double n = static_cast<double>(std::max<int64_t>(1, d.steps()));
+      double h = 0;
+      for (int64_t c : a.counts) {
+        a.top_share = std::max(a.top_share, c / n);
+        if (c > 0) h -= (c / n) * std::log(c / n);
+      }
+      a.entropy_ratio = sizes[k] > 1 ? h / std::log(static_cast<double>(sizes[k])) : 0.0;
+      if (sizes[k] > 1 && d.steps() >= 20 && a.top_share > kSingleActionShare)
+        flag("single_action", StrCat("action dimension ", k, ": one value takes ", Fixed(100 * a.top_share, 1),
+                                     "% of the steps (the behaviour barely varies; cloning it learns that value)"));
+      r.actions.push_back(std::move(a));
+    }
+  } else {
+    for (int64_t k = 0; k < as.size(); ++k) {
+      DatasetReport::ActionDim a;
+      double s = 0, ss = 0;
+      for (int64_t t = 0; t < d.steps(); ++t) {
+        const double v = ReadElement(d.action(t), as.dtype(), k);
+        s += v, ss += v * v;
+      }
+      const double n = static_cast<double>(std::max<int64_t>(1, d.steps()));
+      a.mean = s / n;
+      a.std = std::sqrt(std::max(0.0, ss / n - a.mean * a.mean));
+      if (d.steps() >= 20 && a.std == 0)
+        flag("single_action", StrCat("action dimension ", k, " is constant (", a.mean, ")"));
+      r.actions.push_back(a);
+    }
+  }
+  std::unordered_set<uint64_t> transitions;
+  for (int64_t t = 0; t < d.steps(); ++t) {
+    uint64_t h = 1469598103934665603ULL;
+    h = Hash(h, d.observation(d.row[t]), d.obs_bytes);
+    h = Hash(h, d.action(t), d.act_bytes);
+    h = Hash(h, &d.rewards[t], sizeof(double));
+    h = Hash(h, d.observation(d.row[t] + 1), d.obs_bytes);
+    if (!transitions.insert(h).second) ++r.duplicate_transitions;
+  }
+  std::unordered_map<uint64_t, int64_t> episodes;
+  for (int64_t e = 0; e < d.episodes(); ++e) {
+    const int64_t t0 = d.episode_first_step[e], T = d.episode_length(e);
+    uint64_t h = Hash(1469598103934665603ULL, d.observation(d.row[t0]), (T + 1) * d.obs_bytes);
+    h = Hash(h, d.action(t0), T * d.act_bytes);
+    h = Hash(h, &d.rewards[t0], T * sizeof(double));
+    if (episodes[h]++ > 0) ++r.duplicate_episodes;
+  }
+  if (r.duplicate_episodes > 0)
+    flag("duplicate_episodes", StrCat(r.duplicate_episodes, " of ", d.episodes(),
+                                      " episodes repeat an earlier one exactly (same observations, actions, rewards)"));
+  if (d.steps() > 0 && r.duplicate_transitions > kDuplicateShare * d.steps())
+    flag("duplicate_transitions", StrCat(r.duplicate_transitions, " of ", d.steps(), " transitions (",
+                                         Fixed(100.0 * r.duplicate_transitions / d.steps(), 1),
+                                         "%) repeat an earlier one"));
+
+  // ---- accuracy
+  Replay(d, options.replay_episodes, &r);
+  if (r.replay_mismatches > 0)
+    flag("replay_mismatch", StrCat(r.replay_mismatches, " of ", r.replayed, " replayed episodes differ from the env (",
+                                   r.replay_note, ")"));
+
+  // ---- correlation (observation features and the reward, per step)
+  if (F <= kMaxCorrelated && d.steps() > 1) {
+    const int64_t k = F + 1;
+    std::vector<double> mean(k, 0), m2(k * k, 0);
+    std::vector<double> x(k);
+    int64_t n = 0;
+    for (int64_t t = 0; t < d.steps(); ++t) {
+      bool ok = std::isfinite(d.rewards[t]);
+      for (int64_t i = 0; i < F && ok; ++i) ok = std::isfinite(x[i] = ReadElement(d.observation(d.row[t]), os.dtype(), i));
+      if (!ok) continue;
+      x[F] = d.rewards[t];
+      ++n;
+      for (int64_t i = 0; i < k; ++i) mean[i] += x[i];
+    }
+    for (auto& m : mean) m /= std::max<int64_t>(n, 1);
+    for (int64_t t = 0; t < d.steps(); ++t) {
+      bool ok = std::isfinite(d.rewards[t]);
+      for (int64_t i = 0; i < F && ok; ++i) ok = std::isfinite(x[i] = ReadElement(d.observation(d.row[t]), os.dtype(), i));
+      if (!ok) continue;
+      x[F] = d.rewards[t];
+      for (int64_t i = 0; i < k; ++i)
+        for (int64_t j = 0; j < k; ++j) m2[i * k + j] += (x[i] - mean[i]) * (x[j] - mean[j]);
+    }
+    r.correlation.assign(k, std::vector<double>(k, std::nan("")));
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = 0; j < k; ++j) {
+        const double den = std::sqrt(m2[i * k + i] * m2[j * k + j]);
+        if (den > 0) r.correlation[i][j] = m2[i * k + j] / den;
+      }
+    auto name = [&](int64_t i) { return i == F ? std::string("reward") : "obs[" + std::to_string(i) + "]"; };
+    for (int64_t i = 0; i < k; ++i) {
+      if (m2[i * k + i] == 0 && i < F) r.constant_features.push_back(name(i));
+      for (int64_t j = i + 1; j < k; ++j)
+        if (std::fabs(r.correlation[i][j]) >= 0.95)
+          r.correlated_pairs.push_back(StrCat(name(i), " ~ ", name(j), " (r = ", Fixed(r.correlation[i][j]), ")"));
+    }
+  }
+  return r;
+}
+
+std::string DatasetReport::ToText() const {
+  const Dataset& d = data;
+  std::string s;
+  auto line = [&](const std::string& x) { s += x + "\n"; };
+  line(StrCat("dataset ", d.info.dataset_id.empty() ? "(no id)" : d.info.dataset_id, ": ", d.episodes(),
+              " episodes, ", d.steps(), " steps of ", d.info.env_id.empty() ? "(no env)" : d.info.env_id,
+              " by ", d.info.algorithm_name.empty() ? "(unknown)" : d.info.algorithm_name));
+  line(StrCat("  observation space ", d.info.observation_space.ToString(), ", action space ",
+              d.info.action_space.ToString(), d.mask_size ? ", action masks in infos" : ""));
+  line("completeness");
+  line(StrCat("  episodes: ", terminated_episodes, " terminated, ", truncated_episodes, " truncated, ",
+              unfinished_episodes, " unfinished; ", problems.size(), " damaged (left out)"));
+  line(StrCat("  non-finite: ", non_finite_obs, " observations, ", non_finite_actions, " actions, ",
+              non_finite_rewards, " rewards; outside the spaces: ", out_of_space_obs, " observations, ",
+              out_of_space_actions, " actions"));
+  line("representativeness");
+  line(StrCat("  return: mean ", Fixed(mean_return), ", min ", Fixed(Quantile(returns, 0)), ", p25 ",
+              Fixed(Quantile(returns, 0.25)), ", median ", Fixed(Quantile(returns, 0.5)), ", p75 ",
+              Fixed(Quantile(returns, 0.75)), ", max ", Fixed(Quantile(returns, 1))));
+  std::vector<double> lens(lengths.begin(), lengths.end());
+  line(StrCat("  length: min ", Fixed(Quantile(lens, 0), 0), ", median ", Fixed(Quantile(lens, 0.5), 0), ", max ",
+              Fixed(Quantile(lens, 1), 0)));
+  const size_t shown = std::min<size_t>(features.size(), 16);
+  for (size_t i = 0; i < shown; ++i) {
+    const auto& f = features[i];
+    line(StrCat("  obs[", i, "]: range [", Fixed(f.min), ", ", Fixed(f.max), "], mean ", Fixed(f.mean), ", std ",
+                Fixed(f.std), ", coverage ", Fixed(100 * f.coverage, 0), "% of ", kBins, " bins"));
+  }
+  if (features.size() > shown) line(StrCat("  ... ", features.size() - shown, " more features (see --json)"));
+  line("diversity");
+  for (size_t k = 0; k < actions.size(); ++k) {
+    const auto& a = actions[k];
+    if (!a.counts.empty()) {
+      std::string counts;
+      for (size_t c = 0; c < a.counts.size() && c < 12; ++c) counts += (c ? " " : "") + std::to_string(a.counts[c]);
+      if (a.counts.size() > 12) counts += " ...";
+      line(StrCat("  action[", k, "]: counts ", counts, "; largest share ", Fixed(100 * a.top_share, 1),
+                  "%, entropy ", Fixed(a.entropy_ratio), " of the maximum"));
+    } else {
+      line(StrCat("  action[", k, "]: mean ", Fixed(a.mean), ", std ", Fixed(a.std)));
+    }
+  }
+  line(StrCat("  duplicated transitions ", duplicate_transitions, ", duplicated episodes ", duplicate_episodes));
+  line("accuracy");
+  line(StrCat("  replayed ", replayed, " episodes from their seeds: ", replay_mismatches, " differ",
+              replay_note.empty() ? "" : " (" + replay_note + ")"));
+  line("correlation");
+  if (correlation.empty()) line("  (not computed: more than 64 features)");
+  line(StrCat("  |r| >= 0.95: ", correlated_pairs.empty() ? "none" : ""));
+  for (const auto& p : correlated_pairs) line("    " + p);
+  if (!constant_features.empty()) {
+    std::string c;
+    for (const auto& f : constant_features) c += (c.empty() ? "" : ", ") + f;
+    line("  constant: " + c);
+  }
+  line("score");
+  line(StrCat("  behaviour mean return ", Fixed(mean_return),
+              normalized_score ? StrCat(", normalized ", Fixed(*normalized_score), " (reference min ",
+                                        Fixed(*d.info.ref_min_score), ", max ", Fixed(*d.info.ref_max_score), ")")
+                               : " (no reference scores in the metadata)"));
+  line(flags.empty() ? "flags: none" : StrCat("flags: ", flags.size()));
+  for (const auto& f : flags) line(StrCat("  FLAG ", f.code, ": ", f.message));
+  return s;
+}
+
+std::string DatasetReport::ToJson() const {
+  using json = nlohmann::json;
+  const Dataset& d = data;
+  auto num = [](double v) -> json { return std::isfinite(v) ? json(v) : json(nullptr); };
+  json j;
+  j["dataset_id"] = d.info.dataset_id;
+  j["env_id"] = d.info.env_id;
+  j["episodes"] = d.episodes();
+  j["steps"] = d.steps();
+  j["observation_space"] = d.info.observation_space.ToString();
+  j["action_space"] = d.info.action_space.ToString();
+  j["completeness"] = {{"terminated_episodes", terminated_episodes}, {"truncated_episodes", truncated_episodes},
+                       {"unfinished_episodes", unfinished_episodes}, {"damaged_episodes", problems},
+                       {"non_finite_observations", non_finite_obs}, {"non_finite_actions", non_finite_actions},
+                       {"non_finite_rewards", non_finite_rewards}, {"out_of_space_observations", out_of_space_obs},
+                       {"out_of_space_actions", out_of_space_actions}};
+  json feats = json::array();
+  for (const auto& f : features)
+    feats.push_back({{"min", num(f.min)}, {"max", num(f.max)}, {"mean", num(f.mean)}, {"std", num(f.std)},
+                     {"coverage", f.coverage}, {"non_finite", f.non_finite}});
+  std::vector<double> lens(lengths.begin(), lengths.end());
+  j["representativeness"] = {
+      {"features", feats},
+      {"return", {{"mean", num(mean_return)}, {"min", num(Quantile(returns, 0))}, {"p25", num(Quantile(returns, 0.25))},
+                  {"median", num(Quantile(returns, 0.5))}, {"p75", num(Quantile(returns, 0.75))},
+                  {"max", num(Quantile(returns, 1))}}},
+      {"length", {{"min", num(Quantile(lens, 0))}, {"median", num(Quantile(lens, 0.5))}, {"max", num(Quantile(lens, 1))}}}};
+  json acts = json::array();
+  for (const auto& a : actions) {
+    if (!a.counts.empty())
+      acts.push_back({{"counts", a.counts}, {"top_share", a.top_share}, {"entropy_ratio", a.entropy_ratio}});
+    else
+      acts.push_back({{"mean", num(a.mean)}, {"std", num(a.std)}});
+  }
+  j["diversity"] = {{"actions", acts}, {"duplicate_transitions", duplicate_transitions},
+                    {"duplicate_episodes", duplicate_episodes}};
+  j["accuracy"] = {{"replayed", replayed}, {"mismatches", replay_mismatches}, {"note", replay_note}};
+  json corr = json::array();
+  for (const auto& row : correlation) {
+    json r = json::array();
+    for (double v : row) r.push_back(num(v));
+    corr.push_back(r);
+  }
+  j["correlation"] = {{"matrix", corr}, {"high_pairs", correlated_pairs}, {"constant_features", constant_features}};
+  j["score"] = {{"mean_return", num(mean_return)},
+                {"ref_min_score", d.info.ref_min_score ? json(*d.info.ref_min_score) : json(nullptr)},
+                {"ref_max_score", d.info.ref_max_score ? json(*d.info.ref_max_score) : json(nullptr)},
+                {"normalized_score", normalized_score ? json(*normalized_score) : json(nullptr)}};
+  json fl = json::array();
+  for (const auto& f : flags) fl.push_back({{"code", f.code}, {"message", f.message}});
+  j["flags"] = fl;
+  return j.dump(2) + "\n";
+}
+
+namespace {
+
+// Bars of `values` in the panel (x0, y0)-(x1, y1), with a title.
+void Bars(Image* img, double x0, double y0, double x1, double y1, const std::vector<double>& values,
+          const std::string& title) {
+  const Rgb axis{60, 60, 60}, bar{70, 120, 200};
+  DrawText(img, x0, y0, title, axis, 1.0);
+  const double top = y0 + 16, bottom = y1 - 4;
+  img->DrawLine(x0, bottom, x1, bottom, 1, axis);
+  if (values.empty()) return;
+  double hi = *std::max_element(values.begin(), values.end());
+  if (!(hi > 0)) hi = 1;
+  const double w = (x1 - x0) / static_cast<double>(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double h = std::isfinite(values[i]) ? values[i] / hi * (bottom - top) : 0;
+    img->FillRect(x0 + i * w + 1, bottom - h, x0 + (i + 1) * w - 1, bottom, bar);
+  }
+}
+
+std::vector<double> Histogram(const std::vector<double>& v, int bins) {
+  std::vector<double> h(static_cast<size_t>(bins), 0);
+  if (v.empty()) return h;
+  const double lo = *std::min_element(v.begin(), v.end()), hi = *std::max_element(v.begin(), v.end());
+  for (double x : v) {
+    if (!std::isfinite(x)) continue;
+    const int b = hi > lo ? std::min(bins - 1, static_cast<int>((x - lo) / (hi - lo) * bins)) : 0;
+    h[b] += 1;
+  }
+  return h;
+}
+
+}  // namespace
+
+Image PlotReport(const DatasetReport& r) {
+  Image img(960, 640);
+  std::vector<double> lens(r.lengths.begin(), r.lengths.end());
+  Bars(&img, 20, 10, 470, 310, Histogram(r.returns, 30),
+       StrCat("episode returns (", Fixed(Quantile(r.returns, 0), 1), " .. ", Fixed(Quantile(r.returns, 1), 1), ")"));
+  Bars(&img, 490, 10, 940, 310, Histogram(lens, 30),
+       StrCat("episode lengths (", Fixed(Quantile(lens, 0), 0), " .. ", Fixed(Quantile(lens, 1), 0), ")"));
+  std::vector<double> counts;
+  std::string title = "action counts";
+  if (!r.actions.empty() && !r.actions[0].counts.empty()) {
+    for (size_t k = 0; k < r.actions.size(); ++k)
+      for (int64_t c : r.actions[k].counts) counts.push_back(static_cast<double>(c));
+    title += " (every dimension, in order)";
+  } else {
+    for (const auto& a : r.actions) counts.push_back(a.std);
+    title = "action std per dimension";
+  }
+  Bars(&img, 20, 330, 470, 630, counts, title);
+  std::vector<double> coverage;
+  for (size_t i = 0; i < r.features.size() && i < 128; ++i) coverage.push_back(r.features[i].coverage);
+  Bars(&img, 490, 330, 940, 630, coverage, "observation features: share of bins visited");
+  return img;
+}
+
+}  // namespace rlforge
