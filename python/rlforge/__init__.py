@@ -25,6 +25,7 @@ if int(_np.__version__.split(".")[0]) >= 2:
 from rlforge import _rlforge
 from rlforge.agents import TrainedPolicy, load, register_python_env, resume, show_config, train
 from rlforge.envs import RlforgeAsyncVectorEnv, RlforgeEnv, RlforgeVectorEnv
+from rlforge import datasets
 
 __version__ = "0.1.0"
 
@@ -71,5 +72,5 @@ def _register_with_gymnasium() -> None:
 
 _register_with_gymnasium()
 
-__all__ = ["make", "make_vec", "make_async", "RlforgeAsyncVectorEnv", "train", "resume", "load", "show_config", "register_python_env", "env_ids", "algorithms", "RlforgeEnv",
+__all__ = ["datasets", "make", "make_vec", "make_async", "RlforgeAsyncVectorEnv", "train", "resume", "load", "show_config", "register_python_env", "env_ids", "algorithms", "RlforgeEnv",
            "RlforgeVectorEnv", "TrainedPolicy"]

@@ -20,6 +20,7 @@
 
 #include "rlforge/algos/algorithm.h"
 #include "rlforge/core/error.h"
+#include "rlforge/data/dataset.h"
 #include "rlforge/env/async_vector_env.h"
 #include "rlforge/env/env.h"
 #include "rlforge/env/image.h"
@@ -532,6 +533,133 @@ py::dict ResultDict(const TrainResult& r) {
   return d;
 }
 
+
+// ---- Datasets (rlforge/data/dataset.h; python/rlforge/datasets.py) ----------
+
+// Checks a numpy array holds rows x row_bytes bytes, C-contiguous (the Python
+// layer converts to the space's dtype first).
+void CheckBytes(const py::array& a, int64_t rows, int64_t row_bytes, const char* what) {
+  RLF_CHECK_ARG(a.flags() & py::array::c_style, what, " must be C-contiguous");
+  const int64_t bytes = static_cast<int64_t>(a.nbytes());
+  RLF_CHECK_ARG(bytes == rows * row_bytes, what, " holds ", bytes, " bytes; want ", rows, " rows of ", row_bytes);
+}
+
+py::array RowsArray(const void* data, int64_t rows, const Space& s, const std::vector<int64_t>& shape) {
+  std::vector<py::ssize_t> dims{static_cast<py::ssize_t>(rows)};
+  for (int64_t x : shape) dims.push_back(static_cast<py::ssize_t>(x));
+  py::array out(NumpyDType(s.dtype()), dims);
+  std::memcpy(out.mutable_data(), data, static_cast<size_t>(rows) * s.nbytes());
+  return out;
+}
+
+std::vector<int64_t> ActionShape(const Space& s) {
+  if (s.kind() == SpaceKind::kMultiDiscrete || s.kind() == SpaceKind::kMultiBinary) return {s.size()};
+  return s.shape();
+}
+
+template <typename T>
+py::array_t<T> Copy(const T* data, int64_t n) {
+  py::array_t<T> a(static_cast<py::ssize_t>(n));
+  if (n > 0) std::memcpy(a.mutable_data(), data, static_cast<size_t>(n) * sizeof(T));
+  return a;
+}
+
+py::dict LoadDatasetDict(const std::string& dir) {
+  Dataset d;
+  {
+    py::gil_scoped_release release;
+    d = ReadDataset(dir);
+  }
+  const DatasetInfo& i = d.info;
+  py::dict out;
+  out["dataset_id"] = i.dataset_id;
+  out["env_id"] = i.env_id;
+  out["env_kwargs"] = i.env_kwargs.items();
+  out["algorithm_name"] = i.algorithm_name;
+  out["description"] = i.description;
+  out["ref_min_score"] = i.ref_min_score ? py::cast(*i.ref_min_score) : py::none();
+  out["ref_max_score"] = i.ref_max_score ? py::cast(*i.ref_max_score) : py::none();
+  out["observation_space"] = SpaceDict(i.observation_space);
+  out["action_space"] = SpaceDict(i.action_space);
+  out["observations"] = RowsArray(d.obs.data(), d.rows(), i.observation_space, i.observation_space.shape());
+  out["actions"] = RowsArray(d.actions.data(), d.steps(), i.action_space, ActionShape(i.action_space));
+  out["rewards"] = Copy(d.rewards.data(), d.steps());
+  out["terminations"] = Copy(reinterpret_cast<const bool*>(d.terminated.data()), d.steps());
+  out["truncations"] = Copy(reinterpret_cast<const bool*>(d.truncated.data()), d.steps());
+  out["episode_first_step"] = Copy(d.episode_first_step.data(), d.episodes());
+  out["episode_seed"] = Copy(d.episode_seed.data(), d.episodes());
+  if (d.mask_size > 0) {
+    py::array_t<bool> m({static_cast<py::ssize_t>(d.rows()), static_cast<py::ssize_t>(d.mask_size)});
+    std::memcpy(m.mutable_data(), d.masks.data(), d.masks.size());
+    out["action_masks"] = m;
+  } else {
+    out["action_masks"] = py::none();
+  }
+  return out;
+}
+
+void WriteDatasetArrays(const std::string& dir, const std::string& env_id,
+                        const std::map<std::string, std::string>& kwargs, const py::array& observations,
+                        const py::array& actions, const py::array_t<double>& rewards,
+                        const py::array_t<bool>& terminations, const py::array_t<bool>& truncations,
+                        const py::array_t<int64_t>& episode_lengths, const py::object& masks, const py::object& seeds,
+                        const std::string& dataset_id, const std::string& algorithm_name,
+                        const std::string& description, std::optional<double> ref_min, std::optional<double> ref_max) {
+  Kwargs kw;
+  for (const auto& [k, v] : kwargs) kw.Set(k, v);
+  auto env = Registry::Global().Make(env_id, kw);
+  DatasetInfo info;
+  info.env_id = env_id;
+  info.env_kwargs = kw;
+  info.dataset_id = dataset_id;
+  info.algorithm_name = algorithm_name;
+  info.description = description;
+  RLF_CHECK_ARG(ref_min.has_value() == ref_max.has_value(), "ref_min_score and ref_max_score go together");
+  info.ref_min_score = ref_min;
+  info.ref_max_score = ref_max;
+  info.observation_space = env->observation_space();
+  info.action_space = env->action_space();
+  const int64_t E = episode_lengths.size();
+  int64_t steps = 0;
+  for (int64_t e = 0; e < E; ++e) {
+    RLF_CHECK_ARG(episode_lengths.at(e) >= 1, "episode ", e, " has ", episode_lengths.at(e), " steps (>= 1 needed)");
+    steps += episode_lengths.at(e);
+  }
+  const int64_t ob = static_cast<int64_t>(info.observation_space.nbytes());
+  const int64_t ab = static_cast<int64_t>(info.action_space.nbytes());
+  const int64_t mb = masks.is_none() ? 0 : info.action_space.mask_size();
+  RLF_CHECK_ARG(masks.is_none() || mb > 0, env_id, " has no action masks; pass no infos['action_mask']");
+  CheckBytes(observations, steps + E, ob, "observations (T + 1 rows per episode)");
+  CheckBytes(actions, steps, ab, "actions");
+  RLF_CHECK_ARG(rewards.size() == steps && terminations.size() == steps && truncations.size() == steps,
+                "rewards, terminations and truncations need one entry per step (", steps, ")");
+  py::array_t<bool> m;
+  if (mb > 0) {
+    m = masks.cast<py::array_t<bool>>();
+    CheckBytes(m, steps + E, mb, "action masks (T + 1 rows per episode)");
+  }
+  py::array_t<int64_t> sd;
+  if (!seeds.is_none()) {
+    sd = seeds.cast<py::array_t<int64_t>>();
+    RLF_CHECK_ARG(sd.size() == E, "seeds need one entry per episode (", E, ")");
+  }
+  Dataset d = Dataset::Empty(info, mb);
+  const auto* o = static_cast<const uint8_t*>(observations.data());
+  const auto* a = static_cast<const uint8_t*>(actions.data());
+  const auto* mk = mb > 0 ? reinterpret_cast<const uint8_t*>(m.data()) : nullptr;
+  const auto* term = reinterpret_cast<const uint8_t*>(terminations.data());
+  const auto* trunc = reinterpret_cast<const uint8_t*>(truncations.data());
+  int64_t t = 0;
+  for (int64_t e = 0; e < E; ++e) {
+    const int64_t T = episode_lengths.at(e), row = t + e;
+    d.AddEpisode(o + row * ob, mk ? mk + row * mb : nullptr, a + t * ab, rewards.data() + t, term + t, trunc + t, T,
+                 sd.size() ? sd.at(e) : -1);
+    t += T;
+  }
+  py::gil_scoped_release release;
+  WriteDataset(d, dir);
+}
+
 }  // namespace
 }  // namespace rlforge
 
@@ -572,6 +700,12 @@ PYBIND11_MODULE(_rlforge, m) {
   });
   m.def("register_python_env", &RegisterPythonEnv, py::arg("id"), py::arg("factory"),
         "registers a factory of gymnasium.Env as an rlforge env ID");
+  m.def("load_dataset", &LoadDatasetDict, py::arg("path"), "A Minari dataset's arrays and metadata");
+  m.def("write_dataset", &WriteDatasetArrays, py::arg("path"), py::arg("env_id"), py::arg("env_kwargs"),
+        py::arg("observations"), py::arg("actions"), py::arg("rewards"), py::arg("terminations"),
+        py::arg("truncations"), py::arg("episode_lengths"), py::arg("action_masks"), py::arg("seeds"),
+        py::arg("dataset_id"), py::arg("algorithm_name"), py::arg("description"), py::arg("ref_min_score"),
+        py::arg("ref_max_score"), "Writes episodes of an rlforge env as a Minari dataset");
   m.def("blas_core", &BlasCoreName, "OpenBLAS's kernel set (set OPENBLAS_CORETYPE before Python starts to change it)");
 
   py::class_<PyEnv>(m, "Env")

@@ -1,0 +1,150 @@
+"""Datasets: rlforge's files open in Farama's Minari, Minari's open in rlforge,
+and rlforge.datasets reads and writes the same layout (docs/offline.md)."""
+import json
+import os
+import subprocess
+import warnings
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import rlforge
+
+minari = pytest.importorskip("minari")
+from minari.data_collector import EpisodeBuffer  # noqa: E402
+
+
+def rlforge_bin() -> str:
+    # The build tree's command, beside the package's folder (build/python/rlforge).
+    path = os.environ.get("RLFORGE_BIN") or str(Path(rlforge.__file__).parent.parent.parent / "rlforge")
+    if not os.access(path, os.X_OK):
+        pytest.skip(f"no rlforge command at {path}")
+    return path
+
+
+def run(*args: str) -> str:
+    r = subprocess.run([rlforge_bin(), *args], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_minari_reads_what_rlforge_records(tmp_path):
+    out = tmp_path / "cartpole"
+    run("record", "--env", "CartPole-v1", "--policy", "random", "--episodes", "12", "--num-envs", "4",
+        "--seed", "3", "--ref-min-score", "10", "--ref-max-score", "500", "--out", str(out))
+    ds = minari.MinariDataset(str(out))
+    assert ds.total_episodes == 12
+    assert ds.observation_space == gym.spaces.Box(-np.inf, np.inf, (4,), np.float32) or \
+        ds.observation_space.shape == (4,)
+    assert ds.action_space == gym.spaces.Discrete(2)
+    steps = 0
+    for ep in ds.iterate_episodes():
+        n = len(ep.rewards)
+        steps += n
+        assert ep.observations.shape == (n + 1, 4) and ep.observations.dtype == np.float32
+        assert ep.actions.dtype == np.int64 and ep.actions.shape == (n,)
+        assert ep.terminations.dtype == bool and ep.truncations.dtype == bool
+        assert ep.terminations[-1] or ep.truncations[-1]
+        assert not ep.terminations[:-1].any()
+        assert np.all(ep.rewards == 1.0)
+    assert steps == ds.total_steps
+    np.testing.assert_allclose(minari.get_normalized_score(ds, np.array([10.0, 500.0])), [0.0, 1.0])
+    # The env spec names rlforge's env as the Python package registers it.
+    assert ds.spec.env_spec.id == "rlforge/CartPole-v1"
+    env = ds.recover_environment()
+    assert env.unwrapped.env_id == "CartPole-v1"
+    # Gymnasium's own CartPole, started from the first episode's first
+    # observation (its seeding differs from rlforge's), makes the recorded
+    # transitions (within float32 rounding of the state).
+    first = ds[0]
+    ref = gym.make("CartPole-v1")
+    ref.reset(seed=3)
+    ref.unwrapped.state = first.observations[0].astype(np.float64)
+    for t, a in enumerate(first.actions):
+        obs, r, term, trunc, _ = ref.step(int(a))
+        np.testing.assert_allclose(obs, first.observations[t + 1], rtol=0, atol=1e-5)
+        assert term == first.terminations[t]
+
+
+def test_rlforge_reads_what_minari_writes(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    env = gym.make("CartPole-v1")
+    buffers = []
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        o, _ = env.reset(seed=100 + i)
+        obs, acts, rews, terms, truncs = [o], [], [], [], []
+        done = False
+        while not done:
+            a = int(rng.integers(2))
+            o, r, t, tr, _ = env.step(a)
+            obs.append(o), acts.append(a), rews.append(r), terms.append(t), truncs.append(tr)
+            done = t or tr
+        buffers.append(EpisodeBuffer(id=i, seed=100 + i, observations=np.array(obs), actions=np.array(acts),
+                                     rewards=np.array(rews), terminations=np.array(terms),
+                                     truncations=np.array(truncs)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        made = minari.create_dataset_from_buffers("cartpole/gym-random-v0", buffers, env="CartPole-v1",
+                                                  algorithm_name="random", ref_min_score=0.0, ref_max_score=500.0)
+    path = Path(made.spec.data_path)
+    ds = rlforge.datasets.load(path)
+    assert ds.env_id == "CartPole-v1"  # Gymnasium's own env spec: its ID
+    assert ds.total_episodes == 5 and ds.total_steps == made.total_steps
+    for ours, theirs in zip(ds.iterate_episodes(), made.iterate_episodes()):
+        np.testing.assert_array_equal(ours["observations"], theirs.observations)
+        np.testing.assert_array_equal(ours["actions"], theirs.actions)
+        np.testing.assert_array_equal(ours["rewards"], theirs.rewards)
+        np.testing.assert_array_equal(ours["terminations"], theirs.terminations)
+        assert ours["seed"] == theirs.id + 100
+    # rlforge's CartPole replays Gymnasium's episodes (from their first
+    # observations: the two seed differently).
+    report = json.loads(run("inspect", str(path), "--json"))
+    assert report["accuracy"]["replayed"] == 5
+    assert report["accuracy"]["mismatches"] == 0, report["accuracy"]["note"]
+    assert "recorded first observation" in report["accuracy"]["note"]
+    assert report["flags"] == []
+    assert report["score"]["ref_max_score"] == 500.0
+    # And the offline agents train on it.
+    out = tmp_path / "bc"
+    run("train", "--algo", "bc", "--dataset", str(path), "--steps", "200", "--set", "updates_per_iteration=100",
+        "--set", "eval_episodes=2", "--out", str(out), "--no-progress")
+    assert (out / "eval.json").exists()
+
+
+def test_write_then_load_round_trip_with_masks(tmp_path):
+    env = rlforge.make("TowerDefense-v0")
+    episodes = []
+    for seed in (1, 2):
+        o, info = env.reset(seed=seed)
+        obs, acts, rews, terms, truncs, masks = [o], [], [], [], [], [np.concatenate(info["action_mask"])]
+        done = False
+        while not done:
+            a = env.action_space.sample(mask=tuple(m.astype(np.int8) for m in info["action_mask"]))
+            o, r, t, tr, info = env.step(a)
+            obs.append(o), acts.append(a), rews.append(r), terms.append(t), truncs.append(tr)
+            masks.append(np.concatenate(info["action_mask"]))
+            done = t or tr
+        episodes.append({"seed": seed, "observations": np.array(obs), "actions": np.array(acts),
+                         "rewards": np.array(rews), "terminations": np.array(terms), "truncations": np.array(truncs),
+                         "infos": {"action_mask": np.array(masks)}})
+    out = tmp_path / "td"
+    rlforge.datasets.write(out, episodes, "TowerDefense-v0", dataset_id="towerdefense/random-v0",
+                           algorithm_name="random")
+    back = rlforge.datasets.load(out)
+    assert back.total_episodes == 2
+    for ours, orig in zip(back.iterate_episodes(), episodes):
+        np.testing.assert_array_equal(ours["observations"], orig["observations"])
+        np.testing.assert_array_equal(ours["actions"], orig["actions"])
+        np.testing.assert_array_equal(ours["infos"]["action_mask"], orig["infos"]["action_mask"])
+    # Minari sees the masks in infos, as booleans.
+    ds = minari.MinariDataset(str(out))
+    ep = ds[1]
+    assert ep.infos["action_mask"].dtype == bool
+    np.testing.assert_array_equal(ep.infos["action_mask"], episodes[1]["infos"]["action_mask"])
+    # A wrong shape is a clear error.
+    with pytest.raises(Exception, match="observations"):
+        bad = dict(episodes[0], observations=episodes[0]["observations"][:-1])
+        rlforge.datasets.write(tmp_path / "bad", [bad], "TowerDefense-v0")
