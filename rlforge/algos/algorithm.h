@@ -184,6 +184,10 @@ class Algorithm {
   };
   virtual std::vector<ScalarEvent> TakeScalarEvents() { return {}; }
   virtual std::map<std::string, std::string> RunFiles() const { return {}; }
+  // Called after network()'s parameters were overwritten from outside (a warm
+  // start, `train --init-from`): re-derive whatever copies the agent keeps of
+  // them (target networks). The default has none.
+  virtual void NetworkLoaded() {}
   // Whether the agent has stopped before its step budget (offline agents'
   // early stopping); the runner then ends the run as if it were complete.
   virtual bool finished() const { return false; }

@@ -14,7 +14,7 @@ namespace rlforge::cli {
 namespace {
 
 struct TrainArgs {
-  std::string algo, env, config, out, resume, preset, dataset;
+  std::string algo, env, config, out, resume, preset, dataset, init_from;
   std::vector<std::string> sets;
   std::optional<int64_t> steps, seed;
   bool show_config = false;
@@ -42,6 +42,10 @@ void PrintResult(const TrainResult& r, const TrainConfig& c) {
 // --dataset DIR: the offline agents' `dataset` key (an absolute path, so that
 // the run resumes from anywhere), and the dataset's env unless --env is given.
 TrainArgs WithDataset(TrainArgs a) {
+  if (!a.init_from.empty()) {
+    RLF_CHECK_ARG(a.resume.empty(), "--init-from starts a new run; --resume continues one");
+    a.sets.insert(a.sets.begin(), "init_from=" + std::filesystem::absolute(a.init_from).lexically_normal().string());
+  }
   if (a.dataset.empty()) return a;
   RLF_CHECK_ARG(a.resume.empty(), "--dataset is fixed by the run's config.yaml; --resume takes only --steps");
   RLF_CHECK_ARG(a.algo == "bc" || a.algo == "cql" || a.algo == "iql", "--dataset is for the offline agents (bc, cql, "
@@ -124,6 +128,9 @@ void AddTrainCommand(CLI::App& app) {
   cmd->add_option("--dataset", a->dataset,
                   "Offline agents (bc, cql, iql): the dataset directory (rlforge record writes one); its env is the "
                   "run's unless --env says otherwise");
+  cmd->add_option("--init-from", a->init_from,
+                  "Warm start from a run directory or checkpoint: its network's parameters initialize this run's "
+                  "where names and shapes match (bc/iql -> ppo, cql -> dqn; see docs/offline.md)");
   cmd->add_option("--preset", a->preset, "Named preset variant (key ENV:NAME in configs/<algo>.yaml), e.g. fast");
   cmd->add_option("--config", a->config, "YAML file of config keys (applied after the preset)");
   cmd->add_option("--set", a->sets, "Override one config key: key=value (repeatable)");

@@ -616,6 +616,40 @@ void BroadcastWeights(dist::Communicator* comm, Algorithm& algo) {
 
 }  // namespace
 
+// `train --init-from`: the source run's network parameters copied into the
+// new agent's wherever a parameter of the same name has the same shape (an
+// actor-critic from bc or iql into ppo/a2c, a Q-network from cql into dqn);
+// InvalidArgument when nothing fits. Reports what it copied on stderr.
+void WarmStart(Algorithm& algo, const std::string& from, bool report) {
+  LoadedRun src = LoadRun(from);
+  torch::nn::Module* s = src.algorithm->network();
+  torch::nn::Module* d = algo.network();
+  RLF_CHECK_ARG(s != nullptr && d != nullptr, "init_from '", from, "': ",
+                s == nullptr ? src.config.run.algo : "this agent", " has no network to warm-start from");
+  const auto sp = s->named_parameters(true);
+  std::vector<std::string> copied, kept;
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : d->named_parameters(true)) {
+      const torch::Tensor* t = sp.find(p.key());
+      if (t != nullptr && t->sizes() == p.value().sizes()) {
+        p.value().copy_(*t);
+        copied.push_back(p.key());
+      } else {
+        kept.push_back(p.key());
+      }
+    }
+  }
+  RLF_CHECK_ARG(!copied.empty(), "init_from '", from, "': no parameter of ", src.config.run.algo,
+                "'s network fits this agent's (names and shapes differ; a bc or iql actor warm-starts ppo, a2c, "
+                "a3c or reinforce with the same net_arch, a cql Q-network dqn)");
+  algo.NetworkLoaded();
+  if (report)
+    std::fprintf(stderr, "warm start from %s (%s, %lld steps): copied %zu parameter tensors%s%s\n", from.c_str(),
+                 src.config.run.algo.c_str(), static_cast<long long>(src.algorithm->num_timesteps()), copied.size(),
+                 kept.empty() ? "" : "; kept this run's initial values for ", Join(kept, ", ").c_str());
+}
+
 TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOptions& options) {
   dist::Communicator* comm = options.comm.get();
   const bool root = comm == nullptr || comm->root();
@@ -628,6 +662,8 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
   });
   std::unique_ptr<Algorithm> algo;
   OnEveryRank(comm, "building the agent", [&] { algo = BuildAlgorithm(config, options); });
+  if (!config.run.init_from.empty())
+    OnEveryRank(comm, "warm-starting the agent", [&] { WarmStart(*algo, config.run.init_from, root && options.progress); });
   BroadcastWeights(comm, *algo);
   OnEveryRank(comm, "creating the run directory", [&] {
     if (!root) return;

@@ -73,6 +73,13 @@ struct RunnerOptions {
 };
 
 TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOptions& options = {});
+
+// The warm start of `train --init-from FROM` (config key init_from; Train
+// calls it on a new run): FROM's network parameters (a run directory or a
+// checkpoint) copied into algo's network wherever a parameter of the same
+// name has the same shape, then algo.NetworkLoaded(). InvalidArgument when
+// none fits. With report, says on stderr what it copied.
+void WarmStart(Algorithm& algo, const std::string& from, bool report);
 // new_total_steps: train until this many steps instead of the saved total.
 TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_steps, const RunnerOptions& options = {});
 

@@ -39,6 +39,9 @@ void RunConfig::Visit(FieldVisitor& v) {
   v.Field("eval_interval_episodes", &eval_interval_episodes, "episodes of each periodic evaluation");
   v.Field("eval_max_episode_steps", &eval_max_episode_steps,
           "step cap on an evaluation episode, for envs with no step limit of their own (ends it truncated)");
+  v.Field("init_from", &init_from,
+          "warm start: a run directory or checkpoint whose network initializes this one where parameter names and "
+          "shapes match (\"\": none)");
 }
 
 void RunConfig::Validate() const {

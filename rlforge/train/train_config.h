@@ -40,6 +40,9 @@ struct RunConfig : RunSettings {
   int64_t eval_interval_episodes = 10; // episodes of each periodic evaluation
   // Step cap on evaluation episodes of envs with no step limit of their own.
   int64_t eval_max_episode_steps = kDefaultEvalStepCap;
+  // Warm start: a run directory or checkpoint whose network's parameters
+  // initialize this run's network where names and shapes match ("": none).
+  std::string init_from;
 
   void Visit(FieldVisitor& v);
   void Validate() const;

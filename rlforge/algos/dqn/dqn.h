@@ -212,6 +212,7 @@ class Dqn : public Algorithm {
 
  public:
   torch::nn::Module* network() override { return q_.get(); }
+  void NetworkLoaded() override { SyncTarget(1.0); }
 
   double epsilon() const;
   QNetwork& q_net() { return q_; }

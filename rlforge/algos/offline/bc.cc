@@ -15,7 +15,8 @@ void BcConfig::Visit(FieldVisitor& v) {
   v.Field("ent_coef", &ent_coef, "entropy bonus coefficient");
   v.Field("early_stopping_patience", &early_stopping_patience,
           "iterations without a lower held-out NLL before stopping and restoring the best weights (0: never)");
-  v.Field("gamma", &gamma, "discount of the dataset's returns-to-go (kept for warm starts of actor-critics)");
+  v.Field("gamma", &gamma, "discount of the dataset's returns-to-go, the value head's targets");
+  v.Field("vf_coef", &vf_coef, "weight of the value regression on returns-to-go (a warm-started PPO/A2C's critic)");
 }
 
 void BcConfig::Validate() const {
@@ -27,6 +28,7 @@ void BcConfig::Validate() const {
   RLF_CHECK_ARG(early_stopping_patience == 0 || offline.holdout_fraction > 0,
                 "config key 'early_stopping_patience' needs held-out episodes (holdout_fraction > 0)");
   RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1]");
+  RLF_CHECK_ARG(vf_coef >= 0, "config key 'vf_coef' must be >= 0");
 }
 
 namespace {
@@ -53,17 +55,19 @@ OfflineActor::OfflineActor(const Space& obs_space, const Space& act_space, const
 }
 
 double OfflineActor::Step(const torch::Tensor& obs, const torch::Tensor& actions, const torch::Tensor& masks,
-                          const torch::Tensor& weights, double ent_coef, double max_grad_norm) {
+                          const torch::Tensor& weights, double ent_coef, double max_grad_norm,
+                          const torch::Tensor& returns, double vf_coef) {
   const int64_t B = obs.size(0);
-  const torch::Tensor a = actions.contiguous(), w = weights.contiguous(), zeros = torch::zeros({B});
+  const torch::Tensor a = actions.contiguous(), w = weights.contiguous();
+  const torch::Tensor targets = returns.defined() ? returns.contiguous() : torch::zeros({B});
   ActorCriticBatch b;
   b.size = B;
   b.actions = a.data_ptr();
   b.masks = MaskPtr(masks);
   b.advantages = w.data_ptr<float>();
-  b.returns = zeros.data_ptr<float>();
+  b.returns = targets.data_ptr<float>();
   b.ent_coef = ent_coef;
-  b.vf_coef = 0.0;
+  b.vf_coef = returns.defined() ? vf_coef : 0.0;
   net_->train();
   const ActorCriticLossValues l = BackpropAutograd(*net_, head_, obs, b);
   ClipGradientsOrThrow(*net_, max_grad_norm, 0);
@@ -154,7 +158,7 @@ Metrics Bc::Iterate() {
     const torch::Tensor idx = data_.train.index_select(0, pick);
     const torch::Tensor w = config_.class_balance == "weights" ? weights_.index_select(0, pick) : torch::ones({B});
     loss += actor_.Step(Rows(data_.obs, idx), Rows(data_.actions, idx), Rows(data_.masks, idx), w, config_.ent_coef,
-                        config_.offline.max_grad_norm);
+                        config_.offline.max_grad_norm, Rows(data_.returns_to_go, idx), config_.vf_coef);
     ++updates_;
   }
   Metrics m;

@@ -3,8 +3,12 @@
 // The policy network (the actor-critic of rlforge/nn/policy.h; its critic is
 // unused) is fitted to the dataset's actions by maximum likelihood:
 //   L = -mean_i w_i log pi(a_i | s_i) - ent_coef mean_i H(pi(.|s_i))
+//       + vf_coef mean_i (G_i - V(s_i))^2
 // over minibatches of the training episodes: the actor-critic loss with
-// A = w and no value term (rlforge/algos/actor_critic_loss.h). Categorical
+// A = w (rlforge/algos/actor_critic_loss.h). G is the discounted return-to-go
+// of the data (gamma): the value head then holds the behaviour policy's
+// values, which a warm-started PPO or A2C (train --init-from) needs, or its
+// first updates follow the advantages of an untrained critic. Categorical
 // heads (Discrete, MultiDiscrete with masks) are classifiers; Box actions get
 // a diagonal Gaussian whose mean is the greedy action.
 //
@@ -34,9 +38,15 @@ struct BcConfig {
   std::string class_balance = "none";  // none, weights or resample
   double ent_coef = 0.0;               // entropy bonus
   int64_t early_stopping_patience = 0; // iterations without a better held-out NLL before stopping (0: never)
-  double gamma = 0.99;                 // discount of the returns-to-go (unused by the loss; kept for warm starts)
+  double gamma = 0.99;                 // discount of the returns-to-go the value head learns
+  double vf_coef = 0.5;                // weight of the value regression on returns-to-go (0: actor only)
 
-  BcConfig() { offline.net_arch = {64, 64}; }
+  // The policy network of PPO/A2C's defaults (64x64 tanh), so that a clone
+  // warm-starts them (train --init-from).
+  BcConfig() {
+    offline.net_arch = {64, 64};
+    offline.activation = "tanh";
+  }
   void Visit(FieldVisitor& v);
   void Validate() const;
 };
@@ -48,8 +58,10 @@ class OfflineActor {
  public:
   OfflineActor(const Space& obs_space, const Space& act_space, const OfflineConfig& c);
   // One Adam step on -mean w log pi(a|s) - ent_coef H; returns the loss.
+  // returns: value targets (undefined with vf_coef 0).
   double Step(const torch::Tensor& obs, const torch::Tensor& actions, const torch::Tensor& masks,
-              const torch::Tensor& weights, double ent_coef, double max_grad_norm);
+              const torch::Tensor& weights, double ent_coef, double max_grad_norm,
+              const torch::Tensor& returns = {}, double vf_coef = 0.0);
   // Mean -log pi(a|s) over rows (no gradient), in chunks.
   double Nll(const torch::Tensor& obs, const torch::Tensor& actions, const torch::Tensor& masks);
   // Greedy actions (as sampled actions are laid out: long or float).
