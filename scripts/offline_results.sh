@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The offline-RL results of docs/offline.md: datasets made with rlforge's own
+# agents and scripted policies, then bc, cql and iql trained on each over
+# several seeds (final greedy evaluation: eval.json), and PPO fine-tuned from
+# a BC clone against PPO from scratch. Prints tables; keeps everything in OUT.
+# Usage: scripts/offline_results.sh OUT [SEEDS]   (about 40 minutes on 2 cores)
+set -euo pipefail
+out=$1
+seeds=${2:-"0 1 2 3 4"}
+R=${RLFORGE:-$(cd "$(dirname "$0")/.." && pwd)/build/rlforge}
+mkdir -p "$out"
+cd "$out"
+quiet() { "$@" >/dev/null; }
+
+# ---- Datasets ----------------------------------------------------------------
+# CartPole-v1: expert = PPO (100k steps, greedy), medium = PPO after 12k steps
+# (sampled) with 10% random actions, random = uniform actions.
+[[ -d ppo_expert ]] || quiet "$R" train --algo ppo --env CartPole-v1 --seed 0 --out ppo_expert --no-progress
+[[ -d ppo_medium ]] || quiet "$R" train --algo ppo --env CartPole-v1 --steps 12000 --seed 0 --out ppo_medium --no-progress
+ds() { [[ -d $1 ]] || "$R" record --out "$@" | head -1; }
+ds cartpole_expert --policy ppo_expert --deterministic --episodes 100 --ref-max-score 500 --dataset-id cartpole/expert-v0
+ds cartpole_medium --policy ppo_medium --epsilon 0.1 --episodes 200 --ref-max-score 500 --dataset-id cartpole/medium-v0
+ds cartpole_random --env CartPole-v1 --policy random --episodes 1000 --ref-max-score 500 --dataset-id cartpole/random-v0
+# LunarLander-v3: the scripted lander (heuristic) as the expert.
+ds lunarlander_expert --env LunarLander-v3 --policy heuristic --episodes 200 --expert heuristic --dataset-id lunarlander/expert-v0
+ds lunarlander_medium --env LunarLander-v3 --policy heuristic --epsilon 0.2 --episodes 200 --expert heuristic --dataset-id lunarlander/medium-v0
+ds lunarlander_random --env LunarLander-v3 --policy random --episodes 500 --expert heuristic --dataset-id lunarlander/random-v0
+# TowerDefense-v0 (masked MultiDiscrete): the scripted defender as the expert.
+ds towerdefense_expert --env TowerDefense-v0 --policy heuristic --episodes 100 --expert heuristic --dataset-id towerdefense/expert-v0
+ds towerdefense_medium --env TowerDefense-v0 --policy heuristic --epsilon 0.05 --episodes 100 --expert heuristic --dataset-id towerdefense/medium-v0
+ds towerdefense_random --env TowerDefense-v0 --policy random --episodes 100 --expert heuristic --dataset-id towerdefense/random-v0
+
+# ---- Offline agents --------------------------------------------------------------
+train() {  # algo dataset seed
+  local run=runs/$1-$2-s$3
+  [[ -f $run/eval.json ]] || { rm -rf "$run"; quiet "$R" train --algo "$1" --dataset "$2" --seed "$3" --out "$run" --no-progress; }
+}
+for env in cartpole lunarlander towerdefense; do
+  for kind in medium expert random; do
+    for algo in bc cql iql; do
+      [[ $env == towerdefense && $algo == cql ]] && continue  # cql: Discrete actions only
+      for s in $seeds; do train $algo ${env}_$kind "$s"; done
+    done
+  done
+done
+
+# ---- Offline to online: PPO from scratch vs from the BC clone of the medium data
+for s in $seeds; do
+  [[ -d runs/bc-cartpole_medium-s$s ]] || continue
+  for lr in 3e-4 1e-4; do
+    run=runs/ppo-scratch-lr$lr-s$s
+    [[ -f $run/eval.json ]] || { rm -rf "$run"; quiet "$R" train --algo ppo --env CartPole-v1 --seed "$s" --steps 30000 \
+      --set learning_rate=$lr --set eval_interval=2048 --set eval_interval_episodes=10 --out "$run" --no-progress; }
+    run=runs/ppo-bcinit-lr$lr-s$s
+    [[ -f $run/eval.json ]] || { rm -rf "$run"; quiet "$R" train --algo ppo --env CartPole-v1 --seed "$s" --steps 30000 \
+      --init-from runs/bc-cartpole_medium-s$s --set learning_rate=$lr --set eval_interval=2048 \
+      --set eval_interval_episodes=10 --out "$run" --no-progress; }
+  done
+done
+
+# ---- Tables ------------------------------------------------------------------------
+python3 - "$seeds" <<'PY'
+import csv, glob, json, os, statistics, sys
+seeds = sys.argv[1].split()
+def behaviour(ds):
+    return json.load(open(ds + "/metadata.json")), None
+print("| env | dataset | behaviour return | bc mean (min) | cql mean (min) | iql mean (min) |")
+print("|---|---|---|---|---|---|")
+for env in ["cartpole", "lunarlander", "towerdefense"]:
+    for kind in ["medium", "expert", "random"]:
+        ds = f"{env}_{kind}"
+        if not os.path.isdir(ds):
+            continue
+        import subprocess
+        rep = json.loads(subprocess.run([os.environ.get("RLFORGE", "rlforge"), "inspect", ds, "--json",
+                                         "--replay-episodes", "0"], capture_output=True, text=True).stdout or "{}") \
+            if os.environ.get("RLFORGE") else {}
+        beh = rep.get("score", {}).get("mean_return")
+        cells = []
+        for algo in ["bc", "cql", "iql"]:
+            vals = [json.load(open(f))["mean_return"] for s in seeds
+                    for f in glob.glob(f"runs/{algo}-{ds}-s{s}/eval.json")]
+            cells.append(f"{statistics.mean(vals):.2f} ({min(vals):.2f}), n={len(vals)}" if vals else "-")
+        print(f"| {env} | {kind} | {beh if beh is None else round(beh, 2)} | " + " | ".join(cells) + " |")
+print()
+print("PPO on CartPole-v1: first env step at which a periodic evaluation (10 episodes) reached 475 (mean, max over seeds)")
+for lr in ["3e-4", "1e-4"]:
+    for how in ["scratch", "bcinit"]:
+        firsts, finals = [], []
+        for s in seeds:
+            f = f"runs/ppo-{how}-lr{lr}-s{s}/evaluations.csv"
+            if not os.path.exists(f):
+                continue
+            rows = list(csv.DictReader(open(f)))
+            hit = [int(r["timesteps"]) for r in rows if float(r["mean_return"]) >= 475]
+            firsts.append(hit[0] if hit else 10**9)
+            finals.append(json.load(open(f"runs/ppo-{how}-lr{lr}-s{s}/eval.json"))["mean_return"])
+        if firsts:
+            shown = [("never" if x == 10**9 else str(x)) for x in firsts]
+            print(f"  {how:8s} lr {lr}: first >= 475 at {shown}; final (100 episodes) mean {statistics.mean(finals):.1f} min {min(finals):.1f}")
+PY
