@@ -600,9 +600,12 @@ py::dict LoadDatasetDict(const std::string& dir) {
 
 void WriteDatasetArrays(const std::string& dir, const std::string& env_id,
                         const std::map<std::string, std::string>& kwargs, const py::array& observations,
-                        const py::array& actions, const py::array_t<double>& rewards,
-                        const py::array_t<bool>& terminations, const py::array_t<bool>& truncations,
-                        const py::array_t<int64_t>& episode_lengths, const py::object& masks, const py::object& seeds,
+                        const py::array& actions,
+                        const py::array_t<double, py::array::c_style | py::array::forcecast>& rewards,
+                        const py::array_t<bool, py::array::c_style | py::array::forcecast>& terminations,
+                        const py::array_t<bool, py::array::c_style | py::array::forcecast>& truncations,
+                        const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& episode_lengths,
+                        const py::object& masks, const py::object& seeds,
                         const std::string& dataset_id, const std::string& algorithm_name,
                         const std::string& description, std::optional<double> ref_min, std::optional<double> ref_max) {
   Kwargs kw;
@@ -633,14 +636,14 @@ void WriteDatasetArrays(const std::string& dir, const std::string& env_id,
   CheckBytes(actions, steps, ab, "actions");
   RLF_CHECK_ARG(rewards.size() == steps && terminations.size() == steps && truncations.size() == steps,
                 "rewards, terminations and truncations need one entry per step (", steps, ")");
-  py::array_t<bool> m;
+  py::array_t<bool, py::array::c_style | py::array::forcecast> m;
   if (mb > 0) {
-    m = masks.cast<py::array_t<bool>>();
+    m = masks.cast<py::array_t<bool, py::array::c_style | py::array::forcecast>>();
     CheckBytes(m, steps + E, mb, "action masks (T + 1 rows per episode)");
   }
-  py::array_t<int64_t> sd;
+  py::array_t<int64_t, py::array::c_style | py::array::forcecast> sd;
   if (!seeds.is_none()) {
-    sd = seeds.cast<py::array_t<int64_t>>();
+    sd = seeds.cast<py::array_t<int64_t, py::array::c_style | py::array::forcecast>>();
     RLF_CHECK_ARG(sd.size() == E, "seeds need one entry per episode (", E, ")");
   }
   Dataset d = Dataset::Empty(info, mb);

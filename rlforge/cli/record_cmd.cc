@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 
 #include "rlforge/cli/common.h"
@@ -40,6 +41,8 @@ double AverageReturn(const std::string& id, const Kwargs& kwargs, Policy& policy
 
 void RunRecord(const RecordArgs& a) {
   RLF_CHECK_ARG(!a.out.empty(), "--out DIR is required (the dataset directory to write)");
+  RLF_CHECK_ARG(!std::filesystem::exists(std::filesystem::path(a.out) / "metadata.json"), "dataset directory ", a.out,
+                " already holds a dataset (metadata.json): choose another --out or delete it");
   RLF_CHECK_ARG(a.episodes >= 1 && a.episodes <= 100000000, "--episodes must be in 1..100000000, got ", a.episodes);
   RLF_CHECK_ARG(a.num_envs >= 1 && a.num_envs <= 4096, "--num-envs must be in 1..4096, got ", a.num_envs);
   RLF_CHECK_ARG(a.threads >= 1 && a.threads <= 256, "--threads must be in 1..256, got ", a.threads);

@@ -6,7 +6,7 @@
 #include <iostream>
 
 #include "rlforge/cli/common.h"
-#include "rlforge/algos/offline/offline.h"
+#include "rlforge/data/dataset.h"
 #include "rlforge/dist/communicator.h"
 #include "rlforge/train/runner.h"
 
@@ -48,14 +48,20 @@ TrainArgs WithDataset(TrainArgs a) {
   }
   if (a.dataset.empty()) return a;
   RLF_CHECK_ARG(a.resume.empty(), "--dataset is fixed by the run's config.yaml; --resume takes only --steps");
-  RLF_CHECK_ARG(a.algo == "bc" || a.algo == "cql" || a.algo == "iql", "--dataset is for the offline agents (bc, cql, "
-                "iql), not ", a.algo.empty() ? "the default algo" : a.algo);
   const std::string dir = std::filesystem::absolute(a.dataset).lexically_normal().string();
-  if (a.env.empty()) {
-    a.env = DatasetEnvId(dir);
-    RLF_CHECK_ARG(!a.env.empty(), "dataset ", dir, " names no env (metadata env_spec): pass --env ID");
-  }
   a.sets.insert(a.sets.begin(), "dataset=" + dir);
+  if (a.env.empty()) {
+    // The dataset's env, with the kwargs it was recorded with (a step cap
+    // included); --set env_kwargs=... still overrides them.
+    const DatasetInfo info = ReadDatasetInfo(dir);
+    RLF_CHECK_ARG(!info.env_id.empty(), "dataset ", dir, " names no env (metadata env_spec): pass --env ID");
+    a.env = info.env_id;
+    if (!info.env_kwargs.empty()) {
+      std::vector<std::string> items;
+      for (const auto& [k, v] : info.env_kwargs.items()) items.push_back("\"" + k + "\": \"" + v + "\"");
+      a.sets.insert(a.sets.begin() + 1, "env_kwargs={" + Join(items, ", ") + "}");
+    }
+  }
   return a;
 }
 

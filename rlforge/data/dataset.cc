@@ -226,7 +226,9 @@ void ReadEnvSpec(const std::string& text, DatasetInfo* info, const std::string& 
   info->env_id = spec["id"].get<std::string>();
   if (spec.contains("kwargs") && spec["kwargs"].is_object()) {
     const json& kw = spec["kwargs"];
-    const bool ours = spec.value("entry_point", std::string()) == kOurEntryPoint && kw.contains("env_id");
+    const bool ours = spec.contains("entry_point") && spec["entry_point"].is_string() &&
+                      spec["entry_point"].get<std::string>() == kOurEntryPoint && kw.contains("env_id") &&
+                      kw["env_id"].is_string();
     for (auto it = kw.begin(); it != kw.end(); ++it) {
       if (ours && it.key() == "env_id") {
         info->env_id = it.value().get<std::string>();
@@ -320,7 +322,10 @@ Array ReadArray(hid_t group, const char* name, hid_t mem_type, bool bool_like, c
   a.dims.resize(static_cast<size_t>(rank));
   H5Sget_simple_extent_dims(space.get(), a.dims.data(), nullptr);
   hsize_t n = 1;
-  for (hsize_t x : a.dims) n *= x;
+  for (hsize_t x : a.dims) {
+    RLF_CHECK(x == 0 || n <= (hsize_t{1} << 40) / x, where, ": '", name, "' declares more elements than fit in memory");
+    n *= x;
+  }
   H5 ftype(H5Dget_type(ds.get()), H5Tclose);
   std::unique_ptr<H5> native;
   hid_t read_type = mem_type;
@@ -337,6 +342,7 @@ Array ReadArray(hid_t group, const char* name, hid_t mem_type, bool bool_like, c
     const H5T_class_t cls = H5Tget_class(ftype.get());
     RLF_CHECK(cls == H5T_INTEGER || cls == H5T_FLOAT, where, ": '", name, "' is not numeric");
   }
+  RLF_CHECK(n * H5Tget_size(read_type) <= (hsize_t{1} << 40), where, ": '", name, "' is larger than 1 TiB");
   a.bytes.resize(static_cast<size_t>(n * H5Tget_size(read_type)));
   if (n > 0)
     RLF_CHECK(H5Dread(ds.get(), read_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.bytes.data()) >= 0, where,
@@ -394,7 +400,8 @@ std::string SerializeSpace(const Space& s) {
 
 Space DeserializeSpace(const std::string& text) {
   const json j = ParseJson(text, "space");
-  RLF_CHECK_ARG(j.is_object() && j.contains("type"), "space JSON has no type: ", text.substr(0, 80));
+  RLF_CHECK_ARG(j.is_object() && j.contains("type") && j["type"].is_string(), "space JSON has no type: ",
+                text.substr(0, 80));
   const std::string type = j["type"].get<std::string>();
   try {
     if (type == "Discrete") return Space::Discrete(j.at("n").get<int64_t>(), j.value("start", int64_t{0}));
@@ -443,6 +450,8 @@ Dataset Dataset::Empty(DatasetInfo info, int64_t mask_size) {
 
 void Dataset::AddEpisode(const uint8_t* o, const uint8_t* m, const uint8_t* a, const double* r, const uint8_t* term,
                          const uint8_t* trunc, int64_t T, int64_t seed) {
+  RLF_CHECK_ARG(T >= 1, "an episode needs at least one step, got ", T);
+  RLF_CHECK_ARG(mask_size == 0 || m != nullptr, "this dataset keeps action masks: the episode needs them");
   const int64_t first_row = rows();
   episode_first_step.push_back(steps());
   episode_seed.push_back(seed);
@@ -477,7 +486,7 @@ void WriteDataset(const Dataset& d, const std::string& dir) {
   WriteFileAtomically((fs::path(dir) / kMetadataFile).string(), MetadataJson(d));
 }
 
-Dataset ReadDataset(const std::string& dir, std::vector<std::string>* problems) {
+DatasetInfo ReadDatasetInfo(const std::string& dir, int64_t* total_episodes_out, int64_t* total_steps_out) {
   const std::string meta_path = (fs::path(dir) / kMetadataFile).string();
   RLF_CHECK_ARG(fs::is_directory(dir), "dataset ", dir, " is not a directory");
   RLF_CHECK_ARG(fs::exists(meta_path), "dataset ", dir, " has no metadata.json (not a Minari dataset)");
@@ -507,17 +516,36 @@ Dataset ReadDataset(const std::string& dir, std::vector<std::string>* problems) 
   if (m.contains("author") && m["author"].is_array() && !m["author"].empty() && m["author"][0].is_string())
     info.author = m["author"][0].get<std::string>();
   const std::string spec = string_field("env_spec");
-  if (!spec.empty()) ReadEnvSpec(spec, &info, meta_path);
+  try {
+    if (!spec.empty()) ReadEnvSpec(spec, &info, meta_path);
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidArgument(StrCat(meta_path, ": env_spec is malformed (", e.what(), ")"));
+  }
   auto number = [&](const char* key) -> std::optional<double> {
     if (!m.contains(key) || !m[key].is_number()) return std::nullopt;
     return m[key].get<double>();
   };
+  auto count = [&](const char* key) -> int64_t {  // -1: absent
+    const std::optional<double> v = number(key);
+    if (!v) return -1;
+    RLF_CHECK_ARG(*v >= 0 && *v <= 1e15 && *v == std::floor(*v), meta_path, ": '", key,
+                  "' must be a whole number in 0..1e15, got ", *v);
+    return static_cast<int64_t>(*v);
+  };
   info.ref_min_score = number("ref_min_score");
   info.ref_max_score = number("ref_max_score");
-  info.num_episodes_average_score = static_cast<int64_t>(number("num_episodes_average_score").value_or(0));
-  const int64_t total_episodes = static_cast<int64_t>(number("total_episodes").value_or(-1));
-  const int64_t total_steps = static_cast<int64_t>(number("total_steps").value_or(-1));
+  info.num_episodes_average_score = std::max<int64_t>(0, count("num_episodes_average_score"));
+  const int64_t total_episodes = count("total_episodes");
+  const int64_t total_steps = count("total_steps");
+  if (total_episodes_out) *total_episodes_out = total_episodes;
+  if (total_steps_out) *total_steps_out = total_steps;
+  return info;
+}
 
+Dataset ReadDataset(const std::string& dir, std::vector<std::string>* problems) {
+  int64_t total_episodes = -1, total_steps = -1;
+  const DatasetInfo info = ReadDatasetInfo(dir, &total_episodes, &total_steps);
+  const std::string meta_path = (fs::path(dir) / kMetadataFile).string();
   QuietHdf5();
   const std::string path = (fs::path(dir) / kDataFile).string();
   RLF_CHECK_ARG(fs::exists(path), "dataset ", dir, " has no ", kDataFile);
@@ -525,19 +553,20 @@ Dataset ReadDataset(const std::string& dir, std::vector<std::string>* problems) 
   RLF_CHECK_ARG(file.ok(), path, ": not an HDF5 file (or damaged)");
   std::vector<std::string> names;
   H5Literate(file.get(), H5_INDEX_NAME, H5_ITER_NATIVE, nullptr, CollectLink, &names);
-  std::vector<int64_t> ids;
+  std::vector<std::pair<int64_t, std::string>> groups;  // (episode number, group name)
   for (const auto& n : names) {
-    if (n.rfind("episode_", 0) != 0 || n.size() == 8 || n.find_first_not_of("0123456789", 8) != std::string::npos)
+    if (n.rfind("episode_", 0) != 0 || n.size() == 8 || n.size() > 8 + 18 ||
+        n.find_first_not_of("0123456789", 8) != std::string::npos)
       continue;
-    ids.push_back(std::stoll(n.substr(8)));
+    groups.emplace_back(std::stoll(n.substr(8)), n);
   }
-  std::sort(ids.begin(), ids.end());
+  std::sort(groups.begin(), groups.end());
   auto problem = [&](const std::string& text) {
     if (problems == nullptr) throw Error(text);
     problems->push_back(text);
   };
-  if (total_episodes >= 0 && total_episodes != static_cast<int64_t>(ids.size()))
-    problem(StrCat(meta_path, ": total_episodes is ", total_episodes, " but ", path, " holds ", ids.size(),
+  if (total_episodes >= 0 && total_episodes != static_cast<int64_t>(groups.size()))
+    problem(StrCat(meta_path, ": total_episodes is ", total_episodes, " but ", path, " holds ", groups.size(),
                    " episode groups"));
 
   const Space& os = info.observation_space;
@@ -546,14 +575,16 @@ Dataset ReadDataset(const std::string& dir, std::vector<std::string>* problems) 
   Dataset d = Dataset::Empty(info, 0);
   bool masks_known = false;
   std::vector<uint8_t> no_mask;
-  for (int64_t id : ids) {
-    const std::string name = "episode_" + std::to_string(id);
+  for (const auto& [id, name] : groups) {
     const std::string where = StrCat(path, " ", name);
     H5 g(H5Gopen2(file.get(), name.c_str(), H5P_DEFAULT), H5Gclose);
     if (!g.ok()) {
       problem(where + ": not a group");
       continue;
     }
+    // Damage inside an episode (a field of the wrong kind, an absurd size)
+    // is that episode's problem.
+    try {
     const Array obs = ReadArray(g.get(), "observations", MemType(os.dtype()), false, where);
     const Array act = ReadArray(g.get(), "actions", MemType(as.dtype()), false, where);
     const Array rew = ReadArray(g.get(), "rewards", H5T_NATIVE_DOUBLE, false, where);
@@ -588,7 +619,12 @@ Dataset ReadDataset(const std::string& dir, std::vector<std::string>* problems) 
       bad = true, problem(StrCat(where, ": rewards ", DimsString(rew.dims), ", terminations ", DimsString(term.dims),
                                  " and truncations ", DimsString(trunc.dims), " differ"));
     if (bad) continue;
-    const bool has_mask = !mask.dims.empty() && mask.dims == std::vector<hsize_t>{T + 1, static_cast<hsize_t>(mask_size)};
+    const bool has_mask = !mask.dims.empty();
+    if (has_mask && mask.dims != std::vector<hsize_t>{T + 1, static_cast<hsize_t>(mask_size)}) {
+      problem(StrCat(where, ": infos/action_mask is ", DimsString(mask.dims), ", want ",
+                     DimsString({T + 1, static_cast<hsize_t>(mask_size)})));
+      continue;
+    }
     if (!masks_known) {
       masks_known = true;
       if (has_mask) d.mask_size = mask_size;
@@ -605,6 +641,9 @@ Dataset ReadDataset(const std::string& dir, std::vector<std::string>* problems) 
     d.AddEpisode(obs.bytes.data(), has_mask ? mask.bytes.data() : nullptr, act.bytes.data(),
                  reinterpret_cast<const double*>(rew.bytes.data()), term.bytes.data(), trunc.bytes.data(),
                  static_cast<int64_t>(T), seed);
+    } catch (const Error& e) {
+      problem(e.what());
+    }
   }
   if (total_steps >= 0 && total_steps != d.steps() && (problems == nullptr || problems->empty()))
     problem(StrCat(meta_path, ": total_steps is ", total_steps, " but the episodes hold ", d.steps()));

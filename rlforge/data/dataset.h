@@ -100,10 +100,15 @@ void WriteDataset(const Dataset& d, const std::string& dir);
 
 // Reads the dataset in `dir`. Error naming the file, the episode and the
 // field when something is missing or malformed. With `problems` non-null,
-// damage inside episodes (a missing or misshapen field, non-finite values)
-// is reported there, one line each, and the damaged episodes are skipped
-// (what `rlforge inspect` needs); without it the first problem throws.
+// damage inside episodes (a missing, misshapen or unreadable field) is
+// reported there, one line each, and the damaged episodes are skipped (what
+// `rlforge inspect` needs); without it the first problem throws. Values are
+// not checked here: non-finite ones are inspect's and the learners' to find.
 Dataset ReadDataset(const std::string& dir, std::vector<std::string>* problems = nullptr);
+
+// The metadata alone (metadata.json: spaces, env, reference scores), and the
+// counts it states (-1 where absent).
+DatasetInfo ReadDatasetInfo(const std::string& dir, int64_t* total_episodes = nullptr, int64_t* total_steps = nullptr);
 
 // Minari's JSON serialization of a space (a JSON text; +-inf written as
 // Python's json writes them, +-Infinity) and its inverse.

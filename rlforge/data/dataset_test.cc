@@ -174,6 +174,37 @@ TEST(DatasetTest, DamageIsNamed) {
   const Dataset d = ReadDataset(dir, &problems);
   EXPECT_EQ(d.episodes(), 2);
   ASSERT_EQ(problems.size(), 1u);
+  // A mask of the wrong shape damages its episode only (the others keep theirs).
+  {
+    const std::string td = TempDir("bad_mask");
+    auto envs = MakeVec("TowerDefense-v0", 1);
+    RandomPolicy policy(envs->single_action_space(), 1, true);
+    DatasetInfo info;
+    info.env_id = "TowerDefense-v0";
+    WriteDataset(RecordDataset(*envs, policy, {3, 5, 0.0}, info), td);
+    hid_t f = H5Fopen((td + "/main_data.hdf5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Ldelete(f, "episode_0/infos/action_mask", H5P_DEFAULT);
+    hid_t g = H5Gopen2(f, "episode_0/infos", H5P_DEFAULT);
+    const hsize_t dims[2] = {2, 3};
+    hid_t sp = H5Screate_simple(2, dims, nullptr);
+    hid_t ds = H5Dcreate2(g, "action_mask", H5T_STD_U8LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const uint8_t ones[6] = {1, 1, 1, 1, 1, 1};
+    H5Dwrite(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, ones);
+    H5Dclose(ds), H5Sclose(sp), H5Gclose(g), H5Fclose(f);
+    std::vector<std::string> found;
+    const Dataset r = ReadDataset(td, &found);
+    EXPECT_EQ(r.episodes(), 2);
+    EXPECT_GT(r.mask_size, 0);
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_NE(found[0].find("action_mask is (2, 3)"), std::string::npos) << found[0];
+    fs::remove_all(td);
+  }
+  // Episodes of no steps, or without the masks the dataset keeps, are refused.
+  Dataset empty = Dataset::Empty(DatasetInfo{}, 2);
+  const uint8_t bytes[64] = {};
+  const double reward = 0;
+  EXPECT_THROW(empty.AddEpisode(bytes, bytes, bytes, &reward, bytes, bytes, 0, -1), InvalidArgument);
+  EXPECT_THROW(empty.AddEpisode(bytes, nullptr, bytes, &reward, bytes, bytes, 1, -1), InvalidArgument);
   // Not a dataset at all.
   std::ofstream(dir + "/metadata.json") << "{\"observation_space\": 3";
   EXPECT_THROW(ReadDataset(dir), Error);

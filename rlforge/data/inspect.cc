@@ -107,15 +107,27 @@ void Replay(const Dataset& d, int64_t max_episodes, DatasetReport* r) {
     };
     std::string mismatch;
     const int64_t steps = approx ? std::min(d.episode_length(e), kApproxSteps) : d.episode_length(e);
-    for (int64_t t = t0; t < t0 + steps && mismatch.empty(); ++t) {
-      const StepResult s = env->Step(d.action(t), obs.data());
-      const double tol = 1e-6 * std::max(1.0, std::fabs(s.reward));
-      if (!(std::fabs(static_cast<double>(static_cast<float>(s.reward)) - d.rewards[t]) <= tol))
-        mismatch = StrCat("the reward of step ", t - t0, " (env ", s.reward, ", data ", d.rewards[t], ")");
-      else if (s.terminated != (d.terminated[t] != 0) || (!approx && s.truncated != (d.truncated[t] != 0)))
-        mismatch = StrCat("how step ", t - t0, " ended");
-      else if (!same_obs(d.observation(d.row[t] + 1)))
-        mismatch = StrCat("the observation after step ", t - t0);
+    try {
+      for (int64_t t = t0; t < t0 + steps && mismatch.empty(); ++t) {
+        const std::string bad = info.action_space.WhyNotContained(d.action(t));
+        if (!bad.empty()) {
+          mismatch = StrCat("the action of step ", t - t0, " (", bad, ")");
+          break;
+        }
+        const StepResult s = env->Step(d.action(t), obs.data());
+        const double tol = 1e-6 * std::max(1.0, std::fabs(s.reward));
+        const bool last = t + 1 == t0 + d.episode_length(e);
+        if (!(std::fabs(static_cast<double>(static_cast<float>(s.reward)) - d.rewards[t]) <= tol))
+          mismatch = StrCat("the reward of step ", t - t0, " (env ", s.reward, ", data ", d.rewards[t], ")");
+        else if (s.terminated != (d.terminated[t] != 0) || (!approx && s.truncated != (d.truncated[t] != 0)))
+          mismatch = StrCat("how step ", t - t0, " ended");
+        else if (!same_obs(d.observation(d.row[t] + 1)))
+          mismatch = StrCat("the observation after step ", t - t0);
+        else if ((s.terminated || s.truncated) && !last)
+          break;  // the env's episode ended (a time limit the recorder did not have): nothing more to compare
+      }
+    } catch (const Error& err) {  // the env refused a recorded action
+      mismatch = StrCat("stepping it (", err.what(), ")");
     }
     if (!mismatch.empty()) {
       if (r->replay_mismatches++ == 0) r->replay_note = StrCat("episode ", e, ": ", mismatch, " differs from the env's");

@@ -128,17 +128,12 @@ torch::Tensor BalancedClassWeights(const torch::Tensor& actions, const std::vect
 Bc::Bc(const RunContext& ctx, const BcConfig& config)
     : OfflineAlgorithm(ctx, config.offline, config.gamma),
       config_(config),
-      actor_(data_.obs_space, data_.act_space, config.offline),
-      best_(data_.obs_space, data_.act_space, config.offline) {
-  const std::vector<int64_t> classes = ActionClasses(data_.act_space);
+      actor_(obs_space_, act_space_, config.offline),
+      best_(obs_space_, act_space_, config.offline) {
+  const std::vector<int64_t> classes = ActionClasses(act_space_);
   RLF_CHECK_ARG(config.class_balance == "none" || !classes.empty(), "config key 'class_balance' is '",
-                config.class_balance, "', but ", data_.act_space.ToString(), " actions have no classes (use none)");
-  const torch::Tensor train_actions = data_.actions.index_select(0, data_.train);
-  weights_ = config.class_balance == "none" ? torch::ones({data_.train.size(0)})
-                                            : BalancedClassWeights(train_actions, classes);
-  torch::NoGradGuard no_grad;
-  for (size_t i = 0; i < best_.net()->parameters().size(); ++i)
-    best_.net()->parameters()[i].copy_(actor_.net()->parameters()[i]);
+                config.class_balance, "', but ", act_space_.ToString(), " actions have no classes (use none)");
+  NetworkLoaded();
   std::vector<std::string> names = {"loss", "holdout_nll", "best_holdout_nll", "epochs"};
   if (classes.empty()) {
     names.push_back("holdout_mse");
@@ -148,7 +143,20 @@ Bc::Bc(const RunContext& ctx, const BcConfig& config)
   DeclareMetrics(names);
 }
 
+void Bc::NetworkLoaded() {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < best_.net()->parameters().size(); ++i)
+    best_.net()->parameters()[i].copy_(actor_.net()->parameters()[i]);
+}
+
+void Bc::PrepareData() {
+  const torch::Tensor train_actions = data_.actions.index_select(0, data_.train);
+  weights_ = config_.class_balance == "none" ? torch::ones({data_.train.size(0)})
+                                             : BalancedClassWeights(train_actions, ActionClasses(act_space_));
+}
+
 Metrics Bc::Iterate() {
+  EnsureData();
   const int64_t B = config_.offline.batch_size;
   const bool resample = config_.class_balance == "resample";
   double loss = 0;
@@ -169,10 +177,12 @@ Metrics Bc::Iterate() {
 }
 
 void Bc::Score(Metrics* m) {
-  const std::vector<int64_t> classes = ActionClasses(data_.act_space);
-  // Training accuracy on up to 4096 steps (a quick check of underfitting).
+  const std::vector<int64_t> classes = ActionClasses(act_space_);
+  // Training accuracy on up to 4096 steps spread over the training episodes
+  // (a quick check of underfitting).
   if (!classes.empty()) {
-    const torch::Tensor idx = data_.train.slice(0, 0, std::min<int64_t>(4096, data_.train.size(0)));
+    const int64_t n = data_.train.size(0);
+    const torch::Tensor idx = data_.train.slice(0, 0, n, std::max<int64_t>(1, n / 4096));
     const ClassReport r =
         Classify(actor_.Greedy(Rows(data_.obs, idx), Rows(data_.masks, idx)), Rows(data_.actions, idx), classes);
     (*m)["train_accuracy"] = r.accuracy;
@@ -227,8 +237,8 @@ void Bc::VisitState(StateVisitor& v) {
 }
 
 runtime::Model Bc::ExportModel() {
-  runtime::Model m = ExportActorCritic(*actor_.net(), data_.obs_space, data_.act_space, std::nullopt, 10.0);
-  m.action_mask = data_.masks.defined();
+  runtime::Model m = ExportActorCritic(*actor_.net(), obs_space_, act_space_, std::nullopt, 10.0);
+  m.action_mask = env_has_masks_;
   return m;
 }
 

@@ -86,6 +86,7 @@ class Bc : public OfflineAlgorithm {
   void VisitState(StateVisitor& v) override;
   torch::nn::Module* network() override { return actor_.net().get(); }
   bool finished() const override { return stopped_; }
+  void NetworkLoaded() override;
   std::map<std::string, std::string> RunFiles() const override;
   // Per-sample class weights of the training steps (1 without balancing).
   const torch::Tensor& class_weights() const { return weights_; }
@@ -94,6 +95,7 @@ class Bc : public OfflineAlgorithm {
   runtime::Model ExportModel() override;
 
  private:
+  void PrepareData() override;
   void Score(Metrics* m);
 
   BcConfig config_;

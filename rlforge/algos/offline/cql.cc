@@ -26,24 +26,30 @@ void CqlConfig::Validate() const {
 
 Cql::Cql(const RunContext& ctx, const CqlConfig& config)
     : OfflineAlgorithm(ctx, config.offline, config.gamma), config_(config) {
-  RLF_CHECK_ARG(data_.act_space.kind() == SpaceKind::kDiscrete, "cql takes Discrete actions; ", ctx.run.env, " has ",
-                data_.act_space.ToString(), " (use iql or bc)");
-  num_actions_ = data_.act_space.n();
+  RLF_CHECK_ARG(act_space_.kind() == SpaceKind::kDiscrete, "cql takes Discrete actions; ", ctx.run.env, " has ",
+                act_space_.ToString(), " (use iql or bc)");
+  num_actions_ = act_space_.n();
   head_ = std::make_shared<ExpectedQHead>(config.huber, 0.0, 0.0);
-  features_ = OfflineFeatures(data_.obs, data_.obs_space);
-  next_features_ = OfflineFeatures(data_.next_obs, data_.obs_space);
-  if (data_.next_masks.defined()) next_masks_u8_ = data_.next_masks.to(torch::kUInt8).contiguous();
-  q_ = QNetwork(data_.obs_space, num_actions_, config.offline.net_arch, config.offline.activation, false);
-  target_ = QNetwork(data_.obs_space, num_actions_, config.offline.net_arch, config.offline.activation, false);
-  {
-    torch::NoGradGuard g;
-    for (size_t i = 0; i < q_->parameters().size(); ++i) target_->parameters()[i].copy_(q_->parameters()[i]);
-  }
+  q_ = QNetwork(obs_space_, num_actions_, config.offline.net_arch, config.offline.activation, false);
+  target_ = QNetwork(obs_space_, num_actions_, config.offline.net_arch, config.offline.activation, false);
+  NetworkLoaded();
   opt_ = std::make_unique<torch::optim::Adam>(q_->parameters(), torch::optim::AdamOptions(config.offline.learning_rate));
   DeclareMetrics({"loss", "td_loss", "cql_regularizer", "q_data", "holdout_agreement"});
 }
 
+void Cql::NetworkLoaded() {
+  torch::NoGradGuard g;
+  for (size_t i = 0; i < q_->parameters().size(); ++i) target_->parameters()[i].copy_(q_->parameters()[i]);
+}
+
+void Cql::PrepareData() {
+  features_ = OfflineFeatures(data_.obs, obs_space_);
+  next_features_ = OfflineFeatures(data_.next_obs, obs_space_);
+  if (data_.next_masks.defined()) next_masks_u8_ = data_.next_masks.to(torch::kUInt8).contiguous();
+}
+
 Metrics Cql::Iterate() {
+  EnsureData();
   const int64_t B = config_.offline.batch_size;
   double loss = 0, td_loss = 0, reg_sum = 0, q_sum = 0;
   std::vector<double> td(static_cast<size_t>(B));
@@ -113,7 +119,7 @@ Metrics Cql::Iterate() {
 }
 
 std::unique_ptr<Policy> Cql::MakePolicy(bool /*deterministic: greedy in Q either way*/) {
-  return std::make_unique<QNetworkPolicy>(q_, head_, data_.obs_space, data_.act_space);
+  return std::make_unique<QNetworkPolicy>(q_, head_, obs_space_, act_space_);
 }
 
 void Cql::VisitState(StateVisitor& v) {
@@ -124,8 +130,8 @@ void Cql::VisitState(StateVisitor& v) {
 }
 
 runtime::Model Cql::ExportModel() {
-  runtime::Model m = ExportQNetwork(*q_, data_.obs_space, data_.act_space, 1);
-  m.action_mask = data_.masks.defined();
+  runtime::Model m = ExportQNetwork(*q_, obs_space_, act_space_, 1);
+  m.action_mask = env_has_masks_;
   return m;
 }
 

@@ -37,11 +37,14 @@ class Cql : public OfflineAlgorithm {
   std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
   void VisitState(StateVisitor& v) override;
   torch::nn::Module* network() override { return q_.get(); }
+  void NetworkLoaded() override;
+  torch::nn::Module* target_network() { return target_.get(); }
 
  protected:
   runtime::Model ExportModel() override;
 
  private:
+  void PrepareData() override;
   CqlConfig config_;
   std::shared_ptr<ExpectedQHead> head_;
   int64_t num_actions_ = 0;

@@ -64,17 +64,16 @@ torch::Tensor ActionFeatures(const torch::Tensor& actions, const Space& s) {
 Iql::Iql(const RunContext& ctx, const IqlConfig& config)
     : OfflineAlgorithm(ctx, config.offline, config.gamma),
       config_(config),
-      actor_(data_.obs_space, data_.act_space, config.offline) {
-  discrete_ = data_.act_space.kind() == SpaceKind::kDiscrete;
-  features_ = OfflineFeatures(data_.obs, data_.obs_space);
-  next_features_ = OfflineFeatures(data_.next_obs, data_.obs_space);
-  const int64_t d = features_.size(1);
+      actor_(obs_space_, act_space_, config.offline) {
+  discrete_ = act_space_.kind() == SpaceKind::kDiscrete;
+  const int64_t d = FeatureSize(obs_space_);
   int64_t q_in = d, q_out = 1;
   if (discrete_) {
-    q_out = data_.act_space.n();
+    q_out = act_space_.n();
+  } else if (act_space_.kind() == SpaceKind::kMultiDiscrete) {
+    for (int64_t n : act_space_.nvec()) q_in += n;
   } else {
-    action_features_ = ActionFeatures(data_.actions, data_.act_space);
-    q_in += action_features_.size(1);
+    q_in += act_space_.size();
   }
   const auto& arch = config.offline.net_arch;
   const auto& act = config.offline.activation;
@@ -93,12 +92,19 @@ Iql::Iql(const RunContext& ctx, const IqlConfig& config)
   DeclareMetrics({"q_loss", "value_loss", "actor_loss", "advantage_mean", "weight_mean", "q_data", "holdout_nll"});
 }
 
+void Iql::PrepareData() {
+  features_ = OfflineFeatures(data_.obs, obs_space_);
+  next_features_ = OfflineFeatures(data_.next_obs, obs_space_);
+  if (!discrete_) action_features_ = ActionFeatures(data_.actions, act_space_);
+}
+
 torch::Tensor Iql::Q(MlpHead& q, const torch::Tensor& f, const torch::Tensor& idx) {
   if (discrete_) return q->forward(f).gather(1, data_.actions.index_select(0, idx).reshape({-1, 1})).squeeze(1);
   return q->forward(torch::cat({f, action_features_.index_select(0, idx)}, 1)).squeeze(1);
 }
 
 Metrics Iql::Iterate() {
+  EnsureData();
   const int64_t B = config_.offline.batch_size;
   const double clip = config_.offline.max_grad_norm;
   double q_loss_sum = 0, v_loss_sum = 0, actor_sum = 0, adv_sum = 0, w_sum = 0, q_sum = 0;
@@ -128,7 +134,7 @@ Metrics Iql::Iterate() {
     const torch::Tensor q_loss = (q1 - y).square().mean() + (q2 - y).square().mean();
     q_opt_->zero_grad();
     q_loss.backward();
-    ClipGradientsOrThrow(*q1_, clip, updates_);
+    ClipGradientsOrThrow(*q1_, clip, updates_);  // each network's norm on its own
     ClipGradientsOrThrow(*q2_, clip, updates_);
     q_opt_->step();
     // Actor: advantage-weighted log-likelihood of the data's actions.
@@ -177,8 +183,8 @@ void Iql::VisitState(StateVisitor& v) {
 }
 
 runtime::Model Iql::ExportModel() {
-  runtime::Model m = ExportActorCritic(*actor_.net(), data_.obs_space, data_.act_space, std::nullopt, 10.0);
-  m.action_mask = data_.masks.defined();
+  runtime::Model m = ExportActorCritic(*actor_.net(), obs_space_, act_space_, std::nullopt, 10.0);
+  m.action_mask = env_has_masks_;
   return m;
 }
 

@@ -60,6 +60,7 @@ class Iql : public OfflineAlgorithm {
   runtime::Model ExportModel() override;
 
  private:
+  void PrepareData() override;
   // Q_j(s, a) [B] of network q at features f and dataset actions rows idx.
   torch::Tensor Q(MlpHead& q, const torch::Tensor& f, const torch::Tensor& idx);
 

@@ -18,7 +18,7 @@ void OfflineConfig::Visit(FieldVisitor& v) {
   v.Field("batch_size", &batch_size, "minibatch size");
   v.Field("updates_per_iteration", &updates_per_iteration, "gradient steps per iteration (one progress row)");
   v.Field("learning_rate", &learning_rate, "Adam learning rate");
-  v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip");
+  v.Field("max_grad_norm", &max_grad_norm, "gradient-norm clip of each network (iql: each critic, V and the actor)");
   v.Field("net_arch", &net_arch, "hidden layer sizes of every network");
   v.Field("activation", &activation, "tanh or relu");
 }
@@ -39,11 +39,7 @@ void OfflineConfig::Validate() const {
                 activation, "'");
 }
 
-std::string DatasetEnvId(const std::string& dir) {
-  // Reading the whole dataset for its metadata would be wasteful for large
-  // ones; ReadDataset is the one parser, though, and datasets here are small.
-  return ReadDataset(dir).info.env_id;
-}
+
 
 namespace {
 
@@ -138,6 +134,7 @@ OfflineData LoadOfflineData(const std::string& dir, const Space& obs_space, cons
   h = Fnv1a(h, d.rewards.data(), d.rewards.size() * sizeof(double));
   h = Fnv1a(h, d.terminated.data(), d.terminated.size());
   h = Fnv1a(h, d.truncated.data(), d.truncated.size());
+  h = Fnv1a(h, d.masks.data(), d.masks.size());
   o.fingerprint = h;
   return o;
 }
@@ -166,13 +163,27 @@ torch::Tensor OfflineFeatures(const torch::Tensor& obs, const Space& obs_space) 
 }
 
 OfflineAlgorithm::OfflineAlgorithm(const RunContext& ctx, const OfflineConfig& config, double gamma)
-    : Algorithm(ctx), offline_(config), gen_(at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(ctx.run.seed))) {
+    : Algorithm(ctx),
+      offline_(config),
+      gamma_(gamma),
+      gen_(at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(ctx.run.seed))) {
   // The networks the agent builds next draw their initial weights from
   // torch's global generator: seeded, as every agent does.
   torch::manual_seed(static_cast<uint64_t>(ctx.run.seed));
   auto env = ctx.MakeEnv();
-  data_ = LoadOfflineData(config.dataset, env->observation_space(), env->action_space(), config.holdout_fraction,
-                          gamma, static_cast<uint64_t>(ctx.run.seed));
+  obs_space_ = env->observation_space();
+  act_space_ = env->action_space();
+  env_has_masks_ = act_space_.mask_size() > 0 && env->has_action_mask();
+}
+
+void OfflineAlgorithm::EnsureData() {
+  if (loaded_) return;
+  data_ = LoadOfflineData(offline_.dataset, obs_space_, act_space_, offline_.holdout_fraction, gamma_,
+                          static_cast<uint64_t>(ctx_.run.seed));
+  loaded_ = true;
+  RLF_CHECK_ARG(!checkpoint_fingerprint_ || *checkpoint_fingerprint_ == data_.fingerprint, "the dataset ",
+                offline_.dataset, " differs from the one this checkpoint was trained on (its arrays have changed)");
+  PrepareData();
 }
 
 torch::Tensor OfflineAlgorithm::SampleIndices(int64_t n, const torch::Tensor& weights) {
@@ -183,10 +194,13 @@ torch::Tensor OfflineAlgorithm::SampleIndices(int64_t n, const torch::Tensor& we
 void OfflineAlgorithm::VisitCommonState(StateVisitor& v) {
   v("updates", &updates_);
   VisitGenerator(v, "generator", &gen_);
-  uint64_t fingerprint = data_.fingerprint;
+  uint64_t fingerprint = loaded_ ? data_.fingerprint : checkpoint_fingerprint_.value_or(0);
   v("dataset_fingerprint", &fingerprint);
-  RLF_CHECK_ARG(fingerprint == data_.fingerprint, "the dataset ", offline_.dataset,
-                " differs from the one this checkpoint was trained on (its arrays have changed)");
+  if (v.loading()) {
+    checkpoint_fingerprint_ = fingerprint;
+    RLF_CHECK_ARG(!loaded_ || fingerprint == data_.fingerprint, "the dataset ", offline_.dataset,
+                  " differs from the one this checkpoint was trained on (its arrays have changed)");
+  }
 }
 
 }  // namespace rlforge

@@ -8,15 +8,18 @@
 // and final evaluations play the learned policy in the dataset's env (its
 // ID comes from the dataset's metadata unless --env says otherwise).
 //
-// The dataset is read from the config key `dataset` (a directory). A
-// checkpoint records the dataset's fingerprint (steps and a hash of its
-// arrays): resuming against a dataset that has changed is refused.
+// The dataset is read from the config key `dataset` (a directory) when the
+// agent first trains (Iterate), not when it is built: a trained run's policy
+// is loaded, evaluated, exported or served without its dataset. A checkpoint
+// records the dataset's fingerprint (a hash of its arrays, masks included):
+// resuming against a dataset that has changed is refused.
 #ifndef RLFORGE_ALGOS_OFFLINE_OFFLINE_H_
 #define RLFORGE_ALGOS_OFFLINE_OFFLINE_H_
 
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +34,7 @@ struct OfflineConfig {
   int64_t batch_size = 256;              // minibatch size
   int64_t updates_per_iteration = 1000;  // gradient steps per log row
   double learning_rate = 3e-4;           // Adam's step size
-  double max_grad_norm = 10.0;           // global gradient-norm clip
+  double max_grad_norm = 10.0;           // gradient-norm clip of each network
   std::vector<int64_t> net_arch = {256, 256};  // hidden layers of every network
   std::string activation = "relu";       // relu or tanh
 
@@ -63,9 +66,6 @@ struct OfflineData {
 OfflineData LoadOfflineData(const std::string& dir, const Space& obs_space, const Space& act_space,
                             double holdout_fraction, double gamma, uint64_t seed);
 
-// The env a dataset was recorded on (its metadata's env spec), for `train
-// --dataset DIR` without --env; "" when it names none.
-std::string DatasetEnvId(const std::string& dir);
 
 // ---- Losses (worked examples in offline_test.cc) ----------------------------
 
@@ -115,9 +115,18 @@ class OfflineAlgorithm : public Algorithm {
 
   OfflineAlgorithm(const RunContext& ctx, const OfflineConfig& config, double gamma);
   int64_t num_timesteps() const override { return updates_; }
-  const OfflineData& data() const { return data_; }
+  // The dataset (read on first use).
+  const OfflineData& data() {
+    EnsureData();
+    return data_;
+  }
 
  protected:
+  // Reads the dataset if not yet read (checking it against the checkpoint's
+  // fingerprint after a Load), then calls PrepareData() once.
+  void EnsureData();
+  // What an agent derives from the dataset (features, class weights).
+  virtual void PrepareData() {}
   // A minibatch of training step indices (uniform with replacement, or by
   // `weights` over data().train when defined).
   torch::Tensor SampleIndices(int64_t n, const torch::Tensor& weights = {});
@@ -125,9 +134,16 @@ class OfflineAlgorithm : public Algorithm {
   void VisitCommonState(StateVisitor& v);
 
   OfflineConfig offline_;
-  OfflineData data_;
+  double gamma_;
+  Space obs_space_, act_space_;  // the env's (the dataset's must equal them)
+  bool env_has_masks_ = false;
+  OfflineData data_;  // empty until EnsureData()
   torch::Generator gen_;
   int64_t updates_ = 0;
+
+ private:
+  bool loaded_ = false;
+  std::optional<uint64_t> checkpoint_fingerprint_;  // from the last Load
 };
 
 // Float view of observations for networks (the policy's own preprocessing).

@@ -237,6 +237,50 @@ TEST(WarmStartTest, PpoStartsFromTheClonesActorAndCritic) {
   EXPECT_TRUE(torch::equal(q.q_net()->parameters()[0], c.algorithm->network()->parameters()[0]));
 }
 
+TEST(OfflineRunTest, ATrainedRunsPolicyLoadsWithoutItsDataset) {
+  const std::string dir = FreshDir("offline", "moved_dataset");
+  {
+    VectorEnvOptions o;
+    auto envs = VectorEnv::Make("CartPole-v1", {}, o);
+    PoleTeacher teacher;
+    DatasetInfo info;
+    info.env_id = "CartPole-v1";
+    WriteDataset(RecordDataset(*envs, teacher, {4, 3, 0.2}, info), dir);
+  }
+  for (const char* algo : {"bc", "cql", "iql"}) {
+    const std::string out = FreshDir("offline", std::string("moved_") + algo);
+    Train(TrainConfig::Resolve(algo, "CartPole-v1", "",
+                               {"dataset=" + dir, "updates_per_iteration=10", "eval_episodes=1", "net_arch=[8]"}, 10, 0),
+          out, Quiet());
+    const std::string moved = dir + "_moved";
+    std::filesystem::rename(dir, moved);
+    LoadedRun run = LoadRun(out);  // evaluation, export and serving need only the weights
+    auto policy = run.algorithm->MakePolicy(true);
+    VectorEnvOptions o;
+    auto envs = VectorEnv::Make("CartPole-v1", {}, o);
+    EXPECT_GE(Evaluate(*envs, *policy, 1, 0).mean_return, 1.0) << algo;
+    // Training on needs it, and says so.
+    EXPECT_THROW(Resume(out, 20, Quiet()), InvalidArgument) << algo;
+    std::filesystem::rename(moved, dir);
+  }
+}
+
+TEST(CqlTest, WarmStartSyncsTheTargetNetwork) {
+  const std::string dir = TeacherDataset(6, 0.2, nullptr);
+  const std::string src = FreshDir("offline", "cql_src");
+  Train(TrainConfig::Resolve("cql", "CartPole-v1", "",
+                             {"dataset=" + dir, "updates_per_iteration=20", "eval_episodes=1", "net_arch=[16]"}, 40, 0),
+        src, Quiet());
+  TrainConfig c = TrainConfig::Resolve("cql", "CartPole-v1", "", {"dataset=" + dir, "net_arch=[16]"}, 40, 5);
+  auto algo = MakeAlgorithm(c.Context(), *c.algo);
+  WarmStart(*algo, src, false);
+  const auto q = algo->network()->parameters();
+  auto& cql = dynamic_cast<Cql&>(*algo);
+  torch::nn::Module* target = cql.target_network();
+  ASSERT_NE(target, nullptr);
+  for (size_t i = 0; i < q.size(); ++i) EXPECT_TRUE(torch::equal(q[i], target->parameters()[i])) << i;
+}
+
 TEST(CqlTest, RefusesMultiDiscreteActionsByName) {
   const std::string dir = FreshDir("offline", "td_dataset");
   VectorEnvOptions o;
