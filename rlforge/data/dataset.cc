@@ -180,7 +180,7 @@ json ParseJson(const std::string& text, const std::string& what) {
   try {
     return json::parse(SanitizeJson(text));
   } catch (const json::exception& e) {
-    throw Error(StrCat(what, ": not valid JSON (", e.what(), ")"));
+    throw InvalidArgument(StrCat(what, ": not valid JSON (", e.what(), ")"));
   }
 }
 
@@ -562,7 +562,7 @@ Dataset ReadDataset(const std::string& dir, std::vector<std::string>* problems) 
   }
   std::sort(groups.begin(), groups.end());
   auto problem = [&](const std::string& text) {
-    if (problems == nullptr) throw Error(text);
+    if (problems == nullptr) throw InvalidArgument(text);  // a damaged dataset is bad input
     problems->push_back(text);
   };
   if (total_episodes >= 0 && total_episodes != static_cast<int64_t>(groups.size()))

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The offline workflow from the command line: record -> inspect -> train
+# bc/cql/iql -> eval/export, warm starts, and one-line errors with the right
+# exit codes for bad input (docs/offline.md).
+set -u
+BIN="$1"
+fails=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+check() {  # name expected_code expected_stderr_substring -- command...
+  local name="$1" want="$2" needle="$3"; shift 4
+  local code err
+  "$@" >"$tmp/out" 2>"$tmp/err"; code=$?; err=$(cat "$tmp/err")
+  if [[ "$code" != "$want" ]]; then echo "FAIL $name: exit $code, want $want; stderr: $err"; fails=$((fails+1)); return; fi
+  if [[ -n "$needle" && "$err" != *"$needle"* ]]; then echo "FAIL $name: stderr lacks '$needle': $err"; fails=$((fails+1)); return; fi
+  if [[ "$want" == 2 && $(printf '%s' "$err" | wc -l) -gt 0 ]]; then echo "FAIL $name: error is not one line: $err"; fails=$((fails+1)); return; fi
+  echo "ok   $name"
+}
+
+# record
+check record-ok 0 "" -- "$BIN" record --env CartPole-v1 --policy random --episodes 30 --seed 1 --ref-max-score 500 --out "$tmp/cp"
+check record-no-out 2 "--out DIR is required" -- "$BIN" record --env CartPole-v1
+check record-epsilon 2 "--epsilon must be in [0, 1]" -- "$BIN" record --env CartPole-v1 --epsilon 2 --out "$tmp/x"
+check record-exists 2 "already holds a dataset" -- "$BIN" record --env CartPole-v1 --out "$tmp/cp"
+check record-two-player 2 "multi-player game" -- "$BIN" record --env TicTacToe-v0 --out "$tmp/ttt"
+check record-ref-min-alone 2 "--ref-min-score needs a maximum" -- "$BIN" record --env CartPole-v1 --ref-min-score 0 --out "$tmp/y"
+[[ ! -e "$tmp/x" && ! -e "$tmp/y" ]] && echo "ok   record-errors-write-nothing" || { echo "FAIL record errors left files"; fails=$((fails+1)); }
+check record-td 0 "" -- "$BIN" record --env TowerDefense-v0 --policy heuristic --episodes 4 --epsilon 0.05 --out "$tmp/td"
+check record-one-action 0 "" -- "$BIN" record --env LunarLander-v3 --policy heuristic --episodes 2 --out "$tmp/ll"
+
+# inspect
+check inspect-ok 0 "" -- "$BIN" inspect "$tmp/cp" --plot "$tmp/cp.png"
+grep -q "flags: none" "$tmp/out" && [[ -s "$tmp/cp.png" ]] && echo "ok   inspect-clean" || { echo "FAIL inspect-clean: $(cat "$tmp/out")"; fails=$((fails+1)); }
+check inspect-json 0 "" -- "$BIN" inspect "$tmp/cp" --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["episodes"]==30 and d["flags"]==[] and d["score"]["ref_max_score"]==500' "$tmp/out" \
+  && echo "ok   inspect-json-keys" || { echo "FAIL inspect-json-keys"; fails=$((fails+1)); }
+check inspect-missing 2 "is not a directory" -- "$BIN" inspect "$tmp/nope"
+mkdir -p "$tmp/notjson" && echo '{"observation_space": ' > "$tmp/notjson/metadata.json"
+check inspect-bad-json 2 "not valid JSON" -- "$BIN" inspect "$tmp/notjson"
+# A damaged copy: one episode's rewards replaced by NaN (through Python's h5py
+# when it is there; else the check is skipped).
+cp -r "$tmp/cp" "$tmp/cpnan"
+if python3 -c 'import h5py' 2>/dev/null; then
+  python3 - "$tmp/cpnan/main_data.hdf5" <<'PY'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r+") as f:
+    f["episode_3/rewards"][1] = np.nan
+PY
+  check inspect-strict-nan 1 "flag(s) (--strict)" -- "$BIN" inspect "$tmp/cpnan" --strict
+  grep -q "FLAG non_finite" "$tmp/out" && echo "ok   inspect-flags-nan" || { echo "FAIL inspect-flags-nan"; fails=$((fails+1)); }
+  check train-nan-dataset 2 "non-finite rewards" -- "$BIN" train --algo bc --dataset "$tmp/cpnan" --steps 10 --out "$tmp/nanrun"
+fi
+
+# train
+check bc-no-dataset 2 "config key 'dataset' is required" -- "$BIN" train --algo bc --env CartPole-v1 --out "$tmp/r0"
+check ppo-dataset 2 "unknown config key 'dataset'" -- "$BIN" train --algo ppo --dataset "$tmp/cp" --out "$tmp/r1"
+check cql-multidiscrete 2 "use iql or bc" -- "$BIN" train --algo cql --dataset "$tmp/td" --steps 10 --out "$tmp/r2"
+check bc-wrong-env 2 "but the env has" -- "$BIN" train --algo bc --dataset "$tmp/cp" --env Acrobot-v1 --steps 10 --out "$tmp/r3"
+check bc-ok 0 "" -- "$BIN" train --algo bc --dataset "$tmp/cp" --steps 200 --set updates_per_iteration=100 --set eval_episodes=3 --out "$tmp/bc" --no-progress
+[[ -f "$tmp/bc/eval.json" && -f "$tmp/bc/bc_report.json" ]] && grep -q holdout_accuracy "$tmp/bc/progress.csv" \
+  && echo "ok   bc-run-directory" || { echo "FAIL bc-run-directory"; fails=$((fails+1)); }
+check iql-td-ok 0 "" -- "$BIN" train --algo iql --dataset "$tmp/td" --steps 20 --set updates_per_iteration=10 --set batch_size=32 --set eval_episodes=1 --out "$tmp/iqltd" --no-progress
+check cql-ok 0 "" -- "$BIN" train --algo cql --dataset "$tmp/cp" --steps 20 --set updates_per_iteration=10 --set net_arch=[16] --set eval_episodes=1 --out "$tmp/cql" --no-progress
+check bc-eval 0 "" -- "$BIN" eval --policy "$tmp/bc" --episodes 3
+check bc-export 0 "" -- "$BIN" export "$tmp/bc" --format rlf --out "$tmp/bc.rlf" --check 50
+check bc-resume-done 2 "is complete" -- "$BIN" train --resume "$tmp/bc"
+
+# warm starts
+check ppo-from-bc 0 "copied 12 parameter tensors" -- "$BIN" train --algo ppo --env CartPole-v1 --init-from "$tmp/bc" --steps 512 --set n_steps=64 --set eval_episodes=2 --out "$tmp/ppo"
+check ppo-from-cql 2 "no parameter of cql's network fits" -- "$BIN" train --algo ppo --env CartPole-v1 --init-from "$tmp/cql" --steps 512 --out "$tmp/ppo2"
+check init-from-missing 2 "no config.yaml" -- "$BIN" train --algo ppo --env CartPole-v1 --init-from "$tmp/none" --out "$tmp/ppo3"
+check dqn-from-cql 0 "warm start from" -- "$BIN" train --algo dqn --env CartPole-v1 --init-from "$tmp/cql" --set net_arch=[16] --steps 200 --set learning_starts=100 --set eval_episodes=1 --out "$tmp/dqn"
+
+if [[ $fails -gt 0 ]]; then echo "$fails check(s) failed"; exit 1; fi
+echo "all offline CLI checks passed"
