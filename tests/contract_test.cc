@@ -12,6 +12,7 @@
 #include "rlforge/algos/algorithm.h"
 #include "rlforge/core/checkpoint_file.h"
 #include "rlforge/core/file_io.h"
+#include "rlforge/data/dataset.h"
 #include "rlforge/train/runner.h"
 #include "rlforge/train/testing.h"
 #include "rlforge/train/train_config.h"
@@ -40,7 +41,29 @@ TrainConfig SmallConfig(const std::string& algo) {
         break;
       }
   }
-  return TrainConfig::Resolve(algo, env, "", {"eval_episodes=0"}, 600, 0);
+  // Offline agents learn from a dataset (config key `dataset`): a small one of
+  // random CartPole play, recorded once per process.
+  const AlgoSpec& spec = FindAlgorithm(algo);
+  const std::string yaml = [&] {
+    TrainConfig probe;
+    probe.algo = spec.make_config();
+    return probe.ToYaml();
+  }();
+  if (yaml.find("\ndataset:") == std::string::npos) return TrainConfig::Resolve(algo, env, "", {"eval_episodes=0"}, 600, 0);
+  {
+    static const std::string dataset = [] {
+      const std::string dir = FreshDir("contract_dataset");
+      VectorEnvOptions o;
+      auto envs = VectorEnv::Make("CartPole-v1", {}, o);
+      RandomPolicy random(envs->single_action_space(), 1);
+      DatasetInfo info;
+      info.env_id = "CartPole-v1";
+      WriteDataset(RecordDataset(*envs, random, {20, 0, 0.0}, info), dir);
+      return dir;
+    }();
+    return TrainConfig::Resolve(algo, "CartPole-v1", "",
+                                {"eval_episodes=0", "dataset=" + dataset, "updates_per_iteration=50"}, 600, 0);
+  }
 }
 
 TEST(ContractTest, EveryAgentIsBuiltTheSameWayAndReportsOnlyDeclaredMetrics) {
