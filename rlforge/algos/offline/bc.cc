@@ -42,6 +42,21 @@ PolicyConfig ActorPolicyConfig(const OfflineConfig& c) {
 
 const bool* MaskPtr(const torch::Tensor& m) { return m.defined() ? m.data_ptr<bool>() : nullptr; }
 
+// The behaviour-cloning batch: the actor-critic loss with A = w (contiguous
+// tensors that outlive the batch).
+ActorCriticBatch CloneBatch(const torch::Tensor& a, const torch::Tensor& masks, const torch::Tensor& w,
+                            const torch::Tensor& returns, double ent_coef, double vf_coef) {
+  ActorCriticBatch b;
+  b.size = w.size(0);
+  b.actions = a.data_ptr();
+  b.masks = MaskPtr(masks);
+  b.advantages = w.data_ptr<float>();
+  b.returns = returns.data_ptr<float>();
+  b.ent_coef = ent_coef;
+  b.vf_coef = vf_coef;
+  return b;
+}
+
 torch::Tensor Rows(const torch::Tensor& t, const torch::Tensor& idx) {
   return t.defined() ? t.index_select(0, idx).contiguous() : t;
 }
@@ -60,14 +75,8 @@ double OfflineActor::Step(const torch::Tensor& obs, const torch::Tensor& actions
   const int64_t B = obs.size(0);
   const torch::Tensor a = actions.contiguous(), w = weights.contiguous();
   const torch::Tensor targets = returns.defined() ? returns.contiguous() : torch::zeros({B});
-  ActorCriticBatch b;
-  b.size = B;
-  b.actions = a.data_ptr();
-  b.masks = MaskPtr(masks);
-  b.advantages = w.data_ptr<float>();
-  b.returns = targets.data_ptr<float>();
-  b.ent_coef = ent_coef;
-  b.vf_coef = returns.defined() ? vf_coef : 0.0;
+  const torch::Tensor m = masks.defined() ? masks.contiguous() : masks;
+  const ActorCriticBatch b = CloneBatch(a, m, w, targets, ent_coef, returns.defined() ? vf_coef : 0.0);
   net_->train();
   const ActorCriticLossValues l = BackpropAutograd(*net_, head_, obs, b);
   ClipGradientsOrThrow(*net_, max_grad_norm, 0);
@@ -84,13 +93,7 @@ double OfflineActor::Nll(const torch::Tensor& obs, const torch::Tensor& actions,
     const int64_t e = std::min(N, s + 4096), B = e - s;
     const torch::Tensor a = actions.slice(0, s, e).contiguous(), ones = torch::ones({B}), zeros = torch::zeros({B});
     const torch::Tensor m = masks.defined() ? masks.slice(0, s, e).contiguous() : masks;
-    ActorCriticBatch b;
-    b.size = B;
-    b.actions = a.data_ptr();
-    b.masks = MaskPtr(m);
-    b.advantages = ones.data_ptr<float>();
-    b.returns = zeros.data_ptr<float>();
-    b.vf_coef = 0.0;
+    const ActorCriticBatch b = CloneBatch(a, m, ones, zeros, 0.0, 0.0);
     std::vector<torch::Tensor> outputs, grads;
     total += ActorCriticLossOnOutputs(head_, net_->Outputs(obs.slice(0, s, e)), b, &outputs, &grads).policy_loss * B;
   }
