@@ -3,7 +3,8 @@
 # agents and scripted policies, then bc, cql and iql trained on each over
 # several seeds (final greedy evaluation: eval.json), and PPO fine-tuned from
 # a BC clone against PPO from scratch. Prints tables; keeps everything in OUT.
-# Usage: scripts/offline_results.sh OUT [SEEDS]   (about 40 minutes on 2 cores)
+# Usage: scripts/offline_results.sh OUT [SEEDS]   (about 90 minutes wall-clock on 2 cores
+# shared with builds, as measured on 2026-11-30; IQL's runs take most of it)
 set -euo pipefail
 out=$1
 seeds=${2:-"0 1 2 3 4"}
@@ -47,6 +48,9 @@ done
 # ---- Offline to online: PPO from scratch vs from the BC clone of the medium data
 for s in $seeds; do
   [[ -d runs/bc-cartpole_medium-s$s ]] || continue
+  run=runs/ppo-scratch-preset-s$s  # the preset's own learning rate (lin_1e-3)
+  [[ -f $run/eval.json ]] || { rm -rf "$run"; quiet "$R" train --algo ppo --env CartPole-v1 --seed "$s" --steps 30000 \
+    --set eval_interval=2048 --set eval_interval_episodes=10 --out "$run" --no-progress; }
   for lr in 3e-4 1e-4; do
     run=runs/ppo-scratch-lr$lr-s$s
     [[ -f $run/eval.json ]] || { rm -rf "$run"; quiet "$R" train --algo ppo --env CartPole-v1 --seed "$s" --steps 30000 \
@@ -84,18 +88,20 @@ for env in ["cartpole", "lunarlander", "towerdefense"]:
         print(f"| {env} | {kind} | {beh if beh is None else round(beh, 2)} | " + " | ".join(cells) + " |")
 print()
 print("PPO on CartPole-v1: first env step at which a periodic evaluation (10 episodes) reached 475 (mean, max over seeds)")
-for lr in ["3e-4", "1e-4"]:
-    for how in ["scratch", "bcinit"]:
+for lr, how in [("", "scratch-preset"), ("3e-4", "scratch"), ("3e-4", "bcinit"), ("1e-4", "scratch"),
+                ("1e-4", "bcinit")]:
+    if True:
         firsts, finals = [], []
         for s in seeds:
-            f = f"runs/ppo-{how}-lr{lr}-s{s}/evaluations.csv"
+            name = f"runs/ppo-{how}-s{s}" if not lr else f"runs/ppo-{how}-lr{lr}-s{s}"
+            f = name + "/evaluations.csv"
             if not os.path.exists(f):
                 continue
             rows = list(csv.DictReader(open(f)))
             hit = [int(r["timesteps"]) for r in rows if float(r["mean_return"]) >= 475]
             firsts.append(hit[0] if hit else 10**9)
-            finals.append(json.load(open(f"runs/ppo-{how}-lr{lr}-s{s}/eval.json"))["mean_return"])
+            finals.append(json.load(open(name + "/eval.json"))["mean_return"])
         if firsts:
             shown = [("never" if x == 10**9 else str(x)) for x in firsts]
-            print(f"  {how:8s} lr {lr}: first >= 475 at {shown}; final (100 episodes) mean {statistics.mean(finals):.1f} min {min(finals):.1f}")
+            print(f"  {how:14s} lr {lr or 'preset'}: first >= 475 at {shown}; final (100 episodes) mean {statistics.mean(finals):.1f} min {min(finals):.1f}")
 PY

@@ -58,7 +58,12 @@ TrainArgs WithDataset(TrainArgs a) {
     a.env = info.env_id;
     if (!info.env_kwargs.empty()) {
       std::vector<std::string> items;
-      for (const auto& [k, v] : info.env_kwargs.items()) items.push_back("\"" + k + "\": \"" + v + "\"");
+      auto quoted = [](const std::string& x) {  // a YAML double-quoted scalar
+        std::string q = "\"";
+        for (char ch : x) q += (ch == '"' || ch == '\\') ? std::string("\\") + ch : std::string(1, ch);
+        return q + "\"";
+      };
+      for (const auto& [k, v] : info.env_kwargs.items()) items.push_back(quoted(k) + ": " + quoted(v));
       a.sets.insert(a.sets.begin() + 1, "env_kwargs={" + Join(items, ", ") + "}");
     }
   }

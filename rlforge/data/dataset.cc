@@ -376,6 +376,12 @@ herr_t CollectLink(hid_t, const char* name, const H5L_info_t*, void* out) {
 
 }  // namespace
 
+uint64_t HashBytes(const void* data, size_t n, uint64_t h) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ULL;
+  return h;
+}
+
 // ---- Spaces -----------------------------------------------------------------
 
 std::string SerializeSpace(const Space& s) {

@@ -110,6 +110,11 @@ Dataset ReadDataset(const std::string& dir, std::vector<std::string>* problems =
 // counts it states (-1 where absent).
 DatasetInfo ReadDatasetInfo(const std::string& dir, int64_t* total_episodes = nullptr, int64_t* total_steps = nullptr);
 
+// FNV-1a, 64 bits, of n bytes continuing from h: the dataset's fingerprint
+// (offline checkpoints) and inspect's duplicate detection.
+inline constexpr uint64_t kHashSeed = 1469598103934665603ULL;
+uint64_t HashBytes(const void* data, size_t n, uint64_t h = kHashSeed);
+
 // Minari's JSON serialization of a space (a JSON text; +-inf written as
 // Python's json writes them, +-Infinity) and its inverse.
 std::string SerializeSpace(const Space& space);

@@ -20,12 +20,6 @@ constexpr double kSingleActionShare = 0.95;
 constexpr double kDuplicateShare = 0.01;
 constexpr int64_t kMaxCorrelated = 64;
 
-uint64_t Hash(uint64_t h, const void* data, size_t n) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ULL;
-  return h;
-}
-
 double Quantile(std::vector<double> v, double q) {
   if (v.empty()) return std::nan("");
   std::sort(v.begin(), v.end());
@@ -258,19 +252,18 @@ DatasetReport InspectDataset(const std::string& dir, const InspectOptions& optio
   }
   std::unordered_set<uint64_t> transitions;
   for (int64_t t = 0; t < d.steps(); ++t) {
-    uint64_t h = 1469598103934665603ULL;
-    h = Hash(h, d.observation(d.row[t]), d.obs_bytes);
-    h = Hash(h, d.action(t), d.act_bytes);
-    h = Hash(h, &d.rewards[t], sizeof(double));
-    h = Hash(h, d.observation(d.row[t] + 1), d.obs_bytes);
+    uint64_t h = HashBytes(d.observation(d.row[t]), d.obs_bytes);
+    h = HashBytes(d.action(t), d.act_bytes, h);
+    h = HashBytes(&d.rewards[t], sizeof(double), h);
+    h = HashBytes(d.observation(d.row[t] + 1), d.obs_bytes, h);
     if (!transitions.insert(h).second) ++r.duplicate_transitions;
   }
   std::unordered_map<uint64_t, int64_t> episodes;
   for (int64_t e = 0; e < d.episodes(); ++e) {
     const int64_t t0 = d.episode_first_step[e], T = d.episode_length(e);
-    uint64_t h = Hash(1469598103934665603ULL, d.observation(d.row[t0]), (T + 1) * d.obs_bytes);
-    h = Hash(h, d.action(t0), T * d.act_bytes);
-    h = Hash(h, &d.rewards[t0], T * sizeof(double));
+    uint64_t h = HashBytes(d.observation(d.row[t0]), (T + 1) * d.obs_bytes);
+    h = HashBytes(d.action(t0), T * d.act_bytes, h);
+    h = HashBytes(&d.rewards[t0], T * sizeof(double), h);
     if (episodes[h]++ > 0) ++r.duplicate_episodes;
   }
   if (r.duplicate_episodes > 0)

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "rlforge/algos/export_model.h"
+#include "rlforge/algos/off_policy.h"
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/core/error.h"
 #include "rlforge/nn/state.h"
@@ -132,7 +133,7 @@ Bc::Bc(const RunContext& ctx, const BcConfig& config)
     : OfflineAlgorithm(ctx, config.offline, config.gamma),
       config_(config),
       actor_(obs_space_, act_space_, config.offline),
-      best_(obs_space_, act_space_, config.offline) {
+      best_(obs_space_, act_space_, ActorPolicyConfig(config.offline)) {
   const std::vector<int64_t> classes = ActionClasses(act_space_);
   RLF_CHECK_ARG(config.class_balance == "none" || !classes.empty(), "config key 'class_balance' is '",
                 config.class_balance, "', but ", act_space_.ToString(), " actions have no classes (use none)");
@@ -146,11 +147,7 @@ Bc::Bc(const RunContext& ctx, const BcConfig& config)
   DeclareMetrics(names);
 }
 
-void Bc::NetworkLoaded() {
-  torch::NoGradGuard no_grad;
-  for (size_t i = 0; i < best_.net()->parameters().size(); ++i)
-    best_.net()->parameters()[i].copy_(actor_.net()->parameters()[i]);
-}
+void Bc::NetworkLoaded() { PolyakUpdate(*actor_.net(), *best_, 1.0); }
 
 void Bc::PrepareData() {
   const torch::Tensor train_actions = data_.actions.index_select(0, data_.train);
@@ -207,14 +204,10 @@ void Bc::Score(Metrics* m) {
   if (nll < best_nll_) {
     best_nll_ = nll;
     since_best_ = 0;
-    torch::NoGradGuard no_grad;
-    for (size_t i = 0; i < best_.net()->parameters().size(); ++i)
-      best_.net()->parameters()[i].copy_(actor_.net()->parameters()[i]);
+    PolyakUpdate(*actor_.net(), *best_, 1.0);
   } else if (config_.early_stopping_patience > 0 && ++since_best_ >= config_.early_stopping_patience) {
     // Stop, and keep the best weights.
-    torch::NoGradGuard no_grad;
-    for (size_t i = 0; i < best_.net()->parameters().size(); ++i)
-      actor_.net()->parameters()[i].copy_(best_.net()->parameters()[i]);
+    PolyakUpdate(*best_, *actor_.net(), 1.0);
     stopped_ = true;
   }
   (*m)["best_holdout_nll"] = best_nll_;
@@ -232,7 +225,7 @@ std::unique_ptr<Policy> Bc::MakePolicy(bool deterministic) {
 void Bc::VisitState(StateVisitor& v) {
   VisitCommonState(v);
   actor_.Visit(v, "actor/");
-  VisitModule(v, "best/net", *best_.net());
+  VisitModule(v, "best/net", *best_);
   v("best_nll", &best_nll_);
   v("since_best", &since_best_);
   v("stopped", &stopped_);

@@ -100,7 +100,7 @@ class Bc : public OfflineAlgorithm {
 
   BcConfig config_;
   OfflineActor actor_;
-  OfflineActor best_;  // the weights with the lowest held-out NLL so far
+  ActorCritic best_{nullptr};  // the weights with the lowest held-out NLL so far
   torch::Tensor weights_;  // [train steps]
   double best_nll_ = INFINITY;
   int64_t since_best_ = 0;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "rlforge/algos/export_model.h"
+#include "rlforge/algos/off_policy.h"
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/core/error.h"
 #include "rlforge/nn/state.h"
@@ -37,10 +38,7 @@ Cql::Cql(const RunContext& ctx, const CqlConfig& config)
   DeclareMetrics({"loss", "td_loss", "cql_regularizer", "q_data", "holdout_agreement"});
 }
 
-void Cql::NetworkLoaded() {
-  torch::NoGradGuard g;
-  for (size_t i = 0; i < q_->parameters().size(); ++i) target_->parameters()[i].copy_(q_->parameters()[i]);
-}
+void Cql::NetworkLoaded() { PolyakUpdate(*q_, *target_, 1.0); }
 
 void Cql::PrepareData() {
   features_ = OfflineFeatures(data_.obs, obs_space_);
@@ -95,11 +93,7 @@ Metrics Cql::Iterate() {
     torch::autograd::backward({out, reg}, {d_out, torch::full({}, static_cast<float>(config_.alpha))});
     ClipGradientsOrThrow(*q_, config_.offline.max_grad_norm, updates_);
     opt_->step();
-    {
-      torch::NoGradGuard g;
-      for (size_t i = 0; i < q_->parameters().size(); ++i)
-        target_->parameters()[i].mul_(1.0 - config_.tau).add_(q_->parameters()[i], config_.tau);
-    }
+    SoftUpdate(*q_, *target_, config_.tau);
     td_loss += l.loss;
     reg_sum += reg_value;
     loss += l.loss + config_.alpha * reg_value;

@@ -4,6 +4,7 @@
 
 #include "rlforge/algos/dqn/dqn.h"
 #include "rlforge/algos/export_model.h"
+#include "rlforge/algos/off_policy.h"
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/core/error.h"
 #include "rlforge/nn/state.h"
@@ -36,17 +37,6 @@ MlpHeadImpl::MlpHeadImpl(int64_t in, const std::vector<int64_t>& hidden, const s
 torch::Tensor MlpHeadImpl::forward(const torch::Tensor& x) { return head_->forward(torso_->forward(x)); }
 
 namespace {
-
-void CopyInto(torch::nn::Module& dst, torch::nn::Module& src) {
-  torch::NoGradGuard g;
-  for (size_t i = 0; i < src.parameters().size(); ++i) dst.parameters()[i].copy_(src.parameters()[i]);
-}
-
-void Polyak(torch::nn::Module& target, torch::nn::Module& online, double tau) {
-  torch::NoGradGuard g;
-  for (size_t i = 0; i < online.parameters().size(); ++i)
-    target.parameters()[i].mul_(1.0 - tau).add_(online.parameters()[i], tau);
-}
 
 // Actions as Q-network inputs: one-hot per dimension (MultiDiscrete), floats (Box).
 torch::Tensor ActionFeatures(const torch::Tensor& actions, const Space& s) {
@@ -82,8 +72,8 @@ Iql::Iql(const RunContext& ctx, const IqlConfig& config)
   q1_target_ = MlpHead(q_in, arch, act, q_out);
   q2_target_ = MlpHead(q_in, arch, act, q_out);
   v_ = MlpHead(d, arch, act, 1);
-  CopyInto(*q1_target_, *q1_);
-  CopyInto(*q2_target_, *q2_);
+  PolyakUpdate(*q1_, *q1_target_, 1.0);
+  PolyakUpdate(*q2_, *q2_target_, 1.0);
   std::vector<torch::Tensor> q_params = q1_->parameters();
   for (const auto& p : q2_->parameters()) q_params.push_back(p);
   const double lr = config.offline.learning_rate;
@@ -143,8 +133,8 @@ Metrics Iql::Iterate() {
     const torch::Tensor masks = data_.masks.defined() ? data_.masks.index_select(0, idx).contiguous() : data_.masks;
     actor_sum += actor_.Step(data_.obs.index_select(0, idx), data_.actions.index_select(0, idx).contiguous(), masks,
                              w, 0.0, clip);
-    Polyak(*q1_target_, *q1_, config_.tau);
-    Polyak(*q2_target_, *q2_, config_.tau);
+    SoftUpdate(*q1_, *q1_target_, config_.tau);
+    SoftUpdate(*q2_, *q2_target_, config_.tau);
     const double vl = v_loss.item<double>(), ql = q_loss.item<double>();
     CheckFiniteLoss(vl, "IQL value loss");
     CheckFiniteLoss(ql, "IQL Q loss");

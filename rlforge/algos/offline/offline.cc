@@ -41,16 +41,6 @@ void OfflineConfig::Validate() const {
 
 
 
-namespace {
-
-uint64_t Fnv1a(uint64_t h, const void* data, size_t n) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ULL;
-  return h;
-}
-
-}  // namespace
-
 OfflineData LoadOfflineData(const std::string& dir, const Space& obs_space, const Space& act_space,
                             double holdout_fraction, double gamma, uint64_t seed) {
   const Dataset d = ReadDataset(dir);
@@ -128,13 +118,12 @@ OfflineData LoadOfflineData(const std::string& dir, const Space& obs_space, cons
   o.train = torch::tensor(train, torch::kLong);
   o.holdout = torch::tensor(holdout, torch::kLong);
 
-  uint64_t h = 1469598103934665603ULL;
-  h = Fnv1a(h, d.obs.data(), d.obs.size());
-  h = Fnv1a(h, d.actions.data(), d.actions.size());
-  h = Fnv1a(h, d.rewards.data(), d.rewards.size() * sizeof(double));
-  h = Fnv1a(h, d.terminated.data(), d.terminated.size());
-  h = Fnv1a(h, d.truncated.data(), d.truncated.size());
-  h = Fnv1a(h, d.masks.data(), d.masks.size());
+  uint64_t h = HashBytes(d.obs.data(), d.obs.size());
+  h = HashBytes(d.actions.data(), d.actions.size(), h);
+  h = HashBytes(d.rewards.data(), d.rewards.size() * sizeof(double), h);
+  h = HashBytes(d.terminated.data(), d.terminated.size(), h);
+  h = HashBytes(d.truncated.data(), d.truncated.size(), h);
+  h = HashBytes(d.masks.data(), d.masks.size(), h);
   o.fingerprint = h;
   return o;
 }
@@ -152,6 +141,12 @@ torch::Tensor ExpectileLoss(const torch::Tensor& u, double tau) {
 
 torch::Tensor AdvantageWeights(const torch::Tensor& advantages, double beta, double max_weight) {
   return torch::exp(beta * advantages).clamp_max(max_weight);
+}
+
+void SoftUpdate(torch::nn::Module& online, torch::nn::Module& target, double tau) {
+  torch::NoGradGuard g;
+  auto src = online.parameters(), dst = target.parameters();
+  for (size_t i = 0; i < src.size(); ++i) dst[i].mul_(1.0 - tau).add_(src[i], tau);
 }
 
 torch::Tensor OfflineFeatures(const torch::Tensor& obs, const Space& obs_space) {

@@ -146,6 +146,13 @@ class OfflineAlgorithm : public Algorithm {
   std::optional<uint64_t> checkpoint_fingerprint_;  // from the last Load
 };
 
+// theta' <- (1 - tau) theta' + tau theta with ATen's ops, every step of cql
+// and iql. (Copies, tau = 1, use PolyakUpdate of algos/off_policy.h. Its
+// float loop rounds differently from ATen's fused add in the last bits; the
+// offline results in docs/offline.md were measured with this one, so the two
+// are unified together with a rerun of those results.)
+void SoftUpdate(torch::nn::Module& online, torch::nn::Module& target, double tau);
+
 // Float view of observations for networks (the policy's own preprocessing).
 torch::Tensor OfflineFeatures(const torch::Tensor& obs, const Space& obs_space);
 
