@@ -49,6 +49,12 @@ TrainConfig SmallConfig(const std::string& algo) {
     probe.algo = spec.make_config();
     return probe.ToYaml();
   }();
+  // Language-model agents (text envs): a tiny transformer, few demonstrations.
+  if (env.rfind("Text", 0) == 0) {
+    std::vector<std::string> sets = {"eval_episodes=0", "d_model=16", "n_layers=1", "n_heads=2", "eval_prompts=8"};
+    if (yaml.find("\ndemonstrations:") != std::string::npos) sets.push_back("demonstrations=64");
+    return TrainConfig::Resolve(algo, env, "", sets, 600, 0);
+  }
   if (yaml.find("\ndataset:") == std::string::npos) return TrainConfig::Resolve(algo, env, "", {"eval_episodes=0"}, 600, 0);
   {
     static const std::string dataset = [] {

@@ -5,6 +5,8 @@
 #include "rlforge/algos/ddpg/ddpg.h"
 #include "rlforge/algos/dqn/dqn.h"
 #include "rlforge/algos/impala/impala.h"
+#include "rlforge/algos/lm/grpo.h"
+#include "rlforge/algos/lm/sft.h"
 #include "rlforge/algos/offline/bc.h"
 #include "rlforge/algos/offline/cql.h"
 #include "rlforge/algos/offline/iql.h"
@@ -51,6 +53,9 @@ const std::vector<AlgoSpec>& Algorithms() {
       MakeAlgoSpec<Bc, BcConfig>("bc", "Behaviour cloning from a dataset (--dataset DIR): weighted log-likelihood, held-out accuracy/F1, early stopping"),
       MakeAlgoSpec<Cql, CqlConfig>("cql", "Conservative Q-Learning from a dataset (Discrete actions): DQN's TD loss + logsumexp Q - Q(s, a_data)"),
       MakeAlgoSpec<Iql, IqlConfig>("iql", "Implicit Q-Learning from a dataset: expectile value, twin Q, advantage-weighted actor (any action space)"),
+      MakeAlgoSpec<Sft, SftConfig>("sft", "Supervised fine-tuning of a transformer LM on a text env's demonstrations (TextAddition-v0, ...): AdamW, warm-up + cosine"),
+      MakeAlgoSpec<Grpo, GrpoConfig>("grpo", "GRPO for a transformer LM on a text env: group-normalized verifier rewards, clipped ratio, k3 KL to the reference"),
+      MakeAlgoSpec<PpoLm, PpoLmConfig>("ppo-lm", "PPO for a transformer LM on a text env: value head, per-token KL penalty, GAE over tokens"),
       MakeAlgoSpec<AlphaZero, AlphaZeroConfig>("alphazero", "AlphaZero: MCTS over the true simulator with a policy-value net, self-play actor threads (two-player games)"),
       MakeAlgoSpec<MuZero, MuZeroConfig>("muzero", "MuZero: MCTS over a learned model (representation, dynamics, prediction), prioritized replay, actors"),
       MakeAlgoSpec<QLearning, TabularConfig>("q-learning", "tabular Q-learning (off-policy TD control)"),

@@ -1,0 +1,245 @@
+#include "rlforge/algos/lm/grpo.h"
+
+#include "rlforge/algos/lm/lm_losses.h"
+#include "rlforge/nn/state.h"
+
+namespace rlforge {
+
+void LmRlConfig::Visit(FieldVisitor& v) {
+  common.Visit(v);
+  v.Field("prompts_per_iteration", &prompts_per_iteration, "prompts per iteration");
+  v.Field("temperature", &temperature, "sampling temperature of the rollouts");
+  v.Field("top_k", &top_k, "sample among the k likeliest tokens (0: all)");
+  v.Field("top_p", &top_p, "nucleus sampling: the likeliest tokens holding this mass (1: all)");
+  v.Field("epochs", &epochs, "passes over each rollout");
+  v.Field("minibatches", &minibatches, "minibatches per pass");
+  v.Field("clip_range", &clip_range, "PPO clip of the probability ratio (below 1, and above unless clip_range_high)");
+  v.Field("clip_range_high", &clip_range_high, "clip of the ratio above 1 (0: clip_range; DAPO's clip-higher uses more)");
+  v.Field("kl_coef", &kl_coef, "weight of the KL penalty to the reference model (0: none)");
+}
+
+void LmRlConfig::Validate() const {
+  common.Validate();
+  RLF_CHECK_ARG(prompts_per_iteration >= 1 && prompts_per_iteration <= 65536,
+                "config key 'prompts_per_iteration' must be in 1..65536, got ", prompts_per_iteration);
+  RLF_CHECK_ARG(temperature > 0 && temperature <= 10, "config key 'temperature' must be in (0, 10], got ", temperature);
+  RLF_CHECK_ARG(top_k >= 0, "config key 'top_k' must be >= 0, got ", top_k);
+  RLF_CHECK_ARG(top_p > 0 && top_p <= 1, "config key 'top_p' must be in (0, 1], got ", top_p);
+  RLF_CHECK_ARG(epochs >= 1 && epochs <= 100, "config key 'epochs' must be in 1..100, got ", epochs);
+  RLF_CHECK_ARG(minibatches >= 1, "config key 'minibatches' must be >= 1, got ", minibatches);
+  RLF_CHECK_ARG(clip_range > 0 && clip_range < 1, "config key 'clip_range' must be in (0, 1), got ", clip_range);
+  RLF_CHECK_ARG(clip_range_high >= 0 && clip_range_high <= 10, "config key 'clip_range_high' must be in [0, 10], got ",
+                clip_range_high);
+  RLF_CHECK_ARG(kl_coef >= 0, "config key 'kl_coef' must be >= 0, got ", kl_coef);
+}
+
+void GrpoConfig::Visit(FieldVisitor& v) {
+  rl.Visit(v);
+  v.Field("group_size", &group_size, "responses sampled per prompt (G)");
+  v.Field("scale_rewards", &scale_rewards, "divide advantages by the group's reward std (false: Dr.GRPO)");
+  v.Field("advantage_eps", &advantage_eps, "eps of (r - mean) / (std + eps)");
+  v.Field("loss_aggregation", &loss_aggregation, "token-mean (DAPO), seq-mean (GRPO), seq-sum-norm (Dr.GRPO)");
+}
+
+void GrpoConfig::Validate() const {
+  rl.Validate();
+  RLF_CHECK_ARG(group_size >= 2 && group_size <= 4096, "config key 'group_size' must be in 2..4096, got ", group_size);
+  RLF_CHECK_ARG(rl.minibatches <= rl.prompts_per_iteration * group_size, "config key 'minibatches' (", rl.minibatches,
+                ") exceeds the responses per iteration (", rl.prompts_per_iteration * group_size, ")");
+  RLF_CHECK_ARG(advantage_eps > 0, "config key 'advantage_eps' must be > 0, got ", advantage_eps);
+  RLF_CHECK_ARG(IsLossAggregation(loss_aggregation), "config key 'loss_aggregation' must be token-mean, seq-mean or "
+                "seq-sum-norm, got '", loss_aggregation, "'");
+}
+
+void PpoLmConfig::Visit(FieldVisitor& v) {
+  rl.Visit(v);
+  v.Field("vf_coef", &vf_coef, "weight of the value loss");
+  v.Field("ent_coef", &ent_coef, "entropy bonus");
+  v.Field("gamma", &gamma, "discount over tokens");
+  v.Field("gae_lambda", &gae_lambda, "GAE lambda over tokens");
+  v.Field("value_trains_trunk", &value_trains_trunk, "let the value loss's gradient reach the shared transformer (false: it trains the value head alone)");
+}
+
+void PpoLmConfig::Validate() const {
+  rl.Validate();
+  RLF_CHECK_ARG(rl.minibatches <= rl.prompts_per_iteration, "config key 'minibatches' (", rl.minibatches,
+                ") exceeds prompts_per_iteration (", rl.prompts_per_iteration, ")");
+  RLF_CHECK_ARG(vf_coef >= 0 && ent_coef >= 0, "config keys 'vf_coef' and 'ent_coef' must be >= 0");
+  RLF_CHECK_ARG(gamma > 0 && gamma <= 1 && gae_lambda >= 0 && gae_lambda <= 1,
+                "config keys 'gamma' must be in (0, 1] and 'gae_lambda' in [0, 1]");
+}
+
+LmRlAgent::LmRlAgent(const RunContext& ctx, const LmRlConfig& config)
+    : LmAgent(ctx, config.common), rl_(config), ref_(model_->config()) {
+  ref_.CopyFrom(model_);
+}
+
+void LmRlAgent::VisitState(StateVisitor& v) {
+  VisitLmState(v);
+  VisitModule(v, "reference", *ref_.model());
+  v("tokens", &tokens_);
+  v("updates", &updates_);
+}
+
+namespace {
+
+// Row indices of minibatch k of a shuffled pass.
+std::vector<torch::Tensor> Minibatches(int64_t n, int64_t count, torch::Generator& gen) {
+  torch::Tensor perm = torch::randperm(n, gen, torch::kLong);
+  return perm.chunk(count);
+}
+
+std::vector<std::vector<int64_t>> Select(const std::vector<std::vector<int64_t>>& rows, const torch::Tensor& idx) {
+  std::vector<std::vector<int64_t>> out;
+  auto a = idx.accessor<int64_t, 1>();
+  for (int64_t i = 0; i < idx.size(0); ++i) out.push_back(rows[a[i]]);
+  return out;
+}
+
+}  // namespace
+
+Grpo::Grpo(const RunContext& ctx, const GrpoConfig& config) : LmRlAgent(ctx, config.rl), config_(config) {
+  DeclareMetrics({"reward", "accuracy", "eval_accuracy", "eval_sampled_accuracy", "kl", "response_length", "entropy", "clip_fraction",
+                  "zero_spread", "loss", "learning_rate", "grad_norm"});
+}
+
+Metrics Grpo::Iterate() {
+  const int64_t G = config_.group_size;
+  LmRollout r = Collect(rl_.prompts_per_iteration, G, rl_.sampling());
+  const int64_t N = r.responses.size(0);
+  double zero_spread = 0;
+  torch::Tensor adv = GroupAdvantages(r.rewards, G, config_.scale_rewards, config_.advantage_eps, &zero_spread);
+  LmSequences all = LayOut(r.prompts, r.responses);
+  torch::Tensor old_logp;
+  {
+    torch::NoGradGuard no_grad;
+    old_logp = TokenStats(model_, all, r.responses, first_token_).logp;
+  }
+  torch::Tensor ref_logp = ref_.LogProbs(all, r.responses, first_token_);
+  const double high = rl_.clip_range_high > 0 ? rl_.clip_range_high : rl_.clip_range;
+  double kl_sum = 0, ent_sum = 0, clip_sum = 0, loss_sum = 0, norm_sum = 0, lr = 0;
+  int64_t steps = 0;
+  for (int64_t e = 0; e < rl_.epochs; ++e) {
+    for (const torch::Tensor& idx : Minibatches(N, rl_.minibatches, gen_)) {
+      torch::Tensor resp = r.responses.index_select(0, idx);
+      LmSequences s = LayOut(Select(r.prompts, idx), resp);
+      LmTokenStats st = TokenStats(model_, s, resp, first_token_);
+      torch::Tensor old = old_logp.index_select(0, idx), ref = ref_logp.index_select(0, idx);
+      torch::Tensor pg = ClippedTokenLoss(st.logp, old, adv.index_select(0, idx), s.mask, rl_.clip_range, high);
+      torch::Tensor kl = KlK3(st.logp, ref) * s.mask;
+      torch::Tensor loss = AggregateTokenLoss(pg + rl_.kl_coef * kl, s.mask, config_.loss_aggregation);
+      opt_->zero_grad();
+      loss.backward();
+      lr = LearningRate(updates_, ctx_.Progress(tokens_));
+      norm_sum += OptimizerStep(lr);
+      ++updates_;
+      ++steps;
+      {
+        torch::NoGradGuard no_grad;
+        const double tokens = s.mask.sum().clamp_min(1.0).item<double>();
+        kl_sum += kl.sum().item<double>() / tokens;
+        ent_sum += st.entropy.sum().item<double>() / tokens;
+        torch::Tensor ratio = torch::exp(st.logp - old);
+        clip_sum += (((ratio < 1 - rl_.clip_range) | (ratio > 1 + high)).to(torch::kFloat32) * s.mask).sum().item<double>() / tokens;
+        loss_sum += loss.item<double>();
+      }
+    }
+  }
+  tokens_ += r.lengths.sum().item<int64_t>();
+  Metrics m;
+  m["reward"] = r.rewards.mean().item<double>();
+  m["accuracy"] = r.correct.mean().item<double>();
+  if (!eval_prompts_.empty()) {
+    m["eval_accuracy"] = EvalAccuracy();
+    m["eval_sampled_accuracy"] = EvalAccuracy(1.0);
+  }
+  m["kl"] = kl_sum / steps;
+  m["response_length"] = r.lengths.to(torch::kFloat64).mean().item<double>();
+  m["entropy"] = ent_sum / steps;
+  m["clip_fraction"] = clip_sum / steps;
+  m["zero_spread"] = zero_spread;
+  m["loss"] = loss_sum / steps;
+  m["learning_rate"] = lr;
+  m["grad_norm"] = norm_sum / steps;
+  return m;
+}
+
+PpoLm::PpoLm(const RunContext& ctx, const PpoLmConfig& config) : LmRlAgent(ctx, config.rl), config_(config) {
+  DeclareMetrics({"reward", "accuracy", "eval_accuracy", "eval_sampled_accuracy", "kl", "response_length", "entropy", "clip_fraction",
+                  "value_loss", "explained_variance", "loss", "learning_rate", "grad_norm"});
+}
+
+Metrics PpoLm::Iterate() {
+  LmRollout r = Collect(rl_.prompts_per_iteration, 1, rl_.sampling());
+  const int64_t N = r.responses.size(0), R = r.responses.size(1);
+  LmSequences all = LayOut(r.prompts, r.responses);
+  torch::Tensor old_logp, values;
+  {
+    torch::NoGradGuard no_grad;
+    LmTokenStats st = TokenStats(model_, all, r.responses, first_token_, /*values=*/true);
+    old_logp = st.logp;
+    values = st.values;
+  }
+  torch::Tensor ref_logp = ref_.LogProbs(all, r.responses, first_token_);
+  // Per-token rewards: the KL penalty everywhere, the score at the last token.
+  torch::Tensor rewards = -rl_.kl_coef * (old_logp - ref_logp) * all.mask;
+  torch::Tensor last = (r.lengths - 1).clamp_min(0);
+  rewards.index_put_({torch::arange(N), last},
+                     rewards.index({torch::arange(N), last}) + r.rewards * (r.lengths > 0).to(torch::kFloat32));
+  auto [adv, returns] = TokenGae(rewards, values, all.mask, config_.gamma, config_.gae_lambda);
+  const double count = all.mask.sum().clamp_min(1.0).item<double>();
+  const double mean = adv.sum().item<double>() / count;
+  const double var = ((adv - mean) * all.mask).pow(2).sum().item<double>() / count;
+  adv = ((adv - mean) / std::sqrt(var + 1e-8)) * all.mask;
+  const double high = rl_.clip_range_high > 0 ? rl_.clip_range_high : rl_.clip_range;
+  double ent_sum = 0, clip_sum = 0, vloss_sum = 0, loss_sum = 0, norm_sum = 0, lr = 0;
+  int64_t steps = 0;
+  for (int64_t e = 0; e < rl_.epochs; ++e) {
+    for (const torch::Tensor& idx : Minibatches(N, rl_.minibatches, gen_)) {
+      torch::Tensor resp = r.responses.index_select(0, idx);
+      LmSequences s = LayOut(Select(r.prompts, idx), resp);
+      LmTokenStats st = TokenStats(model_, s, resp, first_token_, /*values=*/true, config_.value_trains_trunk);
+      torch::Tensor old = old_logp.index_select(0, idx);
+      torch::Tensor pg = ClippedTokenLoss(st.logp, old, adv.index_select(0, idx), s.mask, rl_.clip_range, high);
+      torch::Tensor vloss = 0.5 * (st.values - returns.index_select(0, idx)).pow(2) * s.mask;
+      torch::Tensor loss = AggregateTokenLoss(pg + config_.vf_coef * vloss - config_.ent_coef * st.entropy, s.mask,
+                                              "token-mean");
+      opt_->zero_grad();
+      loss.backward();
+      lr = LearningRate(updates_, ctx_.Progress(tokens_));
+      norm_sum += OptimizerStep(lr);
+      ++updates_;
+      ++steps;
+      torch::NoGradGuard no_grad;
+      const double tokens = s.mask.sum().clamp_min(1.0).item<double>();
+      ent_sum += st.entropy.sum().item<double>() / tokens;
+      torch::Tensor ratio = torch::exp(st.logp - old);
+      clip_sum += (((ratio < 1 - rl_.clip_range) | (ratio > 1 + high)).to(torch::kFloat32) * s.mask).sum().item<double>() / tokens;
+      vloss_sum += vloss.sum().item<double>() / tokens;
+      loss_sum += loss.item<double>();
+    }
+  }
+  (void)R;
+  tokens_ += r.lengths.sum().item<int64_t>();
+  const double ret_var = ((returns - returns.sum() / count) * all.mask).pow(2).sum().item<double>() / count;
+  const double resid_var = ((returns - values) * all.mask).pow(2).sum().item<double>() / count;
+  Metrics m;
+  m["reward"] = r.rewards.mean().item<double>();
+  m["accuracy"] = r.correct.mean().item<double>();
+  if (!eval_prompts_.empty()) {
+    m["eval_accuracy"] = EvalAccuracy();
+    m["eval_sampled_accuracy"] = EvalAccuracy(1.0);
+  }
+  m["kl"] = ((old_logp - ref_logp) * all.mask).sum().item<double>() / count;
+  m["response_length"] = r.lengths.to(torch::kFloat64).mean().item<double>();
+  m["entropy"] = ent_sum / steps;
+  m["clip_fraction"] = clip_sum / steps;
+  m["value_loss"] = vloss_sum / steps;
+  m["explained_variance"] = ret_var > 0 ? 1.0 - resid_var / ret_var : 0.0;
+  m["loss"] = loss_sum / steps;
+  m["learning_rate"] = lr;
+  m["grad_norm"] = norm_sum / steps;
+  return m;
+}
+
+}  // namespace rlforge

@@ -1,0 +1,278 @@
+#include "rlforge/algos/lm/lm_agent.h"
+
+#include <cmath>
+
+#include "rlforge/env/text.h"
+#include "rlforge/nn/state.h"
+
+namespace rlforge {
+
+void LmModelConfig::Visit(FieldVisitor& v) {
+  v.Field("d_model", &d_model, "transformer width");
+  v.Field("n_layers", &n_layers, "transformer blocks");
+  v.Field("n_heads", &n_heads, "attention heads (divides d_model)");
+  v.Field("d_ff", &d_ff, "MLP width of each block (0: 4 d_model)");
+}
+
+void LmModelConfig::Validate() const {
+  RLF_CHECK_ARG(d_model >= 4 && d_model <= 4096, "config key 'd_model' must be in 4..4096, got ", d_model);
+  RLF_CHECK_ARG(n_layers >= 1 && n_layers <= 64, "config key 'n_layers' must be in 1..64, got ", n_layers);
+  RLF_CHECK_ARG(n_heads >= 1 && d_model % n_heads == 0, "config key 'n_heads' must divide d_model (", d_model,
+                "), got ", n_heads);
+  RLF_CHECK_ARG(d_ff >= 0 && d_ff <= 65536, "config key 'd_ff' must be in 0..65536, got ", d_ff);
+}
+
+void LmCommonConfig::Visit(FieldVisitor& v) {
+  model.Visit(v);
+  v.Field("learning_rate", &learning_rate, "AdamW's peak learning rate");
+  v.Field("weight_decay", &weight_decay, "AdamW's decoupled weight decay");
+  v.Field("warmup_updates", &warmup_updates, "updates of linear learning-rate warm-up");
+  v.Field("min_lr_fraction", &min_lr_fraction, "cosine decay ends at this fraction of the peak learning rate (1: constant)");
+  v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip");
+  v.Field("eval_prompts", &eval_prompts, "held-out prompts answered after every iteration: greedily (eval_accuracy) and sampled at temperature 1 (eval_sampled_accuracy); 0: none");
+}
+
+void LmCommonConfig::Validate() const {
+  model.Validate();
+  RLF_CHECK_ARG(learning_rate > 0 && learning_rate < 1, "config key 'learning_rate' must be in (0, 1), got ", learning_rate);
+  RLF_CHECK_ARG(weight_decay >= 0 && weight_decay < 1, "config key 'weight_decay' must be in [0, 1), got ", weight_decay);
+  RLF_CHECK_ARG(warmup_updates >= 0, "config key 'warmup_updates' must be >= 0, got ", warmup_updates);
+  RLF_CHECK_ARG(min_lr_fraction >= 0 && min_lr_fraction <= 1, "config key 'min_lr_fraction' must be in [0, 1], got ",
+                min_lr_fraction);
+  RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0, got ", max_grad_norm);
+  RLF_CHECK_ARG(eval_prompts >= 0 && eval_prompts <= 100000, "config key 'eval_prompts' must be in 0..100000, got ",
+                eval_prompts);
+}
+
+LmSequences LayOut(const std::vector<std::vector<int64_t>>& prompts, const torch::Tensor& responses) {
+  PaddedBatch p = LeftPad(prompts, text::kPad);
+  const int64_t N = responses.size(0), R = responses.size(1);
+  LmSequences s;
+  s.prompt_width = p.tokens.size(1);
+  torch::Tensor real = responses != text::kPad;
+  torch::Tensor start = p.positions.select(1, s.prompt_width - 1).unsqueeze(1) + 1;  // [N, 1]
+  s.tokens = torch::cat({p.tokens, responses}, 1);
+  s.positions = torch::cat({p.positions, start + torch::arange(R, torch::kLong).unsqueeze(0).expand({N, R})}, 1);
+  s.valid = torch::cat({p.valid, real}, 1);
+  s.mask = real.to(torch::kFloat32);
+  return s;
+}
+
+LmTokenStats TokenStats(TransformerLM& model, const LmSequences& s, const torch::Tensor& responses,
+                        int64_t first_token, bool values, bool value_grad_to_trunk) {
+  const int64_t R = responses.size(1);
+  // Response tokens are read at the columns before them; the last response
+  // column predicts nothing.
+  torch::Tensor h = model->Hidden(s.tokens.narrow(1, 0, s.prompt_width + R - 1),
+                                  s.positions.narrow(1, 0, s.prompt_width + R - 1),
+                                  s.valid.narrow(1, 0, s.prompt_width + R - 1))
+                        .narrow(1, s.prompt_width - 1, R);
+  torch::Tensor logp_all = torch::log_softmax(ActionLogits(model->Logits(h), first_token), -1);
+  torch::Tensor index = (responses - first_token).clamp_min(0).unsqueeze(-1);
+  LmTokenStats out;
+  out.logp = logp_all.gather(-1, index).squeeze(-1) * s.mask;
+  out.entropy = -(logp_all.exp() * logp_all).sum(-1) * s.mask;
+  if (values) out.values = model->Values(value_grad_to_trunk ? h : h.detach()) * s.mask;
+  return out;
+}
+
+namespace {
+
+// Greedy or sampled next tokens for observation rows (full recompute: the
+// runner's evaluations, `rlforge eval` and `play`).
+class LmPolicy : public Policy {
+ public:
+  LmPolicy(TransformerLM model, int64_t context, int64_t first_token, bool deterministic, uint64_t seed)
+      : model_(std::move(model)), context_(context), first_token_(first_token), deterministic_(deterministic) {
+    gen_ = at::detail::createCPUGenerator(seed);
+  }
+  void Act(const void* observations, const uint8_t*, int n, void* actions) override {
+    torch::NoGradGuard no_grad;
+    const auto* obs = static_cast<const int64_t*>(observations);
+    std::vector<int64_t> len(n);
+    int64_t width = 1;
+    for (int i = 0; i < n; ++i) width = std::max(width, len[i] = std::max<int64_t>(1, text::Length(obs + i * context_, context_)));
+    torch::Tensor tokens = torch::from_blob(const_cast<int64_t*>(obs), {n, context_}, torch::kLong).narrow(1, 0, width).clone();
+    torch::Tensor positions = torch::arange(width, torch::kLong).unsqueeze(0).expand({n, width});
+    torch::Tensor h = model_->Hidden(tokens, positions, tokens != text::kPad);
+    torch::Tensor last = torch::from_blob(len.data(), {n}, torch::kLong).clone() - 1;
+    torch::Tensor logits = ActionLogits(model_->Logits(h.index({torch::arange(n), last})), first_token_);
+    SamplingConfig s;
+    if (deterministic_) s.temperature = 0;
+    torch::Tensor a = SampleLogits(logits, s, gen_) + first_token_;
+    std::memcpy(actions, a.contiguous().data_ptr<int64_t>(), sizeof(int64_t) * n);
+  }
+  std::string name() const override { return "transformer"; }
+
+ private:
+  TransformerLM model_;
+  int64_t context_, first_token_;
+  bool deterministic_;
+  torch::Generator gen_;
+};
+
+constexpr uint64_t kEvalStream = 0x5EEDE7A1ull;
+
+}  // namespace
+
+LmAgent::LmAgent(const RunContext& ctx, const LmCommonConfig& common)
+    : Algorithm(ctx), common_(common), env_(ctx.MakeEnv()) {
+  const Space& obs = env_->observation_space();
+  const Space& act = env_->action_space();
+  RLF_CHECK_ARG(obs.kind() == SpaceKind::kBox && obs.dtype() == DType::kInt64 && obs.shape().size() == 1 &&
+                    act.kind() == SpaceKind::kDiscrete && act.start() + act.n() <= text::kVocabSize &&
+                    env_->num_players() == 1,
+                ctx.algo, " trains language models on text envs (int64 token observations, Discrete token actions: "
+                "TextAddition-v0, TextSort-v0, ...); ", env_->name(), " is not one");
+  context_ = obs.shape()[0];
+  first_token_ = act.start();
+  max_response_ = context_ - 2;
+  TransformerConfig tc;
+  tc.vocab_size = text::kVocabSize;
+  tc.context = context_;
+  tc.d_model = common.model.d_model;
+  tc.n_layers = common.model.n_layers;
+  tc.n_heads = common.model.n_heads;
+  tc.d_ff = common.model.d_ff;
+  torch::manual_seed(static_cast<uint64_t>(ctx.run.seed));
+  model_ = TransformerLM(tc);
+  opt_ = std::make_unique<torch::optim::AdamW>(
+      model_->parameters(), torch::optim::AdamWOptions(common.learning_rate).weight_decay(common.weight_decay));
+  gen_ = at::detail::createCPUGenerator(static_cast<uint64_t>(ctx.run.seed) * 7919 + 17);
+  prompt_rng_.Seed(static_cast<uint64_t>(ctx.run.seed));
+  Rng eval_rng(static_cast<uint64_t>(ctx.run.seed) ^ kEvalStream);
+  for (int64_t i = 0; i < common.eval_prompts; ++i) {
+    eval_seeds_.push_back(eval_rng.Next());
+    eval_prompts_.push_back(PromptOf(eval_seeds_.back()));
+  }
+}
+
+std::vector<int64_t> LmAgent::PromptOf(uint64_t seed) const {
+  std::vector<int64_t> obs(context_);
+  Info info;
+  env_->Reset(seed, obs.data(), &info);
+  return std::vector<int64_t>(obs.begin(), obs.begin() + std::max<int64_t>(1, text::Length(obs.data(), context_)));
+}
+
+void LmAgent::Score(const std::vector<uint64_t>& seeds, int64_t group, const torch::Tensor& responses,
+                    torch::Tensor* rewards, torch::Tensor* correct) const {
+  const int64_t N = responses.size(0), R = responses.size(1);
+  *rewards = torch::zeros({N}, torch::kFloat32);
+  *correct = torch::zeros({N}, torch::kFloat32);
+  auto resp = responses.accessor<int64_t, 2>();
+  std::vector<int64_t> obs(context_);
+  Info info;
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    env_->Reset(seeds[i], obs.data(), &info);
+    for (int64_t g = 0; g < group; ++g) {
+      const int64_t row = static_cast<int64_t>(i) * group + g;
+      std::unique_ptr<Env> copy = env_->Clone();
+      double ret = 0;
+      bool success = false;
+      int64_t j = 0;
+      for (; j < R && resp[row][j] != text::kPad; ++j) {
+        StepResult r = copy->Step(&resp[row][j], obs.data());
+        ret += r.reward;
+        if (r.done()) {
+          success = r.info.Get("is_success").value_or(0) == 1.0;
+          ++j;
+          break;
+        }
+      }
+      for (int64_t k = j; k < R; ++k) resp[row][k] = text::kPad;  // past the env's end: not part of the response
+      (*rewards)[row] = ret;
+      (*correct)[row] = success ? 1.0f : 0.0f;
+    }
+  }
+}
+
+LmRollout LmAgent::Collect(int64_t prompts, int64_t group, const SamplingConfig& sampling) {
+  std::vector<uint64_t> seeds;
+  LmRollout r;
+  for (int64_t i = 0; i < prompts; ++i) {
+    seeds.push_back(prompt_rng_.Next());
+    std::vector<int64_t> p = PromptOf(seeds.back());
+    for (int64_t g = 0; g < group; ++g) r.prompts.push_back(p);
+  }
+  int64_t width = 0;
+  for (const auto& p : r.prompts) width = std::max<int64_t>(width, static_cast<int64_t>(p.size()));
+  model_->eval();
+  r.responses = Generate(model_, r.prompts, context_ - width, sampling, gen_, first_token_, text::kEos, text::kPad);
+  model_->train();
+  Score(seeds, group, r.responses, &r.rewards, &r.correct);
+  r.lengths = (r.responses != text::kPad).sum(1);
+  return r;
+}
+
+double LmAgent::EvalAccuracy(double temperature) {
+  if (eval_prompts_.empty()) return 0;
+  int64_t width = 0;
+  for (const auto& p : eval_prompts_) width = std::max<int64_t>(width, static_cast<int64_t>(p.size()));
+  SamplingConfig sampling;
+  sampling.temperature = temperature;
+  torch::Generator gen = at::detail::createCPUGenerator(static_cast<uint64_t>(ctx_.run.seed) ^ kEvalStream);
+  double right = 0;
+  const int64_t chunk = 256;
+  model_->eval();
+  for (size_t start = 0; start < eval_prompts_.size(); start += chunk) {
+    const size_t end = std::min(eval_prompts_.size(), start + chunk);
+    std::vector<std::vector<int64_t>> prompts(eval_prompts_.begin() + start, eval_prompts_.begin() + end);
+    std::vector<uint64_t> seeds(eval_seeds_.begin() + start, eval_seeds_.begin() + end);
+    torch::Tensor responses = Generate(model_, prompts, context_ - width, sampling, gen, first_token_, text::kEos, text::kPad);
+    torch::Tensor rewards, correct;
+    Score(seeds, 1, responses, &rewards, &correct);
+    right += correct.sum().item<double>();
+  }
+  model_->train();
+  return right / static_cast<double>(eval_prompts_.size());
+}
+
+std::unique_ptr<Policy> LmAgent::MakePolicy(bool deterministic) {
+  TransformerLM copy(model_->config());
+  {
+    torch::NoGradGuard no_grad;
+    auto src = model_->parameters();
+    auto dst = copy->parameters();
+    for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+  }
+  copy->eval();
+  return std::make_unique<LmPolicy>(copy, context_, first_token_, deterministic,
+                                    static_cast<uint64_t>(ctx_.run.seed) + 4242);
+}
+
+double LmAgent::LearningRate(int64_t u, double progress) const {
+  const double peak = common_.learning_rate;
+  if (u < common_.warmup_updates) return peak * static_cast<double>(u + 1) / static_cast<double>(common_.warmup_updates + 1);
+  progress = std::clamp(progress, 0.0, 1.0);
+  const double floor = peak * common_.min_lr_fraction;
+  return floor + (peak - floor) * 0.5 * (1.0 + std::cos(M_PI * progress));
+}
+
+double LmAgent::OptimizerStep(double lr) {
+  const double norm = torch::nn::utils::clip_grad_norm_(model_->parameters(), common_.max_grad_norm);
+  for (auto& group : opt_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  opt_->step();
+  return norm;
+}
+
+void LmAgent::VisitLmState(StateVisitor& v) {
+  VisitModule(v, "model", *model_);
+  VisitOptimizer(v, "optimizer", *opt_);
+  VisitGenerator(v, "sampling_generator", &gen_);
+  v("prompt_rng", &prompt_rng_);
+}
+
+void LmReference::CopyFrom(TransformerLM& model) {
+  torch::NoGradGuard no_grad;
+  auto src = model->parameters();
+  auto dst = model_->parameters();
+  for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+  for (auto& p : model_->parameters()) p.set_requires_grad(false);
+}
+
+torch::Tensor LmReference::LogProbs(const LmSequences& s, const torch::Tensor& responses, int64_t first_token) {
+  torch::NoGradGuard no_grad;
+  return TokenStats(model_, s, responses, first_token).logp;
+}
+
+}  // namespace rlforge

@@ -1,0 +1,137 @@
+#include "rlforge/algos/lm/sft.h"
+
+#include "rlforge/data/dataset.h"
+#include "rlforge/env/registry.h"
+#include "rlforge/env/text.h"
+#include "rlforge/nn/state.h"
+
+namespace rlforge {
+
+void SftConfig::Visit(FieldVisitor& v) {
+  common.Visit(v);
+  v.Field("demo_policy", &demo_policy, "scripted policy that writes the demonstrations (solver, noisy:P)");
+  v.Field("demonstrations", &demonstrations, "demonstration episodes played by demo_policy");
+  v.Field("demo_dataset", &demo_dataset, "learn from the episodes of this dataset directory (rlforge record) instead of demo_policy's");
+  v.Field("batch_size", &batch_size, "sequences per forward pass");
+  v.Field("grad_accumulation", &grad_accumulation, "forward passes whose gradients make one update");
+  v.Field("updates_per_iteration", &updates_per_iteration, "updates per iteration (one progress row)");
+}
+
+void SftConfig::Validate() const {
+  common.Validate();
+  RLF_CHECK_ARG(demonstrations >= 1 && demonstrations <= 10000000, "config key 'demonstrations' must be in 1..1e7, got ",
+                demonstrations);
+  RLF_CHECK_ARG(batch_size >= 1 && batch_size <= 65536, "config key 'batch_size' must be in 1..65536, got ", batch_size);
+  RLF_CHECK_ARG(grad_accumulation >= 1 && grad_accumulation <= 1024, "config key 'grad_accumulation' must be in 1..1024, got ",
+                grad_accumulation);
+  RLF_CHECK_ARG(updates_per_iteration >= 1, "config key 'updates_per_iteration' must be >= 1, got ", updates_per_iteration);
+}
+
+Sft::Sft(const RunContext& ctx, const SftConfig& config) : LmAgent(ctx, config.common), config_(config) {
+  if (config.demo_dataset.empty()) CheckScriptedPolicyFits("demo_policy", config.demo_policy, ctx.run.env, ctx.run.env_kwargs);
+  DeclareMetrics({"loss", "learning_rate", "grad_norm", "eval_accuracy", "eval_sampled_accuracy", "demo_accuracy"});
+}
+
+void Sft::EnsureDemonstrations() {
+  if (demos_ready_) return;
+  std::vector<std::vector<int64_t>> responses;
+  double right = 0;
+  if (!config_.demo_dataset.empty()) {
+    Dataset d = ReadDataset(config_.demo_dataset);
+    const bool same_env = d.info.env_id.empty() || (d.info.env_id == ctx_.run.env && d.info.env_kwargs.ToString() == ctx_.run.env_kwargs.ToString());
+    RLF_CHECK_ARG(same_env && d.info.observation_space.ToString() == env_->observation_space().ToString() &&
+                      d.info.action_space.ToString() == env_->action_space().ToString(),
+                  "sft: dataset ", config_.demo_dataset, " holds episodes of ",
+                  d.info.env_id.empty() ? d.info.observation_space.ToString() : d.info.env_id + " " + d.info.env_kwargs.ToString(),
+                  ", not of ", ctx_.run.env, " ", ctx_.run.env_kwargs.ToString());
+    for (int64_t e = 0; e < d.episodes(); ++e) {
+      const int64_t first = d.episode_first_step[e], n = d.episode_length(e);
+      const auto* obs = reinterpret_cast<const int64_t*>(d.obs.data() + d.row[first] * d.obs_bytes);
+      demo_prompts_.emplace_back(obs, obs + std::max<int64_t>(1, text::Length(obs, context_)));
+      std::vector<int64_t> r(n);
+      std::memcpy(r.data(), d.actions.data() + first * 8, n * 8);
+      responses.push_back(r);
+      double ret = 0;
+      for (int64_t t = 0; t < n; ++t) ret += d.rewards[first + t];
+      right += ret == 1.0;
+    }
+  } else {
+    std::unique_ptr<Env> env = ctx_.MakeEnv();
+    std::unique_ptr<Policy> policy = Registry::Global().MakeScriptedPolicy(
+        config_.demo_policy, ctx_.run.env, *env, static_cast<uint64_t>(ctx_.run.seed));
+    Rng seeds(static_cast<uint64_t>(ctx_.run.seed) ^ 0xDE3053ull);
+    std::vector<int64_t> obs(context_);
+    Info info;
+    for (int64_t i = 0; i < config_.demonstrations; ++i) {
+      env->Reset(seeds.Next(), obs.data(), &info);
+      demo_prompts_.emplace_back(obs.begin(), obs.begin() + std::max<int64_t>(1, text::Length(obs.data(), context_)));
+      std::vector<int64_t> r;
+      for (;;) {
+        int64_t a = 0;
+        policy->Act(obs.data(), nullptr, 1, &a);
+        r.push_back(a);
+        StepResult s = env->Step(&a, obs.data());
+        if (s.done()) {
+          right += s.info.Get("is_success").value_or(0) == 1.0;
+          break;
+        }
+      }
+      responses.push_back(r);
+    }
+  }
+  RLF_CHECK_ARG(!responses.empty(), "sft: no demonstrations");
+  int64_t width = 0;
+  for (const auto& r : responses) width = std::max<int64_t>(width, static_cast<int64_t>(r.size()));
+  demo_responses_ = torch::full({static_cast<int64_t>(responses.size()), width}, text::kPad, torch::kLong);
+  for (size_t i = 0; i < responses.size(); ++i)
+    std::memcpy(demo_responses_[i].data_ptr<int64_t>(), responses[i].data(), responses[i].size() * 8);
+  demo_accuracy_ = right / static_cast<double>(responses.size());
+  demos_ready_ = true;
+}
+
+Metrics Sft::Iterate() {
+  EnsureDemonstrations();
+  const int64_t D = demo_responses_.size(0);
+  double loss_sum = 0, norm = 0, lr = 0;
+  int64_t done = 0;
+  model_->train();
+  for (int64_t u = 0; u < config_.updates_per_iteration && updates_ < ctx_.run.total_steps; ++u) {
+    opt_->zero_grad();
+    for (int64_t k = 0; k < config_.grad_accumulation; ++k) {
+      torch::Tensor idx = torch::randint(D, {config_.batch_size}, gen_, torch::kLong);
+      std::vector<std::vector<int64_t>> prompts;
+      auto ia = idx.accessor<int64_t, 1>();
+      for (int64_t b = 0; b < config_.batch_size; ++b) prompts.push_back(demo_prompts_[ia[b]]);
+      torch::Tensor responses = demo_responses_.index_select(0, idx);
+      // Trim the batch's responses to its longest one.
+      const int64_t R = std::max<int64_t>(1, (responses != text::kPad).sum(1).max().item<int64_t>());
+      responses = responses.narrow(1, 0, R);
+      LmSequences s = LayOut(prompts, responses);
+      LmTokenStats st = TokenStats(model_, s, responses, first_token_);
+      torch::Tensor loss = -st.logp.sum() / s.mask.sum().clamp_min(1.0) / static_cast<double>(config_.grad_accumulation);
+      loss.backward();
+      loss_sum += loss.item<double>();
+    }
+    lr = LearningRate(updates_, ctx_.Progress(updates_));
+    norm += OptimizerStep(lr);
+    ++updates_;
+    ++done;
+  }
+  Metrics m;
+  m["loss"] = done ? loss_sum / static_cast<double>(done) : 0;
+  m["learning_rate"] = lr;
+  m["grad_norm"] = done ? norm / static_cast<double>(done) : 0;
+  if (!eval_prompts_.empty()) {
+    m["eval_accuracy"] = EvalAccuracy();
+    m["eval_sampled_accuracy"] = EvalAccuracy(1.0);
+  }
+  m["demo_accuracy"] = demo_accuracy_;
+  return m;
+}
+
+void Sft::VisitState(StateVisitor& v) {
+  VisitLmState(v);
+  v("updates", &updates_);
+}
+
+}  // namespace rlforge
