@@ -75,7 +75,7 @@ void RunBenchEnv(const BenchEnvArgs& a) {
 }  // namespace
 
 void AddBenchCommand(CLI::App& app) {
-  auto* bench = app.add_subcommand("bench", "Benchmarks (env: vector-env stepping; train: training speed; search: MCTS simulations/s; distributed, allreduce: data-parallel scaling)");
+  auto* bench = app.add_subcommand("bench", "Benchmarks (env: vector-env stepping; train: training speed; search: MCTS simulations/s; distributed, allreduce: data-parallel scaling; lm: transformer tokens/s)");
   bench->require_subcommand(1);
   auto a = std::make_shared<BenchEnvArgs>();
   auto* env = bench->add_subcommand("env", "Steps per second of a vector env with random actions");
@@ -92,6 +92,7 @@ void AddBenchCommand(CLI::App& app) {
   AddBenchSearchCommand(*bench);
   AddBenchRuntimeCommand(*bench);
   AddBenchServeCommand(*bench);
+  AddBenchLmCommand(*bench);
 }
 
 }  // namespace rlforge::cli

@@ -41,6 +41,8 @@ void AddServeCommand(CLI::App& app);
 void AddLaunchCommand(CLI::App& app);
 void AddRecordCommand(CLI::App& app);
 void AddInspectCommand(CLI::App& app);
+void AddLmCommand(CLI::App& app);
+void AddBenchLmCommand(CLI::App& bench);
 void AddBenchTrainCommand(CLI::App& bench);
 void AddBenchSearchCommand(CLI::App& bench);
 void AddBenchRuntimeCommand(CLI::App& bench);

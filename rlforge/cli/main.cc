@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   AddLaunchCommand(app);
   AddRecordCommand(app);
   AddInspectCommand(app);
+  AddLmCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Reproduces the TextAddition-v0 results of docs/lm.md: for each seed, SFT on
+# noisy demonstrations (configs/sft.yaml), then GRPO and PPO-LM from it
+# (configs/grpo.yaml, configs/ppo-lm.yaml), and prints one line per run:
+# held-out greedy and sampled exact match (256 prompts, last progress row),
+# the final evaluation's success rate (500 env episodes, greedy), the KL to
+# the reference and the wall-clock time.
+#   scripts/lm_results.sh OUT_DIR [SEEDS...]     (~5 minutes per seed on 2 cores)
+set -euo pipefail
+out=${1:?usage: scripts/lm_results.sh OUT_DIR [SEEDS...]}
+shift
+seeds=("$@")
+[ ${#seeds[@]} -eq 0 ] && seeds=(0 1 2)
+bin=${RLFORGE:-$(dirname "$0")/../build/rlforge}
+mkdir -p "$out"
+# column NAME of the last row of progress.csv
+last() { python3 -c "import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); print(r[-1][sys.argv[2]] or 'nan')" "$1/progress.csv" "$2"; }
+succ() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]+'/eval.json'))['success_rate'])" "$1"; }
+printf '%-6s %-5s %8s %8s %8s %8s %7s\n' algo seed greedy sampled eval500 kl seconds
+for s in "${seeds[@]}"; do
+  for algo in sft grpo ppo-lm; do
+    dir="$out/$algo-$s"
+    rm -rf "$dir"
+    start=$(date +%s.%N)
+    if [ "$algo" = sft ]; then
+      "$bin" train --algo sft --env TextAddition-v0 --seed "$s" --out "$dir" >/dev/null 2>&1
+      kl=0
+    else
+      "$bin" train --algo "$algo" --env TextAddition-v0 --seed "$s" --init-from "$out/sft-$s" --out "$dir" >/dev/null 2>&1
+      kl=$(last "$dir" kl)
+    fi
+    end=$(date +%s.%N)
+    printf '%-6s %-5s %8.3f %8.3f %8.3f %8.4f %7.1f\n' "$algo" "$s" "$(last "$dir" eval_accuracy)" \
+      "$(last "$dir" eval_sampled_accuracy)" "$(succ "$dir")" "$kl" "$(python3 -c "print($end - $start)")"
+  done
+done
