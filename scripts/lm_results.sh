@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Reproduces the TextAddition-v0 results of docs/lm.md: for each seed, SFT on
-# noisy demonstrations (configs/sft.yaml), then GRPO and PPO-LM from it
+# Reproduces the results of docs/lm.md: for each seed, SFT on noisy
+# demonstrations (configs/sft.yaml), then GRPO and PPO-LM from it
 # (configs/grpo.yaml, configs/ppo-lm.yaml), and prints one line per run:
-# held-out greedy and sampled exact match (256 prompts, last progress row),
-# the final evaluation's success rate (500 env episodes, greedy), the KL to
-# the reference and the wall-clock time.
-#   scripts/lm_results.sh OUT_DIR [SEEDS...]     (~5 minutes per seed on 2 cores)
+# held-out greedy and sampled (temperature 1) exact match (256 prompts, last
+# progress row), the final evaluation's success rate (the preset's
+# eval_episodes env episodes, greedy), the KL to the reference and the
+# wall-clock time.
+#   scripts/lm_results.sh OUT_DIR [SEEDS...]                      TextAddition-v0, ~5 min per seed
+#   ENV_ID=TextTowerDefense-v0 scripts/lm_results.sh OUT_DIR [SEEDS...]              ~5 min per seed
 set -euo pipefail
 out=${1:?usage: scripts/lm_results.sh OUT_DIR [SEEDS...]}
 shift
 seeds=("$@")
 [ ${#seeds[@]} -eq 0 ] && seeds=(0 1 2)
 bin=${RLFORGE:-$(dirname "$0")/../build/rlforge}
+env_id=${ENV_ID:-TextAddition-v0}
 mkdir -p "$out"
 # column NAME of the last row of progress.csv
 last() { python3 -c "import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); print(r[-1][sys.argv[2]] or 'nan')" "$1/progress.csv" "$2"; }
@@ -23,10 +26,10 @@ for s in "${seeds[@]}"; do
     rm -rf "$dir"
     start=$(date +%s.%N)
     if [ "$algo" = sft ]; then
-      "$bin" train --algo sft --env TextAddition-v0 --seed "$s" --out "$dir" >/dev/null 2>&1
+      "$bin" train --algo sft --env "$env_id" --seed "$s" --out "$dir" >/dev/null 2>&1
       kl=0
     else
-      "$bin" train --algo "$algo" --env TextAddition-v0 --seed "$s" --init-from "$out/sft-$s" --out "$dir" >/dev/null 2>&1
+      "$bin" train --algo "$algo" --env "$env_id" --seed "$s" --init-from "$out/sft-$s" --out "$dir" >/dev/null 2>&1
       kl=$(last "$dir" kl)
     fi
     end=$(date +%s.%N)

@@ -194,6 +194,17 @@ if [[ $code == 143 && "$(cat /tmp/rlf_cli_err)" == *"rlforge train --resume"* &&
 stopped=$(basename "$ckpt" .pt); stopped=${stopped#step_}
 check resume-after-sigterm 0 "" -- "$BIN" train --resume "$tmp/term" --steps $((stopped + 2048)) --no-progress
 [[ -e "$tmp/term/eval.json" && $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['timesteps'])" "$tmp/term/eval.json") -gt $stopped ]] && echo "ok   resumed-past-the-interruption" || { echo "FAIL resumed run did not train on"; fails=$((fails+1)); }
+# Language-model runs: a tiny SFT on TextSort-v0, sampled and scored from the CLI.
+check lm-sft 0 "" -- "$BIN" train --algo sft --env TextSort-v0 --steps 20 --set d_model=16 --set n_layers=1 --set n_heads=2 --set demonstrations=50 --set updates_per_iteration=10 --set eval_prompts=4 --set eval_episodes=2 --out "$tmp/lm" --no-progress
+sample=$("$BIN" lm sample "$tmp/lm" --prompt "sort:83515=" --n 3 --temperature 1 --json)
+python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert len(d)==3 and all(r['prompt']=='sort:83515=' and 'score' in r for r in d)" "$sample" && echo "ok   lm-sample-json" || { echo "FAIL lm sample: $sample"; fails=$((fails+1)); }
+check lm-sample-not-lm 2 "is a ppo run, not a language model's" -- "$BIN" lm sample "$tmp/run" --prompt "1+1="
+check lm-sample-bad-char 2 "not printable ASCII" -- "$BIN" lm sample "$tmp/lm" --prompt $'sort:1\t2='
+check lm-sample-too-long 2 "the model's context is" -- "$BIN" lm sample "$tmp/lm" --prompt "sort:12345678901234567890123456789="
+check lm-wrong-env 2 "is not one" -- "$BIN" train --algo grpo --env CartPole-v1 --steps 10 --out "$tmp/bad-lm"
+check lm-bad-aggregation 2 "loss_aggregation" -- "$BIN" train --algo grpo --env TextSort-v0 --set loss_aggregation=sum --out "$tmp/bad-lm"
+check bench-lm 0 "" -- "$BIN" bench lm --d-model 16 --n-layers 1 --n-heads 2 --batch 4 --new-tokens 4 --seconds 0.01 --json
+check bench-lm-bad 2 "--d-model" -- "$BIN" bench lm --d-model 2
 rm -rf "$tmp"
 
 echo "$((fails)) failed"

@@ -29,10 +29,12 @@ struct SampleArgs {
 };
 
 void RunSample(const SampleArgs& a) {
+  const std::string algo = LoadRunConfig(a.run).run.algo;
+  RLF_CHECK_ARG(algo == "sft" || algo == "grpo" || algo == "ppo-lm", a.run, " is a ", algo,
+                " run, not a language model's (sft, grpo, ppo-lm)");
   LoadedRun run = LoadRun(a.run);
   auto* lm = dynamic_cast<LmAgent*>(run.algorithm.get());
-  RLF_CHECK_ARG(lm != nullptr, a.run, " is a ", run.config.run.algo,
-                " run, not a language model's (sft, grpo, ppo-lm)");
+  RLF_CHECK(lm != nullptr, a.run, ": ", algo, " is not a language-model agent");
   std::unique_ptr<Env> env = Make(run.config.run.env, run.config.run.env_kwargs);
   const auto* text_env = dynamic_cast<const TextEnv*>(&env->unwrapped());
   torch::Generator gen = at::detail::createCPUGenerator(a.seed);
@@ -41,7 +43,9 @@ void RunSample(const SampleArgs& a) {
   for (const std::string& prompt : a.prompts) {
     std::vector<int64_t> tokens = {text::kBos};
     for (int64_t t : text::Encode(prompt)) tokens.push_back(t);
-    const int64_t room = lm->context() - static_cast<int64_t>(tokens.size());
+    int64_t room = lm->context() - static_cast<int64_t>(tokens.size());
+    // The env cuts a response off after max_response characters (the <eos> after them is one more token).
+    if (text_env != nullptr) room = std::min(room, text_env->max_response() + 1);
     RLF_CHECK_ARG(room >= 1, "prompt '", prompt, "' has ", tokens.size(), " tokens; the model's context is ",
                   lm->context());
     std::vector<std::vector<int64_t>> batch(a.n, tokens);

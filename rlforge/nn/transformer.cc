@@ -125,8 +125,12 @@ torch::Tensor SampleLogits(const torch::Tensor& logits, const SamplingConfig& s,
 
 PaddedBatch LeftPad(const std::vector<std::vector<int64_t>>& rows, int64_t pad_token) {
   int64_t width = 0;
-  for (const auto& r : rows) width = std::max<int64_t>(width, static_cast<int64_t>(r.size()));
+  for (const auto& r : rows) {
+    RLF_CHECK_ARG(!r.empty(), "transformer: an empty token sequence (a prompt needs at least <bos>)");
+    width = std::max<int64_t>(width, static_cast<int64_t>(r.size()));
+  }
   const int64_t B = static_cast<int64_t>(rows.size());
+  RLF_CHECK_ARG(B > 0, "transformer: an empty batch");
   PaddedBatch p;
   p.tokens = torch::full({B, width}, pad_token, torch::kLong);
   p.positions = torch::zeros({B, width}, torch::kLong);

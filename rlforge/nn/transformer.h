@@ -92,7 +92,7 @@ torch::Tensor ActionLogits(const torch::Tensor& logits, int64_t first_token);
 torch::Tensor SampleLogits(const torch::Tensor& logits, const SamplingConfig& s, torch::Generator& gen);
 
 // Left-pads token lists into [B, width] with pad_token; returns (tokens,
-// positions, valid).
+// positions, valid). InvalidArgument for an empty batch or an empty row.
 struct PaddedBatch {
   torch::Tensor tokens, positions, valid;
 };

@@ -91,6 +91,7 @@ TEST(Transformer, KvCacheEqualsRecompute) {
   }
   torch::Generator g = at::detail::createCPUGenerator(1);
   EXPECT_THROW(Generate(m, prompts, 30, SamplingConfig{}, g, 2, 2, 0), InvalidArgument);  // beyond the context
+  EXPECT_THROW(Generate(m, {{1, 4}, {}}, 3, SamplingConfig{}, g, 2, 2, 0), InvalidArgument);  // an empty prompt
 }
 
 TEST(Transformer, SamplingSettings) {

@@ -1,6 +1,7 @@
 #include "rlforge/algos/lm/grpo.h"
 
 #include "rlforge/algos/lm/lm_losses.h"
+#include "rlforge/env/text.h"
 #include "rlforge/nn/state.h"
 
 namespace rlforge {
@@ -44,8 +45,13 @@ void GrpoConfig::Visit(FieldVisitor& v) {
 void GrpoConfig::Validate() const {
   rl.Validate();
   RLF_CHECK_ARG(group_size >= 2 && group_size <= 4096, "config key 'group_size' must be in 2..4096, got ", group_size);
+  RLF_CHECK_ARG(rl.prompts_per_iteration * group_size <= 65536, "config keys 'prompts_per_iteration' x 'group_size' (",
+                rl.prompts_per_iteration * group_size, " responses per iteration) must be at most 65536");
   RLF_CHECK_ARG(rl.minibatches <= rl.prompts_per_iteration * group_size, "config key 'minibatches' (", rl.minibatches,
                 ") exceeds the responses per iteration (", rl.prompts_per_iteration * group_size, ")");
+  RLF_CHECK_ARG(rl.prompts_per_iteration * group_size / rl.minibatches <= 8192, "a minibatch of ",
+                rl.prompts_per_iteration * group_size / rl.minibatches,
+                " responses is too large (at most 8192: raise 'minibatches')");
   RLF_CHECK_ARG(advantage_eps > 0, "config key 'advantage_eps' must be > 0, got ", advantage_eps);
   RLF_CHECK_ARG(IsLossAggregation(loss_aggregation), "config key 'loss_aggregation' must be token-mean, seq-mean or "
                 "seq-sum-norm, got '", loss_aggregation, "'");
@@ -64,6 +70,8 @@ void PpoLmConfig::Validate() const {
   rl.Validate();
   RLF_CHECK_ARG(rl.minibatches <= rl.prompts_per_iteration, "config key 'minibatches' (", rl.minibatches,
                 ") exceeds prompts_per_iteration (", rl.prompts_per_iteration, ")");
+  RLF_CHECK_ARG(rl.prompts_per_iteration / rl.minibatches <= 8192, "a minibatch of ",
+                rl.prompts_per_iteration / rl.minibatches, " responses is too large (at most 8192: raise 'minibatches')");
   RLF_CHECK_ARG(vf_coef >= 0 && ent_coef >= 0, "config keys 'vf_coef' and 'ent_coef' must be >= 0");
   RLF_CHECK_ARG(gamma > 0 && gamma <= 1 && gae_lambda >= 0 && gae_lambda <= 1,
                 "config keys 'gamma' must be in (0, 1] and 'gae_lambda' in [0, 1]");
@@ -109,13 +117,8 @@ Metrics Grpo::Iterate() {
   const int64_t N = r.responses.size(0);
   double zero_spread = 0;
   torch::Tensor adv = GroupAdvantages(r.rewards, G, config_.scale_rewards, config_.advantage_eps, &zero_spread);
-  LmSequences all = LayOut(r.prompts, r.responses);
-  torch::Tensor old_logp;
-  {
-    torch::NoGradGuard no_grad;
-    old_logp = TokenStats(model_, all, r.responses, first_token_).logp;
-  }
-  torch::Tensor ref_logp = ref_.LogProbs(all, r.responses, first_token_);
+  torch::Tensor old_logp = TokenStatsNoGrad(model_, r.prompts, r.responses, first_token_).logp;
+  torch::Tensor ref_logp = ref_.LogProbs(r.prompts, r.responses, first_token_);
   const double high = rl_.clip_range_high > 0 ? rl_.clip_range_high : rl_.clip_range;
   double kl_sum = 0, ent_sum = 0, clip_sum = 0, loss_sum = 0, norm_sum = 0, lr = 0;
   int64_t steps = 0;
@@ -127,7 +130,8 @@ Metrics Grpo::Iterate() {
       torch::Tensor old = old_logp.index_select(0, idx), ref = ref_logp.index_select(0, idx);
       torch::Tensor pg = ClippedTokenLoss(st.logp, old, adv.index_select(0, idx), s.mask, rl_.clip_range, high);
       torch::Tensor kl = KlK3(st.logp, ref) * s.mask;
-      torch::Tensor loss = AggregateTokenLoss(pg + rl_.kl_coef * kl, s.mask, config_.loss_aggregation);
+      // seq-sum-norm's constant: the longest response the context allows.
+      torch::Tensor loss = AggregateTokenLoss(pg + rl_.kl_coef * kl, s.mask, config_.loss_aggregation, max_response_);
       opt_->zero_grad();
       loss.backward();
       lr = LearningRate(updates_, ctx_.Progress(tokens_));
@@ -172,25 +176,20 @@ PpoLm::PpoLm(const RunContext& ctx, const PpoLmConfig& config) : LmRlAgent(ctx, 
 Metrics PpoLm::Iterate() {
   LmRollout r = Collect(rl_.prompts_per_iteration, 1, rl_.sampling());
   const int64_t N = r.responses.size(0), R = r.responses.size(1);
-  LmSequences all = LayOut(r.prompts, r.responses);
-  torch::Tensor old_logp, values;
-  {
-    torch::NoGradGuard no_grad;
-    LmTokenStats st = TokenStats(model_, all, r.responses, first_token_, /*values=*/true);
-    old_logp = st.logp;
-    values = st.values;
-  }
-  torch::Tensor ref_logp = ref_.LogProbs(all, r.responses, first_token_);
+  const torch::Tensor mask = (r.responses != text::kPad).to(torch::kFloat32);
+  LmTokenStats old = TokenStatsNoGrad(model_, r.prompts, r.responses, first_token_, /*values=*/true);
+  torch::Tensor old_logp = old.logp, values = old.values;
+  torch::Tensor ref_logp = ref_.LogProbs(r.prompts, r.responses, first_token_);
   // Per-token rewards: the KL penalty everywhere, the score at the last token.
-  torch::Tensor rewards = -rl_.kl_coef * (old_logp - ref_logp) * all.mask;
+  torch::Tensor rewards = -rl_.kl_coef * (old_logp - ref_logp) * mask;
   torch::Tensor last = (r.lengths - 1).clamp_min(0);
   rewards.index_put_({torch::arange(N), last},
                      rewards.index({torch::arange(N), last}) + r.rewards * (r.lengths > 0).to(torch::kFloat32));
-  auto [adv, returns] = TokenGae(rewards, values, all.mask, config_.gamma, config_.gae_lambda);
-  const double count = all.mask.sum().clamp_min(1.0).item<double>();
+  auto [adv, returns] = TokenGae(rewards, values, mask, config_.gamma, config_.gae_lambda);
+  const double count = mask.sum().clamp_min(1.0).item<double>();
   const double mean = adv.sum().item<double>() / count;
-  const double var = ((adv - mean) * all.mask).pow(2).sum().item<double>() / count;
-  adv = ((adv - mean) / std::sqrt(var + 1e-8)) * all.mask;
+  const double var = ((adv - mean) * mask).pow(2).sum().item<double>() / count;
+  adv = ((adv - mean) / std::sqrt(var + 1e-8)) * mask;
   const double high = rl_.clip_range_high > 0 ? rl_.clip_range_high : rl_.clip_range;
   double ent_sum = 0, clip_sum = 0, vloss_sum = 0, loss_sum = 0, norm_sum = 0, lr = 0;
   int64_t steps = 0;
@@ -221,8 +220,8 @@ Metrics PpoLm::Iterate() {
   }
   (void)R;
   tokens_ += r.lengths.sum().item<int64_t>();
-  const double ret_var = ((returns - returns.sum() / count) * all.mask).pow(2).sum().item<double>() / count;
-  const double resid_var = ((returns - values) * all.mask).pow(2).sum().item<double>() / count;
+  const double ret_var = ((returns - returns.sum() / count) * mask).pow(2).sum().item<double>() / count;
+  const double resid_var = ((returns - values) * mask).pow(2).sum().item<double>() / count;
   Metrics m;
   m["reward"] = r.rewards.mean().item<double>();
   m["accuracy"] = r.correct.mean().item<double>();
@@ -230,7 +229,7 @@ Metrics PpoLm::Iterate() {
     m["eval_accuracy"] = EvalAccuracy();
     m["eval_sampled_accuracy"] = EvalAccuracy(1.0);
   }
-  m["kl"] = ((old_logp - ref_logp) * all.mask).sum().item<double>() / count;
+  m["kl"] = ((old_logp - ref_logp) * mask).sum().item<double>() / count;
   m["response_length"] = r.lengths.to(torch::kFloat64).mean().item<double>();
   m["entropy"] = ent_sum / steps;
   m["clip_fraction"] = clip_sum / steps;

@@ -76,6 +76,27 @@ LmTokenStats TokenStats(TransformerLM& model, const LmSequences& s, const torch:
   return out;
 }
 
+LmTokenStats TokenStatsNoGrad(TransformerLM& model, const std::vector<std::vector<int64_t>>& prompts,
+                              const torch::Tensor& responses, int64_t first_token, bool values, int64_t chunk) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> logp, entropy, value;
+  const int64_t N = responses.size(0);
+  for (int64_t start = 0; start < N; start += chunk) {
+    const int64_t n = std::min(chunk, N - start);
+    std::vector<std::vector<int64_t>> p(prompts.begin() + start, prompts.begin() + start + n);
+    torch::Tensor r = responses.narrow(0, start, n);
+    LmTokenStats st = TokenStats(model, LayOut(p, r), r, first_token, values);
+    logp.push_back(st.logp);
+    entropy.push_back(st.entropy);
+    if (values) value.push_back(st.values);
+  }
+  LmTokenStats out;
+  out.logp = torch::cat(logp);
+  out.entropy = torch::cat(entropy);
+  if (values) out.values = torch::cat(value);
+  return out;
+}
+
 namespace {
 
 // Greedy or sampled next tokens for observation rows (full recompute: the
@@ -194,10 +215,20 @@ LmRollout LmAgent::Collect(int64_t prompts, int64_t group, const SamplingConfig&
     std::vector<int64_t> p = PromptOf(seeds.back());
     for (int64_t g = 0; g < group; ++g) r.prompts.push_back(p);
   }
-  int64_t width = 0;
-  for (const auto& p : r.prompts) width = std::max<int64_t>(width, static_cast<int64_t>(p.size()));
   model_->eval();
-  r.responses = Generate(model_, r.prompts, context_ - width, sampling, gen_, first_token_, text::kEos, text::kPad);
+  std::vector<torch::Tensor> chunks;
+  int64_t longest = 0;
+  for (size_t start = 0; start < r.prompts.size(); start += kLmChunk) {
+    const size_t end = std::min(r.prompts.size(), start + static_cast<size_t>(kLmChunk));
+    std::vector<std::vector<int64_t>> p(r.prompts.begin() + start, r.prompts.begin() + end);
+    int64_t width = 0;
+    for (const auto& q : p) width = std::max<int64_t>(width, static_cast<int64_t>(q.size()));
+    chunks.push_back(Generate(model_, p, context_ - width, sampling, gen_, first_token_, text::kEos, text::kPad));
+    longest = std::max(longest, chunks.back().size(1));
+  }
+  for (auto& c : chunks)  // to one width
+    if (c.size(1) < longest) c = torch::cat({c, torch::full({c.size(0), longest - c.size(1)}, text::kPad, torch::kLong)}, 1);
+  r.responses = torch::cat(chunks);
   model_->train();
   Score(seeds, group, r.responses, &r.rewards, &r.correct);
   r.lengths = (r.responses != text::kPad).sum(1);
@@ -270,9 +301,9 @@ void LmReference::CopyFrom(TransformerLM& model) {
   for (auto& p : model_->parameters()) p.set_requires_grad(false);
 }
 
-torch::Tensor LmReference::LogProbs(const LmSequences& s, const torch::Tensor& responses, int64_t first_token) {
-  torch::NoGradGuard no_grad;
-  return TokenStats(model_, s, responses, first_token).logp;
+torch::Tensor LmReference::LogProbs(const std::vector<std::vector<int64_t>>& prompts, const torch::Tensor& responses,
+                                    int64_t first_token) {
+  return TokenStatsNoGrad(model_, prompts, responses, first_token).logp;
 }
 
 }  // namespace rlforge

@@ -12,9 +12,13 @@
 // including one a user registers.
 //
 // Training prompts come from env seeds drawn by the agent's checkpointed
-// prompt generator; the held-out prompts (eval_prompts of them, the metric
-// eval_accuracy, greedy) from a second, fixed stream, and the runner's
-// evaluations from seed + 1,000,000 + i, as for every agent.
+// prompt generator; the evaluation prompts (eval_prompts of them: the metrics
+// eval_accuracy, greedy, and eval_sampled_accuracy, temperature 1) from a
+// second, fixed stream of seeds, and the runner's evaluations from seed +
+// 1,000,000 + i, as for every agent. Disjoint seeds, not disjoint problems: a
+// task with few distinct problems repeats training ones in evaluation
+// (TextSort-v0 has 10^5 lists of 5 digits; TextTowerDefense-v0 on a
+// hand-made stage has one map).
 #ifndef RLFORGE_ALGOS_LM_LM_AGENT_H_
 #define RLFORGE_ALGOS_LM_LM_AGENT_H_
 
@@ -72,6 +76,9 @@ struct LmSequences {
 };
 LmSequences LayOut(const std::vector<std::vector<int64_t>>& prompts, const torch::Tensor& responses);
 
+// Rollouts are generated and scored in chunks of this many responses.
+inline constexpr int64_t kLmChunk = 512;
+
 // Per response token: log pi(token), the policy's entropy and (with values)
 // the value head; all [N, R]. With value_grad_to_trunk false the value head
 // reads the trunk's states without passing gradients into them (its loss
@@ -81,6 +88,12 @@ struct LmTokenStats {
 };
 LmTokenStats TokenStats(TransformerLM& model, const LmSequences& s, const torch::Tensor& responses,
                         int64_t first_token, bool values = false, bool value_grad_to_trunk = true);
+
+// TokenStats without gradients over a whole rollout, in chunks of `chunk`
+// responses (attention's memory grows with rows x length^2).
+LmTokenStats TokenStatsNoGrad(TransformerLM& model, const std::vector<std::vector<int64_t>>& prompts,
+                              const torch::Tensor& responses, int64_t first_token, bool values = false,
+                              int64_t chunk = 512);
 
 class LmAgent : public Algorithm {
  public:
@@ -132,7 +145,8 @@ class LmReference {
  public:
   explicit LmReference(const TransformerConfig& c) : model_(c) { model_->eval(); }
   void CopyFrom(TransformerLM& model);
-  torch::Tensor LogProbs(const LmSequences& s, const torch::Tensor& responses, int64_t first_token);
+  torch::Tensor LogProbs(const std::vector<std::vector<int64_t>>& prompts, const torch::Tensor& responses,
+                         int64_t first_token);
   TransformerLM& model() { return model_; }
 
  private:

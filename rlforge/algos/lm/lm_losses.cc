@@ -38,11 +38,13 @@ bool IsLossAggregation(const std::string& mode) {
   return mode == "token-mean" || mode == "seq-mean" || mode == "seq-sum-norm";
 }
 
-torch::Tensor AggregateTokenLoss(const torch::Tensor& loss, const torch::Tensor& mask, const std::string& mode) {
+torch::Tensor AggregateTokenLoss(const torch::Tensor& loss, const torch::Tensor& mask, const std::string& mode,
+                                 int64_t budget) {
   torch::Tensor masked = loss * mask;
   if (mode == "token-mean") return masked.sum() / mask.sum().clamp_min(1.0);
   if (mode == "seq-mean") return (masked.sum(1) / mask.sum(1).clamp_min(1.0)).mean();
-  if (mode == "seq-sum-norm") return masked.sum() / static_cast<double>(loss.size(0) * loss.size(1));
+  if (mode == "seq-sum-norm")
+    return masked.sum() / static_cast<double>(loss.size(0) * (budget > 0 ? budget : loss.size(1)));
   throw InvalidArgument("loss aggregation '" + mode + "' is not one of token-mean, seq-mean, seq-sum-norm");
 }
 

@@ -16,8 +16,8 @@ namespace rlforge {
 // GRPO's group-relative advantages (Shao et al., 2024): rewards [P x G] in
 // groups of G consecutive responses to one prompt,
 //   A_i = (r_i - mean_group(r)) / (std_group(r) + eps)   (scale_by_std; the
-//   population std, as TRL computes it), or r_i - mean without scaling (Dr.GRPO,
-//   Liu et al., 2025). A group whose rewards are all equal carries no signal:
+//   population std — TRL divides by the sample std, sqrt(G / (G - 1)) times
+//   larger), or r_i - mean without scaling (Dr.GRPO, Liu et al., 2025). A group whose rewards are all equal carries no signal:
 // its advantages are exactly 0. *zero_spread receives the fraction of such groups.
 torch::Tensor GroupAdvantages(const torch::Tensor& rewards, int64_t group, bool scale_by_std, double eps,
                               double* zero_spread = nullptr);
@@ -38,9 +38,11 @@ torch::Tensor ClippedTokenLoss(const torch::Tensor& logp, const torch::Tensor& o
 //   "token-mean"    sum / number of tokens (DAPO: every token weighs the same)
 //   "seq-mean"      mean over responses of each response's token mean (GRPO's
 //                   original 1/|o_i|, which favours long wrong answers)
-//   "seq-sum-norm"  sum / (N x R), R the generation budget (Dr.GRPO: a constant
-//                   normalizer, no length bias)
-torch::Tensor AggregateTokenLoss(const torch::Tensor& loss, const torch::Tensor& mask, const std::string& mode);
+//   "seq-sum-norm"  sum / (N x budget), budget the most tokens a response may
+//                   have (Dr.GRPO: a constant normalizer, no length bias;
+//                   0: the tensor's width R)
+torch::Tensor AggregateTokenLoss(const torch::Tensor& loss, const torch::Tensor& mask, const std::string& mode,
+                                 int64_t budget = 0);
 // Whether `mode` is one of those.
 bool IsLossAggregation(const std::string& mode);
 

@@ -73,13 +73,15 @@ TEST(LmLosses, ClippedTokenLossWorkedExample) {
 }
 
 // Losses [[1, 2, 3], [4, -, -]]: token-mean 10/4, seq-mean (6/3 + 4/1)/2 = 3,
-// seq-sum-norm 10/(2 x 3).
+// seq-sum-norm 10/(2 x 3) (10/(2 x 10) with a budget of 10).
 TEST(LmLosses, AggregationModes) {
   torch::Tensor loss = torch::tensor({{1.0, 2.0, 3.0}, {4.0, 100.0, 100.0}});
   torch::Tensor mask = torch::tensor({{1.0, 1.0, 1.0}, {1.0, 0.0, 0.0}});
   EXPECT_NEAR(AggregateTokenLoss(loss, mask, "token-mean").item<double>(), 2.5, 1e-6);
   EXPECT_NEAR(AggregateTokenLoss(loss, mask, "seq-mean").item<double>(), 3.0, 1e-6);
   EXPECT_NEAR(AggregateTokenLoss(loss, mask, "seq-sum-norm").item<double>(), 10.0 / 6.0, 1e-6);
+  // Dr.GRPO's normalizer is the generation budget, not this batch's width.
+  EXPECT_NEAR(AggregateTokenLoss(loss, mask, "seq-sum-norm", 10).item<double>(), 10.0 / 20.0, 1e-6);
   EXPECT_THROW(AggregateTokenLoss(loss, mask, "mean"), InvalidArgument);
 }
 

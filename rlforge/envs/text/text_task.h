@@ -95,6 +95,7 @@ class TextEnv : public EnvBase<TextEnv> {
   const TextProblem& problem() const { return problem_; }
   const std::string& response() const { return response_; }
   int64_t context() const { return context_; }
+  int64_t max_response() const { return max_response_; }
 
  private:
   void Observe(void* obs) const;

@@ -35,6 +35,9 @@ TEST(TextTasks, AdditionScoresAndMistakes) {
   EXPECT_EQ(task->Score(p, ""), -0.5);
   EXPECT_EQ(task->Score(p, "0625"), -0.5);  // leading zero: not how a number is written
   EXPECT_THROW(task->FromPrompt("457-168="), InvalidArgument);
+  EXPECT_EQ(task->Score(p, "9999999999999999999"), -0.5);  // 19 digits: malformed, not an exception
+  auto mul = MakeTextTask("multiplication", Kwargs(), "TextMultiplication-v0");
+  EXPECT_THROW(mul->FromPrompt("9999999999*9999999999="), InvalidArgument);  // the product would overflow
   // 457 + 168: carries into the tens (7+8) and hundreds (5+6+1): dropping one
   // gives 615 or 525; the other mistakes change one digit. None is right.
   Rng rng(3);
@@ -89,11 +92,13 @@ TEST(TextTasks, CountdownExpressions) {
   EXPECT_EQ(task->Score(p, "9*10"), -0.1);    // 10 was not given
   EXPECT_EQ(task->Score(p, "(3+3)*9"), -0.1); // 3 given once
   EXPECT_EQ(task->Score(p, p.answer), 1.0);   // the solver's own search
+  EXPECT_THROW(task->FromPrompt("make 999999 from 1,2,3,4,5,6,7="), InvalidArgument);  // 2..6 numbers
+  EXPECT_EQ(task->FromPrompt("make 999999 from 1,2,3,4,5,6=").answer, "");  // unreachable: searched, none
   Rng rng(5);
   for (int i = 0; i < 200; ++i) {
     TextProblem q = task->Sample(rng);
     ASSERT_EQ(task->Score(q, q.answer), 1.0) << q.prompt << q.answer;
-    EXPECT_LT(task->Score(q, task->Mistake(q, rng)), 1.0);
+    EXPECT_EQ(task->Score(q, task->Mistake(q, rng)), 0.0) << q.prompt;  // wrong but well-formed
     EXPECT_EQ(task->Score(q, task->FromPrompt(q.prompt).answer), 1.0) << q.prompt;
   }
 }
@@ -177,6 +182,8 @@ TEST(TextEnv, EpisodesAndScriptedPolicies) {
   capped->Reset(uint64_t{0}, o.data(), &info);
   EXPECT_THROW(capped->Step(&pad, o.data()), InvalidArgument);
   EXPECT_THROW(Make("TextSort-v0", Kwargs({{"length", "1"}})), InvalidArgument);
+  EXPECT_THROW(Make("TextSort-v0", Kwargs({{"max_response", "-1000"}})), InvalidArgument);
+  EXPECT_THROW(Make("TextSort-v0", Kwargs({{"max_response", "5000000000"}})), InvalidArgument);
   EXPECT_THROW(Registry::Global().MakeScriptedPolicy("noisy:2", "TextAddition-v0", *env, 0), InvalidArgument);
 }
 
