@@ -6,6 +6,7 @@
 #include "rlforge/algos/dqn/dqn.h"
 #include "rlforge/algos/impala/impala.h"
 #include "rlforge/algos/lm/grpo.h"
+#include "rlforge/algos/lm/reward_model.h"
 #include "rlforge/algos/lm/sft.h"
 #include "rlforge/algos/offline/bc.h"
 #include "rlforge/algos/offline/cql.h"
@@ -56,6 +57,7 @@ const std::vector<AlgoSpec>& Algorithms() {
       MakeAlgoSpec<Sft, SftConfig>("sft", "Supervised fine-tuning of a transformer LM on a text env's demonstrations (TextAddition-v0, ...): AdamW, warm-up + cosine"),
       MakeAlgoSpec<Grpo, GrpoConfig>("grpo", "GRPO for a transformer LM on a text env: group-normalized verifier rewards, clipped ratio, k3 KL to the reference"),
       MakeAlgoSpec<PpoLm, PpoLmConfig>("ppo-lm", "PPO for a transformer LM on a text env: value head, per-token KL penalty, GAE over tokens"),
+      MakeAlgoSpec<RewardModel, RewardModelConfig>("rm", "A reward model for a text env from preference pairs (Bradley-Terry): the transformer's scalar head at the response's end; held-out pairwise accuracy"),
       MakeAlgoSpec<AlphaZero, AlphaZeroConfig>("alphazero", "AlphaZero: MCTS over the true simulator with a policy-value net, self-play actor threads (two-player games)"),
       MakeAlgoSpec<MuZero, MuZeroConfig>("muzero", "MuZero: MCTS over a learned model (representation, dynamics, prediction), prioritized replay, actors"),
       MakeAlgoSpec<QLearning, TabularConfig>("q-learning", "tabular Q-learning (off-policy TD control)"),

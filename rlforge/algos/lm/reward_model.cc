@@ -1,0 +1,165 @@
+#include "rlforge/algos/lm/reward_model.h"
+
+#include "rlforge/env/registry.h"
+#include "rlforge/env/text.h"
+#include "rlforge/nn/state.h"
+
+namespace rlforge {
+
+void RewardModelConfig::Visit(FieldVisitor& v) {
+  common.Visit(v);
+  v.Field("chosen_policy", &chosen_policy, "scripted policy writing the preferred response of each pair");
+  v.Field("rejected_policy", &rejected_policy, "scripted policy writing the other response");
+  v.Field("pairs", &pairs, "preference pairs made (those the env scores apart are kept)");
+  v.Field("holdout_fraction", &holdout_fraction, "fraction of the pairs held out for pairwise accuracy");
+  v.Field("batch_size", &batch_size, "pairs per update");
+  v.Field("updates_per_iteration", &updates_per_iteration, "updates per iteration (one progress row)");
+}
+
+void RewardModelConfig::Validate() const {
+  common.Validate();
+  RLF_CHECK_ARG(pairs >= 10 && pairs <= 10000000, "config key 'pairs' must be in 10..1e7, got ", pairs);
+  RLF_CHECK_ARG(holdout_fraction > 0 && holdout_fraction < 1, "config key 'holdout_fraction' must be in (0, 1), got ",
+                holdout_fraction);
+  RLF_CHECK_ARG(batch_size >= 1 && batch_size <= 8192, "config key 'batch_size' must be in 1..8192, got ", batch_size);
+  RLF_CHECK_ARG(updates_per_iteration >= 1, "config key 'updates_per_iteration' must be >= 1, got ",
+                updates_per_iteration);
+}
+
+torch::Tensor BradleyTerryLoss(const torch::Tensor& chosen, const torch::Tensor& rejected) {
+  return -torch::log_sigmoid(chosen - rejected).mean();
+}
+
+torch::Tensor RewardScores(TransformerLM& model, const std::vector<std::vector<int64_t>>& prompts,
+                           const torch::Tensor& responses) {
+  LmSequences s = LayOut(prompts, responses);
+  torch::Tensor h = model->Hidden(s.tokens, s.positions, s.valid);
+  torch::Tensor last = s.prompt_width - 1 + (responses != text::kPad).sum(1);  // [N]
+  return model->Values(h.index({torch::arange(responses.size(0)), last}));
+}
+
+RewardModel::RewardModel(const RunContext& ctx, const RewardModelConfig& config)
+    : LmAgent(ctx, config.common), config_(config) {
+  CheckScriptedPolicyFits("chosen_policy", config.chosen_policy, ctx.run.env, ctx.run.env_kwargs);
+  CheckScriptedPolicyFits("rejected_policy", config.rejected_policy, ctx.run.env, ctx.run.env_kwargs);
+  DeclareMetrics({"loss", "accuracy", "holdout_accuracy", "margin", "learning_rate", "grad_norm", "pairs"});
+}
+
+void RewardModel::EnsurePairs() {
+  if (ready_) return;
+  std::unique_ptr<Env> env = ctx_.MakeEnv();
+  const uint64_t seed = static_cast<uint64_t>(ctx_.run.seed);
+  auto chosen = Registry::Global().MakeScriptedPolicy(config_.chosen_policy, ctx_.run.env, *env, seed);
+  auto rejected = Registry::Global().MakeScriptedPolicy(config_.rejected_policy, ctx_.run.env, *env, seed + 1);
+  Rng seeds(seed ^ 0xBE77E2ull);
+  std::vector<int64_t> obs(context_);
+  Info info;
+  // One episode of `policy` from env seed s: its response tokens and return.
+  auto play = [&](Policy& policy, uint64_t s, std::vector<int64_t>* response) {
+    env->Reset(s, obs.data(), &info);
+    response->clear();
+    double ret = 0;
+    for (;;) {
+      int64_t a = 0;
+      policy.Act(obs.data(), nullptr, 1, &a);
+      response->push_back(a);
+      StepResult r = env->Step(&a, obs.data());
+      ret += r.reward;
+      if (r.done()) return ret;
+    }
+  };
+  std::vector<std::vector<int64_t>> c_rows, r_rows;
+  std::vector<int64_t> c, r;
+  for (int64_t i = 0; i < config_.pairs; ++i) {
+    const uint64_t s = seeds.Next();
+    const double rc = play(*chosen, s, &c);
+    const double rr = play(*rejected, s, &r);
+    if (rc <= rr) continue;  // not a preference the env agrees with
+    env->Reset(s, obs.data(), &info);
+    prompts_.emplace_back(obs.begin(), obs.begin() + std::max<int64_t>(1, text::Length(obs.data(), context_)));
+    c_rows.push_back(c);
+    r_rows.push_back(r);
+  }
+  const int64_t P = static_cast<int64_t>(prompts_.size());
+  RLF_CHECK_ARG(P >= 2, ctx_.algo, ": ", config_.chosen_policy, " and ", config_.rejected_policy,
+                " gave no pairs that ", ctx_.run.env, " scores apart (", config_.pairs, " tried)");
+  auto pack = [&](const std::vector<std::vector<int64_t>>& rows) {
+    int64_t width = 1;
+    for (const auto& x : rows) width = std::max<int64_t>(width, static_cast<int64_t>(x.size()));
+    torch::Tensor t = torch::full({P, width}, text::kPad, torch::kLong);
+    for (int64_t i = 0; i < P; ++i)
+      std::memcpy(t[i].data_ptr<int64_t>(), rows[i].data(), rows[i].size() * sizeof(int64_t));
+    return t;
+  };
+  chosen_ = pack(c_rows);
+  rejected_ = pack(r_rows);
+  torch::Generator split = at::detail::createCPUGenerator(seed ^ 0x5B117ull);
+  torch::Tensor perm = torch::randperm(P, split, torch::kLong);
+  const int64_t held = std::clamp<int64_t>(static_cast<int64_t>(std::llround(config_.holdout_fraction * P)), 1, P - 1);
+  holdout_ = perm.narrow(0, 0, held);
+  train_ = perm.narrow(0, held, P - held);
+  ready_ = true;
+}
+
+double RewardModel::Accuracy(const torch::Tensor& rows) {
+  torch::NoGradGuard no_grad;
+  double right = 0;
+  for (int64_t start = 0; start < rows.size(0); start += kLmChunk) {
+    torch::Tensor idx = rows.narrow(0, start, std::min(kLmChunk, rows.size(0) - start));
+    std::vector<std::vector<int64_t>> p;
+    auto ia = idx.accessor<int64_t, 1>();
+    for (int64_t i = 0; i < idx.size(0); ++i) p.push_back(prompts_[ia[i]]);
+    torch::Tensor rc = RewardScores(model_, p, chosen_.index_select(0, idx));
+    torch::Tensor rr = RewardScores(model_, p, rejected_.index_select(0, idx));
+    right += (rc > rr).sum().item<double>();
+  }
+  return right / static_cast<double>(rows.size(0));
+}
+
+double RewardModel::HoldoutAccuracy() {
+  EnsurePairs();
+  return Accuracy(holdout_);
+}
+
+Metrics RewardModel::Iterate() {
+  EnsurePairs();
+  double loss_sum = 0, acc_sum = 0, margin_sum = 0, norm_sum = 0, lr = 0;
+  int64_t done = 0;
+  model_->train();
+  for (int64_t u = 0; u < config_.updates_per_iteration && updates_ < ctx_.run.total_steps; ++u) {
+    torch::Tensor pick = torch::randint(train_.size(0), {config_.batch_size}, gen_, torch::kLong);
+    torch::Tensor idx = train_.index_select(0, pick);
+    std::vector<std::vector<int64_t>> p;
+    auto ia = idx.accessor<int64_t, 1>();
+    for (int64_t i = 0; i < idx.size(0); ++i) p.push_back(prompts_[ia[i]]);
+    torch::Tensor rc = RewardScores(model_, p, chosen_.index_select(0, idx));
+    torch::Tensor rr = RewardScores(model_, p, rejected_.index_select(0, idx));
+    torch::Tensor loss = BradleyTerryLoss(rc, rr);
+    opt_->zero_grad();
+    loss.backward();
+    lr = LearningRate(updates_, ctx_.Progress(updates_));
+    norm_sum += OptimizerStep(lr);
+    ++updates_;
+    ++done;
+    loss_sum += loss.item<double>();
+    acc_sum += (rc > rr).to(torch::kFloat64).mean().item<double>();
+    margin_sum += (rc - rr).mean().item<double>();
+  }
+  Metrics m;
+  const double n = std::max<int64_t>(done, 1);
+  m["loss"] = loss_sum / n;
+  m["accuracy"] = acc_sum / n;
+  m["holdout_accuracy"] = Accuracy(holdout_);
+  m["margin"] = margin_sum / n;
+  m["learning_rate"] = lr;
+  m["grad_norm"] = norm_sum / n;
+  m["pairs"] = static_cast<double>(prompts_.size());
+  return m;
+}
+
+void RewardModel::VisitState(StateVisitor& v) {
+  VisitLmState(v);
+  v("updates", &updates_);
+}
+
+}  // namespace rlforge
