@@ -203,6 +203,15 @@ check lm-sample-bad-char 2 "not printable ASCII" -- "$BIN" lm sample "$tmp/lm" -
 check lm-sample-too-long 2 "the model's context is" -- "$BIN" lm sample "$tmp/lm" --prompt "sort:12345678901234567890123456789="
 check lm-wrong-env 2 "is not one" -- "$BIN" train --algo grpo --env CartPole-v1 --steps 10 --out "$tmp/bad-lm"
 check lm-bad-aggregation 2 "loss_aggregation" -- "$BIN" train --algo grpo --env TextSort-v0 --set loss_aggregation=sum --out "$tmp/bad-lm"
+check lm-record 0 "" -- "$BIN" record --env TextSort-v0 --policy solver --episodes 40 --out "$tmp/sortdata"
+check lm-sft-from-dataset 0 "" -- "$BIN" train --algo sft --env TextSort-v0 --steps 10 --set demo_dataset="$tmp/sortdata" --set d_model=16 --set n_layers=1 --set n_heads=2 --set eval_prompts=4 --set eval_episodes=2 --out "$tmp/lm-ds" --no-progress
+check lm-dataset-of-another-env 2 "holds episodes of TextSort-v0" -- "$BIN" train --algo sft --env TextAddition-v0 --steps 10 --set demo_dataset="$tmp/sortdata" --out "$tmp/lm-bad-ds" --no-progress
+[[ ! -e "$tmp/lm-bad-ds" ]] && echo "ok   failed-first-iteration-leaves-no-run-dir" || { echo "FAIL $tmp/lm-bad-ds left behind"; fails=$((fails+1)); }
+check lm-init-from-other-size 2 "a language model is warm-started whole" -- "$BIN" train --algo grpo --env TextSort-v0 --init-from "$tmp/lm" --steps 10 --out "$tmp/lm-bad-init"
+check lm-sample-empty 2 "--prompt is empty" -- "$BIN" lm sample "$tmp/lm" --prompt ""
+check lm-sample-topk-greedy 2 "need --temperature > 0" -- "$BIN" lm sample "$tmp/lm" --prompt "sort:1=" --top-k 3
+check lm-export 2 "not supported yet" -- "$BIN" export "$tmp/lm" --format rlf --out "$tmp/lm.rlf"
+check lm-too-big 2 "is more than the 1e8" -- "$BIN" train --algo sft --env TextSort-v0 --set d_model=4096 --set n_layers=64 --set n_heads=64 --out "$tmp/lm-big"
 check bench-lm 0 "" -- "$BIN" bench lm --d-model 16 --n-layers 1 --n-heads 2 --batch 4 --new-tokens 4 --seconds 0.01 --json
 check bench-lm-bad 2 "--d-model" -- "$BIN" bench lm --d-model 2
 rm -rf "$tmp"

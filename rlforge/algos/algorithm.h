@@ -188,6 +188,10 @@ class Algorithm {
   // start, `train --init-from`): re-derive whatever copies the agent keeps of
   // them (target networks). The default has none.
   virtual void NetworkLoaded() {}
+  // Whether a warm start must fit every parameter (a language model that
+  // kept some random tensors would be no model at all); the default takes
+  // whatever fits.
+  virtual bool warm_start_needs_every_parameter() const { return false; }
   // Whether the agent has stopped before its step budget (offline agents'
   // early stopping); the runner then ends the run as if it were complete.
   virtual bool finished() const { return false; }

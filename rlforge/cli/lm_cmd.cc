@@ -29,6 +29,9 @@ struct SampleArgs {
 };
 
 void RunSample(const SampleArgs& a) {
+  RLF_CHECK_ARG(a.temperature > 0 || (a.top_k == 0 && a.top_p == 1.0),
+                "--top-k and --top-p choose among sampled tokens: they need --temperature > 0 (0 is greedy)");
+  for (const std::string& p : a.prompts) RLF_CHECK_ARG(!p.empty(), "--prompt is empty");
   const std::string algo = LoadRunConfig(a.run).run.algo;
   RLF_CHECK_ARG(algo == "sft" || algo == "grpo" || algo == "ppo-lm", a.run, " is a ", algo,
                 " run, not a language model's (sft, grpo, ppo-lm)");
@@ -63,7 +66,10 @@ void RunSample(const SampleArgs& a) {
       const bool ended = std::find(r.begin(), r.end(), text::kEos) != r.end();
       const std::string answer = text::Decode(r);
       nlohmann::json j = {{"prompt", prompt}, {"response", answer}, {"ended", ended}};
-      if (problem) j["score"] = ended ? text_env->task().Score(*problem, answer) : text_env->task().Malformed();
+      if (problem) {
+        j["score"] = ended ? text_env->task().Score(*problem, answer) : text_env->task().Malformed();
+        j["reference"] = problem->answer;
+      }
       if (a.json) {
         out.push_back(j);
       } else {
@@ -102,6 +108,8 @@ void RunBenchLm(const BenchLmArgs& a) {
   c.d_model = a.d_model;
   c.n_layers = a.n_layers;
   c.n_heads = a.n_heads;
+  RLF_CHECK_ARG(c.NumParameters() <= 100'000'000, "--d-model/--n-layers: a transformer of ", c.NumParameters(),
+                " parameters is more than the 1e8 the LM agents take");
   torch::manual_seed(0);
   TransformerLM model(c);
   model->eval();

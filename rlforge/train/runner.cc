@@ -643,6 +643,10 @@ void WarmStart(Algorithm& algo, const std::string& from, bool report) {
   RLF_CHECK_ARG(!copied.empty(), "init_from '", from, "': no parameter of ", src.config.run.algo,
                 "'s network fits this agent's (names and shapes differ; a bc or iql actor warm-starts ppo, a2c, "
                 "a3c or reinforce with the same net_arch, a cql Q-network dqn)");
+  RLF_CHECK_ARG(kept.empty() || !algo.warm_start_needs_every_parameter(), "init_from '", from, "': ",
+                src.config.run.algo, "'s network does not fit this agent's: no tensor of the same name and shape for ",
+                Join(kept, ", "),
+                " (a language model is warm-started whole: use the same d_model, n_layers, n_heads and d_ff)");
   algo.NetworkLoaded();
   if (report)
     std::fprintf(stderr, "warm start from %s (%s, %lld steps): copied %zu parameter tensors%s%s\n", from.c_str(),
@@ -670,7 +674,28 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
     fs::create_directories(out_dir + "/checkpoints");
     WriteFileAtomically(out_dir + "/config.yaml", config.ToYaml());
   });
-  return RunLoop(config, out_dir, std::move(algo), /*resumed=*/false, RunnerState{}, "", options);
+  try {
+    return RunLoop(config, out_dir, std::move(algo), /*resumed=*/false, RunnerState{}, "", options);
+  } catch (const Interrupted&) {
+    throw;  // it saved a checkpoint to resume from
+  } catch (...) {
+    // A run that failed in its first iteration (an agent's data that would
+    // not load, a setting only its first update could reject) has nothing
+    // to keep or resume: its directory goes, so that the same command can
+    // be run again once the cause is fixed.
+    if (root) {
+      std::error_code ec;
+      bool rows = false;
+      if (std::ifstream csv(out_dir + "/progress.csv"); csv) {
+        std::string line;
+        int n = 0;
+        while (n < 2 && std::getline(csv, line)) ++n;
+        rows = n >= 2;
+      }
+      if (!rows && fs::is_empty(out_dir + "/checkpoints", ec) && !ec) fs::remove_all(out_dir, ec);
+    }
+    throw;
+  }
 }
 
 std::vector<std::string> CheckpointsNewestFirst(const std::string& dir) {

@@ -20,6 +20,17 @@ void LmModelConfig::Validate() const {
   RLF_CHECK_ARG(n_heads >= 1 && d_model % n_heads == 0, "config key 'n_heads' must divide d_model (", d_model,
                 "), got ", n_heads);
   RLF_CHECK_ARG(d_ff >= 0 && d_ff <= 65536, "config key 'd_ff' must be in 0..65536, got ", d_ff);
+  // Weights, gradients and AdamW's two moments: 16 bytes a parameter.
+  TransformerConfig c;
+  c.d_model = d_model;
+  c.n_layers = n_layers;
+  c.n_heads = n_heads;
+  c.d_ff = d_ff;
+  c.context = 512;
+  const int64_t params = c.NumParameters();
+  RLF_CHECK_ARG(params <= 100'000'000, "config keys d_model, n_layers, d_ff: a transformer of ", params,
+                " parameters (", params * 16 / (1 << 20), " MiB of weights, gradients and optimizer state) is more "
+                "than the 1e8 these agents take");
 }
 
 void LmCommonConfig::Visit(FieldVisitor& v) {
@@ -256,6 +267,11 @@ double LmAgent::EvalAccuracy(double temperature) {
   }
   model_->train();
   return right / static_cast<double>(eval_prompts_.size());
+}
+
+runtime::Model LmAgent::ExportModel() {
+  throw InvalidArgument(ctx_.algo + ": exporting a transformer language model is not supported yet (the runtime "
+                        "and the TorchScript/ONNX writers take MLP and CNN policies); sample it with rlforge lm sample");
 }
 
 std::unique_ptr<Policy> LmAgent::MakePolicy(bool deterministic) {

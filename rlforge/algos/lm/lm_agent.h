@@ -102,6 +102,8 @@ class LmAgent : public Algorithm {
 
   std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
   torch::nn::Module* network() override { return model_.get(); }
+  bool warm_start_needs_every_parameter() const override { return true; }
+  runtime::Model ExportModel() override;  // InvalidArgument: not supported yet
   // Exact-match accuracy on the held-out prompts: greedy (temperature 0), or
   // sampled at `temperature` (one response per prompt, from a generator
   // seeded the same way at every call, so successive values differ only by

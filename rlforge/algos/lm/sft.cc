@@ -38,7 +38,14 @@ void Sft::EnsureDemonstrations() {
   double right = 0;
   if (!config_.demo_dataset.empty()) {
     Dataset d = ReadDataset(config_.demo_dataset);
-    const bool same_env = d.info.env_id.empty() || (d.info.env_id == ctx_.run.env && d.info.env_kwargs.ToString() == ctx_.run.env_kwargs.ToString());
+    // The env's own kwargs must agree; a step cap `record` wrote (max_episode_steps) does not matter.
+    auto task_kwargs = [](const Kwargs& kw) {
+      std::map<std::string, std::string> items = kw.items();
+      items.erase("max_episode_steps");
+      return items;
+    };
+    const bool same_env = d.info.env_id.empty() || (d.info.env_id == ctx_.run.env &&
+                                                    task_kwargs(d.info.env_kwargs) == task_kwargs(ctx_.run.env_kwargs));
     RLF_CHECK_ARG(same_env && d.info.observation_space.ToString() == env_->observation_space().ToString() &&
                       d.info.action_space.ToString() == env_->action_space().ToString(),
                   "sft: dataset ", config_.demo_dataset, " holds episodes of ",

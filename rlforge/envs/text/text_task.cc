@@ -474,12 +474,12 @@ void TextEnv::StepImpl(const void* action, void* obs, StepResult* r) {
   if (token == text::kEos) {
     r->reward = task_->Score(problem_, response_);
     r->terminated = true;
+  } else if (static_cast<int64_t>(response_.size()) >= max_response_) {
+    // max_response characters written and no <eos>: cut off.
+    r->reward = task_->Malformed();
+    r->truncated = true;
   } else {
     response_.push_back(static_cast<char>(token - 3 + 32));
-    if (static_cast<int64_t>(response_.size()) >= max_response_) {
-      r->reward = task_->Malformed();
-      r->truncated = true;
-    }
   }
   if (r->done()) r->info.Set("is_success", r->terminated && r->reward == 1.0 ? 1.0 : 0.0);
   Observe(obs);

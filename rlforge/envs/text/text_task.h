@@ -21,8 +21,8 @@
 // TextCountdown-v0, TextTowerDefense-v0) is the task as an MDP over tokens (rlforge/env/text.h):
 // the observation is <bos> + prompt + the response so far, the action the
 // next token; <eos> ends the episode (terminated) with the score as reward
-// and is_success = 1 for a right answer; max_response characters without
-// <eos> end it truncated. Every other step's reward is 0. Its scripted
+// and is_success = 1 for a right answer; a character after max_response of
+// them ends it truncated (a response holds at most max_response characters). Every other step's reward is 0. Its scripted
 // policies: "solver" writes the reference answer, "noisy:P" writes a wrong
 // one in a fraction P of the episodes (drawn from the policy's seeded RNG at
 // each episode's first step, so one episode's characters agree).

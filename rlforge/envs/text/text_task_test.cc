@@ -168,16 +168,24 @@ TEST(TextEnv, EpisodesAndScriptedPolicies) {
     }
   }
   EXPECT_NEAR(right / 150.0, 0.7, 0.12);
-  // Cut off without <eos>: truncated, -format_penalty.
-  auto capped = Make("TextAddition-v0", Kwargs({{"max_response", "2"}, {"format_penalty", "0.25"}}));
+  // max_response characters fit, then <eos> scores them; a character more
+  // cuts the response off: truncated, -format_penalty.
+  auto capped = Make("TextAddition-v0", Kwargs({{"digits", "1"}, {"max_response", "2"}, {"format_penalty", "0.25"}}));
   std::vector<int64_t> o(capped->observation_space().shape()[0]);
   capped->Reset(uint64_t{0}, o.data(), &info);
-  const int64_t one = text::Encode('1');
+  const int64_t one = text::Encode('1'), eos = text::kEos;
   EXPECT_FALSE(capped->Step(&one, o.data()).done());
+  EXPECT_FALSE(capped->Step(&one, o.data()).done());
+  EXPECT_EQ(text::Decode(o).substr(text::Decode(o).size() - 2), "11");
   StepResult r = capped->Step(&one, o.data());
   EXPECT_TRUE(r.truncated);
   EXPECT_EQ(r.reward, -0.25);
-  EXPECT_EQ(text::Decode(o).substr(text::Decode(o).size() - 2), "11");
+  capped->Reset(uint64_t{0}, o.data(), &info);
+  capped->Step(&one, o.data());
+  capped->Step(&one, o.data());
+  r = capped->Step(&eos, o.data());
+  EXPECT_TRUE(r.terminated);  // "11": scored (right or wrong), not cut off
+  EXPECT_GE(r.reward, 0.0);
   const int64_t pad = text::kPad;
   capped->Reset(uint64_t{0}, o.data(), &info);
   EXPECT_THROW(capped->Step(&pad, o.data()), InvalidArgument);
