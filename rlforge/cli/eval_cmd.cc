@@ -1,5 +1,6 @@
 // rlforge eval — evaluates a policy for N episodes and prints statistics.
 #include <chrono>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -167,12 +168,15 @@ void RunEval(const EvalArgs& a) {
       std::printf("  return  %.4f +- %.4f\n  length  %.3f +- %.3f\n", s.mean_return, s.std_return, s.mean_length,
                   s.std_length);
       if (s.success_rate) std::printf("  success rate %.4f\n", *s.success_rate);
+      // The cap is named only when an episode reached it (text envs truncate long answers themselves).
+      const bool hit_cap = capped && std::any_of(s.lengths.begin(), s.lengths.end(),
+                                                 [&](int64_t n) { return n >= a.max_episode_steps; });
       if (s.truncated > 0)
         std::printf("  truncated %lld of %lld episodes%s\n", static_cast<long long>(s.truncated),
                     static_cast<long long>(s.episodes),
-                    capped ? StrCat(" (", id, " has no step limit: capped at ", a.max_episode_steps,
-                                    " steps, --max-episode-steps)").c_str()
-                           : "");
+                    hit_cap ? StrCat(" (", id, " has no step limit: capped at ", a.max_episode_steps,
+                                     " steps, --max-episode-steps)").c_str()
+                            : "");
       std::printf("  (%.2f s)\n", secs);
     }
   }
