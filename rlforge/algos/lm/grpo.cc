@@ -106,6 +106,53 @@ std::vector<std::vector<int64_t>> Select(const std::vector<std::vector<int64_t>>
 
 }  // namespace
 
+Metrics LmRlAgent::Update(const LmRollout& r, const torch::Tensor& old_logp, const torch::Tensor& advantages,
+                          bool values, const MinibatchLoss& loss_of) {
+  const int64_t N = r.responses.size(0);
+  const double high = rl_.clip_range_high > 0 ? rl_.clip_range_high : rl_.clip_range;
+  const bool trunk = value_grad_to_trunk();
+  double ent_sum = 0, clip_sum = 0, loss_sum = 0, norm_sum = 0, lr = 0;
+  int64_t steps = 0;
+  for (int64_t e = 0; e < rl_.epochs; ++e) {
+    for (const torch::Tensor& idx : Minibatches(N, rl_.minibatches, gen_)) {
+      torch::Tensor resp = r.responses.index_select(0, idx);
+      LmSequences s = LayOut(Select(r.prompts, idx), resp);
+      LmTokenStats st = TokenStats(model_, s, resp, first_token_, values, trunk);
+      torch::Tensor old = old_logp.index_select(0, idx);
+      torch::Tensor pg = ClippedTokenLoss(st.logp, old, advantages.index_select(0, idx), s.mask, rl_.clip_range, high);
+      torch::Tensor loss = loss_of(idx, s, st, pg);
+      opt_->zero_grad();
+      loss.backward();
+      lr = LearningRate(updates_, ctx_.Progress(tokens_));
+      norm_sum += OptimizerStep(lr);
+      ++updates_;
+      ++steps;
+      torch::NoGradGuard no_grad;
+      const double tokens = s.mask.sum().clamp_min(1.0).item<double>();
+      ent_sum += st.entropy.sum().item<double>() / tokens;
+      torch::Tensor ratio = torch::exp(st.logp - old);
+      clip_sum += (((ratio < 1 - rl_.clip_range) | (ratio > 1 + high)).to(torch::kFloat32) * s.mask).sum().item<double>() / tokens;
+      loss_sum += loss.item<double>();
+    }
+  }
+  tokens_ += r.lengths.sum().item<int64_t>();
+  last_update_steps_ = steps;
+  Metrics m;
+  m["reward"] = r.rewards.mean().item<double>();
+  m["accuracy"] = r.correct.mean().item<double>();
+  if (!eval_prompts_.empty()) {
+    m["eval_accuracy"] = EvalAccuracy();
+    m["eval_sampled_accuracy"] = EvalAccuracy(1.0);
+  }
+  m["response_length"] = r.lengths.to(torch::kFloat64).mean().item<double>();
+  m["entropy"] = ent_sum / steps;
+  m["clip_fraction"] = clip_sum / steps;
+  m["loss"] = loss_sum / steps;
+  m["learning_rate"] = lr;
+  m["grad_norm"] = norm_sum / steps;
+  return m;
+}
+
 Grpo::Grpo(const RunContext& ctx, const GrpoConfig& config) : LmRlAgent(ctx, config.rl), config_(config) {
   DeclareMetrics({"reward", "accuracy", "eval_accuracy", "eval_sampled_accuracy", "kl", "response_length", "entropy", "clip_fraction",
                   "zero_spread", "loss", "learning_rate", "grad_norm"});
@@ -114,57 +161,24 @@ Grpo::Grpo(const RunContext& ctx, const GrpoConfig& config) : LmRlAgent(ctx, con
 Metrics Grpo::Iterate() {
   const int64_t G = config_.group_size;
   LmRollout r = Collect(rl_.prompts_per_iteration, G, rl_.sampling());
-  const int64_t N = r.responses.size(0);
   double zero_spread = 0;
   torch::Tensor adv = GroupAdvantages(r.rewards, G, config_.scale_rewards, config_.advantage_eps, &zero_spread);
   torch::Tensor old_logp = TokenStatsNoGrad(model_, r.prompts, r.responses, first_token_).logp;
   torch::Tensor ref_logp = ref_.LogProbs(r.prompts, r.responses, first_token_);
-  const double high = rl_.clip_range_high > 0 ? rl_.clip_range_high : rl_.clip_range;
-  double kl_sum = 0, ent_sum = 0, clip_sum = 0, loss_sum = 0, norm_sum = 0, lr = 0;
-  int64_t steps = 0;
-  for (int64_t e = 0; e < rl_.epochs; ++e) {
-    for (const torch::Tensor& idx : Minibatches(N, rl_.minibatches, gen_)) {
-      torch::Tensor resp = r.responses.index_select(0, idx);
-      LmSequences s = LayOut(Select(r.prompts, idx), resp);
-      LmTokenStats st = TokenStats(model_, s, resp, first_token_);
-      torch::Tensor old = old_logp.index_select(0, idx), ref = ref_logp.index_select(0, idx);
-      torch::Tensor pg = ClippedTokenLoss(st.logp, old, adv.index_select(0, idx), s.mask, rl_.clip_range, high);
-      torch::Tensor kl = KlK3(st.logp, ref) * s.mask;
-      // seq-sum-norm's constant: the longest response the context allows.
-      torch::Tensor loss = AggregateTokenLoss(pg + rl_.kl_coef * kl, s.mask, config_.loss_aggregation, max_response_);
-      opt_->zero_grad();
-      loss.backward();
-      lr = LearningRate(updates_, ctx_.Progress(tokens_));
-      norm_sum += OptimizerStep(lr);
-      ++updates_;
-      ++steps;
-      {
-        torch::NoGradGuard no_grad;
-        const double tokens = s.mask.sum().clamp_min(1.0).item<double>();
-        kl_sum += kl.sum().item<double>() / tokens;
-        ent_sum += st.entropy.sum().item<double>() / tokens;
-        torch::Tensor ratio = torch::exp(st.logp - old);
-        clip_sum += (((ratio < 1 - rl_.clip_range) | (ratio > 1 + high)).to(torch::kFloat32) * s.mask).sum().item<double>() / tokens;
-        loss_sum += loss.item<double>();
-      }
-    }
-  }
-  tokens_ += r.lengths.sum().item<int64_t>();
-  Metrics m;
-  m["reward"] = r.rewards.mean().item<double>();
-  m["accuracy"] = r.correct.mean().item<double>();
-  if (!eval_prompts_.empty()) {
-    m["eval_accuracy"] = EvalAccuracy();
-    m["eval_sampled_accuracy"] = EvalAccuracy(1.0);
-  }
-  m["kl"] = kl_sum / steps;
-  m["response_length"] = r.lengths.to(torch::kFloat64).mean().item<double>();
-  m["entropy"] = ent_sum / steps;
-  m["clip_fraction"] = clip_sum / steps;
+  double kl_sum = 0;
+  Metrics m = Update(r, old_logp, adv, /*values=*/false,
+                     [&](const torch::Tensor& idx, const LmSequences& s, const LmTokenStats& st, const torch::Tensor& pg) {
+                       torch::Tensor kl = KlK3(st.logp, ref_logp.index_select(0, idx)) * s.mask;
+                       {
+                         torch::NoGradGuard no_grad;
+                         kl_sum += kl.sum().item<double>() / s.mask.sum().clamp_min(1.0).item<double>();
+                       }
+                       // seq-sum-norm's constant: the longest response the context allows.
+                       return AggregateTokenLoss(pg + rl_.kl_coef * kl, s.mask, config_.loss_aggregation,
+                                                 max_response_);
+                     });
+  m["kl"] = kl_sum / static_cast<double>(last_update_steps_);
   m["zero_spread"] = zero_spread;
-  m["loss"] = loss_sum / steps;
-  m["learning_rate"] = lr;
-  m["grad_norm"] = norm_sum / steps;
   return m;
 }
 
@@ -175,7 +189,7 @@ PpoLm::PpoLm(const RunContext& ctx, const PpoLmConfig& config) : LmRlAgent(ctx, 
 
 Metrics PpoLm::Iterate() {
   LmRollout r = Collect(rl_.prompts_per_iteration, 1, rl_.sampling());
-  const int64_t N = r.responses.size(0), R = r.responses.size(1);
+  const int64_t N = r.responses.size(0);
   const torch::Tensor mask = (r.responses != text::kPad).to(torch::kFloat32);
   LmTokenStats old = TokenStatsNoGrad(model_, r.prompts, r.responses, first_token_, /*values=*/true);
   torch::Tensor old_logp = old.logp, values = old.values;
@@ -190,54 +204,22 @@ Metrics PpoLm::Iterate() {
   const double mean = adv.sum().item<double>() / count;
   const double var = ((adv - mean) * mask).pow(2).sum().item<double>() / count;
   adv = ((adv - mean) / std::sqrt(var + 1e-8)) * mask;
-  const double high = rl_.clip_range_high > 0 ? rl_.clip_range_high : rl_.clip_range;
-  double ent_sum = 0, clip_sum = 0, vloss_sum = 0, loss_sum = 0, norm_sum = 0, lr = 0;
-  int64_t steps = 0;
-  for (int64_t e = 0; e < rl_.epochs; ++e) {
-    for (const torch::Tensor& idx : Minibatches(N, rl_.minibatches, gen_)) {
-      torch::Tensor resp = r.responses.index_select(0, idx);
-      LmSequences s = LayOut(Select(r.prompts, idx), resp);
-      LmTokenStats st = TokenStats(model_, s, resp, first_token_, /*values=*/true, config_.value_trains_trunk);
-      torch::Tensor old = old_logp.index_select(0, idx);
-      torch::Tensor pg = ClippedTokenLoss(st.logp, old, adv.index_select(0, idx), s.mask, rl_.clip_range, high);
-      torch::Tensor vloss = 0.5 * (st.values - returns.index_select(0, idx)).pow(2) * s.mask;
-      torch::Tensor loss = AggregateTokenLoss(pg + config_.vf_coef * vloss - config_.ent_coef * st.entropy, s.mask,
-                                              "token-mean");
-      opt_->zero_grad();
-      loss.backward();
-      lr = LearningRate(updates_, ctx_.Progress(tokens_));
-      norm_sum += OptimizerStep(lr);
-      ++updates_;
-      ++steps;
-      torch::NoGradGuard no_grad;
-      const double tokens = s.mask.sum().clamp_min(1.0).item<double>();
-      ent_sum += st.entropy.sum().item<double>() / tokens;
-      torch::Tensor ratio = torch::exp(st.logp - old);
-      clip_sum += (((ratio < 1 - rl_.clip_range) | (ratio > 1 + high)).to(torch::kFloat32) * s.mask).sum().item<double>() / tokens;
-      vloss_sum += vloss.sum().item<double>() / tokens;
-      loss_sum += loss.item<double>();
-    }
-  }
-  (void)R;
-  tokens_ += r.lengths.sum().item<int64_t>();
+  double vloss_sum = 0;
+  Metrics m = Update(r, old_logp, adv, /*values=*/true,
+                     [&](const torch::Tensor& idx, const LmSequences& s, const LmTokenStats& st, const torch::Tensor& pg) {
+                       torch::Tensor vloss = 0.5 * (st.values - returns.index_select(0, idx)).pow(2) * s.mask;
+                       {
+                         torch::NoGradGuard no_grad;
+                         vloss_sum += vloss.sum().item<double>() / s.mask.sum().clamp_min(1.0).item<double>();
+                       }
+                       return AggregateTokenLoss(pg + config_.vf_coef * vloss - config_.ent_coef * st.entropy, s.mask,
+                                                 "token-mean");
+                     });
   const double ret_var = ((returns - returns.sum() / count) * mask).pow(2).sum().item<double>() / count;
   const double resid_var = ((returns - values) * mask).pow(2).sum().item<double>() / count;
-  Metrics m;
-  m["reward"] = r.rewards.mean().item<double>();
-  m["accuracy"] = r.correct.mean().item<double>();
-  if (!eval_prompts_.empty()) {
-    m["eval_accuracy"] = EvalAccuracy();
-    m["eval_sampled_accuracy"] = EvalAccuracy(1.0);
-  }
   m["kl"] = ((old_logp - ref_logp) * mask).sum().item<double>() / count;
-  m["response_length"] = r.lengths.to(torch::kFloat64).mean().item<double>();
-  m["entropy"] = ent_sum / steps;
-  m["clip_fraction"] = clip_sum / steps;
-  m["value_loss"] = vloss_sum / steps;
+  m["value_loss"] = vloss_sum / static_cast<double>(last_update_steps_);
   m["explained_variance"] = ret_var > 0 ? 1.0 - resid_var / ret_var : 0.0;
-  m["loss"] = loss_sum / steps;
-  m["learning_rate"] = lr;
-  m["grad_norm"] = norm_sum / steps;
   return m;
 }
 

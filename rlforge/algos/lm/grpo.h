@@ -29,6 +29,8 @@
 #ifndef RLFORGE_ALGOS_LM_GRPO_H_
 #define RLFORGE_ALGOS_LM_GRPO_H_
 
+#include <functional>
+
 #include "rlforge/algos/lm/lm_agent.h"
 
 namespace rlforge {
@@ -95,9 +97,23 @@ class LmRlAgent : public LmAgent {
   void VisitState(StateVisitor& v) override;
 
  protected:
+  // The loss of one minibatch (rows idx of the rollout, laid out as s, with
+  // the policy's token stats st and the clipped surrogate pg per token).
+  using MinibatchLoss = std::function<torch::Tensor(const torch::Tensor& idx, const LmSequences& s,
+                                                    const LmTokenStats& st, const torch::Tensor& pg)>;
+  // epochs x minibatches updates of loss_of on the rollout (values: compute
+  // the value head); returns the metrics every RL agent logs (reward,
+  // accuracy, the evaluations, response_length, entropy, clip_fraction, loss,
+  // learning_rate, grad_norm) and advances the token count.
+  Metrics Update(const LmRollout& r, const torch::Tensor& old_logp, const torch::Tensor& advantages, bool values,
+                 const MinibatchLoss& loss_of);
+  // Whether the value loss reaches the shared transformer (PPO-LM's setting).
+  virtual bool value_grad_to_trunk() const { return true; }
+
   LmRlConfig rl_;
   LmReference ref_;
   int64_t tokens_ = 0, updates_ = 0;
+  int64_t last_update_steps_ = 1;  // minibatch updates of the last Update
 };
 
 class Grpo : public LmRlAgent {
@@ -113,6 +129,9 @@ class PpoLm : public LmRlAgent {
  public:
   PpoLm(const RunContext& ctx, const PpoLmConfig& config);
   Metrics Iterate() override;
+
+ protected:
+  bool value_grad_to_trunk() const override { return config_.value_trains_trunk; }
 
  private:
   PpoLmConfig config_;
