@@ -85,6 +85,7 @@ void RunSample(const SampleArgs& a) {
 struct BenchLmArgs {
   int64_t d_model = 128, n_layers = 2, n_heads = 4, batch = 64, prompt = 8, new_tokens = 24, threads = 1;
   double seconds = 1.0;
+  std::string precision = "fp32";
   bool json = false;
 };
 
@@ -133,10 +134,14 @@ void RunBenchLm(const BenchLmArgs& a) {
   torch::Tensor valid = torch::ones({a.batch, c.context}, torch::kBool);
   const double t_train = TimeIt(a.seconds, [&] {
     opt.zero_grad();
-    torch::Tensor h = model->Hidden(tokens.narrow(1, 0, c.context - 1), positions.narrow(1, 0, c.context - 1),
-                                    valid.narrow(1, 0, c.context - 1));
-    torch::Tensor loss = torch::nn::functional::cross_entropy(model->Logits(h).reshape({-1, c.vocab_size}),
-                                                              tokens.narrow(1, 1, c.context - 1).reshape(-1));
+    torch::Tensor loss;
+    {
+      Bf16Autocast autocast(a.precision == "bf16");
+      torch::Tensor h = model->Hidden(tokens.narrow(1, 0, c.context - 1), positions.narrow(1, 0, c.context - 1),
+                                      valid.narrow(1, 0, c.context - 1));
+      loss = torch::nn::functional::cross_entropy(model->Logits(h).reshape({-1, c.vocab_size}),
+                                                  tokens.narrow(1, 1, c.context - 1).reshape(-1));
+    }
     loss.backward();
     opt.step();
   });
@@ -150,6 +155,10 @@ void RunBenchLm(const BenchLmArgs& a) {
   // QKV, tokens x d x 4d for the MLP, tokens x d x vocab for the head).
   torch::Tensor x = torch::randn({a.batch * (c.context - 1), c.d_model});
   torch::Tensor w1 = torch::randn({c.d_model, 4 * c.d_model});
+  if (a.precision == "bf16") {  // the ceiling of bf16 training: bf16 products
+    x = x.to(torch::kBFloat16);
+    w1 = w1.to(torch::kBFloat16);
+  }
   const double t_mm = TimeIt(0.5, [&] { torch::mm(x, w1); });
   const double mm_gflops = 2.0 * x.size(0) * c.d_model * 4 * c.d_model / t_mm / 1e9;
   nlohmann::json j = {{"parameters", c.NumParameters()},
@@ -157,6 +166,7 @@ void RunBenchLm(const BenchLmArgs& a) {
                       {"prompt_tokens", a.prompt},
                       {"new_tokens", a.new_tokens},
                       {"torch_threads", a.threads},
+                      {"precision", a.precision},
                       {"generate_tokens_per_second_kv_cache", generated / t_cache},
                       {"generate_tokens_per_second_recompute", generated / t_full},
                       {"kv_cache_speedup", t_full / t_cache},
@@ -174,8 +184,9 @@ void RunBenchLm(const BenchLmArgs& a) {
   std::printf("  generation, KV cache   %10.0f tokens/s\n", generated / t_cache);
   std::printf("  generation, recompute  %10.0f tokens/s   (the cache is %.2fx faster)\n", generated / t_full,
               t_full / t_cache);
-  std::printf("  training               %10.0f tokens/s   %.2f GFLOP/s; raw torch::mm at [%lld x %lld] x [%lld x %lld]: %.2f GFLOP/s (%.0f%%)\n",
-              train_tokens / t_train, flops / t_train / 1e9, static_cast<long long>(x.size(0)),
+  std::printf("  training (%s)         %10.0f tokens/s   %.2f GFLOP/s; raw %s torch::mm at [%lld x %lld] x [%lld x %lld]: %.2f GFLOP/s (%.0f%%)\n",
+              a.precision.c_str(), train_tokens / t_train, flops / t_train / 1e9, a.precision.c_str(),
+              static_cast<long long>(x.size(0)),
               static_cast<long long>(c.d_model), static_cast<long long>(c.d_model), static_cast<long long>(4 * c.d_model),
               mm_gflops, 100.0 * flops / t_train / 1e9 / mm_gflops);
 }
@@ -209,6 +220,7 @@ void AddBenchLmCommand(CLI::App& bench) {
   cmd->add_option("--new-tokens", a->new_tokens, "Tokens generated per sequence")->transform(IntegerFor(a->new_tokens))->check(CLI::Range(int64_t{1}, int64_t{2048}))->capture_default_str();
   cmd->add_option("--threads", a->threads, "libtorch threads")->transform(IntegerFor(a->threads))->check(CLI::Range(int64_t{1}, int64_t{256}))->capture_default_str();
   cmd->add_option("--seconds", a->seconds, "Time each measurement for at least this long")->check(CLI::Range(0.01, 600.0))->capture_default_str();
+  cmd->add_option("--precision", a->precision, "Training precision: fp32, or bf16 (CPU autocast)")->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([a] { RunBenchLm(*a); });
 }

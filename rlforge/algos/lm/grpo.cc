@@ -117,10 +117,16 @@ Metrics LmRlAgent::Update(const LmRollout& r, const torch::Tensor& old_logp, con
     for (const torch::Tensor& idx : Minibatches(N, rl_.minibatches, gen_)) {
       torch::Tensor resp = r.responses.index_select(0, idx);
       LmSequences s = LayOut(Select(r.prompts, idx), resp);
-      LmTokenStats st = TokenStats(model_, s, resp, first_token_, values, trunk);
       torch::Tensor old = old_logp.index_select(0, idx);
-      torch::Tensor pg = ClippedTokenLoss(st.logp, old, advantages.index_select(0, idx), s.mask, rl_.clip_range, high);
-      torch::Tensor loss = loss_of(idx, s, st, pg);
+      LmTokenStats st;
+      torch::Tensor loss;
+      {
+        Bf16Autocast autocast(bf16());
+        st = TokenStats(model_, s, resp, first_token_, values, trunk);
+        st.logp = st.logp.to(torch::kFloat32);
+        torch::Tensor pg = ClippedTokenLoss(st.logp, old, advantages.index_select(0, idx), s.mask, rl_.clip_range, high);
+        loss = loss_of(idx, s, st, pg);
+      }
       opt_->zero_grad();
       loss.backward();
       lr = LearningRate(updates_, ctx_.Progress(tokens_));

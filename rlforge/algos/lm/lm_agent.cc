@@ -1,5 +1,8 @@
 #include "rlforge/algos/lm/lm_agent.h"
 
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
 #include <cmath>
 
 #include "rlforge/env/text.h"
@@ -40,6 +43,7 @@ void LmCommonConfig::Visit(FieldVisitor& v) {
   v.Field("warmup_updates", &warmup_updates, "updates of linear learning-rate warm-up");
   v.Field("min_lr_fraction", &min_lr_fraction, "cosine decay ends at this fraction of the peak learning rate (1: constant)");
   v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip");
+  v.Field("precision", &precision, "fp32, or bf16: training forward and backward passes under CPU autocast to bfloat16");
   v.Field("eval_prompts", &eval_prompts, "held-out prompts answered after every iteration: greedily (eval_accuracy) and sampled at temperature 1 (eval_sampled_accuracy); 0: none");
 }
 
@@ -51,8 +55,38 @@ void LmCommonConfig::Validate() const {
   RLF_CHECK_ARG(min_lr_fraction >= 0 && min_lr_fraction <= 1, "config key 'min_lr_fraction' must be in [0, 1], got ",
                 min_lr_fraction);
   RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0, got ", max_grad_norm);
+  RLF_CHECK_ARG(precision == "fp32" || precision == "bf16", "config key 'precision' must be fp32 or bf16, got '",
+                precision, "'");
   RLF_CHECK_ARG(eval_prompts >= 0 && eval_prompts <= 100000, "config key 'eval_prompts' must be in 0..100000, got ",
                 eval_prompts);
+}
+
+// libtorch 2.4 moved CPU autocast to device-generic calls.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define RLF_AUTOCAST_GENERIC 1
+#endif
+
+Bf16Autocast::Bf16Autocast(bool on) : on_(on) {
+  if (!on_) return;
+#ifdef RLF_AUTOCAST_GENERIC
+  previous_ = at::autocast::is_autocast_enabled(at::kCPU);
+  at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+  at::autocast::set_autocast_enabled(at::kCPU, true);
+#else
+  previous_ = at::autocast::is_cpu_enabled();
+  at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  at::autocast::set_cpu_enabled(true);
+#endif
+}
+
+Bf16Autocast::~Bf16Autocast() {
+  if (!on_) return;
+#ifdef RLF_AUTOCAST_GENERIC
+  at::autocast::set_autocast_enabled(at::kCPU, previous_);
+#else
+  at::autocast::set_cpu_enabled(previous_);
+#endif
+  at::autocast::clear_cache();
 }
 
 LmSequences LayOut(const std::vector<std::vector<int64_t>>& prompts, const torch::Tensor& responses) {

@@ -52,6 +52,7 @@ struct LmCommonConfig {
   int64_t warmup_updates = 50;   // linear warm-up of the learning rate
   double min_lr_fraction = 0.1;  // cosine decay to this fraction of the peak at the last update
   double max_grad_norm = 1.0;    // global gradient-norm clip
+  std::string precision = "fp32";  // fp32, or bf16: training passes under CPU autocast (bfloat16 matrix products)
   int64_t eval_prompts = 256;    // held-out prompts answered after every iteration, greedily and sampled (0: none)
   void Visit(FieldVisitor& v);
   void Validate() const;
@@ -75,6 +76,20 @@ struct LmSequences {
   int64_t prompt_width = 0;
 };
 LmSequences LayOut(const std::vector<std::vector<int64_t>>& prompts, const torch::Tensor& responses);
+
+// Turns libtorch's CPU autocast to bfloat16 on for its lifetime (when `on`):
+// matrix products run in bf16, reductions and softmaxes in fp32, weights and
+// optimizer state stay fp32. Restores the previous state.
+class Bf16Autocast {
+ public:
+  explicit Bf16Autocast(bool on);
+  ~Bf16Autocast();
+  Bf16Autocast(const Bf16Autocast&) = delete;
+  Bf16Autocast& operator=(const Bf16Autocast&) = delete;
+
+ private:
+  bool on_, previous_ = false;
+};
 
 // Rollouts are generated and scored in chunks of this many responses.
 inline constexpr int64_t kLmChunk = 512;
@@ -128,6 +143,8 @@ class LmAgent : public Algorithm {
   // Clip, set the learning rate and step; returns the gradient norm before clipping.
   double OptimizerStep(double lr);
   void VisitLmState(StateVisitor& v);
+
+  bool bf16() const { return common_.precision == "bf16"; }
 
   LmCommonConfig common_;
   std::unique_ptr<Env> env_;  // a probe: prompts and scoring run on its copies

@@ -132,9 +132,13 @@ Metrics RewardModel::Iterate() {
     std::vector<std::vector<int64_t>> p;
     auto ia = idx.accessor<int64_t, 1>();
     for (int64_t i = 0; i < idx.size(0); ++i) p.push_back(prompts_[ia[i]]);
-    torch::Tensor rc = RewardScores(model_, p, chosen_.index_select(0, idx));
-    torch::Tensor rr = RewardScores(model_, p, rejected_.index_select(0, idx));
-    torch::Tensor loss = BradleyTerryLoss(rc, rr);
+    torch::Tensor rc, rr, loss;
+    {
+      Bf16Autocast autocast(bf16());
+      rc = RewardScores(model_, p, chosen_.index_select(0, idx)).to(torch::kFloat32);
+      rr = RewardScores(model_, p, rejected_.index_select(0, idx)).to(torch::kFloat32);
+      loss = BradleyTerryLoss(rc, rr);
+    }
     opt_->zero_grad();
     loss.backward();
     lr = LearningRate(updates_, ctx_.Progress(updates_));

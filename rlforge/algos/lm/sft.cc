@@ -114,8 +114,12 @@ Metrics Sft::Iterate() {
       const int64_t R = std::max<int64_t>(1, (responses != text::kPad).sum(1).max().item<int64_t>());
       responses = responses.narrow(1, 0, R);
       LmSequences s = LayOut(prompts, responses);
-      LmTokenStats st = TokenStats(model_, s, responses, first_token_);
-      torch::Tensor loss = -st.logp.sum() / s.mask.sum().clamp_min(1.0) / static_cast<double>(config_.grad_accumulation);
+      torch::Tensor loss;
+      {
+        Bf16Autocast autocast(bf16());
+        LmTokenStats st = TokenStats(model_, s, responses, first_token_);
+        loss = -st.logp.sum() / s.mask.sum().clamp_min(1.0) / static_cast<double>(config_.grad_accumulation);
+      }
       loss.backward();
       loss_sum += loss.item<double>();
     }
