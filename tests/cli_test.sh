@@ -212,6 +212,8 @@ check lm-sample-empty 2 "--prompt is empty" -- "$BIN" lm sample "$tmp/lm" --prom
 check lm-sample-topk-greedy 2 "need --temperature > 0" -- "$BIN" lm sample "$tmp/lm" --prompt "sort:1=" --top-k 3
 check lm-export 2 "not supported yet" -- "$BIN" export "$tmp/lm" --format rlf --out "$tmp/lm.rlf"
 check lm-too-big 2 "is more than the 1e8" -- "$BIN" train --algo sft --env TextSort-v0 --set d_model=4096 --set n_layers=64 --set n_heads=64 --out "$tmp/lm-big"
+out=$("$BIN" eval --env TextAddition-v0 --kwarg max_response=1 --policy solver --episodes 5)
+[[ "$out" == *"truncated 5 of 5"* && "$out" != *"no step limit"* ]] && echo "ok   eval-truncation-not-blamed-on-the-cap" || { echo "FAIL eval blames the step cap: $out"; fails=$((fails+1)); }
 check bench-lm 0 "" -- "$BIN" bench lm --d-model 16 --n-layers 1 --n-heads 2 --batch 4 --new-tokens 4 --seconds 0.01 --json
 check bench-lm-bad 2 "--d-model" -- "$BIN" bench lm --d-model 2
 rm -rf "$tmp"

@@ -1,5 +1,7 @@
 #include "rlforge/env/text.h"
 
+#include <algorithm>
+
 #include "rlforge/core/error.h"
 
 namespace rlforge::text {
@@ -44,6 +46,10 @@ int64_t Length(const int64_t* row, int64_t context) {
   int64_t n = 0;
   while (n < context && row[n] != kPad) ++n;
   return n;
+}
+
+std::vector<int64_t> Prefix(const int64_t* row, int64_t context) {
+  return std::vector<int64_t>(row, row + std::max<int64_t>(1, Length(row, context)));
 }
 
 }  // namespace rlforge::text

@@ -40,6 +40,8 @@ inline std::string Decode(const std::vector<int64_t>& t) { return Decode(t.data(
 std::string TokenName(int64_t token);
 // Number of tokens before the first <pad> of an observation row.
 int64_t Length(const int64_t* row, int64_t context);
+// Those tokens (at least the first: an observation starts with <bos>).
+std::vector<int64_t> Prefix(const int64_t* row, int64_t context);
 
 }  // namespace rlforge::text
 

@@ -149,6 +149,15 @@ PaddedBatch LeftPad(const std::vector<std::vector<int64_t>>& rows, int64_t pad_t
   return p;
 }
 
+torch::Tensor RightPad(const std::vector<std::vector<int64_t>>& rows, int64_t pad_token) {
+  int64_t width = 1;
+  for (const auto& r : rows) width = std::max<int64_t>(width, static_cast<int64_t>(r.size()));
+  torch::Tensor t = torch::full({static_cast<int64_t>(rows.size()), width}, pad_token, torch::kLong);
+  for (size_t i = 0; i < rows.size(); ++i)
+    std::copy(rows[i].begin(), rows[i].end(), t[static_cast<int64_t>(i)].data_ptr<int64_t>());
+  return t;
+}
+
 torch::Tensor Generate(TransformerLM& model, const std::vector<std::vector<int64_t>>& prompts, int64_t max_new,
                        const SamplingConfig& s, torch::Generator& gen, int64_t first_token, int64_t stop_token,
                        int64_t pad_token, bool use_cache) {

@@ -97,6 +97,9 @@ struct PaddedBatch {
   torch::Tensor tokens, positions, valid;
 };
 PaddedBatch LeftPad(const std::vector<std::vector<int64_t>>& rows, int64_t pad_token);
+// Token lists as rows of one long tensor [B, max(1, longest)], padded on the
+// right with pad_token (responses).
+torch::Tensor RightPad(const std::vector<std::vector<int64_t>>& rows, int64_t pad_token);
 
 // Batched generation: up to max_new tokens after each prompt, sampled from
 // the action tokens (first_token..), stopping a row at stop_token. Returns

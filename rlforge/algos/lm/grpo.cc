@@ -34,6 +34,15 @@ void LmRlConfig::Validate() const {
   RLF_CHECK_ARG(kl_coef >= 0, "config key 'kl_coef' must be >= 0, got ", kl_coef);
 }
 
+void LmRlConfig::CheckResponses(int64_t responses) const {
+  RLF_CHECK_ARG(responses <= 65536, responses, " responses per iteration are too many (prompts_per_iteration",
+                responses > prompts_per_iteration ? " x group_size" : "", "; at most 65536)");
+  RLF_CHECK_ARG(minibatches <= responses, "config key 'minibatches' (", minibatches,
+                ") exceeds the responses per iteration (", responses, ")");
+  RLF_CHECK_ARG(responses / minibatches <= 8192, "a minibatch of ", responses / minibatches,
+                " responses is too large (at most 8192: raise 'minibatches')");
+}
+
 void GrpoConfig::Visit(FieldVisitor& v) {
   rl.Visit(v);
   v.Field("group_size", &group_size, "responses sampled per prompt (G)");
@@ -45,13 +54,7 @@ void GrpoConfig::Visit(FieldVisitor& v) {
 void GrpoConfig::Validate() const {
   rl.Validate();
   RLF_CHECK_ARG(group_size >= 2 && group_size <= 4096, "config key 'group_size' must be in 2..4096, got ", group_size);
-  RLF_CHECK_ARG(rl.prompts_per_iteration * group_size <= 65536, "config keys 'prompts_per_iteration' x 'group_size' (",
-                rl.prompts_per_iteration * group_size, " responses per iteration) must be at most 65536");
-  RLF_CHECK_ARG(rl.minibatches <= rl.prompts_per_iteration * group_size, "config key 'minibatches' (", rl.minibatches,
-                ") exceeds the responses per iteration (", rl.prompts_per_iteration * group_size, ")");
-  RLF_CHECK_ARG(rl.prompts_per_iteration * group_size / rl.minibatches <= 8192, "a minibatch of ",
-                rl.prompts_per_iteration * group_size / rl.minibatches,
-                " responses is too large (at most 8192: raise 'minibatches')");
+  rl.CheckResponses(rl.prompts_per_iteration * group_size);
   RLF_CHECK_ARG(advantage_eps > 0, "config key 'advantage_eps' must be > 0, got ", advantage_eps);
   RLF_CHECK_ARG(IsLossAggregation(loss_aggregation), "config key 'loss_aggregation' must be token-mean, seq-mean or "
                 "seq-sum-norm, got '", loss_aggregation, "'");
@@ -68,10 +71,7 @@ void PpoLmConfig::Visit(FieldVisitor& v) {
 
 void PpoLmConfig::Validate() const {
   rl.Validate();
-  RLF_CHECK_ARG(rl.minibatches <= rl.prompts_per_iteration, "config key 'minibatches' (", rl.minibatches,
-                ") exceeds prompts_per_iteration (", rl.prompts_per_iteration, ")");
-  RLF_CHECK_ARG(rl.prompts_per_iteration / rl.minibatches <= 8192, "a minibatch of ",
-                rl.prompts_per_iteration / rl.minibatches, " responses is too large (at most 8192: raise 'minibatches')");
+  rl.CheckResponses(rl.prompts_per_iteration);
   RLF_CHECK_ARG(vf_coef >= 0 && ent_coef >= 0, "config keys 'vf_coef' and 'ent_coef' must be >= 0");
   RLF_CHECK_ARG(gamma > 0 && gamma <= 1 && gae_lambda >= 0 && gae_lambda <= 1,
                 "config keys 'gamma' must be in (0, 1] and 'gae_lambda' in [0, 1]");
@@ -97,12 +97,6 @@ std::vector<torch::Tensor> Minibatches(int64_t n, int64_t count, torch::Generato
   return perm.chunk(count);
 }
 
-std::vector<std::vector<int64_t>> Select(const std::vector<std::vector<int64_t>>& rows, const torch::Tensor& idx) {
-  std::vector<std::vector<int64_t>> out;
-  auto a = idx.accessor<int64_t, 1>();
-  for (int64_t i = 0; i < idx.size(0); ++i) out.push_back(rows[a[i]]);
-  return out;
-}
 
 }  // namespace
 
@@ -116,7 +110,7 @@ Metrics LmRlAgent::Update(const LmRollout& r, const torch::Tensor& old_logp, con
   for (int64_t e = 0; e < rl_.epochs; ++e) {
     for (const torch::Tensor& idx : Minibatches(N, rl_.minibatches, gen_)) {
       torch::Tensor resp = r.responses.index_select(0, idx);
-      LmSequences s = LayOut(Select(r.prompts, idx), resp);
+      LmSequences s = LayOut(SelectRows(r.prompts, idx), resp);
       torch::Tensor old = old_logp.index_select(0, idx);
       LmTokenStats st;
       torch::Tensor loss;

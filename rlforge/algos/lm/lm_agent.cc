@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "rlforge/algos/off_policy.h"
 #include "rlforge/env/text.h"
 #include "rlforge/nn/state.h"
 
@@ -142,6 +143,34 @@ LmTokenStats TokenStatsNoGrad(TransformerLM& model, const std::vector<std::vecto
   return out;
 }
 
+std::vector<std::vector<int64_t>> SelectRows(const std::vector<std::vector<int64_t>>& rows, const torch::Tensor& idx) {
+  std::vector<std::vector<int64_t>> out;
+  out.reserve(static_cast<size_t>(idx.size(0)));
+  auto a = idx.accessor<int64_t, 1>();
+  for (int64_t i = 0; i < idx.size(0); ++i) out.push_back(rows[a[i]]);
+  return out;
+}
+
+LmEpisode PlayEpisode(Env& env, Policy& policy, uint64_t seed) {
+  const int64_t context = env.observation_space().shape()[0];
+  std::vector<int64_t> obs(context);
+  Info info;
+  env.Reset(seed, obs.data(), &info);
+  LmEpisode e;
+  e.prompt = text::Prefix(obs.data(), context);
+  for (;;) {
+    int64_t a = 0;
+    policy.Act(obs.data(), nullptr, 1, &a);
+    e.response.push_back(a);
+    StepResult r = env.Step(&a, obs.data());
+    e.ret += r.reward;
+    if (r.done()) {
+      e.success = r.info.Get("is_success").value_or(0) == 1.0;
+      return e;
+    }
+  }
+}
+
 namespace {
 
 // Greedy or sampled next tokens for observation rows (full recompute: the
@@ -217,7 +246,26 @@ std::vector<int64_t> LmAgent::PromptOf(uint64_t seed) const {
   std::vector<int64_t> obs(context_);
   Info info;
   env_->Reset(seed, obs.data(), &info);
-  return std::vector<int64_t>(obs.begin(), obs.begin() + std::max<int64_t>(1, text::Length(obs.data(), context_)));
+  return text::Prefix(obs.data(), context_);
+}
+
+torch::Tensor LmAgent::GenerateAll(const std::vector<std::vector<int64_t>>& prompts, const SamplingConfig& sampling,
+                                   torch::Generator& gen) {
+  model_->eval();
+  std::vector<torch::Tensor> chunks;
+  int64_t longest = 0;
+  for (size_t start = 0; start < prompts.size(); start += kLmChunk) {
+    const size_t end = std::min(prompts.size(), start + static_cast<size_t>(kLmChunk));
+    std::vector<std::vector<int64_t>> p(prompts.begin() + start, prompts.begin() + end);
+    int64_t width = 0;
+    for (const auto& q : p) width = std::max<int64_t>(width, static_cast<int64_t>(q.size()));
+    chunks.push_back(Generate(model_, p, context_ - width, sampling, gen, first_token_, text::kEos, text::kPad));
+    longest = std::max(longest, chunks.back().size(1));
+  }
+  model_->train();
+  for (auto& c : chunks)  // to one width
+    c = torch::constant_pad_nd(c, {0, longest - c.size(1)}, text::kPad);
+  return torch::cat(chunks);
 }
 
 void LmAgent::Score(const std::vector<uint64_t>& seeds, int64_t group, const torch::Tensor& responses,
@@ -260,21 +308,7 @@ LmRollout LmAgent::Collect(int64_t prompts, int64_t group, const SamplingConfig&
     std::vector<int64_t> p = PromptOf(seeds.back());
     for (int64_t g = 0; g < group; ++g) r.prompts.push_back(p);
   }
-  model_->eval();
-  std::vector<torch::Tensor> chunks;
-  int64_t longest = 0;
-  for (size_t start = 0; start < r.prompts.size(); start += kLmChunk) {
-    const size_t end = std::min(r.prompts.size(), start + static_cast<size_t>(kLmChunk));
-    std::vector<std::vector<int64_t>> p(r.prompts.begin() + start, r.prompts.begin() + end);
-    int64_t width = 0;
-    for (const auto& q : p) width = std::max<int64_t>(width, static_cast<int64_t>(q.size()));
-    chunks.push_back(Generate(model_, p, context_ - width, sampling, gen_, first_token_, text::kEos, text::kPad));
-    longest = std::max(longest, chunks.back().size(1));
-  }
-  for (auto& c : chunks)  // to one width
-    if (c.size(1) < longest) c = torch::cat({c, torch::full({c.size(0), longest - c.size(1)}, text::kPad, torch::kLong)}, 1);
-  r.responses = torch::cat(chunks);
-  model_->train();
+  r.responses = GenerateAll(r.prompts, sampling, gen_);
   Score(seeds, group, r.responses, &r.rewards, &r.correct);
   r.lengths = (r.responses != text::kPad).sum(1);
   return r;
@@ -282,25 +316,12 @@ LmRollout LmAgent::Collect(int64_t prompts, int64_t group, const SamplingConfig&
 
 double LmAgent::EvalAccuracy(double temperature) {
   if (eval_prompts_.empty()) return 0;
-  int64_t width = 0;
-  for (const auto& p : eval_prompts_) width = std::max<int64_t>(width, static_cast<int64_t>(p.size()));
   SamplingConfig sampling;
   sampling.temperature = temperature;
   torch::Generator gen = at::detail::createCPUGenerator(static_cast<uint64_t>(ctx_.run.seed) ^ kEvalStream);
-  double right = 0;
-  const int64_t chunk = 256;
-  model_->eval();
-  for (size_t start = 0; start < eval_prompts_.size(); start += chunk) {
-    const size_t end = std::min(eval_prompts_.size(), start + chunk);
-    std::vector<std::vector<int64_t>> prompts(eval_prompts_.begin() + start, eval_prompts_.begin() + end);
-    std::vector<uint64_t> seeds(eval_seeds_.begin() + start, eval_seeds_.begin() + end);
-    torch::Tensor responses = Generate(model_, prompts, context_ - width, sampling, gen, first_token_, text::kEos, text::kPad);
-    torch::Tensor rewards, correct;
-    Score(seeds, 1, responses, &rewards, &correct);
-    right += correct.sum().item<double>();
-  }
-  model_->train();
-  return right / static_cast<double>(eval_prompts_.size());
+  torch::Tensor rewards, correct;
+  Score(eval_seeds_, 1, GenerateAll(eval_prompts_, sampling, gen), &rewards, &correct);
+  return correct.mean().item<double>();
 }
 
 runtime::Model LmAgent::ExportModel() {
@@ -310,12 +331,7 @@ runtime::Model LmAgent::ExportModel() {
 
 std::unique_ptr<Policy> LmAgent::MakePolicy(bool deterministic) {
   TransformerLM copy(model_->config());
-  {
-    torch::NoGradGuard no_grad;
-    auto src = model_->parameters();
-    auto dst = copy->parameters();
-    for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
-  }
+  PolyakUpdate(*model_, *copy, 1.0);  // tau 1: a copy
   copy->eval();
   return std::make_unique<LmPolicy>(copy, context_, first_token_, deterministic,
                                     static_cast<uint64_t>(ctx_.run.seed) + 4242);
@@ -344,10 +360,7 @@ void LmAgent::VisitLmState(StateVisitor& v) {
 }
 
 void LmReference::CopyFrom(TransformerLM& model) {
-  torch::NoGradGuard no_grad;
-  auto src = model->parameters();
-  auto dst = model_->parameters();
-  for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+  PolyakUpdate(*model, *model_, 1.0);  // tau 1: a copy
   for (auto& p : model_->parameters()) p.set_requires_grad(false);
 }
 

@@ -110,6 +110,19 @@ LmTokenStats TokenStatsNoGrad(TransformerLM& model, const std::vector<std::vecto
                               const torch::Tensor& responses, int64_t first_token, bool values = false,
                               int64_t chunk = 512);
 
+// rows[idx[i]] for each i (prompts of a minibatch).
+std::vector<std::vector<int64_t>> SelectRows(const std::vector<std::vector<int64_t>>& rows, const torch::Tensor& idx);
+
+// One episode of `policy` in `env` from reset seed `seed`: the prompt the env
+// showed, the response tokens the policy wrote, the return and whether the
+// episode ended in success.
+struct LmEpisode {
+  std::vector<int64_t> prompt, response;
+  double ret = 0;
+  bool success = false;
+};
+LmEpisode PlayEpisode(Env& env, Policy& policy, uint64_t seed);
+
 class LmAgent : public Algorithm {
  public:
   static constexpr uint32_t kRunKeys = kRunTorchThreads;
@@ -136,6 +149,10 @@ class LmAgent : public Algorithm {
  protected:
   // The prompt tokens an env shows after Reset(seed).
   std::vector<int64_t> PromptOf(uint64_t seed) const;
+  // Responses to `prompts` (generated in chunks of kLmChunk rows), [N, R]
+  // with <pad> after each row's <eos>.
+  torch::Tensor GenerateAll(const std::vector<std::vector<int64_t>>& prompts, const SamplingConfig& sampling,
+                            torch::Generator& gen);
   // Learning rate at update u, `progress` (0..1) through the run: linear
   // warm-up over warmup_updates, then cosine from the peak down to
   // min_lr_fraction of it at progress 1.

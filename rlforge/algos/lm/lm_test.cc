@@ -235,6 +235,7 @@ TEST(Sft, Bf16AutocastTrainsLikeFp32) {
     auto algo = MakeAlgorithm(c.Context(), *c.algo);
     loss[k] = algo->Iterate().at("loss");
   }
+  EXPECT_NE(loss[1], loss[0]) << "precision=bf16 changed nothing";
   EXPECT_NEAR(loss[1], loss[0], 0.03 * loss[0]) << "fp32 " << loss[0] << " bf16 " << loss[1];
 }
 

@@ -52,47 +52,20 @@ void RewardModel::EnsurePairs() {
   auto chosen = Registry::Global().MakeScriptedPolicy(config_.chosen_policy, ctx_.run.env, *env, seed);
   auto rejected = Registry::Global().MakeScriptedPolicy(config_.rejected_policy, ctx_.run.env, *env, seed + 1);
   Rng seeds(seed ^ 0xBE77E2ull);
-  std::vector<int64_t> obs(context_);
-  Info info;
-  // One episode of `policy` from env seed s: its response tokens and return.
-  auto play = [&](Policy& policy, uint64_t s, std::vector<int64_t>* response) {
-    env->Reset(s, obs.data(), &info);
-    response->clear();
-    double ret = 0;
-    for (;;) {
-      int64_t a = 0;
-      policy.Act(obs.data(), nullptr, 1, &a);
-      response->push_back(a);
-      StepResult r = env->Step(&a, obs.data());
-      ret += r.reward;
-      if (r.done()) return ret;
-    }
-  };
   std::vector<std::vector<int64_t>> c_rows, r_rows;
-  std::vector<int64_t> c, r;
   for (int64_t i = 0; i < config_.pairs; ++i) {
     const uint64_t s = seeds.Next();
-    const double rc = play(*chosen, s, &c);
-    const double rr = play(*rejected, s, &r);
-    if (rc <= rr) continue;  // not a preference the env agrees with
-    env->Reset(s, obs.data(), &info);
-    prompts_.emplace_back(obs.begin(), obs.begin() + std::max<int64_t>(1, text::Length(obs.data(), context_)));
-    c_rows.push_back(c);
-    r_rows.push_back(r);
+    LmEpisode c = PlayEpisode(*env, *chosen, s), r = PlayEpisode(*env, *rejected, s);
+    if (c.ret <= r.ret) continue;  // not a preference the env agrees with
+    prompts_.push_back(std::move(c.prompt));
+    c_rows.push_back(std::move(c.response));
+    r_rows.push_back(std::move(r.response));
   }
   const int64_t P = static_cast<int64_t>(prompts_.size());
   RLF_CHECK_ARG(P >= 2, ctx_.algo, ": ", config_.chosen_policy, " and ", config_.rejected_policy,
                 " gave no pairs that ", ctx_.run.env, " scores apart (", config_.pairs, " tried)");
-  auto pack = [&](const std::vector<std::vector<int64_t>>& rows) {
-    int64_t width = 1;
-    for (const auto& x : rows) width = std::max<int64_t>(width, static_cast<int64_t>(x.size()));
-    torch::Tensor t = torch::full({P, width}, text::kPad, torch::kLong);
-    for (int64_t i = 0; i < P; ++i)
-      std::memcpy(t[i].data_ptr<int64_t>(), rows[i].data(), rows[i].size() * sizeof(int64_t));
-    return t;
-  };
-  chosen_ = pack(c_rows);
-  rejected_ = pack(r_rows);
+  chosen_ = RightPad(c_rows, text::kPad);
+  rejected_ = RightPad(r_rows, text::kPad);
   torch::Generator split = at::detail::createCPUGenerator(seed ^ 0x5B117ull);
   torch::Tensor perm = torch::randperm(P, split, torch::kLong);
   const int64_t held = std::clamp<int64_t>(static_cast<int64_t>(std::llround(config_.holdout_fraction * P)), 1, P - 1);
@@ -106,9 +79,7 @@ double RewardModel::Accuracy(const torch::Tensor& rows) {
   double right = 0;
   for (int64_t start = 0; start < rows.size(0); start += kLmChunk) {
     torch::Tensor idx = rows.narrow(0, start, std::min(kLmChunk, rows.size(0) - start));
-    std::vector<std::vector<int64_t>> p;
-    auto ia = idx.accessor<int64_t, 1>();
-    for (int64_t i = 0; i < idx.size(0); ++i) p.push_back(prompts_[ia[i]]);
+    const std::vector<std::vector<int64_t>> p = SelectRows(prompts_, idx);
     torch::Tensor rc = RewardScores(model_, p, chosen_.index_select(0, idx));
     torch::Tensor rr = RewardScores(model_, p, rejected_.index_select(0, idx));
     right += (rc > rr).sum().item<double>();
@@ -129,9 +100,7 @@ Metrics RewardModel::Iterate() {
   for (int64_t u = 0; u < config_.updates_per_iteration && updates_ < ctx_.run.total_steps; ++u) {
     torch::Tensor pick = torch::randint(train_.size(0), {config_.batch_size}, gen_, torch::kLong);
     torch::Tensor idx = train_.index_select(0, pick);
-    std::vector<std::vector<int64_t>> p;
-    auto ia = idx.accessor<int64_t, 1>();
-    for (int64_t i = 0; i < idx.size(0); ++i) p.push_back(prompts_[ia[i]]);
+    const std::vector<std::vector<int64_t>> p = SelectRows(prompts_, idx);
     torch::Tensor rc, rr, loss;
     {
       Bf16Autocast autocast(bf16());

@@ -54,10 +54,9 @@ void Sft::EnsureDemonstrations() {
     for (int64_t e = 0; e < d.episodes(); ++e) {
       const int64_t first = d.episode_first_step[e], n = d.episode_length(e);
       const auto* obs = reinterpret_cast<const int64_t*>(d.obs.data() + d.row[first] * d.obs_bytes);
-      demo_prompts_.emplace_back(obs, obs + std::max<int64_t>(1, text::Length(obs, context_)));
-      std::vector<int64_t> r(n);
-      std::memcpy(r.data(), d.actions.data() + first * 8, n * 8);
-      responses.push_back(r);
+      demo_prompts_.push_back(text::Prefix(obs, context_));
+      const auto* actions = reinterpret_cast<const int64_t*>(d.actions.data() + first * d.act_bytes);
+      responses.emplace_back(actions, actions + n);
       double ret = 0;
       for (int64_t t = 0; t < n; ++t) ret += d.rewards[first + t];
       right += ret == 1.0;
@@ -67,31 +66,15 @@ void Sft::EnsureDemonstrations() {
     std::unique_ptr<Policy> policy = Registry::Global().MakeScriptedPolicy(
         config_.demo_policy, ctx_.run.env, *env, static_cast<uint64_t>(ctx_.run.seed));
     Rng seeds(static_cast<uint64_t>(ctx_.run.seed) ^ 0xDE3053ull);
-    std::vector<int64_t> obs(context_);
-    Info info;
     for (int64_t i = 0; i < config_.demonstrations; ++i) {
-      env->Reset(seeds.Next(), obs.data(), &info);
-      demo_prompts_.emplace_back(obs.begin(), obs.begin() + std::max<int64_t>(1, text::Length(obs.data(), context_)));
-      std::vector<int64_t> r;
-      for (;;) {
-        int64_t a = 0;
-        policy->Act(obs.data(), nullptr, 1, &a);
-        r.push_back(a);
-        StepResult s = env->Step(&a, obs.data());
-        if (s.done()) {
-          right += s.info.Get("is_success").value_or(0) == 1.0;
-          break;
-        }
-      }
-      responses.push_back(r);
+      LmEpisode e = PlayEpisode(*env, *policy, seeds.Next());
+      demo_prompts_.push_back(std::move(e.prompt));
+      responses.push_back(std::move(e.response));
+      right += e.success;
     }
   }
   RLF_CHECK_ARG(!responses.empty(), "sft: no demonstrations");
-  int64_t width = 0;
-  for (const auto& r : responses) width = std::max<int64_t>(width, static_cast<int64_t>(r.size()));
-  demo_responses_ = torch::full({static_cast<int64_t>(responses.size()), width}, text::kPad, torch::kLong);
-  for (size_t i = 0; i < responses.size(); ++i)
-    std::memcpy(demo_responses_[i].data_ptr<int64_t>(), responses[i].data(), responses[i].size() * 8);
+  demo_responses_ = RightPad(responses, text::kPad);
   demo_accuracy_ = right / static_cast<double>(responses.size());
   demos_ready_ = true;
 }
@@ -106,9 +89,7 @@ Metrics Sft::Iterate() {
     opt_->zero_grad();
     for (int64_t k = 0; k < config_.grad_accumulation; ++k) {
       torch::Tensor idx = torch::randint(D, {config_.batch_size}, gen_, torch::kLong);
-      std::vector<std::vector<int64_t>> prompts;
-      auto ia = idx.accessor<int64_t, 1>();
-      for (int64_t b = 0; b < config_.batch_size; ++b) prompts.push_back(demo_prompts_[ia[b]]);
+      const std::vector<std::vector<int64_t>> prompts = SelectRows(demo_prompts_, idx);
       torch::Tensor responses = demo_responses_.index_select(0, idx);
       // Trim the batch's responses to its longest one.
       const int64_t R = std::max<int64_t>(1, (responses != text::kPad).sum(1).max().item<int64_t>());

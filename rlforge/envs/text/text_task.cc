@@ -48,70 +48,45 @@ double ScoreNumber(const std::string& response, int64_t right, double penalty) {
   return std::stoll(response) == right ? 1.0 : 0.0;
 }
 
-class Addition : public TextTask {
+// "A+B=" and "A*B=" with operands of up to `digits` digits.
+class Arithmetic : public TextTask {
  public:
-  explicit Addition(int64_t digits) : digits_(digits) {}
-  std::string name() const override { return "addition"; }
+  Arithmetic(char op, int64_t digits) : op_(op), digits_(digits) {}
+  std::string name() const override { return op_ == '+' ? "addition" : "multiplication"; }
   TextProblem Sample(Rng& rng) const override {
     const int64_t n = Pow10(digits_);
     return Make(static_cast<int64_t>(rng.UniformInt(n)), static_cast<int64_t>(rng.UniformInt(n)));
   }
   TextProblem FromPrompt(const std::string& prompt) const override {
-    auto [a, b] = ParseBinary(prompt, '+', "addition");
+    auto [a, b] = ParseBinary(prompt, op_, name());
     return Make(a, b);
   }
   double Score(const TextProblem& p, const std::string& r) const override {
-    return ScoreNumber(r, p.numbers[0] + p.numbers[1], format_penalty);
+    return ScoreNumber(r, Apply(p.numbers[0], p.numbers[1]), format_penalty);
   }
-  // Half the time a dropped carry (the commonest slip), else a changed digit.
+  // A changed digit; for a sum, half the time a dropped carry instead (the
+  // commonest slip) when there is one.
   std::string Mistake(const TextProblem& p, Rng& rng) const override {
-    if (rng.Bernoulli(0.5)) {
+    if (op_ == '+' && rng.Bernoulli(0.5)) {
       std::vector<int64_t> carries;
       int64_t a = p.numbers[0], b = p.numbers[1], carry = 0;
       for (int64_t place = 1; a > 0 || b > 0; place *= 10, a /= 10, b /= 10) {
         carry = (a % 10 + b % 10 + carry) >= 10;
         if (carry) carries.push_back(place * 10);
       }
-      if (!carries.empty()) {
-        const int64_t wrong = p.numbers[0] + p.numbers[1] - carries[rng.UniformInt(carries.size())];
-        return std::to_string(wrong);
-      }
+      if (!carries.empty()) return std::to_string(p.numbers[0] + p.numbers[1] - carries[rng.UniformInt(carries.size())]);
     }
     return ChangeDigit(p.answer, rng);
   }
   int64_t max_prompt() const override { return 2 * digits_ + 2; }
-  int64_t max_answer() const override { return digits_ + 1; }
+  int64_t max_answer() const override { return op_ == '+' ? digits_ + 1 : 2 * digits_; }
 
  private:
+  int64_t Apply(int64_t a, int64_t b) const { return op_ == '+' ? a + b : a * b; }
   TextProblem Make(int64_t a, int64_t b) const {
-    return {std::to_string(a) + "+" + std::to_string(b) + "=", std::to_string(a + b), {a, b}};
+    return {std::to_string(a) + op_ + std::to_string(b) + "=", std::to_string(Apply(a, b)), {a, b}};
   }
-  int64_t digits_;
-};
-
-class Multiplication : public TextTask {
- public:
-  explicit Multiplication(int64_t digits) : digits_(digits) {}
-  std::string name() const override { return "multiplication"; }
-  TextProblem Sample(Rng& rng) const override {
-    const int64_t n = Pow10(digits_);
-    return Make(static_cast<int64_t>(rng.UniformInt(n)), static_cast<int64_t>(rng.UniformInt(n)));
-  }
-  TextProblem FromPrompt(const std::string& prompt) const override {
-    auto [a, b] = ParseBinary(prompt, '*', "multiplication");
-    return Make(a, b);
-  }
-  double Score(const TextProblem& p, const std::string& r) const override {
-    return ScoreNumber(r, p.numbers[0] * p.numbers[1], format_penalty);
-  }
-  std::string Mistake(const TextProblem& p, Rng& rng) const override { return ChangeDigit(p.answer, rng); }
-  int64_t max_prompt() const override { return 2 * digits_ + 2; }
-  int64_t max_answer() const override { return 2 * digits_; }
-
- private:
-  TextProblem Make(int64_t a, int64_t b) const {
-    return {std::to_string(a) + "*" + std::to_string(b) + "=", std::to_string(a * b), {a, b}};
-  }
+  char op_;
   int64_t digits_;
 };
 
@@ -411,8 +386,7 @@ std::unique_ptr<TextTask> MakeTextTask(const std::string& name, const Kwargs& kw
   if (name == "addition" || name == "multiplication") {
     const int64_t digits = kw.GetInt("digits", name == "addition" ? 3 : 2, id);
     RLF_CHECK_ARG(digits >= 1 && digits <= 8, id, ": kwarg 'digits' must be in 1..8, got ", digits);
-    if (name == "addition") task = std::make_unique<Addition>(digits);
-    else task = std::make_unique<Multiplication>(digits);
+    task = std::make_unique<Arithmetic>(name == "addition" ? '+' : '*', digits);
   } else if (name == "sort") {
     const int64_t length = kw.GetInt("length", 5, id);
     RLF_CHECK_ARG(length >= 2 && length <= 64, id, ": kwarg 'length' must be in 2..64, got ", length);
