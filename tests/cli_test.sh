@@ -121,6 +121,15 @@ check train-selfplay 0 "" -- "$BIN" train --algo recurrent-ppo --env Arena-v0 --
 # 16 iterations: snapshots at 0, 4, 8, 12 and 16, after the three bots' rows.
 if [[ $(wc -l < "$tmp/sp/ratings.csv") == 9 && $(head -1 "$tmp/sp/ratings.csv") == iteration,timesteps,player,mu,sigma,conservative,* && $(tail -1 "$tmp/sp/ratings.csv") == 16,2048,snapshot:4,* ]]; then
   echo "ok   selfplay-ratings-csv"; else echo "FAIL selfplay-ratings-csv: $(cat "$tmp/sp/ratings.csv")"; fails=$((fails+1)); fi
+# Recurrent policies export with their state (docs/deploy.md): each format is
+# checked against rlforge's own actions, episode by episode.
+check train-rppo 0 "" -- "$BIN" train --algo recurrent-ppo --env CartPoleNoVel-v1 --steps 512 --set num_envs=4 --set n_steps=64 --set bptt_len=16 --set batch_size=64 --set rnn_hidden_size=8 --set net_arch=[8] --set eval_episodes=2 --out "$tmp/rppo" --no-progress
+for fmt in rlf torchscript onnx; do
+  out=$("$BIN" export "$tmp/rppo" --format $fmt --out "$tmp/rppo.$fmt" --describe 2>&1)
+  if [[ $? == 0 && "$out" == *"equal rlforge's on 2000 of 2000"* && "$out" == *'"state_size": 16'* ]]; then
+    echo "ok   export-recurrent-$fmt"; else echo "FAIL export-recurrent-$fmt: $out"; fails=$((fails+1)); fi
+done
+check export-selfplay 0 "" -- "$BIN" export "$tmp/sp" --format rlf --out "$tmp/sp.rlf"
 check eval-vs-snapshot 0 "" -- "$BIN" eval --policy "$tmp/sp" --opponent "$tmp/sp:1" --episodes 4
 check eval-vs-bot 0 "" -- "$BIN" eval --policy "$tmp/sp" --opponent bot:strong --episodes 4 --stochastic
 check eval-snapshot-missing 2 "snapshot 9 does not exist: the run keeps snapshots 0..4" -- "$BIN" eval --policy "$tmp/sp" --opponent "$tmp/sp:9"

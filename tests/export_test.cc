@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "rlforge/algos/on_policy.h"
+#include "rlforge/algos/ppo/recurrent_ppo.h"
 #include "rlforge/algos/search/alphazero.h"
 #include "rlforge/algos/search/muzero.h"
 #include "rlforge/train/export.h"
@@ -63,6 +64,7 @@ void ExpectSameActions(Exported& e, const std::string& name) {
     auto out = m.forward({torch::from_blob(e.rec.obs.data(), shape)}).toGenericDict();
     auto tv = out.at("value").toTensor().contiguous();
     std::vector<float> v(static_cast<size_t>(e.rec.n));
+    p.ResetState();  // recurrent: both from zero states, as TorchScript without a state
     p.Values(e.rec.obs.data(), e.rec.n, v.data());
     double worst = 0;
     for (int64_t i = 0; i < e.rec.n; ++i)
@@ -216,6 +218,112 @@ TEST(ExportTest, CnnMultiDiscreteWithConditionalMasks) {
   runtime::Policy flat(e.model);
   const Agreement ts = CompareWithTorchScript(pt, flat, e.rec);
   EXPECT_EQ(ts.same, ts.n);
+}
+
+// Recurrent PPO: the runtime's core against the torch network stepped over
+// the recorded episodes (logits and the state after every step, resets where
+// episodes start), then actions against rlforge's policy and TorchScript.
+void ExpectSameRecurrentSteps(Exported& e, const std::string& name) {
+  auto& net = dynamic_cast<RecurrentPpo&>(*e.run.algorithm).net();
+  ASSERT_TRUE(e.model.recurrent()) << name;
+  torch::NoGradGuard g;
+  runtime::Policy p(e.model);
+  const int64_t S = p.state_size(), H = e.model.rnn_hidden, L = e.model.rnn_layers(), W = e.model.outputs_size();
+  ASSERT_EQ(S, L * H * (e.model.rnn_kind == runtime::RnnKind::kLstm ? 2 : 1));
+  RecurrentState state = net->InitialState(1);
+  std::vector<float> out(static_cast<size_t>(W)), st(static_cast<size_t>(S));
+  std::vector<int64_t> shape{1};
+  shape.insert(shape.end(), e.rec.obs_shape.begin(), e.rec.obs_shape.end());
+  double worst = 0, worst_state = 0;
+  int64_t episodes = 0;
+  for (int64_t t = 0; t < e.rec.n; ++t) {
+    const bool start = e.rec.starts[static_cast<size_t>(t)];
+    episodes += start;
+    if (start) p.ResetState(0);
+    float* o = e.rec.obs.data() + t * e.rec.obs_size;
+    p.Outputs(o, 1, out.data());
+    // The network takes normalized observations (the model folds them in).
+    auto x = torch::from_blob(o, shape).clone();
+    if (!e.model.obs_mean.empty()) {
+      const int64_t d = e.rec.obs_size;
+      x = ((x - torch::tensor(e.model.obs_mean).reshape({1, d})) / torch::sqrt(torch::tensor(e.model.obs_var).reshape({1, d}) + 1e-8))
+              .clamp(-e.model.obs_clip, e.model.obs_clip);
+    }
+    const auto heads = net->Step(x, torch::full({1}, start ? 1.0f : 0.0f), &state).heads;
+    const auto pi = heads.pi.contiguous();
+    for (int64_t j = 0; j < W; ++j) worst = std::max(worst, std::abs(double(out[j]) - pi.data_ptr<float>()[j]));
+    p.GetState(1, st.data());
+    // The torch state in the runtime's layout: h of every layer, then c.
+    std::vector<torch::Tensor> parts;
+    for (int64_t l = 0; l < L; ++l) parts.push_back(state.pi_h[l].reshape({-1}));
+    if (state.pi_c.defined())
+      for (int64_t l = 0; l < L; ++l) parts.push_back(state.pi_c[l].reshape({-1}));
+    const auto ts = torch::cat(parts).contiguous();
+    for (int64_t j = 0; j < S; ++j) worst_state = std::max(worst_state, std::abs(double(st[j]) - ts.data_ptr<float>()[j]));
+  }
+  EXPECT_GE(episodes, 3) << name << ": the recorded rows should span several episodes";
+  EXPECT_LE(worst, 1e-5) << name << ": outputs";
+  EXPECT_LE(worst_state, 1e-5) << name << ": states";
+  // Without the resets the runtime would act on stale states: check that the
+  // state matters at all (one observation twice gives other outputs).
+  std::vector<float> first(static_cast<size_t>(W)), second(static_cast<size_t>(W));
+  p.ResetState();
+  p.Outputs(e.rec.obs.data() + e.rec.obs_size, 1, first.data());
+  p.Outputs(e.rec.obs.data() + e.rec.obs_size, 1, second.data());
+  EXPECT_NE(first, second) << name;
+  ExpectSameActions(e, name);
+}
+
+TEST(ExportTest, RecurrentPpoLstmAndGru) {
+  // Two stacked LSTM layers, the critic on its own LSTM (not exported).
+  Exported lstm = TrainAndExport("rppo_lstm", "recurrent-ppo", "CartPoleNoVel-v1",
+                                 {"num_envs=4", "n_steps=64", "bptt_len=16", "batch_size=64", "rnn_hidden_size=16",
+                                  "rnn_layers=2", "net_arch=[16]"},
+                                 512, 3000);
+  EXPECT_EQ(lstm.model.rnn_kind, runtime::RnnKind::kLstm);
+  EXPECT_EQ(lstm.model.rnn_layers(), 2);
+  EXPECT_FALSE(lstm.model.has_value());
+  ExpectSameRecurrentSteps(lstm, "rppo_lstm");
+  // A GRU whose critic reads the actor's core: the value is exported too.
+  Exported gru = TrainAndExport("rppo_gru", "recurrent-ppo", "PendulumNoVel-v1",
+                                {"num_envs=4", "n_steps=64", "bptt_len=16", "batch_size=64", "rnn_type=gru",
+                                 "rnn_hidden_size=16", "critic_rnn=shared", "normalize_obs=true", "use_sde=false",
+                                 "net_arch=[16]"},
+                                512, 1000);
+  EXPECT_EQ(gru.model.rnn_kind, runtime::RnnKind::kGru);
+  EXPECT_EQ(gru.model.head, runtime::HeadKind::kGaussian);
+  EXPECT_TRUE(gru.model.has_value());
+  EXPECT_FALSE(gru.model.obs_mean.empty());
+  ExpectSameRecurrentSteps(gru, "rppo_gru");
+  // The file format: recurrent models are version 2, feed-forward ones stay
+  // version 1; a round trip keeps the core.
+  const std::string bytes = runtime::Serialize(lstm.model);
+  EXPECT_EQ(bytes[8], 2);
+  runtime::Model back = runtime::Parse(bytes);
+  EXPECT_EQ(back.state_size(), lstm.model.state_size());
+  EXPECT_EQ(back.rnn[3].weight, lstm.model.rnn[3].weight);
+  runtime::Model ff = lstm.model;
+  ff.rnn_kind = runtime::RnnKind::kNone, ff.rnn_hidden = 0, ff.rnn.clear();
+  ff.policy.front().in = ff.obs_size();
+  ff.policy.front().weight.assign(static_cast<size_t>(ff.policy.front().in * ff.policy.front().out), 0.5f);
+  EXPECT_EQ(runtime::Serialize(ff)[8], 1);
+  // A core whose sizes do not add up is refused by name.
+  runtime::Model bad = lstm.model;
+  bad.rnn[1].in += 1;
+  try {
+    bad.Validate();
+    ADD_FAILURE() << "a bad core validated";
+  } catch (const runtime::Error& err) {
+    EXPECT_NE(std::string(err.what()).find("recurrent layer 0"), std::string::npos) << err.what();
+  }
+  // Quantization leaves the core float and the policy still acts.
+  runtime::Model q = lstm.model;
+  runtime::Quantize(&q);
+  EXPECT_FALSE(q.rnn[0].quantized());
+  runtime::Policy qp(q);
+  std::vector<int64_t> a(1);
+  qp.Act(lstm.rec.obs.data(), 1, nullptr, a.data());
+  EXPECT_TRUE(a[0] == 0 || a[0] == 1);
 }
 
 TEST(ExportTest, AgentsWithoutANetworkAndDamagedFilesAreRefused) {

@@ -115,7 +115,12 @@ class TrainedPolicy:
 
     def predict(self, observation, state=None, episode_start=None, deterministic: bool = True, mask=None):
         """(actions, None) for one observation or a batch of them; `mask` is
-        the env's action mask (flat, or a tuple of per-dimension masks)."""
+        the env's action mask (flat, or a tuple of per-dimension masks).
+
+        Recurrent policies (recurrent-ppo) keep their state inside the policy,
+        one per row of the batch: pass `episode_start` (one bool per row, as
+        SB3's RecurrentPPO takes it) to zero the rows whose episodes begin;
+        `state` is not used (None is returned in its place)."""
         obs = np.asarray(observation)
         single_shape = tuple(self._obs_desc["shape"])
         single = obs.shape == single_shape
@@ -128,7 +133,12 @@ class TrainedPolicy:
             if isinstance(mask, tuple):
                 mask = np.concatenate([np.asarray(m) for m in mask], axis=-1)
             native_mask = np.ascontiguousarray(np.asarray(mask).reshape(n, -1), dtype=np.uint8)
-        actions = self._native.act(native_obs, native_mask, n, bool(deterministic))
+        starts = None
+        if episode_start is not None:
+            starts = np.ascontiguousarray(np.asarray(episode_start).reshape(-1), dtype=np.uint8)
+            if starts.shape[0] != n:
+                raise ValueError(f"episode_start must hold {n} entries (one per observation), got {starts.shape[0]}")
+        actions = self._native.act(native_obs, native_mask, n, bool(deterministic), starts)
         if single:
             actions = actions[0]
             if self._act_desc["kind"] == "Discrete":

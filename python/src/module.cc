@@ -296,8 +296,11 @@ class PyPolicy {
   }
 
   // observations [n, obs] (obs dtype), masks [n, mask] uint8 or None -> actions [n, act].
+  // starts [n] (1 where a row begins an episode): recurrent policies zero
+  // those rows' states first (others ignore it).
   py::array Act(const py::array& obs, std::optional<py::array_t<uint8_t, py::array::c_style | py::array::forcecast>> masks,
-                int64_t n, bool deterministic) {
+                int64_t n, bool deterministic,
+                std::optional<py::array_t<uint8_t, py::array::c_style | py::array::forcecast>> starts) {
     CheckBuffer(obs, obs_space_, obs_space_.nbytes() * n, "observations");
     for (int64_t i = 0; i < n; ++i) {
       const void* row = static_cast<const uint8_t*>(obs.data()) + i * obs_space_.nbytes();
@@ -320,6 +323,12 @@ class PyPolicy {
         RLF_CHECK_ARG(any, "the mask of observation ", i, " allows no action");
       }
     }
+    if (starts) {
+      RLF_CHECK_ARG(static_cast<int64_t>(starts->size()) == n, "episode_start must hold one entry per observation, got ",
+                    starts->size(), " for ", n);
+      for (int64_t i = 0; i < n; ++i)
+        RLF_CHECK_ARG(starts->data()[i] <= 1, "episode_start entries must be 0/1 or booleans");
+    }
     py::array out(NumpyDType(act_space_.dtype()), BatchShape(n, act_space_));
     if (n == 0) return out;
     Policy& p = policy(deterministic);
@@ -327,6 +336,7 @@ class PyPolicy {
     void* a = out.mutable_data();
     {
       py::gil_scoped_release release;
+      if (starts) p.StartEpisodes(starts->data(), static_cast<int>(n));
       p.Act(o, m, static_cast<int>(n), a);
     }
     return out;
@@ -873,7 +883,8 @@ PYBIND11_MODULE(_rlforge, m) {
       .def_property_readonly("env_id", [](const PyPolicy& p) { return p.run_.config.run.env; })
       .def_property_readonly("env_kwargs", [](const PyPolicy& p) { return p.run_.config.run.env_kwargs.items(); })
       .def_property_readonly("timesteps", [](const PyPolicy& p) { return p.run_.algorithm->num_timesteps(); })
-      .def("act", &PyPolicy::Act, py::arg("observations"), py::arg("masks"), py::arg("n"), py::arg("deterministic"));
+      .def("act", &PyPolicy::Act, py::arg("observations"), py::arg("masks"), py::arg("n"), py::arg("deterministic"),
+           py::arg("starts") = py::none());
 
   m.def(
       "train",

@@ -159,3 +159,44 @@ np.save({str(tmp_path / 'v.npy')!r}, out['value'].numpy())
     np.testing.assert_array_equal(onnx_action, np.load(tmp_path / "a.npy"))
     np.testing.assert_allclose(onnx_value, np.load(tmp_path / "v.npy"), rtol=1e-5, atol=1e-5)
     assert np.all(mask[np.arange(len(obs)), onnx_action])
+
+
+def test_recurrent_onnx_carries_its_state_as_rlforge_does(tmp_path):
+    """A recurrent-ppo LSTM policy exported to ONNX, stepped in onnxruntime
+    with its state (zeros at each episode's start), acts as rlforge's policy
+    stepped with episode_start over several episodes."""
+    run = tmp_path / "rppo"
+    rlforge.train("recurrent-ppo", "CartPoleNoVel-v1",
+                  config={"num_envs": 4, "n_steps": 64, "bptt_len": 16, "batch_size": 64, "rnn_hidden_size": 16,
+                          "net_arch": [16], "eval_episodes": 0},
+                  steps=1024, seed=2, out=str(run))
+    policy = rlforge.load(str(run))
+    desc = policy.export(tmp_path / "r.onnx", format="onnx")
+    assert desc["core"] == {"kind": "lstm", "hidden": 16, "layers": 1, "state_size": 32}
+    session = ort.InferenceSession(str(tmp_path / "r.onnx"))
+    assert [i.name for i in session.get_inputs()] == ["obs", "state"]
+    names = [o.name for o in session.get_outputs()]
+    assert "next_state" in names and "action" in names
+    env = rlforge.make("CartPoleNoVel-v1")
+    obs, _ = env.reset(seed=5)
+    state = np.zeros((1, 32), np.float32)
+    start, episodes, same, steps, state_changes = True, 0, 0, 0, 0
+    while episodes < 4 and steps < 3000:
+        if start:
+            state = np.zeros((1, 32), np.float32)
+        ours, _ = policy.predict(obs, episode_start=np.array([start]))
+        out = dict(zip(names, session.run(None, {"obs": obs.reshape(1, -1).astype(np.float32), "state": state})))
+        same += int(out["action"][0] == ours)
+        state_changes += int(not np.array_equal(out["next_state"], state))
+        state = out["next_state"]
+        obs, _, terminated, truncated, _ = env.step(ours)
+        steps += 1
+        start = terminated or truncated
+        if start:
+            episodes += 1
+            obs, _ = env.reset(seed=5 + episodes)
+    assert episodes >= 2 and steps >= 20
+    assert same == steps
+    assert state_changes == steps
+    with pytest.raises(ValueError, match="episode_start"):
+        policy.predict(np.zeros((2, 4), np.float32), episode_start=np.array([True]))

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "rlforge/algos/dqn/dqn.h"
+#include "rlforge/nn/recurrent_policy.h"
 
 namespace rlforge {
 
@@ -95,22 +96,54 @@ void ExportObservation(const Space& s, runtime::Model* m) {
   throw InvalidArgument(StrCat("cannot export a policy for ", s.ToString(), " observations"));
 }
 
+namespace {
+
+// Box observations' running statistics, frozen into the model.
+void ExportNormalization(const std::optional<RunningMeanStd>& obs_rms, double clip_obs, runtime::Model* m) {
+  if (!obs_rms) return;
+  RLF_CHECK_ARG(m->obs_kind == runtime::ObsKind::kBox, "observation normalization is exported for Box observations only");
+  m->obs_mean.assign(obs_rms->mean().begin(), obs_rms->mean().end());
+  m->obs_var.assign(obs_rms->var().begin(), obs_rms->var().end());
+  m->obs_clip = clip_obs, m->obs_eps = 1e-8;
+}
+
+// The Nature CNN for an image observation, in the layout the model takes.
+std::vector<runtime::Layer> ExportImageEncoder(const NatureCnnImpl& cnn, const Space& obs_space,
+                                               const runtime::Model& m) {
+  const auto& s = obs_space.shape();
+  const std::vector<int64_t> chw = m.channels_last ? std::vector<int64_t>{s[2], s[0], s[1]} : s;
+  return ExportNatureCnn(cnn, chw);
+}
+
+// An actor-critic's action head: categorical, multi-categorical or Gaussian.
+void ExportPolicyHead(const Space& act_space, const torch::Tensor& log_std, runtime::Model* m) {
+  switch (act_space.kind()) {
+    case SpaceKind::kDiscrete:
+      m->head = runtime::HeadKind::kCategorical, m->num_actions = act_space.n(), m->action_start = act_space.start();
+      return;
+    case SpaceKind::kMultiDiscrete:
+      m->head = runtime::HeadKind::kMultiCategorical, m->nvec = act_space.nvec();
+      return;
+    case SpaceKind::kBox:
+      m->head = runtime::HeadKind::kGaussian;
+      m->log_std = Floats(log_std);
+      m->low.assign(act_space.low().begin(), act_space.low().end());
+      m->high.assign(act_space.high().begin(), act_space.high().end());
+      return;
+    default: break;
+  }
+  throw InvalidArgument(StrCat("cannot export a policy for ", act_space.ToString(), " actions"));
+}
+
+}  // namespace
+
 runtime::Model ExportActorCritic(ActorCriticImpl& net, const Space& obs_space, const Space& act_space,
                                  const std::optional<RunningMeanStd>& obs_rms, double clip_obs) {
   RLF_CHECK_ARG(!net.use_sde(), "export does not cover gSDE policies (use_sde: true) yet");
   runtime::Model m;
   ExportObservation(obs_space, &m);
-  if (obs_rms) {
-    RLF_CHECK_ARG(m.obs_kind == runtime::ObsKind::kBox, "observation normalization is exported for Box observations only");
-    m.obs_mean.assign(obs_rms->mean().begin(), obs_rms->mean().end());
-    m.obs_var.assign(obs_rms->var().begin(), obs_rms->var().end());
-    m.obs_clip = clip_obs, m.obs_eps = 1e-8;
-  }
-  if (net.is_image()) {
-    const auto& s = obs_space.shape();
-    const std::vector<int64_t> chw = m.channels_last ? std::vector<int64_t>{s[2], s[0], s[1]} : s;
-    m.encoder = ExportNatureCnn(*net.cnn(), chw);
-  }
+  ExportNormalization(obs_rms, clip_obs, &m);
+  if (net.is_image()) m.encoder = ExportImageEncoder(*net.cnn(), obs_space, m);
   if (net.shares_features()) {
     m.shared = ExportMlp(*net.pi_torso());
   } else {
@@ -119,21 +152,42 @@ runtime::Model ExportActorCritic(ActorCriticImpl& net, const Space& obs_space, c
   }
   m.policy.push_back(ExportLinear(net.pi_head(), runtime::Activation::kNone));
   m.value.push_back(ExportLinear(net.vf_head(), runtime::Activation::kNone));
-  switch (act_space.kind()) {
-    case SpaceKind::kDiscrete:
-      m.head = runtime::HeadKind::kCategorical, m.num_actions = act_space.n(), m.action_start = act_space.start();
-      break;
-    case SpaceKind::kMultiDiscrete:
-      m.head = runtime::HeadKind::kMultiCategorical, m.nvec = act_space.nvec();
-      break;
-    case SpaceKind::kBox:
-      m.head = runtime::HeadKind::kGaussian;
-      m.log_std = Floats(net.log_std());
-      m.low.assign(act_space.low().begin(), act_space.low().end());
-      m.high.assign(act_space.high().begin(), act_space.high().end());
-      break;
-    default: throw InvalidArgument(StrCat("cannot export a policy for ", act_space.ToString(), " actions"));
+  ExportPolicyHead(act_space, net.log_std(), &m);
+  m.Validate();
+  return m;
+}
+
+runtime::Model ExportRecurrentActorCritic(RecurrentActorCriticImpl& net, const Space& obs_space,
+                                          const Space& act_space, const std::optional<RunningMeanStd>& obs_rms,
+                                          double clip_obs) {
+  RLF_CHECK_ARG(!net.use_sde(), "export does not cover gSDE policies (use_sde: true) yet");
+  const RecurrentPolicyConfig& c = net.config();
+  runtime::Model m;
+  ExportObservation(obs_space, &m);
+  ExportNormalization(obs_rms, clip_obs, &m);
+  if (net.is_image()) m.encoder = ExportImageEncoder(*net.cnn(), obs_space, m);
+  if (net.core()) {
+    m.rnn_kind = net.lstm() ? runtime::RnnKind::kLstm : runtime::RnnKind::kGru;
+    m.rnn_hidden = c.rnn_hidden_size;
+    for (int64_t l = 0; l < c.rnn_layers; ++l) {
+      const auto w = net.ActorRnnWeights(l);
+      for (int k = 0; k < 2; ++k) {
+        runtime::Layer layer;
+        layer.in = w[k].size(1), layer.out = w[k].size(0);
+        layer.weight = Floats(w[k]);
+        layer.bias = Floats(w[k + 2]);
+        m.rnn.push_back(std::move(layer));
+      }
+    }
   }
+  m.policy = ExportMlp(*net.pi_mlp());
+  m.policy.push_back(ExportLinear(net.pi_head(), runtime::Activation::kNone));
+  // The critic reads the actor's core (shared) or the features (no core).
+  if (!net.core() || c.critic_rnn == "shared") {
+    m.value = ExportMlp(*net.vf_mlp());
+    m.value.push_back(ExportLinear(net.vf_head(), runtime::Activation::kNone));
+  }
+  ExportPolicyHead(act_space, net.log_std(), &m);
   m.Validate();
   return m;
 }

@@ -18,6 +18,7 @@
 namespace rlforge {
 
 class QNetworkImpl;
+class RecurrentActorCriticImpl;
 
 // A torch Linear as a runtime layer followed by `activation`.
 runtime::Layer ExportLinear(const torch::nn::Linear& linear, runtime::Activation activation);
@@ -36,6 +37,13 @@ void ExportObservation(const Space& obs_space, runtime::Model* model);
 // the agent normalized observations, the frozen statistics folded in.
 runtime::Model ExportActorCritic(ActorCriticImpl& net, const Space& obs_space, const Space& act_space,
                                  const std::optional<RunningMeanStd>& obs_rms, double clip_obs);
+// Recurrent PPO: encoder (images) -> the actor's LSTM/GRU core -> its MLP ->
+// head. The value is exported when it can be computed from the same core
+// (critic_rnn: shared, or rnn_type none); a separate critic RNN is not
+// exported (the export is the policy). gSDE policies are refused.
+runtime::Model ExportRecurrentActorCritic(RecurrentActorCriticImpl& net, const Space& obs_space,
+                                          const Space& act_space, const std::optional<RunningMeanStd>& obs_rms,
+                                          double clip_obs);
 // The DQN family: a Q-network (quantiles: outputs per action, QR-DQN).
 runtime::Model ExportQNetwork(const QNetworkImpl& net, const Space& obs_space, const Space& act_space,
                               int64_t quantiles);

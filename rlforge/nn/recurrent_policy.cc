@@ -72,6 +72,13 @@ RecurrentActorCriticImpl::RecurrentActorCriticImpl(const Space& obs_space, const
   }
 }
 
+std::vector<torch::Tensor> RecurrentActorCriticImpl::ActorRnnWeights(int64_t layer) const {
+  RLF_CHECK(core_ && layer >= 0 && layer < config_.rnn_layers, "ActorRnnWeights: no recurrent layer ", layer);
+  auto p = lstm_ ? pi_lstm_->named_parameters() : pi_gru_->named_parameters();
+  const std::string n = std::to_string(layer);
+  return {p["weight_ih_l" + n], p["weight_hh_l" + n], p["bias_ih_l" + n], p["bias_hh_l" + n]};
+}
+
 RecurrentState RecurrentActorCriticImpl::InitialState(int64_t rows) const {
   if (!core_) return {};
   const int64_t H = config_.rnn_hidden_size, L = config_.rnn_layers;

@@ -93,6 +93,17 @@ class RecurrentActorCriticImpl : public torch::nn::Module {
   bool lstm() const { return lstm_; }
   const RecurrentPolicyConfig& config() const { return config_; }
 
+  // The parts, for the export (rlforge/algos/export_model.h).
+  bool core() const { return core_; }
+  bool is_image() const { return image_; }
+  const NatureCnn& cnn() const { return cnn_; }
+  // The actor's RNN weights of layer l: weight_ih, weight_hh, bias_ih, bias_hh.
+  std::vector<torch::Tensor> ActorRnnWeights(int64_t layer) const;
+  const Mlp& pi_mlp() const { return pi_mlp_; }
+  const Mlp& vf_mlp() const { return vf_mlp_; }
+  const torch::nn::Linear& pi_head() const { return pi_head_; }
+  const torch::nn::Linear& vf_head() const { return vf_head_; }
+
  private:
   torch::Tensor Features(const torch::Tensor& obs);
   // The actor's or the critic's RNN over x [steps, B, F] from h (and c),

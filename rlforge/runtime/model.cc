@@ -20,7 +20,10 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr char kMagic[8] = {'R', 'L', 'F', 'M', 'O', 'D', 'E', 'L'};
-constexpr uint32_t kVersion = 1;
+// Version 2 adds the recurrent core; feed-forward models are still written
+// as version 1, so runtimes from before it read them (and refuse a recurrent
+// one by its version instead of acting without its core).
+constexpr uint32_t kVersion = 2;
 // Larger than any policy this runtime is meant for; a header or blob size
 // beyond it is damage, not a model.
 constexpr uint64_t kMaxBlob = uint64_t{4} << 30;
@@ -76,6 +79,9 @@ const char* Name(HeadKind k) {
   return "?";
 }
 
+const char* Name(RnnKind k) { return k == RnnKind::kLstm ? "lstm" : k == RnnKind::kGru ? "gru" : "none"; }
+int64_t Gates(RnnKind k) { return k == RnnKind::kLstm ? 4 : 3; }
+
 template <typename E>
 E FromName(const std::string& s, std::initializer_list<E> all, const char* what) {
   for (E e : all)
@@ -87,40 +93,42 @@ int64_t Product(const std::vector<int64_t>& v) {
   return std::accumulate(v.begin(), v.end(), int64_t{1}, std::multiplies<int64_t>());
 }
 
+// Checks one layer's sizes and weights against its input size; returns its
+// output size.
+int64_t CheckLayer(const Layer& l, int64_t in, const std::string& where) {
+  RLF_RT_CHECK(l.in >= 1 && l.out >= 1 && l.in <= kMaxDim && l.out <= kMaxDim, where, ": sizes ", l.in, "x",
+               l.out, " out of range");
+  // Sizes in double first: every product below is then known to fit.
+  double weights = static_cast<double>(l.in) * static_cast<double>(l.out), outputs = static_cast<double>(l.out);
+  if (l.kind == LayerKind::kConv2d) {
+    RLF_RT_CHECK(l.kernel >= 1 && l.stride >= 1 && l.stride <= 4096 && l.in_h >= l.kernel && l.in_w >= l.kernel &&
+                     l.in_h <= 4096 && l.in_w <= 4096,
+                 where, ": bad conv geometry");
+    const double k2 = static_cast<double>(l.kernel) * static_cast<double>(l.kernel);
+    const double positions = static_cast<double>(l.out_h()) * static_cast<double>(l.out_w());
+    weights *= k2;
+    outputs *= positions;
+    RLF_RT_CHECK(static_cast<double>(l.in) * k2 * positions <= kMaxValues, where, ": im2col buffer too large");
+  }
+  RLF_RT_CHECK(weights <= kMaxWeights && outputs <= kMaxValues, where, ": too large (", weights, " weights, ",
+               outputs, " outputs)");
+  RLF_RT_CHECK(l.input_size() == in, where, " takes ", l.input_size(), " inputs but gets ", in);
+  const int64_t wsize = l.kind == LayerKind::kLinear ? l.in * l.out : l.out * l.in * l.kernel * l.kernel;
+  if (l.quantized()) {
+    RLF_RT_CHECK(l.weight.empty() && static_cast<int64_t>(l.qweight.size()) == wsize &&
+                     static_cast<int64_t>(l.qscale.size()) == l.out,
+                 where, ": int8 weights of the wrong size");
+  } else {
+    RLF_RT_CHECK(static_cast<int64_t>(l.weight.size()) == wsize, where, ": ", l.weight.size(),
+                 " weights, expected ", wsize);
+  }
+  RLF_RT_CHECK(static_cast<int64_t>(l.bias.size()) == l.out, where, ": ", l.bias.size(), " biases, expected ", l.out);
+  return l.output_size();
+}
+
 // Sizes of a chain: checks each layer against the previous one's output.
 int64_t CheckChain(const std::vector<Layer>& chain, int64_t in, const char* name) {
-  for (size_t i = 0; i < chain.size(); ++i) {
-    const Layer& l = chain[i];
-    const std::string where = Cat(name, " layer ", i);
-    RLF_RT_CHECK(l.in >= 1 && l.out >= 1 && l.in <= kMaxDim && l.out <= kMaxDim, where, ": sizes ", l.in, "x",
-                 l.out, " out of range");
-    // Sizes in double first: every product below is then known to fit.
-    double weights = static_cast<double>(l.in) * static_cast<double>(l.out), outputs = static_cast<double>(l.out);
-    if (l.kind == LayerKind::kConv2d) {
-      RLF_RT_CHECK(l.kernel >= 1 && l.stride >= 1 && l.stride <= 4096 && l.in_h >= l.kernel && l.in_w >= l.kernel &&
-                       l.in_h <= 4096 && l.in_w <= 4096,
-                   where, ": bad conv geometry");
-      const double k2 = static_cast<double>(l.kernel) * static_cast<double>(l.kernel);
-      const double positions = static_cast<double>(l.out_h()) * static_cast<double>(l.out_w());
-      weights *= k2;
-      outputs *= positions;
-      RLF_RT_CHECK(static_cast<double>(l.in) * k2 * positions <= kMaxValues, where, ": im2col buffer too large");
-    }
-    RLF_RT_CHECK(weights <= kMaxWeights && outputs <= kMaxValues, where, ": too large (", weights, " weights, ",
-                 outputs, " outputs)");
-    RLF_RT_CHECK(l.input_size() == in, where, " takes ", l.input_size(), " inputs but gets ", in);
-    const int64_t wsize = l.kind == LayerKind::kLinear ? l.in * l.out : l.out * l.in * l.kernel * l.kernel;
-    if (l.quantized()) {
-      RLF_RT_CHECK(l.weight.empty() && static_cast<int64_t>(l.qweight.size()) == wsize &&
-                       static_cast<int64_t>(l.qscale.size()) == l.out,
-                   where, ": int8 weights of the wrong size");
-    } else {
-      RLF_RT_CHECK(static_cast<int64_t>(l.weight.size()) == wsize, where, ": ", l.weight.size(),
-                   " weights, expected ", wsize);
-    }
-    RLF_RT_CHECK(static_cast<int64_t>(l.bias.size()) == l.out, where, ": ", l.bias.size(), " biases, expected ", l.out);
-    in = l.output_size();
-  }
+  for (size_t i = 0; i < chain.size(); ++i) in = CheckLayer(chain[i], in, Cat(name, " layer ", i));
   return in;
 }
 
@@ -271,7 +279,11 @@ Json ModelJson(const Model& m, BlobWriter* w) {
             {"encoder_minmax", m.encoder_minmax},
             {"value_support", m.value_support},
             {"value_eps", m.value_eps}};
+  if (m.recurrent())
+    j["core"] = {{"kind", Name(m.rnn_kind)}, {"hidden", m.rnn_hidden}, {"layers", m.rnn_layers()},
+                 {"state_size", m.state_size()}};
   if (w) {
+    if (m.recurrent()) j["core"]["rnn"] = ChainJson(m.rnn, *w);
     j["encoder"] = ChainJson(m.encoder, *w), j["shared"] = ChainJson(m.shared, *w);
     j["policy"] = ChainJson(m.policy, *w), j["value"] = ChainJson(m.value, *w);
   } else {
@@ -286,6 +298,7 @@ Json ModelJson(const Model& m, BlobWriter* w) {
     };
     j["network"] = {{"encoder", shapes(m.encoder)}, {"shared", shapes(m.shared)},
                     {"policy", shapes(m.policy)}, {"value", shapes(m.value)}};
+    if (m.recurrent()) j["network"]["core"] = shapes(m.rnn);
   }
   return j;
 }
@@ -332,6 +345,12 @@ Model ModelFrom(const Json& j, BlobReader& r) {
   m.encoder_minmax = j.value("encoder_minmax", false);
   m.value_support = j.contains("value_support") ? Int(j.at("value_support")) : 0;
   m.value_eps = j.value("value_eps", 0.001);
+  if (j.contains("core")) {
+    const Json& core = j.at("core");
+    m.rnn_kind = FromName(core.at("kind").get<std::string>(), {RnnKind::kLstm, RnnKind::kGru}, "recurrent core");
+    m.rnn_hidden = Int(core.at("hidden"));
+    m.rnn = ChainFrom(core.at("rnn"), r);
+  }
   m.encoder = ChainFrom(j.at("encoder"), r), m.shared = ChainFrom(j.at("shared"), r);
   m.policy = ChainFrom(j.at("policy"), r), m.value = ChainFrom(j.at("value"), r);
   return m;
@@ -357,6 +376,10 @@ int64_t Model::obs_size() const {
     case ObsKind::kMultiDiscrete: return static_cast<int64_t>(obs_nvec.size());
     default: return Product(obs_shape);
   }
+}
+
+int64_t Model::state_size() const {
+  return recurrent() ? rnn_layers() * rnn_hidden * (rnn_kind == RnnKind::kLstm ? 2 : 1) : 0;
 }
 
 int64_t Model::action_size() const {
@@ -430,8 +453,28 @@ void Model::Validate() const {
   }
   RLF_RT_CHECK(obs_kind != ObsKind::kImage || !encoder.empty(), "an image observation needs an encoder");
   int64_t x = CheckChain(encoder, features, "encoder");
+  if (recurrent()) {
+    RLF_RT_CHECK(rnn_hidden >= 1 && rnn_hidden <= kMaxDim, "recurrent hidden size ", rnn_hidden, " out of range");
+    RLF_RT_CHECK(!rnn.empty() && rnn.size() % 2 == 0 && rnn.size() <= 32,
+                 "a recurrent core needs 1 to 16 layers, two Linear layers each; got ", rnn.size(), " layers");
+    const int64_t G = Gates(rnn_kind) * rnn_hidden;
+    for (size_t l = 0; l < rnn.size(); l += 2) {
+      const std::string where = Cat("recurrent layer ", l / 2);
+      for (size_t k = l; k < l + 2; ++k)
+        RLF_RT_CHECK(rnn[k].kind == LayerKind::kLinear && rnn[k].activation == Activation::kNone &&
+                         !rnn[k].quantized() && rnn[k].out == G,
+                     where, ": its weights must be float Linear layers of ", G, " outputs with no activation");
+      RLF_RT_CHECK(rnn[l + 1].in == rnn_hidden, where, ": the hidden-to-gates layer takes ", rnn[l + 1].in,
+                   " inputs, expected ", rnn_hidden);
+      CheckLayer(rnn[l], x, where + " input-to-gates");
+      CheckLayer(rnn[l + 1], rnn_hidden, where + " hidden-to-gates");
+      x = rnn_hidden;
+    }
+  } else {
+    RLF_RT_CHECK(rnn.empty() && rnn_hidden == 0, "recurrent weights without a recurrent core kind");
+  }
   x = CheckChain(shared, x, "shared");
-  RLF_RT_CHECK(!policy.empty() || !shared.empty() || !encoder.empty(), "the model has no network");
+  RLF_RT_CHECK(!policy.empty() || !shared.empty() || !encoder.empty() || recurrent(), "the model has no network");
   const int64_t pi = CheckChain(policy, x, "policy");
   RLF_RT_CHECK(value_support >= 0 && value_support <= 65536, "value_support must be in 0..65536");
   RLF_RT_CHECK(value_eps > 0 && value_eps < 1, "value_eps must be in (0, 1)");
@@ -465,7 +508,7 @@ std::string Serialize(const Model& model) {
   BlobWriter w;
   const std::string header = ModelJson(model, &w).dump();
   std::string out(kMagic, sizeof(kMagic));
-  PutU32(&out, kVersion);
+  PutU32(&out, model.recurrent() ? 2u : 1u);
   PutU32(&out, static_cast<uint32_t>(header.size()));
   out += header;
   PutU64(&out, w.blob().size());
@@ -478,7 +521,8 @@ Model Parse(const std::string& b, const std::string& what) {
   try {
     RLF_RT_CHECK(b.size() >= 24 && std::memcmp(b.data(), kMagic, 8) == 0, "not an rlforge model (.rlf) file");
     const auto version = static_cast<uint32_t>(GetLE(b, 8, 4));
-    RLF_RT_CHECK(version == kVersion, "format version ", version, ", this runtime reads version ", kVersion);
+    RLF_RT_CHECK(version >= 1 && version <= kVersion, "format version ", version, ", this runtime reads versions 1 to ",
+                 kVersion);
     const uint64_t h = GetLE(b, 12, 4);
     RLF_RT_CHECK(h <= kMaxHeader && 16 + h + 8 + 4 <= b.size(), "truncated (", b.size(), " bytes)");
     const uint64_t n = GetLE(b, 16 + h, 8);
@@ -493,6 +537,7 @@ Model Parse(const std::string& b, const std::string& what) {
     const std::string blob = b.substr(16 + h + 8, n);
     BlobReader r(blob);
     Model m = ModelFrom(j, r);
+    RLF_RT_CHECK(version >= 2 || !m.recurrent(), "a recurrent core in a version 1 file");
     m.Validate();
     return m;
   } catch (const Json::exception& e) {

@@ -14,7 +14,21 @@
 // one-hots concatenated; image -> x / 255, [H, W, C] moved to [C, H, W].
 // Each chain is a list of layers (Linear or Conv2d, each followed by its
 // activation; a Conv2d's output is flattened in [C, H, W] order before a
-// Linear). The head turns the policy chain's outputs into actions:
+// Linear).
+//
+// A recurrent model (recurrent PPO's LSTM or GRU) has a core between the
+// encoder and the shared chain, with a state carried from step to step:
+//   encoder -> core (rnn_layers stacked LSTM/GRU layers of rnn_hidden) -> shared -> ...
+// `rnn` holds two Linear layers per stacked layer, input-to-gates then
+// hidden-to-gates, gates in torch's order (LSTM i, f, g, o; GRU r, z, n):
+//   LSTM  g = W_ih x + b_ih + W_hh h + b_hh;  c' = sig(f) c + sig(i) tanh(g);
+//         h' = sig(o) tanh(c')
+//   GRU   r, z = sig(W_ih x + b_ih + W_hh h + b_hh) (their rows);
+//         n = tanh(W_in x + b_in + r (W_hn h + b_hn));  h' = (1 - z) n + z h
+// The state of one row is state_size() floats: h of layers 0..L-1, then
+// (LSTM) c of layers 0..L-1; zero at the start of an episode.
+//
+// The head turns the policy chain's outputs into actions:
 //   categorical        logits [n]; masked argmax, or a sample of softmax
 //   multi_categorical  logits [sum nvec], one categorical per dimension
 //   gaussian           mean [d] and state-independent log_std [d]; the
@@ -71,6 +85,7 @@ struct Layer {
 };
 
 enum class ObsKind { kBox, kDiscrete, kMultiDiscrete, kImage };
+enum class RnnKind { kNone, kLstm, kGru };
 enum class HeadKind { kCategorical, kMultiCategorical, kGaussian, kQValues };
 
 struct Model {
@@ -97,6 +112,11 @@ struct Model {
   // MuZero's representation: each row of the encoder's output is scaled to
   // [0, 1] by its own min and max (the span at least 1e-5).
   bool encoder_minmax = false;
+  // Recurrent core (see above): kind, hidden width, and 2 * layers Linear
+  // layers (input-to-gates, hidden-to-gates per stacked layer); float only.
+  RnnKind rnn_kind = RnnKind::kNone;
+  int64_t rnn_hidden = 0;
+  std::vector<Layer> rnn;
   // value_support S > 0: the value chain gives logits over -S..S; the value
   // is h^-1(sum_i softmax_i * i), h(x) = sign(x)(sqrt(|x| + 1) - 1) + eps x
   // (MuZero's value transform, eps = value_eps).
@@ -128,6 +148,10 @@ struct Model {
   // Width of the policy chain's output (logits, mean, Q outputs).
   int64_t outputs_size() const;
   bool has_value() const { return !value.empty(); }
+  bool recurrent() const { return rnn_kind != RnnKind::kNone; }
+  // Stacked recurrent layers, and floats of state per row (0: feed-forward).
+  int64_t rnn_layers() const { return static_cast<int64_t>(rnn.size()) / 2; }
+  int64_t state_size() const;
   // Checks every size against every other; Error naming the first mismatch.
   void Validate() const;
   // The model's description as JSON (no weights): names, shapes, dtypes,
@@ -144,8 +168,8 @@ Model Parse(const std::string& bytes, const std::string& what = "model");
 std::string Serialize(const Model& model);
 
 // int8 weights with one symmetric scale per output row (max |w| / 127) for
-// every hidden layer; the output layers of the policy and value chains,
-// biases, normalization and the head stay float.
+// every hidden layer; the output layers of the policy and value chains, the
+// recurrent core, biases, normalization and the head stay float.
 void Quantize(Model* model);
 
 }  // namespace rlforge::runtime

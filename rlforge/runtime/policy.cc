@@ -169,6 +169,7 @@ Policy::Policy(const Policy& other) : Policy(other.model_) {
   std::copy(std::begin(other.rng_), std::end(other.rng_), std::begin(rng_));
   conditional_mask_ = other.conditional_mask_;
   if (other.capacity_ > capacity_) EnsureCapacity(other.capacity_);
+  state_ = other.state_;
 }
 
 Policy& Policy::operator=(const Policy& other) {
@@ -208,6 +209,8 @@ void Policy::Prepare() {
   prepare(model_.shared, &shared_);
   prepare(model_.policy, &policy_);
   prepare(model_.value, &value_);
+  prepare(model_.rnn, &rnn_);
+  widest_ = std::max(widest_, model_.rnn_hidden);
 }
 
 void Policy::EnsureCapacity(int64_t n) {
@@ -220,7 +223,82 @@ void Policy::EnsureCapacity(int64_t n) {
   int64_t widest_dim = 1;
   for (int64_t v : model_.nvec) widest_dim = std::max(widest_dim, v);
   dim_mask_.resize(static_cast<size_t>(widest_dim));
+  if (model_.recurrent()) {
+    const auto H = static_cast<size_t>(n * model_.rnn_hidden);
+    state_.resize(static_cast<size_t>(n * model_.state_size()), 0.0f);  // new rows start at zero
+    gi_.resize(H * (model_.rnn_kind == RnnKind::kLstm ? 4 : 3));
+    gh_.resize(gi_.size());
+    for (auto* v : {&hin_, &core_a_, &core_b_}) v->resize(H);
+  }
   capacity_ = n;
+}
+
+void Policy::ResetState() { std::fill(state_.begin(), state_.end(), 0.0f); }
+
+void Policy::ResetState(int64_t row) {
+  if (!recurrent()) return;
+  if (row < 0 || row >= (int64_t{1} << 20)) throw Error(Cat("ResetState: row ", row, " out of range"));
+  if (row >= capacity_) return;  // never stepped: already zero when it is
+  const int64_t S = state_size();
+  std::fill(state_.begin() + row * S, state_.begin() + (row + 1) * S, 0.0f);
+}
+
+void Policy::GetState(int64_t n, float* state) const {
+  CheckRows(n);
+  const int64_t S = state_size();
+  const int64_t have = std::min(n, capacity_);
+  std::copy_n(state_.data(), have * S, state);
+  std::fill(state + have * S, state + n * S, 0.0f);
+}
+
+void Policy::SetState(int64_t n, const float* state) {
+  CheckRows(n);
+  if (!recurrent()) return;
+  EnsureCapacity(n);
+  const int64_t S = state_size();
+  for (int64_t i = 0; i < n * S; ++i)
+    if (!std::isfinite(state[i])) throw Error(Cat("SetState: value ", i % S, " of row ", i / S, " is not finite"));
+  std::copy_n(state, n * S, state_.data());
+}
+
+const float* Policy::Core(const float* x, int64_t n) {
+  const int64_t H = model_.rnn_hidden, L = model_.rnn_layers(), S = state_size();
+  const bool lstm = model_.rnn_kind == RnnKind::kLstm;
+  const int64_t G = (lstm ? 4 : 3) * H;
+  auto sigmoid = [](float v) { return 1.0f / (1.0f + std::exp(-v)); };
+  float* out = core_a_.data();
+  for (int64_t l = 0; l < L; ++l) {
+    const Prepared& ih = rnn_[2 * l];
+    const Prepared& hh = rnn_[2 * l + 1];
+    // The rows' h of this layer, gathered: [n, H].
+    for (int64_t r = 0; r < n; ++r) std::copy_n(state_.data() + r * S + l * H, H, hin_.data() + r * H);
+    LinearRows(x, n, ih.layer->in, G, ih.w.data(), nullptr, nullptr, ih.layer->bias.data(), gi_.data());
+    LinearRows(hin_.data(), n, H, G, hh.w.data(), nullptr, nullptr, hh.layer->bias.data(), gh_.data());
+    for (int64_t r = 0; r < n; ++r) {
+      const float* a = gi_.data() + r * G;
+      const float* b = gh_.data() + r * G;
+      float* h = state_.data() + r * S + l * H;
+      float* o = out + r * H;
+      if (lstm) {
+        float* c = state_.data() + r * S + (L + l) * H;
+        for (int64_t j = 0; j < H; ++j) {
+          const float i = sigmoid(a[j] + b[j]), f = sigmoid(a[H + j] + b[H + j]);
+          const float g = std::tanh(a[2 * H + j] + b[2 * H + j]), og = sigmoid(a[3 * H + j] + b[3 * H + j]);
+          c[j] = f * c[j] + i * g;
+          o[j] = h[j] = og * std::tanh(c[j]);
+        }
+      } else {
+        for (int64_t j = 0; j < H; ++j) {
+          const float rg = sigmoid(a[j] + b[j]), z = sigmoid(a[H + j] + b[H + j]);
+          const float nn = std::tanh(a[2 * H + j] + rg * b[2 * H + j]);
+          o[j] = h[j] = (1.0f - z) * nn + z * h[j];
+        }
+      }
+    }
+    x = out;
+    out = out == core_a_.data() ? core_b_.data() : core_a_.data();
+  }
+  return x;
 }
 
 void Policy::Reserve(int64_t n) {
@@ -366,8 +444,10 @@ void Policy::Forward(const float* obs, int64_t n, bool want_value) {
       for (int64_t i = 0; i < w; ++i) row[i] = (row[i] - lo) / span;
     }
   }
+  if (model_.recurrent()) trunk = Core(trunk, n);
   trunk = RunChain(shared_, trunk, n, trunk == a_.data() ? b_.data() : a_.data(), c_.data());
-  // The trunk lies in in_, a_, b_ or c_; the chains after it use the others.
+  // The trunk lies in in_, a_, b_, c_ or a core buffer; the chains after it
+  // use the others.
   float* free1 = d_.data();
   float* free2 = nullptr;
   for (float* f : {a_.data(), b_.data(), c_.data(), in_.data()})

@@ -13,6 +13,14 @@
 // (Gaussian: the mean); sampled ones come from the policy's own random
 // generator (Seed). Q-value policies always act greedily (DQN's evaluation).
 //
+// Recurrent models (model.h) keep a state per row, zero at first: each Act,
+// Outputs or Scores call with n rows is one step of rows 0..n-1 and advances
+// their states. Reset a row when its episode ends (ResetState), or keep the
+// states yourself (GetState/SetState: one policy for many agents).
+//
+//   policy.ResetState();                          // new episodes, every row
+//   for (;;) { policy.Act(obs, n, masks, actions); ... if (done[i]) policy.ResetState(i); }
+//
 // After Reserve(n) (or a first call with n rows) no Act, Values, Outputs or
 // Scores call with at most n rows allocates. A Policy is not thread-safe: use
 // one per thread (copies are cheap next to loading, and share nothing).
@@ -49,6 +57,15 @@ class Policy {
   int64_t action_size() const { return model_.action_size(); }
   int64_t mask_size() const { return model_.mask_size(); }
   bool discrete() const { return model_.head != HeadKind::kGaussian; }
+  bool recurrent() const { return model_.recurrent(); }
+  // Floats of recurrent state per row (0 for feed-forward models).
+  int64_t state_size() const { return model_.state_size(); }
+  // Zeroes the state of every row, or of one (a row that starts an episode).
+  void ResetState();
+  void ResetState(int64_t row);
+  // The states of rows 0..n-1 as [n, state_size] floats, and back.
+  void GetState(int64_t n, float* state) const;
+  void SetState(int64_t n, const float* state);
 
   // Scratch for batches of up to n rows, allocated now.
   void Reserve(int64_t n);
@@ -85,6 +102,9 @@ class Policy {
   void CheckRows(int64_t n) const;
   void EnsureCapacity(int64_t n);
   void Preprocess(const float* obs, int64_t n, float* out) const;
+  // The recurrent core for rows 0..n-1 from x [n, in]: advances their
+  // states; returns the last layer's h [n, hidden].
+  const float* Core(const float* x, int64_t n);
   const float* RunChain(const std::vector<Prepared>& chain, const float* in, int64_t n, float* a, float* b);
   // Forward pass; outputs in pi_, values in v_ when want_value.
   void Forward(const float* obs, int64_t n, bool want_value);
@@ -94,9 +114,11 @@ class Policy {
   double Normal();
 
   Model model_;
-  std::vector<Prepared> encoder_, shared_, policy_, value_;
+  std::vector<Prepared> encoder_, shared_, policy_, value_, rnn_;
   int64_t capacity_ = 0, widest_ = 0, col_size_ = 0;
   std::vector<float> in_, a_, b_, c_, d_, col_, q_;
+  // Recurrent state [capacity, state_size] and the core's scratch.
+  std::vector<float> state_, gi_, gh_, hin_, core_a_, core_b_;
   const float* pi_ = nullptr;
   const float* v_ = nullptr;
   std::vector<int64_t> prefix_;

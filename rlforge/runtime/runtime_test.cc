@@ -79,6 +79,88 @@ TEST(RuntimeTest, ForwardMatchesHandComputation) {
   EXPECT_FLOAT_EQ(outs[13], 1.0f);
 }
 
+// obs [1] -> one recurrent layer of width 1 -> identity policy Linear ->
+// Gaussian mean: the output is h itself.
+Model OneUnitCore(RnnKind kind) {
+  Model m;
+  m.algo = "test", m.env = "Test-v0";
+  m.obs_kind = ObsKind::kBox, m.obs_shape = {1};
+  m.rnn_kind = kind, m.rnn_hidden = 1;
+  if (kind == RnnKind::kLstm) {
+    // Input-to-gates 1 each, hidden-to-gates 0.5 each, forget bias 1.
+    m.rnn = {Linear(1, 4, {1, 1, 1, 1}, {0, 0, 0, 0}), Linear(1, 4, {0.5f, 0.5f, 0.5f, 0.5f}, {0, 1, 0, 0})};
+  } else {
+    // Input-to-gates 1 each, hidden-to-gates 0.5 each, b_hn 0.25.
+    m.rnn = {Linear(1, 3, {1, 1, 1}, {0, 0, 0}), Linear(1, 3, {0.5f, 0.5f, 0.5f}, {0, 0, 0.25f})};
+  }
+  m.policy = {Linear(1, 1, {1}, {0})};
+  m.head = HeadKind::kGaussian, m.log_std = {0}, m.low = {-10}, m.high = {10};
+  return m;
+}
+
+TEST(RuntimeTest, RecurrentCoreMatchesHandComputation) {
+  // LSTM, x = 0.5, 0.5, -1 from h = c = 0:
+  //   g = x + 0.5 h (+1 on the forget gate); c' = sig(g_f) c + sig(g_i) tanh(g_g);
+  //   h' = sig(g_o) tanh(c'), computed in double:
+  const double lstm_h[] = {0.17426971865610508, 0.33500980495798954, 0.03216237197156146};
+  const double lstm_c[] = {0.28764913664496794, 0.5780514139402381, 0.10650610714816408};
+  // GRU: r = z = sig(x + 0.5 h); n = tanh(x + r (0.5 h + 0.25)); h' = (1 - z) n + z h.
+  const double gru_h[] = {0.21725113462304102, 0.36073461194770823, -0.3759635607581471};
+  const float xs[] = {0.5f, 0.5f, -1.0f};
+  for (RnnKind kind : {RnnKind::kLstm, RnnKind::kGru}) {
+    Policy p(OneUnitCore(kind));
+    const bool lstm = kind == RnnKind::kLstm;
+    ASSERT_TRUE(p.recurrent());
+    ASSERT_EQ(p.state_size(), lstm ? 2 : 1);
+    float a, state[2];
+    for (int t = 0; t < 3; ++t) {
+      p.Act(&xs[t], 1, &a, true);
+      EXPECT_NEAR(a, lstm ? lstm_h[t] : gru_h[t], 1e-6) << (lstm ? "lstm" : "gru") << " step " << t;
+      p.GetState(1, state);
+      EXPECT_NEAR(state[0], lstm ? lstm_h[t] : gru_h[t], 1e-6);
+      if (lstm) EXPECT_NEAR(state[1], lstm_c[t], 1e-6);
+    }
+    // Reset: the first step again. SetState: the third step again.
+    p.ResetState(0);
+    p.Act(&xs[0], 1, &a, true);
+    EXPECT_NEAR(a, lstm ? lstm_h[0] : gru_h[0], 1e-6);
+    const float after_two[] = {static_cast<float>(lstm ? lstm_h[1] : gru_h[1]), static_cast<float>(lstm_c[1])};
+    p.SetState(1, after_two);
+    p.Act(&xs[2], 1, &a, true);
+    EXPECT_NEAR(a, lstm ? lstm_h[2] : gru_h[2], 1e-6);
+    // Rows are independent: row 1 starts from zero while row 0 goes on.
+    p.ResetState();
+    const float two[] = {0.5f, 0.5f};
+    float acts[2];
+    p.Act(two, 1, &a, true);
+    p.Act(two, 2, acts, true);
+    EXPECT_NEAR(acts[0], lstm ? lstm_h[1] : gru_h[1], 1e-6);
+    EXPECT_NEAR(acts[1], lstm ? lstm_h[0] : gru_h[0], 1e-6);
+    // A copy carries the state; the model read back from its bytes acts the
+    // same from a zero state.
+    Policy copy(p);
+    float s1[4], s2[4];
+    p.GetState(2, s1);
+    copy.GetState(2, s2);
+    for (int i = 0; i < 2 * p.state_size(); ++i) EXPECT_EQ(s1[i], s2[i]);
+    Policy loaded(Parse(Serialize(p.model())));
+    loaded.Act(&xs[0], 1, &a, true);
+    EXPECT_NEAR(a, lstm ? lstm_h[0] : gru_h[0], 1e-6);
+    const float nan_state[] = {std::numeric_limits<float>::quiet_NaN(), 0};
+    EXPECT_THROW(p.SetState(1, nan_state), Error);
+  }
+  // Feed-forward policies have no state; a core with wrong sizes is refused.
+  Policy ff(SmallCategorical());
+  EXPECT_FALSE(ff.recurrent());
+  EXPECT_EQ(ff.state_size(), 0);
+  Model bad = OneUnitCore(RnnKind::kLstm);
+  bad.rnn[1].out = 3, bad.rnn[1].weight.resize(3), bad.rnn[1].bias.resize(3);
+  EXPECT_THROW(bad.Validate(), Error);
+  bad = OneUnitCore(RnnKind::kGru);
+  bad.rnn.pop_back();
+  EXPECT_THROW(bad.Validate(), Error);
+}
+
 TEST(RuntimeTest, TanhIsWithinFourTenMillionthsOfStdTanh) {
   // One identity layer with tanh over 2,001 inputs in [-10, 10].
   Model m;
@@ -287,9 +369,9 @@ TEST(RuntimeTest, FileRoundTripAndDamagedFiles) {
   }
   expect_error(bytes.substr(0, bytes.size() / 2), "truncated");
   expect_error("not a model at all, just text", "not an rlforge model");
-  std::string v2 = bytes;
-  v2[8] = 2;
-  expect_error(v2, "format version 2");
+  std::string v3 = bytes;
+  v3[8] = 3;
+  expect_error(v3, "format version 3");
   std::string mid = bytes;
   mid[bytes.size() / 2] ^= 1;
   expect_error(mid, "damaged");

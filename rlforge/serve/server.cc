@@ -35,7 +35,7 @@ bool SameInterface(const runtime::Model& a, const runtime::Model& b) {
   return a.obs_kind == b.obs_kind && a.obs_size() == b.obs_size() && a.obs_n == b.obs_n && a.obs_start == b.obs_start &&
          a.obs_nvec == b.obs_nvec && a.head == b.head && a.mask_size() == b.mask_size() &&
          a.action_size() == b.action_size() && a.has_value() == b.has_value() && a.num_actions == b.num_actions &&
-         a.nvec == b.nvec;
+         a.nvec == b.nvec && a.state_size() == b.state_size();
 }
 
 // The deepest nesting of JSON arrays/objects in text (strings skipped): the
@@ -71,13 +71,14 @@ struct Request {
   int64_t n = 0;
   std::vector<float> obs;
   std::vector<uint8_t> masks;  // empty: all legal
+  std::vector<float> state;    // recurrent models: [n, state_size]; empty: zeros (episodes start)
   bool deterministic = true, want_outputs = false, want_value = false;
   std::optional<uint64_t> seed;
   Clock::time_point arrived, deadline;
   std::atomic<bool> abandoned{false};
   // Results.
   std::vector<int64_t> actions_i;
-  std::vector<float> actions_f, outputs, values;
+  std::vector<float> actions_f, outputs, values, next_state;
   int status = 200;
   std::string error;
   int64_t version = 0;
@@ -130,7 +131,7 @@ constexpr int64_t kBatchBuckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024
 
 // A batching thread's buffers, reused from batch to batch.
 struct Scratch {
-  std::vector<float> obs, af, out, val;
+  std::vector<float> obs, af, out, val, state, next_state;
   std::vector<uint8_t> masks;
   std::vector<int64_t> ai;
 };
@@ -374,25 +375,37 @@ class Slot {
     int64_t n = 0;
     bool any_mask = false;
     for (const auto& r : rs) n += r->n, any_mask = any_mask || !r->masks.empty();
-    const int64_t d = m.obs_size(), ms = m.mask_size(), k = m.action_size();
+    const int64_t d = m.obs_size(), ms = m.mask_size(), k = m.action_size(), S = m.state_size();
     obs_.resize(static_cast<size_t>(n * d));
     masks_.assign(any_mask ? static_cast<size_t>(n * ms) : 0, 1);
+    // Recurrent models: the requests' states (zeros where none was sent).
+    s->state.assign(static_cast<size_t>(n * S), 0.0f);
     int64_t at = 0;
     for (const auto& r : rs) {
       std::copy(r->obs.begin(), r->obs.end(), obs_.begin() + at * d);
       if (!r->masks.empty()) std::copy(r->masks.begin(), r->masks.end(), masks_.begin() + at * ms);
+      if (!r->state.empty()) std::copy(r->state.begin(), r->state.end(), s->state.begin() + at * S);
       at += r->n;
     }
+    // Each call below is one step from the requests' states.
+    auto from_request_states = [&] {
+      if (S > 0) p.SetState(n, s->state.data());
+    };
     const bool deterministic = rs.front()->deterministic;
     try {
       if (seed) p.Seed(*seed);
       const uint8_t* masks = any_mask ? masks_.data() : nullptr;
+      from_request_states();
       if (p.discrete()) {
         ai_.resize(static_cast<size_t>(n * k));
         p.Act(obs_.data(), n, masks, ai_.data(), deterministic);
       } else {
         af_.resize(static_cast<size_t>(n * k));
         p.Act(obs_.data(), n, af_.data(), deterministic);
+      }
+      if (S > 0) {
+        s->next_state.resize(static_cast<size_t>(n * S));
+        p.GetState(n, s->next_state.data());
       }
       bool outputs = false, value = false;
       for (const auto& r : rs) outputs = outputs || r->want_outputs, value = value || r->want_value;
@@ -401,11 +414,13 @@ class Slot {
                                                                     : ms;
       if (outputs) {
         out_.resize(static_cast<size_t>(n * width));
+        from_request_states();
         if (m.head == runtime::HeadKind::kGaussian) p.Outputs(obs_.data(), n, out_.data());
         else p.Scores(obs_.data(), n, masks, out_.data());
       }
       if (value) {
         val_.resize(static_cast<size_t>(n));
+        from_request_states();
         p.Values(obs_.data(), n, val_.data());
       }
       at = 0;
@@ -414,6 +429,7 @@ class Slot {
         else r->actions_f.assign(af_.begin() + at * k, af_.begin() + (at + r->n) * k);
         if (r->want_outputs) r->outputs.assign(out_.begin() + at * width, out_.begin() + (at + r->n) * width);
         if (r->want_value) r->values.assign(val_.begin() + at, val_.begin() + at + r->n);
+        if (S > 0) r->next_state.assign(s->next_state.begin() + at * S, s->next_state.begin() + (at + r->n) * S);
         at += r->n;
         r->Finish();
       }
@@ -448,16 +464,17 @@ class Slot {
   Reservoir queue_time_, latency_;
 };
 
-// Flattens a JSON observation (a number, or nested lists of numbers) into out.
-void Flatten(const Json& j, std::vector<float>* out, int depth = 0) {
+// Flattens a JSON observation (a number, or nested lists of numbers) into
+// out; `what` names the values in errors.
+void Flatten(const Json& j, std::vector<float>* out, const char* what = "observation", int depth = 0) {
   if (j.is_number()) {
     const auto v = static_cast<float>(j.get<double>());
-    if (!std::isfinite(v)) throw BadRequest{400, "observation values must be finite float32 numbers"};
+    if (!std::isfinite(v)) throw BadRequest{400, Cat(what, " values must be finite float32 numbers")};
     out->push_back(v);
   } else if (j.is_array() && depth < 8) {
-    for (const auto& e : j) Flatten(e, out, depth + 1);
+    for (const auto& e : j) Flatten(e, out, what, depth + 1);
   } else {
-    throw BadRequest{400, Cat("observation values must be numbers, got ", j.type_name())};
+    throw BadRequest{400, Cat(what, " values must be numbers, got ", j.type_name())};
   }
 }
 
@@ -694,6 +711,9 @@ class Server::Impl {
       int64_t deadline_ms = o_.timeout_ms;
       bool single = false;
       if (binary) {
+        if (m.recurrent())
+          throw BadRequest{400, Cat("model '", slot->name(), "' is recurrent: send JSON requests with \"state\" ",
+                                    "(binary requests carry no state)")};
         r->n = req.has_param("n") ? std::stoll(req.get_param_value("n")) : 1;
         if (r->n < 1 || r->n > 65536) throw BadRequest{400, "n must be in 1..65536"};
         const bool masked = req.has_param("masks") && req.get_param_value("masks") == "1";
@@ -741,6 +761,36 @@ class Server::Impl {
             if (!ms.is_array() || static_cast<int64_t>(ms.size()) != r->n)
               throw BadRequest{400, "\"masks\" must have one mask per observation"};
             for (size_t i = 0; i < ms.size(); ++i) ReadMask(ms[i], m.mask_size(), &r->masks, static_cast<int64_t>(i));
+          }
+        }
+        // Recurrent state: one list of state_size numbers per row (null or
+        // absent: zeros, the start of an episode).
+        const char* skey = single ? "state" : "states";
+        if (j.contains(single ? "states" : "state"))
+          throw BadRequest{400, single ? "one observation takes \"state\", not \"states\""
+                                       : "a list of observations takes \"states\", not \"state\""};
+        if (j.contains(skey) && !j[skey].is_null()) {
+          if (!m.recurrent()) throw BadRequest{400, Cat("model '", slot->name(), "' is not recurrent: it takes no state")};
+          const int64_t S = m.state_size();
+          auto read = [&](const Json& st, int64_t row) {
+            const size_t before = r->state.size();
+            if (!st.is_null()) {
+              if (!st.is_array()) throw BadRequest{400, Cat("state of row ", row, " must be a list of ", S, " numbers")};
+              Flatten(st, &r->state, "state");
+            } else {
+              r->state.resize(before + static_cast<size_t>(S), 0.0f);
+            }
+            if (static_cast<int64_t>(r->state.size() - before) != S)
+              throw BadRequest{400, Cat("state of row ", row, " has ", r->state.size() - before, " values; model '",
+                                        slot->name(), "' keeps ", S)};
+          };
+          const Json& st = j[skey];
+          if (single) {
+            read(st, 0);
+          } else {
+            if (!st.is_array() || static_cast<int64_t>(st.size()) != r->n)
+              throw BadRequest{400, "\"states\" must have one state (or null) per observation"};
+            for (size_t i = 0; i < st.size(); ++i) read(st[i], static_cast<int64_t>(i));
           }
         }
         auto flag = [&](const char* key, bool def) {
@@ -810,6 +860,7 @@ class Server::Impl {
           out["action"] = action(0);
           if (r->want_outputs) out["outputs"] = row_outputs(0);
           if (r->want_value) out["value"] = r->values[0];
+          if (m.recurrent()) out["next_state"] = r->next_state;
         } else {
           Json a = Json::array();
           for (int64_t i = 0; i < r->n; ++i) a.push_back(action(i));
@@ -820,6 +871,13 @@ class Server::Impl {
             out["outputs"] = o;
           }
           if (r->want_value) out["values"] = r->values;
+          if (m.recurrent()) {
+            const int64_t S = m.state_size();
+            Json st = Json::array();
+            for (int64_t i = 0; i < r->n; ++i)
+              st.push_back(std::vector<float>(r->next_state.begin() + i * S, r->next_state.begin() + (i + 1) * S));
+            out["next_states"] = st;
+          }
         }
         res.set_content(out.dump(), "application/json");
       }

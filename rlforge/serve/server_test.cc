@@ -50,6 +50,25 @@ runtime::Model RandomModel(uint64_t seed, bool gaussian = false) {
   return m;
 }
 
+// RandomModel with an LSTM core (6 -> 8) before its shared layer.
+runtime::Model RandomRecurrentModel(uint64_t seed) {
+  runtime::Model m = RandomModel(seed);
+  std::mt19937 rng(static_cast<uint32_t>(seed + 100));
+  std::normal_distribution<float> n(0.0f, 0.5f);
+  auto linear = [&](int64_t in, int64_t out) {
+    runtime::Layer l;
+    l.in = in, l.out = out;
+    for (int64_t i = 0; i < in * out; ++i) l.weight.push_back(n(rng));
+    for (int64_t i = 0; i < out; ++i) l.bias.push_back(n(rng));
+    return l;
+  };
+  m.rnn_kind = runtime::RnnKind::kLstm, m.rnn_hidden = 8;
+  m.rnn = {linear(6, 32), linear(8, 32)};
+  m.shared = {linear(8, 16)};
+  m.shared[0].activation = runtime::Activation::kTanh;
+  return m;
+}
+
 std::vector<float> Observations(int64_t n, uint64_t seed) {
   std::mt19937 rng(static_cast<uint32_t>(seed));
   std::uniform_real_distribution<float> u(-2, 2);
@@ -156,6 +175,67 @@ TEST(ServerTest, ServedActionsEqualInProcessActions) {
     EXPECT_FLOAT_EQ(one["action"][0].get<float>(), box_action[0]);
     EXPECT_FLOAT_EQ(one["action"][1].get<float>(), box_action[1]);
   }
+  server.Stop();
+}
+
+TEST(ServerTest, RecurrentModelsTakeAndGiveTheirState) {
+  const runtime::Model model = RandomRecurrentModel(3);
+  Server server({Fixed("lstm", model), Fixed("mlp", RandomModel(4))}, Options());
+  const int port = server.Start();
+  Client client(port);
+  // Two agents stepped by the local runtime (rows 0 and 1 keep their states)
+  // and by the server (each request carries them): agent 0 alone, one row
+  // per request; both together, a batch of two with "states".
+  runtime::Policy local(model);
+  const int64_t T = 30;
+  const auto obs = Observations(2 * T, 9);
+  auto row = [&](int64_t t, int a) { return std::vector<float>(obs.begin() + (2 * t + a) * 6, obs.begin() + (2 * t + a + 1) * 6); };
+  Json state0 = nullptr, states = nullptr;
+  int64_t changed = 0, last = -1;
+  for (int64_t t = 0; t < T; ++t) {
+    std::vector<int64_t> want(2);
+    local.Act(obs.data() + 2 * t * 6, 2, nullptr, want.data());
+    auto [s1, one] = client.Post("/v1/models/lstm/act", {{"observation", row(t, 0)}, {"state", state0}});
+    ASSERT_EQ(s1, 200) << one.dump();
+    EXPECT_EQ(one["action"].get<int64_t>(), want[0]) << t;
+    ASSERT_EQ(one["next_state"].size(), 16u);
+    state0 = one["next_state"];
+    auto [s2, two] = client.Post("/v1/models/lstm/act",
+                                 {{"observations", {row(t, 0), row(t, 1)}}, {"states", states}, {"outputs", true}, {"value", true}});
+    ASSERT_EQ(s2, 200) << two.dump();
+    EXPECT_EQ(two["actions"][0].get<int64_t>(), want[0]) << t;
+    EXPECT_EQ(two["actions"][1].get<int64_t>(), want[1]) << t;
+    EXPECT_EQ(two["next_states"][0], state0) << "outputs and values must not step the state again";
+    states = two["next_states"];
+    changed += last >= 0 && want[0] != last;
+    last = want[0];
+  }
+  std::vector<float> local_state(32);
+  local.GetState(2, local_state.data());
+  for (int64_t i = 0; i < 16; ++i) {
+    EXPECT_FLOAT_EQ(states[0][i].get<float>(), local_state[i]);
+    EXPECT_FLOAT_EQ(states[1][i].get<float>(), local_state[16 + i]);
+  }
+  EXPECT_GT(changed, 0);  // the actions depend on the steps, not a constant
+  // Bad state requests, one line each, and the server goes on.
+  auto expect_400 = [&](const Json& body, const std::string& what, const std::string& path = "/v1/models/lstm/act") {
+    auto [status, out] = client.Post(path, body);
+    EXPECT_EQ(status, 400) << body.dump();
+    EXPECT_NE(out["error"].get<std::string>().find(what), std::string::npos) << out.dump();
+  };
+  expect_400({{"observation", row(0, 0)}, {"state", std::vector<float>(15, 0.0f)}}, "keeps 16");
+  expect_400({{"observation", row(0, 0)}, {"state", {"a"}}}, "state values must be numbers");
+  expect_400({{"observation", row(0, 0)}, {"states", {std::vector<float>(16, 0.0f)}}}, "takes \"state\"");
+  expect_400({{"observations", {row(0, 0)}}, {"states", Json::array()}}, "one state (or null) per observation");
+  expect_400({{"observation", row(0, 0)}, {"state", std::vector<float>(16, 0.0f)}}, "not recurrent", "/v1/models/mlp/act");
+  std::string body(reinterpret_cast<const char*>(obs.data()), 6 * sizeof(float));
+  auto r = client.c.Post("/v1/models/lstm/act?n=1", body, "application/octet-stream");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("recurrent"), std::string::npos) << r->body;
+  auto models = client.c.Get("/v1/models");
+  ASSERT_TRUE(models && models->status == 200);
+  EXPECT_EQ(Json::parse(models->body)["models"][0]["model"]["core"]["state_size"], 16);
   server.Stop();
 }
 

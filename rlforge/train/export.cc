@@ -47,7 +47,8 @@ class ScriptWriter {
 
   std::string Source(const Model& model) {
     std::ostringstream s;
-    s << "def forward(self, obs: Tensor, mask: Optional[Tensor] = None) -> Dict[str, Tensor]:\n";
+    s << "def forward(self, obs: Tensor, mask: Optional[Tensor] = None"
+      << (model.recurrent() ? ", state: Optional[Tensor] = None" : "") << ") -> Dict[str, Tensor]:\n";
     s << "    b = obs.size(0)\n";
     Preprocess(model, s);
     std::string x = "x";
@@ -57,11 +58,13 @@ class ScriptWriter {
       s << "    lo = torch.min(x, 1, True)[0]\n    hi = torch.max(x, 1, True)[0]\n";
       s << "    x = (x - lo) / torch.clamp(hi - lo, min=1e-05)\n";
     }
+    if (model.recurrent()) Core(model, image, s);
     Chain(model.shared, "shared", &image, s);
     s << "    trunk = x\n";
     Chain(model.policy, "policy", &image, s);
     s << "    pi = x\n";
     s << "    out: Dict[str, Tensor] = {}\n";
+    if (model.recurrent()) s << "    out['next_state'] = next_state\n";
     if (model.has_value()) {
       s << "    x = trunk\n";
       Chain(model.value, "value", &image, s);
@@ -116,6 +119,47 @@ class ScriptWriter {
         if (m.channels_last) s << "    x = x.permute([0, 3, 1, 2])\n";
         return;
     }
+  }
+
+  // The recurrent core (model.h's equations), one step from `state`
+  // ([b, state_size]; zeros when None); the new state in next_state.
+  void Core(const Model& m, bool image, std::ostringstream& s) {
+    if (image) s << "    x = x.reshape([b, -1])\n";
+    const int64_t H = m.rnn_hidden, L = m.rnn_layers();
+    auto cols = [&](const std::string& t, int64_t block) {
+      return StrCat(t, "[:, ", block * H, ":", (block + 1) * H, "]");
+    };
+    s << "    if state is None:\n        state = torch.zeros([b, " << m.state_size() << "], device=obs.device)\n";
+    s << "    state = state.float()\n";
+    std::string hs, cs;
+    for (int64_t l = 0; l < L; ++l) {
+      for (int k = 0; k < 2; ++k) {
+        const Layer& w = m.rnn[static_cast<size_t>(2 * l + k)];
+        const std::string p = StrCat("rnn_", l, k ? "_hh" : "_ih");
+        Buffer(p + "_w", FloatTensor(w.weight, {w.out, w.in}));
+        Buffer(p + "_b", FloatTensor(w.bias, {w.out}));
+      }
+      const std::string r = StrCat("self.rnn_", l);
+      s << "    h = " << cols("state", l) << "\n";
+      s << "    gi = torch.linear(x, " << r << "_ih_w, " << r << "_ih_b)\n";
+      s << "    gh = torch.linear(h, " << r << "_hh_w, " << r << "_hh_b)\n";
+      if (m.rnn_kind == runtime::RnnKind::kLstm) {
+        s << "    g = gi + gh\n";
+        s << "    c = torch.sigmoid(" << cols("g", 1) << ") * " << cols("state", L + l) << " + torch.sigmoid("
+          << cols("g", 0) << ") * torch.tanh(" << cols("g", 2) << ")\n";
+        s << "    x = torch.sigmoid(" << cols("g", 3) << ") * torch.tanh(c)\n";
+        s << "    c_" << l << " = c\n";
+        cs += StrCat(", c_", l);
+      } else {
+        s << "    r = torch.sigmoid(" << cols("gi", 0) << " + " << cols("gh", 0) << ")\n";
+        s << "    z = torch.sigmoid(" << cols("gi", 1) << " + " << cols("gh", 1) << ")\n";
+        s << "    n = torch.tanh(" << cols("gi", 2) << " + r * " << cols("gh", 2) << ")\n";
+        s << "    x = (1.0 - z) * n + z * h\n";
+      }
+      s << "    h_" << l << " = x\n";
+      hs += StrCat(l ? ", " : "", "h_", l);
+    }
+    s << "    next_state = torch.cat([" << hs << cs << "], 1)\n";
   }
 
   void Chain(const std::vector<Layer>& chain, const std::string& name, bool* four_d, std::ostringstream& s) {
@@ -190,7 +234,11 @@ void WriteTorchScript(const Model& model, const std::string& path) {
   torch::jit::Module m("RlforgePolicy");
   ScriptWriter w(&m);
   const std::string source = w.Source(model);
-  m.define(source);
+  try {
+    m.define(source);
+  } catch (const std::exception& e) {  // torch::jit::ErrorReport and c10::Error
+    throw Error(StrCat("the TorchScript source did not compile (a bug in rlforge's writer): ", OneLine(e.what())));
+  }
   // What the model is, for whoever loads it: the rlf description as JSON.
   m.register_attribute("rlforge_model", c10::StringType::get(), model.Describe());
   const std::string tmp = path + ".tmp";
@@ -232,7 +280,11 @@ RecordedObservations RecordObservations(const TrainConfig& config, Policy& polic
   r.raw.resize(static_cast<size_t>(n) * os.nbytes());
   r.obs.resize(static_cast<size_t>(n * r.obs_size));
   r.masks.resize(static_cast<size_t>(n * r.mask_size));
+  r.starts.assign(static_cast<size_t>(n), 0);
   std::vector<uint8_t> obs(os.nbytes()), action(as.nbytes());
+  std::vector<uint8_t> other_obs(os.nbytes()), other_action(as.nbytes()),
+      other_mask(static_cast<size_t>(std::max<int64_t>(r.mask_size, 1)));
+  RandomPolicy opponent(as, seed + 0x0BB0, /*use_masks=*/true);
   Info info;
   env->Reset(seed, obs.data(), &info);
   // The policy asks this env for conditional masks while recording, and
@@ -246,15 +298,28 @@ RecordedObservations RecordObservations(const TrainConfig& config, Policy& polic
       env->ConditionalActionMask(prefix, dim, mask);
     });
   for (int64_t t = 0, episode = 0, len = 0; t < n; ++t) {
+    if (len == 0) {
+      r.starts[static_cast<size_t>(t)] = 1;
+      policy.StartEpisodes(&r.starts[static_cast<size_t>(t)], 1);
+    }
     std::copy(obs.begin(), obs.end(), r.raw.begin() + t * static_cast<int64_t>(os.nbytes()));
     for (int64_t i = 0; i < r.obs_size; ++i)
       r.obs[t * r.obs_size + i] = static_cast<float>(ReadElement(obs.data(), os.dtype(), i));
     uint8_t* mask = r.mask_size ? r.masks.data() + t * r.mask_size : nullptr;
     if (mask) env->ActionMask(mask);
     policy.Act(obs.data(), mask, 1, action.data());
+    // Team games (Arena-v0 with opponent=external, a self-play run's env):
+    // the other agents play random legal actions.
+    for (int agent = 1; agent < env->num_agents(); ++agent) {
+      env->AgentObservation(agent, other_obs.data());
+      if (r.mask_size) env->AgentActionMask(agent, other_mask.data());
+      opponent.Act(other_obs.data(), r.mask_size ? other_mask.data() : nullptr, 1, other_action.data());
+      env->SetAgentAction(agent, other_action.data());
+    }
     const StepResult s = env->Step(action.data(), obs.data());
     // Episodes end by the env's own limits, or after 10,000 steps.
-    if (s.done() || ++len >= 10000) {
+    ++len;
+    if (s.done() || len >= 10000) {
       env->Reset(seed + static_cast<uint64_t>(++episode), obs.data(), &info);
       len = 0;
     }
@@ -268,19 +333,29 @@ namespace rlforge {
 
 namespace {
 
-// Greedy actions of a runtime policy on the recorded rows, as doubles.
+// Greedy actions of a runtime policy on the recorded rows, as doubles: one
+// batch, or (recurrent policies) row by row from zero states, reset where
+// episodes start.
 std::vector<double> RuntimeActions(runtime::Policy& p, const RecordedObservations& r) {
   const int64_t k = p.action_size();
   std::vector<double> out(static_cast<size_t>(r.n * k));
-  p.Reserve(r.n);
-  if (p.discrete()) {
-    std::vector<int64_t> a(out.size());
-    p.Act(r.obs.data(), r.n, r.mask_size ? r.masks.data() : nullptr, a.data(), true);
-    std::copy(a.begin(), a.end(), out.begin());
-  } else {
-    std::vector<float> a(out.size());
-    p.Act(r.obs.data(), r.n, a.data(), true);
-    std::copy(a.begin(), a.end(), out.begin());
+  const bool stepwise = p.recurrent();
+  const int64_t rows = stepwise ? 1 : r.n;
+  p.Reserve(rows);
+  p.ResetState();
+  std::vector<int64_t> ai(static_cast<size_t>(rows * k));
+  std::vector<float> af(ai.size());
+  for (int64_t t = 0; t < r.n; t += rows) {
+    if (stepwise && r.starts[static_cast<size_t>(t)]) p.ResetState(0);
+    const float* obs = r.obs.data() + t * r.obs_size;
+    const uint8_t* masks = r.mask_size ? r.masks.data() + t * r.mask_size : nullptr;
+    if (p.discrete()) {
+      p.Act(obs, rows, masks, ai.data(), true);
+      std::copy(ai.begin(), ai.end(), out.begin() + t * k);
+    } else {
+      p.Act(obs, rows, af.data(), true);
+      std::copy(af.begin(), af.end(), out.begin() + t * k);
+    }
   }
   return out;
 }
@@ -307,7 +382,16 @@ Agreement CompareActions(Policy& reference, runtime::Policy& exported, const Rec
                          const Space& action_space) {
   const int64_t k = exported.action_size();
   std::vector<uint8_t> raw(static_cast<size_t>(r.n) * action_space.nbytes());
-  reference.Act(r.raw.data(), r.mask_size ? r.masks.data() : nullptr, static_cast<int>(r.n), raw.data());
+  if (exported.recurrent()) {
+    const size_t ob = r.raw.size() / static_cast<size_t>(r.n);
+    for (int64_t t = 0; t < r.n; ++t) {
+      reference.StartEpisodes(&r.starts[static_cast<size_t>(t)], 1);
+      reference.Act(r.raw.data() + t * ob, r.mask_size ? r.masks.data() + t * r.mask_size : nullptr, 1,
+                    raw.data() + t * action_space.nbytes());
+    }
+  } else {
+    reference.Act(r.raw.data(), r.mask_size ? r.masks.data() : nullptr, static_cast<int>(r.n), raw.data());
+  }
   std::vector<double> ref(static_cast<size_t>(r.n * k));
   for (size_t i = 0; i < ref.size(); ++i) ref[i] = ReadElement(raw.data(), action_space.dtype(), static_cast<int64_t>(i));
   return Compare(ref, RuntimeActions(exported, r), r.n, exported.discrete());
@@ -318,10 +402,10 @@ Agreement CompareActions(runtime::Policy& a, runtime::Policy& b, const RecordedO
 }
 
 Agreement CompareWithTorchScript(const std::string& path, runtime::Policy& p, const RecordedObservations& r) {
-  return Compare(TorchScriptActions(path, r), RuntimeActions(p, r), r.n, p.discrete());
+  return Compare(TorchScriptActions(path, r, p.state_size()), RuntimeActions(p, r), r.n, p.discrete());
 }
 
-std::vector<double> TorchScriptActions(const std::string& path, const RecordedObservations& r) {
+std::vector<double> TorchScriptActions(const std::string& path, const RecordedObservations& r, int64_t state_size) {
   torch::jit::Module m;
   try {
     m = torch::jit::load(path);
@@ -330,15 +414,29 @@ std::vector<double> TorchScriptActions(const std::string& path, const RecordedOb
   }
   torch::NoGradGuard g;
   RLF_CHECK(m.hasattr("rlforge_model"), path, ": a TorchScript module, but not an rlforge export");
-  std::vector<int64_t> shape{r.n};
+  const int64_t rows = state_size > 0 ? 1 : r.n;
+  std::vector<int64_t> shape{rows};
   shape.insert(shape.end(), r.obs_shape.begin(), r.obs_shape.end());
-  auto obs = torch::from_blob(const_cast<float*>(r.obs.data()), shape, torch::kFloat32);
-  std::vector<torch::jit::IValue> in{obs};
-  if (r.mask_size)
-    in.emplace_back(torch::from_blob(const_cast<uint8_t*>(r.masks.data()), {r.n, r.mask_size}, torch::kUInt8));
-  auto out = m.forward(in).toGenericDict();
-  auto a = out.at("action").toTensor().to(torch::kFloat64).contiguous().reshape({-1});
-  return {a.data_ptr<double>(), a.data_ptr<double>() + a.numel()};
+  std::vector<double> out;
+  torch::Tensor state;
+  for (int64_t t = 0; t < r.n; t += rows) {
+    auto obs = torch::from_blob(const_cast<float*>(r.obs.data() + t * r.obs_size), shape, torch::kFloat32);
+    std::vector<torch::jit::IValue> in{obs};
+    if (r.mask_size)
+      in.emplace_back(
+          torch::from_blob(const_cast<uint8_t*>(r.masks.data() + t * r.mask_size), {rows, r.mask_size}, torch::kUInt8));
+    else if (state_size > 0)
+      in.emplace_back(c10::IValue());  // mask=None
+    if (state_size > 0) {
+      if (r.starts[static_cast<size_t>(t)] || !state.defined()) state = torch::zeros({1, state_size});
+      in.emplace_back(state);
+    }
+    auto result = m.forward(in).toGenericDict();
+    if (state_size > 0) state = result.at("next_state").toTensor();
+    auto a = result.at("action").toTensor().to(torch::kFloat64).contiguous().reshape({-1});
+    out.insert(out.end(), a.data_ptr<double>(), a.data_ptr<double>() + a.numel());
+  }
+  return out;
 }
 
 }  // namespace rlforge

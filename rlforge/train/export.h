@@ -20,6 +20,11 @@
 //            value   [B] the state value (actor-critic models)
 // The TorchScript module's forward(obs, mask=None) returns them as a
 // Dict[str, Tensor]; the ONNX graph has them as named outputs (opset 13).
+// Recurrent models (recurrent PPO) take one more input and give one more
+// output, the recurrent state (runtime/model.h's layout):
+//   input   state       [B, state_size] float32 (TorchScript: optional,
+//                       zeros; ONNX: required, zeros at an episode's start)
+//   output  next_state  [B, state_size], the state for the next step
 #ifndef RLFORGE_TRAIN_EXPORT_H_
 #define RLFORGE_TRAIN_EXPORT_H_
 
@@ -51,6 +56,7 @@ struct RecordedObservations {
   std::vector<uint8_t> raw;
   std::vector<float> obs;
   std::vector<uint8_t> masks;
+  std::vector<uint8_t> starts;  // 1 where a row is an episode's first observation
 };
 RecordedObservations RecordObservations(const TrainConfig& config, Policy& policy, int64_t n, uint64_t seed);
 
@@ -63,13 +69,16 @@ struct Agreement {
   double fraction() const { return n ? static_cast<double>(same) / static_cast<double>(n) : 0.0; }
 };
 // `reference` acts on the raw observations, `exported` on the floats.
+// Recurrent policies act row by row, their states reset where episodes start.
 Agreement CompareActions(Policy& reference, runtime::Policy& exported, const RecordedObservations& r,
                          const Space& action_space);
 // The same for two runtime policies (e.g. int8 against float).
 Agreement CompareActions(runtime::Policy& a, runtime::Policy& b, const RecordedObservations& r);
 // Greedy actions of a TorchScript export on the recorded observations, as
-// [n, action_size] doubles (for tests and the export's self-check).
-std::vector<double> TorchScriptActions(const std::string& path, const RecordedObservations& r);
+// [n, action_size] doubles (for tests and the export's self-check); a
+// recurrent export (state_size > 0) row by row, carrying its state.
+std::vector<double> TorchScriptActions(const std::string& path, const RecordedObservations& r,
+                                       int64_t state_size = 0);
 // A TorchScript export's greedy actions against a runtime policy's.
 Agreement CompareWithTorchScript(const std::string& path, runtime::Policy& p, const RecordedObservations& r);
 

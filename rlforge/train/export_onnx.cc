@@ -127,6 +127,62 @@ class GraphWriter {
     return x;
   }
 
+  // Columns [block * width, (block + 1) * width) of a [B, *] tensor.
+  std::string Columns(const std::string& x, int64_t block, int64_t width, const std::string& out) {
+    ConstI64(out + "_lo", {block * width});
+    ConstI64(out + "_hi", {(block + 1) * width});
+    ConstI64(out + "_axes", {1});
+    return Node("Slice", {x, out + "_lo", out + "_hi", out + "_axes"}, out);
+  }
+
+  // The recurrent core (model.h's equations) on x [B, in] from the graph
+  // input "state"; the new state as the output "next_state". Returns the
+  // last layer's h.
+  std::string Core(const Model& m, std::string x) {
+    const int64_t H = m.rnn_hidden, L = m.rnn_layers();
+    const bool lstm = m.rnn_kind == runtime::RnnKind::kLstm;
+    std::vector<std::string> hs, cs;
+    if (!lstm) Scalar("core_one", 1.0f);
+    for (int64_t l = 0; l < L; ++l) {
+      const std::string p = StrCat("core", l);
+      std::string gates[2];
+      const std::string h = Columns("state", l, H, p + "_h");
+      for (int k = 0; k < 2; ++k) {
+        const Layer& layer = m.rnn[static_cast<size_t>(2 * l + k)];
+        const std::string q = StrCat(p, k ? "_hh" : "_ih");
+        Const(q + "_w", layer.weight, {layer.out, layer.in});
+        Const(q + "_b", layer.bias, {layer.out});
+        gates[k] = Node("Gemm", {k ? h : x, q + "_w", q + "_b"}, q, [](onnx::NodeProto* n) { IntAttr(n, "transB", 1); });
+      }
+      if (lstm) {
+        const std::string g = Node("Add", {gates[0], gates[1]}, p + "_gates");
+        const std::string i = Node("Sigmoid", {Columns(g, 0, H, p + "_gi")}, p + "_i");
+        const std::string f = Node("Sigmoid", {Columns(g, 1, H, p + "_gf")}, p + "_f");
+        const std::string cand = Node("Tanh", {Columns(g, 2, H, p + "_gg")}, p + "_g");
+        const std::string o = Node("Sigmoid", {Columns(g, 3, H, p + "_go")}, p + "_o");
+        const std::string c0 = Columns("state", L + l, H, p + "_c0");
+        const std::string c = Node("Add", {Node("Mul", {f, c0}, p + "_fc"), Node("Mul", {i, cand}, p + "_ig")}, p + "_c");
+        x = Node("Mul", {o, Node("Tanh", {c}, p + "_tanh_c")}, p + "_h_out");
+        cs.push_back(c);
+      } else {
+        auto sum = [&](int64_t block, const std::string& name) {
+          return Node("Add", {Columns(gates[0], block, H, name + "_i"), Columns(gates[1], block, H, name + "_h")},
+                      name + "_sum");
+        };
+        const std::string r = Node("Sigmoid", {sum(0, p + "_r")}, p + "_r");
+        const std::string z = Node("Sigmoid", {sum(1, p + "_z")}, p + "_z");
+        const std::string rn = Node("Mul", {r, Columns(gates[1], 2, H, p + "_n_h")}, p + "_rn");
+        const std::string n = Node("Tanh", {Node("Add", {Columns(gates[0], 2, H, p + "_n_i"), rn}, p + "_n_sum")}, p + "_n");
+        const std::string keep = Node("Sub", {"core_one", z}, p + "_1mz");
+        x = Node("Add", {Node("Mul", {keep, n}, p + "_new"), Node("Mul", {z, h}, p + "_old")}, p + "_h_out");
+      }
+      hs.push_back(x);
+    }
+    hs.insert(hs.end(), cs.begin(), cs.end());
+    Node("Concat", hs, "next_state", [](onnx::NodeProto* n) { IntAttr(n, "axis", 1); });
+    return x;
+  }
+
   // One-hot of int64 indices [B] over n values: float [B, n].
   std::string OneHot(const std::string& idx, int64_t n, const std::string& name) {
     std::vector<int64_t> range(static_cast<size_t>(n));
@@ -181,6 +237,7 @@ void WriteOnnx(const Model& m, const std::string& path) {
   if (m.obs_kind == ObsKind::kDiscrete) obs_dims = {};
   Input(g, "obs", onnx::TensorProto::FLOAT, obs_dims);
   if (has_mask) Input(g, "mask", onnx::TensorProto::BOOL, {A});
+  if (m.recurrent()) Input(g, "state", onnx::TensorProto::FLOAT, {m.state_size()});
 
   // Preprocessing.
   std::string x;
@@ -246,6 +303,12 @@ void WriteOnnx(const Model& m, const std::string& path) {
     w.Scalar("minmax_floor", 1e-5f);
     const std::string span = w.Node("Max", {w.Node("Sub", {hi, lo}, "minmax_span_raw"), "minmax_floor"}, "minmax_span");
     x = w.Node("Div", {w.Node("Sub", {x, lo}, "minmax_centered"), span}, "minmax");
+  }
+  if (m.recurrent()) {
+    if (four_d) x = w.Node("Flatten", {x}, "core_flat", [](onnx::NodeProto* n) { GraphWriter::IntAttr(n, "axis", 1); });
+    four_d = false;
+    x = w.Core(m, x);
+    Output(g, "next_state", onnx::TensorProto::FLOAT, {m.state_size()});
   }
   const std::string trunk = w.Chain(m.shared, "shared", x, &four_d);
   bool pi_four_d = four_d;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "rlforge/algos/export_model.h"
 #include "rlforge/algos/flat_adam.h"
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/buffers/gae.h"
@@ -559,8 +560,13 @@ std::map<std::string, std::string> RecurrentPpo::RunFiles() const {
 }
 
 runtime::Model RecurrentPpo::ExportModel() {
-  throw InvalidArgument(StrCat(ctx_.algo, "'s recurrent policy cannot be exported yet: the runtime (rlforge/runtime) "
-                                          "has no LSTM/GRU layers; evaluate and play it with rlforge eval / play"));
+  std::optional<RunningMeanStd> rms;
+  if (ctx_.run.normalize_obs) rms = obs_norm_.rms;
+  runtime::Model m = ExportRecurrentActorCritic(*net_, envs_->single_observation_space(),
+                                                envs_->single_action_space(), rms, obs_norm_.clip);
+  m.conditional_mask = conditional_;
+  m.action_mask = envs_->has_action_mask();
+  return m;
 }
 
 RecurrentActorCriticPolicy::RecurrentActorCriticPolicy(RecurrentActorCritic net, const Space& obs_space,
