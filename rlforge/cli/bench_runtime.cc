@@ -63,10 +63,11 @@ std::vector<double> Interleaved(const std::vector<std::function<void(int64_t)>>&
   return out;
 }
 
-// Multiply-adds of one forward pass of the policy chain (what acting needs).
+// Multiply-adds of one forward pass of the policy chain, recurrent core
+// included (what acting needs).
 double MacsPerRow(const runtime::Model& m) {
   double macs = 0;
-  for (const auto* chain : {&m.encoder, &m.shared, &m.policy})
+  for (const auto* chain : {&m.encoder, &m.rnn, &m.shared, &m.policy})
     for (const auto& l : *chain) {
       const double w = l.kind == runtime::LayerKind::kLinear ? static_cast<double>(l.in * l.out)
                                                              : static_cast<double>(l.out * l.in * l.kernel * l.kernel *
