@@ -14,8 +14,8 @@
 // generator (Seed). Q-value policies always act greedily (DQN's evaluation).
 //
 // Recurrent models (model.h) keep a state per row, zero at first: each Act,
-// Outputs or Scores call with n rows is one step of rows 0..n-1 and advances
-// their states. Reset a row when its episode ends (ResetState), or keep the
+// Values, Outputs or Scores call with n rows is one step of rows 0..n-1 and
+// advances their states. Reset a row when its episode ends (ResetState), or keep the
 // states yourself (GetState/SetState: one policy for many agents).
 //
 //   policy.ResetState();                          // new episodes, every row
