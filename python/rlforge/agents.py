@@ -119,8 +119,10 @@ class TrainedPolicy:
 
         Recurrent policies (recurrent-ppo) keep their state inside the policy,
         one per row of the batch: pass `episode_start` (one bool per row, as
-        SB3's RecurrentPPO takes it) to zero the rows whose episodes begin;
-        `state` is not used (None is returned in its place)."""
+        SB3's RecurrentPPO takes it) to zero the rows whose episodes begin.
+        `state` must be None for them (None is returned in its place), and a
+        change of batch size or of `deterministic` needs every row to start
+        (ValueError otherwise: it would continue from another state)."""
         obs = np.asarray(observation)
         single_shape = tuple(self._obs_desc["shape"])
         single = obs.shape == single_shape
@@ -133,6 +135,9 @@ class TrainedPolicy:
             if isinstance(mask, tuple):
                 mask = np.concatenate([np.asarray(m) for m in mask], axis=-1)
             native_mask = np.ascontiguousarray(np.asarray(mask).reshape(n, -1), dtype=np.uint8)
+        if state is not None and self._native.recurrent:
+            raise ValueError("rlforge keeps a recurrent policy's state inside the policy: pass state=None "
+                             "and episode_start to say where episodes begin")
         starts = None
         if episode_start is not None:
             starts = np.ascontiguousarray(np.asarray(episode_start).reshape(-1), dtype=np.uint8)

@@ -332,6 +332,20 @@ class PyPolicy {
     py::array out(NumpyDType(act_space_.dtype()), BatchShape(n, act_space_));
     if (n == 0) return out;
     Policy& p = policy(deterministic);
+    if (p.recurrent()) {
+      // One state per row lives in each (greedy, sampling) policy object and
+      // restarts when the batch size changes: a switch of either in the
+      // middle of episodes would silently continue from another state.
+      bool all_start = starts.has_value();
+      for (int64_t i = 0; all_start && i < n; ++i) all_start = starts->data()[i] != 0;
+      if (last_n_ > 0 && !all_start && (n != last_n_ || deterministic != last_deterministic_))
+        throw InvalidArgument(StrCat("this recurrent policy stepped ", last_n_, " rows ",
+                                     last_deterministic_ ? "deterministically" : "stochastically",
+                                     "; a call with ", n, " rows ", deterministic ? "deterministic" : "stochastic",
+                                     " would continue from another state: pass episode_start with every row true "
+                                     "to begin new episodes"));
+      last_n_ = n, last_deterministic_ = deterministic;
+    }
     const void* o = obs.data();
     void* a = out.mutable_data();
     {
@@ -346,6 +360,9 @@ class PyPolicy {
   Space obs_space_, act_space_;
   bool has_mask_ = false;
   std::unique_ptr<Policy> greedy_, sampling_;
+  // Recurrent policies: the batch size and mode of the last call.
+  int64_t last_n_ = 0;
+  bool last_deterministic_ = true;
 };
 
 
@@ -883,6 +900,7 @@ PYBIND11_MODULE(_rlforge, m) {
       .def_property_readonly("env_id", [](const PyPolicy& p) { return p.run_.config.run.env; })
       .def_property_readonly("env_kwargs", [](const PyPolicy& p) { return p.run_.config.run.env_kwargs.items(); })
       .def_property_readonly("timesteps", [](const PyPolicy& p) { return p.run_.algorithm->num_timesteps(); })
+      .def_property_readonly("recurrent", [](PyPolicy& p) { return p.policy(true).recurrent(); })
       .def("act", &PyPolicy::Act, py::arg("observations"), py::arg("masks"), py::arg("n"), py::arg("deterministic"),
            py::arg("starts") = py::none());
 

@@ -161,29 +161,32 @@ np.save({str(tmp_path / 'v.npy')!r}, out['value'].numpy())
     assert np.all(mask[np.arange(len(obs)), onnx_action])
 
 
-def test_recurrent_onnx_carries_its_state_as_rlforge_does(tmp_path):
-    """A recurrent-ppo LSTM policy exported to ONNX, stepped in onnxruntime
-    with its state (zeros at each episode's start), acts as rlforge's policy
-    stepped with episode_start over several episodes."""
+@pytest.mark.parametrize("rnn", ["lstm", "gru"])
+def test_recurrent_onnx_carries_its_state_as_rlforge_does(tmp_path, rnn):
+    """A recurrent-ppo LSTM (GRU) policy exported to ONNX, stepped in
+    onnxruntime with its state (zeros at each episode's start), acts as
+    rlforge's policy stepped with episode_start over several episodes."""
     run = tmp_path / "rppo"
     rlforge.train("recurrent-ppo", "CartPoleNoVel-v1",
                   config={"num_envs": 4, "n_steps": 64, "bptt_len": 16, "batch_size": 64, "rnn_hidden_size": 16,
-                          "net_arch": [16], "eval_episodes": 0},
+                          "rnn_type": rnn, "net_arch": [16], "eval_episodes": 0},
                   steps=1024, seed=2, out=str(run))
     policy = rlforge.load(str(run))
+    assert policy._native.recurrent
     desc = policy.export(tmp_path / "r.onnx", format="onnx")
-    assert desc["core"] == {"kind": "lstm", "hidden": 16, "layers": 1, "state_size": 32}
+    S = 32 if rnn == "lstm" else 16
+    assert desc["core"] == {"kind": rnn, "hidden": 16, "layers": 1, "state_size": S}
     session = ort.InferenceSession(str(tmp_path / "r.onnx"))
     assert [i.name for i in session.get_inputs()] == ["obs", "state"]
     names = [o.name for o in session.get_outputs()]
     assert "next_state" in names and "action" in names
     env = rlforge.make("CartPoleNoVel-v1")
     obs, _ = env.reset(seed=5)
-    state = np.zeros((1, 32), np.float32)
+    state = np.zeros((1, S), np.float32)
     start, episodes, same, steps, state_changes = True, 0, 0, 0, 0
     while episodes < 4 and steps < 3000:
         if start:
-            state = np.zeros((1, 32), np.float32)
+            state = np.zeros((1, S), np.float32)
         ours, _ = policy.predict(obs, episode_start=np.array([start]))
         out = dict(zip(names, session.run(None, {"obs": obs.reshape(1, -1).astype(np.float32), "state": state})))
         same += int(out["action"][0] == ours)
@@ -200,3 +203,12 @@ def test_recurrent_onnx_carries_its_state_as_rlforge_does(tmp_path):
     assert state_changes == steps
     with pytest.raises(ValueError, match="episode_start"):
         policy.predict(np.zeros((2, 4), np.float32), episode_start=np.array([True]))
+    # Another batch size or mode mid-episode would continue from another
+    # state: refused unless every row starts; a state argument is refused.
+    with pytest.raises(ValueError, match="would continue from another state"):
+        policy.predict(np.zeros((2, 4), np.float32))
+    with pytest.raises(ValueError, match="would continue from another state"):
+        policy.predict(obs, deterministic=False)
+    policy.predict(np.zeros((2, 4), np.float32), episode_start=np.array([True, True]))
+    with pytest.raises(ValueError, match="state=None"):
+        policy.predict(np.zeros((2, 4), np.float32), state=np.zeros((1, 2, 16)))

@@ -35,6 +35,8 @@ class Policy {
   // first Act, and an Act with a different n, start every row. Stateless
   // policies ignore it.
   virtual void StartEpisodes(const uint8_t* /*rows_starting*/, int /*n*/) {}
+  // Whether the policy keeps such a state.
+  virtual bool recurrent() const { return false; }
 
  protected:
   ConditionalMaskFn conditional_mask_;

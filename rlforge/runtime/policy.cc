@@ -229,6 +229,7 @@ void Policy::EnsureCapacity(int64_t n) {
     gi_.resize(H * (model_.rnn_kind == RnnKind::kLstm ? 4 : 3));
     gh_.resize(gi_.size());
     for (auto* v : {&hin_, &core_a_, &core_b_}) v->resize(H);
+    saved_.resize(state_.size());
   }
   capacity_ = n;
 }
@@ -444,7 +445,11 @@ void Policy::Forward(const float* obs, int64_t n, bool want_value) {
       for (int64_t i = 0; i < w; ++i) row[i] = (row[i] - lo) / span;
     }
   }
-  if (model_.recurrent()) trunk = Core(trunk, n);
+  if (model_.recurrent()) {
+    // Kept until the call succeeds (Unstep on a failure after this point).
+    std::copy_n(state_.data(), n * state_size(), saved_.data());
+    trunk = Core(trunk, n);
+  }
   trunk = RunChain(shared_, trunk, n, trunk == a_.data() ? b_.data() : a_.data(), c_.data());
   // The trunk lies in in_, a_, b_, c_ or a core buffer; the chains after it
   // use the others.
@@ -464,6 +469,10 @@ void Policy::Forward(const float* obs, int64_t n, bool want_value) {
     }
     v_ = RunChain(value_, trunk, n, v1, v2);
   }
+}
+
+void Policy::Unstep(int64_t n) {
+  if (recurrent()) std::copy_n(saved_.data(), n * state_size(), state_.data());
 }
 
 void Policy::QValues(const float* out, int64_t n, float* q) const {
@@ -525,6 +534,16 @@ void Policy::Act(const float* obs, int64_t n, const uint8_t* masks, int64_t* act
   const Model& m = model_;
   if (m.head == HeadKind::kGaussian) throw Error("this policy has Box actions: call Act(obs, n, float* actions)");
   Forward(obs, n, false);
+  try {
+    PickActions(n, masks, actions, deterministic);
+  } catch (...) {
+    Unstep(n);  // a refused call leaves the states as they were
+    throw;
+  }
+}
+
+void Policy::PickActions(int64_t n, const uint8_t* masks, int64_t* actions, bool deterministic) {
+  const Model& m = model_;
   const int64_t w = m.outputs_size(), ms = m.mask_size();
   switch (m.head) {
     case HeadKind::kCategorical:
@@ -610,6 +629,16 @@ void Policy::Scores(const float* obs, int64_t n, const uint8_t* masks, float* sc
     QValues(pi_, n, scores);
     return;
   }
+  try {
+    Probabilities(n, masks, scores);
+  } catch (...) {
+    Unstep(n);
+    throw;
+  }
+}
+
+void Policy::Probabilities(int64_t n, const uint8_t* masks, float* scores) {
+  const Model& m = model_;
   const int64_t w = m.outputs_size();
   // Categorical: one block of w; multi_categorical: one block per dimension.
   const size_t blocks = m.head == HeadKind::kCategorical ? 1 : m.nvec.size();

@@ -15,8 +15,10 @@
 //
 // Recurrent models (model.h) keep a state per row, zero at first: each Act,
 // Values, Outputs or Scores call with n rows is one step of rows 0..n-1 and
-// advances their states. Reset a row when its episode ends (ResetState), or keep the
-// states yourself (GetState/SetState: one policy for many agents).
+// advances their states (a call that throws, e.g. for a mask with no legal
+// action, leaves them as they were). Reset a row when its episode ends
+// (ResetState), or keep the states yourself (GetState/SetState: one policy
+// for many agents).
 //
 //   policy.ResetState();                          // new episodes, every row
 //   for (;;) { policy.Act(obs, n, masks, actions); ... if (done[i]) policy.ResetState(i); }
@@ -105,6 +107,11 @@ class Policy {
   // The recurrent core for rows 0..n-1 from x [n, in]: advances their
   // states; returns the last layer's h [n, hidden].
   const float* Core(const float* x, int64_t n);
+  // Puts rows 0..n-1's states back as they were before the last Forward.
+  void Unstep(int64_t n);
+  // Act's and Scores' work after the forward pass.
+  void PickActions(int64_t n, const uint8_t* masks, int64_t* actions, bool deterministic);
+  void Probabilities(int64_t n, const uint8_t* masks, float* scores);
   const float* RunChain(const std::vector<Prepared>& chain, const float* in, int64_t n, float* a, float* b);
   // Forward pass; outputs in pi_, values in v_ when want_value.
   void Forward(const float* obs, int64_t n, bool want_value);
@@ -118,7 +125,7 @@ class Policy {
   int64_t capacity_ = 0, widest_ = 0, col_size_ = 0;
   std::vector<float> in_, a_, b_, c_, d_, col_, q_;
   // Recurrent state [capacity, state_size] and the core's scratch.
-  std::vector<float> state_, gi_, gh_, hin_, core_a_, core_b_;
+  std::vector<float> state_, saved_, gi_, gh_, hin_, core_a_, core_b_;
   const float* pi_ = nullptr;
   const float* v_ = nullptr;
   std::vector<int64_t> prefix_;

@@ -149,6 +149,22 @@ TEST(RuntimeTest, RecurrentCoreMatchesHandComputation) {
     const float nan_state[] = {std::numeric_limits<float>::quiet_NaN(), 0};
     EXPECT_THROW(p.SetState(1, nan_state), Error);
   }
+  // A refused call (a mask with no legal action) leaves the state as it was.
+  Model cat = OneUnitCore(RnnKind::kLstm);
+  cat.policy = {Linear(1, 2, {1, -1}, {0, 0})};
+  cat.head = HeadKind::kCategorical, cat.num_actions = 2, cat.log_std.clear(), cat.low.clear(), cat.high.clear();
+  Policy pc(cat);
+  int64_t action;
+  pc.Act(&xs[0], 1, nullptr, &action);
+  float before[2], after[2];
+  pc.GetState(1, before);
+  const uint8_t none[] = {0, 0};
+  EXPECT_THROW(pc.Act(&xs[1], 1, none, &action), Error);
+  EXPECT_THROW(pc.Scores(&xs[1], 1, none, after), Error);
+  pc.GetState(1, after);
+  EXPECT_EQ(before[0], after[0]);
+  EXPECT_EQ(before[1], after[1]);
+  EXPECT_NEAR(before[0], lstm_h[0], 1e-6);
   // Feed-forward policies have no state; a core with wrong sizes is refused.
   Policy ff(SmallCategorical());
   EXPECT_FALSE(ff.recurrent());

@@ -169,6 +169,7 @@ class RecurrentActorCriticPolicy : public Policy {
                              double clip_obs);
   void Act(const void* observations, const uint8_t* masks, int n, void* actions) override;
   void StartEpisodes(const uint8_t* rows_starting, int n) override;
+  bool recurrent() const override { return net_->core(); }
   std::string name() const override { return deterministic_ ? "greedy" : "stochastic"; }
 
  private:
