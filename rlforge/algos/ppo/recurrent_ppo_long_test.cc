@@ -65,7 +65,9 @@ TEST(RecurrentPpoLongTest, MemoryCueThreeSeedsAgainstFeedForward) {
 }
 
 // The zoo's PendulumNoVel-v1 preset (gSDE, observations and rewards
-// normalized) at 100k: seeds 0-2 ended at -169.12, -189.36, -183.22.
+// normalized) at 100k: seeds 0-2 ended at -169.12, -189.36, -183.22 on one
+// machine, and at -226.20, -400.85, -193.82 on another (AMD EPYC, AVX-512
+// kernels): this test fails there; the target is not robust across machines.
 TEST(RecurrentPpoLongTest, PendulumNoVelThreeSeeds) {
   double sum = 0, worst = 0;
   for (int64_t seed = 0; seed < 3; ++seed) {
