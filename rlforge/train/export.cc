@@ -421,7 +421,9 @@ std::vector<double> TorchScriptActions(const std::string& path, const RecordedOb
   torch::Tensor state;
   for (int64_t t = 0; t < r.n; t += rows) {
     auto obs = torch::from_blob(const_cast<float*>(r.obs.data() + t * r.obs_size), shape, torch::kFloat32);
-    std::vector<torch::jit::IValue> in{obs};
+    std::vector<torch::jit::IValue> in;
+    in.reserve(3);
+    in.emplace_back(obs);
     if (r.mask_size)
       in.emplace_back(
           torch::from_blob(const_cast<uint8_t*>(r.masks.data() + t * r.mask_size), {rows, r.mask_size}, torch::kUInt8));
