@@ -6,7 +6,9 @@
 //   build/runtime_cartpole cartpole.rlf 10
 //
 // The "game" is a cart-pole written here, with Gymnasium's CartPole-v1
-// equations: the game owns its simulation, the policy only decides.
+// equations: the game owns its simulation, the policy only decides. A
+// recurrent policy (rlforge train --algo recurrent-ppo --env CartPole-v1 ...)
+// runs the same loop: its state starts from zero at each episode.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -61,6 +63,7 @@ int main(int argc, char** argv) {
     int64_t decisions = 0;
     for (int e = 0; e < episodes; ++e) {
       game.Reset(rng);
+      policy.ResetState();  // a new episode (recurrent policies; nothing to do for others)
       int steps = 0;
       bool up = true;
       while (up && steps < 500) {
