@@ -138,11 +138,9 @@ class TrainedPolicy:
         if state is not None and self._native.recurrent:
             raise ValueError("rlforge keeps a recurrent policy's state inside the policy: pass state=None "
                              "and episode_start to say where episodes begin")
-        starts = None
+        starts = None  # its size and values are checked by the native side
         if episode_start is not None:
             starts = np.ascontiguousarray(np.asarray(episode_start).reshape(-1), dtype=np.uint8)
-            if starts.shape[0] != n:
-                raise ValueError(f"episode_start must hold {n} entries (one per observation), got {starts.shape[0]}")
         actions = self._native.act(native_obs, native_mask, n, bool(deterministic), starts)
         if single:
             actions = actions[0]

@@ -209,8 +209,7 @@ void Policy::Prepare() {
   prepare(model_.shared, &shared_);
   prepare(model_.policy, &policy_);
   prepare(model_.value, &value_);
-  prepare(model_.rnn, &rnn_);
-  widest_ = std::max(widest_, model_.rnn_hidden);
+  prepare(model_.rnn, &rnn_);  // its outputs go to the core's own buffers
 }
 
 void Policy::EnsureCapacity(int64_t n) {

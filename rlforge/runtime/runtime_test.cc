@@ -148,6 +148,11 @@ TEST(RuntimeTest, RecurrentCoreMatchesHandComputation) {
     EXPECT_NEAR(a, lstm ? lstm_h[0] : gru_h[0], 1e-6);
     const float nan_state[] = {std::numeric_limits<float>::quiet_NaN(), 0};
     EXPECT_THROW(p.SetState(1, nan_state), Error);
+    // Once reserved, stepping allocates nothing (the core's scratch included).
+    p.Reserve(2);
+    const int64_t before = g_allocations.load();
+    for (int i = 0; i < 50; ++i) p.Act(two, 2, acts, true);
+    EXPECT_EQ(g_allocations.load() - before, 0);
   }
   // A refused call (a mask with no legal action) leaves the state as it was.
   Model cat = OneUnitCore(RnnKind::kLstm);

@@ -35,8 +35,8 @@ bool SameInterface(const runtime::Model& a, const runtime::Model& b) {
   return a.obs_kind == b.obs_kind && a.obs_size() == b.obs_size() && a.obs_n == b.obs_n && a.obs_start == b.obs_start &&
          a.obs_nvec == b.obs_nvec && a.head == b.head && a.mask_size() == b.mask_size() &&
          a.action_size() == b.action_size() && a.has_value() == b.has_value() && a.num_actions == b.num_actions &&
-         a.nvec == b.nvec && a.state_size() == b.state_size() && a.rnn_kind == b.rnn_kind &&
-         a.rnn_hidden == b.rnn_hidden && a.rnn_layers() == b.rnn_layers();
+         a.nvec == b.nvec && a.rnn_kind == b.rnn_kind && a.rnn_hidden == b.rnn_hidden &&
+         a.rnn_layers() == b.rnn_layers();  // the core decides the state's size and layout
 }
 
 // The deepest nesting of JSON arrays/objects in text (strings skipped): the

@@ -145,10 +145,9 @@ class ScriptWriter {
       s << "    gh = torch.linear(h, " << r << "_hh_w, " << r << "_hh_b)\n";
       if (m.rnn_kind == runtime::RnnKind::kLstm) {
         s << "    g = gi + gh\n";
-        s << "    c = torch.sigmoid(" << cols("g", 1) << ") * " << cols("state", L + l) << " + torch.sigmoid("
-          << cols("g", 0) << ") * torch.tanh(" << cols("g", 2) << ")\n";
-        s << "    x = torch.sigmoid(" << cols("g", 3) << ") * torch.tanh(c)\n";
-        s << "    c_" << l << " = c\n";
+        s << "    c_" << l << " = torch.sigmoid(" << cols("g", 1) << ") * " << cols("state", L + l)
+          << " + torch.sigmoid(" << cols("g", 0) << ") * torch.tanh(" << cols("g", 2) << ")\n";
+        s << "    x = torch.sigmoid(" << cols("g", 3) << ") * torch.tanh(c_" << l << ")\n";
         cs += StrCat(", c_", l);
       } else {
         s << "    r = torch.sigmoid(" << cols("gi", 0) << " + " << cols("gh", 0) << ")\n";
@@ -318,8 +317,7 @@ RecordedObservations RecordObservations(const TrainConfig& config, Policy& polic
     }
     const StepResult s = env->Step(action.data(), obs.data());
     // Episodes end by the env's own limits, or after 10,000 steps.
-    ++len;
-    if (s.done() || len >= 10000) {
+    if (s.done() || ++len >= 10000) {
       env->Reset(seed + static_cast<uint64_t>(++episode), obs.data(), &info);
       len = 0;
     }

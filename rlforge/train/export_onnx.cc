@@ -127,12 +127,12 @@ class GraphWriter {
     return x;
   }
 
-  // Columns [block * width, (block + 1) * width) of a [B, *] tensor.
+  // Columns [block * width, (block + 1) * width) of a [B, *] tensor (Core
+  // adds the "core_axes" initializer the slices share).
   std::string Columns(const std::string& x, int64_t block, int64_t width, const std::string& out) {
     ConstI64(out + "_lo", {block * width});
     ConstI64(out + "_hi", {(block + 1) * width});
-    ConstI64(out + "_axes", {1});
-    return Node("Slice", {x, out + "_lo", out + "_hi", out + "_axes"}, out);
+    return Node("Slice", {x, out + "_lo", out + "_hi", "core_axes"}, out);
   }
 
   // The recurrent core (model.h's equations) on x [B, in] from the graph
@@ -142,6 +142,7 @@ class GraphWriter {
     const int64_t H = m.rnn_hidden, L = m.rnn_layers();
     const bool lstm = m.rnn_kind == runtime::RnnKind::kLstm;
     std::vector<std::string> hs, cs;
+    ConstI64("core_axes", {1});
     if (!lstm) Scalar("core_one", 1.0f);
     for (int64_t l = 0; l < L; ++l) {
       const std::string p = StrCat("core", l);
