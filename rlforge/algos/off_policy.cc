@@ -471,9 +471,16 @@ class ScaledActorPolicy : public Policy {
 };
 }  // namespace
 
+std::unique_ptr<Policy> MakeScaledActorPolicy(ScaledActFn act, bool deterministic, const Space& obs_space,
+                                              const Space& act_space, std::vector<float> low, std::vector<float> high,
+                                              uint64_t seed) {
+  return std::make_unique<ScaledActorPolicy>(std::move(act), deterministic, obs_space, act_space, std::move(low),
+                                             std::move(high), seed);
+}
+
 std::unique_ptr<Policy> OffPolicyActorCritic::MakeActorPolicy(ScaledActFn act, bool deterministic) const {
-  return std::make_unique<ScaledActorPolicy>(std::move(act), deterministic, obs_space_, act_space_, low_, high_,
-                                             static_cast<uint64_t>(ctx_.run.seed) + 0x9E37);
+  return MakeScaledActorPolicy(std::move(act), deterministic, obs_space_, act_space_, low_, high_,
+                               static_cast<uint64_t>(ctx_.run.seed) + 0x9E37);
 }
 
 }  // namespace rlforge

@@ -126,6 +126,15 @@ TORCH_MODULE(Critics);
 // theta' <- tau theta + (1 - tau) theta' over two modules' parameters.
 void PolyakUpdate(torch::nn::Module& from, torch::nn::Module& to, double tau);
 
+// A policy that acts with an actor in the scaled action space: observation
+// features [n, FeatureSize] -> actions in [-1, 1] (act; deterministic: the
+// mode, else a draw from the policy's own Rng seeded with `seed`), clipped
+// and mapped to the Box [low, high] as env actions.
+using ScaledActFn = std::function<void(const float* features, int n, bool deterministic, Rng& rng, float* scaled)>;
+std::unique_ptr<Policy> MakeScaledActorPolicy(ScaledActFn act, bool deterministic, const Space& obs_space,
+                                              const Space& act_space, std::vector<float> low, std::vector<float> high,
+                                              uint64_t seed);
+
 class OffPolicyActorCritic : public Algorithm {
  public:
   static constexpr uint32_t kRunKeys = kRunNumEnvs | kRunEnvThreads | kRunTorchThreads;
@@ -133,6 +142,8 @@ class OffPolicyActorCritic : public Algorithm {
   Metrics Iterate() override;
   int64_t num_timesteps() const override { return steps_; }
   void VisitState(StateVisitor& v) override;
+  // After a warm start: the target critics become copies of the critics.
+  void NetworkLoaded() override { SyncCriticTarget(1.0); }
 
   // One gradient step's phases (see the header comment).
   void SampleBatch();
@@ -174,7 +185,6 @@ class OffPolicyActorCritic : public Algorithm {
   // Whether the steps before learning_starts take uniform actions (SB3's warm-up).
   virtual bool UniformWarmup() const { return true; }
   // A policy that acts with `act` (the agent's actor, captured by value).
-  using ScaledActFn = std::function<void(const float* features, int n, bool deterministic, Rng& rng, float* scaled)>;
   std::unique_ptr<Policy> MakeActorPolicy(ScaledActFn act, bool deterministic) const;
 
   // The target critics' values [B, n] at the batch's next observations and

@@ -451,6 +451,32 @@ TEST(OffPolicyTest, Td3WithOrnsteinUhlenbeckNoiseResumesExactly) {
   ExpectExactResume("td3", "td3_ou", {"action_noise=ornstein-uhlenbeck", "noise_std=0.5"});
 }
 
+// `train --init-from` a TD3 run: the target networks start as copies of the
+// warm-started actor and critics (before, they kept this run's initial
+// random weights, so the first targets came from networks never trained).
+TEST(OffPolicyTest, WarmStartCopiesTheTargetNetworksToo) {
+  const std::string root = testing::TempDir() + "/rlforge_warm_td3";
+  fs::remove_all(root);
+  RunnerOptions quiet;
+  quiet.progress = false;
+  Train(TrainConfig::Resolve("td3", "Pendulum-v1", "",
+                             {"net_arch=[16]", "learning_starts=100", "batch_size=16", "eval_episodes=0"}, 300, 0),
+        root, quiet);
+  TrainConfig c = TrainConfig::Resolve("td3", "Pendulum-v1", "", {"net_arch=[16]"}, 1000, 7);
+  auto algo = MakeAlgorithm(c.Context(), *c.algo);
+  WarmStart(*algo, root, false);
+  auto& td3 = dynamic_cast<Td3&>(*algo);
+  const auto pairs = {std::make_pair(td3.actor()->parameters(), td3.actor_target()->parameters()),
+                      std::make_pair(td3.critics()->parameters(), td3.critic_target()->parameters())};
+  for (const auto& [online, target] : pairs) {
+    ASSERT_EQ(online.size(), target.size());
+    for (size_t i = 0; i < online.size(); ++i) EXPECT_TRUE(torch::equal(online[i], target[i])) << i;
+  }
+  LoadedRun src = LoadRun(root);
+  EXPECT_TRUE(torch::equal(td3.actor()->parameters()[0], dynamic_cast<Td3&>(*src.algorithm).actor()->parameters()[0]));
+  fs::remove_all(root);
+}
+
 TEST(OffPolicyTest, ClearErrors) {
   auto make = [](const std::string& algo, const std::string& env, std::vector<std::string> sets = {}) {
     auto c = TrainConfig::Resolve(algo, env, "", sets, 1000, 0);

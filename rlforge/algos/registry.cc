@@ -27,6 +27,17 @@ namespace rlforge {
 
 namespace {
 
+// An agent whose class depends on the env (built by `make`), with Config's keys.
+template <typename Config>
+AlgoSpec Dispatching(AlgoSpec spec, std::unique_ptr<Algorithm> (*make)(const RunContext&, const Config&)) {
+  spec.make_algorithm = [make](const RunContext& ctx, const AlgoConfig& config) -> std::unique_ptr<Algorithm> {
+    const auto* c = dynamic_cast<const AlgoConfigOf<Config>*>(&config);
+    if (c == nullptr) throw Error("config of the wrong type for " + ctx.algo);
+    return make(ctx, c->value);
+  };
+  return spec;
+}
+
 AlgoSpec WithActor(AlgoSpec spec, std::function<void(const RunContext&, const AlgoConfig&, const dist::JobEnv&)> f) {
   spec.run_actor = std::move(f);
   return spec;
@@ -52,7 +63,7 @@ const std::vector<AlgoSpec>& Algorithms() {
       MakeAlgoSpec<Td3, Td3Config>("td3", "Twin Delayed DDPG: clipped double Q, target policy smoothing, delayed actor (continuous actions)"),
       MakeAlgoSpec<Ddpg, DdpgConfig>("ddpg", "Deep Deterministic Policy Gradient: deterministic actor, Q critic, action noise (continuous actions)"),
       MakeAlgoSpec<Bc, BcConfig>("bc", "Behaviour cloning from a dataset (--dataset DIR): weighted log-likelihood, held-out accuracy/F1, early stopping"),
-      MakeAlgoSpec<Cql, CqlConfig>("cql", "Conservative Q-Learning from a dataset (Discrete actions): DQN's TD loss + logsumexp Q - Q(s, a_data)"),
+      Dispatching<CqlConfig>(MakeAlgoSpec<Cql, CqlConfig>("cql", "Conservative Q-Learning from a dataset: DQN's TD loss (Discrete actions) or SAC's (Box) + logsumexp Q - Q(s, a_data)"), MakeCql),
       MakeAlgoSpec<Iql, IqlConfig>("iql", "Implicit Q-Learning from a dataset: expectile value, twin Q, advantage-weighted actor (any action space)"),
       MakeAlgoSpec<Sft, SftConfig>("sft", "Supervised fine-tuning of a transformer LM on a text env's demonstrations (TextAddition-v0, ...): AdamW, warm-up + cosine"),
       MakeAlgoSpec<Grpo, GrpoConfig>("grpo", "GRPO for a transformer LM on a text env: group-normalized verifier rewards, clipped ratio, k3 KL to the reference"),

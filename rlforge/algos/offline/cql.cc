@@ -1,6 +1,7 @@
 #include "rlforge/algos/offline/cql.h"
 
 #include <cmath>
+#include <tuple>
 
 #include "rlforge/algos/export_model.h"
 #include "rlforge/algos/off_policy.h"
@@ -16,6 +17,10 @@ void CqlConfig::Visit(FieldVisitor& v) {
   v.Field("alpha", &alpha, "weight of the CQL regularizer logsumexp Q - Q(s, a_data) (0: offline DQN)");
   v.Field("tau", &tau, "target-network Polyak coefficient per gradient step (1: copy every step)");
   v.Field("huber", &huber, "Huber TD loss (false: squared error)");
+  v.Field("n_action_samples", &n_action_samples,
+          "Box actions: actions per state drawn from each of uniform, pi(.|s) and pi(.|s') for the logsumexp");
+  v.Field("ent_coef", &ent_coef, "Box actions: SAC's entropy coefficient: auto (learned from 1), auto_<initial> or a number");
+  v.Field("target_entropy", &target_entropy, "Box actions: target entropy of the learned ent_coef: auto (-dim(A)) or a number");
 }
 
 void CqlConfig::Validate() const {
@@ -23,12 +28,20 @@ void CqlConfig::Validate() const {
   RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1], got ", gamma);
   RLF_CHECK_ARG(alpha >= 0 && std::isfinite(alpha), "config key 'alpha' must be >= 0, got ", alpha);
   RLF_CHECK_ARG(tau > 0 && tau <= 1, "config key 'tau' must be in (0, 1], got ", tau);
+  RLF_CHECK_ARG(n_action_samples >= 1 && n_action_samples <= 1000, "config key 'n_action_samples' must be in 1..1000, got ",
+                n_action_samples);
+  ParseEntCoef(ent_coef, target_entropy, 1);
 }
 
 Cql::Cql(const RunContext& ctx, const CqlConfig& config)
     : OfflineAlgorithm(ctx, config.offline, config.gamma), config_(config) {
-  RLF_CHECK_ARG(act_space_.kind() == SpaceKind::kDiscrete, "cql takes Discrete actions; ", ctx.run.env, " has ",
-                act_space_.ToString(), " (use iql or bc)");
+  RLF_CHECK_ARG(act_space_.kind() == SpaceKind::kDiscrete, "cql takes Discrete or Box actions; ", ctx.run.env,
+                " has ", act_space_.ToString(), " (use iql or bc)");
+  const CqlConfig defaults;
+  RLF_CHECK_ARG(config.n_action_samples == defaults.n_action_samples && config.ent_coef == defaults.ent_coef &&
+                    config.target_entropy == defaults.target_entropy,
+                "config keys n_action_samples, ent_coef and target_entropy are for Box actions; ", ctx.run.env,
+                " has ", act_space_.ToString());
   num_actions_ = act_space_.n();
   head_ = std::make_shared<ExpectedQHead>(config.huber, 0.0, 0.0);
   q_ = QNetwork(obs_space_, num_actions_, config.offline.net_arch, config.offline.activation, false);
@@ -127,6 +140,182 @@ runtime::Model Cql::ExportModel() {
   runtime::Model m = ExportQNetwork(*q_, obs_space_, act_space_, 1);
   m.action_mask = env_has_masks_;
   return m;
+}
+
+// ---- Box actions ----------------------------------------------------------------
+
+ContinuousCql::ContinuousCql(const RunContext& ctx, const CqlConfig& config)
+    : OfflineAlgorithm(ctx, config.offline, config.gamma), config_(config) {
+  RLF_CHECK_ARG(act_space_.kind() == SpaceKind::kBox && act_space_.shape().size() == 1,
+                "cql takes Discrete or one-dimensional Box actions; ", ctx.run.env, " has ", act_space_.ToString(),
+                " (use iql or bc)");
+  act_dim_ = act_space_.size();
+  for (int64_t j = 0; j < act_dim_; ++j) {
+    const double lo = act_space_.low()[j], hi = act_space_.high()[j];
+    RLF_CHECK_ARG(std::isfinite(lo) && std::isfinite(hi) && hi > lo,
+                  "cql rescales Box actions to [-1, 1] and needs finite bounds; ", ctx.run.env, "'s action ", j,
+                  " has [", lo, ", ", hi, "]");
+    low_.push_back(static_cast<float>(lo));
+    high_.push_back(static_cast<float>(hi));
+  }
+  const int64_t d = FeatureSize(obs_space_);
+  const auto& arch = config.offline.net_arch;
+  const auto& act = config.offline.activation;
+  critics_ = Critics(d, act_dim_, 2, arch, act);
+  target_ = Critics(d, act_dim_, 2, arch, act);
+  actor_ = SquashedGaussianActor(d, act_dim_, arch, act);
+  nets_.register_module("actor", actor_);
+  nets_.register_module("critics", critics_);
+  NetworkLoaded();
+  const EntCoefSpec ent = ParseEntCoef(config.ent_coef, config.target_entropy, act_dim_);
+  learn_alpha_ = ent.learned;
+  target_entropy_ = ent.target_entropy;
+  log_alpha_ = torch::full({1}, std::log(ent.initial), torch::kFloat32).requires_grad_(learn_alpha_);
+  const double lr = config.offline.learning_rate;
+  actor_opt_ = std::make_unique<torch::optim::Adam>(actor_->parameters(), torch::optim::AdamOptions(lr));
+  critic_opt_ = std::make_unique<torch::optim::Adam>(critics_->parameters(), torch::optim::AdamOptions(lr));
+  alpha_opt_ = std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{log_alpha_}, torch::optim::AdamOptions(lr));
+  DeclareMetrics({"critic_loss", "td_loss", "cql_regularizer", "q_data", "actor_loss", "ent_coef", "entropy",
+                  "holdout_action_mse"});
+}
+
+void ContinuousCql::NetworkLoaded() { PolyakUpdate(*critics_, *target_, 1.0); }
+
+void ContinuousCql::PrepareData() {
+  features_ = OfflineFeatures(data_.obs, obs_space_);
+  next_features_ = OfflineFeatures(data_.next_obs, obs_space_);
+  const torch::Tensor low = torch::tensor(low_), high = torch::tensor(high_);
+  scaled_actions_ = (2.0 * (data_.actions - low) / (high - low) - 1.0).clamp(-1.0, 1.0).contiguous();
+}
+
+std::pair<torch::Tensor, torch::Tensor> ContinuousCql::Sample(const torch::Tensor& f) {
+  const torch::Tensor eps = torch::randn({f.size(0), act_dim_}, gen_, torch::kFloat32);
+  return SquashedGaussianRsample(actor_->forward(f), eps);
+}
+
+Metrics ContinuousCql::Iterate() {
+  EnsureData();
+  const int64_t B = config_.offline.batch_size, N = config_.n_action_samples, A = act_dim_;
+  const double clip = config_.offline.max_grad_norm;
+  const double log_uniform = -static_cast<double>(A) * std::log(2.0);  // log-density of U[-1, 1]^A
+  double critic_sum = 0, td_sum = 0, reg_sum = 0, q_sum = 0, actor_sum = 0, alpha_sum = 0, logp_sum = 0;
+  for (int64_t u = 0; u < config_.offline.updates_per_iteration; ++u) {
+    const torch::Tensor idx = SampleIndices(B);
+    const torch::Tensor f = features_.index_select(0, idx), nf = next_features_.index_select(0, idx);
+    const torch::Tensor a = scaled_actions_.index_select(0, idx);
+    const torch::Tensor r = data_.rewards.index_select(0, idx), term = data_.terminated.index_select(0, idx);
+    // Temperature, from log pi at fresh actions (ent_coef below is the value before this step).
+    torch::Tensor logp_pi;
+    {
+      torch::NoGradGuard g;
+      logp_pi = Sample(f).second;
+    }
+    const double alpha = std::exp(log_alpha_.item<double>());
+    if (learn_alpha_) {
+      const torch::Tensor alpha_loss = -(log_alpha_ * (logp_pi + target_entropy_)).mean();
+      alpha_opt_->zero_grad();
+      alpha_loss.backward();
+      alpha_opt_->step();
+    }
+    // Critics: SAC's soft TD target plus the conservative regularizer.
+    torch::Tensor y, w_samples;
+    {
+      torch::NoGradGuard g;
+      auto [a_next, logp_next] = Sample(nf);
+      const torch::Tensor q_next = std::get<0>(Q(target_, nf, a_next).min(1)) - alpha * logp_next;
+      y = r + config_.gamma * (1.0 - term) * q_next;
+    }
+    const torch::Tensor f_rep = f.repeat_interleave(N, 0), nf_rep = nf.repeat_interleave(N, 0);
+    torch::Tensor a_rand, a_cur, logp_cur, a_nxt, logp_nxt;
+    {
+      torch::NoGradGuard g;
+      a_rand = torch::rand({B * N, A}, gen_, torch::kFloat32) * 2.0 - 1.0;
+      std::tie(a_cur, logp_cur) = Sample(f_rep);
+      std::tie(a_nxt, logp_nxt) = Sample(nf_rep);
+    }
+    const int64_t n = critics_->size();
+    const torch::Tensor w = torch::cat({(Q(critics_, f_rep, a_rand) - log_uniform).view({B, N, n}),
+                                        (Q(critics_, f_rep, a_cur) - logp_cur.unsqueeze(1)).view({B, N, n}),
+                                        (Q(critics_, f_rep, a_nxt) - logp_nxt.unsqueeze(1)).view({B, N, n})},
+                                       1);
+    const torch::Tensor q = Q(critics_, f, a);
+    const torch::Tensor diff = q - y.unsqueeze(1);
+    const torch::Tensor td_each = config_.huber ? torch::where(diff.abs() <= 1.0, 0.5 * diff * diff, diff.abs() - 0.5)
+                                                : 0.5 * diff * diff;
+    const torch::Tensor td = td_each.mean(0).sum();
+    const torch::Tensor reg = ContinuousCqlRegularizer(q, w);
+    const torch::Tensor critic_loss = td + config_.alpha * reg;
+    const double cl = critic_loss.item<double>();
+    CheckFiniteLoss(cl, "CQL critic loss");
+    critic_opt_->zero_grad();
+    critic_loss.backward();
+    ClipGradientsOrThrow(*critics_, clip, updates_);
+    critic_opt_->step();
+    // Actor: SAC's, through the critics just updated.
+    auto [a_pi, logp] = Sample(f);
+    const torch::Tensor actor_loss = (alpha * logp - std::get<0>(Q(critics_, f, a_pi).min(1))).mean();
+    const double al = actor_loss.item<double>();
+    CheckFiniteLoss(al, "CQL actor loss");
+    actor_opt_->zero_grad();
+    actor_loss.backward();
+    ClipGradientsOrThrow(*actor_, clip, updates_);
+    actor_opt_->step();
+    SoftUpdate(*critics_, *target_, config_.tau);
+    critic_sum += cl;
+    td_sum += td.item<double>();
+    reg_sum += reg.item<double>();
+    q_sum += q.detach().mean().item<double>();
+    actor_sum += al;
+    alpha_sum += alpha;
+    logp_sum += logp_pi.mean().item<double>();
+    ++updates_;
+  }
+  const double k = static_cast<double>(config_.offline.updates_per_iteration);
+  Metrics m{{"critic_loss", critic_sum / k}, {"td_loss", td_sum / k},    {"cql_regularizer", reg_sum / k},
+            {"q_data", q_sum / k},           {"actor_loss", actor_sum / k}, {"ent_coef", alpha_sum / k},
+            {"entropy", -logp_sum / k}};
+  if (data_.holdout.size(0) > 0) {
+    torch::NoGradGuard g;
+    const torch::Tensor h = data_.holdout;
+    const torch::Tensor mode = torch::tanh(actor_->forward(features_.index_select(0, h)).narrow(1, 0, A));
+    m["holdout_action_mse"] = (mode - scaled_actions_.index_select(0, h)).square().mean().item<double>();
+  }
+  return m;
+}
+
+std::unique_ptr<Policy> ContinuousCql::MakePolicy(bool deterministic) {
+  SquashedGaussianActor actor = actor_;
+  const int64_t d = FeatureSize(obs_space_), A = act_dim_;
+  return MakeScaledActorPolicy(
+      [actor, d, A](const float* x, int n, bool det, Rng& rng, float* scaled) mutable {
+        SquashedGaussianAct(*actor, x, n, d, A, det, rng, scaled);
+      },
+      deterministic, obs_space_, act_space_, low_, high_, static_cast<uint64_t>(ctx_.run.seed) + 0x9E37);
+}
+
+void ContinuousCql::VisitState(StateVisitor& v) {
+  VisitCommonState(v);
+  VisitModule(v, "actor", *actor_);
+  VisitModule(v, "critics", *critics_);
+  VisitModule(v, "critic_target", *target_);
+  {
+    torch::NoGradGuard g;
+    torch::Tensor t = log_alpha_.detach().clone();
+    VisitTensor(v, "log_ent_coef", &t);
+    if (v.loading()) log_alpha_.copy_(t);
+  }
+  VisitOptimizer(v, "actor_optimizer", *actor_opt_);
+  VisitOptimizer(v, "critic_optimizer", *critic_opt_);
+  VisitOptimizer(v, "ent_coef_optimizer", *alpha_opt_);
+}
+
+std::unique_ptr<Algorithm> MakeCql(const RunContext& ctx, const CqlConfig& config) {
+  if (ctx.MakeEnv()->action_space().kind() == SpaceKind::kBox) return std::make_unique<ContinuousCql>(ctx, config);
+  return std::make_unique<Cql>(ctx, config);
+}
+
+runtime::Model ContinuousCql::ExportModel() {
+  return ExportSquashedActor(*actor_->torso(), actor_->head(), obs_space_, act_space_);
 }
 
 }  // namespace rlforge

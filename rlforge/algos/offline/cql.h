@@ -11,11 +11,30 @@
 // look better than they are. alpha = 0 is plain offline DQN. The target
 // network follows by Polyak averaging with tau every step. The policy is
 // greedy in Q over the legal actions (masks from the data and the env).
+//
+// Box actions (ContinuousCql; `--algo cql` picks it by the env's action
+// space) run CQL(H) on SAC's networks, as the paper's continuous experiments
+// do: a squashed Gaussian actor and twin critics on actions scaled to
+// [-1, 1] (rlforge/algos/sac/sac.h). Each gradient step, on a minibatch:
+//   temperature: SAC's, L(log ent_coef) = -mean[log ent_coef (log pi(a_pi|s) + H_target)],
+//   critics:     L = 1/2 sum_i mean (Q_i(s, a) - y)^2 (Huber with huber: true)
+//                  + alpha ContinuousCqlRegularizer (offline.h),
+//                y = r + gamma (1 - terminated) (min_i Q'_i(s', a') - ent_coef log pi(a'|s')),
+//                the logsumexp over M = 3 n_action_samples actions per state:
+//                uniform on [-1, 1]^A (log-density -A log 2), pi(.|s) and
+//                pi(.|s') (their log pi, no gradient), each at Q_i(s, .),
+//   actor:       SAC's, L = mean[ent_coef log pi(a_pi|s) - min_i Q_i(s, a_pi)],
+//   targets:     Polyak averaging with tau.
+// The networks carry SAC's names ("actor", "critics"), so `train --algo sac
+// --init-from` a continuous cql run continues online from it (same net_arch).
+// The deterministic policy is tanh(mu(s)) mapped to the Box.
 #ifndef RLFORGE_ALGOS_OFFLINE_CQL_H_
 #define RLFORGE_ALGOS_OFFLINE_CQL_H_
 
 #include "rlforge/algos/dqn/dqn.h"
+#include "rlforge/algos/off_policy.h"
 #include "rlforge/algos/offline/offline.h"
+#include "rlforge/algos/sac/sac.h"
 
 namespace rlforge {
 
@@ -25,6 +44,10 @@ struct CqlConfig {
   double alpha = 1.0;   // weight of the CQL regularizer (0: offline DQN)
   double tau = 0.005;   // target-network Polyak coefficient per step
   bool huber = true;    // Huber TD loss (else squared error)
+  // Box actions only:
+  int64_t n_action_samples = 10;        // actions per state of each kind in the logsumexp
+  std::string ent_coef = "auto";        // SAC's temperature: auto, auto_<initial> or a number
+  std::string target_entropy = "auto";  // auto (-dim(A)) or a number
 
   void Visit(FieldVisitor& v);
   void Validate() const;
@@ -53,6 +76,46 @@ class Cql : public OfflineAlgorithm {
   QNetwork q_{nullptr}, target_{nullptr};
   std::unique_ptr<torch::optim::Adam> opt_;
 };
+
+// CQL for Box actions on SAC's networks (the header comment).
+class ContinuousCql : public OfflineAlgorithm {
+ public:
+  ContinuousCql(const RunContext& ctx, const CqlConfig& config);
+  Metrics Iterate() override;
+  std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
+  void VisitState(StateVisitor& v) override;
+  torch::nn::Module* network() override { return &nets_; }
+  void NetworkLoaded() override;
+  SquashedGaussianActor& actor() { return actor_; }
+  Critics& critics() { return critics_; }
+  Critics& critic_target() { return target_; }
+  double ent_coef() const { return std::exp(log_alpha_.item<double>()); }
+
+ protected:
+  runtime::Model ExportModel() override;
+
+ private:
+  void PrepareData() override;
+  // a ~ pi(.|s) at features f [R, D] with a fresh draw: actions [R, A] and log pi [R].
+  std::pair<torch::Tensor, torch::Tensor> Sample(const torch::Tensor& f);
+  // Q_i at features f [R, D] and scaled actions a [R, A]: [R, n].
+  torch::Tensor Q(Critics& c, const torch::Tensor& f, const torch::Tensor& a) { return c->forward(torch::cat({f, a}, 1)); }
+
+  CqlConfig config_;
+  int64_t act_dim_ = 0;
+  std::vector<float> low_, high_;
+  SquashedGaussianActor actor_{nullptr};
+  Critics critics_{nullptr}, target_{nullptr};
+  torch::nn::Module nets_;
+  torch::Tensor log_alpha_;  // log ent_coef (a learned parameter when ent_coef is auto)
+  bool learn_alpha_ = true;
+  double target_entropy_ = 0;
+  std::unique_ptr<torch::optim::Adam> actor_opt_, critic_opt_, alpha_opt_;
+  torch::Tensor features_, next_features_, scaled_actions_;  // [N, D], [N, D], [N, A]
+};
+
+// `--algo cql`: Cql for the env's Discrete actions, ContinuousCql for Box.
+std::unique_ptr<Algorithm> MakeCql(const RunContext& ctx, const CqlConfig& config);
 
 }  // namespace rlforge
 

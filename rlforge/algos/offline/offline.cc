@@ -134,6 +134,11 @@ torch::Tensor CqlRegularizer(const torch::Tensor& q, const torch::Tensor& action
   return (torch::logsumexp(legal, 1) - data_q).mean();
 }
 
+torch::Tensor ContinuousCqlRegularizer(const torch::Tensor& q_data, const torch::Tensor& w) {
+  const double log_m = std::log(static_cast<double>(w.size(1)));
+  return (torch::logsumexp(w, 1) - log_m - q_data).mean(0).sum();
+}
+
 torch::Tensor ExpectileLoss(const torch::Tensor& u, double tau) {
   const torch::Tensor w = torch::where(u < 0, torch::full_like(u, 1.0 - tau), torch::full_like(u, tau));
   return (w * u.square()).mean();

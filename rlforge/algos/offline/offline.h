@@ -75,6 +75,15 @@ OfflineData LoadOfflineData(const std::string& dir, const Space& obs_space, cons
 // q: [B, A], actions: long [B].
 torch::Tensor CqlRegularizer(const torch::Tensor& q, const torch::Tensor& actions, const torch::Tensor& masks);
 
+// CQL's regularizer for continuous actions (Kumar et al., 2020, CQL(H) with
+// the importance-sampled logsumexp of its appendix): for each critic i,
+//   mean_b [ log (1/M sum_m exp(w[b, m, i])) - q_data[b, i] ],
+// summed over the critics, where w = Q_i(s_b, a_m) - log mu(a_m) are the
+// critic's values at M sampled actions less the log-density of the
+// distribution each was drawn from (so that logsumexp estimates
+// log integral exp Q(s, a) da). q_data: [B, n], w: [B, M, n].
+torch::Tensor ContinuousCqlRegularizer(const torch::Tensor& q_data, const torch::Tensor& w);
+
 // IQL's expectile loss (Kostrikov et al., 2021, eq. 5) of u = target - V:
 // mean |tau - 1(u < 0)| u^2.
 torch::Tensor ExpectileLoss(const torch::Tensor& u, double tau);

@@ -9,6 +9,7 @@
 #include "rlforge/algos/offline/bc.h"
 #include "rlforge/algos/offline/cql.h"
 #include "rlforge/algos/offline/iql.h"
+#include "rlforge/algos/sac/sac.h"
 #include "rlforge/env/evaluation.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/train/testing.h"
@@ -62,6 +63,28 @@ TEST(OfflineLossTest, CqlRegularizerWorkedExample) {
   const double z = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
   EXPECT_NEAR(qg.grad()[0][0].item<double>(), std::exp(1.0) / z - 1, 1e-6);
   EXPECT_NEAR(qg.grad()[0][2].item<double>(), std::exp(3.0) / z, 1e-6);
+}
+
+TEST(OfflineLossTest, ContinuousCqlRegularizerWorkedExample) {
+  // One state, two critics, M = 3 samples. Critic 1: w = (0, log 2, log 3),
+  // Q(s, a_data) = 1: log((1 + 2 + 3) / 3) - 1 = log 2 - 1. Critic 2: w all
+  // 5, Q(s, a_data) = 2: 5 - 2 = 3. Their sum: log 2 + 2.
+  const torch::Tensor q = torch::tensor({1.0f, 2.0f}).reshape({1, 2});
+  const torch::Tensor w =
+      torch::tensor({0.0f, 5.0f, static_cast<float>(std::log(2.0)), 5.0f, static_cast<float>(std::log(3.0)), 5.0f})
+          .reshape({1, 3, 2});
+  EXPECT_NEAR(ContinuousCqlRegularizer(q, w).item<double>(), std::log(2.0) + 2.0, 1e-6);
+  // Its gradient: softmax over the samples of each critic, -1 at the data's Q (over B).
+  const torch::Tensor wg = w.clone().requires_grad_(true), qg = q.clone().requires_grad_(true);
+  ContinuousCqlRegularizer(qg, wg).backward();
+  EXPECT_NEAR(wg.grad()[0][2][0].item<double>(), 3.0 / 6.0, 1e-6);
+  EXPECT_NEAR(wg.grad()[0][0][1].item<double>(), 1.0 / 3.0, 1e-6);
+  EXPECT_NEAR(qg.grad()[0][1].item<double>(), -1.0, 1e-6);
+  // Uniform samples on [-1, 1] of a constant Q = c, weighted by the density
+  // 1/2: the estimate is log of the integral of e^c over [-1, 1], c + log 2.
+  const double c = 0.7;
+  const torch::Tensor uniform = torch::full({1, 4, 1}, static_cast<float>(c + std::log(2.0)));
+  EXPECT_NEAR(ContinuousCqlRegularizer(torch::zeros({1, 1}), uniform).item<double>(), c + std::log(2.0), 1e-6);
 }
 
 TEST(OfflineLossTest, ExpectileLossWorkedExample) {
@@ -294,15 +317,21 @@ class PendulumTeacher : public Policy {
   std::string name() const override { return "pendulum-teacher"; }
 };
 
-TEST(OfflineBoxTest, BcAndIqlTakeContinuousActions) {
-  const std::string dir = FreshDir("offline", "pendulum");
+// The teacher's dataset on Pendulum-v1 (epsilon: the fraction of uniform actions).
+std::string PendulumDataset(const std::string& name, int64_t episodes, double epsilon) {
+  const std::string dir = FreshDir("offline", name);
   VectorEnvOptions o;
   o.num_envs = 2;
   auto envs = VectorEnv::Make("Pendulum-v1", {}, o);
   PendulumTeacher teacher;
   DatasetInfo info;
   info.env_id = "Pendulum-v1";
-  WriteDataset(RecordDataset(*envs, teacher, {4, 1, 0.0}, info), dir);
+  WriteDataset(RecordDataset(*envs, teacher, {episodes, 1, epsilon}, info), dir);
+  return dir;
+}
+
+TEST(OfflineBoxTest, BcAndIqlTakeContinuousActions) {
+  const std::string dir = PendulumDataset("pendulum", 4, 0.0);
   RunContext ctx{"bc", RunSettings{}};
   ctx.run.env = "Pendulum-v1";
   BcConfig c;
@@ -366,6 +395,107 @@ TEST(CqlTest, RefusesMultiDiscreteActionsByName) {
   Iql iql(ictx, ic);
   const Metrics m = iql.Iterate();
   EXPECT_TRUE(std::isfinite(m.at("q_loss")));
+}
+
+// Mean over the dataset's states of Q_1(s, a_data) - Q_1(s, a) at uniform a.
+double DataActionAdvantage(ContinuousCql& cql) {
+  torch::NoGradGuard g;
+  const OfflineData& d = cql.data();
+  const torch::Tensor f = OfflineFeatures(d.obs, d.obs_space);
+  const torch::Tensor scaled = d.actions / 2.0;  // Pendulum's Box is [-2, 2]
+  const torch::Tensor q_data = cql.critics()->forward(torch::cat({f, scaled}, 1)).select(1, 0);
+  torch::manual_seed(5);
+  const torch::Tensor q_rand = cql.critics()->forward(torch::cat({f, torch::rand({f.size(0), 1}) * 2 - 1}, 1)).select(1, 0);
+  return (q_data - q_rand).mean().item<double>();
+}
+
+TEST(ContinuousCqlTest, RegularizerHoldsQDownAwayFromTheDatasActions) {
+  const std::string dir = PendulumDataset("pendulum_cql", 4, 0.0);
+  RunContext ctx{"cql", RunSettings{}};
+  ctx.run.env = "Pendulum-v1";
+  CqlConfig c;
+  c.offline.dataset = dir;
+  c.offline.net_arch = {32, 32};
+  c.offline.holdout_fraction = 0.25;
+  c.offline.batch_size = 64;
+  c.offline.updates_per_iteration = 150;
+  c.n_action_samples = 4;
+  c.alpha = 5.0;
+  auto cql = MakeCql(ctx, c);
+  auto* cont = dynamic_cast<ContinuousCql*>(cql.get());
+  ASSERT_NE(cont, nullptr) << "--algo cql on a Box env is ContinuousCql";
+  Metrics m;
+  for (int i = 0; i < 4; ++i) m = cql->Iterate();
+  for (const char* k : {"critic_loss", "td_loss", "cql_regularizer", "actor_loss", "ent_coef", "holdout_action_mse"})
+    EXPECT_TRUE(std::isfinite(m.at(k))) << k;
+  c.alpha = 0.0;  // plain offline SAC, same seed and data
+  ContinuousCql plain(ctx, c);
+  for (int i = 0; i < 4; ++i) plain.Iterate();
+  const double gap = DataActionAdvantage(*cont), plain_gap = DataActionAdvantage(plain);
+  // The teacher's actions are one per state: CQL ranks them above random
+  // actions by a clear margin, offline SAC (no regularizer) much less.
+  std::printf("Q(s, a_data) - Q(s, uniform a): cql %.3f, offline sac %.3f\n", gap, plain_gap);
+  EXPECT_GT(gap, 1.0) << "offline SAC's gap " << plain_gap;
+  EXPECT_GT(gap, plain_gap + 1.0);
+  // The policy acts inside the Box.
+  std::vector<float> obs = {1.0f, 0.0f, 0.5f, 0.0f, 1.0f, -3.0f};
+  float actions[2];
+  cql->MakePolicy(false)->Act(obs.data(), nullptr, 2, actions);
+  for (float a : actions) EXPECT_TRUE(a >= -2.0f && a <= 2.0f) << a;
+}
+
+TEST(ContinuousCqlTest, ResumedRunEndsWithTheUnbrokenRunsWeights) {
+  const std::string dir = PendulumDataset("pendulum_resume", 2, 0.2);
+  const std::string a = FreshDir("offline", "ccql_full"), b = FreshDir("offline", "ccql_half");
+  const std::vector<std::string> sets = {"dataset=" + dir,     "updates_per_iteration=10", "batch_size=16",
+                                         "net_arch=[16]",      "checkpoint_interval=20",   "eval_episodes=1",
+                                         "n_action_samples=2"};
+  Train(TrainConfig::Resolve("cql", "Pendulum-v1", "", sets, 40, 3), a, Quiet());
+  Train(TrainConfig::Resolve("cql", "Pendulum-v1", "", sets, 20, 3), b, Quiet());
+  Resume(b, 40, Quiet());
+  LoadedRun ra = LoadRun(a), rb = LoadRun(b);
+  auto& ca = dynamic_cast<ContinuousCql&>(*ra.algorithm);
+  auto& cb = dynamic_cast<ContinuousCql&>(*rb.algorithm);
+  const auto pa = ca.network()->parameters(), pb = cb.network()->parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
+  const auto ta = ca.critic_target()->parameters(), tb = cb.critic_target()->parameters();
+  for (size_t i = 0; i < ta.size(); ++i) EXPECT_TRUE(torch::equal(ta[i], tb[i])) << "target " << i;
+  EXPECT_EQ(ca.ent_coef(), cb.ent_coef());
+  EXPECT_NE(ca.ent_coef(), 1.0);  // learned
+}
+
+TEST(ContinuousCqlTest, SacWarmStartsFromItWithItsTargetCritics) {
+  const std::string dir = PendulumDataset("pendulum_ws", 2, 0.0);
+  const std::string src = FreshDir("offline", "ccql_ws");
+  Train(TrainConfig::Resolve("cql", "Pendulum-v1", "",
+                             {"dataset=" + dir, "updates_per_iteration=10", "batch_size=16", "net_arch=[16]",
+                              "eval_episodes=1", "n_action_samples=2"},
+                             20, 0),
+        src, Quiet());
+  TrainConfig c = TrainConfig::Resolve("sac", "Pendulum-v1", "", {"net_arch=[16]"}, 1000, 4);
+  auto algo = MakeAlgorithm(c.Context(), *c.algo);
+  WarmStart(*algo, src, false);
+  LoadedRun from = LoadRun(src);
+  const auto a = algo->network()->named_parameters(), b = from.algorithm->network()->named_parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& p : a) EXPECT_TRUE(torch::equal(p.value(), b[p.key()])) << p.key();
+  // The target critics start as copies of the warm-started critics (before,
+  // they kept their random initial weights).
+  auto& sac = dynamic_cast<Sac&>(*algo);
+  const auto q = sac.critics()->parameters(), t = sac.critic_target()->parameters();
+  for (size_t i = 0; i < q.size(); ++i) EXPECT_TRUE(torch::equal(q[i], t[i])) << "critic target " << i;
+}
+
+TEST(CqlTest, RefusesTheBoxKeysOnDiscreteActions) {
+  const std::string dir = TeacherDataset(6, 0.2, nullptr);
+  try {
+    Train(TrainConfig::Resolve("cql", "CartPole-v1", "", {"dataset=" + dir, "n_action_samples=4"}, 10, 0),
+          FreshDir("offline", "cql_box_keys"), Quiet());
+    ADD_FAILURE() << "no error";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("are for Box actions"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

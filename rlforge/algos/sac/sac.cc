@@ -38,23 +38,26 @@ void SacConfig::Visit(FieldVisitor& v) {
           "gSDE: explore with gSDE instead of uniform actions before learning_starts");
 }
 
-bool SacConfig::LearnsEntCoef() const { return ent_coef == "auto" || ent_coef.rfind("auto_", 0) == 0; }
-
-double SacConfig::InitialEntCoef() const {
-  if (ent_coef == "auto") return 1.0;
-  const std::string num = ent_coef.rfind("auto_", 0) == 0 ? ent_coef.substr(5) : ent_coef;
-  double v = 0;
-  RLF_CHECK_ARG(ParseNumber(num, &v) && v > 0,
-                "config key 'ent_coef' must be auto, auto_<initial> or a positive number, got '", ent_coef, "'");
-  return v;
+EntCoefSpec ParseEntCoef(const std::string& ent_coef, const std::string& target_entropy, int64_t act_dim) {
+  EntCoefSpec s;
+  s.learned = ent_coef == "auto" || ent_coef.rfind("auto_", 0) == 0;
+  if (ent_coef != "auto") {
+    const std::string num = ent_coef.rfind("auto_", 0) == 0 ? ent_coef.substr(5) : ent_coef;
+    RLF_CHECK_ARG(ParseNumber(num, &s.initial) && s.initial > 0,
+                  "config key 'ent_coef' must be auto, auto_<initial> or a positive number, got '", ent_coef, "'");
+  }
+  if (target_entropy == "auto") {
+    s.target_entropy = -static_cast<double>(act_dim);
+  } else {
+    RLF_CHECK_ARG(ParseNumber(target_entropy, &s.target_entropy),
+                  "config key 'target_entropy' must be auto or a number, got '", target_entropy, "'");
+  }
+  return s;
 }
 
 void SacConfig::Validate() const {
   OffPolicyConfig::Validate();
-  InitialEntCoef();
-  double h;
-  RLF_CHECK_ARG(target_entropy == "auto" || ParseNumber(target_entropy, &h),
-                "config key 'target_entropy' must be auto or a number, got '", target_entropy, "'");
+  ParseEntCoef(ent_coef, target_entropy, 1);
   RLF_CHECK_ARG(target_update_interval >= 1, "config key 'target_update_interval' must be >= 1");
   RLF_CHECK_ARG(n_critics >= 1 && n_critics <= 10, "config key 'n_critics' must be in [1, 10], got ", n_critics);
   RLF_CHECK_ARG(action_noise == "none", "sac explores by sampling its policy; config key 'action_noise' must be none");
@@ -100,6 +103,28 @@ void SquashedGaussianSample(const float* raw, const float* eps, int64_t rows, in
   }
 }
 
+std::pair<torch::Tensor, torch::Tensor> SquashedGaussianRsample(const torch::Tensor& raw, const torch::Tensor& eps) {
+  const int64_t A = eps.size(1);
+  const torch::Tensor mu = raw.narrow(1, 0, A);
+  const torch::Tensor log_std = torch::clamp(raw.narrow(1, A, A), kSacLogStdMin, kSacLogStdMax);
+  const torch::Tensor a = torch::tanh(mu + torch::exp(log_std) * eps);
+  const torch::Tensor logp = (-0.5 * eps * eps - log_std - kHalfLog2Pi).sum(1) - torch::log(1 - a * a + 1e-6).sum(1);
+  return {a, logp};
+}
+
+void SquashedGaussianAct(SquashedGaussianActorImpl& actor, const float* x, int n, int64_t obs_dim, int64_t A,
+                         bool deterministic, Rng& rng, float* scaled) {
+  torch::NoGradGuard g;
+  auto raw = actor.forward(torch::from_blob(const_cast<float*>(x), {n, obs_dim})).contiguous();
+  const float* r = raw.data_ptr<float>();
+  for (int i = 0; i < n; ++i)
+    for (int64_t j = 0; j < A; ++j) {
+      const double mu = r[i * 2 * A + j];
+      const double ls = std::clamp<double>(r[i * 2 * A + A + j], kSacLogStdMin, kSacLogStdMax);
+      scaled[i * A + j] = static_cast<float>(std::tanh(deterministic ? mu : mu + std::exp(ls) * rng.Normal()));
+    }
+}
+
 std::pair<torch::Tensor, torch::Tensor> SdeSample(const torch::Tensor& latent, const torch::Tensor& mu,
                                                   const torch::Tensor& log_std, const torch::Tensor& eps) {
   const torch::Tensor std = torch::exp(log_std);
@@ -128,13 +153,12 @@ Sac::Sac(const RunContext& ctx, const SacConfig& config)
       std::make_unique<FlatAdam>(actor_->parameters(), torch::optim::AdamOptions(config.learning_rate.Value(1.0)));
   actor_k_.layers = actor_next_k_.layers = actor_act_k_.layers = actor_->layers();
   actor_k_.tanh = actor_next_k_.tanh = actor_act_k_.tanh = config.activation == "tanh";
-  learn_alpha_ = sac_.LearnsEntCoef();
-  log_alpha_ = std::log(sac_.InitialEntCoef());
+  const EntCoefSpec ent = ParseEntCoef(sac_.ent_coef, sac_.target_entropy, act_dim_);
+  learn_alpha_ = ent.learned;
+  log_alpha_ = std::log(ent.initial);
   alpha_ = std::exp(log_alpha_);
   lr_ = config.learning_rate.Value(1.0);
-  double h = 0;
-  target_entropy_ = sac_.target_entropy == "auto" ? -static_cast<double>(act_dim_)
-                                                  : (ParseNumber(sac_.target_entropy, &h), h);
+  target_entropy_ = ent.target_entropy;
   DeclareMetrics({"actor_loss", "ent_coef", "ent_coef_loss", "entropy"});
 }
 
@@ -279,11 +303,7 @@ double Sac::ActorGradients(bool fast) {
   if (!fast) {
     actor_optimizer_->zero_grad();
     auto x = torch::from_blob(obs_.data(), {B, obs_dim_});
-    auto raw = actor_->forward(x);
-    auto mu = raw.narrow(1, 0, A), log_std = torch::clamp(raw.narrow(1, A, A), kSacLogStdMin, kSacLogStdMax);
-    auto eps = torch::from_blob(eps_pi_.data(), {B, A});
-    auto a = torch::tanh(mu + torch::exp(log_std) * eps);
-    auto logp = (-0.5 * eps * eps - log_std - kHalfLog2Pi).sum(1) - torch::log(1 - a * a + 1e-6).sum(1);
+    auto [a, logp] = SquashedGaussianRsample(actor_->forward(x), torch::from_blob(eps_pi_.data(), {B, A}));
     auto min_q = std::get<0>(critics_->forward(torch::cat({x, a}, 1)).min(1));
     auto loss = (alpha_ * logp - min_q).mean();
     loss.backward();
@@ -387,15 +407,7 @@ std::unique_ptr<Policy> Sac::MakePolicy(bool deterministic) {
   }
   return MakeActorPolicy(
       [actor, d, A](const float* x, int n, bool det, Rng& rng, float* scaled) mutable {
-        torch::NoGradGuard g;
-        auto raw = actor->forward(torch::from_blob(const_cast<float*>(x), {n, d})).contiguous();
-        const float* r = raw.data_ptr<float>();
-        for (int i = 0; i < n; ++i)
-          for (int64_t j = 0; j < A; ++j) {
-            const double mu = r[i * 2 * A + j];
-            const double ls = std::clamp<double>(r[i * 2 * A + A + j], kSacLogStdMin, kSacLogStdMax);
-            scaled[i * A + j] = static_cast<float>(std::tanh(det ? mu : mu + std::exp(ls) * rng.Normal()));
-          }
+        SquashedGaussianAct(*actor, x, n, d, A, det, rng, scaled);
       },
       deterministic);
 }

@@ -59,10 +59,18 @@ struct SacConfig : OffPolicyConfig {
 
   void Visit(FieldVisitor& v);
   void Validate() const;
-  // ent_coef parsed: whether it is learned, and its initial value.
-  bool LearnsEntCoef() const;
-  double InitialEntCoef() const;
 };
+
+// SAC's temperature keys as any agent with a squashed Gaussian actor reads
+// them (sac, and cql for Box actions): ent_coef "auto" (learned from 1),
+// "auto_<initial>" or a fixed positive number; target_entropy "auto"
+// (-act_dim) or a number. InvalidArgument naming the key otherwise.
+struct EntCoefSpec {
+  bool learned = true;
+  double initial = 1.0;
+  double target_entropy = 0.0;
+};
+EntCoefSpec ParseEntCoef(const std::string& ent_coef, const std::string& target_entropy, int64_t act_dim);
 
 // The squashed Gaussian's network: [B, D] -> [B, 2A] (mu, then the
 // unclamped log_std). With gSDE (sde_log_std_init given) the head gives mu
@@ -92,6 +100,16 @@ TORCH_MODULE(SquashedGaussianActor);
 void SquashedGaussianSample(const float* raw, const float* eps, int64_t rows, int64_t act_dim, float* actions,
                             double* log_prob);
 constexpr double kSacLogStdMin = -20.0, kSacLogStdMax = 2.0;
+
+// The same sample with autograd: raw [B, 2A] from the actor, eps [B, A];
+// returns a = tanh(mu + std eps) [B, A] and log pi(a|s) [B], differentiable
+// in raw (the reparameterization trick).
+std::pair<torch::Tensor, torch::Tensor> SquashedGaussianRsample(const torch::Tensor& raw, const torch::Tensor& eps);
+
+// Scaled actions [n, A] of a (non-gSDE) squashed Gaussian actor at features
+// x [n, obs_dim]: tanh(mu) when deterministic, else a draw from rng.
+void SquashedGaussianAct(SquashedGaussianActorImpl& actor, const float* x, int n, int64_t obs_dim, int64_t act_dim,
+                         bool deterministic, Rng& rng, float* scaled);
 
 // gSDE's action and log-prob (header comment) from the last hidden layer's
 // output latent [B, L], the (clipped) mean mu [B, A], log_std [L, A] and one

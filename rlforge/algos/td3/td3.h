@@ -61,6 +61,11 @@ class Td3 : public OffPolicyActorCritic {
   double ActorGradients(bool fast) override;
   std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
   torch::nn::Module* network() override { return &nets_; }
+  // After a warm start: both target networks become copies.
+  void NetworkLoaded() override {
+    OffPolicyActorCritic::NetworkLoaded();
+    PolyakUpdate(*actor_, *actor_target_, 1.0);
+  }
   double flops_per_gradient_step() const override;
   DeterministicActor& actor() { return actor_; }
   DeterministicActor& actor_target() { return actor_target_; }
