@@ -7,6 +7,7 @@
 
 #include "rlforge/algos/dqn/dqn.h"
 #include "rlforge/algos/flat_adam.h"
+#include "rlforge/algos/replay_dataset.h"
 #include "rlforge/nn/state.h"
 
 namespace rlforge {
@@ -35,6 +36,7 @@ void OffPolicyConfig::Visit(FieldVisitor& v) {
   v.Field("noise_dt", &noise_dt, "Ornstein-Uhlenbeck time step dt");
   v.Field("save_replay", &save_replay, "store the replay buffer in checkpoints (exact resume)");
   v.Field("fast_update", &fast_update, "hand-written forward/backward instead of autograd");
+  v.Field("replay_dataset", &replay_dataset, kReplayDatasetHelp);
 }
 
 void OffPolicyConfig::Validate() const {
@@ -234,6 +236,17 @@ Metrics OffPolicyActorCritic::Iterate() {
   act_env_.resize(static_cast<size_t>(n * A));
   act_prev_obs_.resize(static_cast<size_t>(n * obs_bytes));
   std::vector<double> env_actions_f64;
+  if (steps_ == 0 && updates_ == 0 && replay_.size() == 0 && !config_.replay_dataset.empty()) {
+    const SeededReplay seeded = SeedReplayFromDataset(
+        config_.replay_dataset, obs_space_, act_space_, &replay_, [this](const uint8_t* env_action, float* scaled) {
+          std::vector<float> a(static_cast<size_t>(act_dim_));
+          for (int64_t j = 0; j < act_dim_; ++j) a[j] = static_cast<float>(ReadElement(env_action, act_space_.dtype(), j));
+          Scale(a.data(), scaled);
+          for (int64_t j = 0; j < act_dim_; ++j) scaled[j] = std::clamp(scaled[j], -1.0f, 1.0f);
+        });
+    if (config_.prioritized_replay)
+      for (int64_t slot : seeded.slots) priorities_.Set(slot, std::pow(max_priority_, config_.prioritized_alpha));
+  }
   const int64_t steps_before = steps_;
   for (int64_t k = 0; k < config_.train_freq && steps_ < ctx_.run.total_steps; ++k) {
     BeginCollectStep(k);

@@ -73,6 +73,7 @@ struct OffPolicyConfig {
   double noise_dt = 0.01;                 // OU: time step
   bool save_replay = true;                // store the replay in checkpoints (exact resume)
   bool fast_update = true;                // hand-written forward/backward (else autograd)
+  std::string replay_dataset;             // dataset whose transitions fill the replay first ("": none)
 
   void Visit(FieldVisitor& v);
   void Validate() const;

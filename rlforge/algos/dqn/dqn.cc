@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "rlforge/algos/flat_adam.h"
+#include "rlforge/algos/replay_dataset.h"
 #include "rlforge/data/demonstrations.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/nn/state.h"
@@ -32,6 +33,7 @@ void DqnConfig::Visit(FieldVisitor& v) {
   v.Field("loss", &loss, "huber or mse");
   v.Field("save_replay", &save_replay, "store the replay buffer in checkpoints (exact resume)");
   v.Field("fast_update", &fast_update, "hand-written forward/backward instead of autograd");
+  v.Field("replay_dataset", &replay_dataset, kReplayDatasetHelp);
   v.Field("prioritized_replay", &prioritized_replay, "prioritized experience replay (sum tree)");
   v.Field("prioritized_alpha", &prioritized_alpha, "priority exponent alpha");
   v.Field("prioritized_beta0", &prioritized_beta0, "initial importance-weight exponent (annealed to 1)");
@@ -425,6 +427,11 @@ void Dqn::PrepareDemonstrations() {
 Metrics Dqn::Iterate() {
   using Clock = std::chrono::steady_clock;
   PrepareDemonstrations();
+  if (steps_ == 0 && updates_ == 0 && replay_.size() == 0 && !config_.replay_dataset.empty()) {
+    const SeededReplay seeded = SeedReplayFromDataset(config_.replay_dataset, obs_space_, act_space_, &replay_);
+    if (config_.prioritized_replay)
+      for (int64_t slot : seeded.slots) priorities_.Set(slot, std::pow(max_priority_, config_.prioritized_alpha));
+  }
   const auto t_start = Clock::now();
   double t_env = 0;
   const int n = envs_->num_envs();

@@ -69,6 +69,7 @@ struct DqnConfig {
   std::string loss = "huber";             // huber or mse
   bool save_replay = true;                // store the replay buffer in checkpoints (exact resume)
   bool fast_update = true;                // hand-written forward/backward (rlforge/algos/fast_update.h)
+  std::string replay_dataset;             // dataset whose transitions fill the replay first ("": none)
   // Prioritized replay (Schaul et al., 2016): P(i) ~ p_i^alpha with p_i =
   // |TD error| + eps (new transitions get the largest priority so far);
   // importance weights (N P(i))^-beta, normalized by the batch maximum, with
