@@ -31,19 +31,23 @@ for kind in medium expert; do
   done
 done
 
-# ---- Offline to online: SAC (64x64, 60k env steps) from scratch, and from the
-# CQL run of the medium data with its replay seeded from the dataset ------------
+# ---- Offline to online: SAC (the zoo preset with 64x64 networks, 60k env
+# steps) from scratch; with its replay seeded from the medium dataset; and
+# warm-started from the CQL run of that dataset, replay seeded too -----------------
 online=(--env LunarLanderContinuous-v3 --steps 60000 --set net_arch=[64,64] --set eval_interval=5000
         --set eval_interval_episodes=10 --set eval_episodes=30 --no-progress)
 for s in $seeds; do
   run=runs/sac-scratch-s$s
   [[ -f $run/eval.json ]] || { rm -rf "$run"; quiet "$R" train --algo sac --seed "$s" "${online[@]}" --out "$run"; }
+  run=runs/sac-replay-s$s
+  [[ -f $run/eval.json ]] || { rm -rf "$run"; quiet "$R" train --algo sac --seed "$s" "${online[@]}" \
+    --set replay_dataset=llc_medium --set learning_starts=0 --out "$run"; }
   run=runs/sac-cqlinit-s$s
   ent=$(python3 -c "import csv,sys; print(list(csv.DictReader(open(sys.argv[1])))[-1]['ent_coef'])" \
         runs/cql-llc_medium-s$s/progress.csv)
   [[ -f $run/eval.json ]] || { rm -rf "$run"; quiet "$R" train --algo sac --seed "$s" "${online[@]}" \
     --init-from runs/cql-llc_medium-s$s --set replay_dataset=llc_medium --set learning_starts=0 \
-    --set ent_coef=auto_$ent --set learning_rate=1e-4 --out "$run"; }
+    --set ent_coef=auto_$ent --out "$run"; }
 done
 
 # ---- Tables ------------------------------------------------------------------------
@@ -63,7 +67,7 @@ for kind in ["medium", "expert"]:
     print(f"| {kind} | " + " | ".join(cell(f"runs/{a}-{ds}-s{{s}}/eval.json") for a in ["bc", "cql", "iql"]) + " |")
 print()
 print("SAC on LunarLanderContinuous-v3: periodic evaluations (10 episodes) and final (30)")
-for how in ["scratch", "cqlinit"]:
+for how in ["scratch", "replay", "cqlinit"]:
     for s in seeds:
         f = f"runs/sac-{how}-s{s}/evaluations.csv"
         if not os.path.exists(f):

@@ -70,6 +70,18 @@ check ppo-from-bc 0 "copied 12 parameter tensors" -- "$BIN" train --algo ppo --e
 check ppo-from-cql 2 "no parameter of cql's network fits" -- "$BIN" train --algo ppo --env CartPole-v1 --init-from "$tmp/cql" --steps 512 --out "$tmp/ppo2"
 check init-from-missing 2 "no config.yaml" -- "$BIN" train --algo ppo --env CartPole-v1 --init-from "$tmp/none" --out "$tmp/ppo3"
 check dqn-from-cql 0 "warm start from" -- "$BIN" train --algo dqn --env CartPole-v1 --init-from "$tmp/cql" --set net_arch=[16] --steps 200 --set learning_starts=100 --set eval_episodes=1 --out "$tmp/dqn"
+check dqn-replay-dataset 0 "" -- "$BIN" train --algo dqn --env CartPole-v1 --set replay_dataset="$tmp/cp" --set learning_starts=0 --set net_arch=[16] --steps 200 --set eval_episodes=1 --out "$tmp/dqnr" --no-progress
+check dqn-replay-wrong-env 2 "replay_dataset" -- "$BIN" train --algo dqn --env Acrobot-v1 --set replay_dataset="$tmp/cp" --steps 200 --out "$tmp/dqnr2" --no-progress
+
+# Box actions: cql on SAC's networks, exported, and SAC continuing from it
+check record-pendulum 0 "" -- "$BIN" record --env Pendulum-v1 --policy random --episodes 3 --out "$tmp/pend"
+check cql-box-ok 0 "" -- "$BIN" train --algo cql --dataset "$tmp/pend" --steps 20 --set updates_per_iteration=10 --set net_arch=[16] --set batch_size=32 --set n_action_samples=2 --set eval_episodes=1 --out "$tmp/cqlbox" --no-progress
+grep -q cql_regularizer "$tmp/cqlbox/progress.csv" && grep -q ent_coef "$tmp/cqlbox/progress.csv" \
+  && echo "ok   cql-box-metrics" || { echo "FAIL cql-box-metrics"; fails=$((fails+1)); }
+check cql-box-export 0 "" -- "$BIN" export "$tmp/cqlbox" --format rlf --out "$tmp/cqlbox.rlf" --check 20
+check cql-box-keys-on-discrete 2 "are for Box actions" -- "$BIN" train --algo cql --dataset "$tmp/cp" --set soft_q_backup=true --steps 10 --out "$tmp/cqlx" --no-progress
+check sac-from-cql 0 "copied 12 parameter tensors" -- "$BIN" train --algo sac --env Pendulum-v1 --init-from "$tmp/cqlbox" --set net_arch=[16] --set replay_dataset="$tmp/pend" --set learning_starts=0 --steps 300 --set eval_episodes=1 --out "$tmp/sacft"
+check sac-replay-too-big 2 "more than the replay holds" -- "$BIN" train --algo sac --env Pendulum-v1 --set replay_dataset="$tmp/pend" --set buffer_size=100 --steps 300 --out "$tmp/sacbig" --no-progress
 
 if [[ $fails -gt 0 ]]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all offline CLI checks passed"

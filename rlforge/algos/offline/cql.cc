@@ -21,6 +21,8 @@ void CqlConfig::Visit(FieldVisitor& v) {
           "Box actions: actions per state drawn from each of uniform, pi(.|s) and pi(.|s') for the logsumexp");
   v.Field("ent_coef", &ent_coef, "Box actions: SAC's entropy coefficient: auto (learned from 1), auto_<initial> or a number");
   v.Field("target_entropy", &target_entropy, "Box actions: target entropy of the learned ent_coef: auto (-dim(A)) or a number");
+  v.Field("actor_learning_rate", &actor_learning_rate, "Box actions: Adam learning rate of the actor and of ent_coef");
+  v.Field("soft_q_backup", &soft_q_backup, "Box actions: SAC's soft target, less ent_coef log pi(a'|s')");
 }
 
 void CqlConfig::Validate() const {
@@ -31,6 +33,8 @@ void CqlConfig::Validate() const {
   RLF_CHECK_ARG(n_action_samples >= 1 && n_action_samples <= 1000, "config key 'n_action_samples' must be in 1..1000, got ",
                 n_action_samples);
   ParseEntCoef(ent_coef, target_entropy, 1);
+  RLF_CHECK_ARG(actor_learning_rate > 0 && std::isfinite(actor_learning_rate),
+                "config key 'actor_learning_rate' must be > 0, got ", actor_learning_rate);
 }
 
 Cql::Cql(const RunContext& ctx, const CqlConfig& config)
@@ -39,9 +43,12 @@ Cql::Cql(const RunContext& ctx, const CqlConfig& config)
                 " has ", act_space_.ToString(), " (use iql or bc)");
   const CqlConfig defaults;
   RLF_CHECK_ARG(config.n_action_samples == defaults.n_action_samples && config.ent_coef == defaults.ent_coef &&
-                    config.target_entropy == defaults.target_entropy,
-                "config keys n_action_samples, ent_coef and target_entropy are for Box actions; ", ctx.run.env,
-                " has ", act_space_.ToString());
+                    config.target_entropy == defaults.target_entropy &&
+                    config.actor_learning_rate == defaults.actor_learning_rate &&
+                    config.soft_q_backup == defaults.soft_q_backup,
+                "config keys n_action_samples, ent_coef, target_entropy, actor_learning_rate and soft_q_backup are "
+                "for Box actions; ",
+                ctx.run.env, " has ", act_space_.ToString());
   num_actions_ = act_space_.n();
   head_ = std::make_shared<ExpectedQHead>(config.huber, 0.0, 0.0);
   q_ = QNetwork(obs_space_, num_actions_, config.offline.net_arch, config.offline.activation, false);
@@ -171,10 +178,11 @@ ContinuousCql::ContinuousCql(const RunContext& ctx, const CqlConfig& config)
   learn_alpha_ = ent.learned;
   target_entropy_ = ent.target_entropy;
   log_alpha_ = torch::full({1}, std::log(ent.initial), torch::kFloat32).requires_grad_(learn_alpha_);
-  const double lr = config.offline.learning_rate;
-  actor_opt_ = std::make_unique<torch::optim::Adam>(actor_->parameters(), torch::optim::AdamOptions(lr));
+  const double lr = config.offline.learning_rate, actor_lr = config.actor_learning_rate;
+  actor_opt_ = std::make_unique<torch::optim::Adam>(actor_->parameters(), torch::optim::AdamOptions(actor_lr));
   critic_opt_ = std::make_unique<torch::optim::Adam>(critics_->parameters(), torch::optim::AdamOptions(lr));
-  alpha_opt_ = std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{log_alpha_}, torch::optim::AdamOptions(lr));
+  alpha_opt_ =
+      std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{log_alpha_}, torch::optim::AdamOptions(actor_lr));
   DeclareMetrics({"critic_loss", "td_loss", "cql_regularizer", "q_data", "actor_loss", "ent_coef", "entropy",
                   "holdout_action_mse"});
 }
@@ -222,7 +230,8 @@ Metrics ContinuousCql::Iterate() {
     {
       torch::NoGradGuard g;
       auto [a_next, logp_next] = Sample(nf);
-      const torch::Tensor q_next = std::get<0>(Q(target_, nf, a_next).min(1)) - alpha * logp_next;
+      torch::Tensor q_next = std::get<0>(Q(target_, nf, a_next).min(1));
+      if (config_.soft_q_backup) q_next = q_next - alpha * logp_next;
       y = r + config_.gamma * (1.0 - term) * q_next;
     }
     const torch::Tensor f_rep = f.repeat_interleave(N, 0), nf_rep = nf.repeat_interleave(N, 0);

@@ -19,12 +19,19 @@
 //   temperature: SAC's, L(log ent_coef) = -mean[log ent_coef (log pi(a_pi|s) + H_target)],
 //   critics:     L = 1/2 sum_i mean (Q_i(s, a) - y)^2 (Huber with huber: true)
 //                  + alpha ContinuousCqlRegularizer (offline.h),
-//                y = r + gamma (1 - terminated) (min_i Q'_i(s', a') - ent_coef log pi(a'|s')),
+//                y = r + gamma (1 - terminated) min_i Q'_i(s', a'), a' ~ pi(.|s')
+//                (soft_q_backup: less ent_coef log pi(a'|s') as SAC's; off by
+//                default as in d3rlpy's and CORL's CQL: with the entropy
+//                target -dim(A) the soft value drifts down by ent_coef x
+//                |log pi| per step, which on LunarLanderContinuous swamped
+//                the rewards),
 //                the logsumexp over M = 3 n_action_samples actions per state:
 //                uniform on [-1, 1]^A (log-density -A log 2), pi(.|s) and
 //                pi(.|s') (their log pi, no gradient), each at Q_i(s, .),
 //   actor:       SAC's, L = mean[ent_coef log pi(a_pi|s) - min_i Q_i(s, a_pi)],
 //   targets:     Polyak averaging with tau.
+// The actor and temperature learn at actor_learning_rate, the critics at
+// learning_rate (d3rlpy's 1e-4 and 3e-4).
 // The networks carry SAC's names ("actor", "critics"), so `train --algo sac
 // --init-from` a continuous cql run continues online from it (same net_arch).
 // The deterministic policy is tanh(mu(s)) mapped to the Box.
@@ -44,10 +51,12 @@ struct CqlConfig {
   double alpha = 1.0;   // weight of the CQL regularizer (0: offline DQN)
   double tau = 0.005;   // target-network Polyak coefficient per step
   bool huber = true;    // Huber TD loss (else squared error)
-  // Box actions only:
+  // Box actions only (defaults as d3rlpy's continuous CQL):
   int64_t n_action_samples = 10;        // actions per state of each kind in the logsumexp
   std::string ent_coef = "auto";        // SAC's temperature: auto, auto_<initial> or a number
   std::string target_entropy = "auto";  // auto (-dim(A)) or a number
+  double actor_learning_rate = 1e-4;    // Adam step size of the actor and the temperature
+  bool soft_q_backup = false;           // the target includes -ent_coef log pi(a'|s') (SAC's soft backup)
 
   void Visit(FieldVisitor& v);
   void Validate() const;
