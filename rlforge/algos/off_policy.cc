@@ -145,6 +145,23 @@ void PolyakUpdate(torch::nn::Module& from, torch::nn::Module& to, double tau) {
   }
 }
 
+void ScaledBoxBounds(const Space& act_space, const std::string& algo, const std::string& env_id,
+                     std::vector<float>* low, std::vector<float>* high) {
+  RLF_CHECK_ARG(act_space.kind() == SpaceKind::kBox && act_space.shape().size() == 1 &&
+                    (act_space.dtype() == DType::kFloat32 || act_space.dtype() == DType::kFloat64),
+                algo, " needs a one-dimensional float Box action space; ", env_id, " has ", act_space.ToString());
+  low->clear();
+  high->clear();
+  for (int64_t j = 0; j < act_space.size(); ++j) {
+    const double lo = act_space.low()[j], hi = act_space.high()[j];
+    RLF_CHECK_ARG(std::isfinite(lo) && std::isfinite(hi) && hi > lo, algo,
+                  " rescales actions to [-1, 1] and needs finite bounds; ", env_id, "'s action ", j, " has [", lo,
+                  ", ", hi, "]");
+    low->push_back(static_cast<float>(lo));
+    high->push_back(static_cast<float>(hi));
+  }
+}
+
 std::pair<double, double> FirstAndLaterWeights(const std::vector<torch::nn::Linear>& layers) {
   double first = 0, later = 0;
   for (size_t k = 0; k < layers.size(); ++k) (k == 0 ? first : later) += static_cast<double>(layers[k]->weight.numel());
@@ -170,19 +187,8 @@ OffPolicyActorCritic::OffPolicyActorCritic(const RunContext& ctx, const OffPolic
   envs_ = ctx.MakeVectorEnv();
   obs_space_ = envs_->single_observation_space();
   act_space_ = envs_->single_action_space();
-  RLF_CHECK_ARG(act_space_.kind() == SpaceKind::kBox && act_space_.shape().size() == 1 &&
-                    (act_space_.dtype() == DType::kFloat32 || act_space_.dtype() == DType::kFloat64),
-                ctx.algo, " needs a one-dimensional float Box action space; ", env_id, " has ",
-                act_space_.ToString());
+  ScaledBoxBounds(act_space_, ctx.algo, env_id, &low_, &high_);
   act_dim_ = act_space_.size();
-  for (int64_t j = 0; j < act_dim_; ++j) {
-    const double lo = act_space_.low()[j], hi = act_space_.high()[j];
-    RLF_CHECK_ARG(std::isfinite(lo) && std::isfinite(hi) && hi > lo, ctx.algo,
-                  " rescales actions to [-1, 1] and needs finite bounds; ", env_id, "'s action ", j, " has [", lo,
-                  ", ", hi, "]");
-    low_.push_back(static_cast<float>(lo));
-    high_.push_back(static_cast<float>(hi));
-  }
   const bool flat = obs_space_.kind() == SpaceKind::kDiscrete || obs_space_.kind() == SpaceKind::kMultiDiscrete ||
                     (obs_space_.kind() == SpaceKind::kBox && obs_space_.shape().size() == 1);
   RLF_CHECK_ARG(flat, ctx.algo, " takes Discrete, MultiDiscrete or flat Box observations (MLP networks); ", env_id,

@@ -127,6 +127,11 @@ TORCH_MODULE(Critics);
 // theta' <- tau theta + (1 - tau) theta' over two modules' parameters.
 void PolyakUpdate(torch::nn::Module& from, torch::nn::Module& to, double tau);
 
+// The bounds of a one-dimensional float Box action space with finite bounds,
+// which `algo` rescales to [-1, 1] (InvalidArgument naming env_id otherwise).
+void ScaledBoxBounds(const Space& act_space, const std::string& algo, const std::string& env_id,
+                     std::vector<float>* low, std::vector<float>* high);
+
 // A policy that acts with an actor in the scaled action space: observation
 // features [n, FeatureSize] -> actions in [-1, 1] (act; deterministic: the
 // mode, else a draw from the policy's own Rng seeded with `seed`), clipped

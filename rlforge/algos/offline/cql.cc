@@ -153,18 +153,8 @@ runtime::Model Cql::ExportModel() {
 
 ContinuousCql::ContinuousCql(const RunContext& ctx, const CqlConfig& config)
     : OfflineAlgorithm(ctx, config.offline, config.gamma), config_(config) {
-  RLF_CHECK_ARG(act_space_.kind() == SpaceKind::kBox && act_space_.shape().size() == 1,
-                "cql takes Discrete or one-dimensional Box actions; ", ctx.run.env, " has ", act_space_.ToString(),
-                " (use iql or bc)");
+  ScaledBoxBounds(act_space_, "cql", ctx.run.env, &low_, &high_);
   act_dim_ = act_space_.size();
-  for (int64_t j = 0; j < act_dim_; ++j) {
-    const double lo = act_space_.low()[j], hi = act_space_.high()[j];
-    RLF_CHECK_ARG(std::isfinite(lo) && std::isfinite(hi) && hi > lo,
-                  "cql rescales Box actions to [-1, 1] and needs finite bounds; ", ctx.run.env, "'s action ", j,
-                  " has [", lo, ", ", hi, "]");
-    low_.push_back(static_cast<float>(lo));
-    high_.push_back(static_cast<float>(hi));
-  }
   const int64_t d = FeatureSize(obs_space_);
   const auto& arch = config.offline.net_arch;
   const auto& act = config.offline.activation;
