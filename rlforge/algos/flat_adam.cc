@@ -78,7 +78,7 @@ torch::Tensor FlatAdam::step(LossClosure closure) {
   const float inv_sqrt_bias2 = static_cast<float>(1.0 / std::sqrt(bias2));
   const float fb1 = static_cast<float>(b1), fb2 = static_cast<float>(b2), feps = static_cast<float>(eps);
   for (size_t k = 0; k < params_.size(); ++k) {
-    if (!params_[k].grad().defined()) continue;
+    if (!params_[k].grad().defined() || !params_[k].requires_grad()) continue;  // frozen: left alone
     AdamUpdate(params_[k].data_ptr<float>(), params_[k].grad().data_ptr<float>(), m_[k].data_ptr<float>(),
                v_[k].data_ptr<float>(), params_[k].numel(), fb1, fb2, step_size, inv_sqrt_bias2, feps);
   }
@@ -123,7 +123,7 @@ torch::Tensor FlatRmsprop::step(LossClosure closure) {
   const auto& o = static_cast<const torch::optim::RMSpropOptions&>(param_groups()[0].options());
   const float lr = static_cast<float>(o.lr()), alpha = static_cast<float>(o.alpha()), eps = static_cast<float>(o.eps());
   for (size_t k = 0; k < params_.size(); ++k) {
-    if (!params_[k].grad().defined()) continue;
+    if (!params_[k].grad().defined() || !params_[k].requires_grad()) continue;  // frozen: left alone
     RmspropUpdate(params_[k].data_ptr<float>(), params_[k].grad().data_ptr<float>(),
                   square_avg_[k].data_ptr<float>(), params_[k].numel(), lr, alpha, eps);
   }
@@ -147,7 +147,7 @@ double ClipGradNorm(const std::vector<torch::Tensor>& params, double max_norm) {
   // Blocks of 1024 summed in float lanes, the blocks in double.
   double sq = 0;
   for (const auto& p : params) {
-    if (!p.grad().defined()) continue;
+    if (!p.grad().defined() || !p.requires_grad()) continue;  // frozen parameters do not count
     const float* g = p.grad().data_ptr<float>();
     const int64_t n = p.numel();
     for (int64_t start = 0; start < n; start += 1024) sq += BlockSumOfSquares(g + start, std::min<int64_t>(1024, n - start));
@@ -157,7 +157,7 @@ double ClipGradNorm(const std::vector<torch::Tensor>& params, double max_norm) {
   if (std::isfinite(norm) && coef < 1.0) {
     const float c = static_cast<float>(coef);
     for (const auto& p : params) {
-      if (!p.grad().defined()) continue;
+      if (!p.grad().defined() || !p.requires_grad()) continue;
       Scale(p.grad().data_ptr<float>(), p.numel(), c);
     }
   }

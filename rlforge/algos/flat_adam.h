@@ -7,7 +7,11 @@
 // per parameter, which on the small networks of classic-control agents costs
 // more than the arithmetic. Learning rate and betas are read from the param
 // group's AdamOptions, so schedules work as for torch's Adam; save/load
-// store the moments and the step count.
+// store the moments and the step count. A parameter that does not require
+// gradients (frozen: config key freeze) is left alone even when a
+// hand-written kernel wrote its .grad, as torch's optimizers leave a
+// parameter autograd gave no gradient; so are they by FlatRmsprop and left
+// out of ClipGradNorm's norm.
 #ifndef RLFORGE_ALGOS_FLAT_ADAM_H_
 #define RLFORGE_ALGOS_FLAT_ADAM_H_
 

@@ -654,6 +654,45 @@ void WarmStart(Algorithm& algo, const std::string& from, bool report) {
                  kept.empty() ? "" : "; kept this run's initial values for ", Join(kept, ", ").c_str());
 }
 
+std::vector<std::string> FreezeParameters(Algorithm& algo, const std::string& prefixes, bool report) {
+  std::vector<std::string> frozen;
+  if (prefixes.empty()) return frozen;
+  torch::nn::Module* net = algo.network();
+  RLF_CHECK_ARG(net != nullptr, "config key 'freeze': this agent has no network to freeze");
+  auto params = net->named_parameters(true);
+  std::vector<std::string> top;
+  for (const auto& p : params) {
+    const std::string first = p.key().substr(0, p.key().find('.'));
+    if (std::find(top.begin(), top.end(), first) == top.end()) top.push_back(first);
+  }
+  std::vector<std::string> wanted;
+  for (size_t start = 0; start <= prefixes.size();) {
+    const size_t comma = std::min(prefixes.find(',', start), prefixes.size());
+    std::string prefix = prefixes.substr(start, comma - start);
+    prefix.erase(0, prefix.find_first_not_of(' '));
+    prefix.erase(prefix.find_last_not_of(' ') + 1);
+    RLF_CHECK_ARG(!prefix.empty(), "config key 'freeze': an empty prefix in '", prefixes, "'");
+    wanted.push_back(prefix);
+    start = comma + 1;
+  }
+  for (const std::string& prefix : wanted) {
+    size_t matched = 0;
+    for (auto& p : params) {
+      if (p.key().rfind(prefix, 0) != 0) continue;
+      p.value().set_requires_grad(false);
+      if (std::find(frozen.begin(), frozen.end(), p.key()) == frozen.end()) frozen.push_back(p.key());
+      ++matched;
+    }
+    RLF_CHECK_ARG(matched > 0, "config key 'freeze': no parameter of the network starts with '", prefix,
+                  "' (its parameters start with ", Join(top, ", "), ")");
+  }
+  RLF_CHECK_ARG(frozen.size() < params.size(), "config key 'freeze': '", prefixes,
+                "' freezes every parameter of the network; nothing would train");
+  if (report)
+    std::fprintf(stderr, "froze %zu parameter tensors: %s\n", frozen.size(), Join(frozen, ", ").c_str());
+  return frozen;
+}
+
 TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOptions& options) {
   dist::Communicator* comm = options.comm.get();
   const bool root = comm == nullptr || comm->root();
@@ -668,6 +707,7 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
   OnEveryRank(comm, "building the agent", [&] { algo = BuildAlgorithm(config, options); });
   if (!config.run.init_from.empty())
     OnEveryRank(comm, "warm-starting the agent", [&] { WarmStart(*algo, config.run.init_from, root && options.progress); });
+  OnEveryRank(comm, "freezing parameters", [&] { FreezeParameters(*algo, config.run.freeze, root && options.progress); });
   BroadcastWeights(comm, *algo);
   OnEveryRank(comm, "creating the run directory", [&] {
     if (!root) return;
@@ -822,6 +862,7 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
     }
     WriteFileAtomically(dir + "/config.yaml", config.ToYaml());
   }
+  OnEveryRank(comm, "freezing parameters", [&] { FreezeParameters(*algo, config.run.freeze, false); });
   return RunLoop(config, dir, std::move(algo), /*resumed=*/true, std::move(state), checkpoint, options);
 }
 

@@ -80,6 +80,13 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
 // name has the same shape, then algo.NetworkLoaded(). InvalidArgument when
 // none fits. With report, says on stderr what it copied.
 void WarmStart(Algorithm& algo, const std::string& from, bool report);
+// Config key freeze (Train and Resume call it): every parameter of algo's
+// network whose name starts with one of the comma-separated prefixes stops
+// requiring gradients, which rlforge's optimizers, gradient clipping and
+// autograd all honour, so it keeps its value. InvalidArgument naming the
+// prefix (and the network's top-level names) when one matches nothing.
+// Returns the names frozen; with report, lists them on stderr.
+std::vector<std::string> FreezeParameters(Algorithm& algo, const std::string& prefixes, bool report);
 // new_total_steps: train until this many steps instead of the saved total.
 TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_steps, const RunnerOptions& options = {});
 

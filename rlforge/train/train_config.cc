@@ -42,6 +42,9 @@ void RunConfig::Visit(FieldVisitor& v) {
   v.Field("init_from", &init_from,
           "warm start: a run directory or checkpoint whose network initializes this one where parameter names and "
           "shapes match (\"\": none)");
+  v.Field("freeze", &freeze,
+          "parameters kept at their initial (warm-started) values: comma-separated prefixes of the network's "
+          "parameter names, e.g. pi_mlp or actor.torso (\"\": none)");
 }
 
 void RunConfig::Validate() const {

@@ -43,6 +43,9 @@ struct RunConfig : RunSettings {
   // Warm start: a run directory or checkpoint whose network's parameters
   // initialize this run's network where names and shapes match ("": none).
   std::string init_from;
+  // Comma-separated prefixes of the network's parameter names kept at their
+  // initial (usually warm-started) values ("": none).
+  std::string freeze;
 
   void Visit(FieldVisitor& v);
   void Validate() const;

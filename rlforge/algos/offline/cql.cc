@@ -14,7 +14,7 @@ namespace rlforge {
 void CqlConfig::Visit(FieldVisitor& v) {
   offline.Visit(v);
   v.Field("gamma", &gamma, "discount factor");
-  v.Field("alpha", &alpha, "weight of the CQL regularizer logsumexp Q - Q(s, a_data) (0: offline DQN)");
+  v.Field("alpha", &alpha, "weight of the CQL regularizer logsumexp Q - Q(s, a_data) (0: offline DQN; Box actions: offline SAC)");
   v.Field("tau", &tau, "target-network Polyak coefficient per gradient step (1: copy every step)");
   v.Field("huber", &huber, "Huber TD loss (false: squared error)");
   v.Field("n_action_samples", &n_action_samples,
@@ -215,8 +215,8 @@ Metrics ContinuousCql::Iterate() {
       alpha_loss.backward();
       alpha_opt_->step();
     }
-    // Critics: SAC's soft TD target plus the conservative regularizer.
-    torch::Tensor y, w_samples;
+    // Critics: the TD target (SAC's soft one with soft_q_backup) plus the conservative regularizer.
+    torch::Tensor y;
     {
       torch::NoGradGuard g;
       auto [a_next, logp_next] = Sample(nf);

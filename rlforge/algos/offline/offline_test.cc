@@ -487,6 +487,69 @@ TEST(ContinuousCqlTest, SacWarmStartsFromItWithItsTargetCritics) {
   for (size_t i = 0; i < q.size(); ++i) EXPECT_TRUE(torch::equal(q[i], t[i])) << "critic target " << i;
 }
 
+// `freeze`: the named layers keep the warm-started values through training
+// and a resume, the rest learns.
+TEST(WarmStartTest, FrozenLayersKeepTheirValues) {
+  const std::string dir = TeacherDataset(8, 0.0, nullptr);
+  const std::string bc = FreshDir("offline", "freeze_bc");
+  Train(TrainConfig::Resolve("bc", "CartPole-v1", "", {"dataset=" + dir, "updates_per_iteration=50", "eval_episodes=1"},
+                             100, 0),
+        bc, Quiet());
+  LoadedRun src = LoadRun(bc);
+  const std::string out = FreshDir("offline", "freeze_ppo");
+  const std::vector<std::string> sets = {"init_from=" + bc, "freeze=pi_torso, vf_head", "n_steps=64", "learning_rate=3e-4",
+                                         "eval_episodes=1", "checkpoint_interval=512"};
+  Train(TrainConfig::Resolve("ppo", "CartPole-v1", "", sets, 512, 1), out, Quiet());
+  Resume(out, 1024, Quiet());
+  LoadedRun ppo = LoadRun(out);
+  const auto before = src.algorithm->network()->named_parameters(), after = ppo.algorithm->network()->named_parameters();
+  int frozen = 0, trained = 0;
+  for (const auto& p : after) {
+    const bool same = torch::equal(p.value(), before[p.key()]);
+    if (p.key().rfind("pi_torso", 0) == 0 || p.key().rfind("vf_head", 0) == 0) {
+      EXPECT_TRUE(same) << p.key() << " moved";
+      ++frozen;
+    } else {
+      EXPECT_FALSE(same) << p.key() << " did not learn";
+      ++trained;
+    }
+  }
+  EXPECT_EQ(frozen, 6);  // two hidden layers' weights and biases, the value head's
+  EXPECT_GT(trained, 0);
+  // A prefix that matches nothing names the network's parameters; freezing everything is refused.
+  for (const auto& [freeze, why] : std::vector<std::pair<std::string, std::string>>{
+           {"policy", "its parameters start with pi_torso"}, {"pi,vf", "nothing would train"}}) {
+    const std::string bad = FreshDir("offline", "freeze_bad");
+    try {
+      Train(TrainConfig::Resolve("ppo", "CartPole-v1", "", {"freeze=" + freeze}, 512, 1), bad, Quiet());
+      ADD_FAILURE() << freeze << ": no error";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(std::filesystem::exists(bad)) << "a refused run left its directory";
+  }
+}
+
+TEST(ContinuousCqlTest, SacFineTunesWithTheActorsTorsoFrozen) {
+  const std::string dir = PendulumDataset("pendulum_freeze", 2, 0.0);
+  const std::string src = FreshDir("offline", "ccql_freeze");
+  Train(TrainConfig::Resolve("cql", "Pendulum-v1", "",
+                             {"dataset=" + dir, "updates_per_iteration=10", "batch_size=16", "net_arch=[16]",
+                              "eval_episodes=1", "n_action_samples=2"},
+                             20, 0),
+        src, Quiet());
+  const std::string out = FreshDir("offline", "sac_freeze");
+  Train(TrainConfig::Resolve("sac", "Pendulum-v1", "",
+                             {"init_from=" + src, "freeze=actor.torso", "net_arch=[16]", "replay_dataset=" + dir,
+                              "learning_starts=0", "batch_size=16", "eval_episodes=1"},
+                             300, 0),
+        out, Quiet());
+  LoadedRun a = LoadRun(src), b = LoadRun(out);
+  const auto before = a.algorithm->network()->named_parameters(), after = b.algorithm->network()->named_parameters();
+  for (const auto& p : after)
+    EXPECT_EQ(torch::equal(p.value(), before[p.key()]), p.key().rfind("actor.torso", 0) == 0) << p.key();
+}
+
 TEST(CqlTest, RefusesTheBoxKeysOnDiscreteActions) {
   const std::string dir = TeacherDataset(6, 0.2, nullptr);
   try {
