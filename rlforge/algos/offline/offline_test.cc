@@ -465,14 +465,20 @@ TEST(ContinuousCqlTest, ResumedRunEndsWithTheUnbrokenRunsWeights) {
   EXPECT_NE(ca.ent_coef(), 1.0);  // learned
 }
 
-TEST(ContinuousCqlTest, SacWarmStartsFromItWithItsTargetCritics) {
-  const std::string dir = PendulumDataset("pendulum_ws", 2, 0.0);
-  const std::string src = FreshDir("offline", "ccql_ws");
+// A Box cql run of 20 updates with 16-unit networks on `dataset`.
+std::string SmallBoxCqlRun(const std::string& dataset, const std::string& name) {
+  const std::string out = FreshDir("offline", name);
   Train(TrainConfig::Resolve("cql", "Pendulum-v1", "",
-                             {"dataset=" + dir, "updates_per_iteration=10", "batch_size=16", "net_arch=[16]",
+                             {"dataset=" + dataset, "updates_per_iteration=10", "batch_size=16", "net_arch=[16]",
                               "eval_episodes=1", "n_action_samples=2"},
                              20, 0),
-        src, Quiet());
+        out, Quiet());
+  return out;
+}
+
+TEST(ContinuousCqlTest, SacWarmStartsFromItWithItsTargetCritics) {
+  const std::string dir = PendulumDataset("pendulum_ws", 2, 0.0);
+  const std::string src = SmallBoxCqlRun(dir, "ccql_ws");
   TrainConfig c = TrainConfig::Resolve("sac", "Pendulum-v1", "", {"net_arch=[16]"}, 1000, 4);
   auto algo = MakeAlgorithm(c.Context(), *c.algo);
   WarmStart(*algo, src, false);
@@ -532,12 +538,7 @@ TEST(WarmStartTest, FrozenLayersKeepTheirValues) {
 
 TEST(ContinuousCqlTest, SacFineTunesWithTheActorsTorsoFrozen) {
   const std::string dir = PendulumDataset("pendulum_freeze", 2, 0.0);
-  const std::string src = FreshDir("offline", "ccql_freeze");
-  Train(TrainConfig::Resolve("cql", "Pendulum-v1", "",
-                             {"dataset=" + dir, "updates_per_iteration=10", "batch_size=16", "net_arch=[16]",
-                              "eval_episodes=1", "n_action_samples=2"},
-                             20, 0),
-        src, Quiet());
+  const std::string src = SmallBoxCqlRun(dir, "ccql_freeze");
   const std::string out = FreshDir("offline", "sac_freeze");
   Train(TrainConfig::Resolve("sac", "Pendulum-v1", "",
                              {"init_from=" + src, "freeze=actor.torso", "net_arch=[16]", "replay_dataset=" + dir,
