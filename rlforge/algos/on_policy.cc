@@ -455,6 +455,10 @@ void OnPolicyAlgorithm::Pretrain(const PretrainConfig& c) {
       const torch::Tensor m = masks.defined() ? masks.index_select(0, idx) : masks;
       Backprop(input.index_select(0, idx), clone_batch(a, m, g), "pretraining loss");
       ClipGradients(10.0);
+      // Frozen parameters (config key freeze) keep their values: torch's Adam
+      // skips a parameter without a gradient, and the kernels wrote one.
+      for (auto& p : policy_->parameters())
+        if (!p.requires_grad() && p.grad().defined()) p.mutable_grad() = torch::Tensor();
       opt.step();
     }
   }

@@ -23,6 +23,10 @@ SeededReplay SeedReplayFromDataset(const std::string& dir, const Space& obs_spac
                 " stores no legal-action masks, and the env has them (record it with rlforge record)");
   const bool box = act_space.kind() == SpaceKind::kBox;
   RLF_CHECK(!box || scale, "SeedReplayFromDataset: Box actions need a scale function");
+  for (int64_t row = 0; row < d.rows(); ++row) {
+    const std::string why = obs_space.WhyNotFinite(d.observation(row));
+    RLF_CHECK_ARG(why.empty(), "replay_dataset ", dir, ": observation row ", row, ": ", why);
+  }
   for (int64_t t = 0; t < T; ++t) {
     const std::string why = box ? act_space.WhyNotFinite(d.action(t)) : act_space.WhyNotContained(d.action(t));
     RLF_CHECK_ARG(why.empty(), "replay_dataset ", dir, ": step ", t, "'s action: ", why);

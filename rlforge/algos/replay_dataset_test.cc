@@ -125,6 +125,21 @@ TEST(ReplayDatasetTest, DqnStartsWithTheDatasetInItsReplay) {
   EXPECT_EQ(m.at("gradient_steps"), 1.0);  // learning at once, from the dataset's transitions
 }
 
+// With demonstrations too (DQfD's pretraining takes gradient steps first),
+// the dataset is still added.
+TEST(ReplayDatasetTest, DqnWithDemonstrationsStillSeedsItsReplay) {
+  const std::string dir = RandomDataset("LunarLander-v3", "dqn_demo", 2);
+  const int64_t T = ReadDataset(dir).steps();
+  TrainConfig c = TrainConfig::Resolve("dqn", "LunarLander-v3", "",
+                                       {"replay_dataset=" + dir, "learning_starts=0", "num_envs=1", "train_freq=1",
+                                        "gradient_steps=1", "net_arch=[8]", "demo_policy=heuristic",
+                                        "demo_episodes=1", "demo_pretrain_steps=3", "batch_size=8"},
+                                       1000, 0);
+  auto algo = MakeAlgorithm(c.Context(), *c.algo);
+  const Metrics m = algo->Iterate();
+  EXPECT_EQ(m.at("replay_size"), static_cast<double>(T + 1));
+}
+
 TEST(ReplayDatasetTest, SacStoresTheDatasetsActionsScaled) {
   const std::string dir = RandomDataset("Pendulum-v1", "sac", 2);
   const Dataset d = ReadDataset(dir);

@@ -678,7 +678,11 @@ std::vector<std::string> FreezeParameters(Algorithm& algo, const std::string& pr
   for (const std::string& prefix : wanted) {
     size_t matched = 0;
     for (auto& p : params) {
-      if (p.key().rfind(prefix, 0) != 0) continue;
+      // A whole name part: "block1" is not a prefix of "block10_ff.weight".
+      const std::string& key = p.key();
+      const bool boundary = key.size() == prefix.size() || prefix.back() == '.' || prefix.back() == '_' ||
+                            key[prefix.size()] == '.' || key[prefix.size()] == '_';
+      if (key.rfind(prefix, 0) != 0 || !boundary) continue;
       p.value().set_requires_grad(false);
       if (std::find(frozen.begin(), frozen.end(), p.key()) == frozen.end()) frozen.push_back(p.key());
       ++matched;

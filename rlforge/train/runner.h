@@ -81,7 +81,8 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
 // none fits. With report, says on stderr what it copied.
 void WarmStart(Algorithm& algo, const std::string& from, bool report);
 // Config key freeze (Train and Resume call it): every parameter of algo's
-// network whose name starts with one of the comma-separated prefixes stops
+// network whose name starts with one of the comma-separated prefixes (ending
+// where a part of the name ends: at '.' or '_', or the name's end) stops
 // requiring gradients, which rlforge's optimizers, gradient clipping and
 // autograd all honour, so it keeps its value. InvalidArgument naming the
 // prefix (and the network's top-level names) when one matches nothing.

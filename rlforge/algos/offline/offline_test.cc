@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 
 #include "rlforge/algos/offline/bc.h"
 #include "rlforge/algos/offline/cql.h"
@@ -520,11 +521,13 @@ TEST(WarmStartTest, FrozenLayersKeepTheirValues) {
       ++trained;
     }
   }
-  EXPECT_EQ(frozen, 6);  // two hidden layers' weights and biases, the value head's
+  EXPECT_EQ(frozen, 6);  // two hidden layers' weights and biases, the value head's (not vf_torso's)
   EXPECT_GT(trained, 0);
   // A prefix that matches nothing names the network's parameters; freezing everything is refused.
   for (const auto& [freeze, why] : std::vector<std::pair<std::string, std::string>>{
-           {"policy", "its parameters start with pi_torso"}, {"pi,vf", "nothing would train"}}) {
+           {"policy", "its parameters start with pi_torso"},
+           {"pi_t", "starts with 'pi_t'"},  // a prefix ends where a part of the name ends
+           {"pi,vf", "nothing would train"}}) {
     const std::string bad = FreshDir("offline", "freeze_bad");
     try {
       Train(TrainConfig::Resolve("ppo", "CartPole-v1", "", {"freeze=" + freeze}, 512, 1), bad, Quiet());
@@ -536,15 +539,32 @@ TEST(WarmStartTest, FrozenLayersKeepTheirValues) {
   }
 }
 
+// PPO's behaviour-cloning pretraining (torch's Adam over gradients the
+// hand-written kernels wrote) leaves frozen layers alone too.
+TEST(WarmStartTest, PretrainingLeavesFrozenLayersAlone) {
+  TrainConfig c = TrainConfig::Resolve("ppo", "LunarLander-v3", "",
+                                       {"pretrain_policy=heuristic", "pretrain_episodes=1", "pretrain_epochs=2",
+                                        "n_steps=16", "num_envs=2", "freeze=pi_torso"},
+                                       32, 0);
+  auto algo = MakeAlgorithm(c.Context(), *c.algo);
+  FreezeParameters(*algo, c.run.freeze, false);
+  std::map<std::string, torch::Tensor> before;
+  for (const auto& p : algo->network()->named_parameters()) before[p.key()] = p.value().clone();
+  algo->Iterate();
+  for (const auto& p : algo->network()->named_parameters())
+    EXPECT_EQ(torch::equal(p.value(), before[p.key()]), p.key().rfind("pi_torso", 0) == 0) << p.key();
+}
+
 TEST(ContinuousCqlTest, SacFineTunesWithTheActorsTorsoFrozen) {
   const std::string dir = PendulumDataset("pendulum_freeze", 2, 0.0);
   const std::string src = SmallBoxCqlRun(dir, "ccql_freeze");
   const std::string out = FreshDir("offline", "sac_freeze");
   Train(TrainConfig::Resolve("sac", "Pendulum-v1", "",
                              {"init_from=" + src, "freeze=actor.torso", "net_arch=[16]", "replay_dataset=" + dir,
-                              "learning_starts=0", "batch_size=16", "eval_episodes=1"},
-                             300, 0),
+                              "learning_starts=0", "batch_size=16", "eval_episodes=1", "checkpoint_interval=150"},
+                             150, 0),
         out, Quiet());
+  Resume(out, 300, Quiet());
   LoadedRun a = LoadRun(src), b = LoadRun(out);
   const auto before = a.algorithm->network()->named_parameters(), after = b.algorithm->network()->named_parameters();
   for (const auto& p : after)
