@@ -1,5 +1,6 @@
 """Datasets: rlforge's files open in Farama's Minari, Minari's open in rlforge,
 and rlforge.datasets reads and writes the same layout (docs/offline.md)."""
+import csv
 import json
 import os
 import subprocess
@@ -148,3 +149,38 @@ def test_write_then_load_round_trip_with_masks(tmp_path):
     with pytest.raises(Exception, match="observations"):
         bad = dict(episodes[0], observations=episodes[0]["observations"][:-1])
         rlforge.datasets.write(tmp_path / "bad", [bad], "TowerDefense-v0")
+
+
+def test_offline_to_online_with_box_actions_from_python(tmp_path):
+    """A dataset written from Python trains Box cql, and SAC continues from it
+    with the dataset in its replay and the actor's torso frozen."""
+    env = rlforge.make("Pendulum-v1")
+    episodes = []
+    for seed in (3, 4):
+        o, _ = env.reset(seed=seed)
+        obs, acts, rews, terms, truncs = [o], [], [], [], []
+        done = False
+        while not done:
+            a = np.clip(-1.5 * o[1:2] - 0.5 * o[2:3], -2.0, 2.0).astype(np.float32)
+            o, r, t, tr, _ = env.step(a)
+            obs.append(o), acts.append(a), rews.append(r), terms.append(t), truncs.append(tr)
+            done = t or tr
+        episodes.append({"seed": seed, "observations": np.array(obs), "actions": np.array(acts),
+                         "rewards": np.array(rews), "terminations": np.array(terms), "truncations": np.array(truncs)})
+    data = tmp_path / "pendulum"
+    rlforge.datasets.write(data, episodes, "Pendulum-v1", dataset_id="pendulum/teacher-v0")
+    cql = rlforge.train("cql", "Pendulum-v1", steps=20, out=str(tmp_path / "cql"),
+                        config={"dataset": str(data), "updates_per_iteration": 10, "batch_size": 16,
+                                "net_arch": [16], "n_action_samples": 2, "eval_episodes": 1})
+    assert cql["timesteps"] == 20
+    sac = rlforge.train("sac", "Pendulum-v1", steps=300, out=str(tmp_path / "sac"),
+                        config={"init_from": cql["run_dir"], "replay_dataset": str(data), "learning_starts": 0,
+                                "freeze": "actor.torso", "net_arch": [16], "batch_size": 16, "eval_episodes": 1})
+    assert np.isfinite(sac["eval_mean_return"])
+    rows = list(csv.DictReader(open(tmp_path / "sac" / "progress.csv")))
+    assert float(rows[0]["replay_size"]) > 400  # 400 dataset transitions before the first env step
+    config = (tmp_path / "sac" / "config.yaml").read_text()
+    assert "freeze: actor.torso" in config and "replay_dataset:" in config
+    with pytest.raises(Exception, match="no parameter of the network starts with 'actor.trunk'"):
+        rlforge.train("sac", "Pendulum-v1", steps=300, out=str(tmp_path / "bad"),
+                      config={"freeze": "actor.trunk", "net_arch": [16]})
