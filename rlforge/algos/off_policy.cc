@@ -243,15 +243,15 @@ Metrics OffPolicyActorCritic::Iterate() {
   act_prev_obs_.resize(static_cast<size_t>(n * obs_bytes));
   std::vector<double> env_actions_f64;
   if (steps_ == 0 && updates_ == 0 && replay_.size() == 0 && !config_.replay_dataset.empty()) {
-    const SeededReplay seeded = SeedReplayFromDataset(
-        config_.replay_dataset, obs_space_, act_space_, &replay_, [this](const uint8_t* env_action, float* scaled) {
-          std::vector<float> a(static_cast<size_t>(act_dim_));
-          for (int64_t j = 0; j < act_dim_; ++j) a[j] = static_cast<float>(ReadElement(env_action, act_space_.dtype(), j));
-          Scale(a.data(), scaled);
+    std::vector<float> env_action(static_cast<size_t>(act_dim_));
+    const auto slots = SeedReplayFromDataset(
+        config_.replay_dataset, obs_space_, act_space_, &replay_, [&](const uint8_t* raw, float* scaled) {
+          for (int64_t j = 0; j < act_dim_; ++j) env_action[j] = static_cast<float>(ReadElement(raw, act_space_.dtype(), j));
+          Scale(env_action.data(), scaled);
           for (int64_t j = 0; j < act_dim_; ++j) scaled[j] = std::clamp(scaled[j], -1.0f, 1.0f);
         });
     if (config_.prioritized_replay)
-      for (int64_t slot : seeded.slots) priorities_.Set(slot, std::pow(max_priority_, config_.prioritized_alpha));
+      for (int64_t slot : slots) priorities_.Set(slot, std::pow(max_priority_, config_.prioritized_alpha));
   }
   const int64_t steps_before = steps_;
   for (int64_t k = 0; k < config_.train_freq && steps_ < ctx_.run.total_steps; ++k) {

@@ -8,7 +8,7 @@
 
 namespace rlforge {
 
-SeededReplay SeedReplayFromDataset(const std::string& dir, const Space& obs_space, const Space& act_space,
+std::vector<int64_t> SeedReplayFromDataset(const std::string& dir, const Space& obs_space, const Space& act_space,
                                    ReplayBuffer* replay, const ScaleActionFn& scale) {
   const Dataset d = ReadDataset(dir);
   RLF_CHECK_ARG(d.info.observation_space == obs_space && d.info.action_space == act_space, "replay_dataset ", dir,
@@ -37,10 +37,8 @@ SeededReplay SeedReplayFromDataset(const std::string& dir, const Space& obs_spac
   const int64_t n = replay->stride(), q = T / n, r = T % n;
   std::vector<int64_t> start(static_cast<size_t>(n) + 1, 0);
   for (int64_t i = 0; i < n; ++i) start[i + 1] = start[i] + q + (i < r ? 1 : 0);
-  SeededReplay out;
-  out.transitions = T;
-  out.episodes = d.episodes();
-  out.slots.reserve(static_cast<size_t>(T));
+  std::vector<int64_t> slots;
+  slots.reserve(static_cast<size_t>(T));
   std::vector<float> scaled(box ? static_cast<size_t>(act_space.size()) : 0);
   for (int64_t k = 0; k <= q; ++k) {
     for (int64_t i = 0; i < n; ++i) {
@@ -61,10 +59,10 @@ SeededReplay SeedReplayFromDataset(const std::string& dir, const Space& obs_spac
         std::memcpy(&a, d.action(t), sizeof(a));
         slot = replay->Add(o, next, a - act_space.start(), reward, term, trunc, next_mask);
       }
-      out.slots.push_back(slot);
+      slots.push_back(slot);
     }
   }
-  return out;
+  return slots;
 }
 
 }  // namespace rlforge

@@ -27,11 +27,6 @@
 
 namespace rlforge {
 
-struct SeededReplay {
-  int64_t transitions = 0, episodes = 0;
-  std::vector<int64_t> slots;  // the slots written, in order (priorities)
-};
-
 // The config key's help text (the same for every agent that has it).
 inline constexpr const char* kReplayDatasetHelp =
     "dataset (Minari layout) whose transitions fill the replay before the first env step, e.g. to fine-tune "
@@ -40,10 +35,11 @@ inline constexpr const char* kReplayDatasetHelp =
 // Box actions: env action (the space's dtype, raw bytes) -> scaled floats.
 using ScaleActionFn = std::function<void(const uint8_t* env_action, float* scaled)>;
 
-// Adds every transition of the dataset in `dir` to `replay` (InvalidArgument
+// Adds every transition of the dataset in `dir` to `replay` and returns the
+// slots written, in order (for priorities) (InvalidArgument
 // naming the problem: other spaces, no masks where the env has them, more
 // transitions than the replay holds, a non-finite or out-of-space value).
-SeededReplay SeedReplayFromDataset(const std::string& dir, const Space& obs_space, const Space& act_space,
+std::vector<int64_t> SeedReplayFromDataset(const std::string& dir, const Space& obs_space, const Space& act_space,
                                    ReplayBuffer* replay, const ScaleActionFn& scale = nullptr);
 
 }  // namespace rlforge

@@ -428,9 +428,9 @@ Metrics Dqn::Iterate() {
   using Clock = std::chrono::steady_clock;
   // The dataset first: demonstration pretraining (PrepareDemonstrations) takes gradient steps.
   if (steps_ == 0 && updates_ == 0 && replay_.size() == 0 && !config_.replay_dataset.empty()) {
-    const SeededReplay seeded = SeedReplayFromDataset(config_.replay_dataset, obs_space_, act_space_, &replay_);
+    const auto slots = SeedReplayFromDataset(config_.replay_dataset, obs_space_, act_space_, &replay_);
     if (config_.prioritized_replay)
-      for (int64_t slot : seeded.slots) priorities_.Set(slot, std::pow(max_priority_, config_.prioritized_alpha));
+      for (int64_t slot : slots) priorities_.Set(slot, std::pow(max_priority_, config_.prioritized_alpha));
   }
   PrepareDemonstrations();
   const auto t_start = Clock::now();
