@@ -85,7 +85,11 @@ TEST(ContractTest, EveryAgentIsBuiltTheSameWayAndReportsOnlyDeclaredMetrics) {
     for (int i = 0; i < 3 && algo->num_timesteps() < c.run.total_steps; ++i)
       for (const auto& [key, value] : algo->Iterate()) EXPECT_TRUE(names.count(key)) << "undeclared metric " << key;
     EXPECT_GT(algo->num_timesteps(), 0);
-    EXPECT_NE(algo->MakePolicy(true), nullptr);
+    if (algo->acts()) {
+      EXPECT_NE(algo->MakePolicy(true), nullptr);
+    } else {
+      EXPECT_THROW(algo->MakePolicy(true), InvalidArgument);
+    }
   }
 }
 

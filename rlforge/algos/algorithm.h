@@ -102,6 +102,12 @@ struct RunContext {
   // For actor-learner agents (kRunActorLearner): the job the learner (rank
   // 0) serves, or null for a single process with local actors only.
   std::shared_ptr<dist::JobEnv> job;
+  // Loads another run (a run directory, or a checkpoint file in one) as its
+  // agent, as `rlforge eval` does: how an agent reads a run it learns from
+  // (grpo's and ppo-lm's reward_model). The runner sets it when it trains or
+  // resumes; it is null when an agent is built only to act (eval, play,
+  // export) or by hand.
+  std::function<std::unique_ptr<class Algorithm>(const std::string& dir_or_checkpoint)> load_run;
   int rank() const;
   int world_size() const;
   int64_t local_num_envs() const { return run.num_envs / world_size(); }
@@ -151,6 +157,9 @@ class Algorithm {
   virtual Metrics Iterate() = 0;
   virtual int64_t num_timesteps() const = 0;
   virtual std::unique_ptr<Policy> MakePolicy(bool deterministic) = 0;
+  // Whether the agent acts at all; one that does not (a reward model) throws
+  // InvalidArgument from MakePolicy, and the runner evaluates no episodes.
+  virtual bool acts() const { return true; }
   // Everything needed to continue exactly, listed once: saving and loading
   // both go through it (v.loading() tells which).
   virtual void VisitState(StateVisitor& v) = 0;

@@ -565,7 +565,12 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   result.run_dir = dir;
   result.timesteps = algo->num_timesteps();
   result.seconds = state.seconds;
-  result.eval = EvaluateNow(run, *algo, run.eval_episodes);
+  // An agent that does not act (a reward model) has no episodes to evaluate.
+  const int64_t final_episodes = algo->acts() ? run.eval_episodes : 0;
+  if (final_episodes < run.eval_episodes && options.progress)
+    std::fprintf(stderr, "%s does not act: no final evaluation (eval_episodes %lld not run)\n", run.algo.c_str(),
+                 static_cast<long long>(run.eval_episodes));
+  result.eval = EvaluateNow(run, *algo, final_episodes);
   if (best_eval || best_steps > 0) {
     if (!best_eval) {  // resumed: the best was found before the restart; its statistics are in evaluations.csv
       best_eval = EpisodeStats{};
@@ -576,7 +581,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   }
   // eval.json marks a finished run, so it is written even without a final
   // evaluation (eval_episodes: 0; then it holds no return statistics).
-  nlohmann::json j = run.eval_episodes > 0 ? EvalJson(run, result.eval, result.timesteps)
+  nlohmann::json j = final_episodes > 0 ? EvalJson(run, result.eval, result.timesteps)
                                            : nlohmann::json{{"env", run.env},
                                                             {"algo", run.algo},
                                                             {"timesteps", result.timesteps},
@@ -588,11 +593,13 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   return result;
 }
 
-std::unique_ptr<Algorithm> BuildAlgorithm(const TrainConfig& config, const RunnerOptions& options) {
+// training: the agent may load the runs it learns from (RunContext::load_run).
+std::unique_ptr<Algorithm> BuildAlgorithm(const TrainConfig& config, const RunnerOptions& options, bool training) {
   SetComputeThreads(static_cast<int>(config.run.torch_threads));
   RunContext ctx = config.Context();
   ctx.comm = options.comm;
   ctx.job = options.job;
+  if (training) ctx.load_run = [](const std::string& path) { return LoadRun(path).algorithm; };
   return MakeAlgorithm(ctx, *config.algo);
 }
 
@@ -708,7 +715,9 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
                     out_dir, "' already exists and is not empty; choose another --out or use --resume");
   });
   std::unique_ptr<Algorithm> algo;
-  OnEveryRank(comm, "building the agent", [&] { algo = BuildAlgorithm(config, options); });
+  OnEveryRank(comm, "building the agent", [&] { algo = BuildAlgorithm(config, options, /*training=*/true); });
+  RLF_CHECK_ARG(algo->acts() || config.run.eval_interval == 0, config.run.algo,
+                " does not act, so it has no periodic evaluation: eval_interval must be 0 (see its metrics instead)");
   if (!config.run.init_from.empty())
     OnEveryRank(comm, "warm-starting the agent", [&] { WarmStart(*algo, config.run.init_from, root && options.progress); });
   OnEveryRank(comm, "freezing parameters", [&] { FreezeParameters(*algo, config.run.freeze, root && options.progress); });
@@ -805,7 +814,7 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
                   world == 1 ? StrCat(", not by one process; resume it as a job of that size (rlforge launch --nproc ",
                                       ranks, " -- train --resume ", dir, ")")
                              : StrCat("; this job has ", world, " ranks (resume with the same number)"));
-    auto candidate = BuildAlgorithm(config, options);
+    auto candidate = BuildAlgorithm(config, options, /*training=*/true);
     RunnerState s;
     try {
       if (has_runner_state) {
@@ -889,7 +898,7 @@ LoadedRun LoadRun(const std::string& path) {
   const std::string checkpoint = fs::is_regular_file(path) ? path : LatestCheckpoint(dir);
   LoadedRun out;
   out.config = TrainConfig::FromYamlFile(dir + "/config.yaml");
-  out.algorithm = BuildAlgorithm(out.config, RunnerOptions{});
+  out.algorithm = BuildAlgorithm(out.config, RunnerOptions{}, /*training=*/false);
   try {
     out.algorithm->Load(checkpoint);
   } catch (const InvalidArgument&) {

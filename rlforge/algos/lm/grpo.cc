@@ -1,6 +1,8 @@
 #include "rlforge/algos/lm/grpo.h"
 
 #include "rlforge/algos/lm/lm_losses.h"
+#include "rlforge/algos/lm/reward_model.h"
+#include "rlforge/core/checkpoint_file.h"
 #include "rlforge/env/text.h"
 #include "rlforge/nn/state.h"
 
@@ -17,6 +19,8 @@ void LmRlConfig::Visit(FieldVisitor& v) {
   v.Field("clip_range", &clip_range, "PPO clip of the probability ratio (below 1, and above unless clip_range_high)");
   v.Field("clip_range_high", &clip_range_high, "clip of the ratio above 1 (0: clip_range; DAPO's clip-higher uses more)");
   v.Field("kl_coef", &kl_coef, "weight of the KL penalty to the reference model (0: none)");
+  v.Field("reward_model", &reward_model, "a trained rm run (directory or checkpoint) whose score r(x, y) is the "
+          "reward instead of the env's verifier, which still gives accuracy and verifier_reward (\"\": the verifier)");
 }
 
 void LmRlConfig::Validate() const {
@@ -77,9 +81,44 @@ void PpoLmConfig::Validate() const {
                 "config keys 'gamma' must be in (0, 1] and 'gae_lambda' in [0, 1]");
 }
 
+namespace {
+
+uint32_t WeightsCrc(torch::nn::Module& m) {
+  uint32_t crc = 0;
+  for (const auto& p : m.named_parameters(true)) {
+    crc = Crc32(p.key().data(), p.key().size(), crc);
+    torch::Tensor t = p.value().contiguous();
+    crc = Crc32(t.data_ptr(), static_cast<size_t>(t.numel() * t.element_size()), crc);
+  }
+  return crc;
+}
+
+}  // namespace
+
 LmRlAgent::LmRlAgent(const RunContext& ctx, const LmRlConfig& config)
     : LmAgent(ctx, config.common), rl_(config), ref_(model_->config()) {
   ref_.CopyFrom(model_);
+  const std::string& path = rl_.reward_model;
+  if (path.empty() || !ctx.load_run) return;  // no reward model, or built to act only (eval, play, export)
+  std::unique_ptr<Algorithm> run;
+  try {
+    run = ctx.load_run(path);
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(StrCat("config key 'reward_model': ", e.what()));
+  } catch (const Error& e) {
+    throw Error(StrCat("config key 'reward_model': ", e.what()));
+  }
+  auto* rm = dynamic_cast<RewardModel*>(run.get());
+  RLF_CHECK_ARG(rm != nullptr, "config key 'reward_model': '", path,
+                "' is not a reward model's run (train one with rlforge train --algo rm)");
+  RLF_CHECK_ARG(rm->env_id() == ctx.run.env, "config key 'reward_model': '", path, "' learned the preferences of ",
+                rm->env_id(), ", not of ", ctx.run.env);
+  RLF_CHECK_ARG(rm->context() >= context_, "config key 'reward_model': '", path, "' reads at most ", rm->context(),
+                " tokens; ", ctx.run.env, " needs ", context_, " (train the reward model on this env)");
+  reward_model_ = rm->model();  // shared: outlives `run`
+  reward_model_->eval();
+  for (auto& p : reward_model_->parameters()) p.set_requires_grad(false);
+  reward_model_crc_ = WeightsCrc(*reward_model_);
 }
 
 void LmRlAgent::VisitState(StateVisitor& v) {
@@ -87,6 +126,43 @@ void LmRlAgent::VisitState(StateVisitor& v) {
   VisitModule(v, "reference", *ref_.model());
   v("tokens", &tokens_);
   v("updates", &updates_);
+  if (!rl_.reward_model.empty()) {
+    uint32_t crc = reward_model_crc_;
+    v("reward_model_crc", &crc);
+    // Checked when the reward model was loaded (training); an agent built
+    // to act only has none to compare.
+    RLF_CHECK_ARG(!reward_model_ || crc == reward_model_crc_, "config key 'reward_model': the weights of '",
+                  rl_.reward_model, "' are not those this run trained with (its run was resumed or retrained "
+                  "since); resume with the reward model this run started with");
+  }
+}
+
+torch::Tensor LmRlAgent::RewardModelScores(const std::vector<std::vector<int64_t>>& prompts,
+                                           const torch::Tensor& responses) {
+  RLF_CHECK_ARG(reward_model_, ctx_.algo, ": config key 'reward_model' is set but the reward model was not loaded "
+                "(an agent built outside rlforge train cannot load runs)");
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> scores;
+  const int64_t N = responses.size(0);
+  for (int64_t start = 0; start < N; start += kLmChunk) {
+    const int64_t n = std::min(kLmChunk, N - start);
+    std::vector<std::vector<int64_t>> p(prompts.begin() + start, prompts.begin() + start + n);
+    scores.push_back(RewardScores(reward_model_, p, responses.narrow(0, start, n)).to(torch::kFloat32));
+  }
+  return torch::cat(scores);
+}
+
+LmRollout LmRlAgent::Rollout(int64_t prompts, int64_t group) {
+  LmRollout r = Collect(prompts, group, rl_.sampling());
+  if (!rl_.reward_model.empty()) {
+    verifier_reward_ = r.rewards.mean().item<double>();
+    r.rewards = RewardModelScores(r.prompts, r.responses);
+  }
+  return r;
+}
+
+void LmRlAgent::DeclareRewardModelMetrics() {
+  if (!rl_.reward_model.empty()) DeclareMetrics({"verifier_reward"});
 }
 
 namespace {
@@ -139,6 +215,7 @@ Metrics LmRlAgent::Update(const LmRollout& r, const torch::Tensor& old_logp, con
   last_update_steps_ = steps;
   Metrics m;
   m["reward"] = r.rewards.mean().item<double>();
+  if (!rl_.reward_model.empty()) m["verifier_reward"] = verifier_reward_;
   m["accuracy"] = r.correct.mean().item<double>();
   if (!eval_prompts_.empty()) {
     m["eval_accuracy"] = EvalAccuracy();
@@ -156,11 +233,12 @@ Metrics LmRlAgent::Update(const LmRollout& r, const torch::Tensor& old_logp, con
 Grpo::Grpo(const RunContext& ctx, const GrpoConfig& config) : LmRlAgent(ctx, config.rl), config_(config) {
   DeclareMetrics({"reward", "accuracy", "eval_accuracy", "eval_sampled_accuracy", "kl", "response_length", "entropy", "clip_fraction",
                   "zero_spread", "loss", "learning_rate", "grad_norm"});
+  DeclareRewardModelMetrics();
 }
 
 Metrics Grpo::Iterate() {
   const int64_t G = config_.group_size;
-  LmRollout r = Collect(rl_.prompts_per_iteration, G, rl_.sampling());
+  LmRollout r = Rollout(rl_.prompts_per_iteration, G);
   double zero_spread = 0;
   torch::Tensor adv = GroupAdvantages(r.rewards, G, config_.scale_rewards, config_.advantage_eps, &zero_spread);
   torch::Tensor old_logp = TokenStatsNoGrad(model_, r.prompts, r.responses, first_token_).logp;
@@ -185,10 +263,11 @@ Metrics Grpo::Iterate() {
 PpoLm::PpoLm(const RunContext& ctx, const PpoLmConfig& config) : LmRlAgent(ctx, config.rl), config_(config) {
   DeclareMetrics({"reward", "accuracy", "eval_accuracy", "eval_sampled_accuracy", "kl", "response_length", "entropy", "clip_fraction",
                   "value_loss", "explained_variance", "loss", "learning_rate", "grad_norm"});
+  DeclareRewardModelMetrics();
 }
 
 Metrics PpoLm::Iterate() {
-  LmRollout r = Collect(rl_.prompts_per_iteration, 1, rl_.sampling());
+  LmRollout r = Rollout(rl_.prompts_per_iteration, 1);
   const int64_t N = r.responses.size(0);
   const torch::Tensor mask = (r.responses != text::kPad).to(torch::kFloat32);
   LmTokenStats old = TokenStatsNoGrad(model_, r.prompts, r.responses, first_token_, /*values=*/true);

@@ -27,6 +27,16 @@
 // to 0.656 with them — no harm seen there, the head-only default is caution.
 //
 // Both count steps as generated tokens (env steps: one per token).
+//
+// Rewards from a learned model (RLHF's loop): with reward_model set to a
+// trained `rm` run, a response's reward is that model's score r(x, y) (its
+// scalar head at the response's last token, rlforge/algos/lm/reward_model.h)
+// instead of the env's verifier, which still gives accuracy, the evaluations
+// and the metric verifier_reward — so a policy that learns to please the
+// reward model without being right shows as reward rising while
+// verifier_reward does not. The reward model is frozen, loaded from its run
+// when training starts and when it resumes (a checksum of its weights is
+// checkpointed: a resume with other weights is refused).
 #ifndef RLFORGE_ALGOS_LM_GRPO_H_
 #define RLFORGE_ALGOS_LM_GRPO_H_
 
@@ -48,6 +58,7 @@ struct LmRlConfig {
   double clip_range = 0.2;             // PPO ratio clip (below 1)
   double clip_range_high = 0.0;        // ratio clip above 1 (0: clip_range; DAPO's clip-higher: larger)
   double kl_coef = 0.04;               // weight of the KL to the reference
+  std::string reward_model;            // an rm run whose score replaces the verifier's reward ("": the verifier)
 
   LmRlConfig() {
     common.learning_rate = 1e-4;
@@ -98,6 +109,14 @@ class LmRlAgent : public LmAgent {
   int64_t num_timesteps() const override { return tokens_; }
   void NetworkLoaded() override { ref_.CopyFrom(model_); }
   TransformerLM& reference() { return ref_.model(); }
+  // The frozen reward model (null without reward_model, or when built to act only).
+  TransformerLM& reward_model() { return reward_model_; }
+  // The reward model's scores r(x, y) of responses ([N]); reward_model must
+  // be set.
+  torch::Tensor RewardModelScores(const std::vector<std::vector<int64_t>>& prompts, const torch::Tensor& responses);
+  // Collect() with the rollout's rewards from the reward model when one is
+  // set (the verifier's mean kept for the metric verifier_reward).
+  LmRollout Rollout(int64_t prompts, int64_t group);
   void VisitState(StateVisitor& v) override;
 
  protected:
@@ -111,11 +130,17 @@ class LmRlAgent : public LmAgent {
   // learning_rate, grad_norm) and advances the token count.
   Metrics Update(const LmRollout& r, const torch::Tensor& old_logp, const torch::Tensor& advantages, bool values,
                  const MinibatchLoss& loss_of);
+  // Declares verifier_reward when a reward model is set (after the agent's
+  // own metrics: progress.csv's last column).
+  void DeclareRewardModelMetrics();
   // Whether the value loss reaches the shared transformer (PPO-LM's setting).
   virtual bool value_grad_to_trunk() const { return true; }
 
   LmRlConfig rl_;
   LmReference ref_;
+  TransformerLM reward_model_{nullptr};  // frozen; null without reward_model, or when built only to act
+  uint32_t reward_model_crc_ = 0;        // checksum of its weights
+  double verifier_reward_ = 0;           // the last rollout's mean verifier reward
   int64_t tokens_ = 0, updates_ = 0;
   int64_t last_update_steps_ = 1;  // minibatch updates of the last Update
 };

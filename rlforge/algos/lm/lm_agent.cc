@@ -353,6 +353,20 @@ double LmAgent::OptimizerStep(double lr) {
 }
 
 void LmAgent::VisitLmState(StateVisitor& v) {
+  // n_heads changes no tensor's shape: a checkpoint loaded into a model with
+  // other heads would load without complaint and compute something else.
+  const TransformerConfig& c = model_->config();
+  std::vector<int64_t> shape = {c.d_model, c.n_layers, c.n_heads, c.d_ff, c.context}, saved = shape;
+  v("model_shape", &saved);
+  if (saved != shape) {
+    auto str = [](const std::vector<int64_t>& x) {
+      std::string out;
+      for (int64_t d : x) out += (out.empty() ? "" : ", ") + std::to_string(d);
+      return out;
+    };
+    throw Error(StrCat(ctx_.algo, " checkpoint: its transformer has (d_model, n_layers, n_heads, d_ff, context) = (",
+                       str(saved), "); this config has (", str(shape), ")"));
+  }
   VisitModule(v, "model", *model_);
   VisitOptimizer(v, "optimizer", *opt_);
   VisitGenerator(v, "sampling_generator", &gen_);

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "rlforge/algos/lm/grpo.h"
 #include "rlforge/algos/lm/lm_losses.h"
@@ -213,6 +215,180 @@ TEST(RewardModel, RanksRightAnswersAboveMistakes) {
   EXPECT_GT(rm.num_pairs(), 1500);  // lists of equal digits give no pair
   EXPECT_LT(before, 0.7);
   EXPECT_GE(m.at("holdout_accuracy"), 0.9) << "train accuracy " << m.at("accuracy");
+}
+
+// A small reward model for TextSort-v0 (3 digits): the solver's answers
+// against one swapped pair, trained through the runner as `rlforge train
+// --algo rm` does.
+std::string SortRewardModelRun() {
+  static const std::string dir = [] {
+    const std::string out = FreshDir("lm", "sort_rm");
+    Train(TrainConfig::Resolve("rm", "TextSort-v0", "",
+                               {"env_kwargs={length: 3}", "d_model=32", "n_layers=1", "n_heads=2", "pairs=2000",
+                                "updates_per_iteration=300", "learning_rate=2e-3", "checkpoint_interval=0"},
+                               600, 0),
+          out, Quiet());
+    return out;
+  }();
+  return dir;
+}
+
+// The RL agents with reward_model: a rollout's rewards are exactly the reward
+// model's scores r(x, y) of its responses (not the verifier's 0/1), the
+// verifier still gives accuracy and verifier_reward, and the reward model is
+// frozen.
+TEST(RewardModel, GrpoAndPpoLmAreRewardedByItsScores) {
+  const std::string rm_dir = SortRewardModelRun();
+  LoadedRun rm = LoadRun(rm_dir);
+  TransformerLM rm_model = dynamic_cast<RewardModel&>(*rm.algorithm).model();
+  for (const std::string algo : {"grpo", "ppo-lm"}) {
+    SCOPED_TRACE(algo);
+    TrainConfig c = TrainConfig::Resolve(algo, "TextSort-v0", "",
+                                         {"env_kwargs={length: 3}", "d_model=32", "n_layers=1", "n_heads=2",
+                                          "init_from=" + SortSftRun(), "prompts_per_iteration=16", "eval_prompts=0",
+                                          "reward_model=" + rm_dir},
+                                         2000, 0);
+    RunContext ctx = c.Context();
+    ctx.load_run = [](const std::string& path) { return LoadRun(path).algorithm; };
+    auto algo_ptr = MakeAlgorithm(ctx, *c.algo);
+    auto& agent = dynamic_cast<LmRlAgent&>(*algo_ptr);
+    WarmStart(agent, SortSftRun(), false);
+    EXPECT_EQ(agent.metric_names().back(), "verifier_reward");
+    LmRollout r = agent.Rollout(16, 2);
+    torch::Tensor expected;
+    {
+      torch::NoGradGuard no_grad;
+      expected = RewardScores(rm_model, r.prompts, r.responses);
+    }
+    ASSERT_EQ(r.rewards.sizes(), expected.sizes());
+    EXPECT_TRUE(torch::allclose(r.rewards, expected, 1e-6, 1e-6));
+    // Scores, not the verifier's {0, 1}: right answers score higher on average.
+    EXPECT_GT(((r.rewards != 0) & (r.rewards != 1)).sum().item<int64_t>(), 0);
+    torch::Tensor right = r.correct > 0.5;
+    ASSERT_GT(right.sum().item<int64_t>(), 0);
+    ASSERT_LT(right.sum().item<int64_t>(), right.numel());
+    EXPECT_GT(r.rewards.index({right}).mean().item<double>(), r.rewards.index({~right}).mean().item<double>());
+    const Metrics m = agent.Iterate();
+    EXPECT_TRUE(m.count("verifier_reward"));
+    EXPECT_GE(m.at("verifier_reward"), 0.0);
+    EXPECT_LE(m.at("verifier_reward"), 1.0);
+    // Frozen: no gradients, and the weights it was loaded with after an update.
+    const auto loaded = rm_model->parameters(), used = agent.reward_model()->parameters();
+    ASSERT_EQ(loaded.size(), used.size());
+    for (size_t i = 0; i < used.size(); ++i) {
+      EXPECT_FALSE(used[i].requires_grad());
+      EXPECT_TRUE(torch::equal(used[i], loaded[i])) << i;
+    }
+  }
+  // Built without the runner's loader (eval, play, export), the agent acts
+  // but cannot be trained with the reward model.
+  TrainConfig c = TrainConfig::Resolve("grpo", "TextSort-v0", "",
+                                       {"env_kwargs={length: 3}", "d_model=32", "n_layers=1", "n_heads=2",
+                                        "prompts_per_iteration=4", "eval_prompts=0", "reward_model=" + rm_dir},
+                                       100, 0);
+  auto bare = MakeAlgorithm(c.Context(), *c.algo);
+  EXPECT_NE(bare->MakePolicy(true), nullptr);
+  EXPECT_THROW(bare->Iterate(), InvalidArgument);
+}
+
+// A reward_model that is missing, not a reward model, or learned another env
+// is refused by name before the run directory is made.
+TEST(RewardModel, OneThatDoesNotFitIsRefusedByName) {
+  auto expect_error = [](const std::string& env, const std::string& rm, const std::string& needle) {
+    const std::string out = FreshDir("lm", "rm_refused");
+    std::filesystem::remove_all(out);
+    try {
+      Train(TrainConfig::Resolve("grpo", env, "", {"d_model=32", "n_layers=1", "n_heads=2", "reward_model=" + rm}, 100,
+                                 0),
+            out, Quiet());
+      ADD_FAILURE() << "no error for " << needle;
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("reward_model"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(std::filesystem::exists(out));
+  };
+  expect_error("TextSort-v0", "/nonexistent/rm_run", "/nonexistent/rm_run");
+  expect_error("TextSort-v0", SortSftRun(), "not a reward model");
+  expect_error("TextAddition-v0", SortRewardModelRun(), "learned the preferences of TextSort-v0");
+}
+
+// Stopped and resumed, a grpo run with a reward model ends with the unbroken
+// run's weights; resuming it after the reward model's own run was trained
+// further (other weights) is refused by name.
+TEST(RewardModel, ResumeIsExactAndRefusesAnotherRewardModel) {
+  const std::string rm_dir = FreshDir("lm", "resume_rm");
+  const std::vector<std::string> rm_sets = {"env_kwargs={length: 3}", "d_model=32", "n_layers=1", "n_heads=2",
+                                            "pairs=200", "updates_per_iteration=20", "checkpoint_interval=0"};
+  Train(TrainConfig::Resolve("rm", "TextSort-v0", "", rm_sets, 20, 0), rm_dir, Quiet());
+  const std::vector<std::string> sets = {"env_kwargs={length: 3}", "d_model=32", "n_layers=1", "n_heads=2",
+                                         "init_from=" + SortSftRun(), "prompts_per_iteration=8", "group_size=4",
+                                         "eval_prompts=4", "eval_episodes=2", "checkpoint_interval=0",
+                                         "learning_rate=1e-3", "reward_model=" + rm_dir};
+  const std::string a = FreshDir("lm", "rm_grpo_full"), b = FreshDir("lm", "rm_grpo_half");
+  Train(TrainConfig::Resolve("grpo", "TextSort-v0", "", sets, 600, 3), a, Quiet());
+  const TrainResult part = Train(TrainConfig::Resolve("grpo", "TextSort-v0", "", sets, 300, 3), b, Quiet());
+  ASSERT_LT(part.timesteps, 600);
+  Resume(b, 600, Quiet());
+  LoadedRun ra = LoadRun(a), rb = LoadRun(b);
+  const auto pa = ra.algorithm->network()->parameters(), pb = rb.algorithm->network()->parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
+  std::ifstream csv(a + "/progress.csv");
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_NE(header.find(",verifier_reward"), std::string::npos) << header;
+  Resume(rm_dir, 40, Quiet());  // the reward model's weights change
+  try {
+    Resume(b, 900, Quiet());
+    ADD_FAILURE() << "resumed with another reward model";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("reward_model"), std::string::npos) << e.what();
+  }
+}
+
+// A reward model is no policy: MakePolicy refuses by name, and its runs end
+// without evaluation episodes whatever eval_episodes says.
+TEST(RewardModel, IsNoPolicy) {
+  const std::string dir = FreshDir("lm", "rm_no_policy");
+  const TrainResult r = Train(TrainConfig::Resolve("rm", "TextCountdown-v0", "",
+                                                   {"d_model=16", "n_layers=1", "n_heads=2", "pairs=100",
+                                                    "updates_per_iteration=5", "eval_episodes=5"},
+                                                   5, 0),
+                              dir, Quiet());
+  EXPECT_EQ(r.eval.episodes, 0);
+  LoadedRun run = LoadRun(dir);
+  EXPECT_FALSE(run.algorithm->acts());
+  try {
+    run.algorithm->MakePolicy(true);
+    ADD_FAILURE() << "a reward model made a policy";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("reward_model"), std::string::npos) << e.what();
+  }
+}
+
+// A checkpoint loads only into a transformer of its own shape, n_heads
+// included (which changes no tensor's shape).
+TEST(LmAgent, CheckpointRefusesAnotherHeadCount) {
+  const std::string dir = FreshDir("lm", "heads");
+  Train(TrainConfig::Resolve("sft", "TextSort-v0", "", With(kTinySets, {"demonstrations=16", "batch_size=8",
+                                                                         "updates_per_iteration=2", "eval_episodes=0"}),
+                             2, 0),
+        dir, Quiet());
+  std::ifstream in(dir + "/config.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string yaml = text.str();
+  const size_t at = yaml.find("n_heads: 2");
+  ASSERT_NE(at, std::string::npos);
+  yaml.replace(at, 10, "n_heads: 4");
+  std::ofstream(dir + "/config.yaml") << yaml;
+  try {
+    LoadRun(dir);
+    ADD_FAILURE() << "loaded a 2-head checkpoint into 4 heads";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("n_heads"), std::string::npos) << e.what();
+  }
 }
 
 // precision: bf16 runs the training passes' matrix products in bfloat16

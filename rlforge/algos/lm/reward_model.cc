@@ -45,6 +45,11 @@ RewardModel::RewardModel(const RunContext& ctx, const RewardModelConfig& config)
   DeclareMetrics({"loss", "accuracy", "holdout_accuracy", "margin", "learning_rate", "grad_norm", "pairs"});
 }
 
+std::unique_ptr<Policy> RewardModel::MakePolicy(bool) {
+  throw InvalidArgument(ctx_.algo + " run: a reward model scores responses and writes none, so it is no policy; "
+                        "use it as reward_model of a grpo or ppo-lm run");
+}
+
 void RewardModel::EnsurePairs() {
   if (ready_) return;
   std::unique_ptr<Env> env = ctx_.MakeEnv();

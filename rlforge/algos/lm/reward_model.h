@@ -46,10 +46,16 @@ class RewardModel : public LmAgent {
   RewardModel(const RunContext& ctx, const RewardModelConfig& config);
   Metrics Iterate() override;
   int64_t num_timesteps() const override { return updates_; }
+  // A reward model scores responses; it does not write them: MakePolicy
+  // throws InvalidArgument (eval, play, record, the runner's evaluations).
+  bool acts() const override { return false; }
+  std::unique_ptr<Policy> MakePolicy(bool deterministic) override;
   void VisitState(StateVisitor& v) override;
   // Pairwise accuracy on the held-out pairs (made on first use).
   double HoldoutAccuracy();
   int64_t num_pairs() { EnsurePairs(); return static_cast<int64_t>(prompts_.size()); }
+  // The env whose preferences it learned.
+  const std::string& env_id() const { return ctx_.run.env; }
 
  private:
   void EnsurePairs();
