@@ -143,6 +143,7 @@ class LmAgent : public Algorithm {
   void Score(const std::vector<uint64_t>& seeds, int64_t group, const torch::Tensor& responses, torch::Tensor* rewards,
              torch::Tensor* correct) const;
   TransformerLM& model() { return model_; }
+  const std::string& env_id() const { return ctx_.run.env; }
   int64_t context() const { return context_; }
   int64_t max_response() const { return max_response_; }
 

@@ -291,6 +291,41 @@ TEST(RewardModel, GrpoAndPpoLmAreRewardedByItsScores) {
   EXPECT_THROW(bare->Iterate(), InvalidArgument);
 }
 
+// rejected_policy may name a language model's run, whose sampled answers
+// are then the rejected ones where the env finds them wrong (a policy's own
+// samples labelled, as RLHF collects preferences); entries alternate.
+TEST(RewardModel, PairsFromALanguageModelsOwnSamples) {
+  auto rm_with = [](const std::string& rejected, int64_t pairs) {
+    TrainConfig c = TrainConfig::Resolve("rm", "TextSort-v0", "",
+                                         {"env_kwargs={length: 3}", "d_model=32", "n_layers=1", "n_heads=2",
+                                          "pairs=" + std::to_string(pairs), "rejected_policy=" + rejected},
+                                         10, 0);
+    RunContext ctx = c.Context();
+    ctx.load_run = [](const std::string& path) { return LoadRun(path).algorithm; };
+    return MakeAlgorithm(ctx, *c.algo);
+  };
+  // The SFT run is right about half the time: about half of its samples make a pair.
+  auto from_sft = rm_with(SortSftRun(), 400);
+  const int64_t sft_pairs = dynamic_cast<RewardModel&>(*from_sft).num_pairs();
+  EXPECT_GT(sft_pairs, 80);
+  EXPECT_LT(sft_pairs, 360);
+  // noisy:1 is always wrong (save lists of one digit), so alternating adds about 200 more.
+  auto mixed = rm_with("noisy:1," + SortSftRun(), 800);
+  const int64_t mixed_pairs = dynamic_cast<RewardModel&>(*mixed).num_pairs();
+  EXPECT_GT(mixed_pairs, sft_pairs + 150);
+  // Not a language model, or another env: refused by name.
+  try {
+    rm_with(SortRewardModelRun(), 10);
+    ADD_FAILURE() << "a reward model's run wrote rejected answers";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("not a language model's run"), std::string::npos) << e.what();
+  }
+  TrainConfig other = TrainConfig::Resolve("rm", "TextAddition-v0", "", {"rejected_policy=" + SortSftRun()}, 10, 0);
+  RunContext ctx = other.Context();
+  ctx.load_run = [](const std::string& path) { return LoadRun(path).algorithm; };
+  EXPECT_THROW(MakeAlgorithm(ctx, *other.algo), InvalidArgument);
+}
+
 // A reward_model that is missing, not a reward model, or learned another env
 // is refused by name before the run directory is made.
 TEST(RewardModel, OneThatDoesNotFitIsRefusedByName) {

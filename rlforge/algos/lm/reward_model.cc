@@ -1,5 +1,8 @@
 #include "rlforge/algos/lm/reward_model.h"
 
+#include <filesystem>
+#include <tuple>
+
 #include "rlforge/env/registry.h"
 #include "rlforge/env/text.h"
 #include "rlforge/nn/state.h"
@@ -8,8 +11,9 @@ namespace rlforge {
 
 void RewardModelConfig::Visit(FieldVisitor& v) {
   common.Visit(v);
-  v.Field("chosen_policy", &chosen_policy, "scripted policy writing the preferred response of each pair");
-  v.Field("rejected_policy", &rejected_policy, "scripted policy writing the other response");
+  v.Field("chosen_policy", &chosen_policy, "what writes the preferred response of each pair: a scripted policy, or a "
+          "language model's run directory (sampled at temperature 1); comma-separated: pair i uses entry i mod n");
+  v.Field("rejected_policy", &rejected_policy, "what writes the other response (as chosen_policy)");
   v.Field("pairs", &pairs, "preference pairs made (those the env scores apart are kept)");
   v.Field("holdout_fraction", &holdout_fraction, "fraction of the pairs held out for pairwise accuracy");
   v.Field("batch_size", &batch_size, "pairs per update");
@@ -38,10 +42,58 @@ torch::Tensor RewardScores(TransformerLM& model, const std::vector<std::vector<i
   return model->Values(h.index({torch::arange(responses.size(0)), last}));
 }
 
+namespace {
+
+std::vector<std::string> SplitSpecs(const std::string& key, const std::string& list) {
+  std::vector<std::string> out;
+  for (size_t start = 0; start <= list.size();) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    std::string spec = list.substr(start, comma - start);
+    spec.erase(0, spec.find_first_not_of(' '));
+    spec.erase(spec.find_last_not_of(' ') + 1);
+    RLF_CHECK_ARG(!spec.empty(), "config key '", key, "': an empty entry in '", list, "'");
+    out.push_back(spec);
+    start = comma + 1;
+  }
+  return out;
+}
+
+// A run directory (or a checkpoint file), not a scripted policy's name.
+bool IsRunPath(const std::string& spec) {
+  return spec.find('/') != std::string::npos || std::filesystem::exists(spec);
+}
+
+}  // namespace
+
 RewardModel::RewardModel(const RunContext& ctx, const RewardModelConfig& config)
     : LmAgent(ctx, config.common), config_(config) {
-  CheckScriptedPolicyFits("chosen_policy", config.chosen_policy, ctx.run.env, ctx.run.env_kwargs);
-  CheckScriptedPolicyFits("rejected_policy", config.rejected_policy, ctx.run.env, ctx.run.env_kwargs);
+  for (const auto& [key, list, out] : {std::tuple{"chosen_policy", &config.chosen_policy, &chosen_specs_},
+                                       std::tuple{"rejected_policy", &config.rejected_policy, &rejected_specs_}}) {
+    for (const std::string& spec : SplitSpecs(key, *list)) {
+      out->push_back({spec, nullptr});
+      if (!IsRunPath(spec)) {
+        CheckScriptedPolicyFits(key, spec, ctx.run.env, ctx.run.env_kwargs);
+        continue;
+      }
+      // A language model's run: its responses, sampled at temperature 1 (the
+      // policy's own samples, as preference labels are collected in RLHF).
+      // Loaded only when training: a reward model loaded to score (or
+      // inspect) makes no pairs.
+      if (!ctx.load_run) continue;
+      std::shared_ptr<Algorithm> run;
+      try {
+        run = ctx.load_run(spec);
+      } catch (const Error& e) {
+        throw InvalidArgument(StrCat("config key '", key, "': ", e.what()));
+      }
+      auto* lm = dynamic_cast<LmAgent*>(run.get());
+      RLF_CHECK_ARG(lm != nullptr && run->acts(), "config key '", key, "': '", spec,
+                    "' is not a language model's run (sft, grpo or ppo-lm)");
+      RLF_CHECK_ARG(lm->env_id() == ctx.run.env, "config key '", key, "': '", spec, "' was trained on ", lm->env_id(),
+                    ", not on ", ctx.run.env);
+      out->back().run = run;
+    }
+  }
   DeclareMetrics({"loss", "accuracy", "holdout_accuracy", "margin", "learning_rate", "grad_norm", "pairs"});
 }
 
@@ -54,13 +106,23 @@ void RewardModel::EnsurePairs() {
   if (ready_) return;
   std::unique_ptr<Env> env = ctx_.MakeEnv();
   const uint64_t seed = static_cast<uint64_t>(ctx_.run.seed);
-  auto chosen = Registry::Global().MakeScriptedPolicy(config_.chosen_policy, ctx_.run.env, *env, seed);
-  auto rejected = Registry::Global().MakeScriptedPolicy(config_.rejected_policy, ctx_.run.env, *env, seed + 1);
+  auto make = [&](const std::vector<PairPolicy>& specs, uint64_t policy_seed) {
+    std::vector<std::unique_ptr<Policy>> out;
+    for (const PairPolicy& p : specs) {
+      RLF_CHECK_ARG(p.run || !IsRunPath(p.spec), ctx_.algo, ": '", p.spec,
+                    "' is a run, and runs are loaded only when training (rlforge train)");
+      out.push_back(p.run ? p.run->MakePolicy(/*deterministic=*/false)
+                          : Registry::Global().MakeScriptedPolicy(p.spec, ctx_.run.env, *env, policy_seed));
+    }
+    return out;
+  };
+  auto chosen = make(chosen_specs_, seed), rejected = make(rejected_specs_, seed + 1);
   Rng seeds(seed ^ 0xBE77E2ull);
   std::vector<std::vector<int64_t>> c_rows, r_rows;
   for (int64_t i = 0; i < config_.pairs; ++i) {
     const uint64_t s = seeds.Next();
-    LmEpisode c = PlayEpisode(*env, *chosen, s), r = PlayEpisode(*env, *rejected, s);
+    LmEpisode c = PlayEpisode(*env, *chosen[i % chosen.size()], s);
+    LmEpisode r = PlayEpisode(*env, *rejected[i % rejected.size()], s);
     if (c.ret <= r.ret) continue;  // not a preference the env agrees with
     prompts_.push_back(std::move(c.prompt));
     c_rows.push_back(std::move(c.response));

@@ -4,8 +4,9 @@
 //
 // Pairs are made from the env: for one prompt (Reset(seed)), the response of
 // chosen_policy and that of rejected_policy (the env's scripted policies:
-// by default its "solver" and "noisy:1", a plausible mistake every time),
-// kept when the env scores the chosen one higher. The model is the
+// by default its "solver" and "noisy:1", a plausible mistake every time; or
+// a language model's run, sampled: its own answers, as RLHF labels the
+// policy's samples), kept when the env scores the chosen one higher. The model is the
 // transformer with its scalar head read at a response's last token (<eos>):
 // r(x, y). Bradley-Terry: P(y_c preferred to y_r) = sigmoid(r(x, y_c) -
 // r(x, y_r)), trained by minimizing
@@ -22,8 +23,10 @@ namespace rlforge {
 
 struct RewardModelConfig {
   LmCommonConfig common;
-  std::string chosen_policy = "solver";    // scripted policy writing the preferred responses
-  std::string rejected_policy = "noisy:1";  // scripted policy writing the others
+  // What writes each pair's responses: scripted policies or language models'
+  // run directories, comma-separated (pair i uses entry i mod n).
+  std::string chosen_policy = "solver";    // the preferred responses
+  std::string rejected_policy = "noisy:1";  // the others
   int64_t pairs = 20000;                    // preference pairs made
   double holdout_fraction = 0.1;            // pairs held out for pairwise accuracy
   int64_t batch_size = 64;                  // pairs per update
@@ -54,14 +57,20 @@ class RewardModel : public LmAgent {
   // Pairwise accuracy on the held-out pairs (made on first use).
   double HoldoutAccuracy();
   int64_t num_pairs() { EnsurePairs(); return static_cast<int64_t>(prompts_.size()); }
-  // The env whose preferences it learned.
-  const std::string& env_id() const { return ctx_.run.env; }
 
  private:
   void EnsurePairs();
   double Accuracy(const torch::Tensor& rows);
 
+  // An entry of chosen_policy or rejected_policy: a scripted policy's name,
+  // or a language model's run (loaded at construction).
+  struct PairPolicy {
+    std::string spec;
+    std::shared_ptr<Algorithm> run;
+  };
+
   RewardModelConfig config_;
+  std::vector<PairPolicy> chosen_specs_, rejected_specs_;
   int64_t updates_ = 0;
   bool ready_ = false;
   std::vector<std::vector<int64_t>> prompts_;
