@@ -1,5 +1,8 @@
 #include "rlforge/algos/lm/grpo.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "rlforge/algos/lm/lm_losses.h"
 #include "rlforge/algos/lm/reward_model.h"
 #include "rlforge/core/checkpoint_file.h"
@@ -19,6 +22,9 @@ void LmRlConfig::Visit(FieldVisitor& v) {
   v.Field("clip_range", &clip_range, "PPO clip of the probability ratio (below 1, and above unless clip_range_high)");
   v.Field("clip_range_high", &clip_range_high, "clip of the ratio above 1 (0: clip_range; DAPO's clip-higher uses more)");
   v.Field("kl_coef", &kl_coef, "weight of the KL penalty to the reference model (0: none)");
+  v.Field("kl_target", &kl_target, "adaptive KL: the per-token KL to the reference to hold by adapting kl_coef after "
+          "every iteration (0: kl_coef fixed)");
+  v.Field("kl_horizon", &kl_horizon, "adaptive KL: responses over which kl_coef changes by at most 20%");
   v.Field("reward_model", &reward_model, "a trained rm run (directory or checkpoint) whose score r(x, y) is the "
           "reward instead of the env's verifier, which still gives accuracy and verifier_reward (\"\": the verifier)");
 }
@@ -36,6 +42,10 @@ void LmRlConfig::Validate() const {
   RLF_CHECK_ARG(clip_range_high >= 0 && clip_range_high <= 10, "config key 'clip_range_high' must be in [0, 10], got ",
                 clip_range_high);
   RLF_CHECK_ARG(kl_coef >= 0, "config key 'kl_coef' must be >= 0, got ", kl_coef);
+  RLF_CHECK_ARG(kl_target >= 0 && std::isfinite(kl_target), "config key 'kl_target' must be >= 0, got ", kl_target);
+  RLF_CHECK_ARG(kl_target == 0 || kl_coef > 0, "config key 'kl_target' adapts kl_coef by factors, so kl_coef must "
+                "be > 0 (its starting value)");
+  RLF_CHECK_ARG(kl_horizon >= 1, "config key 'kl_horizon' must be >= 1, got ", kl_horizon);
 }
 
 void LmRlConfig::CheckResponses(int64_t responses) const {
@@ -96,7 +106,7 @@ uint32_t WeightsCrc(torch::nn::Module& m) {
 }  // namespace
 
 LmRlAgent::LmRlAgent(const RunContext& ctx, const LmRlConfig& config)
-    : LmAgent(ctx, config.common), rl_(config), ref_(model_->config()) {
+    : LmAgent(ctx, config.common), rl_(config), ref_(model_->config()), kl_coef_(config.kl_coef) {
   ref_.CopyFrom(model_);
   const std::string& path = rl_.reward_model;
   if (path.empty() || !ctx.load_run) return;  // no reward model, or built to act only (eval, play, export)
@@ -126,6 +136,7 @@ void LmRlAgent::VisitState(StateVisitor& v) {
   VisitModule(v, "reference", *ref_.model());
   v("tokens", &tokens_);
   v("updates", &updates_);
+  v("kl_coef", &kl_coef_);
   if (!rl_.reward_model.empty()) {
     uint32_t crc = reward_model_crc_;
     v("reward_model_crc", &crc);
@@ -159,6 +170,10 @@ LmRollout LmRlAgent::Rollout(int64_t prompts, int64_t group) {
     r.rewards = RewardModelScores(r.prompts, r.responses);
   }
   return r;
+}
+
+void LmRlAgent::AdaptKlCoef(double kl, int64_t responses) {
+  if (rl_.kl_target > 0 && std::isfinite(kl)) kl_coef_ = AdaptiveKlCoef(kl_coef_, kl, rl_.kl_target, responses, rl_.kl_horizon);
 }
 
 void LmRlAgent::DeclareRewardModelMetrics() {
@@ -231,8 +246,8 @@ Metrics LmRlAgent::Update(const LmRollout& r, const torch::Tensor& old_logp, con
 }
 
 Grpo::Grpo(const RunContext& ctx, const GrpoConfig& config) : LmRlAgent(ctx, config.rl), config_(config) {
-  DeclareMetrics({"reward", "accuracy", "eval_accuracy", "eval_sampled_accuracy", "kl", "response_length", "entropy", "clip_fraction",
-                  "zero_spread", "loss", "learning_rate", "grad_norm"});
+  DeclareMetrics({"reward", "accuracy", "eval_accuracy", "eval_sampled_accuracy", "kl", "kl_coef", "response_length", "entropy",
+                  "clip_fraction", "zero_spread", "loss", "learning_rate", "grad_norm"});
   DeclareRewardModelMetrics();
 }
 
@@ -252,17 +267,19 @@ Metrics Grpo::Iterate() {
                          kl_sum += kl.sum().item<double>() / s.mask.sum().clamp_min(1.0).item<double>();
                        }
                        // seq-sum-norm's constant: the longest response the context allows.
-                       return AggregateTokenLoss(pg + rl_.kl_coef * kl, s.mask, config_.loss_aggregation,
+                       return AggregateTokenLoss(pg + kl_coef_ * kl, s.mask, config_.loss_aggregation,
                                                  max_response_);
                      });
   m["kl"] = kl_sum / static_cast<double>(last_update_steps_);
+  m["kl_coef"] = kl_coef_;
   m["zero_spread"] = zero_spread;
+  AdaptKlCoef(m["kl"], r.responses.size(0));
   return m;
 }
 
 PpoLm::PpoLm(const RunContext& ctx, const PpoLmConfig& config) : LmRlAgent(ctx, config.rl), config_(config) {
-  DeclareMetrics({"reward", "accuracy", "eval_accuracy", "eval_sampled_accuracy", "kl", "response_length", "entropy", "clip_fraction",
-                  "value_loss", "explained_variance", "loss", "learning_rate", "grad_norm"});
+  DeclareMetrics({"reward", "accuracy", "eval_accuracy", "eval_sampled_accuracy", "kl", "kl_coef", "response_length", "entropy",
+                  "clip_fraction", "value_loss", "explained_variance", "loss", "learning_rate", "grad_norm"});
   DeclareRewardModelMetrics();
 }
 
@@ -274,7 +291,7 @@ Metrics PpoLm::Iterate() {
   torch::Tensor old_logp = old.logp, values = old.values;
   torch::Tensor ref_logp = ref_.LogProbs(r.prompts, r.responses, first_token_);
   // Per-token rewards: the KL penalty everywhere, the score at the last token.
-  torch::Tensor rewards = -rl_.kl_coef * (old_logp - ref_logp) * mask;
+  torch::Tensor rewards = -kl_coef_ * (old_logp - ref_logp) * mask;
   torch::Tensor last = (r.lengths - 1).clamp_min(0);
   rewards.index_put_({torch::arange(N), last},
                      rewards.index({torch::arange(N), last}) + r.rewards * (r.lengths > 0).to(torch::kFloat32));
@@ -297,6 +314,8 @@ Metrics PpoLm::Iterate() {
   const double ret_var = ((returns - returns.sum() / count) * mask).pow(2).sum().item<double>() / count;
   const double resid_var = ((returns - values) * mask).pow(2).sum().item<double>() / count;
   m["kl"] = ((old_logp - ref_logp) * mask).sum().item<double>() / count;
+  m["kl_coef"] = kl_coef_;
+  AdaptKlCoef(m["kl"], N);
   m["value_loss"] = vloss_sum / static_cast<double>(last_update_steps_);
   m["explained_variance"] = ret_var > 0 ? 1.0 - resid_var / ret_var : 0.0;
   return m;

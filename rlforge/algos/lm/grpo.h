@@ -28,6 +28,13 @@
 //
 // Both count steps as generated tokens (env steps: one per token).
 //
+// Adaptive KL (Ziegler et al., 2019; TRL's AdaptiveKLController), with
+// kl_target > 0: after each iteration, with KL the iteration's per-token KL
+// metric and n its responses,
+//   kl_coef <- kl_coef (1 + clip(KL / kl_target - 1, -0.2, 0.2) n / kl_horizon)
+// so the leash tightens while the policy drifts past the target and loosens
+// while it stays within (metric kl_coef; checkpointed).
+//
 // Rewards from a learned model (RLHF's loop): with reward_model set to a
 // trained `rm` run, a response's reward is that model's score r(x, y) (its
 // scalar head at the response's last token, rlforge/algos/lm/reward_model.h)
@@ -59,6 +66,8 @@ struct LmRlConfig {
   double clip_range_high = 0.0;        // ratio clip above 1 (0: clip_range; DAPO's clip-higher: larger)
   double kl_coef = 0.04;               // weight of the KL to the reference
   std::string reward_model;            // an rm run whose score replaces the verifier's reward ("": the verifier)
+  double kl_target = 0.0;              // adaptive KL: per-token KL to hold (0: kl_coef stays fixed)
+  int64_t kl_horizon = 10000;          // adaptive KL: responses over which kl_coef moves by up to 20%
 
   LmRlConfig() {
     common.learning_rate = 1e-4;
@@ -141,6 +150,10 @@ class LmRlAgent : public LmAgent {
   TransformerLM reward_model_{nullptr};  // frozen; null without reward_model, or when built only to act
   uint32_t reward_model_crc_ = 0;        // checksum of its weights
   double verifier_reward_ = 0;           // the last rollout's mean verifier reward
+  double kl_coef_ = 0;                   // the KL weight in use (rl_.kl_coef, adapted with kl_target)
+  // The adaptive KL step after an iteration of `responses` responses whose
+  // per-token KL was `kl`; no-op without kl_target.
+  void AdaptKlCoef(double kl, int64_t responses);
   int64_t tokens_ = 0, updates_ = 0;
   int64_t last_update_steps_ = 1;  // minibatch updates of the last Update
 };

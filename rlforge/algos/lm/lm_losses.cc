@@ -1,5 +1,7 @@
 #include "rlforge/algos/lm/lm_losses.h"
 
+#include <algorithm>
+
 #include "rlforge/core/error.h"
 
 namespace rlforge {
@@ -65,6 +67,11 @@ std::pair<torch::Tensor, torch::Tensor> TokenGae(const torch::Tensor& rewards, c
     next_adv = a;
   }
   return {adv, (adv + values) * mask};
+}
+
+double AdaptiveKlCoef(double coef, double kl, double target, int64_t n, int64_t horizon) {
+  const double error = std::clamp(kl / target - 1.0, -0.2, 0.2);
+  return coef * (1.0 + error * static_cast<double>(n) / static_cast<double>(horizon));
 }
 
 }  // namespace rlforge

@@ -53,6 +53,11 @@ bool IsLossAggregation(const std::string& mode);
 std::pair<torch::Tensor, torch::Tensor> TokenGae(const torch::Tensor& rewards, const torch::Tensor& values,
                                                  const torch::Tensor& mask, double gamma, double lambda);
 
+// The adaptive KL controller's step (Ziegler et al., 2019): the coefficient
+// after an iteration of n responses whose KL was kl,
+//   coef (1 + clip(kl / target - 1, -0.2, 0.2) n / horizon).
+double AdaptiveKlCoef(double coef, double kl, double target, int64_t n, int64_t horizon);
+
 }  // namespace rlforge
 
 #endif  // RLFORGE_ALGOS_LM_LM_LOSSES_H_

@@ -103,5 +103,15 @@ TEST(LmLosses, TokenGaeWorkedExample) {
   }
 }
 
+// The adaptive KL step, target 0.1, 500 responses over a horizon of 10000:
+// KL 0.11 is 10% over (x 1.005); 0.3 and 0.0 are clipped to +-20% (x 1.01,
+// x 0.99).
+TEST(LmLosses, AdaptiveKlWorkedExample) {
+  EXPECT_NEAR(AdaptiveKlCoef(0.05, 0.11, 0.1, 500, 10000), 0.05 * 1.005, 1e-12);
+  EXPECT_NEAR(AdaptiveKlCoef(0.05, 0.3, 0.1, 500, 10000), 0.05 * 1.01, 1e-12);
+  EXPECT_NEAR(AdaptiveKlCoef(0.05, 0.0, 0.1, 500, 10000), 0.05 * 0.99, 1e-12);
+  EXPECT_NEAR(AdaptiveKlCoef(0.05, 0.1, 0.1, 500, 10000), 0.05, 1e-12);
+}
+
 }  // namespace
 }  // namespace rlforge

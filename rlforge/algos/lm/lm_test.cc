@@ -112,7 +112,8 @@ TEST_P(LmResumeTest, ResumedRunEndsWithTheUnbrokenRunsWeights) {
     half = 10;
   } else {
     sets = With(sets, {"env_kwargs={length: 3}", "d_model=32", "n_layers=1", "n_heads=2", "init_from=" + SortSftRun(),
-                       "prompts_per_iteration=8", "epochs=2", "minibatches=2", "learning_rate=1e-3"});
+                       "prompts_per_iteration=8", "epochs=2", "minibatches=2", "learning_rate=1e-3",
+                       "kl_target=0.001", "kl_horizon=40"});  // the adapted kl_coef comes back too
     if (algo == "grpo") sets.push_back("group_size=4");
     half = 300;
   }
@@ -156,6 +157,34 @@ TEST(LmWarmStart, GrpoStartsFromTheSftModelAndLeashesToIt) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(ref[i], b[i])) << i;
   EXPECT_LT(grpo.Iterate().at("kl"), 1e-7);
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(ref[i], b[i])) << i;  // frozen
+}
+
+// With kl_target, each iteration's kl_coef is the last one's moved by the
+// adaptive controller's step from the last KL; without, it stays kl_coef.
+TEST(LmAdaptiveKl, CoefficientFollowsTheController) {
+  for (const std::string algo : {"grpo", "ppo-lm"}) {
+    SCOPED_TRACE(algo);
+    for (const bool adaptive : {true, false}) {
+      std::vector<std::string> sets = {"env_kwargs={length: 3}", "d_model=32", "n_layers=1", "n_heads=2",
+                                       "prompts_per_iteration=8", "eval_prompts=0", "learning_rate=1e-3",
+                                       "kl_coef=0.05"};
+      if (adaptive) sets = With(sets, {"kl_target=0.001", "kl_horizon=50"});
+      if (algo == "grpo") sets.push_back("group_size=4");
+      TrainConfig c = TrainConfig::Resolve(algo, "TextSort-v0", "", sets, 100000, 0);
+      auto agent = MakeAlgorithm(c.Context(), *c.algo);
+      WarmStart(*agent, SortSftRun(), false);
+      const int64_t n = algo == "grpo" ? 32 : 8;
+      Metrics prev = agent->Iterate();
+      EXPECT_DOUBLE_EQ(prev.at("kl_coef"), 0.05);
+      for (int i = 0; i < 4; ++i) {
+        const Metrics m = agent->Iterate();
+        const double want = adaptive ? AdaptiveKlCoef(prev.at("kl_coef"), prev.at("kl"), 0.001, n, 50) : 0.05;
+        EXPECT_NEAR(m.at("kl_coef"), want, 1e-12) << i;
+        prev = m;
+      }
+      if (adaptive) EXPECT_NE(prev.at("kl_coef"), 0.05);
+    }
+  }
 }
 
 // SFT learns to sort three digits from the solver's demonstrations, recorded
@@ -467,6 +496,8 @@ TEST(LmConfig, ClearErrors) {
   expect_error("grpo", "TextSort-v0", {"loss_aggregation=sum"}, "loss_aggregation");
   expect_error("sft", "TextSort-v0", {"n_heads=3"}, "n_heads");
   expect_error("sft", "TextSort-v0", {"demo_policy=heuristic"}, "heuristic");
+  expect_error("grpo", "TextSort-v0", {"kl_target=0.1", "kl_coef=0"}, "kl_coef must be > 0");
+  expect_error("ppo-lm", "TextSort-v0", {"kl_horizon=0"}, "kl_horizon");
 }
 
 }  // namespace
