@@ -10,8 +10,10 @@
 #   ENV_ID=TextTowerDefense-v0 scripts/lm_results.sh OUT_DIR [SEEDS...]              ~5 min per seed
 # With REWARD_MODEL=1 it also trains a reward model (configs/rm.yaml; its
 # line shows the held-out pairwise accuracy under "greedy") and runs GRPO and
-# PPO-LM rewarded by it instead of the verifier (grpo+rm, ppo-lm+rm; their
-# "vreward" column is the verifier's mean reward of the last rollout).
+# PPO-LM rewarded by it instead of the verifier: with the preset's fixed
+# kl_coef (grpo+rm, ppo-lm+rm) and with the adaptive KL controller
+# (grpo+rm+akl, ppo-lm+rm+akl: kl_coef 0.05, kl_target 0.05, kl_horizon
+# 500). Their "vreward" column is the verifier's mean reward of the last rollout.
 set -euo pipefail
 out=${1:?usage: scripts/lm_results.sh OUT_DIR [SEEDS...]}
 shift
@@ -24,8 +26,9 @@ mkdir -p "$out"
 last() { python3 -c "import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); print(r[-1][sys.argv[2]] or 'nan')" "$1/progress.csv" "$2"; }
 succ() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]+'/eval.json'))['success_rate'])" "$1"; }
 algos=(sft grpo ppo-lm)
-[ "${REWARD_MODEL:-0}" = 1 ] && algos+=(rm grpo+rm ppo-lm+rm)
-printf '%-9s %-5s %8s %8s %8s %8s %8s %7s\n' algo seed greedy sampled eval500 kl vreward seconds
+[ "${REWARD_MODEL:-0}" = 1 ] && algos+=(rm grpo+rm ppo-lm+rm grpo+rm+akl ppo-lm+rm+akl)
+akl=(--set kl_coef=0.05 --set kl_target=0.05 --set kl_horizon=500)
+printf '%-13s %-5s %8s %8s %8s %8s %8s %7s\n' algo seed greedy sampled eval500 kl vreward seconds
 for s in "${seeds[@]}"; do
   for algo in "${algos[@]}"; do
     dir="$out/$algo-$s"
@@ -37,9 +40,11 @@ for s in "${seeds[@]}"; do
         "$bin" train --algo sft --env "$env_id" --seed "$s" --out "$dir" >/dev/null 2>&1 ;;
       rm)
         "$bin" train --algo rm --env "$env_id" --seed "$s" --out "$dir" >/dev/null 2>&1 ;;
-      *+rm)
-        "$bin" train --algo "${algo%+rm}" --env "$env_id" --seed "$s" --init-from "$out/sft-$s" \
-          --set reward_model="$out/rm-$s" --out "$dir" >/dev/null 2>&1
+      *+rm|*+rm+akl)
+        extra=()
+        [[ "$algo" == *+akl ]] && extra=("${akl[@]}")
+        "$bin" train --algo "${algo%%+*}" --env "$env_id" --seed "$s" --init-from "$out/sft-$s" \
+          --set reward_model="$out/rm-$s" "${extra[@]}" --out "$dir" >/dev/null 2>&1
         kl=$(last "$dir" kl) vreward=$(last "$dir" verifier_reward) ;;
       *)
         "$bin" train --algo "$algo" --env "$env_id" --seed "$s" --init-from "$out/sft-$s" --out "$dir" >/dev/null 2>&1
@@ -47,10 +52,10 @@ for s in "${seeds[@]}"; do
     esac
     end=$(date +%s.%N)
     if [ "$algo" = rm ]; then
-      printf '%-9s %-5s %8.3f %8s %8s %8s %8s %7.1f\n' "$algo" "$s" "$(last "$dir" holdout_accuracy)" - - - - \
+      printf '%-13s %-5s %8.3f %8s %8s %8s %8s %7.1f\n' "$algo" "$s" "$(last "$dir" holdout_accuracy)" - - - - \
         "$(python3 -c "print($end - $start)")"
     else
-      printf '%-9s %-5s %8.3f %8.3f %8.3f %8.4f %8s %7.1f\n' "$algo" "$s" "$(last "$dir" eval_accuracy)" \
+      printf '%-13s %-5s %8.3f %8.3f %8.3f %8.4f %8s %7.1f\n' "$algo" "$s" "$(last "$dir" eval_accuracy)" \
         "$(last "$dir" eval_sampled_accuracy)" "$(succ "$dir")" "$kl" "$vreward" "$(python3 -c "print($end - $start)")"
     fi
   done

@@ -10,6 +10,7 @@
 #ifndef RLFORGE_CORE_ERROR_H_
 #define RLFORGE_CORE_ERROR_H_
 
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -54,6 +55,22 @@ std::string Join(const Container& items, const std::string& sep) {
     first = false;
   }
   return os.str();
+}
+
+// Splits `list` at each `sep` and trims spaces around the pieces; empty
+// pieces are kept (callers name them in their errors), e.g.
+// SplitTrimmed("a, b,", ',') == {"a", "b", ""}.
+inline std::vector<std::string> SplitTrimmed(const std::string& list, char sep) {
+  std::vector<std::string> out;
+  for (size_t start = 0; start <= list.size();) {
+    const size_t end = std::min(list.find(sep, start), list.size());
+    std::string piece = list.substr(start, end - start);
+    piece.erase(0, piece.find_first_not_of(' '));
+    piece.erase(piece.find_last_not_of(' ') + 1);
+    out.push_back(std::move(piece));
+    start = end + 1;
+  }
+  return out;
 }
 
 }  // namespace rlforge

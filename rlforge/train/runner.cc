@@ -672,16 +672,9 @@ std::vector<std::string> FreezeParameters(Algorithm& algo, const std::string& pr
     const std::string first = p.key().substr(0, p.key().find('.'));
     if (std::find(top.begin(), top.end(), first) == top.end()) top.push_back(first);
   }
-  std::vector<std::string> wanted;
-  for (size_t start = 0; start <= prefixes.size();) {
-    const size_t comma = std::min(prefixes.find(',', start), prefixes.size());
-    std::string prefix = prefixes.substr(start, comma - start);
-    prefix.erase(0, prefix.find_first_not_of(' '));
-    prefix.erase(prefix.find_last_not_of(' ') + 1);
+  const std::vector<std::string> wanted = SplitTrimmed(prefixes, ',');
+  for (const std::string& prefix : wanted)
     RLF_CHECK_ARG(!prefix.empty(), "config key 'freeze': an empty prefix in '", prefixes, "'");
-    wanted.push_back(prefix);
-    start = comma + 1;
-  }
   for (const std::string& prefix : wanted) {
     size_t matched = 0;
     for (auto& p : params) {

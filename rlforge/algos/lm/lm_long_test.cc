@@ -1,6 +1,7 @@
 // The targets of docs/lm.md (ctest label long: make test-long): for three
 // seeds, SFT on noisy demonstrations and then GRPO and PPO-LM from it, with
-// the presets (configs/sft.yaml, grpo.yaml, ppo-lm.yaml).
+// the presets (configs/sft.yaml, grpo.yaml, ppo-lm.yaml); and GRPO from a
+// learned reward model (configs/rm.yaml).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -108,6 +109,42 @@ TEST(LmLong, TowerDefensePlansWinMoreOftenAfterRl) {
     EXPECT_GE(a[1].sampled, a[0].sampled + 0.15) << "seed " << seed << " grpo";
     EXPECT_GE(a[2].sampled, a[0].sampled + 0.15) << "seed " << seed << " ppo-lm";
     EXPECT_GE(a[1].greedy, a[0].greedy) << "seed " << seed << " grpo";
+  }
+}
+
+// RL from a learned reward model on 5-digit sorting (docs/lm.md): the
+// reward model tells right answers from swapped ones perfectly on held-out
+// pairs, yet GRPO with the preset's fixed KL weight exploits it (its answers
+// end less often right than the SFT model's); with the adaptive KL
+// controller the same run raises sampled accuracy by at least 20 points and
+// keeps greedy accuracy. Measured: fixed 0.066 / 0.004 / 0.000, adaptive
+// 0.824 / 0.750 / 0.824 from SFT 0.488 / 0.465 / 0.473 (sampled).
+TEST(LmLong, RewardModelIsExploitedWithoutAnAdaptiveLeash) {
+  const std::string env = "TextSort-v0";
+  for (int64_t seed = 0; seed < 3; ++seed) {
+    const std::string tag = std::to_string(seed);
+    const std::string sft = FreshDir("lm_long", "rm_sft_" + tag), rm = FreshDir("lm_long", "rm_" + tag);
+    Train(TrainConfig::Resolve("sft", env, "", {}, std::nullopt, seed), sft, Quiet());
+    Train(TrainConfig::Resolve("rm", env, "", {}, std::nullopt, seed), rm, Quiet());
+    const double holdout = LastColumn(rm, "holdout_accuracy");
+    Accuracy runs[2];
+    for (int adaptive = 0; adaptive < 2; ++adaptive) {
+      std::vector<std::string> sets = {"init_from=" + sft, "reward_model=" + rm};
+      if (adaptive) sets.insert(sets.end(), {"kl_coef=0.05", "kl_target=0.05", "kl_horizon=500"});
+      const std::string dir = FreshDir("lm_long", std::string(adaptive ? "rm_akl_" : "rm_fixed_") + tag);
+      Train(TrainConfig::Resolve("grpo", env, "", sets, std::nullopt, seed), dir, Quiet());
+      runs[adaptive] = Measure(dir);
+    }
+    const Accuracy base = Measure(sft);
+    std::printf("%s seed %lld: rm held-out %.3f; sampled/greedy SFT %.3f/%.3f, grpo+rm fixed %.3f/%.3f (kl %.2f), "
+                "adaptive %.3f/%.3f (kl %.3f)\n",
+                env.c_str(), static_cast<long long>(seed), holdout, base.sampled, base.greedy, runs[0].sampled,
+                runs[0].greedy, runs[0].kl, runs[1].sampled, runs[1].greedy, runs[1].kl);
+    std::fflush(stdout);
+    EXPECT_GE(holdout, 0.99) << "seed " << seed;
+    EXPECT_LT(runs[0].sampled, base.sampled) << "seed " << seed << ": the fixed leash held";
+    EXPECT_GE(runs[1].sampled, base.sampled + 0.2) << "seed " << seed;
+    EXPECT_GE(runs[1].greedy, 0.85) << "seed " << seed;
   }
 }
 

@@ -45,16 +45,9 @@ torch::Tensor RewardScores(TransformerLM& model, const std::vector<std::vector<i
 namespace {
 
 std::vector<std::string> SplitSpecs(const std::string& key, const std::string& list) {
-  std::vector<std::string> out;
-  for (size_t start = 0; start <= list.size();) {
-    const size_t comma = std::min(list.find(',', start), list.size());
-    std::string spec = list.substr(start, comma - start);
-    spec.erase(0, spec.find_first_not_of(' '));
-    spec.erase(spec.find_last_not_of(' ') + 1);
+  std::vector<std::string> out = SplitTrimmed(list, ',');
+  for (const std::string& spec : out)
     RLF_CHECK_ARG(!spec.empty(), "config key '", key, "': an empty entry in '", list, "'");
-    out.push_back(spec);
-    start = comma + 1;
-  }
   return out;
 }
 
