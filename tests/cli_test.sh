@@ -222,6 +222,9 @@ check lm-rm-is-no-policy 2 "is no policy" -- "$BIN" eval --policy "$tmp/lm-rm" -
 check lm-rm-no-periodic-eval 2 "eval_interval must be 0" -- "$BIN" train --algo rm --env TextSort-v0 --set eval_interval=100 --out "$tmp/lm-rm-bad"
 check lm-grpo-rm 0 "" -- "$BIN" train --algo grpo --env TextSort-v0 --steps 10 --set d_model=16 --set n_layers=1 --set n_heads=2 --set prompts_per_iteration=2 --set group_size=2 --set eval_prompts=2 --set eval_episodes=2 --set reward_model="$tmp/lm-rm" --out "$tmp/lm-grpo-rm" --no-progress
 head -1 "$tmp/lm-grpo-rm/progress.csv" | grep -q ',verifier_reward$' && echo "ok   lm-grpo-rm-logs-the-verifier" || { echo "FAIL no verifier_reward column"; fails=$((fails+1)); }
+sample=$("$BIN" lm sample "$tmp/lm" --prompt "sort:83515=" --n 2 --temperature 1 --reward-model "$tmp/lm-rm" --json)
+python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert len(d)==2 and all(isinstance(r['rm_score'], float) for r in d)" "$sample" && echo "ok   lm-sample-rm-score" || { echo "FAIL lm sample --reward-model: $sample"; fails=$((fails+1)); }
+check lm-sample-rm-not-rm 2 "not a reward model's" -- "$BIN" lm sample "$tmp/lm" --prompt "sort:1=" --reward-model "$tmp/lm"
 check lm-reward-model-not-rm 2 "is not a reward model's run" -- "$BIN" train --algo ppo-lm --env TextSort-v0 --set reward_model="$tmp/lm" --out "$tmp/lm-bad-rm"
 check lm-sample-empty 2 "--prompt is empty" -- "$BIN" lm sample "$tmp/lm" --prompt ""
 check lm-sample-topk-greedy 2 "need --temperature > 0" -- "$BIN" lm sample "$tmp/lm" --prompt "sort:1=" --top-k 3

@@ -3,11 +3,13 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "rlforge/algos/lm/lm_agent.h"
+#include "rlforge/algos/lm/reward_model.h"
 #include "rlforge/cli/common.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/env/text.h"
@@ -25,6 +27,7 @@ struct SampleArgs {
   double temperature = 0.0, top_p = 1.0;
   int64_t top_k = 0;
   uint64_t seed = 0;
+  std::string reward_model;
   bool json = false;
 };
 
@@ -38,6 +41,19 @@ void RunSample(const SampleArgs& a) {
   LoadedRun run = LoadRun(a.run);
   auto* lm = dynamic_cast<LmAgent*>(run.algorithm.get());
   RLF_CHECK(lm != nullptr, a.run, ": ", algo, " is not a language-model agent");
+  // --reward-model: an rm run of the same env scores each answer too.
+  std::optional<LoadedRun> rm_run;
+  RewardModel* rm = nullptr;
+  if (!a.reward_model.empty()) {
+    const std::string rm_algo = LoadRunConfig(a.reward_model).run.algo;
+    RLF_CHECK_ARG(rm_algo == "rm", "--reward-model: ", a.reward_model, " is a ", rm_algo, " run, not a reward model's (rm)");
+    rm_run = LoadRun(a.reward_model);
+    rm = dynamic_cast<RewardModel*>(rm_run->algorithm.get());
+    RLF_CHECK(rm != nullptr, "--reward-model: ", a.reward_model, " is not a reward model");
+    RLF_CHECK_ARG(rm->env_id() == run.config.run.env && rm->context() >= lm->context(), "--reward-model: ",
+                  a.reward_model, " learned ", rm->env_id(), "; ", a.run, " answers ", run.config.run.env);
+    rm->model()->eval();
+  }
   std::unique_ptr<Env> env = Make(run.config.run.env, run.config.run.env_kwargs);
   const auto* text_env = dynamic_cast<const TextEnv*>(&env->unwrapped());
   torch::Generator gen = at::detail::createCPUGenerator(a.seed);
@@ -70,11 +86,16 @@ void RunSample(const SampleArgs& a) {
         j["score"] = ended ? text_env->task().Score(*problem, answer) : text_env->task().Malformed();
         j["reference"] = problem->answer;
       }
+      if (rm != nullptr) {
+        torch::NoGradGuard no_grad;
+        j["rm_score"] = RewardScores(rm->model(), {tokens}, resp.narrow(0, i, 1)).item<double>();
+      }
       if (a.json) {
         out.push_back(j);
       } else {
         std::cout << prompt << answer << (ended ? "" : " (no <eos>)");
         if (problem) std::cout << "   score " << j["score"].get<double>() << " (reference " << problem->answer << ")";
+        if (rm != nullptr) std::cout << "   rm score " << j["rm_score"].get<double>();
         std::cout << "\n";
       }
     }
@@ -205,6 +226,7 @@ void AddLmCommand(CLI::App& app) {
   sample->add_option("--top-k", a->top_k, "Sample among the k likeliest tokens (0: all)")->transform(IntegerFor(a->top_k))->check(CLI::Range(int64_t{0}, int64_t{1000}))->capture_default_str();
   sample->add_option("--top-p", a->top_p, "Nucleus sampling mass (1: all)")->check(CLI::Range(1e-6, 1.0))->capture_default_str();
   sample->add_option("--seed", a->seed, "Sampling seed")->transform(IntegerFor(a->seed))->capture_default_str();
+  sample->add_option("--reward-model", a->reward_model, "An rm run of the same env: print its score r(x, y) of each answer too");
   sample->add_flag("--json", a->json, "Print JSON");
   sample->callback([a] { RunSample(*a); });
 }
