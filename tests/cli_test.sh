@@ -218,6 +218,7 @@ check lm-dataset-of-another-env 2 "holds episodes of TextSort-v0" -- "$BIN" trai
 [[ ! -e "$tmp/lm-bad-ds" ]] && echo "ok   failed-first-iteration-leaves-no-run-dir" || { echo "FAIL $tmp/lm-bad-ds left behind"; fails=$((fails+1)); }
 check lm-init-from-other-size 2 "a language model is warm-started whole" -- "$BIN" train --algo grpo --env TextSort-v0 --init-from "$tmp/lm" --steps 10 --out "$tmp/lm-bad-init"
 check lm-rm 0 "" -- "$BIN" train --algo rm --env TextSort-v0 --steps 10 --set d_model=16 --set n_layers=1 --set n_heads=2 --set pairs=100 --set updates_per_iteration=5 --set eval_episodes=3 --out "$tmp/lm-rm" --no-progress
+python3 -c "import json,sys; assert json.load(open(sys.argv[1]))['episodes'] == 0" "$tmp/lm-rm/eval.json" && echo "ok   lm-rm-plays-no-episodes" || { echo "FAIL rm run evaluated episodes"; fails=$((fails+1)); }
 check lm-rm-is-no-policy 2 "is no policy" -- "$BIN" eval --policy "$tmp/lm-rm" --env TextSort-v0 --episodes 2
 check lm-rm-no-periodic-eval 2 "eval_interval must be 0" -- "$BIN" train --algo rm --env TextSort-v0 --set eval_interval=100 --out "$tmp/lm-rm-bad"
 check lm-grpo-rm 0 "" -- "$BIN" train --algo grpo --env TextSort-v0 --steps 10 --set d_model=16 --set n_layers=1 --set n_heads=2 --set prompts_per_iteration=2 --set group_size=2 --set eval_prompts=2 --set eval_episodes=2 --set reward_model="$tmp/lm-rm" --out "$tmp/lm-grpo-rm" --no-progress

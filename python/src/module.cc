@@ -283,6 +283,7 @@ class PyPolicy {
   explicit PyPolicy(const std::string& path) {
     py::gil_scoped_release release;
     run_ = LoadRun(path);
+    if (!run_.algorithm->acts()) run_.algorithm->MakePolicy(true);  // throws, naming why it is no policy
     auto env = Make(run_.config.run.env, run_.config.run.env_kwargs);
     obs_space_ = env->observation_space();
     act_space_ = env->action_space();

@@ -822,7 +822,10 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
     } catch (const Error& e) {
       const std::string why = e.what() + ConfigDifferences(path, config);
       std::fprintf(stderr, "warning: cannot resume from %s: %s\n", path.c_str(), why.c_str());
-      failures.push_back(why);
+      // Said once per reason at the end: the file's own name left out.
+      std::string reason = why;
+      for (size_t at; (at = reason.find(path)) != std::string::npos;) reason.replace(at, path.size(), "it");
+      failures.push_back(reason);
       // A damaged file (not one of another configuration) is set aside, so
       // that eval and play do not pick it either.
       bool readable = true;
@@ -841,7 +844,11 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
     break;
   }
   OnEveryRank(comm, "loading a checkpoint", [&] {
-    RLF_CHECK(algo != nullptr, "no checkpoint of '", dir, "' can be loaded (", Join(failures, "; "), ")");
+    // The same reason for several checkpoints (another configuration) is said once.
+    std::vector<std::string> reasons;
+    for (const std::string& f : failures)
+      if (std::find(reasons.begin(), reasons.end(), f) == reasons.end()) reasons.push_back(f);
+    RLF_CHECK(algo != nullptr, "no checkpoint of '", dir, "' can be loaded (", Join(reasons, "; "), ")");
   });
   // Every rank must continue from the same checkpoint (a file system that
   // shows ranks different listings would otherwise split the job).

@@ -49,6 +49,11 @@ void LmRlConfig::Validate() const {
 }
 
 void LmRlConfig::CheckResponses(int64_t responses) const {
+  // One iteration moves the adaptive coefficient by up to 20% x responses /
+  // kl_horizon: a horizon shorter than an iteration could flip its sign.
+  RLF_CHECK_ARG(kl_target == 0 || kl_horizon >= responses, "config key 'kl_horizon' (", kl_horizon,
+                ") must be at least the responses per iteration (", responses, "): each iteration moves kl_coef by up "
+                "to 20% x responses / kl_horizon");
   RLF_CHECK_ARG(responses <= 65536, responses, " responses per iteration are too many (prompts_per_iteration",
                 responses > prompts_per_iteration ? " x group_size" : "", "; at most 65536)");
   RLF_CHECK_ARG(minibatches <= responses, "config key 'minibatches' (", minibatches,
@@ -121,10 +126,11 @@ LmRlAgent::LmRlAgent(const RunContext& ctx, const LmRlConfig& config)
   auto* rm = dynamic_cast<RewardModel*>(run.get());
   RLF_CHECK_ARG(rm != nullptr, "config key 'reward_model': '", path,
                 "' is not a reward model's run (train one with rlforge train --algo rm)");
-  RLF_CHECK_ARG(rm->env_id() == ctx.run.env, "config key 'reward_model': '", path, "' learned the preferences of ",
-                rm->env_id(), ", not of ", ctx.run.env);
+  RLF_CHECK_ARG(rm->env_id() == ctx.run.env && rm->env_kwargs().items() == ctx.run.env_kwargs.items(),
+                "config key 'reward_model': '", path, "' learned the preferences of ", rm->env_id(), " ",
+                rm->env_kwargs().ToString(), ", not of ", ctx.run.env, " ", ctx.run.env_kwargs.ToString());
   RLF_CHECK_ARG(rm->context() >= context_, "config key 'reward_model': '", path, "' reads at most ", rm->context(),
-                " tokens; ", ctx.run.env, " needs ", context_, " (train the reward model on this env)");
+                " tokens; ", ctx.run.env, " needs ", context_);
   reward_model_ = rm->model();  // shared: outlives `run`
   reward_model_->eval();
   for (auto& p : reward_model_->parameters()) p.set_requires_grad(false);
@@ -143,8 +149,9 @@ void LmRlAgent::VisitState(StateVisitor& v) {
     // Checked when the reward model was loaded (training); an agent built
     // to act only has none to compare.
     RLF_CHECK_ARG(!reward_model_ || crc == reward_model_crc_, "config key 'reward_model': the weights of '",
-                  rl_.reward_model, "' are not those this run trained with (its run was resumed or retrained "
-                  "since); resume with the reward model this run started with");
+                  rl_.reward_model, "' are not those this run trained with (its run was trained further since); "
+                  "resume with the reward model this run started with (set reward_model in config.yaml to that "
+                  "run's checkpoint file, checkpoints/step_N.pt, when it still has it)");
   }
 }
 

@@ -326,7 +326,8 @@ double LmAgent::EvalAccuracy(double temperature) {
 
 runtime::Model LmAgent::ExportModel() {
   throw InvalidArgument(ctx_.algo + ": exporting a transformer language model is not supported yet (the runtime "
-                        "and the TorchScript/ONNX writers take MLP and CNN policies); sample it with rlforge lm sample");
+                        "and the TorchScript/ONNX writers take MLP and CNN policies)" +
+                        (acts() ? "; sample it with rlforge lm sample" : ""));
 }
 
 std::unique_ptr<Policy> LmAgent::MakePolicy(bool deterministic) {
@@ -356,7 +357,8 @@ void LmAgent::VisitLmState(StateVisitor& v) {
   // n_heads changes no tensor's shape: a checkpoint loaded into a model with
   // other heads would load without complaint and compute something else.
   const TransformerConfig& c = model_->config();
-  std::vector<int64_t> shape = {c.d_model, c.n_layers, c.n_heads, c.d_ff, c.context}, saved = shape;
+  const int64_t d_ff = c.d_ff > 0 ? c.d_ff : 4 * c.d_model;  // 0 means 4 d_model
+  std::vector<int64_t> shape = {c.d_model, c.n_layers, c.n_heads, d_ff, c.context}, saved = shape;
   v("model_shape", &saved);
   if (saved != shape) {
     auto str = [](const std::vector<int64_t>& x) {

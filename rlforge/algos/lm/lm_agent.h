@@ -144,6 +144,7 @@ class LmAgent : public Algorithm {
              torch::Tensor* correct) const;
   TransformerLM& model() { return model_; }
   const std::string& env_id() const { return ctx_.run.env; }
+  const Kwargs& env_kwargs() const { return ctx_.run.env_kwargs; }
   int64_t context() const { return context_; }
   int64_t max_response() const { return max_response_; }
 

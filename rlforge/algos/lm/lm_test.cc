@@ -375,6 +375,7 @@ TEST(RewardModel, OneThatDoesNotFitIsRefusedByName) {
   expect_error("TextSort-v0", "/nonexistent/rm_run", "/nonexistent/rm_run");
   expect_error("TextSort-v0", SortSftRun(), "not a reward model");
   expect_error("TextAddition-v0", SortRewardModelRun(), "learned the preferences of TextSort-v0");
+  expect_error("TextSort-v0", SortRewardModelRun(), "learned the preferences of TextSort-v0");  // length 3, not 5
 }
 
 // Stopped and resumed, a grpo run with a reward model ends with the unbroken
@@ -451,8 +452,18 @@ TEST(LmAgent, CheckpointRefusesAnotherHeadCount) {
     LoadRun(dir);
     ADD_FAILURE() << "loaded a 2-head checkpoint into 4 heads";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("n_heads"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("its transformer has (d_model, n_layers, n_heads, d_ff, context) = (16, 1, 2, "
+                                         "64,"),
+              std::string::npos)
+        << e.what();
   }
+  // d_ff 0 means 4 d_model: the same transformer as d_ff 64 at d_model 16.
+  yaml.replace(at, 10, "n_heads: 2");
+  const size_t ff = yaml.find("d_ff: 0");
+  ASSERT_NE(ff, std::string::npos);
+  yaml.replace(ff, 7, "d_ff: 64");
+  std::ofstream(dir + "/config.yaml") << yaml;
+  EXPECT_NO_THROW(LoadRun(dir));
 }
 
 // precision: bf16 runs the training passes' matrix products in bfloat16
@@ -498,6 +509,10 @@ TEST(LmConfig, ClearErrors) {
   expect_error("sft", "TextSort-v0", {"demo_policy=heuristic"}, "heuristic");
   expect_error("grpo", "TextSort-v0", {"kl_target=0.1", "kl_coef=0"}, "kl_coef must be > 0");
   expect_error("ppo-lm", "TextSort-v0", {"kl_horizon=0"}, "kl_horizon");
+  // A horizon shorter than an iteration's responses (256) could flip kl_coef's sign.
+  expect_error("grpo", "TextSort-v0", {"kl_target=0.1", "kl_horizon=100"}, "at least the responses per iteration");
+  expect_error("rm", "TextSort-v0", {"rejected_policy="}, "names no policy");
+  expect_error("rm", "TextSort-v0", {"rejected_policy=noisy:1,"}, "an empty entry");
 }
 
 }  // namespace

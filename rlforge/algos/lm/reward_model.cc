@@ -1,6 +1,5 @@
 #include "rlforge/algos/lm/reward_model.h"
 
-#include <filesystem>
 #include <tuple>
 
 #include "rlforge/env/registry.h"
@@ -12,7 +11,8 @@ namespace rlforge {
 void RewardModelConfig::Visit(FieldVisitor& v) {
   common.Visit(v);
   v.Field("chosen_policy", &chosen_policy, "what writes the preferred response of each pair: a scripted policy, or a "
-          "language model's run directory (sampled at temperature 1); comma-separated: pair i uses entry i mod n");
+          "language model's run directory, a path with a '/' such as ./runs/sft (sampled at temperature 1); "
+          "comma-separated: pair i uses entry i mod n");
   v.Field("rejected_policy", &rejected_policy, "what writes the other response (as chosen_policy)");
   v.Field("pairs", &pairs, "preference pairs made (those the env scores apart are kept)");
   v.Field("holdout_fraction", &holdout_fraction, "fraction of the pairs held out for pairwise accuracy");
@@ -47,14 +47,15 @@ namespace {
 std::vector<std::string> SplitSpecs(const std::string& key, const std::string& list) {
   std::vector<std::string> out = SplitTrimmed(list, ',');
   for (const std::string& spec : out)
-    RLF_CHECK_ARG(!spec.empty(), "config key '", key, "': an empty entry in '", list, "'");
+    RLF_CHECK_ARG(!spec.empty(), "config key '", key, "': ",
+                  list.empty() ? std::string("names no policy") : "an empty entry in '" + list + "'");
   return out;
 }
 
-// A run directory (or a checkpoint file), not a scripted policy's name.
-bool IsRunPath(const std::string& spec) {
-  return spec.find('/') != std::string::npos || std::filesystem::exists(spec);
-}
+// A run directory or checkpoint file (a path: it holds a '/'), not a
+// scripted policy's name — decided by the text alone, so that a config
+// means the same from any working directory.
+bool IsRunPath(const std::string& spec) { return spec.find('/') != std::string::npos; }
 
 }  // namespace
 
@@ -73,7 +74,7 @@ RewardModel::RewardModel(const RunContext& ctx, const RewardModelConfig& config)
       // Loaded only when training: a reward model loaded to score (or
       // inspect) makes no pairs.
       if (!ctx.load_run) continue;
-      std::shared_ptr<Algorithm> run;
+      std::unique_ptr<Algorithm> run;
       try {
         run = ctx.load_run(spec);
       } catch (const Error& e) {
@@ -84,7 +85,7 @@ RewardModel::RewardModel(const RunContext& ctx, const RewardModelConfig& config)
                     "' is not a language model's run (sft, grpo or ppo-lm)");
       RLF_CHECK_ARG(lm->env_id() == ctx.run.env, "config key '", key, "': '", spec, "' was trained on ", lm->env_id(),
                     ", not on ", ctx.run.env);
-      out->back().run = run;
+      out->back().policy = run->MakePolicy(/*deterministic=*/false);  // a copy of its model: the run is let go
     }
   }
   DeclareMetrics({"loss", "accuracy", "holdout_accuracy", "margin", "learning_rate", "grad_norm", "pairs"});
@@ -99,17 +100,18 @@ void RewardModel::EnsurePairs() {
   if (ready_) return;
   std::unique_ptr<Env> env = ctx_.MakeEnv();
   const uint64_t seed = static_cast<uint64_t>(ctx_.run.seed);
-  auto make = [&](const std::vector<PairPolicy>& specs, uint64_t policy_seed) {
-    std::vector<std::unique_ptr<Policy>> out;
-    for (const PairPolicy& p : specs) {
-      RLF_CHECK_ARG(p.run || !IsRunPath(p.spec), ctx_.algo, ": '", p.spec,
+  // Scripted policies are made here; runs' policies were made at construction.
+  auto make = [&](std::vector<PairPolicy>& specs, uint64_t policy_seed) {
+    std::vector<Policy*> out;
+    for (PairPolicy& p : specs) {
+      RLF_CHECK_ARG(p.policy || !IsRunPath(p.spec), ctx_.algo, ": '", p.spec,
                     "' is a run, and runs are loaded only when training (rlforge train)");
-      out.push_back(p.run ? p.run->MakePolicy(/*deterministic=*/false)
-                          : Registry::Global().MakeScriptedPolicy(p.spec, ctx_.run.env, *env, policy_seed));
+      if (!p.policy) p.policy = Registry::Global().MakeScriptedPolicy(p.spec, ctx_.run.env, *env, policy_seed);
+      out.push_back(p.policy.get());
     }
     return out;
   };
-  auto chosen = make(chosen_specs_, seed), rejected = make(rejected_specs_, seed + 1);
+  const std::vector<Policy*> chosen = make(chosen_specs_, seed), rejected = make(rejected_specs_, seed + 1);
   Rng seeds(seed ^ 0xBE77E2ull);
   std::vector<std::vector<int64_t>> c_rows, r_rows;
   for (int64_t i = 0; i < config_.pairs; ++i) {

@@ -62,11 +62,12 @@ class RewardModel : public LmAgent {
   void EnsurePairs();
   double Accuracy(const torch::Tensor& rows);
 
-  // An entry of chosen_policy or rejected_policy: a scripted policy's name,
-  // or a language model's run (loaded at construction).
+  // An entry of chosen_policy or rejected_policy: a scripted policy's name
+  // (its policy made with the pairs), or a language model's run (its
+  // sampling policy made at construction, when training).
   struct PairPolicy {
     std::string spec;
-    std::shared_ptr<Algorithm> run;
+    std::unique_ptr<Policy> policy;
   };
 
   RewardModelConfig config_;
