@@ -101,7 +101,8 @@ CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
 
 void CheckpointReader::Bytes(const std::string& name, std::string* bytes) {
   auto it = fields_.find(name);
-  RLF_CHECK(it != fields_.end(), "checkpoint ", path_, " has no field '", name, "'");
+  RLF_CHECK(it != fields_.end(), "checkpoint ", path_, " has no field '", name,
+            "' (written by another configuration, or by an earlier rlforge that did not keep it)");
   *bytes = it->second;
   read_.insert(name);
 }

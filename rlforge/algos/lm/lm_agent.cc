@@ -360,6 +360,7 @@ void LmAgent::VisitLmState(StateVisitor& v) {
   const int64_t d_ff = c.d_ff > 0 ? c.d_ff : 4 * c.d_model;  // 0 means 4 d_model
   std::vector<int64_t> shape = {c.d_model, c.n_layers, c.n_heads, d_ff, c.context}, saved = shape;
   v("model_shape", &saved);
+  if (saved.size() == 5 && saved[3] == 0) saved[3] = 4 * saved[0];  // d_ff as configured (0: 4 d_model)
   if (saved != shape) {
     auto str = [](const std::vector<int64_t>& x) {
       std::string out;
