@@ -31,3 +31,23 @@ def test_sft_trains_from_python(tmp_path):
     assert (out / "checkpoints" / "final.pt").exists()
     header = (out / "progress.csv").read_text().splitlines()[0].split(",")
     assert "eval_accuracy" in header and "eval_sampled_accuracy" in header
+
+
+def test_grpo_rewarded_by_a_reward_model_from_python(tmp_path):
+    tiny = {"d_model": 16, "n_layers": 1, "n_heads": 2}
+    rm = tmp_path / "rm"
+    rlforge.train("rm", "TextSort-v0", config={**tiny, "pairs": 100, "updates_per_iteration": 5},
+                  steps=10, out=str(rm))
+    # A reward model is no policy.
+    try:
+        rlforge.load(str(rm))
+        raise AssertionError("loaded a reward model as a policy")
+    except ValueError as e:
+        assert "no policy" in str(e)
+    out = tmp_path / "grpo"
+    rlforge.train("grpo", "TextSort-v0",
+                  config={**tiny, "prompts_per_iteration": 2, "group_size": 2, "eval_prompts": 2,
+                          "eval_episodes": 2, "reward_model": str(rm), "kl_target": 0.05, "kl_horizon": 100},
+                  steps=10, out=str(out))
+    header = (out / "progress.csv").read_text().splitlines()[0].split(",")
+    assert header[-1] == "verifier_reward" and "kl_coef" in header
