@@ -83,8 +83,9 @@ RewardModel::RewardModel(const RunContext& ctx, const RewardModelConfig& config)
       auto* lm = dynamic_cast<LmAgent*>(run.get());
       RLF_CHECK_ARG(lm != nullptr && run->acts(), "config key '", key, "': '", spec,
                     "' is not a language model's run (sft, grpo or ppo-lm)");
-      RLF_CHECK_ARG(lm->env_id() == ctx.run.env, "config key '", key, "': '", spec, "' was trained on ", lm->env_id(),
-                    ", not on ", ctx.run.env);
+      RLF_CHECK_ARG(lm->env_id() == ctx.run.env && lm->env_kwargs().items() == ctx.run.env_kwargs.items(),
+                    "config key '", key, "': '", spec, "' was trained on ", lm->env_id(), " ",
+                    lm->env_kwargs().ToString(), ", not on ", ctx.run.env, " ", ctx.run.env_kwargs.ToString());
       out->back().policy = run->MakePolicy(/*deterministic=*/false);  // a copy of its model: the run is let go
     }
   }
@@ -100,14 +101,20 @@ void RewardModel::EnsurePairs() {
   if (ready_) return;
   std::unique_ptr<Env> env = ctx_.MakeEnv();
   const uint64_t seed = static_cast<uint64_t>(ctx_.run.seed);
-  // Scripted policies are made here; runs' policies were made at construction.
-  auto make = [&](std::vector<PairPolicy>& specs, uint64_t policy_seed) {
+  // Scripted policies are made here, for this env (and live no longer);
+  // runs' policies were made at construction.
+  std::vector<std::unique_ptr<Policy>> scripted;
+  auto make = [&](const std::vector<PairPolicy>& specs, uint64_t policy_seed) {
     std::vector<Policy*> out;
-    for (PairPolicy& p : specs) {
+    for (const PairPolicy& p : specs) {
       RLF_CHECK_ARG(p.policy || !IsRunPath(p.spec), ctx_.algo, ": '", p.spec,
                     "' is a run, and runs are loaded only when training (rlforge train)");
-      if (!p.policy) p.policy = Registry::Global().MakeScriptedPolicy(p.spec, ctx_.run.env, *env, policy_seed);
-      out.push_back(p.policy.get());
+      if (p.policy) {
+        out.push_back(p.policy.get());
+      } else {
+        scripted.push_back(Registry::Global().MakeScriptedPolicy(p.spec, ctx_.run.env, *env, policy_seed));
+        out.push_back(scripted.back().get());
+      }
     }
     return out;
   };

@@ -63,8 +63,8 @@ class RewardModel : public LmAgent {
   double Accuracy(const torch::Tensor& rows);
 
   // An entry of chosen_policy or rejected_policy: a scripted policy's name
-  // (its policy made with the pairs), or a language model's run (its
-  // sampling policy made at construction, when training).
+  // (no policy kept: it is made with the pairs), or a language model's run
+  // (its sampling policy, made at construction when training).
   struct PairPolicy {
     std::string spec;
     std::unique_ptr<Policy> policy;
