@@ -57,10 +57,7 @@ double RawMmGflops(const std::vector<std::pair<int64_t, int64_t>>& shapes, int64
 
 void RunBenchTrain(const BenchTrainArgs& a) {
   TrainConfig c = TrainConfig::Resolve(a.algo, a.env, "", a.sets, a.steps, a.seed);
-  SetComputeThreads(static_cast<int>(c.run.torch_threads));
-  RunContext ctx = c.Context();
-  ctx.load_run = [](const std::string& path) { return LoadRun(path).algorithm; };  // reward_model and the like
-  auto algo = MakeAlgorithm(ctx, *c.algo);
+  auto algo = BuildAlgorithm(c);  // as rlforge train builds it (reward_model and the like load)
   // What every agent reports of its time (rlforge/algos/algorithm.h's
   // metrics): env stepping, acting, updates, and the update's samples and
   // network-product flops; 0 where an agent has no such part.

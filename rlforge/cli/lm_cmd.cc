@@ -50,8 +50,9 @@ void RunSample(const SampleArgs& a) {
     rm_run = LoadRun(a.reward_model);
     rm = dynamic_cast<RewardModel*>(rm_run->algorithm.get());
     RLF_CHECK(rm != nullptr, "--reward-model: ", a.reward_model, " is not a reward model");
-    RLF_CHECK_ARG(rm->env_id() == run.config.run.env && rm->context() >= lm->context(), "--reward-model: ",
-                  a.reward_model, " learned ", rm->env_id(), "; ", a.run, " answers ", run.config.run.env);
+    rm->CheckTrainedOn("--reward-model " + a.reward_model, run.config.run.env, run.config.run.env_kwargs);
+    RLF_CHECK_ARG(rm->context() >= lm->context(), "--reward-model ", a.reward_model, " reads at most ", rm->context(),
+                  " tokens; ", a.run, " writes ", lm->context());
     rm->model()->eval();
   }
   std::unique_ptr<Env> env = Make(run.config.run.env, run.config.run.env_kwargs);

@@ -593,7 +593,8 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   return result;
 }
 
-// training: the agent may load the runs it learns from (RunContext::load_run).
+}  // namespace
+
 std::unique_ptr<Algorithm> BuildAlgorithm(const TrainConfig& config, const RunnerOptions& options, bool training) {
   SetComputeThreads(static_cast<int>(config.run.torch_threads));
   RunContext ctx = config.Context();
@@ -602,6 +603,8 @@ std::unique_ptr<Algorithm> BuildAlgorithm(const TrainConfig& config, const Runne
   if (training) ctx.load_run = [](const std::string& path) { return LoadRun(path).algorithm; };
   return MakeAlgorithm(ctx, *config.algo);
 }
+
+namespace {
 
 // Before anything runs, every rank of a job checks that it runs the same
 // rlforge with the same config as rank 0 (a hash of the resolved config).
@@ -898,7 +901,7 @@ LoadedRun LoadRun(const std::string& path) {
   const std::string checkpoint = fs::is_regular_file(path) ? path : LatestCheckpoint(dir);
   LoadedRun out;
   out.config = TrainConfig::FromYamlFile(dir + "/config.yaml");
-  out.algorithm = BuildAlgorithm(out.config, RunnerOptions{}, /*training=*/false);
+  out.algorithm = BuildAlgorithm(out.config, {}, /*training=*/false);
   try {
     out.algorithm->Load(checkpoint);
   } catch (const InvalidArgument&) {

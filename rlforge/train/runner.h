@@ -74,6 +74,12 @@ struct RunnerOptions {
 
 TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOptions& options = {});
 
+// The agent of `config`, built as the runner builds it (libtorch threads
+// set, the job's communicator); with training, the agent may load the runs
+// it learns from (RunContext::load_run: grpo's reward_model, ...), as Train
+// and Resume allow; without, it is built to act only (LoadRun).
+std::unique_ptr<Algorithm> BuildAlgorithm(const TrainConfig& config, const RunnerOptions& options = {},
+                                          bool training = true);
 // The warm start of `train --init-from FROM` (config key init_from; Train
 // calls it on a new run): FROM's network parameters (a run directory or a
 // checkpoint) copied into algo's network wherever a parameter of the same

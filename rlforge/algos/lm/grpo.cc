@@ -126,9 +126,7 @@ LmRlAgent::LmRlAgent(const RunContext& ctx, const LmRlConfig& config)
   auto* rm = dynamic_cast<RewardModel*>(run.get());
   RLF_CHECK_ARG(rm != nullptr, "config key 'reward_model': '", path,
                 "' is not a reward model's run (train one with rlforge train --algo rm)");
-  RLF_CHECK_ARG(rm->env_id() == ctx.run.env && rm->env_kwargs().items() == ctx.run.env_kwargs.items(),
-                "config key 'reward_model': '", path, "' learned the preferences of ", rm->env_id(), " ",
-                rm->env_kwargs().ToString(), ", not of ", ctx.run.env, " ", ctx.run.env_kwargs.ToString());
+  rm->CheckTrainedOn("config key 'reward_model': '" + path + "'", ctx.run.env, ctx.run.env_kwargs);
   RLF_CHECK_ARG(rm->context() >= context_, "config key 'reward_model': '", path, "' reads at most ", rm->context(),
                 " tokens; ", ctx.run.env, " needs ", context_);
   reward_model_ = rm->model();  // shared: outlives `run`

@@ -324,6 +324,11 @@ double LmAgent::EvalAccuracy(double temperature) {
   return correct.mean().item<double>();
 }
 
+void LmAgent::CheckTrainedOn(const std::string& what, const std::string& id, const Kwargs& kwargs) const {
+  RLF_CHECK_ARG(ctx_.run.env == id && ctx_.run.env_kwargs.items() == kwargs.items(), what, " was trained on ",
+                ctx_.run.env, " ", ctx_.run.env_kwargs.ToString(), ", not on ", id, " ", kwargs.ToString());
+}
+
 runtime::Model LmAgent::ExportModel() {
   throw InvalidArgument(ctx_.algo + ": exporting a transformer language model is not supported yet (the runtime "
                         "and the TorchScript/ONNX writers take MLP and CNN policies)" +
@@ -361,15 +366,8 @@ void LmAgent::VisitLmState(StateVisitor& v) {
   std::vector<int64_t> shape = {c.d_model, c.n_layers, c.n_heads, d_ff, c.context}, saved = shape;
   v("model_shape", &saved);
   if (saved.size() == 5 && saved[3] == 0) saved[3] = 4 * saved[0];  // d_ff as configured (0: 4 d_model)
-  if (saved != shape) {
-    auto str = [](const std::vector<int64_t>& x) {
-      std::string out;
-      for (int64_t d : x) out += (out.empty() ? "" : ", ") + std::to_string(d);
-      return out;
-    };
-    throw Error(StrCat(ctx_.algo, " checkpoint: its transformer has (d_model, n_layers, n_heads, d_ff, context) = (",
-                       str(saved), "); this config has (", str(shape), ")"));
-  }
+  RLF_CHECK(saved == shape, ctx_.algo, " checkpoint: its transformer has (d_model, n_layers, n_heads, d_ff, context) = (",
+            Join(saved, ", "), "); this config has (", Join(shape, ", "), ")");
   VisitModule(v, "model", *model_);
   VisitOptimizer(v, "optimizer", *opt_);
   VisitGenerator(v, "sampling_generator", &gen_);

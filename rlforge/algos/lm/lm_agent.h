@@ -143,8 +143,10 @@ class LmAgent : public Algorithm {
   void Score(const std::vector<uint64_t>& seeds, int64_t group, const torch::Tensor& responses, torch::Tensor* rewards,
              torch::Tensor* correct) const;
   TransformerLM& model() { return model_; }
-  const std::string& env_id() const { return ctx_.run.env; }
-  const Kwargs& env_kwargs() const { return ctx_.run.env_kwargs; }
+  // InvalidArgument "<what> was trained on <its env and kwargs>, not on ..."
+  // unless it was trained on env `id` with `kwargs` (a run another one reads:
+  // a reward model, a policy writing preference pairs).
+  void CheckTrainedOn(const std::string& what, const std::string& id, const Kwargs& kwargs) const;
   int64_t context() const { return context_; }
   int64_t max_response() const { return max_response_; }
 

@@ -277,9 +277,7 @@ TEST(RewardModel, GrpoAndPpoLmAreRewardedByItsScores) {
                                           "init_from=" + SortSftRun(), "prompts_per_iteration=16", "eval_prompts=0",
                                           "reward_model=" + rm_dir},
                                          2000, 0);
-    RunContext ctx = c.Context();
-    ctx.load_run = [](const std::string& path) { return LoadRun(path).algorithm; };
-    auto algo_ptr = MakeAlgorithm(ctx, *c.algo);
+    auto algo_ptr = BuildAlgorithm(c);  // as rlforge train: the reward model loads
     auto& agent = dynamic_cast<LmRlAgent&>(*algo_ptr);
     WarmStart(agent, SortSftRun(), false);
     EXPECT_EQ(agent.metric_names().back(), "verifier_reward");
@@ -309,13 +307,13 @@ TEST(RewardModel, GrpoAndPpoLmAreRewardedByItsScores) {
       EXPECT_TRUE(torch::equal(used[i], loaded[i])) << i;
     }
   }
-  // Built without the runner's loader (eval, play, export), the agent acts
-  // but cannot be trained with the reward model.
+  // Built to act only (eval, play, export: no loader), the agent acts but
+  // cannot be trained with the reward model.
   TrainConfig c = TrainConfig::Resolve("grpo", "TextSort-v0", "",
                                        {"env_kwargs={length: 3}", "d_model=32", "n_layers=1", "n_heads=2",
                                         "prompts_per_iteration=4", "eval_prompts=0", "reward_model=" + rm_dir},
                                        100, 0);
-  auto bare = MakeAlgorithm(c.Context(), *c.algo);
+  auto bare = BuildAlgorithm(c, {}, /*training=*/false);
   EXPECT_NE(bare->MakePolicy(true), nullptr);
   EXPECT_THROW(bare->Iterate(), InvalidArgument);
 }
@@ -329,9 +327,7 @@ TEST(RewardModel, PairsFromALanguageModelsOwnSamples) {
                                          {"env_kwargs={length: 3}", "d_model=32", "n_layers=1", "n_heads=2",
                                           "pairs=" + std::to_string(pairs), "rejected_policy=" + rejected},
                                          10, 0);
-    RunContext ctx = c.Context();
-    ctx.load_run = [](const std::string& path) { return LoadRun(path).algorithm; };
-    return MakeAlgorithm(ctx, *c.algo);
+    return BuildAlgorithm(c);
   };
   // The SFT run is right about half the time: about half of its samples make a pair.
   auto from_sft = rm_with(SortSftRun(), 400);
@@ -350,9 +346,7 @@ TEST(RewardModel, PairsFromALanguageModelsOwnSamples) {
     EXPECT_NE(std::string(e.what()).find("not a language model's run"), std::string::npos) << e.what();
   }
   TrainConfig other = TrainConfig::Resolve("rm", "TextAddition-v0", "", {"rejected_policy=" + SortSftRun()}, 10, 0);
-  RunContext ctx = other.Context();
-  ctx.load_run = [](const std::string& path) { return LoadRun(path).algorithm; };
-  EXPECT_THROW(MakeAlgorithm(ctx, *other.algo), InvalidArgument);
+  EXPECT_THROW(BuildAlgorithm(other), InvalidArgument);
 }
 
 // A reward_model that is missing, not a reward model, or learned another env
@@ -374,8 +368,8 @@ TEST(RewardModel, OneThatDoesNotFitIsRefusedByName) {
   };
   expect_error("TextSort-v0", "/nonexistent/rm_run", "/nonexistent/rm_run");
   expect_error("TextSort-v0", SortSftRun(), "not a reward model");
-  expect_error("TextAddition-v0", SortRewardModelRun(), "learned the preferences of TextSort-v0");
-  expect_error("TextSort-v0", SortRewardModelRun(), "learned the preferences of TextSort-v0");  // length 3, not 5
+  expect_error("TextAddition-v0", SortRewardModelRun(), "was trained on TextSort-v0");
+  expect_error("TextSort-v0", SortRewardModelRun(), "was trained on TextSort-v0");  // length 3, not 5
 }
 
 // Stopped and resumed, a grpo run with a reward model ends with the unbroken

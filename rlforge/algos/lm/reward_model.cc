@@ -83,9 +83,7 @@ RewardModel::RewardModel(const RunContext& ctx, const RewardModelConfig& config)
       auto* lm = dynamic_cast<LmAgent*>(run.get());
       RLF_CHECK_ARG(lm != nullptr && run->acts(), "config key '", key, "': '", spec,
                     "' is not a language model's run (sft, grpo or ppo-lm)");
-      RLF_CHECK_ARG(lm->env_id() == ctx.run.env && lm->env_kwargs().items() == ctx.run.env_kwargs.items(),
-                    "config key '", key, "': '", spec, "' was trained on ", lm->env_id(), " ",
-                    lm->env_kwargs().ToString(), ", not on ", ctx.run.env, " ", ctx.run.env_kwargs.ToString());
+      lm->CheckTrainedOn(StrCat("config key '", key, "': '", spec, "'"), ctx.run.env, ctx.run.env_kwargs);
       out->back().policy = run->MakePolicy(/*deterministic=*/false);  // a copy of its model: the run is let go
     }
   }

@@ -231,12 +231,18 @@ TEST(OfflineResumeTest, AChangedDatasetIsRefused) {
   }
 }
 
-TEST(WarmStartTest, PpoStartsFromTheClonesActorAndCritic) {
-  const std::string dir = TeacherDataset(8, 0.0, nullptr);
-  const std::string bc = FreshDir("offline", "ws_bc");
-  Train(TrainConfig::Resolve("bc", "CartPole-v1", "", {"dataset=" + dir, "updates_per_iteration=50", "eval_episodes=1"},
+// A short bc run on a CartPole-v1 dataset: a source to warm-start from.
+std::string CartPoleBcRun(const std::string& dataset, const std::string& name) {
+  const std::string bc = FreshDir("offline", name);
+  Train(TrainConfig::Resolve("bc", "CartPole-v1", "", {"dataset=" + dataset, "updates_per_iteration=50", "eval_episodes=1"},
                              100, 0),
         bc, Quiet());
+  return bc;
+}
+
+TEST(WarmStartTest, PpoStartsFromTheClonesActorAndCritic) {
+  const std::string dir = TeacherDataset(8, 0.0, nullptr);
+  const std::string bc = CartPoleBcRun(dir, "ws_bc");
   TrainConfig ppo = TrainConfig::Resolve("ppo", "CartPole-v1", "", {}, 1000, 1);
   RunContext ctx = ppo.Context();
   auto algo = MakeAlgorithm(ctx, *ppo.algo);
@@ -497,11 +503,7 @@ TEST(ContinuousCqlTest, SacWarmStartsFromItWithItsTargetCritics) {
 // `freeze`: the named layers keep the warm-started values through training
 // and a resume, the rest learns.
 TEST(WarmStartTest, FrozenLayersKeepTheirValues) {
-  const std::string dir = TeacherDataset(8, 0.0, nullptr);
-  const std::string bc = FreshDir("offline", "freeze_bc");
-  Train(TrainConfig::Resolve("bc", "CartPole-v1", "", {"dataset=" + dir, "updates_per_iteration=50", "eval_episodes=1"},
-                             100, 0),
-        bc, Quiet());
+  const std::string bc = CartPoleBcRun(TeacherDataset(8, 0.0, nullptr), "freeze_bc");
   LoadedRun src = LoadRun(bc);
   const std::string out = FreshDir("offline", "freeze_ppo");
   const std::vector<std::string> sets = {"init_from=" + bc, "freeze=pi_torso, vf_head", "n_steps=64", "learning_rate=3e-4",
