@@ -6,12 +6,14 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <tuple>
 
 #include "rlforge/algos/export_model.h"
 #include "rlforge/algos/flat_adam.h"
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/buffers/gae.h"
 #include "rlforge/core/error.h"
+#include "rlforge/data/demonstrations.h"
 #include "rlforge/env/evaluation.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/nn/state.h"
@@ -32,6 +34,7 @@ void RecurrentPpoConfig::Visit(FieldVisitor& v) {
           "hand-written LSTM forward/backward over whole sequences (autograd through torch's LSTM otherwise)");
   v.Field("critic_rnn", &policy.critic_rnn,
           "the critic's recurrent core: separate (its own), shared (the actor's, not trained by the value loss) or none");
+  VisitPretrainFields(v, &pretrain);
   league.Visit(v);
 }
 
@@ -46,7 +49,11 @@ void RecurrentPpoConfig::Validate() const {
   RLF_CHECK_ARG(!policy.mlp.share_features,
                 "config key 'share_features' is not supported by recurrent-ppo (critic_rnn: shared shares the RNN)");
   ValidateRecurrentPolicy(policy);
+  ValidatePretrain(pretrain);
   league.Validate();
+  RLF_CHECK_ARG(pretrain.policy.empty() || !league.self_play,
+                "config key 'pretrain_policy' does not combine with self_play (the demonstrations would need an "
+                "opponent for agent 1); clone in a run against a bot and start the league from it with --init-from");
 }
 
 namespace {
@@ -98,6 +105,10 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
                   "explained_variance", "learning_rate", "clip_range", "grad_norm", "n_updates", "time_env",
                   "time_act", "time_update", "update_samples"});
   if (head_.gaussian()) DeclareMetrics({"std"});
+  if (!config_.pretrain.policy.empty()) {
+    CheckScriptedPolicyFits("pretrain_policy", config_.pretrain.policy, ctx.run.env, ctx.run.env_kwargs);
+    DeclareMetrics(OnPolicyAlgorithm::PretrainMetricNames());
+  }
   if (ctx.comm) {
     RLF_CHECK_ARG(!config_.league.self_play, "config key 'self_play' does not train as a job of several ranks "
                                              "(WORLD_SIZE=", ctx.world_size(), "): the league is one process's");
@@ -244,12 +255,11 @@ torch::Tensor RecurrentPpo::Gather(const torch::Tensor& t, const torch::Tensor& 
   return BySequence(t, config_.sequence_length()).index_select(0, seqs).transpose(0, 1).contiguous();
 }
 
-RecurrentState RecurrentPpo::GatherStates(const torch::Tensor& seqs) const {
-  // Sequence k * N + n starts from chunk k's state of env n.
+RecurrentState RecurrentPpo::GatherStates(const std::vector<RecurrentState>& chunks, const torch::Tensor& seqs) {
   auto stack = [&](torch::Tensor RecurrentState::*field) -> torch::Tensor {
-    if (!(chunk_states_.front().*field).defined()) return {};
+    if (!(chunks.front().*field).defined()) return {};
     std::vector<torch::Tensor> parts;
-    for (const auto& s : chunk_states_) parts.push_back(s.*field);
+    for (const auto& s : chunks) parts.push_back(s.*field);
     return torch::cat(parts, 1).index_select(1, seqs);  // [layers, K * N, H] -> [layers, G, H]
   };
   return {stack(&RecurrentState::pi_h), stack(&RecurrentState::pi_c), stack(&RecurrentState::vf_h),
@@ -267,7 +277,7 @@ void RecurrentPpo::RecomputeChunkStates() {
 }
 
 std::pair<ActorCriticImpl::HeadOutputs, torch::Tensor> RecurrentPpo::ReplaySequences(const torch::Tensor& seqs) {
-  const auto heads = net_->Sequence(Gather(obs_, seqs), Gather(starts_, seqs), GatherStates(seqs));
+  const auto heads = net_->Sequence(Gather(obs_, seqs), Gather(starts_, seqs), GatherStates(chunk_states_, seqs));
   return {heads, Gather(log_probs_, seqs).reshape({-1})};
 }
 
@@ -277,7 +287,166 @@ ActorCriticImpl::HeadOutputs RecurrentPpo::ReplayRollout() {
   return net_->Sequence(obs_, starts_, chunk_states_.at(0));
 }
 
+namespace {
+
+// Demonstration episodes laid end to end in P parallel streams, [T, P] steps:
+// step_of[t * P + p] is the demonstrated step there, or -1 for padding after
+// a stream's last episode. Each episode goes whole to the stream that is
+// shortest so far; T is a multiple of L.
+struct DemoStreams {
+  int64_t T = 0, P = 0;
+  std::vector<int64_t> step_of;
+};
+
+DemoStreams LayOutStreams(const Demonstrations& d, int64_t max_streams, int64_t L) {
+  DemoStreams s;
+  s.P = std::min<int64_t>(max_streams, d.episodes());
+  std::vector<std::vector<int64_t>> streams(static_cast<size_t>(s.P));
+  int64_t first = 0;
+  for (int64_t e = 0; e < d.episodes(); ++e) {
+    auto shortest = std::min_element(streams.begin(), streams.end(),
+                                     [](const auto& a, const auto& b) { return a.size() < b.size(); });
+    for (int64_t t = 0; t < d.episode_lengths[e]; ++t) shortest->push_back(first + t);
+    first += d.episode_lengths[e];
+  }
+  size_t longest = 0;
+  for (const auto& st : streams) longest = std::max(longest, st.size());
+  s.T = (static_cast<int64_t>(longest) + L - 1) / L * L;
+  s.step_of.assign(static_cast<size_t>(s.T * s.P), -1);
+  for (int64_t p = 0; p < s.P; ++p)
+    for (size_t t = 0; t < streams[p].size(); ++t) s.step_of[t * s.P + p] = streams[p][t];
+  return s;
+}
+
+}  // namespace
+
+void RecurrentPpo::Pretrain() {
+  const PretrainConfig& c = config_.pretrain;
+  auto env = ctx_.MakeEnv();
+  const Space& os = env->observation_space();
+  const Space& as = env->action_space();
+  const uint64_t seed = static_cast<uint64_t>(ctx_.run.seed);
+  // PPO's seeds: the same demonstrations as `--algo ppo` clones.
+  auto demonstrator = Registry::Global().MakeScriptedPolicy(c.policy, ctx_.run.env, *env, seed ^ 0xD3D3ULL);
+  const Demonstrations d = RecordDemonstrations(*env, *demonstrator, c.episodes, seed + 0x5EED0000ULL);
+  const int64_t S = d.steps(), L = config_.sequence_length();
+  const DemoStreams layout = LayOutStreams(d, 16, L);
+  const int64_t T = layout.T, P = layout.P;
+
+  // Per demonstrated step, plus one padding row (index S) that every padded
+  // slot reads: a zero observation that starts an "episode", every action
+  // legal. Padded rows are left out of the loss.
+  const std::vector<uint8_t> step_obs = d.StepObservations();
+  torch::Tensor obs = NormalizeObs(ObservationTensor(step_obs.data(), S, os), /*update=*/true);
+  obs = torch::cat({obs, torch::zeros_like(obs.slice(0, 0, 1))}, 0);
+  std::vector<float> first_steps(static_cast<size_t>(S + 1), 1.0f);
+  for (int64_t t = 1; t < S; ++t) first_steps[t] = d.done(t - 1) ? 1.0f : 0.0f;
+  const torch::Tensor starts = torch::tensor(first_steps, torch::kFloat32);
+  torch::Tensor actions = torch::tensor(d.actions, torch::kLong).reshape({S, d.action_dims});
+  actions = torch::cat({actions, torch::zeros({1, d.action_dims}, torch::kLong)}, 0);
+  if (as.kind() == SpaceKind::kDiscrete) actions = actions.reshape({S + 1});
+  torch::Tensor masks;
+  if (d.mask_size > 0) {
+    masks = torch::from_blob(const_cast<uint8_t*>(d.action_masks.data()), {S, d.mask_size}, torch::kUInt8)
+                .to(torch::kBool);
+    masks = torch::cat({masks, torch::ones({1, d.mask_size}, torch::kBool)}, 0);
+  }
+  std::vector<float> g = d.ReturnsToGo(config_.gamma);
+  g.push_back(0.0f);
+  const torch::Tensor returns = torch::tensor(g, torch::kFloat32);
+  std::vector<int64_t> index(layout.step_of);
+  for (auto& i : index) i = i < 0 ? S : i;
+  const torch::Tensor where = torch::tensor(index, torch::kLong);
+  // [T * P, ...] -> [T, P, ...]
+  auto streamed = [&](const torch::Tensor& t) {
+    std::vector<int64_t> shape = {T, P};
+    shape.insert(shape.end(), t.sizes().begin() + 1, t.sizes().end());
+    return t.index_select(0, where).reshape(shape).contiguous();
+  };
+  const torch::Tensor s_obs = streamed(obs), s_starts = streamed(starts), s_actions = streamed(actions);
+  const torch::Tensor s_returns = streamed(returns), s_masks = masks.defined() ? streamed(masks) : masks;
+  const torch::Tensor s_valid = (where < S).reshape({T, P});
+
+  // The states at every chunk start with the current weights, [T / L] of [layers, P, hidden].
+  const int64_t K = T / L;
+  auto chunk_states = [&] {
+    torch::NoGradGuard no_grad;
+    std::vector<RecurrentState> out;
+    RecurrentState st = net_->InitialState(P);
+    for (int64_t k = 0; k < K; ++k) {
+      out.push_back(st);
+      if (k + 1 < K) net_->Sequence(s_obs.slice(0, k * L, (k + 1) * L), s_starts.slice(0, k * L, (k + 1) * L), st, &st);
+    }
+    return out;
+  };
+  // The actor-critic loss with A = 1 and no entropy term on the valid rows of
+  // `heads` (rows of [L', G] tensors, time-major).
+  const torch::Tensor ones = torch::ones({T * P});
+  auto clone_loss = [&](const ActorCriticImpl::HeadOutputs& heads, const torch::Tensor& a, const torch::Tensor& m,
+                        const torch::Tensor& ret, const torch::Tensor& valid, std::vector<torch::Tensor>* outputs,
+                        std::vector<torch::Tensor>* grads) {
+    const torch::Tensor rows = valid.reshape({-1}).nonzero().reshape({-1});
+    auto pick = [&](const torch::Tensor& t) {
+      std::vector<int64_t> shape = {valid.numel()};
+      shape.insert(shape.end(), t.sizes().begin() + 2, t.sizes().end());
+      return t.reshape(shape).index_select(0, rows).contiguous();
+    };
+    ActorCriticImpl::HeadOutputs h{heads.pi.index_select(0, rows), heads.log_std, heads.value.index_select(0, rows)};
+    if (h.log_std.defined() && h.log_std.dim() == 2) h.log_std = h.log_std.index_select(0, rows);
+    const torch::Tensor pa = pick(a), pr = pick(ret), pm = m.defined() ? pick(m) : m;
+    ActorCriticBatch b;
+    b.size = rows.size(0);
+    b.actions = pa.data_ptr();
+    b.masks = pm.defined() ? pm.data_ptr<bool>() : nullptr;
+    b.advantages = ones.data_ptr<float>();
+    b.returns = pr.data_ptr<float>();
+    b.ent_coef = 0.0;
+    b.vf_coef = c.vf_coef;
+    return std::make_tuple(ActorCriticLossOnOutputs(head_, h, b, outputs, grads), h, pa, pm);
+  };
+
+  // The shuffles draw from their own generator, seeded by the run's seed
+  // alone: every rank of a job clones the same network.
+  torch::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed ^ 0xB7C1ULL);
+  torch::optim::Adam opt(net_->parameters(), torch::optim::AdamOptions(c.learning_rate));
+  net_->train();
+  const int64_t num_seqs = K * P, G = std::max<int64_t>(1, c.batch_size / L);
+  for (int64_t epoch = 0; epoch < c.epochs; ++epoch) {
+    const std::vector<RecurrentState> chunks = chunk_states();
+    const torch::Tensor perm = torch::randperm(num_seqs, gen, torch::kLong);
+    for (int64_t first = 0; first < num_seqs; first += G) {
+      const torch::Tensor seqs = perm.slice(0, first, std::min(num_seqs, first + G));
+      const torch::Tensor valid = Gather(s_valid, seqs);
+      if (!valid.any().item<bool>()) continue;
+      const auto heads = net_->Sequence(Gather(s_obs, seqs), Gather(s_starts, seqs), GatherStates(chunks, seqs));
+      std::vector<torch::Tensor> outputs, grads;
+      const auto l = std::get<0>(clone_loss(heads, Gather(s_actions, seqs),
+                                            s_masks.defined() ? Gather(s_masks, seqs) : s_masks,
+                                            Gather(s_returns, seqs), valid, &outputs, &grads));
+      CheckFiniteLoss(l.loss, "recurrent pretraining loss");
+      net_->zero_grad();
+      torch::autograd::backward(outputs, grads);
+      ClipGradientsOrThrow(*net_, 10.0, num_timesteps_);
+      opt.step();
+    }
+  }
+  // How well the clone fits: every stream played from its start.
+  torch::NoGradGuard no_grad;
+  const auto heads = net_->Sequence(s_obs, s_starts, net_->InitialState(P));
+  std::vector<torch::Tensor> outputs, grads;
+  const auto [l, h, a, m] = clone_loss(heads, s_actions, s_masks, s_returns, s_valid, &outputs, &grads);
+  auto same = net_->Distribution(h, m).mode().eq(a);
+  if (same.dim() == 2) same = same.all(1);
+  const double values[] = {same.to(torch::kDouble).mean().item<double>(), d.mean_return(), static_cast<double>(S),
+                           static_cast<double>(d.episode_successes) / d.episodes(), l.policy_loss, l.value_loss};
+  const std::vector<std::string> keys = OnPolicyAlgorithm::PretrainMetricNames();
+  pretrain_metrics_.clear();
+  for (size_t i = 0; i < keys.size(); ++i) pretrain_metrics_[keys[i]] = values[i];
+}
+
 Metrics RecurrentPpo::Iterate() {
+  // A resumed run has its clone in the checkpoint already.
+  if (!config_.pretrain.policy.empty() && iterations_ == 0 && num_timesteps_ == 0) Pretrain();
   if (league_ && snapshots_.empty()) AddSnapshot();  // the initial policy
   CollectRollout();
   const auto update_start = std::chrono::steady_clock::now();
@@ -361,6 +530,7 @@ Metrics RecurrentPpo::Iterate() {
   m["update_samples"] = static_cast<double>(samples);
   if (ctx_.comm) AddCommMetrics(*ctx_.comm, &comm_reported_, &m);
   if (head_.gaussian()) m["std"] = net_->log_std().exp().mean().item<double>();
+  m.insert(pretrain_metrics_.begin(), pretrain_metrics_.end());
   return m;
 }
 
@@ -372,6 +542,7 @@ void RecurrentPpo::VisitState(StateVisitor& v) {
   v("obs_rms", &obs_norm_.rms);
   if (v.loading()) obs_norm_.Loaded();
   if (ctx_.run.normalize_reward) return_scaler_.VisitShared(v);
+  if (!config_.pretrain.policy.empty()) v("pretrain_metrics", &pretrain_metrics_);
   // What each rank of a job holds for itself: its sampler, its envs and their recurrent state.
   dist::VisitPerRank(v, ctx_.comm.get(), [this](StateVisitor& own) {
     VisitGenerator(own, "generator", &gen_);

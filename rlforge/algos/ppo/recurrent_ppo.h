@@ -21,6 +21,17 @@
 // sb3-contrib instead splits its minibatches at episode boundaries and pads
 // them; with bptt_len = n_steps (the default) every episode fragment in a
 // rollout is back-propagated whole, as there.
+//
+// Behaviour-cloning pretraining (pretrain_policy, as PPO's; PretrainConfig in
+// rlforge/algos/on_policy.h): before the first rollout, the scripted policy's
+// demonstration episodes are laid end to end in up to 16 parallel streams
+// (each episode whole in one stream, starts flagged as in a rollout), cut into
+// sequences of bptt_len steps, and cloned by minibatch Adam on
+//   -log pi(a_demo | history) + vf_coef (G - V(history))^2
+// with truncated BPTT through each sequence. Before every epoch the
+// sequences' initial states are recomputed with the current weights by
+// running the streams from their start, so a sequence in the middle of an
+// episode starts from the memory of that episode's earlier steps.
 #ifndef RLFORGE_ALGOS_PPO_RECURRENT_PPO_H_
 #define RLFORGE_ALGOS_PPO_RECURRENT_PPO_H_
 
@@ -43,6 +54,7 @@ struct RecurrentPpoConfig : PpoCoreConfig {
   int64_t bptt_len = 0;             // steps per sequence (0: n_steps); batch_size counts steps
   bool recompute_states = false;    // refresh the sequences' initial states each epoch
   RecurrentPolicyConfig policy;
+  PretrainConfig pretrain;  // behaviour cloning before the first rollout (see above)
   LeagueConfig league;  // self-play (rlforge/algos/league/league.h)
 
   void Visit(FieldVisitor& v);
@@ -102,6 +114,12 @@ class RecurrentPpo : public Algorithm {
   // Heads for the whole last rollout replayed with the current weights from
   // its initial states, rows t * N + n.
   ActorCriticImpl::HeadOutputs ReplayRollout();
+  // Behaviour cloning of config.pretrain (see above); Iterate runs it before
+  // the first rollout. Sets pretrain_metrics(): OnPolicyAlgorithm::
+  // PretrainMetricNames(), the fit measured over every demonstrated step
+  // with each episode played from its start.
+  void Pretrain();
+  const Metrics& pretrain_metrics() const { return pretrain_metrics_; }
 
  protected:
   runtime::Model ExportModel() override;
@@ -110,7 +128,9 @@ class RecurrentPpo : public Algorithm {
   torch::Tensor NormalizeObs(const torch::Tensor& raw, bool update);
   // Sequence ids [G] -> their steps as [L, G, ...] (time-major).
   torch::Tensor Gather(const torch::Tensor& t, const torch::Tensor& seqs) const;
-  RecurrentState GatherStates(const torch::Tensor& seqs) const;
+  // The initial states of sequences `seqs` (sequence k * N + n starts from
+  // chunks[k]'s row n).
+  static RecurrentState GatherStates(const std::vector<RecurrentState>& chunks, const torch::Tensor& seqs);
   // Self-play: agent 1's actions for the coming Step, each env's from its
   // opponent's network (rows grouped by opponent); after the Step, the
   // finished games' results and their next opponents.
@@ -136,6 +156,7 @@ class RecurrentPpo : public Algorithm {
   std::vector<float> grad_buffer_;                 // AverageOverRanks' scratch (jobs)
   std::pair<double, double> comm_reported_{0, 0};  // AddCommMetrics' last totals
   std::vector<int64_t> obs_shape_;
+  Metrics pretrain_metrics_;  // empty without pretraining (saved in checkpoints)
 
   // Carried across rollouts (and checkpoints): each env's state and whether
   // its next observation starts an episode.

@@ -299,6 +299,109 @@ TEST(RecurrentPpoTest, EvaluationResetsThePolicyStateBetweenEpisodes) {
   EXPECT_EQ(Evaluate(*envs, *fresh, 6, 99).returns, first.returns);
 }
 
+// Behaviour cloning before the first rollout (pretrain_policy). MemoryCue-v0's
+// "recall" player names the cue at every step, which only a policy that
+// remembers can copy. Episodes of 11 steps in sequences of `bptt` steps.
+RecurrentPpo PretrainedOnMemoryCue(const std::string& rnn, int64_t bptt, int64_t epochs, int64_t seed = 3) {
+  RunContext ctx = NoVelContext(seed);
+  ctx.run.env = "MemoryCue-v0";
+  RecurrentPpoConfig c = SmallConfig(rnn);
+  c.n_steps = 64;
+  c.bptt_len = bptt;
+  c.batch_size = 64;
+  c.policy.rnn_hidden_size = 32;
+  c.policy.mlp.net_arch = {32};
+  c.pretrain.policy = "recall";
+  c.pretrain.episodes = 64;
+  c.pretrain.epochs = epochs;
+  c.pretrain.batch_size = 64;
+  c.pretrain.learning_rate = 3e-3;
+  RecurrentPpo algo(ctx, c);
+  algo.Pretrain();
+  return algo;
+}
+
+// The clone holds the cue through sequences that cut the episodes (bptt 4:
+// each sequence after the first of an episode starts from the state its
+// earlier steps left, recomputed every epoch): it copies (almost) every
+// demonstrated step and answers every evaluation episode right, where a
+// feed-forward clone can copy the first step and guess the rest.
+TEST(RecurrentPpoPretrainTest, ClonesADemonstratorThatRemembers) {
+  RecurrentPpo lstm = PretrainedOnMemoryCue("lstm", 4, 150);
+  const Metrics& m = lstm.pretrain_metrics();
+  EXPECT_EQ(m.at("pretrain_demo_steps"), 64 * 11);
+  EXPECT_EQ(m.at("pretrain_demo_success"), 1.0);
+  EXPECT_EQ(m.at("pretrain_demo_return"), 1.0);
+  EXPECT_GE(m.at("pretrain_accuracy"), 0.99);
+  EXPECT_LT(m.at("pretrain_nll"), 0.05);
+  auto policy = lstm.MakePolicy(/*deterministic=*/true);
+  auto envs = NoVelContext(3);
+  envs.run.env = "MemoryCue-v0";
+  const EpisodeStats e = Evaluate(*envs.MakeVectorEnv(), *policy, 100, 1234);
+  ASSERT_TRUE(e.success_rate.has_value());
+  EXPECT_GE(*e.success_rate, 0.95);
+  RecurrentPpo ff = PretrainedOnMemoryCue("none", 4, 150);
+  EXPECT_LT(ff.pretrain_metrics().at("pretrain_accuracy"), 0.7);
+  std::printf("recall clone: lstm accuracy %.4f nll %.4f success %.2f; feed-forward accuracy %.4f\n",
+              m.at("pretrain_accuracy"), m.at("pretrain_nll"), *e.success_rate,
+              ff.pretrain_metrics().at("pretrain_accuracy"));
+}
+
+// The fit is measured over whole episodes from their starts, whatever the
+// sequence length: with no epochs, bptt 4 and 16 report the same untrained
+// network's numbers (same seed, same weights).
+TEST(RecurrentPpoPretrainTest, FitDoesNotDependOnTheSequenceLength) {
+  const Metrics a = PretrainedOnMemoryCue("lstm", 4, 0).pretrain_metrics();
+  const Metrics b = PretrainedOnMemoryCue("lstm", 16, 0).pretrain_metrics();
+  for (const auto& k : {"pretrain_nll", "pretrain_value_loss", "pretrain_accuracy"})
+    EXPECT_NEAR(a.at(k), b.at(k), 1e-5) << k;
+  EXPECT_NEAR(a.at("pretrain_nll"), std::log(2.0), 0.05);  // an untrained policy: about uniform
+}
+
+// The clone is in the checkpoint: a resumed run does not clone again and
+// ends as an unbroken one; the metrics are reported at every iteration.
+TEST(RecurrentPpoPretrainTest, ResumeIsExact) {
+  const std::string root = testing::TempDir() + "/rlforge_resume_recurrent_pretrain";
+  fs::remove_all(root);
+  fs::create_directories(root);
+  const std::vector<std::string> sets = {"num_envs=4", "n_steps=32", "bptt_len=8", "batch_size=64",
+                                         "rnn_hidden_size=16", "net_arch=[16]", "checkpoint_interval=256",
+                                         "eval_episodes=0", "pretrain_policy=recall", "pretrain_episodes=8",
+                                         "pretrain_epochs=3"};
+  RunnerOptions quiet;
+  quiet.progress = false;
+  Train(TrainConfig::Resolve("recurrent-ppo", "MemoryCue-v0", "", sets, 768, 3), root + "/a", quiet);
+  fs::copy(root + "/a", root + "/b", fs::copy_options::recursive);
+  fs::remove(root + "/b/checkpoints/final.pt");
+  fs::remove(root + "/b/checkpoints/step_512.pt");
+  Resume(root + "/b", std::nullopt, quiet);
+  auto a = LoadRun(root + "/a"), b = LoadRun(root + "/b");
+  auto pa = a.algorithm->network()->parameters(), pb = b.algorithm->network()->parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
+  const auto* r = dynamic_cast<RecurrentPpo*>(b.algorithm.get());
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->pretrain_metrics().at("pretrain_demo_steps"), 8 * 11);
+}
+
+TEST(RecurrentPpoPretrainTest, ClearErrors) {
+  auto message = [](const std::string& env, std::vector<std::string> sets) -> std::string {
+    try {
+      auto c = TrainConfig::Resolve("recurrent-ppo", env, "", sets, 1000, 0);
+      MakeAlgorithm(c.Context(), *c.algo);
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_NE(message("MemoryCue-v0", {"pretrain_policy=heuristic"}).find("pretrain_policy"), std::string::npos);
+  EXPECT_NE(message("MemoryCue-v0", {"pretrain_policy=recall", "pretrain_epochs=-1"}).find("'pretrain_epochs'"),
+            std::string::npos);
+  EXPECT_NE(message("Arena-v0", {"env_kwargs={opponent: external}", "self_play=true", "pretrain_policy=tactic"})
+                .find("'pretrain_policy' does not combine with self_play"),
+            std::string::npos);
+}
+
 // MemoryCue-v0 with a 4-step delay at 12k steps: the recurrent policy
 // answers every evaluation episode right (seeds 0-2 all did, 8-10 s each);
 // the same PPO without memory can only guess (about half right).

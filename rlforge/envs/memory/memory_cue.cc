@@ -1,10 +1,47 @@
 #include "rlforge/envs/memory/memory_cue.h"
 
 #include <algorithm>
+#include <memory>
+#include <vector>
 
+#include "rlforge/env/policy.h"
 #include "rlforge/env/registry.h"
 
 namespace rlforge {
+
+namespace {
+
+// MemoryCue-v0's scripted "recall" policy: it remembers, per row, the cue its
+// episode showed and names it at every step (the answer at the query). A
+// demonstrator that needs memory, so a clone of it does too.
+class MemoryCueRecall : public Policy {
+ public:
+  explicit MemoryCueRecall(int64_t num_cues) : num_cues_(num_cues) {}
+  void Act(const void* observations, const uint8_t*, int n, void* actions) override {
+    if (static_cast<int>(cue_.size()) != n) cue_.assign(static_cast<size_t>(n), 0);
+    const auto* o = static_cast<const float*>(observations);
+    auto* a = static_cast<int64_t*>(actions);
+    for (int i = 0; i < n; ++i) {
+      const float* row = o + static_cast<int64_t>(i) * (num_cues_ + 1);
+      const float* shown = std::max_element(row, row + num_cues_);
+      if (*shown > 0.5f) cue_[i] = shown - row;
+      a[i] = cue_[i];
+    }
+  }
+  void StartEpisodes(const uint8_t* rows_starting, int n) override {
+    if (static_cast<int>(cue_.size()) != n) cue_.assign(static_cast<size_t>(n), 0);
+    for (int i = 0; i < n; ++i)
+      if (rows_starting[i]) cue_[i] = 0;
+  }
+  bool recurrent() const override { return true; }
+  std::string name() const override { return "recall"; }
+
+ private:
+  int64_t num_cues_;
+  std::vector<int64_t> cue_;
+};
+
+}  // namespace
 
 MemoryCue::MemoryCue(int64_t delay, int64_t num_cues)
     : delay_(delay),
@@ -52,17 +89,23 @@ std::string MemoryCue::RenderText() const {
 }
 
 RLF_REGISTER_ENVS(memory_cue) {
-  registry.Register({"MemoryCue-v0",
-                     [](const Kwargs& kw) {
-                       return std::make_unique<MemoryCue>(kw.GetInt("delay", 10, "MemoryCue-v0"),
-                                                          kw.GetInt("num_cues", 2, "MemoryCue-v0"));
-                     },
-                     std::nullopt,
-                     1.0,
-                     {},
-                     {{"delay", "10", "blank steps between the cue and the question"},
-                      {"num_cues", "2", "number of distinct cues (= actions)"}},
-                     "name the cue shown `delay` steps ago (a memory test for recurrent policies)"});
+  EnvSpec spec{"MemoryCue-v0",
+               [](const Kwargs& kw) {
+                 return std::make_unique<MemoryCue>(kw.GetInt("delay", 10, "MemoryCue-v0"),
+                                                    kw.GetInt("num_cues", 2, "MemoryCue-v0"));
+               },
+               std::nullopt,
+               1.0,
+               {},
+               {{"delay", "10", "blank steps between the cue and the question"},
+                {"num_cues", "2", "number of distinct cues (= actions)"}},
+               "name the cue shown `delay` steps ago (a memory test for recurrent policies)"};
+  spec.scripted_policies.push_back(
+      {"recall", "recall", "MemoryCue-v0's scripted player that remembers the cue (always right)",
+       /*takes_argument=*/false, [](const Env& env, const std::string&, uint64_t) -> std::unique_ptr<Policy> {
+         return std::make_unique<MemoryCueRecall>(env.action_space().n());
+       }});
+  registry.Register(std::move(spec));
 }
 
 }  // namespace rlforge
