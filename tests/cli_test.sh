@@ -58,6 +58,7 @@ tmp=$(mktemp -d)
 check train-unknown-key 2 "unknown config key 'n_stepz'" -- "$BIN" train --algo ppo --env CartPole-v1 --set n_stepz=3 --out "$tmp/bad"
 check train-unknown-algo 2 "unknown algorithm 'ppo2'; valid: ppo" -- "$BIN" train --algo ppo2 --env CartPole-v1 --out "$tmp/bad"
 check pretrain-policy-env 2 "config key 'pretrain_policy': policy 'heuristic' is offered by LunarLander-v3, LunarLanderContinuous-v3, TowerDefense-v0; CartPole-v1 has none" -- "$BIN" train --algo ppo --env CartPole-v1 --set pretrain_policy=heuristic --steps 1000 --out "$tmp/bad-pretrain"
+check pretrain-box-actions 2 "config key 'pretrain_policy': behaviour cloning of demonstrations needs Discrete or MultiDiscrete actions; LunarLanderContinuous-v3 has Box" -- "$BIN" train --algo ppo --env LunarLanderContinuous-v3 --set pretrain_policy=heuristic --steps 1000 --out "$tmp/bad-pretrain-box"
 check demo-policy-name 2 "config key 'demo_policy': 'expert' is not a scripted policy" -- "$BIN" train --algo dqn --env CartPole-v1 --set demo_policy=expert --steps 1000 --out "$tmp/bad-demo"
 check train-bad-env 2 "unknown env ID" -- "$BIN" train --algo ppo --env Nope-v1 --out "$tmp/bad"
 [[ ! -e "$tmp/bad" ]] && echo "ok   train-nothing-written" || { echo "FAIL train wrote $tmp/bad"; fails=$((fails+1)); }

@@ -55,8 +55,8 @@ TEST(LongLearningTest, DqnMountainCarWithin120k) {
 // as the scripted heuristic on the same env settings and evaluation episodes
 // (100, deterministic, seed 1,000,000 as the runner's final evaluation), and
 // at least 80% on stages 1 and 2. Strict mode: no illegal action was sent.
-// The presets start from the heuristic's demonstrations (PPO: behaviour
-// cloning; DQN: DQfD).
+// The presets start from the heuristic's demonstrations (PPO and recurrent
+// PPO: behaviour cloning; DQN: DQfD).
 void ExpectBeatsHeuristic(const std::string& algo, int stage, int64_t steps) {
   const std::string kwargs = algo == "dqn" ? "flat_actions: true, ticks_per_step: 4, strict: true"
                                            : "ticks_per_step: 4, strict: true";
@@ -84,6 +84,9 @@ TEST(LongLearningTest, PpoTowerDefenseStage1) { ExpectBeatsHeuristic("ppo", 1, 1
 TEST(LongLearningTest, PpoTowerDefenseStage2) { ExpectBeatsHeuristic("ppo", 2, 1000000); }
 TEST(LongLearningTest, PpoTowerDefenseStage3) { ExpectBeatsHeuristic("ppo", 3, 1000000); }
 TEST(LongLearningTest, PpoTowerDefenseStage4) { ExpectBeatsHeuristic("ppo", 4, 1000000); }
+// The LSTM preset (configs/recurrent-ppo.yaml: the heuristic's 50 episodes
+// cloned through the LSTM, then PPO with a decaying learning rate).
+TEST(LongLearningTest, RecurrentPpoTowerDefenseStage4) { ExpectBeatsHeuristic("recurrent-ppo", 4, 1000000); }
 TEST(LongLearningTest, DqnTowerDefenseStage1) { ExpectBeatsHeuristic("dqn", 1, 1000000); }
 TEST(LongLearningTest, DqnTowerDefenseStage2) { ExpectBeatsHeuristic("dqn", 2, 1000000); }
 TEST(LongLearningTest, DqnTowerDefenseStage3) { ExpectBeatsHeuristic("dqn", 3, 1000000); }

@@ -418,6 +418,15 @@ void ValidatePretrain(const PretrainConfig& c) {
   RLF_CHECK_ARG(c.vf_coef >= 0, "config key 'pretrain_vf_coef' must be >= 0");
 }
 
+void CheckPretrainFits(const PretrainConfig& c, const std::string& env, const Kwargs& kwargs, const Space& actions) {
+  if (c.policy.empty()) return;
+  CheckScriptedPolicyFits("pretrain_policy", c.policy, env, kwargs);
+  RLF_CHECK_ARG(actions.kind() == SpaceKind::kDiscrete || actions.kind() == SpaceKind::kMultiDiscrete,
+                "config key 'pretrain_policy': behaviour cloning of demonstrations needs Discrete or MultiDiscrete "
+                "actions; ", env, " has ", actions.ToString(),
+                " (record a dataset with `rlforge record` and train bc on it, then --init-from)");
+}
+
 void OnPolicyAlgorithm::Pretrain(const PretrainConfig& c) {
   auto env = ctx_.MakeEnv();
   const Space& os = env->observation_space();

@@ -99,6 +99,11 @@ struct PretrainConfig {
 };
 void VisitPretrainFields(FieldVisitor& v, PretrainConfig* c);
 void ValidatePretrain(const PretrainConfig& c);
+// When an agent is built: the scripted policy plays `env` (with `kwargs`) and
+// its actions can be demonstrated (Discrete or MultiDiscrete; a Box env's
+// heuristic cannot be cloned this way: use bc on a recorded dataset).
+// InvalidArgument naming pretrain_policy otherwise.
+void CheckPretrainFits(const PretrainConfig& c, const std::string& env, const Kwargs& kwargs, const Space& actions);
 
 // Registers the policy keys (net_arch, activation, ortho_init,
 // share_features, log_std_init) of an agent's config.

@@ -89,8 +89,7 @@ Ppo::Ppo(const RunContext& ctx, const PpoConfig& config)
   config_.Validate();
   RLF_CHECK_ARG(config_.batch_size % ctx.world_size() == 0, "config key 'batch_size' (", config_.batch_size,
                 ", the job's global minibatch) must be a multiple of the number of ranks (", ctx.world_size(), ")");
-  if (!config_.pretrain.policy.empty())
-    CheckScriptedPolicyFits("pretrain_policy", config_.pretrain.policy, ctx.run.env, ctx.run.env_kwargs);
+  CheckPretrainFits(config_.pretrain, ctx.run.env, ctx.run.env_kwargs, envs_->single_action_space());
   optimizer_ = std::make_unique<FlatAdam>(policy_->parameters(),
                                           torch::optim::AdamOptions(config.learning_rate.Value(1.0)).eps(config.adam_eps));
   if (config.fast_update && FastActorCritic::Supported(*policy_)) fast_ = std::make_unique<FastActorCritic>(policy_);

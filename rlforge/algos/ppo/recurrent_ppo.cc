@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <tuple>
 
 #include "rlforge/algos/export_model.h"
@@ -106,7 +107,7 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
                   "time_act", "time_update", "update_samples"});
   if (head_.gaussian()) DeclareMetrics({"std"});
   if (!config_.pretrain.policy.empty()) {
-    CheckScriptedPolicyFits("pretrain_policy", config_.pretrain.policy, ctx.run.env, ctx.run.env_kwargs);
+    CheckPretrainFits(config_.pretrain, ctx.run.env, ctx.run.env_kwargs, as);
     DeclareMetrics(OnPolicyAlgorithm::PretrainMetricNames());
   }
   if (ctx.comm) {
@@ -366,21 +367,32 @@ void RecurrentPpo::Pretrain() {
   const torch::Tensor s_obs = streamed(obs), s_starts = streamed(starts), s_actions = streamed(actions);
   const torch::Tensor s_returns = streamed(returns), s_masks = masks.defined() ? streamed(masks) : masks;
   const torch::Tensor s_valid = (where < S).reshape({T, P});
-
-  // The states at every chunk start with the current weights, [T / L] of [layers, P, hidden].
+  // The same in sequence order, [K * P, L, ...] (sequence k * P + p: stream
+  // p's chunk k), and a minibatch of sequences as [L, G, ...].
   const int64_t K = T / L;
-  auto chunk_states = [&] {
+  auto by_seq = [&](const torch::Tensor& t) { return t.defined() ? BySequence(t, L).contiguous() : t; };
+  const torch::Tensor q_obs = by_seq(s_obs), q_starts = by_seq(s_starts), q_actions = by_seq(s_actions);
+  const torch::Tensor q_returns = by_seq(s_returns), q_masks = by_seq(s_masks), q_valid = by_seq(s_valid);
+  auto pick_seqs = [](const torch::Tensor& q, const torch::Tensor& seqs) {
+    return q.defined() ? q.index_select(0, seqs).transpose(0, 1).contiguous() : q;
+  };
+  auto chunk = [&](const torch::Tensor& t, int64_t k) { return t.defined() ? t.slice(0, k * L, (k + 1) * L) : t; };
+
+  // Plays the streams from their start with the current weights, chunk by
+  // chunk: visit(k, state at chunk k's start, chunk k's heads).
+  auto play_streams = [&](const std::function<void(int64_t, const RecurrentState&,
+                                                   const ActorCriticImpl::HeadOutputs&)>& visit) {
     torch::NoGradGuard no_grad;
-    std::vector<RecurrentState> out;
     RecurrentState st = net_->InitialState(P);
     for (int64_t k = 0; k < K; ++k) {
-      out.push_back(st);
-      if (k + 1 < K) net_->Sequence(s_obs.slice(0, k * L, (k + 1) * L), s_starts.slice(0, k * L, (k + 1) * L), st, &st);
+      const RecurrentState start = st;
+      const auto heads = net_->Sequence(chunk(s_obs, k), chunk(s_starts, k), start, &st);
+      visit(k, start, heads);
     }
-    return out;
   };
   // The actor-critic loss with A = 1 and no entropy term on the valid rows of
-  // `heads` (rows of [L', G] tensors, time-major).
+  // `heads` (rows of [L, G] tensors, time-major); also the heads, actions and
+  // masks of those rows.
   const torch::Tensor ones = torch::ones({T * P});
   auto clone_loss = [&](const ActorCriticImpl::HeadOutputs& heads, const torch::Tensor& a, const torch::Tensor& m,
                         const torch::Tensor& ret, const torch::Tensor& valid, std::vector<torch::Tensor>* outputs,
@@ -410,19 +422,22 @@ void RecurrentPpo::Pretrain() {
   torch::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed ^ 0xB7C1ULL);
   torch::optim::Adam opt(net_->parameters(), torch::optim::AdamOptions(c.learning_rate));
   net_->train();
+  // pretrain_batch_size counts steps; minibatches hold whole sequences.
   const int64_t num_seqs = K * P, G = std::max<int64_t>(1, c.batch_size / L);
   for (int64_t epoch = 0; epoch < c.epochs; ++epoch) {
-    const std::vector<RecurrentState> chunks = chunk_states();
+    // Each chunk's initial states with the current weights, [K] of [layers, P, hidden].
+    std::vector<RecurrentState> chunks(static_cast<size_t>(K), net_->InitialState(P));
+    if (net_->core()) play_streams([&](int64_t k, const RecurrentState& s, const auto&) { chunks[k] = s; });
     const torch::Tensor perm = torch::randperm(num_seqs, gen, torch::kLong);
     for (int64_t first = 0; first < num_seqs; first += G) {
       const torch::Tensor seqs = perm.slice(0, first, std::min(num_seqs, first + G));
-      const torch::Tensor valid = Gather(s_valid, seqs);
-      if (!valid.any().item<bool>()) continue;
-      const auto heads = net_->Sequence(Gather(s_obs, seqs), Gather(s_starts, seqs), GatherStates(chunks, seqs));
+      const torch::Tensor valid = pick_seqs(q_valid, seqs);
+      if (!valid.any().item<bool>()) continue;  // padding only
+      const auto heads =
+          net_->Sequence(pick_seqs(q_obs, seqs), pick_seqs(q_starts, seqs), GatherStates(chunks, seqs));
       std::vector<torch::Tensor> outputs, grads;
-      const auto l = std::get<0>(clone_loss(heads, Gather(s_actions, seqs),
-                                            s_masks.defined() ? Gather(s_masks, seqs) : s_masks,
-                                            Gather(s_returns, seqs), valid, &outputs, &grads));
+      const auto l = std::get<0>(clone_loss(heads, pick_seqs(q_actions, seqs), pick_seqs(q_masks, seqs),
+                                            pick_seqs(q_returns, seqs), valid, &outputs, &grads));
       CheckFiniteLoss(l.loss, "recurrent pretraining loss");
       net_->zero_grad();
       torch::autograd::backward(outputs, grads);
@@ -430,15 +445,22 @@ void RecurrentPpo::Pretrain() {
       opt.step();
     }
   }
-  // How well the clone fits: every stream played from its start.
-  torch::NoGradGuard no_grad;
-  const auto heads = net_->Sequence(s_obs, s_starts, net_->InitialState(P));
-  std::vector<torch::Tensor> outputs, grads;
-  const auto [l, h, a, m] = clone_loss(heads, s_actions, s_masks, s_returns, s_valid, &outputs, &grads);
-  auto same = net_->Distribution(h, m).mode().eq(a);
-  if (same.dim() == 2) same = same.all(1);
-  const double values[] = {same.to(torch::kDouble).mean().item<double>(), d.mean_return(), static_cast<double>(S),
-                           static_cast<double>(d.episode_successes) / d.episodes(), l.policy_loss, l.value_loss};
+  // How well the clone fits: the streams played from their start, chunk by
+  // chunk, over the demonstrated steps.
+  double nll = 0, vl = 0, hits = 0;
+  play_streams([&](int64_t k, const RecurrentState&, const ActorCriticImpl::HeadOutputs& heads) {
+    const torch::Tensor valid = chunk(s_valid, k);
+    const double n = valid.sum().item<double>();
+    if (n == 0) return;
+    std::vector<torch::Tensor> outputs, grads;
+    const auto [l, h, a, m] =
+        clone_loss(heads, chunk(s_actions, k), chunk(s_masks, k), chunk(s_returns, k), valid, &outputs, &grads);
+    auto same = net_->Distribution(h, m).mode().eq(a);
+    if (same.dim() == 2) same = same.all(1);
+    nll += l.policy_loss * n, vl += l.value_loss * n, hits += same.sum().item<double>();
+  });
+  const double values[] = {hits / S, d.mean_return(), static_cast<double>(S),
+                           static_cast<double>(d.episode_successes) / d.episodes(), nll / S, vl / S};
   const std::vector<std::string> keys = OnPolicyAlgorithm::PretrainMetricNames();
   pretrain_metrics_.clear();
   for (size_t i = 0; i < keys.size(); ++i) pretrain_metrics_[keys[i]] = values[i];

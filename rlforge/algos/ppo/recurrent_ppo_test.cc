@@ -302,8 +302,8 @@ TEST(RecurrentPpoTest, EvaluationResetsThePolicyStateBetweenEpisodes) {
 // Behaviour cloning before the first rollout (pretrain_policy). MemoryCue-v0's
 // "recall" player names the cue at every step, which only a policy that
 // remembers can copy. Episodes of 11 steps in sequences of `bptt` steps.
-RecurrentPpo PretrainedOnMemoryCue(const std::string& rnn, int64_t bptt, int64_t epochs, int64_t seed = 3) {
-  RunContext ctx = NoVelContext(seed);
+RecurrentPpo PretrainedOnMemoryCue(const std::string& rnn, int64_t bptt, int64_t epochs, int64_t episodes = 64) {
+  RunContext ctx = NoVelContext(3);
   ctx.run.env = "MemoryCue-v0";
   RecurrentPpoConfig c = SmallConfig(rnn);
   c.n_steps = 64;
@@ -312,7 +312,7 @@ RecurrentPpo PretrainedOnMemoryCue(const std::string& rnn, int64_t bptt, int64_t
   c.policy.rnn_hidden_size = 32;
   c.policy.mlp.net_arch = {32};
   c.pretrain.policy = "recall";
-  c.pretrain.episodes = 64;
+  c.pretrain.episodes = episodes;
   c.pretrain.epochs = epochs;
   c.pretrain.batch_size = 64;
   c.pretrain.learning_rate = 3e-3;
@@ -348,14 +348,49 @@ TEST(RecurrentPpoPretrainTest, ClonesADemonstratorThatRemembers) {
 }
 
 // The fit is measured over whole episodes from their starts, whatever the
-// sequence length: with no epochs, bptt 4 and 16 report the same untrained
-// network's numbers (same seed, same weights).
+// sequence length and the padding: with no epochs, 5 episodes of 11 steps in
+// sequences of 4 (1 padded step per stream) and of 16 (5 padded) report the
+// same untrained network's numbers (same seed, same weights).
 TEST(RecurrentPpoPretrainTest, FitDoesNotDependOnTheSequenceLength) {
-  const Metrics a = PretrainedOnMemoryCue("lstm", 4, 0).pretrain_metrics();
-  const Metrics b = PretrainedOnMemoryCue("lstm", 16, 0).pretrain_metrics();
+  const Metrics a = PretrainedOnMemoryCue("lstm", 4, 0, 5).pretrain_metrics();
+  const Metrics b = PretrainedOnMemoryCue("lstm", 16, 0, 5).pretrain_metrics();
   for (const auto& k : {"pretrain_nll", "pretrain_value_loss", "pretrain_accuracy"})
     EXPECT_NEAR(a.at(k), b.at(k), 1e-5) << k;
   EXPECT_NEAR(a.at("pretrain_nll"), std::log(2.0), 0.05);  // an untrained policy: about uniform
+}
+
+// Padded steps stay out of the loss. 16 episodes of 11 steps in sequences of
+// 64: 53 padded steps per stream, blank observations with action 0. A
+// feed-forward clone sees the same blank observation at 10 of each episode's
+// 11 steps, where the demonstrator named either cue: its best NLL there is the
+// cues' entropy (<= log 2), so (10/11) log 2 = 0.630 over all steps. Were the
+// padding cloned, the blank observation would mean action 0 (about 58 of 63
+// rows) and the NLL on the real steps would be about 1.3.
+TEST(RecurrentPpoPretrainTest, PaddingIsNotCloned) {
+  RecurrentPpo ff = PretrainedOnMemoryCue("none", 64, 200, 16);
+  const double nll = ff.pretrain_metrics().at("pretrain_nll");
+  EXPECT_LE(nll, 10.0 / 11.0 * std::log(2.0) + 0.02);
+}
+
+// TowerDefense-v0 (MultiDiscrete under conditional masks, strict): the clone
+// learns the heuristic's choices under the masks they were made with, and the
+// cloned policy then acts legally in the first rollout.
+TEST(RecurrentPpoPretrainTest, ClonesTheTowerDefenseHeuristic) {
+  RunContext ctx = NoVelContext(0);
+  ctx.run.env = "TowerDefense-v0";
+  ctx.run.env_kwargs = Kwargs({{"ticks_per_step", "4"}, {"strict", "true"}});
+  ctx.run.num_envs = 2;
+  RecurrentPpoConfig c = SmallConfig();
+  c.n_steps = 32;
+  c.bptt_len = 8;
+  c.pretrain.policy = "heuristic";
+  c.pretrain.episodes = 2;
+  c.pretrain.epochs = 30;
+  RecurrentPpo algo(ctx, c);
+  const Metrics m = algo.Iterate();
+  EXPECT_GE(m.at("pretrain_accuracy"), 0.9);
+  EXPECT_GT(m.at("pretrain_demo_steps"), 100);
+  EXPECT_EQ(algo.num_timesteps(), 64);
 }
 
 // The clone is in the checkpoint: a resumed run does not clone again and
@@ -396,6 +431,9 @@ TEST(RecurrentPpoPretrainTest, ClearErrors) {
   };
   EXPECT_NE(message("MemoryCue-v0", {"pretrain_policy=heuristic"}).find("pretrain_policy"), std::string::npos);
   EXPECT_NE(message("MemoryCue-v0", {"pretrain_policy=recall", "pretrain_epochs=-1"}).find("'pretrain_epochs'"),
+            std::string::npos);
+  EXPECT_NE(message("LunarLanderContinuous-v3", {"pretrain_policy=heuristic"})
+                .find("'pretrain_policy': behaviour cloning of demonstrations needs Discrete or MultiDiscrete"),
             std::string::npos);
   EXPECT_NE(message("Arena-v0", {"env_kwargs={opponent: external}", "self_play=true", "pretrain_policy=tactic"})
                 .find("'pretrain_policy' does not combine with self_play"),

@@ -103,7 +103,11 @@ RLF_REGISTER_ENVS(memory_cue) {
   spec.scripted_policies.push_back(
       {"recall", "recall", "MemoryCue-v0's scripted player that remembers the cue (always right)",
        /*takes_argument=*/false, [](const Env& env, const std::string&, uint64_t) -> std::unique_ptr<Policy> {
-         return std::make_unique<MemoryCueRecall>(env.action_space().n());
+         const Space& a = env.action_space();
+         RLF_CHECK_ARG(a.kind() == SpaceKind::kDiscrete && env.observation_space().size() == a.n() + 1,
+                       "policy 'recall' plays MemoryCue-v0's observations (num_cues + 1 floats) and actions; this env "
+                       "has ", env.observation_space().ToString(), " and ", a.ToString());
+         return std::make_unique<MemoryCueRecall>(a.n());
        }});
   registry.Register(std::move(spec));
 }
