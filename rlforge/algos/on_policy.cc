@@ -427,13 +427,17 @@ void CheckPretrainFits(const PretrainConfig& c, const std::string& env, const Kw
                 " (record a dataset with `rlforge record` and train bc on it, then --init-from)");
 }
 
+Demonstrations RecordPretrainDemonstrations(const PretrainConfig& c, const RunContext& ctx, Env& env) {
+  const uint64_t seed = static_cast<uint64_t>(ctx.run.seed);
+  auto demonstrator = Registry::Global().MakeScriptedPolicy(c.policy, ctx.run.env, env, seed ^ 0xD3D3ULL);
+  return RecordDemonstrations(env, *demonstrator, c.episodes, seed + 0x5EED0000ULL);
+}
+
 void OnPolicyAlgorithm::Pretrain(const PretrainConfig& c) {
   auto env = ctx_.MakeEnv();
   const Space& os = env->observation_space();
   const Space& as = env->action_space();
-  const uint64_t seed = static_cast<uint64_t>(ctx_.run.seed);
-  auto demonstrator = Registry::Global().MakeScriptedPolicy(c.policy, ctx_.run.env, *env, seed ^ 0xD3D3ULL);
-  const Demonstrations d = RecordDemonstrations(*env, *demonstrator, c.episodes, seed + 0x5EED0000ULL);
+  const Demonstrations d = RecordPretrainDemonstrations(c, ctx_, *env);
   const int64_t S = d.steps();
   const std::vector<uint8_t> step_obs = d.StepObservations();
   auto obs = NormalizeObs(ObservationTensor(step_obs.data(), S, os), /*update=*/true);

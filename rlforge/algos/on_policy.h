@@ -34,6 +34,7 @@
 #include "rlforge/algos/actor_critic_loss.h"
 #include "rlforge/algos/algorithm.h"
 #include "rlforge/algos/fast_update.h"
+#include "rlforge/data/demonstrations.h"
 #include "rlforge/env/running_stats.h"
 #include "rlforge/env/vector_env.h"
 #include "rlforge/nn/policy.h"
@@ -104,6 +105,10 @@ void ValidatePretrain(const PretrainConfig& c);
 // heuristic cannot be cloned this way: use bc on a recorded dataset).
 // InvalidArgument naming pretrain_policy otherwise.
 void CheckPretrainFits(const PretrainConfig& c, const std::string& env, const Kwargs& kwargs, const Space& actions);
+// The demonstrations that pretraining clones: c.episodes episodes of the
+// scripted policy on `env` (an instance of the run's env), seeded from the
+// run's seed (ppo and recurrent-ppo clone the same episodes).
+Demonstrations RecordPretrainDemonstrations(const PretrainConfig& c, const RunContext& ctx, Env& env);
 
 // Registers the policy keys (net_arch, activation, ortho_init,
 // share_features, log_std_init) of an agent's config.

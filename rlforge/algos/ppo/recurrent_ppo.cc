@@ -327,9 +327,7 @@ void RecurrentPpo::Pretrain() {
   const Space& os = env->observation_space();
   const Space& as = env->action_space();
   const uint64_t seed = static_cast<uint64_t>(ctx_.run.seed);
-  // PPO's seeds: the same demonstrations as `--algo ppo` clones.
-  auto demonstrator = Registry::Global().MakeScriptedPolicy(c.policy, ctx_.run.env, *env, seed ^ 0xD3D3ULL);
-  const Demonstrations d = RecordDemonstrations(*env, *demonstrator, c.episodes, seed + 0x5EED0000ULL);
+  const Demonstrations d = RecordPretrainDemonstrations(c, ctx_, *env);  // the episodes `--algo ppo` clones
   const int64_t S = d.steps(), L = config_.sequence_length();
   const DemoStreams layout = LayOutStreams(d, 16, L);
   const int64_t T = layout.T, P = layout.P;

@@ -229,41 +229,57 @@ TEST(RecurrentPpoTest, NoVelocityEnvsHideTheVelocities) {
   }
 }
 
-TEST(RecurrentPpoTest, ResumeIsExact) {
-  const std::string root = testing::TempDir() + "/rlforge_resume_recurrent_ppo";
+// Trains 768 steps with checkpoints every 256 into ROOT/a, copies it to
+// ROOT/b without its last two checkpoints, resumes b from step 256 and
+// expects both to end with the same weights. Returns the resumed run.
+LoadedRun ExpectResumeEndsAsUnbroken(const std::string& name, const std::string& env,
+                                     const std::vector<std::string>& sets) {
+  const std::string root = testing::TempDir() + "/" + name;
   fs::remove_all(root);
   fs::create_directories(root);
-  const std::vector<std::string> sets = {"num_envs=4", "n_steps=32", "bptt_len=8", "batch_size=64",
-                                         "rnn_hidden_size=16", "net_arch=[16]", "normalize_obs=true", "normalize_reward=true",
-                                         "checkpoint_interval=256", "eval_episodes=0", "recompute_states=true"};
   RunnerOptions quiet;
   quiet.progress = false;
-  Train(TrainConfig::Resolve("recurrent-ppo", "CartPoleNoVel-v1", "", sets, 768, 3), root + "/a", quiet);
+  std::vector<std::string> all = sets;
+  all.insert(all.end(), {"checkpoint_interval=256", "eval_episodes=0"});
+  Train(TrainConfig::Resolve("recurrent-ppo", env, "", all, 768, 3), root + "/a", quiet);
   fs::copy(root + "/a", root + "/b", fs::copy_options::recursive);
   fs::remove(root + "/b/checkpoints/final.pt");
   fs::remove(root + "/b/checkpoints/step_512.pt");
-  ASSERT_TRUE(fs::exists(root + "/b/checkpoints/step_256.pt"));
+  EXPECT_TRUE(fs::exists(root + "/b/checkpoints/step_256.pt"));
   Resume(root + "/b", std::nullopt, quiet);
-  auto a = LoadRun(root + "/a"), b = LoadRun(root + "/b");
+  auto a = LoadRun(root + "/a");
+  LoadedRun b = LoadRun(root + "/b");
   EXPECT_EQ(a.algorithm->num_timesteps(), 768);
   auto pa = a.algorithm->network()->parameters(), pb = b.algorithm->network()->parameters();
-  ASSERT_EQ(pa.size(), pb.size());
-  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
+  EXPECT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < std::min(pa.size(), pb.size()); ++i)
+    EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
+  return b;
+}
+
+TEST(RecurrentPpoTest, ResumeIsExact) {
+  ExpectResumeEndsAsUnbroken("rlforge_resume_recurrent_ppo", "CartPoleNoVel-v1",
+                             {"num_envs=4", "n_steps=32", "bptt_len=8", "batch_size=64", "rnn_hidden_size=16",
+                              "net_arch=[16]", "normalize_obs=true", "normalize_reward=true", "recompute_states=true"});
+}
+
+std::unique_ptr<Algorithm> Build(const std::string& env, const std::vector<std::string>& sets) {
+  auto c = TrainConfig::Resolve("recurrent-ppo", env, "", sets, 1000, 0);
+  return MakeAlgorithm(c.Context(), *c.algo);
+}
+
+// The error building the agent gives ("no error" if none).
+std::string BuildError(const std::string& env, const std::vector<std::string>& sets) {
+  try {
+    Build(env, sets);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "no error";
 }
 
 TEST(RecurrentPpoTest, ClearErrors) {
-  auto make = [](const std::string& env, std::vector<std::string> sets) {
-    auto c = TrainConfig::Resolve("recurrent-ppo", env, "", sets, 1000, 0);
-    return MakeAlgorithm(c.Context(), *c.algo);
-  };
-  auto message = [&](const std::string& env, std::vector<std::string> sets) -> std::string {
-    try {
-      make(env, sets);
-    } catch (const std::exception& e) {
-      return e.what();
-    }
-    return "no error";
-  };
+  auto message = BuildError;
   EXPECT_NE(message("CartPoleNoVel-v1", {"n_steps=30", "bptt_len=8"}).find("'bptt_len' (8) must divide n_steps (30)"),
             std::string::npos);
   EXPECT_NE(message("CartPoleNoVel-v1", {"rnn_type=transformer"}).find("'rnn_type' must be lstm, gru or none"),
@@ -276,7 +292,7 @@ TEST(RecurrentPpoTest, ClearErrors) {
   EXPECT_NE(message("CartPoleNoVel-v1", {"share_features=true"}).find("'share_features' is not supported"),
             std::string::npos);
   // Recurrent policies export (tests/export_test.cc); gSDE ones are refused.
-  auto algo = make("PendulumNoVel-v1", {"n_steps=8", "bptt_len=8", "batch_size=8", "rnn_hidden_size=8", "use_sde=true"});
+  auto algo = Build("PendulumNoVel-v1", {"n_steps=8", "bptt_len=8", "batch_size=8", "rnn_hidden_size=8", "use_sde=true"});
   try {
     algo->Export();
     ADD_FAILURE() << "export of a gSDE policy should be refused";
@@ -396,39 +412,17 @@ TEST(RecurrentPpoPretrainTest, ClonesTheTowerDefenseHeuristic) {
 // The clone is in the checkpoint: a resumed run does not clone again and
 // ends as an unbroken one; the metrics are reported at every iteration.
 TEST(RecurrentPpoPretrainTest, ResumeIsExact) {
-  const std::string root = testing::TempDir() + "/rlforge_resume_recurrent_pretrain";
-  fs::remove_all(root);
-  fs::create_directories(root);
-  const std::vector<std::string> sets = {"num_envs=4", "n_steps=32", "bptt_len=8", "batch_size=64",
-                                         "rnn_hidden_size=16", "net_arch=[16]", "checkpoint_interval=256",
-                                         "eval_episodes=0", "pretrain_policy=recall", "pretrain_episodes=8",
-                                         "pretrain_epochs=3"};
-  RunnerOptions quiet;
-  quiet.progress = false;
-  Train(TrainConfig::Resolve("recurrent-ppo", "MemoryCue-v0", "", sets, 768, 3), root + "/a", quiet);
-  fs::copy(root + "/a", root + "/b", fs::copy_options::recursive);
-  fs::remove(root + "/b/checkpoints/final.pt");
-  fs::remove(root + "/b/checkpoints/step_512.pt");
-  Resume(root + "/b", std::nullopt, quiet);
-  auto a = LoadRun(root + "/a"), b = LoadRun(root + "/b");
-  auto pa = a.algorithm->network()->parameters(), pb = b.algorithm->network()->parameters();
-  ASSERT_EQ(pa.size(), pb.size());
-  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
+  const LoadedRun b = ExpectResumeEndsAsUnbroken(
+      "rlforge_resume_recurrent_pretrain", "MemoryCue-v0",
+      {"num_envs=4", "n_steps=32", "bptt_len=8", "batch_size=64", "rnn_hidden_size=16", "net_arch=[16]",
+       "pretrain_policy=recall", "pretrain_episodes=8", "pretrain_epochs=3"});
   const auto* r = dynamic_cast<RecurrentPpo*>(b.algorithm.get());
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(r->pretrain_metrics().at("pretrain_demo_steps"), 8 * 11);
 }
 
 TEST(RecurrentPpoPretrainTest, ClearErrors) {
-  auto message = [](const std::string& env, std::vector<std::string> sets) -> std::string {
-    try {
-      auto c = TrainConfig::Resolve("recurrent-ppo", env, "", sets, 1000, 0);
-      MakeAlgorithm(c.Context(), *c.algo);
-    } catch (const std::exception& e) {
-      return e.what();
-    }
-    return "no error";
-  };
+  auto message = BuildError;
   EXPECT_NE(message("MemoryCue-v0", {"pretrain_policy=heuristic"}).find("pretrain_policy"), std::string::npos);
   EXPECT_NE(message("MemoryCue-v0", {"pretrain_policy=recall", "pretrain_epochs=-1"}).find("'pretrain_epochs'"),
             std::string::npos);
