@@ -161,17 +161,29 @@ TEST(RecurrentPpoTest, SdeReplayMatchesActing) {
   EXPECT_TRUE(torch::allclose(dist.log_prob(actions), stored, 1e-4, 1e-5));
 }
 
+// TowerDefense-v0 in strict mode (an illegal action throws), 2 envs, 32-step
+// rollouts in sequences of 8.
+RunContext TowerDefenseContext(int64_t seed) {
+  RunContext ctx = NoVelContext(seed);
+  ctx.run.env = "TowerDefense-v0";
+  ctx.run.env_kwargs = Kwargs({{"ticks_per_step", "4"}, {"strict", "true"}});
+  ctx.run.num_envs = 2;
+  return ctx;
+}
+
+RecurrentPpoConfig TowerDefenseConfig() {
+  RecurrentPpoConfig c = SmallConfig();
+  c.n_steps = 32;
+  c.bptt_len = 8;
+  return c;
+}
+
 // TowerDefense-v0 (MultiDiscrete with conditional masks, strict: an illegal
 // action throws): actions drawn dimension by dimension, the masks used kept,
 // and the update's replay under those masks gives back the log-probs.
 TEST(RecurrentPpoTest, ConditionalMasksOnTowerDefense) {
-  RunContext ctx = NoVelContext(5);
-  ctx.run.env = "TowerDefense-v0";
-  ctx.run.env_kwargs = Kwargs({{"ticks_per_step", "4"}, {"strict", "true"}});
-  ctx.run.num_envs = 2;
-  RecurrentPpoConfig c = SmallConfig();
-  c.n_steps = 32;
-  c.bptt_len = 8;
+  const RunContext ctx = TowerDefenseContext(5);
+  const RecurrentPpoConfig c = TowerDefenseConfig();
   RecurrentPpo algo(ctx, c);
   algo.Iterate();
   algo.CollectRollout();
@@ -392,13 +404,8 @@ TEST(RecurrentPpoPretrainTest, PaddingIsNotCloned) {
 // learns the heuristic's choices under the masks they were made with, and the
 // cloned policy then acts legally in the first rollout.
 TEST(RecurrentPpoPretrainTest, ClonesTheTowerDefenseHeuristic) {
-  RunContext ctx = NoVelContext(0);
-  ctx.run.env = "TowerDefense-v0";
-  ctx.run.env_kwargs = Kwargs({{"ticks_per_step", "4"}, {"strict", "true"}});
-  ctx.run.num_envs = 2;
-  RecurrentPpoConfig c = SmallConfig();
-  c.n_steps = 32;
-  c.bptt_len = 8;
+  const RunContext ctx = TowerDefenseContext(0);
+  RecurrentPpoConfig c = TowerDefenseConfig();
   c.pretrain.policy = "heuristic";
   c.pretrain.episodes = 2;
   c.pretrain.epochs = 30;
