@@ -424,7 +424,7 @@ void CheckPretrainFits(const PretrainConfig& c, const std::string& env, const Kw
   RLF_CHECK_ARG(actions.kind() == SpaceKind::kDiscrete || actions.kind() == SpaceKind::kMultiDiscrete,
                 "config key 'pretrain_policy': behaviour cloning of demonstrations needs Discrete or MultiDiscrete "
                 "actions; ", env, " has ", actions.ToString(),
-                " (record a dataset with `rlforge record` and train bc on it, then --init-from)");
+                " (for ppo: record a dataset with `rlforge record`, train bc on it, then --init-from that run)");
 }
 
 Demonstrations RecordPretrainDemonstrations(const PretrainConfig& c, const RunContext& ctx, Env& env) {

@@ -388,12 +388,13 @@ TEST(RecurrentPpoPretrainTest, FitDoesNotDependOnTheSequenceLength) {
 }
 
 // Padded steps stay out of the loss. 16 episodes of 11 steps in sequences of
-// 64: 53 padded steps per stream, blank observations with action 0. A
-// feed-forward clone sees the same blank observation at 10 of each episode's
-// 11 steps, where the demonstrator named either cue: its best NLL there is the
-// cues' entropy (<= log 2), so (10/11) log 2 = 0.630 over all steps. Were the
-// padding cloned, the blank observation would mean action 0 (about 58 of 63
-// rows) and the NLL on the real steps would be about 1.3.
+// 64: 53 padded steps per stream, zero observations with action 0. A
+// feed-forward clone sees the cue only at an episode's first step; at the
+// other 10 (9 blank, then the query) the demonstrator named either cue, so
+// its best NLL there is the cues' entropy (<= log 2): (10/11) log 2 = 0.630
+// over all steps. Were the padding cloned, a zero observation (which is the
+// blank one) would mean action 0 in about 57 of 62 rows, and the NLL on the
+// real steps would be about 1.1 or more.
 TEST(RecurrentPpoPretrainTest, PaddingIsNotCloned) {
   RecurrentPpo ff = PretrainedOnMemoryCue("none", 64, 200, 16);
   const double nll = ff.pretrain_metrics().at("pretrain_nll");
