@@ -257,11 +257,11 @@ OnPolicyAlgorithm::FlatRollout OnPolicyAlgorithm::Flatten() const {
   return f;
 }
 
-ActorCriticBatch OnPolicyAlgorithm::MakeBatch(const torch::Tensor& actions, const torch::Tensor& masks,
-                                              const torch::Tensor& advantages, const torch::Tensor& returns) const {
+ActorCriticBatch MakeActorCriticBatch(const torch::Tensor& actions, const torch::Tensor& masks,
+                                      const torch::Tensor& advantages, const torch::Tensor& returns) {
   RLF_CHECK(actions.is_contiguous() && advantages.is_contiguous() && returns.is_contiguous() &&
                 (!masks.defined() || masks.is_contiguous()),
-            "MakeBatch needs contiguous tensors");
+            "MakeActorCriticBatch needs contiguous tensors");
   ActorCriticBatch b;
   b.size = advantages.size(0);
   b.actions = actions.data_ptr();
@@ -358,7 +358,7 @@ ActorCriticLossValues OnPolicyAlgorithm::BackpropRollout(bool normalize_advantag
   adv = adv.contiguous();
   const torch::Tensor actions = r.actions.contiguous(), returns = r.returns.contiguous();
   const torch::Tensor masks = r.masks.defined() ? r.masks.contiguous() : r.masks;
-  ActorCriticBatch batch = MakeBatch(actions, masks, adv, returns);
+  ActorCriticBatch batch = MakeActorCriticBatch(actions, masks, adv, returns);
   batch.ent_coef = ent_coef;
   batch.vf_coef = vf_coef;
   return Backprop(BackpropInput(r.obs), batch, what);
@@ -451,7 +451,7 @@ void OnPolicyAlgorithm::Pretrain(const PretrainConfig& c) {
   const torch::Tensor ones = torch::ones({S});
   // Behaviour cloning is the actor-critic loss with A = 1 and no entropy term.
   auto clone_batch = [&](const torch::Tensor& a, const torch::Tensor& m, const torch::Tensor& g) {
-    ActorCriticBatch b = MakeBatch(a, m, ones.slice(0, 0, a.size(0)), g);
+    ActorCriticBatch b = MakeActorCriticBatch(a, m, ones.slice(0, 0, a.size(0)), g);
     b.ent_coef = 0.0;
     b.vf_coef = c.vf_coef;
     return b;

@@ -142,6 +142,11 @@ double ClipGradientsOrThrow(torch::nn::Module& net, double max_norm, int64_t ste
 // Error naming the loss `what` when it is NaN, Inf or beyond float range.
 void CheckFiniteLoss(double value, const char* what);
 
+// A batch over contiguous tensors (the caller keeps them alive): actions
+// [B] / [B, k] / [B, d], masks [B, width] bool or undefined, the rest [B].
+ActorCriticBatch MakeActorCriticBatch(const torch::Tensor& actions, const torch::Tensor& masks,
+                                      const torch::Tensor& advantages, const torch::Tensor& returns);
+
 // The actor-critic loss on a batch, with dL/dtheta written into net's
 // parameters' .grad (replacing what was there): the loss on the network's
 // outputs (ComputeActorCriticLoss) carried back through the network by
@@ -249,10 +254,6 @@ class OnPolicyAlgorithm : public Algorithm {
     torch::Tensor obs, masks, actions, log_probs, values, advantages, returns;
   };
   FlatRollout Flatten() const;
-  // A batch over contiguous tensors (the caller keeps them alive): actions
-  // [B] / [B, k] / [B, d], masks [B, width] bool or undefined, the rest [B].
-  ActorCriticBatch MakeBatch(const torch::Tensor& actions, const torch::Tensor& masks, const torch::Tensor& advantages,
-                             const torch::Tensor& returns) const;
   // Declares and reports time_env / time_act (seconds in the last
   // CollectRollout), time_update (since update_start), update_samples
   // (samples forwarded and back-propagated) and update_flops (their network

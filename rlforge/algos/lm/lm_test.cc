@@ -182,7 +182,9 @@ TEST(LmAdaptiveKl, CoefficientFollowsTheController) {
         EXPECT_NEAR(m.at("kl_coef"), want, 1e-12) << i;
         prev = m;
       }
-      if (adaptive) EXPECT_NE(prev.at("kl_coef"), 0.05);
+      if (adaptive) {
+        EXPECT_NE(prev.at("kl_coef"), 0.05);
+      }
     }
   }
 }

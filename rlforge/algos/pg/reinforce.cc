@@ -129,7 +129,7 @@ Metrics Reinforce::Iterate() {
   }
   if (config_.normalize_advantage && weight.size(0) > 1) weight = (weight - weight.mean()) / (weight.std() + 1e-8);
   weight = weight.contiguous();
-  ActorCriticBatch batch = MakeBatch(actions, mask, weight, g);
+  ActorCriticBatch batch = MakeActorCriticBatch(actions, mask, weight, g);
   batch.ent_coef = config_.ent_coef;
   batch.vf_coef = config_.use_baseline ? config_.vf_coef : 0.0;
   const ActorCriticLossValues l = Backprop(BackpropInput(obs), batch, "REINFORCE loss");

@@ -144,7 +144,7 @@ Metrics Ppo::Update() {
       torch::Tensor adv = whole_batch ? whole_adv.contiguous() : pick(r.advantages);
       if (!whole_batch && config_.normalize_advantage && adv.size(0) * ctx_.world_size() > 1)
         adv = StandardizeAdvantages(adv).contiguous();
-      ActorCriticBatch batch = MakeBatch(actions, masks, adv, returns);
+      ActorCriticBatch batch = MakeActorCriticBatch(actions, masks, adv, returns);
       SetPpoTerms(config_, clip, old_log_prob, old_values, &batch);
       const ActorCriticLossValues l = Backprop(whole_batch ? input : pick(input), batch, "PPO loss");
       if (config_.target_kl && l.approx_kl > 1.5 * *config_.target_kl) {

@@ -356,25 +356,26 @@ void RecurrentPpo::Pretrain() {
   std::vector<int64_t> index(layout.step_of);
   for (auto& i : index) i = i < 0 ? S : i;
   const torch::Tensor where = torch::tensor(index, torch::kLong);
-  // [T * P, ...] -> [T, P, ...]
+  // [S + 1, ...] -> [T, P, ...]
   auto streamed = [&](const torch::Tensor& t) {
     std::vector<int64_t> shape = {T, P};
     shape.insert(shape.end(), t.sizes().begin() + 1, t.sizes().end());
     return t.index_select(0, where).reshape(shape).contiguous();
   };
-  const torch::Tensor s_obs = streamed(obs), s_starts = streamed(starts), s_actions = streamed(actions);
-  const torch::Tensor s_returns = streamed(returns), s_masks = masks.defined() ? streamed(masks) : masks;
-  const torch::Tensor s_valid = (where < S).reshape({T, P});
-  // The same in sequence order, [K * P, L, ...] (sequence k * P + p: stream
-  // p's chunk k), and a minibatch of sequences as [L, G, ...].
+  // Kept in sequence order, [K * P, L, ...]: sequence k * P + p is stream
+  // p's chunk k (steps k L .. (k + 1) L - 1).
   const int64_t K = T / L;
-  auto by_seq = [&](const torch::Tensor& t) { return t.defined() ? BySequence(t, L).contiguous() : t; };
-  const torch::Tensor q_obs = by_seq(s_obs), q_starts = by_seq(s_starts), q_actions = by_seq(s_actions);
-  const torch::Tensor q_returns = by_seq(s_returns), q_masks = by_seq(s_masks), q_valid = by_seq(s_valid);
+  auto by_seq = [&](const torch::Tensor& t) { return t.defined() ? BySequence(streamed(t), L).contiguous() : t; };
+  const torch::Tensor q_obs = by_seq(obs), q_starts = by_seq(starts), q_actions = by_seq(actions);
+  const torch::Tensor q_returns = by_seq(returns), q_masks = by_seq(masks);
+  const torch::Tensor q_valid = BySequence((where < S).reshape({T, P}), L).contiguous();
+  // A minibatch of sequences, and every stream's chunk k, as [L, G, ...].
   auto pick_seqs = [](const torch::Tensor& q, const torch::Tensor& seqs) {
     return q.defined() ? q.index_select(0, seqs).transpose(0, 1).contiguous() : q;
   };
-  auto chunk = [&](const torch::Tensor& t, int64_t k) { return t.defined() ? t.slice(0, k * L, (k + 1) * L) : t; };
+  auto chunk = [&](const torch::Tensor& q, int64_t k) {
+    return q.defined() ? q.slice(0, k * P, (k + 1) * P).transpose(0, 1).contiguous() : q;
+  };
 
   // Plays the streams from their start with the current weights, chunk by
   // chunk: visit(k, state at chunk k's start, chunk k's heads).
@@ -384,7 +385,7 @@ void RecurrentPpo::Pretrain() {
     RecurrentState st = net_->InitialState(P);
     for (int64_t k = 0; k < K; ++k) {
       const RecurrentState start = st;
-      const auto heads = net_->Sequence(chunk(s_obs, k), chunk(s_starts, k), start, &st);
+      const auto heads = net_->Sequence(chunk(q_obs, k), chunk(q_starts, k), start, &st);
       visit(k, start, heads);
     }
   };
@@ -404,12 +405,7 @@ void RecurrentPpo::Pretrain() {
     ActorCriticImpl::HeadOutputs h{heads.pi.index_select(0, rows), heads.log_std, heads.value.index_select(0, rows)};
     if (h.log_std.defined() && h.log_std.dim() == 2) h.log_std = h.log_std.index_select(0, rows);
     const torch::Tensor pa = pick(a), pr = pick(ret), pm = m.defined() ? pick(m) : m;
-    ActorCriticBatch b;
-    b.size = rows.size(0);
-    b.actions = pa.data_ptr();
-    b.masks = pm.defined() ? pm.data_ptr<bool>() : nullptr;
-    b.advantages = ones.data_ptr<float>();
-    b.returns = pr.data_ptr<float>();
+    ActorCriticBatch b = MakeActorCriticBatch(pa, pm, ones.slice(0, 0, rows.size(0)), pr);
     b.ent_coef = 0.0;
     b.vf_coef = c.vf_coef;
     return std::make_tuple(ActorCriticLossOnOutputs(head_, h, b, outputs, grads), h, pa, pm);
@@ -447,12 +443,12 @@ void RecurrentPpo::Pretrain() {
   // chunk, over the demonstrated steps.
   double nll = 0, vl = 0, hits = 0;
   play_streams([&](int64_t k, const RecurrentState&, const ActorCriticImpl::HeadOutputs& heads) {
-    const torch::Tensor valid = chunk(s_valid, k);
+    const torch::Tensor valid = chunk(q_valid, k);
     const double n = valid.sum().item<double>();
     if (n == 0) return;
     std::vector<torch::Tensor> outputs, grads;
     const auto [l, h, a, m] =
-        clone_loss(heads, chunk(s_actions, k), chunk(s_masks, k), chunk(s_returns, k), valid, &outputs, &grads);
+        clone_loss(heads, chunk(q_actions, k), chunk(q_masks, k), chunk(q_returns, k), valid, &outputs, &grads);
     auto same = net_->Distribution(h, m).mode().eq(a);
     if (same.dim() == 2) same = same.all(1);
     nll += l.policy_loss * n, vl += l.value_loss * n, hits += same.sum().item<double>();
@@ -499,12 +495,7 @@ Metrics RecurrentPpo::Iterate() {
       torch::Tensor adv = flat(advantages_);
       if (config_.normalize_advantage && rows * ctx_.world_size() > 1)
         adv = StandardizeAdvantages(adv, comm).contiguous();
-      ActorCriticBatch batch;
-      batch.size = rows;
-      batch.actions = actions.data_ptr();
-      batch.masks = masks.defined() ? masks.data_ptr<bool>() : nullptr;
-      batch.advantages = adv.data_ptr<float>();
-      batch.returns = returns.data_ptr<float>();
+      ActorCriticBatch batch = MakeActorCriticBatch(actions, masks, adv, returns);
       SetPpoTerms(config_, clip, old_log_prob, old_values, &batch);
       std::vector<torch::Tensor> outputs, grads;
       ActorCriticLossValues l = ActorCriticLossOnOutputs(head_, heads, batch, &outputs, &grads);
