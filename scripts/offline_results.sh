@@ -39,7 +39,6 @@ train() {  # algo dataset seed
 for env in cartpole lunarlander towerdefense; do
   for kind in medium expert random; do
     for algo in bc cql iql; do
-      [[ $env == towerdefense && $algo == cql ]] && continue  # cql: Discrete and Box actions, not MultiDiscrete
       for s in $seeds; do train $algo ${env}_$kind "$s"; done
     done
   done

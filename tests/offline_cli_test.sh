@@ -54,12 +54,14 @@ fi
 # train
 check bc-no-dataset 2 "config key 'dataset' is required" -- "$BIN" train --algo bc --env CartPole-v1 --out "$tmp/r0"
 check ppo-dataset 2 "unknown config key 'dataset'" -- "$BIN" train --algo ppo --dataset "$tmp/cp" --out "$tmp/r1"
-check cql-multidiscrete 2 "use iql or bc" -- "$BIN" train --algo cql --dataset "$tmp/td" --steps 10 --out "$tmp/r2"
 check bc-wrong-env 2 "but the env has" -- "$BIN" train --algo bc --dataset "$tmp/cp" --env Acrobot-v1 --steps 10 --out "$tmp/r3"
 check bc-ok 0 "" -- "$BIN" train --algo bc --dataset "$tmp/cp" --steps 200 --set updates_per_iteration=100 --set eval_episodes=3 --out "$tmp/bc" --no-progress
 [[ -f "$tmp/bc/eval.json" && -f "$tmp/bc/bc_report.json" ]] && grep -q holdout_accuracy "$tmp/bc/progress.csv" \
   && echo "ok   bc-run-directory" || { echo "FAIL bc-run-directory"; fails=$((fails+1)); }
 check iql-td-ok 0 "" -- "$BIN" train --algo iql --dataset "$tmp/td" --steps 20 --set updates_per_iteration=10 --set batch_size=32 --set eval_episodes=1 --out "$tmp/iqltd" --no-progress
+check cql-td-ok 0 "" -- "$BIN" train --algo cql --dataset "$tmp/td" --steps 20 --set updates_per_iteration=10 --set batch_size=32 --set net_arch=[16] --set eval_episodes=1 --out "$tmp/cqltd" --no-progress
+check cql-td-export 0 "" -- "$BIN" export "$tmp/cqltd" --format rlf --out "$tmp/cqltd.rlf" --check 50 --describe
+grep -q "\"kind\": \"multi_categorical\"" "$tmp/out" && echo "ok   cql-td-export-head" || { echo "FAIL cql-td-export-head"; fails=$((fails+1)); }
 check cql-ok 0 "" -- "$BIN" train --algo cql --dataset "$tmp/cp" --steps 20 --set updates_per_iteration=10 --set net_arch=[16] --set eval_episodes=1 --out "$tmp/cql" --no-progress
 check bc-eval 0 "" -- "$BIN" eval --policy "$tmp/bc" --episodes 3
 check bc-export 0 "" -- "$BIN" export "$tmp/bc" --format rlf --out "$tmp/bc.rlf" --check 50

@@ -201,9 +201,17 @@ runtime::Model ExportQNetwork(const QNetworkImpl& net, const Space& obs_space, c
   const runtime::Activation act = net.tanh() ? runtime::Activation::kTanh : runtime::Activation::kRelu;
   for (size_t i = 0; i < layers.size(); ++i)
     m.policy.push_back(ExportLinear(layers[i], i + 1 < layers.size() ? act : runtime::Activation::kNone));
-  m.head = runtime::HeadKind::kQValues;
-  m.num_actions = act_space.n(), m.action_start = act_space.start();
-  m.quantiles = quantiles, m.dueling = net.dueling();
+  if (act_space.kind() == SpaceKind::kMultiDiscrete) {
+    // A factored Q (offline CQL): argmax per dimension is the greedy action,
+    // which the runtime's multi_categorical head gives when deterministic.
+    RLF_CHECK_ARG(quantiles == 1 && !net.dueling(), "a MultiDiscrete Q-network exports without quantiles or dueling");
+    m.head = runtime::HeadKind::kMultiCategorical;
+    m.nvec = act_space.nvec();
+  } else {
+    m.head = runtime::HeadKind::kQValues;
+    m.num_actions = act_space.n(), m.action_start = act_space.start();
+    m.quantiles = quantiles, m.dueling = net.dueling();
+  }
   m.Validate();
   return m;
 }

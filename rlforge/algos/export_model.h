@@ -44,7 +44,10 @@ runtime::Model ExportActorCritic(ActorCriticImpl& net, const Space& obs_space, c
 runtime::Model ExportRecurrentActorCritic(RecurrentActorCriticImpl& net, const Space& obs_space,
                                           const Space& act_space, const std::optional<RunningMeanStd>& obs_rms,
                                           double clip_obs);
-// The DQN family: a Q-network (quantiles: outputs per action, QR-DQN).
+// The DQN family: a Q-network (quantiles: outputs per action, QR-DQN). A
+// factored MultiDiscrete Q-network (offline CQL) exports as a
+// multi_categorical head over the Q-values: deterministic, it is the greedy
+// policy (sampled, a Boltzmann policy at temperature 1).
 runtime::Model ExportQNetwork(const QNetworkImpl& net, const Space& obs_space, const Space& act_space,
                               int64_t quantiles);
 

@@ -63,7 +63,7 @@ const std::vector<AlgoSpec>& Algorithms() {
       MakeAlgoSpec<Td3, Td3Config>("td3", "Twin Delayed DDPG: clipped double Q, target policy smoothing, delayed actor (continuous actions)"),
       MakeAlgoSpec<Ddpg, DdpgConfig>("ddpg", "Deep Deterministic Policy Gradient: deterministic actor, Q critic, action noise (continuous actions)"),
       MakeAlgoSpec<Bc, BcConfig>("bc", "Behaviour cloning from a dataset (--dataset DIR): weighted log-likelihood, held-out accuracy/F1, early stopping"),
-      Dispatching<CqlConfig>(MakeAlgoSpec<Cql, CqlConfig>("cql", "Conservative Q-Learning from a dataset: DQN's TD loss (Discrete actions) or SAC's (Box) + logsumexp Q - Q(s, a_data)"), MakeCql),
+      Dispatching<CqlConfig>(MakeAlgoSpec<Cql, CqlConfig>("cql", "Conservative Q-Learning from a dataset: DQN's TD loss (Discrete actions; MultiDiscrete with a factored Q) or SAC's (Box) + logsumexp Q - Q(s, a_data)"), MakeCql),
       MakeAlgoSpec<Iql, IqlConfig>("iql", "Implicit Q-Learning from a dataset: expectile value, twin Q, advantage-weighted actor (any action space)"),
       MakeAlgoSpec<Sft, SftConfig>("sft", "Supervised fine-tuning of a transformer LM on a text env's demonstrations (TextAddition-v0, ...): AdamW, warm-up + cosine"),
       MakeAlgoSpec<Grpo, GrpoConfig>("grpo", "GRPO for a transformer LM on a text env: group-normalized verifier rewards, clipped ratio, k3 KL to the reference"),

@@ -682,13 +682,31 @@ QNetworkPolicy::QNetworkPolicy(QNetwork net, std::shared_ptr<const QHead> head, 
 
 void QNetworkPolicy::Act(const void* observations, const uint8_t* masks, int n, void* actions) {
   torch::NoGradGuard g;
-  const int64_t d = FeatureSize(obs_space_), A = act_space_.n();
+  const bool multi = act_space_.kind() == SpaceKind::kMultiDiscrete;
+  const int64_t d = FeatureSize(obs_space_), A = multi ? act_space_.mask_size() : act_space_.n();
   feats_.resize(static_cast<size_t>(n * d));
   ObservationFeatures(obs_space_, observations, n, feats_.data());
   auto out = net_->forward(torch::from_blob(feats_.data(), {n, d})).contiguous();
   q_.resize(static_cast<size_t>(n * A));
   head_->QValues(out.data_ptr<float>(), n, A, q_.data());
   auto* acts = static_cast<int64_t*>(actions);
+  if (multi) {
+    // Factored Q (offline CQL): the best legal value of each dimension, given
+    // the earlier ones where the env restricts them.
+    const auto& nvec = act_space_.nvec();
+    const int64_t k = static_cast<int64_t>(nvec.size());
+    if (conditional_mask_) {
+      ConditionalMultiCategorical(q_.data(), n, nvec, conditional_mask_, nullptr, acts, nullptr, nullptr);
+      return;
+    }
+    for (int i = 0; i < n; ++i)
+      for (int64_t j = 0, o = 0; j < k; o += nvec[j], ++j) {
+        const int64_t best = GreedyLegalAction(q_.data() + i * A + o, nvec[j], masks ? masks + i * A + o : nullptr);
+        RLF_CHECK(best >= 0, "no legal value in action dimension ", j, " of row ", i);
+        acts[i * k + j] = best;
+      }
+    return;
+  }
   for (int i = 0; i < n; ++i) {
     const int64_t best = GreedyLegalAction(q_.data() + i * A, A, masks ? masks + i * A : nullptr);
     RLF_CHECK(best >= 0, "no legal action in row ", i);

@@ -39,8 +39,9 @@ void CqlConfig::Validate() const {
 
 Cql::Cql(const RunContext& ctx, const CqlConfig& config)
     : OfflineAlgorithm(ctx, config.offline, config.gamma), config_(config) {
-  RLF_CHECK_ARG(act_space_.kind() == SpaceKind::kDiscrete, "cql takes Discrete or Box actions; ", ctx.run.env,
-                " has ", act_space_.ToString(), " (use iql or bc)");
+  const bool multi = act_space_.kind() == SpaceKind::kMultiDiscrete;
+  RLF_CHECK_ARG(act_space_.kind() == SpaceKind::kDiscrete || multi, "cql takes Discrete, MultiDiscrete or Box actions; ",
+                ctx.run.env, " has ", act_space_.ToString(), " (use iql or bc)");
   const CqlConfig defaults;
   RLF_CHECK_ARG(config.n_action_samples == defaults.n_action_samples && config.ent_coef == defaults.ent_coef &&
                     config.target_entropy == defaults.target_entropy &&
@@ -49,7 +50,13 @@ Cql::Cql(const RunContext& ctx, const CqlConfig& config)
                 "config keys n_action_samples, ent_coef, target_entropy, actor_learning_rate and soft_q_backup are "
                 "for Box actions; ",
                 ctx.run.env, " has ", act_space_.ToString());
-  num_actions_ = act_space_.n();
+  if (multi) {
+    nvec_ = act_space_.nvec();
+    for (int64_t n : nvec_) num_actions_ += n;
+    conditional_ = ctx.MakeEnv()->has_conditional_action_mask();
+  } else {
+    num_actions_ = act_space_.n();
+  }
   head_ = std::make_shared<ExpectedQHead>(config.huber, 0.0, 0.0);
   q_ = QNetwork(obs_space_, num_actions_, config.offline.net_arch, config.offline.activation, false);
   target_ = QNetwork(obs_space_, num_actions_, config.offline.net_arch, config.offline.activation, false);
@@ -75,6 +82,11 @@ Metrics Cql::Iterate() {
   const torch::Tensor weights = torch::ones({B});
   for (int64_t u = 0; u < config_.offline.updates_per_iteration; ++u) {
     const torch::Tensor idx = SampleIndices(B);
+    if (!nvec_.empty()) {
+      FactoredStep(idx, &td_loss, &reg_sum, &q_sum);
+      ++updates_;
+      continue;
+    }
     const torch::Tensor f = features_.index_select(0, idx), nf = next_features_.index_select(0, idx);
     const torch::Tensor a = data_.actions.index_select(0, idx).contiguous();
     const torch::Tensor r = data_.rewards.index_select(0, idx).contiguous();
@@ -121,15 +133,59 @@ Metrics Cql::Iterate() {
     ++updates_;
   }
   const double n = static_cast<double>(config_.offline.updates_per_iteration);
+  if (!nvec_.empty()) loss = td_loss + config_.alpha * reg_sum;
   Metrics m{{"loss", loss / n}, {"td_loss", td_loss / n}, {"cql_regularizer", reg_sum / n}, {"q_data", q_sum / n}};
   if (data_.holdout.size(0) > 0) {
+    // The greedy action under the data's masks equals the data's (every dimension).
     torch::NoGradGuard g;
     torch::Tensor q = q_->forward(features_.index_select(0, data_.holdout));
     if (data_.masks.defined()) q = q.masked_fill(data_.masks.index_select(0, data_.holdout).logical_not(), -INFINITY);
-    m["holdout_agreement"] =
-        q.argmax(1).eq(data_.actions.index_select(0, data_.holdout)).to(torch::kFloat64).mean().item<double>();
+    const torch::Tensor a = data_.actions.index_select(0, data_.holdout);
+    torch::Tensor same;
+    if (nvec_.empty()) {
+      same = q.argmax(1).eq(a);
+    } else {
+      same = torch::ones({a.size(0)}, torch::kBool);
+      int64_t o = 0;
+      for (size_t d = 0; d < nvec_.size(); o += nvec_[d], ++d)
+        same = same.logical_and(q.narrow(1, o, nvec_[d]).argmax(1).eq(a.select(1, static_cast<int64_t>(d))));
+    }
+    m["holdout_agreement"] = same.to(torch::kFloat64).mean().item<double>();
   }
   return m;
+}
+
+void Cql::FactoredStep(const torch::Tensor& idx, double* td_loss, double* reg_sum, double* q_data) {
+  const torch::Tensor f = features_.index_select(0, idx), nf = next_features_.index_select(0, idx);
+  const torch::Tensor a = data_.actions.index_select(0, idx);
+  const torch::Tensor r = data_.rewards.index_select(0, idx), term = data_.terminated.index_select(0, idx);
+  const torch::Tensor masks = data_.masks.defined() ? data_.masks.index_select(0, idx) : torch::Tensor();
+  torch::Tensor y;
+  {
+    torch::NoGradGuard g;
+    const torch::Tensor next_masks = data_.next_masks.defined() ? data_.next_masks.index_select(0, idx) : torch::Tensor();
+    const torch::Tensor next_v = FactoredGreedyValue(target_->forward(nf), q_->forward(nf), next_masks, nvec_);
+    y = r + config_.gamma * (1.0 - term) * next_v;
+  }
+  q_->train();
+  const torch::Tensor out = q_->forward(f);
+  const torch::Tensor q = FactoredQ(out, a, nvec_);
+  const torch::Tensor diff = q - y;
+  const torch::Tensor td = (config_.huber ? torch::where(diff.abs() < 1.0, 0.5 * diff * diff, diff.abs() - 0.5)
+                                          : diff * diff)
+                               .mean();
+  const torch::Tensor reg = FactoredCqlRegularizer(out, a, masks, nvec_);
+  const double td_value = td.item<double>(), reg_value = reg.item<double>();
+  CheckFiniteLoss(td_value, "TD loss");
+  CheckFiniteLoss(reg_value, "CQL regularizer");
+  q_->zero_grad();
+  (td + config_.alpha * reg).backward();
+  ClipGradientsOrThrow(*q_, config_.offline.max_grad_norm, updates_);
+  opt_->step();
+  SoftUpdate(*q_, *target_, config_.tau);
+  *td_loss += td_value;
+  *reg_sum += reg_value;
+  *q_data += q.detach().mean().item<double>();
 }
 
 std::unique_ptr<Policy> Cql::MakePolicy(bool /*deterministic: greedy in Q either way*/) {
@@ -146,6 +202,7 @@ void Cql::VisitState(StateVisitor& v) {
 runtime::Model Cql::ExportModel() {
   runtime::Model m = ExportQNetwork(*q_, obs_space_, act_space_, 1);
   m.action_mask = env_has_masks_;
+  m.conditional_mask = conditional_;
   return m;
 }
 

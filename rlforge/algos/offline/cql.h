@@ -12,6 +12,17 @@
 // network follows by Polyak averaging with tau every step. The policy is
 // greedy in Q over the legal actions (masks from the data and the env).
 //
+// MultiDiscrete actions (masked, as TowerDefense-v0's) use a factored Q
+// (FactoredQ in offline.h): one output per value of each dimension and
+// Q(s, a) = sum_d q_d(s, a_d), which makes the greedy action, the Double DQN
+// target y = r + gamma (1 - terminated) sum_d q'_d(s', argmax_d q_d(s', .))
+// and the regularizer's logsumexp over the product of the dimensions' legal
+// sets exact and cheap (sum over dimensions instead of over prod nvec joint
+// actions). The TD loss is Huber (or squared error) on Q(s, a) - y. Where the
+// env restricts a dimension given the earlier ones (conditional masks), the
+// policy picks dimension by dimension, each the best legal value given the
+// ones before, as the actor-critics do.
+//
 // Box actions (ContinuousCql; `--algo cql` picks it by the env's action
 // space) run CQL(H) on SAC's networks, as the paper's continuous experiments
 // do: a squashed Gaussian actor and twin critics on actions scaled to
@@ -78,8 +89,12 @@ class Cql : public OfflineAlgorithm {
  private:
   void PrepareData() override;
   CqlConfig config_;
+  // One gradient step on the factored Q (MultiDiscrete); adds to the sums.
+  void FactoredStep(const torch::Tensor& idx, double* td_loss, double* reg, double* q_data);
   std::shared_ptr<ExpectedQHead> head_;
-  int64_t num_actions_ = 0;
+  int64_t num_actions_ = 0;               // outputs: n, or sum nvec (MultiDiscrete)
+  std::vector<int64_t> nvec_;             // MultiDiscrete: the dimensions (empty: Discrete)
+  bool conditional_ = false;              // the env restricts dimensions given earlier ones
   torch::Tensor features_, next_features_;  // [N, FeatureSize]
   torch::Tensor next_masks_u8_;             // uint8 [N, A] (undefined: no masks)
   QNetwork q_{nullptr}, target_{nullptr};
@@ -123,7 +138,7 @@ class ContinuousCql : public OfflineAlgorithm {
   torch::Tensor features_, next_features_, scaled_actions_;  // [N, D], [N, D], [N, A]
 };
 
-// `--algo cql`: Cql for the env's Discrete actions, ContinuousCql for Box.
+// `--algo cql`: Cql for the env's Discrete and MultiDiscrete actions, ContinuousCql for Box.
 std::unique_ptr<Algorithm> MakeCql(const RunContext& ctx, const CqlConfig& config);
 
 }  // namespace rlforge

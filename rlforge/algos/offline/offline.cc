@@ -134,6 +134,43 @@ torch::Tensor CqlRegularizer(const torch::Tensor& q, const torch::Tensor& action
   return (torch::logsumexp(legal, 1) - data_q).mean();
 }
 
+torch::Tensor FactoredQ(const torch::Tensor& q, const torch::Tensor& actions, const std::vector<int64_t>& nvec) {
+  torch::Tensor sum = torch::zeros({q.size(0)}, q.options());
+  int64_t o = 0;
+  for (size_t d = 0; d < nvec.size(); o += nvec[d], ++d)
+    sum = sum + q.narrow(1, o, nvec[d]).gather(1, actions.select(1, static_cast<int64_t>(d)).reshape({-1, 1})).squeeze(1);
+  return sum;
+}
+
+torch::Tensor FactoredGreedyValue(const torch::Tensor& values, const torch::Tensor& select, const torch::Tensor& masks,
+                                  const std::vector<int64_t>& nvec) {
+  torch::Tensor sum = torch::zeros({values.size(0)}, values.options());
+  int64_t o = 0;
+  for (size_t d = 0; d < nvec.size(); o += nvec[d], ++d) {
+    torch::Tensor s = select.narrow(1, o, nvec[d]);
+    torch::Tensor any;
+    if (masks.defined()) {
+      const torch::Tensor m = masks.narrow(1, o, nvec[d]);
+      s = s.masked_fill(m.logical_not(), -INFINITY);
+      any = m.any(1);
+    }
+    torch::Tensor v = values.narrow(1, o, nvec[d]).gather(1, s.argmax(1, /*keepdim=*/true)).squeeze(1);
+    if (any.defined()) v = torch::where(any, v, torch::zeros_like(v));
+    sum = sum + v;
+  }
+  return sum;
+}
+
+torch::Tensor FactoredCqlRegularizer(const torch::Tensor& q, const torch::Tensor& actions, const torch::Tensor& masks,
+                                     const std::vector<int64_t>& nvec) {
+  torch::Tensor sum = torch::zeros({}, q.options());
+  int64_t o = 0;
+  for (size_t d = 0; d < nvec.size(); o += nvec[d], ++d)
+    sum = sum + CqlRegularizer(q.narrow(1, o, nvec[d]), actions.select(1, static_cast<int64_t>(d)),
+                               masks.defined() ? masks.narrow(1, o, nvec[d]) : masks);
+  return sum;
+}
+
 torch::Tensor ContinuousCqlRegularizer(const torch::Tensor& q_data, const torch::Tensor& w) {
   const double log_m = std::log(static_cast<double>(w.size(1)));
   return (torch::logsumexp(w, 1) - log_m - q_data).mean(0).sum();

@@ -75,6 +75,28 @@ OfflineData LoadOfflineData(const std::string& dir, const Space& obs_space, cons
 // q: [B, A], actions: long [B].
 torch::Tensor CqlRegularizer(const torch::Tensor& q, const torch::Tensor& actions, const torch::Tensor& masks);
 
+// Factored Q-values for MultiDiscrete actions (the linear decomposition of
+// Tang & Wiens, 2023; DecQN, Seyde et al., 2023, averages instead): the
+// network gives one value per value of each dimension, q: [B, sum nvec] (the
+// dimensions' columns side by side, as masks lay them out), and
+//   Q(s, a) = sum_d q_d(s, a_d).
+// Over the product of the dimensions' legal sets the greedy action is each
+// dimension's argmax and the logsumexp splits by dimension:
+//   log sum_a exp Q(s, a) = sum_d log sum_{a_d} exp q_d(s, a_d).
+// FactoredQ: Q(s_i, a_i) [B] at actions long [B, k].
+torch::Tensor FactoredQ(const torch::Tensor& q, const torch::Tensor& actions, const std::vector<int64_t>& nvec);
+// sum_d values_d(s_i, a*_d), a*_d the legal argmax of select_d (Double DQN:
+// select = the online network's outputs, values = the target network's);
+// masks bool [B, sum nvec] or undefined. A dimension with no legal value
+// adds 0. [B].
+torch::Tensor FactoredGreedyValue(const torch::Tensor& values, const torch::Tensor& select, const torch::Tensor& masks,
+                                  const std::vector<int64_t>& nvec);
+// CQL(H)'s regularizer of the factored Q over the product of the legal sets:
+// mean_i [ logsumexp_a Q(s_i, a) - Q(s_i, a_i) ] = the sum over dimensions of
+// CqlRegularizer on each dimension's columns.
+torch::Tensor FactoredCqlRegularizer(const torch::Tensor& q, const torch::Tensor& actions, const torch::Tensor& masks,
+                                     const std::vector<int64_t>& nvec);
+
 // CQL's regularizer for continuous actions (Kumar et al., 2020, CQL(H) with
 // the importance-sampled logsumexp of its appendix): for each critic i,
 //   mean_b [ log (1/M sum_m exp(w[b, m, i])) - q_data[b, i] ],
