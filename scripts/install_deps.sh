@@ -11,7 +11,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   python3-dev python3-venv pybind11-dev
   libonnx-dev libprotobuf-dev protobuf-compiler python3-torch libcpp-httplib-dev libbox2d-dev libgloo-dev
-  libhdf5-dev
+  libhdf5-dev libjpeg-dev
 )
 
 missing=()

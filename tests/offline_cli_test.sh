@@ -23,6 +23,10 @@ check record-no-out 2 "--out DIR is required" -- "$BIN" record --env CartPole-v1
 check record-epsilon 2 "--epsilon must be in [0, 1]" -- "$BIN" record --env CartPole-v1 --epsilon 2 --out "$tmp/x"
 check record-exists 2 "already holds a dataset" -- "$BIN" record --env CartPole-v1 --out "$tmp/cp"
 check record-two-player 2 "multi-player game" -- "$BIN" record --env TicTacToe-v0 --out "$tmp/ttt"
+check record-pixels 0 "" -- "$BIN" record --env TowerDefense-v0 --kwarg obs_mode=pixels --kwarg max_ticks=60 --policy random --episodes 2 --num-envs 1 --out "$tmp/px"
+check inspect-pixels 0 "" -- "$BIN" inspect "$tmp/px" --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); a=d["accuracy"]; assert a["replayed"]>=1 and a["mismatches"]==0, a' "$tmp/out" \
+  && echo "ok   inspect-pixels-replays" || { echo "FAIL inspect-pixels-replays: $(head -c 300 "$tmp/out")"; fails=$((fails+1)); }
 check record-ref-min-alone 2 "--ref-min-score needs a maximum" -- "$BIN" record --env CartPole-v1 --ref-min-score 0 --out "$tmp/y"
 [[ ! -e "$tmp/x" && ! -e "$tmp/y" ]] && echo "ok   record-errors-write-nothing" || { echo "FAIL record errors left files"; fails=$((fails+1)); }
 check record-td 0 "" -- "$BIN" record --env TowerDefense-v0 --policy heuristic --episodes 4 --epsilon 0.05 --out "$tmp/td"

@@ -115,6 +115,58 @@ def test_rlforge_reads_what_minari_writes(tmp_path, monkeypatch):
     assert (out / "eval.json").exists()
 
 
+def test_image_observations_are_minaris_jpeg_frames(tmp_path, monkeypatch):
+    """Image observations travel as Minari stores them, one JPEG per frame:
+    the bytes rlforge writes are Minari's (Pillow's) encoding of the same
+    frames, and each side decodes the other's files to the same pixels."""
+    from minari.dataset._storages.hdf5_storage import encode_frame
+    import h5py
+    import rlforge.envs
+
+    kwargs = {"obs_mode": "pixels", "max_ticks": 40}
+    env = gym.make("rlforge/TowerDefense-v0", **kwargs)
+    episodes = []
+    for i in range(2):
+        o, _ = env.reset(seed=i)
+        obs, acts, rews, terms, truncs = [o], [], [], [], []
+        done = False
+        while not done:
+            a = np.zeros(4, dtype=np.int64)  # wait: the enemies walk, the frames change
+            o, r, t, tr, _ = env.step(a)
+            obs.append(o), acts.append(a), rews.append(r), terms.append(t), truncs.append(tr)
+            done = t or tr
+        episodes.append(dict(seed=i, observations=np.array(obs), actions=np.array(acts), rewards=np.array(rews),
+                             terminations=np.array(terms), truncations=np.array(truncs)))
+    # rlforge writes; the stored frames are byte for byte Minari's encoding.
+    ours_dir = tmp_path / "ours"
+    rlforge.datasets.write(ours_dir, episodes, env_id="TowerDefense-v0", env_kwargs=kwargs)
+    with h5py.File(ours_dir / "main_data.hdf5") as f:
+        stored = f["episode_0/observations"]
+        assert len(stored) == len(episodes[0]["observations"])
+        for i, frame in enumerate(episodes[0]["observations"]):
+            assert bytes(np.asarray(stored[i])) == bytes(encode_frame(frame)), f"frame {i}"
+    # Minari reads them as rlforge does: the same decoded pixels, close to the frames.
+    theirs = minari.MinariDataset(str(ours_dir))
+    mine = rlforge.datasets.load(ours_dir)
+    for a, b, e in zip(theirs.iterate_episodes(), mine.iterate_episodes(), episodes):
+        assert a.observations.shape == e["observations"].shape and a.observations.dtype == np.uint8
+        np.testing.assert_array_equal(a.observations, b["observations"])
+        assert np.abs(b["observations"].astype(int) - e["observations"].astype(int)).mean() < 8
+    # Minari writes; rlforge reads the same pixels Minari does.
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    from minari.data_collector import EpisodeBuffer as Buffer
+    buffers = [Buffer(id=i, seed=e["seed"], observations=e["observations"], actions=e["actions"],
+                      rewards=e["rewards"], terminations=e["terminations"], truncations=e["truncations"])
+               for i, e in enumerate(episodes)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        made = minari.create_dataset_from_buffers("towerdefense/pixels-v0", buffers, env=env, algorithm_name="wait")
+    loaded = rlforge.datasets.load(made.spec.data_path)
+    assert loaded.env_id == "TowerDefense-v0" and loaded.observation_space.shape == (56, 80, 3)
+    for a, b in zip(made.iterate_episodes(), loaded.iterate_episodes()):
+        np.testing.assert_array_equal(a.observations, b["observations"])
+
+
 def test_write_then_load_round_trip_with_masks(tmp_path):
     env = rlforge.make("TowerDefense-v0")
     episodes = []

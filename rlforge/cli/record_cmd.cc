@@ -57,9 +57,7 @@ void RunRecord(const RecordArgs& a) {
   auto env = Make(id, kwargs);
   RLF_CHECK_ARG(env->num_players() == 1 && env->num_agents() == 1, id,
                 " is a multi-player game: record plays single-agent envs");
-  RLF_CHECK_ARG(!(env->observation_space().kind() == SpaceKind::kBox && env->observation_space().shape().size() == 3 &&
-                  env->observation_space().dtype() == DType::kUInt8),
-                id, " has image observations, which Minari stores as JPEG frames; record stores raw arrays only");
+  CheckStorableObservations(env->observation_space(), id);
   auto policy = MakePolicy("--policy", a.policy, id, *env, a.seed ^ 0xA5A5A5A5ULL, a.deterministic);
   choice.PrintWarnings();
 

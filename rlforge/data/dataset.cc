@@ -14,6 +14,7 @@
 #include "rlforge/core/error.h"
 #include "rlforge/core/file_io.h"
 #include "rlforge/core/rng.h"
+#include "rlforge/data/jpeg.h"
 
 namespace rlforge {
 
@@ -95,6 +96,36 @@ void WriteArray(hid_t group, const char* name, hid_t file_type, hid_t mem_type, 
   if (dims[0] > 0)
     RLF_CHECK(H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0, where,
               ": cannot write '", name, "' (is the disk full?)");
+}
+
+// Image observations as Minari (h5py) writes them: one JPEG per row, a 2-D
+// uint8 dataset [rows, bytes] when every frame encodes to the same length,
+// else a 1-D dataset of variable-length uint8 sequences.
+void WriteJpegFrames(hid_t group, const char* name, const uint8_t* frames, int64_t rows, const Space& os,
+                     const std::string& where) {
+  const auto& shape = os.shape();
+  const int h = static_cast<int>(shape[0]), w = static_cast<int>(shape[1]);
+  const int c = shape.size() == 3 ? static_cast<int>(shape[2]) : 1;
+  const size_t frame_bytes = static_cast<size_t>(h) * w * c;
+  std::vector<std::vector<uint8_t>> jpegs(static_cast<size_t>(rows));
+  bool same = true;
+  for (int64_t r = 0; r < rows; ++r) {
+    jpegs[r] = EncodeJpeg(frames + r * frame_bytes, h, w, c);
+    same = same && jpegs[r].size() == jpegs[0].size();
+  }
+  if (same) {
+    std::vector<uint8_t> flat;
+    flat.reserve(jpegs[0].size() * jpegs.size());
+    for (const auto& j : jpegs) flat.insert(flat.end(), j.begin(), j.end());
+    WriteArray(group, name, H5T_STD_U8LE, H5T_NATIVE_UINT8, flat.data(),
+               {static_cast<hsize_t>(rows), static_cast<hsize_t>(jpegs[0].size())}, where);
+    return;
+  }
+  std::vector<hvl_t> vl(jpegs.size());
+  for (size_t r = 0; r < jpegs.size(); ++r) vl[r].len = jpegs[r].size(), vl[r].p = jpegs[r].data();
+  H5 file_type(H5Tvlen_create(H5T_STD_U8LE), H5Tclose);
+  H5 mem_type(H5Tvlen_create(H5T_NATIVE_UINT8), H5Tclose);
+  WriteArray(group, name, file_type.get(), mem_type.get(), vl.data(), {static_cast<hsize_t>(rows)}, where);
 }
 
 void WriteInt64Attribute(hid_t obj, const char* name, int64_t value) {
@@ -285,8 +316,11 @@ void WriteHdf5(const Dataset& d, const std::string& path) {
     if (d.episode_seed[e] >= 0) WriteInt64Attribute(g.get(), "seed", d.episode_seed[e]);
     WriteInt64Attribute(g.get(), "total_steps", T);
     const hsize_t rows = static_cast<hsize_t>(T + 1), steps = static_cast<hsize_t>(T);
-    WriteArray(g.get(), "observations", FileType(os.dtype()), MemType(os.dtype()), d.observation(r0),
-               Dims(rows, os.shape()), where);
+    if (IsMinariImageSpace(os))
+      WriteJpegFrames(g.get(), "observations", d.observation(r0), T + 1, os, where);
+    else
+      WriteArray(g.get(), "observations", FileType(os.dtype()), MemType(os.dtype()), d.observation(r0),
+                 Dims(rows, os.shape()), where);
     std::vector<int64_t> act_shape = as.shape();
     if (as.kind() == SpaceKind::kMultiDiscrete || as.kind() == SpaceKind::kMultiBinary) act_shape = {as.size()};
     WriteArray(g.get(), "actions", FileType(as.dtype()), MemType(as.dtype()), d.action(t0), Dims(steps, act_shape),
@@ -350,6 +384,61 @@ Array ReadArray(hid_t group, const char* name, hid_t mem_type, bool bool_like, c
   if (bool_like)
     for (auto& b : a.bytes) b = b != 0;
   return a;
+}
+
+// Image observations stored as JPEG frames (a 2-D uint8 dataset, one frame
+// per row, or variable-length uint8 sequences), decoded to [rows, shape...];
+// raw arrays (rank 1 + the space's) are read as they are. Empty dims when absent.
+Array ReadObservations(hid_t group, const Space& os, const std::string& where) {
+  const char* name = "observations";
+  if (!IsMinariImageSpace(os) || H5Lexists(group, name, H5P_DEFAULT) <= 0)
+    return ReadArray(group, name, MemType(os.dtype()), false, where);
+  H5 ds(H5Dopen2(group, name, H5P_DEFAULT), H5Dclose);
+  RLF_CHECK(ds.ok(), where, ": '", name, "' is not a dataset");
+  H5 ftype(H5Dget_type(ds.get()), H5Tclose);
+  const bool vlen = H5Tget_class(ftype.get()) == H5T_VLEN;
+  if (!vlen) {
+    H5 space(H5Dget_space(ds.get()), H5Sclose);
+    if (H5Sget_simple_extent_ndims(space.get()) != 2) return ReadArray(group, name, MemType(os.dtype()), false, where);
+  }
+  const auto& shape = os.shape();
+  const int h = static_cast<int>(shape[0]), w = static_cast<int>(shape[1]);
+  const int c = shape.size() == 3 ? static_cast<int>(shape[2]) : 1;
+  RLF_CHECK_ARG(c == 1 || c == 3, where, ": JPEG observations of ", c, " channels (1 or 3 are readable)");
+  const size_t frame_bytes = static_cast<size_t>(h) * w * c;
+  Array out;
+  auto decode = [&](hsize_t r, const uint8_t* bytes, size_t n) {
+    DecodeJpeg(bytes, n, h, w, c, out.bytes.data() + r * frame_bytes, StrCat(where, ": observation ", r));
+  };
+  auto size_out = [&](hsize_t rows) {
+    RLF_CHECK_ARG(rows <= (hsize_t{1} << 40) / frame_bytes, where, ": too many JPEG observations (", rows, ")");
+    out.dims = Dims(rows, shape);
+    out.bytes.resize(static_cast<size_t>(rows) * frame_bytes);
+  };
+  if (vlen) {
+    H5 space(H5Dget_space(ds.get()), H5Sclose);
+    RLF_CHECK_ARG(H5Sget_simple_extent_ndims(space.get()) == 1, where, ": variable-length observations are not 1-D");
+    hsize_t rows = 0;
+    H5Sget_simple_extent_dims(space.get(), &rows, nullptr);
+    H5 mem_type(H5Tvlen_create(H5T_NATIVE_UINT8), H5Tclose);
+    std::vector<hvl_t> vl(static_cast<size_t>(rows));
+    RLF_CHECK_ARG(rows == 0 || H5Dread(ds.get(), mem_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, vl.data()) >= 0,
+                  where, ": cannot read '", name, "' as variable-length bytes");
+    size_out(rows);
+    try {
+      for (hsize_t r = 0; r < rows; ++r) decode(r, static_cast<const uint8_t*>(vl[r].p), vl[r].len);
+    } catch (...) {
+      H5Dvlen_reclaim(mem_type.get(), space.get(), H5P_DEFAULT, vl.data());
+      throw;
+    }
+    H5Dvlen_reclaim(mem_type.get(), space.get(), H5P_DEFAULT, vl.data());
+    return out;
+  }
+  const Array raw = ReadArray(group, name, H5T_NATIVE_UINT8, false, where);
+  const hsize_t rows = raw.dims[0], n = raw.dims[1];
+  size_out(rows);
+  for (hsize_t r = 0; r < rows; ++r) decode(r, raw.bytes.data() + r * n, static_cast<size_t>(n));
+  return out;
 }
 
 std::string DimsString(const std::vector<hsize_t>& d) {
@@ -470,7 +559,15 @@ void Dataset::AddEpisode(const uint8_t* o, const uint8_t* m, const uint8_t* a, c
   for (int64_t t = 0; t < T; ++t) row.push_back(first_row + t);
 }
 
+void CheckStorableObservations(const Space& os, const std::string& env_id) {
+  if (!IsMinariImageSpace(os) || os.shape().size() == 2) return;
+  const int64_t c = os.shape()[2];
+  RLF_CHECK_ARG(c == 1 || c == 3, env_id, " has image observations of ", c,
+                " channels: Minari stores image frames as JPEG, which takes 1 (grayscale) or 3 (RGB)");
+}
+
 void WriteDataset(const Dataset& d, const std::string& dir) {
+  CheckStorableObservations(d.info.observation_space, d.info.env_id);
   RLF_CHECK_ARG(!fs::exists(fs::path(dir) / kMetadataFile), "dataset directory ", dir,
                 " already holds a dataset (metadata.json): choose another --out or delete it");
   std::error_code ec;
@@ -591,7 +688,7 @@ Dataset ReadDataset(const std::string& dir, std::vector<std::string>* problems) 
     // Damage inside an episode (a field of the wrong kind, an absurd size)
     // is that episode's problem.
     try {
-    const Array obs = ReadArray(g.get(), "observations", MemType(os.dtype()), false, where);
+    const Array obs = ReadObservations(g.get(), os, where);
     const Array act = ReadArray(g.get(), "actions", MemType(as.dtype()), false, where);
     const Array rew = ReadArray(g.get(), "rewards", H5T_NATIVE_DOUBLE, false, where);
     const Array term = ReadArray(g.get(), "terminations", 0, true, where);

@@ -96,7 +96,13 @@ struct Dataset {
 // Writes `d` to `dir` (created; InvalidArgument when it already holds a
 // dataset): main_data.hdf5 then metadata.json, each written to a temporary
 // name and renamed, so a failed write leaves no dataset that looks complete.
+// Image observations (IsMinariImageSpace, rlforge/data/jpeg.h) are stored as
+// Minari stores them, one JPEG frame per observation (lossy: reading the
+// dataset back gives the decoded frames).
 void WriteDataset(const Dataset& d, const std::string& dir);
+// InvalidArgument naming `env_id` when its observations cannot be stored:
+// image observations of other than 1 or 3 channels (Minari's JPEG frames).
+void CheckStorableObservations(const Space& obs_space, const std::string& env_id);
 
 // Reads the dataset in `dir`. Error naming the file, the episode and the
 // field when something is missing or malformed. With `problems` non-null,

@@ -9,6 +9,8 @@
 #include <fstream>
 
 #include "rlforge/core/error.h"
+#include "rlforge/data/inspect.h"
+#include "rlforge/data/jpeg.h"
 #include "rlforge/env/registry.h"
 
 namespace rlforge {
@@ -125,6 +127,102 @@ TEST(DatasetTest, WriteThenReadGivesTheSameBytes) {
   // A second write to the same directory is refused, and leaves it as it was.
   EXPECT_THROW(WriteDataset(w, dir), InvalidArgument);
   EXPECT_EQ(ReadDataset(dir).steps(), d.steps());
+  fs::remove_all(dir);
+}
+
+// A smooth RGB test card (gradients and a square), JPEG's easy case.
+std::vector<uint8_t> TestCard(int h, int w, int c) {
+  std::vector<uint8_t> p(static_cast<size_t>(h * w * c));
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int k = 0; k < c; ++k) {
+        const bool square = x >= w / 4 && x < w / 2 && y >= h / 4 && y < h / 2;
+        p[(y * w + x) * c + k] = static_cast<uint8_t>(square ? 200 : x * 160 / w + k * 30 + y);
+      }
+  return p;
+}
+
+double MeanAbsDiff(const uint8_t* a, const uint8_t* b, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += std::abs(static_cast<int>(a[i]) - static_cast<int>(b[i]));
+  return s / static_cast<double>(n);
+}
+
+TEST(JpegTest, FramesRoundTripClosely) {
+  for (int c : {1, 3}) {
+    const int h = 48, w = 64;
+    const std::vector<uint8_t> card = TestCard(h, w, c);
+    const std::vector<uint8_t> jpeg = EncodeJpeg(card.data(), h, w, c);
+    ASSERT_GT(jpeg.size(), 4u);
+    EXPECT_EQ(jpeg[0], 0xFF);  // SOI marker
+    EXPECT_EQ(jpeg[1], 0xD8);
+    EXPECT_LT(jpeg.size(), card.size());  // compressed
+    std::vector<uint8_t> back(card.size());
+    DecodeJpeg(jpeg.data(), jpeg.size(), h, w, c, back.data(), "card");
+    EXPECT_LT(MeanAbsDiff(card.data(), back.data(), card.size()), 4.0) << c << " channels";
+    EXPECT_NE(card, back);  // lossy at quality 75
+    // Another size, damaged bytes and non-JPEG bytes are named.
+    try {
+      DecodeJpeg(jpeg.data(), jpeg.size(), h, w + 1, c, back.data(), "episode_3: observation 7");
+      ADD_FAILURE() << "no error";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("episode_3: observation 7: a JPEG frame of 48x64, want 48x65"),
+                std::string::npos) << e.what();
+    }
+    const std::vector<uint8_t> junk = {1, 2, 3, 4, 5, 6, 7, 8};
+    try {
+      DecodeJpeg(junk.data(), junk.size(), h, w, c, back.data(), "frame");
+      ADD_FAILURE() << "no error";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("frame: not a readable JPEG frame"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// TowerDefense-v0's pixels ([56, 80, 3] uint8, 0..255): Minari's image space,
+// stored one JPEG per observation; read back as the decoded frames, every
+// other field exactly.
+TEST(DatasetTest, ImageObservationsTravelAsJpegFrames) {
+  VectorEnvOptions o;
+  o.num_envs = 2;
+  auto envs = VectorEnv::Make("TowerDefense-v0", Kwargs({{"obs_mode", "pixels"}, {"max_ticks", "60"}}), o);
+  ASSERT_TRUE(IsMinariImageSpace(envs->single_observation_space()));
+  RandomPolicy policy(envs->single_action_space(), 3, true);
+  DatasetInfo info;
+  info.env_id = "TowerDefense-v0";
+  info.env_kwargs = Kwargs({{"obs_mode", "pixels"}, {"max_ticks", "60"}});
+  const Dataset d = RecordDataset(*envs, policy, {3, 5, 0.0}, info);
+  const std::string dir = TempDir("images");
+  WriteDataset(d, dir);
+  const Dataset r = ReadDataset(dir);
+  ASSERT_EQ(r.obs.size(), d.obs.size());
+  // Flat colours with sharp edges, chroma at half resolution: 4.6 levels on average here.
+  EXPECT_LT(MeanAbsDiff(r.obs.data(), d.obs.data(), d.obs.size()), 8.0);
+  EXPECT_EQ(r.actions, d.actions);
+  EXPECT_EQ(r.rewards, d.rewards);
+  EXPECT_EQ(r.masks, d.masks);
+  EXPECT_EQ(r.row, d.row);
+  // On disk: one JPEG per row, [T + 1, bytes] uint8 or variable-length.
+  hid_t f = H5Fopen((dir + "/main_data.hdf5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  hid_t ds = H5Dopen2(f, "episode_0/observations", H5P_DEFAULT);
+  hid_t sp = H5Dget_space(ds), t = H5Dget_type(ds);
+  hsize_t dims[2] = {};
+  const int rank = H5Sget_simple_extent_dims(sp, dims, nullptr);
+  EXPECT_EQ(static_cast<int64_t>(dims[0]), d.episode_length(0) + 1);
+  EXPECT_TRUE((rank == 2 && H5Tget_class(t) == H5T_INTEGER) || (rank == 1 && H5Tget_class(t) == H5T_VLEN));
+  H5Tclose(t);
+  H5Sclose(sp);
+  H5Dclose(ds);
+  H5Fclose(f);
+  // inspect replays the seeded episodes exactly, comparing the env's frames
+  // as they read back from JPEG (raw frames would differ).
+  const DatasetReport report = InspectDataset(dir);
+  EXPECT_GE(report.replayed, 2);
+  EXPECT_EQ(report.replay_mismatches, 0) << report.replay_note;
+  // A 4-channel image space is refused by name.
+  const Space rgba = Space::Box(0, 255, {40, 40, 4}, DType::kUInt8);
+  EXPECT_THROW(CheckStorableObservations(rgba, "Rgba-v0"), InvalidArgument);
   fs::remove_all(dir);
 }
 

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "rlforge/core/error.h"
+#include "rlforge/data/jpeg.h"
 #include "rlforge/env/image_io.h"
 #include "rlforge/env/registry.h"
 
@@ -72,12 +73,15 @@ void Replay(const Dataset& d, int64_t max_episodes, DatasetReport* r) {
   const size_t ob = static_cast<size_t>(d.obs_bytes);
   const Space& os = info.observation_space;
   const bool floats = os.dtype() == DType::kFloat32 || os.dtype() == DType::kFloat64;
+  // Image frames were stored as JPEG: the env's frames are compared as they read back.
+  const bool jpeg = IsMinariImageSpace(os);
   std::vector<uint8_t> obs(ob);
   int64_t from_observation = 0;
   for (int64_t e = 0; e < d.episodes() && r->replayed < max_episodes; ++e) {
     if (d.episode_seed[e] < 0) continue;
     Info reset_info;
     env->Reset(static_cast<uint64_t>(d.episode_seed[e]), obs.data(), &reset_info);
+    if (jpeg) JpegRoundTrip(os, obs.data());
     const int64_t t0 = d.episode_first_step[e];
     // Another recorder's seeding (Gymnasium's numpy generator) starts
     // elsewhere: envs whose observation is their state start from the recorded
@@ -109,6 +113,7 @@ void Replay(const Dataset& d, int64_t max_episodes, DatasetReport* r) {
           break;
         }
         const StepResult s = env->Step(d.action(t), obs.data());
+        if (jpeg) JpegRoundTrip(os, obs.data());
         const double tol = 1e-6 * std::max(1.0, std::fabs(s.reward));
         const bool last = t + 1 == t0 + d.episode_length(e);
         if (!(std::fabs(static_cast<double>(static_cast<float>(s.reward)) - d.rewards[t]) <= tol))

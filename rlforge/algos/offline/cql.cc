@@ -68,8 +68,7 @@ Cql::Cql(const RunContext& ctx, const CqlConfig& config)
 void Cql::NetworkLoaded() { PolyakUpdate(*q_, *target_, 1.0); }
 
 void Cql::PrepareData() {
-  features_ = OfflineFeatures(data_.obs, obs_space_);
-  next_features_ = OfflineFeatures(data_.next_obs, obs_space_);
+  PrepareFeatures();
   if (data_.next_masks.defined()) next_masks_u8_ = data_.next_masks.to(torch::kUInt8).contiguous();
 }
 
@@ -87,7 +86,7 @@ Metrics Cql::Iterate() {
       ++updates_;
       continue;
     }
-    const torch::Tensor f = features_.index_select(0, idx), nf = next_features_.index_select(0, idx);
+    const torch::Tensor f = Features(idx), nf = Features(idx, true);
     const torch::Tensor a = data_.actions.index_select(0, idx).contiguous();
     const torch::Tensor r = data_.rewards.index_select(0, idx).contiguous();
     const torch::Tensor term = data_.terminated.index_select(0, idx).to(torch::kUInt8).contiguous();
@@ -138,7 +137,7 @@ Metrics Cql::Iterate() {
   if (data_.holdout.size(0) > 0) {
     // The greedy action under the data's masks equals the data's (every dimension).
     torch::NoGradGuard g;
-    torch::Tensor q = q_->forward(features_.index_select(0, data_.holdout));
+    torch::Tensor q = q_->forward(Features(data_.holdout));
     if (data_.masks.defined()) q = q.masked_fill(data_.masks.index_select(0, data_.holdout).logical_not(), -INFINITY);
     const torch::Tensor a = data_.actions.index_select(0, data_.holdout);
     torch::Tensor same;
@@ -156,7 +155,7 @@ Metrics Cql::Iterate() {
 }
 
 void Cql::FactoredStep(const torch::Tensor& idx, double* td_loss, double* reg_sum, double* q_data) {
-  const torch::Tensor f = features_.index_select(0, idx), nf = next_features_.index_select(0, idx);
+  const torch::Tensor f = Features(idx), nf = Features(idx, true);
   const torch::Tensor a = data_.actions.index_select(0, idx);
   const torch::Tensor r = data_.rewards.index_select(0, idx), term = data_.terminated.index_select(0, idx);
   const torch::Tensor masks = data_.masks.defined() ? data_.masks.index_select(0, idx) : torch::Tensor();
@@ -237,8 +236,7 @@ ContinuousCql::ContinuousCql(const RunContext& ctx, const CqlConfig& config)
 void ContinuousCql::NetworkLoaded() { PolyakUpdate(*critics_, *target_, 1.0); }
 
 void ContinuousCql::PrepareData() {
-  features_ = OfflineFeatures(data_.obs, obs_space_);
-  next_features_ = OfflineFeatures(data_.next_obs, obs_space_);
+  PrepareFeatures();
   const torch::Tensor low = torch::tensor(low_), high = torch::tensor(high_);
   scaled_actions_ = (2.0 * (data_.actions - low) / (high - low) - 1.0).clamp(-1.0, 1.0).contiguous();
 }
@@ -256,7 +254,7 @@ Metrics ContinuousCql::Iterate() {
   double critic_sum = 0, td_sum = 0, reg_sum = 0, q_sum = 0, actor_sum = 0, alpha_sum = 0, logp_sum = 0;
   for (int64_t u = 0; u < config_.offline.updates_per_iteration; ++u) {
     const torch::Tensor idx = SampleIndices(B);
-    const torch::Tensor f = features_.index_select(0, idx), nf = next_features_.index_select(0, idx);
+    const torch::Tensor f = Features(idx), nf = Features(idx, true);
     const torch::Tensor a = scaled_actions_.index_select(0, idx);
     const torch::Tensor r = data_.rewards.index_select(0, idx), term = data_.terminated.index_select(0, idx);
     // Temperature, from log pi at fresh actions (ent_coef below is the value before this step).
@@ -333,7 +331,7 @@ Metrics ContinuousCql::Iterate() {
   if (data_.holdout.size(0) > 0) {
     torch::NoGradGuard g;
     const torch::Tensor h = data_.holdout;
-    const torch::Tensor mode = torch::tanh(actor_->forward(features_.index_select(0, h)).narrow(1, 0, A));
+    const torch::Tensor mode = torch::tanh(actor_->forward(Features(h)).narrow(1, 0, A));
     m["holdout_action_mse"] = (mode - scaled_actions_.index_select(0, h)).square().mean().item<double>();
   }
   return m;

@@ -95,7 +95,6 @@ class Cql : public OfflineAlgorithm {
   int64_t num_actions_ = 0;               // outputs: n, or sum nvec (MultiDiscrete)
   std::vector<int64_t> nvec_;             // MultiDiscrete: the dimensions (empty: Discrete)
   bool conditional_ = false;              // the env restricts dimensions given earlier ones
-  torch::Tensor features_, next_features_;  // [N, FeatureSize]
   torch::Tensor next_masks_u8_;             // uint8 [N, A] (undefined: no masks)
   QNetwork q_{nullptr}, target_{nullptr};
   std::unique_ptr<torch::optim::Adam> opt_;
@@ -135,7 +134,7 @@ class ContinuousCql : public OfflineAlgorithm {
   bool learn_alpha_ = true;
   double target_entropy_ = 0;
   std::unique_ptr<torch::optim::Adam> actor_opt_, critic_opt_, alpha_opt_;
-  torch::Tensor features_, next_features_, scaled_actions_;  // [N, D], [N, D], [N, A]
+  torch::Tensor scaled_actions_;  // [N, A]
 };
 
 // `--algo cql`: Cql for the env's Discrete and MultiDiscrete actions, ContinuousCql for Box.

@@ -83,8 +83,7 @@ Iql::Iql(const RunContext& ctx, const IqlConfig& config)
 }
 
 void Iql::PrepareData() {
-  features_ = OfflineFeatures(data_.obs, obs_space_);
-  next_features_ = OfflineFeatures(data_.next_obs, obs_space_);
+  PrepareFeatures();
   if (!discrete_) action_features_ = ActionFeatures(data_.actions, act_space_);
 }
 
@@ -100,7 +99,7 @@ Metrics Iql::Iterate() {
   double q_loss_sum = 0, v_loss_sum = 0, actor_sum = 0, adv_sum = 0, w_sum = 0, q_sum = 0;
   for (int64_t u = 0; u < config_.offline.updates_per_iteration; ++u) {
     const torch::Tensor idx = SampleIndices(B);
-    const torch::Tensor f = features_.index_select(0, idx), nf = next_features_.index_select(0, idx);
+    const torch::Tensor f = Features(idx), nf = Features(idx, true);
     const torch::Tensor r = data_.rewards.index_select(0, idx), term = data_.terminated.index_select(0, idx);
     torch::Tensor q_target;
     {

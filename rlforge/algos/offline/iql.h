@@ -66,7 +66,7 @@ class Iql : public OfflineAlgorithm {
 
   IqlConfig config_;
   bool discrete_ = false;
-  torch::Tensor features_, next_features_, action_features_;
+  torch::Tensor action_features_;
   MlpHead q1_{nullptr}, q2_{nullptr}, q1_target_{nullptr}, q2_target_{nullptr}, v_{nullptr};
   std::unique_ptr<torch::optim::Adam> q_opt_, v_opt_;
   OfflineActor actor_;

@@ -191,6 +191,18 @@ void SoftUpdate(torch::nn::Module& online, torch::nn::Module& target, double tau
   for (size_t i = 0; i < src.size(); ++i) dst[i].mul_(1.0 - tau).add_(src[i], tau);
 }
 
+void OfflineAlgorithm::PrepareFeatures() {
+  if (IsImageSpace(obs_space_)) return;
+  features_ = OfflineFeatures(data_.obs, obs_space_);
+  next_features_ = OfflineFeatures(data_.next_obs, obs_space_);
+}
+
+torch::Tensor OfflineAlgorithm::Features(const torch::Tensor& idx, bool next) const {
+  const torch::Tensor& pre = next ? next_features_ : features_;
+  if (pre.defined()) return pre.index_select(0, idx);
+  return OfflineFeatures((next ? data_.next_obs : data_.obs).index_select(0, idx), obs_space_);
+}
+
 torch::Tensor OfflineFeatures(const torch::Tensor& obs, const Space& obs_space) {
   const int64_t n = obs.size(0), d = FeatureSize(obs_space);
   torch::Tensor out = torch::empty({n, d});

@@ -163,6 +163,12 @@ class OfflineAlgorithm : public Algorithm {
   torch::Tensor SampleIndices(int64_t n, const torch::Tensor& weights = {});
   // Counters, the generator and the fingerprint (the agent adds its networks).
   void VisitCommonState(StateVisitor& v);
+  // Float features (FeatureSize wide, OfflineFeatures) of the dataset's rows
+  // idx at o_t (next: at o_{t+1}). Flat observations are converted once, by
+  // PrepareFeatures (call it from PrepareData); image observations at each
+  // call, since their floats for a whole dataset would take four bytes a pixel.
+  void PrepareFeatures();
+  torch::Tensor Features(const torch::Tensor& idx, bool next = false) const;
 
   OfflineConfig offline_;
   double gamma_;
@@ -175,6 +181,7 @@ class OfflineAlgorithm : public Algorithm {
  private:
   bool loaded_ = false;
   std::optional<uint64_t> checkpoint_fingerprint_;  // from the last Load
+  torch::Tensor features_, next_features_;           // [N, FeatureSize] (undefined: images)
 };
 
 // theta' <- (1 - tau) theta' + tau theta with ATen's ops, every step of cql

@@ -467,6 +467,34 @@ TEST(CqlTest, FactoredQWinsTowerDefenseFromTheDefendersData) {
   EXPECT_EQ(mask, 73);
 }
 
+// Image observations (TowerDefense-v0's pixels, stored as JPEG frames as
+// Minari stores them): bc, cql (a CNN Q-network, features computed per
+// minibatch) and iql train on them and act.
+TEST(OfflineImageTest, AgentsTrainOnAnImageDataset) {
+  const std::string dir = FreshDir("offline", "pixels_dataset");
+  const Kwargs kwargs({{"obs_mode", "pixels"}, {"max_ticks", "80"}});
+  VectorEnvOptions o;
+  o.num_envs = 2;
+  auto envs = VectorEnv::Make("TowerDefense-v0", kwargs, o);
+  RandomPolicy random(envs->single_action_space(), 1, true);
+  DatasetInfo info;
+  info.env_id = "TowerDefense-v0";
+  info.env_kwargs = kwargs;
+  WriteDataset(RecordDataset(*envs, random, {2, 1, 0.0}, info), dir);
+  for (const char* algo : {"bc", "cql", "iql"}) {
+    const std::string out = FreshDir("offline", std::string("pixels_") + algo);
+    Train(TrainConfig::Resolve(algo, "TowerDefense-v0", "",
+                               {"env_kwargs={obs_mode: pixels, max_ticks: 80}", "dataset=" + dir,
+                                "updates_per_iteration=3", "batch_size=8", "eval_episodes=1"},
+                               6, 0),
+          out, Quiet());
+    LoadedRun r = LoadRun(out);
+    auto policy = r.algorithm->MakePolicy(true);
+    const EpisodeStats e = Evaluate(*envs, *policy, 1, 3);
+    EXPECT_TRUE(std::isfinite(e.mean_return)) << algo;
+  }
+}
+
 // Mean over the dataset's states of Q_1(s, a_data) - Q_1(s, a) at uniform a.
 double DataActionAdvantage(ContinuousCql& cql) {
   torch::NoGradGuard g;
