@@ -46,6 +46,25 @@ std::string Record(const std::string& run, bool deterministic, double epsilon, i
   return dir;
 }
 
+// A dataset of env `id`'s scripted `policy` taking uniform actions with
+// probability epsilon (8 envs), and its mean return.
+std::string RecordScripted(const std::string& id, const std::string& policy, int64_t episodes, double epsilon,
+                           const std::string& name, double* mean_return) {
+  VectorEnvOptions o;
+  o.num_envs = 8;
+  auto envs = VectorEnv::Make(id, {}, o);
+  auto scripted = Registry::Global().MakeScriptedPolicy(policy, id, envs->env(0), 0);
+  DatasetInfo info;
+  info.env_id = id;
+  const Dataset d = RecordDataset(*envs, *scripted, {episodes, 0, epsilon}, info);
+  const std::string dir = FreshDir("offline_long", "data_" + name);
+  WriteDataset(d, dir);
+  *mean_return = 0;
+  for (double x : d.EpisodeReturns()) *mean_return += x / static_cast<double>(d.episodes());
+  std::printf("behaviour (%s) %.2f\n", name.c_str(), *mean_return);
+  return dir;
+}
+
 // The mean and the worst final return over seeds 0..seeds-1 of `algo` with
 // its preset on the dataset (plus `sets`).
 std::pair<double, double> OverSeeds(const std::string& algo, const std::string& dataset, int seeds,
@@ -92,18 +111,8 @@ TEST(OfflineLongTest, CartPoleMediumAndExpertDatasets) {
 // scripts/offline_results.sh). bc, cql (its preset: alpha 5) and iql each
 // beat the data on every seed; CQL with alpha 1 hovered (docs/offline.md).
 TEST(OfflineLongTest, LunarLanderMediumDataset) {
-  VectorEnvOptions o;
-  o.num_envs = 8;
-  auto envs = VectorEnv::Make("LunarLander-v3", {}, o);
-  auto lander = Registry::Global().MakeScriptedPolicy("heuristic", "LunarLander-v3", envs->env(0), 0);
-  DatasetInfo info;
-  info.env_id = "LunarLander-v3";
-  const Dataset d = RecordDataset(*envs, *lander, {200, 0, 0.2}, info);
-  const std::string medium = FreshDir("offline_long", "data_lunarlander_medium");
-  WriteDataset(d, medium);
   double behaviour = 0;
-  for (double x : d.EpisodeReturns()) behaviour += x / static_cast<double>(d.episodes());
-  std::printf("behaviour (medium) %.2f\n", behaviour);
+  const std::string medium = RecordScripted("LunarLander-v3", "heuristic", 200, 0.2, "lunarlander_medium", &behaviour);
   const int seeds = 3;
   for (const std::string algo : {"bc", "cql", "iql"}) {
     const auto [mean, worst] = OverSeeds(algo, medium, seeds);
@@ -116,18 +125,9 @@ TEST(OfflineLongTest, LunarLanderMediumDataset) {
 // scripts/offline_results.sh). CQL's factored Q (its preset) wins every
 // evaluation game on each of three seeds, as BC and IQL do (docs/offline.md).
 TEST(OfflineLongTest, TowerDefenseMediumDatasetCql) {
-  VectorEnvOptions o;
-  o.num_envs = 8;
-  auto envs = VectorEnv::Make("TowerDefense-v0", {}, o);
-  auto defender = Registry::Global().MakeScriptedPolicy("heuristic", "TowerDefense-v0", envs->env(0), 0);
-  DatasetInfo info;
-  info.env_id = "TowerDefense-v0";
-  const Dataset d = RecordDataset(*envs, *defender, {100, 0, 0.05}, info);
-  const std::string medium = FreshDir("offline_long", "data_towerdefense_medium");
-  WriteDataset(d, medium);
   double behaviour = 0;
-  for (double x : d.EpisodeReturns()) behaviour += x / static_cast<double>(d.episodes());
-  std::printf("behaviour (medium) %.2f\n", behaviour);
+  const std::string medium =
+      RecordScripted("TowerDefense-v0", "heuristic", 100, 0.05, "towerdefense_medium", &behaviour);
   const auto [mean, worst] = OverSeeds("cql", medium, 3);
   std::printf("cql on TowerDefense medium: %.2f (worst %.2f)\n", mean, worst);
   EXPECT_GT(worst, behaviour);
