@@ -388,8 +388,11 @@ Array ReadArray(hid_t group, const char* name, hid_t mem_type, bool bool_like, c
 
 // Image observations stored as JPEG frames (a 2-D uint8 dataset, one frame
 // per row, or variable-length uint8 sequences), decoded to [rows, shape...];
-// raw arrays (rank 1 + the space's) are read as they are. Empty dims when absent.
-Array ReadObservations(hid_t group, const Space& os, const std::string& where) {
+// raw arrays (rank 1 + the space's) are read as they are. Empty dims when
+// absent. With `rows_wanted` > 0 (T + 1 from the rewards) JPEG frames are
+// decoded only when there are that many (else only dims are given, for the
+// caller's shape check), so a damaged row count allocates nothing.
+Array ReadObservations(hid_t group, const Space& os, const std::string& where, hsize_t rows_wanted) {
   const char* name = "observations";
   if (!IsMinariImageSpace(os) || H5Lexists(group, name, H5P_DEFAULT) <= 0)
     return ReadArray(group, name, MemType(os.dtype()), false, where);
@@ -397,16 +400,24 @@ Array ReadObservations(hid_t group, const Space& os, const std::string& where) {
   RLF_CHECK(ds.ok(), where, ": '", name, "' is not a dataset");
   H5 ftype(H5Dget_type(ds.get()), H5Tclose);
   const bool vlen = H5Tget_class(ftype.get()) == H5T_VLEN;
-  if (!vlen) {
-    H5 space(H5Dget_space(ds.get()), H5Sclose);
-    if (H5Sget_simple_extent_ndims(space.get()) != 2) return ReadArray(group, name, MemType(os.dtype()), false, where);
-  }
+  H5 file_space(H5Dget_space(ds.get()), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(file_space.get());
+  if (!vlen && rank != 2) return ReadArray(group, name, MemType(os.dtype()), false, where);
+  RLF_CHECK_ARG(!vlen || rank == 1, where, ": variable-length observations are not 1-D");
+  hsize_t file_dims[2] = {0, 0};
+  H5Sget_simple_extent_dims(file_space.get(), file_dims, nullptr);
   const auto& shape = os.shape();
   const int h = static_cast<int>(shape[0]), w = static_cast<int>(shape[1]);
   const int c = shape.size() == 3 ? static_cast<int>(shape[2]) : 1;
   RLF_CHECK_ARG(c == 1 || c == 3, where, ": JPEG observations of ", c, " channels (1 or 3 are readable)");
   const size_t frame_bytes = static_cast<size_t>(h) * w * c;
   Array out;
+  if (rows_wanted > 0 && file_dims[0] != rows_wanted) {
+    out.dims = Dims(file_dims[0], shape);  // the caller names the mismatch
+    return out;
+  }
+  RLF_CHECK_ARG(vlen || file_dims[1] <= 4 * frame_bytes + 65536, where, ": JPEG frames of ", file_dims[1],
+                " bytes for images of ", frame_bytes, " (damaged?)");
   auto decode = [&](hsize_t r, const uint8_t* bytes, size_t n) {
     DecodeJpeg(bytes, n, h, w, c, out.bytes.data() + r * frame_bytes, StrCat(where, ": observation ", r));
   };
@@ -416,22 +427,19 @@ Array ReadObservations(hid_t group, const Space& os, const std::string& where) {
     out.bytes.resize(static_cast<size_t>(rows) * frame_bytes);
   };
   if (vlen) {
-    H5 space(H5Dget_space(ds.get()), H5Sclose);
-    RLF_CHECK_ARG(H5Sget_simple_extent_ndims(space.get()) == 1, where, ": variable-length observations are not 1-D");
-    hsize_t rows = 0;
-    H5Sget_simple_extent_dims(space.get(), &rows, nullptr);
+    const hsize_t rows = file_dims[0];
+    size_out(rows);
     H5 mem_type(H5Tvlen_create(H5T_NATIVE_UINT8), H5Tclose);
     std::vector<hvl_t> vl(static_cast<size_t>(rows));
     RLF_CHECK_ARG(rows == 0 || H5Dread(ds.get(), mem_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, vl.data()) >= 0,
                   where, ": cannot read '", name, "' as variable-length bytes");
-    size_out(rows);
     try {
       for (hsize_t r = 0; r < rows; ++r) decode(r, static_cast<const uint8_t*>(vl[r].p), vl[r].len);
     } catch (...) {
-      H5Dvlen_reclaim(mem_type.get(), space.get(), H5P_DEFAULT, vl.data());
+      H5Dvlen_reclaim(mem_type.get(), file_space.get(), H5P_DEFAULT, vl.data());
       throw;
     }
-    H5Dvlen_reclaim(mem_type.get(), space.get(), H5P_DEFAULT, vl.data());
+    H5Dvlen_reclaim(mem_type.get(), file_space.get(), H5P_DEFAULT, vl.data());
     return out;
   }
   const Array raw = ReadArray(group, name, H5T_NATIVE_UINT8, false, where);
@@ -688,9 +696,9 @@ Dataset ReadDataset(const std::string& dir, std::vector<std::string>* problems) 
     // Damage inside an episode (a field of the wrong kind, an absurd size)
     // is that episode's problem.
     try {
-    const Array obs = ReadObservations(g.get(), os, where);
-    const Array act = ReadArray(g.get(), "actions", MemType(as.dtype()), false, where);
     const Array rew = ReadArray(g.get(), "rewards", H5T_NATIVE_DOUBLE, false, where);
+    const Array obs = ReadObservations(g.get(), os, where, rew.dims.size() == 1 ? rew.dims[0] + 1 : 0);
+    const Array act = ReadArray(g.get(), "actions", MemType(as.dtype()), false, where);
     const Array term = ReadArray(g.get(), "terminations", 0, true, where);
     const Array trunc = ReadArray(g.get(), "truncations", 0, true, where);
     Array mask;
@@ -746,6 +754,8 @@ Dataset ReadDataset(const std::string& dir, std::vector<std::string>* problems) 
                  static_cast<int64_t>(T), seed);
     } catch (const Error& e) {
       problem(e.what());
+    } catch (const std::bad_alloc&) {
+      problem(where + ": an episode too large to read into memory (damaged sizes?)");
     }
   }
   if (total_steps >= 0 && total_steps != d.steps() && (problems == nullptr || problems->empty()))

@@ -169,6 +169,29 @@ TEST(JpegTest, FramesRoundTripClosely) {
       EXPECT_NE(std::string(e.what()).find("episode_3: observation 7: a JPEG frame of 48x64, want 48x65"),
                 std::string::npos) << e.what();
     }
+    // Truncated (libjpeg would fill in the rest, with a warning): refused, as Pillow refuses it.
+    const std::vector<uint8_t> half(jpeg.begin(), jpeg.begin() + static_cast<std::ptrdiff_t>(jpeg.size() / 2));
+    try {
+      DecodeJpeg(half.data(), half.size(), h, w, c, back.data(), "half");
+      ADD_FAILURE() << "no error";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("half: not a readable JPEG frame"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+    }
+    // A header that claims 65000 x 65000 is refused before anything is allocated for it.
+    std::vector<uint8_t> huge = jpeg;
+    for (size_t i = 0; i + 8 < huge.size(); ++i)
+      if (huge[i] == 0xFF && huge[i + 1] == 0xC0) {  // SOF0: length, precision, height, width
+        huge[i + 5] = huge[i + 7] = 0xFD;
+        huge[i + 6] = huge[i + 8] = 0xE8;
+        break;
+      }
+    try {
+      DecodeJpeg(huge.data(), huge.size(), h, w, c, back.data(), "huge");
+      ADD_FAILURE() << "no error";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("a JPEG frame of 65000x65000"), std::string::npos) << e.what();
+    }
     const std::vector<uint8_t> junk = {1, 2, 3, 4, 5, 6, 7, 8};
     try {
       DecodeJpeg(junk.data(), junk.size(), h, w, c, back.data(), "frame");

@@ -73,15 +73,22 @@ void Replay(const Dataset& d, int64_t max_episodes, DatasetReport* r) {
   const size_t ob = static_cast<size_t>(d.obs_bytes);
   const Space& os = info.observation_space;
   const bool floats = os.dtype() == DType::kFloat32 || os.dtype() == DType::kFloat64;
-  // Image frames were stored as JPEG: the env's frames are compared as they read back.
-  const bool jpeg = IsMinariImageSpace(os);
-  std::vector<uint8_t> obs(ob);
-  int64_t from_observation = 0;
+  // Image frames stored as JPEG (rlforge's and today's Minari's datasets)
+  // are compared as they read back; raw ones (older datasets) as they are.
+  const bool image = IsMinariImageSpace(os);
+  std::vector<uint8_t> obs(ob), frame(ob);
+  int64_t from_observation = 0, seeded = 0;
   for (int64_t e = 0; e < d.episodes() && r->replayed < max_episodes; ++e) {
     if (d.episode_seed[e] < 0) continue;
+    ++seeded;
     Info reset_info;
     env->Reset(static_cast<uint64_t>(d.episode_seed[e]), obs.data(), &reset_info);
-    if (jpeg) JpegRoundTrip(os, obs.data());
+    bool jpeg = false;
+    if (image && std::memcmp(obs.data(), d.observation(d.row[d.episode_first_step[e]]), ob) != 0) {
+      frame = obs;
+      JpegRoundTrip(os, frame.data());
+      if (std::memcmp(frame.data(), d.observation(d.row[d.episode_first_step[e]]), ob) == 0) jpeg = true, obs = frame;
+    }
     const int64_t t0 = d.episode_first_step[e];
     // Another recorder's seeding (Gymnasium's numpy generator) starts
     // elsewhere: envs whose observation is their state start from the recorded
@@ -135,7 +142,10 @@ void Replay(const Dataset& d, int64_t max_episodes, DatasetReport* r) {
   if (from_observation > 0 && r->replay_note.empty())
     r->replay_note = StrCat(from_observation, " episodes started from their recorded first observation (the "
                             "recorder seeded differently); their first 50 steps compared within 1e-4");
-  if (r->replayed == 0) r->replay_note = "not replayed: no episode records its reset seed";
+  if (r->replayed == 0)
+    r->replay_note = seeded == 0 ? "not replayed: no episode records its reset seed"
+                                 : StrCat("not replayed: ", seeded, " seeded episodes start from another first "
+                                          "observation than the env's reset, and the env cannot start from one");
 }
 
 }  // namespace

@@ -30,16 +30,25 @@ void OnError(j_common_ptr c) {
   longjmp(e->jump, 1);
 }
 
-void Silent(j_common_ptr, int) {}  // warnings (e.g. extraneous bytes) are not errors
+// Warnings (level -1: corrupt or truncated data, which libjpeg would fill
+// in) are kept: a frame that raised one is refused, as Pillow refuses a
+// truncated one. Trace messages (levels >= 0) are ignored.
+void OnMessage(j_common_ptr c, int level) {
+  if (level >= 0) return;
+  auto* e = reinterpret_cast<ErrorManager*>(c->err);
+  if (c->err->num_warnings++ == 0) (*c->err->format_message)(c, e->message);
+}
 
 void InitErrors(ErrorManager* e) {
   jpeg_std_error(&e->pub);
   e->pub.error_exit = OnError;
-  e->pub.emit_message = Silent;
+  e->pub.emit_message = OnMessage;
   e->message[0] = '\0';
 }
 
-// *out (malloc'ed by libjpeg, the caller frees it, also on failure).
+// *out/*size: the caller's buffer on entry; libjpeg writes there and
+// replaces it (malloc'ed; the caller frees it) only if it has to grow it,
+// when compression finishes.
 bool Encode(const uint8_t* pixels, int h, int w, int c, int quality, unsigned char** out, unsigned long* size,
             char* message) {
   jpeg_compress_struct cinfo;
@@ -85,21 +94,25 @@ bool Decode(const uint8_t* bytes, size_t size, int h, int w, int c, uint8_t* out
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, bytes, static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
-  cinfo.out_color_space = c == 3 ? JCS_RGB : JCS_GRAYSCALE;
-  jpeg_start_decompress(&cinfo);
-  *got_h = static_cast<int>(cinfo.output_height);
-  *got_w = static_cast<int>(cinfo.output_width);
-  if (*got_h != h || *got_w != w || cinfo.output_components != c) {
+  // The size before anything is allocated for the image (a damaged header
+  // may claim 65000 x 65000).
+  *got_h = static_cast<int>(cinfo.image_height);
+  *got_w = static_cast<int>(cinfo.image_width);
+  if (*got_h != h || *got_w != w) {
     jpeg_destroy_decompress(&cinfo);
     return false;
   }
-  while (cinfo.output_scanline < cinfo.output_height) {
+  cinfo.out_color_space = c == 3 ? JCS_RGB : JCS_GRAYSCALE;
+  jpeg_start_decompress(&cinfo);
+  while (cinfo.output_scanline < cinfo.output_height && cinfo.err->num_warnings == 0) {
     JSAMPROW row = out + static_cast<size_t>(cinfo.output_scanline) * w * c;
     jpeg_read_scanlines(&cinfo, &row, 1);
   }
-  jpeg_finish_decompress(&cinfo);
+  if (cinfo.err->num_warnings == 0) jpeg_finish_decompress(&cinfo);
+  const bool clean = cinfo.err->num_warnings == 0;
   jpeg_destroy_decompress(&cinfo);
-  return true;
+  if (!clean) std::memcpy(message, err.message, JMSG_LENGTH_MAX);
+  return clean;
 }
 
 }  // namespace
@@ -118,14 +131,17 @@ bool IsMinariImageSpace(const Space& s) {
 
 std::vector<uint8_t> EncodeJpeg(const uint8_t* pixels, int height, int width, int channels, int quality) {
   RLF_CHECK(channels == 1 || channels == 3, "JPEG frames have 1 or 3 channels, not ", channels);
-  unsigned char* out = nullptr;
-  unsigned long size = 0;
+  // A buffer libjpeg never has to grow (a baseline JPEG of 8-bit samples is
+  // far smaller than twice the raw image plus its headers): libjpeg only
+  // replaces *out when it grows, so on an error *out is still ours.
+  std::vector<uint8_t> buffer(static_cast<size_t>(height) * width * channels * 2 + 65536);
+  unsigned char* out = buffer.data();
+  unsigned long size = buffer.size();
   char message[JMSG_LENGTH_MAX] = "";
   const bool ok = Encode(pixels, height, width, channels, quality, &out, &size, message);
-  std::vector<uint8_t> bytes;
-  if (ok) bytes.assign(out, out + size);
-  std::free(out);
   RLF_CHECK(ok, "JPEG encoding failed: ", message);
+  std::vector<uint8_t> bytes(out, out + size);
+  if (out != buffer.data()) std::free(out);
   return bytes;
 }
 
@@ -136,7 +152,7 @@ void DecodeJpeg(const uint8_t* bytes, size_t size, int height, int width, int ch
   char message[JMSG_LENGTH_MAX] = "";
   int got_h = 0, got_w = 0;
   if (Decode(bytes, size, height, width, channels, out, message, &got_h, &got_w)) return;
-  RLF_CHECK_ARG(message[0] == '\0', what, ": not a readable JPEG frame (", message, ")");
+  RLF_CHECK_ARG(message[0] == '\0', what, ": not a readable JPEG frame (", message, ": damaged or truncated)");
   throw InvalidArgument(StrCat(what, ": a JPEG frame of ", got_h, "x", got_w, ", want ", height, "x", width));
 }
 

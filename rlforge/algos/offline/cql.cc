@@ -69,6 +69,18 @@ void Cql::NetworkLoaded() { PolyakUpdate(*q_, *target_, 1.0); }
 
 void Cql::PrepareData() {
   PrepareFeatures();
+  if (data_.masks.defined()) {
+    // The regularizer's logsumexp needs a legal action (value) at every step.
+    const std::vector<int64_t> dims = nvec_.empty() ? std::vector<int64_t>{num_actions_} : nvec_;
+    int64_t o = 0;
+    for (size_t d = 0; d < dims.size(); o += dims[d], ++d) {
+      const torch::Tensor none = data_.masks.narrow(1, o, dims[d]).any(1).logical_not();
+      if (!none.any().item<bool>()) continue;
+      throw InvalidArgument(StrCat("dataset ", config_.offline.dataset, ": step ", none.nonzero()[0][0].item<int64_t>(),
+                                   " has no legal action", nvec_.empty() ? "" : StrCat(" value in dimension ", d),
+                                   " (its action_mask is all false)"));
+    }
+  }
   if (data_.next_masks.defined()) next_masks_u8_ = data_.next_masks.to(torch::kUInt8).contiguous();
 }
 

@@ -467,6 +467,37 @@ TEST(CqlTest, FactoredQWinsTowerDefenseFromTheDefendersData) {
   EXPECT_EQ(mask, 73);
 }
 
+// A step whose mask leaves a dimension no legal value (the regularizer's
+// logsumexp would be -inf) is refused by name when the dataset is read.
+TEST(CqlTest, AMaskWithNoLegalValueIsRefusedByName) {
+  const std::string dir = FreshDir("offline", "td_no_legal");
+  {
+    VectorEnvOptions o;
+    auto envs = VectorEnv::Make("TowerDefense-v0", {}, o);
+    RandomPolicy random(envs->single_action_space(), 1, true);
+    DatasetInfo info;
+    info.env_id = "TowerDefense-v0";
+    Dataset d = RecordDataset(*envs, random, {1, 1, 0.0}, info);
+    ASSERT_EQ(d.mask_size, 73);
+    std::fill(d.masks.begin() + 3 * 73 + 4, d.masks.begin() + 3 * 73 + 9, 0);  // row 3: no unit slot
+    WriteDataset(d, dir);
+  }
+  RunContext ctx{"cql", RunSettings{}};
+  ctx.run.env = "TowerDefense-v0";
+  CqlConfig c;
+  c.offline.dataset = dir;
+  c.offline.updates_per_iteration = 1;
+  c.offline.holdout_fraction = 0;
+  Cql cql(ctx, c);
+  try {
+    cql.Iterate();
+    ADD_FAILURE() << "no error";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("step 3 has no legal action value in dimension 1"), std::string::npos)
+        << e.what();
+  }
+}
+
 // Image observations (TowerDefense-v0's pixels, stored as JPEG frames as
 // Minari stores them): bc, cql (a CNN Q-network, features computed per
 // minibatch) and iql train on them and act.
