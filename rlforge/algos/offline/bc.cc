@@ -103,7 +103,12 @@ double OfflineActor::Nll(const torch::Tensor& obs, const torch::Tensor& actions,
 
 torch::Tensor OfflineActor::Greedy(const torch::Tensor& obs, const torch::Tensor& masks) {
   torch::NoGradGuard no_grad;
-  return net_->Forward(obs, masks).dist.mode();
+  std::vector<torch::Tensor> parts;
+  for (int64_t s = 0; s < obs.size(0); s += 4096) {  // as Nll: bounded memory for images
+    const int64_t e = std::min(obs.size(0), s + 4096);
+    parts.push_back(net_->Forward(obs.slice(0, s, e), masks.defined() ? masks.slice(0, s, e) : masks).dist.mode());
+  }
+  return parts.empty() ? net_->Forward(obs, masks).dist.mode() : torch::cat(parts, 0);
 }
 
 std::unique_ptr<Policy> OfflineActor::MakePolicy(bool deterministic, uint64_t seed) const {

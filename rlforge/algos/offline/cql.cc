@@ -149,7 +149,7 @@ Metrics Cql::Iterate() {
   if (data_.holdout.size(0) > 0) {
     // The greedy action under the data's masks equals the data's (every dimension).
     torch::NoGradGuard g;
-    torch::Tensor q = q_->forward(Features(data_.holdout));
+    torch::Tensor q = MapFeatures(data_.holdout, [&](const torch::Tensor& f) { return q_->forward(f); });
     if (data_.masks.defined()) q = q.masked_fill(data_.masks.index_select(0, data_.holdout).logical_not(), -INFINITY);
     const torch::Tensor a = data_.actions.index_select(0, data_.holdout);
     torch::Tensor same;
@@ -343,7 +343,8 @@ Metrics ContinuousCql::Iterate() {
   if (data_.holdout.size(0) > 0) {
     torch::NoGradGuard g;
     const torch::Tensor h = data_.holdout;
-    const torch::Tensor mode = torch::tanh(actor_->forward(Features(h)).narrow(1, 0, A));
+    const torch::Tensor mode =
+        MapFeatures(h, [&](const torch::Tensor& f) { return torch::tanh(actor_->forward(f).narrow(1, 0, A)); });
     m["holdout_action_mse"] = (mode - scaled_actions_.index_select(0, h)).square().mean().item<double>();
   }
   return m;

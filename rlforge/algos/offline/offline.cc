@@ -203,6 +203,14 @@ torch::Tensor OfflineAlgorithm::Features(const torch::Tensor& idx, bool next) co
   return OfflineFeatures((next ? data_.next_obs : data_.obs).index_select(0, idx), obs_space_);
 }
 
+torch::Tensor OfflineAlgorithm::MapFeatures(const torch::Tensor& idx,
+                                            const std::function<torch::Tensor(const torch::Tensor&)>& f) const {
+  std::vector<torch::Tensor> parts;
+  for (int64_t s = 0; s < idx.size(0); s += 4096)
+    parts.push_back(f(Features(idx.slice(0, s, std::min(idx.size(0), s + 4096)))));
+  return torch::cat(parts, 0);
+}
+
 torch::Tensor OfflineFeatures(const torch::Tensor& obs, const Space& obs_space) {
   const int64_t n = obs.size(0), d = FeatureSize(obs_space);
   torch::Tensor out = torch::empty({n, d});

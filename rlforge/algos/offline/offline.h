@@ -19,6 +19,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -169,6 +170,10 @@ class OfflineAlgorithm : public Algorithm {
   // call, since their floats for a whole dataset would take four bytes a pixel.
   void PrepareFeatures();
   torch::Tensor Features(const torch::Tensor& idx, bool next = false) const;
+  // f(Features(rows)) over the rows idx in chunks of 4,096, concatenated
+  // (held-out metrics: image features for the whole held-out set at once
+  // could take gigabytes).
+  torch::Tensor MapFeatures(const torch::Tensor& idx, const std::function<torch::Tensor(const torch::Tensor&)>& f) const;
 
   OfflineConfig offline_;
   double gamma_;
