@@ -243,6 +243,14 @@ TEST(DatasetTest, ImageObservationsTravelAsJpegFrames) {
   const DatasetReport report = InspectDataset(dir);
   EXPECT_GE(report.replayed, 2);
   EXPECT_EQ(report.replay_mismatches, 0) << report.replay_note;
+  // Its statistics are per channel (R, G, B over all pixels), not 13,440 per-pixel rows.
+  EXPECT_TRUE(report.features_per_channel);
+  ASSERT_EQ(report.features.size(), 3u);
+  for (const auto& f : report.features) {
+    EXPECT_GE(f.min, 0);
+    EXPECT_LE(f.max, 255);
+    EXPECT_GT(f.std, 0);
+  }
   // A 4-channel image space is refused by name.
   const Space rgba = Space::Box(0, 255, {40, 40, 4}, DType::kUInt8);
   EXPECT_THROW(CheckStorableObservations(rgba, "Rgba-v0"), InvalidArgument);

@@ -172,19 +172,32 @@ DatasetReport InspectDataset(const std::string& dir, const InspectOptions& optio
     else ++r.unfinished_episodes;
   }
   const int64_t F = os.size();
-  r.features.assign(static_cast<size_t>(F), {});
-  std::vector<std::vector<double>> columns(static_cast<size_t>(F));
+  // Statistics per observation element, or per channel for image frames
+  // (millions of pixels tell nothing one by one); two streaming passes, so
+  // memory stays O(elements) whatever the dataset's size.
+  const bool image = IsMinariImageSpace(os);
+  const int64_t channels = !image ? 0 : os.shape().size() == 3 ? os.shape()[2] : 1;
+  const int64_t G = image ? channels : F;
+  auto group = [&](int64_t i) { return image ? i % channels : i; };
+  r.features_per_channel = image;
+  r.features.assign(static_cast<size_t>(G), {});
+  std::vector<double> sum(static_cast<size_t>(G), 0), sum_sq(static_cast<size_t>(G), 0);
+  std::vector<int64_t> count(static_cast<size_t>(G), 0);
+  for (auto& f : r.features) f.min = INFINITY, f.max = -INFINITY;
   for (int64_t row = 0; row < d.rows(); ++row) {
     const uint8_t* o = d.observation(row);
     bool bad = false;
     for (int64_t i = 0; i < F; ++i) {
       const double v = ReadElement(o, os.dtype(), i);
+      auto& f = r.features[group(i)];
       if (!std::isfinite(v)) {
-        ++r.features[i].non_finite;
+        ++f.non_finite;
         bad = true;
         continue;
       }
-      columns[i].push_back(v);
+      const int64_t g = group(i);
+      f.min = std::min(f.min, v), f.max = std::max(f.max, v);
+      sum[g] += v, sum_sq[g] += v * v, ++count[g];
     }
     r.non_finite_obs += bad;
     if (!bad && !os.Contains(o)) ++r.out_of_space_obs;
@@ -204,22 +217,28 @@ DatasetReport InspectDataset(const std::string& dir, const InspectOptions& optio
     flag("unfinished_episodes", StrCat(r.unfinished_episodes, " episodes end neither terminated nor truncated"));
 
   // ---- representativeness
-  for (int64_t i = 0; i < F; ++i) {
-    auto& f = r.features[i];
-    const auto& c = columns[i];
-    if (c.empty()) continue;
-    f.min = *std::min_element(c.begin(), c.end());
-    f.max = *std::max_element(c.begin(), c.end());
-    double s = 0, ss = 0;
-    for (double v : c) s += v, ss += v * v;
-    f.mean = s / c.size();
-    f.std = std::sqrt(std::max(0.0, ss / c.size() - f.mean * f.mean));
-    if (f.max > f.min) {
-      std::vector<char> seen(kBins, 0);
-      for (double v : c) seen[std::min(kBins - 1, static_cast<int>((v - f.min) / (f.max - f.min) * kBins))] = 1;
-      f.coverage = std::count(seen.begin(), seen.end(), 1) / static_cast<double>(kBins);
+  std::vector<std::vector<char>> seen(static_cast<size_t>(G), std::vector<char>(kBins, 0));
+  for (int64_t g = 0; g < G; ++g) {
+    auto& f = r.features[g];
+    if (count[g] == 0) {
+      f.min = f.max = 0;
+      continue;
+    }
+    f.mean = sum[g] / count[g];
+    f.std = std::sqrt(std::max(0.0, sum_sq[g] / count[g] - f.mean * f.mean));
+  }
+  for (int64_t row = 0; row < d.rows(); ++row) {
+    const uint8_t* o = d.observation(row);
+    for (int64_t i = 0; i < F; ++i) {
+      const double v = ReadElement(o, os.dtype(), i);
+      const auto& f = r.features[group(i)];
+      if (!std::isfinite(v) || !(f.max > f.min)) continue;
+      seen[group(i)][std::min(kBins - 1, static_cast<int>((v - f.min) / (f.max - f.min) * kBins))] = 1;
     }
   }
+  for (int64_t g = 0; g < G; ++g)
+    if (r.features[g].max > r.features[g].min)
+      r.features[g].coverage = std::count(seen[g].begin(), seen[g].end(), 1) / static_cast<double>(kBins);
   r.returns = d.EpisodeReturns();
   for (int64_t e = 0; e < d.episodes(); ++e) r.lengths.push_back(d.episode_length(e));
   for (double x : r.returns) r.mean_return += x / static_cast<double>(r.returns.size());
@@ -360,8 +379,9 @@ std::string DatasetReport::ToText() const {
   const size_t shown = std::min<size_t>(features.size(), 16);
   for (size_t i = 0; i < shown; ++i) {
     const auto& f = features[i];
-    line(StrCat("  obs[", i, "]: range [", Fixed(f.min), ", ", Fixed(f.max), "], mean ", Fixed(f.mean), ", std ",
-                Fixed(f.std), ", coverage ", Fixed(100 * f.coverage, 0), "% of ", kBins, " bins"));
+    line(StrCat("  ", features_per_channel ? StrCat("image channel ", i, " (all pixels)") : StrCat("obs[", i, "]"),
+                ": range [", Fixed(f.min), ", ", Fixed(f.max), "], mean ", Fixed(f.mean), ", std ", Fixed(f.std),
+                ", coverage ", Fixed(100 * f.coverage, 0), "% of ", kBins, " bins"));
   }
   if (features.size() > shown) line(StrCat("  ... ", features.size() - shown, " more features (see --json)"));
   line("diversity");
@@ -423,6 +443,7 @@ std::string DatasetReport::ToJson() const {
   std::vector<double> lens(lengths.begin(), lengths.end());
   j["representativeness"] = {
       {"features", feats},
+      {"features_are", features_per_channel ? "image channels (all pixels of each)" : "observation elements"},
       {"return", {{"mean", num(mean_return)}, {"min", num(Quantile(returns, 0))}, {"p25", num(Quantile(returns, 0.25))},
                   {"median", num(Quantile(returns, 0.5))}, {"p75", num(Quantile(returns, 0.75))},
                   {"max", num(Quantile(returns, 1))}}},

@@ -60,7 +60,8 @@ struct DatasetReport {
   int64_t non_finite_obs = 0, non_finite_actions = 0, non_finite_rewards = 0, out_of_space_obs = 0,
           out_of_space_actions = 0;
   // representativeness
-  std::vector<Feature> features;
+  std::vector<Feature> features;  // per observation element, or per channel for image frames
+  bool features_per_channel = false;
   std::vector<double> returns;
   std::vector<int64_t> lengths;
   // diversity
