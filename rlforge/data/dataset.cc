@@ -103,14 +103,11 @@ void WriteArray(hid_t group, const char* name, hid_t file_type, hid_t mem_type, 
 // else a 1-D dataset of variable-length uint8 sequences.
 void WriteJpegFrames(hid_t group, const char* name, const uint8_t* frames, int64_t rows, const Space& os,
                      const std::string& where) {
-  const auto& shape = os.shape();
-  const int h = static_cast<int>(shape[0]), w = static_cast<int>(shape[1]);
-  const int c = shape.size() == 3 ? static_cast<int>(shape[2]) : 1;
-  const size_t frame_bytes = static_cast<size_t>(h) * w * c;
+  const FrameShape f = ImageFrameShape(os);
   std::vector<std::vector<uint8_t>> jpegs(static_cast<size_t>(rows));
   bool same = true;
   for (int64_t r = 0; r < rows; ++r) {
-    jpegs[r] = EncodeJpeg(frames + r * frame_bytes, h, w, c);
+    jpegs[r] = EncodeJpeg(frames + r * f.bytes(), f.height, f.width, f.channels);
     same = same && jpegs[r].size() == jpegs[0].size();
   }
   if (same) {
@@ -406,24 +403,24 @@ Array ReadObservations(hid_t group, const Space& os, const std::string& where, h
   RLF_CHECK_ARG(!vlen || rank == 1, where, ": variable-length observations are not 1-D");
   hsize_t file_dims[2] = {0, 0};
   H5Sget_simple_extent_dims(file_space.get(), file_dims, nullptr);
-  const auto& shape = os.shape();
-  const int h = static_cast<int>(shape[0]), w = static_cast<int>(shape[1]);
-  const int c = shape.size() == 3 ? static_cast<int>(shape[2]) : 1;
-  RLF_CHECK_ARG(c == 1 || c == 3, where, ": JPEG observations of ", c, " channels (1 or 3 are readable)");
-  const size_t frame_bytes = static_cast<size_t>(h) * w * c;
+  const FrameShape f = ImageFrameShape(os);
+  RLF_CHECK_ARG(f.channels == 1 || f.channels == 3, where, ": JPEG observations of ", f.channels,
+                " channels (1 or 3 are readable)");
+  const size_t frame_bytes = f.bytes();
   Array out;
   if (rows_wanted > 0 && file_dims[0] != rows_wanted) {
-    out.dims = Dims(file_dims[0], shape);  // the caller names the mismatch
+    out.dims = Dims(file_dims[0], os.shape());  // the caller names the mismatch
     return out;
   }
   RLF_CHECK_ARG(vlen || file_dims[1] <= 4 * frame_bytes + 65536, where, ": JPEG frames of ", file_dims[1],
                 " bytes for images of ", frame_bytes, " (damaged?)");
   auto decode = [&](hsize_t r, const uint8_t* bytes, size_t n) {
-    DecodeJpeg(bytes, n, h, w, c, out.bytes.data() + r * frame_bytes, StrCat(where, ": observation ", r));
+    DecodeJpeg(bytes, n, f.height, f.width, f.channels, out.bytes.data() + r * frame_bytes,
+               StrCat(where, ": observation ", r));
   };
   auto size_out = [&](hsize_t rows) {
     RLF_CHECK_ARG(rows <= (hsize_t{1} << 40) / frame_bytes, where, ": too many JPEG observations (", rows, ")");
-    out.dims = Dims(rows, shape);
+    out.dims = Dims(rows, os.shape());
     out.bytes.resize(static_cast<size_t>(rows) * frame_bytes);
   };
   if (vlen) {
@@ -568,8 +565,8 @@ void Dataset::AddEpisode(const uint8_t* o, const uint8_t* m, const uint8_t* a, c
 }
 
 void CheckStorableObservations(const Space& os, const std::string& env_id) {
-  if (!IsMinariImageSpace(os) || os.shape().size() == 2) return;
-  const int64_t c = os.shape()[2];
+  if (!IsMinariImageSpace(os)) return;
+  const int c = ImageFrameShape(os).channels;
   RLF_CHECK_ARG(c == 1 || c == 3, env_id, " has image observations of ", c,
                 " channels: Minari stores image frames as JPEG, which takes 1 (grayscale) or 3 (RGB)");
 }

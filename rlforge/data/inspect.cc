@@ -83,13 +83,13 @@ void Replay(const Dataset& d, int64_t max_episodes, DatasetReport* r) {
     ++seeded;
     Info reset_info;
     env->Reset(static_cast<uint64_t>(d.episode_seed[e]), obs.data(), &reset_info);
+    const int64_t t0 = d.episode_first_step[e];
     bool jpeg = false;
-    if (image && std::memcmp(obs.data(), d.observation(d.row[d.episode_first_step[e]]), ob) != 0) {
+    if (image && std::memcmp(obs.data(), d.observation(d.row[t0]), ob) != 0) {
       frame = obs;
       JpegRoundTrip(os, frame.data());
-      if (std::memcmp(frame.data(), d.observation(d.row[d.episode_first_step[e]]), ob) == 0) jpeg = true, obs = frame;
+      if (std::memcmp(frame.data(), d.observation(d.row[t0]), ob) == 0) jpeg = true, obs = frame;
     }
-    const int64_t t0 = d.episode_first_step[e];
     // Another recorder's seeding (Gymnasium's numpy generator) starts
     // elsewhere: envs whose observation is their state start from the recorded
     // one. The state is then rounded to the observation's precision, so such
@@ -176,7 +176,7 @@ DatasetReport InspectDataset(const std::string& dir, const InspectOptions& optio
   // (millions of pixels tell nothing one by one); two streaming passes, so
   // memory stays O(elements) whatever the dataset's size.
   const bool image = IsMinariImageSpace(os);
-  const int64_t channels = !image ? 0 : os.shape().size() == 3 ? os.shape()[2] : 1;
+  const int64_t channels = image ? ImageFrameShape(os).channels : 0;
   const int64_t G = image ? channels : F;
   auto group = [&](int64_t i) { return image ? i % channels : i; };
   r.features_per_channel = image;
@@ -189,13 +189,13 @@ DatasetReport InspectDataset(const std::string& dir, const InspectOptions& optio
     bool bad = false;
     for (int64_t i = 0; i < F; ++i) {
       const double v = ReadElement(o, os.dtype(), i);
-      auto& f = r.features[group(i)];
+      const int64_t g = group(i);
+      auto& f = r.features[g];
       if (!std::isfinite(v)) {
         ++f.non_finite;
         bad = true;
         continue;
       }
-      const int64_t g = group(i);
       f.min = std::min(f.min, v), f.max = std::max(f.max, v);
       sum[g] += v, sum_sq[g] += v * v, ++count[g];
     }
@@ -231,9 +231,10 @@ DatasetReport InspectDataset(const std::string& dir, const InspectOptions& optio
     const uint8_t* o = d.observation(row);
     for (int64_t i = 0; i < F; ++i) {
       const double v = ReadElement(o, os.dtype(), i);
-      const auto& f = r.features[group(i)];
+      const int64_t g = group(i);
+      const auto& f = r.features[g];
       if (!std::isfinite(v) || !(f.max > f.min)) continue;
-      seen[group(i)][std::min(kBins - 1, static_cast<int>((v - f.min) / (f.max - f.min) * kBins))] = 1;
+      seen[g][std::min(kBins - 1, static_cast<int>((v - f.min) / (f.max - f.min) * kBins))] = 1;
     }
   }
   for (int64_t g = 0; g < G; ++g)

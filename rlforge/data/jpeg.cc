@@ -156,12 +156,15 @@ void DecodeJpeg(const uint8_t* bytes, size_t size, int height, int width, int ch
   throw InvalidArgument(StrCat(what, ": a JPEG frame of ", got_h, "x", got_w, ", want ", height, "x", width));
 }
 
-void JpegRoundTrip(const Space& space, uint8_t* frame) {
+FrameShape ImageFrameShape(const Space& space) {
   const auto& shape = space.shape();
-  const int h = static_cast<int>(shape[0]), w = static_cast<int>(shape[1]);
-  const int c = shape.size() == 3 ? static_cast<int>(shape[2]) : 1;
-  const std::vector<uint8_t> jpeg = EncodeJpeg(frame, h, w, c);
-  DecodeJpeg(jpeg.data(), jpeg.size(), h, w, c, frame, "frame");
+  return {static_cast<int>(shape[0]), static_cast<int>(shape[1]), shape.size() == 3 ? static_cast<int>(shape[2]) : 1};
+}
+
+void JpegRoundTrip(const Space& space, uint8_t* frame) {
+  const FrameShape f = ImageFrameShape(space);
+  const std::vector<uint8_t> jpeg = EncodeJpeg(frame, f.height, f.width, f.channels);
+  DecodeJpeg(jpeg.data(), jpeg.size(), f.height, f.width, f.channels, frame, "frame");
 }
 
 }  // namespace rlforge

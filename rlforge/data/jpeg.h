@@ -23,6 +23,13 @@ namespace rlforge {
 // and 255.
 bool IsMinariImageSpace(const Space& space);
 
+// An image space's frame: [H, W] (1 channel) or [H, W, C].
+struct FrameShape {
+  int height = 0, width = 0, channels = 0;
+  size_t bytes() const { return static_cast<size_t>(height) * width * channels; }
+};
+FrameShape ImageFrameShape(const Space& space);
+
 // Encodes an 8-bit image of `channels` (1: grayscale, 3: RGB) interleaved
 // components, rows top to bottom. Error when libjpeg fails.
 std::vector<uint8_t> EncodeJpeg(const uint8_t* pixels, int height, int width, int channels, int quality = 75);

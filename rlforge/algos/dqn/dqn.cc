@@ -693,18 +693,16 @@ void QNetworkPolicy::Act(const void* observations, const uint8_t* masks, int n, 
   if (multi) {
     // Factored Q (offline CQL): the best legal value of each dimension, given
     // the earlier ones where the env restricts them.
+    // Without conditional masks each dimension's are the row's slice of `masks`.
     const auto& nvec = act_space_.nvec();
-    const int64_t k = static_cast<int64_t>(nvec.size());
-    if (conditional_mask_) {
-      ConditionalMultiCategorical(q_.data(), n, nvec, conditional_mask_, nullptr, acts, nullptr, nullptr);
-      return;
-    }
-    for (int i = 0; i < n; ++i)
-      for (int64_t j = 0, o = 0; j < k; o += nvec[j], ++j) {
-        const int64_t best = GreedyLegalAction(q_.data() + i * A + o, nvec[j], masks ? masks + i * A + o : nullptr);
-        RLF_CHECK(best >= 0, "no legal value in action dimension ", j, " of row ", i);
-        acts[i * k + j] = best;
-      }
+    std::vector<int64_t> offset(nvec.size(), 0);
+    for (size_t j = 1; j < nvec.size(); ++j) offset[j] = offset[j - 1] + nvec[j - 1];
+    const ConditionalMaskFn row_masks = [&](int i, const int64_t*, int dim, uint8_t* m) {
+      if (masks) std::memcpy(m, masks + i * A + offset[dim], static_cast<size_t>(nvec[dim]));
+      else std::fill(m, m + nvec[dim], uint8_t{1});
+    };
+    ConditionalMultiCategorical(q_.data(), n, nvec, conditional_mask_ ? conditional_mask_ : row_masks, nullptr, acts,
+                                nullptr, nullptr);
     return;
   }
   for (int i = 0; i < n; ++i) {

@@ -53,7 +53,6 @@ Cql::Cql(const RunContext& ctx, const CqlConfig& config)
   if (multi) {
     nvec_ = act_space_.nvec();
     for (int64_t n : nvec_) num_actions_ += n;
-    conditional_ = ctx.MakeEnv()->has_conditional_action_mask();
   } else {
     num_actions_ = act_space_.n();
   }
@@ -94,7 +93,7 @@ Metrics Cql::Iterate() {
   for (int64_t u = 0; u < config_.offline.updates_per_iteration; ++u) {
     const torch::Tensor idx = SampleIndices(B);
     if (!nvec_.empty()) {
-      FactoredStep(idx, &td_loss, &reg_sum, &q_sum);
+      FactoredStep(idx, &loss, &td_loss, &reg_sum, &q_sum);
       ++updates_;
       continue;
     }
@@ -144,7 +143,6 @@ Metrics Cql::Iterate() {
     ++updates_;
   }
   const double n = static_cast<double>(config_.offline.updates_per_iteration);
-  if (!nvec_.empty()) loss = td_loss + config_.alpha * reg_sum;
   Metrics m{{"loss", loss / n}, {"td_loss", td_loss / n}, {"cql_regularizer", reg_sum / n}, {"q_data", q_sum / n}};
   if (data_.holdout.size(0) > 0) {
     // The greedy action under the data's masks equals the data's (every dimension).
@@ -166,7 +164,7 @@ Metrics Cql::Iterate() {
   return m;
 }
 
-void Cql::FactoredStep(const torch::Tensor& idx, double* td_loss, double* reg_sum, double* q_data) {
+void Cql::FactoredStep(const torch::Tensor& idx, double* loss, double* td_loss, double* reg_sum, double* q_data) {
   const torch::Tensor f = Features(idx), nf = Features(idx, true);
   const torch::Tensor a = data_.actions.index_select(0, idx);
   const torch::Tensor r = data_.rewards.index_select(0, idx), term = data_.terminated.index_select(0, idx);
@@ -194,6 +192,7 @@ void Cql::FactoredStep(const torch::Tensor& idx, double* td_loss, double* reg_su
   ClipGradientsOrThrow(*q_, config_.offline.max_grad_norm, updates_);
   opt_->step();
   SoftUpdate(*q_, *target_, config_.tau);
+  *loss += td_value + config_.alpha * reg_value;
   *td_loss += td_value;
   *reg_sum += reg_value;
   *q_data += q.detach().mean().item<double>();
@@ -213,7 +212,7 @@ void Cql::VisitState(StateVisitor& v) {
 runtime::Model Cql::ExportModel() {
   runtime::Model m = ExportQNetwork(*q_, obs_space_, act_space_, 1);
   m.action_mask = env_has_masks_;
-  m.conditional_mask = conditional_;
+  m.conditional_mask = env_conditional_masks_;
   return m;
 }
 

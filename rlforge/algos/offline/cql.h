@@ -90,11 +90,10 @@ class Cql : public OfflineAlgorithm {
   void PrepareData() override;
   CqlConfig config_;
   // One gradient step on the factored Q (MultiDiscrete); adds to the sums.
-  void FactoredStep(const torch::Tensor& idx, double* td_loss, double* reg, double* q_data);
+  void FactoredStep(const torch::Tensor& idx, double* loss, double* td_loss, double* reg, double* q_data);
   std::shared_ptr<ExpectedQHead> head_;
   int64_t num_actions_ = 0;               // outputs: n, or sum nvec (MultiDiscrete)
   std::vector<int64_t> nvec_;             // MultiDiscrete: the dimensions (empty: Discrete)
-  bool conditional_ = false;              // the env restricts dimensions given earlier ones
   torch::Tensor next_masks_u8_;             // uint8 [N, A] (undefined: no masks)
   QNetwork q_{nullptr}, target_{nullptr};
   std::unique_ptr<torch::optim::Adam> opt_;

@@ -231,6 +231,7 @@ OfflineAlgorithm::OfflineAlgorithm(const RunContext& ctx, const OfflineConfig& c
   obs_space_ = env->observation_space();
   act_space_ = env->action_space();
   env_has_masks_ = act_space_.mask_size() > 0 && env->has_action_mask();
+  env_conditional_masks_ = env->has_conditional_action_mask();
 }
 
 void OfflineAlgorithm::EnsureData() {

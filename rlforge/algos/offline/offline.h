@@ -179,6 +179,7 @@ class OfflineAlgorithm : public Algorithm {
   double gamma_;
   Space obs_space_, act_space_;  // the env's (the dataset's must equal them)
   bool env_has_masks_ = false;
+  bool env_conditional_masks_ = false;  // MultiDiscrete dimensions restricted given the earlier ones
   OfflineData data_;  // empty until EnsureData()
   torch::Generator gen_;
   int64_t updates_ = 0;
