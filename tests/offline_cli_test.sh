@@ -85,6 +85,11 @@ check cql-box-ok 0 "" -- "$BIN" train --algo cql --dataset "$tmp/pend" --steps 2
 grep -q cql_regularizer "$tmp/cqlbox/progress.csv" && grep -q ent_coef "$tmp/cqlbox/progress.csv" \
   && echo "ok   cql-box-metrics" || { echo "FAIL cql-box-metrics"; fails=$((fails+1)); }
 check cql-box-export 0 "" -- "$BIN" export "$tmp/cqlbox" --format rlf --out "$tmp/cqlbox.rlf" --check 20
+check cql-box-lagrange-ok 0 "" -- "$BIN" train --algo cql --dataset "$tmp/pend" --steps 20 --set updates_per_iteration=10 --set net_arch=[16] --set batch_size=32 --set n_action_samples=2 --set eval_episodes=1 --set alpha_learning_rate=1e-3 --set alpha_threshold=0 --set deterministic_backup=true --out "$tmp/cqllag" --no-progress
+grep -q cql_alpha "$tmp/cqllag/progress.csv" && echo "ok   cql-box-lagrange-metric" || { echo "FAIL cql-box-lagrange-metric"; fails=$((fails+1)); }
+check cql-box-negative-alpha-lr 2 "alpha_learning_rate" -- "$BIN" train --algo cql --dataset "$tmp/pend" --set alpha_learning_rate=-1 --steps 10 --out "$tmp/cqlneg" --no-progress
+check cql-box-two-backups 2 "exclude each other" -- "$BIN" train --algo cql --dataset "$tmp/pend" --set soft_q_backup=true --set deterministic_backup=true --steps 10 --out "$tmp/cqlbb" --no-progress
+check cql-discrete-threshold-zero 2 "alpha_threshold' must be > 0" -- "$BIN" train --algo cql --dataset "$tmp/cp" --set alpha_learning_rate=1e-3 --steps 10 --out "$tmp/cqlt0" --no-progress
 check cql-box-keys-on-discrete 2 "are for Box actions" -- "$BIN" train --algo cql --dataset "$tmp/cp" --set soft_q_backup=true --steps 10 --out "$tmp/cqlx" --no-progress
 check sac-from-cql 0 "copied 12 parameter tensors" -- "$BIN" train --algo sac --env Pendulum-v1 --init-from "$tmp/cqlbox" --set net_arch=[16] --set replay_dataset="$tmp/pend" --set learning_starts=0 --steps 300 --set eval_episodes=1 --out "$tmp/sacft"
 check sac-replay-too-big 2 "more than the replay holds" -- "$BIN" train --algo sac --env Pendulum-v1 --set replay_dataset="$tmp/pend" --set buffer_size=100 --steps 300 --out "$tmp/sacbig" --no-progress

@@ -23,6 +23,12 @@ void CqlConfig::Visit(FieldVisitor& v) {
   v.Field("target_entropy", &target_entropy, "Box actions: target entropy of the learned ent_coef: auto (-dim(A)) or a number");
   v.Field("actor_learning_rate", &actor_learning_rate, "Box actions: Adam learning rate of the actor and of ent_coef");
   v.Field("soft_q_backup", &soft_q_backup, "Box actions: SAC's soft target, less ent_coef log pi(a'|s')");
+  v.Field("alpha_learning_rate", &alpha_learning_rate,
+          "Adam learning rate of alpha's multiplier lambda, tuned towards alpha_threshold (CQL's Lagrangian form; 0: alpha fixed)");
+  v.Field("alpha_threshold", &alpha_threshold,
+          "the regularizer's target value (per critic) when alpha_learning_rate > 0: lambda shrinks below it, grows above");
+  v.Field("deterministic_backup", &deterministic_backup,
+          "Box actions: the TD target at a' = tanh(mu(s')) (false: a' ~ pi(.|s'))");
 }
 
 void CqlConfig::Validate() const {
@@ -35,10 +41,17 @@ void CqlConfig::Validate() const {
   ParseEntCoef(ent_coef, target_entropy, 1);
   RLF_CHECK_ARG(actor_learning_rate > 0 && std::isfinite(actor_learning_rate),
                 "config key 'actor_learning_rate' must be > 0, got ", actor_learning_rate);
+  RLF_CHECK_ARG(alpha_learning_rate >= 0 && std::isfinite(alpha_learning_rate),
+                "config key 'alpha_learning_rate' must be >= 0, got ", alpha_learning_rate);
+  RLF_CHECK_ARG(std::isfinite(alpha_threshold), "config key 'alpha_threshold' must be finite, got ", alpha_threshold);
+  RLF_CHECK_ARG(!(soft_q_backup && deterministic_backup),
+                "config keys 'soft_q_backup' and 'deterministic_backup' exclude each other (the soft target samples a')");
 }
 
 Cql::Cql(const RunContext& ctx, const CqlConfig& config)
-    : OfflineAlgorithm(ctx, config.offline, config.gamma), config_(config) {
+    : OfflineAlgorithm(ctx, config.offline, config.gamma),
+      config_(config),
+      weight_(config.alpha, config.alpha_learning_rate, config.alpha_threshold) {
   const bool multi = act_space_.kind() == SpaceKind::kMultiDiscrete;
   RLF_CHECK_ARG(act_space_.kind() == SpaceKind::kDiscrete || multi, "cql takes Discrete, MultiDiscrete or Box actions; ",
                 ctx.run.env, " has ", act_space_.ToString(), " (use iql or bc)");
@@ -46,10 +59,14 @@ Cql::Cql(const RunContext& ctx, const CqlConfig& config)
   RLF_CHECK_ARG(config.n_action_samples == defaults.n_action_samples && config.ent_coef == defaults.ent_coef &&
                     config.target_entropy == defaults.target_entropy &&
                     config.actor_learning_rate == defaults.actor_learning_rate &&
-                    config.soft_q_backup == defaults.soft_q_backup,
-                "config keys n_action_samples, ent_coef, target_entropy, actor_learning_rate and soft_q_backup are "
-                "for Box actions; ",
+                    config.soft_q_backup == defaults.soft_q_backup &&
+                    config.deterministic_backup == defaults.deterministic_backup,
+                "config keys n_action_samples, ent_coef, target_entropy, actor_learning_rate, soft_q_backup and "
+                "deterministic_backup are for Box actions; ",
                 ctx.run.env, " has ", act_space_.ToString());
+  RLF_CHECK_ARG(config.alpha_learning_rate == 0 || config.alpha_threshold > 0,
+                "config key 'alpha_threshold' must be > 0 with alpha_learning_rate on ", act_space_.ToString(),
+                " actions: their regularizer is never negative, so alpha would fall to 0; got ", config.alpha_threshold);
   if (multi) {
     nvec_ = act_space_.nvec();
     for (int64_t n : nvec_) num_actions_ += n;
@@ -61,7 +78,7 @@ Cql::Cql(const RunContext& ctx, const CqlConfig& config)
   target_ = QNetwork(obs_space_, num_actions_, config.offline.net_arch, config.offline.activation, false);
   NetworkLoaded();
   opt_ = std::make_unique<torch::optim::Adam>(q_->parameters(), torch::optim::AdamOptions(config.offline.learning_rate));
-  DeclareMetrics({"loss", "td_loss", "cql_regularizer", "q_data", "holdout_agreement"});
+  DeclareMetrics({"loss", "td_loss", "cql_regularizer", "cql_alpha", "q_data", "holdout_agreement"});
 }
 
 void Cql::NetworkLoaded() { PolyakUpdate(*q_, *target_, 1.0); }
@@ -86,14 +103,14 @@ void Cql::PrepareData() {
 Metrics Cql::Iterate() {
   EnsureData();
   const int64_t B = config_.offline.batch_size;
-  double loss = 0, td_loss = 0, reg_sum = 0, q_sum = 0;
+  double loss = 0, td_loss = 0, reg_sum = 0, weight_sum = 0, q_sum = 0;
   std::vector<double> td(static_cast<size_t>(B));
   const torch::Tensor discounts = torch::full({B}, static_cast<float>(config_.gamma));
   const torch::Tensor weights = torch::ones({B});
   for (int64_t u = 0; u < config_.offline.updates_per_iteration; ++u) {
     const torch::Tensor idx = SampleIndices(B);
     if (!nvec_.empty()) {
-      FactoredStep(idx, &loss, &td_loss, &reg_sum, &q_sum);
+      FactoredStep(idx, &loss, &td_loss, &reg_sum, &weight_sum, &q_sum);
       ++updates_;
       continue;
     }
@@ -131,19 +148,25 @@ Metrics Cql::Iterate() {
     const double reg_value = reg.item<double>();
     CheckFiniteLoss(l.loss, "TD loss");
     CheckFiniteLoss(reg_value, "CQL regularizer");
+    const double weight = weight_.Step(reg_value);
     q_->zero_grad();
-    torch::autograd::backward({out, reg}, {d_out, torch::full({}, static_cast<float>(config_.alpha))});
+    torch::autograd::backward({out, reg}, {d_out, torch::full({}, static_cast<float>(weight))});
     ClipGradientsOrThrow(*q_, config_.offline.max_grad_norm, updates_);
     opt_->step();
     SoftUpdate(*q_, *target_, config_.tau);
     td_loss += l.loss;
     reg_sum += reg_value;
-    loss += l.loss + config_.alpha * reg_value;
+    weight_sum += weight;
+    loss += l.loss + weight * reg_value;
     q_sum += out_c.gather(1, a.reshape({-1, 1})).mean().item<double>();
     ++updates_;
   }
   const double n = static_cast<double>(config_.offline.updates_per_iteration);
-  Metrics m{{"loss", loss / n}, {"td_loss", td_loss / n}, {"cql_regularizer", reg_sum / n}, {"q_data", q_sum / n}};
+  Metrics m{{"loss", loss / n},
+            {"td_loss", td_loss / n},
+            {"cql_regularizer", reg_sum / n},
+            {"cql_alpha", weight_sum / n},
+            {"q_data", q_sum / n}};
   if (data_.holdout.size(0) > 0) {
     // The greedy action under the data's masks equals the data's (every dimension).
     torch::NoGradGuard g;
@@ -164,7 +187,8 @@ Metrics Cql::Iterate() {
   return m;
 }
 
-void Cql::FactoredStep(const torch::Tensor& idx, double* loss, double* td_loss, double* reg_sum, double* q_data) {
+void Cql::FactoredStep(const torch::Tensor& idx, double* loss, double* td_loss, double* reg_sum, double* weight_sum,
+                       double* q_data) {
   const torch::Tensor f = Features(idx), nf = Features(idx, true);
   const torch::Tensor a = data_.actions.index_select(0, idx);
   const torch::Tensor r = data_.rewards.index_select(0, idx), term = data_.terminated.index_select(0, idx);
@@ -187,14 +211,16 @@ void Cql::FactoredStep(const torch::Tensor& idx, double* loss, double* td_loss, 
   const double td_value = td.item<double>(), reg_value = reg.item<double>();
   CheckFiniteLoss(td_value, "TD loss");
   CheckFiniteLoss(reg_value, "CQL regularizer");
+  const double weight = weight_.Step(reg_value);
   q_->zero_grad();
-  (td + config_.alpha * reg).backward();
+  (td + weight * reg).backward();
   ClipGradientsOrThrow(*q_, config_.offline.max_grad_norm, updates_);
   opt_->step();
   SoftUpdate(*q_, *target_, config_.tau);
-  *loss += td_value + config_.alpha * reg_value;
+  *loss += td_value + weight * reg_value;
   *td_loss += td_value;
   *reg_sum += reg_value;
+  *weight_sum += weight;
   *q_data += q.detach().mean().item<double>();
 }
 
@@ -207,6 +233,7 @@ void Cql::VisitState(StateVisitor& v) {
   VisitModule(v, "q", *q_);
   VisitModule(v, "target", *target_);
   VisitOptimizer(v, "optimizer", *opt_);
+  weight_.Visit(v);
 }
 
 runtime::Model Cql::ExportModel() {
@@ -219,7 +246,9 @@ runtime::Model Cql::ExportModel() {
 // ---- Box actions ----------------------------------------------------------------
 
 ContinuousCql::ContinuousCql(const RunContext& ctx, const CqlConfig& config)
-    : OfflineAlgorithm(ctx, config.offline, config.gamma), config_(config) {
+    : OfflineAlgorithm(ctx, config.offline, config.gamma),
+      config_(config),
+      weight_(config.alpha, config.alpha_learning_rate, config.alpha_threshold) {
   ScaledBoxBounds(act_space_, "cql", ctx.run.env, &low_, &high_);
   act_dim_ = act_space_.size();
   const int64_t d = FeatureSize(obs_space_);
@@ -240,8 +269,8 @@ ContinuousCql::ContinuousCql(const RunContext& ctx, const CqlConfig& config)
   critic_opt_ = std::make_unique<torch::optim::Adam>(critics_->parameters(), torch::optim::AdamOptions(lr));
   alpha_opt_ =
       std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{log_alpha_}, torch::optim::AdamOptions(actor_lr));
-  DeclareMetrics({"critic_loss", "td_loss", "cql_regularizer", "q_data", "actor_loss", "ent_coef", "entropy",
-                  "holdout_action_mse"});
+  DeclareMetrics({"critic_loss", "td_loss", "cql_regularizer", "cql_alpha", "q_data", "actor_loss", "ent_coef",
+                  "entropy", "holdout_action_mse"});
 }
 
 void ContinuousCql::NetworkLoaded() { PolyakUpdate(*critics_, *target_, 1.0); }
@@ -262,7 +291,8 @@ Metrics ContinuousCql::Iterate() {
   const int64_t B = config_.offline.batch_size, N = config_.n_action_samples, A = act_dim_;
   const double clip = config_.offline.max_grad_norm;
   const double log_uniform = -static_cast<double>(A) * std::log(2.0);  // log-density of U[-1, 1]^A
-  double critic_sum = 0, td_sum = 0, reg_sum = 0, q_sum = 0, actor_sum = 0, alpha_sum = 0, logp_sum = 0;
+  double critic_sum = 0, td_sum = 0, reg_sum = 0, weight_sum = 0, q_sum = 0, actor_sum = 0, alpha_sum = 0,
+         logp_sum = 0;
   for (int64_t u = 0; u < config_.offline.updates_per_iteration; ++u) {
     const torch::Tensor idx = SampleIndices(B);
     const torch::Tensor f = Features(idx), nf = Features(idx, true);
@@ -285,7 +315,11 @@ Metrics ContinuousCql::Iterate() {
     torch::Tensor y;
     {
       torch::NoGradGuard g;
-      auto [a_next, logp_next] = Sample(nf);
+      torch::Tensor a_next, logp_next;
+      if (config_.deterministic_backup)
+        a_next = torch::tanh(actor_->forward(nf).narrow(1, 0, A));
+      else
+        std::tie(a_next, logp_next) = Sample(nf);
       torch::Tensor q_next = std::get<0>(Q(target_, nf, a_next).min(1));
       if (config_.soft_q_backup) q_next = q_next - alpha * logp_next;
       y = r + config_.gamma * (1.0 - term) * q_next;
@@ -309,7 +343,9 @@ Metrics ContinuousCql::Iterate() {
                                                 : 0.5 * diff * diff;
     const torch::Tensor td = td_each.mean(0).sum();
     const torch::Tensor reg = ContinuousCqlRegularizer(q, w);
-    const torch::Tensor critic_loss = td + config_.alpha * reg;
+    // alpha x lambda; lambda's dual step takes the regularizer per critic before this update.
+    const double weight = weight_.Step(reg.item<double>() / static_cast<double>(n));
+    const torch::Tensor critic_loss = td + weight * reg;
     const double cl = critic_loss.item<double>();
     CheckFiniteLoss(cl, "CQL critic loss");
     critic_opt_->zero_grad();
@@ -329,6 +365,7 @@ Metrics ContinuousCql::Iterate() {
     critic_sum += cl;
     td_sum += td.item<double>();
     reg_sum += reg.item<double>();
+    weight_sum += weight;
     q_sum += q.detach().mean().item<double>();
     actor_sum += al;
     alpha_sum += alpha;
@@ -337,7 +374,7 @@ Metrics ContinuousCql::Iterate() {
   }
   const double k = static_cast<double>(config_.offline.updates_per_iteration);
   Metrics m{{"critic_loss", critic_sum / k}, {"td_loss", td_sum / k},    {"cql_regularizer", reg_sum / k},
-            {"q_data", q_sum / k},           {"actor_loss", actor_sum / k}, {"ent_coef", alpha_sum / k},
+            {"cql_alpha", weight_sum / k},     {"q_data", q_sum / k},           {"actor_loss", actor_sum / k}, {"ent_coef", alpha_sum / k},
             {"entropy", -logp_sum / k}};
   if (data_.holdout.size(0) > 0) {
     torch::NoGradGuard g;
@@ -373,6 +410,7 @@ void ContinuousCql::VisitState(StateVisitor& v) {
   VisitOptimizer(v, "actor_optimizer", *actor_opt_);
   VisitOptimizer(v, "critic_optimizer", *critic_opt_);
   VisitOptimizer(v, "ent_coef_optimizer", *alpha_opt_);
+  weight_.Visit(v);
 }
 
 std::unique_ptr<Algorithm> MakeCql(const RunContext& ctx, const CqlConfig& config) {

@@ -41,6 +41,17 @@
 //                pi(.|s') (their log pi, no gradient), each at Q_i(s, .),
 //   actor:       SAC's, L = mean[ent_coef log pi(a_pi|s) - min_i Q_i(s, a_pi)],
 //   targets:     Polyak averaging with tau.
+// For any actions, with alpha_learning_rate > 0 the regularizer's weight is
+// alpha x lambda, lambda tuned by dual gradient ascent as in the paper's
+// Lagrangian form (and d3rlpy's continuous default): L(log lambda) =
+// -lambda (R - alpha_threshold), R the regularizer (per critic for Box
+// actions: the importance-sampled logsumexp less log M, so d3rlpy's threshold
+// t reads t - log M here), one Adam step per update before the Q step. Below the threshold lambda shrinks, above it lambda grows, so
+// the gap between the logsumexp and Q on the data's actions settles at the
+// threshold (with alpha fixed at 5 on LunarLanderContinuous's expert data the
+// gap kept widening and Q on the data's actions fell steadily: mean 2.7 after
+// 1k updates, -167 after 19k). deterministic_backup takes the target at
+// tanh(mu(s')), as d3rlpy does.
 // The actor and temperature learn at actor_learning_rate, the critics at
 // learning_rate (d3rlpy's 1e-4 and 3e-4).
 // The networks carry SAC's names ("actor", "critics"), so `train --algo sac
@@ -68,6 +79,11 @@ struct CqlConfig {
   std::string target_entropy = "auto";  // auto (-dim(A)) or a number
   double actor_learning_rate = 1e-4;    // Adam step size of the actor and the temperature
   bool soft_q_backup = false;           // the target includes -ent_coef log pi(a'|s') (SAC's soft backup)
+  bool deterministic_backup = false;     // the target at a' = tanh(mu(s')) instead of a' ~ pi(.|s')
+  // Any actions: the regularizer's weight alpha x lambda tuned by dual
+  // gradient ascent (CqlWeight in offline.h, CQL's Lagrangian form); 0: fixed.
+  double alpha_learning_rate = 0.0;
+  double alpha_threshold = 0.0;  // the regularizer's target value (per critic)
 
   void Visit(FieldVisitor& v);
   void Validate() const;
@@ -82,6 +98,7 @@ class Cql : public OfflineAlgorithm {
   torch::nn::Module* network() override { return q_.get(); }
   void NetworkLoaded() override;
   torch::nn::Module* target_network() { return target_.get(); }
+  double cql_lambda() const { return weight_.lambda(); }  // alpha's multiplier (1 when fixed)
 
  protected:
   runtime::Model ExportModel() override;
@@ -90,13 +107,15 @@ class Cql : public OfflineAlgorithm {
   void PrepareData() override;
   CqlConfig config_;
   // One gradient step on the factored Q (MultiDiscrete); adds to the sums.
-  void FactoredStep(const torch::Tensor& idx, double* loss, double* td_loss, double* reg, double* q_data);
+  void FactoredStep(const torch::Tensor& idx, double* loss, double* td_loss, double* reg, double* weight,
+                    double* q_data);
   std::shared_ptr<ExpectedQHead> head_;
   int64_t num_actions_ = 0;               // outputs: n, or sum nvec (MultiDiscrete)
   std::vector<int64_t> nvec_;             // MultiDiscrete: the dimensions (empty: Discrete)
   torch::Tensor next_masks_u8_;             // uint8 [N, A] (undefined: no masks)
   QNetwork q_{nullptr}, target_{nullptr};
   std::unique_ptr<torch::optim::Adam> opt_;
+  CqlWeight weight_;
 };
 
 // CQL for Box actions on SAC's networks (the header comment).
@@ -112,6 +131,7 @@ class ContinuousCql : public OfflineAlgorithm {
   Critics& critics() { return critics_; }
   Critics& critic_target() { return target_; }
   double ent_coef() const { return std::exp(log_alpha_.item<double>()); }
+  double cql_lambda() const { return weight_.lambda(); }  // alpha's multiplier (1 when fixed)
 
  protected:
   runtime::Model ExportModel() override;
@@ -132,6 +152,7 @@ class ContinuousCql : public OfflineAlgorithm {
   torch::Tensor log_alpha_;  // log ent_coef (a learned parameter when ent_coef is auto)
   bool learn_alpha_ = true;
   double target_entropy_ = 0;
+  CqlWeight weight_;
   std::unique_ptr<torch::optim::Adam> actor_opt_, critic_opt_, alpha_opt_;
   torch::Tensor scaled_actions_;  // [N, A]
 };

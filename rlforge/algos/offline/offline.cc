@@ -176,6 +176,37 @@ torch::Tensor ContinuousCqlRegularizer(const torch::Tensor& q_data, const torch:
   return (torch::logsumexp(w, 1) - log_m - q_data).mean(0).sum();
 }
 
+CqlWeight::CqlWeight(double alpha, double learning_rate, double threshold)
+    : alpha_(alpha), threshold_(threshold), log_lambda_(torch::zeros({1}, torch::kFloat32)) {
+  if (learning_rate > 0) {
+    log_lambda_.requires_grad_(true);
+    opt_ = std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{log_lambda_},
+                                                torch::optim::AdamOptions(learning_rate));
+  }
+}
+
+double CqlWeight::Step(double regularizer) {
+  const double weight = alpha_ * lambda();
+  if (opt_) {
+    const torch::Tensor loss = -(log_lambda_.exp().clamp(0.0, 1e6) * (regularizer - threshold_)).sum();
+    opt_->zero_grad();
+    loss.backward();
+    opt_->step();
+  }
+  return weight;
+}
+
+void CqlWeight::Visit(StateVisitor& v) {
+  if (!opt_) return;
+  {
+    torch::NoGradGuard g;
+    torch::Tensor t = log_lambda_.detach().clone();
+    VisitTensor(v, "log_cql_lambda", &t);
+    if (v.loading()) log_lambda_.copy_(t);
+  }
+  VisitOptimizer(v, "cql_lambda_optimizer", *opt_);
+}
+
 torch::Tensor ExpectileLoss(const torch::Tensor& u, double tau) {
   const torch::Tensor w = torch::where(u < 0, torch::full_like(u, 1.0 - tau), torch::full_like(u, tau));
   return (w * u.square()).mean();

@@ -18,7 +18,10 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <memory>
 #include <functional>
 #include <optional>
 #include <string>
@@ -106,6 +109,30 @@ torch::Tensor FactoredCqlRegularizer(const torch::Tensor& q, const torch::Tensor
 // distribution each was drawn from (so that logsumexp estimates
 // log integral exp Q(s, a) da). q_data: [B, n], w: [B, M, n].
 torch::Tensor ContinuousCqlRegularizer(const torch::Tensor& q_data, const torch::Tensor& w);
+
+// The weight of CQL's regularizer: alpha, or alpha x lambda in the paper's
+// Lagrangian form (learning_rate > 0), lambda = exp(log lambda) from 1 (capped
+// at 1e6) tuned by dual gradient ascent, one Adam step per update on
+//   L(log lambda) = -lambda (R - threshold),
+// R the regularizer's value (per critic): lambda shrinks while R is under the
+// threshold and grows while it is over, so the gap between the logsumexp and
+// Q on the data's actions settles near the threshold.
+class CqlWeight {
+ public:
+  CqlWeight(double alpha, double learning_rate, double threshold);
+  // The weight for this update (alpha x lambda before the dual step), then
+  // the dual step on R (none when alpha is fixed).
+  double Step(double regularizer);
+  double lambda() const { return std::min(std::exp(log_lambda_.item<double>()), 1e6); }
+  // lambda and its optimizer, only when learned: runs with a fixed alpha keep
+  // their checkpoints' keys.
+  void Visit(StateVisitor& v);
+
+ private:
+  double alpha_, threshold_;
+  torch::Tensor log_lambda_;
+  std::unique_ptr<torch::optim::Adam> opt_;
+};
 
 // IQL's expectile loss (Kostrikov et al., 2021, eq. 5) of u = target - V:
 // mean |tau - 1(u < 0)| u^2.

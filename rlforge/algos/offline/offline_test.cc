@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 #include <filesystem>
 #include <map>
 
@@ -191,12 +192,19 @@ TEST(BcTest, EarlyStoppingEndsTheRunAndKeepsTheBestWeights) {
 
 class OfflineResumeTest : public ::testing::TestWithParam<const char*> {};
 
+// GetParam(): the algo, optionally ":key=value,key=value" set on top.
 TEST_P(OfflineResumeTest, ResumedRunEndsWithTheUnbrokenRunsWeights) {
-  const std::string algo = GetParam();
+  const std::string param = GetParam();
+  const std::string algo = param.substr(0, param.find(':'));
+  const std::string tag = algo + (param.find(':') == std::string::npos ? "" : "_set");
   const std::string dir = TeacherDataset(8, 0.3, nullptr);
-  const std::string a = FreshDir("offline", algo + "_full"), b = FreshDir("offline", algo + "_half");
-  const std::vector<std::string> sets = {"dataset=" + dir, "updates_per_iteration=20", "batch_size=32",
-                                         "net_arch=[16]", "checkpoint_interval=40", "eval_episodes=1"};
+  const std::string a = FreshDir("offline", tag + "_full"), b = FreshDir("offline", tag + "_half");
+  std::vector<std::string> sets = {"dataset=" + dir, "updates_per_iteration=20", "batch_size=32",
+                                   "net_arch=[16]", "checkpoint_interval=40", "eval_episodes=1"};
+  if (param.find(':') != std::string::npos) {
+    std::stringstream extra(param.substr(param.find(':') + 1));
+    for (std::string kv; std::getline(extra, kv, ',');) sets.push_back(kv);
+  }
   Train(TrainConfig::Resolve(algo, "CartPole-v1", "", sets, 80, 3), a, Quiet());
   Train(TrainConfig::Resolve(algo, "CartPole-v1", "", sets, 40, 3), b, Quiet());
   Resume(b, 80, Quiet());
@@ -207,7 +215,8 @@ TEST_P(OfflineResumeTest, ResumedRunEndsWithTheUnbrokenRunsWeights) {
   EXPECT_EQ(rb.algorithm->num_timesteps(), 80);
 }
 
-INSTANTIATE_TEST_SUITE_P(Agents, OfflineResumeTest, ::testing::Values("bc", "cql", "iql"));
+INSTANTIATE_TEST_SUITE_P(Agents, OfflineResumeTest,
+                         ::testing::Values("bc", "cql", "iql", "cql:alpha_learning_rate=0.05,alpha_threshold=0.5"));
 
 TEST(OfflineResumeTest, AChangedDatasetIsRefused) {
   const std::string dir = TeacherDataset(6, 0.5, nullptr);
@@ -573,12 +582,71 @@ TEST(ContinuousCqlTest, RegularizerHoldsQDownAwayFromTheDatasActions) {
   for (float a : actions) EXPECT_TRUE(a >= -2.0f && a <= 2.0f) << a;
 }
 
-TEST(ContinuousCqlTest, ResumedRunEndsWithTheUnbrokenRunsWeights) {
+// The Lagrangian form: lambda's first Adam step moves log lambda by its
+// learning rate against the sign of (regularizer per critic - threshold),
+// and the critics' regularizer weight is alpha x lambda before that step.
+TEST(ContinuousCqlTest, LagrangeMultiplierStepsTowardsTheThreshold) {
+  const std::string dir = PendulumDataset("pendulum_lagrange", 2, 0.2);
+  RunContext ctx{"cql", RunSettings{}};
+  ctx.run.env = "Pendulum-v1";
+  for (double threshold : {1e6, -1e6}) {
+    CqlConfig c;
+    c.offline.dataset = dir;
+    c.offline.net_arch = {16};
+    c.offline.batch_size = 16;
+    c.offline.updates_per_iteration = 1;
+    c.n_action_samples = 2;
+    c.alpha = 5.0;
+    c.alpha_learning_rate = 0.01;
+    c.alpha_threshold = threshold;
+    ContinuousCql cql(ctx, c);
+    EXPECT_EQ(cql.cql_lambda(), 1.0);
+    const Metrics m = cql.Iterate();
+    EXPECT_DOUBLE_EQ(m.at("cql_alpha"), 5.0);  // alpha x lambda before the dual step
+    // Far under the threshold, lambda shrinks (the gap is already as wide as
+    // asked for); far over it, lambda grows.
+    EXPECT_NEAR(std::log(cql.cql_lambda()), threshold > 0 ? -0.01 : 0.01, 1e-6) << threshold;
+    const Metrics m2 = cql.Iterate();
+    EXPECT_NEAR(m2.at("cql_alpha"), 5.0 * cql.cql_lambda() * std::exp(threshold > 0 ? 0.01 : -0.01), 1e-4);
+  }
+  // The same weight on Discrete actions (CQL on DQN's network).
+  {
+    RunContext dctx{"cql", RunSettings{}};
+    dctx.run.env = "CartPole-v1";
+    CqlConfig c;
+    c.offline.dataset = TeacherDataset(6, 0.2, nullptr);
+    c.offline.updates_per_iteration = 1;
+    c.alpha = 2.0;
+    c.alpha_learning_rate = 0.01;
+    c.alpha_threshold = 1e6;
+    Cql cql(dctx, c);
+    EXPECT_DOUBLE_EQ(cql.Iterate().at("cql_alpha"), 2.0);
+    EXPECT_NEAR(std::log(cql.cql_lambda()), -0.01, 1e-6);
+  }
+  // Fixed alpha: lambda stays 1.
+  CqlConfig c;
+  c.offline.dataset = dir;
+  c.offline.net_arch = {16};
+  c.offline.updates_per_iteration = 3;
+  c.n_action_samples = 2;
+  ContinuousCql fixed(ctx, c);
+  EXPECT_DOUBLE_EQ(fixed.Iterate().at("cql_alpha"), 1.0);
+  EXPECT_EQ(fixed.cql_lambda(), 1.0);
+}
+
+class ContinuousCqlResumeTest : public ::testing::TestWithParam<std::vector<std::string>> {};
+
+// Exact resume with alpha fixed, and with alpha's multiplier learned and the
+// deterministic backup (lambda and its optimizer live in the checkpoint).
+TEST_P(ContinuousCqlResumeTest, ResumedRunEndsWithTheUnbrokenRunsWeights) {
   const std::string dir = PendulumDataset("pendulum_resume", 2, 0.2);
-  const std::string a = FreshDir("offline", "ccql_full"), b = FreshDir("offline", "ccql_half");
-  const std::vector<std::string> sets = {"dataset=" + dir,     "updates_per_iteration=10", "batch_size=16",
-                                         "net_arch=[16]",      "checkpoint_interval=20",   "eval_episodes=1",
-                                         "n_action_samples=2"};
+  const bool lagrange = !GetParam().empty();
+  const std::string a = FreshDir("offline", lagrange ? "ccql_lag_full" : "ccql_full"),
+                    b = FreshDir("offline", lagrange ? "ccql_lag_half" : "ccql_half");
+  std::vector<std::string> sets = {"dataset=" + dir,     "updates_per_iteration=10", "batch_size=16",
+                                   "net_arch=[16]",      "checkpoint_interval=20",   "eval_episodes=1",
+                                   "n_action_samples=2"};
+  sets.insert(sets.end(), GetParam().begin(), GetParam().end());
   Train(TrainConfig::Resolve("cql", "Pendulum-v1", "", sets, 40, 3), a, Quiet());
   Train(TrainConfig::Resolve("cql", "Pendulum-v1", "", sets, 20, 3), b, Quiet());
   Resume(b, 40, Quiet());
@@ -592,7 +660,14 @@ TEST(ContinuousCqlTest, ResumedRunEndsWithTheUnbrokenRunsWeights) {
   for (size_t i = 0; i < ta.size(); ++i) EXPECT_TRUE(torch::equal(ta[i], tb[i])) << "target " << i;
   EXPECT_EQ(ca.ent_coef(), cb.ent_coef());
   EXPECT_NE(ca.ent_coef(), 1.0);  // learned
+  EXPECT_EQ(ca.cql_lambda(), cb.cql_lambda());
+  EXPECT_EQ(ca.cql_lambda() != 1.0, lagrange);
 }
+
+INSTANTIATE_TEST_SUITE_P(AlphaFixedOrLearned, ContinuousCqlResumeTest,
+                         ::testing::Values(std::vector<std::string>{},
+                                           std::vector<std::string>{"alpha_learning_rate=0.01", "alpha_threshold=2",
+                                                                    "deterministic_backup=true"}));
 
 // A Box cql run of 20 updates with 16-unit networks on `dataset`.
 std::string SmallBoxCqlRun(const std::string& dataset, const std::string& name) {
