@@ -89,6 +89,7 @@ check cql-box-lagrange-ok 0 "" -- "$BIN" train --algo cql --dataset "$tmp/pend" 
 grep -q cql_alpha "$tmp/cqllag/progress.csv" && echo "ok   cql-box-lagrange-metric" || { echo "FAIL cql-box-lagrange-metric"; fails=$((fails+1)); }
 check cql-box-negative-alpha-lr 2 "alpha_learning_rate" -- "$BIN" train --algo cql --dataset "$tmp/pend" --set alpha_learning_rate=-1 --steps 10 --out "$tmp/cqlneg" --no-progress
 check cql-box-two-backups 2 "exclude each other" -- "$BIN" train --algo cql --dataset "$tmp/pend" --set soft_q_backup=true --set deterministic_backup=true --steps 10 --out "$tmp/cqlbb" --no-progress
+check cql-threshold-without-lr 2 "takes effect only with alpha_learning_rate" -- "$BIN" train --algo cql --dataset "$tmp/pend" --set alpha_threshold=3 --steps 10 --out "$tmp/cqlthr" --no-progress
 check cql-discrete-threshold-zero 2 "alpha_threshold' must be > 0" -- "$BIN" train --algo cql --dataset "$tmp/cp" --set alpha_learning_rate=1e-3 --steps 10 --out "$tmp/cqlt0" --no-progress
 check cql-box-keys-on-discrete 2 "are for Box actions" -- "$BIN" train --algo cql --dataset "$tmp/cp" --set soft_q_backup=true --steps 10 --out "$tmp/cqlx" --no-progress
 check sac-from-cql 0 "copied 12 parameter tensors" -- "$BIN" train --algo sac --env Pendulum-v1 --init-from "$tmp/cqlbox" --set net_arch=[16] --set replay_dataset="$tmp/pend" --set learning_starts=0 --steps 300 --set eval_episodes=1 --out "$tmp/sacft"

@@ -103,6 +103,13 @@ void VisitGenerator(StateVisitor& v, const std::string& name, torch::Generator* 
   if (v.loading()) generator->set_state(state);
 }
 
+void VisitParameter(StateVisitor& v, const std::string& name, torch::Tensor& param) {
+  torch::NoGradGuard g;
+  torch::Tensor t = param.detach().clone();
+  VisitTensor(v, name, &t);
+  if (v.loading()) param.copy_(t);
+}
+
 void VisitTensor(StateVisitor& v, const std::string& name, torch::Tensor* tensor) {
   std::string bytes;
   if (!v.loading()) {

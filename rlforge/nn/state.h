@@ -24,6 +24,9 @@ void VisitModule(StateVisitor& v, const std::string& name, torch::nn::Module& mo
 void VisitOptimizer(StateVisitor& v, const std::string& name, torch::optim::Optimizer& optimizer);
 void VisitGenerator(StateVisitor& v, const std::string& name, torch::Generator* generator);
 void VisitTensor(StateVisitor& v, const std::string& name, torch::Tensor* tensor);
+// A learned tensor outside any module (a log temperature, a Lagrange
+// multiplier): loaded in place, so that its optimizer keeps holding it.
+void VisitParameter(StateVisitor& v, const std::string& name, torch::Tensor& param);
 
 }  // namespace rlforge
 

@@ -44,6 +44,10 @@ void CqlConfig::Validate() const {
   RLF_CHECK_ARG(alpha_learning_rate >= 0 && std::isfinite(alpha_learning_rate),
                 "config key 'alpha_learning_rate' must be >= 0, got ", alpha_learning_rate);
   RLF_CHECK_ARG(std::isfinite(alpha_threshold), "config key 'alpha_threshold' must be finite, got ", alpha_threshold);
+  RLF_CHECK_ARG(alpha_learning_rate > 0 || alpha_threshold == 0,
+                "config key 'alpha_threshold' takes effect only with alpha_learning_rate > 0 (0: alpha stays fixed)");
+  RLF_CHECK_ARG(alpha_learning_rate == 0 || alpha > 0,
+                "config key 'alpha_learning_rate' tunes alpha x lambda, which stays 0 with alpha 0; set alpha > 0");
   RLF_CHECK_ARG(!(soft_q_backup && deterministic_backup),
                 "config keys 'soft_q_backup' and 'deterministic_backup' exclude each other (the soft target samples a')");
 }
@@ -317,7 +321,7 @@ Metrics ContinuousCql::Iterate() {
       torch::NoGradGuard g;
       torch::Tensor a_next, logp_next;
       if (config_.deterministic_backup)
-        a_next = torch::tanh(actor_->forward(nf).narrow(1, 0, A));
+        a_next = Mode(nf);
       else
         std::tie(a_next, logp_next) = Sample(nf);
       torch::Tensor q_next = std::get<0>(Q(target_, nf, a_next).min(1));
@@ -344,7 +348,9 @@ Metrics ContinuousCql::Iterate() {
     const torch::Tensor td = td_each.mean(0).sum();
     const torch::Tensor reg = ContinuousCqlRegularizer(q, w);
     // alpha x lambda; lambda's dual step takes the regularizer per critic before this update.
-    const double weight = weight_.Step(reg.item<double>() / static_cast<double>(n));
+    const double reg_value = reg.item<double>();
+    CheckFiniteLoss(reg_value, "CQL regularizer");
+    const double weight = weight_.Step(reg_value / static_cast<double>(n));
     const torch::Tensor critic_loss = td + weight * reg;
     const double cl = critic_loss.item<double>();
     CheckFiniteLoss(cl, "CQL critic loss");
@@ -364,7 +370,7 @@ Metrics ContinuousCql::Iterate() {
     SoftUpdate(*critics_, *target_, config_.tau);
     critic_sum += cl;
     td_sum += td.item<double>();
-    reg_sum += reg.item<double>();
+    reg_sum += reg_value;
     weight_sum += weight;
     q_sum += q.detach().mean().item<double>();
     actor_sum += al;
@@ -380,7 +386,7 @@ Metrics ContinuousCql::Iterate() {
     torch::NoGradGuard g;
     const torch::Tensor h = data_.holdout;
     const torch::Tensor mode =
-        MapFeatures(h, [&](const torch::Tensor& f) { return torch::tanh(actor_->forward(f).narrow(1, 0, A)); });
+        MapFeatures(h, [&](const torch::Tensor& f) { return Mode(f); });
     m["holdout_action_mse"] = (mode - scaled_actions_.index_select(0, h)).square().mean().item<double>();
   }
   return m;
@@ -401,12 +407,7 @@ void ContinuousCql::VisitState(StateVisitor& v) {
   VisitModule(v, "actor", *actor_);
   VisitModule(v, "critics", *critics_);
   VisitModule(v, "critic_target", *target_);
-  {
-    torch::NoGradGuard g;
-    torch::Tensor t = log_alpha_.detach().clone();
-    VisitTensor(v, "log_ent_coef", &t);
-    if (v.loading()) log_alpha_.copy_(t);
-  }
+  VisitParameter(v, "log_ent_coef", log_alpha_);
   VisitOptimizer(v, "actor_optimizer", *actor_opt_);
   VisitOptimizer(v, "critic_optimizer", *critic_opt_);
   VisitOptimizer(v, "ent_coef_optimizer", *alpha_opt_);

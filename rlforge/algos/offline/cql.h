@@ -140,6 +140,8 @@ class ContinuousCql : public OfflineAlgorithm {
   void PrepareData() override;
   // a ~ pi(.|s) at features f [R, D] with a fresh draw: actions [R, A] and log pi [R].
   std::pair<torch::Tensor, torch::Tensor> Sample(const torch::Tensor& f);
+  // The deterministic action tanh(mu(s)) at features f [R, D]: [R, A].
+  torch::Tensor Mode(const torch::Tensor& f) { return torch::tanh(actor_->forward(f).narrow(1, 0, act_dim_)); }
   // Q_i at features f [R, D] and scaled actions a [R, A]: [R, n].
   torch::Tensor Q(Critics& c, const torch::Tensor& f, const torch::Tensor& a) { return c->forward(torch::cat({f, a}, 1)); }
 

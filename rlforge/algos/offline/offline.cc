@@ -188,22 +188,22 @@ CqlWeight::CqlWeight(double alpha, double learning_rate, double threshold)
 double CqlWeight::Step(double regularizer) {
   const double weight = alpha_ * lambda();
   if (opt_) {
-    const torch::Tensor loss = -(log_lambda_.exp().clamp(0.0, 1e6) * (regularizer - threshold_)).sum();
+    const torch::Tensor loss = -(log_lambda_.exp() * (regularizer - threshold_)).sum();
     opt_->zero_grad();
     loss.backward();
     opt_->step();
+    // Projected onto [1e-6, 1e6] after the step (not clamped inside the loss,
+    // whose gradient would then vanish at the bounds and hold lambda there
+    // for good).
+    torch::NoGradGuard g;
+    log_lambda_.clamp_(kLogMin, kLogMax);
   }
   return weight;
 }
 
 void CqlWeight::Visit(StateVisitor& v) {
   if (!opt_) return;
-  {
-    torch::NoGradGuard g;
-    torch::Tensor t = log_lambda_.detach().clone();
-    VisitTensor(v, "log_cql_lambda", &t);
-    if (v.loading()) log_lambda_.copy_(t);
-  }
+  VisitParameter(v, "log_cql_lambda", log_lambda_);
   VisitOptimizer(v, "cql_lambda_optimizer", *opt_);
 }
 

@@ -111,8 +111,8 @@ torch::Tensor FactoredCqlRegularizer(const torch::Tensor& q, const torch::Tensor
 torch::Tensor ContinuousCqlRegularizer(const torch::Tensor& q_data, const torch::Tensor& w);
 
 // The weight of CQL's regularizer: alpha, or alpha x lambda in the paper's
-// Lagrangian form (learning_rate > 0), lambda = exp(log lambda) from 1 (capped
-// at 1e6) tuned by dual gradient ascent, one Adam step per update on
+// Lagrangian form (learning_rate > 0), lambda = exp(log lambda) from 1 (kept
+// in [1e-6, 1e6]) tuned by dual gradient ascent, one Adam step per update on
 //   L(log lambda) = -lambda (R - threshold),
 // R the regularizer's value (per critic): lambda shrinks while R is under the
 // threshold and grows while it is over, so the gap between the logsumexp and
@@ -123,12 +123,13 @@ class CqlWeight {
   // The weight for this update (alpha x lambda before the dual step), then
   // the dual step on R (none when alpha is fixed).
   double Step(double regularizer);
-  double lambda() const { return std::min(std::exp(log_lambda_.item<double>()), 1e6); }
+  double lambda() const { return std::exp(log_lambda_.item<double>()); }
   // lambda and its optimizer, only when learned: runs with a fixed alpha keep
   // their checkpoints' keys.
   void Visit(StateVisitor& v);
 
  private:
+  static constexpr double kLogMin = -13.815510557964274, kLogMax = 13.815510557964274;  // log 1e-6, log 1e6
   double alpha_, threshold_;
   torch::Tensor log_lambda_;
   std::unique_ptr<torch::optim::Adam> opt_;

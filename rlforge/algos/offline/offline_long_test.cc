@@ -155,8 +155,8 @@ TEST(OfflineLongTest, BoxCqlBeatsPendulumDataAndOfflineSac) {
 // LunarLanderContinuous-v3, medium: the scripted lander with 40% uniform
 // actions (as scripts/offline_box_results.sh). CQL with its preset (alpha's
 // multiplier tuned towards a regularizer of 0) beats the data on every seed
-// and BC on average; with alpha fixed at 5 Q on the data's actions drifted
-// down and the lander ended below the data on seed 1 (docs/offline.md).
+// and BC on average; with alpha fixed at 5 the lander ended below the data on
+// seeds 0 and 1 (docs/offline.md).
 TEST(OfflineLongTest, BoxCqlLunarLanderContinuousMediumDataset) {
   double behaviour = 0;
   const std::string medium =

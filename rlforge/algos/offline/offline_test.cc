@@ -606,8 +606,12 @@ TEST(ContinuousCqlTest, LagrangeMultiplierStepsTowardsTheThreshold) {
     // Far under the threshold, lambda shrinks (the gap is already as wide as
     // asked for); far over it, lambda grows.
     EXPECT_NEAR(std::log(cql.cql_lambda()), threshold > 0 ? -0.01 : 0.01, 1e-6) << threshold;
+    const double lambda = cql.cql_lambda();
     const Metrics m2 = cql.Iterate();
-    EXPECT_NEAR(m2.at("cql_alpha"), 5.0 * cql.cql_lambda() * std::exp(threshold > 0 ? 0.01 : -0.01), 1e-4);
+    EXPECT_DOUBLE_EQ(m2.at("cql_alpha"), 5.0 * lambda);
+    // The critics' loss takes that weight.
+    EXPECT_NEAR(m2.at("critic_loss"), m2.at("td_loss") + m2.at("cql_alpha") * m2.at("cql_regularizer"),
+                1e-4 * std::abs(m2.at("critic_loss")) + 1e-5);
   }
   // The same weight on Discrete actions (CQL on DQN's network).
   {
@@ -622,6 +626,40 @@ TEST(ContinuousCqlTest, LagrangeMultiplierStepsTowardsTheThreshold) {
     Cql cql(dctx, c);
     EXPECT_DOUBLE_EQ(cql.Iterate().at("cql_alpha"), 2.0);
     EXPECT_NEAR(std::log(cql.cql_lambda()), -0.01, 1e-6);
+    const double lambda = cql.cql_lambda();
+    const Metrics m = cql.Iterate();
+    EXPECT_DOUBLE_EQ(m.at("cql_alpha"), 2.0 * lambda);
+    EXPECT_NEAR(m.at("loss"), m.at("td_loss") + m.at("cql_alpha") * m.at("cql_regularizer"), 1e-5);
+  }
+  // And on MultiDiscrete actions (the factored Q), from a random TowerDefense dataset.
+  {
+    const std::string td = FreshDir("offline", "td_lagrange_dataset");
+    const Kwargs kwargs({{"max_ticks", "80"}});
+    VectorEnvOptions o;
+    o.num_envs = 2;
+    auto envs = VectorEnv::Make("TowerDefense-v0", kwargs, o);
+    RandomPolicy random(envs->single_action_space(), 1, true);
+    DatasetInfo info;
+    info.env_id = "TowerDefense-v0";
+    info.env_kwargs = kwargs;
+    WriteDataset(RecordDataset(*envs, random, {2, 1, 0.0}, info), td);
+    RunContext tctx{"cql", RunSettings{}};
+    tctx.run.env = "TowerDefense-v0";
+    tctx.run.env_kwargs = kwargs;
+    CqlConfig c;
+    c.offline.dataset = td;
+    c.offline.net_arch = {16};
+    c.offline.batch_size = 16;
+    c.offline.updates_per_iteration = 1;
+    c.alpha_learning_rate = 0.01;
+    c.alpha_threshold = 1e6;
+    Cql cql(tctx, c);
+    EXPECT_DOUBLE_EQ(cql.Iterate().at("cql_alpha"), 1.0);
+    EXPECT_NEAR(std::log(cql.cql_lambda()), -0.01, 1e-6);
+    const double lambda = cql.cql_lambda();
+    const Metrics m = cql.Iterate();
+    EXPECT_DOUBLE_EQ(m.at("cql_alpha"), lambda);
+    EXPECT_NEAR(m.at("loss"), m.at("td_loss") + m.at("cql_alpha") * m.at("cql_regularizer"), 1e-4);
   }
   // Fixed alpha: lambda stays 1.
   CqlConfig c;
@@ -632,6 +670,23 @@ TEST(ContinuousCqlTest, LagrangeMultiplierStepsTowardsTheThreshold) {
   ContinuousCql fixed(ctx, c);
   EXPECT_DOUBLE_EQ(fixed.Iterate().at("cql_alpha"), 1.0);
   EXPECT_EQ(fixed.cql_lambda(), 1.0);
+}
+
+// lambda stays in [1e-6, 1e6], and comes back down from the top as soon as
+// the regularizer falls under the threshold (a clamp inside the dual loss
+// zeroes its gradient at 1e6 and held lambda there for good).
+TEST(CqlWeightTest, LambdaStaysInItsBoundsAndReturnsFromTheTop) {
+  // Learning rate 100: Adam's first step moves log lambda by 100, past either bound.
+  CqlWeight up(2.0, 100.0, 0.0);
+  up.Step(1.0);
+  EXPECT_NEAR(up.lambda() / 1e6, 1.0, 1e-5);
+  const double top = up.lambda();
+  EXPECT_DOUBLE_EQ(up.Step(-1.0), 2.0 * top);  // the weight: alpha x lambda before the step
+  for (int i = 0; i < 20; ++i) up.Step(-1.0);  // Adam's momentum turns within a few steps
+  EXPECT_LT(up.lambda(), 1e5);
+  CqlWeight down(2.0, 100.0, 0.0);
+  down.Step(-1.0);
+  EXPECT_NEAR(down.lambda() / 1e-6, 1.0, 1e-5);
 }
 
 class ContinuousCqlResumeTest : public ::testing::TestWithParam<std::vector<std::string>> {};
