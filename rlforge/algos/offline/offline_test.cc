@@ -510,17 +510,26 @@ TEST(CqlTest, AMaskWithNoLegalValueIsRefusedByName) {
 // Image observations (TowerDefense-v0's pixels, stored as JPEG frames as
 // Minari stores them): bc, cql (a CNN Q-network, features computed per
 // minibatch) and iql train on them and act.
-TEST(OfflineImageTest, AgentsTrainOnAnImageDataset) {
-  const std::string dir = FreshDir("offline", "pixels_dataset");
-  const Kwargs kwargs({{"obs_mode", "pixels"}, {"max_ticks", "80"}});
+// Two episodes of a uniform random policy on TowerDefense-v0 with `kwargs`
+// (2 envs) as a dataset in a fresh directory `name`; the envs in *envs.
+std::string RandomTowerDefenseDataset(const std::string& name, const Kwargs& kwargs,
+                                      std::unique_ptr<VectorEnv>* envs) {
+  const std::string dir = FreshDir("offline", name);
   VectorEnvOptions o;
   o.num_envs = 2;
-  auto envs = VectorEnv::Make("TowerDefense-v0", kwargs, o);
-  RandomPolicy random(envs->single_action_space(), 1, true);
+  *envs = VectorEnv::Make("TowerDefense-v0", kwargs, o);
+  RandomPolicy random((*envs)->single_action_space(), 1, true);
   DatasetInfo info;
   info.env_id = "TowerDefense-v0";
   info.env_kwargs = kwargs;
-  WriteDataset(RecordDataset(*envs, random, {2, 1, 0.0}, info), dir);
+  WriteDataset(RecordDataset(**envs, random, {2, 1, 0.0}, info), dir);
+  return dir;
+}
+
+TEST(OfflineImageTest, AgentsTrainOnAnImageDataset) {
+  std::unique_ptr<VectorEnv> envs;
+  const std::string dir =
+      RandomTowerDefenseDataset("pixels_dataset", Kwargs({{"obs_mode", "pixels"}, {"max_ticks", "80"}}), &envs);
   for (const char* algo : {"bc", "cql", "iql"}) {
     const std::string out = FreshDir("offline", std::string("pixels_") + algo);
     Train(TrainConfig::Resolve(algo, "TowerDefense-v0", "",
@@ -633,16 +642,9 @@ TEST(ContinuousCqlTest, LagrangeMultiplierStepsTowardsTheThreshold) {
   }
   // And on MultiDiscrete actions (the factored Q), from a random TowerDefense dataset.
   {
-    const std::string td = FreshDir("offline", "td_lagrange_dataset");
     const Kwargs kwargs({{"max_ticks", "80"}});
-    VectorEnvOptions o;
-    o.num_envs = 2;
-    auto envs = VectorEnv::Make("TowerDefense-v0", kwargs, o);
-    RandomPolicy random(envs->single_action_space(), 1, true);
-    DatasetInfo info;
-    info.env_id = "TowerDefense-v0";
-    info.env_kwargs = kwargs;
-    WriteDataset(RecordDataset(*envs, random, {2, 1, 0.0}, info), td);
+    std::unique_ptr<VectorEnv> envs;
+    const std::string td = RandomTowerDefenseDataset("td_lagrange_dataset", kwargs, &envs);
     RunContext tctx{"cql", RunSettings{}};
     tctx.run.env = "TowerDefense-v0";
     tctx.run.env_kwargs = kwargs;
