@@ -87,6 +87,8 @@ grep -q cql_regularizer "$tmp/cqlbox/progress.csv" && grep -q ent_coef "$tmp/cql
 check cql-box-export 0 "" -- "$BIN" export "$tmp/cqlbox" --format rlf --out "$tmp/cqlbox.rlf" --check 20
 check cql-box-lagrange-ok 0 "" -- "$BIN" train --algo cql --dataset "$tmp/pend" --steps 20 --set updates_per_iteration=10 --set net_arch=[16] --set batch_size=32 --set n_action_samples=2 --set eval_episodes=1 --set alpha_learning_rate=1e-3 --set alpha_threshold=0 --set deterministic_backup=true --out "$tmp/cqllag" --no-progress
 grep -q cql_alpha "$tmp/cqllag/progress.csv" && echo "ok   cql-box-lagrange-metric" || { echo "FAIL cql-box-lagrange-metric"; fails=$((fails+1)); }
+check cql-huge-alpha-lr 2 "config key 'alpha_learning_rate' must be in [0, 1e3]" -- "$BIN" train --algo cql --dataset "$tmp/pend" --set alpha_learning_rate=1e300 --steps 10 --out "$tmp/cqlhuge" --no-progress
+check cql-huge-threshold 2 "config key 'alpha_threshold' must be in" -- "$BIN" train --algo cql --dataset "$tmp/cp" --set alpha_learning_rate=1e-3 --set alpha_threshold=1e300 --steps 10 --out "$tmp/cqlhuget" --no-progress
 check cql-box-negative-alpha-lr 2 "alpha_learning_rate" -- "$BIN" train --algo cql --dataset "$tmp/pend" --set alpha_learning_rate=-1 --steps 10 --out "$tmp/cqlneg" --no-progress
 check cql-box-two-backups 2 "exclude each other" -- "$BIN" train --algo cql --dataset "$tmp/pend" --set soft_q_backup=true --set deterministic_backup=true --steps 10 --out "$tmp/cqlbb" --no-progress
 check cql-threshold-without-lr 2 "takes effect only with alpha_learning_rate" -- "$BIN" train --algo cql --dataset "$tmp/pend" --set alpha_threshold=3 --steps 10 --out "$tmp/cqlthr" --no-progress

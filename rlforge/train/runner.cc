@@ -825,9 +825,12 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
     } catch (const Error& e) {
       const std::string why = e.what() + ConfigDifferences(path, config);
       std::fprintf(stderr, "warning: cannot resume from %s: %s\n", path.c_str(), why.c_str());
-      // Said once per reason at the end: the file's own name left out.
+      // Said once per reason at the end: the file's own name left out
+      // ("checkpoint PATH does not fit" reads "the checkpoint does not fit").
       std::string reason = why;
-      for (size_t at; (at = reason.find(path)) != std::string::npos;) reason.replace(at, path.size(), "it");
+      for (const auto& [from, to] : {std::pair<std::string, std::string>{"checkpoint " + path, "the checkpoint"},
+                                     std::pair<std::string, std::string>{path, "it"}})
+        for (size_t at; (at = reason.find(from)) != std::string::npos;) reason.replace(at, from.size(), to);
       failures.push_back(reason);
       // A damaged file (not one of another configuration) is set aside, so
       // that eval and play do not pick it either.

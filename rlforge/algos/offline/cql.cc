@@ -34,16 +34,17 @@ void CqlConfig::Visit(FieldVisitor& v) {
 void CqlConfig::Validate() const {
   offline.Validate();
   RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1], got ", gamma);
-  RLF_CHECK_ARG(alpha >= 0 && std::isfinite(alpha), "config key 'alpha' must be >= 0, got ", alpha);
+  RLF_CHECK_ARG(alpha >= 0 && alpha <= 1e6, "config key 'alpha' must be in [0, 1e6], got ", alpha);
   RLF_CHECK_ARG(tau > 0 && tau <= 1, "config key 'tau' must be in (0, 1], got ", tau);
   RLF_CHECK_ARG(n_action_samples >= 1 && n_action_samples <= 1000, "config key 'n_action_samples' must be in 1..1000, got ",
                 n_action_samples);
   ParseEntCoef(ent_coef, target_entropy, 1);
   RLF_CHECK_ARG(actor_learning_rate > 0 && std::isfinite(actor_learning_rate),
                 "config key 'actor_learning_rate' must be > 0, got ", actor_learning_rate);
-  RLF_CHECK_ARG(alpha_learning_rate >= 0 && std::isfinite(alpha_learning_rate),
-                "config key 'alpha_learning_rate' must be >= 0, got ", alpha_learning_rate);
-  RLF_CHECK_ARG(std::isfinite(alpha_threshold), "config key 'alpha_threshold' must be finite, got ", alpha_threshold);
+  RLF_CHECK_ARG(alpha_learning_rate >= 0 && alpha_learning_rate <= 1e3,
+                "config key 'alpha_learning_rate' must be in [0, 1e3], got ", alpha_learning_rate);
+  RLF_CHECK_ARG(std::abs(alpha_threshold) <= 1e9, "config key 'alpha_threshold' must be in [-1e9, 1e9], got ",
+                alpha_threshold);
   RLF_CHECK_ARG(alpha_learning_rate > 0 || alpha_threshold == 0,
                 "config key 'alpha_threshold' takes effect only with alpha_learning_rate > 0 (0: alpha stays fixed)");
   RLF_CHECK_ARG(alpha_learning_rate == 0 || alpha > 0,
