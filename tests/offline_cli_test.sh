@@ -95,6 +95,7 @@ check cql-threshold-without-lr 2 "takes effect only with alpha_learning_rate" --
 check cql-discrete-threshold-zero 2 "alpha_threshold' must be > 0" -- "$BIN" train --algo cql --dataset "$tmp/cp" --set alpha_learning_rate=1e-3 --steps 10 --out "$tmp/cqlt0" --no-progress
 check cql-box-keys-on-discrete 2 "are for Box actions" -- "$BIN" train --algo cql --dataset "$tmp/cp" --set soft_q_backup=true --steps 10 --out "$tmp/cqlx" --no-progress
 check sac-from-cql 0 "copied 12 parameter tensors" -- "$BIN" train --algo sac --env Pendulum-v1 --init-from "$tmp/cqlbox" --set net_arch=[16] --set replay_dataset="$tmp/pend" --set learning_starts=0 --steps 300 --set eval_episodes=1 --out "$tmp/sacft"
+check sac-from-cql-no-progress 0 "copied 12 parameter tensors" -- "$BIN" train --algo sac --env Pendulum-v1 --init-from "$tmp/cqlbox" --set net_arch=[16] --set replay_dataset="$tmp/pend" --set learning_starts=0 --steps 300 --set eval_episodes=1 --out "$tmp/sacft2" --no-progress
 check sac-replay-too-big 2 "more than the replay holds" -- "$BIN" train --algo sac --env Pendulum-v1 --set replay_dataset="$tmp/pend" --set buffer_size=100 --steps 300 --out "$tmp/sacbig" --no-progress
 
 if [[ $fails -gt 0 ]]; then echo "$fails check(s) failed"; exit 1; fi

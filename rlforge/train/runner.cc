@@ -715,8 +715,8 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
   RLF_CHECK_ARG(algo->acts() || config.run.eval_interval == 0, config.run.algo,
                 " does not act, so it has no periodic evaluation: eval_interval must be 0 (see its metrics instead)");
   if (!config.run.init_from.empty())
-    OnEveryRank(comm, "warm-starting the agent", [&] { WarmStart(*algo, config.run.init_from, root && options.progress); });
-  OnEveryRank(comm, "freezing parameters", [&] { FreezeParameters(*algo, config.run.freeze, root && options.progress); });
+    OnEveryRank(comm, "warm-starting the agent", [&] { WarmStart(*algo, config.run.init_from, root); });
+  OnEveryRank(comm, "freezing parameters", [&] { FreezeParameters(*algo, config.run.freeze, root); });
   BroadcastWeights(comm, *algo);
   OnEveryRank(comm, "creating the run directory", [&] {
     if (!root) return;
