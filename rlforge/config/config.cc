@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <sstream>
+#include <stdexcept>
 
 #include "rlforge/core/error.h"
 
@@ -23,6 +24,10 @@ double ParseNumber(const std::string& text, const std::string& what) {
   double v = 0;
   try {
     v = std::stod(text, &pos);
+  } catch (const std::out_of_range&) {
+    // A number, but past what a double holds (1e400) or so small that it
+    // underflows (1e-320): saying "must be a number" would mislead.
+    RLF_CHECK_ARG(false, what, " is out of a double's range (magnitudes 2.2e-308 to 1.8e308, or 0), got '", text, "'");
   } catch (...) {
     pos = 0;
   }

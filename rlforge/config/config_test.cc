@@ -67,6 +67,11 @@ TEST(ConfigIOTest, LoadsYamlAndRejectsUnknownKeysAndBadTypes) {
   EXPECT_NE(unknown.find("valid keys: n_steps, gamma"), std::string::npos);
   const std::string type = ErrorOf([&] { ConfigIO::LoadYamlText("n_steps: many", "test.yaml", c); });
   EXPECT_NE(type.find("config key 'n_steps' in test.yaml must be a number"), std::string::npos);
+  // Numbers a double cannot hold are named as such (both read "must be a number" before).
+  for (const char* v : {"gamma: 1e-320", "gamma: 1e400"})
+    EXPECT_NE(ErrorOf([&] { ConfigIO::LoadYamlText(v, "t", c); }).find("config key 'gamma' in t is out of a double's range"),
+              std::string::npos)
+        << v;
   EXPECT_NE(ErrorOf([&] { ConfigIO::LoadYamlText("n_steps: 2.5", "t", c); }).find("must be an integer"),
             std::string::npos);
   EXPECT_NE(ErrorOf([&] { ConfigIO::LoadYamlText("flag: maybe", "t", c); }).find("true or false"), std::string::npos);
