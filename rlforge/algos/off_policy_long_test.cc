@@ -14,17 +14,26 @@
 namespace rlforge {
 namespace {
 
+// `algo` on `env` (its preset, or the named variant) for one seed in a fresh
+// run directory, quietly; prints the seed's time and final evaluation.
+TrainResult TrainSeed(const std::string& algo, const std::string& env, int64_t seed, const std::string& preset = "") {
+  const std::string dir = testing::TempDir() + "/rlforge_long/" + algo + "-" + env + (preset.empty() ? "" : "-") +
+                          preset + "-" + std::to_string(seed);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(std::filesystem::path(dir).parent_path());
+  RunnerOptions quiet;
+  quiet.progress = false;
+  const TrainResult r = Train(TrainConfig::Resolve(algo, env, "", {}, std::nullopt, seed, preset), dir, quiet);
+  std::printf("%s %s%s%s seed %lld: %lld steps in %.1f s, eval return %.2f\n", algo.c_str(),
+              preset.empty() ? "" : "--preset ", preset.c_str(), (" " + env).c_str(), static_cast<long long>(seed),
+              static_cast<long long>(r.timesteps), r.seconds, r.eval.mean_return);
+  return r;
+}
+
 void ExpectZooPendulumOnFiveSeeds(const std::string& algo) {
   double sum = 0, worst = 0;
   for (int64_t seed = 0; seed < 5; ++seed) {
-    const std::string dir = testing::TempDir() + "/rlforge_long/" + algo + "-pendulum-" + std::to_string(seed);
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(std::filesystem::path(dir).parent_path());
-    RunnerOptions quiet;
-    quiet.progress = false;
-    const TrainResult r = Train(TrainConfig::Resolve(algo, "Pendulum-v1", "", {}, std::nullopt, seed), dir, quiet);
-    std::printf("%s Pendulum-v1 seed %lld: %.1f s, eval return %.2f\n", algo.c_str(), static_cast<long long>(seed),
-                r.seconds, r.eval.mean_return);
+    const TrainResult r = TrainSeed(algo, "Pendulum-v1", seed);
     EXPECT_GE(r.eval.mean_return, -200.0) << algo << " seed " << seed;
     sum += r.eval.mean_return;
     worst = seed == 0 ? r.eval.mean_return : std::min(worst, r.eval.mean_return);
@@ -35,15 +44,7 @@ void ExpectZooPendulumOnFiveSeeds(const std::string& algo) {
 // LunarLander-v3 at the zoo's presets (configs/ppo.yaml, dqn.yaml):
 // Gymnasium's reward threshold 200 over 100 deterministic episodes.
 double TrainLander(const std::string& algo, int64_t seed) {
-  const std::string dir = testing::TempDir() + "/rlforge_long/" + algo + "-lunarlander-" + std::to_string(seed);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(std::filesystem::path(dir).parent_path());
-  RunnerOptions quiet;
-  quiet.progress = false;
-  const TrainResult r = Train(TrainConfig::Resolve(algo, "LunarLander-v3", "", {}, std::nullopt, seed), dir, quiet);
-  std::printf("%s LunarLander-v3 seed %lld: %lld steps in %.1f s, eval return %.2f\n", algo.c_str(),
-              static_cast<long long>(seed), static_cast<long long>(r.timesteps), r.seconds, r.eval.mean_return);
-  return r.eval.mean_return;
+  return TrainSeed(algo, "LunarLander-v3", seed).eval.mean_return;
 }
 
 TEST(Box2dLongTest, PpoLunarLanderWithin1M) { EXPECT_GE(TrainLander("ppo", 0), 200.0); }
@@ -58,15 +59,7 @@ TEST(Box2dLongTest, DISABLED_DqnLunarLanderWithin100k) { EXPECT_GE(TrainLander("
 TEST(OffPolicyLongTest, SacGsdeMountainCarContinuousFiveSeeds) {
   double sum = 0;
   for (int64_t seed = 0; seed < 5; ++seed) {
-    const std::string dir = testing::TempDir() + "/rlforge_long/sac-mcc-" + std::to_string(seed);
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(std::filesystem::path(dir).parent_path());
-    RunnerOptions quiet;
-    quiet.progress = false;
-    const TrainResult r =
-        Train(TrainConfig::Resolve("sac", "MountainCarContinuous-v0", "", {}, std::nullopt, seed), dir, quiet);
-    std::printf("sac MountainCarContinuous-v0 seed %lld: %.1f s, eval return %.2f\n", static_cast<long long>(seed),
-                r.seconds, r.eval.mean_return);
+    const TrainResult r = TrainSeed("sac", "MountainCarContinuous-v0", seed);
     EXPECT_GE(r.eval.mean_return, 80.0) << "seed " << seed;
     sum += r.eval.mean_return;
   }
@@ -78,15 +71,7 @@ TEST(OffPolicyLongTest, SacGsdeMountainCarContinuousFiveSeeds) {
 // seeds 0-2 (and 260.05, 272.16 on 3-4). Every seed lands: >= 200.
 TEST(OffPolicyLongTest, SacFastLunarLanderContinuousThreeSeeds) {
   for (int64_t seed = 0; seed < 3; ++seed) {
-    const std::string dir = testing::TempDir() + "/rlforge_long/sac-llc-fast-" + std::to_string(seed);
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(std::filesystem::path(dir).parent_path());
-    RunnerOptions quiet;
-    quiet.progress = false;
-    const TrainResult r = Train(
-        TrainConfig::Resolve("sac", "LunarLanderContinuous-v3", "", {}, std::nullopt, seed, "fast"), dir, quiet);
-    std::printf("sac fast LunarLanderContinuous-v3 seed %lld: %.1f s, eval return %.2f\n",
-                static_cast<long long>(seed), r.seconds, r.eval.mean_return);
+    const TrainResult r = TrainSeed("sac", "LunarLanderContinuous-v3", seed, "fast");
     EXPECT_GE(r.eval.mean_return, 200.0) << "seed " << seed;
   }
 }

@@ -591,9 +591,29 @@ TEST(ContinuousCqlTest, RegularizerHoldsQDownAwayFromTheDatasActions) {
   for (float a : actions) EXPECT_TRUE(a >= -2.0f && a <= 2.0f) << a;
 }
 
+// Two updates of a CQL agent with alpha_learning_rate 0.01 and a threshold
+// far from its regularizer: the first uses alpha itself (lambda 1) and moves
+// log lambda by 0.01 in `direction`, the second uses alpha x lambda, and its
+// `loss_key` is td_loss + cql_alpha x cql_regularizer (within
+// rel_tol |loss| + abs_tol).
+template <class Agent>
+void ExpectTwoDualSteps(Agent& cql, double alpha, double direction, const char* loss_key, double rel_tol,
+                        double abs_tol) {
+  EXPECT_EQ(cql.cql_lambda(), 1.0);
+  EXPECT_DOUBLE_EQ(cql.Iterate().at("cql_alpha"), alpha);  // alpha x lambda before the dual step
+  EXPECT_NEAR(std::log(cql.cql_lambda()), 0.01 * direction, 1e-6);
+  const double lambda = cql.cql_lambda();
+  const Metrics m = cql.Iterate();
+  EXPECT_DOUBLE_EQ(m.at("cql_alpha"), alpha * lambda);
+  // The Q step's loss takes that weight.
+  EXPECT_NEAR(m.at(loss_key), m.at("td_loss") + m.at("cql_alpha") * m.at("cql_regularizer"),
+              rel_tol * std::abs(m.at(loss_key)) + abs_tol);
+}
+
 // The Lagrangian form: lambda's first Adam step moves log lambda by its
 // learning rate against the sign of (regularizer per critic - threshold),
-// and the critics' regularizer weight is alpha x lambda before that step.
+// and the regularizer's weight is alpha x lambda before that step (Box,
+// Discrete and MultiDiscrete actions).
 TEST(ContinuousCqlTest, LagrangeMultiplierStepsTowardsTheThreshold) {
   const std::string dir = PendulumDataset("pendulum_lagrange", 2, 0.2);
   RunContext ctx{"cql", RunSettings{}};
@@ -609,18 +629,10 @@ TEST(ContinuousCqlTest, LagrangeMultiplierStepsTowardsTheThreshold) {
     c.alpha_learning_rate = 0.01;
     c.alpha_threshold = threshold;
     ContinuousCql cql(ctx, c);
-    EXPECT_EQ(cql.cql_lambda(), 1.0);
-    const Metrics m = cql.Iterate();
-    EXPECT_DOUBLE_EQ(m.at("cql_alpha"), 5.0);  // alpha x lambda before the dual step
     // Far under the threshold, lambda shrinks (the gap is already as wide as
     // asked for); far over it, lambda grows.
-    EXPECT_NEAR(std::log(cql.cql_lambda()), threshold > 0 ? -0.01 : 0.01, 1e-6) << threshold;
-    const double lambda = cql.cql_lambda();
-    const Metrics m2 = cql.Iterate();
-    EXPECT_DOUBLE_EQ(m2.at("cql_alpha"), 5.0 * lambda);
-    // The critics' loss takes that weight.
-    EXPECT_NEAR(m2.at("critic_loss"), m2.at("td_loss") + m2.at("cql_alpha") * m2.at("cql_regularizer"),
-                1e-4 * std::abs(m2.at("critic_loss")) + 1e-5);
+    SCOPED_TRACE(threshold);
+    ExpectTwoDualSteps(cql, 5.0, threshold > 0 ? -1.0 : 1.0, "critic_loss", 1e-4, 1e-5);
   }
   // The same weight on Discrete actions (CQL on DQN's network).
   {
@@ -633,12 +645,7 @@ TEST(ContinuousCqlTest, LagrangeMultiplierStepsTowardsTheThreshold) {
     c.alpha_learning_rate = 0.01;
     c.alpha_threshold = 1e6;
     Cql cql(dctx, c);
-    EXPECT_DOUBLE_EQ(cql.Iterate().at("cql_alpha"), 2.0);
-    EXPECT_NEAR(std::log(cql.cql_lambda()), -0.01, 1e-6);
-    const double lambda = cql.cql_lambda();
-    const Metrics m = cql.Iterate();
-    EXPECT_DOUBLE_EQ(m.at("cql_alpha"), 2.0 * lambda);
-    EXPECT_NEAR(m.at("loss"), m.at("td_loss") + m.at("cql_alpha") * m.at("cql_regularizer"), 1e-5);
+    ExpectTwoDualSteps(cql, 2.0, -1.0, "loss", 0.0, 1e-5);
   }
   // And on MultiDiscrete actions (the factored Q), from a random TowerDefense dataset.
   {
@@ -656,12 +663,7 @@ TEST(ContinuousCqlTest, LagrangeMultiplierStepsTowardsTheThreshold) {
     c.alpha_learning_rate = 0.01;
     c.alpha_threshold = 1e6;
     Cql cql(tctx, c);
-    EXPECT_DOUBLE_EQ(cql.Iterate().at("cql_alpha"), 1.0);
-    EXPECT_NEAR(std::log(cql.cql_lambda()), -0.01, 1e-6);
-    const double lambda = cql.cql_lambda();
-    const Metrics m = cql.Iterate();
-    EXPECT_DOUBLE_EQ(m.at("cql_alpha"), lambda);
-    EXPECT_NEAR(m.at("loss"), m.at("td_loss") + m.at("cql_alpha") * m.at("cql_regularizer"), 1e-4);
+    ExpectTwoDualSteps(cql, 1.0, -1.0, "loss", 0.0, 1e-4);
   }
   // Fixed alpha: lambda stays 1.
   CqlConfig c;
