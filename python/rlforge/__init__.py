@@ -22,7 +22,7 @@ if int(_np.__version__.split(".")[0]) >= 2:
     # 1.x's array structs: with numpy 2 it would see wrong sizes and strides.
     raise ImportError(f"rlforge needs numpy < 2 (found {_np.__version__}): pip install 'numpy<2'")
 
-from rlforge import _rlforge
+from rlforge import _native, _rlforge
 from rlforge.agents import TrainedPolicy, load, register_python_env, resume, show_config, train
 from rlforge.envs import RlforgeAsyncVectorEnv, RlforgeEnv, RlforgeVectorEnv
 from rlforge import datasets
@@ -37,7 +37,12 @@ def env_ids() -> list[str]:
 
 def algorithms() -> list[str]:
     """The names of rlforge's agents (rlforge.train's first argument)."""
-    return list(_rlforge.algorithms())
+    return list(_native.train_module().algorithms())
+
+
+def blas_core() -> str:
+    """OpenBLAS's kernel set in use by the agents (set OPENBLAS_CORETYPE before Python starts to change it)."""
+    return _native.train_module().blas_core()
 
 
 def make(id: str, render_mode: str | None = None, **kwargs) -> RlforgeEnv:
@@ -72,5 +77,5 @@ def _register_with_gymnasium() -> None:
 
 _register_with_gymnasium()
 
-__all__ = ["datasets", "make", "make_vec", "make_async", "RlforgeAsyncVectorEnv", "train", "resume", "load", "show_config", "register_python_env", "env_ids", "algorithms", "RlforgeEnv",
+__all__ = ["datasets", "make", "make_vec", "make_async", "RlforgeAsyncVectorEnv", "train", "resume", "load", "show_config", "register_python_env", "env_ids", "algorithms", "blas_core", "RlforgeEnv",
            "RlforgeVectorEnv", "TrainedPolicy"]

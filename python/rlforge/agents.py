@@ -12,7 +12,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rlforge import _rlforge
+from rlforge import _native
 from rlforge.spaces import as_native, check_int, to_gymnasium
 
 
@@ -55,7 +55,7 @@ def register_python_env(make_env, name: str | None = None) -> str:
         name = getattr(make_env, "__name__", "PythonEnv")
     name = re.sub(r"[^A-Za-z0-9_]", "_", name) or "PythonEnv"
     env_id = f"python/{name}-v{next(_python_env_numbers)}"
-    _rlforge.register_python_env(env_id, make_env)
+    _native.register_python_env(env_id, make_env)
     return env_id
 
 
@@ -79,18 +79,18 @@ def train(algo: str, env="CartPole-v1", config: dict | None = None, steps: int |
         env = register_python_env(env)
     if out is None:
         out = os.path.join("runs", f"{algo}-{env}-s{seed or 0}-{time.strftime('%Y%m%d-%H%M%S')}")
-    return _rlforge.train(algo, env, _sets(config), steps, seed, str(out), preset, progress)
+    return _native.train_module().train(algo, env, _sets(config), steps, seed, str(out), preset, progress)
 
 
 def resume(run_dir: str, steps: int | None = None, progress: bool = False) -> dict:
     """Continues a run from its newest checkpoint that loads (as `rlforge train --resume`)."""
-    return _rlforge.resume(str(run_dir), _int_or_none("steps", steps), progress)
+    return _native.train_module().resume(str(run_dir), _int_or_none("steps", steps), progress)
 
 
 def show_config(algo: str, env: str = "CartPole-v1", config: dict | None = None, steps: int | None = None,
                 seed: int | None = None, preset: str = "") -> str:
     """The resolved config as YAML (as `rlforge train --show-config`)."""
-    return _rlforge.show_config(algo, env, _sets(config), _int_or_none("steps", steps), _int_or_none("seed", seed),
+    return _native.train_module().show_config(algo, env, _sets(config), _int_or_none("steps", steps), _int_or_none("seed", seed),
                                 preset)
 
 
@@ -103,7 +103,7 @@ class TrainedPolicy:
 
     def __init__(self, path: str):
         self._path = str(path)
-        self._native = _rlforge.Policy(str(path))
+        self._native = _native.train_module().Policy(str(path))
         self._obs_desc = self._native.observation_space
         self._act_desc = self._native.action_space
         self.observation_space = to_gymnasium(self._obs_desc)
@@ -155,7 +155,7 @@ class TrainedPolicy:
         description (inputs, outputs, layers)."""
         import json
 
-        return json.loads(_rlforge.export_policy(self._path, format, str(path), quantize or ""))
+        return json.loads(_native.train_module().export_policy(self._path, format, str(path), quantize or ""))
 
 
 def load(path: str) -> TrainedPolicy:

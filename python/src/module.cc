@@ -1,116 +1,27 @@
-// rlforge._rlforge: the native half of the Python package (python/rlforge/).
+// rlforge._rlforge: the native half of the Python package (python/rlforge/)
+// for envs, vector envs and datasets (rlforge/env, rlforge/envs, rlforge/data).
 //
-// A thin layer over the C++ layers: envs and vector envs (rlforge/env,
-// rlforge/envs), the runner (rlforge/train) and trained policies. Arrays cross
-// as numpy arrays; a vector env's batch buffers cross as numpy views that keep
-// the vector env alive. The GIL is released while C++ steps, resets or trains.
-// Python-side conveniences (gymnasium spaces, infos) live in python/rlforge/.
-#include <pybind11/numpy.h>
-#include <pybind11/pybind11.h>
-#include <pybind11/stl.h>
-
-#include <cstring>
+// It does not link libtorch: a process may hold only one libtorch, and users
+// step rlforge's envs beside PyTorch (Stable-Baselines3, CleanRL). The agents
+// live in rlforge._rlforge_train (train_module.cc), which the package loads on
+// first use. Arrays cross as numpy arrays; a vector env's batch buffers cross
+// as numpy views that keep the vector env alive. The GIL is released while C++
+// steps or resets. Python-side conveniences (gymnasium spaces, infos) live in
+// python/rlforge/.
 #include <cstdio>
 #include <map>
 #include <set>
-#include <memory>
-#include <optional>
-#include <string>
-#include <vector>
 
-#include "rlforge/algos/algorithm.h"
-#include "rlforge/core/error.h"
+#include "common.h"
 #include "rlforge/data/dataset.h"
 #include "rlforge/env/async_vector_env.h"
-#include "rlforge/env/env.h"
 #include "rlforge/env/image.h"
 #include "rlforge/env/policy.h"
-#include "rlforge/env/registry.h"
 #include "rlforge/env/transition_model.h"
 #include "rlforge/env/vector_env.h"
-#include "rlforge/env/wrappers.h"
-#include "rlforge/nn/blas.h"
-#include "rlforge/train/export.h"
-#include "rlforge/train/runner.h"
-#include "rlforge/train/train_config.h"
-
-namespace py = pybind11;
 
 namespace rlforge {
 namespace {
-
-py::dtype NumpyDType(DType d) { return py::dtype(DTypeName(d)); }
-
-// A space as a plain dict; python/rlforge/spaces.py makes the gymnasium space.
-py::dict SpaceDict(const Space& s) {
-  py::dict d;
-  d["dtype"] = DTypeName(s.dtype());
-  d["shape"] = py::tuple(py::cast(s.shape()));
-  switch (s.kind()) {
-    case SpaceKind::kDiscrete:
-      d["kind"] = "Discrete";
-      d["n"] = s.n();
-      d["start"] = s.start();
-      break;
-    case SpaceKind::kBox:
-      d["kind"] = "Box";
-      d["low"] = s.low();
-      d["high"] = s.high();
-      break;
-    case SpaceKind::kMultiDiscrete:
-      d["kind"] = "MultiDiscrete";
-      d["nvec"] = s.nvec();
-      break;
-    case SpaceKind::kMultiBinary:
-      d["kind"] = "MultiBinary";
-      d["n"] = s.size();
-      break;
-  }
-  return d;
-}
-
-py::dict InfoDict(const Info& info) {
-  py::dict d;
-  for (int k = 0; k < info.size(); ++k) d[info.key(k)] = info.value(k);
-  return d;
-}
-
-// Kwargs from a dict of Python values (str() of each; bools as true/false).
-Kwargs ToKwargs(const py::dict& kwargs) {
-  Kwargs out;
-  for (const auto& item : kwargs) {
-    const std::string key = py::str(item.first);
-    const py::handle v = item.second;
-    if (py::isinstance<py::bool_>(v)) out.Set(key, v.cast<bool>() ? "true" : "false");
-    else out.Set(key, py::str(v));
-  }
-  return out;
-}
-
-// The shape of one element of `space` as numpy sees it ([] for Discrete).
-std::vector<py::ssize_t> ElementShape(const Space& s) { return {s.shape().begin(), s.shape().end()}; }
-
-// Why `value` is not a valid element of `space` ("" if it is): in the space
-// for Discrete/MultiDiscrete/MultiBinary, finite for Box (whose bounds may be
-// wider in practice, e.g. unnormalized observations).
-std::string WhyInvalid(const Space& space, const void* value) {
-  return space.kind() == SpaceKind::kBox ? space.WhyNotFinite(value) : space.WhyNotContained(value);
-}
-
-// [n, *space.shape]: the shape of a batch of n elements.
-std::vector<py::ssize_t> BatchShape(py::ssize_t n, const Space& s) {
-  std::vector<py::ssize_t> shape = {n};
-  shape.insert(shape.end(), s.shape().begin(), s.shape().end());
-  return shape;
-}
-
-// Checks that `a` is a C-contiguous array of `dtype` with exactly `bytes` bytes.
-void CheckBuffer(const py::array& a, const Space& space, size_t bytes, const char* what) {
-  RLF_CHECK_ARG(a.dtype().is(NumpyDType(space.dtype())), what, " must be ", DTypeName(space.dtype()), ", got ",
-                std::string(py::str(a.dtype())));
-  RLF_CHECK_ARG(a.flags() & py::array::c_style, what, " must be C-contiguous");
-  RLF_CHECK_ARG(static_cast<size_t>(a.nbytes()) == bytes, what, " has ", a.nbytes(), " bytes, expected ", bytes);
-}
 
 // ---- one env -----------------------------------------------------------------
 
@@ -268,300 +179,6 @@ class PyVectorEnv {
   bool closed_ = false;
 };
 
-// A numpy view of a vector env buffer that keeps the vector env alive.
-template <typename T>
-py::array View(py::object self, const T* data, std::vector<py::ssize_t> shape, py::dtype dtype) {
-  py::array a(dtype, shape, {}, data, self);
-  a.attr("setflags")(py::arg("write") = false);  // the C++ buffers are written by C++ only
-  return a;
-}
-
-// ---- trained policies ------------------------------------------------------------
-
-class PyPolicy {
- public:
-  explicit PyPolicy(const std::string& path) {
-    py::gil_scoped_release release;
-    run_ = LoadRun(path);
-    if (!run_.algorithm->acts()) run_.algorithm->MakePolicy(true);  // throws, naming why it is no policy
-    auto env = Make(run_.config.run.env, run_.config.run.env_kwargs);
-    obs_space_ = env->observation_space();
-    act_space_ = env->action_space();
-    has_mask_ = env->has_action_mask();
-  }
-
-  Policy& policy(bool deterministic) {
-    auto& p = deterministic ? greedy_ : sampling_;
-    if (!p) p = run_.algorithm->MakePolicy(deterministic);
-    return *p;
-  }
-
-  // observations [n, obs] (obs dtype), masks [n, mask] uint8 or None -> actions [n, act].
-  // starts [n] (1 where a row begins an episode): recurrent policies zero
-  // those rows' states first (others ignore it).
-  py::array Act(const py::array& obs, std::optional<py::array_t<uint8_t, py::array::c_style | py::array::forcecast>> masks,
-                int64_t n, bool deterministic,
-                std::optional<py::array_t<uint8_t, py::array::c_style | py::array::forcecast>> starts) {
-    CheckBuffer(obs, obs_space_, obs_space_.nbytes() * n, "observations");
-    for (int64_t i = 0; i < n; ++i) {
-      const void* row = static_cast<const uint8_t*>(obs.data()) + i * obs_space_.nbytes();
-      const std::string why = WhyInvalid(obs_space_, row);
-      RLF_CHECK_ARG(why.empty(), "observation ", i, ": ", why);
-    }
-    const uint8_t* m = nullptr;
-    if (masks) {
-      RLF_CHECK_ARG(has_mask_, run_.config.run.env, " has no action mask: predict takes no mask");
-      const int64_t k = act_space_.mask_size();
-      RLF_CHECK_ARG(static_cast<int64_t>(masks->size()) == n * k, "the mask must hold ", k,
-                    " entries per observation, got ", masks->size(), " for ", n);
-      m = masks->data();
-      for (int64_t i = 0; i < n; ++i) {
-        bool any = false;
-        for (int64_t j = 0; j < k; ++j) {
-          RLF_CHECK_ARG(m[i * k + j] <= 1, "mask entries must be 0 or 1, got ", int(m[i * k + j]));
-          any = any || m[i * k + j];
-        }
-        RLF_CHECK_ARG(any, "the mask of observation ", i, " allows no action");
-      }
-    }
-    if (starts) {
-      RLF_CHECK_ARG(static_cast<int64_t>(starts->size()) == n, "episode_start must hold one entry per observation, got ",
-                    starts->size(), " for ", n);
-      for (int64_t i = 0; i < n; ++i)
-        RLF_CHECK_ARG(starts->data()[i] <= 1, "episode_start entries must be 0/1 or booleans");
-    }
-    py::array out(NumpyDType(act_space_.dtype()), BatchShape(n, act_space_));
-    if (n == 0) return out;
-    Policy& p = policy(deterministic);
-    if (p.recurrent()) {
-      // One state per row lives in each (greedy, sampling) policy object and
-      // restarts when the batch size changes: a switch of either in the
-      // middle of episodes would silently continue from another state.
-      bool all_start = starts.has_value();
-      for (int64_t i = 0; all_start && i < n; ++i) all_start = starts->data()[i] != 0;
-      if (last_n_ > 0 && !all_start && (n != last_n_ || deterministic != last_deterministic_))
-        throw InvalidArgument(StrCat("this recurrent policy stepped ", last_n_, " rows ",
-                                     last_deterministic_ ? "deterministically" : "stochastically",
-                                     "; a call with ", n, " rows ", deterministic ? "deterministic" : "stochastic",
-                                     " would continue from another state: pass episode_start with every row true "
-                                     "to begin new episodes"));
-      last_n_ = n, last_deterministic_ = deterministic;
-    }
-    const void* o = obs.data();
-    void* a = out.mutable_data();
-    {
-      py::gil_scoped_release release;
-      if (starts) p.StartEpisodes(starts->data(), static_cast<int>(n));
-      p.Act(o, m, static_cast<int>(n), a);
-    }
-    return out;
-  }
-
-  LoadedRun run_;
-  Space obs_space_, act_space_;
-  bool has_mask_ = false;
-  std::unique_ptr<Policy> greedy_, sampling_;
-  // Recurrent policies: the batch size and mode of the last call.
-  int64_t last_n_ = 0;
-  bool last_deterministic_ = true;
-};
-
-
-// ---- Python envs behind the C++ Env interface ------------------------------------
-
-// "TypeName: message" of a Python exception, on one line (no traceback).
-std::string PythonError(const py::error_already_set& e) {
-  std::string type = "Exception", message;
-  try {
-    type = py::str(e.type().attr("__name__"));
-    message = py::str(e.value());
-  } catch (...) {
-  }
-  return OneLine(message.empty() ? type : type + ": " + message);
-}
-
-// The rlforge Space of a gymnasium space (Discrete, Box, MultiDiscrete, MultiBinary).
-Space FromGymnasium(const py::handle& space, const std::string& what) {
-  const std::string kind = py::str(space.get_type().attr("__name__"));
-  if (kind == "Discrete") return Space::Discrete(space.attr("n").cast<int64_t>(), space.attr("start").cast<int64_t>());
-  if (kind == "MultiDiscrete") {
-    py::array_t<int64_t> nvec = py::array_t<int64_t, py::array::forcecast>::ensure(space.attr("nvec"));
-    RLF_CHECK_ARG(nvec && nvec.ndim() == 1, what, " space: only 1-D MultiDiscrete spaces are supported");
-    return Space::MultiDiscrete(std::vector<int64_t>(nvec.data(), nvec.data() + nvec.size()));
-  }
-  if (kind == "MultiBinary") {
-    const auto shape = space.attr("shape").cast<std::vector<int64_t>>();
-    RLF_CHECK_ARG(shape.size() == 1, what, " space: only 1-D MultiBinary spaces are supported");
-    return Space::MultiBinary(shape[0]);
-  }
-  if (kind == "Box") {
-    const std::string dtype = py::str(space.attr("dtype"));
-    DType d;
-    if (dtype == "float32") d = DType::kFloat32;
-    else if (dtype == "float64") d = DType::kFloat64;
-    else if (dtype == "uint8") d = DType::kUInt8;
-    else if (dtype == "int8") d = DType::kInt8;
-    else if (dtype == "int64") d = DType::kInt64;
-    else throw InvalidArgument(StrCat(what, " space: Box of ", dtype, " is not supported (float32, float64, uint8, int8, int64)"));
-    auto flat = [&](const char* name) {
-      py::array_t<double> a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(space.attr(name));
-      return std::vector<double>(a.data(), a.data() + a.size());
-    };
-    return Space::Box(flat("low"), flat("high"), space.attr("shape").cast<std::vector<int64_t>>(), d);
-  }
-  throw InvalidArgument(StrCat(what, " space ", std::string(py::str(space)),
-                               " is not supported (Discrete, Box, MultiDiscrete, MultiBinary)"));
-}
-
-class PythonEnv : public Env {
- public:
-  PythonEnv(py::object env, std::string id) : env_(std::move(env)), id_(std::move(id)) {
-    obs_space_ = FromGymnasium(env_.attr("observation_space"), id_ + "'s observation");
-    act_space_ = FromGymnasium(env_.attr("action_space"), id_ + "'s action");
-  }
-  ~PythonEnv() override {
-    py::gil_scoped_acquire gil;
-    env_ = py::object();
-  }
-
-  const Space& observation_space() const override { return obs_space_; }
-  const Space& action_space() const override { return act_space_; }
-  std::string name() const override { return id_; }
-
-  void Reset(std::optional<uint64_t> seed, void* obs, Info* info) override {
-    py::gil_scoped_acquire gil;
-    Call("reset", [&] {
-      info->Clear();
-      py::tuple r = seed ? env_.attr("reset")(py::arg("seed") = *seed) : env_.attr("reset")();
-      RLF_CHECK(r.size() == 2, id_, ": reset() must return (observation, info)");
-      WriteObservation(r[0], obs);
-      CopyInfo(r[1], info);
-    });
-  }
-
-  StepResult Step(const void* action, void* obs) override {
-    py::gil_scoped_acquire gil;
-    StepResult out;
-    Call("step", [&] {
-      py::object a;
-      if (act_space_.kind() == SpaceKind::kDiscrete) {
-        a = py::int_(*static_cast<const int64_t*>(action));
-      } else {
-        py::array arr(NumpyDType(act_space_.dtype()), ElementShape(act_space_));
-        std::memcpy(arr.mutable_data(), action, act_space_.nbytes());
-        a = arr;
-      }
-      py::tuple r = env_.attr("step")(a);
-      RLF_CHECK(r.size() == 5, id_, ": step() must return (observation, reward, terminated, truncated, info)");
-      WriteObservation(r[0], obs);
-      out.reward = r[1].cast<double>();
-      out.terminated = py::bool_(r[2]);
-      out.truncated = py::bool_(r[3]);
-      CopyInfo(r[4], &out.info);
-    });
-    return out;
-  }
-
-  std::string RenderText() const override { return id_ + " (a Python env)\n"; }
-  std::unique_ptr<Env> Clone() const override { throw Error(id_ + ": a Python env cannot be cloned"); }
-  void Restore(const Env&) override { throw Error(id_ + ": a Python env cannot be restored"); }
-  // Checkpoints hold no Python env state: a loaded run starts new episodes.
-  void SaveState(std::string* out) const override { out->clear(); }
-  void LoadState(std::string_view) override {
-    static bool warned = false;
-    if (!warned) {
-      warned = true;
-      std::fprintf(stderr, "rlforge: %s is a Python env; its state is not in checkpoints, so its episodes restart\n",
-                   id_.c_str());
-    }
-    std::vector<uint8_t> obs(obs_space_.nbytes());
-    Info info;
-    Reset(std::nullopt, obs.data(), &info);
-  }
-
- private:
-  template <typename Fn>
-  void Call(const char* what, Fn&& fn) const {
-    try {
-      fn();
-    } catch (py::error_already_set& e) {
-      throw Error(StrCat(id_, ".", what, "() raised ", PythonError(e)));
-    } catch (py::cast_error& e) {
-      throw Error(StrCat(id_, ".", what, "() returned a value of the wrong type: ", e.what()));
-    }
-  }
-
-  void WriteObservation(const py::handle& value, void* obs) const {
-    py::array a = py::array::ensure(value);
-    RLF_CHECK(a, id_, ": the observation is not array-like");
-    std::vector<py::ssize_t> shape(a.shape(), a.shape() + a.ndim());
-    RLF_CHECK(shape == ElementShape(obs_space_), id_, ": observation of shape ", std::string(py::str(py::tuple(py::cast(shape)))),
-              " does not fit its observation space ", obs_space_.ToString());
-    py::array c = py::array::ensure(a.attr("astype")(NumpyDType(obs_space_.dtype())), py::array::c_style);
-    std::memcpy(obs, c.data(), obs_space_.nbytes());
-    const std::string why = WhyInvalid(obs_space_, obs);
-    RLF_CHECK(why.empty(), id_, ": the observation is not valid in its observation space: ", why);
-  }
-
-  static void CopyInfo(const py::handle& value, Info* info) {
-    if (!py::isinstance<py::dict>(value)) return;
-    for (auto item : value.cast<py::dict>()) {
-      if (info->size() >= Info::kCapacity) break;
-      const py::handle v = item.second;
-      if (!(py::isinstance<py::float_>(v) || py::isinstance<py::int_>(v))) continue;  // numbers only
-      // Keys must outlive the Info: keep one interned copy of each.
-      static std::set<std::string>* keys = new std::set<std::string>();
-      std::string name = py::str(item.first);
-      auto it = keys->find(name);
-      if (it == keys->end()) {
-        if (keys->size() >= 4096) continue;  // envs whose info keys never repeat: keep the first 4,096
-        it = keys->insert(std::move(name)).first;
-      }
-      const char* key = it->c_str();
-      info->Set(key, v.cast<double>());
-    }
-  }
-
-  py::object env_;
-  std::string id_;
-  Space obs_space_, act_space_;
-};
-
-// Registers `factory` (a callable returning a gymnasium.Env) as env `id`, so
-// that the runner, vector envs and evaluation make it like any other env.
-void RegisterPythonEnv(const std::string& id, py::object factory) {
-  auto* f = new py::object(std::move(factory));  // lives as long as the registry: never freed
-  EnvSpec spec;
-  spec.id = id;
-  spec.description = "a Python env (rlforge.train(env=...))";
-  spec.entry_point = [f, id](const Kwargs&) -> std::unique_ptr<Env> {
-    py::gil_scoped_acquire gil;
-    py::object env;
-    try {
-      env = (*f)();
-    } catch (py::error_already_set& e) {
-      throw Error(StrCat("making ", id, " raised ", PythonError(e)));
-    }
-    RLF_CHECK_ARG(py::hasattr(env, "observation_space") && py::hasattr(env, "action_space") &&
-                      py::hasattr(env, "step") && py::hasattr(env, "reset"),
-                  "the function for ", id, " returned ", std::string(py::str(py::repr(env))), ", not a gymnasium.Env");
-    return std::make_unique<PythonEnv>(std::move(env), id);
-  };
-  Registry::Global().Register(std::move(spec));
-}
-
-py::dict ResultDict(const TrainResult& r) {
-  py::dict d;
-  d["run_dir"] = r.run_dir;
-  d["timesteps"] = r.timesteps;
-  d["seconds"] = r.seconds;
-  d["eval_mean_return"] = r.eval.mean_return;
-  d["eval_std_return"] = r.eval.std_return;
-  d["eval_episodes"] = r.eval.episodes;
-  return d;
-}
-
-
 // ---- Datasets (rlforge/data/dataset.h; python/rlforge/datasets.py) ----------
 
 // Checks a numpy array holds rows x row_bytes bytes, C-contiguous (the Python
@@ -696,20 +313,8 @@ void WriteDatasetArrays(const std::string& dir, const std::string& env_id,
 
 PYBIND11_MODULE(_rlforge, m) {
   using namespace rlforge;
-  m.doc() = "rlforge's native core (see the rlforge package)";
-
-  // C++ errors become Python exceptions with the same one-line message.
-  py::register_exception_translator([](std::exception_ptr p) {
-    try {
-      if (p) std::rethrow_exception(p);
-    } catch (const Interrupted& e) {
-      PyErr_SetString(PyExc_KeyboardInterrupt, e.what());
-    } catch (const InvalidArgument& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
-    } catch (const Error& e) {
-      PyErr_SetString(PyExc_RuntimeError, e.what());
-    }
-  });
+  m.doc() = "rlforge's native envs and datasets (see the rlforge package)";
+  RegisterErrorTranslator();
 
   m.def("env_ids", [] { return Registry::Global().Ids(); }, "IDs of the registered envs");
   m.def("env_spec", [](const std::string& id) {
@@ -724,11 +329,6 @@ PYBIND11_MODULE(_rlforge, m) {
     d["kwargs"] = kwargs;
     return d;
   });
-  m.def("algorithms", [] {
-    std::vector<std::string> names;
-    for (const auto& a : Algorithms()) names.push_back(a.name);
-    return names;
-  });
   m.def("register_python_env", &RegisterPythonEnv, py::arg("id"), py::arg("factory"),
         "registers a factory of gymnasium.Env as an rlforge env ID");
   m.def("load_dataset", &LoadDatasetDict, py::arg("path"), "A Minari dataset's arrays and metadata");
@@ -737,7 +337,9 @@ PYBIND11_MODULE(_rlforge, m) {
         py::arg("truncations"), py::arg("episode_lengths"), py::arg("action_masks"), py::arg("seeds"),
         py::arg("dataset_id"), py::arg("algorithm_name"), py::arg("description"), py::arg("ref_min_score"),
         py::arg("ref_max_score"), "Writes episodes of an rlforge env as a Minari dataset");
-  m.def("blas_core", &BlasCoreName, "OpenBLAS's kernel set (set OPENBLAS_CORETYPE before Python starts to change it)");
+  // The libtorch the agents' module (_rlforge_train) links, for the package's
+  // check that it may share this process with an imported PyTorch.
+  m.attr("torch_library") = RLFORGE_TORCH_LIBRARY;
 
   py::class_<PyEnv>(m, "Env")
       .def(py::init<const std::string&, const py::dict&>(), py::arg("id"), py::arg("kwargs"))
@@ -891,67 +493,4 @@ PYBIND11_MODULE(_rlforge, m) {
         if (v.mask_size()) d["action_masks"] = View(self, v.action_masks(), {b, v.mask_size()}, py::dtype::of<int8_t>());
         return d;
       });
-
-  py::class_<PyPolicy>(m, "Policy")
-      .def(py::init<const std::string&>(), py::arg("path"))
-      .def_property_readonly("observation_space", [](const PyPolicy& p) { return SpaceDict(p.obs_space_); })
-      .def_property_readonly("action_space", [](const PyPolicy& p) { return SpaceDict(p.act_space_); })
-      .def_property_readonly("has_action_mask", [](const PyPolicy& p) { return p.has_mask_; })
-      .def_property_readonly("algo", [](const PyPolicy& p) { return p.run_.config.run.algo; })
-      .def_property_readonly("env_id", [](const PyPolicy& p) { return p.run_.config.run.env; })
-      .def_property_readonly("env_kwargs", [](const PyPolicy& p) { return p.run_.config.run.env_kwargs.items(); })
-      .def_property_readonly("timesteps", [](const PyPolicy& p) { return p.run_.algorithm->num_timesteps(); })
-      .def_property_readonly("recurrent", [](PyPolicy& p) { return p.policy(true).recurrent(); })
-      .def("act", &PyPolicy::Act, py::arg("observations"), py::arg("masks"), py::arg("n"), py::arg("deterministic"),
-           py::arg("starts") = py::none());
-
-  m.def(
-      "train",
-      [](const std::string& algo, const std::string& env, const std::vector<std::string>& sets,
-         std::optional<int64_t> steps, std::optional<int64_t> seed, const std::string& out, const std::string& preset,
-         bool progress) {
-        TrainConfig config = TrainConfig::Resolve(algo, env, "", sets, steps, seed, preset);
-        RunnerOptions opt;
-        opt.progress = progress;
-        TrainResult r;
-        {
-          py::gil_scoped_release release;
-          r = Train(std::move(config), out, opt);
-        }
-        return ResultDict(r);
-      },
-      py::arg("algo"), py::arg("env"), py::arg("sets"), py::arg("steps"), py::arg("seed"), py::arg("out"),
-      py::arg("preset"), py::arg("progress"));
-  m.def(
-      "export_policy",
-      [](const std::string& run, const std::string& format, const std::string& out, const std::string& quantize) {
-        RLF_CHECK_ARG(quantize.empty() || (quantize == "int8" && format == "rlf"),
-                      "quantize takes 'int8', for the rlf format only; got '", quantize, "'");
-        LoadedRun r = LoadRun(run);
-        runtime::Model model = r.algorithm->Export();
-        if (!quantize.empty()) runtime::Quantize(&model);
-        WriteExport(model, format, out);
-        return model.Describe();
-      },
-      py::arg("run"), py::arg("format"), py::arg("out"), py::arg("quantize"));
-  m.def(
-      "resume",
-      [](const std::string& dir, std::optional<int64_t> steps, bool progress) {
-        RunnerOptions opt;
-        opt.progress = progress;
-        TrainResult r;
-        {
-          py::gil_scoped_release release;
-          r = Resume(dir, steps, opt);
-        }
-        return ResultDict(r);
-      },
-      py::arg("dir"), py::arg("steps"), py::arg("progress"));
-  m.def(
-      "show_config",
-      [](const std::string& algo, const std::string& env, const std::vector<std::string>& sets,
-         std::optional<int64_t> steps, std::optional<int64_t> seed, const std::string& preset) {
-        return TrainConfig::Resolve(algo, env, "", sets, steps, seed, preset).ToYaml();
-      },
-      py::arg("algo"), py::arg("env"), py::arg("sets"), py::arg("steps"), py::arg("seed"), py::arg("preset"));
 }
