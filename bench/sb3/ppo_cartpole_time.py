@@ -1,7 +1,7 @@
 """Wall time of SB3's PPO for 20,000 steps on gymnasium's CartPole-v1 with the
 zoo preset (configs/ppo.yaml), to compare with rlforge training the same
 Python env (bench/python_env_cost.py). Run in a venv with stable-baselines3
-(see dqn_cartpole.py): /tmp/sb3/bin/python bench/sb3/ppo_cartpole_time.py
+(see dqn_zoo.py): /tmp/sb3/bin/python bench/sb3/ppo_cartpole_time.py
 """
 import time
 
