@@ -17,6 +17,12 @@ throw-away virtual environment (LunarLander-v3 needs Gymnasium 1.0, hence SB3
 
 With --curve it also evaluates the greedy policy (10 episodes) every 2,048
 steps, as `--set eval_interval=2048 --set eval_interval_episodes=10` does.
+With --rlforge-env SB3 trains and evaluates on rlforge's env
+(`rlforge.make(ENV)`, which shares the process with PyTorch) instead of
+Gymnasium's: the same agent on both envs tells the agent's part from the
+env's. That needs rlforge's package (PYTHONPATH=build/python) and Gymnasium
+>= 1.1, hence SB3 >= 2.5 (measured with 2.7.0, Gymnasium 1.2.2 and numpy
+1.26: rlforge needs numpy < 2, and pandas < 2.3 goes with it).
 """
 import sys
 import time
@@ -64,13 +70,17 @@ def main(argv):
     if env_id not in PRESETS:
         sys.exit(f"--env: no preset for {env_id!r}; known: {', '.join(PRESETS)}")
     steps, solved_at, preset = PRESETS[env_id]
-    seeds = [int(a) for a in argv if a != "--curve"] or list(range(10))
+    make = gym.make
+    if "--rlforge-env" in argv:
+        import rlforge
+        make = rlforge.make
+    seeds = [int(a) for a in argv if a not in ("--curve", "--rlforge-env")] or list(range(10))
     torch.set_num_threads(1)
     finals = []
     for seed in seeds:
         start = time.time()
-        model = DQN("MlpPolicy", gym.make(env_id), seed=seed, verbose=0, **preset)
-        evaluator = gym.make(env_id)
+        model = DQN("MlpPolicy", make(env_id), seed=seed, verbose=0, **preset)
+        evaluator = make(env_id)
         evaluator.reset(seed=seed + 1000)
         callback = Curve(evaluator, eval_freq=2048, n_eval_episodes=10, deterministic=True) if curve else None
         model.learn(steps, callback=callback)

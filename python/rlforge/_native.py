@@ -9,6 +9,9 @@ with and is loaded on first use. Two different libtorch builds in one process
 crash it (a segfault at the second one's load), so before loading it, and on
 any later ``import torch``, the libtorch of that PyTorch is compared with
 rlforge's; a different one is refused with an ImportError that says so.
+(Importing ``rlforge._rlforge_train`` directly skips that check.) Once the
+agents are loaded, ``importlib.util.find_spec("torch")`` raises that
+ImportError too where such a PyTorch is installed.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from rlforge import _rlforge
 
 _train = None
 _python_envs: list = []  # (env ID, factory): registered again in _rlforge_train when it loads
+_train_ids: set = set()  # the Python env IDs _rlforge_train holds
 
 
 def torch_conflict(torch_dir: str) -> str:
@@ -66,7 +70,9 @@ def train_module():
         if not any(isinstance(f, _TorchGuard) for f in sys.meta_path):
             sys.meta_path.insert(0, _TorchGuard())
         for env_id, factory in _python_envs:
-            module.register_python_env(env_id, factory)
+            if env_id not in _train_ids:
+                module.register_python_env(env_id, factory)
+                _train_ids.add(env_id)
         _train = module
     return _train
 
@@ -77,3 +83,4 @@ def register_python_env(env_id: str, factory) -> None:
     _python_envs.append((env_id, factory))
     if _train is not None:
         _train.register_python_env(env_id, factory)
+        _train_ids.add(env_id)

@@ -22,7 +22,7 @@ def run(code: str, path: str | None = None) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-LIBTORCH_LOADED = "any('libtorch' in line for line in open('/proc/self/maps'))"
+LIBTORCH_LOADED = "any(re.search(r'/libtorch[^/]*[.]so', line) for line in open('/proc/self/maps'))"
 
 
 def fake_torch(tmp_path, libtorch: str | None = None):
@@ -39,7 +39,7 @@ def fake_torch(tmp_path, libtorch: str | None = None):
 
 def test_envs_and_datasets_load_no_libtorch_and_agents_load_it_on_first_use(tmp_path):
     r = run(f"""
-        import rlforge
+        import re, rlforge
         env = rlforge.make("LunarLander-v3")
         env.reset(seed=0)
         env.step(0)
@@ -66,7 +66,7 @@ def test_agents_refuse_a_pytorch_with_another_libtorch_either_order(tmp_path):
     path = fake_torch(tmp_path)
     # PyTorch first: the envs work; the agents' module is refused, not loaded.
     r = run(f"""
-        import torch, rlforge
+        import re, torch, rlforge
         env = rlforge.make("CartPole-v1")
         env.reset(seed=0)
         try:
@@ -100,3 +100,31 @@ def test_a_pytorch_on_rlforges_own_libtorch_is_welcome(tmp_path):
         r = run(code, path)
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip() == "True"
+
+
+def test_python_envs_registered_before_the_agents_load_reach_them(tmp_path):
+    r = run(f"""
+        import gymnasium as gym, rlforge
+        env_id = rlforge.register_python_env(lambda: gym.make("CartPole-v1"), name="GymCartPole")
+        assert rlforge.make(env_id).reset(seed=0)[0].shape == (4,)
+        result = rlforge.train("ppo", env_id, steps=256, config={{"n_steps": 64, "num_envs": 2}},
+                               out=r"{tmp_path / 'run'}", progress=False)
+        policy = rlforge.load(result["run_dir"])
+        print(policy.env_id == env_id, rlforge.blas_core() != "")
+        """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[-2:] == ["True", "True"]
+
+
+def test_both_modules_load_with_rtld_global():
+    # Each module exports only PyInit_*: with RTLD_GLOBAL, the agents' module
+    # bound to the envs' registry and registered every env twice (abort).
+    r = run("""
+        import os, sys
+        sys.setdlopenflags(os.RTLD_GLOBAL | os.RTLD_NOW)
+        import rlforge
+        rlforge.make("CartPole-v1").reset(seed=0)
+        print("ppo" in rlforge.algorithms(), len(rlforge.env_ids()) > 20)
+        """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "True"]
