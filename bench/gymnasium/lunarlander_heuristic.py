@@ -1,0 +1,49 @@
+"""Gymnasium's scripted lander (lunar_lander.heuristic) on Gymnasium's
+LunarLander-v3 and on rlforge's, the same 100 reset seeds on each.
+
+A trained agent's return differs between the two ports (docs/training.md:
+SB3's DQN, 153.7 against 73.5 on seeds 0-4), so this checks controlled flight
+and landing with one fixed controller: the mean return, the mean length and
+how many episodes end in the +100 of coming to rest. Needs Gymnasium's box2d
+(box2d-py, pygame) and rlforge's package (PYTHONPATH=build/python):
+    PYTHONPATH=build/python python bench/gymnasium/lunarlander_heuristic.py [EPISODES]
+"""
+import sys
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.envs.box2d.lunar_lander import heuristic
+
+import rlforge
+
+
+def play(make, episodes, controller_env):
+    returns, lengths, rests = [], [], 0
+    for seed in range(episodes):
+        env = make()
+        obs, _ = env.reset(seed=seed)
+        total, steps = 0.0, 0
+        while True:
+            # heuristic() reads only env.unwrapped.continuous from its env argument.
+            obs, reward, terminated, truncated, _ = env.step(heuristic(controller_env, obs))
+            total, steps = total + reward, steps + 1
+            if terminated or truncated:
+                rests += terminated and reward == 100
+                break
+        returns.append(total)
+        lengths.append(steps)
+    return np.mean(returns), np.std(returns), np.mean(lengths), rests
+
+
+def main(argv):
+    episodes = int(argv[0]) if argv else 100
+    controller_env = gym.make("LunarLander-v3")
+    for name, make in [("gymnasium", lambda: gym.make("LunarLander-v3")),
+                       ("rlforge", lambda: rlforge.make("LunarLander-v3"))]:
+        mean, std, length, rests = play(make, episodes, controller_env)
+        print(f"{name}: return {mean:.2f} +- {std:.2f}, length {length:.1f}, "
+              f"at rest (+100) in {rests}/{episodes}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
