@@ -3,7 +3,8 @@
 ``rlforge._rlforge`` (envs, vector envs, datasets) links no libtorch, so
 ``import rlforge`` and its envs share a process with any PyTorch: Stable-
 Baselines3 or CleanRL can train on ``rlforge.make(...)``. The agents
-(``rlforge.train``, ``resume``, ``show_config``, ``load``, ``algorithms``)
+(``rlforge.train``, ``resume``, ``show_config``, ``load``, ``algorithms``,
+``blas_core``)
 live in ``rlforge._rlforge_train``, which links the libtorch rlforge was built
 with and is loaded on first use. Two different libtorch builds in one process
 crash it (a segfault at the second one's load), so before loading it, and on
@@ -24,8 +25,7 @@ import sys
 from rlforge import _rlforge
 
 _train = None
-_python_envs: list = []  # (env ID, factory): registered again in _rlforge_train when it loads
-_train_ids: set = set()  # the Python env IDs _rlforge_train holds
+_pending_envs: list = []  # (env ID, factory) registered from Python before _rlforge_train loaded
 
 
 def torch_conflict(torch_dir: str) -> str:
@@ -69,10 +69,9 @@ def train_module():
         module = importlib.import_module("rlforge._rlforge_train")
         if not any(isinstance(f, _TorchGuard) for f in sys.meta_path):
             sys.meta_path.insert(0, _TorchGuard())
-        for env_id, factory in _python_envs:
-            if env_id not in _train_ids:
-                module.register_python_env(env_id, factory)
-                _train_ids.add(env_id)
+        while _pending_envs:
+            module.register_python_env(*_pending_envs[0])
+            _pending_envs.pop(0)  # only once registered: a failed load retries the rest
         _train = module
     return _train
 
@@ -80,7 +79,7 @@ def train_module():
 def register_python_env(env_id: str, factory) -> None:
     """Registers a gymnasium.Env factory in both modules' env registries."""
     _rlforge.register_python_env(env_id, factory)
-    _python_envs.append((env_id, factory))
-    if _train is not None:
+    if _train is None:
+        _pending_envs.append((env_id, factory))
+    else:
         _train.register_python_env(env_id, factory)
-        _train_ids.add(env_id)
