@@ -1,0 +1,70 @@
+"""rlforge's DQN on Gymnasium's LunarLander-v3, and rlforge-trained landers on
+both ports: tells the agent's part from the env's in DQN's LunarLander results
+(docs/training.md).
+
+    train SEED...   trains rlforge's DQN (configs/dqn.yaml's LunarLander-v3
+                    preset, 100k steps) on Gymnasium's env, stepped from C++
+                    through rlforge.train's Python-env path; prints each final
+                    model's 100-episode greedy return (eval.json's figure)
+    eval RUN_DIR... evaluates each run's final model greedily on both ports, the
+                    same 100 reset seeds (1000-1099) on each: mean and worst
+                    return, mean length, episodes ending at rest (+100)
+
+Needs Gymnasium's box2d (box2d-py, pygame) and rlforge's package, in a process
+without PyPI's torch:
+    PYTHONPATH=build/python python bench/gymnasium/dqn_lunarlander.py train 0 1 2
+    PYTHONPATH=build/python python bench/gymnasium/dqn_lunarlander.py eval runs/dqn-s0
+"""
+import sys
+
+import gymnasium as gym
+import numpy as np
+
+import rlforge
+
+# configs/dqn.yaml's LunarLander-v3 preset; a Python env's ID has no preset of its own.
+PRESET = dict(num_envs=1, learning_rate=0.00063, batch_size=128, buffer_size=50000, learning_starts=0, gamma=0.99,
+              target_update_interval=250, train_freq=4, gradient_steps=-1, exploration_fraction=0.12,
+              exploration_final_eps=0.1, net_arch=[256, 256])
+
+
+def GymnasiumLunarLander():
+    return gym.make("LunarLander-v3")
+
+
+def greedy(env, policy, episodes=100, first_seed=1000):
+    returns, lengths, rests = [], [], 0
+    for k in range(episodes):
+        obs, _ = env.reset(seed=first_seed + k)
+        total, steps = 0.0, 0
+        while True:
+            action, _ = policy.predict(obs, deterministic=True)
+            obs, reward, terminated, truncated, _ = env.step(int(np.asarray(action).reshape(-1)[0]))
+            total, steps = total + reward, steps + 1
+            if terminated or truncated:
+                rests += terminated and reward == 100
+                break
+        returns.append(total)
+        lengths.append(steps)
+    return np.mean(returns), np.min(returns), np.mean(lengths), rests
+
+
+def main(argv):
+    if len(argv) < 2 or argv[0] not in ("train", "eval"):
+        sys.exit(__doc__)
+    if argv[0] == "train":
+        for seed in map(int, argv[1:]):
+            out = f"runs/dqn-gymnasium-lunarlander-s{seed}"
+            result = rlforge.train("dqn", env=GymnasiumLunarLander, config=PRESET, steps=100_000, seed=seed, out=out)
+            print(f"seed {seed}: {result['eval_mean_return']:.2f} ({result['seconds']:.1f} s) {out}", flush=True)
+        return
+    for run in argv[1:]:
+        policy = rlforge.load(run)
+        ours = greedy(rlforge.make("LunarLander-v3"), policy)
+        theirs = greedy(gym.make("LunarLander-v3"), policy)
+        print(f"{run}: Gymnasium {theirs[0]:.2f} (worst {theirs[1]:.2f}, length {theirs[2]:.1f}, at rest {theirs[3]}) | "
+              f"rlforge {ours[0]:.2f} (worst {ours[1]:.2f}, length {ours[2]:.1f}, at rest {ours[3]})", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
