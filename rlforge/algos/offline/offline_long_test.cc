@@ -87,6 +87,9 @@ double MeanOverSeeds(const std::string& algo, const std::string& dataset, int se
   return OverSeeds(algo, dataset, seeds).first;
 }
 
+// CartPole-v1: medium = PPO after 12k steps, sampled, 10% uniform actions;
+// expert = PPO at 100k, greedy. CQL (its preset: 256x256, alpha 0.2) and IQL
+// reach the behaviour's return and beat BC; BC reaches 95% of the expert.
 TEST(OfflineLongTest, CartPoleMediumAndExpertDatasets) {
   const std::string medium_run = FreshDir("offline_long", "ppo_medium");
   const std::string expert_run = FreshDir("offline_long", "ppo_expert");
@@ -97,11 +100,15 @@ TEST(OfflineLongTest, CartPoleMediumAndExpertDatasets) {
   const std::string expert_data = Record(expert_run, true, 0.0, 100, &expert);
   std::printf("behaviour (medium) %.2f, expert %.2f\n", behaviour, expert);
   ASSERT_LT(behaviour, 0.8 * expert) << "the medium policy is not medium";
+  // BC and CQL over ten seeds: CQL's margin over BC (54 in docs/offline.md)
+  // is clear over ten, not over three (seeds 0-2 alone favour BC).
+  const auto [bc, bc_worst] = OverSeeds("bc", medium, 10);
+  const auto [cql, cql_worst] = OverSeeds("cql", medium, 10);
+  std::printf("medium: bc %.2f (worst %.2f), cql %.2f (worst %.2f)\n", bc, bc_worst, cql, cql_worst);
+  EXPECT_GE(cql_worst, behaviour);
+  EXPECT_GT(cql, bc);
   const int seeds = 3;
-  const double bc = MeanOverSeeds("bc", medium, seeds);
-  const double cql = MeanOverSeeds("cql", medium, seeds);
   const double iql = MeanOverSeeds("iql", medium, seeds);
-  EXPECT_GE(cql, behaviour);
   EXPECT_GE(iql, behaviour);
   EXPECT_GT(iql, bc);
   EXPECT_GE(MeanOverSeeds("bc", expert_data, seeds), 0.95 * expert);
