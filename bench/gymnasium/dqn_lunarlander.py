@@ -4,8 +4,9 @@ both ports: tells the agent's part from the env's in DQN's LunarLander results
 
     train SEED...   trains rlforge's DQN (configs/dqn.yaml's LunarLander-v3
                     preset, 100k steps) on Gymnasium's env, stepped from C++
-                    through rlforge.train's Python-env path; prints each final
-                    model's 100-episode greedy return (eval.json's figure)
+                    through rlforge.train's Python-env path, into
+                    runs/dqn-gymnasium-lunarlander-sSEED (which must not exist);
+                    prints each final model's 100-episode greedy return
     eval RUN_DIR... evaluates each run's final model greedily on both ports, the
                     same 100 reset seeds (1000-1099) on each: mean and worst
                     return, mean length, episodes ending at rest (+100)
@@ -13,6 +14,7 @@ both ports: tells the agent's part from the env's in DQN's LunarLander results
 Needs Gymnasium's box2d (box2d-py, pygame) and rlforge's package, in a process
 without PyPI's torch:
     PYTHONPATH=build/python python bench/gymnasium/dqn_lunarlander.py train 0 1 2
+    build/rlforge train --algo dqn --env LunarLander-v3 --seed 0 --out runs/dqn-s0   # on rlforge's env
     PYTHONPATH=build/python python bench/gymnasium/dqn_lunarlander.py eval runs/dqn-s0
 """
 import sys
@@ -22,7 +24,8 @@ import numpy as np
 
 import rlforge
 
-# configs/dqn.yaml's LunarLander-v3 preset; a Python env's ID has no preset of its own.
+# configs/dqn.yaml's LunarLander-v3 preset, copied (keep the two equal): a Python env's ID has
+# no preset of its own.
 PRESET = dict(num_envs=1, learning_rate=0.00063, batch_size=128, buffer_size=50000, learning_starts=0, gamma=0.99,
               target_update_interval=250, train_freq=4, gradient_steps=-1, exploration_fraction=0.12,
               exploration_final_eps=0.1, net_arch=[256, 256])

@@ -2,7 +2,7 @@
 LunarLander-v3 and on rlforge's, the same 100 reset seeds on each.
 
 SB3's DQN scored 153.7 on Gymnasium's port and 73.5 on rlforge's (seeds 0-4,
-docs/training.md; within the seed-to-seed spread, as dqn_lunarlander.py shows),
+docs/training.md; rlforge's DQN does about as well on either port, dqn_lunarlander.py),
 so this checks controlled flight and landing with one fixed controller: the mean return, the mean length and
 how many episodes end in the +100 of coming to rest. Needs Gymnasium's box2d
 (box2d-py, pygame) and rlforge's package (PYTHONPATH=build/python):

@@ -56,12 +56,12 @@ TEST(Box2dLongTest, DISABLED_DqnLunarLanderWithin100k) { EXPECT_GE(TrainLander("
 // The same preset with the learning rate annealed to 0 (--preset annealed)
 // keeps its final models: seeds 0-4 measured 175.00, 226.95, 235.18, 146.31,
 // 103.25 (mean 177.34), where the constant rate gave -48.43 and -564.39 on
-// seeds 0 and 1 (mean -28.81 over 0-4).
+// seeds 0 and 1 (mean -28.81 over 0-4). No seed may crash its lander.
 TEST(Box2dLongTest, DqnAnnealedLunarLanderFiveSeeds) {
   double sum = 0;
   for (int64_t seed = 0; seed < 5; ++seed) {
     const double r = TrainSeed("dqn", "LunarLander-v3", seed, "annealed").eval.mean_return;
-    EXPECT_GE(r, 100.0) << "seed " << seed;
+    EXPECT_GE(r, 50.0) << "seed " << seed;
     sum += r;
   }
   EXPECT_GE(sum / 5, 150.0);
