@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 import rlforge
+from lander_episodes import play
 
 # configs/dqn.yaml's LunarLander-v3 preset, copied (keep the two equal): a Python env's ID has
 # no preset of its own.
@@ -35,21 +36,11 @@ def GymnasiumLunarLander():
     return gym.make("LunarLander-v3")
 
 
-def greedy(env, policy, episodes=100, first_seed=1000):
-    returns, lengths, rests = [], [], 0
-    for k in range(episodes):
-        obs, _ = env.reset(seed=first_seed + k)
-        total, steps = 0.0, 0
-        while True:
-            action, _ = policy.predict(obs, deterministic=True)
-            obs, reward, terminated, truncated, _ = env.step(int(np.asarray(action).reshape(-1)[0]))
-            total, steps = total + reward, steps + 1
-            if terminated or truncated:
-                rests += terminated and reward == 100
-                break
-        returns.append(total)
-        lengths.append(steps)
-    return np.mean(returns), np.min(returns), np.mean(lengths), rests
+def greedy(make_env, policy):
+    """The policy's greedy mean and worst return, mean length and episodes at rest, reset seeds 1000-1099."""
+    act = lambda obs: int(np.asarray(policy.predict(obs, deterministic=True)[0]).reshape(-1)[0])  # noqa: E731
+    returns, lengths, rests = play(make_env, act, range(1000, 1100))
+    return returns.mean(), returns.min(), lengths.mean(), rests
 
 
 def main(argv):
@@ -63,8 +54,8 @@ def main(argv):
         return
     for run in argv[1:]:
         policy = rlforge.load(run)
-        ours = greedy(rlforge.make("LunarLander-v3"), policy)
-        theirs = greedy(gym.make("LunarLander-v3"), policy)
+        ours = greedy(lambda: rlforge.make("LunarLander-v3"), policy)
+        theirs = greedy(lambda: gym.make("LunarLander-v3"), policy)
         print(f"{run}: Gymnasium {theirs[0]:.2f} (worst {theirs[1]:.2f}, length {theirs[2]:.1f}, at rest {theirs[3]}) | "
               f"rlforge {ours[0]:.2f} (worst {ours[1]:.2f}, length {ours[2]:.1f}, at rest {ours[3]})", flush=True)
 

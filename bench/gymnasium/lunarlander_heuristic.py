@@ -11,28 +11,10 @@ how many episodes end in the +100 of coming to rest. Needs Gymnasium's box2d
 import sys
 
 import gymnasium as gym
-import numpy as np
 from gymnasium.envs.box2d.lunar_lander import heuristic
 
 import rlforge
-
-
-def play(make, episodes, controller_env):
-    returns, lengths, rests = [], [], 0
-    for seed in range(episodes):
-        env = make()
-        obs, _ = env.reset(seed=seed)
-        total, steps = 0.0, 0
-        while True:
-            # heuristic() reads only env.unwrapped.continuous from its env argument.
-            obs, reward, terminated, truncated, _ = env.step(heuristic(controller_env, obs))
-            total, steps = total + reward, steps + 1
-            if terminated or truncated:
-                rests += terminated and reward == 100
-                break
-        returns.append(total)
-        lengths.append(steps)
-    return np.mean(returns), np.std(returns), np.mean(lengths), rests
+from lander_episodes import play
 
 
 def main(argv):
@@ -40,8 +22,9 @@ def main(argv):
     controller_env = gym.make("LunarLander-v3")
     for name, make in [("gymnasium", lambda: gym.make("LunarLander-v3")),
                        ("rlforge", lambda: rlforge.make("LunarLander-v3"))]:
-        mean, std, length, rests = play(make, episodes, controller_env)
-        print(f"{name}: return {mean:.2f} +- {std:.2f}, length {length:.1f}, "
+        # heuristic() reads only env.unwrapped.continuous from its env argument.
+        returns, lengths, rests = play(make, lambda obs: heuristic(controller_env, obs), range(episodes))
+        print(f"{name}: return {returns.mean():.2f} +- {returns.std():.2f}, length {lengths.mean():.1f}, "
               f"at rest (+100) in {rests}/{episodes}")
 
 
