@@ -17,6 +17,7 @@ without PyPI's torch:
     build/rlforge train --algo dqn --env LunarLander-v3 --seed 0 --out runs/dqn-s0   # on rlforge's env
     PYTHONPATH=build/python python bench/gymnasium/dqn_lunarlander.py eval runs/dqn-s0
 """
+import json
 import sys
 
 import gymnasium as gym
@@ -25,11 +26,23 @@ import numpy as np
 import rlforge
 from lander_episodes import play
 
-# configs/dqn.yaml's LunarLander-v3 preset, copied (keep the two equal): a Python env's ID has
-# no preset of its own.
-PRESET = dict(num_envs=1, learning_rate=0.00063, batch_size=128, buffer_size=50000, learning_starts=0, gamma=0.99,
-              target_update_interval=250, train_freq=4, gradient_steps=-1, exploration_fraction=0.12,
-              exploration_final_eps=0.1, net_arch=[256, 256])
+
+def preset_of(algo, env_id):
+    """configs/<algo>.yaml's preset for env_id as config keys, read from
+    rlforge.show_config: a Python env's ID has no preset of its own. Each line
+    is `key: value  # help`, the value in YAML's flow syntax (JSON, or a bare
+    string)."""
+    keys = {}
+    for line in rlforge.show_config(algo, env_id).splitlines():
+        key, _, rest = line.partition(": ")
+        if key in ("algo", "env", "env_kwargs", "seed"):
+            continue
+        text = rest.split("  # ")[0].strip()
+        try:
+            keys[key] = json.loads(text)
+        except json.JSONDecodeError:
+            keys[key] = text
+    return keys
 
 
 def GymnasiumLunarLander():
@@ -49,7 +62,8 @@ def main(argv):
     if argv[0] == "train":
         for seed in map(int, argv[1:]):
             out = f"runs/dqn-gymnasium-lunarlander-s{seed}"
-            result = rlforge.train("dqn", env=GymnasiumLunarLander, config=PRESET, steps=100_000, seed=seed, out=out)
+            result = rlforge.train("dqn", env=GymnasiumLunarLander, config=preset_of("dqn", "LunarLander-v3"),
+                                   seed=seed, out=out)
             print(f"seed {seed}: {result['eval_mean_return']:.2f} ({result['seconds']:.1f} s) {out}", flush=True)
         return
     for run in argv[1:]:
