@@ -173,4 +173,13 @@ void SetLearningRate(torch::optim::Optimizer& optimizer, double lr) {
   }
 }
 
+double LearningRate(const torch::optim::Optimizer& optimizer) {
+  if (optimizer.param_groups().empty()) return 0.0;
+  const auto& options = optimizer.param_groups().front().options();
+  if (const auto* adam = dynamic_cast<const torch::optim::AdamOptions*>(&options)) return adam->lr();
+  if (const auto* rms = dynamic_cast<const torch::optim::RMSpropOptions*>(&options)) return rms->lr();
+  if (const auto* sgd = dynamic_cast<const torch::optim::SGDOptions*>(&options)) return sgd->lr();
+  return 0.0;
+}
+
 }  // namespace rlforge

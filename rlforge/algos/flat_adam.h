@@ -49,6 +49,8 @@ class FlatRmsprop : public torch::optim::RMSprop {
 
 // Sets every parameter group's learning rate (Adam, RMSProp or SGD options).
 void SetLearningRate(torch::optim::Optimizer& optimizer, double lr);
+// The first parameter group's learning rate (0 for other optimizers).
+double LearningRate(const torch::optim::Optimizer& optimizer);
 
 // Global-norm gradient clipping as plain loops (torch's clip_grad_norm_
 // semantics: scale by max_norm / (norm + 1e-6) when that is below 1).

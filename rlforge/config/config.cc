@@ -118,7 +118,7 @@ class Setter : public FieldVisitor {
   void Field(const char* name, Schedule* v, const char*) override {
     if (!Match(name)) return;
     try {
-      *v = Schedule::Parse(Scalar("a number or lin_<start>"));
+      *v = Schedule::Parse(Scalar("a number, lin_<start> or cos_<start>"));
     } catch (const InvalidArgument& e) {
       throw InvalidArgument(StrCat(What(), ": ", e.what()));
     }
@@ -216,18 +216,33 @@ class Emitter : public FieldVisitor {
 }  // namespace
 
 Schedule Schedule::Parse(const std::string& text) {
-  if (text.rfind("lin_", 0) == 0) {
+  for (const Kind kind : {Kind::kLinear, Kind::kCosine}) {
+    const std::string prefix = kind == Kind::kLinear ? "lin_" : "cos_";
+    if (text.rfind(prefix, 0) != 0) continue;
     const std::string rest = text.substr(4);
     const size_t us = rest.find('_');
-    if (us == std::string::npos) return Linear(ParseNumber(rest, "schedule start"));
-    return Linear(ParseNumber(rest.substr(0, us), "schedule start"), ParseNumber(rest.substr(us + 1), "schedule end"));
+    if (us == std::string::npos) return {ParseNumber(rest, "schedule start"), 0.0, kind};
+    return {ParseNumber(rest.substr(0, us), "schedule start"), ParseNumber(rest.substr(us + 1), "schedule end"), kind};
   }
-  return Constant(ParseNumber(text, "a schedule (a number, lin_<start> or lin_<start>_<end>)"));
+  return Constant(ParseNumber(text, "a schedule (a number, lin_<start>[_<end>] or cos_<start>[_<end>])"));
+}
+
+double Schedule::Value(double progress_remaining) const {
+  switch (kind) {
+    case Kind::kLinear:
+      return end + (start - end) * progress_remaining;
+    case Kind::kCosine:
+      return end + (start - end) * 0.5 * (1.0 + std::cos(M_PI * (1.0 - progress_remaining)));
+    case Kind::kConstant:
+      break;
+  }
+  return start;
 }
 
 std::string Schedule::ToString() const {
-  if (!linear) return Num(start);
-  return end == 0.0 ? "lin_" + Num(start) : "lin_" + Num(start) + "_" + Num(end);
+  if (kind == Kind::kConstant) return Num(start);
+  const std::string prefix = kind == Kind::kLinear ? "lin_" : "cos_";
+  return end == 0.0 ? prefix + Num(start) : prefix + Num(start) + "_" + Num(end);
 }
 
 std::vector<FieldInfo> ConfigIO::DescribeImpl(void* c, VisitFn visit) {

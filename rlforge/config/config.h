@@ -7,8 +7,10 @@
 //
 // Schedules are numbers ("3e-4": constant) or "lin_<start>" (linear from start
 // to 0 over training, as rl-baselines3-zoo writes them) or
-// "lin_<start>_<end>". Value(progress_remaining) with progress_remaining going
-// from 1 at the start to 0 at the end.
+// "lin_<start>_<end>", or "cos_<start>" / "cos_<start>_<end>" (half a cosine
+// from start to end: PyTorch's CosineAnnealingLR over the whole run, as IQL's
+// reference code decays its actor's step size). Value(progress_remaining)
+// with progress_remaining going from 1 at the start to 0 at the end.
 #ifndef RLFORGE_CONFIG_CONFIG_H_
 #define RLFORGE_CONFIG_CONFIG_H_
 
@@ -23,20 +25,22 @@
 namespace rlforge {
 
 struct Schedule {
+  enum class Kind { kConstant, kLinear, kCosine };
   double start = 0.0;
   double end = 0.0;
-  bool linear = false;
+  Kind kind = Kind::kConstant;
 
-  static Schedule Constant(double v) { return {v, v, false}; }
-  static Schedule Linear(double start, double end = 0.0) { return {start, end, true}; }
+  static Schedule Constant(double v) { return {v, v, Kind::kConstant}; }
+  static Schedule Linear(double start, double end = 0.0) { return {start, end, Kind::kLinear}; }
+  static Schedule Cosine(double start, double end = 0.0) { return {start, end, Kind::kCosine}; }
   // Throws InvalidArgument on a malformed text.
   static Schedule Parse(const std::string& text);
-  double Value(double progress_remaining) const {
-    return linear ? end + (start - end) * progress_remaining : start;
-  }
+  double Value(double progress_remaining) const;
+  // Every value the schedule takes lies in [min(start, end), max(start, end)].
+  double Min() const { return kind == Kind::kConstant ? start : (start < end ? start : end); }
   std::string ToString() const;
   friend bool operator==(const Schedule& a, const Schedule& b) {
-    return a.start == b.start && a.end == b.end && a.linear == b.linear;
+    return a.start == b.start && a.end == b.end && a.kind == b.kind;
   }
 };
 

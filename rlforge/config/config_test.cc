@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "rlforge/core/error.h"
 
 namespace rlforge {
@@ -40,7 +42,7 @@ std::string ErrorOf(const std::function<void()>& fn) {
 TEST(ScheduleTest, ParsesConstantsAndLinearSchedules) {
   EXPECT_EQ(Schedule::Parse("0.001"), Schedule::Constant(0.001));
   const Schedule lin = Schedule::Parse("lin_0.001");
-  EXPECT_TRUE(lin.linear);
+  EXPECT_EQ(lin.kind, Schedule::Kind::kLinear);
   EXPECT_DOUBLE_EQ(lin.Value(1.0), 0.001);
   EXPECT_DOUBLE_EQ(lin.Value(0.25), 0.00025);
   EXPECT_DOUBLE_EQ(lin.Value(0.0), 0.0);
@@ -48,6 +50,22 @@ TEST(ScheduleTest, ParsesConstantsAndLinearSchedules) {
   EXPECT_DOUBLE_EQ(two.Value(0.5), 0.75);
   EXPECT_EQ(Schedule::Parse(lin.ToString()), lin);
   EXPECT_THROW(Schedule::Parse("fast"), InvalidArgument);
+}
+
+TEST(ScheduleTest, CosineSchedulesAnnealLikeCosineAnnealingLR) {
+  const Schedule cos = Schedule::Parse("cos_0.001");
+  EXPECT_EQ(cos, Schedule::Cosine(0.001));
+  EXPECT_DOUBLE_EQ(cos.Value(1.0), 0.001);
+  EXPECT_NEAR(cos.Value(0.75), 0.001 * (2.0 + std::sqrt(2.0)) / 4.0, 1e-15);  // (1 + cos(pi/4)) / 2 = 0.8536
+  EXPECT_NEAR(cos.Value(0.5), 0.0005, 1e-15);
+  EXPECT_NEAR(cos.Value(0.0), 0.0, 1e-15);
+  const Schedule two = Schedule::Parse("cos_1_0.2");
+  EXPECT_NEAR(two.Value(0.5), 0.6, 1e-12);
+  EXPECT_NEAR(two.Value(0.25), 0.2 + 0.8 * (2.0 - std::sqrt(2.0)) / 4.0, 1e-12);
+  EXPECT_DOUBLE_EQ(two.Min(), 0.2);
+  EXPECT_EQ(two.ToString(), "cos_1_0.2");
+  EXPECT_EQ(Schedule::Parse(cos.ToString()), cos);
+  EXPECT_THROW(Schedule::Parse("cos_fast"), InvalidArgument);
 }
 
 TEST(ConfigIOTest, LoadsYamlAndRejectsUnknownKeysAndBadTypes) {
@@ -59,7 +77,7 @@ TEST(ConfigIOTest, LoadsYamlAndRejectsUnknownKeysAndBadTypes) {
   EXPECT_EQ(c.gamma, 0.9);
   EXPECT_TRUE(c.flag);
   EXPECT_EQ(c.arch, (std::vector<int64_t>{32, 16}));
-  EXPECT_TRUE(c.lr.linear);
+  EXPECT_EQ(c.lr.kind, Schedule::Kind::kLinear);
   EXPECT_EQ(c.target_kl, 0.02);
   EXPECT_EQ(c.kwargs.GetString("is_slippery", ""), "false");
   const std::string unknown = ErrorOf([&] { ConfigIO::LoadYamlText("n_stepz: 3", "test.yaml", c); });

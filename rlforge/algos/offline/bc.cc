@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "rlforge/algos/export_model.h"
+#include "rlforge/algos/flat_adam.h"
 #include "rlforge/algos/off_policy.h"
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/core/error.h"
@@ -67,8 +68,11 @@ torch::Tensor Rows(const torch::Tensor& t, const torch::Tensor& idx) {
 OfflineActor::OfflineActor(const Space& obs_space, const Space& act_space, const OfflineConfig& c)
     : obs_space_(obs_space), act_space_(act_space), head_(act_space) {
   net_ = ActorCritic(obs_space, act_space, ActorPolicyConfig(c));
-  opt_ = std::make_unique<torch::optim::Adam>(net_->parameters(), torch::optim::AdamOptions(c.learning_rate));
+  opt_ = std::make_unique<torch::optim::Adam>(net_->parameters(), torch::optim::AdamOptions(c.learning_rate.start));
 }
+
+void OfflineActor::SetLearningRate(double lr) { rlforge::SetLearningRate(*opt_, lr); }
+double OfflineActor::learning_rate() const { return rlforge::LearningRate(*opt_); }
 
 double OfflineActor::Step(const torch::Tensor& obs, const torch::Tensor& actions, const torch::Tensor& masks,
                           const torch::Tensor& weights, double ent_coef, double max_grad_norm,
@@ -143,7 +147,7 @@ Bc::Bc(const RunContext& ctx, const BcConfig& config)
   RLF_CHECK_ARG(config.class_balance == "none" || !classes.empty(), "config key 'class_balance' is '",
                 config.class_balance, "', but ", act_space_.ToString(), " actions have no classes (use none)");
   NetworkLoaded();
-  std::vector<std::string> names = {"loss", "holdout_nll", "best_holdout_nll", "epochs"};
+  std::vector<std::string> names = {"loss", "holdout_nll", "best_holdout_nll", "epochs", "learning_rate"};
   if (classes.empty()) {
     names.push_back("holdout_mse");
   } else {
@@ -170,6 +174,7 @@ Metrics Bc::Iterate() {
                                   : torch::randint(data_.train.size(0), {B}, gen_, torch::kLong);
     const torch::Tensor idx = data_.train.index_select(0, pick);
     const torch::Tensor w = config_.class_balance == "weights" ? weights_.index_select(0, pick) : torch::ones({B});
+    actor_.SetLearningRate(Rate(config_.offline.learning_rate));
     loss += actor_.Step(Rows(data_.obs, idx), Rows(data_.actions, idx), Rows(data_.masks, idx), w, config_.ent_coef,
                         config_.offline.max_grad_norm, Rows(data_.returns_to_go, idx), config_.vf_coef);
     ++updates_;
@@ -177,6 +182,7 @@ Metrics Bc::Iterate() {
   Metrics m;
   m["loss"] = loss / static_cast<double>(config_.offline.updates_per_iteration);
   m["epochs"] = static_cast<double>(updates_ * B) / static_cast<double>(std::max<int64_t>(1, data_.train.size(0)));
+  m["learning_rate"] = actor_.learning_rate();  // read back: the last update's
   Score(&m);
   return m;
 }

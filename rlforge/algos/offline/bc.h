@@ -67,6 +67,8 @@ class OfflineActor {
   // Greedy actions (as sampled actions are laid out: long or float).
   torch::Tensor Greedy(const torch::Tensor& obs, const torch::Tensor& masks);
   std::unique_ptr<Policy> MakePolicy(bool deterministic, uint64_t seed) const;
+  void SetLearningRate(double lr);
+  double learning_rate() const;  // the optimizer's, as last set
   void Visit(StateVisitor& v, const std::string& prefix);
   ActorCritic& net() { return net_; }
   const ActionHead& head() const { return head_; }

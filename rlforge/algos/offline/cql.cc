@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "rlforge/algos/export_model.h"
+#include "rlforge/algos/flat_adam.h"
 #include "rlforge/algos/off_policy.h"
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/core/error.h"
@@ -21,7 +22,7 @@ void CqlConfig::Visit(FieldVisitor& v) {
           "Box actions: actions per state drawn from each of uniform, pi(.|s) and pi(.|s') for the logsumexp");
   v.Field("ent_coef", &ent_coef, "Box actions: SAC's entropy coefficient: auto (learned from 1), auto_<initial> or a number");
   v.Field("target_entropy", &target_entropy, "Box actions: target entropy of the learned ent_coef: auto (-dim(A)) or a number");
-  v.Field("actor_learning_rate", &actor_learning_rate, "Box actions: Adam learning rate of the actor and of ent_coef");
+  v.Field("actor_learning_rate", &actor_learning_rate, "Box actions: Adam learning rate of the actor and of ent_coef (number, lin_<start> or cos_<start>)");
   v.Field("soft_q_backup", &soft_q_backup, "Box actions: SAC's soft target, less ent_coef log pi(a'|s')");
   v.Field("alpha_learning_rate", &alpha_learning_rate,
           "Adam learning rate of alpha's multiplier lambda, tuned towards alpha_threshold (CQL's Lagrangian form; 0: alpha fixed)");
@@ -39,8 +40,7 @@ void CqlConfig::Validate() const {
   RLF_CHECK_ARG(n_action_samples >= 1 && n_action_samples <= 1000, "config key 'n_action_samples' must be in 1..1000, got ",
                 n_action_samples);
   ParseEntCoef(ent_coef, target_entropy, 1);
-  RLF_CHECK_ARG(actor_learning_rate > 0 && std::isfinite(actor_learning_rate),
-                "config key 'actor_learning_rate' must be > 0, got ", actor_learning_rate);
+  CheckLearningRate(actor_learning_rate, "actor_learning_rate");
   RLF_CHECK_ARG(alpha_learning_rate >= 0 && alpha_learning_rate <= 1e3,
                 "config key 'alpha_learning_rate' must be in [0, 1e3], got ", alpha_learning_rate);
   RLF_CHECK_ARG(std::abs(alpha_threshold) <= 1e9, "config key 'alpha_threshold' must be in [-1e9, 1e9], got ",
@@ -82,8 +82,8 @@ Cql::Cql(const RunContext& ctx, const CqlConfig& config)
   q_ = QNetwork(obs_space_, num_actions_, config.offline.net_arch, config.offline.activation, false);
   target_ = QNetwork(obs_space_, num_actions_, config.offline.net_arch, config.offline.activation, false);
   NetworkLoaded();
-  opt_ = std::make_unique<torch::optim::Adam>(q_->parameters(), torch::optim::AdamOptions(config.offline.learning_rate));
-  DeclareMetrics({"loss", "td_loss", "cql_regularizer", "cql_alpha", "q_data", "holdout_agreement"});
+  opt_ = std::make_unique<torch::optim::Adam>(q_->parameters(), torch::optim::AdamOptions(config.offline.learning_rate.start));
+  DeclareMetrics({"loss", "td_loss", "cql_regularizer", "cql_alpha", "q_data", "holdout_agreement", "learning_rate"});
 }
 
 void Cql::NetworkLoaded() { PolyakUpdate(*q_, *target_, 1.0); }
@@ -113,6 +113,7 @@ Metrics Cql::Iterate() {
   const torch::Tensor discounts = torch::full({B}, static_cast<float>(config_.gamma));
   const torch::Tensor weights = torch::ones({B});
   for (int64_t u = 0; u < config_.offline.updates_per_iteration; ++u) {
+    SetLearningRate(*opt_, Rate(config_.offline.learning_rate));
     const torch::Tensor idx = SampleIndices(B);
     if (!nvec_.empty()) {
       FactoredStep(idx, &loss, &td_loss, &reg_sum, &weight_sum, &q_sum);
@@ -171,7 +172,8 @@ Metrics Cql::Iterate() {
             {"td_loss", td_loss / n},
             {"cql_regularizer", reg_sum / n},
             {"cql_alpha", weight_sum / n},
-            {"q_data", q_sum / n}};
+            {"q_data", q_sum / n},
+            {"learning_rate", LearningRate(*opt_)}};  // read back: the last update's
   if (data_.holdout.size(0) > 0) {
     // The greedy action under the data's masks equals the data's (every dimension).
     torch::NoGradGuard g;
@@ -269,13 +271,13 @@ ContinuousCql::ContinuousCql(const RunContext& ctx, const CqlConfig& config)
   learn_alpha_ = ent.learned;
   target_entropy_ = ent.target_entropy;
   log_alpha_ = torch::full({1}, std::log(ent.initial), torch::kFloat32).requires_grad_(learn_alpha_);
-  const double lr = config.offline.learning_rate, actor_lr = config.actor_learning_rate;
+  const double lr = config.offline.learning_rate.start, actor_lr = config.actor_learning_rate.start;
   actor_opt_ = std::make_unique<torch::optim::Adam>(actor_->parameters(), torch::optim::AdamOptions(actor_lr));
   critic_opt_ = std::make_unique<torch::optim::Adam>(critics_->parameters(), torch::optim::AdamOptions(lr));
   alpha_opt_ =
       std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{log_alpha_}, torch::optim::AdamOptions(actor_lr));
   DeclareMetrics({"critic_loss", "td_loss", "cql_regularizer", "cql_alpha", "q_data", "actor_loss", "ent_coef",
-                  "entropy", "holdout_action_mse"});
+                  "entropy", "holdout_action_mse", "learning_rate", "actor_learning_rate"});
 }
 
 void ContinuousCql::NetworkLoaded() { PolyakUpdate(*critics_, *target_, 1.0); }
@@ -303,6 +305,10 @@ Metrics ContinuousCql::Iterate() {
     const torch::Tensor f = Features(idx), nf = Features(idx, true);
     const torch::Tensor a = scaled_actions_.index_select(0, idx);
     const torch::Tensor r = data_.rewards.index_select(0, idx), term = data_.terminated.index_select(0, idx);
+    const double actor_lr = Rate(config_.actor_learning_rate);
+    SetLearningRate(*actor_opt_, actor_lr);
+    SetLearningRate(*alpha_opt_, actor_lr);
+    SetLearningRate(*critic_opt_, Rate(config_.offline.learning_rate));
     // Temperature, from log pi at fresh actions (ent_coef below is the value before this step).
     torch::Tensor logp_pi;
     {
@@ -382,7 +388,9 @@ Metrics ContinuousCql::Iterate() {
   const double k = static_cast<double>(config_.offline.updates_per_iteration);
   Metrics m{{"critic_loss", critic_sum / k}, {"td_loss", td_sum / k},    {"cql_regularizer", reg_sum / k},
             {"cql_alpha", weight_sum / k},     {"q_data", q_sum / k},           {"actor_loss", actor_sum / k}, {"ent_coef", alpha_sum / k},
-            {"entropy", -logp_sum / k}};
+            {"entropy", -logp_sum / k},
+            {"learning_rate", LearningRate(*critic_opt_)},  // read back: the last update's
+            {"actor_learning_rate", LearningRate(*actor_opt_)}};
   if (data_.holdout.size(0) > 0) {
     torch::NoGradGuard g;
     const torch::Tensor h = data_.holdout;

@@ -77,7 +77,7 @@ struct CqlConfig {
   int64_t n_action_samples = 10;        // actions per state of each kind in the logsumexp
   std::string ent_coef = "auto";        // SAC's temperature: auto, auto_<initial> or a number
   std::string target_entropy = "auto";  // auto (-dim(A)) or a number
-  double actor_learning_rate = 1e-4;    // Adam step size of the actor and the temperature
+  Schedule actor_learning_rate = Schedule::Constant(1e-4);  // Adam step size of the actor and the temperature
   bool soft_q_backup = false;           // the target includes -ent_coef log pi(a'|s') (SAC's soft backup)
   bool deterministic_backup = false;     // the target at a' = tanh(mu(s')) instead of a' ~ pi(.|s')
   // Any actions: the regularizer's weight alpha x lambda tuned by dual

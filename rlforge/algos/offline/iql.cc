@@ -4,6 +4,7 @@
 
 #include "rlforge/algos/dqn/dqn.h"
 #include "rlforge/algos/export_model.h"
+#include "rlforge/algos/flat_adam.h"
 #include "rlforge/algos/off_policy.h"
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/core/error.h"
@@ -18,6 +19,8 @@ void IqlConfig::Visit(FieldVisitor& v) {
   v.Field("beta", &beta, "inverse temperature of the actor's advantage weights exp(beta A)");
   v.Field("max_weight", &max_weight, "cap on the advantage weights");
   v.Field("tau", &tau, "target Q Polyak coefficient per gradient step");
+  v.Field("actor_learning_rate", &actor_learning_rate,
+          "Adam learning rate of the actor (number, lin_<start> or cos_<start>; IQL's reference code: cos_3e-4)");
 }
 
 void IqlConfig::Validate() const {
@@ -27,6 +30,7 @@ void IqlConfig::Validate() const {
   RLF_CHECK_ARG(beta >= 0 && std::isfinite(beta), "config key 'beta' must be >= 0, got ", beta);
   RLF_CHECK_ARG(max_weight > 0, "config key 'max_weight' must be > 0, got ", max_weight);
   RLF_CHECK_ARG(tau > 0 && tau <= 1, "config key 'tau' must be in (0, 1], got ", tau);
+  CheckLearningRate(actor_learning_rate, "actor_learning_rate");
 }
 
 MlpHeadImpl::MlpHeadImpl(int64_t in, const std::vector<int64_t>& hidden, const std::string& activation, int64_t out) {
@@ -55,6 +59,7 @@ Iql::Iql(const RunContext& ctx, const IqlConfig& config)
     : OfflineAlgorithm(ctx, config.offline, config.gamma),
       config_(config),
       actor_(obs_space_, act_space_, config.offline) {
+  actor_.SetLearningRate(config.actor_learning_rate.start);
   discrete_ = act_space_.kind() == SpaceKind::kDiscrete;
   const int64_t d = FeatureSize(obs_space_);
   int64_t q_in = d, q_out = 1;
@@ -76,10 +81,11 @@ Iql::Iql(const RunContext& ctx, const IqlConfig& config)
   PolyakUpdate(*q2_, *q2_target_, 1.0);
   std::vector<torch::Tensor> q_params = q1_->parameters();
   for (const auto& p : q2_->parameters()) q_params.push_back(p);
-  const double lr = config.offline.learning_rate;
+  const double lr = config.offline.learning_rate.start;
   q_opt_ = std::make_unique<torch::optim::Adam>(q_params, torch::optim::AdamOptions(lr));
   v_opt_ = std::make_unique<torch::optim::Adam>(v_->parameters(), torch::optim::AdamOptions(lr));
-  DeclareMetrics({"q_loss", "value_loss", "actor_loss", "advantage_mean", "weight_mean", "q_data", "holdout_nll"});
+  DeclareMetrics({"q_loss", "value_loss", "actor_loss", "advantage_mean", "weight_mean", "q_data", "holdout_nll",
+                  "learning_rate", "actor_learning_rate"});
 }
 
 void Iql::PrepareData() {
@@ -98,6 +104,10 @@ Metrics Iql::Iterate() {
   const double clip = config_.offline.max_grad_norm;
   double q_loss_sum = 0, v_loss_sum = 0, actor_sum = 0, adv_sum = 0, w_sum = 0, q_sum = 0;
   for (int64_t u = 0; u < config_.offline.updates_per_iteration; ++u) {
+    const double lr = Rate(config_.offline.learning_rate);
+    SetLearningRate(*q_opt_, lr);
+    SetLearningRate(*v_opt_, lr);
+    actor_.SetLearningRate(Rate(config_.actor_learning_rate));
     const torch::Tensor idx = SampleIndices(B);
     const torch::Tensor f = Features(idx), nf = Features(idx, true);
     const torch::Tensor r = data_.rewards.index_select(0, idx), term = data_.terminated.index_select(0, idx);
@@ -146,7 +156,9 @@ Metrics Iql::Iterate() {
   }
   const double n = static_cast<double>(config_.offline.updates_per_iteration);
   Metrics m{{"q_loss", q_loss_sum / n},  {"value_loss", v_loss_sum / n}, {"actor_loss", actor_sum / n},
-            {"advantage_mean", adv_sum / n}, {"weight_mean", w_sum / n},     {"q_data", q_sum / n}};
+            {"advantage_mean", adv_sum / n}, {"weight_mean", w_sum / n},     {"q_data", q_sum / n},
+            {"learning_rate", LearningRate(*q_opt_)},  // read back: the last update's
+            {"actor_learning_rate", actor_.learning_rate()}};
   if (data_.holdout.size(0) > 0) {
     const torch::Tensor h = data_.holdout;
     m["holdout_nll"] = actor_.Nll(data_.obs.index_select(0, h), data_.actions.index_select(0, h).contiguous(),

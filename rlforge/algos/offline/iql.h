@@ -31,6 +31,9 @@ struct IqlConfig {
   double beta = 3.0;         // inverse temperature of the advantage weights
   double max_weight = 100.0; // cap on exp(beta A)
   double tau = 0.005;        // target Q Polyak coefficient per step
+  // The actor's Adam step size (Q and V learn at offline.learning_rate).
+  // IQL's reference code decays it with a cosine (cos_3e-4).
+  Schedule actor_learning_rate = Schedule::Constant(3e-4);
 
   void Visit(FieldVisitor& v);
   void Validate() const;

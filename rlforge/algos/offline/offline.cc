@@ -17,7 +17,8 @@ void OfflineConfig::Visit(FieldVisitor& v) {
   v.Field("holdout_fraction", &holdout_fraction, "fraction of the episodes held out for validation metrics");
   v.Field("batch_size", &batch_size, "minibatch size");
   v.Field("updates_per_iteration", &updates_per_iteration, "gradient steps per iteration (one progress row)");
-  v.Field("learning_rate", &learning_rate, "Adam learning rate");
+  v.Field("learning_rate", &learning_rate,
+          "Adam learning rate (number, lin_<start> or cos_<start>: over the updates; iql: Q and V, cql: the critics)");
   v.Field("max_grad_norm", &max_grad_norm, "gradient-norm clip of each network (iql: each critic, V and the actor)");
   v.Field("net_arch", &net_arch, "hidden layer sizes of every network");
   v.Field("activation", &activation, "tanh or relu");
@@ -32,7 +33,7 @@ void OfflineConfig::Validate() const {
                 batch_size);
   RLF_CHECK_ARG(updates_per_iteration >= 1, "config key 'updates_per_iteration' must be >= 1, got ",
                 updates_per_iteration);
-  RLF_CHECK_ARG(learning_rate > 0 && std::isfinite(learning_rate), "config key 'learning_rate' must be > 0");
+  CheckLearningRate(learning_rate, "learning_rate");
   RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0");
   CheckNetArch(1, net_arch);
   RLF_CHECK_ARG(activation == "tanh" || activation == "relu", "config key 'activation' must be tanh or relu, got '",
@@ -40,6 +41,11 @@ void OfflineConfig::Validate() const {
 }
 
 
+
+void CheckLearningRate(const Schedule& s, const char* key) {
+  RLF_CHECK_ARG(std::isfinite(s.start) && std::isfinite(s.end) && s.start > 0 && s.Min() >= 0, "config key '", key,
+                "' must start > 0 and never go below 0, got ", s.ToString());
+}
 
 OfflineData LoadOfflineData(const std::string& dir, const Space& obs_space, const Space& act_space,
                             double holdout_fraction, double gamma, uint64_t seed) {

@@ -37,7 +37,8 @@ struct OfflineConfig {
   double holdout_fraction = 0.1;         // episodes held out for validation metrics
   int64_t batch_size = 256;              // minibatch size
   int64_t updates_per_iteration = 1000;  // gradient steps per log row
-  double learning_rate = 3e-4;           // Adam's step size
+  // Adam's step size: a number, or lin_/cos_ over the run's updates (total_steps).
+  Schedule learning_rate = Schedule::Constant(3e-4);
   double max_grad_norm = 10.0;           // gradient-norm clip of each network
   std::vector<int64_t> net_arch = {256, 256};  // hidden layers of every network
   std::string activation = "relu";       // relu or tanh
@@ -109,6 +110,10 @@ torch::Tensor FactoredCqlRegularizer(const torch::Tensor& q, const torch::Tensor
 // distribution each was drawn from (so that logsumexp estimates
 // log integral exp Q(s, a) da). q_data: [B, n], w: [B, M, n].
 torch::Tensor ContinuousCqlRegularizer(const torch::Tensor& q_data, const torch::Tensor& w);
+
+// Checks a learning-rate schedule of an offline agent: every value finite,
+// the start > 0 and the end >= 0 (InvalidArgument naming key).
+void CheckLearningRate(const Schedule& s, const char* key);
 
 // The weight of CQL's regularizer: alpha, or alpha x lambda in the paper's
 // Lagrangian form (learning_rate > 0), lambda = exp(log lambda) from 1 (kept
@@ -190,6 +195,8 @@ class OfflineAlgorithm : public Algorithm {
   // A minibatch of training step indices (uniform with replacement, or by
   // `weights` over data().train when defined).
   torch::Tensor SampleIndices(int64_t n, const torch::Tensor& weights = {});
+  // A schedule's value at this update: progress is updates done / total_steps.
+  double Rate(const Schedule& s) const { return s.Value(ctx_.ProgressRemaining(updates_)); }
   // Counters, the generator and the fingerprint (the agent adds its networks).
   void VisitCommonState(StateVisitor& v);
   // Float features (FeatureSize wide, OfflineFeatures) of the dataset's rows

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <sstream>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "rlforge/algos/offline/bc.h"
@@ -188,6 +189,57 @@ TEST(BcTest, EarlyStoppingEndsTheRunAndKeepsTheBestWeights) {
   EXPECT_LT(r.timesteps, 100000);  // stopped early
   EXPECT_TRUE(std::filesystem::exists(out + "/bc_report.json"));
   EXPECT_TRUE(std::filesystem::exists(out + "/eval.json"));
+}
+
+// The column `name` of a run's progress.csv, one value per row.
+std::vector<double> ProgressColumn(const std::string& run, const std::string& name) {
+  std::ifstream csv(run + "/progress.csv");
+  std::string line;
+  std::getline(csv, line);
+  std::vector<std::string> header;
+  std::stringstream hs(line);
+  for (std::string cell; std::getline(hs, cell, ',');) header.push_back(cell);
+  const auto at = std::find(header.begin(), header.end(), name);
+  EXPECT_NE(at, header.end()) << name << " not in " << line;
+  std::vector<double> out;
+  while (at != header.end() && std::getline(csv, line)) {
+    std::stringstream ls(line);
+    std::string cell;
+    for (auto i = header.begin(); i <= at; ++i) std::getline(ls, cell, ',');
+    out.push_back(std::stod(cell));
+  }
+  return out;
+}
+
+// learning_rate and IQL's actor_learning_rate as schedules over the updates:
+// the rates logged are read back from the optimizers after each row's last
+// update (u = 9, 19, 29, 39 of 40), so they are the ones the updates used.
+TEST(OfflineScheduleTest, OptimizersFollowTheLearningRateSchedules) {
+  const std::string dir = TeacherDataset(6, 0.3, nullptr);
+  const std::string out = FreshDir("offline", "iql_schedules");
+  Train(TrainConfig::Resolve("iql", "CartPole-v1", "",
+                             {"dataset=" + dir, "updates_per_iteration=10", "eval_episodes=1", "net_arch=[8]",
+                              "learning_rate=lin_1e-3", "actor_learning_rate=cos_4e-4_1e-4"},
+                             40, 0),
+        out, Quiet());
+  const std::vector<double> lr = ProgressColumn(out, "learning_rate"), actor = ProgressColumn(out, "actor_learning_rate");
+  ASSERT_EQ(lr.size(), 4u);
+  ASSERT_EQ(actor.size(), 4u);
+  const double kPi = std::acos(-1.0);
+  for (int k = 0; k < 4; ++k) {
+    const double done = (10.0 * k + 9.0) / 40.0;  // progress at the row's last update
+    EXPECT_NEAR(lr[k], 1e-3 * (1.0 - done), 1e-9) << k;
+    EXPECT_NEAR(actor[k], 1e-4 + 3e-4 * 0.5 * (1.0 + std::cos(kPi * done)), 1e-9) << k;
+  }
+  EXPECT_NEAR(lr[0], 7.75e-4, 1e-12);        // worked: 1e-3 x (1 - 9/40)
+  EXPECT_NEAR(actor[3], 1.0046e-4, 1e-8);     // worked: 1e-4 + 1.5e-4 (1 + cos(39 pi / 40))
+  try {
+    TrainConfig::Resolve("bc", "CartPole-v1", "", {"dataset=" + dir, "learning_rate=lin_1e-3_-1e-3"}, 40, 0);
+    ADD_FAILURE() << "a schedule below 0 was accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("'learning_rate' must start > 0 and never go below 0"), std::string::npos)
+        << e.what();
+  }
 }
 
 class OfflineResumeTest : public ::testing::TestWithParam<const char*> {};
