@@ -776,8 +776,11 @@ Dataset RecordDataset(VectorEnv& envs, Policy& policy, const RecordOptions& o, D
   const int64_t ob = static_cast<int64_t>(os.nbytes()), ab = static_cast<int64_t>(as.nbytes());
   const int64_t mb = envs.mask_size();
   Dataset d = Dataset::Empty(std::move(info), mb);
-  if (envs.has_conditional_action_mask()) policy.set_conditional_mask(envs.conditional_mask_fn());
   RandomPolicy noise(as, o.seed ^ 0xE951ULL, /*use_masks=*/true);
+  if (envs.has_conditional_action_mask()) {
+    policy.set_conditional_mask(envs.conditional_mask_fn());
+    noise.set_conditional_mask(envs.conditional_mask_fn());
+  }
   Rng rng(o.seed ^ 0x5EC0DULL);
 
   struct Episode {

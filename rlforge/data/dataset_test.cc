@@ -285,6 +285,30 @@ TEST(DatasetTest, MasksTravelInInfos) {
   fs::remove_all(dir);
 }
 
+// TowerDefense-v0 masks its MultiDiscrete action conditionally (the tile
+// depends on the unit type); in strict mode an illegal action stops the env.
+// The random policy and the epsilon noise of `record` choose each dimension
+// under the mask its earlier dimensions leave, so recording never sends one
+// (before: "illegal action (type 1, slot 2, tile 28 ...)").
+TEST(DatasetTest, RandomAndNoisyActionsHonourConditionalMasks) {
+  VectorEnvOptions o;
+  o.num_envs = 4;
+  auto envs = VectorEnv::Make("TowerDefense-v0", Kwargs({{"strict", "true"}, {"ticks_per_step", "4"}}), o);
+  ASSERT_TRUE(envs->has_conditional_action_mask());
+  DatasetInfo info;
+  info.env_id = "TowerDefense-v0";
+  RandomPolicy random(envs->single_action_space(), 1, true);
+  const Dataset r = RecordDataset(*envs, random, {8, 5, 0.0}, info);
+  EXPECT_EQ(r.episodes(), 8);
+  auto heuristic = Registry::Global().MakeScriptedPolicy("heuristic", "TowerDefense-v0", envs->env(0), 3);
+  const Dataset h = RecordDataset(*envs, *heuristic, {8, 6, 0.5}, info);
+  EXPECT_EQ(h.episodes(), 8);
+  // Random play deploys units (not only no-ops): some steps choose a unit type.
+  int64_t deploys = 0;
+  for (int64_t t = 0; t < r.steps(); ++t) deploys += reinterpret_cast<const int64_t*>(r.action(t))[0] != 0;
+  EXPECT_GT(deploys, 0);
+}
+
 TEST(DatasetTest, DamageIsNamed) {
   const std::string dir = TempDir("damage");
   WriteDataset(RecordCartPole(3, 1), dir);

@@ -168,7 +168,6 @@ int64_t Space::mask_size() const {
   }
 }
 
-namespace {
 // Uniform choice among allowed entries of mask[0..n); -1 when none is allowed.
 int64_t SampleMasked(Rng& rng, const uint8_t* mask, int64_t n) {
   int64_t allowed = 0;
@@ -180,7 +179,6 @@ int64_t SampleMasked(Rng& rng, const uint8_t* mask, int64_t n) {
   }
   return -1;
 }
-}  // namespace
 
 void Space::Sample(Rng& rng, void* out, const uint8_t* mask) const {
   switch (kind_) {

@@ -112,6 +112,11 @@ class Space {
   std::vector<int64_t> nvec_;
 };
 
+// A uniform choice among the allowed entries of mask[0..n) (nonzero bytes);
+// -1 when none is allowed.
+int64_t SampleMasked(Rng& rng, const uint8_t* mask, int64_t n);
+
+
 }  // namespace rlforge
 
 #endif  // RLFORGE_ENV_SPACE_H_
