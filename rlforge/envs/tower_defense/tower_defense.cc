@@ -646,7 +646,7 @@ void TowerDefense::Tick(StepResult* result) {
     e.progress += kind.speed;
     if (e.progress >= static_cast<double>(route.size()) - 1.0) {  // reached the goal
       e.alive = 0;
-      --life_;
+      life_ = std::max(0, life_ - 1);  // several can leak in one tick; each pays
       result->reward += config_.leak_penalty;
       continue;
     }
