@@ -40,7 +40,7 @@ void OffPolicyConfig::Visit(FieldVisitor& v) {
 }
 
 void OffPolicyConfig::Validate() const {
-  RLF_CHECK_ARG(learning_rate.start > 0, "config key 'learning_rate' must be > 0");
+  learning_rate.CheckRate("learning_rate");
   RLF_CHECK_ARG(buffer_size >= 1, "config key 'buffer_size' must be >= 1");
   RLF_CHECK_ARG(learning_starts >= 0, "config key 'learning_starts' must be >= 0");
   RLF_CHECK_ARG(batch_size >= 1 && batch_size <= 1000000, "config key 'batch_size' must be in [1, 1000000], got ",

@@ -215,11 +215,15 @@ class Emitter : public FieldVisitor {
 
 }  // namespace
 
+namespace {
+const char* SchedulePrefix(Schedule::Kind kind) { return kind == Schedule::Kind::kLinear ? "lin_" : "cos_"; }
+}  // namespace
+
 Schedule Schedule::Parse(const std::string& text) {
   for (const Kind kind : {Kind::kLinear, Kind::kCosine}) {
-    const std::string prefix = kind == Kind::kLinear ? "lin_" : "cos_";
+    const std::string prefix = SchedulePrefix(kind);
     if (text.rfind(prefix, 0) != 0) continue;
-    const std::string rest = text.substr(4);
+    const std::string rest = text.substr(prefix.size());
     const size_t us = rest.find('_');
     if (us == std::string::npos) return {ParseNumber(rest, "schedule start"), 0.0, kind};
     return {ParseNumber(rest.substr(0, us), "schedule start"), ParseNumber(rest.substr(us + 1), "schedule end"), kind};
@@ -232,7 +236,7 @@ double Schedule::Value(double progress_remaining) const {
     case Kind::kLinear:
       return end + (start - end) * progress_remaining;
     case Kind::kCosine:
-      return end + (start - end) * 0.5 * (1.0 + std::cos(M_PI * (1.0 - progress_remaining)));
+      return end + (start - end) * 0.5 * (1.0 + std::cos(std::acos(-1.0) * (1.0 - progress_remaining)));
     case Kind::kConstant:
       break;
   }
@@ -241,8 +245,13 @@ double Schedule::Value(double progress_remaining) const {
 
 std::string Schedule::ToString() const {
   if (kind == Kind::kConstant) return Num(start);
-  const std::string prefix = kind == Kind::kLinear ? "lin_" : "cos_";
+  const std::string prefix = SchedulePrefix(kind);
   return end == 0.0 ? prefix + Num(start) : prefix + Num(start) + "_" + Num(end);
+}
+
+void Schedule::CheckRate(const char* key) const {
+  RLF_CHECK_ARG(std::isfinite(start) && std::isfinite(end) && start > 0 && Min() >= 0, "config key '", key,
+                "' must start > 0 and never go below 0, got ", ToString());
 }
 
 std::vector<FieldInfo> ConfigIO::DescribeImpl(void* c, VisitFn visit) {

@@ -39,6 +39,9 @@ struct Schedule {
   // Every value the schedule takes lies in [min(start, end), max(start, end)].
   double Min() const { return kind == Kind::kConstant ? start : (start < end ? start : end); }
   std::string ToString() const;
+  // A step size's checks: every value finite, the start > 0 and the end >= 0
+  // (InvalidArgument naming key).
+  void CheckRate(const char* key) const;
   friend bool operator==(const Schedule& a, const Schedule& b) {
     return a.start == b.start && a.end == b.end && a.kind == b.kind;
   }

@@ -44,7 +44,7 @@ void ImpalaConfig::Validate() const {
                 vtrace_lambda);
   RLF_CHECK_ARG(rho_bar > 0 && c_bar > 0, "config keys 'rho_bar' and 'c_bar' must be > 0");
   RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0");
-  RLF_CHECK_ARG(learning_rate.start > 0, "config key 'learning_rate' must be > 0");
+  learning_rate.CheckRate("learning_rate");
   RLF_CHECK_ARG(rmsprop_eps > 0 && rmsprop_alpha > 0 && rmsprop_alpha < 1,
                 "config keys 'rmsprop_eps' (> 0) and 'rmsprop_alpha' (in (0, 1)) are out of range");
 }

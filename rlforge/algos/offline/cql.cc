@@ -40,7 +40,7 @@ void CqlConfig::Validate() const {
   RLF_CHECK_ARG(n_action_samples >= 1 && n_action_samples <= 1000, "config key 'n_action_samples' must be in 1..1000, got ",
                 n_action_samples);
   ParseEntCoef(ent_coef, target_entropy, 1);
-  CheckLearningRate(actor_learning_rate, "actor_learning_rate");
+  actor_learning_rate.CheckRate("actor_learning_rate");
   RLF_CHECK_ARG(alpha_learning_rate >= 0 && alpha_learning_rate <= 1e3,
                 "config key 'alpha_learning_rate' must be in [0, 1e3], got ", alpha_learning_rate);
   RLF_CHECK_ARG(std::abs(alpha_threshold) <= 1e9, "config key 'alpha_threshold' must be in [-1e9, 1e9], got ",

@@ -30,7 +30,7 @@ void IqlConfig::Validate() const {
   RLF_CHECK_ARG(beta >= 0 && std::isfinite(beta), "config key 'beta' must be >= 0, got ", beta);
   RLF_CHECK_ARG(max_weight > 0, "config key 'max_weight' must be > 0, got ", max_weight);
   RLF_CHECK_ARG(tau > 0 && tau <= 1, "config key 'tau' must be in (0, 1], got ", tau);
-  CheckLearningRate(actor_learning_rate, "actor_learning_rate");
+  actor_learning_rate.CheckRate("actor_learning_rate");
 }
 
 MlpHeadImpl::MlpHeadImpl(int64_t in, const std::vector<int64_t>& hidden, const std::string& activation, int64_t out) {

@@ -33,7 +33,7 @@ void OfflineConfig::Validate() const {
                 batch_size);
   RLF_CHECK_ARG(updates_per_iteration >= 1, "config key 'updates_per_iteration' must be >= 1, got ",
                 updates_per_iteration);
-  CheckLearningRate(learning_rate, "learning_rate");
+  learning_rate.CheckRate("learning_rate");
   RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0");
   CheckNetArch(1, net_arch);
   RLF_CHECK_ARG(activation == "tanh" || activation == "relu", "config key 'activation' must be tanh or relu, got '",
@@ -41,11 +41,6 @@ void OfflineConfig::Validate() const {
 }
 
 
-
-void CheckLearningRate(const Schedule& s, const char* key) {
-  RLF_CHECK_ARG(std::isfinite(s.start) && std::isfinite(s.end) && s.start > 0 && s.Min() >= 0, "config key '", key,
-                "' must start > 0 and never go below 0, got ", s.ToString());
-}
 
 OfflineData LoadOfflineData(const std::string& dir, const Space& obs_space, const Space& act_space,
                             double holdout_fraction, double gamma, uint64_t seed) {

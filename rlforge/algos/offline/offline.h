@@ -111,10 +111,6 @@ torch::Tensor FactoredCqlRegularizer(const torch::Tensor& q, const torch::Tensor
 // log integral exp Q(s, a) da). q_data: [B, n], w: [B, M, n].
 torch::Tensor ContinuousCqlRegularizer(const torch::Tensor& q_data, const torch::Tensor& w);
 
-// Checks a learning-rate schedule of an offline agent: every value finite,
-// the start > 0 and the end >= 0 (InvalidArgument naming key).
-void CheckLearningRate(const Schedule& s, const char* key);
-
 // The weight of CQL's regularizer: alpha, or alpha x lambda in the paper's
 // Lagrangian form (learning_rate > 0), lambda = exp(log lambda) from 1 (kept
 // in [1e-6, 1e6]) tuned by dual gradient ascent, one Adam step per update on

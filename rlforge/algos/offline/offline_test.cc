@@ -268,7 +268,8 @@ TEST_P(OfflineResumeTest, ResumedRunEndsWithTheUnbrokenRunsWeights) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Agents, OfflineResumeTest,
-                         ::testing::Values("bc", "cql", "iql", "cql:alpha_learning_rate=0.05,alpha_threshold=0.5"));
+                         ::testing::Values("bc", "cql", "iql", "cql:alpha_learning_rate=0.05,alpha_threshold=0.5",
+                                           "iql:learning_rate=lin_1e-3,actor_learning_rate=cos_3e-4"));
 
 TEST(OfflineResumeTest, AChangedDatasetIsRefused) {
   const std::string dir = TeacherDataset(6, 0.5, nullptr);

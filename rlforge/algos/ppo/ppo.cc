@@ -42,7 +42,7 @@ void PpoCoreConfig::Validate() const {
   RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1], got ", gamma);
   RLF_CHECK_ARG(gae_lambda >= 0 && gae_lambda <= 1, "config key 'gae_lambda' must be in [0, 1], got ", gae_lambda);
   RLF_CHECK_ARG(clip_range.start > 0, "config key 'clip_range' must be > 0");
-  RLF_CHECK_ARG(learning_rate.start > 0, "config key 'learning_rate' must be > 0");
+  learning_rate.CheckRate("learning_rate");
   RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0, got ", max_grad_norm);
   RLF_CHECK_ARG(!target_kl || *target_kl > 0, "config key 'target_kl' must be > 0 or null");
   RLF_CHECK_ARG(!clip_range_vf || *clip_range_vf > 0, "config key 'clip_range_vf' must be > 0 or null");

@@ -20,7 +20,8 @@ void TabularConfig::Visit(FieldVisitor& v) {
 
 void TabularConfig::Validate() const {
   RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1], got ", gamma);
-  RLF_CHECK_ARG(learning_rate.start > 0 && learning_rate.start <= 1, "config key 'learning_rate' must be in (0, 1]");
+  learning_rate.CheckRate("learning_rate");
+  RLF_CHECK_ARG(learning_rate.start <= 1 && learning_rate.end <= 1, "config key 'learning_rate' must stay in (0, 1]");
   for (double e : {exploration_initial_eps, exploration_final_eps})
     RLF_CHECK_ARG(e >= 0 && e <= 1, "exploration epsilons must be in [0, 1], got ", e);
   RLF_CHECK_ARG(exploration_fraction >= 0 && exploration_fraction <= 1,
