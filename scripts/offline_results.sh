@@ -72,6 +72,17 @@ for s in $seeds; do
       --set eval_interval_episodes=10 --out "$run" --no-progress; }
   done
 done
+# ---- Offline to online: DQN (its zoo preset, 50k steps) from scratch vs from the CQL run of the medium data
+for s in $seeds; do
+  [[ -d runs/cql-cartpole_medium-s$s ]] || continue
+  run=runs/dqn-scratch-s$s
+  [[ -f $run/eval.json ]] || { rm -rf "$run"; quiet "$R" train --algo dqn --env CartPole-v1 --seed "$s" \
+    --set eval_interval=2048 --set eval_interval_episodes=10 --out "$run" --no-progress; }
+  run=runs/dqn-cqlinit-s$s
+  [[ -f $run/eval.json ]] || { rm -rf "$run"; quiet "$R" train --algo dqn --env CartPole-v1 --seed "$s" \
+    --init-from runs/cql-cartpole_medium-s$s --set exploration_initial_eps=0.05 --set eval_interval=2048 \
+    --set eval_interval_episodes=10 --out "$run" --no-progress; }
+done
 
 # ---- Tables ------------------------------------------------------------------------
 python3 - "$seeds" <<'PY'
@@ -98,13 +109,15 @@ for env in ["cartpole", "lunarlander", "towerdefense"]:
             cells.append(f"{statistics.mean(vals):.2f} ({min(vals):.2f}), n={len(vals)}" if vals else "-")
         print(f"| {env} | {kind} | {beh if beh is None else round(beh, 2)} | " + " | ".join(cells) + " |")
 print()
-print("PPO on CartPole-v1: first env step at which a periodic evaluation (10 episodes) reached 475 (mean, max over seeds)")
+print("PPO and DQN on CartPole-v1: first env step at which a periodic evaluation (10 episodes) reached 475, per seed")
 for lr, how in [("", "scratch-preset"), ("3e-4", "scratch"), ("3e-4", "bcinit"), ("1e-4", "scratch"),
-                ("1e-4", "bcinit")]:
+                ("1e-4", "bcinit"), ("", "dqn-scratch"), ("", "dqn-cqlinit")]:
     if True:
         firsts, finals = [], []
         for s in seeds:
-            name = f"runs/ppo-{how}-s{s}" if not lr else f"runs/ppo-{how}-lr{lr}-s{s}"
+            agent = "dqn" if how.startswith("dqn") else "ppo"
+            name = f"runs/{how}-s{s}" if agent == "dqn" else (
+                f"runs/ppo-{how}-s{s}" if not lr else f"runs/ppo-{how}-lr{lr}-s{s}")
             f = name + "/evaluations.csv"
             if not os.path.exists(f):
                 continue
