@@ -101,15 +101,7 @@ TEST(ContractTest, ProgressCsvHasEveryColumnFromTheFirstRow) {
   Train(TrainConfig::Resolve("dqn", "CartPole-v1", "",
                              {"learning_starts=500", "train_freq=100", "eval_episodes=0", "net_arch=[16]"}, 1000, 0),
         dir, Quiet());
-  std::ifstream csv(dir + "/progress.csv");
-  std::vector<std::vector<std::string>> rows;
-  for (std::string line; std::getline(csv, line);) {
-    std::vector<std::string> cells;
-    std::stringstream ss(line);
-    for (std::string cell; std::getline(ss, cell, ',');) cells.push_back(cell);
-    if (!line.empty() && line.back() == ',') cells.push_back("");
-    rows.push_back(cells);
-  }
+  const std::vector<std::vector<std::string>> rows = testing_util::ProgressRows(dir);
   ASSERT_GE(rows.size(), 3u);
   const auto& header = rows[0];
   const auto loss = std::find(header.begin(), header.end(), "loss");

@@ -213,10 +213,8 @@ class Emitter : public FieldVisitor {
   }
 };
 
-}  // namespace
-
-namespace {
 const char* SchedulePrefix(Schedule::Kind kind) { return kind == Schedule::Kind::kLinear ? "lin_" : "cos_"; }
+
 }  // namespace
 
 Schedule Schedule::Parse(const std::string& text) {

@@ -40,22 +40,14 @@ TrainConfig PpoConfig(int64_t steps, std::vector<std::string> sets = {}) {
 
 // progress.csv as rows of cells, the timing columns blanked.
 std::vector<std::vector<std::string>> ProgressWithoutTimings(const std::string& dir) {
-  std::ifstream in(dir + "/progress.csv");
-  std::vector<std::vector<std::string>> rows;
+  std::vector<std::vector<std::string>> rows = testing_util::ProgressRows(dir);
+  if (rows.empty()) return rows;
   std::vector<bool> timing;
-  for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> cells;
-    std::stringstream ss(line);
-    for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
-    if (line.back() == ',') cells.push_back("");
-    if (rows.empty())
-      for (const auto& c : cells)
-        timing.push_back(c == "steps_per_second" || c == "time_elapsed" || c.rfind("time_", 0) == 0);
-    else
-      for (size_t k = 0; k < cells.size() && k < timing.size(); ++k)
-        if (timing[k]) cells[k] = "t";
-    rows.push_back(cells);
-  }
+  for (const auto& c : rows[0])
+    timing.push_back(c == "steps_per_second" || c == "time_elapsed" || c.rfind("time_", 0) == 0);
+  for (size_t r = 1; r < rows.size(); ++r)
+    for (size_t k = 0; k < rows[r].size() && k < timing.size(); ++k)
+      if (timing[k]) rows[r][k] = "t";
   return rows;
 }
 

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,21 @@ inline std::vector<torch::Tensor> Weights(const std::string& run_dir) {
   for (const auto& p : dynamic_cast<OnPolicyAlgorithm&>(*run.algorithm).policy()->parameters())
     out.push_back(p.detach().clone());
   return out;
+}
+
+// A run's progress.csv as rows of cells (the header first; an empty last
+// cell kept).
+inline std::vector<std::vector<std::string>> ProgressRows(const std::string& run_dir) {
+  std::ifstream in(run_dir + "/progress.csv");
+  std::vector<std::vector<std::string>> rows;
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    for (std::string cell; std::getline(ss, cell, ',');) cells.push_back(cell);
+    if (!line.empty() && line.back() == ',') cells.push_back("");
+    rows.push_back(cells);
+  }
+  return rows;
 }
 
 inline bool SameWeights(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {

@@ -193,21 +193,14 @@ TEST(BcTest, EarlyStoppingEndsTheRunAndKeepsTheBestWeights) {
 
 // The column `name` of a run's progress.csv, one value per row.
 std::vector<double> ProgressColumn(const std::string& run, const std::string& name) {
-  std::ifstream csv(run + "/progress.csv");
-  std::string line;
-  std::getline(csv, line);
-  std::vector<std::string> header;
-  std::stringstream hs(line);
-  for (std::string cell; std::getline(hs, cell, ',');) header.push_back(cell);
-  const auto at = std::find(header.begin(), header.end(), name);
-  EXPECT_NE(at, header.end()) << name << " not in " << line;
+  const std::vector<std::vector<std::string>> rows = testing_util::ProgressRows(run);
   std::vector<double> out;
-  while (at != header.end() && std::getline(csv, line)) {
-    std::stringstream ls(line);
-    std::string cell;
-    for (auto i = header.begin(); i <= at; ++i) std::getline(ls, cell, ',');
-    out.push_back(std::stod(cell));
-  }
+  if (rows.empty()) return out;
+  const auto at = std::find(rows[0].begin(), rows[0].end(), name);
+  EXPECT_NE(at, rows[0].end()) << name << " not in progress.csv";
+  if (at == rows[0].end()) return out;
+  const size_t col = static_cast<size_t>(at - rows[0].begin());
+  for (size_t r = 1; r < rows.size(); ++r) out.push_back(std::stod(rows[r].at(col)));
   return out;
 }
 

@@ -161,7 +161,7 @@ TEST(TowerDefenseTest, ObservationsStayInTheirSpaceWhenEnemiesLeakTogether) {
   // enemies, then fall, and the enemies walk on together.
   // About 1 in 100 such games on stages 2 and 3 ends with two enemies leaking
   // in the last tick; the test asks that some did.
-  int negative_life = 0, out_of_space = 0, episodes = 0, double_leak_losses = 0;
+  int negative_life = 0, out_of_space = 0, double_leak_losses = 0;
   for (int stage = 2; stage <= 3; ++stage) {
     for (uint64_t seed = 0; seed < 300; ++seed) {
       TowerDefenseConfig c;
@@ -188,10 +188,8 @@ TEST(TowerDefenseTest, ObservationsStayInTheirSpaceWhenEnemiesLeakTogether) {
           ++double_leak_losses;
         if (r.terminated || r.truncated) break;
       }
-      ++episodes;
     }
   }
-  EXPECT_EQ(episodes, 600);
   EXPECT_GT(double_leak_losses, 0);
   EXPECT_EQ(negative_life, 0);
   EXPECT_EQ(out_of_space, 0);
