@@ -19,6 +19,7 @@ check() {  # name expected_code expected_stderr_substring -- command...
 }
 
 "$BIN" train --algo ppo --env CartPole-v1 --steps 4096 --set eval_episodes=0 --no-progress --out "$tmp/ppo" >/dev/null 2>&1
+"$BIN" train --algo recurrent-ppo --env CartPoleNoVel-v1 --steps 512 --set n_steps=64 --set eval_episodes=0 --no-progress --out "$tmp/rnn" >/dev/null 2>&1
 "$BIN" train --algo q-learning --env FrozenLake-v1 --steps 500 --set eval_episodes=0 --no-progress --out "$tmp/tab" >/dev/null 2>&1
 
 check export-rlf 0 "equal rlforge's on 2000 of 2000" -- "$BIN" export "$tmp/ppo" --format rlf --out "$tmp/p.rlf"
@@ -54,7 +55,7 @@ check bench-runtime-bad 2 "--batch must be in 1..65536" -- "$BIN" bench runtime 
 
 # rlforge serve: a served policy drives eval as the run itself does; SIGTERM
 # stops the server promptly with exit 0.
-"$BIN" serve --policy "cartpole=$tmp/p.rlf" --port 0 --quiet >"$tmp/serve.out" 2>"$tmp/serve.err" &
+"$BIN" serve --policy "cartpole=$tmp/p.rlf" --policy "rnn=$tmp/rnn" --port 0 --quiet >"$tmp/serve.out" 2>"$tmp/serve.err" &
 spid=$!
 for i in $(seq 100); do grep -q listening "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
 url=$(grep -o 'http://127.0.0.1:[0-9]*' "$tmp/serve.out" | head -1)
@@ -63,7 +64,9 @@ if [[ -z "$url" ]]; then echo "FAIL serve did not start: $(cat "$tmp/serve.err")
   local_=$("$BIN" eval --policy "$tmp/ppo" --episodes 8 --seed 4 --json)
   same=$(python3 -c "import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); print(a['mean_return']==b['mean_return'] and a['mean_length']==b['mean_length'])" "$served" "$local_")
   [[ "$same" == True ]] && echo "ok   served-eval-equals-local" || { echo "FAIL served eval differs: $served vs $local_"; fails=$((fails+1)); }
-  check served-wrong-env 2 "takes 4 observation values" -- "$BIN" eval --policy "$url" --env Acrobot-v1 --episodes 1
+  check served-wrong-env 2 "takes 4 observation values" -- "$BIN" eval --policy "$url/v1/models/cartpole" --env Acrobot-v1 --episodes 1
+  check served-recurrent 2 "model 'rnn' is recurrent" -- "$BIN" eval --policy "$url/v1/models/rnn" --env CartPoleNoVel-v1 --episodes 1
+  check serve-port-in-use 1 "cannot listen on 127.0.0.1:${url##*:}" -- "$BIN" serve --policy "$tmp/p.rlf" --port "${url##*:}"
   check served-unknown-model 2 "has no model 'nope'" -- "$BIN" eval --policy "$url/v1/models/nope" --env CartPole-v1 --episodes 1
   metrics=$(python3 -c "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1] + '/metrics').read().decode())" "$url")
   [[ "$metrics" == *'rlforge_requests_total{model="cartpole",code="200"}'* ]] && echo "ok   serve-metrics" || { echo "FAIL metrics: $metrics"; fails=$((fails+1)); }
@@ -77,6 +80,8 @@ fi
 check serve-missing 2 "no such file or run directory" -- "$BIN" serve --policy "$tmp/nope.rlf" --port 0
 check serve-bad-batch 2 "--max-batch must be in 1..65536" -- "$BIN" serve --policy "$tmp/p.rlf" --max-batch 0
 check served-unreachable 2 "no rlforge server answers there" -- "$BIN" eval --policy http://127.0.0.1:1 --env CartPole-v1 --episodes 1
+check serve-empty-name 2 "the model name before '=' is empty" -- "$BIN" serve --policy "=$tmp/p.rlf"
+check bench-serve-binary-recurrent 2 "binary requests carry no state" -- "$BIN" bench serve --policy "$tmp/rnn" --binary --requests 10
 check bench-serve 0 "batching serves" -- "$BIN" bench serve --policy "$tmp/ppo" --concurrency 1 --concurrency 4 --requests 200 --seconds 2
 
 echo "$((fails)) failed"

@@ -112,6 +112,9 @@ void RunBenchServe(const BenchServeArgs& a) {
   RLF_CHECK_ARG(a.max_delay_us >= 0 && a.max_delay_us <= 1000000, "--max-delay-us must be in 0..1000000");
   LoadedRun run = LoadRun(a.policy);
   const runtime::Model model = run.algorithm->Export();
+  RLF_CHECK_ARG(!(a.binary && model.recurrent()), "--binary: ", a.policy,
+                " is a recurrent policy, and binary requests carry no state (the server refuses them); "
+                "benchmark it with JSON requests");
   auto reference = run.algorithm->MakeNetworkPolicy();
   const RecordedObservations rec = RecordObservations(run.config, *reference, 1000, 5);
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

@@ -51,6 +51,9 @@ class HttpPolicy : public Policy {
       mask_size_ = head.at("mask_size").get<int64_t>();
       box_ = head.at("kind") == "gaussian";
       n_actions = head.value("n", int64_t{0});
+      RLF_CHECK_ARG(!desc.contains("core"), "--policy ", url, ": model '", name_,
+                    "' is recurrent; a served policy is driven by binary requests, which carry no state "
+                    "(evaluate its run directory or .rlf file instead)");
     } catch (const nlohmann::json::exception&) {
       throw InvalidArgument(StrCat("--policy ", url, ": the server's /v1/models is not rlforge's"));
     }

@@ -41,6 +41,8 @@ serve::ModelSource Source(const std::string& spec, const std::string& quantize) 
   static const std::regex named(R"(([A-Za-z0-9_.-]+)=(.+))");
   std::smatch m;
   if (std::regex_match(spec, m, named)) name = m[1].str(), path = m[2].str();
+  RLF_CHECK_ARG(spec.empty() || spec.front() != '=' || std::filesystem::exists(spec), "--policy '", spec,
+                "': the model name before '=' is empty (NAME=PATH)");
   RLF_CHECK_ARG(std::filesystem::exists(path), "--policy '", spec, "': no such file or run directory '", path, "'");
   if (name.empty()) name = std::filesystem::path(path).lexically_normal().filename().stem().string();
   if (name.empty() || !std::regex_match(name, std::regex("[A-Za-z0-9_.-]+"))) name = "default";

@@ -1,6 +1,10 @@
 #include "rlforge/serve/server.h"
 
+// httplib's default backlog (5) drops connections when many clients connect
+// at once. Only this file instantiates httplib's server code.
+#define CPPHTTPLIB_LISTEN_BACKLOG 128
 #include <httplib.h>
+#include <sys/socket.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -28,6 +32,23 @@ using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 using runtime::Cat;
 using runtime::Printable;
+
+// Whether two models are for the same env's spaces: the same observations
+// and actions (the network behind them may differ).
+bool SameSpaces(const runtime::Model& a, const runtime::Model& b) {
+  return a.env == b.env && a.obs_kind == b.obs_kind && a.obs_shape == b.obs_shape && a.obs_n == b.obs_n &&
+         a.obs_start == b.obs_start && a.obs_nvec == b.obs_nvec && a.head == b.head &&
+         a.action_size() == b.action_size() && a.num_actions == b.num_actions && a.nvec == b.nvec &&
+         a.mask_size() == b.mask_size();
+}
+
+// The spaces a model is for, in words (reload refusals).
+std::string SpacesText(const runtime::Model& m) {
+  std::string shape = "[";
+  for (size_t i = 0; i < m.obs_shape.size(); ++i) shape += Cat(i ? ", " : "", m.obs_shape[i]);
+  return Cat(m.env.empty() ? std::string("an env") : m.env, "'s (observation shape ", shape, "], ",
+             m.action_size(), " action value(s))");
+}
 
 // Whether two models take and give the same shapes (a request checked
 // against one may run on the other after a reload).
@@ -203,12 +224,23 @@ class Slot {
     std::string now;
     try {
       now = source_.stamp();
-    } catch (const std::exception&) {
-      return;  // the file is being replaced; look again next time
+      missing_ = 0;
+    } catch (const std::exception& e) {
+      // Being replaced (look again next time), or gone: said once, after
+      // three polls in a row found nothing.
+      if (++missing_ == 3 && !o_.quiet)
+        std::fprintf(stderr, "serve: model '%s': %s; still serving version %lld\n", name().c_str(), e.what(),
+                     static_cast<long long>(version()));
+      return;
     }
     if (now == stamp_) return;
     try {
       auto m = Loaded();
+      {
+        const auto serving = model();
+        if (!SameSpaces(*m, *serving))
+          throw std::runtime_error(Cat("the new file is for ", SpacesText(*m), ", not for ", SpacesText(*serving)));
+      }
       int64_t v;
       {
         std::lock_guard<std::mutex> l(model_mu_);
@@ -450,6 +482,7 @@ class Slot {
   std::shared_ptr<const runtime::Model> model_;
   std::string stamp_;
   std::atomic<int64_t> version_{1}, reloads_{0}, reload_failures_{0};
+  int missing_ = 0;  // polls in a row that found no file (watcher thread only)
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -477,6 +510,49 @@ void Flatten(const Json& j, std::vector<float>* out, const char* what = "observa
   } else {
     throw BadRequest{400, Cat(what, " values must be numbers, got ", j.type_name())};
   }
+}
+
+// The shape of a JSON number or nested list of numbers ([] for a number);
+// false when the lists are ragged (or not numbers).
+bool ShapeOf(const Json& j, std::vector<int64_t>* shape, int depth = 0) {
+  if (j.is_number()) return true;
+  if (!j.is_array() || depth >= 8) return false;
+  shape->push_back(static_cast<int64_t>(j.size()));
+  if (j.empty()) return true;
+  std::vector<int64_t> first;
+  if (!ShapeOf(j[0], &first, depth + 1)) return false;
+  for (size_t i = 1; i < j.size(); ++i) {
+    std::vector<int64_t> other;
+    if (!ShapeOf(j[i], &other, depth + 1) || other != first) return false;
+  }
+  shape->insert(shape->end(), first.begin(), first.end());
+  return true;
+}
+
+std::string ShapeText(const std::vector<int64_t>& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) out += Cat(i ? ", " : "", shape[i]);
+  return out + "]";
+}
+
+// Observation `row` of a JSON request: nested as the model's observation
+// shape, or flat (a list of obs_size numbers; a bare number when it takes
+// one), appended to out.
+void ReadObservation(const Json& j, const runtime::Model& m, const std::string& model_name, int64_t row,
+                     std::vector<float>* out) {
+  std::vector<int64_t> shape;
+  const bool regular = ShapeOf(j, &shape);
+  const int64_t d = m.obs_size();
+  const bool fits = regular && (shape == m.obs_shape || shape == std::vector<int64_t>{d} ||
+                                (d == 1 && shape.empty()));
+  if (!fits) {
+    if (!regular) Flatten(j, out);  // non-numbers are named by Flatten
+    const std::string takes = m.obs_shape.size() > 1 ? Cat(ShapeText(m.obs_shape), " or a flat list of ", d, " numbers")
+                                                      : Cat(d, d == 1 ? " number" : " numbers");
+    throw BadRequest{400, Cat("observation ", row, regular ? Cat(" has shape ", ShapeText(shape)) : std::string(" is a ragged list"),
+                              "; model '", model_name, "' takes ", takes, " (", m.env, ")")};
+  }
+  Flatten(j, out);
 }
 
 void ReadMask(const Json& j, int64_t size, std::vector<uint8_t>* out, int64_t row) {
@@ -520,6 +596,41 @@ void CheckObservations(const runtime::Model& m, const std::vector<float>& obs, i
     }
 }
 
+// Query parameter `key` of a binary request: an unsigned decimal integer
+// up to `max`.
+uint64_t QueryUint(const httplib::Request& req, const char* key, uint64_t max) {
+  const std::string v = req.get_param_value(key);
+  uint64_t x = 0;
+  bool ok = !v.empty() && v.size() <= 20;
+  for (char c : v) {
+    if (!ok) break;
+    const uint64_t digit = static_cast<uint64_t>(c - '0');
+    ok = c >= '0' && c <= '9' && x <= (UINT64_MAX - digit) / 10;
+    x = x * 10 + digit;
+  }
+  if (!ok || x > max)
+    throw BadRequest{400, Cat("query parameter '", key, "' must be an integer in 0..", max, ", got '", Printable(v), "'")};
+  return x;
+}
+
+// A 0/1 (or false/true) query parameter.
+bool QueryFlag(const httplib::Request& req, const char* key, bool absent) {
+  if (!req.has_param(key)) return absent;
+  const std::string v = req.get_param_value(key);
+  if (v == "1" || v == "true") return true;
+  if (v == "0" || v == "false") return false;
+  throw BadRequest{400, Cat("query parameter '", key, "' must be 0 or 1 (or false/true), got '", Printable(v), "'")};
+}
+
+// The media type of a Content-Type header, lower case, without parameters.
+std::string MediaType(const std::string& content_type) {
+  std::string t = content_type.substr(0, content_type.find(';'));
+  const auto b = t.find_first_not_of(" \t"), e = t.find_last_not_of(" \t");
+  t = b == std::string::npos ? std::string() : t.substr(b, e - b + 1);
+  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return t;
+}
+
 }  // namespace
 
 class Server::Impl {
@@ -550,6 +661,12 @@ class Server::Impl {
     http_.set_keep_alive_timeout(o_.keep_alive_s);
     http_.set_read_timeout(5, 0);
     http_.set_write_timeout(5, 0);
+    // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which lets
+    // a second server bind the same port and take half of its requests.
+    http_.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
+    });
     port_ = o_.port == 0 ? http_.bind_to_any_port(o_.host) : (http_.bind_to_port(o_.host, o_.port) ? o_.port : -1);
     if (port_ < 0) throw std::runtime_error(Cat("cannot listen on ", o_.host, ":", o_.port, " (in use, or not an address here)"));
     for (auto& s : slots_) s->StartWorkers();
@@ -633,6 +750,9 @@ class Server::Impl {
       const char* why = nullptr;
       if (req.has_header("Content-Encoding")) res.status = 415, why = "compressed bodies are not accepted";
       else if (!req.has_header("Content-Length")) res.status = 411, why = "a POST needs a Content-Length";
+      else if (const std::string n = req.get_header_value("Content-Length");
+               n.empty() || n.size() > 19 || n.find_first_not_of("0123456789") != std::string::npos)
+        res.status = 400, why = "Content-Length must be a decimal number of bytes";
       if (!why) return httplib::Server::HandlerResponse::Unhandled;
       // The unread body would be taken for the next request: close.
       res.set_header("Connection", "close");
@@ -677,7 +797,7 @@ class Server::Impl {
   void Act(const httplib::Request& req, httplib::Response& res, std::string name) {
     const auto arrived = Clock::now();
     Slot* slot = nullptr;
-    const bool binary = req.get_header_value("Content-Type") == "application/octet-stream";
+    const bool binary = MediaType(req.get_header_value("Content-Type")) == "application/octet-stream";
     auto fail = [&](int status, const std::string& why) {
       res.status = status;
       res.set_content(Json{{"error", why}}.dump(), "application/json");
@@ -687,8 +807,21 @@ class Server::Impl {
       Json j;
       if (!binary) {
         if (JsonDepth(req.body) > 16) throw BadRequest{400, "the JSON body is nested too deeply"};
-        j = Json::parse(req.body, nullptr, false);
-        if (j.is_discarded() || !j.is_object()) throw BadRequest{400, "the body is not a JSON object"};
+        try {
+          j = Json::parse(req.body);
+        } catch (const Json::parse_error& e) {
+          throw BadRequest{400, Cat("the body is not valid JSON (at byte ", e.byte,
+                                    "; NaN, Infinity and numbers beyond float64 are not JSON)")};
+        } catch (const Json::exception&) {
+          throw BadRequest{400, "the body is not valid JSON (a number beyond float64)"};
+        }
+        if (!j.is_object()) throw BadRequest{400, Cat("the body must be a JSON object, got ", j.type_name())};
+        static const char* const kKeys[] = {"model", "observation", "observations", "mask", "masks", "state", "states",
+                                            "deterministic", "seed", "outputs", "value", "deadline_ms"};
+        for (const auto& [key, value] : j.items())
+          if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* k) { return key == k; }) == std::end(kKeys))
+            throw BadRequest{400, Cat("unknown key \"", Printable(key), "\" (keys: model, observation(s), mask(s), ",
+                                      "state(s), deterministic, seed, outputs, value, deadline_ms)")};
         if (j.contains("model")) {
           if (!j["model"].is_string()) throw BadRequest{400, "\"model\" must be a string"};
           if (!name.empty() && j["model"].get<std::string>() != name)
@@ -715,11 +848,15 @@ class Server::Impl {
         if (m.recurrent())
           throw BadRequest{400, Cat("model '", slot->name(), "' is recurrent: send JSON requests with \"state\" ",
                                     "(binary requests carry no state)")};
-        r->n = req.has_param("n") ? std::stoll(req.get_param_value("n")) : 1;
-        if (r->n < 1 || r->n > 65536) throw BadRequest{400, "n must be in 1..65536"};
-        const bool masked = req.has_param("masks") && req.get_param_value("masks") == "1";
-        r->deterministic = !(req.has_param("deterministic") && req.get_param_value("deterministic") == "0");
-        if (req.has_param("seed")) r->seed = std::stoull(req.get_param_value("seed"));
+        for (const auto& [key, value] : req.params)
+          if (key != "n" && key != "masks" && key != "deterministic" && key != "seed" && key != "model")
+            throw BadRequest{400, Cat("unknown query parameter '", Printable(key),
+                                      "' (binary requests take n, masks, deterministic, seed, model)")};
+        r->n = req.has_param("n") ? static_cast<int64_t>(QueryUint(req, "n", 65536)) : 1;
+        if (r->n < 1) throw BadRequest{400, "query parameter 'n' must be in 1..65536"};
+        const bool masked = QueryFlag(req, "masks", false);
+        r->deterministic = QueryFlag(req, "deterministic", true);
+        if (req.has_param("seed")) r->seed = QueryUint(req, "seed", UINT64_MAX);
         const size_t want = static_cast<size_t>(r->n * m.obs_size()) * sizeof(float) +
                             (masked ? static_cast<size_t>(r->n * m.mask_size()) : 0);
         if (req.body.size() != want)
@@ -744,12 +881,15 @@ class Server::Impl {
         if (!single && (!all.is_array() || all.empty() || all.size() > 65536))
           throw BadRequest{400, "\"observations\" must be a list of 1 to 65536 observations"};
         r->n = single ? 1 : static_cast<int64_t>(all.size());
-        for (int64_t i = 0; i < r->n; ++i) {
-          const size_t before = r->obs.size();
-          Flatten(single ? all : all[static_cast<size_t>(i)], &r->obs);
-          if (static_cast<int64_t>(r->obs.size() - before) != m.obs_size())
-            throw BadRequest{400, Cat("observation ", i, " has ", r->obs.size() - before, " values; model '",
-                                      slot->name(), "' takes ", m.obs_size(), " (", m.env, ")")};
+        for (int64_t i = 0; i < r->n; ++i)
+          ReadObservation(single ? all : all[static_cast<size_t>(i)], m, slot->name(), i, &r->obs);
+        // One observation takes "mask" and "state", a list "masks" and
+        // "states": the other spelling is refused, never ignored.
+        for (const char* k : {"mask", "state"}) {
+          const std::string one = k, many = one + "s";
+          if (j.contains(single ? many : one))
+            throw BadRequest{400, single ? Cat("one observation takes \"", one, "\", not \"", many, "\"")
+                                         : Cat("a list of observations takes \"", many, "\", not \"", one, "\"")};
         }
         const char* mkey = single ? "mask" : "masks";
         if (j.contains(mkey) && !j[mkey].is_null()) {
@@ -767,9 +907,6 @@ class Server::Impl {
         // Recurrent state: one list of state_size numbers per row (null or
         // absent: zeros, the start of an episode).
         const char* skey = single ? "state" : "states";
-        if (j.contains(single ? "states" : "state"))
-          throw BadRequest{400, single ? "one observation takes \"state\", not \"states\""
-                                       : "a list of observations takes \"states\", not \"state\""};
         if (j.contains(skey) && !j[skey].is_null()) {
           if (!m.recurrent()) throw BadRequest{400, Cat("model '", slot->name(), "' is not recurrent: it takes no state")};
           const int64_t S = m.state_size();
@@ -886,10 +1023,6 @@ class Server::Impl {
       slot->AddLatency(std::chrono::duration<double>(Clock::now() - arrived).count());
     } catch (const BadRequest& e) {
       fail(e.status, e.what);
-    } catch (const std::invalid_argument&) {
-      fail(400, "a query parameter is not a number");
-    } catch (const std::out_of_range&) {
-      fail(400, "a query parameter is out of range");
     }
   }
 

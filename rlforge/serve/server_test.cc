@@ -348,8 +348,22 @@ TEST(ServerTest, BadRequestsGetOneLineErrorsAndTheServerGoesOn) {
     std::string needle;
   };
   const std::vector<Case> cases = {
-      {"/v1/models/a/act", "{not json", "application/json", 400, "not a JSON object"},
-      {"/v1/models/a/act", R"({"observation": [1, 2, 3]})", "application/json", 400, "has 3 values; model 'a' takes 6"},
+      {"/v1/models/a/act", "{not json", "application/json", 400, "not valid JSON (at byte 3"},
+      {"/v1/models/a/act", R"({"observation": [NaN, 2, 3, 4, 5, 6]})", "application/json", 400, "NaN, Infinity"},
+      {"/v1/models/a/act", R"({"observation": [1e999, 2, 3, 4, 5, 6]})", "application/json", 400, "not valid JSON"},
+      {"/v1/models/a/act", "[1, 2, 3, 4, 5, 6]", "application/json", 400, "must be a JSON object, got array"},
+      {"/v1/models/a/act", R"({"observation": [1, 2, 3]})", "application/json", 400,
+       "observation 0 has shape [3]; model 'a' takes 6 numbers"},
+      {"/v1/models/a/act", R"({"observation": [[1, 2, 3], [4, 5, 6]]})", "application/json", 400,
+       "observation 0 has shape [2, 3]; model 'a' takes 6 numbers (Random-v0)"},
+      {"/v1/models/a/act", R"({"observations": [[1, 2, 3, 4, 5, 6], [[1, 2], [3, 4, 5, 6]]]})", "application/json",
+       400, "observation 1 is a ragged list"},
+      {"/v1/models/a/act", R"({"observation": [1, 2, 3, 4, 5, 6], "determinstic": false})", "application/json", 400,
+       "unknown key \"determinstic\""},
+      {"/v1/models/a/act", R"({"observations": [[1, 2, 3, 4, 5, 6]], "mask": [0, 1, 1, 1, 1]})", "application/json",
+       400, "a list of observations takes \"masks\", not \"mask\""},
+      {"/v1/models/a/act", R"({"observation": [1, 2, 3, 4, 5, 6], "masks": [[0, 1, 1, 1, 1]]})", "application/json",
+       400, "one observation takes \"mask\", not \"masks\""},
       {"/v1/models/a/act", R"({"observation": [1, 2, 3, "x", 5, 6]})", "application/json", 400, "must be numbers"},
       {"/v1/models/a/act", R"({"observation": [1, 2, 3, 4, 5, 6], "mask": [0, 0, 0, 0, 0]})", "application/json", 400,
        "leaves no legal action"},
@@ -363,7 +377,18 @@ TEST(ServerTest, BadRequestsGetOneLineErrorsAndTheServerGoesOn) {
       {"/v1/models/nope/act", R"({"observation": [1, 2, 3, 4, 5, 6]})", "application/json", 404, "unknown model 'nope'"},
       {"/v1/act", R"({"observation": [1, 2, 3, 4, 5, 6]})", "application/json", 400, "several models are served"},
       {"/v1/models/a/act?n=2", std::string(12, 'x'), "application/octet-stream", 400, "binary body of 12 bytes"},
-      {"/v1/models/a/act?n=zero", std::string(24, 'x'), "application/octet-stream", 400, "not a number"},
+      {"/v1/models/a/act?n=zero", std::string(24, 'x'), "application/octet-stream", 400,
+       "query parameter 'n' must be an integer in 0..65536, got 'zero'"},
+      {"/v1/models/a/act?deterministic=maybe", std::string(24, '\0'), "application/octet-stream", 400,
+       "query parameter 'deterministic' must be 0 or 1"},
+      {"/v1/models/a/act?seed=-3", std::string(24, '\0'), "application/octet-stream", 400,
+       "query parameter 'seed' must be an integer"},
+      {"/v1/models/a/act?seed=1.5", std::string(24, '\0'), "application/octet-stream", 400,
+       "query parameter 'seed' must be an integer"},
+      {"/v1/models/a/act?seed=18446744073709551616", std::string(24, '\0'), "application/octet-stream", 400,
+       "query parameter 'seed' must be an integer"},
+      {"/v1/models/a/act?bogus=1", std::string(24, '\0'), "application/octet-stream", 400,
+       "unknown query parameter 'bogus'"},
       {"/v1/models/a/act", std::string(8192, ' '), "application/json", 413, "too large"},
       {"/v1/frobnicate", "{}", "application/json", 404, "no such endpoint"},
   };
@@ -384,6 +409,25 @@ TEST(ServerTest, BadRequestsGetOneLineErrorsAndTheServerGoesOn) {
                          "application/octet-stream");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
+  // Binary bodies are told by their media type, parameters aside; and
+  // deterministic=false is greedy as deterministic=0 is... not: it samples.
+  const std::string zeros(24, '\0');
+  for (const char* type : {"application/octet-stream; charset=binary", "Application/Octet-Stream"}) {
+    auto b = client.c.Post("/v1/models/a/act?seed=18446744073709551615", zeros, type);
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->status, 200) << type << ": " << b->body;
+    EXPECT_EQ(b->body.size(), sizeof(int64_t)) << type;
+  }
+  // 64 rows, sampled with deterministic=false and with =0: the same actions
+  // (one seed), and not all greedy.
+  const std::string rows64(64 * 24, '\0');
+  auto s0 = client.c.Post("/v1/models/a/act?n=64&deterministic=0&seed=3", rows64, "application/octet-stream");
+  auto sf = client.c.Post("/v1/models/a/act?n=64&deterministic=false&seed=3", rows64, "application/octet-stream");
+  auto g = client.c.Post("/v1/models/a/act?n=64&deterministic=true", rows64, "application/octet-stream");
+  ASSERT_TRUE(s0 && sf && g);
+  ASSERT_EQ(s0->status, 200);
+  EXPECT_EQ(s0->body, sf->body);
+  EXPECT_NE(s0->body, g->body);
   // And it still serves.
   auto [status, out] = client.Post("/v1/models/b/act", {{"observation", ok}});
   EXPECT_EQ(status, 200) << out.dump();
@@ -455,23 +499,84 @@ TEST(ServerTest, RequestsQueuedAcrossAReloadToOtherShapesAreAnswered503) {
     return client.Post("/v1/act", {{"observation", std::vector<float>(6, 0.3f)}});
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  // A model over 3 observations and 2 actions replaces the 6 -> 5 one.
-  runtime::Model other = RandomModel(13);
+  // A recurrent network for the same spaces replaces the feed-forward one:
+  // the queued request was read for a model without state.
+  runtime::Save(RandomRecurrentModel(13), path);
+  auto [status, body] = queued.get();
+  EXPECT_EQ(status, 503) << body.dump();
+  EXPECT_NE(body.value("error", "").find("reloaded"), std::string::npos) << body.dump();
+  Client client(port);
+  auto [s2, b2] = client.Post("/v1/act", {{"observation", std::vector<float>(6, 0.3f)}});
+  EXPECT_EQ(s2, 200) << b2.dump();
+  EXPECT_EQ(b2["version"], 2);
+  server.Stop();
+  std::filesystem::remove(path);
+}
+
+TEST(ServerTest, ReloadToAnotherEnvsSpacesIsRefused) {
+  const std::string path = ::testing::TempDir() + "/serve_spaces_" + std::to_string(::getpid()) + ".rlf";
+  runtime::Save(RandomModel(14), path);
+  ServerOptions o = Options();
+  o.reload_poll_ms = 10;
+  o.max_delay_us = 0;
+  Server server({FileSource("m", path)}, o);
+  const int port = server.Start();
+  // A model over 3 observations and 2 actions (another env's) is written
+  // over the 6 -> 5 one: not swapped in; version 1 goes on serving.
+  runtime::Model other = RandomModel(15);
+  other.env = "Other-v0";
   other.obs_shape = {3};
   other.shared[0].in = 3;
   other.shared[0].weight.resize(3 * 16);
   other.policy[0].out = 2, other.policy[0].weight.resize(16 * 2), other.policy[0].bias.resize(2);
   other.num_actions = 2;
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
   runtime::Save(other, path);
-  auto [status, body] = queued.get();
-  EXPECT_EQ(status, 503) << body.dump();
-  EXPECT_NE(body.value("error", "").find("reloaded"), std::string::npos) << body.dump();
+  const std::string failed = "rlforge_reload_failures_total{model=\"m\"} 1";
+  for (int i = 0; i < 300 && server.MetricsText().find(failed) == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_NE(server.MetricsText().find(failed), std::string::npos) << server.MetricsText();
   Client client(port);
-  auto [s2, b2] = client.Post("/v1/act", {{"observation", std::vector<float>(3, 0.3f)}});
-  EXPECT_EQ(s2, 200) << b2.dump();
-  EXPECT_EQ(b2["version"], 2);
+  auto [s1, b1] = client.Post("/v1/act", {{"observation", std::vector<float>(6, 0.3f)}});
+  EXPECT_EQ(s1, 200) << b1.dump();
+  EXPECT_EQ(b1["version"], 1);
   server.Stop();
   std::filesystem::remove(path);
+}
+
+TEST(ServerTest, ObservationsAreNestedAsTheModelsShapeOrFlat) {
+  runtime::Model grid = RandomModel(16);
+  grid.obs_shape = {2, 3};
+  ServerOptions o = Options();
+  o.max_delay_us = 0;
+  Server server({Fixed("g", grid)}, o);
+  Client client(server.Start());
+  auto [s1, nested] = client.Post("/v1/act", {{"observation", {{1, 2, 3}, {4, 5, 6}}}});
+  auto [s2, flat] = client.Post("/v1/act", {{"observation", {1, 2, 3, 4, 5, 6}}});
+  ASSERT_EQ(s1, 200) << nested.dump();
+  ASSERT_EQ(s2, 200) << flat.dump();
+  EXPECT_EQ(nested["action"], flat["action"]);
+  auto [s3, b3] = client.Post("/v1/act", {{"observation", {{1, 2}, {3, 4}, {5, 6}}}});
+  EXPECT_EQ(s3, 400);
+  EXPECT_NE(b3.value("error", "").find("has shape [3, 2]; model 'g' takes [2, 3] or a flat list of 6 numbers"),
+            std::string::npos)
+      << b3.dump();
+  server.Stop();
+}
+
+TEST(ServerTest, APortInUseIsRefused) {
+  Server first({Fixed("a", RandomModel(17))}, Options());
+  const int port = first.Start();
+  ServerOptions o = Options();
+  o.port = port;
+  Server second({Fixed("b", RandomModel(18))}, o);
+  try {
+    second.Start();
+    ADD_FAILURE() << "a second server listens on port " << port;
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot listen on"), std::string::npos) << e.what();
+  }
+  first.Stop();
 }
 
 TEST(ServerTest, StopAnswersWhatIsQueued) {
