@@ -117,7 +117,7 @@ assert d["episodes"] == 20 and d["opponent"] == "bot:random", d
 assert d["win_rate"] >= 0.7 and abs(d["win_rate"] + d["draw_rate"] + d["loss_rate"] - 1) < 1e-12, d
 PY
 then echo "ok   eval-team-bot-json"; else echo "FAIL eval-team-bot-json: $json"; fails=$((fails+1)); fi
-check team-bot-bogus 2 "--opponent 'wizard' is not a scripted policy" -- "$BIN" eval --env Arena-v0 --opponent bot:wizard
+check team-bot-bogus 2 "--opponent 'bot:wizard': Arena-v0 has no bot 'wizard' (its bots: random, greedy, tactic" -- "$BIN" eval --env Arena-v0 --opponent bot:wizard
 check train-selfplay 0 "" -- "$BIN" train --algo recurrent-ppo --env Arena-v0 --preset selfplay --steps 2048 --set num_envs=4 --set n_steps=32 --set bptt_len=8 --set batch_size=64 --set rnn_hidden_size=8 --set net_arch=[8] --set snapshot_interval=4 --set rating_games=4 --set eval_interval=0 --set eval_episodes=4 --out "$tmp/sp" --no-progress
 # 16 iterations: snapshots at 0, 4, 8, 12 and 16, after the three bots' rows.
 if [[ $(wc -l < "$tmp/sp/ratings.csv") == 9 && $(head -1 "$tmp/sp/ratings.csv") == iteration,timesteps,player,mu,sigma,conservative,* && $(tail -1 "$tmp/sp/ratings.csv") == 16,2048,snapshot:4,* ]]; then
@@ -134,6 +134,13 @@ check export-selfplay 0 "" -- "$BIN" export "$tmp/sp" --format rlf --out "$tmp/s
 check eval-vs-snapshot 0 "" -- "$BIN" eval --policy "$tmp/sp" --opponent "$tmp/sp:1" --episodes 4
 check eval-vs-bot 0 "" -- "$BIN" eval --policy "$tmp/sp" --opponent bot:strong --episodes 4 --stochastic
 check eval-snapshot-missing 2 "snapshot 9 does not exist: the run keeps snapshots 0..4" -- "$BIN" eval --policy "$tmp/sp" --opponent "$tmp/sp:9"
+# play drives a self-play run's game: team 1 from --opponent (random without).
+play=$("$BIN" play --policy "$tmp/sp" --opponent bot:tactic 2>&1)
+[[ $? == 0 && "$play" == *"team 1 bot:tactic"* && "$play" == *"game over after "*" against bot:tactic"* ]] && echo "ok   play-selfplay" || { echo "FAIL play-selfplay: $play"; fails=$((fails+1)); }
+play=$("$BIN" play --policy "$tmp/sp" --max-steps 3 2>&1)
+[[ $? == 0 && "$play" == *"team 1 random"* && "$play" == *"stopped after 3 steps"* ]] && echo "ok   play-selfplay-default" || { echo "FAIL play-selfplay-default: $play"; fails=$((fails+1)); }
+check play-team-human 2 "Arena-v0 is a team game" -- "$BIN" play --policy "$tmp/sp" --human
+check team-kwarg-conflict 2 "--opponent 'bot:random' and --kwarg opponent=tactic both name Arena-v0's team 1" -- "$BIN" eval --policy "$tmp/sp" --kwarg opponent=tactic --opponent bot:random --episodes 2
 check plot-rating 0 "" -- "$BIN" plot "$tmp/sp" --metric rating --out "$tmp/rating.png"
 check plot-rating-none 2 "has no ratings.csv" -- "$BIN" plot "$tmp/az" --metric rating --out "$tmp/rating2.png"
 check bench-env-board 0 "" -- "$BIN" bench env --env ConnectFour-v0 --num-envs 8 --steps 20000

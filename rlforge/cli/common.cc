@@ -66,6 +66,55 @@ std::vector<std::string> ResolveEnvIds(const std::string& id) {
   return {id};
 }
 
+bool IsTeamGame(const std::string& id) {
+  for (const auto& k : Registry::Global().Spec(id).kwargs)
+    if (k.name == "opponent") return true;
+  return false;
+}
+
+std::unique_ptr<Policy> MakeTeamOpponent(const std::string& spec, const std::string& id, const Env& env,
+                                         uint64_t seed, bool deterministic) {
+  const bool bot = spec.rfind("bot:", 0) == 0;
+  const std::string name = bot ? spec.substr(4) : spec;
+  const Registry& registry = Registry::Global();
+  if (bot && name != "random") {
+    std::vector<std::string> bots = {"random"};
+    bool found = false;
+    for (const auto& p : registry.Spec(id).scripted_policies) {
+      bots.push_back(p.usage);
+      found = found || p.name == name;
+    }
+    RLF_CHECK_ARG(found, "--opponent '", spec, "': ", id, " has no bot '", name, "' (its bots: ", Join(bots, ", "), ")");
+  }
+  if (registry.IsScriptedPolicy(name) || IsServedPolicy(name))
+    return MakePolicy("--opponent", name, id, env, seed, deterministic);
+  const size_t colon = name.rfind(':');
+  if (colon != std::string::npos && colon + 1 < name.size() &&
+      name.find_first_not_of("0123456789", colon + 1) == std::string::npos && IsRunPolicy(name.substr(0, colon))) {
+    LoadedRun run = LoadRunFor("--opponent", spec, name.substr(0, colon), env);
+    try {
+      return run.algorithm->MakeSnapshotPolicy(std::stoll(name.substr(colon + 1)), deterministic);
+    } catch (const std::out_of_range&) {
+      throw InvalidArgument(StrCat("--opponent '", spec, "': snapshot number out of range"));
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument(StrCat("--opponent '", spec, "': ", e.what()));
+    }
+  }
+  return MakePolicy("--opponent", name, id, env, seed, deterministic);
+}
+
+Kwargs TeamGameKwargs(const std::string& id, Kwargs kwargs, const Kwargs& user_kwargs, const std::string& opponent,
+                      bool* team) {
+  const bool team_game = IsTeamGame(id);
+  const auto mine = user_kwargs.Find("opponent");
+  RLF_CHECK_ARG(!team_game || opponent.empty() || !mine || *mine == "external", "--opponent '", opponent,
+                "' and --kwarg opponent=", mine.value_or(""), " both name ", id,
+                "'s team 1; give one (--opponent plays agent 1 of opponent=external)");
+  *team = team_game && (kwargs.Find("opponent").value_or("") == "external" || !opponent.empty());
+  if (*team) kwargs.Set("opponent", "external");
+  return kwargs;
+}
+
 bool IsRunPolicy(const std::string& spec) {
   return !Registry::Global().IsScriptedPolicy(spec) && !spec.empty() && std::filesystem::exists(spec);
 }

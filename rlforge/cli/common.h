@@ -102,6 +102,23 @@ LoadedRun LoadRunFor(const std::string& flag, const std::string& spec, const std
 // Whether `spec` names a run directory or a checkpoint (not a scripted policy).
 bool IsRunPolicy(const std::string& spec);
 
+// Whether env `id` is a team game that takes its other team from kwarg
+// `opponent` (Arena-v0), which opponent=external hands to agent 1.
+bool IsTeamGame(const std::string& id);
+// --opponent for agent 1 of a team game: bot:NAME (or a scripted NAME), a
+// served policy, a run directory or checkpoint, or RUN:K, snapshot K of a
+// self-play run's league.
+std::unique_ptr<Policy> MakeTeamOpponent(const std::string& spec, const std::string& id, const Env& env,
+                                         uint64_t seed, bool deterministic);
+// The kwargs eval and play run env `id` with, from `kwargs` (the run's and
+// the user's): a team game is played as one (*team) when --opponent is given
+// (`opponent`, "" when not) or the kwargs say opponent=external; then
+// opponent=external, agent 1 played by --opponent. A --kwarg opponent= of
+// the user's own (`user_kwargs`) that names another team 1 conflicts with
+// --opponent: InvalidArgument.
+Kwargs TeamGameKwargs(const std::string& id, Kwargs kwargs, const Kwargs& user_kwargs, const std::string& opponent,
+                      bool* team);
+
 // The env eval and play run: a run directory or checkpoint given as --policy
 // carries its env, so by default the run's env ID and env_kwargs are used
 // (--kwarg entries override single kwargs). An explicit --env, or --kwarg

@@ -44,38 +44,6 @@ nlohmann::json StatsJson(const std::string& id, const EvalArgs& a, const Episode
   return j;
 }
 
-// Whether env `id` is a team game that takes its other team from kwarg
-// `opponent` (Arena-v0), which opponent=external hands to agent 1.
-bool IsTeamGame(const std::string& id) {
-  for (const auto& k : Registry::Global().Spec(id).kwargs)
-    if (k.name == "opponent") return true;
-  return false;
-}
-
-// --opponent for agent 1 of a team game: bot:NAME (or a scripted NAME), a
-// served policy, a run directory or checkpoint, or RUN:K, snapshot K of a
-// self-play run's league.
-std::unique_ptr<Policy> MakeTeamOpponent(const std::string& spec, const std::string& id, const Env& env,
-                                         uint64_t seed, bool deterministic) {
-  const std::string name = spec.rfind("bot:", 0) == 0 ? spec.substr(4) : spec;
-  const Registry& registry = Registry::Global();
-  if (registry.IsScriptedPolicy(name) || IsServedPolicy(name))
-    return MakePolicy("--opponent", name, id, env, seed, deterministic);
-  const size_t colon = name.rfind(':');
-  if (colon != std::string::npos && colon + 1 < name.size() &&
-      name.find_first_not_of("0123456789", colon + 1) == std::string::npos && IsRunPolicy(name.substr(0, colon))) {
-    LoadedRun run = LoadRunFor("--opponent", spec, name.substr(0, colon), env);
-    try {
-      return run.algorithm->MakeSnapshotPolicy(std::stoll(name.substr(colon + 1)), deterministic);
-    } catch (const std::out_of_range&) {
-      throw InvalidArgument(StrCat("--opponent '", spec, "': snapshot number out of range"));
-    } catch (const InvalidArgument& e) {
-      throw InvalidArgument(StrCat("--opponent '", spec, "': ", e.what()));
-    }
-  }
-  return MakePolicy("--opponent", name, id, env, seed, deterministic);
-}
-
 void RunEval(const EvalArgs& a) {
   RLF_CHECK_ARG(a.episodes >= 1, "--episodes must be >= 1, got ", a.episodes);
   RLF_CHECK_ARG(a.num_envs >= 1 && a.num_envs <= kMaxNumEnvs, "--num-envs must be in 1..", kMaxNumEnvs, ", got ",
@@ -104,9 +72,8 @@ void RunEval(const EvalArgs& a) {
     opt.num_threads = a.threads;
     const Kwargs env_kwargs = EvaluationKwargs(id, kwargs, a.max_episode_steps, "--max-episode-steps");
     const bool capped = NeedsEvaluationStepCap(id, kwargs);
-    const bool team = env_kwargs.Find("opponent") == "external" || (!a.opponent.empty() && IsTeamGame(id));
-    Kwargs run_kwargs = env_kwargs;
-    if (team) run_kwargs.Set("opponent", "external");
+    bool team = false;
+    const Kwargs run_kwargs = TeamGameKwargs(id, env_kwargs, ParseKwargs(a.kwargs), a.opponent, &team);
     auto env = Make(id, run_kwargs);
     auto policy = MakePolicy("--policy", a.policy, id, *env, a.seed ^ 0xA5A5A5A5ULL, deterministic);
     choice.PrintWarnings();

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "rlforge/cli/common.h"
+#include "rlforge/env/evaluation.h"
 #include "rlforge/env/image_io.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/envs/board_games/board_game.h"
@@ -16,7 +17,7 @@ namespace {
 struct PlayArgs {
   std::string env;
   std::string policy = "random";
-  std::string opponent = "random";
+  std::string opponent;  // "": random
   bool human = false;
   int side = 0;
   uint64_t seed = 0;
@@ -66,23 +67,36 @@ void RunPlay(const PlayArgs& a) {
   const EnvChoice choice = ChooseEnv(a.env, a.kwargs, a.policy);
   const std::string& id = choice.id;
   const bool capped = NeedsEvaluationStepCap(id, choice.kwargs);
-  auto env = Make(id, EvaluationKwargs(id, choice.kwargs, a.max_episode_steps, "--max-episode-steps"));
+  bool team = false;  // a team game (Arena-v0): the policy is agent 0, --opponent agent 1
+  auto env = Make(id, TeamGameKwargs(id, EvaluationKwargs(id, choice.kwargs, a.max_episode_steps, "--max-episode-steps"),
+                                     ParseKwargs(a.kwargs), a.opponent, &team));
   const bool deterministic = !a.stochastic;
   auto policy = MakePolicy("--policy", a.policy, id, *env, a.seed ^ 0xA5A5A5A5ULL, deterministic);
   choice.PrintWarnings();
   const bool two_player = env->num_players() > 1;
-  RLF_CHECK_ARG(two_player || (!a.human && a.opponent == "random"), "--human and --opponent are for two-player games; ",
-                id, " has one player");
+  RLF_CHECK_ARG(!(team && a.human), "--human is for two-player board games; ", id,
+                " is a team game (--opponent plays team 1)");
+  RLF_CHECK_ARG(two_player || team || (!a.human && a.opponent.empty()),
+                "--human and --opponent are for two-player games and team games (envs with an 'opponent' kwarg, "
+                "such as Arena-v0); ", id, " has one player");
   RLF_CHECK_ARG(two_player || a.side == 0, "--side is for two-player games; ", id, " has one player");
   RLF_CHECK_ARG(a.side == 0 || a.side == 1, "--side must be 0 (move first) or 1 (second), got ", a.side);
+  const std::string opponent_name = a.opponent.empty() ? "random" : a.opponent;
   std::unique_ptr<Policy> opponent;
-  if (two_player && !a.human) opponent = MakePolicy("--opponent", a.opponent, id, *env, a.seed ^ 0x5A5A5A5AULL, deterministic);
+  if (two_player && !a.human)
+    opponent = MakePolicy("--opponent", opponent_name, id, *env, a.seed ^ 0x5A5A5A5AULL, deterministic);
+  if (team) {
+    RLF_CHECK_ARG(env->num_agents() == 2, id, " with opponent=external has ", env->num_agents(),
+                  " agent(s); a team game needs two");
+    opponent = MakeTeamOpponent(opponent_name, id, *env, a.seed ^ 0x5A5A5A5AULL, deterministic);
+  }
   if (env->has_conditional_action_mask())
     policy->set_conditional_mask([&env](int, const int64_t* prefix, int dim, uint8_t* m) {
       env->ConditionalActionMask(prefix, dim, m);
     });
   std::vector<uint8_t> obs(env->observation_space().nbytes()), act(env->action_space().nbytes());
   std::vector<uint8_t> mask(std::max<int64_t>(env->action_space().mask_size(), 1));
+  std::vector<uint8_t> obs1(team ? obs.size() : 0), act1(team ? act.size() : 0), mask1(team ? mask.size() : 0);
   RLF_CHECK_ARG(!a.record_set || !a.record.empty(), "--record needs a file name ending in .gif, got ''");
   RLF_CHECK_ARG(a.record.empty() || (a.record.size() > 4 && a.record.substr(a.record.size() - 4) == ".gif"),
                 "--record must name a .gif file, got '", a.record, "'");
@@ -98,7 +112,11 @@ void RunPlay(const PlayArgs& a) {
   if (two_player) {
     std::printf("%s (seed %llu, %s): player %d %s, player %d %s\n%s", id.c_str(),
                 static_cast<unsigned long long>(a.seed), deterministic ? "deterministic" : "stochastic", a.side,
-                a.policy.c_str(), 1 - a.side, a.human ? "you" : a.opponent.c_str(), env->RenderText().c_str());
+                a.policy.c_str(), 1 - a.side, a.human ? "you" : opponent_name.c_str(), env->RenderText().c_str());
+  } else if (team) {
+    std::printf("%s (seed %llu, %s): team 0 %s, team 1 %s\n%s", id.c_str(), static_cast<unsigned long long>(a.seed),
+                deterministic ? "deterministic" : "stochastic", a.policy.c_str(), opponent_name.c_str(),
+                env->RenderText().c_str());
   } else {
     std::printf("%s (seed %llu), policy %s (%s)\n%s", id.c_str(), static_cast<unsigned long long>(a.seed),
                 a.policy.c_str(), deterministic ? "deterministic" : "stochastic", env->RenderText().c_str());
@@ -112,6 +130,13 @@ void RunPlay(const PlayArgs& a) {
     } else {
       Policy& p = others_turn ? *opponent : *policy;
       p.Act(obs.data(), env->has_action_mask() ? mask.data() : nullptr, 1, act.data());
+    }
+    if (team) {
+      // Agent 1 (team 1) acts from its own view.
+      env->AgentObservation(1, obs1.data());
+      if (env->has_action_mask()) env->AgentActionMask(1, mask1.data());
+      opponent->Act(obs1.data(), env->has_action_mask() ? mask1.data() : nullptr, 1, act1.data());
+      env->SetAgentAction(1, act1.data());
     }
     StepResult r = env->Step(act.data(), obs.data());
     ret += r.reward;
@@ -127,6 +152,15 @@ void RunPlay(const PlayArgs& a) {
       if (!a.record.empty()) {
         gif.Write(a.record);
         std::printf("wrote %s (%d frames)\n", a.record.c_str(), gif.frames());
+      }
+      if (team) {
+        const int outcome = GameOutcome(r.info, r.truncated);
+        if (r.done())
+          std::printf("\ngame over after %lld steps: %s %s against %s\n", static_cast<long long>(t), a.policy.c_str(),
+                      outcome > 0 ? "wins" : outcome < 0 ? "loses" : "draws", opponent_name.c_str());
+        else
+          std::printf("\nstopped after %lld steps (--max-steps); the game is not over\n", static_cast<long long>(t));
+        return;
       }
       if (two_player) {
         std::vector<double> returns(env->num_players());
@@ -160,8 +194,8 @@ void AddPlayCommand(CLI::App& app) {
                       "), a run directory, or a checkpoint")
       ->capture_default_str();
   cmd->add_option("--opponent", a->opponent,
-                  "Two-player games: the other side (a scripted policy or a run directory)")
-      ->capture_default_str();
+                  "Two-player games: the other side (a scripted policy or a run directory; default random). Team "
+                  "games (Arena-v0): team 1, as for eval (bot:NAME, a run directory, RUN:K)");
   cmd->add_flag("--human", a->human, "Two-player games: you are the other side, typing moves in the terminal");
   cmd->add_option("--side", a->side, "Two-player games: the side the policy plays (0 moves first, 1 second)")->transform(IntegerFor(a->side))
       ->capture_default_str();
