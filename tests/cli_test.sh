@@ -134,6 +134,8 @@ check export-selfplay 0 "" -- "$BIN" export "$tmp/sp" --format rlf --out "$tmp/s
 check eval-vs-snapshot 0 "" -- "$BIN" eval --policy "$tmp/sp" --opponent "$tmp/sp:1" --episodes 4
 check eval-vs-bot 0 "" -- "$BIN" eval --policy "$tmp/sp" --opponent bot:strong --episodes 4 --stochastic
 check eval-snapshot-missing 2 "snapshot 9 does not exist: the run keeps snapshots 0..4" -- "$BIN" eval --policy "$tmp/sp" --opponent "$tmp/sp:9"
+grep -q '"opponent": "bot:tactic"' "$tmp/sp/eval.json" && echo "ok   selfplay-eval-json-opponent" || { echo "FAIL selfplay eval.json names no opponent: $(cat "$tmp/sp/eval.json")"; fails=$((fails+1)); }
+check selfplay-no-bots 2 "config key 'rating_bots' must name at least one" -- "$BIN" train --algo recurrent-ppo --env Arena-v0 --preset selfplay --set rating_bots= --steps 64 --out "$tmp/spnb"
 # play drives a self-play run's game: team 1 from --opponent (random without).
 play=$("$BIN" play --policy "$tmp/sp" --opponent bot:tactic 2>&1)
 [[ $? == 0 && "$play" == *"team 1 bot:tactic"* && "$play" == *"game over after "*" against bot:tactic"* ]] && echo "ok   play-selfplay" || { echo "FAIL play-selfplay: $play"; fails=$((fails+1)); }
@@ -143,6 +145,7 @@ check play-team-human 2 "Arena-v0 is a team game" -- "$BIN" play --policy "$tmp/
 check team-kwarg-conflict 2 "--opponent 'bot:random' and --kwarg opponent=tactic both name Arena-v0's team 1" -- "$BIN" eval --policy "$tmp/sp" --kwarg opponent=tactic --opponent bot:random --episodes 2
 check plot-rating 0 "" -- "$BIN" plot "$tmp/sp" --metric rating --out "$tmp/rating.png"
 check plot-rating-none 2 "has no ratings.csv" -- "$BIN" plot "$tmp/az" --metric rating --out "$tmp/rating2.png"
+check bench-env-multi-agent 2 "Arena-v0 with these kwargs has 2 agents acting at every step" -- "$BIN" bench env --env Arena-v0 --kwarg opponent=external
 check bench-env-board 0 "" -- "$BIN" bench env --env ConnectFour-v0 --num-envs 8 --steps 20000
 check bench-search 0 "" -- "$BIN" bench search --env TicTacToe-v0 --simulations 50 --positions 2
 check bench-search-bad 2 "bench search runs on the two-player board games" -- "$BIN" bench search --env CartPole-v1

@@ -25,9 +25,19 @@ namespace {
 
 // ---- one env -----------------------------------------------------------------
 
+// Python steps one agent per env: an env in which several agents act at
+// every step (Arena-v0 with opponent=external) has no API here for the
+// others' actions, so it is refused when made, not at its first step.
+void CheckSingleAgent(const std::string& id, const Env& env) {
+  RLF_CHECK_ARG(env.num_agents() == 1, id, " with these kwargs has ", env.num_agents(),
+                " agents acting at every step; Python steps single-agent envs (Arena-v0: opponent=random, "
+                "greedy or tactic; train and evaluate self-play from the CLI)");
+}
+
 class PyEnv {
  public:
   PyEnv(const std::string& id, const py::dict& kwargs) : id_(id), env_(Make(id, ToKwargs(kwargs))) {
+    CheckSingleAgent(id, *env_);
     obs_.resize(env_->observation_space().nbytes());
     if (const auto* limit = dynamic_cast<const TimeLimit*>(env_.get())) max_steps_ = limit->max_episode_steps();
   }
@@ -117,6 +127,7 @@ class PyVectorEnv {
     const Kwargs kw = ToKwargs(kwargs);
     py::gil_scoped_release release;
     envs_ = VectorEnv::Make(id, kw, opt);
+    CheckSingleAgent(id, envs_->env(0));
   }
 
   VectorEnv& envs() {

@@ -116,6 +116,18 @@ def test_box_actions_are_checked():
     env.step(np.array([5.0]))  # clipped to the bounds, as Gymnasium does
 
 
+def test_multi_agent_envs_are_refused_when_made():
+    # Arena-v0 with opponent=external needs agent 1's actions every step,
+    # which Python has no API for: refused at make, not at the first step.
+    for make in (lambda: rlforge.make("Arena-v0", opponent="external"),
+                 lambda: rlforge.make_vec("Arena-v0", num_envs=2, opponent="external")):
+        with pytest.raises(ValueError, match="2 agents acting at every step"):
+            make()
+    env = rlforge.make("Arena-v0", opponent="tactic")
+    _, info = env.reset(seed=0)
+    env.step(env.action_space.sample(mask=info["action_mask"]))
+
+
 def test_order_errors_and_use_after_close():
     env = rlforge.make("CartPole-v1")
     with pytest.raises(RuntimeError, match="[Rr]eset"):

@@ -34,6 +34,9 @@ void RunBenchEnv(const BenchEnvArgs& a) {
     opt.num_envs = a.num_envs;
     opt.num_threads = a.threads;
     auto envs = VectorEnv::Make(id, kwargs, opt);
+    RLF_CHECK_ARG(envs->num_agents() == 1, "bench env: ", id, " with these kwargs has ", envs->num_agents(),
+                  " agents acting at every step; it benchmarks single-agent envs (Arena-v0: opponent=random, greedy "
+                  "or tactic)");
     const Space& space = envs->single_action_space();
     const size_t bytes = space.nbytes();
     const int64_t iters = std::max<int64_t>(1, (a.steps + a.num_envs - 1) / a.num_envs);

@@ -29,7 +29,8 @@ bool IsRatingMetric(const std::string& metric) { return metric == "rating" || me
 Series ReadRatings(const std::string& dir, const std::string& metric, const std::string& prefix) {
   const std::string path = dir + "/ratings.csv";
   std::ifstream f(path);
-  RLF_CHECK_ARG(f.good(), "'", dir, "' has no ratings.csv (written by self-play runs: config key self_play)");
+  RLF_CHECK_ARG(f.good(), "'", dir, "' has no ratings.csv (written by self-play runs, config key self_play, "
+                             "that play rating games: rating_games > 0)");
   std::string line;
   std::getline(f, line);
   RLF_CHECK_ARG(line.rfind("iteration,timesteps,player,mu,sigma,conservative", 0) == 0, path,

@@ -275,6 +275,15 @@ std::optional<std::pair<double, int64_t>> TrimEvaluations(const std::string& pat
   return best;
 }
 
+// Who EvaluateNow's games are against: "random" in two-player games,
+// "bot:NAME" in team games, "" in single-agent envs.
+std::string EvaluationOpponentName(const RunConfig& run, const Algorithm& algo) {
+  auto probe = Make(run.env, EvaluationKwargs(run.env, run.env_kwargs, run.eval_max_episode_steps));
+  if (probe->num_players() > 1) return "random";
+  if (probe->num_agents() == 2) return "bot:" + algo.evaluation_opponent();
+  return "";
+}
+
 nlohmann::json EvalJson(const RunConfig& run, const EpisodeStats& s, int64_t timesteps) {
   nlohmann::json j = {{"env", run.env},          {"algo", run.algo},
                       {"timesteps", timesteps},  {"deterministic", run.eval_deterministic},
@@ -586,6 +595,8 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
                                                             {"algo", run.algo},
                                                             {"timesteps", result.timesteps},
                                                             {"episodes", 0}};
+  if (final_episodes > 0)
+    if (const std::string opponent = EvaluationOpponentName(run, *algo); !opponent.empty()) j["opponent"] = opponent;
   if (result.best_eval)
     j["best"] = {{"timesteps", best_steps}, {"mean_return", best_return},
                  {"episodes", run.eval_interval_episodes}, {"checkpoint", "checkpoints/best.pt"}};

@@ -50,6 +50,9 @@ void LeagueConfig::Validate() const {
   RLF_CHECK_ARG(rating_games >= 0 && rating_games <= 100000, "config key 'rating_games' must be in 0..100000, got ",
                 rating_games);
   const auto b = bots();
+  RLF_CHECK_ARG(!self_play || !b.empty(), "config key 'rating_bots' must name at least one of the env's scripted bots "
+                                          "(weakest first): ratings are anchored on them and the last one is the "
+                                          "evaluation opponent");
   for (size_t i = 0; i < b.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       RLF_CHECK_ARG(b[i] != b[j], "config key 'rating_bots' names '", b[i], "' twice");

@@ -182,6 +182,9 @@ TEST(LeagueTest, BadKeysAreNamed) {
   c.rating_bots = "tactic, tactic";
   EXPECT_NE(message(c).find("names 'tactic' twice"), std::string::npos);
   c = Config();
+  c.rating_bots = "";
+  EXPECT_NE(message(c).find("'rating_bots' must name at least one"), std::string::npos);
+  c = Config();
   c.rating_bots = " random ,greedy,";
   EXPECT_EQ(c.bots(), (std::vector<std::string>{"random", "greedy"}));
 }
