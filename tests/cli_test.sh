@@ -72,7 +72,7 @@ ls "$tmp/run"/events.out.tfevents.* >/dev/null 2>&1 && echo "ok   run-dir-has-tf
 check train-out-exists 2 "already exists" -- "$BIN" train --algo ppo --env CartPole-v1 --steps 512 --out "$tmp/run"
 check eval-run-dir 0 "" -- "$BIN" eval --env CartPole-v1 --policy "$tmp/run" --episodes 3 --deterministic --json
 check eval-checkpoint 0 "" -- "$BIN" eval --env CartPole-v1 --policy "$tmp/run/checkpoints/final.pt" --episodes 3
-check eval-wrong-env 2 "whose spaces differ" -- "$BIN" eval --env Acrobot-v1 --policy "$tmp/run" --episodes 3
+check eval-wrong-env 2 "was trained on CartPole-v1 with observations Box(" -- "$BIN" eval --env Acrobot-v1 --policy "$tmp/run" --episodes 3
 check play-run-dir 0 "" -- "$BIN" play --env CartPole-v1 --policy "$tmp/run" --max-steps 5
 check resume-finished 2 "is complete" -- "$BIN" train --resume "$tmp/run"
 check resume-longer 0 "" -- "$BIN" train --resume "$tmp/run" --steps 1024 --no-progress
