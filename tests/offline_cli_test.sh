@@ -3,7 +3,7 @@
 # bc/cql/iql -> eval/export, warm starts, and one-line errors with the right
 # exit codes for bad input (docs/offline.md).
 set -u
-BIN="$1"
+BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"  # absolute: one check runs from another directory
 fails=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -97,6 +97,36 @@ check cql-box-keys-on-discrete 2 "are for Box actions" -- "$BIN" train --algo cq
 check sac-from-cql 0 "copied 12 parameter tensors" -- "$BIN" train --algo sac --env Pendulum-v1 --init-from "$tmp/cqlbox" --set net_arch=[16] --set replay_dataset="$tmp/pend" --set learning_starts=0 --steps 300 --set eval_episodes=1 --out "$tmp/sacft"
 check sac-from-cql-no-progress 0 "copied 12 parameter tensors" -- "$BIN" train --algo sac --env Pendulum-v1 --init-from "$tmp/cqlbox" --set net_arch=[16] --set replay_dataset="$tmp/pend" --set learning_starts=0 --steps 300 --set eval_episodes=1 --out "$tmp/sacft2" --no-progress
 check sac-replay-too-big 2 "more than the replay holds" -- "$BIN" train --algo sac --env Pendulum-v1 --set replay_dataset="$tmp/pend" --set buffer_size=100 --steps 300 --out "$tmp/sacbig" --no-progress
+
+# Reference scores that cannot normalize are refused before anything is recorded.
+check record-ref-nan 2 "reference scores must be finite with the maximum above the minimum" -- "$BIN" record --env CartPole-v1 --episodes 2 --ref-max-score nan --out "$tmp/rn"
+check record-ref-equal 2 "got min 10, max 10" -- "$BIN" record --env CartPole-v1 --episodes 2 --ref-min-score 10 --ref-max-score 10 --out "$tmp/re"
+[[ ! -e "$tmp/rn" && ! -e "$tmp/re" ]] && echo "ok   record-ref-errors-write-nothing" || { echo "FAIL bad reference scores left a dataset"; fails=$((fails+1)); }
+python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["dataset_size"] > 0, m["dataset_size"]' "$tmp/cp/metadata.json" \
+  && echo "ok   metadata-dataset-size" || { echo "FAIL metadata dataset_size: $(grep -o '"dataset_size": *[0-9.]*' "$tmp/cp/metadata.json")"; fails=$((fails+1)); }
+
+# A resume that cannot train (its dataset moved) changes nothing in the run;
+# --steps at or below what was trained is refused.
+check bc-ckpt 0 "" -- "$BIN" train --algo bc --dataset "$tmp/cp" --steps 200 --set updates_per_iteration=100 --set checkpoint_interval=100 --set eval_episodes=1 --out "$tmp/bcr" --no-progress
+mv "$tmp/cp" "$tmp/cp-moved"
+check resume-no-dataset 2 "is not a directory" -- "$BIN" train --resume "$tmp/bcr" --steps 300
+mv "$tmp/cp-moved" "$tmp/cp"
+grep -q "^total_steps: 200 " "$tmp/bcr/config.yaml" && [[ -e "$tmp/bcr/eval.json" ]] && echo "ok   failed-resume-changes-nothing" || { echo "FAIL a failed resume changed the run: $(grep total_steps "$tmp/bcr/config.yaml"), $(ls "$tmp/bcr")"; fails=$((fails+1)); }
+check resume-fewer-steps 2 "--steps 100 is not more than the 200 steps" -- "$BIN" train --resume "$tmp/bcr" --steps 100
+
+# Path keys are stored absolute however they are given (here --set, from the dataset's directory).
+(cd "$tmp" && "$BIN" train --algo bc --env CartPole-v1 --set dataset=cp --steps 100 --set updates_per_iteration=100 --set eval_episodes=1 --out bcrel --no-progress >/dev/null 2>"$tmp/bcrel.err")
+grep -q "^dataset: $tmp/cp " "$tmp/bcrel/config.yaml" && echo "ok   set-dataset-stored-absolute" || { echo "FAIL dataset path: $(grep ^dataset "$tmp/bcrel/config.yaml"; cat "$tmp/bcrel.err")"; fails=$((fails+1)); }
+
+# --env naming the dataset's own env keeps the kwargs it was recorded with.
+check record-frozen 0 "" -- "$BIN" record --env FrozenLake-v1 --kwarg is_slippery=false --episodes 10 --out "$tmp/fl"
+check iql-frozen 0 "" -- "$BIN" train --algo iql --dataset "$tmp/fl" --env FrozenLake-v1 --steps 20 --set updates_per_iteration=10 --set eval_episodes=1 --out "$tmp/iqlfl" --no-progress
+grep -q "^env_kwargs: {is_slippery: false}" "$tmp/iqlfl/config.yaml" && echo "ok   same-env-keeps-dataset-kwargs" || { echo "FAIL env_kwargs: $(grep -A2 env_kwargs "$tmp/iqlfl/config.yaml")"; fails=$((fails+1)); }
+
+# Warm starts refuse what would leave the network mostly random or mean nothing.
+check ppo-from-bc-other-arch 2 "the same names have other shapes" -- "$BIN" train --algo ppo --env CartPole-v1 --init-from "$tmp/bc" --set net_arch=[128,128] --steps 512 --out "$tmp/ppo4"
+check ppo-from-bc-other-env 2 "a warm start needs the same spaces" -- "$BIN" train --algo ppo --env Acrobot-v1 --init-from "$tmp/bc" --steps 512 --out "$tmp/ppo5"
+check ppo-from-bc-other-activation 2 "set activation=tanh" -- "$BIN" train --algo ppo --env CartPole-v1 --init-from "$tmp/bc" --set activation=relu --steps 512 --out "$tmp/ppo6"
 
 if [[ $fails -gt 0 ]]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all offline CLI checks passed"

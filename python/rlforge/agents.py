@@ -7,12 +7,13 @@ import json
 import os
 import re
 import time
+import warnings
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from rlforge import _native
+from rlforge import _native, _rlforge
 from rlforge.spaces import as_native, check_int, to_gymnasium
 
 
@@ -59,14 +60,36 @@ def register_python_env(make_env, name: str | None = None) -> str:
     return env_id
 
 
-def train(algo: str, env="CartPole-v1", config: dict | None = None, steps: int | None = None,
+def _with_dataset_env(env, config: dict | None):
+    """The env and config an offline run trains with: with config["dataset"]
+    and no env (or the dataset's own env ID), the dataset's env and the kwargs
+    it was recorded with, as `rlforge train --dataset` takes them."""
+    dataset = (config or {}).get("dataset")
+    if not dataset or not (env is None or isinstance(env, str)):
+        return ("CartPole-v1" if env is None else env), config
+    env_id, kwargs, ignored = _rlforge.dataset_env(str(dataset))
+    if env is not None and env != env_id:
+        return env, config
+    if not env_id:
+        raise ValueError(f"dataset {dataset} names no env (metadata env_spec): pass env")
+    for k in ignored:
+        warnings.warn(f"dataset {dataset}: its env_spec's kwarg {k} is not one of rlforge's {env_id}: ignored")
+    if kwargs and "env_kwargs" not in config:
+        config = {**config, "env_kwargs": dict(kwargs)}
+    return env_id, config
+
+
+def train(algo: str, env=None, config: dict | None = None, steps: int | None = None,
           seed: int | None = None, out: str | None = None, preset: str = "", progress: bool = False) -> dict:
     """Trains `algo` on `env` with the same runner as `rlforge train` and
     returns {run_dir, timesteps, seconds, eval_mean_return, ...}.
 
     `env` is an rlforge env ID, or a function that makes a gymnasium.Env (your
     own env, stepped from C++ through the GIL; its run directory then names it
-    "python/<function name>-v<k>", which exists only in this process).
+    "python/<function name>-v<k>", which exists only in this process). Without
+    it, an offline agent's `config["dataset"]` gives the env (with the kwargs
+    the data was recorded with, as `rlforge train --dataset`); otherwise
+    CartPole-v1.
 
     The config resolves as on the command line: the algorithm's defaults, its
     preset for the env (configs/<algo>.yaml), then `config` (dict of config
@@ -75,6 +98,7 @@ def train(algo: str, env="CartPole-v1", config: dict | None = None, steps: int |
     TensorBoard events, checkpoints and eval.json; `resume(out)` continues it.
     """
     steps, seed = _int_or_none("steps", steps), _int_or_none("seed", seed)
+    env, config = _with_dataset_env(env, config)
     if not isinstance(env, str):
         env = register_python_env(env)
     if out is None:
@@ -87,9 +111,13 @@ def resume(run_dir: str, steps: int | None = None, progress: bool = False) -> di
     return _native.train_module().resume(str(run_dir), _int_or_none("steps", steps), progress)
 
 
-def show_config(algo: str, env: str = "CartPole-v1", config: dict | None = None, steps: int | None = None,
+def show_config(algo: str, env: str | None = None, config: dict | None = None, steps: int | None = None,
                 seed: int | None = None, preset: str = "") -> str:
-    """The resolved config as YAML (as `rlforge train --show-config`)."""
+    """The resolved config as YAML (as `rlforge train --show-config`); `env`
+    as in `train` (an env ID here)."""
+    env, config = _with_dataset_env(env, config)
+    if not isinstance(env, str):
+        raise ValueError(f"env must be an rlforge env ID here, got {type(env).__name__}")
     return _native.train_module().show_config(algo, env, _sets(config), _int_or_none("steps", steps), _int_or_none("seed", seed),
                                 preset)
 

@@ -68,6 +68,10 @@ class Dataset:
         """(returns - ref_min_score) / (ref_max_score - ref_min_score), as minari.get_normalized_score."""
         if self.ref_min_score is None or self.ref_max_score is None:
             raise ValueError(f"dataset {self.dataset_id!r} has no reference scores")
+        if not (np.isfinite(self.ref_min_score) and np.isfinite(self.ref_max_score)
+                and self.ref_max_score > self.ref_min_score):
+            raise ValueError(f"dataset {self.dataset_id!r}: reference scores min {self.ref_min_score}, "
+                             f"max {self.ref_max_score} do not normalize (finite, max above min needed)")
         return (np.asarray(returns, dtype=np.float64) - self.ref_min_score) / (self.ref_max_score - self.ref_min_score)
 
 
@@ -93,17 +97,34 @@ def write(path: str, episodes: Iterable[dict], env_id: str, env_kwargs: dict | N
     obs_space, act_space = env.observation_space, env.action_space
     obs_dtype, act_dtype = np.dtype(obs_space["dtype"]), np.dtype(act_space["dtype"])
     lengths = np.array([len(e["rewards"]) for e in eps], dtype=np.int64)
+    obs_shape, act_shape = tuple(obs_space["shape"]), tuple(act_space["shape"])
     for i, (e, n) in enumerate(zip(eps, lengths)):
-        if len(e["observations"]) != n + 1:
-            raise ValueError(f"episode {i}: {len(e['observations'])} observations for {n} steps (want T + 1)")
-        if len(e["actions"]) != n:
-            raise ValueError(f"episode {i}: {len(e['actions'])} actions for {n} steps")
-    has_masks = all("action_mask" in (e.get("infos") or {}) for e in eps)
+        o, a = np.asarray(e["observations"]), np.asarray(e["actions"])
+        if len(o) != n + 1:
+            raise ValueError(f"episode {i}: {len(o)} observations for {n} steps (want T + 1)")
+        if len(a) != n:
+            raise ValueError(f"episode {i}: {len(a)} actions for {n} steps")
+        if o.shape[1:] != obs_shape:
+            raise ValueError(f"episode {i}: observations have shape {o.shape[1:]} each; {env_id} has {obs_shape}")
+        if a.shape[1:] != act_shape:
+            raise ValueError(f"episode {i}: actions have shape {a.shape[1:]} each; {env_id} has {act_shape}")
+        if np.issubdtype(act_dtype, np.integer) and not np.issubdtype(a.dtype, np.integer) and a.size:
+            whole = np.isfinite(a) & (a == np.floor(a))
+            if not whole.all():
+                k = int(np.argwhere(~whole.reshape(len(a), -1).all(axis=1))[0][0])
+                raise ValueError(f"episode {i}: action {k} is {a[k]!r}; {env_id}'s actions are whole numbers")
+    # Seeds and masks are per dataset: every episode has them or none does.
+    with_masks = [("action_mask" in (e.get("infos") or {})) for e in eps]
+    if any(with_masks) and not all(with_masks):
+        raise ValueError(f"episode {with_masks.index(False)} has no infos['action_mask'] while others do: "
+                         "give every episode masks or none")
     masks = np.ascontiguousarray(np.concatenate([e["infos"]["action_mask"] for e in eps]), dtype=bool) \
-        if has_masks else None
-    seeds = None
-    if all(e.get("seed") is not None for e in eps):
-        seeds = np.array([e["seed"] for e in eps], dtype=np.int64)
+        if all(with_masks) else None
+    with_seeds = [e.get("seed") is not None for e in eps]
+    if any(with_seeds) and not all(with_seeds):
+        raise ValueError(f"episode {with_seeds.index(False)} has no seed while others do: "
+                         "give every episode a seed or none")
+    seeds = np.array([e["seed"] for e in eps], dtype=np.int64) if all(with_seeds) else None
     _rlforge.write_dataset(
         str(path), env_id, {k: str(v) for k, v in (env_kwargs or {}).items()},
         np.ascontiguousarray(np.concatenate([e["observations"] for e in eps]), dtype=obs_dtype),

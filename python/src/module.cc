@@ -308,9 +308,25 @@ void WriteDatasetArrays(const std::string& dir, const std::string& env_id,
   const auto* mk = mb > 0 ? reinterpret_cast<const uint8_t*>(m.data()) : nullptr;
   const auto* term = reinterpret_cast<const uint8_t*>(terminations.data());
   const auto* trunc = reinterpret_cast<const uint8_t*>(truncations.data());
+  // Values a learner would refuse are refused here, naming the step: the
+  // dataset is written only when it can be trained on.
+  const Space& os = info.observation_space;
+  const Space& as = info.action_space;
   int64_t t = 0;
   for (int64_t e = 0; e < E; ++e) {
     const int64_t T = episode_lengths.at(e), row = t + e;
+    for (int64_t k = 0; k <= T; ++k) {
+      const uint8_t* x = o + (row + k) * ob;
+      const std::string why = os.kind() == SpaceKind::kBox ? os.WhyNotFinite(x) : os.WhyNotContained(x);
+      RLF_CHECK_ARG(why.empty(), "episode ", e, ": observation ", k, ": ", why);
+    }
+    for (int64_t k = 0; k < T; ++k) {
+      const uint8_t* x = a + (t + k) * ab;
+      const std::string why = as.WhyNotFinite(x).empty() ? as.WhyNotContained(x) : as.WhyNotFinite(x);
+      RLF_CHECK_ARG(why.empty(), "episode ", e, ": action ", k, ": ", why);
+      RLF_CHECK_ARG(std::isfinite(rewards.at(t + k)), "episode ", e, ": reward ", k, " is ", rewards.at(t + k),
+                    " (not finite)");
+    }
     d.AddEpisode(o + row * ob, mk ? mk + row * mb : nullptr, a + t * ab, rewards.data() + t, term + t, trunc + t, T,
                  sd.size() ? sd.at(e) : -1);
     t += T;
@@ -343,6 +359,15 @@ PYBIND11_MODULE(_rlforge, m) {
   m.def("register_python_env", &RegisterPythonEnv, py::arg("id"), py::arg("factory"),
         "registers a factory of gymnasium.Env as an rlforge env ID");
   m.def("load_dataset", &LoadDatasetDict, py::arg("path"), "A Minari dataset's arrays and metadata");
+  m.def(
+      "dataset_env",
+      [](const std::string& dir) {
+        const DatasetInfo info = ReadDatasetInfo(dir);
+        py::dict kwargs;
+        for (const auto& [k, v] : info.env_kwargs.items()) kwargs[py::str(k)] = v;
+        return py::make_tuple(info.env_id, kwargs, info.ignored_kwargs);
+      },
+      py::arg("path"), "A dataset's env: (env ID, the kwargs rlforge's env takes, ignored 'key=value' kwargs)");
   m.def("write_dataset", &WriteDatasetArrays, py::arg("path"), py::arg("env_id"), py::arg("env_kwargs"),
         py::arg("observations"), py::arg("actions"), py::arg("rewards"), py::arg("terminations"),
         py::arg("truncations"), py::arg("episode_lengths"), py::arg("action_masks"), py::arg("seeds"),

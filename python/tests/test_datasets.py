@@ -236,3 +236,93 @@ def test_offline_to_online_with_box_actions_from_python(tmp_path):
     with pytest.raises(Exception, match="no parameter of the network starts with 'actor.trunk'"):
         rlforge.train("sac", "Pendulum-v1", steps=300, out=str(tmp_path / "bad"),
                       config={"freeze": "actor.trunk", "net_arch": [16]})
+
+
+def _cartpole_episodes(n=3):
+    env = rlforge.make("CartPole-v1")
+    rng = np.random.default_rng(1)
+    episodes = []
+    for seed in range(n):
+        o, _ = env.reset(seed=seed)
+        obs, acts, rews, terms, truncs = [o], [], [], [], []
+        done = False
+        while not done:
+            a = int(rng.integers(2))
+            o, r, t, tr, _ = env.step(a)
+            obs.append(o), acts.append(a), rews.append(r), terms.append(t), truncs.append(tr)
+            done = t or tr
+        episodes.append({"seed": seed, "observations": np.array(obs), "actions": np.array(acts),
+                         "rewards": np.array(rews), "terminations": np.array(terms), "truncations": np.array(truncs)})
+    return episodes
+
+
+def test_write_refuses_what_training_would(tmp_path):
+    eps = _cartpole_episodes()
+
+    def changed(i, key, f):
+        out = [dict(e) for e in eps]
+        out[i][key] = f(np.array(out[i][key], copy=True))
+        return out
+
+    def put(a, k, v):
+        a[k] = v
+        return a
+
+    cases = [
+        (changed(1, "actions", lambda a: put(a, 2, 5)), r"episode 1: action 2: .*Discrete\(2\)"),
+        (changed(0, "observations", lambda o: put(o, 3, np.nan)), r"episode 0: observation 3: .*not finite"),
+        (changed(2, "rewards", lambda r: put(r.astype(float), 1, np.inf)), r"episode 2: reward 1 is inf"),
+        (changed(1, "observations", lambda o: o[:, :3]), r"episode 1: observations have shape \(3,\)"),
+        (changed(0, "actions", lambda a: a.astype(np.float32) + 0.5), r"episode 0: action 0 is .*whole numbers"),
+        ([dict(eps[0], seed=None)] + eps[1:], "episode 0 has no seed while others do"),
+    ]
+    for k, (episodes, message) in enumerate(cases):
+        with pytest.raises(ValueError, match=message):
+            rlforge.datasets.write(tmp_path / f"bad{k}", episodes, "CartPole-v1")
+        assert not (tmp_path / f"bad{k}" / "metadata.json").exists()
+    with pytest.raises(ValueError, match="reference scores must be finite"):
+        rlforge.datasets.write(tmp_path / "refs", eps, "CartPole-v1", ref_min_score=10.0, ref_max_score=10.0)
+    rlforge.datasets.write(tmp_path / "ok", eps, "CartPole-v1")  # the unchanged episodes are fine
+    meta = json.loads((tmp_path / "ok" / "metadata.json").read_text())
+    assert meta["dataset_size"] == round(os.path.getsize(tmp_path / "ok" / "main_data.hdf5") / 1e6, 1)
+
+
+def test_discrete_actions_stored_as_fractional_floats_are_refused(tmp_path):
+    import h5py
+    data = tmp_path / "d"
+    rlforge.datasets.write(data, _cartpole_episodes(), "CartPole-v1")
+    with h5py.File(data / "main_data.hdf5", "r+") as f:
+        a = f["episode_1/actions"][()]
+        del f["episode_1/actions"]
+        f["episode_1/actions"] = a.astype(np.float32)  # whole numbers as float: fine
+    np.testing.assert_array_equal(rlforge.datasets.load(data).episode(1)["actions"], a)
+    with h5py.File(data / "main_data.hdf5", "r+") as f:
+        del f["episode_1/actions"]
+        f["episode_1/actions"] = a.astype(np.float32) + 0.5
+    with pytest.raises(ValueError, match="holds .*0.5.* where its space takes whole numbers"):
+        rlforge.datasets.load(data)
+
+
+def test_offline_training_takes_the_env_and_its_kwargs_from_the_dataset(tmp_path):
+    env = rlforge.make("FrozenLake-v1", is_slippery="false")
+    episodes = []
+    for seed in range(4):
+        o, _ = env.reset(seed=seed)
+        obs, acts, rews, terms, truncs = [o], [], [], [], []
+        for a in [2, 2, 1, 1, 1, 2]:
+            o, r, t, tr, _ = env.step(a)
+            obs.append(o), acts.append(a), rews.append(r), terms.append(t), truncs.append(tr)
+            if t or tr:
+                break
+        episodes.append({"seed": seed, "observations": np.array(obs), "actions": np.array(acts),
+                         "rewards": np.array(rews), "terminations": np.array(terms), "truncations": np.array(truncs)})
+    data = tmp_path / "lake"
+    rlforge.datasets.write(data, episodes, "FrozenLake-v1", {"is_slippery": "false"})
+    config = {"dataset": str(data), "updates_per_iteration": 10, "eval_episodes": 2}
+    shown = rlforge.show_config("bc", config=config, steps=20)
+    assert "env: FrozenLake-v1" in shown and "is_slippery: false" in shown, shown
+    result = rlforge.train("bc", config=config, steps=20, out=str(tmp_path / "bc"))
+    saved = (tmp_path / "bc" / "config.yaml").read_text()
+    assert "env: FrozenLake-v1" in saved and "is_slippery: false" in saved
+    assert f"dataset: {data}" in saved
+    assert result["eval_mean_return"] == 1.0  # the clone walks the non-slippery lake to its goal

@@ -204,6 +204,12 @@ class Algorithm {
   // Whether the agent has stopped before its step budget (offline agents'
   // early stopping); the runner then ends the run as if it were complete.
   virtual bool finished() const { return false; }
+  // Opens what training needs besides the env (an offline agent's dataset),
+  // so that a run that cannot train fails before the runner changes its
+  // directory (a resume rewrites config.yaml). The default needs nothing.
+  virtual void PrepareToTrain() {}
+  // The run settings the agent was built with (env, kwargs, seed, ...).
+  const RunSettings& run_settings() const { return ctx_.run; }
   // Returns and lengths of the episodes finished since the last call.
   virtual void TakeFinishedEpisodes(std::vector<double>* returns, std::vector<int64_t>* lengths) {
     episodes_.Take(returns, lengths);

@@ -90,6 +90,9 @@ void RunRecord(const RecordArgs& a) {
       info.ref_min_score = AverageReturn(id, kwargs, random, a.reference_episodes, a.seed + 2000003, threads);
     }
     info.num_episodes_average_score = a.reference_episodes;
+    const std::string bad = WhyBadReferenceScores(info);
+    RLF_CHECK_ARG(bad.empty(), bad, a.ref_max ? " (--ref-min-score, --ref-max-score)" : " (the expert's mean return "
+                  "must be above the random policy's, or --ref-min-score)");
   }
 
   VectorEnvOptions opt;

@@ -50,12 +50,16 @@ TrainArgs WithDataset(TrainArgs a) {
   RLF_CHECK_ARG(a.resume.empty(), "--dataset is fixed by the run's config.yaml; --resume takes only --steps");
   const std::string dir = std::filesystem::absolute(a.dataset).lexically_normal().string();
   a.sets.insert(a.sets.begin(), "dataset=" + dir);
-  if (a.env.empty()) {
+  const DatasetInfo info = ReadDatasetInfo(dir);
+  if (a.env.empty() || a.env == info.env_id) {
     // The dataset's env, with the kwargs it was recorded with (a step cap
-    // included); --set env_kwargs=... still overrides them.
-    const DatasetInfo info = ReadDatasetInfo(dir);
+    // included; also when --env names the same ID); --set env_kwargs=...
+    // still overrides them.
     RLF_CHECK_ARG(!info.env_id.empty(), "dataset ", dir, " names no env (metadata env_spec): pass --env ID");
     a.env = info.env_id;
+    for (const auto& k : info.ignored_kwargs)
+      std::fprintf(stderr, "warning: dataset %s: its env_spec's kwarg %s is not one of rlforge's %s: ignored\n",
+                   dir.c_str(), k.c_str(), info.env_id.c_str());
     if (!info.env_kwargs.empty()) {
       std::vector<std::string> items;
       auto quoted = [](const std::string& x) {  // a YAML double-quoted scalar

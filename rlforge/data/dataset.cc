@@ -15,6 +15,7 @@
 #include "rlforge/core/file_io.h"
 #include "rlforge/core/rng.h"
 #include "rlforge/data/jpeg.h"
+#include "rlforge/env/registry.h"
 
 namespace rlforge {
 
@@ -257,18 +258,46 @@ void ReadEnvSpec(const std::string& text, DatasetInfo* info, const std::string& 
     const bool ours = spec.contains("entry_point") && spec["entry_point"].is_string() &&
                       spec["entry_point"].get<std::string>() == kOurEntryPoint && kw.contains("env_id") &&
                       kw["env_id"].is_string();
+    // Another library's kwargs (Gymnasium's spec through Minari) are kept
+    // where rlforge's env of that ID takes a kwarg of that name (its envs
+    // follow Gymnasium's names); the others are reported, not dropped
+    // silently.
+    const EnvSpec* spec_here = !ours && Registry::Global().Has(info->env_id) ? &Registry::Global().Spec(info->env_id)
+                                                                             : nullptr;
     for (auto it = kw.begin(); it != kw.end(); ++it) {
       if (ours && it.key() == "env_id") {
         info->env_id = it.value().get<std::string>();
         continue;
       }
-      if (!ours) continue;  // another library's kwargs mean nothing to rlforge's envs
-      info->env_kwargs.Set(it.key(), it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
+      const std::string value = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+      if (!ours) {
+        if (it.value().is_null() || it.key() == "render_mode") continue;  // the default; rendering is not data
+        const bool taken = spec_here != nullptr &&
+                           std::any_of(spec_here->kwargs.begin(), spec_here->kwargs.end(),
+                                       [&](const KwargDoc& k) { return k.name == it.key(); });
+        if (!taken) {
+          info->ignored_kwargs.push_back(it.key() + "=" + value);
+          continue;
+        }
+      }
+      info->env_kwargs.Set(it.key(), value);
     }
+  }
+  // Gymnasium's spec keeps the step limit beside the kwargs.
+  const bool ours = spec.contains("entry_point") && spec["entry_point"].is_string() &&
+                    spec["entry_point"].get<std::string>() == kOurEntryPoint;
+  info->foreign_env_spec = !ours;
+  if (!ours && spec.contains("max_episode_steps") && spec["max_episode_steps"].is_number_integer() &&
+      Registry::Global().Has(info->env_id)) {
+    const int64_t limit = spec["max_episode_steps"].get<int64_t>();
+    if (Registry::Global().Spec(info->env_id).max_episode_steps != std::optional<int64_t>(limit))
+      info->env_kwargs.Set("max_episode_steps", std::to_string(limit));
   }
 }
 
-std::string MetadataJson(const Dataset& d) {
+// `data_bytes`: the size of main_data.hdf5, which Minari reports in MB
+// (its dataset_size, rounded to 0.1).
+std::string MetadataJson(const Dataset& d, uint64_t data_bytes) {
   const DatasetInfo& info = d.info;
   json m = json::object();
   m["total_episodes"] = d.episodes();
@@ -290,7 +319,7 @@ std::string MetadataJson(const Dataset& d) {
     m["ref_max_score"] = *info.ref_max_score;
     m["num_episodes_average_score"] = info.num_episodes_average_score;
   }
-  m["dataset_size"] = 0.0;
+  m["dataset_size"] = std::round(static_cast<double>(data_bytes) / 1e5) / 10.0;
   return m.dump();
 }
 
@@ -372,6 +401,18 @@ Array ReadArray(hid_t group, const char* name, hid_t mem_type, bool bool_like, c
   } else {
     const H5T_class_t cls = H5Tget_class(ftype.get());
     RLF_CHECK(cls == H5T_INTEGER || cls == H5T_FLOAT, where, ": '", name, "' is not numeric");
+    if (cls == H5T_FLOAT && H5Tget_class(mem_type) == H5T_INTEGER && n > 0) {
+      // Floats read as integers (Discrete actions or observations stored as
+      // float): HDF5 would truncate 1.5 to 1, so each must be whole.
+      RLF_CHECK(n <= (hsize_t{1} << 37), where, ": '", name, "' is larger than 1 TiB");
+      std::vector<double> values(static_cast<size_t>(n));
+      RLF_CHECK(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) >= 0, where,
+                ": cannot read '", name, "'");
+      for (size_t i = 0; i < values.size(); ++i)
+        RLF_CHECK(std::isfinite(values[i]) && values[i] == std::floor(values[i]) && std::abs(values[i]) < 9.0e15,
+                  where, ": '", name, "' holds ", values[i], " (element ", i,
+                  ") where its space takes whole numbers (stored as float, it is not one)");
+    }
   }
   RLF_CHECK(n * H5Tget_size(read_type) <= (hsize_t{1} << 40), where, ": '", name, "' is larger than 1 TiB");
   a.bytes.resize(static_cast<size_t>(n * H5Tget_size(read_type)));
@@ -571,8 +612,21 @@ void CheckStorableObservations(const Space& os, const std::string& env_id) {
                 " channels: Minari stores image frames as JPEG, which takes 1 (grayscale) or 3 (RGB)");
 }
 
+std::string WhyBadReferenceScores(const DatasetInfo& info) {
+  const auto& lo = info.ref_min_score;
+  const auto& hi = info.ref_max_score;
+  if (!lo && !hi) return "";
+  if (!lo || !hi) return "only one reference score is given (Minari keeps both or neither)";
+  if (!std::isfinite(*lo) || !std::isfinite(*hi) || !(*hi > *lo))
+    return StrCat("the reference scores must be finite with the maximum above the minimum, got min ", *lo, ", max ",
+                  *hi);
+  return "";
+}
+
 void WriteDataset(const Dataset& d, const std::string& dir) {
   CheckStorableObservations(d.info.observation_space, d.info.env_id);
+  const std::string bad_scores = WhyBadReferenceScores(d.info);
+  RLF_CHECK_ARG(bad_scores.empty(), "dataset ", dir, ": ", bad_scores);
   RLF_CHECK_ARG(!fs::exists(fs::path(dir) / kMetadataFile), "dataset directory ", dir,
                 " already holds a dataset (metadata.json): choose another --out or delete it");
   std::error_code ec;
@@ -591,7 +645,7 @@ void WriteDataset(const Dataset& d, const std::string& dir) {
     throw Error(StrCat("cannot rename ", tmp, ": ", ec.message()));
   }
   // metadata.json last: a dataset without it is not a dataset.
-  WriteFileAtomically((fs::path(dir) / kMetadataFile).string(), MetadataJson(d));
+  WriteFileAtomically((fs::path(dir) / kMetadataFile).string(), MetadataJson(d, fs::file_size(data)));
 }
 
 DatasetInfo ReadDatasetInfo(const std::string& dir, int64_t* total_episodes_out, int64_t* total_steps_out) {
@@ -704,15 +758,15 @@ Dataset ReadDataset(const std::string& dir, std::vector<std::string>* problems) 
       if (infos.ok()) mask = ReadArray(infos.get(), "action_mask", 0, true, where + "/infos");
     }
     bool bad = false;
+    std::vector<std::string> missing;  // one problem per episode, however many fields it lacks
     for (const auto& [field, arr] : {std::pair<const char*, const Array*>{"observations", &obs},
                                      {"actions", &act}, {"rewards", &rew}, {"terminations", &term},
-                                     {"truncations", &trunc}}) {
-      if (arr->dims.empty()) {
-        problem(StrCat(where, ": missing field '", field, "'"));
-        bad = true;
-      }
+                                     {"truncations", &trunc}})
+      if (arr->dims.empty()) missing.push_back(StrCat("'", field, "'"));
+    if (!missing.empty()) {
+      problem(StrCat(where, ": missing field", missing.size() > 1 ? "s " : " ", Join(missing, ", ")));
+      continue;
     }
-    if (bad) continue;
     const hsize_t T = rew.dims[0];
     std::vector<int64_t> act_shape = as.shape();
     if (as.kind() == SpaceKind::kMultiDiscrete || as.kind() == SpaceKind::kMultiBinary) act_shape = {as.size()};

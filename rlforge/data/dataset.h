@@ -49,6 +49,14 @@ struct DatasetInfo {
   std::string dataset_id;      // e.g. "rlforge/cartpole/expert-v0"
   std::string env_id;          // the env the data came from ("" when the metadata names none)
   Kwargs env_kwargs;
+  // Kwargs of another library's env_spec (Gymnasium's, through Minari) that
+  // rlforge's env of that ID does not take, as "key=value": left out of
+  // env_kwargs, for the reader to report. The ones it takes (and a
+  // max_episode_steps other than the registered one) are in env_kwargs.
+  std::vector<std::string> ignored_kwargs;
+  // The env_spec is another library's (not written by rlforge record): its
+  // episodes' random draws came from another generator.
+  bool foreign_env_spec = false;
   std::string algorithm_name;  // the behaviour policy, e.g. "ppo", "random"
   std::string author = "rlforge";
   std::string description;
@@ -57,6 +65,11 @@ struct DatasetInfo {
   std::string minari_version = kMinariVersion;
   Space observation_space, action_space;
 };
+
+// Why a dataset's reference scores are unusable ("" when usable or both
+// absent): Minari keeps both or neither, finite, the maximum above the
+// minimum (normalized scores divide by their difference).
+std::string WhyBadReferenceScores(const DatasetInfo& info);
 
 struct Dataset {
   DatasetInfo info;

@@ -204,7 +204,9 @@ DatasetReport InspectDataset(const std::string& dir, const InspectOptions& optio
   }
   for (int64_t t = 0; t < d.steps(); ++t) {
     if (!std::isfinite(d.rewards[t])) ++r.non_finite_rewards;
-    if (!as.WhyNotFinite(d.action(t)).empty()) ++r.non_finite_actions;
+    // Only float actions can be non-finite; an integer outside the space is
+    // out of it.
+    if (as.kind() == SpaceKind::kBox && !as.WhyNotFinite(d.action(t)).empty()) ++r.non_finite_actions;
     else if (!as.Contains(d.action(t))) ++r.out_of_space_actions;
   }
   if (r.non_finite_obs + r.non_finite_actions + r.non_finite_rewards > 0)
@@ -213,6 +215,56 @@ DatasetReport InspectDataset(const std::string& dir, const InspectOptions& optio
   if (r.out_of_space_obs + r.out_of_space_actions > 0)
     flag("out_of_space", StrCat(r.out_of_space_obs, " observations and ", r.out_of_space_actions,
                                 " actions lie outside their spaces"));
+  // An episode ends at its last step only: a step marked terminated or
+  // truncated before it is a recording error (learners would cut the
+  // return there and go on as if nothing had happened).
+  int64_t early_ends = 0;
+  for (int64_t e = 0; e < d.episodes(); ++e)
+    for (int64_t t = d.episode_first_step[e]; t + 1 < d.episode_first_step[e] + d.episode_length(e); ++t)
+      early_ends += d.terminated[t] || d.truncated[t];
+  if (early_ends > 0)
+    flag("early_end", StrCat(early_ends, " steps are marked terminated or truncated before their episode's last step"));
+  // Masks: every stored mask must leave a legal value in each action
+  // dimension (train refuses one that does not), and the recorded action
+  // must be legal under its mask.
+  const std::vector<int64_t> dims = CategoricalSizes(as);
+  if (d.mask_size > 0 && !dims.empty()) {
+    int64_t no_legal = 0, illegal = 0;
+    for (int64_t row = 0; row < d.rows(); ++row) {
+      const uint8_t* m = d.masks.data() + row * d.mask_size;
+      int64_t o = 0;
+      for (int64_t size : dims) {
+        if (std::none_of(m + o, m + o + size, [](uint8_t b) { return b != 0; })) {
+          ++no_legal;
+          break;
+        }
+        o += size;
+      }
+    }
+    for (int64_t t = 0; t < d.steps(); ++t) {
+      if (!as.Contains(d.action(t))) continue;
+      const uint8_t* m = d.masks.data() + d.row[t] * d.mask_size;
+      int64_t o = 0;
+      for (size_t k = 0; k < dims.size(); o += dims[k], ++k) {
+        int64_t v = static_cast<int64_t>(ReadElement(d.action(t), as.dtype(), static_cast<int64_t>(k)));
+        if (as.kind() == SpaceKind::kDiscrete) v -= as.start();
+        if (o + v < d.mask_size && !m[o + v]) {
+          ++illegal;
+          break;
+        }
+      }
+    }
+    if (no_legal > 0)
+      flag("no_legal_action", StrCat(no_legal, " observations' masks leave no legal value in some action dimension"));
+    if (illegal > 0) flag("illegal_action", StrCat(illegal, " actions are illegal under their step's mask"));
+  } else if (as.mask_size() > 0 && !d.info.env_id.empty() && Registry::Global().Has(d.info.env_id)) {
+    try {
+      if (Registry::Global().Make(d.info.env_id, d.info.env_kwargs)->has_action_mask())
+        flag("no_masks", StrCat(d.info.env_id, " has action masks, but the dataset stores none (infos/action_mask): "
+                                "learners see every action as legal"));
+    } catch (const Error&) {
+    }
+  }
   if (r.unfinished_episodes > 0)
     flag("unfinished_episodes", StrCat(r.unfinished_episodes, " episodes end neither terminated nor truncated"));
 
@@ -243,7 +295,8 @@ DatasetReport InspectDataset(const std::string& dir, const InspectOptions& optio
   r.returns = d.EpisodeReturns();
   for (int64_t e = 0; e < d.episodes(); ++e) r.lengths.push_back(d.episode_length(e));
   for (double x : r.returns) r.mean_return += x / static_cast<double>(r.returns.size());
-  if (d.info.ref_min_score && d.info.ref_max_score && *d.info.ref_max_score != *d.info.ref_min_score)
+  if (const std::string bad = WhyBadReferenceScores(d.info); !bad.empty()) flag("bad_reference_scores", bad);
+  else if (d.info.ref_min_score && d.info.ref_max_score)
     r.normalized_score = (r.mean_return - *d.info.ref_min_score) / (*d.info.ref_max_score - *d.info.ref_min_score);
 
   // ---- diversity
@@ -252,12 +305,13 @@ DatasetReport InspectDataset(const std::string& dir, const InspectOptions& optio
     for (size_t k = 0; k < sizes.size(); ++k) {
       DatasetReport::ActionDim a;
       a.counts.assign(static_cast<size_t>(sizes[k]), 0);
+      int64_t in_space = 0;  // values outside the space are out_of_space's, not a class
       for (int64_t t = 0; t < d.steps(); ++t) {
         int64_t v = static_cast<int64_t>(ReadElement(d.action(t), as.dtype(), static_cast<int64_t>(k)));
         if (as.kind() == SpaceKind::kDiscrete) v -= as.start();
-        if (v >= 0 && v < sizes[k]) ++a.counts[v];
+        if (v >= 0 && v < sizes[k]) ++a.counts[v], ++in_space;
       }
-      const double n = static_cast<double>(std::max<int64_t>(1, d.steps()));
+      const double n = static_cast<double>(std::max<int64_t>(1, in_space));
       double h = 0;
       for (int64_t c : a.counts) {
         a.top_share = std::max(a.top_share, c / n);
@@ -273,14 +327,16 @@ DatasetReport InspectDataset(const std::string& dir, const InspectOptions& optio
     for (int64_t k = 0; k < as.size(); ++k) {
       DatasetReport::ActionDim a;
       double s = 0, ss = 0;
+      int64_t finite = 0;  // non-finite values are non_finite's, not part of the spread
       for (int64_t t = 0; t < d.steps(); ++t) {
         const double v = ReadElement(d.action(t), as.dtype(), k);
-        s += v, ss += v * v;
+        if (!std::isfinite(v)) continue;
+        s += v, ss += v * v, ++finite;
       }
-      const double n = static_cast<double>(std::max<int64_t>(1, d.steps()));
+      const double n = static_cast<double>(std::max<int64_t>(1, finite));
       a.mean = s / n;
       a.std = std::sqrt(std::max(0.0, ss / n - a.mean * a.mean));
-      if (d.steps() >= 20 && a.std == 0)
+      if (finite >= 20 && a.std == 0)
         flag("single_action", StrCat("action dimension ", k, " is constant (", a.mean, ")"));
       r.actions.push_back(a);
     }
@@ -311,7 +367,10 @@ DatasetReport InspectDataset(const std::string& dir, const InspectOptions& optio
 
   // ---- accuracy
   Replay(d, options.replay_episodes, &r);
-  if (r.replay_mismatches > 0)
+  // Another recorder's episodes of a stochastic env (slippery FrozenLake)
+  // cannot be replayed: its draws came from Gymnasium's generator. Their
+  // mismatches are said (accuracy line), not flagged.
+  if (r.replay_mismatches > 0 && !d.info.foreign_env_spec)
     flag("replay_mismatch", StrCat(r.replay_mismatches, " of ", r.replayed, " replayed episodes differ from the env (",
                                    r.replay_note, ")"));
 
@@ -364,6 +423,9 @@ std::string DatasetReport::ToText() const {
               " by ", d.info.algorithm_name.empty() ? "(unknown)" : d.info.algorithm_name));
   line(StrCat("  observation space ", d.info.observation_space.ToString(), ", action space ",
               d.info.action_space.ToString(), d.mask_size ? ", action masks in infos" : ""));
+  if (!d.info.ignored_kwargs.empty())
+    line(StrCat("  env_spec kwargs rlforge's ", d.info.env_id, " does not take (ignored): ",
+                Join(d.info.ignored_kwargs, ", ")));
   line("completeness");
   line(StrCat("  episodes: ", terminated_episodes, " terminated, ", truncated_episodes, " truncated, ",
               unfinished_episodes, " unfinished; ", problems.size(), " damaged (left out)"));
@@ -401,7 +463,11 @@ std::string DatasetReport::ToText() const {
   line(StrCat("  duplicated transitions ", duplicate_transitions, ", duplicated episodes ", duplicate_episodes));
   line("accuracy");
   line(StrCat("  replayed ", replayed, " episodes from their seeds: ", replay_mismatches, " differ",
-              replay_note.empty() ? "" : " (" + replay_note + ")"));
+              replay_note.empty() ? "" : " (" + replay_note + ")",
+              replay_mismatches > 0 && d.info.foreign_env_spec
+                  ? "; not flagged: another library recorded it, and a stochastic env's draws came from its "
+                    "generator"
+                  : ""));
   line("correlation");
   if (correlation.empty()) line("  (not computed: more than 64 features)");
   line(StrCat("  |r| >= 0.95: ", correlated_pairs.empty() ? "none" : ""));

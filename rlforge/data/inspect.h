@@ -4,7 +4,10 @@
 // out, rlforge/data/dataset.h) and measures
 //   completeness       fields missing or misshapen, non-finite observations,
 //                      actions and rewards, values outside the spaces, the
-//                      share of truncated episodes;
+//                      share of truncated episodes, steps marked ended before
+//                      their episode's last, masks that leave no legal value
+//                      or that the recorded action breaks, and masks absent
+//                      where the env has them;
 //   representativeness per observation feature: range, mean, std and the
 //                      share of 20 equal bins between its min and max that
 //                      the data visits; the return and length distributions;
@@ -21,7 +24,8 @@
 // Each defect found becomes a flag (a code and one line); a clean dataset has
 // none. Thresholds: one action value above 95% of a dimension's steps, more
 // than 1% duplicated transitions, any duplicated episode, any non-finite
-// value, any replay mismatch.
+// value, any replay mismatch (of a dataset rlforge recorded: another
+// library's episodes of a stochastic env drew from its own generator).
 #ifndef RLFORGE_DATA_INSPECT_H_
 #define RLFORGE_DATA_INSPECT_H_
 

@@ -1,4 +1,5 @@
 #include "rlforge/data/inspect.h"
+#include "rlforge/env/registry.h"
 
 #include <gtest/gtest.h>
 #include <hdf5.h>
@@ -6,6 +7,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 namespace rlforge {
 namespace {
@@ -128,6 +131,164 @@ TEST(InspectTest, FlagsEachDefectOfADamagedDataset) {
     EXPECT_NE(r.replay_note.find("the reward of step 1"), std::string::npos) << r.replay_note;
     fs::remove_all(dir);
   }
+}
+
+TEST(InspectTest, FlagsRecordingErrorsTrainingWouldMeet) {
+  // An action outside Discrete(2) is out of the space, not non-finite, and
+  // takes no share of the classes (the entropy stays a fraction of log 2).
+  {
+    const std::string dir = Dir("act5");
+    Dataset d = RecordRandom(6);
+    *reinterpret_cast<int64_t*>(d.actions.data() + 3 * d.act_bytes) = 5;
+    WriteDataset(d, dir);
+    const DatasetReport r = InspectDataset(dir);
+    EXPECT_TRUE(r.has_flag("out_of_space")) << ::testing::PrintToString(Codes(r));
+    EXPECT_FALSE(r.has_flag("non_finite")) << ::testing::PrintToString(Codes(r));
+    EXPECT_EQ(r.out_of_space_actions, 1);
+    EXPECT_EQ(r.non_finite_actions, 0);
+    EXPECT_EQ(r.actions[0].counts[0] + r.actions[0].counts[1], d.steps() - 1);
+    EXPECT_LE(r.actions[0].entropy_ratio, 1.0);
+    fs::remove_all(dir);
+  }
+  // A step marked terminated in the middle of its episode.
+  {
+    const std::string dir = Dir("early");
+    Dataset d = RecordRandom(6);
+    d.terminated[d.episode_first_step[2] + 1] = 1;
+    WriteDataset(d, dir);
+    const DatasetReport r = InspectDataset(dir);
+    EXPECT_TRUE(r.has_flag("early_end")) << ::testing::PrintToString(Codes(r));
+    fs::remove_all(dir);
+  }
+  // An episode missing every field is one damaged episode.
+  {
+    const std::string dir = Dir("all_missing");
+    WriteDataset(RecordRandom(6), dir);
+    hid_t f = H5Fopen((dir + "/main_data.hdf5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    for (const char* field : {"observations", "actions", "rewards", "terminations", "truncations"})
+      H5Ldelete(f, (std::string("episode_3/") + field).c_str(), H5P_DEFAULT);
+    H5Fclose(f);
+    const DatasetReport r = InspectDataset(dir);
+    EXPECT_EQ(r.problems.size(), 1u) << ::testing::PrintToString(r.problems);
+    EXPECT_EQ(r.data.episodes(), 5);
+    fs::remove_all(dir);
+  }
+}
+
+TEST(InspectTest, MasksThatLeaveNoLegalActionOrThatTheActionBreaksAreFlagged) {
+  VectorEnvOptions o;
+  o.num_envs = 2;
+  auto envs = VectorEnv::Make("TowerDefense-v0", {}, o);
+  DatasetInfo info;
+  info.env_id = "TowerDefense-v0";
+  auto policy = Registry::Global().MakeScriptedPolicy("heuristic", "TowerDefense-v0", envs->env(0), 3);
+  const Dataset clean = RecordDataset(*envs, *policy, {2, 5, 0.0}, info);
+  ASSERT_GT(clean.mask_size, 0);
+  {
+    const std::string dir = Dir("masks_clean");
+    WriteDataset(clean, dir);
+    const DatasetReport r = InspectDataset(dir, {/*replay_episodes=*/0});
+    EXPECT_FALSE(r.has_flag("no_legal_action") || r.has_flag("illegal_action")) << ::testing::PrintToString(Codes(r));
+    fs::remove_all(dir);
+  }
+  {
+    // Row 5's mask all zero: no legal value anywhere, and its step's action
+    // (if row 5 is a step's) breaks it.
+    const std::string dir = Dir("masks_zero");
+    Dataset d = clean;
+    std::fill_n(d.masks.begin() + 5 * d.mask_size, d.mask_size, 0);
+    WriteDataset(d, dir);
+    const DatasetReport r = InspectDataset(dir, {/*replay_episodes=*/0});
+    EXPECT_TRUE(r.has_flag("no_legal_action")) << ::testing::PrintToString(Codes(r));
+    EXPECT_TRUE(r.has_flag("illegal_action")) << ::testing::PrintToString(Codes(r));
+    fs::remove_all(dir);
+  }
+}
+
+TEST(InspectTest, ANonFiniteBoxActionIsNotAConstantOne) {
+  VectorEnvOptions o;
+  o.num_envs = 2;
+  auto envs = VectorEnv::Make("Pendulum-v1", {}, o);
+  DatasetInfo info;
+  info.env_id = "Pendulum-v1";
+  RandomPolicy random(envs->single_action_space(), 8);
+  Dataset d = RecordDataset(*envs, random, {2, 9, 0.0}, info);
+  reinterpret_cast<float*>(d.actions.data())[3] = NAN;
+  const std::string dir = Dir("nan_box");
+  WriteDataset(d, dir);
+  const DatasetReport r = InspectDataset(dir, {/*replay_episodes=*/0});
+  EXPECT_TRUE(r.has_flag("non_finite")) << ::testing::PrintToString(Codes(r));
+  EXPECT_FALSE(r.has_flag("single_action")) << ::testing::PrintToString(Codes(r));
+  EXPECT_TRUE(std::isfinite(r.actions[0].mean) && r.actions[0].std > 0);
+  fs::remove_all(dir);
+}
+
+TEST(InspectTest, AnotherLibrarysEnvSpecKeepsTheKwargsRlforgeTakesAndItsDrawsAreNotFlagged) {
+  // Slippery FrozenLake episodes whose recorded seeds are not the ones that
+  // drew their slips: as another library's recording looks to rlforge.
+  VectorEnvOptions o;
+  o.num_envs = 8;
+  auto envs = VectorEnv::Make("FrozenLake-v1", {}, o);
+  DatasetInfo info;
+  info.env_id = "FrozenLake-v1";
+  RandomPolicy random(Space::Discrete(4), 5);
+  Dataset d = RecordDataset(*envs, random, {16, 7, 0.0}, info);
+  for (auto& seed : d.episode_seed)
+    if (seed >= 0) seed += 1000;
+  const std::string dir = Dir("foreign");
+  WriteDataset(d, dir);
+  const DatasetReport ours = InspectDataset(dir);
+  EXPECT_TRUE(ours.has_flag("replay_mismatch")) << ::testing::PrintToString(Codes(ours));
+  // Gymnasium's env_spec, as Minari stores it (a JSON string).
+  nlohmann::json meta;
+  {
+    std::ifstream f(dir + "/metadata.json");
+    meta = nlohmann::json::parse(f);
+  }
+  meta["env_spec"] = nlohmann::json{{"id", "FrozenLake-v1"},
+                                    {"entry_point", "gymnasium.envs.toy_text.frozen_lake:FrozenLakeEnv"},
+                                    {"max_episode_steps", 50},
+                                    {"kwargs",
+                                     {{"map_name", "4x4"}, {"is_slippery", true}, {"render_mode", nullptr},
+                                      {"not_rlforges", 3}}}}
+                         .dump();
+  std::ofstream(dir + "/metadata.json") << meta.dump();
+  const DatasetInfo read = ReadDatasetInfo(dir);
+  EXPECT_TRUE(read.foreign_env_spec);
+  EXPECT_EQ(read.env_kwargs.Find("map_name"), std::optional<std::string>("4x4"));
+  EXPECT_EQ(read.env_kwargs.Find("is_slippery"), std::optional<std::string>("true"));
+  EXPECT_EQ(read.env_kwargs.Find("max_episode_steps"), std::optional<std::string>("50"));
+  EXPECT_FALSE(read.env_kwargs.Has("render_mode"));
+  EXPECT_EQ(read.ignored_kwargs, std::vector<std::string>{"not_rlforges=3"});
+  const DatasetReport theirs = InspectDataset(dir);
+  EXPECT_GT(theirs.replay_mismatches, 0);
+  EXPECT_FALSE(theirs.has_flag("replay_mismatch")) << ::testing::PrintToString(Codes(theirs));
+  EXPECT_NE(theirs.ToText().find("(ignored): not_rlforges=3"), std::string::npos) << theirs.ToText();
+  fs::remove_all(dir);
+}
+
+TEST(InspectTest, ReferenceScoresThatCannotNormalizeAreFlaggedAndNotWritten) {
+  Dataset d = RecordRandom(4);
+  d.info.ref_min_score = 10;
+  d.info.ref_max_score = 10;
+  const std::string dir = Dir("refs");
+  EXPECT_THROW(WriteDataset(d, dir), InvalidArgument);
+  EXPECT_FALSE(fs::exists(dir + "/metadata.json"));
+  d.info.ref_max_score = 500;
+  WriteDataset(d, dir);
+  // Edited by hand afterwards: min == max.
+  nlohmann::json meta;
+  {
+    std::ifstream f(dir + "/metadata.json");
+    meta = nlohmann::json::parse(f);
+  }
+  ASSERT_EQ(meta["ref_max_score"].get<double>(), 500.0);
+  meta["ref_max_score"] = 10.0;
+  std::ofstream(dir + "/metadata.json") << meta.dump();
+  const DatasetReport r = InspectDataset(dir, {/*replay_episodes=*/0});
+  EXPECT_TRUE(r.has_flag("bad_reference_scores")) << ::testing::PrintToString(Codes(r));
+  EXPECT_FALSE(r.normalized_score.has_value());
+  fs::remove_all(dir);
 }
 
 }  // namespace

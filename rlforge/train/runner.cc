@@ -17,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -641,24 +642,37 @@ void BroadcastWeights(dist::Communicator* comm, Algorithm& algo) {
 // new agent's wherever a parameter of the same name has the same shape (an
 // actor-critic from bc or iql into ppo/a2c, a Q-network from cql into dqn);
 // InvalidArgument when nothing fits. Reports what it copied on stderr.
-void WarmStart(Algorithm& algo, const std::string& from, bool report) {
+void WarmStart(Algorithm& algo, const std::string& from, bool report, AlgoConfig* config) {
   LoadedRun src = LoadRun(from);
   torch::nn::Module* s = src.algorithm->network();
   torch::nn::Module* d = algo.network();
   RLF_CHECK_ARG(s != nullptr && d != nullptr, "init_from '", from, "': ",
                 s == nullptr ? src.config.run.algo : "this agent", " has no network to warm-start from");
+  if (!algo.warm_start_needs_every_parameter()) {
+    // A policy for other observations or actions is no start for this one,
+    // even where some hidden layers happen to have the same shapes.
+    const RunSettings& mine = algo.run_settings();
+    auto theirs_env = Make(src.config.run.env, src.config.run.env_kwargs);
+    auto my_env = Make(mine.env, mine.env_kwargs);
+    for (const auto& [what, a, b] :
+         {std::tuple{"observations", &theirs_env->observation_space(), &my_env->observation_space()},
+          std::tuple{"actions", &theirs_env->action_space(), &my_env->action_space()}})
+      RLF_CHECK_ARG(*a == *b, "init_from '", from, "' was trained on ", src.config.run.env, " with ", what, " ",
+                    a->ToString(), "; this run's ", mine.env, " has ", b->ToString(),
+                    " (a warm start needs the same spaces)");
+  }
   const auto sp = s->named_parameters(true);
-  std::vector<std::string> copied, kept;
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : d->named_parameters(true)) {
-      const torch::Tensor* t = sp.find(p.key());
-      if (t != nullptr && t->sizes() == p.value().sizes()) {
-        p.value().copy_(*t);
-        copied.push_back(p.key());
-      } else {
-        kept.push_back(p.key());
-      }
+  std::vector<std::string> copied, kept, reshaped;
+  int64_t copied_values = 0, all_values = 0;
+  for (const auto& p : d->named_parameters(true)) {
+    const torch::Tensor* t = sp.find(p.key());
+    all_values += p.value().numel();
+    if (t != nullptr && t->sizes() == p.value().sizes()) {
+      copied.push_back(p.key());
+      copied_values += p.value().numel();
+    } else {
+      kept.push_back(p.key());
+      if (t != nullptr) reshaped.push_back(StrCat(p.key(), " ", t->sizes(), " vs ", p.value().sizes()));
     }
   }
   RLF_CHECK_ARG(!copied.empty(), "init_from '", from, "': no parameter of ", src.config.run.algo,
@@ -668,10 +682,33 @@ void WarmStart(Algorithm& algo, const std::string& from, bool report) {
                 src.config.run.algo, "'s network does not fit this agent's: no tensor of the same name and shape for ",
                 Join(kept, ", "),
                 " (a language model is warm-started whole: use the same d_model, n_layers, n_heads and d_ff)");
+  // Tensors of the same name and another shape mean another net_arch: a
+  // start that keeps most of the network random is refused, not reported.
+  RLF_CHECK_ARG(reshaped.empty() || 2 * copied_values >= all_values, "init_from '", from, "': only ",
+                copied.size(), " of ", copied.size() + kept.size(), " parameter tensors (", copied_values, " of ",
+                all_values, " values) fit; the same names have other shapes (", Join(reshaped, ", "),
+                "): use ", src.config.run.algo, "'s net_arch");
+  if (config != nullptr) {
+    // Weights learned through one activation mean nothing through another.
+    auto activation = [](AlgoConfig& c) -> std::optional<std::string> {
+      for (const auto& f : ConfigIO::Describe(c))
+        if (f.name == "activation") return f.value;
+      return std::nullopt;
+    };
+    const auto a = activation(*src.config.algo), b = activation(*config);
+    RLF_CHECK_ARG(!a || !b || *a == *b, "init_from '", from, "': ", src.config.run.algo, "'s network uses activation ",
+                  *a, ", this agent's ", b.value_or(""), " (set activation=", a.value_or(""), ")");
+  }
+  {
+    torch::NoGradGuard no_grad;
+    auto dst = d->named_parameters(true);
+    for (const std::string& name : copied) dst[name].copy_(*sp.find(name));
+  }
   algo.NetworkLoaded();
   if (report)
-    std::fprintf(stderr, "warm start from %s (%s, %lld steps): copied %zu parameter tensors%s%s\n", from.c_str(),
-                 src.config.run.algo.c_str(), static_cast<long long>(src.algorithm->num_timesteps()), copied.size(),
+    std::fprintf(stderr, "warm start from %s (%s, %lld steps): copied %zu parameter tensors (%lld of %lld values)%s%s\n",
+                 from.c_str(), src.config.run.algo.c_str(), static_cast<long long>(src.algorithm->num_timesteps()),
+                 copied.size(), static_cast<long long>(copied_values), static_cast<long long>(all_values),
                  kept.empty() ? "" : "; kept this run's initial values for ", Join(kept, ", ").c_str());
 }
 
@@ -725,8 +762,9 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
   OnEveryRank(comm, "building the agent", [&] { algo = BuildAlgorithm(config, options, /*training=*/true); });
   RLF_CHECK_ARG(algo->acts() || config.run.eval_interval == 0, config.run.algo,
                 " does not act, so it has no periodic evaluation: eval_interval must be 0 (see its metrics instead)");
+  OnEveryRank(comm, "preparing to train", [&] { algo->PrepareToTrain(); });
   if (!config.run.init_from.empty())
-    OnEveryRank(comm, "warm-starting the agent", [&] { WarmStart(*algo, config.run.init_from, root); });
+    OnEveryRank(comm, "warm-starting the agent", [&] { WarmStart(*algo, config.run.init_from, root, config.algo.get()); });
   OnEveryRank(comm, "freezing parameters", [&] { FreezeParameters(*algo, config.run.freeze, root); });
   BroadcastWeights(comm, *algo);
   OnEveryRank(comm, "creating the run directory", [&] {
@@ -877,10 +915,16 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
                  static_cast<long long>(algo->num_timesteps()));
   const bool all_steps = algo->num_timesteps() >= config.run.total_steps || algo->finished();
   OnEveryRank(comm, "checking the run is unfinished", [&] {
+    RLF_CHECK_ARG(!new_total_steps || *new_total_steps > algo->num_timesteps() || algo->finished(), "--steps ",
+                  *new_total_steps, " is not more than the ", algo->num_timesteps(), " steps the run in '", dir,
+                  "' has trained (", fs::path(checkpoint).filename().string(), "); pass a larger --steps");
     RLF_CHECK_ARG(!all_steps || !fs::exists(dir + "/eval.json"), "the run in '", dir, "' is complete (",
-                  algo->num_timesteps(), " of its ", config.run.total_steps,
-                  " steps, eval.json written); pass --steps N to train longer");
+                  algo->num_timesteps(), " steps trained of total_steps ", config.run.total_steps,
+                  ", eval.json written); pass --steps N to train longer");
   });
+  // Before the run directory changes: what training needs besides the
+  // checkpoint must be there (an offline agent's dataset).
+  OnEveryRank(comm, "preparing to train", [&] { algo->PrepareToTrain(); });
   if (root) {
     if (all_steps)
       std::fprintf(stderr, "the run in '%s' has all its steps but no final evaluation: finishing it\n", dir.c_str());

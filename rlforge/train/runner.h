@@ -84,8 +84,12 @@ std::unique_ptr<Algorithm> BuildAlgorithm(const TrainConfig& config, const Runne
 // calls it on a new run): FROM's network parameters (a run directory or a
 // checkpoint) copied into algo's network wherever a parameter of the same
 // name has the same shape, then algo.NetworkLoaded(). InvalidArgument when
-// none fits. With report, says on stderr what it copied.
-void WarmStart(Algorithm& algo, const std::string& from, bool report);
+// none fits, when FROM's env has other spaces (except for language models,
+// warmed whole), when tensors of the same name have other shapes and less
+// than half the network's values would be copied (another net_arch), or
+// when `config` (this run's, if given) names another activation. With
+// report, says on stderr what it copied.
+void WarmStart(Algorithm& algo, const std::string& from, bool report, AlgoConfig* config = nullptr);
 // Config key freeze (Train and Resume call it): every parameter of algo's
 // network whose name starts with one of the comma-separated prefixes (ending
 // where a part of the name ends: at '.' or '_', or the name's end) stops

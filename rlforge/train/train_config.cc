@@ -25,6 +25,27 @@ std::optional<std::string> AlgoKey(const std::string& yaml, const std::string& s
   return std::nullopt;
 }
 
+// Makes the keys whose values name a directory or file absolute (from the
+// working directory), however they were given (--set, a config file,
+// Python), so that the run's config.yaml reads the same from anywhere and
+// the run resumes from any directory.
+class AbsolutePaths : public FieldVisitor {
+ public:
+  void Field(const char* name, std::string* v, const char*) override {
+    static const char* const kPathKeys[] = {"dataset", "init_from", "replay_dataset", "demo_dataset", "reward_model"};
+    for (const char* k : kPathKeys)
+      if (std::string(name) == k && !v->empty() && !std::filesystem::path(*v).is_absolute())
+        *v = std::filesystem::absolute(*v).lexically_normal().string();
+  }
+  void Field(const char*, int64_t*, const char*) override {}
+  void Field(const char*, double*, const char*) override {}
+  void Field(const char*, bool*, const char*) override {}
+  void Field(const char*, std::vector<int64_t>*, const char*) override {}
+  void Field(const char*, Schedule*, const char*) override {}
+  void Field(const char*, std::optional<double>*, const char*) override {}
+  void Field(const char*, Kwargs*, const char*) override {}
+};
+
 }  // namespace
 
 void RunConfig::Visit(FieldVisitor& v) {
@@ -126,6 +147,8 @@ TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env
   if (seed) c.run.seed = *seed;
   RLF_CHECK_ARG(c.run.algo == name, "config key 'algo' cannot be changed with --set (use --algo)");
   RLF_CHECK_ARG(c.run.env == chosen_env, "config key 'env' cannot be changed with --set (use --env)");
+  AbsolutePaths absolute;
+  c.Visit(absolute);
   c.Validate();
   return c;
 }

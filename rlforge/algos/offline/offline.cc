@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -79,6 +80,16 @@ OfflineData LoadOfflineData(const std::string& dir, const Space& obs_space, cons
     if (act_space.kind() != SpaceKind::kBox) {
       const std::string out = act_space.WhyNotContained(d.action(t));
       RLF_CHECK_ARG(out.empty(), "dataset ", dir, ": step ", t, "'s action: ", out);
+    } else {
+      // Box actions within their bounds (up to rounding): the agents map
+      // the bounds to [-1, 1], and a policy cannot clone what lies beyond.
+      for (int64_t i = 0; i < act_space.size(); ++i) {
+        const double v = ReadElement(d.action(t), act_space.dtype(), i);
+        const double lo = act_space.low()[i], hi = act_space.high()[i];
+        const double tol = 1e-6 * std::max({1.0, std::fabs(lo), std::fabs(hi)});
+        RLF_CHECK_ARG(v >= lo - tol && v <= hi + tol, "dataset ", dir, ": step ", t, "'s action: entry ", i, " is ", v,
+                      ", outside [", lo, ", ", hi, "] (rlforge inspect counts them)");
+      }
     }
   }
   o.rewards = torch::tensor(std::vector<float>(d.rewards.begin(), d.rewards.end()), torch::kFloat32);
@@ -271,6 +282,9 @@ void OfflineAlgorithm::EnsureData() {
   data_ = LoadOfflineData(offline_.dataset, obs_space_, act_space_, offline_.holdout_fraction, gamma_,
                           static_cast<uint64_t>(ctx_.run.seed));
   loaded_ = true;
+  if (env_has_masks_ && !data_.masks.defined())
+    std::fprintf(stderr, "warning: dataset %s stores no action masks (infos/action_mask) while %s has them: the "
+                 "agent learns as if every action were legal\n", offline_.dataset.c_str(), ctx_.run.env.c_str());
   RLF_CHECK_ARG(!checkpoint_fingerprint_ || *checkpoint_fingerprint_ == data_.fingerprint, "the dataset ",
                 offline_.dataset, " differs from the one this checkpoint was trained on (its arrays have changed)");
   PrepareData();

@@ -181,6 +181,9 @@ class OfflineAlgorithm : public Algorithm {
     EnsureData();
     return data_;
   }
+  // Training needs the dataset: read it now (a missing or changed one fails
+  // before the runner touches the run directory).
+  void PrepareToTrain() override { EnsureData(); }
 
  protected:
   // Reads the dataset if not yet read (checking it against the checkpoint's
