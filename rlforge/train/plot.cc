@@ -284,10 +284,19 @@ Image PlotCurves(const std::vector<Curve>& curves, const PlotOptions& o) {
     const auto& c = curves[i];
     for (size_t k = 1; k < c.x.size(); ++k)
       img.DrawLine(px(c.x[k - 1]), py(c.mean[k - 1]), px(c.x[k]), py(c.mean[k]), 2.5, kColors[i % 8]);
-    // Legend, top-left inside the plot.
-    const double ly = top + 12 + 22 * i;
-    img.DrawLine(left + 14, ly + 5, left + 44, ly + 5, 3, kColors[i % 8]);
-    DrawText(&img, left + 52, ly, c.label, axis, 1.6);
+  }
+  // Legend, top-left inside the plot, on white over every curve (drawn
+  // after all of them, so that no later curve crosses an earlier label).
+  if (!curves.empty()) {
+    double widest = 0;
+    for (const auto& c : curves) widest = std::max(widest, TextWidth(c.label, 1.6));
+    const double x0l = left + 6, y0l = top + 6, x1l = left + 58 + widest, y1l = top + 16 + 22.0 * curves.size();
+    img.FillRect(x0l, y0l, x1l, y1l, {255, 255, 255});
+    for (size_t i = 0; i < curves.size(); ++i) {
+      const double ly = top + 12 + 22 * i;
+      img.DrawLine(left + 14, ly + 5, left + 44, ly + 5, 3, kColors[i % 8]);
+      DrawText(&img, left + 52, ly, curves[i].label, axis, 1.6);
+    }
   }
   img.DrawLine(left, bottom, right, bottom, 1.5, axis);
   img.DrawLine(left, top, left, bottom, 1.5, axis);

@@ -12,6 +12,22 @@ namespace fs = std::filesystem;
 namespace rlforge {
 namespace {
 
+TEST(PlotTest, NoCurveIsDrawnOverTheLegend) {
+  // Plot width 960: x from 0 to 860 is one pixel per unit (left margin 80).
+  // Curve "c" is a vertical line through the legend's swatches (x = 80 + 30);
+  // the second entry's swatch is at y = 50 + 12 + 22 + 5 (the first lies in
+  // the plot's top padding, where no curve goes).
+  Curve a, b, c;
+  a.label = "a", a.x = {0, 860}, a.mean = a.low = a.high = {0, 0};
+  b.label = "b", b.x = {0, 860}, b.mean = b.low = b.high = {50, 50};
+  c.label = "c", c.x = {30, 30.001}, c.mean = c.low = c.high = {-100, 100};
+  const Image img = PlotCurves({a, b, c}, PlotOptions{});
+  const Rgb swatch = img.At(110, 89);
+  EXPECT_EQ(std::vector<int>({swatch.r, swatch.g, swatch.b}), std::vector<int>({255, 127, 14}));  // b's orange
+  const Rgb line = img.At(110, 300);  // c's green, away from the legend
+  EXPECT_EQ(std::vector<int>({line.r, line.g, line.b}), std::vector<int>({44, 160, 44}));
+}
+
 TEST(PlotTest, TickLabelsNeverShowMinusZeroOrRoundingNoise) {
   EXPECT_EQ(TickLabel(-0.0, 50), "0");
   EXPECT_EQ(TickLabel(-1.1e-14, 0.1), "0");  // ceil(y0 / step) * step after accumulation

@@ -264,10 +264,13 @@ std::string ArenaGame::Render() const {
 ArenaBot::ArenaBot(const ArenaOptions& o, Kind kind, uint64_t seed) : o_(o), kind_(kind), rng_(seed) {}
 
 ArenaBot::Kind ArenaBot::ParseKind(const std::string& name) {
-  if (name == "random") return Kind::kRandom;
-  if (name == "greedy") return Kind::kGreedy;
-  if (name == "tactic") return Kind::kTactic;
-  throw InvalidArgument("Arena-v0: unknown bot '" + name + "' (valid: random, greedy, tactic)");
+  // By name, or by strength as the scripted policies are named (weak,
+  // medium, strong).
+  if (name == "random" || name == "weak") return Kind::kRandom;
+  if (name == "greedy" || name == "medium") return Kind::kGreedy;
+  if (name == "tactic" || name == "strong") return Kind::kTactic;
+  throw InvalidArgument("Arena-v0: unknown bot '" + name +
+                        "' (valid: random, greedy, tactic, or by strength weak, medium, strong)");
 }
 
 std::string ArenaBot::name() const {
@@ -504,7 +507,7 @@ RLF_REGISTER_ENVS(arena) {
                 {"hold_steps", "8", "steps alone on the objective that win"},
                 {"max_steps", "100", "steps before a draw"},
                 {"walls", "4", "mirrored wall pairs drawn at each reset"},
-                {"opponent", "greedy", "team 1: the scripted bot random, greedy or tactic, or external (agent 1)"},
+                {"opponent", "greedy", "team 1: the scripted bot random, greedy or tactic (or weak, medium, strong), or external (agent 1)"},
                 {"shaping", "0", "reward per point of damage dealt minus taken"},
                 {"hold_shaping", "0", "reward per step the team holds the objective (minus per step the other team does)"},
                 {"strict", "false", "an illegal unit action throws instead of standing still"}},

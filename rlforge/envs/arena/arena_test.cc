@@ -191,6 +191,8 @@ TEST(ArenaTest, IllegalActionsStayOrThrow) {
   strict->Reset(0, obs.data(), &info);
   EXPECT_THROW(strict->Step(left, obs.data()), InvalidArgument);
   EXPECT_THROW(Make("Arena-v0", Kwargs({{"opponent", "clever"}})), InvalidArgument);
+  // The bots' strength names work as the kwarg too, as they do for --opponent bot:NAME.
+  for (const char* strength : {"weak", "medium", "strong"}) EXPECT_NO_THROW(Make("Arena-v0", Kwargs({{"opponent", strength}})));
   EXPECT_THROW(Make("Arena-v0", Kwargs({{"team_size", "4"}})), InvalidArgument);
   EXPECT_THROW(Make("Arena-v0", Kwargs({{"width", "8"}})), InvalidArgument);
 }
