@@ -71,21 +71,11 @@ def test_minari_reads_what_rlforge_records(tmp_path):
 
 def test_rlforge_reads_what_minari_writes(tmp_path, monkeypatch):
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
-    env = gym.make("CartPole-v1")
-    buffers = []
     rng = np.random.default_rng(0)
-    for i in range(5):
-        o, _ = env.reset(seed=100 + i)
-        obs, acts, rews, terms, truncs = [o], [], [], [], []
-        done = False
-        while not done:
-            a = int(rng.integers(2))
-            o, r, t, tr, _ = env.step(a)
-            obs.append(o), acts.append(a), rews.append(r), terms.append(t), truncs.append(tr)
-            done = t or tr
-        buffers.append(EpisodeBuffer(id=i, seed=100 + i, observations=np.array(obs), actions=np.array(acts),
-                                     rewards=np.array(rews), terminations=np.array(terms),
-                                     truncations=np.array(truncs)))
+    played = _episodes(gym.make("CartPole-v1"), range(100, 105), lambda o, t: int(rng.integers(2)))
+    buffers = [EpisodeBuffer(id=i, seed=e["seed"], observations=e["observations"], actions=e["actions"],
+                             rewards=e["rewards"], terminations=e["terminations"], truncations=e["truncations"])
+               for i, e in enumerate(played)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         made = minari.create_dataset_from_buffers("cartpole/gym-random-v0", buffers, env="CartPole-v1",
@@ -238,22 +228,27 @@ def test_offline_to_online_with_box_actions_from_python(tmp_path):
                       config={"freeze": "actor.trunk", "net_arch": [16]})
 
 
-def _cartpole_episodes(n=3):
-    env = rlforge.make("CartPole-v1")
-    rng = np.random.default_rng(1)
+def _episodes(env, seeds, act):
+    """Plays one episode per seed with act(observation, step) -> action; the
+    episodes as rlforge.datasets.write takes them."""
     episodes = []
-    for seed in range(n):
+    for seed in seeds:
         o, _ = env.reset(seed=seed)
         obs, acts, rews, terms, truncs = [o], [], [], [], []
         done = False
         while not done:
-            a = int(rng.integers(2))
+            a = act(o, len(acts))
             o, r, t, tr, _ = env.step(a)
             obs.append(o), acts.append(a), rews.append(r), terms.append(t), truncs.append(tr)
             done = t or tr
         episodes.append({"seed": seed, "observations": np.array(obs), "actions": np.array(acts),
                          "rewards": np.array(rews), "terminations": np.array(terms), "truncations": np.array(truncs)})
     return episodes
+
+
+def _cartpole_episodes(n=3):
+    rng = np.random.default_rng(1)
+    return _episodes(rlforge.make("CartPole-v1"), range(n), lambda o, t: int(rng.integers(2)))
 
 
 def test_write_refuses_what_training_would(tmp_path):
@@ -304,18 +299,9 @@ def test_discrete_actions_stored_as_fractional_floats_are_refused(tmp_path):
 
 
 def test_offline_training_takes_the_env_and_its_kwargs_from_the_dataset(tmp_path):
-    env = rlforge.make("FrozenLake-v1", is_slippery="false")
-    episodes = []
-    for seed in range(4):
-        o, _ = env.reset(seed=seed)
-        obs, acts, rews, terms, truncs = [o], [], [], [], []
-        for a in [2, 2, 1, 1, 1, 2]:
-            o, r, t, tr, _ = env.step(a)
-            obs.append(o), acts.append(a), rews.append(r), terms.append(t), truncs.append(tr)
-            if t or tr:
-                break
-        episodes.append({"seed": seed, "observations": np.array(obs), "actions": np.array(acts),
-                         "rewards": np.array(rews), "terminations": np.array(terms), "truncations": np.array(truncs)})
+    # Right, right, down, down, down, right: the 4x4 lake's goal when it is not slippery.
+    path = [2, 2, 1, 1, 1, 2]
+    episodes = _episodes(rlforge.make("FrozenLake-v1", is_slippery="false"), range(4), lambda o, t: path[t])
     data = tmp_path / "lake"
     rlforge.datasets.write(data, episodes, "FrozenLake-v1", {"is_slippery": "false"})
     config = {"dataset": str(data), "updates_per_iteration": 10, "eval_episodes": 2}

@@ -49,6 +49,15 @@ std::vector<std::string> Codes(const DatasetReport& r) {
   return c;
 }
 
+// The report of dataset d, written to a fresh directory that is removed again.
+DatasetReport Inspected(const std::string& name, const Dataset& d, int64_t replay_episodes = 10) {
+  const std::string dir = Dir(name);
+  WriteDataset(d, dir);
+  DatasetReport r = InspectDataset(dir, {replay_episodes});
+  fs::remove_all(dir);
+  return r;
+}
+
 TEST(InspectTest, ACleanDatasetRaisesNoFlagAndReplays) {
   const std::string dir = Dir("clean");
   Dataset d = RecordRandom(20);
@@ -137,28 +146,22 @@ TEST(InspectTest, FlagsRecordingErrorsTrainingWouldMeet) {
   // An action outside Discrete(2) is out of the space, not non-finite, and
   // takes no share of the classes (the entropy stays a fraction of log 2).
   {
-    const std::string dir = Dir("act5");
     Dataset d = RecordRandom(6);
     *reinterpret_cast<int64_t*>(d.actions.data() + 3 * d.act_bytes) = 5;
-    WriteDataset(d, dir);
-    const DatasetReport r = InspectDataset(dir);
+    const DatasetReport r = Inspected("act5", d);
     EXPECT_TRUE(r.has_flag("out_of_space")) << ::testing::PrintToString(Codes(r));
     EXPECT_FALSE(r.has_flag("non_finite")) << ::testing::PrintToString(Codes(r));
     EXPECT_EQ(r.out_of_space_actions, 1);
     EXPECT_EQ(r.non_finite_actions, 0);
     EXPECT_EQ(r.actions[0].counts[0] + r.actions[0].counts[1], d.steps() - 1);
     EXPECT_LE(r.actions[0].entropy_ratio, 1.0);
-    fs::remove_all(dir);
   }
   // A step marked terminated in the middle of its episode.
   {
-    const std::string dir = Dir("early");
     Dataset d = RecordRandom(6);
     d.terminated[d.episode_first_step[2] + 1] = 1;
-    WriteDataset(d, dir);
-    const DatasetReport r = InspectDataset(dir);
+    const DatasetReport r = Inspected("early", d);
     EXPECT_TRUE(r.has_flag("early_end")) << ::testing::PrintToString(Codes(r));
-    fs::remove_all(dir);
   }
   // An episode missing every field is one damaged episode.
   {
@@ -185,23 +188,17 @@ TEST(InspectTest, MasksThatLeaveNoLegalActionOrThatTheActionBreaksAreFlagged) {
   const Dataset clean = RecordDataset(*envs, *policy, {2, 5, 0.0}, info);
   ASSERT_GT(clean.mask_size, 0);
   {
-    const std::string dir = Dir("masks_clean");
-    WriteDataset(clean, dir);
-    const DatasetReport r = InspectDataset(dir, {/*replay_episodes=*/0});
+    const DatasetReport r = Inspected("masks_clean", clean, /*replay_episodes=*/0);
     EXPECT_FALSE(r.has_flag("no_legal_action") || r.has_flag("illegal_action")) << ::testing::PrintToString(Codes(r));
-    fs::remove_all(dir);
   }
   {
-    // Row 5's mask all zero: no legal value anywhere, and its step's action
-    // (if row 5 is a step's) breaks it.
-    const std::string dir = Dir("masks_zero");
+    // Row 5's mask all zero: no legal value anywhere, and the action of its
+    // step breaks it.
     Dataset d = clean;
     std::fill_n(d.masks.begin() + 5 * d.mask_size, d.mask_size, 0);
-    WriteDataset(d, dir);
-    const DatasetReport r = InspectDataset(dir, {/*replay_episodes=*/0});
+    const DatasetReport r = Inspected("masks_zero", d, /*replay_episodes=*/0);
     EXPECT_TRUE(r.has_flag("no_legal_action")) << ::testing::PrintToString(Codes(r));
     EXPECT_TRUE(r.has_flag("illegal_action")) << ::testing::PrintToString(Codes(r));
-    fs::remove_all(dir);
   }
 }
 
@@ -214,13 +211,10 @@ TEST(InspectTest, ANonFiniteBoxActionIsNotAConstantOne) {
   RandomPolicy random(envs->single_action_space(), 8);
   Dataset d = RecordDataset(*envs, random, {2, 9, 0.0}, info);
   reinterpret_cast<float*>(d.actions.data())[3] = NAN;
-  const std::string dir = Dir("nan_box");
-  WriteDataset(d, dir);
-  const DatasetReport r = InspectDataset(dir, {/*replay_episodes=*/0});
+  const DatasetReport r = Inspected("nan_box", d, /*replay_episodes=*/0);
   EXPECT_TRUE(r.has_flag("non_finite")) << ::testing::PrintToString(Codes(r));
   EXPECT_FALSE(r.has_flag("single_action")) << ::testing::PrintToString(Codes(r));
   EXPECT_TRUE(std::isfinite(r.actions[0].mean) && r.actions[0].std > 0);
-  fs::remove_all(dir);
 }
 
 TEST(InspectTest, AnotherLibrarysEnvSpecKeepsTheKwargsRlforgeTakesAndItsDrawsAreNotFlagged) {
