@@ -29,14 +29,16 @@ class ConstantPolicy : public Policy {
   std::string name() const override { return "constant"; }
 };
 
-Dataset Record(Policy& policy, int64_t episodes) {
+Dataset Record(const std::string& env_id, Policy& policy, int64_t episodes, int num_envs = 4, uint64_t seed = 21) {
   VectorEnvOptions o;
-  o.num_envs = 4;
-  auto envs = VectorEnv::Make("CartPole-v1", {}, o);
+  o.num_envs = num_envs;
+  auto envs = VectorEnv::Make(env_id, {}, o);
   DatasetInfo info;
-  info.env_id = "CartPole-v1";
-  return RecordDataset(*envs, policy, {episodes, 21, 0.0}, info);
+  info.env_id = env_id;
+  return RecordDataset(*envs, policy, {episodes, seed, 0.0}, info);
 }
+
+Dataset Record(Policy& policy, int64_t episodes) { return Record("CartPole-v1", policy, episodes); }
 
 Dataset RecordRandom(int64_t episodes) {
   RandomPolicy p(Space::Discrete(2), 4);
@@ -179,13 +181,9 @@ TEST(InspectTest, FlagsRecordingErrorsTrainingWouldMeet) {
 }
 
 TEST(InspectTest, MasksThatLeaveNoLegalActionOrThatTheActionBreaksAreFlagged) {
-  VectorEnvOptions o;
-  o.num_envs = 2;
-  auto envs = VectorEnv::Make("TowerDefense-v0", {}, o);
-  DatasetInfo info;
-  info.env_id = "TowerDefense-v0";
-  auto policy = Registry::Global().MakeScriptedPolicy("heuristic", "TowerDefense-v0", envs->env(0), 3);
-  const Dataset clean = RecordDataset(*envs, *policy, {2, 5, 0.0}, info);
+  const auto probe = Make("TowerDefense-v0");
+  auto policy = Registry::Global().MakeScriptedPolicy("heuristic", "TowerDefense-v0", *probe, 3);
+  const Dataset clean = Record("TowerDefense-v0", *policy, 2, /*num_envs=*/2, /*seed=*/5);
   ASSERT_GT(clean.mask_size, 0);
   {
     const DatasetReport r = Inspected("masks_clean", clean, /*replay_episodes=*/0);
@@ -203,13 +201,8 @@ TEST(InspectTest, MasksThatLeaveNoLegalActionOrThatTheActionBreaksAreFlagged) {
 }
 
 TEST(InspectTest, ANonFiniteBoxActionIsNotAConstantOne) {
-  VectorEnvOptions o;
-  o.num_envs = 2;
-  auto envs = VectorEnv::Make("Pendulum-v1", {}, o);
-  DatasetInfo info;
-  info.env_id = "Pendulum-v1";
-  RandomPolicy random(envs->single_action_space(), 8);
-  Dataset d = RecordDataset(*envs, random, {2, 9, 0.0}, info);
+  RandomPolicy random(Make("Pendulum-v1")->action_space(), 8);
+  Dataset d = Record("Pendulum-v1", random, 2, /*num_envs=*/2, /*seed=*/9);
   reinterpret_cast<float*>(d.actions.data())[3] = NAN;
   const DatasetReport r = Inspected("nan_box", d, /*replay_episodes=*/0);
   EXPECT_TRUE(r.has_flag("non_finite")) << ::testing::PrintToString(Codes(r));
@@ -220,13 +213,8 @@ TEST(InspectTest, ANonFiniteBoxActionIsNotAConstantOne) {
 TEST(InspectTest, AnotherLibrarysEnvSpecKeepsTheKwargsRlforgeTakesAndItsDrawsAreNotFlagged) {
   // Slippery FrozenLake episodes whose recorded seeds are not the ones that
   // drew their slips: as another library's recording looks to rlforge.
-  VectorEnvOptions o;
-  o.num_envs = 8;
-  auto envs = VectorEnv::Make("FrozenLake-v1", {}, o);
-  DatasetInfo info;
-  info.env_id = "FrozenLake-v1";
   RandomPolicy random(Space::Discrete(4), 5);
-  Dataset d = RecordDataset(*envs, random, {16, 7, 0.0}, info);
+  Dataset d = Record("FrozenLake-v1", random, 16, /*num_envs=*/8, /*seed=*/7);
   for (auto& seed : d.episode_seed)
     if (seed >= 0) seed += 1000;
   const std::string dir = Dir("foreign");
