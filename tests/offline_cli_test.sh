@@ -112,7 +112,13 @@ mv "$tmp/cp" "$tmp/cp-moved"
 check resume-no-dataset 2 "is not a directory" -- "$BIN" train --resume "$tmp/bcr" --steps 300
 mv "$tmp/cp-moved" "$tmp/cp"
 grep -q "^total_steps: 200 " "$tmp/bcr/config.yaml" && [[ -e "$tmp/bcr/eval.json" ]] && echo "ok   failed-resume-changes-nothing" || { echo "FAIL a failed resume changed the run: $(grep total_steps "$tmp/bcr/config.yaml"), $(ls "$tmp/bcr")"; fails=$((fails+1)); }
-check resume-fewer-steps 2 "--steps 100 is not more than the 200 steps" -- "$BIN" train --resume "$tmp/bcr" --steps 100
+check resume-fewer-steps 2 "--steps 100 is below the 200 steps" -- "$BIN" train --resume "$tmp/bcr" --steps 100
+# A run that lacks only its final evaluation is finished with the env alone
+# (its dataset may have moved), also with --steps equal to what it trained.
+rm "$tmp/bcr/eval.json"; mv "$tmp/cp" "$tmp/cp-moved"
+check resume-finish-without-dataset 0 "" -- "$BIN" train --resume "$tmp/bcr" --steps 200 --no-progress
+mv "$tmp/cp-moved" "$tmp/cp"
+[[ -e "$tmp/bcr/eval.json" ]] && echo "ok   finished-eval-json" || { echo "FAIL no eval.json after finishing"; fails=$((fails+1)); }
 
 # Path keys are stored absolute however they are given (here --set, from the dataset's directory).
 (cd "$tmp" && "$BIN" train --algo bc --env CartPole-v1 --set dataset=cp --steps 100 --set updates_per_iteration=100 --set eval_episodes=1 --out bcrel --no-progress >/dev/null 2>"$tmp/bcrel.err")
@@ -126,6 +132,7 @@ grep -q "^env_kwargs: {is_slippery: false}" "$tmp/iqlfl/config.yaml" && echo "ok
 # Warm starts refuse what would leave the network mostly random or mean nothing.
 check ppo-from-bc-other-arch 2 "the same names have other shapes" -- "$BIN" train --algo ppo --env CartPole-v1 --init-from "$tmp/bc" --set net_arch=[128,128] --steps 512 --out "$tmp/ppo4"
 check ppo-from-bc-other-env 2 "a warm start needs the same spaces" -- "$BIN" train --algo ppo --env Acrobot-v1 --init-from "$tmp/bc" --steps 512 --out "$tmp/ppo5"
+check rppo-from-bc 2 "network is of another kind" -- "$BIN" train --algo recurrent-ppo --env CartPole-v1 --init-from "$tmp/bc" --steps 512 --out "$tmp/rppo"
 check ppo-from-bc-other-activation 2 "set activation=tanh" -- "$BIN" train --algo ppo --env CartPole-v1 --init-from "$tmp/bc" --set activation=relu --steps 512 --out "$tmp/ppo6"
 
 if [[ $fails -gt 0 ]]; then echo "$fails check(s) failed"; exit 1; fi

@@ -138,15 +138,8 @@ std::unique_ptr<Policy> MakePolicy(const std::string& flag, const std::string& s
 
 LoadedRun LoadRunFor(const std::string& flag, const std::string& spec, const std::string& dir, const Env& env) {
   LoadedRun run = LoadRun(dir);
-  auto probe = Make(run.config.run.env, run.config.run.env_kwargs);
-  const bool same_obs = probe->observation_space() == env.observation_space();
-  const bool same_act = probe->action_space() == env.action_space();
-  RLF_CHECK_ARG(same_obs && same_act, flag, " '", spec, "' was trained on ", run.config.run.env,
-                run.config.run.env_kwargs.empty() ? "" : " " + run.config.run.env_kwargs.ToString(), " with ",
-                same_obs ? "actions " + probe->action_space().ToString()
-                         : "observations " + probe->observation_space().ToString(),
-                "; ", env.name(), " here has ",
-                same_obs ? env.action_space().ToString() : env.observation_space().ToString(),
+  const std::string why = SpacesMismatch(run.config.run, env);
+  RLF_CHECK_ARG(why.empty(), flag, " '", spec, "' was trained on ", why,
                 " (check --env and --kwarg: a kwarg such as a size changes the spaces)");
   return run;
 }

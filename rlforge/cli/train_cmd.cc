@@ -39,17 +39,18 @@ void PrintResult(const TrainResult& r, const TrainConfig& c) {
   std::printf("run directory: %s\n", r.run_dir.c_str());
 }
 
-// --dataset DIR: the offline agents' `dataset` key (an absolute path, so that
-// the run resumes from anywhere), and the dataset's env unless --env is given.
+// --dataset DIR: the offline agents' `dataset` key (TrainConfig::Resolve
+// stores it absolute), and the dataset's env and kwargs unless --env names
+// another env.
 TrainArgs WithDataset(TrainArgs a) {
   if (!a.init_from.empty()) {
     RLF_CHECK_ARG(a.resume.empty(), "--init-from starts a new run; --resume continues one");
-    a.sets.insert(a.sets.begin(), "init_from=" + std::filesystem::absolute(a.init_from).lexically_normal().string());
+    a.sets.insert(a.sets.begin(), "init_from=" + a.init_from);  // made absolute with the other path keys
   }
   if (a.dataset.empty()) return a;
   RLF_CHECK_ARG(a.resume.empty(), "--dataset is fixed by the run's config.yaml; --resume takes only --steps");
-  const std::string dir = std::filesystem::absolute(a.dataset).lexically_normal().string();
-  a.sets.insert(a.sets.begin(), "dataset=" + dir);
+  const std::string& dir = a.dataset;
+  a.sets.insert(a.sets.begin(), "dataset=" + dir);  // made absolute with the other path keys
   const DatasetInfo info = ReadDatasetInfo(dir);
   if (a.env.empty() || a.env == info.env_id) {
     // The dataset's env, with the kwargs it was recorded with (a step cap

@@ -269,7 +269,18 @@ void ReadEnvSpec(const std::string& text, DatasetInfo* info, const std::string& 
         info->env_id = it.value().get<std::string>();
         continue;
       }
-      const std::string value = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+      std::string value = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+      if (!ours && it.value().is_array() && !it.value().empty()) {
+        // Gymnasium's lists as rlforge's kwargs write them: numbers "1,0,0",
+        // strings (FrozenLake's desc rows) "SFF/FHF/FFG".
+        const bool numbers = std::all_of(it.value().begin(), it.value().end(), [](const json& e) { return e.is_number(); });
+        const bool strings = std::all_of(it.value().begin(), it.value().end(), [](const json& e) { return e.is_string(); });
+        if (numbers || strings) {
+          value.clear();
+          for (const auto& e : it.value())
+            value += (value.empty() ? "" : numbers ? "," : "/") + (strings ? e.get<std::string>() : e.dump());
+        }
+      }
       if (!ours) {
         if (it.value().is_null() || it.key() == "render_mode") continue;  // the default; rendering is not data
         const bool taken = spec_here != nullptr &&
@@ -286,6 +297,20 @@ void ReadEnvSpec(const std::string& text, DatasetInfo* info, const std::string& 
   // Gymnasium's spec keeps the step limit beside the kwargs.
   const bool ours = spec.contains("entry_point") && spec["entry_point"].is_string() &&
                     spec["entry_point"].get<std::string>() == kOurEntryPoint;
+  if (!ours && !info->env_kwargs.empty() && Registry::Global().Has(info->env_id)) {
+    // A kwarg of the same name that rlforge's env cannot take as written
+    // (another format) is reported with the others, not passed on to fail.
+    Kwargs kept;
+    for (const auto& [k, v] : info->env_kwargs.items()) {
+      try {
+        Registry::Global().Make(info->env_id, Kwargs{{k, v}});
+        kept.Set(k, v);
+      } catch (const std::exception&) {
+        info->ignored_kwargs.push_back(k + "=" + v);
+      }
+    }
+    info->env_kwargs = kept;
+  }
   info->foreign_env_spec = !ours;
   if (!ours && spec.contains("max_episode_steps") && spec["max_episode_steps"].is_number_integer() &&
       Registry::Global().Has(info->env_id)) {

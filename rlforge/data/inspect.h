@@ -73,6 +73,9 @@ struct DatasetReport {
   int64_t duplicate_transitions = 0, duplicate_episodes = 0;
   // accuracy
   int64_t replayed = 0, replay_mismatches = 0;
+  // Of the mismatches, another library's episodes that rlforge's seeding
+  // started alike: unverifiable (a stochastic env's draws differ), not flagged.
+  int64_t replay_unverifiable = 0;
   std::string replay_note;  // why nothing was replayed, or the first mismatch
   // correlation
   std::vector<std::vector<double>> correlation;  // [features + 1 (reward)]^2

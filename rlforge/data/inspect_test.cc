@@ -231,21 +231,27 @@ TEST(InspectTest, AnotherLibrarysEnvSpecKeepsTheKwargsRlforgeTakesAndItsDrawsAre
                                     {"entry_point", "gymnasium.envs.toy_text.frozen_lake:FrozenLakeEnv"},
                                     {"max_episode_steps", 50},
                                     {"kwargs",
-                                     {{"map_name", "4x4"}, {"is_slippery", true}, {"render_mode", nullptr},
-                                      {"not_rlforges", 3}}}}
+                                     {{"desc", {"SFFF", "FHFH", "FFFH", "HFFG"}}, {"is_slippery", true},
+                                      {"reward_schedule", {1, 0, 0}}, {"success_rate", "lots"},
+                                      {"render_mode", nullptr}, {"not_rlforges", 3}}}}
                          .dump();
   std::ofstream(dir + "/metadata.json") << meta.dump();
   const DatasetInfo read = ReadDatasetInfo(dir);
   EXPECT_TRUE(read.foreign_env_spec);
-  EXPECT_EQ(read.env_kwargs.Find("map_name"), std::optional<std::string>("4x4"));
+  // Gymnasium's lists in rlforge's format; a value rlforge's env cannot take
+  // is reported with the kwargs it does not have.
+  EXPECT_EQ(read.env_kwargs.Find("desc"), std::optional<std::string>("SFFF/FHFH/FFFH/HFFG"));
+  EXPECT_EQ(read.env_kwargs.Find("reward_schedule"), std::optional<std::string>("1,0,0"));
   EXPECT_EQ(read.env_kwargs.Find("is_slippery"), std::optional<std::string>("true"));
   EXPECT_EQ(read.env_kwargs.Find("max_episode_steps"), std::optional<std::string>("50"));
   EXPECT_FALSE(read.env_kwargs.Has("render_mode"));
-  EXPECT_EQ(read.ignored_kwargs, std::vector<std::string>{"not_rlforges=3"});
+  EXPECT_EQ(read.ignored_kwargs, (std::vector<std::string>{"not_rlforges=3", "success_rate=lots"}));
+  EXPECT_NO_THROW(Make("FrozenLake-v1", read.env_kwargs));
   const DatasetReport theirs = InspectDataset(dir);
   EXPECT_GT(theirs.replay_mismatches, 0);
+  EXPECT_EQ(theirs.replay_unverifiable, theirs.replay_mismatches);
   EXPECT_FALSE(theirs.has_flag("replay_mismatch")) << ::testing::PrintToString(Codes(theirs));
-  EXPECT_NE(theirs.ToText().find("(ignored): not_rlforges=3"), std::string::npos) << theirs.ToText();
+  EXPECT_NE(theirs.ToText().find("(ignored): not_rlforges=3, success_rate=lots"), std::string::npos) << theirs.ToText();
   fs::remove_all(dir);
 }
 

@@ -1,8 +1,5 @@
 #include "rlforge/serve/server.h"
 
-// httplib's default backlog (5) drops connections when many clients connect
-// at once. Only this file instantiates httplib's server code.
-#define CPPHTTPLIB_LISTEN_BACKLOG 128
 #include <httplib.h>
 #include <sys/socket.h>
 #include <nlohmann/json.hpp>
@@ -33,21 +30,38 @@ using Json = nlohmann::json;
 using runtime::Cat;
 using runtime::Printable;
 
-// Whether two models are for the same env's spaces: the same observations
-// and actions (the network behind them may differ).
-bool SameSpaces(const runtime::Model& a, const runtime::Model& b) {
-  return a.env == b.env && a.obs_kind == b.obs_kind && a.obs_shape == b.obs_shape && a.obs_n == b.obs_n &&
-         a.obs_start == b.obs_start && a.obs_nvec == b.obs_nvec && a.head == b.head &&
-         a.action_size() == b.action_size() && a.num_actions == b.num_actions && a.nvec == b.nvec &&
-         a.mask_size() == b.mask_size();
+std::string ShapeText(const std::vector<int64_t>& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) out += Cat(i ? ", " : "", shape[i]);
+  return out + "]";
 }
 
-// The spaces a model is for, in words (reload refusals).
-std::string SpacesText(const runtime::Model& m) {
-  std::string shape = "[";
-  for (size_t i = 0; i < m.obs_shape.size(); ++i) shape += Cat(i ? ", " : "", m.obs_shape[i]);
-  return Cat(m.env.empty() ? std::string("an env") : m.env, "'s (observation shape ", shape, "], ",
-             m.action_size(), " action value(s))");
+// A model's observation and action spaces in words.
+std::string ObservationText(const runtime::Model& m) {
+  if (m.obs_kind == runtime::ObsKind::kDiscrete) return Cat("Discrete(", m.obs_n, ", start=", m.obs_start, ")");
+  if (m.obs_kind == runtime::ObsKind::kMultiDiscrete) return Cat("MultiDiscrete(", ShapeText(m.obs_nvec), ")");
+  return Cat(m.obs_kind == runtime::ObsKind::kImage ? "image " : "Box ", ShapeText(m.obs_shape));
+}
+std::string ActionText(const runtime::Model& m) {
+  if (m.head == runtime::HeadKind::kGaussian) {
+    std::string bounds;
+    for (size_t i = 0; i < m.low.size(); ++i) bounds += Cat(i ? ", " : "", "[", m.low[i], ", ", m.high[i], "]");
+    return Cat("Box(", bounds, ")");
+  }
+  if (!m.nvec.empty()) return Cat("MultiDiscrete(", ShapeText(m.nvec), ")");
+  return Cat("Discrete(", m.num_actions, ", start=", m.action_start, ")");
+}
+
+// Why two models are not for the same env's spaces ("" when they are: the
+// networks behind them may differ, even their kind).
+std::string WhySpacesDiffer(const runtime::Model& now, const runtime::Model& next) {
+  if (now.env != next.env) return Cat("it is a model of ", next.env, ", not of ", now.env);
+  if (ObservationText(now) != ObservationText(next))
+    return Cat("its observations are ", ObservationText(next), ", not ", ObservationText(now));
+  if (ActionText(now) != ActionText(next)) return Cat("its actions are ", ActionText(next), ", not ", ActionText(now));
+  if (now.mask_size() != next.mask_size())
+    return Cat("its action masks have ", next.mask_size(), " values, not ", now.mask_size());
+  return "";
 }
 
 // Whether two models take and give the same shapes (a request checked
@@ -237,9 +251,8 @@ class Slot {
     try {
       auto m = Loaded();
       {
-        const auto serving = model();
-        if (!SameSpaces(*m, *serving))
-          throw std::runtime_error(Cat("the new file is for ", SpacesText(*m), ", not for ", SpacesText(*serving)));
+        const std::string why = WhySpacesDiffer(*model(), *m);
+        if (!why.empty()) throw std::runtime_error(Cat("the new file is for other spaces: ", why));
       }
       int64_t v;
       {
@@ -527,12 +540,6 @@ bool ShapeOf(const Json& j, std::vector<int64_t>* shape, int depth = 0) {
   }
   shape->insert(shape->end(), first.begin(), first.end());
   return true;
-}
-
-std::string ShapeText(const std::vector<int64_t>& shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i) out += Cat(i ? ", " : "", shape[i]);
-  return out + "]";
 }
 
 // Observation `row` of a JSON request: nested as the model's observation

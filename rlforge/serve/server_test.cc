@@ -521,8 +521,22 @@ TEST(ServerTest, ReloadToAnotherEnvsSpacesIsRefused) {
   o.max_delay_us = 0;
   Server server({FileSource("m", path)}, o);
   const int port = server.Start();
+  // Another kind of network for the same spaces (Q-values instead of a
+  // policy, as a DQN run's export replacing a PPO run's) is swapped in.
+  runtime::Model q = RandomModel(19);
+  q.head = runtime::HeadKind::kQValues;
+  q.value.clear();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  runtime::Save(q, path);
+  Client first(port);
+  Json v2;
+  for (int i = 0; i < 300 && (v2.is_null() || v2["version"] != 2); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    v2 = first.Post("/v1/act", {{"observation", std::vector<float>(6, 0.3f)}}).second;
+  }
+  EXPECT_EQ(v2["version"], 2) << v2.dump();
   // A model over 3 observations and 2 actions (another env's) is written
-  // over the 6 -> 5 one: not swapped in; version 1 goes on serving.
+  // over it: not swapped in; version 2 goes on serving.
   runtime::Model other = RandomModel(15);
   other.env = "Other-v0";
   other.obs_shape = {3};
@@ -539,7 +553,7 @@ TEST(ServerTest, ReloadToAnotherEnvsSpacesIsRefused) {
   Client client(port);
   auto [s1, b1] = client.Post("/v1/act", {{"observation", std::vector<float>(6, 0.3f)}});
   EXPECT_EQ(s1, 200) << b1.dump();
-  EXPECT_EQ(b1["version"], 1);
+  EXPECT_EQ(b1["version"], 2);
   server.Stop();
   std::filesystem::remove(path);
 }

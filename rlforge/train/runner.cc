@@ -17,7 +17,6 @@
 #include <optional>
 #include <set>
 #include <sstream>
-#include <tuple>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -638,6 +637,17 @@ void BroadcastWeights(dist::Communicator* comm, Algorithm& algo) {
 
 }  // namespace
 
+std::string SpacesMismatch(const RunSettings& trained, const Env& env) {
+  auto probe = Make(trained.env, trained.env_kwargs);
+  const bool same_obs = probe->observation_space() == env.observation_space();
+  if (same_obs && probe->action_space() == env.action_space()) return "";
+  return StrCat(trained.env, trained.env_kwargs.empty() ? "" : " " + trained.env_kwargs.ToString(), " with ",
+                same_obs ? "actions " + probe->action_space().ToString()
+                         : "observations " + probe->observation_space().ToString(),
+                "; ", env.name(), " here has ",
+                same_obs ? env.action_space().ToString() : env.observation_space().ToString());
+}
+
 // `train --init-from`: the source run's network parameters copied into the
 // new agent's wherever a parameter of the same name has the same shape (an
 // actor-critic from bc or iql into ppo/a2c, a Q-network from cql into dqn);
@@ -652,14 +662,8 @@ void WarmStart(Algorithm& algo, const std::string& from, bool report, AlgoConfig
     // A policy for other observations or actions is no start for this one,
     // even where some hidden layers happen to have the same shapes.
     const RunSettings& mine = algo.run_settings();
-    auto theirs_env = Make(src.config.run.env, src.config.run.env_kwargs);
-    auto my_env = Make(mine.env, mine.env_kwargs);
-    for (const auto& [what, a, b] :
-         {std::tuple{"observations", &theirs_env->observation_space(), &my_env->observation_space()},
-          std::tuple{"actions", &theirs_env->action_space(), &my_env->action_space()}})
-      RLF_CHECK_ARG(*a == *b, "init_from '", from, "' was trained on ", src.config.run.env, " with ", what, " ",
-                    a->ToString(), "; this run's ", mine.env, " has ", b->ToString(),
-                    " (a warm start needs the same spaces)");
+    const std::string why = SpacesMismatch(src.config.run, *Make(mine.env, mine.env_kwargs));
+    RLF_CHECK_ARG(why.empty(), "init_from '", from, "' was trained on ", why, " (a warm start needs the same spaces)");
   }
   const auto sp = s->named_parameters(true);
   std::vector<std::string> copied, kept, reshaped;
@@ -682,12 +686,16 @@ void WarmStart(Algorithm& algo, const std::string& from, bool report, AlgoConfig
                 src.config.run.algo, "'s network does not fit this agent's: no tensor of the same name and shape for ",
                 Join(kept, ", "),
                 " (a language model is warm-started whole: use the same d_model, n_layers, n_heads and d_ff)");
-  // Tensors of the same name and another shape mean another net_arch: a
-  // start that keeps most of the network random is refused, not reported.
-  RLF_CHECK_ARG(reshaped.empty() || 2 * copied_values >= all_values, "init_from '", from, "': only ",
-                copied.size(), " of ", copied.size() + kept.size(), " parameter tensors (", copied_values, " of ",
-                all_values, " values) fit; the same names have other shapes (", Join(reshaped, ", "),
-                "): use ", src.config.run.algo, "'s net_arch");
+  // A start that keeps most of the network random (another net_arch: the
+  // same names with other shapes; or another kind of network, whose heads
+  // alone share names) is refused, not reported.
+  RLF_CHECK_ARG(2 * copied_values >= all_values, "init_from '", from, "': only ", copied.size(), " of ",
+                copied.size() + kept.size(), " parameter tensors (", copied_values, " of ", all_values,
+                " values) fit",
+                reshaped.empty() ? StrCat("; nothing of the same name for ", Join(kept, ", "), " (", src.config.run.algo,
+                                          "'s network is of another kind)")
+                                 : StrCat("; the same names have other shapes (", Join(reshaped, ", "), "): use ",
+                                          src.config.run.algo, "'s net_arch"));
   if (config != nullptr) {
     // Weights learned through one activation mean nothing through another.
     auto activation = [](AlgoConfig& c) -> std::optional<std::string> {
@@ -915,16 +923,20 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
                  static_cast<long long>(algo->num_timesteps()));
   const bool all_steps = algo->num_timesteps() >= config.run.total_steps || algo->finished();
   OnEveryRank(comm, "checking the run is unfinished", [&] {
-    RLF_CHECK_ARG(!new_total_steps || *new_total_steps > algo->num_timesteps() || algo->finished(), "--steps ",
-                  *new_total_steps, " is not more than the ", algo->num_timesteps(), " steps the run in '", dir,
-                  "' has trained (", fs::path(checkpoint).filename().string(), "); pass a larger --steps");
+    // --steps equal to the steps trained finishes a run without eval.json
+    // (the check below refuses it for a complete one).
+    RLF_CHECK_ARG(!new_total_steps || *new_total_steps >= algo->num_timesteps() || algo->finished(), "--steps ",
+                  *new_total_steps, " is below the ", algo->num_timesteps(), " steps the run in '", dir,
+                  "' has trained (", fs::path(checkpoint).filename().string(),
+                  "); pass a larger --steps to train longer, or none to finish it");
     RLF_CHECK_ARG(!all_steps || !fs::exists(dir + "/eval.json"), "the run in '", dir, "' is complete (",
                   algo->num_timesteps(), " steps trained of total_steps ", config.run.total_steps,
                   ", eval.json written); pass --steps N to train longer");
   });
   // Before the run directory changes: what training needs besides the
-  // checkpoint must be there (an offline agent's dataset).
-  OnEveryRank(comm, "preparing to train", [&] { algo->PrepareToTrain(); });
+  // checkpoint must be there (an offline agent's dataset). A run that only
+  // lacks its final evaluation needs the env alone.
+  if (!all_steps) OnEveryRank(comm, "preparing to train", [&] { algo->PrepareToTrain(); });
   if (root) {
     if (all_steps)
       std::fprintf(stderr, "the run in '%s' has all its steps but no final evaluation: finishing it\n", dir.c_str());

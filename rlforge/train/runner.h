@@ -80,6 +80,11 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
 // and Resume allow; without, it is built to act only (LoadRun).
 std::unique_ptr<Algorithm> BuildAlgorithm(const TrainConfig& config, const RunnerOptions& options = {},
                                           bool training = true);
+// "" when `env` has the observation and action spaces of the env a run
+// with settings `trained` ran on; else the first difference in words, e.g.
+// "CartPole-v1 with observations Box(...); Acrobot-v1 here has Box(...)".
+std::string SpacesMismatch(const RunSettings& trained, const Env& env);
+
 // The warm start of `train --init-from FROM` (config key init_from; Train
 // calls it on a new run): FROM's network parameters (a run directory or a
 // checkpoint) copied into algo's network wherever a parameter of the same

@@ -41,6 +41,9 @@ class Sft : public LmAgent {
   // The demonstrations (made on first use): prompts, responses [D, R], and
   // the fraction of them that are right.
   void EnsureDemonstrations();
+  // Training needs the demonstrations: a missing demo_dataset fails before
+  // the runner touches the run directory.
+  void PrepareToTrain() override { EnsureDemonstrations(); }
   double demo_accuracy() const { return demo_accuracy_; }
   int64_t num_demonstrations() const { return static_cast<int64_t>(demo_prompts_.size()); }
 
