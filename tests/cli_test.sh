@@ -76,6 +76,25 @@ check eval-wrong-env 2 "was trained on CartPole-v1 with observations Box(" -- "$
 check play-run-dir 0 "" -- "$BIN" play --env CartPole-v1 --policy "$tmp/run" --max-steps 5
 check resume-finished 2 "is complete" -- "$BIN" train --resume "$tmp/run"
 check resume-longer 0 "" -- "$BIN" train --resume "$tmp/run" --steps 1024 --no-progress
+# A config.yaml edited since the checkpoint, and a progress.csv gone, are said.
+sed -i 's/^gamma: [0-9.]*/gamma: 0.5/' "$tmp/run/config.yaml"; rm "$tmp/run/progress.csv"
+check resume-edited-config 0 "gamma (0.98 then, 0.5 now); the run continues with config.yaml's values" -- "$BIN" train --resume "$tmp/run" --steps 1536 --no-progress
+grep -q "progress.csv is missing: its rows up to step 1024 are lost" /tmp/rlf_cli_err && echo "ok   resume-missing-progress-csv" || { echo "FAIL no warning for a missing progress.csv: $(cat /tmp/rlf_cli_err)"; fails=$((fails+1)); }
+# A full disk (here a file size limit) stops the run at the first log write
+# that fails, with one line, instead of training on without logs.
+full=$( (trap '' XFSZ; ulimit -f 40; "$BIN" train --algo ppo --env CartPole-v1 --steps 200000 --set n_steps=16 --set num_envs=1 --set batch_size=16 --set eval_episodes=1 --out "$tmp/full" --no-progress) 2>&1 >/dev/null); code=$?
+[[ $code == 1 && "$full" == *"cannot write $tmp/full/"* && $(printf '%s' "$full" | wc -l) == 0 ]] && echo "ok   full-disk-stops-the-run" || { echo "FAIL full disk: exit $code: $full"; fails=$((fails+1)); }
+check train-conflicting-init-from 2 "both name config key 'init_from'" -- "$BIN" train --algo ppo --env CartPole-v1 --init-from "$tmp/run" --set init_from="$tmp/run" --steps 512 --out "$tmp/conflict"
+check show-config-checks-the-agent 2 "layer sizes must be in 1..65536, got -5" -- "$BIN" train --algo ppo --env CartPole-v1 --show-config --set net_arch=[-5]
+printf 'gamma: 0.9\ngamma: 0.8\n' > "$tmp/twice.yaml"
+check config-key-twice 2 "config key 'gamma' is given twice" -- "$BIN" train --algo ppo --env CartPole-v1 --config "$tmp/twice.yaml" --show-config
+check kwarg-twice 2 "names kwarg 'max_episode_steps' twice" -- "$BIN" train --algo ppo --env CartPole-v1 --show-config --set 'env_kwargs={max_episode_steps: 50, max_episode_steps: 60}'
+check plot-same-run-twice 2 "is given twice" -- "$BIN" plot "$tmp/run" "$tmp/run" --out "$tmp/twice.png"
+check eval-cap-on-limited-env 2 "--max-episode-steps caps envs without a step limit; CartPole-v1 has its own" -- "$BIN" eval --policy "$tmp/run" --max-episode-steps 20 --episodes 2
+check play-record-unwritable 2 "cannot write there" -- "$BIN" play --policy "$tmp/run" --record "$tmp/no/such/dir/p.gif"
+check train-out-file 2 "is a file" -- "$BIN" train --algo ppo --env CartPole-v1 --out "$tmp/twice.yaml" --steps 10
+check train-out-empty 2 "--out: needs a directory name" -- "$BIN" train --algo ppo --env CartPole-v1 --out "" --steps 10
+check eval-policy-missing 2 "--policy 'nope' is not a scripted policy, a run directory or a checkpoint" -- "$BIN" eval --policy nope
 check play-record 0 "" -- "$BIN" play --env CartPole-v1 --policy "$tmp/run" --max-steps 20 --record "$tmp/ep.gif"
 [[ "$(head -c 6 "$tmp/ep.gif")" == "GIF89a" ]] && echo "ok   gif-written" || { echo "FAIL no GIF"; fails=$((fails+1)); }
 check play-record-bad 2 "must name a .gif" -- "$BIN" play --env CartPole-v1 --record "$tmp/ep.png"

@@ -26,7 +26,9 @@ def _sets(config: dict | None) -> list[str]:
         if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9_]+", key):
             raise ValueError(f"config keys are names like learning_rate, got {key!r}")
         try:
-            text = json.dumps(value, allow_nan=False)
+            # numpy scalars and arrays as the Python values they hold.
+            text = json.dumps(value, allow_nan=False,
+                              default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))
         except (TypeError, ValueError) as e:
             raise ValueError(f"config key '{key}': {e}") from None
         out.append(f"{key}={text}")
@@ -64,6 +66,8 @@ def _with_dataset_env(env, config: dict | None):
     """The env and config an offline run trains with: with config["dataset"]
     and no env (or the dataset's own env ID), the dataset's env and the kwargs
     it was recorded with, as `rlforge train --dataset` takes them."""
+    if config is not None and not isinstance(config, dict):
+        raise ValueError(f"config must be a dict of config keys, got {type(config).__name__}")
     dataset = (config or {}).get("dataset")
     if not dataset or not (env is None or isinstance(env, str)):
         return ("CartPole-v1" if env is None else env), config

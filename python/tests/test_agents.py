@@ -164,3 +164,12 @@ def test_a_gymnasium_env_instance_trains_and_bad_config_keys_are_refused(tmp_pat
         rlforge.train("ppo", "CartPole-v1", config=[("a", 1)], out=str(tmp_path / "l"))
     with pytest.raises(ValueError, match="seed"):
         rlforge.train("ppo", "CartPole-v1", seed=2**64, out=str(tmp_path / "m"))
+
+
+def test_config_values_from_numpy_and_bad_configs():
+    shown = rlforge.show_config("ppo", "CartPole-v1", config={"gamma": np.float32(0.5), "net_arch": np.array([8, 8])})
+    assert "gamma: 0.5" in shown and "net_arch: [8, 8]" in shown, shown
+    with pytest.raises(ValueError, match="config must be a dict of config keys, got list"):
+        rlforge.train("ppo", "CartPole-v1", config=[1, 2], steps=64)
+    with pytest.raises(ValueError, match="layer sizes must be in 1..65536"):
+        rlforge.show_config("ppo", "CartPole-v1", config={"net_arch": [-5]})

@@ -26,6 +26,7 @@ struct EvalArgs {
   int num_envs = 8;
   int threads = 1;
   int64_t max_episode_steps = kDefaultEvalStepCap;
+  bool max_episode_steps_set = false;  // given on the command line
   std::vector<std::string> kwargs;
 };
 
@@ -70,6 +71,9 @@ void RunEval(const EvalArgs& a) {
     VectorEnvOptions opt;
     opt.num_envs = static_cast<int>(std::min<int64_t>(a.num_envs, a.episodes));
     opt.num_threads = a.threads;
+    RLF_CHECK_ARG(!a.max_episode_steps_set || ids.size() > 1 || NeedsEvaluationStepCap(id, kwargs),
+                  "--max-episode-steps caps envs without a step limit; ", id,
+                  " has its own (--kwarg max_episode_steps=N changes it)");
     const Kwargs env_kwargs = EvaluationKwargs(id, kwargs, a.max_episode_steps, "--max-episode-steps");
     const bool capped = NeedsEvaluationStepCap(id, kwargs);
     bool team = false;
@@ -182,11 +186,14 @@ void AddEvalCommand(CLI::App& app) {
   cmd->add_flag("--json", a->json, "Print one JSON object (an array with --env all)");
   cmd->add_option("--num-envs", a->num_envs, "Envs stepped in parallel")->transform(IntegerFor(a->num_envs))->capture_default_str();
   cmd->add_option("--threads", a->threads, "Threads stepping them")->transform(IntegerFor(a->threads))->capture_default_str();
-  cmd->add_option("--max-episode-steps", a->max_episode_steps,
+  auto* cap = cmd->add_option("--max-episode-steps", a->max_episode_steps,
                   "Step cap on an episode of an env with no step limit of its own (the episode ends truncated)")->transform(IntegerFor(a->max_episode_steps))
       ->capture_default_str();
   cmd->add_option("--kwarg", a->kwargs, "Env kwarg key=value (repeatable), e.g. --kwarg is_slippery=false");
-  cmd->callback([a] { RunEval(*a); });
+  cmd->callback([a, cap] {
+    a->max_episode_steps_set = cap->count() > 0;
+    RunEval(*a);
+  });
 }
 
 }  // namespace rlforge::cli

@@ -1,6 +1,10 @@
 // rlforge play — shows one episode step by step as text.
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -23,6 +27,7 @@ struct PlayArgs {
   uint64_t seed = 0;
   int64_t max_steps = 0;
   int64_t max_episode_steps = kDefaultEvalStepCap;
+  bool max_episode_steps_set = false;  // given on the command line
   int delay_ms = 0;
   bool deterministic = false;  // --deterministic: the default, kept for scripts
   bool stochastic = false;
@@ -67,6 +72,8 @@ void RunPlay(const PlayArgs& a) {
   const EnvChoice choice = ChooseEnv(a.env, a.kwargs, a.policy);
   const std::string& id = choice.id;
   const bool capped = NeedsEvaluationStepCap(id, choice.kwargs);
+  RLF_CHECK_ARG(!a.max_episode_steps_set || capped, "--max-episode-steps caps envs without a step limit; ", id,
+                " has its own (--kwarg max_episode_steps=N changes it)");
   bool team = false;  // a team game (Arena-v0): the policy is agent 0, --opponent agent 1
   auto env = Make(id, TeamGameKwargs(id, EvaluationKwargs(id, choice.kwargs, a.max_episode_steps, "--max-episode-steps"),
                                      ParseKwargs(a.kwargs), a.opponent, &team));
@@ -101,6 +108,13 @@ void RunPlay(const PlayArgs& a) {
   RLF_CHECK_ARG(a.record.empty() || (a.record.size() > 4 && a.record.substr(a.record.size() - 4) == ".gif"),
                 "--record must name a .gif file, got '", a.record, "'");
   RLF_CHECK_ARG(a.fps >= 1 && a.fps <= 100, "--fps must be in 1..100, got ", a.fps);
+  if (!a.record.empty()) {
+    // Writable before the episode is played, not after.
+    const bool existed = std::filesystem::exists(a.record);
+    RLF_CHECK_ARG(std::ofstream(a.record, std::ios::app).good(), "--record ", a.record, ": cannot write there (",
+                  std::strerror(errno), ")");
+    if (!existed) std::filesystem::remove(a.record);
+  }
   AnimatedGif gif(std::max(1, 100 / a.fps));
   Image frame;
   Info info;
@@ -202,7 +216,7 @@ void AddPlayCommand(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "Seed of the episode")->transform(IntegerFor(a->seed))->capture_default_str();
   cmd->add_option("--max-steps", a->max_steps, "Stop after this many steps (0 = play to the end)")->transform(IntegerFor(a->max_steps))
       ->capture_default_str();
-  cmd->add_option("--max-episode-steps", a->max_episode_steps,
+  auto* cap = cmd->add_option("--max-episode-steps", a->max_episode_steps,
                   "Step cap on the episode of an env with no step limit of its own (the episode ends truncated)")->transform(IntegerFor(a->max_episode_steps))
       ->capture_default_str();
   cmd->add_option("--delay-ms", a->delay_ms, "Pause between steps, for watching")->transform(IntegerFor(a->delay_ms))->capture_default_str();
@@ -212,8 +226,9 @@ void AddPlayCommand(CLI::App& app) {
   auto* record = cmd->add_option("--record", a->record, "Also write the episode as an animated GIF (envs with an RGB render)");
   cmd->add_option("--fps", a->fps, "Frames per second of the GIF")->transform(IntegerFor(a->fps))->capture_default_str();
   cmd->add_option("--kwarg", a->kwargs, "Env kwarg key=value (repeatable)");
-  cmd->callback([a, record] {
+  cmd->callback([a, record, cap] {
     a->record_set = record->count() > 0;
+    a->max_episode_steps_set = cap->count() > 0;
     RunPlay(*a);
   });
 }

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <tuple>
 
 #include "rlforge/cli/common.h"
 #include "rlforge/data/dataset.h"
@@ -43,6 +44,12 @@ void PrintResult(const TrainResult& r, const TrainConfig& c) {
 // stores it absolute), and the dataset's env and kwargs unless --env names
 // another env.
 TrainArgs WithDataset(TrainArgs a) {
+  // A flag and a --set of its key would name two values: give one.
+  for (const auto& [flag, key, value] : {std::tuple<const char*, const char*, const std::string*>{"--init-from", "init_from", &a.init_from},
+                                         {"--dataset", "dataset", &a.dataset}})
+    for (const auto& s : a.sets)
+      RLF_CHECK_ARG(value->empty() || s.rfind(std::string(key) + "=", 0) != 0, flag, " ", *value, " and --set ", s,
+                    " both name config key '", key, "'; give one");
   if (!a.init_from.empty()) {
     RLF_CHECK_ARG(a.resume.empty(), "--init-from starts a new run; --resume continues one");
     a.sets.insert(a.sets.begin(), "init_from=" + a.init_from);  // made absolute with the other path keys
@@ -118,6 +125,9 @@ void RunTrain(const TrainArgs& args) {
   }
   TrainConfig c = TrainConfig::Resolve(a.algo, a.env, a.config, a.sets, a.steps, a.seed, a.preset);
   if (a.show_config) {
+    // Built once, so that what only the agent checks (layer sizes, an
+    // activation) is refused here as train would refuse it.
+    BuildAlgorithm(c, {}, /*training=*/false);
     std::cout << c.ToYaml();
     return;
   }
@@ -152,7 +162,9 @@ void AddTrainCommand(CLI::App& app) {
   cmd->add_option("--set", a->sets, "Override one config key: key=value (repeatable)");
   cmd->add_option("--steps", a->steps, "Total env steps (with --resume: the new total)")->transform(IntegerFor(a->steps));
   cmd->add_option("--seed", a->seed, "Seed")->transform(IntegerFor(a->seed));
-  cmd->add_option("--out", a->out, "Run directory (default runs/<algo>-<env>-s<seed>-<time>)");
+  cmd->add_option("--out", a->out, "Run directory (default runs/<algo>-<env>-s<seed>-<time>)")
+      ->check(CLI::Validator([](std::string& v) { return v.empty() ? std::string("needs a directory name") : std::string(); },
+                             "DIR"));
   cmd->add_option("--resume", a->resume, "Continue the run in this directory from its latest checkpoint");
   cmd->add_flag("--show-config", a->show_config, "Print the resolved config and exit");
   cmd->add_flag("--no-progress", a->no_progress, "No live progress line");

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -137,6 +138,8 @@ class Setter : public FieldVisitor {
       RLF_CHECK_ARG(kv.second.IsScalar(), What(), " values must be plain values");
       CheckUtf8(kv.first.as<std::string>(), What() + " key");
       CheckUtf8(kv.second.Scalar(), What() + " value");
+      RLF_CHECK_ARG(!v->Has(kv.first.as<std::string>()), What(), " names kwarg '", kv.first.as<std::string>(),
+                    "' twice");
       v->Set(kv.first.as<std::string>(), kv.second.Scalar());
     }
   }
@@ -285,8 +288,10 @@ void ConfigIO::LoadYamlTextImpl(const std::string& yaml, const std::string& sour
   }
   if (root.IsNull()) return;
   RLF_CHECK_ARG(root.IsMap(), source, ": a config must be a map of key: value");
+  std::set<std::string> seen;  // YAML keeps a repeated key; the last would win unseen
   for (const auto& kv : root) {
     const std::string key = kv.first.as<std::string>();
+    RLF_CHECK_ARG(seen.insert(key).second, source, ": config key '", key, "' is given twice");
     Setter s(key, kv.second, " in " + source);
     visit(c, s);
     if (!s.found()) {

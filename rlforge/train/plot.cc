@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "rlforge/core/error.h"
@@ -151,8 +152,11 @@ std::vector<Curve> LoadCurves(const std::vector<std::string>& run_dirs, const st
   RLF_CHECK_ARG(!run_dirs.empty(), "give at least one run directory");
   std::vector<std::string> order;
   std::map<std::string, std::vector<std::string>> groups;
+  std::set<std::string> seen;
   for (const auto& d : run_dirs) {
     RLF_CHECK_ARG(fs::is_directory(d), "'", d, "' is not a directory");
+    // The same run twice would count as two seeds of the mean and spread.
+    RLF_CHECK_ARG(seen.insert(fs::weakly_canonical(d).string()).second, "run directory '", d, "' is given twice");
     const std::string key = GroupKey(d);
     if (!groups.count(key)) order.push_back(key);
     groups[key].push_back(d);
@@ -185,8 +189,13 @@ std::vector<Curve> LoadCurves(const std::vector<std::string>& run_dirs, const st
     }
     Curve c;
     c.runs = static_cast<int>(runs.size());
+    std::set<std::string> seeds;
+    for (const auto& d : dirs) seeds.insert(ConfigValue(d, "seed"));
     c.label = ConfigValue(dirs[0], "algo") + " " + ConfigValue(dirs[0], "env") +
-              (c.runs > 1 ? StrCat(" (", c.runs, " seeds)") : StrCat(" (seed ", ConfigValue(dirs[0], "seed"), ")"));
+              (c.runs == 1 ? StrCat(" (seed ", ConfigValue(dirs[0], "seed"), ")")
+               : static_cast<int>(seeds.size()) == c.runs ? StrCat(" (", c.runs, " seeds)")
+                                                          : StrCat(" (", c.runs, " runs of ", seeds.size(),
+                                                                   seeds.size() == 1 ? " seed)" : " seeds)"));
     int shown = 0;
     for (const auto& line : lines_of(key))
       if (shared[line] < static_cast<int>(order.size()) && shown < 2 && line.rfind("algo:", 0) != 0 &&

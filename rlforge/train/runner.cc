@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -411,6 +413,9 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   }
   const std::set<std::string> declared(header.begin() + runner_columns, header.end());
   if (resumed) {
+    if (!fs::exists(csv_path))
+      std::fprintf(stderr, "warning: %s is missing: its rows up to step %lld are lost, and it starts again there\n",
+                   csv_path.c_str(), static_cast<long long>(algo->num_timesteps()));
     const std::vector<std::string> old = TrimCsv(csv_path, algo->num_timesteps());
     RLF_CHECK(old.empty() || old == header, csv_path, " has other columns than this run writes (",
               Join(old, ","), " vs ", Join(header, ","), ")");
@@ -420,6 +425,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   if (!resumed || std::filesystem::file_size(csv_path) == 0) {
     csv << Join(header, ",") << "\n";
     csv.flush();
+    RLF_CHECK(csv.good(), "cannot write ", csv_path, ": ", std::strerror(errno));
   }
   // On resume the event file loses the events after the checkpoint and is continued.
   TensorBoardWriter tb(dir, resumed ? std::optional<int64_t>(algo->num_timesteps()) : std::nullopt);
@@ -524,6 +530,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
       for (const auto& col : header) cells.push_back(row.count(col) ? CsvValue(row[col]) : "");
       csv << Join(cells, ",") << "\n";
       csv.flush();
+      RLF_CHECK(csv.good(), "cannot write ", csv_path, ": ", std::strerror(errno));  // a full disk stops the run
       if (!std::isnan(mean_ret)) {
         tb.AddScalar("rollout/ep_return_mean", mean_ret, steps);
         tb.AddScalar("rollout/ep_length_mean", mean_len, steps);
@@ -539,6 +546,8 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
       std::ofstream evals(evals_path, std::ios::app);
       evals << steps << "," << CsvValue(e.mean_return) << "," << CsvValue(e.std_return) << ","
             << CsvValue(e.mean_length) << "," << (e.success_rate ? CsvValue(*e.success_rate) : "") << "\n";
+      evals.flush();
+      RLF_CHECK(evals.good(), "cannot write ", evals_path, ": ", std::strerror(errno));
       tb.AddScalar("eval/mean_return", e.mean_return, steps);
       tb.AddScalar("eval/mean_length", e.mean_length, steps);
       tb.Flush();
@@ -762,9 +771,12 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
   OnEveryRank(comm, "checking the config", [&] { config.Validate(); });
   CheckJobAgrees(comm, config);
   OnEveryRank(comm, "checking the output directory", [&] {
-    if (root)
-      RLF_CHECK_ARG(!fs::exists(out_dir) || (fs::is_directory(out_dir) && fs::is_empty(out_dir)), "output directory '",
-                    out_dir, "' already exists and is not empty; choose another --out or use --resume");
+    if (root) {
+      RLF_CHECK_ARG(!fs::exists(out_dir) || fs::is_directory(out_dir), "output directory '", out_dir,
+                    "' is a file; choose another --out");
+      RLF_CHECK_ARG(!fs::exists(out_dir) || fs::is_empty(out_dir), "output directory '", out_dir,
+                    "' already exists and is not empty; choose another --out or use --resume");
+    }
   });
   std::unique_ptr<Algorithm> algo;
   OnEveryRank(comm, "building the agent", [&] { algo = BuildAlgorithm(config, options, /*training=*/true); });
@@ -921,6 +933,10 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
   if (!failures.empty())
     std::fprintf(stderr, "resuming from the newest checkpoint that loads: %s (step %lld)\n", checkpoint.c_str(),
                  static_cast<long long>(algo->num_timesteps()));
+  // config.yaml edited since the checkpoint: said, not silently taken.
+  if (root)
+    if (const std::string diff = ConfigDifferences(checkpoint, config); !diff.empty())
+      std::fprintf(stderr, "warning: %s; the run continues with config.yaml's values\n", diff.substr(2).c_str());
   const bool all_steps = algo->num_timesteps() >= config.run.total_steps || algo->finished();
   OnEveryRank(comm, "checking the run is unfinished", [&] {
     // --steps equal to the steps trained finishes a run without eval.json

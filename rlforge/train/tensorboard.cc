@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -206,6 +208,9 @@ void TensorBoardWriter::AddScalar(const std::string& tag, double value, int64_t 
   WriteRecord(e);
 }
 
-void TensorBoardWriter::Flush() { std::fflush(file_); }
+void TensorBoardWriter::Flush() {
+  // fwrite only buffers: a full disk shows here, and must stop the run.
+  RLF_CHECK(std::fflush(file_) == 0 && !std::ferror(file_), "cannot write ", path_, ": ", std::strerror(errno));
+}
 
 }  // namespace rlforge

@@ -1,8 +1,8 @@
 #include "rlforge/algos/ppo/ppo.h"
 
 #include <chrono>
-
 #include <cmath>
+#include <cstdio>
 
 #include "rlforge/algos/flat_adam.h"
 #include "rlforge/env/registry.h"
@@ -90,6 +90,12 @@ Ppo::Ppo(const RunContext& ctx, const PpoConfig& config)
   RLF_CHECK_ARG(config_.batch_size % ctx.world_size() == 0, "config key 'batch_size' (", config_.batch_size,
                 ", the job's global minibatch) must be a multiple of the number of ranks (", ctx.world_size(), ")");
   CheckPretrainFits(config_.pretrain, ctx.run.env, ctx.run.env_kwargs, envs_->single_action_space());
+  if (const int64_t rollout = config_.n_steps * ctx.run.num_envs; config_.batch_size > rollout && ctx.load_run)
+    std::fprintf(stderr,
+                 "warning: config key 'batch_size' (%lld) is larger than a rollout (n_steps %lld x num_envs %lld = "
+                 "%lld): each epoch takes the whole rollout as one minibatch\n",
+                 static_cast<long long>(config_.batch_size), static_cast<long long>(config_.n_steps),
+                 static_cast<long long>(ctx.run.num_envs), static_cast<long long>(rollout));
   optimizer_ = std::make_unique<FlatAdam>(policy_->parameters(),
                                           torch::optim::AdamOptions(config.learning_rate.Value(1.0)).eps(config.adam_eps));
   if (config.fast_update && FastActorCritic::Supported(*policy_)) fast_ = std::make_unique<FastActorCritic>(policy_);
