@@ -91,7 +91,7 @@ check config-key-twice 2 "config key 'gamma' is given twice" -- "$BIN" train --a
 check kwarg-twice 2 "names kwarg 'max_episode_steps' twice" -- "$BIN" train --algo ppo --env CartPole-v1 --show-config --set 'env_kwargs={max_episode_steps: 50, max_episode_steps: 60}'
 check plot-same-run-twice 2 "is given twice" -- "$BIN" plot "$tmp/run" "$tmp/run" --out "$tmp/twice.png"
 check eval-cap-on-limited-env 2 "--max-episode-steps caps envs without a step limit; CartPole-v1 has its own" -- "$BIN" eval --policy "$tmp/run" --max-episode-steps 20 --episodes 2
-check play-record-unwritable 2 "cannot write there" -- "$BIN" play --policy "$tmp/run" --record "$tmp/no/such/dir/p.gif"
+check play-record-unwritable 2 "no directory" -- "$BIN" play --policy "$tmp/run" --record "$tmp/no/such/dir/p.gif"
 check train-out-file 2 "is a file" -- "$BIN" train --algo ppo --env CartPole-v1 --out "$tmp/twice.yaml" --steps 10
 check train-out-empty 2 "--out: needs a directory name" -- "$BIN" train --algo ppo --env CartPole-v1 --out "" --steps 10
 check eval-policy-missing 2 "--policy 'nope' is not a scripted policy, a run directory or a checkpoint" -- "$BIN" eval --policy nope

@@ -17,6 +17,20 @@ from rlforge import _native, _rlforge
 from rlforge.spaces import as_native, check_int, to_gymnasium
 
 
+def _config_value(v):
+    """numpy values as the Python values they print as (np.float32(3e-4) is
+    3e-4, not 0.000300000014...), paths as text; anything else is refused."""
+    if isinstance(v, np.floating):
+        return float(str(v))
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return [_config_value(x) if isinstance(x, np.generic) else x for x in v.tolist()]
+    if isinstance(v, os.PathLike):
+        return os.fspath(v)
+    raise TypeError(f"Object of type {type(v).__name__} is not a config value")
+
+
 def _sets(config: dict | None) -> list[str]:
     """Config keys as `--set key=value` lines (JSON is YAML's flow syntax)."""
     if config is not None and not isinstance(config, dict):
@@ -26,9 +40,7 @@ def _sets(config: dict | None) -> list[str]:
         if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9_]+", key):
             raise ValueError(f"config keys are names like learning_rate, got {key!r}")
         try:
-            # numpy scalars and arrays as the Python values they hold.
-            text = json.dumps(value, allow_nan=False,
-                              default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))
+            text = json.dumps(value, allow_nan=False, default=_config_value)
         except (TypeError, ValueError) as e:
             raise ValueError(f"config key '{key}': {e}") from None
         out.append(f"{key}={text}")
@@ -77,7 +89,7 @@ def _with_dataset_env(env, config: dict | None):
     if not env_id:
         raise ValueError(f"dataset {dataset} names no env (metadata env_spec): pass env")
     for k in ignored:
-        warnings.warn(f"dataset {dataset}: its env_spec's kwarg {k} is not one of rlforge's {env_id}: ignored")
+        warnings.warn(f"dataset {dataset}: its env_spec's kwarg {k} is ignored (set it in config['env_kwargs'])")
     if kwargs and "env_kwargs" not in config:
         config = {**config, "env_kwargs": dict(kwargs)}
     return env_id, config

@@ -205,9 +205,7 @@ PYBIND11_MODULE(_rlforge_train, m) {
       "show_config",
       [](const std::string& algo, const std::string& env, const std::vector<std::string>& sets,
          std::optional<int64_t> steps, std::optional<int64_t> seed, const std::string& preset) {
-        TrainConfig c = TrainConfig::Resolve(algo, env, "", sets, steps, seed, preset);
-        BuildAlgorithm(c, {}, /*training=*/false);  // what only the agent checks (layer sizes, activation)
-        return c.ToYaml();
+        return TrainConfig::Resolve(algo, env, "", sets, steps, seed, preset).ToYaml();
       },
       py::arg("algo"), py::arg("env"), py::arg("sets"), py::arg("steps"), py::arg("seed"), py::arg("preset"));
 }

@@ -153,7 +153,8 @@ EnvChoice ChooseEnv(const std::string& env_flag, const std::vector<std::string>&
   const Kwargs flags = ParseKwargs(kwarg_flags);
   if (!IsRunPolicy(policy)) {
     RLF_CHECK_ARG(!env_flag.empty() || Registry::Global().IsScriptedPolicy(policy) || IsServedPolicy(policy),
-                  "--policy '", policy, "' is not a scripted policy, a run directory or a checkpoint (no such path)");
+                  "--policy '", policy, "' is not a scripted policy, a run directory or a checkpoint (no such path); "
+                  "valid: ", Registry::Global().ScriptedPolicyList(), ", DIR, CHECKPOINT, http://HOST:PORT");
     RLF_CHECK_ARG(!env_flag.empty(), "--env is required (it may be left out only when --policy is a run directory "
                                      "or checkpoint, whose env is used)");
     return {env_flag, flags, {}};

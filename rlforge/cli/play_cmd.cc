@@ -1,10 +1,11 @@
 // rlforge play — shows one episode step by step as text.
+#include <unistd.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -109,11 +110,14 @@ void RunPlay(const PlayArgs& a) {
                 "--record must name a .gif file, got '", a.record, "'");
   RLF_CHECK_ARG(a.fps >= 1 && a.fps <= 100, "--fps must be in 1..100, got ", a.fps);
   if (!a.record.empty()) {
-    // Writable before the episode is played, not after.
-    const bool existed = std::filesystem::exists(a.record);
-    RLF_CHECK_ARG(std::ofstream(a.record, std::ios::app).good(), "--record ", a.record, ": cannot write there (",
+    // Writable before the episode is played, not after (nothing is created).
+    std::filesystem::path dir = std::filesystem::path(a.record).parent_path();
+    if (dir.empty()) dir = ".";
+    std::error_code ec;
+    RLF_CHECK_ARG(std::filesystem::is_directory(dir, ec), "--record ", a.record, ": no directory ", dir.string());
+    RLF_CHECK_ARG(::access(dir.c_str(), W_OK) == 0, "--record ", a.record, ": cannot write in ", dir.string(), " (",
                   std::strerror(errno), ")");
-    if (!existed) std::filesystem::remove(a.record);
+    RLF_CHECK_ARG(!std::filesystem::is_directory(a.record, ec), "--record ", a.record, " is a directory");
   }
   AnimatedGif gif(std::max(1, 100 / a.fps));
   Image frame;

@@ -17,6 +17,7 @@ struct RecordArgs {
   std::string env, policy = "random", out, dataset_id, algorithm_name, expert, description;
   std::vector<std::string> kwargs;
   int64_t episodes = 100, num_envs = 8, threads = 1, reference_episodes = 100, max_episode_steps = kDefaultEvalStepCap;
+  bool max_episode_steps_set = false;  // given on the command line
   uint64_t seed = 0;
   double epsilon = 0.0;
   std::optional<double> ref_min, ref_max;
@@ -53,6 +54,9 @@ void RunRecord(const RecordArgs& a) {
                 "--ref-min-score needs a maximum too (--ref-max-score or --expert): Minari keeps both or neither");
   const EnvChoice choice = ChooseEnv(a.env, a.kwargs, a.policy);
   const std::string& id = choice.id;
+  RLF_CHECK_ARG(!a.max_episode_steps_set || NeedsEvaluationStepCap(id, choice.kwargs),
+                "--max-episode-steps caps envs without a step limit; ", id,
+                " has its own (--kwarg max_episode_steps=N changes it)");
   const Kwargs kwargs = EvaluationKwargs(id, choice.kwargs, a.max_episode_steps, "--max-episode-steps");
   auto env = Make(id, kwargs);
   RLF_CHECK_ARG(env->num_players() == 1 && env->num_agents() == 1, id,
@@ -140,7 +144,7 @@ void AddRecordCommand(CLI::App& app) {
       ->transform(IntegerFor(a->seed))->capture_default_str();
   cmd->add_option("--num-envs", a->num_envs, "Envs played in parallel")->transform(IntegerFor(a->num_envs))->capture_default_str();
   cmd->add_option("--threads", a->threads, "Threads stepping them")->transform(IntegerFor(a->threads))->capture_default_str();
-  cmd->add_option("--max-episode-steps", a->max_episode_steps,
+  auto* cap = cmd->add_option("--max-episode-steps", a->max_episode_steps,
                   "Step cap for envs with no step limit of their own (episodes it ends are truncated)")
       ->transform(IntegerFor(a->max_episode_steps))->capture_default_str();
   cmd->add_option("--dataset-id", a->dataset_id, "Minari dataset ID (default <env>/rlforge-v0; <env>/noisy-rlforge-v0 with --epsilon)");
@@ -151,7 +155,10 @@ void AddRecordCommand(CLI::App& app) {
   cmd->add_option("--expert", a->expert, "Policy whose mean greedy return is the reference maximum score");
   cmd->add_option("--reference-episodes", a->reference_episodes, "Episodes behind each computed reference score")
       ->transform(IntegerFor(a->reference_episodes))->capture_default_str();
-  cmd->callback([a] { RunRecord(*a); });
+  cmd->callback([a, cap] {
+    a->max_episode_steps_set = cap->count() > 0;
+    RunRecord(*a);
+  });
 }
 
 }  // namespace rlforge::cli

@@ -66,8 +66,8 @@ TrainArgs WithDataset(TrainArgs a) {
     RLF_CHECK_ARG(!info.env_id.empty(), "dataset ", dir, " names no env (metadata env_spec): pass --env ID");
     a.env = info.env_id;
     for (const auto& k : info.ignored_kwargs)
-      std::fprintf(stderr, "warning: dataset %s: its env_spec's kwarg %s is not one of rlforge's %s: ignored\n",
-                   dir.c_str(), k.c_str(), info.env_id.c_str());
+      std::fprintf(stderr, "warning: dataset %s: its env_spec's kwarg %s is ignored (set it with --set env_kwargs=...)\n",
+                   dir.c_str(), k.c_str());
     if (!info.env_kwargs.empty()) {
       std::vector<std::string> items;
       auto quoted = [](const std::string& x) {  // a YAML double-quoted scalar
@@ -125,9 +125,6 @@ void RunTrain(const TrainArgs& args) {
   }
   TrainConfig c = TrainConfig::Resolve(a.algo, a.env, a.config, a.sets, a.steps, a.seed, a.preset);
   if (a.show_config) {
-    // Built once, so that what only the agent checks (layer sizes, an
-    // activation) is refused here as train would refuse it.
-    BuildAlgorithm(c, {}, /*training=*/false);
     std::cout << c.ToYaml();
     return;
   }

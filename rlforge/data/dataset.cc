@@ -287,7 +287,7 @@ void ReadEnvSpec(const std::string& text, DatasetInfo* info, const std::string& 
                            std::any_of(spec_here->kwargs.begin(), spec_here->kwargs.end(),
                                        [&](const KwargDoc& k) { return k.name == it.key(); });
         if (!taken) {
-          info->ignored_kwargs.push_back(it.key() + "=" + value);
+          info->ignored_kwargs.push_back(StrCat(it.key(), "=", value, " (no such kwarg)"));
           continue;
         }
       }
@@ -298,18 +298,28 @@ void ReadEnvSpec(const std::string& text, DatasetInfo* info, const std::string& 
   const bool ours = spec.contains("entry_point") && spec["entry_point"].is_string() &&
                     spec["entry_point"].get<std::string>() == kOurEntryPoint;
   if (!ours && !info->env_kwargs.empty() && Registry::Global().Has(info->env_id)) {
-    // A kwarg of the same name that rlforge's env cannot take as written
-    // (another format) is reported with the others, not passed on to fail.
-    Kwargs kept;
-    for (const auto& [k, v] : info->env_kwargs.items()) {
-      try {
-        Registry::Global().Make(info->env_id, Kwargs{{k, v}});
-        kept.Set(k, v);
-      } catch (const std::exception&) {
-        info->ignored_kwargs.push_back(k + "=" + v);
-      }
+    // Kwargs of rlforge's names whose values it cannot take as written
+    // (another format) are reported with the reason, not passed on to fail:
+    // all together first, then one by one.
+    bool together = true;
+    try {
+      Registry::Global().Make(info->env_id, info->env_kwargs);
+    } catch (const std::exception&) {
+      together = false;
     }
-    info->env_kwargs = kept;
+    if (!together) {
+      Kwargs kept;
+      for (const auto& [k, v] : info->env_kwargs.items()) {
+        try {
+          Registry::Global().Make(info->env_id, Kwargs{{k, v}});
+          kept.Set(k, v);
+        } catch (const std::exception& e) {
+          info->ignored_kwargs.push_back(StrCat(k, "=", v, " (a value rlforge's ", info->env_id, " does not take: ",
+                                                e.what(), ")"));
+        }
+      }
+      info->env_kwargs = kept;
+    }
   }
   info->foreign_env_spec = !ours;
   if (!ours && spec.contains("max_episode_steps") && spec["max_episode_steps"].is_number_integer() &&

@@ -50,8 +50,9 @@ struct DatasetInfo {
   std::string env_id;          // the env the data came from ("" when the metadata names none)
   Kwargs env_kwargs;
   // Kwargs of another library's env_spec (Gymnasium's, through Minari) that
-  // rlforge's env of that ID does not take, as "key=value": left out of
-  // env_kwargs, for the reader to report. The ones it takes (and a
+  // rlforge's env of that ID does not take, as "key=value (why)": no such
+  // kwarg, or a value it does not accept. Left out of env_kwargs, for the
+  // reader to report. The ones it takes (lists in rlforge's format, and a
   // max_episode_steps other than the registered one) are in env_kwargs.
   std::vector<std::string> ignored_kwargs;
   // The env_spec is another library's (not written by rlforge record): its

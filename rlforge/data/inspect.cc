@@ -529,7 +529,10 @@ std::string DatasetReport::ToJson() const {
   }
   j["diversity"] = {{"actions", acts}, {"duplicate_transitions", duplicate_transitions},
                     {"duplicate_episodes", duplicate_episodes}};
-  j["accuracy"] = {{"replayed", replayed}, {"mismatches", replay_mismatches}, {"note", replay_note}};
+  j["accuracy"] = {{"replayed", replayed},
+                   {"mismatches", replay_mismatches},
+                   {"unverifiable", replay_unverifiable},
+                   {"note", replay_note}};
   json corr = json::array();
   for (const auto& row : correlation) {
     json r = json::array();

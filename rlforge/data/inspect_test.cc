@@ -245,13 +245,46 @@ TEST(InspectTest, AnotherLibrarysEnvSpecKeepsTheKwargsRlforgeTakesAndItsDrawsAre
   EXPECT_EQ(read.env_kwargs.Find("is_slippery"), std::optional<std::string>("true"));
   EXPECT_EQ(read.env_kwargs.Find("max_episode_steps"), std::optional<std::string>("50"));
   EXPECT_FALSE(read.env_kwargs.Has("render_mode"));
-  EXPECT_EQ(read.ignored_kwargs, (std::vector<std::string>{"not_rlforges=3", "success_rate=lots"}));
+  ASSERT_EQ(read.ignored_kwargs.size(), 2u);
+  EXPECT_EQ(read.ignored_kwargs[0], "not_rlforges=3 (no such kwarg)");
+  EXPECT_EQ(read.ignored_kwargs[1].rfind("success_rate=lots (a value rlforge's FrozenLake-v1 does not take: ", 0), 0u)
+      << read.ignored_kwargs[1];
   EXPECT_NO_THROW(Make("FrozenLake-v1", read.env_kwargs));
   const DatasetReport theirs = InspectDataset(dir);
   EXPECT_GT(theirs.replay_mismatches, 0);
   EXPECT_EQ(theirs.replay_unverifiable, theirs.replay_mismatches);
   EXPECT_FALSE(theirs.has_flag("replay_mismatch")) << ::testing::PrintToString(Codes(theirs));
-  EXPECT_NE(theirs.ToText().find("(ignored): not_rlforges=3, success_rate=lots"), std::string::npos) << theirs.ToText();
+  EXPECT_NE(theirs.ToText().find("(ignored): not_rlforges=3 (no such kwarg), success_rate=lots"), std::string::npos)
+      << theirs.ToText();
+  fs::remove_all(dir);
+}
+
+TEST(InspectTest, AnotherLibrarysClassicControlEpisodesAreStillChecked) {
+  // CartPole episodes whose seeds rlforge's reset does not reproduce (as
+  // Gymnasium's): replayed from their recorded first observations, where
+  // the dynamics are deterministic, so a reward the env does not give is
+  // flagged under another library's env_spec too.
+  Dataset d = RecordRandom(8);
+  for (auto& seed : d.episode_seed)
+    if (seed >= 0) seed += 1000;
+  d.rewards[d.episode_first_step[0] + 1] = 2.0;
+  const std::string dir = Dir("foreign_cartpole");
+  WriteDataset(d, dir);
+  nlohmann::json meta;
+  {
+    std::ifstream f(dir + "/metadata.json");
+    meta = nlohmann::json::parse(f);
+  }
+  meta["env_spec"] = nlohmann::json{{"id", "CartPole-v1"},
+                                    {"entry_point", "gymnasium.envs.classic_control.cartpole:CartPoleEnv"},
+                                    {"max_episode_steps", 500},
+                                    {"kwargs", nlohmann::json::object()}}
+                         .dump();
+  std::ofstream(dir + "/metadata.json") << meta.dump();
+  const DatasetReport r = InspectDataset(dir);
+  EXPECT_TRUE(r.data.info.foreign_env_spec);
+  EXPECT_EQ(r.replay_unverifiable, 0);
+  EXPECT_TRUE(r.has_flag("replay_mismatch")) << ::testing::PrintToString(Codes(r));
   fs::remove_all(dir);
 }
 

@@ -121,16 +121,15 @@ struct RunnerState {
   }
 };
 
-// For a checkpoint that does not load: "; config.yaml differs from the config
-// it was written with in: net_arch ([16] then, [8] now)", or "" when it
-// cannot tell (total_steps may change on every resume and is left out).
-std::string ConfigDifferences(const std::string& checkpoint, TrainConfig& current) {
+// "; config.yaml differs from the config the checkpoint was written with
+// in: net_arch ([16] then, [8] now)" from the config text a checkpoint was
+// written with (`where` names it), or "" when they agree or it cannot tell
+// (total_steps may change on every resume and is left out).
+std::string ConfigTextDifferences(const std::string& saved, const std::string& where, TrainConfig& current) {
+  if (saved.empty()) return "";
   std::vector<FieldInfo> then;
   try {
-    CheckpointReader r(checkpoint);
-    std::string saved;
-    r("runner/config", &saved);
-    TrainConfig written = TrainConfig::FromYamlText(saved, checkpoint + "'s config");
+    TrainConfig written = TrainConfig::FromYamlText(saved, where);
     then = ConfigIO::Describe(written);
   } catch (const Error&) {
     return "";
@@ -146,6 +145,18 @@ std::string ConfigDifferences(const std::string& checkpoint, TrainConfig& curren
   }
   if (keys.empty()) return "";
   return StrCat("; config.yaml differs from the config the checkpoint was written with in: ", Join(keys, ", "));
+}
+
+// The same for a checkpoint file (one that does not load: why it may not).
+std::string ConfigDifferences(const std::string& checkpoint, TrainConfig& current) {
+  std::string saved;
+  try {
+    CheckpointReader r(checkpoint);
+    r("runner/config", &saved);
+  } catch (const Error&) {
+    return "";
+  }
+  return ConfigTextDifferences(saved, checkpoint + "'s config", current);
 }
 
 std::atomic<int> g_stop_signal{0};
@@ -935,19 +946,21 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
                  static_cast<long long>(algo->num_timesteps()));
   // config.yaml edited since the checkpoint: said, not silently taken.
   if (root)
-    if (const std::string diff = ConfigDifferences(checkpoint, config); !diff.empty())
+    if (const std::string diff = ConfigTextDifferences(state.config_yaml, checkpoint + "'s config", config);
+        !diff.empty())
       std::fprintf(stderr, "warning: %s; the run continues with config.yaml's values\n", diff.substr(2).c_str());
   const bool all_steps = algo->num_timesteps() >= config.run.total_steps || algo->finished();
   OnEveryRank(comm, "checking the run is unfinished", [&] {
     // --steps equal to the steps trained finishes a run without eval.json
     // (the check below refuses it for a complete one).
+    const bool evaluated = fs::exists(dir + "/eval.json");
     RLF_CHECK_ARG(!new_total_steps || *new_total_steps >= algo->num_timesteps() || algo->finished(), "--steps ",
                   *new_total_steps, " is below the ", algo->num_timesteps(), " steps the run in '", dir,
-                  "' has trained (", fs::path(checkpoint).filename().string(),
-                  "); pass a larger --steps to train longer, or none to finish it");
-    RLF_CHECK_ARG(!all_steps || !fs::exists(dir + "/eval.json"), "the run in '", dir, "' is complete (",
-                  algo->num_timesteps(), " steps trained of total_steps ", config.run.total_steps,
-                  ", eval.json written); pass --steps N to train longer");
+                  "' has trained (", fs::path(checkpoint).filename().string(), "); pass a larger --steps to train longer",
+                  evaluated ? "" : ", or none to finish it");
+    RLF_CHECK_ARG(!all_steps || !evaluated, "the run in '", dir, "' is complete (", algo->num_timesteps(),
+                  " steps trained of total_steps ", config.run.total_steps, ", eval.json written); pass ",
+                  new_total_steps ? "a larger --steps" : "--steps N", " to train longer");
   });
   // Before the run directory changes: what training needs besides the
   // checkpoint must be there (an offline agent's dataset). A run that only

@@ -8,6 +8,7 @@
 
 #include "rlforge/core/file_io.h"
 #include "rlforge/env/registry.h"
+#include "rlforge/nn/policy.h"
 
 namespace rlforge {
 namespace {
@@ -41,6 +42,31 @@ class AbsolutePaths : public FieldVisitor {
   void Field(const char*, double*, const char*) override {}
   void Field(const char*, bool*, const char*) override {}
   void Field(const char*, std::vector<int64_t>*, const char*) override {}
+  void Field(const char*, Schedule*, const char*) override {}
+  void Field(const char*, std::optional<double>*, const char*) override {}
+  void Field(const char*, Kwargs*, const char*) override {}
+};
+
+// What every agent's network keys must hold, checked with the config (so
+// that --show-config and Python's show_config refuse what the agent would):
+// layer sizes (keys ending in "arch") in 1..kMaxLayerWidth, and an
+// activation every network takes.
+class NetworkKeys : public FieldVisitor {
+ public:
+  void Field(const char* name, std::vector<int64_t>* v, const char*) override {
+    const std::string key = name;
+    if (key.size() < 4 || key.compare(key.size() - 4, 4, "arch") != 0) return;
+    for (int64_t width : *v)
+      RLF_CHECK_ARG(width >= 1 && width <= kMaxLayerWidth, "config key '", key, "': layer sizes must be in 1..",
+                    kMaxLayerWidth, ", got ", width);
+  }
+  void Field(const char* name, std::string* v, const char*) override {
+    if (std::string(name) == "activation")
+      RLF_CHECK_ARG(*v == "tanh" || *v == "relu", "config key 'activation' must be tanh or relu, got '", *v, "'");
+  }
+  void Field(const char*, int64_t*, const char*) override {}
+  void Field(const char*, double*, const char*) override {}
+  void Field(const char*, bool*, const char*) override {}
   void Field(const char*, Schedule*, const char*) override {}
   void Field(const char*, std::optional<double>*, const char*) override {}
   void Field(const char*, Kwargs*, const char*) override {}
@@ -84,6 +110,8 @@ void RunConfig::Validate() const {
 void TrainConfig::Validate() const {
   run.Validate();
   const AlgoSpec& spec = FindAlgorithm(run.algo);
+  NetworkKeys network_keys;
+  algo->Visit(network_keys);
   algo->Validate();
   CheckRunKeys(spec.name, spec.run_keys, run);
   // Building the env once checks the kwargs (names, types, values).

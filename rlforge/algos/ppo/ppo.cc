@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "rlforge/algos/flat_adam.h"
+#include "rlforge/dist/communicator.h"
 #include "rlforge/env/registry.h"
 
 namespace rlforge {
@@ -90,7 +91,10 @@ Ppo::Ppo(const RunContext& ctx, const PpoConfig& config)
   RLF_CHECK_ARG(config_.batch_size % ctx.world_size() == 0, "config key 'batch_size' (", config_.batch_size,
                 ", the job's global minibatch) must be a multiple of the number of ranks (", ctx.world_size(), ")");
   CheckPretrainFits(config_.pretrain, ctx.run.env, ctx.run.env_kwargs, envs_->single_action_space());
-  if (const int64_t rollout = config_.n_steps * ctx.run.num_envs; config_.batch_size > rollout && ctx.load_run)
+  // num_envs is the job's total: batch_size / world_size of a rank's share
+  // exceeds it exactly when batch_size exceeds the global rollout.
+  if (const int64_t rollout = config_.n_steps * ctx.run.num_envs;
+      config_.batch_size > rollout && ctx.load_run && (!ctx.comm || ctx.comm->root()))
     std::fprintf(stderr,
                  "warning: config key 'batch_size' (%lld) is larger than a rollout (n_steps %lld x num_envs %lld = "
                  "%lld): each epoch takes the whole rollout as one minibatch\n",
