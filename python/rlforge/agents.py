@@ -156,10 +156,20 @@ class TrainedPolicy:
         self.env_id = self._native.env_id
         self.env_kwargs = dict(self._native.env_kwargs)
         self.num_timesteps = self._native.timesteps
+        self._has_conditional: bool | None = None
+        self._warned_conditional = False
 
-    def predict(self, observation, state=None, episode_start=None, deterministic: bool = True, mask=None):
+    def predict(self, observation, state=None, episode_start=None, deterministic: bool = True, mask=None,
+                env=None):
         """(actions, None) for one observation or a batch of them; `mask` is
         the env's action mask (flat, or a tuple of per-dimension masks).
+
+        Envs whose action dimensions restrict each other (TowerDefense-v0:
+        which unit, then where it may stand) need `env=` (the rlforge env the
+        observation came from): the action is then chosen dimension by
+        dimension under the env's conditional masks, as rlforge's evaluation
+        does. Without it only the flat masks apply, and the action may be
+        illegal (a warning says so once).
 
         Recurrent policies (recurrent-ppo) keep their state inside the policy,
         one per row of the batch: pass `episode_start` (one bool per row, as
@@ -179,6 +189,15 @@ class TrainedPolicy:
             if isinstance(mask, tuple):
                 mask = np.concatenate([np.asarray(m) for m in mask], axis=-1)
             native_mask = np.ascontiguousarray(np.asarray(mask).reshape(n, -1), dtype=np.uint8)
+        conditional = env is not None and getattr(env.unwrapped, "has_conditional_action_mask", False)
+        if env is None and self._conditional_env() and not self._warned_conditional:
+            self._warned_conditional = True
+            warnings.warn(f"{self.env_id} restricts each action dimension given the earlier ones; predict without "
+                          "env= applies only the flat masks and may choose an illegal action (pass env=)")
+        if conditional:
+            if not single:
+                raise ValueError("predict(env=...) follows one env's conditional masks: give one observation")
+            return self._predict_conditional(native_obs, env.unwrapped, deterministic, episode_start), None
         if state is not None and self._native.recurrent:
             raise ValueError("rlforge keeps a recurrent policy's state inside the policy: pass state=None "
                              "and episode_start to say where episodes begin")
@@ -191,6 +210,41 @@ class TrainedPolicy:
             if self._act_desc["kind"] == "Discrete":
                 actions = np.int64(actions)
         return actions, None
+
+    def _conditional_env(self) -> bool:
+        """Whether the policy's env has conditional masks (asked once)."""
+        if self._has_conditional is None:
+            try:
+                self._has_conditional = bool(_rlforge.Env(self.env_id, {k: str(v) for k, v in self.env_kwargs.items()})
+                                             .has_conditional_action_mask)
+            except ValueError:  # an env of this process only (Python envs)
+                self._has_conditional = False
+        return self._has_conditional
+
+    def _predict_conditional(self, native_obs, env, deterministic, episode_start):
+        """One action, dimension by dimension: dimension d is chosen under the
+        env's mask given the values already chosen (the earlier dimensions
+        pinned to them), as rlforge's own acting does."""
+        nvec = [int(n) for n in self._act_desc["nvec"]]
+        if self._native.recurrent:
+            raise ValueError("predict(env=...) takes feed-forward policies (a recurrent one would step its state "
+                             "once per dimension)")
+        chosen: list[int] = []
+        for d in range(len(nvec)):
+            parts = []
+            for k, n in enumerate(nvec):
+                if k < d:
+                    part = np.zeros(n, dtype=np.uint8)
+                    part[chosen[k]] = 1
+                elif k == d:
+                    part = env.conditional_action_mask(chosen, d).astype(np.uint8)
+                else:
+                    part = np.ones(n, dtype=np.uint8)
+                parts.append(part)
+            flat = np.ascontiguousarray(np.concatenate(parts).reshape(1, -1))
+            action = self._native.act(native_obs, flat, 1, bool(deterministic), None)[0]
+            chosen.append(int(action[d]))
+        return np.array(chosen, dtype=np.int64)
 
     def export(self, path: str, format: str = "rlf", quantize: str | None = None) -> dict:
         """Writes the policy as `format`: "rlf" (rlforge's torch-free runtime),

@@ -137,6 +137,17 @@ class RlforgeEnv(gym.Env):
         """The current observation's mask, flat int8 (one block per MultiDiscrete dimension)."""
         return self._native.action_mask().view(np.int8)
 
+    @property
+    def has_conditional_action_mask(self) -> bool:
+        """Whether a MultiDiscrete dimension's legal values depend on the earlier
+        ones (TowerDefense-v0: which unit, then where it may go)."""
+        return self._native.has_conditional_action_mask
+
+    def conditional_action_mask(self, prefix, dim: int) -> np.ndarray:
+        """The legal values (int8) of dimension `dim` once dimensions 0..dim-1
+        take the values `prefix`."""
+        return self._native.conditional_action_mask([int(v) for v in prefix][:dim], int(dim)).view(np.int8)
+
     def render(self):
         if self.render_mode is None:
             gym.logger.warn(f"{self.env_id}: render() without a render_mode (make it with render_mode='ansi' or 'rgb_array')")

@@ -100,6 +100,23 @@ class PyEnv {
     return out;
   }
 
+  // The legal values of MultiDiscrete dimension `dim` once the earlier ones
+  // are `prefix` (envs whose dimensions restrict each other: TowerDefense).
+  py::array ConditionalActionMask(const std::vector<int64_t>& prefix, int dim) const {
+    RLF_CHECK_ARG(env().has_conditional_action_mask(), id_, " has no conditional action masks");
+    const Space& s = env().action_space();
+    const int dims = static_cast<int>(s.nvec().size());
+    RLF_CHECK_ARG(dim >= 0 && dim < dims, "dim must be in 0..", dims - 1, ", got ", dim);
+    RLF_CHECK_ARG(static_cast<int>(prefix.size()) >= dim, "prefix needs the values of the ", dim,
+                  " dimensions before dim ", dim, ", got ", prefix.size());
+    for (int k = 0; k < dim; ++k)
+      RLF_CHECK_ARG(prefix[k] >= 0 && prefix[k] < s.nvec()[k], "prefix value ", prefix[k], " of dimension ", k,
+                    " is outside 0..", s.nvec()[k] - 1);
+    py::array_t<uint8_t> out(s.nvec()[dim]);
+    env().ConditionalActionMask(prefix.data(), dim, out.mutable_data());
+    return out;
+  }
+
   py::object RenderRgb() const {
     Image image;
     if (!env().RenderRgb(&image)) return py::none();
@@ -389,6 +406,9 @@ PYBIND11_MODULE(_rlforge, m) {
       .def("reset", &PyEnv::Reset, py::arg("seed") = py::none())
       .def("step", &PyEnv::Step, py::arg("action"))
       .def("action_mask", &PyEnv::ActionMask)
+      .def("conditional_action_mask", &PyEnv::ConditionalActionMask, py::arg("prefix"), py::arg("dim"))
+      .def_property_readonly("has_conditional_action_mask",
+                             [](const PyEnv& e) { return e.env().has_conditional_action_mask(); })
       .def("set_from_observation",
            [](PyEnv& e, const py::array& obs) {
              const Space& s = e.env().observation_space();

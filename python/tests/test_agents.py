@@ -1,6 +1,7 @@
 """Training from Python with the CLI's runner, and trained policies."""
 import json
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -173,3 +174,38 @@ def test_config_values_from_numpy_and_bad_configs():
         rlforge.train("ppo", "CartPole-v1", config=[1, 2], steps=64)
     with pytest.raises(ValueError, match="layer sizes must be in 1..65536"):
         rlforge.show_config("ppo", "CartPole-v1", config={"net_arch": [-5]})
+
+
+def test_predict_follows_conditional_masks_with_env(tmp_path):
+    """TowerDefense's action dimensions restrict each other: with env= the
+    greedy action is chosen dimension by dimension under the env's
+    conditional masks, so a strict game never sees an illegal one; the flat
+    masks alone let the (briefly cloned) policy choose illegal ones."""
+    run = rlforge.train("ppo", "TowerDefense-v0", steps=256, out=str(tmp_path / "td"),
+                        config={"pretrain_episodes": 3, "num_envs": 2, "n_steps": 64, "batch_size": 64,
+                                "n_epochs": 1, "eval_episodes": 0})
+    policy = rlforge.load(run["run_dir"])
+    env = rlforge.make("TowerDefense-v0", ticks_per_step=4, strict=True)
+
+    def legal(a):
+        return all(env.conditional_action_mask(list(a[:d]), d)[a[d]] for d in range(len(a)))
+
+    flat_illegal = steps = 0
+    for seed in range(2):
+        obs, info = env.reset(seed=seed)
+        done = False
+        while not done:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                flat, _ = policy.predict(obs, mask=info["action_mask"])
+            flat_illegal += not legal(flat)
+            action, _ = policy.predict(obs, mask=info["action_mask"], env=env)
+            assert legal(action), action
+            obs, _, terminated, truncated, info = env.step(action)  # strict: an illegal action raises
+            steps += 1
+            done = terminated or truncated
+    assert flat_illegal > 0, "the flat masks alone never chose an illegal action: the test shows nothing"
+    with pytest.warns(UserWarning, match="pass env="):
+        rlforge.load(run["run_dir"]).predict(obs, mask=info["action_mask"])
+    with pytest.raises(ValueError, match="give one observation"):
+        policy.predict(np.stack([obs, obs]), env=env)
