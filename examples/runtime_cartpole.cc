@@ -50,7 +50,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s MODEL.rlf [EPISODES]\n", argv[0]);
     return 2;
   }
-  const int episodes = argc > 2 ? std::atoi(argv[2]) : 10;
+  int episodes = 10;
+  if (argc > 2) {
+    char* end = nullptr;
+    const long n = std::strtol(argv[2], &end, 10);
+    if (*argv[2] == '\0' || *end != '\0' || n < 1 || n > 1000000) {
+      std::fprintf(stderr, "EPISODES must be a whole number in 1..1000000, got '%s'\n", argv[2]);
+      return 2;
+    }
+    episodes = static_cast<int>(n);
+  }
   try {
     auto policy = rlforge::runtime::Policy::Load(argv[1]);
     if (policy.obs_size() != 4 || !policy.discrete() || policy.model().num_actions != 2) {

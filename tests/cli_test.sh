@@ -50,7 +50,7 @@ cp_json=$("$BIN" eval --env CartPole-v1 --episodes 50 --json)
 bench=$("$BIN" bench env --env CartPole-v1 --num-envs 8 --threads 2 --steps 100000 --json)
 [[ "$bench" == *steps_per_second* ]] && echo "ok   bench-json" || { echo "FAIL bench-json: $bench"; fails=$((fails+1)); }
 play=$("$BIN" play --env Taxi-v4 --seed 2 --max-steps 3)
-[[ "$play" == *"step 3"* && "$play" == *"+---------+"* ]] && echo "ok   play-render" || { echo "FAIL play-render: $play"; fails=$((fails+1)); }
+[[ "$play" == *"step 3"* && "$play" == *"+---------+"* && "$play" == *"stopped after 3 steps (--max-steps)"* ]] && echo "ok   play-render" || { echo "FAIL play-render: $play"; fails=$((fails+1)); }
 
 # train: bad input is rejected before anything is written; a short run writes
 # the run directory, and eval/play accept it.

@@ -38,6 +38,7 @@ check export-missing-run 2 "" -- "$BIN" export "$tmp/nope" --format rlf --out "$
 # The example game loop links only the runtime and plays with the export.
 check example-plays 0 "over 3 episodes" -- "$EXAMPLE" "$tmp/p.rlf" 3
 check example-int8 0 "over 3 episodes" -- "$EXAMPLE" "$tmp/q.rlf" 3
+check example-bad-episodes 2 "EPISODES must be a whole number" -- "$EXAMPLE" "$tmp/p.rlf" abc
 if ldd "$EXAMPLE" | grep -q torch; then echo "FAIL the example links libtorch"; fails=$((fails+1)); else echo "ok   example-without-libtorch"; fi
 head -c 200 "$tmp/p.rlf" > "$tmp/cut.rlf"
 check example-truncated 1 "truncated" -- "$EXAMPLE" "$tmp/cut.rlf" 1

@@ -179,8 +179,9 @@ PYBIND11_MODULE(_rlforge_train, m) {
   m.def(
       "export_policy",
       [](const std::string& run, const std::string& format, const std::string& out, const std::string& quantize) {
-        RLF_CHECK_ARG(quantize.empty() || (quantize == "int8" && format == "rlf"),
-                      "quantize takes 'int8', for the rlf format only; got '", quantize, "'");
+        RLF_CHECK_ARG(quantize.empty() || quantize == "int8", "quantize takes 'int8' (or None), got '", quantize, "'");
+        RLF_CHECK_ARG(quantize.empty() || format == "rlf", "quantize='int8' is for the rlf runtime's format, not '",
+                      format, "'");
         LoadedRun r = LoadRun(run);
         runtime::Model model = r.algorithm->Export();
         if (!quantize.empty()) runtime::Quantize(&model);

@@ -114,8 +114,10 @@ def test_export_errors(ppo_run, tmp_path):
     policy = rlforge.load(ppo_run)
     with pytest.raises(ValueError, match="rlf, torchscript or onnx"):
         policy.export(tmp_path / "x", format="keras")
-    with pytest.raises(ValueError, match="rlf format only"):
+    with pytest.raises(ValueError, match="quantize='int8' is for the rlf runtime's format, not 'onnx'"):
         policy.export(tmp_path / "x", format="onnx", quantize="int8")
+    with pytest.raises(ValueError, match="quantize takes 'int8' \\(or None\\), got 'int4'"):
+        policy.export(tmp_path / "x", quantize="int4")
     desc = policy.export(tmp_path / "q.rlf", quantize="int8")
     assert "int8" in json.dumps(desc["network"])
 

@@ -138,7 +138,8 @@ std::unique_ptr<Policy> Algorithm::MakeSnapshotPolicy(int64_t k, bool /*determin
 
 runtime::Model Algorithm::ExportModel() {
   throw InvalidArgument(StrCat(ctx_.algo, "'s policy is not a network; export covers the network agents "
-                                          "(PPO, A2C, A3C, REINFORCE, the DQN family, AlphaZero, MuZero)"));
+                                          "(PPO, recurrent PPO, A2C, A3C, REINFORCE, the DQN family, SAC, TD3, DDPG, "
+                                          "BC, CQL, IQL, AlphaZero, MuZero)"));
 }
 
 runtime::Model Algorithm::Export() {

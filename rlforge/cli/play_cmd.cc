@@ -171,13 +171,15 @@ void RunPlay(const PlayArgs& a) {
         gif.Write(a.record);
         std::printf("wrote %s (%d frames)\n", a.record.c_str(), gif.frames());
       }
+      if (!r.done()) {  // --max-steps cut it short
+        std::printf("\nstopped after %lld steps (--max-steps), return so far %g; the %s is not over\n",
+                    static_cast<long long>(t), ret, team || two_player ? "game" : "episode");
+        return;
+      }
       if (team) {
         const int outcome = GameOutcome(r.info, r.truncated);
-        if (r.done())
-          std::printf("\ngame over after %lld steps: %s %s against %s\n", static_cast<long long>(t), a.policy.c_str(),
-                      outcome > 0 ? "wins" : outcome < 0 ? "loses" : "draws", opponent_name.c_str());
-        else
-          std::printf("\nstopped after %lld steps (--max-steps); the game is not over\n", static_cast<long long>(t));
+        std::printf("\ngame over after %lld steps: %s %s against %s\n", static_cast<long long>(t), a.policy.c_str(),
+                    outcome > 0 ? "wins" : outcome < 0 ? "loses" : "draws", opponent_name.c_str());
         return;
       }
       if (two_player) {

@@ -568,9 +568,24 @@ void Save(const Model& model, const std::string& path) {
 }
 
 Model Load(const std::string& path) {
+  // Every failure is a one-line Error (a directory, a device, an endless
+  // stream included): the magic first, then at most the largest model.
   std::ifstream f(path, std::ios::binary);
   RLF_RT_CHECK(f, path, ": cannot open");
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  char magic[sizeof(kMagic)] = {};
+  f.read(magic, sizeof(magic));
+  RLF_RT_CHECK(!f.bad(), path, ": cannot read (a directory?)");
+  RLF_RT_CHECK(f.gcount() == static_cast<std::streamsize>(sizeof(magic)) &&
+                   std::memcmp(magic, kMagic, sizeof(kMagic)) == 0,
+               path, ": not an rlforge model (.rlf) file");
+  std::string bytes(magic, sizeof(magic));
+  constexpr uint64_t kMaxFile = 16 + kMaxHeader + 8 + kMaxBlob + 4;
+  char buf[1 << 16];
+  while (f.read(buf, sizeof(buf)) || f.gcount() > 0) {
+    bytes.append(buf, static_cast<size_t>(f.gcount()));
+    RLF_RT_CHECK(bytes.size() <= kMaxFile, path, ": larger than any rlforge model (", kMaxFile, " bytes)");
+  }
+  RLF_RT_CHECK(!f.bad(), path, ": cannot read");
   return Parse(bytes, path);
 }
 

@@ -40,7 +40,7 @@
 // Discrete actions are returned with the space's start added.
 //
 // File format (all integers little-endian):
-//   "RLFMODEL" (8 bytes), u32 version (1), u32 header bytes H,
+//   "RLFMODEL" (8 bytes), u32 version (1; 2 with a recurrent core), u32 header bytes H,
 //   H bytes of JSON (the model's description; tensors as {"offset", "count",
 //   "dtype"} into the blob), u64 blob bytes N, N bytes of blob (float32 or
 //   int8 arrays, 8-byte aligned), u32 CRC-32 of everything before it.

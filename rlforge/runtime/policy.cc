@@ -334,6 +334,12 @@ double Policy::Normal() {
 void Policy::Preprocess(const float* obs, int64_t n, float* out) const {
   const Model& m = model_;
   const int64_t d = m.obs_size();
+  // A NaN or infinite observation would give an arbitrary action: refused,
+  // as Python's predict and the server refuse it (Discrete ones below).
+  if (m.obs_kind == ObsKind::kBox || m.obs_kind == ObsKind::kImage)
+    for (int64_t j = 0; j < n * d; ++j)
+      if (!std::isfinite(obs[j]))
+        throw Error(Cat("observation value ", j % d, " of row ", j / d, " is ", obs[j], " (not finite)"));
   switch (m.obs_kind) {
     case ObsKind::kBox:
       if (m.obs_mean.empty()) {

@@ -397,6 +397,26 @@ TEST(RuntimeTest, FileRoundTripAndDamagedFiles) {
   mid[bytes.size() / 2] ^= 1;
   expect_error(mid, "damaged");
   EXPECT_THROW(Load(::testing::TempDir() + "/missing.rlf"), Error);
+  // A directory and an endless device are one-line Errors too (a game that
+  // catches runtime::Error must not abort or hang on them).
+  for (const std::string& odd : {::testing::TempDir(), std::string("/dev/zero")}) {
+    try {
+      Load(odd);
+      ADD_FAILURE() << odd;
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+    }
+  }
+  // Non-finite observations are refused, not acted on.
+  {
+    Policy p(SmallCategorical());
+    std::vector<float> obs(static_cast<size_t>(p.model().obs_size()), 0.0f);
+    obs[1] = std::nanf("");
+    int64_t action = -1;
+    EXPECT_THROW(p.Act(obs.data(), 1, nullptr, &action, true), Error);
+    obs[1] = INFINITY;
+    EXPECT_THROW(p.Act(obs.data(), 1, nullptr, &action, true), Error);
+  }
   // Inconsistent models are refused when built, named.
   Model bad = SmallCategorical();
   bad.policy[0].in = 3;
