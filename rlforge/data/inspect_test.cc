@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -49,6 +50,17 @@ std::vector<std::string> Codes(const DatasetReport& r) {
   std::vector<std::string> c;
   for (const auto& f : r.flags) c.push_back(f.code + ": " + f.message);
   return c;
+}
+
+// Rewrites dir's metadata.json through `edit` (as another tool would).
+void EditMetadata(const std::string& dir, const std::function<void(nlohmann::json&)>& edit) {
+  nlohmann::json meta;
+  {
+    std::ifstream f(dir + "/metadata.json");
+    meta = nlohmann::json::parse(f);
+  }
+  edit(meta);
+  std::ofstream(dir + "/metadata.json") << meta.dump();
 }
 
 // The report of dataset d, written to a fresh directory that is removed again.
@@ -222,20 +234,16 @@ TEST(InspectTest, AnotherLibrarysEnvSpecKeepsTheKwargsRlforgeTakesAndItsDrawsAre
   const DatasetReport ours = InspectDataset(dir);
   EXPECT_TRUE(ours.has_flag("replay_mismatch")) << ::testing::PrintToString(Codes(ours));
   // Gymnasium's env_spec, as Minari stores it (a JSON string).
-  nlohmann::json meta;
-  {
-    std::ifstream f(dir + "/metadata.json");
-    meta = nlohmann::json::parse(f);
-  }
-  meta["env_spec"] = nlohmann::json{{"id", "FrozenLake-v1"},
-                                    {"entry_point", "gymnasium.envs.toy_text.frozen_lake:FrozenLakeEnv"},
-                                    {"max_episode_steps", 50},
-                                    {"kwargs",
-                                     {{"desc", {"SFFF", "FHFH", "FFFH", "HFFG"}}, {"is_slippery", true},
-                                      {"reward_schedule", {1, 0, 0}}, {"success_rate", "lots"},
-                                      {"render_mode", nullptr}, {"not_rlforges", 3}}}}
-                         .dump();
-  std::ofstream(dir + "/metadata.json") << meta.dump();
+  EditMetadata(dir, [](nlohmann::json& meta) {
+    meta["env_spec"] = nlohmann::json{{"id", "FrozenLake-v1"},
+                                      {"entry_point", "gymnasium.envs.toy_text.frozen_lake:FrozenLakeEnv"},
+                                      {"max_episode_steps", 50},
+                                      {"kwargs",
+                                       {{"desc", {"SFFF", "FHFH", "FFFH", "HFFG"}}, {"is_slippery", true},
+                                        {"reward_schedule", {1, 0, 0}}, {"success_rate", "lots"},
+                                        {"render_mode", nullptr}, {"not_rlforges", 3}}}}
+                           .dump();
+  });
   const DatasetInfo read = ReadDatasetInfo(dir);
   EXPECT_TRUE(read.foreign_env_spec);
   // Gymnasium's lists in rlforge's format; a value rlforge's env cannot take
@@ -270,17 +278,13 @@ TEST(InspectTest, AnotherLibrarysClassicControlEpisodesAreStillChecked) {
   d.rewards[d.episode_first_step[0] + 1] = 2.0;
   const std::string dir = Dir("foreign_cartpole");
   WriteDataset(d, dir);
-  nlohmann::json meta;
-  {
-    std::ifstream f(dir + "/metadata.json");
-    meta = nlohmann::json::parse(f);
-  }
-  meta["env_spec"] = nlohmann::json{{"id", "CartPole-v1"},
-                                    {"entry_point", "gymnasium.envs.classic_control.cartpole:CartPoleEnv"},
-                                    {"max_episode_steps", 500},
-                                    {"kwargs", nlohmann::json::object()}}
-                         .dump();
-  std::ofstream(dir + "/metadata.json") << meta.dump();
+  EditMetadata(dir, [](nlohmann::json& meta) {
+    meta["env_spec"] = nlohmann::json{{"id", "CartPole-v1"},
+                                      {"entry_point", "gymnasium.envs.classic_control.cartpole:CartPoleEnv"},
+                                      {"max_episode_steps", 500},
+                                      {"kwargs", nlohmann::json::object()}}
+                           .dump();
+  });
   const DatasetReport r = InspectDataset(dir);
   EXPECT_TRUE(r.data.info.foreign_env_spec);
   EXPECT_EQ(r.replay_unverifiable, 0);
@@ -298,14 +302,10 @@ TEST(InspectTest, ReferenceScoresThatCannotNormalizeAreFlaggedAndNotWritten) {
   d.info.ref_max_score = 500;
   WriteDataset(d, dir);
   // Edited by hand afterwards: min == max.
-  nlohmann::json meta;
-  {
-    std::ifstream f(dir + "/metadata.json");
-    meta = nlohmann::json::parse(f);
-  }
-  ASSERT_EQ(meta["ref_max_score"].get<double>(), 500.0);
-  meta["ref_max_score"] = 10.0;
-  std::ofstream(dir + "/metadata.json") << meta.dump();
+  EditMetadata(dir, [](nlohmann::json& meta) {
+    ASSERT_EQ(meta["ref_max_score"].get<double>(), 500.0);
+    meta["ref_max_score"] = 10.0;
+  });
   const DatasetReport r = InspectDataset(dir, {/*replay_episodes=*/0});
   EXPECT_TRUE(r.has_flag("bad_reference_scores")) << ::testing::PrintToString(Codes(r));
   EXPECT_FALSE(r.normalized_score.has_value());
