@@ -30,6 +30,7 @@ check export-describe 0 '"kind": "categorical"' -- "$BIN" export "$tmp/ppo" --fo
 check export-bad-format 2 "--format must be rlf, torchscript or onnx, got 'keras'" -- "$BIN" export "$tmp/ppo" --format keras --out "$tmp/x"
 check export-int8-onnx 2 "--quantize int8 is for the rlf runtime" -- "$BIN" export "$tmp/ppo" --format onnx --quantize int8 --out "$tmp/x"
 check export-bad-quantize 2 "--quantize takes int8, got 'int4'" -- "$BIN" export "$tmp/ppo" --format rlf --quantize int4 --out "$tmp/x"
+check export-out-missing-dir 2 "no directory $tmp/none" -- "$BIN" export "$tmp/ppo" --format rlf --out "$tmp/none/x.rlf"
 check export-out-dir 2 "is a directory" -- "$BIN" export "$tmp/ppo" --format rlf --out "$tmp"
 check export-tabular 2 "q-learning's policy is not a network" -- "$BIN" export "$tmp/tab" --format rlf --out "$tmp/x"
 check export-missing-run 2 "" -- "$BIN" export "$tmp/nope" --format rlf --out "$tmp/x"

@@ -179,14 +179,16 @@ void RunBenchRuntime(const BenchRuntimeArgs& a) {
   }
   std::printf("%s %s policy: %.0f multiply-adds per observation; batch %lld; medians of %lld interleaved rounds\n",
               model.algo.c_str(), model.env.c_str(), macs, static_cast<long long>(B), static_cast<long long>(a.rounds));
-  std::printf("%-28s %14s %10s %16s %10s %12s\n", "", "single (us)", "vs float", "batch rows/s", "vs float",
+  // Latency ratio (time: above 1 is slower than the float runtime) and
+  // throughput ratio (speed: above 1 is faster).
+  std::printf("%-28s %14s %10s %16s %10s %12s\n", "", "single (us)", "time/float", "batch rows/s", "speed/float",
               "GMAC/s");
   for (int i = 0; i < 4; ++i)
     std::printf("%-28s %14.2f %9.2fx %16.0f %9.2fx %12.2f\n", names[i], lat[i] * 1e6, lat[i] / lat[0],
                 static_cast<double>(B) / thr[i], thr[0] / thr[i], macs * static_cast<double>(B) / thr[i] / 1e9);
   if (ceiling > 0)
-    std::printf("ceiling: torch::mm at [%lld x %lld] x [%lld x %lld] runs %.2f GMAC/s; the float runtime's batch reaches "
-                "%.0f%% of it\n",
+    std::printf("ceiling: torch::mm at [%lld x %lld] x [%lld x %lld] (the widest linear layer; convolutions may run "
+                "faster) runs %.2f GMAC/s; the float runtime's batch reaches %.0f%% of it\n",
                 static_cast<long long>(B), static_cast<long long>(wi), static_cast<long long>(wi),
                 static_cast<long long>(wo), ceiling / 1e9, 100.0 * macs * static_cast<double>(B) / thr[0] / ceiling);
 }

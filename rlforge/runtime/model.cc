@@ -123,6 +123,10 @@ int64_t CheckLayer(const Layer& l, int64_t in, const std::string& where) {
                  " weights, expected ", wsize);
   }
   RLF_RT_CHECK(static_cast<int64_t>(l.bias.size()) == l.out, where, ": ", l.bias.size(), " biases, expected ", l.out);
+  // A NaN or infinite weight (a file edited or written from a diverged run)
+  // would act arbitrarily: refused at load, as damage is.
+  for (const auto* values : {&l.weight, &l.bias, &l.qscale})
+    for (float v : *values) RLF_RT_CHECK(std::isfinite(v), where, ": a weight is ", v, " (not finite)");
   return l.output_size();
 }
 
@@ -422,6 +426,10 @@ void Model::Validate() const {
   RLF_RT_CHECK(obs_n >= 0 && obs_n <= kMaxDim && num_actions >= 0 && num_actions <= kMaxDim,
                "Discrete sizes must be in 1..2^24");
   RLF_RT_CHECK(quantiles >= 1 && quantiles <= 65536, "quantiles must be in 1..65536, got ", quantiles);
+  for (const auto* values : {&log_std, &obs_mean, &obs_var})
+    for (float v : *values) RLF_RT_CHECK(std::isfinite(v), "a log_std or normalization value is ", v, " (not finite)");
+  RLF_RT_CHECK(action_start >= -kMaxDim && action_start <= kMaxDim && obs_start >= -kMaxDim && obs_start <= kMaxDim,
+               "Discrete starts must be in -2^24..2^24, got ", action_start, " and ", obs_start);
   RLF_RT_CHECK(log_std.size() <= static_cast<size_t>(kMaxDim), "too many Box action dimensions");
   int64_t features = 0;
   switch (obs_kind) {

@@ -407,6 +407,16 @@ TEST(RuntimeTest, FileRoundTripAndDamagedFiles) {
       EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
     }
   }
+  // A NaN weight or an absurd action start (a file edited with a valid CRC)
+  // is refused when the model is built.
+  {
+    Model nan_weight = SmallCategorical();
+    nan_weight.policy[0].weight[0] = std::nanf("");
+    EXPECT_THROW(Policy{nan_weight}, Error);
+    Model far = SmallCategorical();
+    far.action_start = int64_t{1} << 62;
+    EXPECT_THROW(Policy{far}, Error);
+  }
   // Non-finite observations are refused, not acted on.
   {
     Policy p(SmallCategorical());

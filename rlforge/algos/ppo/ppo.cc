@@ -1,5 +1,6 @@
 #include "rlforge/algos/ppo/ppo.h"
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -93,8 +94,10 @@ Ppo::Ppo(const RunContext& ctx, const PpoConfig& config)
   CheckPretrainFits(config_.pretrain, ctx.run.env, ctx.run.env_kwargs, envs_->single_action_space());
   // num_envs is the job's total: batch_size / world_size of a rank's share
   // exceeds it exactly when batch_size exceeds the global rollout.
+  // Said once a process (a resume may build the agent for several checkpoints).
+  static std::atomic<bool> warned{false};
   if (const int64_t rollout = config_.n_steps * ctx.run.num_envs;
-      config_.batch_size > rollout && ctx.load_run && (!ctx.comm || ctx.comm->root()))
+      config_.batch_size > rollout && ctx.load_run && (!ctx.comm || ctx.comm->root()) && !warned.exchange(true))
     std::fprintf(stderr,
                  "warning: config key 'batch_size' (%lld) is larger than a rollout (n_steps %lld x num_envs %lld = "
                  "%lld): each epoch takes the whole rollout as one minibatch\n",
