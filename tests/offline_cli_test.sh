@@ -27,8 +27,9 @@ check record-pixels 0 "" -- "$BIN" record --env TowerDefense-v0 --kwarg obs_mode
 check inspect-pixels 0 "" -- "$BIN" inspect "$tmp/px" --json
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); a=d["accuracy"]; assert a["replayed"]>=1 and a["mismatches"]==0, a' "$tmp/out" \
   && echo "ok   inspect-pixels-replays" || { echo "FAIL inspect-pixels-replays: $(head -c 300 "$tmp/out")"; fails=$((fails+1)); }
+check record-cap-on-limited-env 2 "--max-episode-steps caps envs without a step limit; CartPole-v1 has its own" -- "$BIN" record --env CartPole-v1 --max-episode-steps 20 --out "$tmp/capped"
 check record-ref-min-alone 2 "--ref-min-score needs a maximum" -- "$BIN" record --env CartPole-v1 --ref-min-score 0 --out "$tmp/y"
-[[ ! -e "$tmp/x" && ! -e "$tmp/y" ]] && echo "ok   record-errors-write-nothing" || { echo "FAIL record errors left files"; fails=$((fails+1)); }
+[[ ! -e "$tmp/x" && ! -e "$tmp/y" && ! -e "$tmp/capped" ]] && echo "ok   record-errors-write-nothing" || { echo "FAIL record errors left files"; fails=$((fails+1)); }
 check record-td 0 "" -- "$BIN" record --env TowerDefense-v0 --policy heuristic --episodes 4 --epsilon 0.05 --out "$tmp/td"
 check record-one-action 0 "" -- "$BIN" record --env LunarLander-v3 --policy heuristic --episodes 2 --out "$tmp/ll"
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "rlforge/env/evaluation.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/train/runner.h"
 
@@ -101,6 +102,12 @@ std::unique_ptr<Policy> MakeTeamOpponent(const std::string& spec, const std::str
     }
   }
   return MakePolicy("--opponent", name, id, env, seed, deterministic);
+}
+
+Kwargs StepCapKwargs(const std::string& id, const Kwargs& kwargs, int64_t cap, bool cap_given) {
+  RLF_CHECK_ARG(!cap_given || NeedsEvaluationStepCap(id, kwargs), "--max-episode-steps caps envs without a step "
+                "limit; ", id, " has its own (--kwarg max_episode_steps=N changes it)");
+  return EvaluationKwargs(id, kwargs, cap, "--max-episode-steps");
 }
 
 Kwargs TeamGameKwargs(const std::string& id, Kwargs kwargs, const Kwargs& user_kwargs, const std::string& opponent,

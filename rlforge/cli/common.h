@@ -110,6 +110,11 @@ bool IsTeamGame(const std::string& id);
 // self-play run's league.
 std::unique_ptr<Policy> MakeTeamOpponent(const std::string& spec, const std::string& id, const Env& env,
                                          uint64_t seed, bool deterministic);
+// EvaluationKwargs for --max-episode-steps (eval, play, record): the cap
+// `cap` on an env without a step limit; `cap_given` (the flag was on the
+// command line) on an env with its own limit is refused, not ignored.
+Kwargs StepCapKwargs(const std::string& id, const Kwargs& kwargs, int64_t cap, bool cap_given);
+
 // The kwargs eval and play run env `id` with, from `kwargs` (the run's and
 // the user's): a team game is played as one (*team) when --opponent is given
 // (`opponent`, "" when not) or the kwargs say opponent=external; then

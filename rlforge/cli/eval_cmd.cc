@@ -71,10 +71,8 @@ void RunEval(const EvalArgs& a) {
     VectorEnvOptions opt;
     opt.num_envs = static_cast<int>(std::min<int64_t>(a.num_envs, a.episodes));
     opt.num_threads = a.threads;
-    RLF_CHECK_ARG(!a.max_episode_steps_set || ids.size() > 1 || NeedsEvaluationStepCap(id, kwargs),
-                  "--max-episode-steps caps envs without a step limit; ", id,
-                  " has its own (--kwarg max_episode_steps=N changes it)");
-    const Kwargs env_kwargs = EvaluationKwargs(id, kwargs, a.max_episode_steps, "--max-episode-steps");
+    // With --env all the cap is for the envs that have no limit.
+    const Kwargs env_kwargs = StepCapKwargs(id, kwargs, a.max_episode_steps, a.max_episode_steps_set && ids.size() == 1);
     const bool capped = NeedsEvaluationStepCap(id, kwargs);
     bool team = false;
     const Kwargs run_kwargs = TeamGameKwargs(id, env_kwargs, ParseKwargs(a.kwargs), a.opponent, &team);

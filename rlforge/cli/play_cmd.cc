@@ -73,10 +73,8 @@ void RunPlay(const PlayArgs& a) {
   const EnvChoice choice = ChooseEnv(a.env, a.kwargs, a.policy);
   const std::string& id = choice.id;
   const bool capped = NeedsEvaluationStepCap(id, choice.kwargs);
-  RLF_CHECK_ARG(!a.max_episode_steps_set || capped, "--max-episode-steps caps envs without a step limit; ", id,
-                " has its own (--kwarg max_episode_steps=N changes it)");
   bool team = false;  // a team game (Arena-v0): the policy is agent 0, --opponent agent 1
-  auto env = Make(id, TeamGameKwargs(id, EvaluationKwargs(id, choice.kwargs, a.max_episode_steps, "--max-episode-steps"),
+  auto env = Make(id, TeamGameKwargs(id, StepCapKwargs(id, choice.kwargs, a.max_episode_steps, a.max_episode_steps_set),
                                      ParseKwargs(a.kwargs), a.opponent, &team));
   const bool deterministic = !a.stochastic;
   auto policy = MakePolicy("--policy", a.policy, id, *env, a.seed ^ 0xA5A5A5A5ULL, deterministic);

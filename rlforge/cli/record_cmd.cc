@@ -54,10 +54,7 @@ void RunRecord(const RecordArgs& a) {
                 "--ref-min-score needs a maximum too (--ref-max-score or --expert): Minari keeps both or neither");
   const EnvChoice choice = ChooseEnv(a.env, a.kwargs, a.policy);
   const std::string& id = choice.id;
-  RLF_CHECK_ARG(!a.max_episode_steps_set || NeedsEvaluationStepCap(id, choice.kwargs),
-                "--max-episode-steps caps envs without a step limit; ", id,
-                " has its own (--kwarg max_episode_steps=N changes it)");
-  const Kwargs kwargs = EvaluationKwargs(id, choice.kwargs, a.max_episode_steps, "--max-episode-steps");
+  const Kwargs kwargs = StepCapKwargs(id, choice.kwargs, a.max_episode_steps, a.max_episode_steps_set);
   auto env = Make(id, kwargs);
   RLF_CHECK_ARG(env->num_players() == 1 && env->num_agents() == 1, id,
                 " is a multi-player game: record plays single-agent envs");

@@ -248,85 +248,75 @@ std::string EnvSpecJson(const DatasetInfo& info) {
   return spec.dump();
 }
 
+// A Gymnasium kwarg's value as rlforge's kwargs write it: lists of numbers
+// "1,0,0", lists of strings (FrozenLake's desc rows) "SFF/FHF/FFG".
+std::string KwargText(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  const bool numbers = v.is_array() && !v.empty() && std::all_of(v.begin(), v.end(), [](const json& e) { return e.is_number(); });
+  const bool strings = v.is_array() && !v.empty() && std::all_of(v.begin(), v.end(), [](const json& e) { return e.is_string(); });
+  if (!numbers && !strings) return v.dump();
+  std::string out;
+  for (const auto& e : v) out += (out.empty() ? "" : numbers ? "," : "/") + (strings ? e.get<std::string>() : e.dump());
+  return out;
+}
+
+// Another library's env_spec (Gymnasium's, through Minari): its kwargs are
+// kept where rlforge's env of that ID takes them (its envs follow
+// Gymnasium's names), tried all together, then one by one; the others are
+// reported with why (DatasetInfo::ignored_kwargs). Its step limit is kept
+// when it differs from the registered one.
+void ReadForeignEnvSpec(const json& spec, const json& kw, DatasetInfo* info) {
+  const Registry& registry = Registry::Global();
+  const EnvSpec* here = registry.Has(info->env_id) ? &registry.Spec(info->env_id) : nullptr;
+  Kwargs taken;
+  for (auto it = kw.begin(); it != kw.end(); ++it) {
+    if (it.value().is_null() || it.key() == "render_mode") continue;  // the default; rendering is not data
+    const std::string value = KwargText(it.value());
+    const bool known = here != nullptr && std::any_of(here->kwargs.begin(), here->kwargs.end(),
+                                                      [&](const KwargDoc& k) { return k.name == it.key(); });
+    if (known) taken.Set(it.key(), value);
+    else info->ignored_kwargs.push_back(StrCat(it.key(), "=", value, " (no such kwarg)"));
+  }
+  if (here == nullptr) return;
+  auto makes = [&](const Kwargs& k, std::string* why) {
+    try {
+      registry.Make(info->env_id, k);
+      return true;
+    } catch (const std::exception& e) {
+      if (why) *why = e.what();
+      return false;
+    }
+  };
+  if (!makes(taken, nullptr)) {
+    for (const auto& [k, v] : taken.items()) {
+      std::string why;
+      if (makes(Kwargs{{k, v}}, &why)) info->env_kwargs.Set(k, v);
+      else info->ignored_kwargs.push_back(StrCat(k, "=", v, " (a value rlforge's ", info->env_id, " does not take: ", why, ")"));
+    }
+  } else {
+    info->env_kwargs = taken;
+  }
+  if (spec.contains("max_episode_steps") && spec["max_episode_steps"].is_number_integer()) {
+    const int64_t limit = spec["max_episode_steps"].get<int64_t>();
+    if (here->max_episode_steps != std::optional<int64_t>(limit))
+      info->env_kwargs.Set("max_episode_steps", std::to_string(limit));
+  }
+}
+
 // The env ID and kwargs an env_spec names: ours carry env_id in kwargs.
 void ReadEnvSpec(const std::string& text, DatasetInfo* info, const std::string& where) {
   const json spec = ParseJson(text, where + " env_spec");
   RLF_CHECK(spec.is_object() && spec.contains("id") && spec["id"].is_string(), where, ": env_spec has no id");
   info->env_id = spec["id"].get<std::string>();
-  if (spec.contains("kwargs") && spec["kwargs"].is_object()) {
-    const json& kw = spec["kwargs"];
-    const bool ours = spec.contains("entry_point") && spec["entry_point"].is_string() &&
-                      spec["entry_point"].get<std::string>() == kOurEntryPoint && kw.contains("env_id") &&
-                      kw["env_id"].is_string();
-    // Another library's kwargs (Gymnasium's spec through Minari) are kept
-    // where rlforge's env of that ID takes a kwarg of that name (its envs
-    // follow Gymnasium's names); the others are reported, not dropped
-    // silently.
-    const EnvSpec* spec_here = !ours && Registry::Global().Has(info->env_id) ? &Registry::Global().Spec(info->env_id)
-                                                                             : nullptr;
-    for (auto it = kw.begin(); it != kw.end(); ++it) {
-      if (ours && it.key() == "env_id") {
-        info->env_id = it.value().get<std::string>();
-        continue;
-      }
-      std::string value = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
-      if (!ours && it.value().is_array() && !it.value().empty()) {
-        // Gymnasium's lists as rlforge's kwargs write them: numbers "1,0,0",
-        // strings (FrozenLake's desc rows) "SFF/FHF/FFG".
-        const bool numbers = std::all_of(it.value().begin(), it.value().end(), [](const json& e) { return e.is_number(); });
-        const bool strings = std::all_of(it.value().begin(), it.value().end(), [](const json& e) { return e.is_string(); });
-        if (numbers || strings) {
-          value.clear();
-          for (const auto& e : it.value())
-            value += (value.empty() ? "" : numbers ? "," : "/") + (strings ? e.get<std::string>() : e.dump());
-        }
-      }
-      if (!ours) {
-        if (it.value().is_null() || it.key() == "render_mode") continue;  // the default; rendering is not data
-        const bool taken = spec_here != nullptr &&
-                           std::any_of(spec_here->kwargs.begin(), spec_here->kwargs.end(),
-                                       [&](const KwargDoc& k) { return k.name == it.key(); });
-        if (!taken) {
-          info->ignored_kwargs.push_back(StrCat(it.key(), "=", value, " (no such kwarg)"));
-          continue;
-        }
-      }
-      info->env_kwargs.Set(it.key(), value);
-    }
-  }
-  // Gymnasium's spec keeps the step limit beside the kwargs.
+  const json kw = spec.contains("kwargs") && spec["kwargs"].is_object() ? spec["kwargs"] : json::object();
   const bool ours = spec.contains("entry_point") && spec["entry_point"].is_string() &&
-                    spec["entry_point"].get<std::string>() == kOurEntryPoint;
-  if (!ours && !info->env_kwargs.empty() && Registry::Global().Has(info->env_id)) {
-    // Kwargs of rlforge's names whose values it cannot take as written
-    // (another format) are reported with the reason, not passed on to fail:
-    // all together first, then one by one.
-    bool together = true;
-    try {
-      Registry::Global().Make(info->env_id, info->env_kwargs);
-    } catch (const std::exception&) {
-      together = false;
-    }
-    if (!together) {
-      Kwargs kept;
-      for (const auto& [k, v] : info->env_kwargs.items()) {
-        try {
-          Registry::Global().Make(info->env_id, Kwargs{{k, v}});
-          kept.Set(k, v);
-        } catch (const std::exception& e) {
-          info->ignored_kwargs.push_back(StrCat(k, "=", v, " (a value rlforge's ", info->env_id, " does not take: ",
-                                                e.what(), ")"));
-        }
-      }
-      info->env_kwargs = kept;
-    }
-  }
+                    spec["entry_point"].get<std::string>() == kOurEntryPoint && kw.contains("env_id") &&
+                    kw["env_id"].is_string();
   info->foreign_env_spec = !ours;
-  if (!ours && spec.contains("max_episode_steps") && spec["max_episode_steps"].is_number_integer() &&
-      Registry::Global().Has(info->env_id)) {
-    const int64_t limit = spec["max_episode_steps"].get<int64_t>();
-    if (Registry::Global().Spec(info->env_id).max_episode_steps != std::optional<int64_t>(limit))
-      info->env_kwargs.Set("max_episode_steps", std::to_string(limit));
+  if (!ours) return ReadForeignEnvSpec(spec, kw, info);
+  for (auto it = kw.begin(); it != kw.end(); ++it) {
+    if (it.key() == "env_id") info->env_id = it.value().get<std::string>();
+    else info->env_kwargs.Set(it.key(), it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
   }
 }
 

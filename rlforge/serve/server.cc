@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -608,14 +609,8 @@ void CheckObservations(const runtime::Model& m, const std::vector<float>& obs, i
 uint64_t QueryUint(const httplib::Request& req, const char* key, uint64_t max) {
   const std::string v = req.get_param_value(key);
   uint64_t x = 0;
-  bool ok = !v.empty() && v.size() <= 20;
-  for (char c : v) {
-    if (!ok) break;
-    const uint64_t digit = static_cast<uint64_t>(c - '0');
-    ok = c >= '0' && c <= '9' && x <= (UINT64_MAX - digit) / 10;
-    x = x * 10 + digit;
-  }
-  if (!ok || x > max)
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);  // no sign, no overflow
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size() || x > max)
     throw BadRequest{400, Cat("query parameter '", key, "' must be an integer in 0..", max, ", got '", Printable(v), "'")};
   return x;
 }
