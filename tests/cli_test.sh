@@ -188,6 +188,12 @@ check play-side-one-player 2 "--side is for two-player games" -- "$BIN" play --e
 check opponent-bogus 2 "--opponent 'bogus'" -- "$BIN" eval --env TicTacToe-v0 --opponent bogus
 check demo-policy-empty 0 "" -- "$BIN" train --algo dqn --env CartPole-v1 --set demo_policy= --show-config
 check det-and-stoch 2 "excludes" -- "$BIN" eval --env CartPole-v1 --deterministic --stochastic
+check stochastic-scripted 2 "--stochastic changes how trained policies act; --policy 'heuristic' is a scripted policy" -- "$BIN" eval --env LunarLander-v3 --policy heuristic --episodes 1 --stochastic
+check stochastic-scripted-pair 2 "--policy 'random' and --opponent 'alphabeta:1' are scripted" -- "$BIN" eval --env TicTacToe-v0 --opponent alphabeta:1 --episodes 1 --stochastic
+check play-stochastic-scripted 2 "--stochastic changes how trained policies act" -- "$BIN" play --env CartPole-v1 --stochastic
+check record-deterministic-scripted 2 "--deterministic changes how trained policies act" -- "$BIN" record --env CartPole-v1 --episodes 1 --deterministic --out "$tmp/rec_det"
+check random-strict-illegal 2 "illegal action" -- "$BIN" eval --env TowerDefense-v0 --kwarg strict=true --episodes 2
+check random-legal-strict 0 "" -- "$BIN" eval --env TowerDefense-v0 --kwarg strict=true --policy random-legal --episodes 2
 check frozen-lake-huge 2 "map_size" -- "$BIN" eval --env FrozenLake-v1 --kwarg map_name=random --kwarg map_size=100000
 check num-envs-huge 2 "config key 'num_envs' must be in 1..65536" -- "$BIN" train --algo ppo --env CartPole-v1 --set num_envs=100000000 --out "$tmp/bad"
 check net-arch-huge 2 "config key 'net_arch'" -- "$BIN" train --algo ppo --env CartPole-v1 --set net_arch=[100000000] --out "$tmp/bad"
@@ -198,6 +204,10 @@ check bench-search-net-arch-0 2 "--net-arch sizes must be in 1.." -- "$BIN" benc
 
 # eval and play use a run's own env and kwargs, deterministically by default.
 check train-lake 0 "" -- "$BIN" train --algo q-learning --env FrozenLake-v1 --set env_kwargs='{is_slippery: false}' --steps 2000 --set eval_episodes=5 --out "$tmp/lake" --no-progress
+check export-run-file 2 "'$tmp/lake/progress.csv' is a file of the run '$tmp/lake', not a checkpoint: give the run directory or a checkpoint in $tmp/lake/checkpoints" -- "$BIN" export "$tmp/lake/progress.csv" --format rlf --out "$tmp/x.rlf"
+check export-run-folder 2 "is a folder of the run '$tmp/lake'" -- "$BIN" export "$tmp/lake/checkpoints/" --format rlf --out "$tmp/x.rlf"
+check export-missing-run 2 "'$tmp/lake/checkpoints/nope.pt' does not exist" -- "$BIN" export "$tmp/lake/checkpoints/nope.pt" --format rlf --out "$tmp/x.rlf"
+check eval-run-slash 0 "" -- "$BIN" eval --policy "$tmp/lake/" --episodes 1
 json=$("$BIN" eval --policy "$tmp/lake" --episodes 5 --json 2>/tmp/rlf_cli_warn)
 if python3 - "$json" <<'PY'
 import json, sys

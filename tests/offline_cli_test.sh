@@ -75,7 +75,7 @@ check bc-resume-done 2 "is complete" -- "$BIN" train --resume "$tmp/bc"
 # warm starts
 check ppo-from-bc 0 "copied 12 parameter tensors" -- "$BIN" train --algo ppo --env CartPole-v1 --init-from "$tmp/bc" --steps 512 --set n_steps=64 --set eval_episodes=2 --out "$tmp/ppo"
 check ppo-from-cql 2 "no parameter of cql's network fits" -- "$BIN" train --algo ppo --env CartPole-v1 --init-from "$tmp/cql" --steps 512 --out "$tmp/ppo2"
-check init-from-missing 2 "no config.yaml" -- "$BIN" train --algo ppo --env CartPole-v1 --init-from "$tmp/none" --out "$tmp/ppo3"
+check init-from-missing 2 "does not exist" -- "$BIN" train --algo ppo --env CartPole-v1 --init-from "$tmp/none" --out "$tmp/ppo3"
 check dqn-from-cql 0 "warm start from" -- "$BIN" train --algo dqn --env CartPole-v1 --init-from "$tmp/cql" --set net_arch=[16] --steps 200 --set learning_starts=100 --set eval_episodes=1 --out "$tmp/dqn"
 check dqn-replay-dataset 0 "" -- "$BIN" train --algo dqn --env CartPole-v1 --set replay_dataset="$tmp/cp" --set learning_starts=0 --set net_arch=[16] --steps 200 --set eval_episodes=1 --out "$tmp/dqnr" --no-progress
 check dqn-replay-wrong-env 2 "replay_dataset" -- "$BIN" train --algo dqn --env Acrobot-v1 --set replay_dataset="$tmp/cp" --steps 200 --out "$tmp/dqnr2" --no-progress

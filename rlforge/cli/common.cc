@@ -122,6 +122,19 @@ Kwargs TeamGameKwargs(const std::string& id, Kwargs kwargs, const Kwargs& user_k
   return kwargs;
 }
 
+void CheckSamplingFlagApplies(const std::string& flag, bool given, const std::string& policy,
+                              const std::string& opponent) {
+  const Registry& registry = Registry::Global();
+  auto scripted = [&](const std::string& spec) {
+    return registry.IsScriptedPolicy(spec) || (spec.rfind("bot:", 0) == 0 && registry.IsScriptedPolicy(spec.substr(4)));
+  };
+  if (!given || !scripted(policy) || (!opponent.empty() && !scripted(opponent))) return;
+  throw InvalidArgument(StrCat(flag, " changes how trained policies act; --policy '", policy, "'",
+                               opponent.empty() ? "" : StrCat(" and --opponent '", opponent, "'"),
+                               opponent.empty() ? " is a scripted policy" : " are scripted",
+                               " (acting the same either way)"));
+}
+
 bool IsRunPolicy(const std::string& spec) {
   return !Registry::Global().IsScriptedPolicy(spec) && !spec.empty() && std::filesystem::exists(spec);
 }

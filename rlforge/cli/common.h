@@ -101,6 +101,11 @@ LoadedRun LoadRunFor(const std::string& flag, const std::string& spec, const std
 
 // Whether `spec` names a run directory or a checkpoint (not a scripted policy).
 bool IsRunPolicy(const std::string& spec);
+// Refuses a flag that changes only how trained policies act (`flag`, such as
+// --stochastic, given) when `policy` and `opponent` (empty: none) are both
+// scripted policies or bots, which act the same either way.
+void CheckSamplingFlagApplies(const std::string& flag, bool given, const std::string& policy,
+                              const std::string& opponent);
 
 // Whether env `id` is a team game that takes its other team from kwarg
 // `opponent` (Arena-v0), which opponent=external hands to agent 1.

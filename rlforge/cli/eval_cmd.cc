@@ -50,6 +50,7 @@ void RunEval(const EvalArgs& a) {
   RLF_CHECK_ARG(a.num_envs >= 1 && a.num_envs <= kMaxNumEnvs, "--num-envs must be in 1..", kMaxNumEnvs, ", got ",
                 a.num_envs);
   RLF_CHECK_ARG(a.threads >= 1, "--threads must be >= 1, got ", a.threads);
+  CheckSamplingFlagApplies("--stochastic", a.stochastic, a.policy, a.opponent);
   const bool deterministic = !a.stochastic;
   std::vector<std::string> ids;
   Kwargs kwargs;

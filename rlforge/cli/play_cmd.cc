@@ -70,6 +70,7 @@ int64_t AskHumanMove(const Env& env, const uint8_t* mask) {
 void RunPlay(const PlayArgs& a) {
   RLF_CHECK_ARG(a.delay_ms >= 0, "--delay-ms must be >= 0, got ", a.delay_ms);
   RLF_CHECK_ARG(a.max_steps >= 0, "--max-steps must be >= 0 (0 = play to the end), got ", a.max_steps);
+  CheckSamplingFlagApplies("--stochastic", a.stochastic, a.policy, a.human ? "" : a.opponent);
   const EnvChoice choice = ChooseEnv(a.env, a.kwargs, a.policy);
   const std::string& id = choice.id;
   const bool capped = NeedsEvaluationStepCap(id, choice.kwargs);

@@ -52,6 +52,7 @@ void RunRecord(const RecordArgs& a) {
   RLF_CHECK_ARG(!(a.ref_max && !a.expert.empty()), "give --ref-max-score or --expert, not both");
   RLF_CHECK_ARG(!a.ref_min || a.ref_max || !a.expert.empty(),
                 "--ref-min-score needs a maximum too (--ref-max-score or --expert): Minari keeps both or neither");
+  CheckSamplingFlagApplies("--deterministic", a.deterministic, a.policy, "");
   const EnvChoice choice = ChooseEnv(a.env, a.kwargs, a.policy);
   const std::string& id = choice.id;
   const Kwargs kwargs = StepCapKwargs(id, choice.kwargs, a.max_episode_steps, a.max_episode_steps_set);
@@ -128,7 +129,7 @@ void AddRecordCommand(CLI::App& app) {
   cmd->add_option("--env", a->env, "Env ID (by default the env of a run given as --policy)");
   cmd->add_option("--kwarg", a->kwargs, "Env kwarg key=value (repeatable)");
   cmd->add_option("--policy", a->policy,
-                  "Behaviour policy: random, a scripted policy (" + Registry::Global().ScriptedPolicyList() +
+                  "Behaviour policy: a scripted policy (" + Registry::Global().ScriptedPolicyList() +
                       "), a run directory or a checkpoint")
       ->capture_default_str();
   cmd->add_option("--episodes", a->episodes, "Episodes to record")->transform(IntegerFor(a->episodes))->capture_default_str();

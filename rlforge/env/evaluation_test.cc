@@ -128,6 +128,24 @@ class ConstantPolicy : public Policy {
   int64_t action_;
 };
 
+// `random` on a single-agent env is uniform over the action space (as
+// Gymnasium's sample()); `random-legal` honours the masks, conditional ones
+// included: TowerDefense's strict mode throws on the first illegal action.
+TEST(EvaluateTest, RandomLegalHonoursMasksOfSingleAgentEnvs) {
+  VectorEnvOptions opt;
+  opt.num_envs = 2;
+  auto envs = VectorEnv::Make("TowerDefense-v0", {{"strict", "true"}}, opt);
+  auto uniform = Registry::Global().MakeScriptedPolicy("random", "TowerDefense-v0", envs->env(0), 1);
+  EXPECT_THROW(Evaluate(*envs, *uniform, 4, 0), std::exception);
+  auto strict = VectorEnv::Make("TowerDefense-v0", {{"strict", "true"}}, opt);
+  auto legal = Registry::Global().MakeScriptedPolicy("random-legal", "TowerDefense-v0", strict->env(0), 1);
+  EXPECT_EQ(legal->name(), "random-legal");
+  const EpisodeStats stats = Evaluate(*strict, *legal, 4, 0);
+  EXPECT_EQ(stats.episodes, 4);
+  EXPECT_GT(stats.mean_length, 10.0);
+  EXPECT_TRUE(Registry::Global().IsScriptedPolicy("random-legal"));
+}
+
 TEST(EvaluationStepCapTest, OnlyEnvsWithoutALimitAreCapped) {
   EXPECT_TRUE(NeedsEvaluationStepCap("CliffWalking-v1", {}));
   EXPECT_FALSE(NeedsEvaluationStepCap("CartPole-v1", {}));

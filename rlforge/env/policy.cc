@@ -1,12 +1,13 @@
 #include "rlforge/env/policy.h"
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 namespace rlforge {
 
-RandomPolicy::RandomPolicy(const Space& action_space, uint64_t seed, bool use_masks)
-    : space_(action_space), rng_(seed), use_masks_(use_masks) {}
+RandomPolicy::RandomPolicy(const Space& action_space, uint64_t seed, bool use_masks, std::string name)
+    : space_(action_space), rng_(seed), use_masks_(use_masks), name_(std::move(name)) {}
 
 void RandomPolicy::Act(const void* /*observations*/, const uint8_t* masks, int n, void* actions) {
   auto* out = static_cast<uint8_t*>(actions);

@@ -46,14 +46,15 @@ class Policy {
 // use_masks it samples only legal actions.
 class RandomPolicy : public Policy {
  public:
-  RandomPolicy(const Space& action_space, uint64_t seed, bool use_masks = false);
+  RandomPolicy(const Space& action_space, uint64_t seed, bool use_masks = false, std::string name = "random");
   void Act(const void* observations, const uint8_t* masks, int n, void* actions) override;
-  std::string name() const override { return "random"; }
+  std::string name() const override { return name_; }
 
  private:
   Space space_;
   Rng rng_;
   bool use_masks_;
+  std::string name_;
 };
 
 }  // namespace rlforge

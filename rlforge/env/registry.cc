@@ -121,13 +121,13 @@ std::string Registry::ScriptedPolicyList() const {
       if (!offered_by.count(p.usage)) usages.push_back(p.usage);
       offered_by[p.usage].push_back(id);
     }
-  std::vector<std::string> parts = {"random"};
+  std::vector<std::string> parts = {"random", "random-legal"};
   for (const auto& u : usages) parts.push_back(StrCat(u, " (", Join(offered_by[u], ", "), ")"));
   return Join(parts, ", ");
 }
 
 bool Registry::IsScriptedPolicy(const std::string& spec) const {
-  if (spec == "random") return true;
+  if (spec == "random" || spec == "random-legal") return true;
   const std::string name = SplitPolicySpec(spec).first;
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [id, s] : specs_)
@@ -138,11 +138,14 @@ bool Registry::IsScriptedPolicy(const std::string& spec) const {
 
 std::unique_ptr<Policy> Registry::MakeScriptedPolicy(const std::string& spec, const std::string& id, const Env& env,
                                                      uint64_t seed) const {
-  // Two-player games and team games (several agents): random play picks among
-  // the legal moves (an illegal one would end the game with an error or be
-  // replaced by the env).
-  if (spec == "random")
-    return std::make_unique<RandomPolicy>(env.action_space(), seed, env.num_players() > 1 || env.num_agents() > 1);
+  // `random` is uniform over the action space, as Gymnasium's sample(), but in
+  // two-player games and team games (several agents) it picks among the legal
+  // moves (an illegal one would end the game with an error or be replaced by
+  // the env). `random-legal` picks among the legal actions on every env with
+  // masks (dimension by dimension where the masks are conditional).
+  if (spec == "random" || spec == "random-legal")
+    return std::make_unique<RandomPolicy>(
+        env.action_space(), seed, spec == "random-legal" || env.num_players() > 1 || env.num_agents() > 1, spec);
   RLF_CHECK_ARG(IsScriptedPolicy(spec), "'", spec, "' is not a scripted policy; valid: ", ScriptedPolicyList());
   const auto [name, argument] = SplitPolicySpec(spec);
   const ScriptedPolicySpec* found = nullptr;

@@ -983,11 +983,20 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
 
 namespace {
 
-// The run directory of a run directory or of a checkpoint inside one.
+// The run directory of a run directory or of a checkpoint inside one; a path
+// that is neither says what it is (missing, another file of a run, ...).
 std::string RunDirOf(const std::string& path) {
-  const std::string dir = fs::is_regular_file(path) ? fs::path(path).parent_path().parent_path().string() : path;
-  RLF_CHECK_ARG(fs::is_regular_file(dir + "/config.yaml"), "'", path,
-                "' is not a run directory or a checkpoint inside one (no config.yaml)");
+  auto is_run = [](const fs::path& d) { return !d.empty() && fs::is_regular_file(d / "config.yaml"); };
+  fs::path p = fs::path(path).lexically_normal();
+  if (p.has_parent_path() && p.filename().empty()) p = p.parent_path();  // "run/" -> "run"
+  RLF_CHECK_ARG(fs::exists(p), "'", path, "' does not exist (give a run directory or a checkpoint inside one)");
+  const std::string dir = fs::is_regular_file(p) ? p.parent_path().parent_path().string() : path;
+  if (is_run(dir)) return dir;
+  const fs::path parent = p.parent_path();
+  RLF_CHECK_ARG(!is_run(parent), "'", path, "' is ",
+                fs::is_directory(p) ? "a folder" : "a file", " of the run '", parent.string(),
+                "', not a checkpoint: give the run directory or a checkpoint in ", (parent / "checkpoints").string());
+  RLF_CHECK_ARG(false, "'", path, "' is not a run directory or a checkpoint inside one (no config.yaml)");
   return dir;
 }
 

@@ -801,7 +801,7 @@ std::string TowerDefense::RenderText() const {
     os << " " << y << " ";
     for (int x = 0; x < kWidth; ++x) {
       const int t = y * kWidth + x;
-      char c = "x.#SG"[stage_.tiles[t]];
+      char c = "x.#+@"[stage_.tiles[t]];  // spawn '+', goal '@': S and G are the sniper and the guard
       for (const auto& e : enemies_)
         if (EnemyTile(e) == t) c = kinds[e.kind].letter;
       for (int s = 0; s < kSlots; ++s)
@@ -810,6 +810,7 @@ std::string TowerDefense::RenderText() const {
     }
     os << "\n";
   }
+  os << "  . ground  # high ground  x blocked  + spawn  @ goal; units D G S C M; enemies s r h c\n";
   static const char* facing[4] = {"east", "south", "west", "north"};
   for (int s = 0; s < kSlots; ++s) {
     const Unit& u = units_[s];

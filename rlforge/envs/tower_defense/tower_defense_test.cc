@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <sstream>
+#include <string>
+
 #include "rlforge/env/registry.h"
 #include "rlforge/env/vector_env.h"
 #include "rlforge/envs/tower_defense/heuristic.h"
@@ -57,6 +61,30 @@ TEST(TowerDefenseTest, DeploymentCostsRegenerationRetreatAndCooldown) {
   EXPECT_EQ(g.env.IllegalReason(kDeploy, kSniper, Tile(5, 1), 0), "");
   g.Do(kDeploy, kSniper, Tile(5, 1), 0);
   EXPECT_NE(g.env.IllegalReason(kDeploy, kMedic, Tile(5, 1), 0).find("occupied"), std::string::npos);
+}
+
+// The text render draws spawns '+' and goals '@', so that 'S' and 'G' on the
+// board are only the sniper and the guard (they once drew both).
+TEST(TowerDefenseTest, TextRenderLettersAreUnambiguous) {
+  Game g;
+  auto board = [&] {
+    std::istringstream lines(g.env.RenderText());
+    std::string line, grid;
+    std::getline(lines, line);  // status
+    std::getline(lines, line);  // column numbers
+    for (int y = 0; y < kHeight && std::getline(lines, line); ++y) grid += line.substr(3);
+    return grid;
+  };
+  std::string grid = board();
+  ASSERT_EQ(grid.size(), static_cast<size_t>(kWidth * kHeight));
+  EXPECT_EQ(grid.find_first_of("SG"), std::string::npos) << grid;
+  EXPECT_NE(grid.find('+'), std::string::npos);
+  EXPECT_EQ(std::count(grid.begin(), grid.end(), '@'), 1);
+  g.Do(kDeploy, kGuard, Tile(5, 2), 2);
+  grid = board();
+  EXPECT_EQ(grid.find('G'), static_cast<size_t>(Tile(5, 2)));
+  EXPECT_EQ(std::count(grid.begin(), grid.end(), 'G'), 1);
+  EXPECT_NE(g.env.RenderText().find("+ spawn  @ goal"), std::string::npos);
 }
 
 TEST(TowerDefenseTest, SoldierWalksIsBlockedFightsAndDies) {
