@@ -194,6 +194,8 @@ check play-stochastic-scripted 2 "--stochastic changes how trained policies act"
 check record-deterministic-scripted 2 "--deterministic changes how trained policies act" -- "$BIN" record --env CartPole-v1 --episodes 1 --deterministic --out "$tmp/rec_det"
 check random-strict-illegal 2 "illegal action" -- "$BIN" eval --env TowerDefense-v0 --kwarg strict=true --episodes 2
 check random-legal-strict 0 "" -- "$BIN" eval --env TowerDefense-v0 --kwarg strict=true --policy random-legal --episodes 2
+check ppo-batch-over-rollout 0 "warning: config key 'batch_size' (1024) is larger than a rollout (n_steps 32 x num_envs 1 = 32)" -- "$BIN" train --algo ppo --env CartPole-v1 --set num_envs=1 --set n_steps=32 --set batch_size=1024 --set eval_episodes=1 --steps 64 --out "$tmp/ppo_batch" --no-progress
+[[ $(grep -c "is larger than a rollout" /tmp/rlf_cli_err) == 1 ]] && echo "ok   ppo-batch-warning-once" || { echo "FAIL ppo-batch-warning-once: $(cat /tmp/rlf_cli_err)"; fails=$((fails+1)); }
 check frozen-lake-huge 2 "map_size" -- "$BIN" eval --env FrozenLake-v1 --kwarg map_name=random --kwarg map_size=100000
 check num-envs-huge 2 "config key 'num_envs' must be in 1..65536" -- "$BIN" train --algo ppo --env CartPole-v1 --set num_envs=100000000 --out "$tmp/bad"
 check net-arch-huge 2 "config key 'net_arch'" -- "$BIN" train --algo ppo --env CartPole-v1 --set net_arch=[100000000] --out "$tmp/bad"

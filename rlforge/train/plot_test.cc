@@ -61,6 +61,22 @@ TEST(PlotTest, NonFiniteValuesAreLeftOutOrNamed) {
   EXPECT_THROW(LoadCurves({RunWithRows("garbage", "100,x,1\n")}, "ep_return_mean"), InvalidArgument);
 }
 
+// Runs that differ only in seed are one curve; its label counts the seeds,
+// and says so when some runs repeat a seed (they are not independent draws).
+TEST(PlotTest, LabelsCountRunsAndSeeds) {
+  auto run = [](const std::string& name, int seed) {
+    const std::string dir = RunWithRows(name, "100,10,1\n200,20,2\n");
+    std::ofstream(dir + "/config.yaml") << "algo: ppo\nenv: CartPole-v1\nseed: " << seed << "\n";
+    return dir;
+  };
+  EXPECT_EQ(LoadCurves({run("s0", 0)}, "loss")[0].label, "ppo CartPole-v1 (seed 0)");
+  EXPECT_EQ(LoadCurves({run("s0", 0), run("s1", 1)}, "loss")[0].label, "ppo CartPole-v1 (2 seeds)");
+  EXPECT_EQ(LoadCurves({run("s0", 0), run("s0b", 0)}, "loss")[0].label, "ppo CartPole-v1 (2 runs of 1 seed)");
+  const auto three = LoadCurves({run("s0", 0), run("s0b", 0), run("s1", 1)}, "loss");
+  ASSERT_EQ(three.size(), 1u);
+  EXPECT_EQ(three[0].label, "ppo CartPole-v1 (3 runs of 2 seeds)");
+}
+
 // metric rating: a self-play run's snapshots from ratings.csv, the bots as
 // flat lines; groups that differ in a config key say which.
 TEST(PlotTest, RatingCurvesFromRatingsCsv) {
