@@ -376,7 +376,7 @@ class Slot {
   void Run(runtime::Policy& p, runtime::Policy& seeded, const runtime::Model& m, int64_t version,
            std::vector<std::shared_ptr<Request>>& batch, Scratch* s) {
     const auto now = Clock::now();
-    std::vector<std::shared_ptr<Request>> groups[2];
+    std::vector<std::shared_ptr<Request>> groups[2], seeded_requests;
     int64_t rows = 0;
     for (auto& r : batch) {
       r->version = version;
@@ -394,14 +394,10 @@ class Slot {
         continue;
       }
       rows += r->n;
-      if (r->seed) {
-        Answer(seeded, m, {r}, *r->seed, s);
-      } else {
-        groups[r->deterministic ? 0 : 1].push_back(r);
-      }
+      (r->seed ? seeded_requests : groups[r->deterministic ? 0 : 1]).push_back(r);
     }
-    for (auto& g : groups)
-      if (!g.empty()) Answer(p, m, g, std::nullopt, s);
+    // Counted before any answer goes out: a client that has its answer sees
+    // its rows in /metrics.
     if (rows > 0) {
       std::lock_guard<std::mutex> l(metrics_mu_);
       rows_ += rows, ++batches_;
@@ -409,6 +405,9 @@ class Slot {
       while (b < std::size(kBatchBuckets) && rows > kBatchBuckets[b]) ++b;
       ++batch_hist_[b];
     }
+    for (auto& r : seeded_requests) Answer(seeded, m, {r}, *r->seed, s);
+    for (auto& g : groups)
+      if (!g.empty()) Answer(p, m, g, std::nullopt, s);
   }
 
   void Answer(runtime::Policy& p, const runtime::Model& m, const std::vector<std::shared_ptr<Request>>& rs,
