@@ -167,11 +167,20 @@ std::shared_ptr<Communicator> Communicator::Connect(const JobEnv& env, std::chro
     if (store->add(StrCat("rlforge/rank/", env.rank), 1) > 1)
       throw Error(StrCat("distributed: two processes claim rank ", env.rank, " of the job at ", where,
                          " (each needs its own RANK)"));
-    store->add(StrCat("rlforge/world_size/", env.world_size), 1);
+    // Each rank counts itself under its job size first, then as joined: so
+    // with `joined` read first, the count of this size read after it is at
+    // least as large unless a rank of another size joined (two reads in the
+    // other order raced with a rank checking in between them).
+    const std::string same_size = StrCat("rlforge/world_size/", env.world_size);
+    store->add(same_size, 1);
     store->add("rlforge/joined", 1);
+    auto disagreement = [&] {
+      const int64_t joined = store->add("rlforge/joined", 0);
+      return store->add(same_size, 0) < joined;
+    };
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (store->add("rlforge/joined", 0) < env.world_size) {
-      if (store->add(StrCat("rlforge/world_size/", env.world_size), 0) < store->add("rlforge/joined", 0))
+      if (disagreement())
         throw Error(StrCat("distributed: the ranks at ", where, " disagree on WORLD_SIZE (this one has ",
                            env.world_size, "); every rank of a job needs the same WORLD_SIZE"));
       if (std::chrono::steady_clock::now() > deadline)
@@ -180,7 +189,7 @@ std::shared_ptr<Communicator> Communicator::Connect(const JobEnv& env, std::chro
                            " ranks joined (RLFORGE_DIST_TIMEOUT sets the wait)"));
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (store->add(StrCat("rlforge/world_size/", env.world_size), 0) < store->add("rlforge/joined", 0))
+    if (disagreement())
       throw Error(StrCat("distributed: the ranks at ", where, " disagree on WORLD_SIZE (this one has ",
                          env.world_size, "); every rank of a job needs the same WORLD_SIZE"));
   } catch (const Error&) {

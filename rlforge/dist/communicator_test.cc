@@ -163,6 +163,30 @@ TEST(Communicator, RendezvousOverTcpOnLoopback) {
   EXPECT_EQ(sums[1], 3.0);
 }
 
+// Many ranks checking in at once: a rank that read the job-size count before
+// another rank's check-in and the joined count after it once saw more ranks
+// joined than of its own size, and failed a consistent job with "disagree on
+// WORLD_SIZE" (rlforge launch --nproc 16, two runs in three).
+TEST(Communicator, ManyRanksJoiningAtOnceAgree) {
+  constexpr int kRanks = 12;
+  for (int round = 0; round < 4; ++round) {
+    const int port = FreePort();
+    std::vector<std::thread> threads;
+    std::vector<std::string> errors(kRanks);
+    for (int r = 0; r < kRanks; ++r)
+      threads.emplace_back([&, r] {
+        try {
+          // The barrier keeps every rank's connections up until all are made.
+          Communicator::Connect(Job(r, kRanks, port), std::chrono::seconds(30))->Barrier();
+        } catch (const std::exception& e) {
+          errors[static_cast<size_t>(r)] = e.what();
+        }
+      });
+    for (auto& t : threads) t.join();
+    for (int r = 0; r < kRanks; ++r) EXPECT_EQ(errors[static_cast<size_t>(r)], "") << "round " << round << " rank " << r;
+  }
+}
+
 TEST(Communicator, PortInUseIsNamed) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
