@@ -123,6 +123,9 @@ then echo "ok   eval-two-player-json"; else echo "FAIL eval-two-player-json: $js
 human=$(printf 'x\n9\n4\n4\n0\n8\n2\n6\n1\n3\n5\n7\n' | "$BIN" play --env TicTacToe-v0 --policy perfect --human --side 1 2>&1)
 if [[ "$human" == *"'x' is not a move"* && "$human" == *"is not legal now (that cell is taken)"* && "$human" == *"game over"* ]]; then
   echo "ok   play-human"; else echo "FAIL play-human: $human"; fails=$((fails+1)); fi
+quit=$(printf 'q\n' | "$BIN" play --env TicTacToe-v0 --policy perfect --human --side 1 2>&1); code=$?
+[[ $code == 0 && "$quit" == *"you quit at move 1; the game is not over"* ]] && echo "ok   play-human-quit" || { echo "FAIL play-human-quit: exit $code: $quit"; fails=$((fails+1)); }
+check play-human-and-opponent 2 "--human and --opponent both name the other side" -- "$BIN" play --env TicTacToe-v0 --policy perfect --human --opponent perfect
 check play-human-eof 1 "input ended" -- bash -c "printf '' | '$BIN' play --env ConnectFour-v0 --policy random --human"
 check train-alphazero 0 "" -- "$BIN" train --algo alphazero --env TicTacToe-v0 --steps 300 --set num_actors=0 --set simulations=10 --set eval_simulations=10 --set eval_episodes=4 --out "$tmp/az" --no-progress
 check eval-alphazero 0 "" -- "$BIN" eval --env TicTacToe-v0 --policy "$tmp/az" --opponent perfect --episodes 2
@@ -201,6 +204,12 @@ check num-envs-huge 2 "config key 'num_envs' must be in 1..65536" -- "$BIN" trai
 check net-arch-huge 2 "config key 'net_arch'" -- "$BIN" train --algo ppo --env CartPole-v1 --set net_arch=[100000000] --out "$tmp/bad"
 check buffer-huge 2 "needs about" -- "$BIN" train --algo dqn --env CartPole-v1 --set buffer_size=100000000000 --out "$tmp/bad"
 check bench-num-envs-huge 2 "--num-envs must be in 1..65536" -- "$BIN" bench env --env CartPole-v1 --num-envs 2000000000
+check bench-search-sims-huge 2 "--simulations must be in 1..100000, got 1000000000" -- "$BIN" bench search --env TicTacToe-v0 --simulations 1000000000
+check bench-search-threads-0 2 "--torch-threads must be >= 1, got 0" -- "$BIN" bench search --env TicTacToe-v0 --torch-threads 0
+out=$("$BIN" bench search --env TicTacToe-v0 --simulations 8 --positions 1 --batch 64)
+[[ "$out" == *"batched ( 8 leaves, all of a search's)"* ]] && echo "ok   bench-search-batch-capped" || { echo "FAIL bench-search-batch-capped: $out"; fails=$((fails+1)); }
+check az-sims-huge 2 "config key 'simulations' must be in 1..100000, got 1000000000" -- "$BIN" train --algo alphazero --env TicTacToe-v0 --set simulations=1000000000 --out "$tmp/bad"
+check mz-eval-sims-huge 2 "config key 'eval_simulations' must be in 1..100000" -- "$BIN" train --algo muzero --env TicTacToe-v0 --set eval_simulations=1000000000 --out "$tmp/bad"
 check bench-search-net-arch-0 2 "--net-arch sizes must be in 1.." -- "$BIN" bench search --env TicTacToe-v0 --net-arch 0
 [[ ! -e "$tmp/bad" ]] && echo "ok   hardening-nothing-written" || { echo "FAIL hardening wrote $tmp/bad"; fails=$((fails+1)); }
 

@@ -1,5 +1,6 @@
 // rlforge bench search — MCTS simulations per second over the true simulator
 // with a policy-value network, one leaf per network call versus batched leaves.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -31,9 +32,11 @@ struct Timing {
 };
 
 void RunBenchSearch(const BenchSearchArgs& a) {
-  RLF_CHECK_ARG(a.simulations >= 1, "--simulations must be >= 1, got ", a.simulations);
+  RLF_CHECK_ARG(a.simulations >= 1 && a.simulations <= search::MctsConfig::kMaxSimulations, "--simulations must be in 1..",
+                search::MctsConfig::kMaxSimulations, ", got ", a.simulations);
   RLF_CHECK_ARG(a.batch >= 2, "--batch must be >= 2 (it is compared with batch 1), got ", a.batch);
   RLF_CHECK_ARG(a.positions >= 1, "--positions must be >= 1, got ", a.positions);
+  RLF_CHECK_ARG(a.torch_threads >= 1, "--torch-threads must be >= 1, got ", a.torch_threads);
   SetComputeThreads(a.torch_threads);
   auto env = Make(a.env);
   RLF_CHECK_ARG(env->num_players() == 2 && env->has_action_mask(),
@@ -87,8 +90,10 @@ void RunBenchSearch(const BenchSearchArgs& a) {
     t.calls_per_search = static_cast<double>(calls) / a.positions;
     return t;
   };
-  time_batch(a.batch);  // warm-up
-  const Timing one = time_batch(1), many = time_batch(a.batch);
+  // A search has no more leaves than simulations: a larger --batch is that.
+  const int batch = std::min(a.batch, a.simulations);
+  time_batch(batch);  // warm-up
+  const Timing one = time_batch(1), many = time_batch(batch);
   const double speedup = many.sims_per_second / one.sims_per_second;
   if (a.json) {
     nlohmann::json j = {{"env", a.env},
@@ -97,7 +102,7 @@ void RunBenchSearch(const BenchSearchArgs& a) {
                         {"net_arch", a.net_arch},
                         {"unbatched_sims_per_second", one.sims_per_second},
                         {"batched_sims_per_second", many.sims_per_second},
-                        {"batch", a.batch},
+                        {"batch", batch},
                         {"batched_calls_per_search", many.calls_per_search},
                         {"speedup", speedup}};
     std::cout << j.dump(2) << "\n";
@@ -111,7 +116,8 @@ void RunBenchSearch(const BenchSearchArgs& a) {
               }().c_str(), a.simulations, a.positions, a.torch_threads);
   std::printf("  one leaf per network call: %10.0f simulations/s (%.0f calls per search)\n", one.sims_per_second,
               one.calls_per_search);
-  std::printf("  batched (%2d leaves):       %10.0f simulations/s (%.0f calls per search)\n", a.batch,
+  std::printf("  batched (%2d leaves%s):       %10.0f simulations/s (%.0f calls per search)\n", batch,
+              batch < a.batch ? ", all of a search's" : "",
               many.sims_per_second, many.calls_per_search);
   std::printf("  speed-up from batching: %.2fx\n", speedup);
 }
@@ -123,7 +129,7 @@ void AddBenchSearchCommand(CLI::App& bench) {
   auto* cmd = bench.add_subcommand("search", "MCTS simulations per second, with and without batched evaluation");
   cmd->add_option("--env", a->env, "A two-player board game")->capture_default_str();
   cmd->add_option("--simulations", a->simulations, "Simulations per search")->transform(IntegerFor(a->simulations))->capture_default_str();
-  cmd->add_option("--batch", a->batch, "Leaves per network call in the batched run")->transform(IntegerFor(a->batch))->capture_default_str();
+  cmd->add_option("--batch", a->batch, "Leaves per network call in the batched run (at most --simulations)")->transform(IntegerFor(a->batch))->capture_default_str();
   cmd->add_option("--positions", a->positions, "Searches, each from a different position")->transform(IntegerFor(a->positions))->capture_default_str();
   cmd->add_option("--net-arch", a->net_arch, "Hidden layers of the policy-value net")->transform(IntegerFor(a->net_arch))->capture_default_str();
   cmd->add_option("--torch-threads", a->torch_threads, "libtorch intra-op threads")->transform(IntegerFor(a->torch_threads))->capture_default_str();

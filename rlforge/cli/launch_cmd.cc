@@ -8,6 +8,7 @@
 // (training ranks save a checkpoint and stop; `--resume` continues).
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -96,6 +97,14 @@ void RunLaunch(const LaunchArgs& a) {
     port = FreeLoopbackPort();
   }
   const int world = a.nproc * a.nnodes;
+  // The cores this process may run on (as `nproc` counts them).
+  cpu_set_t allowed;
+  const int cores = sched_getaffinity(0, sizeof(allowed), &allowed) == 0 ? CPU_COUNT(&allowed) : 0;
+  if (cores > 0 && a.nproc > 4 * cores)
+    std::fprintf(stderr,
+                 "warning: --nproc %d ranks on a host of %d cores: each rank is a whole process (its own memory and "
+                 "threads), and more than a few per core only share the cores while they slow the host\n",
+                 a.nproc, cores);
 
   struct sigaction sa{};
   sa.sa_handler = OnSignal;

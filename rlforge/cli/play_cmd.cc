@@ -39,7 +39,8 @@ struct PlayArgs {
 };
 
 // Reads a person's move from stdin until it is a legal action; bad input is
-// answered and asked again. Throws when the input ends.
+// answered and asked again. -1 when the person quits (q); throws when the
+// input ends.
 int64_t AskHumanMove(const Env& env, const uint8_t* mask) {
   const int64_t n = env.action_space().n();
   const auto* game = dynamic_cast<const BoardGameEnv*>(&env.unwrapped());
@@ -52,7 +53,7 @@ int64_t AskHumanMove(const Env& env, const uint8_t* mask) {
     if (!std::getline(std::cin, line)) throw Error("play: the input ended before the game did");
     const auto b = line.find_first_not_of(" \t\r"), e = line.find_last_not_of(" \t\r");
     line = b == std::string::npos ? "" : line.substr(b, e - b + 1);
-    if (line == "q" || line == "quit") throw Error("play: the person quit the game");
+    if (line == "q" || line == "quit") return -1;
     int64_t move = -1;
     bool number = !line.empty() && line.size() <= 3 && line.find_first_not_of("0123456789") == std::string::npos;
     if (number) move = std::stoll(line);
@@ -88,6 +89,7 @@ void RunPlay(const PlayArgs& a) {
                 "such as Arena-v0); ", id, " has one player");
   RLF_CHECK_ARG(two_player || a.side == 0, "--side is for two-player games; ", id, " has one player");
   RLF_CHECK_ARG(a.side == 0 || a.side == 1, "--side must be 0 (move first) or 1 (second), got ", a.side);
+  RLF_CHECK_ARG(!(a.human && !a.opponent.empty()), "--human and --opponent both name the other side; give one");
   const std::string opponent_name = a.opponent.empty() ? "random" : a.opponent;
   std::unique_ptr<Policy> opponent;
   if (two_player && !a.human)
@@ -143,7 +145,12 @@ void RunPlay(const PlayArgs& a) {
     if (env->has_action_mask()) env->ActionMask(mask.data());
     const bool others_turn = two_player && env->current_player() != a.side;
     if (others_turn && a.human) {
-      *reinterpret_cast<int64_t*>(act.data()) = AskHumanMove(*env, mask.data());
+      const int64_t move = AskHumanMove(*env, mask.data());
+      if (move < 0) {  // asked for, so not an error: exit 0
+        std::printf("\nyou quit at move %lld; the game is not over\n", static_cast<long long>(t));
+        return;
+      }
+      *reinterpret_cast<int64_t*>(act.data()) = move;
     } else {
       Policy& p = others_turn ? *opponent : *policy;
       p.Act(obs.data(), env->has_action_mask() ? mask.data() : nullptr, 1, act.data());

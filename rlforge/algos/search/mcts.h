@@ -33,6 +33,9 @@ namespace rlforge::search {
 
 struct MctsConfig {
   int simulations = 100;          // new simulations per search (visits a reused subtree kept come on top)
+  // The most simulations a search may run: its tree reserves a node per
+  // action per simulation up front (10^5 on ConnectFour is about 40 MB).
+  static constexpr int kMaxSimulations = 100000;
   double c_init = 1.25;           // pUCT exploration constant
   double c_base = 19652;          // pUCT log term base
   double discount = 1.0;          // γ inside the tree
