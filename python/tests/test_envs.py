@@ -39,6 +39,23 @@ def test_gymnasium_make_reaches_rlforge_envs():
     assert obs.shape == (4,) and obs.dtype == np.float32
 
 
+def test_gymnasium_specs_say_the_step_limit_and_threshold_as_gymnasiums_own():
+    # Wrappers and libraries read env.spec: it once said None for both.
+    for env_id in ["CartPole-v1", "LunarLander-v3", "Pendulum-v1"]:
+        ours, theirs = gym.make(f"rlforge/{env_id}"), gym.spec(env_id)
+        assert ours.spec.max_episode_steps == theirs.max_episode_steps
+        assert ours.spec.reward_threshold == theirs.reward_threshold
+    # Episodes still end truncated at the limit (Pendulum never terminates).
+    env = gym.make("rlforge/Pendulum-v1")
+    env.reset(seed=0)
+    for steps in range(1, 1000):
+        _, _, terminated, truncated, _ = env.step(np.zeros(1, np.float32))
+        assert not terminated
+        if truncated:
+            break
+    assert steps == 200
+
+
 def test_reset_with_a_seed_is_deterministic_and_differs_across_seeds():
     env = rlforge.make("CartPole-v1")
     a, _ = env.reset(seed=3)
