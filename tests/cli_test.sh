@@ -210,6 +210,9 @@ out=$("$BIN" bench search --env TicTacToe-v0 --simulations 8 --positions 1 --bat
 [[ "$out" == *"batched ( 8 leaves, all of a search's)"* ]] && echo "ok   bench-search-batch-capped" || { echo "FAIL bench-search-batch-capped: $out"; fails=$((fails+1)); }
 check az-sims-huge 2 "config key 'simulations' must be in 1..100000, got 1000000000" -- "$BIN" train --algo alphazero --env TicTacToe-v0 --set simulations=1000000000 --out "$tmp/bad"
 check mz-eval-sims-huge 2 "config key 'eval_simulations' must be in 1..100000" -- "$BIN" train --algo muzero --env TicTacToe-v0 --set eval_simulations=1000000000 --out "$tmp/bad"
+check bench-env-all-kwarg 2 "--kwarg needs a single --env, not 'all'" -- "$BIN" bench env --env all --kwarg max_episode_steps=2 --steps 10
+check eval-opponent-empty 2 "--opponent: is empty; leave the flag out for its default" -- "$BIN" eval --env TicTacToe-v0 --opponent ''
+check eval-alphabeta-no-depth 2 "alphabeta without a depth: write alphabeta:DEPTH" -- "$BIN" eval --env ConnectFour-v0 --opponent alphabeta:
 check bench-search-net-arch-0 2 "--net-arch sizes must be in 1.." -- "$BIN" bench search --env TicTacToe-v0 --net-arch 0
 [[ ! -e "$tmp/bad" ]] && echo "ok   hardening-nothing-written" || { echo "FAIL hardening wrote $tmp/bad"; fails=$((fails+1)); }
 

@@ -27,6 +27,7 @@ void RunBenchEnv(const BenchEnvArgs& a) {
   RLF_CHECK_ARG(a.threads >= 1, "--threads must be >= 1, got ", a.threads);
   RLF_CHECK_ARG(a.steps >= 1, "--steps must be >= 1, got ", a.steps);
   const auto ids = ResolveEnvIds(a.env);
+  RLF_CHECK_ARG(a.env != "all" || a.kwargs.empty(), "--kwarg needs a single --env, not 'all' (as eval and check-env)");
   const Kwargs kwargs = ParseKwargs(a.kwargs);
   nlohmann::json all = nlohmann::json::array();
   for (const auto& id : ids) {

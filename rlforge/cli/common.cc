@@ -135,6 +135,10 @@ void CheckSamplingFlagApplies(const std::string& flag, bool given, const std::st
                                " (acting the same either way)"));
 }
 
+std::string NotEmpty(const std::string& value) {
+  return value.empty() ? "is empty; leave the flag out for its default" : "";
+}
+
 bool IsRunPolicy(const std::string& spec) {
   return !Registry::Global().IsScriptedPolicy(spec) && !spec.empty() && std::filesystem::exists(spec);
 }

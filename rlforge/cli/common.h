@@ -99,6 +99,10 @@ std::unique_ptr<Policy> MakePolicy(const std::string& flag, const std::string& s
 // spaces; InvalidArgument naming `flag` and `spec` otherwise.
 LoadedRun LoadRunFor(const std::string& flag, const std::string& spec, const std::string& dir, const Env& env);
 
+// A CLI11 check that refuses an empty value of a flag (--opponent '' would
+// otherwise read as the flag left out).
+std::string NotEmpty(const std::string& value);
+
 // Whether `spec` names a run directory or a checkpoint (not a scripted policy).
 bool IsRunPolicy(const std::string& spec);
 // Refuses a flag that changes only how trained policies act (`flag`, such as

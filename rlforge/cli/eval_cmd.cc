@@ -174,7 +174,8 @@ void AddEvalCommand(CLI::App& app) {
                   "policy playing first in even games, second in odd ones. Team games (Arena-v0): team 1 as agent "
                   "1 (env kwarg opponent=external): bot:NAME (a scripted bot: random, greedy, tactic, or by strength weak, "
                   "medium, strong), a run directory or checkpoint, or "
-                  "RUN:K (snapshot K of a self-play run's league)");
+                  "RUN:K (snapshot K of a self-play run's league)")
+      ->check(NotEmpty);
   cmd->add_option("--episodes", a->episodes, "Number of episodes (games)")->transform(IntegerFor(a->episodes))->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed: env i is reset with seed + i; the policy is seeded from it")->transform(IntegerFor(a->seed))
       ->capture_default_str();

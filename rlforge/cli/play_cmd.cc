@@ -221,7 +221,8 @@ void AddPlayCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--opponent", a->opponent,
                   "Two-player games: the other side (a scripted policy or a run directory; default random). Team "
-                  "games (Arena-v0): team 1, as for eval (bot:NAME, a run directory, RUN:K)");
+                  "games (Arena-v0): team 1, as for eval (bot:NAME, a run directory, RUN:K)")
+      ->check(NotEmpty);
   cmd->add_flag("--human", a->human, "Two-player games: you are the other side, typing moves in the terminal");
   cmd->add_option("--side", a->side, "Two-player games: the side the policy plays (0 moves first, 1 second)")->transform(IntegerFor(a->side))
       ->capture_default_str();
