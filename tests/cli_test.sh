@@ -204,7 +204,7 @@ check num-envs-huge 2 "config key 'num_envs' must be in 1..65536" -- "$BIN" trai
 check net-arch-huge 2 "config key 'net_arch'" -- "$BIN" train --algo ppo --env CartPole-v1 --set net_arch=[100000000] --out "$tmp/bad"
 check buffer-huge 2 "needs about" -- "$BIN" train --algo dqn --env CartPole-v1 --set buffer_size=100000000000 --out "$tmp/bad"
 check bench-num-envs-huge 2 "--num-envs must be in 1..65536" -- "$BIN" bench env --env CartPole-v1 --num-envs 2000000000
-check bench-search-sims-huge 2 "--simulations must be in 1..100000, got 1000000000" -- "$BIN" bench search --env TicTacToe-v0 --simulations 1000000000
+check bench-search-sims-huge 2 "--simulations must be in 2..100000, got 1000000000" -- "$BIN" bench search --env TicTacToe-v0 --simulations 1000000000
 check bench-search-threads-0 2 "--torch-threads must be >= 1, got 0" -- "$BIN" bench search --env TicTacToe-v0 --torch-threads 0
 out=$("$BIN" bench search --env TicTacToe-v0 --simulations 8 --positions 1 --batch 64)
 [[ "$out" == *"batched ( 8 leaves, all of a search's)"* ]] && echo "ok   bench-search-batch-capped" || { echo "FAIL bench-search-batch-capped: $out"; fails=$((fails+1)); }
@@ -222,6 +222,10 @@ check export-run-file 2 "'$tmp/lake/progress.csv' is a file of the run '$tmp/lak
 check export-run-folder 2 "is a folder of the run '$tmp/lake'" -- "$BIN" export "$tmp/lake/checkpoints/" --format rlf --out "$tmp/x.rlf"
 check export-missing-run 2 "'$tmp/lake/checkpoints/nope.pt' does not exist" -- "$BIN" export "$tmp/lake/checkpoints/nope.pt" --format rlf --out "$tmp/x.rlf"
 check eval-run-slash 0 "" -- "$BIN" eval --policy "$tmp/lake/" --episodes 1
+abs_bin=$(realpath "$BIN")
+(cd "$tmp/lake" && "$abs_bin" eval --policy ./checkpoints/final.pt --episodes 1 >/dev/null 2>&1) &&
+  (cd "$tmp/lake/checkpoints" && "$abs_bin" eval --policy final.pt --episodes 1 >/dev/null 2>&1) &&
+  echo "ok   eval-relative-checkpoint" || { echo "FAIL eval-relative-checkpoint"; fails=$((fails+1)); }
 json=$("$BIN" eval --policy "$tmp/lake" --episodes 5 --json 2>/tmp/rlf_cli_warn)
 if python3 - "$json" <<'PY'
 import json, sys

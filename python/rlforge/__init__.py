@@ -70,13 +70,11 @@ def _register_with_gymnasium() -> None:
     for env_id in _rlforge.env_ids():
         name = f"rlforge/{env_id}"
         if name not in _gym.registry:
-            # The spec says the env's step limit and reward threshold as
-            # Gymnasium's own specs do (wrappers and libraries read them); the
-            # C++ env applies the limit itself, and the TimeLimit that
-            # gymnasium.make adds for it ends episodes at the same step.
-            spec = _rlforge.env_spec(env_id)
+            # The C++ env applies its own time limit: Gymnasium adds none (no
+            # TimeLimit wrapper hides the env's own methods). The env fills in
+            # its spec's max_episode_steps itself (RlforgeEnv.spec).
             _gym.register(id=name, entry_point="rlforge.envs:RlforgeEnv", kwargs={"env_id": env_id},
-                          max_episode_steps=spec["max_episode_steps"], reward_threshold=spec["reward_threshold"],
+                          reward_threshold=_rlforge.env_spec(env_id)["reward_threshold"],
                           disable_env_checker=True, order_enforce=False)
 
 

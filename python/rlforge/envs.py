@@ -1,6 +1,8 @@
 """rlforge's native envs as gymnasium.Env and gymnasium.vector.VectorEnv."""
 from __future__ import annotations
 
+import dataclasses
+
 from typing import Any
 
 import gymnasium as gym
@@ -90,6 +92,19 @@ class RlforgeEnv(gym.Env):
     @property
     def max_episode_steps(self) -> int | None:
         return self._native.max_episode_steps
+
+    @property
+    def spec(self):
+        """The Gymnasium EnvSpec (set by gymnasium.make and rlforge.make), its
+        max_episode_steps the limit this env applies itself (kwargs included),
+        as Gymnasium's own specs say theirs."""
+        return self._spec
+
+    @spec.setter
+    def spec(self, value) -> None:
+        if value is not None and value.max_episode_steps != self.max_episode_steps:
+            value = dataclasses.replace(value, max_episode_steps=self.max_episode_steps)
+        self._spec = value
 
     def _obs(self, obs: np.ndarray):
         return int(obs) if self._obs_desc["kind"] == "Discrete" else obs

@@ -45,6 +45,12 @@ def test_gymnasium_specs_say_the_step_limit_and_threshold_as_gymnasiums_own():
         ours, theirs = gym.make(f"rlforge/{env_id}"), gym.spec(env_id)
         assert ours.spec.max_episode_steps == theirs.max_episode_steps
         assert ours.spec.reward_threshold == theirs.reward_threshold
+    # No wrapper hides the env's own methods, and the spec follows a limit
+    # given as a kwarg (0: none).
+    assert isinstance(gym.make("rlforge/TowerDefense-v0"), rlforge.RlforgeEnv)
+    assert rlforge.make("CartPole-v1", max_episode_steps=1000).spec.max_episode_steps == 1000
+    assert rlforge.make("CartPole-v1", max_episode_steps=0).spec.max_episode_steps is None
+    assert gym.make("rlforge/CartPole-v1", max_episode_steps=30).spec.max_episode_steps == 30
     # Episodes still end truncated at the limit (Pendulum never terminates).
     env = gym.make("rlforge/Pendulum-v1")
     env.reset(seed=0)

@@ -32,7 +32,8 @@ struct Timing {
 };
 
 void RunBenchSearch(const BenchSearchArgs& a) {
-  RLF_CHECK_ARG(a.simulations >= 1 && a.simulations <= search::MctsConfig::kMaxSimulations, "--simulations must be in 1..",
+  // At least 2: the batched run must have more than one leaf to batch.
+  RLF_CHECK_ARG(a.simulations >= 2 && a.simulations <= search::MctsConfig::kMaxSimulations, "--simulations must be in 2..",
                 search::MctsConfig::kMaxSimulations, ", got ", a.simulations);
   RLF_CHECK_ARG(a.batch >= 2, "--batch must be >= 2 (it is compared with batch 1), got ", a.batch);
   RLF_CHECK_ARG(a.positions >= 1, "--positions must be >= 1, got ", a.positions);
@@ -103,6 +104,7 @@ void RunBenchSearch(const BenchSearchArgs& a) {
                         {"unbatched_sims_per_second", one.sims_per_second},
                         {"batched_sims_per_second", many.sims_per_second},
                         {"batch", batch},
+                        {"requested_batch", a.batch},
                         {"batched_calls_per_search", many.calls_per_search},
                         {"speedup", speedup}};
     std::cout << j.dump(2) << "\n";

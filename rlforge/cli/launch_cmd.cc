@@ -102,7 +102,7 @@ void RunLaunch(const LaunchArgs& a) {
   const int cores = sched_getaffinity(0, sizeof(allowed), &allowed) == 0 ? CPU_COUNT(&allowed) : 0;
   if (cores > 0 && a.nproc > 4 * cores)
     std::fprintf(stderr,
-                 "warning: --nproc %d ranks on a host of %d cores: each rank is a whole process (its own memory and "
+                 "warning: --nproc %d ranks where %d core(s) are usable: each rank is a whole process (its own memory and "
                  "threads), and more than a few per core only share the cores while they slow the host\n",
                  a.nproc, cores);
 

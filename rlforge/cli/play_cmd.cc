@@ -148,6 +148,10 @@ void RunPlay(const PlayArgs& a) {
       const int64_t move = AskHumanMove(*env, mask.data());
       if (move < 0) {  // asked for, so not an error: exit 0
         std::printf("\nyou quit at move %lld; the game is not over\n", static_cast<long long>(t));
+        if (!a.record.empty()) {
+          gif.Write(a.record);
+          std::printf("wrote %s (%d frames)\n", a.record.c_str(), gif.frames());
+        }
         return;
       }
       *reinterpret_cast<int64_t*>(act.data()) = move;

@@ -987,12 +987,15 @@ namespace {
 // that is neither says what it is (missing, another file of a run, ...).
 std::string RunDirOf(const std::string& path) {
   auto is_run = [](const fs::path& d) { return !d.empty() && fs::is_regular_file(d / "config.yaml"); };
-  fs::path p = fs::path(path).lexically_normal();
-  if (p.has_parent_path() && p.filename().empty()) p = p.parent_path();  // "run/" -> "run"
+  fs::path p(path);
+  while (p.has_parent_path() && p.filename().empty()) p = p.parent_path();  // "run/" -> "run"
   RLF_CHECK_ARG(fs::exists(p), "'", path, "' does not exist (give a run directory or a checkpoint inside one)");
-  const std::string dir = fs::is_regular_file(p) ? p.parent_path().parent_path().string() : path;
+  // A file's run is two levels up, however the path was written (a bare
+  // "final.pt" inside checkpoints/, "./checkpoints/final.pt" inside the run).
+  const fs::path absolute = fs::absolute(p).lexically_normal();
+  const std::string dir = fs::is_regular_file(p) ? absolute.parent_path().parent_path().string() : path;
   if (is_run(dir)) return dir;
-  const fs::path parent = p.parent_path();
+  const fs::path parent = absolute.parent_path();
   RLF_CHECK_ARG(!is_run(parent), "'", path, "' is ",
                 fs::is_directory(p) ? "a folder" : "a file", " of the run '", parent.string(),
                 "', not a checkpoint: give the run directory or a checkpoint in ", (parent / "checkpoints").string());

@@ -810,7 +810,11 @@ std::string TowerDefense::RenderText() const {
     }
     os << "\n";
   }
-  os << "  . ground  # high ground  x blocked  + spawn  @ goal; units D G S C M; enemies s r h c\n";
+  os << "  . ground  # high ground  x blocked  + spawn  @ goal; units";
+  for (const auto& c : classes) os << ' ' << c.letter;
+  os << "; enemies";
+  for (const auto& k : kinds) os << ' ' << k.letter;
+  os << "\n";
   static const char* facing[4] = {"east", "south", "west", "north"};
   for (int s = 0; s < kSlots; ++s) {
     const Unit& u = units_[s];

@@ -84,7 +84,8 @@ TEST(TowerDefenseTest, TextRenderLettersAreUnambiguous) {
   grid = board();
   EXPECT_EQ(grid.find('G'), static_cast<size_t>(Tile(5, 2)));
   EXPECT_EQ(std::count(grid.begin(), grid.end(), 'G'), 1);
-  EXPECT_NE(g.env.RenderText().find("+ spawn  @ goal"), std::string::npos);
+  EXPECT_NE(g.env.RenderText().find("+ spawn  @ goal; units D G S C M; enemies s r h c\n"), std::string::npos)
+      << g.env.RenderText();
 }
 
 TEST(TowerDefenseTest, SoldierWalksIsBlockedFightsAndDies) {
