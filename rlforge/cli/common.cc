@@ -73,10 +73,15 @@ bool IsTeamGame(const std::string& id) {
   return false;
 }
 
+namespace {
+// "bot:NAME" -> "NAME" (a team game's scripted bot); other specs as given.
+std::string WithoutBotPrefix(const std::string& spec) { return spec.rfind("bot:", 0) == 0 ? spec.substr(4) : spec; }
+}  // namespace
+
 std::unique_ptr<Policy> MakeTeamOpponent(const std::string& spec, const std::string& id, const Env& env,
                                          uint64_t seed, bool deterministic) {
-  const bool bot = spec.rfind("bot:", 0) == 0;
-  const std::string name = bot ? spec.substr(4) : spec;
+  const std::string name = WithoutBotPrefix(spec);
+  const bool bot = name.size() != spec.size();
   const Registry& registry = Registry::Global();
   if (bot && name != "random") {
     std::vector<std::string> bots = {"random"};
@@ -125,14 +130,22 @@ Kwargs TeamGameKwargs(const std::string& id, Kwargs kwargs, const Kwargs& user_k
 void CheckSamplingFlagApplies(const std::string& flag, bool given, const std::string& policy,
                               const std::string& opponent) {
   const Registry& registry = Registry::Global();
-  auto scripted = [&](const std::string& spec) {
-    return registry.IsScriptedPolicy(spec) || (spec.rfind("bot:", 0) == 0 && registry.IsScriptedPolicy(spec.substr(4)));
-  };
+  auto scripted = [&](const std::string& spec) { return registry.IsScriptedPolicy(WithoutBotPrefix(spec)); };
   if (!given || !scripted(policy) || (!opponent.empty() && !scripted(opponent))) return;
   throw InvalidArgument(StrCat(flag, " changes how trained policies act; --policy '", policy, "'",
                                opponent.empty() ? "" : StrCat(" and --opponent '", opponent, "'"),
                                opponent.empty() ? " is a scripted policy" : " are scripted",
                                " (acting the same either way)"));
+}
+
+void CheckOutputFile(const std::string& flag, const std::string& path) {
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  RLF_CHECK_ARG(std::filesystem::is_directory(dir, ec), flag, " ", path, ": no directory ", dir.string());
+  RLF_CHECK_ARG(::access(dir.c_str(), W_OK) == 0, flag, " ", path, ": cannot write in ", dir.string(), " (",
+                std::strerror(errno), ")");
+  RLF_CHECK_ARG(!std::filesystem::is_directory(path, ec), flag, " ", path, " is a directory; name a file");
 }
 
 std::string NotEmpty(const std::string& value) {

@@ -99,6 +99,11 @@ std::unique_ptr<Policy> MakePolicy(const std::string& flag, const std::string& s
 // spaces; InvalidArgument naming `flag` and `spec` otherwise.
 LoadedRun LoadRunFor(const std::string& flag, const std::string& spec, const std::string& dir, const Env& env);
 
+// Refuses an output file `path` of `flag` whose directory is missing or not
+// writable, or that is itself a directory: checked before the work, not
+// after it. Creates nothing.
+void CheckOutputFile(const std::string& flag, const std::string& path);
+
 // A CLI11 check that refuses an empty value of a flag (--opponent '' would
 // otherwise read as the flag left out).
 std::string NotEmpty(const std::string& value);

@@ -44,14 +44,8 @@ void RunExport(const ExportArgs& a) {
                 "--quantize int8 is for the rlf runtime; TorchScript and ONNX exports are float32");
   RLF_CHECK_ARG(a.check >= 0 && a.check <= 1000000, "--check must be in 0..1000000, got ", a.check);
   RLF_CHECK_ARG(!a.out.empty(), "--out must name a file");
-  RLF_CHECK_ARG(!std::filesystem::is_directory(a.out), "--out '", a.out, "' is a directory; name a file");
-  {
-    // Where it will be written, before the check spends its time.
-    std::filesystem::path dir = std::filesystem::path(a.out).parent_path();
-    if (dir.empty()) dir = ".";
-    std::error_code ec;
-    RLF_CHECK_ARG(std::filesystem::is_directory(dir, ec), "--out ", a.out, ": no directory ", dir.string());
-  }
+  // Where it will be written, before the check spends its time.
+  CheckOutputFile("--out", a.out);
   LoadedRun run = LoadRun(a.run);
   runtime::Model model = run.algorithm->Export();
   runtime::Policy exported(model);

@@ -110,17 +110,13 @@ void RunPlay(const PlayArgs& a) {
   RLF_CHECK_ARG(a.record.empty() || (a.record.size() > 4 && a.record.substr(a.record.size() - 4) == ".gif"),
                 "--record must name a .gif file, got '", a.record, "'");
   RLF_CHECK_ARG(a.fps >= 1 && a.fps <= 100, "--fps must be in 1..100, got ", a.fps);
-  if (!a.record.empty()) {
-    // Writable before the episode is played, not after (nothing is created).
-    std::filesystem::path dir = std::filesystem::path(a.record).parent_path();
-    if (dir.empty()) dir = ".";
-    std::error_code ec;
-    RLF_CHECK_ARG(std::filesystem::is_directory(dir, ec), "--record ", a.record, ": no directory ", dir.string());
-    RLF_CHECK_ARG(::access(dir.c_str(), W_OK) == 0, "--record ", a.record, ": cannot write in ", dir.string(), " (",
-                  std::strerror(errno), ")");
-    RLF_CHECK_ARG(!std::filesystem::is_directory(a.record, ec), "--record ", a.record, " is a directory");
-  }
+  if (!a.record.empty()) CheckOutputFile("--record", a.record);  // before the episode is played
   AnimatedGif gif(std::max(1, 100 / a.fps));
+  auto write_record = [&] {
+    if (a.record.empty()) return;
+    gif.Write(a.record);
+    std::printf("wrote %s (%d frames)\n", a.record.c_str(), gif.frames());
+  };
   Image frame;
   Info info;
   env->Reset(a.seed, obs.data(), &info);
@@ -148,10 +144,7 @@ void RunPlay(const PlayArgs& a) {
       const int64_t move = AskHumanMove(*env, mask.data());
       if (move < 0) {  // asked for, so not an error: exit 0
         std::printf("\nyou quit at move %lld; the game is not over\n", static_cast<long long>(t));
-        if (!a.record.empty()) {
-          gif.Write(a.record);
-          std::printf("wrote %s (%d frames)\n", a.record.c_str(), gif.frames());
-        }
+        write_record();
         return;
       }
       *reinterpret_cast<int64_t*>(act.data()) = move;
@@ -177,10 +170,7 @@ void RunPlay(const PlayArgs& a) {
       gif.AddFrame(frame);
     }
     if (r.done() || (a.max_steps > 0 && t >= a.max_steps)) {
-      if (!a.record.empty()) {
-        gif.Write(a.record);
-        std::printf("wrote %s (%d frames)\n", a.record.c_str(), gif.frames());
-      }
+      write_record();
       if (!r.done()) {  // --max-steps cut it short
         std::printf("\nstopped after %lld steps (--max-steps), return so far %g; the %s is not over\n",
                     static_cast<long long>(t), ret, team || two_player ? "game" : "episode");

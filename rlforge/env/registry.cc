@@ -104,6 +104,9 @@ std::unique_ptr<Env> Make(const std::string& id, const Kwargs& kwargs) {
 namespace {
 
 // "alphabeta:3" -> ("alphabeta", "3"); "heuristic" -> ("heuristic", "").
+// The policies every env has: random and random-legal.
+bool IsRandomPolicy(const std::string& spec) { return spec == "random" || spec == "random-legal"; }
+
 std::pair<std::string, std::string> SplitPolicySpec(const std::string& spec) {
   const size_t colon = spec.find(':');
   if (colon == std::string::npos) return {spec, ""};
@@ -127,7 +130,7 @@ std::string Registry::ScriptedPolicyList() const {
 }
 
 bool Registry::IsScriptedPolicy(const std::string& spec) const {
-  if (spec == "random" || spec == "random-legal") return true;
+  if (IsRandomPolicy(spec)) return true;
   const std::string name = SplitPolicySpec(spec).first;
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [id, s] : specs_)
@@ -143,7 +146,7 @@ std::unique_ptr<Policy> Registry::MakeScriptedPolicy(const std::string& spec, co
   // moves (an illegal one would end the game with an error or be replaced by
   // the env). `random-legal` picks among the legal actions on every env with
   // masks (dimension by dimension where the masks are conditional).
-  if (spec == "random" || spec == "random-legal")
+  if (IsRandomPolicy(spec))
     return std::make_unique<RandomPolicy>(
         env.action_space(), seed, spec == "random-legal" || env.num_players() > 1 || env.num_agents() > 1, spec);
   RLF_CHECK_ARG(IsScriptedPolicy(spec), "'", spec, "' is not a scripted policy; valid: ", ScriptedPolicyList());

@@ -78,10 +78,8 @@ void AlphaZeroConfig::Visit(FieldVisitor& v) {
 
 void AlphaZeroConfig::Validate() const {
   ValidateMcts(mcts);
-  RLF_CHECK_ARG(simulations >= 1 && simulations <= MctsConfig::kMaxSimulations,
-                "config key 'simulations' must be in 1..", MctsConfig::kMaxSimulations, ", got ", simulations);
-  RLF_CHECK_ARG(eval_simulations >= 1 && eval_simulations <= MctsConfig::kMaxSimulations,
-                "config key 'eval_simulations' must be in 1..", MctsConfig::kMaxSimulations, ", got ", eval_simulations);
+  CheckSimulations("simulations", simulations);
+  CheckSimulations("eval_simulations", eval_simulations);
   RLF_CHECK_ARG(search_batch >= 1, "config key 'search_batch' must be >= 1, got ", search_batch);
   RLF_CHECK_ARG(temperature_moves >= 0, "config key 'temperature_moves' must be >= 0");
   RLF_CHECK_ARG(num_actors >= 0 && num_actors <= 64, "config key 'num_actors' must be in [0, 64], got ", num_actors);

@@ -124,10 +124,8 @@ void MuZeroConfig::Visit(FieldVisitor& v) {
 
 void MuZeroConfig::Validate() const {
   ValidateMcts(mcts);
-  RLF_CHECK_ARG(simulations >= 1 && simulations <= MctsConfig::kMaxSimulations,
-                "config key 'simulations' must be in 1..", MctsConfig::kMaxSimulations, ", got ", simulations);
-  RLF_CHECK_ARG(eval_simulations >= 1 && eval_simulations <= MctsConfig::kMaxSimulations,
-                "config key 'eval_simulations' must be in 1..", MctsConfig::kMaxSimulations, ", got ", eval_simulations);
+  CheckSimulations("simulations", simulations);
+  CheckSimulations("eval_simulations", eval_simulations);
   RLF_CHECK_ARG(search_batch >= 1, "config key 'search_batch' must be >= 1");
   RLF_CHECK_ARG(temperature_moves >= 0, "config key 'temperature_moves' must be >= 0");
   RLF_CHECK_ARG(discount > 0 && discount <= 1, "config key 'discount' must be in (0, 1], got ", discount);

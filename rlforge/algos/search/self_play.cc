@@ -48,6 +48,11 @@ void ApplySymmetry(const Symmetry& s, int64_t obs_size, const float* in, float* 
   for (int64_t i = 0; i < obs_size; ++i) out[s.observation[i]] = in[i];
 }
 
+void CheckSimulations(const char* key, int value) {
+  RLF_CHECK_ARG(value >= 1 && value <= MctsConfig::kMaxSimulations, "config key '", key, "' must be in 1..",
+                MctsConfig::kMaxSimulations, ", got ", value);
+}
+
 void ValidateMcts(const MctsConfig& c) {
   RLF_CHECK_ARG(c.c_init > 0, "config key 'c_init' must be > 0, got ", c.c_init);
   RLF_CHECK_ARG(c.c_base > 0, "config key 'c_base' must be > 0, got ", c.c_base);

@@ -43,6 +43,8 @@ class PriorPolicy : public Policy {
 // The search keys of a config (prefix-free names, shared by both agents).
 void VisitMcts(FieldVisitor& v, MctsConfig* c);
 void ValidateMcts(const MctsConfig& c);
+// Config key `key` (simulations, eval_simulations) in 1..MctsConfig::kMaxSimulations.
+void CheckSimulations(const char* key, int value);
 
 // One self-play game: per move, the observation, the legal mask, the root's
 // visit distribution, the player to move, the reward of the move (to the
