@@ -298,6 +298,13 @@ out=$("$BIN" eval --env TextAddition-v0 --kwarg max_response=1 --policy solver -
 [[ "$out" == *"truncated 5 of 5"* && "$out" != *"no step limit"* ]] && echo "ok   eval-truncation-not-blamed-on-the-cap" || { echo "FAIL eval blames the step cap: $out"; fails=$((fails+1)); }
 check bench-lm 0 "" -- "$BIN" bench lm --d-model 16 --n-layers 1 --n-heads 2 --batch 4 --new-tokens 4 --seconds 0.01 --json
 check bench-lm-bad 2 "--d-model" -- "$BIN" bench lm --d-model 2
+# bench train files AlphaZero's self-play under its own name (it used to be all "other").
+out=$("$BIN" bench train --algo alphazero --env TicTacToe-v0 --steps 200 --set num_actors=0 --set simulations=10 --set eval_simulations=10 --json)
+python3 -c "import json,sys; d=json.loads(sys.argv[1]); other = d['seconds'] - d['seconds_self_play'] - d['seconds_update'] - d['seconds_env'] - d['seconds_act']; assert d['seconds_self_play'] > 0 and other < 0.2 * d['seconds'], d" "$out" && echo "ok   bench-train-alphazero-self-play" || { echo "FAIL bench train alphazero: $out"; fails=$((fails+1)); }
+# check-env all: every row's status starts in one column (IDs of 29+ characters used to push theirs right).
+out=$("$BIN" check-env all --steps 5)
+cols=$(printf '%s\n' "$out" | grep -v '^  ' | awk '{ match($0, /^[^ ]+ +/); print RLENGTH }' | sort -u | wc -l)
+[[ $cols == 1 && $(printf '%s\n' "$out" | grep -c ' OK$') -gt 30 ]] && echo "ok   check-env-all-aligned" || { echo "FAIL check-env all rows misaligned: $out"; fails=$((fails+1)); }
 rm -rf "$tmp"
 
 echo "$((fails)) failed"

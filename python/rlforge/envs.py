@@ -41,6 +41,11 @@ def _native_kwargs(kwargs: dict) -> dict:
     return dict(kwargs)
 
 
+class ResetNeeded(gym.error.ResetNeeded, RuntimeError):
+    """Gymnasium's ResetNeeded (what its OrderEnforcing wrapper raises), and a
+    RuntimeError as rlforge's other order errors (step before reset)."""
+
+
 def _check_seed(seed):
     return None if seed is None else check_int("seed", seed, 0, 2**64 - 1)
 
@@ -87,6 +92,7 @@ class RlforgeEnv(gym.Env):
             raise ValueError(f"{env_id} renders {', '.join(modes)}; render_mode {render_mode!r} is not one of them")
         self.render_mode = render_mode
         self._two_players = self._native.num_players > 1
+        self._was_reset = False
         self.spec = None
 
     @property
@@ -120,6 +126,7 @@ class RlforgeEnv(gym.Env):
         seed = _check_seed(seed)
         super().reset(seed=None if seed is None else seed % 2**63)  # numpy's seeding takes < 2**63
         obs, info = self._native.reset(seed)
+        self._was_reset = True
         return self._obs(obs), self._info(info)
 
     def step(self, action):
@@ -167,6 +174,8 @@ class RlforgeEnv(gym.Env):
         if self.render_mode is None:
             gym.logger.warn(f"{self.env_id}: render() without a render_mode (make it with render_mode='ansi' or 'rgb_array')")
             return None
+        if not self._was_reset:  # as Gymnasium's OrderEnforcing: there is no state to draw yet
+            raise ResetNeeded(f"{self.env_id}: render() before reset(); call reset() first")
         if self.render_mode == "ansi":
             return self._native.render_text()
         return self._native.render_rgb()

@@ -58,6 +58,9 @@ def as_native(value, space: dict, batch: int | None, what: str) -> np.ndarray:
             a = a.reshape(())
         elif batch is not None and space["kind"] == "Discrete" and a.shape == (batch, 1):
             a = a.reshape(batch)
+        elif space["kind"] == "Discrete":  # the one-element forms above are taken too: say so
+            also = (1,) if batch is None else (batch, 1)
+            raise ValueError(f"{what} must have shape {shape} or {also}, got {a.shape}")
         else:
             raise ValueError(f"{what} must have shape {shape}, got {a.shape}")
     return np.ascontiguousarray(a, dtype=dtype)

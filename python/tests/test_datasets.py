@@ -56,6 +56,10 @@ def test_minari_reads_what_rlforge_records(tmp_path):
     assert ds.spec.env_spec.id == "rlforge/CartPole-v1"
     env = ds.recover_environment()
     assert env.unwrapped.env_id == "CartPole-v1"
+    # The spec says the threshold (it said None); the step limit is the env's
+    # own (its spec says it once made), with no TimeLimit wrapper over it.
+    assert ds.spec.env_spec.reward_threshold == 475.0
+    assert env.spec.max_episode_steps == 500 and env is env.unwrapped
     # Gymnasium's own CartPole, started from the first episode's first
     # observation (its seeding differs from rlforge's), makes the recorded
     # transitions (within float32 rounding of the state).

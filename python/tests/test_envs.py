@@ -103,6 +103,10 @@ def test_multidiscrete_masks_come_per_dimension():
 
 def test_render_modes():
     text = rlforge.make("FrozenLake-v1", render_mode="ansi")
+    with pytest.raises(gym.error.ResetNeeded, match="before reset"):  # as Gymnasium's OrderEnforcing
+        text.render()
+    with pytest.raises(RuntimeError):  # and as rlforge's own step before reset
+        text.render()
     text.reset(seed=0)
     assert "S" in text.render()
     image = rlforge.make("CartPole-v1", render_mode="rgb_array")
@@ -127,6 +131,19 @@ def test_bad_actions_raise_value_errors(action, error):
     with pytest.raises(error):
         env.step(action)
     env.step(0)  # the env is still usable
+
+
+def test_discrete_shape_error_names_the_one_element_form_it_takes():
+    env = rlforge.make("CartPole-v1")
+    env.reset(seed=0)
+    env.step(np.array([1]))  # a one-element array is taken as its element
+    with pytest.raises(ValueError, match=r"shape \(\) or \(1,\), got \(2,\)"):
+        env.step(np.array([0, 1]))
+    envs = rlforge.make_vec("CartPole-v1", num_envs=2)
+    envs.reset(seed=0)
+    envs.step(np.array([[1], [0]]))
+    with pytest.raises(ValueError, match=r"shape \(2,\) or \(2, 1\), got \(3,\)"):
+        envs.step(np.array([0, 1, 1]))
 
 
 def test_box_actions_are_checked():

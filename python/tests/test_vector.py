@@ -146,6 +146,8 @@ def test_async_send_recv_follows_each_envs_own_trajectory():
 
 def test_async_misuse_raises_instead_of_hanging():
     envs = rlforge.make_async("CartPole-v1", num_envs=4, batch_size=2)
+    with pytest.raises(ValueError, match="has not been reset"):  # refused at send, not at the next recv
+        envs.send(np.array([1, 1]), np.array([0, 1]))
     envs.async_reset(seed=0)
     envs.recv()
     envs.recv()

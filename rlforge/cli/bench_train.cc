@@ -62,6 +62,18 @@ void RunBenchTrain(const BenchTrainArgs& a) {
   // metrics): env stepping, acting, updates, and the update's samples and
   // network-product flops; 0 where an agent has no such part.
   double t_env = 0, t_act = 0, t_update = 0, t_sample = 0, samples = 0, flops = 0, updates = 0;
+  // Parts only some agents have, reported beside the common three.
+  struct Part {
+    const char* metric;
+    const char* json;
+    const char* label;
+    const char* what;
+    double seconds;
+  };
+  std::vector<Part> parts = {
+      {"time_self_play", "seconds_self_play", "self-play", "search, its network evaluations, the moves", 0},
+      {"time_wait", "seconds_wait", "waiting", "for actors' trajectories", 0},
+      {"time_comm", "seconds_comm", "communication", "between ranks", 0}};
   const auto t0 = std::chrono::steady_clock::now();
   while (algo->num_timesteps() < c.run.total_steps) {
     Metrics m = algo->Iterate();
@@ -70,6 +82,7 @@ void RunBenchTrain(const BenchTrainArgs& a) {
     t_act += get("time_act");
     t_update += get("time_update");
     t_sample += get("time_sample");
+    for (Part& p : parts) p.seconds += get(p.metric);
     samples += get("update_samples");
     flops += get("update_flops");
     updates += m.count("gradient_steps") ? m["gradient_steps"] : (m.count("n_updates") ? m["n_updates"] : 1);
@@ -90,6 +103,12 @@ void RunBenchTrain(const BenchTrainArgs& a) {
     j["gradient_steps"] = updates;
   }
   if (t_sample > 0) j["seconds_replay_sampling"] = t_sample;
+  double t_parts = 0;
+  for (const Part& p : parts) {
+    if (p.seconds <= 0) continue;
+    j[p.json] = p.seconds;
+    t_parts += p.seconds;
+  }
   if (a.json) {
     std::cout << j.dump(2) << "\n";
     return;
@@ -103,8 +122,10 @@ void RunBenchTrain(const BenchTrainArgs& a) {
   std::printf("  updates       %7.3f s  %5.1f%%\n", t_update, pct(t_update));
   if (t_sample > 0)
     std::printf("    of which replay sampling %7.3f s  %5.1f%% of the run\n", t_sample, pct(t_sample));
-  std::printf("  other         %7.3f s  %5.1f%%\n", total - t_env - t_act - t_update,
-              pct(total - t_env - t_act - t_update));
+  for (const Part& p : parts)
+    if (p.seconds > 0) std::printf("  %-13s %7.3f s  %5.1f%%  (%s)\n", p.label, p.seconds, pct(p.seconds), p.what);
+  const double other = total - t_env - t_act - t_update - t_parts;
+  std::printf("  other         %7.3f s  %5.1f%%\n", other, pct(other));
   if (update_gflops > 0)
     std::printf("  update phase: %.2f GFLOP/s of network products; raw torch::mm at the same shapes: %.2f GFLOP/s "
                 "(%.0f%%)\n",

@@ -1,4 +1,5 @@
 // rlforge check-env — checks an env against the Env contract.
+#include <algorithm>
 #include <cstdio>
 
 #include "rlforge/cli/common.h"
@@ -20,6 +21,9 @@ void RunCheck(const CheckArgs& a) {
   const Kwargs kwargs = ParseKwargs(a.kwargs);
   RLF_CHECK_ARG(ids.size() == 1 || kwargs.empty(), "--kwarg needs a single env ID, not 'all'");
   RLF_CHECK_ARG(a.steps >= 1, "--steps must be >= 1, got ", a.steps);
+  // The status column starts after the longest ID, so every row lines up.
+  int width = 0;
+  for (const auto& id : ids) width = std::max(width, static_cast<int>(id.size()));
   int failed = 0;
   for (const auto& id : ids) {
     auto env = Make(id, kwargs);
@@ -28,10 +32,10 @@ void RunCheck(const CheckArgs& a) {
     opt.steps = a.steps;
     const auto problems = CheckEnv(*env, opt);
     if (problems.empty()) {
-      std::printf("%-26s OK\n", id.c_str());
+      std::printf("%-*s OK\n", width, id.c_str());
     } else {
       ++failed;
-      std::printf("%-26s %zu problem(s):\n", id.c_str(), problems.size());
+      std::printf("%-*s %zu problem(s):\n", width, id.c_str(), problems.size());
       for (const auto& p : problems) std::printf("  - %s\n", p.c_str());
     }
   }

@@ -235,9 +235,18 @@ std::string EnvSpecJson(const DatasetInfo& info) {
   json kwargs = json::object();
   kwargs["env_id"] = info.env_id;
   for (const auto& [k, v] : info.env_kwargs.items()) kwargs[k] = v;
+  // The env's reward threshold, as Gymnasium's own specs say theirs. The
+  // step limit stays null on purpose: gymnasium.make (and Minari's
+  // recover_environment) would wrap the env in a TimeLimit of its own, which
+  // hides the env's methods (action_mask()); the env applies its limit itself
+  // and its spec says it once made (rlforge.envs.RlforgeEnv.spec).
+  json threshold = nullptr;
+  const Registry& registry = Registry::Global();
+  if (registry.Has(info.env_id))
+    if (const auto& t = registry.Spec(info.env_id).reward_threshold) threshold = *t;
   json spec = {{"id", "rlforge/" + info.env_id},
                {"entry_point", kOurEntryPoint},
-               {"reward_threshold", nullptr},
+               {"reward_threshold", threshold},
                {"nondeterministic", false},
                {"max_episode_steps", nullptr},
                {"order_enforce", false},

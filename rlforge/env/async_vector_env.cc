@@ -29,7 +29,7 @@ AsyncVectorEnv::AsyncVectorEnv(const EnvFactory& make_env, int num_envs, int num
   const size_t n = static_cast<size_t>(num_envs);
   actions_.assign(n * act_bytes_, 0);
   env_.Resize(n, obs_bytes_, mask_size_);
-  slots_.assign(n, Slot::kIdle);
+  slots_.assign(n, Slot::kNotReset);
   seen_.assign(n, 0);
   errors_.assign(n, nullptr);
   batch_ids_.assign(batch_size, 0);
@@ -142,6 +142,8 @@ void AsyncVectorEnv::Send(const void* actions, const int32_t* env_ids, int k) {
         const int i = env_ids[j];
         RLF_CHECK_ARG(i >= 0 && i < num_envs_, "send: env id ", i, " is not in [0, ", num_envs_, ")");
         RLF_CHECK_ARG(!seen_[i], "send: env ", i, " appears twice");
+        RLF_CHECK_ARG(slots_[i] != Slot::kNotReset, "send: env ", i,
+                      " has not been reset (reset() the envs before the first send)");
         RLF_CHECK_ARG(slots_[i] == Slot::kIdle, "send: env ", i,
                       slots_[i] == Slot::kInFlight ? " is still stepping" : "'s last result has not been received",
                       " (recv() it before sending it again)");

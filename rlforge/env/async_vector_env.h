@@ -76,7 +76,7 @@ class AsyncVectorEnv {
     void CopyRow(const Rows& src, size_t from, size_t to, size_t obs_bytes, size_t mask_size);
   };
 
-  enum class Slot : uint8_t { kIdle, kInFlight, kReady };
+  enum class Slot : uint8_t { kIdle, kInFlight, kReady, kNotReset };  // kNotReset: before the first Reset
   struct Task {
     int env;
     bool reset;

@@ -54,6 +54,17 @@ TEST(AsyncVectorEnvTest, EachEnvFollowsItsOwnTrajectory) {
 TEST(AsyncVectorEnvTest, MisuseIsReportedNotHung) {
   AsyncVectorEnv envs([] { return Make("CartPole-v1"); }, 4, 2, 2);
   EXPECT_THROW(AsyncVectorEnv([] { return Make("CartPole-v1"); }, 4, 1, 5), InvalidArgument);
+  {
+    // A send before the first reset is refused at once (it used to fail only at Recv).
+    const int32_t first[1] = {0};
+    const int64_t action[1] = {1};
+    try {
+      envs.Send(action, first, 1);
+      ADD_FAILURE() << "a send before reset was accepted";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("has not been reset"), std::string::npos) << e.what();
+    }
+  }
   envs.Reset(0);
   envs.Recv();
   envs.Recv();
