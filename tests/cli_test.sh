@@ -179,6 +179,9 @@ check config-dir 2 "is a directory" -- "$BIN" train --algo ppo --env CartPole-v1
 check set-env 2 "config key 'env' cannot be changed with --set" -- "$BIN" train --algo ppo --env CartPole-v1 --set env=Pendulum-v1 --out "$tmp/bad"
 printf 'env: Acrobot-v1\n' > "$tmp/acro.yaml"
 check config-env-differs 2 "differs from 'env: Acrobot-v1'" -- "$BIN" train --algo ppo --env CartPole-v1 --config "$tmp/acro.yaml" --out "$tmp/bad"
+check resume-missing 2 "'$tmp/nope' does not exist (give the directory of the run to resume)" -- "$BIN" train --resume "$tmp/nope"
+check resume-steps-zero 2 "must be >= 1, got 0" -- "$BIN" train --resume "$tmp/run" --steps 0
+check out-uncreatable 2 "cannot create the output directory '/proc/rlf-nope/run': No such file or directory" -- "$BIN" train --algo ppo --env CartPole-v1 --steps 64 --out /proc/rlf-nope/run
 check resume-with-out 2 "--resume takes only --steps" -- "$BIN" train --resume "$tmp/run" --out "$tmp/other"
 check steps-overflow 2 "out of range" -- "$BIN" train --algo ppo --env CartPole-v1 --steps 99999999999999999999 --out "$tmp/bad"
 check episodes-overflow 2 "out of range" -- "$BIN" eval --env CartPole-v1 --episodes 99999999999999999999

@@ -800,7 +800,9 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
   BroadcastWeights(comm, *algo);
   OnEveryRank(comm, "creating the run directory", [&] {
     if (!root) return;
-    fs::create_directories(out_dir + "/checkpoints");
+    std::error_code ec;
+    fs::create_directories(out_dir + "/checkpoints", ec);
+    RLF_CHECK_ARG(!ec, "cannot create the output directory '", out_dir, "': ", ec.message(), " (choose another --out)");
     WriteFileAtomically(out_dir + "/config.yaml", config.ToYaml());
   });
   try {
@@ -855,10 +857,11 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
   const int world = comm ? comm->world_size() : 1;
   TrainConfig config;
   OnEveryRank(comm, "reading the run directory", [&] {
+    RLF_CHECK_ARG(fs::exists(dir), "'", dir, "' does not exist (give the directory of the run to resume)");
     RLF_CHECK_ARG(fs::is_regular_file(dir + "/config.yaml"), "'", dir, "' is not a run directory (no config.yaml)");
     config = TrainConfig::FromYamlFile(dir + "/config.yaml");
     if (new_total_steps) {
-      RLF_CHECK_ARG(*new_total_steps >= 1, "--steps must be >= 1");
+      RLF_CHECK_ARG(*new_total_steps >= 1, "the run's new total steps (--steps) must be >= 1, got ", *new_total_steps);
       config.run.total_steps = *new_total_steps;
     }
   });
