@@ -11,6 +11,7 @@
 #include "rlforge/data/jpeg.h"
 #include "rlforge/env/image_io.h"
 #include "rlforge/env/registry.h"
+#include "rlforge/env/transition_model.h"
 
 namespace rlforge {
 
@@ -48,6 +49,21 @@ std::vector<int64_t> CategoricalSizes(const Space& s) {
   }
 }
 
+// Dynamics with one outcome for every state and action (non-slippery
+// FrozenLake, Taxi, CliffWalking): a replay that starts where an episode did
+// follows it whoever recorded it, so a difference is a real one.
+bool DeterministicDynamics(const Env& env) {
+  const TransitionModel* m = env.transition_model();
+  if (m == nullptr) return false;
+  for (int64_t s = 0; s < m->num_states(); ++s)
+    for (int64_t a = 0; a < m->num_actions(); ++a) {
+      int outcomes = 0;
+      for (const Transition& t : m->Outcomes(s, a)) outcomes += t.prob > 0;
+      if (outcomes != 1) return false;
+    }
+  return true;
+}
+
 void Replay(const Dataset& d, int64_t max_episodes, DatasetReport* r) {
   const DatasetInfo& info = d.info;
   if (max_episodes <= 0) {
@@ -70,6 +86,7 @@ void Replay(const Dataset& d, int64_t max_episodes, DatasetReport* r) {
     r->replay_note = "not replayed: the env's spaces differ from the dataset's";
     return;
   }
+  const bool deterministic = DeterministicDynamics(*env);
   const size_t ob = static_cast<size_t>(d.obs_bytes);
   const Space& os = info.observation_space;
   const bool floats = os.dtype() == DType::kFloat32 || os.dtype() == DType::kFloat64;
@@ -139,8 +156,8 @@ void Replay(const Dataset& d, int64_t max_episodes, DatasetReport* r) {
       if (r->replay_mismatches++ == 0) r->replay_note = StrCat("episode ", e, ": ", mismatch, " differs from the env's");
       // Another library's episode that rlforge's own seeding reproduced at
       // its start: a stochastic env's later draws came from that library's
-      // generator, so a difference proves nothing.
-      if (info.foreign_env_spec && !approx) ++r->replay_unverifiable;
+      // generator, so a difference proves nothing (a deterministic env's does).
+      if (info.foreign_env_spec && !approx && !deterministic) ++r->replay_unverifiable;
     }
   }
   if (from_observation > 0 && r->replay_note.empty())

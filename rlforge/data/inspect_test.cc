@@ -30,12 +30,14 @@ class ConstantPolicy : public Policy {
   std::string name() const override { return "constant"; }
 };
 
-Dataset Record(const std::string& env_id, Policy& policy, int64_t episodes, int num_envs = 4, uint64_t seed = 21) {
+Dataset Record(const std::string& env_id, Policy& policy, int64_t episodes, int num_envs = 4, uint64_t seed = 21,
+               const Kwargs& kwargs = {}) {
   VectorEnvOptions o;
   o.num_envs = num_envs;
-  auto envs = VectorEnv::Make(env_id, {}, o);
+  auto envs = VectorEnv::Make(env_id, kwargs, o);
   DatasetInfo info;
   info.env_id = env_id;
+  info.env_kwargs = kwargs;
   return RecordDataset(*envs, policy, {episodes, seed, 0.0}, info);
 }
 
@@ -287,6 +289,34 @@ TEST(InspectTest, AnotherLibrarysClassicControlEpisodesAreStillChecked) {
   });
   const DatasetReport r = InspectDataset(dir);
   EXPECT_TRUE(r.data.info.foreign_env_spec);
+  EXPECT_EQ(r.replay_unverifiable, 0);
+  EXPECT_TRUE(r.has_flag("replay_mismatch")) << ::testing::PrintToString(Codes(r));
+  fs::remove_all(dir);
+}
+
+TEST(InspectTest, AnotherLibrarysDeterministicEpisodesAreStillChecked) {
+  // Non-slippery FrozenLake starts in one state and has one outcome per move:
+  // another library's episode replays exactly whatever its seeds, so a
+  // reward the env does not give is flagged (it used to count as
+  // unverifiable, as a slippery lake's draws are).
+  RandomPolicy random(Space::Discrete(4), 5);
+  Dataset d = Record("FrozenLake-v1", random, 16, /*num_envs=*/8, /*seed=*/7, Kwargs{{"is_slippery", "false"}});
+  for (auto& seed : d.episode_seed)
+    if (seed >= 0) seed += 1000;
+  d.rewards[d.episode_first_step[0]] = 5.0;
+  const std::string dir = Dir("foreign_deterministic");
+  WriteDataset(d, dir);
+  EditMetadata(dir, [](nlohmann::json& meta) {
+    meta["env_spec"] = nlohmann::json{{"id", "FrozenLake-v1"},
+                                      {"entry_point", "gymnasium.envs.toy_text.frozen_lake:FrozenLakeEnv"},
+                                      {"max_episode_steps", 100},
+                                      {"kwargs", {{"is_slippery", false}}}}
+                           .dump();
+  });
+  const DatasetReport r = InspectDataset(dir);
+  EXPECT_TRUE(r.data.info.foreign_env_spec);
+  EXPECT_EQ(r.data.info.env_kwargs.Find("is_slippery"), std::optional<std::string>("false"));
+  EXPECT_EQ(r.replay_mismatches, 1);
   EXPECT_EQ(r.replay_unverifiable, 0);
   EXPECT_TRUE(r.has_flag("replay_mismatch")) << ::testing::PrintToString(Codes(r));
   fs::remove_all(dir);
