@@ -145,7 +145,7 @@ void AddRecordCommand(CLI::App& app) {
   auto* cap = cmd->add_option("--max-episode-steps", a->max_episode_steps,
                   "Step cap for envs with no step limit of their own (episodes it ends are truncated)")
       ->transform(IntegerFor(a->max_episode_steps))->capture_default_str();
-  cmd->add_option("--dataset-id", a->dataset_id, "Minari dataset ID (default <env>/rlforge-v0; <env>/noisy-rlforge-v0 with --epsilon)");
+  cmd->add_option("--dataset-id", a->dataset_id, "Minari dataset ID (default: the env name lowercased without its version, cartpole/rlforge-v0 for CartPole-v1; noisy-rlforge-v0 with --epsilon)");
   cmd->add_option("--algorithm-name", a->algorithm_name, "metadata algorithm_name (default: the --policy text)");
   cmd->add_option("--description", a->description, "metadata description");
   cmd->add_option("--ref-min-score", a->ref_min, "Reference minimum score (default: a random policy's mean return)");
