@@ -224,6 +224,22 @@ left=$(pgrep -f -- "--out $WORK/orphans" | wc -l)
 wait "$orphans" 2>/dev/null
 [[ $left == 0 ]] && ok "launcher-killed-leaves-no-rank" || fail "launcher-killed-leaves-no-rank: $left left"
 
+# --- IMPALA: SIGTERM to a learner waiting for unrolls saves a checkpoint and exits at once (it used to
+# wait out RLFORGE_DIST_TIMEOUT and save nothing).
+port=$(free_port)
+rm -rf "$WORK/elastic"
+impala_rank 0 RLFORGE_DIST_TIMEOUT=60 -- >/dev/null 2>"$WORK/waiting.err" &
+learner=$!
+for _ in $(seq 1 100); do [[ -f "$WORK/elastic/config.yaml" ]] && break; sleep 0.1; done
+sleep 1
+start=$(date +%s)
+pkill -TERM -f -- "^$BIN train .*--out $WORK/elastic"
+wait "$learner"; c=$?
+took=$(( $(date +%s) - start ))
+[[ $c == 143 && $took -lt 20 && -f "$WORK/elastic/checkpoints/step_0.pt" ]] && grep -q "interrupted by SIGTERM at step 0" "$WORK/waiting.err" &&
+  ok "impala-learner-stops-while-waiting (${took} s)" ||
+  fail "impala-learner-stops-while-waiting: exit $c after $took s: $(cat "$WORK/waiting.err")"
+
 # --- IMPALA: a learner with no actor gives up in time; an actor of another env is refused.
 port=$(free_port)
 rm -rf "$WORK/elastic"

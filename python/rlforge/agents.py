@@ -51,6 +51,40 @@ def _int_or_none(name: str, value) -> int | None:
     return None if value is None else check_int(name, value, 0, 2**63 - 1)
 
 
+# The runner's messages name the command line's flags; from Python they name
+# the arguments and functions that do the same (most specific first).
+_CLI_WORDING = [
+    (re.compile(r"cannot be changed with --set \(use --(\w+)\)"), r"cannot be set in config (pass \1=)"),
+    (re.compile(r"rlforge train --resume (\S+?)(?=[,;)]|$|\s)"), r"rlforge.resume('\1')"),
+    (re.compile(r"choose another --out or use --resume"), "choose another out= or continue the run with rlforge.resume()"),
+    (re.compile(r"train --dataset DIR"), "config['dataset']"),
+    (re.compile(r"--(steps|seed) (\d+|N)\b"), r"\1=\2"),
+    (re.compile(r"--(steps|seed|out|env|preset)\b"), r"\1="),
+    (re.compile(r"--init-from\b"), "config['init_from']"),
+    (re.compile(r"--dataset\b"), "config['dataset']"),
+    (re.compile(r"--set\b"), "config"),
+]
+
+
+def _python_wording(message: str) -> str:
+    if "rlforge launch" in message:  # a job's command lines stay command lines
+        return message
+    for pattern, replacement in _CLI_WORDING:
+        message = pattern.sub(replacement, message)
+    return message
+
+
+def _runner_call(fn, *args):
+    """Calls the native runner; its errors name Python's arguments, not CLI flags."""
+    try:
+        return fn(*args)
+    except (ValueError, RuntimeError) as e:
+        worded = _python_wording(str(e))
+        if worded == str(e):
+            raise
+        raise type(e)(worded) from None
+
+
 _python_env_numbers = itertools.count()
 
 
@@ -81,8 +115,11 @@ def _with_dataset_env(env, config: dict | None):
     if config is not None and not isinstance(config, dict):
         raise ValueError(f"config must be a dict of config keys, got {type(config).__name__}")
     dataset = (config or {}).get("dataset")
+    if not dataset and env is None:  # as `rlforge train` without --env: nothing is assumed
+        raise ValueError("env is required: an rlforge env ID or a function that makes a gymnasium.Env "
+                         "(an offline agent takes it from config['dataset'])")
     if not dataset or not (env is None or isinstance(env, str)):
-        return ("CartPole-v1" if env is None else env), config
+        return env, config
     env_id, kwargs, ignored = _rlforge.dataset_env(str(dataset))
     if env is not None and env != env_id:
         return env, config
@@ -104,8 +141,8 @@ def train(algo: str, env=None, config: dict | None = None, steps: int | None = N
     own env, stepped from C++ through the GIL; its run directory then names it
     "python/<function name>-v<k>", which exists only in this process). Without
     it, an offline agent's `config["dataset"]` gives the env (with the kwargs
-    the data was recorded with, as `rlforge train --dataset`); otherwise
-    CartPole-v1.
+    the data was recorded with, as `rlforge train --dataset`); otherwise it
+    is required.
 
     The config resolves as on the command line: the algorithm's defaults, its
     preset for the env (configs/<algo>.yaml), then `config` (dict of config
@@ -119,12 +156,12 @@ def train(algo: str, env=None, config: dict | None = None, steps: int | None = N
         env = register_python_env(env)
     if out is None:
         out = os.path.join("runs", f"{algo}-{env}-s{seed or 0}-{time.strftime('%Y%m%d-%H%M%S')}")
-    return _native.train_module().train(algo, env, _sets(config), steps, seed, str(out), preset, progress)
+    return _runner_call(_native.train_module().train, algo, env, _sets(config), steps, seed, str(out), preset, progress)
 
 
 def resume(run_dir: str, steps: int | None = None, progress: bool = False) -> dict:
     """Continues a run from its newest checkpoint that loads (as `rlforge train --resume`)."""
-    return _native.train_module().resume(str(run_dir), _int_or_none("steps", steps), progress)
+    return _runner_call(_native.train_module().resume, str(run_dir), _int_or_none("steps", steps), progress)
 
 
 def show_config(algo: str, env: str | None = None, config: dict | None = None, steps: int | None = None,
@@ -134,8 +171,8 @@ def show_config(algo: str, env: str | None = None, config: dict | None = None, s
     env, config = _with_dataset_env(env, config)
     if not isinstance(env, str):
         raise ValueError(f"env must be an rlforge env ID here, got {type(env).__name__}")
-    return _native.train_module().show_config(algo, env, _sets(config), _int_or_none("steps", steps), _int_or_none("seed", seed),
-                                preset)
+    return _runner_call(_native.train_module().show_config, algo, env, _sets(config), _int_or_none("steps", steps),
+                        _int_or_none("seed", seed), preset)
 
 
 class TrainedPolicy:

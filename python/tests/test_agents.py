@@ -44,6 +44,17 @@ def test_resume_continues_a_run(tmp_path):
     rlforge.train("q-learning", "FrozenLake-v1", steps=2000, seed=1, out=str(out), config={"eval_episodes": 5})
     result = rlforge.resume(str(out), steps=4000)
     assert result["timesteps"] >= 4000
+    # The runner's errors name Python's arguments and functions, not CLI flags.
+    with pytest.raises(ValueError, match=r"complete .*; pass steps=N to train longer$"):
+        rlforge.resume(str(out))
+    with pytest.raises(ValueError, match=r"^steps=100 is below the 4000 steps"):
+        rlforge.resume(str(out), steps=100)
+    with pytest.raises(ValueError, match=r"choose another out= or continue the run with rlforge.resume\(\)$"):
+        rlforge.train("q-learning", "FrozenLake-v1", steps=2000, out=str(out))
+    with pytest.raises(ValueError, match=r"cannot be set in config \(pass env=\)$"):
+        rlforge.train("q-learning", "FrozenLake-v1", config={"env": "Taxi-v3"}, out=str(tmp_path / "other"))
+    with pytest.raises(ValueError, match="'.*nope' does not exist"):
+        rlforge.resume(str(tmp_path / "nope"))
 
 
 def test_config_errors_are_value_errors(tmp_path):
@@ -53,6 +64,11 @@ def test_config_errors_are_value_errors(tmp_path):
         rlforge.train("bogus", "CartPole-v1", out=str(tmp_path / "b"))
     with pytest.raises(ValueError, match="steps"):
         rlforge.train("ppo", "CartPole-v1", steps=1.5, out=str(tmp_path / "c"))
+    # No env is assumed for an online agent (it used to train CartPole-v1 unasked).
+    with pytest.raises(ValueError, match="env is required"):
+        rlforge.train("sac", steps=300, out=str(tmp_path / "d"))
+    with pytest.raises(ValueError, match="env is required"):
+        rlforge.show_config("td3")
     # The env's preset applies (configs/ppo.yaml: CartPole-v1 has n_steps 32), then the config.
     assert "n_steps: 32" in rlforge.show_config("ppo", "CartPole-v1")
     assert "n_steps: 64" in rlforge.show_config("ppo", "CartPole-v1", config={"n_steps": 64})

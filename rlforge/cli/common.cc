@@ -55,6 +55,8 @@ std::string CheckIntegerText(std::string& text, bool is_signed, long double lo, 
 Kwargs ParseKwargs(const std::vector<std::string>& items) {
   Kwargs kwargs;
   for (const auto& item : items) {
+    RLF_CHECK_ARG(item.find('=') != std::string::npos && item.front() != '=', "--kwarg expects key=value, got '",
+                  item, "'");
     auto [k, v] = Kwargs::ParseAssignment(item);
     kwargs.Set(k, v);
   }

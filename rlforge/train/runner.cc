@@ -25,6 +25,7 @@
 
 #include "rlforge/core/checkpoint_file.h"
 #include "rlforge/core/file_io.h"
+#include "rlforge/core/stop_signal.h"
 #include "rlforge/core/version.h"
 #include "rlforge/dist/communicator.h"
 #include "rlforge/env/registry.h"
@@ -159,7 +160,6 @@ std::string ConfigDifferences(const std::string& checkpoint, TrainConfig& curren
   return ConfigTextDifferences(saved, checkpoint + "'s config", current);
 }
 
-std::atomic<int> g_stop_signal{0};
 std::atomic<int64_t> g_stop_signal_ns{0};
 
 int64_t MonotonicNs() {
@@ -174,9 +174,9 @@ int64_t MonotonicNs() {
 // count as the first.)
 extern "C" void OnStopSignal(int sig) {
   const int64_t now = MonotonicNs();
-  if (g_stop_signal.load() == 0) {
+  if (StopSignal().load() == 0) {
     g_stop_signal_ns.store(now);
-    g_stop_signal.store(sig);
+    StopSignal().store(sig);
   } else if (now - g_stop_signal_ns.load() > 1'000'000'000) {
     signal(sig, SIG_DFL);
     raise(sig);
@@ -187,7 +187,7 @@ extern "C" void OnStopSignal(int sig) {
 class StopSignals {
  public:
   explicit StopSignals(bool keep_after_stop) : keep_after_stop_(keep_after_stop) {
-    g_stop_signal.store(0);
+    StopSignal().store(0);
     struct sigaction sa {};
     sa.sa_handler = OnStopSignal;
     sigemptyset(&sa.sa_mask);
@@ -199,13 +199,13 @@ class StopSignals {
   // arrive late (rlforge launch passes on what the whole process group also
   // got) must not kill the process before it reports where it saved.
   ~StopSignals() {
-    if (keep_after_stop_ && g_stop_signal.load() != 0) return;
+    if (keep_after_stop_ && StopSignal().load() != 0) return;
     sigaction(SIGINT, &old_int_, nullptr);
     sigaction(SIGTERM, &old_term_, nullptr);
   }
   StopSignals(const StopSignals&) = delete;
   StopSignals& operator=(const StopSignals&) = delete;
-  int pending() const { return g_stop_signal.load(); }
+  int pending() const { return StopSignal().load(); }
 
  private:
   bool keep_after_stop_;
@@ -475,10 +475,22 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
     }
   }
   std::map<std::string, std::string> run_files;  // what was last written of the agent's own files
+  double last_updates = -1;                       // the agent's n_updates after the last iteration (-1: none)
   while (algo->num_timesteps() < run.total_steps && !algo->finished()) {
     Metrics m;
     try {
       m = algo->Iterate();
+    } catch (const StopRequested&) {
+      // A stop signal while the agent waited (IMPALA's learner for unrolls):
+      // its state is the last iteration's, saved as for a stop between
+      // iterations.
+      const int sig = signals.pending();
+      const std::string path = StrCat(dir, "/checkpoints/step_", algo->num_timesteps(), ".pt");
+      save(path);
+      progress.Finish();
+      throw Interrupted(sig, StrCat("interrupted by ", sig == SIGINT ? "SIGINT" : "SIGTERM", " at step ",
+                                    algo->num_timesteps(), " of ", run.total_steps, "; saved ", path,
+                                    "; continue with: ", ResumeCommand(dir, comm, options.job.get())));
     } catch (const InvalidArgument&) {
       throw;
     } catch (const Error& e) {  // a NaN loss, a failed env step: say what is left to resume from
@@ -491,6 +503,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
                                    ResumeCommand(dir, comm, options.job.get()) + ")"));
     }
     ++state.iteration;
+    if (auto it = m.find("n_updates"); it != m.end()) last_updates = it->second;
     for (const auto& [k, v] : m)
       RLF_CHECK(declared.count(k), run.algo, " reported metric '", k, "', which it did not declare");
     for (const auto& e : algo->TakeScalarEvents()) tb.AddScalar(e.tag, e.value, e.step);
@@ -589,6 +602,11 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
     }
   }
   progress.Finish();
+  if (last_updates == 0)  // a setting that leaves learning out says so (learning_starts, gradient_steps)
+    std::fprintf(stderr,
+                 "warning: the run made no update (n_updates 0 after %lld steps): its model is the initial one; "
+                 "see learning_starts, train_freq and gradient_steps\n",
+                 static_cast<long long>(algo->num_timesteps()));
   save(dir + "/checkpoints/final.pt");
   TrainResult result;
   result.run_dir = dir;

@@ -57,6 +57,9 @@ void DqnConfig::Validate() const {
   RLF_CHECK_ARG(buffer_size >= 1, "config key 'buffer_size' must be >= 1");
   RLF_CHECK_ARG(learning_starts >= 0, "config key 'learning_starts' must be >= 0");
   RLF_CHECK_ARG(batch_size >= 1, "config key 'batch_size' must be >= 1");
+  RLF_CHECK_ARG(batch_size <= buffer_size, "config key 'batch_size' (", batch_size, ") must not exceed 'buffer_size' (",
+                buffer_size, "): a minibatch is drawn from the replay");
+  RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0, got ", max_grad_norm);
   RLF_CHECK_ARG(tau > 0 && tau <= 1, "config key 'tau' must be in (0, 1]");
   RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1]");
   RLF_CHECK_ARG(train_freq >= 1, "config key 'train_freq' must be >= 1");
@@ -73,16 +76,16 @@ void DqnConfig::Validate() const {
   RLF_CHECK_ARG(loss == "huber" || loss == "mse", "config key 'loss' must be huber or mse, got '", loss, "'");
   for (double e : {exploration_initial_eps, exploration_final_eps, exploration_fraction})
     RLF_CHECK_ARG(e >= 0 && e <= 1, "exploration settings must be in [0, 1], got ", e);
-  if (!demo_policy.empty()) {
+  if (!demo_policy.empty())
     RLF_CHECK_ARG(Registry::Global().IsScriptedPolicy(demo_policy), "config key 'demo_policy': '", demo_policy,
                   "' is not a scripted policy (valid: ", Registry::Global().ScriptedPolicyList(), ")");
-    RLF_CHECK_ARG(demo_episodes >= 1, "config key 'demo_episodes' must be >= 1, got ", demo_episodes);
-    RLF_CHECK_ARG(demo_pretrain_steps >= 0, "config key 'demo_pretrain_steps' must be >= 0");
-    RLF_CHECK_ARG(demo_fraction >= 0 && demo_fraction < 1, "config key 'demo_fraction' must be in [0, 1), got ",
-                  demo_fraction);
-    RLF_CHECK_ARG(demo_margin >= 0 && demo_margin_weight >= 0,
-                  "config keys 'demo_margin' and 'demo_margin_weight' must be >= 0");
-  }
+  // Checked with or without demo_policy: a value out of range is a mistake either way.
+  RLF_CHECK_ARG(demo_episodes >= 1, "config key 'demo_episodes' must be >= 1, got ", demo_episodes);
+  RLF_CHECK_ARG(demo_pretrain_steps >= 0, "config key 'demo_pretrain_steps' must be >= 0, got ", demo_pretrain_steps);
+  RLF_CHECK_ARG(demo_fraction >= 0 && demo_fraction < 1, "config key 'demo_fraction' must be in [0, 1), got ",
+                demo_fraction);
+  RLF_CHECK_ARG(demo_margin >= 0, "config key 'demo_margin' must be >= 0, got ", demo_margin);
+  RLF_CHECK_ARG(demo_margin_weight >= 0, "config key 'demo_margin_weight' must be >= 0, got ", demo_margin_weight);
 }
 
 namespace {

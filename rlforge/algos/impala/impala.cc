@@ -1,4 +1,5 @@
 #include "rlforge/algos/impala/impala.h"
+#include "rlforge/core/stop_signal.h"
 
 #include <torch/csrc/distributed/c10d/Store.hpp>
 
@@ -45,8 +46,9 @@ void ImpalaConfig::Validate() const {
   RLF_CHECK_ARG(rho_bar > 0 && c_bar > 0, "config keys 'rho_bar' and 'c_bar' must be > 0");
   RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0");
   learning_rate.CheckRate("learning_rate");
-  RLF_CHECK_ARG(rmsprop_eps > 0 && rmsprop_alpha > 0 && rmsprop_alpha < 1,
-                "config keys 'rmsprop_eps' (> 0) and 'rmsprop_alpha' (in (0, 1)) are out of range");
+  RLF_CHECK_ARG(rmsprop_eps > 0, "config key 'rmsprop_eps' must be > 0, got ", rmsprop_eps);
+  RLF_CHECK_ARG(rmsprop_alpha > 0 && rmsprop_alpha < 1, "config key 'rmsprop_alpha' must be in (0, 1), got ",
+                rmsprop_alpha);
 }
 
 // ---- Unrolls -------------------------------------------------------------
@@ -424,6 +426,9 @@ Metrics Impala::Iterate() {
     if (remote_) remote_->PopUnrolls(static_cast<size_t>(config_.batch_size), &raw);
     if (raw.size() != before) last_arrival = std::chrono::steady_clock::now();
     if (raw.size() == before) {
+      // A stop signal ends the wait (the unrolls popped so far are dropped:
+      // nothing of this iteration has touched the learner yet).
+      ThrowIfStopRequested();
       if (std::chrono::steady_clock::now() - last_arrival > timeout)
         throw Error(StrCat("impala: no unroll arrived for ", timeout.count() / 1000.0,
                            " s: no actor is running (RLFORGE_DIST_TIMEOUT sets the wait)"));

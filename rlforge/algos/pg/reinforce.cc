@@ -20,6 +20,7 @@ void ReinforceConfig::Validate() const {
   RLF_CHECK_ARG(episodes_per_update >= 1, "config key 'episodes_per_update' must be >= 1, got ",
                 episodes_per_update);
   RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1], got ", gamma);
+  RLF_CHECK_ARG(vf_coef >= 0, "config key 'vf_coef' must be >= 0, got ", vf_coef);
   learning_rate.CheckRate("learning_rate");
   RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0, got ", max_grad_norm);
 }

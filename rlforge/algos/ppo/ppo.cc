@@ -42,6 +42,7 @@ void PpoCoreConfig::Validate() const {
   RLF_CHECK_ARG(batch_size >= 1, "config key 'batch_size' must be >= 1, got ", batch_size);
   RLF_CHECK_ARG(n_epochs >= 1, "config key 'n_epochs' must be >= 1, got ", n_epochs);
   RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1], got ", gamma);
+  RLF_CHECK_ARG(vf_coef >= 0, "config key 'vf_coef' must be >= 0, got ", vf_coef);
   RLF_CHECK_ARG(gae_lambda >= 0 && gae_lambda <= 1, "config key 'gae_lambda' must be in [0, 1], got ", gae_lambda);
   RLF_CHECK_ARG(clip_range.start > 0, "config key 'clip_range' must be > 0");
   learning_rate.CheckRate("learning_rate");
