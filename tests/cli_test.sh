@@ -247,6 +247,9 @@ PY
 then echo "ok   eval-uses-the-runs-env"; else echo "FAIL eval-uses-the-runs-env: $json"; fails=$((fails+1)); fi
 "$BIN" eval --policy "$tmp/lake" --episodes 2 --kwarg is_slippery=true >/dev/null 2>/tmp/rlf_cli_warn
 [[ "$(cat /tmp/rlf_cli_warn)" == *"warning: --kwarg is_slippery=true differs"* ]] && echo "ok   eval-kwarg-warning" || { echo "FAIL eval-kwarg-warning: $(cat /tmp/rlf_cli_warn)"; fails=$((fails+1)); }
+"$BIN" train --algo q-learning --env FrozenLake-v1 --steps 500 --set eval_episodes=1 --out "$tmp/lake-default" --no-progress >/dev/null 2>&1
+"$BIN" eval --policy "$tmp/lake-default" --episodes 2 --kwarg is_slippery=true --kwarg map_name=4x4 >/dev/null 2>/tmp/rlf_cli_warn
+[[ "$(cat /tmp/rlf_cli_warn)" != *"differs"* ]] && echo "ok   eval-kwarg-at-its-default-is-no-difference" || { echo "FAIL eval-kwarg-default: $(cat /tmp/rlf_cli_warn)"; fails=$((fails+1)); }
 out=$("$BIN" eval --policy "$tmp/lake" --episodes 2 --stochastic)
 [[ "$out" == *"(stochastic)"* ]] && echo "ok   eval-stochastic-mode-printed" || { echo "FAIL eval-stochastic: $out"; fails=$((fails+1)); }
 

@@ -2,6 +2,8 @@
 // checkpoint, and the zoo's CartPole preset learning target.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -316,6 +318,44 @@ TEST(DqnTest, FastGradientsMatchAutograd) {
           << Join(sets, " ") << " parameter " << i << " max diff " << (fast[i] - g).abs().max().item<float>();
     }
   }
+}
+
+// A sampling policy (eval/play --stochastic, record's default) acts as the
+// agent did while training; before, DQN's, the tabular agents' and TD3's
+// sampling policies were their greedy ones. Fresh agents: epsilon is at its
+// initial 1 (every action uniformly random), TD3 adds its noise_std.
+TEST(DqnTest, SamplingPoliciesActAsTrainingDid) {
+  for (const std::string algo : {"dqn", "qr-dqn", "q-learning", "expected-sarsa"}) {
+    const std::string env = algo == "q-learning" || algo == "expected-sarsa" ? "FrozenLake-v1" : "CartPole-v1";
+    auto agent = BuildAlgorithm(TrainConfig::Resolve(algo, env, "", {}, 1000, 0));
+    auto e = Make(env);
+    std::vector<uint8_t> obs(e->observation_space().nbytes());
+    Info info;
+    e->Reset(0, obs.data(), &info);
+    const int n = 2000;
+    std::vector<uint8_t> batch;
+    for (int i = 0; i < n; ++i) batch.insert(batch.end(), obs.begin(), obs.end());
+    std::vector<int64_t> greedy(n), sampled(n);
+    agent->MakePolicy(true)->Act(batch.data(), nullptr, n, greedy.data());
+    agent->MakePolicy(false)->Act(batch.data(), nullptr, n, sampled.data());
+    EXPECT_EQ(std::set<int64_t>(greedy.begin(), greedy.end()).size(), 1u) << algo;
+    const int64_t actions = e->action_space().n();
+    for (int64_t a = 0; a < actions; ++a) {
+      const auto count = std::count(sampled.begin(), sampled.end(), a);
+      EXPECT_NEAR(static_cast<double>(count) / n, 1.0 / static_cast<double>(actions), 0.05) << algo << " action " << a;
+    }
+  }
+  auto td3 = BuildAlgorithm(TrainConfig::Resolve("td3", "Pendulum-v1", "", {"action_noise=normal", "noise_std=0.25"}, 1000, 0));
+  const int n = 4000;
+  std::vector<float> obs(static_cast<size_t>(n) * 3, 0.5f), greedy(n), sampled(n);
+  td3->MakePolicy(true)->Act(obs.data(), nullptr, n, greedy.data());
+  td3->MakePolicy(false)->Act(obs.data(), nullptr, n, sampled.data());
+  double mean = 0, var = 0;
+  for (int i = 0; i < n; ++i) mean += (sampled[i] - greedy[i]) / n;
+  for (int i = 0; i < n; ++i) var += (sampled[i] - greedy[i] - mean) * (sampled[i] - greedy[i] - mean) / n;
+  // Pendulum's Box is [-2, 2]: noise 0.25 on the scaled action is 0.5 in torque (less where clipped).
+  EXPECT_NEAR(std::sqrt(var), 0.5, 0.05);
+  EXPECT_NEAR(mean, 0.0, 0.05);
 }
 
 TEST(DqnTest, RejectsBadConfigurationsByName) {

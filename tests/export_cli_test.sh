@@ -24,6 +24,9 @@ check() {  # name expected_code expected_stderr_substring -- command...
 
 check export-rlf 0 "equal rlforge's on 2000 of 2000" -- "$BIN" export "$tmp/ppo" --format rlf --out "$tmp/p.rlf"
 check export-int8 0 "int8: greedy actions agree" -- "$BIN" export "$tmp/ppo" --format rlf --quantize int8 --out "$tmp/q.rlf"
+"$BIN" train --algo sac --env Pendulum-v1 --steps 300 --set learning_starts=100 --set eval_episodes=0 --no-progress --out "$tmp/sac" >/dev/null 2>&1
+# Box actions: how far int8 moves them (a 1e-5 agreement rate read as a broken export).
+check export-int8-box 0 "int8: actions differ from the float model's by at most" -- "$BIN" export "$tmp/sac" --format rlf --quantize int8 --check 200 --out "$tmp/sq.rlf"
 check export-torchscript 0 "torch::jit::load of $tmp/p.pt gives the same actions on 2000 of 2000" -- "$BIN" export "$tmp/ppo" --format torchscript --out "$tmp/p.pt"
 check export-onnx 0 "wrote $tmp/p.onnx (onnx" -- "$BIN" export "$tmp/ppo" --format onnx --out "$tmp/p.onnx" --check 0
 check export-describe 0 '"kind": "categorical"' -- "$BIN" export "$tmp/ppo" --format rlf --out "$tmp/d.rlf" --check 0 --describe

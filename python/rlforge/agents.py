@@ -290,7 +290,15 @@ class TrainedPolicy:
         description (inputs, outputs, layers)."""
         import json
 
-        return json.loads(_native.train_module().export_policy(self._path, format, str(path), quantize or ""))
+        path = os.fspath(path)
+        folder = os.path.dirname(path) or "."
+        if not os.path.isdir(folder):
+            raise ValueError(f"cannot export to {path}: no directory {folder}")
+        if os.path.isdir(path):
+            raise ValueError(f"cannot export to {path}: it is a directory; name a file")
+        if not os.access(folder, os.W_OK):
+            raise ValueError(f"cannot export to {path}: cannot write in {folder}")
+        return json.loads(_native.train_module().export_policy(self._path, format, path, quantize or ""))
 
 
 def load(path: str) -> TrainedPolicy:

@@ -118,6 +118,11 @@ def test_export_errors(ppo_run, tmp_path):
         policy.export(tmp_path / "x", format="onnx", quantize="int8")
     with pytest.raises(ValueError, match="quantize takes 'int8' \\(or None\\), got 'int4'"):
         policy.export(tmp_path / "x", quantize="int4")
+    # The path the user gave is named (it used to be the writer's temporary x.rlf.tmp).
+    with pytest.raises(ValueError, match=r"cannot export to .*/nope/x.rlf: no directory .*/nope$"):
+        policy.export(tmp_path / "nope" / "x.rlf")
+    with pytest.raises(ValueError, match="it is a directory"):
+        policy.export(tmp_path)
     desc = policy.export(tmp_path / "q.rlf", quantize="int8")
     assert "int8" in json.dumps(desc["network"])
 

@@ -208,9 +208,21 @@ EnvChoice ChooseEnv(const std::string& env_flag, const std::vector<std::string>&
             {StrCat("running on ", described(env_flag, flags), ", not on the env the run '", policy,
                     "' was trained on: ", described(run.env, run.env_kwargs))}};
   EnvChoice choice{run.env, run.env_kwargs.Merged(flags), {}};
+  // A kwarg the run left at its default is compared with the default (the
+  // registration's default_kwargs, else the kwarg's documented default), so
+  // `--kwarg is_slippery=true` on a run trained on the default lake is no
+  // difference.
+  const EnvSpec* spec = Registry::Global().Has(run.env) ? &Registry::Global().Spec(run.env) : nullptr;
+  auto default_of = [&](const std::string& key) -> std::optional<std::string> {
+    if (spec == nullptr) return std::nullopt;
+    if (auto d = spec->default_kwargs.Find(key)) return d;
+    for (const auto& k : spec->kwargs)
+      if (k.name == key && !k.default_value.empty()) return k.default_value;
+    return std::nullopt;
+  };
   for (const auto& [key, value] : flags.items()) {
     const auto trained = run.env_kwargs.Find(key);
-    if (trained == value) continue;
+    if (trained == value || (!trained && default_of(key) == value)) continue;
     choice.warnings.push_back(StrCat("--kwarg ", key, "=", value, " differs from the run '", policy,
                                      "', trained with ", trained ? key + "=" + *trained : key + " at its default"));
   }

@@ -75,10 +75,14 @@ void RunExport(const ExportArgs& a) {
         tf = std::min(tf, SecondsPerAction(exported, rec));
         tq = std::min(tq, SecondsPerAction(quantized, rec));
       }
-      std::printf("int8: greedy actions agree with the float model on %.2f%% of %lld observations%s; %.2f us per "
-                  "action against %.2f us (%.2fx)\n",
-                  100.0 * g.fraction(), static_cast<long long>(g.n),
-                  exported.discrete() ? "" : " (within 1e-5)", tq * 1e6, tf * 1e6, tf / tq);
+      // Discrete actions agree or not; Box actions are near or far: their largest difference says how far.
+      if (exported.discrete())
+        std::printf("int8: greedy actions agree with the float model on %.2f%% of %lld observations", 100.0 * g.fraction(),
+                    static_cast<long long>(g.n));
+      else
+        std::printf("int8: actions differ from the float model's by at most %.3g over %lld observations",
+                    g.max_abs_diff, static_cast<long long>(g.n));
+      std::printf("; %.2f us per action against %.2f us (%.2fx)\n", tq * 1e6, tf * 1e6, tf / tq);
     }
     model = std::move(q);
   }

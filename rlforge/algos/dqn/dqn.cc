@@ -676,12 +676,20 @@ void Dqn::VisitState(StateVisitor& v) {
   }
 }
 
-std::unique_ptr<Policy> Dqn::MakePolicy(bool /*deterministic*/) {
-  return std::make_unique<QNetworkPolicy>(q_, head_, obs_space_, act_space_);
+std::unique_ptr<Policy> Dqn::MakePolicy(bool deterministic) {
+  // Sampling acts as training ended: epsilon-greedy at the schedule's epsilon.
+  return std::make_unique<QNetworkPolicy>(q_, head_, obs_space_, act_space_, deterministic ? 0.0 : epsilon(),
+                                          static_cast<uint64_t>(ctx_.run.seed) + 0xE95ULL);
 }
 
-QNetworkPolicy::QNetworkPolicy(QNetwork net, std::shared_ptr<const QHead> head, Space obs_space, Space act_space)
-    : net_(std::move(net)), head_(std::move(head)), obs_space_(std::move(obs_space)), act_space_(std::move(act_space)) {}
+QNetworkPolicy::QNetworkPolicy(QNetwork net, std::shared_ptr<const QHead> head, Space obs_space, Space act_space,
+                               double epsilon, uint64_t seed)
+    : net_(std::move(net)),
+      head_(std::move(head)),
+      obs_space_(std::move(obs_space)),
+      act_space_(std::move(act_space)),
+      epsilon_(epsilon),
+      rng_(seed) {}
 
 void QNetworkPolicy::Act(const void* observations, const uint8_t* masks, int n, void* actions) {
   torch::NoGradGuard g;
@@ -709,6 +717,10 @@ void QNetworkPolicy::Act(const void* observations, const uint8_t* masks, int n, 
     return;
   }
   for (int i = 0; i < n; ++i) {
+    if (epsilon_ > 0 && rng_.Uniform() < epsilon_) {
+      act_space_.Sample(rng_, &acts[i], masks ? masks + i * A : nullptr);
+      continue;
+    }
     const int64_t best = GreedyLegalAction(q_.data() + i * A, A, masks ? masks + i * A : nullptr);
     RLF_CHECK(best >= 0, "no legal action in row ", i);
     acts[i] = best + act_space_.start();

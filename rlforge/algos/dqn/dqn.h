@@ -46,6 +46,7 @@
 #include "rlforge/buffers/replay_buffer.h"
 #include "rlforge/buffers/sum_tree.h"
 #include "rlforge/config/config.h"
+#include "rlforge/core/rng.h"
 #include "rlforge/env/vector_env.h"
 #include "rlforge/nn/policy.h"
 
@@ -285,14 +286,20 @@ class Dqn : public Algorithm {
 // Greedy policy of a Q-network over legal actions (Q from the head's QValues).
 class QNetworkPolicy : public Policy {
  public:
-  QNetworkPolicy(QNetwork net, std::shared_ptr<const QHead> head, Space obs_space, Space act_space);
+  // epsilon > 0 (Discrete actions): epsilon-greedy, as SB3's DQN predicts
+  // with deterministic=False (a uniformly random legal action with
+  // probability epsilon), drawn from a generator seeded with `seed`.
+  QNetworkPolicy(QNetwork net, std::shared_ptr<const QHead> head, Space obs_space, Space act_space,
+                 double epsilon = 0.0, uint64_t seed = 0);
   void Act(const void* observations, const uint8_t* masks, int n, void* actions) override;
-  std::string name() const override { return "greedy"; }
+  std::string name() const override { return epsilon_ > 0 ? "epsilon-greedy" : "greedy"; }
 
  private:
   QNetwork net_;
   std::shared_ptr<const QHead> head_;
   Space obs_space_, act_space_;
+  double epsilon_;
+  Rng rng_;
   std::vector<float> feats_, q_;
 };
 

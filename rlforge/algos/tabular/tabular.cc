@@ -137,17 +137,29 @@ void TabularTd::VisitState(StateVisitor& v) {
   v("envs", envs_.get());
 }
 
-std::unique_ptr<Policy> TabularTd::MakePolicy(bool /*deterministic*/) {
-  return std::make_unique<QTablePolicy>(q_, num_actions_, obs_start_, act_start_);
+std::unique_ptr<Policy> TabularTd::MakePolicy(bool deterministic) {
+  // Sampling acts as training ended: epsilon-greedy at the schedule's epsilon.
+  return std::make_unique<QTablePolicy>(q_, num_actions_, obs_start_, act_start_, deterministic ? 0.0 : epsilon(),
+                                        static_cast<uint64_t>(ctx_.run.seed) + 0xE95ULL);
 }
 
-QTablePolicy::QTablePolicy(std::vector<double> q, int64_t num_actions, int64_t obs_start, int64_t act_start)
-    : q_(std::move(q)), num_actions_(num_actions), obs_start_(obs_start), act_start_(act_start) {}
+QTablePolicy::QTablePolicy(std::vector<double> q, int64_t num_actions, int64_t obs_start, int64_t act_start,
+                           double epsilon, uint64_t seed)
+    : q_(std::move(q)),
+      num_actions_(num_actions),
+      obs_start_(obs_start),
+      act_start_(act_start),
+      epsilon_(epsilon),
+      rng_(seed) {}
 
 void QTablePolicy::Act(const void* observations, const uint8_t* /*masks*/, int n, void* actions) {
   const auto* obs = static_cast<const int64_t*>(observations);
   auto* out = static_cast<int64_t*>(actions);
   for (int i = 0; i < n; ++i) {
+    if (epsilon_ > 0 && rng_.Uniform() < epsilon_) {
+      out[i] = static_cast<int64_t>(rng_.UniformInt(static_cast<uint64_t>(num_actions_))) + act_start_;
+      continue;
+    }
     const double* row = q_.data() + (obs[i] - obs_start_) * num_actions_;
     out[i] = (std::max_element(row, row + num_actions_) - row) + act_start_;
   }

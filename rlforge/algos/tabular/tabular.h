@@ -90,13 +90,18 @@ class ExpectedSarsa : public TabularTd {
 // Greedy (or epsilon-greedy) policy over a Q table, for evaluation and play.
 class QTablePolicy : public Policy {
  public:
-  QTablePolicy(std::vector<double> q, int64_t num_actions, int64_t obs_start, int64_t act_start);
+  // epsilon > 0: epsilon-greedy as in training (a uniformly random action
+  // with probability epsilon), from a generator seeded with `seed`.
+  QTablePolicy(std::vector<double> q, int64_t num_actions, int64_t obs_start, int64_t act_start, double epsilon = 0.0,
+               uint64_t seed = 0);
   void Act(const void* observations, const uint8_t* masks, int n, void* actions) override;
-  std::string name() const override { return "greedy"; }
+  std::string name() const override { return epsilon_ > 0 ? "epsilon-greedy" : "greedy"; }
 
  private:
   std::vector<double> q_;
   int64_t num_actions_, obs_start_, act_start_;
+  double epsilon_;
+  Rng rng_;
 };
 
 }  // namespace rlforge

@@ -145,12 +145,20 @@ void Td3::ActScaled(const float* features, int n, bool /*deterministic*/, Rng& /
 std::unique_ptr<Policy> Td3::MakePolicy(bool deterministic) {
   DeterministicActor actor = actor_;
   const int64_t d = obs_dim_, A = act_dim_;
-  // The actor's action in both cases (as SB3's TD3 predicts).
+  // The actor's action; sampling adds the training's exploration noise, as
+  // it acted while training: Gaussian of sigma noise_std on the scaled
+  // action, clipped to [-1, 1] (an Ornstein-Uhlenbeck process is replaced
+  // by independent Gaussian noise of the same sigma; action_noise none adds
+  // none). SB3's TD3 predicts the actor's action either way.
+  const double sigma = config_.action_noise == "none" ? 0.0 : config_.noise_std;
   return MakeActorPolicy(
-      [actor, d, A](const float* x, int n, bool, Rng&, float* scaled) mutable {
+      [actor, d, A, sigma](const float* x, int n, bool det, Rng& rng, float* scaled) mutable {
         torch::NoGradGuard g;
         auto a = actor->forward(torch::from_blob(const_cast<float*>(x), {n, d})).contiguous();
         std::copy_n(a.data_ptr<float>(), n * A, scaled);
+        if (det || sigma <= 0) return;
+        for (int64_t k = 0; k < n * A; ++k)
+          scaled[k] = std::clamp(static_cast<float>(scaled[k] + sigma * rng.Normal()), -1.0f, 1.0f);
       },
       deterministic);
 }

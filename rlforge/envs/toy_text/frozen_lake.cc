@@ -213,7 +213,8 @@ std::vector<KwargDoc> FrozenLakeKwargs(const std::string& default_map) {
 
 std::unique_ptr<Env> MakeFrozenLake(const std::string& id, const Kwargs& kw) {
   FrozenLakeConfig c;
-  if (auto d = kw.Find("desc")) c.desc = SplitRows(*d);
+  // desc "" is its documented default: no custom map (map_name's).
+  if (auto d = kw.Find("desc"); d && !d->empty()) c.desc = SplitRows(*d);
   c.map_name = kw.GetString("map_name", c.map_name);
   c.is_slippery = kw.GetBool("is_slippery", c.is_slippery, id);
   c.success_rate = kw.GetDouble("success_rate", c.success_rate, id);

@@ -128,6 +128,8 @@ TEST(FrozenLakeTest, CustomMapFromKwargs) {
   EXPECT_EQ(s, 8);
   EXPECT_TRUE(r.terminated);
   EXPECT_THROW(Make("FrozenLake-v1", {{"desc", "SFX/FFG"}}), InvalidArgument);
+  // An empty desc is the default (map_name's map), as `rlforge envs -v` documents it.
+  EXPECT_EQ(Make("FrozenLake-v1", {{"desc", ""}, {"map_name", "8x8"}})->observation_space(), Space::Discrete(64));
   EXPECT_THROW(Make("FrozenLake-v1", {{"desc", "SF/FFG"}}), InvalidArgument);
   EXPECT_THROW(Make("FrozenLake-v1", {{"map_name", "5x5"}}), InvalidArgument);
   EXPECT_THROW(Make("FrozenLake-v1", {{"reward_schedule", "1,0"}}), InvalidArgument);
