@@ -18,7 +18,7 @@ check unknown-env 2 "unknown env ID 'Nope-v0'; valid IDs: Acrobot-v1" -- "$BIN" 
 check unknown-flag 2 "--frobnicate" -- "$BIN" eval --env CartPole-v1 --frobnicate
 check unknown-kwarg 2 "unknown kwarg 'slippery' for FrozenLake-v1; valid kwargs: desc" -- "$BIN" eval --env FrozenLake-v1 --kwarg slippery=true
 check bad-kwarg-value 2 "kwarg 'is_slippery' of FrozenLake-v1 must be true or false" -- "$BIN" eval --env FrozenLake-v1 --kwarg is_slippery=maybe
-check bad-kwarg-form 2 "--kwarg expects key=value, got 'is_slippery'" -- "$BIN" eval --env FrozenLake-v1 --kwarg is_slippery
+check bad-kwarg-form 2 "--kwarg: expected key=value, got 'is_slippery'" -- "$BIN" eval --env FrozenLake-v1 --kwarg is_slippery
 check bad-episodes 2 "--episodes must be >= 1" -- "$BIN" eval --env CartPole-v1 --episodes 0
 check bad-policy 2 "valid: random" -- "$BIN" eval --env CartPole-v1 --policy clever
 check other-envs-policy 2 "policy 'greedy' is Arena-v0's scripted greedy team; CartPole-v1 has none" -- "$BIN" eval --env CartPole-v1 --policy greedy
@@ -182,8 +182,6 @@ check config-env-differs 2 "differs from 'env: Acrobot-v1'" -- "$BIN" train --al
 check dqn-grad-norm-negative 2 "config key 'max_grad_norm' must be > 0, got -1" -- "$BIN" train --algo dqn --env CartPole-v1 --set max_grad_norm=-1 --out "$tmp/bad"
 check qrdqn-grad-norm-zero 2 "config key 'max_grad_norm' must be > 0, got 0" -- "$BIN" train --algo qr-dqn --env CartPole-v1 --set max_grad_norm=0 --out "$tmp/bad"
 check dqn-demo-fraction-unused 2 "config key 'demo_fraction' must be in [0, 1), got 2" -- "$BIN" train --algo dqn --env LunarLander-v3 --set demo_fraction=2 --out "$tmp/bad"
-check dqn-batch-over-buffer 2 "config key 'batch_size' (64) must not exceed 'buffer_size' (10)" -- "$BIN" train --algo dqn --env CartPole-v1 --set buffer_size=10 --out "$tmp/bad"
-check sac-batch-over-buffer 2 "config key 'batch_size' (256) must not exceed 'buffer_size' (10)" -- "$BIN" train --algo sac --env Pendulum-v1 --set buffer_size=10 --out "$tmp/bad"
 check ppo-vf-coef-negative 2 "config key 'vf_coef' must be >= 0, got -1" -- "$BIN" train --algo ppo --env CartPole-v1 --set vf_coef=-1 --out "$tmp/bad"
 check impala-rmsprop-alpha 2 "config key 'rmsprop_alpha' must be in (0, 1), got 1" -- "$BIN" train --algo impala --env CartPole-v1 --set rmsprop_alpha=1 --out "$tmp/bad"
 check td3-no-update-warns 0 "warning: the run made no update (n_updates 0 after 600 steps)" -- "$BIN" train --algo td3 --env Pendulum-v1 --steps 600 --set learning_starts=5000 --set eval_episodes=1 --out "$tmp/td3-noupdate" --no-progress
@@ -247,9 +245,12 @@ PY
 then echo "ok   eval-uses-the-runs-env"; else echo "FAIL eval-uses-the-runs-env: $json"; fails=$((fails+1)); fi
 "$BIN" eval --policy "$tmp/lake" --episodes 2 --kwarg is_slippery=true >/dev/null 2>/tmp/rlf_cli_warn
 [[ "$(cat /tmp/rlf_cli_warn)" == *"warning: --kwarg is_slippery=true differs"* ]] && echo "ok   eval-kwarg-warning" || { echo "FAIL eval-kwarg-warning: $(cat /tmp/rlf_cli_warn)"; fails=$((fails+1)); }
-"$BIN" train --algo q-learning --env FrozenLake-v1 --steps 500 --set eval_episodes=1 --out "$tmp/lake-default" --no-progress >/dev/null 2>&1
-"$BIN" eval --policy "$tmp/lake-default" --episodes 2 --kwarg is_slippery=true --kwarg map_name=4x4 >/dev/null 2>/tmp/rlf_cli_warn
-[[ "$(cat /tmp/rlf_cli_warn)" != *"differs"* ]] && echo "ok   eval-kwarg-at-its-default-is-no-difference" || { echo "FAIL eval-kwarg-default: $(cat /tmp/rlf_cli_warn)"; fails=$((fails+1)); }
+"$BIN" train --algo q-learning --env FrozenLake-v1 --steps 500 --set eval_episodes=1 --out "$tmp/lake-default" --no-progress >/dev/null 2>&1 &&
+  "$BIN" eval --policy "$tmp/lake-default" --episodes 2 --kwarg is_slippery=true --kwarg map_name=4x4 >/dev/null 2>/tmp/rlf_cli_warn &&
+  [[ "$(cat /tmp/rlf_cli_warn)" != *"differs"* ]] &&
+  "$BIN" eval --policy "$tmp/lake-default" --episodes 2 --kwarg is_slippery=false --kwarg success_rate=0.3333 >/dev/null 2>/tmp/rlf_cli_warn &&
+  [[ "$(cat /tmp/rlf_cli_warn)" == *"is_slippery=false differs"*"at its default"* && "$(cat /tmp/rlf_cli_warn)" == *"success_rate=0.3333 differs"* ]] &&
+  echo "ok   eval-kwarg-at-its-default-is-no-difference" || { echo "FAIL eval-kwarg-default: $(cat /tmp/rlf_cli_warn)"; fails=$((fails+1)); }
 out=$("$BIN" eval --policy "$tmp/lake" --episodes 2 --stochastic)
 [[ "$out" == *"(stochastic)"* ]] && echo "ok   eval-stochastic-mode-printed" || { echo "FAIL eval-stochastic: $out"; fails=$((fails+1)); }
 

@@ -345,6 +345,17 @@ TEST(DqnTest, SamplingPoliciesActAsTrainingDid) {
       EXPECT_NEAR(static_cast<double>(count) / n, 1.0 / static_cast<double>(actions), 0.05) << algo << " action " << a;
     }
   }
+  // At the run's epsilon, not always 1: a constant 0.3 keeps the greedy action 0.7 + 0.3 / 2 of the time.
+  {
+    auto agent = BuildAlgorithm(TrainConfig::Resolve(
+        "dqn", "CartPole-v1", "", {"exploration_initial_eps=0.3", "exploration_final_eps=0.3"}, 1000, 0));
+    std::vector<float> obs(static_cast<size_t>(4000) * 4, 0.01f);
+    std::vector<int64_t> greedy(4000), sampled(4000);
+    agent->MakePolicy(true)->Act(obs.data(), nullptr, 4000, greedy.data());
+    agent->MakePolicy(false)->Act(obs.data(), nullptr, 4000, sampled.data());
+    const auto same = std::count(sampled.begin(), sampled.end(), greedy[0]);
+    EXPECT_NEAR(static_cast<double>(same) / 4000, 0.85, 0.03);
+  }
   auto td3 = BuildAlgorithm(TrainConfig::Resolve("td3", "Pendulum-v1", "", {"action_noise=normal", "noise_std=0.25"}, 1000, 0));
   const int n = 4000;
   std::vector<float> obs(static_cast<size_t>(n) * 3, 0.5f), greedy(n), sampled(n);

@@ -52,37 +52,44 @@ def _int_or_none(name: str, value) -> int | None:
 
 
 # The runner's messages name the command line's flags; from Python they name
-# the arguments and functions that do the same (most specific first).
+# the arguments and functions that do the same (most specific first). A flag
+# is only a flag where it starts a word (paths such as 'runs/a--env' stay).
+_FLAG = r"(?<![\w./-])--"
 _CLI_WORDING = [
-    (re.compile(r"cannot be changed with --set \(use --(\w+)\)"), r"cannot be set in config (pass \1=)"),
-    (re.compile(r"rlforge train --resume (\S+?)(?=[,;)]|$|\s)"), r"rlforge.resume('\1')"),
+    (re.compile(_FLAG + r"set \(use --(\w+)\)"), r"config (pass \1=)"),
+    (re.compile(r"cannot be changed with config"), "cannot be set in config"),
     (re.compile(r"choose another --out or use --resume"), "choose another out= or continue the run with rlforge.resume()"),
     (re.compile(r"train --dataset DIR"), "config['dataset']"),
-    (re.compile(r"--(steps|seed) (\d+|N)\b"), r"\1=\2"),
-    (re.compile(r"--(steps|seed|out|env|preset)\b"), r"\1="),
-    (re.compile(r"--init-from\b"), "config['init_from']"),
-    (re.compile(r"--dataset\b"), "config['dataset']"),
-    (re.compile(r"--set\b"), "config"),
+    (re.compile(_FLAG + r"(steps|seed) (\d+|N)\b"), r"\1=\2"),
+    (re.compile(_FLAG + r"(steps|seed|out|env|preset)\b"), r"\1="),
+    (re.compile(_FLAG + r"init-from\b"), "config['init_from']"),
+    (re.compile(_FLAG + r"dataset\b"), "config['dataset']"),
+    (re.compile(_FLAG + r"set\b"), "config"),
 ]
 
 
-def _python_wording(message: str) -> str:
+def _python_wording(message: str, run_dir: str | None = None) -> str:
     if "rlforge launch" in message:  # a job's command lines stay command lines
         return message
+    resume = None
+    if run_dir is not None:  # the run's own resume command, with its path as given (spaces and all)
+        resume = f"rlforge.resume({run_dir!r})"
+        message = message.replace(f"rlforge train --resume {run_dir}", "\0")
     for pattern, replacement in _CLI_WORDING:
         message = pattern.sub(replacement, message)
-    return message
+    return message if resume is None else message.replace("\0", resume)
 
 
-def _runner_call(fn, *args):
+def _runner_call(fn, *args, run_dir: str | None = None):
     """Calls the native runner; its errors name Python's arguments, not CLI flags."""
     try:
         return fn(*args)
-    except (ValueError, RuntimeError) as e:
-        worded = _python_wording(str(e))
-        if worded == str(e):
-            raise
-        raise type(e)(worded) from None
+    except (ValueError, RuntimeError, KeyboardInterrupt) as e:
+        if e.args and isinstance(e.args[0], str):
+            worded = _python_wording(e.args[0], run_dir)
+            if worded != e.args[0]:
+                e.args = (worded, *e.args[1:])
+        raise
 
 
 _python_env_numbers = itertools.count()
@@ -156,12 +163,14 @@ def train(algo: str, env=None, config: dict | None = None, steps: int | None = N
         env = register_python_env(env)
     if out is None:
         out = os.path.join("runs", f"{algo}-{env}-s{seed or 0}-{time.strftime('%Y%m%d-%H%M%S')}")
-    return _runner_call(_native.train_module().train, algo, env, _sets(config), steps, seed, str(out), preset, progress)
+    return _runner_call(_native.train_module().train, algo, env, _sets(config), steps, seed, str(out), preset, progress,
+                        run_dir=str(out))
 
 
 def resume(run_dir: str, steps: int | None = None, progress: bool = False) -> dict:
     """Continues a run from its newest checkpoint that loads (as `rlforge train --resume`)."""
-    return _runner_call(_native.train_module().resume, str(run_dir), _int_or_none("steps", steps), progress)
+    return _runner_call(_native.train_module().resume, str(run_dir), _int_or_none("steps", steps), progress,
+                        run_dir=str(run_dir))
 
 
 def show_config(algo: str, env: str | None = None, config: dict | None = None, steps: int | None = None,
@@ -290,15 +299,7 @@ class TrainedPolicy:
         description (inputs, outputs, layers)."""
         import json
 
-        path = os.fspath(path)
-        folder = os.path.dirname(path) or "."
-        if not os.path.isdir(folder):
-            raise ValueError(f"cannot export to {path}: no directory {folder}")
-        if os.path.isdir(path):
-            raise ValueError(f"cannot export to {path}: it is a directory; name a file")
-        if not os.access(folder, os.W_OK):
-            raise ValueError(f"cannot export to {path}: cannot write in {folder}")
-        return json.loads(_native.train_module().export_policy(self._path, format, path, quantize or ""))
+        return json.loads(_native.train_module().export_policy(self._path, format, os.fspath(path), quantize or ""))
 
 
 def load(path: str) -> TrainedPolicy:

@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "rlforge/algos/algorithm.h"
+#include "rlforge/core/file_io.h"
 #include "rlforge/env/policy.h"
 #include "rlforge/nn/blas.h"
 #include "rlforge/train/export.h"
@@ -182,6 +183,8 @@ PYBIND11_MODULE(_rlforge_train, m) {
         RLF_CHECK_ARG(quantize.empty() || quantize == "int8", "quantize takes 'int8' (or None), got '", quantize, "'");
         RLF_CHECK_ARG(quantize.empty() || format == "rlf", "quantize='int8' is for the rlf runtime's format, not '",
                       format, "'");
+        const std::string problem = OutputFileProblem(out);
+        RLF_CHECK_ARG(problem.empty(), "cannot export to ", out, ": ", problem);
         LoadedRun r = LoadRun(run);
         runtime::Model model = r.algorithm->Export();
         if (!quantize.empty()) runtime::Quantize(&model);

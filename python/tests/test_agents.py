@@ -225,3 +225,16 @@ def test_predict_follows_conditional_masks_with_env(tmp_path):
         rlforge.load(run["run_dir"]).predict(obs, mask=info["action_mask"])
     with pytest.raises(ValueError, match="give one observation"):
         policy.predict(np.stack([obs, obs]), env=env)
+
+
+def test_runner_messages_are_worded_for_python():
+    from rlforge.agents import _python_wording
+    # Ctrl-C's KeyboardInterrupt says how to go on in Python, path as given.
+    assert _python_wording("interrupted by SIGINT at step 5 of 10; saved my runs/a--env/checkpoints/step_5.pt; "
+                           "continue with: rlforge train --resume my runs/a--env", "my runs/a--env").endswith(
+        "saved my runs/a--env/checkpoints/step_5.pt; continue with: rlforge.resume('my runs/a--env')")
+    # A flag-like text inside a path is left alone; a job's launch command stays a command.
+    assert _python_wording("output directory 'runs/a--out' is a file; choose another --out") == \
+        "output directory 'runs/a--out' is a file; choose another out="
+    launch = "a job of 2 ranks again: rlforge launch --nproc 2 -- train --resume r"
+    assert _python_wording(launch) == launch

@@ -45,8 +45,6 @@ void OffPolicyConfig::Validate() const {
   RLF_CHECK_ARG(learning_starts >= 0, "config key 'learning_starts' must be >= 0");
   RLF_CHECK_ARG(batch_size >= 1 && batch_size <= 1000000, "config key 'batch_size' must be in [1, 1000000], got ",
                 batch_size);
-  RLF_CHECK_ARG(batch_size <= buffer_size, "config key 'batch_size' (", batch_size, ") must not exceed 'buffer_size' (",
-                buffer_size, "): a minibatch is drawn from the replay");
   RLF_CHECK_ARG(tau > 0 && tau <= 1, "config key 'tau' must be in (0, 1], got ", tau);
   RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1], got ", gamma);
   RLF_CHECK_ARG(train_freq >= 1, "config key 'train_freq' must be >= 1");

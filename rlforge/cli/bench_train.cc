@@ -72,8 +72,7 @@ void RunBenchTrain(const BenchTrainArgs& a) {
   };
   std::vector<Part> parts = {
       {"time_self_play", "seconds_self_play", "self-play", "search, its network evaluations, the moves", 0},
-      {"time_wait", "seconds_wait", "waiting", "for actors' trajectories", 0},
-      {"time_comm", "seconds_comm", "communication", "between ranks", 0}};
+      {"time_wait", "seconds_wait", "waiting", "for actors' trajectories", 0}};
   const auto t0 = std::chrono::steady_clock::now();
   while (algo->num_timesteps() < c.run.total_steps) {
     Metrics m = algo->Iterate();

@@ -3,9 +3,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
+#include "rlforge/core/file_io.h"
 #include "rlforge/env/evaluation.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/train/runner.h"
@@ -52,13 +55,26 @@ std::string CheckIntegerText(std::string& text, bool is_signed, long double lo, 
   return "";
 }
 
+namespace {
+// "0.3333", "1e-3": a number that is not whole (a documented default such as
+// this is a rounding of the real one).
+bool IsFractionalNumber(const std::string& text) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  return end == text.c_str() + text.size() && std::isfinite(v) && v != std::floor(v);
+}
+}  // namespace
+
 Kwargs ParseKwargs(const std::vector<std::string>& items) {
   Kwargs kwargs;
   for (const auto& item : items) {
-    RLF_CHECK_ARG(item.find('=') != std::string::npos && item.front() != '=', "--kwarg expects key=value, got '",
-                  item, "'");
-    auto [k, v] = Kwargs::ParseAssignment(item);
-    kwargs.Set(k, v);
+    std::pair<std::string, std::string> kv;
+    try {
+      kv = Kwargs::ParseAssignment(item);
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument(StrCat("--kwarg: ", e.what()));
+    }
+    kwargs.Set(kv.first, kv.second);
   }
   return kwargs;
 }
@@ -141,13 +157,8 @@ void CheckSamplingFlagApplies(const std::string& flag, bool given, const std::st
 }
 
 void CheckOutputFile(const std::string& flag, const std::string& path) {
-  std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  if (dir.empty()) dir = ".";
-  std::error_code ec;
-  RLF_CHECK_ARG(std::filesystem::is_directory(dir, ec), flag, " ", path, ": no directory ", dir.string());
-  RLF_CHECK_ARG(::access(dir.c_str(), W_OK) == 0, flag, " ", path, ": cannot write in ", dir.string(), " (",
-                std::strerror(errno), ")");
-  RLF_CHECK_ARG(!std::filesystem::is_directory(path, ec), flag, " ", path, " is a directory; name a file");
+  const std::string problem = OutputFileProblem(path);
+  RLF_CHECK_ARG(problem.empty(), flag, " ", path, ": ", problem);
 }
 
 std::string NotEmpty(const std::string& value) {
@@ -213,11 +224,13 @@ EnvChoice ChooseEnv(const std::string& env_flag, const std::vector<std::string>&
   // `--kwarg is_slippery=true` on a run trained on the default lake is no
   // difference.
   const EnvSpec* spec = Registry::Global().Has(run.env) ? &Registry::Global().Spec(run.env) : nullptr;
+  // (A documented default with a fraction is a rounding of the real one, so
+  // only whole numbers, booleans and names are compared that way.)
   auto default_of = [&](const std::string& key) -> std::optional<std::string> {
     if (spec == nullptr) return std::nullopt;
     if (auto d = spec->default_kwargs.Find(key)) return d;
     for (const auto& k : spec->kwargs)
-      if (k.name == key && !k.default_value.empty()) return k.default_value;
+      if (k.name == key && !k.default_value.empty() && !IsFractionalNumber(k.default_value)) return k.default_value;
     return std::nullopt;
   };
   for (const auto& [key, value] : flags.items()) {

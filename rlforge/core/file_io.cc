@@ -94,4 +94,14 @@ std::string ReadWholeFile(const std::string& path, const std::string& what) {
   return ss.str();
 }
 
+std::string OutputFileProblem(const std::string& path) {
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return "no directory " + dir.string();
+  if (::access(dir.c_str(), W_OK) != 0) return "cannot write in " + dir.string() + " (" + std::strerror(errno) + ")";
+  if (std::filesystem::is_directory(path, ec)) return "it is a directory; name a file";
+  return "";
+}
+
 }  // namespace rlforge

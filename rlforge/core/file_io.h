@@ -38,6 +38,12 @@ class AtomicFile {
 // Writes contents to path atomically (AtomicFile).
 void WriteFileAtomically(const std::string& path, const std::string& contents);
 
+// Why a file cannot be written at `path` ("" when it can be, as far as can
+// be told before writing): "no directory D", "cannot write in D (...)", or
+// "it is a directory; name a file". For checks before long work (an export,
+// a recorded episode) that would otherwise fail only at the end.
+std::string OutputFileProblem(const std::string& path);
+
 // The whole file; InvalidArgument naming `what` and path when it cannot be
 // opened, Error when reading fails.
 std::string ReadWholeFile(const std::string& path, const std::string& what);

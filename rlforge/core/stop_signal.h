@@ -6,7 +6,9 @@
 // learner, waiting for unrolls) checks it while it waits and throws
 // StopRequested, so that the loop saves and exits at once instead of
 // waiting out its timeout. Nothing of the interrupted iteration may have
-// changed the agent's state by then.
+// changed the agent's state by then. Only the root loop of a process
+// without a communicator handles it (IMPALA's learner): an agent of a
+// data-parallel job must not throw it, or its follower ranks would wait.
 #ifndef RLFORGE_CORE_STOP_SIGNAL_H_
 #define RLFORGE_CORE_STOP_SIGNAL_H_
 

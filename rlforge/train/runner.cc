@@ -457,6 +457,16 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
     algo->Save(path, [&state](StateVisitor& v) { state.Visit(v); });
     if (path.find("/best.pt") == std::string::npos) last_checkpoint = path;
   };
+  // A stop signal: a checkpoint at the current step, and Interrupted saying how to go on.
+  auto stop_here = [&](int sig) {
+    const int64_t steps = algo->num_timesteps();
+    const std::string path = StrCat(dir, "/checkpoints/step_", steps, ".pt");
+    save(path);
+    progress.Finish();
+    throw Interrupted(sig, StrCat("interrupted by ", sig == SIGINT ? "SIGINT" : "SIGTERM", " at step ", steps, " of ",
+                                  run.total_steps, "; saved ", path, "; continue with: ",
+                                  ResumeCommand(dir, comm, options.job.get())));
+  };
   const int64_t start_steps = algo->num_timesteps();
   int64_t next_checkpoint =
       run.checkpoint_interval > 0 ? (start_steps / run.checkpoint_interval + 1) * run.checkpoint_interval : INT64_MAX;
@@ -475,7 +485,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
     }
   }
   std::map<std::string, std::string> run_files;  // what was last written of the agent's own files
-  double last_updates = -1;                       // the agent's n_updates after the last iteration (-1: none)
+  bool counts_updates = false, any_update = false;  // the agent reports n_updates; one was positive
   while (algo->num_timesteps() < run.total_steps && !algo->finished()) {
     Metrics m;
     try {
@@ -484,13 +494,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
       // A stop signal while the agent waited (IMPALA's learner for unrolls):
       // its state is the last iteration's, saved as for a stop between
       // iterations.
-      const int sig = signals.pending();
-      const std::string path = StrCat(dir, "/checkpoints/step_", algo->num_timesteps(), ".pt");
-      save(path);
-      progress.Finish();
-      throw Interrupted(sig, StrCat("interrupted by ", sig == SIGINT ? "SIGINT" : "SIGTERM", " at step ",
-                                    algo->num_timesteps(), " of ", run.total_steps, "; saved ", path,
-                                    "; continue with: ", ResumeCommand(dir, comm, options.job.get())));
+      stop_here(signals.pending());
     } catch (const InvalidArgument&) {
       throw;
     } catch (const Error& e) {  // a NaN loss, a failed env step: say what is left to resume from
@@ -503,7 +507,8 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
                                    ResumeCommand(dir, comm, options.job.get()) + ")"));
     }
     ++state.iteration;
-    if (auto it = m.find("n_updates"); it != m.end()) last_updates = it->second;
+    // n_updates is a running total for some agents and an iteration's count for others: any positive one counts.
+    if (auto it = m.find("n_updates"); it != m.end()) any_update = any_update || it->second > 0, counts_updates = true;
     for (const auto& [k, v] : m)
       RLF_CHECK(declared.count(k), run.algo, " reported metric '", k, "', which it did not declare");
     for (const auto& e : algo->TakeScalarEvents()) tb.AddScalar(e.tag, e.value, e.step);
@@ -593,16 +598,10 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
       save(StrCat(dir, "/checkpoints/step_", steps, ".pt"));
       while (next_checkpoint <= steps) next_checkpoint += run.checkpoint_interval;
     }
-    if (sig != 0 && !last) {
-      const std::string path = StrCat(dir, "/checkpoints/step_", steps, ".pt");
-      save(path);
-      progress.Finish();
-      throw Interrupted(sig, StrCat("interrupted by ", sig == SIGINT ? "SIGINT" : "SIGTERM", " at step ", steps, " of ",
-                                    run.total_steps, "; saved ", path, "; continue with: ", ResumeCommand(dir, comm, options.job.get())));
-    }
+    if (sig != 0 && !last) stop_here(sig);
   }
   progress.Finish();
-  if (last_updates == 0)  // a setting that leaves learning out says so (learning_starts, gradient_steps)
+  if (counts_updates && !any_update && start_steps == 0)  // a setting that leaves learning out says so
     std::fprintf(stderr,
                  "warning: the run made no update (n_updates 0 after %lld steps): its model is the initial one; "
                  "see learning_starts, train_freq and gradient_steps\n",
@@ -801,9 +800,16 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
   CheckJobAgrees(comm, config);
   OnEveryRank(comm, "checking the output directory", [&] {
     if (root) {
-      RLF_CHECK_ARG(!fs::exists(out_dir) || fs::is_directory(out_dir), "output directory '", out_dir,
+      // The error_code overloads: a path that cannot be looked at (no search
+      // permission) gets the error below, not libstdc++'s exception text.
+      std::error_code ec;
+      const auto status = fs::status(out_dir, ec);
+      RLF_CHECK_ARG(!ec || ec == std::errc::no_such_file_or_directory, "cannot use the output directory '", out_dir,
+                    "': ", ec.message(), " (choose another --out)");
+      const bool exists = fs::exists(status);
+      RLF_CHECK_ARG(!exists || fs::is_directory(status), "output directory '", out_dir,
                     "' is a file; choose another --out");
-      RLF_CHECK_ARG(!fs::exists(out_dir) || fs::is_empty(out_dir), "output directory '", out_dir,
+      RLF_CHECK_ARG(!exists || fs::is_empty(out_dir, ec), "output directory '", out_dir,
                     "' already exists and is not empty; choose another --out or use --resume");
     }
   });
@@ -875,8 +881,9 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
   const int world = comm ? comm->world_size() : 1;
   TrainConfig config;
   OnEveryRank(comm, "reading the run directory", [&] {
-    RLF_CHECK_ARG(fs::exists(dir), "'", dir, "' does not exist (give the directory of the run to resume)");
-    RLF_CHECK_ARG(fs::is_regular_file(dir + "/config.yaml"), "'", dir, "' is not a run directory (no config.yaml)");
+    std::error_code ec;
+    RLF_CHECK_ARG(fs::exists(dir, ec), "'", dir, "' does not exist (give the directory of the run to resume)");
+    RLF_CHECK_ARG(fs::is_regular_file(dir + "/config.yaml", ec), "'", dir, "' is not a run directory (no config.yaml)");
     config = TrainConfig::FromYamlFile(dir + "/config.yaml");
     if (new_total_steps) {
       RLF_CHECK_ARG(*new_total_steps >= 1, "the run's new total steps (--steps) must be >= 1, got ", *new_total_steps);

@@ -57,8 +57,6 @@ void DqnConfig::Validate() const {
   RLF_CHECK_ARG(buffer_size >= 1, "config key 'buffer_size' must be >= 1");
   RLF_CHECK_ARG(learning_starts >= 0, "config key 'learning_starts' must be >= 0");
   RLF_CHECK_ARG(batch_size >= 1, "config key 'batch_size' must be >= 1");
-  RLF_CHECK_ARG(batch_size <= buffer_size, "config key 'batch_size' (", batch_size, ") must not exceed 'buffer_size' (",
-                buffer_size, "): a minibatch is drawn from the replay");
   RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0, got ", max_grad_norm);
   RLF_CHECK_ARG(tau > 0 && tau <= 1, "config key 'tau' must be in (0, 1]");
   RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1]");

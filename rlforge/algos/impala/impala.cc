@@ -46,6 +46,7 @@ void ImpalaConfig::Validate() const {
   RLF_CHECK_ARG(rho_bar > 0 && c_bar > 0, "config keys 'rho_bar' and 'c_bar' must be > 0");
   RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0");
   learning_rate.CheckRate("learning_rate");
+  RLF_CHECK_ARG(vf_coef >= 0, "config key 'vf_coef' must be >= 0, got ", vf_coef);
   RLF_CHECK_ARG(rmsprop_eps > 0, "config key 'rmsprop_eps' must be > 0, got ", rmsprop_eps);
   RLF_CHECK_ARG(rmsprop_alpha > 0 && rmsprop_alpha < 1, "config key 'rmsprop_alpha' must be in (0, 1), got ",
                 rmsprop_alpha);
