@@ -139,6 +139,27 @@ def _with_dataset_env(env, config: dict | None):
     return env_id, config
 
 
+def _native_env_instance(env, config: dict | None):
+    """An rlforge env instance (rlforge.make, gymnasium.make("rlforge/...")) trains
+    as its ID and kwargs: the runner makes the native envs itself."""
+    from rlforge.envs import RlforgeEnv
+
+    if not isinstance(env, gym.Env) or not isinstance(env.unwrapped, RlforgeEnv):
+        return env, config
+    if env is not env.unwrapped:
+        raise ValueError(f"a wrapped rlforge env ({env}) cannot train: the runner steps rlforge's envs in C++, "
+                         f"without Python wrappers; pass env={env.unwrapped.env_id!r} (kwargs in "
+                         "config['env_kwargs']), or a function that makes the wrapped env")
+    config = dict(config or {})
+    kwargs = dict(env.env_kwargs)
+    if kwargs and "env_kwargs" in config and dict(config["env_kwargs"]) != kwargs:
+        raise ValueError(f"the env instance was made with kwargs {kwargs} and config['env_kwargs'] says "
+                         f"{config['env_kwargs']}: give them once")
+    if kwargs:
+        config["env_kwargs"] = kwargs
+    return env.env_id, config
+
+
 def train(algo: str, env=None, config: dict | None = None, steps: int | None = None,
           seed: int | None = None, out: str | None = None, preset: str = "", progress: bool = False) -> dict:
     """Trains `algo` on `env` with the same runner as `rlforge train` and
@@ -159,6 +180,7 @@ def train(algo: str, env=None, config: dict | None = None, steps: int | None = N
     """
     steps, seed = _int_or_none("steps", steps), _int_or_none("seed", seed)
     env, config = _with_dataset_env(env, config)
+    env, config = _native_env_instance(env, config)
     if not isinstance(env, str):
         env = register_python_env(env)
     if out is None:

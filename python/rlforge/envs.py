@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 
 from typing import Any
 
@@ -12,7 +13,19 @@ from gymnasium.vector import AutoresetMode
 from rlforge import _rlforge
 from rlforge.spaces import as_native, check_int, split_mask, to_gymnasium
 
-RENDER_FPS = 30
+RENDER_FPS = 30  # rlforge's own envs
+# Gymnasium's metadata["render_fps"] for the envs it has too (RecordVideo
+# takes its frame rate from it); the NoVel variants as their base env.
+_GYMNASIUM_RENDER_FPS = {"CartPole": 50, "MountainCar": 30, "MountainCarContinuous": 30, "Acrobot": 15,
+                         "Pendulum": 30, "FrozenLake": 4, "FrozenLake8x8": 4, "Taxi": 4, "CliffWalking": 4,
+                         "CliffWalkingSlippery": 4, "LunarLander": 50, "LunarLanderContinuous": 50,
+                         "BipedalWalker": 50, "BipedalWalkerHardcore": 50, "CarRacing": 50}
+
+
+def _render_fps(env_id: str) -> int:
+    stem = env_id.rsplit("-v", 1)[0]
+    stem = stem[:-len("NoVel")] if stem.endswith("NoVel") else stem
+    return _GYMNASIUM_RENDER_FPS.get(stem, RENDER_FPS)
 
 # Autoreset modes by rlforge's names (Gymnasium's AutoresetMode values work too).
 AUTORESET = {"next_step": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_STEP,
@@ -48,6 +61,52 @@ class ResetNeeded(gym.error.ResetNeeded, RuntimeError):
 
 def _check_seed(seed):
     return None if seed is None else check_int("seed", seed, 0, 2**64 - 1)
+
+
+def _entropy_seed() -> int:
+    """A seed from the OS's entropy: the first reset without a seed starts
+    somewhere new in every process, as Gymnasium's does (later ones continue
+    the env's stream)."""
+    return secrets.randbits(63)
+
+
+# Gymnasium's reset options of its classic-control envs: the bounds the start
+# state is drawn from (uniformly, from the env's np_random), as
+# gymnasium.envs.classic_control.utils.maybe_parse_reset_bounds reads them.
+_RESET_BOUNDS = {  # env ID: (option names, default bounds)
+    "CartPole-v1": (("low", "high"), (-0.05, 0.05)),
+    "Acrobot-v1": (("low", "high"), (-0.1, 0.1)),
+    "MountainCar-v0": (("low", "high"), (-0.6, -0.4)),
+    "MountainCarContinuous-v0": (("low", "high"), (-0.6, -0.4)),
+    "Pendulum-v1": (("x_init", "y_init"), (np.pi, 1.0)),
+}
+
+
+def _bound(options: dict, key: str, default: float) -> float:
+    value = options.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not np.isfinite(value):
+        raise ValueError(f"reset option {key!r} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _start_state_observation(env_id: str, options: dict, rng: np.random.Generator) -> np.ndarray:
+    """The observation of a start state drawn as Gymnasium draws it under `options`."""
+    (a, b), (da, db) = _RESET_BOUNDS[env_id]
+    unknown = sorted(set(options) - {a, b})
+    if unknown:
+        raise ValueError(f"unknown reset options {unknown} for {env_id} (it takes {a} and {b})")
+    lo, hi = _bound(options, a, da), _bound(options, b, db)
+    if env_id == "Pendulum-v1":  # x_init, y_init: theta in [-x, x], its velocity in [-y, y]
+        theta, velocity = rng.uniform(low=[-lo, -hi], high=[lo, hi])
+        return np.array([np.cos(theta), np.sin(theta), velocity], dtype=np.float32)
+    if lo > hi:
+        raise ValueError(f"reset option low ({lo}) must not exceed high ({hi})")
+    if env_id == "CartPole-v1":
+        return rng.uniform(low=lo, high=hi, size=(4,)).astype(np.float32)
+    if env_id == "Acrobot-v1":
+        t1, t2, d1, d2 = rng.uniform(low=lo, high=hi, size=(4,))
+        return np.array([np.cos(t1), np.sin(t1), np.cos(t2), np.sin(t2), d1, d2], dtype=np.float32)
+    return np.array([rng.uniform(low=lo, high=hi), 0.0], dtype=np.float32)  # the MountainCars: position, at rest
 
 
 def _render_modes(env_id: str, kwargs: dict) -> list[str]:
@@ -87,7 +146,7 @@ class RlforgeEnv(gym.Env):
         self._obs_desc = self._native.observation_space
         self._act_desc = self._native.action_space
         modes = _render_modes(env_id, kwargs)
-        self.metadata = {"render_modes": modes, "render_fps": RENDER_FPS}
+        self.metadata = {"render_modes": modes, "render_fps": _render_fps(env_id)}
         if render_mode is not None and render_mode not in modes:
             raise ValueError(f"{env_id} renders {', '.join(modes)}; render_mode {render_mode!r} is not one of them")
         self.render_mode = render_mode
@@ -123,10 +182,25 @@ class RlforgeEnv(gym.Env):
         return info
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Gymnasium's reset. Options: the classic-control envs' start-state
+        bounds (CartPole-v1, Acrobot-v1 and the MountainCars: low, high;
+        Pendulum-v1: x_init, y_init); other options, and options for other
+        envs, are refused."""
         seed = _check_seed(seed)
+        if seed is None and not self._was_reset:
+            seed = _entropy_seed()
+        options = dict(options or {})
+        if options and self.env_id not in _RESET_BOUNDS:
+            raise ValueError(f"{self.env_id}'s reset takes no options, got {sorted(options)}"
+                             + (" (Gymnasium's classic-control envs take start-state bounds: "
+                                + ", ".join(_RESET_BOUNDS) + ")"))
         super().reset(seed=None if seed is None else seed % 2**63)  # numpy's seeding takes < 2**63
+        start = _start_state_observation(self.env_id, options, self.np_random) if options else None
         obs, info = self._native.reset(seed)
         self._was_reset = True
+        if start is not None:
+            self.set_state_from_observation(start)
+            obs = start
         return self._obs(obs), self._info(info)
 
     def step(self, action):
@@ -219,6 +293,7 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
             raise ValueError("a vector env does not render; make one env with rlforge.make(..., render_mode=...)")
         self.render_mode = None
         self._views = self._native.views()
+        self._was_reset = False
         self._masked = "action_masks" in self._views
         self._two_players = self._native.num_players > 1
 
@@ -229,11 +304,14 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
         mask = options.pop("reset_mask", None)
         if options:
             raise ValueError(f"unknown reset options {sorted(options)} (rlforge's vector env takes reset_mask)")
+        if seed is None and not self._was_reset:
+            seed = _entropy_seed()  # each env then starts from its own seed (seed + i), as Gymnasium's do
         if seed is not None:
             if isinstance(seed, (list, tuple)):
                 raise ValueError("rlforge's vector env takes one int seed (env i gets seed + i), not a list")
             seed = _check_seed(seed)
             self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seed % 2**63)
+        self._was_reset = True
         if mask is not None:
             mask = np.asarray(mask)
             if mask.dtype != np.bool_ or mask.shape != (self.num_envs,):
@@ -337,6 +415,7 @@ class RlforgeAsyncVectorEnv:
         self.single_observation_space = to_gymnasium(self._native.single_observation_space)
         self.single_action_space = to_gymnasium(self._act_desc)
         self._views = self._native.views()
+        self._was_reset = False
 
     def _open(self):
         if self._native is None:
@@ -344,7 +423,11 @@ class RlforgeAsyncVectorEnv:
         return self._native
 
     def async_reset(self, seed: int | None = None) -> None:
-        self._open().reset(_check_seed(seed))
+        seed = _check_seed(seed)
+        if seed is None and not self._was_reset:
+            seed = _entropy_seed()  # as make_vec's: not the same stream in every process
+        self._open().reset(seed)
+        self._was_reset = True
 
     def reset(self, seed: int | None = None):
         """async_reset, then the first batch."""

@@ -3,6 +3,7 @@ import json
 import os
 import warnings
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -238,3 +239,13 @@ def test_runner_messages_are_worded_for_python():
         "output directory 'runs/a--out' is a file; choose another out="
     launch = "a job of 2 ranks again: rlforge launch --nproc 2 -- train --resume r"
     assert _python_wording(launch) == launch
+
+
+def test_an_rlforge_env_instance_trains_as_its_id_and_kwargs(tmp_path):
+    env = rlforge.make("FrozenLake-v1", is_slippery=False)
+    result = rlforge.train("q-learning", env, steps=5000, out=str(tmp_path / "lake"), config={"eval_episodes": 5})
+    assert "is_slippery: false" in open(tmp_path / "lake" / "config.yaml").read().replace("'", "").lower()
+    assert result["eval_mean_return"] == 1.0
+    wrapped = gym.wrappers.RecordEpisodeStatistics(rlforge.make("CartPole-v1"))
+    with pytest.raises(ValueError, match="a wrapped rlforge env .* cannot train.*env='CartPole-v1'"):
+        rlforge.train("ppo", wrapped, steps=64, out=str(tmp_path / "w"))

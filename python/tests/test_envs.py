@@ -234,3 +234,61 @@ def test_close_while_another_thread_steps_is_refused():
 def test_list_kwargs_are_refused_with_the_format_to_use():
     with pytest.raises(ValueError, match="desc"):
         rlforge.make("FrozenLake-v1", desc=["SF", "FG"])
+
+
+def test_a_first_reset_without_a_seed_draws_one_from_the_os():
+    # As Gymnasium: not the same start in every process and every vector-env copy
+    # (they were all one fixed stream); later unseeded resets continue the stream.
+    starts = {tuple(rlforge.make("CartPole-v1").reset()[0]) for _ in range(5)}
+    assert len(starts) == 5
+    envs = rlforge.make_vec("CartPole-v1", num_envs=4)
+    obs, _ = envs.reset()
+    assert len({tuple(row) for row in obs}) == 4
+    other, _ = rlforge.make_vec("CartPole-v1", num_envs=4).reset()
+    assert not np.array_equal(obs, other)
+    a = rlforge.make_async("CartPole-v1", num_envs=2)
+    b = rlforge.make_async("CartPole-v1", num_envs=2)
+    assert not np.array_equal(a.reset()[0].copy(), b.reset()[0])
+    env = rlforge.make("CartPole-v1")
+    seeded = env.reset(seed=3)[0]
+    assert np.array_equal(rlforge.make("CartPole-v1").reset(seed=3)[0], seeded)  # a seed still fixes it
+
+
+@pytest.mark.parametrize("env_id, options, check", [
+    ("CartPole-v1", {"low": -0.01, "high": 0.01}, lambda o: np.all(np.abs(o) <= 0.01)),
+    ("Acrobot-v1", {"low": 0.5, "high": 0.6},
+     lambda o: 0.5 <= np.arctan2(o[1], o[0]) <= 0.6 and 0.5 <= o[4] <= 0.6),
+    ("MountainCar-v0", {"low": -0.3, "high": -0.2}, lambda o: -0.3 <= o[0] <= -0.2 and o[1] == 0),
+    ("MountainCarContinuous-v0", {"high": -0.5}, lambda o: -0.6 <= o[0] <= -0.5),
+    ("Pendulum-v1", {"x_init": 0.1, "y_init": 0.2}, lambda o: o[0] >= np.cos(0.1) - 1e-6 and abs(o[2]) <= 0.2),
+])
+def test_classic_control_reset_options_bound_the_start_as_gymnasiums(env_id, options, check):
+    env = rlforge.make(env_id)
+    for seed in range(20):
+        obs, _ = env.reset(seed=seed, options=options)
+        assert check(obs), (seed, obs)
+    # The env goes on from that start: its next observation follows from the one returned.
+    obs, _ = env.reset(seed=0, options=options)
+    ref = rlforge.make(env_id)
+    ref.reset(seed=1)
+    ref.set_state_from_observation(obs)
+    action = env.action_space.sample()
+    np.testing.assert_allclose(env.step(action)[0], ref.step(action)[0], rtol=0, atol=1e-6)
+
+
+def test_reset_options_that_would_be_ignored_are_refused():
+    with pytest.raises(ValueError, match=r"unknown reset options \['bogus'\] for CartPole-v1 \(it takes low and high\)"):
+        rlforge.make("CartPole-v1").reset(options={"bogus": 1})
+    with pytest.raises(ValueError, match="FrozenLake-v1's reset takes no options"):
+        rlforge.make("FrozenLake-v1").reset(options={"low": 0})
+    with pytest.raises(ValueError, match="must not exceed high"):
+        rlforge.make("CartPole-v1").reset(options={"low": 0.1, "high": -0.1})
+    with pytest.raises(ValueError, match="'low' must be a finite number"):
+        rlforge.make("CartPole-v1").reset(options={"low": "x"})
+
+
+def test_render_fps_is_gymnasiums_for_its_envs():
+    for env_id in ("CartPole-v1", "Acrobot-v1", "FrozenLake-v1", "CartPoleNoVel-v1", "TowerDefense-v0"):
+        theirs = {"CartPole-v1": 50, "Acrobot-v1": 15, "FrozenLake-v1": 4, "CartPoleNoVel-v1": 50}.get(env_id, 30)
+        assert rlforge.make(env_id).metadata["render_fps"] == theirs, env_id
+    assert gym.make("CartPole-v1").metadata["render_fps"] == 50

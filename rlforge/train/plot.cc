@@ -70,7 +70,14 @@ Series ReadSeries(const std::string& dir, const std::string& metric) {
   RLF_CHECK_ARG(yi < static_cast<long>(header.size()), path, " has no '", metric, "' column; columns: ",
                 Join(header, ", "));
   Series s;
+  int64_t cut = 0;
   while (std::getline(f, line)) {
+    // A row with another number of cells than the header is one a kill cut
+    // short (or an edit broke): its values may be partial, so it is left out.
+    if (std::count(line.begin(), line.end(), ',') + 1 != static_cast<long>(header.size())) {
+      ++cut;
+      continue;
+    }
     std::vector<std::string> cells;
     std::stringstream rs(line);
     for (std::string c; std::getline(rs, c, ',');) cells.push_back(c);
@@ -90,6 +97,9 @@ Series ReadSeries(const std::string& dir, const std::string& metric) {
   if (s.skipped > 0)
     std::fprintf(stderr, "warning: %s: %lld non-finite '%s' values (inf or nan) are left out of the plot\n",
                  path.c_str(), static_cast<long long>(s.skipped), metric.c_str());
+  if (cut > 0)
+    std::fprintf(stderr, "warning: %s: %lld rows with %s cells than its header (cut short) are left out of the plot\n",
+                 path.c_str(), static_cast<long long>(cut), "other numbers of");
   return s;
 }
 

@@ -61,6 +61,16 @@ TEST(PlotTest, NonFiniteValuesAreLeftOutOrNamed) {
   EXPECT_THROW(LoadCurves({RunWithRows("garbage", "100,x,1\n")}, "ep_return_mean"), InvalidArgument);
 }
 
+// A last row a kill cut short ("300,3" under three columns) is left out, not
+// drawn with its partial value.
+TEST(PlotTest, RowsCutShortAreLeftOut) {
+  const std::string d = RunWithRows("cut", "100,10,1\n200,20,2\n300,3\n");
+  const auto curves = LoadCurves({d}, "ep_return_mean");
+  ASSERT_EQ(curves.size(), 1u);
+  EXPECT_EQ(curves[0].x, (std::vector<double>{100, 200}));
+  EXPECT_EQ(curves[0].mean, (std::vector<double>{10, 20}));
+}
+
 // Runs that differ only in seed are one curve; its label counts the seeds,
 // and says so when some runs repeat a seed (they are not independent draws).
 TEST(PlotTest, LabelsCountRunsAndSeeds) {
