@@ -1,5 +1,6 @@
 #include "rlforge/env/async_vector_env.h"
 
+#include <algorithm>
 #include <cstring>
 
 #if defined(__GLIBCXX__)
@@ -118,6 +119,9 @@ void AsyncVectorEnv::Run(const Task& task) {
 
 void AsyncVectorEnv::Reset(std::optional<uint64_t> seed) {
   std::unique_lock<std::mutex> lock(mu_);
+  // The first reset without a seed is Reset(0)'s: the copies start apart.
+  const bool first = std::all_of(slots_.begin(), slots_.end(), [](Slot s) { return s == Slot::kNotReset; });
+  if (!seed && first) seed = 0;
   done_cv_.wait(lock, [this] { return in_flight_ == 0; });
   done_.clear();
   for (int i = 0; i < num_envs_; ++i) {

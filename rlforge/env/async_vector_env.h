@@ -50,7 +50,8 @@ class AsyncVectorEnv {
   const Space& single_action_space() const { return act_space_; }
   int64_t mask_size() const { return mask_size_; }
 
-  // Waits for envs in flight, then resets all; every env becomes ready.
+  // Waits for envs in flight, then resets all (env i with seed + i; the
+  // first Reset without a seed is Reset(0)'s); every env becomes ready.
   void Reset(std::optional<uint64_t> seed);
   // Steps envs env_ids[0..k) with the rows of `actions` ([k, act]).
   void Send(const void* actions, const int32_t* env_ids, int k);

@@ -84,6 +84,8 @@ void VectorEnv::ResetRange(int lo, int hi, std::optional<uint64_t> seed, const u
 }
 
 void VectorEnv::Reset(std::optional<uint64_t> seed) {
+  if (!seed && !reset_before_) seed = 0;
+  reset_before_ = true;
   ForEachChunk([&](int lo, int hi) { ResetRange(lo, hi, seed, nullptr); });
 }
 

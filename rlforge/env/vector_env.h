@@ -85,7 +85,9 @@ class VectorEnv {
   bool has_action_mask() const { return mask_size_ > 0; }
   int64_t mask_size() const { return mask_size_; }
 
-  // Resets every env; with a seed, env i gets seed + i.
+  // Resets every env; with a seed, env i gets seed + i. The first Reset
+  // without one is Reset(0)'s (as EnvPool's default seed): the copies start
+  // apart, not all on one env's default stream.
   void Reset(std::optional<uint64_t> seed);
   // Resets only the envs whose mask entry is nonzero ([N] bytes); with a
   // seed, env i gets seed + i. The others keep their state and buffer rows.
@@ -176,6 +178,7 @@ class VectorEnv {
   std::vector<uint8_t> truncated_;    // [N]
   std::vector<uint8_t> ended_;        // [N] the episode ended on the last Step
   std::vector<uint8_t> pending_;      // [N] next-step/disabled: ended, not reset yet
+  bool reset_before_ = false;         // a Reset has run (the first unseeded one seeds 0)
   std::vector<uint8_t> masks_;        // [N, mask_size]
   std::vector<uint8_t> final_masks_;  // [N, mask_size]
   std::vector<Info> infos_;           // [N]

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <new>
 
+#include "rlforge/env/async_vector_env.h"
 #include "rlforge/env/registry.h"
 
 // Counts heap allocations while g_counting is set, to check that stepping
@@ -37,6 +38,28 @@ TEST(VectorEnvTest, EnvIIsSeededWithSeedPlusI) {
     float obs[4];
     single->Reset(100 + i, obs);
     EXPECT_EQ(std::memcmp(obs, envs->observations_as<float>() + 4 * i, sizeof(obs)), 0) << "env " << i;
+  }
+}
+
+// The first unseeded Reset is Reset(0)'s: the copies start apart (they all
+// started on one env's default stream, identical rows).
+TEST(VectorEnvTest, AFirstUnseededResetSeedsTheCopiesApart) {
+  VectorEnvOptions opt;
+  opt.num_envs = 4;
+  auto unseeded = VectorEnv::Make("CartPole-v1", {}, opt);
+  auto seeded = VectorEnv::Make("CartPole-v1", {}, opt);
+  unseeded->Reset(std::nullopt);
+  seeded->Reset(0);
+  EXPECT_EQ(std::memcmp(unseeded->observations(), seeded->observations(), 4 * 4 * sizeof(float)), 0);
+  const float* o = unseeded->observations_as<float>();
+  EXPECT_NE(std::memcmp(o, o + 4, 4 * sizeof(float)), 0);
+  AsyncVectorEnv async([] { return Make("CartPole-v1"); }, 4, 1, 4);
+  async.Reset(std::nullopt);
+  async.Recv();
+  for (int b = 0; b < 4; ++b) {
+    const int i = async.env_ids()[b];
+    EXPECT_EQ(std::memcmp(static_cast<const float*>(async.observations()) + 4 * b, seeded->observations_as<float>() + 4 * i,
+                          4 * sizeof(float)), 0) << "env " << i;
   }
 }
 
