@@ -579,6 +579,8 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
       RLF_CHECK(evals.good(), "cannot write ", evals_path, ": ", std::strerror(errno));
       tb.AddScalar("eval/mean_return", e.mean_return, steps);
       tb.AddScalar("eval/mean_length", e.mean_length, steps);
+      tb.AddScalar("eval/std_return", e.std_return, steps);
+      if (e.success_rate) tb.AddScalar("eval/success_rate", *e.success_rate, steps);  // as SB3's EvalCallback
       tb.Flush();
       if (e.mean_return > best_return) {
         best_return = e.mean_return;

@@ -230,6 +230,19 @@ TEST(RunnerTest2, EvalJsonMarksAFinishedRunEvenWithoutAFinalEvaluation) {
   EXPECT_FALSE(j.contains("mean_return"));
 }
 
+// The periodic evaluation's TensorBoard scalars are evaluations.csv's:
+// std_return and (where the env defines success) success_rate too.
+TEST(RunnerTest2, PeriodicEvaluationsLogEveryColumnToTensorBoard) {
+  const std::string d = FreshDir("eval_scalars");
+  Train(TrainConfig::Resolve("q-learning", "FrozenLake-v1", "",
+                             {"eval_interval=1000", "eval_interval_episodes=5", "eval_episodes=5"}, 2000, 0),
+        d, Quiet());
+  std::set<std::string> tags;
+  for (const auto& [step, tag, value] : Events(d))
+    if (tag.rfind("eval/", 0) == 0) tags.insert(tag);
+  EXPECT_EQ(tags, (std::set<std::string>{"eval/mean_length", "eval/mean_return", "eval/std_return", "eval/success_rate"}));
+}
+
 // A NaN stop used to claim "the last checkpoint is kept" when there was none.
 TEST(RunnerTest2, ANonFiniteLossSaysWhetherACheckpointIsLeft) {
   auto stop_message = [](const std::string& name, std::vector<std::string> sets) {
