@@ -59,15 +59,14 @@ class ResetNeeded(gym.error.ResetNeeded, RuntimeError):
     RuntimeError as rlforge's other order errors (step before reset)."""
 
 
-def _check_seed(seed):
-    return None if seed is None else check_int("seed", seed, 0, 2**64 - 1)
-
-
-def _entropy_seed() -> int:
-    """A seed from the OS's entropy: the first reset without a seed starts
-    somewhere new in every process, as Gymnasium's does (later ones continue
-    the env's stream)."""
-    return secrets.randbits(63)
+def _reset_seed(seed, was_reset: bool):
+    """The seed a reset uses: the caller's, checked; for the first reset
+    without one, one from the OS's entropy, so that it starts somewhere new in
+    every process, as Gymnasium's does (later ones continue the env's stream:
+    None)."""
+    if seed is None:
+        return None if was_reset else secrets.randbits(63)
+    return check_int("seed", seed, 0, 2**64 - 1)
 
 
 # Gymnasium's reset options of its classic-control envs: the bounds the start
@@ -186,9 +185,7 @@ class RlforgeEnv(gym.Env):
         bounds (CartPole-v1, Acrobot-v1 and the MountainCars: low, high;
         Pendulum-v1: x_init, y_init); other options, and options for other
         envs, are refused."""
-        seed = _check_seed(seed)
-        if seed is None and not self._was_reset:
-            seed = _entropy_seed()
+        seed = _reset_seed(seed, self._was_reset)
         options = dict(options or {})
         if options and self.env_id not in _RESET_BOUNDS:
             raise ValueError(f"{self.env_id}'s reset takes no options, got {sorted(options)}"
@@ -304,12 +301,10 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
         mask = options.pop("reset_mask", None)
         if options:
             raise ValueError(f"unknown reset options {sorted(options)} (rlforge's vector env takes reset_mask)")
-        if seed is None and not self._was_reset:
-            seed = _entropy_seed()  # each env then starts from its own seed (seed + i), as Gymnasium's do
+        if isinstance(seed, (list, tuple)):
+            raise ValueError("rlforge's vector env takes one int seed (env i gets seed + i), not a list")
+        seed = _reset_seed(seed, self._was_reset)  # env i then starts from seed + i, as Gymnasium's do
         if seed is not None:
-            if isinstance(seed, (list, tuple)):
-                raise ValueError("rlforge's vector env takes one int seed (env i gets seed + i), not a list")
-            seed = _check_seed(seed)
             self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seed % 2**63)
         self._was_reset = True
         if mask is not None:
@@ -423,9 +418,7 @@ class RlforgeAsyncVectorEnv:
         return self._native
 
     def async_reset(self, seed: int | None = None) -> None:
-        seed = _check_seed(seed)
-        if seed is None and not self._was_reset:
-            seed = _entropy_seed()  # as make_vec's: not the same stream in every process
+        seed = _reset_seed(seed, self._was_reset)  # as make_vec's: not one stream in every process
         self._open().reset(seed)
         self._was_reset = True
 

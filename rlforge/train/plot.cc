@@ -98,8 +98,8 @@ Series ReadSeries(const std::string& dir, const std::string& metric) {
     std::fprintf(stderr, "warning: %s: %lld non-finite '%s' values (inf or nan) are left out of the plot\n",
                  path.c_str(), static_cast<long long>(s.skipped), metric.c_str());
   if (cut > 0)
-    std::fprintf(stderr, "warning: %s: %lld rows with %s cells than its header (cut short) are left out of the plot\n",
-                 path.c_str(), static_cast<long long>(cut), "other numbers of");
+    std::fprintf(stderr, "warning: %s: %lld rows without one cell per column (cut short) are left out of the plot\n",
+                 path.c_str(), static_cast<long long>(cut));
   return s;
 }
 

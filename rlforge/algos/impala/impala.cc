@@ -1,5 +1,4 @@
 #include "rlforge/algos/impala/impala.h"
-#include "rlforge/core/stop_signal.h"
 
 #include <torch/csrc/distributed/c10d/Store.hpp>
 
@@ -10,6 +9,7 @@
 #include "rlforge/algos/flat_adam.h"
 #include "rlforge/buffers/vtrace.h"
 #include "rlforge/core/state_io.h"
+#include "rlforge/core/stop_signal.h"
 #include "rlforge/nn/state.h"
 
 namespace rlforge {

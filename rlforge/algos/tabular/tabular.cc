@@ -54,14 +54,22 @@ double TabularTd::epsilon() const {
                      config_.exploration_initial_eps, config_.exploration_final_eps, config_.exploration_fraction);
 }
 
+namespace {
+// Epsilon-greedy over one state's row of Q (the first best action on ties).
+// It always draws once, so a stream does not depend on epsilon.
+int64_t EpsilonGreedyAction(const double* row, int64_t num_actions, double eps, Rng& rng) {
+  if (rng.Uniform() < eps) return static_cast<int64_t>(rng.UniformInt(num_actions));
+  return std::max_element(row, row + num_actions) - row;
+}
+}  // namespace
+
 int64_t TabularTd::Greedy(int64_t s) const {
   const double* row = q_.data() + s * num_actions_;
   return std::max_element(row, row + num_actions_) - row;
 }
 
 int64_t TabularTd::EpsilonGreedy(int64_t s, double eps) {
-  if (rng_.Uniform() < eps) return static_cast<int64_t>(rng_.UniformInt(num_actions_));
-  return Greedy(s);
+  return EpsilonGreedyAction(q_.data() + s * num_actions_, num_actions_, eps, rng_);
 }
 
 Metrics TabularTd::Iterate() {
@@ -155,14 +163,9 @@ QTablePolicy::QTablePolicy(std::vector<double> q, int64_t num_actions, int64_t o
 void QTablePolicy::Act(const void* observations, const uint8_t* /*masks*/, int n, void* actions) {
   const auto* obs = static_cast<const int64_t*>(observations);
   auto* out = static_cast<int64_t*>(actions);
-  for (int i = 0; i < n; ++i) {
-    if (epsilon_ > 0 && rng_.Uniform() < epsilon_) {
-      out[i] = static_cast<int64_t>(rng_.UniformInt(static_cast<uint64_t>(num_actions_))) + act_start_;
-      continue;
-    }
-    const double* row = q_.data() + (obs[i] - obs_start_) * num_actions_;
-    out[i] = (std::max_element(row, row + num_actions_) - row) + act_start_;
-  }
+  for (int i = 0; i < n; ++i)
+    out[i] = EpsilonGreedyAction(q_.data() + (obs[i] - obs_start_) * num_actions_, num_actions_, epsilon_, rng_) +
+             act_start_;
 }
 
 }  // namespace rlforge
