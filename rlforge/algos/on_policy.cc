@@ -4,8 +4,10 @@
 #include "rlforge/algos/export_model.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <iterator>
 #include <limits>
@@ -25,6 +27,18 @@ void VisitPolicyFields(FieldVisitor& v, PolicyConfig* policy) {
   v.Field("ortho_init", &policy->ortho_init, "orthogonal initialization");
   v.Field("share_features", &policy->share_features, "one torso for actor and critic");
   v.Field("log_std_init", &policy->log_std_init, "initial log std of Gaussian policies");
+}
+
+void WarnInertPolicyKeys(const RunContext& ctx, const PolicyConfig& policy, const Space& actions) {
+  static std::atomic<bool> warned{false};
+  const PolicyConfig defaults;
+  std::vector<std::string> why;
+  if (!policy.use_sde && policy.sde_sample_freq != defaults.sde_sample_freq)
+    why.push_back("sde_sample_freq only shapes gSDE exploration, and use_sde is false");
+  if (actions.kind() != SpaceKind::kBox && policy.log_std_init != defaults.log_std_init)
+    why.push_back(StrCat("log_std_init only shapes Gaussian policies, and the actions are ", actions.ToString()));
+  if (why.empty() || !ctx.load_run || (ctx.comm && !ctx.comm->root()) || warned.exchange(true)) return;
+  for (const std::string& w : why) std::fprintf(stderr, "warning: config key %s: no effect\n", w.c_str());
 }
 
 torch::ScalarType TorchDType(DType dtype) {
@@ -110,6 +124,7 @@ OnPolicyAlgorithm::OnPolicyAlgorithm(const RunContext& ctx, int64_t n_steps, dou
     obs_norm_.Loaded();
   }
   return_scaler_ = ReturnScaler(envs_->num_envs(), ctx.comm != nullptr);
+  WarnInertPolicyKeys(ctx, policy, as);
   torch::manual_seed(seed);
   policy_ = ActorCritic(os, as, policy);
   // In a job, rank r's envs are seeded as envs r E .. r E + E - 1 of one

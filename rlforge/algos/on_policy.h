@@ -113,6 +113,10 @@ Demonstrations RecordPretrainDemonstrations(const PretrainConfig& c, const RunCo
 // Registers the policy keys (net_arch, activation, ortho_init,
 // share_features, log_std_init) of an agent's config.
 void VisitPolicyFields(FieldVisitor& v, PolicyConfig* policy);
+// Warns (once a process, on the job's root, for a run) about policy keys set
+// to values that change nothing: sde_sample_freq without use_sde,
+// log_std_init with actions that are not Box.
+void WarnInertPolicyKeys(const RunContext& ctx, const PolicyConfig& policy, const Space& actions);
 
 // torch dtype of a space's elements.
 torch::ScalarType TorchDType(DType dtype);

@@ -819,6 +819,12 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
   OnEveryRank(comm, "building the agent", [&] { algo = BuildAlgorithm(config, options, /*training=*/true); });
   RLF_CHECK_ARG(algo->acts() || config.run.eval_interval == 0, config.run.algo,
                 " does not act, so it has no periodic evaluation: eval_interval must be 0 (see its metrics instead)");
+  // As eval's --max-episode-steps: a cap on an env that ends its own
+  // episodes would change nothing.
+  RLF_CHECK_ARG(config.run.eval_max_episode_steps == kDefaultEvalStepCap || config.run.env.empty() ||
+                    NeedsEvaluationStepCap(config.run.env, config.run.env_kwargs),
+                "config key 'eval_max_episode_steps' caps envs without a step limit; ", config.run.env,
+                " has its own (env_kwargs max_episode_steps=N changes it)");
   OnEveryRank(comm, "preparing to train", [&] { algo->PrepareToTrain(); });
   if (!config.run.init_from.empty())
     OnEveryRank(comm, "warm-starting the agent", [&] { WarmStart(*algo, config.run.init_from, root, config.algo.get()); });

@@ -346,6 +346,7 @@ Impala::Impala(const RunContext& ctx, const ImpalaConfig& config) : Algorithm(ct
   RLF_CHECK_ARG(act_space_.kind() == SpaceKind::kDiscrete || act_space_.kind() == SpaceKind::kBox ||
                     act_space_.kind() == SpaceKind::kMultiDiscrete,
                 "impala needs Discrete, MultiDiscrete or Box actions; ", ctx.run.env, " has ", act_space_.ToString());
+  WarnInertPolicyKeys(ctx, config.policy, act_space_);
   torch::manual_seed(static_cast<uint64_t>(ctx.run.seed));
   net_ = ActorCritic(obs_space_, act_space_, config.policy);
   optimizer_ = std::make_unique<FlatRmsprop>(

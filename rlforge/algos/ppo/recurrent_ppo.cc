@@ -85,6 +85,7 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
     obs_norm_.rms = RunningMeanStd(os.size());
     obs_norm_.Loaded();
   }
+  WarnInertPolicyKeys(ctx, config_.policy.mlp, as);
   torch::manual_seed(seed);
   net_ = RecurrentActorCritic(os, as, config_.policy);
   gen_ = at::make_generator<at::CPUGeneratorImpl>(seed + 1 + 1000003ULL * static_cast<uint64_t>(ctx.rank()));

@@ -1,13 +1,19 @@
 #include "rlforge/algos/sac/sac.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "rlforge/algos/export_model.h"
 #include "rlforge/algos/flat_adam.h"
+#include "rlforge/core/error.h"
+#include "rlforge/dist/communicator.h"
 #include "rlforge/nn/state.h"
 
 namespace rlforge {
@@ -145,6 +151,17 @@ std::pair<torch::Tensor, torch::Tensor> SdeSample(const torch::Tensor& latent, c
 Sac::Sac(const RunContext& ctx, const SacConfig& config)
     : OffPolicyActorCritic(ctx, config, config.n_critics), sac_(config) {
   sac_.Validate();
+  // gSDE's keys set without use_sde would change nothing: say so (once a
+  // process; a resume may build the agent for several checkpoints).
+  static std::atomic<bool> warned{false};
+  const SacConfig defaults;
+  std::vector<std::string> inert;
+  if (!config.use_sde && config.sde_sample_freq != defaults.sde_sample_freq) inert.push_back("sde_sample_freq");
+  if (!config.use_sde && config.log_std_init != defaults.log_std_init) inert.push_back("log_std_init");
+  if (!config.use_sde && config.clip_mean != defaults.clip_mean) inert.push_back("clip_mean");
+  if (!inert.empty() && ctx.load_run && (!ctx.comm || ctx.comm->root()) && !warned.exchange(true))
+    std::fprintf(stderr, "warning: config key%s %s only shape%s gSDE exploration, and use_sde is false: no effect\n",
+                 inert.size() > 1 ? "s" : "", Join(inert, ", ").c_str(), inert.size() > 1 ? "" : "s");
   actor_ = SquashedGaussianActor(obs_dim_, act_dim_, config.net_arch, config.activation,
                                  config.use_sde ? std::optional<double>(config.log_std_init) : std::nullopt);
   nets_.register_module("actor", actor_);
