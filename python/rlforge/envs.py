@@ -1,6 +1,7 @@
 """rlforge's native envs as gymnasium.Env and gymnasium.vector.VectorEnv."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 import secrets
 
@@ -253,6 +254,44 @@ class RlforgeEnv(gym.Env):
 
     def close(self):
         self._native.close()
+
+    # -- copies ----------------------------------------------------------------------------
+
+    def __deepcopy__(self, memo):
+        """An independent env in the same state, its RNG included: both then
+        step alike (as a deep copy of a Gymnasium env does), e.g. to plan by
+        looking ahead."""
+        copy_ = self.__class__.__new__(self.__class__)
+        memo[id(self)] = copy_
+        for key, value in self.__dict__.items():
+            copy_.__dict__[key] = self._native.clone() if key == "_native" else copy.deepcopy(value, memo)
+        return copy_
+
+    def __getstate__(self):
+        """Pickling keeps the env's ID, kwargs and full state (RNG included):
+        an unpickled env continues exactly where this one was."""
+        state = self.__dict__.copy()
+        if self._native.closed:
+            state["_native"] = None
+        else:
+            try:
+                state["_native"] = self._native.save_state()
+            except RuntimeError as e:  # an env that cannot save its state
+                raise TypeError(f"cannot pickle {self.env_id}: {e}") from None
+        return state
+
+    def __setstate__(self, state):
+        blob = state.pop("_native")
+        native = _rlforge.Env(state["env_id"], state["env_kwargs"])
+        if blob is None:
+            native.close()
+        else:
+            try:
+                native.load_state(blob)
+            except RuntimeError as e:
+                raise ValueError(f"cannot unpickle {state['env_id']}: {e}") from None
+        self.__dict__.update(state)
+        self._native = native
 
 
 class RlforgeVectorEnv(gym.vector.VectorEnv):

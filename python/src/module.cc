@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <string_view>
+#include <utility>
 
 #include "common.h"
 #include "rlforge/data/dataset.h"
@@ -40,6 +42,22 @@ class PyEnv {
     CheckSingleAgent(id, *env_);
     obs_.resize(env_->observation_space().nbytes());
     if (const auto* limit = dynamic_cast<const TimeLimit*>(env_.get())) max_steps_ = limit->max_episode_steps();
+  }
+
+  // A copy in the same state, RNG included (Python's copy.deepcopy).
+  PyEnv Clone() const {
+    RLF_CHECK(!busy_, "the env is stepping in another thread");
+    return PyEnv(id_, env().Clone(), obs_, max_steps_);
+  }
+  // The full state as bytes and back (pickling): Env::SaveState/LoadState.
+  py::bytes SaveState() const {
+    std::string out;
+    env().SaveState(&out);
+    return py::bytes(out);
+  }
+  void LoadState(const py::bytes& state) {
+    RLF_CHECK(!busy_, "the env is stepping in another thread");
+    env().LoadState(std::string_view(state));
   }
 
   const Env& env() const {
@@ -124,6 +142,9 @@ class PyEnv {
     std::memcpy(out.mutable_data(), image.pixels().data(), image.pixels().size());
     return out;
   }
+
+  PyEnv(std::string id, std::unique_ptr<Env> env, std::vector<uint8_t> obs, std::optional<int64_t> max_steps)
+      : id_(std::move(id)), env_(std::move(env)), obs_(std::move(obs)), max_steps_(max_steps) {}
 
   std::string id_;
   std::unique_ptr<Env> env_;
@@ -433,6 +454,9 @@ PYBIND11_MODULE(_rlforge, m) {
              }
              return py::make_tuple(table, m->initial_distribution());
            })
+      .def("clone", &PyEnv::Clone)
+      .def("save_state", &PyEnv::SaveState)
+      .def("load_state", &PyEnv::LoadState, py::arg("state"))
       .def("render_text", [](const PyEnv& e) { return e.env().RenderText(); })
       .def("render_rgb", &PyEnv::RenderRgb)
       .def("close", [](PyEnv& e) {

@@ -292,3 +292,52 @@ def test_render_fps_is_gymnasiums_for_its_envs():
         theirs = {"CartPole-v1": 50, "Acrobot-v1": 15, "FrozenLake-v1": 4, "CartPoleNoVel-v1": 50}.get(env_id, 30)
         assert rlforge.make(env_id).metadata["render_fps"] == theirs, env_id
     assert gym.make("CartPole-v1").metadata["render_fps"] == 50
+
+
+def _play(env, info, actions=None, steps=40):
+    """Steps env with `actions` (or legal random ones), resetting without a
+    seed at episode ends (so the env's own RNG stream is exercised); returns
+    the actions and what each step gave."""
+    taken, seen = [], []
+    for t in range(steps):
+        a = actions[t] if actions is not None else env.action_space.sample(mask=info.get("action_mask"))
+        obs, reward, terminated, truncated, info = env.step(a)
+        if terminated or truncated:
+            obs, info = env.reset()
+        taken.append(a)
+        seen.append((np.array(obs).tolist(), reward, terminated, truncated))
+    return taken, seen, info
+
+
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_deep_copies_and_pickled_envs_continue_exactly_as_the_original(env_id):
+    import copy
+    import pickle
+
+    env = rlforge.make(env_id)
+    env.action_space.seed(1)
+    _, info = env.reset(seed=7)
+    info = _play(env, info, steps=5)[2]  # mid-episode, the env's RNG used
+    deep, pickled = copy.deepcopy(env), pickle.loads(pickle.dumps(env))
+    actions, original, _ = _play(env, info)
+    for twin in (deep, pickled):
+        assert twin.unwrapped._native is not env.unwrapped._native
+        assert _play(twin, {}, actions)[1] == original
+    env.close()
+    assert not deep.unwrapped._native.closed  # a copy is independent of the original
+
+
+def test_a_copy_keeps_the_step_count_of_the_time_limit_and_a_closed_env_stays_closed():
+    import copy
+    import pickle
+
+    env = rlforge.make("CartPole-v1", max_episode_steps=8)
+    env.reset(seed=0)
+    for _ in range(5):
+        env.step(0 if _ % 2 else 1)
+    for twin in (copy.deepcopy(env), pickle.loads(pickle.dumps(env))):
+        flags = [twin.step(_ % 2)[3] for _ in range(3)]
+        assert flags == [False, False, True]  # truncated at step 8, not 5 + 8
+    env.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        pickle.loads(pickle.dumps(env)).reset()
