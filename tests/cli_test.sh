@@ -101,6 +101,15 @@ check play-record-bad 2 "must name a .gif" -- "$BIN" play --env CartPole-v1 --re
 check plot 0 "" -- "$BIN" plot "$tmp/run" --out "$tmp/curves.png"
 [[ "$(head -c 4 "$tmp/curves.png" | tail -c 3)" == "PNG" ]] && echo "ok   plot-png" || { echo "FAIL no PNG"; fails=$((fails+1)); }
 check plot-not-run 2 "not a run directory" -- "$BIN" plot "$tmp" --out "$tmp/x.png"
+# Periodic evaluations' curves: eval/<column> reads evaluations.csv.
+check train-periodic-eval 0 "" -- "$BIN" train --algo ppo --env CartPole-v1 --steps 1024 --set eval_interval=256 --set eval_interval_episodes=2 --set eval_episodes=2 --out "$tmp/evals" --no-progress
+check plot-eval-metric 0 "" -- "$BIN" plot "$tmp/evals" --metric eval/mean_return --out "$tmp/evals.png"
+out=$("$BIN" plot "$tmp/evals" --metric eval/mean_return --out "$tmp/evals.png" 2>&1)
+[[ "$out" == "wrote $tmp/evals.png (1 curve)" && "$(head -c 4 "$tmp/evals.png" | tail -c 3)" == "PNG" ]] && echo "ok   plot-eval-png" || { echo "FAIL plot-eval-png: $out"; fails=$((fails+1)); }
+check plot-eval-no-success 2 "evaluations.csv has no finite 'eval/success_rate' values yet" -- "$BIN" plot "$tmp/evals" --metric eval/success_rate --out "$tmp/x.png"
+check plot-eval-bad-column 2 "has no 'mean_reward' column; metrics it offers: eval/mean_return, eval/std_return" -- "$BIN" plot "$tmp/evals" --metric eval/mean_reward --out "$tmp/x.png"
+check plot-eval-none 2 "has no evaluations.csv (written by runs with periodic evaluations: config key eval_interval > 0)" -- "$BIN" plot "$tmp/run" --metric eval/mean_return --out "$tmp/x.png"
+check plot-bad-column 2 "(and eval/<column> for evaluations.csv's)" -- "$BIN" plot "$tmp/run" --metric ep_reward --out "$tmp/x.png"
 printf 'garbage' > "$tmp/run/checkpoints/final.pt"
 check eval-corrupt-checkpoint 1 "cannot be read" -- "$BIN" eval --env CartPole-v1 --policy "$tmp/run" --episodes 3
 

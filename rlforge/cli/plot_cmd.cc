@@ -17,7 +17,8 @@ void AddPlotCommand(CLI::App& app) {
   cmd->add_option("dirs", a->dirs, "Run directories")->required();
   cmd->add_option("--out", a->out, "Output image (.png)")->required();
   cmd->add_option("--metric", a->metric,
-                  "progress.csv column to plot; 'rating' or 'rating_conservative' (mu - 3 sigma) draws a self-play "
+                  "progress.csv column to plot; eval/<column> plots evaluations.csv's (the periodic evaluations: "
+                  "eval/mean_return, eval/std_return, eval/mean_length, eval/success_rate); 'rating' or 'rating_conservative' (mu - 3 sigma) draws a self-play "
                   "run's snapshot ratings from ratings.csv, with its reference bots as flat lines")
       ->capture_default_str();
   cmd->add_option("--title", a->title, "Title (default: the metric)");

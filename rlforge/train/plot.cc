@@ -54,10 +54,20 @@ Series ReadRatings(const std::string& dir, const std::string& metric, const std:
   return s;
 }
 
-Series ReadSeries(const std::string& dir, const std::string& metric) {
-  if (IsRatingMetric(metric)) return ReadRatings(dir, metric, "snapshot:");
-  const std::string path = dir + "/progress.csv";
+// "eval/<column>" names a column of evaluations.csv (the TensorBoard tag of
+// the periodic evaluations); other metrics progress.csv's columns.
+constexpr char kEvalPrefix[] = "eval/";
+bool IsEvalMetric(const std::string& metric) { return metric.rfind(kEvalPrefix, 0) == 0; }
+std::string CsvName(const std::string& metric) { return IsEvalMetric(metric) ? "evaluations.csv" : "progress.csv"; }
+
+Series ReadSeries(const std::string& dir, const std::string& metric_name) {
+  if (IsRatingMetric(metric_name)) return ReadRatings(dir, metric_name, "snapshot:");
+  const bool eval = IsEvalMetric(metric_name);
+  const std::string metric = eval ? metric_name.substr(sizeof(kEvalPrefix) - 1) : metric_name;
+  const std::string path = dir + "/" + CsvName(metric_name);
   std::ifstream f(path);
+  RLF_CHECK_ARG(f.good() || !eval || !fs::exists(dir + "/progress.csv"), "'", dir,
+                "' has no evaluations.csv (written by runs with periodic evaluations: config key eval_interval > 0)");
   RLF_CHECK_ARG(f.good(), "'", dir, "' is not a run directory (no progress.csv)");
   std::string line;
   std::getline(f, line);
@@ -67,8 +77,13 @@ Series ReadSeries(const std::string& dir, const std::string& metric) {
   const auto xi = std::find(header.begin(), header.end(), "timesteps") - header.begin();
   const auto yi = std::find(header.begin(), header.end(), metric) - header.begin();
   RLF_CHECK_ARG(xi < static_cast<long>(header.size()), path, " has no 'timesteps' column");
-  RLF_CHECK_ARG(yi < static_cast<long>(header.size()), path, " has no '", metric, "' column; columns: ",
-                Join(header, ", "));
+  if (yi >= static_cast<long>(header.size())) {
+    std::vector<std::string> names;  // as --metric takes them
+    for (const auto& h : header)
+      if (h != "timesteps") names.push_back(eval ? kEvalPrefix + h : h);
+    throw InvalidArgument(StrCat(path, " has no '", metric, "' column; metrics it offers: ", Join(names, ", "),
+                                 eval ? "" : " (and eval/<column> for evaluations.csv's)"));
+  }
   Series s;
   int64_t cut = 0;
   while (std::getline(f, line)) {
@@ -192,9 +207,9 @@ std::vector<Curve> LoadCurves(const std::vector<std::string>& run_dirs, const st
     std::vector<Series> runs;
     for (const auto& d : dirs) {
       runs.push_back(ReadSeries(d, metric));
-      RLF_CHECK_ARG(!runs.back().x.empty(), d, IsRatingMetric(metric) ? "/ratings.csv has no snapshot ratings"
-                                                                       : "/progress.csv has no finite '",
-                    IsRatingMetric(metric) ? "" : metric + "' values",
+      RLF_CHECK_ARG(!runs.back().x.empty(), d, "/",
+                    IsRatingMetric(metric) ? "ratings.csv has no snapshot ratings"
+                                           : StrCat(CsvName(metric), " has no finite '", metric, "' values"),
                     runs.back().skipped ? " (only inf or nan)" : " yet");
     }
     Curve c;

@@ -1,7 +1,8 @@
 // rlforge/train/plot.h — learning curves from run directories, as a PNG.
 //
 // Each run contributes its progress.csv (x: timesteps, y: a column,
-// ep_return_mean by default). Runs whose config.yaml are identical except for
+// ep_return_mean by default), or for a metric "eval/<column>" its
+// evaluations.csv (the periodic evaluations, eval/mean_return ...). Runs whose config.yaml are identical except for
 // the seed form one group: the group is drawn as its mean curve with a shaded
 // band from the minimum to the maximum across seeds (each run resampled on a
 // common grid up to the shortest run). A single run is drawn as a line.
