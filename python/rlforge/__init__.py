@@ -54,10 +54,11 @@ def make(id: str, render_mode: str | None = None, **kwargs) -> RlforgeEnv:
     return env
 
 
-def make_vec(id: str, num_envs: int = 1, threads: int = 1, autoreset_mode: str = "next_step",
+def make_vec(id: str, num_envs: int = 1, threads: int = 1, autoreset_mode: str = "next_step", copy: bool = False,
              **kwargs) -> RlforgeVectorEnv:
-    """`num_envs` copies of an rlforge env stepped in C++ on `threads` threads."""
-    return RlforgeVectorEnv(id, num_envs, threads=threads, autoreset_mode=autoreset_mode, **kwargs)
+    """`num_envs` copies of an rlforge env stepped in C++ on `threads` threads;
+    arrays returned are views of its buffers unless copy=True."""
+    return RlforgeVectorEnv(id, num_envs, threads=threads, autoreset_mode=autoreset_mode, copy=copy, **kwargs)
 
 
 def make_async(id: str, num_envs: int, batch_size: int | None = None, threads: int = 1,
@@ -73,7 +74,12 @@ def _register_with_gymnasium() -> None:
             # The C++ env applies its own time limit: Gymnasium adds none (no
             # TimeLimit wrapper hides the env's own methods). The env fills in
             # its spec's max_episode_steps itself (RlforgeEnv.spec).
+            # gymnasium.make_vec's default for an env with a vector entry
+            # point is that: rlforge's C++ vector env, returning copies as
+            # Gymnasium's vector envs do (vectorization_mode="sync" still
+            # makes a SyncVectorEnv of single envs).
             _gym.register(id=name, entry_point="rlforge.envs:RlforgeEnv", kwargs={"env_id": env_id},
+                          vector_entry_point="rlforge.envs:gymnasium_vector_env",
                           reward_threshold=_rlforge.env_spec(env_id)["reward_threshold"],
                           disable_env_checker=True, order_enforce=False)
 

@@ -305,11 +305,13 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
     view too) in them. All three of Gymnasium's autoreset modes:
     ``next_step`` (Gymnasium's default), ``same_step`` (``final_obs`` and
     ``final_info`` in the infos) and ``disabled`` (reset ended envs with
-    ``reset(options={"reset_mask": mask})``).
+    ``reset(options={"reset_mask": mask})``). With ``copy=True`` every array
+    returned is a copy of its own instead (Gymnasium's vector envs' default;
+    ``gymnasium.make_vec("rlforge/<ID>", n)`` makes this env so).
     """
 
     def __init__(self, env_id: str, num_envs: int, threads: int = 1, autoreset_mode: str | AutoresetMode = "next_step",
-                 render_mode: str | None = None, **kwargs: Any):
+                 render_mode: str | None = None, copy: bool = False, **kwargs: Any):
         kwargs = _native_kwargs(kwargs)
         mode = _autoreset_mode(autoreset_mode)
         num_envs = check_int("num_envs", num_envs, 1, 65536)
@@ -332,6 +334,9 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
         self._was_reset = False
         self._masked = "action_masks" in self._views
         self._two_players = self._native.num_players > 1
+        if not isinstance(copy, (bool, np.bool_)):
+            raise ValueError(f"copy must be True or False, got {copy!r}")
+        self.copy = bool(copy)
 
     # -- Gymnasium's API -----------------------------------------------------------
 
@@ -356,7 +361,7 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
         else:
             self._native.reset(seed, None)
             infos = self._infos(final_step=False)
-        return self._observations(), infos
+        return self._out((self._observations(), infos))
 
     def step(self, actions):
         a = as_native(actions, self._act_desc, self.num_envs, "actions")
@@ -376,12 +381,27 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
                 infos["final_obs"], infos["_final_obs"] = final_obs, ended.copy()
                 final_info = self._infos(final_step=True, only=ended, final_masks=True)
                 infos["final_info"], infos["_final_info"] = final_info, ended.copy()
-        return self._observations(), v["rewards"], v["terminated"], v["truncated"], infos
+        return self._out((self._observations(), v["rewards"], v["terminated"], v["truncated"], infos))
 
     def close_extras(self, **kwargs):
         self._native.close()
 
     # -- helpers ----------------------------------------------------------------------
+
+    def _out(self, result: tuple) -> tuple:
+        """What reset/step return: the buffers' views, or (copy=True) copies."""
+        if not self.copy:
+            return result
+
+        def copied(x):
+            if isinstance(x, np.ndarray):
+                return x.copy()
+            if isinstance(x, dict):
+                return {k: copied(v) for k, v in x.items()}
+            if isinstance(x, tuple):
+                return tuple(copied(v) for v in x)
+            return x
+        return copied(result)
 
     def _element(self, row):
         return int(row) if self._obs_desc["kind"] == "Discrete" else row.copy()
@@ -417,6 +437,12 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
     def episode_statistics(self):
         """Return and length of the episode each env ended on the last step (float64[N], int64[N])."""
         return self._native.episode_stats()
+
+
+def gymnasium_vector_env(num_envs: int, env_id: str, copy: bool = True, **kwargs: Any) -> RlforgeVectorEnv:
+    """gymnasium.make_vec's vector entry point for "rlforge/<ID>": the C++
+    vector env, returning copies (as Gymnasium's vector envs do by default)."""
+    return RlforgeVectorEnv(env_id, num_envs, copy=copy, **kwargs)
 
 
 class RlforgeAsyncVectorEnv:

@@ -82,6 +82,54 @@ def test_arrays_are_views_of_the_batch_buffers():
     assert np.array_equal(obs, kept)  # the view keeps the vector env's buffers alive
 
 
+@pytest.mark.parametrize("env_id, kwargs", [("CartPole-v1", {"max_episode_steps": 20}), ("TowerDefense-v0", {})])
+def test_gymnasium_make_vec_makes_the_cpp_vector_env_returning_copies(env_id, kwargs):
+    """gymnasium.make_vec("rlforge/<ID>") takes the vector entry point: the
+    C++ vector env, with copies as Gymnasium's vector envs return, stepping as
+    the SyncVectorEnv of single envs that vectorization_mode="sync" makes."""
+    ours = gym.make_vec(f"rlforge/{env_id}", num_envs=3, **kwargs)
+    theirs = gym.make_vec(f"rlforge/{env_id}", num_envs=3, vectorization_mode="sync", **kwargs)
+    assert isinstance(ours, rlforge.RlforgeVectorEnv) and ours.copy
+    assert isinstance(theirs, SyncVectorEnv)
+    assert ours.spec.id == f"rlforge/{env_id}" and ours.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+    def same_infos(i1, i2, where):
+        # MultiDiscrete masks: ours one [N, n_d] array per dimension, a
+        # SyncVectorEnv's one tuple of dimensions per env.
+        if isinstance(i1.get("action_mask"), tuple):
+            for k in range(3):
+                assert all(np.array_equal(i1["action_mask"][d][k], i2["action_mask"][k][d])
+                           for d in range(len(i1["action_mask"]))), where
+            i1, i2 = dict(i1), dict(i2)
+            del i1["action_mask"], i2["action_mask"]
+        _same_infos(i1, i2, where)
+
+    o1, i1 = ours.reset(seed=3)
+    o2, i2 = theirs.reset(seed=3)
+    assert np.array_equal(o1, o2)
+    same_infos(i1, i2, "reset")
+    theirs.action_space.seed(0)
+    kept, ends = [], 0
+    for t in range(60):
+        mask = i2.get("action_mask")
+        actions = (np.stack([theirs.single_action_space.sample(mask=mask[k]) for k in range(3)])
+                   if mask is not None else theirs.action_space.sample())
+        o1, r1, te1, tr1, i1 = ours.step(actions)
+        o2, r2, te2, tr2, i2 = theirs.step(actions)
+        assert np.array_equal(o1, o2) and np.array_equal(r1, r2.astype(np.float32)), f"step {t}"
+        assert np.array_equal(te1, te2) and np.array_equal(tr1, tr2), f"step {t}"
+        same_infos(i1, i2, f"step {t}")
+        assert o1.flags.owndata or o1.base is not None and o1.base.flags.owndata
+        kept.append((o1, o2.copy(), r1, r2.copy()))
+        ends += int((te2 | tr2).sum())
+    # Every step's arrays are the step's own: later steps did not overwrite them.
+    for o1, o2, r1, r2 in kept:
+        assert np.array_equal(o1, o2) and np.array_equal(r1, r2.astype(np.float32))
+    if env_id == "CartPole-v1":
+        assert ends >= 3
+    with pytest.raises(ValueError, match="copy must be True or False"):
+        gym.make_vec(f"rlforge/{env_id}", num_envs=2, copy="yes")
+
+
 def test_threads_give_the_same_results():
     a = rlforge.make_vec("CartPole-v1", num_envs=64, threads=1)
     b = rlforge.make_vec("CartPole-v1", num_envs=64, threads=2)
