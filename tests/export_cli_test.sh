@@ -37,6 +37,16 @@ check export-out-missing-dir 2 "no directory $tmp/none" -- "$BIN" export "$tmp/p
 check export-out-dir 2 "is a directory" -- "$BIN" export "$tmp/ppo" --format rlf --out "$tmp"
 check export-tabular 2 "q-learning's policy is not a network" -- "$BIN" export "$tmp/tab" --format rlf --out "$tmp/x"
 check export-missing-run 2 "" -- "$BIN" export "$tmp/nope" --format rlf --out "$tmp/x"
+# The format follows --out's extension; one the extension contradicts is refused.
+check export-format-from-name 0 "wrote $tmp/auto.onnx (onnx" -- "$BIN" export "$tmp/ppo" --out "$tmp/auto.onnx" --check 0
+check export-format-contradicts-name 2 "$tmp/x.rlf's extension says rlf, but --format is onnx (name it .onnx, or give --format rlf)" -- "$BIN" export "$tmp/ppo" --format onnx --out "$tmp/x.rlf"
+# A FIFO (or a device) was replaced by a regular file; a symbolic link is written through.
+mkfifo "$tmp/fifo"
+check export-to-fifo 2 "it is not a regular file (a device, FIFO or socket)" -- "$BIN" export "$tmp/ppo" --out "$tmp/fifo" --format rlf --check 0
+[[ -p "$tmp/fifo" ]] && echo "ok   export-fifo-kept" || { echo "FAIL the FIFO was replaced"; fails=$((fails+1)); }
+ln -s "$tmp/p.rlf" "$tmp/link.rlf"
+check export-through-link 0 "" -- "$BIN" export "$tmp/ppo" --out "$tmp/link.rlf" --check 0
+[[ -L "$tmp/link.rlf" ]] && echo "ok   export-link-kept" || { echo "FAIL the link was replaced"; fails=$((fails+1)); }
 [[ ! -e "$tmp/x" ]] && echo "ok   nothing-written-on-error" || { echo "FAIL a file was written on error"; fails=$((fails+1)); }
 
 # The example game loop links only the runtime and plays with the export.
@@ -81,11 +91,13 @@ for i in $(seq 50); do kill -0 $spid 2>/dev/null || break; sleep 0.1; done
 if kill -0 $spid 2>/dev/null; then echo "FAIL serve still running 5 s after SIGTERM"; kill -9 $spid; fails=$((fails+1)); else
   wait $spid; code=$?
   [[ $code == 0 ]] && echo "ok   serve-sigterm" || { echo "FAIL serve exit $code after SIGTERM"; fails=$((fails+1)); }
+  [[ ! -s "$tmp/serve.err" ]] && echo "ok   serve-quiet" || { echo "FAIL --quiet wrote: $(cat "$tmp/serve.err")"; fails=$((fails+1)); }
 fi
 check serve-missing 2 "no such file or run directory" -- "$BIN" serve --policy "$tmp/nope.rlf" --port 0
 check serve-bad-batch 2 "--max-batch must be in 1..65536" -- "$BIN" serve --policy "$tmp/p.rlf" --max-batch 0
 check served-unreachable 2 "no rlforge server answers there" -- "$BIN" eval --policy http://127.0.0.1:1 --env CartPole-v1 --episodes 1
 check serve-empty-name 2 "the model name before '=' is empty" -- "$BIN" serve --policy "=$tmp/p.rlf"
+check serve-empty-path 2 "the path after '=' is empty (NAME=PATH)" -- "$BIN" serve --policy "x="
 check bench-serve-binary-recurrent 2 "binary requests carry no state" -- "$BIN" bench serve --policy "$tmp/rnn" --binary --requests 10
 check bench-serve 0 "batching serves" -- "$BIN" bench serve --policy "$tmp/ppo" --concurrency 1 --concurrency 4 --requests 200 --seconds 2
 

@@ -314,14 +314,16 @@ class TrainedPolicy:
             chosen.append(int(action[d]))
         return np.array(chosen, dtype=np.int64)
 
-    def export(self, path: str, format: str = "rlf", quantize: str | None = None) -> dict:
+    def export(self, path: str, format: str | None = None, quantize: str | None = None) -> dict:
         """Writes the policy as `format`: "rlf" (rlforge's torch-free runtime),
         "torchscript" or "onnx" (docs/deploy.md lists inputs and outputs);
+        by default the one path's extension names (.rlf, .onnx, .pt; rlf for
+        others), and a format the extension contradicts is refused.
         quantize="int8" stores int8 weights (rlf only). Returns the model's
         description (inputs, outputs, layers)."""
         import json
 
-        return json.loads(_native.train_module().export_policy(self._path, format, os.fspath(path), quantize or ""))
+        return json.loads(_native.train_module().export_policy(self._path, format or "", os.fspath(path), quantize or ""))
 
 
 def load(path: str) -> TrainedPolicy:

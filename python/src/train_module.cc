@@ -179,7 +179,8 @@ PYBIND11_MODULE(_rlforge_train, m) {
       py::arg("preset"), py::arg("progress"));
   m.def(
       "export_policy",
-      [](const std::string& run, const std::string& format, const std::string& out, const std::string& quantize) {
+      [](const std::string& run, std::string format, const std::string& out, const std::string& quantize) {
+        format = ExportFormatFor(format, out, "format");
         RLF_CHECK_ARG(quantize.empty() || quantize == "int8", "quantize takes 'int8' (or None), got '", quantize, "'");
         RLF_CHECK_ARG(quantize.empty() || format == "rlf", "quantize='int8' is for the rlf runtime's format, not '",
                       format, "'");

@@ -125,6 +125,14 @@ def test_export_errors(ppo_run, tmp_path):
         policy.export(tmp_path)
     desc = policy.export(tmp_path / "q.rlf", quantize="int8")
     assert "int8" in json.dumps(desc["network"])
+    # The format follows the name's extension (it wrote rlf bytes into a .onnx
+    # file); a format the extension contradicts is refused.
+    policy.export(tmp_path / "auto.onnx")
+    import onnxruntime
+
+    onnxruntime.InferenceSession(str(tmp_path / "auto.onnx"))  # ONNX, not rlf bytes
+    with pytest.raises(ValueError, match=r"x.rlf's extension says rlf, but format is onnx \(name it .onnx"):
+        policy.export(tmp_path / "x.rlf", format="onnx")
 
 
 def test_onnx_muzero_equals_torchscript(tmp_path):

@@ -36,9 +36,8 @@ double SecondsPerAction(runtime::Policy& p, const RecordedObservations& r) {
   return s / static_cast<double>(r.n);
 }
 
-void RunExport(const ExportArgs& a) {
-  RLF_CHECK_ARG(a.format == "rlf" || a.format == "torchscript" || a.format == "onnx",
-                "--format must be rlf, torchscript or onnx, got '", a.format, "'");
+void RunExport(ExportArgs a) {
+  a.format = ExportFormatFor(a.format, a.out, "--format");
   RLF_CHECK_ARG(a.quantize.empty() || a.quantize == "int8", "--quantize takes int8, got '", a.quantize, "'");
   RLF_CHECK_ARG(a.quantize.empty() || a.format == "rlf",
                 "--quantize int8 is for the rlf runtime; TorchScript and ONNX exports are float32");
@@ -111,7 +110,8 @@ void AddExportCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "export", "Export a trained policy: rlf (the torch-free runtime), TorchScript or ONNX (docs/deploy.md)");
   cmd->add_option("run", a->run, "Run directory or checkpoint file")->required();
-  cmd->add_option("--format", a->format, "rlf, torchscript or onnx")->required();
+  cmd->add_option("--format", a->format,
+                  "rlf, torchscript or onnx (default: from --out's extension, .rlf, .onnx or .pt; rlf for others)");
   cmd->add_option("--out", a->out, "Output file")->required();
   cmd->add_option("--quantize", a->quantize, "int8: int8 weights (rlf only); reports agreement and speed-up");
   cmd->add_option("--check", a->check,

@@ -43,6 +43,8 @@ serve::ModelSource Source(const std::string& spec, const std::string& quantize) 
   if (std::regex_match(spec, m, named)) name = m[1].str(), path = m[2].str();
   RLF_CHECK_ARG(spec.empty() || spec.front() != '=' || std::filesystem::exists(spec), "--policy '", spec,
                 "': the model name before '=' is empty (NAME=PATH)");
+  RLF_CHECK_ARG(spec.empty() || spec.back() != '=' || std::filesystem::exists(spec), "--policy '", spec,
+                "': the path after '=' is empty (NAME=PATH)");
   RLF_CHECK_ARG(std::filesystem::exists(path), "--policy '", spec, "': no such file or run directory '", path, "'");
   if (name.empty()) name = std::filesystem::path(path).lexically_normal().filename().stem().string();
   if (name.empty() || !std::regex_match(name, std::regex("[A-Za-z0-9_.-]+"))) name = "default";
@@ -95,7 +97,7 @@ void RunServe(ServeArgs a) {
   std::fflush(stdout);
   int sig = 0;
   sigwait(&set, &sig);
-  std::fprintf(stderr, "serve: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  if (!a.o.quiet) std::fprintf(stderr, "serve: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.Stop();
 }
 

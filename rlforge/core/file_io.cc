@@ -23,9 +23,37 @@ void FsyncDirectoryOf(const std::string& path) {
   ::close(fd);
 }
 
+// The file a write to `path` means: a symbolic link's target, as a shell's
+// `>` writes through a link (renaming over the link would replace it).
+std::string ResolveLinks(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path p(path);
+  for (int hops = 0; hops < 40 && fs::is_symlink(fs::symlink_status(p, ec)); ++hops) {
+    const fs::path target = fs::read_symlink(p, ec);
+    if (ec) break;
+    p = target.is_absolute() ? target : p.parent_path() / target;
+  }
+  return p.string();
+}
+
+// Why `path`, when it exists, is not a file a write may replace: "" for a
+// regular file or nothing there.
+std::string NotAFile(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto st = fs::status(path, ec);
+  if (!fs::exists(st) || fs::is_regular_file(st)) return "";
+  return fs::is_directory(st) ? "it is a directory; name a file"
+                              : "it is not a regular file (a device, FIFO or socket); name a file";
+}
+
 }  // namespace
 
-AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {
+AtomicFile::AtomicFile(std::string path) : path_(ResolveLinks(path)), tmp_(path_ + ".tmp") {
+  // Renaming the written file over a device or FIFO would replace it (as root, even /dev/full).
+  if (const std::string why = NotAFile(path_); !why.empty())
+    throw InvalidArgument(StrCat("cannot write ", path, ": ", why));
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) throw Error(StrCat("cannot write ", tmp_, ": ", std::strerror(errno)));
 }
@@ -100,8 +128,7 @@ std::string OutputFileProblem(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) return "no directory " + dir.string();
   if (::access(dir.c_str(), W_OK) != 0) return "cannot write in " + dir.string() + " (" + std::strerror(errno) + ")";
-  if (std::filesystem::is_directory(path, ec)) return "it is a directory; name a file";
-  return "";
+  return NotAFile(ResolveLinks(path));
 }
 
 }  // namespace rlforge

@@ -17,7 +17,9 @@ namespace rlforge {
 
 class AtomicFile {
  public:
-  // Opens "<path>.tmp" for writing (Error when it cannot be created).
+  // Opens "<path>.tmp" for writing (Error when it cannot be created). A
+  // symbolic link is written through (its target is replaced, not the link);
+  // a path that is a directory, device, FIFO or socket is an InvalidArgument.
   explicit AtomicFile(std::string path);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
@@ -39,8 +41,8 @@ class AtomicFile {
 void WriteFileAtomically(const std::string& path, const std::string& contents);
 
 // Why a file cannot be written at `path` ("" when it can be, as far as can
-// be told before writing): "no directory D", "cannot write in D (...)", or
-// "it is a directory; name a file". For checks before long work (an export,
+// be told before writing): "no directory D", "cannot write in D (...)",
+// "it is a directory; name a file" or "it is not a regular file (...)". For checks before long work (an export,
 // a recorded episode) that would otherwise fail only at the end.
 std::string OutputFileProblem(const std::string& path);
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,6 +80,37 @@ TEST(ReadWholeFileTest, ADirectoryIsRefusedByName) {
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
   }
+}
+
+// A write to a FIFO (or a device such as /dev/full) replaced it with a
+// regular file, and a write to a symbolic link replaced the link: special
+// files are refused and links are written through.
+TEST(AtomicFileTest, SpecialFilesAreRefusedAndLinksWrittenThrough) {
+  const std::string dir = FreshDir("special");
+  const std::string fifo = dir + "/pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  try {
+    WriteFileAtomically(fifo, "data");
+    FAIL() << "a FIFO was replaced";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  EXPECT_NE(OutputFileProblem(fifo).find("not a regular file"), std::string::npos);
+  EXPECT_NE(OutputFileProblem(dir).find("is a directory"), std::string::npos);
+
+  const std::string target = dir + "/target.bin", link = dir + "/link.bin";
+  WriteFileAtomically(target, "old");
+  fs::create_symlink("target.bin", link);  // relative to the link's directory
+  EXPECT_EQ(OutputFileProblem(link), "");
+  WriteFileAtomically(link, "new");
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(ReadWholeFile(target, "target"), "new");
+  // A link to a FIFO is refused like the FIFO.
+  fs::create_symlink(fifo, dir + "/to_pipe");
+  EXPECT_THROW(WriteFileAtomically(dir + "/to_pipe", "x"), InvalidArgument);
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  for (const auto& e : fs::directory_iterator(dir)) EXPECT_NE(e.path().extension(), ".tmp") << e.path();
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <numeric>
@@ -458,6 +459,12 @@ void Model::Validate() const {
     RLF_RT_CHECK(static_cast<int64_t>(obs_mean.size()) == obs_size() &&
                      static_cast<int64_t>(obs_var.size()) == obs_size(),
                  "normalization statistics of ", obs_mean.size(), " values for ", obs_size(), " observations");
+    // (x - mean) / sqrt(var + eps) clipped to +-clip: anything else makes
+    // NaNs of every observation, or passes them unclipped.
+    RLF_RT_CHECK(std::isfinite(obs_eps) && obs_eps > 0, "normalization eps must be a positive number, got ", obs_eps);
+    RLF_RT_CHECK(std::isfinite(obs_clip) && obs_clip > 0, "normalization clip must be a positive number, got ",
+                 obs_clip);
+    for (float v : obs_var) RLF_RT_CHECK(v >= 0, "a normalization variance is ", v, " (negative)");
   }
   RLF_RT_CHECK(obs_kind != ObsKind::kImage || !encoder.empty(), "an image observation needs an encoder");
   int64_t x = CheckChain(encoder, features, "encoder");
@@ -503,6 +510,9 @@ void Model::Validate() const {
     case HeadKind::kGaussian:
       RLF_RT_CHECK(!log_std.empty() && low.size() == log_std.size() && high.size() == log_std.size(),
                    "a gaussian head needs log_std, low and high of one size");
+      for (size_t i = 0; i < low.size(); ++i)
+        RLF_RT_CHECK(low[i] <= high[i], "action bounds of dimension ", i, " are [", low[i], ", ", high[i],
+                     "] (low <= high needed; +-inf for none)");
       break;
   }
   RLF_RT_CHECK(pi == outputs_size(), "the policy chain gives ", pi, " outputs; the ", Name(head), " head needs ",
@@ -555,8 +565,15 @@ Model Parse(const std::string& b, const std::string& what) {
   }
 }
 
-void Save(const Model& model, const std::string& path) {
+void Save(const Model& model, const std::string& to) {
   const std::string bytes = Serialize(model);
+  // The rename below would replace a link, a device or a FIFO: write through
+  // a link to its file, and refuse anything else that is not a file.
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::string path = fs::exists(to, ec) ? fs::canonical(to, ec).string() : to;
+  RLF_RT_CHECK(!fs::exists(path, ec) || fs::is_regular_file(path, ec), "cannot write ", to,
+               ": it is not a regular file");
   const std::string tmp = path + ".tmp";
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);

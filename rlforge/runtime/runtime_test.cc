@@ -2,11 +2,13 @@
 // rlforge_runtime (and gtest), which is itself the check that the runtime
 // needs no libtorch.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <new>
@@ -426,6 +428,51 @@ TEST(RuntimeTest, FileRoundTripAndDamagedFiles) {
     EXPECT_THROW(p.Act(obs.data(), 1, nullptr, &action, true), Error);
     obs[1] = INFINITY;
     EXPECT_THROW(p.Act(obs.data(), 1, nullptr, &action, true), Error);
+  }
+  // Values a valid checksum can carry but no export writes (a file edited
+  // and re-summed) are refused when the model is built, named: a negative
+  // normalization eps or variance made every observation NaN, and swapped
+  // Gaussian bounds clamped every action to one end.
+  {
+    auto refused = [](const Model& m, const std::string& what) {
+      try {
+        Policy p(m);
+        ADD_FAILURE() << "built with " << what;
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+      }
+    };
+    Model eps = SmallCategorical();
+    eps.obs_mean = {0, 0}, eps.obs_var = {1, 1}, eps.obs_eps = -1;
+    refused(eps, "normalization eps must be a positive number, got -1");
+    Model var = eps;
+    var.obs_eps = 1e-8, var.obs_var = {1, -2};
+    refused(var, "a normalization variance is -2 (negative)");
+    Model clip = var;
+    clip.obs_var = {1, 1}, clip.obs_clip = std::nan("");
+    refused(clip, "normalization clip must be a positive number");
+    Model g;
+    g.obs_kind = ObsKind::kBox, g.obs_shape = {1};
+    g.head = HeadKind::kGaussian, g.log_std = {0}, g.low = {2}, g.high = {-2};
+    g.policy = {Linear(1, 1, {2}, {0})};
+    refused(g, "action bounds of dimension 0 are [2, -2]");
+    g.low = {std::nanf("")}, g.high = {1};
+    refused(g, "action bounds of dimension 0");
+  }
+  // Save writes through a symbolic link and refuses a FIFO (its rename
+  // replaced both with a regular file).
+  {
+    const std::string dir = ::testing::TempDir() + "/rlf_save_special";
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    ASSERT_EQ(::mkfifo((dir + "/pipe").c_str(), 0644), 0);
+    EXPECT_THROW(Save(m, dir + "/pipe"), Error);
+    EXPECT_TRUE(std::filesystem::is_fifo(dir + "/pipe"));
+    Save(SmallCategorical(), dir + "/model.rlf");
+    std::filesystem::create_symlink("model.rlf", dir + "/link.rlf");
+    Save(m, dir + "/link.rlf");
+    EXPECT_TRUE(std::filesystem::is_symlink(dir + "/link.rlf"));
+    EXPECT_EQ(Load(dir + "/model.rlf").Describe(), m.Describe());
   }
   // Inconsistent models are refused when built, named.
   Model bad = SmallCategorical();

@@ -614,6 +614,17 @@ uint64_t QueryUint(const httplib::Request& req, const char* key, uint64_t max) {
   return x;
 }
 
+// The keys of a request target's query string ("/v1/act?a=1&b" -> a, b).
+std::vector<std::string> UrlQueryKeys(const std::string& target) {
+  std::vector<std::string> keys;
+  const size_t q = target.find('?');
+  if (q == std::string::npos) return keys;
+  std::stringstream query(target.substr(q + 1));
+  for (std::string item; std::getline(query, item, '&');)
+    if (!item.empty()) keys.push_back(item.substr(0, item.find('=')));
+  return keys;
+}
+
 // A 0/1 (or false/true) query parameter.
 bool QueryFlag(const httplib::Request& req, const char* key, bool absent) {
   if (!req.has_param(key)) return absent;
@@ -722,17 +733,43 @@ class Server::Impl {
 
   ~Impl() { Stop(); }
 
+  // Prometheus' text format: each family's HELP and TYPE, then all its
+  // samples (every model's) together.
   std::string Metrics() const {
+    struct Family {
+      const char *name, *type, *help;
+    };
+    static const Family kFamilies[] = {
+        {"rlforge_requests_total", "counter", "Requests answered, by model and HTTP status."},
+        {"rlforge_rows_total", "counter", "Observation rows acted on."},
+        {"rlforge_batches_total", "counter", "Batches the runtime ran."},
+        {"rlforge_batch_size", "histogram", "Rows per batch the runtime ran."},
+        {"rlforge_queue_rows", "gauge", "Rows waiting in the queue."},
+        {"rlforge_model_version", "gauge", "Version of the model served (1, then one more per reload)."},
+        {"rlforge_reloads_total", "counter", "Reloads that swapped in a changed model file."},
+        {"rlforge_reload_failures_total", "counter", "Changed model files that did not load (the old model kept serving)."},
+        {"rlforge_queue_seconds", "summary", "Time from arrival to the batch that took the request."},
+        {"rlforge_request_seconds", "summary", "Time from arrival to the answer."}};
+    std::ostringstream samples;
+    for (const auto& s : slots_) s->Metrics(samples);
+    std::map<std::string, std::string> by_family;
+    std::stringstream lines(samples.str());
+    for (std::string line; std::getline(lines, line);) {
+      std::string metric = line.substr(0, line.find_first_of("{ "));
+      for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+        const std::string s = suffix;
+        if (metric.size() > s.size() && metric.compare(metric.size() - s.size(), s.size(), s) == 0 &&
+            std::none_of(std::begin(kFamilies), std::end(kFamilies), [&](const Family& f) { return metric == f.name; })) {
+          metric.resize(metric.size() - s.size());
+          break;
+        }
+      }
+      by_family[metric] += line + "\n";
+    }
     std::ostringstream out;
-    out << "# HELP rlforge_requests_total Requests answered, by model and HTTP status.\n"
-           "# TYPE rlforge_requests_total counter\n"
-           "# HELP rlforge_batch_size Rows per batch the runtime ran.\n"
-           "# TYPE rlforge_batch_size histogram\n"
-           "# HELP rlforge_queue_seconds Time from arrival to the batch that took the request.\n"
-           "# TYPE rlforge_queue_seconds summary\n"
-           "# HELP rlforge_request_seconds Time from arrival to the answer.\n"
-           "# TYPE rlforge_request_seconds summary\n";
-    for (const auto& s : slots_) s->Metrics(out);
+    for (const Family& f : kFamilies)
+      out << "# HELP " << f.name << " " << f.help << "\n# TYPE " << f.name << " " << f.type << "\n"
+          << by_family[f.name];
     return out.str();
   }
 
@@ -748,13 +785,26 @@ class Server::Impl {
     // limit only on requests that state their length.
     http_.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
       if (req.method != "POST") return httplib::Server::HandlerResponse::Unhandled;
-      const char* why = nullptr;
-      if (req.has_header("Content-Encoding")) res.status = 415, why = "compressed bodies are not accepted";
-      else if (!req.has_header("Content-Length")) res.status = 411, why = "a POST needs a Content-Length";
-      else if (const std::string n = req.get_header_value("Content-Length");
-               n.empty() || n.size() > 19 || n.find_first_not_of("0123456789") != std::string::npos)
+      std::string why;
+      const std::string n = req.get_header_value("Content-Length");
+      if (req.has_header("Content-Encoding")) {
+        res.status = 415, why = "compressed bodies are not accepted";
+      } else if (!req.has_header("Content-Length")) {
+        res.status = 411, why = "a POST needs a Content-Length";
+      } else if (req.get_header_value_count("Content-Length") > 1 || req.has_header("Transfer-Encoding")) {
+        // Which length holds is ambiguous (a way to smuggle a request past a proxy): RFC 9112 6.3.
+        res.status = 400, why = "a POST needs exactly one Content-Length and no Transfer-Encoding";
+      } else if (n.empty() || n.size() > 19 || n.find_first_not_of("0123456789") != std::string::npos) {
         res.status = 400, why = "Content-Length must be a decimal number of bytes";
-      if (!why) return httplib::Server::HandlerResponse::Unhandled;
+      } else if (MediaType(req.get_header_value("Content-Type")) == "application/x-www-form-urlencoded" &&
+                 std::stoull(n) > CPPHTTPLIB_FORM_URL_ENCODED_PAYLOAD_MAX_LENGTH) {
+        // httplib parses form bodies itself and refuses larger ones before any handler sees them.
+        res.status = 413;
+        why = Cat("a body sent as application/x-www-form-urlencoded (curl -d's default) may hold at most ",
+                  CPPHTTPLIB_FORM_URL_ENCODED_PAYLOAD_MAX_LENGTH, " bytes; send JSON as application/json "
+                  "(curl --json, or -H 'Content-Type: application/json')");
+      }
+      if (why.empty()) return httplib::Server::HandlerResponse::Unhandled;
       // The unread body would be taken for the next request: close.
       res.set_header("Connection", "close");
       res.set_content(Json{{"error", why}}.dump(), "application/json");
@@ -777,7 +827,8 @@ class Server::Impl {
                [this](const httplib::Request& req, httplib::Response& res) { Act(req, res, req.matches[1].str()); });
     http_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
       if (!res.body.empty()) return;
-      const char* why = res.status == 404 ? "no such endpoint (POST /v1/act, GET /v1/models, /healthz, /metrics)"
+      const char* why = res.status == 404 ? "no such endpoint (POST /v1/act or /v1/models/NAME/act, GET /v1/models, "
+                                            "/healthz, /metrics)"
                         : res.status == 413 ? "request body too large"
                                             : "bad request";
       res.set_content(Json{{"error", why}}.dump(), "application/json");
@@ -829,7 +880,15 @@ class Server::Impl {
             throw BadRequest{400, "\"model\" differs from the model in the URL"};
           name = j["model"].get<std::string>();
         }
-      } else if (req.has_param("model")) {
+        // The URL's own query (a form body's fields are in req.params too).
+        for (const std::string& key : UrlQueryKeys(req.target))
+          if (key != "model")
+            throw BadRequest{400, Cat("unknown query parameter '", Printable(key),
+                                      "' (JSON requests take model; the rest goes in the body)")};
+      }
+      if (req.has_param("model")) {
+        if (!name.empty() && req.get_param_value("model") != name)
+          throw BadRequest{400, "query parameter 'model' differs from the model named in the URL or body"};
         name = req.get_param_value("model");
       }
       if (name.empty()) {
@@ -856,6 +915,8 @@ class Server::Impl {
         r->n = req.has_param("n") ? static_cast<int64_t>(QueryUint(req, "n", 65536)) : 1;
         if (r->n < 1) throw BadRequest{400, "query parameter 'n' must be in 1..65536"};
         const bool masked = QueryFlag(req, "masks", false);
+        if (masked && (m.mask_size() == 0 || m.head == runtime::HeadKind::kGaussian))
+          throw BadRequest{400, "this model's actions take no mask (masks=1)"};
         r->deterministic = QueryFlag(req, "deterministic", true);
         if (req.has_param("seed")) r->seed = QueryUint(req, "seed", UINT64_MAX);
         const size_t want = static_cast<size_t>(r->n * m.obs_size()) * sizeof(float) +

@@ -3,8 +3,12 @@
 // batches form; a full queue answers 503 and a missed deadline 504; models
 // reload when their file changes; bad requests get one-line errors and the
 // server keeps serving.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -13,6 +17,8 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "rlforge/runtime/policy.h"
@@ -334,14 +340,36 @@ TEST(ServerTest, HotReloadSwapsTheModelAndKeepsServingOnABrokenFile) {
   std::filesystem::remove(path);
 }
 
+// Sends `request` as it is (headers an HTTP client would not write) and
+// returns what the server answers before it closes or 5 s pass.
+std::string RawRequest(int port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string answer;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size())) {
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) answer.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return answer;
+}
+
 TEST(ServerTest, BadRequestsGetOneLineErrorsAndTheServerGoesOn) {
   ServerOptions o = Options();
   o.max_body_bytes = 4096;
   o.max_delay_us = 0;
-  Server server({Fixed("a", RandomModel(7)), Fixed("b", RandomModel(8))}, o);
+  Server server({Fixed("a", RandomModel(7)), Fixed("b", RandomModel(8)), Fixed("g", RandomModel(9, true))}, o);
   const int port = server.Start();
   Client client(port);
   const std::vector<float> ok(6, 0.1f);
+  const std::string obs = R"({"observation": [1, 2, 3, 4, 5, 6]})";
   struct Case {
     std::string path, body, content_type;
     int status;
@@ -390,7 +418,22 @@ TEST(ServerTest, BadRequestsGetOneLineErrorsAndTheServerGoesOn) {
       {"/v1/models/a/act?bogus=1", std::string(24, '\0'), "application/octet-stream", 400,
        "unknown query parameter 'bogus'"},
       {"/v1/models/a/act", std::string(8192, ' '), "application/json", 413, "too large"},
-      {"/v1/frobnicate", "{}", "application/json", 404, "no such endpoint"},
+      {"/v1/frobnicate", "{}", "application/json", 404, "no such endpoint (POST /v1/act or /v1/models/NAME/act"},
+      // Query parameters of JSON requests were ignored (?deterministic=banana answered 200).
+      {"/v1/models/a/act?deterministic=banana", obs, "application/json", 400,
+       "unknown query parameter 'deterministic' (JSON requests take model; the rest goes in the body)"},
+      {"/v1/models/a/act?model=b", obs, "application/json", 400, "query parameter 'model' differs"},
+      {"/v1/models/a/act?model=b", std::string(24, '\0'), "application/octet-stream", 400,
+       "query parameter 'model' differs"},
+      {"/v1/act?model=nope", obs, "application/json", 404, "unknown model 'nope'"},
+      // A mask for actions that take none: refused in binary as in JSON.
+      {"/v1/models/g/act?masks=1", std::string(24, '\0'), "application/octet-stream", 400,
+       "this model's actions take no mask"},
+      {"/v1/models/g/act", R"({"observation": [1, 2, 3, 4, 5, 6], "mask": [1, 1]})", "application/json", 400,
+       "this model's actions take no mask"},
+      // curl -d's form type: httplib refuses forms over 8 KiB; the error says what to send instead.
+      {"/v1/models/a/act", std::string(9000, ' '), "application/x-www-form-urlencoded", 413,
+       "may hold at most 8192 bytes; send JSON as application/json (curl --json"},
   };
   for (const auto& c : cases) {
     auto r = client.c.Post(c.path, c.body, c.content_type);
@@ -428,12 +471,55 @@ TEST(ServerTest, BadRequestsGetOneLineErrorsAndTheServerGoesOn) {
   ASSERT_EQ(s0->status, 200);
   EXPECT_EQ(s0->body, sf->body);
   EXPECT_NE(s0->body, g->body);
-  // And it still serves.
+  // And it still serves; the model given as ?model= as well, and a small
+  // JSON body sent as a form (curl -d) too.
   auto [status, out] = client.Post("/v1/models/b/act", {{"observation", ok}});
   EXPECT_EQ(status, 200) << out.dump();
+  for (const auto& [path, type] : {std::pair<const char*, const char*>{"/v1/act?model=b", "application/json"},
+                                   {"/v1/models/b/act?model=b", "application/json"},
+                                   {"/v1/models/b/act", "application/x-www-form-urlencoded"}}) {
+    auto a = client.c.Post(path, obs, type);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->status, 200) << path << " " << type << ": " << a->body;
+    EXPECT_EQ(Json::parse(a->body)["model"], "b") << a->body;
+  }
+  // Two Content-Length headers (a request smuggler's trick) or one beside a
+  // Transfer-Encoding: 400, not the first length's answer.
+  for (const std::string& headers : {std::string("Content-Length: 37\r\nContent-Length: 3\r\n"),
+                                     std::string("Content-Length: 37\r\nTransfer-Encoding: chunked\r\n")}) {
+    const std::string answer = RawRequest(
+        port, "POST /v1/models/b/act HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + headers + "\r\n" + obs);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0u) << answer;
+    EXPECT_NE(answer.find("exactly one Content-Length and no Transfer-Encoding"), std::string::npos) << answer;
+  }
   EXPECT_EQ(client.c.Get("/healthz")->body, "ok\n");
   auto models = Json::parse(client.c.Get("/v1/models")->body);
-  EXPECT_EQ(models["models"].size(), 2u);
+  EXPECT_EQ(models["models"].size(), 3u);
+  // Prometheus' text format: a family's HELP and TYPE once, right before all
+  // of its samples (every model's); every sample in a family so announced.
+  const std::string metrics = client.c.Get("/metrics")->body;
+  std::stringstream lines(metrics);
+  std::string family;
+  std::set<std::string> announced;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("# HELP ", 0) == 0) {
+      family = line.substr(7, line.find(' ', 7) - 7);
+      EXPECT_TRUE(announced.insert(family).second) << "twice: " << family;
+      continue;
+    }
+    if (line.rfind("# TYPE ", 0) == 0) {
+      EXPECT_EQ(line.substr(7, line.find(' ', 7) - 7), family) << line;
+      continue;
+    }
+    const std::string metric = line.substr(0, line.find_first_of("{ "));
+    EXPECT_TRUE(metric == family || metric == family + "_bucket" || metric == family + "_sum" ||
+                metric == family + "_count")
+        << line << " under " << family;
+  }
+  for (const char* f : {"rlforge_requests_total", "rlforge_rows_total", "rlforge_batches_total", "rlforge_batch_size",
+                        "rlforge_queue_rows", "rlforge_model_version", "rlforge_reloads_total",
+                        "rlforge_reload_failures_total", "rlforge_queue_seconds", "rlforge_request_seconds"})
+    EXPECT_EQ(announced.count(f), 1u) << f << " has no HELP\n" << metrics;
   EXPECT_EQ(models["models"][0]["model"]["observation"]["size"], 6);
   server.Stop();
 }

@@ -3,9 +3,11 @@
 #include <torch/script.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 
 #include "rlforge/core/error.h"
+#include "rlforge/core/file_io.h"
 
 namespace rlforge {
 
@@ -240,23 +242,40 @@ void WriteTorchScript(const Model& model, const std::string& path) {
   }
   // What the model is, for whoever loads it: the rlf description as JSON.
   m.register_attribute("rlforge_model", c10::StringType::get(), model.Describe());
-  const std::string tmp = path + ".tmp";
+  std::ostringstream bytes;
   try {
-    m.save(tmp);
+    m.save(bytes);
   } catch (const c10::Error& e) {
-    std::remove(tmp.c_str());
     throw Error(StrCat("cannot write ", path, ": ", OneLine(e.what())));
   }
-  RLF_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot write ", path);
+  WriteFileAtomically(path, bytes.str());
+}
+
+std::string ExportFormatFor(const std::string& format, const std::string& path, const std::string& format_name) {
+  RLF_CHECK_ARG(format.empty() || format == "rlf" || format == "torchscript" || format == "onnx", format_name,
+                " must be rlf, torchscript or onnx, got '", format, "'");
+  const std::string ext = std::filesystem::path(path).extension().string();
+  const std::string by_name = ext == ".rlf"                   ? "rlf"
+                              : ext == ".onnx"                ? "onnx"
+                              : ext == ".pt" || ext == ".ts" ? "torchscript"
+                                                              : "";
+  if (format.empty()) return by_name.empty() ? "rlf" : by_name;
+  RLF_CHECK_ARG(by_name.empty() || by_name == format, path, "'s extension says ", by_name, ", but ", format_name,
+                " is ", format, " (name it ",
+                format == "rlf" ? ".rlf" : format == "onnx" ? ".onnx" : ".pt", ", or give ", format_name, " ", by_name,
+                ")");
+  return format;
 }
 
 void WriteExport(const Model& model, const std::string& format, const std::string& path) {
   if (format == "rlf") {
+    std::string bytes;
     try {
-      runtime::Save(model, path);
+      bytes = runtime::Serialize(model);
     } catch (const runtime::Error& e) {
       throw Error(e.what());
     }
+    WriteFileAtomically(path, bytes);
   } else if (format == "torchscript") {
     WriteTorchScript(model, path);
   } else if (format == "onnx") {

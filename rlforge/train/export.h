@@ -42,6 +42,12 @@ namespace rlforge {
 void WriteTorchScript(const runtime::Model& model, const std::string& path);
 // format: rlf, torchscript or onnx (InvalidArgument otherwise).
 void WriteExport(const runtime::Model& model, const std::string& format, const std::string& path);
+// The export format for writing `path`: `format` ("rlf", "torchscript" or
+// "onnx"), or when it is empty the one the name's extension says (.rlf,
+// .onnx, .pt/.ts for TorchScript; rlf for any other). A format the
+// extension contradicts (ONNX bytes in x.rlf) is an InvalidArgument naming
+// `format_name` (the flag or argument that gave it).
+std::string ExportFormatFor(const std::string& format, const std::string& path, const std::string& format_name);
 // InvalidArgument when this build has no ONNX library (libonnx-dev).
 void WriteOnnx(const runtime::Model& model, const std::string& path);
 

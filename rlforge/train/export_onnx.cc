@@ -3,13 +3,13 @@
 #include "rlforge/train/export.h"
 
 #include "rlforge/core/error.h"
+#include "rlforge/core/file_io.h"
 
 #ifdef RLFORGE_HAVE_ONNX
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
 #include <cstdio>
-#include <fstream>
 #endif
 
 namespace rlforge {
@@ -442,12 +442,9 @@ void WriteOnnx(const Model& m, const std::string& path) {
   } catch (const std::exception& e) {
     throw Error(StrCat("the ONNX graph did not pass ONNX's checker (a bug in rlforge's writer): ", e.what()));
   }
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    RLF_CHECK(f && model.SerializeToOstream(&f) && f.flush(), "cannot write ", path);
-  }
-  RLF_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot write ", path);
+  std::string bytes;
+  RLF_CHECK(model.SerializeToString(&bytes), "cannot serialize the ONNX model for ", path);
+  WriteFileAtomically(path, bytes);
 }
 
 #endif  // RLFORGE_HAVE_ONNX
