@@ -79,7 +79,7 @@ void RunBenchEnv(const BenchEnvArgs& a) {
 }  // namespace
 
 void AddBenchCommand(CLI::App& app) {
-  auto* bench = app.add_subcommand("bench", "Benchmarks (env: vector-env stepping; train: training speed; search: MCTS simulations/s; distributed, allreduce: data-parallel scaling; lm: transformer tokens/s)");
+  auto* bench = app.add_subcommand("bench", "Benchmarks (env: vector-env stepping; train: training speed; search: MCTS simulations/s; distributed, allreduce: data-parallel scaling; lm: transformer tokens/s; runtime: exported-policy latency; serve: HTTP serving throughput)");
   bench->require_subcommand(1);
   auto a = std::make_shared<BenchEnvArgs>();
   auto* env = bench->add_subcommand("env", "Steps per second of a vector env with random actions");

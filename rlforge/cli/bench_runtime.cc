@@ -34,6 +34,11 @@ struct BenchRuntimeArgs {
 // long; the candidates' rounds interleave (the machine's noise hits all).
 std::vector<double> Interleaved(const std::vector<std::function<void(int64_t)>>& fs, int64_t rounds, double seconds) {
   std::vector<int64_t> calls(fs.size(), 1);
+  // Warm-up first: TorchScript's profiling executor runs a graph's first
+  // calls slowly while it records and optimizes (milliseconds each), which
+  // short rounds (--seconds 0.05) then timed as the steady state.
+  for (const auto& f : fs)
+    for (int64_t i = 0; i < 20; ++i) f(i);
   // Calibrate: calls per round.
   for (size_t k = 0; k < fs.size(); ++k) {
     for (;;) {

@@ -211,7 +211,7 @@ void AddPlayCommand(CLI::App& app) {
   cmd->add_option("--env", a->env, "Env ID; by default the env (and env_kwargs) of a run given as --policy");
   cmd->add_option("--policy", a->policy,
                   "A scripted policy (" + Registry::Global().ScriptedPolicyList() +
-                      "), a run directory, or a checkpoint")
+                      "), a run directory, a checkpoint, or a served model (http://HOST:PORT[/v1/models/NAME])")
       ->capture_default_str();
   cmd->add_option("--opponent", a->opponent,
                   "Two-player games: the other side (a scripted policy or a run directory; default random). Team "

@@ -537,7 +537,8 @@ std::string Serialize(const Model& model) {
 
 Model Parse(const std::string& b, const std::string& what) {
   try {
-    RLF_RT_CHECK(b.size() >= 24 && std::memcmp(b.data(), kMagic, 8) == 0, "not an rlforge model (.rlf) file");
+    RLF_RT_CHECK(b.size() >= 8 && std::memcmp(b.data(), kMagic, 8) == 0, "not an rlforge model (.rlf) file");
+    RLF_RT_CHECK(b.size() >= 24, "truncated (", b.size(), " bytes)");
     const auto version = static_cast<uint32_t>(GetLE(b, 8, 4));
     RLF_RT_CHECK(version >= 1 && version <= kVersion, "format version ", version, ", this runtime reads versions 1 to ",
                  kVersion);

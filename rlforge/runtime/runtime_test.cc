@@ -391,6 +391,7 @@ TEST(RuntimeTest, FileRoundTripAndDamagedFiles) {
     EXPECT_THROW(Parse(b, "x.rlf"), Error) << "byte " << i;
   }
   expect_error(bytes.substr(0, bytes.size() / 2), "truncated");
+  expect_error(bytes.substr(0, 8), "truncated (8 bytes)");  // the magic alone was "not an rlforge model"
   expect_error("not a model at all, just text", "not an rlforge model");
   std::string v3 = bytes;
   v3[8] = 3;

@@ -605,12 +605,13 @@ void CheckObservations(const runtime::Model& m, const std::vector<float>& obs, i
 
 // Query parameter `key` of a binary request: an unsigned decimal integer
 // up to `max`.
-uint64_t QueryUint(const httplib::Request& req, const char* key, uint64_t max) {
+uint64_t QueryUint(const httplib::Request& req, const char* key, uint64_t max, uint64_t min = 0) {
   const std::string v = req.get_param_value(key);
   uint64_t x = 0;
   const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);  // no sign, no overflow
-  if (v.empty() || ec != std::errc() || end != v.data() + v.size() || x > max)
-    throw BadRequest{400, Cat("query parameter '", key, "' must be an integer in 0..", max, ", got '", Printable(v), "'")};
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size() || x > max || x < min)
+    throw BadRequest{400, Cat("query parameter '", key, "' must be an integer in ", min, "..", max, ", got '", Printable(v),
+                              "'")};
   return x;
 }
 
@@ -912,8 +913,7 @@ class Server::Impl {
           if (key != "n" && key != "masks" && key != "deterministic" && key != "seed" && key != "model")
             throw BadRequest{400, Cat("unknown query parameter '", Printable(key),
                                       "' (binary requests take n, masks, deterministic, seed, model)")};
-        r->n = req.has_param("n") ? static_cast<int64_t>(QueryUint(req, "n", 65536)) : 1;
-        if (r->n < 1) throw BadRequest{400, "query parameter 'n' must be in 1..65536"};
+        r->n = req.has_param("n") ? static_cast<int64_t>(QueryUint(req, "n", 65536, 1)) : 1;
         const bool masked = QueryFlag(req, "masks", false);
         if (masked && (m.mask_size() == 0 || m.head == runtime::HeadKind::kGaussian))
           throw BadRequest{400, "this model's actions take no mask (masks=1)"};
