@@ -129,6 +129,17 @@ grep -q "^dataset: $tmp/cp " "$tmp/bcrel/config.yaml" && echo "ok   set-dataset-
 check record-frozen 0 "" -- "$BIN" record --env FrozenLake-v1 --kwarg is_slippery=false --episodes 10 --out "$tmp/fl"
 check iql-frozen 0 "" -- "$BIN" train --algo iql --dataset "$tmp/fl" --env FrozenLake-v1 --steps 20 --set updates_per_iteration=10 --set eval_episodes=1 --out "$tmp/iqlfl" --no-progress
 grep -q "^env_kwargs: {is_slippery: false}" "$tmp/iqlfl/config.yaml" && echo "ok   same-env-keeps-dataset-kwargs" || { echo "FAIL env_kwargs: $(grep -A2 env_kwargs "$tmp/iqlfl/config.yaml")"; fails=$((fails+1)); }
+# The dataset gives the env and its kwargs however `dataset` is set: --set and
+# a config file's key too (they trained on slippery ice, or asked for --env).
+check set-dataset-gives-env 0 "" -- "$BIN" train --algo bc --set dataset="$tmp/fl" --steps 20 --set updates_per_iteration=10 --set eval_episodes=1 --out "$tmp/bcfl" --no-progress
+grep -q "^env_kwargs: {is_slippery: false}" "$tmp/bcfl/config.yaml" && grep -q "^env: FrozenLake-v1" "$tmp/bcfl/config.yaml" && echo "ok   set-dataset-keeps-kwargs" || { echo "FAIL --set dataset: $(grep -E '^env' "$tmp/bcfl/config.yaml")"; fails=$((fails+1)); }
+printf 'algo: bc\ndataset: %s\nupdates_per_iteration: 10\neval_episodes: 1\n' "$tmp/fl" > "$tmp/bcfl.yaml"
+check config-dataset-gives-env 0 "" -- "$BIN" train --config "$tmp/bcfl.yaml" --steps 20 --out "$tmp/bcfl2" --no-progress
+grep -q "^env_kwargs: {is_slippery: false}" "$tmp/bcfl2/config.yaml" && echo "ok   config-dataset-keeps-kwargs" || { echo "FAIL config dataset: $(grep -E '^env' "$tmp/bcfl2/config.yaml")"; fails=$((fails+1)); }
+check set-dataset-kwargs-overridden 0 "" -- "$BIN" train --algo bc --set dataset="$tmp/fl" --set 'env_kwargs={is_slippery: true}' --steps 20 --set updates_per_iteration=10 --set eval_episodes=1 --out "$tmp/bcfl3" --no-progress
+grep -q "^env_kwargs: {is_slippery: true}" "$tmp/bcfl3/config.yaml" && echo "ok   env-kwargs-override-the-datasets" || { echo "FAIL override: $(grep -E '^env' "$tmp/bcfl3/config.yaml")"; fails=$((fails+1)); }
+# Another env with the same spaces trains, and says whose data it is.
+check dataset-of-another-env 0 "warning: dataset $tmp/cp was recorded in CartPole-v1; the run trains and evaluates in CartPoleNoVel-v1 (--env)" -- "$BIN" train --algo bc --dataset "$tmp/cp" --env CartPoleNoVel-v1 --steps 20 --set updates_per_iteration=10 --set eval_episodes=1 --out "$tmp/bcnovel" --no-progress
 
 # Warm starts refuse what would leave the network mostly random or mean nothing.
 check ppo-from-bc-other-arch 2 "the same names have other shapes" -- "$BIN" train --algo ppo --env CartPole-v1 --init-from "$tmp/bc" --set net_arch=[128,128] --steps 512 --out "$tmp/ppo4"

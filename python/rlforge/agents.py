@@ -116,27 +116,16 @@ def register_python_env(make_env, name: str | None = None) -> str:
 
 
 def _with_dataset_env(env, config: dict | None):
-    """The env and config an offline run trains with: with config["dataset"]
-    and no env (or the dataset's own env ID), the dataset's env and the kwargs
-    it was recorded with, as `rlforge train --dataset` takes them."""
+    """The env argument for the native runner: with config["dataset"] and no
+    env, "" (the runner then takes the dataset's env and the kwargs it was
+    recorded with, as `rlforge train --dataset` does)."""
     if config is not None and not isinstance(config, dict):
         raise ValueError(f"config must be a dict of config keys, got {type(config).__name__}")
     dataset = (config or {}).get("dataset")
     if not dataset and env is None:  # as `rlforge train` without --env: nothing is assumed
         raise ValueError("env is required: an rlforge env ID or a function that makes a gymnasium.Env "
                          "(an offline agent takes it from config['dataset'])")
-    if not dataset or not (env is None or isinstance(env, str)):
-        return env, config
-    env_id, kwargs, ignored = _rlforge.dataset_env(str(dataset))
-    if env is not None and env != env_id:
-        return env, config
-    if not env_id:
-        raise ValueError(f"dataset {dataset} names no env (metadata env_spec): pass env")
-    for k in ignored:
-        warnings.warn(f"dataset {dataset}: its env_spec's kwarg {k} is ignored (set it in config['env_kwargs'])")
-    if kwargs and "env_kwargs" not in config:
-        config = {**config, "env_kwargs": dict(kwargs)}
-    return env_id, config
+    return ("" if env is None else env), config
 
 
 def _native_env_instance(env, config: dict | None):

@@ -397,15 +397,6 @@ PYBIND11_MODULE(_rlforge, m) {
   m.def("register_python_env", &RegisterPythonEnv, py::arg("id"), py::arg("factory"),
         "registers a factory of gymnasium.Env as an rlforge env ID");
   m.def("load_dataset", &LoadDatasetDict, py::arg("path"), "A Minari dataset's arrays and metadata");
-  m.def(
-      "dataset_env",
-      [](const std::string& dir) {
-        const DatasetInfo info = ReadDatasetInfo(dir);
-        py::dict kwargs;
-        for (const auto& [k, v] : info.env_kwargs.items()) kwargs[py::str(k)] = v;
-        return py::make_tuple(info.env_id, kwargs, info.ignored_kwargs);
-      },
-      py::arg("path"), "A dataset's env: (env ID, the kwargs rlforge's env takes, ignored 'key=value' kwargs)");
   m.def("write_dataset", &WriteDatasetArrays, py::arg("path"), py::arg("env_id"), py::arg("env_kwargs"),
         py::arg("observations"), py::arg("actions"), py::arg("rewards"), py::arg("terminations"),
         py::arg("truncations"), py::arg("episode_lengths"), py::arg("action_masks"), py::arg("seeds"),

@@ -110,6 +110,13 @@ class PyPolicy {
   bool last_deterministic_ = true;
 };
 
+// Resolve's notes (a dataset's ignored kwargs) as Python warnings, worded
+// for Python as the runner's errors are.
+void WarnNotes(const TrainConfig& config) {
+  for (const auto& note : config.notes)
+    py::module_::import("warnings").attr("warn")(py::module_::import("rlforge.agents").attr("_python_wording")(note));
+}
+
 py::dict ResultDict(const TrainResult& r) {
   py::dict d;
   d["run_dir"] = r.run_dir;
@@ -166,6 +173,7 @@ PYBIND11_MODULE(_rlforge_train, m) {
          std::optional<int64_t> steps, std::optional<int64_t> seed, const std::string& out, const std::string& preset,
          bool progress) {
         TrainConfig config = TrainConfig::Resolve(algo, env, "", sets, steps, seed, preset);
+        WarnNotes(config);
         RunnerOptions opt;
         opt.progress = progress;
         TrainResult r;
@@ -210,7 +218,9 @@ PYBIND11_MODULE(_rlforge_train, m) {
       "show_config",
       [](const std::string& algo, const std::string& env, const std::vector<std::string>& sets,
          std::optional<int64_t> steps, std::optional<int64_t> seed, const std::string& preset) {
-        return TrainConfig::Resolve(algo, env, "", sets, steps, seed, preset).ToYaml();
+        TrainConfig config = TrainConfig::Resolve(algo, env, "", sets, steps, seed, preset);
+        WarnNotes(config);
+        return config.ToYaml();
       },
       py::arg("algo"), py::arg("env"), py::arg("sets"), py::arg("steps"), py::arg("seed"), py::arg("preset"));
 }

@@ -316,3 +316,12 @@ def test_offline_training_takes_the_env_and_its_kwargs_from_the_dataset(tmp_path
     assert "env: FrozenLake-v1" in saved and "is_slippery: false" in saved
     assert f"dataset: {data}" in saved
     assert result["eval_mean_return"] == 1.0  # the clone walks the non-slippery lake to its goal
+
+
+def test_training_on_another_envs_data_warns_naming_both_envs(tmp_path):
+    data = tmp_path / "cartpole"
+    rlforge.datasets.write(data, _cartpole_episodes(), "CartPole-v1")
+    config = {"dataset": str(data), "updates_per_iteration": 10, "eval_episodes": 1}
+    with pytest.warns(UserWarning, match=r"was recorded in CartPole-v1; the run trains and evaluates in "
+                                         r"CartPoleNoVel-v1 \(env=\)"):
+        rlforge.train("bc", "CartPoleNoVel-v1", config=config, steps=20, out=str(tmp_path / "bc"))

@@ -41,8 +41,8 @@ void PrintResult(const TrainResult& r, const TrainConfig& c) {
 }
 
 // --dataset DIR: the offline agents' `dataset` key (TrainConfig::Resolve
-// stores it absolute), and the dataset's env and kwargs unless --env names
-// another env.
+// stores it absolute, and takes the dataset's env and kwargs from it unless
+// --env names another env).
 TrainArgs WithDataset(TrainArgs a) {
   // A flag and a --set of its key would name two values: give one.
   for (const auto& [flag, key, value] : {std::tuple<const char*, const char*, const std::string*>{"--init-from", "init_from", &a.init_from},
@@ -56,29 +56,7 @@ TrainArgs WithDataset(TrainArgs a) {
   }
   if (a.dataset.empty()) return a;
   RLF_CHECK_ARG(a.resume.empty(), "--dataset is fixed by the run's config.yaml; --resume takes only --steps");
-  const std::string& dir = a.dataset;
-  a.sets.insert(a.sets.begin(), "dataset=" + dir);  // made absolute with the other path keys
-  const DatasetInfo info = ReadDatasetInfo(dir);
-  if (a.env.empty() || a.env == info.env_id) {
-    // The dataset's env, with the kwargs it was recorded with (a step cap
-    // included; also when --env names the same ID); --set env_kwargs=...
-    // still overrides them.
-    RLF_CHECK_ARG(!info.env_id.empty(), "dataset ", dir, " names no env (metadata env_spec): pass --env ID");
-    a.env = info.env_id;
-    for (const auto& k : info.ignored_kwargs)
-      std::fprintf(stderr, "warning: dataset %s: its env_spec's kwarg %s is ignored (set it with --set env_kwargs=...)\n",
-                   dir.c_str(), k.c_str());
-    if (!info.env_kwargs.empty()) {
-      std::vector<std::string> items;
-      auto quoted = [](const std::string& x) {  // a YAML double-quoted scalar
-        std::string q = "\"";
-        for (char ch : x) q += (ch == '"' || ch == '\\') ? std::string("\\") + ch : std::string(1, ch);
-        return q + "\"";
-      };
-      for (const auto& [k, v] : info.env_kwargs.items()) items.push_back(quoted(k) + ": " + quoted(v));
-      a.sets.insert(a.sets.begin() + 1, "env_kwargs={" + Join(items, ", ") + "}");
-    }
-  }
+  a.sets.insert(a.sets.begin(), "dataset=" + a.dataset);  // made absolute with the other path keys
   return a;
 }
 
@@ -124,6 +102,8 @@ void RunTrain(const TrainArgs& args) {
     return;
   }
   TrainConfig c = TrainConfig::Resolve(a.algo, a.env, a.config, a.sets, a.steps, a.seed, a.preset);
+  if (root)
+    for (const auto& note : c.notes) std::fprintf(stderr, "warning: %s\n", note.c_str());
   if (a.show_config) {
     std::cout << c.ToYaml();
     return;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "rlforge/core/file_io.h"
+#include "rlforge/data/dataset.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/nn/policy.h"
 
@@ -120,6 +121,30 @@ void TrainConfig::Validate() const {
 
 std::string TrainConfig::ToYaml() { return ConfigIO::ToYaml(*this); }
 
+namespace {
+
+// Reads one string field of a config by name (the others are left alone).
+class StringFieldReader : public FieldVisitor {
+ public:
+  StringFieldReader(const char* name, std::string* out) : name_(name), out_(out) {}
+  void Field(const char* name, std::string* v, const char*) override {
+    if (name_ == name) *out_ = *v;
+  }
+  void Field(const char*, int64_t*, const char*) override {}
+  void Field(const char*, double*, const char*) override {}
+  void Field(const char*, bool*, const char*) override {}
+  void Field(const char*, std::vector<int64_t>*, const char*) override {}
+  void Field(const char*, Schedule*, const char*) override {}
+  void Field(const char*, std::optional<double>*, const char*) override {}
+  void Field(const char*, Kwargs*, const char*) override {}
+
+ private:
+  std::string name_;
+  std::string* out_;
+};
+
+}  // namespace
+
 TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env, const std::string& config_file,
                                  const std::vector<std::string>& sets, std::optional<int64_t> steps,
                                  std::optional<int64_t> seed, const std::string& preset) {
@@ -146,6 +171,33 @@ TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env
   RLF_CHECK_ARG(env.empty() || file_env.empty() || env == file_env, "--env ", env, " differs from 'env: ", file_env,
                 "' in ", config_file, "; give the env once");
   c.run.env = env.empty() ? file_env : env;
+  // An offline agent's dataset names the env it was recorded in, however
+  // `dataset` is given (--dataset, --set, the file): read from the file and
+  // `sets` applied to a scratch config, as they will be below.
+  std::optional<Kwargs> dataset_kwargs;
+  std::optional<DatasetInfo> other_envs_dataset;  // recorded in another env than the run's
+  std::string dataset;
+  {
+    TrainConfig probe;
+    probe.algo = spec.make_config();
+    if (!file_text.empty()) ConfigIO::LoadYamlText(file_text, config_file, probe);
+    for (const auto& s : sets) ConfigIO::Set(s, probe);
+    StringFieldReader reader("dataset", &dataset);
+    probe.Visit(reader);
+    if (!dataset.empty()) {
+      const DatasetInfo info = ReadDatasetInfo(dataset);
+      if (c.run.env.empty() || c.run.env == info.env_id) {
+        RLF_CHECK_ARG(!info.env_id.empty(), "dataset ", dataset, " names no env (metadata env_spec): pass --env ID");
+        c.run.env = info.env_id;
+        dataset_kwargs = info.env_kwargs;
+        for (const auto& k : info.ignored_kwargs)
+          c.notes.push_back(StrCat("dataset ", dataset, ": its env_spec's kwarg ", k,
+                                   " is ignored (set it with --set env_kwargs=...)"));
+      } else if (!info.env_id.empty()) {
+        other_envs_dataset = info;
+      }
+    }
+  }
   RLF_CHECK_ARG(!c.run.env.empty(), "give --env (or a --config file with an 'env' key)");
   const std::string chosen_env = c.run.env;
   Registry::Global().Spec(c.run.env);
@@ -168,8 +220,9 @@ TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env
     throw InvalidArgument(StrCat("no preset '", preset, "' for ", name, " on ", c.run.env, "; available: ",
                                  names.empty() ? "none" : Join(names, ", ")));
   }
+  if (dataset_kwargs) c.run.env_kwargs = *dataset_kwargs;
   if (!file_text.empty()) ConfigIO::LoadYamlText(file_text, config_file, c);
-  if (!env.empty()) c.run.env = env;
+  if (!env.empty() || dataset_kwargs) c.run.env = chosen_env;
   for (const auto& s : sets) ConfigIO::Set(s, c);
   if (steps) c.run.total_steps = *steps;
   if (seed) c.run.seed = *seed;
@@ -178,6 +231,15 @@ TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env
   AbsolutePaths absolute;
   c.Visit(absolute);
   c.Validate();
+  // Data of another env whose spaces match trains without a word otherwise
+  // (spaces that differ are the agent's one-line error).
+  if (other_envs_dataset) {
+    auto made = Make(c.run.env, c.run.env_kwargs);
+    if (made->observation_space() == other_envs_dataset->observation_space &&
+        made->action_space() == other_envs_dataset->action_space)
+      c.notes.push_back(StrCat("dataset ", dataset, " was recorded in ", other_envs_dataset->env_id,
+                               "; the run trains and evaluates in ", c.run.env, " (--env)"));
+  }
   return c;
 }
 

@@ -59,7 +59,8 @@ struct TrainConfig {
   std::unique_ptr<AlgoConfig> algo;
 
   TrainConfig() = default;
-  TrainConfig(const TrainConfig& o) : run(o.run), algo(o.algo ? o.algo->Clone() : nullptr), used_preset(o.used_preset) {}
+  TrainConfig(const TrainConfig& o)
+      : run(o.run), algo(o.algo ? o.algo->Clone() : nullptr), used_preset(o.used_preset), notes(o.notes) {}
   TrainConfig(TrainConfig&&) = default;
   TrainConfig& operator=(TrainConfig&&) = default;
   TrainConfig& operator=(const TrainConfig& o) {
@@ -78,9 +79,15 @@ struct TrainConfig {
   std::string ToYaml();
   // Whether a preset for (algo, env) was applied.
   bool used_preset = false;
+  // What Resolve took from elsewhere and left out, for the caller to warn
+  // about once (a dataset's env_spec kwargs that the env does not take).
+  std::vector<std::string> notes;
 
   // preset: "" for the env's default preset (key `ENV`), or a named variant
-  // (key `ENV:NAME` in configs/<algo>.yaml), e.g. "fast".
+  // (key `ENV:NAME` in configs/<algo>.yaml), e.g. "fast". An offline agent's
+  // `dataset` (from `sets` or the file) gives the env when `env` and the
+  // file name none (or the dataset's own ID), with the kwargs it was
+  // recorded with (before the file's and `sets`' env_kwargs).
   static TrainConfig Resolve(const std::string& algo, const std::string& env, const std::string& config_file,
                              const std::vector<std::string>& sets, std::optional<int64_t> steps,
                              std::optional<int64_t> seed, const std::string& preset = "");
