@@ -306,7 +306,7 @@ check lm-record 0 "" -- "$BIN" record --env TextSort-v0 --policy solver --episod
 check lm-sft-from-dataset 0 "" -- "$BIN" train --algo sft --env TextSort-v0 --steps 10 --set demo_dataset="$tmp/sortdata" --set d_model=16 --set n_layers=1 --set n_heads=2 --set eval_prompts=4 --set eval_episodes=2 --out "$tmp/lm-ds" --no-progress
 # A resume of an sft run whose demo_dataset has moved fails before it changes the run.
 mv "$tmp/sortdata" "$tmp/sortdata-moved"
-check lm-sft-resume-no-dataset 2 "is not a directory" -- "$BIN" train --resume "$tmp/lm-ds" --steps 20
+check lm-sft-resume-no-dataset 2 "does not exist" -- "$BIN" train --resume "$tmp/lm-ds" --steps 20
 mv "$tmp/sortdata-moved" "$tmp/sortdata"
 grep -q "^total_steps: 10 " "$tmp/lm-ds/config.yaml" && [[ -e "$tmp/lm-ds/eval.json" && -e "$tmp/lm-ds/checkpoints/final.pt" ]] && echo "ok   lm-sft-failed-resume-changes-nothing" || { echo "FAIL a failed sft resume changed the run: $(grep total_steps "$tmp/lm-ds/config.yaml"), $(ls "$tmp/lm-ds" "$tmp/lm-ds/checkpoints")"; fails=$((fails+1)); }
 check lm-dataset-of-another-env 2 "holds episodes of TextSort-v0" -- "$BIN" train --algo sft --env TextAddition-v0 --steps 10 --set demo_dataset="$tmp/sortdata" --out "$tmp/lm-bad-ds" --no-progress

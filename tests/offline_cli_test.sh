@@ -39,7 +39,14 @@ grep -q "flags: none" "$tmp/out" && [[ -s "$tmp/cp.png" ]] && echo "ok   inspect
 check inspect-json 0 "" -- "$BIN" inspect "$tmp/cp" --json
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["episodes"]==30 and d["flags"]==[] and d["score"]["ref_max_score"]==500' "$tmp/out" \
   && echo "ok   inspect-json-keys" || { echo "FAIL inspect-json-keys"; fails=$((fails+1)); }
-check inspect-missing 2 "is not a directory" -- "$BIN" inspect "$tmp/nope"
+check inspect-missing 2 "does not exist" -- "$BIN" inspect "$tmp/nope"
+# A FIFO for a dataset file blocked inspect until killed; a plot that cannot be written failed (exit 1) after the report.
+mkdir -p "$tmp/fifo_ds" && mkfifo "$tmp/fifo_ds/metadata.json"
+check inspect-fifo 2 "metadata.json is not a regular file" -- timeout 20 "$BIN" inspect "$tmp/fifo_ds"
+check inspect-plot-nowhere 2 "--plot $tmp/none/x.png: no directory $tmp/none" -- "$BIN" inspect "$tmp/cp" --plot "$tmp/none/x.png"
+# Minari's own root of a dataset holds it in data/: said.
+mkdir -p "$tmp/minari_root/data" && cp "$tmp/cp/metadata.json" "$tmp/minari_root/data/"
+check inspect-minari-root 2 "has no metadata.json, but its data/ directory has: give $tmp/minari_root/data" -- "$BIN" inspect "$tmp/minari_root"
 mkdir -p "$tmp/notjson" && echo '{"observation_space": ' > "$tmp/notjson/metadata.json"
 check inspect-bad-json 2 "not valid JSON" -- "$BIN" inspect "$tmp/notjson"
 # A damaged copy: one episode's rewards replaced by NaN (through Python's h5py
@@ -53,8 +60,12 @@ with h5py.File(sys.argv[1], "r+") as f:
 PY
   check inspect-strict-nan 1 "flag(s) (--strict)" -- "$BIN" inspect "$tmp/cpnan" --strict
   grep -q "FLAG non_finite" "$tmp/out" && echo "ok   inspect-flags-nan" || { echo "FAIL inspect-flags-nan"; fails=$((fails+1)); }
-  check train-nan-dataset 2 "non-finite rewards" -- "$BIN" train --algo bc --dataset "$tmp/cpnan" --steps 10 --out "$tmp/nanrun"
+  check train-nan-dataset 2 ": episode 3, step 1: the reward is nan (rlforge inspect counts the non-finite values)" -- "$BIN" train --algo bc --dataset "$tmp/cpnan" --steps 10 --out "$tmp/nanrun"
 fi
+
+# Early stopping with nothing held out is refused (it ran every iteration silently).
+check record-one-episode 0 "" -- "$BIN" record --env CartPole-v1 --policy random --episodes 1 --out "$tmp/one"
+check bc-patience-nothing-held-out 2 "config key 'early_stopping_patience' needs held-out episodes, and holdout_fraction 0.1 of dataset $tmp/one's episodes holds out none" -- "$BIN" train --algo bc --dataset "$tmp/one" --set early_stopping_patience=2 --steps 10 --out "$tmp/bcone"
 
 # train
 check bc-no-dataset 2 "config key 'dataset' is required" -- "$BIN" train --algo bc --env CartPole-v1 --out "$tmp/r0"
@@ -94,7 +105,7 @@ check cql-box-negative-alpha-lr 2 "alpha_learning_rate" -- "$BIN" train --algo c
 check cql-box-two-backups 2 "exclude each other" -- "$BIN" train --algo cql --dataset "$tmp/pend" --set soft_q_backup=true --set deterministic_backup=true --steps 10 --out "$tmp/cqlbb" --no-progress
 check cql-threshold-without-lr 2 "takes effect only with alpha_learning_rate" -- "$BIN" train --algo cql --dataset "$tmp/pend" --set alpha_threshold=3 --steps 10 --out "$tmp/cqlthr" --no-progress
 check cql-discrete-threshold-zero 2 "alpha_threshold' must be > 0" -- "$BIN" train --algo cql --dataset "$tmp/cp" --set alpha_learning_rate=1e-3 --steps 10 --out "$tmp/cqlt0" --no-progress
-check cql-box-keys-on-discrete 2 "are for Box actions" -- "$BIN" train --algo cql --dataset "$tmp/cp" --set soft_q_backup=true --steps 10 --out "$tmp/cqlx" --no-progress
+check cql-box-keys-on-discrete 2 "config key soft_q_backup is for Box actions" -- "$BIN" train --algo cql --dataset "$tmp/cp" --set soft_q_backup=true --steps 10 --out "$tmp/cqlx" --no-progress
 check sac-from-cql 0 "copied 12 parameter tensors" -- "$BIN" train --algo sac --env Pendulum-v1 --init-from "$tmp/cqlbox" --set net_arch=[16] --set replay_dataset="$tmp/pend" --set learning_starts=0 --steps 300 --set eval_episodes=1 --out "$tmp/sacft"
 check sac-from-cql-no-progress 0 "copied 12 parameter tensors" -- "$BIN" train --algo sac --env Pendulum-v1 --init-from "$tmp/cqlbox" --set net_arch=[16] --set replay_dataset="$tmp/pend" --set learning_starts=0 --steps 300 --set eval_episodes=1 --out "$tmp/sacft2" --no-progress
 check sac-replay-too-big 2 "more than the replay holds" -- "$BIN" train --algo sac --env Pendulum-v1 --set replay_dataset="$tmp/pend" --set buffer_size=100 --set batch_size=32 --steps 300 --out "$tmp/sacbig" --no-progress
@@ -110,7 +121,7 @@ python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["dataset_s
 # --steps at or below what was trained is refused.
 check bc-ckpt 0 "" -- "$BIN" train --algo bc --dataset "$tmp/cp" --steps 200 --set updates_per_iteration=100 --set checkpoint_interval=100 --set eval_episodes=1 --out "$tmp/bcr" --no-progress
 mv "$tmp/cp" "$tmp/cp-moved"
-check resume-no-dataset 2 "is not a directory" -- "$BIN" train --resume "$tmp/bcr" --steps 300
+check resume-no-dataset 2 "does not exist" -- "$BIN" train --resume "$tmp/bcr" --steps 300
 mv "$tmp/cp-moved" "$tmp/cp"
 grep -q "^total_steps: 200 " "$tmp/bcr/config.yaml" && [[ -e "$tmp/bcr/eval.json" ]] && echo "ok   failed-resume-changes-nothing" || { echo "FAIL a failed resume changed the run: $(grep total_steps "$tmp/bcr/config.yaml"), $(ls "$tmp/bcr")"; fails=$((fails+1)); }
 check resume-fewer-steps 2 "--steps 100 is below the 200 steps" -- "$BIN" train --resume "$tmp/bcr" --steps 100

@@ -125,6 +125,15 @@ def write(path: str, episodes: Iterable[dict], env_id: str, env_kwargs: dict | N
         raise ValueError(f"episode {with_seeds.index(False)} has no seed while others do: "
                          "give every episode a seed or none")
     seeds = np.array([e["seed"] for e in eps], dtype=np.int64) if all(with_seeds) else None
+    try:
+        _write_native(path, env_id, env_kwargs, eps, obs_dtype, act_dtype, lengths, masks, seeds, dataset_id,
+                      algorithm_name, description, ref_min_score, ref_max_score)
+    except ValueError as e:  # the core's message names the CLI's flag
+        raise ValueError(str(e).replace("choose another --out", "choose another path")) from None
+
+
+def _write_native(path, env_id, env_kwargs, eps, obs_dtype, act_dtype, lengths, masks, seeds, dataset_id,
+                  algorithm_name, description, ref_min_score, ref_max_score):
     _rlforge.write_dataset(
         str(path), env_id, {k: str(v) for k, v in (env_kwargs or {}).items()},
         np.ascontiguousarray(np.concatenate([e["observations"] for e in eps]), dtype=obs_dtype),

@@ -325,3 +325,9 @@ def test_training_on_another_envs_data_warns_naming_both_envs(tmp_path):
     with pytest.warns(UserWarning, match=r"was recorded in CartPole-v1; the run trains and evaluates in "
                                          r"CartPoleNoVel-v1 \(env=\)"):
         rlforge.train("bc", "CartPoleNoVel-v1", config=config, steps=20, out=str(tmp_path / "bc"))
+
+
+def test_writing_over_a_dataset_names_the_path_argument(tmp_path):
+    rlforge.datasets.write(tmp_path / "d", _cartpole_episodes(1), "CartPole-v1")
+    with pytest.raises(ValueError, match="already holds a dataset \\(metadata.json\\): choose another path or delete it"):
+        rlforge.datasets.write(tmp_path / "d", _cartpole_episodes(1), "CartPole-v1")

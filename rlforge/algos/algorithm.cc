@@ -15,7 +15,7 @@ void RunSettings::Visit(FieldVisitor& v) {
   v.Field("env", &env, "env ID");
   v.Field("env_kwargs", &env_kwargs, "env kwargs");
   v.Field("seed", &seed, "seed of the envs, the network initialization and the action sampling");
-  v.Field("total_steps", &total_steps, "env steps to train for");
+  v.Field("total_steps", &total_steps, "env steps to train for (gradient updates for the offline agents, sft and rm)");
   v.Field("num_envs", &num_envs, "envs stepped in parallel");
   v.Field("env_threads", &env_threads, "threads stepping the envs (1: synchronous)");
   v.Field("torch_threads", &torch_threads, "libtorch intra-op threads");

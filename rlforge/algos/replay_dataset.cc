@@ -25,12 +25,12 @@ std::vector<int64_t> SeedReplayFromDataset(const std::string& dir, const Space& 
   RLF_CHECK(!box || scale, "SeedReplayFromDataset: Box actions need a scale function");
   for (int64_t row = 0; row < d.rows(); ++row) {
     const std::string why = obs_space.WhyNotFinite(d.observation(row));
-    RLF_CHECK_ARG(why.empty(), "replay_dataset ", dir, ": observation row ", row, ": ", why);
+    RLF_CHECK_ARG(why.empty(), "replay_dataset ", dir, ": ", d.WhereRow(row), ": ", why);
   }
   for (int64_t t = 0; t < T; ++t) {
     const std::string why = box ? act_space.WhyNotFinite(d.action(t)) : act_space.WhyNotContained(d.action(t));
-    RLF_CHECK_ARG(why.empty(), "replay_dataset ", dir, ": step ", t, "'s action: ", why);
-    RLF_CHECK_ARG(std::isfinite(d.rewards[t]), "replay_dataset ", dir, ": step ", t, "'s reward is not finite");
+    RLF_CHECK_ARG(why.empty(), "replay_dataset ", dir, ": ", d.WhereStep(t), ": the action: ", why);
+    RLF_CHECK_ARG(std::isfinite(d.rewards[t]), "replay_dataset ", dir, ": ", d.WhereStep(t), ": the reward is not finite");
   }
   // n lanes of contiguous transitions; lane i has q or q + 1 of them (the
   // longer ones first, so every round but the last is complete).

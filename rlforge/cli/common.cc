@@ -176,7 +176,7 @@ std::unique_ptr<Policy> MakePolicy(const std::string& flag, const std::string& s
     try {
       return registry.MakeScriptedPolicy(spec, env_id, env, seed);
     } catch (const InvalidArgument& e) {
-      throw InvalidArgument(StrCat(flag, " ", e.what()));
+      throw InvalidArgument(StrCat(flag, ": ", e.what()));
     }
   }
   if (IsServedPolicy(spec)) return MakeServedPolicy(spec, env, seed, deterministic);

@@ -17,6 +17,12 @@ struct InspectArgs {
 
 void RunInspect(const InspectArgs& a) {
   RLF_CHECK_ARG(a.replay_episodes >= 0, "--replay-episodes must be >= 0, got ", a.replay_episodes);
+  // Where the plot goes, before the report is made and printed.
+  if (!a.plot.empty()) {
+    CheckOutputFile("--plot", a.plot);
+    RLF_CHECK_ARG(a.plot.size() > 4 && a.plot.substr(a.plot.size() - 4) == ".png", "--plot must name a .png file, got '",
+                  a.plot, "'");
+  }
   InspectOptions o;
   o.replay_episodes = a.replay_episodes;
   const DatasetReport r = InspectDataset(a.dataset, o);

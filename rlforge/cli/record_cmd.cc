@@ -110,7 +110,9 @@ void RunRecord(const RecordArgs& a) {
   for (double r : returns) mean += r / static_cast<double>(returns.size());
   int64_t truncated = 0;
   for (int64_t e = 0; e < d.episodes(); ++e)
-    truncated += d.truncated[d.episode_first_step[e] + d.episode_length(e) - 1];
+    // As inspect counts them: an episode that ended terminated and truncated at once is terminated.
+    truncated += d.truncated[d.episode_first_step[e] + d.episode_length(e) - 1] &&
+                 !d.terminated[d.episode_first_step[e] + d.episode_length(e) - 1];
   std::printf("recorded %lld episodes (%lld steps, %lld truncated) of %s by %s in %.2f s: mean return %.3f\n",
               static_cast<long long>(d.episodes()), static_cast<long long>(d.steps()),
               static_cast<long long>(truncated), id.c_str(), a.policy.c_str(), secs, mean);

@@ -137,7 +137,7 @@ void AddTrainCommand(CLI::App& app) {
   cmd->add_option("--preset", a->preset, "Named preset variant (key ENV:NAME in configs/<algo>.yaml), e.g. fast");
   cmd->add_option("--config", a->config, "YAML file of config keys (applied after the preset)");
   cmd->add_option("--set", a->sets, "Override one config key: key=value (repeatable)");
-  cmd->add_option("--steps", a->steps, "Total env steps (with --resume: the new total)")->transform(IntegerFor(a->steps));
+  cmd->add_option("--steps", a->steps, "Total env steps; gradient updates for the offline agents, sft and rm (with --resume: the new total)")->transform(IntegerFor(a->steps));
   cmd->add_option("--seed", a->seed, "Seed")->transform(IntegerFor(a->seed));
   cmd->add_option("--out", a->out, "Run directory (default runs/<algo>-<env>-s<seed>-<time>)")
       ->check(CLI::Validator([](std::string& v) { return v.empty() ? std::string("needs a directory name") : std::string(); },

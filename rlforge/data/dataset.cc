@@ -605,6 +605,23 @@ Space DeserializeSpace(const std::string& text) {
 
 // ---- Dataset ----------------------------------------------------------------
 
+std::string Dataset::WhereStep(int64_t t) const {
+  const auto e = std::upper_bound(episode_first_step.begin(), episode_first_step.end(), t) - episode_first_step.begin() - 1;
+  return e < 0 ? StrCat("step ", t) : StrCat("episode ", e, ", step ", t - episode_first_step[e]);
+}
+
+std::string Dataset::WhereRow(int64_t row_index) const {
+  // Episode e's T + 1 rows start at row episode_first_step[e] + e.
+  int64_t e = -1;
+  for (int64_t lo = 0, hi = episodes() - 1; lo <= hi;) {
+    const int64_t mid = (lo + hi) / 2;
+    if (episode_first_step[mid] + mid <= row_index) e = mid, lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return e < 0 ? StrCat("observation row ", row_index)
+               : StrCat("episode ", e, ", observation ", row_index - episode_first_step[e] - e);
+}
+
 std::vector<double> Dataset::EpisodeReturns() const {
   std::vector<double> r(static_cast<size_t>(episodes()), 0.0);
   for (int64_t e = 0; e < episodes(); ++e) {
@@ -684,8 +701,14 @@ void WriteDataset(const Dataset& d, const std::string& dir) {
 
 DatasetInfo ReadDatasetInfo(const std::string& dir, int64_t* total_episodes_out, int64_t* total_steps_out) {
   const std::string meta_path = (fs::path(dir) / kMetadataFile).string();
+  RLF_CHECK_ARG(fs::exists(dir), "dataset ", dir, " does not exist");
   RLF_CHECK_ARG(fs::is_directory(dir), "dataset ", dir, " is not a directory");
+  // Minari keeps a dataset's files in <root>/<id>/data.
+  RLF_CHECK_ARG(fs::exists(meta_path) || !fs::exists(fs::path(dir) / "data" / kMetadataFile), "dataset ", dir,
+                " has no metadata.json, but its data/ directory has: give ", (fs::path(dir) / "data").string());
   RLF_CHECK_ARG(fs::exists(meta_path), "dataset ", dir, " has no metadata.json (not a Minari dataset)");
+  // A FIFO or device would block the read (or never end).
+  RLF_CHECK_ARG(fs::is_regular_file(meta_path), meta_path, " is not a regular file");
   const json m = ParseJson(ReadWholeFile(meta_path, "dataset metadata"), meta_path);
   RLF_CHECK_ARG(m.is_object(), meta_path, ": not a JSON object");
   DatasetInfo info;
@@ -718,7 +741,10 @@ DatasetInfo ReadDatasetInfo(const std::string& dir, int64_t* total_episodes_out,
     throw InvalidArgument(StrCat(meta_path, ": env_spec is malformed (", e.what(), ")"));
   }
   auto number = [&](const char* key) -> std::optional<double> {
-    if (!m.contains(key) || !m[key].is_number()) return std::nullopt;
+    if (!m.contains(key) || m[key].is_null()) return std::nullopt;
+    // A number written as text ("500") was read as absent, and then misjudged.
+    RLF_CHECK_ARG(m[key].is_number(), meta_path, ": '", key, "' must be a number (or null), got ", m[key].type_name(),
+                  " ", m[key].dump());
     return m[key].get<double>();
   };
   auto count = [&](const char* key) -> int64_t {  // -1: absent
@@ -745,6 +771,7 @@ Dataset ReadDataset(const std::string& dir, std::vector<std::string>* problems) 
   QuietHdf5();
   const std::string path = (fs::path(dir) / kDataFile).string();
   RLF_CHECK_ARG(fs::exists(path), "dataset ", dir, " has no ", kDataFile);
+  RLF_CHECK_ARG(fs::is_regular_file(path), path, " is not a regular file");
   H5 file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   RLF_CHECK_ARG(file.ok(), path, ": not an HDF5 file (or damaged)");
   std::vector<std::string> names;

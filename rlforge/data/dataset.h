@@ -99,6 +99,10 @@ struct Dataset {
   const uint8_t* action(int64_t t) const { return actions.data() + t * act_bytes; }
   // Undiscounted return of each episode.
   std::vector<double> EpisodeReturns() const;
+  // Where a step or an observation row is, for messages: "episode 3, step 7"
+  // (as inspect and Minari's episode_<n> groups count them).
+  std::string WhereStep(int64_t t) const;
+  std::string WhereRow(int64_t row_index) const;
   // Starts an empty dataset for these spaces (with room for masks when mask_size > 0).
   static Dataset Empty(DatasetInfo info, int64_t mask_size);
   // Appends an episode: T + 1 observation rows (and masks, when mask_size > 0),

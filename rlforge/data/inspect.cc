@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 #include <unordered_set>
@@ -184,6 +186,12 @@ DatasetReport InspectDataset(const std::string& dir, const InspectOptions& optio
   auto flag = [&](const std::string& code, const std::string& message) { r.flags.push_back({code, message}); };
   for (const auto& p : r.problems)
     flag(p.find("missing field") != std::string::npos ? "missing_field" : "malformed", p);
+  // What metadata.json says wrongly leaves no episode out: not counted as damage.
+  const std::string meta = (std::filesystem::path(dir) / "metadata.json").string() + ":";
+  const auto is_meta = [&](const std::string& p) { return p.rfind(meta, 0) == 0; };
+  std::copy_if(r.problems.begin(), r.problems.end(), std::back_inserter(r.metadata_problems), is_meta);
+  r.problems.erase(std::remove_if(r.problems.begin(), r.problems.end(), is_meta), r.problems.end());
+  if (d.episodes() == 0) flag("empty", "the dataset holds no episodes: there is nothing to learn from");
 
   // ---- completeness
   for (int64_t e = 0; e < d.episodes(); ++e) {
@@ -316,8 +324,9 @@ DatasetReport InspectDataset(const std::string& dir, const InspectOptions& optio
   r.returns = d.EpisodeReturns();
   for (int64_t e = 0; e < d.episodes(); ++e) r.lengths.push_back(d.episode_length(e));
   for (double x : r.returns) r.mean_return += x / static_cast<double>(r.returns.size());
+  if (r.returns.empty()) r.mean_return = std::nan("");  // none (JSON null), not 0
   if (const std::string bad = WhyBadReferenceScores(d.info); !bad.empty()) flag("bad_reference_scores", bad);
-  else if (d.info.ref_min_score && d.info.ref_max_score)
+  else if (d.info.ref_min_score && d.info.ref_max_score && !r.returns.empty())
     r.normalized_score = (r.mean_return - *d.info.ref_min_score) / (*d.info.ref_max_score - *d.info.ref_min_score);
 
   // ---- diversity
@@ -455,9 +464,12 @@ std::string DatasetReport::ToText() const {
               non_finite_rewards, " rewards; outside the spaces: ", out_of_space_obs, " observations, ",
               out_of_space_actions, " actions"));
   line("representativeness");
-  line(StrCat("  return: mean ", Fixed(mean_return), ", min ", Fixed(Quantile(returns, 0)), ", p25 ",
-              Fixed(Quantile(returns, 0.25)), ", median ", Fixed(Quantile(returns, 0.5)), ", p75 ",
-              Fixed(Quantile(returns, 0.75)), ", max ", Fixed(Quantile(returns, 1))));
+  if (returns.empty())
+    line("  return: (no episodes)");
+  else
+    line(StrCat("  return: mean ", Fixed(mean_return), ", min ", Fixed(Quantile(returns, 0)), ", p25 ",
+                Fixed(Quantile(returns, 0.25)), ", median ", Fixed(Quantile(returns, 0.5)), ", p75 ",
+                Fixed(Quantile(returns, 0.75)), ", max ", Fixed(Quantile(returns, 1))));
   std::vector<double> lens(lengths.begin(), lengths.end());
   line(StrCat("  length: min ", Fixed(Quantile(lens, 0), 0), ", median ", Fixed(Quantile(lens, 0.5), 0), ", max ",
               Fixed(Quantile(lens, 1), 0)));
@@ -491,7 +503,9 @@ std::string DatasetReport::ToText() const {
                            "stochastic env's draws came from its generator")
                   : ""));
   line("correlation");
-  if (correlation.empty()) line("  (not computed: more than 64 features)");
+  if (correlation.empty())
+    line(d.info.observation_space.size() > kMaxCorrelated ? "  (not computed: more than 64 features)"
+                                                          : "  (not computed: fewer than 2 steps)");
   line(StrCat("  |r| >= 0.95: ", correlated_pairs.empty() ? "none" : ""));
   for (const auto& p : correlated_pairs) line("    " + p);
   if (!constant_features.empty()) {
@@ -500,7 +514,7 @@ std::string DatasetReport::ToText() const {
     line("  constant: " + c);
   }
   line("score");
-  line(StrCat("  behaviour mean return ", Fixed(mean_return),
+  line(StrCat("  behaviour mean return ", returns.empty() ? std::string("(no episodes)") : Fixed(mean_return),
               normalized_score ? StrCat(", normalized ", Fixed(*normalized_score), " (reference min ",
                                         Fixed(*d.info.ref_min_score), ", max ", Fixed(*d.info.ref_max_score), ")")
                                : " (no reference scores in the metadata)"));
@@ -522,6 +536,7 @@ std::string DatasetReport::ToJson() const {
   j["action_space"] = d.info.action_space.ToString();
   j["completeness"] = {{"terminated_episodes", terminated_episodes}, {"truncated_episodes", truncated_episodes},
                        {"unfinished_episodes", unfinished_episodes}, {"damaged_episodes", problems},
+                       {"metadata_problems", metadata_problems},
                        {"non_finite_observations", non_finite_obs}, {"non_finite_actions", non_finite_actions},
                        {"non_finite_rewards", non_finite_rewards}, {"out_of_space_observations", out_of_space_obs},
                        {"out_of_space_actions", out_of_space_actions}};

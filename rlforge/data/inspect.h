@@ -57,7 +57,8 @@ struct DatasetReport {
     double mean = 0, std = 0;     // Box dimensions
   };
   Dataset data;
-  std::vector<std::string> problems;  // from the lenient read
+  std::vector<std::string> problems;           // from the lenient read: damaged episodes (left out)
+  std::vector<std::string> metadata_problems;  // the same about metadata.json (counts that disagree)
   std::vector<Flag> flags;
   // completeness
   int64_t truncated_episodes = 0, terminated_episodes = 0, unfinished_episodes = 0;

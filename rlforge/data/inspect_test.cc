@@ -95,6 +95,49 @@ TEST(InspectTest, ACleanDatasetRaisesNoFlagAndReplays) {
   fs::remove_all(dir);
 }
 
+// Wrong counts in metadata.json leave no episode out: they were reported as
+// "1 damaged (left out)". A dataset of no episodes is flagged (it passed
+// --strict with "flags: none" and a mean return of 0). A number written as
+// text was read as absent ("only one reference score is given").
+TEST(InspectTest, MetadataCountsEmptyDatasetsAndTextNumbersAreSaidForWhatTheyAre) {
+  const std::string dir = Dir("metadata");
+  WriteDataset(RecordRandom(3), dir);
+  EditMetadata(dir, [](nlohmann::json& m) { m["total_episodes"] = 5; });
+  {
+    const DatasetReport r = InspectDataset(dir);
+    EXPECT_TRUE(r.problems.empty()) << ::testing::PrintToString(r.problems);
+    ASSERT_EQ(r.metadata_problems.size(), 1u);
+    EXPECT_NE(r.metadata_problems[0].find("total_episodes is 5"), std::string::npos) << r.metadata_problems[0];
+    EXPECT_TRUE(r.has_flag("malformed"));
+    EXPECT_NE(r.ToText().find("unfinished; 0 damaged (left out)"), std::string::npos) << r.ToText();
+  }
+  // No episodes at all.
+  hid_t f = H5Fopen((dir + "/main_data.hdf5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  for (const char* g : {"episode_0", "episode_1", "episode_2"}) H5Ldelete(f, g, H5P_DEFAULT);
+  H5Fclose(f);
+  EditMetadata(dir, [](nlohmann::json& m) { m["total_episodes"] = 0, m["total_steps"] = 0; });
+  {
+    const DatasetReport r = InspectDataset(dir);
+    EXPECT_TRUE(r.has_flag("empty")) << ::testing::PrintToString(Codes(r));
+    EXPECT_TRUE(std::isnan(r.mean_return));
+    const std::string text = r.ToText();
+    for (const char* want : {"return: (no episodes)", "behaviour mean return (no episodes)",
+                             "(not computed: fewer than 2 steps)"})
+      EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
+    EXPECT_TRUE(nlohmann::json::parse(r.ToJson())["score"]["mean_return"].is_null());
+  }
+  EditMetadata(dir, [](nlohmann::json& m) { m["ref_min_score"] = 0, m["ref_max_score"] = "500"; });
+  try {
+    InspectDataset(dir);
+    ADD_FAILURE() << "a reference score written as text was taken";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("'ref_max_score' must be a number (or null), got string \"500\""),
+              std::string::npos)
+        << e.what();
+  }
+  fs::remove_all(dir);
+}
+
 TEST(InspectTest, FlagsEachDefectOfADamagedDataset) {
   // NaNs in an observation.
   {

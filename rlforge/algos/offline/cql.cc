@@ -1,7 +1,9 @@
 #include "rlforge/algos/offline/cql.h"
 
 #include <cmath>
+#include <string>
 #include <tuple>
+#include <vector>
 
 #include "rlforge/algos/export_model.h"
 #include "rlforge/algos/flat_adam.h"
@@ -61,14 +63,15 @@ Cql::Cql(const RunContext& ctx, const CqlConfig& config)
   RLF_CHECK_ARG(act_space_.kind() == SpaceKind::kDiscrete || multi, "cql takes Discrete, MultiDiscrete or Box actions; ",
                 ctx.run.env, " has ", act_space_.ToString(), " (use iql or bc)");
   const CqlConfig defaults;
-  RLF_CHECK_ARG(config.n_action_samples == defaults.n_action_samples && config.ent_coef == defaults.ent_coef &&
-                    config.target_entropy == defaults.target_entropy &&
-                    config.actor_learning_rate == defaults.actor_learning_rate &&
-                    config.soft_q_backup == defaults.soft_q_backup &&
-                    config.deterministic_backup == defaults.deterministic_backup,
-                "config keys n_action_samples, ent_coef, target_entropy, actor_learning_rate, soft_q_backup and "
-                "deterministic_backup are for Box actions; ",
-                ctx.run.env, " has ", act_space_.ToString());
+  std::vector<std::string> box_only;  // the ones set: named, not the whole list
+  if (config.n_action_samples != defaults.n_action_samples) box_only.push_back("n_action_samples");
+  if (config.ent_coef != defaults.ent_coef) box_only.push_back("ent_coef");
+  if (config.target_entropy != defaults.target_entropy) box_only.push_back("target_entropy");
+  if (!(config.actor_learning_rate == defaults.actor_learning_rate)) box_only.push_back("actor_learning_rate");
+  if (config.soft_q_backup != defaults.soft_q_backup) box_only.push_back("soft_q_backup");
+  if (config.deterministic_backup != defaults.deterministic_backup) box_only.push_back("deterministic_backup");
+  RLF_CHECK_ARG(box_only.empty(), "config key", box_only.size() > 1 ? "s " : " ", Join(box_only, ", "),
+                box_only.size() > 1 ? " are" : " is", " for Box actions; ", ctx.run.env, " has ", act_space_.ToString());
   RLF_CHECK_ARG(config.alpha_learning_rate == 0 || config.alpha_threshold > 0,
                 "config key 'alpha_threshold' must be > 0 with alpha_learning_rate on ", act_space_.ToString(),
                 " actions: their regularizer is never negative, so alpha would fall to 0; got ", config.alpha_threshold);

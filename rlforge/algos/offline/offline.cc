@@ -76,10 +76,10 @@ OfflineData LoadOfflineData(const std::string& dir, const Space& obs_space, cons
   // indexes out of range).
   for (int64_t t = 0; t < N; ++t) {
     const std::string why = act_space.WhyNotFinite(d.action(t));
-    RLF_CHECK_ARG(why.empty(), "dataset ", dir, ": step ", t, "'s action: ", why);
+    RLF_CHECK_ARG(why.empty(), "dataset ", dir, ": ", d.WhereStep(t), ": the action: ", why);
     if (act_space.kind() != SpaceKind::kBox) {
       const std::string out = act_space.WhyNotContained(d.action(t));
-      RLF_CHECK_ARG(out.empty(), "dataset ", dir, ": step ", t, "'s action: ", out);
+      RLF_CHECK_ARG(out.empty(), "dataset ", dir, ": ", d.WhereStep(t), ": the action: ", out);
     } else {
       // Box actions within their bounds (up to rounding): the agents map
       // the bounds to [-1, 1], and a policy cannot clone what lies beyond.
@@ -87,16 +87,20 @@ OfflineData LoadOfflineData(const std::string& dir, const Space& obs_space, cons
         const double v = ReadElement(d.action(t), act_space.dtype(), i);
         const double lo = act_space.low()[i], hi = act_space.high()[i];
         const double tol = 1e-6 * std::max({1.0, std::fabs(lo), std::fabs(hi)});
-        RLF_CHECK_ARG(v >= lo - tol && v <= hi + tol, "dataset ", dir, ": step ", t, "'s action: entry ", i, " is ", v,
-                      ", outside [", lo, ", ", hi, "] (rlforge inspect counts them)");
+        RLF_CHECK_ARG(v >= lo - tol && v <= hi + tol, "dataset ", dir, ": ", d.WhereStep(t), ": the action's entry ", i,
+                      " is ", v, ", outside [", lo, ", ", hi, "] (rlforge inspect counts them)");
       }
     }
   }
   o.rewards = torch::tensor(std::vector<float>(d.rewards.begin(), d.rewards.end()), torch::kFloat32);
-  RLF_CHECK_ARG(torch::isfinite(o.rewards).all().item<bool>(), "dataset ", dir,
-                " has non-finite rewards (rlforge inspect names them)");
-  RLF_CHECK_ARG(obs_space.kind() != SpaceKind::kBox || torch::isfinite(all_obs.to(torch::kFloat64)).all().item<bool>(),
-                "dataset ", dir, " has non-finite observations (rlforge inspect names them)");
+  for (int64_t t = 0; t < N; ++t)
+    RLF_CHECK_ARG(std::isfinite(d.rewards[t]), "dataset ", dir, ": ", d.WhereStep(t), ": the reward is ", d.rewards[t],
+                  " (rlforge inspect counts the non-finite values)");
+  for (int64_t r = 0; r < d.rows() && obs_space.kind() == SpaceKind::kBox; ++r) {
+    const std::string why = obs_space.WhyNotFinite(d.observation(r));
+    RLF_CHECK_ARG(why.empty(), "dataset ", dir, ": ", d.WhereRow(r), ": ", why,
+                  " (rlforge inspect counts the non-finite values)");
+  }
   o.terminated = torch::tensor(std::vector<float>(d.terminated.begin(), d.terminated.end()), torch::kFloat32);
   if (d.mask_size > 0) {
     const auto m = torch::from_blob(const_cast<uint8_t*>(d.masks.data()), {d.rows(), d.mask_size}, torch::kUInt8)
