@@ -27,18 +27,10 @@ std::optional<std::string> AlgoKey(const std::string& yaml, const std::string& s
   return std::nullopt;
 }
 
-// Makes the keys whose values name a directory or file absolute (from the
-// working directory), however they were given (--set, a config file,
-// Python), so that the run's config.yaml reads the same from anywhere and
-// the run resumes from any directory.
-class AbsolutePaths : public FieldVisitor {
+// A visitor of a config's string fields only.
+class StringFieldVisitor : public FieldVisitor {
  public:
-  void Field(const char* name, std::string* v, const char*) override {
-    static const char* const kPathKeys[] = {"dataset", "init_from", "replay_dataset", "demo_dataset", "reward_model"};
-    for (const char* k : kPathKeys)
-      if (std::string(name) == k && !v->empty() && !std::filesystem::path(*v).is_absolute())
-        *v = std::filesystem::absolute(*v).lexically_normal().string();
-  }
+  void Field(const char* name, std::string* v, const char* help) override = 0;
   void Field(const char*, int64_t*, const char*) override {}
   void Field(const char*, double*, const char*) override {}
   void Field(const char*, bool*, const char*) override {}
@@ -46,6 +38,33 @@ class AbsolutePaths : public FieldVisitor {
   void Field(const char*, Schedule*, const char*) override {}
   void Field(const char*, std::optional<double>*, const char*) override {}
   void Field(const char*, Kwargs*, const char*) override {}
+};
+
+// Makes the keys whose values name a directory or file absolute (from the
+// working directory), however they were given (--set, a config file,
+// Python), so that the run's config.yaml reads the same from anywhere and
+// the run resumes from any directory.
+class AbsolutePaths : public StringFieldVisitor {
+ public:
+  void Field(const char* name, std::string* v, const char*) override {
+    static const char* const kPathKeys[] = {"dataset", "init_from", "replay_dataset", "demo_dataset", "reward_model"};
+    for (const char* k : kPathKeys)
+      if (std::string(name) == k && !v->empty() && !std::filesystem::path(*v).is_absolute())
+        *v = std::filesystem::absolute(*v).lexically_normal().string();
+  }
+};
+
+// Reads one string field of a config by name.
+class StringFieldReader : public StringFieldVisitor {
+ public:
+  StringFieldReader(const char* name, std::string* out) : name_(name), out_(out) {}
+  void Field(const char* name, std::string* v, const char*) override {
+    if (name_ == name) *out_ = *v;
+  }
+
+ private:
+  std::string name_;
+  std::string* out_;
 };
 
 // What every agent's network keys must hold, checked with the config (so
@@ -120,30 +139,6 @@ void TrainConfig::Validate() const {
 }
 
 std::string TrainConfig::ToYaml() { return ConfigIO::ToYaml(*this); }
-
-namespace {
-
-// Reads one string field of a config by name (the others are left alone).
-class StringFieldReader : public FieldVisitor {
- public:
-  StringFieldReader(const char* name, std::string* out) : name_(name), out_(out) {}
-  void Field(const char* name, std::string* v, const char*) override {
-    if (name_ == name) *out_ = *v;
-  }
-  void Field(const char*, int64_t*, const char*) override {}
-  void Field(const char*, double*, const char*) override {}
-  void Field(const char*, bool*, const char*) override {}
-  void Field(const char*, std::vector<int64_t>*, const char*) override {}
-  void Field(const char*, Schedule*, const char*) override {}
-  void Field(const char*, std::optional<double>*, const char*) override {}
-  void Field(const char*, Kwargs*, const char*) override {}
-
- private:
-  std::string name_;
-  std::string* out_;
-};
-
-}  // namespace
 
 TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env, const std::string& config_file,
                                  const std::vector<std::string>& sets, std::optional<int64_t> steps,
