@@ -66,6 +66,10 @@ fi
 # Early stopping with nothing held out is refused (it ran every iteration silently).
 check record-one-episode 0 "" -- "$BIN" record --env CartPole-v1 --policy random --episodes 1 --out "$tmp/one"
 check bc-patience-nothing-held-out 2 "config key 'early_stopping_patience' needs held-out episodes, and holdout_fraction 0.1 of dataset $tmp/one's episodes holds out none" -- "$BIN" train --algo bc --dataset "$tmp/one" --set early_stopping_patience=2 --steps 10 --out "$tmp/bcone"
+# A run made before that refusal still resumes (its config.yaml cannot change), saying so.
+check bc-one-episode 0 "" -- "$BIN" train --algo bc --dataset "$tmp/one" --steps 20 --set updates_per_iteration=10 --set eval_episodes=1 --out "$tmp/bcold" --no-progress
+sed -i 's/^early_stopping_patience: 0/early_stopping_patience: 2/' "$tmp/bcold/config.yaml"
+check bc-old-run-resumes 0 "warning: config key 'early_stopping_patience' needs held-out episodes" -- "$BIN" train --resume "$tmp/bcold" --steps 40 --no-progress
 
 # train
 check bc-no-dataset 2 "config key 'dataset' is required" -- "$BIN" train --algo bc --env CartPole-v1 --out "$tmp/r0"

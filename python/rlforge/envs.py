@@ -118,6 +118,13 @@ def _render_modes(env_id: str, kwargs: dict) -> list[str]:
     return modes
 
 
+def _closed_native(env_id: str, kwargs: dict):
+    """A closed native env (what a copy of a closed env holds)."""
+    native = _rlforge.Env(env_id, kwargs)
+    native.close()
+    return native
+
+
 class RlforgeEnv(gym.Env):
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": RENDER_FPS}  # per env: see __init__
 
@@ -264,7 +271,11 @@ class RlforgeEnv(gym.Env):
         copy_ = self.__class__.__new__(self.__class__)
         memo[id(self)] = copy_
         for key, value in self.__dict__.items():
-            copy_.__dict__[key] = self._native.clone() if key == "_native" else copy.deepcopy(value, memo)
+            if key == "_native":
+                value = _closed_native(self.env_id, self.env_kwargs) if value.closed else value.clone()
+            else:
+                value = copy.deepcopy(value, memo)
+            copy_.__dict__[key] = value
         return copy_
 
     def __getstate__(self):
@@ -278,14 +289,16 @@ class RlforgeEnv(gym.Env):
                 state["_native"] = self._native.save_state()
             except RuntimeError as e:  # an env that cannot save its state
                 raise TypeError(f"cannot pickle {self.env_id}: {e}") from None
+            if not state["_native"]:  # a Python env's: it would unpickle as a fresh env
+                raise TypeError(f"cannot pickle {self.env_id}: a Python env's state cannot be saved")
         return state
 
     def __setstate__(self, state):
         blob = state.pop("_native")
-        native = _rlforge.Env(state["env_id"], state["env_kwargs"])
         if blob is None:
-            native.close()
+            native = _closed_native(state["env_id"], state["env_kwargs"])
         else:
+            native = _rlforge.Env(state["env_id"], state["env_kwargs"])
             try:
                 native.load_state(blob)
             except RuntimeError as e:

@@ -339,5 +339,17 @@ def test_a_copy_keeps_the_step_count_of_the_time_limit_and_a_closed_env_stays_cl
         flags = [twin.step(_ % 2)[3] for _ in range(3)]
         assert flags == [False, False, True]  # truncated at step 8, not 5 + 8
     env.close()
-    with pytest.raises(RuntimeError, match="closed"):
-        pickle.loads(pickle.dumps(env)).reset()
+    for twin in (copy.deepcopy(env), pickle.loads(pickle.dumps(env))):
+        with pytest.raises(RuntimeError, match="closed"):
+            twin.reset()
+
+
+def test_a_python_env_is_not_pickled_as_a_fresh_one():
+    import pickle
+
+    env_id = rlforge.register_python_env(lambda: gym.make("CartPole-v1"))
+    env = rlforge.make(env_id)
+    env.reset(seed=0)
+    env.step(0)
+    with pytest.raises(TypeError, match="cannot pickle .*: a Python env's state cannot be saved"):
+        pickle.dumps(env)

@@ -111,7 +111,7 @@ void AddExportCommand(CLI::App& app) {
       "export", "Export a trained policy: rlf (the torch-free runtime), TorchScript or ONNX (docs/deploy.md)");
   cmd->add_option("run", a->run, "Run directory or checkpoint file")->required();
   cmd->add_option("--format", a->format,
-                  "rlf, torchscript or onnx (default: from --out's extension, .rlf, .onnx or .pt; rlf for others)");
+                  "rlf, torchscript or onnx (default: from --out's extension, .rlf, .onnx, .pt or .ts; rlf for others)");
   cmd->add_option("--out", a->out, "Output file")->required();
   cmd->add_option("--quantize", a->quantize, "int8: int8 weights (rlf only); reports agreement and speed-up");
   cmd->add_option("--check", a->check,

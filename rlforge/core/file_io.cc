@@ -122,13 +122,14 @@ std::string ReadWholeFile(const std::string& path, const std::string& what) {
   return ss.str();
 }
 
-std::string OutputFileProblem(const std::string& path) {
+std::string OutputFileProblem(const std::string& path_given) {
+  const std::string path = ResolveLinks(path_given);  // where AtomicFile will write (its .tmp too)
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
   if (dir.empty()) dir = ".";
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) return "no directory " + dir.string();
   if (::access(dir.c_str(), W_OK) != 0) return "cannot write in " + dir.string() + " (" + std::strerror(errno) + ")";
-  return NotAFile(ResolveLinks(path));
+  return NotAFile(path);
 }
 
 }  // namespace rlforge

@@ -514,10 +514,12 @@ std::string DatasetReport::ToText() const {
     line("  constant: " + c);
   }
   line("score");
-  line(StrCat("  behaviour mean return ", returns.empty() ? std::string("(no episodes)") : Fixed(mean_return),
-              normalized_score ? StrCat(", normalized ", Fixed(*normalized_score), " (reference min ",
-                                        Fixed(*d.info.ref_min_score), ", max ", Fixed(*d.info.ref_max_score), ")")
-                               : " (no reference scores in the metadata)"));
+  line(returns.empty()
+           ? std::string("  behaviour mean return (no episodes)")
+           : StrCat("  behaviour mean return ", Fixed(mean_return),
+                    normalized_score ? StrCat(", normalized ", Fixed(*normalized_score), " (reference min ",
+                                              Fixed(*d.info.ref_min_score), ", max ", Fixed(*d.info.ref_max_score), ")")
+                                     : " (no reference scores in the metadata)"));
   line(flags.empty() ? "flags: none" : StrCat("flags: ", flags.size()));
   for (const auto& f : flags) line(StrCat("  FLAG ", f.code, ": ", f.message));
   return s;

@@ -115,7 +115,9 @@ TEST(InspectTest, MetadataCountsEmptyDatasetsAndTextNumbersAreSaidForWhatTheyAre
   hid_t f = H5Fopen((dir + "/main_data.hdf5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
   for (const char* g : {"episode_0", "episode_1", "episode_2"}) H5Ldelete(f, g, H5P_DEFAULT);
   H5Fclose(f);
-  EditMetadata(dir, [](nlohmann::json& m) { m["total_episodes"] = 0, m["total_steps"] = 0; });
+  EditMetadata(dir, [](nlohmann::json& m) {
+    m["total_episodes"] = 0, m["total_steps"] = 0, m["ref_min_score"] = 0, m["ref_max_score"] = 500;
+  });
   {
     const DatasetReport r = InspectDataset(dir);
     EXPECT_TRUE(r.has_flag("empty")) << ::testing::PrintToString(Codes(r));
@@ -124,6 +126,7 @@ TEST(InspectTest, MetadataCountsEmptyDatasetsAndTextNumbersAreSaidForWhatTheyAre
     for (const char* want : {"return: (no episodes)", "behaviour mean return (no episodes)",
                              "(not computed: fewer than 2 steps)"})
       EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
+    EXPECT_EQ(text.find("no reference scores"), std::string::npos) << text;  // it has them: nothing to normalize
     EXPECT_TRUE(nlohmann::json::parse(r.ToJson())["score"]["mean_return"].is_null());
   }
   EditMetadata(dir, [](nlohmann::json& m) { m["ref_min_score"] = 0, m["ref_max_score"] = "500"; });

@@ -572,7 +572,8 @@ void Save(const Model& model, const std::string& to) {
   // a link to its file, and refuse anything else that is not a file.
   namespace fs = std::filesystem;
   std::error_code ec;
-  const std::string path = fs::exists(to, ec) ? fs::canonical(to, ec).string() : to;
+  std::string path = fs::exists(to, ec) ? fs::canonical(to, ec).string() : to;
+  if (ec || path.empty()) path = to;
   RLF_RT_CHECK(!fs::exists(path, ec) || fs::is_regular_file(path, ec), "cannot write ", to,
                ": it is not a regular file");
   const std::string tmp = path + ".tmp";

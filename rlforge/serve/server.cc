@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -615,14 +616,29 @@ uint64_t QueryUint(const httplib::Request& req, const char* key, uint64_t max, u
   return x;
 }
 
-// The keys of a request target's query string ("/v1/act?a=1&b" -> a, b).
+// The keys of a request target's query string, percent-decoded as httplib
+// decodes them ("/v1/act?a=1&mod%65l=x" -> a, model).
 std::vector<std::string> UrlQueryKeys(const std::string& target) {
+  auto hex = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10); };
   std::vector<std::string> keys;
   const size_t q = target.find('?');
   if (q == std::string::npos) return keys;
   std::stringstream query(target.substr(q + 1));
-  for (std::string item; std::getline(query, item, '&');)
-    if (!item.empty()) keys.push_back(item.substr(0, item.find('=')));
+  for (std::string item; std::getline(query, item, '&');) {
+    if (item.empty()) continue;
+    const std::string raw = item.substr(0, item.find('='));
+    std::string key;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
+          std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
+        key += static_cast<char>(hex(raw[i + 1]) * 16 + hex(raw[i + 2]));
+        i += 2;
+      } else {
+        key += raw[i] == '+' ? ' ' : raw[i];
+      }
+    }
+    keys.push_back(key);
+  }
   return keys;
 }
 
@@ -768,9 +784,12 @@ class Server::Impl {
       by_family[metric] += line + "\n";
     }
     std::ostringstream out;
-    for (const Family& f : kFamilies)
+    for (const Family& f : kFamilies) {
       out << "# HELP " << f.name << " " << f.help << "\n# TYPE " << f.name << " " << f.type << "\n"
           << by_family[f.name];
+      by_family.erase(f.name);
+    }
+    for (const auto& [name, lines] : by_family) out << lines;  // a family not listed above: untyped, never dropped
     return out.str();
   }
 

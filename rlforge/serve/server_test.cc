@@ -478,6 +478,7 @@ TEST(ServerTest, BadRequestsGetOneLineErrorsAndTheServerGoesOn) {
   auto [status, out] = client.Post("/v1/models/b/act", {{"observation", ok}});
   EXPECT_EQ(status, 200) << out.dump();
   for (const auto& [path, type] : {std::pair<const char*, const char*>{"/v1/act?model=b", "application/json"},
+                                   {"/v1/act?mod%65l=b", "application/json"},  // keys are percent-decoded
                                    {"/v1/models/b/act?model=b", "application/json"},
                                    {"/v1/models/b/act", "application/x-www-form-urlencoded"}}) {
     auto a = client.c.Post(path, obs, type);

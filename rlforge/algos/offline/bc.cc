@@ -159,11 +159,16 @@ Bc::Bc(const RunContext& ctx, const BcConfig& config)
 void Bc::NetworkLoaded() { PolyakUpdate(*actor_.net(), *best_, 1.0); }
 
 void Bc::PrepareData() {
-  // Without a held-out episode there is nothing to stop on (it ran every iteration, silently).
-  RLF_CHECK_ARG(config_.early_stopping_patience == 0 || data_.holdout.size(0) > 0,
-                "config key 'early_stopping_patience' needs held-out episodes, and holdout_fraction ",
-                config_.offline.holdout_fraction, " of dataset ", config_.offline.dataset,
-                "'s episodes holds out none (record more episodes, or raise holdout_fraction)");
+  // Without a held-out episode there is nothing to stop on (it ran every
+  // iteration, silently): refused for a new run, said for a resumed one
+  // (its config.yaml cannot change).
+  if (config_.early_stopping_patience > 0 && data_.holdout.size(0) == 0) {
+    const std::string why = StrCat("config key 'early_stopping_patience' needs held-out episodes, and holdout_fraction ",
+                                   config_.offline.holdout_fraction, " of dataset ", config_.offline.dataset,
+                                   "'s episodes holds out none");
+    RLF_CHECK_ARG(updates_ > 0, why, " (record more episodes, or raise holdout_fraction)");
+    std::fprintf(stderr, "warning: %s: the run does not stop early\n", why.c_str());
+  }
   const torch::Tensor train_actions = data_.actions.index_select(0, data_.train);
   weights_ = config_.class_balance == "none" ? torch::ones({data_.train.size(0)})
                                              : BalancedClassWeights(train_actions, ActionClasses(act_space_));
