@@ -447,6 +447,14 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
             infos["action_mask"], infos["_action_mask"] = split_mask(mask, self._act_desc), every.copy()
         return infos
 
+    def __getattr__(self, name):
+        # Only reached for names the env does not have: say why for the sub-env
+        # methods of Gymnasium's Sync/AsyncVectorEnv (still an AttributeError).
+        if name in ("call", "get_attr", "set_attr"):
+            raise AttributeError(f"rlforge's C++ vector env has no Python sub-envs to {name}: make a SyncVectorEnv "
+                                 f"of single envs for that (gymnasium.make_vec(..., vectorization_mode='sync'))")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def episode_statistics(self):
         """Return and length of the episode each env ended on the last step (float64[N], int64[N])."""
         return self._native.episode_stats()

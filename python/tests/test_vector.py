@@ -126,6 +126,9 @@ def test_gymnasium_make_vec_makes_the_cpp_vector_env_returning_copies(env_id, kw
         assert np.array_equal(o1, o2) and np.array_equal(r1, r2.astype(np.float32))
     if env_id == "CartPole-v1":
         assert ends >= 3
+    with pytest.raises(AttributeError, match="no Python sub-envs to get_attr: make a SyncVectorEnv"):
+        ours.get_attr("spec")
+    assert not hasattr(ours, "call")
     with pytest.raises(ValueError, match="copy must be True or False"):
         gym.make_vec(f"rlforge/{env_id}", num_envs=2, copy="yes")
 
