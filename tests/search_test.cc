@@ -306,6 +306,41 @@ TEST(AlphaZeroTest, ActorThreadsFeedTheLearner) {
   EXPECT_GT(m["updates"], 0);
 }
 
+// A step limit shorter than a game: the search stepped a truncated clone
+// again, and the actor thread's error ended the process (std::terminate,
+// exit 134; inline self-play exited 1).
+TEST(AlphaZeroTest, AStepLimitedGameIsPlayedAndSearched) {
+  torch::set_num_threads(1);
+  AlphaZeroConfig c = TicTacToeConfig();
+  c.simulations = 20, c.games_per_iteration = 4, c.updates_per_iteration = 2, c.batch_size = 16;
+  for (int actors : {0, 2}) {
+    c.num_actors = actors;
+    RunContext ctx = Ctx("alphazero", "TicTacToe-v0", 0, 0);
+    ctx.run.env_kwargs = Kwargs{{"max_episode_steps", "4"}};
+    AlphaZero az(ctx, c);
+    Metrics m;
+    for (int i = 0; i < 2; ++i) m = az.Iterate();
+    EXPECT_GE(m["games"], 4) << actors << " actors";
+  }
+}
+
+// An actor's error reaches the learner's thread as an exception.
+TEST(AlphaZeroTest, AnActorsErrorIsRethrownToTheLearner) {
+  ActorPool<torch::nn::Linear> pool;
+  torch::nn::Linear learner(2, 2);
+  pool.Start(
+      2, 4, [] { return torch::nn::Linear(2, 2); }, [] { return Make("TicTacToe-v0"); },
+      [](Env&, torch::nn::Linear, Rng&, uint64_t, int64_t) -> GameRecord { throw InvalidArgument("a bad game"); },
+      learner, 0, 1);
+  try {
+    pool.Take(1);
+    ADD_FAILURE() << "no error";
+  } catch (const InvalidArgument& e) {
+    EXPECT_STREQ(e.what(), "a bad game");
+  }
+  pool.Stop();
+}
+
 TEST(MuZeroTest, ResumeContinuesExactly) {
   torch::set_num_threads(1);
   MuZeroConfig c;

@@ -157,9 +157,11 @@ void EnvSearchModel::Expand(const std::vector<int>& parents, const std::vector<i
     NodeEval& e = (*out)[i];
     e.reward = r.reward;
     e.player = child->current_player();
-    e.terminal = r.terminated;
+    // A game cut by a step limit ends there too (a leaf worth its reward):
+    // its env takes no further step.
+    e.terminal = r.terminated || r.truncated;
     e.value = 0;
-    if (!r.terminated) {
+    if (!e.terminal) {
       child->ActionMask(masks_.data() + rows.size() * num_actions_);
       rows.push_back(i);
     }

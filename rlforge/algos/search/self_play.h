@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -174,17 +175,37 @@ class ActorPool {
     steps_ = learner_steps;
     ++version_;
   }
-  // Waits for at least n games and takes every queued one.
-  std::vector<GameRecord> Take(size_t n) { return queue_.TakeAtLeast(n); }
+  // Waits for at least n games and takes every queued one; an actor's
+  // error is rethrown here, in the learner's thread (it used to end the
+  // process through std::terminate).
+  std::vector<GameRecord> Take(size_t n) {
+    std::vector<GameRecord> games = queue_.TakeAtLeast(n);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_) std::rethrow_exception(error_);
+    return games;
+  }
   void Stop() {
     stop_ = true;
     queue_.Close();
     for (auto& t : threads_) t.join();
     threads_.clear();
+    error_ = nullptr;
   }
 
  private:
   void Loop(int index) {
+    try {
+      PlayGames(index);
+    } catch (...) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!error_) error_ = std::current_exception();
+      }
+      stop_ = true;
+      queue_.Close();
+    }
+  }
+  void PlayGames(int index) {
     torch::NoGradGuard no_grad;
     auto env = make_env_();
     Net net = make_net_();
@@ -213,6 +234,7 @@ class ActorPool {
   std::mutex mu_;
   Net published_{nullptr};
   int64_t steps_ = 0;  // guarded by mu_
+  std::exception_ptr error_;  // an actor's, guarded by mu_
   std::atomic<int64_t> version_{0};
   std::atomic<int64_t> games_{0};
 };
