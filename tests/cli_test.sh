@@ -19,6 +19,9 @@ check unknown-flag 2 "--frobnicate" -- "$BIN" eval --env CartPole-v1 --frobnicat
 check unknown-kwarg 2 "unknown kwarg 'slippery' for FrozenLake-v1; valid kwargs: desc" -- "$BIN" eval --env FrozenLake-v1 --kwarg slippery=true
 check bad-kwarg-value 2 "kwarg 'is_slippery' of FrozenLake-v1 must be true or false" -- "$BIN" eval --env FrozenLake-v1 --kwarg is_slippery=maybe
 check bad-kwarg-form 2 "--kwarg: expected key=value, got 'is_slippery'" -- "$BIN" eval --env FrozenLake-v1 --kwarg is_slippery
+# Integer kwargs beyond 32 bits wrapped silently (max_ticks=4294967301 played 5 ticks).
+check kwarg-beyond-32-bits 2 "kwarg 'max_ticks' of TowerDefense-v0 is 4294967301, beyond the 32-bit integers this kwarg takes" -- "$BIN" eval --env TowerDefense-v0 --kwarg max_ticks=4294967301 --episodes 1
+check arena-kwarg-beyond-32-bits 2 "kwarg 'width' of Arena-v0 is 4294967305" -- "$BIN" eval --env Arena-v0 --kwarg width=4294967305 --episodes 1
 check bad-episodes 2 "--episodes must be >= 1" -- "$BIN" eval --env CartPole-v1 --episodes 0
 check bad-policy 2 "valid: random" -- "$BIN" eval --env CartPole-v1 --policy clever
 check other-envs-policy 2 "policy 'greedy' is Arena-v0's scripted greedy team; CartPole-v1 has none" -- "$BIN" eval --env CartPole-v1 --policy greedy

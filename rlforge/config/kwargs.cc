@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "rlforge/core/error.h"
@@ -67,6 +68,13 @@ int64_t Kwargs::GetInt(const std::string& key, int64_t fallback, const std::stri
   }
   RLF_CHECK_ARG(pos == v->size() && !v->empty(), Where(key, owner), " must be an integer, got '", *v, "'");
   return out;
+}
+
+int Kwargs::GetInt32(const std::string& key, int fallback, const std::string& owner) const {
+  const int64_t v = GetInt(key, fallback, owner);
+  RLF_CHECK_ARG(v >= std::numeric_limits<int>::min() && v <= std::numeric_limits<int>::max(), Where(key, owner),
+                " is ", v, ", beyond the 32-bit integers this kwarg takes");
+  return static_cast<int>(v);
 }
 
 double Kwargs::GetDouble(const std::string& key, double fallback, const std::string& owner) const {

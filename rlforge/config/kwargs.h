@@ -31,6 +31,9 @@ class Kwargs {
   // Typed getters; `owner` names the env in error messages.
   bool GetBool(const std::string& key, bool fallback, const std::string& owner = "") const;
   int64_t GetInt(const std::string& key, int64_t fallback, const std::string& owner = "") const;
+  // GetInt for an int field: a value beyond 32 bits is an InvalidArgument
+  // (a cast wrapped 4294967301 to 5).
+  int GetInt32(const std::string& key, int fallback, const std::string& owner = "") const;
   double GetDouble(const std::string& key, double fallback, const std::string& owner = "") const;
   std::string GetString(const std::string& key, const std::string& fallback) const;
   std::optional<std::string> Find(const std::string& key) const;

@@ -480,15 +480,15 @@ RLF_REGISTER_ENVS(arena) {
                [](const Kwargs& kw) {
                  const std::string id = "Arena-v0";
                  ArenaOptions o;
-                 o.team_size = static_cast<int>(kw.GetInt("team_size", o.team_size, id));
-                 o.width = static_cast<int>(kw.GetInt("width", o.width, id));
-                 o.height = static_cast<int>(kw.GetInt("height", o.height, id));
-                 o.vision = static_cast<int>(kw.GetInt("vision", o.vision, id));
-                 o.max_hp = static_cast<int>(kw.GetInt("max_hp", o.max_hp, id));
-                 o.skill_cooldown = static_cast<int>(kw.GetInt("skill_cooldown", o.skill_cooldown, id));
-                 o.hold_steps = static_cast<int>(kw.GetInt("hold_steps", o.hold_steps, id));
-                 o.max_steps = static_cast<int>(kw.GetInt("max_steps", o.max_steps, id));
-                 o.walls = static_cast<int>(kw.GetInt("walls", o.walls, id));
+                 o.team_size = kw.GetInt32("team_size", o.team_size, id);
+                 o.width = kw.GetInt32("width", o.width, id);
+                 o.height = kw.GetInt32("height", o.height, id);
+                 o.vision = kw.GetInt32("vision", o.vision, id);
+                 o.max_hp = kw.GetInt32("max_hp", o.max_hp, id);
+                 o.skill_cooldown = kw.GetInt32("skill_cooldown", o.skill_cooldown, id);
+                 o.hold_steps = kw.GetInt32("hold_steps", o.hold_steps, id);
+                 o.max_steps = kw.GetInt32("max_steps", o.max_steps, id);
+                 o.walls = kw.GetInt32("walls", o.walls, id);
                  o.opponent = kw.GetString("opponent", o.opponent);
                  o.shaping = kw.GetDouble("shaping", o.shaping, id);
                  o.hold_shaping = kw.GetDouble("hold_shaping", o.hold_shaping, id);

@@ -840,13 +840,13 @@ namespace {
 std::unique_ptr<Env> MakeTowerDefense(const Kwargs& kw) {
   const std::string id = "TowerDefense-v0";
   TowerDefenseConfig c;
-  c.stage = static_cast<int>(kw.GetInt("stage", c.stage, id));
+  c.stage = kw.GetInt32("stage", c.stage, id);
   c.procedural_seed = kw.GetInt("procedural_seed", c.procedural_seed, id);
   c.procedural_difficulty = kw.GetDouble("procedural_difficulty", c.procedural_difficulty, id);
   c.flat_actions = kw.GetBool("flat_actions", c.flat_actions, id);
   c.strict = kw.GetBool("strict", c.strict, id);
-  c.ticks_per_step = static_cast<int>(kw.GetInt("ticks_per_step", c.ticks_per_step, id));
-  c.max_ticks = static_cast<int>(kw.GetInt("max_ticks", c.max_ticks, id));
+  c.ticks_per_step = kw.GetInt32("ticks_per_step", c.ticks_per_step, id);
+  c.max_ticks = kw.GetInt32("max_ticks", c.max_ticks, id);
   const std::string obs = kw.GetString("obs_mode", "planes");
   RLF_CHECK_ARG(obs == "planes" || obs == "pixels", id, ": obs_mode must be planes or pixels, got '", obs, "'");
   c.pixels = obs == "pixels";
