@@ -274,6 +274,14 @@ then echo "ok   eval-uses-the-runs-env"; else echo "FAIL eval-uses-the-runs-env:
 out=$("$BIN" eval --policy "$tmp/lake" --episodes 2 --stochastic)
 [[ "$out" == *"(stochastic)"* ]] && echo "ok   eval-stochastic-mode-printed" || { echo "FAIL eval-stochastic: $out"; fails=$((fails+1)); }
 
+# A run still training is not resumed by a second process beside it (both
+# wrote checkpoints, progress.csv and eval.json into one directory).
+"$BIN" train --algo ppo --env CartPole-v1 --steps 5000000 --out "$tmp/live" --no-progress >/dev/null 2>&1 &
+live=$!
+for i in $(seq 100); do [[ -f "$tmp/live/config.yaml" ]] && break; sleep 0.1; done
+check resume-live-run 2 "run directory '$tmp/live' is in use by another rlforge process (pid $live)" -- "$BIN" train --resume "$tmp/live" --steps 6000000
+kill -TERM $live; wait $live
+
 # Envs without a step limit: evaluation and play end (they used to hang).
 check train-cliff 0 "" -- timeout 120 "$BIN" train --algo q-learning --env CliffWalking-v1 --steps 500 --set eval_max_episode_steps=2000 --out "$tmp/cliff" --no-progress
 check eval-cliff 0 "" -- timeout 60 "$BIN" eval --policy "$tmp/cliff" --episodes 4 --max-episode-steps 300

@@ -1,6 +1,8 @@
 #include "rlforge/train/runner.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +38,44 @@ namespace fs = std::filesystem;
 
 namespace rlforge {
 namespace {
+
+// Held by the process that trains in a run directory, from its creation (or
+// the start of a resume) to the end: a second process (a --resume of a run
+// that is still going) is refused instead of writing checkpoints, rows and
+// eval.json beside it. flock(2) lets go when the process ends, kill -9
+// included. The file keeps the holder's pid for the message.
+class RunDirectoryLock {
+ public:
+  explicit RunDirectoryLock(const std::string& dir) {
+    const std::string path = dir + "/.rlforge.lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) return;  // an unwritable directory: the run's first write says so
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      char pid[32] = {};
+      const ssize_t n = ::pread(fd_, pid, sizeof(pid) - 1, 0);
+      ::close(fd_);
+      fd_ = -1;
+      std::string holder = n > 0 ? std::string(pid, static_cast<size_t>(n)) : "";
+      holder.erase(std::remove_if(holder.begin(), holder.end(), [](char c) { return c < '0' || c > '9'; }),
+                   holder.end());
+      throw InvalidArgument(StrCat("run directory '", dir, "' is in use by another rlforge process",
+                                   holder.empty() ? "" : " (pid " + holder + ")",
+                                   "; wait for it to end, or stop it (it saves a checkpoint) and resume then"));
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
+      // the pid is only for the message
+    }
+  }
+  ~RunDirectoryLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  RunDirectoryLock(const RunDirectoryLock&) = delete;
+  RunDirectoryLock& operator=(const RunDirectoryLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 std::string FormatCount(double v) {
   std::string s = std::to_string(static_cast<int64_t>(v));
@@ -830,11 +870,13 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
     OnEveryRank(comm, "warm-starting the agent", [&] { WarmStart(*algo, config.run.init_from, root, config.algo.get()); });
   OnEveryRank(comm, "freezing parameters", [&] { FreezeParameters(*algo, config.run.freeze, root); });
   BroadcastWeights(comm, *algo);
+  std::optional<RunDirectoryLock> lock;
   OnEveryRank(comm, "creating the run directory", [&] {
     if (!root) return;
     std::error_code ec;
     fs::create_directories(out_dir + "/checkpoints", ec);
     RLF_CHECK_ARG(!ec, "cannot create the output directory '", out_dir, "': ", ec.message(), " (choose another --out)");
+    lock.emplace(out_dir);
     WriteFileAtomically(out_dir + "/config.yaml", config.ToYaml());
   });
   try {
@@ -888,10 +930,12 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
   const bool root = comm == nullptr || comm->root();
   const int world = comm ? comm->world_size() : 1;
   TrainConfig config;
+  std::optional<RunDirectoryLock> lock;
   OnEveryRank(comm, "reading the run directory", [&] {
     std::error_code ec;
     RLF_CHECK_ARG(fs::exists(dir, ec), "'", dir, "' does not exist (give the directory of the run to resume)");
     RLF_CHECK_ARG(fs::is_regular_file(dir + "/config.yaml", ec), "'", dir, "' is not a run directory (no config.yaml)");
+    if (root) lock.emplace(dir);  // before anything in it changes
     config = TrainConfig::FromYamlFile(dir + "/config.yaml");
     if (new_total_steps) {
       RLF_CHECK_ARG(*new_total_steps >= 1, "the run's new total steps (--steps) must be >= 1, got ", *new_total_steps);
