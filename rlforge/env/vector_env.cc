@@ -107,7 +107,12 @@ void VectorEnv::StepRange(int lo, int hi, const uint8_t* actions) {
       if (mask_size_) envs_[i]->ActionMask(masks_.data() + i * mask_size_);
       continue;
     }
-    StepResult r = envs_[i]->Step(actions + i * act_bytes_, obs);
+    StepResult r;
+    try {
+      r = envs_[i]->Step(actions + i * act_bytes_, obs);
+    } catch (const InvalidArgument& e) {  // an action the env itself refuses (an illegal move): named by env
+      throw InvalidArgument(StrCat("env ", i, ": ", e.what()));
+    }
     rewards_[i] = static_cast<float>(r.reward);
     TakeAgentRewards(i, /*reset_step=*/false);
     terminated_[i] = r.terminated;

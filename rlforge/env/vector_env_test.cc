@@ -193,6 +193,23 @@ TEST(VectorEnvTest, ABadActionChangesNoEnv) {
   }
 }
 
+// An action inside the space that the env itself refuses (an occupied
+// square) is named by its env index too (it was the env's bare message).
+TEST(VectorEnvTest, AnActionTheEnvRefusesIsNamedByItsEnv) {
+  VectorEnvOptions opt;
+  opt.num_envs = 2;
+  auto envs = VectorEnv::Make("TicTacToe-v0", {}, opt);
+  envs->Reset(0);
+  const std::vector<int64_t> first = {4, 4}, second = {0, 4};
+  envs->Step(first.data());
+  try {
+    envs->Step(second.data());
+    FAIL() << "square 4 of env 1 is taken";
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("env 1: TicTacToe-v0: illegal move 4", 0), 0u) << e.what();
+  }
+}
+
 TEST(VectorEnvTest, ThreadedMatchesSynchronousExactly) {
   for (const char* id : {"CartPole-v1", "Taxi-v4", "Pendulum-v1"}) {
     VectorEnvOptions sync_opt, threaded_opt;
