@@ -249,3 +249,22 @@ def test_an_rlforge_env_instance_trains_as_its_id_and_kwargs(tmp_path):
     wrapped = gym.wrappers.RecordEpisodeStatistics(rlforge.make("CartPole-v1"))
     with pytest.raises(ValueError, match="a wrapped rlforge env .* cannot train.*env='CartPole-v1'"):
         rlforge.train("ppo", wrapped, steps=64, out=str(tmp_path / "w"))
+
+
+def test_alphazero_predict_keeps_to_the_mask(tmp_path):
+    """AlphaZero's search ignored the mask predict was given (it played square 0 with only square 8 allowed)."""
+    run = tmp_path / "az"
+    rlforge.train("alphazero", "TicTacToe-v0", config={"simulations": 8, "eval_simulations": 8, "net_arch": [16],
+                                                       "num_actors": 0, "games_per_iteration": 2,
+                                                       "eval_episodes": 0},
+                  steps=20, seed=0, out=str(run))
+    policy = rlforge.load(str(run))
+    env = rlforge.make("TicTacToe-v0")
+    obs, info = env.reset(seed=0)
+    for only in (8, 3, 0):
+        mask = np.zeros(9, dtype=np.int8)
+        mask[only] = 1
+        action, _ = policy.predict(obs, mask=mask)
+        assert int(action) == only
+    with pytest.raises(ValueError, match="the mask of observation 0 allows no action"):
+        policy.predict(obs, mask=np.zeros(9, dtype=np.int8))

@@ -31,15 +31,27 @@ class AlphaZeroPolicy : public Policy {
         obs_size_(env_->observation_space().size()) {
     mcts_config_.noise_fraction = 0;
   }
-  void Act(const void* observations, const uint8_t* /*masks*/, int n, void* actions) override {
+  void Act(const void* observations, const uint8_t* masks, int n, void* actions) override {
     torch::NoGradGuard no_grad;
+    const int64_t A = env_->action_space().n();
     for (int i = 0; i < n; ++i) {
       const float* obs = static_cast<const float*>(observations) + i * obs_size_;
-      RLF_CHECK(env_->SetFromObservation(obs), "alphazero policy: ", env_->name(),
-                " cannot be set from an observation (search needs the true state)");
+      RLF_CHECK_ARG(env_->SetFromObservation(obs), "alphazero policy: this observation is not a position ",
+                    env_->name(), " can reach (the search needs the true state)");
       model_.Clear();
       Mcts mcts(mcts_config_);
-      mcts.SetRoot(model_.Root(*env_, obs));
+      NodeEval root = model_.Root(*env_, obs);
+      // The caller's mask narrows the moves the search considers (it was
+      // ignored: a policy given one legal square played another).
+      double sum = 0;
+      for (int64_t a = 0; a < A; ++a) {
+        if (masks != nullptr && !masks[i * A + a]) root.priors[a] = 0.0f;
+        sum += std::max(0.0f, root.priors[a]);
+      }
+      RLF_CHECK_ARG(sum > 0, "alphazero policy: ", masks != nullptr ? "the mask leaves" : "this position has",
+                    " no legal move (is the game over?)");
+      for (float& p : root.priors) p = static_cast<float>(std::max(0.0f, p) / sum);
+      mcts.SetRoot(root);
       const SearchResult r = mcts.Search(model_, rng_, false);
       static_cast<int64_t*>(actions)[i] = Mcts::SelectAction(r.visits, deterministic_ ? 0.0 : 1.0, rng_);
     }
