@@ -218,6 +218,8 @@ check play-stochastic-scripted 2 "--stochastic changes how trained policies act"
 check record-deterministic-scripted 2 "--deterministic changes how trained policies act" -- "$BIN" record --env CartPole-v1 --episodes 1 --deterministic --out "$tmp/rec_det"
 check random-strict-illegal 2 "illegal action" -- "$BIN" eval --env TowerDefense-v0 --kwarg strict=true --episodes 2
 check random-legal-strict 0 "" -- "$BIN" eval --env TowerDefense-v0 --kwarg strict=true --policy random-legal --episodes 2
+# check-env draws TowerDefense's actions under its conditional masks (strict=true failed on every seed).
+check check-env-td-strict 0 "" -- "$BIN" check-env TowerDefense-v0 --kwarg strict=true
 check ppo-batch-over-rollout 0 "warning: config key 'batch_size' (1024) is larger than a rollout (n_steps 32 x num_envs 1 = 32)" -- "$BIN" train --algo ppo --env CartPole-v1 --set num_envs=1 --set n_steps=32 --set batch_size=1024 --set eval_episodes=1 --steps 64 --out "$tmp/ppo_batch" --no-progress
 [[ $(grep -c "is larger than a rollout" /tmp/rlf_cli_err) == 1 ]] && echo "ok   ppo-batch-warning-once" || { echo "FAIL ppo-batch-warning-once: $(cat /tmp/rlf_cli_err)"; fails=$((fails+1)); }
 # Keys set to values that change nothing are named, not silently ignored.

@@ -71,9 +71,22 @@ class Checker {
       Add("the env says it has an action mask, but its action space ", act_space_.ToString(), " takes no mask");
   }
 
-  void SampleAction(Rng& rng) {
-    if (env_.has_action_mask() && act_space_.mask_size() > 0) {
-      env_.ActionMask(mask_.data());
+  void SampleAction(Rng& rng) { SampleAction(env_, rng); }
+  void SampleAction(Env& env, Rng& rng) {
+    if (env.has_conditional_action_mask() && act_space_.kind() == SpaceKind::kMultiDiscrete) {
+      // Dimension by dimension, as an agent must where the dimensions
+      // restrict each other (TowerDefense-v0; strict=true refused the
+      // combinations the per-dimension masks allow).
+      auto* row = reinterpret_cast<int64_t*>(act_.data());
+      const std::vector<int64_t>& nvec = act_space_.nvec();
+      std::fill(row, row + nvec.size(), 0);
+      for (size_t d = 0; d < nvec.size(); ++d) {
+        std::vector<uint8_t> legal(static_cast<size_t>(nvec[d]));
+        env.ConditionalActionMask(row, static_cast<int>(d), legal.data());
+        row[d] = std::max<int64_t>(0, SampleMasked(rng, legal.data(), nvec[d]));
+      }
+    } else if (env.has_action_mask() && act_space_.mask_size() > 0) {
+      env.ActionMask(mask_.data());
       act_space_.Sample(rng, act_.data(), mask_.data());
     } else {
       act_space_.Sample(rng, act_.data());
@@ -301,12 +314,7 @@ class Checker {
       if (replay) {
         std::memcpy(act_.data(), replay->data() + i * act_.size(), act_.size());
       } else {
-        if (env.has_action_mask() && act_space_.mask_size() > 0) {
-          env.ActionMask(mask_.data());
-          act_space_.Sample(rng, act_.data(), mask_.data());
-        } else {
-          act_space_.Sample(rng, act_.data());
-        }
+        SampleAction(env, rng);
       }
       if (record) record->insert(record->end(), act_.begin(), act_.end());
       ActOtherAgents(env, agents);
