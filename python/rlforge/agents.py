@@ -246,6 +246,15 @@ class TrainedPolicy:
             if isinstance(mask, tuple):
                 mask = np.concatenate([np.asarray(m) for m in mask], axis=-1)
             native_mask = np.ascontiguousarray(np.asarray(mask).reshape(n, -1), dtype=np.uint8)
+        if env is not None:  # it was taken for anything (a string, another env, one never reset)
+            from rlforge.envs import RlforgeEnv
+
+            inner = getattr(env, "unwrapped", None)
+            if not isinstance(inner, RlforgeEnv):
+                raise ValueError(f"env must be the rlforge env the observation comes from (rlforge.make("
+                                 f"{self.env_id!r}, ...)), got {type(env).__name__}")
+            if inner.env_id != self.env_id:
+                raise ValueError(f"env is {inner.env_id}; the policy was trained on {self.env_id}")
         conditional = env is not None and getattr(env.unwrapped, "has_conditional_action_mask", False)
         if env is None and self._conditional_env() and not self._warned_conditional:
             self._warned_conditional = True

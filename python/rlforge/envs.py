@@ -246,8 +246,14 @@ class RlforgeEnv(gym.Env):
 
     def conditional_action_mask(self, prefix, dim: int) -> np.ndarray:
         """The legal values (int8) of dimension `dim` once dimensions 0..dim-1
-        take the values `prefix`."""
-        return self._native.conditional_action_mask([int(v) for v in prefix][:dim], int(dim)).view(np.int8)
+        take the values `prefix` (exactly dim of them)."""
+        if not self._was_reset:
+            raise ResetNeeded(f"{self.env_id}: conditional_action_mask() before reset(); call reset() first")
+        dim = check_int("dim", dim, 0, 2**31 - 1)
+        prefix = [check_int(f"prefix[{k}]", v, 0, 2**31 - 1) for k, v in enumerate(prefix)]
+        if len(prefix) != dim:
+            raise ValueError(f"prefix has {len(prefix)} values; dimension {dim} takes the {dim} before it")
+        return self._native.conditional_action_mask(prefix, dim).view(np.int8)
 
     def render(self):
         if self.render_mode is None:

@@ -226,6 +226,20 @@ def test_predict_follows_conditional_masks_with_env(tmp_path):
         rlforge.load(run["run_dir"]).predict(obs, mask=info["action_mask"])
     with pytest.raises(ValueError, match="give one observation"):
         policy.predict(np.stack([obs, obs]), env=env)
+    # The env= given is checked (another env, a string and an env never reset were all taken).
+    with pytest.raises(ValueError, match="env is CartPole-v1; the policy was trained on TowerDefense-v0"):
+        policy.predict(obs, env=rlforge.make("CartPole-v1"))
+    with pytest.raises(ValueError, match="env must be the rlforge env the observation comes from"):
+        policy.predict(obs, env="TowerDefense-v0")
+    with pytest.raises(RuntimeError, match="before reset"):
+        policy.predict(obs, env=rlforge.make("TowerDefense-v0"))
+    # conditional_action_mask takes exactly the dim values before dim, as integers.
+    with pytest.raises(ValueError, match="prefix has 4 values; dimension 3 takes the 3 before it"):
+        env.conditional_action_mask((0, 0, 0, 0), 3)
+    with pytest.raises(ValueError, match=r"prefix\[0\] must be an integer, got 1.5"):
+        env.conditional_action_mask((1.5,), 1)
+    with pytest.raises(ValueError, match=r"prefix\[0\] must be in"):
+        env.conditional_action_mask((2**70,), 1)
 
 
 def test_runner_messages_are_worded_for_python():
