@@ -119,6 +119,10 @@ check eval-corrupt-checkpoint 1 "cannot be read" -- "$BIN" eval --env CartPole-v
 # Two-player games: opponents, win/draw/loss rates, human play.
 check opponent-bad-depth 2 "alphabeta:DEPTH with DEPTH a whole number" -- "$BIN" eval --env ConnectFour-v0 --opponent alphabeta:x
 check opponent-perfect-c4 2 "perfect player plays only TicTacToe-v0" -- "$BIN" eval --env ConnectFour-v0 --opponent perfect
+check muzero-no-update-warns 0 "warning: the run made no update (no gradient step in" -- "$BIN" train --algo muzero --env TicTacToe-v0 --steps 40 --set learning_starts=100000 --set simulations=4 --set eval_simulations=4 --set eval_episodes=1 --out "$tmp/mz-noupdate" --no-progress
+check opponent-unreachable-server 2 "--opponent http://127.0.0.1:1: no rlforge server answers there" -- "$BIN" eval --env TicTacToe-v0 --opponent http://127.0.0.1:1 --episodes 1
+check match-truncated-said 0 "" -- "$BIN" eval --env TicTacToe-v0 --policy perfect --opponent random --max-episode-steps 3 --episodes 4
+[[ "$(cat /tmp/rlf_cli_err)" == "" ]] && "$BIN" eval --env TicTacToe-v0 --policy perfect --opponent random --max-episode-steps 3 --episodes 4 | grep -q "truncated 4 of 4 games (counted as draws)" && echo "ok   match-truncated-printed" || { echo "FAIL match truncated not printed"; fails=$((fails+1)); }
 check opponent-single-player 2 "--opponent is for two-player games" -- "$BIN" eval --env CartPole-v1 --opponent perfect
 check opponent-not-board 2 "plays the board games" -- "$BIN" eval --env CartPole-v1 --policy alphabeta:2
 check alphazero-single-player 2 "alphazero plays two-player games" -- "$BIN" train --algo alphazero --env CartPole-v1 --out "$tmp/az"
@@ -196,7 +200,7 @@ check qrdqn-grad-norm-zero 2 "config key 'max_grad_norm' must be > 0, got 0" -- 
 check dqn-demo-fraction-unused 2 "config key 'demo_fraction' must be in [0, 1), got 2" -- "$BIN" train --algo dqn --env LunarLander-v3 --set demo_fraction=2 --out "$tmp/bad"
 check ppo-vf-coef-negative 2 "config key 'vf_coef' must be >= 0, got -1" -- "$BIN" train --algo ppo --env CartPole-v1 --set vf_coef=-1 --out "$tmp/bad"
 check impala-rmsprop-alpha 2 "config key 'rmsprop_alpha' must be in (0, 1), got 1" -- "$BIN" train --algo impala --env CartPole-v1 --set rmsprop_alpha=1 --out "$tmp/bad"
-check td3-no-update-warns 0 "warning: the run made no update (n_updates 0 after 600 steps)" -- "$BIN" train --algo td3 --env Pendulum-v1 --steps 600 --set learning_starts=5000 --set eval_episodes=1 --out "$tmp/td3-noupdate" --no-progress
+check td3-no-update-warns 0 "warning: the run made no update (no gradient step in 600 steps)" -- "$BIN" train --algo td3 --env Pendulum-v1 --steps 600 --set learning_starts=5000 --set eval_episodes=1 --out "$tmp/td3-noupdate" --no-progress
 check resume-missing 2 "'$tmp/nope' does not exist (give the directory of the run to resume)" -- "$BIN" train --resume "$tmp/nope"
 check resume-steps-zero 2 "must be >= 1, got 0" -- "$BIN" train --resume "$tmp/run" --steps 0
 check out-uncreatable 2 "cannot create the output directory '/proc/rlf-nope/run': No such file or directory" -- "$BIN" train --algo ppo --env CartPole-v1 --steps 64 --out /proc/rlf-nope/run

@@ -179,7 +179,14 @@ std::unique_ptr<Policy> MakePolicy(const std::string& flag, const std::string& s
       throw InvalidArgument(StrCat(flag, ": ", e.what()));
     }
   }
-  if (IsServedPolicy(spec)) return MakeServedPolicy(spec, env, seed, deterministic);
+  if (IsServedPolicy(spec)) {
+    try {
+      return MakeServedPolicy(spec, env, seed, deterministic);
+    } catch (const InvalidArgument& e) {  // its messages say --policy; an --opponent is named as itself
+      const std::string m = e.what();
+      throw InvalidArgument(m.rfind("--policy", 0) == 0 ? flag + m.substr(8) : m);
+    }
+  }
   if (!IsRunPolicy(spec))
     throw InvalidArgument(StrCat(flag, " '", spec, "' is not a scripted policy, a run directory or a checkpoint; valid: ",
                                  registry.ScriptedPolicyList(), ", DIR, CHECKPOINT, http://HOST:PORT (a served policy)"));

@@ -122,10 +122,15 @@ void RunEval(const EvalArgs& a) {
                   opponent.c_str(), static_cast<long long>(match->games),
                   team ? "the policy as team 0, the opponent as team 1" : "playing either side in turn",
                   static_cast<unsigned long long>(a.seed));
-      std::printf("  wins %lld (%.4f)  draws %lld (%.4f)  losses %lld (%.4f)\n  length %.3f +- %.3f\n  (%.2f s)\n",
+      std::printf("  wins %lld (%.4f)  draws %lld (%.4f)  losses %lld (%.4f)\n  length %.3f +- %.3f\n",
                   static_cast<long long>(match->wins), match->win_rate(), static_cast<long long>(match->draws),
                   match->draw_rate(), static_cast<long long>(match->losses), match->loss_rate(), s.mean_length,
-                  s.std_length, secs);
+                  s.std_length);
+      // Games a step cap cut are counted as draws: say how many (the JSON did).
+      if (s.truncated > 0)
+        std::printf("  truncated %lld of %lld games (counted as draws)\n", static_cast<long long>(s.truncated),
+                    static_cast<long long>(s.episodes));
+      std::printf("  (%.2f s)\n", secs);
     } else if (ids.size() > 1) {
       char success[32] = "-";
       if (s.success_rate) std::snprintf(success, sizeof(success), "%.4f", *s.success_rate);

@@ -547,8 +547,11 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
                                    ResumeCommand(dir, comm, options.job.get()) + ")"));
     }
     ++state.iteration;
-    // n_updates is a running total for some agents and an iteration's count for others: any positive one counts.
-    if (auto it = m.find("n_updates"); it != m.end()) any_update = any_update || it->second > 0, counts_updates = true;
+    // n_updates is a running total for some agents and an iteration's count
+    // for others (AlphaZero and MuZero call their running total "updates"):
+    // any positive one counts.
+    for (const char* key : {"n_updates", "updates"})
+      if (auto it = m.find(key); it != m.end()) any_update = any_update || it->second > 0, counts_updates = true;
     for (const auto& [k, v] : m)
       RLF_CHECK(declared.count(k), run.algo, " reported metric '", k, "', which it did not declare");
     for (const auto& e : algo->TakeScalarEvents()) tb.AddScalar(e.tag, e.value, e.step);
@@ -645,7 +648,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   progress.Finish();
   if (counts_updates && !any_update && start_steps == 0)  // a setting that leaves learning out says so
     std::fprintf(stderr,
-                 "warning: the run made no update (n_updates 0 after %lld steps): its model is the initial one; "
+                 "warning: the run made no update (no gradient step in %lld steps): its model is the initial one; "
                  "see learning_starts, train_freq and gradient_steps\n",
                  static_cast<long long>(algo->num_timesteps()));
   save(dir + "/checkpoints/final.pt");
