@@ -776,8 +776,9 @@ void WarmStart(Algorithm& algo, const std::string& from, bool report, AlgoConfig
                 " values) fit",
                 reshaped.empty() ? StrCat("; nothing of the same name for ", Join(kept, ", "), " (", src.config.run.algo,
                                           "'s network is of another kind)")
-                                 : StrCat("; the same names have other shapes (", Join(reshaped, ", "), "): use ",
-                                          src.config.run.algo, "'s net_arch"));
+                                 : StrCat("; the same names have other shapes (", Join(reshaped, ", "),
+                                          "): a warm start needs layers of the same sizes (", src.config.run.algo,
+                                          "'s net_arch) and heads of the same outputs"));
   if (config != nullptr) {
     // Weights learned through one activation mean nothing through another.
     auto activation = [](AlgoConfig& c) -> std::optional<std::string> {
