@@ -77,14 +77,10 @@ class Checker {
       // Dimension by dimension, as an agent must where the dimensions
       // restrict each other (TowerDefense-v0; strict=true refused the
       // combinations the per-dimension masks allow).
-      auto* row = reinterpret_cast<int64_t*>(act_.data());
-      const std::vector<int64_t>& nvec = act_space_.nvec();
-      std::fill(row, row + nvec.size(), 0);
-      for (size_t d = 0; d < nvec.size(); ++d) {
-        std::vector<uint8_t> legal(static_cast<size_t>(nvec[d]));
-        env.ConditionalActionMask(row, static_cast<int>(d), legal.data());
-        row[d] = std::max<int64_t>(0, SampleMasked(rng, legal.data(), nvec[d]));
-      }
+      SampleConditional(
+          rng, act_space_.nvec(),
+          [&](const int64_t* prefix, int dim, uint8_t* mask) { env.ConditionalActionMask(prefix, dim, mask); },
+          reinterpret_cast<int64_t*>(act_.data()));
     } else if (env.has_action_mask() && act_space_.mask_size() > 0) {
       env.ActionMask(mask_.data());
       act_space_.Sample(rng, act_.data(), mask_.data());

@@ -1,5 +1,6 @@
 #include "rlforge/env/space.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -165,6 +166,16 @@ int64_t Space::mask_size() const {
       return total;
     }
     default: return 0;
+  }
+}
+
+void SampleConditional(Rng& rng, const std::vector<int64_t>& nvec,
+                       const std::function<void(const int64_t* prefix, int dim, uint8_t* mask)>& legal, int64_t* row) {
+  std::vector<uint8_t> mask(static_cast<size_t>(*std::max_element(nvec.begin(), nvec.end())));
+  std::fill(row, row + nvec.size(), 0);
+  for (size_t d = 0; d < nvec.size(); ++d) {
+    legal(row, static_cast<int>(d), mask.data());
+    row[d] = std::max<int64_t>(0, SampleMasked(rng, mask.data(), nvec[d]));
   }
 }
 

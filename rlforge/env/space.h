@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -115,6 +116,11 @@ class Space {
 // A uniform choice among the allowed entries of mask[0..n) (nonzero bytes);
 // -1 when none is allowed.
 int64_t SampleMasked(Rng& rng, const uint8_t* mask, int64_t n);
+// A MultiDiscrete action drawn dimension by dimension, for envs whose
+// dimensions restrict each other: row[d] uniform among the values
+// legal(row, d, mask) allows once row[0..d) are chosen (0 where none is).
+void SampleConditional(Rng& rng, const std::vector<int64_t>& nvec,
+                       const std::function<void(const int64_t* prefix, int dim, uint8_t* mask)>& legal, int64_t* row);
 
 
 }  // namespace rlforge
