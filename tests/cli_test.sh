@@ -20,6 +20,9 @@ check unknown-kwarg 2 "unknown kwarg 'slippery' for FrozenLake-v1; valid kwargs:
 check bad-kwarg-value 2 "kwarg 'is_slippery' of FrozenLake-v1 must be true or false" -- "$BIN" eval --env FrozenLake-v1 --kwarg is_slippery=maybe
 check bad-kwarg-form 2 "--kwarg: expected key=value, got 'is_slippery'" -- "$BIN" eval --env FrozenLake-v1 --kwarg is_slippery
 # Integer kwargs beyond 32 bits wrapped silently (max_ticks=4294967301 played 5 ticks).
+# A repeated --kwarg or --set kept its last value without a word.
+check kwarg-flag-twice 2 "--kwarg map_name is given twice (map_name=4x4 and map_name=8x8); give it once" -- "$BIN" check-env FrozenLake-v1 --kwarg map_name=4x4 --kwarg map_name=8x8
+check set-twice 2 "--set n_steps is given twice (n_steps=16 and n_steps=32); give it once" -- "$BIN" train --algo ppo --env CartPole-v1 --show-config --set n_steps=16 --set n_steps=32
 check kwarg-beyond-32-bits 2 "kwarg 'max_ticks' of TowerDefense-v0 is 4294967301, beyond the 32-bit integers this kwarg takes" -- "$BIN" eval --env TowerDefense-v0 --kwarg max_ticks=4294967301 --episodes 1
 check arena-kwarg-beyond-32-bits 2 "kwarg 'width' of Arena-v0 is 4294967305" -- "$BIN" eval --env Arena-v0 --kwarg width=4294967305 --episodes 1
 check bad-episodes 2 "--episodes must be >= 1" -- "$BIN" eval --env CartPole-v1 --episodes 0

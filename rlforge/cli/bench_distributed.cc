@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -157,8 +158,16 @@ void RunDistributed(const DistributedArgs& a) {
     else if (n > 1)
       args = {"launch", "--nproc", std::to_string(n), "--"};
     args.insert(args.end(), {"train", "--algo", a.algo, "--env", a.env, "--steps", std::to_string(a.steps), "--out",
-                             out, "--no-progress", "--set", "eval_episodes=0", "--set", "checkpoint_interval=0"});
-    if (impala) args.insert(args.end(), {"--set", "num_actors=0"});
+                             out, "--no-progress"});
+    // The benchmark's own settings, unless --set gives the key (a key set
+    // twice is refused).
+    std::vector<std::string> own = {"eval_episodes=0", "checkpoint_interval=0"};
+    if (impala) own.push_back("num_actors=0");
+    for (const auto& s : own) {
+      const std::string key = s.substr(0, s.find('=') + 1);
+      if (std::none_of(a.sets.begin(), a.sets.end(), [&](const std::string& x) { return x.rfind(key, 0) == 0; }))
+        args.insert(args.end(), {"--set", s});
+    }
     if (!a.preset.empty()) args.insert(args.end(), {"--preset", a.preset});
     for (const auto& s : a.sets) args.insert(args.end(), {"--set", s});
     const std::string log = out + ".log";

@@ -74,6 +74,8 @@ Kwargs ParseKwargs(const std::vector<std::string>& items) {
     } catch (const InvalidArgument& e) {
       throw InvalidArgument(StrCat("--kwarg: ", e.what()));
     }
+    RLF_CHECK_ARG(!kwargs.Has(kv.first), "--kwarg ", kv.first, " is given twice (", kv.first, "=",
+                  *kwargs.Find(kv.first), " and ", item, "); give it once");
     kwargs.Set(kv.first, kv.second);
   }
   return kwargs;

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "rlforge/core/file_io.h"
@@ -152,6 +153,16 @@ TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env
     RLF_CHECK_ARG(!file_algo || *file_algo == name, config_file, " is for algo '", *file_algo, "', not '", name, "'");
   }
   RLF_CHECK_ARG(!name.empty(), "give --algo (or a --config file with an 'algo' key)");
+  // A key set twice would keep its last value without a word.
+  {
+    std::map<std::string, std::string> given;
+    for (const auto& s : sets) {
+      const std::string key = s.substr(0, s.find('='));
+      auto [it, fresh] = given.emplace(key, s);
+      RLF_CHECK_ARG(fresh || s.find('=') == std::string::npos, "--set ", key, " is given twice (", it->second,
+                    " and ", s, "); give it once");
+    }
+  }
   const AlgoSpec& spec = FindAlgorithm(name);
   TrainConfig c;
   c.algo = spec.make_config();
