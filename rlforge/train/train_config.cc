@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "rlforge/core/file_io.h"
 #include "rlforge/data/dataset.h"
@@ -237,6 +238,14 @@ TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env
   AbsolutePaths absolute;
   c.Visit(absolute);
   c.Validate();
+  // Thread counts that cannot all do work.
+  const unsigned cores = std::thread::hardware_concurrency();
+  if (cores > 0 && c.run.torch_threads > static_cast<int64_t>(cores))
+    c.notes.push_back(StrCat("config key torch_threads is ", c.run.torch_threads, ", more than this machine's ", cores,
+                             " cores: the threads take turns on them, which slows training"));
+  if (c.run.env_threads > c.run.num_envs)
+    c.notes.push_back(StrCat("config key env_threads is ", c.run.env_threads, ", more than num_envs ",
+                             c.run.num_envs, ": ", c.run.num_envs, " threads step the envs"));
   // Data of another env whose spaces match trains without a word otherwise
   // (spaces that differ are the agent's one-line error).
   if (other_envs_dataset) {
