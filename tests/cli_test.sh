@@ -26,6 +26,9 @@ check set-twice 2 "--set n_steps is given twice (n_steps=16 and n_steps=32); giv
 # Threads that cannot all work were taken without a word.
 check torch-threads-above-cores 0 "warning: config key torch_threads is 4096, more than this machine's" -- "$BIN" train --algo ppo --env CartPole-v1 --show-config --set torch_threads=4096
 check env-threads-above-envs 0 "warning: config key env_threads is 8, more than num_envs 2: 2 threads step the envs" -- "$BIN" train --algo ppo --env CartPole-v1 --show-config --set env_threads=8 --set num_envs=2
+# Procedural-map kwargs on a hand-made stage changed nothing without a word.
+check td-procedural-on-hand-made-stage 2 "TowerDefense-v0: kwarg 'procedural_seed' shapes the procedural maps of stage 0, and stage is 2" -- "$BIN" eval --env TowerDefense-v0 --kwarg stage=2 --kwarg procedural_seed=3 --episodes 1
+check text-td-difficulty-on-hand-made-stage 2 "kwarg 'difficulty' shapes the procedural maps of stage 0, and stage is 1" -- "$BIN" check-env TextTowerDefense-v0 --kwarg difficulty=0.9
 check kwarg-beyond-32-bits 2 "kwarg 'max_ticks' of TowerDefense-v0 is 4294967301, beyond the 32-bit integers this kwarg takes" -- "$BIN" eval --env TowerDefense-v0 --kwarg max_ticks=4294967301 --episodes 1
 check arena-kwarg-beyond-32-bits 2 "kwarg 'width' of Arena-v0 is 4294967305" -- "$BIN" eval --env Arena-v0 --kwarg width=4294967305 --episodes 1
 check bad-episodes 2 "--episodes must be >= 1" -- "$BIN" eval --env CartPole-v1 --episodes 0
