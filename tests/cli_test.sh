@@ -29,6 +29,8 @@ check env-threads-above-envs 0 "warning: config key env_threads is 8, more than 
 # Procedural-map kwargs on a hand-made stage changed nothing without a word.
 check td-procedural-on-hand-made-stage 2 "TowerDefense-v0: kwarg 'procedural_seed' shapes the procedural maps of stage 0, and stage is 2" -- "$BIN" eval --env TowerDefense-v0 --kwarg stage=2 --kwarg procedural_seed=3 --episodes 1
 check text-td-difficulty-on-hand-made-stage 2 "kwarg 'difficulty' shapes the procedural maps of stage 0, and stage is 1" -- "$BIN" check-env TextTowerDefense-v0 --kwarg difficulty=0.9
+check alphabeta-depth-range 2 "--policy: 'alphabeta:20': write alphabeta:DEPTH with DEPTH a whole number in 1..12" -- "$BIN" eval --env ConnectFour-v0 --policy alphabeta:20 --episodes 1
+check muzero-priority-alpha 2 "config key 'priority_alpha' must be >= 0, got -1" -- "$BIN" train --algo muzero --env TicTacToe-v0 --show-config --set priority_alpha=-1
 check kwarg-beyond-32-bits 2 "kwarg 'max_ticks' of TowerDefense-v0 is 4294967301, beyond the 32-bit integers this kwarg takes" -- "$BIN" eval --env TowerDefense-v0 --kwarg max_ticks=4294967301 --episodes 1
 check arena-kwarg-beyond-32-bits 2 "kwarg 'width' of Arena-v0 is 4294967305" -- "$BIN" eval --env Arena-v0 --kwarg width=4294967305 --episodes 1
 check bad-episodes 2 "--episodes must be >= 1" -- "$BIN" eval --env CartPole-v1 --episodes 0

@@ -93,14 +93,16 @@ void AlphaZeroConfig::Validate() const {
   CheckSimulations("simulations", simulations);
   CheckSimulations("eval_simulations", eval_simulations);
   RLF_CHECK_ARG(search_batch >= 1, "config key 'search_batch' must be >= 1, got ", search_batch);
-  RLF_CHECK_ARG(temperature_moves >= 0, "config key 'temperature_moves' must be >= 0");
+  RLF_CHECK_ARG(temperature_moves >= 0, "config key 'temperature_moves' must be >= 0, got ", temperature_moves);
   RLF_CHECK_ARG(num_actors >= 0 && num_actors <= 64, "config key 'num_actors' must be in [0, 64], got ", num_actors);
-  RLF_CHECK_ARG(games_per_iteration >= 1, "config key 'games_per_iteration' must be >= 1");
-  RLF_CHECK_ARG(updates_per_iteration >= 0, "config key 'updates_per_iteration' must be >= 0");
-  RLF_CHECK_ARG(batch_size >= 1, "config key 'batch_size' must be >= 1");
-  RLF_CHECK_ARG(replay_size >= batch_size, "config key 'replay_size' must be >= batch_size");
-  RLF_CHECK_ARG(learning_rate > 0, "config key 'learning_rate' must be > 0");
-  RLF_CHECK_ARG(weight_decay >= 0, "config key 'weight_decay' must be >= 0");
+  RLF_CHECK_ARG(games_per_iteration >= 1, "config key 'games_per_iteration' must be >= 1, got ", games_per_iteration);
+  RLF_CHECK_ARG(updates_per_iteration >= 0,
+                "config key 'updates_per_iteration' must be >= 0, got ", updates_per_iteration);
+  RLF_CHECK_ARG(batch_size >= 1, "config key 'batch_size' must be >= 1, got ", batch_size);
+  RLF_CHECK_ARG(replay_size >= batch_size,
+                "config key 'replay_size' (", replay_size, ") must be >= batch_size (", batch_size, ")");
+  RLF_CHECK_ARG(learning_rate > 0, "config key 'learning_rate' must be > 0, got ", learning_rate);
+  RLF_CHECK_ARG(weight_decay >= 0, "config key 'weight_decay' must be >= 0, got ", weight_decay);
   RLF_CHECK_ARG(!net_arch.empty(), "config key 'net_arch' needs at least one hidden layer");
   for (int64_t h : net_arch) RLF_CHECK_ARG(h >= 1, "config key 'net_arch': layer sizes must be >= 1");
 }

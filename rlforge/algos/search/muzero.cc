@@ -126,26 +126,31 @@ void MuZeroConfig::Validate() const {
   ValidateMcts(mcts);
   CheckSimulations("simulations", simulations);
   CheckSimulations("eval_simulations", eval_simulations);
-  RLF_CHECK_ARG(search_batch >= 1, "config key 'search_batch' must be >= 1");
-  RLF_CHECK_ARG(temperature_moves >= 0, "config key 'temperature_moves' must be >= 0");
+  RLF_CHECK_ARG(search_batch >= 1, "config key 'search_batch' must be >= 1, got ", search_batch);
+  RLF_CHECK_ARG(temperature_moves >= 0, "config key 'temperature_moves' must be >= 0, got ", temperature_moves);
   RLF_CHECK_ARG(discount > 0 && discount <= 1, "config key 'discount' must be in (0, 1], got ", discount);
-  RLF_CHECK_ARG(unroll_steps >= 1 && unroll_steps <= 50, "config key 'unroll_steps' must be in [1, 50]");
-  RLF_CHECK_ARG(td_steps >= 1, "config key 'td_steps' must be >= 1");
-  RLF_CHECK_ARG(support_size >= 1 && support_size <= 1000, "config key 'support_size' must be in [1, 1000]");
-  RLF_CHECK_ARG(latent_size >= 2, "config key 'latent_size' must be >= 2");
+  RLF_CHECK_ARG(unroll_steps >= 1 && unroll_steps <= 50,
+                "config key 'unroll_steps' must be in [1, 50], got ", unroll_steps);
+  RLF_CHECK_ARG(td_steps >= 1, "config key 'td_steps' must be >= 1, got ", td_steps);
+  RLF_CHECK_ARG(support_size >= 1 && support_size <= 1000,
+                "config key 'support_size' must be in [1, 1000], got ", support_size);
+  RLF_CHECK_ARG(latent_size >= 2, "config key 'latent_size' must be >= 2, got ", latent_size);
   RLF_CHECK_ARG(!net_arch.empty(), "config key 'net_arch' needs at least one hidden layer");
   for (int64_t h : net_arch) RLF_CHECK_ARG(h >= 1, "config key 'net_arch': layer sizes must be >= 1");
-  RLF_CHECK_ARG(num_actors >= 0 && num_actors <= 64, "config key 'num_actors' must be in [0, 64]");
-  RLF_CHECK_ARG(games_per_iteration >= 1, "config key 'games_per_iteration' must be >= 1");
-  RLF_CHECK_ARG(updates_per_move >= 0, "config key 'updates_per_move' must be >= 0");
-  RLF_CHECK_ARG(batch_size >= 1, "config key 'batch_size' must be >= 1");
-  RLF_CHECK_ARG(replay_size >= batch_size, "config key 'replay_size' must be >= batch_size");
-  RLF_CHECK_ARG(learning_starts >= 0, "config key 'learning_starts' must be >= 0");
-  RLF_CHECK_ARG(learning_rate > 0, "config key 'learning_rate' must be > 0");
-  RLF_CHECK_ARG(weight_decay >= 0 && value_loss_weight > 0, "config keys 'weight_decay' >= 0, 'value_loss_weight' > 0");
-  RLF_CHECK_ARG(priority_alpha >= 0 && priority_beta >= 0 && priority_beta <= 1,
-                "config keys 'priority_alpha' >= 0 and 'priority_beta' in [0, 1]");
-  RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0");
+  RLF_CHECK_ARG(num_actors >= 0 && num_actors <= 64, "config key 'num_actors' must be in [0, 64], got ", num_actors);
+  RLF_CHECK_ARG(games_per_iteration >= 1, "config key 'games_per_iteration' must be >= 1, got ", games_per_iteration);
+  RLF_CHECK_ARG(updates_per_move >= 0, "config key 'updates_per_move' must be >= 0, got ", updates_per_move);
+  RLF_CHECK_ARG(batch_size >= 1, "config key 'batch_size' must be >= 1, got ", batch_size);
+  RLF_CHECK_ARG(replay_size >= batch_size,
+                "config key 'replay_size' (", replay_size, ") must be >= batch_size (", batch_size, ")");
+  RLF_CHECK_ARG(learning_starts >= 0, "config key 'learning_starts' must be >= 0, got ", learning_starts);
+  RLF_CHECK_ARG(learning_rate > 0, "config key 'learning_rate' must be > 0, got ", learning_rate);
+  RLF_CHECK_ARG(weight_decay >= 0, "config key 'weight_decay' must be >= 0, got ", weight_decay);
+  RLF_CHECK_ARG(value_loss_weight > 0, "config key 'value_loss_weight' must be > 0, got ", value_loss_weight);
+  RLF_CHECK_ARG(priority_alpha >= 0, "config key 'priority_alpha' must be >= 0, got ", priority_alpha);
+  RLF_CHECK_ARG(priority_beta >= 0 && priority_beta <= 1, "config key 'priority_beta' must be in [0, 1], got ",
+                priority_beta);
+  RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0, got ", max_grad_norm);
 }
 
 MuZeroNetImpl::MuZeroNetImpl(int64_t obs_size, int64_t num_actions, int64_t latent, const std::vector<int64_t>& hidden,

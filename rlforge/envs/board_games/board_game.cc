@@ -189,10 +189,10 @@ std::vector<ScriptedPolicySpec> BoardGamePolicies(bool with_perfect) {
                    } catch (const std::exception&) {
                      depth = 0;
                    }
-                   RLF_CHECK_ARG(depth >= 1,
+                   RLF_CHECK_ARG(depth >= 1 && depth <= 12,
                                  argument.empty() ? std::string("alphabeta without a depth")
                                                   : "'alphabeta:" + argument + "'",
-                                 ": write alphabeta:DEPTH with DEPTH a whole number >= 1, e.g. alphabeta:2");
+                                 ": write alphabeta:DEPTH with DEPTH a whole number in 1..12, e.g. alphabeta:2");
                    return std::make_unique<board::SolverPolicy>(board_of(env), "alphabeta", depth, seed);
                  }});
   return out;

@@ -161,7 +161,7 @@ SolverPolicy::SolverPolicy(const Board& empty, std::string kind, int depth, uint
                 "'; valid: perfect, alphabeta:DEPTH");
   RLF_CHECK_ARG(kind_ != "perfect" || (empty.rows == 3 && empty.cols == 3 && !empty.gravity),
                 "the perfect player plays only TicTacToe-v0 (use alphabeta:DEPTH)");
-  RLF_CHECK_ARG(kind_ != "alphabeta" || (depth_ >= 1 && depth_ <= 12), "alphabeta depth must be in 1..12, got ",
+  RLF_CHECK_ARG(kind_ != "alphabeta" || (depth_ >= 1 && depth_ <= 12), "alphabeta:DEPTH needs DEPTH in 1..12, got ",
                 depth_);
 }
 
