@@ -11,6 +11,7 @@ check() {  # name expected_code expected_stderr_substring -- command...
   if [[ "$code" != "$want" ]]; then echo "FAIL $name: exit $code, want $want; stderr: $err"; fails=$((fails+1)); return; fi
   if [[ -n "$needle" && "$err" != *"$needle"* ]]; then echo "FAIL $name: stderr lacks '$needle': $err"; fails=$((fails+1)); return; fi
   if [[ "$want" == 2 && $(printf '%s' "$err" | wc -l) -gt 0 ]]; then echo "FAIL $name: error is not one line: $err"; fails=$((fails+1)); return; fi
+  if [[ "$want" == 2 && -n "$out" ]]; then echo "FAIL $name: stdout on error: $out"; fails=$((fails+1)); return; fi
   echo "ok   $name"
 }
 
@@ -31,6 +32,8 @@ check td-procedural-on-hand-made-stage 2 "TowerDefense-v0: kwarg 'procedural_see
 check text-td-difficulty-on-hand-made-stage 2 "kwarg 'difficulty' shapes the procedural maps of stage 0, and stage is 1" -- "$BIN" check-env TextTowerDefense-v0 --kwarg difficulty=0.9
 check alphabeta-depth-range 2 "--policy: 'alphabeta:20': write alphabeta:DEPTH with DEPTH a whole number in 1..12" -- "$BIN" eval --env ConnectFour-v0 --policy alphabeta:20 --episodes 1
 check muzero-priority-alpha 2 "config key 'priority_alpha' must be >= 0, got -1" -- "$BIN" train --algo muzero --env TicTacToe-v0 --show-config --set priority_alpha=-1
+# eval --env all printed its table's header before a --policy error.
+check eval-all-bad-policy 2 "--policy 'clever' is not a scripted policy" -- "$BIN" eval --env all --episodes 1 --policy clever
 check kwarg-beyond-32-bits 2 "kwarg 'max_ticks' of TowerDefense-v0 is 4294967301, beyond the 32-bit integers this kwarg takes" -- "$BIN" eval --env TowerDefense-v0 --kwarg max_ticks=4294967301 --episodes 1
 check arena-kwarg-beyond-32-bits 2 "kwarg 'width' of Arena-v0 is 4294967305" -- "$BIN" eval --env Arena-v0 --kwarg width=4294967305 --episodes 1
 check bad-episodes 2 "--episodes must be >= 1" -- "$BIN" eval --env CartPole-v1 --episodes 0

@@ -15,6 +15,7 @@ check() {  # name expected_code expected_stderr_substring -- command...
   if [[ "$code" != "$want" ]]; then echo "FAIL $name: exit $code, want $want; stderr: $err"; fails=$((fails+1)); return; fi
   if [[ -n "$needle" && "$err$(cat "$tmp/out")" != *"$needle"* ]]; then echo "FAIL $name: output lacks '$needle': $err"; fails=$((fails+1)); return; fi
   if [[ "$want" != 0 && $(printf '%s' "$err" | wc -l) -gt 0 ]]; then echo "FAIL $name: error is not one line: $err"; fails=$((fails+1)); return; fi
+  if [[ "$want" == 2 && -s "$tmp/out" ]]; then echo "FAIL $name: stdout on error: $(cat "$tmp/out")"; fails=$((fails+1)); return; fi
   echo "ok   $name"
 }
 

@@ -65,9 +65,7 @@ void RunEval(const EvalArgs& a) {
   }
   const char* mode = deterministic ? "deterministic" : "stochastic";
   nlohmann::json all = nlohmann::json::array();
-  if (!a.json && ids.size() > 1)
-    std::printf("%-26s %9s %22s %20s %8s %8s\n", "env", "episodes", "return (mean +- std)", "length (mean +- std)",
-                "success", "time");
+  bool table_started = false;  // the header goes out with the first row (not before an error)
   for (const auto& id : ids) {
     VectorEnvOptions opt;
     opt.num_envs = static_cast<int>(std::min<int64_t>(a.num_envs, a.episodes));
@@ -132,6 +130,10 @@ void RunEval(const EvalArgs& a) {
                     static_cast<long long>(s.episodes));
       std::printf("  (%.2f s)\n", secs);
     } else if (ids.size() > 1) {
+      if (!table_started)
+        std::printf("%-26s %9s %22s %20s %8s %8s\n", "env", "episodes", "return (mean +- std)",
+                    "length (mean +- std)", "success", "time");
+      table_started = true;
       char success[32] = "-";
       if (s.success_rate) std::snprintf(success, sizeof(success), "%.4f", *s.success_rate);
       std::printf("%-26s %9lld %11.3f +- %-8.3f %9.2f +- %-8.2f %8s %7.2fs\n", id.c_str(),
