@@ -324,6 +324,17 @@ if [[ $code == 143 && "$(cat /tmp/rlf_cli_err)" == *"rlforge train --resume"* &&
 stopped=$(basename "$ckpt" .pt); stopped=${stopped#step_}
 check resume-after-sigterm 0 "" -- "$BIN" train --resume "$tmp/term" --steps $((stopped + 2048)) --no-progress
 [[ -e "$tmp/term/eval.json" && $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['timesteps'])" "$tmp/term/eval.json") -gt $stopped ]] && echo "ok   resumed-past-the-interruption" || { echo "FAIL resumed run did not train on"; fails=$((fails+1)); }
+# A run killed (-9) before its first checkpoint was a dead end: --resume said
+# "no checkpoint", the same train command "already exists ... use --resume".
+# It starts again from step 0; its logs are those of an unbroken run.
+"$BIN" train --algo ppo --env CartPole-v1 --steps 100000000 --set n_steps=64 --out "$tmp/k9" --no-progress >/dev/null 2>&1 &
+pid=$!
+for i in $(seq 600); do [[ $(cat "$tmp/k9/progress.csv" 2>/dev/null | wc -l) -ge 4 ]] && break; sleep 0.1; done
+kill -9 $pid; wait $pid 2>/dev/null
+check resume-before-first-checkpoint 0 "has no checkpoint (the run stopped before its first one): it starts again from step 0" -- "$BIN" train --resume "$tmp/k9" --steps 2048 --no-progress
+check unbroken-for-k9 0 "" -- "$BIN" train --algo ppo --env CartPole-v1 --steps 2048 --set n_steps=64 --out "$tmp/k9b" --no-progress
+strip() { cut -d, -f1-4,7- "$1" | python3 -c "import sys; [print(','.join(c for i, c in enumerate(l.rstrip().split(',')) if not h[i].startswith('time_'))) for h in [sys.stdin.readline().rstrip().split(',')] for l in [','.join(h)] + sys.stdin.readlines()]"; }
+[[ -e "$tmp/k9/eval.json" && "$(strip "$tmp/k9/progress.csv")" == "$(strip "$tmp/k9b/progress.csv")" && $(ls "$tmp/k9" | grep -c tfevents) == 1 ]] && echo "ok   restarted-run-logs-as-unbroken" || { echo "FAIL restarted run: $(ls "$tmp/k9"); $(diff <(strip "$tmp/k9/progress.csv") <(strip "$tmp/k9b/progress.csv") | head -5)"; fails=$((fails+1)); }
 # Language-model runs: a tiny SFT on TextSort-v0, sampled and scored from the CLI.
 check lm-sft 0 "" -- "$BIN" train --algo sft --env TextSort-v0 --steps 20 --set d_model=16 --set n_layers=1 --set n_heads=2 --set demonstrations=50 --set updates_per_iteration=10 --set eval_prompts=4 --set eval_episodes=2 --out "$tmp/lm" --no-progress
 sample=$("$BIN" lm sample "$tmp/lm" --prompt "sort:83515=" --n 3 --temperature 1 --json)

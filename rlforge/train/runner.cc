@@ -839,6 +839,64 @@ std::vector<std::string> FreezeParameters(Algorithm& algo, const std::string& pr
   return frozen;
 }
 
+namespace {
+
+// Trains `config` from step 0 in out_dir: a new directory (Train), or with
+// restart a run directory that has no checkpoint (Resume), whose logs are
+// already cleared and which `lock` already holds.
+TrainResult TrainFromStart(TrainConfig& config, const std::string& out_dir, const RunnerOptions& options,
+                           std::optional<RunDirectoryLock>& lock, bool restart) {
+  dist::Communicator* comm = options.comm.get();
+  const bool root = comm == nullptr || comm->root();
+  std::unique_ptr<Algorithm> algo;
+  OnEveryRank(comm, "building the agent", [&] { algo = BuildAlgorithm(config, options, /*training=*/true); });
+  RLF_CHECK_ARG(algo->acts() || config.run.eval_interval == 0, config.run.algo,
+                " does not act, so it has no periodic evaluation: eval_interval must be 0 (see its metrics instead)");
+  // As eval's --max-episode-steps: a cap on an env that ends its own
+  // episodes would change nothing.
+  RLF_CHECK_ARG(config.run.eval_max_episode_steps == kDefaultEvalStepCap || config.run.env.empty() ||
+                    NeedsEvaluationStepCap(config.run.env, config.run.env_kwargs),
+                "config key 'eval_max_episode_steps' caps envs without a step limit; ", config.run.env,
+                " has its own (env_kwargs max_episode_steps=N changes it)");
+  OnEveryRank(comm, "preparing to train", [&] { algo->PrepareToTrain(); });
+  if (!config.run.init_from.empty())
+    OnEveryRank(comm, "warm-starting the agent", [&] { WarmStart(*algo, config.run.init_from, root, config.algo.get()); });
+  OnEveryRank(comm, "freezing parameters", [&] { FreezeParameters(*algo, config.run.freeze, root); });
+  BroadcastWeights(comm, *algo);
+  OnEveryRank(comm, "creating the run directory", [&] {
+    if (!root) return;
+    std::error_code ec;
+    fs::create_directories(out_dir + "/checkpoints", ec);
+    RLF_CHECK_ARG(!ec, "cannot create the output directory '", out_dir, "': ", ec.message(), " (choose another --out)");
+    if (!lock) lock.emplace(out_dir);
+    WriteFileAtomically(out_dir + "/config.yaml", config.ToYaml());
+  });
+  try {
+    return RunLoop(config, out_dir, std::move(algo), /*resumed=*/false, RunnerState{}, "", options);
+  } catch (const Interrupted&) {
+    throw;  // it saved a checkpoint to resume from
+  } catch (...) {
+    // A run that failed in its first iteration (an agent's data that would
+    // not load, a setting only its first update could reject) has nothing
+    // to keep or resume: its directory goes, so that the same command can
+    // be run again once the cause is fixed.
+    if (root && !restart) {
+      std::error_code ec;
+      bool rows = false;
+      if (std::ifstream csv(out_dir + "/progress.csv"); csv) {
+        std::string line;
+        int n = 0;
+        while (n < 2 && std::getline(csv, line)) ++n;
+        rows = n >= 2;
+      }
+      if (!rows && fs::is_empty(out_dir + "/checkpoints", ec) && !ec) fs::remove_all(out_dir, ec);
+    }
+    throw;
+  }
+}
+
+}  // namespace
+
 TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOptions& options) {
   dist::Communicator* comm = options.comm.get();
   const bool root = comm == nullptr || comm->root();
@@ -855,57 +913,41 @@ TrainResult Train(TrainConfig config, const std::string& out_dir, const RunnerOp
       const bool exists = fs::exists(status);
       RLF_CHECK_ARG(!exists || fs::is_directory(status), "output directory '", out_dir,
                     "' is a file; choose another --out");
-      RLF_CHECK_ARG(!exists || fs::is_empty(out_dir, ec), "output directory '", out_dir,
+      // What a run killed before writing its config.yaml leaves (its lock
+      // and an empty checkpoints/) counts as empty.
+      bool empty = true;
+      std::error_code list_ec;
+      if (exists)
+        for (const auto& e : fs::directory_iterator(out_dir, list_ec)) {
+          const std::string name = e.path().filename().string();
+          if (name == ".rlforge.lock" || (name == "checkpoints" && fs::is_directory(e.path(), list_ec) &&
+                                          fs::is_empty(e.path(), list_ec)))
+            continue;
+          empty = false;
+        }
+      RLF_CHECK_ARG(empty && !list_ec, "output directory '", out_dir,
                     "' already exists and is not empty; choose another --out or use --resume");
     }
   });
-  std::unique_ptr<Algorithm> algo;
-  OnEveryRank(comm, "building the agent", [&] { algo = BuildAlgorithm(config, options, /*training=*/true); });
-  RLF_CHECK_ARG(algo->acts() || config.run.eval_interval == 0, config.run.algo,
-                " does not act, so it has no periodic evaluation: eval_interval must be 0 (see its metrics instead)");
-  // As eval's --max-episode-steps: a cap on an env that ends its own
-  // episodes would change nothing.
-  RLF_CHECK_ARG(config.run.eval_max_episode_steps == kDefaultEvalStepCap || config.run.env.empty() ||
-                    NeedsEvaluationStepCap(config.run.env, config.run.env_kwargs),
-                "config key 'eval_max_episode_steps' caps envs without a step limit; ", config.run.env,
-                " has its own (env_kwargs max_episode_steps=N changes it)");
-  OnEveryRank(comm, "preparing to train", [&] { algo->PrepareToTrain(); });
-  if (!config.run.init_from.empty())
-    OnEveryRank(comm, "warm-starting the agent", [&] { WarmStart(*algo, config.run.init_from, root, config.algo.get()); });
-  OnEveryRank(comm, "freezing parameters", [&] { FreezeParameters(*algo, config.run.freeze, root); });
-  BroadcastWeights(comm, *algo);
   std::optional<RunDirectoryLock> lock;
-  OnEveryRank(comm, "creating the run directory", [&] {
-    if (!root) return;
-    std::error_code ec;
-    fs::create_directories(out_dir + "/checkpoints", ec);
-    RLF_CHECK_ARG(!ec, "cannot create the output directory '", out_dir, "': ", ec.message(), " (choose another --out)");
-    lock.emplace(out_dir);
-    WriteFileAtomically(out_dir + "/config.yaml", config.ToYaml());
-  });
-  try {
-    return RunLoop(config, out_dir, std::move(algo), /*resumed=*/false, RunnerState{}, "", options);
-  } catch (const Interrupted&) {
-    throw;  // it saved a checkpoint to resume from
-  } catch (...) {
-    // A run that failed in its first iteration (an agent's data that would
-    // not load, a setting only its first update could reject) has nothing
-    // to keep or resume: its directory goes, so that the same command can
-    // be run again once the cause is fixed.
-    if (root) {
-      std::error_code ec;
-      bool rows = false;
-      if (std::ifstream csv(out_dir + "/progress.csv"); csv) {
-        std::string line;
-        int n = 0;
-        while (n < 2 && std::getline(csv, line)) ++n;
-        rows = n >= 2;
-      }
-      if (!rows && fs::is_empty(out_dir + "/checkpoints", ec) && !ec) fs::remove_all(out_dir, ec);
-    }
-    throw;
-  }
+  return TrainFromStart(config, out_dir, options, lock, /*restart=*/false);
 }
+
+namespace {
+
+// Whether checkpoints/ holds any checkpoint file: step_N.pt, final.pt,
+// best.pt, or one set aside as damaged (a run with none has nothing to lose
+// by starting again).
+bool HasCheckpointFiles(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(fs::path(dir) / "checkpoints", ec)) {
+    const fs::path p = e.path();
+    if (p.extension() == ".pt" || p.extension() == ".damaged") return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 std::vector<std::string> CheckpointsNewestFirst(const std::string& dir) {
   const fs::path ckpt = fs::path(dir) / "checkpoints";
@@ -947,6 +989,23 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
     }
   });
   CheckJobAgrees(comm, config);
+  // A run stopped before its first checkpoint (killed, or checkpoint_interval
+  // 0) has nothing to continue: it starts again from step 0 in its directory.
+  bool restart = false;
+  OnEveryRank(comm, "listing the checkpoints", [&] { restart = !HasCheckpointFiles(dir); });
+  if (restart) {
+    if (root) {
+      std::fprintf(stderr,
+                   "'%s' has no checkpoint (the run stopped before its first one): it starts again from step 0 "
+                   "with its config.yaml\n",
+                   dir.c_str());
+      std::error_code ec;
+      for (const char* name : {"progress.csv", "evaluations.csv", "eval.json"}) fs::remove(fs::path(dir) / name, ec);
+      for (const auto& e : fs::directory_iterator(dir, ec))
+        if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) fs::remove(e.path(), ec);
+    }
+    return TrainFromStart(config, dir, options, lock, /*restart=*/true);
+  }
   // The newest checkpoint that loads: a damaged one (truncated, corrupted) is
   // reported and the next older one is tried.
   std::unique_ptr<Algorithm> algo;
