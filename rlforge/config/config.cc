@@ -2,8 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -35,6 +37,27 @@ double ParseNumber(const std::string& text, const std::string& what) {
   RLF_CHECK_ARG(pos == text.size() && !text.empty() && std::isfinite(v), what, " must be a number, got '", text,
                 "'");
   return v;
+}
+
+// A whole number, exactly: digits are read as a 64-bit integer (a double
+// holds every integer only up to 2^53, and 2^63 - 1 not at all); other
+// forms (1e6, 2048.0) must be whole numbers a double holds exactly. `what`
+// names the key in errors.
+int64_t ParseInteger(const std::string& text, const std::string& what) {
+  const bool digits = !text.empty() && text.find_first_not_of("0123456789", text[0] == '-' || text[0] == '+') ==
+                                           std::string::npos && text.size() > (text[0] == '-' || text[0] == '+');
+  if (digits) {
+    errno = 0;
+    char* end = nullptr;
+    const long long v = std::strtoll(text.c_str(), &end, 10);
+    RLF_CHECK_ARG(errno != ERANGE, what, " is ", text, ", beyond the 64-bit integers (at most 9223372036854775807)");
+    return static_cast<int64_t>(v);
+  }
+  const double d = ParseNumber(text, what);
+  RLF_CHECK_ARG(d == std::floor(d), what, " must be an integer, got '", text, "'");
+  RLF_CHECK_ARG(std::abs(d) <= 9007199254740992.0, what, " is ", text,
+                ", a number written this way is exact only up to 2^53: write it in digits");
+  return static_cast<int64_t>(d);
 }
 
 bool IsNullValue(const YAML::Node& n) {
@@ -87,9 +110,7 @@ class Setter : public FieldVisitor {
 
   void Field(const char* name, int64_t* v, const char*) override {
     if (!Match(name)) return;
-    const double d = ParseNumber(Scalar("an integer"), What());
-    RLF_CHECK_ARG(d == std::floor(d) && std::abs(d) < 9e18, What(), " must be an integer, got '", node_.Scalar(), "'");
-    *v = static_cast<int64_t>(d);
+    *v = ParseInteger(Scalar("an integer"), What());
   }
   void Field(const char* name, double* v, const char*) override {
     if (Match(name)) *v = ParseNumber(Scalar("a number"), What());
@@ -110,10 +131,7 @@ class Setter : public FieldVisitor {
     v->clear();
     for (const auto& item : node_) {
       RLF_CHECK_ARG(item.IsScalar(), What(), " must be a list of integers like [64, 64]");
-      const double d = ParseNumber(item.Scalar(), What() + " entry");
-      RLF_CHECK_ARG(d == std::floor(d) && std::abs(d) < 9e18, What(), " entries must be integers, got '",
-                    item.Scalar(), "'");
-      v->push_back(static_cast<int64_t>(d));
+      v->push_back(ParseInteger(item.Scalar(), What() + " entry"));
     }
   }
   void Field(const char* name, Schedule* v, const char*) override {

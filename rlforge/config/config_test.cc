@@ -97,6 +97,29 @@ TEST(ConfigIOTest, LoadsYamlAndRejectsUnknownKeysAndBadTypes) {
   EXPECT_NE(ErrorOf([&] { ConfigIO::LoadYamlText("[1, 2]", "t", c); }).find("must be a map"), std::string::npos);
 }
 
+// Integers were read through a double: 2^53 + 1 became 2^53, and 2^63 - 1
+// (which --steps takes) was refused when a run's config.yaml was read back.
+TEST(ConfigIOTest, IntegersAreExact) {
+  TestConfig c;
+  ConfigIO::Set("n_steps=9007199254740993", c);
+  EXPECT_EQ(c.n_steps, 9007199254740993LL);
+  ConfigIO::LoadYamlText("n_steps: 9223372036854775807\narch: [-9223372036854775808, +7]", "t", c);
+  EXPECT_EQ(c.n_steps, INT64_MAX);
+  EXPECT_EQ(c.arch, (std::vector<int64_t>{INT64_MIN, 7}));
+  ConfigIO::LoadYamlText("n_steps: 1e6", "t", c);  // whole numbers in other forms still read
+  EXPECT_EQ(c.n_steps, 1000000);
+  EXPECT_NE(ErrorOf([&] { ConfigIO::Set("n_steps=9223372036854775808", c); })
+                .find("config key 'n_steps' is 9223372036854775808, beyond the 64-bit integers"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf([&] { ConfigIO::Set("n_steps=1e17", c); }).find("exact only up to 2^53: write it in digits"),
+            std::string::npos);
+  // A round trip through the YAML a run writes keeps the value.
+  ConfigIO::Set("n_steps=9223372036854775807", c);
+  TestConfig back;
+  ConfigIO::LoadYamlText(ConfigIO::ToYaml(c), "t", back);
+  EXPECT_EQ(back.n_steps, INT64_MAX);
+}
+
 TEST(ConfigIOTest, SetOverridesAndYamlRoundTrip) {
   TestConfig c;
   ConfigIO::Set("gamma=0.5", c);
