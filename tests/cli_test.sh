@@ -346,6 +346,10 @@ check lm-wrong-env 2 "is not one" -- "$BIN" train --algo grpo --env CartPole-v1 
 check lm-bad-aggregation 2 "loss_aggregation" -- "$BIN" train --algo grpo --env TextSort-v0 --set loss_aggregation=sum --out "$tmp/bad-lm"
 check lm-record 0 "" -- "$BIN" record --env TextSort-v0 --policy solver --episodes 40 --out "$tmp/sortdata"
 check lm-sft-from-dataset 0 "" -- "$BIN" train --algo sft --env TextSort-v0 --steps 10 --set demo_dataset="$tmp/sortdata" --set d_model=16 --set n_layers=1 --set n_heads=2 --set eval_prompts=4 --set eval_episodes=2 --out "$tmp/lm-ds" --no-progress
+# --dataset gives sft its demonstrations (it was "unknown config key 'dataset'").
+check lm-sft-dataset-flag 0 "" -- "$BIN" train --algo sft --env TextSort-v0 --steps 10 --dataset "$tmp/sortdata" --set d_model=16 --set n_layers=1 --set n_heads=2 --set eval_prompts=4 --set eval_episodes=2 --out "$tmp/lm-ds-flag" --no-progress
+grep -q "^demo_dataset: $tmp/sortdata" "$tmp/lm-ds-flag/config.yaml" && echo "ok   lm-sft-dataset-flag-sets-demo-dataset" || { echo "FAIL sft --dataset: $(grep demo_dataset "$tmp/lm-ds-flag/config.yaml")"; fails=$((fails+1)); }
+check dataset-flag-no-dataset 2 "--dataset is for the offline agents (bc, cql, iql) and sft's demonstrations; ppo takes no dataset" -- "$BIN" train --algo ppo --env CartPole-v1 --dataset "$tmp/sortdata" --out "$tmp/ppo-ds"
 # A resume of an sft run whose demo_dataset has moved fails before it changes the run.
 mv "$tmp/sortdata" "$tmp/sortdata-moved"
 check lm-sft-resume-no-dataset 2 "does not exist" -- "$BIN" train --resume "$tmp/lm-ds" --steps 20
@@ -356,9 +360,18 @@ check lm-dataset-of-another-env 2 "holds episodes of TextSort-v0" -- "$BIN" trai
 check lm-init-from-other-size 2 "a language model is warm-started whole" -- "$BIN" train --algo grpo --env TextSort-v0 --init-from "$tmp/lm" --steps 10 --out "$tmp/lm-bad-init"
 check lm-rm 0 "" -- "$BIN" train --algo rm --env TextSort-v0 --steps 10 --set d_model=16 --set n_layers=1 --set n_heads=2 --set pairs=100 --set updates_per_iteration=5 --set eval_episodes=3 --out "$tmp/lm-rm" --no-progress
 python3 -c "import json,sys; assert json.load(open(sys.argv[1]))['episodes'] == 0" "$tmp/lm-rm/eval.json" && echo "ok   lm-rm-plays-no-episodes" || { echo "FAIL rm run evaluated episodes"; fails=$((fails+1)); }
+grep -q "warning: config key eval_episodes is 3, but rm does not act" /tmp/rlf_cli_err && echo "ok   lm-rm-eval-episodes-warns" || { echo "FAIL rm eval_episodes: $(cat /tmp/rlf_cli_err)"; fails=$((fails+1)); }
+check lm-rm-eval-prompts 2 "config key 'eval_prompts' is for the policies" -- "$BIN" train --algo rm --env TextSort-v0 --set eval_prompts=32 --show-config
+# Warm starts the shapes let through: a reward model, other attention heads, another env's context.
+check lm-init-from-rm 2 "is a rm run, which does not act (no policy to start from); a reward model is given as config key reward_model" -- "$BIN" train --algo grpo --env TextSort-v0 --init-from "$tmp/lm-rm" --set d_model=16 --set n_layers=1 --set n_heads=2 --steps 10 --out "$tmp/lm-init-rm"
+check lm-init-from-other-heads 2 "sft's network has n_heads 2, this agent's 4 (set n_heads=2)" -- "$BIN" train --algo grpo --env TextSort-v0 --init-from "$tmp/lm" --set d_model=16 --set n_layers=1 --set n_heads=4 --steps 10 --out "$tmp/lm-init-heads"
+check lm-init-from-other-env 2 "it was trained on TextSort-v0, whose context length differs from TextAddition-v0's" -- "$BIN" train --algo grpo --env TextAddition-v0 --init-from "$tmp/lm" --set d_model=16 --set n_layers=1 --set n_heads=2 --steps 10 --out "$tmp/lm-init-env"
 check lm-rm-is-no-policy 2 "is no policy" -- "$BIN" eval --policy "$tmp/lm-rm" --env TextSort-v0 --episodes 2
 check lm-rm-no-periodic-eval 2 "eval_interval must be 0" -- "$BIN" train --algo rm --env TextSort-v0 --set eval_interval=100 --out "$tmp/lm-rm-bad"
 check lm-grpo-rm 0 "" -- "$BIN" train --algo grpo --env TextSort-v0 --steps 10 --set d_model=16 --set n_layers=1 --set n_heads=2 --set prompts_per_iteration=2 --set group_size=2 --set eval_prompts=2 --set eval_episodes=2 --set reward_model="$tmp/lm-rm" --out "$tmp/lm-grpo-rm" --no-progress
+# The reward model's env compared as text: an explicit default kwarg was "another env".
+check lm-grpo-rm-explicit-default-kwarg 0 "" -- "$BIN" train --algo grpo --env TextSort-v0 --set 'env_kwargs={length: 5}' --steps 10 --set d_model=16 --set n_layers=1 --set n_heads=2 --set prompts_per_iteration=2 --set group_size=2 --set eval_prompts=2 --set eval_episodes=2 --set reward_model="$tmp/lm-rm" --out "$tmp/lm-grpo-rm5" --no-progress
+check lm-grpo-rm-other-env 2 "was trained on TextSort-v0, not on TextSort-v0 (length=4)" -- "$BIN" train --algo grpo --env TextSort-v0 --set 'env_kwargs={length: 4}' --steps 10 --set d_model=16 --set n_layers=1 --set n_heads=2 --set reward_model="$tmp/lm-rm" --out "$tmp/lm-grpo-rm4" --no-progress
 head -1 "$tmp/lm-grpo-rm/progress.csv" | grep -q ',verifier_reward$' && echo "ok   lm-grpo-rm-logs-the-verifier" || { echo "FAIL no verifier_reward column"; fails=$((fails+1)); }
 sample=$("$BIN" lm sample "$tmp/lm" --prompt "sort:83515=" --n 2 --temperature 1 --reward-model "$tmp/lm-rm" --json)
 python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert len(d)==2 and all(isinstance(r['rm_score'], float) for r in d)" "$sample" && echo "ok   lm-sample-rm-score" || { echo "FAIL lm sample --reward-model: $sample"; fails=$((fails+1)); }

@@ -74,7 +74,7 @@ check bc-old-run-resumes 0 "warning: config key 'early_stopping_patience' needs 
 
 # train
 check bc-no-dataset 2 "config key 'dataset' is required" -- "$BIN" train --algo bc --env CartPole-v1 --out "$tmp/r0"
-check ppo-dataset 2 "unknown config key 'dataset'" -- "$BIN" train --algo ppo --dataset "$tmp/cp" --out "$tmp/r1"
+check ppo-dataset 2 "ppo takes no dataset" -- "$BIN" train --algo ppo --dataset "$tmp/cp" --out "$tmp/r1"
 check bc-wrong-env 2 "but the env has" -- "$BIN" train --algo bc --dataset "$tmp/cp" --env Acrobot-v1 --steps 10 --out "$tmp/r3"
 check bc-ok 0 "" -- "$BIN" train --algo bc --dataset "$tmp/cp" --steps 200 --set updates_per_iteration=100 --set eval_episodes=3 --out "$tmp/bc" --no-progress
 [[ -f "$tmp/bc/eval.json" && -f "$tmp/bc/bc_report.json" ]] && grep -q holdout_accuracy "$tmp/bc/progress.csv" \

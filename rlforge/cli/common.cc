@@ -55,16 +55,6 @@ std::string CheckIntegerText(std::string& text, bool is_signed, long double lo, 
   return "";
 }
 
-namespace {
-// "0.3333", "1e-3": a number that is not whole (a documented default such as
-// this is a rounding of the real one).
-bool IsFractionalNumber(const std::string& text) {
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  return end == text.c_str() + text.size() && std::isfinite(v) && v != std::floor(v);
-}
-}  // namespace
-
 Kwargs ParseKwargs(const std::vector<std::string>& items) {
   Kwargs kwargs;
   for (const auto& item : items) {
@@ -219,32 +209,18 @@ EnvChoice ChooseEnv(const std::string& env_flag, const std::vector<std::string>&
     return {env_flag, flags, {}};
   }
   const RunConfig run = LoadRunConfig(policy).run;
-  auto described = [](const std::string& id, const Kwargs& kwargs) {
-    return kwargs.empty() ? id : id + " (" + kwargs.ToString() + ")";
-  };
   if (!env_flag.empty() && env_flag != run.env)
     return {env_flag,
             flags,
-            {StrCat("running on ", described(env_flag, flags), ", not on the env the run '", policy,
-                    "' was trained on: ", described(run.env, run.env_kwargs))}};
+            {StrCat("running on ", DescribeEnv(env_flag, flags), ", not on the env the run '", policy,
+                    "' was trained on: ", DescribeEnv(run.env, run.env_kwargs))}};
   EnvChoice choice{run.env, run.env_kwargs.Merged(flags), {}};
-  // A kwarg the run left at its default is compared with the default (the
-  // registration's default_kwargs, else the kwarg's documented default), so
-  // `--kwarg is_slippery=true` on a run trained on the default lake is no
-  // difference.
-  const EnvSpec* spec = Registry::Global().Has(run.env) ? &Registry::Global().Spec(run.env) : nullptr;
-  // (A documented default with a fraction is a rounding of the real one, so
-  // only whole numbers, booleans and names are compared that way.)
-  auto default_of = [&](const std::string& key) -> std::optional<std::string> {
-    if (spec == nullptr) return std::nullopt;
-    if (auto d = spec->default_kwargs.Find(key)) return d;
-    for (const auto& k : spec->kwargs)
-      if (k.name == key && !k.default_value.empty() && !IsFractionalNumber(k.default_value)) return k.default_value;
-    return std::nullopt;
-  };
+  // A kwarg the run left at its default is compared with the default
+  // (DefaultKwarg), so `--kwarg is_slippery=true` on a run trained on the
+  // default lake is no difference.
   for (const auto& [key, value] : flags.items()) {
     const auto trained = run.env_kwargs.Find(key);
-    if (trained == value || (!trained && default_of(key) == value)) continue;
+    if (trained == value || (!trained && DefaultKwarg(run.env, key) == value)) continue;
     choice.warnings.push_back(StrCat("--kwarg ", key, "=", value, " differs from the run '", policy,
                                      "', trained with ", trained ? key + "=" + *trained : key + " at its default"));
   }

@@ -4,9 +4,12 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <set>
 #include <tuple>
 
+#include "rlforge/algos/algorithm.h"
 #include "rlforge/cli/common.h"
+#include "rlforge/config/config.h"
 #include "rlforge/data/dataset.h"
 #include "rlforge/dist/communicator.h"
 #include "rlforge/train/runner.h"
@@ -56,7 +59,19 @@ TrainArgs WithDataset(TrainArgs a) {
   }
   if (a.dataset.empty()) return a;
   RLF_CHECK_ARG(a.resume.empty(), "--dataset is fixed by the run's config.yaml; --resume takes only --steps");
-  a.sets.insert(a.sets.begin(), "dataset=" + a.dataset);  // made absolute with the other path keys
+  // sft's demonstrations are its dataset.
+  std::string key = "dataset";
+  if (!a.algo.empty()) {
+    std::set<std::string> keys;
+    for (const auto& f : ConfigIO::Describe(*FindAlgorithm(a.algo).make_config())) keys.insert(f.name);
+    if (!keys.count(key) && keys.count("demo_dataset")) key = "demo_dataset";
+    RLF_CHECK_ARG(keys.count(key), "--dataset is for the offline agents (bc, cql, iql) and sft's demonstrations; ",
+                  a.algo, " takes no dataset");
+    for (const auto& s : a.sets)
+      RLF_CHECK_ARG(s.rfind(key + "=", 0) != 0, "--dataset ", a.dataset, " and --set ", s, " both name config key '",
+                    key, "'; give one");
+  }
+  a.sets.insert(a.sets.begin(), key + "=" + a.dataset);  // made absolute with the other path keys
   return a;
 }
 
@@ -130,7 +145,7 @@ void AddTrainCommand(CLI::App& app) {
   cmd->add_option("--env", a->env, "Env ID");
   cmd->add_option("--dataset", a->dataset,
                   "Offline agents (bc, cql, iql): the dataset directory (rlforge record writes one); its env is the "
-                  "run's unless --env says otherwise");
+                  "run's unless --env says otherwise. sft: its demonstrations (config key demo_dataset)");
   cmd->add_option("--init-from", a->init_from,
                   "Warm start from a run directory or checkpoint: its network's parameters initialize this run's "
                   "where names and shapes match (bc/iql -> ppo, cql -> dqn; see docs/offline.md)");

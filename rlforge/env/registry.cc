@@ -1,5 +1,7 @@
 #include "rlforge/env/registry.h"
 
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <regex>
 
@@ -99,6 +101,37 @@ std::unique_ptr<Env> Registry::Make(const std::string& id, const Kwargs& kwargs)
 
 std::unique_ptr<Env> Make(const std::string& id, const Kwargs& kwargs) {
   return Registry::Global().Make(id, kwargs);
+}
+
+std::optional<std::string> DefaultKwarg(const std::string& id, const std::string& key) {
+  if (!Registry::Global().Has(id)) return std::nullopt;
+  const EnvSpec& spec = Registry::Global().Spec(id);
+  if (auto d = spec.default_kwargs.Find(key)) return d;
+  for (const auto& k : spec.kwargs) {
+    if (k.name != key || k.default_value.empty()) continue;
+    char* end = nullptr;
+    const double v = std::strtod(k.default_value.c_str(), &end);
+    const bool fraction = end == k.default_value.c_str() + k.default_value.size() && std::isfinite(v) &&
+                          v != std::floor(v);
+    if (!fraction) return k.default_value;
+  }
+  return std::nullopt;
+}
+
+bool SameEnvKwargs(const std::string& id, const Kwargs& a, const Kwargs& b, const std::set<std::string>& ignore) {
+  std::set<std::string> keys;
+  for (const Kwargs* kw : {&a, &b})
+    for (const auto& [k, v] : kw->items()) keys.insert(k);
+  for (const std::string& k : keys) {
+    if (ignore.count(k)) continue;
+    const auto x = a.Has(k) ? a.Find(k) : DefaultKwarg(id, k), y = b.Has(k) ? b.Find(k) : DefaultKwarg(id, k);
+    if (!x || !y || *x != *y) return false;
+  }
+  return true;
+}
+
+std::string DescribeEnv(const std::string& id, const Kwargs& kwargs) {
+  return kwargs.empty() ? id : id + " (" + kwargs.ToString() + ")";
 }
 
 namespace {

@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -108,6 +109,20 @@ EnvSpec NoVelocitySpec(const EnvSpec& base, const std::vector<int64_t>& velocity
 
 // Shorthand for Registry::Global().Make(id, kwargs).
 std::unique_ptr<Env> Make(const std::string& id, const Kwargs& kwargs = {});
+
+// The value kwarg `key` of env `id` takes when it is not given: the
+// registration's default_kwargs, else its documented default when that is
+// exact (a whole number, a boolean or a name; a documented fraction may be a
+// rounding). nullopt when unknown.
+std::optional<std::string> DefaultKwarg(const std::string& id, const std::string& key);
+
+// Whether kwargs `a` and `b` make the same env `id`: the same values, a key
+// given in one only being at its default (DefaultKwarg). Keys in `ignore`
+// are not compared.
+bool SameEnvKwargs(const std::string& id, const Kwargs& a, const Kwargs& b, const std::set<std::string>& ignore = {});
+
+// "ID" or "ID (k=v ...)", for messages.
+std::string DescribeEnv(const std::string& id, const Kwargs& kwargs);
 
 // Config check: InvalidArgument naming config key `key` when the scripted
 // policy `spec` cannot play env `id` with `kwargs`.

@@ -656,11 +656,9 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   result.run_dir = dir;
   result.timesteps = algo->num_timesteps();
   result.seconds = state.seconds;
-  // An agent that does not act (a reward model) has no episodes to evaluate.
+  // An agent that does not act (a reward model) has no episodes to evaluate
+  // (said when the run started).
   const int64_t final_episodes = algo->acts() ? run.eval_episodes : 0;
-  if (final_episodes < run.eval_episodes && options.progress)
-    std::fprintf(stderr, "%s does not act: no final evaluation (eval_episodes %lld not run)\n", run.algo.c_str(),
-                 static_cast<long long>(run.eval_episodes));
   result.eval = EvaluateNow(run, *algo, final_episodes);
   if (best_eval || best_steps > 0) {
     if (!best_eval) {  // resumed: the best was found before the restart; its statistics are in evaluations.csv
@@ -740,6 +738,11 @@ void WarmStart(Algorithm& algo, const std::string& from, bool report, AlgoConfig
   torch::nn::Module* d = algo.network();
   RLF_CHECK_ARG(s != nullptr && d != nullptr, "init_from '", from, "': ",
                 s == nullptr ? src.config.run.algo : "this agent", " has no network to warm-start from");
+  // A reward model's network has a policy's shapes, but scores responses:
+  // no policy to start from (it is an RL run's reward_model).
+  RLF_CHECK_ARG(src.algorithm->acts() || !algo.acts(), "init_from '", from, "' is a ", src.config.run.algo,
+                " run, which does not act (no policy to start from)",
+                src.config.run.algo == "rm" ? "; a reward model is given as config key reward_model" : "");
   if (!algo.warm_start_needs_every_parameter()) {
     // A policy for other observations or actions is no start for this one,
     // even where some hidden layers happen to have the same shapes.
@@ -764,10 +767,16 @@ void WarmStart(Algorithm& algo, const std::string& from, bool report, AlgoConfig
   RLF_CHECK_ARG(!copied.empty(), "init_from '", from, "': no parameter of ", src.config.run.algo,
                 "'s network fits this agent's (names and shapes differ; a bc or iql actor warm-starts ppo, a2c, "
                 "a3c or reinforce with the same net_arch, a cql Q-network dqn)");
+  // A language model's position table is as long as its env's context.
+  const bool other_context = std::any_of(reshaped.begin(), reshaped.end(),
+                                         [](const std::string& r) { return r.rfind("pos.weight ", 0) == 0; });
   RLF_CHECK_ARG(kept.empty() || !algo.warm_start_needs_every_parameter(), "init_from '", from, "': ",
                 src.config.run.algo, "'s network does not fit this agent's: no tensor of the same name and shape for ",
                 Join(kept, ", "),
-                " (a language model is warm-started whole: use the same d_model, n_layers, n_heads and d_ff)");
+                other_context && src.config.run.env != algo.run_settings().env
+                    ? StrCat(" (it was trained on ", src.config.run.env, ", whose context length differs from ",
+                             algo.run_settings().env, "'s; a language model is warm-started on its own env)")
+                    : " (a language model is warm-started whole: use the same d_model, n_layers, n_heads and d_ff)");
   // A start that keeps most of the network random (another net_arch: the
   // same names with other shapes; or another kind of network, whose heads
   // alone share names) is refused, not reported.
@@ -780,15 +789,19 @@ void WarmStart(Algorithm& algo, const std::string& from, bool report, AlgoConfig
                                           "): a warm start needs layers of the same sizes (", src.config.run.algo,
                                           "'s net_arch) and heads of the same outputs"));
   if (config != nullptr) {
-    // Weights learned through one activation mean nothing through another.
-    auto activation = [](AlgoConfig& c) -> std::optional<std::string> {
+    // Keys the shapes do not show: weights learned through one activation
+    // mean nothing through another, and a transformer's attention weights
+    // split into other heads compute something else.
+    auto value = [](AlgoConfig& c, const char* key) -> std::optional<std::string> {
       for (const auto& f : ConfigIO::Describe(c))
-        if (f.name == "activation") return f.value;
+        if (f.name == key) return f.value;
       return std::nullopt;
     };
-    const auto a = activation(*src.config.algo), b = activation(*config);
-    RLF_CHECK_ARG(!a || !b || *a == *b, "init_from '", from, "': ", src.config.run.algo, "'s network uses activation ",
-                  *a, ", this agent's ", b.value_or(""), " (set activation=", a.value_or(""), ")");
+    for (const char* key : {"activation", "n_heads"}) {
+      const auto a = value(*src.config.algo, key), b = value(*config, key);
+      RLF_CHECK_ARG(!a || !b || *a == *b, "init_from '", from, "': ", src.config.run.algo, "'s network has ", key, " ",
+                    *a, ", this agent's ", b.value_or(""), " (set ", key, "=", a.value_or(""), ")");
+    }
   }
   {
     torch::NoGradGuard no_grad;
@@ -852,6 +865,12 @@ TrainResult TrainFromStart(TrainConfig& config, const std::string& out_dir, cons
   OnEveryRank(comm, "building the agent", [&] { algo = BuildAlgorithm(config, options, /*training=*/true); });
   RLF_CHECK_ARG(algo->acts() || config.run.eval_interval == 0, config.run.algo,
                 " does not act, so it has no periodic evaluation: eval_interval must be 0 (see its metrics instead)");
+  if (root && !algo->acts() && config.run.eval_episodes != 0 &&
+      config.run.eval_episodes != RunConfig{}.eval_episodes && !restart)
+    std::fprintf(stderr,
+                 "warning: config key eval_episodes is %lld, but %s does not act: it plays no evaluation episodes "
+                 "(no effect)\n",
+                 static_cast<long long>(config.run.eval_episodes), config.run.algo.c_str());
   // As eval's --max-episode-steps: a cap on an env that ends its own
   // episodes would change nothing.
   RLF_CHECK_ARG(config.run.eval_max_episode_steps == kDefaultEvalStepCap || config.run.env.empty() ||

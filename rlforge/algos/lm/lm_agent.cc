@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "rlforge/algos/off_policy.h"
+#include "rlforge/env/registry.h"
 #include "rlforge/env/text.h"
 #include "rlforge/nn/state.h"
 
@@ -325,8 +326,8 @@ double LmAgent::EvalAccuracy(double temperature) {
 }
 
 void LmAgent::CheckTrainedOn(const std::string& what, const std::string& id, const Kwargs& kwargs) const {
-  RLF_CHECK_ARG(ctx_.run.env == id && ctx_.run.env_kwargs.items() == kwargs.items(), what, " was trained on ",
-                ctx_.run.env, " ", ctx_.run.env_kwargs.ToString(), ", not on ", id, " ", kwargs.ToString());
+  RLF_CHECK_ARG(ctx_.run.env == id && SameEnvKwargs(id, ctx_.run.env_kwargs, kwargs), what, " was trained on ",
+                DescribeEnv(ctx_.run.env, ctx_.run.env_kwargs), ", not on ", DescribeEnv(id, kwargs));
 }
 
 runtime::Model LmAgent::ExportModel() {

@@ -22,6 +22,9 @@ void RewardModelConfig::Visit(FieldVisitor& v) {
 
 void RewardModelConfig::Validate() const {
   common.Validate();
+  RLF_CHECK_ARG(common.eval_prompts == 0,
+                "config key 'eval_prompts' is for the policies (sft, grpo, ppo-lm): a reward model answers no prompts "
+                "(its held-out figure is holdout_accuracy, from holdout_fraction)");
   RLF_CHECK_ARG(pairs >= 10 && pairs <= 10000000, "config key 'pairs' must be in 10..1e7, got ", pairs);
   RLF_CHECK_ARG(holdout_fraction > 0 && holdout_fraction < 1, "config key 'holdout_fraction' must be in (0, 1), got ",
                 holdout_fraction);

@@ -39,18 +39,17 @@ void Sft::EnsureDemonstrations() {
   if (!config_.demo_dataset.empty()) {
     Dataset d = ReadDataset(config_.demo_dataset);
     // The env's own kwargs must agree; a step cap `record` wrote (max_episode_steps) does not matter.
-    auto task_kwargs = [](const Kwargs& kw) {
-      std::map<std::string, std::string> items = kw.items();
-      items.erase("max_episode_steps");
-      return items;
-    };
+    Kwargs recorded;
+    for (const auto& [k, v] : d.info.env_kwargs.items())
+      if (k != "max_episode_steps") recorded.Set(k, v);
     const bool same_env = d.info.env_id.empty() || (d.info.env_id == ctx_.run.env &&
-                                                    task_kwargs(d.info.env_kwargs) == task_kwargs(ctx_.run.env_kwargs));
+                                                    SameEnvKwargs(ctx_.run.env, recorded, ctx_.run.env_kwargs,
+                                                                  {"max_episode_steps"}));
     RLF_CHECK_ARG(same_env && d.info.observation_space.ToString() == env_->observation_space().ToString() &&
                       d.info.action_space.ToString() == env_->action_space().ToString(),
                   "sft: dataset ", config_.demo_dataset, " holds episodes of ",
-                  d.info.env_id.empty() ? d.info.observation_space.ToString() : d.info.env_id + " " + d.info.env_kwargs.ToString(),
-                  ", not of ", ctx_.run.env, " ", ctx_.run.env_kwargs.ToString());
+                  d.info.env_id.empty() ? d.info.observation_space.ToString() : DescribeEnv(d.info.env_id, recorded),
+                  ", not of ", DescribeEnv(ctx_.run.env, ctx_.run.env_kwargs));
     for (int64_t e = 0; e < d.episodes(); ++e) {
       const int64_t first = d.episode_first_step[e], n = d.episode_length(e);
       const auto* obs = reinterpret_cast<const int64_t*>(d.obs.data() + d.row[first] * d.obs_bytes);
