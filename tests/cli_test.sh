@@ -324,6 +324,12 @@ if [[ $code == 143 && "$(cat /tmp/rlf_cli_err)" == *"rlforge train --resume"* &&
 stopped=$(basename "$ckpt" .pt); stopped=${stopped#step_}
 check resume-after-sigterm 0 "" -- "$BIN" train --resume "$tmp/term" --steps $((stopped + 2048)) --no-progress
 [[ -e "$tmp/term/eval.json" && $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['timesteps'])" "$tmp/term/eval.json") -gt $stopped ]] && echo "ok   resumed-past-the-interruption" || { echo "FAIL resumed run did not train on"; fails=$((fails+1)); }
+# A two-agent env without self-play failed at the first step with the env's internal error.
+check train-two-agents-without-self-play 2 "Arena-v0 with these env_kwargs has 2 agents acting at every step, and ppo acts for one" -- "$BIN" train --algo ppo --env Arena-v0 --set 'env_kwargs={opponent: external}' --steps 64 --out "$tmp/arena-ext"
+# Keys without effect in recurrent-ppo were taken without a word; NaN actions were blamed on the env.
+check recurrent-league-keys-without-self-play 0 "warning: config key latest_fraction shapes self-play, and self_play is false: no effect" -- "$BIN" train --algo recurrent-ppo --env CartPoleNoVel-v1 --steps 128 --set n_steps=16 --set latest_fraction=0.3 --out "$tmp/rppo-league" --no-progress
+check recurrent-rnn-keys-without-rnn 0 "warning: config key rnn_hidden_size shapes the recurrent core, and rnn_type is none: no effect" -- "$BIN" train --algo recurrent-ppo --env CartPoleNoVel-v1 --steps 128 --set n_steps=16 --set rnn_type=none --out "$tmp/rppo-none" --no-progress
+check recurrent-nan-actions 1 "the policy's actions are not finite (NaN or Inf) at step 0" -- "$BIN" train --algo recurrent-ppo --env PendulumNoVel-v1 --steps 4096 --set log_std_init=1e10 --set n_steps=512 --out "$tmp/rppo-nan" --no-progress
 # A run killed (-9) before its first checkpoint was a dead end: --resume said
 # "no checkpoint", the same train command "already exists ... use --resume".
 # It starts again from step 0; its logs are those of an unbroken run.

@@ -61,11 +61,15 @@ std::unique_ptr<Env> RunContext::MakeEnv() const { return Make(run.env, run.env_
 int RunContext::rank() const { return comm ? comm->rank() : 0; }
 int RunContext::world_size() const { return comm ? comm->world_size() : 1; }
 
-std::unique_ptr<VectorEnv> RunContext::MakeVectorEnv() const {
+std::unique_ptr<VectorEnv> RunContext::MakeVectorEnv(bool every_agent) const {
   VectorEnvOptions opt;
   opt.num_envs = static_cast<int>(local_num_envs());
   opt.num_threads = static_cast<int>(run.env_threads);
-  return VectorEnv::Make(run.env, run.env_kwargs, opt);
+  auto envs = VectorEnv::Make(run.env, run.env_kwargs, opt);
+  RLF_CHECK_ARG(every_agent || envs->num_agents() == 1, run.env, " with these env_kwargs has ", envs->num_agents(),
+                " agents acting at every step, and ", algo, " acts for one: train it against a scripted opponent ",
+                "(env_kwargs opponent: a bot), or with recurrent-ppo and config key self_play: true");
+  return envs;
 }
 
 double RunContext::ProgressRemaining(int64_t steps) const { return std::max(0.0, 1.0 - Progress(steps)); }

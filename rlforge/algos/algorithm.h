@@ -119,7 +119,9 @@ struct RunContext {
   // a single process) stepped by env_threads threads (env i seeded with
   // seed + i by Reset).
   std::unique_ptr<Env> MakeEnv() const;
-  std::unique_ptr<VectorEnv> MakeVectorEnv() const;
+  // An env of several agents (Arena-v0 with opponent: external) is refused
+  // unless the agent acts for every one (`every_agent`: self-play).
+  std::unique_ptr<VectorEnv> MakeVectorEnv(bool every_agent = false) const;
   // Fraction of the step budget done at `steps` (exploration schedules), and
   // the fraction left (1 at the start, 0 at the end; as SB3's schedules take it).
   double Progress(int64_t steps) const {

@@ -211,6 +211,7 @@ void OnPolicyAlgorithm::CollectRollout() {
     }
     actions_[t].copy_(a);
     auto env_actions = ToEnvActions(a, as);
+    CheckFiniteActions(env_actions, as, num_timesteps_ + t * N);
     const auto env_start = std::chrono::steady_clock::now();
     envs_->Step(env_actions.data_ptr());
     env_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - env_start).count();
@@ -636,6 +637,12 @@ double ClipGradientsOrThrow(torch::nn::Module& net, double max_norm, int64_t ste
 void CheckFiniteLoss(double value, const char* what) {
   if (!std::isfinite(static_cast<float>(value)))
     throw Error(StrCat("the ", what, " is not finite (", value, "); training stopped"));
+}
+
+void CheckFiniteActions(const torch::Tensor& env_actions, const Space& space, int64_t step) {
+  if (space.kind() != SpaceKind::kBox || torch::isfinite(env_actions).all().item<bool>()) return;
+  throw Error(StrCat("the policy's actions are not finite (NaN or Inf) at step ", step,
+                     " (a log_std_init too large, or weights that diverged); training stopped"));
 }
 
 double OnPolicyAlgorithm::ClipGradients(double max_norm) {

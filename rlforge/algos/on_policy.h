@@ -145,6 +145,9 @@ double ExplainedVariance(const torch::Tensor& returns, const torch::Tensor& valu
 double ClipGradientsOrThrow(torch::nn::Module& net, double max_norm, int64_t step);
 // Error naming the loss `what` when it is NaN, Inf or beyond float range.
 void CheckFiniteLoss(double value, const char* what);
+// Error when the policy's Box actions (about to be stepped) are NaN or Inf:
+// the policy failed, not the env (its check would name the env).
+void CheckFiniteActions(const torch::Tensor& env_actions, const Space& space, int64_t step);
 
 // A batch over contiguous tensors (the caller keeps them alive): actions
 // [B] / [B, k] / [B, d], masks [B, width] bool or undefined, the rest [B].

@@ -3,6 +3,7 @@
 #include "rlforge/dist/communicator.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -70,10 +71,44 @@ torch::Tensor BySequence(const torch::Tensor& t, int64_t L) {
   return t.reshape(split).transpose(1, 2).reshape(flat);
 }
 
+// Names, once per process, the keys that change nothing in this run: the
+// recurrent core's without one (rnn_type none), the league's without
+// self_play (as WarnInertPolicyKeys does for the policy's).
+void WarnInertRecurrentKeys(const RunContext& ctx, const RecurrentPpoConfig& c) {
+  static std::atomic<bool> warned{false};
+  std::vector<std::string> why;
+  const RecurrentPolicyConfig rnn;
+  if (c.policy.rnn_type == "none") {
+    for (const auto& [key, set] : std::vector<std::pair<const char*, bool>>{
+             {"rnn_hidden_size", c.policy.rnn_hidden_size != rnn.rnn_hidden_size},
+             {"rnn_layers", c.policy.rnn_layers != rnn.rnn_layers},
+             {"critic_rnn", c.policy.critic_rnn != rnn.critic_rnn},
+             {"fast_update", c.policy.fast_lstm != rnn.fast_lstm}})
+      if (set) why.push_back(StrCat(key, " shapes the recurrent core, and rnn_type is none"));
+  }
+  const LeagueConfig league;
+  if (!c.league.self_play) {
+    for (const auto& [key, set] : std::vector<std::pair<const char*, bool>>{
+             {"snapshot_interval", c.league.snapshot_interval != league.snapshot_interval},
+             {"latest_fraction", c.league.latest_fraction != league.latest_fraction},
+             {"bot_fraction", c.league.bot_fraction != league.bot_fraction},
+             {"quality_lr", c.league.quality_lr != league.quality_lr},
+             {"rating_games", c.league.rating_games != league.rating_games},
+             {"rating_bots", c.league.rating_bots != league.rating_bots},
+             {"rating_deterministic", c.league.rating_deterministic != league.rating_deterministic}})
+      if (set) why.push_back(StrCat(key, " shapes self-play, and self_play is false"));
+  }
+  if (why.empty() || !ctx.load_run || (ctx.comm && !ctx.comm->root()) || warned.exchange(true)) return;
+  for (const std::string& w : why) std::fprintf(stderr, "warning: config key %s: no effect\n", w.c_str());
+}
+
 }  // namespace
 
 RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& config)
-    : Algorithm(ctx), config_(config), envs_(ctx.MakeVectorEnv()), head_(envs_->single_action_space()) {
+    : Algorithm(ctx),
+      config_(config),
+      envs_(ctx.MakeVectorEnv(config.league.self_play)),
+      head_(envs_->single_action_space()) {
   config_.Validate();
   const uint64_t seed = static_cast<uint64_t>(ctx.run.seed);
   const Space& os = envs_->single_observation_space();
@@ -86,6 +121,7 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
     obs_norm_.Loaded();
   }
   WarnInertPolicyKeys(ctx, config_.policy.mlp, as);
+  WarnInertRecurrentKeys(ctx, config_);
   torch::manual_seed(seed);
   net_ = RecurrentActorCritic(os, as, config_.policy);
   gen_ = at::make_generator<at::CPUGeneratorImpl>(seed + 1 + 1000003ULL * static_cast<uint64_t>(ctx.rank()));
@@ -206,6 +242,7 @@ void RecurrentPpo::CollectRollout() {
     values_[t].copy_(heads.value);
     actions_[t].copy_(a);
     const torch::Tensor env_actions = ToEnvActions(a, as);
+    CheckFiniteActions(env_actions, as, num_timesteps_ + t * N);
     if (league_) ActOpponents();
     const auto env_start = std::chrono::steady_clock::now();
     envs_->Step(env_actions.data_ptr());
@@ -682,7 +719,7 @@ void RecurrentPpo::AddSnapshot() {
     RunContext c = ctx_;
     c.run.num_envs = std::min<int64_t>(8, lc.rating_games);
     c.run.env_threads = 1;
-    rating_envs_ = c.MakeVectorEnv();
+    rating_envs_ = c.MakeVectorEnv(/*every_agent=*/true);  // the learner and a bot or snapshot
   }
   const auto bots = lc.bots();
   if (!league_->bots_rated()) {
