@@ -123,7 +123,7 @@ check train-periodic-eval 0 "" -- "$BIN" train --algo ppo --env CartPole-v1 --st
 check plot-eval-metric 0 "" -- "$BIN" plot "$tmp/evals" --metric eval/mean_return --out "$tmp/evals.png"
 out=$("$BIN" plot "$tmp/evals" --metric eval/mean_return --out "$tmp/evals.png" 2>&1)
 [[ "$out" == "wrote $tmp/evals.png (1 curve)" && "$(head -c 4 "$tmp/evals.png" | tail -c 3)" == "PNG" ]] && echo "ok   plot-eval-png" || { echo "FAIL plot-eval-png: $out"; fails=$((fails+1)); }
-check plot-eval-no-success 2 "evaluations.csv has no finite 'eval/success_rate' values yet" -- "$BIN" plot "$tmp/evals" --metric eval/success_rate --out "$tmp/x.png"
+check plot-eval-no-success 2 "evaluations.csv has no finite 'eval/success_rate' values (the run is finished)" -- "$BIN" plot "$tmp/evals" --metric eval/success_rate --out "$tmp/x.png"
 check plot-eval-bad-column 2 "has no 'mean_reward' column; metrics it offers: eval/mean_return, eval/std_return" -- "$BIN" plot "$tmp/evals" --metric eval/mean_reward --out "$tmp/x.png"
 check plot-eval-none 2 "has no evaluations.csv (written by runs with periodic evaluations: config key eval_interval > 0)" -- "$BIN" plot "$tmp/run" --metric eval/mean_return --out "$tmp/x.png"
 check plot-bad-column 2 "(and eval/<column> for evaluations.csv's)" -- "$BIN" plot "$tmp/run" --metric ep_reward --out "$tmp/x.png"
@@ -345,6 +345,10 @@ strip() { cut -d, -f1-4,7- "$1" | python3 -c "import sys; [print(','.join(c for 
 check lm-sft 0 "" -- "$BIN" train --algo sft --env TextSort-v0 --steps 20 --set d_model=16 --set n_layers=1 --set n_heads=2 --set demonstrations=50 --set updates_per_iteration=10 --set eval_prompts=4 --set eval_episodes=2 --out "$tmp/lm" --no-progress
 sample=$("$BIN" lm sample "$tmp/lm" --prompt "sort:83515=" --n 3 --temperature 1 --json)
 python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert len(d)==3 and all(r['prompt']=='sort:83515=' and 'score' in r for r in d)" "$sample" && echo "ok   lm-sample-json" || { echo "FAIL lm sample: $sample"; fails=$((fails+1)); }
+check lm-plot-default-metric 2 "has no finite 'ep_return_mean' values (the run is finished: agents that play no episodes while training, the offline and language-model ones, leave it empty; choose a column with --metric)" -- "$BIN" plot "$tmp/lm" --out "$tmp/lm.png"
+check lm-sample-nan-temperature 2 "--temperature must be in [0, 10], got nan" -- "$BIN" lm sample "$tmp/lm" --prompt "sort:1=" --temperature nan
+check lm-sample-rm-missing 2 "--reward-model: '$tmp/nope' does not exist" -- "$BIN" lm sample "$tmp/lm" --prompt "sort:1=" --reward-model "$tmp/nope"
+check ppo-lm-gamma 2 "config key 'gamma' must be in (0, 1], got 2" -- "$BIN" train --algo ppo-lm --env TextSort-v0 --set gamma=2 --show-config
 check lm-sample-not-lm 2 "is a ppo run, not a language model's" -- "$BIN" lm sample "$tmp/run" --prompt "1+1="
 check lm-sample-bad-char 2 "not printable ASCII" -- "$BIN" lm sample "$tmp/lm" --prompt $'sort:1\t2='
 check lm-sample-too-long 2 "the model's context is" -- "$BIN" lm sample "$tmp/lm" --prompt "sort:12345678901234567890123456789="

@@ -41,7 +41,11 @@ def _sets(config: dict | None) -> list[str]:
             raise ValueError(f"config keys are names like learning_rate, got {key!r}")
         try:
             text = json.dumps(value, allow_nan=False, default=_config_value)
-        except (TypeError, ValueError) as e:
+        except ValueError as e:
+            if "Out of range float" in str(e):  # json's words for NaN and Inf
+                raise ValueError(f"config key '{key}' must be a finite number, got {value!r}") from None
+            raise ValueError(f"config key '{key}': {e}") from None
+        except TypeError as e:
             raise ValueError(f"config key '{key}': {e}") from None
         out.append(f"{key}={text}")
     return out
@@ -245,7 +249,12 @@ class TrainedPolicy:
         if mask is not None:
             if isinstance(mask, tuple):
                 mask = np.concatenate([np.asarray(m) for m in mask], axis=-1)
-            native_mask = np.ascontiguousarray(np.asarray(mask).reshape(n, -1), dtype=np.uint8)
+            mask = np.asarray(mask)
+            if mask.dtype.kind not in "biu":
+                raise ValueError(f"mask must be bools or 0/1 integers, got {mask.dtype}")
+            if mask.size == 0 or mask.size % n:
+                raise ValueError(f"mask must have one row per observation ({n}), got shape {mask.shape}")
+            native_mask = np.ascontiguousarray(mask.reshape(n, -1), dtype=np.uint8)
         if env is not None:  # it was taken for anything (a string, another env, one never reset)
             from rlforge.envs import RlforgeEnv
 
@@ -269,7 +278,10 @@ class TrainedPolicy:
                              "and episode_start to say where episodes begin")
         starts = None  # its size and values are checked by the native side
         if episode_start is not None:
-            starts = np.ascontiguousarray(np.asarray(episode_start).reshape(-1), dtype=np.uint8)
+            starts = np.asarray(episode_start)
+            if starts.dtype.kind not in "biu":
+                raise ValueError(f"episode_start must be bools, one per observation, got {starts.dtype}")
+            starts = np.ascontiguousarray(starts.reshape(-1), dtype=np.uint8)
         actions = self._native.act(native_obs, native_mask, n, bool(deterministic), starts)
         if single:
             actions = actions[0]

@@ -151,6 +151,11 @@ def test_predict_refuses_bad_masks_and_nan(tmp_path):
     p = rlforge.load(str(out))
     with pytest.raises(ValueError, match="finite|NaN|nan"):
         p.predict(np.full(4, np.nan, dtype=np.float32), deterministic=False)
+    # numpy's own words came out ("cannot reshape array of size 2 into shape (3,newaxis)").
+    with pytest.raises(ValueError, match=r"mask must have one row per observation \(3\), got shape \(2,\)"):
+        p.predict(np.zeros((3, 4), dtype=np.float32), mask=np.array([1, 1]))
+    with pytest.raises(ValueError, match="episode_start must be bools, one per observation, got <U3"):
+        p.predict(np.zeros(4, dtype=np.float32), episode_start="yes")
 
 
 def test_python_env_observation_outside_its_space_is_an_error(tmp_path):
@@ -191,6 +196,10 @@ def test_config_values_from_numpy_and_bad_configs():
         rlforge.train("ppo", "CartPole-v1", config=[1, 2], steps=64)
     with pytest.raises(ValueError, match="layer sizes must be in 1..65536"):
         rlforge.show_config("ppo", "CartPole-v1", config={"net_arch": [-5]})
+    # NaN and Inf were refused in JSON's words ("Out of range float values are not JSON compliant").
+    for bad in (float("nan"), np.float32("inf")):
+        with pytest.raises(ValueError, match=r"config key 'gamma' must be a finite number, got "):
+            rlforge.show_config("ppo", "CartPole-v1", config={"gamma": bad})
 
 
 def test_predict_follows_conditional_masks_with_env(tmp_path):

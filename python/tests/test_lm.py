@@ -1,6 +1,7 @@
 """The language-model agents and text envs from Python (docs/lm.md)."""
 import gymnasium as gym
 import numpy as np
+import pytest
 
 import rlforge
 
@@ -31,6 +32,12 @@ def test_sft_trains_from_python(tmp_path):
     assert (out / "checkpoints" / "final.pt").exists()
     header = (out / "progress.csv").read_text().splitlines()[0].split(",")
     assert "eval_accuracy" in header and "eval_sampled_accuracy" in header
+    # Tokens outside the vocabulary reached the embedding (libtorch's "index out of range in self").
+    policy = rlforge.load(str(out))
+    context = policy.observation_space.shape[0]
+    for bad in (200, -1):
+        with pytest.raises(ValueError, match=rf"observation 0, position 0: token {bad} is outside the vocabulary 0..97"):
+            policy.predict(np.full(context, bad, dtype=np.int64))
 
 
 def test_grpo_rewarded_by_a_reward_model_from_python(tmp_path):

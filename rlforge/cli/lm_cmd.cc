@@ -32,6 +32,9 @@ struct SampleArgs {
 };
 
 void RunSample(const SampleArgs& a) {
+  // (CLI11's ranges let NaN through.)
+  RLF_CHECK_ARG(a.temperature >= 0 && a.temperature <= 10, "--temperature must be in [0, 10], got ", a.temperature);
+  RLF_CHECK_ARG(a.top_p > 0 && a.top_p <= 1, "--top-p must be in (0, 1], got ", a.top_p);
   RLF_CHECK_ARG(a.temperature > 0 || (a.top_k == 0 && a.top_p == 1.0),
                 "--top-k and --top-p choose among sampled tokens: they need --temperature > 0 (0 is greedy)");
   for (const std::string& p : a.prompts) RLF_CHECK_ARG(!p.empty(), "--prompt is empty");
@@ -45,7 +48,12 @@ void RunSample(const SampleArgs& a) {
   std::optional<LoadedRun> rm_run;
   RewardModel* rm = nullptr;
   if (!a.reward_model.empty()) {
-    const std::string rm_algo = LoadRunConfig(a.reward_model).run.algo;
+    std::string rm_algo;
+    try {
+      rm_algo = LoadRunConfig(a.reward_model).run.algo;
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument(StrCat("--reward-model: ", e.what()));
+    }
     RLF_CHECK_ARG(rm_algo == "rm", "--reward-model: ", a.reward_model, " is a ", rm_algo, " run, not a reward model's (rm)");
     rm_run = LoadRun(a.reward_model);
     rm = dynamic_cast<RewardModel*>(rm_run->algorithm.get());
@@ -131,6 +139,9 @@ void RunBenchLm(const BenchLmArgs& a) {
   c.d_model = a.d_model;
   c.n_layers = a.n_layers;
   c.n_heads = a.n_heads;
+  RLF_CHECK_ARG(a.seconds >= 0.01 && a.seconds <= 600, "--seconds must be in [0.01, 600], got ", a.seconds);
+  RLF_CHECK_ARG(a.n_heads >= 1 && a.d_model % a.n_heads == 0, "--d-model (", a.d_model,
+                ") must be a positive multiple of --n-heads (", a.n_heads, ")");
   RLF_CHECK_ARG(c.NumParameters() <= 100'000'000, "--d-model/--n-layers: a transformer of ", c.NumParameters(),
                 " parameters is more than the 1e8 the LM agents take");
   torch::manual_seed(0);
@@ -204,8 +215,9 @@ void RunBenchLm(const BenchLmArgs& a) {
               static_cast<long long>(a.n_layers), static_cast<long long>(a.n_heads), static_cast<long long>(a.batch),
               static_cast<long long>(a.prompt), static_cast<long long>(a.new_tokens), static_cast<long long>(a.threads));
   std::printf("  generation, KV cache   %10.0f tokens/s\n", generated / t_cache);
-  std::printf("  generation, recompute  %10.0f tokens/s   (the cache is %.2fx faster)\n", generated / t_full,
-              t_full / t_cache);
+  const double speedup = t_full / t_cache;
+  std::printf("  generation, recompute  %10.0f tokens/s   (the cache is %.2fx %s)\n", generated / t_full,
+              speedup >= 1 ? speedup : 1 / speedup, speedup >= 1 ? "faster" : "slower");
   std::printf("  training (%s)         %10.0f tokens/s   %.2f GFLOP/s; raw %s torch::mm at [%lld x %lld] x [%lld x %lld]: %.2f GFLOP/s (%.0f%%)\n",
               a.precision.c_str(), train_tokens / t_train, flops / t_train / 1e9, a.precision.c_str(),
               static_cast<long long>(x.size(0)),

@@ -210,7 +210,12 @@ std::vector<Curve> LoadCurves(const std::vector<std::string>& run_dirs, const st
       RLF_CHECK_ARG(!runs.back().x.empty(), d, "/",
                     IsRatingMetric(metric) ? "ratings.csv has no snapshot ratings"
                                            : StrCat(CsvName(metric), " has no finite '", metric, "' values"),
-                    runs.back().skipped ? " (only inf or nan)" : " yet");
+                    runs.back().skipped ? " (only inf or nan)"
+                    : !fs::exists(d + "/eval.json") ? " yet"
+                    : metric == "ep_return_mean"
+                        ? " (the run is finished: agents that play no episodes while training, the offline and "
+                          "language-model ones, leave it empty; choose a column with --metric)"
+                        : " (the run is finished)");
     }
     Curve c;
     c.runs = static_cast<int>(runs.size());

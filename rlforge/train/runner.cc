@@ -1092,11 +1092,15 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
     break;
   }
   OnEveryRank(comm, "loading a checkpoint", [&] {
-    // The same reason for several checkpoints (another configuration) is said once.
-    std::vector<std::string> reasons;
-    for (const std::string& f : failures)
-      if (std::find(reasons.begin(), reasons.end(), f) == reasons.end()) reasons.push_back(f);
-    RLF_CHECK(algo != nullptr, "no checkpoint of '", dir, "' can be loaded (", Join(reasons, "; "), ")");
+    // The newest one's reason; the others' were each warned above (a line
+    // joining them all ran to thousands of characters).
+    size_t others = 0;
+    for (const std::string& f : failures) others += f != failures.front();
+    RLF_CHECK(algo != nullptr, "no checkpoint of '", dir, "' can be loaded (the newest: ", failures.front(),
+              failures.size() > 1 ? StrCat("; ", failures.size() - 1, " older one(s) fail too",
+                                           others > 0 ? ", for the reasons warned above" : ", for the same reason")
+                                  : std::string(),
+              ")");
   });
   // Every rank must continue from the same checkpoint (a file system that
   // shows ranks different listings would otherwise split the job).

@@ -91,9 +91,10 @@ void PpoLmConfig::Visit(FieldVisitor& v) {
 void PpoLmConfig::Validate() const {
   rl.Validate();
   rl.CheckResponses(rl.prompts_per_iteration);
-  RLF_CHECK_ARG(vf_coef >= 0 && ent_coef >= 0, "config keys 'vf_coef' and 'ent_coef' must be >= 0");
-  RLF_CHECK_ARG(gamma > 0 && gamma <= 1 && gae_lambda >= 0 && gae_lambda <= 1,
-                "config keys 'gamma' must be in (0, 1] and 'gae_lambda' in [0, 1]");
+  RLF_CHECK_ARG(vf_coef >= 0, "config key 'vf_coef' must be >= 0, got ", vf_coef);
+  RLF_CHECK_ARG(ent_coef >= 0, "config key 'ent_coef' must be >= 0, got ", ent_coef);
+  RLF_CHECK_ARG(gamma > 0 && gamma <= 1, "config key 'gamma' must be in (0, 1], got ", gamma);
+  RLF_CHECK_ARG(gae_lambda >= 0 && gae_lambda <= 1, "config key 'gae_lambda' must be in [0, 1], got ", gae_lambda);
 }
 
 namespace {

@@ -185,6 +185,11 @@ class LmPolicy : public Policy {
   void Act(const void* observations, const uint8_t*, int n, void* actions) override {
     torch::NoGradGuard no_grad;
     const auto* obs = static_cast<const int64_t*>(observations);
+    // Tokens outside the vocabulary would index past the embedding table.
+    const int64_t vocab = model_->config().vocab_size;
+    for (int64_t i = 0; i < n * context_; ++i)
+      RLF_CHECK_ARG(obs[i] >= 0 && obs[i] < vocab, "observation ", i / context_, ", position ", i % context_,
+                    ": token ", obs[i], " is outside the vocabulary 0..", vocab - 1);
     std::vector<int64_t> len(n);
     int64_t width = 1;
     for (int i = 0; i < n; ++i) width = std::max(width, len[i] = std::max<int64_t>(1, text::Length(obs + i * context_, context_)));
@@ -331,7 +336,7 @@ void LmAgent::CheckTrainedOn(const std::string& what, const std::string& id, con
 }
 
 runtime::Model LmAgent::ExportModel() {
-  throw InvalidArgument(ctx_.algo + ": exporting a transformer language model is not supported yet (the runtime "
+  throw InvalidArgument(ctx_.algo + ": exporting or serving a transformer language model is not supported yet (the runtime "
                         "and the TorchScript/ONNX writers take MLP and CNN policies)" +
                         (acts() ? "; sample it with rlforge lm sample" : ""));
 }

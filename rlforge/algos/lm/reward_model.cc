@@ -133,7 +133,8 @@ void RewardModel::EnsurePairs() {
   }
   const int64_t P = static_cast<int64_t>(prompts_.size());
   RLF_CHECK_ARG(P >= 2, ctx_.algo, ": ", config_.chosen_policy, " and ", config_.rejected_policy,
-                " gave no pairs that ", ctx_.run.env, " scores apart (", config_.pairs, " tried)");
+                " gave ", P == 0 ? "no pairs" : "only one pair", " that ", ctx_.run.env, " scores apart (",
+                config_.pairs, " tried; two are needed, one to train on and one held out)");
   chosen_ = RightPad(c_rows, text::kPad);
   rejected_ = RightPad(r_rows, text::kPad);
   torch::Generator split = at::detail::createCPUGenerator(seed ^ 0x5B117ull);
