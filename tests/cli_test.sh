@@ -187,6 +187,9 @@ check eval-vs-snapshot 0 "" -- "$BIN" eval --policy "$tmp/sp" --opponent "$tmp/s
 check eval-vs-bot 0 "" -- "$BIN" eval --policy "$tmp/sp" --opponent bot:strong --episodes 4 --stochastic
 check eval-snapshot-missing 2 "snapshot 9 does not exist: the run keeps snapshots 0..4" -- "$BIN" eval --policy "$tmp/sp" --opponent "$tmp/sp:9"
 grep -q '"opponent": "bot:tactic"' "$tmp/sp/eval.json" && echo "ok   selfplay-eval-json-opponent" || { echo "FAIL selfplay eval.json names no opponent: $(cat "$tmp/sp/eval.json")"; fails=$((fails+1)); }
+# rating_bots took any scripted policy (random-legal), which eval's --opponent bot: refuses.
+check selfplay-bot-not-the-envs 2 "config key 'rating_bots': Arena-v0 has no bot 'random-legal' (its bots: random, greedy, tactic" -- "$BIN" train --algo recurrent-ppo --env Arena-v0 --preset selfplay --set rating_bots=random-legal,tactic --steps 64 --out "$tmp/sprl"
+check plot-ratings-typo 2 "(and eval/<column> for evaluations.csv's; rating, rating_conservative)" -- "$BIN" plot "$tmp/sp" --metric ratings --out "$tmp/sp.png"
 check selfplay-no-bots 2 "config key 'rating_bots' must name at least one" -- "$BIN" train --algo recurrent-ppo --env Arena-v0 --preset selfplay --set rating_bots= --steps 64 --out "$tmp/spnb"
 # play drives a self-play run's game: team 1 from --opponent (random without).
 play=$("$BIN" play --policy "$tmp/sp" --opponent bot:tactic 2>&1)
@@ -226,7 +229,8 @@ check steps-not-number 2 "not a whole number" -- "$BIN" eval --env CartPole-v1 -
 check play-record-empty 2 "--record needs a file name" -- "$BIN" play --env CartPole-v1 --record ''
 check play-max-steps-negative 2 "--max-steps must be >= 0" -- "$BIN" play --env CartPole-v1 --max-steps -1
 check play-delay-negative 2 "--delay-ms must be >= 0" -- "$BIN" play --env CartPole-v1 --delay-ms -1
-check play-side-one-player 2 "--side is for two-player games" -- "$BIN" play --env CartPole-v1 --side 1
+check play-side-one-player 2 "--side is for two-player board games; CartPole-v1 has one player" -- "$BIN" play --env CartPole-v1 --side 1
+check play-side-team-game 2 "--side is for two-player board games; Arena-v0 is a team game (the policy plays team 0, --opponent team 1)" -- "$BIN" play --env Arena-v0 --policy random --side 1
 check opponent-bogus 2 "--opponent 'bogus'" -- "$BIN" eval --env TicTacToe-v0 --opponent bogus
 check demo-policy-empty 0 "" -- "$BIN" train --algo dqn --env CartPole-v1 --set demo_policy= --show-config
 check det-and-stoch 2 "excludes" -- "$BIN" eval --env CartPole-v1 --deterministic --stochastic
@@ -329,6 +333,7 @@ check train-two-agents-without-self-play 2 "Arena-v0 with these env_kwargs has 2
 # Keys without effect in recurrent-ppo were taken without a word; NaN actions were blamed on the env.
 check recurrent-league-keys-without-self-play 0 "warning: config key latest_fraction shapes self-play, and self_play is false: no effect" -- "$BIN" train --algo recurrent-ppo --env CartPoleNoVel-v1 --steps 128 --set n_steps=16 --set latest_fraction=0.3 --out "$tmp/rppo-league" --no-progress
 check recurrent-rnn-keys-without-rnn 0 "warning: config key rnn_hidden_size shapes the recurrent core, and rnn_type is none: no effect" -- "$BIN" train --algo recurrent-ppo --env CartPoleNoVel-v1 --steps 128 --set n_steps=16 --set rnn_type=none --out "$tmp/rppo-none" --no-progress
+check recurrent-batch-above-rollout 0 "warning: config key 'batch_size' (4096) is larger than a rollout (n_steps 16 x num_envs 8 = 128)" -- "$BIN" train --algo recurrent-ppo --env CartPoleNoVel-v1 --steps 128 --set n_steps=16 --set bptt_len=16 --set batch_size=4096 --out "$tmp/rppo-batch" --no-progress
 check recurrent-nan-actions 1 "the policy's actions are not finite (NaN or Inf) at step 0" -- "$BIN" train --algo recurrent-ppo --env PendulumNoVel-v1 --steps 4096 --set log_std_init=1e10 --set n_steps=512 --out "$tmp/rppo-nan" --no-progress
 # A run killed (-9) before its first checkpoint was a dead end: --resume said
 # "no checkpoint", the same train command "already exists ... use --resume".

@@ -51,9 +51,10 @@ TrainConfig SmallConfig(const std::string& algo) {
   }();
   // Language-model agents (text envs): a tiny transformer, few demonstrations.
   if (env.rfind("Text", 0) == 0) {
-    std::vector<std::string> sets = {"eval_episodes=0", "d_model=16", "n_layers=1", "n_heads=2", "eval_prompts=8"};
+    std::vector<std::string> sets = {"eval_episodes=0", "d_model=16", "n_layers=1", "n_heads=2"};
     if (yaml.find("\ndemonstrations:") != std::string::npos) sets.push_back("demonstrations=64");
-    if (yaml.find("\npairs:") != std::string::npos) sets.push_back("pairs=64");
+    // (A reward model answers no prompts: eval_prompts is the policies'.)
+    sets.push_back(yaml.find("\npairs:") != std::string::npos ? "pairs=64" : "eval_prompts=8");
     return TrainConfig::Resolve(algo, env, "", sets, 600, 0);
   }
   if (yaml.find("\ndataset:") == std::string::npos) return TrainConfig::Resolve(algo, env, "", {"eval_episodes=0"}, 600, 0);

@@ -58,3 +58,28 @@ def test_grpo_rewarded_by_a_reward_model_from_python(tmp_path):
                   steps=10, out=str(out))
     header = (out / "progress.csv").read_text().splitlines()[0].split(",")
     assert header[-1] == "verifier_reward" and "kl_coef" in header
+
+
+def test_python_text_env_is_refused_when_the_run_starts(tmp_path):
+    """The LM agents score answers by stepping copies of the env; a Python
+    env cannot be copied, and the run failed at its first evaluation with a
+    resume hint that could not help."""
+
+    class MySort(gym.Env):
+        def __init__(self):
+            self.inner = rlforge.make("TextSort-v0")
+            self.observation_space = self.inner.observation_space
+            self.action_space = self.inner.action_space
+
+        def reset(self, *, seed=None, options=None):
+            return self.inner.reset(seed=seed)
+
+        def step(self, action):
+            return self.inner.step(action)
+
+    for algo in ("sft", "grpo"):
+        with pytest.raises(ValueError, match=f"{algo} scores answers by stepping copies of the env, and "
+                                             r"python/MySort-v\d+: a Python env cannot be cloned"):
+            rlforge.train(algo, MySort, config={"d_model": 16, "n_layers": 1, "n_heads": 2}, steps=10,
+                          out=str(tmp_path / algo))
+        assert not (tmp_path / algo).exists()

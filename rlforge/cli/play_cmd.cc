@@ -87,7 +87,8 @@ void RunPlay(const PlayArgs& a) {
   RLF_CHECK_ARG(two_player || team || (!a.human && a.opponent.empty()),
                 "--human and --opponent are for two-player games and team games (envs with an 'opponent' kwarg, "
                 "such as Arena-v0); ", id, " has one player");
-  RLF_CHECK_ARG(two_player || a.side == 0, "--side is for two-player games; ", id, " has one player");
+  RLF_CHECK_ARG(two_player || a.side == 0, "--side is for two-player board games; ", id,
+                IsTeamGame(id) ? " is a team game (the policy plays team 0, --opponent team 1)" : " has one player");
   RLF_CHECK_ARG(a.side == 0 || a.side == 1, "--side must be 0 (move first) or 1 (second), got ", a.side);
   RLF_CHECK_ARG(!(a.human && !a.opponent.empty()), "--human and --opponent both name the other side; give one");
   const std::string opponent_name = a.opponent.empty() ? "random" : a.opponent;

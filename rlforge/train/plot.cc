@@ -82,7 +82,9 @@ Series ReadSeries(const std::string& dir, const std::string& metric_name) {
     for (const auto& h : header)
       if (h != "timesteps") names.push_back(eval ? kEvalPrefix + h : h);
     throw InvalidArgument(StrCat(path, " has no '", metric, "' column; metrics it offers: ", Join(names, ", "),
-                                 eval ? "" : " (and eval/<column> for evaluations.csv's)"));
+                                 eval ? "" : " (and eval/<column> for evaluations.csv's",
+                                 eval || !fs::exists(dir + "/ratings.csv") ? "" : "; rating, rating_conservative",
+                                 eval ? "" : ")"));
   }
   Series s;
   int64_t cut = 0;

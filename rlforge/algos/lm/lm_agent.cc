@@ -225,6 +225,14 @@ LmAgent::LmAgent(const RunContext& ctx, const LmCommonConfig& common)
                     env_->num_players() == 1,
                 ctx.algo, " trains language models on text envs (int64 token observations, Discrete token actions: "
                 "TextAddition-v0, TextSort-v0, ...); ", env_->name(), " is not one");
+  // Answers are scored by stepping copies of the env (Score): one that
+  // cannot be copied (a Python env) failed at the first evaluation.
+  try {
+    env_->Clone();
+  } catch (const Error& e) {
+    throw InvalidArgument(StrCat(ctx.algo, " scores answers by stepping copies of the env, and ", e.what(),
+                                 " (a text env for the LM agents is written in C++: docs/architecture.md)"));
+  }
   context_ = obs.shape()[0];
   first_token_ = act.start();
   max_response_ = context_ - 2;

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -76,8 +77,14 @@ using testing_util::Quiet;
 const std::vector<std::string> kTinySets = {"d_model=16", "n_layers=1", "n_heads=2", "eval_prompts=8",
                                             "eval_episodes=2", "checkpoint_interval=0"};
 
+// `a` with the settings of `b` (a key in both takes b's value: a key given
+// twice is refused).
 std::vector<std::string> With(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
+  for (const std::string& s : b) {
+    const std::string key = s.substr(0, s.find('=') + 1);
+    a.erase(std::remove_if(a.begin(), a.end(), [&](const std::string& x) { return x.rfind(key, 0) == 0; }), a.end());
+    a.push_back(s);
+  }
   return a;
 }
 

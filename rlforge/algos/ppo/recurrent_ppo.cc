@@ -156,6 +156,16 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
                   ctx.world_size(), " sequences (one share per rank; batch_size / bptt_len sets it)");
     DeclareMetrics({"time_comm", "comm_bytes"});
   }
+  // As PPO's: said once a process (a resume may build the agent for several checkpoints).
+  static std::atomic<bool> warned_batch{false};
+  if (const int64_t rollout = config_.n_steps * ctx.run.num_envs; config_.batch_size > rollout && ctx.load_run &&
+                                                                  (!ctx.comm || ctx.comm->root()) &&
+                                                                  !warned_batch.exchange(true))
+    std::fprintf(stderr,
+                 "warning: config key 'batch_size' (%lld) is larger than a rollout (n_steps %lld x num_envs %lld = "
+                 "%lld): each epoch takes the whole rollout as one minibatch\n",
+                 static_cast<long long>(config_.batch_size), static_cast<long long>(config_.n_steps),
+                 static_cast<long long>(ctx.run.num_envs), static_cast<long long>(rollout));
   if (config_.league.self_play) {
     RLF_CHECK_ARG(envs_->num_agents() == 2, "config key 'self_play' needs a two-agent env; ", ctx.run.env, " has ",
                   envs_->num_agents(), " agent(s) (Arena-v0 has two with env_kwargs {opponent: external})");
@@ -170,7 +180,13 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
     for (auto& o : opponents_) o = league_->SampleOpponent();
     opp_obs_.resize(static_cast<size_t>(N) * os.nbytes());
     opp_masks_.resize(static_cast<size_t>(N) * static_cast<size_t>(std::max<int64_t>(1, as.mask_size())));
+    // The env's own bots, as eval's --opponent bot:NAME takes them (the
+    // generic scripted policies, random-legal, are none of them).
+    std::vector<std::string> names = {"random"};
+    for (const auto& p : Registry::Global().Spec(ctx.run.env).scripted_policies) names.push_back(p.name);
     for (const auto& b : config_.league.bots()) {
+      RLF_CHECK_ARG(std::find(names.begin(), names.end(), b) != names.end(), "config key 'rating_bots': ",
+                    ctx.run.env, " has no bot '", b, "' (its bots: ", Join(names, ", "), ")");
       try {
         Registry::Global().MakeScriptedPolicy(b, ctx.run.env, envs_->env(0), 0);
       } catch (const InvalidArgument& e) {
