@@ -354,6 +354,10 @@ check lm-plot-default-metric 2 "has no finite 'ep_return_mean' values (the run i
 check lm-sample-nan-temperature 2 "--temperature must be in [0, 10], got nan" -- "$BIN" lm sample "$tmp/lm" --prompt "sort:1=" --temperature nan
 check lm-sample-rm-missing 2 "--reward-model: '$tmp/nope' does not exist" -- "$BIN" lm sample "$tmp/lm" --prompt "sort:1=" --reward-model "$tmp/nope"
 check ppo-lm-gamma 2 "config key 'gamma' must be in (0, 1], got 2" -- "$BIN" train --algo ppo-lm --env TextSort-v0 --set gamma=2 --show-config
+# A countdown prompt that no expression solves had the reference "" (an empty answer).
+check lm-sft-countdown 0 "" -- "$BIN" train --algo sft --env TextCountdown-v0 --steps 4 --set d_model=16 --set n_layers=1 --set n_heads=2 --set demonstrations=16 --set updates_per_iteration=2 --set eval_prompts=2 --set eval_episodes=0 --out "$tmp/lm-cd" --no-progress
+sample=$("$BIN" lm sample "$tmp/lm-cd" --prompt "make 90 from 3,7=" --json)
+python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert d[0]['reference'] is None and d[0]['score'] <= 0, d" "$sample" && echo "ok   lm-sample-no-reference" || { echo "FAIL lm sample unsolvable: $sample"; fails=$((fails+1)); }
 check lm-sample-not-lm 2 "is a ppo run, not a language model's" -- "$BIN" lm sample "$tmp/run" --prompt "1+1="
 check lm-sample-bad-char 2 "not printable ASCII" -- "$BIN" lm sample "$tmp/lm" --prompt $'sort:1\t2='
 check lm-sample-too-long 2 "the model's context is" -- "$BIN" lm sample "$tmp/lm" --prompt "sort:12345678901234567890123456789="

@@ -93,7 +93,8 @@ void RunSample(const SampleArgs& a) {
       nlohmann::json j = {{"prompt", prompt}, {"response", answer}, {"ended", ended}};
       if (problem) {
         j["score"] = ended ? text_env->task().Score(*problem, answer) : text_env->task().Malformed();
-        j["reference"] = problem->answer;
+        // A prompt no answer solves (a countdown target its numbers cannot reach) has no reference.
+        j["reference"] = problem->answer.empty() ? nlohmann::json() : nlohmann::json(problem->answer);
       }
       if (rm != nullptr) {
         torch::NoGradGuard no_grad;
@@ -103,7 +104,10 @@ void RunSample(const SampleArgs& a) {
         out.push_back(j);
       } else {
         std::cout << prompt << answer << (ended ? "" : " (no <eos>)");
-        if (problem) std::cout << "   score " << j["score"].get<double>() << " (reference " << problem->answer << ")";
+        if (problem)
+          std::cout << "   score " << j["score"].get<double>()
+                    << (problem->answer.empty() ? " (no reference answer: none is right)"
+                                                : " (reference " + problem->answer + ")");
         if (rm != nullptr) std::cout << "   rm score " << j["rm_score"].get<double>();
         std::cout << "\n";
       }

@@ -9,8 +9,8 @@ namespace rlforge {
 
 void SftConfig::Visit(FieldVisitor& v) {
   common.Visit(v);
-  v.Field("demo_policy", &demo_policy, "scripted policy that writes the demonstrations (solver, noisy:P)");
-  v.Field("demonstrations", &demonstrations, "demonstration episodes played by demo_policy");
+  v.Field("demo_policy", &demo_policy, "scripted policy that writes the demonstrations (solver, noisy:P; unused with demo_dataset)");
+  v.Field("demonstrations", &demonstrations, "demonstration episodes played by demo_policy (unused with demo_dataset)");
   v.Field("demo_dataset", &demo_dataset, "learn from the episodes of this dataset directory (rlforge record) instead of demo_policy's");
   v.Field("batch_size", &batch_size, "sequences per forward pass");
   v.Field("grad_accumulation", &grad_accumulation, "forward passes whose gradients make one update");
