@@ -27,9 +27,6 @@ check set-twice 2 "--set n_steps is given twice (n_steps=16 and n_steps=32); giv
 # Threads that cannot all work were taken without a word.
 check torch-threads-above-cores 0 "warning: config key torch_threads is 4096, more than this machine's" -- "$BIN" train --algo ppo --env CartPole-v1 --show-config --set torch_threads=4096
 check env-threads-above-envs 0 "warning: config key env_threads is 8, more than num_envs 2: 2 threads step the envs" -- "$BIN" train --algo ppo --env CartPole-v1 --show-config --set env_threads=8 --set num_envs=2
-# Procedural-map kwargs on a hand-made stage changed nothing without a word.
-check td-procedural-on-hand-made-stage 2 "TowerDefense-v0: kwarg 'procedural_seed' shapes the procedural maps of stage 0, and stage is 2" -- "$BIN" eval --env TowerDefense-v0 --kwarg stage=2 --kwarg procedural_seed=3 --episodes 1
-check text-td-difficulty-on-hand-made-stage 2 "kwarg 'difficulty' shapes the procedural maps of stage 0, and stage is 1" -- "$BIN" check-env TextTowerDefense-v0 --kwarg difficulty=0.9
 check alphabeta-depth-range 2 "--policy: 'alphabeta:20': write alphabeta:DEPTH with DEPTH a whole number in 1..12" -- "$BIN" eval --env ConnectFour-v0 --policy alphabeta:20 --episodes 1
 check muzero-priority-alpha 2 "config key 'priority_alpha' must be >= 0, got -1" -- "$BIN" train --algo muzero --env TicTacToe-v0 --show-config --set priority_alpha=-1
 # eval --env all printed its table's header before a --policy error.

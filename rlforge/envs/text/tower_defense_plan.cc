@@ -243,9 +243,6 @@ std::unique_ptr<TextTask> MakeTowerDefensePlanTask(const Kwargs& kw, const std::
   const int64_t units = kw.GetInt("units", 5, id);
   RLF_CHECK_ARG(stage >= 0 && stage <= 4, id, ": kwarg 'stage' must be in 0..4 (0: procedural maps), got ", stage);
   RLF_CHECK_ARG(difficulty >= 0 && difficulty <= 1, id, ": kwarg 'difficulty' must be in [0, 1], got ", difficulty);
-  RLF_CHECK_ARG(stage == 0 || !kw.Has("difficulty"), id,
-                ": kwarg 'difficulty' shapes the procedural maps of stage 0, and stage is ", stage,
-                ": leave it out or set stage=0");
   RLF_CHECK_ARG(units >= 1 && units <= 5, id, ": kwarg 'units' must be in 1..5, got ", units);
   return std::make_unique<TowerDefensePlan>(static_cast<int>(stage), difficulty, static_cast<int>(units));
 }

@@ -843,11 +843,6 @@ std::unique_ptr<Env> MakeTowerDefense(const Kwargs& kw) {
   c.stage = kw.GetInt32("stage", c.stage, id);
   c.procedural_seed = kw.GetInt("procedural_seed", c.procedural_seed, id);
   c.procedural_difficulty = kw.GetDouble("procedural_difficulty", c.procedural_difficulty, id);
-  // The procedural_* kwargs shape stage 0's maps and nothing else.
-  for (const char* key : {"procedural_seed", "procedural_difficulty"})
-    RLF_CHECK_ARG(c.stage == 0 || !kw.Has(key),
-                  id, ": kwarg '", key, "' shapes the procedural maps of stage 0, and stage is ",
-                  c.stage, ": leave it out or set stage=0");
   c.flat_actions = kw.GetBool("flat_actions", c.flat_actions, id);
   c.strict = kw.GetBool("strict", c.strict, id);
   c.ticks_per_step = kw.GetInt32("ticks_per_step", c.ticks_per_step, id);
