@@ -343,6 +343,17 @@ check resume-before-first-checkpoint 0 "has no checkpoint (the run stopped befor
 check unbroken-for-k9 0 "" -- "$BIN" train --algo ppo --env CartPole-v1 --steps 2048 --set n_steps=64 --out "$tmp/k9b" --no-progress
 strip() { cut -d, -f1-4,7- "$1" | python3 -c "import sys; [print(','.join(c for i, c in enumerate(l.rstrip().split(',')) if not h[i].startswith('time_'))) for h in [sys.stdin.readline().rstrip().split(',')] for l in [','.join(h)] + sys.stdin.readlines()]"; }
 [[ -e "$tmp/k9/eval.json" && "$(strip "$tmp/k9/progress.csv")" == "$(strip "$tmp/k9b/progress.csv")" && $(ls "$tmp/k9" | grep -c tfevents) == 1 ]] && echo "ok   restarted-run-logs-as-unbroken" || { echo "FAIL restarted run: $(ls "$tmp/k9"); $(diff <(strip "$tmp/k9/progress.csv") <(strip "$tmp/k9b/progress.csv") | head -5)"; fails=$((fails+1)); }
+# The same with a best.pt from periodic evaluations (kept aside), and a finished
+# run whose checkpoints were removed (refused: it would replace its results).
+"$BIN" train --algo ppo --env CartPole-v1 --steps 100000000 --set n_steps=64 --set eval_interval=512 --set eval_interval_episodes=2 --out "$tmp/k9e" --no-progress >/dev/null 2>&1 &
+pid=$!
+for i in $(seq 600); do [[ -e "$tmp/k9e/checkpoints/best.pt" && $(cat "$tmp/k9e/progress.csv" 2>/dev/null | wc -l) -ge 4 ]] && break; sleep 0.1; done
+kill -9 $pid; wait $pid 2>/dev/null
+check resume-before-first-checkpoint-with-best 0 "the stopped run's best model is kept as $tmp/k9e/checkpoints/best.pt.before-restart" -- "$BIN" train --resume "$tmp/k9e" --steps 1024 --no-progress
+[[ -e "$tmp/k9e/checkpoints/best.pt.before-restart" && -e "$tmp/k9e/checkpoints/best.pt" && -e "$tmp/k9e/eval.json" ]] && echo "ok   restart-keeps-best-aside" || { echo "FAIL restart with best.pt: $(ls "$tmp/k9e/checkpoints")"; fails=$((fails+1)); }
+rm "$tmp/k9b/checkpoints/final.pt"
+check resume-finished-without-checkpoints 2 "the run in '$tmp/k9b' is finished (eval.json) and keeps no checkpoint to continue from" -- "$BIN" train --resume "$tmp/k9b" --steps 4096
+[[ -e "$tmp/k9b/progress.csv" && -e "$tmp/k9b/eval.json" ]] && echo "ok   finished-run-kept" || { echo "FAIL finished run changed: $(ls "$tmp/k9b")"; fails=$((fails+1)); }
 # Language-model runs: a tiny SFT on TextSort-v0, sampled and scored from the CLI.
 check lm-sft 0 "" -- "$BIN" train --algo sft --env TextSort-v0 --steps 20 --set d_model=16 --set n_layers=1 --set n_heads=2 --set demonstrations=50 --set updates_per_iteration=10 --set eval_prompts=4 --set eval_episodes=2 --out "$tmp/lm" --no-progress
 sample=$("$BIN" lm sample "$tmp/lm" --prompt "sort:83515=" --n 3 --temperature 1 --json)
@@ -379,7 +390,7 @@ python3 -c "import json,sys; assert json.load(open(sys.argv[1]))['episodes'] == 
 grep -q "warning: config key eval_episodes is 3, but rm does not act" /tmp/rlf_cli_err && echo "ok   lm-rm-eval-episodes-warns" || { echo "FAIL rm eval_episodes: $(cat /tmp/rlf_cli_err)"; fails=$((fails+1)); }
 check lm-rm-eval-prompts 2 "config key 'eval_prompts' is for the policies" -- "$BIN" train --algo rm --env TextSort-v0 --set eval_prompts=32 --show-config
 # Warm starts the shapes let through: a reward model, other attention heads, another env's context.
-check lm-init-from-rm 2 "is a rm run, which does not act (no policy to start from); a reward model is given as config key reward_model" -- "$BIN" train --algo grpo --env TextSort-v0 --init-from "$tmp/lm-rm" --set d_model=16 --set n_layers=1 --set n_heads=2 --steps 10 --out "$tmp/lm-init-rm"
+check lm-init-from-rm 2 "is an rm run, which does not act (no policy to start from); a reward model is given as config key reward_model" -- "$BIN" train --algo grpo --env TextSort-v0 --init-from "$tmp/lm-rm" --set d_model=16 --set n_layers=1 --set n_heads=2 --steps 10 --out "$tmp/lm-init-rm"
 check lm-init-from-other-heads 2 "sft's network has n_heads 2, this agent's 4 (set n_heads=2)" -- "$BIN" train --algo grpo --env TextSort-v0 --init-from "$tmp/lm" --set d_model=16 --set n_layers=1 --set n_heads=4 --steps 10 --out "$tmp/lm-init-heads"
 check lm-init-from-other-env 2 "it was trained on TextSort-v0, whose context length differs from TextAddition-v0's" -- "$BIN" train --algo grpo --env TextAddition-v0 --init-from "$tmp/lm" --set d_model=16 --set n_layers=1 --set n_heads=2 --steps 10 --out "$tmp/lm-init-env"
 check lm-rm-is-no-policy 2 "is no policy" -- "$BIN" eval --policy "$tmp/lm-rm" --env TextSort-v0 --episodes 2

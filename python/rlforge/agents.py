@@ -250,8 +250,8 @@ class TrainedPolicy:
             if isinstance(mask, tuple):
                 mask = np.concatenate([np.asarray(m) for m in mask], axis=-1)
             mask = np.asarray(mask)
-            if mask.dtype.kind not in "biu":
-                raise ValueError(f"mask must be bools or 0/1 integers, got {mask.dtype}")
+            if mask.dtype.kind not in "biuf" or (mask.dtype.kind == "f" and not np.isin(mask, (0, 1)).all()):
+                raise ValueError(f"mask must be bools or 0/1 numbers, got {mask.dtype}")
             if mask.size == 0 or mask.size % n:
                 raise ValueError(f"mask must have one row per observation ({n}), got shape {mask.shape}")
             native_mask = np.ascontiguousarray(mask.reshape(n, -1), dtype=np.uint8)
@@ -279,8 +279,9 @@ class TrainedPolicy:
         starts = None  # its size and values are checked by the native side
         if episode_start is not None:
             starts = np.asarray(episode_start)
-            if starts.dtype.kind not in "biu":
-                raise ValueError(f"episode_start must be bools, one per observation, got {starts.dtype}")
+            if starts.dtype.kind not in "biuf" or (starts.dtype.kind == "f" and not np.isin(starts, (0, 1)).all()):
+                raise ValueError(f"episode_start must be bools (or 0/1 numbers), one per observation, got "
+                                 f"{starts.dtype}")
             starts = np.ascontiguousarray(starts.reshape(-1), dtype=np.uint8)
         actions = self._native.act(native_obs, native_mask, n, bool(deterministic), starts)
         if single:

@@ -154,7 +154,7 @@ def test_predict_refuses_bad_masks_and_nan(tmp_path):
     # numpy's own words came out ("cannot reshape array of size 2 into shape (3,newaxis)").
     with pytest.raises(ValueError, match=r"mask must have one row per observation \(3\), got shape \(2,\)"):
         p.predict(np.zeros((3, 4), dtype=np.float32), mask=np.array([1, 1]))
-    with pytest.raises(ValueError, match="episode_start must be bools, one per observation, got <U3"):
+    with pytest.raises(ValueError, match=r"episode_start must be bools \(or 0/1 numbers\), one per observation, got <U3"):
         p.predict(np.zeros(4, dtype=np.float32), episode_start="yes")
 
 

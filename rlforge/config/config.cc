@@ -50,12 +50,13 @@ int64_t ParseInteger(const std::string& text, const std::string& what) {
     errno = 0;
     char* end = nullptr;
     const long long v = std::strtoll(text.c_str(), &end, 10);
-    RLF_CHECK_ARG(errno != ERANGE, what, " is ", text, ", beyond the 64-bit integers (at most 9223372036854775807)");
+    RLF_CHECK_ARG(errno != ERANGE, what, " is ", text,
+                  ", beyond the 64-bit integers (-9223372036854775808 to 9223372036854775807)");
     return static_cast<int64_t>(v);
   }
   const double d = ParseNumber(text, what);
   RLF_CHECK_ARG(d == std::floor(d), what, " must be an integer, got '", text, "'");
-  RLF_CHECK_ARG(std::abs(d) <= 9007199254740992.0, what, " is ", text,
+  RLF_CHECK_ARG(std::abs(d) < 9007199254740992.0, what, " is ", text,
                 ", a number written this way is exact only up to 2^53: write it in digits");
   return static_cast<int64_t>(d);
 }

@@ -109,7 +109,7 @@ TEST(ConfigIOTest, IntegersAreExact) {
   ConfigIO::LoadYamlText("n_steps: 1e6", "t", c);  // whole numbers in other forms still read
   EXPECT_EQ(c.n_steps, 1000000);
   EXPECT_NE(ErrorOf([&] { ConfigIO::Set("n_steps=9223372036854775808", c); })
-                .find("config key 'n_steps' is 9223372036854775808, beyond the 64-bit integers"),
+                .find("config key 'n_steps' is 9223372036854775808, beyond the 64-bit integers (-9223372036854775808"),
             std::string::npos);
   EXPECT_NE(ErrorOf([&] { ConfigIO::Set("n_steps=1e17", c); }).find("exact only up to 2^53: write it in digits"),
             std::string::npos);

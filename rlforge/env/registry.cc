@@ -125,7 +125,13 @@ bool SameEnvKwargs(const std::string& id, const Kwargs& a, const Kwargs& b, cons
   for (const std::string& k : keys) {
     if (ignore.count(k)) continue;
     const auto x = a.Has(k) ? a.Find(k) : DefaultKwarg(id, k), y = b.Has(k) ? b.Find(k) : DefaultKwarg(id, k);
-    if (!x || !y || *x != *y) return false;
+    if (!x || !y) return false;
+    if (*x == *y) continue;
+    // The same number written two ways (0 and 0.0, 05 and 5).
+    char *ex = nullptr, *ey = nullptr;
+    const double dx = std::strtod(x->c_str(), &ex), dy = std::strtod(y->c_str(), &ey);
+    const bool numbers = !x->empty() && !y->empty() && *ex == '\0' && *ey == '\0';
+    if (!numbers || dx != dy) return false;
   }
   return true;
 }

@@ -541,8 +541,8 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
       progress.Finish();
       throw Error(StrCat(e.what(), "; ",
                          last_checkpoint.empty()
-                             ? "no checkpoint was written before it (checkpoint_interval: 0), so the run cannot "
-                               "be resumed"
+                             ? "no checkpoint was written before it (checkpoint_interval: 0): --resume would "
+                               "start the run again from step 0"
                              : "the last checkpoint, " + last_checkpoint + ", is kept (" +
                                    ResumeCommand(dir, comm, options.job.get()) + ")"));
     }
@@ -740,7 +740,8 @@ void WarmStart(Algorithm& algo, const std::string& from, bool report, AlgoConfig
                 s == nullptr ? src.config.run.algo : "this agent", " has no network to warm-start from");
   // A reward model's network has a policy's shapes, but scores responses:
   // no policy to start from (it is an RL run's reward_model).
-  RLF_CHECK_ARG(src.algorithm->acts() || !algo.acts(), "init_from '", from, "' is a ", src.config.run.algo,
+  RLF_CHECK_ARG(src.algorithm->acts() || !algo.acts(), "init_from '", from, "' is ",
+                src.config.run.algo == "rm" ? "an " : "a ", src.config.run.algo,
                 " run, which does not act (no policy to start from)",
                 src.config.run.algo == "rm" ? "; a reward model is given as config key reward_model" : "");
   if (!algo.warm_start_needs_every_parameter()) {
@@ -773,9 +774,13 @@ void WarmStart(Algorithm& algo, const std::string& from, bool report, AlgoConfig
   RLF_CHECK_ARG(kept.empty() || !algo.warm_start_needs_every_parameter(), "init_from '", from, "': ",
                 src.config.run.algo, "'s network does not fit this agent's: no tensor of the same name and shape for ",
                 Join(kept, ", "),
-                other_context && src.config.run.env != algo.run_settings().env
-                    ? StrCat(" (it was trained on ", src.config.run.env, ", whose context length differs from ",
-                             algo.run_settings().env, "'s; a language model is warm-started on its own env)")
+                other_context && (src.config.run.env != algo.run_settings().env ||
+                                  !SameEnvKwargs(src.config.run.env, src.config.run.env_kwargs,
+                                                 algo.run_settings().env_kwargs))
+                    ? StrCat(" (it was trained on ", DescribeEnv(src.config.run.env, src.config.run.env_kwargs),
+                             ", whose context length differs from ",
+                             DescribeEnv(algo.run_settings().env, algo.run_settings().env_kwargs),
+                             "'s; a language model is warm-started on its own env)")
                     : " (a language model is warm-started whole: use the same d_model, n_layers, n_heads and d_ff)");
   // A start that keeps most of the network random (another net_arch: the
   // same names with other shapes; or another kind of network, whose heads
@@ -888,6 +893,20 @@ TrainResult TrainFromStart(TrainConfig& config, const std::string& out_dir, cons
     fs::create_directories(out_dir + "/checkpoints", ec);
     RLF_CHECK_ARG(!ec, "cannot create the output directory '", out_dir, "': ", ec.message(), " (choose another --out)");
     if (!lock) lock.emplace(out_dir);
+    if (restart) {
+      // The stopped run's logs go (the agent built, warm-started and ready:
+      // a restart that cannot train changes nothing); its best model is kept
+      // aside.
+      for (const auto& [name, content] : algo->RunFiles()) fs::remove(fs::path(out_dir) / name, ec);
+      for (const char* name : {"progress.csv", "evaluations.csv"}) fs::remove(fs::path(out_dir) / name, ec);
+      for (const auto& e : fs::directory_iterator(out_dir, ec))
+        if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) fs::remove(e.path(), ec);
+      const fs::path best = fs::path(out_dir) / "checkpoints" / "best.pt";
+      if (fs::exists(best, ec)) {
+        fs::rename(best, best.string() + ".before-restart", ec);
+        std::fprintf(stderr, "the stopped run's best model is kept as %s.before-restart\n", best.c_str());
+      }
+    }
     WriteFileAtomically(out_dir + "/config.yaml", config.ToYaml());
   });
   try {
@@ -959,10 +978,14 @@ namespace {
 // by starting again).
 bool HasCheckpointFiles(const std::string& dir) {
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(fs::path(dir) / "checkpoints", ec)) {
-    const fs::path p = e.path();
-    if (p.extension() == ".pt" || p.extension() == ".damaged") return true;
+  const fs::path ckpt = fs::path(dir) / "checkpoints";
+  for (fs::directory_iterator it(ckpt, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path p = it->path();
+    // best.pt is an evaluation's model, not a state to resume from.
+    if ((p.extension() == ".pt" && p.filename() != "best.pt") || p.extension() == ".damaged") return true;
   }
+  // A listing that fails (permissions, I/O) is no evidence of "no checkpoint".
+  RLF_CHECK(!ec || ec == std::errc::no_such_file_or_directory, "cannot list ", ckpt.string(), ": ", ec.message());
   return false;
 }
 
@@ -1011,18 +1034,21 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
   // A run stopped before its first checkpoint (killed, or checkpoint_interval
   // 0) has nothing to continue: it starts again from step 0 in its directory.
   bool restart = false;
-  OnEveryRank(comm, "listing the checkpoints", [&] { restart = !HasCheckpointFiles(dir); });
+  OnEveryRank(comm, "listing the checkpoints", [&] {
+    restart = !HasCheckpointFiles(dir);
+    // A finished run whose checkpoints were removed is not started again
+    // (that would replace its results).
+    RLF_CHECK_ARG(!restart || !fs::exists(dir + "/eval.json"), "the run in '", dir,
+                  "' is finished (eval.json) and keeps no checkpoint to continue from; train a new run to train "
+                  "longer");
+  });
+  if (comm != nullptr) comm->CheckAgree("whether the run starts again from step 0", restart ? "yes" : "no");
   if (restart) {
-    if (root) {
+    if (root)
       std::fprintf(stderr,
                    "'%s' has no checkpoint (the run stopped before its first one): it starts again from step 0 "
                    "with its config.yaml\n",
                    dir.c_str());
-      std::error_code ec;
-      for (const char* name : {"progress.csv", "evaluations.csv", "eval.json"}) fs::remove(fs::path(dir) / name, ec);
-      for (const auto& e : fs::directory_iterator(dir, ec))
-        if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) fs::remove(e.path(), ec);
-    }
     return TrainFromStart(config, dir, options, lock, /*restart=*/true);
   }
   // The newest checkpoint that loads: a damaged one (truncated, corrupted) is
