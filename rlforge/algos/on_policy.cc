@@ -639,6 +639,17 @@ void CheckFiniteLoss(double value, const char* what) {
     throw Error(StrCat("the ", what, " is not finite (", value, "); training stopped"));
 }
 
+void WarnBatchAboveRollout(const RunContext& ctx, int64_t batch_size, int64_t n_steps) {
+  static std::atomic<bool> warned{false};
+  const int64_t rollout = n_steps * ctx.run.num_envs;
+  if (batch_size > rollout && ctx.load_run && (!ctx.comm || ctx.comm->root()) && !warned.exchange(true))
+    std::fprintf(stderr,
+                 "warning: config key 'batch_size' (%lld) is larger than a rollout (n_steps %lld x num_envs %lld = "
+                 "%lld): each epoch takes the whole rollout as one minibatch\n",
+                 static_cast<long long>(batch_size), static_cast<long long>(n_steps),
+                 static_cast<long long>(ctx.run.num_envs), static_cast<long long>(rollout));
+}
+
 void CheckFiniteActions(const torch::Tensor& env_actions, const Space& space, int64_t step) {
   if (space.kind() != SpaceKind::kBox || torch::isfinite(env_actions).all().item<bool>()) return;
   throw Error(StrCat("the policy's actions are not finite (NaN or Inf) at step ", step,

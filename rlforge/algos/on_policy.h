@@ -143,6 +143,10 @@ double ExplainedVariance(const torch::Tensor& returns, const torch::Tensor& valu
 // clipping; Error naming the parameter (and `step`) when a gradient is NaN or
 // Inf.
 double ClipGradientsOrThrow(torch::nn::Module& net, double max_norm, int64_t step);
+// Says once a process (a resume may build the agent for several checkpoints)
+// when batch_size exceeds a rollout of n_steps x num_envs (the job's total):
+// every epoch then takes the whole rollout as one minibatch, as SB3's does.
+void WarnBatchAboveRollout(const RunContext& ctx, int64_t batch_size, int64_t n_steps);
 // Error naming the loss `what` when it is NaN, Inf or beyond float range.
 void CheckFiniteLoss(double value, const char* what);
 // Error when the policy's Box actions (about to be stepped) are NaN or Inf:

@@ -1,6 +1,5 @@
 #include "rlforge/algos/ppo/ppo.h"
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -95,15 +94,7 @@ Ppo::Ppo(const RunContext& ctx, const PpoConfig& config)
   CheckPretrainFits(config_.pretrain, ctx.run.env, ctx.run.env_kwargs, envs_->single_action_space());
   // num_envs is the job's total: batch_size / world_size of a rank's share
   // exceeds it exactly when batch_size exceeds the global rollout.
-  // Said once a process (a resume may build the agent for several checkpoints).
-  static std::atomic<bool> warned{false};
-  if (const int64_t rollout = config_.n_steps * ctx.run.num_envs;
-      config_.batch_size > rollout && ctx.load_run && (!ctx.comm || ctx.comm->root()) && !warned.exchange(true))
-    std::fprintf(stderr,
-                 "warning: config key 'batch_size' (%lld) is larger than a rollout (n_steps %lld x num_envs %lld = "
-                 "%lld): each epoch takes the whole rollout as one minibatch\n",
-                 static_cast<long long>(config_.batch_size), static_cast<long long>(config_.n_steps),
-                 static_cast<long long>(ctx.run.num_envs), static_cast<long long>(rollout));
+  WarnBatchAboveRollout(ctx, config_.batch_size, config_.n_steps);
   optimizer_ = std::make_unique<FlatAdam>(policy_->parameters(),
                                           torch::optim::AdamOptions(config.learning_rate.Value(1.0)).eps(config.adam_eps));
   if (config.fast_update && FastActorCritic::Supported(*policy_)) fast_ = std::make_unique<FastActorCritic>(policy_);

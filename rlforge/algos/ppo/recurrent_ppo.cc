@@ -156,16 +156,7 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
                   ctx.world_size(), " sequences (one share per rank; batch_size / bptt_len sets it)");
     DeclareMetrics({"time_comm", "comm_bytes"});
   }
-  // As PPO's: said once a process (a resume may build the agent for several checkpoints).
-  static std::atomic<bool> warned_batch{false};
-  if (const int64_t rollout = config_.n_steps * ctx.run.num_envs; config_.batch_size > rollout && ctx.load_run &&
-                                                                  (!ctx.comm || ctx.comm->root()) &&
-                                                                  !warned_batch.exchange(true))
-    std::fprintf(stderr,
-                 "warning: config key 'batch_size' (%lld) is larger than a rollout (n_steps %lld x num_envs %lld = "
-                 "%lld): each epoch takes the whole rollout as one minibatch\n",
-                 static_cast<long long>(config_.batch_size), static_cast<long long>(config_.n_steps),
-                 static_cast<long long>(ctx.run.num_envs), static_cast<long long>(rollout));
+  WarnBatchAboveRollout(ctx, config_.batch_size, config_.n_steps);
   if (config_.league.self_play) {
     RLF_CHECK_ARG(envs_->num_agents() == 2, "config key 'self_play' needs a two-agent env; ", ctx.run.env, " has ",
                   envs_->num_agents(), " agent(s) (Arena-v0 has two with env_kwargs {opponent: external})");
