@@ -651,7 +651,13 @@ void WarnBatchAboveRollout(const RunContext& ctx, int64_t batch_size, int64_t n_
 }
 
 void CheckFiniteActions(const torch::Tensor& env_actions, const Space& space, int64_t step) {
-  if (space.kind() != SpaceKind::kBox || torch::isfinite(env_actions).all().item<bool>()) return;
+  if (space.kind() != SpaceKind::kBox) return;
+  // Every step: a plain loop over the float32 actions (ToEnvActions' contiguous output), no tensor ops.
+  const float* a = env_actions.data_ptr<float>();
+  const int64_t n = env_actions.numel();
+  bool finite = true;
+  for (int64_t i = 0; i < n; ++i) finite &= std::isfinite(a[i]);
+  if (finite) return;
   throw Error(StrCat("the policy's actions are not finite (NaN or Inf) at step ", step,
                      " (a log_std_init too large, or weights that diverged); training stopped"));
 }
