@@ -46,12 +46,26 @@ void PrintResult(const TrainResult& r, const TrainConfig& c) {
 // --dataset DIR: the offline agents' `dataset` key (TrainConfig::Resolve
 // stores it absolute, and takes the dataset's env and kwargs from it unless
 // --env names another env).
+// The config key --dataset sets: the offline agents' `dataset`, sft's
+// `demo_dataset` (its demonstrations); with the algo named only in a
+// --config file, `dataset`.
+std::string DatasetKey(const std::string& algo) {
+  if (algo.empty()) return "dataset";
+  std::set<std::string> keys;
+  for (const auto& f : ConfigIO::Describe(*FindAlgorithm(algo).make_config())) keys.insert(f.name);
+  const std::string key = !keys.count("dataset") && keys.count("demo_dataset") ? "demo_dataset" : "dataset";
+  RLF_CHECK_ARG(keys.count(key), "--dataset is for the offline agents (bc, cql, iql) and sft's demonstrations; ", algo,
+                " takes no dataset");
+  return key;
+}
+
 TrainArgs WithDataset(TrainArgs a) {
+  const std::string dataset_key = a.dataset.empty() ? "dataset" : DatasetKey(a.algo);
   // A flag and a --set of its key would name two values: give one.
-  for (const auto& [flag, key, value] : {std::tuple<const char*, const char*, const std::string*>{"--init-from", "init_from", &a.init_from},
-                                         {"--dataset", "dataset", &a.dataset}})
+  for (const auto& [flag, key, value] : {std::tuple<const char*, std::string, const std::string*>{"--init-from", "init_from", &a.init_from},
+                                         {"--dataset", dataset_key, &a.dataset}})
     for (const auto& s : a.sets)
-      RLF_CHECK_ARG(value->empty() || s.rfind(std::string(key) + "=", 0) != 0, flag, " ", *value, " and --set ", s,
+      RLF_CHECK_ARG(value->empty() || s.rfind(key + "=", 0) != 0, flag, " ", *value, " and --set ", s,
                     " both name config key '", key, "'; give one");
   if (!a.init_from.empty()) {
     RLF_CHECK_ARG(a.resume.empty(), "--init-from starts a new run; --resume continues one");
@@ -59,19 +73,7 @@ TrainArgs WithDataset(TrainArgs a) {
   }
   if (a.dataset.empty()) return a;
   RLF_CHECK_ARG(a.resume.empty(), "--dataset is fixed by the run's config.yaml; --resume takes only --steps");
-  // sft's demonstrations are its dataset.
-  std::string key = "dataset";
-  if (!a.algo.empty()) {
-    std::set<std::string> keys;
-    for (const auto& f : ConfigIO::Describe(*FindAlgorithm(a.algo).make_config())) keys.insert(f.name);
-    if (!keys.count(key) && keys.count("demo_dataset")) key = "demo_dataset";
-    RLF_CHECK_ARG(keys.count(key), "--dataset is for the offline agents (bc, cql, iql) and sft's demonstrations; ",
-                  a.algo, " takes no dataset");
-    for (const auto& s : a.sets)
-      RLF_CHECK_ARG(s.rfind(key + "=", 0) != 0, "--dataset ", a.dataset, " and --set ", s, " both name config key '",
-                    key, "'; give one");
-  }
-  a.sets.insert(a.sets.begin(), key + "=" + a.dataset);  // made absolute with the other path keys
+  a.sets.insert(a.sets.begin(), dataset_key + "=" + a.dataset);  // made absolute with the other path keys
   return a;
 }
 
