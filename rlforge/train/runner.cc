@@ -860,8 +860,8 @@ std::vector<std::string> FreezeParameters(Algorithm& algo, const std::string& pr
 namespace {
 
 // Trains `config` from step 0 in out_dir: a new directory (Train), or with
-// restart a run directory that has no checkpoint (Resume), whose logs are
-// already cleared and which `lock` already holds.
+// restart a run directory that has no checkpoint (Resume), which `lock`
+// already holds; its logs are cleared once the agent is ready to train.
 TrainResult TrainFromStart(TrainConfig& config, const std::string& out_dir, const RunnerOptions& options,
                            std::optional<RunDirectoryLock>& lock, bool restart) {
   dist::Communicator* comm = options.comm.get();
