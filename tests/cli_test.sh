@@ -36,8 +36,11 @@ check arena-kwarg-beyond-32-bits 2 "kwarg 'width' of Arena-v0 is 4294967305" -- 
 check bad-episodes 2 "--episodes must be >= 1" -- "$BIN" eval --env CartPole-v1 --episodes 0
 check bad-policy 2 "valid: random" -- "$BIN" eval --env CartPole-v1 --policy clever
 check other-envs-policy 2 "policy 'greedy' is Arena-v0's scripted greedy team; CartPole-v1 has none" -- "$BIN" eval --env CartPole-v1 --policy greedy
-check no-subcommand 2 "" -- "$BIN"
-check unknown-subcommand 2 "" -- "$BIN" frobnicate
+# A missing or misspelt subcommand said only "A subcommand is required".
+check no-subcommand 2 "'rlforge' needs a subcommand (one of: envs, eval, play" -- "$BIN"
+check unknown-subcommand 2 "'frobnicate' is not a subcommand of 'rlforge' (one of: envs, eval" -- "$BIN" frobnicate
+check unknown-lm-subcommand 2 "'generate' is not a subcommand of 'rlforge lm' (one of: sample; see 'rlforge lm --help')" -- "$BIN" lm generate
+check bench-no-subcommand 2 "'rlforge bench' needs a subcommand (one of: env, train" -- "$BIN" bench
 check check-env-ok 0 "" -- "$BIN" check-env CartPole-v1
 check check-env-unknown 2 "unknown env ID" -- "$BIN" check-env Nope-v0
 check bench-bad 2 "--num-envs must be in 1..65536" -- "$BIN" bench env --env CartPole-v1 --num-envs 0

@@ -30,6 +30,37 @@ void WriteLine(const std::string& text) {
   (void)!write(2, line.data(), line.size());
 }
 
+// For CLI11's bare "A subcommand is required": which command lacks one, the
+// word that was taken for it, and the subcommands it has. Walks the words the
+// way the commands nest (no command that takes a subcommand has options of
+// its own besides --help).
+std::string SubcommandError(CLI::App& app, int argc, char** argv) {
+  CLI::App* command = &app;
+  std::string path = "rlforge";
+  std::string stray;
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (!word.empty() && word[0] == '-') continue;
+    CLI::App* next = nullptr;
+    for (CLI::App* sub : command->get_subcommands([](CLI::App*) { return true; }))
+      if (sub->check_name(word)) next = sub;
+    if (next == nullptr) {
+      stray = word;
+      break;
+    }
+    command = next;
+    path += " " + word;
+  }
+  std::string known;
+  for (CLI::App* sub : command->get_subcommands([](CLI::App*) { return true; }))
+    known += (known.empty() ? "" : ", ") + sub->get_name();
+  if (known.empty()) return "";
+  if (!stray.empty())
+    return "'" + stray + "' is not a subcommand of '" + path + "' (one of: " + known + "; see '" + path +
+           " --help')";
+  return "'" + path + "' needs a subcommand (one of: " + known + "; see '" + path + " --help')";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -69,6 +100,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     if (what.empty()) what = "bad command line";
+    if (what == "A subcommand is required") {
+      const std::string better = SubcommandError(app, argc, argv);
+      if (!better.empty()) {
+        std::cerr << "rlforge: error: " << better << "\n";
+        return kExitUsage;
+      }
+    }
     std::cerr << "rlforge: error: " << what << " (see 'rlforge --help')\n";
     return kExitUsage;
   } catch (const rlforge::Interrupted& e) {
