@@ -51,8 +51,8 @@ def _sets(config: dict | None) -> list[str]:
     return out
 
 
-def _int_or_none(name: str, value) -> int | None:
-    return None if value is None else check_int(name, value, 0, 2**63 - 1)
+def _int_or_none(name: str, value, low: int = 0) -> int | None:
+    return None if value is None else check_int(name, value, low, 2**63 - 1)
 
 
 # The runner's messages name the command line's flags; from Python they name
@@ -171,7 +171,7 @@ def train(algo: str, env=None, config: dict | None = None, steps: int | None = N
     runs/<algo>-<env>-s<seed>-<time>) gets config.yaml, progress.csv,
     TensorBoard events, checkpoints and eval.json; `resume(out)` continues it.
     """
-    steps, seed = _int_or_none("steps", steps), _int_or_none("seed", seed)
+    steps, seed = _int_or_none("steps", steps, 1), _int_or_none("seed", seed)
     env, config = _with_dataset_env(env, config)
     env, config = _native_env_instance(env, config)
     if not isinstance(env, str):
@@ -184,7 +184,7 @@ def train(algo: str, env=None, config: dict | None = None, steps: int | None = N
 
 def resume(run_dir: str, steps: int | None = None, progress: bool = False) -> dict:
     """Continues a run from its newest checkpoint that loads (as `rlforge train --resume`)."""
-    return _runner_call(_native.train_module().resume, str(run_dir), _int_or_none("steps", steps), progress,
+    return _runner_call(_native.train_module().resume, str(run_dir), _int_or_none("steps", steps, 1), progress,
                         run_dir=str(run_dir))
 
 
@@ -195,7 +195,7 @@ def show_config(algo: str, env: str | None = None, config: dict | None = None, s
     env, config = _with_dataset_env(env, config)
     if not isinstance(env, str):
         raise ValueError(f"env must be an rlforge env ID here, got {type(env).__name__}")
-    return _runner_call(_native.train_module().show_config, algo, env, _sets(config), _int_or_none("steps", steps),
+    return _runner_call(_native.train_module().show_config, algo, env, _sets(config), _int_or_none("steps", steps, 1),
                         _int_or_none("seed", seed), preset)
 
 

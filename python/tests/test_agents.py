@@ -65,6 +65,12 @@ def test_config_errors_are_value_errors(tmp_path):
         rlforge.train("bogus", "CartPole-v1", out=str(tmp_path / "b"))
     with pytest.raises(ValueError, match="steps"):
         rlforge.train("ppo", "CartPole-v1", steps=1.5, out=str(tmp_path / "c"))
+    # steps=-1 said "must be in [0, ...]" and steps=0 was then refused as total_steps < 1.
+    with pytest.raises(ValueError, match=r"^steps must be in \[1, 9223372036854775807\], got -1$"):
+        rlforge.show_config("ppo", "CartPole-v1", steps=-1)
+    # A list in env_kwargs (FrozenLake's reward_schedule) is its comma-separated text.
+    assert 'reward_schedule: "1,-1,0"' in rlforge.show_config(
+        "q-learning", "FrozenLake-v1", config={"env_kwargs": {"reward_schedule": [1, -1, 0]}})
     # No env is assumed for an online agent (it used to train CartPole-v1 unasked).
     with pytest.raises(ValueError, match="env is required"):
         rlforge.train("sac", steps=300, out=str(tmp_path / "d"))

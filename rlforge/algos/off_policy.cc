@@ -13,7 +13,7 @@
 namespace rlforge {
 
 void OffPolicyConfig::Visit(FieldVisitor& v) {
-  v.Field("learning_rate", &learning_rate, "Adam learning rate of the actor and critics, and of SAC's entropy coefficient (number, lin_<start> or cos_<start>)");
+  v.Field("learning_rate", &learning_rate, "Adam learning rate of the actor and critics, and of SAC's entropy coefficient (number, lin_<start>[_<end>] or cos_<start>[_<end>])");
   v.Field("buffer_size", &buffer_size, "replay capacity in transitions");
   v.Field("learning_starts", &learning_starts,
           "env steps of uniformly random actions before learning starts (SAC with use_sde_at_warmup: gSDE actions)");

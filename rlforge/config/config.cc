@@ -15,11 +15,16 @@
 namespace rlforge {
 namespace {
 
+// The shortest of 10..17 significant digits that reads back as `v` exactly:
+// a config.yaml written from a run must make the same run (10 digits turned
+// gamma 0.99999999999 into 1).
 std::string Num(double v) {
-  std::ostringstream os;
-  os.precision(10);
-  os << v;
-  return os.str();
+  char text[40];
+  for (int digits = 10; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, v);
+    if (std::strtod(text, nullptr) == v) break;
+  }
+  return text;
 }
 
 double ParseNumber(const std::string& text, const std::string& what) {
@@ -29,8 +34,13 @@ double ParseNumber(const std::string& text, const std::string& what) {
     v = std::stod(text, &pos);
   } catch (const std::out_of_range&) {
     // A number, but past what a double holds (1e400) or so small that it
-    // underflows (1e-320): saying "must be a number" would mislead.
-    RLF_CHECK_ARG(false, what, " is out of a double's range (magnitudes 2.2e-308 to 1.8e308, or 0), got '", text, "'");
+    // rounds to 0 (1e-400): saying "must be a number" would mislead. A
+    // subnormal (5e-324) is a double like any other.
+    char* end = nullptr;
+    v = std::strtod(text.c_str(), &end);
+    RLF_CHECK_ARG(std::isfinite(v) && v != 0, what,
+                  " is out of a double's range (magnitudes 4.9e-324 to 1.8e308, or 0), got '", text, "'");
+    pos = static_cast<size_t>(end - text.c_str());
   } catch (...) {
     pos = 0;
   }
@@ -118,10 +128,10 @@ class Setter : public FieldVisitor {
   }
   void Field(const char* name, bool* v, const char*) override {
     if (!Match(name)) return;
-    const std::string s = Scalar("true or false");
-    if (s == "true" || s == "True" || s == "yes" || s == "on" || s == "1") *v = true;
-    else if (s == "false" || s == "False" || s == "no" || s == "off" || s == "0") *v = false;
-    else throw InvalidArgument(StrCat(What(), " must be true or false, got '", s, "'"));
+    const std::string s = Scalar(kBoolWords);
+    const std::optional<bool> b = ParseBoolWord(s);
+    RLF_CHECK_ARG(b.has_value(), What(), " must be ", kBoolWords, ", got '", s, "'");
+    *v = *b;
   }
   void Field(const char* name, std::string* v, const char*) override {
     if (Match(name)) *v = node_.IsNull() ? std::string() : Scalar("a string");  // `key=` or `key: null`: empty
@@ -138,7 +148,7 @@ class Setter : public FieldVisitor {
   void Field(const char* name, Schedule* v, const char*) override {
     if (!Match(name)) return;
     try {
-      *v = Schedule::Parse(Scalar("a number, lin_<start> or cos_<start>"));
+      *v = Schedule::Parse(Scalar("a number, lin_<start>[_<end>] or cos_<start>[_<end>]"));
     } catch (const InvalidArgument& e) {
       throw InvalidArgument(StrCat(What(), ": ", e.what()));
     }
@@ -154,12 +164,26 @@ class Setter : public FieldVisitor {
     if (IsNullValue(node_)) return;
     RLF_CHECK_ARG(node_.IsMap(), What(), " must be a map like {is_slippery: false}");
     for (const auto& kv : node_) {
-      RLF_CHECK_ARG(kv.second.IsScalar(), What(), " values must be plain values");
+      RLF_CHECK_ARG(kv.first.IsScalar(), What(), " keys must be names, not lists or maps");
+      // A list of plain values (FrozenLake's reward_schedule: [1, -1, 0]) is
+      // the kwarg's comma-separated text, as --kwarg writes it.
+      std::string value;
+      if (kv.second.IsSequence()) {
+        std::vector<std::string> items;
+        for (const auto& item : kv.second) {
+          RLF_CHECK_ARG(item.IsScalar(), What(), " values must be plain values or lists of them");
+          items.push_back(item.Scalar());
+        }
+        value = Join(items, ",");
+      } else {
+        RLF_CHECK_ARG(kv.second.IsScalar(), What(), " values must be plain values or lists of them");
+        value = kv.second.Scalar();
+      }
       CheckUtf8(kv.first.as<std::string>(), What() + " key");
-      CheckUtf8(kv.second.Scalar(), What() + " value");
+      CheckUtf8(value, What() + " value");
       RLF_CHECK_ARG(!v->Has(kv.first.as<std::string>()), What(), " names kwarg '", kv.first.as<std::string>(),
                     "' twice");
-      v->Set(kv.first.as<std::string>(), kv.second.Scalar());
+      v->Set(kv.first.as<std::string>(), value);
     }
   }
 
@@ -301,7 +325,11 @@ void ConfigIO::LoadYamlTextImpl(const std::string& yaml, const std::string& sour
   CheckUtf8(yaml, source);
   YAML::Node root;
   try {
-    root = YAML::Load(yaml);
+    // Every document is read: a second one (after `---`) was dropped unseen.
+    const std::vector<YAML::Node> documents = YAML::LoadAll(yaml);
+    RLF_CHECK_ARG(documents.size() <= 1, source, ": holds ", documents.size(),
+                  " YAML documents (separated by ---); a config is one map of key: value");
+    if (!documents.empty()) root = documents[0];
   } catch (const YAML::Exception& e) {
     throw InvalidArgument(StrCat(source, ": not valid YAML: ", e.what()));
   }
@@ -309,6 +337,7 @@ void ConfigIO::LoadYamlTextImpl(const std::string& yaml, const std::string& sour
   RLF_CHECK_ARG(root.IsMap(), source, ": a config must be a map of key: value");
   std::set<std::string> seen;  // YAML keeps a repeated key; the last would win unseen
   for (const auto& kv : root) {
+    RLF_CHECK_ARG(kv.first.IsScalar(), source, ": a config key must be a name, not a list or map");
     const std::string key = kv.first.as<std::string>();
     RLF_CHECK_ARG(seen.insert(key).second, source, ": config key '", key, "' is given twice");
     Setter s(key, kv.second, " in " + source);

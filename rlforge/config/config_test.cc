@@ -86,13 +86,34 @@ TEST(ConfigIOTest, LoadsYamlAndRejectsUnknownKeysAndBadTypes) {
   const std::string type = ErrorOf([&] { ConfigIO::LoadYamlText("n_steps: many", "test.yaml", c); });
   EXPECT_NE(type.find("config key 'n_steps' in test.yaml must be a number"), std::string::npos);
   // Numbers a double cannot hold are named as such (both read "must be a number" before).
-  for (const char* v : {"gamma: 1e-320", "gamma: 1e400"})
+  for (const char* v : {"gamma: 1e-400", "gamma: 1e400"})
     EXPECT_NE(ErrorOf([&] { ConfigIO::LoadYamlText(v, "t", c); }).find("config key 'gamma' in t is out of a double's range"),
               std::string::npos)
         << v;
   EXPECT_NE(ErrorOf([&] { ConfigIO::LoadYamlText("n_steps: 2.5", "t", c); }).find("must be an integer"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([&] { ConfigIO::LoadYamlText("flag: maybe", "t", c); }).find("true or false"), std::string::npos);
+  // A subnormal is a double (5e-324 was refused as out of range).
+  ConfigIO::LoadYamlText("gamma: 5e-324", "t", c);
+  EXPECT_EQ(c.gamma, std::nextafter(0.0, 1.0));
+  EXPECT_NE(ErrorOf([&] { ConfigIO::LoadYamlText("flag: maybe", "t", c); })
+                .find("config key 'flag' in t must be true or false (or yes/no, on/off, 1/0), got 'maybe'"),
+            std::string::npos);
+  // Booleans are spelt as kwargs spell them, in any case (Yes and TRUE were refused as "true or false").
+  for (const char* v : {"flag: Yes", "flag: TRUE", "flag: ON"}) {
+    c.flag = false;
+    ConfigIO::LoadYamlText(v, "t", c);
+    EXPECT_TRUE(c.flag) << v;
+  }
+  ConfigIO::LoadYamlText("flag: OFF", "t", c);
+  EXPECT_FALSE(c.flag);
+  // A second YAML document was dropped without a word; a key that is a list
+  // gave yaml-cpp's "bad conversion".
+  EXPECT_EQ(ErrorOf([&] { ConfigIO::LoadYamlText("gamma: 0.9\n---\ngamma: 0.5\n", "t", c); }),
+            "t: holds 2 YAML documents (separated by ---); a config is one map of key: value");
+  EXPECT_EQ(ErrorOf([&] { ConfigIO::LoadYamlText("[1, 2]: 0.9", "t", c); }),
+            "t: a config key must be a name, not a list or map");
+  EXPECT_NE(ErrorOf([&] { ConfigIO::LoadYamlText("kwargs: {[1]: 2}", "t", c); }).find("keys must be names"),
+            std::string::npos);
   EXPECT_NE(ErrorOf([&] { ConfigIO::LoadYamlText("arch: 5", "t", c); }).find("list of integers"), std::string::npos);
   EXPECT_NE(ErrorOf([&] { ConfigIO::LoadYamlText("[1, 2]", "t", c); }).find("must be a map"), std::string::npos);
 }
@@ -141,6 +162,42 @@ TEST(ConfigIOTest, SetOverridesAndYamlRoundTrip) {
   EXPECT_EQ(d.lr, c.lr);
   EXPECT_EQ(d.kwargs.GetString("map_name", ""), "8x8");
   EXPECT_NE(yaml.find("gamma: 0.5  # discount"), std::string::npos);  // each key carries its comment
+}
+
+// FrozenLake's reward_schedule is a list: written as a YAML list in
+// env_kwargs it was refused ("values must be plain values"), and "[1,-1,0]"
+// as --kwarg said "must be a finite number, got '[1'".
+TEST(ConfigIOTest, KwargListsAreCommaSeparatedText) {
+  TestConfig c;
+  ConfigIO::Set("kwargs={reward_schedule: [1, -1, 0]}", c);
+  EXPECT_EQ(c.kwargs.GetString("reward_schedule", ""), "1,-1,0");
+  EXPECT_EQ(c.kwargs.GetDoubles("reward_schedule", {}), (std::vector<double>{1, -1, 0}));
+  for (const char* text : {"[1, -1, 0]", "(1,-1,0)", " 1 , -1 , 0 "}) {
+    const Kwargs k{{"r", text}};
+    EXPECT_EQ(k.GetDoubles("r", {}), (std::vector<double>{1, -1, 0})) << text;
+  }
+  EXPECT_EQ(ErrorOf([] { Kwargs{{"r", "1;-1;0"}}.GetDoubles("r", {}, "FrozenLake-v1"); }),
+            "kwarg 'r' of FrozenLake-v1 must be numbers separated by commas, like 1,-1,0; got '1;-1;0'");
+  EXPECT_NE(ErrorOf([&] { ConfigIO::Set("kwargs={a: [[1]]}", c); }).find("plain values or lists of them"),
+            std::string::npos);
+}
+
+// A run's config.yaml held 10 significant digits: gamma 0.99999999999 read
+// back as 1 and a learning rate 0.12345678912345 as 0.1234567891, so
+// `train --config RUN/config.yaml` made another run.
+TEST(ConfigIOTest, NumbersReadBackExactly) {
+  for (double v : {0.99999999999, 0.12345678912345, 123456789012.5, 0.1, 3e-4, 1.0 / 3.0, 5e-324, 1.7976931348623157e308}) {
+    TestConfig c;
+    c.gamma = v;
+    c.lr = Schedule::Linear(v);
+    TestConfig back;
+    ConfigIO::LoadYamlText(ConfigIO::ToYaml(c), "t", back);
+    EXPECT_EQ(back.gamma, v);
+    EXPECT_EQ(back.lr, c.lr);
+  }
+  TestConfig c;
+  c.gamma = 0.1;
+  EXPECT_NE(ConfigIO::ToYaml(c).find("gamma: 0.1  #"), std::string::npos);  // short values stay short
 }
 
 }  // namespace

@@ -35,6 +35,13 @@ double ParseDouble(const std::string& text, const std::string& key, const std::s
 
 }  // namespace
 
+std::optional<bool> ParseBoolWord(const std::string& text) {
+  const std::string s = Lower(text);
+  if (s == "true" || s == "1" || s == "yes" || s == "on") return true;
+  if (s == "false" || s == "0" || s == "no" || s == "off") return false;
+  return std::nullopt;
+}
+
 std::pair<std::string, std::string> Kwargs::ParseAssignment(const std::string& text) {
   const size_t eq = text.find('=');
   RLF_CHECK_ARG(eq != std::string::npos && eq > 0, "expected key=value, got '", text, "'");
@@ -50,10 +57,8 @@ std::optional<std::string> Kwargs::Find(const std::string& key) const {
 bool Kwargs::GetBool(const std::string& key, bool fallback, const std::string& owner) const {
   auto v = Find(key);
   if (!v) return fallback;
-  const std::string s = Lower(*v);
-  if (s == "true" || s == "1" || s == "yes" || s == "on") return true;
-  if (s == "false" || s == "0" || s == "no" || s == "off") return false;
-  throw InvalidArgument(StrCat(Where(key, owner), " must be true or false, got '", *v, "'"));
+  if (const std::optional<bool> b = ParseBoolWord(*v)) return *b;
+  throw InvalidArgument(StrCat(Where(key, owner), " must be ", kBoolWords, ", got '", *v, "'"));
 }
 
 int64_t Kwargs::GetInt(const std::string& key, int64_t fallback, const std::string& owner) const {
@@ -92,10 +97,23 @@ std::vector<double> Kwargs::GetDoubles(const std::string& key, std::vector<doubl
                                        const std::string& owner) const {
   auto v = Find(key);
   if (!v) return fallback;
+  // "1,-1,0", also in brackets as Python and YAML write a list: "[1, -1, 0]".
+  auto trim = [](std::string s) {
+    const size_t first = s.find_first_not_of(" \t"), last = s.find_last_not_of(" \t");
+    return first == std::string::npos ? std::string() : s.substr(first, last - first + 1);
+  };
+  std::string text = trim(*v);
+  if (text.size() >= 2 && ((text.front() == '[' && text.back() == ']') || (text.front() == '(' && text.back() == ')')))
+    text = text.substr(1, text.size() - 2);
   std::vector<double> out;
-  std::stringstream ss(*v);
+  std::stringstream ss(text);
   std::string item;
-  while (std::getline(ss, item, ',')) out.push_back(ParseDouble(item, key, owner));
+  try {
+    while (std::getline(ss, item, ',')) out.push_back(ParseDouble(trim(item), key, owner));
+  } catch (const InvalidArgument&) {
+    throw InvalidArgument(StrCat(Where(key, owner), " must be numbers separated by commas, like 1,-1,0; got '", *v,
+                                 "'"));
+  }
   return out;
 }
 

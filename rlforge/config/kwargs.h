@@ -15,6 +15,12 @@
 
 namespace rlforge {
 
+// A boolean as configs and kwargs spell it: true/false, yes/no, on/off or
+// 1/0, in any case; nullopt for anything else.
+std::optional<bool> ParseBoolWord(const std::string& text);
+// The spellings ParseBoolWord takes, for messages.
+inline constexpr const char* kBoolWords = "true or false (or yes/no, on/off, 1/0)";
+
 class Kwargs {
  public:
   Kwargs() = default;

@@ -16,7 +16,7 @@
 namespace rlforge {
 
 void DqnConfig::Visit(FieldVisitor& v) {
-  v.Field("learning_rate", &learning_rate, "Adam learning rate (number, lin_<start> or cos_<start>)");
+  v.Field("learning_rate", &learning_rate, "Adam learning rate (number, lin_<start>[_<end>] or cos_<start>[_<end>])");
   v.Field("buffer_size", &buffer_size, "replay capacity in transitions");
   v.Field("learning_starts", &learning_starts, "env steps before the first update");
   v.Field("batch_size", &batch_size, "minibatch size");

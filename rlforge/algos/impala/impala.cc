@@ -27,7 +27,7 @@ void ImpalaConfig::Visit(FieldVisitor& v) {
   v.Field("ent_coef", &ent_coef, "entropy bonus coefficient");
   v.Field("vf_coef", &vf_coef, "value loss coefficient");
   v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip");
-  v.Field("learning_rate", &learning_rate, "RMSProp learning rate (number, lin_<start> or cos_<start>)");
+  v.Field("learning_rate", &learning_rate, "RMSProp learning rate (number, lin_<start>[_<end>] or cos_<start>[_<end>])");
   v.Field("rmsprop_alpha", &rmsprop_alpha, "RMSProp decay");
   v.Field("rmsprop_eps", &rmsprop_eps, "RMSProp epsilon");
   VisitPolicyFields(v, &policy);

@@ -24,7 +24,7 @@ void CqlConfig::Visit(FieldVisitor& v) {
           "Box actions: actions per state drawn from each of uniform, pi(.|s) and pi(.|s') for the logsumexp");
   v.Field("ent_coef", &ent_coef, "Box actions: SAC's entropy coefficient: auto (learned from 1), auto_<initial> or a number");
   v.Field("target_entropy", &target_entropy, "Box actions: target entropy of the learned ent_coef: auto (-dim(A)) or a number");
-  v.Field("actor_learning_rate", &actor_learning_rate, "Box actions: Adam learning rate of the actor and of ent_coef (number, lin_<start> or cos_<start>)");
+  v.Field("actor_learning_rate", &actor_learning_rate, "Box actions: Adam learning rate of the actor and of ent_coef (number, lin_<start>[_<end>] or cos_<start>[_<end>])");
   v.Field("soft_q_backup", &soft_q_backup, "Box actions: SAC's soft target, less ent_coef log pi(a'|s')");
   v.Field("alpha_learning_rate", &alpha_learning_rate,
           "Adam learning rate of alpha's multiplier lambda, tuned towards alpha_threshold (CQL's Lagrangian form; 0: alpha fixed)");

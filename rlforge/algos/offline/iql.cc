@@ -20,7 +20,7 @@ void IqlConfig::Visit(FieldVisitor& v) {
   v.Field("max_weight", &max_weight, "cap on the advantage weights");
   v.Field("tau", &tau, "target Q Polyak coefficient per gradient step");
   v.Field("actor_learning_rate", &actor_learning_rate,
-          "Adam learning rate of the actor (number, lin_<start> or cos_<start>; IQL's reference code: cos_3e-4)");
+          "Adam learning rate of the actor (number, lin_<start>[_<end>] or cos_<start>[_<end>]; IQL's reference code: cos_3e-4)");
 }
 
 void IqlConfig::Validate() const {

@@ -19,7 +19,7 @@ void OfflineConfig::Visit(FieldVisitor& v) {
   v.Field("batch_size", &batch_size, "minibatch size");
   v.Field("updates_per_iteration", &updates_per_iteration, "gradient steps per iteration (one progress row)");
   v.Field("learning_rate", &learning_rate,
-          "Adam learning rate (number, lin_<start> or cos_<start>: over the updates; iql: Q and V, cql: the critics)");
+          "Adam learning rate (number, lin_<start>[_<end>] or cos_<start>[_<end>]: over the updates; iql: Q and V, cql: the critics)");
   v.Field("max_grad_norm", &max_grad_norm, "gradient-norm clip of each network (iql: each critic, V and the actor)");
   v.Field("net_arch", &net_arch, "hidden layer sizes of every network");
   v.Field("activation", &activation, "tanh or relu");

@@ -13,7 +13,7 @@ void A2cConfig::Visit(FieldVisitor& v) {
   v.Field("ent_coef", &ent_coef, "entropy bonus coefficient");
   v.Field("vf_coef", &vf_coef, "value loss coefficient");
   v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip");
-  v.Field("learning_rate", &learning_rate, "learning rate (number, lin_<start> or cos_<start>)");
+  v.Field("learning_rate", &learning_rate, "learning rate (number, lin_<start>[_<end>] or cos_<start>[_<end>])");
   v.Field("use_rms_prop", &use_rms_prop, "RMSProp as in the paper (false: Adam)");
   v.Field("rms_prop_alpha", &rms_prop_alpha, "RMSProp smoothing constant");
   v.Field("rms_prop_eps", &rms_prop_eps, "RMSProp epsilon");

@@ -12,7 +12,7 @@ void ReinforceConfig::Visit(FieldVisitor& v) {
   v.Field("ent_coef", &ent_coef, "entropy bonus coefficient");
   v.Field("vf_coef", &vf_coef, "baseline loss coefficient");
   v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip");
-  v.Field("learning_rate", &learning_rate, "Adam learning rate (number, lin_<start> or cos_<start>)");
+  v.Field("learning_rate", &learning_rate, "Adam learning rate (number, lin_<start>[_<end>] or cos_<start>[_<end>])");
   VisitPolicyFields(v, &policy);
 }
 

@@ -16,14 +16,14 @@ void PpoCoreConfig::Visit(FieldVisitor& v) {
   v.Field("n_epochs", &n_epochs, "passes of SGD over each rollout");
   v.Field("gamma", &gamma, "discount factor");
   v.Field("gae_lambda", &gae_lambda, "GAE lambda (0: TD(0), 1: Monte Carlo)");
-  v.Field("clip_range", &clip_range, "PPO clip epsilon (number, lin_<start> or cos_<start>)");
+  v.Field("clip_range", &clip_range, "PPO clip epsilon (number, lin_<start>[_<end>] or cos_<start>[_<end>])");
   v.Field("clip_range_vf", &clip_range_vf, "value-function clip range (null: off)");
   v.Field("normalize_advantage", &normalize_advantage, "standardize advantages per minibatch");
   v.Field("ent_coef", &ent_coef, "entropy bonus coefficient");
   v.Field("vf_coef", &vf_coef, "value loss coefficient");
   v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip");
   v.Field("target_kl", &target_kl, "stop the epochs when approx KL > 1.5 target_kl (null: off)");
-  v.Field("learning_rate", &learning_rate, "Adam learning rate (number, lin_<start> or cos_<start>)");
+  v.Field("learning_rate", &learning_rate, "Adam learning rate (number, lin_<start>[_<end>] or cos_<start>[_<end>])");
   v.Field("adam_eps", &adam_eps, "Adam epsilon");
 }
 

@@ -10,7 +10,7 @@ namespace rlforge {
 
 void TabularConfig::Visit(FieldVisitor& v) {
   v.Field("gamma", &gamma, "discount factor");
-  v.Field("learning_rate", &learning_rate, "step size alpha (number, lin_<start> or cos_<start>)");
+  v.Field("learning_rate", &learning_rate, "step size alpha (number, lin_<start>[_<end>] or cos_<start>[_<end>])");
   v.Field("exploration_initial_eps", &exploration_initial_eps, "epsilon at the start");
   v.Field("exploration_final_eps", &exploration_final_eps, "epsilon after the decay");
   v.Field("exploration_fraction", &exploration_fraction, "fraction of training over which epsilon decays");

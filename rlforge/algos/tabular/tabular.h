@@ -10,7 +10,7 @@
 // alpha and epsilon follow schedules over training: epsilon decays linearly
 // from exploration_initial_eps to exploration_final_eps over the first
 // exploration_fraction of the steps (as SB3's DQN), alpha follows
-// learning_rate (a number, lin_<start> or cos_<start>). Greedy ties go to the lowest action.
+// learning_rate (a number, lin_<start>[_<end>] or cos_<start>[_<end>]). Greedy ties go to the lowest action.
 #ifndef RLFORGE_ALGOS_TABULAR_TABULAR_H_
 #define RLFORGE_ALGOS_TABULAR_TABULAR_H_
 
