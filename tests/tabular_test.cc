@@ -67,6 +67,28 @@ TEST(TabularTest, TaxiQLearningReaches7Point5) {
   EXPECT_GE(r.eval.mean_return, 7.5);
 }
 
+// SARSA's Taxi preset kept a constant step size 0.5 and its final table held
+// greedy loops (seed 0: -64.58, a quarter of the episodes never delivered).
+TEST(TabularTest, TaxiSarsaPresetsReach7Point5) {
+  for (const char* algo : {"sarsa", "expected-sarsa"}) {
+    const TrainResult r = TrainTabular(algo, "Taxi-v4");
+    EXPECT_GE(r.eval.mean_return, 7.5) << algo;
+  }
+}
+
+// Taxi-v3, the older name, trained with the defaults (100k steps, alpha 0.1:
+// return -108) instead of Taxi-v4's preset, without a word.
+TEST(TabularTest, AnOlderEnvNameTakesItsCurrentIdsPreset) {
+  const TrainConfig c = TrainConfig::Resolve("q-learning", "Taxi-v3", "", {}, std::nullopt, 0);
+  const TrainConfig current = TrainConfig::Resolve("q-learning", "Taxi-v4", "", {}, std::nullopt, 0);
+  EXPECT_TRUE(c.used_preset);
+  EXPECT_EQ(c.run.env, "Taxi-v3");
+  EXPECT_EQ(c.run.total_steps, current.run.total_steps);
+  ASSERT_EQ(c.notes.size(), 1u);
+  EXPECT_EQ(c.notes[0], "Taxi-v3 is an older name of Taxi-v4: q-learning's preset Taxi-v4 is used");
+  EXPECT_TRUE(TrainConfig::Resolve("sarsa", "CliffWalking-v0", "", {}, std::nullopt, 0).used_preset);
+}
+
 TEST(TabularTest, FrozenLakeSuccessWithin003OfTheOptimalPolicy) {
   // The optimal policy's success rate: value iteration (gamma 0.99), then
   // 10,000 episodes under the registered 100-step limit.

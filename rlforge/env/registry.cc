@@ -154,16 +154,21 @@ std::pair<std::string, std::string> SplitPolicySpec(const std::string& spec) {
 
 }  // namespace
 
-std::string Registry::ScriptedPolicyList() const {
+std::string Registry::ScriptedPolicyList(const std::string& id) const {
   std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> parts = {"random", "random-legal"};
+  if (!id.empty()) {
+    if (auto it = specs_.find(id); it != specs_.end())
+      for (const auto& p : it->second.scripted_policies) parts.push_back(p.usage);
+    return Join(parts, ", ");
+  }
   std::vector<std::string> usages;  // in order of first appearance
   std::map<std::string, std::vector<std::string>> offered_by;
-  for (const auto& [id, spec] : specs_)
+  for (const auto& [env_id, spec] : specs_)
     for (const auto& p : spec.scripted_policies) {
       if (!offered_by.count(p.usage)) usages.push_back(p.usage);
-      offered_by[p.usage].push_back(id);
+      offered_by[p.usage].push_back(env_id);
     }
-  std::vector<std::string> parts = {"random", "random-legal"};
   for (const auto& u : usages) parts.push_back(StrCat(u, " (", Join(offered_by[u], ", "), ")"));
   return Join(parts, ", ");
 }
@@ -188,7 +193,8 @@ std::unique_ptr<Policy> Registry::MakeScriptedPolicy(const std::string& spec, co
   if (IsRandomPolicy(spec))
     return std::make_unique<RandomPolicy>(
         env.action_space(), seed, spec == "random-legal" || env.num_players() > 1 || env.num_agents() > 1, spec);
-  RLF_CHECK_ARG(IsScriptedPolicy(spec), "'", spec, "' is not a scripted policy; valid: ", ScriptedPolicyList());
+  RLF_CHECK_ARG(IsScriptedPolicy(spec), "'", spec, "' is not a scripted policy; valid for ", id, ": ",
+                ScriptedPolicyList(id));
   const auto [name, argument] = SplitPolicySpec(spec);
   const ScriptedPolicySpec* found = nullptr;
   const ScriptedPolicySpec* elsewhere = nullptr;

@@ -69,6 +69,9 @@ struct EnvSpec {
   // For envs whose action space is not Discrete but can be made so: the
   // kwargs that do it (agents that need Discrete actions suggest them).
   Kwargs discrete_action_kwargs;
+  // For an older name of an env ("Taxi-v3"): the current ID, whose training
+  // presets it takes.
+  std::string alias_of;
 };
 
 class Registry {
@@ -85,12 +88,13 @@ class Registry {
   std::unique_ptr<Env> Make(const std::string& id, const Kwargs& kwargs = {}) const;
 
   // Every scripted-policy usage with the envs offering it, e.g.
-  // "random, heuristic (TowerDefense-v0), perfect (TicTacToe-v0)".
-  std::string ScriptedPolicyList() const;
+  // "random, heuristic (TowerDefense-v0), perfect (TicTacToe-v0)"; with `id`,
+  // only the ones env `id` offers ("random, random-legal, perfect").
+  std::string ScriptedPolicyList(const std::string& id = "") const;
   // Whether some env (or every env, for "random") offers the policy `spec`.
   bool IsScriptedPolicy(const std::string& spec) const;
   // The policy `spec` for an instance `env` of env `id`; InvalidArgument when
-  // no env offers it ("... is not a scripted policy; valid: ...") or `id` does
+  // no env offers it ("... is not a scripted policy; valid for ID: ...") or `id` does
   // not ("policy 'NAME' is DESCRIPTION; ID has none").
   std::unique_ptr<Policy> MakeScriptedPolicy(const std::string& spec, const std::string& id, const Env& env,
                                              uint64_t seed) const;

@@ -112,7 +112,9 @@ TEST(RegistryTest, ScriptedPoliciesComeFromTheEnvsEntries) {
                 .find("'alphabeta:x': write alphabeta:DEPTH"),
             std::string::npos);
   const std::string unknown = MessageOf([&] { reg.MakeScriptedPolicy("expert", "CartPole-v1", *cartpole, 0); });
-  EXPECT_EQ(unknown, "'expert' is not a scripted policy; valid: " + list);
+  EXPECT_EQ(unknown, "'expert' is not a scripted policy; valid for CartPole-v1: random, random-legal");
+  // An env's own list names its policies only (the whole list, every env's, was given).
+  EXPECT_EQ(reg.ScriptedPolicyList("TicTacToe-v0"), "random, random-legal, perfect, alphabeta:DEPTH");
   EXPECT_NE(MessageOf([] { CheckScriptedPolicyFits("demo_policy", "heuristic", "CartPole-v1", {}); })
                 .find("config key 'demo_policy': policy 'heuristic'"),
             std::string::npos);

@@ -515,6 +515,10 @@ TEST(LmConfig, ClearErrors) {
   // A horizon shorter than an iteration's responses (256) could flip kl_coef's sign.
   expect_error("grpo", "TextSort-v0", {"kl_target=0.1", "kl_horizon=100"}, "at least the responses per iteration");
   expect_error("rm", "TextSort-v0", {"rejected_policy="}, "names no policy");
+  // A name that is neither listed every scripted policy of every env.
+  expect_error("rm", "TextSort-v0", {"rejected_policy=bogus"},
+               "config key 'rejected_policy': 'bogus' is neither a scripted policy nor a run directory (a path "
+               "holding '/'); valid for TextSort-v0: random, random-legal, solver, noisy:P, DIR");
   expect_error("rm", "TextSort-v0", {"rejected_policy=noisy:1,"}, "an empty entry");
 }
 

@@ -69,6 +69,9 @@ RewardModel::RewardModel(const RunContext& ctx, const RewardModelConfig& config)
     for (const std::string& spec : SplitSpecs(key, *list)) {
       out->push_back({spec, nullptr});
       if (!IsRunPath(spec)) {
+        RLF_CHECK_ARG(Registry::Global().IsScriptedPolicy(spec), "config key '", key, "': '", spec,
+                      "' is neither a scripted policy nor a run directory (a path holding '/'); valid for ",
+                      ctx.run.env, ": ", Registry::Global().ScriptedPolicyList(ctx.run.env), ", DIR");
         CheckScriptedPolicyFits(key, spec, ctx.run.env, ctx.run.env_kwargs);
         continue;
       }

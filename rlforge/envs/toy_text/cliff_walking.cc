@@ -84,13 +84,14 @@ bool CliffWalking::RenderRgb(Image* out) const {
 RLF_REGISTER_ENVS(cliff_walking) {
   for (const char* id : {"CliffWalking-v1", "CliffWalking-v0"}) {
     const std::string name = id;
-    registry.Register({name,
-                       [name](const Kwargs& kw) {
-                         return std::make_unique<CliffWalking>(kw.GetBool("is_slippery", false, name), name);
-                       },
-                       std::nullopt, std::nullopt, {}, {{"is_slippery", "false", "moves slip sideways"}},
-                       name == "CliffWalking-v1" ? "walk along a cliff edge (toy text)"
-                                                 : "older name of CliffWalking-v1"});
+    EnvSpec spec{name,
+                 [name](const Kwargs& kw) {
+                   return std::make_unique<CliffWalking>(kw.GetBool("is_slippery", false, name), name);
+                 },
+                 std::nullopt, std::nullopt, {}, {{"is_slippery", "false", "moves slip sideways"}},
+                 name == "CliffWalking-v1" ? "walk along a cliff edge (toy text)" : "older name of CliffWalking-v1"};
+    if (name != "CliffWalking-v1") spec.alias_of = "CliffWalking-v1";
+    registry.Register(std::move(spec));
   }
   registry.Register({"CliffWalkingSlippery-v1",
                      [](const Kwargs& kw) {

@@ -232,9 +232,11 @@ RLF_REGISTER_ENVS(taxi) {
       c.fickle_probability = kw.GetDouble("fickle_probability", c.fickle_probability, name);
       return std::make_unique<Taxi>(c, name);
     };
-    registry.Register({name, make, 200, 8.0, {}, kwargs,
-                       name == "Taxi-v4" ? "pick up and drop off a passenger (toy text)"
-                                         : "older name of Taxi-v4 (same default dynamics)"});
+    EnvSpec spec{name, make, 200, 8.0, {}, kwargs,
+                 name == "Taxi-v4" ? "pick up and drop off a passenger (toy text)"
+                                   : "older name of Taxi-v4 (same default dynamics)"};
+    if (name != "Taxi-v4") spec.alias_of = "Taxi-v4";
+    registry.Register(std::move(spec));
   }
 }
 
