@@ -94,13 +94,36 @@ TEST(ContractTest, EveryAgentIsBuiltTheSameWayAndReportsOnlyDeclaredMetrics) {
   }
 }
 
-// The runner writes every declared column from the first row: DQN's loss,
+// log_interval's default: SAC and DQN iterate train_freq steps, and a row per
+// iteration was a row per env step for SAC (a 500k-step run wrote ~460 MB of
+// TensorBoard events). They log about every 1000 env steps; an agent whose
+// iteration is its own size logs every iteration; a given value stands.
+TEST(ContractTest, LogIntervalDefaultsToAbout1000EnvSteps) {
+  auto interval = [](const std::string& algo, const std::string& env, std::vector<std::string> sets) {
+    return TrainConfig::Resolve(algo, env, "", sets, std::nullopt, 0).run.log_interval;
+  };
+  EXPECT_EQ(interval("sac", "Pendulum-v1", {"train_freq=1", "num_envs=1"}), 1000);
+  EXPECT_EQ(interval("td3", "Pendulum-v1", {"train_freq=4", "num_envs=2"}), 125);
+  EXPECT_EQ(interval("dqn", "CartPole-v1", {"train_freq=256", "num_envs=1"}), 3);
+  EXPECT_EQ(interval("dqn", "CartPole-v1", {"train_freq=2000", "num_envs=1"}), 1);
+  EXPECT_EQ(interval("qr-dqn", "CartPole-v1", {"train_freq=4", "num_envs=1"}), 250);
+  EXPECT_EQ(interval("ppo", "CartPole-v1", {}), 1);
+  EXPECT_EQ(interval("sac", "Pendulum-v1", {"log_interval=7"}), 7);
+  // What the run's config.yaml records is the number: a resume logs alike.
+  TrainConfig c = TrainConfig::Resolve("sac", "Pendulum-v1", "", {"train_freq=1", "num_envs=1"}, std::nullopt, 0);
+  EXPECT_NE(c.ToYaml().find("log_interval: 1000"), std::string::npos);
+}
+
+// The runner writes every declared column from the first row (a row per
+// iteration here, log_interval 1): DQN's loss,
 // which exists only once learning starts, is a column of the first row (empty
 // there) and filled later.
 TEST(ContractTest, ProgressCsvHasEveryColumnFromTheFirstRow) {
   const std::string dir = FreshDir("dqn_columns");
   Train(TrainConfig::Resolve("dqn", "CartPole-v1", "",
-                             {"learning_starts=500", "train_freq=100", "eval_episodes=0", "net_arch=[16]"}, 1000, 0),
+                             {"learning_starts=500", "train_freq=100", "eval_episodes=0", "net_arch=[16]",
+                              "log_interval=1"},
+                             1000, 0),
         dir, Quiet());
   const std::vector<std::vector<std::string>> rows = testing_util::ProgressRows(dir);
   ASSERT_GE(rows.size(), 3u);

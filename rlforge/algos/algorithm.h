@@ -33,6 +33,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "rlforge/config/config.h"
@@ -251,7 +253,19 @@ class AlgoConfig {
   virtual void Visit(FieldVisitor& v) = 0;
   virtual void Validate() const = 0;
   virtual std::unique_ptr<AlgoConfig> Clone() const = 0;
+  // The env steps one Iterate() collects with `num_envs` envs, for agents
+  // whose config fixes it (DQN and the off-policy actor-critics: train_freq
+  // steps of every env); 0 otherwise. Sets the default log_interval.
+  virtual int64_t StepsPerIteration(int64_t /*num_envs*/) const { return 0; }
 };
+
+namespace detail {
+template <typename Config, typename = void>
+struct HasStepsPerIteration : std::false_type {};
+template <typename Config>
+struct HasStepsPerIteration<Config, std::void_t<decltype(std::declval<const Config&>().StepsPerIteration(int64_t{1}))>>
+    : std::true_type {};
+}  // namespace detail
 
 template <typename Config>
 class AlgoConfigOf : public AlgoConfig {
@@ -260,6 +274,10 @@ class AlgoConfigOf : public AlgoConfig {
   void Visit(FieldVisitor& v) override { value.Visit(v); }
   void Validate() const override { value.Validate(); }
   std::unique_ptr<AlgoConfig> Clone() const override { return std::make_unique<AlgoConfigOf>(*this); }
+  int64_t StepsPerIteration(int64_t num_envs) const override {
+    if constexpr (detail::HasStepsPerIteration<Config>::value) return value.StepsPerIteration(num_envs);
+    return 0;
+  }
 };
 
 struct AlgoSpec {

@@ -77,6 +77,8 @@ struct OffPolicyConfig {
 
   void Visit(FieldVisitor& v);
   void Validate() const;
+  // One iteration collects train_freq steps of every env.
+  int64_t StepsPerIteration(int64_t num_envs) const { return train_freq * num_envs; }
 };
 
 // Exploration noise per env (SB3's NormalActionNoise and

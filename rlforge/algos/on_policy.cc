@@ -158,6 +158,10 @@ torch::Tensor OnPolicyAlgorithm::MaskView() const {
 
 void OnPolicyAlgorithm::CollectRollout() {
   const auto collect_start = std::chrono::steady_clock::now();
+  // An iteration's time_comm and comm_bytes are its own collectives' (the
+  // runner's between iterations, and a resume's, counted in made a resumed
+  // run's first row differ from the unbroken run's).
+  if (comm() != nullptr) comm_reported_ = {comm()->seconds(), comm()->bytes()};
   double env_seconds = 0;
   torch::NoGradGuard no_grad;
   policy_->eval();

@@ -276,6 +276,10 @@ class ProgressLine {
   std::chrono::steady_clock::time_point last_{};
 };
 
+// Evaluation episodes are seeded from the run's seed plus this (apart from
+// the training envs' seeds).
+constexpr uint64_t kEvalSeedOffset = 1'000'000;
+
 // Evaluates the algorithm's current policy on fresh envs, always from the
 // same seed, so that periodic evaluations compare models on the same starts.
 EpisodeStats EvaluateNow(const RunConfig& run, Algorithm& algo, int64_t episodes) {
@@ -287,7 +291,7 @@ EpisodeStats EvaluateNow(const RunConfig& run, Algorithm& algo, int64_t episodes
     // turn; success_rate is the win rate.
     auto policy = algo.MakePolicy(run.eval_deterministic);
     RandomPolicy opponent(probe->action_space(), static_cast<uint64_t>(run.seed) + 2'000'000, true);
-    return EvaluateMatch(*probe, *policy, opponent, episodes, static_cast<uint64_t>(run.seed) + 1'000'000).stats;
+    return EvaluateMatch(*probe, *policy, opponent, episodes, static_cast<uint64_t>(run.seed) + kEvalSeedOffset).stats;
   }
   VectorEnvOptions opt;
   opt.num_envs = static_cast<int>(std::min<int64_t>(8, episodes));
@@ -299,9 +303,9 @@ EpisodeStats EvaluateNow(const RunConfig& run, Algorithm& algo, int64_t episodes
     // random legal play otherwise); success_rate is the win rate.
     auto opponent = Registry::Global().MakeScriptedPolicy(algo.evaluation_opponent(), run.env, envs->env(0),
                                                           static_cast<uint64_t>(run.seed) + 2'000'000);
-    return EvaluateTeams(*envs, *policy, *opponent, episodes, static_cast<uint64_t>(run.seed) + 1'000'000).stats;
+    return EvaluateTeams(*envs, *policy, *opponent, episodes, static_cast<uint64_t>(run.seed) + kEvalSeedOffset).stats;
   }
-  return Evaluate(*envs, *policy, episodes, static_cast<uint64_t>(run.seed) + 1'000'000);
+  return Evaluate(*envs, *policy, episodes, static_cast<uint64_t>(run.seed) + kEvalSeedOffset);
 }
 
 // Keeps evaluations.csv rows up to `timesteps` (on resume) and returns the
@@ -342,7 +346,9 @@ nlohmann::json EvalJson(const RunConfig& run, const EpisodeStats& s, int64_t tim
                       {"timesteps", timesteps},  {"deterministic", run.eval_deterministic},
                       {"episodes", s.episodes},  {"mean_return", s.mean_return},
                       {"std_return", s.std_return}, {"mean_length", s.mean_length},
-                      {"std_length", s.std_length}, {"truncated", s.truncated}};
+                      {"std_length", s.std_length}, {"truncated", s.truncated},
+                      // The episodes' seed: `rlforge eval --policy RUN --seed SEED` replays them.
+                      {"seed", static_cast<uint64_t>(run.seed) + kEvalSeedOffset}};
   if (NeedsEvaluationStepCap(run.env, run.env_kwargs)) j["step_cap"] = run.eval_max_episode_steps;
   if (s.success_rate) j["success_rate"] = *s.success_rate;
   return j;
@@ -526,6 +532,17 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   }
   std::map<std::string, std::string> run_files;  // what was last written of the agent's own files
   bool counts_updates = false, any_update = false;  // the agent reports n_updates; one was positive
+  // An error that ends training (a NaN loss, a failed env step, a peer that
+  // died or timed out) says what is left to resume from.
+  auto with_resume_hint = [&](const Error& e) {
+    progress.Finish();
+    return Error(StrCat(e.what(), "; ",
+                        last_checkpoint.empty()
+                            ? "no checkpoint was written before it (checkpoint_interval: 0): --resume would "
+                              "start the run again from step 0"
+                            : "the last checkpoint, " + last_checkpoint + ", is kept (" +
+                                  ResumeCommand(dir, comm, options.job.get()) + ")"));
+  };
   while (algo->num_timesteps() < run.total_steps && !algo->finished()) {
     Metrics m;
     try {
@@ -537,14 +554,8 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
       stop_here(signals.pending());
     } catch (const InvalidArgument&) {
       throw;
-    } catch (const Error& e) {  // a NaN loss, a failed env step: say what is left to resume from
-      progress.Finish();
-      throw Error(StrCat(e.what(), "; ",
-                         last_checkpoint.empty()
-                             ? "no checkpoint was written before it (checkpoint_interval: 0): --resume would "
-                               "start the run again from step 0"
-                             : "the last checkpoint, " + last_checkpoint + ", is kept (" +
-                                   ResumeCommand(dir, comm, options.job.get()) + ")"));
+    } catch (const Error& e) {
+      throw with_resume_hint(e);
     }
     ++state.iteration;
     // n_updates is a running total for some agents and an iteration's count
@@ -562,7 +573,13 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
     new_returns.clear();
     new_lengths.clear();
     algo->TakeFinishedEpisodes(&new_returns, &new_lengths);
-    if (comm != nullptr) GatherEpisodes(*comm, &new_returns, &new_lengths);
+    if (comm != nullptr) {
+      try {
+        GatherEpisodes(*comm, &new_returns, &new_lengths);
+      } catch (const Error& e) {  // a peer gone, or stalled past the timeout
+        throw with_resume_hint(e);
+      }
+    }
     state.episodes += static_cast<int64_t>(new_returns.size());
     std::vector<double>& recent_returns = state.recent_returns;
     std::vector<int64_t>& recent_lengths = state.recent_lengths;
@@ -635,8 +652,12 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
     }
     int sig = signals.pending();
     if (comm != nullptr) {  // what every rank does next: the same saves
-      const auto c = JobControl(*comm, new_best, sig);
-      new_best = c.first, sig = c.second;
+      try {
+        const auto c = JobControl(*comm, new_best, sig);
+        new_best = c.first, sig = c.second;
+      } catch (const Error& e) {
+        throw with_resume_hint(e);
+      }
     }
     if (new_best) save(dir + "/checkpoints/best.pt");
     if (steps >= next_checkpoint && !last) {
@@ -697,13 +718,42 @@ std::unique_ptr<Algorithm> BuildAlgorithm(const TrainConfig& config, const Runne
 
 namespace {
 
+// "key: value" of each top-level line of a config.yaml (comments dropped).
+std::map<std::string, std::string> YamlKeyValues(const std::string& yaml) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(yaml);
+  for (std::string line; std::getline(in, line);) {
+    const size_t colon = line.find(':');
+    if (line.empty() || line[0] == ' ' || line[0] == '#' || colon == std::string::npos) continue;
+    std::string value = line.substr(colon + 1);
+    if (const size_t hash = value.find("  #"); hash != std::string::npos) value.resize(hash);
+    const size_t first = value.find_first_not_of(' ');
+    out[line.substr(0, colon)] = first == std::string::npos ? "" : value.substr(first);
+  }
+  return out;
+}
+
 // Before anything runs, every rank of a job checks that it runs the same
-// rlforge with the same config as rank 0 (a hash of the resolved config).
+// rlforge with the same config as rank 0, and a difference names its keys
+// (a hash of the config said only that they differ).
 void CheckJobAgrees(dist::Communicator* comm, TrainConfig& config) {
   if (comm == nullptr) return;
   comm->CheckAgree("rlforge version", kVersion);
-  const std::string yaml = config.ToYaml();
-  comm->CheckAgree("config (hash of the resolved config.yaml)", StrCat(std::hash<std::string>{}(yaml)));
+  const std::vector<std::string> all = comm->AllGather(config.ToYaml());
+  for (int r = 1; r < comm->world_size(); ++r) {
+    if (all[r] == all[0]) continue;
+    const auto mine = YamlKeyValues(all[r]), first = YamlKeyValues(all[0]);
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : first)
+      if (auto it = mine.find(key); it == mine.end() || it->second != value)
+        keys.push_back(StrCat(key, " (", value, " on rank 0, ", it == mine.end() ? "none" : it->second, " on rank ",
+                              r, ")"));
+    for (const auto& [key, value] : mine)
+      if (!first.count(key)) keys.push_back(StrCat(key, " (none on rank 0, ", value, " on rank ", r, ")"));
+    throw Error(StrCat("distributed: rank ", r, "'s config differs from rank 0's",
+                       keys.empty() ? std::string(" (in a nested value)") : ": " + Join(keys, ", "),
+                       "; every rank of a job must run with the same config"));
+  }
 }
 
 // Rank 0's initial weights on every rank (they are equal by seeding already;
@@ -1203,6 +1253,7 @@ LoadedRun LoadRun(const std::string& path) {
   const std::string dir = RunDirOf(path);
   const std::string checkpoint = fs::is_regular_file(path) ? path : LatestCheckpoint(dir);
   LoadedRun out;
+  out.checkpoint = checkpoint;
   out.config = TrainConfig::FromYamlFile(dir + "/config.yaml");
   out.algorithm = BuildAlgorithm(out.config, {}, /*training=*/false);
   try {

@@ -116,6 +116,7 @@ std::string LatestCheckpoint(const std::string& dir);
 struct LoadedRun {
   TrainConfig config;
   std::unique_ptr<Algorithm> algorithm;
+  std::string checkpoint;  // the file loaded: the one given, or the directory's final.pt, else its newest step_N.pt
 };
 LoadedRun LoadRun(const std::string& dir_or_checkpoint);
 // Only the run's config (config.yaml of the run directory, or of the run

@@ -166,6 +166,12 @@ TensorBoardWriter::TensorBoardWriter(const std::string& dir, std::optional<int64
       RLF_CHECK(file_ != nullptr, "cannot append to TensorBoard event file ", path_);
       return;
     }
+    // As for a missing progress.csv (the history went without a word).
+    if (*resume_step > 0)
+      std::fprintf(stderr,
+                   "warning: %s has no TensorBoard event file: its scalars up to step %lld are lost, and a new file "
+                   "starts there\n",
+                   dir.c_str(), static_cast<long long>(*resume_step));
   }
   char host[256] = "localhost";
   gethostname(host, sizeof(host) - 1);

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -94,12 +95,23 @@ class NetworkKeys : public FieldVisitor {
   void Field(const char*, Kwargs*, const char*) override {}
 };
 
+// log_interval's default: a row about every 1000 env steps where the config
+// fixes an iteration's steps (DQN and SAC iterate train_freq steps: with
+// train_freq 1 a row a step made a 500k-step run's TensorBoard file ~460 MB),
+// else a row per iteration.
+int64_t AutoLogInterval(const AlgoConfig& algo, int64_t num_envs) {
+  const int64_t steps = algo.StepsPerIteration(num_envs);
+  return steps <= 0 ? 1 : std::max<int64_t>(1, 1000 / steps);
+}
+
 }  // namespace
 
 void RunConfig::Visit(FieldVisitor& v) {
   v.Field("algo", &algo, "algorithm");
   RunSettings::Visit(v);
-  v.Field("log_interval", &log_interval, "iterations between rows of progress.csv");
+  v.Field("log_interval", &log_interval,
+          "iterations between rows of progress.csv (0 or unset: a row per iteration, or about every 1000 env steps "
+          "for DQN, QR-DQN, SAC, TD3 and DDPG, whose iterations are train_freq steps)");
   v.Field("checkpoint_interval", &checkpoint_interval, "env steps between checkpoints (0: only the final one)");
   v.Field("eval_episodes", &eval_episodes, "episodes of the final evaluation (eval.json)");
   v.Field("eval_deterministic", &eval_deterministic, "greedy actions in the final and periodic evaluations");
@@ -168,6 +180,7 @@ TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env
   TrainConfig c;
   c.algo = spec.make_config();
   c.run.algo = name;
+  c.run.log_interval = 0;  // unless a preset, the file or --set gives one: AutoLogInterval below
   // The env comes from --env or the file's `env` key (read before picking the
   // preset); when both give one they must agree.
   std::string file_env;
@@ -207,11 +220,21 @@ TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env
   }
   RLF_CHECK_ARG(!c.run.env.empty(), "give --env (or a --config file with an 'env' key)");
   const std::string chosen_env = c.run.env;
-  Registry::Global().Spec(c.run.env);
+  const std::string alias_of = Registry::Global().Spec(c.run.env).alias_of;
   const auto& presets = EmbeddedPresets();
-  const std::string key = preset.empty() ? c.run.env : c.run.env + ":" + preset;
+  std::string key = preset.empty() ? c.run.env : c.run.env + ":" + preset;
   YAML::Node all;
   if (auto it = presets.find(name); it != presets.end()) all = YAML::Load(it->second);
+  // An older name (Taxi-v3) trains with its current ID's preset (it trained
+  // with the defaults without a word).
+  if (all.IsMap() && !all[key] && !alias_of.empty()) {
+    const std::string current = preset.empty() ? alias_of : alias_of + ":" + preset;
+    if (all[current]) {
+      c.notes.push_back(StrCat(c.run.env, " is an older name of ", alias_of, ": ", name, "'s preset ", current,
+                               " is used"));
+      key = current;
+    }
+  }
   if (all.IsMap() && all[key]) {
     YAML::Emitter e;
     e << all[key];
@@ -235,6 +258,7 @@ TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env
   if (seed) c.run.seed = *seed;
   RLF_CHECK_ARG(c.run.algo == name, "config key 'algo' cannot be changed with --set (use --algo)");
   RLF_CHECK_ARG(c.run.env == chosen_env, "config key 'env' cannot be changed with --set (use --env)");
+  if (c.run.log_interval == 0) c.run.log_interval = AutoLogInterval(*c.algo, c.run.num_envs);
   AbsolutePaths absolute;
   c.Visit(absolute);
   c.Validate();

@@ -97,6 +97,8 @@ struct DqnConfig {
 
   void Visit(FieldVisitor& v);
   void Validate() const;
+  // One iteration collects train_freq steps of every env.
+  int64_t StepsPerIteration(int64_t num_envs) const { return train_freq * num_envs; }
 };
 
 // Raw observations -> float features: Box as is (uint8 images scaled to

@@ -195,6 +195,10 @@ torch::Tensor RecurrentPpo::NormalizeObs(const torch::Tensor& raw, bool update) 
 
 void RecurrentPpo::CollectRollout() {
   const auto start = std::chrono::steady_clock::now();
+  // An iteration's time_comm and comm_bytes are its own collectives' (the
+  // runner's between iterations, and a resume's, counted in made a resumed
+  // run's first row differ from the unbroken run's).
+  if (ctx_.comm != nullptr) comm_reported_ = {ctx_.comm->seconds(), ctx_.comm->bytes()};
   double env_seconds = 0;
   torch::NoGradGuard no_grad;
   net_->eval();

@@ -21,6 +21,7 @@ struct QrDqnConfig {
 
   void Visit(FieldVisitor& v);
   void Validate() const;
+  int64_t StepsPerIteration(int64_t num_envs) const { return dqn.StepsPerIteration(num_envs); }
 };
 
 class QrDqn : public Dqn {
