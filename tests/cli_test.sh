@@ -34,7 +34,7 @@ check eval-all-bad-policy 2 "--policy 'clever' is not a scripted policy" -- "$BI
 check kwarg-beyond-32-bits 2 "kwarg 'max_ticks' of TowerDefense-v0 is 4294967301, beyond the 32-bit integers this kwarg takes" -- "$BIN" eval --env TowerDefense-v0 --kwarg max_ticks=4294967301 --episodes 1
 check arena-kwarg-beyond-32-bits 2 "kwarg 'width' of Arena-v0 is 4294967305" -- "$BIN" eval --env Arena-v0 --kwarg width=4294967305 --episodes 1
 check bad-episodes 2 "--episodes must be >= 1" -- "$BIN" eval --env CartPole-v1 --episodes 0
-check bad-policy 2 "valid: random" -- "$BIN" eval --env CartPole-v1 --policy clever
+check bad-policy 2 "valid for CartPole-v1: random, random-legal, DIR" -- "$BIN" eval --env CartPole-v1 --policy clever
 check other-envs-policy 2 "policy 'greedy' is Arena-v0's scripted greedy team; CartPole-v1 has none" -- "$BIN" eval --env CartPole-v1 --policy greedy
 # A missing or misspelt subcommand said only "A subcommand is required".
 check no-subcommand 2 "'rlforge' needs a subcommand (one of: envs, eval, play" -- "$BIN"
@@ -44,6 +44,14 @@ check bench-no-subcommand 2 "'rlforge bench' needs a subcommand (one of: env, tr
 check check-env-ok 0 "" -- "$BIN" check-env CartPole-v1
 check check-env-unknown 2 "unknown env ID" -- "$BIN" check-env Nope-v0
 check bench-bad 2 "--num-envs must be in 1..65536" -- "$BIN" bench env --env CartPole-v1 --num-envs 0
+# bench distributed took "2,1" (1 rank measured against 2), failed inside on "1,1", and ran dqn's 1-rank
+# case before saying dqn trains on one process only; launch --nproc 1 -- bench allreduce said to launch it.
+check bench-dist-ranks-order 2 "--ranks must be increasing (the first is the speedup's baseline), got '2,1'" -- "$BIN" bench distributed --ranks 2,1
+check bench-dist-ranks-twice 2 "--ranks must be increasing" -- "$BIN" bench distributed --ranks 1,1
+check bench-dist-algo 2 "bench distributed: dqn does not train as a job of several ranks; the agents that do: " -- "$BIN" bench distributed --algo dqn --ranks 1,2
+check bench-dist-config 2 "unknown config key 'n_stepz'" -- "$BIN" bench distributed --set n_stepz=3 --ranks 1,2
+"$BIN" launch --nproc 1 -- bench allreduce >/dev/null 2>/tmp/rlf_cli_err; code=$?
+[[ $code == 2 ]] && grep -q "^rlforge: error: bench allreduce needs a job of at least 2 ranks (this one has 1)" /tmp/rlf_cli_err && echo "ok   allreduce-one-rank" || { echo "FAIL allreduce-one-rank: exit $code: $(cat /tmp/rlf_cli_err)"; fails=$((fails+1)); }
 check play-ok 0 "" -- "$BIN" play --env FrozenLake-v1 --seed 1
 check envs-ok 0 "" -- "$BIN" envs
 envs=$("$BIN" envs -v)
@@ -68,6 +76,8 @@ bench=$("$BIN" bench env --env CartPole-v1 --num-envs 8 --threads 2 --steps 1000
 [[ "$bench" == *steps_per_second* ]] && echo "ok   bench-json" || { echo "FAIL bench-json: $bench"; fails=$((fails+1)); }
 play=$("$BIN" play --env Taxi-v4 --seed 2 --max-steps 3)
 [[ "$play" == *"step 3"* && "$play" == *"+---------+"* && "$play" == *"stopped after 3 steps (--max-steps)"* ]] && echo "ok   play-render" || { echo "FAIL play-render: $play"; fails=$((fails+1)); }
+# Into a pipe the render carries no ANSI colour codes (Taxi's taxi and passenger are coloured).
+[[ "$play" != *$'\x1b['* ]] && echo "ok   play-no-ansi-into-a-pipe" || { echo "FAIL play wrote ANSI codes into a pipe"; fails=$((fails+1)); }
 
 # train: bad input is rejected before anything is written; a short run writes
 # the run directory, and eval/play accept it.
@@ -87,6 +97,15 @@ for f in config.yaml progress.csv eval.json checkpoints/final.pt; do
 done
 ls "$tmp/run"/events.out.tfevents.* >/dev/null 2>&1 && echo "ok   run-dir-has-tfevents" || { echo "FAIL no event file"; fails=$((fails+1)); }
 check train-out-exists 2 "already exists" -- "$BIN" train --algo ppo --env CartPole-v1 --steps 512 --out "$tmp/run"
+# eval.json did not say its episodes' seed (the run's + 1,000,000): rlforge eval could not replay it.
+seed=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['seed'])" "$tmp/run/eval.json")
+[[ "$seed" == 1000000 ]] && echo "ok   eval-json-seed" || { echo "FAIL eval.json seed: $seed"; fails=$((fails+1)); }
+replayed=$("$BIN" eval --policy "$tmp/run" --episodes 3 --seed "$seed" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['mean_return'])")
+wanted=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['mean_return'])" "$tmp/run/eval.json")
+[[ -n "$wanted" && "$replayed" == "$wanted" ]] && echo "ok   eval-replays-eval-json" || { echo "FAIL eval --seed $seed gives $replayed, eval.json $wanted"; fails=$((fails+1)); }
+# An unfinished run's directory was evaluated from its newest checkpoint without naming it.
+mkdir -p "$tmp/unfinished/checkpoints" && cp "$tmp/run/config.yaml" "$tmp/unfinished/" && cp "$tmp/run/checkpoints/final.pt" "$tmp/unfinished/checkpoints/step_512.pt"
+check eval-unfinished-names-checkpoint 0 "note: --policy '$tmp/unfinished' has no final checkpoint (the run is unfinished): its newest, $tmp/unfinished/checkpoints/step_512.pt (512 steps), is used" -- "$BIN" eval --policy "$tmp/unfinished" --episodes 1
 check eval-run-dir 0 "" -- "$BIN" eval --env CartPole-v1 --policy "$tmp/run" --episodes 3 --deterministic --json
 check eval-checkpoint 0 "" -- "$BIN" eval --env CartPole-v1 --policy "$tmp/run/checkpoints/final.pt" --episodes 3
 check eval-wrong-env 2 "was trained on CartPole-v1 with observations Box(" -- "$BIN" eval --env Acrobot-v1 --policy "$tmp/run" --episodes 3
@@ -97,6 +116,9 @@ check resume-longer 0 "" -- "$BIN" train --resume "$tmp/run" --steps 1024 --no-p
 sed -i 's/^gamma: [0-9.]*/gamma: 0.5/' "$tmp/run/config.yaml"; rm "$tmp/run/progress.csv"
 check resume-edited-config 0 "gamma (0.98 then, 0.5 now); the run continues with config.yaml's values" -- "$BIN" train --resume "$tmp/run" --steps 1536 --no-progress
 grep -q "progress.csv is missing: its rows up to step 1024 are lost" /tmp/rlf_cli_err && echo "ok   resume-missing-progress-csv" || { echo "FAIL no warning for a missing progress.csv: $(cat /tmp/rlf_cli_err)"; fails=$((fails+1)); }
+# A TensorBoard file gone was started anew without a word (a missing progress.csv was said).
+rm "$tmp/run"/events.out.tfevents.*
+check resume-missing-tfevents 0 "warning: $tmp/run has no TensorBoard event file: its scalars up to step 1536 are lost, and a new file starts there" -- "$BIN" train --resume "$tmp/run" --steps 2048 --no-progress
 # A full disk (here a file size limit) stops the run at the first log write
 # that fails, with one line, instead of training on without logs.
 full=$( (trap '' XFSZ; ulimit -f 40; "$BIN" train --algo ppo --env CartPole-v1 --steps 200000 --set n_steps=16 --set num_envs=1 --set batch_size=16 --set eval_episodes=1 --out "$tmp/full" --no-progress) 2>&1 >/dev/null); code=$?
@@ -415,6 +437,10 @@ out=$("$BIN" eval --env TextAddition-v0 --kwarg max_response=1 --policy solver -
 [[ "$out" == *"truncated 5 of 5"* && "$out" != *"no step limit"* ]] && echo "ok   eval-truncation-not-blamed-on-the-cap" || { echo "FAIL eval blames the step cap: $out"; fails=$((fails+1)); }
 check bench-lm 0 "" -- "$BIN" bench lm --d-model 16 --n-layers 1 --n-heads 2 --batch 4 --new-tokens 4 --seconds 0.01 --json
 check bench-lm-bad 2 "--d-model" -- "$BIN" bench lm --d-model 2
+# A3C and the tabular agents do not time their parts: bench train printed a split of zeros ("other 100%").
+grep -q "time split: not measured (q-learning does not time" <<<"$("$BIN" bench train --algo q-learning --env Taxi-v4 --steps 2000)" && echo "ok   bench-train-says-not-measured" || { echo "FAIL bench train q-learning split"; fails=$((fails+1)); }
+out=$("$BIN" bench train --algo q-learning --env Taxi-v4 --steps 2000 --json)
+python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert d['seconds_env'] is None and 'torch_threads' not in d, d" "$out" && echo "ok   bench-train-json-null-split" || { echo "FAIL bench train q-learning json: $out"; fails=$((fails+1)); }
 # bench train files AlphaZero's self-play under its own name (it used to be all "other").
 out=$("$BIN" bench train --algo alphazero --env TicTacToe-v0 --steps 200 --set num_actors=0 --set simulations=10 --set eval_simulations=10 --json)
 python3 -c "import json,sys; d=json.loads(sys.argv[1]); other = d['seconds'] - d['seconds_self_play'] - d['seconds_update'] - d['seconds_env'] - d['seconds_act']; assert d['seconds_self_play'] > 0 and other < 0.2 * d['seconds'], d" "$out" && echo "ok   bench-train-alphazero-self-play" || { echo "FAIL bench train alphazero: $out"; fails=$((fails+1)); }

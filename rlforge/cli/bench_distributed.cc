@@ -21,8 +21,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rlforge/algos/algorithm.h"
 #include "rlforge/cli/common.h"
 #include "rlforge/dist/communicator.h"
+#include "rlforge/train/train_config.h"
 
 namespace rlforge::cli {
 namespace {
@@ -52,8 +54,9 @@ void RunAllreduce(const AllreduceArgs& a) {
   const auto sizes = ParseList(a.sizes, "--sizes", 1, 1 << 28);
   RLF_CHECK_ARG(a.iters >= 1 && a.iters <= 1000000, "--iters must be in [1, 1000000], got ", a.iters);
   const auto job = dist::JobEnvFromEnvironment();
-  RLF_CHECK_ARG(job && job->world_size > 1,
-                "bench allreduce runs as the ranks of a job: rlforge launch --nproc 2 -- bench allreduce");
+  RLF_CHECK_ARG(job, "bench allreduce runs as the ranks of a job: rlforge launch --nproc 2 -- bench allreduce");
+  RLF_CHECK_ARG(job->world_size > 1, "bench allreduce needs a job of at least 2 ranks (this one has ",
+                job->world_size, "): rlforge launch --nproc 2 -- bench allreduce");
   auto comm = dist::Communicator::Connect(*job, dist::DefaultTimeout());
   nlohmann::json rows = nlohmann::json::array();
   const int n = comm->world_size();
@@ -141,7 +144,24 @@ struct DistributedArgs {
 
 void RunDistributed(const DistributedArgs& a) {
   const auto ranks = ParseList(a.ranks, "--ranks", 1, 256);
+  // The first entry is the speedup's baseline, and each run has its own
+  // directory: "2,1" compared 1 rank against 2, and "1,1" failed on the
+  // second run's directory.
+  for (size_t k = 1; k < ranks.size(); ++k)
+    RLF_CHECK_ARG(ranks[k] > ranks[k - 1], "--ranks must be increasing (the first is the speedup's baseline), got '",
+                  a.ranks, "'");
   RLF_CHECK_ARG(a.steps >= 1, "--steps must be >= 1, got ", a.steps);
+  // The agent and its config are checked before any run (dqn failed after
+  // its 1-rank run; q-learning "ran" with every column 0).
+  const AlgoSpec& spec = FindAlgorithm(a.algo);
+  if (!(spec.run_keys & kRunDistributed) && !spec.run_actor) {
+    std::vector<std::string> able;
+    for (const auto& s : Algorithms())
+      if ((s.run_keys & kRunDistributed) || s.run_actor) able.push_back(s.name);
+    throw InvalidArgument(StrCat("bench distributed: ", a.algo, " does not train as a job of several ranks; the agents "
+                                 "that do: ", Join(able, ", ")));
+  }
+  TrainConfig::Resolve(a.algo, a.env, "", a.sets, a.steps, std::nullopt, a.preset);
   namespace fs = std::filesystem;
   char tmpl[] = "/tmp/rlforge_bench_dist.XXXXXX";
   RLF_CHECK(mkdtemp(tmpl) != nullptr, "bench distributed: cannot make a temporary directory");
@@ -249,8 +269,8 @@ void AddBenchDistributedCommands(CLI::App& bench) {
   c2->add_option("--preset", d->preset, "Preset variant");
   c2->add_option("--steps", d->steps, "Env steps per run")->transform(IntegerFor(d->steps));
   c2->add_option("--ranks", d->ranks,
-                 "Numbers of ranks, comma-separated (1 runs as a single process); for impala, numbers of actor "
-                 "processes feeding the learner");
+                 "Numbers of ranks, comma-separated and increasing (the first is the speedup's baseline; 1 runs "
+                 "as a single process); for impala, numbers of actor processes feeding the learner");
   c2->add_option("--set", d->sets, "Config override key=value (repeatable)");
   c2->add_flag("--json", d->json, "One JSON object on stdout");
   c2->callback([d] { RunDistributed(*d); });

@@ -73,9 +73,14 @@ void RunBenchTrain(const BenchTrainArgs& a) {
   std::vector<Part> parts = {
       {"time_self_play", "seconds_self_play", "self-play", "search, its network evaluations, the moves", 0},
       {"time_wait", "seconds_wait", "waiting", "for actors' trajectories", 0}};
+  // Whether the agent times its parts at all (A3C, REINFORCE and the
+  // tabular agents do not: their split is "not measured", not zeros).
+  bool split_measured = false;
   const auto t0 = std::chrono::steady_clock::now();
   while (algo->num_timesteps() < c.run.total_steps) {
     Metrics m = algo->Iterate();
+    for (const char* key : {"time_env", "time_act", "time_update", "time_self_play", "time_wait"})
+      split_measured |= m.count(key) > 0;
     auto get = [&m](const char* key) { return m.count(key) ? m[key] : 0.0; };
     t_env += get("time_env");
     t_act += get("time_act");
@@ -90,7 +95,10 @@ void RunBenchTrain(const BenchTrainArgs& a) {
   const int64_t steps = algo->num_timesteps();
   nlohmann::json j = {{"algo", c.run.algo}, {"env", c.run.env}, {"steps", steps}, {"seconds", total},
                       {"steps_per_second", steps / total}, {"seconds_env", t_env}, {"seconds_act", t_act},
-                      {"seconds_update", t_update}, {"torch_threads", c.run.torch_threads}};
+                      {"seconds_update", t_update}};
+  if (!split_measured) j["seconds_env"] = j["seconds_act"] = j["seconds_update"] = nullptr;
+  const bool has_network = algo->network() != nullptr;
+  if (has_network) j["torch_threads"] = c.run.torch_threads;
   double update_gflops = 0, mm_gflops = 0;
   if (torch::nn::Module* net = algo->network(); net && flops > 0 && t_update > 0) {
     update_gflops = flops / t_update / 1e9;
@@ -113,9 +121,15 @@ void RunBenchTrain(const BenchTrainArgs& a) {
     return;
   }
   auto pct = [&](double t) { return 100.0 * t / total; };
-  std::printf("%s %s: %lld steps in %.2f s = %.0f steps/s (torch threads %lld)\n", c.run.algo.c_str(),
-              c.run.env.c_str(), static_cast<long long>(steps), total, steps / total,
-              static_cast<long long>(c.run.torch_threads));
+  std::printf("%s %s: %lld steps in %.2f s = %.0f steps/s", c.run.algo.c_str(), c.run.env.c_str(),
+              static_cast<long long>(steps), total, steps / total);
+  if (has_network) std::printf(" (torch threads %lld)", static_cast<long long>(c.run.torch_threads));
+  std::printf("\n");
+  if (!split_measured) {
+    std::printf("  time split: not measured (%s does not time its env steps, acting and updates apart)\n",
+                c.run.algo.c_str());
+    return;
+  }
   std::printf("  env stepping  %7.3f s  %5.1f%%\n", t_env, pct(t_env));
   std::printf("  acting        %7.3f s  %5.1f%%  (inference, sampling, rollout bookkeeping, GAE)\n", t_act, pct(t_act));
   std::printf("  updates       %7.3f s  %5.1f%%\n", t_update, pct(t_update));

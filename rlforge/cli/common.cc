@@ -180,13 +180,20 @@ std::unique_ptr<Policy> MakePolicy(const std::string& flag, const std::string& s
     }
   }
   if (!IsRunPolicy(spec))
-    throw InvalidArgument(StrCat(flag, " '", spec, "' is not a scripted policy, a run directory or a checkpoint; valid: ",
-                                 registry.ScriptedPolicyList(), ", DIR, CHECKPOINT, http://HOST:PORT (a served policy)"));
+    throw InvalidArgument(StrCat(flag, " '", spec, "' is not a scripted policy, a run directory or a checkpoint; ",
+                                 "valid for ", env_id, ": ", registry.ScriptedPolicyList(env_id),
+                                 ", DIR, CHECKPOINT, http://HOST:PORT (a served policy)"));
   return LoadRunFor(flag, spec, spec, env).algorithm->MakePolicy(deterministic);
 }
 
 LoadedRun LoadRunFor(const std::string& flag, const std::string& spec, const std::string& dir, const Env& env) {
   LoadedRun run = LoadRun(dir);
+  // An unfinished run's directory gives its newest checkpoint: say which
+  // (eval and play named only the directory).
+  if (std::filesystem::is_directory(dir) && std::filesystem::path(run.checkpoint).filename() != "final.pt")
+    std::fprintf(stderr, "note: %s '%s' has no final checkpoint (the run is unfinished): its newest, %s (%lld steps), "
+                 "is used\n", flag.c_str(), spec.c_str(), run.checkpoint.c_str(),
+                 static_cast<long long>(run.algorithm->num_timesteps()));
   const std::string why = SpacesMismatch(run.config.run, env);
   RLF_CHECK_ARG(why.empty(), flag, " '", spec, "' was trained on ", why,
                 " (check --env and --kwarg: a kwarg such as a size changes the spaces)");

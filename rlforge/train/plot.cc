@@ -280,23 +280,71 @@ std::vector<Curve> LoadCurves(const std::vector<std::string>& run_dirs, const st
   return curves;
 }
 
-Image PlotCurves(const std::vector<Curve>& curves, const PlotOptions& o) {
-  Image img(o.width, o.height, {255, 255, 255});
-  const double left = 80, right = o.width - 20, top = 50, bottom = o.height - 60;
+namespace {
+
+// The plot area in pixels and the data range it shows.
+struct Frame {
+  double left, right, top, bottom;
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  double px(double x) const { return left + (x - x0) / (x1 - x0) * (right - left); }
+  double py(double y) const { return bottom - (y - y0) / (y1 - y0) * (bottom - top); }
+};
+
+Frame MakeFrame(const std::vector<Curve>& curves, const PlotOptions& o) {
+  Frame f{80, o.width - 20.0, 50, o.height - 60.0};
   for (const auto& c : curves) {
     for (size_t k = 0; k < c.x.size(); ++k) {
-      x0 = std::min(x0, c.x[k]), x1 = std::max(x1, c.x[k]);
-      y0 = std::min(y0, c.low[k]), y1 = std::max(y1, c.high[k]);
+      f.x0 = std::min(f.x0, c.x[k]), f.x1 = std::max(f.x1, c.x[k]);
+      f.y0 = std::min(f.y0, c.low[k]), f.y1 = std::max(f.y1, c.high[k]);
     }
   }
-  if (x1 <= x0) x1 = x0 + 1;
-  if (y1 <= y0) y1 = y0 + 1;
-  x0 = std::min(x0, 0.0);
-  const double pad = 0.05 * (y1 - y0);
-  y0 -= pad, y1 += pad;
-  auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * (right - left); };
-  auto py = [&](double y) { return bottom - (y - y0) / (y1 - y0) * (bottom - top); };
+  if (f.x1 <= f.x0) f.x1 = f.x0 + 1;
+  if (f.y1 <= f.y0) f.y1 = f.y0 + 1;
+  f.x0 = std::min(f.x0, 0.0);
+  const double pad = 0.05 * (f.y1 - f.y0);
+  f.y0 -= pad, f.y1 += pad;
+  return f;
+}
+
+LegendBox PlaceLegendIn(const Frame& f, const std::vector<Curve>& curves) {
+  double widest = 0;
+  for (const auto& c : curves) widest = std::max(widest, TextWidth(c.label, 1.6));
+  const double w = 52 + widest, h = 10 + 22.0 * curves.size();
+  const std::pair<double, double> corners[] = {{f.left + 6, f.top + 6},
+                                               {f.right - 6 - w, f.top + 6},
+                                               {f.left + 6, f.bottom - 6 - h},
+                                               {f.right - 6 - w, f.bottom - 6 - h}};
+  LegendBox best{corners[0].first, corners[0].second, w, h};
+  int64_t best_hidden = -1;
+  for (const auto& [cx, cy] : corners) {
+    int64_t hidden = 0;  // points every ~2 pixels along the curves under the box
+    for (const auto& c : curves)
+      for (size_t k = 1; k < c.x.size(); ++k) {
+        const double ax = f.px(c.x[k - 1]), ay = f.py(c.mean[k - 1]), bx = f.px(c.x[k]), by = f.py(c.mean[k]);
+        const int n = 1 + static_cast<int>(std::min(2000.0, std::hypot(bx - ax, by - ay) / 2));
+        for (int t = 0; t < n; ++t) {
+          const double x = ax + (bx - ax) * t / n, y = ay + (by - ay) * t / n;
+          hidden += x >= cx && x <= cx + w && y >= cy && y <= cy + h;
+        }
+      }
+    if (best_hidden < 0 || hidden < best_hidden) best_hidden = hidden, best.x = cx, best.y = cy;
+  }
+  return best;
+}
+
+}  // namespace
+
+LegendBox PlaceLegend(const std::vector<Curve>& curves, const PlotOptions& options) {
+  return PlaceLegendIn(MakeFrame(curves, options), curves);
+}
+
+Image PlotCurves(const std::vector<Curve>& curves, const PlotOptions& o) {
+  Image img(o.width, o.height, {255, 255, 255});
+  const Frame frame = MakeFrame(curves, o);
+  const double left = frame.left, right = frame.right, top = frame.top, bottom = frame.bottom;
+  const double x0 = frame.x0, x1 = frame.x1, y0 = frame.y0, y1 = frame.y1;
+  auto px = [&](double x) { return frame.px(x); };
+  auto py = [&](double y) { return frame.py(y); };
   const Rgb grid{225, 225, 225}, axis{60, 60, 60};
   const double xs = NiceStep(x1 - x0, 8), ys = NiceStep(y1 - y0, 6);
   for (double v = std::ceil(x0 / xs) * xs; v <= x1 + 1e-9; v += xs) {
@@ -326,17 +374,16 @@ Image PlotCurves(const std::vector<Curve>& curves, const PlotOptions& o) {
     for (size_t k = 1; k < c.x.size(); ++k)
       img.DrawLine(px(c.x[k - 1]), py(c.mean[k - 1]), px(c.x[k]), py(c.mean[k]), 2.5, kColors[i % 8]);
   }
-  // Legend, top-left inside the plot, on white over every curve (drawn
-  // after all of them, so that no later curve crosses an earlier label).
+  // Legend, on white over the curves (drawn after all of them, so that no
+  // later curve crosses an earlier label), in the corner of the plot that
+  // hides the least of them: always top-left hid a solved curve's plateau.
   if (!curves.empty()) {
-    double widest = 0;
-    for (const auto& c : curves) widest = std::max(widest, TextWidth(c.label, 1.6));
-    const double x0l = left + 6, y0l = top + 6, x1l = left + 58 + widest, y1l = top + 16 + 22.0 * curves.size();
-    img.FillRect(x0l, y0l, x1l, y1l, {255, 255, 255});
+    const LegendBox box = PlaceLegendIn(frame, curves);
+    img.FillRect(box.x, box.y, box.x + box.width, box.y + box.height, {255, 255, 255});
     for (size_t i = 0; i < curves.size(); ++i) {
-      const double ly = top + 12 + 22 * i;
-      img.DrawLine(left + 14, ly + 5, left + 44, ly + 5, 3, kColors[i % 8]);
-      DrawText(&img, left + 52, ly, curves[i].label, axis, 1.6);
+      const double ly = box.y + 6 + 22 * i;
+      img.DrawLine(box.x + 8, ly + 5, box.x + 38, ly + 5, 3, kColors[i % 8]);
+      DrawText(&img, box.x + 46, ly, curves[i].label, axis, 1.6);
     }
   }
   img.DrawLine(left, bottom, right, bottom, 1.5, axis);

@@ -41,6 +41,12 @@ std::string TickLabel(double v, double step);
 // stderr; a run with none left is an InvalidArgument.
 std::vector<Curve> LoadCurves(const std::vector<std::string>& run_dirs, const std::string& metric);
 Image PlotCurves(const std::vector<Curve>& curves, const PlotOptions& options);
+// The legend's box in PlotCurves' image (pixels): the corner of the plot
+// where it hides the fewest points of the curves (top-left on a tie).
+struct LegendBox {
+  double x = 0, y = 0, width = 0, height = 0;
+};
+LegendBox PlaceLegend(const std::vector<Curve>& curves, const PlotOptions& options);
 
 }  // namespace rlforge
 

@@ -14,18 +14,41 @@ namespace {
 
 TEST(PlotTest, NoCurveIsDrawnOverTheLegend) {
   // Plot width 960: x from 0 to 860 is one pixel per unit (left margin 80).
-  // Curve "c" is a vertical line through the legend's swatches (x = 80 + 30);
-  // the second entry's swatch is at y = 50 + 12 + 22 + 5 (the first lies in
-  // the plot's top padding, where no curve goes).
+  // Curve "c" zigzags up and down every 10 units, through the legend's
+  // swatches wherever the legend goes.
   Curve a, b, c;
   a.label = "a", a.x = {0, 860}, a.mean = a.low = a.high = {0, 0};
   b.label = "b", b.x = {0, 860}, b.mean = b.low = b.high = {50, 50};
-  c.label = "c", c.x = {30, 30.001}, c.mean = c.low = c.high = {-100, 100};
+  c.label = "c";
+  for (int k = 0; k <= 86; ++k) {
+    c.x.insert(c.x.end(), {10.0 * k, 10.0 * k + 0.001});
+    const double from = k % 2 ? 100 : -100;
+    c.mean.insert(c.mean.end(), {from, -from});
+  }
+  c.low = c.high = c.mean;
   const Image img = PlotCurves({a, b, c}, PlotOptions{});
-  const Rgb swatch = img.At(110, 89);
+  const LegendBox box = PlaceLegend({a, b, c}, PlotOptions{});
+  // The second entry's swatch (b's orange), under c's zigzag.
+  const Rgb swatch = img.At(static_cast<int>(box.x + 23), static_cast<int>(box.y + 6 + 22 + 5));
   EXPECT_EQ(std::vector<int>({swatch.r, swatch.g, swatch.b}), std::vector<int>({255, 127, 14}));  // b's orange
-  const Rgb line = img.At(110, 300);  // c's green, away from the legend
+  const Rgb line = img.At(80 + 430, 300);  // c's green, away from the legend
   EXPECT_EQ(std::vector<int>({line.r, line.g, line.b}), std::vector<int>({44, 160, 44}));
+}
+
+// The legend sat top-left whatever the curves: a solved learning curve's
+// plateau ran under it. It goes to the corner that hides the least.
+TEST(PlotTest, TheLegendAvoidsTheCurves) {
+  Curve solved;
+  solved.label = "ppo CartPole-v1";
+  solved.x = {0, 100, 860};
+  solved.mean = solved.low = solved.high = {0, 500, 500};
+  const LegendBox box = PlaceLegend({solved}, PlotOptions{});
+  EXPECT_GT(box.y, 300);  // a bottom corner: the plateau runs along the top
+  Curve falling = solved;  // a loss: high on the left, low after
+  falling.x = {0, 500, 860};
+  falling.mean = falling.low = falling.high = {500, 0, 0};
+  const LegendBox away = PlaceLegend({falling}, PlotOptions{});
+  EXPECT_FALSE(away.x < 100 && away.y < 100);  // not top-left, where the loss starts
 }
 
 TEST(PlotTest, TickLabelsNeverShowMinusZeroOrRoundingNoise) {
