@@ -104,16 +104,21 @@ pkill -f -- "--out $WORK/holder" 2>/dev/null; wait "$holder" 2>/dev/null
 [[ $c == 1 ]] && grep -q "cannot host the rendezvous store on 127.0.0.1:$port: the port is in use" "$WORK/port.err" &&
   ok "port-in-use" || fail "port-in-use: exit $c: $(cat "$WORK/port.err")"
 
+# The pid of rank R of the job training into RUN, once RUN has a checkpoint: the process whose command
+# line names the run and whose environment says RANK=R.
+rank_pid() {  # RUN R
+  local p
+  for _ in $(seq 1 300); do ls "$1"/checkpoints/step_*.pt >/dev/null 2>&1 && break; sleep 0.1; done
+  for p in $(pgrep -f -- "--out $1"); do
+    tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx "RANK=$2" && echo "$p"
+  done | tail -1
+}
+
 # --- kill -9 a rank: the job ends, no process is left, and it resumes.
 timeout 300 "$BIN" launch --nproc 2 --grace 10 -- train --algo ppo --env CartPole-v1 --seed 4 --steps 400000 \
   --set checkpoint_interval=4096 --out "$WORK/killed" --no-progress >"$WORK/killed.log" 2>&1 &
 launcher=$!
-for _ in $(seq 1 300); do ls "$WORK"/killed/checkpoints/step_*.pt >/dev/null 2>&1 && break; sleep 0.1; done
-victim=""
-# the ranks are the processes whose command line names this run and whose environment says RANK=1
-for p in $(pgrep -f -- "--out $WORK/killed"); do
-  tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx "RANK=1" && victim=$p
-done
+victim=$(rank_pid "$WORK/killed" 1)
 if [[ -z "$victim" ]]; then
   fail "kill-a-rank: no rank 1 under the launcher"
 else
@@ -179,11 +184,7 @@ fi
 RLFORGE_DIST_TIMEOUT=5 timeout 120 "$BIN" launch --nproc 2 --grace 3 -- train --algo ppo --env CartPole-v1 --seed 4 \
   --steps 400000 --set checkpoint_interval=4096 --out "$WORK/stalled" --no-progress >"$WORK/stalled.log" 2>&1 &
 launcher=$!
-for _ in $(seq 1 300); do ls "$WORK"/stalled/checkpoints/step_*.pt >/dev/null 2>&1 && break; sleep 0.1; done
-victim=""
-for p in $(pgrep -f -- "--out $WORK/stalled"); do
-  tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx "RANK=1" && victim=$p
-done
+victim=$(rank_pid "$WORK/stalled" 1)
 if [[ -z "$victim" ]]; then
   fail "stalled-rank: no rank 1 under the launcher"
 else
