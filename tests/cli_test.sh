@@ -319,6 +319,10 @@ then echo "ok   eval-uses-the-runs-env"; else echo "FAIL eval-uses-the-runs-env:
   echo "ok   eval-kwarg-at-its-default-is-no-difference" || { echo "FAIL eval-kwarg-default: $(cat /tmp/rlf_cli_warn)"; fails=$((fails+1)); }
 out=$("$BIN" eval --policy "$tmp/lake" --episodes 2 --stochastic)
 [[ "$out" == *"(stochastic)"* ]] && echo "ok   eval-stochastic-mode-printed" || { echo "FAIL eval-stochastic: $out"; fails=$((fails+1)); }
+# A scripted policy was labelled "(deterministic)" (random samples whatever the flag).
+out=$("$BIN" eval --env CartPole-v1 --policy random --episodes 2)
+json=$("$BIN" eval --env CartPole-v1 --policy random --episodes 2 --json)
+[[ "$out" == *"policy random (scripted)"* && "$json" == *'"deterministic": null'* ]] && echo "ok   eval-scripted-mode" || { echo "FAIL eval-scripted-mode: $out $json"; fails=$((fails+1)); }
 
 # A run still training is not resumed by a second process beside it (both
 # wrote checkpoints, progress.csv and eval.json into one directory).

@@ -33,7 +33,9 @@ struct EvalArgs {
 nlohmann::json StatsJson(const std::string& id, const EvalArgs& a, const EpisodeStats& s) {
   nlohmann::json j = {{"env", id},
                       {"policy", a.policy},
-                      {"deterministic", !a.stochastic},
+                      // A scripted policy plays its own way (random samples whatever the flag).
+                      {"deterministic", Registry::Global().IsScriptedPolicy(a.policy) ? nlohmann::json(nullptr)
+                                                                                      : nlohmann::json(!a.stochastic)},
                       {"seed", a.seed},
                       {"episodes", s.episodes},
                       {"mean_return", s.mean_return},
@@ -63,7 +65,9 @@ void RunEval(const EvalArgs& a) {
     ids = ResolveEnvIds(choice.id);
     kwargs = choice.kwargs;
   }
-  const char* mode = deterministic ? "deterministic" : "stochastic";
+  const char* mode = Registry::Global().IsScriptedPolicy(a.policy) ? "scripted"
+                     : deterministic                                ? "deterministic"
+                                                                    : "stochastic";
   nlohmann::json all = nlohmann::json::array();
   bool table_started = false;  // the header goes out with the first row (not before an error)
   for (const auto& id : ids) {
