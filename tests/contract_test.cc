@@ -111,7 +111,13 @@ TEST(ContractTest, LogIntervalDefaultsToAbout1000EnvSteps) {
   EXPECT_EQ(interval("sac", "Pendulum-v1", {"log_interval=7"}), 7);
   // What the run's config.yaml records is the number: a resume logs alike.
   TrainConfig c = TrainConfig::Resolve("sac", "Pendulum-v1", "", {"train_freq=1", "num_envs=1"}, std::nullopt, 0);
-  EXPECT_NE(c.ToYaml().find("log_interval: 1000"), std::string::npos);
+  const std::string yaml = c.ToYaml();
+  EXPECT_NE(yaml.find("log_interval: 1000"), std::string::npos);
+  // A run's config.yaml with log_interval 0 (or none) resumes with the same
+  // default (it was refused as "must be >= 1").
+  std::string zero = yaml;
+  zero.replace(zero.find("log_interval: 1000"), 18, "log_interval: 0");
+  EXPECT_EQ(TrainConfig::FromYamlText(zero, "config.yaml").run.log_interval, 1000);
 }
 
 // The runner writes every declared column from the first row (a row per

@@ -158,10 +158,6 @@ torch::Tensor OnPolicyAlgorithm::MaskView() const {
 
 void OnPolicyAlgorithm::CollectRollout() {
   const auto collect_start = std::chrono::steady_clock::now();
-  // An iteration's time_comm and comm_bytes are its own collectives' (the
-  // runner's between iterations, and a resume's, counted in made a resumed
-  // run's first row differ from the unbroken run's).
-  if (comm() != nullptr) comm_reported_ = {comm()->seconds(), comm()->bytes()};
   double env_seconds = 0;
   torch::NoGradGuard no_grad;
   policy_->eval();
@@ -387,6 +383,10 @@ ActorCriticLossValues OnPolicyAlgorithm::BackpropRollout(bool normalize_advantag
 void OnPolicyAlgorithm::DeclareTimingMetrics() {
   DeclareMetrics({"time_env", "time_act", "time_update", "update_samples", "update_flops"});
   if (comm() != nullptr) DeclareMetrics({"time_comm", "comm_bytes"});
+}
+
+void OnPolicyAlgorithm::StartCommCount() {
+  if (comm() != nullptr) comm_reported_ = {comm()->seconds(), comm()->bytes()};
 }
 
 void OnPolicyAlgorithm::AddTimings(Metrics* m, std::chrono::steady_clock::time_point update_start,

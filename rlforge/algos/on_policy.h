@@ -274,6 +274,11 @@ class OnPolicyAlgorithm : public Algorithm {
   // since the last report (`rlforge bench distributed` reads them).
   void DeclareTimingMetrics();
   void AddTimings(Metrics* m, std::chrono::steady_clock::time_point update_start, int64_t update_samples);
+  // Called first thing in Iterate: an iteration's time_comm and comm_bytes
+  // are its own collectives' (the runner's between iterations, and a
+  // resume's, were counted in, so a resumed run's first row differed from
+  // the unbroken run's).
+  void StartCommCount();
   // Clips the global gradient norm and returns the norm before clipping;
   // throws Error naming the parameter when a gradient is NaN or Inf.
   double ClipGradients(double max_norm);

@@ -98,7 +98,7 @@ void RunBenchTrain(const BenchTrainArgs& a) {
                       {"seconds_update", t_update}};
   if (!split_measured) j["seconds_env"] = j["seconds_act"] = j["seconds_update"] = nullptr;
   const bool has_network = algo->network() != nullptr;
-  if (has_network) j["torch_threads"] = c.run.torch_threads;
+  j["torch_threads"] = has_network ? nlohmann::json(c.run.torch_threads) : nlohmann::json(nullptr);
   double update_gflops = 0, mm_gflops = 0;
   if (torch::nn::Module* net = algo->network(); net && flops > 0 && t_update > 0) {
     update_gflops = flops / t_update / 1e9;

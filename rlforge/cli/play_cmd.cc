@@ -19,26 +19,6 @@
 namespace rlforge::cli {
 namespace {
 
-// The text render as the terminal shows it: the toy-text envs' ANSI colours
-// (as Gymnasium's ansi renders) only when stdout is a terminal, not into a
-// pipe or file.
-std::string Shown(const std::string& render) {
-  static const bool terminal = isatty(STDOUT_FILENO) != 0;
-  if (terminal) return render;
-  std::string out;
-  for (size_t i = 0; i < render.size(); ++i) {
-    if (render[i] == '\x1b' && i + 1 < render.size() && render[i + 1] == '[') {
-      const size_t end = render.find('m', i);
-      if (end != std::string::npos) {
-        i = end;
-        continue;
-      }
-    }
-    out += render[i];
-  }
-  return out;
-}
-
 struct PlayArgs {
   std::string env;
   std::string policy = "random";
@@ -148,14 +128,14 @@ void RunPlay(const PlayArgs& a) {
   if (two_player) {
     std::printf("%s (seed %llu, %s): player %d %s, player %d %s\n%s", id.c_str(),
                 static_cast<unsigned long long>(a.seed), deterministic ? "deterministic" : "stochastic", a.side,
-                a.policy.c_str(), 1 - a.side, a.human ? "you" : opponent_name.c_str(), Shown(env->RenderText()).c_str());
+                a.policy.c_str(), 1 - a.side, a.human ? "you" : opponent_name.c_str(), env->RenderText().c_str());
   } else if (team) {
     std::printf("%s (seed %llu, %s): team 0 %s, team 1 %s\n%s", id.c_str(), static_cast<unsigned long long>(a.seed),
                 deterministic ? "deterministic" : "stochastic", a.policy.c_str(), opponent_name.c_str(),
-                Shown(env->RenderText()).c_str());
+                env->RenderText().c_str());
   } else {
     std::printf("%s (seed %llu), policy %s (%s)\n%s", id.c_str(), static_cast<unsigned long long>(a.seed),
-                a.policy.c_str(), deterministic ? "deterministic" : "stochastic", Shown(env->RenderText()).c_str());
+                a.policy.c_str(), deterministic ? "deterministic" : "stochastic", env->RenderText().c_str());
   }
   double ret = 0;
   for (int64_t t = 1;; ++t) {
@@ -184,7 +164,7 @@ void RunPlay(const PlayArgs& a) {
     ret += r.reward;
     std::printf("\nstep %lld  action %s  reward %g  return %g%s%s\n%s", static_cast<long long>(t),
                 env->action_space().FormatValue(act.data()).c_str(), r.reward, ret,
-                r.terminated ? "  terminated" : "", r.truncated ? "  truncated" : "", Shown(env->RenderText()).c_str());
+                r.terminated ? "  terminated" : "", r.truncated ? "  truncated" : "", env->RenderText().c_str());
     std::fflush(stdout);
     if (!a.record.empty()) {
       env->RenderRgb(&frame);
@@ -228,7 +208,10 @@ void RunPlay(const PlayArgs& a) {
 
 void AddPlayCommand(CLI::App& app) {
   auto a = std::make_shared<PlayArgs>();
-  auto* cmd = app.add_subcommand("play", "Play one episode and print the text render of every step");
+  auto* cmd = app.add_subcommand("play",
+                                 "Play one episode and print the text render of every step (the toy-text envs mark "
+                                 "the agent with ANSI colours, as Gymnasium's ansi renders do, also into a pipe: "
+                                 "view a saved one with less -R)");
   cmd->add_option("--env", a->env, "Env ID; by default the env (and env_kwargs) of a run given as --policy");
   cmd->add_option("--policy", a->policy,
                   "A scripted policy (" + Registry::Global().ScriptedPolicyList() +

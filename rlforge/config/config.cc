@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -326,7 +327,10 @@ void ConfigIO::LoadYamlTextImpl(const std::string& yaml, const std::string& sour
   YAML::Node root;
   try {
     // Every document is read: a second one (after `---`) was dropped unseen.
-    const std::vector<YAML::Node> documents = YAML::LoadAll(yaml);
+    std::vector<YAML::Node> documents = YAML::LoadAll(yaml);
+    // An empty document (a file ending in ---) holds nothing to drop.
+    documents.erase(std::remove_if(documents.begin(), documents.end(), [](const YAML::Node& d) { return d.IsNull(); }),
+                    documents.end());
     RLF_CHECK_ARG(documents.size() <= 1, source, ": holds ", documents.size(),
                   " YAML documents (separated by ---); a config is one map of key: value");
     if (!documents.empty()) root = documents[0];

@@ -110,6 +110,8 @@ TEST(ConfigIOTest, LoadsYamlAndRejectsUnknownKeysAndBadTypes) {
   // gave yaml-cpp's "bad conversion".
   EXPECT_EQ(ErrorOf([&] { ConfigIO::LoadYamlText("gamma: 0.9\n---\ngamma: 0.5\n", "t", c); }),
             "t: holds 2 YAML documents (separated by ---); a config is one map of key: value");
+  ConfigIO::LoadYamlText("---\ngamma: 0.25\n---\n# the end\n", "t", c);  // empty documents are no second config
+  EXPECT_EQ(c.gamma, 0.25);
   EXPECT_EQ(ErrorOf([&] { ConfigIO::LoadYamlText("[1, 2]: 0.9", "t", c); }),
             "t: a config key must be a name, not a list or map");
   EXPECT_NE(ErrorOf([&] { ConfigIO::LoadYamlText("kwargs: {[1]: 2}", "t", c); }).find("keys must be names"),
@@ -177,7 +179,10 @@ TEST(ConfigIOTest, KwargListsAreCommaSeparatedText) {
     EXPECT_EQ(k.GetDoubles("r", {}), (std::vector<double>{1, -1, 0})) << text;
   }
   EXPECT_EQ(ErrorOf([] { Kwargs{{"r", "1;-1;0"}}.GetDoubles("r", {}, "FrozenLake-v1"); }),
-            "kwarg 'r' of FrozenLake-v1 must be numbers separated by commas, like 1,-1,0; got '1;-1;0'");
+            "kwarg 'r' of FrozenLake-v1 must be numbers separated by commas, like 1,-1,0; got '1;-1;0' ('1;-1;0' is "
+            "no finite number)");
+  EXPECT_NE(ErrorOf([] { Kwargs{{"r", "nan,0,0"}}.GetDoubles("r", {}); }).find("('nan' is no finite number)"),
+            std::string::npos);
   EXPECT_NE(ErrorOf([&] { ConfigIO::Set("kwargs={a: [[1]]}", c); }).find("plain values or lists of them"),
             std::string::npos);
 }

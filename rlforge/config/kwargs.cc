@@ -108,11 +108,14 @@ std::vector<double> Kwargs::GetDoubles(const std::string& key, std::vector<doubl
   std::vector<double> out;
   std::stringstream ss(text);
   std::string item;
-  try {
-    while (std::getline(ss, item, ',')) out.push_back(ParseDouble(trim(item), key, owner));
-  } catch (const InvalidArgument&) {
-    throw InvalidArgument(StrCat(Where(key, owner), " must be numbers separated by commas, like 1,-1,0; got '", *v,
-                                 "'"));
+  while (std::getline(ss, item, ',')) {
+    item = trim(item);
+    try {
+      out.push_back(ParseDouble(item, key, owner));
+    } catch (const InvalidArgument&) {
+      throw InvalidArgument(StrCat(Where(key, owner), " must be numbers separated by commas, like 1,-1,0; got '", *v,
+                                   "' ('", item, "' is no finite number)"));
+    }
   }
   return out;
 }

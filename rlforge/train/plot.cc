@@ -321,6 +321,8 @@ LegendBox PlaceLegendIn(const Frame& f, const std::vector<Curve>& curves) {
     for (const auto& c : curves)
       for (size_t k = 1; k < c.x.size(); ++k) {
         const double ax = f.px(c.x[k - 1]), ay = f.py(c.mean[k - 1]), bx = f.px(c.x[k]), by = f.py(c.mean[k]);
+        if (std::max(ax, bx) < cx || std::min(ax, bx) > cx + w || std::max(ay, by) < cy || std::min(ay, by) > cy + h)
+          continue;  // the segment's bounding box misses the box
         const int n = 1 + static_cast<int>(std::min(2000.0, std::hypot(bx - ax, by - ay) / 2));
         for (int t = 0; t < n; ++t) {
           const double x = ax + (bx - ax) * t / n, y = ay + (by - ay) * t / n;

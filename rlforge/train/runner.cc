@@ -166,6 +166,23 @@ struct RunnerState {
 // in: net_arch ([16] then, [8] now)" from the config text a checkpoint was
 // written with (`where` names it), or "" when they agree or it cannot tell
 // (total_steps may change on every resume and is left out).
+// The keys whose values differ between configs `a` and `b`, each as
+// "key (A a_label, B b_label)" ("absent" where one lacks it); `skip` is left out.
+std::vector<std::string> KeyDifferences(const std::vector<FieldInfo>& a, const std::vector<FieldInfo>& b,
+                                        const std::string& a_label, const std::string& b_label,
+                                        const std::string& skip = "") {
+  std::map<std::string, std::string> in_b;
+  for (const auto& f : b) in_b[f.name] = f.value;
+  std::vector<std::string> keys;
+  for (const auto& f : a) {
+    const auto it = in_b.find(f.name);
+    const std::string value_b = it == in_b.end() ? "absent" : it->second;
+    if (f.name != skip && f.value != value_b)
+      keys.push_back(StrCat(f.name, " (", f.value, " ", a_label, ", ", value_b, " ", b_label, ")"));
+  }
+  return keys;
+}
+
 std::string ConfigTextDifferences(const std::string& saved, const std::string& where, TrainConfig& current) {
   if (saved.empty()) return "";
   std::vector<FieldInfo> then;
@@ -175,15 +192,7 @@ std::string ConfigTextDifferences(const std::string& saved, const std::string& w
   } catch (const Error&) {
     return "";
   }
-  std::map<std::string, std::string> now;
-  for (const auto& f : ConfigIO::Describe(current)) now[f.name] = f.value;
-  std::vector<std::string> keys;
-  for (const auto& f : then) {
-    const auto it = now.find(f.name);
-    const std::string value_now = it == now.end() ? "absent" : it->second;
-    if (f.name != "total_steps" && f.value != value_now)
-      keys.push_back(StrCat(f.name, " (", f.value, " then, ", value_now, " now)"));
-  }
+  const std::vector<std::string> keys = KeyDifferences(then, ConfigIO::Describe(current), "then", "now", "total_steps");
   if (keys.empty()) return "";
   return StrCat("; config.yaml differs from the config the checkpoint was written with in: ", Join(keys, ", "));
 }
@@ -718,21 +727,6 @@ std::unique_ptr<Algorithm> BuildAlgorithm(const TrainConfig& config, const Runne
 
 namespace {
 
-// "key: value" of each top-level line of a config.yaml (comments dropped).
-std::map<std::string, std::string> YamlKeyValues(const std::string& yaml) {
-  std::map<std::string, std::string> out;
-  std::istringstream in(yaml);
-  for (std::string line; std::getline(in, line);) {
-    const size_t colon = line.find(':');
-    if (line.empty() || line[0] == ' ' || line[0] == '#' || colon == std::string::npos) continue;
-    std::string value = line.substr(colon + 1);
-    if (const size_t hash = value.find("  #"); hash != std::string::npos) value.resize(hash);
-    const size_t first = value.find_first_not_of(' ');
-    out[line.substr(0, colon)] = first == std::string::npos ? "" : value.substr(first);
-  }
-  return out;
-}
-
 // Before anything runs, every rank of a job checks that it runs the same
 // rlforge with the same config as rank 0, and a difference names its keys
 // (a hash of the config said only that they differ).
@@ -742,16 +736,16 @@ void CheckJobAgrees(dist::Communicator* comm, TrainConfig& config) {
   const std::vector<std::string> all = comm->AllGather(config.ToYaml());
   for (int r = 1; r < comm->world_size(); ++r) {
     if (all[r] == all[0]) continue;
-    const auto mine = YamlKeyValues(all[r]), first = YamlKeyValues(all[0]);
     std::vector<std::string> keys;
-    for (const auto& [key, value] : first)
-      if (auto it = mine.find(key); it == mine.end() || it->second != value)
-        keys.push_back(StrCat(key, " (", value, " on rank 0, ", it == mine.end() ? "none" : it->second, " on rank ",
-                              r, ")"));
-    for (const auto& [key, value] : mine)
-      if (!first.count(key)) keys.push_back(StrCat(key, " (none on rank 0, ", value, " on rank ", r, ")"));
+    try {
+      TrainConfig first = TrainConfig::FromYamlText(all[0], "rank 0's config"),
+                  theirs = TrainConfig::FromYamlText(all[r], StrCat("rank ", r, "'s config"));
+      keys = KeyDifferences(ConfigIO::Describe(first), ConfigIO::Describe(theirs), "on rank 0", StrCat("on rank ", r));
+    } catch (const Error&) {  // another agent's config: its keys are not ours
+    }
+    if (keys.size() > 5) keys.resize(5), keys.push_back("...");
     throw Error(StrCat("distributed: rank ", r, "'s config differs from rank 0's",
-                       keys.empty() ? std::string(" (in a nested value)") : ": " + Join(keys, ", "),
+                       keys.empty() ? std::string() : ": " + Join(keys, ", "),
                        "; every rank of a job must run with the same config"));
   }
 }

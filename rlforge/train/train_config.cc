@@ -241,11 +241,12 @@ TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env
     ConfigIO::LoadYamlText(e.c_str(), StrCat("configs/", name, ".yaml[", key, "]"), c);
     c.used_preset = true;
   } else if (!preset.empty()) {
-    std::vector<std::string> names;
+    std::vector<std::string> names;  // the env's named presets (an older name's: its current ID's)
     if (all.IsMap())
       for (const auto& kv : all) {
         const std::string k = kv.first.as<std::string>();
-        if (k.rfind(c.run.env + ":", 0) == 0) names.push_back(k.substr(c.run.env.size() + 1));
+        for (const std::string& id : {c.run.env, alias_of})
+          if (!id.empty() && k.rfind(id + ":", 0) == 0) names.push_back(k.substr(id.size() + 1));
       }
     throw InvalidArgument(StrCat("no preset '", preset, "' for ", name, " on ", c.run.env, "; available: ",
                                  names.empty() ? "none" : Join(names, ", ")));
@@ -289,7 +290,9 @@ TrainConfig TrainConfig::FromYamlText(const std::string& text, const std::string
   RLF_CHECK_ARG(name.has_value(), source, " has no 'algo' key");
   TrainConfig c;
   c.algo = FindAlgorithm(*name).make_config();
+  c.run.log_interval = 0;  // as in Resolve: 0 or no key is the agent's default
   ConfigIO::LoadYamlText(text, source, c);
+  if (c.run.log_interval == 0) c.run.log_interval = AutoLogInterval(*c.algo, c.run.num_envs);
   c.Validate();
   return c;
 }

@@ -53,6 +53,7 @@ A2c::A2c(const RunContext& ctx, const A2cConfig& config)
 }
 
 Metrics A2c::Iterate() {
+  StartCommCount();
   CollectRollout();
   const auto update_start = std::chrono::steady_clock::now();
   policy_->train();

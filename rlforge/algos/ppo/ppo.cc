@@ -106,6 +106,7 @@ Ppo::Ppo(const RunContext& ctx, const PpoConfig& config)
 }
 
 Metrics Ppo::Iterate() {
+  StartCommCount();
   // A resumed run has its clone in the checkpoint already.
   if (!config_.pretrain.policy.empty() && iterations_ == 0 && num_timesteps_ == 0) Pretrain(config_.pretrain);
   CollectRollout();

@@ -195,10 +195,6 @@ torch::Tensor RecurrentPpo::NormalizeObs(const torch::Tensor& raw, bool update) 
 
 void RecurrentPpo::CollectRollout() {
   const auto start = std::chrono::steady_clock::now();
-  // An iteration's time_comm and comm_bytes are its own collectives' (the
-  // runner's between iterations, and a resume's, counted in made a resumed
-  // run's first row differ from the unbroken run's).
-  if (ctx_.comm != nullptr) comm_reported_ = {ctx_.comm->seconds(), ctx_.comm->bytes()};
   double env_seconds = 0;
   torch::NoGradGuard no_grad;
   net_->eval();
@@ -510,6 +506,9 @@ void RecurrentPpo::Pretrain() {
 }
 
 Metrics RecurrentPpo::Iterate() {
+  // An iteration's time_comm and comm_bytes are its own collectives' (as
+  // OnPolicyAlgorithm::StartCommCount).
+  if (ctx_.comm != nullptr) comm_reported_ = {ctx_.comm->seconds(), ctx_.comm->bytes()};
   // A resumed run has its clone in the checkpoint already.
   if (!config_.pretrain.policy.empty() && iterations_ == 0 && num_timesteps_ == 0) Pretrain();
   if (league_ && snapshots_.empty()) AddSnapshot();  // the initial policy
