@@ -89,6 +89,16 @@ check train-bad-env 2 "unknown env ID" -- "$BIN" train --algo ppo --env Nope-v1 
 [[ ! -e "$tmp/bad" ]] && echo "ok   train-nothing-written" || { echo "FAIL train wrote $tmp/bad"; fails=$((fails+1)); }
 check train-tabular-continuous 2 "tabular methods need Discrete observations" -- "$BIN" train --algo q-learning --env CartPole-v1 --out "$tmp/bad"
 check train-show-config 0 "" -- "$BIN" train --algo ppo --env CartPole-v1 --show-config
+# Keys of exploration noise, prioritized replay or a learned temperature not in use changed nothing without
+# a word; DQN's exploration error named no key; DQN took any batch size (a huge one held a stop signal for minutes).
+check td3-noise-without-noise 0 "warning: config key noise_std shapes action_noise, and action_noise is none: no effect" -- "$BIN" train --algo td3 --env Pendulum-v1 --steps 200 --set action_noise=none --set noise_std=0.3 --set learning_starts=100 --set eval_episodes=1 --out "$tmp/td3-inert" --no-progress
+check td3-theta-with-normal-noise 0 "warning: config key noise_theta shapes Ornstein-Uhlenbeck noise, and action_noise is normal: no effect" -- "$BIN" train --algo td3 --env Pendulum-v1 --steps 200 --set action_noise=normal --set noise_theta=0.5 --set learning_starts=100 --set eval_episodes=1 --out "$tmp/td3-inert2" --no-progress
+check sac-target-entropy-fixed-coef 0 "warning: config key target_entropy steers the learned entropy coefficient, and ent_coef is fixed at 0.1: no effect" -- "$BIN" train --algo sac --env Pendulum-v1 --steps 200 --set ent_coef=0.1 --set target_entropy=-3 --set learning_starts=100 --set eval_episodes=1 --out "$tmp/sac-inert" --no-progress
+check dqn-alpha-without-per 0 "warning: config key prioritized_alpha shapes prioritized replay, and prioritized_replay is false: no effect" -- "$BIN" train --algo dqn --env CartPole-v1 --steps 300 --set prioritized_alpha=0.9 --set eval_episodes=1 --out "$tmp/dqn-inert" --no-progress
+check dqn-exploration-key 2 "config key 'exploration_final_eps' must be in [0, 1], got 2" -- "$BIN" train --algo dqn --env CartPole-v1 --show-config --set exploration_final_eps=2
+check dqn-batch-size-bound 2 "config key 'batch_size' must be in [1, 1000000], got 1000001" -- "$BIN" train --algo dqn --env CartPole-v1 --show-config --set batch_size=1000001
+# LunarLander's wind outside Gymnasium's recommended range went without the warning Gymnasium gives.
+check lander-wind-warns 0 "warning: LunarLander-v3: wind_power 25 is outside 0..20, the range Gymnasium recommends" -- "$BIN" eval --env LunarLander-v3 --episodes 1 --kwarg enable_wind=true --kwarg wind_power=25
 check train-short 0 "" -- "$BIN" train --algo ppo --env CartPole-v1 --steps 512 --set eval_episodes=3 --out "$tmp/run" --no-progress
 for f in config.yaml progress.csv eval.json checkpoints/final.pt; do
   [[ -e "$tmp/run/$f" ]] && echo "ok   run-dir-has-$f" || { echo "FAIL run dir lacks $f"; fails=$((fails+1)); }

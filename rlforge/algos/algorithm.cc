@@ -1,5 +1,7 @@
 #include "rlforge/algos/algorithm.h"
 
+#include <cstdio>
+
 #include "rlforge/dist/communicator.h"
 
 #include <torch/torch.h>
@@ -114,6 +116,11 @@ const AlgoSpec& FindAlgorithm(const std::string& name) {
     names.push_back(a.name);
   }
   throw InvalidArgument(StrCat("unknown algorithm '", name, "'; valid: ", Join(names, ", ")));
+}
+
+void WarnInertKeys(const RunContext& ctx, std::atomic<bool>* warned, const std::vector<std::string>& why) {
+  if (why.empty() || !ctx.load_run || (ctx.comm && !ctx.comm->root()) || warned->exchange(true)) return;
+  for (const std::string& w : why) std::fprintf(stderr, "warning: config key %s: no effect\n", w.c_str());
 }
 
 std::unique_ptr<Algorithm> MakeAlgorithm(const RunContext& ctx, const AlgoConfig& config) {

@@ -28,6 +28,7 @@
 #ifndef RLFORGE_ALGOS_ALGORITHM_H_
 #define RLFORGE_ALGOS_ALGORITHM_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -131,6 +132,12 @@ struct RunContext {
   }
   double ProgressRemaining(int64_t steps) const;
 };
+
+// Config keys set that change nothing in this configuration ("noise_std
+// shapes action_noise, and action_noise is none"): one warning line each,
+// "warning: config key WHY: no effect", when training, on rank 0, once a
+// process per `warned` flag (a resume may build the agent more than once).
+void WarnInertKeys(const RunContext& ctx, std::atomic<bool>* warned, const std::vector<std::string>& why);
 
 // Returns and lengths of the episodes that ended since the last Take.
 class EpisodeLog {

@@ -1,6 +1,7 @@
 #include "rlforge/algos/off_policy.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -183,6 +184,25 @@ void ConcatRows(const float* x, int64_t d, const float* a, int64_t k, int64_t ro
 OffPolicyActorCritic::OffPolicyActorCritic(const RunContext& ctx, const OffPolicyConfig& config, int64_t n_critics)
     : Algorithm(ctx), config_(config), replay_(1, 1, 0), priorities_(1), rng_(static_cast<uint64_t>(ctx.run.seed) ^ 0xAC0FF) {
   config_.Validate();
+  {
+    // Keys of exploration noise or prioritized replay that is not in use.
+    static std::atomic<bool> warned{false};
+    const OffPolicyConfig d;
+    std::vector<std::string> why;
+    for (const auto& [key, set] : {std::pair{"noise_std", config.noise_std != d.noise_std},
+                                   std::pair{"noise_theta", config.noise_theta != d.noise_theta},
+                                   std::pair{"noise_dt", config.noise_dt != d.noise_dt}})
+      if (set && config.action_noise == "none")
+        why.push_back(StrCat(key, " shapes action_noise, and action_noise is none"));
+      else if (set && config.action_noise == "normal" && std::string(key) != "noise_std")
+        why.push_back(StrCat(key, " shapes Ornstein-Uhlenbeck noise, and action_noise is normal"));
+    for (const auto& [key, set] : {std::pair{"prioritized_alpha", config.prioritized_alpha != d.prioritized_alpha},
+                                   std::pair{"prioritized_beta0", config.prioritized_beta0 != d.prioritized_beta0},
+                                   std::pair{"prioritized_eps", config.prioritized_eps != d.prioritized_eps}})
+      if (set && !config.prioritized_replay)
+        why.push_back(StrCat(key, " shapes prioritized replay, and prioritized_replay is false"));
+    WarnInertKeys(ctx, &warned, why);
+  }
   const std::string& env_id = ctx.run.env;
   envs_ = ctx.MakeVectorEnv();
   obs_space_ = envs_->single_observation_space();

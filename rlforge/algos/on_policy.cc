@@ -37,8 +37,7 @@ void WarnInertPolicyKeys(const RunContext& ctx, const PolicyConfig& policy, cons
     why.push_back("sde_sample_freq only shapes gSDE exploration, and use_sde is false");
   if (actions.kind() != SpaceKind::kBox && policy.log_std_init != defaults.log_std_init)
     why.push_back(StrCat("log_std_init only shapes Gaussian policies, and the actions are ", actions.ToString()));
-  if (why.empty() || !ctx.load_run || (ctx.comm && !ctx.comm->root()) || warned.exchange(true)) return;
-  for (const std::string& w : why) std::fprintf(stderr, "warning: config key %s: no effect\n", w.c_str());
+  WarnInertKeys(ctx, &warned, why);
 }
 
 torch::ScalarType TorchDType(DType dtype) {

@@ -2,6 +2,7 @@
 #include "rlforge/algos/export_model.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -56,7 +57,10 @@ void DqnConfig::Validate() const {
   learning_rate.CheckRate("learning_rate");
   RLF_CHECK_ARG(buffer_size >= 1, "config key 'buffer_size' must be >= 1");
   RLF_CHECK_ARG(learning_starts >= 0, "config key 'learning_starts' must be >= 0");
-  RLF_CHECK_ARG(batch_size >= 1, "config key 'batch_size' must be >= 1");
+  // As the off-policy actor-critics': a larger batch made one update phase
+  // take minutes (and a stop signal wait for it).
+  RLF_CHECK_ARG(batch_size >= 1 && batch_size <= 1000000, "config key 'batch_size' must be in [1, 1000000], got ",
+                batch_size);
   RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0, got ", max_grad_norm);
   RLF_CHECK_ARG(tau > 0 && tau <= 1, "config key 'tau' must be in (0, 1]");
   RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1]");
@@ -72,8 +76,10 @@ void DqnConfig::Validate() const {
   RLF_CHECK_ARG(prioritized_eps > 0, "config key 'prioritized_eps' must be > 0");
   RLF_CHECK_ARG(target_update_interval >= 1, "config key 'target_update_interval' must be >= 1");
   RLF_CHECK_ARG(loss == "huber" || loss == "mse", "config key 'loss' must be huber or mse, got '", loss, "'");
-  for (double e : {exploration_initial_eps, exploration_final_eps, exploration_fraction})
-    RLF_CHECK_ARG(e >= 0 && e <= 1, "exploration settings must be in [0, 1], got ", e);
+  for (const auto& [key, e] : {std::pair{"exploration_initial_eps", exploration_initial_eps},
+                               std::pair{"exploration_final_eps", exploration_final_eps},
+                               std::pair{"exploration_fraction", exploration_fraction}})
+    RLF_CHECK_ARG(e >= 0 && e <= 1, "config key '", key, "' must be in [0, 1], got ", e);
   if (!demo_policy.empty())
     RLF_CHECK_ARG(Registry::Global().IsScriptedPolicy(demo_policy), "config key 'demo_policy': '", demo_policy,
                   "' is not a scripted policy (valid: ", Registry::Global().ScriptedPolicyList(), ")");
@@ -275,6 +281,17 @@ Dqn::Dqn(const RunContext& ctx, const DqnConfig& config, std::unique_ptr<QHead> 
       rng_(static_cast<uint64_t>(ctx.run.seed) ^ 0xD0D0),
       demo_replay_(1, 1, 0) {
   config_.Validate();
+  {
+    static std::atomic<bool> warned{false};
+    const DqnConfig d;
+    std::vector<std::string> why;
+    for (const auto& [key, set] : {std::pair{"prioritized_alpha", config.prioritized_alpha != d.prioritized_alpha},
+                                   std::pair{"prioritized_beta0", config.prioritized_beta0 != d.prioritized_beta0},
+                                   std::pair{"prioritized_eps", config.prioritized_eps != d.prioritized_eps}})
+      if (set && !config.prioritized_replay)
+        why.push_back(StrCat(key, " shapes prioritized replay, and prioritized_replay is false"));
+    WarnInertKeys(ctx, &warned, why);
+  }
   const std::string& env_id = ctx.run.env;
   envs_ = ctx.MakeVectorEnv();
   obs_space_ = envs_->single_observation_space();

@@ -98,8 +98,7 @@ void WarnInertRecurrentKeys(const RunContext& ctx, const RecurrentPpoConfig& c) 
              {"rating_deterministic", c.league.rating_deterministic != league.rating_deterministic}})
       if (set) why.push_back(StrCat(key, " shapes self-play, and self_play is false"));
   }
-  if (why.empty() || !ctx.load_run || (ctx.comm && !ctx.comm->root()) || warned.exchange(true)) return;
-  for (const std::string& w : why) std::fprintf(stderr, "warning: config key %s: no effect\n", w.c_str());
+  WarnInertKeys(ctx, &warned, why);
 }
 
 }  // namespace

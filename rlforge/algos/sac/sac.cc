@@ -159,6 +159,12 @@ Sac::Sac(const RunContext& ctx, const SacConfig& config)
   if (!config.use_sde && config.sde_sample_freq != defaults.sde_sample_freq) inert.push_back("sde_sample_freq");
   if (!config.use_sde && config.log_std_init != defaults.log_std_init) inert.push_back("log_std_init");
   if (!config.use_sde && config.clip_mean != defaults.clip_mean) inert.push_back("clip_mean");
+  // A target entropy steers only the learned temperature.
+  static std::atomic<bool> warned_entropy{false};
+  if (config.target_entropy != defaults.target_entropy && config.ent_coef.rfind("auto", 0) != 0)
+    WarnInertKeys(ctx, &warned_entropy,
+                  {StrCat("target_entropy steers the learned entropy coefficient, and ent_coef is fixed at ",
+                          config.ent_coef)});
   if (!inert.empty() && ctx.load_run && (!ctx.comm || ctx.comm->root()) && !warned.exchange(true))
     std::fprintf(stderr, "warning: config key%s %s only shape%s gSDE exploration, and use_sde is false: no effect\n",
                  inert.size() > 1 ? "s" : "", Join(inert, ", ").c_str(), inert.size() > 1 ? "" : "s");

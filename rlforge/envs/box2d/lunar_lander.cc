@@ -3,7 +3,9 @@
 #include <box2d/box2d.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdio>
 
 #include "rlforge/env/image.h"
 #include "rlforge/env/policy.h"
@@ -445,6 +447,15 @@ LunarLander::Options LanderOptions(const Kwargs& kw, const std::string& id, bool
   o.enable_wind = kw.GetBool("enable_wind", false, id);
   o.wind_power = kw.GetDouble("wind_power", 15.0, id);
   o.turbulence_power = kw.GetDouble("turbulence_power", 1.5, id);
+  // Gymnasium warns (and goes on) outside these ranges; so does rlforge,
+  // once a process (a vector env builds many copies).
+  static std::atomic<bool> warned_wind{false}, warned_turbulence{false};
+  if ((o.wind_power < 0 || o.wind_power > 20) && !warned_wind.exchange(true))
+    std::fprintf(stderr, "warning: %s: wind_power %g is outside 0..20, the range Gymnasium recommends\n", id.c_str(),
+                 o.wind_power);
+  if ((o.turbulence_power < 0 || o.turbulence_power > 2) && !warned_turbulence.exchange(true))
+    std::fprintf(stderr, "warning: %s: turbulence_power %g is outside 0..2, the range Gymnasium recommends\n",
+                 id.c_str(), o.turbulence_power);
   return o;
 }
 
