@@ -1,5 +1,6 @@
 #include "rlforge/config/config.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -262,6 +263,39 @@ class Emitter : public FieldVisitor {
 
 const char* SchedulePrefix(Schedule::Kind kind) { return kind == Schedule::Kind::kLinear ? "lin_" : "cos_"; }
 
+// Whether each of the YAML stream's documents holds something (a scalar,
+// sequence or map); parsing stops at the third that does, or after 1000
+// documents.
+std::vector<bool> DocumentsWithContent(const std::string& yaml) {
+  struct Counter : YAML::EventHandler {
+    bool content = false;
+    void OnDocumentStart(const YAML::Mark&) override { content = false; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override { content = true; }
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {
+      content = true;
+    }
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+      content = true;
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+      content = true;
+    }
+    void OnMapEnd() override {}
+  } counter;
+  std::istringstream in(yaml);
+  YAML::Parser parser(in);
+  std::vector<bool> out;
+  int with_content = 0;
+  while (out.size() < 1000 && with_content < 3 && parser.HandleNextDocument(counter)) {
+    out.push_back(counter.content);
+    with_content += counter.content;
+  }
+  return out;
+}
+
 }  // namespace
 
 Schedule Schedule::Parse(const std::string& text) {
@@ -326,14 +360,17 @@ void ConfigIO::LoadYamlTextImpl(const std::string& yaml, const std::string& sour
   CheckUtf8(yaml, source);
   YAML::Node root;
   try {
-    // Every document is read: a second one (after `---`) was dropped unseen.
-    std::vector<YAML::Node> documents = YAML::LoadAll(yaml);
-    // An empty document (a file ending in ---) holds nothing to drop.
-    documents.erase(std::remove_if(documents.begin(), documents.end(), [](const YAML::Node& d) { return d.IsNull(); }),
-                    documents.end());
-    RLF_CHECK_ARG(documents.size() <= 1, source, ": holds ", documents.size(),
+    // A second document (after `---`) was dropped unseen: count the ones
+    // with content (an empty one, as a file ending in ---, is none).
+    // YAML::LoadAll is not used: on some malformed input it yields empty
+    // documents without end (found by fuzz/config_yaml_fuzz).
+    const std::vector<bool> content = DocumentsWithContent(yaml);
+    const auto documents = std::count(content.begin(), content.end(), true);
+    RLF_CHECK_ARG(documents <= 1, source, ": holds ", documents, documents > 2 ? " or more" : "",
                   " YAML documents (separated by ---); a config is one map of key: value");
-    if (!documents.empty()) root = documents[0];
+    RLF_CHECK_ARG(documents == 0 || content[0], source,
+                  ": the config must be its first YAML document (an empty one comes before it)");
+    if (documents == 1) root = YAML::Load(yaml);  // the first document
   } catch (const YAML::Exception& e) {
     throw InvalidArgument(StrCat(source, ": not valid YAML: ", e.what()));
   }

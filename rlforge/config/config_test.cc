@@ -112,6 +112,10 @@ TEST(ConfigIOTest, LoadsYamlAndRejectsUnknownKeysAndBadTypes) {
             "t: holds 2 YAML documents (separated by ---); a config is one map of key: value");
   ConfigIO::LoadYamlText("---\ngamma: 0.25\n---\n# the end\n", "t", c);  // empty documents are no second config
   EXPECT_EQ(c.gamma, 0.25);
+  EXPECT_EQ(ErrorOf([&] { ConfigIO::LoadYamlText("---\n---\ngamma: 0.5\n", "t", c); }),
+            "t: the config must be its first YAML document (an empty one comes before it)");
+  EXPECT_EQ(ErrorOf([&] { ConfigIO::LoadYamlText("a: 1\n---\nb: 2\n---\nc: 3\n---\nd: 4\n", "t", c); }),
+            "t: holds 3 or more YAML documents (separated by ---); a config is one map of key: value");
   EXPECT_EQ(ErrorOf([&] { ConfigIO::LoadYamlText("[1, 2]: 0.9", "t", c); }),
             "t: a config key must be a name, not a list or map");
   EXPECT_NE(ErrorOf([&] { ConfigIO::LoadYamlText("kwargs: {[1]: 2}", "t", c); }).find("keys must be names"),
