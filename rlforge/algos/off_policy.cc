@@ -196,11 +196,7 @@ OffPolicyActorCritic::OffPolicyActorCritic(const RunContext& ctx, const OffPolic
         why.push_back(StrCat(key, " shapes action_noise, and action_noise is none"));
       else if (set && config.action_noise == "normal" && std::string(key) != "noise_std")
         why.push_back(StrCat(key, " shapes Ornstein-Uhlenbeck noise, and action_noise is normal"));
-    for (const auto& [key, set] : {std::pair{"prioritized_alpha", config.prioritized_alpha != d.prioritized_alpha},
-                                   std::pair{"prioritized_beta0", config.prioritized_beta0 != d.prioritized_beta0},
-                                   std::pair{"prioritized_eps", config.prioritized_eps != d.prioritized_eps}})
-      if (set && !config.prioritized_replay)
-        why.push_back(StrCat(key, " shapes prioritized replay, and prioritized_replay is false"));
+    for (std::string& w : InertPrioritizedKeys(config, d)) why.push_back(std::move(w));
     WarnInertKeys(ctx, &warned, why);
   }
   const std::string& env_id = ctx.run.env;

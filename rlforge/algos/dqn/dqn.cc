@@ -281,17 +281,8 @@ Dqn::Dqn(const RunContext& ctx, const DqnConfig& config, std::unique_ptr<QHead> 
       rng_(static_cast<uint64_t>(ctx.run.seed) ^ 0xD0D0),
       demo_replay_(1, 1, 0) {
   config_.Validate();
-  {
-    static std::atomic<bool> warned{false};
-    const DqnConfig d;
-    std::vector<std::string> why;
-    for (const auto& [key, set] : {std::pair{"prioritized_alpha", config.prioritized_alpha != d.prioritized_alpha},
-                                   std::pair{"prioritized_beta0", config.prioritized_beta0 != d.prioritized_beta0},
-                                   std::pair{"prioritized_eps", config.prioritized_eps != d.prioritized_eps}})
-      if (set && !config.prioritized_replay)
-        why.push_back(StrCat(key, " shapes prioritized replay, and prioritized_replay is false"));
-    WarnInertKeys(ctx, &warned, why);
-  }
+  static std::atomic<bool> warned_inert{false};
+  WarnInertKeys(ctx, &warned_inert, InertPrioritizedKeys(config, DqnConfig{}));
   const std::string& env_id = ctx.run.env;
   envs_ = ctx.MakeVectorEnv();
   obs_space_ = envs_->single_observation_space();

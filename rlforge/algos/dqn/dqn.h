@@ -40,6 +40,9 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "rlforge/algos/algorithm.h"
 #include "rlforge/algos/fast_update.h"
@@ -51,6 +54,20 @@
 #include "rlforge/nn/policy.h"
 
 namespace rlforge {
+
+// The prioritized-replay keys of `config` set away from `defaults` while
+// prioritized_replay is off (DQN's and the off-policy actor-critics'
+// configs), worded for WarnInertKeys.
+template <typename Config>
+std::vector<std::string> InertPrioritizedKeys(const Config& config, const Config& defaults) {
+  std::vector<std::string> why;
+  if (config.prioritized_replay) return why;
+  for (const auto& [key, set] : {std::pair{"prioritized_alpha", config.prioritized_alpha != defaults.prioritized_alpha},
+                                 std::pair{"prioritized_beta0", config.prioritized_beta0 != defaults.prioritized_beta0},
+                                 std::pair{"prioritized_eps", config.prioritized_eps != defaults.prioritized_eps}})
+    if (set) why.push_back(std::string(key) + " shapes prioritized replay, and prioritized_replay is false");
+  return why;
+}
 
 struct DqnConfig {
   Schedule learning_rate = Schedule::Constant(1e-4);  // Adam step size
