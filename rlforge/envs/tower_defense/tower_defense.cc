@@ -843,6 +843,9 @@ std::unique_ptr<Env> MakeTowerDefense(const Kwargs& kw) {
   c.stage = kw.GetInt32("stage", c.stage, id);
   c.procedural_seed = kw.GetInt("procedural_seed", c.procedural_seed, id);
   c.procedural_difficulty = kw.GetDouble("procedural_difficulty", c.procedural_difficulty, id);
+  for (const char* key : {"procedural_seed", "procedural_difficulty"})
+    RLF_CHECK_ARG(c.stage == 0 || !kw.Has(key), id, ": ", key, " applies to stage 0 (procedural) only; stage is ",
+                  c.stage, " (set stage=0, or drop ", key, ")");
   c.flat_actions = kw.GetBool("flat_actions", c.flat_actions, id);
   c.strict = kw.GetBool("strict", c.strict, id);
   c.ticks_per_step = kw.GetInt32("ticks_per_step", c.ticks_per_step, id);

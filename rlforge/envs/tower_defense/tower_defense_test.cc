@@ -449,5 +449,21 @@ TEST(TowerDefenseTest, HeuristicGeneralizesToProceduralStages) {
   EXPECT_LT(r, 0.05);
 }
 
+// The procedural keys shape stage 0 only: on a hand-made stage they would be
+// ignored, so they are refused with the key named.
+TEST(TowerDefenseTest, ProceduralKeysOnAHandMadeStageAreRefused) {
+  for (const char* key : {"procedural_seed", "procedural_difficulty"}) {
+    try {
+      Make("TowerDefense-v0", {{"stage", "2"}, {key, "1"}});
+      ADD_FAILURE() << key << " on stage 2 was accepted";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("stage 0"), std::string::npos) << e.what();
+    }
+    EXPECT_NO_THROW(Make("TowerDefense-v0", {{"stage", "0"}, {key, "1"}}));
+  }
+  EXPECT_NO_THROW(Make("TowerDefense-v0", {{"stage", "3"}}));
+}
+
 }  // namespace
 }  // namespace rlforge
