@@ -217,6 +217,8 @@ check eval-vs-snapshot 0 "" -- "$BIN" eval --policy "$tmp/sp" --opponent "$tmp/s
 check eval-vs-bot 0 "" -- "$BIN" eval --policy "$tmp/sp" --opponent bot:strong --episodes 4 --stochastic
 check eval-snapshot-missing 2 "snapshot 9 does not exist: the run keeps snapshots 0..4" -- "$BIN" eval --policy "$tmp/sp" --opponent "$tmp/sp:9"
 grep -q '"opponent": "bot:tactic"' "$tmp/sp/eval.json" && echo "ok   selfplay-eval-json-opponent" || { echo "FAIL selfplay eval.json names no opponent: $(cat "$tmp/sp/eval.json")"; fails=$((fails+1)); }
+# eval's default team-1 opponent was written "random" in --json; --opponent calls it bot:random.
+"$BIN" eval --policy "$tmp/sp" --episodes 2 --json | grep -q '"opponent": "bot:random"' && echo "ok   eval-default-team-opponent-json" || { echo "FAIL eval default team opponent json: $("$BIN" eval --policy "$tmp/sp" --episodes 2 --json)"; fails=$((fails+1)); }
 # rating_bots took any scripted policy (random-legal), which eval's --opponent bot: refuses.
 check selfplay-bot-not-the-envs 2 "config key 'rating_bots': Arena-v0 has no bot 'random-legal' (its bots: random, greedy, tactic" -- "$BIN" train --algo recurrent-ppo --env Arena-v0 --preset selfplay --set rating_bots=random-legal,tactic --steps 64 --out "$tmp/sprl"
 check plot-ratings-typo 2 "(and eval/<column> for evaluations.csv's; rating, rating_conservative)" -- "$BIN" plot "$tmp/sp" --metric ratings --out "$tmp/sp.png"
@@ -331,6 +333,8 @@ out=$("$BIN" eval --policy "$tmp/lake" --episodes 2 --stochastic)
 out=$("$BIN" eval --env CartPole-v1 --policy random --episodes 2)
 json=$("$BIN" eval --env CartPole-v1 --policy random --episodes 2 --json)
 [[ "$out" == *"policy random (scripted)"* && "$json" == *'"deterministic": null'* ]] && echo "ok   eval-scripted-mode" || { echo "FAIL eval-scripted-mode: $out $json"; fails=$((fails+1)); }
+out=$("$BIN" play --env FrozenLake-v1 --policy random --seed 0 --delay-ms 0 2>&1 | head -1)
+[[ "$out" == *"policy random (scripted)"* ]] && echo "ok   play-scripted-mode" || { echo "FAIL play-scripted-mode: $out"; fails=$((fails+1)); }
 
 # A run still training is not resumed by a second process beside it (both
 # wrote checkpoints, progress.csv and eval.json into one directory).

@@ -1,13 +1,18 @@
 // The agent contract (rlforge/algos/algorithm.h), checked for every registered
 // agent: built the same way, metrics declared up front (progress.csv has every
 // column from its first row), run-level keys it does not honour rejected by
-// name, and checkpoints that name the problem when they do not fit.
+// name, and checkpoints that name the problem when they do not fit; and every
+// preset of configs/*.yaml resolves and validates.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <set>
 #include <sstream>
+
+#include <yaml-cpp/yaml.h>
 
 #include "rlforge/algos/algorithm.h"
 #include "rlforge/core/checkpoint_file.h"
@@ -233,6 +238,55 @@ TEST(ContractTest, CheckpointsThatDoNotFitAreNamedErrors) {
   }
   EXPECT_FALSE(fs::exists(path + ".tmp"));
   EXPECT_EQ(ReadWholeFile(path, "checkpoint"), bytes);
+}
+
+bool TakesDataset(const std::string& algo) {
+  TrainConfig probe;
+  probe.algo = FindAlgorithm(algo).make_config();
+  return probe.ToYaml().find("\ndataset:") != std::string::npos;
+}
+
+std::string RandomPlayDataset(const std::string& env) {
+  static std::map<std::string, std::string> made;
+  if (auto it = made.find(env); it != made.end()) return it->second;
+  const std::string dir = FreshDir("random_play_" + env);
+  VectorEnvOptions o;
+  o.num_envs = 1;
+  auto envs = VectorEnv::Make(env, {}, o);
+  RandomPolicy random(envs->single_action_space(), 1);
+  DatasetInfo info;
+  info.env_id = env;
+  WriteDataset(RecordDataset(*envs, random, {2, 0, 0.0}, info), dir);
+  return made[env] = dir;
+}
+
+// Every preset in configs/*.yaml resolves and validates (keys that exist,
+// values in range, env kwargs the env takes): a mistyped preset would
+// otherwise fail only when a user first trains with it.
+TEST(ContractTest, EveryEmbeddedPresetResolvesAndValidates) {
+  int checked = 0;
+  for (const auto& [algo, text] : EmbeddedPresets()) {
+    const YAML::Node file = YAML::Load(text);
+    for (const auto& entry : file) {
+      const std::string key = entry.first.as<std::string>();
+      const size_t colon = key.find(':');
+      const std::string env = key.substr(0, colon), preset = colon == std::string::npos ? "" : key.substr(colon + 1);
+      SCOPED_TRACE(algo + " " + key);
+      try {
+        // An offline agent's preset leaves its dataset to the user: two
+        // episodes of random play in the preset's env stand in for it.
+        std::vector<std::string> sets;
+        if (TakesDataset(algo)) sets.push_back("dataset=" + RandomPlayDataset(env));
+        TrainConfig c = TrainConfig::Resolve(algo, env, "", sets, std::nullopt, 0, preset);
+        EXPECT_TRUE(c.used_preset);
+        c.Validate();
+        ++checked;
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << algo << " preset " << key << ": " << e.what();
+      }
+    }
+  }
+  EXPECT_GE(checked, 100);  // configs/*.yaml held 100 presets when this was written
 }
 
 }  // namespace

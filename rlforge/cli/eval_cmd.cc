@@ -112,7 +112,8 @@ void RunEval(const EvalArgs& a) {
       if (capped) all.back()["step_cap"] = a.max_episode_steps;
       if (!kwargs.empty()) all.back()["env_kwargs"] = kwargs.items();
       if (match) {
-        all.back()["opponent"] = a.opponent.empty() ? "random" : a.opponent;
+        // As --opponent names it (a team game's default is its random bot).
+        all.back()["opponent"] = !a.opponent.empty() ? a.opponent : team ? "bot:random" : "random";
         all.back()["win_rate"] = match->win_rate();
         all.back()["draw_rate"] = match->draw_rate();
         all.back()["loss_rate"] = match->loss_rate();

@@ -125,17 +125,21 @@ void RunPlay(const PlayArgs& a) {
     RLF_CHECK_ARG(env->RenderRgb(&frame), id, " has no RGB render; cannot --record");
     gif.AddFrame(frame);
   }
+  // As eval labels it: a scripted policy plays its own way whatever the flag.
+  const char* mode = Registry::Global().IsScriptedPolicy(a.policy) ? "scripted"
+                     : deterministic                                ? "deterministic"
+                                                                    : "stochastic";
   if (two_player) {
     std::printf("%s (seed %llu, %s): player %d %s, player %d %s\n%s", id.c_str(),
-                static_cast<unsigned long long>(a.seed), deterministic ? "deterministic" : "stochastic", a.side,
+                static_cast<unsigned long long>(a.seed), mode, a.side,
                 a.policy.c_str(), 1 - a.side, a.human ? "you" : opponent_name.c_str(), env->RenderText().c_str());
   } else if (team) {
     std::printf("%s (seed %llu, %s): team 0 %s, team 1 %s\n%s", id.c_str(), static_cast<unsigned long long>(a.seed),
-                deterministic ? "deterministic" : "stochastic", a.policy.c_str(), opponent_name.c_str(),
+                mode, a.policy.c_str(), opponent_name.c_str(),
                 env->RenderText().c_str());
   } else {
     std::printf("%s (seed %llu), policy %s (%s)\n%s", id.c_str(), static_cast<unsigned long long>(a.seed),
-                a.policy.c_str(), deterministic ? "deterministic" : "stochastic", env->RenderText().c_str());
+                a.policy.c_str(), mode, env->RenderText().c_str());
   }
   double ret = 0;
   for (int64_t t = 1;; ++t) {

@@ -147,7 +147,7 @@ void AddTrainCommand(CLI::App& app) {
   cmd->add_option("--env", a->env, "Env ID");
   cmd->add_option("--dataset", a->dataset,
                   "Offline agents (bc, cql, iql): the dataset directory (rlforge record writes one); its env is the "
-                  "run's unless --env says otherwise. sft: its demonstrations (config key demo_dataset)");
+                  "run's unless --env says otherwise. sft: its demonstrations (config key demo_dataset; its env too)");
   cmd->add_option("--init-from", a->init_from,
                   "Warm start from a run directory or checkpoint: its network's parameters initialize this run's "
                   "where names and shapes match (bc/iql -> ppo, cql -> dqn; see docs/offline.md)");

@@ -193,7 +193,8 @@ TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env
   c.run.env = env.empty() ? file_env : env;
   // An offline agent's dataset names the env it was recorded in, however
   // `dataset` is given (--dataset, --set, the file): read from the file and
-  // `sets` applied to a scratch config, as they will be below.
+  // `sets` applied to a scratch config, as they will be below. So do sft's
+  // demonstrations (`demo_dataset`), which must be of the run's env.
   std::optional<Kwargs> dataset_kwargs;
   std::optional<DatasetInfo> other_envs_dataset;  // recorded in another env than the run's
   std::string dataset;
@@ -204,6 +205,12 @@ TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env
     for (const auto& s : sets) ConfigIO::Set(s, probe);
     StringFieldReader reader("dataset", &dataset);
     probe.Visit(reader);
+    bool demonstrations = false;
+    if (dataset.empty()) {
+      StringFieldReader demo_reader("demo_dataset", &dataset);
+      probe.Visit(demo_reader);
+      demonstrations = !dataset.empty();
+    }
     if (!dataset.empty()) {
       const DatasetInfo info = ReadDatasetInfo(dataset);
       if (c.run.env.empty() || c.run.env == info.env_id) {
@@ -213,7 +220,7 @@ TrainConfig TrainConfig::Resolve(const std::string& algo, const std::string& env
         for (const auto& k : info.ignored_kwargs)
           c.notes.push_back(StrCat("dataset ", dataset, ": its env_spec's kwarg ", k,
                                    " is ignored (set it with --set env_kwargs=...)"));
-      } else if (!info.env_id.empty()) {
+      } else if (!info.env_id.empty() && !demonstrations) {  // (sft refuses another env's demonstrations)
         other_envs_dataset = info;
       }
     }

@@ -225,6 +225,10 @@ TEST(Sft, LearnsToSortFromARecordedDataset) {
   EXPECT_EQ(sft.num_demonstrations(), 2000);
   EXPECT_EQ(m.at("demo_accuracy"), 1.0);
   EXPECT_GE(m.at("eval_accuracy"), 0.9);
+  // Without --env the run takes the dataset's env and kwargs.
+  TrainConfig from_data = TrainConfig::Resolve("sft", "", "", {"demo_dataset=" + data}, 10, 0);
+  EXPECT_EQ(from_data.run.env, "TextSort-v0");
+  EXPECT_EQ(from_data.run.env_kwargs.GetInt("length", 0), 3);
   // A dataset of another env is refused by name.
   TrainConfig wrong = TrainConfig::Resolve("sft", "TextAddition-v0", "", {"demo_dataset=" + data}, 10, 0);
   auto other = MakeAlgorithm(wrong.Context(), *wrong.algo);
