@@ -30,6 +30,30 @@ namespace {
 using testing_util::Quiet;
 std::string FreshDir(const std::string& name) { return testing_util::FreshDir("contract_test", name); }
 
+// Random play in `env` as a dataset (rlforge record's format), made once per
+// process for each (env, episodes).
+std::string RandomPlayDataset(const std::string& env, int64_t episodes) {
+  static std::map<std::string, std::string> made;
+  const std::string name = StrCat("random_play_", env, "_", episodes);
+  if (auto it = made.find(name); it != made.end()) return it->second;
+  const std::string dir = FreshDir(name);
+  VectorEnvOptions o;
+  auto envs = VectorEnv::Make(env, {}, o);
+  RandomPolicy random(envs->single_action_space(), 1);
+  DatasetInfo info;
+  info.env_id = env;
+  WriteDataset(RecordDataset(*envs, random, {episodes, 0, 0.0}, info), dir);
+  return made[name] = dir;
+}
+
+// An agent's config.yaml with every key at its default.
+std::string DefaultYaml(const std::string& algo) {
+  TrainConfig probe;
+  probe.algo = FindAlgorithm(algo).make_config();
+  return probe.ToYaml();
+}
+
+bool TakesDataset(const std::string& algo) { return DefaultYaml(algo).find("\ndataset:") != std::string::npos; }
 
 // Each agent on the first env its preset file names (an env it plays), for a
 // few hundred steps: nothing here names an agent, so a new one is covered by
@@ -48,12 +72,7 @@ TrainConfig SmallConfig(const std::string& algo) {
   }
   // Offline agents learn from a dataset (config key `dataset`): a small one of
   // random CartPole play, recorded once per process.
-  const AlgoSpec& spec = FindAlgorithm(algo);
-  const std::string yaml = [&] {
-    TrainConfig probe;
-    probe.algo = spec.make_config();
-    return probe.ToYaml();
-  }();
+  const std::string yaml = DefaultYaml(algo);
   // Language-model agents (text envs): a tiny transformer, few demonstrations.
   if (env.rfind("Text", 0) == 0) {
     std::vector<std::string> sets = {"eval_episodes=0", "d_model=16", "n_layers=1", "n_heads=2"};
@@ -62,21 +81,10 @@ TrainConfig SmallConfig(const std::string& algo) {
     sets.push_back(yaml.find("\npairs:") != std::string::npos ? "pairs=64" : "eval_prompts=8");
     return TrainConfig::Resolve(algo, env, "", sets, 600, 0);
   }
-  if (yaml.find("\ndataset:") == std::string::npos) return TrainConfig::Resolve(algo, env, "", {"eval_episodes=0"}, 600, 0);
-  {
-    static const std::string dataset = [] {
-      const std::string dir = FreshDir("contract_dataset");
-      VectorEnvOptions o;
-      auto envs = VectorEnv::Make("CartPole-v1", {}, o);
-      RandomPolicy random(envs->single_action_space(), 1);
-      DatasetInfo info;
-      info.env_id = "CartPole-v1";
-      WriteDataset(RecordDataset(*envs, random, {20, 0, 0.0}, info), dir);
-      return dir;
-    }();
-    return TrainConfig::Resolve(algo, "CartPole-v1", "",
-                                {"eval_episodes=0", "dataset=" + dataset, "updates_per_iteration=50"}, 600, 0);
-  }
+  if (!TakesDataset(algo)) return TrainConfig::Resolve(algo, env, "", {"eval_episodes=0"}, 600, 0);
+  return TrainConfig::Resolve(
+      algo, "CartPole-v1", "",
+      {"eval_episodes=0", "dataset=" + RandomPlayDataset("CartPole-v1", 20), "updates_per_iteration=50"}, 600, 0);
 }
 
 TEST(ContractTest, EveryAgentIsBuiltTheSameWayAndReportsOnlyDeclaredMetrics) {
@@ -240,26 +248,6 @@ TEST(ContractTest, CheckpointsThatDoNotFitAreNamedErrors) {
   EXPECT_EQ(ReadWholeFile(path, "checkpoint"), bytes);
 }
 
-bool TakesDataset(const std::string& algo) {
-  TrainConfig probe;
-  probe.algo = FindAlgorithm(algo).make_config();
-  return probe.ToYaml().find("\ndataset:") != std::string::npos;
-}
-
-std::string RandomPlayDataset(const std::string& env) {
-  static std::map<std::string, std::string> made;
-  if (auto it = made.find(env); it != made.end()) return it->second;
-  const std::string dir = FreshDir("random_play_" + env);
-  VectorEnvOptions o;
-  o.num_envs = 1;
-  auto envs = VectorEnv::Make(env, {}, o);
-  RandomPolicy random(envs->single_action_space(), 1);
-  DatasetInfo info;
-  info.env_id = env;
-  WriteDataset(RecordDataset(*envs, random, {2, 0, 0.0}, info), dir);
-  return made[env] = dir;
-}
-
 // Every preset in configs/*.yaml resolves and validates (keys that exist,
 // values in range, env kwargs the env takes): a mistyped preset would
 // otherwise fail only when a user first trains with it.
@@ -276,7 +264,7 @@ TEST(ContractTest, EveryEmbeddedPresetResolvesAndValidates) {
         // An offline agent's preset leaves its dataset to the user: two
         // episodes of random play in the preset's env stand in for it.
         std::vector<std::string> sets;
-        if (TakesDataset(algo)) sets.push_back("dataset=" + RandomPlayDataset(env));
+        if (TakesDataset(algo)) sets.push_back("dataset=" + RandomPlayDataset(env, 2));
         TrainConfig c = TrainConfig::Resolve(algo, env, "", sets, std::nullopt, 0, preset);
         EXPECT_TRUE(c.used_preset);
         c.Validate();
