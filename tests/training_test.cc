@@ -2,12 +2,14 @@
 // failures, and fixed-seed learning thresholds on CartPole-v1.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/algos/pg/a3c.h"
 #include "rlforge/algos/pg/reinforce.h"
+#include "rlforge/env/evaluation.h"
 #include "rlforge/train/runner.h"
 #include "rlforge/train/testing.h"
 
@@ -50,6 +52,20 @@ TEST(TrainingTest, BadConfigFailsBeforeTrainingNamingTheKey) {
   EXPECT_NE(msg({"gamma=high"}).find("config key 'gamma'"), std::string::npos);
   EXPECT_NE(msg({"gamma=1.5"}).find("'gamma' must be in [0, 1]"), std::string::npos);
   EXPECT_NE(msg({"env_kwargs={bogus: 1}"}).find("unknown kwarg 'bogus'"), std::string::npos);
+  // A clip range scheduled below 0 turned the clipped objective around (it trained on).
+  EXPECT_NE(msg({"clip_range=lin_0.2_-0.2"}).find("config key 'clip_range' must start > 0 and never go below 0"),
+            std::string::npos);
+  // As SB3: one advantage standardizes to 0.
+  EXPECT_NE(msg({"batch_size=1"}).find("'batch_size' must be > 1 with normalize_advantage"), std::string::npos);
+  EXPECT_EQ(msg({"batch_size=1", "normalize_advantage=false"}), "");
+  // A rollout larger than memory was killed by the kernel, without a word.
+  try {
+    TrainConfig c = TrainConfig::Resolve("ppo", "CartPole-v1", "", {"n_steps=100000000000"}, std::nullopt, 0);
+    MakeAlgorithm(c.Context(), *c.algo);
+    ADD_FAILURE() << "a rollout of 8e11 samples was accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("config keys 'n_steps' and 'num_envs'"), std::string::npos) << e.what();
+  }
   EXPECT_THROW(TrainConfig::Resolve("dqn9", "CartPole-v1", "", {}, std::nullopt, std::nullopt), InvalidArgument);
 }
 
@@ -149,9 +165,61 @@ TEST(LearningTest, ReinforceReaches450OnCartPoleWithin500kSteps) {
   std::printf("REINFORCE CartPole-v1: %lld steps in %.1f s, eval return %.1f +- %.1f\n",
               static_cast<long long>(r.timesteps), r.seconds, r.eval.mean_return, r.eval.std_return);
   // Stops at the first update past 500k; one update collects 16 complete
-  // episodes on 8 envs (at most 500 steps each, plus the dropped partial ones).
+  // episodes on 8 envs (two an env once they last 500 steps, plus the steps
+  // of envs waiting for the last one).
   EXPECT_LE(r.timesteps, 500000 + (16 + 8) * 500);
   EXPECT_GE(r.eval.mean_return, 450.0);
+}
+
+// REINFORCE's batch is the first episodes to start, not to finish: taking the
+// first 16 to finish on 8 envs favoured short episodes, in the update and in
+// the logged returns (a fixed random-like policy logged a mean CartPole length
+// of about 19.4 where its episodes last 22). The logged episodes' mean length
+// matches a stochastic evaluation of the same (unchanging) policy.
+TEST(ReinforceTest, BatchesAreNotBiasedTowardsShortEpisodes) {
+  TrainConfig c = TrainConfig::Resolve("reinforce", "CartPole-v1", "", {"learning_rate=1e-12"}, 1000000, 0);
+  auto algo = MakeAlgorithm(c.Context(), *c.algo);
+  std::vector<double> returns;
+  std::vector<int64_t> lengths;
+  for (int k = 0; k < 40; ++k) algo->Iterate();
+  algo->TakeFinishedEpisodes(&returns, &lengths);
+  ASSERT_EQ(lengths.size(), 40u * 16u);
+  double logged = 0;
+  for (int64_t l : lengths) logged += static_cast<double>(l);
+  logged /= static_cast<double>(lengths.size());
+  VectorEnvOptions o;
+  o.num_envs = 8;
+  auto envs = VectorEnv::Make("CartPole-v1", {}, o);
+  auto policy = algo->MakePolicy(/*deterministic=*/false);
+  const double truth = Evaluate(*envs, *policy, 2000, 7).mean_length;
+  std::printf("REINFORCE batches: mean length %.2f, the policy's episodes %.2f\n", logged, truth);
+  EXPECT_NEAR(logged, truth, 1.5);  // standard errors about 0.5 and 0.3
+}
+
+// REINFORCE drew TowerDefense's actions from the per-dimension masks only, so
+// a strict game refused them ("guard deploys only on ground"): now dimension
+// by dimension under the conditional masks, as PPO and A2C.
+TEST(ReinforceTest, DrawsUnderConditionalMasks) {
+  TrainConfig c = TrainConfig::Resolve(
+      "reinforce", "TowerDefense-v0", "",
+      {"num_envs=2", "episodes_per_update=2", "env_kwargs={strict: true, ticks_per_step: 4}"}, 100000, 0);
+  auto algo = MakeAlgorithm(c.Context(), *c.algo);
+  for (int k = 0; k < 3; ++k) EXPECT_NO_THROW(algo->Iterate());
+}
+
+// With target_kl, the minibatch whose approx KL stops the epochs is logged (as
+// SB3 logs it) but takes no step: with a threshold nothing passes, every
+// iteration stops at its first minibatch, and its losses were written as 0
+// (an entropy of 0 for a near-uniform policy).
+TEST(TrainingTest, TargetKlLogsTheMinibatchThatStoppedTheEpochs) {
+  TrainConfig c = TrainConfig::Resolve("ppo", "CartPole-v1", "", {"target_kl=1e-20", "n_steps=64", "batch_size=32"},
+                                       100000, 0);
+  auto algo = MakeAlgorithm(c.Context(), *c.algo);
+  const Metrics m = algo->Iterate();
+  EXPECT_EQ(m.at("n_updates"), 0);
+  EXPECT_NEAR(m.at("entropy"), std::log(2.0), 0.01);
+  EXPECT_GT(m.at("approx_kl"), 0.0);
+  EXPECT_TRUE(std::isnan(m.at("grad_norm")));  // no step: blank in progress.csv
 }
 
 // A3C with 2 worker threads: the order of updates depends on timing (and on

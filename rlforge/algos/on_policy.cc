@@ -15,6 +15,7 @@
 #include "rlforge/algos/flat_adam.h"
 #include "rlforge/buffers/gae.h"
 #include "rlforge/core/error.h"
+#include "rlforge/core/memory.h"
 #include "rlforge/data/demonstrations.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/nn/state.h"
@@ -135,6 +136,11 @@ OnPolicyAlgorithm::OnPolicyAlgorithm(const RunContext& ctx, int64_t n_steps, dou
     if (auto* lin = dynamic_cast<torch::nn::LinearImpl*>(m.get())) flops_per_sample_ += 6.0 * lin->weight.numel();
 
   const int64_t T = n_steps, N = envs_->num_envs();
+  // The rollout's tensors, and about as much again for the update's copies.
+  const double per_sample = 4.0 * static_cast<double>(os.size()) + static_cast<double>(envs_->mask_size()) +
+                            8.0 * static_cast<double>(std::max<int64_t>(1, as.size())) + 6 * 4 + 1;
+  CheckFitsInMemory(StrCat("a rollout of n_steps ", T, " x num_envs ", N, " samples (config keys 'n_steps' and 'num_envs')"),
+                    2.0 * per_sample * static_cast<double>(T) * static_cast<double>(N));
   obs_shape_ = os.shape();
   obs_ = RolloutObservations(T, N, os, ctx.run.normalize_obs);
   if (envs_->has_action_mask()) masks_ = torch::zeros({T, N, envs_->mask_size()}, torch::kBool);
@@ -146,6 +152,19 @@ OnPolicyAlgorithm::OnPolicyAlgorithm(const RunContext& ctx, int64_t n_steps, dou
   dones_ = torch::zeros({T, N}, torch::kUInt8);
   advantages_ = torch::zeros({T, N});
   returns_ = torch::zeros({T, N});
+}
+
+OnPolicyAlgorithm::ConditionalDraw OnPolicyAlgorithm::DrawConditional(const torch::Tensor& logits) {
+  const Space& as = envs_->single_action_space();
+  const int64_t N = envs_->num_envs(), k = static_cast<int64_t>(as.nvec().size());
+  const torch::Tensor l = logits.contiguous();
+  auto u = at::rand({N, k}, gen_);
+  ConditionalDraw d{torch::empty({N, k}, torch::kLong), torch::empty({N}), torch::empty({N, as.mask_size()}, torch::kUInt8)};
+  ConditionalMultiCategorical(l.data_ptr<float>(), static_cast<int>(N), as.nvec(), envs_->conditional_mask_fn(),
+                              u.data_ptr<float>(), d.actions.data_ptr<int64_t>(), d.log_probs.data_ptr<float>(),
+                              d.masks.data_ptr<uint8_t>());
+  d.masks = d.masks.to(torch::kBool);
+  return d;
 }
 
 torch::Tensor OnPolicyAlgorithm::MaskView() const {
@@ -195,18 +214,12 @@ void OnPolicyAlgorithm::CollectRollout() {
     if (conditional_) {
       // Redraw dimension by dimension under the env's conditional masks, and
       // keep those masks so the update recomputes the same log-probs.
-      const int64_t k = static_cast<int64_t>(as.nvec().size());
-      torch::Tensor logits = fast_ ? torch::from_blob(const_cast<float*>(fast_->pi()), {N, as.mask_size()})
-                                   : policy_->Logits(policy_->Forward(obs, mask).latent).contiguous();
-      auto u = at::rand({N, k}, gen_);
-      a = torch::empty({N, k}, torch::kLong);
-      auto lp = torch::empty({N});
-      auto cond_masks = torch::empty({N, as.mask_size()}, torch::kUInt8);
-      ConditionalMultiCategorical(logits.data_ptr<float>(), static_cast<int>(N), as.nvec(),
-                                  envs_->conditional_mask_fn(), u.data_ptr<float>(), a.data_ptr<int64_t>(),
-                                  lp.data_ptr<float>(), cond_masks.data_ptr<uint8_t>());
-      log_probs_[t].copy_(lp);
-      masks_[t].copy_(cond_masks.to(torch::kBool));
+      const ConditionalDraw d =
+          DrawConditional(fast_ ? torch::from_blob(const_cast<float*>(fast_->pi()), {N, as.mask_size()})
+                                : policy_->Logits(policy_->Forward(obs, mask).latent));
+      a = d.actions;
+      log_probs_[t].copy_(d.log_probs);
+      masks_[t].copy_(d.masks);
     }
     actions_[t].copy_(a);
     auto env_actions = ToEnvActions(a, as);
@@ -424,6 +437,19 @@ void VisitPretrainFields(FieldVisitor& v, PretrainConfig* c) {
   v.Field("pretrain_batch_size", &c->batch_size, "behaviour-cloning minibatch size");
   v.Field("pretrain_learning_rate", &c->learning_rate, "behaviour-cloning Adam learning rate");
   v.Field("pretrain_vf_coef", &c->vf_coef, "weight of the value regression on demonstration returns");
+}
+
+std::vector<std::string> InertPretrainKeys(const PretrainConfig& c) {
+  if (!c.policy.empty()) return {};
+  const PretrainConfig d;
+  std::vector<std::string> why;
+  for (const auto& [key, set] : {std::pair{"pretrain_episodes", c.episodes != d.episodes},
+                                 std::pair{"pretrain_epochs", c.epochs != d.epochs},
+                                 std::pair{"pretrain_batch_size", c.batch_size != d.batch_size},
+                                 std::pair{"pretrain_learning_rate", c.learning_rate != d.learning_rate},
+                                 std::pair{"pretrain_vf_coef", c.vf_coef != d.vf_coef}})
+    if (set) why.push_back(StrCat(key, " shapes pretraining, and pretrain_policy is empty"));
+  return why;
 }
 
 void ValidatePretrain(const PretrainConfig& c) {

@@ -100,6 +100,8 @@ struct PretrainConfig {
 };
 void VisitPretrainFields(FieldVisitor& v, PretrainConfig* c);
 void ValidatePretrain(const PretrainConfig& c);
+// The pretrain_* keys set without pretrain_policy (for WarnInertKeys).
+std::vector<std::string> InertPretrainKeys(const PretrainConfig& c);
 // When an agent is built: the scripted policy plays `env` (with `kwargs`) and
 // its actions can be demonstrated (Discrete or MultiDiscrete; a Box env's
 // heuristic cannot be cloned this way: use bc on a recorded dataset).
@@ -247,6 +249,14 @@ class OnPolicyAlgorithm : public Algorithm {
   void CollectRollout();
   // The env's legal-action masks [N, mask] as a bool view (undefined without masks).
   torch::Tensor MaskView() const;
+  // With conditional masks (conditional_): actions redrawn dimension by
+  // dimension from the policy's logits [N, mask], their log-probs, and the
+  // masks each dimension was drawn under (bool [N, mask]), which the update
+  // takes as the step's masks to recompute the same log-probs.
+  struct ConditionalDraw {
+    torch::Tensor actions, log_probs, masks;
+  };
+  ConditionalDraw DrawConditional(const torch::Tensor& logits);
   double ExplainedVariance() const;
   // Raw observations -> network input (normalized when normalize_obs).
   torch::Tensor NormalizeObs(const torch::Tensor& raw, bool update);

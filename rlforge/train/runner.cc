@@ -543,14 +543,18 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   bool counts_updates = false, any_update = false;  // the agent reports n_updates; one was positive
   // An error that ends training (a NaN loss, a failed env step, a peer that
   // died or timed out) says what is left to resume from.
+  bool logged = resumed;  // a progress row or a best model written (the run directory is kept)
   auto with_resume_hint = [&](const Error& e) {
     progress.Finish();
-    return Error(StrCat(e.what(), "; ",
-                        last_checkpoint.empty()
-                            ? "no checkpoint was written before it (checkpoint_interval: 0): --resume would "
-                              "start the run again from step 0"
-                            : "the last checkpoint, " + last_checkpoint + ", is kept (" +
-                                  ResumeCommand(dir, comm, options.job.get()) + ")"));
+    std::string hint;
+    if (!last_checkpoint.empty())
+      hint = "the last checkpoint, " + last_checkpoint + ", is kept (" + ResumeCommand(dir, comm, options.job.get()) + ")";
+    else if (!logged)  // TrainFromStart removes a new run's directory
+      hint = "nothing was logged or saved before it: run the same command again once the cause is fixed";
+    else
+      hint = StrCat("no checkpoint was written before it (checkpoint_interval: ", run.checkpoint_interval,
+                    "): --resume would start the run again from step 0");
+    return Error(StrCat(e.what(), "; ", hint));
   };
   while (algo->num_timesteps() < run.total_steps && !algo->finished()) {
     Metrics m;
@@ -629,6 +633,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
       csv << Join(cells, ",") << "\n";
       csv.flush();
       RLF_CHECK(csv.good(), "cannot write ", csv_path, ": ", std::strerror(errno));  // a full disk stops the run
+      logged = true;
       if (!std::isnan(mean_ret)) {
         tb.AddScalar("rollout/ep_return_mean", mean_ret, steps);
         tb.AddScalar("rollout/ep_length_mean", mean_len, steps);
@@ -668,7 +673,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
         throw with_resume_hint(e);
       }
     }
-    if (new_best) save(dir + "/checkpoints/best.pt");
+    if (new_best) save(dir + "/checkpoints/best.pt"), logged = true;
     if (steps >= next_checkpoint && !last) {
       save(StrCat(dir, "/checkpoints/step_", steps, ".pt"));
       while (next_checkpoint <= steps) next_checkpoint += run.checkpoint_interval;
@@ -679,7 +684,7 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   if (counts_updates && !any_update && start_steps == 0)  // a setting that leaves learning out says so
     std::fprintf(stderr,
                  "warning: the run made no update (no gradient step in %lld steps): its model is the initial one; "
-                 "see learning_starts, train_freq and gradient_steps\n",
+                 "see the keys that gate updates (learning_starts, train_freq and gradient_steps; PPO's target_kl)\n",
                  static_cast<long long>(algo->num_timesteps()));
   save(dir + "/checkpoints/final.pt");
   TrainResult result;

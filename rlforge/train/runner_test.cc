@@ -245,20 +245,33 @@ TEST(RunnerTest2, PeriodicEvaluationsLogEveryColumnToTensorBoard) {
 
 // A NaN stop used to claim "the last checkpoint is kept" when there was none.
 TEST(RunnerTest2, ANonFiniteLossSaysWhetherACheckpointIsLeft) {
-  auto stop_message = [](const std::string& name, std::vector<std::string> sets) {
+  bool kept = false;  // whether the last run's directory is left
+  auto stop_message = [&kept](const std::string& name, std::vector<std::string> sets, const std::string& algo = "a2c") {
     const std::string d = FreshDir(name);
     sets.push_back("learning_rate=1e30");
     sets.push_back("eval_episodes=0");
+    std::string message = "no error";
     try {
-      Train(TrainConfig::Resolve("a2c", "CartPole-v1", "", sets, 200000, 0), d, Quiet());
+      Train(TrainConfig::Resolve(algo, "CartPole-v1", "", sets, 200000, 0), d, Quiet());
     } catch (const Error& e) {
-      return std::string(e.what());
+      message = e.what();
     }
-    return std::string("no error");
+    kept = fs::exists(d + "/config.yaml");
+    return message;
   };
   const std::string none = stop_message("nan_none", {});
-  EXPECT_NE(none.find("no checkpoint was written"), std::string::npos) << none;
+  EXPECT_NE(none.find("no checkpoint was written before it (checkpoint_interval: 0)"), std::string::npos) << none;
   EXPECT_EQ(none.find("is kept"), std::string::npos) << none;
+  EXPECT_TRUE(kept);
+  // The interval was said to be 0 whatever it was.
+  const std::string later = stop_message("nan_later", {"checkpoint_interval=150000"});
+  EXPECT_NE(later.find("(checkpoint_interval: 150000)"), std::string::npos) << later;
+  // A run that fails in its first iteration leaves no directory to resume:
+  // it said "--resume would start the run again", which then found nothing.
+  const std::string first = stop_message("nan_first", {}, "ppo");
+  EXPECT_NE(first.find("nothing was logged or saved before it: run the same command again"), std::string::npos)
+      << first;
+  EXPECT_FALSE(kept);
   const std::string some = stop_message("nan_some", {"checkpoint_interval=40"});
   EXPECT_NE(some.find("the last checkpoint"), std::string::npos) << some;
   EXPECT_NE(some.find("--resume"), std::string::npos) << some;

@@ -1,6 +1,9 @@
 #include "rlforge/algos/pg/a2c.h"
 
+#include <atomic>
 #include <chrono>
+#include <cmath>
+#include <tuple>
 
 #include "rlforge/algos/flat_adam.h"
 
@@ -17,6 +20,7 @@ void A2cConfig::Visit(FieldVisitor& v) {
   v.Field("use_rms_prop", &use_rms_prop, "RMSProp as in the paper (false: Adam)");
   v.Field("rms_prop_alpha", &rms_prop_alpha, "RMSProp smoothing constant");
   v.Field("rms_prop_eps", &rms_prop_eps, "RMSProp epsilon");
+  v.Field("adam_eps", &adam_eps, "Adam epsilon (use_rms_prop: false)");
   v.Field("normalize_advantage", &normalize_advantage, "standardize advantages per batch");
   v.Field("fast_update", &fast_update, "hand-written gradients for plain MLP policies (autograd otherwise)");
   VisitPolicyFields(v, &policy);
@@ -31,20 +35,32 @@ void A2cConfig::Validate() const {
   RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0, got ", max_grad_norm);
   RLF_CHECK_ARG(rms_prop_alpha > 0 && rms_prop_alpha < 1, "config key 'rms_prop_alpha' must be in (0, 1)");
   RLF_CHECK_ARG(rms_prop_eps > 0, "config key 'rms_prop_eps' must be > 0");
+  RLF_CHECK_ARG(adam_eps > 0 && std::isfinite(adam_eps), "config key 'adam_eps' must be > 0, got ", adam_eps);
 }
 
-std::unique_ptr<torch::optim::Optimizer> MakeA2cOptimizer(const A2cConfig& config, std::vector<torch::Tensor> params) {
+std::unique_ptr<torch::optim::Optimizer> MakeA2cOptimizer(const RunContext& ctx, const A2cConfig& config,
+                                                          std::vector<torch::Tensor> params) {
+  const A2cConfig d;
+  std::vector<std::string> why;
+  for (const auto& [key, set, rms] : {std::tuple{"rms_prop_alpha", config.rms_prop_alpha != d.rms_prop_alpha, true},
+                                      std::tuple{"rms_prop_eps", config.rms_prop_eps != d.rms_prop_eps, true},
+                                      std::tuple{"adam_eps", config.adam_eps != d.adam_eps, false}})
+    if (set && rms != config.use_rms_prop)
+      why.push_back(StrCat(key, " shapes ", rms ? "RMSProp" : "Adam", ", and use_rms_prop is ",
+                           config.use_rms_prop ? "true" : "false"));
+  static std::atomic<bool> warned{false};
+  WarnInertKeys(ctx, &warned, why);
   const double lr = config.learning_rate.Value(1.0);
   if (config.use_rms_prop)
     return std::make_unique<FlatRmsprop>(
         std::move(params), torch::optim::RMSpropOptions(lr).alpha(config.rms_prop_alpha).eps(config.rms_prop_eps));
-  return std::make_unique<FlatAdam>(std::move(params), torch::optim::AdamOptions(lr));
+  return std::make_unique<FlatAdam>(std::move(params), torch::optim::AdamOptions(lr).eps(config.adam_eps));
 }
 
 A2c::A2c(const RunContext& ctx, const A2cConfig& config)
     : OnPolicyAlgorithm(ctx, config.n_steps, config.gamma, config.gae_lambda, config.policy), config_(config) {
   config_.Validate();
-  optimizer_ = MakeA2cOptimizer(config, policy_->parameters());
+  optimizer_ = MakeA2cOptimizer(ctx, config, policy_->parameters());
   if (config.fast_update && FastActorCritic::Supported(*policy_)) fast_ = std::make_unique<FastActorCritic>(policy_);
   DeclareMetrics({"policy_loss", "value_loss", "entropy_loss", "entropy", "loss", "explained_variance",
                   "learning_rate", "grad_norm"});

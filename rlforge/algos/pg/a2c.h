@@ -27,6 +27,7 @@ struct A2cConfig {
   bool use_rms_prop = true;         // RMSProp (else Adam)
   double rms_prop_alpha = 0.99;     // RMSProp smoothing
   double rms_prop_eps = 1e-5;       // RMSProp epsilon
+  double adam_eps = 1e-5;           // Adam epsilon (use_rms_prop: false; SB3's actor-critic policies' Adam default)
   bool normalize_advantage = false; // standardize advantages per batch
   bool fast_update = true;          // hand-written gradients for plain MLP policies
   PolicyConfig policy;
@@ -35,8 +36,10 @@ struct A2cConfig {
   void Validate() const;
 };
 
-// The optimizer A2C and A3C step: RMSProp (alpha, eps) or Adam, as plain loops.
-std::unique_ptr<torch::optim::Optimizer> MakeA2cOptimizer(const A2cConfig& config, std::vector<torch::Tensor> params);
+// The optimizer A2C and A3C step: RMSProp (alpha, eps) or Adam, as plain
+// loops; the other optimizer's keys, when set, are warned about (no effect).
+std::unique_ptr<torch::optim::Optimizer> MakeA2cOptimizer(const RunContext& ctx, const A2cConfig& config,
+                                                          std::vector<torch::Tensor> params);
 
 class A2c : public OnPolicyAlgorithm {
  public:

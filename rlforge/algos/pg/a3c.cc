@@ -62,7 +62,7 @@ A3c::A3c(const RunContext& ctx, const A3cConfig& config) : Algorithm(ctx), confi
   torch::manual_seed(static_cast<uint64_t>(ctx.run.seed));
   shared_ = ActorCritic(workers_[0]->envs().single_observation_space(), workers_[0]->envs().single_action_space(),
                         config.policy);
-  optimizer_ = MakeA2cOptimizer(config, shared_->parameters());
+  optimizer_ = MakeA2cOptimizer(ctx, config, shared_->parameters());
   DeclareMetrics({"policy_loss", "value_loss", "entropy_loss", "explained_variance", "learning_rate", "grad_norm",
                   "n_updates"});
 }

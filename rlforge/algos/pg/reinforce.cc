@@ -1,5 +1,7 @@
 #include "rlforge/algos/pg/reinforce.h"
 
+#include <atomic>
+
 #include "rlforge/algos/flat_adam.h"
 
 namespace rlforge {
@@ -38,6 +40,9 @@ std::vector<double> RewardToGo(const std::vector<double>& rewards, double gamma,
 Reinforce::Reinforce(const RunContext& ctx, const ReinforceConfig& config)
     : OnPolicyAlgorithm(ctx, /*n_steps=*/1, config.gamma, /*gae_lambda=*/1.0, config.policy), config_(config) {
   config_.Validate();
+  static std::atomic<bool> warned{false};
+  if (!config.use_baseline && config.vf_coef != ReinforceConfig{}.vf_coef)
+    WarnInertKeys(ctx, &warned, {"vf_coef weighs the baseline's loss, and use_baseline is false"});
   optimizer_ = std::make_unique<torch::optim::Adam>(policy_->parameters(),
                                                     torch::optim::AdamOptions(config.learning_rate.Value(1.0)));
   DeclareMetrics({"policy_loss", "value_loss", "entropy_loss", "loss", "learning_rate", "grad_norm", "batch_samples"});
@@ -56,16 +61,32 @@ Metrics Reinforce::Iterate() {
   std::vector<std::vector<float>> reward_steps;
   std::vector<Episode> episodes;
   std::vector<int64_t> start(N, 0);
+  // The batch is the first episodes_per_update episodes to *start*: taking
+  // the first to finish would favour short episodes (and so would the
+  // logged returns). An env whose counted episode ends starts a counted one
+  // while places are left; otherwise its steps are not used, until the last
+  // counted episode ends.
+  const int64_t quota = config_.episodes_per_update;
+  int64_t started = 0;
+  std::vector<char> counted(N, 0);
+  for (int64_t i = 0; i < N && started < quota; ++i) counted[i] = 1, ++started;
   {
     torch::NoGradGuard no_grad;
     policy_->eval();
     envs_->Reset(std::nullopt);  // drop partial episodes of the previous policy
-    for (int64_t t = 0; static_cast<int64_t>(episodes.size()) < config_.episodes_per_update; ++t) {
+    for (int64_t t = 0; static_cast<int64_t>(episodes.size()) < quota; ++t) {
       auto obs = NormalizeObs(ObservationTensor(envs_->observations(), N, os), /*update=*/true);
       auto mask = MaskView();
       if (mask.defined()) mask = mask.clone();
       auto out = policy_->Forward(obs, mask);
-      auto a = out.dist.sample(&gen_);
+      torch::Tensor a;
+      if (conditional_) {  // dimension by dimension, as PPO and A2C draw them
+        ConditionalDraw d = DrawConditional(policy_->Logits(out.latent));
+        a = d.actions;
+        mask = d.masks;
+      } else {
+        a = out.dist.sample(&gen_);
+      }
       obs_steps.push_back(obs);
       if (mask.defined()) mask_steps.push_back(mask);
       action_steps.push_back(a);
@@ -74,12 +95,14 @@ Metrics Reinforce::Iterate() {
       std::vector<int64_t> trunc_rows;
       for (int64_t i = 0; i < N; ++i) {
         if (!(envs_->terminated()[i] || envs_->truncated()[i])) continue;
-        episodes_.Add(envs_->episode_return(static_cast<int>(i)), envs_->episode_length(static_cast<int>(i)));
-        if (static_cast<int64_t>(episodes.size()) < config_.episodes_per_update) {
+        if (counted[i]) {
+          episodes_.Add(envs_->episode_return(static_cast<int>(i)), envs_->episode_length(static_cast<int>(i)));
           const bool trunc = envs_->truncated()[i] && !envs_->terminated()[i];
           episodes.push_back({i, start[i], t, trunc, 0.0});
           if (trunc && config_.use_baseline) trunc_rows.push_back(static_cast<int64_t>(episodes.size()) - 1);
         }
+        counted[i] = started < quota;
+        started += counted[i];
         start[i] = t + 1;
       }
       for (int64_t e : trunc_rows) {

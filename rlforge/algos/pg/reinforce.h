@@ -2,8 +2,9 @@
 // learned baseline.
 //
 // Each iteration resets the envs and steps them with the current policy until
-// `episodes_per_update` episodes have finished (partial episodes are dropped,
-// so every sample comes from the current policy). For each episode the
+// the first `episodes_per_update` episodes to start have finished (partial
+// episodes are dropped, so every sample comes from the current policy; the
+// first to finish would be biased towards short episodes). For each episode the
 // Monte-Carlo reward-to-go is
 //   G_t = r_t + gamma G_{t+1},  G_T = 0 at termination, V(final obs) at
 //   truncation when a baseline is learned (else 0),

@@ -1,5 +1,6 @@
 #include "rlforge/algos/ppo/ppo.h"
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -43,7 +44,7 @@ void PpoCoreConfig::Validate() const {
   RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1], got ", gamma);
   RLF_CHECK_ARG(vf_coef >= 0, "config key 'vf_coef' must be >= 0, got ", vf_coef);
   RLF_CHECK_ARG(gae_lambda >= 0 && gae_lambda <= 1, "config key 'gae_lambda' must be in [0, 1], got ", gae_lambda);
-  RLF_CHECK_ARG(clip_range.start > 0, "config key 'clip_range' must be > 0");
+  clip_range.CheckRate("clip_range");  // a schedule that went below 0 turned the clipped objective around
   learning_rate.CheckRate("learning_rate");
   RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0, got ", max_grad_norm);
   RLF_CHECK_ARG(!target_kl || *target_kl > 0, "config key 'target_kl' must be > 0 or null");
@@ -52,6 +53,10 @@ void PpoCoreConfig::Validate() const {
 
 void PpoConfig::Validate() const {
   PpoCoreConfig::Validate();
+  // (As SB3 refuses it: one advantage standardizes to 0, and nothing is learned.)
+  RLF_CHECK_ARG(!normalize_advantage || batch_size > 1,
+                "config key 'batch_size' must be > 1 with normalize_advantage: true (a minibatch of one advantage "
+                "standardizes it to 0), got ", batch_size);
   ValidatePretrain(pretrain);
 }
 
@@ -65,19 +70,19 @@ void SetPpoTerms(const PpoCoreConfig& c, double clip, const torch::Tensor& old_l
   batch->vf_coef = c.vf_coef;
 }
 
-void PpoUpdateStats::Add(const ActorCriticLossValues& l, double clipped_grad_norm) {
+void PpoUpdateStats::Add(const ActorCriticLossValues& l, std::optional<double> clipped_grad_norm) {
   policy += l.policy_loss;
   value += l.value_loss;
   entropy += l.entropy;
   approx_kl += l.approx_kl;
   clip_fraction += l.clip_fraction;
   last_loss = l.loss;
-  grad_norm = clipped_grad_norm;
-  ++updates;
+  ++minibatches;
+  if (clipped_grad_norm) grad_norm = *clipped_grad_norm, ++updates;
 }
 
 Metrics PpoUpdateStats::ToMetrics(double explained_variance, double learning_rate, double clip_range) const {
-  const double n = std::max<int64_t>(updates, 1);
+  const double n = std::max<int64_t>(minibatches, 1);
   return {{"policy_loss", policy / n},        {"value_loss", value / n},
           {"entropy_loss", -entropy / n},     {"entropy", entropy / n},
           {"approx_kl", approx_kl / n},       {"clip_fraction", clip_fraction / n},
@@ -95,6 +100,21 @@ Ppo::Ppo(const RunContext& ctx, const PpoConfig& config)
   // num_envs is the job's total: batch_size / world_size of a rank's share
   // exceeds it exactly when batch_size exceeds the global rollout.
   WarnBatchAboveRollout(ctx, config_.batch_size, config_.n_steps);
+  {
+    // As SB3 warns: the last minibatch of each epoch is smaller than the rest.
+    const int64_t rollout = config_.n_steps * ctx.run.num_envs;
+    static std::atomic<bool> warned_partial{false};
+    if (config_.batch_size < rollout && rollout % config_.batch_size != 0 && ctx.load_run &&
+        (!ctx.comm || ctx.comm->root()) && !warned_partial.exchange(true))
+      std::fprintf(stderr,
+                   "warning: a rollout (n_steps %lld x num_envs %lld = %lld) is not a multiple of batch_size %lld: "
+                   "each epoch's last minibatch has %lld samples\n",
+                   static_cast<long long>(config_.n_steps), static_cast<long long>(ctx.run.num_envs),
+                   static_cast<long long>(rollout), static_cast<long long>(config_.batch_size),
+                   static_cast<long long>(rollout % config_.batch_size));
+    static std::atomic<bool> warned_inert{false};
+    WarnInertKeys(ctx, &warned_inert, InertPretrainKeys(config_.pretrain));
+  }
   optimizer_ = std::make_unique<FlatAdam>(policy_->parameters(),
                                           torch::optim::AdamOptions(config.learning_rate.Value(1.0)).eps(config.adam_eps));
   if (config.fast_update && FastActorCritic::Supported(*policy_)) fast_ = std::make_unique<FastActorCritic>(policy_);
@@ -154,6 +174,7 @@ Metrics Ppo::Update() {
       SetPpoTerms(config_, clip, old_log_prob, old_values, &batch);
       const ActorCriticLossValues l = Backprop(whole_batch ? input : pick(input), batch, "PPO loss");
       if (config_.target_kl && l.approx_kl > 1.5 * *config_.target_kl) {
+        stats.Add(l, std::nullopt);
         stopped_early = true;
         break;
       }

@@ -17,6 +17,7 @@
 #ifndef RLFORGE_ALGOS_PPO_PPO_H_
 #define RLFORGE_ALGOS_PPO_PPO_H_
 
+#include <cmath>
 #include <optional>
 
 #include "rlforge/algos/on_policy.h"
@@ -51,12 +52,16 @@ struct PpoCoreConfig {
 void SetPpoTerms(const PpoCoreConfig& c, double clip, const torch::Tensor& old_log_prob,
                  const torch::Tensor& old_values, ActorCriticBatch* batch);
 
-// The per-iteration losses PPO and recurrent PPO report, summed over the
-// minibatch updates of one iteration.
+// The per-iteration losses PPO and recurrent PPO report, averaged over the
+// minibatches of one iteration: every update's and, as SB3 logs it, the one
+// whose approx KL stopped the epochs (target_kl), which takes no step.
 struct PpoUpdateStats {
-  double policy = 0, value = 0, entropy = 0, approx_kl = 0, clip_fraction = 0, last_loss = 0, grad_norm = 0;
-  int64_t updates = 0;
-  void Add(const ActorCriticLossValues& l, double clipped_grad_norm);
+  double policy = 0, value = 0, entropy = 0, approx_kl = 0, clip_fraction = 0, last_loss = 0;
+  double grad_norm = std::nan("");  // the last update's (none: blank)
+  int64_t minibatches = 0;          // losses averaged
+  int64_t updates = 0;              // optimizer steps
+  // A minibatch's losses; with `clipped_grad_norm`, its optimizer step was taken.
+  void Add(const ActorCriticLossValues& l, std::optional<double> clipped_grad_norm);
   // policy_loss ... n_updates (the keys both agents declare).
   Metrics ToMetrics(double explained_variance, double learning_rate, double clip_range) const;
 };

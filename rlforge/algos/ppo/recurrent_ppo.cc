@@ -98,6 +98,7 @@ void WarnInertRecurrentKeys(const RunContext& ctx, const RecurrentPpoConfig& c) 
              {"rating_deterministic", c.league.rating_deterministic != league.rating_deterministic}})
       if (set) why.push_back(StrCat(key, " shapes self-play, and self_play is false"));
   }
+  for (std::string& w : InertPretrainKeys(c.pretrain)) why.push_back(std::move(w));
   WarnInertKeys(ctx, &warned, why);
 }
 
@@ -553,6 +554,7 @@ Metrics RecurrentPpo::Iterate() {
       }
       CheckFiniteLoss(l.loss, "recurrent PPO loss");
       if (config_.target_kl && l.approx_kl > 1.5 * *config_.target_kl) {
+        stats.Add(l, std::nullopt);
         stopped = true;
         break;
       }
