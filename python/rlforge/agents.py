@@ -6,6 +6,8 @@ import itertools
 import json
 import os
 import re
+import signal
+import sys
 import time
 import warnings
 from typing import Any
@@ -93,6 +95,11 @@ def _runner_call(fn, *args, run_dir: str | None = None):
             worded = _python_wording(e.args[0], run_dir)
             if worded != e.args[0]:
                 e.args = (worded, *e.args[1:])
+            # SIGTERM ends the process as it would have without rlforge (exit
+            # status 143), once the checkpoint is saved and the way on said.
+            if isinstance(e, KeyboardInterrupt) and e.args[0].startswith("interrupted by SIGTERM"):
+                print(e.args[0], file=sys.stderr, flush=True)
+                raise SystemExit(128 + signal.SIGTERM) from e
         raise
 
 

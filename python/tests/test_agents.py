@@ -270,6 +270,34 @@ def test_runner_messages_are_worded_for_python():
     assert _python_wording(launch) == launch
 
 
+def test_sigterm_saves_and_exits_143(tmp_path):
+    # SIGTERM raised KeyboardInterrupt (exit 130, as Ctrl-C); a process sent
+    # TERM ends with 143 after the checkpoint, saying how to go on.
+    import signal
+    import subprocess
+    import sys
+    import time
+    out = tmp_path / "run"
+    script = ("import sys, rlforge; rlforge.train('ppo', 'CartPole-v1', steps=50_000_000, out=sys.argv[1], "
+              "config={'eval_episodes': 0})")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [os.path.dirname(os.path.dirname(rlforge.__file__)), os.environ.get("PYTHONPATH", "")]))
+    p = subprocess.Popen([sys.executable, "-c", script, str(out)], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while not (out / "progress.csv").exists() and time.time() < deadline and p.poll() is None:
+            time.sleep(0.1)
+        assert (out / "progress.csv").exists()
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 143, err
+    assert "interrupted by SIGTERM" in err and f"rlforge.resume({str(out)!r})" in err, err
+    assert any(f.name.startswith("step_") for f in (out / "checkpoints").iterdir())
+
+
 def test_an_rlforge_env_instance_trains_as_its_id_and_kwargs(tmp_path):
     env = rlforge.make("FrozenLake-v1", is_slippery=False)
     result = rlforge.train("q-learning", env, steps=5000, out=str(tmp_path / "lake"), config={"eval_episodes": 5})
