@@ -107,22 +107,22 @@ void RunEval(const EvalArgs& a) {
       s = Evaluate(*envs, *policy, a.episodes, a.seed);
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    // As --opponent names it (a team game's default is its random bot).
+    const std::string opponent_label = !a.opponent.empty() ? a.opponent : team ? "bot:random" : "random";
     if (a.json) {
       all.push_back(StatsJson(id, a, s));
       if (capped) all.back()["step_cap"] = a.max_episode_steps;
       if (!kwargs.empty()) all.back()["env_kwargs"] = kwargs.items();
       if (match) {
-        // As --opponent names it (a team game's default is its random bot).
-        all.back()["opponent"] = !a.opponent.empty() ? a.opponent : team ? "bot:random" : "random";
+        all.back()["opponent"] = opponent_label;
         all.back()["win_rate"] = match->win_rate();
         all.back()["draw_rate"] = match->draw_rate();
         all.back()["loss_rate"] = match->loss_rate();
         all.back().erase("success_rate");
       }
     } else if (match && ids.size() == 1) {
-      const std::string opponent = a.opponent.empty() ? "random" : a.opponent;
       std::printf("%s, policy %s (%s) vs %s, %lld games, %s (seed %llu)\n", id.c_str(), a.policy.c_str(), mode,
-                  opponent.c_str(), static_cast<long long>(match->games),
+                  opponent_label.c_str(), static_cast<long long>(match->games),
                   team ? "the policy as team 0, the opponent as team 1" : "playing either side in turn",
                   static_cast<unsigned long long>(a.seed));
       std::printf("  wins %lld (%.4f)  draws %lld (%.4f)  losses %lld (%.4f)\n  length %.3f +- %.3f\n",
