@@ -208,18 +208,20 @@ TEST(ReinforceTest, DrawsUnderConditionalMasks) {
 }
 
 // With target_kl, the minibatch whose approx KL stops the epochs is logged (as
-// SB3 logs it) but takes no step: with a threshold nothing passes, every
-// iteration stops at its first minibatch, and its losses were written as 0
-// (an entropy of 0 for a near-uniform policy).
+// SB3 logs it) but takes no step. With a threshold nothing passes, the first
+// minibatch (KL 0 up to rounding) or the second (after one step) stops the
+// epochs; the stopping one's losses were left out: an iteration stopped at its
+// first minibatch logged them as 0 (an entropy of 0 for a near-uniform
+// policy), one stopped at its second logged the first's KL, 0 up to rounding.
 TEST(TrainingTest, TargetKlLogsTheMinibatchThatStoppedTheEpochs) {
   TrainConfig c = TrainConfig::Resolve("ppo", "CartPole-v1", "", {"target_kl=1e-20", "n_steps=64", "batch_size=32"},
                                        100000, 0);
   auto algo = MakeAlgorithm(c.Context(), *c.algo);
   const Metrics m = algo->Iterate();
-  EXPECT_EQ(m.at("n_updates"), 0);
+  EXPECT_LE(m.at("n_updates"), 1);
   EXPECT_NEAR(m.at("entropy"), std::log(2.0), 0.01);
   EXPECT_GT(m.at("approx_kl"), 0.0);
-  EXPECT_TRUE(std::isnan(m.at("grad_norm")));  // no step: blank in progress.csv
+  EXPECT_EQ(std::isnan(m.at("grad_norm")), m.at("n_updates") == 0);  // no step: blank in progress.csv
 }
 
 // A3C with 2 worker threads: the order of updates depends on timing (and on
