@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/algos/pg/a3c.h"
@@ -67,6 +68,26 @@ TEST(TrainingTest, BadConfigFailsBeforeTrainingNamingTheKey) {
     EXPECT_NE(std::string(e.what()).find("config keys 'n_steps' and 'num_envs'"), std::string::npos) << e.what();
   }
   EXPECT_THROW(TrainConfig::Resolve("dqn9", "CartPole-v1", "", {}, std::nullopt, std::nullopt), InvalidArgument);
+}
+
+// A2C's Adam took libtorch's epsilon (1e-8) before adam_eps existed (now
+// 1e-5, SB3's): a run directory written then resumes with the optimizer it had.
+TEST(TrainingTest, AnA2cRunWrittenBeforeAdamEpsKeepsItsEpsilon) {
+  auto adam_eps = [](const std::string& yaml) {
+    std::istringstream lines(TrainConfig::FromYamlText(yaml, "config.yaml").ToYaml());
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind("adam_eps: ", 0) == 0) return std::stod(line.substr(10));
+    return -1.0;
+  };
+  TrainConfig c = TrainConfig::Resolve("a2c", "CartPole-v1", "", {"use_rms_prop=false"}, std::nullopt, 0);
+  const std::string yaml = c.ToYaml();
+  EXPECT_EQ(adam_eps(yaml), 1e-5);
+  std::string old;
+  std::istringstream lines(yaml);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("adam_eps:", 0) != 0) old += line + "\n";
+  ASSERT_NE(old, yaml);
+  EXPECT_EQ(adam_eps(old), 1e-8);
 }
 
 TEST(TrainingTest, SameSeedReproducesBitForBitAndResumeEndsWithTheSameWeights) {

@@ -300,6 +300,9 @@ TrainConfig TrainConfig::FromYamlText(const std::string& text, const std::string
   c.run.log_interval = 0;  // as in Resolve: 0 or no key is the agent's default
   ConfigIO::LoadYamlText(text, source, c);
   if (c.run.log_interval == 0) c.run.log_interval = AutoLogInterval(*c.algo, c.run.num_envs);
+  // A run written before A2C and A3C had adam_eps trained Adam with
+  // libtorch's 1e-8 (the default is now SB3's 1e-5): it resumes with that.
+  if ((*name == "a2c" || *name == "a3c") && !YAML::Load(text)["adam_eps"]) ConfigIO::Set("adam_eps=1e-8", c);
   c.Validate();
   return c;
 }
