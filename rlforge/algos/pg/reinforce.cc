@@ -1,7 +1,6 @@
 #include "rlforge/algos/pg/reinforce.h"
 
 #include <atomic>
-#include <cstdio>
 
 #include "rlforge/algos/flat_adam.h"
 
@@ -41,17 +40,16 @@ std::vector<double> RewardToGo(const std::vector<double>& rewards, double gamma,
 Reinforce::Reinforce(const RunContext& ctx, const ReinforceConfig& config)
     : OnPolicyAlgorithm(ctx, /*n_steps=*/1, config.gamma, /*gae_lambda=*/1.0, config.policy), config_(config) {
   config_.Validate();
-  static std::atomic<bool> warned{false}, warned_envs{false};
+  std::vector<std::string> why;
   if (!config.use_baseline && config.vf_coef != ReinforceConfig{}.vf_coef)
-    WarnInertKeys(ctx, &warned, {"vf_coef weighs the baseline's loss, and use_baseline is false"});
+    why.push_back("vf_coef weighs the baseline's loss, and use_baseline is false");
   // A batch is the first episodes_per_update episodes to start: more envs
   // than that step without contributing.
-  if (ctx.run.num_envs > config.episodes_per_update && ctx.load_run && !warned_envs.exchange(true))
-    std::fprintf(stderr,
-                 "warning: num_envs (%lld) is more than episodes_per_update (%lld): an update takes the first "
-                 "%lld episodes to start, so the other envs' steps are not used\n",
-                 static_cast<long long>(ctx.run.num_envs), static_cast<long long>(config.episodes_per_update),
-                 static_cast<long long>(config.episodes_per_update));
+  if (ctx.run.num_envs > config.episodes_per_update)
+    why.push_back(StrCat("num_envs ", ctx.run.num_envs, " beyond episodes_per_update ", config.episodes_per_update,
+                         " (an update takes the first episodes to start; the other envs' steps are not used)"));
+  static std::atomic<bool> warned{false};
+  WarnInertKeys(ctx, &warned, why);
   optimizer_ = std::make_unique<torch::optim::Adam>(policy_->parameters(),
                                                     torch::optim::AdamOptions(config.learning_rate.Value(1.0)));
   DeclareMetrics({"policy_loss", "value_loss", "entropy_loss", "loss", "learning_rate", "grad_norm", "batch_samples"});

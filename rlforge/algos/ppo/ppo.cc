@@ -100,21 +100,8 @@ Ppo::Ppo(const RunContext& ctx, const PpoConfig& config)
   // num_envs is the job's total: batch_size / world_size of a rank's share
   // exceeds it exactly when batch_size exceeds the global rollout.
   WarnBatchAboveRollout(ctx, config_.batch_size, config_.n_steps);
-  {
-    // As SB3 warns: the last minibatch of each epoch is smaller than the rest.
-    const int64_t rollout = config_.n_steps * ctx.run.num_envs;
-    static std::atomic<bool> warned_partial{false};
-    if (config_.batch_size < rollout && rollout % config_.batch_size != 0 && ctx.load_run &&
-        (!ctx.comm || ctx.comm->root()) && !warned_partial.exchange(true))
-      std::fprintf(stderr,
-                   "warning: a rollout (n_steps %lld x num_envs %lld = %lld) is not a multiple of batch_size %lld: "
-                   "each epoch's last minibatch has %lld samples\n",
-                   static_cast<long long>(config_.n_steps), static_cast<long long>(ctx.run.num_envs),
-                   static_cast<long long>(rollout), static_cast<long long>(config_.batch_size),
-                   static_cast<long long>(rollout % config_.batch_size));
-    static std::atomic<bool> warned_inert{false};
-    WarnInertKeys(ctx, &warned_inert, InertPretrainKeys(config_.pretrain));
-  }
+  static std::atomic<bool> warned_inert{false};
+  WarnInertKeys(ctx, &warned_inert, InertPretrainKeys(config_.pretrain));
   optimizer_ = std::make_unique<FlatAdam>(policy_->parameters(),
                                           torch::optim::AdamOptions(config.learning_rate.Value(1.0)).eps(config.adam_eps));
   if (config.fast_update && FastActorCritic::Supported(*policy_)) fast_ = std::make_unique<FastActorCritic>(policy_);
