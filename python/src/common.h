@@ -91,8 +91,13 @@ inline std::vector<py::ssize_t> BatchShape(py::ssize_t n, const Space& s) {
 }
 
 // Checks that `a` is a C-contiguous array of `dtype` with exactly `bytes` bytes.
+// numpy's dtype equality, not identity: int64 has two descriptors on Linux
+// ('l', and 'q' as onnxruntime returns it), equal but distinct objects.
 inline void CheckBuffer(const py::array& a, const Space& space, size_t bytes, const char* what) {
-  RLF_CHECK_ARG(a.dtype().is(NumpyDType(space.dtype())), what, " must be ", DTypeName(space.dtype()), ", got ",
+  const py::dtype want = NumpyDType(space.dtype());
+  const int same = PyObject_RichCompareBool(a.dtype().ptr(), want.ptr(), Py_EQ);
+  if (same < 0) throw py::error_already_set();
+  RLF_CHECK_ARG(same == 1, what, " must be ", DTypeName(space.dtype()), ", got ",
                 std::string(py::str(a.dtype())));
   RLF_CHECK_ARG(a.flags() & py::array::c_style, what, " must be C-contiguous");
   RLF_CHECK_ARG(static_cast<size_t>(a.nbytes()) == bytes, what, " has ", a.nbytes(), " bytes, expected ", bytes);

@@ -156,6 +156,24 @@ def test_box_actions_are_checked():
     env.step(np.array([5.0]))  # clipped to the bounds, as Gymnasium does
 
 
+def test_every_int64_descriptor_is_taken_as_an_action():
+    # numpy has two int64 descriptors on Linux ('l' and 'q'; onnxruntime
+    # returns the second): equal dtypes, distinct objects.
+    q = np.dtype("q")
+    assert q == np.int64
+    env = rlforge.make("CartPole-v1")
+    env.reset(seed=0)
+    a = env.step(np.array(1, dtype=q))
+    env.reset(seed=0)
+    assert env.step(np.array(1, dtype=np.int64))[0].tolist() == a[0].tolist()
+    td = rlforge.make("TowerDefense-v0")
+    td.reset(seed=0)
+    td.step(np.array([0, 0, 0, 0], dtype=q))
+    envs = rlforge.make_vec("TowerDefense-v0", num_envs=2)
+    envs.reset(seed=0)
+    envs.step(np.zeros((2, 4), dtype=q))
+
+
 def test_multi_agent_envs_are_refused_when_made():
     # Arena-v0 with opponent=external needs agent 1's actions every step,
     # which Python has no API for: refused at make, not at the first step.
