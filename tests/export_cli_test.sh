@@ -69,9 +69,13 @@ check example-not-a-model 1 "not an rlforge model" -- "$EXAMPLE" "$tmp/p.onnx" 1
 check bench-runtime 0 '"single_latency_us"' -- "$BIN" bench runtime --policy "$tmp/ppo" --rounds 1 --seconds 0.02 --observations 100 --batch 32 --json
 check bench-runtime-bad 2 "--batch must be in 1..65536" -- "$BIN" bench runtime --policy "$tmp/ppo" --batch 0
 
-# rlforge serve: a served policy drives eval as the run itself does; SIGTERM
-# stops the server promptly with exit 0.
-"$BIN" serve --policy "cartpole=$tmp/p.rlf" --policy "rnn=$tmp/rnn" --port 0 --quiet >"$tmp/serve.out" 2>"$tmp/serve.err" &
+# rlforge serve: a served policy drives eval as the run itself does (on a
+# strict TowerDefense too, whose conditional masks the client applies to the
+# served probabilities); SIGTERM stops the server promptly with exit 0.
+"$BIN" train --algo ppo --env TowerDefense-v0 --steps 2048 --set num_envs=2 --set n_steps=64 --set batch_size=64 \
+  --set pretrain_episodes=3 --set eval_episodes=0 --out "$tmp/td" --no-progress >/dev/null
+"$BIN" serve --policy "cartpole=$tmp/p.rlf" --policy "rnn=$tmp/rnn" --policy "td=$tmp/td" --port 0 --quiet \
+  >"$tmp/serve.out" 2>"$tmp/serve.err" &
 spid=$!
 for i in $(seq 100); do grep -q listening "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
 url=$(grep -o 'http://127.0.0.1:[0-9]*' "$tmp/serve.out" | head -1)
@@ -80,6 +84,11 @@ if [[ -z "$url" ]]; then echo "FAIL serve did not start: $(cat "$tmp/serve.err")
   local_=$("$BIN" eval --policy "$tmp/ppo" --episodes 8 --seed 4 --json)
   same=$(python3 -c "import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); print(a['mean_return']==b['mean_return'] and a['mean_length']==b['mean_length'])" "$served" "$local_")
   [[ "$same" == True ]] && echo "ok   served-eval-equals-local" || { echo "FAIL served eval differs: $served vs $local_"; fails=$((fails+1)); }
+  served=$("$BIN" eval --policy "$url/v1/models/td" --env TowerDefense-v0 --kwarg ticks_per_step=4 --kwarg strict=true \
+           --episodes 4 --seed 3 --json 2>&1)
+  local_=$("$BIN" eval --policy "$tmp/td" --episodes 4 --seed 3 --json)
+  same=$(python3 -c "import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); print(a['mean_return']==b['mean_return'] and a['mean_length']==b['mean_length'])" "$served" "$local_" 2>&1)
+  [[ "$same" == True ]] && echo "ok   served-conditional-eval-equals-local" || { echo "FAIL served TowerDefense eval differs: $served vs $local_"; fails=$((fails+1)); }
   check served-wrong-env 2 "takes 4 observation values" -- "$BIN" eval --policy "$url/v1/models/cartpole" --env Acrobot-v1 --episodes 1
   check served-recurrent 2 "model 'rnn' is recurrent" -- "$BIN" eval --policy "$url/v1/models/rnn" --env CartPoleNoVel-v1 --episodes 1
   check serve-port-in-use 1 "cannot listen on 127.0.0.1:${url##*:}" -- "$BIN" serve --policy "$tmp/p.rlf" --port "${url##*:}"

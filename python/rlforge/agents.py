@@ -271,15 +271,18 @@ class TrainedPolicy:
                                  f"{self.env_id!r}, ...)), got {type(env).__name__}")
             if inner.env_id != self.env_id:
                 raise ValueError(f"env is {inner.env_id}; the policy was trained on {self.env_id}")
+            for what, theirs, ours in (("actions", inner.action_space, self.action_space),
+                                       ("observations", inner.observation_space, self.observation_space)):
+                if theirs != ours:  # other kwargs (TowerDefense's flat_actions, pixels)
+                    raise ValueError(f"env has {what} {theirs}; the policy was trained with {ours} "
+                                     f"(its env_kwargs: {self.env_kwargs})")
         conditional = env is not None and getattr(env.unwrapped, "has_conditional_action_mask", False)
         if env is None and self._conditional_env() and not self._warned_conditional:
             self._warned_conditional = True
             warnings.warn(f"{self.env_id} restricts each action dimension given the earlier ones; predict without "
                           "env= applies only the flat masks and may choose an illegal action (pass env=)")
-        if conditional:
-            if not single:
-                raise ValueError("predict(env=...) follows one env's conditional masks: give one observation")
-            return self._predict_conditional(native_obs, env.unwrapped, deterministic, episode_start), None
+        if conditional and not single:
+            raise ValueError("predict(env=...) follows one env's conditional masks: give one observation")
         if state is not None and self._native.recurrent:
             raise ValueError("rlforge keeps a recurrent policy's state inside the policy: pass state=None "
                              "and episode_start to say where episodes begin")
@@ -290,7 +293,13 @@ class TrainedPolicy:
                 raise ValueError(f"episode_start must be bools (or 0/1 numbers), one per observation, got "
                                  f"{starts.dtype}")
             starts = np.ascontiguousarray(starts.reshape(-1), dtype=np.uint8)
-        actions = self._native.act(native_obs, native_mask, n, bool(deterministic), starts)
+        # With env=, dimension d is chosen under the env's mask given the
+        # values already chosen, by the same code as rlforge's evaluation.
+        cond = None
+        if conditional:
+            inner = env.unwrapped
+            cond = lambda prefix, dim: inner.conditional_action_mask(prefix, dim).view(np.uint8)  # noqa: E731
+        actions = self._native.act(native_obs, native_mask, n, bool(deterministic), starts, cond)
         if single:
             actions = actions[0]
             if self._act_desc["kind"] == "Discrete":
@@ -306,31 +315,6 @@ class TrainedPolicy:
             except ValueError:  # an env of this process only (Python envs)
                 self._has_conditional = False
         return self._has_conditional
-
-    def _predict_conditional(self, native_obs, env, deterministic, episode_start):
-        """One action, dimension by dimension: dimension d is chosen under the
-        env's mask given the values already chosen (the earlier dimensions
-        pinned to them), as rlforge's own acting does."""
-        nvec = [int(n) for n in self._act_desc["nvec"]]
-        if self._native.recurrent:
-            raise ValueError("predict(env=...) takes feed-forward policies (a recurrent one would step its state "
-                             "once per dimension)")
-        chosen: list[int] = []
-        for d in range(len(nvec)):
-            parts = []
-            for k, n in enumerate(nvec):
-                if k < d:
-                    part = np.zeros(n, dtype=np.uint8)
-                    part[chosen[k]] = 1
-                elif k == d:
-                    part = env.conditional_action_mask(chosen, d).astype(np.uint8)
-                else:
-                    part = np.ones(n, dtype=np.uint8)
-                parts.append(part)
-            flat = np.ascontiguousarray(np.concatenate(parts).reshape(1, -1))
-            action = self._native.act(native_obs, flat, 1, bool(deterministic), None)[0]
-            chosen.append(int(action[d]))
-        return np.array(chosen, dtype=np.int64)
 
     def export(self, path: str, format: str | None = None, quantize: str | None = None) -> dict:
         """Writes the policy as `format`: "rlf" (rlforge's torch-free runtime),

@@ -465,6 +465,24 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
         """Return and length of the episode each env ended on the last step (float64[N], int64[N])."""
         return self._native.episode_stats()
 
+    @property
+    def has_conditional_action_mask(self) -> bool:
+        """Whether a MultiDiscrete dimension's legal values depend on the earlier
+        ones (TowerDefense-v0: which unit, then where it may go)."""
+        return self._native.has_conditional_action_mask
+
+    def conditional_action_mask(self, index: int, prefix, dim: int) -> np.ndarray:
+        """The legal values (int8) of dimension `dim` of env `index` once
+        dimensions 0..dim-1 take the values `prefix` (exactly dim of them)."""
+        if not self._was_reset:
+            raise ResetNeeded(f"{self.env_id}: conditional_action_mask() before reset(); call reset() first")
+        index = check_int("index", index, 0, self.num_envs - 1)
+        dim = check_int("dim", dim, 0, 2**31 - 1)
+        prefix = [check_int(f"prefix[{k}]", v, 0, 2**31 - 1) for k, v in enumerate(prefix)]
+        if len(prefix) != dim:
+            raise ValueError(f"prefix has {len(prefix)} values; dimension {dim} takes the {dim} before it")
+        return self._native.conditional_action_mask(index, prefix, dim).view(np.int8)
+
 
 def gymnasium_vector_env(num_envs: int, env_id: str, copy: bool = True, **kwargs: Any) -> RlforgeVectorEnv:
     """gymnasium.make_vec's vector entry point for "rlforge/<ID>": the C++

@@ -83,6 +83,23 @@ inline std::string WhyInvalid(const Space& space, const void* value) {
   return space.kind() == SpaceKind::kBox ? space.WhyNotFinite(value) : space.WhyNotContained(value);
 }
 
+// The legal values of MultiDiscrete dimension `dim` of `env` once the earlier
+// ones are `prefix` (envs whose dimensions restrict each other: TowerDefense).
+inline py::array ConditionalMaskOf(const Env& env, const std::string& id, const std::vector<int64_t>& prefix, int dim) {
+  RLF_CHECK_ARG(env.has_conditional_action_mask(), id, " has no conditional action masks");
+  const Space& s = env.action_space();
+  const int dims = static_cast<int>(s.nvec().size());
+  RLF_CHECK_ARG(dim >= 0 && dim < dims, "dim must be in 0..", dims - 1, ", got ", dim);
+  RLF_CHECK_ARG(static_cast<int>(prefix.size()) >= dim, "prefix needs the values of the ", dim,
+                " dimensions before dim ", dim, ", got ", prefix.size());
+  for (int k = 0; k < dim; ++k)
+    RLF_CHECK_ARG(prefix[k] >= 0 && prefix[k] < s.nvec()[k], "prefix value ", prefix[k], " of dimension ", k,
+                  " is outside 0..", s.nvec()[k] - 1);
+  py::array_t<uint8_t> out(s.nvec()[dim]);
+  env.ConditionalActionMask(prefix.data(), dim, out.mutable_data());
+  return out;
+}
+
 // [n, *space.shape]: the shape of a batch of n elements.
 inline std::vector<py::ssize_t> BatchShape(py::ssize_t n, const Space& s) {
   std::vector<py::ssize_t> shape = {n};

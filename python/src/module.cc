@@ -121,18 +121,7 @@ class PyEnv {
   // The legal values of MultiDiscrete dimension `dim` once the earlier ones
   // are `prefix` (envs whose dimensions restrict each other: TowerDefense).
   py::array ConditionalActionMask(const std::vector<int64_t>& prefix, int dim) const {
-    RLF_CHECK_ARG(env().has_conditional_action_mask(), id_, " has no conditional action masks");
-    const Space& s = env().action_space();
-    const int dims = static_cast<int>(s.nvec().size());
-    RLF_CHECK_ARG(dim >= 0 && dim < dims, "dim must be in 0..", dims - 1, ", got ", dim);
-    RLF_CHECK_ARG(static_cast<int>(prefix.size()) >= dim, "prefix needs the values of the ", dim,
-                  " dimensions before dim ", dim, ", got ", prefix.size());
-    for (int k = 0; k < dim; ++k)
-      RLF_CHECK_ARG(prefix[k] >= 0 && prefix[k] < s.nvec()[k], "prefix value ", prefix[k], " of dimension ", k,
-                    " is outside 0..", s.nvec()[k] - 1);
-    py::array_t<uint8_t> out(s.nvec()[dim]);
-    env().ConditionalActionMask(prefix.data(), dim, out.mutable_data());
-    return out;
+    return ConditionalMaskOf(env(), id_, prefix, dim);
   }
 
   py::object RenderRgb() const {
@@ -475,6 +464,15 @@ PYBIND11_MODULE(_rlforge, m) {
         for (int i = 0; i < n; ++i) out.mutable_data()[i] = v.envs().env(i).current_player();
         return out;
       })
+      .def_property_readonly("has_conditional_action_mask",
+                             [](PyVectorEnv& v) { return v.envs().env(0).has_conditional_action_mask(); })
+      .def("conditional_action_mask",
+           [](PyVectorEnv& v, int index, const std::vector<int64_t>& prefix, int dim) {
+             VectorEnv& e = v.envs();
+             RLF_CHECK_ARG(index >= 0 && index < e.num_envs(), "index must be in [0, ", e.num_envs() - 1, "], got ",
+                           index);  // (the Python side checks it first)
+             return ConditionalMaskOf(e.env(index), e.env(index).name(), prefix, dim);
+           })
       .def("episode_stats", [](PyVectorEnv& v) {
         const int n = v.envs().num_envs();
         py::array_t<double> ret(n);

@@ -42,10 +42,13 @@ class PyPolicy {
 
   // observations [n, obs] (obs dtype), masks [n, mask] uint8 or None -> actions [n, act].
   // starts [n] (1 where a row begins an episode): recurrent policies zero
-  // those rows' states first (others ignore it).
+  // those rows' states first (others ignore it). conditional(prefix, dim)
+  // -> uint8 mask of dimension dim (one row: an env with conditional masks):
+  // the policy chooses dimension by dimension under it, as evaluation does.
   py::array Act(const py::array& obs, std::optional<py::array_t<uint8_t, py::array::c_style | py::array::forcecast>> masks,
                 int64_t n, bool deterministic,
-                std::optional<py::array_t<uint8_t, py::array::c_style | py::array::forcecast>> starts) {
+                std::optional<py::array_t<uint8_t, py::array::c_style | py::array::forcecast>> starts,
+                std::optional<py::function> conditional) {
     CheckBuffer(obs, obs_space_, obs_space_.nbytes() * n, "observations");
     for (int64_t i = 0; i < n; ++i) {
       const void* row = static_cast<const uint8_t*>(obs.data()) + i * obs_space_.nbytes();
@@ -93,6 +96,22 @@ class PyPolicy {
     }
     const void* o = obs.data();
     void* a = out.mutable_data();
+    if (conditional) {
+      RLF_CHECK_ARG(n == 1, "conditional masks take one observation, got ", n);
+      const std::vector<int64_t> nvec = act_space_.nvec();
+      p.set_conditional_mask([fn = *conditional, nvec](int, const int64_t* prefix, int dim, uint8_t* mask) {
+        py::gil_scoped_acquire acquire;
+        const py::array_t<uint8_t, py::array::c_style | py::array::forcecast> got =
+            fn(std::vector<int64_t>(prefix, prefix + dim), dim);
+        RLF_CHECK_ARG(static_cast<int64_t>(got.size()) == nvec[dim], "the conditional mask of dimension ", dim,
+                      " must hold ", nvec[dim], " entries, got ", got.size());
+        std::copy(got.data(), got.data() + got.size(), mask);
+      });
+    }
+    struct Unset {  // the callback is this call's only
+      Policy& p;
+      ~Unset() { p.set_conditional_mask(nullptr); }
+    } unset{p};
     {
       py::gil_scoped_release release;
       if (starts) p.StartEpisodes(starts->data(), static_cast<int>(n));
@@ -165,7 +184,7 @@ PYBIND11_MODULE(_rlforge_train, m) {
       .def_property_readonly("timesteps", [](const PyPolicy& p) { return p.run_.algorithm->num_timesteps(); })
       .def_property_readonly("recurrent", [](PyPolicy& p) { return p.policy(true).recurrent(); })
       .def("act", &PyPolicy::Act, py::arg("observations"), py::arg("masks"), py::arg("n"), py::arg("deterministic"),
-           py::arg("starts") = py::none());
+           py::arg("starts") = py::none(), py::arg("conditional") = py::none());
 
   m.def(
       "train",

@@ -244,6 +244,11 @@ def test_predict_follows_conditional_masks_with_env(tmp_path):
     # The env= given is checked (another env, a string and an env never reset were all taken).
     with pytest.raises(ValueError, match="env is CartPole-v1; the policy was trained on TowerDefense-v0"):
         policy.predict(obs, env=rlforge.make("CartPole-v1"))
+    # The same env with other spaces (flat actions: Discrete(1211)) was taken, returning an action outside them.
+    flat_env = rlforge.make("TowerDefense-v0", flat_actions=True)
+    flat_env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"env has actions Discrete\(1211\); the policy was trained with MultiDiscrete"):
+        policy.predict(obs, env=flat_env)
     with pytest.raises(ValueError, match="env must be the rlforge env the observation comes from"):
         policy.predict(obs, env="TowerDefense-v0")
     with pytest.raises(RuntimeError, match="before reset"):
@@ -255,6 +260,39 @@ def test_predict_follows_conditional_masks_with_env(tmp_path):
         env.conditional_action_mask((1.5,), 1)
     with pytest.raises(ValueError, match=r"prefix\[0\] must be in"):
         env.conditional_action_mask((2**70,), 1)
+
+
+def test_recurrent_predict_follows_conditional_masks_with_env(tmp_path):
+    """A recurrent policy with env= chooses legal actions in a strict game,
+    stepping its state once per call (not once per action dimension): each
+    dimension's choice equals that of predict without env= where that one is
+    legal after the same earlier values."""
+    run = rlforge.train("recurrent-ppo", "TowerDefense-v0", steps=256, out=str(tmp_path / "rtd"),
+                        config={"num_envs": 2, "n_steps": 64, "batch_size": 128, "n_epochs": 1, "eval_episodes": 0})
+    policy = rlforge.load(run["run_dir"])
+    shadow = rlforge.load(run["run_dir"])  # the same policy, fed the same observations without env=
+    assert policy._native.recurrent
+    env = rlforge.make("TowerDefense-v0", strict=True)
+
+    obs, info = env.reset(seed=0)
+    start, compared = True, 0
+    for _ in range(200):
+        action, _ = policy.predict(obs, episode_start=[start], env=env)  # strict: an illegal action raises
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            free, _ = shadow.predict(obs, episode_start=[start], mask=info["action_mask"])
+        # Where the free greedy choice of a dimension is legal after the same
+        # earlier values, the conditional choice is the same (same state).
+        for d in range(len(action)):
+            if list(free[:d]) != list(action[:d]) or not env.conditional_action_mask(list(free[:d]), d)[free[d]]:
+                break
+            assert free[d] == action[d], (free, action)
+            compared += 1
+        obs, _, terminated, truncated, info = env.step(action)
+        start = terminated or truncated
+        if start:
+            obs, info = env.reset()
+    assert compared >= 200, compared
 
 
 def test_runner_messages_are_worded_for_python():

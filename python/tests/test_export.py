@@ -99,6 +99,21 @@ def test_onnx_masked_multidiscrete_and_dqn(tmp_path):
     for d in range(len(nvec)):
         np.testing.assert_array_equal(action[:, d], logits[:, edges[d]:edges[d + 1]].argmax(1))
     assert np.all(masks[np.arange(len(obs))[:, None], edges[:-1] + action])  # every chosen value legal
+    # A game that asks for each dimension's conditional mask (docs/deploy.md's
+    # recipe) makes predict(env=)'s choices, legal in a strict game.
+    env = rlforge.make("TowerDefense-v0", strict=True)
+    o, info = env.reset(seed=0)
+    for _ in range(150):
+        flat = np.concatenate(info["action_mask"]) if isinstance(info["action_mask"], tuple) else info["action_mask"]
+        lg = session.run(["logits"], {"obs": o[None].astype(np.float32), "mask": flat[None].astype(bool)})[0][0]
+        chosen = []
+        for d in range(len(nvec)):
+            legal = env.conditional_action_mask(chosen, d).astype(bool)
+            chosen.append(int(np.where(legal, lg[edges[d]:edges[d + 1]], -np.inf).argmax()))
+        assert chosen == policy.predict(o, env=env)[0].tolist()
+        o, _, terminated, truncated, info = env.step(np.array(chosen))
+        if terminated or truncated:
+            o, info = env.reset()
 
     dqn = tmp_path / "dqn"
     rlforge.train("dqn", "FrozenLake-v1", config={"dueling": True, "learning_starts": 200, "eval_episodes": 0},

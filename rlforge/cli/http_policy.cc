@@ -1,12 +1,19 @@
 // A policy served by `rlforge serve`, as a Policy: `--policy
 // http://HOST:PORT[/v1/models/NAME]` lets eval and play drive an env with it,
 // as a game would (binary requests, one per step of the vector of envs).
+// Envs with conditional masks (TowerDefense) ask for the action
+// probabilities instead (JSON, "outputs") and choose dimension by dimension
+// under the env's masks here, as the runtime and rlforge's evaluation do.
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+#include <limits>
 #include <regex>
 
 #include "rlforge/cli/common.h"
+#include "rlforge/core/rng.h"
+#include "rlforge/nn/distributions.h"
 
 namespace rlforge::cli {
 namespace {
@@ -72,31 +79,29 @@ class HttpPolicy : public Policy {
   void Act(const void* observations, const uint8_t* masks, int n, void* actions) override {
     const int64_t d = obs_space_.size();
     const bool send_masks = masks && masked_ && mask_size_ > 0 && !box_;
+    if (conditional_mask_ && act_space_.kind() == SpaceKind::kMultiDiscrete) {
+      ActConditional(observations, send_masks ? masks : nullptr, n, actions);
+      return;
+    }
     std::string body(static_cast<size_t>(n * d) * sizeof(float) + (send_masks ? static_cast<size_t>(n * mask_size_) : 0), '\0');
     auto* f = reinterpret_cast<float*>(body.data());
     for (int64_t i = 0; i < n * d; ++i) f[i] = static_cast<float>(ReadElement(observations, obs_space_.dtype(), i));
     if (send_masks) std::memcpy(body.data() + n * d * sizeof(float), masks, static_cast<size_t>(n * mask_size_));
     std::string query = StrCat("?n=", n, "&masks=", send_masks ? 1 : 0, "&deterministic=", deterministic_ ? 1 : 0);
     if (!deterministic_) query += StrCat("&seed=", seed_ + calls_++);
-    auto res = client_->Post(path_ + query, body, "application/octet-stream");
-    if (!res) throw Error(StrCat("the policy server did not answer (", httplib::to_string(res.error()), ")"));
-    if (res->status != 200) {
-      const auto j = nlohmann::json::parse(res->body, nullptr, false);
-      throw Error(StrCat("the policy server answered HTTP ", res->status, ": ",
-                         j.is_object() && j.contains("error") ? j["error"].get<std::string>() : res->body));
-    }
+    const std::string answer = Post(path_ + query, body, "application/octet-stream");
     const size_t values = static_cast<size_t>(n * action_size_);
-    RLF_CHECK(res->body.size() == values * (box_ ? sizeof(float) : sizeof(int64_t)), "the policy server sent ",
-              res->body.size(), " bytes for ", n, " actions");
+    RLF_CHECK(answer.size() == values * (box_ ? sizeof(float) : sizeof(int64_t)), "the policy server sent ",
+              answer.size(), " bytes for ", n, " actions");
     for (size_t i = 0; i < values; ++i) {
       double v;
       if (box_) {
         float x;
-        std::memcpy(&x, res->body.data() + i * sizeof(float), sizeof(float));
+        std::memcpy(&x, answer.data() + i * sizeof(float), sizeof(float));
         v = x;
       } else {
         int64_t x;
-        std::memcpy(&x, res->body.data() + i * sizeof(int64_t), sizeof(int64_t));
+        std::memcpy(&x, answer.data() + i * sizeof(int64_t), sizeof(int64_t));
         v = static_cast<double>(x);
       }
       WriteElement(actions, act_space_.dtype(), static_cast<int64_t>(i), v);
@@ -105,6 +110,61 @@ class HttpPolicy : public Policy {
   std::string name() const override { return "served '" + name_ + "'"; }
 
  private:
+  // The answer's body; Error when the server does not answer 200.
+  std::string Post(const std::string& target, const std::string& body, const char* content_type) {
+    auto res = client_->Post(target, body, content_type);
+    if (!res) throw Error(StrCat("the policy server did not answer (", httplib::to_string(res.error()), ")"));
+    if (res->status != 200) {
+      const auto j = nlohmann::json::parse(res->body, nullptr, false);
+      throw Error(StrCat("the policy server answered HTTP ", res->status, ": ",
+                         j.is_object() && j.contains("error") ? j["error"].get<std::string>() : res->body));
+    }
+    return res->body;
+  }
+
+  // Each dimension's probabilities (after the flat masks) from the server;
+  // the action is drawn here under the env's conditional masks (their log as
+  // logits: the same argmax, and the same distribution once renormalized).
+  void ActConditional(const void* observations, const uint8_t* masks, int n, void* actions) {
+    const int64_t d = obs_space_.size();
+    nlohmann::json obs = nlohmann::json::array(), m = nlohmann::json::array();
+    for (int64_t i = 0; i < n; ++i) {
+      std::vector<float> row(static_cast<size_t>(d));
+      for (int64_t j = 0; j < d; ++j) row[j] = static_cast<float>(ReadElement(observations, obs_space_.dtype(), i * d + j));
+      obs.push_back(std::move(row));
+      if (masks) m.push_back(std::vector<int>(masks + i * mask_size_, masks + (i + 1) * mask_size_));
+    }
+    nlohmann::json request = {{"observations", std::move(obs)}, {"outputs", true}};
+    if (masks) request["masks"] = std::move(m);
+    const auto answer = nlohmann::json::parse(Post(path_, request.dump(), "application/json"), nullptr, false);
+    std::vector<float> logits(static_cast<size_t>(n * mask_size_));
+    try {
+      const auto& rows = answer.at("outputs");
+      RLF_CHECK(static_cast<int64_t>(rows.size()) == n, "the policy server sent ", rows.size(), " rows of outputs for ",
+                n);
+      for (int64_t i = 0; i < n; ++i) {
+        RLF_CHECK(static_cast<int64_t>(rows[i].size()) == mask_size_, "the policy server sent ", rows[i].size(),
+                  " outputs for a row, expected ", mask_size_);
+        for (int64_t j = 0; j < mask_size_; ++j) {
+          const float p = rows[i][j].get<float>();
+          logits[i * mask_size_ + j] = p > 0 ? std::log(p) : std::numeric_limits<float>::lowest();
+        }
+      }
+    } catch (const nlohmann::json::exception&) {
+      throw Error("the policy server's answer has no outputs of the request's rows");
+    }
+    const int64_t k = static_cast<int64_t>(act_space_.nvec().size());
+    std::vector<float> u;
+    if (!deterministic_) {
+      Rng rng(seed_ + calls_++);
+      for (int64_t i = 0; i < n * k; ++i) u.push_back(static_cast<float>(rng.Uniform()));
+    }
+    std::vector<int64_t> chosen(static_cast<size_t>(n * k));
+    ConditionalMultiCategorical(logits.data(), n, act_space_.nvec(), conditional_mask_,
+                                deterministic_ ? nullptr : u.data(), chosen.data(), nullptr, nullptr);
+    for (int64_t i = 0; i < n * k; ++i) WriteElement(actions, act_space_.dtype(), i, static_cast<double>(chosen[i]));
+  }
+
   Space obs_space_, act_space_;
   bool masked_;
   uint64_t seed_, calls_ = 0;
