@@ -272,6 +272,13 @@ check play-stochastic-scripted 2 "--stochastic changes how trained policies act"
 check record-deterministic-scripted 2 "--deterministic changes how trained policies act" -- "$BIN" record --env CartPole-v1 --episodes 1 --deterministic --out "$tmp/rec_det"
 check random-strict-illegal 2 "illegal action" -- "$BIN" eval --env TowerDefense-v0 --kwarg strict=true --episodes 2
 check random-legal-strict 0 "" -- "$BIN" eval --env TowerDefense-v0 --kwarg strict=true --policy random-legal --episodes 2
+# A lenient game's refused actions are shown: per step and at the end by play, per episode by eval.
+play_td=$("$BIN" play --env TowerDefense-v0 --policy random --seed 0 --max-steps 40)
+[[ "$play_td" == *"(illegal: refused)"* ]] && echo "ok   play-shows-refused" || { echo "FAIL play shows no refused action: $(echo "$play_td" | grep action | head -3)"; fails=$((fails+1)); }
+"$BIN" play --env TowerDefense-v0 --policy random --seed 0 | tail -1 | grep -Eq "^episode over after [0-9]+ steps, return .*, [0-9]+ illegal action\(s\) refused$" && echo "ok   play-counts-refused" || { echo "FAIL play's end line: $("$BIN" play --env TowerDefense-v0 --policy random --seed 0 | tail -1)"; fails=$((fails+1)); }
+"$BIN" play --env TowerDefense-v0 --policy heuristic --seed 0 | grep -q "illegal" && { echo "FAIL heuristic play shows illegal actions"; fails=$((fails+1)); } || echo "ok   play-legal-shows-none"
+eval_td=$("$BIN" eval --env TowerDefense-v0 --policy random --episodes 2 --json)
+python3 -c "import json,sys; j=json.loads(sys.argv[1]); sys.exit(0 if j['illegal_actions'] > 50 else 1)" "$eval_td" && echo "ok   eval-json-illegal-actions" || { echo "FAIL eval json illegal_actions: $eval_td"; fails=$((fails+1)); }
 # check-env draws TowerDefense's actions under its conditional masks (strict=true failed on every seed).
 check check-env-td-strict 0 "" -- "$BIN" check-env TowerDefense-v0 --kwarg strict=true
 check ppo-batch-over-rollout 0 "warning: config key 'batch_size' (1024) is larger than a rollout (n_steps 32 x num_envs 1 = 32)" -- "$BIN" train --algo ppo --env CartPole-v1 --set num_envs=1 --set n_steps=32 --set batch_size=1024 --set eval_episodes=1 --steps 64 --out "$tmp/ppo_batch" --no-progress

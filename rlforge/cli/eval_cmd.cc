@@ -44,6 +44,7 @@ nlohmann::json StatsJson(const std::string& id, const EvalArgs& a, const Episode
                       {"std_length", s.std_length},
                       {"truncated", s.truncated}};
   if (s.success_rate) j["success_rate"] = *s.success_rate;
+  if (s.illegal_actions) j["illegal_actions"] = *s.illegal_actions;
   return j;
 }
 
@@ -150,6 +151,8 @@ void RunEval(const EvalArgs& a) {
       std::printf("  return  %.4f +- %.4f\n  length  %.3f +- %.3f\n", s.mean_return, s.std_return, s.mean_length,
                   s.std_length);
       if (s.success_rate) std::printf("  success rate %.4f\n", *s.success_rate);
+      if (s.illegal_actions && *s.illegal_actions > 0)
+        std::printf("  illegal actions %.2f per episode (refused by the game)\n", *s.illegal_actions);
       // The cap is named only when an episode reached it (text envs truncate long answers themselves).
       const bool hit_cap = capped && std::any_of(s.lengths.begin(), s.lengths.end(),
                                                  [&](int64_t n) { return n >= a.max_episode_steps; });

@@ -142,6 +142,7 @@ void RunPlay(const PlayArgs& a) {
                 a.policy.c_str(), mode, env->RenderText().c_str());
   }
   double ret = 0;
+  double illegal = 0;  // the env's info "illegal_actions": actions a lenient game refused
   for (int64_t t = 1;; ++t) {
     if (env->has_action_mask()) env->ActionMask(mask.data());
     const bool others_turn = two_player && env->current_player() != a.side;
@@ -166,9 +167,12 @@ void RunPlay(const PlayArgs& a) {
     }
     StepResult r = env->Step(act.data(), obs.data());
     ret += r.reward;
-    std::printf("\nstep %lld  action %s  reward %g  return %g%s%s\n%s", static_cast<long long>(t),
-                env->action_space().FormatValue(act.data()).c_str(), r.reward, ret,
-                r.terminated ? "  terminated" : "", r.truncated ? "  truncated" : "", env->RenderText().c_str());
+    const double illegal_now = r.info.Get("illegal_actions").value_or(illegal);
+    const bool refused = illegal_now > illegal;
+    illegal = illegal_now;
+    std::printf("\nstep %lld  action %s%s  reward %g  return %g%s%s\n%s", static_cast<long long>(t),
+                env->action_space().FormatValue(act.data()).c_str(), refused ? " (illegal: refused)" : "", r.reward,
+                ret, r.terminated ? "  terminated" : "", r.truncated ? "  truncated" : "", env->RenderText().c_str());
     std::fflush(stdout);
     if (!a.record.empty()) {
       env->RenderRgb(&frame);
@@ -196,8 +200,9 @@ void RunPlay(const PlayArgs& a) {
         return;
       }
       const bool hit_cap = capped && r.truncated && t >= a.max_episode_steps;
-      std::printf("\nepisode over after %lld steps, return %g%s%s\n", static_cast<long long>(t), ret,
+      std::printf("\nepisode over after %lld steps, return %g%s%s%s\n", static_cast<long long>(t), ret,
                   r.info.Get("is_success").value_or(0) == 1 ? " (success)" : "",
+                  illegal > 0 ? StrCat(", ", illegal, " illegal action(s) refused").c_str() : "",
                   hit_cap ? StrCat(" (truncated: ", id, " has no step limit; capped at ", a.max_episode_steps,
                                    " steps, --max-episode-steps)")
                                 .c_str()

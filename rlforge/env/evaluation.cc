@@ -106,6 +106,7 @@ EpisodeStats Evaluate(VectorEnv& envs, Policy& policy, int64_t episodes, uint64_
 
   EpisodeStats stats;
   int64_t successes = 0;
+  std::optional<double> illegal;
   std::vector<uint8_t> actions(static_cast<size_t>(n) * envs.single_action_space().nbytes());
   std::vector<uint8_t> starting(n, 1);
   envs.Reset(seed);
@@ -123,11 +124,13 @@ EpisodeStats Evaluate(VectorEnv& envs, Policy& policy, int64_t episodes, uint64_
       stats.returns.push_back(envs.episode_return(i));
       stats.lengths.push_back(envs.episode_length(i));
       if (envs.info(i).Get("is_success").value_or(0.0) == 1.0) ++successes;
+      if (const auto k = envs.info(i).Get("illegal_actions")) illegal = illegal.value_or(0.0) + *k;
     }
   }
   SummarizeEpisodes(&stats);
   const double count = static_cast<double>(stats.episodes);
   if (defines_success) stats.success_rate = static_cast<double>(successes) / count;
+  if (illegal) stats.illegal_actions = *illegal / count;
   return stats;
 }
 

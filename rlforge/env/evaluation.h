@@ -46,6 +46,9 @@ struct EpisodeStats {
   // Fraction of episodes whose final step had info is_success == 1; absent
   // when the env does not define success.
   std::optional<double> success_rate;
+  // Mean per episode of the final step's info "illegal_actions" (actions a
+  // lenient game refused: TowerDefense); absent when the env reports none.
+  std::optional<double> illegal_actions;
   std::vector<double> returns;
   std::vector<int64_t> lengths;
 };

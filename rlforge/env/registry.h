@@ -52,6 +52,9 @@ struct ScriptedPolicySpec {
   // `argument` is the text after ':' ("" without one). InvalidArgument on a
   // bad argument or an env configuration it cannot play.
   std::function<std::unique_ptr<Policy>(const Env& env, const std::string& argument, uint64_t seed)> make;
+  // Another name of the bot NAME plays as ("medium" for Arena's "greedy"), or
+  // "" (a bot of its own): lists of bots to rate name each bot once.
+  std::string same_as;
 };
 
 struct EnvSpec {

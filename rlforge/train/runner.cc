@@ -360,6 +360,7 @@ nlohmann::json EvalJson(const RunConfig& run, const EpisodeStats& s, int64_t tim
                       {"seed", static_cast<uint64_t>(run.seed) + kEvalSeedOffset}};
   if (NeedsEvaluationStepCap(run.env, run.env_kwargs)) j["step_cap"] = run.eval_max_episode_steps;
   if (s.success_rate) j["success_rate"] = *s.success_rate;
+  if (s.illegal_actions) j["illegal_actions"] = *s.illegal_actions;
   return j;
 }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <tuple>
 
 #include "rlforge/algos/export_model.h"
@@ -174,10 +175,18 @@ RecurrentPpo::RecurrentPpo(const RunContext& ctx, const RecurrentPpoConfig& conf
     // The env's own bots, as eval's --opponent bot:NAME takes them (the
     // generic scripted policies, random-legal, are none of them).
     std::vector<std::string> names = {"random"};
-    for (const auto& p : Registry::Global().Spec(ctx.run.env).scripted_policies) names.push_back(p.name);
+    std::map<std::string, std::string> plays_as;  // a bot's other names -> the bot ("medium" -> "greedy")
+    for (const auto& p : Registry::Global().Spec(ctx.run.env).scripted_policies) {
+      names.push_back(p.name);
+      if (!p.same_as.empty()) plays_as[p.name] = p.same_as;
+    }
+    std::map<std::string, std::string> rated;  // the bot -> the name rating_bots gives it
     for (const auto& b : config_.league.bots()) {
       RLF_CHECK_ARG(std::find(names.begin(), names.end(), b) != names.end(), "config key 'rating_bots': ",
                     ctx.run.env, " has no bot '", b, "' (its bots: ", Join(names, ", "), ")");
+      const std::string bot = plays_as.count(b) ? plays_as[b] : b;
+      RLF_CHECK_ARG(rated.emplace(bot, b).second, "config key 'rating_bots' names the ", bot, " bot twice ('",
+                    rated[bot], "' and '", b, "'): it would be rated as two players");
       try {
         Registry::Global().MakeScriptedPolicy(b, ctx.run.env, envs_->env(0), 0);
       } catch (const InvalidArgument& e) {

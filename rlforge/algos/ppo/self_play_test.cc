@@ -172,6 +172,13 @@ TEST(SelfPlayTest, ClearErrors) {
   EXPECT_NE(message("Arena-v0", {"self_play=true", "env_kwargs={opponent: external}", "rating_bots=random,wizard"})
                 .find("config key 'rating_bots'"),
             std::string::npos);
+  // A bot under two of its names (medium is greedy) would be rated as two players.
+  EXPECT_NE(message("Arena-v0", {"self_play=true", "env_kwargs={opponent: external}", "rating_bots=greedy,medium"})
+                .find("names the greedy bot twice ('greedy' and 'medium')"),
+            std::string::npos);
+  EXPECT_NE(message("Arena-v0", {"self_play=true", "env_kwargs={opponent: external}", "rating_bots=strong,weak,tactic"})
+                .find("names the tactic bot twice ('strong' and 'tactic')"),
+            std::string::npos);
   EXPECT_NE(message("Arena-v0", {"self_play=true", "env_kwargs={opponent: external}", "normalize_obs=true"})
                 .find("does not support normalize_obs"),
             std::string::npos);

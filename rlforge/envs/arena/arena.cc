@@ -527,7 +527,8 @@ RLF_REGISTER_ENVS(arena) {
            const auto* arena = dynamic_cast<const Arena*>(&env.unwrapped());
            RLF_CHECK_ARG(arena != nullptr, "policy '", name, "' plays Arena-v0 only");
            return std::make_unique<ArenaBot>(arena->options(), ArenaBot::ParseKind(kind), seed);
-         }});
+         },
+         std::string(name) == kind ? "" : kind});
   registry.Register(std::move(spec));
 }
 

@@ -8,7 +8,9 @@
 //   2. the sniper, the medic (which must reach the guard's tile) and the
 //      caster take the high-ground tiles and facings whose range covers most
 //      of the route around the guard (weighted towards the guard's tile);
-//   3. the defender blocks the tile in front of the goal as a second line.
+//   3. the defender blocks the tile in front of the goal as a second line
+//      (fifth in the plan: under the 4-unit cap only when fewer than three
+//      high-ground placements were found; on none of stages 1-4).
 // Each step it deploys the next unit of the plan that is affordable, off
 // cooldown and not on the field (the unit cap permitting), and otherwise
 // fires any charged skill, or waits. It never retreats. Only obs_mode=planes.

@@ -523,7 +523,8 @@ void TowerDefense::StepImpl(const void* action, void* obs, StepResult* result) {
       Apply(type, slot, tile, facing);
     }
   }
-  for (int k = 0; k < config_.ticks_per_step && !result->terminated; ++k) Tick(result);
+  // The last step stops at max_ticks (a step of ticks_per_step ticks may not run past it).
+  for (int k = 0; k < config_.ticks_per_step && !result->terminated && tick_ < config_.max_ticks; ++k) Tick(result);
   if (!result->terminated && tick_ >= config_.max_ticks) {
     result->truncated = true;
     result->reward += config_.timeout_penalty;

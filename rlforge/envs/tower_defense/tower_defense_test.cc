@@ -465,5 +465,25 @@ TEST(TowerDefenseTest, ProceduralKeysOnAHandMadeStageAreRefused) {
   EXPECT_NO_THROW(Make("TowerDefense-v0", {{"stage", "3"}}));
 }
 
+TEST(TowerDefenseTest, TruncatedAtMaxTicksEvenMidStep) {
+  // 4 ticks a step, 10 at most: the third step runs 2 ticks (it ran 4, ending at tick 12).
+  TowerDefenseConfig c;
+  c.max_ticks = 10;
+  c.ticks_per_step = 4;
+  Game g(c);
+  EXPECT_FALSE(g.Wait().truncated);
+  EXPECT_FALSE(g.Wait().truncated);
+  const StepResult r = g.Wait();
+  EXPECT_TRUE(r.truncated);
+  EXPECT_FALSE(r.terminated);
+  EXPECT_EQ(g.env.tick(), 10);
+  // A step longer than the whole limit stops at it too.
+  c.max_ticks = 3;
+  c.ticks_per_step = 100;
+  Game h(c);
+  EXPECT_TRUE(h.Wait().truncated);
+  EXPECT_EQ(h.env.tick(), 3);
+}
+
 }  // namespace
 }  // namespace rlforge
