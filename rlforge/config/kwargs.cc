@@ -66,11 +66,15 @@ int64_t Kwargs::GetInt(const std::string& key, int64_t fallback, const std::stri
   if (!v) return fallback;
   size_t pos = 0;
   int64_t out = 0;
+  bool out_of_range = false;
   try {
     out = std::stoll(*v, &pos);
+  } catch (const std::out_of_range&) {
+    out_of_range = true;  // digits, too many of them
   } catch (...) {
     pos = 0;
   }
+  RLF_CHECK_ARG(!out_of_range, Where(key, owner), " is ", *v, ", beyond the 64-bit integers this kwarg takes");
   RLF_CHECK_ARG(pos == v->size() && !v->empty(), Where(key, owner), " must be an integer, got '", *v, "'");
   return out;
 }
