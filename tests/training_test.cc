@@ -217,6 +217,40 @@ TEST(ReinforceTest, BatchesAreNotBiasedTowardsShortEpisodes) {
   EXPECT_NEAR(logged, truth, 1.5);  // standard errors about 0.5 and 0.3
 }
 
+// No REINFORCE iteration outlasts the run's budget. On an env without a step
+// limit an episode may never end: a random policy on MountainCar ran 1.2M
+// steps of a 20k-step run in its first iteration, logging nothing. Now the
+// iteration stops at the budget; with no episode ended it says why, with
+// some it learns from those.
+TEST(ReinforceTest, AnIterationStopsAtTheRunsBudget) {
+  TrainConfig c = TrainConfig::Resolve("reinforce", "MountainCar-v0", "",
+                                       {"num_envs=1", "episodes_per_update=2", "env_kwargs={max_episode_steps: 0}"},
+                                       500, 0);
+  auto algo = MakeAlgorithm(c.Context(), *c.algo);
+  try {
+    algo->Iterate();
+    ADD_FAILURE() << "an iteration without an ended episode was taken";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("none of its batch ended within 500 steps (the run's budget): give "
+                                         "MountainCar-v0 a step limit"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(algo->num_timesteps(), 500);
+  TrainConfig p = TrainConfig::Resolve("reinforce", "CartPole-v1", "", {"num_envs=4", "episodes_per_update=1000"}, 300, 0);
+  auto partial = MakeAlgorithm(p.Context(), *p.algo);
+  const Metrics m = partial->Iterate();
+  EXPECT_EQ(partial->num_timesteps(), 300);
+  std::vector<double> returns;
+  std::vector<int64_t> lengths;
+  partial->TakeFinishedEpisodes(&returns, &lengths);
+  EXPECT_GE(lengths.size(), 5u);  // random CartPole episodes last about 22 steps
+  EXPECT_LT(lengths.size(), 1000u);
+  int64_t samples = 0;
+  for (int64_t l : lengths) samples += l;
+  EXPECT_EQ(m.at("batch_samples"), static_cast<double>(samples));
+}
+
 // REINFORCE drew TowerDefense's actions from the per-dimension masks only, so
 // a strict game refused them ("guard deploys only on ground"): now dimension
 // by dimension under the conditional masks, as PPO and A2C.

@@ -1,5 +1,6 @@
 #include "rlforge/algos/pg/reinforce.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include "rlforge/algos/flat_adam.h"
@@ -74,6 +75,11 @@ Metrics Reinforce::Iterate() {
   // while places are left; otherwise its steps are not used, until the last
   // counted episode ends.
   const int64_t quota = config_.episodes_per_update;
+  // No iteration outlasts the whole run's budget: on an env without a step
+  // limit an episode may never end (a random policy on MountainCar-v0 ran
+  // 1.2M steps for 16 episodes of a 20k-step run, logging nothing).
+  const int64_t cap = std::max<int64_t>(ctx_.run.total_steps, N);
+  int64_t stepped = 0;
   int64_t started = 0;
   std::vector<char> counted(N, 0);
   for (int64_t i = 0; i < N && started < quota; ++i) counted[i] = 1, ++started;
@@ -81,7 +87,7 @@ Metrics Reinforce::Iterate() {
     torch::NoGradGuard no_grad;
     policy_->eval();
     envs_->Reset(std::nullopt);  // drop partial episodes of the previous policy
-    for (int64_t t = 0; static_cast<int64_t>(episodes.size()) < quota; ++t) {
+    for (int64_t t = 0; static_cast<int64_t>(episodes.size()) < quota && stepped < cap; ++t) {
       auto obs = NormalizeObs(ObservationTensor(envs_->observations(), N, os), /*update=*/true);
       auto mask = MaskView();
       if (mask.defined()) mask = mask.clone();
@@ -118,8 +124,12 @@ Metrics Reinforce::Iterate() {
         episodes[e].bootstrap = policy_->Value(final_obs).item<double>();
       }
       num_timesteps_ += N;
+      stepped += N;
     }
   }
+  RLF_CHECK_ARG(!episodes.empty(), "REINFORCE learns from whole episodes, and none of its batch ended within ", cap,
+                " steps (the run's budget): give ", ctx_.run.env,
+                " a step limit (env_kwargs {max_episode_steps: N}) or train longer");
   // Gather the finished episodes' samples.
   std::vector<int64_t> rows;
   std::vector<float> returns;
