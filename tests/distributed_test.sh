@@ -82,6 +82,13 @@ c=$?
 [[ $c == 2 ]] && grep -q "dqn does not train as a job of several ranks (WORLD_SIZE=2); the agents that do: ppo, recurrent-ppo, a2c" \
   "$WORK/dqn.err" && ok "unsupported-agent" || fail "unsupported-agent: exit $c: $(cat "$WORK/dqn.err")"
 
+# --- a rollout too large for memory names each rank's share (it named 4 envs as num_envs).
+timeout 60 "$BIN" launch --nproc 2 -- train --algo ppo --env CartPole-v1 --set n_steps=4000000000 --set num_envs=8 \
+  --set batch_size=64 --steps 1000 --out "$WORK/mem" >/dev/null 2>"$WORK/mem.err"
+c=$?
+[[ $c == 2 ]] && grep -q "a rollout of n_steps 4000000000 x 4 envs on each of 2 ranks (config keys 'n_steps' and 'num_envs', 8) needs about" \
+  "$WORK/mem.err" && ok "memory-message-in-a-job" || fail "memory-message-in-a-job: exit $c: $(cat "$WORK/mem.err")"
+
 # --- a peer that never comes: rank 0 gives up after RLFORGE_DIST_TIMEOUT.
 start=$(date +%s)
 rank 0 "$(free_port)" RLFORGE_DIST_TIMEOUT=2 -- train --algo ppo --env CartPole-v1 --out "$WORK/alone" \

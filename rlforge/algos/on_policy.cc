@@ -139,7 +139,10 @@ OnPolicyAlgorithm::OnPolicyAlgorithm(const RunContext& ctx, int64_t n_steps, dou
   // The rollout's tensors, and about as much again for the update's copies.
   const double per_sample = 4.0 * static_cast<double>(os.size()) + static_cast<double>(envs_->mask_size()) +
                             8.0 * static_cast<double>(std::max<int64_t>(1, as.size())) + 6 * 4 + 1;
-  CheckFitsInMemory(StrCat("a rollout of n_steps ", T, " x num_envs ", N, " samples (config keys 'n_steps' and 'num_envs')"),
+  CheckFitsInMemory(ctx.world_size() > 1
+                        ? StrCat("a rollout of n_steps ", T, " x ", N, " envs on each of ", ctx.world_size(),
+                                 " ranks (config keys 'n_steps' and 'num_envs', ", ctx.run.num_envs, ")")
+                        : StrCat("a rollout of n_steps ", T, " x num_envs ", N, " samples (config keys 'n_steps' and 'num_envs')"),
                     2.0 * per_sample * static_cast<double>(T) * static_cast<double>(N));
   obs_shape_ = os.shape();
   obs_ = RolloutObservations(T, N, os, ctx.run.normalize_obs);
