@@ -2,6 +2,7 @@
 // values, the textbook CliffWalking contrast, and learning targets.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "rlforge/algos/tabular/planning.h"
@@ -132,6 +133,24 @@ TEST(TabularTest, RejectsNonDiscreteEnvs) {
   quiet.progress = false;
   EXPECT_THROW(Train(TrainConfig::Resolve("q-learning", "CartPole-v1", "", {}, 1000, 0), dir, quiet), InvalidArgument);
   EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
+// initial_q 1e308 made expected SARSA's bootstrap (a sum over actions)
+// infinite and its Q-table NaN, and the logged mean |TD error| infinite.
+TEST(TabularTest, InitialQIsBounded) {
+  try {
+    TrainConfig::Resolve("expected-sarsa", "FrozenLake-v1", "", {"initial_q=1e308"}, 1000, 0);
+    ADD_FAILURE() << "initial_q 1e308 was taken";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("config key 'initial_q' must be within [-1e150, 1e150]"), std::string::npos)
+        << e.what();
+  }
+  TrainConfig c = TrainConfig::Resolve("expected-sarsa", "FrozenLake-v1", "", {"initial_q=1e150"}, 1000, 0);
+  auto algo = MakeAlgorithm(c.Context(), *c.algo);
+  for (int k = 0; k < 20; ++k) {
+    const Metrics m = algo->Iterate();
+    ASSERT_TRUE(std::isfinite(m.at("mean_abs_td_error"))) << k;
+  }
 }
 
 }  // namespace

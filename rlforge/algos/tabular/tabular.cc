@@ -27,6 +27,10 @@ void TabularConfig::Validate() const {
   RLF_CHECK_ARG(exploration_fraction >= 0 && exploration_fraction <= 1,
                 "config key 'exploration_fraction' must be in [0, 1]");
   RLF_CHECK_ARG(steps_per_iteration >= 1, "config key 'steps_per_iteration' must be >= 1");
+  // Bootstraps sum Q-values (expected SARSA over every action): 1e308 made them
+  // infinite, and the table NaN.
+  RLF_CHECK_ARG(std::abs(initial_q) <= 1e150, "config key 'initial_q' must be within [-1e150, 1e150] (sums of action "
+                "values must stay finite), got ", initial_q);
 }
 
 TabularTd::TabularTd(TdMethod method, const RunContext& ctx, const TabularConfig& config)
