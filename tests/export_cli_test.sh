@@ -89,6 +89,12 @@ if [[ -z "$url" ]]; then echo "FAIL serve did not start: $(cat "$tmp/serve.err")
   local_=$("$BIN" eval --policy "$tmp/td" --episodes 4 --seed 3 --json)
   same=$(python3 -c "import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); print(a['mean_return']==b['mean_return'] and a['mean_length']==b['mean_length'])" "$served" "$local_" 2>&1)
   [[ "$same" == True ]] && echo "ok   served-conditional-eval-equals-local" || { echo "FAIL served TowerDefense eval differs: $served vs $local_"; fails=$((fails+1)); }
+  # Sampled through the server: legal on a strict game, the same for a seed.
+  one=$("$BIN" eval --policy "$url/v1/models/td" --env TowerDefense-v0 --kwarg ticks_per_step=4 --kwarg strict=true \
+        --episodes 2 --seed 5 --stochastic --json 2>&1)
+  two=$("$BIN" eval --policy "$url/v1/models/td" --env TowerDefense-v0 --kwarg ticks_per_step=4 --kwarg strict=true \
+        --episodes 2 --seed 5 --stochastic --json 2>&1)
+  [[ "$one" == *'"mean_return"'* && "$one" == "$two" ]] && echo "ok   served-conditional-stochastic" || { echo "FAIL served stochastic TowerDefense: $one / $two"; fails=$((fails+1)); }
   check served-wrong-env 2 "takes 4 observation values" -- "$BIN" eval --policy "$url/v1/models/cartpole" --env Acrobot-v1 --episodes 1
   check served-recurrent 2 "model 'rnn' is recurrent" -- "$BIN" eval --policy "$url/v1/models/rnn" --env CartPoleNoVel-v1 --episodes 1
   check serve-port-in-use 1 "cannot listen on 127.0.0.1:${url##*:}" -- "$BIN" serve --policy "$tmp/p.rlf" --port "${url##*:}"

@@ -4,8 +4,11 @@
 // so that `import rlforge` and its envs (module.cc) never load libtorch. Envs
 // registered from Python are registered here too: each module holds its own
 // env registry.
+#include <atomic>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common.h"
@@ -96,24 +99,40 @@ class PyPolicy {
     }
     const void* o = obs.data();
     void* a = out.mutable_data();
-    if (conditional) {
-      RLF_CHECK_ARG(n == 1, "conditional masks take one observation, got ", n);
-      const std::vector<int64_t> nvec = act_space_.nvec();
-      p.set_conditional_mask([fn = *conditional, nvec](int, const int64_t* prefix, int dim, uint8_t* mask) {
+    RLF_CHECK_ARG(!conditional || n == 1, "conditional masks take one observation, got ", n);
+    RLF_CHECK_ARG(acting_.load() != std::this_thread::get_id(),
+                  "predict was called again from inside its own conditional-mask callback");
+    // The callback refers to this call's function, used under the GIL only
+    // (no reference counting while the GIL is released).
+    const py::function* fn = conditional ? &*conditional : nullptr;
+    const std::vector<int64_t> nvec = act_space_.nvec();
+    ConditionalMaskFn mask_fn;
+    if (fn)
+      mask_fn = [fn, &nvec](int, const int64_t* prefix, int dim, uint8_t* mask) {
         py::gil_scoped_acquire acquire;
         const py::array_t<uint8_t, py::array::c_style | py::array::forcecast> got =
-            fn(std::vector<int64_t>(prefix, prefix + dim), dim);
+            (*fn)(std::vector<int64_t>(prefix, prefix + dim), dim);
         RLF_CHECK_ARG(static_cast<int64_t>(got.size()) == nvec[dim], "the conditional mask of dimension ", dim,
                       " must hold ", nvec[dim], " entries, got ", got.size());
         std::copy(got.data(), got.data() + got.size(), mask);
-      });
-    }
-    struct Unset {  // the callback is this call's only
-      Policy& p;
-      ~Unset() { p.set_conditional_mask(nullptr); }
-    } unset{p};
+      };
     {
       py::gil_scoped_release release;
+      // One call at a time: the policy objects (their recurrent states and
+      // this call's callback) are shared by every thread using this policy.
+      std::lock_guard<std::mutex> lock(mu_);
+      struct Acting {
+        PyPolicy& self;
+        Policy& p;
+        Acting(PyPolicy& s, Policy& q, ConditionalMaskFn f) : self(s), p(q) {
+          self.acting_ = std::this_thread::get_id();
+          p.set_conditional_mask(std::move(f));
+        }
+        ~Acting() {
+          p.set_conditional_mask(nullptr);
+          self.acting_ = std::thread::id();
+        }
+      } acting(*this, p, std::move(mask_fn));
       if (starts) p.StartEpisodes(starts->data(), static_cast<int>(n));
       p.Act(o, m, static_cast<int>(n), a);
     }
@@ -127,6 +146,8 @@ class PyPolicy {
   // Recurrent policies: the batch size and mode of the last call.
   int64_t last_n_ = 0;
   bool last_deterministic_ = true;
+  std::mutex mu_;                         // held by the acting call
+  std::atomic<std::thread::id> acting_{};  // the thread of the acting call
 };
 
 // Resolve's notes (a dataset's ignored kwargs) as Python warnings, worded

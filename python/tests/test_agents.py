@@ -263,36 +263,70 @@ def test_predict_follows_conditional_masks_with_env(tmp_path):
 
 
 def test_recurrent_predict_follows_conditional_masks_with_env(tmp_path):
-    """A recurrent policy with env= chooses legal actions in a strict game,
-    stepping its state once per call (not once per action dimension): each
-    dimension's choice equals that of predict without env= where that one is
-    legal after the same earlier values."""
-    run = rlforge.train("recurrent-ppo", "TowerDefense-v0", steps=256, out=str(tmp_path / "rtd"),
-                        config={"num_envs": 2, "n_steps": 64, "batch_size": 128, "n_epochs": 1, "eval_episodes": 0})
+    """A recurrent policy with env= replays the run's own evaluation on a
+    strict TowerDefense (8 envs seeded run seed + 1,000,000 + i, one episode
+    each): the same legal actions dimension by dimension, one state step per
+    call (predict without env= refused recurrent policies)."""
+    run = rlforge.train("recurrent-ppo", "TowerDefense-v0", steps=256, seed=2, out=str(tmp_path / "rtd"),
+                        config={"num_envs": 2, "n_steps": 64, "batch_size": 128, "n_epochs": 1, "eval_episodes": 8,
+                                "pretrain_episodes": 4})
+    evaluation = json.load(open(tmp_path / "rtd" / "eval.json"))
     policy = rlforge.load(run["run_dir"])
-    shadow = rlforge.load(run["run_dir"])  # the same policy, fed the same observations without env=
-    assert policy._native.recurrent
-    env = rlforge.make("TowerDefense-v0", strict=True)
+    assert policy._native.recurrent and policy.env_kwargs["strict"] == "true"
+    returns, deployed = [], 0
+    for i in range(8):
+        env = rlforge.make("TowerDefense-v0", **policy.env_kwargs)
+        obs, _ = env.reset(seed=2 + 1_000_000 + i)
+        start, done, ret = True, False, 0.0
+        while not done:
+            action, _ = policy.predict(obs, episode_start=[start], env=env)  # strict: an illegal action raises
+            deployed += action[0] == 1
+            obs, reward, terminated, truncated, _ = env.step(action)
+            ret += reward
+            start, done = False, terminated or truncated
+        returns.append(ret)
+    assert deployed >= 8, deployed
+    assert np.mean(returns) == pytest.approx(evaluation["mean_return"], abs=1e-9)
 
-    obs, info = env.reset(seed=0)
-    start, compared = True, 0
-    for _ in range(200):
-        action, _ = policy.predict(obs, episode_start=[start], env=env)  # strict: an illegal action raises
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            free, _ = shadow.predict(obs, episode_start=[start], mask=info["action_mask"])
-        # Where the free greedy choice of a dimension is legal after the same
-        # earlier values, the conditional choice is the same (same state).
-        for d in range(len(action)):
-            if list(free[:d]) != list(action[:d]) or not env.conditional_action_mask(list(free[:d]), d)[free[d]]:
-                break
-            assert free[d] == action[d], (free, action)
-            compared += 1
-        obs, _, terminated, truncated, info = env.step(action)
-        start = terminated or truncated
-        if start:
-            obs, info = env.reset()
-    assert compared >= 200, compared
+
+def test_predict_with_env_from_threads_and_from_its_own_callback(tmp_path):
+    """Threads sharing one policy each follow their own env's conditional
+    masks (the callback lives on the shared policy: one call at a time); a
+    callback that calls predict again is refused (it crashed the process)."""
+    import threading
+
+    run = rlforge.train("ppo", "TowerDefense-v0", steps=128, seed=0, out=str(tmp_path / "td"),
+                        config={"num_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1, "eval_episodes": 0,
+                                "pretrain_episodes": 4, "env_kwargs": {"ticks_per_step": 4}})
+    policy = rlforge.load(run["run_dir"])
+    errors = []
+
+    def play(seed):
+        try:
+            env = rlforge.make("TowerDefense-v0", strict=True, ticks_per_step=4)
+            obs, _ = env.reset(seed=seed)
+            for _ in range(150):
+                obs, _, terminated, truncated, _ = env.step(policy.predict(obs, env=env)[0])
+                if terminated or truncated:
+                    obs, _ = env.reset()
+        except Exception as e:  # noqa: BLE001 (reported below)
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=play, args=(s,)) for s in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    env = rlforge.make("TowerDefense-v0", strict=True, ticks_per_step=4)
+    obs, _ = env.reset(seed=0)
+    inner = env.unwrapped
+    original = inner.conditional_action_mask
+    inner.conditional_action_mask = lambda prefix, dim: (policy.predict(obs, env=env), original(prefix, dim))[1]
+    with pytest.raises(ValueError, match="called again from inside its own conditional-mask callback"):
+        policy.predict(obs, env=env)
+    del inner.conditional_action_mask
+    policy.predict(obs, env=env)  # and it works again
 
 
 def test_runner_messages_are_worded_for_python():

@@ -100,9 +100,20 @@ def test_onnx_masked_multidiscrete_and_dqn(tmp_path):
         np.testing.assert_array_equal(action[:, d], logits[:, edges[d]:edges[d + 1]].argmax(1))
     assert np.all(masks[np.arange(len(obs))[:, None], edges[:-1] + action])  # every chosen value legal
     # A game that asks for each dimension's conditional mask (docs/deploy.md's
-    # recipe) makes predict(env=)'s choices, legal in a strict game.
-    env = rlforge.make("TowerDefense-v0", strict=True)
+    # recipe) makes predict(env=)'s choices, legal in a strict game: a policy
+    # cloned from the heuristic, which deploys (waiting leaves one legal value
+    # in dimensions 1-3, where the recipe would show nothing).
+    heur = tmp_path / "heur"
+    rlforge.train("ppo", "TowerDefense-v0", config={"num_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1,
+                                                    "eval_episodes": 0, "pretrain_episodes": 10,
+                                                    "env_kwargs": {"ticks_per_step": 4}},
+                  steps=128, seed=0, out=str(heur))
+    policy = rlforge.load(str(heur))
+    policy.export(tmp_path / "heur.onnx", format="onnx")
+    session = ort.InferenceSession(str(tmp_path / "heur.onnx"))
+    env = rlforge.make("TowerDefense-v0", strict=True, ticks_per_step=4)
     o, info = env.reset(seed=0)
+    deployed = 0
     for _ in range(150):
         flat = np.concatenate(info["action_mask"]) if isinstance(info["action_mask"], tuple) else info["action_mask"]
         lg = session.run(["logits"], {"obs": o[None].astype(np.float32), "mask": flat[None].astype(bool)})[0][0]
@@ -111,9 +122,11 @@ def test_onnx_masked_multidiscrete_and_dqn(tmp_path):
             legal = env.conditional_action_mask(chosen, d).astype(bool)
             chosen.append(int(np.where(legal, lg[edges[d]:edges[d + 1]], -np.inf).argmax()))
         assert chosen == policy.predict(o, env=env)[0].tolist()
+        deployed += chosen[0] == 1
         o, _, terminated, truncated, info = env.step(np.array(chosen))
         if terminated or truncated:
             o, info = env.reset()
+    assert deployed >= 3, deployed
 
     dqn = tmp_path / "dqn"
     rlforge.train("dqn", "FrozenLake-v1", config={"dueling": True, "learning_starts": 200, "eval_episodes": 0},

@@ -172,27 +172,33 @@ def test_vector_errors():
 
 def test_vector_conditional_masks_pick_legal_actions_in_a_strict_game():
     """Each env's conditional masks, asked dimension by dimension, give actions
-    a strict TowerDefense accepts (the flat masks alone do not), and agree
-    with the same env made alone."""
-    envs = rlforge.make_vec("TowerDefense-v0", num_envs=3, strict=True)
+    a strict TowerDefense accepts, and are those of the same env made alone
+    and stepped with the same actions (the envs' states apart by then)."""
+    envs = rlforge.make_vec("TowerDefense-v0", num_envs=3, strict=True, ticks_per_step=4)
     assert envs.has_conditional_action_mask and not rlforge.make_vec("CartPole-v1", 1).has_conditional_action_mask
     with pytest.raises(RuntimeError, match="before reset"):
         envs.conditional_action_mask(0, [], 0)
     envs.reset(seed=5)
-    single = rlforge.make("TowerDefense-v0", strict=True)
-    single.reset(seed=6)  # env 1 of the vector starts from seed + 1
-    assert envs.conditional_action_mask(1, [1], 1).tolist() == single.conditional_action_mask([1], 1).tolist()
+    singles = [rlforge.make("TowerDefense-v0", strict=True, ticks_per_step=4) for _ in range(3)]
+    for i, single in enumerate(singles):
+        single.reset(seed=5 + i)  # env i of the vector starts from seed + i
     rng = np.random.default_rng(0)
-    deployed = 0
-    for _ in range(150):
+    deployed = compared = 0
+    for _ in range(60):
         actions = np.zeros((3, 4), dtype=np.int64)
         for i in range(3):
             for d in range(4):
-                legal = np.flatnonzero(envs.conditional_action_mask(i, list(actions[i, :d]), d))
-                actions[i, d] = rng.choice(legal)
+                prefix = list(actions[i, :d])
+                mask = envs.conditional_action_mask(i, prefix, d)
+                assert mask.tolist() == singles[i].conditional_action_mask(prefix, d).tolist()
+                compared += int(mask.sum()) > 1
+                actions[i, d] = rng.choice(np.flatnonzero(mask))
         deployed += int((actions[:, 0] == 1).sum())
-        envs.step(actions)  # strict: an illegal action raises
-    assert deployed > 10
+        _, _, terminated, truncated, _ = envs.step(actions)  # strict: an illegal action raises
+        for i, single in enumerate(singles):
+            single.step(actions[i])
+        assert not (terminated | truncated).any()
+    assert deployed > 10 and compared > 50, (deployed, compared)
     with pytest.raises(ValueError, match=r"index must be in \[0, 2\], got 3"):
         envs.conditional_action_mask(3, [], 0)
     with pytest.raises(ValueError, match="prefix has 0 values; dimension 1 takes the 1 before it"):

@@ -117,7 +117,8 @@ class HttpPolicy : public Policy {
     if (res->status != 200) {
       const auto j = nlohmann::json::parse(res->body, nullptr, false);
       throw Error(StrCat("the policy server answered HTTP ", res->status, ": ",
-                         j.is_object() && j.contains("error") ? j["error"].get<std::string>() : res->body));
+                         j.is_object() && j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>()
+                                                                                         : res->body));
     }
     return res->body;
   }
@@ -137,31 +138,48 @@ class HttpPolicy : public Policy {
     nlohmann::json request = {{"observations", std::move(obs)}, {"outputs", true}};
     if (masks) request["masks"] = std::move(m);
     const auto answer = nlohmann::json::parse(Post(path_, request.dump(), "application/json"), nullptr, false);
+    const std::vector<int64_t>& nvec = act_space_.nvec();
     std::vector<float> logits(static_cast<size_t>(n * mask_size_));
+    std::vector<uint8_t> positive(logits.size());
     try {
       const auto& rows = answer.at("outputs");
-      RLF_CHECK(static_cast<int64_t>(rows.size()) == n, "the policy server sent ", rows.size(), " rows of outputs for ",
-                n);
+      RLF_CHECK(rows.is_array() && static_cast<int64_t>(rows.size()) == n, "the policy server sent ", rows.size(),
+                " rows of outputs for ", n);
       for (int64_t i = 0; i < n; ++i) {
-        RLF_CHECK(static_cast<int64_t>(rows[i].size()) == mask_size_, "the policy server sent ", rows[i].size(),
-                  " outputs for a row, expected ", mask_size_);
+        RLF_CHECK(rows[i].is_array() && static_cast<int64_t>(rows[i].size()) == mask_size_, "the policy server sent ",
+                  rows[i].size(), " outputs for a row, expected ", mask_size_);
         for (int64_t j = 0; j < mask_size_; ++j) {
-          const float p = rows[i][j].get<float>();
-          logits[i * mask_size_ + j] = p > 0 ? std::log(p) : std::numeric_limits<float>::lowest();
+          const double p = rows[i][j].get<double>();
+          RLF_CHECK(std::isfinite(p) && p >= 0 && p <= 1 + 1e-4, "the policy server sent probability ", p,
+                    " (row ", i, ", output ", j, "): not in [0, 1]");
+          logits[i * mask_size_ + j] = p > 0 ? static_cast<float>(std::log(p)) : std::numeric_limits<float>::lowest();
+          positive[i * mask_size_ + j] = p > 0;
         }
       }
     } catch (const nlohmann::json::exception&) {
       throw Error("the policy server's answer has no outputs of the request's rows");
     }
-    const int64_t k = static_cast<int64_t>(act_space_.nvec().size());
+    // A dimension whose legal values all have probability 0 (float32
+    // underflow) cannot be chosen from probabilities: say so, not the first.
+    ConditionalMaskFn checked = [&](int row, const int64_t* prefix, int dim, uint8_t* mask) {
+      conditional_mask_(row, prefix, dim, mask);
+      int64_t offset = 0;
+      for (int d = 0; d < dim; ++d) offset += nvec[d];
+      const uint8_t* pos = positive.data() + row * mask_size_ + offset;
+      bool any_legal = false, any_weight = false;
+      for (int64_t v = 0; v < nvec[dim]; ++v) any_legal |= mask[v] != 0, any_weight |= mask[v] && pos[v];
+      RLF_CHECK(!any_legal || any_weight, "the served probabilities give every legal value of action dimension ", dim,
+                " weight 0 (float32 underflow): evaluate the run directory or .rlf file instead");
+    };
+    const int64_t k = static_cast<int64_t>(nvec.size());
     std::vector<float> u;
     if (!deterministic_) {
       Rng rng(seed_ + calls_++);
       for (int64_t i = 0; i < n * k; ++i) u.push_back(static_cast<float>(rng.Uniform()));
     }
     std::vector<int64_t> chosen(static_cast<size_t>(n * k));
-    ConditionalMultiCategorical(logits.data(), n, act_space_.nvec(), conditional_mask_,
-                                deterministic_ ? nullptr : u.data(), chosen.data(), nullptr, nullptr);
+    ConditionalMultiCategorical(logits.data(), n, nvec, checked, deterministic_ ? nullptr : u.data(), chosen.data(),
+                                nullptr, nullptr);
     for (int64_t i = 0; i < n * k; ++i) WriteElement(actions, act_space_.dtype(), i, static_cast<double>(chosen[i]));
   }
 

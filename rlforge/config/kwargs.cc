@@ -61,29 +61,40 @@ bool Kwargs::GetBool(const std::string& key, bool fallback, const std::string& o
   throw InvalidArgument(StrCat(Where(key, owner), " must be ", kBoolWords, ", got '", *v, "'"));
 }
 
-int64_t Kwargs::GetInt(const std::string& key, int64_t fallback, const std::string& owner) const {
-  auto v = Find(key);
-  if (!v) return fallback;
+namespace {
+// The value as an integer of `bits` bits: "must be an integer" for anything
+// but digits (with a sign), "beyond the N-bit integers" for too many of them.
+int64_t ParseInteger(const std::string& v, const std::string& where, int bits) {
   size_t pos = 0;
   int64_t out = 0;
   bool out_of_range = false;
   try {
-    out = std::stoll(*v, &pos);
+    out = std::stoll(v, &pos);
   } catch (const std::out_of_range&) {
-    out_of_range = true;  // digits, too many of them
+    out_of_range = true;
+    pos = v.find_first_not_of(" \t\n\v\f\r");
+    if (pos != std::string::npos && (v[pos] == '+' || v[pos] == '-')) ++pos;
+    pos = v.find_first_not_of("0123456789", pos);
+    if (pos == std::string::npos) pos = v.size();
   } catch (...) {
     pos = 0;
   }
-  RLF_CHECK_ARG(!out_of_range, Where(key, owner), " is ", *v, ", beyond the 64-bit integers this kwarg takes");
-  RLF_CHECK_ARG(pos == v->size() && !v->empty(), Where(key, owner), " must be an integer, got '", *v, "'");
+  RLF_CHECK_ARG(pos == v.size() && !v.empty(), where, " must be an integer, got '", v, "'");
+  RLF_CHECK_ARG(!out_of_range && (bits == 64 || (out >= std::numeric_limits<int>::min() &&
+                                                 out <= std::numeric_limits<int>::max())),
+                where, " is ", v, ", beyond the ", bits, "-bit integers this kwarg takes");
   return out;
+}
+}  // namespace
+
+int64_t Kwargs::GetInt(const std::string& key, int64_t fallback, const std::string& owner) const {
+  auto v = Find(key);
+  return v ? ParseInteger(*v, Where(key, owner), 64) : fallback;
 }
 
 int Kwargs::GetInt32(const std::string& key, int fallback, const std::string& owner) const {
-  const int64_t v = GetInt(key, fallback, owner);
-  RLF_CHECK_ARG(v >= std::numeric_limits<int>::min() && v <= std::numeric_limits<int>::max(), Where(key, owner),
-                " is ", v, ", beyond the 32-bit integers this kwarg takes");
-  return static_cast<int>(v);
+  auto v = Find(key);
+  return v ? static_cast<int>(ParseInteger(*v, Where(key, owner), 32)) : fallback;
 }
 
 double Kwargs::GetDouble(const std::string& key, double fallback, const std::string& owner) const {

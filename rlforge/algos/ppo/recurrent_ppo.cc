@@ -840,8 +840,11 @@ void RecurrentActorCriticPolicy::Act(const void* observations, const uint8_t* ma
   torch::Tensor mask;
   if (masks && act_space_.mask_size() > 0)
     mask = torch::from_blob(const_cast<uint8_t*>(masks), {n, act_space_.mask_size()}, torch::kUInt8).to(torch::kBool);
-  const auto heads = net_->Step(obs, starts_, &state_).heads;
-  starts_.zero_();
+  // The step's state is kept once the actions are chosen: a call that throws
+  // (a mask with no legal value, a conditional-mask callback failing) leaves
+  // the rows where they were.
+  RecurrentState next = state_;
+  const auto heads = net_->Step(obs, starts_, &next).heads;
   torch::Tensor a;
   if (conditional_mask_ && act_space_.kind() == SpaceKind::kMultiDiscrete) {
     const int64_t k = static_cast<int64_t>(act_space_.nvec().size());
@@ -857,6 +860,8 @@ void RecurrentActorCriticPolicy::Act(const void* observations, const uint8_t* ma
     a = deterministic_ ? dist.mode() : dist.sample(&gen_);
   }
   const torch::Tensor env_a = ToEnvActions(a, act_space_);
+  state_ = next;
+  starts_.zero_();
   std::memcpy(actions, env_a.data_ptr(), static_cast<size_t>(n) * act_space_.nbytes());
 }
 

@@ -201,6 +201,47 @@ TEST(RecurrentPpoTest, ConditionalMasksOnTowerDefense) {
   EXPECT_EQ(Evaluate(*envs, *policy, 2, 3).episodes, 2);  // strict: no illegal action
 }
 
+// An Act that throws (here the conditional-mask callback) leaves the
+// recurrent state where it was: it stepped the state before asking for the
+// masks, so the call after a failure continued from one step further. On
+// Arena (MultiDiscrete moves under fog) with the env's own masks given
+// dimension by dimension; a policy that steps once more does act otherwise
+// (the test can fail).
+TEST(RecurrentPpoTest, AFailedActLeavesTheStateWhereItWas) {
+  RunContext ctx = NoVelContext(5);
+  ctx.run.env = "Arena-v0";
+  RecurrentPpo algo(ctx, SmallConfig());
+  auto envs = ctx.MakeVectorEnv();
+  envs->Reset(1);
+  const int n = envs->num_envs();
+  const std::vector<int64_t> nvec = envs->single_action_space().nvec();
+  const int64_t width = envs->single_action_space().mask_size(), k = static_cast<int64_t>(nvec.size());
+  const ConditionalMaskFn flat = [&](int row, const int64_t*, int dim, uint8_t* mask) {
+    int64_t offset = 0;
+    for (int d = 0; d < dim; ++d) offset += nvec[d];
+    std::copy_n(envs->action_masks() + row * width + offset, nvec[dim], mask);
+  };
+  auto plain = algo.MakePolicy(true), failing = algo.MakePolicy(true), extra = algo.MakePolicy(true);
+  for (auto* p : {plain.get(), failing.get(), extra.get()}) p->set_conditional_mask(flat);
+  std::vector<int64_t> a(n * k), b(n * k), c(n * k);
+  int differ = 0;
+  for (int t = 0; t < 40; ++t) {
+    if (t == 1) {
+      failing->set_conditional_mask([](int, const int64_t*, int, uint8_t*) { throw InvalidArgument("no mask"); });
+      EXPECT_THROW(failing->Act(envs->observations(), envs->action_masks(), n, b.data()), InvalidArgument);
+      failing->set_conditional_mask(flat);
+      extra->Act(envs->observations(), envs->action_masks(), n, c.data());  // a step too many
+    }
+    plain->Act(envs->observations(), envs->action_masks(), n, a.data());
+    failing->Act(envs->observations(), envs->action_masks(), n, b.data());
+    extra->Act(envs->observations(), envs->action_masks(), n, c.data());
+    ASSERT_EQ(a, b) << "step " << t;
+    differ += a != c;
+    envs->Step(a.data());
+  }
+  EXPECT_GT(differ, 0);
+}
+
 // Without the resets the replay would differ: the test above can fail.
 TEST(RecurrentPpoTest, ReplayWithoutResetsDiffers) {
   RecurrentPpo algo(NoVelContext(1), SmallConfig());

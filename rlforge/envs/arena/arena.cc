@@ -457,8 +457,10 @@ void Arena::StepImpl(const void* action, void* obs, StepResult* r) {
       for (int j = 0; j < o_.team_size; ++j)
         if (!opp_mask_[j * kA + acts[j]]) acts[j] = ArenaGame::kStay, ++illegal[team];
     }
-    if (illegal[0]) r->info.Set("illegal_actions", illegal[0]);
-    if (illegal[1] && external_) r->info.Set("agent1_illegal_actions", illegal[1]);
+    // This step's count ("illegal_actions" is an episode's total elsewhere:
+    // TowerDefense, eval and play).
+    if (illegal[0]) r->info.Set("illegal_unit_actions", illegal[0]);
+    if (illegal[1] && external_) r->info.Set("agent1_illegal_unit_actions", illegal[1]);
   }
   const auto dealt = game_.Step(mine.data(), theirs.data());
   r->reward = o_.shaping * (dealt[0] - dealt[1]) +

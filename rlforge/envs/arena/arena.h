@@ -36,8 +36,8 @@
 // (`opponent`: random, greedy or tactic; ArenaBot below); reward +1 win,
 // -1 loss, 0 draw, plus `shaping` x (damage dealt - damage taken) and
 // `hold_shaping` x (1 if team 0 holds the objective - 1 if team 1 does) per step.
-// A masked-out unit action makes the unit stay (info "illegal_actions" counts
-// them), or throws with `strict`.
+// A masked-out unit action makes the unit stay (info "illegal_unit_actions"
+// counts this step's), or throws with `strict`.
 // With opponent=external, team 1 is agent 1 of Env's multi-agent API: its
 // actions are set before each Step (SetAgentAction), its observation, mask
 // and reward (the negation of team 0's) are read after; the env's own

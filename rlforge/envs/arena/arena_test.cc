@@ -186,7 +186,8 @@ TEST(ArenaTest, IllegalActionsStayOrThrow) {
   env->Reset(0, obs.data(), &info);
   const int64_t left[1] = {ArenaGame::kLeft};  // off the grid from column 0
   StepResult r = env->Step(left, obs.data());
-  EXPECT_EQ(r.info.Get("illegal_actions").value_or(0), 1);
+  EXPECT_EQ(r.info.Get("illegal_unit_actions").value_or(0), 1);
+  EXPECT_FALSE(r.info.Has("illegal_actions"));  // an episode's total, where an env gives one (eval sums those)
   auto strict = Make("Arena-v0", Kwargs({{"team_size", "1"}, {"strict", "true"}}));
   strict->Reset(0, obs.data(), &info);
   EXPECT_THROW(strict->Step(left, obs.data()), InvalidArgument);
