@@ -99,6 +99,46 @@ if [[ -z "$url" ]]; then echo "FAIL serve did not start: $(cat "$tmp/serve.err")
   check served-recurrent 2 "model 'rnn' is recurrent" -- "$BIN" eval --policy "$url/v1/models/rnn" --env CartPoleNoVel-v1 --episodes 1
   check serve-port-in-use 1 "cannot listen on 127.0.0.1:${url##*:}" -- "$BIN" serve --policy "$tmp/p.rlf" --port "${url##*:}"
   check served-unknown-model 2 "has no model 'nope'" -- "$BIN" eval --policy "$url/v1/models/nope" --env CartPole-v1 --episodes 1
+  # A server whose answers are damaged (the real one's model list, then
+  # probabilities out of [0, 1], or none for a legal value): named errors.
+  python3 -c "import urllib.request,sys; open(sys.argv[2], 'wb').write(urllib.request.urlopen(sys.argv[1] + '/v1/models').read())" \
+    "$url" "$tmp/models.json"
+  for bad in huge negative zero; do
+    python3 - "$tmp/models.json" "$bad" >"$tmp/fake.out" 2>/dev/null <<'PY' &
+import http.server, json, sys
+models = json.load(open(sys.argv[1]))
+models["models"] = [m for m in models["models"] if m["name"] == "td"]
+bad = sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def reply(self, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(200); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def do_GET(self): self.reply(models)
+    def do_POST(self):
+        n = len(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["observations"])
+        width = models["models"][0]["model"]["head"]["mask_size"]
+        row = [1e39 if bad == "huge" else -0.5 if bad == "negative" else 0.0] * width
+        self.reply({"outputs": [row] * n, "model": "td", "version": 1})
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.handle_request(); s.handle_request()
+PY
+    fpid=$!
+    for i in $(seq 50); do [[ -s "$tmp/fake.out" ]] && break; sleep 0.1; done
+    fport=$(head -1 "$tmp/fake.out")
+    case $bad in
+      huge) want="the policy server sent probability 1e+39 (row 0, output 0): not in [0, 1]" ;;
+      negative) want="the policy server sent probability -0.5 (row 0, output 0): not in [0, 1]" ;;
+      zero) want="the served probabilities give every legal value of action dimension 0 weight 0" ;;
+    esac
+    timeout 30 "$BIN" eval --policy "http://127.0.0.1:$fport" --env TowerDefense-v0 --kwarg ticks_per_step=4 \
+      --episodes 1 >/dev/null 2>"$tmp/fake.err"
+    code=$?
+    [[ $code != 0 ]] && grep -qF "$want" "$tmp/fake.err" && echo "ok   served-damaged-$bad" || { echo "FAIL served-damaged-$bad: exit $code: $(cat "$tmp/fake.err")"; fails=$((fails+1)); }
+    kill $fpid 2>/dev/null; wait $fpid 2>/dev/null
+  done
   metrics=$(python3 -c "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1] + '/metrics').read().decode())" "$url")
   [[ "$metrics" == *'rlforge_requests_total{model="cartpole",code="200"}'* ]] && echo "ok   serve-metrics" || { echo "FAIL metrics: $metrics"; fails=$((fails+1)); }
 fi
