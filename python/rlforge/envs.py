@@ -199,7 +199,7 @@ class RlforgeEnv(gym.Env):
             raise ValueError(f"{self.env_id}'s reset takes no options, got {sorted(options)}"
                              + (" (Gymnasium's classic-control envs take start-state bounds: "
                                 + ", ".join(_RESET_BOUNDS) + ")"))
-        super().reset(seed=None if seed is None else seed % 2**63)  # numpy's seeding takes < 2**63
+        super().reset(seed=seed)
         start = _start_state_observation(self.env_id, options, self.np_random) if options else None
         obs, info = self._native.reset(seed)
         self._was_reset = True
@@ -214,10 +214,23 @@ class RlforgeEnv(gym.Env):
         return (self._obs(obs), float(reward), bool(terminated), bool(truncated),
                 self._info(info, ended=terminated or truncated))
 
+    # Gymnasium's envs keep their state in attributes that code sets directly
+    # (FrozenLake's `s`, CartPole's `state`); here the state lives in C++, and
+    # assigning them would change nothing.
+    _CPP_STATE = ("s", "state", "lastaction", "lander", "hull")
+
+    def __setattr__(self, name, value):
+        if name in RlforgeEnv._CPP_STATE:
+            raise AttributeError(f"{self.env_id} keeps its state in C++: assigning .{name} would change nothing; "
+                                 "env.unwrapped.set_state_from_observation(obs) puts it in the state an observation "
+                                 "shows (toy text: the state index; classic control: the observation)")
+        super().__setattr__(name, value)
+
     def set_state_from_observation(self, observation) -> None:
         """Puts the env in the state `observation` shows and continues the
-        episode from there (classic control, board games), e.g. to replay a
-        reference implementation's trajectory; ValueError where the env cannot."""
+        episode from there (classic control, toy text: Gymnasium's
+        ``env.unwrapped.s = obs``, board games), e.g. to replay a reference
+        implementation's trajectory; ValueError where the env cannot."""
         obs = as_native(observation, self._obs_desc, None, "the observation")
         if not self._native.set_from_observation(obs):
             raise ValueError(f"{self.env_id} cannot be set from an observation")
@@ -345,7 +358,7 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
         self.single_action_space = to_gymnasium(self._act_desc)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
-        self.metadata = {"autoreset_mode": mode, "render_modes": [], "render_fps": RENDER_FPS}
+        self.metadata = {"autoreset_mode": mode, "render_modes": [], "render_fps": _render_fps(env_id)}
         if render_mode is not None:
             raise ValueError("a vector env does not render; make one env with rlforge.make(..., render_mode=...)")
         self.render_mode = None
@@ -368,7 +381,7 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
             raise ValueError("rlforge's vector env takes one int seed (env i gets seed + i), not a list")
         seed = _reset_seed(seed, self._was_reset)  # env i then starts from seed + i, as Gymnasium's do
         if seed is not None:
-            self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seed % 2**63)
+            self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seed)
         self._was_reset = True
         if mask is not None:
             mask = np.asarray(mask)

@@ -156,6 +156,43 @@ def test_box_actions_are_checked():
     env.step(np.array([5.0]))  # clipped to the bounds, as Gymnasium does
 
 
+def test_toy_text_state_is_set_from_its_index_and_assignment_is_refused():
+    # Gymnasium's `env.unwrapped.s = 14` was taken and changed nothing (a step then moved from the old state).
+    ours = rlforge.make("FrozenLake-v1", is_slippery=False)
+    theirs = gym.make("FrozenLake-v1", is_slippery=False)
+    ours.reset(seed=0)
+    theirs.reset(seed=0)
+    with pytest.raises(AttributeError, match=r"FrozenLake-v1 keeps its state in C\+\+: assigning .s would change "
+                                             r"nothing; env.unwrapped.set_state_from_observation"):
+        ours.unwrapped.s = 14
+    with pytest.raises(AttributeError, match=r"assigning .state would change nothing"):
+        rlforge.make("CartPole-v1").unwrapped.state = np.zeros(4)
+    ours.unwrapped.set_state_from_observation(14)
+    theirs.unwrapped.s = 14
+    assert ours.step(2)[:3] == theirs.step(2)[:3] == (15, 1.0, True)
+    for env_id, state, action in (("Taxi-v4", 328, 1), ("CliffWalking-v1", 35, 2)):
+        ours, theirs = rlforge.make(env_id), gym.make(env_id)
+        ours.reset(seed=1)
+        theirs.reset(seed=1)
+        ours.unwrapped.set_state_from_observation(state)
+        theirs.unwrapped.s = state
+        assert ours.step(action)[:3] == theirs.step(action)[:3], env_id
+    with pytest.raises(ValueError):
+        ours.unwrapped.set_state_from_observation(48)
+
+
+def test_seeds_beyond_2_63_are_their_own():
+    # They were taken modulo 2**63: seed 2**63 + 5 drew seed 5's start (as Gymnasium, which keeps every seed).
+    options = {"low": -0.05, "high": 0.05}
+    env = rlforge.make("CartPole-v1")
+    big = env.reset(seed=2**63 + 5, options=options)[0]
+    assert env.unwrapped.np_random_seed == 2**63 + 5
+    assert big.tolist() != env.reset(seed=5, options=options)[0].tolist()
+    envs = rlforge.make_vec("CartPole-v1", num_envs=2)
+    envs.reset(seed=2**64 - 1)
+    assert envs.np_random_seed == 2**64 - 1
+
+
 def test_every_int64_descriptor_is_taken_as_an_action():
     # numpy has two int64 descriptors on Linux ('l' and 'q'; onnxruntime
     # returns the second): equal dtypes, distinct objects.

@@ -73,6 +73,14 @@ class FrozenLake : public EnvBase<FrozenLake> {
   const TransitionModel& model() const { return *model_; }
   const TransitionModel* transition_model() const override { return model_.get(); }
   const std::vector<std::string>& desc() const { return *desc_; }
+  // Continues the episode from state obs (Gymnasium: env.unwrapped.s = obs).
+  bool SetFromObservation(const void* obs) override {
+    const int64_t s = *static_cast<const int64_t*>(obs);
+    RLF_CHECK_ARG(s >= 0 && s < obs_space_.n(), name_, ": state ", s, " is outside 0..", obs_space_.n() - 1);
+    s_ = s;
+    set_running(true);
+    return true;
+  }
   int64_t state() const { return s_; }
   void set_state(int64_t s) { s_ = s; }
   template <class A>
