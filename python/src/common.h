@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "rlforge/core/error.h"
+#include "rlforge/core/warning.h"
 #include "rlforge/env/env.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/env/wrappers.h"
@@ -98,6 +99,15 @@ inline py::array ConditionalMaskOf(const Env& env, const std::string& id, const 
   py::array_t<uint8_t> out(s.nvec()[dim]);
   env.ConditionalActionMask(prefix.data(), dim, out.mutable_data());
   return out;
+}
+
+// rlforge's warnings as Python's (RuntimeWarning), where the calling thread
+// holds the GIL (an API call); others (C++ threads, a training loop that
+// released the GIL) go to stderr. A filter that makes them errors raises.
+inline bool WarnInPython(const std::string& message) {
+  if (!PyGILState_Check()) return false;
+  py::module_::import("warnings").attr("warn")(message, py::handle(PyExc_RuntimeWarning), 2);
+  return true;
 }
 
 // [n, *space.shape]: the shape of a batch of n elements.

@@ -369,6 +369,7 @@ PYBIND11_MODULE(_rlforge, m) {
   using namespace rlforge;
   m.doc() = "rlforge's native envs and datasets (see the rlforge package)";
   RegisterErrorTranslator();
+  SetWarningHandler(WarnInPython);
 
   m.def("env_ids", [] { return Registry::Global().Ids(); }, "IDs of the registered envs");
   m.def("env_spec", [](const std::string& id) {

@@ -175,6 +175,7 @@ PYBIND11_MODULE(_rlforge_train, m) {
   using namespace rlforge;
   m.doc() = "rlforge's native agents (see the rlforge package)";
   RegisterErrorTranslator();
+  SetWarningHandler(WarnInPython);
   // Tried first: a run stopped by Ctrl-C is a KeyboardInterrupt (others fall
   // through to the translator above).
   py::register_exception_translator([](std::exception_ptr p) {

@@ -1,5 +1,7 @@
 """rlforge's envs through Gymnasium's API: the env checker, spaces, masks,
 rendering, and errors that reach Python as exceptions."""
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -179,6 +181,16 @@ def test_toy_text_state_is_set_from_its_index_and_assignment_is_refused():
         assert ours.step(action)[:3] == theirs.step(action)[:3], env_id
     with pytest.raises(ValueError):
         ours.unwrapped.set_state_from_observation(48)
+
+
+def test_cpp_warnings_are_python_warnings():
+    # They went to stderr, out of reach of warnings.filterwarnings (Gymnasium's go through warnings).
+    with pytest.warns(RuntimeWarning, match=r"LunarLander-v3: wind_power 25 is outside 0..20"):
+        rlforge.make("LunarLander-v3", enable_wind=True, wind_power=25.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning, match="turbulence_power 3 is outside 0..2"):
+            rlforge.make("LunarLander-v3", enable_wind=True, turbulence_power=3.0)
 
 
 def test_seeds_beyond_2_63_are_their_own():

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "rlforge/core/warning.h"
 #include "rlforge/env/image.h"
 #include "rlforge/env/policy.h"
 #include "rlforge/env/registry.h"
@@ -451,11 +452,9 @@ LunarLander::Options LanderOptions(const Kwargs& kw, const std::string& id, bool
   // once a process (a vector env builds many copies).
   static std::atomic<bool> warned_wind{false}, warned_turbulence{false};
   if ((o.wind_power < 0 || o.wind_power > 20) && !warned_wind.exchange(true))
-    std::fprintf(stderr, "warning: %s: wind_power %g is outside 0..20, the range Gymnasium recommends\n", id.c_str(),
-                 o.wind_power);
+    Warn(StrCat(id, ": wind_power ", o.wind_power, " is outside 0..20, the range Gymnasium recommends"));
   if ((o.turbulence_power < 0 || o.turbulence_power > 2) && !warned_turbulence.exchange(true))
-    std::fprintf(stderr, "warning: %s: turbulence_power %g is outside 0..2, the range Gymnasium recommends\n",
-                 id.c_str(), o.turbulence_power);
+    Warn(StrCat(id, ": turbulence_power ", o.turbulence_power, " is outside 0..2, the range Gymnasium recommends"));
   return o;
 }
 

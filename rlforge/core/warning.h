@@ -1,0 +1,23 @@
+// rlforge/core/warning.h — warnings for the user: "warning: MESSAGE" on
+// stderr, unless an embedding takes them (the Python module turns them into
+// Python warnings, which `warnings.filterwarnings` controls).
+#ifndef RLFORGE_CORE_WARNING_H_
+#define RLFORGE_CORE_WARNING_H_
+
+#include <string>
+
+namespace rlforge {
+
+// Takes a message (without "warning: ") and returns whether it took it;
+// a message it does not take goes to stderr.
+using WarningHandler = bool (*)(const std::string& message);
+
+// Process-wide (thread-safe); nullptr restores stderr.
+void SetWarningHandler(WarningHandler handler);
+
+// Writes the warning, through the handler if one is set and takes it.
+void Warn(const std::string& message);
+
+}  // namespace rlforge
+
+#endif  // RLFORGE_CORE_WARNING_H_
