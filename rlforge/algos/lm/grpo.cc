@@ -171,6 +171,10 @@ torch::Tensor LmRlAgent::RewardModelScores(const std::vector<std::vector<int64_t
 
 LmRollout LmRlAgent::Rollout(int64_t prompts, int64_t group) {
   LmRollout r = Collect(prompts, group, rl_.sampling());
+  // Each response is an episode of the text env: its return is the env's
+  // reward (the verifier's, with a reward model too), its length the tokens.
+  for (int64_t i = 0; i < r.rewards.size(0); ++i)
+    episodes_.Add(r.rewards[i].item<double>(), r.lengths[i].item<int64_t>());
   if (!rl_.reward_model.empty()) {
     verifier_reward_ = r.rewards.mean().item<double>();
     r.rewards = RewardModelScores(r.prompts, r.responses);

@@ -279,6 +279,25 @@ std::string SortRewardModelRun() {
 // model's scores r(x, y) of its responses (not the verifier's 0/1), the
 // verifier still gives accuracy and verifier_reward, and the reward model is
 // frozen.
+// Each sampled response is an episode of the text env: progress.csv's
+// episodes, ep_return_mean and ep_length_mean (they were 0 and empty).
+TEST(LmEpisodes, EveryResponseIsAnEpisode) {
+  for (const char* algo : {"grpo", "ppo-lm"}) {
+    TrainConfig c = TrainConfig::Resolve(algo, "TextAddition-v0", "", {"prompts_per_iteration=8", "eval_prompts=0"},
+                                         2000, 0);
+    auto agent = MakeAlgorithm(c.Context(), *c.algo);
+    const Metrics m = agent->Iterate();
+    std::vector<double> returns;
+    std::vector<int64_t> lengths;
+    agent->TakeFinishedEpisodes(&returns, &lengths);
+    ASSERT_EQ(returns.size(), std::string(algo) == "grpo" ? 8u * 8u : 8u) << algo;  // grpo: group_size 8
+    double r = 0, l = 0;
+    for (size_t i = 0; i < returns.size(); ++i) r += returns[i], l += static_cast<double>(lengths[i]);
+    EXPECT_NEAR(r / returns.size(), m.at("reward"), 1e-6) << algo;
+    EXPECT_NEAR(l / lengths.size(), m.at("response_length"), 1e-6) << algo;
+  }
+}
+
 TEST(RewardModel, GrpoAndPpoLmAreRewardedByItsScores) {
   const std::string rm_dir = SortRewardModelRun();
   LoadedRun rm = LoadRun(rm_dir);
