@@ -14,8 +14,9 @@ ok() { echo "ok   $1"; }
 fail() { echo "FAIL $1"; fails=$((fails+1)); }
 
 if cmake --install "$BUILD" --component runtime --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1; then
-  files=$(cd "$tmp/prefix" && find . -type f | sort | tr '\n' ' ')
-  want="./include/rlforge/runtime/model.h ./include/rlforge/runtime/policy.h ./lib/cmake/rlforge_runtime/rlforge_runtime-config.cmake ./lib/cmake/rlforge_runtime/rlforge_runtime-targets-release.cmake ./lib/cmake/rlforge_runtime/rlforge_runtime-targets.cmake ./lib/librlforge_runtime.a "
+  # (the library directory is CMake's GNUInstallDirs choice: lib, or lib64 on some systems)
+  files=$(cd "$tmp/prefix" && find . -type f | sed -E 's#^\./lib(64)?/#./LIBDIR/#' | sort | tr '\n' ' ')
+  want="./LIBDIR/cmake/rlforge_runtime/rlforge_runtime-config.cmake ./LIBDIR/cmake/rlforge_runtime/rlforge_runtime-targets-release.cmake ./LIBDIR/cmake/rlforge_runtime/rlforge_runtime-targets.cmake ./LIBDIR/librlforge_runtime.a ./include/rlforge/runtime/model.h ./include/rlforge/runtime/policy.h "
   [[ "$files" == "$want" ]] && ok "install-tree" || fail "install-tree: $files"
 else
   fail "install: $(tail -3 "$tmp/install.log")"
