@@ -179,7 +179,10 @@ class RlforgeEnv(gym.Env):
         self._spec = value
 
     def _obs(self, obs: np.ndarray):
-        return int(obs) if self._obs_desc["kind"] == "Discrete" else obs
+        if self._obs_desc["kind"] != "Discrete":
+            return obs
+        self._state_index = int(obs)  # a toy-text env's state (the property s)
+        return self._state_index
 
     def _info(self, info: dict, ended: bool = False) -> dict:
         if self._native.has_action_mask:
@@ -215,25 +218,43 @@ class RlforgeEnv(gym.Env):
                 self._info(info, ended=terminated or truncated))
 
     # Gymnasium's envs keep their state in attributes that code sets directly
-    # (FrozenLake's `s`, CartPole's `state`); here the state lives in C++, and
-    # assigning them would change nothing.
-    _CPP_STATE = ("s", "state", "lastaction", "lander", "hull")
+    # (FrozenLake's `s`, CartPole's `state`); here the state lives in C++. A
+    # toy-text env's `s` is a property that reads and sets it there (the
+    # observation is the state; wrappers' get/set_wrapper_attr reach it); the
+    # others would change nothing, and assigning them is refused.
+    _CPP_STATE = ("state", "lastaction", "lander", "hull")
 
     def __setattr__(self, name, value):
-        if name in RlforgeEnv._CPP_STATE:
+        if name in RlforgeEnv._CPP_STATE or (name == "s" and self._obs_desc["kind"] != "Discrete"):
             raise AttributeError(f"{self.env_id} keeps its state in C++: assigning .{name} would change nothing; "
                                  "env.unwrapped.set_state_from_observation(obs) puts it in the state an observation "
                                  "shows (toy text: the state index; classic control: the observation)")
         super().__setattr__(name, value)
+
+    @property
+    def s(self) -> int:
+        """A toy-text env's state (Gymnasium's ``env.unwrapped.s``): the last
+        observation; setting it continues the episode from that state."""
+        if self._obs_desc["kind"] != "Discrete" or not self._was_reset:
+            raise AttributeError(f"{self.env_id} has no state index s" + ("" if self._was_reset else " before reset()"))
+        return self._state_index
+
+    @s.setter
+    def s(self, value) -> None:
+        self.set_state_from_observation(value)
 
     def set_state_from_observation(self, observation) -> None:
         """Puts the env in the state `observation` shows and continues the
         episode from there (classic control, toy text: Gymnasium's
         ``env.unwrapped.s = obs``, board games), e.g. to replay a reference
         implementation's trajectory; ValueError where the env cannot."""
+        if not self._was_reset:
+            raise ResetNeeded(f"{self.env_id}: set_state_from_observation() before reset(); call reset() first")
         obs = as_native(observation, self._obs_desc, None, "the observation")
         if not self._native.set_from_observation(obs):
             raise ValueError(f"{self.env_id} cannot be set from an observation")
+        if self._obs_desc["kind"] == "Discrete":
+            self._state_index = int(observation)
 
     @property
     def P(self) -> dict | None:

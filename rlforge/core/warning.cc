@@ -16,4 +16,10 @@ void Warn(const std::string& message) {
   std::fprintf(stderr, "warning: %s\n", message.c_str());
 }
 
+void WarnOnce(std::atomic<bool>* once, const std::string& message) {
+  const WarningHandler h = handler.load();
+  if (h != nullptr && h(message)) return;
+  if (!once->exchange(true)) std::fprintf(stderr, "warning: %s\n", message.c_str());
+}
+
 }  // namespace rlforge

@@ -4,6 +4,7 @@
 #ifndef RLFORGE_CORE_WARNING_H_
 #define RLFORGE_CORE_WARNING_H_
 
+#include <atomic>
 #include <string>
 
 namespace rlforge {
@@ -17,6 +18,11 @@ void SetWarningHandler(WarningHandler handler);
 
 // Writes the warning, through the handler if one is set and takes it.
 void Warn(const std::string& message);
+
+// Warn, but on stderr only the first time `*once` is seen (a vector env
+// builds many copies of an env); a handler takes every one (Python's
+// warning filters decide what to show).
+void WarnOnce(std::atomic<bool>* once, const std::string& message);
 
 }  // namespace rlforge
 

@@ -448,13 +448,16 @@ LunarLander::Options LanderOptions(const Kwargs& kw, const std::string& id, bool
   o.enable_wind = kw.GetBool("enable_wind", false, id);
   o.wind_power = kw.GetDouble("wind_power", 15.0, id);
   o.turbulence_power = kw.GetDouble("turbulence_power", 1.5, id);
-  // Gymnasium warns (and goes on) outside these ranges; so does rlforge,
-  // once a process (a vector env builds many copies).
+  // Gymnasium warns (and goes on) outside these ranges; so does rlforge:
+  // on stderr once a process (a vector env builds many copies), in Python
+  // as its warning filters decide.
   static std::atomic<bool> warned_wind{false}, warned_turbulence{false};
-  if ((o.wind_power < 0 || o.wind_power > 20) && !warned_wind.exchange(true))
-    Warn(StrCat(id, ": wind_power ", o.wind_power, " is outside 0..20, the range Gymnasium recommends"));
-  if ((o.turbulence_power < 0 || o.turbulence_power > 2) && !warned_turbulence.exchange(true))
-    Warn(StrCat(id, ": turbulence_power ", o.turbulence_power, " is outside 0..2, the range Gymnasium recommends"));
+  if (o.wind_power < 0 || o.wind_power > 20)
+    WarnOnce(&warned_wind,
+             StrCat(id, ": wind_power ", o.wind_power, " is outside 0..20, the range Gymnasium recommends"));
+  if (o.turbulence_power < 0 || o.turbulence_power > 2)
+    WarnOnce(&warned_turbulence,
+             StrCat(id, ": turbulence_power ", o.turbulence_power, " is outside 0..2, the range Gymnasium recommends"));
   return o;
 }
 
