@@ -281,6 +281,7 @@ play_td=$("$BIN" play --env TowerDefense-v0 --policy random --seed 0 --max-steps
 "$BIN" play --env TowerDefense-v0 --policy random --seed 0 | tail -1 | grep -Eq "^episode over after [0-9]+ steps, return .*, [0-9]+ illegal action\(s\) refused$" && echo "ok   play-counts-refused" || { echo "FAIL play's end line: $("$BIN" play --env TowerDefense-v0 --policy random --seed 0 | tail -1)"; fails=$((fails+1)); }
 play_h=$("$BIN" play --env TowerDefense-v0 --policy heuristic --seed 0 2>&1); code=$?
 [[ $code == 0 && "$play_h" == *"episode over after"* && "$play_h" != *illegal* ]] && echo "ok   play-legal-shows-none" || { echo "FAIL heuristic play (exit $code): $(echo "$play_h" | tail -2)"; fails=$((fails+1)); }
+"$BIN" play --env Arena-v0 --policy random --seed 0 --max-steps 30 | grep -q "(illegal: refused)" && echo "ok   play-shows-arena-refused" || { echo "FAIL play shows no refused Arena move"; fails=$((fails+1)); }
 eval_td=$("$BIN" eval --env TowerDefense-v0 --policy random --episodes 2 --json)
 python3 -c "import json,sys; j=json.loads(sys.argv[1]); sys.exit(0 if j['illegal_actions'] > 50 else 1)" "$eval_td" && echo "ok   eval-json-illegal-actions" || { echo "FAIL eval json illegal_actions: $eval_td"; fails=$((fails+1)); }
 # check-env draws TowerDefense's actions under its conditional masks (strict=true failed on every seed).

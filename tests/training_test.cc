@@ -245,7 +245,6 @@ TEST(ReinforceTest, AnIterationStopsAtTheRunsBudget) {
   std::vector<int64_t> lengths;
   partial->TakeFinishedEpisodes(&returns, &lengths);
   EXPECT_GE(lengths.size(), 5u);  // random CartPole episodes last about 22 steps
-  EXPECT_LT(lengths.size(), 1000u);
   int64_t samples = 0;
   for (int64_t l : lengths) samples += l;
   EXPECT_EQ(m.at("batch_samples"), static_cast<double>(samples));

@@ -60,14 +60,15 @@ class ResetNeeded(gym.error.ResetNeeded, RuntimeError):
     RuntimeError as rlforge's other order errors (step before reset)."""
 
 
-def _reset_seed(seed, was_reset: bool):
-    """The seed a reset uses: the caller's, checked; for the first reset
+def _reset_seed(seed, was_reset: bool, num_envs: int = 1):
+    """The seed a reset uses: the caller's, checked (a vector env's env i
+    starts from seed + i, which must fit 64 bits too); for the first reset
     without one, one from the OS's entropy, so that it starts somewhere new in
     every process, as Gymnasium's does (later ones continue the env's stream:
     None)."""
     if seed is None:
         return None if was_reset else secrets.randbits(63)
-    return check_int("seed", seed, 0, 2**64 - 1)
+    return check_int("seed", seed, 0, 2**64 - num_envs)
 
 
 # Gymnasium's reset options of its classic-control envs: the bounds the start
@@ -400,7 +401,7 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
             raise ValueError(f"unknown reset options {sorted(options)} (rlforge's vector env takes reset_mask)")
         if isinstance(seed, (list, tuple)):
             raise ValueError("rlforge's vector env takes one int seed (env i gets seed + i), not a list")
-        seed = _reset_seed(seed, self._was_reset)  # env i then starts from seed + i, as Gymnasium's do
+        seed = _reset_seed(seed, self._was_reset, self.num_envs)  # env i then starts from seed + i, as Gymnasium's do
         if seed is not None:
             self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seed)
         self._was_reset = True
@@ -562,7 +563,7 @@ class RlforgeAsyncVectorEnv:
         return self._native
 
     def async_reset(self, seed: int | None = None) -> None:
-        seed = _reset_seed(seed, self._was_reset)  # as make_vec's: not one stream in every process
+        seed = _reset_seed(seed, self._was_reset, self.num_envs)  # as make_vec's: not one stream in every process
         self._open().reset(seed)
         self._was_reset = True
 

@@ -52,6 +52,8 @@ class PyPolicy {
                 int64_t n, bool deterministic,
                 std::optional<py::array_t<uint8_t, py::array::c_style | py::array::forcecast>> starts,
                 std::optional<py::function> conditional) {
+    RLF_CHECK_ARG(acting_.load() != std::this_thread::get_id(),
+                  "predict was called again from inside its own conditional-mask callback");
     CheckBuffer(obs, obs_space_, obs_space_.nbytes() * n, "observations");
     for (int64_t i = 0; i < n; ++i) {
       const void* row = static_cast<const uint8_t*>(obs.data()) + i * obs_space_.nbytes();
@@ -100,8 +102,6 @@ class PyPolicy {
     const void* o = obs.data();
     void* a = out.mutable_data();
     RLF_CHECK_ARG(!conditional || n == 1, "conditional masks take one observation, got ", n);
-    RLF_CHECK_ARG(acting_.load() != std::this_thread::get_id(),
-                  "predict was called again from inside its own conditional-mask callback");
     // The callback refers to this call's function, used under the GIL only
     // (no reference counting while the GIL is released).
     const py::function* fn = conditional ? &*conditional : nullptr;

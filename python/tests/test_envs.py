@@ -209,8 +209,10 @@ def test_seeds_beyond_2_63_are_their_own():
     assert env.unwrapped.np_random_seed == 2**63 + 5
     assert big.tolist() != env.reset(seed=5, options=options)[0].tolist()
     envs = rlforge.make_vec("CartPole-v1", num_envs=2)
-    envs.reset(seed=2**64 - 1)
-    assert envs.np_random_seed == 2**64 - 1
+    envs.reset(seed=2**64 - 2)
+    assert envs.np_random_seed == 2**64 - 2
+    with pytest.raises(ValueError, match="seed must be"):  # env 1 would wrap to seed 0
+        envs.reset(seed=2**64 - 1)
 
 
 def test_every_int64_descriptor_is_taken_as_an_action():

@@ -168,7 +168,8 @@ void RunPlay(const PlayArgs& a) {
     StepResult r = env->Step(act.data(), obs.data());
     ret += r.reward;
     const double illegal_now = r.info.Get("illegal_actions").value_or(illegal);
-    const bool refused = illegal_now > illegal;
+    // (Arena counts a step's refused unit moves as illegal_unit_actions.)
+    const bool refused = illegal_now > illegal || r.info.Get("illegal_unit_actions").value_or(0) > 0;
     illegal = illegal_now;
     std::printf("\nstep %lld  action %s%s  reward %g  return %g%s%s\n%s", static_cast<long long>(t),
                 env->action_space().FormatValue(act.data()).c_str(), refused ? " (illegal: refused)" : "", r.reward,

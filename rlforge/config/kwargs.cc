@@ -63,7 +63,8 @@ bool Kwargs::GetBool(const std::string& key, bool fallback, const std::string& o
 
 namespace {
 // The value as an integer of `bits` bits: "must be an integer" for anything
-// but digits (with a sign), "beyond the N-bit integers" for too many of them.
+// but digits with an optional sign (leading blanks skipped, as std::stoll
+// does), "beyond the N-bit integers" for too many of them.
 int64_t ParseInteger(const std::string& v, const std::string& where, int bits) {
   size_t pos = 0;
   int64_t out = 0;
