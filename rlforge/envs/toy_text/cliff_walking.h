@@ -42,10 +42,7 @@ class CliffWalking : public EnvBase<CliffWalking> {
   const TransitionModel* transition_model() const override { return model_.get(); }
   // Continues the episode from state obs (Gymnasium: env.unwrapped.s = obs).
   bool SetFromObservation(const void* obs) override {
-    const int64_t s = *static_cast<const int64_t*>(obs);
-    RLF_CHECK_ARG(s >= 0 && s < obs_space_.n(), name_, ": state ", s, " is outside 0..", obs_space_.n() - 1);
-    s_ = s;
-    set_running(true);
+    s_ = StateOfObservation(obs, obs_space_, name_), set_running(true);
     return true;
   }
   int64_t state() const { return s_; }

@@ -75,10 +75,7 @@ class FrozenLake : public EnvBase<FrozenLake> {
   const std::vector<std::string>& desc() const { return *desc_; }
   // Continues the episode from state obs (Gymnasium: env.unwrapped.s = obs).
   bool SetFromObservation(const void* obs) override {
-    const int64_t s = *static_cast<const int64_t*>(obs);
-    RLF_CHECK_ARG(s >= 0 && s < obs_space_.n(), name_, ": state ", s, " is outside 0..", obs_space_.n() - 1);
-    s_ = s;
-    set_running(true);
+    s_ = StateOfObservation(obs, obs_space_, name_), set_running(true);
     return true;
   }
   int64_t state() const { return s_; }

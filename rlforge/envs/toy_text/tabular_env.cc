@@ -8,6 +8,12 @@
 
 namespace rlforge {
 
+int64_t StateOfObservation(const void* obs, const Space& space, const std::string& env) {
+  const int64_t s = *static_cast<const int64_t*>(obs);
+  RLF_CHECK_ARG(s >= 0 && s < space.n(), env, ": state ", s, " is outside 0..", space.n() - 1);
+  return s;
+}
+
 int64_t ResetFromModel(const TransitionModel& model, Rng& rng, void* obs, Info* info) {
   const int64_t s = model.SampleInitial(rng);
   info->Set("prob", 1.0);

@@ -27,6 +27,10 @@ int64_t ResetFromModel(const TransitionModel& model, Rng& rng, void* obs, Info* 
 const Transition& StepFromModel(const TransitionModel& model, int64_t s, int64_t a, Rng& rng, void* obs,
                                 StepResult* result);
 
+// The state a toy-text observation names (it is the state index), checked
+// against the observation space (InvalidArgument naming the env).
+int64_t StateOfObservation(const void* obs, const Space& space, const std::string& env);
+
 // The model cached under `key` (a text that fully describes the env's dynamics),
 // built with `build` the first time. Every env instance with the same dynamics
 // shares one model: a 1024-env vector env of Taxi then reads one 360 KB table
