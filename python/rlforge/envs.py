@@ -60,6 +60,18 @@ class ResetNeeded(gym.error.ResetNeeded, RuntimeError):
     RuntimeError as rlforge's other order errors (step before reset)."""
 
 
+def _mask_query(env, prefix, dim):
+    """conditional_action_mask's arguments, checked: after a reset, `dim` and
+    exactly dim values before it, as integers."""
+    if not env._was_reset:
+        raise ResetNeeded(f"{env.env_id}: conditional_action_mask() before reset(); call reset() first")
+    dim = check_int("dim", dim, 0, 2**31 - 1)
+    prefix = [check_int(f"prefix[{k}]", v, 0, 2**31 - 1) for k, v in enumerate(prefix)]
+    if len(prefix) != dim:
+        raise ValueError(f"prefix has {len(prefix)} values; dimension {dim} takes the {dim} before it")
+    return prefix, dim
+
+
 def _reset_seed(seed, was_reset: bool, num_envs: int = 1):
     """The seed a reset uses: the caller's, checked (a vector env's env i
     starts from seed + i, which must fit 64 bits too); for the first reset
@@ -255,7 +267,7 @@ class RlforgeEnv(gym.Env):
         if not self._native.set_from_observation(obs):
             raise ValueError(f"{self.env_id} cannot be set from an observation")
         if self._obs_desc["kind"] == "Discrete":
-            self._state_index = int(observation)
+            self._state_index = int(obs.reshape(-1)[0])
 
     @property
     def P(self) -> dict | None:
@@ -282,12 +294,7 @@ class RlforgeEnv(gym.Env):
     def conditional_action_mask(self, prefix, dim: int) -> np.ndarray:
         """The legal values (int8) of dimension `dim` once dimensions 0..dim-1
         take the values `prefix` (exactly dim of them)."""
-        if not self._was_reset:
-            raise ResetNeeded(f"{self.env_id}: conditional_action_mask() before reset(); call reset() first")
-        dim = check_int("dim", dim, 0, 2**31 - 1)
-        prefix = [check_int(f"prefix[{k}]", v, 0, 2**31 - 1) for k, v in enumerate(prefix)]
-        if len(prefix) != dim:
-            raise ValueError(f"prefix has {len(prefix)} values; dimension {dim} takes the {dim} before it")
+        prefix, dim = _mask_query(self, prefix, dim)
         return self._native.conditional_action_mask(prefix, dim).view(np.int8)
 
     def render(self):
@@ -509,13 +516,8 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
     def conditional_action_mask(self, index: int, prefix, dim: int) -> np.ndarray:
         """The legal values (int8) of dimension `dim` of env `index` once
         dimensions 0..dim-1 take the values `prefix` (exactly dim of them)."""
-        if not self._was_reset:
-            raise ResetNeeded(f"{self.env_id}: conditional_action_mask() before reset(); call reset() first")
+        prefix, dim = _mask_query(self, prefix, dim)
         index = check_int("index", index, 0, self.num_envs - 1)
-        dim = check_int("dim", dim, 0, 2**31 - 1)
-        prefix = [check_int(f"prefix[{k}]", v, 0, 2**31 - 1) for k, v in enumerate(prefix)]
-        if len(prefix) != dim:
-            raise ValueError(f"prefix has {len(prefix)} values; dimension {dim} takes the {dim} before it")
         return self._native.conditional_action_mask(index, prefix, dim).view(np.int8)
 
 

@@ -7,6 +7,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <regex>
@@ -175,7 +176,8 @@ class HttpPolicy : public Policy {
     std::vector<float> u;
     if (!deterministic_) {
       Rng rng(seed_ + calls_++);
-      for (int64_t i = 0; i < n * k; ++i) u.push_back(static_cast<float>(rng.Uniform()));
+      // In [0, 1) as floats too (a double just below 1 rounds to 1.0f).
+      for (int64_t i = 0; i < n * k; ++i) u.push_back(std::min(static_cast<float>(rng.Uniform()), 0x1.fffffep-1f));
     }
     std::vector<int64_t> chosen(static_cast<size_t>(n * k));
     ConditionalMultiCategorical(logits.data(), n, nvec, checked, deterministic_ ? nullptr : u.data(), chosen.data(),
