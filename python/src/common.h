@@ -101,11 +101,31 @@ inline py::array ConditionalMaskOf(const Env& env, const std::string& id, const 
   return out;
 }
 
-// rlforge's warnings as Python's (RuntimeWarning), where the calling thread
-// holds the GIL (an API call); others (C++ threads, a training loop that
-// released the GIL) go to stderr. A filter that makes them errors raises.
+// Set while this thread runs a long call for Python with the GIL released
+// (rlforge.train): its warnings take the GIL back to reach Python.
+inline thread_local bool python_caller_thread = false;
+
+// The GIL released for a long call of the calling thread (its warnings still
+// reach Python: WarnInPython).
+class ReleasedForPython {
+ public:
+  ReleasedForPython() { python_caller_thread = true; }
+  ~ReleasedForPython() { python_caller_thread = false; }
+
+ private:
+  py::gil_scoped_release release_;  // constructed first, so released before the flag is set
+};
+
+// rlforge's warnings as Python's (RuntimeWarning) on the thread of a Python
+// call (holding the GIL, or having released it: ReleasedForPython); others
+// (C++ worker threads) go to stderr. A filter that makes them errors raises.
 inline bool WarnInPython(const std::string& message) {
-  if (!PyGILState_Check()) return false;
+  if (PyGILState_Check()) {
+    py::module_::import("warnings").attr("warn")(message, py::handle(PyExc_RuntimeWarning), 2);
+    return true;
+  }
+  if (!python_caller_thread) return false;
+  py::gil_scoped_acquire acquire;
   py::module_::import("warnings").attr("warn")(message, py::handle(PyExc_RuntimeWarning), 2);
   return true;
 }

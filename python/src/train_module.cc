@@ -219,7 +219,7 @@ PYBIND11_MODULE(_rlforge_train, m) {
         opt.progress = progress;
         TrainResult r;
         {
-          py::gil_scoped_release release;
+          ReleasedForPython release;
           r = Train(std::move(config), out, opt);
         }
         return ResultDict(r);
@@ -249,7 +249,7 @@ PYBIND11_MODULE(_rlforge_train, m) {
         opt.progress = progress;
         TrainResult r;
         {
-          py::gil_scoped_release release;
+          ReleasedForPython release;
           r = Resume(dir, steps, opt);
         }
         return ResultDict(r);

@@ -329,6 +329,19 @@ def test_predict_with_env_from_threads_and_from_its_own_callback(tmp_path):
     policy.predict(obs, env=env)  # and it works again
 
 
+def test_training_warnings_are_python_warnings(tmp_path):
+    # A training run's warnings (here an inert config key) went to stderr only, past warnings filters.
+    with pytest.warns(RuntimeWarning, match="config key vf_coef weighs the baseline's loss, and use_baseline is "
+                                            "false: no effect"):
+        rlforge.train("reinforce", "CartPole-v1", steps=200, out=str(tmp_path / "r"),
+                      config={"use_baseline": False, "vf_coef": 0.3, "num_envs": 1, "eval_episodes": 0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning, match="no effect"):
+            rlforge.train("reinforce", "CartPole-v1", steps=200, out=str(tmp_path / "e"),
+                          config={"use_baseline": False, "vf_coef": 0.3, "num_envs": 1, "eval_episodes": 0})
+
+
 def test_runner_messages_are_worded_for_python():
     from rlforge.agents import _python_wording
     # Ctrl-C's KeyboardInterrupt says how to go on in Python, path as given.

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "rlforge/core/checkpoint_file.h"
+#include "rlforge/core/warning.h"
 #include "rlforge/env/registry.h"
 
 namespace rlforge {
@@ -119,8 +120,10 @@ const AlgoSpec& FindAlgorithm(const std::string& name) {
 }
 
 void WarnInertKeys(const RunContext& ctx, std::atomic<bool>* warned, const std::vector<std::string>& why) {
-  if (why.empty() || !ctx.load_run || (ctx.comm && !ctx.comm->root()) || warned->exchange(true)) return;
-  for (const std::string& w : why) std::fprintf(stderr, "warning: config key %s: no effect\n", w.c_str());
+  if (why.empty() || !ctx.load_run || (ctx.comm && !ctx.comm->root())) return;
+  std::vector<std::string> messages;
+  for (const std::string& w : why) messages.push_back(StrCat("config key ", w, ": no effect"));
+  WarnOnce(warned, messages);
 }
 
 std::unique_ptr<Algorithm> MakeAlgorithm(const RunContext& ctx, const AlgoConfig& config) {

@@ -135,8 +135,9 @@ struct RunContext {
 
 // Config keys set that change nothing in this configuration ("noise_std
 // shapes action_noise, and action_noise is none"): one warning line each,
-// "warning: config key WHY: no effect", when training, on rank 0, once a
-// process per `warned` flag (a resume may build the agent more than once).
+// "warning: config key WHY: no effect", when training, on rank 0, on stderr
+// once a process per `warned` flag (a resume may build the agent more than
+// once; in Python, each time, as its warning filters decide).
 void WarnInertKeys(const RunContext& ctx, std::atomic<bool>* warned, const std::vector<std::string>& why);
 
 // Returns and lengths of the episodes that ended since the last Take.

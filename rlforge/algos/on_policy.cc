@@ -16,6 +16,7 @@
 #include "rlforge/buffers/gae.h"
 #include "rlforge/core/error.h"
 #include "rlforge/core/memory.h"
+#include "rlforge/core/warning.h"
 #include "rlforge/data/demonstrations.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/nn/state.h"
@@ -674,22 +675,16 @@ void CheckFiniteLoss(double value, const char* what) {
 void WarnBatchAboveRollout(const RunContext& ctx, int64_t batch_size, int64_t n_steps) {
   static std::atomic<bool> warned{false};
   const int64_t rollout = n_steps * ctx.run.num_envs;
-  if (!ctx.load_run || (ctx.comm && !ctx.comm->root()) || (rollout % batch_size == 0 && batch_size <= rollout) ||
-      warned.exchange(true))
+  if (!ctx.load_run || (ctx.comm && !ctx.comm->root()) || (rollout % batch_size == 0 && batch_size <= rollout))
     return;
   if (batch_size > rollout)
-    std::fprintf(stderr,
-                 "warning: config key 'batch_size' (%lld) is larger than a rollout (n_steps %lld x num_envs %lld = "
-                 "%lld): each epoch takes the whole rollout as one minibatch\n",
-                 static_cast<long long>(batch_size), static_cast<long long>(n_steps),
-                 static_cast<long long>(ctx.run.num_envs), static_cast<long long>(rollout));
+    WarnOnce(&warned, StrCat("config key 'batch_size' (", batch_size, ") is larger than a rollout (n_steps ", n_steps,
+                             " x num_envs ", ctx.run.num_envs, " = ", rollout,
+                             "): each epoch takes the whole rollout as one minibatch"));
   else  // as SB3 warns: the last minibatch of each epoch is smaller than the rest
-    std::fprintf(stderr,
-                 "warning: a rollout (n_steps %lld x num_envs %lld = %lld) is not a multiple of batch_size %lld: "
-                 "each epoch's last minibatch has %lld samples\n",
-                 static_cast<long long>(n_steps), static_cast<long long>(ctx.run.num_envs),
-                 static_cast<long long>(rollout), static_cast<long long>(batch_size),
-                 static_cast<long long>(rollout % batch_size));
+    WarnOnce(&warned, StrCat("a rollout (n_steps ", n_steps, " x num_envs ", ctx.run.num_envs, " = ", rollout,
+                             ") is not a multiple of batch_size ", batch_size, ": each epoch's last minibatch has ",
+                             rollout % batch_size, " samples"));
 }
 
 void CheckFiniteActions(const torch::Tensor& env_actions, const Space& space, int64_t step) {

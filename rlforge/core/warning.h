@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 namespace rlforge {
 
@@ -21,7 +22,9 @@ void Warn(const std::string& message);
 
 // Warn, but on stderr only the first time `*once` is seen (a vector env
 // builds many copies of an env); a handler takes every one (Python's
-// warning filters decide what to show).
+// warning filters decide what to show). With several messages, stderr has
+// all of them the first time.
+void WarnOnce(std::atomic<bool>* once, const std::vector<std::string>& messages);
 void WarnOnce(std::atomic<bool>* once, const std::string& message);
 
 }  // namespace rlforge

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "rlforge/core/error.h"
+#include "rlforge/core/warning.h"
 #include "rlforge/env/image_io.h"
 
 namespace fs = std::filesystem;
@@ -112,11 +113,9 @@ Series ReadSeries(const std::string& dir, const std::string& metric_name) {
     s.y.push_back(y);
   }
   if (s.skipped > 0)
-    std::fprintf(stderr, "warning: %s: %lld non-finite '%s' values (inf or nan) are left out of the plot\n",
-                 path.c_str(), static_cast<long long>(s.skipped), metric.c_str());
+    Warn(StrCat(path, ": ", s.skipped, " non-finite '", metric, "' values (inf or nan) are left out of the plot"));
   if (cut > 0)
-    std::fprintf(stderr, "warning: %s: %lld rows without one cell per column (cut short) are left out of the plot\n",
-                 path.c_str(), static_cast<long long>(cut));
+    Warn(StrCat(path, ": ", cut, " rows without one cell per column (cut short) are left out of the plot"));
   return s;
 }
 

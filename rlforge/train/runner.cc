@@ -29,6 +29,7 @@
 #include "rlforge/core/file_io.h"
 #include "rlforge/core/stop_signal.h"
 #include "rlforge/core/version.h"
+#include "rlforge/core/warning.h"
 #include "rlforge/dist/communicator.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/nn/blas.h"
@@ -481,8 +482,8 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   const std::set<std::string> declared(header.begin() + runner_columns, header.end());
   if (resumed) {
     if (!fs::exists(csv_path))
-      std::fprintf(stderr, "warning: %s is missing: its rows up to step %lld are lost, and it starts again there\n",
-                   csv_path.c_str(), static_cast<long long>(algo->num_timesteps()));
+      Warn(StrCat(csv_path, " is missing: its rows up to step ", algo->num_timesteps(),
+                  " are lost, and it starts again there"));
     const std::vector<std::string> old = TrimCsv(csv_path, algo->num_timesteps());
     RLF_CHECK(old.empty() || old == header, csv_path, " has other columns than this run writes (",
               Join(old, ","), " vs ", Join(header, ","), ")");
@@ -683,10 +684,9 @@ TrainResult RunLoop(TrainConfig& config, const std::string& dir, std::unique_ptr
   }
   progress.Finish();
   if (counts_updates && !any_update && start_steps == 0)  // a setting that leaves learning out says so
-    std::fprintf(stderr,
-                 "warning: the run made no update (no gradient step in %lld steps): its model is the initial one; "
-                 "see the keys that gate updates (learning_starts, train_freq and gradient_steps; PPO's target_kl)\n",
-                 static_cast<long long>(algo->num_timesteps()));
+    Warn(StrCat("the run made no update (no gradient step in ", algo->num_timesteps(),
+                " steps): its model is the initial one; see the keys that gate updates (learning_starts, train_freq "
+                "and gradient_steps; PPO's target_kl)"));
   save(dir + "/checkpoints/final.pt");
   TrainResult result;
   result.run_dir = dir;
@@ -922,10 +922,8 @@ TrainResult TrainFromStart(TrainConfig& config, const std::string& out_dir, cons
                 " does not act, so it has no periodic evaluation: eval_interval must be 0 (see its metrics instead)");
   if (root && !algo->acts() && config.run.eval_episodes != 0 &&
       config.run.eval_episodes != RunConfig{}.eval_episodes && !restart)
-    std::fprintf(stderr,
-                 "warning: config key eval_episodes is %lld, but %s does not act: it plays no evaluation episodes "
-                 "(no effect)\n",
-                 static_cast<long long>(config.run.eval_episodes), config.run.algo.c_str());
+    Warn(StrCat("config key eval_episodes is ", config.run.eval_episodes, ", but ", config.run.algo,
+                " does not act: it plays no evaluation episodes (no effect)"));
   // As eval's --max-episode-steps: a cap on an env that ends its own
   // episodes would change nothing.
   RLF_CHECK_ARG(config.run.eval_max_episode_steps == kDefaultEvalStepCap || config.run.env.empty() ||
@@ -1135,14 +1133,12 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
         candidate->Load(path, [&s](StateVisitor& v) { s.Visit(v); });
       } else {
         candidate->Load(path);
-        std::fprintf(stderr,
-                     "warning: %s holds no runner state (an earlier rlforge): the 100-episode window, the "
-                     "episode count and the time restart\n",
-                     path.c_str());
+        Warn(StrCat(path, " holds no runner state (an earlier rlforge): the 100-episode window, the episode count "
+                    "and the time restart"));
       }
     } catch (const Error& e) {
       const std::string why = e.what() + ConfigDifferences(path, config);
-      std::fprintf(stderr, "warning: cannot resume from %s: %s\n", path.c_str(), why.c_str());
+      Warn(StrCat("cannot resume from ", path, ": ", why));
       // Said once per reason at the end: the file's own name left out
       // ("checkpoint PATH does not fit" reads "the checkpoint does not fit").
       std::string reason = why;
@@ -1160,7 +1156,7 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
       }
       if (!readable && root) {
         fs::rename(path, path + ".damaged");
-        std::fprintf(stderr, "warning: renamed it to %s.damaged\n", path.c_str());
+        Warn(StrCat("renamed it to ", path, ".damaged"));
       }
       continue;
     }
@@ -1190,7 +1186,7 @@ TrainResult Resume(const std::string& dir, std::optional<int64_t> new_total_step
   if (root)
     if (const std::string diff = ConfigTextDifferences(state.config_yaml, checkpoint + "'s config", config);
         !diff.empty())
-      std::fprintf(stderr, "warning: %s; the run continues with config.yaml's values\n", diff.substr(2).c_str());
+      Warn(StrCat(diff.substr(2), "; the run continues with config.yaml's values"));
   const bool all_steps = algo->num_timesteps() >= config.run.total_steps || algo->finished();
   OnEveryRank(comm, "checking the run is unfinished", [&] {
     // --steps equal to the steps trained finishes a run without eval.json

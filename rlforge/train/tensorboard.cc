@@ -12,6 +12,7 @@
 
 #include "rlforge/core/error.h"
 #include "rlforge/core/file_io.h"
+#include "rlforge/core/warning.h"
 
 namespace rlforge {
 namespace {
@@ -168,10 +169,8 @@ TensorBoardWriter::TensorBoardWriter(const std::string& dir, std::optional<int64
     }
     // As for a missing progress.csv (the history went without a word).
     if (*resume_step > 0)
-      std::fprintf(stderr,
-                   "warning: %s has no TensorBoard event file: its scalars up to step %lld are lost, and a new file "
-                   "starts there\n",
-                   dir.c_str(), static_cast<long long>(*resume_step));
+      Warn(StrCat(dir, " has no TensorBoard event file: its scalars up to step ", *resume_step,
+                  " are lost, and a new file starts there"));
   }
   char host[256] = "localhost";
   gethostname(host, sizeof(host) - 1);

@@ -7,6 +7,7 @@
 #include "rlforge/algos/off_policy.h"
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/core/error.h"
+#include "rlforge/core/warning.h"
 #include "rlforge/nn/state.h"
 
 namespace rlforge {
@@ -167,7 +168,7 @@ void Bc::PrepareData() {
                                    config_.offline.holdout_fraction, " of dataset ", config_.offline.dataset,
                                    "'s episodes holds out none");
     RLF_CHECK_ARG(updates_ > 0, why, " (record more episodes, or raise holdout_fraction)");
-    std::fprintf(stderr, "warning: %s: the run does not stop early\n", why.c_str());
+    Warn(StrCat(why, ": the run does not stop early"));
   }
   const torch::Tensor train_actions = data_.actions.index_select(0, data_.train);
   weights_ = config_.class_balance == "none" ? torch::ones({data_.train.size(0)})

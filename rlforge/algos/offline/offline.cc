@@ -9,6 +9,7 @@
 #include "rlforge/algos/dqn/dqn.h"
 #include "rlforge/algos/on_policy.h"
 #include "rlforge/core/error.h"
+#include "rlforge/core/warning.h"
 #include "rlforge/nn/state.h"
 
 namespace rlforge {
@@ -287,8 +288,8 @@ void OfflineAlgorithm::EnsureData() {
                           static_cast<uint64_t>(ctx_.run.seed));
   loaded_ = true;
   if (env_has_masks_ && !data_.masks.defined())
-    std::fprintf(stderr, "warning: dataset %s stores no action masks (infos/action_mask) while %s has them: the "
-                 "agent learns as if every action were legal\n", offline_.dataset.c_str(), ctx_.run.env.c_str());
+    Warn(StrCat("dataset ", offline_.dataset, " stores no action masks (infos/action_mask) while ", ctx_.run.env,
+                " has them: the agent learns as if every action were legal"));
   RLF_CHECK_ARG(!checkpoint_fingerprint_ || *checkpoint_fingerprint_ == data_.fingerprint, "the dataset ",
                 offline_.dataset, " differs from the one this checkpoint was trained on (its arrays have changed)");
   PrepareData();

@@ -13,6 +13,7 @@
 #include "rlforge/algos/export_model.h"
 #include "rlforge/algos/flat_adam.h"
 #include "rlforge/core/error.h"
+#include "rlforge/core/warning.h"
 #include "rlforge/dist/communicator.h"
 #include "rlforge/nn/state.h"
 
@@ -165,9 +166,9 @@ Sac::Sac(const RunContext& ctx, const SacConfig& config)
     WarnInertKeys(ctx, &warned_entropy,
                   {StrCat("target_entropy steers the learned entropy coefficient, and ent_coef is fixed at ",
                           config.ent_coef)});
-  if (!inert.empty() && ctx.load_run && (!ctx.comm || ctx.comm->root()) && !warned.exchange(true))
-    std::fprintf(stderr, "warning: config key%s %s only shape%s gSDE exploration, and use_sde is false: no effect\n",
-                 inert.size() > 1 ? "s" : "", Join(inert, ", ").c_str(), inert.size() > 1 ? "" : "s");
+  if (!inert.empty() && ctx.load_run && (!ctx.comm || ctx.comm->root()))
+    WarnOnce(&warned, StrCat("config key", inert.size() > 1 ? "s " : " ", Join(inert, ", "), " only shape",
+                             inert.size() > 1 ? "" : "s", " gSDE exploration, and use_sde is false: no effect"));
   actor_ = SquashedGaussianActor(obs_dim_, act_dim_, config.net_arch, config.activation,
                                  config.use_sde ? std::optional<double>(config.log_std_init) : std::nullopt);
   nets_.register_module("actor", actor_);
