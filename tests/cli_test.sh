@@ -90,7 +90,7 @@ check pretrain-box-actions 2 "config key 'pretrain_policy': behaviour cloning of
 check demo-policy-name 2 "config key 'demo_policy': 'expert' is not a scripted policy" -- "$BIN" train --algo dqn --env CartPole-v1 --set demo_policy=expert --steps 1000 --out "$tmp/bad-demo"
 check train-bad-env 2 "unknown env ID" -- "$BIN" train --algo ppo --env Nope-v1 --out "$tmp/bad"
 [[ ! -e "$tmp/bad" ]] && echo "ok   train-nothing-written" || { echo "FAIL train wrote $tmp/bad"; fails=$((fails+1)); }
-check train-tabular-continuous 2 "tabular methods need Discrete observations" -- "$BIN" train --algo q-learning --env CartPole-v1 --out "$tmp/bad"
+check train-tabular-continuous 2 "tabular methods need Discrete or MultiDiscrete observations" -- "$BIN" train --algo q-learning --env CartPole-v1 --out "$tmp/bad"
 check train-show-config 0 "" -- "$BIN" train --algo ppo --env CartPole-v1 --show-config
 # Keys of exploration noise, prioritized replay or a learned temperature not in use changed nothing without
 # a word; DQN's exploration error named no key; DQN took any batch size (a huge one held a stop signal for minutes).

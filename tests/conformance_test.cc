@@ -27,6 +27,7 @@ std::vector<Case> AllCases() {
   cases.push_back({"Taxi-v4", {{"is_rainy", "true"}}});
   cases.push_back({"Taxi-v4", {{"is_rainy", "true"}, {"fickle_passenger", "true"}, {"fickle_probability", "1"}}});
   cases.push_back({"CartPole-v1", {{"sutton_barto_reward", "true"}, {"max_episode_steps", "50"}}});
+  cases.push_back({"Blackjack-v1", {{"natural", "true"}, {"sab", "true"}}});
   for (const char* stage : {"2", "3", "4", "0"}) cases.push_back({"TowerDefense-v0", {{"stage", stage}}});
   cases.push_back({"TowerDefense-v0", {{"flat_actions", "true"}, {"stage", "4"}}});
   cases.push_back({"TowerDefense-v0", {{"obs_mode", "pixels"}}});

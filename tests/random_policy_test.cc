@@ -112,6 +112,7 @@ INSTANTIATE_TEST_SUITE_P(
                     std::make_pair(std::string("Taxi-v4"), Kwargs{}),
                     std::make_pair(std::string("Taxi-v4"), Kwargs{{"is_rainy", "true"}}),
                     std::make_pair(std::string("CliffWalking-v1"), Kwargs{}),
+                    std::make_pair(std::string("Blackjack-v1"), Kwargs{{"sab", "false"}}),
                     std::make_pair(std::string("CliffWalkingSlippery-v1"), Kwargs{})),
     [](const testing::TestParamInfo<std::pair<std::string, Kwargs>>& info) {
       std::string name = info.param.first + (info.param.second.empty() ? "" : "_variant");

@@ -8,6 +8,7 @@
 #include "rlforge/algos/tabular/planning.h"
 #include "rlforge/algos/tabular/tabular.h"
 #include "rlforge/env/registry.h"
+#include "rlforge/envs/toy_text/blackjack.h"
 #include "rlforge/envs/toy_text/frozen_lake.h"
 #include "rlforge/train/runner.h"
 
@@ -40,6 +41,44 @@ TEST(PlanningTest, SlipperyFrozenLakeOptimumIsABellmanFixedPoint) {
   EXPECT_LT(r.v[0], 0.6);
   const auto v = PolicyEvaluation(env.model(), r.policy, 0.99);
   for (size_t s = 0; s < v.size(); ++s) EXPECT_NEAR(v[s], r.v[s], 1e-8);
+}
+
+// Sutton & Barto's Figure 5.2 (the dealer stands on 17, soft 17 too; no
+// doubling or splitting): the basic strategy, from value iteration.
+bool BasicStrategySticks(int64_t sum, int64_t dealer, bool usable_ace) {
+  if (usable_ace) return sum >= 19 || (sum == 18 && dealer >= 2 && dealer <= 8);
+  if (sum >= 17) return true;
+  if (sum >= 13) return dealer >= 2 && dealer <= 6;
+  if (sum == 12) return dealer >= 4 && dealer <= 6;
+  return false;
+}
+
+double ExpectedStartValue(const TransitionModel& m, const std::vector<double>& v) {
+  double value = 0;
+  for (int64_t s = 0; s < m.num_states(); ++s) value += m.initial_distribution()[s] * v[s];
+  return value;
+}
+
+TEST(PlanningTest, BlackjackOptimalPolicyIsTheBasicStrategy) {
+  auto env = Make("Blackjack-v1", {{"sab", "false"}});  // the rules with a model
+  const TransitionModel& m = *env->transition_model();
+  const PlanningResult r = ValueIteration(m, 1.0);
+  int states = 0;
+  for (int64_t sum = 12; sum <= 21; ++sum)
+    for (int64_t dealer = 1; dealer <= 10; ++dealer)
+      for (int64_t ace = 0; ace <= 1; ++ace) {
+        const int64_t s = Blackjack::StateIndex(sum, dealer, ace);
+        EXPECT_EQ(r.policy[s] == Blackjack::kStick, BasicStrategySticks(sum, dealer, ace == 1))
+            << "sum " << sum << " dealer " << dealer << " usable ace " << ace;
+        ++states;
+      }
+  EXPECT_EQ(states, 200);
+  for (int64_t sum = 4; sum <= 11; ++sum) EXPECT_EQ(r.policy[Blackjack::StateIndex(sum, 10, 0)], Blackjack::kHit);
+  // The house edge against the best policy: the expected return of a deal.
+  const double value = ExpectedStartValue(m, r.v);
+  std::printf("Blackjack-v1: optimal expected return %.5f\n", value);
+  EXPECT_LT(value, 0.0);
+  EXPECT_GT(value, -0.06);
 }
 
 TrainResult TrainTabular(const std::string& algo, const std::string& env, std::vector<std::string> sets = {},
@@ -104,6 +143,30 @@ TEST(TabularTest, FrozenLakeSuccessWithin003OfTheOptimalPolicy) {
   const TrainResult r = TrainTabular("q-learning", "FrozenLake-v1", {"eval_episodes=10000"});
   std::printf("FrozenLake-v1: optimal success %.4f, q-learning %.4f\n", *best.success_rate, *r.eval.success_rate);
   EXPECT_NEAR(*r.eval.success_rate, *best.success_rate, 0.03);
+}
+
+// Q-learning on Blackjack-v1's preset, judged exactly: the greedy policy's
+// expected return by policy evaluation over the model, against the optimum
+// (sab=false: gym.make's sab=True has no exact model).
+TEST(TabularTest, BlackjackQLearningNearTheOptimum) {
+  auto env = Make("Blackjack-v1", {{"sab", "false"}});
+  const TransitionModel& m = *env->transition_model();
+  const double best = ExpectedStartValue(m, ValueIteration(m, 1.0).v);
+  for (int64_t seed : {0, 1, 2}) {
+    const std::string dir = testing::TempDir() + "/rlforge_tabular/blackjack-" + std::to_string(seed);
+    std::filesystem::remove_all(dir);
+    RunnerOptions quiet;
+    quiet.progress = false;
+    Train(TrainConfig::Resolve("q-learning", "Blackjack-v1", "", {"eval_episodes=0", "env_kwargs={sab: false}"},
+                               std::nullopt, seed), dir, quiet);
+    const std::vector<double> q = dynamic_cast<TabularTd&>(*LoadRun(dir).algorithm).q();  // a copy: the run is a temporary
+    std::vector<int64_t> greedy(m.num_states());
+    for (int64_t s = 0; s < m.num_states(); ++s) greedy[s] = q[2 * s + 1] > q[2 * s] ? 1 : 0;
+    const double value = ExpectedStartValue(m, PolicyEvaluation(m, greedy, 1.0));
+    std::printf("q-learning Blackjack-v1 seed %lld: greedy expected return %.5f (optimum %.5f)\n",
+                static_cast<long long>(seed), value, best);
+    EXPECT_GT(value, best - 0.005);
+  }
 }
 
 TEST(TabularTest, ResumeIsExact) {

@@ -18,9 +18,15 @@ RENDER_FPS = 30  # rlforge's own envs
 # Gymnasium's metadata["render_fps"] for the envs it has too (RecordVideo
 # takes its frame rate from it); the NoVel variants as their base env.
 _GYMNASIUM_RENDER_FPS = {"CartPole": 50, "MountainCar": 30, "MountainCarContinuous": 30, "Acrobot": 15,
-                         "Pendulum": 30, "FrozenLake": 4, "FrozenLake8x8": 4, "Taxi": 4, "CliffWalking": 4,
+                         "Pendulum": 30, "FrozenLake": 4, "FrozenLake8x8": 4, "Taxi": 4, "CliffWalking": 4, "Blackjack": 4,
                          "CliffWalkingSlippery": 4, "LunarLander": 50, "LunarLanderContinuous": 50,
                          "BipedalWalker": 50, "BipedalWalkerHardcore": 50, "CarRacing": 50}
+
+
+# Envs whose Gymnasium observation is a Tuple of Discretes, which rlforge's
+# spaces give as MultiDiscrete: a single env shows Gymnasium's Tuple and
+# tuples of ints (vector envs keep the stacked [n, k] array).
+_TUPLE_OBSERVATIONS = {"Blackjack-v1"}
 
 
 def _render_fps(env_id: str) -> int:
@@ -164,6 +170,9 @@ class RlforgeEnv(gym.Env):
         self.observation_space = to_gymnasium(self._native.observation_space)
         self.action_space = to_gymnasium(self._native.action_space)
         self._obs_desc = self._native.observation_space
+        self._tuple_obs = env_id in _TUPLE_OBSERVATIONS
+        if self._tuple_obs:
+            self.observation_space = gym.spaces.Tuple(tuple(gym.spaces.Discrete(int(n)) for n in self._obs_desc["nvec"]))
         self._act_desc = self._native.action_space
         modes = _render_modes(env_id, kwargs)
         self.metadata = {"render_modes": modes, "render_fps": _render_fps(env_id)}
@@ -192,6 +201,8 @@ class RlforgeEnv(gym.Env):
         self._spec = value
 
     def _obs(self, obs: np.ndarray):
+        if self._tuple_obs:
+            return tuple(int(x) for x in obs)
         if self._obs_desc["kind"] != "Discrete":
             return obs
         self._state_index = int(obs)  # a toy-text env's state (the property s)

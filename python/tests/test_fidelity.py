@@ -107,3 +107,111 @@ def test_toy_text_transition_tables_equal_gymnasiums(env_id, kwargs):
             for k in ref:
                 assert mine[k] == pytest.approx(ref[k], abs=1e-12), f"{env_id} s={s} a={a} {k}"
     assert np.allclose(ours.initial_state_distribution, theirs.initial_state_distrib, atol=1e-12)
+
+
+class _ScriptedCards:
+    """Stands in for Gymnasium's np_random in Blackjack: choice() deals the
+    scripted cards in turn and raises _NeedCard when the script runs out."""
+
+    def __init__(self, cards):
+        self.cards, self.i = list(cards), 0
+
+    def choice(self, deck):
+        if self.i == len(self.cards):
+            raise _NeedCard
+        self.i += 1
+        return self.cards[self.i - 1]
+
+
+class _NeedCard(Exception):
+    pass
+
+
+def _gymnasium_blackjack_outcomes(theirs, player, dealer_up, action):
+    """The exact outcomes of Gymnasium's own step from these hands: every
+    sequence of cards it can draw (the dealer's hidden one first, each value's
+    probability 1/13, a ten's 4/13), as {(obs, reward, terminated): prob}."""
+    weight = {c: (4 if c == 10 else 1) / 13 for c in range(1, 11)}
+    out = {}
+    for hidden in range(1, 11):
+        stack = [[]]
+        while stack:
+            script = stack.pop()
+            theirs.player, theirs.dealer = list(player), [dealer_up, hidden]
+            theirs.np_random = _ScriptedCards(script)
+            try:
+                obs, reward, terminated, _, _ = theirs.step(action)
+            except _NeedCard:
+                stack.extend(script + [c] for c in range(1, 11))
+                continue
+            p = weight[hidden] * math.prod(weight[c] for c in script)
+            key = (tuple(int(x) for x in obs), float(reward), bool(terminated))
+            out[key] = out.get(key, 0.0) + p
+    return out
+
+
+def _blackjack_hand(total, usable):
+    """Cards with this sum and (un)usable ace: [1, 10] for soft 21, [10, 9, 2] for hard 21."""
+    if usable:
+        return [1, total - 11]
+    if total <= 11:
+        return [2, total - 2]
+    return [10, total - 10] if total <= 20 else [10, 9, 2]
+
+
+def test_blackjack_transition_table_equals_gymnasiums_own_steps():
+    """rlforge's Blackjack-v1 table (built by its own arithmetic) against the
+    exact outcome distributions of Gymnasium's step code, enumerated over every
+    card it can draw, for every observation a player can see and both actions."""
+    ours = rlforge.make("Blackjack-v1", sab=False)  # gym.make's sab=True has no exact table
+    theirs = gym.make("Blackjack-v1", sab=False).unwrapped
+    theirs.reset(seed=0)
+    assert rlforge.make("Blackjack-v1").P is None
+    P = ours.P
+    compared = 0
+    for usable in (0, 1):
+        for total in range(12 if usable else 4, 22):
+            # One hand per observation: the table's claim is that any such hand behaves alike.
+            player = _blackjack_hand(total, usable)
+            for up in range(1, 11):
+                s = int(np.ravel_multi_index((total, up, usable), (32, 11, 2)))
+                for action in (0, 1):
+                    ref = _gymnasium_blackjack_outcomes(theirs, player, up, action)
+                    mine = {}
+                    for prob, nxt, reward, terminated in P[s][action]:
+                        key = (tuple(int(x) for x in np.unravel_index(nxt, (32, 11, 2))), float(reward), bool(terminated))
+                        mine[key] = mine.get(key, 0.0) + prob
+                    assert mine.keys() == ref.keys(), f"obs {(total, up, usable)} action {action}"
+                    for k in ref:
+                        assert mine[k] == pytest.approx(ref[k], abs=1e-12), f"obs {(total, up, usable)} {action} {k}"
+                    compared += 1
+    assert compared == (18 + 10) * 10 * 2
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"sab": False}, {"sab": False, "natural": True}, {"natural": True}])
+def test_blackjack_returns_match_gymnasiums_under_each_rule(kwargs):
+    """Sampled returns of one fixed policy (hit below 17) agree with
+    Gymnasium's within 4 standard errors, natural and sab included, and a
+    single env shows Gymnasium's Tuple observations."""
+    ours = rlforge.make("Blackjack-v1", **kwargs)
+    theirs = gym.make("Blackjack-v1", **kwargs)
+    assert ours.observation_space == theirs.observation_space
+    n = 20000
+    returns = []
+    for env in (ours, theirs):
+        r = np.zeros(n)
+        obs, _ = env.reset(seed=5)
+        for episode in range(n):
+            if episode:
+                obs, _ = env.reset()
+            assert isinstance(obs, tuple) and all(type(x) is int for x in obs)
+            done = False
+            while not done:
+                obs, reward, terminated, truncated, _ = env.step(int(obs[0] < 17))
+                r[episode] += reward
+                done = terminated or truncated
+        returns.append(r)
+    se = math.sqrt(returns[0].var() / n + returns[1].var() / n)
+    assert abs(returns[0].mean() - returns[1].mean()) < 4 * se, (returns[0].mean(), returns[1].mean())
+    if kwargs.get("natural") and kwargs.get("sab") is False:
+        assert (returns[0] == 1.5).any()  # the bonus is paid

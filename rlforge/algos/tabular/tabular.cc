@@ -4,9 +4,24 @@
 #include <cmath>
 #include <cstring>
 
-
+#include "rlforge/core/memory.h"
 
 namespace rlforge {
+
+TabularStates::TabularStates(const Space& space, const std::string& env) {
+  RLF_CHECK_ARG(space.kind() == SpaceKind::kDiscrete || space.kind() == SpaceKind::kMultiDiscrete,
+                "tabular methods need Discrete or MultiDiscrete observations; ", env, " has ", space.ToString());
+  if (space.kind() == SpaceKind::kDiscrete) {
+    radix_ = {space.n()}, start_ = space.start(), size_ = space.n();
+    return;
+  }
+  radix_ = space.nvec();
+  double states = 1;
+  for (int64_t n : radix_) states *= static_cast<double>(n);
+  RLF_CHECK_ARG(states <= 1e15, "a Q table over ", env, "'s ", space.ToString(), " observations would have ", states,
+                " states");
+  size_ = static_cast<int64_t>(states);
+}
 
 void TabularConfig::Visit(FieldVisitor& v) {
   v.Field("gamma", &gamma, "discount factor");
@@ -34,19 +49,21 @@ void TabularConfig::Validate() const {
 }
 
 TabularTd::TabularTd(TdMethod method, const RunContext& ctx, const TabularConfig& config)
-    : Algorithm(ctx), method_(method), config_(config), rng_(static_cast<uint64_t>(ctx.run.seed) ^ 0x7AB1E) {
-  config_.Validate();
+    : Algorithm(ctx),
+      method_(method),
+      config_(config),
+      envs_((config_.Validate(), ctx.MakeVectorEnv())),
+      states_(envs_->single_observation_space(), ctx.run.env),
+      rng_(static_cast<uint64_t>(ctx.run.seed) ^ 0x7AB1E) {
   const std::string& env_id = ctx.run.env;
-  envs_ = ctx.MakeVectorEnv();
-  const Space& os = envs_->single_observation_space();
   const Space& as = envs_->single_action_space();
-  RLF_CHECK_ARG(os.kind() == SpaceKind::kDiscrete && as.kind() == SpaceKind::kDiscrete,
-                "tabular methods need Discrete observations and actions; ", env_id, " has ", os.ToString(), " and ",
+  RLF_CHECK_ARG(as.kind() == SpaceKind::kDiscrete, "tabular methods need Discrete actions; ", env_id, " has ",
                 as.ToString());
-  num_states_ = os.n();
+  num_states_ = states_.size();
   num_actions_ = as.n();
-  obs_start_ = os.start();
   act_start_ = as.start();
+  CheckFitsInMemory(StrCat("a Q table for ", env_id, " (", num_states_, " states x ", num_actions_, " actions)"),
+                    8.0 * static_cast<double>(num_states_) * static_cast<double>(num_actions_));
   q_.assign(num_states_ * num_actions_, config.initial_q);
   envs_->Reset(static_cast<uint64_t>(ctx.run.seed));
   next_action_.assign(envs_->num_envs(), -1);
@@ -86,8 +103,9 @@ Metrics TabularTd::Iterate() {
     const double eps = epsilon();
     const double alpha = config_.learning_rate.Value(1.0 - ctx_.Progress(steps_));
     const auto* obs = envs_->observations_as<int64_t>();
+    const int64_t width = states_.values_per_observation();
     for (int i = 0; i < n; ++i) {
-      states[i] = obs[i] - obs_start_;
+      states[i] = states_.Index(obs + i * width);
       actions[i] = (method_ == TdMethod::kSarsa && next_action_[i] >= 0) ? next_action_[i] : EpsilonGreedy(states[i], eps);
     }
     for (int i = 0; i < n; ++i) env_actions[i] = actions[i] + act_start_;
@@ -96,7 +114,7 @@ Metrics TabularTd::Iterate() {
     const auto* final_obs = envs_->final_observations_as<int64_t>();
     for (int i = 0; i < n; ++i) {
       const bool term = envs_->terminated()[i], trunc = envs_->truncated()[i];
-      const int64_t s2 = ((term || trunc) ? final_obs[i] : next_obs[i]) - obs_start_;
+      const int64_t s2 = states_.Index(((term || trunc) ? final_obs : next_obs) + i * width);
       const double* row = q_.data() + s2 * num_actions_;
       double bootstrap = 0;
       if (!term) {
@@ -151,24 +169,32 @@ void TabularTd::VisitState(StateVisitor& v) {
 
 std::unique_ptr<Policy> TabularTd::MakePolicy(bool deterministic) {
   // Sampling acts as training ended: epsilon-greedy at the schedule's epsilon.
-  return std::make_unique<QTablePolicy>(q_, num_actions_, obs_start_, act_start_, deterministic ? 0.0 : epsilon(),
+  return std::make_unique<QTablePolicy>(q_, num_actions_, states_, act_start_, deterministic ? 0.0 : epsilon(),
                                         static_cast<uint64_t>(ctx_.run.seed) + 0xE95ULL);
 }
 
-QTablePolicy::QTablePolicy(std::vector<double> q, int64_t num_actions, int64_t obs_start, int64_t act_start,
+QTablePolicy::QTablePolicy(std::vector<double> q, int64_t num_actions, TabularStates states, int64_t act_start,
                            double epsilon, uint64_t seed)
     : q_(std::move(q)),
       num_actions_(num_actions),
-      obs_start_(obs_start),
+      states_(std::move(states)),
       act_start_(act_start),
       epsilon_(epsilon),
       rng_(seed) {}
 
+QTablePolicy::QTablePolicy(std::vector<double> q, int64_t num_actions, int64_t obs_start, int64_t act_start,
+                           double epsilon, uint64_t seed)
+    : QTablePolicy(q, num_actions,
+                   TabularStates(Space::Discrete(static_cast<int64_t>(q.size()) / num_actions, obs_start), "the table"),
+                   act_start, epsilon, seed) {}
+
 void QTablePolicy::Act(const void* observations, const uint8_t* /*masks*/, int n, void* actions) {
   const auto* obs = static_cast<const int64_t*>(observations);
   auto* out = static_cast<int64_t*>(actions);
+  const int64_t width = states_.values_per_observation();
   for (int i = 0; i < n; ++i)
-    out[i] = EpsilonGreedyAction(q_.data() + (obs[i] - obs_start_) * num_actions_, num_actions_, epsilon_, rng_) +
+    out[i] = EpsilonGreedyAction(q_.data() + states_.Index(obs + i * width) * num_actions_, num_actions_, epsilon_,
+                                 rng_) +
              act_start_;
 }
 

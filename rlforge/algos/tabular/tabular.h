@@ -1,5 +1,7 @@
 // rlforge/algos/tabular/tabular.h — tabular TD control: Q-learning, SARSA and
-// Expected SARSA (Sutton & Barto, ch. 6) on Discrete-observation envs.
+// Expected SARSA (Sutton & Barto, ch. 6) on envs with Discrete actions and
+// Discrete or MultiDiscrete observations (a MultiDiscrete observation is one
+// state of the table: Blackjack-v1's (sum, dealer card, usable ace)).
 //
 // With step size alpha and behaviour policy epsilon-greedy in Q:
 //   Q-learning:      Q(s,a) += alpha (r + gamma max_a' Q(s',a')               - Q(s,a))
@@ -26,6 +28,27 @@
 namespace rlforge {
 
 enum class TdMethod { kQLearning, kSarsa, kExpectedSarsa };
+
+// The rows of a Q table: a Discrete observation's value minus its start, or a
+// MultiDiscrete observation read as a row-major mixed-radix number (numpy's
+// ravel_multi_index(obs, nvec); the numbering of Blackjack-v1's transition
+// model). InvalidArgument for other spaces, naming `env`.
+class TabularStates {
+ public:
+  TabularStates(const Space& space, const std::string& env);
+  int64_t size() const { return size_; }
+  int64_t values_per_observation() const { return static_cast<int64_t>(radix_.size()); }
+  int64_t Index(const int64_t* obs) const {
+    int64_t s = 0;
+    for (size_t i = 0; i < radix_.size(); ++i) s = s * radix_[i] + obs[i];
+    return s - start_;
+  }
+
+ private:
+  std::vector<int64_t> radix_;  // {n} for Discrete, nvec for MultiDiscrete
+  int64_t start_ = 0;
+  int64_t size_ = 0;
+};
 
 struct TabularConfig {
   double gamma = 0.99;                         // discount
@@ -65,7 +88,8 @@ class TabularTd : public Algorithm {
   TdMethod method_;
   TabularConfig config_;
   std::unique_ptr<VectorEnv> envs_;
-  int64_t num_states_, num_actions_, obs_start_, act_start_;
+  TabularStates states_;
+  int64_t num_states_, num_actions_, act_start_;
   std::vector<double> q_;
   Rng rng_;
   int64_t steps_ = 0;
@@ -92,6 +116,9 @@ class QTablePolicy : public Policy {
  public:
   // epsilon > 0: epsilon-greedy as in training (a uniformly random action
   // with probability epsilon), from a generator seeded with `seed`.
+  QTablePolicy(std::vector<double> q, int64_t num_actions, TabularStates states, int64_t act_start,
+               double epsilon = 0.0, uint64_t seed = 0);
+  // For Discrete observations starting at obs_start.
   QTablePolicy(std::vector<double> q, int64_t num_actions, int64_t obs_start, int64_t act_start, double epsilon = 0.0,
                uint64_t seed = 0);
   void Act(const void* observations, const uint8_t* masks, int n, void* actions) override;
@@ -99,7 +126,9 @@ class QTablePolicy : public Policy {
 
  private:
   std::vector<double> q_;
-  int64_t num_actions_, obs_start_, act_start_;
+  int64_t num_actions_;
+  TabularStates states_;
+  int64_t act_start_;
   double epsilon_;
   Rng rng_;
 };
