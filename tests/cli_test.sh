@@ -31,11 +31,11 @@ check alphabeta-depth-range 2 "--policy: 'alphabeta:20': write alphabeta:DEPTH w
 check muzero-priority-alpha 2 "config key 'priority_alpha' must be >= 0, got -1" -- "$BIN" train --algo muzero --env TicTacToe-v0 --show-config --set priority_alpha=-1
 # eval --env all printed its table's header before a --policy error.
 check eval-all-bad-policy 2 "--policy 'clever' is not a scripted policy" -- "$BIN" eval --env all --episodes 1 --policy clever
-check kwarg-beyond-32-bits 2 "kwarg 'max_ticks' of TowerDefense-v0 is 4294967301, beyond the 32-bit integers this kwarg takes" -- "$BIN" eval --env TowerDefense-v0 --kwarg max_ticks=4294967301 --episodes 1
+check kwarg-beyond-32-bits 2 "kwarg 'max_ticks' of TowerDefense-v0 is 4294967301, beyond the 32-bit integers (-2147483648 to 2147483647)" -- "$BIN" eval --env TowerDefense-v0 --kwarg max_ticks=4294967301 --episodes 1
 check arena-kwarg-beyond-32-bits 2 "kwarg 'width' of Arena-v0 is 4294967305" -- "$BIN" eval --env Arena-v0 --kwarg width=4294967305 --episodes 1
-check kwarg-beyond-32-bits-and-64 2 "kwarg 'max_ticks' of TowerDefense-v0 is 99999999999999999999, beyond the 32-bit integers this kwarg takes" -- "$BIN" eval --env TowerDefense-v0 --kwarg max_ticks=99999999999999999999 --episodes 1
+check kwarg-beyond-32-bits-and-64 2 "kwarg 'max_ticks' of TowerDefense-v0 is 99999999999999999999, beyond the 32-bit integers (-2147483648 to 2147483647)" -- "$BIN" eval --env TowerDefense-v0 --kwarg max_ticks=99999999999999999999 --episodes 1
 check kwarg-long-digits-then-letters 2 "kwarg 'procedural_seed' of TowerDefense-v0 must be an integer, got '99999999999999999999abc'" -- "$BIN" eval --env TowerDefense-v0 --kwarg stage=0 --kwarg procedural_seed=99999999999999999999abc --episodes 1
-check kwarg-beyond-64-bits 2 "kwarg 'procedural_seed' of TowerDefense-v0 is 9223372036854775808, beyond the 64-bit integers this kwarg takes" -- "$BIN" eval --env TowerDefense-v0 --kwarg stage=0 --kwarg procedural_seed=9223372036854775808 --episodes 1
+check kwarg-beyond-64-bits 2 "kwarg 'procedural_seed' of TowerDefense-v0 is 9223372036854775808, beyond the 64-bit integers (-9223372036854775808 to 9223372036854775807)" -- "$BIN" eval --env TowerDefense-v0 --kwarg stage=0 --kwarg procedural_seed=9223372036854775808 --episodes 1
 check bad-episodes 2 "--episodes must be >= 1" -- "$BIN" eval --env CartPole-v1 --episodes 0
 check bad-policy 2 "valid for CartPole-v1: random, random-legal, DIR" -- "$BIN" eval --env CartPole-v1 --policy clever
 check other-envs-policy 2 "policy 'greedy' is Arena-v0's scripted greedy team; CartPole-v1 has none" -- "$BIN" eval --env CartPole-v1 --policy greedy

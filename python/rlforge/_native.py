@@ -21,6 +21,7 @@ import importlib.abc
 import importlib.machinery
 import os
 import sys
+import warnings
 
 from rlforge import _rlforge
 
@@ -54,6 +55,19 @@ class _TorchGuard(importlib.abc.MetaPathFinder):
             if why:
                 raise ImportError(why)
         return None  # the usual finders import it
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_outside(message: str, category: type[Warning] = RuntimeWarning) -> None:
+    """rlforge's warnings (the native modules' are RuntimeWarnings),
+    attributed to the first frame outside this package: the user's line that
+    called rlforge, as warnings.warn's stacklevel does for a library's own."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def train_module():

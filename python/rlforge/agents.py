@@ -9,7 +9,6 @@ import re
 import signal
 import sys
 import time
-import warnings
 from typing import Any
 
 import gymnasium as gym
@@ -271,16 +270,18 @@ class TrainedPolicy:
                                  f"{self.env_id!r}, ...)), got {type(env).__name__}")
             if inner.env_id != self.env_id:
                 raise ValueError(f"env is {inner.env_id}; the policy was trained on {self.env_id}")
-            for what, theirs, ours in (("actions", inner.action_space, self.action_space),
-                                       ("observations", inner.observation_space, self.observation_space)):
+            # The native spaces (Blackjack-v1's single env shows its MultiDiscrete as Gymnasium's Tuple).
+            for what, theirs, ours in (("actions", to_gymnasium(inner._act_desc), self.action_space),
+                                       ("observations", to_gymnasium(inner._obs_desc), self.observation_space)):
                 if theirs != ours:  # other kwargs (TowerDefense's flat_actions, pixels)
                     raise ValueError(f"env has {what} {theirs}; the policy was trained with {ours} "
                                      f"(its env_kwargs: {self.env_kwargs})")
         conditional = env is not None and getattr(env.unwrapped, "has_conditional_action_mask", False)
         if env is None and self._conditional_env() and not self._warned_conditional:
             self._warned_conditional = True
-            warnings.warn(f"{self.env_id} restricts each action dimension given the earlier ones; predict without "
-                          "env= applies only the flat masks and may choose an illegal action (pass env=)")
+            _native.warn_outside(f"{self.env_id} restricts each action dimension given the earlier ones; predict "
+                                 "without env= applies only the flat masks and may choose an illegal action (pass env=)",
+                                 UserWarning)
         if conditional and not single:
             raise ValueError("predict(env=...) follows one env's conditional masks: give one observation")
         if state is not None and self._native.recurrent:

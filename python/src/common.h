@@ -119,14 +119,16 @@ class ReleasedForPython {
 // rlforge's warnings as Python's (RuntimeWarning) on the thread of a Python
 // call (holding the GIL, or having released it: ReleasedForPython); others
 // (C++ worker threads) go to stderr. A filter that makes them errors raises.
+// They name the user's line that called rlforge (rlforge._native.warn_outside).
 inline bool WarnInPython(const std::string& message) {
+  auto warn = [&] { py::module_::import("rlforge._native").attr("warn_outside")(message); };
   if (PyGILState_Check()) {
-    py::module_::import("warnings").attr("warn")(message, py::handle(PyExc_RuntimeWarning), 2);
+    warn();
     return true;
   }
   if (!python_caller_thread) return false;
   py::gil_scoped_acquire acquire;
-  py::module_::import("warnings").attr("warn")(message, py::handle(PyExc_RuntimeWarning), 2);
+  warn();
   return true;
 }
 
@@ -171,9 +173,22 @@ inline std::string PythonError(const py::error_already_set& e) {
   return OneLine(message.empty() ? type : type + ": " + message);
 }
 
-// The rlforge Space of a gymnasium space (Discrete, Box, MultiDiscrete, MultiBinary).
-inline Space FromGymnasium(const py::handle& space, const std::string& what) {
+// The rlforge Space of a gymnasium space (Discrete, Box, MultiDiscrete,
+// MultiBinary; with tuple_of_discrete, a Tuple of Discretes starting at 0 —
+// Blackjack-v1's observations — as the MultiDiscrete of the same values).
+inline Space FromGymnasium(const py::handle& space, const std::string& what, bool tuple_of_discrete = false) {
   const std::string kind = py::str(space.get_type().attr("__name__"));
+  if (kind == "Tuple" && tuple_of_discrete) {
+    std::vector<int64_t> nvec;
+    for (const py::handle sub : space.attr("spaces")) {
+      const bool discrete = std::string(py::str(sub.get_type().attr("__name__"))) == "Discrete";
+      RLF_CHECK_ARG(discrete && sub.attr("start").cast<int64_t>() == 0, what, " space ", std::string(py::str(space)),
+                    " is not supported: a Tuple only of Discrete spaces starting at 0 (read as a MultiDiscrete)");
+      nvec.push_back(sub.attr("n").cast<int64_t>());
+    }
+    RLF_CHECK_ARG(!nvec.empty(), what, " space: an empty Tuple");
+    return Space::MultiDiscrete(nvec);
+  }
   if (kind == "Discrete") return Space::Discrete(space.attr("n").cast<int64_t>(), space.attr("start").cast<int64_t>());
   if (kind == "MultiDiscrete") {
     py::array_t<int64_t> nvec = py::array_t<int64_t, py::array::forcecast>::ensure(space.attr("nvec"));
@@ -207,7 +222,7 @@ inline Space FromGymnasium(const py::handle& space, const std::string& what) {
 class PythonEnv : public Env {
  public:
   PythonEnv(py::object env, std::string id) : env_(std::move(env)), id_(std::move(id)) {
-    obs_space_ = FromGymnasium(env_.attr("observation_space"), id_ + "'s observation");
+    obs_space_ = FromGymnasium(env_.attr("observation_space"), id_ + "'s observation", /*tuple_of_discrete=*/true);
     act_space_ = FromGymnasium(env_.attr("action_space"), id_ + "'s action");
   }
   ~PythonEnv() override {

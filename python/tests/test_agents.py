@@ -237,8 +237,9 @@ def test_predict_follows_conditional_masks_with_env(tmp_path):
             steps += 1
             done = terminated or truncated
     assert flat_illegal > 0, "the flat masks alone never chose an illegal action: the test shows nothing"
-    with pytest.warns(UserWarning, match="pass env="):
+    with pytest.warns(UserWarning, match="pass env=") as caught:
         rlforge.load(run["run_dir"]).predict(obs, mask=info["action_mask"])
+    assert {w.filename for w in caught if "pass env=" in str(w.message)} == {__file__}  # not rlforge/agents.py
     with pytest.raises(ValueError, match="give one observation"):
         policy.predict(np.stack([obs, obs]), env=env)
     # The env= given is checked (another env, a string and an env never reset were all taken).
@@ -332,9 +333,11 @@ def test_predict_with_env_from_threads_and_from_its_own_callback(tmp_path):
 def test_training_warnings_are_python_warnings(tmp_path):
     # A training run's warnings (here an inert config key) went to stderr only, past warnings filters.
     with pytest.warns(RuntimeWarning, match="config key vf_coef weighs the baseline's loss, and use_baseline is "
-                                            "false: no effect"):
+                                            "false: no effect") as caught:
         rlforge.train("reinforce", "CartPole-v1", steps=200, out=str(tmp_path / "r"),
                       config={"use_baseline": False, "vf_coef": 0.3, "num_envs": 1, "eval_episodes": 0})
+    # Attributed to the line that called rlforge.train (it named rlforge/agents.py).
+    assert {w.filename for w in caught if issubclass(w.category, RuntimeWarning)} == {__file__}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(RuntimeWarning, match="no effect"):
@@ -410,3 +413,22 @@ def test_alphazero_predict_keeps_to_the_mask(tmp_path):
         assert int(action) == only
     with pytest.raises(ValueError, match="the mask of observation 0 allows no action"):
         policy.predict(obs, mask=np.zeros(9, dtype=np.int8))
+
+
+def test_blackjack_trains_on_gymnasiums_tuple_env_and_predicts_with_its_own_env(tmp_path):
+    # Gymnasium's Blackjack-v1 (a Tuple of Discretes) was refused as a Python env, and
+    # predict(env=) refused rlforge's own Blackjack-v1, whose single env shows that Tuple.
+    env_id = rlforge.register_python_env(lambda: gym.make("Blackjack-v1"), name="GymBlackjackTuple")
+    theirs = rlforge.train("q-learning", env_id, steps=20000, out=str(tmp_path / "gym"), progress=False,
+                           config={"num_envs": 2, "eval_episodes": 20})
+    assert rlforge.load(theirs["run_dir"]).observation_space == gym.spaces.MultiDiscrete([32, 11, 2])
+    ours = rlforge.train("q-learning", "Blackjack-v1", steps=200000, out=str(tmp_path / "ours"), progress=False,
+                         config={"eval_episodes": 0})
+    policy = rlforge.load(ours["run_dir"])
+    env = rlforge.make("Blackjack-v1")
+    obs, _ = env.reset(seed=0)
+    action, _ = policy.predict(obs, env=env)
+    assert action in (0, 1)
+    # Hard 20 against a 5 sticks, hard 8 hits: tuples, one or a batch.
+    assert policy.predict((20, 5, 0))[0] == 0
+    assert list(policy.predict([(20, 5, 0), (8, 5, 0)])[0]) == [0, 1]

@@ -193,8 +193,10 @@ def test_toy_text_state_is_set_from_its_index_and_assignment_is_refused():
 def test_cpp_warnings_are_python_warnings():
     # They went to stderr, out of reach of warnings.filterwarnings (Gymnasium's go through warnings).
     for _ in range(2):  # each time: Python's filters decide (stderr has it once a process)
-        with pytest.warns(RuntimeWarning, match=r"LunarLander-v3: wind_power 25 is outside 0..20"):
+        with pytest.warns(RuntimeWarning, match=r"LunarLander-v3: wind_power 25 is outside 0..20") as caught:
             rlforge.make("LunarLander-v3", enable_wind=True, wind_power=25.0)
+        # The caller's line, not rlforge/envs.py.
+        assert {w.filename for w in caught if issubclass(w.category, RuntimeWarning)} == {__file__}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(RuntimeWarning, match="turbulence_power 3 is outside 0..2"):

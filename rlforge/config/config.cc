@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "rlforge/config/numbers.h"
 #include "rlforge/core/error.h"
 
 namespace rlforge {
@@ -27,50 +28,6 @@ std::string Num(double v) {
     if (std::strtod(text, nullptr) == v) break;
   }
   return text;
-}
-
-double ParseNumber(const std::string& text, const std::string& what) {
-  size_t pos = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &pos);
-  } catch (const std::out_of_range&) {
-    // A number, but past what a double holds (1e400) or so small that it
-    // rounds to 0 (1e-400): saying "must be a number" would mislead. A
-    // subnormal (5e-324) is a double like any other.
-    char* end = nullptr;
-    v = std::strtod(text.c_str(), &end);
-    RLF_CHECK_ARG(std::isfinite(v) && v != 0, what,
-                  " is out of a double's range (magnitudes 4.9e-324 to 1.8e308, or 0), got '", text, "'");
-    pos = static_cast<size_t>(end - text.c_str());
-  } catch (...) {
-    pos = 0;
-  }
-  RLF_CHECK_ARG(pos == text.size() && !text.empty() && std::isfinite(v), what, " must be a number, got '", text,
-                "'");
-  return v;
-}
-
-// A whole number, exactly: digits are read as a 64-bit integer (a double
-// holds every integer only up to 2^53, and 2^63 - 1 not at all); other
-// forms (1e6, 2048.0) must be whole numbers a double holds exactly. `what`
-// names the key in errors.
-int64_t ParseInteger(const std::string& text, const std::string& what) {
-  const bool digits = !text.empty() && text.find_first_not_of("0123456789", text[0] == '-' || text[0] == '+') ==
-                                           std::string::npos && text.size() > (text[0] == '-' || text[0] == '+');
-  if (digits) {
-    errno = 0;
-    char* end = nullptr;
-    const long long v = std::strtoll(text.c_str(), &end, 10);
-    RLF_CHECK_ARG(errno != ERANGE, what, " is ", text,
-                  ", beyond the 64-bit integers (-9223372036854775808 to 9223372036854775807)");
-    return static_cast<int64_t>(v);
-  }
-  const double d = ParseNumber(text, what);
-  RLF_CHECK_ARG(d == std::floor(d), what, " must be an integer, got '", text, "'");
-  RLF_CHECK_ARG(std::abs(d) < 9007199254740992.0, what, " is ", text,
-                ", a number written this way is exact only up to 2^53: write it in digits");
-  return static_cast<int64_t>(d);
 }
 
 bool IsNullValue(const YAML::Node& n) {

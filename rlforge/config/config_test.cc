@@ -84,7 +84,7 @@ TEST(ConfigIOTest, LoadsYamlAndRejectsUnknownKeysAndBadTypes) {
   EXPECT_NE(unknown.find("unknown config key 'n_stepz'"), std::string::npos);
   EXPECT_NE(unknown.find("valid keys: n_steps, gamma"), std::string::npos);
   const std::string type = ErrorOf([&] { ConfigIO::LoadYamlText("n_steps: many", "test.yaml", c); });
-  EXPECT_NE(type.find("config key 'n_steps' in test.yaml must be a number"), std::string::npos);
+  EXPECT_NE(type.find("config key 'n_steps' in test.yaml must be an integer, got 'many'"), std::string::npos);
   // Numbers a double cannot hold are named as such (both read "must be a number" before).
   for (const char* v : {"gamma: 1e-400", "gamma: 1e400"})
     EXPECT_NE(ErrorOf([&] { ConfigIO::LoadYamlText(v, "t", c); }).find("config key 'gamma' in t is out of a double's range"),
@@ -168,6 +168,31 @@ TEST(ConfigIOTest, SetOverridesAndYamlRoundTrip) {
   EXPECT_EQ(d.lr, c.lr);
   EXPECT_EQ(d.kwargs.GetString("map_name", ""), "8x8");
   EXPECT_NE(yaml.find("gamma: 0.5  # discount"), std::string::npos);  // each key carries its comment
+}
+
+// --set and --kwarg read a number from the same text alike: a kwarg refused
+// 1e3 and 2048.0 (whole numbers to --set), skipped leading blanks but refused
+// trailing ones (YAML drops both), and its range errors did not say the range.
+TEST(ConfigIOTest, SetAndKwargReadNumbersAlike) {
+  TestConfig c;
+  for (const auto& [text, value] : std::vector<std::pair<std::string, int64_t>>{
+           {"1e3", 1000}, {"2048.0", 2048}, {"+7", 7}, {" 5", 5}, {"5 ", 5}, {"\t-3 ", -3}}) {
+    ConfigIO::Set("n_steps=" + text, c);
+    EXPECT_EQ(c.n_steps, value) << text;
+    EXPECT_EQ(Kwargs({{"k", text}}).GetInt("k", 0), value) << text;
+    EXPECT_EQ(Kwargs({{"k", text}}).GetInt32("k", 0), value) << text;
+  }
+  for (const char* text : {"5x", "2.5", "inf", "nan", "1 2", "[5]"}) {
+    EXPECT_THROW(ConfigIO::Set(std::string("n_steps=") + text, c), InvalidArgument) << text;
+    EXPECT_THROW(Kwargs({{"k", text}}).GetInt("k", 0), InvalidArgument) << text;
+  }
+  EXPECT_THROW(Kwargs({{"k", ""}}).GetInt("k", 0), InvalidArgument);
+  EXPECT_EQ(Kwargs({{"g", " 9.5 "}}).GetDouble("g", 0), 9.5);
+  EXPECT_EQ(ErrorOf([] { Kwargs({{"k", "3e9"}}).GetInt32("k", 0, "E-v0"); }),
+            "kwarg 'k' of E-v0 is 3e9, beyond the 32-bit integers (-2147483648 to 2147483647)");
+  EXPECT_EQ(ErrorOf([] { Kwargs({{"k", "many"}}).GetInt("k", 0, "E-v0"); }), "kwarg 'k' of E-v0 must be an integer, got 'many'");
+  EXPECT_EQ(ErrorOf([] { Kwargs({{"k", "1e17"}}).GetInt("k", 0, "E-v0"); }),
+            "kwarg 'k' of E-v0 is 1e17, a number written this way is exact only up to 2^53: write it in digits");
 }
 
 // FrozenLake's reward_schedule is a list: written as a YAML list in

@@ -6,6 +6,7 @@
 #include <limits>
 #include <sstream>
 
+#include "rlforge/config/numbers.h"
 #include "rlforge/core/error.h"
 
 namespace rlforge {
@@ -20,17 +21,14 @@ std::string Where(const std::string& key, const std::string& owner) {
   return owner.empty() ? StrCat("kwarg '", key, "'") : StrCat("kwarg '", key, "' of ", owner);
 }
 
+// ParseNumber's rules (config values read the same text the same way),
+// worded for a kwarg.
 double ParseDouble(const std::string& text, const std::string& key, const std::string& owner) {
-  size_t pos = 0;
-  double v = 0;
   try {
-    v = std::stod(text, &pos);
-  } catch (...) {
-    pos = 0;
+    return ParseNumber(text, Where(key, owner));
+  } catch (const InvalidArgument&) {
+    throw InvalidArgument(StrCat(Where(key, owner), " must be a finite number, got '", text, "'"));
   }
-  RLF_CHECK_ARG(pos == text.size() && !text.empty() && std::isfinite(v), Where(key, owner),
-                " must be a finite number, got '", text, "'");
-  return v;
 }
 
 }  // namespace
@@ -60,33 +58,6 @@ bool Kwargs::GetBool(const std::string& key, bool fallback, const std::string& o
   if (const std::optional<bool> b = ParseBoolWord(*v)) return *b;
   throw InvalidArgument(StrCat(Where(key, owner), " must be ", kBoolWords, ", got '", *v, "'"));
 }
-
-namespace {
-// The value as an integer of `bits` bits: "must be an integer" for anything
-// but digits with an optional sign (leading blanks skipped, as std::stoll
-// does), "beyond the N-bit integers" for too many of them.
-int64_t ParseInteger(const std::string& v, const std::string& where, int bits) {
-  size_t pos = 0;
-  int64_t out = 0;
-  bool out_of_range = false;
-  try {
-    out = std::stoll(v, &pos);
-  } catch (const std::out_of_range&) {
-    out_of_range = true;
-    pos = v.find_first_not_of(" \t\n\v\f\r");
-    if (pos != std::string::npos && (v[pos] == '+' || v[pos] == '-')) ++pos;
-    pos = v.find_first_not_of("0123456789", pos);
-    if (pos == std::string::npos) pos = v.size();
-  } catch (...) {
-    pos = 0;
-  }
-  RLF_CHECK_ARG(pos == v.size() && !v.empty(), where, " must be an integer, got '", v, "'");
-  RLF_CHECK_ARG(!out_of_range && (bits == 64 || (out >= std::numeric_limits<int>::min() &&
-                                                 out <= std::numeric_limits<int>::max())),
-                where, " is ", v, ", beyond the ", bits, "-bit integers this kwarg takes");
-  return out;
-}
-}  // namespace
 
 int64_t Kwargs::GetInt(const std::string& key, int64_t fallback, const std::string& owner) const {
   auto v = Find(key);

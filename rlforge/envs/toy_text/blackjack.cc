@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <map>
+#include <atomic>
 
 #include "rlforge/core/error.h"
+#include "rlforge/core/warning.h"
 #include "rlforge/env/image_io.h"
 #include "rlforge/env/registry.h"
 #include "rlforge/envs/toy_text/tabular_env.h"
@@ -227,8 +228,14 @@ RLF_REGISTER_ENVS(blackjack) {
   // gym.make("Blackjack-v1") passes sab=True (the class's own default is False).
   registry.Register({"Blackjack-v1",
                      [](const Kwargs& kw) {
-                       return std::make_unique<Blackjack>(kw.GetBool("natural", false, "Blackjack-v1"),
-                                                          kw.GetBool("sab", true, "Blackjack-v1"));
+                       const bool natural = kw.GetBool("natural", false, "Blackjack-v1");
+                       const bool sab = kw.GetBool("sab", true, "Blackjack-v1");
+                       // As in Gymnasium, sab decides naturals; unlike it, say so (sab is on by default).
+                       static std::atomic<bool> warned{false};
+                       if (natural && sab)
+                         WarnOnce(&warned, "Blackjack-v1: natural=true has no effect with sab=true (its default): "
+                                           "a natural wins +1 by Sutton & Barto's rule; pass sab=false for the 1.5");
+                       return std::make_unique<Blackjack>(natural, sab);
                      },
                      std::nullopt, std::nullopt, {{"sab", "true"}},
                      {{"natural", "false", "a winning natural blackjack pays 1.5 (without sab)"},

@@ -21,7 +21,8 @@
 // player's natural beats a dealer without one, +1; sab overrides natural).
 // The registered Blackjack-v1 has sab=true, as gym.make("Blackjack-v1") does;
 // this class's defaults are the Gymnasium class's (both false).
-// No time limit, as in Gymnasium; episodes end within 22 steps.
+// No time limit, as in Gymnasium; an episode lasts at most 20 steps (a pair of
+// aces, then aces).
 //
 // Transition model (natural and sab false only): states are observations, numbered
 // row-major over (32, 11, 2) — numpy's ravel_multi_index(obs, (32, 11, 2)).
