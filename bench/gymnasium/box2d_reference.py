@@ -3,6 +3,8 @@ policies) and their single-env step rate, for comparison with rlforge's
 (tests/box2d_stats_test.cc holds the figures this printed; docs/environments.md
 lists them). Needs gymnasium and box2d (PyPI); run:
     python bench/gymnasium/box2d_reference.py LunarLander-v3 2000
+The random policy works for any Gymnasium env (README's Blackjack-v1 figure:
+    python bench/gymnasium/box2d_reference.py Blackjack-v1 100000).
 """
 import sys
 import time
