@@ -23,6 +23,8 @@ import os
 import sys
 import warnings
 
+import gymnasium
+
 from rlforge import _rlforge
 
 _train = None
@@ -58,15 +60,22 @@ class _TorchGuard(importlib.abc.MetaPathFinder):
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# Frames passed over too: gymnasium's (gym.make("rlforge/...") builds rlforge envs).
+_SKIPPED_DIRS = (_PACKAGE_DIR, os.path.dirname(os.path.abspath(gymnasium.__file__)) + os.sep)
 
 
 def warn_outside(message: str, category: type[Warning] = RuntimeWarning) -> None:
     """rlforge's warnings (the native modules' are RuntimeWarnings),
     attributed to the first frame outside this package: the user's line that
     called rlforge, as warnings.warn's stacklevel does for a library's own."""
-    frame, level = sys._getframe(1), 2
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+    try:
+        frame, level = sys._getframe(1), 2
+    except ValueError:  # called with no Python frame above (from a bare native thread)
+        frame, level = None, 1
+    while frame is not None and frame.f_code.co_filename.startswith(_SKIPPED_DIRS):
         frame, level = frame.f_back, level + 1
+    if frame is None and level > 2:  # only rlforge's and gymnasium's frames: the innermost of them
+        level = 2
     warnings.warn(message, category, stacklevel=level)
 
 

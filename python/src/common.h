@@ -180,8 +180,9 @@ inline Space FromGymnasium(const py::handle& space, const std::string& what, boo
   const std::string kind = py::str(space.get_type().attr("__name__"));
   if (kind == "Tuple" && tuple_of_discrete) {
     std::vector<int64_t> nvec;
+    const py::object discrete_type = py::module_::import("gymnasium.spaces").attr("Discrete");
     for (const py::handle sub : space.attr("spaces")) {
-      const bool discrete = std::string(py::str(sub.get_type().attr("__name__"))) == "Discrete";
+      const bool discrete = py::isinstance(sub, discrete_type);
       RLF_CHECK_ARG(discrete && sub.attr("start").cast<int64_t>() == 0, what, " space ", std::string(py::str(space)),
                     " is not supported: a Tuple only of Discrete spaces starting at 0 (read as a MultiDiscrete)");
       nvec.push_back(sub.attr("n").cast<int64_t>());

@@ -197,6 +197,9 @@ def test_cpp_warnings_are_python_warnings():
             rlforge.make("LunarLander-v3", enable_wind=True, wind_power=25.0)
         # The caller's line, not rlforge/envs.py.
         assert {w.filename for w in caught if issubclass(w.category, RuntimeWarning)} == {__file__}
+    with pytest.warns(RuntimeWarning, match=r"wind_power 26 is outside") as caught:  # through gymnasium.make too
+        gym.make("rlforge/LunarLander-v3", enable_wind=True, wind_power=26.0)
+    assert {w.filename for w in caught if issubclass(w.category, RuntimeWarning)} == {__file__}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(RuntimeWarning, match="turbulence_power 3 is outside 0..2"):

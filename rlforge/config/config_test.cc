@@ -182,7 +182,7 @@ TEST(ConfigIOTest, SetAndKwargReadNumbersAlike) {
     EXPECT_EQ(Kwargs({{"k", text}}).GetInt("k", 0), value) << text;
     EXPECT_EQ(Kwargs({{"k", text}}).GetInt32("k", 0), value) << text;
   }
-  for (const char* text : {"5x", "2.5", "inf", "nan", "1 2", "[5]"}) {
+  for (const char* text : {"5x", "2.5", "inf", "nan", "1 2", "[5]", "0x10", "1e-400"}) {
     EXPECT_THROW(ConfigIO::Set(std::string("n_steps=") + text, c), InvalidArgument) << text;
     EXPECT_THROW(Kwargs({{"k", text}}).GetInt("k", 0), InvalidArgument) << text;
   }
@@ -191,6 +191,13 @@ TEST(ConfigIOTest, SetAndKwargReadNumbersAlike) {
   EXPECT_EQ(ErrorOf([] { Kwargs({{"k", "3e9"}}).GetInt32("k", 0, "E-v0"); }),
             "kwarg 'k' of E-v0 is 3e9, beyond the 32-bit integers (-2147483648 to 2147483647)");
   EXPECT_EQ(ErrorOf([] { Kwargs({{"k", "many"}}).GetInt("k", 0, "E-v0"); }), "kwarg 'k' of E-v0 must be an integer, got 'many'");
+  // Out of range before anything else: 1e17 in a 32-bit kwarg was told to write it in digits.
+  EXPECT_EQ(ErrorOf([] { Kwargs({{"k", "1e17"}}).GetInt32("k", 0, "E-v0"); }),
+            "kwarg 'k' of E-v0 is 1e17, beyond the 32-bit integers (-2147483648 to 2147483647)");
+  EXPECT_NE(ErrorOf([] { Kwargs({{"k", "1e400"}}).GetInt("k", 0); }).find("beyond the 64-bit integers"), std::string::npos);
+  // A double kwarg out of a double's range says so (it read "must be a finite number").
+  EXPECT_NE(ErrorOf([] { Kwargs({{"g", "1e-400"}}).GetDouble("g", 0); }).find("out of a double's range"), std::string::npos);
+  EXPECT_EQ(Kwargs({{"k", "7\n"}}).GetInt("k", 0), 7);  // blanks as YAML drops them
   EXPECT_EQ(ErrorOf([] { Kwargs({{"k", "1e17"}}).GetInt("k", 0, "E-v0"); }),
             "kwarg 'k' of E-v0 is 1e17, a number written this way is exact only up to 2^53: write it in digits");
 }

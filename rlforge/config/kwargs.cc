@@ -21,14 +21,9 @@ std::string Where(const std::string& key, const std::string& owner) {
   return owner.empty() ? StrCat("kwarg '", key, "'") : StrCat("kwarg '", key, "' of ", owner);
 }
 
-// ParseNumber's rules (config values read the same text the same way),
-// worded for a kwarg.
+// ParseNumber's rules (config values read the same text the same way).
 double ParseDouble(const std::string& text, const std::string& key, const std::string& owner) {
-  try {
-    return ParseNumber(text, Where(key, owner));
-  } catch (const InvalidArgument&) {
-    throw InvalidArgument(StrCat(Where(key, owner), " must be a finite number, got '", text, "'"));
-  }
+  return ParseNumber(text, Where(key, owner), "a finite number");
 }
 
 }  // namespace

@@ -14,20 +14,22 @@ namespace {
 // Blanks around a value are dropped, as YAML drops them from --set and config
 // values (strtod alone skipped leading ones and refused trailing ones).
 std::string Trimmed(const std::string& text) {
-  const size_t first = text.find_first_not_of(" \t"), last = text.find_last_not_of(" \t");
+  const char* blanks = " \t\n\r\v\f";
+  const size_t first = text.find_first_not_of(blanks), last = text.find_last_not_of(blanks);
   return first == std::string::npos ? std::string() : text.substr(first, last - first + 1);
 }
 }  // namespace
 
-double ParseNumber(const std::string& text, const std::string& what) {
+double ParseNumber(const std::string& text, const std::string& what, const char* noun) {
   const std::string t = Trimmed(text);
-  RLF_CHECK_ARG(!t.empty() && !std::isspace(static_cast<unsigned char>(t[0])), what, " must be a number, got '", text,
+  // strtod also reads hexadecimal (0x10, 0x1p3): decimal only, as documented.
+  RLF_CHECK_ARG(!t.empty() && t.find_first_of("xX") == std::string::npos, what, " must be ", noun, ", got '", text,
                 "'");
   errno = 0;
   char* end = nullptr;
   const double v = std::strtod(t.c_str(), &end);
-  RLF_CHECK_ARG(end == t.c_str() + t.size() && (std::isfinite(v) || errno == ERANGE), what,
-                " must be a number, got '", text, "'");  // "inf" and "nan" too
+  RLF_CHECK_ARG(end == t.c_str() + t.size() && (std::isfinite(v) || errno == ERANGE), what, " must be ", noun,
+                ", got '", text, "'");  // "inf" and "nan" too
   // A number, but past what a double holds (1e400) or so small that it rounds
   // to 0 (1e-400): "must be a number" would mislead. A subnormal (5e-324) is a
   // double like any other.
@@ -50,16 +52,18 @@ int64_t ParseInteger(const std::string& text, const std::string& what, int bits)
     if (errno == ERANGE || v < lo || v > hi) throw beyond();
     return static_cast<int64_t>(v);
   }
-  double d = 0;
-  try {
-    d = ParseNumber(text, what);
-  } catch (const InvalidArgument&) {
-    throw InvalidArgument(StrCat(what, " must be an integer, got '", text, "'"));
-  }
+  // A number first (else "must be an integer"), then its range (a 32-bit kwarg
+  // at 1e17 was told to write it in digits, and in digits it was out of range).
+  errno = 0;
+  char* end = nullptr;
+  const double d = t.empty() || t.find_first_of("xX") != std::string::npos ? NAN : std::strtod(t.c_str(), &end);
+  const bool range_error = errno == ERANGE;  // 1e400 (beyond), 1e-400 (not 0)
+  RLF_CHECK_ARG(end == t.c_str() + t.size() && (std::isfinite(d) || range_error) && !(range_error && d == 0), what,
+                " must be an integer, got '", text, "'");  // "inf" and "nan" too
+  if (d < static_cast<double>(lo) || d > static_cast<double>(hi)) throw beyond();  // 1e400 too
   RLF_CHECK_ARG(d == std::floor(d), what, " must be an integer, got '", text, "'");
   RLF_CHECK_ARG(std::abs(d) < 9007199254740992.0, what, " is ", text,
                 ", a number written this way is exact only up to 2^53: write it in digits");
-  if (d < static_cast<double>(lo) || d > static_cast<double>(hi)) throw beyond();
   return static_cast<int64_t>(d);
 }
 

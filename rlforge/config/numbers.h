@@ -10,10 +10,10 @@
 
 namespace rlforge {
 
-// A finite double in std::strtod's forms ("0.5", "-2", "1e-3"); InvalidArgument
-// "<what> must be a number, got '<text>'", or "is out of a double's range" for
-// 1e400 and 1e-400.
-double ParseNumber(const std::string& text, const std::string& what);
+// A finite double written in decimal ("0.5", "-2", "1e-3"; not hexadecimal);
+// InvalidArgument "<what> must be <noun>, got '<text>'", or "is out of a
+// double's range" for 1e400 and 1e-400.
+double ParseNumber(const std::string& text, const std::string& what, const char* noun = "a number");
 
 // A whole number of `bits` (32 or 64) bits: digits with an optional sign are
 // read exactly; other forms (1e6, 2048.0) must be whole numbers a double holds

@@ -41,17 +41,22 @@ class MemoryCueRecall : public Policy {
   std::vector<int64_t> cue_;
 };
 
+// The kwargs checked before the spaces are built from them (num_cues=1e9 made
+// a 4 GB Box first).
+int64_t CheckedNumCues(int64_t delay, int64_t num_cues) {
+  RLF_CHECK_ARG(delay >= 0 && delay <= 100000, "MemoryCue-v0: kwarg 'delay' must be in 0..100000, got ", delay);
+  RLF_CHECK_ARG(num_cues >= 2 && num_cues <= 1024, "MemoryCue-v0: kwarg 'num_cues' must be in 2..1024, got ",
+                num_cues);
+  return num_cues;
+}
+
 }  // namespace
 
 MemoryCue::MemoryCue(int64_t delay, int64_t num_cues)
     : delay_(delay),
-      num_cues_(num_cues),
+      num_cues_(CheckedNumCues(delay, num_cues)),
       obs_space_(Space::Box(0.0, 1.0, {num_cues + 1}, DType::kFloat32)),
-      act_space_(Space::Discrete(num_cues)) {
-  RLF_CHECK_ARG(delay >= 0 && delay <= 100000, "MemoryCue-v0: kwarg 'delay' must be in 0..100000, got ", delay);
-  RLF_CHECK_ARG(num_cues >= 2 && num_cues <= 1024, "MemoryCue-v0: kwarg 'num_cues' must be in 2..1024, got ",
-                num_cues);
-}
+      act_space_(Space::Discrete(num_cues)) {}
 
 void MemoryCue::Observe(void* obs) const {
   auto* o = static_cast<float*>(obs);

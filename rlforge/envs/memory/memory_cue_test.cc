@@ -59,6 +59,10 @@ TEST(MemoryCueTest, CuesAreUniformAndSeeded) {
 TEST(MemoryCueTest, ClearErrors) {
   EXPECT_THROW(Make("MemoryCue-v0", Kwargs({{"num_cues", "1"}})), InvalidArgument);
   EXPECT_THROW(Make("MemoryCue-v0", Kwargs({{"delay", "-1"}})), InvalidArgument);
+  // Checked before the spaces are built: num_cues=1e9 built a 4 GB Box first,
+  // and 1e12 ended in std::bad_alloc instead of this error.
+  EXPECT_THROW(Make("MemoryCue-v0", Kwargs({{"num_cues", "1e12"}})), InvalidArgument);
+  EXPECT_THROW(Make("MemoryCue-v0", Kwargs({{"num_cues", "0"}})), InvalidArgument);  // Discrete(0) named no kwarg
   auto env = Make("MemoryCue-v0");
   std::vector<float> o(3);
   Info info;

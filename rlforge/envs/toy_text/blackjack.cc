@@ -233,7 +233,7 @@ RLF_REGISTER_ENVS(blackjack) {
                        // As in Gymnasium, sab decides naturals; unlike it, say so (sab is on by default).
                        static std::atomic<bool> warned{false};
                        if (natural && sab)
-                         WarnOnce(&warned, "Blackjack-v1: natural=true has no effect with sab=true (its default): "
+                         WarnOnce(&warned, "Blackjack-v1: natural=true has no effect with sab=true (on unless sab=false): "
                                            "a natural wins +1 by Sutton & Barto's rule; pass sab=false for the 1.5");
                        return std::make_unique<Blackjack>(natural, sab);
                      },

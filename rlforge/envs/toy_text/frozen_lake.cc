@@ -224,7 +224,14 @@ std::unique_ptr<Env> MakeFrozenLake(const std::string& id, const Kwargs& kw) {
                 kMaxFrozenLakeMapSize, " (the map has map_size^2 states), got ", map_size);
   c.map_size = static_cast<int>(map_size);
   c.map_p = kw.GetDouble("map_p", c.map_p, id);
-  c.map_seed = static_cast<uint64_t>(kw.GetInt("map_seed", 0, id));
+  const int64_t map_seed = kw.GetInt("map_seed", 0, id);
+  RLF_CHECK_ARG(map_seed >= 0, "kwarg 'map_seed' of ", id, " must be >= 0, got ", map_seed);
+  c.map_seed = static_cast<uint64_t>(map_seed);
+  // The random map's kwargs did nothing, without a word, on a named map or desc.
+  if (c.map_name != "random" || !c.desc.empty())
+    for (const char* key : {"map_size", "map_p", "map_seed"})
+      RLF_CHECK_ARG(!kw.Find(key), "kwarg '", key, "' of ", id, " shapes a random map: it needs map_name=random ",
+                    c.desc.empty() ? "(map_name is " + c.map_name + ")" : std::string("and no desc"));
   return std::make_unique<FrozenLake>(c, id);
 }
 

@@ -112,6 +112,11 @@ TEST(FrozenLakeTest, RandomMapSizeAndDensityAreBounded) {
     }
   }
   EXPECT_THROW(GenerateRandomFrozenLakeMap(64, 1e-6, 0), InvalidArgument);
+  // The random map's kwargs on a named map did nothing, silently; a negative seed wrapped around.
+  EXPECT_THROW(Make("FrozenLake-v1", {{"map_size", "6"}}), InvalidArgument);
+  EXPECT_THROW(Make("FrozenLake8x8-v1", {{"map_p", "0.5"}}), InvalidArgument);
+  EXPECT_THROW(Make("FrozenLake-v1", {{"desc", "SF/FG"}, {"map_name", "random"}, {"map_seed", "2"}}), InvalidArgument);
+  EXPECT_THROW(Make("FrozenLake-v1", {{"map_name", "random"}, {"map_seed", "-1"}}), InvalidArgument);
   EXPECT_EQ(Make("FrozenLake-v1", {{"map_name", "random"}, {"map_size", "1024"}})->observation_space().n(),
             1024 * 1024);
 }
