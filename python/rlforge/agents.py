@@ -278,10 +278,10 @@ class TrainedPolicy:
                                      f"(its env_kwargs: {self.env_kwargs})")
         conditional = env is not None and getattr(env.unwrapped, "has_conditional_action_mask", False)
         if env is None and self._conditional_env() and not self._warned_conditional:
-            self._warned_conditional = True
             _native.warn_outside(f"{self.env_id} restricts each action dimension given the earlier ones; predict "
                                  "without env= applies only the flat masks and may choose an illegal action (pass env=)",
                                  UserWarning)
+            self._warned_conditional = True  # once given (under an "error" filter it raised, and raises again)
         if conditional and not single:
             raise ValueError("predict(env=...) follows one env's conditional masks: give one observation")
         if state is not None and self._native.recurrent:

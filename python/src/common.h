@@ -305,6 +305,10 @@ class PythonEnv : public Env {
     RLF_CHECK(shape == ElementShape(obs_space_), id_, ": observation of shape ", std::string(py::str(py::tuple(py::cast(shape)))),
               " does not fit its observation space ", obs_space_.ToString());
     py::array c = py::array::ensure(a.attr("astype")(NumpyDType(obs_space_.dtype())), py::array::c_style);
+    // A float observation of an integer space (1.7 in a Discrete) was truncated without a word.
+    if (a.dtype().kind() == 'f' && obs_space_.dtype() != DType::kFloat32 && obs_space_.dtype() != DType::kFloat64)
+      RLF_CHECK(py::module_::import("numpy").attr("array_equal")(c, a).cast<bool>(), id_, ": observation ",
+                std::string(py::str(value)), " holds a fraction; its space ", obs_space_.ToString(), " holds whole numbers");
     std::memcpy(obs, c.data(), obs_space_.nbytes());
     const std::string why = WhyInvalid(obs_space_, obs);
     RLF_CHECK(why.empty(), id_, ": the observation is not valid in its observation space: ", why);

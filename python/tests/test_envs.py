@@ -435,3 +435,20 @@ def test_a_python_env_is_not_pickled_as_a_fresh_one():
     env.step(0)
     with pytest.raises(TypeError, match="cannot pickle .*: a Python env's state cannot be saved"):
         pickle.dumps(env)
+
+
+class _FloatTupleEnv(gym.Env):
+    observation_space = gym.spaces.Tuple((gym.spaces.Discrete(3), gym.spaces.Discrete(2)))
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        return (1.7, 1), {}
+
+    def step(self, action):
+        return (1, 1), 0.0, True, False, {}
+
+
+def test_a_python_envs_fractional_observation_of_an_integer_space_is_refused():
+    # (1.7, 1) in a Tuple of Discretes was read as (1, 1) without a word.
+    with pytest.raises(RuntimeError, match=r"observation \(1.7, 1\) holds a fraction; its space MultiDiscrete"):
+        rlforge.make(rlforge.register_python_env(_FloatTupleEnv)).reset(seed=0)

@@ -209,6 +209,7 @@ TEST(ConfigIOTest, KwargListsAreCommaSeparatedText) {
   TestConfig c;
   ConfigIO::Set("kwargs={reward_schedule: [1, -1, 0]}", c);
   EXPECT_EQ(c.kwargs.GetString("reward_schedule", ""), "1,-1,0");
+  EXPECT_THROW(Kwargs({{"r", "1,0,0,"}}).GetDoubles("r", {}), InvalidArgument);  // read as 1,0,0 (1,,0 was refused)
   EXPECT_EQ(c.kwargs.GetDoubles("reward_schedule", {}), (std::vector<double>{1, -1, 0}));
   for (const char* text : {"[1, -1, 0]", "(1,-1,0)", " 1 , -1 , 0 "}) {
     const Kwargs k{{"r", text}};

@@ -87,6 +87,10 @@ std::vector<double> Kwargs::GetDoubles(const std::string& key, std::vector<doubl
   std::string text = trim(*v);
   if (text.size() >= 2 && ((text.front() == '[' && text.back() == ']') || (text.front() == '(' && text.back() == ')')))
     text = text.substr(1, text.size() - 2);
+  // getline drops an empty last item: "1,0,0," read as 1,0,0 (while "1,,0" was refused).
+  if (!text.empty() && text.back() == ',')
+    throw InvalidArgument(StrCat(Where(key, owner), " must be numbers separated by commas, like 1,-1,0; got '", *v,
+                                 "' (it ends with a comma)"));
   std::vector<double> out;
   std::stringstream ss(text);
   std::string item;
