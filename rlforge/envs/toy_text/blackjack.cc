@@ -24,10 +24,16 @@ double CardProbability(int64_t card) { return card == 10 ? 4.0 / 13.0 : 1.0 / 13
 struct Hand {
   int64_t raw;
   bool ace;
-  int64_t Sum() const { return ace && raw + 10 <= 21 ? raw + 10 : raw; }
   bool Usable() const { return ace && raw + 10 <= 21; }
+  int64_t Sum() const { return Usable() ? raw + 10 : raw; }
   Hand With(int64_t card) const { return {raw + card, ace || card == 1}; }
 };
+
+Hand HandOf(const std::vector<int64_t>& cards) {
+  Hand hand{0, false};
+  for (int64_t c : cards) hand = hand.With(c);
+  return hand;
+}
 
 // The dealer's final score (0 when bust) from `hand`, as a distribution over
 // 0..21, drawing while the sum (a usable ace as 11) is below 17.
@@ -106,17 +112,9 @@ Blackjack::Blackjack(bool natural, bool sab) : natural_(natural), sab_(sab) {
   act_space_ = Space::Discrete(2);
 }
 
-bool Blackjack::UsableAce(const std::vector<int64_t>& hand) {
-  int64_t raw = 0;
-  for (int64_t c : hand) raw += c;
-  return std::find(hand.begin(), hand.end(), 1) != hand.end() && raw + 10 <= 21;
-}
-
-int64_t Blackjack::SumHand(const std::vector<int64_t>& hand) {
-  int64_t raw = 0;
-  for (int64_t c : hand) raw += c;
-  return UsableAce(hand) ? raw + 10 : raw;
-}
+// The model's arithmetic (Hand), on whole hands.
+bool Blackjack::UsableAce(const std::vector<int64_t>& hand) { return HandOf(hand).Usable(); }
+int64_t Blackjack::SumHand(const std::vector<int64_t>& hand) { return HandOf(hand).Sum(); }
 
 bool Blackjack::IsNatural(const std::vector<int64_t>& hand) {
   return hand.size() == 2 && std::min(hand[0], hand[1]) == 1 && std::max(hand[0], hand[1]) == 10;
