@@ -229,7 +229,9 @@ class TrainedPolicy:
     def predict(self, observation, state=None, episode_start=None, deterministic: bool = True, mask=None,
                 env=None):
         """(actions, None) for one observation or a batch of them; `mask` is
-        the env's action mask (flat, or a tuple of per-dimension masks).
+        the env's action mask (flat, or a tuple of per-dimension masks). A
+        tuple of 1-D arrays is Gymnasium's batched Tuple (a vector env of
+        Blackjack-v1: one array per component), a batch.
 
         Envs whose action dimensions restrict each other (TowerDefense-v0:
         which unit, then where it may stand) need `env=` (the rlforge env the
@@ -244,7 +246,16 @@ class TrainedPolicy:
         `state` must be None for them (None is returned in its place), and a
         change of batch size or of `deterministic` needs every row to start
         (ValueError otherwise: it would continue from another state)."""
-        obs = np.asarray(observation)
+        if (isinstance(observation, tuple) and self._obs_desc["kind"] == "MultiDiscrete"
+                and len(observation) == len(self._obs_desc["nvec"])
+                and all(isinstance(x, np.ndarray) and x.ndim == 1 for x in observation)):
+            # Gymnasium's batched Tuple (a vector env of Blackjack-v1): one array per component.
+            if len({x.shape for x in observation}) != 1:
+                raise ValueError("a batched Tuple observation's arrays must have one length, got "
+                                 f"{[x.shape[0] for x in observation]}")
+            obs = np.stack(observation, axis=-1)
+        else:
+            obs = np.asarray(observation)
         single_shape = tuple(self._obs_desc["shape"])
         single = obs.shape == single_shape
         if not single and obs.shape[1:] != single_shape:

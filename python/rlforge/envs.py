@@ -25,8 +25,13 @@ _GYMNASIUM_RENDER_FPS = {"CartPole": 50, "MountainCar": 30, "MountainCarContinuo
 
 # Envs whose Gymnasium observation is a Tuple of Discretes, which rlforge's
 # spaces give as MultiDiscrete: a single env shows Gymnasium's Tuple and
-# tuples of ints (vector envs keep the stacked [n, k] array).
+# tuples of ints, a vector env Gymnasium's batched Tuple (a tuple of k arrays
+# of n ints: views of the columns of the native [n, k] batch).
 _TUPLE_OBSERVATIONS = {"Blackjack-v1"}
+
+
+def _tuple_space(desc: dict) -> gym.spaces.Tuple:
+    return gym.spaces.Tuple(tuple(gym.spaces.Discrete(int(n)) for n in desc["nvec"]))
 
 
 def _render_fps(env_id: str) -> int:
@@ -172,7 +177,7 @@ class RlforgeEnv(gym.Env):
         self._obs_desc = self._native.observation_space
         self._tuple_obs = env_id in _TUPLE_OBSERVATIONS
         if self._tuple_obs:
-            self.observation_space = gym.spaces.Tuple(tuple(gym.spaces.Discrete(int(n)) for n in self._obs_desc["nvec"]))
+            self.observation_space = _tuple_space(self._obs_desc)
         self._act_desc = self._native.action_space
         modes = _render_modes(env_id, kwargs)
         self.metadata = {"render_modes": modes, "render_fps": _render_fps(env_id)}
@@ -394,7 +399,9 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
         self.autoreset_mode = mode
         self._obs_desc = self._native.single_observation_space
         self._act_desc = self._native.single_action_space
-        self.single_observation_space = to_gymnasium(self._obs_desc)
+        self._tuple_obs = env_id in _TUPLE_OBSERVATIONS
+        self.single_observation_space = (_tuple_space(self._obs_desc) if self._tuple_obs
+                                         else to_gymnasium(self._obs_desc))
         self.single_action_space = to_gymnasium(self._act_desc)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
@@ -448,6 +455,8 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
                 rows = v["final_observations"][idx]  # one copy of the ended rows
                 if self._obs_desc["kind"] == "Discrete":
                     rows = rows.tolist()
+                elif self._tuple_obs:  # a single env's observation: a tuple of ints
+                    rows = [tuple(r) for r in rows.tolist()]
                 for j, i in enumerate(idx):
                     final_obs[i] = rows[j]
                 infos["final_obs"], infos["_final_obs"] = final_obs, ended.copy()
@@ -475,11 +484,11 @@ class RlforgeVectorEnv(gym.vector.VectorEnv):
             return x
         return copied(result)
 
-    def _element(self, row):
-        return int(row) if self._obs_desc["kind"] == "Discrete" else row.copy()
-
     def _observations(self):
-        return self._views["observations"]
+        obs = self._views["observations"]
+        if self._tuple_obs:
+            return tuple(obs[:, k] for k in range(obs.shape[1]))
+        return obs
 
     def _infos(self, final_step: bool, only: np.ndarray | None = None, final_masks: bool = False) -> dict:
         infos = {}

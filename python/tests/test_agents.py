@@ -432,3 +432,14 @@ def test_blackjack_trains_on_gymnasiums_tuple_env_and_predicts_with_its_own_env(
     # Hard 20 against a 5 sticks, hard 8 hits: tuples, one or a batch.
     assert policy.predict((20, 5, 0))[0] == 0
     assert list(policy.predict([(20, 5, 0), (8, 5, 0)])[0]) == [0, 1]
+    # Gymnasium's batched Tuple (a vector env's observation: one array per
+    # component) is a batch too; numpy read three arrays of three as three rows.
+    columns = (np.array([20, 8, 20]), np.array([5, 5, 5]), np.array([0, 0, 0]))
+    assert list(policy.predict(columns)[0]) == [0, 1, 0]
+    envs = rlforge.make_vec("Blackjack-v1", num_envs=4)
+    obs, _ = envs.reset(seed=0)
+    actions, _ = policy.predict(obs)
+    rows = np.stack(obs, axis=-1)
+    assert [int(policy.predict(tuple(int(x) for x in r))[0]) for r in rows] == list(actions)
+    with pytest.raises(ValueError, match="must have one length"):
+        policy.predict((np.array([20, 8]), np.array([5]), np.array([0, 0])))

@@ -133,6 +133,45 @@ def test_gymnasium_make_vec_makes_the_cpp_vector_env_returning_copies(env_id, kw
         gym.make_vec(f"rlforge/{env_id}", num_envs=2, copy="yes")
 
 
+@pytest.mark.parametrize("mode", ["next_step", "same_step"])
+def test_blackjack_vector_observations_are_gymnasiums_batched_tuple(mode):
+    # Gymnasium's vector Blackjack-v1 observes a tuple of three arrays (player
+    # sums, dealer cards, usable aces); this one gave the [n, 3] array, so
+    # obs[0] was env 0's triple instead of every env's player sum.
+    n = 5
+    theirs = gym.make_vec("Blackjack-v1", num_envs=n, vectorization_mode="sync",
+                          vector_kwargs={"autoreset_mode": rlforge.envs.AUTORESET[mode]})
+    ours = rlforge.make_vec("Blackjack-v1", num_envs=n, autoreset_mode=mode)
+    assert ours.single_observation_space == theirs.single_observation_space
+    assert ours.observation_space == theirs.observation_space
+    copies = gym.make_vec("rlforge/Blackjack-v1", num_envs=n)
+    assert copies.observation_space == theirs.observation_space
+    for envs in (ours, copies):
+        obs, _ = envs.reset(seed=3)
+        assert isinstance(obs, tuple) and len(obs) == 3
+        assert all(a.shape == (n,) and a.dtype == np.int64 for a in obs)
+        assert envs.observation_space.contains(obs)
+        ended_any = False
+        for _ in range(20):
+            obs, _, terminated, truncated, info = envs.step(np.ones(n, dtype=np.int64))  # hit
+            assert isinstance(obs, tuple) and envs.observation_space.contains(obs)
+            if mode == "same_step" and "final_obs" in info:
+                ended_any = True
+                for i in np.flatnonzero(info["_final_obs"]):
+                    final = info["final_obs"][i]
+                    assert isinstance(final, tuple) and envs.single_observation_space.contains(final)
+                    assert final[0] > 21  # hitting ends an episode only by a bust
+        if mode == "same_step" and envs is ours:
+            assert ended_any
+    # The arrays are views of the native batch (copies with copy=True).
+    obs, _ = ours.reset(seed=3)
+    again, _ = ours.reset(seed=4)
+    assert obs[0] is not again[0] and np.shares_memory(obs[0], again[0])
+    cobs, _ = copies.reset(seed=3)
+    cagain, _ = copies.reset(seed=4)
+    assert not np.shares_memory(cobs[0], cagain[0])
+
+
 def test_threads_give_the_same_results():
     a = rlforge.make_vec("CartPole-v1", num_envs=64, threads=1)
     b = rlforge.make_vec("CartPole-v1", num_envs=64, threads=2)
