@@ -369,6 +369,18 @@ TEST(DqnTest, SamplingPoliciesActAsTrainingDid) {
   EXPECT_NEAR(mean, 0.0, 0.05);
 }
 
+// SB3 trains once num_timesteps > learning_starts: with learning_starts 200
+// and 100 steps an iteration, the first gradient steps come after step 300
+// (rlforge took them after step 200, one phase early).
+TEST(DqnTest, TrainingStartsAfterLearningStartsAsSb3s) {
+  auto config = TrainConfig::Resolve("dqn", "CartPole-v1", "",
+                                     {"learning_starts=200", "train_freq=100", "gradient_steps=5"}, 1000, 0);
+  Dqn agent(config.Context(), dynamic_cast<AlgoConfigOf<DqnConfig>&>(*config.algo).value);
+  std::vector<double> updates;
+  for (int i = 0; i < 4; ++i) updates.push_back(agent.Iterate().at("n_updates"));
+  EXPECT_EQ(updates, (std::vector<double>{0, 0, 5, 10}));
+}
+
 TEST(DqnTest, RejectsBadConfigurationsByName) {
   auto bad = [](std::vector<std::string> sets, const std::string& needle) {
     try {

@@ -15,6 +15,14 @@ throw-away virtual environment (LunarLander-v3 needs Gymnasium 1.0, hence SB3
     /tmp/sb3/bin/pip install stable-baselines3==2.4.1 gymnasium==1.0.0
     /tmp/sb3/bin/python bench/sb3/dqn_zoo.py --env LunarLander-v3 0 1 2 3 4
 
+With --qrdqn it trains sb3-contrib's QRDQN at configs/qr-dqn.yaml's preset
+instead (the zoo's hyperparams/qrdqn.yml; sb3-contrib's own defaults for the
+rest, as rlforge's qr-dqn has them: Adam's epsilon 0.01 / batch_size, no
+gradient clipping):
+
+    /tmp/sb3/bin/pip install sb3-contrib==2.3.0
+    /tmp/sb3/bin/python bench/sb3/dqn_zoo.py --qrdqn 0 1 2 3 4
+
 With --curve it also evaluates the greedy policy (10 episodes) every 2,048
 steps, as `--set eval_interval=2048 --set eval_interval_episodes=10` does.
 With --rlforge-env SB3 trains and evaluates on rlforge's env
@@ -45,6 +53,14 @@ PRESETS = {
         exploration_final_eps=0.1, policy_kwargs=dict(net_arch=[256, 256]))),
 }
 
+# configs/qr-dqn.yaml's presets (sb3-contrib's QRDQN; n_quantiles goes to the policy).
+QRDQN_PRESETS = {
+    "CartPole-v1": (50_000, 475, dict(
+        learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000, gamma=0.99,
+        target_update_interval=10, train_freq=256, gradient_steps=128, exploration_fraction=0.16,
+        exploration_final_eps=0.04, policy_kwargs=dict(net_arch=[256, 256], n_quantiles=10))),
+}
+
 
 class Curve(EvalCallback):
     """Records (timesteps, mean return) of each periodic evaluation."""
@@ -67,9 +83,14 @@ def main(argv):
         i = argv.index("--env")
         env_id = argv[i + 1]
         argv = argv[:i] + argv[i + 2:]
-    if env_id not in PRESETS:
-        sys.exit(f"--env: no preset for {env_id!r}; known: {', '.join(PRESETS)}")
-    steps, solved_at, preset = PRESETS[env_id]
+    agent, presets = DQN, PRESETS
+    if "--qrdqn" in argv:
+        from sb3_contrib import QRDQN
+        agent, presets = QRDQN, QRDQN_PRESETS
+        argv = [a for a in argv if a != "--qrdqn"]
+    if env_id not in presets:
+        sys.exit(f"--env: no {agent.__name__} preset for {env_id!r}; known: {', '.join(presets)}")
+    steps, solved_at, preset = presets[env_id]
     make = gym.make
     if "--rlforge-env" in argv:
         import rlforge
@@ -79,7 +100,7 @@ def main(argv):
     finals = []
     for seed in seeds:
         start = time.time()
-        model = DQN("MlpPolicy", make(env_id), seed=seed, verbose=0, **preset)
+        model = agent("MlpPolicy", make(env_id), seed=seed, verbose=0, **preset)
         evaluator = make(env_id)
         evaluator.reset(seed=seed + 1000)
         callback = Curve(evaluator, eval_freq=2048, n_eval_episodes=10, deterministic=True) if curve else None

@@ -303,6 +303,9 @@ TrainConfig TrainConfig::FromYamlText(const std::string& text, const std::string
   // A run written before A2C and A3C had adam_eps trained Adam with
   // libtorch's 1e-8 (the default is now SB3's 1e-5): it resumes with that.
   if ((*name == "a2c" || *name == "a3c") && !YAML::Load(text)["adam_eps"]) ConfigIO::Set("adam_eps=1e-8", c);
+  // So did a QR-DQN run written before QR-DQN took sb3-contrib's 0.01 /
+  // batch_size (its max_grad_norm is in the file: 10 then).
+  if (*name == "qr-dqn" && !YAML::Load(text)["adam_eps"]) ConfigIO::Set("adam_eps=1e-8", c);
   c.Validate();
   return c;
 }

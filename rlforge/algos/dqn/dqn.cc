@@ -29,7 +29,8 @@ void DqnConfig::Visit(FieldVisitor& v) {
   v.Field("exploration_fraction", &exploration_fraction, "fraction of training over which epsilon decays");
   v.Field("exploration_initial_eps", &exploration_initial_eps, "epsilon at the start");
   v.Field("exploration_final_eps", &exploration_final_eps, "epsilon after the decay");
-  v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip");
+  v.Field("max_grad_norm", &max_grad_norm, "global gradient-norm clip (null: none; qr-dqn's default)");
+  v.Field("adam_eps", &adam_eps, "Adam epsilon (null: dqn 1e-8, as SB3; qr-dqn 0.01 / batch_size, as sb3-contrib)");
   v.Field("double_q", &double_q, "Double DQN targets");
   v.Field("loss", &loss, "huber or mse");
   v.Field("save_replay", &save_replay, "store the replay buffer in checkpoints (exact resume)");
@@ -61,7 +62,10 @@ void DqnConfig::Validate() const {
   // take minutes (and a stop signal wait for it).
   RLF_CHECK_ARG(batch_size >= 1 && batch_size <= 1000000, "config key 'batch_size' must be in [1, 1000000], got ",
                 batch_size);
-  RLF_CHECK_ARG(max_grad_norm > 0, "config key 'max_grad_norm' must be > 0, got ", max_grad_norm);
+  RLF_CHECK_ARG(!max_grad_norm || *max_grad_norm > 0, "config key 'max_grad_norm' must be > 0 or null (no clipping), got ",
+                max_grad_norm.value_or(0));
+  RLF_CHECK_ARG(!adam_eps || *adam_eps > 0, "config key 'adam_eps' must be > 0 or null (the agent's default), got ",
+                adam_eps.value_or(0));
   RLF_CHECK_ARG(tau > 0 && tau <= 1, "config key 'tau' must be in (0, 1]");
   RLF_CHECK_ARG(gamma >= 0 && gamma <= 1, "config key 'gamma' must be in [0, 1]");
   RLF_CHECK_ARG(train_freq >= 1, "config key 'train_freq' must be >= 1");
@@ -311,7 +315,8 @@ Dqn::Dqn(const RunContext& ctx, const DqnConfig& config, std::unique_ptr<QHead> 
   q_ = QNetwork(obs_space_, num_actions_, config.net_arch, config.activation, config.dueling, k);
   target_ = QNetwork(obs_space_, num_actions_, config.net_arch, config.activation, config.dueling, k);
   SyncTarget(1.0);
-  optimizer_ = std::make_unique<FlatAdam>(q_->parameters(), torch::optim::AdamOptions(config.learning_rate.Value(1.0)));
+  optimizer_ = std::make_unique<FlatAdam>(
+      q_->parameters(), torch::optim::AdamOptions(config.learning_rate.Value(1.0)).eps(config.adam_eps.value_or(1e-8)));
   replay_ = ReplayBuffer(config.buffer_size, obs_space_.nbytes(), envs_->has_action_mask() ? envs_->mask_size() : 0,
                          envs_->num_envs());
   fast_ = config.fast_update && !q_->image();
@@ -324,6 +329,10 @@ Dqn::Dqn(const RunContext& ctx, const DqnConfig& config, std::unique_ptr<QHead> 
                   "gradient_steps", "update_samples", "update_flops", "loss"});
   if (!config_.demo_policy.empty())
     DeclareMetrics({"demo_margin_loss", "demo_return", "demo_steps", "demo_accuracy"});
+}
+
+double Dqn::adam_eps() const {
+  return static_cast<const torch::optim::AdamOptions&>(optimizer_->param_groups().at(0).options()).eps();
 }
 
 double Dqn::epsilon() const {
@@ -508,7 +517,8 @@ Metrics Dqn::Iterate() {
   double loss_sum = 0;
   int64_t done = 0;
   time_sample_ = 0;
-  if (steps_ >= config_.learning_starts && replay_.size() > 0) {
+  // Strictly after learning_starts, as SB3 (and the off-policy actor-critics) train.
+  if (steps_ > config_.learning_starts && replay_.size() > 0) {
     SetLearningRate(*optimizer_, config_.learning_rate.Value(ctx_.ProgressRemaining(steps_)));
     const int64_t grad_steps = config_.gradient_steps < 0 ? steps_ - steps_before : config_.gradient_steps;
     for (int64_t g = 0; g < grad_steps; ++g, ++done) loss_sum += GradientStep();
@@ -656,7 +666,9 @@ double Dqn::GradientStep() {
     throw Error(StrCat("the DQN loss is not finite (", loss, ") at step ", steps_,
                        "; training stopped"));
   UpdatePriorities(td_);
-  const double norm = ClipGradNorm(q_->parameters(), config_.max_grad_norm);
+  // No clip (null) still measures the norm: a non-finite gradient stops training.
+  const double norm =
+      ClipGradNorm(q_->parameters(), config_.max_grad_norm.value_or(std::numeric_limits<double>::infinity()));
   RLF_CHECK(std::isfinite(norm), "non-finite DQN gradient at step ", steps_, "; training stopped");
   optimizer_->step();
   ++updates_;

@@ -40,6 +40,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -82,7 +83,11 @@ struct DqnConfig {
   double exploration_fraction = 0.1;      // fraction of training over which epsilon decays
   double exploration_initial_eps = 1.0;   // epsilon at the start
   double exploration_final_eps = 0.05;    // epsilon after the decay
-  double max_grad_norm = 10.0;            // global gradient-norm clip
+  // Global gradient-norm clip; null: none (QR-DQN's default, as sb3-contrib's).
+  std::optional<double> max_grad_norm = 10.0;
+  // Adam's epsilon; null: the agent's default (DQN 1e-8, SB3's; QR-DQN
+  // 0.01 / batch_size, sb3-contrib's, after the QR-DQN paper).
+  std::optional<double> adam_eps;
   bool double_q = false;                  // Double DQN targets
   std::string loss = "huber";             // huber or mse
   bool save_replay = true;                // store the replay buffer in checkpoints (exact resume)
@@ -236,6 +241,9 @@ class Dqn : public Algorithm {
   void NetworkLoaded() override { SyncTarget(1.0); }
 
   double epsilon() const;
+  // The optimizer's epsilon and the gradient-norm clip in use (null: none).
+  double adam_eps() const;
+  std::optional<double> max_grad_norm() const { return config_.max_grad_norm; }
   QNetwork& q_net() { return q_; }
   const ReplayBuffer& replay() const { return replay_; }
   // Multiply-adds x 2 of one gradient step's matrix products (for the

@@ -19,7 +19,18 @@ void QrDqnConfig::Validate() const {
   RLF_CHECK_ARG(dqn.demo_policy.empty(), "config key 'demo_policy' is not supported by qr-dqn (no DQfD term)");
 }
 
+namespace {
+// DQN's config with QR-DQN's Adam epsilon filled in: 0.01 / batch_size when
+// unset (sb3-contrib's QRDQN, after Dabney et al.'s 0.01 / 32).
+DqnConfig Resolved(const QrDqnConfig& config) {
+  config.Validate();
+  DqnConfig c = config.dqn;
+  if (!c.adam_eps) c.adam_eps = 0.01 / static_cast<double>(c.batch_size);
+  return c;
+}
+}  // namespace
+
 QrDqn::QrDqn(const RunContext& ctx, const QrDqnConfig& config)
-    : Dqn(ctx, (config.Validate(), config.dqn), std::make_unique<QuantileHead>(config.n_quantiles)) {}
+    : Dqn(ctx, Resolved(config), std::make_unique<QuantileHead>(config.n_quantiles)) {}
 
 }  // namespace rlforge

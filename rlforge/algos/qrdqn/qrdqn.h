@@ -16,8 +16,21 @@
 namespace rlforge {
 
 struct QrDqnConfig {
-  DqnConfig dqn;              // DQN's keys (replay, exploration, target, network, optimizer)
+  // DQN's keys (replay, exploration, target, network, optimizer), with
+  // sb3-contrib's QRDQN defaults where they differ from DQN's: learning rate
+  // 5e-5, epsilon decayed to 0.01 over 0.5% of training, no gradient
+  // clipping, and Adam's epsilon 0.01 / batch_size (adam_eps null).
+  DqnConfig dqn = SbContribDefaults();
   int64_t n_quantiles = 200;  // quantiles per action (SB3-contrib's default)
+
+  static DqnConfig SbContribDefaults() {
+    DqnConfig c;
+    c.learning_rate = Schedule::Constant(5e-5);
+    c.exploration_fraction = 0.005;
+    c.exploration_final_eps = 0.01;
+    c.max_grad_norm.reset();
+    return c;
+  }
 
   void Visit(FieldVisitor& v);
   void Validate() const;

@@ -105,6 +105,57 @@ TEST(QrDqnTest, ResumeIsExact) {
   for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
 }
 
+// sb3-contrib's QRDQN: Adam's epsilon 0.01 / batch_size and no gradient
+// clipping, where DQN has SB3's 1e-8 and norm 10; both can be set. A run
+// directory written before (no adam_eps in its config.yaml) resumes with the
+// 1e-8 it trained with.
+TEST(QrDqnTest, OptimizerDefaultsAreSbContribs) {
+  auto make = [](const std::string& algo, const std::vector<std::string>& sets) {
+    return TrainConfig::Resolve(algo, "CartPole-v1", "", sets, 1000, 0);
+  };
+  {
+    auto config = make("qr-dqn", {"batch_size=64"});
+    QrDqn agent(config.Context(), dynamic_cast<AlgoConfigOf<QrDqnConfig>&>(*config.algo).value);
+    EXPECT_DOUBLE_EQ(agent.adam_eps(), 0.01 / 64);
+    EXPECT_FALSE(agent.max_grad_norm().has_value());
+    // and the rest of sb3-contrib's QRDQN signature (the bare defaults, under any preset)
+    const DqnConfig c = QrDqnConfig().dqn;
+    EXPECT_EQ(c.learning_rate.Value(1.0), 5e-5);
+    EXPECT_EQ(c.exploration_fraction, 0.005);
+    EXPECT_EQ(c.exploration_final_eps, 0.01);
+    EXPECT_EQ(c.learning_starts, 100);
+    EXPECT_EQ(c.target_update_interval, 10000);
+  }
+  {
+    auto config = make("qr-dqn", {"adam_eps=1e-5", "max_grad_norm=0.5"});
+    QrDqn agent(config.Context(), dynamic_cast<AlgoConfigOf<QrDqnConfig>&>(*config.algo).value);
+    EXPECT_DOUBLE_EQ(agent.adam_eps(), 1e-5);
+    EXPECT_EQ(agent.max_grad_norm(), 0.5);
+  }
+  {
+    auto config = make("dqn", {"batch_size=64"});
+    Dqn agent(config.Context(), dynamic_cast<AlgoConfigOf<DqnConfig>&>(*config.algo).value);
+    EXPECT_DOUBLE_EQ(agent.adam_eps(), 1e-8);
+    EXPECT_EQ(agent.max_grad_norm(), 10.0);
+  }
+  {
+    auto config = make("dqn", {"max_grad_norm=null"});
+    Dqn agent(config.Context(), dynamic_cast<AlgoConfigOf<DqnConfig>&>(*config.algo).value);
+    EXPECT_FALSE(agent.max_grad_norm().has_value());
+  }
+  // config.yaml of a run from before: every key but adam_eps.
+  auto old = make("qr-dqn", {});
+  std::string text = old.ToYaml();
+  const auto at = text.find("adam_eps:");
+  ASSERT_NE(at, std::string::npos);
+  text.erase(at, text.find('\n', at) + 1 - at);
+  const auto loaded = TrainConfig::FromYamlText(text, "old/config.yaml");
+  EXPECT_EQ(dynamic_cast<AlgoConfigOf<QrDqnConfig>&>(*loaded.algo).value.dqn.adam_eps, 1e-8);
+  // and one written now keeps its null (0.01 / batch_size)
+  const auto now = TrainConfig::FromYamlText(old.ToYaml(), "new/config.yaml");
+  EXPECT_FALSE(dynamic_cast<AlgoConfigOf<QrDqnConfig>&>(*now.algo).value.dqn.adam_eps.has_value());
+}
+
 TEST(QrDqnTest, RejectsWhatQrDqnDoesNotDoByName) {
   auto error = [](const std::vector<std::string>& sets) {
     try {
