@@ -229,9 +229,10 @@ class TrainedPolicy:
     def predict(self, observation, state=None, episode_start=None, deterministic: bool = True, mask=None,
                 env=None):
         """(actions, None) for one observation or a batch of them; `mask` is
-        the env's action mask (flat, or a tuple of per-dimension masks). A
-        tuple of 1-D arrays is Gymnasium's batched Tuple (a vector env of
-        Blackjack-v1: one array per component), a batch.
+        the env's action mask (flat, or a tuple of per-dimension masks). For
+        an env whose Gymnasium observation is a Tuple (Blackjack-v1), a tuple
+        of 1-D arrays is its vector env's batched Tuple (one array per
+        component, a batch); give rows as a list or an array.
 
         Envs whose action dimensions restrict each other (TowerDefense-v0:
         which unit, then where it may stand) need `env=` (the rlforge env the
@@ -246,7 +247,9 @@ class TrainedPolicy:
         `state` must be None for them (None is returned in its place), and a
         change of batch size or of `deterministic` needs every row to start
         (ValueError otherwise: it would continue from another state)."""
-        if (isinstance(observation, tuple) and self._obs_desc["kind"] == "MultiDiscrete"
+        from rlforge.envs import _TUPLE_OBSERVATIONS
+
+        if (isinstance(observation, tuple) and self.env_id in _TUPLE_OBSERVATIONS
                 and len(observation) == len(self._obs_desc["nvec"])
                 and all(isinstance(x, np.ndarray) and x.ndim == 1 for x in observation)):
             # Gymnasium's batched Tuple (a vector env of Blackjack-v1): one array per component.

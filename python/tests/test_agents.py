@@ -441,5 +441,7 @@ def test_blackjack_trains_on_gymnasiums_tuple_env_and_predicts_with_its_own_env(
     actions, _ = policy.predict(obs)
     rows = np.stack(obs, axis=-1)
     assert [int(policy.predict(tuple(int(x) for x in r))[0]) for r in rows] == list(actions)
+    # rows stay rows as a list or an array
+    assert list(policy.predict(np.stack(columns, axis=-1))[0]) == [0, 1, 0]
     with pytest.raises(ValueError, match="must have one length"):
         policy.predict((np.array([20, 8]), np.array([5]), np.array([0, 0])))
