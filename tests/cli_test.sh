@@ -249,12 +249,12 @@ printf 'env: Acrobot-v1\n' > "$tmp/acro.yaml"
 check config-env-differs 2 "differs from 'env: Acrobot-v1'" -- "$BIN" train --algo ppo --env CartPole-v1 --config "$tmp/acro.yaml" --out "$tmp/bad"
 check dqn-grad-norm-negative 2 "config key 'max_grad_norm' must be > 0 or null (no clipping), got -1" -- "$BIN" train --algo dqn --env CartPole-v1 --set max_grad_norm=-1 --out "$tmp/bad"
 check qrdqn-grad-norm-zero 2 "config key 'max_grad_norm' must be > 0 or null (no clipping), got 0" -- "$BIN" train --algo qr-dqn --env CartPole-v1 --set max_grad_norm=0 --out "$tmp/bad"
-# null optionals read and shown (stdout): DQN without clipping, QR-DQN's eps left to its rule
-if "$BIN" train --algo dqn --env CartPole-v1 --set max_grad_norm=null --show-config 2>/dev/null | grep -q "^max_grad_norm: ~" &&
-   "$BIN" train --algo qr-dqn --env CartPole-v1 --show-config 2>/dev/null | grep -q "^adam_eps: ~  # Adam epsilon (null: dqn 1e-8, as SB3; qr-dqn 0.01 / batch_size"; then
+# null optionals read and shown as null (stdout; yaml-cpp's default was ~): DQN without clipping, QR-DQN's eps left to its rule
+if "$BIN" train --algo dqn --env CartPole-v1 --set max_grad_norm=null --show-config 2>/dev/null | grep -q "^max_grad_norm: null" &&
+   "$BIN" train --algo qr-dqn --env CartPole-v1 --show-config 2>/dev/null | grep -q "^adam_eps: null  # Adam epsilon (null: dqn 1e-8, as SB3; qr-dqn 0.01 / batch_size"; then
   echo "ok   dqn-null-optionals"
 else
-  echo "FAIL dqn-null-optionals: max_grad_norm=null or qr-dqn's adam_eps not shown as ~"; fails=$((fails+1))
+  echo "FAIL dqn-null-optionals: max_grad_norm=null or qr-dqn's adam_eps not shown as null"; fails=$((fails+1))
 fi
 check dqn-demo-fraction-unused 2 "config key 'demo_fraction' must be in [0, 1), got 2" -- "$BIN" train --algo dqn --env LunarLander-v3 --set demo_fraction=2 --out "$tmp/bad"
 check ppo-vf-coef-negative 2 "config key 'vf_coef' must be >= 0, got -1" -- "$BIN" train --algo ppo --env CartPole-v1 --set vf_coef=-1 --out "$tmp/bad"

@@ -190,7 +190,10 @@ class Describer : public FieldVisitor {
 class Emitter : public FieldVisitor {
  public:
   YAML::Emitter e;
-  Emitter() { e << YAML::BeginMap; }
+  Emitter() {
+    e.SetNullFormat(YAML::LowerNull);  // `null`, as the docs and help texts spell it (not `~`)
+    e << YAML::BeginMap;
+  }
   void Field(const char* n, int64_t* v, const char* h) override { Put(n, h, *v); }
   void Field(const char* n, double* v, const char* h) override { Put(n, h, Num(*v)); }
   void Field(const char* n, bool* v, const char* h) override { Put(n, h, *v); }
